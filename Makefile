@@ -1,0 +1,41 @@
+# casework — two commands do all the set-up: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_TEST := $(VENV)/.installed-test
+SHARED ?= ../shared
+
+.PHONY: run test lint conformance bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_TEST): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(STAMP_RUN)
+
+run: $(STAMP_RUN)
+	$(BIN)/casework demo
+
+test: $(STAMP_TEST)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/casework conformance $(SHARED)/cmmn/scenarios 
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP_TEST)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP_TEST)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/casework bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info

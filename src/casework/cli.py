@@ -1,0 +1,20 @@
+"""The `casework` command line: thin adapters over the library; each sub-app lives beside what it drives."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="casework: dynamic case management.")
+
+# Sub-applications register here, one line each.
+from casework.conformance.cli import register as _register_conformance  # noqa: E402
+from casework.model.cli import register as _register_model  # noqa: E402
+from casework.insight.cli import register as _register_insight  # noqa: E402
+
+_register_model(app)
+_register_conformance(app)
+_register_insight(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Conformance scenarios run against the engine."""

@@ -1,0 +1,255 @@
+"""Adaptive commands: case workers change the plan of a running case. Each is validated like any other command and
+recorded as an event whose type is the command's name, with actor, time and reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from casework.engine import commands as c
+from casework.engine.core import handles, plan_for, resolve
+from casework.engine.errors import CommandRejected
+from casework.engine.lifecycle import ACTIVE, NOT_STARTED, OPEN, TERMINAL
+from casework.engine.runner import Run
+from casework.engine.state import CaseState, ItemInstance
+from casework.expr import EvaluationError, Expression
+from casework.model.definition import (
+    CASE_PLAN,
+    HUMAN_TASK,
+    MILESTONE,
+    STAGE,
+    STAGE_KINDS,
+    CaseDefinition,
+    PlanItemDef,
+)
+from casework.model.timers import TimerError, add_duration, format_datetime, parse_datetime
+from casework.model.validation import find_entry_cycle
+
+ADD_EVENT = {HUMAN_TASK: "add_task", STAGE: "add_stage", MILESTONE: "add_milestone"}
+
+
+def find_def(run: Run, ref: str, what: str) -> PlanItemDef:
+    items = run.plan.items
+    if ref in items and ref not in run.plan.removed:
+        return items[ref]
+    matches = [d for d in items.values() if d.name == ref and d.id not in run.plan.removed]
+    if not matches:
+        raise CommandRejected(f"{what}: no item {ref!r} in this case's plan")
+    return matches[0]
+
+
+def resolve_due(text: str, now: dt.datetime) -> str:
+    text = text.strip()
+    try:
+        if text.startswith("P"):
+            return format_datetime(add_duration(now, text))
+        return format_datetime(parse_datetime(text))
+    except TimerError as exc:
+        raise CommandRejected(f"due: {exc}") from exc
+
+
+def _stage_accepts(run: Run, stage: PlanItemDef) -> ItemInstance | None:
+    """The live instance of ``stage`` (None if not created yet); rejects a stage that has ended."""
+    live = [i for i in run.state.live(stage.id) if i.state not in TERMINAL]
+    if live:
+        return live[0]
+    if stage.kind == CASE_PLAN or run.state.ever_created(stage.id):
+        raise CommandRejected(f"stage {stage.name!r} has ended")
+    return None
+
+
+@handles(c.AddItem)
+def _add_item(run: Run, cmd: c.AddItem) -> None:
+    if cmd.kind not in ADD_EVENT:
+        raise CommandRejected(f"cannot add a {cmd.kind!r}: add a humanTask, stage or milestone")
+    name = cmd.name.strip()
+    if not name:
+        raise CommandRejected("an added item needs a name")
+    stage = run.plan.definition.plan if cmd.stage is None else find_def(run, cmd.stage, "stage")
+    if stage.kind not in STAGE_KINDS:
+        raise CommandRejected(f"{stage.name!r} is a {stage.kind}, not a stage")
+    stage_instance = _stage_accepts(run, stage)
+    after = [find_def(run, a, "after").id for a in cmd.after]
+    due = resolve_due(cmd.due, run.now) if cmd.due else None
+    number = sum(1 for op in run.state.overlay if op.get("op") == "add_item") + 1
+    spec: dict[str, Any] = {
+        "id": f"adhoc{number}",
+        "name": name,
+        "kind": cmd.kind,
+        "parent": stage.id,
+        "after": after,
+        "manual": cmd.manual,
+        "required": cmd.required,
+        "repeat": cmd.repeat,
+        "auto_complete": cmd.auto_complete,
+        "assignee": cmd.assignee,
+        "due": due,
+        "description": cmd.description,
+    }
+    run.emit(ADD_EVENT[cmd.kind], {"item": spec["id"], "name": name, "overlay": {"op": "add_item", "def": spec}})
+    run.plan = plan_for(run.base, run.state)
+    if stage_instance is not None and stage_instance.state == ACTIVE:
+        run.create_instance(run.plan.items[spec["id"]], stage_instance)
+
+
+@handles(c.AddDependency)
+def _add_dependency(run: Run, cmd: c.AddDependency) -> None:
+    target = find_def(run, cmd.item, "add_dependency")
+    if target.kind == CASE_PLAN:
+        raise CommandRejected("the case plan itself cannot wait for an item")
+    instances = [i for i in run.state.items.values() if i.def_id == target.id]
+    started = [i for i in instances if i.state not in NOT_STARTED or i.started_at is not None]
+    if started:
+        raise CommandRejected(f"{target.name!r} has already started ({started[0].state}); it cannot wait any more")
+    after = [find_def(run, a, "after") for a in cmd.after]
+    if not after:
+        raise CommandRejected("add_dependency needs at least one item to wait for")
+    for a in after:
+        if a.id == target.id:
+            raise CommandRejected(f"{target.name!r} cannot wait for itself")
+    cycle = find_entry_cycle(run.plan.items, {target.id: frozenset(a.id for a in after)})
+    if cycle:
+        names = " -> ".join(run.plan.items[i].name for i in cycle)
+        raise CommandRejected(f"this dependency would make a cycle: {names}")
+    number = sum(1 for op in run.state.overlay if op.get("op") == "add_dependency") + 1
+    op = {"op": "add_dependency", "item": target.id, "after": [a.id for a in after], "criterion": f"dep{number}"}
+    run.emit("add_dependency", {"item": target.id, "after": op["after"], "overlay": op})
+    run.plan = plan_for(run.base, run.state)
+    for instance in run.state.live(target.id):
+        run.prefill_completed(instance)
+
+
+@handles(c.SkipItem)
+def _skip(run: Run, cmd: c.SkipItem) -> None:
+    item = resolve(run, cmd.item, sorted(OPEN), "skip")
+    run.emit("skip", {"item": item.id, "name": item.name, "from": item.state})
+    if item.kind in STAGE_KINDS:
+        run.end_children(item)
+    run.transition(item, "skip")
+
+
+@handles(c.RemoveItem)
+def _remove(run: Run, cmd: c.RemoveItem) -> None:
+    definition = find_def(run, cmd.item, "remove")
+    if definition.kind == CASE_PLAN:
+        raise CommandRejected("the case plan cannot be removed; terminate the case instead")
+    instances = [i for i in run.state.items.values() if i.def_id == definition.id]
+    started = [i for i in instances if i.state not in NOT_STARTED and i.state not in TERMINAL]
+    if started:
+        raise CommandRejected(f"{definition.name!r} has started ({started[0].state}); use terminate or skip instead")
+    open_ones = [i for i in instances if i.state in NOT_STARTED]
+    if instances and not open_ones:
+        raise CommandRejected(f"{definition.name!r} has already ended")
+    run.emit(
+        "remove", {"item": definition.id, "name": definition.name, "overlay": {"op": "remove", "item": definition.id}}
+    )
+    run.plan = plan_for(run.base, run.state)
+    for instance in open_ones:
+        run.end_children(instance)
+        run.transition(instance, "remove")
+
+
+@handles(c.Reassign)
+def _reassign(run: Run, cmd: c.Reassign) -> None:
+    item = resolve(run, cmd.item, sorted(OPEN), "reassign")
+    if cmd.to is not None and not cmd.to.strip():
+        raise CommandRejected("reassign needs a user (or none to unassign)")
+    if item.owner == cmd.to:
+        raise CommandRejected(f"{item.name!r} is already assigned to {cmd.to}")
+    run.emit("reassign", {"item": item.id, "name": item.name, "from": item.owner, "to": cmd.to})
+
+
+@handles(c.AddParticipant)
+def _add_participant(run: Run, cmd: c.AddParticipant) -> None:
+    user, role = cmd.user.strip(), cmd.role.strip()
+    if not user or not role:
+        raise CommandRejected("a participant needs a user and a role")
+    model_role = run.plan.definition.role_by_name_or_id(role)
+    role_name = model_role.name if model_role is not None else role
+    if role_name in run.state.participants.get(user, []):
+        raise CommandRejected(f"{user} already takes part as {role_name}")
+    run.emit("add_participant", {"user": user, "role": role_name})
+
+
+@handles(c.RemoveParticipant)
+def _remove_participant(run: Run, cmd: c.RemoveParticipant) -> None:
+    roles = run.state.participants.get(cmd.user)
+    if not roles:
+        raise CommandRejected(f"{cmd.user} does not take part in this case")
+    if cmd.role is not None and cmd.role not in roles:
+        raise CommandRejected(f"{cmd.user} does not take part as {cmd.role}")
+    run.emit("remove_participant", {"user": cmd.user, "role": cmd.role})
+
+
+@handles(c.SetDue)
+def _set_due(run: Run, cmd: c.SetDue) -> None:
+    due = resolve_due(cmd.due, run.now)
+    if cmd.item is None:
+        run.emit("set_due", {"item": None, "due": due})
+        return
+    item = resolve(run, cmd.item, sorted(OPEN), "set_due")
+    run.emit("set_due", {"item": item.id, "name": item.name, "due": due})
+
+
+def _table_stage(run: Run, definition: PlanItemDef) -> PlanItemDef | None:
+    for stage in run.plan.items.values():
+        if definition.id in stage.planning_table:
+            return stage
+    return None
+
+
+def _applicable(run: Run, definition: PlanItemDef) -> bool:
+    return all(run.condition(rule, None, f"applicabilityRule of {definition.id}") for rule in definition.applicability)
+
+
+@handles(c.PlanItem)
+def _plan(run: Run, cmd: c.PlanItem) -> None:
+    definition = find_def(run, cmd.item, "plan")
+    stage = _table_stage(run, definition) if definition.discretionary else None
+    if stage is None:
+        raise CommandRejected(f"{definition.name!r} is not a discretionary item of a planning table")
+    live = [i for i in run.state.live(stage.id) if i.state == ACTIVE]
+    if not live:
+        raise CommandRejected(f"{definition.name!r} can be planned only while {stage.name!r} is active")
+    if not _applicable(run, definition):
+        raise CommandRejected(f"{definition.name!r} is not applicable now (its applicability rule is false)")
+    if definition.authorized_roles:
+        roles = set(run.state.participants.get(run.actor, []))
+        allowed = set()
+        for role_id in definition.authorized_roles:
+            role = run.plan.definition.roles.get(role_id)
+            allowed |= {role_id, role.name if role else role_id}
+        if not roles & allowed:
+            names = ", ".join(sorted(r.name for r in run.plan.definition.roles.values() if r.id in allowed))
+            raise CommandRejected(f"{run.actor} may not plan {definition.name!r}: it needs the case role {names}")
+    run.emit("plan", {"item": definition.id, "name": definition.name, "stage": live[0].id})
+    run.create_instance(definition, live[0])
+
+
+@handles(c.RecordFeedback)
+def _feedback(run: Run, cmd: c.RecordFeedback) -> None:
+    if not isinstance(cmd.suggestion, dict) or not cmd.suggestion.get("activity"):
+        raise CommandRejected("feedback needs the suggestion it is about (with its activity)")
+    kind = "suggestion_accepted" if cmd.accepted else "suggestion_dismissed"
+    run.emit(kind, {"suggestion": cmd.suggestion, "model_version": cmd.model_version})
+
+
+def plannable(definition: CaseDefinition, state: CaseState) -> list[str]:
+    """Names of the discretionary items that could be planned now (roles are checked when planning)."""
+    plan = plan_for(definition, state)
+    names: list[str] = []
+    for stage in plan.items.values():
+        if not stage.planning_table or not any(i.state == ACTIVE for i in state.live(stage.id)):
+            continue
+        for item_id in stage.planning_table:
+            item = plan.items[item_id]
+            if all(_quiet_condition(state, rule) for rule in item.applicability):
+                names.append(item.name)
+    return names
+
+
+def _quiet_condition(state: CaseState, expr: Expression) -> bool:
+    try:
+        return expr.evaluate_bool(state.variables)
+    except EvaluationError:
+        return False

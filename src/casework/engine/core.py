@@ -1,0 +1,283 @@
+"""``execute``, ``decide`` and ``replay``: the engine's entry points, and the CMMN lifecycle commands.
+
+``execute`` validates a command completely before it changes anything, so a rejected command leaves the state as it
+was; it then applies each event as it is decided. ``decide`` does the same on a copy and returns only the events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from casework.engine import commands as c
+from casework.engine.errors import CommandRejected
+from casework.engine.events import Event, apply
+from casework.engine.lifecycle import ACTIVE, AVAILABLE, DISABLED, ENABLED, OPEN, TERMINAL
+from casework.engine.plan import PlanIndex, effective_plan
+from casework.engine.runner import Run
+from casework.engine.state import CaseState, ItemInstance
+from casework.model.definition import (
+    CASE_PLAN,
+    EVENT_LISTENER_KINDS,
+    MILESTONE,
+    STAGE_KINDS,
+    TIMER_EVENT,
+    USER_EVENT,
+    CaseDefinition,
+)
+from casework.model.timers import format_datetime, parse_datetime
+
+C = TypeVar("C", bound=c.Command)
+Handler = Callable[[Run, Any], None]
+_HANDLERS: dict[type[c.Command], Handler] = {}
+
+
+def handles(command_type: type[C]) -> Callable[[Callable[[Run, C], None]], Callable[[Run, C], None]]:
+    def register(fn: Callable[[Run, C], None]) -> Callable[[Run, C], None]:
+        _HANDLERS[command_type] = fn
+        return fn
+
+    return register
+
+
+def plan_for(definition: CaseDefinition, state: CaseState) -> PlanIndex:
+    cached = state.plan_cache
+    key = (id(definition), len(state.overlay), state.definition_key)
+    if cached is not None and cached[0] == key:
+        plan: PlanIndex = cached[1]
+        return plan
+    plan = effective_plan(definition, state.overlay)
+    state.plan_cache = (key, plan)
+    return plan
+
+
+def execute(definition: CaseDefinition, state: CaseState, command: c.Command, now: dt.datetime) -> list[Event]:
+    """Run ``command`` on ``state`` (changed in place) and return the events it produced.
+
+    Raises CommandRejected, with the state unchanged, when the command does not apply. Any other exception is a
+    defect, and the caller must discard the state object (the store reloads it).
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    handler = _HANDLERS.get(type(command))
+    if handler is None:
+        raise CommandRejected(f"unknown command {type(command).__name__}")
+    if not isinstance(command, c.StartCase):
+        if state.status == "new":
+            raise CommandRejected("the case has not started")
+        if state.ended:
+            raise CommandRejected(f"the case has ended ({state.status}); it cannot be changed")
+    if not command.actor:
+        raise CommandRejected("a command needs an actor")
+    run = Run(definition, plan_for(definition, state), state, now, command.actor, command.reason)
+    handler(run, command)
+    run.settle()
+    return run.events
+
+
+def decide(definition: CaseDefinition, state: CaseState, command: c.Command, now: dt.datetime) -> list[Event]:
+    """The events ``command`` would produce, leaving ``state`` untouched."""
+    return execute(definition, CaseState.from_dict(state.to_dict()), command, now)
+
+
+def replay(definition: CaseDefinition, case_id: str, events: Iterable[Event]) -> CaseState:
+    state = CaseState.create(case_id, definition)
+    for event in events:
+        apply(state, event)
+    return state
+
+
+# -- item lookup ---------------------------------------------------------------------------------------------------
+def resolve(run: Run, ref: str, states: Iterable[str], what: str) -> ItemInstance:
+    wanted = tuple(states)
+    item = run.state.items.get(ref)
+    if item is not None:
+        candidates = [item]
+    else:
+        candidates = [i for i in run.state.items.values() if ref in (i.name, i.def_id) and i.id != run.state.root]
+    if not candidates:
+        raise CommandRejected(f"no item {ref!r} in this case")
+    for candidate in candidates:
+        if candidate.state in wanted:
+            return candidate
+    seen = ", ".join(sorted({i.state for i in candidates}))
+    raise CommandRejected(f"cannot {what} {ref!r}: it is {seen}; {what} needs it {' or '.join(wanted)}")
+
+
+def root(run: Run) -> ItemInstance:
+    assert run.state.root is not None
+    return run.state.items[run.state.root]
+
+
+# -- lifecycle commands --------------------------------------------------------------------------------------------
+@handles(c.StartCase)
+def _start_case(run: Run, cmd: c.StartCase) -> None:
+    if run.state.status != "new":
+        raise CommandRejected("the case has already started")
+    check_variables(cmd.variables)
+    variables = dict(cmd.variables)
+    initiator = run.plan.definition.initiator_variable
+    if initiator and initiator not in variables:
+        variables[initiator] = cmd.actor
+    run.emit("case_started", {"definition": run.plan.definition.key, "variables": variables})
+    for name in variables:
+        file_item = run.plan.definition.case_file_item_by_name(name)
+        if file_item is not None:
+            run.raise_file_event(file_item.id, "create")
+    plan_item = run.create_instance(run.plan.definition.plan, None, evaluate_entry=False)
+    run.transition(plan_item, "start")
+
+
+@handles(c.CompleteItem)
+def _complete(run: Run, cmd: c.CompleteItem) -> None:
+    item = resolve(run, cmd.item, (ACTIVE, AVAILABLE) if _is_event_like(run, cmd.item) else (ACTIVE,), "complete")
+    if cmd.variables:
+        check_variables(cmd.variables)
+    if item.kind in STAGE_KINDS:
+        _check_completable(run, item, force=False)
+    if cmd.variables:
+        set_variables(run, cmd.variables, ())
+    if item.state not in (ACTIVE, AVAILABLE):
+        return  # setting the variables already ended it (an exit criterion fired)
+    if item.kind in EVENT_LISTENER_KINDS or item.kind == MILESTONE:
+        run.transition(item, "occur")
+    elif item.kind in STAGE_KINDS:
+        run.complete_stage(item)
+    else:
+        run.transition(item, "complete")
+
+
+def _is_event_like(run: Run, ref: str) -> bool:
+    item = run.state.items.get(ref)
+    kinds = {item.kind} if item else {i.kind for i in run.state.items.values() if ref in (i.name, i.def_id)}
+    return bool(kinds) and kinds <= (EVENT_LISTENER_KINDS | {MILESTONE})
+
+
+@handles(c.StartItem)
+def _start_manual(run: Run, cmd: c.StartItem) -> None:
+    run.transition(resolve(run, cmd.item, (ENABLED,), "start"), "manualStart")
+
+
+@handles(c.DisableItem)
+def _disable(run: Run, cmd: c.DisableItem) -> None:
+    run.transition(resolve(run, cmd.item, (ENABLED,), "disable"), "disable")
+
+
+@handles(c.EnableItem)
+def _reenable(run: Run, cmd: c.EnableItem) -> None:
+    run.transition(resolve(run, cmd.item, (DISABLED,), "enable"), "reenable")
+
+
+@handles(c.TerminateItem)
+def _terminate(run: Run, cmd: c.TerminateItem) -> None:
+    item = resolve(run, cmd.item, sorted(OPEN), "terminate")
+    if item.kind in EVENT_LISTENER_KINDS or item.kind == MILESTONE:
+        run.transition(item, "terminate")
+    elif item.state == ACTIVE:
+        run.terminate(item)
+    else:
+        run.exit(item)
+
+
+@handles(c.OccurEvent)
+def _occur(run: Run, cmd: c.OccurEvent) -> None:
+    item = resolve(run, cmd.item, (AVAILABLE,), "occur")
+    if item.kind not in (USER_EVENT, MILESTONE):
+        raise CommandRejected(f"{item.name!r} is a {item.kind}; only user event listeners and milestones occur")
+    run.transition(item, "occur")
+
+
+@handles(c.SetVariables)
+def _set_variables(run: Run, cmd: c.SetVariables) -> None:
+    check_variables(cmd.variables)
+    set_variables(run, cmd.variables, cmd.remove)
+
+
+def check_variables(variables: dict[str, Any]) -> None:
+    for name in variables:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise CommandRejected(f"variable name {name!r} is not an identifier")
+
+
+def set_variables(run: Run, variables: dict[str, Any], remove: Iterable[str]) -> None:
+    before = run.state.variables
+    changed = {k: v for k, v in variables.items() if k not in before or before[k] != v}
+    removed = [k for k in remove if k in before]
+    if not changed and not removed:
+        return
+    created = [k for k in changed if k not in before]
+    run.emit("variables_set", {"variables": changed, "removed": removed})
+    names = [*changed, *removed]
+    for name in names:
+        for owner, criterion, is_exit in (*run.plan.on_var.get(name, ()), *run.plan.on_var.get("*", ())):
+            for target in run.state.live(owner):
+                run.pending[(target.id, criterion.id, is_exit)] = criterion
+        file_item = run.plan.definition.case_file_item_by_name(name)
+        if file_item is not None:
+            event = "create" if name in created else ("delete" if name in removed else "update")
+            run.raise_file_event(file_item.id, event)
+    # Required rules may read these variables: let every open stage look at its completion again.
+    for item in run.state.items.values():
+        if item.kind in STAGE_KINDS and item.state == ACTIVE:
+            run.dirty_stages[item.id] = None
+
+
+@handles(c.FireDueTimers)
+def _fire_due_timers(run: Run, cmd: c.FireDueTimers) -> None:
+    due = sorted((parse_datetime(at), item_id) for item_id, at in run.state.timers.items())
+    for at, item_id in due:
+        if at > run.now:
+            break
+        item = run.state.items[item_id]
+        if item.state != AVAILABLE:
+            continue
+        definition = run.plan.items[item.def_id]
+        run.transition(item, "occur")
+        run.settle()
+        timer = definition.timer
+        next_due = timer.next_due(at, item.index) if timer is not None else None
+        parent = run.state.items[item.parent] if item.parent else None
+        if next_due is not None and parent is not None and parent.state == ACTIVE and definition.kind == TIMER_EVENT:
+            nxt = run.create_instance(definition, parent, index=item.index + 1)
+            run.emit("timer_scheduled", {"id": nxt.id, "due": format_datetime(next_due)})
+
+
+@handles(c.TerminateCase)
+def _terminate_case(run: Run, cmd: c.TerminateCase) -> None:
+    run.terminate(root(run))
+
+
+def _check_completable(run: Run, stage: ItemInstance, *, force: bool) -> None:
+    if stage.state != ACTIVE:
+        raise CommandRejected(f"{stage.name!r} is {stage.state}; only an active stage can be completed")
+    if force:
+        return
+    blockers = run.completable(stage)
+    if blockers:
+        names = ", ".join(f"{b.name} ({b.state})" for b in blockers)
+        raise CommandRejected(f"{stage.name!r} is not completable: still open: {names}")
+
+
+@handles(c.CompleteStage)
+def _complete_stage(run: Run, cmd: c.CompleteStage) -> None:
+    stage = resolve(run, cmd.item, (ACTIVE,), "complete")
+    if stage.kind not in STAGE_KINDS:
+        raise CommandRejected(f"{stage.name!r} is not a stage")
+    _check_completable(run, stage, force=cmd.force)
+    run.complete_stage(stage)
+
+
+@handles(c.CompleteCase)
+def _complete_case(run: Run, cmd: c.CompleteCase) -> None:
+    plan_item = root(run)
+    _check_completable(run, plan_item, force=cmd.force)
+    run.complete_stage(plan_item)
+
+
+def is_case_plan(item: ItemInstance) -> bool:
+    return item.kind == CASE_PLAN
+
+
+def open_items(state: CaseState) -> list[ItemInstance]:
+    return [i for i in state.items.values() if i.state not in TERMINAL and i.id != state.root]

@@ -1,0 +1,171 @@
+"""Events and ``apply``: the only code that changes a case state.
+
+``apply`` is deliberately simple bookkeeping with no decisions in it, so that replaying a case's events rebuilds its
+state exactly, whatever engine version made the decisions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from casework.engine.lifecycle import TERMINAL
+from casework.engine.state import CaseState, ItemInstance
+
+MAX_RECORDED_ERRORS = 100
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    at: str
+    actor: str
+    reason: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "at": self.at, "actor": self.actor, "reason": self.reason, "payload": self.payload}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Event:
+        return cls(type=d["type"], at=d["at"], actor=d["actor"], reason=d.get("reason"), payload=dict(d["payload"]))
+
+
+def apply(state: CaseState, event: Event) -> CaseState:
+    """Apply one event to ``state`` in place and return it."""
+    handler = _HANDLERS.get(event.type)
+    p = event.payload
+    if "overlay" in p:
+        state.overlay.append(p["overlay"])
+    if handler is not None:
+        handler(state, event, p)
+    state.version += 1
+    return state
+
+
+def _case_started(state: CaseState, event: Event, p: dict[str, Any]) -> None:
+    state.definition_key = p["definition"]
+    state.variables.update(p.get("variables", {}))
+    state.created_at = event.at
+    state.status = "active"
+
+
+def _item_created(state: CaseState, event: Event, p: dict[str, Any]) -> None:
+    item = ItemInstance(
+        id=p["id"],
+        def_id=p["def"],
+        name=p["name"],
+        kind=p["kind"],
+        parent=p.get("parent"),
+        index=p.get("index", 1),
+        owner=p.get("owner"),
+        due=p.get("due"),
+        created_at=event.at,
+    )
+    state.add_item(item)
+    state.next_id += 1
+    if item.parent is None:
+        state.root = item.id
+
+
+def _item_transition(state: CaseState, event: Event, p: dict[str, Any]) -> None:
+    item = state.items[p["id"]]
+    before = item.state
+    item.state = p["to"]
+    state.state_changed(item, before)
+    transition = p["transition"]
+    if before == "available":
+        item.memory.clear()
+    if transition in ("start", "manualStart"):
+        item.started_at = event.at
+    if transition == "skip":
+        item.skipped = True
+    if item.state in TERMINAL:
+        item.ended_at = event.at
+        item.memory.clear()
+        state.item_closed(item)
+        state.timers.pop(item.id, None)
+    if item.id == state.root:
+        if item.state in TERMINAL:
+            state.status = item.state
+            state.ended_at = event.at
+            state.timers.clear()
+        else:
+            state.status = "suspended" if item.state == "suspended" else "active"
+
+
+def _memory(state: CaseState, event: Event, p: dict[str, Any]) -> None:
+    item = state.items[p["id"]]
+    parts = p.get("parts")
+    if parts:
+        item.memory[p["criterion"]] = list(parts)
+    else:
+        item.memory.pop(p["criterion"], None)
+
+
+def _variables_set(state: CaseState, event: Event, p: dict[str, Any]) -> None:
+    state.variables.update(p.get("variables", {}))
+    for name in p.get("removed", ()):
+        state.variables.pop(name, None)
+
+
+def _timer_scheduled(state: CaseState, event: Event, p: dict[str, Any]) -> None:
+    state.timers[p["id"]] = p["due"]
+
+
+def _expression_failed(state: CaseState, event: Event, p: dict[str, Any]) -> None:
+    state.errors.append({**p, "at": event.at})
+    del state.errors[:-MAX_RECORDED_ERRORS]
+
+
+def _reassign(state: CaseState, event: Event, p: dict[str, Any]) -> None:
+    state.items[p["item"]].owner = p["to"]
+
+
+def _add_participant(state: CaseState, event: Event, p: dict[str, Any]) -> None:
+    roles = state.participants.setdefault(p["user"], [])
+    if p["role"] not in roles:
+        roles.append(p["role"])
+
+
+def _remove_participant(state: CaseState, event: Event, p: dict[str, Any]) -> None:
+    role = p.get("role")
+    if role is None:
+        state.participants.pop(p["user"], None)
+        return
+    roles = state.participants.get(p["user"], [])
+    if role in roles:
+        roles.remove(role)
+    if not roles:
+        state.participants.pop(p["user"], None)
+
+
+def _set_due(state: CaseState, event: Event, p: dict[str, Any]) -> None:
+    if p.get("item") is None:
+        state.due = p["due"]
+    else:
+        state.items[p["item"]].due = p["due"]
+
+
+def _migrate(state: CaseState, event: Event, p: dict[str, Any]) -> None:
+    state.definition_key = p["definition"]
+    for instance_id, new_def in p.get("remap", {}).items():
+        state.items[instance_id].def_id = new_def
+    state.overlay = list(p.get("keep_overlay", []))
+    state.reindex()
+
+
+_HANDLERS = {
+    "case_started": _case_started,
+    "item_created": _item_created,
+    "item_transition": _item_transition,
+    "memory": _memory,
+    "variables_set": _variables_set,
+    "timer_scheduled": _timer_scheduled,
+    "expression_failed": _expression_failed,
+    "reassign": _reassign,
+    "add_participant": _add_participant,
+    "remove_participant": _remove_participant,
+    "set_due": _set_due,
+    "migrate": _migrate,
+}

@@ -1,0 +1,76 @@
+"""``explain``: why an item has not started, or why a stage or the case cannot complete, in plain words."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from casework.engine.core import plan_for
+from casework.engine.lifecycle import ACTIVE, AVAILABLE, ENABLED
+from casework.engine.runner import Run
+from casework.engine.state import CaseState, ItemInstance
+from casework.model.definition import STAGE_KINDS, CaseDefinition
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # conditions do not read time; a fixed value keeps this pure
+
+
+def explain(definition: CaseDefinition, state: CaseState, item_ref: str | None = None) -> list[str]:
+    """Reasons, one per line. ``item_ref`` names an item (id or name); None explains the case itself."""
+    plan = plan_for(definition, state)
+    probe = Run(definition, plan, CaseState.from_dict(state.to_dict()), _EPOCH, "system", None)
+    items = probe.state.items
+    if item_ref is None:
+        assert state.root is not None
+        item = items[state.root]
+    else:
+        found = (
+            items.get(item_ref)
+            or next((i for i in items.values() if item_ref in (i.name, i.def_id) and i.open), None)
+            or next((i for i in items.values() if item_ref in (i.name, i.def_id)), None)
+        )
+        if found is None:
+            return [f"no item {item_ref!r} in this case"]
+        item = found
+    if item.kind in STAGE_KINDS and item.state == ACTIVE:
+        return _why_stage_open(probe, item)
+    if item.state == AVAILABLE:
+        return _why_waiting(probe, item)
+    if item.state == ENABLED:
+        return [f"{item.name!r} is enabled: it waits for someone to start it (manual activation)"]
+    return [f"{item.name!r} is {item.state}"]
+
+
+def _why_waiting(run: Run, item: ItemInstance) -> list[str]:
+    definition = run.plan.items[item.def_id]
+    if not definition.entry:
+        return [f"{item.name!r} is available and waits for nothing; it starts when its stage runs"]
+    lines = [
+        f"{item.name!r} waits for any one of its {len(definition.entry)} entry criteria:"
+        if len(definition.entry) > 1
+        else f"{item.name!r} waits for its entry criterion:"
+    ]
+    for criterion in definition.entry:
+        fired = item.memory.get(criterion.id, [])
+        for n, part in enumerate(criterion.sentry.on_parts):
+            source = run.plan.items.get(part.source)
+            label = source.name if source is not None else part.source
+            status = "done" if n in fired else "waiting"
+            lines.append(f"  [{criterion.id}] {label} {part.event}: {status}")
+        if criterion.sentry.if_part is not None:
+            holds = run.condition(criterion.sentry.if_part, item, "explain")
+            lines.append(
+                f"  [{criterion.id}] condition {criterion.sentry.if_part.source}: {'true' if holds else 'false'}"
+            )
+    if not run.reachable(item):
+        lines.append(f"  {item.name!r} can no longer start: what it waits for can no longer happen")
+    return lines
+
+
+def _why_stage_open(run: Run, stage: ItemInstance) -> list[str]:
+    blockers = run.blocking_children(stage)
+    if not blockers:
+        return [f"{stage.name!r} can complete now"]
+    lines = [f"{stage.name!r} cannot complete yet:"]
+    for child in blockers:
+        why = "required" if run.is_required(child) else child.state
+        lines.append(f"  {child.name} is {child.state} ({why})")
+    return lines

@@ -1,0 +1,118 @@
+"""The effective plan of one case: its definition plus the changes made while it runs, with the lookup indexes the
+engine needs so that the work per command is proportional to what changed, not to the size of the plan."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from casework.model.definition import (
+    ANY_EVENT,
+    CASE_FILE_EVENTS,
+    EVENT_LISTENER_KINDS,
+    CaseDefinition,
+    Criterion,
+    OnPart,
+    PlanItemDef,
+    Rule,
+    Sentry,
+)
+
+Listener = tuple[str, Criterion, int, bool]  # owner plan item, criterion, on-part index, is exit criterion
+
+
+@dataclass
+class PlanIndex:
+    definition: CaseDefinition
+    on_event: dict[tuple[str, str], list[Listener]] = field(default_factory=dict)
+    on_file: dict[tuple[str, str], list[Listener]] = field(default_factory=dict)
+    on_var: dict[str, list[tuple[str, Criterion, bool]]] = field(default_factory=dict)
+    listener_owners: dict[str, set[str]] = field(default_factory=dict)
+    removed: frozenset[str] = frozenset()
+
+    @property
+    def items(self) -> Mapping[str, PlanItemDef]:
+        return self.definition.items
+
+    def children_of(self, stage_def: str) -> list[PlanItemDef]:
+        return [self.items[c] for c in self.items[stage_def].children if c not in self.removed]
+
+
+def build_index(definition: CaseDefinition, removed: frozenset[str] = frozenset()) -> PlanIndex:
+    index = PlanIndex(definition=definition, removed=removed)
+    for owner in definition.items.values():
+        for is_exit, criteria in ((False, owner.entry), (True, owner.exit)):
+            for criterion in criteria:
+                sentry = criterion.sentry
+                for n, part in enumerate(sentry.on_parts):
+                    table = index.on_event if part.kind == "planItem" else index.on_file
+                    events = CASE_FILE_EVENTS if part.event == ANY_EVENT else (part.event,)
+                    for event in events:
+                        table.setdefault((part.source, event), []).append((owner.id, criterion, n, is_exit))
+                    if part.kind == "planItem":
+                        index.listener_owners.setdefault(part.source, set()).add(owner.id)
+                if sentry.if_part is not None:
+                    for var in sentry.if_part.variables:
+                        index.on_var.setdefault(var, []).append((owner.id, criterion, is_exit))
+    return index
+
+
+def effective_plan(base: CaseDefinition, overlay: list[dict[str, Any]]) -> PlanIndex:
+    if not overlay:
+        return build_index(base)
+    items = dict(base.items)
+    removed: set[str] = set()
+    for op in overlay:
+        kind = op.get("op")
+        if kind == "add_item":
+            spec = op["def"]
+            item = added_item_def(spec)
+            items[item.id] = item
+            parent = items[spec["parent"]]
+            items[parent.id] = replace(parent, children=(*parent.children, item.id))
+        elif kind == "add_dependency":
+            items[op["item"]] = with_dependency(items[op["item"]], tuple(op["after"]), op["criterion"])
+        elif kind == "remove":
+            removed.add(op["item"])
+    return build_index(replace(base, items=MappingProxyType(items)), frozenset(removed))
+
+
+def added_item_def(spec: dict[str, Any]) -> PlanItemDef:
+    after = tuple(spec.get("after", ()))
+    entry: tuple[Criterion, ...] = ()
+    if after:
+        sentry = Sentry(
+            f"{spec['id']}:after", tuple(OnPart(a, "complete", id=f"{spec['id']}:after:{a}") for a in after)
+        )
+        entry = (Criterion(f"{spec['id']}:after", sentry),)
+    return PlanItemDef(
+        id=spec["id"],
+        name=spec["name"],
+        kind=spec["kind"],
+        definition_id=spec["id"],
+        parent=spec["parent"],
+        entry=entry,
+        manual=Rule() if spec.get("manual") else None,
+        required=Rule() if spec.get("required") else None,
+        repetition=Rule() if spec.get("repeat") else None,
+        auto_complete=bool(spec.get("auto_complete", True)),
+        assignee=spec.get("assignee"),
+        due=spec.get("due"),
+        description=spec.get("description", ""),
+        added=True,
+    )
+
+
+def with_dependency(item: PlanItemDef, after: tuple[str, ...], criterion_id: str) -> PlanItemDef:
+    """Every entry criterion of ``item`` gains on-parts for the completion of ``after`` (a new one if it had none)."""
+    new_parts = tuple(OnPart(a, "complete", id=f"{criterion_id}:{a}") for a in after)
+    if not item.entry:
+        return replace(item, entry=(Criterion(criterion_id, Sentry(criterion_id, new_parts)),))
+    entry = tuple(Criterion(c.id, replace(c.sentry, on_parts=c.sentry.on_parts + new_parts)) for c in item.entry)
+    return replace(item, entry=entry)
+
+
+def is_listener(item: PlanItemDef) -> bool:
+    return item.kind in EVENT_LISTENER_KINDS

@@ -1,0 +1,412 @@
+"""The agenda that carries one command through to a quiet case.
+
+Like Flowable's agenda, work is planned as operations; sentry evaluation waits until the planned operations have run
+(they can satisfy more on-parts), and stage completion is checked last. Every state change is an event applied at
+once, so later operations see it and the list of events is exactly what happened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from casework.engine.events import Event, apply
+from casework.engine.lifecycle import (
+    ACTIVE,
+    AVAILABLE,
+    DISABLED,
+    ENABLED,
+    FAILED,
+    RAISED_EVENT,
+    SUSPENDED,
+    TERMINAL,
+    next_state,
+)
+from casework.engine.plan import PlanIndex
+from casework.engine.state import CaseState, ItemInstance
+from casework.expr import EvaluationError, Expression
+from casework.model.definition import (
+    CASE_PLAN,
+    EVENT_LISTENER_KINDS,
+    MILESTONE,
+    STAGE_KINDS,
+    TASK_KINDS,
+    TIMER_EVENT,
+    CaseDefinition,
+    Criterion,
+    PlanItemDef,
+    Rule,
+)
+from casework.model.timers import format_datetime
+
+PendingKey = tuple[str, str, bool]
+
+
+class Run:
+    """One command's worth of engine work on one case."""
+
+    def __init__(
+        self, base: CaseDefinition, plan: PlanIndex, state: CaseState, now: dt.datetime, actor: str, reason: str | None
+    ) -> None:
+        self.base = base
+        self.plan = plan
+        self.state = state
+        self.now = now
+        self.at = format_datetime(now)
+        self.actor = actor
+        self.reason = reason
+        self.events: list[Event] = []
+        self.queue: deque[Callable[[], None]] = deque()
+        self.pending: dict[PendingKey, Criterion] = {}
+        self.dirty_stages: dict[str, None] = {}
+        self.closed_defs: dict[str, None] = {}
+
+    # -- recording ---------------------------------------------------------------------------------------------
+    def emit(self, type_: str, payload: dict[str, Any]) -> Event:
+        event = Event(type_, self.at, self.actor, self.reason, payload)
+        apply(self.state, event)
+        self.events.append(event)
+        return event
+
+    # -- expressions -------------------------------------------------------------------------------------------
+    def condition(self, expr: Expression | None, item: ItemInstance | None, where: str) -> bool:
+        if expr is None:
+            return True
+        local = {self.plan.items[item.def_id].counter_variable: item.index} if item is not None else None
+        try:
+            return expr.evaluate_bool(self.state.variables, local)
+        except EvaluationError as exc:
+            # A broken condition is recorded on the case and counts as false; it never stops the engine.
+            self.emit(
+                "expression_failed",
+                {
+                    "id": item.id if item is not None else None,
+                    "where": where,
+                    "expression": expr.source,
+                    "error": str(exc),
+                },
+            )
+            return False
+
+    def rule_holds(self, rule: Rule | None, item: ItemInstance, where: str) -> bool:
+        return rule is not None and self.condition(rule.condition, item, where)
+
+    def is_required(self, item: ItemInstance) -> bool:
+        return self.rule_holds(self.plan.items[item.def_id].required, item, "requiredRule")
+
+    # -- the loop ----------------------------------------------------------------------------------------------
+    def settle(self) -> None:
+        while True:
+            if self.queue:
+                self.queue.popleft()()
+                continue
+            if self.pending:
+                batch = list(self.pending.items())
+                self.pending.clear()
+                for (item_id, _, is_exit), criterion in batch:
+                    self.evaluate(self.state.items[item_id], criterion, is_exit)
+                continue
+            if self.dirty_stages:
+                batch_ids = list(self.dirty_stages)
+                self.dirty_stages.clear()
+                for stage_id in batch_ids:
+                    self.check_completion(self.state.items[stage_id])
+                continue
+            if self.closed_defs:
+                closed = list(self.closed_defs)
+                self.closed_defs.clear()
+                self.remove_orphan_listeners(closed)
+                continue
+            break
+
+    # -- transitions -------------------------------------------------------------------------------------------
+    def transition(self, item: ItemInstance, transition: str) -> None:
+        before = item.state
+        to = next_state(item.kind, before, transition)
+        self.emit("item_transition", {"id": item.id, "transition": transition, "from": before, "to": to})
+        definition = self.plan.items[item.def_id]
+        if item.parent is not None:
+            self.dirty_stages[item.parent] = None
+        if to in TERMINAL:
+            self.closed_defs[item.def_id] = None
+        if to == ACTIVE and before != SUSPENDED:
+            if item.kind in STAGE_KINDS:
+                self.dirty_stages[item.id] = None
+                self.create_children(item)
+            elif item.kind in TASK_KINDS and not definition.blocking:
+                self.queue.append(lambda: self.complete_if_active(item))
+        if transition == "skip" and item.kind in EVENT_LISTENER_KINDS | {MILESTONE}:
+            self.raise_event(item, "occur")
+        else:
+            self.raise_event(item, RAISED_EVENT.get(transition, transition))
+        if transition == "complete" and definition.repetition is not None and not definition.entry:
+            self.queue.append(lambda: self.repeat_after_completion(item))
+
+    def complete_if_active(self, item: ItemInstance) -> None:
+        if item.state == ACTIVE:
+            self.transition(item, "complete")
+
+    def raise_event(self, source: ItemInstance, event: str) -> None:
+        listeners = self.plan.on_event.get((source.def_id, event))
+        if listeners:
+            self._satisfy(listeners)
+
+    def raise_file_event(self, file_item_id: str, event: str) -> None:
+        listeners = self.plan.on_file.get((file_item_id, event))
+        if listeners:
+            self._satisfy(listeners)
+
+    def _satisfy(self, listeners: list[tuple[str, Criterion, int, bool]]) -> None:
+        for owner, criterion, part, is_exit in listeners:
+            for target in self.state.live(owner):
+                if not self._listens(target, is_exit):
+                    continue
+                parts = target.memory.get(criterion.id, [])
+                if part not in parts:
+                    self.emit("memory", {"id": target.id, "criterion": criterion.id, "parts": sorted([*parts, part])})
+                self.pending[(target.id, criterion.id, is_exit)] = criterion
+
+    def _listens(self, target: ItemInstance, is_exit: bool) -> bool:
+        if is_exit:
+            return target.state not in TERMINAL and (target.kind != CASE_PLAN or target.state == ACTIVE)
+        return target.state == AVAILABLE
+
+    # -- sentries ----------------------------------------------------------------------------------------------
+    def evaluate(self, item: ItemInstance, criterion: Criterion, is_exit: bool) -> None:
+        if not self._listens(item, is_exit):
+            return
+        sentry = criterion.sentry
+        if len(item.memory.get(criterion.id, ())) < len(sentry.on_parts):
+            return
+        if not self.condition(sentry.if_part, item, f"ifPart of {criterion.id}"):
+            return
+        if is_exit:
+            self.exit(item)
+        else:
+            self.fire_entry(item)
+
+    def prefill_completed(self, item: ItemInstance) -> None:
+        """Adaptive dependencies count items that already completed as done, unlike modelled on-parts."""
+        for criterion in self.plan.items[item.def_id].entry:
+            parts = item.memory.get(criterion.id, [])
+            done = [
+                n
+                for n, part in enumerate(criterion.sentry.on_parts)
+                if n not in parts
+                and part.kind == "planItem"
+                and part.event == "complete"
+                and self.has_completed(part.source)
+            ]
+            if done:
+                self.emit("memory", {"id": item.id, "criterion": criterion.id, "parts": sorted([*parts, *done])})
+            self.pending[(item.id, criterion.id, False)] = criterion
+
+    def has_completed(self, def_id: str) -> bool:
+        return any(i.state == "completed" for i in self.state.instances_of(def_id))
+
+    def schedule_criteria(self, item: ItemInstance, *, entry: bool = True) -> None:
+        definition = self.plan.items[item.def_id]
+        if entry:
+            for criterion in definition.entry:
+                self.pending[(item.id, criterion.id, False)] = criterion
+        for criterion in definition.exit:
+            self.pending[(item.id, criterion.id, True)] = criterion
+
+    def fire_entry(self, item: ItemInstance) -> None:
+        definition = self.plan.items[item.def_id]
+        if definition.repetition is not None and self.rule_holds(definition.repetition, item, "repetitionRule"):
+            parent = self.state.items[item.parent] if item.parent else None
+            if parent is not None and parent.state == ACTIVE:
+                # The next instance waits for the sentry to fire again; it must not see the firing that made it.
+                self.create_instance(definition, parent, index=item.index + 1, evaluate_entry=False)
+        self.activate(item)
+
+    # -- creating and starting ---------------------------------------------------------------------------------
+    def new_id(self) -> str:
+        return f"i{self.state.next_id}"
+
+    def create_instance(
+        self, definition: PlanItemDef, parent: ItemInstance | None, *, index: int = 1, evaluate_entry: bool = True
+    ) -> ItemInstance:
+        owner = definition.assignee if definition.assignee and "${" not in definition.assignee else None
+        self.emit(
+            "item_created",
+            {
+                "id": self.new_id(),
+                "def": definition.id,
+                "name": definition.name,
+                "kind": definition.kind,
+                "parent": parent.id if parent else None,
+                "index": index,
+                "owner": owner,
+                "due": definition.due,
+            },
+        )
+        item = self.state.items[f"i{self.state.next_id - 1}"]
+        if definition.added:
+            self.prefill_completed(item)
+        if parent is not None:
+            self.dirty_stages[parent.id] = None
+        self.raise_event(item, "create")
+        if definition.kind == TIMER_EVENT and definition.timer is not None:
+            self.emit("timer_scheduled", {"id": item.id, "due": format_datetime(definition.timer.first_due(self.now))})
+        if evaluate_entry and not definition.entry:
+            self.queue.append(lambda: self.activate_if_available(item))
+        self.schedule_criteria(item, entry=evaluate_entry)
+        return item
+
+    def create_children(self, stage: ItemInstance) -> None:
+        for child_def in self.plan.children_of(stage.def_id):
+            if not child_def.discretionary:
+                self.create_instance(child_def, stage)
+
+    def activate_if_available(self, item: ItemInstance) -> None:
+        if item.state == AVAILABLE:
+            self.activate(item)
+
+    def activate(self, item: ItemInstance) -> None:
+        """The item's entry condition holds (or it has none): it starts, becomes enabled, or occurs."""
+        definition = self.plan.items[item.def_id]
+        if definition.kind in EVENT_LISTENER_KINDS:
+            return
+        if definition.kind == MILESTONE:
+            self.transition(item, "occur")
+            return
+        if self.rule_holds(definition.manual, item, "manualActivationRule"):
+            self.transition(item, "enable")
+        else:
+            self.transition(item, "start")
+
+    def repeat_after_completion(self, item: ItemInstance) -> None:
+        definition = self.plan.items[item.def_id]
+        parent = self.state.items[item.parent] if item.parent else None
+        if parent is None or parent.state != ACTIVE:
+            return
+        if self.rule_holds(definition.repetition, item, "repetitionRule"):
+            self.create_instance(definition, parent, index=item.index + 1)
+
+    # -- ending ------------------------------------------------------------------------------------------------
+    def exit(self, item: ItemInstance) -> None:
+        """An exit criterion fired (or the parent ended): the item and everything in it is terminated."""
+        self.end_children(item)
+        if item.state not in TERMINAL:
+            self.transition(item, "exit")
+
+    def end_children(self, item: ItemInstance) -> None:
+        for child in self.state.child_items(item.id):
+            if child.state in TERMINAL:
+                continue
+            if child.kind in STAGE_KINDS:
+                self.end_children(child)
+            self.transition(child, "parentTerminate" if child.kind in EVENT_LISTENER_KINDS | {MILESTONE} else "exit")
+
+    def terminate(self, item: ItemInstance) -> None:
+        self.end_children(item)
+        self.transition(item, "terminate")
+
+    def complete_stage(self, stage: ItemInstance) -> None:
+        self.end_children(stage)
+        self.transition(stage, "complete")
+
+    def check_completion(self, stage: ItemInstance) -> None:
+        if stage.state != ACTIVE or stage.kind not in STAGE_KINDS:
+            return
+        if self.state.busy_children.get(stage.id, 0) > 0 or self.blocking_children(stage, first_only=True):
+            return
+        self.complete_stage(stage)
+
+    def blocking_children(self, stage: ItemInstance, *, first_only: bool = False) -> list[ItemInstance]:
+        """Children that keep ``stage`` from completing by itself (empty when it can complete)."""
+        auto = self.plan.items[stage.def_id].auto_complete
+        blocking: list[ItemInstance] = []
+        for child in self.state.child_items(stage.id):
+            state = child.state
+            if state in TERMINAL or state == DISABLED or child.kind in EVENT_LISTENER_KINDS:
+                continue
+            if state in (ACTIVE, SUSPENDED, FAILED):
+                blocking.append(child)
+            elif state == ENABLED:
+                if not auto or self.is_required(child):
+                    blocking.append(child)
+            elif state == AVAILABLE and (self.is_required(child) or (not auto and self.reachable(child))):
+                blocking.append(child)
+            if blocking and first_only:
+                break
+        return blocking
+
+    def completable(self, stage: ItemInstance) -> list[ItemInstance]:
+        """Children that keep ``stage`` from being completed by hand: active ones and open required ones."""
+        return [
+            c
+            for c in self.state.child_items(stage.id)
+            if c.state not in TERMINAL
+            and c.kind not in EVENT_LISTENER_KINDS
+            and (c.state in (ACTIVE, SUSPENDED, FAILED) or (c.state != DISABLED and self.is_required(c)))
+        ]
+
+    def reachable(self, item: ItemInstance) -> bool:
+        """Whether an available item may still start, for the completion of a stage that is not autoComplete.
+
+        CMMN 1.1 lets any available child hold its stage open. The one exception made here is Flowable's: an item
+        whose every entry criterion waits for an event listener that has ended (a consumed user event, a fired
+        timer) can never start, so it no longer holds the stage. Items waiting on tasks keep holding it, as in
+        Camunda (see docs/semantics.md).
+        """
+        definition = self.plan.items[item.def_id]
+        if not definition.entry:
+            return True
+        for criterion in definition.entry:
+            fired = item.memory.get(criterion.id, [])
+            if all(
+                n in fired or part.kind != "planItem" or not self._listener_spent(part.source)
+                for n, part in enumerate(criterion.sentry.on_parts)
+            ):
+                return True
+        return False
+
+    def _listener_spent(self, def_id: str) -> bool:
+        definition = self.plan.items.get(def_id)
+        if definition is None or definition.kind not in EVENT_LISTENER_KINDS:
+            return False
+        return not self.state.live_by_def.get(def_id) and self.state.ever_created(def_id)
+
+    def _stage_open_for(self, definition: PlanItemDef) -> bool:
+        if definition.parent is None:
+            return False
+        live = self.state.live_by_def.get(definition.parent)
+        if live:
+            return True
+        parent_def = self.plan.items.get(definition.parent)
+        if parent_def is None or parent_def.parent is None:
+            return False
+        return not self.state.ever_created(parent_def.id) and self._stage_open_for(parent_def)
+
+    def remove_orphan_listeners(self, closed_defs: list[str]) -> None:
+        """An event listener that nothing open can react to any more is terminated (as Flowable does)."""
+        sources: dict[str, None] = {}
+        for owner in closed_defs:
+            definition = self.plan.items.get(owner)
+            if definition is None:
+                continue
+            for criterion in (*definition.entry, *definition.exit):
+                for part in criterion.sentry.on_parts:
+                    src = self.plan.items.get(part.source)
+                    if part.kind == "planItem" and src is not None and src.kind in EVENT_LISTENER_KINDS:
+                        sources[src.id] = None
+        for listener_def in sources:
+            owners = self.plan.listener_owners.get(listener_def, set())
+            if any(self._may_still_react(o) for o in owners):
+                continue
+            for listener in self.state.live(listener_def):
+                if listener.state == AVAILABLE:
+                    self.transition(listener, "terminate")
+
+    def _may_still_react(self, owner_def: str) -> bool:
+        if self.state.live_by_def.get(owner_def):
+            return True
+        definition = self.plan.items.get(owner_def)
+        if definition is None:
+            return False
+        return not self.state.ever_created(owner_def) and self._stage_open_for(definition)

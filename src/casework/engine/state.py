@@ -1,0 +1,187 @@
+"""Case state: plain data, serialisable to JSON with a format version.
+
+Indexes (live instances by plan item, children by parent) are derived data: they are kept up to date by ``apply`` and
+rebuilt on load, never stored, so a snapshot cannot disagree with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from casework.engine.lifecycle import TERMINAL
+
+FORMAT_VERSION = 1
+
+# States in which a child keeps its stage from completing whatever the stage's rules say.
+BUSY = frozenset({"active", "suspended", "failed"})
+
+
+@dataclass
+class ItemInstance:
+    id: str
+    def_id: str
+    name: str
+    kind: str
+    parent: str | None
+    state: str = "available"
+    index: int = 1  # the 1-based repetitionCounter of this instance
+    owner: str | None = None
+    due: str | None = None
+    skipped: bool = False
+    created_at: str = ""
+    started_at: str | None = None
+    ended_at: str | None = None
+    memory: dict[str, list[int]] = field(default_factory=dict)  # criterion id -> on-part indexes that have fired
+
+    @property
+    def open(self) -> bool:
+        return self.state not in TERMINAL
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": self.id,
+            "def_id": self.def_id,
+            "name": self.name,
+            "kind": self.kind,
+            "parent": self.parent,
+            "state": self.state,
+            "index": self.index,
+            "owner": self.owner,
+            "due": self.due,
+            "skipped": self.skipped,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "memory": {k: list(v) for k, v in sorted(self.memory.items())},
+        }
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ItemInstance:
+        return cls(**{**d, "memory": {k: list(v) for k, v in d.get("memory", {}).items()}})
+
+
+@dataclass
+class CaseState:
+    case_id: str
+    definition_key: str
+    status: str = "new"
+    variables: dict[str, Any] = field(default_factory=dict)
+    items: dict[str, ItemInstance] = field(default_factory=dict)
+    root: str | None = None
+    timers: dict[str, str] = field(default_factory=dict)  # item instance id -> due time (ISO, UTC)
+    participants: dict[str, list[str]] = field(default_factory=dict)  # user -> case roles
+    overlay: list[dict[str, Any]] = field(default_factory=list)  # plan changes made while the case runs
+    due: str | None = None  # the case's own deadline (SLA)
+    version: int = 0  # number of events applied
+    next_id: int = 1
+    created_at: str = ""
+    ended_at: str | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)  # expression failures recorded on the case
+    # Derived indexes, rebuilt from ``items``.
+    live_by_def: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
+    children: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
+    created_by_def: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    busy_children: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    plan_cache: Any = field(default=None, repr=False, compare=False)  # casework.engine.plan.PlanIndex
+
+    @classmethod
+    def create(cls, case_id: str, definition: Any) -> CaseState:
+        return cls(case_id=case_id, definition_key=str(definition.key))
+
+    # -- derived indexes ---------------------------------------------------------------------------------------
+    def reindex(self) -> None:
+        self.live_by_def = {}
+        self.children = {}
+        self.created_by_def = {}
+        self.busy_children = {}
+        for item in self.items.values():
+            self._index_new(item)
+
+    def _index_new(self, item: ItemInstance) -> None:
+        if item.parent is not None:
+            self.children.setdefault(item.parent, []).append(item.id)
+            if item.state in BUSY:
+                self.busy_children[item.parent] = self.busy_children.get(item.parent, 0) + 1
+        if item.open:
+            self.live_by_def.setdefault(item.def_id, []).append(item.id)
+        self.created_by_def[item.def_id] = self.created_by_def.get(item.def_id, 0) + 1
+
+    def state_changed(self, item: ItemInstance, before: str) -> None:
+        if item.parent is None:
+            return
+        delta = (item.state in BUSY) - (before in BUSY)
+        if delta:
+            self.busy_children[item.parent] = self.busy_children.get(item.parent, 0) + delta
+
+    def ever_created(self, def_id: str) -> bool:
+        return self.created_by_def.get(def_id, 0) > 0
+
+    def add_item(self, item: ItemInstance) -> None:
+        self.items[item.id] = item
+        self._index_new(item)
+
+    def item_closed(self, item: ItemInstance) -> None:
+        live = self.live_by_def.get(item.def_id)
+        if live is not None and item.id in live:
+            live.remove(item.id)
+
+    def live(self, def_id: str) -> list[ItemInstance]:
+        return [self.items[i] for i in self.live_by_def.get(def_id, ())]
+
+    def child_items(self, parent_id: str) -> list[ItemInstance]:
+        return [self.items[i] for i in self.children.get(parent_id, ())]
+
+    def instances_of(self, def_id: str) -> list[ItemInstance]:
+        return [i for i in self.items.values() if i.def_id == def_id]
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ("completed", "terminated")
+
+    # -- serialisation -----------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT_VERSION,
+            "case_id": self.case_id,
+            "definition_key": self.definition_key,
+            "status": self.status,
+            "variables": self.variables,
+            "items": [i.to_dict() for i in self.items.values()],
+            "root": self.root,
+            "timers": dict(sorted(self.timers.items())),
+            "participants": {u: list(r) for u, r in sorted(self.participants.items())},
+            "overlay": self.overlay,
+            "due": self.due,
+            "version": self.version,
+            "next_id": self.next_id,
+            "created_at": self.created_at,
+            "ended_at": self.ended_at,
+            "errors": self.errors,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CaseState:
+        fmt = d.get("format")
+        if fmt != FORMAT_VERSION:
+            raise ValueError(f"case state format {fmt!r} is not supported (expected {FORMAT_VERSION})")
+        state = cls(
+            case_id=d["case_id"],
+            definition_key=d["definition_key"],
+            status=d["status"],
+            variables=dict(d["variables"]),
+            items={i["id"]: ItemInstance.from_dict(i) for i in d["items"]},
+            root=d["root"],
+            timers=dict(d["timers"]),
+            participants={u: list(r) for u, r in d["participants"].items()},
+            overlay=list(d["overlay"]),
+            due=d.get("due"),
+            version=d["version"],
+            next_id=d["next_id"],
+            created_at=d["created_at"],
+            ended_at=d.get("ended_at"),
+            errors=list(d.get("errors", [])),
+        )
+        state.reindex()
+        return state

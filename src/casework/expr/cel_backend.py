@@ -1,0 +1,132 @@
+"""CEL front end on top of the ``common-expression-language`` Rust binding (import name ``cel``).
+
+The program is compiled once; each evaluation passes only the variables the expression references, which keeps
+the per-call conversion into CEL values small and means an unrelated, non-convertible case variable cannot break
+a condition. Unlike JUEL, CEL has no implicit null: a referenced variable that is absent from both ``local`` and
+the case variables makes evaluation raise :class:`EvaluationError` naming it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+import cel
+
+from casework.expr.errors import EvaluationError, ExpressionError
+
+__all__ = ["CelProgram", "cel_identifiers"]
+
+WILDCARD: Final = "*"
+
+# Keywords, literals and reserved words never denote a variable. Function names (`size(x)`) are recognised by the
+# following parenthesis instead of by a list, so a variable that happens to be called e.g. `list` is still reported.
+_NOT_VARIABLES: Final = frozenset(
+    {
+        "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function", "if",
+        "import", "let", "loop", "package", "namespace", "return", "var", "void", "while",
+    }
+)
+_TOKEN_RE: Final = re.compile(
+    r"""(?P<string>[rRbB]{0,2}(?:'''.*?'''|\"\"\".*?\"\"\"|'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*"))"""
+    r"""|(?P<ident>[A-Za-z_][A-Za-z0-9_]*)|(?P<dot>\.)|(?P<other>\S)""",
+    re.DOTALL,
+)
+_UNDEFINED_RE: Final = re.compile(r"Undefined variable or function: '([^']*)'")
+_FATAL: Final = (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)
+
+
+def cel_identifiers(source: str) -> frozenset[str]:
+    """Free identifiers of a CEL expression, found lexically; a fallback when the binding cannot say.
+
+    Comprehension variables (``x`` in ``list.exists(x, x > 0)``) are included: over-reporting only costs an extra
+    re-evaluation, whereas under-reporting would miss one.
+    """
+    names: set[str] = set()
+    after_dot = False
+    for match in _TOKEN_RE.finditer(source):
+        kind = match.lastgroup
+        if (
+            kind == "ident"
+            and not after_dot
+            and match.group() not in _NOT_VARIABLES
+            and not source[match.end():].lstrip().startswith("(")
+        ):
+            names.add(match.group())
+        after_dot = kind == "dot"
+    return frozenset(names)
+
+
+class CelProgram:
+    """A compiled CEL expression; call it with ``(variables, local)``."""
+
+    __slots__ = ("_names", "_program", "_source", "variables")
+
+    def __init__(self, source: str) -> None:
+        if not source.strip():
+            raise ExpressionError("invalid CEL expression '': the expression is empty")
+        try:
+            self._program = cel.compile(source)
+        except _FATAL:
+            raise
+        except BaseException as exc:  # the binding may surface Rust panics as BaseException subclasses
+            raise ExpressionError(f"invalid CEL expression {source!r}: {_first_line(exc)}") from None
+        self._source = source
+        names = self._static_variables()
+        self._names: tuple[str, ...] | None = None if WILDCARD in names else tuple(sorted(names))
+        self.variables: frozenset[str] = names
+
+    def _static_variables(self) -> frozenset[str]:
+        analyse = getattr(self._program, "variables", None)
+        if analyse is None:
+            return cel_identifiers(self._source)
+        try:
+            return frozenset(str(name) for name in analyse())
+        except Exception:
+            return frozenset({WILDCARD})
+
+    def __call__(self, variables: Mapping[str, Any], local: Mapping[str, Any]) -> Any:
+        context: dict[str, Any]
+        if self._names is None:
+            context = {**variables, **local}
+        else:
+            context = {}
+            for name in self._names:
+                if name in local:
+                    context[name] = local[name]
+                elif name in variables:
+                    context[name] = variables[name]
+        try:
+            return self._program.execute(context)
+        except _FATAL:
+            raise
+        except KeyError as exc:
+            raise EvaluationError(f"no such key: {exc}") from None
+        except BaseException as exc:
+            message = _first_line(exc)
+            undefined = _UNDEFINED_RE.search(message)
+            if undefined:
+                message = f"variable {undefined.group(1)!r} is not defined (CEL has no implicit null)"
+            raise EvaluationError(message) from None
+
+    def evaluate_bool(self, variables: Mapping[str, Any], local: Mapping[str, Any]) -> bool:
+        value = self(variables, local)
+        if value is True or value is False:
+            return value
+        raise EvaluationError(f"expected a boolean result but got {value!r} ({type(value).__name__})")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return _parse_error(text) if "<input>:" in text else text.splitlines()[0]
+
+
+def _parse_error(text: str) -> str:
+    # The binding renders "Failed to parse ...: ERROR: <input>:L:C: Syntax error: ..." plus a caret diagram; keep
+    # the position and the problem, drop the echoed source.
+    match = re.search(r"<input>:(\d+):(\d+): (.*)", text)
+    if match is None:
+        return text.splitlines()[0]
+    line, column, problem = match.groups()
+    return f"{problem} at line {line}, column {column}"

@@ -1,0 +1,149 @@
+"""CMMN 1.1 XML export of a case definition (a round trip through import keeps the semantics)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from casework.model.definition import (
+    CASE_PLAN,
+    HUMAN_TASK,
+    STAGE,
+    TIMER_EVENT,
+    CaseDefinition,
+    Criterion,
+    PlanItemDef,
+    Rule,
+)
+
+CMMN_NS = "http://www.omg.org/spec/CMMN/20151109/MODEL"
+FLOWABLE_NS = "http://flowable.org/cmmn"
+
+
+def _q(tag: str) -> str:
+    return f"{{{CMMN_NS}}}{tag}"
+
+
+def to_xml(definition: CaseDefinition) -> str:
+    ET.register_namespace("", CMMN_NS)
+    ET.register_namespace("flowable", FLOWABLE_NS)
+    root = ET.Element(_q("definitions"), {"targetNamespace": definition.target_namespace or "urn:casework"})
+    case_attrs = {"id": definition.key, "name": definition.name}
+    if definition.initiator_variable:
+        case_attrs[f"{{{FLOWABLE_NS}}}initiatorVariableName"] = definition.initiator_variable
+    case_el = ET.SubElement(root, _q("case"), case_attrs)
+    if definition.case_file_items:
+        model = ET.SubElement(case_el, _q("caseFileModel"), {"id": f"{definition.key}_caseFile"})
+        for cfi in definition.case_file_items.values():
+            attrs = {"id": cfi.id, "name": cfi.name, "multiplicity": cfi.multiplicity}
+            if cfi.definition_ref:
+                attrs["definitionRef"] = cfi.definition_ref
+            ET.SubElement(model, _q("caseFileItem"), attrs)
+    plan = definition.plan
+    plan_el = ET.SubElement(
+        case_el,
+        _q("casePlanModel"),
+        {"id": plan.id, "name": plan.name, "autoComplete": str(plan.auto_complete).lower()},
+    )
+    written_sentries: set[str] = set()
+    _write_stage_body(definition, plan, plan_el, written_sentries)
+    for criterion in plan.exit:
+        ET.SubElement(plan_el, _q("exitCriterion"), {"id": criterion.id, "sentryRef": criterion.sentry.id})
+    if definition.roles:
+        roles_el = ET.SubElement(case_el, _q("caseRoles"), {"id": f"{definition.key}_roles"})
+        for role in definition.roles.values():
+            ET.SubElement(roles_el, _q("role"), {"id": role.id, "name": role.name})
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)
+
+
+def _write_stage_body(definition: CaseDefinition, stage: PlanItemDef, stage_el: ET.Element, written: set[str]) -> None:
+    members = [definition.items[i] for i in stage.children]
+    discretionary = [definition.items[i] for i in stage.planning_table]
+    for item in members:
+        pi = ET.SubElement(
+            stage_el, _q("planItem"), {"id": item.id, "name": item.name, "definitionRef": item.definition_id}
+        )
+        _write_control_and_criteria(item, pi)
+    sentry_owners = [*members, *discretionary] + ([stage] if stage.kind == CASE_PLAN else [])
+    for item in sentry_owners:
+        for criterion in (*item.entry, *item.exit):
+            _write_sentry(criterion, stage_el, written)
+    if discretionary:
+        table = ET.SubElement(stage_el, _q("planningTable"), {"id": f"{stage.id}_table"})
+        rules: list[tuple[str, str]] = []
+        for item in discretionary:
+            attrs = {"id": item.id, "name": item.name, "definitionRef": item.definition_id}
+            if item.applicability:
+                refs = [f"{item.id}_applicability{n}" for n in range(len(item.applicability))]
+                attrs["applicabilityRuleRefs"] = " ".join(refs)
+                rules.extend(zip(refs, (e.source for e in item.applicability), strict=True))
+            if item.authorized_roles:
+                attrs["authorizedRoleRefs"] = " ".join(item.authorized_roles)
+            di = ET.SubElement(table, _q("discretionaryItem"), attrs)
+            _write_control_and_criteria(item, di)
+        for rule_id, source in rules:
+            rule_el = ET.SubElement(table, _q("applicabilityRule"), {"id": rule_id})
+            ET.SubElement(rule_el, _q("condition")).text = source
+    for item in [*members, *discretionary]:
+        _write_definition(definition, item, stage_el, written)
+
+
+def _write_control_and_criteria(item: PlanItemDef, el: ET.Element) -> None:
+    rules = [
+        ("repetitionRule", item.repetition),
+        ("requiredRule", item.required),
+        ("manualActivationRule", item.manual),
+    ]
+    present = [(name, rule) for name, rule in rules if rule is not None]
+    if present:
+        control = ET.SubElement(el, _q("itemControl"))
+        for name, rule in present:
+            _write_rule(control, name, rule, item)
+    for criterion in item.entry:
+        ET.SubElement(el, _q("entryCriterion"), {"id": criterion.id, "sentryRef": criterion.sentry.id})
+    for criterion in item.exit:
+        ET.SubElement(el, _q("exitCriterion"), {"id": criterion.id, "sentryRef": criterion.sentry.id})
+
+
+def _write_rule(control: ET.Element, name: str, rule: Rule | None, item: PlanItemDef) -> None:
+    assert rule is not None
+    attrs = {"id": rule.id} if rule.id else {}
+    if name == "repetitionRule" and item.counter_variable != "repetitionCounter":
+        attrs[f"{{{FLOWABLE_NS}}}counterVariable"] = item.counter_variable
+    rule_el = ET.SubElement(control, _q(name), attrs)
+    if rule.condition is not None:
+        ET.SubElement(rule_el, _q("condition")).text = rule.condition.source
+
+
+def _write_sentry(criterion: Criterion, parent: ET.Element, written: set[str]) -> None:
+    sentry = criterion.sentry
+    if sentry.id in written:
+        return
+    written.add(sentry.id)
+    el = ET.SubElement(parent, _q("sentry"), {"id": sentry.id})
+    for n, part in enumerate(sentry.on_parts):
+        tag = "planItemOnPart" if part.kind == "planItem" else "caseFileItemOnPart"
+        op = ET.SubElement(el, _q(tag), {"id": part.id or f"{sentry.id}_on{n}", "sourceRef": part.source})
+        ET.SubElement(op, _q("standardEvent")).text = part.event
+    if sentry.if_part is not None:
+        if_el = ET.SubElement(el, _q("ifPart"), {"id": f"{sentry.id}_if"})
+        ET.SubElement(if_el, _q("condition")).text = sentry.if_part.source
+
+
+def _write_definition(definition: CaseDefinition, item: PlanItemDef, parent: ET.Element, written: set[str]) -> None:
+    attrs = {"id": item.definition_id, "name": item.name}
+    if item.kind in (HUMAN_TASK, "task") and not item.blocking:
+        attrs["isBlocking"] = "false"
+    if item.kind == STAGE:
+        attrs["autoComplete"] = str(item.auto_complete).lower()
+    if item.assignee:
+        attrs[f"{{{FLOWABLE_NS}}}assignee"] = item.assignee
+    if item.candidate_groups:
+        attrs[f"{{{FLOWABLE_NS}}}candidateGroups"] = ",".join(item.candidate_groups)
+    el = ET.SubElement(parent, _q(item.kind), attrs)
+    if item.description:
+        ET.SubElement(el, _q("documentation")).text = item.description
+    if item.kind == TIMER_EVENT and item.timer is not None:
+        ET.SubElement(el, _q("timerExpression")).text = item.timer.source
+    if item.kind == STAGE:
+        _write_stage_body(definition, item, el, written)

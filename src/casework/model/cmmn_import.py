@@ -1,0 +1,464 @@
+"""CMMN 1.1 XML import.
+
+The XML is parsed with defusedxml (no DTDs, entities or external references) under limits on size, depth and element
+count, because models are uploaded by users. Every problem found is collected with the id of the element it concerns,
+so a modeller sees all of them at once rather than one per upload.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import defusedxml.ElementTree as DET
+from defusedxml import DefusedXmlException
+
+from casework.expr import Expression, ExpressionError, compile_expression
+from casework.model.definition import (
+    ANY_EVENT,
+    CASE_FILE_EVENTS,
+    CASE_PLAN,
+    EVENT_LISTENER_KINDS,
+    HUMAN_TASK,
+    MILESTONE,
+    PLAN_ITEM_EVENTS,
+    STAGE,
+    TASK,
+    TIMER_EVENT,
+    USER_EVENT,
+    CaseDefinition,
+    CaseFileItemDef,
+    CaseRole,
+    Criterion,
+    OnPart,
+    PlanItemDef,
+    Rule,
+    Sentry,
+)
+from casework.model.errors import ModelError, Problem
+from casework.model.timers import TimerError, TimerSpec, parse_timer
+from casework.model.validation import check_entry_cycles
+
+CMMN_NS = "http://www.omg.org/spec/CMMN/20151109/MODEL"
+FLOWABLE_NS = "http://flowable.org/cmmn"
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_ELEMENTS = 50_000
+
+PLAN_ITEM_DEFINITION_TAGS = {
+    "humanTask": HUMAN_TASK,
+    "task": TASK,
+    "processTask": TASK,
+    "caseTask": TASK,
+    "decisionTask": TASK,
+    "stage": STAGE,
+    "milestone": MILESTONE,
+    "userEventListener": USER_EVENT,
+    "timerEventListener": TIMER_EVENT,
+}
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _ns(tag: str) -> str:
+    return tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
+
+
+def _is_cmmn(el: ET.Element) -> bool:
+    # Some exporters write CMMN elements without a namespace; anything in another namespace is a vendor extension.
+    return _ns(el.tag) in (CMMN_NS, "")
+
+
+def _children(el: ET.Element, name: str) -> list[ET.Element]:
+    return [c for c in el if _is_cmmn(c) and _local(c.tag) == name]
+
+
+def _child(el: ET.Element, name: str) -> ET.Element | None:
+    found = _children(el, name)
+    return found[0] if found else None
+
+
+def _flowable(el: ET.Element, name: str) -> str | None:
+    return el.get(f"{{{FLOWABLE_NS}}}{name}")
+
+
+def _bool_attr(el: ET.Element, name: str, default: bool) -> bool:
+    value = el.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() == "true"
+
+
+@dataclass
+class _Context:
+    problems: list[Problem] = field(default_factory=list)
+    definitions: dict[str, ET.Element] = field(default_factory=dict)
+    sentries: dict[str, ET.Element] = field(default_factory=dict)
+    items: dict[str, PlanItemDef] = field(default_factory=dict)
+    pending_on_parts: list[tuple[str, OnPart]] = field(default_factory=list)
+    applicability_rules: dict[str, ET.Element] = field(default_factory=dict)
+    roles: dict[str, CaseRole] = field(default_factory=dict)
+    case_file_items: dict[str, CaseFileItemDef] = field(default_factory=dict)
+    used_stage_definitions: set[str] = field(default_factory=set)
+
+    def problem(self, element_id: str, message: str) -> None:
+        self.problems.append(Problem(element_id, message))
+
+    def expression(self, owner_id: str, text: str | None, what: str) -> Expression | None:
+        if text is None or not text.strip():
+            return None
+        try:
+            return compile_expression(text.strip())
+        except ExpressionError as exc:
+            self.problem(owner_id, f"{what} does not parse: {exc}")
+            return None
+
+
+def parse_xml(source: str | bytes) -> ET.Element:
+    data = source.encode("utf-8") if isinstance(source, str) else source
+    if len(data) > MAX_BYTES:
+        raise ModelError([Problem("", f"model is {len(data)} bytes; the limit is {MAX_BYTES}")])
+    if isinstance(source, str) and source.lstrip().startswith("<?xml"):
+        # A str already decoded; drop the declaration so its encoding attribute cannot contradict it.
+        data = source.split("?>", 1)[1].encode("utf-8")
+    try:
+        root: ET.Element = DET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise ModelError([Problem("", f"forbidden XML construct: {exc}")]) from exc
+    except ET.ParseError as exc:
+        raise ModelError([Problem("", f"not well-formed XML: {exc}")]) from exc
+    count = 0
+    stack: list[tuple[ET.Element, int]] = [(root, 1)]
+    while stack:
+        el, depth = stack.pop()
+        count += 1
+        if depth > MAX_DEPTH:
+            raise ModelError([Problem(el.get("id", ""), f"XML nested deeper than {MAX_DEPTH} levels")])
+        if count > MAX_ELEMENTS:
+            raise ModelError([Problem("", f"more than {MAX_ELEMENTS} XML elements")])
+        stack.extend((c, depth + 1) for c in el)
+    return root
+
+
+def load_definition(source: str | bytes, case_id: str | None = None) -> CaseDefinition:
+    """Import one case of a CMMN 1.1 document. Raises ModelError listing every problem found."""
+    root = parse_xml(source)
+    if _local(root.tag) != "definitions":
+        raise ModelError([Problem("", f"root element is <{_local(root.tag)}>, expected CMMN <definitions>")])
+    cases = _children(root, "case")
+    if not cases:
+        raise ModelError([Problem(root.get("id", ""), "no <case> in the document")])
+    if case_id is not None:
+        cases = [c for c in cases if c.get("id") == case_id]
+        if not cases:
+            raise ModelError([Problem(case_id, "no <case> with this id in the document")])
+    case_el = cases[0]
+    ctx = _Context()
+    _check_duplicate_ids(root, ctx)
+    for el in root.iter():
+        if not _is_cmmn(el):
+            continue
+        name = _local(el.tag)
+        el_id = el.get("id")
+        if el_id is None:
+            continue
+        if name in PLAN_ITEM_DEFINITION_TAGS:
+            ctx.definitions[el_id] = el
+        elif name == "sentry":
+            ctx.sentries[el_id] = el
+        elif name == "applicabilityRule":
+            ctx.applicability_rules[el_id] = el
+    _read_roles(case_el, ctx)
+    _read_case_file(case_el, ctx)
+    plan_el = _child(case_el, "casePlanModel")
+    if plan_el is None:
+        raise ModelError([Problem(case_el.get("id", ""), "case has no <casePlanModel>")])
+    plan_id = plan_el.get("id") or "casePlanModel"
+    children, table = _read_stage_body(plan_el, plan_id, ctx)
+    ctx.items[plan_id] = PlanItemDef(
+        id=plan_id,
+        name=plan_el.get("name") or case_el.get("name") or plan_id,
+        kind=CASE_PLAN,
+        definition_id=plan_id,
+        parent=None,
+        exit=_criteria(plan_el, "exitCriterion", plan_id, ctx),
+        auto_complete=_bool_attr(plan_el, "autoComplete", False),
+        children=children,
+        planning_table=table,
+    )
+    _resolve_on_parts(ctx)
+    ctx.problems.extend(check_entry_cycles(ctx.items))
+    if ctx.problems:
+        raise ModelError(ctx.problems)
+    return CaseDefinition(
+        key=case_el.get("id") or plan_id,
+        name=case_el.get("name") or plan_el.get("name") or case_el.get("id") or plan_id,
+        root=plan_id,
+        items=MappingProxyType(dict(ctx.items)),
+        case_file_items=MappingProxyType(dict(ctx.case_file_items)),
+        roles=MappingProxyType(dict(ctx.roles)),
+        initiator_variable=_flowable(case_el, "initiatorVariableName"),
+        target_namespace=root.get("targetNamespace", ""),
+    )
+
+
+def _check_duplicate_ids(root: ET.Element, ctx: _Context) -> None:
+    seen: set[str] = set()
+    for el in root.iter():
+        el_id = el.get("id")
+        if el_id is None or not _is_cmmn(el):
+            continue
+        if el_id in seen:
+            ctx.problem(el_id, f"duplicate id (on <{_local(el.tag)}>)")
+        seen.add(el_id)
+
+
+def _read_roles(case_el: ET.Element, ctx: _Context) -> None:
+    for roles_el in _children(case_el, "caseRoles"):
+        # CMMN 1.1 nests <role> elements; CMMN 1.0 files list each role as a <caseRoles> element.
+        role_els = _children(roles_el, "role") or [roles_el]
+        for role_el in role_els:
+            role_id = role_el.get("id")
+            if role_id is None:
+                continue
+            ctx.roles[role_id] = CaseRole(role_id, role_el.get("name") or role_id)
+
+
+def _read_case_file(case_el: ET.Element, ctx: _Context) -> None:
+    model = _child(case_el, "caseFileModel")
+    if model is None:
+        return
+    for item_el in model.iter():
+        if not _is_cmmn(item_el) or _local(item_el.tag) != "caseFileItem":
+            continue
+        item_id = item_el.get("id", "")
+        ctx.case_file_items[item_id] = CaseFileItemDef(
+            id=item_id,
+            name=item_el.get("name") or item_id,
+            multiplicity=item_el.get("multiplicity", "Unspecified"),
+            definition_ref=item_el.get("definitionRef", ""),
+        )
+
+
+def _read_stage_body(
+    stage_el: ET.Element, stage_item_id: str, ctx: _Context
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    children: list[str] = []
+    table: list[str] = []
+    for pi in _children(stage_el, "planItem"):
+        item = _read_plan_item(pi, stage_item_id, ctx, table, discretionary=False)
+        if item is not None:
+            children.append(item)
+    for table_el in _children(stage_el, "planningTable"):
+        _read_planning_table(table_el, stage_item_id, ctx, table)
+    return tuple(children), tuple(table)
+
+
+def _read_planning_table(table_el: ET.Element, stage_item_id: str, ctx: _Context, table: list[str]) -> None:
+    for di in _children(table_el, "discretionaryItem"):
+        item = _read_plan_item(di, stage_item_id, ctx, table, discretionary=True)
+        if item is not None:
+            table.append(item)
+    for nested in _children(table_el, "planningTable"):
+        _read_planning_table(nested, stage_item_id, ctx, table)
+
+
+def _rule(control: ET.Element | None, name: str, owner_id: str, ctx: _Context) -> Rule | None:
+    if control is None:
+        return None
+    rule_el = _child(control, name)
+    if rule_el is None:
+        return None
+    cond_el = _child(rule_el, "condition")
+    condition = ctx.expression(owner_id, cond_el.text if cond_el is not None else None, name)
+    return Rule(id=rule_el.get("id", ""), condition=condition)
+
+
+def _read_plan_item(
+    pi: ET.Element, parent: str, ctx: _Context, parent_table: list[str], *, discretionary: bool
+) -> str | None:
+    pi_id = pi.get("id")
+    if not pi_id:
+        ctx.problem(parent, f"<{_local(pi.tag)}> without an id")
+        return None
+    ref = pi.get("definitionRef", "")
+    def_el = ctx.definitions.get(ref)
+    if def_el is None:
+        ctx.problem(pi_id, f"definitionRef {ref!r} does not name a plan item definition")
+        return None
+    kind = PLAN_ITEM_DEFINITION_TAGS[_local(def_el.tag)]
+    name = pi.get("name") or def_el.get("name") or pi_id
+    item_control = _child(pi, "itemControl")
+    default_control = _child(def_el, "defaultControl")
+
+    def rule(rule_name: str) -> Rule | None:
+        # A plan item's itemControl wins over its definition's defaultControl, rule by rule.
+        return _rule(item_control, rule_name, pi_id, ctx) or _rule(default_control, rule_name, pi_id, ctx)
+
+    repetition_counter = "repetitionCounter"
+    for control in (item_control, default_control):
+        if control is not None:
+            rep = _child(control, "repetitionRule")
+            if rep is not None and _flowable(rep, "counterVariable"):
+                repetition_counter = _flowable(rep, "counterVariable") or repetition_counter
+                break
+
+    timer: TimerSpec | None = None
+    if kind == TIMER_EVENT:
+        expr_el = _child(def_el, "timerExpression")
+        text = (expr_el.text or "").strip() if expr_el is not None else ""
+        if not text:
+            ctx.problem(ref, "timer event listener without a timerExpression")
+        else:
+            try:
+                timer = parse_timer(text)
+            except TimerError as exc:
+                ctx.problem(ref, f"bad timer expression: {exc}")
+
+    blocking_expr = _flowable(def_el, "isBlockingExpression")
+    if blocking_expr:
+        ctx.expression(ref, blocking_expr, "isBlockingExpression")
+
+    children: tuple[str, ...] = ()
+    table: tuple[str, ...] = ()
+    if kind == STAGE:
+        if ref in ctx.used_stage_definitions:
+            ctx.problem(pi_id, f"stage definition {ref!r} is used by more than one plan item")
+            return None
+        ctx.used_stage_definitions.add(ref)
+        children, table = _read_stage_body(def_el, pi_id, ctx)
+    elif kind == HUMAN_TASK:
+        # Items of a human task's planning table are planned into the stage that holds the task.
+        for table_el in _children(def_el, "planningTable"):
+            _read_planning_table(table_el, parent, ctx, parent_table)
+
+    applicability: list[Expression] = []
+    for rule_id in (pi.get("applicabilityRuleRefs") or "").split():
+        rule_el = ctx.applicability_rules.get(rule_id)
+        if rule_el is None:
+            ctx.problem(pi_id, f"applicabilityRuleRefs names unknown rule {rule_id!r}")
+            continue
+        cond_el = _child(rule_el, "condition")
+        expr = ctx.expression(rule_id, cond_el.text if cond_el is not None else None, "applicability rule")
+        if expr is not None:
+            applicability.append(expr)
+    roles: list[str] = []
+    role_refs = (pi.get("authorizedRoleRefs") or "").split()
+    if kind == USER_EVENT:
+        role_refs += (def_el.get("authorizedRoleRefs") or "").split()
+    for role_id in role_refs:
+        if role_id not in ctx.roles:
+            ctx.problem(pi_id, f"authorizedRoleRefs names unknown role {role_id!r}")
+        else:
+            roles.append(role_id)
+
+    groups = _flowable(def_el, "candidateGroups") or ""
+    ctx.items[pi_id] = PlanItemDef(
+        id=pi_id,
+        name=name,
+        kind=kind,
+        definition_id=ref,
+        parent=parent,
+        entry=_criteria(pi, "entryCriterion", pi_id, ctx),
+        exit=_criteria(pi, "exitCriterion", pi_id, ctx),
+        manual=rule("manualActivationRule") if kind not in EVENT_LISTENER_KINDS | {MILESTONE} else None,
+        required=rule("requiredRule") if kind not in EVENT_LISTENER_KINDS else None,
+        repetition=rule("repetitionRule") if kind not in EVENT_LISTENER_KINDS else None,
+        counter_variable=repetition_counter,
+        blocking=_bool_attr(def_el, "isBlocking", True),
+        auto_complete=_bool_attr(def_el, "autoComplete", False),
+        timer=timer,
+        children=children,
+        discretionary=discretionary,
+        applicability=tuple(applicability),
+        authorized_roles=tuple(roles),
+        planning_table=table,
+        assignee=_flowable(def_el, "assignee"),
+        candidate_groups=tuple(g.strip() for g in groups.split(",") if g.strip()),
+        description=_documentation(def_el),
+    )
+    return pi_id
+
+
+def _documentation(el: ET.Element) -> str:
+    doc = _child(el, "documentation")
+    return (doc.text or "").strip() if doc is not None else ""
+
+
+def _criteria(owner: ET.Element, tag: str, owner_id: str, ctx: _Context) -> tuple[Criterion, ...]:
+    result: list[Criterion] = []
+    refs = [
+        (c.get("id") or f"{owner_id}:{tag}:{i}", c.get("sentryRef", "")) for i, c in enumerate(_children(owner, tag))
+    ]
+    # CMMN 1.0 referenced sentries from attributes.
+    legacy = "entryCriteriaRefs" if tag == "entryCriterion" else "exitCriteriaRefs"
+    refs += [(f"{owner_id}:{ref}", ref) for ref in (owner.get(legacy) or "").split()]
+    for crit_id, sentry_ref in refs:
+        sentry_el = ctx.sentries.get(sentry_ref)
+        if sentry_el is None:
+            ctx.problem(crit_id, f"sentryRef {sentry_ref!r} does not name a sentry")
+            continue
+        result.append(Criterion(crit_id, _read_sentry(sentry_el, ctx)))
+    return tuple(result)
+
+
+def _read_sentry(el: ET.Element, ctx: _Context) -> Sentry:
+    sentry_id = el.get("id", "")
+    on_parts: list[OnPart] = []
+    for op in el:
+        if not _is_cmmn(op):
+            continue
+        tag = _local(op.tag)
+        if tag not in ("planItemOnPart", "caseFileItemOnPart"):
+            continue
+        kind = "planItem" if tag == "planItemOnPart" else "caseFileItem"
+        event_el = _child(op, "standardEvent")
+        event = (event_el.text or "").strip() if event_el is not None else ""
+        allowed = PLAN_ITEM_EVENTS if kind == "planItem" else CASE_FILE_EVENTS
+        op_id = op.get("id") or sentry_id
+        if not event and kind == "caseFileItem":
+            # CMMN 1.1 makes the event optional here; without one, any change to the case file item counts.
+            event = ANY_EVENT
+        elif event not in allowed:
+            ctx.problem(op_id, f"on-part has unknown standard event {event!r}")
+            continue
+        part = OnPart(source=op.get("sourceRef", ""), event=event, kind=kind, id=op_id)
+        ctx.pending_on_parts.append((op_id, part))
+        on_parts.append(part)
+    if_el = _child(el, "ifPart")
+    if_part: Expression | None = None
+    if if_el is not None:
+        cond = _child(if_el, "condition")
+        if_part = ctx.expression(if_el.get("id") or sentry_id, cond.text if cond is not None else None, "ifPart")
+    if not on_parts and if_el is None:
+        ctx.problem(sentry_id, "sentry has neither on-parts nor an if-part")
+    return Sentry(sentry_id, tuple(on_parts), if_part)
+
+
+def _resolve_on_parts(ctx: _Context) -> None:
+    seen: set[tuple[str, str, str]] = set()
+    for op_id, part in ctx.pending_on_parts:
+        key = (op_id, part.source, part.event)
+        if key in seen:
+            continue
+        seen.add(key)
+        if part.kind == "planItem" and part.source not in ctx.items:
+            ctx.problem(op_id, f"on-part sourceRef {part.source!r} does not name a plan item")
+        elif part.kind == "caseFileItem" and part.source not in ctx.case_file_items:
+            ctx.problem(op_id, f"on-part sourceRef {part.source!r} does not name a case file item")
+        elif part.kind == "planItem":
+            source = ctx.items[part.source]
+            if source.kind in EVENT_LISTENER_KINDS | {MILESTONE} and part.event not in (
+                "occur",
+                "create",
+                "terminate",
+                "suspend",
+                "resume",
+                "exit",
+                "parentTerminate",
+            ):
+                ctx.problem(op_id, f"{source.kind} {source.name!r} never raises {part.event!r}")

@@ -1,0 +1,104 @@
+"""Timer expressions of timer event listeners: ISO-8601 durations, date-times and repeating intervals (``R/...``).
+
+Due times are computed here from a given moment; nothing in this module reads the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import isodate
+
+
+class TimerError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class TimerSpec:
+    """A parsed timer: ``kind`` is ``duration``, ``date`` or ``cycle``."""
+
+    source: str
+    kind: str
+    duration: str | None = None  # ISO-8601 duration text, kept as text so months and years stay calendar-exact
+    at: str | None = None  # ISO-8601 date-time (UTC) for ``date`` and the optional start of a ``cycle``
+    repeat: int | None = None  # occurrences of a ``cycle``; None means unbounded
+
+    def first_due(self, now: dt.datetime) -> dt.datetime:
+        if self.kind == "date":
+            assert self.at is not None
+            return parse_datetime(self.at)
+        if self.kind == "cycle" and self.at is not None:
+            start = parse_datetime(self.at)
+            if start >= now:
+                return start
+        assert self.duration is not None
+        return add_duration(now, self.duration)
+
+    def next_due(self, previous_due: dt.datetime, occurrences: int) -> dt.datetime | None:
+        """The due time after ``occurrences`` firings, or None when the timer is spent."""
+        if self.kind != "cycle":
+            return None
+        if self.repeat is not None and occurrences >= self.repeat:
+            return None
+        assert self.duration is not None
+        return add_duration(previous_due, self.duration)
+
+
+def parse_duration(text: str) -> isodate.Duration | dt.timedelta:
+    try:
+        value = isodate.parse_duration(text.strip())
+    except (isodate.ISO8601Error, ValueError) as exc:
+        raise TimerError(f"not an ISO-8601 duration: {text!r}") from exc
+    if isinstance(value, dt.timedelta) and value < dt.timedelta(0):
+        raise TimerError(f"negative duration: {text!r}")
+    return value
+
+
+def add_duration(moment: dt.datetime, duration: str) -> dt.datetime:
+    result = moment + parse_duration(duration)
+    assert isinstance(result, dt.datetime)
+    return result
+
+
+def parse_datetime(text: str) -> dt.datetime:
+    try:
+        value: dt.datetime = isodate.parse_datetime(text.strip())
+    except (isodate.ISO8601Error, ValueError) as exc:
+        raise TimerError(f"not an ISO-8601 date-time: {text!r}") from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def format_datetime(moment: dt.datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_timer(text: str) -> TimerSpec:
+    source = text.strip()
+    if not source:
+        raise TimerError("empty timer expression")
+    if source.startswith("R"):
+        parts = source.split("/")
+        count_text = parts[0][1:]
+        repeat: int | None
+        try:
+            repeat = int(count_text) if count_text else None
+        except ValueError as exc:
+            raise TimerError(f"bad repetition count in {source!r}") from exc
+        if len(parts) == 2:
+            parse_duration(parts[1])
+            return TimerSpec(source, "cycle", duration=parts[1], repeat=repeat)
+        if len(parts) == 3:
+            start = format_datetime(parse_datetime(parts[1]))
+            parse_duration(parts[2])
+            return TimerSpec(source, "cycle", duration=parts[2], at=start, repeat=repeat)
+        raise TimerError(f"a repeating timer is R[n]/[start/]duration, got {source!r}")
+    if source.startswith("P"):
+        parse_duration(source)
+        return TimerSpec(source, "duration", duration=source)
+    return TimerSpec(source, "date", at=format_datetime(parse_datetime(source)))

@@ -1,0 +1,112 @@
+"""CEL expressions (anything not wrapped in ``${...}``) through the public API and the backend helpers."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from casework.expr import EvaluationError, ExpressionError, compile_expression
+from casework.expr.cel_backend import cel_identifiers
+
+
+def ev(source: str, variables: dict[str, Any], local: dict[str, Any] | None = None) -> Any:
+    return compile_expression(source).evaluate(variables, local)
+
+
+@pytest.mark.parametrize(("amount", "expected"), [(1001, True), (1000, False), (1000.5, True), (3.0, False)])
+def test_amount_rule(amount: float, expected: bool) -> None:
+    assert compile_expression("amount > 1000").evaluate_bool({"amount": amount}) is expected
+
+
+def test_basic_cel_features() -> None:
+    variables = {"order": {"lines": [1, 2, 3], "status": "open"}, "name": "Ada"}
+    assert ev("size(order.lines) == 3 && order.status == 'open'", variables) is True
+    assert ev("order.lines.exists(x, x > 2)", variables) is True
+    assert ev("order.lines.map(x, x * 2)", variables) == [2, 4, 6]
+    assert ev("name + '!'", variables) == "Ada!"
+    assert ev("name.startsWith('A') ? 1 : 2", variables) == 1
+    assert ev("has(order.status)", variables) is True
+    assert ev("has(order.closedAt)", variables) is False
+    assert ev("x == null", {"x": None}) is True
+
+
+def test_local_overrides_variables() -> None:
+    expression = compile_expression("repetitionCounter < 2")
+    assert expression.evaluate_bool({"repetitionCounter": 0}, {"repetitionCounter": 5}) is False
+    assert expression.evaluate_bool({}, {"repetitionCounter": 1}) is True
+
+
+def test_missing_variable_is_an_error_naming_it() -> None:
+    with pytest.raises(EvaluationError, match=r"cannot evaluate 'amount > 1000': variable 'amount' is not defined"):
+        compile_expression("amount > 1000").evaluate({"other": 1})
+
+
+def test_unrelated_unconvertible_variables_are_not_passed() -> None:
+    assert ev("amount > 1", {"amount": 2, "blob": object(), "tags": {"a", "b"}}) is True
+
+
+def test_runtime_errors_become_evaluation_errors() -> None:
+    with pytest.raises(EvaluationError, match="No such overload"):
+        ev("a + 'x'", {"a": 1})
+    with pytest.raises(EvaluationError, match="division by zero"):
+        ev("a / 0", {"a": 1})
+    with pytest.raises(EvaluationError, match="no such key: 'q'"):
+        ev("m['q']", {"m": {}})
+    with pytest.raises(EvaluationError, match="Conversion Error"):
+        ev("s", {"s": {1, 2}})
+
+
+def test_evaluate_bool_requires_a_boolean() -> None:
+    with pytest.raises(EvaluationError, match=r"expected a boolean result but got 5 \(int\)"):
+        compile_expression("a").evaluate_bool({"a": 5})
+    with pytest.raises(EvaluationError, match="expected a boolean result but got 'true'"):
+        compile_expression("a").evaluate_bool({"a": "true"})
+
+
+@pytest.mark.parametrize("source", ["a +", "a ==== b", "'unterminated", "((("])
+def test_compile_errors_name_position(source: str) -> None:
+    with pytest.raises(ExpressionError, match=r"^invalid CEL expression .*Syntax error.* at line 1, column \d+"):
+        compile_expression(source)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("amount > 1000", {"amount"}),
+        ("a.b.c == 'x.y' && size(list) > n", {"a", "list", "n"}),
+        ("has(m.f) || int(s) == 3", {"m", "s"}),
+        ("true && 1 < 2", set()),
+    ],
+)
+def test_read_variables(source: str, expected: set[str]) -> None:
+    assert compile_expression(source).variables == frozenset(expected)
+
+
+def test_comprehension_variables_are_over_reported_not_under() -> None:
+    assert compile_expression("items.all(i, i > limit)").variables >= {"items", "limit"}
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("amount > 1000", {"amount"}),
+        ("a.b.c == 'x y z' && size(list) > n", {"a", "list", "n"}),
+        ('"quoted ident" == name', {"name"}),
+        ("r'raw \\d' == t || b'\\x00' == u", {"t", "u"}),
+        ("x in ['a', 'b'] ? yes : no", {"x", "yes", "no"}),
+        ("has(m.f) && timestamp(s) > now", {"m", "s", "now"}),
+        ("type(x) == list || size (y) > 0", {"x", "list", "y"}),
+    ],
+)
+def test_lexical_identifier_fallback(source: str, expected: set[str]) -> None:
+    assert cel_identifiers(source) == frozenset(expected)
+
+
+@given(st.text(max_size=40))
+def test_cel_compile_only_raises_expression_error(source: str) -> None:
+    with contextlib.suppress(ExpressionError):
+        compile_expression(source)
