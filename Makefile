@@ -26,7 +26,7 @@ run: $(STAMP_RUN)
 test: $(STAMP_TEST)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/casework conformance $(SHARED)/cmmn/scenarios 
+	$(BIN)/casework conformance $(SHARED)/cmmn/scenarios tests/conformance/scenarios
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP_TEST)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from casework.engine import CaseState, CommandRejected, Event, commands, execute, plannable, replay
+from casework.engine import CaseState, CommandRejected, Event, commands, execute, plan_migration, plannable, replay
 from casework.engine.core import plan_for
 from casework.engine.runner import Run
 from casework.model import CaseDefinition, ModelError, load_definition
@@ -40,6 +40,7 @@ class Outcome:
 class CaseUnderTest:
     definition: CaseDefinition
     by_id: bool
+    base_dir: Path = Path(".")
     now: dt.datetime = START
     state: CaseState = field(init=False)
     events: list[Event] = field(default_factory=list)
@@ -86,7 +87,7 @@ def _run(scenario: dict[str, Any], path: Path) -> None:
         definition = load_definition(model_path.read_bytes(), scenario.get("case"))
     except (OSError, ModelError) as exc:
         raise ScenarioFailed(f"model {scenario['model']}: {exc}") from exc
-    case = CaseUnderTest(definition, by_id=bool(scenario.get("item_ref")))
+    case = CaseUnderTest(definition, by_id=bool(scenario.get("item_ref")), base_dir=path.resolve().parent.parent)
     for number, step in enumerate(scenario.get("steps", []), start=1):
         try:
             _step(case, step)
@@ -245,6 +246,22 @@ def _set_due(case: CaseUnderTest, step: dict[str, Any], actor: str, reason: str 
     case.run(commands.SetDue(item=spec.get("item"), due=spec["due"], actor=actor, reason=_reason(spec, reason)))
 
 
+def _load_other(case: CaseUnderTest, spec: dict[str, Any]) -> CaseDefinition:
+    try:
+        return load_definition((case.base_dir / spec["model"]).read_bytes())
+    except (OSError, ModelError) as exc:
+        raise ScenarioFailed(f"model {spec['model']}: {exc}") from exc
+
+
+def _migrate(case: CaseUnderTest, step: dict[str, Any], actor: str, reason: str | None) -> None:
+    spec = step["migrate"]
+    target = _load_other(case, spec)
+    case.run(
+        commands.Migrate(definition=target, version=spec.get("version"), actor=actor, reason=_reason(spec, reason))
+    )
+    case.definition = target
+
+
 def _plan(case: CaseUnderTest, step: dict[str, Any], actor: str, reason: str | None) -> None:
     spec = step["plan"]
     item = spec["item"] if isinstance(spec, dict) else spec
@@ -276,6 +293,7 @@ _ACTIONS: dict[str, Callable[[CaseUnderTest, dict[str, Any], str, str | None], N
     "add_participant": _add_participant,
     "set_due": _set_due,
     "plan": _plan,
+    "migrate": _migrate,
 }
 
 
@@ -361,6 +379,16 @@ def _expect(case: CaseUnderTest, expect: dict[str, Any]) -> None:
         _compare_set("overdue", overdue, expect["overdue"], True)
     if "audit" in expect:
         _expect_audit(case.events, expect["audit"])
+    if "migration" in expect:
+        _expect_migration(case, expect["migration"])
+
+
+def _expect_migration(case: CaseUnderTest, spec: dict[str, Any]) -> None:
+    plan = plan_migration(case.definition, case.state, _load_other(case, spec))
+    for outcome in ("maps", "new", "disappears", "cannot"):
+        if outcome in spec:
+            actual = {e.name for e in plan.entries if e.outcome == outcome}
+            _compare_set(f"migration {outcome}", actual, spec[outcome], True)
 
 
 def _expect_audit(events: list[Event], wanted: list[dict[str, Any]]) -> None:

@@ -9,6 +9,7 @@ from casework.engine.core import decide, execute, open_items, plan_for, replay
 from casework.engine.errors import CommandRejected
 from casework.engine.events import Event, apply
 from casework.engine.explain import explain
+from casework.engine.migration import MigrationPlan, plan_migration
 from casework.engine.state import CaseState, ItemInstance
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "CommandRejected",
     "Event",
     "ItemInstance",
+    "MigrationPlan",
     "apply",
     "commands",
     "decide",
@@ -23,6 +25,7 @@ __all__ = [
     "explain",
     "open_items",
     "plan_for",
+    "plan_migration",
     "plannable",
     "replay",
 ]

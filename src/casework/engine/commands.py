@@ -157,3 +157,4 @@ class Migrate(Command):
     """Move a running case to another definition (see ``casework.engine.migration``)."""
 
     definition: Any  # the target CaseDefinition
+    version: str | None = None  # the target's deployed version, for the store

@@ -151,6 +151,8 @@ def _migrate(state: CaseState, event: Event, p: dict[str, Any]) -> None:
     state.definition_key = p["definition"]
     for instance_id, new_def in p.get("remap", {}).items():
         state.items[instance_id].def_id = new_def
+    for instance_id, name in p.get("rename", {}).items():
+        state.items[instance_id].name = name
     state.overlay = list(p.get("keep_overlay", []))
     state.reindex()
 

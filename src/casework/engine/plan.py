@@ -12,6 +12,7 @@ from casework.model.definition import (
     ANY_EVENT,
     CASE_FILE_EVENTS,
     EVENT_LISTENER_KINDS,
+    MILESTONE,
     CaseDefinition,
     Criterion,
     OnPart,
@@ -68,24 +69,29 @@ def effective_plan(base: CaseDefinition, overlay: list[dict[str, Any]]) -> PlanI
         kind = op.get("op")
         if kind == "add_item":
             spec = op["def"]
-            item = added_item_def(spec)
+            item = added_item_def(spec, items)
             items[item.id] = item
             parent = items[spec["parent"]]
             items[parent.id] = replace(parent, children=(*parent.children, item.id))
         elif kind == "add_dependency":
-            items[op["item"]] = with_dependency(items[op["item"]], tuple(op["after"]), op["criterion"])
+            items[op["item"]] = with_dependency(items[op["item"]], tuple(op["after"]), op["criterion"], items)
         elif kind == "remove":
             removed.add(op["item"])
     return build_index(replace(base, items=MappingProxyType(items)), frozenset(removed))
 
 
-def added_item_def(spec: dict[str, Any]) -> PlanItemDef:
+def done_event(source: str, items: Mapping[str, PlanItemDef]) -> str:
+    """The event by which an item counts as done: milestones and event listeners occur, the rest complete."""
+    kind = items[source].kind if source in items else ""
+    return "occur" if kind in EVENT_LISTENER_KINDS or kind == MILESTONE else "complete"
+
+
+def added_item_def(spec: dict[str, Any], items: Mapping[str, PlanItemDef]) -> PlanItemDef:
     after = tuple(spec.get("after", ()))
     entry: tuple[Criterion, ...] = ()
     if after:
-        sentry = Sentry(
-            f"{spec['id']}:after", tuple(OnPart(a, "complete", id=f"{spec['id']}:after:{a}") for a in after)
-        )
+        parts = tuple(OnPart(a, done_event(a, items), id=f"{spec['id']}:after:{a}") for a in after)
+        sentry = Sentry(f"{spec['id']}:after", parts)
         entry = (Criterion(f"{spec['id']}:after", sentry),)
     return PlanItemDef(
         id=spec["id"],
@@ -105,9 +111,11 @@ def added_item_def(spec: dict[str, Any]) -> PlanItemDef:
     )
 
 
-def with_dependency(item: PlanItemDef, after: tuple[str, ...], criterion_id: str) -> PlanItemDef:
+def with_dependency(
+    item: PlanItemDef, after: tuple[str, ...], criterion_id: str, items: Mapping[str, PlanItemDef]
+) -> PlanItemDef:
     """Every entry criterion of ``item`` gains on-parts for the completion of ``after`` (a new one if it had none)."""
-    new_parts = tuple(OnPart(a, "complete", id=f"{criterion_id}:{a}") for a in after)
+    new_parts = tuple(OnPart(a, done_event(a, items), id=f"{criterion_id}:{a}") for a in after)
     if not item.entry:
         return replace(item, entry=(Criterion(criterion_id, Sentry(criterion_id, new_parts)),))
     entry = tuple(Criterion(c.id, replace(c.sentry, on_parts=c.sentry.on_parts + new_parts)) for c in item.entry)

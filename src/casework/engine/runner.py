@@ -126,7 +126,8 @@ class Run:
         before = item.state
         to = next_state(item.kind, before, transition)
         self.emit("item_transition", {"id": item.id, "transition": transition, "from": before, "to": to})
-        definition = self.plan.items[item.def_id]
+        # None only for an instance whose item left the plan in a migration and is being closed.
+        definition = self.plan.items.get(item.def_id)
         if item.parent is not None:
             self.dirty_stages[item.parent] = None
         if to in TERMINAL:
@@ -135,13 +136,13 @@ class Run:
             if item.kind in STAGE_KINDS:
                 self.dirty_stages[item.id] = None
                 self.create_children(item)
-            elif item.kind in TASK_KINDS and not definition.blocking:
+            elif item.kind in TASK_KINDS and definition is not None and not definition.blocking:
                 self.queue.append(lambda: self.complete_if_active(item))
         if transition == "skip" and item.kind in EVENT_LISTENER_KINDS | {MILESTONE}:
             self.raise_event(item, "occur")
         else:
             self.raise_event(item, RAISED_EVENT.get(transition, transition))
-        if transition == "complete" and definition.repetition is not None and not definition.entry:
+        if transition == "complete" and definition and definition.repetition is not None and not definition.entry:
             self.queue.append(lambda: self.repeat_after_completion(item))
 
     def complete_if_active(self, item: ItemInstance) -> None:
@@ -196,7 +197,7 @@ class Run:
                 for n, part in enumerate(criterion.sentry.on_parts)
                 if n not in parts
                 and part.kind == "planItem"
-                and part.event == "complete"
+                and part.event in ("complete", "occur")
                 and self.has_completed(part.source)
             ]
             if done:

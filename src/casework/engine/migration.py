@@ -1,0 +1,180 @@
+"""Migrating a running case to another version of its model.
+
+``plan_migration`` is the dry run: item by item, what maps, what is new, what disappears and what cannot be migrated
+and why. ``Migrate`` applies exactly that plan, recorded as one ``migrate`` event; ad hoc items added to the case
+survive when the stage that holds them still exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from casework.engine import commands as c
+from casework.engine.core import handles, plan_for
+from casework.engine.errors import CommandRejected
+from casework.engine.lifecycle import ACTIVE, NOT_STARTED, TERMINAL
+from casework.engine.plan import PlanIndex, effective_plan
+from casework.engine.runner import Run
+from casework.engine.state import CaseState
+from casework.model.definition import CASE_PLAN, CaseDefinition, PlanItemDef
+
+
+@dataclass(frozen=True)
+class MigrationEntry:
+    item: str  # plan item id in the current plan
+    name: str
+    outcome: str  # "maps", "new", "disappears", "cannot"
+    target: str | None = None  # plan item id in the new model
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "item": self.item,
+            "name": self.name,
+            "outcome": self.outcome,
+            "target": self.target,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class MigrationPlan:
+    entries: list[MigrationEntry] = field(default_factory=list)
+    remap: dict[str, str] = field(default_factory=dict)  # instance id -> new plan item id
+    vanishing: list[str] = field(default_factory=list)  # open, not started instances that leave the plan
+    overlay: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> list[MigrationEntry]:
+        return [e for e in self.entries if e.outcome == "cannot"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"entries": [e.to_dict() for e in self.entries], "remap": self.remap, "vanishing": self.vanishing}
+
+
+def _counterpart(item: PlanItemDef, new: CaseDefinition, mapping: dict[str, str]) -> PlanItemDef | None:
+    if item.kind == CASE_PLAN:
+        return new.plan
+    if item.id in new.items and new.items[item.id].kind == item.kind:
+        return new.items[item.id]
+    same_name = [d for d in new.items.values() if d.name == item.name and d.kind == item.kind]
+    if len(same_name) == 1 and same_name[0].id not in mapping.values():
+        return same_name[0]
+    return None
+
+
+def plan_migration(current: CaseDefinition, state: CaseState, new: CaseDefinition) -> MigrationPlan:
+    old_plan = plan_for(current, state)
+    plan = MigrationPlan()
+    mapping: dict[str, str] = {}
+    modelled = [d for d in old_plan.items.values() if not d.added]
+    for item in modelled:
+        target = _counterpart(item, new, mapping)
+        if target is not None:
+            mapping[item.id] = target.id
+    for item in modelled:
+        instances = [i for i in state.items.values() if i.def_id == item.id]
+        open_instances = [i for i in instances if i.state not in TERMINAL]
+        target_id = mapping.get(item.id)
+        if target_id is None:
+            started = [i for i in open_instances if i.state not in NOT_STARTED]
+            if started:
+                detail = f"{started[0].state} here and absent from the new model; complete or terminate it first"
+                plan.entries.append(MigrationEntry(item.id, item.name, "cannot", None, detail))
+            else:
+                detail = f"{len(open_instances)} open instance(s) leave the plan" if open_instances else ""
+                plan.entries.append(MigrationEntry(item.id, item.name, "disappears", None, detail))
+                plan.vanishing.extend(i.id for i in open_instances)
+            continue
+        target = new.items[target_id]
+        if item.parent is not None and mapping.get(item.parent) != target.parent and open_instances:
+            detail = "moved to another stage in the new model while it has open instances"
+            plan.entries.append(MigrationEntry(item.id, item.name, "cannot", target_id, detail))
+            continue
+        for instance in instances:
+            plan.remap[instance.id] = target_id
+        how = "same id" if target_id == item.id else "same name"
+        plan.entries.append(MigrationEntry(item.id, item.name, "maps", target_id, how))
+    reverse = set(mapping.values())
+    for target in new.items.values():
+        if target.id not in reverse:
+            plan.entries.append(MigrationEntry(target.id, target.name, "new", target.id, ""))
+    _carry_overlay(state, old_plan, new, mapping, plan)
+    return plan
+
+
+def _carry_overlay(
+    state: CaseState, old_plan: PlanIndex, new: CaseDefinition, mapping: dict[str, str], plan: MigrationPlan
+) -> None:
+    added_ids = {op["def"]["id"] for op in state.overlay if op.get("op") == "add_item"}
+    full = {**mapping, **{a: a for a in added_ids}}
+    for op in state.overlay:
+        kind = op.get("op")
+        if kind == "add_item":
+            spec = dict(op["def"])
+            parent = full.get(spec["parent"])
+            item = old_plan.items[spec["id"]]
+            open_instances = [i for i in state.live(spec["id"])]
+            if parent is None:
+                outcome = "cannot" if open_instances else "disappears"
+                detail = "its stage is absent from the new model"
+                plan.entries.append(MigrationEntry(spec["id"], item.name, outcome, None, detail))
+                continue
+            spec["parent"] = parent
+            spec["after"] = [full[a] for a in spec.get("after", []) if a in full]
+            plan.overlay.append({"op": "add_item", "def": spec})
+            for instance in state.instances_of(spec["id"]):
+                plan.remap[instance.id] = spec["id"]
+            plan.entries.append(MigrationEntry(spec["id"], item.name, "maps", spec["id"], "added while the case ran"))
+        elif kind == "add_dependency":
+            if op["item"] in full and all(a in full for a in op["after"]):
+                plan.overlay.append({**op, "item": full[op["item"]], "after": [full[a] for a in op["after"]]})
+        elif kind == "remove" and op["item"] in full:
+            plan.overlay.append({**op, "item": full[op["item"]]})
+
+
+@handles(c.Migrate)
+def _migrate(run: Run, cmd: c.Migrate) -> None:
+    new: CaseDefinition = cmd.definition
+    plan = plan_migration(run.base, run.state, new)
+    if plan.blocked:
+        reasons = "; ".join(f"{e.name}: {e.detail}" for e in plan.blocked)
+        raise CommandRejected(f"cannot migrate to {new.key}: {reasons}")
+    try:
+        effective_plan(new, plan.overlay)
+    except KeyError as exc:
+        raise CommandRejected(f"cannot migrate: an added item refers to {exc}") from exc
+    target_plan = effective_plan(new, plan.overlay)
+    renames = {
+        instance_id: target_plan.items[def_id].name
+        for instance_id, def_id in plan.remap.items()
+        if run.state.items[instance_id].name != target_plan.items[def_id].name
+    }
+    run.emit(
+        "migrate",
+        {
+            "definition": new.key,
+            "from": run.state.definition_key,
+            "version": cmd.version,
+            "plan": plan.to_dict(),
+            "remap": plan.remap,
+            "rename": renames,
+            "keep_overlay": plan.overlay,
+        },
+    )
+    run.base = new
+    run.plan = plan_for(new, run.state)
+    for instance_id in plan.vanishing:
+        instance = run.state.items[instance_id]
+        if instance.state not in TERMINAL:
+            run.end_children(instance)
+            run.transition(instance, "remove")
+    # Items new in the model appear in the stages that are running, as if those stages had just started.
+    for stage in [i for i in run.state.items.values() if i.state == ACTIVE and i.def_id in new.items]:
+        stage_def = run.plan.items[stage.def_id]
+        existing = {i.def_id for i in run.state.child_items(stage.id)}
+        for child in run.plan.children_of(stage_def.id):
+            if child.id not in existing and not child.discretionary:
+                run.create_instance(child, stage)
+        run.dirty_stages[stage.id] = None
