@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from casework.model.definition import (
+    ANY_EVENT,
     CASE_PLAN,
     HUMAN_TASK,
     STAGE,
@@ -85,7 +86,9 @@ def _write_stage_body(definition: CaseDefinition, stage: PlanItemDef, stage_el: 
             rule_el = ET.SubElement(table, _q("applicabilityRule"), {"id": rule_id})
             ET.SubElement(rule_el, _q("condition")).text = source
     for item in [*members, *discretionary]:
-        _write_definition(definition, item, stage_el, written)
+        if item.definition_id not in written:  # several plan items may share one definition
+            written.add(item.definition_id)
+            _write_definition(definition, item, stage_el, written)
 
 
 def _write_control_and_criteria(item: PlanItemDef, el: ET.Element) -> None:
@@ -124,7 +127,8 @@ def _write_sentry(criterion: Criterion, parent: ET.Element, written: set[str]) -
     for n, part in enumerate(sentry.on_parts):
         tag = "planItemOnPart" if part.kind == "planItem" else "caseFileItemOnPart"
         op = ET.SubElement(el, _q(tag), {"id": part.id or f"{sentry.id}_on{n}", "sourceRef": part.source})
-        ET.SubElement(op, _q("standardEvent")).text = part.event
+        if part.event != ANY_EVENT:  # "any event" is written as CMMN writes it: no standardEvent
+            ET.SubElement(op, _q("standardEvent")).text = part.event
     if sentry.if_part is not None:
         if_el = ET.SubElement(el, _q("ifPart"), {"id": f"{sentry.id}_if"})
         ET.SubElement(if_el, _q("condition")).text = sentry.if_part.source

@@ -426,7 +426,7 @@ def _read_sentry(el: ET.Element, ctx: _Context) -> Sentry:
         elif event not in allowed:
             ctx.problem(op_id, f"on-part has unknown standard event {event!r}")
             continue
-        part = OnPart(source=op.get("sourceRef", ""), event=event, kind=kind, id=op_id)
+        part = OnPart(source=op.get("sourceRef", ""), event=event, kind=kind, id=op.get("id", ""))
         ctx.pending_on_parts.append((op_id, part))
         on_parts.append(part)
     if_el = _child(el, "ifPart")
@@ -442,7 +442,7 @@ def _read_sentry(el: ET.Element, ctx: _Context) -> Sentry:
 def _resolve_on_parts(ctx: _Context) -> None:
     seen: set[tuple[str, str, str]] = set()
     for op_id, part in ctx.pending_on_parts:
-        key = (op_id, part.source, part.event)
+        key = (op_id, part.source, part.event)  # a sentry shared by several criteria is checked once
         if key in seen:
             continue
         seen.add(key)

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from casework.cli import app
+from casework.paths import shared_dir
+
+OWN = Path(__file__).resolve().parent / "scenarios"
+runner = CliRunner()
+
+
+def test_own_scenarios_pass_with_the_contract_output() -> None:
+    result = runner.invoke(app, ["conformance", str(OWN)])
+    lines = result.stdout.strip().splitlines()
+    assert result.exit_code == 0, result.stdout
+    assert all(line.startswith("PASS ") for line in lines[:-1])
+    assert lines[-1] == f"conformance: {len(list(OWN.glob('*.json')))} passed, 0 failed"
+
+
+@pytest.mark.skipif(shared_dir() is None, reason="the shared corpus (../shared) is not beside this checkout")
+def test_the_shared_corpus_passes() -> None:
+    shared = shared_dir()
+    assert shared is not None
+    result = runner.invoke(app, ["conformance", str(shared / "cmmn" / "scenarios")])
+    assert result.exit_code == 0, result.stdout
+    assert result.stdout.strip().splitlines()[-1].startswith("conformance: 61 passed, 0 failed")
+
+
+def _write(tmp_path: Path, steps: list[object], name: str = "mine") -> Path:
+    models = tmp_path / "models"
+    models.mkdir(exist_ok=True)
+    (models / "claim.cmmn").write_bytes((OWN.parent / "models" / "claim.cmmn").read_bytes())
+    folder = tmp_path / "scenarios"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps({"name": name, "model": "models/claim.cmmn", "steps": steps}), encoding="utf-8")
+    return path
+
+
+def test_unsupported_step_fails_that_scenario_only(tmp_path: Path) -> None:
+    _write(tmp_path, [{"start": {}}, {"teleport": "Review claim"}], "a_bad")
+    _write(tmp_path, [{"start": {}}, {"expect": {"active": ["Review claim"]}}], "b_good")
+    result = runner.invoke(app, ["conformance", str(tmp_path / "scenarios")])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        'FAIL a_bad: step 2 {"teleport": "Review claim"}: unsupported step: teleport',
+        "PASS b_good",
+        "conformance: 1 passed, 1 failed",
+    ]
+
+
+def test_wrong_expectation_and_expected_failures(tmp_path: Path) -> None:
+    _write(tmp_path, [{"start": {}}, {"expect": {"active": ["Decide claim"]}}], "wrong")
+    result = runner.invoke(app, ["conformance", str(tmp_path / "scenarios")])
+    assert "FAIL wrong: step 2" in result.stdout and "expected ['Decide claim'], got ['Review claim']" in result.stdout
+    strict = runner.invoke(app, ["conformance", str(tmp_path / "scenarios"), "--expect-fail", "wr*"])
+    assert strict.exit_code == 0 and strict.stdout.startswith("XFAIL wrong")
+    _write(tmp_path, [{"start": {}}], "wrong")
+    flagged = runner.invoke(app, ["conformance", str(tmp_path / "scenarios"), "--expect-fail", "wr*"])
+    assert flagged.exit_code == 1 and "passed but was expected to fail" in flagged.stdout
+
+
+def test_expect_error_must_be_rejected(tmp_path: Path) -> None:
+    _write(tmp_path, [{"start": {}}, {"complete": "Review claim", "expect_error": True}], "accepts")
+    result = runner.invoke(app, ["conformance", str(tmp_path / "scenarios")])
+    assert "expected the step to be rejected, but it was accepted" in result.stdout

@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from casework.engine import (
+    CaseState,
+    CommandRejected,
+    Event,
+    commands,
+    decide,
+    execute,
+    explain,
+    plan_migration,
+    plannable,
+    replay,
+)
+from casework.engine.lifecycle import TransitionError, next_state
+from casework.model import CaseDefinition, load_definition
+
+MODELS = Path(__file__).resolve().parents[1] / "conformance" / "models"
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+NS = 'xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL"'
+
+
+def _load(name: str) -> CaseDefinition:
+    return load_definition((MODELS / name).read_bytes())
+
+
+def _started(definition: CaseDefinition, **variables: object) -> CaseState:
+    state = CaseState.create("c1", definition)
+    execute(definition, state, commands.StartCase(variables=dict(variables), actor="ann"), NOW)
+    return state
+
+
+def _names(state: CaseState, wanted: str) -> set[str]:
+    return {i.name for i in state.items.values() if i.state == wanted and i.id != state.root}
+
+
+def test_transition_table_refuses_with_a_reason() -> None:
+    assert next_state("humanTask", "enabled", "manualStart") == "active"
+    with pytest.raises(TransitionError, match=r"cannot complete .*allowed: disable, exit, manualStart"):
+        next_state("humanTask", "enabled", "complete")
+    with pytest.raises(TransitionError, match="it has ended"):
+        next_state("milestone", "completed", "occur")
+
+
+def test_commands_before_start_and_after_end_are_rejected() -> None:
+    claim = _load("claim.cmmn")
+    state = CaseState.create("c1", claim)
+    with pytest.raises(CommandRejected, match="has not started"):
+        execute(claim, state, commands.CompleteItem(item="Review claim"), NOW)
+    execute(claim, state, commands.StartCase(actor="ann"), NOW)
+    with pytest.raises(CommandRejected, match="already started"):
+        execute(claim, state, commands.StartCase(actor="ann"), NOW)
+    execute(claim, state, commands.TerminateCase(actor="ann", reason="duplicate"), NOW)
+    assert state.status == "terminated"
+    before = state.to_dict()
+    with pytest.raises(CommandRejected, match="has ended"):
+        execute(claim, state, commands.SetVariables(variables={"x": 1}), NOW)
+    assert state.to_dict() == before
+
+
+def test_every_event_carries_actor_reason_and_time() -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim)
+    events = execute(claim, state, commands.CompleteItem(item="Review claim", actor="bob", reason="looks fine"), NOW)
+    assert [e.type for e in events] == ["item_transition", "memory", "item_transition"]
+    assert {(e.actor, e.reason, e.at) for e in events} == {("bob", "looks fine", "2026-03-02T09:00:00Z")}
+    assert _names(state, "active") == {"Assess damage"}
+
+
+def test_rejected_command_changes_nothing_and_names_the_problem() -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim)
+    before = state.to_dict()
+    with pytest.raises(CommandRejected, match="'Decide claim': it is available; complete needs it active"):
+        execute(claim, state, commands.CompleteItem(item="Decide claim"), NOW)
+    with pytest.raises(CommandRejected, match="no item 'Nothing'"):
+        execute(claim, state, commands.CompleteItem(item="Nothing"), NOW)
+    with pytest.raises(CommandRejected, match="not an identifier"):
+        execute(claim, state, commands.SetVariables(variables={"bad name": 1}), NOW)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        execute(claim, state, commands.SetVariables(variables={"x": 1}), NOW.replace(tzinfo=None))
+    assert state.to_dict() == before
+
+
+def test_decide_leaves_state_alone_and_matches_execute() -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim)
+    before = state.to_dict()
+    decided = decide(claim, state, commands.CompleteItem(item="Review claim"), NOW)
+    assert state.to_dict() == before
+    assert decided == execute(claim, state, commands.CompleteItem(item="Review claim"), NOW)
+
+
+def test_state_round_trips_through_json_and_replay() -> None:
+    permit = _load("permit_review.cmmn")
+    state = CaseState.create("c9", permit)
+    log: list[Event] = []
+    log += execute(permit, state, commands.StartCase(variables={"needsEnvironment": True}, actor="ann"), NOW)
+    log += execute(permit, state, commands.AddItem(kind="humanTask", name="Call", actor="ann"), NOW)
+    log += execute(permit, state, commands.CompleteItem(item="Intake", actor="ann"), NOW)
+    copy = CaseState.from_dict(state.to_dict())
+    assert copy.to_dict() == state.to_dict()
+    assert replay(permit, "c9", [Event.from_dict(e.to_dict()) for e in log]).to_dict() == state.to_dict()
+    log += execute(permit, copy, commands.CompleteItem(item="Call", actor="ann"), NOW)
+    assert replay(permit, "c9", log).to_dict() == copy.to_dict()
+
+
+def test_unknown_format_version_is_refused() -> None:
+    data = _started(_load("claim.cmmn")).to_dict()
+    data["format"] = 99
+    with pytest.raises(ValueError, match="format 99"):
+        CaseState.from_dict(data)
+
+
+def test_a_broken_condition_is_recorded_not_raised() -> None:
+    xml = (
+        f'<definitions {NS}><case id="c"><casePlanModel id="p">'
+        '<planItem id="a" name="A" definitionRef="t"><entryCriterion id="e" sentryRef="s"/></planItem>'
+        '<sentry id="s"><ifPart><condition>amount &gt; 10</condition></ifPart></sentry>'
+        '<humanTask id="t"/></casePlanModel></case></definitions>'
+    )
+    definition = load_definition(xml)
+    state = _started(definition)
+    assert _names(state, "available") == {"A"}
+    assert state.errors and "amount" in state.errors[0]["error"]
+    execute(definition, state, commands.SetVariables(variables={"amount": 11}), NOW)
+    assert _names(state, "active") == {"A"}
+
+
+def test_explain_says_what_an_item_and_the_case_wait_for() -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim)
+    lines = explain(claim, state, "Decide claim")
+    assert lines[0] == "'Decide claim' waits for its entry criterion:"
+    assert "Assess damage complete: waiting" in lines[1]
+    assert explain(claim, state) == ["'Claim' cannot complete yet:", "  Review claim is active (active)"]
+    assert explain(claim, state, "Nope") == ["no item 'Nope' in this case"]
+
+
+def test_plannable_and_role_checks() -> None:
+    xml = (
+        f'<definitions {NS}><case id="c"><casePlanModel id="p" autoComplete="true">'
+        '<planItem id="a" name="A" definitionRef="t"/>'
+        '<planningTable id="tbl"><discretionaryItem id="d" name="Audit" definitionRef="t2" '
+        'applicabilityRuleRefs="r" authorizedRoleRefs="aud"/>'
+        '<applicabilityRule id="r"><condition>${amount > 10}</condition></applicabilityRule></planningTable>'
+        '<humanTask id="t"/><humanTask id="t2"/></casePlanModel>'
+        '<caseRoles id="roles"><role id="aud" name="Auditor"/></caseRoles></case></definitions>'
+    )
+    definition = load_definition(xml)
+    state = _started(definition, amount=5)
+    assert plannable(definition, state) == []
+    execute(definition, state, commands.SetVariables(variables={"amount": 50}), NOW)
+    assert plannable(definition, state) == ["Audit"]
+    with pytest.raises(CommandRejected, match="needs the case role Auditor"):
+        execute(definition, state, commands.PlanItem(item="Audit", actor="zoe"), NOW)
+    execute(definition, state, commands.AddParticipant(user="zoe", role="aud", actor="ann"), NOW)
+    assert state.participants == {"zoe": ["Auditor"]}
+    execute(definition, state, commands.PlanItem(item="Audit", actor="zoe", reason="big"), NOW)
+    assert _names(state, "active") == {"A", "Audit"}
+
+
+def test_migration_dry_run_lists_every_item() -> None:
+    v1, v2 = _load("permit_review.cmmn"), _load("permit_review_v2.cmmn")
+    state = _started(v1, needsEnvironment=True)
+    plan = plan_migration(v1, state, v2)
+    outcomes = {e.name: e.outcome for e in plan.entries}
+    assert outcomes["Environmental check"] == "disappears"
+    assert outcomes["Heritage check"] == "new"
+    assert outcomes["Intake"] == "maps"
+    assert plan.blocked == []
+    before = state.to_dict()
+    v3 = _load("permit_review_v3_no_intake.cmmn")
+    with pytest.raises(CommandRejected, match="Intake: active here and absent from the new model"):
+        execute(v1, state, commands.Migrate(definition=v3, actor="admin"), NOW)
+    assert state.to_dict() == before
+
+
+def test_feedback_on_a_suggestion_is_audited() -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim)
+    events = execute(
+        claim,
+        state,
+        commands.RecordFeedback(
+            suggestion={"activity": "Assess damage", "probability": 0.7},
+            accepted=False,
+            model_version="m1",
+            actor="ann",
+            reason="already done by phone",
+        ),
+        NOW,
+    )
+    assert [(e.type, e.payload["model_version"], e.reason) for e in events] == [
+        ("suggestion_dismissed", "m1", "already done by phone")
+    ]
+    with pytest.raises(CommandRejected, match="needs the suggestion"):
+        execute(claim, state, commands.RecordFeedback(suggestion={}, accepted=True, actor="ann"), NOW)
+
+
+def test_reassign_owner_and_due_in_state() -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim)
+    execute(claim, state, commands.Reassign(item="Review claim", to="bob", actor="ann"), NOW)
+    execute(claim, state, commands.SetDue(item="Review claim", due="PT8H", actor="ann"), NOW)
+    execute(claim, state, commands.SetDue(item=None, due="P10D", actor="ann"), NOW)
+    review = next(i for i in state.items.values() if i.name == "Review claim")
+    assert (review.owner, review.due, state.due) == ("bob", "2026-03-02T17:00:00Z", "2026-03-12T09:00:00Z")
+    with pytest.raises(CommandRejected, match="already assigned to bob"):
+        execute(claim, state, commands.Reassign(item="Review claim", to="bob", actor="ann"), NOW)

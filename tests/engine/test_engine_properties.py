@@ -1,0 +1,219 @@
+"""Property tests: random interleavings of lifecycle and adaptive commands keep the engine's invariants."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import event as event_note
+from hypothesis import strategies as st
+
+from casework.engine import CaseState, CommandRejected, commands, execute, plan_for, replay
+from casework.engine.lifecycle import table_for
+from casework.model import CaseDefinition, load_definition
+from casework.model.validation import find_entry_cycle
+from casework.paths import shared_dir
+
+OWN_MODELS = Path(__file__).resolve().parents[1] / "conformance" / "models"
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+ADAPTIVE_TYPES = {
+    "add_task",
+    "add_stage",
+    "add_milestone",
+    "add_dependency",
+    "skip",
+    "remove",
+    "reassign",
+    "add_participant",
+    "set_due",
+    "plan",
+}
+
+
+def _models() -> list[Path]:
+    paths = sorted(OWN_MODELS.glob("*.cmmn"))
+    shared = shared_dir()
+    if shared is not None:
+        paths += sorted((shared / "cmmn" / "models").glob("*/*.cmmn"))
+    return paths
+
+
+MODELS: dict[str, CaseDefinition] = {}
+for _path in _models():
+    MODELS[_path.name] = load_definition(_path.read_bytes())
+MODEL_NAMES = sorted(MODELS)
+VARIABLES = ["amount", "needsEnvironment", "myVar", "variable", "stopRepeat", "whileTrue", "value", "required"]
+
+# One step: an action name and a few random numbers that choose its target and arguments.
+step = st.tuples(
+    st.sampled_from(
+        [
+            "complete",
+            "start_manual",
+            "disable",
+            "enable",
+            "terminate",
+            "occur",
+            "set_var",
+            "advance",
+            "add_task",
+            "add_stage",
+            "add_milestone",
+            "add_dependency",
+            "skip",
+            "remove",
+            "reassign",
+            "participant",
+            "due",
+            "plan",
+            "complete_stage",
+            "complete_case",
+        ]
+    ),
+    st.integers(0, 1000),
+    st.integers(0, 1000),
+    st.sampled_from([True, False, 0, 5, 150, 20000, "true", None]),
+)
+
+
+def _pick(items: list[str], n: int) -> str | None:
+    return items[n % len(items)] if items else None
+
+
+def _command(state: CaseState, definition: CaseDefinition, action: str, a: int, b: int, value: object):
+    items = [i for i in state.items.values() if i.id != state.root]
+    by_state = lambda *states: [i.id for i in items if i.state in states]  # noqa: E731
+    names = sorted({i.name for i in items}) + sorted({d.name for d in plan_for(definition, state).items.values()})
+    actor = ["ann", "bob", "sam"][a % 3]
+    if action == "complete":
+        target = _pick(by_state("active"), a)
+        return target and commands.CompleteItem(item=target, actor=actor)
+    if action == "start_manual":
+        target = _pick(by_state("enabled"), a)
+        return target and commands.StartItem(item=target, actor=actor)
+    if action == "disable":
+        target = _pick(by_state("enabled"), a)
+        return target and commands.DisableItem(item=target, actor=actor)
+    if action == "enable":
+        target = _pick(by_state("disabled"), a)
+        return target and commands.EnableItem(item=target, actor=actor)
+    if action == "terminate":
+        target = _pick(by_state("active", "available", "enabled"), a)
+        return target and commands.TerminateItem(item=target, actor=actor)
+    if action == "occur":
+        target = _pick([i.id for i in items if i.kind == "userEventListener" and i.state == "available"], a)
+        return target and commands.OccurEvent(item=target, actor=actor)
+    if action == "set_var":
+        return commands.SetVariables(variables={VARIABLES[a % len(VARIABLES)]: value}, actor=actor)
+    if action == "advance":
+        return commands.FireDueTimers(actor=actor)
+    if action in ("add_task", "add_stage", "add_milestone"):
+        kind = {"add_task": "humanTask", "add_stage": "stage", "add_milestone": "milestone"}[action]
+        after = (names[b % len(names)],) if names and b % 2 else ()
+        return commands.AddItem(
+            kind=kind, name=f"Extra {a}", after=after, manual=bool(b % 3 == 0), actor=actor, reason="random"
+        )
+    if action == "add_dependency":
+        if not names:
+            return None
+        return commands.AddDependency(item=names[a % len(names)], after=(names[b % len(names)],), actor=actor)
+    if action == "skip":
+        target = _pick(by_state("active", "available", "enabled", "disabled"), a)
+        return target and commands.SkipItem(item=target, actor=actor, reason="not needed")
+    if action == "remove":
+        target = _pick(by_state("available", "enabled", "disabled", "active"), a)
+        return target and commands.RemoveItem(item=target, actor=actor)
+    if action == "reassign":
+        target = _pick(by_state("active", "enabled"), a)
+        return target and commands.Reassign(item=target, to=["bob", "carol"][b % 2], actor=actor)
+    if action == "participant":
+        return commands.AddParticipant(user=actor, role=["SIU investigator", "specialist"][b % 2], actor="ann")
+    if action == "due":
+        target = _pick(by_state("active", "available"), a)
+        return target and commands.SetDue(item=target, due=f"PT{b + 1}H", actor=actor)
+    if action == "plan":
+        return commands.PlanItem(item=_pick(names, a) or "none", actor=actor)
+    if action == "complete_stage":
+        target = _pick([i.id for i in items if i.kind == "stage" and i.state == "active"], a)
+        return target and commands.CompleteStage(item=target, force=bool(b % 2), actor=actor)
+    if action == "complete_case":
+        return commands.CompleteCase(force=bool(b % 2), actor=actor)
+    raise AssertionError(action)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    model=st.sampled_from(MODEL_NAMES),
+    start_vars=st.dictionaries(st.sampled_from(VARIABLES), st.sampled_from([True, False, 5, 150, 20000, "true"])),
+    steps=st.lists(step, max_size=25),
+)
+def test_random_commands_keep_invariants(model: str, start_vars: dict[str, object], steps: list) -> None:
+    definition = MODELS[model]
+    state = CaseState.create("p1", definition)
+    now = START
+    log = execute(definition, state, commands.StartCase(variables=start_vars, actor="ann"), now)
+    for action, a, b, value in steps:
+        if state.ended:
+            break
+        now += dt.timedelta(minutes=37 * (1 + a % 5))
+        command = _command(state, definition, action, a, b, value)
+        if not command:
+            continue
+        before = state.to_dict()
+        try:
+            events = execute(definition, state, command, now)
+        except CommandRejected:
+            assert state.to_dict() == before, "a rejected command changed the case"
+            continue
+        if isinstance(command, commands.Migrate):  # pragma: no cover - not generated
+            definition = command.definition
+        for event in events:
+            assert event.actor == command.actor
+            assert event.reason == command.reason
+        if type(command).__name__ in {
+            "AddItem",
+            "AddDependency",
+            "SkipItem",
+            "RemoveItem",
+            "Reassign",
+            "AddParticipant",
+            "SetDue",
+            "PlanItem",
+        }:
+            assert events and events[0].type in ADAPTIVE_TYPES, "an adaptive change must be audited first"
+        log.extend(events)
+        event_note(f"accepted {type(command).__name__}")
+    _check_transitions(log, state)
+    plan = plan_for(definition, state)
+    assert find_entry_cycle(plan.items) == []
+    for item in plan.items.values():
+        for criterion in (*item.entry, *item.exit):
+            for part in criterion.sentry.on_parts:
+                known = plan.items if part.kind == "planItem" else plan.definition.case_file_items
+                assert part.source in known, f"{item.name} refers to unknown {part.source}"
+    for instance in state.items.values():
+        assert instance.def_id in plan.items or instance.state in ("completed", "terminated")
+    assert replay(definition, "p1", log).to_dict() == state.to_dict()
+
+
+def _check_transitions(log: list, state: CaseState) -> None:
+    kinds: dict[str, str] = {}
+    current: dict[str, str] = {}
+    for event in log:
+        if event.type == "item_created":
+            kinds[event.payload["id"]] = event.payload["kind"]
+            current[event.payload["id"]] = "available"
+        elif event.type == "item_transition":
+            item_id = event.payload["id"]
+            table = table_for(kinds[item_id])
+            assert current[item_id] == event.payload["from"]
+            assert table[current[item_id]].get(event.payload["transition"]) == event.payload["to"], event.payload
+            current[item_id] = event.payload["to"]
+    assert current == {i.id: i.state for i in state.items.values()}
+
+
+@pytest.mark.skipif(shared_dir() is None, reason="the shared corpus (../shared) is not beside this checkout")
+def test_corpus_models_are_part_of_the_property_run() -> None:
+    assert len(MODEL_NAMES) >= 66

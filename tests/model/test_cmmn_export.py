@@ -1,0 +1,96 @@
+"""Export keeps the semantics: the exported model imports to the same definition and passes the same scenarios."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from casework.conformance.runner import run_scenario
+from casework.model import CaseDefinition, load_definition, to_xml
+from casework.paths import shared_dir
+
+SHARED = shared_dir()
+OWN = Path(__file__).resolve().parents[1] / "conformance"
+
+
+def _normal_form(definition: CaseDefinition) -> dict[str, Any]:
+    def expr(e: Any) -> str | None:
+        return None if e is None else e.source
+
+    def rule(r: Any) -> Any:
+        return None if r is None else ("rule", expr(r.condition))
+
+    def criteria(cs: Any) -> list[Any]:
+        return [(c.id, [(p.source, p.event, p.kind) for p in c.sentry.on_parts], expr(c.sentry.if_part)) for c in cs]
+
+    return {
+        "key": definition.key,
+        "roles": sorted((r.id, r.name) for r in definition.roles.values()),
+        "files": sorted((f.id, f.name) for f in definition.case_file_items.values()),
+        "items": {
+            i.id: (
+                i.name,
+                i.kind,
+                i.parent,
+                criteria(i.entry),
+                criteria(i.exit),
+                rule(i.manual),
+                rule(i.required),
+                rule(i.repetition),
+                i.counter_variable,
+                i.blocking,
+                i.auto_complete,
+                None if i.timer is None else i.timer.source,
+                i.children,
+                i.discretionary,
+                [expr(a) for a in i.applicability],
+                i.authorized_roles,
+                i.planning_table,
+            )
+            for i in definition.items.values()
+        },
+    }
+
+
+def _models() -> list[Path]:
+    paths = sorted((OWN / "models").glob("*.cmmn"))
+    if SHARED is not None:
+        paths += sorted((SHARED / "cmmn" / "models").glob("*/*.cmmn"))
+    return paths
+
+
+@pytest.mark.parametrize("path", _models(), ids=lambda p: p.name)
+def test_round_trip_keeps_the_definition(path: Path) -> None:
+    original = load_definition(path.read_bytes())
+    again = load_definition(to_xml(original))
+    assert _normal_form(again) == _normal_form(original)
+
+
+def _scenarios() -> list[Path]:
+    paths = sorted((OWN / "scenarios").glob("*.json"))
+    if SHARED is not None:
+        paths += sorted((SHARED / "cmmn" / "scenarios").glob("*.json"))
+    return paths
+
+
+@pytest.mark.parametrize("scenario", _scenarios(), ids=lambda p: p.stem)
+def test_scenarios_pass_on_the_exported_models(scenario: Path, tmp_path: Path) -> None:
+    root = scenario.parent.parent
+    data = json.loads(scenario.read_text(encoding="utf-8"))
+    models = [data["model"]] + [
+        step["migrate"]["model"] for step in data["steps"] if isinstance(step.get("migrate"), dict)
+    ]
+    models += [s["expect"]["migration"]["model"] for s in data["steps"] if "migration" in s.get("expect", {})]
+    for model in models:
+        target = tmp_path / model
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(to_xml(load_definition((root / model).read_bytes())), encoding="utf-8")
+    (tmp_path / "scenarios").mkdir()
+    copy = tmp_path / "scenarios" / scenario.name
+    shutil.copyfile(scenario, copy)
+    outcome = run_scenario(copy)
+    assert outcome.passed, outcome.reason

@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from casework.model import ModelError, load_definition
+from casework.model.cmmn_import import MAX_BYTES, MAX_DEPTH
+from casework.paths import shared_dir
+
+SHARED = shared_dir()
+NS = 'xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL"'
+
+
+def _model(body: str, extra_case: str = "") -> str:
+    return (
+        f'<definitions {NS} xmlns:flowable="http://flowable.org/cmmn" targetNamespace="t">'
+        f'<case id="c" name="Case">{extra_case}<casePlanModel id="plan" name="Plan">{body}</casePlanModel></case>'
+        "</definitions>"
+    )
+
+
+def _problems(xml: str) -> list[str]:
+    with pytest.raises(ModelError) as info:
+        load_definition(xml)
+    return [str(p) for p in info.value.problems]
+
+
+def _corpus_models() -> list[Path]:
+    if SHARED is None:
+        return []
+    return sorted((SHARED / "cmmn" / "models").glob("*/*.cmmn"))
+
+
+@pytest.mark.skipif(SHARED is None, reason="the shared corpus (../shared) is not beside this checkout")
+def test_corpus_has_all_models() -> None:
+    assert len(_corpus_models()) >= 66
+
+
+@pytest.mark.parametrize("path", _corpus_models(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_corpus_model_imports(path: Path) -> None:
+    definition = load_definition(path.read_bytes())
+    assert definition.plan.kind == "casePlanModel"
+    for item in definition.items.values():
+        assert item.parent is None or item.parent in definition.items
+
+
+def test_names_fall_back_to_definition_name_then_id() -> None:
+    definition = load_definition(
+        _model(
+            '<planItem id="p1" name="Own name" definitionRef="t1"/><planItem id="p2" definitionRef="t2"/>'
+            '<planItem id="p3" definitionRef="t3"/>'
+            '<humanTask id="t1" name="Def name"/><humanTask id="t2" name="Second"/><humanTask id="t3"/>'
+        )
+    )
+    assert [definition.items[i].name for i in ("p1", "p2", "p3")] == ["Own name", "Second", "p3"]
+
+
+def test_item_control_wins_over_default_control_rule_by_rule() -> None:
+    definition = load_definition(
+        _model(
+            '<planItem id="p1" definitionRef="t1"><itemControl>'
+            "<manualActivationRule><condition>${false}</condition></manualActivationRule></itemControl></planItem>"
+            '<humanTask id="t1"><defaultControl>'
+            "<manualActivationRule><condition>${true}</condition></manualActivationRule>"
+            "<requiredRule/></defaultControl></humanTask>"
+        )
+    )
+    item = definition.items["p1"]
+    assert item.manual is not None and item.manual.condition is not None
+    assert item.manual.condition.source == "${false}"
+    assert item.required is not None and item.required.condition is None
+
+
+def test_flowable_counter_variable_is_honoured() -> None:
+    definition = load_definition(
+        _model(
+            '<planItem id="p1" definitionRef="t1"><itemControl>'
+            '<repetitionRule flowable:counterVariable="round"><condition>${round &lt; 3}</condition>'
+            '</repetitionRule></itemControl></planItem><humanTask id="t1"/>'
+        )
+    )
+    assert definition.items["p1"].counter_variable == "round"
+
+
+def test_roles_case_file_planning_table_and_timer() -> None:
+    definition = load_definition(
+        _model(
+            '<planItem id="p1" definitionRef="t1"/><planItem id="pt" definitionRef="timer"/>'
+            '<planningTable id="tbl"><discretionaryItem id="d1" definitionRef="t2" applicabilityRuleRefs="r1" '
+            'authorizedRoleRefs="role1"/><applicabilityRule id="r1"><condition>amount &gt; 5</condition>'
+            "</applicabilityRule></planningTable>"
+            '<humanTask id="t1"/><humanTask id="t2" name="Extra"/>'
+            '<timerEventListener id="timer"><timerExpression>R3/PT1H</timerExpression></timerEventListener>',
+            extra_case='<caseFileModel><caseFileItem id="f1" name="report"/></caseFileModel>'
+            '<caseRoles id="roles"><role id="role1" name="Investigator"/></caseRoles>',
+        )
+    )
+    assert definition.plan.planning_table == ("d1",)
+    extra = definition.items["d1"]
+    assert extra.discretionary and extra.authorized_roles == ("role1",)
+    assert extra.applicability[0].language == "cel"
+    assert definition.roles["role1"].name == "Investigator"
+    assert definition.case_file_item_by_name("report") is not None
+    timer = definition.items["pt"].timer
+    assert timer is not None and (timer.kind, timer.repeat, timer.duration) == ("cycle", 3, "PT1H")
+
+
+def test_vendor_extensions_are_ignored() -> None:
+    definition = load_definition(
+        _model(
+            '<planItem id="p1" definitionRef="t1"/>'
+            '<humanTask id="t1" flowable:formKey="x"><extensionElements><flowable:whatever a="1"/>'
+            "</extensionElements></humanTask>"
+        )
+    )
+    assert "p1" in definition.items
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('<planItem id="p1" definitionRef="missing"/>', "p1: definitionRef 'missing' does not name"),
+        (
+            '<planItem id="p1" definitionRef="t1"><entryCriterion id="e1" sentryRef="nope"/></planItem>'
+            '<humanTask id="t1"/>',
+            "e1: sentryRef 'nope' does not name a sentry",
+        ),
+        (
+            '<planItem id="p1" definitionRef="t1"><entryCriterion id="e1" sentryRef="s1"/></planItem>'
+            '<sentry id="s1"><planItemOnPart id="op" sourceRef="ghost"><standardEvent>complete</standardEvent>'
+            '</planItemOnPart></sentry><humanTask id="t1"/>',
+            "op: on-part sourceRef 'ghost' does not name a plan item",
+        ),
+        ('<planItem id="p1" definitionRef="t1"/><humanTask id="t1"/><humanTask id="t1"/>', "t1: duplicate id"),
+        (
+            '<planItem id="p1" definitionRef="tl"/><timerEventListener id="tl">'
+            "<timerExpression>every tuesday</timerExpression></timerEventListener>",
+            "tl: bad timer expression",
+        ),
+        (
+            '<planItem id="p1" definitionRef="t1"><itemControl><requiredRule><condition>${a &amp;&amp;}'
+            '</condition></requiredRule></itemControl></planItem><humanTask id="t1"/>',
+            "p1: requiredRule does not parse",
+        ),
+        (
+            '<planItem id="p1" definitionRef="t1"><entryCriterion id="e1" sentryRef="s1"/></planItem>'
+            '<sentry id="s1"><planItemOnPart id="op" sourceRef="p1"><standardEvent>explode</standardEvent>'
+            '</planItemOnPart></sentry><humanTask id="t1"/>',
+            "op: on-part has unknown standard event 'explode'",
+        ),
+    ],
+)
+def test_readable_errors_name_the_element(body: str, expected: str) -> None:
+    problems = _problems(_model(body))
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_entry_cycle_that_can_never_fire_is_rejected() -> None:
+    body = (
+        '<planItem id="a" name="A" definitionRef="t1"><entryCriterion id="ea" sentryRef="sa"/></planItem>'
+        '<planItem id="b" name="B" definitionRef="t2"><entryCriterion id="eb" sentryRef="sb"/></planItem>'
+        '<sentry id="sa"><planItemOnPart id="o1" sourceRef="b"><standardEvent>complete</standardEvent>'
+        "</planItemOnPart></sentry>"
+        '<sentry id="sb"><planItemOnPart id="o2" sourceRef="a"><standardEvent>complete</standardEvent>'
+        "</planItemOnPart></sentry>"
+        '<humanTask id="t1"/><humanTask id="t2"/>'
+    )
+    problems = _problems(_model(body))
+    assert any("cycle that can never fire" in p and ("A -> B -> A" in p or "B -> A -> B" in p) for p in problems)
+
+
+def test_an_alternative_entry_criterion_breaks_the_cycle() -> None:
+    body = (
+        '<planItem id="a" name="A" definitionRef="t1"><entryCriterion id="ea" sentryRef="sa"/>'
+        '<entryCriterion id="ea2" sentryRef="sif"/></planItem>'
+        '<planItem id="b" name="B" definitionRef="t2"><entryCriterion id="eb" sentryRef="sb"/></planItem>'
+        '<sentry id="sa"><planItemOnPart id="o1" sourceRef="b"><standardEvent>complete</standardEvent>'
+        "</planItemOnPart></sentry>"
+        '<sentry id="sb"><planItemOnPart id="o2" sourceRef="a"><standardEvent>complete</standardEvent>'
+        "</planItemOnPart></sentry>"
+        '<sentry id="sif"><ifPart><condition>${go}</condition></ifPart></sentry>'
+        '<humanTask id="t1"/><humanTask id="t2"/>'
+    )
+    assert set(load_definition(_model(body)).items) == {"plan", "a", "b"}
+
+
+def test_dtd_and_entities_are_refused() -> None:
+    bomb = '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaa">]><definitions>&a;</definitions>'
+    assert any("forbidden XML" in p for p in _problems(bomb))
+
+
+def test_external_entity_is_refused() -> None:
+    xxe = '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><definitions>&x;</definitions>'
+    assert any("forbidden XML" in p for p in _problems(xxe))
+
+
+def test_size_and_depth_limits() -> None:
+    assert any("limit" in p for p in _problems(" " * (MAX_BYTES + 1)))
+    deep = "<definitions>" + "<a>" * (MAX_DEPTH + 1) + "</a>" * (MAX_DEPTH + 1) + "</definitions>"
+    assert any("nested deeper" in p for p in _problems(deep))
+
+
+def test_not_xml_and_not_cmmn() -> None:
+    assert any("not well-formed" in p for p in _problems("<definitions>"))
+    assert any("expected CMMN <definitions>" in p for p in _problems("<bpmn/>"))
+    assert any("no <case>" in p for p in _problems(f"<definitions {NS}/>"))

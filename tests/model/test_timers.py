@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from casework.model.timers import TimerError, add_duration, format_datetime, parse_timer
+
+NOW = dt.datetime(2026, 1, 31, 12, 0, tzinfo=dt.UTC)
+
+
+def test_duration_counts_from_now() -> None:
+    spec = parse_timer("PT4H")
+    assert spec.kind == "duration"
+    assert spec.first_due(NOW) == NOW + dt.timedelta(hours=4)
+    assert spec.next_due(NOW, 1) is None
+
+
+def test_calendar_months_stay_exact() -> None:
+    assert add_duration(NOW, "P1M") == dt.datetime(2026, 2, 28, 12, 0, tzinfo=dt.UTC)
+
+
+def test_date_time_is_absolute_and_naive_means_utc() -> None:
+    spec = parse_timer("2026-03-01T08:00:00")
+    assert spec.kind == "date"
+    assert spec.first_due(NOW) == dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
+    assert format_datetime(dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))) == (
+        "2026-03-01T08:00:00Z"
+    )
+
+
+def test_repeating_timer_with_and_without_start() -> None:
+    bounded = parse_timer("R2/PT1H")
+    first = bounded.first_due(NOW)
+    assert first == NOW + dt.timedelta(hours=1)
+    assert bounded.next_due(first, 1) == first + dt.timedelta(hours=1)
+    assert bounded.next_due(first, 2) is None
+    unbounded = parse_timer("R/2026-02-01T00:00:00Z/P1D")
+    assert unbounded.repeat is None
+    assert unbounded.first_due(NOW) == dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+    assert unbounded.next_due(NOW, 500) == NOW + dt.timedelta(days=1)
+
+
+@pytest.mark.parametrize("text", ["", "soon", "P", "PT-1H", "Rx/PT1H", "R2/PT1H/extra/parts", "2026-13-40T00:00"])
+def test_bad_timers_are_refused(text: str) -> None:
+    with pytest.raises(TimerError):
+        parse_timer(text)
