@@ -8,12 +8,12 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="casework: dy
 
 # Sub-applications register here, one line each.
 from casework.conformance.cli import register as _register_conformance  # noqa: E402
+from casework.demo.cli import register as _register_demo  # noqa: E402
 from casework.model.cli import register as _register_model  # noqa: E402
-from casework.insight.cli import register as _register_insight  # noqa: E402
 
 _register_model(app)
 _register_conformance(app)
-_register_insight(app)
+_register_demo(app)
 
 
 def main() -> None:

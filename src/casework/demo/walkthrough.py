@@ -1,0 +1,141 @@
+"""A guided walk through one insurance claim: the plan after every step, an ad hoc task, planned discretionary work,
+a reassignment, an explanation of what waits, and the audit trail at the end."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.table import Table
+
+from casework.demo import demo_definition
+from casework.engine import CaseState, Event, commands, execute, explain, plannable
+from casework.model import CaseDefinition
+
+STATE_STYLE = {
+    "active": "bold green",
+    "enabled": "cyan",
+    "available": "dim",
+    "completed": "blue",
+    "terminated": "red",
+    "disabled": "yellow",
+}
+
+
+def plan_table(definition: CaseDefinition, state: CaseState) -> Table:
+    table = Table(title=f"case {state.case_id}: {state.status}", title_justify="left", expand=False)
+    for column in ("item", "kind", "state", "owner", "due"):
+        table.add_column(column)
+    depth: dict[str, int] = {}
+    for item in state.items.values():
+        if item.id == state.root:
+            depth[item.id] = -1
+            continue
+        level = depth.get(item.parent or "", -1) + 1
+        depth[item.id] = level
+        shown = item.state + (" (skipped)" if item.skipped else "")
+        table.add_row(
+            "  " * level + item.name,
+            item.kind,
+            f"[{STATE_STYLE.get(item.state, '')}]{shown}",
+            item.owner or "",
+            item.due or "",
+        )
+    return table
+
+
+def audit_table(events: list[Event], state: CaseState) -> Table:
+    table = Table(title="audit trail (every change: who, when, why)", title_justify="left")
+    for column in ("#", "time", "actor", "event", "what", "reason"):
+        table.add_column(column)
+    for n, event in enumerate(events, start=1):
+        p = event.payload
+        what = p.get("name") or p.get("item") or p.get("id") or ""
+        if event.type == "item_transition":
+            what = f"{state.items[p['id']].name}: {p['from']} -> {p['to']}"
+        elif event.type == "variables_set":
+            what = ", ".join(sorted(p.get("variables", {})))
+        elif event.type == "add_participant":
+            what = f"{p['user']} as {p['role']}"
+        elif event.type == "reassign":
+            what = f"{p['name']} -> {p['to']}"
+        table.add_row(str(n), event.at[11:16], event.actor, event.type, str(what), event.reason or "")
+    return table
+
+
+def run_walkthrough(console: Console, start: dt.datetime | None = None) -> CaseState:
+    definition = demo_definition()
+    state = CaseState.create("claim-1001", definition)
+    now = start or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    log: list[Event] = []
+
+    def step(title: str, command: commands.Command, show: Callable[[], None] | None = None) -> None:
+        nonlocal now
+        now += dt.timedelta(minutes=45)
+        log.extend(execute(definition, state, command, now))
+        console.rule(f"[bold]{title}")
+        if show is not None:
+            show()
+        console.print(plan_table(definition, state))
+
+    step(
+        "Ann opens a claim for 12,500",
+        commands.StartCase(
+            variables={"amount": 12500, "approved": False}, actor="ann", reason="phone call from claimant"
+        ),
+    )
+    step(
+        "Ann brings in Sam as claims adjuster",
+        commands.AddParticipant(user="sam", role="Claims adjuster", actor="ann", reason="large claim"),
+    )
+    step(
+        "Ann registers the claim: the assessment starts, with a fraud check because the amount is large",
+        commands.CompleteItem(item="Register claim", actor="ann"),
+    )
+    step(
+        "Ann adds a task nobody modelled",
+        commands.AddItem(
+            kind="humanTask",
+            name="Call the workshop",
+            stage="Assessment",
+            assignee="bob",
+            due="P1D",
+            actor="ann",
+            reason="repair quote is missing",
+        ),
+    )
+    console.print(f"plannable now: {', '.join(plannable(definition, state))}")
+    step(
+        "Sam plans an expert opinion from the planning table (only a claims adjuster may)",
+        commands.PlanItem(item="Expert opinion", actor="sam", reason="damage looks older than stated"),
+    )
+    step(
+        "The police report arrives: reviewing it starts by itself",
+        commands.SetVariables(variables={"policeReport": {"number": "PR-2211"}}, actor="intake-api"),
+    )
+    step(
+        "Ann hands the documents over to Bob",
+        commands.Reassign(item="Collect documents", to="bob", actor="ann", reason="Bob knows the workshop"),
+    )
+    console.rule("[bold]Why has 'Decide claim' not started?")
+    for line in explain(definition, state, "Decide claim"):
+        console.print(line)
+    for name, who in (
+        ("Assess damage", "sam"),
+        ("Collect documents", "bob"),
+        ("Fraud check", "sam"),
+        ("Review police report", "ann"),
+        ("Call the workshop", "bob"),
+        ("Expert opinion", "sam"),
+    ):
+        step(f"{who} completes {name}", commands.CompleteItem(item=name, actor=who))
+    step(
+        "Sam decides: approved",
+        commands.CompleteItem(
+            item="Decide claim", variables={"approved": True}, actor="sam", reason="covered by the policy"
+        ),
+    )
+    step("Ann pays the claimant", commands.CompleteItem(item="Pay claimant", actor="ann"))
+    console.print(audit_table([e for e in log if e.type not in ("memory", "item_created")], state))
+    return state
