@@ -24,13 +24,13 @@ run: $(STAMP_RUN)
 	$(BIN)/casework demo
 
 test: $(STAMP_TEST)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/casework conformance $(SHARED)/cmmn/scenarios tests/conformance/scenarios
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 bench: $(STAMP_TEST)
