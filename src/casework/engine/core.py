@@ -218,9 +218,10 @@ def set_variables(run: Run, variables: dict[str, Any], remove: Iterable[str]) ->
             event = "create" if name in created else ("delete" if name in removed else "update")
             run.raise_file_event(file_item.id, event)
     # Required rules may read these variables: let every open stage look at its completion again.
-    for item in run.state.items.values():
-        if item.kind in STAGE_KINDS and item.state == ACTIVE:
-            run.dirty_stages[item.id] = None
+    for stage_id in run.plan.stages:
+        for stage in run.state.live(stage_id):
+            if stage.state == ACTIVE:
+                run.dirty_stages[stage.id] = None
 
 
 @handles(c.FireDueTimers)

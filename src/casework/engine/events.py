@@ -6,8 +6,7 @@ state exactly, whatever engine version made the decisions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from casework.engine.lifecycle import TERMINAL
 from casework.engine.state import CaseState, ItemInstance
@@ -15,13 +14,14 @@ from casework.engine.state import CaseState, ItemInstance
 MAX_RECORDED_ERRORS = 100
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
+    """One recorded fact about a case. A named tuple: immutable, and cheap to create on the engine's hot path."""
+
     type: str
     at: str
     actor: str
     reason: str | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: dict[str, Any] = {}  # noqa: RUF012 - never mutated; every producer passes its own dict
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, "at": self.at, "actor": self.actor, "reason": self.reason, "payload": self.payload}

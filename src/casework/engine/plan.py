@@ -13,6 +13,7 @@ from casework.model.definition import (
     CASE_FILE_EVENTS,
     EVENT_LISTENER_KINDS,
     MILESTONE,
+    STAGE_KINDS,
     CaseDefinition,
     Criterion,
     OnPart,
@@ -32,6 +33,8 @@ class PlanIndex:
     on_var: dict[str, list[tuple[str, Criterion, bool]]] = field(default_factory=dict)
     listener_owners: dict[str, set[str]] = field(default_factory=dict)
     removed: frozenset[str] = frozenset()
+    stages: list[str] = field(default_factory=list)  # plan items that are stages, the case plan included
+    listener_watchers: frozenset[str] = frozenset()  # plan items with on-parts on event listeners
 
     @property
     def items(self) -> Mapping[str, PlanItemDef]:
@@ -43,6 +46,16 @@ class PlanIndex:
 
 def build_index(definition: CaseDefinition, removed: frozenset[str] = frozenset()) -> PlanIndex:
     index = PlanIndex(definition=definition, removed=removed)
+    index.stages = [i.id for i in definition.items.values() if i.kind in STAGE_KINDS]
+    index.listener_watchers = frozenset(
+        owner.id
+        for owner in definition.items.values()
+        for criterion in (*owner.entry, *owner.exit)
+        for part in criterion.sentry.on_parts
+        if part.kind == "planItem"
+        and part.source in definition.items
+        and definition.items[part.source].kind in EVENT_LISTENER_KINDS
+    )
     for owner in definition.items.values():
         for is_exit, criteria in ((False, owner.entry), (True, owner.exit)):
             for criterion in criteria:
@@ -62,7 +75,11 @@ def build_index(definition: CaseDefinition, removed: frozenset[str] = frozenset(
 
 def effective_plan(base: CaseDefinition, overlay: list[dict[str, Any]]) -> PlanIndex:
     if not overlay:
-        return build_index(base)
+        # Every case of a definition without plan changes shares one index.
+        index: PlanIndex | None = base.cache.get("index")
+        if index is None:
+            index = base.cache["index"] = build_index(base)
+        return index
     items = dict(base.items)
     removed: set[str] = set()
     for op in overlay:

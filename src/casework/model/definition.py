@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from casework.expr import Expression
 from casework.model.timers import TimerSpec
@@ -139,6 +140,8 @@ class CaseDefinition:
     roles: Mapping[str, CaseRole] = field(default_factory=lambda: MappingProxyType({}))
     initiator_variable: str | None = None
     target_namespace: str = ""
+    # Derived data the engine computes once per definition (its plan index); never part of equality.
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     @property
     def plan(self) -> PlanItemDef:
