@@ -213,3 +213,43 @@ def test_reassign_owner_and_due_in_state() -> None:
     assert (review.owner, review.due, state.due) == ("bob", "2026-03-02T17:00:00Z", "2026-03-12T09:00:00Z")
     with pytest.raises(CommandRejected, match="already assigned to bob"):
         execute(claim, state, commands.Reassign(item="Review claim", to="bob", actor="ann"), NOW)
+
+
+def test_participants_can_leave_and_roles_are_checked() -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim)
+    execute(claim, state, commands.AddParticipant(user="carol", role="specialist", actor="ann"), NOW)
+    execute(claim, state, commands.AddParticipant(user="carol", role="witness", actor="ann"), NOW)
+    execute(claim, state, commands.RemoveParticipant(user="carol", role="specialist", actor="ann"), NOW)
+    assert state.participants == {"carol": ["witness"]}
+    with pytest.raises(CommandRejected, match="does not take part as specialist"):
+        execute(claim, state, commands.RemoveParticipant(user="carol", role="specialist", actor="ann"), NOW)
+    execute(claim, state, commands.RemoveParticipant(user="carol", actor="ann", reason="left the firm"), NOW)
+    assert state.participants == {}
+    with pytest.raises(CommandRejected, match="does not take part in this case"):
+        execute(claim, state, commands.RemoveParticipant(user="carol", actor="ann"), NOW)
+
+
+def test_an_added_repeating_task_repeats_like_a_modelled_one() -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim)
+    execute(claim, state, commands.AddItem(kind="humanTask", name="Weekly call", repeat=True, actor="ann"), NOW)
+    for _ in range(3):
+        execute(claim, state, commands.CompleteItem(item="Weekly call", actor="ann"), NOW)
+    calls = [i for i in state.items.values() if i.name == "Weekly call"]
+    assert [(c.index, c.state) for c in calls] == [(1, "completed"), (2, "completed"), (3, "completed"), (4, "active")]
+
+
+def test_an_added_manual_required_task_holds_the_case_open() -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim)
+    execute(
+        claim, state, commands.AddItem(kind="humanTask", name="Sign-off", manual=True, required=True, actor="ann"), NOW
+    )
+    for name in ("Review claim", "Assess damage", "Decide claim"):
+        execute(claim, state, commands.CompleteItem(item=name, actor="ann"), NOW)
+    assert state.status == "active" and _names(state, "enabled") == {"Sign-off"}
+    assert explain(claim, state) == ["'Claim' cannot complete yet:", "  Sign-off is enabled (required)"]
+    execute(claim, state, commands.StartItem(item="Sign-off", actor="ann"), NOW)
+    execute(claim, state, commands.CompleteItem(item="Sign-off", actor="ann"), NOW)
+    assert state.status == "completed"
