@@ -253,3 +253,24 @@ def test_an_added_manual_required_task_holds_the_case_open() -> None:
     execute(claim, state, commands.StartItem(item="Sign-off", actor="ann"), NOW)
     execute(claim, state, commands.CompleteItem(item="Sign-off", actor="ann"), NOW)
     assert state.status == "completed"
+
+
+def test_suspend_and_resume_a_stage_and_the_case() -> None:
+    permit = _load("permit_review.cmmn")
+    state = _started(permit, needsEnvironment=False)
+    execute(permit, state, commands.CompleteItem(item="Intake", actor="ann"), NOW)
+    execute(permit, state, commands.SuspendItem(item="Review", actor="ann", reason="waiting for the applicant"), NOW)
+    assert _names(state, "suspended") == {"Review", "Zoning check"}
+    with pytest.raises(CommandRejected, match="its stage 'Review' is suspended"):
+        execute(permit, state, commands.ResumeItem(item="Zoning check", actor="ann"), NOW)
+    with pytest.raises(CommandRejected, match="complete needs it active"):
+        execute(permit, state, commands.CompleteItem(item="Zoning check", actor="ann"), NOW)
+    execute(permit, state, commands.ResumeItem(item="Review", actor="ann"), NOW)
+    assert {"Review", "Zoning check"} <= _names(state, "active")
+    execute(permit, state, commands.SuspendCase(actor="ann"), NOW)
+    assert state.status == "suspended"
+    with pytest.raises(CommandRejected, match="suspended; resume it first"):
+        execute(permit, state, commands.CompleteItem(item="Zoning check", actor="ann"), NOW)
+    execute(permit, state, commands.ResumeCase(actor="ann"), NOW)
+    execute(permit, state, commands.CompleteItem(item="Zoning check", actor="ann"), NOW)
+    assert state.status == "active" and "Reviewed" in _names(state, "completed")

@@ -140,6 +140,16 @@ def _command(state: CaseState, definition: CaseDefinition, action: str, a: int, 
         return target and commands.CompleteStage(item=target, force=bool(b % 2), actor=actor)
     if action == "complete_case":
         return commands.CompleteCase(force=bool(b % 2), actor=actor)
+    if action == "suspend":
+        target = _pick(by_state("active"), a)
+        return target and commands.SuspendItem(item=target, actor=actor)
+    if action == "resume":
+        target = _pick(by_state("suspended"), a)
+        return target and commands.ResumeItem(item=target, actor=actor)
+    if action == "suspend_case":
+        return commands.SuspendCase(actor=actor)
+    if action == "resume_case":
+        return commands.ResumeCase(actor=actor)
     raise AssertionError(action)
 
 

@@ -57,6 +57,26 @@ class OccurEvent(ItemCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SuspendItem(ItemCommand):
+    """Put an active task or stage (with its active children) on hold."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResumeItem(ItemCommand):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuspendCase(Command):
+    """Put the whole case on hold: only resume and terminate are accepted until it resumes."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResumeCase(Command):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
 class SetVariables(Command):
     variables: dict[str, Any]
     remove: tuple[str, ...] = ()

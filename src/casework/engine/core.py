@@ -68,6 +68,8 @@ def execute(definition: CaseDefinition, state: CaseState, command: c.Command, no
             raise CommandRejected("the case has not started")
         if state.ended:
             raise CommandRejected(f"the case has ended ({state.status}); it cannot be changed")
+        if state.status == "suspended" and not isinstance(command, c.ResumeCase | c.TerminateCase):
+            raise CommandRejected("the case is suspended; resume it first")
     if not command.actor:
         raise CommandRejected("a command needs an actor")
     run = Run(definition, plan_for(definition, state), state, now, command.actor, command.reason)
@@ -186,6 +188,36 @@ def _occur(run: Run, cmd: c.OccurEvent) -> None:
     if item.kind not in (USER_EVENT, MILESTONE):
         raise CommandRejected(f"{item.name!r} is a {item.kind}; only user event listeners and milestones occur")
     run.transition(item, "occur")
+
+
+@handles(c.SuspendItem)
+def _suspend(run: Run, cmd: c.SuspendItem) -> None:
+    item = resolve(run, cmd.item, (ACTIVE, AVAILABLE), "suspend")
+    if item.state == AVAILABLE and item.kind not in EVENT_LISTENER_KINDS | {MILESTONE}:
+        raise CommandRejected(f"cannot suspend {item.name!r}: it has not started")
+    run.suspend(item, "suspend")
+
+
+@handles(c.ResumeItem)
+def _resume(run: Run, cmd: c.ResumeItem) -> None:
+    item = resolve(run, cmd.item, ("suspended",), "resume")
+    parent = run.state.items.get(item.parent) if item.parent else None
+    if parent is not None and parent.state == "suspended":
+        raise CommandRejected(f"cannot resume {item.name!r}: its stage {parent.name!r} is suspended")
+    run.resume(item, "resume")
+
+
+@handles(c.SuspendCase)
+def _suspend_case(run: Run, cmd: c.SuspendCase) -> None:
+    run.suspend(root(run), "suspend")
+
+
+@handles(c.ResumeCase)
+def _resume_case(run: Run, cmd: c.ResumeCase) -> None:
+    plan_item = root(run)
+    if plan_item.state != "suspended":
+        raise CommandRejected("the case is not suspended")
+    run.resume(plan_item, "resume")
 
 
 @handles(c.SetVariables)

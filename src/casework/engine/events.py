@@ -80,6 +80,7 @@ def _item_transition(state: CaseState, event: Event, p: dict[str, Any]) -> None:
         item.started_at = event.at
     if transition == "skip":
         item.skipped = True
+    item.held_by_parent = transition == "parentSuspend"
     if item.state in TERMINAL:
         item.ended_at = event.at
         item.memory.clear()

@@ -313,6 +313,21 @@ class Run:
                 self.end_children(child)
             self.transition(child, "parentTerminate" if child.kind in EVENT_LISTENER_KINDS | {MILESTONE} else "exit")
 
+    def suspend(self, item: ItemInstance, transition: str) -> None:
+        """Suspend an item; a stage's active children go on hold with it (parentSuspend)."""
+        self.transition(item, transition)
+        if item.kind in STAGE_KINDS:
+            for child in self.state.child_items(item.id):
+                if child.state == ACTIVE:
+                    self.suspend(child, "parentSuspend")
+
+    def resume(self, item: ItemInstance, transition: str) -> None:
+        self.transition(item, transition)
+        if item.kind in STAGE_KINDS:
+            for child in self.state.child_items(item.id):
+                if child.state == SUSPENDED and child.held_by_parent:
+                    self.resume(child, "parentResume")
+
     def terminate(self, item: ItemInstance) -> None:
         self.end_children(item)
         self.transition(item, "terminate")

@@ -29,6 +29,7 @@ class ItemInstance:
     owner: str | None = None
     due: str | None = None
     skipped: bool = False
+    held_by_parent: bool = False  # suspended because its stage was (parentSuspend)
     created_at: str = ""
     started_at: str | None = None
     ended_at: str | None = None
@@ -50,6 +51,7 @@ class ItemInstance:
             "owner": self.owner,
             "due": self.due,
             "skipped": self.skipped,
+            "held_by_parent": self.held_by_parent,
             "created_at": self.created_at,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
