@@ -97,7 +97,7 @@ def _add_dependency(run: Run, cmd: c.AddDependency) -> None:
     target = find_def(run, cmd.item, "add_dependency")
     if target.kind == CASE_PLAN:
         raise CommandRejected("the case plan itself cannot wait for an item")
-    instances = [i for i in run.state.items.values() if i.def_id == target.id]
+    instances = run.state.instances_of(target.id)
     started = [i for i in instances if i.state not in NOT_STARTED or i.started_at is not None]
     if started:
         raise CommandRejected(f"{target.name!r} has already started ({started[0].state}); it cannot wait any more")
@@ -133,7 +133,7 @@ def _remove(run: Run, cmd: c.RemoveItem) -> None:
     definition = find_def(run, cmd.item, "remove")
     if definition.kind == CASE_PLAN:
         raise CommandRejected("the case plan cannot be removed; terminate the case instead")
-    instances = [i for i in run.state.items.values() if i.def_id == definition.id]
+    instances = run.state.instances_of(definition.id)
     started = [i for i in instances if i.state not in NOT_STARTED and i.state not in TERMINAL]
     if started:
         raise CommandRejected(f"{definition.name!r} has started ({started[0].state}); use terminate or skip instead")

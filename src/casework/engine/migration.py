@@ -74,7 +74,7 @@ def plan_migration(current: CaseDefinition, state: CaseState, new: CaseDefinitio
         if target is not None:
             mapping[item.id] = target.id
     for item in modelled:
-        instances = [i for i in state.items.values() if i.def_id == item.id]
+        instances = state.instances_of(item.id)
         open_instances = [i for i in instances if i.state not in TERMINAL]
         target_id = mapping.get(item.id)
         if target_id is None:
