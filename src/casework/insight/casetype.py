@@ -1,0 +1,382 @@
+"""Case types: a CMMN definition key plus a declarative schema that decision support works from.
+
+A case type is a TOML file (read with the standard library's ``tomllib``)::
+
+    [case_type]
+    key = "insurance_claim"          # the case type's own name
+    definition = "insuranceClaim"    # the CMMN case id it describes
+    label = "Motor insurance claim"
+    sla = "P30D"                      # ISO-8601 duration from the case's start
+
+    [[fields]]                        # case data the case needs
+    name = "policyNumber"
+    type = "string"                   # string | number | bool | date
+    label = "policy number"
+    required = true                   # default true
+    when = "amount > 0"               # optional: required only while this condition holds
+
+    [[documents]]                     # documents the case needs
+    kind = "police_report"
+    label = "police report"
+    when = "amount > 10000"
+
+    [[patterns]]                      # intake extraction: a regex with one group per field
+    field = "policyNumber"
+    regex = 'Policy number:\\s*([A-Z]{2}-\\d{6})'
+    documents = ["claim_form"]        # document kinds to search; empty or absent: every document
+
+    [[rules]]
+    id = "large-claim-expert"
+    condition = 'amount > 50000 && !("Expert opinion" in completed)'
+    kind = "suggestion"               # suggestion | flag
+    severity = "warning"              # info | warning | critical
+    message = "Large claim: ask for an expert opinion"
+    action = { plan = "Expert opinion" }   # or add_task / request_document / fill_in
+
+Loading validates everything up front and raises :class:`CaseTypeError` listing every problem with the path of the
+field it concerns (``rules[2].severity: ...``), so that a wrong case type fails when it is deployed, not when a rule
+first runs. Conditions are compiled with :func:`casework.expr.compile_expression` (CEL, or JUEL inside ``${...}``).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+from casework.expr import Expression, ExpressionError, compile_expression
+from casework.model.timers import TimerError, parse_duration
+
+__all__ = [
+    "ACTION_KINDS",
+    "FIELD_TYPES",
+    "SEVERITIES",
+    "ActionSpec",
+    "CaseType",
+    "CaseTypeError",
+    "DocumentSpec",
+    "FieldSpec",
+    "PatternSpec",
+    "RuleSpec",
+    "bundled_case_type",
+    "bundled_case_types",
+    "case_type_from_dict",
+    "load_case_type",
+    "parse_case_type",
+]
+
+FIELD_TYPES: Final = ("string", "number", "bool", "date")
+SEVERITIES: Final = ("info", "warning", "critical")
+RULE_KINDS: Final = ("suggestion", "flag")
+# What a rule may suggest doing; rules.resolve_action maps each onto what the case can do now.
+ACTION_KINDS: Final = ("add_task", "plan", "start", "request_document", "fill_in")
+_KEY_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+class CaseTypeError(ValueError):
+    """A case type file is invalid; ``problems`` lists each problem as ``"<field path>: <what is wrong>"``."""
+
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        super().__init__(f"{source}: invalid case type:\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str
+    label: str
+    required: bool = True
+    when: Expression | None = None
+    severity: str = "warning"
+
+
+@dataclass(frozen=True)
+class DocumentSpec:
+    kind: str
+    label: str
+    when: Expression | None = None
+    severity: str = "warning"
+
+
+@dataclass(frozen=True)
+class PatternSpec:
+    field: str
+    regex: re.Pattern[str]
+    type: str
+    documents: tuple[str, ...] = ()  # document kinds searched; empty means all
+
+    def applies_to(self, kind: str) -> bool:
+        return not self.documents or kind in self.documents
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """What a rule suggests doing, as declared: ``kind`` is one of :data:`ACTION_KINDS`, ``target`` its argument."""
+
+    kind: str
+    target: str
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    id: str
+    condition: Expression
+    kind: str
+    message: str
+    severity: str
+    action: ActionSpec | None = None
+
+
+@dataclass(frozen=True)
+class CaseType:
+    key: str
+    definition: str
+    label: str
+    fields: tuple[FieldSpec, ...] = ()
+    documents: tuple[DocumentSpec, ...] = ()
+    patterns: tuple[PatternSpec, ...] = ()
+    rules: tuple[RuleSpec, ...] = ()
+    sla: str | None = None  # ISO-8601 duration counted from the case's start
+
+    def field(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    def document(self, kind: str) -> DocumentSpec | None:
+        return next((d for d in self.documents if d.kind == kind), None)
+
+    def document_label(self, kind: str) -> str:
+        spec = self.document(kind)
+        return spec.label if spec is not None else kind.replace("_", " ")
+
+    def field_label(self, name: str) -> str:
+        spec = self.field(name)
+        return spec.label if spec is not None else name
+
+
+# -- loading ------------------------------------------------------------------------------------------------------
+def load_case_type(path: str | Path) -> CaseType:
+    """Read and validate a case type TOML file."""
+    p = Path(path)
+    return parse_case_type(p.read_text(encoding="utf-8"), source=str(p))
+
+
+def parse_case_type(text: str, source: str = "<case type>") -> CaseType:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CaseTypeError(source, [f"not valid TOML: {exc}"]) from None
+    return case_type_from_dict(data, source)
+
+
+def bundled_case_types() -> list[str]:
+    """Names of the example case types shipped in ``casework/insight/case_types``."""
+    folder = resources.files("casework.insight").joinpath("case_types")
+    return sorted(entry.name.removesuffix(".toml") for entry in folder.iterdir() if entry.name.endswith(".toml"))
+
+
+def bundled_case_type(name: str) -> CaseType:
+    entry = resources.files("casework.insight").joinpath("case_types", f"{name}.toml")
+    if not entry.is_file():
+        raise KeyError(f"no bundled case type {name!r} (have: {', '.join(bundled_case_types()) or 'none'})")
+    return parse_case_type(entry.read_text(encoding="utf-8"), source=f"case_types/{name}.toml")
+
+
+def case_type_from_dict(data: Mapping[str, Any], source: str = "<case type>") -> CaseType:
+    """Build a case type from parsed TOML (or equivalent JSON); raises :class:`CaseTypeError` naming each field."""
+    v = _Validator()
+    head = data.get("case_type")
+    if not isinstance(head, Mapping):
+        v.problem("case_type", "missing table [case_type] with key and definition")
+        head = {}
+    v.unknown("case_type", head, {"key", "definition", "label", "sla"})
+    key = v.text("case_type.key", head.get("key"), pattern=_KEY_RE)
+    definition = v.text("case_type.definition", head.get("definition"))
+    label = v.text("case_type.label", head.get("label", key or ""), required=False) or key
+    sla = v.duration("case_type.sla", head.get("sla"))
+    v.unknown("", data, {"case_type", "fields", "documents", "patterns", "rules"})
+
+    fields = tuple(f for i, t in v.tables("fields", data) if (f := v.field_spec(f"fields[{i}]", t)) is not None)
+    v.unique("fields", [(f"fields[{i}].name", f.name) for i, f in enumerate(fields)])
+    documents = tuple(
+        d for i, t in v.tables("documents", data) if (d := v.document_spec(f"documents[{i}]", t)) is not None
+    )
+    v.unique("documents", [(f"documents[{i}].kind", d.kind) for i, d in enumerate(documents)])
+    by_name = {f.name: f for f in fields}
+    patterns = tuple(
+        p for i, t in v.tables("patterns", data) if (p := v.pattern_spec(f"patterns[{i}]", t, by_name)) is not None
+    )
+    rules = tuple(r for i, t in v.tables("rules", data) if (r := v.rule_spec(f"rules[{i}]", t)) is not None)
+    v.unique("rules", [(f"rules[{i}].id", r.id) for i, r in enumerate(rules)])
+    if v.problems:
+        raise CaseTypeError(source, v.problems)
+    return CaseType(key, definition, label, fields, documents, patterns, rules, sla)
+
+
+class _Validator:
+    """Collects every problem instead of stopping at the first, so one load shows the author all of them."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}" if path else message)
+
+    def unknown(self, path: str, table: Mapping[str, Any], allowed: set[str]) -> None:
+        # Misspelt keys would otherwise be ignored silently ("sevrity" leaving the default in place).
+        for name in sorted(set(table) - allowed):
+            where = f"{path}.{name}" if path else name
+            self.problem(where, f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+
+    def tables(self, name: str, data: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
+        value = data.get(name, [])
+        if not isinstance(value, list):
+            self.problem(name, f"must be an array of tables ([[{name}]])")
+            return []
+        out = []
+        for i, t in enumerate(value):
+            if isinstance(t, Mapping):
+                out.append((i, t))
+            else:
+                self.problem(f"{name}[{i}]", "must be a table")
+        return out
+
+    def unique(self, what: str, entries: list[tuple[str, str]]) -> None:
+        seen: set[str] = set()
+        for path, value in entries:
+            if value in seen:
+                self.problem(path, f"duplicate {value!r} in {what}")
+            seen.add(value)
+
+    def text(self, path: str, value: Any, *, required: bool = True, pattern: re.Pattern[str] | None = None) -> str:
+        if value is None:
+            if required:
+                self.problem(path, "is required")
+            return ""
+        if not isinstance(value, str) or not value.strip():
+            self.problem(path, f"must be a non-empty string (got {value!r})")
+            return ""
+        if pattern is not None and not pattern.match(value):
+            self.problem(path, f"{value!r} is not a valid name (letters, digits, _ . -)")
+        return value.strip()
+
+    def choice(self, path: str, value: Any, options: Sequence[str], default: str | None = None) -> str:
+        if value is None and default is not None:
+            return default
+        if value not in options:
+            self.problem(path, f"must be one of {', '.join(options)} (got {value!r})")
+            return options[0]
+        return str(value)
+
+    def boolean(self, path: str, value: Any, default: bool) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.problem(path, f"must be true or false (got {value!r})")
+            return default
+        return value
+
+    def condition(self, path: str, value: Any, *, required: bool = False) -> Expression | None:
+        source = self.text(path, value, required=required)
+        if not source:
+            return None
+        try:
+            return compile_expression(source)
+        except ExpressionError as exc:
+            self.problem(path, str(exc))
+            return None
+
+    def duration(self, path: str, value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.problem(path, f"must be an ISO-8601 duration such as 'P30D' (got {value!r})")
+            return None
+        try:
+            parse_duration(value)
+        except (TimerError, ValueError) as exc:
+            self.problem(path, f"must be an ISO-8601 duration such as 'P30D': {exc}")
+            return None
+        return value
+
+    def field_spec(self, path: str, t: Mapping[str, Any]) -> FieldSpec | None:
+        self.unknown(path, t, {"name", "type", "label", "required", "when", "severity"})
+        name = self.text(f"{path}.name", t.get("name"), pattern=_KEY_RE)
+        kind = self.choice(f"{path}.type", t.get("type"), FIELD_TYPES, default="string")
+        label = self.text(f"{path}.label", t.get("label"), required=False) or name
+        required = self.boolean(f"{path}.required", t.get("required"), True)
+        when = self.condition(f"{path}.when", t.get("when"))
+        severity = self.choice(f"{path}.severity", t.get("severity"), SEVERITIES, default="warning")
+        return FieldSpec(name, kind, label, required, when, severity) if name else None
+
+    def document_spec(self, path: str, t: Mapping[str, Any]) -> DocumentSpec | None:
+        self.unknown(path, t, {"kind", "label", "when", "severity"})
+        kind = self.text(f"{path}.kind", t.get("kind"), pattern=_KEY_RE)
+        label = self.text(f"{path}.label", t.get("label"), required=False) or kind.replace("_", " ")
+        when = self.condition(f"{path}.when", t.get("when"))
+        severity = self.choice(f"{path}.severity", t.get("severity"), SEVERITIES, default="warning")
+        return DocumentSpec(kind, label, when, severity) if kind else None
+
+    def pattern_spec(self, path: str, t: Mapping[str, Any], fields: Mapping[str, FieldSpec]) -> PatternSpec | None:
+        self.unknown(path, t, {"field", "regex", "type", "documents", "ignore_case"})
+        name = self.text(f"{path}.field", t.get("field"), pattern=_KEY_RE)
+        declared = fields.get(name)
+        # The type defaults to the declared field's, so a pattern cannot fill a number field with text.
+        default_type = declared.type if declared is not None else "string"
+        kind = self.choice(f"{path}.type", t.get("type"), FIELD_TYPES, default=default_type)
+        if declared is not None and kind != declared.type:
+            self.problem(f"{path}.type", f"{kind!r} differs from field {name!r}, declared as {declared.type!r}")
+        flags = re.IGNORECASE if self.boolean(f"{path}.ignore_case", t.get("ignore_case"), True) else 0
+        source = self.text(f"{path}.regex", t.get("regex"))
+        regex: re.Pattern[str] | None = None
+        if source:
+            try:
+                regex = re.compile(source, flags | re.MULTILINE)
+            except re.error as exc:
+                self.problem(f"{path}.regex", f"not a valid regular expression: {exc}")
+            else:
+                if regex.groups != 1:
+                    self.problem(f"{path}.regex", f"must have exactly one capturing group (has {regex.groups})")
+                    regex = None
+        docs = t.get("documents", [])
+        if isinstance(docs, str):
+            docs = [docs]
+        if not isinstance(docs, list) or not all(isinstance(d, str) and d for d in docs):
+            self.problem(f"{path}.documents", f"must be a list of document kinds (got {docs!r})")
+            docs = []
+        if not name or regex is None:
+            return None
+        return PatternSpec(name, regex, kind, tuple(docs))
+
+    def rule_spec(self, path: str, t: Mapping[str, Any]) -> RuleSpec | None:
+        self.unknown(path, t, {"id", "condition", "kind", "message", "severity", "action"})
+        rule_id = self.text(f"{path}.id", t.get("id"), pattern=_KEY_RE)
+        condition = self.condition(f"{path}.condition", t.get("condition"), required=True)
+        kind = self.choice(f"{path}.kind", t.get("kind"), RULE_KINDS, default="suggestion")
+        message = self.text(f"{path}.message", t.get("message"))
+        severity = self.choice(f"{path}.severity", t.get("severity"), SEVERITIES, default="info")
+        action = self.action(f"{path}.action", t.get("action"))
+        if not rule_id or condition is None or not message:
+            return None
+        return RuleSpec(rule_id, condition, kind, message, severity, action)
+
+    def action(self, path: str, value: Any) -> ActionSpec | None:
+        if value is None:
+            return None
+        if not isinstance(value, Mapping) or len(value) != 1:
+            expected = ", ".join(ACTION_KINDS)
+            self.problem(path, f"must be a table with exactly one of {expected}, e.g. {{ plan = \"X\" }}")
+            return None
+        ((kind, target),) = value.items()
+        if kind not in ACTION_KINDS:
+            self.problem(f"{path}.{kind}", f"unknown action (expected one of: {', '.join(ACTION_KINDS)})")
+            return None
+        if not isinstance(target, str) or not target.strip():
+            self.problem(f"{path}.{kind}", f"must name a task, item, document kind or field (got {target!r})")
+            return None
+        return ActionSpec(kind, target.strip())

@@ -1,0 +1,247 @@
+"""Intake extraction: text from uploaded documents, fields found by the case type's patterns, filled into the case.
+
+The result is a proposal, not a change: :func:`fill_command` builds a ``SetVariables`` command whose reason names
+the source of every value (document, page, the matched text), so the audit trail shows where each value came from.
+A value a person already entered is never overwritten unless the caller names that field in ``overwrite``; a
+disagreement is reported instead, so the person can decide.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from casework.engine import commands
+from casework.insight.casetype import CaseType, PatternSpec
+from casework.insight.gaps import is_empty
+
+__all__ = [
+    "DocumentText",
+    "Extracted",
+    "ExtractionError",
+    "ExtractionResult",
+    "IntakePlan",
+    "convert",
+    "extract_fields",
+    "fill_command",
+    "pdf_pages",
+    "read_document",
+]
+
+CONTEXT_CHARS: Final = 40  # characters shown either side of a match, so a person can check it in place
+
+
+class ExtractionError(ValueError):
+    """A document's text could not be read."""
+
+
+@dataclass(frozen=True)
+class DocumentText:
+    """The text of one document, page by page (a text file is one page)."""
+
+    name: str
+    kind: str
+    pages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """One value found in a document, with where it was found."""
+
+    field: str
+    value: Any
+    document: str
+    page: int  # 1-based
+    span: tuple[int, int]  # character offsets of the captured text within the page
+    text: str  # the captured text as it stands in the document
+    context: str  # the surrounding text, for showing the source
+
+    @property
+    def source(self) -> str:
+        return f"{self.document} p.{self.page}: {self.text!r}"
+
+
+@dataclass(frozen=True)
+class ExtractionResult:
+    values: dict[str, Extracted] = field(default_factory=dict)  # field -> first value found
+    alternatives: list[Extracted] = field(default_factory=list)  # other differing values for the same fields
+    problems: list[str] = field(default_factory=list)  # matches whose text did not convert to the field's type
+
+
+@dataclass(frozen=True)
+class IntakePlan:
+    """What filling the case would do: the command (None if nothing to fill) and what was left as it was."""
+
+    command: commands.SetVariables | None
+    filled: list[Extracted]
+    kept: list[tuple[Extracted, Any]]  # (found, the value the case already has) where they differ
+    problems: list[str]
+
+
+# -- reading ------------------------------------------------------------------------------------------------------
+def read_document(name: str, data: bytes, kind: str, media_type: str | None = None) -> DocumentText:
+    """The text of a PDF (recognised by its header or media type) or a plain text file."""
+    if data.startswith(b"%PDF") or media_type == "application/pdf" or name.lower().endswith(".pdf"):
+        return DocumentText(name, kind, tuple(pdf_pages(data)))
+    return DocumentText(name, kind, (_decode(data),))
+
+
+def pdf_pages(data: bytes) -> list[str]:
+    """Text of each page of a PDF, via pypdf. Scanned pages without a text layer give empty text."""
+    from pypdf import PdfReader  # imported here: reading plain text should not need the PDF library
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        return [page.extract_text() or "" for page in reader.pages]
+    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise ExtractionError(f"cannot read PDF: {exc}") from exc
+
+
+def _decode(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")  # never fails: every byte is a character
+
+
+# -- extracting ---------------------------------------------------------------------------------------------------
+def extract_fields(case_type: CaseType, documents: Iterable[DocumentText]) -> ExtractionResult:
+    """Apply every pattern to the documents it applies to; the first match per field wins, in document order."""
+    result = ExtractionResult()
+    for doc in documents:
+        for pattern in case_type.patterns:
+            if pattern.applies_to(doc.kind):
+                _apply(pattern, doc, result)
+    return result
+
+
+def _apply(pattern: PatternSpec, doc: DocumentText, result: ExtractionResult) -> None:
+    for page_no, text in enumerate(doc.pages, start=1):
+        for match in pattern.regex.finditer(text):
+            raw = match.group(1)
+            if raw is None:
+                continue
+            start, end = match.span(1)
+            try:
+                value = convert(pattern.type, raw)
+            except ValueError as exc:
+                result.problems.append(f"{doc.name} p.{page_no}: {pattern.field} {raw.strip()!r}: {exc}")
+                continue
+            lo, hi = max(0, start - CONTEXT_CHARS), min(len(text), end + CONTEXT_CHARS)
+            found = Extracted(pattern.field, value, doc.name, page_no, (start, end), raw, " ".join(text[lo:hi].split()))
+            first = result.values.get(pattern.field)
+            if first is None:
+                result.values[pattern.field] = found
+            elif first.value != value and all(a.value != value for a in result.alternatives if a.field == found.field):
+                result.alternatives.append(found)
+
+
+_MONTHS: Final = {
+    m: i
+    for i, names in enumerate(
+        [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
+         ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"),
+         ("nov", "november"), ("dec", "december")],
+        start=1,
+    )
+    for m in names
+}
+_NUMBER_RE: Final = re.compile(r"^[+-]?\d[\d.,' ]*$")
+
+
+def convert(kind: str, raw: str) -> Any:
+    """Text from a document as a case value of ``kind``; raises ValueError saying why it does not fit."""
+    text = raw.strip()
+    if kind == "string":
+        if not text:
+            raise ValueError("empty text")
+        return " ".join(text.split())
+    if kind == "number":
+        return _number(text)
+    if kind == "bool":
+        low = text.lower()
+        if low in ("yes", "y", "true", "x", "1", "ja", "oui"):
+            return True
+        if low in ("no", "n", "false", "0", "nein", "non", "-"):
+            return False
+        raise ValueError("not yes/no")
+    if kind == "date":
+        return _date(text).isoformat()
+    raise ValueError(f"unknown field type {kind!r}")
+
+
+def _number(text: str) -> int | float:
+    compact = text.replace("\u00a0", " ").strip()
+    if not _NUMBER_RE.match(compact):
+        raise ValueError("not a number")
+    compact = compact.replace(" ", "").replace("'", "")
+    # The last of "." and "," is the decimal mark unless exactly three digits follow a lone separator
+    # (12,500 is twelve thousand five hundred; 12,50 and 1.234,56 are decimal).
+    marks = [c for c in compact if c in ".,"]
+    if marks:
+        last = max(compact.rfind("."), compact.rfind(","))
+        decimals = compact[last + 1 :]
+        thousands_only = len(set(marks)) == 1 and (len(marks) > 1 or len(decimals) == 3)
+        if thousands_only:
+            compact = compact.replace(marks[0], "")
+        else:
+            whole = compact[:last].replace(".", "").replace(",", "")
+            compact = f"{whole}.{decimals}"
+    value = float(compact)
+    return int(value) if value.is_integer() and "." not in compact else value
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text[:10]) if re.match(r"^\d{4}-\d{2}-\d{2}", text) else _other_date(text)
+    except ValueError as exc:
+        raise ValueError(f"not a date: {exc}") from None
+
+
+def _other_date(text: str) -> dt.date:
+    m = re.match(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$", text)  # 14.02.2025: day first, as written in Europe
+    if m:
+        return dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+    m = re.match(r"^(\d{1,2})\s+([A-Za-z]+)\.?\s+(\d{4})$", text)  # 14 February 2025
+    if m and m.group(2).lower() in _MONTHS:
+        return dt.date(int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)))
+    # 02/03/2025 is ambiguous between day-first and month-first: refuse rather than guess.
+    raise ValueError("use YYYY-MM-DD, DD.MM.YYYY or '14 February 2025'")
+
+
+# -- filling ------------------------------------------------------------------------------------------------------
+def fill_command(
+    result: ExtractionResult,
+    variables: Mapping[str, Any],
+    *,
+    actor: str,
+    overwrite: Collection[str] = (),
+) -> IntakePlan:
+    """The ``SetVariables`` command that fills empty fields from ``result``; ``overwrite`` names fields to replace."""
+    filled: list[Extracted] = []
+    kept: list[tuple[Extracted, Any]] = []
+    for name, found in sorted(result.values.items()):
+        current = variables.get(name)
+        if is_empty(current) or name in overwrite:
+            if current != found.value:
+                filled.append(found)
+        elif current != found.value:
+            kept.append((found, current))
+    problems = list(result.problems)
+    for alt in result.alternatives:
+        chosen = result.values[alt.field]
+        problems.append(
+            f"{alt.field}: {alt.source} differs from {chosen.source}; used the first, check which is right"
+        )
+    if not filled:
+        return IntakePlan(None, filled, kept, problems)
+    reason = "extracted from documents: " + "; ".join(f"{f.field} from {f.source}" for f in filled)
+    command = commands.SetVariables(variables={f.field: f.value for f in filled}, actor=actor, reason=reason)
+    return IntakePlan(command, filled, kept, problems)

@@ -1,0 +1,222 @@
+"""One entry point for decision support on a case: rules, missing information, SLA risk and unusual paths.
+
+``assess`` is meant to run after every change of a case (it is pure and cheap: no I/O, time comes in as ``now``).
+It returns findings, most severe first; each says why, and none changes the case: a person accepts or dismisses
+them, and ``casework.insight.rules.feedback_command`` records that choice.
+
+The two learned signals come from models that live elsewhere; this module only needs the small protocols below, so
+any model (or a test fake) that offers these methods can be passed in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Protocol, runtime_checkable
+
+from casework.engine import CaseState
+from casework.engine.lifecycle import COMPLETED
+from casework.insight.casetype import ActionSpec, CaseType
+from casework.insight.gaps import find_gaps
+from casework.insight.rules import (
+    Action,
+    Document,
+    Finding,
+    Flag,
+    Suggestion,
+    evaluate_rules,
+    facts,
+    resolve_action,
+    sort_findings,
+)
+from casework.model.definition import CaseDefinition
+from casework.model.timers import TimerError, add_duration, parse_datetime
+
+__all__ = [
+    "UNUSUAL_THRESHOLD",
+    "Flag",
+    "NextActionModel",
+    "RemainingTimeModel",
+    "Suggestion",
+    "assess",
+    "case_path",
+    "sla_deadline",
+    "sla_findings",
+    "unusual_path",
+]
+
+# A step that fewer than 1 in 20 cases with the same history take is worth a second look.
+UNUSUAL_THRESHOLD = 0.05
+# Kinds of plan items whose completion is a step on the case's path (what process-mining logs record).
+PATH_KINDS = frozenset({"humanTask", "task", "milestone"})
+
+
+@runtime_checkable
+class NextActionModel(Protocol):
+    def probability(self, prefix_activities: Sequence[str], next_activity: str) -> float:
+        """P(next activity | the activities so far), in [0, 1]."""
+        ...
+
+
+@runtime_checkable
+class RemainingTimeModel(Protocol):
+    def predict_remaining_seconds(self, activities: Sequence[str], timestamps: Sequence[float]) -> float:
+        """Predicted seconds from the last event until the case ends; timestamps are POSIX seconds."""
+        ...
+
+
+def assess(
+    case_type: CaseType,
+    definition: CaseDefinition,
+    state: CaseState,
+    documents: Iterable[Document],
+    now: dt.datetime,
+    *,
+    next_action_model: NextActionModel | None = None,
+    remaining_model: RemainingTimeModel | None = None,
+    unusual_threshold: float = UNUSUAL_THRESHOLD,
+) -> list[Finding]:
+    """Every finding for the case now, most severe first. Never raises for a rule or model that fails."""
+    docs = list(documents)
+    derived = facts(definition, state, docs, now)
+    findings: list[Finding] = list(evaluate_rules(case_type, definition, state, docs, now))
+    if not state.ended:
+        # Missing information matters while work goes on; once a case has ended nobody can act on it.
+        for gap in find_gaps(case_type, state.variables, docs, derived=derived):
+            findings.append(_map_gap_action(gap, case_type, definition, state))
+        findings.extend(sla_findings(case_type, state, now, remaining_model))
+    if next_action_model is not None:
+        flag = unusual_path(state, next_action_model, unusual_threshold)
+        if flag is not None:
+            findings.append(flag)
+    return sort_findings(findings)
+
+
+def _map_gap_action(gap: Finding, case_type: CaseType, definition: CaseDefinition, state: CaseState) -> Finding:
+    # A document request may already be under way as a task; point at it instead of suggesting a second one.
+    if gap.action is None or gap.action.kind != "request_document":
+        return gap
+    action, _ = resolve_action(ActionSpec("request_document", gap.action.target), case_type, definition, state)
+    return type(gap)(gap.id, gap.message, gap.severity, gap.reason, gap.source, action)
+
+
+# -- the case's path ----------------------------------------------------------------------------------------------
+def case_path(state: CaseState) -> tuple[list[str], list[float]]:
+    """Completed tasks and milestones in the order they completed, with POSIX timestamps."""
+    steps = []
+    for item in state.items.values():
+        if item.kind in PATH_KINDS and item.state == COMPLETED and item.ended_at:
+            moment = _parse(item.ended_at)
+            if moment is not None:
+                # Items ending in one engine step share a timestamp: a milestone reached in that step is a
+                # consequence of the work, so it goes after it; creation order settles the rest deterministically.
+                steps.append((moment.timestamp(), item.kind == "milestone", _id_number(item.id), item.name))
+    steps.sort()
+    return [s[3] for s in steps], [s[0] for s in steps]
+
+
+def unusual_path(state: CaseState, model: NextActionModel, threshold: float = UNUSUAL_THRESHOLD) -> Finding | None:
+    """A flag when the case's last step was improbable given the steps before it."""
+    activities, _ = case_path(state)
+    if not activities:
+        return None
+    prefix, last = activities[:-1], activities[-1]
+    try:
+        p = float(model.probability(prefix, last))
+    except Exception as exc:  # a model bug must not take decision support down with it
+        return Flag("path:error", f"unusual-path check failed: {exc}", "info", "the next-action model raised", "path")
+    if p >= threshold:
+        return None
+    after = " → ".join(prefix[-3:]) if prefix else "the start of the case"
+    return Flag(
+        "path:unusual",
+        f"Unusual path: {last!r} after {after}",
+        "info" if p >= threshold / 5 else "warning",
+        f"in the history the model learned from, {last!r} follows this path with probability {p:.1%} "
+        f"(below {threshold:.0%}); check it was intended",
+        "path",
+    )
+
+
+# -- SLA ----------------------------------------------------------------------------------------------------------
+def sla_deadline(case_type: CaseType, state: CaseState) -> dt.datetime | None:
+    """The case's deadline: one set on the case itself wins over the case type's SLA counted from the start."""
+    if state.due:
+        return _parse(state.due)
+    start = _parse(state.created_at)
+    if case_type.sla is None or start is None:
+        return None
+    try:
+        return add_duration(start, case_type.sla)
+    except (TimerError, ValueError):
+        return None
+
+
+def sla_findings(
+    case_type: CaseType, state: CaseState, now: dt.datetime, model: RemainingTimeModel | None = None
+) -> list[Finding]:
+    """A critical flag once the deadline passed; a warning when the predicted end lies beyond it."""
+    deadline = sla_deadline(case_type, state)
+    if deadline is None:
+        return []
+    source = "the case's due date" if state.due else f"case type SLA {case_type.sla}"
+    if now > deadline:
+        late = _days(now - deadline)
+        return [
+            Flag(
+                "sla:breached",
+                f"SLA breached {late} ago",
+                "critical",
+                f"deadline {_iso(deadline)} ({source}) has passed; now is {_iso(now)}",
+                "sla",
+            )
+        ]
+    if model is None:
+        return []
+    activities, timestamps = case_path(state)
+    try:
+        remaining = float(model.predict_remaining_seconds(activities, timestamps))
+    except Exception as exc:  # see unusual_path: a failing model is reported, not raised
+        return [Flag("sla:error", f"SLA risk check failed: {exc}", "info", "the remaining-time model raised", "sla")]
+    # The model predicts from the last event; with no event yet, from now.
+    base = dt.datetime.fromtimestamp(timestamps[-1], tz=dt.UTC) if timestamps else now
+    predicted_end = max(base + dt.timedelta(seconds=max(0.0, remaining)), now)
+    if predicted_end <= deadline:
+        return []
+    return [
+        Flag(
+            "sla:risk",
+            f"SLA at risk: predicted to finish {_days(predicted_end - deadline)} late",
+            "warning",
+            f"predicted end {_iso(predicted_end)} (remaining-time model, {_days(dt.timedelta(seconds=remaining))} "
+            f"after the last step) is after the deadline {_iso(deadline)} ({source})",
+            "sla",
+            Action("open", "case plan", "review the plan: reprioritise or add help"),
+        )
+    ]
+
+
+# -- helpers ------------------------------------------------------------------------------------------------------
+def _parse(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        return parse_datetime(text)
+    except (TimerError, ValueError):
+        return None
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _days(delta: dt.timedelta) -> str:
+    days = delta.total_seconds() / 86400.0
+    if days >= 1:
+        return f"{days:.1f} days"
+    return f"{delta.total_seconds() / 3600.0:.1f} hours"
+
+
+def _id_number(item_id: str) -> int:
+    digits = "".join(ch for ch in item_id if ch.isdigit())
+    return int(digits) if digits else 0

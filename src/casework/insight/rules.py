@@ -1,0 +1,329 @@
+"""Rules of a case type, evaluated against a case: each rule whose condition holds gives a suggestion or a flag.
+
+Pure functions: the case state, its documents and ``now`` come in as arguments; nothing here reads the clock or
+changes the case. A finding only *suggests*: its :class:`Action` can build the engine command a person would run to
+accept it, and ``feedback_command`` records the person's accept/dismiss in the audit trail.
+
+What a rule condition can read (see :func:`facts`):
+
+* every case variable by name (``amount``, ``approved``...), and the whole case file as ``case`` so that
+  ``has(case.policeReport)`` tests for a variable that may be absent (CEL has no implicit null);
+* ``open_tasks``: names of tasks that can be worked on now (enabled, active, suspended or failed);
+* ``waiting``: names of tasks and stages that exist but wait for their entry criteria (available);
+* ``completed``: names of completed plan items (tasks, stages, milestones), ``skipped``: those completed by a skip;
+* ``plannable``: discretionary items that could be planned now; ``overdue``: open items past their due time;
+* ``documents``: kinds of the attached documents, ``document_names``: their names;
+* ``days_open``: days since the case started (a float), ``status``: the case status;
+* ``participants``: user names, ``roles``: case role names held by someone.
+
+These names win over case variables of the same name; such a variable stays reachable as ``case.NAME``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+from casework.engine import CaseState, ItemInstance, commands, plannable
+from casework.engine.lifecycle import ACTIVE, AVAILABLE, COMPLETED, ENABLED, FAILED, SUSPENDED, TERMINAL
+from casework.expr import EvaluationError
+from casework.insight.casetype import ActionSpec, CaseType, RuleSpec
+from casework.model.definition import STAGE, TASK_KINDS, CaseDefinition
+from casework.model.timers import TimerError, parse_datetime
+
+__all__ = [
+    "SEVERITY_ORDER",
+    "Action",
+    "Document",
+    "Finding",
+    "Flag",
+    "Suggestion",
+    "evaluate_rules",
+    "facts",
+    "feedback_command",
+    "request_document",
+    "resolve_action",
+    "sort_findings",
+]
+
+SEVERITY_ORDER: Final = {"critical": 0, "warning": 1, "info": 2}
+WORKABLE: Final = frozenset({ENABLED, ACTIVE, SUSPENDED, FAILED})
+Document = tuple[str, str]  # (kind, name) of a document attached to the case
+
+
+@dataclass(frozen=True)
+class Action:
+    """A suggested action mapped onto the case as it is now.
+
+    ``kind``: ``start`` (an enabled item), ``open`` (an item already under way: go to it), ``plan`` (a discretionary
+    item that can be planned now), ``add_task`` (an ad hoc task the model does not have), ``request_document`` or
+    ``fill_in`` (a case data field). ``label`` is what a person reads; ``item`` the instance id when the action points
+    at an existing item; ``task`` the name of the ad hoc task a ``request_document`` action adds.
+    """
+
+    kind: str
+    target: str
+    label: str
+    item: str | None = None
+    task: str | None = None
+
+    def command(self, *, actor: str, reason: str | None = None) -> commands.Command | None:
+        """The engine command that carries the action out, or None where a person acts outside the engine."""
+        if self.kind == "start" and self.item is not None:
+            return commands.StartItem(item=self.item, actor=actor, reason=reason)
+        if self.kind == "plan":
+            return commands.PlanItem(item=self.target, actor=actor, reason=reason)
+        if self.kind == "add_task":
+            return commands.AddItem(kind="humanTask", name=self.target, actor=actor, reason=reason)
+        if self.kind == "request_document":
+            # Asking for a document is work someone does: an ad hoc task that can be assigned and tracked.
+            name = self.task or request_task_name(self.target.replace("_", " "))
+            return commands.AddItem(kind="humanTask", name=name, actor=actor, reason=reason)
+        return None  # "open" and "fill_in": the person works in the existing task or the case data form
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "target": self.target, "label": self.label, "item": self.item, "task": self.task}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A suggestion or a flag. ``reason`` always says why (which condition held, which data is missing)."""
+
+    id: str
+    message: str
+    severity: str
+    reason: str
+    source: str  # "rule" | "gap" | "sla" | "path"
+    action: Action | None = None
+    kind: str = field(default="flag", init=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "message": self.message,
+            "severity": self.severity,
+            "reason": self.reason,
+            "source": self.source,
+            "action": None if self.action is None else self.action.to_dict(),
+        }
+        # RecordFeedback readers group acceptance by "activity"; give them the action's target.
+        d["activity"] = None if self.action is None else self.action.target
+        return d
+
+
+@dataclass(frozen=True)
+class Suggestion(Finding):
+    kind: str = field(default="suggestion", init=False)
+
+
+@dataclass(frozen=True)
+class Flag(Finding):
+    kind: str = field(default="flag", init=False)
+
+
+def feedback_command(
+    finding: Finding, *, accepted: bool, actor: str, reason: str | None = None, model_version: str = ""
+) -> commands.RecordFeedback:
+    """The audit record of a person accepting or dismissing a finding."""
+    return commands.RecordFeedback(
+        suggestion=finding.to_dict(), accepted=accepted, model_version=model_version, actor=actor, reason=reason
+    )
+
+
+# -- facts --------------------------------------------------------------------------------------------------------
+def facts(
+    definition: CaseDefinition, state: CaseState, documents: Iterable[Document], now: dt.datetime
+) -> dict[str, Any]:
+    """The names a rule condition can read besides the case variables (see the module docstring)."""
+    items = [i for i in state.items.values() if i.id != state.root]
+    docs = list(documents)
+    return {
+        "case": dict(state.variables),
+        "open_tasks": _names(i for i in items if i.kind in TASK_KINDS and i.state in WORKABLE),
+        "waiting": _names(i for i in items if i.kind in (*TASK_KINDS, STAGE) and i.state == AVAILABLE),
+        "completed": _names(i for i in items if i.state == COMPLETED),
+        "skipped": _names(i for i in items if i.state == COMPLETED and i.skipped),
+        "plannable": sorted(set(plannable(definition, state))) if not state.ended else [],
+        "overdue": _names(i for i in items if i.state not in TERMINAL and _before(i.due, now)),
+        "documents": sorted({kind for kind, _ in docs}),
+        "document_names": sorted({name for _, name in docs}),
+        "days_open": days_open(state, now),
+        "status": state.status,
+        "participants": sorted(state.participants),
+        "roles": sorted({r for roles in state.participants.values() for r in roles}),
+    }
+
+
+def days_open(state: CaseState, now: dt.datetime) -> float:
+    start = _parse(state.created_at)
+    if start is None:
+        return 0.0
+    end = _parse(state.ended_at) or now
+    return max(0.0, (end - start).total_seconds() / 86400.0)
+
+
+def context(variables: Mapping[str, Any], derived: Mapping[str, Any]) -> dict[str, Any]:
+    return {**variables, **derived}
+
+
+# -- rules --------------------------------------------------------------------------------------------------------
+def evaluate_rules(
+    case_type: CaseType,
+    definition: CaseDefinition,
+    state: CaseState,
+    documents: Iterable[Document],
+    now: dt.datetime,
+) -> list[Finding]:
+    """Every rule of ``case_type`` whose condition holds, as a finding; a failing rule becomes a flag, never raises."""
+    derived = facts(definition, state, documents, now)
+    ctx = context(state.variables, derived)
+    out: list[Finding] = []
+    for rule in case_type.rules:
+        out.extend(_evaluate(rule, case_type, definition, state, ctx))
+    return out
+
+
+def _evaluate(
+    rule: RuleSpec, case_type: CaseType, definition: CaseDefinition, state: CaseState, ctx: Mapping[str, Any]
+) -> list[Finding]:
+    try:
+        held = rule.condition.evaluate_bool(ctx)
+    except EvaluationError as exc:
+        return [_failed(rule, case_type, ctx, exc)]
+    if not held:
+        return []
+    reason = f"rule {rule.id!r}: {rule.condition.source} holds ({_values(rule, ctx)})"
+    action = None
+    if rule.action is not None:
+        action, note = resolve_action(rule.action, case_type, definition, state)
+        if note:
+            reason += f"; {note}"
+    cls = Suggestion if rule.kind == "suggestion" else Flag
+    return [cls(f"rule:{rule.id}", rule.message, rule.severity, reason, "rule", action)]
+
+
+def _failed(rule: RuleSpec, case_type: CaseType, ctx: Mapping[str, Any], exc: EvaluationError) -> Finding:
+    missing = sorted(n for n in rule.condition.variables if n != "*" and n not in ctx)
+    if missing:
+        # Missing case data is already flagged by gap detection; the rule simply cannot judge yet, so say what it
+        # waits for at info level instead of raising an alarm of its own.
+        labels = ", ".join(case_type.field_label(n) for n in missing)
+        return Flag(
+            f"rule-error:{rule.id}",
+            f"rule {rule.id} could not be evaluated: {labels} not set",
+            "info",
+            f"{rule.condition.source} reads {', '.join(missing)}, which the case does not have yet",
+            "rule",
+        )
+    return Flag(
+        f"rule-error:{rule.id}",
+        f"rule {rule.id} could not be evaluated: {exc}",
+        "warning",
+        f"evaluating {rule.condition.source} failed; the rule's advice is unavailable until this is fixed",
+        "rule",
+    )
+
+
+def _values(rule: RuleSpec, ctx: Mapping[str, Any]) -> str:
+    """The values the condition read, so the reason shows the facts it relied on, not only the formula."""
+    shown = []
+    for name in sorted(rule.condition.variables):
+        if name in ctx and name != "case":
+            shown.append(f"{name} = {_short(ctx[name])}")
+    return ", ".join(shown) if shown else "no case data read"
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -- actions ------------------------------------------------------------------------------------------------------
+def resolve_action(
+    spec: ActionSpec, case_type: CaseType, definition: CaseDefinition, state: CaseState
+) -> tuple[Action, str]:
+    """Map a declared action onto what the case can do now; the note (may be empty) says how it was mapped.
+
+    An item of that name that is enabled is started; one already under way is pointed at; a discretionary item that
+    can be planned now is planned; anything else becomes an ad hoc task, since adding work is always possible while
+    the case runs.
+    """
+    if spec.kind == "fill_in":
+        label = case_type.field_label(spec.target)
+        return Action("fill_in", spec.target, f"fill in: {label}"), ""
+    if spec.kind == "request_document":
+        label = case_type.document_label(spec.target)
+        existing = _open_item(state, request_task_name(label))
+        if existing is not None:
+            return _point_at(existing.id, existing.name, existing.state), "a request task is already open"
+        return request_document(spec.target, label), ""
+    name = spec.target
+    existing = _open_item(state, name)
+    if existing is not None:
+        note = "" if spec.kind == "start" else f"{name!r} is already in the case ({existing.state})"
+        return _point_at(existing.id, existing.name, existing.state), note
+    if not state.ended and name in plannable(definition, state):
+        note = "" if spec.kind == "plan" else f"{name!r} is a discretionary item that can be planned now"
+        return Action("plan", name, f"plan: {name}"), note
+    note = "" if spec.kind == "add_task" else f"{name!r} cannot be {_verb(spec.kind)} now, so as an ad hoc task"
+    return Action("add_task", name, f"add task: {name}"), note
+
+
+def _point_at(item_id: str, name: str, item_state: str) -> Action:
+    if item_state == ENABLED:
+        return Action("start", name, f"start: {name}", item_id)
+    return Action("open", name, f"open: {name}", item_id)
+
+
+def _open_item(state: CaseState, name: str) -> ItemInstance | None:
+    # The most recent open instance: a repeated task's newest instance is the one a person works on.
+    matches = [i for i in state.items.values() if i.name == name and i.state not in TERMINAL and i.id != state.root]
+    return max(matches, key=lambda i: _id_number(i.id)) if matches else None
+
+
+def _verb(kind: str) -> str:
+    return {"plan": "planned", "start": "started"}.get(kind, "done")
+
+
+def request_document(kind: str, label: str) -> Action:
+    return Action("request_document", kind, f"request document: {label}", task=request_task_name(label))
+
+
+def request_task_name(label: str) -> str:
+    return f"Request {label}"
+
+
+# -- helpers ------------------------------------------------------------------------------------------------------
+def _names(items: Iterable[Any]) -> list[str]:
+    return sorted({i.name for i in items})
+
+
+def _parse(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        return parse_datetime(text)
+    except (TimerError, ValueError):
+        return None
+
+
+def _before(due: str | None, now: dt.datetime) -> bool:
+    moment = _parse(due)
+    return moment is not None and moment < now
+
+
+def _id_number(item_id: str) -> int:
+    digits = "".join(ch for ch in item_id if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+def sort_findings(findings: Sequence[Finding]) -> list[Finding]:
+    """Most severe first; flags before suggestions at equal severity; then by id, so the order is stable."""
+    return sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.kind != "flag", f.id))
+
+
+def with_action(finding: Finding, action: Action | None) -> Finding:
+    return replace(finding, action=action)

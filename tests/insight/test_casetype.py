@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from casework.demo import demo_definition
+from casework.insight.casetype import (
+    ActionSpec,
+    CaseTypeError,
+    bundled_case_type,
+    bundled_case_types,
+    load_case_type,
+    parse_case_type,
+)
+
+MINIMAL = """
+[case_type]
+key = "permit"
+definition = "permitReview"
+"""
+
+
+def test_bundled_insurance_claim_matches_the_demo_model() -> None:
+    assert "insurance_claim" in bundled_case_types()
+    ct = bundled_case_type("insurance_claim")
+    definition = demo_definition()
+    assert ct.definition == definition.key
+    assert ct.sla == "P30D"
+    amount = ct.field("amount")
+    assert amount is not None and amount.type == "number"
+    police = ct.document("police_report")
+    assert police is not None and police.when is not None and police.when.source == "amount > 10000"
+    # Every item a rule names exists in the demo model, so the actions can map onto it.
+    names = {item.name for item in definition.items.values()}
+    for rule in ct.rules:
+        if rule.action is not None and rule.action.kind in ("plan", "start"):
+            assert rule.action.target in names, rule.id
+    expert = next(r for r in ct.rules if r.id == "large-claim-expert")
+    assert expert.action == ActionSpec("plan", "Expert opinion")
+
+
+def test_minimal_case_type_has_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "permit.toml"
+    path.write_text(MINIMAL + '[[fields]]\nname = "address"\n', encoding="utf-8")
+    ct = load_case_type(path)
+    assert (ct.key, ct.definition, ct.label, ct.sla) == ("permit", "permitReview", "permit", None)
+    address = ct.field("address")
+    assert address is not None
+    assert (address.type, address.label, address.required, address.when) == ("string", "address", True, None)
+
+
+def test_pattern_type_defaults_to_the_field_type_and_must_have_one_group() -> None:
+    ct = parse_case_type(
+        MINIMAL
+        + """
+[[fields]]
+name = "area"
+type = "number"
+
+[[patterns]]
+field = "area"
+regex = 'Area:\\s*(\\d+)'
+documents = "plan"
+"""
+    )
+    (pattern,) = ct.patterns
+    assert pattern.type == "number"
+    assert pattern.documents == ("plan",)
+    assert pattern.applies_to("plan") and not pattern.applies_to("letter")
+    assert pattern.regex.search("area: 120") is not None  # ignore_case is the default
+
+
+def test_every_problem_is_reported_with_its_field_path() -> None:
+    text = """
+[case_type]
+key = "bad key!"
+sla = "thirty days"
+
+[[fields]]
+name = "amount"
+type = "money"
+
+[[fields]]
+name = "amount"
+
+[[documents]]
+kind = "police_report"
+when = "amount >"
+
+[[patterns]]
+field = "amount"
+regex = '(\\d+)-(\\d+)'
+type = "string"
+
+[[patterns]]
+field = "ref"
+regex = '(unclosed'
+
+[[rules]]
+id = "r1"
+condition = "amount > 1"
+kind = "alert"
+severity = "high"
+message = "m"
+action = { call = "someone" }
+
+[[rules]]
+id = "r1"
+condition = "true"
+message = "again"
+sevrity = "info"
+"""
+    with pytest.raises(CaseTypeError) as info:
+        parse_case_type(text, source="bad.toml")
+    problems = info.value.problems
+    joined = "\n".join(problems)
+    expected_paths = [
+        "case_type.key:",
+        "case_type.definition: is required",
+        "case_type.sla:",
+        "fields[0].type: must be one of string, number, bool, date (got 'money')",
+        "fields[1].name: duplicate 'amount'",
+        "documents[0].when: invalid CEL expression",
+        "patterns[0].regex: must have exactly one capturing group (has 2)",
+        "patterns[1].regex: not a valid regular expression",
+        "rules[0].kind: must be one of suggestion, flag (got 'alert')",
+        "rules[0].severity: must be one of info, warning, critical (got 'high')",
+        "rules[0].action.call: unknown action",
+        "rules[1].id: duplicate 'r1'",
+        "rules[1].sevrity: unknown key",
+    ]
+    for prefix in expected_paths:
+        assert any(p.startswith(prefix) for p in problems), f"{prefix!r} not in:\n{joined}"
+    assert str(info.value).startswith("bad.toml: invalid case type:")
+
+
+def test_pattern_type_conflicting_with_field_is_rejected() -> None:
+    text = MINIMAL + '[[fields]]\nname = "n"\ntype = "number"\n'
+    text += '[[patterns]]\nfield = "n"\nregex = "(x)"\ntype = "date"\n'
+    with pytest.raises(CaseTypeError, match=r"patterns\[0\]\.type: 'date' differs from field 'n'"):
+        parse_case_type(text)
+
+
+def test_invalid_toml_and_missing_table_are_readable() -> None:
+    with pytest.raises(CaseTypeError, match="not valid TOML"):
+        parse_case_type("[case_type\n")
+    with pytest.raises(CaseTypeError, match=r"case_type: missing table \[case_type\]"):
+        parse_case_type('[[fields]]\nname = "x"\n')
+
+
+def test_unknown_bundled_case_type() -> None:
+    with pytest.raises(KeyError, match="no bundled case type 'nope'"):
+        bundled_case_type("nope")

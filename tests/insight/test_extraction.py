@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from casework.demo import demo_definition
+from casework.engine import CaseState, commands, execute
+from casework.insight.casetype import bundled_case_type
+from casework.insight.extraction import (
+    DocumentText,
+    ExtractionError,
+    convert,
+    extract_fields,
+    fill_command,
+    read_document,
+)
+from casework.insight.flags import assess
+
+T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def make_pdf(pages: list[list[str]]) -> bytes:
+    """A minimal valid PDF written by hand: per page one Helvetica text object, one line per string."""
+    page_ids = [4 + 2 * i for i in range(len(pages))]
+    objects: dict[int, bytes] = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: f"<< /Type /Pages /Kids [{' '.join(f'{i} 0 R' for i in page_ids)}] /Count {len(pages)} >>".encode(),
+        3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    }
+    for lines, page_id in zip(pages, page_ids, strict=True):
+        ops = ["BT", "/F1 11 Tf", "14 TL", "72 760 Td"]
+        for line in lines:
+            escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+            ops.append(f"({escaped}) Tj T*")
+        ops.append("ET")
+        stream = "\n".join(ops).encode("latin-1")
+        objects[page_id] = (
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
+            f"/Contents {page_id + 1} 0 R >>"
+        ).encode()
+        objects[page_id + 1] = b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = {}
+    for number in sorted(objects):
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n" % number + objects[number] + b"\nendobj\n"
+    xref = len(out)
+    size = max(offsets) + 1
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % size
+    for number in range(1, size):
+        out += b"%010d 00000 n \n" % offsets[number]
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (size, xref)
+    return bytes(out)
+
+
+CLAIM_PDF = [
+    ["Motor claim form", "Policy number: AB-123456", "Claimant: Ann Smith"],
+    ["Date of the accident: 14.02.2025", "Claimed amount: EUR 12,500.00"],
+]
+
+
+def test_pdf_text_is_read_page_by_page() -> None:
+    doc = read_document("claim.pdf", make_pdf(CLAIM_PDF), "claim_form")
+    assert doc.kind == "claim_form" and len(doc.pages) == 2
+    assert "Policy number: AB-123456" in doc.pages[0]
+    assert "Claimed amount: EUR 12,500.00" in doc.pages[1]
+
+
+def test_plain_text_and_unreadable_pdf() -> None:
+    doc = read_document("notes.txt", "Claimant: Zoë Brandt\n".encode(), "claim_form")
+    assert doc.pages == ("Claimant: Zoë Brandt\n",)
+    latin = read_document("old.txt", "Claimant: Zoë".encode("cp1252"), "claim_form")
+    assert latin.pages == ("Claimant: Zoë",)
+    with pytest.raises(ExtractionError, match="cannot read PDF"):
+        read_document("broken.pdf", b"%PDF-1.4\nnot really a pdf", "claim_form")
+
+
+def test_fields_are_extracted_with_their_source() -> None:
+    ct = bundled_case_type("insurance_claim")
+    doc = read_document("claim.pdf", make_pdf(CLAIM_PDF), "claim_form")
+    result = extract_fields(ct, [doc])
+    values = {name: found.value for name, found in result.values.items()}
+    assert values == {
+        "policyNumber": "AB-123456",
+        "claimant": "Ann Smith",
+        "amount": 12500.0,
+        "incidentDate": "2025-02-14",
+    }
+    amount = result.values["amount"]
+    assert (amount.document, amount.page, amount.text) == ("claim.pdf", 2, "12,500.00")
+    assert doc.pages[1][amount.span[0] : amount.span[1]] == "12,500.00"
+    assert "Claimed amount: EUR 12,500.00" in amount.context
+    assert amount.source == "claim.pdf p.2: '12,500.00'"
+    assert result.problems == [] and result.alternatives == []
+
+
+def test_patterns_only_search_their_document_kinds() -> None:
+    ct = bundled_case_type("insurance_claim")
+    letter = DocumentText("letter.txt", "letter", ("Policy number: ZZ-999999\nDate of incident: 2025-01-05",))
+    result = extract_fields(ct, [letter])
+    # policyNumber is declared for claim forms only; incidentDate applies to every document.
+    assert set(result.values) == {"incidentDate"}
+
+
+def test_fill_never_overwrites_what_a_person_entered() -> None:
+    ct = bundled_case_type("insurance_claim")
+    result = extract_fields(ct, [read_document("claim.pdf", make_pdf(CLAIM_PDF), "claim_form")])
+    current = {"policyNumber": "AB-654321", "claimant": "Ann Smith", "amount": None}
+    plan = fill_command(result, current, actor="intake")
+    assert plan.command is not None
+    assert plan.command.variables == {"amount": 12500.0, "incidentDate": "2025-02-14"}
+    assert plan.command.actor == "intake"
+    assert plan.command.reason is not None
+    assert "amount from claim.pdf p.2: '12,500.00'" in plan.command.reason
+    assert "incidentDate from claim.pdf p.2: '14.02.2025'" in plan.command.reason
+    ((found, kept_value),) = plan.kept
+    assert (found.field, found.value, kept_value) == ("policyNumber", "AB-123456", "AB-654321")
+
+    asked = fill_command(result, current, actor="ann", overwrite={"policyNumber"})
+    assert asked.command is not None and asked.command.variables["policyNumber"] == "AB-123456"
+    assert asked.kept == []
+
+    same = fill_command(result, {name: f.value for name, f in result.values.items()}, actor="intake")
+    assert same.command is None and same.kept == []
+
+
+def test_conflicting_values_and_bad_text_are_reported() -> None:
+    ct = bundled_case_type("insurance_claim")
+    form = DocumentText("form.txt", "claim_form", ("Claimed amount: 900\nDate of accident: 02/03/2025",))
+    estimate = DocumentText("estimate.txt", "repair_estimate", ("Amount claimed: 1.250,50",))
+    result = extract_fields(ct, [form, estimate])
+    assert result.values["amount"].value == 900
+    assert [(a.document, a.value) for a in result.alternatives] == [("estimate.txt", 1250.5)]
+    plan = fill_command(result, {}, actor="intake")
+    assert any(p.startswith("amount: estimate.txt p.1") and "differs from form.txt" in p for p in plan.problems)
+    # The date pattern does not match 02/03/2025 at all (ambiguous), so nothing is guessed for it.
+    assert "incidentDate" not in result.values
+
+
+def test_extracted_values_fill_the_case_and_close_gaps() -> None:
+    ct = bundled_case_type("insurance_claim")
+    definition = demo_definition()
+    state = CaseState.create("c1", definition)
+    execute(definition, state, commands.StartCase(variables={}, actor="ann"), T0)
+    documents = [("claim_form", "claim.pdf")]
+    before = {f.id for f in assess(ct, definition, state, documents, T0)}
+    assert {"missing-field:policyNumber", "missing-field:amount"} <= before
+
+    result = extract_fields(ct, [read_document("claim.pdf", make_pdf(CLAIM_PDF), "claim_form")])
+    plan = fill_command(result, state.variables, actor="intake")
+    assert plan.command is not None
+    events = execute(definition, state, plan.command, T0)
+    assert any(e.reason == plan.command.reason for e in events)  # the sources are in the audit trail
+    after = {f.id for f in assess(ct, definition, state, documents, T0)}
+    # The fields are filled; the amount (12,500) now makes a police report required, which is missing.
+    assert not any(i.startswith("missing-field:") for i in after)
+    assert "missing-document:police_report" in after
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "value"),
+    [
+        ("number", "12,500", 12500),
+        ("number", "12,50", 12.5),
+        ("number", "1.234.567", 1234567),
+        ("number", "1,234.56", 1234.56),
+        ("number", "1 234,56", 1234.56),
+        ("number", "42", 42),
+        ("date", "2025-02-14", "2025-02-14"),
+        ("date", "14.2.2025", "2025-02-14"),
+        ("date", "14 February 2025", "2025-02-14"),
+        ("bool", "Yes", True),
+        ("bool", "no", False),
+        ("string", "  Ann   Smith ", "Ann Smith"),
+    ],
+)
+def test_convert(kind: str, raw: str, value: object) -> None:
+    assert convert(kind, raw) == value
+
+
+@pytest.mark.parametrize(("kind", "raw"), [("number", "12a"), ("date", "02/03/2025"), ("date", "31.02.2025"),
+                                           ("bool", "maybe"), ("string", "  ")])
+def test_convert_rejects(kind: str, raw: str) -> None:
+    with pytest.raises(ValueError):
+        convert(kind, raw)

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from casework.demo import demo_definition
+from casework.engine import CaseState, commands, execute
+from casework.insight.casetype import ActionSpec, CaseType, bundled_case_type, parse_case_type
+from casework.insight.rules import (
+    Action,
+    Flag,
+    Suggestion,
+    evaluate_rules,
+    facts,
+    feedback_command,
+    resolve_action,
+)
+from casework.model import CaseDefinition
+
+T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def start_claim(variables: dict[str, object], *, register: bool = True) -> tuple[CaseDefinition, CaseState]:
+    definition = demo_definition()
+    state = CaseState.create("c1", definition)
+    execute(definition, state, commands.StartCase(variables=variables, actor="ann"), T0)
+    if register:
+        execute(definition, state, commands.CompleteItem(item="Register claim", actor="ann"), T0)
+    return definition, state
+
+
+def rules_case_type(rules: str) -> CaseType:
+    head = '[case_type]\nkey = "t"\ndefinition = "insuranceClaim"\n[[fields]]\nname = "amount"\ntype = "number"\n'
+    head += 'label = "claimed amount"\n'
+    return parse_case_type(head + rules)
+
+
+def test_facts_describe_the_case_now() -> None:
+    definition, state = start_claim({"amount": 20000})
+    f = facts(definition, state, [("claim_form", "form.pdf")], T0 + dt.timedelta(days=3, hours=12))
+    assert f["open_tasks"] == ["Assess damage", "Collect documents", "Fraud check"]
+    assert f["completed"] == ["Register claim"]
+    assert "Review police report" in f["waiting"]
+    assert f["plannable"] == ["Expert opinion", "Site visit"]
+    assert f["documents"] == ["claim_form"] and f["document_names"] == ["form.pdf"]
+    assert f["days_open"] == pytest.approx(3.5)
+    assert f["case"] == {"amount": 20000}
+    assert f["status"] == "active"
+
+
+def test_bundled_rules_on_a_large_claim() -> None:
+    definition, state = start_claim({"amount": 80000, "previousClaims": 4})
+    now = T0 + dt.timedelta(days=8)
+    found = {f.id: f for f in evaluate_rules(bundled_case_type("insurance_claim"), definition, state, [], now)}
+    assert set(found) == {"rule:large-claim-expert", "rule:repeat-claimant", "rule:workshop-follow-up"}
+
+    expert = found["rule:large-claim-expert"]
+    assert isinstance(expert, Suggestion) and expert.kind == "suggestion" and expert.severity == "warning"
+    assert expert.action == Action("plan", "Expert opinion", "plan: Expert opinion")
+    # The reason names the rule, its condition and the values it read.
+    assert "large-claim-expert" in expert.reason and "amount > 50000" in expert.reason
+    assert "amount = 80000" in expert.reason
+
+    fraud = found["rule:repeat-claimant"]
+    assert isinstance(fraud, Flag) and fraud.severity == "critical"
+    # Fraud check is already active (amount > 10000): the action points at that task instead of adding one.
+    assert fraud.action is not None and fraud.action.kind == "open" and fraud.action.item is not None
+    assert state.items[fraud.action.item].name == "Fraud check"
+
+    workshop = found["rule:workshop-follow-up"]
+    assert workshop.action == Action("add_task", "Call the workshop", "add task: Call the workshop")
+    command = workshop.action.command(actor="ann", reason="accepted suggestion")
+    expected = commands.AddItem(kind="humanTask", name="Call the workshop", actor="ann", reason="accepted suggestion")
+    assert command == expected
+
+
+def test_rules_that_do_not_hold_say_nothing() -> None:
+    definition, state = start_claim({"amount": 500})
+    assert evaluate_rules(bundled_case_type("insurance_claim"), definition, state, [], T0) == []
+
+
+def test_document_fact_drives_a_rule() -> None:
+    definition, state = start_claim({"amount": 500})
+    ct = bundled_case_type("insurance_claim")
+    (found,) = evaluate_rules(ct, definition, state, [("police_report", "report.pdf")], T0)
+    assert found.id == "rule:police-report-not-recorded"
+    assert found.action == Action("fill_in", "policeReport", "fill in: policeReport")
+    execute(definition, state, commands.SetVariables(variables={"policeReport": "PR-1"}, actor="ann"), T0)
+    assert evaluate_rules(ct, definition, state, [("police_report", "report.pdf")], T0) == []
+
+
+def test_a_failing_rule_becomes_a_flag_and_does_not_raise() -> None:
+    ct = rules_case_type(
+        """
+[[rules]]
+id = "needs-amount"
+condition = "amount > 100"
+message = "big"
+
+[[rules]]
+id = "bad-type"
+condition = "amount"
+message = "not a boolean"
+
+[[rules]]
+id = "ok"
+condition = "true"
+message = "always"
+"""
+    )
+    definition, state = start_claim({})
+    found = evaluate_rules(ct, definition, state, [], T0)
+    by_id = {f.id: f for f in found}
+    missing = by_id["rule-error:needs-amount"]
+    assert isinstance(missing, Flag) and missing.severity == "info"
+    assert missing.message == "rule needs-amount could not be evaluated: claimed amount not set"
+    assert "rule-error:bad-type" in by_id  # amount is missing here too
+    assert "rule:ok" in by_id
+
+    execute(definition, state, commands.SetVariables(variables={"amount": 5}, actor="ann"), T0)
+    by_id = {f.id: f for f in evaluate_rules(ct, definition, state, [], T0)}
+    broken = by_id["rule-error:bad-type"]
+    assert broken.severity == "warning"
+    assert broken.message.startswith("rule bad-type could not be evaluated:") and "boolean" in broken.message
+    assert "rule-error:needs-amount" not in by_id and "rule:needs-amount" not in by_id
+
+
+def test_juel_conditions_work_too() -> None:
+    ct = rules_case_type('[[rules]]\nid = "j"\ncondition = "${amount > 10 && empty policeReport}"\nmessage = "m"\n')
+    definition, state = start_claim({"amount": 11})
+    assert [f.id for f in evaluate_rules(ct, definition, state, [], T0)] == ["rule:j"]
+
+
+def test_actions_map_onto_what_the_case_can_do_now() -> None:
+    ct = bundled_case_type("insurance_claim")
+    definition, state = start_claim({"amount": 500}, register=False)
+
+    # Before registration the assessment stage is not active: Site visit cannot be planned yet -> ad hoc task.
+    action, note = resolve_action(ActionSpec("plan", "Site visit"), ct, definition, state)
+    assert action.kind == "add_task" and "cannot be planned now" in note
+    # An active modelled task is pointed at.
+    action, note = resolve_action(ActionSpec("add_task", "Register claim"), ct, definition, state)
+    assert action.kind == "open" and state.items[action.item or ""].name == "Register claim"
+    assert "already in the case" in note
+
+    execute(definition, state, commands.CompleteItem(item="Register claim", actor="ann"), T0)
+    action, note = resolve_action(ActionSpec("plan", "Site visit"), ct, definition, state)
+    assert action == Action("plan", "Site visit", "plan: Site visit") and note == ""
+    assert action.command(actor="bob") == commands.PlanItem(item="Site visit", actor="bob")
+    # Expert opinion's applicability rule (amount > 10000) does not hold for 500.
+    action, _ = resolve_action(ActionSpec("plan", "Expert opinion"), ct, definition, state)
+    assert action.kind == "add_task"
+
+    action, _ = resolve_action(ActionSpec("request_document", "police_report"), ct, definition, state)
+    assert action.label == "request document: police report"
+    cmd = action.command(actor="ann")
+    assert isinstance(cmd, commands.AddItem) and cmd.name == "Request police report"
+    execute(definition, state, cmd, T0)
+    # Once the request task exists it is pointed at rather than suggested twice.
+    action, note = resolve_action(ActionSpec("request_document", "police_report"), ct, definition, state)
+    assert action.kind in ("open", "start") and action.target == "Request police report"
+
+
+def test_accepting_a_suggestion_is_recorded_in_the_audit_trail() -> None:
+    definition, state = start_claim({"amount": 80000})
+    ct = bundled_case_type("insurance_claim")
+    expert = next(f for f in evaluate_rules(ct, definition, state, [], T0) if f.id == "rule:large-claim-expert")
+    record = feedback_command(expert, accepted=False, actor="ann", reason="expert already consulted by phone")
+    assert record.suggestion["activity"] == "Expert opinion"
+    assert record.suggestion["reason"] == expert.reason
+    events = execute(definition, state, record, T0)
+    assert events and events[-1].actor == "ann" and events[-1].reason == "expert already consulted by phone"
