@@ -1,0 +1,266 @@
+"""Benchmark: durable task completions/s of casework's store beside raw durable commits and SpiffWorkflow.
+
+Not a test. Run: casework bench store [--json] [--quick], or python bench/store.py [--pg postgresql://...]
+[--repeat 5] [--json] [--quick]. PostgreSQL is measured when --pg or $CASEWORK_BENCH_POSTGRES_URL gives a server.
+Every figure is the median of --repeat runs, all measured in the same process run (absolute figures drift between
+runs on shared machines; compare the ratios).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+TASKS = ("Review claim", "Request documents", "Assess damage", "Close claim")  # amount 500: four human tasks
+
+
+def _shared() -> Path:
+    from casework.paths import shared_dir
+
+    root = shared_dir()
+    if root is None:
+        raise SystemExit("bench/store.py needs the shared corpus (../shared or $CASEWORK_SHARED)")
+    return root / "bench"
+
+
+# -- raw durable commits ------------------------------------------------------------------------------------------
+
+
+def raw_sqlite_commits(folder: Path, n: int) -> float:
+    conn = sqlite3.connect(folder / "raw.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    start = time.perf_counter()
+    for i in range(n):
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO t (v) VALUES (?)", (f"row {i}",))
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return n / elapsed
+
+
+def raw_pg_commits(url: str, n: int) -> float:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute("CREATE TEMP TABLE t (id bigserial PRIMARY KEY, v text)")
+        start = time.perf_counter()
+        for i in range(n):
+            with conn.transaction():
+                conn.execute("INSERT INTO t (v) VALUES (%s)", (f"row {i}",))
+        return n / (time.perf_counter() - start)
+
+
+# -- casework -----------------------------------------------------------------------------------------------------
+
+
+def casework_completions(url: str, clients: int, cases_per_client: int, folder: Path) -> tuple[float, float]:
+    """Task completions/s with `clients` threads on their own cases; returns (rate, bytes per event)."""
+    from casework.engine import commands
+    from casework.service import CaseService
+    from casework.store import Store
+
+    store = Store.open(url, audit_key=folder / "audit.key", blob_dir=folder / "blobs")
+    try:
+        svc = CaseService(store)
+        svc.deploy((_shared() / "claim.cmmn").read_text(encoding="utf-8"))
+        plan = [[svc.start_case("claim", {"amount": 500}).case_id for _ in range(cases_per_client)]
+                for _ in range(clients)]
+        barrier = threading.Barrier(clients + 1)
+        errors: list[BaseException] = []
+
+        def client(case_ids: list[str]) -> None:
+            barrier.wait()
+            try:
+                for case_id in case_ids:
+                    for name in TASKS:
+                        svc.execute(case_id, commands.CompleteItem(item=name, actor="bench"))
+            except BaseException as exc:  # surfaced after the run
+                errors.append(exc)
+
+        threads = [threading.Thread(target=client, args=(ids,)) for ids in plan]
+        for th in threads:
+            th.start()
+        barrier.wait()
+        start = time.perf_counter()
+        for th in threads:
+            th.join()
+        elapsed = time.perf_counter() - start
+        if errors:
+            raise errors[0]
+        return clients * cases_per_client * len(TASKS) / elapsed, _bytes_per_event(store, url)
+    finally:
+        store.close()
+
+
+def _bytes_per_event(store: Any, url: str) -> float:
+    from sqlalchemy import text
+
+    _, n_events = store.counts()
+    with store.engine.connect() as conn:
+        if store.is_sqlite:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            db = Path(store.engine.url.database)
+            size = sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+        else:
+            size = conn.execute(
+                text(
+                    "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
+                    "AND c.relkind = 'r'"
+                )
+            ).scalar_one()
+    return float(size) / max(n_events, 1)
+
+
+# -- SpiffWorkflow ------------------------------------------------------------------------------------------------
+
+
+def spiff_completions(folder: Path, instances: int) -> float:
+    """SpiffWorkflow 3.2 on claim.bpmn, storing the whole-workflow JSON in SQLite (WAL, FULL) after every task."""
+    from SpiffWorkflow.bpmn.parser import BpmnParser
+    from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+    from SpiffWorkflow.util.task import TaskState
+
+    parser = BpmnParser()
+    parser.add_bpmn_file(str(_shared() / "claim.bpmn"))
+    spec = parser.get_spec("claim")
+    serializer = BpmnWorkflowSerializer()
+    conn = sqlite3.connect(folder / "spiff.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE workflows (id TEXT PRIMARY KEY, state TEXT NOT NULL)")
+    completed = 0
+    start = time.perf_counter()
+    for _ in range(instances):
+        wf_id = uuid.uuid4().hex
+        wf = BpmnWorkflow(spec)
+        wf.do_engine_steps()
+        conn.execute("INSERT INTO workflows VALUES (?, ?)", (wf_id, serializer.serialize_json(wf)))
+        while True:
+            ready = wf.get_tasks(state=TaskState.READY, manual=True)
+            if not ready:
+                break
+            task = ready[0]
+            task.data["amount"] = 500
+            task.run()
+            wf.do_engine_steps()
+            conn.execute("BEGIN")
+            conn.execute("UPDATE workflows SET state = ? WHERE id = ?", (serializer.serialize_json(wf), wf_id))
+            conn.execute("COMMIT")
+            completed += 1
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return completed / elapsed
+
+
+# -- driver -------------------------------------------------------------------------------------------------------
+
+
+def _pg_schema_url(base: str) -> tuple[str, Callable[[], None]]:
+    from urllib.parse import quote
+
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    plain = base.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+
+    def drop() -> None:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options={quote(f'-csearch_path={schema}')}", drop
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Each casework figure is measured right after a raw-commit figure, and each ratio is taken within one
+    repetition before the median: on a shared machine the disk's fsync rate swings several-fold within minutes."""
+    samples: dict[str, list[float]] = {}
+
+    def add(name: str, value: float) -> None:
+        samples.setdefault(name, []).append(value)
+
+    configs = ((1, args.cases), (args.clients, max(2, args.cases // 4)))
+    for rep in range(args.repeat):
+        with tempfile.TemporaryDirectory(prefix="casework-bench-") as tmp:
+            folder = Path(tmp)
+            spiff = spiff_completions(folder, args.spiff)
+            add("spiff_sqlite_snapshot_per_s", spiff)
+            for clients, per in configs:
+                sub = folder / f"c{clients}"
+                sub.mkdir()
+                raw = raw_sqlite_commits(sub, args.raw)
+                rate, bpe = casework_completions(f"sqlite:///{sub / 'casework.db'}", clients, per, sub)
+                add("sqlite_raw_commits_per_s", raw)
+                add(f"sqlite_casework_{clients}_clients_per_s", rate)
+                add(f"sqlite_ratio_{clients}_clients_vs_raw", rate / raw)
+                add(f"sqlite_ratio_{clients}_clients_vs_spiff", rate / spiff)
+                add("sqlite_bytes_per_event", bpe)
+            if args.pg:
+                for clients, per in configs:
+                    raw = raw_pg_commits(args.pg, args.raw)
+                    url, drop = _pg_schema_url(args.pg)
+                    try:
+                        rate, bpe = casework_completions(url, clients, per, folder / f"pg{clients}")
+                    finally:
+                        drop()
+                    add("pg_raw_commits_per_s", raw)
+                    add(f"pg_casework_{clients}_clients_per_s", rate)
+                    add(f"pg_ratio_{clients}_clients_vs_raw", rate / raw)
+                    add("pg_bytes_per_event", bpe)
+        print(f"repetition {rep + 1}/{args.repeat} done", file=sys.stderr)
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    goals = {
+        "sqlite_ratio_1_clients_vs_raw >= 0.5": med["sqlite_ratio_1_clients_vs_raw"] >= 0.5,
+        f"sqlite_ratio_{args.clients}_clients_vs_raw >= 2": med[f"sqlite_ratio_{args.clients}_clients_vs_raw"] >= 2,
+        f"sqlite_ratio_{args.clients}_clients_vs_spiff >= 5": (
+            med[f"sqlite_ratio_{args.clients}_clients_vs_spiff"] >= 5
+        ),
+    }
+    return {"repetitions": args.repeat, "medians": med, "goals": goals, "samples": samples}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(prog="casework bench store", description=__doc__)
+    p.add_argument("--pg", default=os.environ.get("CASEWORK_BENCH_POSTGRES_URL"),
+                   help="also measure PostgreSQL at this URL (a scratch schema is created and dropped)")
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--clients", type=int, default=16)
+    p.add_argument("--cases", type=int, default=60, help="cases completed by the single client (4 tasks each)")
+    p.add_argument("--raw", type=int, default=1000, help="raw single-row commits per sample")
+    p.add_argument("--spiff", type=int, default=60, help="SpiffWorkflow instances per sample")
+    p.add_argument("--quick", action="store_true", help="a short run: 2 repetitions of smaller samples")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.repeat, args.cases, args.raw, args.spiff = 2, 20, 300, 20
+    result = run(args)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key, value in result["medians"].items():
+            print(f"{key:40s} {value:12.2f}")
+        for goal, met in result["goals"].items():
+            print(f"goal {goal:40s} {'met' if met else 'NOT met'}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

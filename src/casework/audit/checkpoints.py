@@ -1,0 +1,178 @@
+"""Signed checkpoints over the global event sequence.
+
+A checkpoint signs (last global event id, running hash over every event hash in global order, digest of the chain
+heads of the cases touched since the previous checkpoint) with an Ed25519 key kept outside the database. Someone who
+can write the database can re-hash an edited chain so that it links up again, but cannot re-sign the checkpoints
+that covered the old hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import Connection, insert, select, text
+
+from casework.audit.hashing import GENESIS, canonical_json, running_hash
+from casework.store import Store
+from casework.store import schema as t
+
+
+def load_or_create_key(path: Path) -> Ed25519PrivateKey:
+    """The signing key; created on first use, readable by its owner only (0600)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first: use theirs
+            pass
+        else:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pem)
+                fh.flush()
+                os.fsync(fh.fileno())
+            return key
+    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(loaded, Ed25519PrivateKey):
+        raise ValueError(f"{path} does not hold an Ed25519 private key")
+    return loaded
+
+
+def public_hex(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+
+
+def parse_public_key(value: str) -> Ed25519PublicKey:
+    """A public key given as 64 hex digits, or as a file holding a PEM public or private key."""
+    if len(value) == 64 and all(c in "0123456789abcdefABCDEF" for c in value):
+        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(value))
+    data = Path(value).read_bytes()
+    if b"PRIVATE KEY" in data:
+        private = serialization.load_pem_private_key(data, password=None)
+        if isinstance(private, Ed25519PrivateKey):
+            return private.public_key()
+    else:
+        public = serialization.load_pem_public_key(data)
+        if isinstance(public, Ed25519PublicKey):
+            return public
+    raise ValueError(f"{value} is not an Ed25519 key")
+
+
+def message(last_event_id: int, running: str, heads_json: str) -> bytes:
+    heads_digest = hashlib.sha256(heads_json.encode("utf-8")).hexdigest()
+    return f"casework-checkpoint\n{last_event_id}\n{running}\n{heads_digest}".encode("ascii")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    id: int
+    last_event_id: int
+    running_hash: str
+    heads: dict[str, list[Any]]
+    heads_json: str
+    signature: str
+    public_key: str
+
+
+def checkpoints(conn: Connection) -> list[Checkpoint]:
+    rows = conn.execute(select(t.checkpoints).order_by(t.checkpoints.c.last_event_id, t.checkpoints.c.id)).all()
+    return [
+        Checkpoint(
+            id=r.id,
+            last_event_id=r.last_event_id,
+            running_hash=r.running_hash,
+            heads=json.loads(r.heads),
+            heads_json=r.heads,
+            signature=r.signature,
+            public_key=r.public_key,
+        )
+        for r in rows
+    ]
+
+
+def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int | None:
+    """Seal every event written since the last checkpoint; returns the checkpoint id (None if nothing new)."""
+    signer = key or load_or_create_key(store.audit_key_path)
+
+    def work(conn: Connection) -> int | None:
+        if conn.dialect.name == "postgresql":
+            # Waits for in-flight appends and holds new ones back, so no lower event id can commit after we
+            # have read past it: the running hash covers a gap-free prefix of the global sequence.
+            conn.execute(text("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE"))
+        last = conn.execute(
+            select(t.checkpoints.c.last_event_id, t.checkpoints.c.running_hash)
+            .order_by(t.checkpoints.c.last_event_id.desc())
+            .limit(1)
+        ).first()
+        last_id, running = (int(last.last_event_id), last.running_hash) if last is not None else (0, GENESIS)
+        rows = conn.execute(
+            select(t.events.c.id, t.events.c.case_id, t.events.c.seq, t.events.c.hash)
+            .where(t.events.c.id > last_id)
+            .order_by(t.events.c.id)
+        ).all()
+        if not rows:
+            return None
+        heads: dict[str, list[Any]] = {}
+        for r in rows:
+            running = running_hash(running, r.hash)
+            heads[r.case_id] = [r.seq, r.hash]
+        heads_json = canonical_json(heads)
+        end = int(rows[-1].id)
+        signature = signer.sign(message(end, running, heads_json)).hex()
+        res = conn.execute(
+            insert(t.checkpoints)
+            .values(
+                last_event_id=end,
+                running_hash=running,
+                heads=heads_json,
+                signature=signature,
+                public_key=public_hex(signer),
+                created_at=datetime.now(UTC),
+            )
+            .returning(t.checkpoints.c.id)
+        )
+        return int(res.scalar_one())
+
+    return store.write(work)
+
+
+class Checkpointer:
+    """Writes a checkpoint after every `every_events` events or `every_seconds` seconds, whichever comes first."""
+
+    def __init__(self, store: Store, *, every_events: int = 1000, every_seconds: float = 60.0) -> None:
+        self.store = store
+        self.every_events = every_events
+        self.every_seconds = every_seconds
+        self._pending = 0
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+        self._key: Ed25519PrivateKey | None = None
+
+    def note(self, n_events: int) -> None:
+        with self._lock:
+            self._pending += n_events
+            due = self._pending >= self.every_events or time.monotonic() - self._last >= self.every_seconds
+            if not due:
+                return
+            self._pending = 0
+            self._last = time.monotonic()
+        self.flush()
+
+    def flush(self) -> int | None:
+        if self._key is None:
+            self._key = load_or_create_key(self.store.audit_key_path)
+        return write_checkpoint(self.store, self._key)

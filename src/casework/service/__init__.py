@@ -1,0 +1,8 @@
+"""Use cases over the engine and the store: deploy models, start cases, run commands durably."""
+
+from __future__ import annotations
+
+from casework.service.errors import Conflict, InvalidInput, NotFound, ServiceError
+from casework.service.service import CaseResult, CaseService, utc_now
+
+__all__ = ["CaseResult", "CaseService", "Conflict", "InvalidInput", "NotFound", "ServiceError", "utc_now"]

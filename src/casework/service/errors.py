@@ -1,0 +1,22 @@
+"""What the service raises besides the engine's own `CommandRejected` (bad command for the case's state)."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base class of service errors."""
+
+
+class NotFound(ServiceError, LookupError):
+    """No such case or definition (HTTP 404)."""
+
+
+class Conflict(ServiceError):
+    """The case changed under the command and the command no longer applies, or the id is taken (HTTP 409).
+
+    Nothing was written.
+    """
+
+
+class InvalidInput(ServiceError, ValueError):
+    """The request itself is malformed (HTTP 400); nothing was written."""

@@ -1,0 +1,92 @@
+"""Rows derived from a case state: the task inbox, participants and timer jobs.
+
+Each is computed for the state before and after a command and only the difference is written, so a command costs
+work in proportion to what it changed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from casework.engine import CaseState
+
+TaskKey = tuple[str | None, str | None, str, str, str | None, str | None, str | None]
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def task_view(state: CaseState) -> dict[str, TaskKey]:
+    """item id -> (def_id, name, kind, state, owner, candidate group, due) for every plan item but the case plan."""
+    out: dict[str, TaskKey] = {}
+    for item in state.items.values():
+        if item.id == state.root:
+            continue
+        group = getattr(item, "candidate_group", None)
+        out[item.id] = (item.def_id, item.name, item.kind, item.state, item.owner, group, item.due)
+    return out
+
+
+def task_changes(
+    case_id: str, before: dict[str, TaskKey], after: dict[str, TaskKey], now: datetime
+) -> tuple[list[dict[str, Any]], list[str]]:
+    upserts: list[dict[str, Any]] = []
+    for item_id, row in after.items():
+        if before.get(item_id) != row:
+            def_id, name, kind, st, owner, group, due = row
+            upserts.append(
+                {
+                    "case_id": case_id,
+                    "item_id": item_id,
+                    "def_id": def_id,
+                    "name": name,
+                    "kind": kind,
+                    "state": st,
+                    "owner": owner,
+                    "candidate_group": group,
+                    "due_at": parse_time(due),
+                    "updated_at": now,
+                }
+            )
+    removed = [item_id for item_id in before if item_id not in after]
+    return upserts, removed
+
+
+def participant_pairs(state: CaseState) -> set[tuple[str, str]]:
+    return {(user, role) for user, roles in state.participants.items() for role in roles}
+
+
+def sla_view(state: CaseState) -> dict[str, str]:
+    """Deadlines the worker must watch: the case's own (ref "case") and each open item's (ref = item id)."""
+    out = {item.id: item.due for item in state.items.values() if item.due and item.open and item.id != state.root}
+    if state.due and not state.ended:
+        out["case"] = state.due
+    return out
+
+
+def job_changes(
+    kind: str, case_id: str, before: dict[str, str], after: dict[str, str], now: datetime
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Jobs to (re)arm and to drop when a case's timers or deadlines move from `before` to `after`."""
+    upserts = [
+        {
+            "kind": kind,
+            "case_id": case_id,
+            "ref": ref,
+            "due_at": parse_time(due) or now,
+            "payload": json.dumps({"item": ref} if ref != "case" else {"case": case_id}),
+            "claimed_by": None,
+            "claimed_until": None,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for ref, due in after.items()
+        if before.get(ref) != due
+    ]
+    return upserts, [ref for ref in before if ref not in after]

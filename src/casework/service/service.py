@@ -1,0 +1,301 @@
+"""`CaseService`: load a case, run a command through the engine, persist the result in one transaction."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from casework.audit.checkpoints import Checkpointer
+from casework.audit.hashing import GENESIS
+from casework.engine import CaseState, CommandRejected, Event, commands, execute
+from casework.model import CaseDefinition, load_definition
+from casework.service import projection as proj
+from casework.service.cache import HeadCache
+from casework.service.errors import Conflict, InvalidInput, NotFound
+from casework.store import CaseHead, NewEvent, Store, VersionMismatch
+from casework.store import writes as w
+
+Clock = Callable[[], datetime]
+MAX_ATTEMPTS = 5
+_CASE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class CaseResult:
+    """What a command did: the case's new version and status, and the events it appended (empty if none).
+
+    For the resulting state call `CaseService.state(case_id)`: the service keeps its own working copy private.
+    """
+
+    case_id: str
+    version: int
+    status: str
+    created: bool = False
+    events: list[Event] = field(default_factory=list)
+
+
+class CaseService:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock = utc_now,
+        checkpoint_every: int = 1000,
+        checkpoint_seconds: float = 60.0,
+        max_attempts: int = MAX_ATTEMPTS,
+        cache_size: int = 10_000,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.checkpointer = Checkpointer(store, every_events=checkpoint_every, every_seconds=checkpoint_seconds)
+        self._definitions: dict[tuple[str, int], CaseDefinition] = {}
+        self._definitions_lock = threading.Lock()
+        # Recently written cases, so the next command skips the read; the version check on write catches any
+        # copy made stale by another process, which is then re-read.
+        self._heads = HeadCache(cache_size)
+
+    # -- definitions ----------------------------------------------------------------------------------------------
+
+    def deploy(self, xml: str | bytes) -> tuple[str, int]:
+        """Import and store a CMMN model; raises `casework.model.ModelError` (nothing stored) if it is invalid.
+
+        Deploying the same text again returns the existing version.
+        """
+        text = xml.decode("utf-8") if isinstance(xml, bytes) else xml
+        definition = load_definition(text)
+        version, _ = self.store.deploy_definition(definition.key, definition.name, text, self.clock())
+        with self._definitions_lock:
+            self._definitions[(definition.key, version)] = definition
+        return definition.key, version
+
+    def definition(self, key: str, version: int | None = None) -> tuple[int, CaseDefinition]:
+        if version is not None:
+            cached = self._definitions.get((key, version))
+            if cached is not None:
+                return version, cached
+        row = self.store.definition(key, version)
+        if row is None:
+            raise NotFound(f"no definition {key!r}" + (f" version {version}" if version is not None else ""))
+        with self._definitions_lock:
+            cached = self._definitions.get((row.key, row.version))
+            if cached is None:
+                cached = load_definition(row.xml)
+                self._definitions[(row.key, row.version)] = cached
+        return row.version, cached
+
+    # -- cases ----------------------------------------------------------------------------------------------------
+
+    def start_case(
+        self,
+        definition_key: str,
+        variables: Mapping[str, Any] | None = None,
+        actor: str = "system",
+        business_key: str | None = None,
+        idempotency_key: str | None = None,
+        case_id: str | None = None,
+        now: datetime | None = None,
+        reason: str | None = None,
+    ) -> CaseResult:
+        """Start a case of the latest version of a definition.
+
+        A business key or idempotency key seen before returns the case it started (created=False), untouched.
+        """
+        existing = self._existing(business_key, idempotency_key)
+        if existing is not None:
+            return existing
+        if case_id is not None and not _CASE_ID.match(case_id):
+            raise InvalidInput(f"case id {case_id!r} must be 1-64 letters, digits or _.:-")
+        now = now or self.clock()
+        version, definition = self.definition(definition_key)
+        new_id = case_id or uuid.uuid4().hex
+        state = CaseState.create(new_id, definition)
+        events = execute(definition, state, commands.StartCase(variables=dict(variables or {}), actor=actor,
+                                                                reason=reason), now)
+        rows = w.event_rows(new_id, 1, GENESIS, [_new(e) for e in events])
+        snapshot = json.dumps(state.to_dict(), separators=(",", ":"))
+
+        def work(conn: Connection) -> None:
+            w.insert_case(
+                conn,
+                case_id=new_id,
+                definition_key=definition.key,
+                definition_version=version,
+                business_key=business_key,
+                status=state.status,
+                version=len(rows),
+                last_hash=rows[-1]["hash"] if rows else GENESIS,
+                snapshot=snapshot,
+                now=now,
+            )
+            if idempotency_key is not None:
+                w.insert_idempotency_key(conn, idempotency_key, new_id, now)
+            w.insert_events(conn, rows)
+            self._project(conn, new_id, None, state, now)
+
+        try:
+            self.store.write(work)
+        except IntegrityError as exc:
+            # Lost a race on the business key, idempotency key or case id: the winner's case is the answer.
+            existing = self._existing(business_key, idempotency_key)
+            if existing is not None:
+                return existing
+            raise Conflict(f"case {new_id} already exists") from exc
+        self._heads.put(
+            CaseHead(new_id, definition.key, version, len(rows), rows[-1]["hash"] if rows else GENESIS, "engine",
+                     snapshot),
+            state,
+        )
+        self.checkpointer.note(len(rows))
+        return CaseResult(new_id, len(rows), state.status, created=True, events=events)
+
+    def execute(self, case_id: str, command: Any, now: datetime | None = None) -> CaseResult:
+        """Run `command` on the case and persist its events, snapshot, projections and jobs atomically.
+
+        Raises `NotFound`, the engine's `CommandRejected` (the command does not apply to the case as it is), or
+        `Conflict` (the case changed concurrently and the command no longer applies; nothing was written).
+        """
+        now = now or self.clock()
+        lost_race = False
+        for _attempt in range(self.max_attempts):
+            head, cached_state = self._heads.take(case_id)
+            from_cache = head is not None
+            if head is None:
+                head = self.store.case_head(case_id)
+                if head is None:
+                    raise NotFound(f"no case {case_id}")
+            if head.source != "engine":
+                raise CommandRejected(f"case {case_id} was imported from a log and is closed")
+            _, definition = self.definition(head.definition_key, head.definition_version)
+            state = cached_state or CaseState.from_dict(json.loads(head.snapshot_json))
+            tasks_before = proj.task_view(state)
+            people_before = proj.participant_pairs(state)
+            timers_before = dict(state.timers)
+            sla_before = proj.sla_view(state)
+            try:
+                events = execute(definition, state, command, now)
+            except CommandRejected as exc:
+                if from_cache:  # judged on a possibly stale copy: judge again on what is stored
+                    self._heads.pop(case_id)
+                    continue
+                if lost_race:
+                    raise Conflict(
+                        f"case {case_id} changed concurrently and the command no longer applies: {exc}"
+                    ) from exc
+                raise
+            if not events:
+                if cached_state is not None:
+                    self._heads.put(head, state)
+                return CaseResult(case_id, head.version, state.status)
+            target = self._migration_target(command) if isinstance(command, commands.Migrate) else None
+            def_key, def_version = target or (head.definition_key, head.definition_version)
+            rows = w.event_rows(case_id, head.version + 1, head.last_hash, [_new(e) for e in events])
+            snapshot_json = json.dumps(state.to_dict(), separators=(",", ":"))
+            expected = head.version
+
+            def work(conn: Connection, expected: int = expected, rows: list[dict[str, Any]] = rows,
+                     state: CaseState = state, snapshot_json: str = snapshot_json,
+                     before: tuple[Any, ...] = (tasks_before, people_before, timers_before, sla_before),
+                     target: tuple[str, int] | None = target) -> None:
+                # The version check goes first: if it fails, this unit has written nothing.
+                w.update_case(
+                    conn,
+                    case_id=case_id,
+                    expected_version=expected,
+                    version=expected + len(rows),
+                    status=state.status,
+                    last_hash=rows[-1]["hash"],
+                    snapshot=snapshot_json,
+                    now=now,
+                    definition=target,
+                )
+                w.insert_events(conn, rows)
+                self._project(conn, case_id, before, state, now)
+
+            try:
+                self.store.write(work)
+            except VersionMismatch:
+                self._heads.pop(case_id)
+                # Someone else wrote the case first (another thread, or another process since our cached copy):
+                # if the command no longer applies on the new state, that is a conflict, not a bad request.
+                lost_race = True
+                continue
+            except BaseException:
+                self._heads.pop(case_id)
+                raise
+            version = expected + len(rows)
+            self._heads.put(
+                CaseHead(case_id, def_key, def_version, version, rows[-1]["hash"], head.source, snapshot_json),
+                None if target is not None else state,
+            )
+            self.checkpointer.note(len(rows))
+            return CaseResult(case_id, version, state.status, events=events)
+        raise Conflict(f"case {case_id} kept changing; gave up after {self.max_attempts} attempts")
+
+    def state(self, case_id: str) -> CaseState:
+        row = self.store.case(case_id)
+        if row is None:
+            raise NotFound(f"no case {case_id}")
+        if row.source != "engine":
+            raise InvalidInput(f"case {case_id} was imported from a log and has no engine state")
+        return CaseState.from_dict(row.snapshot)
+
+    # -- helpers --------------------------------------------------------------------------------------------------
+
+    def _migration_target(self, command: Any) -> tuple[str, int]:
+        """The deployed (key, version) a Migrate command moves the case to: the case row must name it."""
+        for (key, version), definition in list(self._definitions.items()):
+            if definition is command.definition:
+                return key, version
+        if command.version is not None and str(command.version).isdigit():
+            key = str(command.definition.key)
+            version = int(command.version)
+            if self.store.definition(key, version) is not None:
+                return key, version
+        raise InvalidInput("migrate: deploy the target definition first and pass the definition it returned")
+
+    def _existing(self, business_key: str | None, idempotency_key: str | None) -> CaseResult | None:
+        found = None
+        if idempotency_key is not None:
+            found = self.store.case_id_for_idempotency_key(idempotency_key)
+        if found is None and business_key is not None:
+            found = self.store.case_id_for_business_key(business_key)
+        if found is None:
+            return None
+        row = self.store.case(found)
+        if row is None:  # pragma: no cover - keys are only written together with their case
+            return None
+        return CaseResult(row.id, row.version, row.status, created=False)
+
+    def _project(
+        self, conn: Connection, case_id: str, before: tuple[Any, ...] | None, state: CaseState, now: datetime
+    ) -> None:
+        tasks_before, people_before, timers_before, sla_before = before if before is not None else ({}, set(), {}, {})
+        upserts, removed = proj.task_changes(case_id, tasks_before, proj.task_view(state), now)
+        w.upsert_tasks(conn, upserts)
+        w.delete_tasks(conn, case_id, removed)
+        people = proj.participant_pairs(state)
+        w.add_participants(conn, case_id, people - people_before)
+        w.remove_participants(conn, case_id, people_before - people)
+        for kind, old, new in (("timer", timers_before, state.timers), ("sla", sla_before, proj.sla_view(state))):
+            if old or new:
+                job_upserts, job_removed = proj.job_changes(kind, case_id, old, new, now)
+                w.upsert_jobs(conn, job_upserts)
+                w.delete_jobs(conn, kind, case_id, job_removed)
+
+
+def _new(event: Event) -> NewEvent:
+    return NewEvent(type=event.type, at=event.at, actor=event.actor, reason=event.reason, payload=event.payload)

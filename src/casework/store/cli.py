@@ -1,0 +1,146 @@
+"""`casework audit verify`, `casework export`, `casework import-log`: the store's command-line face."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from casework.store.url import DEFAULT_DB, StoreURLError
+
+DbOption = Annotated[
+    str,
+    typer.Option("--db", envvar="CASEWORK_DB", help=f"sqlite:///path or postgresql://... (default {DEFAULT_DB})"),
+]
+
+audit_app = typer.Typer(no_args_is_help=True, help="Tamper-evident audit trail: verify, seal, time travel.")
+
+
+def _open(db: str):  # type: ignore[no-untyped-def]
+    from casework.store import Store
+
+    try:
+        return Store.open(db)
+    except StoreURLError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@audit_app.command("verify")
+def verify_cmd(
+    db: DbOption = DEFAULT_DB,
+    public_key: Annotated[
+        str | None, typer.Option(help="Ed25519 public key (64 hex digits or key file) to check checkpoints with")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the full report as JSON")] = False,
+) -> None:
+    """Recompute every hash chain and signed checkpoint; exit 1 naming the first broken link."""
+    from casework.audit.verify import report_json, verify
+
+    with _open(db) as store:
+        report = verify(store, public_key)
+    if as_json:
+        typer.echo(report_json(report))
+    elif report.ok:
+        typer.echo(report.summary())
+    else:
+        typer.echo(f"audit: FAILED: first broken link: {report.first}", err=False)
+        for problem in report.problems[1:10]:
+            typer.echo(f"  also: {problem}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@audit_app.command("checkpoint")
+def checkpoint_cmd(db: DbOption = DEFAULT_DB) -> None:
+    """Seal every event written since the last checkpoint with a signed checkpoint now."""
+    from casework.audit.checkpoints import write_checkpoint
+
+    with _open(db) as store:
+        cp = write_checkpoint(store)
+    typer.echo(f"checkpoint #{cp}" if cp is not None else "nothing to seal")
+
+
+@audit_app.command("state-at")
+def state_at_cmd(
+    case_id: str,
+    db: DbOption = DEFAULT_DB,
+    seq: Annotated[int | None, typer.Option(help="replay up to this event (inclusive)")] = None,
+    at: Annotated[str | None, typer.Option(help="replay events up to this ISO-8601 time")] = None,
+) -> None:
+    """Print the case as it stood after event SEQ or at time AT, rebuilt by replaying its log."""
+    import json
+    from datetime import datetime
+
+    from casework.audit.timetravel import TimeTravelError, state_at
+
+    try:
+        moment = datetime.fromisoformat(at) if at else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"--at {at!r} is not ISO-8601") from exc
+    with _open(db) as store:
+        try:
+            state = state_at(store, case_id, at=moment, seq=seq)
+        except TimeTravelError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+    typer.echo(json.dumps(state.to_dict(), indent=2, sort_keys=True))
+
+
+def export_cmd(
+    fmt: Annotated[str, typer.Option("--format", help="xes | ocel | csv")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="file to write")],
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Export the event log for process mining (IEEE XES, OCEL 2.0 JSON, or case_id,activity,timestamp,resource CSV)."""
+    from casework.export import FORMATS, export
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
+    with _open(db) as store:
+        first, events = export(store, fmt, output)
+    unit = "objects" if fmt == "ocel" else "cases"
+    typer.echo(f"export: {first} {unit}, {events} events -> {output}")
+
+
+def import_log_cmd(
+    file: Annotated[Path, typer.Argument(help="event log CSV (gzip or plain): case_id,activity,timestamp[,resource]")],
+    definition: Annotated[str, typer.Option("--definition", help="definition key the imported cases belong to")],
+    db: DbOption = DEFAULT_DB,
+    limit: Annotated[int | None, typer.Option(help="import only the first N cases")] = None,
+) -> None:
+    """Load a historical log as closed, hash-chained cases (importing the same file again adds nothing)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from casework.export.importlog import LogImportError, import_log, read_log
+
+    with _open(db) as store:
+        try:
+            total = len(read_log(file))
+            if limit:
+                total = min(total, limit)
+            with Progress(
+                TextColumn("importing {task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                disable=not sys.stderr.isatty(),
+                transient=False,
+            ) as progress:
+                task = progress.add_task(file.name, total=total)
+                result = import_log(
+                    store, file, definition, limit=limit, progress=lambda n: progress.advance(task, n)
+                )
+        except LogImportError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+    typer.echo(f"import-log: {result.cases} cases, {result.events} events imported, {result.skipped} already present")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(audit_app, name="audit")
+    app.command("export")(export_cmd)
+    app.command("import-log")(import_log_cmd)

@@ -1,0 +1,66 @@
+"""Case documents: metadata in the database, bytes in the content-addressed blob folder."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, and_, func, insert, select
+
+from casework.store import schema as t
+from casework.store.base import StoreBase
+from casework.store.records import DocumentRow, as_utc
+
+
+class DocumentsMixin(StoreBase):
+    def add_document(
+        self, case_id: str, name: str, content: bytes, *, media_type: str, created_by: str, now: datetime
+    ) -> DocumentRow:
+        """Store the bytes (content-addressed, outside the database), then the metadata as the next version."""
+        digest = self.blobs.put(content)
+
+        def work(conn: Connection) -> DocumentRow:
+            if conn.execute(select(t.cases.c.id).where(t.cases.c.id == case_id)).first() is None:
+                raise KeyError(f"no case {case_id}")
+            current = conn.execute(
+                select(func.max(t.documents.c.version)).where(
+                    and_(t.documents.c.case_id == case_id, t.documents.c.name == name)
+                )
+            ).scalar()
+            row = DocumentRow(
+                id=uuid.uuid4().hex,
+                case_id=case_id,
+                name=name,
+                version=int(current or 0) + 1,
+                media_type=media_type,
+                sha256=digest,
+                size=len(content),
+                created_by=created_by,
+                created_at=now,
+            )
+            conn.execute(insert(t.documents).values(**row.__dict__))
+            return row
+
+        return self.write(work)
+
+    def documents(self, case_id: str | None = None) -> list[DocumentRow]:
+        q = select(t.documents).order_by(t.documents.c.case_id, t.documents.c.name, t.documents.c.version)
+        q = q.where(t.documents.c.case_id == case_id) if case_id is not None else q
+        with self.read() as conn:
+            rows = conn.execute(q).all()
+        return [
+            DocumentRow(
+                id=r.id,
+                case_id=r.case_id,
+                name=r.name,
+                version=r.version,
+                media_type=r.media_type,
+                sha256=r.sha256,
+                size=r.size,
+                created_by=r.created_by,
+                created_at=as_utc(r.created_at) or datetime.now(UTC),
+            )
+            for r in rows
+        ]
+
+

@@ -1,0 +1,167 @@
+"""Plain rows handed out by the store: no SQLAlchemy objects leak past it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything casework stores is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class StoreError(Exception):
+    """Base class of the store's own errors."""
+
+
+class VersionMismatch(StoreError):
+    """The case changed since it was read (optimistic lock lost)."""
+
+    def __init__(self, case_id: str, expected: int) -> None:
+        super().__init__(f"case {case_id} is no longer at version {expected}")
+        self.case_id = case_id
+        self.expected = expected
+
+
+@dataclass(frozen=True)
+class DefinitionRow:
+    key: str
+    version: int
+    name: str | None
+    xml: str
+    sha256: str
+    deployed_at: datetime
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    id: str
+    definition_key: str
+    definition_version: int
+    business_key: str | None
+    status: str
+    version: int
+    last_hash: str
+    source: str
+    snapshot: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> CaseRow:
+        m = row._mapping
+        return cls(
+            id=m["id"],
+            definition_key=m["definition_key"],
+            definition_version=m["definition_version"],
+            business_key=m["business_key"],
+            status=m["status"],
+            version=m["version"],
+            last_hash=m["last_hash"],
+            source=m["source"],
+            snapshot=json.loads(m["snapshot"]),
+            created_at=as_utc(m["created_at"]) or datetime.now(UTC),
+            updated_at=as_utc(m["updated_at"]) or datetime.now(UTC),
+        )
+
+
+@dataclass(frozen=True)
+class CaseHead:
+    """What running a command needs of a case: where its chain ends and its snapshot (as stored JSON text)."""
+
+    id: str
+    definition_key: str
+    definition_version: int
+    version: int
+    last_hash: str
+    source: str
+    snapshot_json: str
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: int
+    case_id: str
+    seq: int
+    type: str
+    at: str
+    actor: str
+    reason: str | None
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    @classmethod
+    def from_row(cls, row: Any) -> StoredEvent:
+        m = row._mapping
+        return cls(
+            id=m["id"],
+            case_id=m["case_id"],
+            seq=m["seq"],
+            type=m["type"],
+            at=m["at"],
+            actor=m["actor"],
+            reason=m["reason"],
+            payload=json.loads(m["payload"]),
+            prev_hash=m["prev_hash"],
+            hash=m["hash"],
+        )
+
+    def engine_dict(self) -> dict[str, Any]:
+        """The shape `casework.engine.Event.from_dict` reads."""
+        return {"type": self.type, "at": self.at, "actor": self.actor, "reason": self.reason, "payload": self.payload}
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event about to be appended; the store gives it its seq and hashes."""
+
+    type: str
+    at: str
+    actor: str
+    reason: str | None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    case_id: str
+    item_id: str
+    def_id: str | None
+    name: str | None
+    kind: str
+    state: str
+    owner: str | None
+    candidate_group: str | None
+    due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: int
+    kind: str
+    case_id: str | None
+    ref: str
+    due_at: datetime
+    payload: dict[str, Any]
+    attempts: int
+    claimed_by: str | None
+    claimed_until: datetime | None
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    id: str
+    case_id: str
+    name: str
+    version: int
+    media_type: str
+    sha256: str
+    size: int
+    created_by: str
+    created_at: datetime

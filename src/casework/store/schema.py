@@ -1,0 +1,161 @@
+"""The tables, as SQLAlchemy Core metadata; migrations create them and queries use them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData()
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL wants 64 bits for a global event sequence.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+definitions = Table(
+    "definitions",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("name", String(500), nullable=True),
+    Column("xml", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("deployed_at", DateTime(timezone=True), nullable=False),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("definition_key", String(200), nullable=False),
+    Column("definition_version", Integer, nullable=False),
+    Column("business_key", String(300), nullable=True, unique=True),
+    Column("status", String(20), nullable=False),
+    # Number of events in the case's chain; the optimistic-lock token (UPDATE ... WHERE version = expected).
+    Column("version", Integer, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    # "engine" cases replay through the engine; "import" cases hold history loaded from a log.
+    Column("source", String(20), nullable=False, server_default="engine"),
+    Column("snapshot", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Not on updated_at: that would move an index entry on every command (an extra page in every commit).
+    Index("ix_cases_status_created", "status", "created_at"),
+    Index("ix_cases_definition_status", "definition_key", "status"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("case_id", String(64), ForeignKey("cases.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("type", String(100), nullable=False),
+    # Kept as the exact ISO string the engine produced: it is hashed, so it must round-trip byte for byte.
+    Column("at", String(40), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("case_id", String(64), ForeignKey("cases.id"), primary_key=True),
+    Column("item_id", String(200), primary_key=True),
+    Column("def_id", String(200), nullable=True),
+    Column("name", String(500), nullable=True),
+    Column("kind", String(40), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("owner", String(200), nullable=True),
+    Column("candidate_group", String(200), nullable=True),
+    Column("due_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Partial indexes: rows without an owner, group or due date (most plan items) cost no index writes.
+    Index("ix_tasks_owner_state", "owner", "state", sqlite_where=text("owner IS NOT NULL"),
+          postgresql_where=text("owner IS NOT NULL")),
+    Index("ix_tasks_group_state", "candidate_group", "state", sqlite_where=text("candidate_group IS NOT NULL"),
+          postgresql_where=text("candidate_group IS NOT NULL")),
+    Index("ix_tasks_due_state", "due_at", "state", sqlite_where=text("due_at IS NOT NULL"),
+          postgresql_where=text("due_at IS NOT NULL")),
+    # Clustered on (case_id, item_id) on SQLite: one B-tree to update instead of a table plus its key index.
+    sqlite_with_rowid=False,
+)
+
+participants = Table(
+    "participants",
+    metadata,
+    Column("case_id", String(64), ForeignKey("cases.id"), primary_key=True),
+    Column("user", String(200), primary_key=True),
+    Column("role", String(200), primary_key=True),
+    Index("ix_participants_user", "user"),
+)
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("case_id", String(64), ForeignKey("cases.id"), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("media_type", String(200), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("case_id", "name", "version", name="uq_documents_case_name_version"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),  # timer | sla | automated | outbox
+    Column("case_id", String(64), nullable=True),
+    # What the job is about within its case (a plan item instance id for timers); unique per kind and case.
+    Column("ref", String(200), nullable=False, server_default=""),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("payload", Text, nullable=False, server_default="{}"),
+    Column("claimed_by", String(200), nullable=True),
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kind", "case_id", "ref", name="uq_jobs_kind_case_ref"),
+    Index("ix_jobs_due", "due_at"),
+    Index("ix_jobs_case", "case_id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("case_id", String(64), ForeignKey("cases.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("last_event_id", BigInteger, nullable=False),
+    Column("running_hash", String(64), nullable=False),
+    # JSON {case_id: [seq, hash]} for the cases touched since the previous checkpoint; lets verify point at
+    # the case (and seq range) whose chain was re-hashed.
+    Column("heads", Text, nullable=False),
+    Column("signature", String(128), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

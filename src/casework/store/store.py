@@ -1,0 +1,277 @@
+"""`Store`: one durable home for definitions, cases, events and projections, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, func, insert, select
+
+from casework.store import migrate
+from casework.store import schema as t
+from casework.store.blobs import BlobStore
+from casework.store.documents import DocumentsMixin
+from casework.store.groupcommit import GroupCommitter
+from casework.store.jobs import JobsMixin
+from casework.store.records import CaseHead, CaseRow, DefinitionRow, StoredEvent, TaskRow, as_utc
+from casework.store.url import create_store_engine, default_db_url, parse_url
+
+T = TypeVar("T")
+
+
+class Store(JobsMixin, DocumentsMixin):
+    """Open with `Store.open(url)`; migrations run on open. Thread-safe: share one per process."""
+
+    def __init__(self, url: str, engine: Engine, blob_dir: Path, audit_key_path: Path) -> None:
+        self.url = url
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self.blobs = BlobStore(blob_dir)
+        self.audit_key_path = audit_key_path
+        self._committer = GroupCommitter(engine) if self.is_sqlite else None
+        self._definition_lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        blob_dir: str | Path | None = None,
+        audit_key: str | Path | None = None,
+        run_migrations: bool = True,
+    ) -> Store:
+        url = url or default_db_url()
+        parsed = parse_url(url)
+        engine = create_store_engine(url)
+        if parsed.get_backend_name() == "sqlite":
+            db_path = Path(parsed.database or "casework.db").resolve()
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+            default_blobs = db_path.with_name(db_path.name + ".blobs")
+            default_key = db_path.with_name(db_path.name + ".audit-key")
+        else:
+            default_blobs = Path("casework-blobs").resolve()
+            default_key = Path("casework-audit.key").resolve()
+        blobs = Path(blob_dir or os.environ.get("CASEWORK_BLOBS") or default_blobs)
+        key = Path(audit_key or os.environ.get("CASEWORK_AUDIT_KEY") or default_key)
+        if run_migrations:
+            migrate.upgrade(engine)
+        return cls(url, engine, blobs, key)
+
+    def close(self) -> None:
+        if self._committer is not None:
+            self._committer.close()
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions -------------------------------------------------------------------------------------------
+
+    def write(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in a transaction and commit durably before returning; all-or-nothing.
+
+        On SQLite concurrent callers are group-committed (one fsync for many units); on PostgreSQL each caller
+        has its own transaction.
+        """
+        if self._committer is not None:
+            return self._committer.submit(work)
+        with self.engine.begin() as conn:
+            return work(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    # -- definitions --------------------------------------------------------------------------------------------
+
+    def deploy_definition(self, key: str, name: str | None, xml: str, now: datetime) -> tuple[int, bool]:
+        """Store `xml` as the next version of `key`; the same text as the latest version is not a new version.
+
+        Returns (version, created).
+        """
+        digest = hashlib.sha256(xml.encode("utf-8")).hexdigest()
+
+        def work(conn: Connection) -> tuple[int, bool]:
+            latest = conn.execute(
+                select(t.definitions.c.version, t.definitions.c.sha256)
+                .where(t.definitions.c.key == key)
+                .order_by(t.definitions.c.version.desc())
+                .limit(1)
+            ).first()
+            if latest is not None and latest.sha256 == digest:
+                return int(latest.version), False
+            version = 1 if latest is None else int(latest.version) + 1
+            conn.execute(
+                insert(t.definitions).values(
+                    key=key, version=version, name=name, xml=xml, sha256=digest, deployed_at=now
+                )
+            )
+            return version, True
+
+        with self._definition_lock:
+            return self.write(work)
+
+    def definition(self, key: str, version: int | None = None) -> DefinitionRow | None:
+        q = select(t.definitions).where(t.definitions.c.key == key)
+        q = q.where(t.definitions.c.version == version) if version is not None else q
+        q = q.order_by(t.definitions.c.version.desc()).limit(1)
+        with self.read() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return DefinitionRow(
+            key=m["key"],
+            version=m["version"],
+            name=m["name"],
+            xml=m["xml"],
+            sha256=m["sha256"],
+            deployed_at=as_utc(m["deployed_at"]) or datetime.now(UTC),
+        )
+
+    def definitions(self) -> list[tuple[str, int, str | None]]:
+        with self.read() as conn:
+            rows = conn.execute(
+                select(t.definitions.c.key, t.definitions.c.version, t.definitions.c.name).order_by(
+                    t.definitions.c.key, t.definitions.c.version
+                )
+            ).all()
+        return [(r.key, r.version, r.name) for r in rows]
+
+    # -- cases and events ---------------------------------------------------------------------------------------
+
+    def case(self, case_id: str) -> CaseRow | None:
+        with self.read() as conn:
+            row = conn.execute(select(t.cases).where(t.cases.c.id == case_id)).first()
+        return CaseRow.from_row(row) if row is not None else None
+
+    def case_head(self, case_id: str) -> CaseHead | None:
+        """The hot-path read of a case (one indexed row, straight from the driver)."""
+        mark = "?" if self.is_sqlite else "%s"
+        with self.engine.connect() as conn:
+            dbapi: Any = conn.connection.driver_connection
+            cur = dbapi.cursor()
+            try:
+                cur.execute(
+                    "SELECT id, definition_key, definition_version, version, last_hash, source, snapshot "
+                    f"FROM cases WHERE id = {mark}",
+                    (case_id,),
+                )
+                row = cur.fetchone()
+            finally:
+                cur.close()
+            if not self.is_sqlite:
+                dbapi.rollback()  # end the implicit read transaction before the connection goes back to the pool
+        return CaseHead(*row) if row is not None else None
+
+    def case_id_for_business_key(self, business_key: str) -> str | None:
+        with self.read() as conn:
+            return conn.execute(select(t.cases.c.id).where(t.cases.c.business_key == business_key)).scalar()
+
+    def case_id_for_idempotency_key(self, key: str) -> str | None:
+        with self.read() as conn:
+            return conn.execute(select(t.idempotency_keys.c.case_id).where(t.idempotency_keys.c.key == key)).scalar()
+
+    def case_ids(self, *, status: str | None = None, limit: int | None = None) -> list[str]:
+        q = select(t.cases.c.id).order_by(t.cases.c.created_at, t.cases.c.id)
+        q = q.where(t.cases.c.status == status) if status else q
+        q = q.limit(limit) if limit else q
+        with self.read() as conn:
+            return list(conn.execute(q).scalars())
+
+    def case_summaries(self) -> list[tuple[str, str, str]]:
+        """(id, definition key, status) of every case, oldest first."""
+        q = select(t.cases.c.id, t.cases.c.definition_key, t.cases.c.status)
+        q = q.order_by(t.cases.c.created_at, t.cases.c.id)
+        with self.read() as conn:
+            return [(r.id, r.definition_key, r.status) for r in conn.execute(q)]
+
+    def existing_business_keys(self, keys: list[str]) -> set[str]:
+        with self.read() as conn:
+            found = conn.execute(select(t.cases.c.business_key).where(t.cases.c.business_key.in_(keys))).scalars()
+            return {k for k in found if k is not None}
+
+    def events(self, case_id: str, *, upto_seq: int | None = None) -> list[StoredEvent]:
+        q = select(t.events).where(t.events.c.case_id == case_id)
+        q = q.where(t.events.c.seq <= upto_seq) if upto_seq is not None else q
+        with self.read() as conn:
+            return [StoredEvent.from_row(r) for r in conn.execute(q.order_by(t.events.c.seq))]
+
+    def iter_events(self, *, order: str = "case", batch: int = 2000) -> Generator[StoredEvent, None, None]:
+        """Stream every event, by (case, seq) or by global id, without loading the log into memory."""
+        key = (t.events.c.case_id, t.events.c.seq) if order == "case" else (t.events.c.id,)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=batch).execute(
+                select(t.events).order_by(*key)
+            )
+            for row in result:
+                yield StoredEvent.from_row(row)
+
+    def counts(self) -> tuple[int, int]:
+        with self.read() as conn:
+            n_cases = conn.execute(select(func.count()).select_from(t.cases)).scalar_one()
+            n_events = conn.execute(select(func.count()).select_from(t.events)).scalar_one()
+        return int(n_cases), int(n_events)
+
+    # -- projections ----------------------------------------------------------------------------------------------
+
+    def tasks(
+        self,
+        *,
+        case_id: str | None = None,
+        owner: str | None = None,
+        candidate_group: str | None = None,
+        states: tuple[str, ...] | None = None,
+        kinds: tuple[str, ...] | None = None,
+        due_before: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[TaskRow]:
+        q = select(t.tasks)
+        if case_id is not None:
+            q = q.where(t.tasks.c.case_id == case_id)
+        if owner is not None:
+            q = q.where(t.tasks.c.owner == owner)
+        if candidate_group is not None:
+            q = q.where(t.tasks.c.candidate_group == candidate_group)
+        if states:
+            q = q.where(t.tasks.c.state.in_(states))
+        if kinds:
+            q = q.where(t.tasks.c.kind.in_(kinds))
+        if due_before is not None:
+            q = q.where(t.tasks.c.due_at <= due_before)
+        q = q.order_by(t.tasks.c.due_at, t.tasks.c.case_id, t.tasks.c.item_id).limit(limit)
+        with self.read() as conn:
+            rows = conn.execute(q).all()
+        return [
+            TaskRow(
+                case_id=r.case_id,
+                item_id=r.item_id,
+                def_id=r.def_id,
+                name=r.name,
+                kind=r.kind,
+                state=r.state,
+                owner=r.owner,
+                candidate_group=r.candidate_group,
+                due_at=as_utc(r.due_at),
+            )
+            for r in rows
+        ]
+
+    def participants(self, case_id: str) -> list[tuple[str, str]]:
+        with self.read() as conn:
+            rows = conn.execute(
+                select(t.participants.c.user, t.participants.c.role)
+                .where(t.participants.c.case_id == case_id)
+                .order_by(t.participants.c.user, t.participants.c.role)
+            ).all()
+        return [(r.user, r.role) for r in rows]

@@ -1,0 +1,68 @@
+"""Pytest fixtures for store-backed tests: a `db_url` parametrized over SQLite and PostgreSQL.
+
+PostgreSQL comes from CASEWORK_TEST_POSTGRES_URL; each test gets a fresh schema (via the connection's search_path)
+that is dropped afterwards. Unset URL: the PostgreSQL variant is skipped. CASEWORK_REQUIRE_POSTGRES=1 and the server
+unreachable: the test fails, so CI cannot silently lose PostgreSQL coverage.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from casework.store.url import parse_url
+
+PG_ENV = "CASEWORK_TEST_POSTGRES_URL"
+REQUIRE_ENV = "CASEWORK_REQUIRE_POSTGRES"
+
+
+def postgres_base_url() -> str:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+    return url
+
+
+def with_search_path(url: str, schema: str) -> str:
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    base = postgres_base_url()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(parse_url(base), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:
+        admin.dispose()
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"PostgreSQL at {base} is required ({REQUIRE_ENV}=1) but unreachable: {exc}")
+        pytest.skip(f"PostgreSQL at {base} unreachable: {exc}")
+    try:
+        yield with_search_path(base, schema)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'casework.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'casework.db'}"
+    else:
+        yield request.getfixturevalue("pg_url")

@@ -1,0 +1,74 @@
+"""Database URLs as the command line takes them, and SQLAlchemy engines configured for durability."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+DEFAULT_DB = "sqlite:///./casework.db"
+
+
+class StoreURLError(ValueError):
+    """The database URL is neither `sqlite:///path` nor `postgresql://...`."""
+
+
+def default_db_url() -> str:
+    return os.environ.get("CASEWORK_DB") or DEFAULT_DB
+
+
+def parse_url(url: str) -> URL:
+    """Map the user-facing URL onto the driver we ship (pysqlite, psycopg 3)."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # SQLAlchemy raises ArgumentError with a terse message
+        raise StoreURLError(f"not a database URL: {url!r} (use sqlite:///path or postgresql://...)") from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            # Several connections must see one database and survive restarts: in-memory cannot do that.
+            raise StoreURLError("SQLite needs a file path: sqlite:///path/to/casework.db")
+        return parsed.set(drivername="sqlite+pysqlite")
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    raise StoreURLError(f"unsupported database {backend!r}: use sqlite:///path or postgresql://...")
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def create_store_engine(url: str, *, pool_size: int = 20, busy_timeout_ms: int = 30_000) -> Engine:
+    parsed = parse_url(url)
+    kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 40, "pool_pre_ping": False}
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs)
+        _configure_sqlite(engine, busy_timeout_ms)
+        return engine
+    return create_engine(parsed, **kwargs)
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy (not the sqlite3 module) decide where transactions begin, so that SAVEPOINT works
+        # and writers can take the write lock up front with BEGIN IMMEDIATE.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        # FULL: the WAL is fsynced at every commit, so an acknowledged command survives power loss.
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A deferred transaction that later wants to write fails with SQLITE_BUSY instead of waiting, so
+        # writers ask for the lock when they begin.
+        raw = conn.connection.driver_connection
+        if raw.in_transaction:  # the group committer opened it on the driver already
+            return
+        raw.execute("BEGIN IMMEDIATE" if conn.get_execution_options().get("casework_write") else "BEGIN")

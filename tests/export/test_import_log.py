@@ -1,0 +1,94 @@
+"""import-log: a small hand-written log, a slice of a real one, bad input, and the command line around it."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from casework.audit.verify import verify
+from casework.cli import app
+from casework.export.importlog import LogImportError, import_log
+from casework.paths import shared_dir
+from casework.store import Store
+
+SMALL = """case_id,activity,timestamp,resource
+A,Register,2020-01-01T10:00:00.000000,ann
+A,Check,2020-01-01T11:00:00.000000,bob
+A,Close,2020-01-02T09:30:00.000000,
+B,Register,2020-01-03T08:00:00.000000,ann
+B,Close,2020-01-03T08:05:00.000000,carol
+"""
+
+
+def _write_gz(path: Path, content: str) -> Path:
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write(content)
+    return path
+
+
+def test_small_log_loads_as_closed_chained_cases(db_url: str, tmp_path: Path) -> None:
+    log = _write_gz(tmp_path / "small.csv.gz", SMALL)
+    with Store.open(db_url, audit_key=tmp_path / "k") as store:
+        result = import_log(store, log, "intake")
+        assert (result.cases, result.events, result.skipped) == (2, 7, 0)
+        assert import_log(store, log, "intake").skipped == 2  # the same file again adds nothing
+        assert store.counts() == (2, 7)
+        case_id = store.case_id_for_business_key("small:A")
+        assert case_id is not None
+        row = store.case(case_id)
+        assert row is not None and row.status == "completed" and row.source == "import"
+        events = store.events(case_id)
+        assert [e.type for e in events] == ["case_imported"] + ["imported_activity"] * 3
+        assert [e.actor for e in events[1:]] == ["ann", "bob", "import"]
+        assert verify(store).ok
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "case,activity,timestamp\nA,x,2020-01-01T00:00:00\n",
+        "case_id,activity,timestamp\nA,x,yesterday\n",
+        "case_id,activity,timestamp\nA,,2020-01-01T00:00:00\n",
+    ],
+)
+def test_bad_log_changes_nothing(sqlite_url: str, tmp_path: Path, content: str) -> None:
+    log = tmp_path / "bad.csv"
+    log.write_text("case_id,activity,timestamp\nOK,x,2020-01-01T00:00:00\n" + content.split("\n", 1)[1]
+                   if content.startswith("case_id") else content)
+    with Store.open(sqlite_url) as store:
+        with pytest.raises(LogImportError):
+            import_log(store, log, "intake")
+        assert store.counts() == (0, 0)
+
+
+def test_slice_of_a_real_log(db_url: str, tmp_path: Path) -> None:
+    root = shared_dir()
+    if root is None or not (root / "logs" / "helpdesk.csv.gz").exists():
+        pytest.skip("shared logs not available")
+    with Store.open(db_url, audit_key=tmp_path / "k") as store:
+        result = import_log(store, root / "logs" / "helpdesk.csv.gz", "helpdesk", limit=150)
+        assert result.cases == 150 and result.events > 150
+        assert verify(store).ok
+
+
+def test_cli_import_verify_export_and_tamper(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    log = _write_gz(tmp_path / "small.csv.gz", SMALL)
+    runner = CliRunner()
+    res = runner.invoke(app, ["import-log", str(log), "--definition", "intake", "--db", db])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["audit", "verify", "--db", db])
+    assert res.exit_code == 0 and res.output.strip() == "audit: 2 cases, 7 events, ok"
+    res = runner.invoke(app, ["export", "--format", "xes", "--db", db, "-o", str(tmp_path / "out.xes")])
+    assert res.exit_code == 0 and (tmp_path / "out.xes").stat().st_size > 0
+    with Store.open(db) as store, store.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER events_no_update"))
+        conn.execute(text("UPDATE events SET actor = 'mallory' WHERE seq = 2"))
+    res = runner.invoke(app, ["audit", "verify", "--db", db])
+    assert res.exit_code == 1 and "seq 2" in res.output and "edited" in res.output
+    res = runner.invoke(app, ["import-log", str(tmp_path / "missing.csv"), "--definition", "x", "--db", db])
+    assert res.exit_code == 1

@@ -1,0 +1,46 @@
+"""Shared bits for the service tests (models from the shared corpus, never copied into the repo)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from casework.paths import shared_dir
+
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+
+TIMER_MODEL = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" targetNamespace="urn:test">
+  <case id="timed" name="Timed">
+    <casePlanModel id="plan" name="Timed">
+      <planItem id="piWork" name="Work" definitionRef="work"/>
+      <planItem id="piTimer" name="Reminder" definitionRef="timer"/>
+      <planItem id="piChase" name="Chase up" definitionRef="chase">
+        <entryCriterion id="ecChase" sentryRef="sTimer"/>
+      </planItem>
+      <sentry id="sTimer">
+        <planItemOnPart id="onTimer" sourceRef="piTimer"><standardEvent>occur</standardEvent></planItemOnPart>
+      </sentry>
+      <humanTask id="work" name="Work"/>
+      <humanTask id="chase" name="Chase up"/>
+      <timerEventListener id="timer" name="Reminder"><timerExpression>PT1H</timerExpression></timerEventListener>
+    </casePlanModel>
+  </case>
+</definitions>
+"""
+
+
+def shared_path(*parts: str) -> Path:
+    root = shared_dir()
+    if root is None:
+        pytest.skip("the shared corpus (../shared) is not available")
+    path = root.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is missing")
+    return path
+
+
+def claim_xml() -> str:
+    return shared_path("bench", "claim.cmmn").read_text(encoding="utf-8")

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from helpers_service import T0, TIMER_MODEL, claim_xml
+
+from casework.audit.verify import verify
+from casework.engine import CommandRejected, commands
+from casework.model import ModelError
+from casework.service import CaseService, InvalidInput, NotFound
+from casework.store import Store
+
+
+@pytest.fixture
+def svc(db_url: str, tmp_path) -> CaseService:  # type: ignore[no-untyped-def]
+    store = Store.open(db_url, audit_key=tmp_path / "audit.key")
+    service = CaseService(store, clock=lambda: T0)
+    service.deploy(claim_xml())
+    yield service
+    store.close()
+
+
+def test_claim_runs_to_completion_with_projections(svc: CaseService) -> None:
+    started = svc.start_case("claim", {"amount": 5000}, actor="ann")
+    assert started.created and started.status == "active"
+    inbox = svc.store.tasks(case_id=started.case_id, states=("active",), kinds=("humanTask",))
+    assert [t.name for t in inbox] == ["Review claim"]
+    for name in ("Review claim", "Request documents", "Assess damage", "Manager approval", "Close claim"):
+        result = svc.execute(started.case_id, commands.CompleteItem(item=name, actor="bob", reason="done"))
+        assert result.events and all(e.actor == "bob" for e in result.events)
+    assert result.status == "completed"
+    assert {t.state for t in svc.store.tasks(case_id=started.case_id)} == {"completed"}
+    events = svc.store.events(started.case_id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1)) and result.version == len(events)
+    assert verify(svc.store).ok
+
+
+def test_deploy_is_versioned_and_rejects_bad_xml(svc: CaseService) -> None:
+    assert svc.deploy(claim_xml()) == ("claim", 1)  # same text: same version
+    assert svc.deploy(claim_xml().replace("Insurance claim", "Insurance claim v2")) == ("claim", 2)
+    with pytest.raises(ModelError):
+        svc.deploy("<definitions>not cmmn")
+    assert [d[:2] for d in svc.store.definitions()] == [("claim", 1), ("claim", 2)]
+
+
+def test_business_key_and_idempotency_key_return_existing_case(svc: CaseService) -> None:
+    first = svc.start_case("claim", {"amount": 10}, business_key="CLM-1")
+    again = svc.start_case("claim", {"amount": 99}, business_key="CLM-1")
+    assert (again.case_id, again.created) == (first.case_id, False)
+    a = svc.start_case("claim", {"amount": 10}, idempotency_key="req-7")
+    b = svc.start_case("claim", {"amount": 10}, idempotency_key="req-7")
+    assert a.case_id == b.case_id and a.created and not b.created
+    assert svc.store.counts()[0] == 2
+    given = svc.start_case("claim", {"amount": 1}, case_id="my-case-1")
+    assert given.case_id == "my-case-1"
+
+
+def test_bad_input_changes_nothing(svc: CaseService) -> None:
+    started = svc.start_case("claim", {"amount": 10})
+    before = svc.store.counts()
+    with pytest.raises(NotFound):
+        svc.start_case("no-such-model", {})
+    with pytest.raises(NotFound):
+        svc.execute("no-such-case", commands.CompleteItem(item="Review claim"))
+    with pytest.raises(CommandRejected):
+        svc.execute(started.case_id, commands.CompleteItem(item="Close claim"))
+    with pytest.raises(InvalidInput):
+        svc.start_case("claim", {}, case_id="bad id with spaces")
+    assert svc.store.counts() == before
+    assert verify(svc.store).ok
+
+
+def test_timers_become_jobs_and_fire(svc: CaseService) -> None:
+    svc.deploy(TIMER_MODEL)
+    started = svc.start_case("timed", {})
+    jobs = svc.store.jobs(case_id=started.case_id, kind="timer")
+    assert len(jobs) == 1 and jobs[0].due_at == T0 + timedelta(hours=1)
+    claimed = svc.store.claim_jobs("w1", T0 + timedelta(hours=2))
+    assert [j.id for j in claimed] == [jobs[0].id]
+    svc.execute(started.case_id, commands.FireDueTimers(), now=T0 + timedelta(hours=2))
+    assert svc.store.jobs(case_id=started.case_id) == []  # the timer occurred: its job is gone
+    names = {t.name for t in svc.store.tasks(case_id=started.case_id, states=("active",))}
+    assert names == {"Work", "Chase up"}
+
+
+def test_participants_projection(svc: CaseService) -> None:
+    started = svc.start_case("claim", {"amount": 10})
+    svc.execute(started.case_id, commands.AddParticipant(user="carol", role="specialist"))
+    assert svc.store.participants(started.case_id) == [("carol", "specialist")]
+    svc.execute(started.case_id, commands.RemoveParticipant(user="carol"))
+    assert svc.store.participants(started.case_id) == []
+
+
+def test_due_dates_become_sla_jobs(svc: CaseService) -> None:
+    started = svc.start_case("claim", {"amount": 10})
+    svc.execute(started.case_id, commands.SetDue(item="Review claim", due="P2D"))
+    svc.execute(started.case_id, commands.SetDue(item=None, due="2024-06-01T00:00:00+00:00"))
+    jobs = {j.ref: j.due_at for j in svc.store.jobs(case_id=started.case_id, kind="sla")}
+    assert len(jobs) == 2 and jobs["case"].isoformat() == "2024-06-01T00:00:00+00:00"
+    assert T0 + timedelta(days=2) in jobs.values()
+    overdue = svc.store.tasks(states=("active",), due_before=T0 + timedelta(days=3))
+    assert [t.name for t in overdue] == ["Review claim"]
+    svc.execute(started.case_id, commands.CompleteItem(item="Review claim"))
+    assert [j.ref for j in svc.store.jobs(case_id=started.case_id, kind="sla")] == ["case"]
+
+
+def test_migration_moves_the_case_row_to_the_new_version(svc: CaseService) -> None:
+    from casework.engine import Event, replay
+
+    started = svc.start_case("claim", {"amount": 10})
+    key, version = svc.deploy(claim_xml().replace('name="Close claim"', 'name="Close and archive claim"'))
+    _, target = svc.definition(key, version)
+    svc.execute(started.case_id, commands.Migrate(definition=target, reason="new model"))
+    row = svc.store.case(started.case_id)
+    assert row is not None and (row.definition_key, row.definition_version) == ("claim", 2)
+    svc.execute(started.case_id, commands.CompleteItem(item="Review claim"))
+    events = [Event.from_dict(e.engine_dict()) for e in svc.store.events(started.case_id)]
+    row = svc.store.case(started.case_id)
+    assert row is not None and replay(target, started.case_id, events).to_dict() == row.snapshot

@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from casework.audit.hashing import GENESIS
+from casework.store import NewEvent, Store, StoreURLError, VersionMismatch
+from casework.store import writes as w
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def _new_case(store: Store, n_events: int = 3) -> str:
+    case_id = uuid.uuid4().hex
+    rows = w.event_rows(
+        case_id, 1, GENESIS, [NewEvent(f"e{i}", NOW.isoformat(), "ann", None, {"i": i}) for i in range(n_events)]
+    )
+
+    def work(conn):  # type: ignore[no-untyped-def]
+        w.insert_case(
+            conn,
+            case_id=case_id,
+            definition_key="k",
+            definition_version=1,
+            business_key=None,
+            status="active",
+            version=len(rows),
+            last_hash=rows[-1]["hash"],
+            snapshot={"n": n_events},
+            now=NOW,
+        )
+        w.insert_events(conn, rows)
+
+    store.write(work)
+    return case_id
+
+
+def test_open_migrates_and_reopens(db_url: str) -> None:
+    with Store.open(db_url) as store:
+        case_id = _new_case(store)
+    with Store.open(db_url) as store:
+        assert store.counts() == (1, 3)
+        events = store.events(case_id)
+        assert [e.seq for e in events] == [1, 2, 3]
+        assert events[0].prev_hash == GENESIS and events[1].prev_hash == events[0].hash
+
+
+def test_bad_urls_are_rejected() -> None:
+    for url in ("mysql://x/y", "sqlite://", "sqlite:///:memory:", "nonsense"):
+        with pytest.raises(StoreURLError):
+            Store.open(url)
+
+
+def test_events_are_append_only(db_url: str) -> None:
+    with Store.open(db_url) as store:
+        case_id = _new_case(store)
+        for sql in ("UPDATE events SET actor = 'eve'", "DELETE FROM events"):
+            with pytest.raises(DBAPIError), store.engine.begin() as conn:
+                conn.execute(text(sql))
+        assert [e.actor for e in store.events(case_id)] == ["ann"] * 3
+
+
+def test_optimistic_lock_writes_nothing_on_mismatch(db_url: str) -> None:
+    with Store.open(db_url) as store:
+        case_id = _new_case(store)
+        rows = w.event_rows(case_id, 4, store.events(case_id)[-1].hash, [NewEvent("x", NOW.isoformat(), "a", None)])
+
+        def work(conn):  # type: ignore[no-untyped-def]
+            w.update_case(conn, case_id=case_id, expected_version=2, version=4, status="active",
+                          last_hash=rows[-1]["hash"], snapshot={}, now=NOW)
+            w.insert_events(conn, rows)
+
+        with pytest.raises(VersionMismatch):
+            store.write(work)
+        assert store.counts() == (1, 3)
+
+
+def test_group_commit_many_threads(db_url: str) -> None:
+    with Store.open(db_url) as store:
+        ids: list[str] = []
+        lock = threading.Lock()
+
+        def client() -> None:
+            for _ in range(10):
+                cid = _new_case(store, 2)
+                with lock:
+                    ids.append(cid)
+
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert store.counts() == (80, 160)
+        assert len(set(ids)) == 80
+
+
+def test_jobs_are_claimed_once(db_url: str) -> None:
+    with Store.open(db_url) as store:
+        for i in range(20):
+            store.add_job("automated", None, f"r{i}", NOW - timedelta(minutes=1), {"i": i})
+        store.add_job("automated", None, "later", NOW + timedelta(hours=1), {})
+        got: list[int] = []
+        lock = threading.Lock()
+
+        def worker(name: str) -> None:
+            while True:
+                jobs = store.claim_jobs(name, NOW, limit=3)
+                if not jobs:
+                    return
+                with lock:
+                    got.extend(j.id for j in jobs)
+
+        threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert len(got) == 20 and len(set(got)) == 20
+        # An expired lease makes a job claimable again.
+        again = store.claim_jobs("late", NOW + timedelta(minutes=5), limit=50)
+        assert len(again) == 20 and all(j.attempts == 2 for j in again)
+        assert store.finish_job(again[0].id, "late") is True
+        assert store.finish_job(again[1].id, "someone-else") is False
+
+
+def test_documents_are_content_addressed(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with Store.open(db_url, blob_dir=tmp_path / "blobs") as store:
+        case_id = _new_case(store)
+        meta = {"media_type": "application/pdf", "created_by": "ann", "now": NOW}
+        d1 = store.add_document(case_id, "report.pdf", b"hello", **meta)  # type: ignore[arg-type]
+        d2 = store.add_document(case_id, "report.pdf", b"hello", **meta)  # type: ignore[arg-type]
+        assert (d1.version, d2.version) == (1, 2) and d1.sha256 == d2.sha256
+        assert store.blobs.get(d1.sha256) == b"hello"
+        assert store.blobs.path_of(d1.sha256).name == d1.sha256
+        with pytest.raises(KeyError):
+            store.add_document("nope", "x", b"x", media_type="text/plain", created_by="ann", now=NOW)
+        assert len(store.documents(case_id)) == 2
+
+
+def test_a_failing_unit_undoes_only_itself(db_url: str) -> None:
+    """Under group commit a unit that fails after writing is rolled back alone; the rest of its batch commits."""
+    with Store.open(db_url) as store:
+        results: list[str] = []
+        lock = threading.Lock()
+
+        def client(i: int) -> None:
+            for j in range(6):
+                fail = (i + j) % 3 == 0
+                case_id = uuid.uuid4().hex
+
+                def work(conn, case_id: str = case_id, fail: bool = fail):  # type: ignore[no-untyped-def]
+                    w.insert_case(conn, case_id=case_id, definition_key="k", definition_version=1,
+                                  business_key=None, status="active", version=0, last_hash=GENESIS,
+                                  snapshot={}, now=NOW)
+                    if fail:
+                        raise RuntimeError("unit fails after writing")
+
+                try:
+                    store.write(work)
+                    outcome = "ok"
+                except RuntimeError:
+                    outcome = "failed"
+                with lock:
+                    results.append(outcome)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert store.counts()[0] == results.count("ok") == 48 - results.count("failed") == 32
