@@ -1,0 +1,166 @@
+"""`casework suggest ...`: train, evaluate and report the next-best-action and remaining-time models."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from casework.insight.evaluate import LogResult, evaluate_log
+from casework.insight.eventlog import VARIANTS, read_log
+from casework.insight.modelfile import InsightModel, make_version
+from casework.insight.nba import NBAParams, train_next_action
+from casework.insight.remaining import RemainingParams, train_remaining_time
+from casework.paths import shared_dir
+
+suggest_app = typer.Typer(no_args_is_help=True, help="Next-best-action suggestions learned from case histories.")
+
+LOG_NAMES = ("helpdesk", "tax_helpdesk", "bpic12", "bpic12_wc", "sepsis", "bpic13_inc")
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+@suggest_app.command()
+def evaluate(
+    log: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="event log, CSV or gzip CSV")],
+    variant: Annotated[str, typer.Option(help="noeoc | eoc | tax")] = "noeoc",
+) -> None:
+    """Train on the first 2/3 of the cases (by first event) and score the rest (shared/logs/README.md)."""
+    if variant not in VARIANTS:
+        raise typer.BadParameter(f"variant must be one of {', '.join(VARIANTS)}", param_hint="--variant")
+    result = evaluate_log(log, variants=(variant,), baselines=False, remaining=False, log=_err)
+    scores = result.model[variant]
+    typer.echo(f"top1: {scores.top1:.4f}")
+    typer.echo(f"top3: {scores.top3:.4f}")
+    typer.echo(f"train_s: {result.train_s:.1f}")
+    typer.echo(f"predict_ms_p50: {result.predict_ms_p50:.3f}")
+
+
+def _logs_dir(logs_dir: Path | None) -> Path:
+    if logs_dir is not None:
+        return logs_dir
+    shared = shared_dir()
+    if shared is None:
+        _err("no shared folder found: set CASEWORK_SHARED or pass --logs-dir")
+        raise typer.Exit(2)
+    return shared / "logs"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def _render(results: list[LogResult], console: Console) -> None:
+    nba = Table(title="Next activity: top-1 / top-3 accuracy (%) on the last 1/3 of cases")
+    for col in (
+        "log",
+        "variant",
+        "prefixes",
+        "model top1",
+        "model top3",
+        "last-act top1",
+        "last-act top3",
+        "n-gram top1",
+        "n-gram top3",
+    ):
+        nba.add_column(col, justify="left" if col in ("log", "variant") else "right")
+    for r in results:
+        for v, s in r.model.items():
+            la, ng = r.last_activity.get(v), r.ngram.get(v)
+            nba.add_row(
+                r.name,
+                v,
+                str(s.prefixes),
+                _pct(s.top1),
+                _pct(s.top3),
+                _pct(la.top1 if la else None),
+                _pct(la.top3 if la else None),
+                _pct(ng.top1 if ng else None),
+                _pct(ng.top3 if ng else None),
+            )
+        nba.add_section()
+    console.print(nba)
+    per_log = Table(title="Cost and remaining time (MAE in days, test prefixes 1..n-1)")
+    for col in (
+        "log",
+        "cases train/test",
+        "train s",
+        "predict ms p50",
+        "remaining MAE",
+        "baseline MAE",
+        "median baseline MAE",
+        "remaining train s",
+    ):
+        per_log.add_column(col, justify="left" if col == "log" else "right")
+    for r in results:
+        per_log.add_row(
+            r.name,
+            f"{r.train_cases}/{r.test_cases}",
+            f"{r.train_s:.1f}",
+            f"{r.predict_ms_p50:.3f}",
+            "–" if r.remaining_mae_days is None else f"{r.remaining_mae_days:.2f}",
+            "–" if r.remaining_baseline_mae_days is None else f"{r.remaining_baseline_mae_days:.2f}",
+            "–" if r.remaining_median_baseline_mae_days is None else f"{r.remaining_median_baseline_mae_days:.2f}",
+            "–" if r.remaining_train_s is None else f"{r.remaining_train_s:.1f}",
+        )
+    console.print(per_log)
+    console.print(
+        "last-act = most frequent successor of the last activity; n-gram = the back-off n-gram alone (order and "
+        "smoothing chosen on validation); model = blend with gradient-boosted trees, chosen on validation. "
+        "Baseline MAE = mean remaining time after the last activity (train); median baseline = the same with the "
+        "median. predict ms = one prefix, noeoc."
+    )
+
+
+@suggest_app.command()
+def report(
+    as_json: Annotated[bool, typer.Option("--json", help="print the results as JSON instead of tables")] = False,
+    logs_dir: Annotated[Path | None, typer.Option(help="folder of the logs (default: shared/logs)")] = None,
+    only: Annotated[list[str] | None, typer.Option("--log", help="evaluate only this log (repeatable)")] = None,
+) -> None:
+    """Evaluate every shared log in the three variants, beside the baselines, with cost and remaining-time MAE."""
+    folder = _logs_dir(logs_dir)
+    results = []
+    for name in only or LOG_NAMES:
+        path = folder / f"{name}.csv.gz"
+        if not path.exists():
+            _err(f"skipping {name}: {path} not found")
+            continue
+        results.append(evaluate_log(path, variants=VARIANTS, latency_variant="noeoc", log=_err))
+    if as_json:
+        typer.echo(json.dumps([asdict(r) for r in results], indent=2))
+    else:
+        # wide enough for the whole table when the output goes to a file or a pipe (e.g. into an issue note)
+        console = Console()
+        _render(results, console if console.is_terminal else Console(width=150))
+
+
+@suggest_app.command()
+def train(
+    log: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="event log, CSV or gzip CSV")],
+    out: Annotated[Path, typer.Option("--out", help="model file to write (gzip JSON)")],
+    trained_at: Annotated[str | None, typer.Option(help="timestamp for the version (default: now, UTC)")] = None,
+) -> None:
+    """Train both models on the whole log and save them, versioned, to one file."""
+    cases = sorted(read_log(log), key=lambda c: c.timestamps[0] if c.timestamps else float("inf"))
+    stamp = trained_at or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    nba_params, rt_params = NBAParams(), RemainingParams()
+    version = make_version(cases, nba_params, rt_params, stamp)
+    _err(f"training on {len(cases)} cases of {log}")
+    nba = train_next_action(cases, nba_params, version=version, log=_err)
+    rt = train_remaining_time(cases, rt_params, encoding=nba.encoding, log=_err)
+    InsightModel(version, nba, rt, source=log.name).save(out)
+    typer.echo(f"version: {version}")
+    typer.echo(f"model: {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(suggest_app, name="suggest")

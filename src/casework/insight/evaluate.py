@@ -1,0 +1,103 @@
+"""The evaluation protocol of shared/logs/README.md: chronological 2/3 split, every scored prefix of every test case
+predicts the next event; top-1/top-3 per variant, beside the last-activity and n-gram baselines, plus the remaining
+time model's mean absolute error beside its baseline."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from casework.insight.eventlog import VARIANTS, Case, chronological_split, iter_prefixes, read_log
+from casework.insight.nba import Choice, NBAParams, NextActionModel, topk_hits, train_next_action
+from casework.insight.remaining import RemainingParams, train_remaining_time
+
+LATENCY_SAMPLE = 1000
+LAST_ACTIVITY = Choice(order=1, alpha=1e-9, weight=0.0)
+
+
+@dataclass
+class Scores:
+    top1: float
+    top3: float
+    prefixes: int
+
+
+@dataclass
+class LogResult:
+    name: str
+    cases: int
+    train_cases: int
+    test_cases: int
+    model: dict[str, Scores] = field(default_factory=dict)
+    last_activity: dict[str, Scores] = field(default_factory=dict)
+    ngram: dict[str, Scores] = field(default_factory=dict)
+    train_s: float = 0.0
+    predict_ms_p50: float = 0.0
+    remaining_mae_days: float | None = None
+    remaining_baseline_mae_days: float | None = None
+    remaining_median_baseline_mae_days: float | None = None
+    remaining_train_s: float | None = None
+
+
+def score(model: NextActionModel, cases: Sequence[Case], variant: str, choice: Choice | None = None) -> Scores:
+    p, y = model.predict_cases(cases, variant, choice)
+    return Scores(
+        float(topk_hits(p, y, 1).mean()) if len(y) else 0.0, float(topk_hits(p, y, 3).mean()) if len(y) else 0.0, len(y)
+    )
+
+
+def median_predict_ms(model: NextActionModel, cases: Sequence[Case], variant: str) -> float:
+    """Median wall time of one suggestion for one prefix (not batched), over an even sample of test prefixes."""
+    prefixes = list(iter_prefixes(cases, variant))
+    if not prefixes:
+        return 0.0
+    step = max(1, len(prefixes) // LATENCY_SAMPLE)
+    timings = []
+    for case, k in prefixes[::step]:
+        acts, times = case.activities[:k], case.timestamps[:k]
+        res = case.resources[:k] if case.resources is not None else None
+        started = time.perf_counter()
+        model.predict_proba(acts, times, res, variant)
+        timings.append(time.perf_counter() - started)
+    return float(np.median(timings) * 1000.0)
+
+
+def evaluate_log(
+    path: str | Path,
+    variants: Sequence[str] = VARIANTS,
+    latency_variant: str | None = None,
+    baselines: bool = True,
+    remaining: bool = True,
+    log: Callable[[str], None] | None = None,
+    nba_params: NBAParams | None = None,
+) -> LogResult:
+    say = log or (lambda _msg: None)
+    path = Path(path)
+    name = path.name.split(".")[0]
+    cases = read_log(path)
+    train, test = chronological_split(cases)
+    say(f"{name}: {len(cases)} cases, {len(train)} train, {len(test)} test")
+    result = LogResult(name, len(cases), len(train), len(test))
+    # calendar trees must not learn from training events that happen inside the test period
+    cutoff = test[0].timestamps[0] if test else None
+    model = train_next_action(train, nba_params, log=say, cutoff=cutoff)
+    result.train_s = model.train_seconds
+    for variant in variants:
+        result.model[variant] = score(model, test, variant)
+        if baselines:
+            result.last_activity[variant] = score(model, test, variant, LAST_ACTIVITY)
+            result.ngram[variant] = score(model, test, variant, model.ngram_choices[variant])
+    result.predict_ms_p50 = median_predict_ms(model, test, latency_variant or variants[0])
+    if remaining:
+        rt = train_remaining_time(train, RemainingParams(), encoding=model.encoding, log=say)
+        days = rt.predict_cases(test)
+        if len(days.truth):
+            result.remaining_mae_days = float(np.mean(np.abs(days.model - days.truth)))
+            result.remaining_baseline_mae_days = float(np.mean(np.abs(days.mean_baseline - days.truth)))
+            result.remaining_median_baseline_mae_days = float(np.mean(np.abs(days.median_baseline - days.truth)))
+        result.remaining_train_s = rt.train_seconds
+    return result

@@ -1,0 +1,107 @@
+"""Event logs as cases: reading `case_id,activity,timestamp[,resource]` CSV files and the protocol's split.
+
+Timestamps in the shared logs are local times without a zone; they are read as if they were UTC so that
+differences (durations) stay exact and hour/weekday features give the local wall-clock values as recorded.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+VARIANTS = ("noeoc", "eoc", "tax")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One case's history: parallel sequences, in time order."""
+
+    case_id: str
+    activities: tuple[str, ...]
+    timestamps: tuple[float, ...]  # seconds since the epoch
+    resources: tuple[str, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.activities)
+
+
+def parse_timestamp(text: str) -> float:
+    """ISO-8601 to epoch seconds; a value without a zone counts as UTC (see the module docstring)."""
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    with path.open("rb") as probe:
+        magic = probe.read(2)
+    if magic == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return io.TextIOWrapper(path.open("rb"), encoding="utf-8", newline="")
+
+
+def read_rows(rows: Iterable[Sequence[str]], has_resource: bool) -> list[Case]:
+    """Group rows into cases, keeping each case's first-appearance order; events sorted stably by time."""
+    grouped: dict[str, list[tuple[float, int, str, str]]] = {}
+    for position, row in enumerate(rows):
+        if not row:
+            continue
+        resource = row[3] if has_resource and len(row) > 3 else ""
+        grouped.setdefault(row[0], []).append((parse_timestamp(row[2]), position, row[1], resource))
+    cases = []
+    for case_id, events in grouped.items():
+        events.sort()
+        cases.append(
+            Case(
+                case_id=case_id,
+                activities=tuple(e[2] for e in events),
+                timestamps=tuple(e[0] for e in events),
+                resources=tuple(e[3] for e in events) if has_resource else None,
+            )
+        )
+    return cases
+
+
+def read_log(path: str | Path) -> list[Case]:
+    """Read a gzip or plain CSV event log with the header `case_id,activity,timestamp[,resource]`."""
+    with _open_text(Path(path)) as handle:
+        reader = csv.reader(handle)
+        header = [h.strip().lower() for h in next(reader)]
+        if header[:3] != ["case_id", "activity", "timestamp"]:
+            raise ValueError(f"{path}: expected header case_id,activity,timestamp[,resource], got {header}")
+        return read_rows(reader, has_resource=len(header) > 3 and header[3] == "resource")
+
+
+def chronological_split(cases: Sequence[Case], train_fraction: float = 2 / 3) -> tuple[list[Case], list[Case]]:
+    """Order cases by their first event (ties keep file order) and cut: the first part trains, the rest tests.
+
+    For the protocol's 2/3 the cut is 2 * round(n / 3), as in Tax et al.'s evaluation code.
+    """
+    ordered = sorted(cases, key=lambda c: c.timestamps[0] if c.timestamps else float("inf"))
+    exact_thirds = abs(train_fraction - 2 / 3) < 1e-12
+    cut = 2 * round(len(ordered) / 3) if exact_thirds else round(len(ordered) * train_fraction)
+    return ordered[:cut], ordered[cut:]
+
+
+def prefix_lengths(case_length: int, variant: str) -> range:
+    """Which prefix lengths k of a case of length n are scored; prefix k predicts event k+1 (or the case end)."""
+    if variant == "noeoc":
+        return range(1, case_length)
+    if variant == "eoc":
+        return range(1, case_length + 1)
+    if variant == "tax":
+        return range(2, case_length)
+    raise ValueError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+
+
+def iter_prefixes(cases: Iterable[Case], variant: str) -> Iterator[tuple[Case, int]]:
+    """(case, k) for every scored prefix of every case, in order."""
+    for case in cases:
+        for k in prefix_lengths(len(case), variant):
+            yield case, k

@@ -1,0 +1,494 @@
+"""Next-best-action model: a back-off n-gram blended with gradient-boosted trees on prefix features.
+
+Training follows one procedure for every log: the last `val_fraction` of the training cases (chronologically)
+is held out, both models are fitted on the rest, and for each evaluation variant the n-gram order, its smoothing
+and the blend weight are chosen by top-1 accuracy on the held-out slice (the pure last-activity model is among the
+candidates, so the choice never prefers something that did worse there). Then both models are refitted on all the
+training cases with the chosen settings and the early-stopped number of boosting rounds.
+
+Two kinds of trees compete in that choice: "plain" trees see the prefix features only; "calendar" trees also see
+the calendar date, which lets them follow a log's drift (a process that changed in 2012 is told apart from its
+2010 self) but could equally learn calendar coincidences from training cases that run on into the period being
+predicted. So calendar trees never train on an event at or after a cutoff: the start of the validation slice while
+choosing, and `cutoff` (the start of the test period in an evaluation; none when training for use) at the end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
+
+from casework.insight.eventlog import VARIANTS, Case, prefix_lengths
+from casework.insight.features import END, Encoding
+from casework.insight.gbt import THREADS, booster_from_string, sample_rows, train_booster
+from casework.insight.ngram import NGramCounts
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class NBAParams:
+    max_order: int = 6
+    alphas: tuple[float, ...] = (0.1, 1.0, 4.0)
+    weights: tuple[float, ...] = tuple(i / 10 for i in range(11))
+    val_fraction: float = 0.2
+    # rows (prefixes) the trees learn from: fewer while choosing, so that both kinds fit in the time budget
+    choice_rows: int = 25_000
+    max_train_rows: int = 50_000
+    max_bin: int = 63
+    max_rounds: int = 300
+    early_stopping: int = 20
+    learning_rate: float = 0.1
+    num_leaves: int = 31
+    min_data_in_leaf: int = 20
+    feature_fraction: float = 0.8
+    lambda_l2: float = 1.0
+    metric: str = "multi_logloss"
+    recency: bool = False
+    use_gbt: bool = True
+    calendar: bool = True
+    seed: int = 7
+
+    def lgb_params(self, n_classes: int) -> dict[str, Any]:
+        return {
+            "objective": "multiclass",
+            "num_class": n_classes,
+            "metric": self.metric,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_data_in_leaf,
+            "feature_fraction": self.feature_fraction,
+            "lambda_l2": self.lambda_l2,
+            "max_cat_to_onehot": 8,
+            "cat_smooth": 10.0,
+            "max_bin": self.max_bin,
+        }
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the validation slice chose for one variant: n-gram order and smoothing, and the trees' blend weight."""
+
+    order: int
+    alpha: float
+    weight: float
+    trees: str = "plain"  # which trees the weight goes to: "plain", "calendar" or "both" (their mean)
+    val_top1: float = 0.0
+    val_top1_last_activity: float = 0.0
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    activity: str
+    probability: float
+    reason: str
+
+
+@dataclass
+class NextActionModel:
+    encoding: Encoding
+    ngram: NGramCounts
+    boosters: dict[str, lgb.Booster]  # by tree kind
+    choices: dict[str, Choice]
+    params: NBAParams = field(default_factory=NBAParams)
+    version: str = ""
+    train_seconds: float = 0.0
+    # the n-gram alone, as chosen on validation: kept to report it beside the blend
+    ngram_choices: dict[str, Choice] = field(default_factory=dict)
+
+    # -- prediction -------------------------------------------------------------------------------------------
+    def _gbt_rows(self, rows: FloatArray, kind: str) -> FloatArray:
+        if kind == "both":
+            return 0.5 * (self._gbt_rows(rows, "plain") + self._gbt_rows(rows, "calendar"))
+        booster = self.boosters.get(kind)
+        if booster is None:
+            return np.full((len(rows), self.encoding.n_classes), 1.0 / self.encoding.n_classes)
+        x = rows if kind == "calendar" else rows[:, : self.encoding.n_plain]
+        out = booster.predict(x, num_threads=THREADS)
+        return np.asarray(out, dtype=np.float64)
+
+    def predict_proba(
+        self,
+        activities: Sequence[str],
+        timestamps: Sequence[float],
+        resources: Sequence[str | None] | None = None,
+        variant: str = "noeoc",
+    ) -> FloatArray:
+        """Probability of each class (activities in `encoding.activities` order, then the end of the case)."""
+        choice = self.choices[variant]
+        ids = self.encoding.encode_ids(activities)
+        p = self.ngram.predict(ids, choice.order, choice.alpha)
+        if choice.weight > 0:
+            row = self.encoding.encode_sequence(activities, timestamps, resources)[-1:]
+            p = choice.weight * self._gbt_rows(row, choice.trees)[0] + (1 - choice.weight) * p
+        return _finish(p, variant, self.encoding.end_class)
+
+    def predict_cases(
+        self, cases: Sequence[Case], variant: str, choice: Choice | None = None
+    ) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+        """Batch form of predict_proba over every scored prefix of `cases`: (probabilities, true next class).
+
+        `choice` overrides the chosen settings, e.g. to score the n-gram alone or the last-activity baseline.
+        """
+        choice = choice or self.choices[variant]
+        rows: list[FloatArray] = []
+        ng: list[FloatArray] = []
+        targets: list[int] = []
+        for case in cases:
+            ks = prefix_lengths(len(case), variant)
+            if not len(ks):
+                continue
+            ids = self.encoding.encode_ids(case.activities)
+            if choice.weight > 0:
+                rows.append(self.encoding.encode_case(case)[ks.start - 1 : ks.stop - 1])
+            for k in ks:
+                ng.append(self.ngram.predict(ids[:k], choice.order, choice.alpha))
+                targets.append(ids[k] if k < len(ids) else self.encoding.end_class)
+        if not ng:
+            return np.zeros((0, self.encoding.n_classes)), np.zeros(0, dtype=np.int64)
+        p = np.vstack(ng)
+        if choice.weight > 0:
+            p = choice.weight * self._gbt_rows(np.vstack(rows), choice.trees) + (1 - choice.weight) * p
+        return _finish(p, variant, self.encoding.end_class), np.asarray(targets, dtype=np.int64)
+
+    def suggest(
+        self,
+        activities: Sequence[str],
+        timestamps: Sequence[float],
+        resources: Sequence[str | None] | None = None,
+        k: int = 3,
+        include_end: bool = False,
+    ) -> list[Suggestion]:
+        """The k most likely next activities, each with its probability and a plain-language reason."""
+        variant = "eoc" if include_end else "noeoc"
+        p = self.predict_proba(activities, timestamps, resources, variant)
+        order = rank(p)[:k]
+        ids = self.encoding.encode_ids(activities)
+        return [
+            Suggestion(self.encoding.class_name(int(c)), float(p[c]), self.reason(activities, ids, int(c), float(p[c])))
+            for c in order
+            if p[c] > 0
+        ]
+
+    def reason(
+        self, activities: Sequence[str], ids: Sequence[int], target: int, probability: float | None = None
+    ) -> str:
+        """Why a class is suggested, quoted from the n-gram's support counts.
+
+        When the trees moved the probability well away from that share, the reason says so: the counts alone
+        would then mislead the reader.
+        """
+        choice = self.choices.get("noeoc") or next(iter(self.choices.values()))
+        name = self.encoding.class_name(target)
+        doing = "ended" if name == END else f"did {name} next"
+        j, count, total = self.ngram.evidence(ids, target, max(choice.order, 1))
+        if j == 0:
+            if total == 0:
+                return "no similar history; suggested from case features"
+            return f"{100 * count / total:.0f}% of all steps in past cases were {name}; no close match for this path"
+        steps = list(activities[max(0, len(activities) - j) :])
+        path = " → ".join(steps) if steps else "the case start"
+        where = f"after {path}" if j <= len(activities) else f"when a case starts with {path}"
+        text = f"{where}, {100 * count / total:.0f}% of {total} similar cases {doing}"
+        if probability is not None and abs(probability - count / total) > 0.15:
+            direction = "more" if probability > count / total else "less"
+            text += f"; this case's timing and data make it {direction} likely ({100 * probability:.0f}%)"
+        return text
+
+    # -- serialisation --------------------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "train_seconds": self.train_seconds,
+            "params": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.params).items()},
+            "encoding": self.encoding.to_json(),
+            "ngram": self.ngram.to_json(),
+            "choices": {v: asdict(c) for v, c in self.choices.items()},
+            "ngram_choices": {v: asdict(c) for v, c in self.ngram_choices.items()},
+            "boosters": {kind: b.model_to_string() for kind, b in self.boosters.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NextActionModel:
+        raw = dict(data["params"])
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+        params = NBAParams(**fields)
+        return cls(
+            encoding=Encoding.from_json(data["encoding"]),
+            ngram=NGramCounts.from_json(data["ngram"]),
+            boosters={kind: booster_from_string(text) for kind, text in data["boosters"].items()},
+            choices={v: Choice(**c) for v, c in data["choices"].items()},
+            params=params,
+            version=str(data["version"]),
+            train_seconds=float(data["train_seconds"]),
+            ngram_choices={v: Choice(**c) for v, c in data.get("ngram_choices", {}).items()},
+        )
+
+
+def rank(p: FloatArray) -> npt.NDArray[np.int64]:
+    """Classes by falling probability; ties go to the lower class id so rankings are reproducible."""
+    return np.lexsort((np.arange(len(p)), -p)).astype(np.int64)
+
+
+def _finish(p: FloatArray, variant: str, end_class: int) -> FloatArray:
+    """Without end-of-case as a candidate, drop it and renormalise: P(next = a | the case goes on)."""
+    if variant == "eoc":
+        return p
+    p = p.copy()
+    p[..., end_class] = 0.0
+    total = p.sum(axis=-1, keepdims=True)
+    return np.asarray(p / np.where(total > 0, total, 1.0), dtype=np.float64)
+
+
+def topk_hits(p: FloatArray, targets: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.bool_]:
+    """Whether the true class is among the k highest (ties broken toward lower ids, as in `rank`)."""
+    if len(targets) == 0:
+        return np.zeros(0, dtype=bool)
+    # An activity never seen in training cannot be predicted: always a miss.
+    known = targets < p.shape[1]
+    safe = np.where(known, targets, 0)
+    # Count classes that outrank the target: higher probability, or equal with a lower id.
+    pt = p[np.arange(len(safe)), safe][:, None]
+    ids = np.arange(p.shape[1])[None, :]
+    better = (p > pt) | ((p == pt) & (ids < safe[:, None]))
+    return np.asarray((better.sum(axis=1) < k) & known)
+
+
+# -- training ------------------------------------------------------------------------------------------------------
+
+TREE_KINDS = ("plain", "calendar")
+
+
+@dataclass
+class _Prefixes:
+    """Every prefix 1..n of some cases: feature rows, next class, and when that next event happened."""
+
+    x: FloatArray
+    y: npt.NDArray[np.int64]
+    target_time: FloatArray  # the end of the case counts as happening at its last event
+
+
+def _prefixes(encoding: Encoding, cases: Sequence[Case]) -> _Prefixes:
+    xs: list[FloatArray] = []
+    ys: list[int] = []
+    times: list[float] = []
+    for case in cases:
+        if len(case) == 0:
+            continue
+        xs.append(encoding.encode_case(case))
+        ids = encoding.encode_ids(case.activities)
+        ys.extend([*ids[1:], encoding.end_class])
+        times.extend([*case.timestamps[1:], case.timestamps[-1]])
+    if not xs:
+        return _Prefixes(np.zeros((0, encoding.n_features)), np.zeros(0, dtype=np.int64), np.zeros(0))
+    return _Prefixes(np.vstack(xs), np.asarray(ys, dtype=np.int64), np.asarray(times, dtype=np.float64))
+
+
+def _columns(encoding: Encoding, x: FloatArray, kind: str) -> FloatArray:
+    return x if kind == "calendar" else x[:, : encoding.n_plain]
+
+
+def _fit_ngram(encoding: Encoding, cases: Sequence[Case], max_order: int) -> NGramCounts:
+    return NGramCounts(encoding.n_classes, max_order).fit(
+        (encoding.encode_ids(c.activities) for c in cases), encoding.end_class
+    )
+
+
+def _fit_gbt(
+    params: NBAParams,
+    encoding: Encoding,
+    kind: str,
+    data: _Prefixes,
+    rounds: int,
+    cutoff: float | None,
+    val: _Prefixes | None = None,
+    max_rows: int | None = None,
+) -> lgb.Booster | None:
+    # Unknown activities (only possible in validation rows) cannot be learned as targets: leave them out.
+    usable = data.y < encoding.n_classes
+    if kind == "calendar" and cutoff is not None:
+        usable &= data.target_time < cutoff
+    keep = np.nonzero(usable)[0]
+    if len(keep) < 2 * params.min_data_in_leaf:
+        return None
+    rows = max_rows or params.max_train_rows
+    idx = keep[sample_rows(len(keep), rows, params.seed)]
+    x_val = y_val = None
+    if val is not None:
+        vkeep = np.nonzero(val.y < encoding.n_classes)[0]
+        vkeep = vkeep[sample_rows(len(vkeep), rows // 2, params.seed + 1)]
+        x_val, y_val = _columns(encoding, val.x[vkeep], kind), val.y[vkeep]
+    return train_booster(
+        params.lgb_params(encoding.n_classes),
+        _columns(encoding, data.x[idx], kind),
+        data.y[idx],
+        encoding.categorical,
+        rounds,
+        x_val,
+        y_val,
+        early_stopping=params.early_stopping,
+    )
+
+
+def _variant_mask(cases: Sequence[Case], variant: str) -> npt.NDArray[np.bool_]:
+    """Which of the prefixes 1..n of each case (concatenated) a variant scores."""
+    mask: list[bool] = []
+    for case in cases:
+        scored = prefix_lengths(len(case), variant)
+        mask.extend(k in scored for k in range(1, len(case) + 1))
+    return np.asarray(mask, dtype=bool)
+
+
+def _unnormalised(p: FloatArray, variant: str, end_class: int) -> npt.NDArray[np.float32]:
+    """The end-of-case column dropped but rows not renormalised: rankings stay the same, and float32 halves the
+    cost of the many blends that selection tries."""
+    q = p.astype(np.float32)
+    if variant != "eoc":
+        q[:, end_class] = 0.0
+    return q
+
+
+def _score(
+    q: npt.NDArray[np.float32], y: npt.NDArray[np.int64], variant: str, end_class: int, floor: float = -1.0
+) -> tuple[float, float, float] | None:
+    """(top-1, top-3, mean log-likelihood) of candidate scores `q`, or None when top-1 is already below `floor`.
+
+    Ties on top-1 go to the better top-3, then to the better log-likelihood: the probabilities are shown to people
+    as confidence, so among equally accurate blends the better calibrated one wins.
+    """
+    # argmax breaks ties toward the lower id, as `rank` does; unknown targets never match
+    top1 = float((q.argmax(axis=1) == y).mean())
+    if top1 < floor:
+        return None
+    p = _finish(q.astype(np.float64), variant, end_class)
+    known = y < p.shape[1]
+    likelihood = p[np.nonzero(known)[0], y[known]]
+    loglik = float(np.mean(np.log(np.maximum(likelihood, 1e-12)))) if len(likelihood) else 0.0
+    return top1, float(topk_hits(p, y, 3).mean()), loglik
+
+
+def _select(
+    params: NBAParams,
+    encoding: Encoding,
+    ngram: NGramCounts,
+    val_cases: Sequence[Case],
+    gbt_val: dict[str, FloatArray],
+    val_y: npt.NDArray[np.int64],
+    log: Any,
+) -> tuple[dict[str, Choice], dict[str, Choice]]:
+    """Per variant, the blend with the best top-1 on the validation slice, and the best n-gram alone."""
+    # n-gram distributions of every order, per alpha, for every validation prefix 1..n
+    by_alpha: dict[float, list[FloatArray]] = {}
+    for alpha in params.alphas:
+        per_order: list[list[FloatArray]] = [[] for _ in range(params.max_order + 1)]
+        for case in val_cases:
+            ids = encoding.encode_ids(case.activities)
+            for k in range(1, len(ids) + 1):
+                for j, p in enumerate(ngram.predict_orders(ids[:k], params.max_order, alpha)):
+                    per_order[j].append(p)
+        by_alpha[alpha] = [np.vstack(ps) if ps else np.zeros((0, encoding.n_classes)) for ps in per_order]
+    choices: dict[str, Choice] = {}
+    ngram_only: dict[str, Choice] = {}
+    smallest = min(params.alphas)
+    for variant in VARIANTS:
+        mask = _variant_mask(val_cases, variant)
+        y = val_y[mask]
+        if len(y) == 0:
+            choices[variant] = ngram_only[variant] = Choice(1, smallest, 0.0)
+            continue
+
+        end = encoding.end_class
+        orders = range(params.max_order + 1)
+        ngrams = {(a, j): _unnormalised(by_alpha[a][j][mask], variant, end) for a in params.alphas for j in orders}
+        # the last-activity model (most frequent successor: order 1, almost no smoothing) is the first candidate
+        base_key = _score(ngrams[smallest, 1], y, variant, end)
+        assert base_key is not None
+        best, best_key = Choice(1, smallest, 0.0, "plain", base_key[0], base_key[0]), base_key
+        for alpha in params.alphas:
+            for order in range(1, params.max_order + 1):
+                key = _score(ngrams[alpha, order], y, variant, end, best_key[0])
+                if key is not None and key > best_key:
+                    best, best_key = Choice(order, alpha, 0.0, "plain", key[0], base_key[0]), key
+        ngram_only[variant] = best
+        ng_best = best
+        for kind, g_all in gbt_val.items():
+            g = _unnormalised(g_all[mask], variant, end)
+            for alpha in params.alphas:
+                for order in range(1, params.max_order + 1):
+                    pn = ngrams[alpha, order]
+                    for w in params.weights:
+                        if w == 0:
+                            continue
+                        key = _score(np.float32(w) * g + np.float32(1 - w) * pn, y, variant, end, best_key[0])
+                        if key is not None and key > best_key:
+                            best, best_key = Choice(order, alpha, w, kind, key[0], base_key[0]), key
+        log(
+            f"  {variant}: order={best.order} alpha={best.alpha} w_gbt={best.weight:.1f} trees={best.trees} "
+            f"val_top1={best.val_top1:.4f} (n-gram {ng_best.val_top1:.4f}, last-activity {base_key[0]:.4f})"
+        )
+        choices[variant] = best
+    return choices, ngram_only
+
+
+def train_next_action(
+    train_cases: Sequence[Case],
+    params: NBAParams | None = None,
+    version: str = "",
+    log: Any = None,
+    cutoff: float | None = None,
+) -> NextActionModel:
+    """Fit on `train_cases` (in chronological order) with validation-based choices; see the module docstring.
+
+    `cutoff`: calendar trees do not learn from events at or after this time (epoch seconds); in an evaluation,
+    pass the start of the test period.
+    """
+    params = params or NBAParams()
+    say = log or (lambda _msg: None)
+    started = time.perf_counter()
+    encoding = Encoding.fit(train_cases, recency=params.recency)
+    cut = len(train_cases) - max(1, round(len(train_cases) * params.val_fraction))
+    fit_cases, val_cases = list(train_cases[:cut]), list(train_cases[cut:])
+    ngram_fit = _fit_ngram(encoding, fit_cases, params.max_order)
+    fit, val = _prefixes(encoding, fit_cases), _prefixes(encoding, val_cases)
+    gbt_val: dict[str, FloatArray] = {}
+    rounds: dict[str, int] = {}
+    kinds = [k for k in TREE_KINDS if params.calendar or k != "calendar"] if params.use_gbt else []
+    if len(fit.y) and len(val.y) and val_cases:
+        val_start = val_cases[0].timestamps[0]
+        for kind in kinds:
+            booster = _fit_gbt(params, encoding, kind, fit, params.max_rounds, val_start, val, params.choice_rows)
+            if booster is None:
+                continue
+            rounds[kind] = max(1, booster.best_iteration or booster.current_iteration())
+            gbt_val[kind] = np.asarray(
+                booster.predict(_columns(encoding, val.x, kind), num_iteration=rounds[kind]), dtype=np.float64
+            )
+            say(f"  {kind} trees: {rounds[kind]} rounds ({time.perf_counter() - started:.1f}s)")
+    if len(gbt_val) == 2:
+        gbt_val["both"] = 0.5 * (gbt_val["plain"] + gbt_val["calendar"])
+    choices, ngram_only = _select(params, encoding, ngram_fit, val_cases, gbt_val, val.y, say)
+    say(f"  chosen ({time.perf_counter() - started:.1f}s)")
+    ngram = _fit_ngram(encoding, train_cases, params.max_order)
+    boosters: dict[str, lgb.Booster] = {}
+    needed = {k for c in choices.values() if c.weight > 0 for k in TREE_KINDS if c.trees in (k, "both")}
+    if needed:
+        everything = _prefixes(encoding, train_cases)
+        for kind in sorted(needed):
+            booster = _fit_gbt(params, encoding, kind, everything, rounds[kind], cutoff)
+            if booster is not None:
+                boosters[kind] = booster
+
+    # a tree kind that could not be refitted (too little data before the cutoff) falls back to the n-gram choice
+    def refitted(c: Choice) -> bool:
+        return c.weight == 0 or all(k in boosters for k in TREE_KINDS if c.trees in (k, "both"))
+
+    choices = {v: c if refitted(c) else ngram_only[v] for v, c in choices.items()}
+    model = NextActionModel(encoding, ngram, boosters, choices, params, version, ngram_choices=ngram_only)
+    model.train_seconds = time.perf_counter() - started
+    return model

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import typer
+from insight_synth import timing_log, write_log
+from typer.testing import CliRunner
+
+from casework.insight.cli import register
+from casework.insight.modelfile import InsightModel
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        """A root like casework's, so that `suggest` stays a sub-command."""
+
+    register(app)
+    return app
+
+
+def test_evaluate_prints_exactly_the_contract_lines(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "claims.csv.gz", timing_log(300))
+    for variant in ("noeoc", "eoc", "tax"):
+        result = CliRunner().invoke(_app(), ["suggest", "evaluate", str(log), "--variant", variant])
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        assert len(lines) == 4
+        assert re.fullmatch(r"top1: [01]\.\d{4}", lines[0])
+        assert re.fullmatch(r"top3: [01]\.\d{4}", lines[1])
+        assert re.fullmatch(r"train_s: \d+\.\d", lines[2])
+        assert re.fullmatch(r"predict_ms_p50: \d+\.\d{3}", lines[3])
+        assert float(lines[1].split()[1]) >= float(lines[0].split()[1])
+
+
+def test_evaluate_rejects_an_unknown_variant(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "claims.csv", timing_log(30))
+    result = CliRunner().invoke(_app(), ["suggest", "evaluate", str(log), "--variant", "nope"])
+    assert result.exit_code != 0
+    assert result.stdout == ""
+
+
+def test_train_writes_a_versioned_model_file(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "claims.csv", timing_log(200))
+    out = tmp_path / "m.json.gz"
+    args = ["suggest", "train", str(log), "--out", str(out), "--trained-at", "20260102T030405Z"]
+    result = CliRunner().invoke(_app(), args)
+    assert result.exit_code == 0, result.output
+    version = result.stdout.splitlines()[0].removeprefix("version: ")
+    assert re.fullmatch(r"nba-[0-9a-f]{12}-[0-9a-f]{8}-20260102T030405Z", version)
+    model = InsightModel.load(out)
+    assert model.version == version and model.source == "claims.csv"
+    top = model.next_action.suggest(["Register claim", "Assess damage"], [0.0, 600.0], ["ann", "ann"], k=1)
+    assert top[0].activity == "Approve"
+
+
+def test_report_json_over_a_logs_folder(tmp_path: Path) -> None:
+    write_log(tmp_path / "helpdesk.csv.gz", timing_log(240))
+    result = CliRunner().invoke(
+        _app(), ["suggest", "report", "--json", "--logs-dir", str(tmp_path), "--log", "helpdesk", "--log", "sepsis"]
+    )
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.stdout)
+    assert entry["name"] == "helpdesk"
+    assert set(entry["model"]) == {"noeoc", "eoc", "tax"}
+    for variant in ("noeoc", "eoc", "tax"):
+        assert entry["model"][variant]["top1"] >= entry["last_activity"][variant]["top1"]
+    assert entry["remaining_mae_days"] < entry["remaining_baseline_mae_days"]
+    tables = CliRunner().invoke(_app(), ["suggest", "report", "--logs-dir", str(tmp_path), "--log", "helpdesk"])
+    assert tables.exit_code == 0 and "Next activity" in tables.stdout and "helpdesk" in tables.stdout

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from insight_synth import write_log
+
+from casework.insight.eventlog import chronological_split, iter_prefixes, parse_timestamp, prefix_lengths, read_log
+
+
+def test_reads_gzip_and_plain_grouping_interleaved_rows(tmp_path: Path) -> None:
+    rows = [
+        ("b", "X", "2020-01-02T00:00:00", "r1"),
+        ("a", "A", "2020-01-01T10:00:00", "r2"),
+        ("b", "Y", "2020-01-02T01:00:00.500000", "r1"),
+        ("a", "B", "2020-01-01T11:00:00", "r3"),
+    ]
+    for name in ("log.csv", "log.csv.gz"):
+        cases = read_log(write_log(tmp_path / name, rows))
+        assert [c.case_id for c in cases] == ["b", "a"]
+        assert cases[0].activities == ("X", "Y")
+        assert cases[0].timestamps[1] - cases[0].timestamps[0] == pytest.approx(3600.5)
+        assert cases[1].resources == ("r2", "r3")
+
+
+def test_three_column_log_has_no_resources(tmp_path: Path) -> None:
+    path = write_log(tmp_path / "t.csv", [("1", "A", "2020-01-01T00:00:00")], ("case_id", "activity", "timestamp"))
+    (case,) = read_log(path)
+    assert case.resources is None and case.activities == ("A",)
+
+
+def test_bad_header_is_rejected(tmp_path: Path) -> None:
+    path = write_log(tmp_path / "t.csv", [("1", "A", "x")], ("id", "act", "time"))
+    with pytest.raises(ValueError, match="expected header"):
+        read_log(path)
+
+
+def test_timestamps_without_zone_count_as_utc() -> None:
+    assert parse_timestamp("1970-01-02T00:00:00") == 86400.0
+    assert parse_timestamp("1970-01-01T01:00:00+01:00") == 0.0
+
+
+def test_split_orders_by_first_event_and_cuts_two_thirds(tmp_path: Path) -> None:
+    # seven cases written in scrambled order; day d is case c{d}'s first event
+    days = [5, 2, 7, 1, 4, 3, 6]
+    rows = [(f"c{d}", "A", f"2020-01-{d:02d}T00:00:00", "") for d in days]
+    cases = read_log(write_log(tmp_path / "s.csv", rows))
+    train, test = chronological_split(cases)
+    # 2 * round(7 / 3) = 4 train cases, as in Tax et al.'s code
+    assert [c.case_id for c in train] == ["c1", "c2", "c3", "c4"]
+    assert [c.case_id for c in test] == ["c5", "c6", "c7"]
+    train9, test9 = chronological_split(cases * 1 + cases[:2])
+    assert len(train9) == 6 and len(test9) == 3
+
+
+def test_prefix_lengths_per_variant() -> None:
+    assert list(prefix_lengths(4, "noeoc")) == [1, 2, 3]
+    assert list(prefix_lengths(4, "eoc")) == [1, 2, 3, 4]
+    assert list(prefix_lengths(4, "tax")) == [2, 3]
+    assert list(prefix_lengths(1, "noeoc")) == [] and list(prefix_lengths(1, "eoc")) == [1]
+    assert list(prefix_lengths(2, "tax")) == []
+    with pytest.raises(ValueError):
+        prefix_lengths(3, "bogus")
+
+
+def test_iter_prefixes_counts(tmp_path: Path) -> None:
+    rows = [("a", x, f"2020-01-01T0{i}:00:00", "") for i, x in enumerate("ABCD")]
+    rows += [("b", "A", "2020-01-02T00:00:00", "")]
+    cases = read_log(write_log(tmp_path / "p.csv", rows))
+    assert len(list(iter_prefixes(cases, "noeoc"))) == 3
+    assert len(list(iter_prefixes(cases, "eoc"))) == 5
+    assert len(list(iter_prefixes(cases, "tax"))) == 2
