@@ -243,7 +243,7 @@ def _short(value: Any, limit: int = 60) -> str:
 
 # -- actions ------------------------------------------------------------------------------------------------------
 def resolve_action(
-    spec: ActionSpec, case_type: CaseType, definition: CaseDefinition, state: CaseState
+    spec: ActionSpec, case_type: CaseType | None, definition: CaseDefinition, state: CaseState
 ) -> tuple[Action, str]:
     """Map a declared action onto what the case can do now; the note (may be empty) says how it was mapped.
 
@@ -251,10 +251,14 @@ def resolve_action(
     can be planned now is planned; anything else becomes an ad hoc task, since adding work is always possible while
     the case runs.
     """
+    if spec.kind in ("fill_in", "request_document") and case_type is None:
+        raise ValueError(f"a {spec.kind} action needs the case type that declares its labels")
     if spec.kind == "fill_in":
+        assert case_type is not None
         label = case_type.field_label(spec.target)
         return Action("fill_in", spec.target, f"fill in: {label}"), ""
     if spec.kind == "request_document":
+        assert case_type is not None
         label = case_type.document_label(spec.target)
         existing = _open_item(state, request_task_name(label))
         if existing is not None:

@@ -1,0 +1,102 @@
+"""Next-best actions for a live case: the learned model's suggestions mapped onto what the case can do now.
+
+The model predicts activity names from the case's path so far; each is turned into an action on this case (start an
+enabled item, go to one already under way, plan a discretionary item, or add it as an ad hoc task) with its
+probability, the model's plain-language reason and the model version, so that a person's accept or dismiss can be
+recorded against the version that made the suggestion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from casework.engine import CaseState, commands
+from casework.insight.casetype import ActionSpec
+from casework.insight.flags import case_path
+from casework.insight.nba import NextActionModel
+from casework.insight.remaining import RemainingTimeModel
+from casework.insight.rules import Action, resolve_action
+from casework.model.definition import CaseDefinition
+
+
+@dataclass(frozen=True)
+class NextAction:
+    activity: str
+    probability: float
+    reason: str
+    action: Action
+    note: str  # how the activity was mapped onto the case, when not literally
+    model_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "activity": self.activity,
+            "probability": round(self.probability, 4),
+            "reason": self.reason,
+            "action": self.action.to_dict(),
+            "note": self.note,
+            "model_version": self.model_version,
+        }
+
+    def command(self, *, actor: str, reason: str | None = None) -> commands.Command | None:
+        """The engine command that follows the suggestion (None: the person goes to an existing task)."""
+        return self.action.command(actor=actor, reason=reason or f"suggested: {self.reason}")
+
+    def feedback(self, *, accepted: bool, actor: str, reason: str | None = None) -> commands.RecordFeedback:
+        return commands.RecordFeedback(
+            suggestion=self.to_dict(), accepted=accepted, model_version=self.model_version, actor=actor, reason=reason
+        )
+
+
+def next_best_actions(
+    model: NextActionModel, definition: CaseDefinition, state: CaseState, *, k: int = 3, model_version: str = ""
+) -> list[NextAction]:
+    """The k most likely next steps of an open case, best first, each mapped onto the case."""
+    if state.ended:
+        return []
+    activities, timestamps = case_path(state)
+    result: list[NextAction] = []
+    for suggestion in model.suggest(activities, timestamps, k=k):
+        action, note = resolve_action(ActionSpec("start", suggestion.activity), None, definition, state)
+        result.append(
+            NextAction(
+                suggestion.activity,
+                suggestion.probability,
+                suggestion.reason,
+                action,
+                note,
+                model_version or model.version,
+            )
+        )
+    return result
+
+
+class PathProbability:
+    """``flags.NextActionModel`` over the n-gram part of a trained model: how likely a step was after the path
+    before it. Timing is left out on purpose: an unusual-path flag is about the order of work."""
+
+    def __init__(self, model: NextActionModel) -> None:
+        self.model = model
+
+    def probability(self, prefix_activities: Sequence[str], next_activity: str) -> float:
+        choice = self.model.choices.get("noeoc") or next(iter(self.model.choices.values()))
+        ids = self.model.encoding.encode_ids(prefix_activities)
+        p = self.model.ngram.predict(ids, choice.order, choice.alpha)
+        names = self.model.encoding.activities
+        if next_activity not in names:
+            return 0.0
+        return float(p[list(names).index(next_activity)] / max(float(p[: len(names)].sum()), 1e-12))
+
+
+class RemainingSeconds:
+    """``flags.RemainingTimeModel`` over a trained remaining-time model."""
+
+    def __init__(self, model: RemainingTimeModel) -> None:
+        self.model = model
+
+    def predict_remaining_seconds(self, activities: Sequence[str], timestamps: Sequence[float]) -> float:
+        if not activities:
+            return 0.0
+        return self.model.predict_days(activities, timestamps) * 86_400.0
