@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from pathlib import Path
 
 from rich.console import Console
 
-from casework.demo import demo_definition, demo_model_names
-from casework.demo.walkthrough import run_walkthrough
+from casework.audit.verify import verify
+from casework.demo import demo_definition, demo_model_names, demo_model_xml
+from casework.demo.walkthrough import StoredDriver, run_walkthrough
+from casework.service import CaseService
+from casework.store import Store
 
 
 def test_demo_models_import() -> None:
@@ -25,3 +29,16 @@ def test_walkthrough_completes_the_claim_and_shows_the_trail() -> None:
     assert names["Collect documents"].owner == "bob"
     assert "'Decide claim' waits for its entry criterion:" in text
     assert "repair quote is missing" in text and "add_task" in text
+
+
+def test_walkthrough_through_the_store_leaves_a_verifiable_trail(tmp_path: Path) -> None:
+    with Store.open(f"sqlite:///{tmp_path / 'demo.db'}", blob_dir=tmp_path / "blobs") as store:
+        service = CaseService(store)
+        driver = StoredDriver(service, demo_model_xml("insurance_claim.cmmn"))
+        state = run_walkthrough(
+            Console(file=io.StringIO()), start=dt.datetime(2026, 5, 4, 8, tzinfo=dt.UTC), driver=driver
+        )
+        assert state.status == "completed"
+        report = verify(store)
+        assert report.ok and report.cases == 1 and report.events > 40
+        assert service.state(driver.case_id).to_dict() == state.to_dict()

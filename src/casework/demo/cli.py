@@ -1,17 +1,43 @@
-"""`casework demo`: walk one demo case through its life in the terminal."""
+"""`casework demo`: walk one demo case through its life in the terminal, stored in the database."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from casework.demo.walkthrough import run_walkthrough
+from casework.demo import demo_definition, demo_model_xml
+from casework.demo.walkthrough import MemoryDriver, StoredDriver, run_walkthrough
 
 
-def demo() -> None:
+def demo(
+    db: Annotated[
+        str,
+        typer.Option("--db", envvar="CASEWORK_DB", help="where the demo case is stored (sqlite:/// or postgresql://)"),
+    ] = "sqlite:///./casework.db",
+    memory: Annotated[bool, typer.Option("--memory", help="run on the engine alone and store nothing")] = False,
+) -> None:
     """Walk a demo insurance claim through its life: the plan after each step, ad hoc work, the audit trail."""
-    state = run_walkthrough(Console())
-    raise typer.Exit(0 if state.status == "completed" else 1)
+    console = Console()
+    if memory:
+        state = run_walkthrough(console, driver=MemoryDriver(demo_definition()))
+        raise typer.Exit(0 if state.status == "completed" else 1)
+    from casework.audit.verify import verify
+    from casework.service import CaseService
+    from casework.store import Store
+
+    with Store.open(db) as store:
+        driver = StoredDriver(CaseService(store), demo_model_xml("insurance_claim.cmmn"))
+        state = run_walkthrough(console, driver=driver)
+        report = verify(store)
+    console.rule("[bold]Stored")
+    console.print(f"case {driver.case_id} is stored in {db}")
+    console.print(report.summary())
+    console.print(
+        "next: casework audit verify | casework audit state-at CASE --seq N | casework export --format xes -o claim.xes"
+    )
+    raise typer.Exit(0 if state.status == "completed" and report.ok else 1)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,7 +4,6 @@ a reassignment, an explanation of what waits, and the audit trail at the end."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 from rich.console import Console
 from rich.table import Table
@@ -12,6 +11,7 @@ from rich.table import Table
 from casework.demo import demo_definition
 from casework.engine import CaseState, Event, commands, execute, explain, plannable
 from casework.model import CaseDefinition
+from casework.service import CaseService
 
 STATE_STYLE = {
     "active": "bold green",
@@ -64,20 +64,62 @@ def audit_table(events: list[Event], state: CaseState) -> Table:
     return table
 
 
-def run_walkthrough(console: Console, start: dt.datetime | None = None) -> CaseState:
-    definition = demo_definition()
-    state = CaseState.create("claim-1001", definition)
+class MemoryDriver:
+    """Runs the demo on the engine alone: nothing is stored."""
+
+    def __init__(self, definition: CaseDefinition) -> None:
+        self.definition = definition
+        self.state = CaseState.create("claim-1001", definition)
+
+    def start(self, command: commands.StartCase, now: dt.datetime) -> list[Event]:
+        return self.run(command, now)
+
+    def run(self, command: commands.Command, now: dt.datetime) -> list[Event]:
+        return execute(self.definition, self.state, command, now)
+
+
+class StoredDriver:
+    """Runs the demo through the case service, so the case and its audit trail land in the database."""
+
+    def __init__(self, service: CaseService, xml: str) -> None:
+        self.service = service
+        key, _ = service.deploy(xml)
+        self.key = key
+        self.definition = service.definition(key)[1]
+        self.case_id = ""
+        self.state = CaseState.create("pending", self.definition)
+
+    def start(self, command: commands.StartCase, now: dt.datetime) -> list[Event]:
+        result = self.service.start_case(
+            self.key, command.variables, actor=command.actor, reason=command.reason, now=now
+        )
+        self.case_id = result.case_id
+        self.state = self.service.state(self.case_id)
+        return result.events
+
+    def run(self, command: commands.Command, now: dt.datetime) -> list[Event]:
+        result = self.service.execute(self.case_id, command, now)
+        self.state = self.service.state(self.case_id)
+        return result.events
+
+
+def run_walkthrough(
+    console: Console, start: dt.datetime | None = None, driver: MemoryDriver | StoredDriver | None = None
+) -> CaseState:
+    driver = driver or MemoryDriver(demo_definition())
+    definition = driver.definition
     now = start or dt.datetime.now(dt.UTC).replace(microsecond=0)
     log: list[Event] = []
 
-    def step(title: str, command: commands.Command, show: Callable[[], None] | None = None) -> None:
+    def step(title: str, command: commands.Command) -> None:
         nonlocal now
         now += dt.timedelta(minutes=45)
-        log.extend(execute(definition, state, command, now))
+        if isinstance(command, commands.StartCase):
+            log.extend(driver.start(command, now))
+        else:
+            log.extend(driver.run(command, now))
         console.rule(f"[bold]{title}")
-        if show is not None:
-            show()
-        console.print(plan_table(definition, state))
+        console.print(plan_table(definition, driver.state))
 
     step(
         "Ann opens a claim for 12,500",
@@ -105,7 +147,7 @@ def run_walkthrough(console: Console, start: dt.datetime | None = None) -> CaseS
             reason="repair quote is missing",
         ),
     )
-    console.print(f"plannable now: {', '.join(plannable(definition, state))}")
+    console.print(f"plannable now: {', '.join(plannable(definition, driver.state))}")
     step(
         "Sam plans an expert opinion from the planning table (only a claims adjuster may)",
         commands.PlanItem(item="Expert opinion", actor="sam", reason="damage looks older than stated"),
@@ -119,7 +161,7 @@ def run_walkthrough(console: Console, start: dt.datetime | None = None) -> CaseS
         commands.Reassign(item="Collect documents", to="bob", actor="ann", reason="Bob knows the workshop"),
     )
     console.rule("[bold]Why has 'Decide claim' not started?")
-    for line in explain(definition, state, "Decide claim"):
+    for line in explain(definition, driver.state, "Decide claim"):
         console.print(line)
     for name, who in (
         ("Assess damage", "sam"),
@@ -137,5 +179,5 @@ def run_walkthrough(console: Console, start: dt.datetime | None = None) -> CaseS
         ),
     )
     step("Ann pays the claimant", commands.CompleteItem(item="Pay claimant", actor="ann"))
-    console.print(audit_table([e for e in log if e.type not in ("memory", "item_created")], state))
-    return state
+    console.print(audit_table([e for e in log if e.type not in ("memory", "item_created")], driver.state))
+    return driver.state
