@@ -4,6 +4,7 @@ a reassignment, an explanation of what waits, and the audit trail at the end."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -11,7 +12,9 @@ from rich.table import Table
 from casework.demo import demo_definition
 from casework.engine import CaseState, Event, commands, execute, explain, plannable
 from casework.model import CaseDefinition
-from casework.service import CaseService
+
+if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) is loaded only when the demo is stored
+    from casework.service import CaseService
 
 STATE_STYLE = {
     "active": "bold green",

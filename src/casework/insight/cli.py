@@ -6,18 +6,20 @@ import json
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from casework.insight.evaluate import LogResult, evaluate_log
 from casework.insight.eventlog import VARIANTS, read_log
-from casework.insight.modelfile import InsightModel, make_version
-from casework.insight.nba import NBAParams, train_next_action
-from casework.insight.remaining import RemainingParams, train_remaining_time
 from casework.paths import shared_dir
+
+if TYPE_CHECKING:
+    from casework.insight.evaluate import LogResult
+
+# The model modules pull in LightGBM (and with it scikit-learn and scipy): imported inside the commands that train
+# or evaluate, so that every other `casework` command starts quickly.
 
 suggest_app = typer.Typer(no_args_is_help=True, help="Next-best-action suggestions learned from case histories.")
 
@@ -36,6 +38,8 @@ def evaluate(
     """Train on the first 2/3 of the cases (by first event) and score the rest (shared/logs/README.md)."""
     if variant not in VARIANTS:
         raise typer.BadParameter(f"variant must be one of {', '.join(VARIANTS)}", param_hint="--variant")
+    from casework.insight.evaluate import evaluate_log
+
     result = evaluate_log(log, variants=(variant,), baselines=False, remaining=False, log=_err)
     scores = result.model[variant]
     typer.echo(f"top1: {scores.top1:.4f}")
@@ -127,6 +131,8 @@ def report(
     only: Annotated[list[str] | None, typer.Option("--log", help="evaluate only this log (repeatable)")] = None,
 ) -> None:
     """Evaluate every shared log in the three variants, beside the baselines, with cost and remaining-time MAE."""
+    from casework.insight.evaluate import evaluate_log
+
     folder = _logs_dir(logs_dir)
     results = []
     for name in only or LOG_NAMES:
@@ -150,6 +156,10 @@ def train(
     trained_at: Annotated[str | None, typer.Option(help="timestamp for the version (default: now, UTC)")] = None,
 ) -> None:
     """Train both models on the whole log and save them, versioned, to one file."""
+    from casework.insight.modelfile import InsightModel, make_version
+    from casework.insight.nba import NBAParams, train_next_action
+    from casework.insight.remaining import RemainingParams, train_remaining_time
+
     cases = sorted(read_log(log), key=lambda c: c.timestamps[0] if c.timestamps else float("inf"))
     stamp = trained_at or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     nba_params, rt_params = NBAParams(), RemainingParams()
