@@ -48,10 +48,13 @@ _last_formatted: tuple[dt.datetime, str] | None = None
 
 def _formatted(now: dt.datetime) -> str:
     # Commands in a batch share their timestamp; formatting it once per batch is measurably cheaper.
+    # Read the shared memo once: another thread may replace it meanwhile.
     global _last_formatted
-    if _last_formatted is None or _last_formatted[0] != now:
-        _last_formatted = (now, format_datetime(now))
-    return _last_formatted[1]
+    last = _last_formatted
+    if last is None or last[0] != now:
+        last = (now, format_datetime(now))
+        _last_formatted = last
+    return last[1]
 
 
 class Run:
@@ -88,16 +91,17 @@ class Run:
         try:
             return expr.evaluate_bool(self.state.variables, local)
         except EvaluationError as exc:
-            # A broken condition is recorded on the case and counts as false; it never stops the engine.
-            self.emit(
-                "expression_failed",
-                {
-                    "id": item.id if item is not None else None,
-                    "where": where,
-                    "expression": expr.source,
-                    "error": str(exc),
-                },
-            )
+            # A broken condition is recorded on the case and counts as false; it never stops the engine. The same
+            # failure seen again (a completion check repeats) is not recorded twice in a row.
+            failure = {
+                "id": item.id if item is not None else None,
+                "where": where,
+                "expression": expr.source,
+                "error": str(exc),
+            }
+            last = self.state.errors[-1] if self.state.errors else None
+            if last is None or any(last.get(k) != v for k, v in failure.items()):
+                self.emit("expression_failed", failure)
             return False
 
     def rule_holds(self, rule: Rule | None, item: ItemInstance, where: str) -> bool:
