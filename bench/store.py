@@ -3,7 +3,8 @@
 Not a test. Run: casework bench store [--json] [--quick], or python bench/store.py [--pg postgresql://...]
 [--repeat 5] [--json] [--quick]. PostgreSQL is measured when --pg or $CASEWORK_BENCH_POSTGRES_URL gives a server.
 Every figure is the median of --repeat runs, all measured in the same process run (absolute figures drift between
-runs on shared machines; compare the ratios).
+runs on shared machines; compare the ratios). sqlite_commands_per_commit_N_clients is how many commands group commit
+put into each SQLite transaction (one fsync each) during the N-client run.
 """
 
 from __future__ import annotations
@@ -67,8 +68,11 @@ def raw_pg_commits(url: str, n: int) -> float:
 # -- casework -----------------------------------------------------------------------------------------------------
 
 
-def casework_completions(url: str, clients: int, cases_per_client: int, folder: Path) -> tuple[float, float]:
-    """Task completions/s with `clients` threads on their own cases; returns (rate, bytes per event)."""
+def casework_completions(
+    url: str, clients: int, cases_per_client: int, folder: Path
+) -> tuple[float, float, float | None]:
+    """Task completions/s with `clients` threads on their own cases; returns (rate, bytes per event, commands per
+    commit during the run: how well group commit batches on SQLite; None on PostgreSQL)."""
     from casework.engine import commands
     from casework.service import CaseService
     from casework.store import Store
@@ -81,6 +85,7 @@ def casework_completions(url: str, clients: int, cases_per_client: int, folder: 
                 for _ in range(clients)]
         barrier = threading.Barrier(clients + 1)
         errors: list[BaseException] = []
+        committer = getattr(store, "_committer", None)
 
         def client(case_ids: list[str]) -> None:
             barrier.wait()
@@ -95,13 +100,17 @@ def casework_completions(url: str, clients: int, cases_per_client: int, folder: 
         for th in threads:
             th.start()
         barrier.wait()
+        batches0, units0 = (committer.batches, committer.units) if committer is not None else (0, 0)
         start = time.perf_counter()
         for th in threads:
             th.join()
         elapsed = time.perf_counter() - start
         if errors:
             raise errors[0]
-        return clients * cases_per_client * len(TASKS) / elapsed, _bytes_per_event(store, url)
+        per_commit = None
+        if committer is not None and committer.batches > batches0:
+            per_commit = (committer.units - units0) / (committer.batches - batches0)
+        return clients * cases_per_client * len(TASKS) / elapsed, _bytes_per_event(store, url), per_commit
     finally:
         store.close()
 
@@ -207,7 +216,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 sub = folder / f"c{clients}"
                 sub.mkdir()
                 raw = raw_sqlite_commits(sub, args.raw)
-                rate, bpe = casework_completions(f"sqlite:///{sub / 'casework.db'}", clients, per, sub)
+                rate, bpe, per_commit = casework_completions(f"sqlite:///{sub / 'casework.db'}", clients, per, sub)
+                if per_commit is not None:
+                    add(f"sqlite_commands_per_commit_{clients}_clients", per_commit)
                 add("sqlite_raw_commits_per_s", raw)
                 add(f"sqlite_casework_{clients}_clients_per_s", rate)
                 add(f"sqlite_ratio_{clients}_clients_vs_raw", rate / raw)
@@ -218,7 +229,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     raw = raw_pg_commits(args.pg, args.raw)
                     url, drop = _pg_schema_url(args.pg)
                     try:
-                        rate, bpe = casework_completions(url, clients, per, folder / f"pg{clients}")
+                        rate, bpe, _ = casework_completions(url, clients, per, folder / f"pg{clients}")
                     finally:
                         drop()
                     add("pg_raw_commits_per_s", raw)

@@ -11,9 +11,14 @@ GENESIS = "0" * 64
 HASHED_FIELDS = ("case_id", "seq", "type", "at", "actor", "reason", "payload", "prev_hash")
 
 
+# What json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False) uses, built
+# once: json.dumps builds a new encoder on every call with non-default options.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace, non-ASCII kept as UTF-8: the one byte form that is hashed and stored."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _CANONICAL.encode(value)
 
 
 def event_hash(
@@ -40,22 +45,21 @@ def event_hash(
     return hashlib.sha256(prev_hash.encode("ascii") + canonical_json(body).encode("utf-8")).hexdigest()
 
 
-def _s(value: str) -> str:
-    return _encode_str(value)
-
-
 def hash_new_event(
     *, case_id: str, seq: int, type: str, at: str, actor: str, reason: str | None, payload: Any, prev_hash: str
 ) -> tuple[str, str]:
     """(hash, canonical payload JSON) of an event being appended; equal to `event_hash` but serialises the payload
     once and splices the body together, as this runs for every event written."""
-    payload_json = canonical_json(payload)
+    payload_json = _CANONICAL.encode(payload)
     body = (
-        f'{{"actor":{_s(actor)},"at":{_s(at)},"case_id":{_s(case_id)},"payload":{payload_json},'
-        f'"prev_hash":{_s(prev_hash)},"reason":{"null" if reason is None else _s(reason)},"seq":{int(seq)},'
-        f'"type":{_s(type)}}}'
+        f'{{"actor":{_encode_str(actor)},"at":{_encode_str(at)},"case_id":{_encode_str(case_id)},'
+        f'"payload":{payload_json},"prev_hash":{_encode_str(prev_hash)},'
+        f'"reason":{"null" if reason is None else _encode_str(reason)},"seq":{int(seq)},"type":{_encode_str(type)}}}'
     )
-    return hashlib.sha256(prev_hash.encode("ascii") + body.encode("utf-8")).hexdigest(), payload_json
+    return _sha256(prev_hash.encode("ascii") + body.encode("utf-8")).hexdigest(), payload_json
+
+
+_sha256 = hashlib.sha256
 
 
 def running_hash(previous: str, event_hash_hex: str) -> str:

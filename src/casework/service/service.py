@@ -21,12 +21,15 @@ from casework.model import CaseDefinition, load_definition
 from casework.service import projection as proj
 from casework.service.cache import HeadCache
 from casework.service.errors import Conflict, InvalidInput, NotFound
-from casework.store import CaseHead, NewEvent, Store, VersionMismatch
+from casework.store import CaseHead, Store, VersionMismatch
 from casework.store import writes as w
 
 Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 5
 _CASE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# The snapshot's JSON, as json.dumps(..., separators=(",", ":")) writes it, without building an encoder each time.
+# (No circular-reference check: a case state is plain data, a tree.)
+_SNAPSHOT = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
 def utc_now() -> datetime:
@@ -125,8 +128,8 @@ class CaseService:
         state = CaseState.create(new_id, definition)
         events = execute(definition, state, commands.StartCase(variables=dict(variables or {}), actor=actor,
                                                                 reason=reason), now)
-        rows = w.event_rows(new_id, 1, GENESIS, [_new(e) for e in events])
-        snapshot = json.dumps(state.to_dict(), separators=(",", ":"))
+        rows = w.event_rows(new_id, 1, GENESIS, events)
+        snapshot = _SNAPSHOT.encode(state.to_dict())
 
         def work(conn: Connection) -> None:
             w.insert_case(
@@ -185,6 +188,7 @@ class CaseService:
             people_before = proj.participant_pairs(state)
             timers_before = dict(state.timers)
             sla_before = proj.sla_view(state)
+            status_before = state.status
             try:
                 events = execute(definition, state, command, now)
             except CommandRejected as exc:
@@ -202,29 +206,13 @@ class CaseService:
                 return CaseResult(case_id, head.version, state.status)
             target = self._migration_target(command) if isinstance(command, commands.Migrate) else None
             def_key, def_version = target or (head.definition_key, head.definition_version)
-            rows = w.event_rows(case_id, head.version + 1, head.last_hash, [_new(e) for e in events])
-            snapshot_json = json.dumps(state.to_dict(), separators=(",", ":"))
+            rows = w.event_rows(case_id, head.version + 1, head.last_hash, events)
+            snapshot_json = _SNAPSHOT.encode(state.to_dict())
             expected = head.version
-
-            def work(conn: Connection, expected: int = expected, rows: list[dict[str, Any]] = rows,
-                     state: CaseState = state, snapshot_json: str = snapshot_json,
-                     before: tuple[Any, ...] = (tasks_before, people_before, timers_before, sla_before),
-                     target: tuple[str, int] | None = target) -> None:
-                # The version check goes first: if it fails, this unit has written nothing.
-                w.update_case(
-                    conn,
-                    case_id=case_id,
-                    expected_version=expected,
-                    version=expected + len(rows),
-                    status=state.status,
-                    last_hash=rows[-1]["hash"],
-                    snapshot=snapshot_json,
-                    now=now,
-                    definition=target,
-                )
-                w.insert_events(conn, rows)
-                self._project(conn, case_id, before, state, now)
-
+            # The unit of work is plain data, computed here outside the write lock: the group committer writes a
+            # batch of them together.
+            work = self._command_write(case_id, expected, rows, state, snapshot_json, now, target,
+                                       (tasks_before, people_before, timers_before, sla_before), status_before)
             try:
                 self.store.write(work)
             except VersionMismatch:
@@ -280,6 +268,45 @@ class CaseService:
             return None
         return CaseResult(row.id, row.version, row.status, created=False)
 
+    @staticmethod
+    def _command_write(
+        case_id: str,
+        expected: int,
+        rows: list[dict[str, Any]],
+        state: CaseState,
+        snapshot_json: str,
+        now: datetime,
+        target: tuple[str, int] | None,
+        before: tuple[Any, ...],
+        status_before: str,
+    ) -> w.CommandWrite:
+        tasks_before, people_before, timers_before, sla_before = before
+        upserts, removed = proj.task_changes(case_id, tasks_before, proj.task_view(state), now)
+        people = proj.participant_pairs(state)
+        job_upserts: list[dict[str, Any]] = []
+        job_deletes: list[tuple[str, str]] = []
+        for kind, old, new in (("timer", timers_before, state.timers), ("sla", sla_before, proj.sla_view(state))):
+            if old or new:
+                ups, gone = proj.job_changes(kind, case_id, old, new, now)
+                job_upserts.extend(ups)
+                job_deletes.extend((kind, ref) for ref in gone)
+        return w.CommandWrite(
+            case_id=case_id,
+            expected_version=expected,
+            status=state.status,
+            snapshot=snapshot_json,
+            now=now,
+            events=rows,
+            task_upserts=upserts,
+            task_deletes=removed,
+            participants_add=sorted(people - people_before),
+            participants_remove=sorted(people_before - people),
+            job_upserts=job_upserts,
+            job_deletes=job_deletes,
+            definition=target,
+            previous_status=status_before,
+        )
+
     def _project(
         self, conn: Connection, case_id: str, before: tuple[Any, ...] | None, state: CaseState, now: datetime
     ) -> None:
@@ -296,6 +323,3 @@ class CaseService:
                 w.upsert_jobs(conn, job_upserts)
                 w.delete_jobs(conn, kind, case_id, job_removed)
 
-
-def _new(event: Event) -> NewEvent:
-    return NewEvent(type=event.type, at=event.at, actor=event.actor, reason=event.reason, payload=event.payload)

@@ -1,19 +1,22 @@
 """Group commit for SQLite: many threads' units of work share one transaction and one fsync.
 
 SQLite allows one writer at a time and FULL synchronous mode pays an fsync per commit, so committing each command
-alone caps throughput at the disk's fsync rate. Here every writer queues its unit of work; if no batch is running,
-it becomes the committer and runs *all* queued units in one transaction (each inside its own SAVEPOINT, so one
-failing unit does not undo the others), commits once, and wakes everyone; otherwise it sleeps until the running
-batch ends (its unit then is either done, or it takes the next batch). With one client there is no waiting and
-no thread hand-off; with many, the batch grows to whatever queued during the previous fsync.
+alone caps throughput at the disk's fsync rate. Here every writer adds its unit of work to the open batch. If no
+batch is running, the writer commits its unit at once; otherwise the writer that opened the batch waits until the
+running batch ends and is handed the commit turn (by then its batch holds whatever queued meanwhile), while the
+batch's other writers just wait for it to be done: one wake-up per writer, no thundering herd. A batch of
+`CommandWrite`s on distinct cases is written with one executemany per statement, the version checks first; any
+other batch (or one whose version check fails) runs each unit inside its own SAVEPOINT, so one failing unit does
+not undo the others. Then one commit, one fsync. With one client there is no waiting and no thread hand-off.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+from collections import deque
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import Connection, Engine
 
@@ -23,57 +26,105 @@ MAX_BATCH = 256
 
 
 class _Pending(Generic[T]):
-    __slots__ = ("done", "error", "result", "work")
+    __slots__ = ("error", "result", "work")
 
     def __init__(self, work: Callable[[Connection], T]) -> None:
         self.work = work
-        self.done = threading.Event()
         self.result: T | None = None
         self.error: BaseException | None = None
+
+
+class _Batch:
+    __slots__ = ("abandoned", "done", "go", "units")
+
+    def __init__(self) -> None:
+        self.units: list[_Pending[Any]] = []
+        self.abandoned = False  # its opener was interrupted while waiting: whoever passes the turn runs it
+        self.go = threading.Event()  # set for the writer that opened the batch: its turn to commit
+        self.done = threading.Event()  # set when the batch is committed (or failed)
 
 
 class GroupCommitter:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._queue: list[_Pending[Any]] = []
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._waiting: deque[_Batch] = deque()  # batches not yet started, oldest first; the last one is open
         self._busy = False  # a thread is running a batch right now
+        self._idle = threading.Condition(self._lock)
         self.batches = 0
         self.units = 0
         # One connection kept checked out for all batches: the pool round trip costs as much as a small insert.
         self._conn: Connection | None = None
 
     def close(self) -> None:
-        with self._cond:
+        with self._idle:
             while self._busy:
-                self._cond.wait()
+                self._idle.wait()
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
 
     def submit(self, work: Callable[[Connection], T]) -> T:
         pending: _Pending[T] = _Pending(work)
-        with self._cond:
-            self._queue.append(pending)
-        while not pending.done.is_set():
-            with self._cond:
-                if pending.done.is_set():
-                    break
-                if self._busy:
-                    # Someone is committing; our unit joins the next batch. Sleep until a batch ends.
-                    self._cond.wait()
-                    continue
+        with self._lock:
+            waiting = self._waiting
+            if not self._busy:
+                # Nobody is committing: commit this unit right now, alone (the single-client case).
                 self._busy = True
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                batch = None
+            elif waiting and len(waiting[-1].units) < MAX_BATCH:
+                batch = waiting[-1]
+                batch.units.append(pending)
+                leader = False
+            else:
+                batch = _Batch()
+                batch.units.append(pending)
+                leader = True
+                waiting.append(batch)
+        if batch is None:
+            self._commit_turn(None, [pending])
+        elif leader:
             try:
-                self._run_batch(batch)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
+                batch.go.wait()
+            except BaseException:  # e.g. KeyboardInterrupt: the batch must still run, or its writers wait forever
+                with self._lock:
+                    if not batch.go.is_set():
+                        batch.abandoned = True
+                        raise
+                self._commit_turn(batch, batch.units)  # the turn is already ours
+                raise
+            self._commit_turn(batch, batch.units)
+        else:
+            batch.done.wait()
         if pending.error is not None:
             raise pending.error
         return pending.result  # type: ignore[return-value]
+
+    def _commit_turn(self, batch: _Batch | None, units: list[_Pending[Any]]) -> None:
+        """Run `units` (this thread holds the commit turn), then pass the turn to the oldest waiting batch."""
+        while True:
+            if batch is not None:
+                with self._lock:
+                    # Closed from now on: later writers open the next batch.
+                    if self._waiting and self._waiting[0] is batch:
+                        self._waiting.popleft()
+            following: _Batch | None = None
+            try:
+                self._run_batch(units)
+            finally:
+                with self._lock:
+                    if self._waiting:
+                        following = self._waiting[0]
+                        if not following.abandoned:
+                            following.go.set()  # busy stays True: the turn passes straight on
+                    else:
+                        self._busy = False
+                        self._idle.notify_all()
+                if batch is not None:
+                    batch.done.set()
+            if following is None or not following.abandoned:
+                return
+            batch, units = following, following.units  # its opener is gone: run it here
 
     def _run_batch(self, batch: list[_Pending[Any]]) -> None:
         if not batch:
@@ -83,6 +134,11 @@ class GroupCommitter:
                 self._conn = self._engine.connect().execution_options(casework_write=True)
             conn = self._conn
             raw: Any = conn.connection.driver_connection
+            # Imported here: casework.store.writes imports the audit package, which imports the store.
+            from casework.store.writes import batchable
+
+            if batchable([unit.work for unit in batch]) and self._write_together(raw, batch):
+                return
             # The transaction is driven on the driver (BEGIN IMMEDIATE ... COMMIT): SQLAlchemy's transaction objects
             # cost as much CPU as a unit's statements. If a unit runs SQLAlchemy statements, SQLAlchemy believes it
             # began the transaction (the begin hook sees one open and emits nothing), and then it commits it.
@@ -125,5 +181,27 @@ class GroupCommitter:
         finally:
             self.batches += 1
             self.units += len(batch)
-            for unit in batch:
-                unit.done.set()
+
+    @staticmethod
+    def _write_together(raw: Any, batch: list[_Pending[Any]]) -> bool:
+        """The fast path: all units' rows through one executemany per statement, one commit. False (nothing written,
+        transaction rolled back) if a version check or a statement failed: then each unit runs on its own, in its
+        own savepoint, so that only the unit at fault fails. A failing COMMIT raises: nothing is durable."""
+        from casework.store.writes import CommandWrite, write_batch_sqlite
+
+        raw.execute("BEGIN IMMEDIATE")
+        try:
+            try:
+                ok = write_batch_sqlite(raw, [cast(CommandWrite, unit.work) for unit in batch])
+            except Exception:
+                ok = False
+            if not ok:
+                raw.execute("ROLLBACK")
+                return False
+            raw.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                if raw.in_transaction:
+                    raw.execute("ROLLBACK")
+            raise
+        return True

@@ -1,0 +1,239 @@
+"""Command writes: alone (SQLite or PostgreSQL) and group-committed together in one go (SQLite)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from casework.audit.hashing import GENESIS
+from casework.audit.verify import verify
+from casework.store import NewEvent, Store, VersionMismatch
+from casework.store import writes as w
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def _case(store: Store) -> str:
+    case_id = uuid.uuid4().hex
+    rows = w.event_rows(case_id, 1, GENESIS, [NewEvent("start", NOW.isoformat(), "ann", None, {"n": 1})])
+
+    def work(conn):  # type: ignore[no-untyped-def]
+        w.insert_case(conn, case_id=case_id, definition_key="k", definition_version=1, business_key=None,
+                      status="active", version=1, last_hash=rows[-1]["hash"], snapshot={"v": 1}, now=NOW)
+        w.insert_events(conn, rows)
+
+    store.write(work)
+    return case_id
+
+
+def _command(store: Store, case_id: str, *, expected: int | None = None, status: str = "active",
+             n_events: int = 2) -> w.CommandWrite:
+    head = store.case_head(case_id)
+    assert head is not None
+    version = head.version if expected is None else expected
+    rows = w.event_rows(case_id, version + 1, head.last_hash,
+                        [NewEvent("step", NOW.isoformat(), "bob", None, {"i": i, "ü": "✓"}) for i in range(n_events)])
+    task = {"case_id": case_id, "item_id": "i2", "def_id": "t", "name": "Review", "kind": "humanTask",
+            "state": "completed", "owner": "bob", "candidate_group": "clerks", "due_at": NOW + timedelta(days=1),
+            "updated_at": NOW}
+    job = {"kind": "sla", "case_id": case_id, "ref": "i3", "due_at": NOW + timedelta(hours=2),
+           "payload": '{"item": "i3"}', "created_at": NOW}
+    return w.CommandWrite(case_id=case_id, expected_version=version, status=status,
+                          snapshot=f'{{"v":{version + n_events}}}', now=NOW, events=rows, task_upserts=[task],
+                          participants_add=[("bob", "assessor")], job_upserts=[job], previous_status="active")
+
+
+def _check(store: Store, case_id: str, version: int, status: str = "active") -> None:
+    row = store.case(case_id)
+    assert row is not None and (row.version, row.status) == (version, status)
+    assert row.snapshot == {"v": version}
+    events = store.events(case_id)
+    assert [e.seq for e in events] == list(range(1, version + 1))
+    assert row.last_hash == events[-1].hash
+    (task,) = store.tasks(case_id=case_id)
+    assert (task.state, task.owner, task.candidate_group, task.due_at) == (
+        "completed", "bob", "clerks", NOW + timedelta(days=1))
+    (job,) = store.jobs(case_id=case_id)
+    assert (job.kind, job.ref, job.due_at) == ("sla", "i3", NOW + timedelta(hours=2))
+
+
+def test_command_write_alone(db_url: str) -> None:
+    with Store.open(db_url) as store:
+        case_id = _case(store)
+        store.write(_command(store, case_id))
+        _check(store, case_id, 3)
+        store.write(_command(store, case_id, status="completed"))
+        _check(store, case_id, 5, "completed")
+        with pytest.raises(VersionMismatch):
+            store.write(_command(store, case_id, expected=3))
+        _check(store, case_id, 5, "completed")
+        (job,) = store.jobs(case_id=case_id)
+        assert (job.kind, job.due_at) == ("sla", NOW + timedelta(hours=2))
+
+
+def _batched(store: Store, units: list[Any]) -> list[object]:
+    """Submit `units` from threads while the commit turn is held, so that they all land in one batch."""
+    committer = store._committer
+    assert committer is not None
+    release = threading.Event()
+    holder = threading.Thread(target=store.write, args=(lambda conn: release.wait(10),))
+    holder.start()
+    while not committer._busy:
+        time.sleep(0.001)
+    outcomes: list[object] = [None] * len(units)
+
+    def submit(i: int) -> None:
+        try:
+            outcomes[i] = store.write(units[i])
+        except Exception as exc:
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(len(units))]
+    for th in threads:
+        th.start()
+    deadline = time.monotonic() + 10
+    while sum(len(b.units) for b in committer._waiting) < len(units) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert len(committer._waiting) == 1  # one batch holds them all
+    batches = committer.batches
+    release.set()
+    for th in [*threads, holder]:
+        th.join(10)
+    assert committer.batches == batches + 2  # the holder's, then theirs
+    return outcomes
+
+
+def test_a_batch_of_command_writes_is_written_together(sqlite_url: str) -> None:
+    with Store.open(sqlite_url) as store:
+        ids = [_case(store) for _ in range(20)]
+        units = [_command(store, case_id, status="completed" if i % 3 == 0 else "active",
+                          n_events=1 + i % 4) for i, case_id in enumerate(ids)]
+        calls: list[int] = []
+        real = w.write_batch_sqlite
+
+        def spy(dbapi: Any, writes: Any) -> bool:
+            calls.append(len(writes))
+            return real(dbapi, writes)
+
+        w.write_batch_sqlite = spy  # type: ignore[assignment]
+        try:
+            outcomes = _batched(store, units)
+        finally:
+            w.write_batch_sqlite = real  # type: ignore[assignment]
+        assert outcomes == [None] * 20 and calls == [20]
+        for i, case_id in enumerate(ids):
+            _check(store, case_id, 2 + i % 4, "completed" if i % 3 == 0 else "active")
+        assert verify(store).ok
+
+
+def test_a_stale_unit_in_a_batch_fails_alone(sqlite_url: str) -> None:
+    with Store.open(sqlite_url) as store:
+        ids = [_case(store) for _ in range(6)]
+        units: list[Any] = [_command(store, case_id) for case_id in ids]
+        units[2] = _command(store, ids[2], expected=0)  # stale: the case is at version 1
+        units.append(_command(store, ids[4]))  # the same case twice: the second one loses
+        outcomes = _batched(store, units)
+        assert isinstance(outcomes[2], VersionMismatch)
+        assert isinstance(outcomes[6], VersionMismatch)
+        assert [o for i, o in enumerate(outcomes) if i not in (2, 6)] == [None] * 5
+        for i, case_id in enumerate(ids):
+            if i == 2:
+                assert store.case(case_id).version == 1  # type: ignore[union-attr]
+                assert store.tasks(case_id=case_id) == []
+            else:
+                _check(store, case_id, 3)
+        assert verify(store).ok
+
+
+def test_sqlite_time_matches_db_time() -> None:
+    naive = datetime(2024, 5, 1, 12, 0, 0, 123456)
+    other = datetime(2024, 5, 1, 14, 0, tzinfo=UTC) + timedelta(microseconds=7)
+    for value in (NOW, naive, other, NOW, NOW.astimezone(UTC)):
+        utc = value.astimezone(UTC) if value.tzinfo is not None else value
+        assert w.sqlite_time(value) == utc.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def test_a_batch_with_other_work_runs_unit_by_unit(sqlite_url: str) -> None:
+    with Store.open(sqlite_url) as store:
+        ids = [_case(store) for _ in range(4)]
+        other = uuid.uuid4().hex
+
+        def insert_case(conn):  # type: ignore[no-untyped-def]
+            w.insert_case(conn, case_id=other, definition_key="k", definition_version=1, business_key=None,
+                          status="active", version=0, last_hash=GENESIS, snapshot={}, now=NOW)
+            return "inserted"
+
+        calls: list[int] = []
+        real = w.write_batch_sqlite
+
+        def spy(dbapi: Any, writes: Any) -> bool:
+            calls.append(len(writes))
+            return real(dbapi, writes)
+
+        w.write_batch_sqlite = spy  # type: ignore[assignment]
+        try:
+            outcomes = _batched(store, [*(_command(store, case_id) for case_id in ids), insert_case])
+        finally:
+            w.write_batch_sqlite = real  # type: ignore[assignment]
+        assert outcomes == [None] * 4 + ["inserted"] and calls == []
+        for case_id in ids:
+            _check(store, case_id, 3)
+        assert store.case(other) is not None
+
+
+def test_an_interrupted_batch_opener_does_not_strand_its_batch(sqlite_url: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from casework.store import groupcommit
+
+    class Interrupted(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            raise KeyboardInterrupt
+
+    made: list[Any] = []
+    real_init = groupcommit._Batch.__init__
+
+    def init(self: Any) -> None:
+        real_init(self)
+        if not made:  # the first waiting batch's opener is interrupted while it waits for its turn
+            self.go = Interrupted()
+        made.append(self)
+
+    with Store.open(sqlite_url) as store:
+        ids = [_case(store) for _ in range(4)]
+        committer = store._committer
+        assert committer is not None
+        release = threading.Event()
+        holder = threading.Thread(target=store.write, args=(lambda conn: release.wait(10),))
+        holder.start()
+        while not committer._busy:
+            time.sleep(0.001)
+        monkeypatch.setattr(groupcommit._Batch, "__init__", init)
+        outcomes: list[object] = [None] * 4
+
+        def submit(i: int) -> None:
+            try:
+                outcomes[i] = store.write(_command(store, ids[i]))
+            except BaseException as exc:
+                outcomes[i] = exc
+
+        opener = threading.Thread(target=submit, args=(0,))
+        opener.start()
+        opener.join(10)
+        assert isinstance(outcomes[0], KeyboardInterrupt) and made[0].abandoned
+        others = [threading.Thread(target=submit, args=(i,)) for i in (1, 2, 3)]
+        for th in others:
+            th.start()
+        while len(made[0].units) < 4:
+            time.sleep(0.001)
+        release.set()
+        for th in [*others, holder]:
+            th.join(10)
+        assert outcomes[1:] == [None, None, None]
+        for case_id in ids:  # the opener's unit was written too, by the thread that passed the turn on
+            _check(store, case_id, 3)
+        assert not committer._busy
