@@ -26,11 +26,13 @@ from casework.insight.rules import (
     Suggestion,
     evaluate_rules,
     facts,
+    instance_number,
+    parse_moment,
     resolve_action,
     sort_findings,
 )
 from casework.model.definition import CaseDefinition
-from casework.model.timers import TimerError, add_duration, parse_datetime
+from casework.model.timers import TimerError, add_duration
 
 __all__ = [
     "UNUSUAL_THRESHOLD",
@@ -106,11 +108,11 @@ def case_path(state: CaseState) -> tuple[list[str], list[float]]:
     steps = []
     for item in state.items.values():
         if item.kind in PATH_KINDS and item.state == COMPLETED and item.ended_at:
-            moment = _parse(item.ended_at)
+            moment = parse_moment(item.ended_at)
             if moment is not None:
                 # Items ending in one engine step share a timestamp: a milestone reached in that step is a
                 # consequence of the work, so it goes after it; creation order settles the rest deterministically.
-                steps.append((moment.timestamp(), item.kind == "milestone", _id_number(item.id), item.name))
+                steps.append((moment.timestamp(), item.kind == "milestone", instance_number(item.id), item.name))
     steps.sort()
     return [s[3] for s in steps], [s[0] for s in steps]
 
@@ -142,8 +144,8 @@ def unusual_path(state: CaseState, model: NextActionModel, threshold: float = UN
 def sla_deadline(case_type: CaseType, state: CaseState) -> dt.datetime | None:
     """The case's deadline: one set on the case itself wins over the case type's SLA counted from the start."""
     if state.due:
-        return _parse(state.due)
-    start = _parse(state.created_at)
+        return parse_moment(state.due)
+    start = parse_moment(state.created_at)
     if case_type.sla is None or start is None:
         return None
     try:
@@ -197,15 +199,6 @@ def sla_findings(
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
-def _parse(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        return parse_datetime(text)
-    except (TimerError, ValueError):
-        return None
-
-
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -215,8 +208,3 @@ def _days(delta: dt.timedelta) -> str:
     if days >= 1:
         return f"{days:.1f} days"
     return f"{delta.total_seconds() / 3600.0:.1f} hours"
-
-
-def _id_number(item_id: str) -> int:
-    digits = "".join(ch for ch in item_id if ch.isdigit())
-    return int(digits) if digits else 0

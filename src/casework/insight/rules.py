@@ -158,10 +158,10 @@ def facts(
 
 
 def days_open(state: CaseState, now: dt.datetime) -> float:
-    start = _parse(state.created_at)
+    start = parse_moment(state.created_at)
     if start is None:
         return 0.0
-    end = _parse(state.ended_at) or now
+    end = parse_moment(state.ended_at) or now
     return max(0.0, (end - start).total_seconds() / 86400.0)
 
 
@@ -285,7 +285,7 @@ def _point_at(item_id: str, name: str, item_state: str) -> Action:
 def _open_item(state: CaseState, name: str) -> ItemInstance | None:
     # The most recent open instance: a repeated task's newest instance is the one a person works on.
     matches = [i for i in state.items.values() if i.name == name and i.state not in TERMINAL and i.id != state.root]
-    return max(matches, key=lambda i: _id_number(i.id)) if matches else None
+    return max(matches, key=lambda i: instance_number(i.id)) if matches else None
 
 
 def _verb(kind: str) -> str:
@@ -305,7 +305,7 @@ def _names(items: Iterable[Any]) -> list[str]:
     return sorted({i.name for i in items})
 
 
-def _parse(text: str | None) -> dt.datetime | None:
+def parse_moment(text: str | None) -> dt.datetime | None:
     if not text:
         return None
     try:
@@ -315,11 +315,11 @@ def _parse(text: str | None) -> dt.datetime | None:
 
 
 def _before(due: str | None, now: dt.datetime) -> bool:
-    moment = _parse(due)
+    moment = parse_moment(due)
     return moment is not None and moment < now
 
 
-def _id_number(item_id: str) -> int:
+def instance_number(item_id: str) -> int:
     digits = "".join(ch for ch in item_id if ch.isdigit())
     return int(digits) if digits else 0
 
