@@ -67,7 +67,8 @@ def test_every_event_carries_actor_reason_and_time() -> None:
     claim = _load("claim.cmmn")
     state = _started(claim)
     events = execute(claim, state, commands.CompleteItem(item="Review claim", actor="bob", reason="looks fine"), NOW)
-    assert [e.type for e in events] == ["item_transition", "memory", "item_transition"]
+    # The sentry fires in the same command, so its memory is never written.
+    assert [e.type for e in events] == ["item_transition", "item_transition"]
     assert {(e.actor, e.reason, e.at) for e in events} == {("bob", "looks fine", "2026-03-02T09:00:00Z")}
     assert _names(state, "active") == {"Assess damage"}
 
@@ -274,3 +275,17 @@ def test_suspend_and_resume_a_stage_and_the_case() -> None:
     execute(permit, state, commands.ResumeCase(actor="ann"), NOW)
     execute(permit, state, commands.CompleteItem(item="Zoning check", actor="ann"), NOW)
     assert state.status == "active" and "Reviewed" in _names(state, "completed")
+
+
+def test_a_sentry_still_waiting_keeps_its_memory_across_commands() -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim)
+    execute(claim, state, commands.AddDependency(item="Decide claim", after=("Review claim",), actor="ann"), NOW)
+    events = execute(claim, state, commands.CompleteItem(item="Review claim", actor="ann"), NOW)
+    decide = next(i for i in state.items.values() if i.name == "Decide claim")
+    assert [e.payload for e in events if e.type == "memory"] == [
+        {"id": decide.id, "criterion": "ecDecide", "parts": [1]}
+    ]
+    assert decide.memory == {"ecDecide": [1]}
+    execute(claim, state, commands.CompleteItem(item="Assess damage", actor="ann"), NOW)
+    assert decide.state == "active" and decide.memory == {}

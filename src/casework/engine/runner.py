@@ -75,6 +75,9 @@ class Run:
         self.pending: dict[PendingKey, Criterion] = {}
         self.dirty_stages: dict[str, None] = {}
         self.closed_defs: dict[str, None] = {}
+        # On-parts that fired during this command, not yet recorded: most sentries fire in the same command, and a
+        # sentry that fired needs no memory, so memory events are written only for sentries still waiting.
+        self.fired_parts: dict[tuple[str, str], tuple[list[int], bool]] = {}
 
     # -- recording ---------------------------------------------------------------------------------------------
     def emit(self, type_: str, payload: dict[str, Any]) -> Event:
@@ -121,6 +124,7 @@ class Run:
                 self.pending.clear()
                 for (item_id, _, is_exit), criterion in batch:
                     self.evaluate(self.state.items[item_id], criterion, is_exit)
+                self.record_memory()
                 continue
             if self.dirty_stages:
                 batch_ids = list(self.dirty_stages)
@@ -178,10 +182,27 @@ class Run:
             for target in self.state.live(owner):
                 if not self._listens(target, is_exit):
                     continue
-                parts = target.memory.get(criterion.id, [])
+                parts = self.memory(target, criterion.id)
                 if part not in parts:
-                    self.emit("memory", {"id": target.id, "criterion": criterion.id, "parts": sorted([*parts, part])})
+                    self.fired_parts[(target.id, criterion.id)] = (sorted([*parts, part]), is_exit)
                 self.pending[(target.id, criterion.id, is_exit)] = criterion
+
+    def memory(self, item: ItemInstance, criterion_id: str) -> list[int]:
+        """The on-parts of a criterion that have fired for ``item``, including those of this command."""
+        fired = self.fired_parts.get((item.id, criterion_id))
+        return fired[0] if fired is not None else item.memory.get(criterion_id, [])
+
+    def record_memory(self) -> None:
+        """Write memory events for the sentries that are still waiting (and not about to be evaluated again)."""
+        if not self.fired_parts:
+            return
+        scheduled = {(item_id, criterion_id) for item_id, criterion_id, _ in self.pending}
+        fired, self.fired_parts = self.fired_parts, {}
+        for (item_id, criterion_id), (parts, is_exit) in fired.items():
+            if (item_id, criterion_id) in scheduled:
+                self.fired_parts[(item_id, criterion_id)] = (parts, is_exit)
+            elif self._listens(self.state.items[item_id], is_exit):
+                self.emit("memory", {"id": item_id, "criterion": criterion_id, "parts": parts})
 
     def _listens(self, target: ItemInstance, is_exit: bool) -> bool:
         if is_exit:
@@ -193,7 +214,7 @@ class Run:
         if not self._listens(item, is_exit):
             return
         sentry = criterion.sentry
-        if len(item.memory.get(criterion.id, ())) < len(sentry.on_parts):
+        if len(self.memory(item, criterion.id)) < len(sentry.on_parts):
             return
         if not self.condition(sentry.if_part, item, f"ifPart of {criterion.id}"):
             return
@@ -205,7 +226,7 @@ class Run:
     def prefill_completed(self, item: ItemInstance) -> None:
         """Adaptive dependencies count items that already completed as done, unlike modelled on-parts."""
         for criterion in self.plan.items[item.def_id].entry:
-            parts = item.memory.get(criterion.id, [])
+            parts = self.memory(item, criterion.id)
             done = [
                 n
                 for n, part in enumerate(criterion.sentry.on_parts)
@@ -215,7 +236,7 @@ class Run:
                 and self.has_completed(part.source)
             ]
             if done:
-                self.emit("memory", {"id": item.id, "criterion": criterion.id, "parts": sorted([*parts, *done])})
+                self.fired_parts[(item.id, criterion.id)] = (sorted([*parts, *done]), False)
             self.pending[(item.id, criterion.id, False)] = criterion
 
     def has_completed(self, def_id: str) -> bool:
