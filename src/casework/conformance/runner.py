@@ -124,19 +124,10 @@ def _step(case: CaseUnderTest, step: dict[str, Any]) -> None:
         raise ScenarioFailed("expected the step to be rejected, but it was accepted")
 
 
-def _payload(step: dict[str, Any], key: str) -> Any:
-    value = step[key]
-    return value
-
-
 def _reason(value: Any, reason: str | None) -> str | None:
     if isinstance(value, dict) and value.get("reason"):
         return str(value["reason"])
     return reason
-
-
-def _ref(case: CaseUnderTest, value: Any) -> str:
-    return str(value)
 
 
 def _start(case: CaseUnderTest, step: dict[str, Any], actor: str, reason: str | None) -> None:

@@ -5,7 +5,7 @@ No I/O, no clock, no randomness: time and actor come in with each call, instance
 
 from casework.engine import commands
 from casework.engine.adaptive import plannable
-from casework.engine.core import decide, execute, open_items, plan_for, replay
+from casework.engine.core import decide, execute, plan_for, replay
 from casework.engine.errors import CommandRejected
 from casework.engine.events import Event, apply
 from casework.engine.explain import explain
@@ -23,7 +23,6 @@ __all__ = [
     "decide",
     "execute",
     "explain",
-    "open_items",
     "plan_for",
     "plan_migration",
     "plannable",

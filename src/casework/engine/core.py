@@ -13,12 +13,11 @@ from typing import Any, TypeVar
 from casework.engine import commands as c
 from casework.engine.errors import CommandRejected
 from casework.engine.events import Event, apply
-from casework.engine.lifecycle import ACTIVE, AVAILABLE, DISABLED, ENABLED, OPEN, TERMINAL
+from casework.engine.lifecycle import ACTIVE, AVAILABLE, DISABLED, ENABLED, OPEN
 from casework.engine.plan import PlanIndex, effective_plan
 from casework.engine.runner import Run
 from casework.engine.state import CaseState, ItemInstance
 from casework.model.definition import (
-    CASE_PLAN,
     EVENT_LISTENER_KINDS,
     MILESTONE,
     STAGE_KINDS,
@@ -306,11 +305,3 @@ def _complete_case(run: Run, cmd: c.CompleteCase) -> None:
     plan_item = root(run)
     _check_completable(run, plan_item, force=cmd.force)
     run.complete_stage(plan_item)
-
-
-def is_case_plan(item: ItemInstance) -> bool:
-    return item.kind == CASE_PLAN
-
-
-def open_items(state: CaseState) -> list[ItemInstance]:
-    return [i for i in state.items.values() if i.state not in TERMINAL and i.id != state.root]

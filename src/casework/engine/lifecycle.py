@@ -117,7 +117,3 @@ def next_state(kind: str, state: str, transition: str) -> str:
         allowed = ", ".join(sorted(moves)) or "none: it has ended"
         raise TransitionError(f"a {kind} in state {state} cannot {transition} (allowed: {allowed})")
     return target
-
-
-def allowed(kind: str, state: str, transition: str) -> bool:
-    return transition in table_for(kind).get(state, {})

@@ -137,7 +137,3 @@ def with_dependency(
         return replace(item, entry=(Criterion(criterion_id, Sentry(criterion_id, new_parts)),))
     entry = tuple(Criterion(c.id, replace(c.sentry, on_parts=c.sentry.on_parts + new_parts)) for c in item.entry)
     return replace(item, entry=entry)
-
-
-def is_listener(item: PlanItemDef) -> bool:
-    return item.kind in EVENT_LISTENER_KINDS
