@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-SUITES = ("engine", "store")
+SUITES = ("engine", "store", "inbox")
 
 
 class BenchUnavailable(Exception):
@@ -81,7 +81,7 @@ def bench_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print every suite's figures as one JSON object")] = False,
     quick: Annotated[bool, typer.Option("--quick", help="a short run with smaller sizes")] = False,
 ) -> None:
-    """Benchmark the engine (against SpiffWorkflow) and the store. Not part of the test suite."""
+    """Benchmark the engine (against SpiffWorkflow), the store and the inbox queries. Not part of the test suite."""
     wanted = list(suites or [])
     unknown = [s for s in wanted if s not in SUITES]
     if unknown:

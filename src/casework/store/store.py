@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, Select, func, insert, select
 
 from casework.store import migrate
 from casework.store import schema as t
@@ -225,8 +225,8 @@ class Store(JobsMixin, DocumentsMixin):
 
     # -- projections ----------------------------------------------------------------------------------------------
 
-    def tasks(
-        self,
+    @staticmethod
+    def tasks_query(
         *,
         case_id: str | None = None,
         owner: str | None = None,
@@ -235,7 +235,8 @@ class Store(JobsMixin, DocumentsMixin):
         kinds: tuple[str, ...] | None = None,
         due_before: datetime | None = None,
         limit: int = 1000,
-    ) -> list[TaskRow]:
+    ) -> Select[Any]:
+        """The inbox query behind `tasks` (kept apart so its plan can be checked against the indexes)."""
         q = select(t.tasks)
         if case_id is not None:
             q = q.where(t.tasks.c.case_id == case_id)
@@ -249,7 +250,23 @@ class Store(JobsMixin, DocumentsMixin):
             q = q.where(t.tasks.c.kind.in_(kinds))
         if due_before is not None:
             q = q.where(t.tasks.c.due_at <= due_before)
-        q = q.order_by(t.tasks.c.due_at, t.tasks.c.case_id, t.tasks.c.item_id).limit(limit)
+        return q.order_by(t.tasks.c.due_at, t.tasks.c.case_id, t.tasks.c.item_id).limit(limit)
+
+    def tasks(
+        self,
+        *,
+        case_id: str | None = None,
+        owner: str | None = None,
+        candidate_group: str | None = None,
+        states: tuple[str, ...] | None = None,
+        kinds: tuple[str, ...] | None = None,
+        due_before: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[TaskRow]:
+        q = self.tasks_query(
+            case_id=case_id, owner=owner, candidate_group=candidate_group, states=states, kinds=kinds,
+            due_before=due_before, limit=limit,
+        )
         with self.read() as conn:
             rows = conn.execute(q).all()
         return [
