@@ -173,4 +173,7 @@ def train(
 
 
 def register(app: typer.Typer) -> None:
+    from casework.insight.case_cli import suggest_case
+
+    suggest_app.command("case")(suggest_case)
     app.add_typer(suggest_app, name="suggest")

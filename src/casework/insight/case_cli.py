@@ -1,0 +1,91 @@
+"""`casework suggest case CASE_ID`: next-best actions and flags for a stored, open case."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from casework.store.url import DEFAULT_DB
+
+
+def suggest_case(
+    case_id: Annotated[str, typer.Argument(help="id of a stored case")],
+    model: Annotated[
+        Path | None, typer.Option(help="model file from `casework suggest train` (next-best actions, SLA risk)")
+    ] = None,
+    case_type: Annotated[
+        str | None, typer.Option(help="a bundled case type name (e.g. insurance_claim) or a case type TOML file")
+    ] = None,
+    k: Annotated[int, typer.Option(help="how many next actions")] = 3,
+    db: Annotated[str, typer.Option("--db", envvar="CASEWORK_DB", help="sqlite:///path or postgresql://...")] = (
+        DEFAULT_DB
+    ),
+) -> None:
+    """Suggest what to do next on a case, with reasons, and flag what looks wrong. People decide; nothing is changed."""
+    from casework.insight.advisor import PathProbability, RemainingSeconds, next_best_actions
+    from casework.insight.casetype import CaseTypeError, bundled_case_type, load_case_type
+    from casework.insight.flags import assess
+    from casework.insight.modelfile import InsightModel
+    from casework.service import CaseService
+    from casework.service.errors import InvalidInput, NotFound
+    from casework.store import Store
+
+    if model is None and case_type is None:
+        raise typer.BadParameter("give --model, --case-type or both")
+    console = Console()
+    with Store.open(db) as store:
+        row = store.case(case_id)
+        if row is None:
+            typer.echo(f"error: no case {case_id}", err=True)
+            raise typer.Exit(1)
+        service = CaseService(store)
+        try:
+            state = service.state(case_id)
+            _, definition = service.definition(row.definition_key, row.definition_version)
+        except (NotFound, InvalidInput) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        # A document counts as the kind its file is named after (police_report.pdf is a police_report).
+        documents = [(Path(d.name).stem, d.name) for d in store.documents(case_id)]
+    insight = InsightModel.load(model) if model is not None else None
+    if insight is not None:
+        actions = next_best_actions(insight.next_action, definition, state, k=k, model_version=insight.version)
+        table = Table(title=f"next best actions for {case_id} (model {insight.version})", title_justify="left")
+        for column in ("activity", "probability", "do", "why"):
+            table.add_column(column)
+        for action in actions:
+            why = action.reason + (f" ({action.note})" if action.note else "")
+            table.add_row(action.activity, f"{action.probability:.0%}", action.action.label, why)
+        console.print(table if actions else f"no suggestions: the case is {state.status}")
+    if case_type is not None:
+        try:
+            kind = load_case_type(case_type) if case_type.endswith(".toml") else bundled_case_type(case_type)
+        except (CaseTypeError, KeyError, OSError) as exc:
+            typer.echo(f"error: case type: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        findings = assess(
+            kind,
+            definition,
+            state,
+            documents,
+            dt.datetime.now(dt.UTC),
+            next_action_model=PathProbability(insight.next_action) if insight else None,
+            remaining_model=RemainingSeconds(insight.remaining_time) if insight else None,
+        )
+        table = Table(title=f"flags and suggestions ({kind.label})", title_justify="left")
+        for column in ("severity", "kind", "message", "why", "do"):
+            table.add_column(column)
+        for finding in findings:
+            table.add_row(
+                finding.severity,
+                finding.kind,
+                finding.message,
+                finding.reason,
+                finding.action.label if finding.action else "",
+            )
+        console.print(table if findings else "nothing to flag")
