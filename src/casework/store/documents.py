@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection, and_, func, insert, select
 
 from casework.store import schema as t
 from casework.store.base import StoreBase
-from casework.store.records import DocumentRow, as_utc
+from casework.store.records import DocumentRow, stored_utc
 
 
 class DocumentsMixin(StoreBase):
@@ -58,7 +58,7 @@ class DocumentsMixin(StoreBase):
                 sha256=r.sha256,
                 size=r.size,
                 created_by=r.created_by,
-                created_at=as_utc(r.created_at) or datetime.now(UTC),
+                created_at=stored_utc(r.created_at),
             )
             for r in rows
         ]

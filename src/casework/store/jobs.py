@@ -10,7 +10,7 @@ from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from casework.store import schema as t
 from casework.store.base import StoreBase
-from casework.store.records import JobRow, as_utc
+from casework.store.records import JobRow, as_utc, stored_utc
 
 
 class JobsMixin(StoreBase):
@@ -115,7 +115,7 @@ def _job(r: Any) -> JobRow:
         kind=r.kind,
         case_id=r.case_id,
         ref=r.ref,
-        due_at=as_utc(r.due_at) or datetime.now(UTC),
+        due_at=stored_utc(r.due_at),
         payload=json.loads(r.payload),
         attempts=r.attempts,
         claimed_by=r.claimed_by,

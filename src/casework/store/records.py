@@ -15,6 +15,14 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def stored_utc(value: datetime | None) -> datetime:
+    """A timestamp from a NOT NULL column, in UTC; a missing one means the row is damaged, not 'now'."""
+    moment = as_utc(value)
+    if moment is None:
+        raise StoreError("a stored row lacks a required timestamp")
+    return moment
+
+
 class StoreError(Exception):
     """Base class of the store's own errors."""
 
@@ -36,6 +44,18 @@ class DefinitionRow:
     xml: str
     sha256: str
     deployed_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> DefinitionRow:
+        m = row._mapping
+        return cls(
+            key=m["key"],
+            version=m["version"],
+            name=m["name"],
+            xml=m["xml"],
+            sha256=m["sha256"],
+            deployed_at=stored_utc(m["deployed_at"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -65,8 +85,8 @@ class CaseRow:
             last_hash=m["last_hash"],
             source=m["source"],
             snapshot=json.loads(m["snapshot"]),
-            created_at=as_utc(m["created_at"]) or datetime.now(UTC),
-            updated_at=as_utc(m["updated_at"]) or datetime.now(UTC),
+            created_at=stored_utc(m["created_at"]),
+            updated_at=stored_utc(m["updated_at"]),
         )
 
 

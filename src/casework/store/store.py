@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -127,17 +127,7 @@ class Store(JobsMixin, DocumentsMixin):
         q = q.order_by(t.definitions.c.version.desc()).limit(1)
         with self.read() as conn:
             row = conn.execute(q).first()
-        if row is None:
-            return None
-        m = row._mapping
-        return DefinitionRow(
-            key=m["key"],
-            version=m["version"],
-            name=m["name"],
-            xml=m["xml"],
-            sha256=m["sha256"],
-            deployed_at=as_utc(m["deployed_at"]) or datetime.now(UTC),
-        )
+        return DefinitionRow.from_row(row) if row is not None else None
 
     def definitions(self) -> list[tuple[str, int, str | None]]:
         with self.read() as conn:
@@ -264,8 +254,13 @@ class Store(JobsMixin, DocumentsMixin):
         limit: int = 1000,
     ) -> list[TaskRow]:
         q = self.tasks_query(
-            case_id=case_id, owner=owner, candidate_group=candidate_group, states=states, kinds=kinds,
-            due_before=due_before, limit=limit,
+            case_id=case_id,
+            owner=owner,
+            candidate_group=candidate_group,
+            states=states,
+            kinds=kinds,
+            due_before=due_before,
+            limit=limit,
         )
         with self.read() as conn:
             rows = conn.execute(q).all()
