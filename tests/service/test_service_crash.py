@@ -8,11 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers_service import shared_path
+from helpers_service import assert_stored_state_is_the_log, shared_path
 
 from casework.audit.verify import verify
-from casework.engine import Event, replay
-from casework.service import CaseService
 from casework.store import Store
 
 CHILD = Path(__file__).with_name("crash_writer.py")
@@ -61,10 +59,5 @@ def test_acknowledged_commands_survive_kill_9(db_url: str, tmp_path: Path) -> No
             report = verify(store)
             assert report.ok, report.problems
     with Store.open(db_url, audit_key=key) as store:
-        svc = CaseService(store)
         for case_id in all_acked:
-            row = store.case(case_id)
-            assert row is not None
-            _, definition = svc.definition(row.definition_key, row.definition_version)
-            events = [Event.from_dict(e.engine_dict()) for e in store.events(case_id)]
-            assert replay(definition, case_id, events).to_dict() == row.snapshot
+            assert_stored_state_is_the_log(store, case_id)

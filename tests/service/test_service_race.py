@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from helpers_service import T0, claim_xml
+from helpers_service import T0, assert_stored_state_is_the_log, claim_xml
 
 from casework.engine import commands
 from casework.service import CaseService, Conflict
@@ -103,5 +103,5 @@ def test_threads_of_one_service_racing(db_url: str, tmp_path) -> None:  # type: 
     assert len(errors) == 1 and isinstance(errors[0], Conflict), outcomes
     winner = next(o for o in outcomes if not isinstance(o, Exception))
     assert len(store.events(case_id)) == before + len(winner.events)  # type: ignore[attr-defined]
-    assert svc.state(case_id).to_dict() == store.case(case_id).snapshot  # type: ignore[union-attr]
+    assert_stored_state_is_the_log(store, case_id)
     store.close()

@@ -175,3 +175,44 @@ def test_a_failing_unit_undoes_only_itself(db_url: str) -> None:
         for th in threads:
             th.join()
         assert store.counts()[0] == results.count("ok") == 48 - results.count("failed") == 32
+
+
+def test_migration_0002_keeps_existing_snapshots_current_and_downgrade_refuses_stale_ones(db_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from casework.store.migrate import alembic_config
+    from casework.store.url import parse_url
+
+    engine = create_engine(parse_url(db_url))
+    cfg = alembic_config()
+
+    def alembic(action, revision: str) -> None:  # type: ignore[no-untyped-def]
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            action(cfg, revision)
+
+    try:
+        alembic(command.upgrade, "0001")  # a database written before snapshots could lag behind
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO cases (id, definition_key, definition_version, status, version, last_hash, source, "
+                    "snapshot, created_at, updated_at) VALUES ('old', 'k', 1, 'active', 7, :h, 'engine', '{}', :t, :t)"
+                ),
+                {"h": GENESIS, "t": NOW},
+            )
+        with Store.open(db_url) as store:  # migrates to head
+            row = store.case("old")
+            assert row is not None and (row.snapshot_version, row.version) == (7, 7)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE cases SET version = 9 WHERE id = 'old'"))
+        with pytest.raises(RuntimeError, match="1 cases have a snapshot older"):
+            alembic(command.downgrade, "0001")
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE cases SET snapshot_version = 9 WHERE id = 'old'"))
+        alembic(command.downgrade, "0001")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT version FROM cases WHERE id = 'old'")).scalar_one() == 9
+    finally:
+        engine.dispose()

@@ -20,3 +20,10 @@ class Conflict(ServiceError):
 
 class InvalidInput(ServiceError, ValueError):
     """The request itself is malformed (HTTP 400); nothing was written."""
+
+
+class Corrupt(ServiceError):
+    """What is stored contradicts itself, e.g. a case row names events the log does not hold (HTTP 500).
+
+    `casework audit verify` names the first bad event.
+    """

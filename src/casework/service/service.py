@@ -16,16 +16,20 @@ from sqlalchemy.exc import IntegrityError
 
 from casework.audit.checkpoints import Checkpointer
 from casework.audit.hashing import GENESIS
-from casework.engine import CaseState, CommandRejected, Event, commands, execute
+from casework.engine import CaseState, CommandRejected, Event, apply, commands, execute
 from casework.model import CaseDefinition, load_definition
 from casework.service import projection as proj
 from casework.service.cache import HeadCache
-from casework.service.errors import Conflict, InvalidInput, NotFound
+from casework.service.errors import Conflict, Corrupt, InvalidInput, NotFound
 from casework.store import CaseHead, Store, VersionMismatch
 from casework.store import writes as w
 
 Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 5
+# A command rewrites the case's snapshot once this many events have been appended since the last one (and always
+# when the case's status changes or it migrates): writing the whole state on every command cost more CPU and disk
+# than the rest of the command's writes together. Reading a case not in the cache applies at most this many events.
+SNAPSHOT_EVERY = 32
 _CASE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 # The snapshot's JSON, as json.dumps(..., separators=(",", ":")) writes it, without building an encoder each time.
 # (No circular-reference check: a case state is plain data, a tree.)
@@ -60,8 +64,12 @@ class CaseService:
         checkpoint_seconds: float = 60.0,
         max_attempts: int = MAX_ATTEMPTS,
         cache_size: int = 10_000,
+        snapshot_every: int = SNAPSHOT_EVERY,
     ) -> None:
+        if snapshot_every < 1:
+            raise ValueError("snapshot_every must be at least 1")
         self.store = store
+        self.snapshot_every = snapshot_every
         self.clock = clock
         self.max_attempts = max_attempts
         self.checkpointer = Checkpointer(store, every_events=checkpoint_every, every_seconds=checkpoint_seconds)
@@ -159,7 +167,7 @@ class CaseService:
             raise Conflict(f"case {new_id} already exists") from exc
         self._heads.put(
             CaseHead(new_id, definition.key, version, len(rows), rows[-1]["hash"] if rows else GENESIS, "engine",
-                     snapshot),
+                     snapshot, len(rows)),
             state,
         )
         self.checkpointer.note(len(rows))
@@ -183,7 +191,7 @@ class CaseService:
             if head.source != "engine":
                 raise CommandRejected(f"case {case_id} was imported from a log and is closed")
             _, definition = self.definition(head.definition_key, head.definition_version)
-            state = cached_state or CaseState.from_dict(json.loads(head.snapshot_json))
+            state = cached_state or self._load(head)
             tasks_before = proj.task_view(state)
             people_before = proj.participant_pairs(state)
             timers_before = dict(state.timers)
@@ -207,8 +215,12 @@ class CaseService:
             target = self._migration_target(command) if isinstance(command, commands.Migrate) else None
             def_key, def_version = target or (head.definition_key, head.definition_version)
             rows = w.event_rows(case_id, head.version + 1, head.last_hash, events)
-            snapshot_json = _SNAPSHOT.encode(state.to_dict())
             expected = head.version
+            version = expected + len(rows)
+            snapshot_json: str | None = None
+            if (target is not None or state.status != status_before
+                    or version - head.snapshot_version >= self.snapshot_every):
+                snapshot_json = _SNAPSHOT.encode(state.to_dict())
             # The unit of work is plain data, computed here outside the write lock: the group committer writes a
             # batch of them together.
             work = self._command_write(case_id, expected, rows, state, snapshot_json, now, target,
@@ -224,9 +236,13 @@ class CaseService:
             except BaseException:
                 self._heads.pop(case_id)
                 raise
-            version = expected + len(rows)
+            if snapshot_json is None:
+                snapshot_json, snapshot_version = head.snapshot_json, head.snapshot_version
+            else:
+                snapshot_version = version
             self._heads.put(
-                CaseHead(case_id, def_key, def_version, version, rows[-1]["hash"], head.source, snapshot_json),
+                CaseHead(case_id, def_key, def_version, version, rows[-1]["hash"], head.source, snapshot_json,
+                         snapshot_version),
                 None if target is not None else state,
             )
             self.checkpointer.note(len(rows))
@@ -234,12 +250,26 @@ class CaseService:
         raise Conflict(f"case {case_id} kept changing; gave up after {self.max_attempts} attempts")
 
     def state(self, case_id: str) -> CaseState:
-        row = self.store.case(case_id)
-        if row is None:
+        head = self.store.case_head(case_id)
+        if head is None:
             raise NotFound(f"no case {case_id}")
-        if row.source != "engine":
+        if head.source != "engine":
             raise InvalidInput(f"case {case_id} was imported from a log and has no engine state")
-        return CaseState.from_dict(row.snapshot)
+        return self._load(head)
+
+    def _load(self, head: CaseHead) -> CaseState:
+        """The case's state at head.version: its snapshot and the events after it."""
+        state = CaseState.from_dict(json.loads(head.snapshot_json))
+        if head.snapshot_version < head.version:
+            tail = self.store.events(head.id, after_seq=head.snapshot_version, upto_seq=head.version)
+            if len(tail) != head.version - head.snapshot_version:
+                raise Corrupt(
+                    f"case {head.id}: events {head.snapshot_version + 1}..{head.version} are not all in the log "
+                    f"(found {len(tail)}); run `casework audit verify`"
+                )
+            for stored in tail:
+                apply(state, Event(stored.type, stored.at, stored.actor, stored.reason, stored.payload))
+        return state
 
     # -- helpers --------------------------------------------------------------------------------------------------
 
@@ -274,7 +304,7 @@ class CaseService:
         expected: int,
         rows: list[dict[str, Any]],
         state: CaseState,
-        snapshot_json: str,
+        snapshot_json: str | None,
         now: datetime,
         target: tuple[str, int] | None,
         before: tuple[Any, ...],

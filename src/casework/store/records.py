@@ -68,7 +68,8 @@ class CaseRow:
     version: int
     last_hash: str
     source: str
-    snapshot: dict[str, Any]
+    snapshot: dict[str, Any]  # the state at snapshot_version; apply the events after it for the current state
+    snapshot_version: int
     created_at: datetime
     updated_at: datetime
 
@@ -85,6 +86,7 @@ class CaseRow:
             last_hash=m["last_hash"],
             source=m["source"],
             snapshot=json.loads(m["snapshot"]),
+            snapshot_version=m["snapshot_version"],
             created_at=stored_utc(m["created_at"]),
             updated_at=stored_utc(m["updated_at"]),
         )
@@ -92,7 +94,8 @@ class CaseRow:
 
 @dataclass(frozen=True)
 class CaseHead:
-    """What running a command needs of a case: where its chain ends and its snapshot (as stored JSON text)."""
+    """What running a command needs of a case: where its chain ends and its snapshot (as stored JSON text, at
+    `snapshot_version`; the events after it, up to `version`, complete the state)."""
 
     id: str
     definition_key: str
@@ -101,6 +104,7 @@ class CaseHead:
     last_hash: str
     source: str
     snapshot_json: str
+    snapshot_version: int
 
 
 @dataclass(frozen=True)

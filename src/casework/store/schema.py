@@ -47,6 +47,10 @@ cases = Table(
     # "engine" cases replay through the engine; "import" cases hold history loaded from a log.
     Column("source", String(20), nullable=False, server_default="engine"),
     Column("snapshot", Text, nullable=False),
+    # The version `snapshot` is at: a command rewrites the snapshot only every few events (and when the case closes or
+    # migrates), so a cold read applies the events after it. Writing the whole state on every command cost more than
+    # everything else a command writes.
+    Column("snapshot_version", Integer, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # Not on updated_at: that would move an index entry on every command (an extra page in every commit).

@@ -153,8 +153,8 @@ class Store(JobsMixin, DocumentsMixin):
             cur = dbapi.cursor()
             try:
                 cur.execute(
-                    "SELECT id, definition_key, definition_version, version, last_hash, source, snapshot "
-                    f"FROM cases WHERE id = {mark}",
+                    "SELECT id, definition_key, definition_version, version, last_hash, source, snapshot, "
+                    f"snapshot_version FROM cases WHERE id = {mark}",
                     (case_id,),
                 )
                 row = cur.fetchone()
@@ -191,9 +191,11 @@ class Store(JobsMixin, DocumentsMixin):
             found = conn.execute(select(t.cases.c.business_key).where(t.cases.c.business_key.in_(keys))).scalars()
             return {k for k in found if k is not None}
 
-    def events(self, case_id: str, *, upto_seq: int | None = None) -> list[StoredEvent]:
+    def events(self, case_id: str, *, upto_seq: int | None = None, after_seq: int = 0) -> list[StoredEvent]:
+        """A case's events in order: all of them, or those with after_seq < seq <= upto_seq."""
         q = select(t.events).where(t.events.c.case_id == case_id)
         q = q.where(t.events.c.seq <= upto_seq) if upto_seq is not None else q
+        q = q.where(t.events.c.seq > after_seq) if after_seq else q
         with self.read() as conn:
             return [StoredEvent.from_row(r) for r in conn.execute(q.order_by(t.events.c.seq))]
 

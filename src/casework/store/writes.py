@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -97,16 +98,23 @@ _INSERT_EVENT = (
     "INSERT INTO events (case_id, seq, type, at, actor, reason, payload, prev_hash, hash) "
     "VALUES (:case_id, :seq, :type, :at, :actor, :reason, :payload, :prev_hash, :hash)"
 )
-_UPDATE_CASE = (
-    "UPDATE cases SET version = :version, status = :status, last_hash = :last_hash, snapshot = :snapshot, "
-    "updated_at = :updated_at WHERE id = :id AND version = :expected RETURNING id"
-)
-# Without status: setting an indexed column, even to its old value, rewrites its index entries (on SQLite two more
-# pages in every commit), and most commands leave the status as it was.
-_UPDATE_CASE_SAME_STATUS = (
-    "UPDATE cases SET version = :version, last_hash = :last_hash, snapshot = :snapshot, "
-    "updated_at = :updated_at WHERE id = :id AND version = :expected RETURNING id"
-)
+
+
+@functools.cache
+def _update_case_sql(status: bool, snapshot: bool) -> str:
+    """The optimistic-lock update of a case row, setting status and snapshot only when they change: setting an
+    indexed column, even to its old value, rewrites its index entries (on SQLite two more pages in every commit),
+    and the snapshot is most of the row's bytes."""
+    sets = ["version = :version"]
+    if status:
+        sets.append("status = :status")
+    sets.append("last_hash = :last_hash")
+    if snapshot:
+        sets.append("snapshot = :snapshot, snapshot_version = :version")
+    sets.append("updated_at = :updated_at")
+    return f"UPDATE cases SET {', '.join(sets)} WHERE id = :id AND version = :expected"
+
+
 _UPSERT_TASK = (
     "INSERT INTO tasks (case_id, item_id, def_id, name, kind, state, owner, candidate_group, due_at, updated_at) "
     "VALUES (:case_id, :item_id, :def_id, :name, :kind, :state, :owner, :candidate_group, :due_at, :updated_at) "
@@ -196,6 +204,7 @@ def insert_case(
             last_hash=last_hash,
             source=source,
             snapshot=snapshot if isinstance(snapshot, str) else json.dumps(snapshot, separators=(",", ":")),
+            snapshot_version=version,
             created_at=now,
             updated_at=now,
         )
@@ -210,28 +219,29 @@ def update_case(
     version: int,
     status: str,
     last_hash: str,
-    snapshot: Mapping[str, Any] | str,
+    snapshot: Mapping[str, Any] | str | None,
     now: datetime,
     definition: tuple[str, int] | None = None,
     previous_status: str | None = None,
 ) -> None:
     """The optimistic lock: runs first in a unit of work, so losing the race writes nothing at all.
 
+    `snapshot` None keeps the stored snapshot (and its snapshot_version); otherwise it is the state at `version`.
     `previous_status`, if given, is the status the case has at `expected_version`: if it is `status`, the status
     column is left alone."""
-    params = {
+    set_status = previous_status is None or previous_status != status
+    params: dict[str, Any] = {
         "version": version,
-        "status": status,
         "last_hash": last_hash,
-        "snapshot": snapshot if isinstance(snapshot, str) else json.dumps(snapshot, separators=(",", ":")),
         "updated_at": db_time(conn, now),
         "id": case_id,
         "expected": expected_version,
     }
-    sql = _UPDATE_CASE
-    if previous_status is not None and previous_status == status:
-        sql = _UPDATE_CASE_SAME_STATUS
-        del params["status"]
+    if set_status:
+        params["status"] = status
+    if snapshot is not None:
+        params["snapshot"] = snapshot if isinstance(snapshot, str) else json.dumps(snapshot, separators=(",", ":"))
+    sql = _update_case_sql(set_status, snapshot is not None) + " RETURNING id"
     if _raw(conn, sql, params, many=False, returning=True) != 1:
         raise VersionMismatch(case_id, expected_version)
     if definition is not None:  # the case moved to another model version (migration)
@@ -330,7 +340,7 @@ class CommandWrite:
         case_id: str,
         expected_version: int,
         status: str,
-        snapshot: str,
+        snapshot: str | None,
         now: datetime,
         events: list[dict[str, Any]],
         task_upserts: list[dict[str, Any]] | None = None,
@@ -385,8 +395,12 @@ class CommandWrite:
             delete_jobs(conn, kind, self.case_id, [ref for k, ref in self.job_deletes if k == kind])
 
 
-_BATCH_UPDATE_CASE = _PARAM.sub("?", _UPDATE_CASE.removesuffix(" RETURNING id"))
-_BATCH_UPDATE_CASE_SAME_STATUS = _PARAM.sub("?", _UPDATE_CASE_SAME_STATUS.removesuffix(" RETURNING id"))
+@functools.cache
+def _batch_update_case_sql(status: bool, snapshot: bool) -> str:
+    # qmark style: `:version` appears twice when the snapshot is set, so the row carries it twice
+    return _PARAM.sub("?", _update_case_sql(status, snapshot))
+
+
 _BATCH_INSERT_EVENT = _PARAM.sub("?", _INSERT_EVENT)
 _BATCH_UPSERT_TASK = _PARAM.sub("?", _UPSERT_TASK)
 
@@ -410,22 +424,21 @@ def write_batch_sqlite(dbapi: Any, writes: Sequence[CommandWrite]) -> bool:
     try:
         # executemany with positional rows: for the few rows of a batch it beats multi-row VALUES statements
         # (and UPDATE ... FROM (VALUES ...) costs ~30 us more than plain UPDATEs). rowcount sums over the rows.
-        same = [
-            (wr.version, wr.last_hash, wr.snapshot, sqlite_time(wr.now), wr.case_id, wr.expected_version)
-            for wr in writes
-            if wr.previous_status is not None and wr.previous_status == wr.status
-        ]
-        changed = [
-            (wr.version, wr.status, wr.last_hash, wr.snapshot, sqlite_time(wr.now), wr.case_id, wr.expected_version)
-            for wr in writes
-            if wr.previous_status is None or wr.previous_status != wr.status
-        ]
+        # Group the case updates by the columns they set (see _update_case_sql): one executemany per shape.
+        shapes: dict[tuple[bool, bool], list[tuple[Any, ...]]] = {}
+        for wr in writes:
+            set_status = wr.previous_status is None or wr.previous_status != wr.status
+            row: tuple[Any, ...] = (wr.version,)
+            if set_status:
+                row += (wr.status,)
+            row += (wr.last_hash,)
+            if wr.snapshot is not None:
+                row += (wr.snapshot, wr.version)
+            row += (sqlite_time(wr.now), wr.case_id, wr.expected_version)
+            shapes.setdefault((set_status, wr.snapshot is not None), []).append(row)
         updated = 0
-        if same:
-            cur.executemany(_BATCH_UPDATE_CASE_SAME_STATUS, same)
-            updated += cur.rowcount
-        if changed:
-            cur.executemany(_BATCH_UPDATE_CASE, changed)
+        for shape, rows in shapes.items():
+            cur.executemany(_batch_update_case_sql(*shape), rows)
             updated += cur.rowcount
         if updated != len(writes):
             return False
