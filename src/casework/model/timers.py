@@ -75,7 +75,9 @@ def parse_datetime(text: str) -> dt.datetime:
 def format_datetime(moment: dt.datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    elif moment.tzinfo is not dt.UTC:  # every command carries a time; most are already in UTC
+        moment = moment.astimezone(dt.UTC)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def parse_timer(text: str) -> TimerSpec:
