@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
 from collections.abc import Callable
-from json.encoder import c_make_encoder
 from json.encoder import encode_basestring as _encode_str
 from typing import Any
 
@@ -27,6 +27,7 @@ def _reusable_encoder() -> Callable[[Any], str]:
     """`canonical_json` for the payloads of new events, without building a C encoder on every call (which
     JSONEncoder.encode does, at half the cost of the encoding). Same output; the pure-Python path where the C
     accelerator is missing. No circular-reference check: payloads are trees of plain data."""
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)  # the C accelerator; not in the type stubs
     if c_make_encoder is None:  # pragma: no cover - CPython always has it
         return canonical_json
     encoder = c_make_encoder(None, _CANONICAL.default, _encode_str, None, ":", ",", True, False, False)
