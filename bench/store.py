@@ -70,9 +70,10 @@ def raw_pg_commits(url: str, n: int) -> float:
 
 def casework_completions(
     url: str, clients: int, cases_per_client: int, folder: Path
-) -> tuple[float, float, float | None]:
+) -> tuple[float, float, float | None, float]:
     """Task completions/s with `clients` threads on their own cases; returns (rate, bytes per event, commands per
-    commit during the run: how well group commit batches on SQLite; None on PostgreSQL)."""
+    commit during the run: how well group commit batches on SQLite, None on PostgreSQL; CPU microseconds (user +
+    system, the whole process) per completion: what bounds the rate once group commit shares the fsyncs)."""
     from casework.engine import commands
     from casework.service import CaseService
     from casework.store import Store
@@ -101,16 +102,19 @@ def casework_completions(
             th.start()
         barrier.wait()
         batches0, units0 = (committer.batches, committer.units) if committer is not None else (0, 0)
+        cpu0 = time.process_time()
         start = time.perf_counter()
         for th in threads:
             th.join()
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu0
         if errors:
             raise errors[0]
         per_commit = None
         if committer is not None and committer.batches > batches0:
             per_commit = (committer.units - units0) / (committer.batches - batches0)
-        return clients * cases_per_client * len(TASKS) / elapsed, _bytes_per_event(store, url), per_commit
+        done = clients * cases_per_client * len(TASKS)
+        return done / elapsed, _bytes_per_event(store, url), per_commit, cpu / done * 1e6
     finally:
         store.close()
 
@@ -216,7 +220,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 sub = folder / f"c{clients}"
                 sub.mkdir()
                 raw = raw_sqlite_commits(sub, args.raw)
-                rate, bpe, per_commit = casework_completions(f"sqlite:///{sub / 'casework.db'}", clients, per, sub)
+                rate, bpe, per_commit, cpu_us = casework_completions(
+                    f"sqlite:///{sub / 'casework.db'}", clients, per, sub
+                )
+                add(f"sqlite_cpu_us_per_completion_{clients}_clients", cpu_us)
                 if per_commit is not None:
                     add(f"sqlite_commands_per_commit_{clients}_clients", per_commit)
                 add("sqlite_raw_commits_per_s", raw)
@@ -229,9 +236,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     raw = raw_pg_commits(args.pg, args.raw)
                     url, drop = _pg_schema_url(args.pg)
                     try:
-                        rate, bpe, _ = casework_completions(url, clients, per, folder / f"pg{clients}")
+                        rate, bpe, _, cpu_us = casework_completions(url, clients, per, folder / f"pg{clients}")
                     finally:
                         drop()
+                    add(f"pg_cpu_us_per_completion_{clients}_clients", cpu_us)
                     add("pg_raw_commits_per_s", raw)
                     add(f"pg_casework_{clients}_clients_per_s", rate)
                     add(f"pg_ratio_{clients}_clients_vs_raw", rate / raw)
