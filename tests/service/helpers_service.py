@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from casework.engine import CaseState
 from casework.paths import shared_dir
 from casework.store import Store
 
@@ -65,3 +66,22 @@ def assert_stored_state_is_the_log(store: Store, case_id: str) -> None:
     # The snapshot alone: the replay of its prefix (the definition does not matter to replay before a migration,
     # and after one the snapshot is always rewritten).
     assert replay(definition, case_id, events[: row.snapshot_version]).to_dict() == row.snapshot
+    assert_projections_match(store, svc.state(case_id))
+
+
+def assert_projections_match(store: Store, state: CaseState) -> None:
+    """The inbox, participant and job rows of a case are exactly what its state says."""
+    from casework.service import projection as proj
+
+    stored_tasks = {
+        r.item_id: (r.def_id, r.name, r.kind, r.state, r.owner, r.candidate_group, r.due_at)
+        for r in store.tasks(case_id=state.case_id, limit=100_000)
+    }
+    expected_tasks = {
+        item_id: (*row[:6], proj.parse_time(row[6])) for item_id, row in proj.task_view(state).items()
+    }
+    assert stored_tasks == expected_tasks
+    assert set(store.participants(state.case_id)) == proj.participant_pairs(state)
+    for kind, view in (("timer", dict(state.timers)), ("sla", proj.sla_view(state))):
+        stored = {j.ref: j.due_at for j in store.jobs(case_id=state.case_id, kind=kind)}
+        assert stored == {ref: proj.parse_time(due) for ref, due in view.items()}, kind

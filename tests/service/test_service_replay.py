@@ -24,9 +24,20 @@ def _random_command(rng: random.Random, state: CaseState) -> object:
         return commands.AddParticipant(user=rng.choice(["dan", "eve"]), role="specialist", actor=actor)
     if roll < 0.15:
         return commands.FireDueTimers()
+    if roll < 0.17 and state.participants:
+        return commands.RemoveParticipant(user=rng.choice(sorted(state.participants)), actor=actor, reason="done")
+    if roll < 0.19:
+        return commands.AddItem(kind="humanTask", name=f"Call back {rng.randint(1, 9)}", assignee=actor,
+                                due="P2D", actor=actor, reason="customer asked")
+    if roll < 0.21:
+        return commands.SetDue(item=None, due=rng.choice(["P5D", "PT4H"]), actor=actor, reason="SLA")
     if not open_items:
         return commands.TerminateCase(actor=actor, reason="nothing left")
     item = rng.choice(open_items)
+    if roll < 0.25:
+        return commands.Reassign(item=item.id, to=rng.choice(["ann", "bob", None]), actor=actor, reason="leave")
+    if roll < 0.28:
+        return commands.SetDue(item=item.id, due="P1D", actor=actor, reason="chase")
     if item.state == "enabled":
         return commands.StartItem(item=item.id, actor=actor)
     if item.kind in ("userEventListener", "milestone"):
@@ -64,6 +75,8 @@ def test_replay_equals_snapshot_after_random_workload(db_url: str, tmp_path) -> 
         except CommandRejected:
             rejected += 1
     assert applied > 50
+    seen = {e.type for case_id in case_ids for e in store.events(case_id)}
+    assert {"reassign", "set_due", "add_participant", "remove_participant", "timer_scheduled"} <= seen, sorted(seen)
     for case_id in case_ids:
         assert_stored_state_is_the_log(store, case_id)
         row = store.case(case_id)
