@@ -149,10 +149,13 @@ def _complete(run: Run, cmd: c.CompleteItem) -> None:
         run.transition(item, "complete")
 
 
+_EVENT_LIKE = EVENT_LISTENER_KINDS | {MILESTONE}
+
+
 def _is_event_like(run: Run, ref: str) -> bool:
     item = run.state.items.get(ref)
     kinds = {item.kind} if item else {i.kind for i in run.state.items.values() if ref in (i.name, i.def_id)}
-    return bool(kinds) and kinds <= (EVENT_LISTENER_KINDS | {MILESTONE})
+    return bool(kinds) and kinds <= _EVENT_LIKE
 
 
 @handles(c.StartItem)

@@ -1,14 +1,15 @@
 """Rows derived from a case state: the task inbox, participants and timer jobs.
 
-Each is computed for the state before and after a command and only the difference is written, so a command costs
-work in proportion to what it changed.
+Each is computed for the state before and after a command and only the difference is written. The views after a
+command are kept with the cached case, so the next command on it starts from them instead of computing them again.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from casework.engine import CaseState
 
@@ -90,3 +91,44 @@ def job_changes(
         if before.get(ref) != due
     ]
     return upserts, [ref for ref in before if ref not in after]
+
+
+class Views(NamedTuple):
+    """Everything the projections derive from one case state. Never mutated once built."""
+
+    tasks: dict[str, TaskKey]
+    people: set[tuple[str, str]]
+    timers: dict[str, str]
+    sla: dict[str, str]
+
+
+NOTHING = Views({}, set(), {}, {})
+
+
+def views(state: CaseState) -> Views:
+    return Views(task_view(state), participant_pairs(state), dict(state.timers), sla_view(state))
+
+
+@dataclass
+class Changes:
+    """The rows to write when a case's views move from one state to the next."""
+
+    task_upserts: list[dict[str, Any]] = field(default_factory=list)
+    task_deletes: list[str] = field(default_factory=list)
+    participants_add: list[tuple[str, str]] = field(default_factory=list)
+    participants_remove: list[tuple[str, str]] = field(default_factory=list)
+    job_upserts: list[dict[str, Any]] = field(default_factory=list)
+    job_deletes: list[tuple[str, str]] = field(default_factory=list)  # (kind, ref)
+
+
+def changes(case_id: str, before: Views, after: Views, now: datetime) -> Changes:
+    out = Changes()
+    out.task_upserts, out.task_deletes = task_changes(case_id, before.tasks, after.tasks, now)
+    out.participants_add = sorted(after.people - before.people)
+    out.participants_remove = sorted(before.people - after.people)
+    for kind, old, new in (("timer", before.timers, after.timers), ("sla", before.sla, after.sla)):
+        if old or new:
+            ups, gone = job_changes(kind, case_id, old, new, now)
+            out.job_upserts.extend(ups)
+            out.job_deletes.extend((kind, ref) for ref in gone)
+    return out

@@ -155,7 +155,7 @@ class CaseService:
             if idempotency_key is not None:
                 w.insert_idempotency_key(conn, idempotency_key, new_id, now)
             w.insert_events(conn, rows)
-            self._project(conn, new_id, None, state, now)
+            self._project(conn, new_id, state, now)
 
         try:
             self.store.write(work)
@@ -169,6 +169,7 @@ class CaseService:
             CaseHead(new_id, definition.key, version, len(rows), rows[-1]["hash"] if rows else GENESIS, "engine",
                      snapshot, len(rows)),
             state,
+            proj.views(state),
         )
         self.checkpointer.note(len(rows))
         return CaseResult(new_id, len(rows), state.status, created=True, events=events)
@@ -182,7 +183,7 @@ class CaseService:
         now = now or self.clock()
         lost_race = False
         for _attempt in range(self.max_attempts):
-            head, cached_state = self._heads.take(case_id)
+            head, cached_state, cached_views = self._heads.take(case_id)
             from_cache = head is not None
             if head is None:
                 head = self.store.case_head(case_id)
@@ -192,10 +193,7 @@ class CaseService:
                 raise CommandRejected(f"case {case_id} was imported from a log and is closed")
             _, definition = self.definition(head.definition_key, head.definition_version)
             state = cached_state or self._load(head)
-            tasks_before = proj.task_view(state)
-            people_before = proj.participant_pairs(state)
-            timers_before = dict(state.timers)
-            sla_before = proj.sla_view(state)
+            before = cached_views if cached_state is not None and cached_views is not None else proj.views(state)
             status_before = state.status
             try:
                 events = execute(definition, state, command, now)
@@ -210,7 +208,7 @@ class CaseService:
                 raise
             if not events:
                 if cached_state is not None:
-                    self._heads.put(head, state)
+                    self._heads.put(head, state, before)
                 return CaseResult(case_id, head.version, state.status)
             target = self._migration_target(command) if isinstance(command, commands.Migrate) else None
             def_key, def_version = target or (head.definition_key, head.definition_version)
@@ -223,8 +221,24 @@ class CaseService:
                 snapshot_json = _SNAPSHOT.encode(state.to_dict())
             # The unit of work is plain data, computed here outside the write lock: the group committer writes a
             # batch of them together.
-            work = self._command_write(case_id, expected, rows, state, snapshot_json, now, target,
-                                       (tasks_before, people_before, timers_before, sla_before), status_before)
+            after = proj.views(state)
+            c = proj.changes(case_id, before, after, now)
+            work = w.CommandWrite(
+                case_id=case_id,
+                expected_version=expected,
+                status=state.status,
+                snapshot=snapshot_json,
+                now=now,
+                events=rows,
+                task_upserts=c.task_upserts,
+                task_deletes=c.task_deletes,
+                participants_add=c.participants_add,
+                participants_remove=c.participants_remove,
+                job_upserts=c.job_upserts,
+                job_deletes=c.job_deletes,
+                definition=target,
+                previous_status=status_before,
+            )
             try:
                 self.store.write(work)
             except VersionMismatch:
@@ -244,6 +258,7 @@ class CaseService:
                 CaseHead(case_id, def_key, def_version, version, rows[-1]["hash"], head.source, snapshot_json,
                          snapshot_version),
                 None if target is not None else state,
+                None if target is not None else after,
             )
             self.checkpointer.note(len(rows))
             return CaseResult(case_id, version, state.status, events=events)
@@ -298,58 +313,9 @@ class CaseService:
             return None
         return CaseResult(row.id, row.version, row.status, created=False)
 
-    @staticmethod
-    def _command_write(
-        case_id: str,
-        expected: int,
-        rows: list[dict[str, Any]],
-        state: CaseState,
-        snapshot_json: str | None,
-        now: datetime,
-        target: tuple[str, int] | None,
-        before: tuple[Any, ...],
-        status_before: str,
-    ) -> w.CommandWrite:
-        tasks_before, people_before, timers_before, sla_before = before
-        upserts, removed = proj.task_changes(case_id, tasks_before, proj.task_view(state), now)
-        people = proj.participant_pairs(state)
-        job_upserts: list[dict[str, Any]] = []
-        job_deletes: list[tuple[str, str]] = []
-        for kind, old, new in (("timer", timers_before, state.timers), ("sla", sla_before, proj.sla_view(state))):
-            if old or new:
-                ups, gone = proj.job_changes(kind, case_id, old, new, now)
-                job_upserts.extend(ups)
-                job_deletes.extend((kind, ref) for ref in gone)
-        return w.CommandWrite(
-            case_id=case_id,
-            expected_version=expected,
-            status=state.status,
-            snapshot=snapshot_json,
-            now=now,
-            events=rows,
-            task_upserts=upserts,
-            task_deletes=removed,
-            participants_add=sorted(people - people_before),
-            participants_remove=sorted(people_before - people),
-            job_upserts=job_upserts,
-            job_deletes=job_deletes,
-            definition=target,
-            previous_status=status_before,
-        )
-
-    def _project(
-        self, conn: Connection, case_id: str, before: tuple[Any, ...] | None, state: CaseState, now: datetime
-    ) -> None:
-        tasks_before, people_before, timers_before, sla_before = before if before is not None else ({}, set(), {}, {})
-        upserts, removed = proj.task_changes(case_id, tasks_before, proj.task_view(state), now)
-        w.upsert_tasks(conn, upserts)
-        w.delete_tasks(conn, case_id, removed)
-        people = proj.participant_pairs(state)
-        w.add_participants(conn, case_id, people - people_before)
-        w.remove_participants(conn, case_id, people_before - people)
-        for kind, old, new in (("timer", timers_before, state.timers), ("sla", sla_before, proj.sla_view(state))):
-            if old or new:
-                job_upserts, job_removed = proj.job_changes(kind, case_id, old, new, now)
-                w.upsert_jobs(conn, job_upserts)
-                w.delete_jobs(conn, kind, case_id, job_removed)
-
+    def _project(self, conn: Connection, case_id: str, state: CaseState, now: datetime) -> None:
+        """The projection rows of a new case."""
+        c = proj.changes(case_id, proj.NOTHING, proj.views(state), now)
+        w.upsert_tasks(conn, c.task_upserts)
+        w.add_participants(conn, case_id, c.participants_add)
+        w.upsert_jobs(conn, c.job_upserts)
