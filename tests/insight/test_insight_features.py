@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from casework.insight.eventlog import Case
-from casework.insight.features import Encoding
+from casework.insight.features import Encoding, burst_activities, burst_share, canonical_positions, run_starts
 
 
 def test_prefix_rows_hold_history_counts_and_times() -> None:
@@ -42,3 +42,60 @@ def test_recency_columns_give_seconds_since_each_activity_last_happened() -> Non
     rec = rows[:, start : start + 2]
     assert rec[:, 0].tolist() == [0.0, 10.0, 0.0, 15.0]
     assert np.isnan(rec[0, 1]) and rec[1:, 1].tolist() == [0.0, 15.0, 30.0]
+
+
+def test_burst_columns_count_the_events_sharing_the_last_timestamp() -> None:
+    # B and C are recorded at the same second (t=5) as a second B; A comes alone before and after
+    case = Case("c", ("A", "B", "C", "B", "A"), (0.0, 5.0, 5.0, 5.0, 9.0))
+    enc = Encoding(activities=["A", "B", "C"], last_activities=1, burst=True)
+    assert enc.n_plain == 1 + 3 + 6 + 3 + 2
+    rows = enc.encode_case(case)
+    start = 1 + 3 + 6  # after the last activity, the counts and the six time columns (no resource here)
+    counts = rows[:, start : start + 3]
+    assert counts.tolist() == [[1, 0, 0], [0, 1, 0], [0, 1, 1], [0, 2, 1], [1, 0, 0]]
+    assert rows[:, start + 3].tolist() == [1, 1, 2, 3, 1]  # burst size
+    gap = rows[:, start + 4]  # time between the burst and the event before it
+    assert np.isnan(gap[0]) and gap[1:].tolist() == [5.0, 5.0, 5.0, 4.0]
+    # the rest of the row is as without bursts, calendar time still last
+    plain = Encoding(activities=["A", "B", "C"], last_activities=1).encode_case(case)
+    assert np.array_equal(rows[:, :start], plain[:, :start]) and np.array_equal(rows[:, -1], plain[:, -1])
+    again = Encoding.from_json(enc.to_json())
+    assert again.burst and again.n_features == enc.n_features
+    assert not Encoding.from_json({k: v for k, v in enc.to_json().items() if k != "burst"}).burst
+
+
+def test_run_starts_and_canonical_positions_order_each_burst_by_activity() -> None:
+    times = [0.0, 1.0, 1.0, 1.0, 2.0, 3.0, 3.0]
+    ids = [2, 1, 0, 2, 1, 1, 0]
+    assert run_starts(times).tolist() == [0, 1, 1, 1, 4, 5, 5]
+    # whole prefix: the burst at t=1 (ids 1, 0, 2) becomes 0, 1, 2 -> positions 2, 1, 3
+    assert canonical_positions(times, ids, 7, 10) == [0, 2, 1, 3, 4, 6, 5]
+    # a prefix that ends inside a burst orders only the part it has seen
+    assert canonical_positions(times, ids, 2, 10) == [0, 1]
+    assert canonical_positions(times, ids, 3, 10) == [0, 2, 1]
+    # the window is cut after ordering, so which burst events it keeps does not depend on the recorded order
+    assert canonical_positions(times, ids, 4, 2) == [1, 3]
+    assert canonical_positions(times, ids, 7, 3) == [4, 6, 5]
+    assert canonical_positions(times, ids, 7, 0) == []
+
+
+def test_burst_share_counts_ties_with_the_previous_event() -> None:
+    cases = [Case("a", ("A", "B", "C"), (0.0, 0.0, 1.0)), Case("b", ("A", "B"), (5.0, 6.0)), Case("c", ("A",), (7.0,))]
+    assert burst_share(cases) == 1 / 3
+    assert burst_share([]) == 0.0
+
+
+def test_only_activities_seen_in_bursts_get_burst_columns() -> None:
+    # X and Y share a timestamp in every case, A never shares one
+    cases = [Case(f"c{i}", ("A", "X", "Y", "A"), (0.0, 10.0, 10.0, 20.0)) for i in range(3)]
+    assert burst_activities(cases, min_events=3) == ["X", "Y"]
+    assert burst_activities(cases, min_events=4) == []
+    enc = Encoding.fit(cases, burst=True)  # the default minimum (20 events) leaves only size and gap
+    assert enc.burst_activities == [] and enc.n_plain == Encoding.fit(cases).n_plain + 2
+    enc = Encoding(activities=["A", "X", "Y"], last_activities=1, burst=True, burst_activities=["Y"])
+    rows = enc.encode_case(cases[0])
+    start = 1 + 3 + 6
+    assert rows[:, start].tolist() == [0, 0, 1, 0]  # Y in the current burst
+    assert rows[:, start + 1].tolist() == [1, 1, 2, 1]  # burst size
+    again = Encoding.from_json(enc.to_json())
+    assert again.burst_activities == ["Y"] and np.array_equal(again.encode_case(cases[0]), rows, equal_nan=True)

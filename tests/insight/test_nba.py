@@ -11,7 +11,7 @@ from casework.insight.evaluate import LAST_ACTIVITY, score
 from casework.insight.eventlog import Case, chronological_split, read_log
 from casework.insight.features import END, Encoding
 from casework.insight.modelfile import InsightModel, make_version
-from casework.insight.nba import Choice, NBAParams, rank, topk_hits, train_next_action
+from casework.insight.nba import Choice, NBAParams, NextActionModel, _fit_ngram, rank, topk_hits, train_next_action
 from casework.insight.ngram import NGramCounts
 from casework.insight.remaining import RemainingParams, train_remaining_time
 from casework.paths import shared_dir
@@ -175,3 +175,52 @@ def test_reason_says_when_case_data_outweigh_the_counts(tmp_path: Path) -> None:
         r"this case's timing and data make it more likely \(\d+%\)",
         top.reason,
     ), top.reason
+
+
+def test_ngram_predicts_several_alphas_at_once_as_one_by_one() -> None:
+    counts = NGramCounts(n_classes=4, max_order=3).fit([[0, 1, 2], [0, 2, 1], [1, 1, 0, 2]] * 2, end_class=3)
+    for ids in ([0], [1, 2], [2, 2], [0, 1, 2, 1]):
+        together = counts.predict_orders_alphas(ids, 3, (0.1, 4.0))
+        for alpha, orders in zip((0.1, 4.0), together, strict=True):
+            one = counts.predict_orders(ids, 3, alpha)
+            assert all(np.allclose(a, b) for a, b in zip(orders, one, strict=True))
+
+
+def _burst_cases(n: int = 300, seed: int = 5) -> list[Case]:
+    """`Open`, then `Check` and `Scan` recorded at one instant in either order, then `Close` or `Escalate`."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(n):
+        t = 3600.0 * i
+        pair = ["Check", "Scan"] if rng.random() < 0.5 else ["Scan", "Check"]
+        last = "Close" if rng.random() < 0.8 else "Escalate"
+        cases.append(Case(f"b{i}", ("Open", *pair, last), (t, t + 60.0, t + 60.0, t + 600.0)))
+    return cases
+
+
+def test_bursty_logs_get_burst_features_and_a_burst_ordered_ngram() -> None:
+    cases = _burst_cases()
+    model = train_next_action(cases)
+    assert model.encoding.burst
+    assert not train_next_action(cases, NBAParams(burst=False, use_gbt=False)).encoding.burst
+    # force the burst-ordered n-gram to check its use; it was fitted when validation chose it, refit it otherwise
+    model.ngram_canonical = model.ngram_canonical or _fit_ngram(model.encoding, cases, model.params.max_order, True)
+    model.choices = {v: Choice(2, 0.1, 0.0, canonical=True) for v in ("noeoc", "eoc", "tax")}
+    # both recorded orders of the burst are one context: (Check, Scan)
+    ids = model.encoding.encode_ids(["Open", "Scan", "Check"])
+    p = model.predict_proba(["Open", "Scan", "Check"], [0.0, 60.0, 60.0], variant="eoc")
+    assert p == pytest.approx(model.ngram_canonical.predict([ids[0], ids[2], ids[1]], 2, 0.1))
+    assert p == pytest.approx(model.predict_proba(["Open", "Check", "Scan"], [0.0, 60.0, 60.0], variant="eoc"))
+    (top,) = model.suggest(["Open", "Scan", "Check"], [0.0, 60.0, 60.0], k=1)
+    assert top.activity == "Close" and top.reason.startswith("after Check → Scan, ")
+    # batch scoring takes the same contexts, and the model file keeps the second n-gram
+    probs, _ = model.predict_cases(cases[:3], "eoc")
+    singles = [
+        model.predict_proba(c.activities[:k], c.timestamps[:k], None, "eoc") for c in cases[:3] for k in (1, 2, 3, 4)
+    ]
+    assert probs == pytest.approx(np.vstack(singles))
+    loaded = NextActionModel.from_json(model.to_json())
+    assert loaded.ngram_canonical is not None
+    assert loaded.predict_proba(["Open", "Scan"], [0.0, 60.0], variant="eoc") == pytest.approx(
+        model.predict_proba(["Open", "Scan"], [0.0, 60.0], variant="eoc")
+    )

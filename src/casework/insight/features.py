@@ -5,6 +5,13 @@ occurred so far, the prefix length, time since the case started and since the pr
 the last event, and the last event's resource (categorical, the most frequent ones only, so that rare names do not
 become leaves that memorise single cases).
 
+Optional blocks, each switched on in the encoding (so that a stored model keeps the layout it was trained with):
+- recency: seconds since each activity last happened (periodic work such as repeated lab tests);
+- burst: many logs record several events at the very same timestamp, in an order that carries no meaning (lab
+  results entered together, a submission and its automatic checks). Per activity that takes part in bursts, how
+  often it occurred among the events sharing the last event's timestamp; the burst's size; and the time between the
+  burst and the event before it. "This activity already happened at this instant" rules it out as the next one.
+
 The last column is calendar time (days since 1970 of the last event). It lets trees find regimes of a log that
 drifts, but it also lets them learn from calendar coincidences: in a chronological evaluation, training cases run on
 into the test period, so a model using this column must not see training events after the test period starts (see
@@ -23,10 +30,63 @@ import numpy.typing as npt
 from casework.insight.eventlog import Case
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 LAST_ACTIVITIES = 5
 MAX_RESOURCES = 60
+# an activity gets a burst column when training saw it in at least this many bursts (fewer cannot fill a leaf)
+MIN_BURST_EVENTS = 20
 END = "[end]"
+
+
+def run_starts(timestamps: Sequence[float] | FloatArray) -> IntArray:
+    """For each event, the index of the first event of its burst (the run of events sharing its timestamp)."""
+    times = np.asarray(timestamps, dtype=np.float64)
+    n = len(times)
+    new_run = np.ones(n, dtype=bool)
+    new_run[1:] = times[1:] != times[:-1]
+    return np.maximum.accumulate(np.where(new_run, np.arange(n), 0)).astype(np.int64)
+
+
+def canonical_positions(timestamps: Sequence[float], ids: Sequence[int], k: int, tail: int) -> list[int]:
+    """Positions of the last `tail` events of the prefix of length k, the events of each burst (as far as the
+    prefix goes) put in activity-id order: events recorded at one instant often carry no meaningful order.
+
+    The window is widened to the start of the burst it begins in before cutting, so that the result does not
+    depend on where the window happens to cut a burst.
+    """
+    if tail <= 0 or k <= 0:
+        return []
+    start = max(0, k - tail)
+    while start > 0 and timestamps[start - 1] == timestamps[start]:
+        start -= 1
+    run, keys = 0, []
+    for i in range(start, k):
+        if i > start and timestamps[i] != timestamps[i - 1]:
+            run += 1
+        keys.append((run, ids[i], i))
+    return [i for _, _, i in sorted(keys)][-tail:]
+
+
+def burst_activities(cases: Sequence[Case], min_events: int = MIN_BURST_EVENTS) -> list[str]:
+    """Activities recorded at the same instant as the event before or after them at least `min_events` times."""
+    counts: Counter[str] = Counter()
+    for case in cases:
+        t = case.timestamps
+        for i, activity in enumerate(case.activities):
+            if (i > 0 and t[i] == t[i - 1]) or (i + 1 < len(t) and t[i + 1] == t[i]):
+                counts[activity] += 1
+    return sorted(a for a, n in counts.items() if n >= min_events)
+
+
+def burst_share(cases: Sequence[Case]) -> float:
+    """Share of the events (after each case's first) recorded at the same instant as the event before them."""
+    ties = total = 0
+    for case in cases:
+        t = case.timestamps
+        ties += sum(1 for i in range(1, len(t)) if t[i] == t[i - 1])
+        total += max(0, len(t) - 1)
+    return ties / total if total else 0.0
 
 
 @dataclass
@@ -39,20 +99,37 @@ class Encoding:
     last_activities: int = LAST_ACTIVITIES
     # seconds since each activity last happened (missing if never): periodic work such as repeated lab tests
     recency: bool = False
+    burst: bool = False
+    # the activities counted in the burst block (None: all of them)
+    burst_activities: list[str] | None = None
 
     def __post_init__(self) -> None:
         self._act_index = {a: i for i, a in enumerate(self.activities)}
         self._res_index = {r: i for i, r in enumerate(self.resources)}
+        counted = self.activities if self.burst_activities is None else self.burst_activities
+        self._burst_index = np.asarray([self._act_index[a] for a in counted if a in self._act_index], dtype=np.int64)
 
     @classmethod
-    def fit(cls, cases: Sequence[Case], recency: bool = False) -> Encoding:
+    def fit(
+        cls,
+        cases: Sequence[Case],
+        recency: bool = False,
+        burst: bool = False,
+    ) -> Encoding:
         activities = sorted({a for c in cases for a in c.activities})
         has_resource = any(c.resources is not None for c in cases)
         resources: list[str] = []
         if has_resource:
             counts = Counter(r for c in cases for r in (c.resources or ()))
             resources = sorted(r for r, _ in counts.most_common(MAX_RESOURCES))
-        return cls(activities=activities, resources=resources, has_resource=has_resource, recency=recency)
+        return cls(
+            activities=activities,
+            resources=resources,
+            has_resource=has_resource,
+            recency=recency,
+            burst=burst,
+            burst_activities=burst_activities(cases) if burst else None,
+        )
 
     # Class ids: 0..V-1 the activities, V the end of the case. Unknown activities map to V+1 (never a class).
     @property
@@ -82,7 +159,9 @@ class Encoding:
     def n_plain(self) -> int:
         """Columns without calendar time."""
         n_act = len(self.activities)
-        return self.last_activities + n_act * (2 if self.recency else 1) + 6 + (1 if self.has_resource else 0)
+        n = self.last_activities + n_act * (2 if self.recency else 1) + 6 + (1 if self.has_resource else 0)
+        n += (len(self._burst_index) + 2) if self.burst else 0
+        return n
 
     @property
     def n_features(self) -> int:
@@ -102,16 +181,21 @@ class Encoding:
             "has_resource": self.has_resource,
             "last_activities": self.last_activities,
             "recency": self.recency,
+            "burst": self.burst,
+            "burst_activities": self.burst_activities,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Encoding:
+        burst_list = data.get("burst_activities")
         return cls(
             activities=[str(a) for a in data["activities"]],  # type: ignore[attr-defined]
             resources=[str(r) for r in data["resources"]],  # type: ignore[attr-defined]
             has_resource=bool(data["has_resource"]),
             last_activities=int(data["last_activities"]),  # type: ignore[call-overload]
             recency=bool(data.get("recency", False)),
+            burst=bool(data.get("burst", False)),
+            burst_activities=None if burst_list is None else [str(a) for a in burst_list],  # type: ignore[attr-defined]
         )
 
     def encode_ids(self, activities: Sequence[str]) -> list[int]:
@@ -132,10 +216,10 @@ class Encoding:
         steps = self.last_activities
         pad = float(n_act)  # "before the case started"; unknown activities get n_act + 1
         for lag in range(steps):
-            col = np.full(n, pad)
+            lagged = np.full(n, pad)
             if lag < n:
-                col[lag:] = ids[: n - lag]
-            rows[:, lag] = col
+                lagged[lag:] = ids[: n - lag]
+            rows[:, lag] = lagged
         known = ids < n_act
         onehot = np.zeros((n, n_act), dtype=np.float64)
         onehot[np.nonzero(known)[0], ids[known]] = 1.0
@@ -153,13 +237,26 @@ class Encoding:
         if self.has_resource:
             res = resources if resources is not None else [None] * n
             rows[:, base + 6] = [self.resource_id(r) for r in res]
+        col = base + 6 + (1 if self.has_resource else 0)
+        counts = rows[:, steps : steps + n_act]
         if self.recency:
             # index of each activity's latest occurrence up to each row (-1: not yet)
             seen = np.where(onehot > 0, np.arange(n)[:, None], -1)
             latest = np.maximum.accumulate(seen, axis=0)
             recency = np.where(latest >= 0, times[:, None] - times[np.maximum(latest, 0)], np.nan)
-            start = base + 6 + (1 if self.has_resource else 0)
-            rows[:, start : start + n_act] = recency
+            rows[:, col : col + n_act] = recency
+            col += n_act
+        if self.burst:
+            first = run_starts(times)
+            # events are in time order, so a burst (equal timestamps) is a run; `first` is where each row's run starts
+            counted = counts[:, self._burst_index]
+            before = np.zeros_like(counted)
+            before[first > 0] = counted[first[first > 0] - 1]
+            width = len(self._burst_index)
+            rows[:, col : col + width] = counted - before
+            rows[:, col + width] = np.arange(n) - first + 1
+            rows[:, col + width + 1] = np.where(first > 0, times - times[np.maximum(first - 1, 0)], np.nan)
+            col += width + 2
         rows[:, -1] = times / 86400.0
         return rows
 

@@ -11,6 +11,12 @@ the calendar date, which lets them follow a log's drift (a process that changed 
 2010 self) but could equally learn calendar coincidences from training cases that run on into the period being
 predicted. So calendar trees never train on an event at or after a cutoff: the start of the validation slice while
 choosing, and `cutoff` (the start of the test period in an evaluation; none when training for use) at the end.
+
+Logs that record several events at one instant ("bursts": lab results booked together, a submission and its
+automatic checks) store them in an order that often means nothing. For such logs the n-gram is also fitted on
+contexts that list each burst in a fixed order (`features.canonical_positions`), so that permutations of one burst
+pool their counts; per variant, validation decides which of the two n-grams takes part. The trees get per-activity
+counts of the current burst (`Encoding.burst`).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from casework.insight.eventlog import VARIANTS, Case, prefix_lengths
-from casework.insight.features import END, Encoding
+from casework.insight.features import END, Encoding, burst_share, canonical_positions
 from casework.insight.gbt import THREADS, booster_from_string, sample_rows, train_booster
 from casework.insight.ngram import NGramCounts
 
@@ -51,6 +57,11 @@ class NBAParams:
     lambda_l2: float = 1.0
     metric: str = "multi_logloss"
     recency: bool = False
+    # burst features and the burst-ordered n-gram, for logs where at least this share of events ties with the
+    # event before it
+    burst: bool = True
+    canonical: bool = True
+    min_burst_share: float = 0.01
     use_gbt: bool = True
     calendar: bool = True
     seed: int = 7
@@ -81,6 +92,7 @@ class Choice:
     trees: str = "plain"  # which trees the weight goes to: "plain", "calendar" or "both" (their mean)
     val_top1: float = 0.0
     val_top1_last_activity: float = 0.0
+    canonical: bool = False  # the n-gram over burst-ordered contexts (`NextActionModel.ngram_canonical`)
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,20 @@ class NextActionModel:
     train_seconds: float = 0.0
     # the n-gram alone, as chosen on validation: kept to report it beside the blend
     ngram_choices: dict[str, Choice] = field(default_factory=dict)
+    # the n-gram over contexts with each burst in activity order (None: the log has no bursts to speak of)
+    ngram_canonical: NGramCounts | None = None
+
+    # -- n-gram contexts --------------------------------------------------------------------------------------------
+    def _ngram(self, choice: Choice) -> NGramCounts:
+        if choice.canonical and self.ngram_canonical is not None:
+            return self.ngram_canonical
+        return self.ngram
+
+    def _positions(self, choice: Choice, ids: Sequence[int], timestamps: Sequence[float], k: int) -> list[int]:
+        """Which events of the prefix of length k form the n-gram's context, in context order."""
+        if choice.canonical and self.ngram_canonical is not None:
+            return canonical_positions(timestamps, ids, k, self.ngram_canonical.max_order)
+        return list(range(k))
 
     # -- prediction -------------------------------------------------------------------------------------------
     def _gbt_rows(self, rows: FloatArray, kind: str) -> FloatArray:
@@ -123,7 +149,8 @@ class NextActionModel:
         """Probability of each class (activities in `encoding.activities` order, then the end of the case)."""
         choice = self.choices[variant]
         ids = self.encoding.encode_ids(activities)
-        p = self.ngram.predict(ids, choice.order, choice.alpha)
+        context = [ids[i] for i in self._positions(choice, ids, timestamps, len(ids))]
+        p = self._ngram(choice).predict(context, choice.order, choice.alpha)
         if choice.weight > 0:
             row = self.encoding.encode_sequence(activities, timestamps, resources)[-1:]
             p = choice.weight * self._gbt_rows(row, choice.trees)[0] + (1 - choice.weight) * p
@@ -137,6 +164,7 @@ class NextActionModel:
         `choice` overrides the chosen settings, e.g. to score the n-gram alone or the last-activity baseline.
         """
         choice = choice or self.choices[variant]
+        ngram = self._ngram(choice)
         rows: list[FloatArray] = []
         ng: list[FloatArray] = []
         targets: list[int] = []
@@ -148,7 +176,8 @@ class NextActionModel:
             if choice.weight > 0:
                 rows.append(self.encoding.encode_case(case)[ks.start - 1 : ks.stop - 1])
             for k in ks:
-                ng.append(self.ngram.predict(ids[:k], choice.order, choice.alpha))
+                context = [ids[i] for i in self._positions(choice, ids, case.timestamps, k)]
+                ng.append(ngram.predict(context, choice.order, choice.alpha))
                 targets.append(ids[k] if k < len(ids) else self.encoding.end_class)
         if not ng:
             return np.zeros((0, self.encoding.n_classes)), np.zeros(0, dtype=np.int64)
@@ -170,11 +199,17 @@ class NextActionModel:
         p = self.predict_proba(activities, timestamps, resources, variant)
         order = rank(p)[:k]
         ids = self.encoding.encode_ids(activities)
+        # the reason quotes the noeoc n-gram's evidence, along its own context (bursts in its order, if it has them)
+        positions = self._positions(self._reason_choice(), ids, timestamps, len(ids))
+        shown, context = [activities[i] for i in positions], [ids[i] for i in positions]
         return [
-            Suggestion(self.encoding.class_name(int(c)), float(p[c]), self.reason(activities, ids, int(c), float(p[c])))
+            Suggestion(self.encoding.class_name(int(c)), float(p[c]), self.reason(shown, context, int(c), float(p[c])))
             for c in order
             if p[c] > 0
         ]
+
+    def _reason_choice(self) -> Choice:
+        return self.choices.get("noeoc") or next(iter(self.choices.values()))
 
     def reason(
         self, activities: Sequence[str], ids: Sequence[int], target: int, probability: float | None = None
@@ -184,10 +219,10 @@ class NextActionModel:
         When the trees moved the probability well away from that share, the reason says so: the counts alone
         would then mislead the reader.
         """
-        choice = self.choices.get("noeoc") or next(iter(self.choices.values()))
+        choice = self._reason_choice()
         name = self.encoding.class_name(target)
         doing = "ended" if name == END else f"did {name} next"
-        j, count, total = self.ngram.evidence(ids, target, max(choice.order, 1))
+        j, count, total = self._ngram(choice).evidence(ids, target, max(choice.order, 1))
         if j == 0:
             if total == 0:
                 return "no similar history; suggested from case features"
@@ -212,6 +247,7 @@ class NextActionModel:
             "choices": {v: asdict(c) for v, c in self.choices.items()},
             "ngram_choices": {v: asdict(c) for v, c in self.ngram_choices.items()},
             "boosters": {kind: b.model_to_string() for kind, b in self.boosters.items()},
+            "ngram_canonical": None if self.ngram_canonical is None else self.ngram_canonical.to_json(),
         }
 
     @classmethod
@@ -228,6 +264,7 @@ class NextActionModel:
             version=str(data["version"]),
             train_seconds=float(data["train_seconds"]),
             ngram_choices={v: Choice(**c) for v, c in data.get("ngram_choices", {}).items()},
+            ngram_canonical=NGramCounts.from_json(data["ngram_canonical"]) if data.get("ngram_canonical") else None,
         )
 
 
@@ -294,10 +331,16 @@ def _columns(encoding: Encoding, x: FloatArray, kind: str) -> FloatArray:
     return x if kind == "calendar" else x[:, : encoding.n_plain]
 
 
-def _fit_ngram(encoding: Encoding, cases: Sequence[Case], max_order: int) -> NGramCounts:
-    return NGramCounts(encoding.n_classes, max_order).fit(
-        (encoding.encode_ids(c.activities) for c in cases), encoding.end_class
-    )
+def _fit_ngram(encoding: Encoding, cases: Sequence[Case], max_order: int, canonical: bool = False) -> NGramCounts:
+    counts = NGramCounts(encoding.n_classes, max_order)
+    if not canonical:
+        return counts.fit((encoding.encode_ids(c.activities) for c in cases), encoding.end_class)
+    for case in cases:
+        ids = encoding.encode_ids(case.activities)
+        for k in range(1, len(ids) + 1):
+            context = [ids[i] for i in canonical_positions(case.timestamps, ids, k, max_order)]
+            counts.add(context, ids[k] if k < len(ids) else encoding.end_class)
+    return counts
 
 
 def _fit_gbt(
@@ -373,29 +416,54 @@ def _score(
     return top1, float(topk_hits(p, y, 3).mean()), loglik
 
 
+def _ngram_val(
+    params: NBAParams, encoding: Encoding, ngram: NGramCounts, val_cases: Sequence[Case], canonical: bool
+) -> dict[float, list[FloatArray]]:
+    """n-gram distributions of every order, per alpha, for every validation prefix 1..n."""
+    alphas = list(params.alphas)
+    per: dict[float, list[list[FloatArray]]] = {a: [[] for _ in range(params.max_order + 1)] for a in alphas}
+    for case in val_cases:
+        ids = encoding.encode_ids(case.activities)
+        for k in range(1, len(ids) + 1):
+            context = ids[:k]
+            if canonical:
+                context = [ids[i] for i in canonical_positions(case.timestamps, ids, k, params.max_order)]
+            for alpha, row in zip(alphas, ngram.predict_orders_alphas(context, params.max_order, alphas), strict=True):
+                for j, p in enumerate(row):
+                    per[alpha][j].append(p)
+    return {a: [np.vstack(ps) if ps else np.zeros((0, encoding.n_classes)) for ps in per[a]] for a in alphas}
+
+
+def _candidates(
+    by_alpha: dict[float, list[FloatArray]], mask: npt.NDArray[np.bool_], variant: str, end_class: int
+) -> dict[tuple[float, int], npt.NDArray[np.float32]]:
+    """The n-gram's scores for the prefixes a variant scores, by (alpha, order)."""
+    return {
+        (alpha, order): _unnormalised(p[mask], variant, end_class)
+        for alpha, per_order in by_alpha.items()
+        for order, p in enumerate(per_order)
+    }
+
+
 def _select(
     params: NBAParams,
     encoding: Encoding,
-    ngram: NGramCounts,
+    ngrams: dict[bool, NGramCounts],
     val_cases: Sequence[Case],
     gbt_val: dict[str, FloatArray],
     val_y: npt.NDArray[np.int64],
     log: Any,
 ) -> tuple[dict[str, Choice], dict[str, Choice]]:
-    """Per variant, the blend with the best top-1 on the validation slice, and the best n-gram alone."""
-    # n-gram distributions of every order, per alpha, for every validation prefix 1..n
-    by_alpha: dict[float, list[FloatArray]] = {}
-    for alpha in params.alphas:
-        per_order: list[list[FloatArray]] = [[] for _ in range(params.max_order + 1)]
-        for case in val_cases:
-            ids = encoding.encode_ids(case.activities)
-            for k in range(1, len(ids) + 1):
-                for j, p in enumerate(ngram.predict_orders(ids[:k], params.max_order, alpha)):
-                    per_order[j].append(p)
-        by_alpha[alpha] = [np.vstack(ps) if ps else np.zeros((0, encoding.n_classes)) for ps in per_order]
+    """Per variant, the blend with the best top-1 on the validation slice, and the best n-gram alone.
+
+    `ngrams`: the n-gram over recorded order (False) and, for a log with bursts, over burst-ordered contexts
+    (True). The better of them alone on validation is the one that blends with the trees.
+    """
+    by_type = {canonical: _ngram_val(params, encoding, ng, val_cases, canonical) for canonical, ng in ngrams.items()}
     choices: dict[str, Choice] = {}
     ngram_only: dict[str, Choice] = {}
     smallest = min(params.alphas)
+    end = encoding.end_class
     for variant in VARIANTS:
         mask = _variant_mask(val_cases, variant)
         y = val_y[mask]
@@ -403,34 +471,41 @@ def _select(
             choices[variant] = ngram_only[variant] = Choice(1, smallest, 0.0)
             continue
 
-        end = encoding.end_class
-        orders = range(params.max_order + 1)
-        ngrams = {(a, j): _unnormalised(by_alpha[a][j][mask], variant, end) for a in params.alphas for j in orders}
+        plain = _candidates(by_type[False], mask, variant, end)
         # the last-activity model (most frequent successor: order 1, almost no smoothing) is the first candidate
-        base_key = _score(ngrams[smallest, 1], y, variant, end)
+        base_key = _score(plain[smallest, 1], y, variant, end)
         assert base_key is not None
         best, best_key = Choice(1, smallest, 0.0, "plain", base_key[0], base_key[0]), base_key
-        for alpha in params.alphas:
-            for order in range(1, params.max_order + 1):
-                key = _score(ngrams[alpha, order], y, variant, end, best_key[0])
-                if key is not None and key > best_key:
-                    best, best_key = Choice(order, alpha, 0.0, "plain", key[0], base_key[0]), key
+        ngram_sets = {False: plain}
+        for canonical in sorted(ngrams):
+            if canonical not in ngram_sets:
+                ngram_sets[canonical] = _candidates(by_type[canonical], mask, variant, end)
+            for alpha in params.alphas:
+                for order in range(1, params.max_order + 1):
+                    key = _score(ngram_sets[canonical][alpha, order], y, variant, end, best_key[0])
+                    if key is not None and key > best_key:
+                        best = Choice(order, alpha, 0.0, "plain", key[0], base_key[0], canonical)
+                        best_key = key
         ngram_only[variant] = best
         ng_best = best
+        chosen = ngram_sets[ng_best.canonical]
+        del ngram_sets
         for kind, g_all in gbt_val.items():
             g = _unnormalised(g_all[mask], variant, end)
             for alpha in params.alphas:
                 for order in range(1, params.max_order + 1):
-                    pn = ngrams[alpha, order]
+                    pn = chosen[alpha, order]
                     for w in params.weights:
                         if w == 0:
                             continue
                         key = _score(np.float32(w) * g + np.float32(1 - w) * pn, y, variant, end, best_key[0])
                         if key is not None and key > best_key:
-                            best, best_key = Choice(order, alpha, w, kind, key[0], base_key[0]), key
+                            best = Choice(order, alpha, w, kind, key[0], base_key[0], ng_best.canonical)
+                            best_key = key
         log(
             f"  {variant}: order={best.order} alpha={best.alpha} w_gbt={best.weight:.1f} trees={best.trees} "
-            f"val_top1={best.val_top1:.4f} (n-gram {ng_best.val_top1:.4f}, last-activity {base_key[0]:.4f})"
+            f"canonical={best.canonical} val_top1={best.val_top1:.4f} (n-gram {ng_best.val_top1:.4f}, "
+            f"last-activity {base_key[0]:.4f})"
         )
         choices[variant] = best
     return choices, ngram_only
@@ -451,10 +526,16 @@ def train_next_action(
     params = params or NBAParams()
     say = log or (lambda _msg: None)
     started = time.perf_counter()
-    encoding = Encoding.fit(train_cases, recency=params.recency)
+    bursty = burst_share(train_cases) >= params.min_burst_share
+    encoding = Encoding.fit(
+        train_cases,
+        recency=params.recency,
+        burst=params.burst and bursty,
+    )
+    contexts = [False, True] if params.canonical and bursty else [False]
     cut = len(train_cases) - max(1, round(len(train_cases) * params.val_fraction))
     fit_cases, val_cases = list(train_cases[:cut]), list(train_cases[cut:])
-    ngram_fit = _fit_ngram(encoding, fit_cases, params.max_order)
+    ngrams_fit = {c: _fit_ngram(encoding, fit_cases, params.max_order, c) for c in contexts}
     fit, val = _prefixes(encoding, fit_cases), _prefixes(encoding, val_cases)
     gbt_val: dict[str, FloatArray] = {}
     rounds: dict[str, int] = {}
@@ -472,9 +553,11 @@ def train_next_action(
             say(f"  {kind} trees: {rounds[kind]} rounds ({time.perf_counter() - started:.1f}s)")
     if len(gbt_val) == 2:
         gbt_val["both"] = 0.5 * (gbt_val["plain"] + gbt_val["calendar"])
-    choices, ngram_only = _select(params, encoding, ngram_fit, val_cases, gbt_val, val.y, say)
+    choices, ngram_only = _select(params, encoding, ngrams_fit, val_cases, gbt_val, val.y, say)
     say(f"  chosen ({time.perf_counter() - started:.1f}s)")
     ngram = _fit_ngram(encoding, train_cases, params.max_order)
+    used = {c.canonical for c in [*choices.values(), *ngram_only.values()]}
+    ngram_canonical = _fit_ngram(encoding, train_cases, params.max_order, True) if True in used else None
     boosters: dict[str, lgb.Booster] = {}
     needed = {k for c in choices.values() if c.weight > 0 for k in TREE_KINDS if c.trees in (k, "both")}
     if needed:
@@ -489,6 +572,8 @@ def train_next_action(
         return c.weight == 0 or all(k in boosters for k in TREE_KINDS if c.trees in (k, "both"))
 
     choices = {v: c if refitted(c) else ngram_only[v] for v, c in choices.items()}
-    model = NextActionModel(encoding, ngram, boosters, choices, params, version, ngram_choices=ngram_only)
+    model = NextActionModel(
+        encoding, ngram, boosters, choices, params, version, ngram_choices=ngram_only, ngram_canonical=ngram_canonical
+    )
     model.train_seconds = time.perf_counter() - started
     return model

@@ -61,6 +61,24 @@ class NGramCounts:
             out.append(p)
         return out
 
+    def predict_orders_alphas(
+        self, ids: Sequence[int], max_order: int, alphas: Sequence[float]
+    ) -> list[list[FloatArray]]:
+        """`predict_orders` for several alphas at once (the context look-ups are shared), in `alphas` order."""
+        tables = [self._table(ids, order) if order <= len(ids) + 1 else None for order in range(1, max_order + 1)]
+        sums = [float(t.sum()) if t is not None else 0.0 for t in tables]
+        first = (self.unigram + 1.0) / (self.unigram.sum() + self.n_classes)
+        out = []
+        for alpha in alphas:
+            p = first
+            row = [p]
+            for table, total in zip(tables, sums, strict=True):
+                if table is not None:
+                    p = (table + alpha * p) / (total + alpha)
+                row.append(p)
+            out.append(row)
+        return out
+
     def predict(self, ids: Sequence[int], order: int, alpha: float) -> FloatArray:
         return self.predict_orders(ids, order, alpha)[-1]
 
