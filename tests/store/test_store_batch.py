@@ -32,7 +32,7 @@ def _case(store: Store) -> str:
 
 
 def _command(store: Store, case_id: str, *, expected: int | None = None, status: str = "active",
-             n_events: int = 2) -> w.CommandWrite:
+             n_events: int = 2, keep_snapshot: bool = False) -> w.CommandWrite:
     head = store.case_head(case_id)
     assert head is not None
     version = head.version if expected is None else expected
@@ -43,15 +43,19 @@ def _command(store: Store, case_id: str, *, expected: int | None = None, status:
             "updated_at": NOW}
     job = {"kind": "sla", "case_id": case_id, "ref": "i3", "due_at": NOW + timedelta(hours=2),
            "payload": '{"item": "i3"}', "created_at": NOW}
+    snapshot = None if keep_snapshot else f'{{"v":{version + n_events}}}'
     return w.CommandWrite(case_id=case_id, expected_version=version, status=status,
-                          snapshot=f'{{"v":{version + n_events}}}', now=NOW, events=rows, task_upserts=[task],
+                          snapshot=snapshot, now=NOW, events=rows, task_upserts=[task],
                           participants_add=[("bob", "assessor")], job_upserts=[job], previous_status="active")
 
 
-def _check(store: Store, case_id: str, version: int, status: str = "active") -> None:
+def _check(store: Store, case_id: str, version: int, status: str = "active", snapshot_version: int | None = None
+           ) -> None:
+    """`snapshot_version`: where the snapshot should be (default: at `version`, rewritten by the last command)."""
     row = store.case(case_id)
     assert row is not None and (row.version, row.status) == (version, status)
-    assert row.snapshot == {"v": version}
+    expected_snapshot = version if snapshot_version is None else snapshot_version
+    assert (row.snapshot, row.snapshot_version) == ({"v": expected_snapshot}, expected_snapshot)
     events = store.events(case_id)
     assert [e.seq for e in events] == list(range(1, version + 1))
     assert row.last_hash == events[-1].hash
@@ -72,6 +76,8 @@ def test_command_write_alone(db_url: str) -> None:
         with pytest.raises(VersionMismatch):
             store.write(_command(store, case_id, expected=3))
         _check(store, case_id, 5, "completed")
+        store.write(_command(store, case_id, status="completed", keep_snapshot=True))
+        _check(store, case_id, 7, "completed", snapshot_version=5)
         (job,) = store.jobs(case_id=case_id)
         assert (job.kind, job.due_at) == ("sla", NOW + timedelta(hours=2))
 
@@ -108,26 +114,31 @@ def _batched(store: Store, units: list[Any]) -> list[object]:
     return outcomes
 
 
-def test_a_batch_of_command_writes_is_written_together(sqlite_url: str) -> None:
+@pytest.fixture
+def batch_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of every batch the group committer writes together (write_batch_sqlite calls)."""
+    calls: list[int] = []
+    real = w.write_batch_sqlite
+
+    def spy(dbapi: Any, writes: Any) -> bool:
+        calls.append(len(writes))
+        return real(dbapi, writes)
+
+    monkeypatch.setattr(w, "write_batch_sqlite", spy)
+    return calls
+
+
+def test_a_batch_of_command_writes_is_written_together(sqlite_url: str, batch_sizes: list[int]) -> None:
     with Store.open(sqlite_url) as store:
         ids = [_case(store) for _ in range(20)]
+        # all four shapes of case update: status changed or not, snapshot rewritten or kept
         units = [_command(store, case_id, status="completed" if i % 3 == 0 else "active",
-                          n_events=1 + i % 4) for i, case_id in enumerate(ids)]
-        calls: list[int] = []
-        real = w.write_batch_sqlite
-
-        def spy(dbapi: Any, writes: Any) -> bool:
-            calls.append(len(writes))
-            return real(dbapi, writes)
-
-        w.write_batch_sqlite = spy  # type: ignore[assignment]
-        try:
-            outcomes = _batched(store, units)
-        finally:
-            w.write_batch_sqlite = real  # type: ignore[assignment]
-        assert outcomes == [None] * 20 and calls == [20]
+                          n_events=1 + i % 4, keep_snapshot=i % 2 == 1) for i, case_id in enumerate(ids)]
+        outcomes = _batched(store, units)
+        assert outcomes == [None] * 20 and batch_sizes == [20]
         for i, case_id in enumerate(ids):
-            _check(store, case_id, 2 + i % 4, "completed" if i % 3 == 0 else "active")
+            _check(store, case_id, 2 + i % 4, "completed" if i % 3 == 0 else "active",
+                   snapshot_version=1 if i % 2 == 1 else None)
         assert verify(store).ok
 
 
@@ -158,7 +169,7 @@ def test_sqlite_time_matches_db_time() -> None:
         assert w.sqlite_time(value) == utc.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def test_a_batch_with_other_work_runs_unit_by_unit(sqlite_url: str) -> None:
+def test_a_batch_with_other_work_runs_unit_by_unit(sqlite_url: str, batch_sizes: list[int]) -> None:
     with Store.open(sqlite_url) as store:
         ids = [_case(store) for _ in range(4)]
         other = uuid.uuid4().hex
@@ -168,19 +179,8 @@ def test_a_batch_with_other_work_runs_unit_by_unit(sqlite_url: str) -> None:
                           status="active", version=0, last_hash=GENESIS, snapshot={}, now=NOW)
             return "inserted"
 
-        calls: list[int] = []
-        real = w.write_batch_sqlite
-
-        def spy(dbapi: Any, writes: Any) -> bool:
-            calls.append(len(writes))
-            return real(dbapi, writes)
-
-        w.write_batch_sqlite = spy  # type: ignore[assignment]
-        try:
-            outcomes = _batched(store, [*(_command(store, case_id) for case_id in ids), insert_case])
-        finally:
-            w.write_batch_sqlite = real  # type: ignore[assignment]
-        assert outcomes == [None] * 4 + ["inserted"] and calls == []
+        outcomes = _batched(store, [*(_command(store, case_id) for case_id in ids), insert_case])
+        assert outcomes == [None] * 4 + ["inserted"] and batch_sizes == []
         for case_id in ids:
             _check(store, case_id, 3)
         assert store.case(other) is not None
