@@ -3,8 +3,8 @@
 Not a test. Run: casework bench store [--json] [--quick], or python bench/store.py [--pg postgresql://...]
 [--repeat 5] [--json] [--quick]. PostgreSQL is measured when --pg or $CASEWORK_BENCH_POSTGRES_URL gives a server.
 Every figure is the median of --repeat runs, all measured in the same process run (absolute figures drift between
-runs on shared machines; compare the ratios). sqlite_commands_per_commit_N_clients is how many commands group commit
-put into each SQLite transaction (one fsync each) during the N-client run.
+runs on shared machines; compare the ratios). sqlite_commands_per_commit_N_clients (pg_...) is how many commands group
+commit put into each transaction (one fsync each) during the N-client run.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def casework_completions(
     url: str, clients: int, cases_per_client: int, folder: Path
 ) -> tuple[float, float, float | None, float]:
     """Task completions/s with `clients` threads on their own cases; returns (rate, bytes per event, commands per
-    commit during the run: how well group commit batches on SQLite, None on PostgreSQL; CPU microseconds (user +
+    commit during the run: how well group commit batches; CPU microseconds (user +
     system, the whole process) per completion: what bounds the rate once group commit shares the fsyncs)."""
     from casework.engine import commands
     from casework.service import CaseService
@@ -240,9 +240,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     raw = raw_pg_commits(args.pg, args.raw)
                     url, drop = _pg_schema_url(args.pg)
                     try:
-                        rate, bpe, _, cpu_us = casework_completions(url, clients, per, folder / f"pg{clients}")
+                        rate, bpe, per_commit, cpu_us = casework_completions(
+                            url, clients, per, folder / f"pg{clients}"
+                        )
                     finally:
                         drop()
+                    if per_commit is not None:
+                        add(f"pg_commands_per_commit_{clients}_clients", per_commit)
                     add(f"pg_cpu_us_per_completion_{clients}_clients", cpu_us)
                     add("pg_raw_commits_per_s", raw)
                     add(f"pg_casework_{clients}_clients_per_s", rate)

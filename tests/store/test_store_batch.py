@@ -1,4 +1,4 @@
-"""Command writes: alone (SQLite or PostgreSQL) and group-committed together in one go (SQLite)."""
+"""Command writes: alone and group-committed together in one go, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -82,20 +82,16 @@ def test_command_write_alone(db_url: str) -> None:
         assert (job.kind, job.due_at) == ("sla", NOW + timedelta(hours=2))
 
 
-def _batched(store: Store, units: list[Any]) -> list[object]:
+def _batched(store: Store, units: list[Any], direct: bool = False) -> list[object]:
     """Submit `units` from threads while the commit turn is held, so that they all land in one batch."""
     committer = store._committer
-    assert committer is not None
     release = threading.Event()
-    holder = threading.Thread(target=store.write, args=(lambda conn: release.wait(10),))
-    holder.start()
-    while not committer._busy:
-        time.sleep(0.001)
+    holder = _hold_commit_turn(store, release)
     outcomes: list[object] = [None] * len(units)
 
     def submit(i: int) -> None:
         try:
-            outcomes[i] = store.write(units[i])
+            outcomes[i] = store._committer.submit(units[i]) if direct else store.write(units[i])
         except Exception as exc:
             outcomes[i] = exc
 
@@ -114,22 +110,34 @@ def _batched(store: Store, units: list[Any]) -> list[object]:
     return outcomes
 
 
+def _hold_commit_turn(store: Store, release: threading.Event) -> threading.Thread:
+    """A thread that holds the group committer's turn until `release` is set (submitted to the committer directly:
+    on PostgreSQL, `Store.write` sends only command writes through it)."""
+    committer = store._committer
+    holder = threading.Thread(target=committer.submit, args=(lambda conn: release.wait(10),))
+    holder.start()
+    while not committer._busy:
+        time.sleep(0.001)
+    return holder
+
+
 @pytest.fixture
 def batch_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The size of every batch the group committer writes together (write_batch_sqlite calls)."""
+    """The size of every batch the group committer writes together (write_batch_sqlite / write_batch_pg calls)."""
     calls: list[int] = []
-    real = w.write_batch_sqlite
+    for name in ("write_batch_sqlite", "write_batch_pg"):
+        real = getattr(w, name)
 
-    def spy(dbapi: Any, writes: Any) -> bool:
-        calls.append(len(writes))
-        return real(dbapi, writes)
+        def spy(dbapi: Any, writes: Any, real: Any = real) -> bool:
+            calls.append(len(writes))
+            return bool(real(dbapi, writes))
 
-    monkeypatch.setattr(w, "write_batch_sqlite", spy)
+        monkeypatch.setattr(w, name, spy)
     return calls
 
 
-def test_a_batch_of_command_writes_is_written_together(sqlite_url: str, batch_sizes: list[int]) -> None:
-    with Store.open(sqlite_url) as store:
+def test_a_batch_of_command_writes_is_written_together(db_url: str, batch_sizes: list[int]) -> None:
+    with Store.open(db_url) as store:
         ids = [_case(store) for _ in range(20)]
         # all four shapes of case update: status changed or not, snapshot rewritten or kept
         units = [_command(store, case_id, status="completed" if i % 3 == 0 else "active",
@@ -142,13 +150,14 @@ def test_a_batch_of_command_writes_is_written_together(sqlite_url: str, batch_si
         assert verify(store).ok
 
 
-def test_a_stale_unit_in_a_batch_fails_alone(sqlite_url: str) -> None:
-    with Store.open(sqlite_url) as store:
+def test_a_stale_unit_in_a_batch_fails_alone(db_url: str, batch_sizes: list[int]) -> None:
+    with Store.open(db_url) as store:
         ids = [_case(store) for _ in range(6)]
         units: list[Any] = [_command(store, case_id) for case_id in ids]
         units[2] = _command(store, ids[2], expected=0)  # stale: the case is at version 1
         units.append(_command(store, ids[4]))  # the same case twice: the second one loses
         outcomes = _batched(store, units)
+        assert batch_sizes == []  # the same case twice: not batchable, written unit by unit
         assert isinstance(outcomes[2], VersionMismatch)
         assert isinstance(outcomes[6], VersionMismatch)
         assert [o for i, o in enumerate(outcomes) if i not in (2, 6)] == [None] * 5
@@ -169,8 +178,31 @@ def test_sqlite_time_matches_db_time() -> None:
         assert w.sqlite_time(value) == utc.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def test_a_batch_with_other_work_runs_unit_by_unit(sqlite_url: str, batch_sizes: list[int]) -> None:
-    with Store.open(sqlite_url) as store:
+@pytest.mark.parametrize("stale_version", [0, 5], ids=["events-collide", "only-version-check"])
+def test_a_batch_with_a_stale_unit_falls_back_to_unit_by_unit(
+    db_url: str, batch_sizes: list[int], stale_version: int
+) -> None:
+    with Store.open(db_url) as store:
+        ids = [_case(store) for _ in range(5)]
+        units = [_command(store, case_id) for case_id in ids]
+        # The cases are at version 1. At 0, the stale unit's events collide with stored ones; at 5 they do not, and
+        # only the version check can catch it.
+        units[3] = _command(store, ids[3], expected=stale_version)
+        outcomes = _batched(store, units)
+        assert batch_sizes == [5]  # tried together once, then one by one
+        assert isinstance(outcomes[3], VersionMismatch)
+        assert [o for i, o in enumerate(outcomes) if i != 3] == [None] * 4
+        for i, case_id in enumerate(ids):
+            if i == 3:
+                assert store.case(case_id).version == 1  # type: ignore[union-attr]
+                assert [e.seq for e in store.events(case_id)] == [1]
+            else:
+                _check(store, case_id, 3)
+        assert verify(store).ok
+
+
+def test_a_batch_with_other_work_runs_unit_by_unit(db_url: str, batch_sizes: list[int]) -> None:
+    with Store.open(db_url) as store:
         ids = [_case(store) for _ in range(4)]
         other = uuid.uuid4().hex
 
@@ -179,15 +211,15 @@ def test_a_batch_with_other_work_runs_unit_by_unit(sqlite_url: str, batch_sizes:
                           status="active", version=0, last_hash=GENESIS, snapshot={}, now=NOW)
             return "inserted"
 
-        outcomes = _batched(store, [*(_command(store, case_id) for case_id in ids), insert_case])
+        # straight to the committer: on PostgreSQL, `Store.write` runs such work in its own transaction
+        outcomes = _batched(store, [*(_command(store, case_id) for case_id in ids), insert_case], direct=True)
         assert outcomes == [None] * 4 + ["inserted"] and batch_sizes == []
         for case_id in ids:
             _check(store, case_id, 3)
         assert store.case(other) is not None
 
 
-def test_an_interrupted_batch_opener_does_not_strand_its_batch(sqlite_url: str,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_batch_opener_does_not_strand_its_batch(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from casework.store import groupcommit
 
     class Interrupted(threading.Event):
@@ -203,15 +235,11 @@ def test_an_interrupted_batch_opener_does_not_strand_its_batch(sqlite_url: str,
             self.go = Interrupted()
         made.append(self)
 
-    with Store.open(sqlite_url) as store:
+    with Store.open(db_url) as store:
         ids = [_case(store) for _ in range(4)]
         committer = store._committer
-        assert committer is not None
         release = threading.Event()
-        holder = threading.Thread(target=store.write, args=(lambda conn: release.wait(10),))
-        holder.start()
-        while not committer._busy:
-            time.sleep(0.001)
+        holder = _hold_commit_turn(store, release)
         monkeypatch.setattr(groupcommit._Batch, "__init__", init)
         outcomes: list[object] = [None] * 4
 
@@ -237,3 +265,70 @@ def test_an_interrupted_batch_opener_does_not_strand_its_batch(sqlite_url: str,
         for case_id in ids:  # the opener's unit was written too, by the thread that passed the turn on
             _check(store, case_id, 3)
         assert not committer._busy
+
+
+def test_batches_of_two_processes_on_the_same_cases_do_not_deadlock(pg_url: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two stores (as two server processes would) commit batches over the same cases, queued in opposite orders:
+    each batch locks its cases in id order, so one batch wins every case and the other loses cleanly. A third
+    connection holds a case in the middle until both batches are blocked, so that they are sure to overlap."""
+    import psycopg
+
+    errors: list[BaseException] = []
+    real = w._send_pg
+
+    def spy(dbapi: Any, writes: Any) -> Any:
+        try:
+            return real(dbapi, writes)
+        except BaseException as exc:
+            errors.append(exc)
+            raise
+
+    monkeypatch.setattr(w, "_send_pg", spy)
+    with Store.open(pg_url) as first, Store.open(pg_url) as second:
+        ids = [_case(first) for _ in range(12)]
+        releases = [threading.Event(), threading.Event()]
+        holders = [_hold_commit_turn(first, releases[0]), _hold_commit_turn(second, releases[1])]
+        outcomes: dict[tuple[int, str], object] = {}
+
+        def submit(n: int, store: Store, unit: w.CommandWrite) -> None:
+            try:
+                outcomes[n, unit.case_id] = store.write(unit)
+            except Exception as exc:
+                outcomes[n, unit.case_id] = exc
+
+        ordered = sorted(ids)
+        threads = []
+        for n, store, queue in ((0, first, ordered), (1, second, ordered[::-1])):
+            for i, case_id in enumerate(queue):  # one at a time, so that each batch holds them in this order
+                th = threading.Thread(target=submit, args=(n, store, _command(store, case_id, expected=1)))
+                th.start()
+                threads.append(th)
+                while sum(len(b.units) for b in store._committer._waiting) < i + 1:
+                    time.sleep(0.001)
+        locker = first.engine.raw_connection()
+        try:
+            lock = locker.driver_connection
+            lock.execute("SELECT 1 FROM cases WHERE id = %s FOR UPDATE", (ordered[len(ids) // 2],))
+            for release in releases:
+                release.set()
+            deadline = time.monotonic() + 10
+            blocked = 0
+            while blocked < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+                blocked = lock.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                ).fetchone()[0]
+            assert blocked == 2
+            lock.rollback()
+        finally:
+            locker.close()
+        for th in [*threads, *holders]:
+            th.join(30)
+        assert not [e for e in errors if isinstance(e, psycopg.errors.DeadlockDetected)]
+        for case_id in ids:
+            results = [outcomes[n, case_id] for n in (0, 1)]
+            assert sorted(type(r).__name__ for r in results) == ["NoneType", "VersionMismatch"]
+            _check(first, case_id, 3)
+        assert verify(first).ok

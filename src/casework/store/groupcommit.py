@@ -1,13 +1,15 @@
-"""Group commit for SQLite: many threads' units of work share one transaction and one fsync.
+"""Group commit: many threads' units of work share one transaction and one commit.
 
 SQLite allows one writer at a time and FULL synchronous mode pays an fsync per commit, so committing each command
-alone caps throughput at the disk's fsync rate. Here every writer adds its unit of work to the open batch. If no
-batch is running, the writer commits its unit at once; otherwise the writer that opened the batch waits until the
-running batch ends and is handed the commit turn (by then its batch holds whatever queued meanwhile), while the
-batch's other writers just wait for it to be done: one wake-up per writer, no thundering herd. A batch of
-`CommandWrite`s on distinct cases is written with one executemany per statement, the version checks first; any
-other batch (or one whose version check fails) runs each unit inside its own SAVEPOINT, so one failing unit does
-not undo the others. Then one commit, one fsync. With one client there is no waiting and no thread hand-off.
+alone caps throughput at the disk's fsync rate. On PostgreSQL every command alone costs a commit and a network round
+trip per statement, and each waiting thread must take the GIL back for each. Here every writer adds its unit of work
+to the open batch. If no batch is running, the writer commits its unit at once; otherwise the writer that opened the
+batch waits until the running batch ends and is handed the commit turn (by then its batch holds whatever queued
+meanwhile), while the batch's other writers just wait for it to be done: one wake-up per writer, no thundering herd.
+How a batch is written is the database's (`SqliteBatches`, `PostgresBatches`): a batch of `CommandWrite`s on
+distinct cases goes in together, the version checks first; any other batch (or one whose version check fails) runs
+unit by unit, so one failing unit does not undo the others. With one client there is no waiting and no thread
+hand-off.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from sqlalchemy import Connection, Engine
 
@@ -44,25 +46,28 @@ class _Batch:
         self.done = threading.Event()  # set when the batch is committed (or failed)
 
 
+class BatchRunner(Protocol):
+    def run(self, units: list[_Pending[Any]]) -> None:
+        """Write `units` durably, setting each one's result or error."""
+
+    def close(self) -> None: ...
+
+
 class GroupCommitter:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, runner: BatchRunner) -> None:
+        self._runner = runner
         self._lock = threading.Lock()
         self._waiting: deque[_Batch] = deque()  # batches not yet started, oldest first; the last one is open
         self._busy = False  # a thread is running a batch right now
         self._idle = threading.Condition(self._lock)
         self.batches = 0
         self.units = 0
-        # One connection kept checked out for all batches: the pool round trip costs as much as a small insert.
-        self._conn: Connection | None = None
 
     def close(self) -> None:
         with self._idle:
             while self._busy:
                 self._idle.wait()
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._runner.close()
 
     def submit(self, work: Callable[[Connection], T]) -> T:
         pending: _Pending[T] = _Pending(work)
@@ -130,6 +135,27 @@ class GroupCommitter:
         if not batch:
             return
         try:
+            self._runner.run(batch)
+        finally:
+            self.batches += 1
+            self.units += len(batch)
+
+
+class SqliteBatches:
+    """Batches on SQLite: one transaction (BEGIN IMMEDIATE ... COMMIT, one fsync) for the whole batch."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        # One connection kept checked out for all batches: the pool round trip costs as much as a small insert.
+        self._conn: Connection | None = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def run(self, batch: list[_Pending[Any]]) -> None:
+        try:
             if self._conn is None:
                 self._conn = self._engine.connect().execution_options(casework_write=True)
             conn = self._conn
@@ -178,9 +204,6 @@ class GroupCommitter:
                 if unit.error is None:
                     unit.error = exc
                 unit.result = None
-        finally:
-            self.batches += 1
-            self.units += len(batch)
 
     @staticmethod
     def _write_together(raw: Any, batch: list[_Pending[Any]]) -> bool:
@@ -205,3 +228,63 @@ class GroupCommitter:
                     raw.execute("ROLLBACK")
             raise
         return True
+
+
+class PostgresBatches:
+    """Batches on PostgreSQL: the command writes of a batch in one pipelined transaction (`write_batch_pg`).
+
+    Only command writes come here (`Store.write`): other work runs in its own transactions, side by side. Cases are
+    locked in id order within a batch, so the committers of several processes cannot deadlock one another.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._fairy: Any = None  # a pooled DBAPI connection kept checked out for all batches
+
+    def close(self) -> None:
+        if self._fairy is not None:
+            self._fairy.close()
+            self._fairy = None
+
+    def run(self, batch: list[_Pending[Any]]) -> None:
+        from casework.store.writes import CommandWrite, batchable, write_batch_pg, write_command_pg
+
+        if self._fairy is None:
+            self._fairy = self._engine.raw_connection()
+        dbapi = self._fairy.driver_connection
+        works = [unit.work for unit in batch]
+        try:
+            if len(batch) > 1 and batchable(works) and write_batch_pg(dbapi, cast(list[CommandWrite], works)):
+                return
+        except BaseException as exc:  # the COMMIT failed: nothing in this batch is known to be durable
+            self._drop_if_broken()
+            for unit in batch:
+                unit.error = exc
+            return
+        done = 0
+        try:
+            for unit in batch:  # one by one, each in its own transaction: only a unit at fault fails
+                try:
+                    if type(unit.work) is CommandWrite and unit.work.definition is None:
+                        write_command_pg(dbapi, unit.work)
+                    else:
+                        with self._engine.begin() as conn:
+                            unit.result = unit.work(conn)
+                except Exception as exc:
+                    unit.error = exc
+                    if self._drop_if_broken():
+                        self._fairy = self._engine.raw_connection()
+                        dbapi = self._fairy.driver_connection
+                done += 1
+        except BaseException as exc:  # e.g. KeyboardInterrupt: the units not yet written fail with it
+            self._drop_if_broken()
+            for unit in batch[done:]:
+                if unit.error is None:
+                    unit.error = exc
+
+    def _drop_if_broken(self) -> bool:
+        if self._fairy is not None and self._fairy.driver_connection.closed:
+            self._fairy.invalidate()
+            self._fairy = None
+            return True
+        return False

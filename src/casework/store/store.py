@@ -17,7 +17,7 @@ from casework.store import migrate
 from casework.store import schema as t
 from casework.store.blobs import BlobStore
 from casework.store.documents import DocumentsMixin
-from casework.store.groupcommit import GroupCommitter
+from casework.store.groupcommit import GroupCommitter, PostgresBatches, SqliteBatches
 from casework.store.jobs import JobsMixin
 from casework.store.records import CaseHead, CaseRow, DefinitionRow, StoredEvent, TaskRow, as_utc
 from casework.store.url import create_store_engine, default_db_url, parse_url
@@ -34,7 +34,11 @@ class Store(JobsMixin, DocumentsMixin):
         self.is_sqlite = engine.dialect.name == "sqlite"
         self.blobs = BlobStore(blob_dir)
         self.audit_key_path = audit_key_path
-        self._committer = GroupCommitter(engine) if self.is_sqlite else None
+        self._committer = GroupCommitter(SqliteBatches(engine) if self.is_sqlite else PostgresBatches(engine))
+        # Imported late: casework.store.writes imports the audit package, which imports the store.
+        from casework.store.writes import CommandWrite
+
+        self._command_write = CommandWrite
         self._definition_lock = threading.Lock()
 
     @classmethod
@@ -64,8 +68,7 @@ class Store(JobsMixin, DocumentsMixin):
         return cls(url, engine, blobs, key)
 
     def close(self) -> None:
-        if self._committer is not None:
-            self._committer.close()
+        self._committer.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -79,10 +82,10 @@ class Store(JobsMixin, DocumentsMixin):
     def write(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in a transaction and commit durably before returning; all-or-nothing.
 
-        On SQLite concurrent callers are group-committed (one fsync for many units); on PostgreSQL each caller
-        has its own transaction.
+        Concurrent callers are group-committed (`casework.store.groupcommit`): on SQLite every unit (one fsync for
+        many), on PostgreSQL the command writes (other work has its own transaction, side by side with others).
         """
-        if self._committer is not None:
+        if self.is_sqlite or (type(work) is self._command_write and getattr(work, "definition", None) is None):
             return self._committer.submit(work)
         with self.engine.begin() as conn:
             return work(conn)

@@ -484,3 +484,106 @@ def write_batch_sqlite(dbapi: Any, writes: Sequence[CommandWrite]) -> bool:
         return True
     finally:
         cur.close()
+
+
+
+# One shape of case update on PostgreSQL: an UPDATE writes a new row version whatever it sets, an unchanged status
+# keeps its index entries, and an unchanged snapshot keeps its TOAST value. One statement lets a batch lock its cases
+# in one order (by id), which a statement per shape would not.
+_PG_UPDATE_CASE = (
+    "UPDATE cases SET version = %(version)s, status = %(status)s, last_hash = %(last_hash)s, "
+    "snapshot = COALESCE(%(snapshot)s::text, snapshot), "
+    "snapshot_version = CASE WHEN %(snapshot)s::text IS NULL THEN snapshot_version ELSE %(version)s END, "
+    "updated_at = %(updated_at)s WHERE id = %(id)s AND version = %(expected)s"
+)
+
+
+def write_batch_pg(dbapi: Any, writes: Sequence[CommandWrite]) -> bool:
+    """Write and commit `writes` (see `batchable`) on PostgreSQL, on the psycopg connection, in one transaction.
+
+    Returns False, with the transaction rolled back, if a case is no longer at the version its command expected or
+    a statement failed: the caller then writes the units one by one (`write_command_pg`) to tell which. A failing
+    COMMIT raises.
+    """
+    import psycopg
+
+    try:
+        updates = _send_pg(dbapi, writes)
+    except psycopg.Error:
+        if dbapi.closed:
+            raise
+        dbapi.rollback()
+        return False
+    if updates.rowcount != len(writes):
+        dbapi.rollback()
+        return False
+    dbapi.commit()
+    return True
+
+
+def write_command_pg(dbapi: Any, wr: CommandWrite) -> None:
+    """One command's writes alone on PostgreSQL, committed; `VersionMismatch` (nothing written) if the case moved
+    on. Its new events then usually collide with the other writer's on (case_id, seq) before the version check is
+    read: the same lost race."""
+    import psycopg
+
+    try:
+        updates = _send_pg(dbapi, [wr])
+    except psycopg.errors.UniqueViolation as exc:
+        dbapi.rollback()
+        if exc.diag.table_name == "events":
+            raise VersionMismatch(wr.case_id, wr.expected_version) from exc
+        raise
+    except psycopg.Error:
+        if not dbapi.closed:
+            dbapi.rollback()
+        raise
+    if updates.rowcount != 1:
+        dbapi.rollback()
+        raise VersionMismatch(wr.case_id, wr.expected_version)
+    dbapi.commit()
+
+
+def _send_pg(dbapi: Any, writes: Sequence[CommandWrite]) -> Any:
+    """Run the statements of `writes` in the open (or an implicitly begun) transaction, all sent in one pipeline
+    and their results read together: one network round trip, where running them one by one waits for each in
+    turn. The cases are updated (locked) in the order of their ids, so that batches of several processes cannot
+    deadlock on them. Returns the cursor of the case updates (its rowcount: how many version checks passed)."""
+    ordered = sorted(writes, key=_case_id)
+    with dbapi.pipeline():
+        updates = dbapi.cursor()
+        updates.executemany(
+            _PG_UPDATE_CASE,
+            [
+                {"version": wr.version, "status": wr.status, "last_hash": wr.last_hash, "snapshot": wr.snapshot,
+                 "updated_at": wr.now, "id": wr.case_id, "expected": wr.expected_version}
+                for wr in ordered
+            ],
+        )
+        cur = dbapi.cursor()
+        cur.executemany(_pg_sql(_INSERT_EVENT, 0), [row for wr in ordered for row in wr.events])
+        tasks = [row for wr in ordered for row in wr.task_upserts]
+        if tasks:
+            cur.executemany(_pg_sql(_UPSERT_TASK, 0), tasks)
+        task_deletes = [(wr.case_id, item) for wr in ordered for item in wr.task_deletes]
+        if task_deletes:
+            cur.executemany("DELETE FROM tasks WHERE case_id = %s AND item_id = %s", task_deletes)
+        added = [(wr.case_id, u, r) for wr in ordered for u, r in wr.participants_add]
+        if added:
+            cur.executemany(
+                'INSERT INTO participants (case_id, "user", role) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING', added
+            )
+        removed = [(wr.case_id, u, r) for wr in ordered for u, r in wr.participants_remove]
+        if removed:
+            cur.executemany('DELETE FROM participants WHERE case_id = %s AND "user" = %s AND role = %s', removed)
+        jobs = [job for wr in ordered for job in wr.job_upserts]
+        if jobs:
+            cur.executemany(_pg_sql(_UPSERT_JOB, 0), jobs)
+        job_deletes = [(kind, wr.case_id, ref) for wr in ordered for kind, ref in wr.job_deletes]
+        if job_deletes:
+            cur.executemany("DELETE FROM jobs WHERE kind = %s AND case_id = %s AND ref = %s", job_deletes)
+    return updates
+
+
+def _case_id(wr: CommandWrite) -> str:
+    return wr.case_id
