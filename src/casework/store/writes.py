@@ -486,7 +486,6 @@ def write_batch_sqlite(dbapi: Any, writes: Sequence[CommandWrite]) -> bool:
         cur.close()
 
 
-
 # One shape of case update on PostgreSQL: an UPDATE writes a new row version whatever it sets, an unchanged status
 # keeps its index entries, and an unchanged snapshot keeps its TOAST value. One statement lets a batch lock its cases
 # in one order (by id), which a statement per shape would not.
