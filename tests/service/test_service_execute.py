@@ -18,6 +18,7 @@ def svc(db_url: str, tmp_path) -> CaseService:  # type: ignore[no-untyped-def]
     service = CaseService(store, clock=lambda: T0)
     service.deploy(claim_xml())
     yield service
+    service.close()
     store.close()
 
 
@@ -118,3 +119,15 @@ def test_migration_moves_the_case_row_to_the_new_version(svc: CaseService) -> No
     events = [Event.from_dict(e.engine_dict()) for e in svc.store.events(started.case_id)]
     assert replay(target, started.case_id, events).to_dict() == svc.state(started.case_id).to_dict()
     assert_stored_state_is_the_log(svc.store, started.case_id)
+
+
+def test_closing_the_service_seals_its_events(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store:
+        with CaseService(store, clock=lambda: T0) as service:
+            service.deploy(claim_xml())
+            case = service.start_case("claim", {"amount": 10})
+            service.execute(case.case_id, commands.CompleteItem(item="Review claim", actor="bob"))
+            assert verify(store).sealed_events == 0  # far from the 1000 events that seal on their own
+        report = verify(store)
+        assert report.ok and report.checkpoints == 1
+        assert report.sealed_events == report.events == len(store.events(case.case_id))

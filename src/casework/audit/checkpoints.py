@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +25,8 @@ from sqlalchemy import Connection, insert, select, text
 from casework.audit.hashing import GENESIS, canonical_json, running_hash
 from casework.store import Store
 from casework.store import schema as t
+
+logger = logging.getLogger(__name__)
 
 
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
@@ -156,28 +158,69 @@ def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int 
 
 
 class Checkpointer:
-    """Writes a checkpoint after every `every_events` events or `every_seconds` seconds, whichever comes first."""
+    """Writes a checkpoint after every `every_events` events or `every_seconds` seconds, whichever comes first.
+
+    The count is checked as events are noted; the time by a timer armed when the first unsealed event is noted, so
+    a burst of events followed by silence is still sealed `every_seconds` later.
+    """
 
     def __init__(self, store: Store, *, every_events: int = 1000, every_seconds: float = 60.0) -> None:
         self.store = store
         self.every_events = every_events
         self.every_seconds = every_seconds
         self._pending = 0
-        self._last = time.monotonic()
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()  # one checkpoint at a time from this process
         self._key: Ed25519PrivateKey | None = None
+        self._timer: threading.Timer | None = None
+        self._closed = False
 
     def note(self, n_events: int) -> None:
         with self._lock:
-            self._pending += n_events
-            due = self._pending >= self.every_events or time.monotonic() - self._last >= self.every_seconds
-            if not due:
+            if self._closed:
                 return
-            self._pending = 0
-            self._last = time.monotonic()
+            self._pending += n_events
+            if self._pending < self.every_events:
+                if self._timer is None:
+                    timer = threading.Timer(self.every_seconds, self._on_timer)
+                    timer.args = (timer,)
+                    timer.daemon = True  # a pending checkpoint must not keep the process alive
+                    self._timer = timer
+                    timer.start()
+                return
+            self._reset()
         self.flush()
 
     def flush(self) -> int | None:
-        if self._key is None:
-            self._key = load_or_create_key(self.store.audit_key_path)
-        return write_checkpoint(self.store, self._key)
+        with self._flushing:
+            if self._key is None:
+                self._key = load_or_create_key(self.store.audit_key_path)
+            return write_checkpoint(self.store, self._key)
+
+    def close(self) -> None:
+        """Stop the timer, sealing what it was waiting to seal (a graceful shutdown leaves nothing unsealed)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            pending = self._pending
+            self._reset()
+        if pending and not self.store.closed:
+            self.flush()
+
+    def _reset(self) -> None:
+        self._pending = 0
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_timer(self, timer: threading.Timer) -> None:
+        with self._lock:
+            if self._closed or self.store.closed or self._timer is not timer or self._pending == 0:
+                return
+            self._pending = 0
+            self._timer = None
+        try:
+            self.flush()
+        except Exception:  # the next checkpoint seals these events too; a timer thread has no caller to tell
+            logger.exception("casework: writing a timed audit checkpoint failed")

@@ -27,9 +27,10 @@ def demo(
     from casework.service import CaseService
     from casework.store import Store
 
-    with Store.open(db) as store:
-        driver = StoredDriver(CaseService(store), demo_model_xml("insurance_claim.cmmn"))
+    with Store.open(db) as store, CaseService(store) as service:
+        driver = StoredDriver(service, demo_model_xml("insurance_claim.cmmn"))
         state = run_walkthrough(console, driver=driver)
+        service.close()  # seals the walkthrough's events with a checkpoint before they are verified
         report = verify(store)
     console.rule("[bold]Stored")
     console.print(f"case {driver.case_id} is stored in {db}")

@@ -264,6 +264,17 @@ class CaseService:
             return CaseResult(case_id, version, state.status, events=events)
         raise Conflict(f"case {case_id} kept changing; gave up after {self.max_attempts} attempts")
 
+    def close(self) -> None:
+        """Seal the events written since the last checkpoint and stop the checkpoint timer. The store stays open:
+        it is the caller's."""
+        self.checkpointer.close()
+
+    def __enter__(self) -> CaseService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def state(self, case_id: str) -> CaseState:
         head = self.store.case_head(case_id)
         if head is None:

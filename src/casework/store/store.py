@@ -40,6 +40,7 @@ class Store(JobsMixin, DocumentsMixin):
 
         self._command_write = CommandWrite
         self._definition_lock = threading.Lock()
+        self.closed = False
 
     @classmethod
     def open(
@@ -68,6 +69,7 @@ class Store(JobsMixin, DocumentsMixin):
         return cls(url, engine, blobs, key)
 
     def close(self) -> None:
+        self.closed = True
         self._committer.close()
         self.engine.dispose()
 

@@ -1,0 +1,90 @@
+"""Checkpointer: a checkpoint every N events, or T seconds after the first unsealed event, and on close."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection
+
+from casework.audit.checkpoints import Checkpointer
+from casework.audit.hashing import GENESIS
+from casework.audit.verify import verify
+from casework.store import NewEvent, Store
+from casework.store import writes as w
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(db_url: str, tmp_path: Path) -> Iterator[Store]:
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as s:
+        yield s
+
+
+def _case(store: Store, n: int) -> None:
+    case_id = uuid.uuid4().hex
+    rows = w.event_rows(case_id, 1, GENESIS, [NewEvent("e", NOW.isoformat(), "ann", None, {"i": i}) for i in range(n)])
+
+    def work(conn: Connection) -> None:
+        w.insert_case(conn, case_id=case_id, definition_key="k", definition_version=1, business_key=None,
+                      status="active", version=n, last_hash=rows[-1]["hash"], snapshot={}, now=NOW)
+        w.insert_events(conn, rows)
+
+    store.write(work)
+
+
+def _sealed(store: Store) -> tuple[int, int]:
+    """(events covered by a signed checkpoint, checkpoints); the log must verify."""
+    report = verify(store)
+    assert report.ok, report.problems
+    return report.sealed_events, report.checkpoints
+
+
+def test_a_quiet_spell_after_a_few_events_is_sealed_by_the_timer(store: Store) -> None:
+    cp = Checkpointer(store, every_events=1000, every_seconds=0.2)
+    try:
+        _case(store, 3)
+        cp.note(3)
+        _case(store, 2)
+        cp.note(2)
+        assert _sealed(store) == (0, 0)  # nothing yet: 5 events are far from 1000
+        deadline = time.monotonic() + 10
+        while _sealed(store) != (5, 1) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _sealed(store) == (5, 1)  # one checkpoint for both, with no further command to trigger it
+    finally:
+        cp.close()
+    assert _sealed(store) == (5, 1)  # nothing left to seal on close
+
+
+def test_the_event_count_seals_at_once_and_close_seals_the_rest(store: Store) -> None:
+    cp = Checkpointer(store, every_events=4, every_seconds=3600)
+    _case(store, 4)
+    cp.note(4)
+    assert _sealed(store) == (4, 1)  # written before note() returned
+    _case(store, 1)
+    cp.note(1)
+    assert _sealed(store) == (4, 1)
+    cp.close()
+    assert _sealed(store) == (5, 2)  # a graceful shutdown leaves nothing unsealed
+    _case(store, 1)
+    cp.note(1)  # closed: no timer, no checkpoint
+    assert cp._timer is None and _sealed(store) == (5, 2)
+
+
+def test_a_timer_that_fires_after_the_store_closed_writes_nothing(db_url: str, tmp_path: Path) -> None:
+    store = Store.open(db_url, audit_key=tmp_path / "audit.key")
+    cp = Checkpointer(store, every_events=1000, every_seconds=0.1)
+    _case(store, 2)
+    cp.note(2)
+    timer = cp._timer
+    assert timer is not None
+    store.close()
+    timer.join(5)  # fired: it found the store closed
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as again:
+        assert _sealed(again) == (0, 0)
