@@ -460,17 +460,7 @@ def write_batch_sqlite(dbapi: Any, writes: Sequence[CommandWrite]) -> bool:
         ]
         if tasks:
             cur.executemany(_BATCH_UPSERT_TASK, tasks)
-        task_deletes = [(wr.case_id, item) for wr in writes for item in wr.task_deletes]
-        if task_deletes:
-            cur.executemany("DELETE FROM tasks WHERE case_id = ? AND item_id = ?", task_deletes)
-        added = [(wr.case_id, u, r) for wr in writes for u, r in wr.participants_add]
-        if added:
-            cur.executemany(
-                'INSERT INTO participants (case_id, "user", role) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', added
-            )
-        removed = [(wr.case_id, u, r) for wr in writes for u, r in wr.participants_remove]
-        if removed:
-            cur.executemany('DELETE FROM participants WHERE case_id = ? AND "user" = ? AND role = ?', removed)
+        _write_keyed_rows(cur, writes, "?")
         jobs = [
             (j["kind"], j["case_id"], j["ref"], sqlite_time(j["due_at"]), j["payload"], sqlite_time(j["created_at"]))
             for wr in writes
@@ -478,9 +468,6 @@ def write_batch_sqlite(dbapi: Any, writes: Sequence[CommandWrite]) -> bool:
         ]
         if jobs:
             cur.executemany(_UPSERT_JOB_QMARK, jobs)
-        job_deletes = [(kind, wr.case_id, ref) for wr in writes for kind, ref in wr.job_deletes]
-        if job_deletes:
-            cur.executemany("DELETE FROM jobs WHERE kind = ? AND case_id = ? AND ref = ?", job_deletes)
         return True
     finally:
         cur.close()
@@ -564,24 +551,29 @@ def _send_pg(dbapi: Any, writes: Sequence[CommandWrite]) -> Any:
         tasks = [row for wr in ordered for row in wr.task_upserts]
         if tasks:
             cur.executemany(_pg_sql(_UPSERT_TASK, 0), tasks)
-        task_deletes = [(wr.case_id, item) for wr in ordered for item in wr.task_deletes]
-        if task_deletes:
-            cur.executemany("DELETE FROM tasks WHERE case_id = %s AND item_id = %s", task_deletes)
-        added = [(wr.case_id, u, r) for wr in ordered for u, r in wr.participants_add]
-        if added:
-            cur.executemany(
-                'INSERT INTO participants (case_id, "user", role) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING', added
-            )
-        removed = [(wr.case_id, u, r) for wr in ordered for u, r in wr.participants_remove]
-        if removed:
-            cur.executemany('DELETE FROM participants WHERE case_id = %s AND "user" = %s AND role = %s', removed)
         jobs = [job for wr in ordered for job in wr.job_upserts]
         if jobs:
             cur.executemany(_pg_sql(_UPSERT_JOB, 0), jobs)
-        job_deletes = [(kind, wr.case_id, ref) for wr in ordered for kind, ref in wr.job_deletes]
-        if job_deletes:
-            cur.executemany("DELETE FROM jobs WHERE kind = %s AND case_id = %s AND ref = %s", job_deletes)
+        _write_keyed_rows(cur, ordered, "%s")
     return updates
+
+
+def _write_keyed_rows(cur: Any, writes: Sequence[CommandWrite], mark: str) -> None:
+    """The batch's task and job deletions and participant changes, one executemany each, on either driver
+    (`mark`: its positional placeholder)."""
+    statements = (
+        ("DELETE FROM tasks WHERE case_id = ? AND item_id = ?",
+         [(wr.case_id, item) for wr in writes for item in wr.task_deletes]),
+        ('INSERT INTO participants (case_id, "user", role) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+         [(wr.case_id, u, r) for wr in writes for u, r in wr.participants_add]),
+        ('DELETE FROM participants WHERE case_id = ? AND "user" = ? AND role = ?',
+         [(wr.case_id, u, r) for wr in writes for u, r in wr.participants_remove]),
+        ("DELETE FROM jobs WHERE kind = ? AND case_id = ? AND ref = ?",
+         [(kind, wr.case_id, ref) for wr in writes for kind, ref in wr.job_deletes]),
+    )
+    for sql, rows in statements:
+        if rows:
+            cur.executemany(sql.replace("?", mark), rows)
 
 
 def _case_id(wr: CommandWrite) -> str:
