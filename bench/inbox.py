@@ -35,6 +35,7 @@ def fill(store: Any, n: int, seed: int = 7) -> float:
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     began = time.perf_counter()
     batch: list[dict[str, Any]] = []
+    queued: list[dict[str, Any]] = []
     with store.engine.begin() as conn:
         cases = [
             {"id": f"case-{c}", "definition_key": "bench", "definition_version": 1, "status": "active", "version": 0,
@@ -45,19 +46,29 @@ def fill(store: Any, n: int, seed: int = 7) -> float:
             conn.execute(insert(schema.cases), cases[first : first + 10_000])
         for i in range(n):
             state = "completed" if rng.random() < 0.7 else rng.choice(("active", "enabled", "available"))
+            # half the tasks go to a group's queue, some to two; a group row lives while its task is open
+            groups = sorted({f"group{rng.randrange(50)}" for _ in range(rng.choice((1, 1, 1, 2)))})
+            groups = groups if rng.random() < 0.5 else []
+            if state != "completed":
+                queued.extend({"group_name": g, "case_id": f"case-{i // 8}", "item_id": f"i{i % 8}"} for g in groups)
             batch.append({
                 "case_id": f"case-{i // 8}", "item_id": f"i{i % 8}", "def_id": "task", "name": f"Task {i % 8}",
                 "kind": "humanTask", "state": state,
                 "owner": f"user{rng.randrange(1000)}" if rng.random() < 0.8 else None,
-                "candidate_group": f"group{rng.randrange(50)}" if rng.random() < 0.5 else None,
+                "candidate_groups": ",".join(groups) or None,
                 "due_at": start + dt.timedelta(minutes=rng.randrange(525_600)) if rng.random() < 0.6 else None,
                 "updated_at": start,
             })
             if len(batch) == 10_000:
                 conn.execute(insert(schema.tasks), batch)
                 batch.clear()
+            if len(queued) >= 10_000:
+                conn.execute(insert(schema.task_groups), queued)
+                queued.clear()
         if batch:
             conn.execute(insert(schema.tasks), batch)
+        if queued:
+            conn.execute(insert(schema.task_groups), queued)
     return time.perf_counter() - began
 
 
@@ -70,11 +81,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with Store.open(url, blob_dir=folder / "blobs", audit_key=folder / "audit.key") as store:
         if args.pg:
             with store.engine.begin() as conn:
-                conn.exec_driver_sql("TRUNCATE tasks, cases CASCADE")
+                conn.exec_driver_sql("TRUNCATE task_groups, tasks, cases CASCADE")
         result["fill_s"] = round(fill(store, args.tasks), 1)
         if args.pg:
             with store.engine.begin() as conn:
                 conn.exec_driver_sql("ANALYZE tasks")
+                conn.exec_driver_sql("ANALYZE task_groups")
         for name, query in QUERIES.items():
             times = []
             rows = 0

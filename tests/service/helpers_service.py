@@ -6,15 +6,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from casework.engine import CaseState
+from casework.model import CaseDefinition
 from casework.paths import shared_dir
 from casework.store import Store
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 
 TIMER_MODEL = """<?xml version="1.0" encoding="UTF-8"?>
-<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" targetNamespace="urn:test">
+<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" xmlns:flowable="http://flowable.org/cmmn"
+             targetNamespace="urn:test">
   <case id="timed" name="Timed">
     <casePlanModel id="plan" name="Timed">
       <planItem id="piWork" name="Work" definitionRef="work"/>
@@ -25,8 +28,8 @@ TIMER_MODEL = """<?xml version="1.0" encoding="UTF-8"?>
       <sentry id="sTimer">
         <planItemOnPart id="onTimer" sourceRef="piTimer"><standardEvent>occur</standardEvent></planItemOnPart>
       </sentry>
-      <humanTask id="work" name="Work"/>
-      <humanTask id="chase" name="Chase up"/>
+      <humanTask id="work" name="Work" flowable:candidateGroups="clerks, seniors"/>
+      <humanTask id="chase" name="Chase up" flowable:candidateGroups="clerks"/>
       <timerEventListener id="timer" name="Reminder"><timerExpression>PT1H</timerExpression></timerEventListener>
     </casePlanModel>
   </case>
@@ -66,21 +69,26 @@ def assert_stored_state_is_the_log(store: Store, case_id: str) -> None:
     # The snapshot alone: the replay of its prefix (the definition does not matter to replay before a migration,
     # and after one the snapshot is always rewritten).
     assert replay(definition, case_id, events[: row.snapshot_version]).to_dict() == row.snapshot
-    assert_projections_match(store, svc.state(case_id))
+    assert_projections_match(store, svc.state(case_id), svc.definition(row.definition_key, row.definition_version)[1])
 
 
-def assert_projections_match(store: Store, state: CaseState) -> None:
-    """The inbox, participant and job rows of a case are exactly what its state says."""
+def assert_projections_match(store: Store, state: CaseState, definition: CaseDefinition) -> None:
+    """The inbox, group queue, participant and job rows of a case are exactly what its state says."""
+    from casework.engine import plan_for
     from casework.service import projection as proj
 
     stored_tasks = {
-        r.item_id: (r.def_id, r.name, r.kind, r.state, r.owner, r.candidate_group, r.due_at)
+        r.item_id: (r.def_id, r.name, r.kind, r.state, r.owner, ",".join(r.candidate_groups) or None, r.due_at)
         for r in store.tasks(case_id=state.case_id, limit=100_000)
     }
-    expected_tasks = {
-        item_id: (*row[:6], proj.parse_time(row[6])) for item_id, row in proj.task_view(state).items()
-    }
+    expected_view, expected_queued = proj.task_view(state, plan_for(definition, state).items)
+    expected_tasks = {item_id: (*row[:6], proj.parse_time(row[6])) for item_id, row in expected_view.items()}
     assert stored_tasks == expected_tasks
+    with store.read() as conn:
+        queued = conn.execute(
+            text("SELECT item_id, group_name FROM task_groups WHERE case_id = :c"), {"c": state.case_id}
+        ).all()
+    assert {(i, g) for i, g in queued} == expected_queued
     assert set(store.participants(state.case_id)) == proj.participant_pairs(state)
     for kind, view in (("timer", dict(state.timers)), ("sla", proj.sla_view(state))):
         stored = {j.ref: j.due_at for j in store.jobs(case_id=state.case_id, kind=kind)}

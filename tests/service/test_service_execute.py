@@ -93,6 +93,59 @@ def test_participants_projection(svc: CaseService) -> None:
     assert svc.store.participants(started.case_id) == []
 
 
+def _queue(svc: CaseService, group: str) -> list[tuple[str, str]]:
+    return [(t.case_id, t.name or "") for t in svc.store.tasks(candidate_group=group, states=("active",))]
+
+
+def test_candidate_groups_become_group_queues(svc: CaseService) -> None:
+    svc.deploy(TIMER_MODEL)  # Work: clerks and seniors; Chase up: clerks
+    a = svc.start_case("timed", {}, case_id="a").case_id
+    b = svc.start_case("timed", {}, case_id="b").case_id
+    assert _queue(svc, "clerks") == _queue(svc, "seniors") == [(a, "Work"), (b, "Work")]
+    assert _queue(svc, "fraud") == []
+    (work,) = svc.store.tasks(case_id=a, states=("active",))
+    assert work.candidate_groups == ("clerks", "seniors")
+
+    svc.execute(a, commands.CompleteItem(item="Work", actor="ann"))
+    assert _queue(svc, "seniors") == [(b, "Work")]  # a completed task leaves every queue it was in
+    svc.execute(a, commands.AddItem(kind="humanTask", name="Check for fraud", candidate_groups=("fraud", "seniors"),
+                                    actor="ann", reason="odd receipts"))
+    assert _queue(svc, "fraud") == [(a, "Check for fraud")]
+    assert _queue(svc, "seniors") == [(a, "Check for fraud"), (b, "Work")]
+    svc.execute(b, commands.FireDueTimers(), now=T0 + timedelta(hours=2))  # Chase up (clerks) starts
+    assert sorted(_queue(svc, "clerks")) == [(b, "Chase up"), (b, "Work")]
+    svc.execute(a, commands.TerminateItem(item="Check for fraud", actor="ann", reason="receipts fine"))
+    assert _queue(svc, "fraud") == []
+    for case_id in (a, b):
+        assert_stored_state_is_the_log(svc.store, case_id)
+
+
+def test_bad_candidate_groups_are_refused_and_change_nothing(svc: CaseService) -> None:
+    started = svc.start_case("claim", {"amount": 10})
+    before = svc.store.counts()
+    with pytest.raises(CommandRejected, match="only a humanTask"):
+        svc.execute(started.case_id, commands.AddItem(kind="milestone", name="Paid", candidate_groups=("clerks",)))
+    with pytest.raises(CommandRejected, match="comma"):
+        svc.execute(started.case_id, commands.AddItem(kind="humanTask", name="X", candidate_groups=("a,b",)))
+    assert svc.store.counts() == before
+    assert svc.store.tasks(candidate_group="clerks") == []
+
+
+def test_migration_queues_tasks_by_the_new_models_groups(svc: CaseService) -> None:
+    started = svc.start_case("claim", {"amount": 10})
+    assert _queue(svc, "adjusters") == []
+    xml = claim_xml()
+    if 'xmlns:flowable="http://flowable.org/cmmn"' not in xml:
+        xml = xml.replace("<definitions ", '<definitions xmlns:flowable="http://flowable.org/cmmn" ', 1)
+    review = '<humanTask id="review" name="Review claim"'
+    key, version = svc.deploy(xml.replace(review, review + ' flowable:candidateGroups="adjusters"'))
+    _, target = svc.definition(key, version)
+    svc.execute(started.case_id, commands.Migrate(definition=target, reason="queue reviews"))
+    assert _queue(svc, "adjusters") == [(started.case_id, "Review claim")]
+    svc.execute(started.case_id, commands.CompleteItem(item="Review claim"))
+    assert _queue(svc, "adjusters") == []
+
+
 def test_due_dates_become_sla_jobs(svc: CaseService) -> None:
     started = svc.start_case("claim", {"amount": 10})
     svc.execute(started.case_id, commands.SetDue(item="Review claim", due="P2D"))

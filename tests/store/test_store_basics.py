@@ -3,6 +3,7 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -177,21 +178,29 @@ def test_a_failing_unit_undoes_only_itself(db_url: str) -> None:
         assert store.counts()[0] == results.count("ok") == 48 - results.count("failed") == 32
 
 
-def test_migration_0002_keeps_existing_snapshots_current_and_downgrade_refuses_stale_ones(db_url: str) -> None:
-    from alembic import command
-    from sqlalchemy import create_engine
-
+def _alembic(db_url: str) -> tuple[Any, Any]:
+    """The store's engine (SQLite DDL inside the transaction, as when the store migrates) and a runner of an Alembic
+    command to a revision in one transaction."""
     from casework.store.migrate import alembic_config
-    from casework.store.url import parse_url
+    from casework.store.url import create_store_engine
 
-    engine = create_engine(parse_url(db_url))
+    engine = create_store_engine(db_url)
     cfg = alembic_config()
 
     def alembic(action, revision: str) -> None:  # type: ignore[no-untyped-def]
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            action(cfg, revision)
+        with engine.connect() as conn:
+            conn = conn.execution_options(casework_write=True)
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                action(cfg, revision)
 
+    return engine, alembic
+
+
+def test_migration_0002_keeps_existing_snapshots_current_and_downgrade_refuses_stale_ones(db_url: str) -> None:
+    from alembic import command
+
+    engine, alembic = _alembic(db_url)
     try:
         alembic(command.upgrade, "0001")  # a database written before snapshots could lag behind
         with engine.begin() as conn:
@@ -214,5 +223,41 @@ def test_migration_0002_keeps_existing_snapshots_current_and_downgrade_refuses_s
         alembic(command.downgrade, "0001")
         with engine.connect() as conn:
             assert conn.execute(text("SELECT version FROM cases WHERE id = 'old'")).scalar_one() == 9
+    finally:
+        engine.dispose()
+
+
+def test_migration_0003_queues_open_tasks_of_their_group(db_url: str) -> None:
+    from alembic import command
+
+    engine, alembic = _alembic(db_url)
+    try:
+        alembic(command.upgrade, "0002")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO cases (id, definition_key, definition_version, status, version, snapshot_version, "
+                    "last_hash, source, snapshot, created_at, updated_at) "
+                    "VALUES ('old', 'k', 1, 'active', 1, 1, :h, 'engine', '{}', :t, :t)"
+                ),
+                {"h": GENESIS, "t": NOW},
+            )
+            for item, state in (("i1", "active"), ("i2", "completed")):
+                conn.execute(
+                    text(
+                        "INSERT INTO tasks (case_id, item_id, kind, state, candidate_group, updated_at) "
+                        "VALUES ('old', :i, 'humanTask', :s, 'clerks', :t)"
+                    ),
+                    {"i": item, "s": state, "t": NOW},
+                )
+        with Store.open(db_url) as store:  # migrates to head
+            assert [(r.item_id, r.candidate_groups) for r in store.tasks(candidate_group="clerks")] == [
+                ("i1", ("clerks",))
+            ]
+        alembic(command.downgrade, "0002")
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT item_id, candidate_group FROM tasks ORDER BY item_id")).all()
+            assert [tuple(r) for r in rows] == [("i1", "clerks"), ("i2", "clerks")]
+        alembic(command.upgrade, "head")
     finally:
         engine.dispose()

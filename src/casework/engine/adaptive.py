@@ -71,6 +71,11 @@ def _add_item(run: Run, cmd: c.AddItem) -> None:
     stage_instance = _stage_accepts(run, stage)
     after = [find_def(run, a, "after").id for a in cmd.after]
     due = resolve_due(cmd.due, run.now) if cmd.due else None
+    groups = [g.strip() for g in cmd.candidate_groups if g.strip()]
+    if any("," in g for g in groups):
+        raise CommandRejected("a candidate group name cannot contain a comma")
+    if groups and cmd.kind != "humanTask":
+        raise CommandRejected(f"only a humanTask has candidate groups, not a {cmd.kind}")
     number = sum(1 for op in run.state.overlay if op.get("op") == "add_item") + 1
     spec: dict[str, Any] = {
         "id": f"adhoc{number}",
@@ -86,6 +91,8 @@ def _add_item(run: Run, cmd: c.AddItem) -> None:
         "due": due,
         "description": cmd.description,
     }
+    if groups:  # only when given: the events of earlier versions stay byte-identical
+        spec["candidate_groups"] = groups
     run.emit(ADD_EVENT[cmd.kind], {"item": spec["id"], "name": name, "overlay": {"op": "add_item", "def": spec}})
     run.plan = plan_for(run.base, run.state)
     if stage_instance is not None and stage_instance.state == ACTIVE:

@@ -116,6 +116,7 @@ class AddItem(Command):
     repeat: bool = False
     auto_complete: bool = True
     assignee: str | None = None
+    candidate_groups: tuple[str, ...] = ()  # the queues that see the task until someone claims it
     due: str | None = None
     description: str = ""
 

@@ -122,6 +122,7 @@ def added_item_def(spec: dict[str, Any], items: Mapping[str, PlanItemDef]) -> Pl
         repetition=Rule() if spec.get("repeat") else None,
         auto_complete=bool(spec.get("auto_complete", True)),
         assignee=spec.get("assignee"),
+        candidate_groups=tuple(spec.get("candidate_groups", ())),
         due=spec.get("due"),
         description=spec.get("description", ""),
         added=True,

@@ -7,11 +7,14 @@ command are kept with the cached case, so the next command on it starts from the
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from casework.engine import CaseState
+from casework.engine import CaseState, plan_for
+from casework.engine.lifecycle import TERMINAL
+from casework.model.definition import CaseDefinition, PlanItemDef
 
 TaskKey = tuple[str | None, str | None, str, str, str | None, str | None, str | None]
 
@@ -23,15 +26,23 @@ def parse_time(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def task_view(state: CaseState) -> dict[str, TaskKey]:
-    """item id -> (def_id, name, kind, state, owner, candidate group, due) for every plan item but the case plan."""
+def task_view(state: CaseState, items: Mapping[str, PlanItemDef]) -> tuple[dict[str, TaskKey], set[tuple[str, str]]]:
+    """item id -> (def_id, name, kind, state, owner, candidate groups, due) for every plan item but the case plan,
+    and the (item id, group) pairs of the open ones: the rows of the group queues.
+
+    `items` is the case's effective plan (modelled and added items), where the candidate groups are declared."""
     out: dict[str, TaskKey] = {}
+    queued: set[tuple[str, str]] = set()
     for item in state.items.values():
         if item.id == state.root:
             continue
-        group = getattr(item, "candidate_group", None)
-        out[item.id] = (item.def_id, item.name, item.kind, item.state, item.owner, group, item.due)
-    return out
+        d = items.get(item.def_id)
+        groups = d.candidate_groups if d is not None else ()
+        if groups and item.state not in TERMINAL:
+            queued.update((item.id, g) for g in groups)
+        out[item.id] = (item.def_id, item.name, item.kind, item.state, item.owner,
+                        ",".join(groups) if groups else None, item.due)
+    return out, queued
 
 
 def task_changes(
@@ -40,7 +51,7 @@ def task_changes(
     upserts: list[dict[str, Any]] = []
     for item_id, row in after.items():
         if before.get(item_id) != row:
-            def_id, name, kind, st, owner, group, due = row
+            def_id, name, kind, st, owner, groups, due = row
             upserts.append(
                 {
                     "case_id": case_id,
@@ -50,7 +61,7 @@ def task_changes(
                     "kind": kind,
                     "state": st,
                     "owner": owner,
-                    "candidate_group": group,
+                    "candidate_groups": groups,
                     "due_at": parse_time(due),
                     "updated_at": now,
                 }
@@ -97,16 +108,18 @@ class Views(NamedTuple):
     """Everything the projections derive from one case state. Never mutated once built."""
 
     tasks: dict[str, TaskKey]
+    queued: set[tuple[str, str]]  # (item id, candidate group) of open tasks
     people: set[tuple[str, str]]
     timers: dict[str, str]
     sla: dict[str, str]
 
 
-NOTHING = Views({}, set(), {}, {})
+NOTHING = Views({}, set(), set(), {}, {})
 
 
-def views(state: CaseState) -> Views:
-    return Views(task_view(state), participant_pairs(state), dict(state.timers), sla_view(state))
+def views(state: CaseState, definition: CaseDefinition) -> Views:
+    tasks, queued = task_view(state, plan_for(definition, state).items)
+    return Views(tasks, queued, participant_pairs(state), dict(state.timers), sla_view(state))
 
 
 @dataclass
@@ -117,6 +130,8 @@ class Changes:
     task_deletes: list[str] = field(default_factory=list)
     participants_add: list[tuple[str, str]] = field(default_factory=list)
     participants_remove: list[tuple[str, str]] = field(default_factory=list)
+    queued_add: list[tuple[str, str]] = field(default_factory=list)  # (item id, group)
+    queued_remove: list[tuple[str, str]] = field(default_factory=list)
     job_upserts: list[dict[str, Any]] = field(default_factory=list)
     job_deletes: list[tuple[str, str]] = field(default_factory=list)  # (kind, ref)
 
@@ -126,6 +141,9 @@ def changes(case_id: str, before: Views, after: Views, now: datetime) -> Changes
     out.task_upserts, out.task_deletes = task_changes(case_id, before.tasks, after.tasks, now)
     out.participants_add = sorted(after.people - before.people)
     out.participants_remove = sorted(before.people - after.people)
+    if before.queued or after.queued:
+        out.queued_add = sorted(after.queued - before.queued)
+        out.queued_remove = sorted(before.queued - after.queued)
     for kind, old, new in (("timer", before.timers, after.timers), ("sla", before.sla, after.sla)):
         if old or new:
             ups, gone = job_changes(kind, case_id, old, new, now)

@@ -155,7 +155,7 @@ class CaseService:
             if idempotency_key is not None:
                 w.insert_idempotency_key(conn, idempotency_key, new_id, now)
             w.insert_events(conn, rows)
-            self._project(conn, new_id, state, now)
+            self._project(conn, new_id, state, definition, now)
 
         try:
             self.store.write(work)
@@ -169,7 +169,7 @@ class CaseService:
             CaseHead(new_id, definition.key, version, len(rows), rows[-1]["hash"] if rows else GENESIS, "engine",
                      snapshot, len(rows)),
             state,
-            proj.views(state),
+            proj.views(state, definition),
         )
         self.checkpointer.note(len(rows))
         return CaseResult(new_id, len(rows), state.status, created=True, events=events)
@@ -193,7 +193,9 @@ class CaseService:
                 raise CommandRejected(f"case {case_id} was imported from a log and is closed")
             _, definition = self.definition(head.definition_key, head.definition_version)
             state = cached_state or self._load(head)
-            before = cached_views if cached_state is not None and cached_views is not None else proj.views(state)
+            before = (
+                cached_views if cached_state is not None and cached_views is not None else proj.views(state, definition)
+            )
             status_before = state.status
             try:
                 events = execute(definition, state, command, now)
@@ -221,7 +223,7 @@ class CaseService:
                 snapshot_json = _SNAPSHOT.encode(state.to_dict())
             # The unit of work is plain data, computed here outside the write lock: the group committer writes a
             # batch of them together.
-            after = proj.views(state)
+            after = proj.views(state, self.definition(*target)[1] if target is not None else definition)
             c = proj.changes(case_id, before, after, now)
             work = w.CommandWrite(
                 case_id=case_id,
@@ -234,6 +236,8 @@ class CaseService:
                 task_deletes=c.task_deletes,
                 participants_add=c.participants_add,
                 participants_remove=c.participants_remove,
+                queued_add=c.queued_add,
+                queued_remove=c.queued_remove,
                 job_upserts=c.job_upserts,
                 job_deletes=c.job_deletes,
                 definition=target,
@@ -324,9 +328,12 @@ class CaseService:
             return None
         return CaseResult(row.id, row.version, row.status, created=False)
 
-    def _project(self, conn: Connection, case_id: str, state: CaseState, now: datetime) -> None:
+    def _project(
+        self, conn: Connection, case_id: str, state: CaseState, definition: CaseDefinition, now: datetime
+    ) -> None:
         """The projection rows of a new case."""
-        c = proj.changes(case_id, proj.NOTHING, proj.views(state), now)
+        c = proj.changes(case_id, proj.NOTHING, proj.views(state, definition), now)
         w.upsert_tasks(conn, c.task_upserts)
         w.add_participants(conn, case_id, c.participants_add)
+        w.queue_tasks(conn, case_id, c.queued_add)
         w.upsert_jobs(conn, c.job_upserts)

@@ -161,7 +161,7 @@ class TaskRow:
     kind: str
     state: str
     owner: str | None
-    candidate_group: str | None
+    candidate_groups: tuple[str, ...]
     due_at: datetime | None
 
 

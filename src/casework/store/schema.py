@@ -85,17 +85,26 @@ tasks = Table(
     Column("kind", String(40), nullable=False),
     Column("state", String(20), nullable=False),
     Column("owner", String(200), nullable=True),
-    Column("candidate_group", String(200), nullable=True),
+    Column("candidate_groups", String(1000), nullable=True),  # comma-separated, for display; see task_groups
     Column("due_at", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # Partial indexes: rows without an owner, group or due date (most plan items) cost no index writes.
     Index("ix_tasks_owner_state", "owner", "state", sqlite_where=text("owner IS NOT NULL"),
           postgresql_where=text("owner IS NOT NULL")),
-    Index("ix_tasks_group_state", "candidate_group", "state", sqlite_where=text("candidate_group IS NOT NULL"),
-          postgresql_where=text("candidate_group IS NOT NULL")),
     Index("ix_tasks_due_state", "due_at", "state", sqlite_where=text("due_at IS NOT NULL"),
           postgresql_where=text("due_at IS NOT NULL")),
     # Clustered on (case_id, item_id) on SQLite: one B-tree to update instead of a table plus its key index.
+    sqlite_with_rowid=False,
+)
+
+# The group queues: one row per open task and candidate group, deleted when the task ends, so that a group's queue
+# is read from its own rows however many tasks the group has had (and a task offered to two groups is in both).
+task_groups = Table(
+    "task_groups",
+    metadata,
+    Column("group_name", String(200), primary_key=True),
+    Column("case_id", String(64), primary_key=True),
+    Column("item_id", String(200), primary_key=True),
     sqlite_with_rowid=False,
 )
 

@@ -240,7 +240,10 @@ class Store(JobsMixin, DocumentsMixin):
         if owner is not None:
             q = q.where(t.tasks.c.owner == owner)
         if candidate_group is not None:
-            q = q.where(t.tasks.c.candidate_group == candidate_group)
+            g = t.task_groups.c
+            q = q.join(t.task_groups, (g.case_id == t.tasks.c.case_id) & (g.item_id == t.tasks.c.item_id)).where(
+                g.group_name == candidate_group
+            )
         if states:
             q = q.where(t.tasks.c.state.in_(states))
         if kinds:
@@ -280,7 +283,7 @@ class Store(JobsMixin, DocumentsMixin):
                 kind=r.kind,
                 state=r.state,
                 owner=r.owner,
-                candidate_group=r.candidate_group,
+                candidate_groups=tuple(r.candidate_groups.split(",")) if r.candidate_groups else (),
                 due_at=as_utc(r.due_at),
             )
             for r in rows

@@ -116,11 +116,11 @@ def _update_case_sql(status: bool, snapshot: bool) -> str:
 
 
 _UPSERT_TASK = (
-    "INSERT INTO tasks (case_id, item_id, def_id, name, kind, state, owner, candidate_group, due_at, updated_at) "
-    "VALUES (:case_id, :item_id, :def_id, :name, :kind, :state, :owner, :candidate_group, :due_at, :updated_at) "
+    "INSERT INTO tasks (case_id, item_id, def_id, name, kind, state, owner, candidate_groups, due_at, updated_at) "
+    "VALUES (:case_id, :item_id, :def_id, :name, :kind, :state, :owner, :candidate_groups, :due_at, :updated_at) "
     "ON CONFLICT (case_id, item_id) DO UPDATE SET def_id = excluded.def_id, name = excluded.name, "
     "kind = excluded.kind, state = excluded.state, owner = excluded.owner, "
-    "candidate_group = excluded.candidate_group, due_at = excluded.due_at, updated_at = excluded.updated_at"
+    "candidate_groups = excluded.candidate_groups, due_at = excluded.due_at, updated_at = excluded.updated_at"
 )
 
 
@@ -259,12 +259,6 @@ def upsert_tasks(conn: Connection, rows: list[dict[str, Any]]) -> None:
         _raw(conn, _UPSERT_TASK, params, many=True)
 
 
-def delete_tasks(conn: Connection, case_id: str, item_ids: Iterable[str]) -> None:
-    rows = [{"case_id": case_id, "item_id": i} for i in item_ids]
-    if rows:
-        _raw(conn, "DELETE FROM tasks WHERE case_id = :case_id AND item_id = :item_id", rows, many=True)
-
-
 def add_participants(conn: Connection, case_id: str, pairs: Iterable[tuple[str, str]]) -> None:
     rows = [{"case_id": case_id, "user": u, "role": r} for u, r in pairs]
     if rows:
@@ -272,10 +266,14 @@ def add_participants(conn: Connection, case_id: str, pairs: Iterable[tuple[str, 
         _raw(conn, sql, rows, many=True)
 
 
-def remove_participants(conn: Connection, case_id: str, pairs: Iterable[tuple[str, str]]) -> None:
-    rows = [{"case_id": case_id, "user": u, "role": r} for u, r in pairs]
+def queue_tasks(conn: Connection, case_id: str, pairs: Iterable[tuple[str, str]]) -> None:
+    """Offer open tasks to candidate groups: (item id, group) pairs."""
+    rows = [{"group_name": g, "case_id": case_id, "item_id": i} for i, g in pairs]
     if rows:
-        sql = 'DELETE FROM participants WHERE case_id = :case_id AND "user" = :user AND role = :role'
+        sql = (
+            "INSERT INTO task_groups (group_name, case_id, item_id) VALUES (:group_name, :case_id, :item_id) "
+            "ON CONFLICT DO NOTHING"
+        )
         _raw(conn, sql, rows, many=True)
 
 
@@ -307,12 +305,6 @@ def upsert_jobs(conn: Connection, rows: list[dict[str, Any]]) -> None:
         _raw(conn, _UPSERT_JOB, params, many=True)
 
 
-def delete_jobs(conn: Connection, kind: str, case_id: str, refs: Iterable[str]) -> None:
-    rows = [{"kind": kind, "case_id": case_id, "ref": ref} for ref in refs]
-    if rows:
-        _raw(conn, "DELETE FROM jobs WHERE kind = :kind AND case_id = :case_id AND ref = :ref", rows, many=True)
-
-
 def insert_idempotency_key(conn: Connection, key: str, case_id: str, now: datetime) -> None:
     conn.execute(insert(t.idempotency_keys).values(key=key, case_id=case_id, created_at=now))
 
@@ -330,8 +322,8 @@ class CommandWrite:
 
     __slots__ = (
         "case_id", "definition", "events", "expected_version", "job_deletes", "job_upserts", "last_hash", "now",
-        "participants_add", "participants_remove", "previous_status", "snapshot", "status", "task_deletes",
-        "task_upserts", "version",
+        "participants_add", "participants_remove", "previous_status", "queued_add", "queued_remove", "snapshot",
+        "status", "task_deletes", "task_upserts", "version",
     )
 
     def __init__(
@@ -347,6 +339,8 @@ class CommandWrite:
         task_deletes: list[str] | None = None,
         participants_add: list[tuple[str, str]] | None = None,
         participants_remove: list[tuple[str, str]] | None = None,
+        queued_add: list[tuple[str, str]] | None = None,
+        queued_remove: list[tuple[str, str]] | None = None,
         job_upserts: list[dict[str, Any]] | None = None,
         job_deletes: list[tuple[str, str]] | None = None,
         definition: tuple[str, int] | None = None,
@@ -366,6 +360,8 @@ class CommandWrite:
         self.task_deletes = task_deletes or []
         self.participants_add = participants_add or []
         self.participants_remove = participants_remove or []
+        self.queued_add = queued_add or []  # (item id, candidate group)
+        self.queued_remove = queued_remove or []
         self.job_upserts = job_upserts or []
         self.job_deletes = job_deletes or []  # (kind, ref)
         self.definition = definition
@@ -387,12 +383,12 @@ class CommandWrite:
         )
         insert_events(conn, self.events)
         upsert_tasks(conn, self.task_upserts)
-        delete_tasks(conn, self.case_id, self.task_deletes)
-        add_participants(conn, self.case_id, self.participants_add)
-        remove_participants(conn, self.case_id, self.participants_remove)
         upsert_jobs(conn, self.job_upserts)
-        for kind in sorted({k for k, _ in self.job_deletes}):
-            delete_jobs(conn, kind, self.case_id, [ref for k, ref in self.job_deletes if k == kind])
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            _write_keyed_rows(cur, [self], "%s" if conn.dialect.name == "postgresql" else "?")
+        finally:
+            cur.close()
 
 
 @functools.cache
@@ -453,7 +449,7 @@ def write_batch_sqlite(dbapi: Any, writes: Sequence[CommandWrite]) -> bool:
         )
         tasks = [
             (r["case_id"], r["item_id"], r["def_id"], r["name"], r["kind"], r["state"], r["owner"],
-             r["candidate_group"], None if r["due_at"] is None else sqlite_time(r["due_at"]),
+             r["candidate_groups"], None if r["due_at"] is None else sqlite_time(r["due_at"]),
              sqlite_time(r["updated_at"]))
             for wr in writes
             for r in wr.task_upserts
@@ -559,8 +555,8 @@ def _send_pg(dbapi: Any, writes: Sequence[CommandWrite]) -> Any:
 
 
 def _write_keyed_rows(cur: Any, writes: Sequence[CommandWrite], mark: str) -> None:
-    """The batch's task and job deletions and participant changes, one executemany each, on either driver
-    (`mark`: its positional placeholder)."""
+    """The batch's task and job deletions, participant and group-queue changes, one executemany each, on either
+    driver (`mark`: its positional placeholder)."""
     statements = (
         ("DELETE FROM tasks WHERE case_id = ? AND item_id = ?",
          [(wr.case_id, item) for wr in writes for item in wr.task_deletes]),
@@ -570,6 +566,10 @@ def _write_keyed_rows(cur: Any, writes: Sequence[CommandWrite], mark: str) -> No
          [(wr.case_id, u, r) for wr in writes for u, r in wr.participants_remove]),
         ("DELETE FROM jobs WHERE kind = ? AND case_id = ? AND ref = ?",
          [(kind, wr.case_id, ref) for wr in writes for kind, ref in wr.job_deletes]),
+        ("INSERT INTO task_groups (group_name, case_id, item_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+         [(g, wr.case_id, item) for wr in writes for item, g in wr.queued_add]),
+        ("DELETE FROM task_groups WHERE group_name = ? AND case_id = ? AND item_id = ?",
+         [(g, wr.case_id, item) for wr in writes for item, g in wr.queued_remove]),
     )
     for sql, rows in statements:
         if rows:
