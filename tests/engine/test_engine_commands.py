@@ -260,6 +260,29 @@ def _started_log(definition: CaseDefinition) -> list[Event]:
     return execute(definition, CaseState.create("c1", definition), commands.StartCase(actor="ann"), NOW)
 
 
+def test_an_assignee_expression_is_evaluated_when_the_task_is_created() -> None:
+    xml = (
+        f'<definitions {NS} xmlns:flowable="http://flowable.org/cmmn" targetNamespace="t">'
+        '<case id="c" name="C" flowable:initiatorVariableName="initiator"><casePlanModel id="plan" name="P">'
+        '<planItem id="p1" definitionRef="t1"/><planItem id="p2" definitionRef="t2"/>'
+        '<planItem id="p3" definitionRef="t3"/><planItem id="p4" definitionRef="t4"/>'
+        '<humanTask id="t1" name="Own" flowable:assignee="${initiator}"/>'
+        '<humanTask id="t2" name="Lead" flowable:assignee="${lead}"/>'
+        '<humanTask id="t3" name="Fixed" flowable:assignee="bob"/>'
+        '<humanTask id="t4" name="Broken" flowable:assignee="${team.lead}"/>'
+        "</casePlanModel></case></definitions>"
+    )
+    definition = load_definition(xml)
+    state = CaseState.create("c1", definition)
+    events = execute(definition, state, commands.StartCase(variables={"team": 3}, actor="carol"), NOW)
+    owners = {i.name: i.owner for i in state.items.values() if i.id != state.root}
+    # ${lead} is unset (null): unassigned, as in Flowable; ${team.lead} on a number fails and says so.
+    assert owners == {"Own": "carol", "Lead": None, "Fixed": "bob", "Broken": None}
+    (failure,) = [e.payload for e in events if e.type == "expression_failed"]
+    assert failure["where"] == "assignee of p4" and failure["expression"] == "${team.lead}"
+    assert replay(definition, "c1", events).to_dict() == state.to_dict()
+
+
 def test_an_added_manual_required_task_holds_the_case_open() -> None:
     claim = _load("claim.cmmn")
     state = _started(claim)

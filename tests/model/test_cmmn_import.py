@@ -205,3 +205,11 @@ def test_not_xml_and_not_cmmn() -> None:
     assert any("not well-formed" in p for p in _problems("<definitions>"))
     assert any("expected CMMN <definitions>" in p for p in _problems("<bpmn/>"))
     assert any("no <case>" in p for p in _problems(f"<definitions {NS}/>"))
+
+
+def test_an_assignee_expression_that_does_not_parse_is_a_model_problem() -> None:
+    body = '<planItem id="pi" definitionRef="t"/><humanTask id="t" name="T" flowable:assignee="${initiator +}"/>'
+    (problem,) = _problems(_model(body))
+    assert "flowable:assignee does not parse" in problem
+    ok = load_definition(_model('<planItem id="pi" definitionRef="t"/><humanTask id="t" flowable:assignee=" ann "/>'))
+    assert ok.items["pi"].assignee == "ann"

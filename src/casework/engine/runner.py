@@ -26,7 +26,7 @@ from casework.engine.lifecycle import (
 )
 from casework.engine.plan import PlanIndex
 from casework.engine.state import CaseState, ItemInstance
-from casework.expr import EvaluationError, Expression
+from casework.expr import EvaluationError, Expression, ExpressionError, compile_expression
 from casework.model.definition import (
     CASE_PLAN,
     EVENT_LISTENER_KINDS,
@@ -106,6 +106,20 @@ class Run:
             if last is None or any(last.get(k) != v for k, v in failure.items()):
                 self.emit("expression_failed", failure)
             return False
+
+    def assignee(self, definition: PlanItemDef) -> str | None:
+        """The owner of a new instance: the model's user id, or its expression (`${initiator}`) evaluated on the
+        case variables now. An expression that fails or gives no value leaves the task unassigned (recorded)."""
+        text = definition.assignee
+        if not text or "${" not in text:
+            return text or None
+        try:
+            value = compile_expression(text).evaluate(self.state.variables)
+        except (ExpressionError, EvaluationError) as exc:
+            self.emit("expression_failed", {"id": None, "where": f"assignee of {definition.id}", "expression": text,
+                                            "error": str(exc)})
+            return None
+        return None if value is None or value == "" else str(value)
 
     def rule_holds(self, rule: Rule | None, item: ItemInstance, where: str) -> bool:
         return rule is not None and self.condition(rule.condition, item, where)
@@ -266,7 +280,7 @@ class Run:
     def create_instance(
         self, definition: PlanItemDef, parent: ItemInstance | None, *, index: int = 1, evaluate_entry: bool = True
     ) -> ItemInstance:
-        owner = definition.assignee if definition.assignee and "${" not in definition.assignee else None
+        owner = self.assignee(definition)
         self.emit(
             "item_created",
             {

@@ -86,6 +86,14 @@ def _flowable(el: ET.Element, name: str) -> str | None:
     return el.get(f"{{{FLOWABLE_NS}}}{name}")
 
 
+def _assignee(def_el: ET.Element, pi_id: str, ctx: _Context) -> str | None:
+    """flowable:assignee: a user id, or an expression (`${initiator}`) evaluated when the task is created."""
+    value = (_flowable(def_el, "assignee") or "").strip()
+    if "${" in value:
+        ctx.expression(pi_id, value, "flowable:assignee")
+    return value or None
+
+
 def _bool_attr(el: ET.Element, name: str, default: bool) -> bool:
     value = el.get(name)
     if value is None:
@@ -377,7 +385,7 @@ def _read_plan_item(
         applicability=tuple(applicability),
         authorized_roles=tuple(roles),
         planning_table=table,
-        assignee=_flowable(def_el, "assignee"),
+        assignee=_assignee(def_el, pi_id, ctx),
         candidate_groups=tuple(g.strip() for g in groups.split(",") if g.strip()),
         description=_documentation(def_el),
     )
