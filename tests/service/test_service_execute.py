@@ -45,6 +45,17 @@ def test_deploy_is_versioned_and_rejects_bad_xml(svc: CaseService) -> None:
     assert [d[:2] for d in svc.store.definitions()] == [("claim", 1), ("claim", 2)]
 
 
+def test_a_start_uses_the_version_another_service_deployed_last(svc: CaseService) -> None:
+    assert svc.store.case(svc.start_case("claim", {}).case_id).definition_version == 1  # type: ignore[union-attr]
+    other = CaseService(svc.store)  # as another process would: its own caches, the same database
+    other.deploy(claim_xml().replace("Insurance claim", "Insurance claim v2"))
+    row = svc.store.case(svc.start_case("claim", {}).case_id)
+    assert row is not None and row.definition_version == 2
+    assert svc.definition("claim")[1].name == "Insurance claim v2"
+    with pytest.raises(NotFound, match="no definition 'nope'"):
+        svc.start_case("nope", {})
+
+
 def test_business_key_and_idempotency_key_return_existing_case(svc: CaseService) -> None:
     first = svc.start_case("claim", {"amount": 10}, business_key="CLM-1")
     again = svc.start_case("claim", {"amount": 99}, business_key="CLM-1")

@@ -94,13 +94,18 @@ class CaseService:
         return definition.key, version
 
     def definition(self, key: str, version: int | None = None) -> tuple[int, CaseDefinition]:
-        if version is not None:
-            cached = self._definitions.get((key, version))
-            if cached is not None:
-                return version, cached
+        if version is None:
+            # Every start asks for the latest version: read just its number (another process may have deployed a
+            # newer one) and parse the model only the first time.
+            version = self.store.latest_definition_version(key)
+            if version is None:
+                raise NotFound(f"no definition {key!r}")
+        cached = self._definitions.get((key, version))
+        if cached is not None:
+            return version, cached
         row = self.store.definition(key, version)
         if row is None:
-            raise NotFound(f"no definition {key!r}" + (f" version {version}" if version is not None else ""))
+            raise NotFound(f"no definition {key!r} version {version}")
         with self._definitions_lock:
             cached = self._definitions.get((row.key, row.version))
             if cached is None:

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Select, func, insert, select
+from sqlalchemy import Connection, Engine, Select, func, insert, select, text
 
 from casework.store import migrate
 from casework.store import schema as t
@@ -23,6 +23,9 @@ from casework.store.records import CaseHead, CaseRow, DefinitionRow, StoredEvent
 from casework.store.url import create_store_engine, default_db_url, parse_url
 
 T = TypeVar("T")
+
+
+_LATEST_VERSION = text("SELECT max(version) FROM definitions WHERE key = :key")
 
 
 class Store(JobsMixin, DocumentsMixin):
@@ -133,6 +136,12 @@ class Store(JobsMixin, DocumentsMixin):
         with self.read() as conn:
             row = conn.execute(q).first()
         return DefinitionRow.from_row(row) if row is not None else None
+
+    def latest_definition_version(self, key: str) -> int | None:
+        """The newest deployed version of `key` (None if none): one index probe, without reading the model."""
+        with self.read() as conn:
+            version = conn.execute(_LATEST_VERSION, {"key": key}).scalar()
+        return None if version is None else int(version)
 
     def definitions(self) -> list[tuple[str, int, str | None]]:
         with self.read() as conn:
