@@ -8,7 +8,7 @@ from helpers_service import T0, TIMER_MODEL, assert_stored_state_is_the_log, cla
 from casework.audit.verify import verify
 from casework.engine import CommandRejected, commands
 from casework.model import ModelError
-from casework.service import CaseService, InvalidInput, NotFound
+from casework.service import CaseService, Conflict, InvalidInput, NotFound
 from casework.store import Store
 
 
@@ -66,6 +66,25 @@ def test_business_key_and_idempotency_key_return_existing_case(svc: CaseService)
     assert svc.store.counts()[0] == 2
     given = svc.start_case("claim", {"amount": 1}, case_id="my-case-1")
     assert given.case_id == "my-case-1"
+
+
+def test_losing_the_race_on_a_business_key_returns_the_winners_case(
+    svc: CaseService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = svc.start_case("claim", {}, business_key="CLM-9")
+    real = svc._existing
+    calls: list[str | None] = []
+
+    def racing(business_key: str | None, idempotency_key: str | None) -> object:
+        calls.append(business_key)  # the first look ran before the winner committed: it saw nothing
+        return None if len(calls) == 1 else real(business_key, idempotency_key)
+
+    monkeypatch.setattr(svc, "_existing", racing)
+    again = svc.start_case("claim", {}, business_key="CLM-9")
+    assert (again.case_id, again.created, len(calls)) == (first.case_id, False, 2)
+    with pytest.raises(Conflict, match="already exists"):
+        svc.start_case("claim", {}, case_id=first.case_id)
+    assert svc.store.counts() == (1, first.version)
 
 
 def test_bad_input_changes_nothing(svc: CaseService) -> None:

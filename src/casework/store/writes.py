@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, insert
+from sqlalchemy.exc import IntegrityError
 
 from casework.audit.hashing import hash_new_event
 from casework.store import schema as t
@@ -67,6 +68,9 @@ def _raw(
         if returning:
             return len(cur.fetchall())
         return int(cur.rowcount)
+    except conn.dialect.loaded_dbapi.IntegrityError as exc:
+        # As SQLAlchemy would raise it: callers catch one exception on both databases.
+        raise IntegrityError(sql, params, exc) from exc
     finally:
         cur.close()
 
@@ -179,6 +183,13 @@ def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         _raw(conn, _INSERT_EVENT, rows, many=True)
 
 
+_INSERT_CASE = (
+    "INSERT INTO cases (id, definition_key, definition_version, business_key, status, version, last_hash, source, "
+    "snapshot, snapshot_version, created_at, updated_at) VALUES (:id, :definition_key, :definition_version, "
+    ":business_key, :status, :version, :last_hash, :source, :snapshot, :snapshot_version, :created_at, :updated_at)"
+)
+
+
 def insert_case(
     conn: Connection,
     *,
@@ -193,21 +204,24 @@ def insert_case(
     now: datetime,
     source: str = "engine",
 ) -> None:
-    conn.execute(
-        insert(t.cases).values(
-            id=case_id,
-            definition_key=definition_key,
-            definition_version=definition_version,
-            business_key=business_key,
-            status=status,
-            version=version,
-            last_hash=last_hash,
-            source=source,
-            snapshot=snapshot if isinstance(snapshot, str) else json.dumps(snapshot, separators=(",", ":")),
-            snapshot_version=version,
-            created_at=now,
-            updated_at=now,
-        )
+    _raw(
+        conn,
+        _INSERT_CASE,
+        {
+            "id": case_id,
+            "definition_key": definition_key,
+            "definition_version": definition_version,
+            "business_key": business_key,
+            "status": status,
+            "version": version,
+            "last_hash": last_hash,
+            "source": source,
+            "snapshot": snapshot if isinstance(snapshot, str) else json.dumps(snapshot, separators=(",", ":")),
+            "snapshot_version": version,
+            "created_at": db_time(conn, now),
+            "updated_at": db_time(conn, now),
+        },
+        many=False,
     )
 
 
