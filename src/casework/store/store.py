@@ -242,7 +242,10 @@ class Store(JobsMixin, DocumentsMixin):
         due_before: datetime | None = None,
         limit: int = 1000,
     ) -> Select[Any]:
-        """The inbox query behind `tasks` (kept apart so its plan can be checked against the indexes)."""
+        """The inbox query behind `tasks` (kept apart so its plan can be checked against the indexes).
+
+        `candidate_group` reads the group's queue, which holds open tasks only: completed and terminated tasks have
+        left it (their rows stay in `tasks`, found by case, owner or due date)."""
         q = select(t.tasks)
         if case_id is not None:
             q = q.where(t.tasks.c.case_id == case_id)
