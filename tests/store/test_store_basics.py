@@ -254,10 +254,18 @@ def test_migration_0003_queues_open_tasks_of_their_group(db_url: str) -> None:
             assert [(r.item_id, r.candidate_groups) for r in store.tasks(candidate_group="clerks")] == [
                 ("i1", ("clerks",))
             ]
+        with engine.begin() as conn:  # written at revision 0003: a task of two groups
+            conn.execute(
+                text(
+                    "INSERT INTO tasks (case_id, item_id, kind, state, candidate_groups, updated_at) "
+                    "VALUES ('old', 'i3', 'humanTask', 'completed', :g, :t)"
+                ),
+                {"g": "fraud," + "x" * 250, "t": NOW},
+            )
         alembic(command.downgrade, "0002")
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT item_id, candidate_group FROM tasks ORDER BY item_id")).all()
-            assert [tuple(r) for r in rows] == [("i1", "clerks"), ("i2", "clerks")]
+            assert [tuple(r) for r in rows] == [("i1", "clerks"), ("i2", "clerks"), ("i3", "fraud")]
         alembic(command.upgrade, "head")
     finally:
         engine.dispose()

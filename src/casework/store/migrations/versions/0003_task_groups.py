@@ -39,12 +39,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    _rename_groups_column("candidate_groups", "candidate_group", 200)
-    # One group per task fits the old column; a task offered to several keeps the first.
-    op.execute(
-        "UPDATE tasks SET candidate_group = (SELECT min(g.group_name) FROM task_groups g "
-        "WHERE g.case_id = tasks.case_id AND g.item_id = tasks.item_id) WHERE candidate_group LIKE '%,%'"
+    # One group per task fits the old column: a task offered to several keeps the first (shortened before the
+    # column narrows, which PostgreSQL checks).
+    first = (
+        "substr(candidate_groups, 1, instr(candidate_groups, ',') - 1)"
+        if op.get_bind().dialect.name == "sqlite"
+        else "split_part(candidate_groups, ',', 1)"
     )
+    op.execute(f"UPDATE tasks SET candidate_groups = {first} WHERE candidate_groups LIKE '%,%'")
+    _rename_groups_column("candidate_groups", "candidate_group", 200)
     op.create_index(
         "ix_tasks_group_state", "tasks", ["candidate_group", "state"], unique=False,
         sqlite_where=sa.text("candidate_group IS NOT NULL"), postgresql_where=sa.text("candidate_group IS NOT NULL"),
