@@ -1,4 +1,4 @@
-"""`casework audit verify`, `casework export`, `casework import-log`: the store's command-line face."""
+"""`casework tasks`, `audit`, `export`, `import-log`: the store's command-line face."""
 
 from __future__ import annotations
 
@@ -140,7 +140,60 @@ def import_log_cmd(
     typer.echo(f"import-log: {result.cases} cases, {result.events} events imported, {result.skipped} already present")
 
 
+def tasks_cmd(
+    db: DbOption = DEFAULT_DB,
+    owner: Annotated[str | None, typer.Option(help="tasks assigned to this user")] = None,
+    group: Annotated[str | None, typer.Option(help="the queue of this candidate group (open tasks only)")] = None,
+    case: Annotated[str | None, typer.Option(help="the tasks of one case")] = None,
+    state: Annotated[
+        list[str] | None, typer.Option(help="lifecycle state, repeatable (default: active and enabled)")
+    ] = None,
+    kind: Annotated[list[str] | None, typer.Option(help="plan item kind, repeatable (default: humanTask)")] = None,
+    due_before: Annotated[str | None, typer.Option(help="due at or before this ISO-8601 time")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="at most this many, soonest due first")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+) -> None:
+    """List tasks from the inbox projection: a user's work, a group's queue, what falls due."""
+    import json
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+    from rich.table import Table
+
+    due: datetime | None = None
+    if due_before is not None:
+        try:
+            due = datetime.fromisoformat(due_before.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise typer.BadParameter(f"--due-before {due_before!r} is not ISO-8601") from exc
+        due = due.replace(tzinfo=UTC) if due.tzinfo is None else due
+    with _open(db) as store:
+        rows = store.tasks(
+            case_id=case,
+            owner=owner,
+            candidate_group=group,
+            states=tuple(state or ("active", "enabled")),
+            kinds=tuple(kind or ("humanTask",)),
+            due_before=due,
+            limit=limit,
+        )
+    if as_json:
+        for r in rows:
+            typer.echo(json.dumps({
+                "case_id": r.case_id, "item_id": r.item_id, "name": r.name, "kind": r.kind, "state": r.state,
+                "owner": r.owner, "candidate_groups": list(r.candidate_groups),
+                "due_at": r.due_at.isoformat() if r.due_at else None,
+            }))
+        return
+    table = Table("case", "task", "state", "owner", "groups", "due", title=f"{len(rows)} tasks")
+    for r in rows:
+        table.add_row(r.case_id, r.name or r.item_id, r.state, r.owner or "", ", ".join(r.candidate_groups),
+                      r.due_at.strftime("%Y-%m-%d %H:%M") if r.due_at else "")
+    Console().print(table)
+
+
 def register(app: typer.Typer) -> None:
+    app.command("tasks")(tasks_cmd)
     app.add_typer(audit_app, name="audit")
     app.command("export")(export_cmd)
     app.command("import-log")(import_log_cmd)

@@ -262,7 +262,8 @@ class Store(JobsMixin, DocumentsMixin):
             q = q.where(t.tasks.c.kind.in_(kinds))
         if due_before is not None:
             q = q.where(t.tasks.c.due_at <= due_before)
-        return q.order_by(t.tasks.c.due_at, t.tasks.c.case_id, t.tasks.c.item_id).limit(limit)
+        # Soonest due first, undated last, on both databases (SQLite would put NULL first, PostgreSQL last).
+        return q.order_by(t.tasks.c.due_at.asc().nulls_last(), t.tasks.c.case_id, t.tasks.c.item_id).limit(limit)
 
     def tasks(
         self,

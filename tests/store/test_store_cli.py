@@ -1,0 +1,68 @@
+"""`casework tasks`: the inbox from the command line, on a store filled through the service."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from casework.cli import app
+from casework.engine import commands
+from casework.service import CaseService
+from casework.store import Store
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+MODEL = """<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" xmlns:flowable="http://flowable.org/cmmn"
+             targetNamespace="urn:test">
+  <case id="permit" name="Permit" flowable:initiatorVariableName="initiator">
+    <casePlanModel id="plan" name="Permit">
+      <planItem id="pCheck" definitionRef="check"/>
+      <planItem id="pVisit" definitionRef="visit"/>
+      <planItem id="pDone" definitionRef="done"/>
+      <humanTask id="check" name="Check plans" flowable:assignee="${initiator}"/>
+      <humanTask id="visit" name="Visit site" flowable:candidateGroups="inspectors, seniors"/>
+      <milestone id="done" name="Decided"/>
+    </casePlanModel>
+  </case>
+</definitions>
+"""
+
+
+@pytest.fixture
+def filled(db_url: str, tmp_path: Path) -> str:
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store, CaseService(store) as svc:
+        svc.deploy(MODEL)
+        for n, who in enumerate(("ann", "bob")):
+            case_id = svc.start_case("permit", {}, case_id=f"p{n}", actor=who, now=T0).case_id
+            if who == "bob":
+                svc.execute(case_id, commands.SetDue(item="Visit site", due="P2D", actor="bob"), now=T0)
+    return db_url
+
+
+def _run(db: str, *args: str) -> list[dict[str, object]]:
+    result = CliRunner().invoke(app, ["tasks", "--db", db, "--json", *args])
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.output.splitlines()]
+
+
+def test_tasks_by_owner_group_and_due_date(filled: str) -> None:
+    assert [(r["case_id"], r["name"]) for r in _run(filled, "--owner", "ann")] == [("p0", "Check plans")]
+    queue = _run(filled, "--group", "seniors")
+    # soonest due first, undated last, on both databases
+    assert [(r["case_id"], r["due_at"]) for r in queue] == [("p1", "2026-03-04T09:00:00+00:00"), ("p0", None)]
+    assert queue[0]["candidate_groups"] == ["inspectors", "seniors"]
+    assert _run(filled, "--due-before", "2026-03-05") == queue[:1]
+    every_kind = _run(filled, "--case", "p0", "--kind", "milestone", "--kind", "humanTask", "--state", "completed",
+                      "--state", "active")
+    assert sorted((r["name"], r["state"]) for r in every_kind) == [
+        ("Check plans", "active"), ("Decided", "completed"), ("Visit site", "active")]
+    table = CliRunner().invoke(app, ["tasks", "--db", filled, "--group", "inspectors"])
+    assert table.exit_code == 0 and "Visit site" in table.output and "2 tasks" in table.output
+
+
+def test_a_bad_date_is_refused(filled: str) -> None:
+    result = CliRunner().invoke(app, ["tasks", "--db", filled, "--due-before", "next tuesday"])
+    assert result.exit_code == 2 and "is not ISO-8601" in result.output
