@@ -42,3 +42,6 @@ def test_walkthrough_through_the_store_leaves_a_verifiable_trail(tmp_path: Path)
         report = verify(store)
         assert report.ok and report.cases == 1 and report.events > 40
         assert service.state(driver.case_id).to_dict() == state.to_dict()
+        groups = {t.name: t.candidate_groups for t in store.tasks(case_id=driver.case_id, states=("completed",))}
+        assert groups["Fraud check"] == ("fraud-team",) and groups["Call the workshop"] == ()
+        assert store.tasks(candidate_group="fraud-team") == []  # a closed case leaves every queue
