@@ -39,6 +39,8 @@ def filled(db_url: str, tmp_path: Path) -> str:
             case_id = svc.start_case("permit", {}, case_id=f"p{n}", actor=who, now=T0).case_id
             if who == "bob":
                 svc.execute(case_id, commands.SetDue(item="Visit site", due="P2D", actor="bob"), now=T0)
+        svc.start_case("permit", {}, case_id="p2", actor="cy", now=T0)
+        svc.execute("p2", commands.Reassign(item="Visit site", to="dee", actor="dee", reason="claimed"), now=T0)
     return db_url
 
 
@@ -50,17 +52,19 @@ def _run(db: str, *args: str) -> list[dict[str, object]]:
 
 def test_tasks_by_owner_group_and_due_date(filled: str) -> None:
     assert [(r["case_id"], r["name"]) for r in _run(filled, "--owner", "ann")] == [("p0", "Check plans")]
-    queue = _run(filled, "--group", "seniors")
+    queue = _run(filled, "--group", "seniors", "--unassigned")
     # soonest due first, undated last, on both databases
     assert [(r["case_id"], r["due_at"]) for r in queue] == [("p1", "2026-03-04T09:00:00+00:00"), ("p0", None)]
     assert queue[0]["candidate_groups"] == ["inspectors", "seniors"]
     assert _run(filled, "--due-before", "2026-03-05") == queue[:1]
+    claimed = [(r["case_id"], r["owner"]) for r in _run(filled, "--group", "seniors") if r["owner"]]
+    assert claimed == [("p2", "dee")]  # still in the group's queue, no longer left to claim
     every_kind = _run(filled, "--case", "p0", "--kind", "milestone", "--kind", "humanTask", "--state", "completed",
                       "--state", "active")
     assert sorted((r["name"], r["state"]) for r in every_kind) == [
         ("Check plans", "active"), ("Decided", "completed"), ("Visit site", "active")]
     table = CliRunner().invoke(app, ["tasks", "--db", filled, "--group", "inspectors"])
-    assert table.exit_code == 0 and "Visit site" in table.output and "2 tasks" in table.output
+    assert table.exit_code == 0 and "Visit site" in table.output and "3 tasks" in table.output
 
 
 def test_a_bad_date_is_refused(filled: str) -> None:

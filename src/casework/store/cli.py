@@ -144,6 +144,7 @@ def tasks_cmd(
     db: DbOption = DEFAULT_DB,
     owner: Annotated[str | None, typer.Option(help="tasks assigned to this user")] = None,
     group: Annotated[str | None, typer.Option(help="the queue of this candidate group (open tasks only)")] = None,
+    unassigned: Annotated[bool, typer.Option(help="only tasks nobody owns (with --group: left to claim)")] = False,
     case: Annotated[str | None, typer.Option(help="the tasks of one case")] = None,
     state: Annotated[
         list[str] | None, typer.Option(help="lifecycle state, repeatable (default: active and enabled)")
@@ -172,6 +173,7 @@ def tasks_cmd(
             case_id=case,
             owner=owner,
             candidate_group=group,
+            unassigned=unassigned,
             states=tuple(state or ("active", "enabled")),
             kinds=tuple(kind or ("humanTask",)),
             due_before=due,

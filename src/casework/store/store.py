@@ -237,6 +237,7 @@ class Store(JobsMixin, DocumentsMixin):
         case_id: str | None = None,
         owner: str | None = None,
         candidate_group: str | None = None,
+        unassigned: bool = False,
         states: tuple[str, ...] | None = None,
         kinds: tuple[str, ...] | None = None,
         due_before: datetime | None = None,
@@ -245,12 +246,15 @@ class Store(JobsMixin, DocumentsMixin):
         """The inbox query behind `tasks` (kept apart so its plan can be checked against the indexes).
 
         `candidate_group` reads the group's queue, which holds open tasks only: completed and terminated tasks have
-        left it (their rows stay in `tasks`, found by case, owner or due date)."""
+        left it (their rows stay in `tasks`, found by case, owner or due date). `unassigned`: only tasks nobody owns
+        (with a group: what is left in its queue for someone to claim)."""
         q = select(t.tasks)
         if case_id is not None:
             q = q.where(t.tasks.c.case_id == case_id)
         if owner is not None:
             q = q.where(t.tasks.c.owner == owner)
+        if unassigned:
+            q = q.where(t.tasks.c.owner.is_(None))
         if candidate_group is not None:
             g = t.task_groups.c
             q = q.join(t.task_groups, (g.case_id == t.tasks.c.case_id) & (g.item_id == t.tasks.c.item_id)).where(
@@ -271,6 +275,7 @@ class Store(JobsMixin, DocumentsMixin):
         case_id: str | None = None,
         owner: str | None = None,
         candidate_group: str | None = None,
+        unassigned: bool = False,
         states: tuple[str, ...] | None = None,
         kinds: tuple[str, ...] | None = None,
         due_before: datetime | None = None,
@@ -280,6 +285,7 @@ class Store(JobsMixin, DocumentsMixin):
             case_id=case_id,
             owner=owner,
             candidate_group=candidate_group,
+            unassigned=unassigned,
             states=states,
             kinds=kinds,
             due_before=due_before,
