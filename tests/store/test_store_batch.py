@@ -27,7 +27,7 @@ def _case(store: Store) -> str:
         w.insert_case(conn, case_id=case_id, definition_key="k", definition_version=1, business_key=None,
                       status="active", version=1, last_hash=rows[-1]["hash"], snapshot={"v": 1}, now=NOW)
         w.insert_events(conn, rows)
-        w.queue_tasks(conn, case_id, [("i1", "clerks")])  # the first command takes it off the queue
+        w.write_keyed_rows(conn, [w.KeyedRows(case_id, queued_add=[("i1", "clerks")])])  # a command dequeues it
 
     store.write(work)
     return case_id

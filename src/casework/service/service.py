@@ -339,6 +339,5 @@ class CaseService:
         """The projection rows of a new case."""
         c = proj.changes(case_id, proj.NOTHING, proj.views(state, definition), now)
         w.upsert_tasks(conn, c.task_upserts)
-        w.add_participants(conn, case_id, c.participants_add)
-        w.queue_tasks(conn, case_id, c.queued_add)
+        w.write_keyed_rows(conn, [w.KeyedRows(case_id, participants_add=c.participants_add, queued_add=c.queued_add)])
         w.upsert_jobs(conn, c.job_upserts)

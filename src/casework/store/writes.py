@@ -6,6 +6,7 @@ import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -273,22 +274,27 @@ def upsert_tasks(conn: Connection, rows: list[dict[str, Any]]) -> None:
         _raw(conn, _UPSERT_TASK, params, many=True)
 
 
-def add_participants(conn: Connection, case_id: str, pairs: Iterable[tuple[str, str]]) -> None:
-    rows = [{"case_id": case_id, "user": u, "role": r} for u, r in pairs]
-    if rows:
-        sql = 'INSERT INTO participants (case_id, "user", role) VALUES (:case_id, :user, :role) ON CONFLICT DO NOTHING'
-        _raw(conn, sql, rows, many=True)
+@dataclass(frozen=True)
+class KeyedRows:
+    """Projection rows addressed by their key, for one case, outside a command write (a new case's participants and
+    group queues); a `CommandWrite` carries the same fields."""
+
+    case_id: str
+    participants_add: Sequence[tuple[str, str]] = ()
+    participants_remove: Sequence[tuple[str, str]] = ()
+    queued_add: Sequence[tuple[str, str]] = ()  # (item id, candidate group)
+    queued_remove: Sequence[tuple[str, str]] = ()
+    task_deletes: Sequence[str] = ()
+    job_deletes: Sequence[tuple[str, str]] = ()  # (kind, ref)
 
 
-def queue_tasks(conn: Connection, case_id: str, pairs: Iterable[tuple[str, str]]) -> None:
-    """Offer open tasks to candidate groups: (item id, group) pairs."""
-    rows = [{"group_name": g, "case_id": case_id, "item_id": i} for i, g in pairs]
-    if rows:
-        sql = (
-            "INSERT INTO task_groups (group_name, case_id, item_id) VALUES (:group_name, :case_id, :item_id) "
-            "ON CONFLICT DO NOTHING"
-        )
-        _raw(conn, sql, rows, many=True)
+def write_keyed_rows(conn: Connection, units: Sequence[KeyedRows | CommandWrite]) -> None:
+    """`_write_keyed_rows` inside `conn`'s transaction."""
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        _write_keyed_rows(cur, units, "%s" if conn.dialect.name == "postgresql" else "?")
+    finally:
+        cur.close()
 
 
 _UPSERT_JOB = (
@@ -398,11 +404,7 @@ class CommandWrite:
         insert_events(conn, self.events)
         upsert_tasks(conn, self.task_upserts)
         upsert_jobs(conn, self.job_upserts)
-        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            _write_keyed_rows(cur, [self], "%s" if conn.dialect.name == "postgresql" else "?")
-        finally:
-            cur.close()
+        write_keyed_rows(conn, [self])
 
 
 @functools.cache
@@ -568,7 +570,7 @@ def _send_pg(dbapi: Any, writes: Sequence[CommandWrite]) -> Any:
     return updates
 
 
-def _write_keyed_rows(cur: Any, writes: Sequence[CommandWrite], mark: str) -> None:
+def _write_keyed_rows(cur: Any, writes: Sequence[KeyedRows | CommandWrite], mark: str) -> None:
     """The batch's task and job deletions, participant and group-queue changes, one executemany each, on either
     driver (`mark`: its positional placeholder)."""
     statements = (
