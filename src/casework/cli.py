@@ -12,12 +12,14 @@ from casework.conformance.cli import register as _register_conformance  # noqa: 
 from casework.demo.cli import register as _register_demo  # noqa: E402
 from casework.insight.cli import register as _register_insight  # noqa: E402
 from casework.model.cli import register as _register_model  # noqa: E402
+from casework.service.cli import register as _register_service  # noqa: E402
 from casework.store.cli import register as _register_store  # noqa: E402
 
 _register_model(app)
 _register_conformance(app)
 _register_insight(app)
 _register_store(app)
+_register_service(app)
 _register_bench(app)
 _register_demo(app)
 

@@ -241,19 +241,21 @@ def test_an_added_repeating_task_repeats_like_a_modelled_one() -> None:
     assert [(c.index, c.state) for c in calls] == [(1, "completed"), (2, "completed"), (3, "completed"), (4, "active")]
 
 
-def test_an_added_task_offered_to_groups_keeps_them_through_replay() -> None:
+def test_an_added_task_offered_to_groups_and_users_keeps_them_through_replay() -> None:
     from casework.engine import plan_for
 
     claim = _load("claim.cmmn")
     state = _started(claim)
     log = execute(claim, state, commands.AddItem(kind="humanTask", name="Fraud check", actor="ann",
-                                                 candidate_groups=(" fraud ", "seniors", "")), NOW)
+                                                 candidate_groups=(" fraud ", "seniors", ""),
+                                                 candidate_users=("dan", "erin ", "dan")), NOW)
     (added,) = [i for i in state.items.values() if i.name == "Fraud check"]
-    assert plan_for(claim, state).items[added.def_id].candidate_groups == ("fraud", "seniors")
-    replayed = replay(claim, "c1", [*_started_log(claim), *log])
-    assert plan_for(claim, replayed).items[added.def_id].candidate_groups == ("fraud", "seniors")
+    for s in (state, replay(claim, "c1", [*_started_log(claim), *log])):
+        definition = plan_for(claim, s).items[added.def_id]
+        assert (definition.candidate_groups, definition.candidate_users) == (("fraud", "seniors"), ("dan", "erin"))
     plain = execute(claim, state, commands.AddItem(kind="humanTask", name="Call", actor="ann"), NOW)
-    assert "candidate_groups" not in plain[0].payload["overlay"]["def"]  # older events keep their exact bytes
+    # older events keep their exact bytes
+    assert {"candidate_groups", "candidate_users"}.isdisjoint(plain[0].payload["overlay"]["def"])
 
 
 def _started_log(definition: CaseDefinition) -> list[Event]:

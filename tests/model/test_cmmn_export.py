@@ -50,6 +50,9 @@ def _normal_form(definition: CaseDefinition) -> dict[str, Any]:
                 [expr(a) for a in i.applicability],
                 i.authorized_roles,
                 i.planning_table,
+                i.assignee,
+                i.candidate_groups,
+                i.candidate_users,
             )
             for i in definition.items.values()
         },

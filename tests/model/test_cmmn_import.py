@@ -213,3 +213,18 @@ def test_an_assignee_expression_that_does_not_parse_is_a_model_problem() -> None
     assert "flowable:assignee does not parse" in problem
     ok = load_definition(_model('<planItem id="pi" definitionRef="t"/><humanTask id="t" flowable:assignee=" ann "/>'))
     assert ok.items["pi"].assignee == "ann"
+
+
+def test_candidate_users_and_groups_are_read_as_lists_of_names() -> None:
+    body = ('<planItem id="pi" definitionRef="t"/>'
+            '<humanTask id="t" name="T" flowable:candidateUsers="test, test2,,test" flowable:candidateGroups=" a,b "/>')
+    item = load_definition(_model(body)).items["pi"]
+    assert (item.candidate_users, item.candidate_groups) == (("test", "test2"), ("a", "b"))
+
+
+@pytest.mark.parametrize("attr", ["candidateUsers", "candidateGroups"])
+def test_a_candidate_expression_is_a_model_problem_not_a_name(attr: str) -> None:
+    # Taken literally, the task would be offered to a user or group named "${...}".
+    body = f'<planItem id="pi" definitionRef="t"/><humanTask id="t" name="T" flowable:{attr}="ann, ${{reviewer}}"/>'
+    (problem,) = _problems(_model(body))
+    assert f"flowable:{attr}" in problem and "expressions are not supported" in problem

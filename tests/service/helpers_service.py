@@ -29,7 +29,7 @@ TIMER_MODEL = """<?xml version="1.0" encoding="UTF-8"?>
         <planItemOnPart id="onTimer" sourceRef="piTimer"><standardEvent>occur</standardEvent></planItemOnPart>
       </sentry>
       <humanTask id="work" name="Work" flowable:candidateGroups="clerks, seniors"/>
-      <humanTask id="chase" name="Chase up" flowable:candidateGroups="clerks"/>
+      <humanTask id="chase" name="Chase up" flowable:candidateGroups="clerks" flowable:candidateUsers="dan, erin"/>
       <timerEventListener id="timer" name="Reminder"><timerExpression>PT1H</timerExpression></timerEventListener>
     </casePlanModel>
   </case>
@@ -73,22 +73,27 @@ def assert_stored_state_is_the_log(store: Store, case_id: str) -> None:
 
 
 def assert_projections_match(store: Store, state: CaseState, definition: CaseDefinition) -> None:
-    """The inbox, group queue, participant and job rows of a case are exactly what its state says."""
+    """The inbox, group queue, candidate, participant and job rows of a case are exactly what its state says."""
     from casework.engine import plan_for
     from casework.service import projection as proj
 
     stored_tasks = {
-        r.item_id: (r.def_id, r.name, r.kind, r.state, r.owner, ",".join(r.candidate_groups) or None, r.due_at)
+        r.item_id: (r.def_id, r.name, r.kind, r.state, r.owner, ",".join(r.candidate_groups) or None,
+                    ",".join(r.candidate_users) or None, r.due_at)
         for r in store.tasks(case_id=state.case_id, limit=100_000)
     }
-    expected_view, expected_queued = proj.task_view(state, plan_for(definition, state).items)
-    expected_tasks = {item_id: (*row[:6], proj.parse_time(row[6])) for item_id, row in expected_view.items()}
+    expected_view, expected_queued, expected_offered = proj.task_view(state, plan_for(definition, state).items)
+    expected_tasks = {item_id: (*row[:7], proj.parse_time(row[7])) for item_id, row in expected_view.items()}
     assert stored_tasks == expected_tasks
     with store.read() as conn:
         queued = conn.execute(
             text("SELECT item_id, group_name FROM task_groups WHERE case_id = :c"), {"c": state.case_id}
         ).all()
+        offered = conn.execute(
+            text("SELECT item_id, user_name FROM task_candidates WHERE case_id = :c"), {"c": state.case_id}
+        ).all()
     assert {(i, g) for i, g in queued} == expected_queued
+    assert {(i, u) for i, u in offered} == expected_offered
     assert set(store.participants(state.case_id)) == proj.participant_pairs(state)
     for kind, view in (("timer", dict(state.timers)), ("sla", proj.sla_view(state))):
         stored = {j.ref: j.due_at for j in store.jobs(case_id=state.case_id, kind=kind)}

@@ -150,15 +150,47 @@ def test_candidate_groups_become_group_queues(svc: CaseService) -> None:
         assert_stored_state_is_the_log(svc.store, case_id)
 
 
-def test_bad_candidate_groups_are_refused_and_change_nothing(svc: CaseService) -> None:
+def _offered(svc: CaseService, user: str, unassigned: bool = False) -> list[tuple[str, str]]:
+    tasks = svc.store.tasks(candidate_user=user, unassigned=unassigned, states=("active", "enabled"))
+    return [(t.case_id, t.name or "") for t in tasks]
+
+
+def test_candidate_users_are_offered_open_tasks(svc: CaseService) -> None:
+    svc.deploy(TIMER_MODEL)  # Chase up: candidate users dan and erin
+    a = svc.start_case("timed", {}, case_id="a").case_id
+    b = svc.start_case("timed", {}, case_id="b").case_id
+    assert _offered(svc, "dan") == []  # Chase up waits for its timer: nothing to work on yet
+    for case_id in (a, b):
+        svc.execute(case_id, commands.FireDueTimers(), now=T0 + timedelta(hours=2))
+    assert _offered(svc, "dan") == _offered(svc, "erin") == [(a, "Chase up"), (b, "Chase up")]
+    (chase,) = svc.store.tasks(case_id=a, candidate_user="dan")
+    assert (chase.candidate_users, chase.candidate_groups) == (("dan", "erin"), ("clerks",))
+
+    svc.execute(a, commands.Reassign(item="Chase up", to="erin", actor="erin", reason="claimed"))
+    assert _offered(svc, "dan", unassigned=True) == [(b, "Chase up")]  # claimed: no longer left to claim
+    assert _offered(svc, "dan") == [(a, "Chase up"), (b, "Chase up")]  # still offered to dan until it ends
+    svc.execute(a, commands.CompleteItem(item="Chase up", actor="erin"))
+    assert _offered(svc, "erin") == [(b, "Chase up")]  # a completed task leaves every list it was in
+    svc.execute(b, commands.AddItem(kind="humanTask", name="Second opinion", candidate_users=(" dan ", "", "dan"),
+                                    actor="ann", reason="unclear photos"))
+    assert _offered(svc, "dan") == [(b, "Chase up"), (b, "Second opinion")]
+    svc.execute(b, commands.TerminateItem(item="Second opinion", actor="ann", reason="photos fine"))
+    assert _offered(svc, "dan") == [(b, "Chase up")]
+    for case_id in (a, b):
+        assert_stored_state_is_the_log(svc.store, case_id)
+
+
+@pytest.mark.parametrize("field", ["candidate_groups", "candidate_users"])
+def test_bad_candidates_are_refused_and_change_nothing(svc: CaseService, field: str) -> None:
     started = svc.start_case("claim", {"amount": 10})
     before = svc.store.counts()
-    with pytest.raises(CommandRejected, match="only a humanTask"):
-        svc.execute(started.case_id, commands.AddItem(kind="milestone", name="Paid", candidate_groups=("clerks",)))
-    with pytest.raises(CommandRejected, match="comma"):
-        svc.execute(started.case_id, commands.AddItem(kind="humanTask", name="X", candidate_groups=("a,b",)))
+    what = field.removeprefix("candidate_").removesuffix("s")
+    with pytest.raises(CommandRejected, match=f"only a humanTask has candidate {what}s"):
+        svc.execute(started.case_id, commands.AddItem(kind="milestone", name="Paid", **{field: ("clerks",)}))
+    with pytest.raises(CommandRejected, match=f"candidate {what} name cannot contain a comma"):
+        svc.execute(started.case_id, commands.AddItem(kind="humanTask", name="X", **{field: ("a,b",)}))
     assert svc.store.counts() == before
-    assert svc.store.tasks(candidate_group="clerks") == []
+    assert svc.store.tasks(candidate_group="clerks") == svc.store.tasks(candidate_user="clerks") == []
 
 
 def test_migration_queues_tasks_by_the_new_models_groups(svc: CaseService) -> None:

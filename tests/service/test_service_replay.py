@@ -29,6 +29,7 @@ def _random_command(rng: random.Random, state: CaseState) -> object:
     if roll < 0.19:
         return commands.AddItem(kind="humanTask", name=f"Call back {rng.randint(1, 9)}", assignee=actor,
                                 candidate_groups=rng.choice([(), ("clerks",), ("fraud", "clerks")]),
+                                candidate_users=rng.choice([(), ("dan",), ("dan", "erin")]),
                                 due="P2D", actor=actor, reason="customer asked")
     if roll < 0.21:
         return commands.SetDue(item=None, due=rng.choice(["P5D", "PT4H"]), actor=actor, reason="SLA")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
 from casework.audit.hashing import GENESIS
@@ -227,6 +227,18 @@ def test_migration_0002_keeps_existing_snapshots_current_and_downgrade_refuses_s
         engine.dispose()
 
 
+def _insert_old_case(conn: Connection) -> None:
+    """A case row as revisions 0002 and later store it, written with SQL (no model classes of today)."""
+    conn.execute(
+        text(
+            "INSERT INTO cases (id, definition_key, definition_version, status, version, snapshot_version, "
+            "last_hash, source, snapshot, created_at, updated_at) "
+            "VALUES ('old', 'k', 1, 'active', 1, 1, :h, 'engine', '{}', :t, :t)"
+        ),
+        {"h": GENESIS, "t": NOW},
+    )
+
+
 def test_migration_0003_queues_open_tasks_of_their_group(db_url: str) -> None:
     from alembic import command
 
@@ -234,14 +246,7 @@ def test_migration_0003_queues_open_tasks_of_their_group(db_url: str) -> None:
     try:
         alembic(command.upgrade, "0002")
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO cases (id, definition_key, definition_version, status, version, snapshot_version, "
-                    "last_hash, source, snapshot, created_at, updated_at) "
-                    "VALUES ('old', 'k', 1, 'active', 1, 1, :h, 'engine', '{}', :t, :t)"
-                ),
-                {"h": GENESIS, "t": NOW},
-            )
+            _insert_old_case(conn)
             for item, state in (("i1", "active"), ("i2", "completed")):
                 conn.execute(
                     text(
@@ -267,5 +272,37 @@ def test_migration_0003_queues_open_tasks_of_their_group(db_url: str) -> None:
             rows = conn.execute(text("SELECT item_id, candidate_group FROM tasks ORDER BY item_id")).all()
             assert [tuple(r) for r in rows] == [("i1", "clerks"), ("i2", "clerks"), ("i3", "fraud")]
         alembic(command.upgrade, "head")
+    finally:
+        engine.dispose()
+
+
+def test_migration_0004_adds_candidate_users_and_keeps_tasks_clustered(db_url: str) -> None:
+    from alembic import command
+
+    engine, alembic = _alembic(db_url)
+    try:
+        alembic(command.upgrade, "0003")
+        with engine.begin() as conn:
+            _insert_old_case(conn)
+            conn.execute(
+                text("INSERT INTO tasks (case_id, item_id, kind, state, updated_at) "
+                     "VALUES ('old', 'i1', 'humanTask', 'active', :t)"),
+                {"t": NOW},
+            )
+        with Store.open(db_url) as store:  # migrates to head
+            (task,) = store.tasks(case_id="old")
+            assert task.candidate_users == ()
+            assert store.tasks(candidate_user="dan") == []
+        alembic(command.downgrade, "0003")
+        with engine.connect() as conn:
+            assert [tuple(r) for r in conn.execute(text("SELECT case_id, item_id FROM tasks"))] == [("old", "i1")]
+            if engine.dialect.name == "sqlite":
+                ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'tasks'")).scalar_one()
+                assert "candidate_users" not in ddl and "WITHOUT ROWID" in ddl
+        alembic(command.upgrade, "head")
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'tasks'")).scalar_one()
+                assert "candidate_users" in ddl and "WITHOUT ROWID" in ddl
     finally:
         engine.dispose()

@@ -27,7 +27,8 @@ def _case(store: Store) -> str:
         w.insert_case(conn, case_id=case_id, definition_key="k", definition_version=1, business_key=None,
                       status="active", version=1, last_hash=rows[-1]["hash"], snapshot={"v": 1}, now=NOW)
         w.insert_events(conn, rows)
-        w.write_keyed_rows(conn, [w.KeyedRows(case_id, queued_add=[("i1", "clerks")])])  # a command dequeues it
+        # a command dequeues these
+        w.write_keyed_rows(conn, [w.KeyedRows(case_id, queued_add=[("i1", "clerks")], offered_add=[("i1", "carl")])])
 
     store.write(work)
     return case_id
@@ -41,15 +42,16 @@ def _command(store: Store, case_id: str, *, expected: int | None = None, status:
     rows = w.event_rows(case_id, version + 1, head.last_hash,
                         [NewEvent("step", NOW.isoformat(), "bob", None, {"i": i, "ü": "✓"}) for i in range(n_events)])
     task = {"case_id": case_id, "item_id": "i2", "def_id": "t", "name": "Review", "kind": "humanTask",
-            "state": "active", "owner": "bob", "candidate_groups": "clerks,fraud", "due_at": NOW + timedelta(days=1),
-            "updated_at": NOW}
+            "state": "active", "owner": "bob", "candidate_groups": "clerks,fraud", "candidate_users": "ann,dan",
+            "due_at": NOW + timedelta(days=1), "updated_at": NOW}
     job = {"kind": "sla", "case_id": case_id, "ref": "i3", "due_at": NOW + timedelta(hours=2),
            "payload": '{"item": "i3"}', "created_at": NOW}
     snapshot = None if keep_snapshot else f'{{"v":{version + n_events}}}'
     return w.CommandWrite(case_id=case_id, expected_version=version, status=status,
                           snapshot=snapshot, now=NOW, events=rows, task_upserts=[task],
                           participants_add=[("bob", "assessor")], queued_add=[("i2", "clerks"), ("i2", "fraud")],
-                          queued_remove=[("i1", "clerks")], job_upserts=[job], previous_status="active")
+                          queued_remove=[("i1", "clerks")], offered_add=[("i2", "ann"), ("i2", "dan")],
+                          offered_remove=[("i1", "carl")], job_upserts=[job], previous_status="active")
 
 
 def _check(store: Store, case_id: str, version: int, status: str = "active", snapshot_version: int | None = None
@@ -63,14 +65,19 @@ def _check(store: Store, case_id: str, version: int, status: str = "active", sna
     assert [e.seq for e in events] == list(range(1, version + 1))
     assert row.last_hash == events[-1].hash
     (task,) = store.tasks(case_id=case_id)
-    assert (task.state, task.owner, task.candidate_groups, task.due_at) == (
-        "active", "bob", ("clerks", "fraud"), NOW + timedelta(days=1))
+    assert (task.state, task.owner, task.candidate_groups, task.candidate_users, task.due_at) == (
+        "active", "bob", ("clerks", "fraud"), ("ann", "dan"), NOW + timedelta(days=1))
     for group in ("clerks", "fraud"):
         assert [(t.case_id, t.item_id) for t in store.tasks(candidate_group=group) if t.case_id == case_id] == [
             (case_id, "i2")]
     with store.read() as conn:
         queued = conn.execute(text("SELECT item_id, group_name FROM task_groups WHERE case_id = :c"), {"c": case_id})
         assert sorted(queued) == [("i2", "clerks"), ("i2", "fraud")]
+        offered = conn.execute(text("SELECT item_id, user_name FROM task_candidates WHERE case_id = :c"),
+                               {"c": case_id})
+        assert sorted(offered) == [("i2", "ann"), ("i2", "dan")]
+    assert [t.item_id for t in store.tasks(candidate_user="ann") if t.case_id == case_id] == ["i2"]
+    assert [t.item_id for t in store.tasks(candidate_user="carl") if t.case_id == case_id] == []
     (job,) = store.jobs(case_id=case_id)
     assert (job.kind, job.ref, job.due_at) == ("sla", "i3", NOW + timedelta(hours=2))
 

@@ -23,7 +23,8 @@ MODEL = """<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" xmln
       <planItem id="pVisit" definitionRef="visit"/>
       <planItem id="pDone" definitionRef="done"/>
       <humanTask id="check" name="Check plans" flowable:assignee="${initiator}"/>
-      <humanTask id="visit" name="Visit site" flowable:candidateGroups="inspectors, seniors"/>
+      <humanTask id="visit" name="Visit site" flowable:candidateGroups="inspectors, seniors"
+                 flowable:candidateUsers="eve"/>
       <milestone id="done" name="Decided"/>
     </casePlanModel>
   </case>
@@ -65,6 +66,16 @@ def test_tasks_by_owner_group_and_due_date(filled: str) -> None:
         ("Check plans", "active"), ("Decided", "completed"), ("Visit site", "active")]
     table = CliRunner().invoke(app, ["tasks", "--db", filled, "--group", "inspectors"])
     assert table.exit_code == 0 and "Visit site" in table.output and "3 tasks" in table.output
+
+
+def test_tasks_offered_to_a_candidate_user(filled: str) -> None:
+    offered = _run(filled, "--candidate", "eve")
+    assert [(r["case_id"], r["owner"], r["candidate_users"]) for r in offered] == [
+        ("p1", None, ["eve"]), ("p0", None, ["eve"]), ("p2", "dee", ["eve"])]
+    assert [r["case_id"] for r in _run(filled, "--candidate", "eve", "--unassigned")] == ["p1", "p0"]
+    assert _run(filled, "--candidate", "ann") == []
+    table = CliRunner().invoke(app, ["tasks", "--db", filled, "--candidate", "eve"])
+    assert table.exit_code == 0 and "eve" in table.output and "3 tasks" in table.output
 
 
 def test_a_bad_date_is_refused(filled: str) -> None:

@@ -14,6 +14,8 @@ QUERIES = {
     "my open tasks": {"owner": "ann", "states": ("active", "enabled")},
     "my group's queue": {"candidate_group": "claims", "states": ("active",)},
     "left to claim in my group's queue": {"candidate_group": "claims", "unassigned": True, "states": ("active",)},
+    "offered to me": {"candidate_user": "dan", "states": ("active", "enabled")},
+    "left to claim of what is offered to me": {"candidate_user": "dan", "unassigned": True, "states": ("active",)},
     "due soon": {"due_before": DUE, "states": ("active",)},
     "one case": {"case_id": "c1"},
 }
@@ -39,5 +41,7 @@ def test_inbox_queries_use_an_index(db_url: str, tmp_path: Path, name: str) -> N
         assert "SEARCH tasks USING" in plan and "SCAN " not in plan, plan  # SCAN = read every row of a table
         if "group's queue" in name:
             assert "SEARCH task_groups USING PRIMARY KEY (group_name=?)" in plan, plan
+        if "offered to me" in name:
+            assert "SEARCH task_candidates USING PRIMARY KEY (user_name=?)" in plan, plan
     else:
         assert "Index" in plan and "Seq Scan" not in plan, plan

@@ -58,6 +58,17 @@ def _stage_accepts(run: Run, stage: PlanItemDef) -> ItemInstance | None:
     return None
 
 
+def _candidates(names: tuple[str, ...], what: str, kind: str) -> list[str]:
+    """The candidate groups or users of an added task: names without commas (the lists are stored joined by commas),
+    in the order given, each once."""
+    out = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    if any("," in n for n in out):
+        raise CommandRejected(f"a candidate {what} name cannot contain a comma")
+    if out and kind != "humanTask":
+        raise CommandRejected(f"only a humanTask has candidate {what}s, not a {kind}")
+    return out
+
+
 @handles(c.AddItem)
 def _add_item(run: Run, cmd: c.AddItem) -> None:
     if cmd.kind not in ADD_EVENT:
@@ -71,11 +82,8 @@ def _add_item(run: Run, cmd: c.AddItem) -> None:
     stage_instance = _stage_accepts(run, stage)
     after = [find_def(run, a, "after").id for a in cmd.after]
     due = resolve_due(cmd.due, run.now) if cmd.due else None
-    groups = [g.strip() for g in cmd.candidate_groups if g.strip()]
-    if any("," in g for g in groups):
-        raise CommandRejected("a candidate group name cannot contain a comma")
-    if groups and cmd.kind != "humanTask":
-        raise CommandRejected(f"only a humanTask has candidate groups, not a {cmd.kind}")
+    groups = _candidates(cmd.candidate_groups, "group", cmd.kind)
+    users = _candidates(cmd.candidate_users, "user", cmd.kind)
     number = sum(1 for op in run.state.overlay if op.get("op") == "add_item") + 1
     spec: dict[str, Any] = {
         "id": f"adhoc{number}",
@@ -91,8 +99,11 @@ def _add_item(run: Run, cmd: c.AddItem) -> None:
         "due": due,
         "description": cmd.description,
     }
-    if groups:  # only when given: the events of earlier versions stay byte-identical
+    # Only when given: the events of earlier versions stay byte-identical.
+    if groups:
         spec["candidate_groups"] = groups
+    if users:
+        spec["candidate_users"] = users
     run.emit(ADD_EVENT[cmd.kind], {"item": spec["id"], "name": name, "overlay": {"op": "add_item", "def": spec}})
     run.plan = plan_for(run.base, run.state)
     if stage_instance is not None and stage_instance.state == ACTIVE:

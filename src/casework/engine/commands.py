@@ -117,6 +117,7 @@ class AddItem(Command):
     auto_complete: bool = True
     assignee: str | None = None
     candidate_groups: tuple[str, ...] = ()  # the queues that see the task until someone claims it
+    candidate_users: tuple[str, ...] = ()  # people offered the task until someone claims it
     due: str | None = None
     description: str = ""
 

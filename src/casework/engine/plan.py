@@ -123,6 +123,7 @@ def added_item_def(spec: dict[str, Any], items: Mapping[str, PlanItemDef]) -> Pl
         auto_complete=bool(spec.get("auto_complete", True)),
         assignee=spec.get("assignee"),
         candidate_groups=tuple(spec.get("candidate_groups", ())),
+        candidate_users=tuple(spec.get("candidate_users", ())),
         due=spec.get("due"),
         description=spec.get("description", ""),
         added=True,

@@ -144,6 +144,8 @@ def _write_definition(definition: CaseDefinition, item: PlanItemDef, parent: ET.
         attrs[f"{{{FLOWABLE_NS}}}assignee"] = item.assignee
     if item.candidate_groups:
         attrs[f"{{{FLOWABLE_NS}}}candidateGroups"] = ",".join(item.candidate_groups)
+    if item.candidate_users:
+        attrs[f"{{{FLOWABLE_NS}}}candidateUsers"] = ",".join(item.candidate_users)
     el = ET.SubElement(parent, _q(item.kind), attrs)
     if item.description:
         ET.SubElement(el, _q("documentation")).text = item.description

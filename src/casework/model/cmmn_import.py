@@ -94,6 +94,16 @@ def _assignee(def_el: ET.Element, pi_id: str, ctx: _Context) -> str | None:
     return value or None
 
 
+def _candidates(def_el: ET.Element, attr: str, pi_id: str, ctx: _Context) -> tuple[str, ...]:
+    """flowable:candidateGroups / candidateUsers: a comma-separated list of names. Expressions are refused: the
+    task would otherwise be offered to a group or user literally named `${...}`."""
+    value = _flowable(def_el, attr) or ""
+    if "${" in value or "#{" in value:
+        ctx.problem(pi_id, f"flowable:{attr} {value!r}: expressions are not supported here; list the names")
+        return ()
+    return tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+
+
 def _bool_attr(el: ET.Element, name: str, default: bool) -> bool:
     value = el.get(name)
     if value is None:
@@ -364,7 +374,6 @@ def _read_plan_item(
         else:
             roles.append(role_id)
 
-    groups = _flowable(def_el, "candidateGroups") or ""
     ctx.items[pi_id] = PlanItemDef(
         id=pi_id,
         name=name,
@@ -386,7 +395,8 @@ def _read_plan_item(
         authorized_roles=tuple(roles),
         planning_table=table,
         assignee=_assignee(def_el, pi_id, ctx),
-        candidate_groups=tuple(g.strip() for g in groups.split(",") if g.strip()),
+        candidate_groups=_candidates(def_el, "candidateGroups", pi_id, ctx),
+        candidate_users=_candidates(def_el, "candidateUsers", pi_id, ctx),
         description=_documentation(def_el),
     )
     return pi_id

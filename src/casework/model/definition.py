@@ -109,6 +109,7 @@ class PlanItemDef:
     planning_table: tuple[str, ...] = ()  # discretionary item ids plannable into this stage
     assignee: str | None = None
     candidate_groups: tuple[str, ...] = ()
+    candidate_users: tuple[str, ...] = ()
     description: str = ""
     due: str | None = None  # set for items added at runtime with a deadline
     added: bool = False  # added to a running case rather than modelled

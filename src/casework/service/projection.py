@@ -16,7 +16,8 @@ from casework.engine import CaseState, plan_for
 from casework.engine.lifecycle import TERMINAL
 from casework.model.definition import CaseDefinition, PlanItemDef
 
-TaskKey = tuple[str | None, str | None, str, str, str | None, str | None, str | None]
+TaskKey = tuple[str | None, str | None, str, str, str | None, str | None, str | None, str | None]
+Offers = set[tuple[str, str]]  # (item id, group or user name)
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -26,23 +27,29 @@ def parse_time(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def task_view(state: CaseState, items: Mapping[str, PlanItemDef]) -> tuple[dict[str, TaskKey], set[tuple[str, str]]]:
-    """item id -> (def_id, name, kind, state, owner, candidate groups, due) for every plan item but the case plan,
-    and the (item id, group) pairs of the open ones: the rows of the group queues.
+def task_view(state: CaseState, items: Mapping[str, PlanItemDef]) -> tuple[dict[str, TaskKey], Offers, Offers]:
+    """item id -> (def_id, name, kind, state, owner, candidate groups, candidate users, due) for every plan item but
+    the case plan; the (item id, group) pairs of the open ones, the rows of the group queues; and their (item id,
+    user) pairs, the rows of the candidate users' lists.
 
-    `items` is the case's effective plan (modelled and added items), where the candidate groups are declared."""
+    `items` is the case's effective plan (modelled and added items), where the candidates are declared."""
     out: dict[str, TaskKey] = {}
-    queued: set[tuple[str, str]] = set()
+    queued: Offers = set()
+    offered: Offers = set()
     for item in state.items.values():
         if item.id == state.root:
             continue
         d = items.get(item.def_id)
         groups = d.candidate_groups if d is not None else ()
-        if groups and item.state not in TERMINAL:
-            queued.update((item.id, g) for g in groups)
+        users = d.candidate_users if d is not None else ()
+        if item.state not in TERMINAL:
+            if groups:
+                queued.update((item.id, g) for g in groups)
+            if users:
+                offered.update((item.id, u) for u in users)
         out[item.id] = (item.def_id, item.name, item.kind, item.state, item.owner,
-                        ",".join(groups) if groups else None, item.due)
-    return out, queued
+                        ",".join(groups) if groups else None, ",".join(users) if users else None, item.due)
+    return out, queued, offered
 
 
 def task_changes(
@@ -51,7 +58,7 @@ def task_changes(
     upserts: list[dict[str, Any]] = []
     for item_id, row in after.items():
         if before.get(item_id) != row:
-            def_id, name, kind, st, owner, groups, due = row
+            def_id, name, kind, st, owner, groups, users, due = row
             upserts.append(
                 {
                     "case_id": case_id,
@@ -62,6 +69,7 @@ def task_changes(
                     "state": st,
                     "owner": owner,
                     "candidate_groups": groups,
+                    "candidate_users": users,
                     "due_at": parse_time(due),
                     "updated_at": now,
                 }
@@ -108,18 +116,19 @@ class Views(NamedTuple):
     """Everything the projections derive from one case state. Never mutated once built."""
 
     tasks: dict[str, TaskKey]
-    queued: set[tuple[str, str]]  # (item id, candidate group) of open tasks
+    queued: Offers  # (item id, candidate group) of open tasks
+    offered: Offers  # (item id, candidate user) of open tasks
     people: set[tuple[str, str]]
     timers: dict[str, str]
     sla: dict[str, str]
 
 
-NOTHING = Views({}, set(), set(), {}, {})
+NOTHING = Views({}, set(), set(), set(), {}, {})
 
 
 def views(state: CaseState, definition: CaseDefinition) -> Views:
-    tasks, queued = task_view(state, plan_for(definition, state).items)
-    return Views(tasks, queued, participant_pairs(state), dict(state.timers), sla_view(state))
+    tasks, queued, offered = task_view(state, plan_for(definition, state).items)
+    return Views(tasks, queued, offered, participant_pairs(state), dict(state.timers), sla_view(state))
 
 
 @dataclass
@@ -132,6 +141,8 @@ class Changes:
     participants_remove: list[tuple[str, str]] = field(default_factory=list)
     queued_add: list[tuple[str, str]] = field(default_factory=list)  # (item id, group)
     queued_remove: list[tuple[str, str]] = field(default_factory=list)
+    offered_add: list[tuple[str, str]] = field(default_factory=list)  # (item id, user)
+    offered_remove: list[tuple[str, str]] = field(default_factory=list)
     job_upserts: list[dict[str, Any]] = field(default_factory=list)
     job_deletes: list[tuple[str, str]] = field(default_factory=list)  # (kind, ref)
 
@@ -144,6 +155,9 @@ def changes(case_id: str, before: Views, after: Views, now: datetime) -> Changes
     if before.queued or after.queued:
         out.queued_add = sorted(after.queued - before.queued)
         out.queued_remove = sorted(before.queued - after.queued)
+    if before.offered or after.offered:
+        out.offered_add = sorted(after.offered - before.offered)
+        out.offered_remove = sorted(before.offered - after.offered)
     for kind, old, new in (("timer", before.timers, after.timers), ("sla", before.sla, after.sla)):
         if old or new:
             ups, gone = job_changes(kind, case_id, old, new, now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
 from casework.audit.checkpoints import Checkpointer
@@ -30,6 +31,7 @@ MAX_ATTEMPTS = 5
 # when the case's status changes or it migrates): writing the whole state on every command cost more CPU and disk
 # than the rest of the command's writes together. Reading a case not in the cache applies at most this many events.
 SNAPSHOT_EVERY = 32
+_INBOX_TABLES = ("tasks", "task_groups", "task_candidates", "participants")  # what `reproject` rebuilds
 _CASE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 # The snapshot's JSON, as json.dumps(..., separators=(",", ":")) writes it, without building an encoder each time.
 # (No circular-reference check: a case state is plain data, a tree.)
@@ -243,6 +245,8 @@ class CaseService:
                 participants_remove=c.participants_remove,
                 queued_add=c.queued_add,
                 queued_remove=c.queued_remove,
+                offered_add=c.offered_add,
+                offered_remove=c.offered_remove,
                 job_upserts=c.job_upserts,
                 job_deletes=c.job_deletes,
                 definition=target,
@@ -338,6 +342,47 @@ class CaseService:
     ) -> None:
         """The projection rows of a new case."""
         c = proj.changes(case_id, proj.NOTHING, proj.views(state, definition), now)
-        w.upsert_tasks(conn, c.task_upserts)
-        w.write_keyed_rows(conn, [w.KeyedRows(case_id, participants_add=c.participants_add, queued_add=c.queued_add)])
+        _write_inbox(conn, case_id, c)
         w.upsert_jobs(conn, c.job_upserts)
+
+    def reproject(self, case_id: str, now: datetime | None = None) -> bool:
+        """Rebuild the case's inbox rows (tasks, group queues, candidate users' lists, participants) from its state,
+        replacing what is stored: for rows that an older casework did not write or wrote wrong (e.g. tasks opened
+        before candidate users were read from models). Timer and SLA jobs are left alone: the worker owns their
+        claims. False for a case imported from a log, which has no engine state; `NotFound` if there is no case."""
+        now = now or self.clock()
+        for _attempt in range(self.max_attempts):
+            head = self.store.case_head(case_id)
+            if head is None:
+                raise NotFound(f"no case {case_id}")
+            if head.source != "engine":
+                return False
+            state = self._load(head)
+            _, definition = self.definition(head.definition_key, head.definition_version)
+            changes = proj.changes(case_id, proj.NOTHING, proj.views(state, definition), now)
+            try:
+                self.store.write(functools.partial(_replace_inbox, case_id=case_id, version=head.version,
+                                                   changes=changes))
+            except VersionMismatch:
+                continue  # a command changed the case meanwhile: rebuild from its new state
+            return True
+        raise Conflict(f"case {case_id} kept changing; gave up after {self.max_attempts} attempts")
+
+
+def _replace_inbox(conn: Connection, *, case_id: str, version: int, changes: proj.Changes) -> None:
+    """`reproject`'s unit of work: the case's inbox rows replaced by `changes`, computed from the case at `version`.
+    Runs under the write lock (SQLite) or the case row's lock (PostgreSQL), so no command slips in between."""
+    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+    stored = conn.execute(text(f"SELECT version FROM cases WHERE id = :id{lock}"), {"id": case_id}).scalar_one()
+    if stored != version:
+        raise VersionMismatch(case_id, version)
+    for table in _INBOX_TABLES:
+        conn.execute(text(f"DELETE FROM {table} WHERE case_id = :id"), {"id": case_id})
+    _write_inbox(conn, case_id, changes)
+
+
+def _write_inbox(conn: Connection, case_id: str, c: proj.Changes) -> None:
+    """A case's inbox rows from nothing: its tasks, group-queue and candidate rows, participants."""
+    w.upsert_tasks(conn, c.task_upserts)
+    w.write_keyed_rows(conn, [w.KeyedRows(case_id, participants_add=c.participants_add, queued_add=c.queued_add,
+                                          offered_add=c.offered_add)])

@@ -18,7 +18,7 @@ DbOption = Annotated[
 audit_app = typer.Typer(no_args_is_help=True, help="Tamper-evident audit trail: verify, seal, time travel.")
 
 
-def _open(db: str):  # type: ignore[no-untyped-def]
+def open_store(db: str):  # type: ignore[no-untyped-def]
     from casework.store import Store
 
     try:
@@ -39,7 +39,7 @@ def verify_cmd(
     """Recompute every hash chain and signed checkpoint; exit 1 naming the first broken link."""
     from casework.audit.verify import report_json, verify
 
-    with _open(db) as store:
+    with open_store(db) as store:
         report = verify(store, public_key)
     if as_json:
         typer.echo(report_json(report))
@@ -57,7 +57,7 @@ def checkpoint_cmd(db: DbOption = DEFAULT_DB) -> None:
     """Seal every event written since the last checkpoint with a signed checkpoint now."""
     from casework.audit.checkpoints import write_checkpoint
 
-    with _open(db) as store:
+    with open_store(db) as store:
         cp = write_checkpoint(store)
     typer.echo(f"checkpoint #{cp}" if cp is not None else "nothing to seal")
 
@@ -79,7 +79,7 @@ def state_at_cmd(
         moment = datetime.fromisoformat(at) if at else None
     except ValueError as exc:
         raise typer.BadParameter(f"--at {at!r} is not ISO-8601") from exc
-    with _open(db) as store:
+    with open_store(db) as store:
         try:
             state = state_at(store, case_id, at=moment, seq=seq)
         except TimeTravelError as exc:
@@ -98,7 +98,7 @@ def export_cmd(
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
-    with _open(db) as store:
+    with open_store(db) as store:
         first, events = export(store, fmt, output)
     unit = "objects" if fmt == "ocel" else "cases"
     typer.echo(f"export: {first} {unit}, {events} events -> {output}")
@@ -116,7 +116,7 @@ def import_log_cmd(
 
     from casework.export.importlog import LogImportError, import_log, read_log
 
-    with _open(db) as store:
+    with open_store(db) as store:
         try:
             total = len(read_log(file))
             if limit:
@@ -144,7 +144,12 @@ def tasks_cmd(
     db: DbOption = DEFAULT_DB,
     owner: Annotated[str | None, typer.Option(help="tasks assigned to this user")] = None,
     group: Annotated[str | None, typer.Option(help="the queue of this candidate group (open tasks only)")] = None,
-    unassigned: Annotated[bool, typer.Option(help="only tasks nobody owns (with --group: left to claim)")] = False,
+    candidate: Annotated[
+        str | None, typer.Option(help="open tasks offered to this user by name (candidate users)")
+    ] = None,
+    unassigned: Annotated[
+        bool, typer.Option(help="only tasks nobody owns (with --group or --candidate: left to claim)")
+    ] = False,
     case: Annotated[str | None, typer.Option(help="the tasks of one case")] = None,
     state: Annotated[
         list[str] | None, typer.Option(help="lifecycle state, repeatable (default: active and enabled)")
@@ -154,7 +159,8 @@ def tasks_cmd(
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="at most this many, soonest due first")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
 ) -> None:
-    """List tasks from the inbox projection: a user's work, a group's queue, what falls due."""
+    """List tasks from the inbox projection: a user's work, a group's queue, what is offered to a user, what
+    falls due."""
     import json
     from datetime import UTC, datetime
 
@@ -168,11 +174,12 @@ def tasks_cmd(
         except ValueError as exc:
             raise typer.BadParameter(f"--due-before {due_before!r} is not ISO-8601") from exc
         due = due.replace(tzinfo=UTC) if due.tzinfo is None else due
-    with _open(db) as store:
+    with open_store(db) as store:
         rows = store.tasks(
             case_id=case,
             owner=owner,
             candidate_group=group,
+            candidate_user=candidate,
             unassigned=unassigned,
             states=tuple(state or ("active", "enabled")),
             kinds=tuple(kind or ("humanTask",)),
@@ -184,13 +191,14 @@ def tasks_cmd(
             typer.echo(json.dumps({
                 "case_id": r.case_id, "item_id": r.item_id, "name": r.name, "kind": r.kind, "state": r.state,
                 "owner": r.owner, "candidate_groups": list(r.candidate_groups),
+                "candidate_users": list(r.candidate_users),
                 "due_at": r.due_at.isoformat() if r.due_at else None,
             }))
         return
-    table = Table("case", "task", "state", "owner", "groups", "due", title=f"{len(rows)} tasks")
+    table = Table("case", "task", "state", "owner", "groups", "candidates", "due", title=f"{len(rows)} tasks")
     for r in rows:
         table.add_row(r.case_id, r.name or r.item_id, r.state, r.owner or "", ", ".join(r.candidate_groups),
-                      r.due_at.strftime("%Y-%m-%d %H:%M") if r.due_at else "")
+                      ", ".join(r.candidate_users), r.due_at.strftime("%Y-%m-%d %H:%M") if r.due_at else "")
     Console().print(table)
 
 

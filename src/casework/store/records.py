@@ -163,6 +163,7 @@ class TaskRow:
     owner: str | None
     candidate_groups: tuple[str, ...]
     due_at: datetime | None
+    candidate_users: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

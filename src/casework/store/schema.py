@@ -86,6 +86,7 @@ tasks = Table(
     Column("state", String(20), nullable=False),
     Column("owner", String(200), nullable=True),
     Column("candidate_groups", String(1000), nullable=True),  # comma-separated, for display; see task_groups
+    Column("candidate_users", String(1000), nullable=True),  # comma-separated, for display; see task_candidates
     Column("due_at", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # Partial indexes: rows without an owner, group or due date (most plan items) cost no index writes.
@@ -103,6 +104,16 @@ task_groups = Table(
     "task_groups",
     metadata,
     Column("group_name", String(200), primary_key=True),
+    Column("case_id", String(64), primary_key=True),
+    Column("item_id", String(200), primary_key=True),
+    sqlite_with_rowid=False,
+)
+
+# The candidate users' lists, kept like the group queues: one row per open task and user it is offered to.
+task_candidates = Table(
+    "task_candidates",
+    metadata,
+    Column("user_name", String(200), primary_key=True),
     Column("case_id", String(64), primary_key=True),
     Column("item_id", String(200), primary_key=True),
     sqlite_with_rowid=False,

@@ -237,6 +237,7 @@ class Store(JobsMixin, DocumentsMixin):
         case_id: str | None = None,
         owner: str | None = None,
         candidate_group: str | None = None,
+        candidate_user: str | None = None,
         unassigned: bool = False,
         states: tuple[str, ...] | None = None,
         kinds: tuple[str, ...] | None = None,
@@ -247,7 +248,8 @@ class Store(JobsMixin, DocumentsMixin):
 
         `candidate_group` reads the group's queue, which holds open tasks only: completed and terminated tasks have
         left it (their rows stay in `tasks`, found by case, owner or due date). `unassigned`: only tasks nobody owns
-        (with a group: what is left in its queue for someone to claim)."""
+        (with a group: what is left in its queue for someone to claim). `candidate_user`: the open tasks offered to
+        this user by name (flowable:candidateUsers), kept like a group's queue."""
         q = select(t.tasks)
         if case_id is not None:
             q = q.where(t.tasks.c.case_id == case_id)
@@ -259,6 +261,11 @@ class Store(JobsMixin, DocumentsMixin):
             g = t.task_groups.c
             q = q.join(t.task_groups, (g.case_id == t.tasks.c.case_id) & (g.item_id == t.tasks.c.item_id)).where(
                 g.group_name == candidate_group
+            )
+        if candidate_user is not None:
+            u = t.task_candidates.c
+            q = q.join(t.task_candidates, (u.case_id == t.tasks.c.case_id) & (u.item_id == t.tasks.c.item_id)).where(
+                u.user_name == candidate_user
             )
         if states:
             q = q.where(t.tasks.c.state.in_(states))
@@ -275,6 +282,7 @@ class Store(JobsMixin, DocumentsMixin):
         case_id: str | None = None,
         owner: str | None = None,
         candidate_group: str | None = None,
+        candidate_user: str | None = None,
         unassigned: bool = False,
         states: tuple[str, ...] | None = None,
         kinds: tuple[str, ...] | None = None,
@@ -285,6 +293,7 @@ class Store(JobsMixin, DocumentsMixin):
             case_id=case_id,
             owner=owner,
             candidate_group=candidate_group,
+            candidate_user=candidate_user,
             unassigned=unassigned,
             states=states,
             kinds=kinds,
@@ -304,6 +313,7 @@ class Store(JobsMixin, DocumentsMixin):
                 owner=r.owner,
                 candidate_groups=tuple(r.candidate_groups.split(",")) if r.candidate_groups else (),
                 due_at=as_utc(r.due_at),
+                candidate_users=tuple(r.candidate_users.split(",")) if r.candidate_users else (),
             )
             for r in rows
         ]

@@ -121,11 +121,13 @@ def _update_case_sql(status: bool, snapshot: bool) -> str:
 
 
 _UPSERT_TASK = (
-    "INSERT INTO tasks (case_id, item_id, def_id, name, kind, state, owner, candidate_groups, due_at, updated_at) "
-    "VALUES (:case_id, :item_id, :def_id, :name, :kind, :state, :owner, :candidate_groups, :due_at, :updated_at) "
+    "INSERT INTO tasks (case_id, item_id, def_id, name, kind, state, owner, candidate_groups, candidate_users, due_at, "
+    "updated_at) VALUES (:case_id, :item_id, :def_id, :name, :kind, :state, :owner, :candidate_groups, "
+    ":candidate_users, :due_at, :updated_at) "
     "ON CONFLICT (case_id, item_id) DO UPDATE SET def_id = excluded.def_id, name = excluded.name, "
     "kind = excluded.kind, state = excluded.state, owner = excluded.owner, "
-    "candidate_groups = excluded.candidate_groups, due_at = excluded.due_at, updated_at = excluded.updated_at"
+    "candidate_groups = excluded.candidate_groups, candidate_users = excluded.candidate_users, "
+    "due_at = excluded.due_at, updated_at = excluded.updated_at"
 )
 
 
@@ -277,13 +279,15 @@ def upsert_tasks(conn: Connection, rows: list[dict[str, Any]]) -> None:
 @dataclass(frozen=True)
 class KeyedRows:
     """Projection rows addressed by their key, for one case, outside a command write (a new case's participants and
-    group queues); a `CommandWrite` carries the same fields."""
+    group queues and candidate lists); a `CommandWrite` carries the same fields."""
 
     case_id: str
     participants_add: Sequence[tuple[str, str]] = ()
     participants_remove: Sequence[tuple[str, str]] = ()
     queued_add: Sequence[tuple[str, str]] = ()  # (item id, candidate group)
     queued_remove: Sequence[tuple[str, str]] = ()
+    offered_add: Sequence[tuple[str, str]] = ()  # (item id, candidate user)
+    offered_remove: Sequence[tuple[str, str]] = ()
     task_deletes: Sequence[str] = ()
     job_deletes: Sequence[tuple[str, str]] = ()  # (kind, ref)
 
@@ -342,7 +346,8 @@ class CommandWrite:
 
     __slots__ = (
         "case_id", "definition", "events", "expected_version", "job_deletes", "job_upserts", "last_hash", "now",
-        "participants_add", "participants_remove", "previous_status", "queued_add", "queued_remove", "snapshot",
+        "offered_add", "offered_remove", "participants_add", "participants_remove", "previous_status", "queued_add",
+        "queued_remove", "snapshot",
         "status", "task_deletes", "task_upserts", "version",
     )
 
@@ -361,6 +366,8 @@ class CommandWrite:
         participants_remove: list[tuple[str, str]] | None = None,
         queued_add: list[tuple[str, str]] | None = None,
         queued_remove: list[tuple[str, str]] | None = None,
+        offered_add: list[tuple[str, str]] | None = None,
+        offered_remove: list[tuple[str, str]] | None = None,
         job_upserts: list[dict[str, Any]] | None = None,
         job_deletes: list[tuple[str, str]] | None = None,
         definition: tuple[str, int] | None = None,
@@ -382,6 +389,8 @@ class CommandWrite:
         self.participants_remove = participants_remove or []
         self.queued_add = queued_add or []  # (item id, candidate group)
         self.queued_remove = queued_remove or []
+        self.offered_add = offered_add or []  # (item id, candidate user)
+        self.offered_remove = offered_remove or []
         self.job_upserts = job_upserts or []
         self.job_deletes = job_deletes or []  # (kind, ref)
         self.definition = definition
@@ -465,7 +474,7 @@ def write_batch_sqlite(dbapi: Any, writes: Sequence[CommandWrite]) -> bool:
         )
         tasks = [
             (r["case_id"], r["item_id"], r["def_id"], r["name"], r["kind"], r["state"], r["owner"],
-             r["candidate_groups"], None if r["due_at"] is None else sqlite_time(r["due_at"]),
+             r["candidate_groups"], r["candidate_users"], None if r["due_at"] is None else sqlite_time(r["due_at"]),
              sqlite_time(r["updated_at"]))
             for wr in writes
             for r in wr.task_upserts
@@ -571,8 +580,8 @@ def _send_pg(dbapi: Any, writes: Sequence[CommandWrite]) -> Any:
 
 
 def _write_keyed_rows(cur: Any, writes: Sequence[KeyedRows | CommandWrite], mark: str) -> None:
-    """The batch's task and job deletions, participant and group-queue changes, one executemany each, on either
-    driver (`mark`: its positional placeholder)."""
+    """The batch's task and job deletions, participant, group-queue and candidate-user changes, one executemany
+    each, on either driver (`mark`: its positional placeholder)."""
     statements = (
         ("DELETE FROM tasks WHERE case_id = ? AND item_id = ?",
          [(wr.case_id, item) for wr in writes for item in wr.task_deletes]),
@@ -586,6 +595,10 @@ def _write_keyed_rows(cur: Any, writes: Sequence[KeyedRows | CommandWrite], mark
          [(g, wr.case_id, item) for wr in writes for item, g in wr.queued_add]),
         ("DELETE FROM task_groups WHERE group_name = ? AND case_id = ? AND item_id = ?",
          [(g, wr.case_id, item) for wr in writes for item, g in wr.queued_remove]),
+        ("INSERT INTO task_candidates (user_name, case_id, item_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+         [(u, wr.case_id, item) for wr in writes for item, u in wr.offered_add]),
+        ("DELETE FROM task_candidates WHERE user_name = ? AND case_id = ? AND item_id = ?",
+         [(u, wr.case_id, item) for wr in writes for item, u in wr.offered_remove]),
     )
     for sql, rows in statements:
         if rows:
