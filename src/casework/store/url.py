@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+import sqlite3
+from collections.abc import Callable
+from typing import Any, cast
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -51,6 +53,12 @@ def create_store_engine(url: str, *, pool_size: int = 20, busy_timeout_ms: int =
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    # Python's sqlite3 looks for __adapt__ and __conform__ on every None it binds, raising and discarding an
+    # AttributeError each time (3x the cost of binding an int); most projection rows carry several NULLs. An adapter
+    # registered for None makes that a dictionary hit; `{}.get(None)` returns None, so NULL is still bound.
+    null: Callable[[None], None] = cast(Callable[[None], None], {}.get)  # a C call: no Python frame per NULL
+    sqlite3.register_adapter(type(None), null)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy (not the sqlite3 module) decide where transactions begin, so that SAVEPOINT works
