@@ -21,6 +21,7 @@ from typing import Any
 QUERIES: dict[str, dict[str, Any]] = {
     "one user's open tasks": {"owner": "user17", "states": ("active", "enabled")},
     "one group's queue": {"candidate_group": "group7", "states": ("active",)},
+    "offered to one user": {"candidate_user": "user17", "states": ("active", "enabled")},
     "overdue tomorrow": {"due_before": dt.datetime(2026, 1, 2, tzinfo=dt.UTC), "states": ("active",)},
     "one case's tasks": {"case_id": "case-1234"},
 }
@@ -32,10 +33,12 @@ def fill(store: Any, n: int, seed: int = 7) -> float:
     from casework.store import schema
 
     rng = random.Random(seed)
+    offers = random.Random(seed + 1)  # its own stream: the other columns stay as they were before candidate users
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     began = time.perf_counter()
     batch: list[dict[str, Any]] = []
     queued: list[dict[str, Any]] = []
+    offered: list[dict[str, Any]] = []
     with store.engine.begin() as conn:
         cases = [
             {"id": f"case-{c}", "definition_key": "bench", "definition_version": 1, "status": "active", "version": 0,
@@ -49,26 +52,31 @@ def fill(store: Any, n: int, seed: int = 7) -> float:
             # half the tasks go to a group's queue, some to two; a group row lives while its task is open
             groups = sorted({f"group{rng.randrange(50)}" for _ in range(rng.choice((1, 1, 1, 2)))})
             groups = groups if rng.random() < 0.5 else []
+            # one task in ten is offered to one to three people by name
+            users = sorted({f"user{offers.randrange(1000)}" for _ in range(offers.randint(1, 3))})
+            users = users if offers.random() < 0.1 else []
             if state != "completed":
                 queued.extend({"group_name": g, "case_id": f"case-{i // 8}", "item_id": f"i{i % 8}"} for g in groups)
+                offered.extend({"user_name": u, "case_id": f"case-{i // 8}", "item_id": f"i{i % 8}"} for u in users)
             batch.append({
                 "case_id": f"case-{i // 8}", "item_id": f"i{i % 8}", "def_id": "task", "name": f"Task {i % 8}",
                 "kind": "humanTask", "state": state,
                 "owner": f"user{rng.randrange(1000)}" if rng.random() < 0.8 else None,
                 "candidate_groups": ",".join(groups) or None,
+                "candidate_users": ",".join(users) or None,
                 "due_at": start + dt.timedelta(minutes=rng.randrange(525_600)) if rng.random() < 0.6 else None,
                 "updated_at": start,
             })
             if len(batch) == 10_000:
                 conn.execute(insert(schema.tasks), batch)
                 batch.clear()
-            if len(queued) >= 10_000:
-                conn.execute(insert(schema.task_groups), queued)
-                queued.clear()
-        if batch:
-            conn.execute(insert(schema.tasks), batch)
-        if queued:
-            conn.execute(insert(schema.task_groups), queued)
+            for table, rows in ((schema.task_groups, queued), (schema.task_candidates, offered)):
+                if len(rows) >= 10_000:
+                    conn.execute(insert(table), rows)
+                    rows.clear()
+        for table, rows in ((schema.tasks, batch), (schema.task_groups, queued), (schema.task_candidates, offered)):
+            if rows:
+                conn.execute(insert(table), rows)
     return time.perf_counter() - began
 
 
@@ -81,12 +89,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with Store.open(url, blob_dir=folder / "blobs", audit_key=folder / "audit.key") as store:
         if args.pg:
             with store.engine.begin() as conn:
-                conn.exec_driver_sql("TRUNCATE task_groups, tasks, cases CASCADE")
+                conn.exec_driver_sql("TRUNCATE task_groups, task_candidates, tasks, cases CASCADE")
         result["fill_s"] = round(fill(store, args.tasks), 1)
         if args.pg:
             with store.engine.begin() as conn:
                 conn.exec_driver_sql("ANALYZE tasks")
                 conn.exec_driver_sql("ANALYZE task_groups")
+                conn.exec_driver_sql("ANALYZE task_candidates")
         for name, query in QUERIES.items():
             times = []
             rows = 0
