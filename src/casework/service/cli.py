@@ -33,8 +33,8 @@ def reproject_cmd(
                 typer.echo(f"error: no case {', '.join(missing)}", err=True)
                 raise typer.Exit(1)
         else:
-            ids = [cid for cid, _key, status in store.case_summaries() if closed or status not in ("completed",
-                                                                                                    "terminated")]
+            ended = () if closed else ("completed", "terminated")
+            ids = [cid for cid, _key, status in store.case_summaries() if status not in ended]
         done = skipped = 0
         with Progress(TextColumn("reprojecting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=Console(stderr=True), disable=not sys.stderr.isatty()) as progress:
@@ -42,8 +42,11 @@ def reproject_cmd(
             for case_id in ids:
                 try:
                     rebuilt = svc.reproject(case_id)
-                except NotFound:  # deleted since it was listed: nothing to rebuild
-                    rebuilt = False
+                except NotFound as exc:
+                    if store.case_head(case_id) is not None:  # the case is there, its definition is not
+                        typer.echo(f"error: case {case_id}: {exc}", err=True)
+                        raise typer.Exit(1) from exc
+                    rebuilt = False  # deleted since it was listed: nothing to rebuild
                 done, skipped = (done + 1, skipped) if rebuilt else (done, skipped + 1)
                 progress.advance(bar)
     typer.echo(f"reproject: {done} cases rebuilt, {skipped} left as they are (imported from logs)")
