@@ -348,3 +348,21 @@ def test_batches_of_two_processes_on_the_same_cases_do_not_deadlock(pg_url: str,
             assert sorted(type(r).__name__ for r in results) == ["NoneType", "VersionMismatch"]
             _check(first, case_id, 3)
         assert verify(first).ok
+
+
+def test_a_latch_wakes_every_waiter_once_set_and_stays_set() -> None:
+    from casework.store.groupcommit import _Latch
+
+    latch = _Latch()
+    woke: list[int] = []
+    waiters = [threading.Thread(target=lambda i=i: (latch.wait(), woke.append(i))) for i in range(8)]
+    for th in waiters:
+        th.start()
+    time.sleep(0.05)
+    assert woke == [] and not latch.is_set()  # nothing passes before it is set
+    latch.set()
+    latch.set()  # a second set changes nothing
+    for th in waiters:
+        th.join(10)
+    assert sorted(woke) == list(range(8)) and latch.is_set()
+    latch.wait()  # once set, waiting returns at once

@@ -36,14 +36,40 @@ class _Pending(Generic[T]):
         self.error: BaseException | None = None
 
 
+class _Latch:
+    """A one-shot signal: `threading.Event` without the Condition inside it, whose wait and notify run as Python
+    code (with 16 writers, every command paid for them in its wake-up). Waiters block on a lock that `set` releases;
+    each waiter takes it and gives it back at once, so the next one wakes. `set` is called once, by the thread that
+    holds the commit turn."""
+
+    __slots__ = ("_lock", "_set")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self._set = False
+
+    def set(self) -> None:
+        if not self._set:
+            self._set = True
+            self._lock.release()
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def wait(self) -> None:
+        with self._lock:  # released again even if an interrupt lands right after it was taken
+            pass
+
+
 class _Batch:
     __slots__ = ("abandoned", "done", "go", "units")
 
     def __init__(self) -> None:
         self.units: list[_Pending[Any]] = []
         self.abandoned = False  # its opener was interrupted while waiting: whoever passes the turn runs it
-        self.go = threading.Event()  # set for the writer that opened the batch: its turn to commit
-        self.done = threading.Event()  # set when the batch is committed (or failed)
+        self.go = _Latch()  # set for the writer that opened the batch: its turn to commit
+        self.done = _Latch()  # set when the batch is committed (or failed)
 
 
 class BatchRunner(Protocol):
