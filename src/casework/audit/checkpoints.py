@@ -20,11 +20,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, select, text
 
 from casework.audit.hashing import GENESIS, canonical_json, running_hash
 from casework.store import Store
 from casework.store import schema as t
+from casework.store.writes import db_time
 
 logger = logging.getLogger(__name__)
 
@@ -115,44 +116,35 @@ def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int 
             # Waits for in-flight appends and holds new ones back, so no lower event id can commit after we
             # have read past it: the running hash covers a gap-free prefix of the global sequence.
             conn.execute(text("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE"))
-        last = conn.execute(
-            select(t.checkpoints.c.last_event_id, t.checkpoints.c.running_hash)
-            .order_by(t.checkpoints.c.last_event_id.desc())
-            .limit(1)
-        ).first()
-        last_id, running = (int(last.last_event_id), last.running_hash) if last is not None else (0, GENESIS)
-        # On the DBAPI cursor: this reads every event since the last checkpoint, and SQLAlchemy's row objects
-        # cost more than the hashing.
+        # On the DBAPI cursor, like the appends it seals: building SQLAlchemy statements and rows cost more than
+        # the hashing, and a checkpoint is written every 1,000 events. It reads every event since the last one.
         dbapi: Any = conn.connection.driver_connection
+        mark = "%s" if conn.dialect.name == "postgresql" else "?"
         cur = dbapi.cursor()
         try:
-            mark = "%s" if conn.dialect.name == "postgresql" else "?"
+            cur.execute("SELECT last_event_id, running_hash FROM checkpoints ORDER BY last_event_id DESC LIMIT 1")
+            last = cur.fetchone()
+            last_id, running = (int(last[0]), last[1]) if last is not None else (0, GENESIS)
             cur.execute(f"SELECT id, case_id, seq, hash FROM events WHERE id > {mark} ORDER BY id", (last_id,))
             rows = cur.fetchall()
+            if not rows:
+                return None
+            heads: dict[str, list[Any]] = {}
+            for _id, case_id, seq, digest in rows:
+                running = running_hash(running, digest)
+                heads[case_id] = [seq, digest]
+            heads_json = canonical_json(heads)
+            end = int(rows[-1][0])
+            signature = signer.sign(message(end, running, heads_json)).hex()
+            now = datetime.now(UTC)
+            cur.execute(
+                "INSERT INTO checkpoints (last_event_id, running_hash, heads, signature, public_key, created_at) "
+                f"VALUES ({', '.join([mark] * 6)}) RETURNING id",
+                (end, running, heads_json, signature, public_hex(signer), db_time(conn, now)),
+            )
+            return int(cur.fetchone()[0])
         finally:
             cur.close()
-        if not rows:
-            return None
-        heads: dict[str, list[Any]] = {}
-        for _id, case_id, seq, digest in rows:
-            running = running_hash(running, digest)
-            heads[case_id] = [seq, digest]
-        heads_json = canonical_json(heads)
-        end = int(rows[-1][0])
-        signature = signer.sign(message(end, running, heads_json)).hex()
-        res = conn.execute(
-            insert(t.checkpoints)
-            .values(
-                last_event_id=end,
-                running_hash=running,
-                heads=heads_json,
-                signature=signature,
-                public_key=public_hex(signer),
-                created_at=datetime.now(UTC),
-            )
-            .returning(t.checkpoints.c.id)
-        )
-        return int(res.scalar_one())
 
     return store.write(work)
 
