@@ -25,7 +25,6 @@ from sqlalchemy import Connection, select, text
 from casework.audit.hashing import GENESIS, canonical_json, running_hash
 from casework.store import Store
 from casework.store import schema as t
-from casework.store.writes import db_time
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +117,9 @@ def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int 
             conn.execute(text("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE"))
         # On the DBAPI cursor, like the appends it seals: building SQLAlchemy statements and rows cost more than
         # the hashing, and a checkpoint is written every 1,000 events. It reads every event since the last one.
+        # Imported here: casework.store.writes imports the audit package (its hashing), which imports this module.
+        from casework.store.writes import db_time
+
         dbapi: Any = conn.connection.driver_connection
         mark = "%s" if conn.dialect.name == "postgresql" else "?"
         cur = dbapi.cursor()
