@@ -177,13 +177,14 @@ def test_reason_says_when_case_data_outweigh_the_counts(tmp_path: Path) -> None:
     ), top.reason
 
 
-def test_ngram_predicts_several_alphas_at_once_as_one_by_one() -> None:
+def test_ngram_predicts_a_batch_as_one_by_one() -> None:
     counts = NGramCounts(n_classes=4, max_order=3).fit([[0, 1, 2], [0, 2, 1], [1, 1, 0, 2]] * 2, end_class=3)
-    for ids in ([0], [1, 2], [2, 2], [0, 1, 2, 1]):
-        together = counts.predict_orders_alphas(ids, 3, (0.1, 4.0))
-        for alpha, orders in zip((0.1, 4.0), together, strict=True):
+    contexts = ([0], [1, 2], [2, 2], [0, 1, 2, 1], [3, 3, 3])
+    batch = counts.predict_batch(contexts, 3, (0.1, 4.0))
+    for alpha in (0.1, 4.0):
+        for row, ids in enumerate(contexts):
             one = counts.predict_orders(ids, 3, alpha)
-            assert all(np.allclose(a, b) for a, b in zip(orders, one, strict=True))
+            assert all(np.allclose(batch[alpha][j][row], p) for j, p in enumerate(one))
 
 
 def _burst_cases(n: int = 300, seed: int = 5) -> list[Case]:

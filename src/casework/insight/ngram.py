@@ -61,22 +61,28 @@ class NGramCounts:
             out.append(p)
         return out
 
-    def predict_orders_alphas(
-        self, ids: Sequence[int], max_order: int, alphas: Sequence[float]
-    ) -> list[list[FloatArray]]:
-        """`predict_orders` for several alphas at once (the context look-ups are shared), in `alphas` order."""
-        tables = [self._table(ids, order) if order <= len(ids) + 1 else None for order in range(1, max_order + 1)]
-        sums = [float(t.sum()) if t is not None else 0.0 for t in tables]
-        first = (self.unigram + 1.0) / (self.unigram.sum() + self.n_classes)
-        out = []
+    def predict_batch(
+        self, contexts: Sequence[Sequence[int]], max_order: int, alphas: Sequence[float]
+    ) -> dict[float, list[FloatArray]]:
+        """`predict_orders` for many contexts and several alphas (the look-ups are shared): per alpha, one
+        (contexts x classes) array per order 0..max_order. Validation scores every order and alpha on every prefix:
+        row by row in Python that took a quarter of the training time on the largest log."""
+        n, width = len(contexts), self.n_classes
+        empty = np.zeros(width)
+        levels: list[tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]] = []
+        for order in range(1, max_order + 1):
+            found = [self.tables.get(self.context(ids, order)) if order <= len(ids) + 1 else None for ids in contexts]
+            table = np.vstack([t if t is not None else empty for t in found]) if n else np.zeros((0, width))
+            levels.append((table, table.sum(axis=1), np.asarray([t is not None for t in found], dtype=bool)))
+        first = (self.unigram + 1.0) / (self.unigram.sum() + width)
+        out: dict[float, list[FloatArray]] = {}
         for alpha in alphas:
-            p = first
-            row = [p]
-            for table, total in zip(tables, sums, strict=True):
-                if table is not None:
-                    p = (table + alpha * p) / (total + alpha)
-                row.append(p)
-            out.append(row)
+            p = np.tile(first, (n, 1))
+            per_order = [p]
+            for table, total, seen in levels:
+                p = np.where(seen[:, None], (table + alpha * p) / (total + alpha)[:, None], p)
+                per_order.append(p)
+            out[alpha] = per_order
         return out
 
     def predict(self, ids: Sequence[int], order: int, alpha: float) -> FloatArray:
