@@ -147,17 +147,20 @@ class Changes:
     job_deletes: list[tuple[str, str]] = field(default_factory=list)  # (kind, ref)
 
 
+def _offer_changes(before: Offers, after: Offers) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(added, removed) offer rows; most cases offer nothing, which costs no set arithmetic."""
+    if not before and not after:
+        return [], []
+    return sorted(after - before), sorted(before - after)
+
+
 def changes(case_id: str, before: Views, after: Views, now: datetime) -> Changes:
     out = Changes()
     out.task_upserts, out.task_deletes = task_changes(case_id, before.tasks, after.tasks, now)
     out.participants_add = sorted(after.people - before.people)
     out.participants_remove = sorted(before.people - after.people)
-    if before.queued or after.queued:
-        out.queued_add = sorted(after.queued - before.queued)
-        out.queued_remove = sorted(before.queued - after.queued)
-    if before.offered or after.offered:
-        out.offered_add = sorted(after.offered - before.offered)
-        out.offered_remove = sorted(before.offered - after.offered)
+    out.queued_add, out.queued_remove = _offer_changes(before.queued, after.queued)
+    out.offered_add, out.offered_remove = _offer_changes(before.offered, after.offered)
     for kind, old, new in (("timer", before.timers, after.timers), ("sla", before.sla, after.sla)):
         if old or new:
             ups, gone = job_changes(kind, case_id, old, new, now)

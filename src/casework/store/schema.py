@@ -98,26 +98,23 @@ tasks = Table(
     sqlite_with_rowid=False,
 )
 
-# The group queues: one row per open task and candidate group, deleted when the task ends, so that a group's queue
-# is read from its own rows however many tasks the group has had (and a task offered to two groups is in both).
-task_groups = Table(
-    "task_groups",
-    metadata,
-    Column("group_name", String(200), primary_key=True),
-    Column("case_id", String(64), primary_key=True),
-    Column("item_id", String(200), primary_key=True),
-    sqlite_with_rowid=False,
-)
 
-# The candidate users' lists, kept like the group queues: one row per open task and user it is offered to.
-task_candidates = Table(
-    "task_candidates",
-    metadata,
-    Column("user_name", String(200), primary_key=True),
-    Column("case_id", String(64), primary_key=True),
-    Column("item_id", String(200), primary_key=True),
-    sqlite_with_rowid=False,
-)
+def _offers(name: str, who: str) -> Table:
+    """Tasks offered to someone: one row per open task and group (or user), deleted when the task ends, so that a
+    group's queue is read from its own rows however many tasks the group has had (and a task offered to two groups
+    is in both). Keyed by who first: that is how the inbox asks."""
+    return Table(
+        name,
+        metadata,
+        Column(who, String(200), primary_key=True),
+        Column("case_id", String(64), primary_key=True),
+        Column("item_id", String(200), primary_key=True),
+        sqlite_with_rowid=False,
+    )
+
+
+task_groups = _offers("task_groups", "group_name")  # the candidate groups' queues
+task_candidates = _offers("task_candidates", "user_name")  # the candidate users' lists
 
 participants = Table(
     "participants",

@@ -257,16 +257,12 @@ class Store(JobsMixin, DocumentsMixin):
             q = q.where(t.tasks.c.owner == owner)
         if unassigned:
             q = q.where(t.tasks.c.owner.is_(None))
-        if candidate_group is not None:
-            g = t.task_groups.c
-            q = q.join(t.task_groups, (g.case_id == t.tasks.c.case_id) & (g.item_id == t.tasks.c.item_id)).where(
-                g.group_name == candidate_group
-            )
-        if candidate_user is not None:
-            u = t.task_candidates.c
-            q = q.join(t.task_candidates, (u.case_id == t.tasks.c.case_id) & (u.item_id == t.tasks.c.item_id)).where(
-                u.user_name == candidate_user
-            )
+        offers = ((t.task_groups.c.group_name, candidate_group), (t.task_candidates.c.user_name, candidate_user))
+        for offered_to, who in offers:
+            if who is not None:
+                o = offered_to.table.c
+                q = q.join(offered_to.table, (o.case_id == t.tasks.c.case_id) & (o.item_id == t.tasks.c.item_id))
+                q = q.where(offered_to == who)
         if states:
             q = q.where(t.tasks.c.state.in_(states))
         if kinds:
