@@ -246,3 +246,27 @@ def test_closing_the_service_seals_its_events(db_url: str, tmp_path) -> None:  #
         report = verify(store)
         assert report.ok and report.checkpoints == 1
         assert report.sealed_events == report.events == len(store.events(case.case_id))
+
+
+def test_a_failed_checkpoint_does_not_fail_the_durable_command_and_the_next_one_seals_its_events(
+    db_url: str, tmp_path, caplog  # type: ignore[no-untyped-def]
+) -> None:
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store:
+        service = CaseService(store, clock=lambda: T0, checkpoint_every=1)
+        service.deploy(claim_xml())
+        real_flush = service.checkpointer.flush
+
+        def broken() -> int | None:
+            raise OSError("disk full")
+
+        service.checkpointer.flush = broken  # type: ignore[method-assign]
+        case = service.start_case("claim", {"amount": 10})
+        result = service.execute(case.case_id, commands.CompleteItem(item="Review claim", actor="bob"))
+        assert result.events and len(store.events(case.case_id)) == result.version
+        assert "writing an audit checkpoint failed" in caplog.text
+        assert verify(store).sealed_events == 0
+        service.checkpointer.flush = real_flush  # type: ignore[method-assign]
+        service.execute(case.case_id, commands.CompleteItem(item="Request documents", actor="bob"))
+        report = verify(store)
+        assert report.ok and report.sealed_events == report.events == len(store.events(case.case_id))
+        service.close()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from helpers_service import T0, assert_stored_state_is_the_log, claim_xml
 
-from casework.engine import commands
-from casework.service import CaseService, Conflict
+from casework.engine import CommandRejected, commands
+from casework.service import CaseResult, CaseService, Conflict
 from casework.store import CaseHead, Store
 
 
@@ -67,25 +68,24 @@ def test_exactly_one_racer_completes_the_task(db_url: str, tmp_path, rounds: int
     setup.close()
 
 
-def test_threads_of_one_service_racing(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Same process, same service (and its cache of the case): both threads decide before either commits."""
+def test_threads_of_one_service_take_turns_on_a_case(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Same process, same service: a command that arrives while another on the same case is being written waits
+    for the next round and is judged on what the first one wrote: one completion, and the second caller is told
+    why its command no longer applies."""
     store = Store.open(db_url, audit_key=tmp_path / "k")
     svc = CaseService(store, clock=lambda: T0)
     svc.deploy(claim_xml())
     case_id = svc.start_case("claim", {"amount": 10}).case_id  # now cached by this service
     before = len(store.events(case_id))
-    barrier = threading.Barrier(2)
-    real_write = store.write
-    waited: set[int] = set()
+    writing, release = threading.Event(), threading.Event()
+    real_write_commands = store.write_commands
 
-    def write_after_both_decided(work):  # type: ignore[no-untyped-def]
-        me = threading.get_ident()
-        if me not in waited:
-            waited.add(me)
-            barrier.wait(timeout=30)
-        return real_write(work)
+    def write_when_released(works):  # type: ignore[no-untyped-def]
+        writing.set()
+        assert release.wait(timeout=30)
+        return real_write_commands(works)
 
-    store.write = write_after_both_decided  # type: ignore[method-assign]
+    store.write_commands = write_when_released  # type: ignore[method-assign]
     outcomes: list[object] = [None, None]
 
     def run(i: int) -> None:
@@ -94,14 +94,20 @@ def test_threads_of_one_service_racing(db_url: str, tmp_path) -> None:  # type: 
         except Exception as exc:
             outcomes[i] = exc
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for th in threads:
-        th.start()
-    for th in threads:
+    first = threading.Thread(target=run, args=(0,))
+    first.start()
+    assert writing.wait(timeout=30)
+    second = threading.Thread(target=run, args=(1,))
+    second.start()
+    deadline = time.monotonic() + 30
+    while not svc._combiner._queue and time.monotonic() < deadline:  # the second command is waiting its turn
+        time.sleep(0.001)
+    assert svc._combiner._queue
+    release.set()
+    for th in (first, second):
         th.join(timeout=60)
-    errors = [o for o in outcomes if isinstance(o, Exception)]
-    assert len(errors) == 1 and isinstance(errors[0], Conflict), outcomes
-    winner = next(o for o in outcomes if not isinstance(o, Exception))
-    assert len(store.events(case_id)) == before + len(winner.events)  # type: ignore[attr-defined]
+    assert isinstance(outcomes[0], CaseResult), outcomes
+    assert isinstance(outcomes[1], CommandRejected) and "it is completed" in str(outcomes[1]), outcomes
+    assert len(store.events(case_id)) == before + len(outcomes[0].events)
     assert_stored_state_is_the_log(store, case_id)
     store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 import threading
 import uuid
@@ -21,9 +22,12 @@ from casework.engine import CaseState, CommandRejected, Event, apply, commands, 
 from casework.model import CaseDefinition, load_definition
 from casework.service import projection as proj
 from casework.service.cache import HeadCache
+from casework.service.combining import Combiner, Request
 from casework.service.errors import Conflict, Corrupt, InvalidInput, NotFound
 from casework.store import CaseHead, Store, VersionMismatch
 from casework.store import writes as w
+
+logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 5
@@ -56,6 +60,25 @@ class CaseResult:
     events: list[Event] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _Prepared:
+    """A command run through the engine, its write computed and not yet made."""
+
+    head: CaseHead
+    state: CaseState
+    events: list[Event]
+    work: w.CommandWrite
+    after: proj.Views
+    target: tuple[str, int] | None  # the definition a migration moves the case to
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    """A round's answer for a command whose case had changed: its owner goes on alone."""
+
+    lost_race: bool
+
+
 class CaseService:
     def __init__(
         self,
@@ -80,6 +103,7 @@ class CaseService:
         # Recently written cases, so the next command skips the read; the version check on write catches any
         # copy made stale by another process, which is then re-read.
         self._heads = HeadCache(cache_size)
+        self._combiner = Combiner(self._execute_round)
 
     # -- definitions ----------------------------------------------------------------------------------------------
 
@@ -178,7 +202,7 @@ class CaseService:
             state,
             proj.views(state, definition),
         )
-        self.checkpointer.note(len(rows))
+        self._note_events(len(rows))
         return CaseResult(new_id, len(rows), state.status, created=True, events=events)
 
     def execute(self, case_id: str, command: Any, now: datetime | None = None) -> CaseResult:
@@ -188,72 +212,26 @@ class CaseService:
         `Conflict` (the case changed concurrently and the command no longer applies; nothing was written).
         """
         now = now or self.clock()
-        lost_race = False
+        if isinstance(command, commands.Migrate):
+            return self._execute_alone(case_id, command, now)
+        request = self._combiner.run(case_id, (command, now))
+        if request.error is not None:
+            raise request.error
+        if isinstance(request.result, _Retry):
+            # Its round found the case changed under it: go on alone, with the usual bounded retries.
+            return self._execute_alone(case_id, command, now, lost_race=request.result.lost_race)
+        result: CaseResult = request.result
+        return result
+
+    def _execute_alone(self, case_id: str, command: Any, now: datetime, lost_race: bool = False) -> CaseResult:
         for _attempt in range(self.max_attempts):
-            head, cached_state, cached_views = self._heads.take(case_id)
-            from_cache = head is not None
-            if head is None:
-                head = self.store.case_head(case_id)
-                if head is None:
-                    raise NotFound(f"no case {case_id}")
-            if head.source != "engine":
-                raise CommandRejected(f"case {case_id} was imported from a log and is closed")
-            _, definition = self.definition(head.definition_key, head.definition_version)
-            state = cached_state or self._load(head)
-            before = (
-                cached_views if cached_state is not None and cached_views is not None else proj.views(state, definition)
-            )
-            status_before = state.status
+            attempt = self._attempt(case_id, command, now, lost_race)
+            if attempt is None:
+                continue
+            if isinstance(attempt, CaseResult):
+                return attempt
             try:
-                events = execute(definition, state, command, now)
-            except CommandRejected as exc:
-                if from_cache:  # judged on a possibly stale copy: judge again on what is stored
-                    self._heads.pop(case_id)
-                    continue
-                if lost_race:
-                    raise Conflict(
-                        f"case {case_id} changed concurrently and the command no longer applies: {exc}"
-                    ) from exc
-                raise
-            if not events:
-                if cached_state is not None:
-                    self._heads.put(head, state, before)
-                return CaseResult(case_id, head.version, state.status)
-            target = self._migration_target(command) if isinstance(command, commands.Migrate) else None
-            def_key, def_version = target or (head.definition_key, head.definition_version)
-            rows = w.event_rows(case_id, head.version + 1, head.last_hash, events)
-            expected = head.version
-            version = expected + len(rows)
-            snapshot_json: str | None = None
-            if (target is not None or state.status != status_before
-                    or version - head.snapshot_version >= self.snapshot_every):
-                snapshot_json = _SNAPSHOT.encode(state.to_dict())
-            # The unit of work is plain data, computed here outside the write lock: the group committer writes a
-            # batch of them together.
-            after = proj.views(state, self.definition(*target)[1] if target is not None else definition)
-            c = proj.changes(case_id, before, after, now)
-            work = w.CommandWrite(
-                case_id=case_id,
-                expected_version=expected,
-                status=state.status,
-                snapshot=snapshot_json,
-                now=now,
-                events=rows,
-                task_upserts=c.task_upserts,
-                task_deletes=c.task_deletes,
-                participants_add=c.participants_add,
-                participants_remove=c.participants_remove,
-                queued_add=c.queued_add,
-                queued_remove=c.queued_remove,
-                offered_add=c.offered_add,
-                offered_remove=c.offered_remove,
-                job_upserts=c.job_upserts,
-                job_deletes=c.job_deletes,
-                definition=target,
-                previous_status=status_before,
-            )
-            try:
-                self.store.write(work)
+                self.store.write(attempt.work)
             except VersionMismatch:
                 self._heads.pop(case_id)
                 # Someone else wrote the case first (another thread, or another process since our cached copy):
@@ -263,19 +241,140 @@ class CaseService:
             except BaseException:
                 self._heads.pop(case_id)
                 raise
-            if snapshot_json is None:
-                snapshot_json, snapshot_version = head.snapshot_json, head.snapshot_version
-            else:
-                snapshot_version = version
-            self._heads.put(
-                CaseHead(case_id, def_key, def_version, version, rows[-1]["hash"], head.source, snapshot_json,
-                         snapshot_version),
-                None if target is not None else state,
-                None if target is not None else after,
-            )
-            self.checkpointer.note(len(rows))
-            return CaseResult(case_id, version, state.status, events=events)
+            result = self._written(attempt)
+            self._note_events(len(attempt.work.events))
+            return result
         raise Conflict(f"case {case_id} kept changing; gave up after {self.max_attempts} attempts")
+
+    def _execute_round(self, requests: list[Request]) -> None:
+        """The combiner's round: every command through the engine, then all their writes in one group commit."""
+        prepared: list[tuple[Request, _Prepared]] = []
+        for request in requests:
+            command, now = request.payload
+            try:
+                attempt = self._attempt(request.key, command, now, lost_race=False)
+            except Exception as exc:
+                request.error = exc
+                continue
+            if attempt is None:
+                request.result = _Retry(lost_race=False)
+            elif isinstance(attempt, CaseResult):
+                request.result = attempt
+            else:
+                prepared.append((request, attempt))
+        if not prepared:
+            return
+        try:
+            errors = self.store.write_commands([attempt.work for _, attempt in prepared])
+        except BaseException:
+            for request, _ in prepared:
+                self._heads.pop(request.key)
+            raise
+        written = 0
+        for (request, attempt), error in zip(prepared, errors, strict=True):
+            if error is None:
+                request.result = self._written(attempt)
+                written += len(attempt.work.events)
+                continue
+            self._heads.pop(request.key)
+            if isinstance(error, VersionMismatch):
+                request.result = _Retry(lost_race=True)
+            else:
+                request.error = error
+        if written:
+            self._note_events(written)
+
+    def _note_events(self, n: int) -> None:
+        """Count `n` durable events towards the next audit checkpoint, which may be written now."""
+        try:
+            self.checkpointer.note(n)
+        except Exception:  # the commands are durable and must not be reported failed; the next checkpoint seals them
+            logger.exception("casework: writing an audit checkpoint failed")
+
+    def _attempt(
+        self, case_id: str, command: Any, now: datetime, lost_race: bool
+    ) -> _Prepared | CaseResult | None:
+        """One try at `command`: what to write (`_Prepared`), the result if it changes nothing, or None if it was
+        judged on a cached copy that may be stale (the copy is dropped: try again from the store)."""
+        head, cached_state, cached_views = self._heads.take(case_id)
+        from_cache = head is not None
+        if head is None:
+            head = self.store.case_head(case_id)
+            if head is None:
+                raise NotFound(f"no case {case_id}")
+        if head.source != "engine":
+            raise CommandRejected(f"case {case_id} was imported from a log and is closed")
+        _, definition = self.definition(head.definition_key, head.definition_version)
+        state = cached_state or self._load(head)
+        before = (
+            cached_views if cached_state is not None and cached_views is not None else proj.views(state, definition)
+        )
+        status_before = state.status
+        try:
+            events = execute(definition, state, command, now)
+        except CommandRejected as exc:
+            if from_cache:  # judged on a possibly stale copy: judge again on what is stored
+                self._heads.pop(case_id)
+                return None
+            if lost_race:
+                raise Conflict(
+                    f"case {case_id} changed concurrently and the command no longer applies: {exc}"
+                ) from exc
+            raise
+        if not events:
+            if cached_state is not None:
+                self._heads.put(head, state, before)
+            return CaseResult(case_id, head.version, state.status)
+        target = self._migration_target(command) if isinstance(command, commands.Migrate) else None
+        rows = w.event_rows(case_id, head.version + 1, head.last_hash, events)
+        version = head.version + len(rows)
+        snapshot_json: str | None = None
+        if (target is not None or state.status != status_before
+                or version - head.snapshot_version >= self.snapshot_every):
+            snapshot_json = _SNAPSHOT.encode(state.to_dict())
+        # The unit of work is plain data, computed here outside the write lock: the group committer writes a
+        # batch of them together.
+        after = proj.views(state, self.definition(*target)[1] if target is not None else definition)
+        c = proj.changes(case_id, before, after, now)
+        work = w.CommandWrite(
+            case_id=case_id,
+            expected_version=head.version,
+            status=state.status,
+            snapshot=snapshot_json,
+            now=now,
+            events=rows,
+            task_upserts=c.task_upserts,
+            task_deletes=c.task_deletes,
+            participants_add=c.participants_add,
+            participants_remove=c.participants_remove,
+            queued_add=c.queued_add,
+            queued_remove=c.queued_remove,
+            offered_add=c.offered_add,
+            offered_remove=c.offered_remove,
+            job_upserts=c.job_upserts,
+            job_deletes=c.job_deletes,
+            definition=target,
+            previous_status=status_before,
+        )
+        return _Prepared(head, state, events, work, after, target)
+
+    def _written(self, p: _Prepared) -> CaseResult:
+        """The command's result once its write is durable; the case's new head is cached for the next command.
+        The caller counts the events towards the next checkpoint."""
+        work, head = p.work, p.head
+        version = work.expected_version + len(work.events)
+        if work.snapshot is None:
+            snapshot_json, snapshot_version = head.snapshot_json, head.snapshot_version
+        else:
+            snapshot_json, snapshot_version = work.snapshot, version
+        def_key, def_version = p.target or (head.definition_key, head.definition_version)
+        self._heads.put(
+            CaseHead(head.id, def_key, def_version, version, work.events[-1]["hash"], head.source, snapshot_json,
+                     snapshot_version),
+            None if p.target is not None else p.state,
+            None if p.target is not None else p.after,
+        )
+        return CaseResult(head.id, version, p.state.status, events=p.events)
 
     def close(self) -> None:
         """Seal the events written since the last checkpoint and stop the checkpoint timer. The store stays open:

@@ -97,23 +97,37 @@ class GroupCommitter:
 
     def submit(self, work: Callable[[Connection], T]) -> T:
         pending: _Pending[T] = _Pending(work)
+        self._submit([pending])
+        if pending.error is not None:
+            raise pending.error
+        return pending.result  # type: ignore[return-value]
+
+    def submit_all(self, works: list[Callable[[Connection], Any]]) -> list[_Pending[Any]]:
+        """Write `works` in one batch (or more, past `MAX_BATCH`) and return each one's outcome: its result, or the
+        error that it alone failed with. For a caller that has gathered several commands itself."""
+        pendings: list[_Pending[Any]] = [_Pending(work) for work in works]
+        for start in range(0, len(pendings), MAX_BATCH):
+            self._submit(pendings[start:start + MAX_BATCH])
+        return pendings
+
+    def _submit(self, pendings: list[_Pending[Any]]) -> None:
         with self._lock:
             waiting = self._waiting
             if not self._busy:
-                # Nobody is committing: commit this unit right now, alone (the single-client case).
+                # Nobody is committing: commit these units right now (the single-client case).
                 self._busy = True
                 batch = None
-            elif waiting and len(waiting[-1].units) < MAX_BATCH:
+            elif waiting and len(waiting[-1].units) + len(pendings) <= MAX_BATCH:
                 batch = waiting[-1]
-                batch.units.append(pending)
+                batch.units.extend(pendings)
                 leader = False
             else:
                 batch = _Batch()
-                batch.units.append(pending)
+                batch.units.extend(pendings)
                 leader = True
                 waiting.append(batch)
         if batch is None:
-            self._commit_turn(None, [pending])
+            self._commit_turn(None, pendings)
         elif leader:
             try:
                 batch.go.wait()
@@ -127,9 +141,6 @@ class GroupCommitter:
             self._commit_turn(batch, batch.units)
         else:
             batch.done.wait()
-        if pending.error is not None:
-            raise pending.error
-        return pending.result  # type: ignore[return-value]
 
     def _commit_turn(self, batch: _Batch | None, units: list[_Pending[Any]]) -> None:
         """Run `units` (this thread holds the commit turn), then pass the turn to the oldest waiting batch."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Select, func, insert, select, text
 
@@ -21,6 +21,9 @@ from casework.store.groupcommit import GroupCommitter, PostgresBatches, SqliteBa
 from casework.store.jobs import JobsMixin
 from casework.store.records import CaseHead, CaseRow, DefinitionRow, StoredEvent, TaskRow, as_utc
 from casework.store.url import create_store_engine, default_db_url, parse_url
+
+if TYPE_CHECKING:
+    from casework.store.writes import CommandWrite
 
 T = TypeVar("T")
 
@@ -94,6 +97,13 @@ class Store(JobsMixin, DocumentsMixin):
             return self._committer.submit(work)
         with self.engine.begin() as conn:
             return work(conn)
+
+    def write_commands(self, works: Sequence[CommandWrite]) -> list[BaseException | None]:
+        """Write several commands' units durably, together where they can be; each one's error (None: written).
+        One failing unit (e.g. a `VersionMismatch`) does not undo the others. Migrations go through `write`."""
+        if any(work.definition is not None for work in works):
+            raise ValueError("write_commands takes no migrations")
+        return [unit.error for unit in self._committer.submit_all(list(works))]
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
