@@ -37,6 +37,29 @@ def test_claim_runs_to_completion_with_projections(svc: CaseService) -> None:
     assert verify(svc.store).ok
 
 
+@pytest.mark.parametrize("cache_size", [0, 10_000])
+def test_a_service_reads_cases_it_did_not_write_from_the_store(db_url: str, tmp_path, cache_size: int) -> None:  # type: ignore[no-untyped-def]
+    """Cases written by another service (another process) or with no cache at all: each command reads the case
+    (before its round, or within it without a cache), and a rejected command changes nothing."""
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store:
+        writer = CaseService(store, clock=lambda: T0)
+        writer.deploy(claim_xml())
+        case_id = writer.start_case("claim", {"amount": 10}).case_id
+        reader = CaseService(store, clock=lambda: T0, cache_size=cache_size)
+        reader.execute(case_id, commands.CompleteItem(item="Review claim", actor="bob"))
+        with pytest.raises(CommandRejected):
+            reader.execute(case_id, commands.CompleteItem(item="Review claim", actor="bob"))
+        writer.execute(case_id, commands.CompleteItem(item="Request documents", actor="ann"))  # its copy is stale
+        reader.execute(case_id, commands.CompleteItem(item="Assess damage", actor="bob"))
+        with pytest.raises(NotFound):
+            reader.execute("no-such-case", commands.CompleteItem(item="Assess damage", actor="bob"))
+        assert [e.actor for e in store.events(case_id) if e.payload.get("transition") == "complete"] == [
+            "bob", "ann", "bob"]
+        assert_stored_state_is_the_log(store, case_id)
+        writer.close()
+        reader.close()
+
+
 def test_deploy_is_versioned_and_rejects_bad_xml(svc: CaseService) -> None:
     assert svc.deploy(claim_xml()) == ("claim", 1)  # same text: same version
     assert svc.deploy(claim_xml().replace("Insurance claim", "Insurance claim v2")) == ("claim", 2)

@@ -23,6 +23,9 @@ class HeadCache:
         self._items: OrderedDict[str, Entry] = OrderedDict()
         self._lock = threading.Lock()
 
+    def __contains__(self, case_id: str) -> bool:
+        return case_id in self._items  # a dict lookup is atomic: no lock needed for a hint
+
     def take(self, case_id: str) -> tuple[CaseHead | None, CaseState | None, Views | None]:
         with self._lock:
             entry = self._items.get(case_id)

@@ -214,6 +214,8 @@ class CaseService:
         now = now or self.clock()
         if isinstance(command, commands.Migrate):
             return self._execute_alone(case_id, command, now)
+        if self._heads.capacity > 0 and case_id not in self._heads:
+            self._warm(case_id)
         request = self._combiner.run(case_id, (command, now))
         if request.error is not None:
             raise request.error
@@ -222,6 +224,19 @@ class CaseService:
             return self._execute_alone(case_id, command, now, lost_race=request.result.lost_race)
         result: CaseResult = request.result
         return result
+
+    def _warm(self, case_id: str) -> None:
+        """Read a case that is not cached into the cache, in the caller's thread: a round runs its commands one
+        after another, and reads there (a round trip each on PostgreSQL) would hold up every command behind them.
+        A copy made stale meanwhile fails its write's version check and is read again."""
+        head = self.store.case_head(case_id)
+        if head is None:
+            raise NotFound(f"no case {case_id}")
+        if head.source != "engine":
+            return  # the round refuses it
+        _, definition = self.definition(head.definition_key, head.definition_version)
+        state = self._load(head)
+        self._heads.put(head, state, proj.views(state, definition))
 
     def _execute_alone(self, case_id: str, command: Any, now: datetime, lost_race: bool = False) -> CaseResult:
         for _attempt in range(self.max_attempts):
