@@ -153,3 +153,65 @@ def test_an_interrupt_in_a_round_reaches_the_running_thread_and_frees_the_turn()
     with pytest.raises(KeyboardInterrupt):
         combiner.run("a", 1)
     assert not combiner._busy
+
+
+def test_an_owner_interrupted_while_queued_is_never_handed_the_turn_and_its_command_still_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rec = Recorder()
+    combiner = Combiner(rec, max_rounds=1)
+    rec.hold.clear()
+    real_wait = Request._wait
+
+    def interrupted_wait(self: Request) -> None:
+        if self.payload == 2:
+            raise KeyboardInterrupt  # as if Ctrl-C arrived while it waited
+        real_wait(self)
+
+    monkeypatch.setattr(Request, "_wait", interrupted_wait)
+    out: dict[str, Any] = {}
+    first = start(combiner, "a", 1, out)
+    assert rec.in_round.wait(timeout=30)
+    start(combiner, "b", 2, out).join(timeout=30)
+    assert isinstance(out["b:2"], tuple) and isinstance(out["b:2"][1], KeyboardInterrupt)
+    third = start(combiner, "c", 3, out)
+    wait_queued(combiner, 2)
+    rec.hold.set()
+    for th in (first, third):
+        th.join(timeout=30)
+    # "b" was the oldest waiting but abandoned: "c"'s owner got the turn and ran both.
+    assert [keys for keys, _ in rec.rounds] == [["a"], ["c", "b"]]
+    assert rec.rounds[1][1] != rec.rounds[0][1]
+    assert out["a:1"] == 2 and out["c:3"] == 6
+    assert not combiner._busy and not combiner._queue
+
+
+def test_an_owner_interrupted_just_as_it_is_handed_the_turn_runs_its_round_before_raising(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rec = Recorder()
+    combiner = Combiner(rec, max_rounds=1)
+    rec.hold.clear()
+    real_wait = Request._wait
+
+    def wait_then_interrupted(self: Request) -> None:
+        real_wait(self)
+        if self.payload == 2:
+            raise KeyboardInterrupt  # arrived right after the wake-up
+
+    monkeypatch.setattr(Request, "_wait", wait_then_interrupted)
+    out: dict[str, Any] = {}
+    first = start(combiner, "a", 1, out)
+    assert rec.in_round.wait(timeout=30)
+    second = start(combiner, "b", 2, out)
+    wait_queued(combiner, 1)
+    third = start(combiner, "c", 3, out)
+    wait_queued(combiner, 2)
+    rec.hold.set()
+    for th in (first, second, third):
+        th.join(timeout=30)
+    assert [keys for keys, _ in rec.rounds] == [["a"], ["b", "c"]]
+    assert isinstance(out["b:2"], tuple) and isinstance(out["b:2"][1], KeyboardInterrupt)
+    assert out["c:3"] == 6
+    assert not combiner._busy
+    assert combiner.run("d", 4).result == 8

@@ -29,7 +29,7 @@ class Request:
     """One command waiting for (or in) a round: `key` (its case) and `payload` are the caller's; whoever runs the
     round sets `result` or `error`."""
 
-    __slots__ = ("_wake", "error", "key", "payload", "result", "turn")
+    __slots__ = ("_wake", "abandoned", "error", "key", "payload", "result", "turn")
 
     def __init__(self, key: str, payload: Any) -> None:
         self.key = key
@@ -37,6 +37,8 @@ class Request:
         self.result: Any = None
         self.error: BaseException | None = None
         self.turn = False  # woken to run the next rounds, not with an outcome
+        # Its owner stopped waiting (interrupted): a round still runs it, but never hands it the turn.
+        self.abandoned = False
         self._wake = threading.Lock()  # held until the request is done or given the turn: a one-shot signal
         self._wake.acquire()
 
@@ -74,7 +76,15 @@ class Combiner:
                 self._busy = True
                 queued = False
         if queued:
-            request._wait()
+            try:
+                request._wait()
+            except BaseException:  # e.g. KeyboardInterrupt while waiting
+                with self._lock:
+                    if not request.turn:
+                        request.abandoned = True
+                        raise
+                self._combine(request)  # the turn came with the interrupt: pass it on, or everyone waits forever
+                raise
             if not request.turn:
                 return request
         self._combine(request)
@@ -83,7 +93,8 @@ class Combiner:
     def _combine(self, own: Request) -> None:
         """Run rounds while holding the turn, the first one starting with `own`; then pass the turn on."""
         first: Request | None = own
-        for done_rounds in range(1, self._max_rounds + 1):
+        rounds = 0
+        while True:
             with self._lock:
                 batch = self._take(first)
             first = None
@@ -98,12 +109,13 @@ class Combiner:
                         request.error = exc
                 if not isinstance(exc, Exception):
                     self._finish(batch, own)
-                    self._pass_turn(last=True)
+                    self._pass_turn(last=True, leaving=True)
                     raise
             self._finish(batch, own)
             self.rounds += 1
             self.requests += len(batch)
-            if self._pass_turn(last=done_rounds == self._max_rounds):
+            rounds += 1
+            if self._pass_turn(last=rounds >= self._max_rounds):
                 return
 
     def _take(self, first: Request | None) -> list[Request]:
@@ -128,16 +140,23 @@ class Combiner:
             if request is not own:
                 request._signal()
 
-    def _pass_turn(self, *, last: bool) -> bool:
+    def _pass_turn(self, *, last: bool, leaving: bool = False) -> bool:
         """True if this thread's turn is over: nothing is waiting, or this was its last round and the oldest waiting
-        request now holds the turn."""
+        request now holds the turn. A thread `leaving` (interrupted) frees the turn even if only abandoned requests
+        wait: the next caller runs them."""
         with self._lock:
             if not self._queue:
                 self._busy = False
                 return True
             if not last:
                 return False
-            successor = self._queue.popleft()
+            successor = next((r for r in self._queue if not r.abandoned), None)
+            if successor is None:
+                if not leaving:
+                    return False  # only requests nobody waits for are left: run them here
+                self._busy = False
+                return True
+            self._queue.remove(successor)
             successor.turn = True
         successor._signal()
         return True
