@@ -78,14 +78,14 @@ def test_threads_of_one_service_take_turns_on_a_case(db_url: str, tmp_path) -> N
     case_id = svc.start_case("claim", {"amount": 10}).case_id  # now cached by this service
     before = len(store.events(case_id))
     writing, release = threading.Event(), threading.Event()
-    real_write_commands = store.write_commands
+    real_write = store.write
 
-    def write_when_released(works):  # type: ignore[no-untyped-def]
+    def write_when_released(work):  # type: ignore[no-untyped-def]
         writing.set()
         assert release.wait(timeout=30)
-        return real_write_commands(works)
+        return real_write(work)
 
-    store.write_commands = write_when_released  # type: ignore[method-assign]
+    store.write = write_when_released  # type: ignore[method-assign]  # a round of one command writes with it
     outcomes: list[object] = [None, None]
 
     def run(i: int) -> None:

@@ -52,11 +52,13 @@ class Request:
 
 class Combiner:
     def __init__(self, run_round: Callable[[list[Request]], None], max_round: int = MAX_ROUND,
-                 max_rounds: int = MAX_ROUNDS) -> None:
+                 max_rounds: int = MAX_ROUNDS, run_one: Callable[[Request], None] | None = None) -> None:
         """`run_round(requests)` must give every request a result or an error; if it raises, the requests it left
         without one fail with that exception (which the running thread raises only if it is not an `Exception`,
-        e.g. KeyboardInterrupt)."""
+        e.g. KeyboardInterrupt). `run_one(request)`, if given, runs a round of one request instead (with one
+        client every round is one: its plain path skips the batch bookkeeping)."""
         self._run_round = run_round
+        self._run_one = run_one
         self._max_round = max_round
         self._max_rounds = max_rounds
         self._lock = threading.Lock()
@@ -99,7 +101,10 @@ class Combiner:
                 batch = self._take(first)
             first = None
             try:
-                self._run_round(batch)
+                if len(batch) == 1 and self._run_one is not None:
+                    self._run_one(batch[0])
+                else:
+                    self._run_round(batch)
             except BaseException as exc:
                 # Its requests fail with it. An interrupt also ends this thread's turn and reaches its caller;
                 # an error is each failed request's own (this thread's request may have done fine in an earlier

@@ -103,7 +103,7 @@ class CaseService:
         # Recently written cases, so the next command skips the read; the version check on write catches any
         # copy made stale by another process, which is then re-read.
         self._heads = HeadCache(cache_size)
-        self._combiner = Combiner(self._execute_round)
+        self._combiner = Combiner(self._execute_round, run_one=self._execute_one)
 
     # -- definitions ----------------------------------------------------------------------------------------------
 
@@ -260,6 +260,14 @@ class CaseService:
             self._note_events(len(attempt.work.events))
             return result
         raise Conflict(f"case {case_id} kept changing; gave up after {self.max_attempts} attempts")
+
+    def _execute_one(self, request: Request) -> None:
+        """A round of one command: the plain path, retries included."""
+        command, now = request.payload
+        try:
+            request.result = self._execute_alone(request.key, command, now)
+        except Exception as exc:
+            request.error = exc
 
     def _execute_round(self, requests: list[Request]) -> None:
         """The combiner's round: every command through the engine, then all their writes in one group commit."""
