@@ -2,12 +2,12 @@
 the running thread then takes the whole queue as its next round, runs it (the engine for each command, then one group
 commit for all their writes) and wakes each owner with its outcome.
 
-Why not let every thread run its own command and share only the commit (`casework.store.groupcommit`)? With 16
-clients that costs about four thread switches per command on a 2-core machine: each thread's engine and Python code
-compete for the GIL with the committing thread, which gives the GIL up at every SQLite call and waits to get it back.
-Here a command costs its owner one sleep and one wake-up, the round's Python work runs in one thread without
-contention, and the only GIL hand-offs are to owners being woken. With one client nothing waits: the caller runs its
-own command at once, as before.
+Why not let every thread run its own command and share only the commit (`casework.store.groupcommit`)? Then 16
+threads' engine work competes for the GIL with the committing thread, which gives the GIL up at every database call
+and must wait to get it back. Here the round's Python work runs in one thread and the owners only wake, return and
+queue their next command. Measured against that (16 clients, same run, 2026-11-28): PostgreSQL +16% completions/s
+and 18% less CPU per completion; SQLite 6% less CPU at the same rate (bound there by the single writer's CPU). With
+one client nothing waits: the caller runs its own command at once, on the plain path.
 
 A round holds at most one command per case (a later one on the same case waits for the next round, in order), so
 each command in a round starts from the state the previous round wrote. After `MAX_ROUNDS` rounds the running
