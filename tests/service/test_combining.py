@@ -179,7 +179,7 @@ def test_an_owner_interrupted_while_queued_is_never_handed_the_turn_and_its_comm
     rec.hold.set()
     for th in (first, third):
         th.join(timeout=30)
-    # "b" was the oldest waiting but abandoned: "c"'s owner got the turn and ran both.
+    # "b" was the oldest waiting but its owner had stopped waiting: "c"'s owner got the turn and ran both.
     assert [keys for keys, _ in rec.rounds] == [["a"], ["c", "b"]]
     assert rec.rounds[1][1] != rec.rounds[0][1]
     assert out["a:1"] == 2 and out["c:3"] == 6
@@ -215,3 +215,35 @@ def test_an_owner_interrupted_just_as_it_is_handed_the_turn_runs_its_round_befor
     assert out["c:3"] == 6
     assert not combiner._busy
     assert combiner.run("d", 4).result == 8
+
+
+def test_run_all_alone_runs_the_group_in_the_calling_thread_one_request_per_case_a_round() -> None:
+    rec = Recorder()
+    combiner = Combiner(rec)
+    group = [Request("a", 1), Request("b", 2), Request("a", 3)]
+    combiner.run_all(group)
+    assert [r.result for r in group] == [2, 4, 6]
+    assert rec.rounds == [(["a", "b"], threading.get_ident()), (["a"], threading.get_ident())]
+    assert not combiner._busy and not combiner._queue
+
+
+def test_run_all_while_a_thread_holds_the_turn_joins_its_rounds_and_is_never_handed_the_turn() -> None:
+    rec = Recorder()
+    combiner = Combiner(rec, max_rounds=1)
+    rec.hold.clear()
+    out: dict[str, Any] = {}
+    first = start(combiner, "x", 1, out)
+    assert rec.in_round.wait(timeout=30)
+    group = [Request("a", 2), Request("b", 3)]
+    grouped = threading.Thread(target=combiner.run_all, args=(group,))
+    grouped.start()
+    wait_queued(combiner, 2)
+    rec.hold.set()
+    for th in (first, grouped):
+        th.join(timeout=30)
+    # Its last round over, the first thread found only the group's requests waiting, whose owner waits for all of
+    # them: it ran them itself instead of handing the turn over.
+    assert [keys for keys, _ in rec.rounds] == [["x"], ["a", "b"]]
+    assert rec.rounds[0][1] == rec.rounds[1][1]
+    assert out == {"x:1": 2} and [r.result for r in group] == [4, 6]
+    assert not combiner._busy

@@ -29,7 +29,7 @@ class Request:
     """One command waiting for (or in) a round: `key` (its case) and `payload` are the caller's; whoever runs the
     round sets `result` or `error`."""
 
-    __slots__ = ("_wake", "abandoned", "error", "key", "payload", "result", "turn")
+    __slots__ = ("_wake", "error", "key", "no_turn", "payload", "result", "turn")
 
     def __init__(self, key: str, payload: Any) -> None:
         self.key = key
@@ -37,8 +37,9 @@ class Request:
         self.result: Any = None
         self.error: BaseException | None = None
         self.turn = False  # woken to run the next rounds, not with an outcome
-        # Its owner stopped waiting (interrupted): a round still runs it, but never hands it the turn.
-        self.abandoned = False
+        # A round runs it but never hands it the turn: its owner stopped waiting (interrupted), or waits for a
+        # whole group of requests (`Combiner.run_all`).
+        self.no_turn = False
         self._wake = threading.Lock()  # held until the request is done or given the turn: a one-shot signal
         self._wake.acquire()
 
@@ -83,7 +84,7 @@ class Combiner:
             except BaseException:  # e.g. KeyboardInterrupt while waiting
                 with self._lock:
                     if not request.turn:
-                        request.abandoned = True
+                        request.no_turn = True
                         raise
                 self._combine(request)  # the turn came with the interrupt: pass it on, or everyone waits forever
                 raise
@@ -92,8 +93,26 @@ class Combiner:
         self._combine(request)
         return request
 
-    def _combine(self, own: Request) -> None:
-        """Run rounds while holding the turn, the first one starting with `own`; then pass the turn on."""
+    def run_all(self, requests: list[Request]) -> None:
+        """Run several requests (an event loop's gathered commands, say) and return when each has its outcome.
+        They join the queue together, so they share rounds with each other and with other threads' requests; none
+        of them is ever handed the turn, since this thread waits for all of them, not for one."""
+        if not requests:
+            return
+        with self._lock:
+            for request in requests:
+                request.no_turn = True
+            self._queue.extend(requests)
+            running = self._busy
+            self._busy = True
+        if not running:
+            self._combine(None)
+        for request in requests:
+            request._wait()
+
+    def _combine(self, own: Request | None) -> None:
+        """Run rounds while holding the turn, the first one starting with `own` (if any, else with the queue);
+        then pass the turn on."""
         first: Request | None = own
         rounds = 0
         while True:
@@ -140,22 +159,22 @@ class Combiner:
         return batch
 
     @staticmethod
-    def _finish(batch: list[Request], own: Request) -> None:
+    def _finish(batch: list[Request], own: Request | None) -> None:
         for request in batch:
             if request is not own:
                 request._signal()
 
     def _pass_turn(self, *, last: bool, leaving: bool = False) -> bool:
         """True if this thread's turn is over: nothing is waiting, or this was its last round and the oldest waiting
-        request now holds the turn. A thread `leaving` (interrupted) frees the turn even if only abandoned requests
-        wait: the next caller runs them."""
+        request now holds the turn. A thread `leaving` (interrupted) frees the turn even if only requests that take
+        no turn wait: the next caller runs them."""
         with self._lock:
             if not self._queue:
                 self._busy = False
                 return True
             if not last:
                 return False
-            successor = next((r for r in self._queue if not r.abandoned), None)
+            successor = next((r for r in self._queue if not r.no_turn), None)
             if successor is None:
                 if not leaving:
                     return False  # only requests nobody waits for are left: run them here

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -24,6 +25,7 @@ from casework.service import projection as proj
 from casework.service.cache import HeadCache
 from casework.service.combining import Combiner, Request
 from casework.service.errors import Conflict, Corrupt, InvalidInput, NotFound
+from casework.service.loop_rounds import LoopRounds
 from casework.store import CaseHead, Store, VersionMismatch
 from casework.store import writes as w
 
@@ -104,6 +106,7 @@ class CaseService:
         # copy made stale by another process, which is then re-read.
         self._heads = HeadCache(cache_size)
         self._combiner = Combiner(self._execute_round, run_one=self._execute_one)
+        self._loop_rounds = LoopRounds(self._combiner)
 
     # -- definitions ----------------------------------------------------------------------------------------------
 
@@ -216,14 +219,26 @@ class CaseService:
             return self._execute_alone(case_id, command, now)
         if self._heads.capacity > 0 and case_id not in self._heads:
             self._warm(case_id)
-        request = self._combiner.run(case_id, (command, now))
-        if request.error is not None:
-            raise request.error
-        if isinstance(request.result, _Retry):
+        outcome = _outcome(self._combiner.run(case_id, (command, now)))
+        if isinstance(outcome, _Retry):
             # Its round found the case changed under it: go on alone, with the usual bounded retries.
-            return self._execute_alone(case_id, command, now, lost_race=request.result.lost_race)
-        result: CaseResult = request.result
-        return result
+            return self._execute_alone(case_id, command, now, lost_race=outcome.lost_race)
+        return outcome
+
+    async def aexecute(self, case_id: str, command: Any, now: datetime | None = None) -> CaseResult:
+        """`execute` for a caller on an event loop (a server): the same outcomes and errors. The commands of the
+        loop's coroutines are gathered and run together in a worker thread, sharing rounds and commits with any
+        threads calling `execute`. A cancelled caller's command may still be written."""
+        now = now or self.clock()
+        loop = asyncio.get_running_loop()
+        if isinstance(command, commands.Migrate):
+            return await loop.run_in_executor(None, self._execute_alone, case_id, command, now)
+        if self._heads.capacity > 0 and case_id not in self._heads:
+            await loop.run_in_executor(None, self._warm, case_id)
+        outcome = _outcome(await self._loop_rounds.run(case_id, (command, now)))
+        if isinstance(outcome, _Retry):
+            return await loop.run_in_executor(None, self._execute_alone, case_id, command, now, outcome.lost_race)
+        return outcome
 
     def _warm(self, case_id: str) -> None:
         """Read a case that is not cached into the cache, in the caller's thread: a round runs its commands one
@@ -400,8 +415,9 @@ class CaseService:
         return CaseResult(head.id, version, p.state.status, events=p.events)
 
     def close(self) -> None:
-        """Seal the events written since the last checkpoint and stop the checkpoint timer. The store stays open:
-        it is the caller's."""
+        """Seal the events written since the last checkpoint, stop the checkpoint timer and the worker thread of
+        `aexecute`. The store stays open: it is the caller's."""
+        self._loop_rounds.close()
         self.checkpointer.close()
 
     def __enter__(self) -> CaseService:
@@ -489,6 +505,14 @@ class CaseService:
                 continue  # a command changed the case meanwhile: rebuild from its new state
             return True
         raise Conflict(f"case {case_id} kept changing; gave up after {self.max_attempts} attempts")
+
+
+def _outcome(request: Request) -> CaseResult | _Retry:
+    """What a round did with a command: raises its error, or gives its result or `_Retry`."""
+    if request.error is not None:
+        raise request.error
+    result: CaseResult | _Retry = request.result
+    return result
 
 
 def _replace_inbox(conn: Connection, *, case_id: str, version: int, changes: proj.Changes) -> None:
