@@ -587,25 +587,34 @@ def _select(
                         best_key = key
         ngram_only[variant] = ng_best = best
         first: NGramKind = (ng_best.canonical, ng_best.resource)
-        buffer = np.empty_like(sets[PLAIN][smallest, 1])
+        n_tops: dict[tuple[NGramKind, float, int], npt.NDArray[np.int64]] = {}
         for kind, g_all in gbt_val.items():
             g = _unnormalised(g_all[mask], variant, end)
-            # w * g once per weight, not once per n-gram candidate; the sum below is bit for bit the same
-            scaled = {w: np.float32(w) * g for w in params.weights if w > 0}
+            g_top = g.argmax(axis=1)
             trees_alone = False  # with w = 1 the n-gram does not count: one candidate stands for all of them
             for ngram_kind in sorted(sets, key=lambda k: k != first):
                 candidates = sets[ngram_kind]
                 for alpha in params.alphas:
                     for order in range(1, params.max_order + 1):
                         pn = candidates[alpha, order]
-                        for w, wg in scaled.items():
-                            if w == 1.0:
-                                if trees_alone:
-                                    continue
-                                trees_alone = True
-                            np.multiply(pn, np.float32(1 - w), out=buffer)
-                            buffer += wg
-                            key = _score(buffer, y, variant, end, best_key[0])
+                        n_top = n_tops.get((ngram_kind, alpha, order))
+                        if n_top is None:
+                            n_top = n_tops[ngram_kind, alpha, order] = pn.argmax(axis=1)
+                        # Where trees and n-gram rank the same class first, so does every blend of the two (on
+                        # the lower id for ties, as argmax): top-1 only needs the rows where they disagree. That
+                        # made choosing among all n-gram kinds about four times faster.
+                        split = np.nonzero(g_top != n_top)[0]
+                        agreed = int(np.count_nonzero((g_top == n_top) & (g_top == y)))
+                        g_split, pn_split, y_split = g[split], pn[split], y[split]
+                        for w in params.weights:
+                            if w == 0 or (w == 1.0 and trees_alone):
+                                continue
+                            trees_alone = trees_alone or w == 1.0
+                            w32, rest = np.float32(w), np.float32(1 - w)
+                            top = (w32 * g_split + rest * pn_split).argmax(axis=1)
+                            if (agreed + int(np.count_nonzero(top == y_split))) / len(y) < best_key[0]:
+                                continue
+                            key = _score(w32 * g + rest * pn, y, variant, end, best_key[0])
                             if key is not None and key > best_key:
                                 best = Choice(order, alpha, w, kind, key[0], base_key[0], *ngram_kind)
                                 best_key = key
