@@ -7,9 +7,10 @@ import pytest
 from insight_synth import timing_log, write_log
 
 from casework.engine import CaseState, commands, execute
+from casework.engine.events import Event
 from casework.insight.advisor import PathProbability, RemainingSeconds, next_best_actions
 from casework.insight.eventlog import read_log
-from casework.insight.flags import unusual_path
+from casework.insight.flags import case_performers, unusual_path
 from casework.insight.nba import NBAParams, NextActionModel, train_next_action
 from casework.insight.remaining import RemainingParams, train_remaining_time
 from casework.model import load_definition
@@ -41,29 +42,51 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[NextActionModel, 
 
 
 def _case_after_assessment(minutes: int) -> tuple[object, CaseState]:
+    definition, state, _ = _case_with_events(minutes, "ann")
+    return definition, state
+
+
+def _case_with_events(minutes: int, actor: str) -> tuple[object, CaseState, list[Event]]:
     definition = load_definition(MODEL)
     state = CaseState.create("c1", definition)
-    execute(definition, state, commands.StartCase(actor="ann"), NOW)
-    execute(definition, state, commands.CompleteItem(item="Register claim", actor="ann"), NOW)
+    events = execute(definition, state, commands.StartCase(actor=actor), NOW)
+    events += execute(definition, state, commands.CompleteItem(item="Register claim", actor=actor), NOW)
     later = NOW + dt.timedelta(minutes=minutes)
-    execute(definition, state, commands.CompleteItem(item="Assess damage", actor="ann"), later)
-    return definition, state
+    events += execute(definition, state, commands.CompleteItem(item="Assess damage", actor=actor), later)
+    return definition, state, events
 
 
 def test_suggestions_are_mapped_onto_what_the_case_can_do(trained: tuple[NextActionModel, object]) -> None:
     nba, _ = trained
-    definition, state = _case_after_assessment(20)
-    actions = next_best_actions(nba, definition, state, k=3)  # type: ignore[arg-type]
+    definition, state, events = _case_with_events(20, "ann")
+    actions = next_best_actions(nba, definition, state, k=3, events=events)  # type: ignore[arg-type]
     by_activity = {a.activity: a for a in actions}
     assert set(by_activity) >= {"Approve", "Request documents"}
     approve, docs = by_activity["Approve"], by_activity["Request documents"]
     assert approve.action.kind == "start" and approve.action.item is not None  # enabled: start it
     assert docs.action.kind == "plan"  # a discretionary item that can be planned now
-    assert approve.reason.startswith("after ") and "Assess damage" in approve.reason and "%" in approve.reason
+    assert approve.reason.startswith("after ") and "Assess damage handled by ann" in approve.reason
+    assert "%" in approve.reason
     assert {a.model_version for a in actions} == {"nba-test"}
     assert sum(a.probability for a in actions) <= 1.0 + 1e-9
     if "Pay" in by_activity:
         assert by_activity["Pay"].action.kind == "add_task"
+
+
+def test_the_live_path_passes_who_performed_each_step(trained: tuple[NextActionModel, object]) -> None:
+    # in the training log ann's cases were approved and bob's went on to Request documents, whatever the timing
+    nba, _ = trained
+    assert nba.choices["noeoc"].resource > 0
+    for actor, expected in (("ann", "Approve"), ("bob", "Request documents")):
+        definition, state, events = _case_with_events(20, actor)
+        assert case_performers(state, events) == [actor, actor]
+        best = next_best_actions(nba, definition, state, k=1, events=events)[0]  # type: ignore[arg-type]
+        assert best.activity == expected and best.probability > 0.9
+        assert f"Assess damage handled by {actor}, 100% of " in best.reason
+    # without the history the model cannot tell: the two stay close
+    definition, state = _case_after_assessment(20)
+    blind = {a.activity: a.probability for a in next_best_actions(nba, definition, state, k=2)}  # type: ignore[arg-type]
+    assert abs(blind["Approve"] - blind["Request documents"]) < 0.2
 
 
 def test_following_and_dismissing_a_suggestion_is_audited(trained: tuple[NextActionModel, object]) -> None:

@@ -8,13 +8,13 @@ recorded against the version that made the suggestion.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from casework.engine import CaseState, commands
 from casework.insight.casetype import ActionSpec
-from casework.insight.flags import case_path
+from casework.insight.flags import RecordedEvent, case_path, case_performers
 from casework.insight.nba import NextActionModel
 from casework.insight.remaining import RemainingTimeModel
 from casework.insight.rules import Action, resolve_action
@@ -51,14 +51,25 @@ class NextAction:
 
 
 def next_best_actions(
-    model: NextActionModel, definition: CaseDefinition, state: CaseState, *, k: int = 3, model_version: str = ""
+    model: NextActionModel,
+    definition: CaseDefinition,
+    state: CaseState,
+    *,
+    k: int = 3,
+    model_version: str = "",
+    events: Iterable[RecordedEvent] | None = None,
 ) -> list[NextAction]:
-    """The k most likely next steps of an open case, best first, each mapped onto the case."""
+    """The k most likely next steps of an open case, best first, each mapped onto the case.
+
+    `events`: the case's event history, for who performed each step; a model that learned from performers uses
+    them (without them it falls back to the activities alone).
+    """
     if state.ended:
         return []
     activities, timestamps = case_path(state)
+    resources = case_performers(state, events) if events is not None else None
     result: list[NextAction] = []
-    for suggestion in model.suggest(activities, timestamps, k=k):
+    for suggestion in model.suggest(activities, timestamps, resources, k=k):
         action, note = resolve_action(ActionSpec("start", suggestion.activity), None, definition, state)
         result.append(
             NextAction(

@@ -52,9 +52,13 @@ def suggest_case(
             raise typer.Exit(1) from exc
         # A document counts as the kind its file is named after (police_report.pdf is a police_report).
         documents = [(Path(d.name).stem, d.name) for d in store.documents(case_id)]
+        # who performed each step: a model that learned from performers needs them
+        events = store.events(case_id)
     insight = InsightModel.load(model) if model is not None else None
     if insight is not None:
-        actions = next_best_actions(insight.next_action, definition, state, k=k, model_version=insight.version)
+        actions = next_best_actions(
+            insight.next_action, definition, state, k=k, model_version=insight.version, events=events
+        )
         table = Table(title=f"next best actions for {case_id} (model {insight.version})", title_justify="left")
         for column in ("activity", "probability", "do", "why"):
             table.add_column(column)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from casework.engine import CaseState
 from casework.engine.lifecycle import COMPLETED
@@ -42,6 +42,7 @@ __all__ = [
     "Suggestion",
     "assess",
     "case_path",
+    "case_performers",
     "sla_deadline",
     "sla_findings",
     "unusual_path",
@@ -103,8 +104,8 @@ def _map_gap_action(gap: Finding, case_type: CaseType, definition: CaseDefinitio
 
 
 # -- the case's path ----------------------------------------------------------------------------------------------
-def case_path(state: CaseState) -> tuple[list[str], list[float]]:
-    """Completed tasks and milestones in the order they completed, with POSIX timestamps."""
+def _path_steps(state: CaseState) -> list[tuple[float, bool, int, str, str]]:
+    """(completed at, is a milestone, instance number, name, item id) of each step of the path, in path order."""
     steps = []
     for item in state.items.values():
         if item.kind in PATH_KINDS and item.state == COMPLETED and item.ended_at:
@@ -112,9 +113,38 @@ def case_path(state: CaseState) -> tuple[list[str], list[float]]:
             if moment is not None:
                 # Items ending in one engine step share a timestamp: a milestone reached in that step is a
                 # consequence of the work, so it goes after it; creation order settles the rest deterministically.
-                steps.append((moment.timestamp(), item.kind == "milestone", instance_number(item.id), item.name))
+                steps.append(
+                    (moment.timestamp(), item.kind == "milestone", instance_number(item.id), item.name, item.id)
+                )
     steps.sort()
+    return steps
+
+
+def case_path(state: CaseState) -> tuple[list[str], list[float]]:
+    """Completed tasks and milestones in the order they completed, with POSIX timestamps."""
+    steps = _path_steps(state)
     return [s[3] for s in steps], [s[0] for s in steps]
+
+
+class RecordedEvent(Protocol):
+    """What `case_performers` reads of an event: engine events and stored events both have it."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+
+def case_performers(state: CaseState, events: Iterable[RecordedEvent]) -> list[str | None]:
+    """Who performed each step of `case_path(state)`: the actor of the event that completed it (None if the events
+    do not say). The state keeps no actors, the event history does."""
+    completed_by: dict[str, str] = {}
+    for event in events:
+        if event.type == "item_transition" and event.payload.get("to") == COMPLETED:
+            completed_by[str(event.payload.get("id"))] = event.actor
+    return [completed_by.get(s[4]) for s in _path_steps(state)]
 
 
 def unusual_path(state: CaseState, model: NextActionModel, threshold: float = UNUSUAL_THRESHOLD) -> Finding | None:

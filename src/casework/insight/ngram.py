@@ -105,16 +105,170 @@ class NGramCounts:
             "n_classes": self.n_classes,
             "max_order": self.max_order,
             "unigram": self.unigram.tolist(),
-            "tables": [[list(ctx), {str(i): float(v) for i, v in enumerate(t) if v}] for ctx, t in self.tables.items()],
+            "tables": _tables_to_json(self.tables),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> NGramCounts:
         model = cls(int(data["n_classes"]), int(data["max_order"]))  # type: ignore[call-overload]
         model.unigram = np.asarray(data["unigram"], dtype=np.float64)
-        for ctx, entries in data["tables"]:  # type: ignore[attr-defined]
-            table = np.zeros(model.n_classes)
-            for i, v in entries.items():
-                table[int(i)] = v
-            model.tables[tuple(int(c) for c in ctx)] = table
+        model.tables = _tables_from_json(data["tables"], model.n_classes)  # type: ignore[arg-type]
         return model
+
+
+UNKNOWN_RESOURCE = -2  # a performer training never saw: no resource context matches, so the plain n-gram decides
+
+
+class ResourceNGram:
+    """The plain n-gram with one more, most specific kind of context: the last activities together with who
+    performed the last event(s).
+
+    After the plain chain up to order j, P = (count(a | last m activities, last d resources) + alpha * P) / (total
+    + alpha) for d = 1..depth, where m = min(j, activity_order). A resource context never seen leaves P as it was,
+    so a performer unknown to training, or a sparse context, backs off to the plain activity contexts. The activity
+    part is capped because a long activity context times hundreds of performers is mostly unseen, and interpolating
+    a short resource context on top of a long plain one measured worse than the capped form (bpic13_inc, validation
+    top-1 of the n-gram alone: 0.663 plain, 0.717 with m = min(j, 2), 0.705 with m = j).
+    """
+
+    def __init__(self, base: NGramCounts, resources: Sequence[str], activity_order: int = 2, depth: int = 2) -> None:
+        self.base = base
+        self.resources = list(resources)
+        self.activity_order = activity_order
+        self.depth = depth
+        self.tables: dict[tuple[int, ...], FloatArray] = {}
+        self._index = {r: i for i, r in enumerate(self.resources)}
+
+    @property
+    def n_classes(self) -> int:
+        return self.base.n_classes
+
+    def resource_ids(self, resources: Sequence[str | None] | None, n: int) -> list[int]:
+        if resources is None:
+            return [UNKNOWN_RESOURCE] * n
+        return [self._index.get(r, UNKNOWN_RESOURCE) if r is not None else UNKNOWN_RESOURCE for r in resources]
+
+    def _key(self, ids: Sequence[int], rids: Sequence[int], m: int, d: int) -> tuple[int, ...]:
+        # Padding as in NGramCounts: past the prefix length every longer context is the same evidence.
+        m = min(m, len(ids) + 1)
+        last = tuple(rids[max(0, len(rids) - d) :])
+        return (m, d, *self.base.context(ids, m), *((PAD,) * (d - len(last))), *last)
+
+    def add(self, ids: Sequence[int], rids: Sequence[int], target: int, weight: float = 1.0) -> None:
+        for m in range(1, self.activity_order + 1):
+            for d in range(1, self.depth + 1):
+                key = self._key(ids, rids, m, d)
+                table = self.tables.get(key)
+                if table is None:
+                    table = self.tables[key] = np.zeros(self.n_classes)
+                table[target] += weight
+            if m > len(ids):
+                break
+
+    def fit(self, sequences: Iterable[tuple[Sequence[int], Sequence[int]]], end_class: int) -> ResourceNGram:
+        """Counts from (activity ids, resource ids) per case; the base n-gram is fitted separately."""
+        for ids, rids in sequences:
+            for k in range(1, len(ids) + 1):
+                self.add(ids[:k], rids[:k], ids[k] if k < len(ids) else end_class)
+        return self
+
+    def predict(self, ids: Sequence[int], rids: Sequence[int], order: int, alpha: float, depth: int) -> FloatArray:
+        p = self.base.predict(ids, order, alpha)
+        if order == 0:
+            return p
+        m = min(order, self.activity_order)
+        for d in range(1, min(depth, self.depth) + 1):
+            table = self.tables.get(self._key(ids, rids, m, d))
+            if table is not None:
+                p = (table + alpha * p) / (table.sum() + alpha)
+        return p
+
+    def predict_batch(
+        self,
+        contexts: Sequence[Sequence[int]],
+        resource_contexts: Sequence[Sequence[int]],
+        max_order: int,
+        alphas: Sequence[float],
+        depth: int,
+    ) -> dict[float, list[FloatArray]]:
+        """`predict` for many prefixes, every order 0..max_order and several alphas, with `depth` resources."""
+        plain = self.base.predict_batch(contexts, max_order, alphas)
+        n, width = len(contexts), self.n_classes
+        empty = np.zeros(width)
+        # the resource levels only depend on m = min(order, activity_order): look each up once
+        levels: dict[int, list[tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]]] = {}
+        for m in range(1, min(max_order, self.activity_order) + 1):
+            levels[m] = []
+            for d in range(1, min(depth, self.depth) + 1):
+                found = [
+                    self.tables.get(self._key(ids, rids, m, d))
+                    for ids, rids in zip(contexts, resource_contexts, strict=True)
+                ]
+                table = np.vstack([t if t is not None else empty for t in found]) if n else np.zeros((0, width))
+                seen = np.asarray([t is not None for t in found], dtype=bool)
+                levels[m].append((table, table.sum(axis=1), seen))
+        out: dict[float, list[FloatArray]] = {}
+        for alpha in alphas:
+            per_order = [plain[alpha][0]]
+            for order in range(1, max_order + 1):
+                p = plain[alpha][order]
+                for table, total, seen in levels[min(order, self.activity_order)]:
+                    p = np.where(seen[:, None], (table + alpha * p) / (total + alpha)[:, None], p)
+                per_order.append(p)
+            out[alpha] = per_order
+        return out
+
+    def evidence(
+        self, ids: Sequence[int], rids: Sequence[int], target: int, order: int, depth: int, min_support: int = 3
+    ) -> tuple[int, int, int, int]:
+        """(activity context length, count of target, total, resources in the context) from the most specific
+        context with enough support that saw target: a resource context if one qualifies, else the plain n-gram's
+        (resources 0)."""
+        if order > 0:
+            m = min(order, self.activity_order)
+            for d in range(min(depth, self.depth), 0, -1):
+                table = self.tables.get(self._key(ids, rids, m, d))
+                if table is None:
+                    continue
+                total = round(float(table.sum()))
+                count = round(float(table[target]))
+                if total >= min_support and count > 0:
+                    return min(m, len(ids) + 1), count, total, d
+        return (*self.base.evidence(ids, target, order, min_support), 0)
+
+    def to_json(self) -> dict[str, object]:
+        """The resource contexts only: the base n-gram is stored once, beside it."""
+        return {
+            "resources": self.resources,
+            "activity_order": self.activity_order,
+            "depth": self.depth,
+            "tables": _tables_to_json(self.tables),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object], base: NGramCounts) -> ResourceNGram:
+        model = cls(
+            base,
+            [str(r) for r in data["resources"]],  # type: ignore[attr-defined]
+            int(data["activity_order"]),  # type: ignore[call-overload]
+            int(data["depth"]),  # type: ignore[call-overload]
+        )
+        model.tables = _tables_from_json(data["tables"], base.n_classes)  # type: ignore[arg-type]
+        return model
+
+
+def _tables_to_json(tables: dict[tuple[int, ...], FloatArray]) -> list[list[object]]:
+    """Sparse: a context's counts as {class: count}, most classes never follow a given context."""
+    return [[list(key), {str(i): float(v) for i, v in enumerate(t) if v}] for key, t in tables.items()]
+
+
+def _tables_from_json(
+    rows: Iterable[tuple[list[int], dict[str, float]]], width: int
+) -> dict[tuple[int, ...], FloatArray]:
+    tables: dict[tuple[int, ...], FloatArray] = {}
+    for key, entries in rows:
+        table = np.zeros(width)
+        for i, v in entries.items():
+            table[int(i)] = v
+        tables[tuple(int(c) for c in key)] = table
+    return tables

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from casework.insight.ngram import NGramCounts, ResourceNGram
+
+# classes A=0 B=1 C=2 end=3. After A, ann's cases go on with B, bob's with C: only who did A tells them apart.
+A, B, C, END = 0, 1, 2, 3
+ANN, BOB = 0, 1
+
+
+def _fitted(depth: int = 2) -> ResourceNGram:
+    sequences = [([A, B], [ANN, ANN])] * 6 + [([A, C], [BOB, BOB])] * 4
+    base = NGramCounts(n_classes=4, max_order=3).fit((ids for ids, _ in sequences), end_class=END)
+    return ResourceNGram(base, ["ann", "bob"], activity_order=2, depth=depth).fit(sequences, end_class=END)
+
+
+def test_the_performer_decides_where_the_plain_ngram_cannot() -> None:
+    model = _fitted()
+    plain = model.base.predict([A], order=2, alpha=1.0)
+    assert plain.argmax() == B and plain[B] < 0.7  # the plain n-gram only knows that B is more common
+    for who, expected in ((ANN, B), (BOB, C)):
+        p = model.predict([A], [who], order=2, alpha=1.0, depth=1)
+        assert p.argmax() == expected and p[expected] > 0.85
+        assert p.sum() == pytest.approx(1.0)
+    # exactly: the resource context (A by bob: C four times) over the plain order-2 distribution
+    assert model.predict([A], [BOB], 2, 1.0, 1) == pytest.approx((np.array([0, 0, 4, 0]) + plain) / 5)
+
+
+def test_an_unknown_performer_or_order_zero_is_the_plain_ngram() -> None:
+    model = _fitted()
+    (unknown,) = model.resource_ids(["carol"], 1)
+    for order in (0, 1, 2, 3):
+        assert model.predict([A], [unknown], order, 1.0, 2) == pytest.approx(model.base.predict([A], order, 1.0))
+    assert model.resource_ids(None, 2) == [unknown, unknown]
+    assert model.predict([A], [ANN], 0, 1.0, 2) == pytest.approx(model.base.predict([A], 0, 1.0))
+
+
+def test_batch_is_one_by_one_for_every_order_alpha_and_depth() -> None:
+    model = _fitted()
+    contexts = [[A], [A, B], [A, C], [B], [A]]
+    performers = [[ANN], [ANN, ANN], [BOB, BOB], [BOB], [model.resource_ids(["nobody"], 1)[0]]]
+    for depth in (1, 2):
+        batch = model.predict_batch(contexts, performers, 3, [0.5, 2.0], depth)
+        for alpha in (0.5, 2.0):
+            for order in range(4):
+                for row, (ids, rids) in enumerate(zip(contexts, performers, strict=True)):
+                    one = model.predict(ids, rids, order, alpha, depth)
+                    assert batch[alpha][order][row] == pytest.approx(one)
+
+
+def test_evidence_names_the_performer_context_first_then_backs_off() -> None:
+    model = _fitted()
+    # (activity context length, count, total, performers in the context); length 2 for one event: "starts with A"
+    assert model.evidence([A], [BOB], C, order=2, depth=2) == (2, 4, 4, 2)
+    assert model.evidence([A], [BOB], C, order=2, depth=1) == (2, 4, 4, 1)
+    # bob never went on with B: the plain context (cases starting with A) is the evidence
+    assert model.evidence([A], [BOB], B, order=2, depth=2) == (2, 6, 10, 0)
+
+
+def test_json_round_trip_keeps_every_count() -> None:
+    model = _fitted()
+    text = json.dumps(model.to_json())
+    loaded = ResourceNGram.from_json(json.loads(text), model.base)
+    assert loaded.resources == model.resources and loaded.depth == model.depth
+    assert set(loaded.tables) == set(model.tables)
+    for key, table in model.tables.items():
+        assert loaded.tables[key] == pytest.approx(table)
+    assert loaded.predict([A, C], [BOB, BOB], 3, 1.0, 2) == pytest.approx(model.predict([A, C], [BOB, BOB], 3, 1.0, 2))
