@@ -1,7 +1,9 @@
-"""Child process for the kill -9 test: writes commands from several threads, printing each one after it commits."""
+"""Child process for the kill -9 test: writes commands from several threads (or coroutines on an event loop, with
+`asyncio` as the fourth argument), printing each one after it commits."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 from pathlib import Path
@@ -36,6 +38,23 @@ def main() -> None:
                     continue
                 ack(started.case_id, result.version)
 
+    async def coroutine_client() -> None:
+        while True:
+            started = await asyncio.to_thread(svc.start_case, "claim", {"amount": 10}, actor="crash")
+            ack(started.case_id, started.version)
+            for name in TASKS:
+                try:
+                    result = await svc.aexecute(started.case_id, commands.CompleteItem(item=name, actor="crash"))
+                except CommandRejected:
+                    continue
+                ack(started.case_id, result.version)
+
+    async def coroutine_clients() -> None:
+        await asyncio.gather(*(coroutine_client() for _ in range(4)))
+
+    if sys.argv[4:] == ["asyncio"]:
+        asyncio.run(coroutine_clients())
+        return
     threads = [threading.Thread(target=client, daemon=True) for _ in range(4)]
     for th in threads:
         th.start()

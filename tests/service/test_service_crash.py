@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from helpers_service import assert_stored_state_is_the_log, shared_path
 
 from casework.audit.verify import verify
@@ -18,11 +19,11 @@ ROUNDS = 3
 ACKS_BEFORE_KILL = 40
 
 
-def _run_and_kill(url: str, key: Path, claim: Path) -> dict[str, int]:
+def _run_and_kill(url: str, key: Path, claim: Path, clients: str) -> dict[str, int]:
     acked: dict[str, int] = {}
     lines = 0
     with subprocess.Popen(
-        [sys.executable, str(CHILD), url, str(key), str(claim)],
+        [sys.executable, str(CHILD), url, str(key), str(claim), clients],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -44,12 +45,13 @@ def _run_and_kill(url: str, key: Path, claim: Path) -> dict[str, int]:
     return acked
 
 
-def test_acknowledged_commands_survive_kill_9(db_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("clients", ["threads", "asyncio"])
+def test_acknowledged_commands_survive_kill_9(db_url: str, tmp_path: Path, clients: str) -> None:
     claim = shared_path("bench", "claim.cmmn")
     key = tmp_path / "audit.key"
     all_acked: dict[str, int] = {}
     for _ in range(ROUNDS):
-        all_acked.update(_run_and_kill(db_url, key, claim))
+        all_acked.update(_run_and_kill(db_url, key, claim, clients))
         with Store.open(db_url, audit_key=key) as store:
             for case_id, version in all_acked.items():
                 row = store.case(case_id)
