@@ -51,6 +51,19 @@ def claim_xml() -> str:
     return shared_path("bench", "claim.cmmn").read_text(encoding="utf-8")
 
 
+def record_rounds(store: Store) -> list[int]:
+    """Makes `store` record how many commands each group write (`write_commands`) carried, in the list returned."""
+    rounds: list[int] = []
+    real_write_commands = store.write_commands
+
+    def record(works):  # type: ignore[no-untyped-def]
+        rounds.append(len(works))
+        return real_write_commands(works)
+
+    store.write_commands = record  # type: ignore[method-assign]
+    return rounds
+
+
 def assert_stored_state_is_the_log(store: Store, case_id: str) -> None:
     """What is stored for a case agrees with its event log: the snapshot is the replay of the events up to its
     snapshot_version, and the state a service with an empty cache loads (snapshot + later events) is the replay of

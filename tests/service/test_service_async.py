@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from helpers_service import T0, assert_stored_state_is_the_log, claim_xml
+from helpers_service import T0, assert_stored_state_is_the_log, claim_xml, record_rounds
 
 from casework.engine import CommandRejected, commands
 from casework.service import CaseService, Conflict, NotFound
@@ -39,14 +39,7 @@ def test_coroutines_commands_share_rounds_and_each_case_runs_to_its_end(stores: 
     svc = CaseService(store, clock=lambda: T0)
     svc.deploy(claim_xml())
     ids = [svc.start_case("claim", {"amount": 500}).case_id for _ in range(8)]
-    rounds: list[int] = []
-    real_write_commands = store.write_commands
-
-    def record_round(works):  # type: ignore[no-untyped-def]
-        rounds.append(len(works))
-        return real_write_commands(works)
-
-    store.write_commands = record_round  # type: ignore[method-assign]
+    rounds = record_rounds(store)
 
     async def run_case(case_id: str) -> list[int]:
         return [(await svc.aexecute(case_id, complete(name))).version for name in TASKS]

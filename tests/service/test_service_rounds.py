@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from helpers_service import T0, assert_stored_state_is_the_log, claim_xml
+from helpers_service import T0, assert_stored_state_is_the_log, claim_xml, record_rounds
 
 from casework.engine import CommandRejected, commands
 from casework.service import CaseResult, CaseService, Conflict
@@ -32,14 +32,7 @@ def test_a_round_gives_each_command_its_own_outcome(db_url: str, tmp_path) -> No
         return real_write(work)
 
     store.write = first_write_waits  # type: ignore[method-assign]
-    rounds: list[int] = []
-    real_write_commands = store.write_commands
-
-    def record_round(works):  # type: ignore[no-untyped-def]
-        rounds.append(len(works))
-        return real_write_commands(works)
-
-    store.write_commands = record_round  # type: ignore[method-assign]
+    rounds = record_rounds(store)
     work = {
         ids[0]: "Review claim",  # runs first, alone, and holds the turn while the others queue
         ids[1]: "Review claim",
