@@ -188,3 +188,22 @@ def test_a_closed_service_refuses_commands_from_coroutines(stores: Callable[[], 
     with pytest.raises(RuntimeError):
         asyncio.run(svc.aexecute(case_id, complete("Review claim")))
     assert len(svc.store.events(case_id)) == svc.store.case(case_id).version  # type: ignore[union-attr]
+
+
+def test_a_migration_from_a_coroutine_moves_the_case_to_the_new_model(stores: Callable[[], Store]) -> None:
+    store = stores()
+    svc = CaseService(store, clock=lambda: T0)
+    svc.deploy(claim_xml())
+    case_id = svc.start_case("claim", {"amount": 500}).case_id
+    key, version = svc.deploy(claim_xml().replace('name="Close claim"', 'name="Close and archive claim"'))
+    _, target = svc.definition(key, version)
+
+    async def main() -> None:
+        await svc.aexecute(case_id, commands.Migrate(definition=target, reason="new model"))
+        for name in (*TASKS[:3], "Close and archive claim"):
+            await svc.aexecute(case_id, complete(name))
+
+    asyncio.run(main())
+    row = store.case(case_id)
+    assert row is not None and (row.definition_version, row.status) == (version, "completed")
+    assert_stored_state_is_the_log(store, case_id)
