@@ -26,7 +26,7 @@ and validation chooses among all of them as among orders and weights.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -380,6 +380,13 @@ class _Prefixes:
     y: npt.NDArray[np.int64]
     target_time: FloatArray  # the end of the case counts as happening at its last event
 
+    def split(self, rows: int) -> tuple[_Prefixes, _Prefixes]:
+        """The first `rows` rows and the rest (views, not copies)."""
+        return (
+            _Prefixes(self.x[:rows], self.y[:rows], self.target_time[:rows]),
+            _Prefixes(self.x[rows:], self.y[rows:], self.target_time[rows:]),
+        )
+
 
 def _prefixes(encoding: Encoding, cases: Sequence[Case]) -> _Prefixes:
     xs: list[FloatArray] = []
@@ -402,15 +409,22 @@ def _columns(encoding: Encoding, x: FloatArray, kind: str) -> FloatArray:
 
 
 def _fit_ngram(encoding: Encoding, cases: Sequence[Case], max_order: int, canonical: bool = False) -> NGramCounts:
-    counts = NGramCounts(encoding.n_classes, max_order)
+    return _add_cases(NGramCounts(encoding.n_classes, max_order), encoding, cases, canonical)
+
+
+def _add_cases(counts: NGramCounts, encoding: Encoding, cases: Sequence[Case], canonical: bool) -> NGramCounts:
+    """`counts` with the prefixes of `cases` added (plain or burst-ordered contexts, as it was fitted)."""
     if not canonical:
         return counts.fit((encoding.encode_ids(c.activities) for c in cases), encoding.end_class)
-    for case in cases:
-        ids = encoding.encode_ids(case.activities)
-        for k in range(1, len(ids) + 1):
-            context = [ids[i] for i in canonical_positions(case.timestamps, ids, k, max_order)]
-            counts.add(context, ids[k] if k < len(ids) else encoding.end_class)
-    return counts
+
+    def contexts() -> Iterator[tuple[list[int], int]]:
+        for case in cases:
+            ids = encoding.encode_ids(case.activities)
+            for k in range(1, len(ids) + 1):
+                context = [ids[i] for i in canonical_positions(case.timestamps, ids, k, counts.max_order)]
+                yield context, ids[k] if k < len(ids) else encoding.end_class
+
+    return counts.fit_contexts(contexts())
 
 
 def _fit_resource_ngram(
@@ -532,8 +546,12 @@ def _ngram_val(
         for canonical, ng in ngrams.items()
     }
     if by_resource is not None:
-        for depth in range(1, by_resource.depth + 1):
-            out[False, depth] = by_resource.predict_batch(contexts[False], performers, params.max_order, alphas, depth)
+        # every depth over the plain batch already there
+        by_depth = by_resource.predict_batch_depths(
+            contexts[False], performers, params.max_order, alphas, out[PLAIN], by_resource.depth
+        )
+        for depth, by_alpha in by_depth.items():
+            out[False, depth] = by_alpha
     return out
 
 
@@ -653,7 +671,9 @@ def train_next_action(
     fit_cases, val_cases = list(train_cases[:cut]), list(train_cases[cut:])
     ngrams_fit = {c: _fit_ngram(encoding, fit_cases, params.max_order, c) for c in contexts}
     resource_fit = _fit_resource_ngram(params, encoding, ngrams_fit[False], fit_cases)
-    fit, val = _prefixes(encoding, fit_cases), _prefixes(encoding, val_cases)
+    # one encoding pass: the fitting and validation rows are the two ends of all the training rows
+    everything = _prefixes(encoding, train_cases)
+    fit, val = everything.split(sum(len(c) for c in fit_cases))
     gbt_val: dict[str, FloatArray] = {}
     rounds: dict[str, int] = {}
     kinds = [k for k in TREE_KINDS if params.calendar or k != "calendar"] if params.use_gbt else []
@@ -674,10 +694,12 @@ def train_next_action(
     choices, ngram_only = _select(params, encoding, by_kind, val_cases, gbt_val, val.y, say)
     del by_kind
     say(f"  chosen ({time.perf_counter() - started:.1f}s)")
-    ngram = _fit_ngram(encoding, train_cases, params.max_order)
+    # counts add up: the final n-grams are the fitted ones plus the validation cases (the same tables, in the same
+    # order, as fitting all the training cases afresh)
+    ngram = _add_cases(ngrams_fit[False].copy(), encoding, val_cases, False)
     chosen = [*choices.values(), *ngram_only.values()]
     ngram_canonical = (
-        _fit_ngram(encoding, train_cases, params.max_order, True) if any(c.canonical for c in chosen) else None
+        _add_cases(ngrams_fit[True].copy(), encoding, val_cases, True) if any(c.canonical for c in chosen) else None
     )
     ngram_resource = (
         _fit_resource_ngram(params, encoding, ngram, train_cases) if any(c.resource for c in chosen) else None
@@ -685,7 +707,6 @@ def train_next_action(
     boosters: dict[str, lgb.Booster] = {}
     needed = {k for c in choices.values() if c.weight > 0 for k in TREE_KINDS if c.trees in (k, "both")}
     if needed:
-        everything = _prefixes(encoding, train_cases)
         for kind in sorted(needed):
             booster = _fit_gbt(params, encoding, kind, everything, rounds[kind], cutoff)
             if booster is not None:
