@@ -555,15 +555,125 @@ def _ngram_val(
     return out
 
 
-def _candidates(
-    by_alpha: dict[float, list[FloatArray]], mask: npt.NDArray[np.bool_], variant: str, end_class: int
-) -> dict[tuple[float, int], npt.NDArray[np.float32]]:
-    """The n-gram's scores for the prefixes a variant scores, by (alpha, order)."""
-    return {
-        (alpha, order): _unnormalised(p[mask], variant, end_class)
-        for alpha, per_order in by_alpha.items()
-        for order, p in enumerate(per_order)
-    }
+# which variants score the same rankings: "eoc" keeps the end of the case as a candidate, the others drop it
+VIEWS = {"eoc": ("eoc",), "noeoc": ("noeoc", "tax")}
+# (n-gram kind, alpha, order): one n-gram candidate; with a tree kind in front, its blends
+Candidate = tuple[NGramKind, float, int]
+
+
+@dataclass
+class _Hits:
+    """Top-1 hits on the validation slice, per variant, of every candidate the selection can try."""
+
+    ngram: dict[tuple[str, Candidate], int] = field(default_factory=dict)
+    # per weight (in `NBAParams.weights` order): hits of the blend with that weight of the trees
+    blend: dict[tuple[str, str, Candidate], npt.NDArray[np.int64]] = field(default_factory=dict)
+
+
+def _ngram_scores(
+    by_kind: dict[NGramKind, dict[float, list[FloatArray]]],
+    candidate: Candidate,
+    mask: npt.NDArray[np.bool_],
+    variant: str,
+    end: int,
+) -> npt.NDArray[np.float32]:
+    """An n-gram candidate's scores for the prefixes a variant scores."""
+    (ngram_kind, alpha, order) = candidate
+    return _unnormalised(by_kind[ngram_kind][alpha][order][mask], variant, end)
+
+
+def _count_hits(
+    params: NBAParams,
+    by_kind: dict[NGramKind, dict[float, list[FloatArray]]],
+    gbt_val: dict[str, FloatArray],
+    val_y: npt.NDArray[np.int64],
+    masks: dict[str, npt.NDArray[np.bool_]],
+    end: int,
+) -> _Hits:
+    """Top-1 hits of every n-gram candidate and every blend, for all variants in one pass over the candidates.
+
+    A row's ranking does not depend on the variant, only on whether the end of the case is a candidate: so each
+    candidate is ranked once on all rows per view (`VIEWS`) and its hits are counted under each variant's mask.
+    Where trees and n-gram rank the same class first, so does every blend of the two (on the lower id for ties, as
+    argmax): blends are only ranked on the rows where they disagree (`_blend_hits`).
+    """
+    hits = _Hits()
+    for view, variants in VIEWS.items():
+        trees = {kind: _unnormalised(g, view, end) for kind, g in gbt_val.items()}
+        tree_tops = {kind: g.argmax(axis=1) for kind, g in trees.items()}
+        tree_others = {kind: _others_max(g, val_y) for kind, g in trees.items()}
+        for ngram_kind, by_alpha in by_kind.items():
+            for alpha, per_order in by_alpha.items():
+                for order, p in enumerate(per_order):
+                    candidate = (ngram_kind, alpha, order)
+                    pn = _unnormalised(p, view, end)
+                    n_top = pn.argmax(axis=1)
+                    n_hit = n_top == val_y
+                    for variant in variants:
+                        hits.ngram[variant, candidate] = int(np.count_nonzero(n_hit & masks[variant]))
+                    if order == 0:
+                        continue  # never blended: selection tries orders 1..max_order
+                    for kind, g in trees.items():
+                        g_top = tree_tops[kind]
+                        split = np.nonzero(g_top != n_top)[0]
+                        agreed = (g_top == n_top) & n_hit
+                        split_hit = _blend_hits(
+                            params.weights,
+                            (g[split], g_top[split], tree_others[kind][split]),
+                            (pn[split], n_top[split]),
+                            val_y[split],
+                        )
+                        for variant in variants:
+                            inside = masks[variant][split]
+                            hits.blend[variant, kind, candidate] = int(
+                                np.count_nonzero(agreed & masks[variant])
+                            ) + np.count_nonzero(split_hit[:, inside], axis=1)
+    return hits
+
+
+def _others_max(scores: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+    """Per row, the highest score of a class other than `y` (rows whose `y` is unknown: of a class other than 0)."""
+    rest = scores.copy()
+    rest[np.arange(len(y)), np.where(y < scores.shape[1], y, 0)] = -np.inf
+    return np.asarray(rest.max(axis=1), dtype=np.float32)
+
+
+def _blend_hits(
+    weights: Sequence[float],
+    trees: tuple[npt.NDArray[np.float32], npt.NDArray[np.int64], npt.NDArray[np.float32]],
+    ngram: tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]],
+    y: npt.NDArray[np.int64],
+) -> npt.NDArray[np.bool_]:
+    """(weights x rows): whether `argmax` of the blend w * trees + (1 - w) * n-gram, in float32, is `y`.
+
+    `trees`: scores, top class and the best score of a class other than `y`; `ngram`: scores and top class.
+    Most rows are decided without ranking every class: rounding is monotonic, so no other class can score above
+    the blend of the best other tree score and the best other n-gram score (y wins if it is above that), and the
+    trees' and the n-gram's top classes are real rivals (y loses if either beats it, or ties it with a lower id).
+    Only the rows left open (a few percent) are ranked in full: ranking every row took most of the selection time.
+    """
+    g, g_top, g_others = trees
+    pn, n_top = ngram
+    w = np.asarray(weights, dtype=np.float32)[:, None]
+    rest = np.asarray([1 - x for x in weights], dtype=np.float32)[:, None]
+    rows = np.arange(len(y))
+    known = y < g.shape[1]
+    safe = np.where(known, y, 0)
+
+    def blend(c: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        return np.asarray(w * g[rows, c] + rest * pn[rows, c], dtype=np.float32)
+
+    target = blend(safe)
+    hit = target > w * g_others + rest * _others_max(pn, y)
+    miss = np.zeros_like(hit)
+    for top in (g_top, n_top):
+        rival = blend(top)
+        miss |= (top != safe) & ((rival > target) | ((rival == target) & (top < safe)))
+    undecided = np.nonzero((~hit & ~miss).any(axis=0))[0]
+    if len(undecided):
+        full = w[:, :, None] * g[undecided] + rest[:, :, None] * pn[undecided]
+        hit[:, undecided] = full.argmax(axis=2) == y[undecided]
+    return np.asarray(hit & known)
 
 
 def _select(
@@ -578,60 +688,55 @@ def _select(
     """Per variant, the blend with the best top-1 on the validation slice, and the best n-gram alone.
 
     `by_kind`: validation distributions of each n-gram kind the log has (`_ngram_val`). Every kind blends with every
-    tree kind; the kind that did best alone goes first, so that on a tie it is the one kept.
+    tree kind; the kind that did best alone goes first, so that on a tie it is the one kept. The top-1 of every
+    candidate is counted first (`_count_hits`); the full score (top-3, log-likelihood) is only computed for a
+    candidate whose top-1 reaches the best so far.
     """
     choices: dict[str, Choice] = {}
     ngram_only: dict[str, Choice] = {}
     smallest = min(params.alphas)
     end = encoding.end_class
+    masks = {variant: _variant_mask(val_cases, variant) for variant in VARIANTS}
+    hits = _count_hits(params, by_kind, gbt_val, val_y, masks, end)
     for variant in VARIANTS:
-        mask = _variant_mask(val_cases, variant)
+        mask = masks[variant]
         y = val_y[mask]
         if len(y) == 0:
             choices[variant] = ngram_only[variant] = Choice(1, smallest, 0.0)
             continue
 
-        sets = {kind: _candidates(by_alpha, mask, variant, end) for kind, by_alpha in by_kind.items()}
         # the last-activity model (most frequent successor: order 1, almost no smoothing) is the first candidate
-        base_key = _score(sets[PLAIN][smallest, 1], y, variant, end)
+        base_key = _score(_ngram_scores(by_kind, (PLAIN, smallest, 1), mask, variant, end), y, variant, end)
         assert base_key is not None
         best, best_key = Choice(1, smallest, 0.0, "plain", base_key[0], base_key[0]), base_key
-        for (canonical, performers), candidates in sets.items():
+        for ngram_kind in by_kind:
             for alpha in params.alphas:
                 for order in range(1, params.max_order + 1):
-                    key = _score(candidates[alpha, order], y, variant, end, best_key[0])
+                    candidate = (ngram_kind, alpha, order)
+                    if hits.ngram[variant, candidate] / len(y) < best_key[0]:
+                        continue
+                    key = _score(_ngram_scores(by_kind, candidate, mask, variant, end), y, variant, end, best_key[0])
                     if key is not None and key > best_key:
-                        best = Choice(order, alpha, 0.0, "plain", key[0], base_key[0], canonical, performers)
+                        best = Choice(order, alpha, 0.0, "plain", key[0], base_key[0], *ngram_kind)
                         best_key = key
         ngram_only[variant] = ng_best = best
         first: NGramKind = (ng_best.canonical, ng_best.resource)
-        n_tops: dict[tuple[NGramKind, float, int], npt.NDArray[np.int64]] = {}
         for kind, g_all in gbt_val.items():
             g = _unnormalised(g_all[mask], variant, end)
-            g_top = g.argmax(axis=1)
             trees_alone = False  # with w = 1 the n-gram does not count: one candidate stands for all of them
-            for ngram_kind in sorted(sets, key=lambda k: k != first):
-                candidates = sets[ngram_kind]
+            for ngram_kind in sorted(by_kind, key=lambda k: k != first):
                 for alpha in params.alphas:
                     for order in range(1, params.max_order + 1):
-                        pn = candidates[alpha, order]
-                        n_top = n_tops.get((ngram_kind, alpha, order))
-                        if n_top is None:
-                            n_top = n_tops[ngram_kind, alpha, order] = pn.argmax(axis=1)
-                        # Where trees and n-gram rank the same class first, so does every blend of the two (on
-                        # the lower id for ties, as argmax): top-1 only needs the rows where they disagree. That
-                        # made choosing among all n-gram kinds about four times faster.
-                        split = np.nonzero(g_top != n_top)[0]
-                        agreed = int(np.count_nonzero((g_top == n_top) & (g_top == y)))
-                        g_split, pn_split, y_split = g[split], pn[split], y[split]
-                        for w in params.weights:
+                        candidate = (ngram_kind, alpha, order)
+                        blend_hits = hits.blend[variant, kind, candidate]
+                        for i, w in enumerate(params.weights):
                             if w == 0 or (w == 1.0 and trees_alone):
                                 continue
                             trees_alone = trees_alone or w == 1.0
-                            w32, rest = np.float32(w), np.float32(1 - w)
-                            top = (w32 * g_split + rest * pn_split).argmax(axis=1)
-                            if (agreed + int(np.count_nonzero(top == y_split))) / len(y) < best_key[0]:
+                            if int(blend_hits[i]) / len(y) < best_key[0]:
                                 continue
+                            w32, rest = np.float32(w), np.float32(1 - w)
+                            pn = _ngram_scores(by_kind, candidate, mask, variant, end)
                             key = _score(w32 * g + rest * pn, y, variant, end, best_key[0])
                             if key is not None and key > best_key:
                                 best = Choice(order, alpha, w, kind, key[0], base_key[0], *ngram_kind)
