@@ -37,7 +37,7 @@ import numpy.typing as npt
 from casework.insight.eventlog import VARIANTS, Case, prefix_lengths
 from casework.insight.features import END, Encoding, burst_share, canonical_positions
 from casework.insight.gbt import THREADS, booster_from_string, sample_rows, train_booster
-from casework.insight.ngram import NGramCounts, ResourceNGram
+from casework.insight.ngram import Batch, NGramCounts, ResourceNGram
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -485,7 +485,7 @@ def _variant_mask(cases: Sequence[Case], variant: str) -> npt.NDArray[np.bool_]:
     return np.asarray(mask, dtype=bool)
 
 
-def _unnormalised(p: FloatArray, variant: str, end_class: int) -> npt.NDArray[np.float32]:
+def _unnormalised(p: Batch, variant: str, end_class: int) -> npt.NDArray[np.float32]:
     """The end-of-case column dropped but rows not renormalised: rankings stay the same, and float32 halves the
     cost of the many blends that selection tries."""
     q = p.astype(np.float32)
@@ -524,7 +524,7 @@ def _ngram_val(
     ngrams: dict[bool, NGramCounts],
     by_resource: ResourceNGram | None,
     val_cases: Sequence[Case],
-) -> dict[NGramKind, dict[float, list[FloatArray]]]:
+) -> dict[NGramKind, dict[float, list[Batch]]]:
     """Per n-gram kind, its distributions of every order, per alpha, for every validation prefix 1..n."""
     contexts: dict[bool, list[list[int]]] = {canonical: [] for canonical in ngrams}
     performers: list[list[int]] = []
@@ -540,18 +540,20 @@ def _ngram_val(
                     listed.append(ids[window:k])
             if by_resource is not None:
                 performers.append(rids[window:k])
-    alphas = list(params.alphas)
-    out = {
-        (canonical, 0): ng.predict_batch(contexts[canonical], params.max_order, alphas)
-        for canonical, ng in ngrams.items()
-    }
-    if by_resource is not None:
-        # every depth over the plain batch already there
-        by_depth = by_resource.predict_batch_depths(
-            contexts[False], performers, params.max_order, alphas, out[PLAIN], by_resource.depth
-        )
-        for depth, by_alpha in by_depth.items():
-            out[False, depth] = by_alpha
+    alphas, top = list(params.alphas), params.max_order
+    # float32: selection only ranks them (`_unnormalised`), and float64 batches of every kind, alpha and order took
+    # most of a gigabyte on the largest log
+    by_depth = (
+        by_resource.predict_batch_depths(contexts[False], performers, top, alphas, by_resource.depth, np.float32)
+        if by_resource is not None
+        else {0: ngrams[False].predict_batch(contexts[False], top, alphas, np.float32)}
+    )
+    # in this order: it decides ties (plain, burst-ordered, then by performers)
+    out = {PLAIN: by_depth[0]}
+    if True in ngrams:
+        out[True, 0] = ngrams[True].predict_batch(contexts[True], top, alphas, np.float32)
+    for depth in range(1, len(by_depth)):
+        out[False, depth] = by_depth[depth]
     return out
 
 
@@ -571,7 +573,7 @@ class _Hits:
 
 
 def _ngram_scores(
-    by_kind: dict[NGramKind, dict[float, list[FloatArray]]],
+    by_kind: dict[NGramKind, dict[float, list[Batch]]],
     candidate: Candidate,
     mask: npt.NDArray[np.bool_],
     variant: str,
@@ -584,7 +586,7 @@ def _ngram_scores(
 
 def _count_hits(
     params: NBAParams,
-    by_kind: dict[NGramKind, dict[float, list[FloatArray]]],
+    by_kind: dict[NGramKind, dict[float, list[Batch]]],
     gbt_val: dict[str, FloatArray],
     val_y: npt.NDArray[np.int64],
     masks: dict[str, npt.NDArray[np.bool_]],
@@ -679,7 +681,7 @@ def _blend_hits(
 def _select(
     params: NBAParams,
     encoding: Encoding,
-    by_kind: dict[NGramKind, dict[float, list[FloatArray]]],
+    by_kind: dict[NGramKind, dict[float, list[Batch]]],
     val_cases: Sequence[Case],
     gbt_val: dict[str, FloatArray],
     val_y: npt.NDArray[np.int64],

@@ -7,12 +7,16 @@ gaps. Counts are kept per context so that suggestions can quote their evidence (
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+# a batch of distributions: float64, or float32 where a caller only ranks them (see `NGramCounts.predict_batch`)
+Batch = npt.NDArray[np.floating[Any]]
 PAD = -1  # stands before the first event, so short prefixes have their own contexts
 
 
@@ -91,30 +95,42 @@ class NGramCounts:
         return out
 
     def predict_batch(
-        self, contexts: Sequence[Sequence[int]], max_order: int, alphas: Sequence[float]
-    ) -> dict[float, list[FloatArray]]:
+        self,
+        contexts: Sequence[Sequence[int]],
+        max_order: int,
+        alphas: Sequence[float],
+        dtype: npt.DTypeLike = np.float64,
+    ) -> dict[float, list[Batch]]:
         """`predict_orders` for many contexts and several alphas (the look-ups are shared): per alpha, one
         (contexts x classes) array per order 0..max_order. Validation scores every order and alpha on every prefix:
-        row by row in Python that took a quarter of the training time on the largest log."""
-        n, width = len(contexts), self.n_classes
+        row by row in Python that took a quarter of the training time on the largest log.
+
+        Computed in float64 whatever `dtype` the arrays are handed out in (selection ranks float32 copies: storing
+        those halves the memory of a batch)."""
+        levels = self._levels(contexts, max_order)
+        out: dict[float, list[Batch]] = {}
+        for alpha in alphas:
+            out[alpha] = [p.astype(dtype, copy=False) for p in self._chain(levels, len(contexts), alpha)]
+        return out
+
+    def _levels(self, contexts: Sequence[Sequence[int]], max_order: int) -> list[Level]:
+        """Per order 1..max_order, the tables of the contexts' contexts of that order."""
         # each context padded once; its context of order j is then the last j entries (as `context` gives them)
         pad = (PAD,) * max_order
         padded = [(pad + tuple(ids), len(ids) + 1) for ids in contexts]
-        get = self.tables.get
-        levels: list[tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]] = []
-        for order in range(1, max_order + 1):
-            found = [get(p[len(p) - order :]) if order <= longest else None for p, longest in padded]
-            levels.append(_stacked(found, n, width))
-        first = (self.unigram + 1.0) / (self.unigram.sum() + width)
-        out: dict[float, list[FloatArray]] = {}
-        for alpha in alphas:
-            p = np.tile(first, (n, 1))
-            per_order = [p]
-            for table, total, seen in levels:
-                p = np.where(seen[:, None], (table + alpha * p) / (total + alpha)[:, None], p)
-                per_order.append(p)
-            out[alpha] = per_order
-        return out
+        rows = TableRows(self.tables, self.n_classes)
+        return [
+            rows.gather([p[len(p) - order :] if order <= longest else None for p, longest in padded])
+            for order in range(1, max_order + 1)
+        ]
+
+    def _chain(self, levels: Sequence[Level], n: int, alpha: float) -> Iterator[FloatArray]:
+        """The distributions of orders 0, 1, ... over the looked-up levels (as `predict_orders` computes them)."""
+        p = np.tile((self.unigram + 1.0) / (self.unigram.sum() + self.n_classes), (n, 1))
+        yield p
+        for level in levels:
+            p = level.interpolate(p, alpha)
+            yield p
 
     def predict(self, ids: Sequence[int], order: int, alpha: float) -> FloatArray:
         return self.predict_orders(ids, order, alpha)[-1]
@@ -178,15 +194,39 @@ class Tally:
                 table += counts
 
 
-def _stacked(
-    found: Sequence[FloatArray | None], n: int, width: int
-) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
-    """Looked-up tables as one (n x width) array (zeros where none was found), their totals, and which were found."""
-    seen = np.fromiter((t is not None for t in found), dtype=bool, count=n)
-    table = np.zeros((n, width))
-    if seen.any():
-        table[seen] = np.vstack([t for t in found if t is not None])
-    return table, table.sum(axis=1), seen
+@dataclass
+class Level:
+    """The tables of many contexts of one kind (zeros where a context was never seen), their totals, and which
+    contexts were seen."""
+
+    table: FloatArray
+    total: FloatArray
+    seen: npt.NDArray[np.bool_]
+
+    def interpolate(self, p: FloatArray, alpha: float) -> FloatArray:
+        """P = (count + alpha * P) / (total + alpha) where the context was seen, P unchanged elsewhere."""
+        # in place: every temporary of a large batch is fresh memory to fault in
+        smoothed = alpha * p
+        smoothed += self.table
+        smoothed /= (self.total + alpha)[:, None]
+        np.copyto(smoothed, p, where=~self.seen[:, None])
+        return smoothed
+
+
+class TableRows:
+    """Tables as the rows of one array, a zero row last for contexts never seen: many contexts are then looked up
+    with one gather instead of stacking a table per context."""
+
+    def __init__(self, tables: dict[tuple[int, ...], FloatArray], width: int) -> None:
+        self.index = {key: i for i, key in enumerate(tables)}
+        self.matrix = np.vstack([*tables.values(), np.zeros(width)])
+        self.totals = self.matrix.sum(axis=1)
+
+    def gather(self, keys: Sequence[tuple[int, ...] | None]) -> Level:
+        missing = len(self.index)
+        get = self.index.get
+        rows = np.fromiter((missing if k is None else get(k, missing) for k in keys), dtype=np.intp, count=len(keys))
+        return Level(self.matrix[rows], self.totals[rows], rows != missing)
 
 
 UNKNOWN_RESOURCE = -2  # a performer training never saw: no resource context matches, so the plain n-gram decides
@@ -274,10 +314,9 @@ class ResourceNGram:
         max_order: int,
         alphas: Sequence[float],
         depth: int,
-    ) -> dict[float, list[FloatArray]]:
+    ) -> dict[float, list[Batch]]:
         """`predict` for many prefixes, every order 0..max_order and several alphas, with `depth` resources."""
-        plain = self.base.predict_batch(contexts, max_order, alphas)
-        return self.predict_batch_depths(contexts, resource_contexts, max_order, alphas, plain, depth)[depth]
+        return self.predict_batch_depths(contexts, resource_contexts, max_order, alphas, depth)[depth]
 
     def predict_batch_depths(
         self,
@@ -285,40 +324,42 @@ class ResourceNGram:
         resource_contexts: Sequence[Sequence[int]],
         max_order: int,
         alphas: Sequence[float],
-        plain: dict[float, list[FloatArray]],
         depth: int,
-    ) -> dict[int, dict[float, list[FloatArray]]]:
-        """`predict_batch` for every depth 1..depth at once, over the base n-gram's `plain` batch of the same
-        contexts: depth d is depth d - 1 with one more resource level, so each level is looked up and applied once."""
-        n, width = len(contexts), self.n_classes
+        dtype: npt.DTypeLike = np.float64,
+    ) -> dict[int, dict[float, list[Batch]]]:
+        """`predict_batch` for every depth 0..depth at once (0: the base n-gram alone), computed in float64 and
+        handed out as `dtype` (as `NGramCounts.predict_batch`): depth d is depth d - 1 with one more resource
+        level, so the base chain and each level are looked up and applied once."""
         top, deepest = self.activity_order, min(depth, self.depth)
         acts = [((PAD,) * top + tuple(ids), len(ids)) for ids in contexts]
         performers = [(PAD,) * deepest + tuple(rids) for rids in resource_contexts]
-        get = self.tables.get
+        rows = TableRows(self.tables, self.n_classes)
         # the resource levels only depend on m = min(order, activity_order): look each up once
-        levels: dict[int, list[tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]]] = {}
+        levels: dict[int, list[Level]] = {}
         for m in range(1, min(max_order, top) + 1):
-            levels[m] = []
-            for d in range(1, deepest + 1):
+            levels[m] = [
                 # the key of `_key`: the activity context as `NGramCounts.context` pads it, then the last d performers
-                found = [
-                    get((min(m, k + 1), d, *a[len(a) - min(m, k + 1) :], *r[len(r) - d :]))
-                    for (a, k), r in zip(acts, performers, strict=True)
-                ]
-                levels[m].append(_stacked(found, n, width))
-        out: dict[int, dict[float, list[FloatArray]]] = {d: {} for d in range(1, depth + 1)}
+                rows.gather(
+                    [
+                        (min(m, k + 1), d, *a[len(a) - min(m, k + 1) :], *r[len(r) - d :])
+                        for (a, k), r in zip(acts, performers, strict=True)
+                    ]
+                )
+                for d in range(1, deepest + 1)
+            ]
+        plain = self.base._levels(contexts, max_order)
+        out: dict[int, dict[float, list[Batch]]] = {d: {} for d in range(depth + 1)}
         for alpha in alphas:
-            per_depth: list[list[FloatArray]] = [[plain[alpha][0]] for _ in range(depth)]
-            for order in range(1, max_order + 1):
-                p = plain[alpha][order]
-                level = levels[min(order, top)]
-                for d in range(depth):
-                    if d < len(level):
-                        table, total, seen = level[d]
-                        p = np.where(seen[:, None], (table + alpha * p) / (total + alpha)[:, None], p)
-                    per_depth[d].append(p)
-            for d in range(depth):
-                out[d + 1][alpha] = per_depth[d]
+            per_depth: list[list[Batch]] = [[] for _ in range(depth + 1)]
+            for order, p in enumerate(self.base._chain(plain, len(contexts), alpha)):
+                per_depth[0].append(p.astype(dtype, copy=False))
+                level = levels[min(order, top)] if order > 0 else []
+                for d in range(1, depth + 1):
+                    if d <= len(level):
+                        p = level[d - 1].interpolate(p, alpha)
+                    per_depth[d].append(p.astype(dtype, copy=False))
+            for d in range(depth + 1):
+                out[d][alpha] = per_depth[d]
         return out
 
     def evidence(
