@@ -108,9 +108,11 @@ class NGramCounts:
         Computed in float64 whatever `dtype` the arrays are handed out in (selection ranks float32 copies: storing
         those halves the memory of a batch)."""
         levels = self._levels(contexts, max_order)
-        out: dict[float, list[Batch]] = {}
-        for alpha in alphas:
-            out[alpha] = [p.astype(dtype, copy=False) for p in self._chain(levels, len(contexts), alpha)]
+        out = _empty_batch(len(contexts), self.n_classes, alphas, max_order, dtype)
+        for part in _parts(len(contexts)):
+            for alpha in alphas:
+                for order, p in enumerate(self._chain(levels, part, alpha)):
+                    out[alpha][order][part] = p
         return out
 
     def _levels(self, contexts: Sequence[Sequence[int]], max_order: int) -> list[Level]:
@@ -124,12 +126,13 @@ class NGramCounts:
             for order in range(1, max_order + 1)
         ]
 
-    def _chain(self, levels: Sequence[Level], n: int, alpha: float) -> Iterator[FloatArray]:
-        """The distributions of orders 0, 1, ... over the looked-up levels (as `predict_orders` computes them)."""
-        p = np.tile((self.unigram + 1.0) / (self.unigram.sum() + self.n_classes), (n, 1))
+    def _chain(self, levels: Sequence[Level], part: slice, alpha: float) -> Iterator[FloatArray]:
+        """For the contexts in `part`, the distributions of orders 0, 1, ... over the looked-up levels (as
+        `predict_orders` computes them)."""
+        p = np.tile((self.unigram + 1.0) / (self.unigram.sum() + self.n_classes), (part.stop - part.start, 1))
         yield p
         for level in levels:
-            p = level.interpolate(p, alpha)
+            p = level.interpolate(p, alpha, part)
             yield p
 
     def predict(self, ids: Sequence[int], order: int, alpha: float) -> FloatArray:
@@ -194,39 +197,53 @@ class Tally:
                 table += counts
 
 
-@dataclass
-class Level:
-    """The tables of many contexts of one kind (zeros where a context was never seen), their totals, and which
-    contexts were seen."""
-
-    table: FloatArray
-    total: FloatArray
-    seen: npt.NDArray[np.bool_]
-
-    def interpolate(self, p: FloatArray, alpha: float) -> FloatArray:
-        """P = (count + alpha * P) / (total + alpha) where the context was seen, P unchanged elsewhere."""
-        # in place: every temporary of a large batch is fresh memory to fault in
-        smoothed = alpha * p
-        smoothed += self.table
-        smoothed /= (self.total + alpha)[:, None]
-        np.copyto(smoothed, p, where=~self.seen[:, None])
-        return smoothed
-
-
 class TableRows:
     """Tables as the rows of one array, a zero row last for contexts never seen: many contexts are then looked up
     with one gather instead of stacking a table per context."""
 
     def __init__(self, tables: dict[tuple[int, ...], FloatArray], width: int) -> None:
         self.index = {key: i for i, key in enumerate(tables)}
+        self.missing = len(self.index)
         self.matrix = np.vstack([*tables.values(), np.zeros(width)])
         self.totals = self.matrix.sum(axis=1)
 
     def gather(self, keys: Sequence[tuple[int, ...] | None]) -> Level:
-        missing = len(self.index)
-        get = self.index.get
-        rows = np.fromiter((missing if k is None else get(k, missing) for k in keys), dtype=np.intp, count=len(keys))
-        return Level(self.matrix[rows], self.totals[rows], rows != missing)
+        get, missing = self.index.get, self.missing
+        found = (missing if k is None else get(k, missing) for k in keys)
+        return Level(self, np.fromiter(found, dtype=np.intp, count=len(keys)))
+
+
+@dataclass
+class Level:
+    """Which table (row of `tables`) each of many contexts of one kind has; the zero row where it was never seen."""
+
+    tables: TableRows
+    index: npt.NDArray[np.intp]
+
+    def interpolate(self, p: FloatArray, alpha: float, part: slice) -> FloatArray:
+        """For the contexts in `part`: P = (count + alpha * P) / (total + alpha) where the context was seen, P
+        unchanged elsewhere."""
+        index = self.index[part]
+        # in place, on a part of the batch at a time: temporaries of a whole batch were fresh memory to fault in
+        smoothed = alpha * p
+        smoothed += self.tables.matrix[index]
+        smoothed /= (self.tables.totals[index] + alpha)[:, None]
+        np.copyto(smoothed, p, where=(index == self.tables.missing)[:, None])
+        return smoothed
+
+
+# contexts per step of a batch: small enough for its arrays to stay in cache
+PART = 2048
+
+
+def _parts(n: int) -> Iterator[slice]:
+    return (slice(start, min(n, start + PART)) for start in range(0, n, PART))
+
+
+def _empty_batch(
+    n: int, width: int, alphas: Sequence[float], max_order: int, dtype: npt.DTypeLike
+) -> dict[float, list[Batch]]:
+    return {alpha: [np.empty((n, width), dtype=dtype) for _ in range(max_order + 1)] for alpha in alphas}
 
 
 UNKNOWN_RESOURCE = -2  # a performer training never saw: no resource context matches, so the plain n-gram decides
@@ -348,18 +365,16 @@ class ResourceNGram:
                 for d in range(1, deepest + 1)
             ]
         plain = self.base._levels(contexts, max_order)
-        out: dict[int, dict[float, list[Batch]]] = {d: {} for d in range(depth + 1)}
-        for alpha in alphas:
-            per_depth: list[list[Batch]] = [[] for _ in range(depth + 1)]
-            for order, p in enumerate(self.base._chain(plain, len(contexts), alpha)):
-                per_depth[0].append(p.astype(dtype, copy=False))
-                level = levels[min(order, top)] if order > 0 else []
-                for d in range(1, depth + 1):
-                    if d <= len(level):
-                        p = level[d - 1].interpolate(p, alpha)
-                    per_depth[d].append(p.astype(dtype, copy=False))
-            for d in range(depth + 1):
-                out[d][alpha] = per_depth[d]
+        out = {d: _empty_batch(len(contexts), self.n_classes, alphas, max_order, dtype) for d in range(depth + 1)}
+        for part in _parts(len(contexts)):
+            for alpha in alphas:
+                for order, p in enumerate(self.base._chain(plain, part, alpha)):
+                    out[0][alpha][order][part] = p
+                    level = levels[min(order, top)] if order > 0 else []
+                    for d in range(1, depth + 1):
+                        if d <= len(level):
+                            p = level[d - 1].interpolate(p, alpha, part)
+                        out[d][alpha][order][part] = p
         return out
 
     def evidence(
