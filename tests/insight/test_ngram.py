@@ -45,7 +45,7 @@ def test_batch_is_one_by_one_for_every_order_alpha_and_depth() -> None:
     contexts = [[A], [A, B], [A, C], [B], [A]]
     performers = [[ANN], [ANN, ANN], [BOB, BOB], [BOB], [model.resource_ids(["nobody"], 1)[0]]]
     for depth in (1, 2):
-        batch = model.predict_batch(contexts, performers, 3, [0.5, 2.0], depth)
+        batch = model.predict_batch(contexts, performers, 3, [0.5, 2.0], depth)[depth]
         for alpha in (0.5, 2.0):
             for order in range(4):
                 for row, (ids, rids) in enumerate(zip(contexts, performers, strict=True)):
@@ -111,10 +111,10 @@ def test_batches_in_parts_and_in_float32_are_the_float64_batch(monkeypatch: pyte
     ).fit(_random_cases(4), end_class=END)
     probe = _random_cases(5, n=20)
     contexts, performers = [ids for ids, _ in probe], [rids for _, rids in probe]
-    whole = model.predict_batch_depths(contexts, performers, 3, [0.5, 2.0], 2)
+    whole = model.predict_batch(contexts, performers, 3, [0.5, 2.0], 2)
     monkeypatch.setattr(ngram, "PART", 3)  # many parts, the last one short
-    parts = model.predict_batch_depths(contexts, performers, 3, [0.5, 2.0], 2)
-    narrow = model.predict_batch_depths(contexts, performers, 3, [0.5, 2.0], 2, np.float32)
+    parts = model.predict_batch(contexts, performers, 3, [0.5, 2.0], 2)
+    narrow = model.predict_batch(contexts, performers, 3, [0.5, 2.0], 2, np.float32)
     plain = model.base.predict_batch(contexts, 3, [0.5, 2.0])
     for depth in (0, 1, 2):
         for alpha in (0.5, 2.0):

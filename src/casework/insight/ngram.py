@@ -331,21 +331,11 @@ class ResourceNGram:
         max_order: int,
         alphas: Sequence[float],
         depth: int,
-    ) -> dict[float, list[Batch]]:
-        """`predict` for many prefixes, every order 0..max_order and several alphas, with `depth` resources."""
-        return self.predict_batch_depths(contexts, resource_contexts, max_order, alphas, depth)[depth]
-
-    def predict_batch_depths(
-        self,
-        contexts: Sequence[Sequence[int]],
-        resource_contexts: Sequence[Sequence[int]],
-        max_order: int,
-        alphas: Sequence[float],
-        depth: int,
         dtype: npt.DTypeLike = np.float64,
     ) -> dict[int, dict[float, list[Batch]]]:
-        """`predict_batch` for every depth 0..depth at once (0: the base n-gram alone), computed in float64 and
-        handed out as `dtype` (as `NGramCounts.predict_batch`): depth d is depth d - 1 with one more resource
+        """`predict` for many prefixes, every order 0..max_order, several alphas and every depth 0..depth (0: the
+        base n-gram alone): per depth and alpha, one (contexts x classes) array per order. Computed in float64 and
+        handed out as `dtype` (as `NGramCounts.predict_batch`). Depth d is depth d - 1 with one more resource
         level, so the base chain and each level are looked up and applied once."""
         top, deepest = self.activity_order, min(depth, self.depth)
         acts = [((PAD,) * top + tuple(ids), len(ids)) for ids in contexts]
