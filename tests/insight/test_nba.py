@@ -11,7 +11,17 @@ from casework.insight.evaluate import LAST_ACTIVITY, score
 from casework.insight.eventlog import Case, chronological_split, read_log
 from casework.insight.features import END, Encoding
 from casework.insight.modelfile import InsightModel, make_version
-from casework.insight.nba import Choice, NBAParams, NextActionModel, _fit_ngram, rank, topk_hits, train_next_action
+from casework.insight.nba import (
+    Choice,
+    NBAParams,
+    NextActionModel,
+    _count_hits,
+    _fit_ngram,
+    _unnormalised,
+    rank,
+    topk_hits,
+    train_next_action,
+)
 from casework.insight.ngram import NGramCounts
 from casework.insight.remaining import RemainingParams, train_remaining_time
 from casework.paths import shared_dir
@@ -278,3 +288,37 @@ def test_a_log_without_performers_predicts_as_with_the_option_off() -> None:
             p_on, y_on = on.predict_cases(test, variant)
             p_off, y_off = off.predict_cases(test, variant)
             assert np.array_equal(p_on, p_off) and np.array_equal(y_on, y_off)
+
+
+def test_counted_hits_are_argmax_hits_of_every_candidate_with_ties_and_unknown_targets() -> None:
+    # coarse scores (eighths) so that trees, n-gram and blends often tie; class 4 is the end, 5 an unknown activity
+    rng = np.random.default_rng(11)
+    n, width, end = 400, 5, 4
+    params = NBAParams(max_order=2, alphas=(0.1, 1.0))
+
+    def coarse() -> np.ndarray:
+        return rng.integers(0, 9, size=(n, width)) / 8.0
+
+    by_kind: dict[tuple[bool, int], dict[float, list[np.ndarray]]] = {
+        kind: {alpha: [coarse().astype(np.float32) for _ in range(3)] for alpha in params.alphas}
+        for kind in ((False, 0), (False, 1))
+    }
+    gbt_val = {"plain": coarse(), "calendar": coarse()}
+    y = rng.integers(0, width + 1, size=n)
+    masks = {v: rng.random(n) < 0.8 for v in ("noeoc", "eoc", "tax")}
+    hits = _count_hits(params, by_kind, gbt_val, y, masks, end)
+    for variant, mask in masks.items():
+        for kind, by_alpha in by_kind.items():
+            for alpha, per_order in by_alpha.items():
+                for order, p in enumerate(per_order):
+                    pn = _unnormalised(p[mask], variant, end)
+                    assert hits.ngram[variant, (kind, alpha, order)] == np.count_nonzero(pn.argmax(1) == y[mask])
+                    if order == 0:
+                        continue
+                    for trees, g_all in gbt_val.items():
+                        g = _unnormalised(g_all[mask], variant, end)
+                        expected = [
+                            np.count_nonzero((np.float32(w) * g + np.float32(1 - w) * pn).argmax(axis=1) == y[mask])
+                            for w in params.weights
+                        ]
+                        assert hits.blend[variant, trees, (kind, alpha, order)].tolist() == expected

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from casework.insight import ngram
 from casework.insight.ngram import NGramCounts, ResourceNGram
 
 # classes A=0 B=1 C=2 end=3. After A, ann's cases go on with B, bob's with C: only who did A tells them apart.
@@ -44,7 +45,7 @@ def test_batch_is_one_by_one_for_every_order_alpha_and_depth() -> None:
     contexts = [[A], [A, B], [A, C], [B], [A]]
     performers = [[ANN], [ANN, ANN], [BOB, BOB], [BOB], [model.resource_ids(["nobody"], 1)[0]]]
     for depth in (1, 2):
-        batch = model.predict_batch(contexts, performers, 3, [0.5, 2.0], depth)
+        batch = model.predict_batch(contexts, performers, 3, [0.5, 2.0], depth)[depth]
         for alpha in (0.5, 2.0):
             for order in range(4):
                 for row, (ids, rids) in enumerate(zip(contexts, performers, strict=True)):
@@ -70,3 +71,56 @@ def test_json_round_trip_keeps_every_count() -> None:
     for key, table in model.tables.items():
         assert loaded.tables[key] == pytest.approx(table)
     assert loaded.predict([A, C], [BOB, BOB], 3, 1.0, 2) == pytest.approx(model.predict([A, C], [BOB, BOB], 3, 1.0, 2))
+
+
+def _random_cases(seed: int, n: int = 60) -> list[tuple[list[int], list[int]]]:
+    rng = np.random.default_rng(seed)
+    return [
+        (rng.integers(0, 3, size=length).tolist(), rng.integers(0, 2, size=length).tolist())
+        for length in rng.integers(1, 9, size=n)
+    ]
+
+
+def _same_tables(a: dict[tuple[int, ...], np.ndarray], b: dict[tuple[int, ...], np.ndarray]) -> bool:
+    return list(a) == list(b) and all(np.array_equal(a[key], b[key]) for key in a)
+
+
+def test_fitting_counts_as_adding_each_prefix_and_adds_up_over_parts() -> None:
+    cases = _random_cases(3)
+    one_by_one = NGramCounts(n_classes=4, max_order=3)
+    by_resource = ResourceNGram(one_by_one, ["ann", "bob"], activity_order=2, depth=2)
+    for ids, rids in cases:
+        for k in range(1, len(ids) + 1):
+            one_by_one.add(ids[:k], ids[k] if k < len(ids) else END)
+            by_resource.add(ids[:k], rids[:k], ids[k] if k < len(ids) else END)
+    fitted = NGramCounts(n_classes=4, max_order=3).fit((ids for ids, _ in cases), end_class=END)
+    assert _same_tables(fitted.tables, one_by_one.tables) and np.array_equal(fitted.unigram, one_by_one.unigram)
+    # counts add up: the first part, copied, plus the rest is the whole (tables in the same order too)
+    first = NGramCounts(n_classes=4, max_order=3).fit((ids for ids, _ in cases[:25]), end_class=END)
+    whole = first.copy().fit((ids for ids, _ in cases[25:]), end_class=END)
+    assert _same_tables(whole.tables, fitted.tables) and np.array_equal(whole.unigram, fitted.unigram)
+    assert sum(t.sum() for t in first.tables.values()) < sum(t.sum() for t in whole.tables.values())
+    resource = ResourceNGram(fitted, ["ann", "bob"], activity_order=2, depth=2).fit(cases, end_class=END)
+    assert _same_tables(resource.tables, by_resource.tables)
+
+
+def test_batches_in_parts_and_in_float32_are_the_float64_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = ResourceNGram(
+        NGramCounts(n_classes=4, max_order=3).fit((ids for ids, _ in _random_cases(4)), end_class=END),
+        ["ann", "bob"],
+    ).fit(_random_cases(4), end_class=END)
+    probe = _random_cases(5, n=20)
+    contexts, performers = [ids for ids, _ in probe], [rids for _, rids in probe]
+    whole = model.predict_batch(contexts, performers, 3, [0.5, 2.0], 2)
+    monkeypatch.setattr(ngram, "PART", 3)  # many parts, the last one short
+    parts = model.predict_batch(contexts, performers, 3, [0.5, 2.0], 2)
+    narrow = model.predict_batch(contexts, performers, 3, [0.5, 2.0], 2, np.float32)
+    plain = model.base.predict_batch(contexts, 3, [0.5, 2.0])
+    for depth in (0, 1, 2):
+        for alpha in (0.5, 2.0):
+            for order in range(4):
+                assert np.array_equal(parts[depth][alpha][order], whole[depth][alpha][order])
+                assert narrow[depth][alpha][order].dtype == np.float32
+                assert np.array_equal(narrow[depth][alpha][order], whole[depth][alpha][order].astype(np.float32))
+                if depth == 0:
+                    assert np.array_equal(whole[0][alpha][order], plain[alpha][order])

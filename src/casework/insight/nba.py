@@ -26,8 +26,9 @@ and validation chooses among all of them as among orders and weights.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import lightgbm as lgb
@@ -37,7 +38,7 @@ import numpy.typing as npt
 from casework.insight.eventlog import VARIANTS, Case, prefix_lengths
 from casework.insight.features import END, Encoding, burst_share, canonical_positions
 from casework.insight.gbt import THREADS, booster_from_string, sample_rows, train_booster
-from casework.insight.ngram import NGramCounts, ResourceNGram
+from casework.insight.ngram import Batch, NGramCounts, ResourceNGram
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -57,7 +58,10 @@ class NBAParams:
     max_train_rows: int = 200_000
     max_bin: int = 63
     max_rounds: int = 300
-    early_stopping: int = 20
+    # rounds without a better validation loss before the choosing trees stop. The curves fall smoothly to their
+    # minimum and rise after it: on the six shared logs any patience from 5 to 20 stops all twelve choosing fits at
+    # the same best round (3 would not, on bpic13_inc), and each round past the best is paid for and thrown away.
+    early_stopping: int = 10
     learning_rate: float = 0.1
     num_leaves: int = 31
     min_data_in_leaf: int = 20
@@ -380,6 +384,13 @@ class _Prefixes:
     y: npt.NDArray[np.int64]
     target_time: FloatArray  # the end of the case counts as happening at its last event
 
+    def split(self, rows: int) -> tuple[_Prefixes, _Prefixes]:
+        """The first `rows` rows and the rest (views, not copies)."""
+        return (
+            _Prefixes(self.x[:rows], self.y[:rows], self.target_time[:rows]),
+            _Prefixes(self.x[rows:], self.y[rows:], self.target_time[rows:]),
+        )
+
 
 def _prefixes(encoding: Encoding, cases: Sequence[Case]) -> _Prefixes:
     xs: list[FloatArray] = []
@@ -402,15 +413,22 @@ def _columns(encoding: Encoding, x: FloatArray, kind: str) -> FloatArray:
 
 
 def _fit_ngram(encoding: Encoding, cases: Sequence[Case], max_order: int, canonical: bool = False) -> NGramCounts:
-    counts = NGramCounts(encoding.n_classes, max_order)
+    return _add_cases(NGramCounts(encoding.n_classes, max_order), encoding, cases, canonical)
+
+
+def _add_cases(counts: NGramCounts, encoding: Encoding, cases: Sequence[Case], canonical: bool) -> NGramCounts:
+    """`counts` with the prefixes of `cases` added (plain or burst-ordered contexts, as it was fitted)."""
     if not canonical:
         return counts.fit((encoding.encode_ids(c.activities) for c in cases), encoding.end_class)
-    for case in cases:
-        ids = encoding.encode_ids(case.activities)
-        for k in range(1, len(ids) + 1):
-            context = [ids[i] for i in canonical_positions(case.timestamps, ids, k, max_order)]
-            counts.add(context, ids[k] if k < len(ids) else encoding.end_class)
-    return counts
+
+    def contexts() -> Iterator[tuple[list[int], int]]:
+        for case in cases:
+            ids = encoding.encode_ids(case.activities)
+            for k in range(1, len(ids) + 1):
+                context = [ids[i] for i in canonical_positions(case.timestamps, ids, k, counts.max_order)]
+                yield context, ids[k] if k < len(ids) else encoding.end_class
+
+    return counts.fit_contexts(contexts())
 
 
 def _fit_resource_ngram(
@@ -471,7 +489,7 @@ def _variant_mask(cases: Sequence[Case], variant: str) -> npt.NDArray[np.bool_]:
     return np.asarray(mask, dtype=bool)
 
 
-def _unnormalised(p: FloatArray, variant: str, end_class: int) -> npt.NDArray[np.float32]:
+def _unnormalised(p: Batch, variant: str, end_class: int) -> npt.NDArray[np.float32]:
     """The end-of-case column dropped but rows not renormalised: rankings stay the same, and float32 halves the
     cost of the many blends that selection tries."""
     q = p.astype(np.float32)
@@ -481,17 +499,15 @@ def _unnormalised(p: FloatArray, variant: str, end_class: int) -> npt.NDArray[np
 
 
 def _score(
-    q: npt.NDArray[np.float32], y: npt.NDArray[np.int64], variant: str, end_class: int, floor: float = -1.0
-) -> tuple[float, float, float] | None:
-    """(top-1, top-3, mean log-likelihood) of candidate scores `q`, or None when top-1 is already below `floor`.
+    q: npt.NDArray[np.float32], y: npt.NDArray[np.int64], variant: str, end_class: int
+) -> tuple[float, float, float]:
+    """(top-1, top-3, mean log-likelihood) of candidate scores `q`.
 
     Ties on top-1 go to the better top-3, then to the better log-likelihood: the probabilities are shown to people
     as confidence, so among equally accurate blends the better calibrated one wins.
     """
     # argmax breaks ties toward the lower id, as `rank` does; unknown targets never match
     top1 = float((q.argmax(axis=1) == y).mean())
-    if top1 < floor:
-        return None
     p = _finish(q.astype(np.float64), variant, end_class)
     known = y < p.shape[1]
     likelihood = p[np.nonzero(known)[0], y[known]]
@@ -510,7 +526,7 @@ def _ngram_val(
     ngrams: dict[bool, NGramCounts],
     by_resource: ResourceNGram | None,
     val_cases: Sequence[Case],
-) -> dict[NGramKind, dict[float, list[FloatArray]]]:
+) -> dict[NGramKind, dict[float, list[Batch]]]:
     """Per n-gram kind, its distributions of every order, per alpha, for every validation prefix 1..n."""
     contexts: dict[bool, list[list[int]]] = {canonical: [] for canonical in ngrams}
     performers: list[list[int]] = []
@@ -526,32 +542,179 @@ def _ngram_val(
                     listed.append(ids[window:k])
             if by_resource is not None:
                 performers.append(rids[window:k])
-    alphas = list(params.alphas)
-    out = {
-        (canonical, 0): ng.predict_batch(contexts[canonical], params.max_order, alphas)
-        for canonical, ng in ngrams.items()
-    }
-    if by_resource is not None:
-        for depth in range(1, by_resource.depth + 1):
-            out[False, depth] = by_resource.predict_batch(contexts[False], performers, params.max_order, alphas, depth)
+    alphas, top = list(params.alphas), params.max_order
+    # float32: selection only ranks them (`_unnormalised`), and float64 batches of every kind, alpha and order took
+    # most of a gigabyte on the largest log
+    by_depth = (
+        by_resource.predict_batch(contexts[False], performers, top, alphas, by_resource.depth, np.float32)
+        if by_resource is not None
+        else {0: ngrams[False].predict_batch(contexts[False], top, alphas, np.float32)}
+    )
+    # in this order: it decides ties (plain, burst-ordered, then by performers)
+    out = {PLAIN: by_depth[0]}
+    if True in ngrams:
+        out[True, 0] = ngrams[True].predict_batch(contexts[True], top, alphas, np.float32)
+    for depth in range(1, len(by_depth)):
+        out[False, depth] = by_depth[depth]
     return out
 
 
-def _candidates(
-    by_alpha: dict[float, list[FloatArray]], mask: npt.NDArray[np.bool_], variant: str, end_class: int
-) -> dict[tuple[float, int], npt.NDArray[np.float32]]:
-    """The n-gram's scores for the prefixes a variant scores, by (alpha, order)."""
-    return {
-        (alpha, order): _unnormalised(p[mask], variant, end_class)
-        for alpha, per_order in by_alpha.items()
-        for order, p in enumerate(per_order)
-    }
+# which variants score the same rankings: "eoc" keeps the end of the case as a candidate, the others drop it
+VIEWS = {"eoc": ("eoc",), "noeoc": ("noeoc", "tax")}
+# (n-gram kind, alpha, order): one n-gram candidate; with a tree kind in front, its blends
+Candidate = tuple[NGramKind, float, int]
+
+
+@dataclass
+class _Hits:
+    """Top-1 hits on the validation slice, per variant, of every candidate the selection can try."""
+
+    ngram: dict[tuple[str, Candidate], int] = field(default_factory=dict)
+    # per weight (in `NBAParams.weights` order): hits of the blend with that weight of the trees
+    blend: dict[tuple[str, str, Candidate], npt.NDArray[np.int64]] = field(default_factory=dict)
+
+
+def _ngram_scores(
+    by_kind: dict[NGramKind, dict[float, list[Batch]]],
+    candidate: Candidate,
+    mask: npt.NDArray[np.bool_],
+    variant: str,
+    end: int,
+) -> npt.NDArray[np.float32]:
+    """An n-gram candidate's scores for the prefixes a variant scores."""
+    (ngram_kind, alpha, order) = candidate
+    return _unnormalised(by_kind[ngram_kind][alpha][order][mask], variant, end)
+
+
+def _count_hits(
+    params: NBAParams,
+    by_kind: dict[NGramKind, dict[float, list[Batch]]],
+    gbt_val: dict[str, FloatArray],
+    val_y: npt.NDArray[np.int64],
+    masks: dict[str, npt.NDArray[np.bool_]],
+    end: int,
+) -> _Hits:
+    """Top-1 hits of every n-gram candidate and every blend, for all variants in one pass over the candidates.
+
+    A row's ranking does not depend on the variant, only on whether the end of the case is a candidate: so each
+    candidate is ranked once on all rows per view (`VIEWS`) and its hits are counted under each variant's mask.
+    Where trees and n-gram rank the same class first, so does every blend of the two (on the lower id for ties, as
+    argmax): blends are only ranked on the rows where they disagree (`_blend_hits`).
+    """
+    hits = _Hits()
+    for view, variants in VIEWS.items():
+        trees = {kind: _unnormalised(g, view, end) for kind, g in gbt_val.items()}
+        tree_tops = {kind: g.argmax(axis=1) for kind, g in trees.items()}
+        tree_others = {kind: _others_max(g, val_y) for kind, g in trees.items()}
+        for ngram_kind, by_alpha in by_kind.items():
+            for alpha, per_order in by_alpha.items():
+                for order, p in enumerate(per_order):
+                    candidate = (ngram_kind, alpha, order)
+                    pn = _unnormalised(p, view, end)
+                    n_top = pn.argmax(axis=1)
+                    n_hit = n_top == val_y
+                    for variant in variants:
+                        hits.ngram[variant, candidate] = int(np.count_nonzero(n_hit & masks[variant]))
+                    if order == 0:
+                        continue  # never blended: selection tries orders 1..max_order
+                    for kind, g in trees.items():
+                        g_top = tree_tops[kind]
+                        split = np.nonzero(g_top != n_top)[0]
+                        agreed = (g_top == n_top) & n_hit
+                        split_hit = _blend_hits(
+                            params.weights,
+                            (g[split], g_top[split], tree_others[kind][split]),
+                            (pn[split], n_top[split]),
+                            val_y[split],
+                        )
+                        for variant in variants:
+                            inside = masks[variant][split]
+                            hits.blend[variant, kind, candidate] = int(
+                                np.count_nonzero(agreed & masks[variant])
+                            ) + np.count_nonzero(split_hit[:, inside], axis=1)
+    return hits
+
+
+def _others_max(scores: npt.NDArray[np.float32], y: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+    """Per row, the highest score of a class other than `y` (rows whose `y` is unknown: of a class other than 0)."""
+    rest = scores.copy()
+    rest[np.arange(len(y)), np.where(y < scores.shape[1], y, 0)] = -np.inf
+    return np.asarray(rest.max(axis=1), dtype=np.float32)
+
+
+def _blend_hits(
+    weights: Sequence[float],
+    trees: tuple[npt.NDArray[np.float32], npt.NDArray[np.int64], npt.NDArray[np.float32]],
+    ngram: tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]],
+    y: npt.NDArray[np.int64],
+) -> npt.NDArray[np.bool_]:
+    """(weights x rows): whether `argmax` of the blend w * trees + (1 - w) * n-gram, in float32, is `y`.
+
+    `trees`: scores, top class and the best score of a class other than `y`; `ngram`: scores and top class.
+    Most rows are decided without ranking every class: rounding is monotonic and the weights lie in [0, 1], so no
+    other class can score above the blend of the best other tree score and the best other n-gram score (y wins if
+    it is above that), and the trees' and the n-gram's top classes are real rivals (y loses if either beats it, or
+    ties it with a lower id). Only the rows left open (about 6% on bpic12) are ranked in full: ranking every row
+    took most of the selection time.
+    """
+    g, g_top, g_others = trees
+    pn, n_top = ngram
+    w = np.asarray(weights, dtype=np.float32)[:, None]
+    rest = np.asarray([1 - x for x in weights], dtype=np.float32)[:, None]
+    rows = np.arange(len(y))
+    known = y < g.shape[1]
+    safe = np.where(known, y, 0)
+
+    def blend(c: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        return np.asarray(w * g[rows, c] + rest * pn[rows, c], dtype=np.float32)
+
+    target = blend(safe)
+    hit = target > w * g_others + rest * _others_max(pn, y)
+    miss = np.zeros_like(hit)
+    for top in (g_top, n_top):
+        rival = blend(top)
+        miss |= (top != safe) & ((rival > target) | ((rival == target) & (top < safe)))
+    undecided = np.nonzero((~hit & ~miss).any(axis=0))[0]
+    if len(undecided):
+        full = w[:, :, None] * g[undecided] + rest[:, :, None] * pn[undecided]
+        hit[:, undecided] = full.argmax(axis=2) == y[undecided]
+    return np.asarray(hit & known)
+
+
+@dataclass
+class _Key:
+    """A candidate's rank in the selection: (top-1, top-3, mean log-likelihood), compared as that tuple. Top-3 and
+    the log-likelihood only break ties on top-1, so they are computed (from `scores`) when a tie needs them: scoring
+    every candidate that improved on top-1 was a quarter of the selection time."""
+
+    top1: float
+    scores: Callable[[], npt.NDArray[np.float32]]
+    y: npt.NDArray[np.int64]
+    variant: str
+    end: int
+    _full: tuple[float, float, float] | None = None
+
+    def full(self) -> tuple[float, float, float]:
+        if self._full is None:
+            self._full = _score(self.scores(), self.y, self.variant, self.end)
+        return self._full
+
+    def beats(self, other: _Key) -> bool:
+        if self.top1 != other.top1:
+            return self.top1 > other.top1
+        return self.full() > other.full()
+
+
+def _blend_scores(
+    weight: float, trees: npt.NDArray[np.float32], ngram: Callable[[], npt.NDArray[np.float32]]
+) -> npt.NDArray[np.float32]:
+    return np.asarray(np.float32(weight) * trees + np.float32(1 - weight) * ngram(), dtype=np.float32)
 
 
 def _select(
     params: NBAParams,
     encoding: Encoding,
-    by_kind: dict[NGramKind, dict[float, list[FloatArray]]],
+    by_kind: dict[NGramKind, dict[float, list[Batch]]],
     val_cases: Sequence[Case],
     gbt_val: dict[str, FloatArray],
     val_y: npt.NDArray[np.int64],
@@ -560,68 +723,63 @@ def _select(
     """Per variant, the blend with the best top-1 on the validation slice, and the best n-gram alone.
 
     `by_kind`: validation distributions of each n-gram kind the log has (`_ngram_val`). Every kind blends with every
-    tree kind; the kind that did best alone goes first, so that on a tie it is the one kept.
+    tree kind; the kind that did best alone goes first, so that on a tie it is the one kept. The top-1 of every
+    candidate is counted first (`_count_hits`); top-3 and log-likelihood only when a tie needs them (`_Key`).
     """
     choices: dict[str, Choice] = {}
     ngram_only: dict[str, Choice] = {}
     smallest = min(params.alphas)
     end = encoding.end_class
+    masks = {variant: _variant_mask(val_cases, variant) for variant in VARIANTS}
+    hits = _count_hits(params, by_kind, gbt_val, val_y, masks, end)
     for variant in VARIANTS:
-        mask = _variant_mask(val_cases, variant)
+        mask = masks[variant]
         y = val_y[mask]
         if len(y) == 0:
             choices[variant] = ngram_only[variant] = Choice(1, smallest, 0.0)
             continue
 
-        sets = {kind: _candidates(by_alpha, mask, variant, end) for kind, by_alpha in by_kind.items()}
+        def key(hit_count: int, scores: Callable[[], npt.NDArray[np.float32]]) -> _Key:
+            return _Key(hit_count / len(y), scores, y, variant, end)  # noqa: B023 (used within this iteration)
+
+        def ngram(candidate: Candidate) -> Callable[[], npt.NDArray[np.float32]]:
+            return partial(_ngram_scores, by_kind, candidate, mask, variant, end)  # noqa: B023 (as `key`)
+
         # the last-activity model (most frequent successor: order 1, almost no smoothing) is the first candidate
-        base_key = _score(sets[PLAIN][smallest, 1], y, variant, end)
-        assert base_key is not None
-        best, best_key = Choice(1, smallest, 0.0, "plain", base_key[0], base_key[0]), base_key
-        for (canonical, performers), candidates in sets.items():
+        last_activity = (PLAIN, smallest, 1)
+        best_key = key(hits.ngram[variant, last_activity], ngram(last_activity))
+        base_top1 = best_key.top1
+        best = Choice(1, smallest, 0.0, "plain", base_top1, base_top1)
+        for ngram_kind in by_kind:
             for alpha in params.alphas:
                 for order in range(1, params.max_order + 1):
-                    key = _score(candidates[alpha, order], y, variant, end, best_key[0])
-                    if key is not None and key > best_key:
-                        best = Choice(order, alpha, 0.0, "plain", key[0], base_key[0], canonical, performers)
-                        best_key = key
+                    candidate = (ngram_kind, alpha, order)
+                    challenger = key(hits.ngram[variant, candidate], ngram(candidate))
+                    if challenger.beats(best_key):
+                        best = Choice(order, alpha, 0.0, "plain", challenger.top1, base_top1, *ngram_kind)
+                        best_key = challenger
         ngram_only[variant] = ng_best = best
         first: NGramKind = (ng_best.canonical, ng_best.resource)
-        n_tops: dict[tuple[NGramKind, float, int], npt.NDArray[np.int64]] = {}
         for kind, g_all in gbt_val.items():
             g = _unnormalised(g_all[mask], variant, end)
-            g_top = g.argmax(axis=1)
             trees_alone = False  # with w = 1 the n-gram does not count: one candidate stands for all of them
-            for ngram_kind in sorted(sets, key=lambda k: k != first):
-                candidates = sets[ngram_kind]
+            for ngram_kind in sorted(by_kind, key=lambda k: k != first):
                 for alpha in params.alphas:
                     for order in range(1, params.max_order + 1):
-                        pn = candidates[alpha, order]
-                        n_top = n_tops.get((ngram_kind, alpha, order))
-                        if n_top is None:
-                            n_top = n_tops[ngram_kind, alpha, order] = pn.argmax(axis=1)
-                        # Where trees and n-gram rank the same class first, so does every blend of the two (on
-                        # the lower id for ties, as argmax): top-1 only needs the rows where they disagree. That
-                        # made choosing among all n-gram kinds about four times faster.
-                        split = np.nonzero(g_top != n_top)[0]
-                        agreed = int(np.count_nonzero((g_top == n_top) & (g_top == y)))
-                        g_split, pn_split, y_split = g[split], pn[split], y[split]
-                        for w in params.weights:
+                        candidate = (ngram_kind, alpha, order)
+                        blend_hits = hits.blend[variant, kind, candidate]
+                        for i, w in enumerate(params.weights):
                             if w == 0 or (w == 1.0 and trees_alone):
                                 continue
                             trees_alone = trees_alone or w == 1.0
-                            w32, rest = np.float32(w), np.float32(1 - w)
-                            top = (w32 * g_split + rest * pn_split).argmax(axis=1)
-                            if (agreed + int(np.count_nonzero(top == y_split))) / len(y) < best_key[0]:
-                                continue
-                            key = _score(w32 * g + rest * pn, y, variant, end, best_key[0])
-                            if key is not None and key > best_key:
-                                best = Choice(order, alpha, w, kind, key[0], base_key[0], *ngram_kind)
-                                best_key = key
+                            challenger = key(int(blend_hits[i]), partial(_blend_scores, w, g, ngram(candidate)))
+                            if challenger.beats(best_key):
+                                best = Choice(order, alpha, w, kind, challenger.top1, base_top1, *ngram_kind)
+                                best_key = challenger
         log(
             f"  {variant}: order={best.order} alpha={best.alpha} w_gbt={best.weight:.1f} trees={best.trees} "
             f"canonical={best.canonical} resource={best.resource} val_top1={best.val_top1:.4f} "
-            f"(n-gram {ng_best.val_top1:.4f}, last-activity {base_key[0]:.4f})"
+            f"(n-gram {ng_best.val_top1:.4f}, last-activity {base_top1:.4f})"
         )
         choices[variant] = best
     return choices, ngram_only
@@ -653,7 +811,9 @@ def train_next_action(
     fit_cases, val_cases = list(train_cases[:cut]), list(train_cases[cut:])
     ngrams_fit = {c: _fit_ngram(encoding, fit_cases, params.max_order, c) for c in contexts}
     resource_fit = _fit_resource_ngram(params, encoding, ngrams_fit[False], fit_cases)
-    fit, val = _prefixes(encoding, fit_cases), _prefixes(encoding, val_cases)
+    # one encoding pass: the fitting and validation rows are the two ends of all the training rows
+    everything = _prefixes(encoding, train_cases)
+    fit, val = everything.split(sum(len(c) for c in fit_cases))
     gbt_val: dict[str, FloatArray] = {}
     rounds: dict[str, int] = {}
     kinds = [k for k in TREE_KINDS if params.calendar or k != "calendar"] if params.use_gbt else []
@@ -674,10 +834,12 @@ def train_next_action(
     choices, ngram_only = _select(params, encoding, by_kind, val_cases, gbt_val, val.y, say)
     del by_kind
     say(f"  chosen ({time.perf_counter() - started:.1f}s)")
-    ngram = _fit_ngram(encoding, train_cases, params.max_order)
+    # counts add up: the final n-grams are the fitted ones plus the validation cases (the same tables, in the same
+    # order, as fitting all the training cases afresh)
+    ngram = _add_cases(ngrams_fit[False].copy(), encoding, val_cases, False)
     chosen = [*choices.values(), *ngram_only.values()]
     ngram_canonical = (
-        _fit_ngram(encoding, train_cases, params.max_order, True) if any(c.canonical for c in chosen) else None
+        _add_cases(ngrams_fit[True].copy(), encoding, val_cases, True) if any(c.canonical for c in chosen) else None
     )
     ngram_resource = (
         _fit_resource_ngram(params, encoding, ngram, train_cases) if any(c.resource for c in chosen) else None
@@ -685,7 +847,6 @@ def train_next_action(
     boosters: dict[str, lgb.Booster] = {}
     needed = {k for c in choices.values() if c.weight > 0 for k in TREE_KINDS if c.trees in (k, "both")}
     if needed:
-        everything = _prefixes(encoding, train_cases)
         for kind in sorted(needed):
             booster = _fit_gbt(params, encoding, kind, everything, rounds[kind], cutoff)
             if booster is not None:

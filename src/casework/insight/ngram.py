@@ -7,12 +7,16 @@ gaps. Counts are kept per context so that suggestions can quote their evidence (
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+# a batch of distributions: float64, or float32 where a caller only ranks them (see `NGramCounts.predict_batch`)
+Batch = npt.NDArray[np.floating[Any]]
 PAD = -1  # stands before the first event, so short prefixes have their own contexts
 
 
@@ -41,10 +45,39 @@ class NGramCounts:
                 break  # longer contexts of a short prefix only add padding: same evidence
 
     def fit(self, sequences: Iterable[Sequence[int]], end_class: int) -> NGramCounts:
+        """Counts every prefix 1..n of each sequence (adds to the counts already there)."""
+        top, rows, targets = self.max_order, Tally(self.n_classes), [0] * self.n_classes
+        pad = (PAD,) * top
         for ids in sequences:
-            for k in range(1, len(ids) + 1):
-                self.add(ids[:k], ids[k] if k < len(ids) else end_class)
+            n = len(ids)
+            # a context of order j is the last j entries of the padded case up to the prefix end, as `context` pads it
+            padded = pad + tuple(ids)
+            for k in range(1, n + 1):
+                target = ids[k] if k < n else end_class
+                targets[target] += 1
+                rows.contexts(padded, top + k, min(top, k + 1), target)
+        rows.into(self.tables)
+        self.unigram += targets
         return self
+
+    def fit_contexts(self, pairs: Iterable[tuple[Sequence[int], int]]) -> NGramCounts:
+        """`add` for many (context, target) pairs, counted as `fit` counts."""
+        top, rows, targets = self.max_order, Tally(self.n_classes), [0] * self.n_classes
+        pad = (PAD,) * top
+        for ids, target in pairs:
+            padded = pad + tuple(ids)
+            targets[target] += 1
+            rows.contexts(padded, len(padded), min(top, len(ids) + 1), target)
+        rows.into(self.tables)
+        self.unigram += targets
+        return self
+
+    def copy(self) -> NGramCounts:
+        """An independent copy: fitting more cases into it leaves this one as it is."""
+        twin = NGramCounts(self.n_classes, self.max_order)
+        twin.unigram = self.unigram.copy()
+        twin.tables = {ctx: table.copy() for ctx, table in self.tables.items()}
+        return twin
 
     def _table(self, ids: Sequence[int], order: int) -> FloatArray | None:
         # Past the prefix length a context is all padding plus the prefix: the same as order len(ids) + 1.
@@ -62,28 +95,45 @@ class NGramCounts:
         return out
 
     def predict_batch(
-        self, contexts: Sequence[Sequence[int]], max_order: int, alphas: Sequence[float]
-    ) -> dict[float, list[FloatArray]]:
+        self,
+        contexts: Sequence[Sequence[int]],
+        max_order: int,
+        alphas: Sequence[float],
+        dtype: npt.DTypeLike = np.float64,
+    ) -> dict[float, list[Batch]]:
         """`predict_orders` for many contexts and several alphas (the look-ups are shared): per alpha, one
         (contexts x classes) array per order 0..max_order. Validation scores every order and alpha on every prefix:
-        row by row in Python that took a quarter of the training time on the largest log."""
-        n, width = len(contexts), self.n_classes
-        empty = np.zeros(width)
-        levels: list[tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]] = []
-        for order in range(1, max_order + 1):
-            found = [self.tables.get(self.context(ids, order)) if order <= len(ids) + 1 else None for ids in contexts]
-            table = np.vstack([t if t is not None else empty for t in found]) if n else np.zeros((0, width))
-            levels.append((table, table.sum(axis=1), np.asarray([t is not None for t in found], dtype=bool)))
-        first = (self.unigram + 1.0) / (self.unigram.sum() + width)
-        out: dict[float, list[FloatArray]] = {}
-        for alpha in alphas:
-            p = np.tile(first, (n, 1))
-            per_order = [p]
-            for table, total, seen in levels:
-                p = np.where(seen[:, None], (table + alpha * p) / (total + alpha)[:, None], p)
-                per_order.append(p)
-            out[alpha] = per_order
+        row by row in Python that took a quarter of the training time on the largest log.
+
+        Computed in float64 whatever `dtype` the arrays are handed out in (selection ranks float32 copies: storing
+        those halves the memory of a batch)."""
+        levels = self._levels(contexts, max_order)
+        out = _empty_batch(len(contexts), self.n_classes, alphas, max_order, dtype)
+        for part in _parts(len(contexts)):
+            for alpha in alphas:
+                for order, p in enumerate(self._chain(levels, part, alpha)):
+                    out[alpha][order][part] = p
         return out
+
+    def _levels(self, contexts: Sequence[Sequence[int]], max_order: int) -> list[Level]:
+        """Per order 1..max_order, the tables of the contexts' contexts of that order."""
+        # each context padded once; its context of order j is then the last j entries (as `context` gives them)
+        pad = (PAD,) * max_order
+        padded = [(pad + tuple(ids), len(ids) + 1) for ids in contexts]
+        rows = TableRows(self.tables, self.n_classes)
+        return [
+            rows.gather([p[len(p) - order :] if order <= longest else None for p, longest in padded])
+            for order in range(1, max_order + 1)
+        ]
+
+    def _chain(self, levels: Sequence[Level], part: slice, alpha: float) -> Iterator[FloatArray]:
+        """For the contexts in `part`, the distributions of orders 0, 1, ... over the looked-up levels (as
+        `predict_orders` computes them)."""
+        p = np.tile((self.unigram + 1.0) / (self.unigram.sum() + self.n_classes), (part.stop - part.start, 1))
+        yield p
+        for level in levels:
+            p = level.interpolate(p, alpha, part)
+            yield p
 
     def predict(self, ids: Sequence[int], order: int, alpha: float) -> FloatArray:
         return self.predict_orders(ids, order, alpha)[-1]
@@ -114,6 +164,86 @@ class NGramCounts:
         model.unigram = np.asarray(data["unigram"], dtype=np.float64)
         model.tables = _tables_from_json(data["tables"], model.n_classes)  # type: ignore[arg-type]
         return model
+
+
+class Tally:
+    """Counts per context in plain lists, turned into tables at the end: a numpy increment per prefix and order
+    (as `add` does) made fitting two to three times slower."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.rows: dict[tuple[int, ...], list[int]] = {}
+
+    def count(self, key: tuple[int, ...], target: int) -> None:
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = [0] * self.width
+        row[target] += 1
+
+    def contexts(self, padded: tuple[int, ...], end: int, orders: int, target: int) -> None:
+        """One count for each context of order 1..orders ending before `end`."""
+        for order in range(1, orders + 1):
+            self.count(padded[end - order : end], target)
+
+    def into(self, tables: dict[tuple[int, ...], FloatArray]) -> None:
+        """Adds the counts to `tables`; contexts new to them come after the others, in the order first counted
+        (the order `add` would have created them in)."""
+        for key, row in self.rows.items():
+            counts = np.asarray(row, dtype=np.float64)
+            table = tables.get(key)
+            if table is None:
+                tables[key] = counts
+            else:
+                table += counts
+
+
+class TableRows:
+    """Tables as the rows of one array, a zero row last for contexts never seen: many contexts are then looked up
+    with one gather instead of stacking a table per context."""
+
+    def __init__(self, tables: dict[tuple[int, ...], FloatArray], width: int) -> None:
+        self.index = {key: i for i, key in enumerate(tables)}
+        self.missing = len(self.index)
+        self.matrix = np.vstack([*tables.values(), np.zeros(width)])
+        self.totals = self.matrix.sum(axis=1)
+
+    def gather(self, keys: Sequence[tuple[int, ...] | None]) -> Level:
+        get, missing = self.index.get, self.missing
+        found = (missing if k is None else get(k, missing) for k in keys)
+        return Level(self, np.fromiter(found, dtype=np.intp, count=len(keys)))
+
+
+@dataclass
+class Level:
+    """Which table (row of `tables`) each of many contexts of one kind has; the zero row where it was never seen."""
+
+    tables: TableRows
+    index: npt.NDArray[np.intp]
+
+    def interpolate(self, p: FloatArray, alpha: float, part: slice) -> FloatArray:
+        """For the contexts in `part`: P = (count + alpha * P) / (total + alpha) where the context was seen, P
+        unchanged elsewhere."""
+        index = self.index[part]
+        # in place, on a part of the batch at a time: temporaries of a whole batch were fresh memory to fault in
+        smoothed = alpha * p
+        smoothed += self.tables.matrix[index]
+        smoothed /= (self.tables.totals[index] + alpha)[:, None]
+        np.copyto(smoothed, p, where=(index == self.tables.missing)[:, None])
+        return smoothed
+
+
+# contexts per step of a batch: small enough for its arrays to stay in cache
+PART = 2048
+
+
+def _parts(n: int) -> Iterator[slice]:
+    return (slice(start, min(n, start + PART)) for start in range(0, n, PART))
+
+
+def _empty_batch(
+    n: int, width: int, alphas: Sequence[float], max_order: int, dtype: npt.DTypeLike
+) -> dict[float, list[Batch]]:
+    return {alpha: [np.empty((n, width), dtype=dtype) for _ in range(max_order + 1)] for alpha in alphas}
 
 
 UNKNOWN_RESOURCE = -2  # a performer training never saw: no resource context matches, so the plain n-gram decides
@@ -166,10 +296,21 @@ class ResourceNGram:
                 break
 
     def fit(self, sequences: Iterable[tuple[Sequence[int], Sequence[int]]], end_class: int) -> ResourceNGram:
-        """Counts from (activity ids, resource ids) per case; the base n-gram is fitted separately."""
+        """Counts from (activity ids, resource ids) per case; the base n-gram is fitted separately.
+
+        The keys are those of `add`, built from padded copies of each case and counted as `NGramCounts.fit`
+        counts."""
+        top, depth, rows = self.activity_order, self.depth, Tally(self.n_classes)
         for ids, rids in sequences:
-            for k in range(1, len(ids) + 1):
-                self.add(ids[:k], rids[:k], ids[k] if k < len(ids) else end_class)
+            n = len(ids)
+            acts, performers = (PAD,) * top + tuple(ids), (PAD,) * depth + tuple(rids)
+            for k in range(1, n + 1):
+                target = ids[k] if k < n else end_class
+                for m in range(1, min(top, k + 1) + 1):
+                    context = acts[top + k - m : top + k]
+                    for d in range(1, depth + 1):
+                        rows.count((m, d, *context, *performers[depth + k - d : depth + k]), target)
+        rows.into(self.tables)
         return self
 
     def predict(self, ids: Sequence[int], rids: Sequence[int], order: int, alpha: float, depth: int) -> FloatArray:
@@ -190,32 +331,40 @@ class ResourceNGram:
         max_order: int,
         alphas: Sequence[float],
         depth: int,
-    ) -> dict[float, list[FloatArray]]:
-        """`predict` for many prefixes, every order 0..max_order and several alphas, with `depth` resources."""
-        plain = self.base.predict_batch(contexts, max_order, alphas)
-        n, width = len(contexts), self.n_classes
-        empty = np.zeros(width)
+        dtype: npt.DTypeLike = np.float64,
+    ) -> dict[int, dict[float, list[Batch]]]:
+        """`predict` for many prefixes, every order 0..max_order, several alphas and every depth 0..depth (0: the
+        base n-gram alone): per depth and alpha, one (contexts x classes) array per order. Computed in float64 and
+        handed out as `dtype` (as `NGramCounts.predict_batch`). Depth d is depth d - 1 with one more resource
+        level, so the base chain and each level are looked up and applied once."""
+        top, deepest = self.activity_order, min(depth, self.depth)
+        acts = [((PAD,) * top + tuple(ids), len(ids)) for ids in contexts]
+        performers = [(PAD,) * deepest + tuple(rids) for rids in resource_contexts]
+        rows = TableRows(self.tables, self.n_classes)
         # the resource levels only depend on m = min(order, activity_order): look each up once
-        levels: dict[int, list[tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]]] = {}
-        for m in range(1, min(max_order, self.activity_order) + 1):
-            levels[m] = []
-            for d in range(1, min(depth, self.depth) + 1):
-                found = [
-                    self.tables.get(self._key(ids, rids, m, d))
-                    for ids, rids in zip(contexts, resource_contexts, strict=True)
-                ]
-                table = np.vstack([t if t is not None else empty for t in found]) if n else np.zeros((0, width))
-                seen = np.asarray([t is not None for t in found], dtype=bool)
-                levels[m].append((table, table.sum(axis=1), seen))
-        out: dict[float, list[FloatArray]] = {}
-        for alpha in alphas:
-            per_order = [plain[alpha][0]]
-            for order in range(1, max_order + 1):
-                p = plain[alpha][order]
-                for table, total, seen in levels[min(order, self.activity_order)]:
-                    p = np.where(seen[:, None], (table + alpha * p) / (total + alpha)[:, None], p)
-                per_order.append(p)
-            out[alpha] = per_order
+        levels: dict[int, list[Level]] = {}
+        for m in range(1, min(max_order, top) + 1):
+            levels[m] = [
+                # the key of `_key`: the activity context as `NGramCounts.context` pads it, then the last d performers
+                rows.gather(
+                    [
+                        (min(m, k + 1), d, *a[len(a) - min(m, k + 1) :], *r[len(r) - d :])
+                        for (a, k), r in zip(acts, performers, strict=True)
+                    ]
+                )
+                for d in range(1, deepest + 1)
+            ]
+        plain = self.base._levels(contexts, max_order)
+        out = {d: _empty_batch(len(contexts), self.n_classes, alphas, max_order, dtype) for d in range(depth + 1)}
+        for part in _parts(len(contexts)):
+            for alpha in alphas:
+                for order, p in enumerate(self.base._chain(plain, part, alpha)):
+                    out[0][alpha][order][part] = p
+                    level = levels[min(order, top)] if order > 0 else []
+                    for d in range(1, depth + 1):
+                        if d <= len(level):
+                            p = level[d - 1].interpolate(p, alpha, part)
+                        out[d][alpha][order][part] = p
         return out
 
     def evidence(
