@@ -109,8 +109,8 @@ def casework_completions(
         async def coroutine_clients() -> None:
             await asyncio.gather(*(coroutine_client(ids) for ids in plan))
 
-        batches0, units0 = (committer.batches, committer.units) if committer is not None else (0, 0)
         if mode == "asyncio":
+            batches0, units0 = (committer.batches, committer.units) if committer is not None else (0, 0)
             cpu0 = time.process_time()
             start = time.perf_counter()
             asyncio.run(coroutine_clients())

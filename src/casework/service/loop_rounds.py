@@ -80,4 +80,3 @@ class LoopRounds:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
-
