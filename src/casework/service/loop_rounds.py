@@ -18,14 +18,13 @@ from casework.service.combining import Combiner, Request
 
 
 class _Gathering:
-    """One event loop's commands waiting for the next group, and whether a group is running."""
+    """One event loop's commands waiting for the next group, and the task that runs groups while there are any."""
 
-    __slots__ = ("pending", "running", "task")
+    __slots__ = ("pending", "task")
 
     def __init__(self) -> None:
         self.pending: list[tuple[Request, asyncio.Future[None]]] = []
-        self.running = False
-        self.task: asyncio.Task[None] | None = None  # the loop keeps only a weak reference to a task
+        self.task: asyncio.Task[None] | None = None  # held here: the loop keeps only a weak reference to a task
 
 
 class LoopRounds:
@@ -49,8 +48,7 @@ class LoopRounds:
         request = Request(key, payload)
         done: asyncio.Future[None] = loop.create_future()
         gathering.pending.append((request, done))
-        if not gathering.running:
-            gathering.running = True
+        if gathering.task is None:
             gathering.task = loop.create_task(self._run_groups(loop, gathering))
         await done
         return request
@@ -73,7 +71,7 @@ class LoopRounds:
                     if not done.done():  # its caller was cancelled
                         done.set_result(None)
         finally:
-            gathering.running = False
+            gathering.task = None
             for _, done in gathering.pending:  # left only if this task was cancelled
                 done.cancel()
             gathering.pending = []
