@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import random
 import re
 from pathlib import Path
 
@@ -322,3 +324,56 @@ def test_counted_hits_are_argmax_hits_of_every_candidate_with_ties_and_unknown_t
                             for w in params.weights
                         ]
                         assert hits.blend[variant, trees, (kind, alpha, order)].tolist() == expected
+
+
+def _with_rare_notes(rows: list[tuple[str, str, str, str]], kinds: int, seed: int = 11) -> list[tuple[str, ...]]:
+    """The timing log with a note of one of `kinds` kinds after some events: many rare activities."""
+    rng = random.Random(seed)
+    out: list[tuple[str, ...]] = []
+    for case_id, activity, when, who in rows:
+        out.append((case_id, activity, when, who))
+        if activity != "Pay" and rng.random() < 0.3:
+            out.append((case_id, f"Note {rng.randrange(kinds)}", when, who))
+    return out
+
+
+def test_a_log_with_many_activities_pools_the_rare_ones_for_the_trees(tmp_path: Path) -> None:
+    rows = _with_rare_notes(timing_log(), kinds=30)
+    cases = read_log(write_log(tmp_path / "notes.csv", rows))
+    train, test = chronological_split(cases)
+    lines: list[str] = []
+    params = NBAParams(resource_ngram=False, tree_classes=8, choice_cells=2_000)
+    model = train_next_action(train, params, log=lines.append)
+    classes = model.tree_classes
+    assert classes is not None and classes.n_tree == 8 and model.encoding.n_classes > 30
+    kept = {model.encoding.class_name(c) for c in classes.kept}
+    assert {"Approve", "Request documents", "Pay"} <= kept
+    # the trees still learn what only the timing tells (the notes are noise around it)
+    assert model.choices["noeoc"].weight > 0
+    assert score(model, test, "noeoc").top1 > score(model, test, "noeoc", LAST_ACTIVITY).top1 + 0.05
+    # choosing ran on part of the validation slice: its prefixes x classes were over the limit
+    assert any(re.match(r"  choosing on \d+ of \d+ validation cases", line) for line in lines)
+    # every class keeps a probability, the pooled ones too, and a saved model predicts the same
+    case = test[0]
+    args = (case.activities[:2], case.timestamps[:2], case.resources[:2] if case.resources else None)
+    p = model.predict_proba(*args, "eoc")
+    assert p.sum() == pytest.approx(1.0) and (p[: model.encoding.end_class] > 0).all()
+    loaded = NextActionModel.from_json(json.loads(json.dumps(model.to_json())))
+    assert loaded.tree_classes is not None and loaded.predict_proba(*args, "eoc") == pytest.approx(p)
+    batch, _ = model.predict_cases(test[:3], "tax")
+    singles = [
+        model.predict_proba(c.activities[:k], c.timestamps[:k], c.resources[:k] if c.resources else None, "tax")
+        for c in test[:3]
+        for k in range(2, len(c))
+    ]
+    assert batch == pytest.approx(np.vstack(singles))
+
+
+def test_a_log_over_the_prefix_limit_learns_from_its_most_recent_cases() -> None:
+    cases = [_case(f"r{i}", "ABC" if i < 40 else "ABD", start=1000.0 * i) for i in range(60)]
+    lines: list[str] = []
+    model = train_next_action(cases, NBAParams(use_gbt=False, max_train_prefixes=62), log=lines.append)
+    # 20 cases of 3 events fit in 62 prefixes, 21 do not: the last 20, in which B is always followed by D
+    assert "  learning from the 20 most recent of 60 training cases" in lines
+    assert model.ngram.unigram.sum() == 20 * 3
+    assert model.suggest(["A", "B"], [0.0, 60.0])[0].activity == "D"

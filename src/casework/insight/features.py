@@ -1,9 +1,9 @@
 """Prefix features shared by the next-activity and remaining-time models.
 
 A prefix of length k is encoded as one row: the last few activities (categorical ids), how often each activity
-occurred so far, the prefix length, time since the case started and since the previous event, hour and weekday of
-the last event, and the last event's resource (categorical, the most frequent ones only, so that rare names do not
-become leaves that memorise single cases).
+occurred so far (the `MAX_COUNTED` most frequent ones, in a log with more), the prefix length, time since the case
+started and since the previous event, hour and weekday of the last event, and the last event's resource
+(categorical, the most frequent ones only, so that rare names do not become leaves that memorise single cases).
 
 Optional blocks, each switched on in the encoding (so that a stored model keeps the layout it was trained with):
 - recency: seconds since each activity last happened (periodic work such as repeated lab tests);
@@ -36,6 +36,11 @@ LAST_ACTIVITIES = 5
 MAX_RESOURCES = 60
 # an activity gets a burst column when training saw it in at least this many bursts (fewer cannot fill a leaf)
 MIN_BURST_EVENTS = 20
+# Activities with a count column (and a burst column), at most: the most frequent ones. A tree's cost grows with its
+# columns, and a log with hundreds of activities (permit and hospital logs have 300-600) had one count column per
+# activity: 300 activities made each boosting round 40 times as costly as on bpic12 (36). The shared logs have at
+# most 36 activities, so none of them is cut.
+MAX_COUNTED = 40
 END = "[end]"
 
 
@@ -68,15 +73,17 @@ def canonical_positions(timestamps: Sequence[float], ids: Sequence[int], k: int,
     return [i for _, _, i in sorted(keys)][-tail:]
 
 
-def burst_activities(cases: Sequence[Case], min_events: int = MIN_BURST_EVENTS) -> list[str]:
-    """Activities recorded at the same instant as the event before or after them at least `min_events` times."""
+def burst_activities(cases: Sequence[Case], min_events: int = MIN_BURST_EVENTS, limit: int | None = None) -> list[str]:
+    """Activities recorded at the same instant as the event before or after them at least `min_events` times (the
+    `limit` most often, if more)."""
     counts: Counter[str] = Counter()
     for case in cases:
         t = case.timestamps
         for i, activity in enumerate(case.activities):
             if (i > 0 and t[i] == t[i - 1]) or (i + 1 < len(t) and t[i + 1] == t[i]):
                 counts[activity] += 1
-    return sorted(a for a, n in counts.items() if n >= min_events)
+    frequent = Counter({a: n for a, n in counts.items() if n >= min_events})
+    return _most_frequent(frequent, limit if limit is not None else len(frequent))
 
 
 def burst_share(cases: Sequence[Case]) -> float:
@@ -102,12 +109,18 @@ class Encoding:
     burst: bool = False
     # the activities counted in the burst block (None: all of them)
     burst_activities: list[str] | None = None
+    # the activities with a count column (None: all of them)
+    counted: list[str] | None = None
 
     def __post_init__(self) -> None:
         self._act_index = {a: i for i, a in enumerate(self.activities)}
         self._res_index = {r: i for i, r in enumerate(self.resources)}
-        counted = self.activities if self.burst_activities is None else self.burst_activities
-        self._burst_index = np.asarray([self._act_index[a] for a in counted if a in self._act_index], dtype=np.int64)
+        self._count_index = self._ids(self.counted)
+        self._burst_index = self._ids(self.burst_activities)
+
+    def _ids(self, activities: list[str] | None) -> npt.NDArray[np.int64]:
+        chosen = self.activities if activities is None else activities
+        return np.asarray([self._act_index[a] for a in chosen if a in self._act_index], dtype=np.int64)
 
     @classmethod
     def fit(
@@ -116,7 +129,9 @@ class Encoding:
         recency: bool = False,
         burst: bool = False,
     ) -> Encoding:
-        activities = sorted({a for c in cases for a in c.activities})
+        frequency = Counter(a for c in cases for a in c.activities)
+        activities = sorted(frequency)
+        counted = _most_frequent(frequency, MAX_COUNTED) if len(frequency) > MAX_COUNTED else None
         has_resource = any(c.resources is not None for c in cases)
         resources: list[str] = []
         if has_resource:
@@ -128,7 +143,8 @@ class Encoding:
             has_resource=has_resource,
             recency=recency,
             burst=burst,
-            burst_activities=burst_activities(cases) if burst else None,
+            burst_activities=burst_activities(cases, limit=MAX_COUNTED) if burst else None,
+            counted=counted,
         )
 
     # Class ids: 0..V-1 the activities, V the end of the case. Unknown activities map to V+1 (never a class).
@@ -159,7 +175,8 @@ class Encoding:
     def n_plain(self) -> int:
         """Columns without calendar time."""
         n_act = len(self.activities)
-        n = self.last_activities + n_act * (2 if self.recency else 1) + 6 + (1 if self.has_resource else 0)
+        n = self.last_activities + len(self._count_index) + (n_act if self.recency else 0) + 6
+        n += 1 if self.has_resource else 0
         n += (len(self._burst_index) + 2) if self.burst else 0
         return n
 
@@ -171,7 +188,7 @@ class Encoding:
     def categorical(self) -> list[int]:
         cols = list(range(self.last_activities))
         if self.has_resource:
-            cols.append(self.last_activities + len(self.activities) + 6)
+            cols.append(self.last_activities + len(self._count_index) + 6)
         return cols
 
     def to_json(self) -> dict[str, object]:
@@ -183,11 +200,13 @@ class Encoding:
             "recency": self.recency,
             "burst": self.burst,
             "burst_activities": self.burst_activities,
+            "counted": self.counted,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Encoding:
         burst_list = data.get("burst_activities")
+        counted = data.get("counted")
         return cls(
             activities=[str(a) for a in data["activities"]],  # type: ignore[attr-defined]
             resources=[str(r) for r in data["resources"]],  # type: ignore[attr-defined]
@@ -196,6 +215,7 @@ class Encoding:
             recency=bool(data.get("recency", False)),
             burst=bool(data.get("burst", False)),
             burst_activities=None if burst_list is None else [str(a) for a in burst_list],  # type: ignore[attr-defined]
+            counted=None if counted is None else [str(a) for a in counted],  # type: ignore[attr-defined]
         )
 
     def encode_ids(self, activities: Sequence[str]) -> list[int]:
@@ -223,8 +243,10 @@ class Encoding:
         known = ids < n_act
         onehot = np.zeros((n, n_act), dtype=np.float64)
         onehot[np.nonzero(known)[0], ids[known]] = 1.0
-        rows[:, steps : steps + n_act] = np.cumsum(onehot, axis=0)
-        base = steps + n_act
+        counts = np.cumsum(onehot, axis=0)
+        n_counted = len(self._count_index)
+        rows[:, steps : steps + n_counted] = counts if n_counted == n_act else counts[:, self._count_index]
+        base = steps + n_counted
         rows[:, base] = np.arange(1, n + 1)
         rows[:, base + 1] = times - times[0]
         gaps = np.zeros(n)
@@ -238,7 +260,6 @@ class Encoding:
             res = resources if resources is not None else [None] * n
             rows[:, base + 6] = [self.resource_id(r) for r in res]
         col = base + 6 + (1 if self.has_resource else 0)
-        counts = rows[:, steps : steps + n_act]
         if self.recency:
             # index of each activity's latest occurrence up to each row (-1: not yet)
             seen = np.where(onehot > 0, np.arange(n)[:, None], -1)
@@ -262,3 +283,9 @@ class Encoding:
 
     def encode_case(self, case: Case) -> FloatArray:
         return self.encode_sequence(case.activities, case.timestamps, case.resources)
+
+
+def _most_frequent(frequency: Counter[str], limit: int) -> list[str]:
+    """The `limit` most frequent names (ties to the earlier name), sorted by name."""
+    ranked = sorted(frequency.items(), key=lambda item: (-item[1], item[0]))
+    return sorted(name for name, _ in ranked[:limit])

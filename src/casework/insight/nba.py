@@ -39,6 +39,7 @@ from casework.insight.eventlog import VARIANTS, Case, prefix_lengths
 from casework.insight.features import END, Encoding, burst_share, canonical_positions
 from casework.insight.gbt import THREADS, booster_from_string, sample_rows, train_booster
 from casework.insight.ngram import Batch, NGramCounts, ResourceNGram
+from casework.insight.tree_classes import MAX_TREE_CLASSES, TreeClasses
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -56,6 +57,21 @@ class NBAParams:
     # final trees learn from every training prefix up to a cap that only keeps a much larger log inside the budget.
     choice_rows: int = 60_000
     max_train_rows: int = 200_000
+    # Bounds that keep a much larger log than the shared ones (the largest, bpic12, has 177k training prefixes and
+    # 37 classes) inside the time budget; none of the shared logs reaches them. A copy of bpic12 four times over (700k
+    # training prefixes) trained in 109 s without them. Training prefixes, at most: a larger log keeps its most
+    # recent cases (logs drift, so the oldest are the ones to lose). The final trees' rows x boosting rounds x
+    # classes, at most (bpic12: 177k x 44 x 37 = 288M): more rows than this are sampled.
+    max_train_prefixes: int = 500_000
+    refit_work: int = 320_000_000
+    # the trees learn at most this many classes (`tree_classes.TreeClasses`: in a log with more activities, the most
+    # frequent next steps and the rest pooled)
+    tree_classes: int = MAX_TREE_CLASSES
+    # validation prefixes x classes that choosing scores, at most: a larger slice is thinned to every k-th case. Every
+    # n-gram candidate's distributions over the slice are kept while choosing (84 of them on bpic12: 35k prefixes
+    # x 37 classes, about 1.3M cells each), so a log 4 times bpic12's size, or one with 300 activities, took 3-6 GB
+    # and most of a training time twice the budget. The shared logs' slices are all within it.
+    choice_cells: int = 3_000_000
     max_bin: int = 63
     max_rounds: int = 300
     # rounds without a better validation loss before the choosing trees stop. The curves fall smoothly to their
@@ -136,6 +152,8 @@ class NextActionModel:
     ngram_canonical: NGramCounts | None = None
     # the n-gram whose most specific contexts include performers (None: the log names no performers)
     ngram_resource: ResourceNGram | None = None
+    # which classes the trees learned (None: all of them, as in model files written before it existed)
+    tree_classes: TreeClasses | None = None
 
     # -- n-gram contexts --------------------------------------------------------------------------------------------
     def _ngram(self, choice: Choice) -> NGramCounts:
@@ -176,8 +194,8 @@ class NextActionModel:
         if booster is None:
             return np.full((len(rows), self.encoding.n_classes), 1.0 / self.encoding.n_classes)
         x = rows if kind == "calendar" else rows[:, : self.encoding.n_plain]
-        out = booster.predict(x, num_threads=THREADS)
-        return np.asarray(out, dtype=np.float64)
+        out = np.asarray(booster.predict(x, num_threads=THREADS), dtype=np.float64)
+        return out if self.tree_classes is None else self.tree_classes.expand(out, rows[:, 0])
 
     def predict_proba(
         self,
@@ -309,6 +327,7 @@ class NextActionModel:
             "boosters": {kind: b.model_to_string() for kind, b in self.boosters.items()},
             "ngram_canonical": None if self.ngram_canonical is None else self.ngram_canonical.to_json(),
             "ngram_resource": None if self.ngram_resource is None else self.ngram_resource.to_json(),
+            "tree_classes": None if self.tree_classes is None else self.tree_classes.to_json(),
         }
 
     @classmethod
@@ -318,6 +337,7 @@ class NextActionModel:
         params = NBAParams(**fields)
         ngram = NGramCounts.from_json(data["ngram"])
         by_resource = data.get("ngram_resource")
+        tree_classes = data.get("tree_classes")
         return cls(
             encoding=Encoding.from_json(data["encoding"]),
             ngram=ngram,
@@ -329,6 +349,7 @@ class NextActionModel:
             ngram_choices={v: Choice(**c) for v, c in data.get("ngram_choices", {}).items()},
             ngram_canonical=NGramCounts.from_json(data["ngram_canonical"]) if data.get("ngram_canonical") else None,
             ngram_resource=ResourceNGram.from_json(by_resource, ngram) if by_resource else None,
+            tree_classes=TreeClasses.from_json(tree_classes) if tree_classes else None,
         )
 
 
@@ -391,6 +412,13 @@ class _Prefixes:
             _Prefixes(self.x[rows:], self.y[rows:], self.target_time[rows:]),
         )
 
+    def take(self, rows: npt.NDArray[np.int64]) -> _Prefixes:
+        return _Prefixes(self.x[rows], self.y[rows], self.target_time[rows])
+
+    def tree_classes(self, encoding: Encoding, limit: int) -> TreeClasses:
+        """Which classes trees learning from these prefixes learn (the last activity is feature column 0)."""
+        return TreeClasses.fit(self.y, self.x[:, 0].astype(np.int64), encoding.n_classes, encoding.unknown + 1, limit)
+
 
 def _prefixes(encoding: Encoding, cases: Sequence[Case]) -> _Prefixes:
     xs: list[FloatArray] = []
@@ -447,6 +475,7 @@ def _fit_resource_ngram(
 def _fit_gbt(
     params: NBAParams,
     encoding: Encoding,
+    classes: TreeClasses,
     kind: str,
     data: _Prefixes,
     rounds: int,
@@ -467,17 +496,41 @@ def _fit_gbt(
     if val is not None:
         vkeep = np.nonzero(val.y < encoding.n_classes)[0]
         vkeep = vkeep[sample_rows(len(vkeep), rows // 2, params.seed + 1)]
-        x_val, y_val = _columns(encoding, val.x[vkeep], kind), val.y[vkeep]
+        x_val, y_val = _columns(encoding, val.x[vkeep], kind), classes.to_tree(val.y[vkeep])
     return train_booster(
-        params.lgb_params(encoding.n_classes),
+        params.lgb_params(classes.n_tree),
         _columns(encoding, data.x[idx], kind),
-        data.y[idx],
+        classes.to_tree(data.y[idx]),
         encoding.categorical,
         rounds,
         x_val,
         y_val,
         early_stopping=params.early_stopping,
     )
+
+
+def _most_recent(cases: Sequence[Case], prefixes: int) -> Sequence[Case]:
+    """The latest cases (in the given chronological order) with at most `prefixes` prefixes in all."""
+    total = 0
+    for i in range(len(cases) - 1, -1, -1):
+        total += len(cases[i])
+        if total > prefixes:
+            return cases[i + 1 :]
+    return cases
+
+
+def _thinned(
+    params: NBAParams, encoding: Encoding, cases: Sequence[Case], val: _Prefixes
+) -> tuple[list[Case], _Prefixes]:
+    """The validation cases that choosing scores, and their prefixes: all of them, or every k-th case (spread over
+    the whole slice, as drift matters) when their prefixes x classes exceed `params.choice_cells`."""
+    step = -(-len(val.y) * encoding.n_classes // params.choice_cells)
+    if step <= 1:
+        return list(cases), val
+    starts = np.cumsum([0, *(len(c) for c in cases)])
+    chosen = range(0, len(cases), step)
+    rows = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in chosen])
+    return [cases[i] for i in chosen], val.take(rows)
 
 
 def _variant_mask(cases: Sequence[Case], variant: str) -> npt.NDArray[np.bool_]:
@@ -800,6 +853,10 @@ def train_next_action(
     params = params or NBAParams()
     say = log or (lambda _msg: None)
     started = time.perf_counter()
+    recent = _most_recent(train_cases, params.max_train_prefixes)
+    if len(recent) < len(train_cases):
+        say(f"  learning from the {len(recent)} most recent of {len(train_cases)} training cases")
+        train_cases = recent
     bursty = burst_share(train_cases) >= params.min_burst_share
     encoding = Encoding.fit(
         train_cases,
@@ -814,24 +871,33 @@ def train_next_action(
     # one encoding pass: the fitting and validation rows are the two ends of all the training rows
     everything = _prefixes(encoding, train_cases)
     fit, val = everything.split(sum(len(c) for c in fit_cases))
+    choice_cases, val = _thinned(params, encoding, val_cases, val)
+    say(
+        f"  {len(everything.y)} training prefixes, {encoding.n_classes} classes, n-grams fitted "
+        f"({time.perf_counter() - started:.1f}s)"
+    )
+    if len(choice_cases) < len(val_cases):
+        say(f"  choosing on {len(choice_cases)} of {len(val_cases)} validation cases")
     gbt_val: dict[str, FloatArray] = {}
     rounds: dict[str, int] = {}
     kinds = [k for k in TREE_KINDS if params.calendar or k != "calendar"] if params.use_gbt else []
     if len(fit.y) and len(val.y) and val_cases:
         val_start = val_cases[0].timestamps[0]
+        fit_classes = fit.tree_classes(encoding, params.tree_classes)
         for kind in kinds:
-            booster = _fit_gbt(params, encoding, kind, fit, params.max_rounds, val_start, val, params.choice_rows)
+            booster = _fit_gbt(
+                params, encoding, fit_classes, kind, fit, params.max_rounds, val_start, val, params.choice_rows
+            )
             if booster is None:
                 continue
             rounds[kind] = max(1, booster.best_iteration or booster.current_iteration())
-            gbt_val[kind] = np.asarray(
-                booster.predict(_columns(encoding, val.x, kind), num_iteration=rounds[kind]), dtype=np.float64
-            )
+            scores = booster.predict(_columns(encoding, val.x, kind), num_iteration=rounds[kind])
+            gbt_val[kind] = fit_classes.expand(np.asarray(scores, dtype=np.float64), val.x[:, 0])
             say(f"  {kind} trees: {rounds[kind]} rounds ({time.perf_counter() - started:.1f}s)")
     if len(gbt_val) == 2:
         gbt_val["both"] = 0.5 * (gbt_val["plain"] + gbt_val["calendar"])
-    by_kind = _ngram_val(params, encoding, ngrams_fit, resource_fit, val_cases)
-    choices, ngram_only = _select(params, encoding, by_kind, val_cases, gbt_val, val.y, say)
+    by_kind = _ngram_val(params, encoding, ngrams_fit, resource_fit, choice_cases)
+    choices, ngram_only = _select(params, encoding, by_kind, choice_cases, gbt_val, val.y, say)
     del by_kind
     say(f"  chosen ({time.perf_counter() - started:.1f}s)")
     # counts add up: the final n-grams are the fitted ones plus the validation cases (the same tables, in the same
@@ -846,9 +912,12 @@ def train_next_action(
     )
     boosters: dict[str, lgb.Booster] = {}
     needed = {k for c in choices.values() if c.weight > 0 for k in TREE_KINDS if c.trees in (k, "both")}
+    classes = everything.tree_classes(encoding, params.tree_classes)
     if needed:
         for kind in sorted(needed):
-            booster = _fit_gbt(params, encoding, kind, everything, rounds[kind], cutoff)
+            work = params.refit_work // (rounds[kind] * classes.n_tree)
+            rows = min(params.max_train_rows, max(params.choice_rows, work))
+            booster = _fit_gbt(params, encoding, classes, kind, everything, rounds[kind], cutoff, max_rows=rows)
             if booster is not None:
                 boosters[kind] = booster
 
@@ -867,6 +936,8 @@ def train_next_action(
         ngram_choices=ngram_only,
         ngram_canonical=ngram_canonical,
         ngram_resource=ngram_resource,
+        tree_classes=classes if classes.rest is not None else None,
     )
     model.train_seconds = time.perf_counter() - started
+    say(f"  refitted ({model.train_seconds:.1f}s)")
     return model
