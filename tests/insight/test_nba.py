@@ -342,7 +342,7 @@ def test_a_log_with_many_activities_pools_the_rare_ones_for_the_trees(tmp_path: 
     cases = read_log(write_log(tmp_path / "notes.csv", rows))
     train, test = chronological_split(cases)
     lines: list[str] = []
-    params = NBAParams(resource_ngram=False, tree_classes=8, choice_cells=2_000)
+    params = NBAParams(resource_ngram=False, tree_classes=8, tree_cells=0, choice_cells=2_000)
     model = train_next_action(train, params, log=lines.append)
     classes = model.tree_classes
     assert classes is not None and classes.n_tree == 8 and model.encoding.n_classes > 30
@@ -367,6 +367,8 @@ def test_a_log_with_many_activities_pools_the_rare_ones_for_the_trees(tmp_path: 
         for k in range(2, len(c))
     ]
     assert batch == pytest.approx(np.vstack(singles))
+    # a log this small can afford a tree per class: rows x classes are far below `tree_cells`
+    assert train_next_action(train, NBAParams(resource_ngram=False, tree_classes=8)).tree_classes is None
 
 
 def test_a_log_over_the_prefix_limit_learns_from_its_most_recent_cases() -> None:
