@@ -72,3 +72,14 @@ def test_report_json_over_a_logs_folder(tmp_path: Path) -> None:
     assert entry["remaining_mae_days"] < entry["remaining_baseline_mae_days"]
     tables = CliRunner().invoke(_app(), ["suggest", "report", "--logs-dir", str(tmp_path), "--log", "helpdesk"])
     assert tables.exit_code == 0 and "Next activity" in tables.stdout and "helpdesk" in tables.stdout
+
+
+def test_a_bad_log_is_an_error_line_and_exit_code_2(tmp_path: Path) -> None:
+    rows = [("c1", "A", "2020-01-01T00:00:00", "ann"), ("c1", "B", "soon", "ann")]
+    log = write_log(tmp_path / "bad.csv", rows)
+    out = tmp_path / "model.json.gz"
+    for args in (["evaluate", str(log)], ["train", str(log), "--out", str(out)]):
+        result = CliRunner().invoke(_app(), ["suggest", *args])
+        assert result.exit_code == 2
+        assert result.stderr.strip() == f"error: {log}: line 3: timestamp 'soon' is not ISO-8601"
+    assert not out.exists()

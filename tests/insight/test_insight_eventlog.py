@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from insight_synth import write_log
 
-from casework.insight.eventlog import chronological_split, iter_prefixes, parse_timestamp, prefix_lengths, read_log
+from casework.insight.eventlog import (
+    LogFormatError,
+    chronological_split,
+    iter_prefixes,
+    parse_timestamp,
+    prefix_lengths,
+    read_log,
+)
 
 
 def test_reads_gzip_and_plain_grouping_interleaved_rows(tmp_path: Path) -> None:
@@ -70,3 +78,29 @@ def test_iter_prefixes_counts(tmp_path: Path) -> None:
     assert len(list(iter_prefixes(cases, "noeoc"))) == 3
     assert len(list(iter_prefixes(cases, "eoc"))) == 5
     assert len(list(iter_prefixes(cases, "tax"))) == 2
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([("c1", "A", "2020-01-01T00:00:00", "ann"), ("c1", "B", "yesterday", "ann")],
+         "line 3: timestamp 'yesterday' is not ISO-8601"),
+        ([("c1", "A", "2020-01-01T00:00:00", "ann"), ("c1", "B")], "line 3: expected case_id,activity,timestamp"),
+        ([("", "A", "2020-01-01T00:00:00", "ann")], "line 2: expected case_id,activity,timestamp"),
+        ([], "no events"),
+    ],
+)
+def test_a_bad_row_is_named_by_its_line(tmp_path: Path, rows: list[tuple[str, ...]], message: str) -> None:
+    path = write_log(tmp_path / "bad.csv.gz", rows)
+    with pytest.raises(LogFormatError, match=re.escape(f"{path}: {message}")):
+        read_log(path)
+
+
+def test_a_file_that_is_not_a_log_says_so(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.csv.gz"
+    broken.write_bytes(b"\x1f\x8b not really gzip")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("case_id,activity,timestamp\nc1,Pr\xfcfung,2020-01-01T00:00:00\n".encode("latin-1"))
+    for path in (broken, latin):
+        with pytest.raises(LogFormatError, match="not a UTF-8 CSV event log"):
+            read_log(path)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from casework.insight.eventlog import VARIANTS, read_log
+from casework.insight.eventlog import VARIANTS, LogFormatError, read_log
 from casework.paths import shared_dir
 
 if TYPE_CHECKING:
@@ -30,6 +32,16 @@ def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
+@contextmanager
+def _readable_log() -> Iterator[None]:
+    """A log that cannot be read ends the command with where and why, not a traceback."""
+    try:
+        yield
+    except LogFormatError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2) from None
+
+
 @suggest_app.command()
 def evaluate(
     log: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="event log, CSV or gzip CSV")],
@@ -40,7 +52,8 @@ def evaluate(
         raise typer.BadParameter(f"variant must be one of {', '.join(VARIANTS)}", param_hint="--variant")
     from casework.insight.evaluate import evaluate_log
 
-    result = evaluate_log(log, variants=(variant,), baselines=False, remaining=False, log=_err)
+    with _readable_log():
+        result = evaluate_log(log, variants=(variant,), baselines=False, remaining=False, log=_err)
     scores = result.model[variant]
     typer.echo(f"top1: {scores.top1:.4f}")
     typer.echo(f"top3: {scores.top3:.4f}")
@@ -140,7 +153,8 @@ def report(
         if not path.exists():
             _err(f"skipping {name}: {path} not found")
             continue
-        results.append(evaluate_log(path, variants=VARIANTS, latency_variant="noeoc", log=_err))
+        with _readable_log():
+            results.append(evaluate_log(path, variants=VARIANTS, latency_variant="noeoc", log=_err))
     if as_json:
         typer.echo(json.dumps([asdict(r) for r in results], indent=2))
     else:
@@ -160,7 +174,8 @@ def train(
     from casework.insight.nba import NBAParams, train_next_action
     from casework.insight.remaining import RemainingParams, train_remaining_time
 
-    cases = sorted(read_log(log), key=lambda c: c.timestamps[0] if c.timestamps else float("inf"))
+    with _readable_log():
+        cases = sorted(read_log(log), key=lambda c: c.timestamps[0] if c.timestamps else float("inf"))
     stamp = trained_at or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     nba_params, rt_params = NBAParams(), RemainingParams()
     version = make_version(cases, nba_params, rt_params, stamp)

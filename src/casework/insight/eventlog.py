@@ -17,6 +17,10 @@ from pathlib import Path
 VARIANTS = ("noeoc", "eoc", "tax")
 
 
+class LogFormatError(ValueError):
+    """A log that does not have the expected form; says where."""
+
+
 @dataclass(frozen=True)
 class Case:
     """One case's history: parallel sequences, in time order."""
@@ -47,13 +51,21 @@ def _open_text(path: Path) -> io.TextIOBase:
 
 
 def read_rows(rows: Iterable[Sequence[str]], has_resource: bool) -> list[Case]:
-    """Group rows into cases, keeping each case's first-appearance order; events sorted stably by time."""
+    """Group rows (the lines after a header) into cases, keeping each case's first-appearance order; events sorted
+    stably by time."""
     grouped: dict[str, list[tuple[float, int, str, str]]] = {}
     for position, row in enumerate(rows):
         if not row:
             continue
+        line = position + 2
+        if len(row) < 3 or not row[0].strip() or not row[1].strip():
+            raise LogFormatError(f"line {line}: expected case_id,activity,timestamp[,resource], got {list(row)}")
+        try:
+            moment = parse_timestamp(row[2])
+        except ValueError:
+            raise LogFormatError(f"line {line}: timestamp {row[2]!r} is not ISO-8601") from None
         resource = row[3] if has_resource and len(row) > 3 else ""
-        grouped.setdefault(row[0], []).append((parse_timestamp(row[2]), position, row[1], resource))
+        grouped.setdefault(row[0], []).append((moment, position, row[1], resource))
     cases = []
     for case_id, events in grouped.items():
         events.sort()
@@ -69,13 +81,22 @@ def read_rows(rows: Iterable[Sequence[str]], has_resource: bool) -> list[Case]:
 
 
 def read_log(path: str | Path) -> list[Case]:
-    """Read a gzip or plain CSV event log with the header `case_id,activity,timestamp[,resource]`."""
-    with _open_text(Path(path)) as handle:
-        reader = csv.reader(handle)
-        header = [h.strip().lower() for h in next(reader)]
-        if header[:3] != ["case_id", "activity", "timestamp"]:
-            raise ValueError(f"{path}: expected header case_id,activity,timestamp[,resource], got {header}")
-        return read_rows(reader, has_resource=len(header) > 3 and header[3] == "resource")
+    """Read a gzip or plain CSV event log with the header `case_id,activity,timestamp[,resource]`; a file that is not
+    one raises `LogFormatError` saying where."""
+    try:
+        with _open_text(Path(path)) as handle:
+            reader = csv.reader(handle)
+            header = [h.strip().lower() for h in next(reader, [])]
+            if header[:3] != ["case_id", "activity", "timestamp"]:
+                raise LogFormatError(f"expected header case_id,activity,timestamp[,resource], got {header}")
+            cases = read_rows(reader, has_resource=len(header) > 3 and header[3] == "resource")
+    except LogFormatError as exc:
+        raise LogFormatError(f"{path}: {exc}") from None
+    except (UnicodeDecodeError, csv.Error, EOFError, gzip.BadGzipFile) as exc:
+        raise LogFormatError(f"{path}: not a UTF-8 CSV event log ({exc})") from None
+    if not cases:
+        raise LogFormatError(f"{path}: no events")
+    return cases
 
 
 def chronological_split(cases: Sequence[Case], train_fraction: float = 2 / 3) -> tuple[list[Case], list[Case]]:
