@@ -1,9 +1,18 @@
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from casework.insight.eventlog import Case
-from casework.insight.features import Encoding, burst_activities, burst_share, canonical_positions, run_starts
+from casework.insight.features import (
+    MAX_COUNTED,
+    Encoding,
+    burst_activities,
+    burst_share,
+    canonical_positions,
+    run_starts,
+)
 
 
 def test_prefix_rows_hold_history_counts_and_times() -> None:
@@ -99,3 +108,34 @@ def test_only_activities_seen_in_bursts_get_burst_columns() -> None:
     assert rows[:, start + 1].tolist() == [1, 1, 2, 1]  # burst size
     again = Encoding.from_json(enc.to_json())
     assert again.burst_activities == ["Y"] and np.array_equal(again.encode_case(cases[0]), rows, equal_nan=True)
+
+
+def test_a_log_with_many_activities_counts_only_the_most_frequent() -> None:
+    rng = np.random.default_rng(4)
+    names = [f"a{i:02d}" for i in range(MAX_COUNTED + 20)]
+    # a skewed log: low numbers are frequent; every case has bursts (three events share each timestamp)
+    cases = []
+    for c in range(40):
+        picks = [names[min(int(rng.exponential(15)), len(names) - 1)] for _ in range(30)]
+        cases.append(Case(f"c{c}", tuple(picks), tuple(float(i // 3) for i in range(30))))
+    frequency = Counter(a for case in cases for a in case.activities)
+    enc = Encoding.fit(cases, burst=True)
+    top = sorted(frequency, key=lambda a: (-frequency[a], a))[:MAX_COUNTED]
+    assert enc.counted == sorted(top) and enc.burst_activities is not None
+    assert len(enc.burst_activities) <= MAX_COUNTED and set(enc.burst_activities) <= set(frequency)
+    assert enc.n_plain == enc.last_activities + MAX_COUNTED + 6 + len(enc.burst_activities) + 2
+    again = Encoding.from_json(enc.to_json())
+    assert again.counted == enc.counted and again.n_plain == enc.n_plain
+    # every row's count and burst columns, against counting by hand
+    case = cases[0]
+    rows = enc.encode_case(case)
+    start = enc.last_activities
+    burst = start + MAX_COUNTED + 6
+    for k in range(1, len(case) + 1):
+        seen = Counter(case.activities[:k])
+        assert rows[k - 1, start : start + MAX_COUNTED].tolist() == [seen[a] for a in enc.counted]
+        moment = case.timestamps[k - 1]
+        now = Counter(a for a, t in zip(case.activities[:k], case.timestamps[:k], strict=True) if t == moment)
+        in_burst = [now[a] for a in enc.burst_activities]
+        assert rows[k - 1, burst : burst + len(enc.burst_activities)].tolist() == in_burst
+    assert np.array_equal(again.encode_case(case), rows, equal_nan=True)

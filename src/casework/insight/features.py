@@ -117,6 +117,12 @@ class Encoding:
         self._res_index = {r: i for i, r in enumerate(self.resources)}
         self._count_index = self._ids(self.counted)
         self._burst_index = self._ids(self.burst_activities)
+        # the activities whose running counts a row needs, as columns of one compact matrix: counting all of them
+        # cost O(prefix length x activities) per suggestion (10 ms for 1,000 events of 500 activities)
+        tracked = np.union1d(self._count_index, self._burst_index if self.burst else self._count_index[:0])
+        self._column = np.full(len(self.activities) + 2, -1, dtype=np.int64)
+        self._column[tracked] = np.arange(len(tracked))
+        self._n_tracked = len(tracked)
 
     def _ids(self, activities: list[str] | None) -> npt.NDArray[np.int64]:
         chosen = self.activities if activities is None else activities
@@ -240,12 +246,13 @@ class Encoding:
             if lag < n:
                 lagged[lag:] = ids[: n - lag]
             rows[:, lag] = lagged
-        known = ids < n_act
-        onehot = np.zeros((n, n_act), dtype=np.float64)
-        onehot[np.nonzero(known)[0], ids[known]] = 1.0
-        counts = np.cumsum(onehot, axis=0)
+        column = self._column[ids]
+        tracked = np.nonzero(column >= 0)[0]
+        counts = np.zeros((n, self._n_tracked), dtype=np.float64)
+        counts[tracked, column[tracked]] = 1.0
+        counts = np.cumsum(counts, axis=0)
         n_counted = len(self._count_index)
-        rows[:, steps : steps + n_counted] = counts if n_counted == n_act else counts[:, self._count_index]
+        rows[:, steps : steps + n_counted] = counts[:, self._column[self._count_index]]
         base = steps + n_counted
         rows[:, base] = np.arange(1, n + 1)
         rows[:, base + 1] = times - times[0]
@@ -261,6 +268,9 @@ class Encoding:
             rows[:, base + 6] = [self.resource_id(r) for r in res]
         col = base + 6 + (1 if self.has_resource else 0)
         if self.recency:
+            known = ids < n_act
+            onehot = np.zeros((n, n_act), dtype=np.float64)
+            onehot[np.nonzero(known)[0], ids[known]] = 1.0
             # index of each activity's latest occurrence up to each row (-1: not yet)
             seen = np.where(onehot > 0, np.arange(n)[:, None], -1)
             latest = np.maximum.accumulate(seen, axis=0)
@@ -270,7 +280,7 @@ class Encoding:
         if self.burst:
             first = run_starts(times)
             # events are in time order, so a burst (equal timestamps) is a run; `first` is where each row's run starts
-            counted = counts[:, self._burst_index]
+            counted = counts[:, self._column[self._burst_index]]
             before = np.zeros_like(counted)
             before[first > 0] = counted[first[first > 0] - 1]
             width = len(self._burst_index)
