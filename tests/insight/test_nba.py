@@ -78,6 +78,17 @@ def test_reasons_quote_the_support_counts() -> None:
     assert first.reason == "when a case starts with A, 75% of 40 similar cases did R next"
 
 
+def _assert_batch_is_prefix_by_prefix(model: NextActionModel, cases: list[Case]) -> None:
+    """Batch scoring gives the single-prefix predictions, prefix by prefix (variant "tax": prefixes 2..n-1)."""
+    batch, _ = model.predict_cases(cases, "tax")
+    singles = [
+        model.predict_proba(c.activities[:k], c.timestamps[:k], c.resources[:k] if c.resources else None, "tax")
+        for c in cases
+        for k in range(2, len(c))
+    ]
+    assert batch == pytest.approx(np.vstack(singles))
+
+
 def test_trees_learn_what_the_ngram_cannot_and_validation_picks_them(tmp_path: Path) -> None:
     cases = read_log(write_log(tmp_path / "claims.csv", timing_log()))
     train, test = chronological_split(cases)
@@ -87,14 +98,7 @@ def test_trees_learn_what_the_ngram_cannot_and_validation_picks_them(tmp_path: P
     blended = score(model, test, "noeoc")
     baseline = score(model, test, "noeoc", LAST_ACTIVITY)
     assert blended.top1 > baseline.top1 + 0.08
-    # batch scoring is the single-prefix prediction, prefix by prefix
-    probs, _ = model.predict_cases(test[:5], "tax")
-    singles = [
-        model.predict_proba(c.activities[:k], c.timestamps[:k], c.resources[:k] if c.resources else None, "tax")
-        for c in test[:5]
-        for k in range(2, len(c))
-    ]
-    assert probs == pytest.approx(np.vstack(singles))
+    _assert_batch_is_prefix_by_prefix(model, test[:5])
     # with no end-of-case candidate its probability is zero and the rest sums to one
     p = model.predict_proba(["Register claim"], [0.0], ["ann"], "noeoc")
     assert p[model.encoding.end_class] == 0.0 and p.sum() == pytest.approx(1.0)
@@ -360,13 +364,7 @@ def test_a_log_with_many_activities_pools_the_rare_ones_for_the_trees(tmp_path: 
     assert p.sum() == pytest.approx(1.0) and (p[: model.encoding.end_class] > 0).all()
     loaded = NextActionModel.from_json(json.loads(json.dumps(model.to_json())))
     assert loaded.tree_classes is not None and loaded.predict_proba(*args, "eoc") == pytest.approx(p)
-    batch, _ = model.predict_cases(test[:3], "tax")
-    singles = [
-        model.predict_proba(c.activities[:k], c.timestamps[:k], c.resources[:k] if c.resources else None, "tax")
-        for c in test[:3]
-        for k in range(2, len(c))
-    ]
-    assert batch == pytest.approx(np.vstack(singles))
+    _assert_batch_is_prefix_by_prefix(model, test[:3])
     # a log this small can afford a tree per class: rows x classes are far below `tree_cells`
     assert train_next_action(train, NBAParams(resource_ngram=False, tree_classes=8)).tree_classes is None
 
