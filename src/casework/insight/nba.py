@@ -241,8 +241,8 @@ class NextActionModel:
             if choice.weight > 0:
                 rows.append(self.encoding.encode_case(case)[ks.start - 1 : ks.stop - 1])
             for k in ks:
-                if choice.weight > 0:
-                    contexts.append(ids[:k])
+                if choice.weight > 0:  # as much of the prefix as the n-gram reads (as in `_ngram_val`)
+                    contexts.append(ids[max(0, k - self.params.max_order - 1) : k])
                 ng.append(self._ngram_predict(choice, ids, case.timestamps, case.resources, k))
                 targets.append(ids[k] if k < len(ids) else self.encoding.end_class)
         if not ng:
