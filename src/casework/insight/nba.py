@@ -192,18 +192,24 @@ class NextActionModel:
 
     # -- prediction -------------------------------------------------------------------------------------------
     def _gbt_rows(self, rows: FloatArray, kind: str, contexts: Sequence[Sequence[int]]) -> FloatArray:
-        """The trees' distributions for feature `rows`, whose prefixes' activity ids are `contexts`."""
-        if kind == "both":
-            return 0.5 * (self._gbt_rows(rows, "plain", contexts) + self._gbt_rows(rows, "calendar", contexts))
-        booster = self.boosters.get(kind)
-        if booster is None:
-            return np.full((len(rows), self.encoding.n_classes), 1.0 / self.encoding.n_classes)
-        x = rows if kind == "calendar" else rows[:, : self.encoding.n_plain]
-        out = np.asarray(booster.predict(x, num_threads=THREADS), dtype=np.float64)
+        """The trees' distributions over all classes for feature `rows`, whose prefixes' activity ids are
+        `contexts` (they share out the pooled classes, if any)."""
+        out = self._tree_output(rows, kind)
         if self.tree_classes is None or not self.tree_classes.pooled:
             return out
         order, alpha = self.params.max_order, _pool_alpha(self.params)
         return self.tree_classes.expand(out, np.vstack([self.ngram.predict(c, order, alpha) for c in contexts]))
+
+    def _tree_output(self, rows: FloatArray, kind: str) -> FloatArray:
+        """What the trees of `kind` output (per tree class); "both" is the mean of the two kinds."""
+        if kind == "both":
+            return 0.5 * (self._tree_output(rows, "plain") + self._tree_output(rows, "calendar"))
+        booster = self.boosters.get(kind)
+        if booster is None:
+            n_tree = self.encoding.n_classes if self.tree_classes is None else self.tree_classes.n_tree
+            return np.full((len(rows), n_tree), 1.0 / n_tree)
+        x = rows if kind == "calendar" else rows[:, : self.encoding.n_plain]
+        return np.asarray(booster.predict(x, num_threads=THREADS), dtype=np.float64)
 
     def predict_proba(
         self,
