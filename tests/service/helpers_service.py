@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,6 +50,21 @@ def shared_path(*parts: str) -> Path:
 
 def claim_xml() -> str:
     return shared_path("bench", "claim.cmmn").read_text(encoding="utf-8")
+
+
+def hold_writes(store: Store, method: str = "write") -> tuple[threading.Event, threading.Event]:
+    """Makes `store.<method>` (`write` or `write_commands`) wait until released: returns (a write is waiting, the
+    release). Once released, writes go through at once."""
+    writing, release = threading.Event(), threading.Event()
+    real = getattr(store, method)
+
+    def held(work):  # type: ignore[no-untyped-def]
+        writing.set()
+        assert release.wait(timeout=30)
+        return real(work)
+
+    setattr(store, method, held)
+    return writing, release
 
 
 def record_rounds(store: Store) -> list[int]:

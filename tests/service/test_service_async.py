@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from helpers_service import T0, assert_stored_state_is_the_log, claim_xml, record_rounds
+from helpers_service import T0, assert_stored_state_is_the_log, claim_xml, hold_writes, record_rounds
 
 from casework.engine import CommandRejected, commands
 from casework.service import CaseService, Conflict, NotFound
@@ -126,15 +126,7 @@ def test_a_cancelled_caller_does_not_hold_up_the_others_and_its_handed_over_comm
     svc.deploy(claim_xml())
     ids = [svc.start_case("claim", {"amount": 500}).case_id for _ in range(3)]
     versions = {case_id: store.case(case_id).version for case_id in ids}  # type: ignore[union-attr]
-    writing, release = threading.Event(), threading.Event()
-    real_write_commands = store.write_commands
-
-    def held(works):  # type: ignore[no-untyped-def]
-        writing.set()
-        assert release.wait(timeout=30)
-        return real_write_commands(works)
-
-    store.write_commands = held  # type: ignore[method-assign]
+    writing, release = hold_writes(store, "write_commands")
 
     async def main() -> list[object]:
         calls = [asyncio.ensure_future(svc.aexecute(case_id, complete("Review claim"))) for case_id in ids]

@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from helpers_service import T0, assert_stored_state_is_the_log, claim_xml
+from helpers_service import T0, assert_stored_state_is_the_log, claim_xml, hold_writes
 
 from casework.engine import CommandRejected, commands
 from casework.service import CaseResult, CaseService, Conflict
@@ -77,15 +77,7 @@ def test_threads_of_one_service_take_turns_on_a_case(db_url: str, tmp_path) -> N
     svc.deploy(claim_xml())
     case_id = svc.start_case("claim", {"amount": 10}).case_id  # now cached by this service
     before = len(store.events(case_id))
-    writing, release = threading.Event(), threading.Event()
-    real_write = store.write
-
-    def write_when_released(work):  # type: ignore[no-untyped-def]
-        writing.set()
-        assert release.wait(timeout=30)
-        return real_write(work)
-
-    store.write = write_when_released  # type: ignore[method-assign]  # a round of one command writes with it
+    writing, release = hold_writes(store)  # a round of one command writes with `write`
     outcomes: list[object] = [None, None]
 
     def run(i: int) -> None:

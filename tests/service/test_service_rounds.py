@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from helpers_service import T0, assert_stored_state_is_the_log, claim_xml, record_rounds
+from helpers_service import T0, assert_stored_state_is_the_log, claim_xml, hold_writes, record_rounds
 
 from casework.engine import CommandRejected, commands
 from casework.service import CaseResult, CaseService, Conflict
@@ -22,16 +22,7 @@ def test_a_round_gives_each_command_its_own_outcome(db_url: str, tmp_path) -> No
     for case_id in (ids[3], ids[5]):
         other.execute(case_id, commands.CompleteItem(item="Review claim", actor="other"))
 
-    writing, release = threading.Event(), threading.Event()
-    real_write = store.write
-
-    def first_write_waits(work):  # type: ignore[no-untyped-def]
-        if not writing.is_set():
-            writing.set()
-            assert release.wait(timeout=30)
-        return real_write(work)
-
-    store.write = first_write_waits  # type: ignore[method-assign]
+    writing, release = hold_writes(store)
     rounds = record_rounds(store)
     work = {
         ids[0]: "Review claim",  # runs first, alone, and holds the turn while the others queue
