@@ -90,3 +90,13 @@ def test_csv_and_ocel(store: Store, tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         export(store, "bpmn", tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_characters_xml_cannot_carry_become_replacement_characters(store: Store, tmp_path: Path) -> None:
+    svc = CaseService(store)
+    case_id = svc.start_case("claim", {"amount": 10}, actor="intake").case_id
+    svc.execute(case_id, commands.CompleteItem(item="Review claim", actor="ann\x01\x1f & <bob>\ttab"))
+    out = tmp_path / "log.xes"
+    export(store, "xes", out)
+    resources = {_attrs(ev)["org:resource"][1] for ev in ET.parse(out).getroot().iter(f"{NS}event")}
+    assert "ann\ufffd\ufffd & <bob>\ttab" in resources

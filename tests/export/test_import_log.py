@@ -65,6 +65,26 @@ def test_bad_log_changes_nothing(sqlite_url: str, tmp_path: Path, content: str) 
         assert store.counts() == (0, 0)
 
 
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("A,x,2020-01-01T00:00:00," + "r" * 201, "line 3: resource is 201 characters long; at most 200"),
+        ("A" * 300 + ",x,2020-01-01T00:00:00,ann", "line 3: case_id is 300 characters long; at most 295"),
+    ],
+    ids=["resource", "case id"],
+)
+def test_values_too_long_to_store_are_named_and_nothing_is_imported(
+    db_url: str, tmp_path: Path, row: str, message: str
+) -> None:
+    # Both databases refuse alike: PostgreSQL's columns would have refused them half-way through the import.
+    log = tmp_path / "long.csv"
+    log.write_text(f"case_id,activity,timestamp,resource\nOK,x,2020-01-01T00:00:00,ann\n{row}\n")
+    with Store.open(db_url) as store:
+        with pytest.raises(LogImportError, match=message):
+            import_log(store, log, "intake")
+        assert store.counts() == (0, 0)
+
+
 def test_slice_of_a_real_log(db_url: str, tmp_path: Path) -> None:
     root = shared_dir()
     if root is None or not (root / "logs" / "helpdesk.csv.gz").exists():

@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 
 from casework.audit.checkpoints import write_checkpoint
 from casework.audit.hashing import GENESIS
-from casework.store import NewEvent, Store
+from casework.store import NewEvent, Store, storable
 from casework.store import writes as w
 
 BATCH_CASES = 500
@@ -63,10 +63,24 @@ def _timestamp(value: str, line: int) -> str:
     return parsed.isoformat()
 
 
+def _stem(path: Path) -> str:
+    return path.name.removesuffix(".gz").removesuffix(".csv")
+
+
+def _fits(line: int, value: str | None, column: str, limit: int) -> None:
+    if value is not None and len(value) > limit:
+        raise LogImportError(f"line {line}: {column} is {len(value)} characters long; at most {limit} can be stored")
+
+
 def read_log(path: Path) -> list[LogCase]:
     if not path.is_file():
         raise LogImportError(f"{path}: no such file")
     cases: dict[str, LogCase] = {}
+    case_id_limit = storable.BUSINESS_KEY - len(_stem(path)) - 1  # the business key is "<file stem>:<case_id>"
+    if case_id_limit < 1:
+        raise LogImportError(
+            f"{path}: the file name is too long to name its cases by (at most {storable.BUSINESS_KEY - 2} characters)"
+        )
     try:
         with _open_text(path) as fh:
             reader = csv.DictReader(fh)
@@ -82,6 +96,8 @@ def read_log(path: Path) -> list[LogCase]:
                     raise LogImportError(f"line {line}: empty case_id or activity")
                 at = _timestamp(row.get("timestamp") or "", line)
                 resource = (row.get("resource") or "").strip() or None
+                _fits(line, case_id, "case_id", case_id_limit)
+                _fits(line, resource, "resource", storable.ACTOR)
                 cases.setdefault(case_id, LogCase(case_id, [])).rows.append((activity, at, resource))
     except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as exc:
         raise LogImportError(f"{path}: cannot read: {exc}") from exc
@@ -100,7 +116,9 @@ def import_log(
     if not definition_key.strip():
         raise LogImportError("the definition key must not be empty")
     log_cases = read_log(path)[:limit] if limit else read_log(path)
-    stem = path.name.removesuffix(".gz").removesuffix(".csv")
+    if len(definition_key) > storable.DEFINITION_KEY:
+        raise LogImportError(f"the definition key is longer than {storable.DEFINITION_KEY} characters")
+    stem = _stem(path)
     definition = store.definition(definition_key)
     version = definition.version if definition is not None else 0
     imported = events = skipped = 0

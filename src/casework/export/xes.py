@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TextIO
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import quoteattr as _quoteattr
 
 from casework.export.activities import Activity
 
@@ -27,6 +28,16 @@ HEADER = """<?xml version="1.0" encoding="UTF-8"?>
   <classifier name="Activity and transition" keys="concept:name lifecycle:transition"/>
   <string key="concept:name" value="casework"/>
 """
+
+
+# Characters XML 1.0 cannot carry at all, not even as character references. Casework stores them (a reason may
+# hold a control character pasted from elsewhere); the export shows each as U+FFFD so that the file stays readable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def quoteattr(value: str) -> str:
+    """An attribute value in quotes, escaped, with what XML cannot carry replaced."""
+    return _quoteattr(_NOT_XML.sub("\ufffd", value))
 
 
 def xes_time(value: datetime) -> str:

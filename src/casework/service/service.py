@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,13 +21,14 @@ from sqlalchemy.exc import IntegrityError
 from casework.audit.checkpoints import Checkpointer
 from casework.audit.hashing import GENESIS
 from casework.engine import CaseState, CommandRejected, Event, apply, commands, execute
-from casework.model import CaseDefinition, load_definition
+from casework.model import CaseDefinition, ModelError, load_definition
+from casework.model.errors import Problem
 from casework.service import projection as proj
 from casework.service.cache import HeadCache
 from casework.service.combining import Combiner, Request
 from casework.service.errors import Conflict, Corrupt, InvalidInput, NotFound
 from casework.service.loop_rounds import LoopRounds
-from casework.store import CaseHead, Store, VersionMismatch
+from casework.store import CaseHead, Store, VersionMismatch, storable
 from casework.store import writes as w
 
 logger = logging.getLogger(__name__)
@@ -117,6 +119,7 @@ class CaseService:
         """
         text = xml.decode("utf-8") if isinstance(xml, bytes) else xml
         definition = load_definition(text)
+        _check_storable_definition(definition)
         version, _ = self.store.deploy_definition(definition.key, definition.name, text, self.clock())
         with self._definitions_lock:
             self._definitions[(definition.key, version)] = definition
@@ -159,6 +162,9 @@ class CaseService:
 
         A business key or idempotency key seen before returns the case it started (created=False), untouched.
         """
+        with _storable():
+            _check_optional(business_key, "business key", storable.BUSINESS_KEY)
+            _check_optional(idempotency_key, "idempotency key", storable.IDEMPOTENCY_KEY)
         existing = self._existing(business_key, idempotency_key)
         if existing is not None:
             return existing
@@ -170,7 +176,10 @@ class CaseService:
         state = CaseState.create(new_id, definition)
         events = execute(definition, state, commands.StartCase(variables=dict(variables or {}), actor=actor,
                                                                 reason=reason), now)
-        rows = w.event_rows(new_id, 1, GENESIS, events)
+        changes = proj.changes(new_id, proj.NOTHING, proj.views(state, definition), now)
+        with _storable():
+            rows = w.event_rows(new_id, 1, GENESIS, events)
+            storable.check_rows(rows, changes)
         snapshot = _SNAPSHOT.encode(state.to_dict())
 
         def work(conn: Connection) -> None:
@@ -189,7 +198,8 @@ class CaseService:
             if idempotency_key is not None:
                 w.insert_idempotency_key(conn, idempotency_key, new_id, now)
             w.insert_events(conn, rows)
-            self._project(conn, new_id, state, definition, now)
+            _write_inbox(conn, new_id, changes)
+            w.upsert_jobs(conn, changes.job_upserts)
 
         try:
             self.store.write(work)
@@ -364,36 +374,37 @@ class CaseService:
                 self._heads.put(head, state, before)
             return CaseResult(case_id, head.version, state.status)
         target = self._migration_target(command) if isinstance(command, commands.Migrate) else None
-        rows = w.event_rows(case_id, head.version + 1, head.last_hash, events)
-        version = head.version + len(rows)
-        snapshot_json: str | None = None
-        if (target is not None or state.status != status_before
-                or version - head.snapshot_version >= self.snapshot_every):
-            snapshot_json = _SNAPSHOT.encode(state.to_dict())
-        # The unit of work is plain data, computed here outside the write lock: the group committer writes a
-        # batch of them together.
-        after = proj.views(state, self.definition(*target)[1] if target is not None else definition)
-        c = proj.changes(case_id, before, after, now)
-        work = w.CommandWrite(
-            case_id=case_id,
-            expected_version=head.version,
-            status=state.status,
-            snapshot=snapshot_json,
-            now=now,
-            events=rows,
-            task_upserts=c.task_upserts,
-            task_deletes=c.task_deletes,
-            participants_add=c.participants_add,
-            participants_remove=c.participants_remove,
-            queued_add=c.queued_add,
-            queued_remove=c.queued_remove,
-            offered_add=c.offered_add,
-            offered_remove=c.offered_remove,
-            job_upserts=c.job_upserts,
-            job_deletes=c.job_deletes,
-            definition=target,
-            previous_status=status_before,
-        )
+        with _storable():  # text the database cannot hold: a bad request, rejected before anything is written
+            rows = w.event_rows(case_id, head.version + 1, head.last_hash, events)
+            version = head.version + len(rows)
+            snapshot_json: str | None = None
+            if (target is not None or state.status != status_before
+                    or version - head.snapshot_version >= self.snapshot_every):
+                snapshot_json = _SNAPSHOT.encode(state.to_dict())
+            # The unit of work is plain data, computed here outside the write lock: the group committer writes a
+            # batch of them together.
+            after = proj.views(state, self.definition(*target)[1] if target is not None else definition)
+            c = proj.changes(case_id, before, after, now)
+            work = w.CommandWrite(
+                case_id=case_id,
+                expected_version=head.version,
+                status=state.status,
+                snapshot=snapshot_json,
+                now=now,
+                events=rows,
+                task_upserts=c.task_upserts,
+                task_deletes=c.task_deletes,
+                participants_add=c.participants_add,
+                participants_remove=c.participants_remove,
+                queued_add=c.queued_add,
+                queued_remove=c.queued_remove,
+                offered_add=c.offered_add,
+                offered_remove=c.offered_remove,
+                job_upserts=c.job_upserts,
+                job_deletes=c.job_deletes,
+                definition=target,
+                previous_status=status_before,
+            )
         return _Prepared(head, state, events, work, after, target)
 
     def _written(self, p: _Prepared) -> CaseResult:
@@ -475,14 +486,6 @@ class CaseService:
             return None
         return CaseResult(row.id, row.version, row.status, created=False)
 
-    def _project(
-        self, conn: Connection, case_id: str, state: CaseState, definition: CaseDefinition, now: datetime
-    ) -> None:
-        """The projection rows of a new case."""
-        c = proj.changes(case_id, proj.NOTHING, proj.views(state, definition), now)
-        _write_inbox(conn, case_id, c)
-        w.upsert_jobs(conn, c.job_upserts)
-
     def reproject(self, case_id: str, now: datetime | None = None) -> bool:
         """Rebuild the case's inbox rows (tasks, group queues, candidate users' lists, participants) from its state,
         replacing what is stored: for rows that an older casework did not write or wrote wrong (e.g. tasks opened
@@ -532,3 +535,44 @@ def _write_inbox(conn: Connection, case_id: str, c: proj.Changes) -> None:
     w.upsert_tasks(conn, c.task_upserts)
     w.write_keyed_rows(conn, [w.KeyedRows(case_id, participants_add=c.participants_add, queued_add=c.queued_add,
                                           offered_add=c.offered_add)])
+
+
+@contextlib.contextmanager
+def _storable() -> Iterator[None]:
+    """The store's `NotStorable` as the service's `InvalidInput` (HTTP 400): the request carried the bad text."""
+    try:
+        yield
+    except storable.NotStorable as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+def _check_optional(value: str | None, what: str, limit: int) -> None:
+    if value is not None:
+        storable.check_text(value, what, limit)
+
+
+def _check_storable_definition(definition: CaseDefinition) -> None:
+    """The names a model puts into the store's columns fit them (`ModelError` listing every one that does not):
+    found at deploy time, not when the first case of the model is started."""
+    problems: list[Problem] = []
+
+    def check(element: str, value: str | None, what: str, limit: int) -> None:
+        try:
+            _check_optional(value, what, limit)
+        except storable.NotStorable as exc:
+            problems.append(Problem(element, str(exc)))
+
+    check("", definition.key, "case key", storable.DEFINITION_KEY)
+    check("", definition.name, "case name", storable.DEFINITION_NAME)
+    for item in definition.items.values():
+        check(item.id, item.id, "plan item id", storable.ITEM_ID)
+        check(item.id, item.name, "name", storable.TASK_NAME)
+        check(item.id, item.assignee, "assignee", storable.OWNER)
+        check(item.id, ",".join(item.candidate_groups), "candidate groups (together)", storable.CANDIDATES)
+        check(item.id, ",".join(item.candidate_users), "candidate users (together)", storable.CANDIDATES)
+        for group in item.candidate_groups:
+            check(item.id, group, "candidate group", storable.GROUP)
+        for user in item.candidate_users:
+            check(item.id, user, "candidate user", storable.USER)
+    if problems:
+        raise ModelError(problems)

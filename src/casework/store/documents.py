@@ -10,13 +10,18 @@ from sqlalchemy import Connection, and_, func, insert, select
 from casework.store import schema as t
 from casework.store.base import StoreBase
 from casework.store.records import DocumentRow, stored_utc
+from casework.store.storable import ACTOR, DOCUMENT_NAME, MEDIA_TYPE, check_text
 
 
 class DocumentsMixin(StoreBase):
     def add_document(
         self, case_id: str, name: str, content: bytes, *, media_type: str, created_by: str, now: datetime
     ) -> DocumentRow:
-        """Store the bytes (content-addressed, outside the database), then the metadata as the next version."""
+        """Store the bytes (content-addressed, outside the database), then the metadata as the next version.
+        `NotStorable` (nothing stored) for a name, media type or author the database cannot hold."""
+        check_text(name, "document name", DOCUMENT_NAME)
+        check_text(media_type, "media type", MEDIA_TYPE)
+        check_text(created_by, "author", ACTOR)
         digest = self.blobs.put(content)
 
         def work(conn: Connection) -> DocumentRow:

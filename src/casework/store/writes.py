@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from casework.audit.hashing import hash_new_event
 from casework.store import schema as t
 from casework.store.records import NewEvent, VersionMismatch
+from casework.store.storable import NotStorable, check_rows
 
 _PARAM = re.compile(r"(?<!:):([a-z_]+)")
 _VALUES = re.compile(r"VALUES (\([^)]*\))")
@@ -153,16 +154,21 @@ def event_rows(
     rows: list[dict[str, Any]] = []
     seq = first_seq
     for ev in new_events:
-        digest, payload_json = hash_new_event(
-            case_id=case_id,
-            seq=seq,
-            type=ev.type,
-            at=ev.at,
-            actor=ev.actor,
-            reason=ev.reason,
-            payload=ev.payload,
-            prev_hash=prev_hash,
-        )
+        try:
+            digest, payload_json = hash_new_event(
+                case_id=case_id,
+                seq=seq,
+                type=ev.type,
+                at=ev.at,
+                actor=ev.actor,
+                reason=ev.reason,
+                payload=ev.payload,
+                prev_hash=prev_hash,
+            )
+        except UnicodeEncodeError:
+            raise NotStorable(
+                "text in the command (its actor, reason or data) is not valid Unicode: it holds a lone surrogate"
+            ) from None
         rows.append(
             {
                 "case_id": case_id,
@@ -395,6 +401,7 @@ class CommandWrite:
         self.job_deletes = job_deletes or []  # (kind, ref)
         self.definition = definition
         self.previous_status = previous_status  # the status at expected_version, if known
+        check_rows(events, self)
 
     def __call__(self, conn: Connection) -> None:
         # The version check goes first: if it fails, this unit has written nothing.
