@@ -88,6 +88,56 @@ def test_rejected_command_changes_nothing_and_names_the_problem() -> None:
     assert state.to_dict() == before
 
 
+def _nested(depth: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"amount": float("nan")}, "variable amount: nan is not a number JSON can hold"),
+        ({"claim": {"limits": [1, float("-inf")]}}, r"variable claim\.limits\[1\]: -inf is not a number"),
+        ({"when": dt.datetime(2026, 1, 1)}, "variable when: a datetime is not JSON data"),
+        ({"tags": {"a", "b"}}, "variable tags: a set is not JSON data"),
+        ({"scan": {"pages": [b"%PDF"]}}, r"variable scan\.pages\[0\]: a bytes is not JSON data"),
+        ({"by_year": {2024: 1}}, "variable by_year: key 2024 is not a string"),
+        ({"deep": _nested(10_000)}, "variable deep: nested more than 64 levels deep"),
+        ({"huge": 10**5000}, "variable huge: the number is too large"),
+    ],
+)
+def test_case_data_that_is_not_json_is_rejected_and_changes_nothing(variables: dict[str, object],
+                                                                    message: str) -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim)
+    before = state.to_dict()
+    for command in (commands.SetVariables(variables=variables),
+                    commands.CompleteItem(item="Review claim", variables=variables)):
+        with pytest.raises(CommandRejected, match=message):
+            execute(claim, state, command, NOW)
+    with pytest.raises(CommandRejected, match=message):
+        execute(claim, CaseState.create("c2", claim), commands.StartCase(variables=variables), NOW)
+    assert state.to_dict() == before
+
+
+def test_json_data_up_to_the_nesting_limit_is_case_data() -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim)
+    value = {"list": _nested(63), "n": 10**300, "x": -0.5, "s": "Zoë", "ok": [True, None, {"k": "v"}]}
+    execute(claim, state, commands.SetVariables(variables={"data": value}), NOW)
+    assert state.variables["data"] == value
+
+
+def test_feedback_carries_json_data_only() -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim)
+    with pytest.raises(CommandRejected, match=r"suggestion\.probability: nan"):
+        execute(claim, state, commands.RecordFeedback(suggestion={"activity": "Review claim",
+                                                                  "probability": float("nan")}, accepted=True), NOW)
+
+
 def test_decide_leaves_state_alone_and_matches_execute() -> None:
     claim = _load("claim.cmmn")
     state = _started(claim)

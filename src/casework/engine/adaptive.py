@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from casework.engine import commands as c
-from casework.engine.core import handles, plan_for, resolve
+from casework.engine.core import check_json_data, handles, plan_for, resolve
 from casework.engine.errors import CommandRejected
 from casework.engine.lifecycle import ACTIVE, NOT_STARTED, OPEN, TERMINAL
 from casework.engine.runner import Run
@@ -248,6 +248,7 @@ def _plan(run: Run, cmd: c.PlanItem) -> None:
 def _feedback(run: Run, cmd: c.RecordFeedback) -> None:
     if not isinstance(cmd.suggestion, dict) or not cmd.suggestion.get("activity"):
         raise CommandRejected("feedback needs the suggestion it is about (with its activity)")
+    check_json_data("suggestion", cmd.suggestion)
     kind = "suggestion_accepted" if cmd.accepted else "suggestion_dismissed"
     run.emit(kind, {"suggestion": cmd.suggestion, "model_version": cmd.model_version})
 

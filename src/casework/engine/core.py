@@ -7,6 +7,7 @@ was; it then applies each event as it is decided. ``decide`` does the same on a 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -228,10 +229,59 @@ def _set_variables(run: Run, cmd: c.SetVariables) -> None:
     set_variables(run, cmd.variables, cmd.remove)
 
 
+MAX_DATA_DEPTH = 64  # nesting of lists and objects in one variable's value
+
+
 def check_variables(variables: dict[str, Any]) -> None:
-    for name in variables:
+    """Names are identifiers (expressions read them) and values are JSON data (events and snapshots store them as
+    JSON): null, booleans, finite numbers, strings, lists and objects with string keys, nested at most
+    `MAX_DATA_DEPTH` deep."""
+    for name, value in variables.items():
         if not isinstance(name, str) or not name.isidentifier():
             raise CommandRejected(f"variable name {name!r} is not an identifier")
+        check_json_data(f"variable {name}", value)
+
+
+_Node = tuple[Any, int, "_Node | None", "str | int"]  # value, depth, the node it is in, its key or index there
+
+
+def check_json_data(label: str, value: Any) -> None:
+    """`CommandRejected`, naming where in `value`, unless it is JSON data (see `check_variables`)."""
+    # Iterative, so that a deeply nested value cannot exhaust the stack; paths are spelled out only for an error.
+    stack: list[_Node] = [(value, 0, None, label)]
+    while stack:
+        node = stack.pop()
+        v, depth = node[0], node[1]
+        if v is None or isinstance(v, (str, bool)):
+            continue
+        if isinstance(v, int):
+            if v.bit_length() > 14_000:  # past ~4,300 digits Python will not turn an int into text
+                raise CommandRejected(f"{_path(node)}: the number is too large")
+            continue
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                raise CommandRejected(f"{_path(node)}: {v} is not a number JSON can hold")
+            continue
+        if depth >= MAX_DATA_DEPTH:
+            raise CommandRejected(f"{label}: nested more than {MAX_DATA_DEPTH} levels deep")
+        if isinstance(v, (list, tuple)):
+            stack.extend((item, depth + 1, node, i) for i, item in enumerate(v))
+        elif isinstance(v, dict):
+            for key, item in v.items():
+                if not isinstance(key, str):
+                    raise CommandRejected(f"{_path(node)}: key {key!r} is not a string")
+                stack.append((item, depth + 1, node, key))
+        else:
+            raise CommandRejected(f"{_path(node)}: a {type(v).__name__} is not JSON data")
+
+
+def _path(node: _Node) -> str:
+    parts: list[str] = []
+    current: _Node | None = node
+    while current is not None:
+        key, current = current[3], current[2]
+        parts.append(f"[{key}]" if isinstance(key, int) else (f".{key}" if current is not None else key))
+    return "".join(reversed(parts))
 
 
 def set_variables(run: Run, variables: dict[str, Any], remove: Iterable[str]) -> None:
