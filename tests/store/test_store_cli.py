@@ -81,3 +81,28 @@ def test_tasks_offered_to_a_candidate_user(filled: str) -> None:
 def test_a_bad_date_is_refused(filled: str) -> None:
     result = CliRunner().invoke(app, ["tasks", "--db", filled, "--due-before", "next tuesday"])
     assert result.exit_code == 2 and "is not ISO-8601" in result.output
+
+
+@pytest.mark.parametrize("command", [["audit", "verify"], ["tasks"], ["export", "--format", "csv", "-o", "out.csv"]])
+def test_a_missing_sqlite_database_is_an_error_not_a_new_empty_one(tmp_path: Path, command: list[str]) -> None:
+    missing = tmp_path / "typo" / "casework.db"
+    result = CliRunner().invoke(app, [*command, "--db", f"sqlite:///{missing}"])
+    assert result.exit_code == 2
+    assert f"no database at {missing}" in result.output
+    assert not missing.exists() and not missing.parent.exists()
+
+
+def test_a_file_that_is_not_a_database_is_named_in_one_line(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_text("not a database\n" * 100)
+    result = CliRunner().invoke(app, ["audit", "verify", "--db", f"sqlite:///{junk}"])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: cannot open the database sqlite:///{junk}: file is not a database"
+    assert junk.read_text() == "not a database\n" * 100
+
+
+def test_an_unreachable_server_is_named_without_its_password() -> None:
+    result = CliRunner().invoke(app, ["audit", "verify", "--db", "postgresql://ann:s3cret@127.0.0.1:1/cases"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: cannot open the database postgresql://ann:***@127.0.0.1:1/cases: ")
+    assert "s3cret" not in result.output and "Traceback" not in result.output

@@ -33,12 +33,12 @@ def suggest_case(
     from casework.insight.modelfile import InsightModel
     from casework.service import CaseService
     from casework.service.errors import InvalidInput, NotFound
-    from casework.store import Store
+    from casework.store.cli import open_store
 
     if model is None and case_type is None:
         raise typer.BadParameter("give --model, --case-type or both")
     console = Console()
-    with Store.open(db) as store:
+    with open_store(db) as store:
         row = store.case(case_id)
         if row is None:
             typer.echo(f"error: no case {case_id}", err=True)

@@ -18,13 +18,28 @@ DbOption = Annotated[
 audit_app = typer.Typer(no_args_is_help=True, help="Tamper-evident audit trail: verify, seal, time travel.")
 
 
-def open_store(db: str):  # type: ignore[no-untyped-def]
+def open_store(db: str, *, create: bool = False):  # type: ignore[no-untyped-def]
+    """The store at `db`, or exit 2 with a one-line reason. Unless `create`, a SQLite file must already exist: a
+    mistyped path must not become a new, empty database that `audit verify` then calls ok."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
     from casework.store import Store
+    from casework.store.url import parse_url
 
     try:
+        parsed = parse_url(db)
+        if not create and parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+            typer.echo(f"error: no database at {parsed.database} (give --db or set CASEWORK_DB)", err=True)
+            raise typer.Exit(2)
         return Store.open(db)
     except StoreURLError as exc:
         typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        typer.echo(f"error: cannot open the database {make_url(db).render_as_string(hide_password=True)}: "
+                   f"{reason}", err=True)
         raise typer.Exit(2) from exc
 
 
@@ -116,7 +131,7 @@ def import_log_cmd(
 
     from casework.export.importlog import LogImportError, import_log, read_log
 
-    with open_store(db) as store:
+    with open_store(db, create=True) as store:
         try:
             total = len(read_log(file))
             if limit:
