@@ -58,6 +58,14 @@ def test_train_writes_a_versioned_model_file(tmp_path: Path) -> None:
     assert top[0].activity == "Approve"
 
 
+def test_train_refuses_an_output_it_cannot_write_before_training(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "claims.csv", timing_log(200))
+    for out, reason in ((tmp_path / "no" / "m.json.gz", "no such folder"), (tmp_path, "it is a folder")):
+        result = CliRunner().invoke(_app(), ["suggest", "train", str(log), "--out", str(out)])
+        assert result.exit_code == 2
+        assert result.output == f"error: cannot write the model to {out}: {reason}\n"  # nothing trained
+
+
 def test_report_json_over_a_logs_folder(tmp_path: Path) -> None:
     write_log(tmp_path / "helpdesk.csv.gz", timing_log(240))
     result = CliRunner().invoke(

@@ -53,3 +53,52 @@ def test_unknown_case_and_missing_options_are_clear_errors(tmp_path: Path) -> No
     assert neither.exit_code == 2 and "give --model, --case-type or both" in neither.output
     bad_type = runner.invoke(app, ["suggest", "case", case_id, "--db", url, "--case-type", "nonsense"])
     assert bad_type.exit_code == 1 and "no bundled case type 'nonsense'" in bad_type.output
+
+
+def test_a_model_file_that_cannot_be_loaded_is_named_with_the_reason(tmp_path: Path) -> None:
+    import gzip
+    import json
+
+    url, case_id = _stored_case(tmp_path)
+    not_gzip = tmp_path / "notes.txt"
+    not_gzip.write_text("hello")
+    other_json = tmp_path / "other.json.gz"
+    other_json.write_bytes(gzip.compress(json.dumps([1, 2]).encode()))
+    damaged = tmp_path / "damaged.json.gz"
+    damaged.write_bytes(gzip.compress(json.dumps({"format": "casework-insight-model/1", "version": "v",
+                                                  "next_action": {}, "remaining_time": {}}).encode()))
+    cases = {
+        tmp_path / "missing.json.gz": "cannot read a model file: [Errno 2] No such file",
+        not_gzip: "cannot read a model file: Not a gzipped file",
+        other_json: "not a casework insight model file (format 'list')",
+        damaged: "a damaged model file (KeyError",
+    }
+    for path, reason in cases.items():
+        result = runner.invoke(app, ["suggest", "case", case_id, "--db", url, "--model", str(path)])
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(f"error: {path}: {reason}"), result.output
+
+
+def test_an_interrupted_save_leaves_the_previous_model_whole(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import casework.insight.modelfile as modelfile
+
+    log = write_log(tmp_path / "claims.csv.gz", timing_log(120))
+    model = tmp_path / "model.json.gz"
+    trained = runner.invoke(app, ["suggest", "train", str(log), "--out", str(model), "--trained-at", "20260301"])
+    assert trained.exit_code == 0, trained.output
+    before = model.read_bytes()
+    loaded = modelfile.InsightModel.load(model)
+
+    def dump_half(document, handle, **kwargs):  # type: ignore[no-untyped-def]
+        handle.write('{"format": "casework-insight-model/1", "next_')
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(modelfile.json, "dump", dump_half)
+    try:
+        loaded.save(model)
+    except KeyboardInterrupt:
+        pass
+    else:  # pragma: no cover - the stand-in dump always raises
+        raise AssertionError("save did not see the interruption")
+    assert model.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["claims.csv.gz", "model.json.gz"]  # nothing partial left

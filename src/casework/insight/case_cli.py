@@ -30,7 +30,7 @@ def suggest_case(
     from casework.insight.advisor import PathProbability, RemainingSeconds, next_best_actions
     from casework.insight.casetype import CaseTypeError, bundled_case_type, load_case_type
     from casework.insight.flags import assess
-    from casework.insight.modelfile import InsightModel
+    from casework.insight.modelfile import InsightModel, ModelFileError
     from casework.service import CaseService
     from casework.service.errors import InvalidInput, NotFound
     from casework.store.cli import open_store
@@ -38,6 +38,11 @@ def suggest_case(
     if model is None and case_type is None:
         raise typer.BadParameter("give --model, --case-type or both")
     console = Console()
+    try:
+        insight = InsightModel.load(model) if model is not None else None
+    except ModelFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     with open_store(db) as store:
         row = store.case(case_id)
         if row is None:
@@ -54,7 +59,6 @@ def suggest_case(
         documents = [(Path(d.name).stem, d.name) for d in store.documents(case_id)]
         # who performed each step: a model that learned from performers needs them
         events = store.events(case_id)
-    insight = InsightModel.load(model) if model is not None else None
     if insight is not None:
         actions = next_best_actions(
             insight.next_action, definition, state, k=k, model_version=insight.version, events=events

@@ -174,6 +174,9 @@ def train(
     from casework.insight.nba import NBAParams, train_next_action
     from casework.insight.remaining import RemainingParams, train_remaining_time
 
+    if not out.parent.is_dir() or out.is_dir():  # found now, not after a minute of training
+        _err(f"error: cannot write the model to {out}: " + ("it is a folder" if out.is_dir() else "no such folder"))
+        raise typer.Exit(2)
     with _readable_log():
         cases = sorted(read_log(log), key=lambda c: c.timestamps[0] if c.timestamps else float("inf"))
     stamp = trained_at or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -182,7 +185,11 @@ def train(
     _err(f"training on {len(cases)} cases of {log}")
     nba = train_next_action(cases, nba_params, version=version, log=_err)
     rt = train_remaining_time(cases, rt_params, encoding=nba.encoding, log=_err)
-    InsightModel(version, nba, rt, source=log.name).save(out)
+    try:
+        InsightModel(version, nba, rt, source=log.name).save(out)
+    except OSError as exc:
+        _err(f"error: cannot write the model to {out}: {exc}")
+        raise typer.Exit(1) from None
     typer.echo(f"version: {version}")
     typer.echo(f"model: {out}")
 

@@ -64,18 +64,37 @@ class InsightModel:
             "next_action": self.next_action.to_json(),
             "remaining_time": self.remaining_time.to_json(),
         }
-        with gzip.open(Path(path), "wt", encoding="utf-8") as handle:
-            json.dump(document, handle, separators=(",", ":"))
+        # Written beside the target and renamed over it: an interrupted save leaves the previous model whole.
+        target = Path(path)
+        partial = target.with_name(f".{target.name}.partial")
+        try:
+            with gzip.open(partial, "wt", encoding="utf-8") as handle:
+                json.dump(document, handle, separators=(",", ":"))
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, path: str | Path) -> InsightModel:
-        with gzip.open(Path(path), "rt", encoding="utf-8") as handle:
-            document = json.load(handle)
-        if document.get("format") != FORMAT:
-            raise ValueError(f"{path}: not a casework insight model file (format {document.get('format')!r})")
-        return cls(
-            version=str(document["version"]),
-            next_action=NextActionModel.from_json(document["next_action"]),
-            remaining_time=RemainingTimeModel.from_json(document["remaining_time"]),
-            source=str(document.get("source", "")),
-        )
+        """The model in `path`; `ModelFileError` saying why if the file is missing, unreadable or not a model."""
+        try:
+            with gzip.open(Path(path), "rt", encoding="utf-8") as handle:
+                document = json.load(handle)
+        except (OSError, EOFError, UnicodeDecodeError, ValueError) as exc:  # BadGzipFile is an OSError
+            raise ModelFileError(f"{path}: cannot read a model file: {exc}") from exc
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            found = document.get("format") if isinstance(document, dict) else type(document).__name__
+            raise ModelFileError(f"{path}: not a casework insight model file (format {found!r})")
+        try:
+            return cls(
+                version=str(document["version"]),
+                next_action=NextActionModel.from_json(document["next_action"]),
+                remaining_time=RemainingTimeModel.from_json(document["remaining_time"]),
+                source=str(document.get("source", "")),
+            )
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ModelFileError(f"{path}: a damaged model file ({type(exc).__name__}: {exc})") from exc
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be loaded; says which and why."""
