@@ -7,7 +7,7 @@ from pathlib import Path
 
 from casework.export.activities import activities
 from casework.export.csvlog import write_csv
-from casework.export.ocel import build_ocel, write_ocel
+from casework.export.ocel import write_ocel
 from casework.export.xes import write_xes
 from casework.store import Store
 
@@ -30,7 +30,7 @@ def export(store: Store, fmt: str, path: Path) -> tuple[int, int]:
             elif fmt == "csv":
                 counts = write_csv(out, acts)
             else:
-                counts = write_ocel(out, build_ocel(acts, store.case_summaries(), store.documents()))
+                counts = write_ocel(out, acts, store.case_summaries(), store.documents())
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
