@@ -21,6 +21,7 @@ from casework.store.storable import NotStorable, check_rows
 _PARAM = re.compile(r"(?<!:):([a-z_]+)")
 _VALUES = re.compile(r"VALUES (\([^)]*\))")
 _PG_SQL: dict[tuple[str, int], str] = {}
+PG_INSERT_ROWS = 256  # rows per multi-row INSERT on PostgreSQL: 256 x 12 columns is far below 65,535 parameters
 
 
 def _pg_sql(sql: str, rows: int) -> str:
@@ -57,6 +58,11 @@ def _raw(
     dbapi: Any = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
         if many and sql.startswith("INSERT") and isinstance(params, Sequence):
+            if len(params) > PG_INSERT_ROWS:
+                # One statement may bind at most 65,535 parameters (an imported batch of cases has tens of
+                # thousands of events), and each row count is a statement text kept in `_PG_SQL`: cap both.
+                return sum(_raw(conn, sql, params[i : i + PG_INSERT_ROWS], many=True, returning=returning)
+                           for i in range(0, len(params), PG_INSERT_ROWS))
             flat = {f"{k}_{i}": v for i, row in enumerate(params) for k, v in row.items()}
             sql, params, many = _pg_sql(sql, len(params)), flat, False
         else:
