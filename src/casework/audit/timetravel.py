@@ -23,6 +23,9 @@ def state_at(store: Store, case_id: str, at: datetime | None = None, seq: int | 
     definition_row = store.definition(row.definition_key, row.definition_version)
     if definition_row is None:
         raise TimeTravelError(f"definition {row.definition_key} v{row.definition_version} of case {case_id} is gone")
+    if seq is not None and not 0 <= seq <= row.version:
+        # Replaying "up to 999" of a 47-event case would show its current state as if it were that moment's.
+        raise TimeTravelError(f"case {case_id} has events 1 to {row.version}; there is no event {seq}")
     events = store.events(case_id, upto_seq=seq)
     if at is not None:
         limit = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
