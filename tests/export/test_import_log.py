@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from casework.audit.checkpoints import checkpoints
 from casework.audit.verify import verify
 from casework.cli import app
 from casework.export.importlog import LogImportError, import_log
@@ -95,21 +96,25 @@ def test_slice_of_a_real_log(db_url: str, tmp_path: Path) -> None:
         assert verify(store).ok
 
 
-def test_a_batch_of_long_cases_loads_whole(db_url: str, tmp_path: Path) -> None:
+def test_batches_of_long_cases_load_whole_and_each_is_sealed(db_url: str, tmp_path: Path) -> None:
     # 500 cases of 16 events are one batch of 8,500 event rows: as one INSERT on PostgreSQL that was 76,500 bound
     # parameters, past the protocol's 65,535 (bpic12 and sepsis failed to import there).
     lines = ["case_id,activity,timestamp,resource"]
-    for case in range(500):
+    for case in range(600):
         lines += [f"c{case},step {n},2020-01-01T{n:02d}:{case % 60:02d}:00,r{n % 3}" for n in range(16)]
     log = _write_gz(tmp_path / "long.csv.gz", "\n".join(lines) + "\n")
     with Store.open(db_url, audit_key=tmp_path / "k") as store:
         result = import_log(store, log, "long")
-        assert (result.cases, result.events) == (500, 500 * 17)
-        assert store.counts() == (500, 500 * 17)
+        assert (result.cases, result.events) == (600, 600 * 17)
+        assert store.counts() == (600, 600 * 17)
         case_id = store.case_id_for_business_key("long:c499")
         assert case_id is not None
         assert [e.payload["activity"] for e in store.events(case_id)[1:]] == [f"step {n}" for n in range(16)]
-        assert verify(store).ok
+        with store.read() as conn:
+            sealed = [cp.last_event_id for cp in checkpoints(conn)]
+        assert len(sealed) == 2 and sealed[-1] == 600 * 17  # one checkpoint per batch of 500 cases
+        report = verify(store)
+        assert report.ok and report.sealed_events == 600 * 17
 
 
 def test_cli_import_verify_export_and_tamper(tmp_path: Path) -> None:

@@ -128,15 +128,16 @@ def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int 
             last = cur.fetchone()
             last_id, running = (int(last[0]), last[1]) if last is not None else (0, GENESIS)
             cur.execute(f"SELECT id, case_id, seq, hash FROM events WHERE id > {mark} ORDER BY id", (last_id,))
-            rows = cur.fetchall()
-            if not rows:
-                return None
             heads: dict[str, list[Any]] = {}
-            for _id, case_id, seq, digest in rows:
-                running = running_hash(running, digest)
-                heads[case_id] = [seq, digest]
+            end = last_id
+            while rows := cur.fetchmany(10_000):  # in slices: a checkpoint may seal millions of imported events
+                for _id, case_id, seq, digest in rows:
+                    running = running_hash(running, digest)
+                    heads[case_id] = [seq, digest]
+                end = int(rows[-1][0])
+            if end == last_id:
+                return None
             heads_json = canonical_json(heads)
-            end = int(rows[-1][0])
             signature = signer.sign(message(end, running, heads_json)).hex()
             now = datetime.now(UTC)
             cur.execute(

@@ -160,10 +160,11 @@ def import_log(
 
         if case_rows:
             store.write(work)
+            # Sealed batch by batch: a checkpoint's signed heads stay one batch long however large the log, and
+            # an import that stops half-way leaves what it loaded sealed.
+            write_checkpoint(store)
         imported += len(case_rows)
         events += len(event_rows)
         if progress is not None:
             progress(len(batch))
-    if events:
-        write_checkpoint(store)
     return ImportResult(imported, events, skipped)
