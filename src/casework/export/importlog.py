@@ -111,11 +111,15 @@ def import_log(
     *,
     progress: Callable[[int], None] | None = None,
     limit: int | None = None,
+    on_read: Callable[[int], None] | None = None,
 ) -> ImportResult:
-    """Import `path`; `progress(n)` is called as batches of n cases are committed; `limit` caps the case count."""
+    """Import `path`; `on_read(n)` is called once the n cases to import are read and checked, `progress(n)` as
+    batches of n cases are committed; `limit` caps the case count."""
     if not definition_key.strip():
         raise LogImportError("the definition key must not be empty")
     log_cases = read_log(path)[:limit] if limit else read_log(path)
+    if on_read is not None:
+        on_read(len(log_cases))
     if len(definition_key) > storable.DEFINITION_KEY:
         raise LogImportError(f"the definition key is longer than {storable.DEFINITION_KEY} characters")
     stem = _stem(path)

@@ -129,13 +129,10 @@ def import_log_cmd(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from casework.export.importlog import LogImportError, import_log, read_log
+    from casework.export.importlog import LogImportError, import_log
 
     with open_store(db, create=True) as store:
         try:
-            total = len(read_log(file))
-            if limit:
-                total = min(total, limit)
             with Progress(
                 TextColumn("importing {task.description}"),
                 BarColumn(),
@@ -145,9 +142,10 @@ def import_log_cmd(
                 disable=not sys.stderr.isatty(),
                 transient=False,
             ) as progress:
-                task = progress.add_task(file.name, total=total)
+                task = progress.add_task(file.name, total=None)  # the log is read once, by import_log
                 result = import_log(
-                    store, file, definition, limit=limit, progress=lambda n: progress.advance(task, n)
+                    store, file, definition, limit=limit, progress=lambda n: progress.advance(task, n),
+                    on_read=lambda n: progress.update(task, total=n),
                 )
         except LogImportError as exc:
             typer.echo(f"error: {exc}", err=True)
