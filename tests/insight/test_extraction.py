@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import collections
 import datetime as dt
+import random
+import zlib
 
 import pytest
 
@@ -8,6 +11,7 @@ from casework.demo import demo_definition
 from casework.engine import CaseState, commands, execute
 from casework.insight.casetype import bundled_case_type
 from casework.insight.extraction import (
+    MAX_PDF_PAGES,
     DocumentText,
     ExtractionError,
     convert,
@@ -74,6 +78,53 @@ def test_plain_text_and_unreadable_pdf() -> None:
     assert latin.pages == ("Claimant: Zoë",)
     with pytest.raises(ExtractionError, match="cannot read PDF"):
         read_document("broken.pdf", b"%PDF-1.4\nnot really a pdf", "claim_form")
+
+
+def test_damaged_pdfs_are_extraction_errors_whatever_breaks_inside_the_reader() -> None:
+    # Uploads are untrusted: random damage to a valid PDF made pypdf raise NotImplementedError, AttributeError and
+    # LimitReachedError besides its read errors, which reached the caller as they were.
+    rng = random.Random(7)
+    good = make_pdf(CLAIM_PDF)
+    outcomes = collections.Counter()
+    for _ in range(400):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 8)):
+            at = rng.randrange(len(data))
+            roll = rng.random()
+            if roll < 0.5:
+                data[at] = rng.randrange(256)
+            elif roll < 0.75:
+                del data[at : at + rng.randint(1, 20)]
+            else:
+                data[at:at] = rng.randbytes(rng.randint(1, 10))
+        try:
+            read_document("upload.pdf", bytes(data), "claim_form")
+            outcomes["read"] += 1
+        except ExtractionError:
+            outcomes["refused"] += 1
+    assert outcomes["read"] > 0 and outcomes["refused"] > 0 and sum(outcomes.values()) == 400
+
+
+def test_a_decompression_bomb_is_refused() -> None:
+    content = b"BT /F1 12 Tf 10 10 Td (AAAA) Tj ET\n" * 10_000_000  # 350 MB of page content in a 1 MB file
+    pdf = make_pdf(CLAIM_PDF).replace(b"<< /Length", b"<< /Filter /FlateDecode /Length", 1)
+    start = pdf.index(b"stream\n") + len(b"stream\n")
+    end = pdf.index(b"\nendstream", start)
+    packed = zlib.compress(content, 9)
+    head = pdf[:start].rsplit(b"/Length", 1)[0] + b"/Length %d >>\nstream\n" % len(packed)
+    bomb = head + packed + pdf[end:]
+    with pytest.raises(ExtractionError, match="cannot read PDF: LimitReachedError"):
+        read_document("bomb.pdf", bomb, "claim_form")
+
+
+def test_only_the_first_pages_of_a_long_pdf_are_read_and_that_is_said() -> None:
+    pages = [[f"page {n}"] for n in range(MAX_PDF_PAGES + 3)]
+    pages[-1] = ["Policy number: ZZ-999999"]  # past the limit: not found
+    doc = read_document("long.pdf", make_pdf(pages), "claim_form")
+    assert len(doc.pages) == MAX_PDF_PAGES and doc.unread_pages == 3 and doc.pages[-1].strip() == "page 499"
+    result = extract_fields(bundled_case_type("insurance_claim"), [doc])
+    assert "policyNumber" not in result.values
+    assert f"long.pdf: only its first {MAX_PDF_PAGES} pages were read (3 more not searched)" in result.problems
 
 
 def test_fields_are_extracted_with_their_source() -> None:

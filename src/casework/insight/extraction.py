@@ -33,6 +33,9 @@ __all__ = [
 ]
 
 CONTEXT_CHARS: Final = 40  # characters shown either side of a match, so a person can check it in place
+# Pages of a PDF read for intake (a 6 MB file of 20,000 one-line pages took 15 s to read whole): forms and letters
+# are far shorter, and an upload must not hold a worker for minutes.
+MAX_PDF_PAGES: Final = 500
 
 
 class ExtractionError(ValueError):
@@ -46,6 +49,7 @@ class DocumentText:
     name: str
     kind: str
     pages: tuple[str, ...]
+    unread_pages: int = 0  # pages past MAX_PDF_PAGES, not read
 
 
 @dataclass(frozen=True)
@@ -86,20 +90,31 @@ class IntakePlan:
 def read_document(name: str, data: bytes, kind: str, media_type: str | None = None) -> DocumentText:
     """The text of a PDF (recognised by its header or media type) or a plain text file."""
     if data.startswith(b"%PDF") or media_type == "application/pdf" or name.lower().endswith(".pdf"):
-        return DocumentText(name, kind, tuple(pdf_pages(data)))
+        pages, total = _read_pdf(data, MAX_PDF_PAGES)
+        return DocumentText(name, kind, tuple(pages), unread_pages=total - len(pages))
     return DocumentText(name, kind, (_decode(data),))
 
 
-def pdf_pages(data: bytes) -> list[str]:
-    """Text of each page of a PDF, via pypdf. Scanned pages without a text layer give empty text."""
+def pdf_pages(data: bytes, limit: int | None = None) -> list[str]:
+    """Text of each page of a PDF (at most `limit` pages), via pypdf. Scanned pages without a text layer give empty
+    text."""
+    return _read_pdf(data, limit)[0]
+
+
+def _read_pdf(data: bytes, limit: int | None) -> tuple[list[str], int]:
+    """(text of the first `limit` pages, how many pages the PDF has); `ExtractionError` if it cannot be read."""
     from pypdf import PdfReader  # imported here: reading plain text should not need the PDF library
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
-        return [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise ExtractionError(f"cannot read PDF: {exc}") from exc
+        total = len(reader.pages)
+        count = total if limit is None else min(total, limit)
+        return [reader.pages[i].extract_text() or "" for i in range(count)], total
+    except Exception as exc:
+        # An uploaded file is untrusted, and on damaged or hostile input pypdf raises well beyond its own error
+        # classes (fuzzing a one-page PDF: NotImplementedError, AttributeError, LimitReachedError for a
+        # decompression bomb); for intake every one of them means the same thing.
+        raise ExtractionError(f"cannot read PDF: {type(exc).__name__}: {exc}") from exc
 
 
 def _decode(data: bytes) -> str:
@@ -116,6 +131,10 @@ def extract_fields(case_type: CaseType, documents: Iterable[DocumentText]) -> Ex
     """Apply every pattern to the documents it applies to; the first match per field wins, in document order."""
     result = ExtractionResult()
     for doc in documents:
+        if doc.unread_pages:
+            result.problems.append(
+                f"{doc.name}: only its first {len(doc.pages)} pages were read ({doc.unread_pages} more not searched)"
+            )
         for pattern in case_type.patterns:
             if pattern.applies_to(doc.kind):
                 _apply(pattern, doc, result)
