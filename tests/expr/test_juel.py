@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import operator
+import re
 from typing import Any
 
 import pytest
@@ -283,6 +284,17 @@ def test_compile_errors_are_readable(source: str, fragment: str) -> None:
     message = str(info.value)
     assert fragment in message
     assert message.startswith("invalid EL expression")
+
+
+def test_a_long_expression_is_quoted_around_its_problem_only() -> None:
+    source = "${" + "a + " * 2_000 + "}"
+    with pytest.raises(ExpressionError) as info:
+        compile_expression(source)
+    message = str(info.value)
+    assert len(message) < 300 and message.startswith("invalid EL expression '...+ a + a")
+    short = "${a +}"
+    with pytest.raises(ExpressionError, match=re.escape(f"invalid EL expression {short!r} at column 6")):
+        compile_expression(short)
 
 
 @pytest.mark.parametrize(
