@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,36 @@ def test_case_data_that_is_not_json_is_rejected_and_changes_nothing(variables: d
     with pytest.raises(CommandRejected, match=message):
         execute(claim, CaseState.create("c2", claim), commands.StartCase(variables=variables), NOW)
     assert state.to_dict() == before
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (commands.AddParticipant(user="sam", role="adjuster", actor=5), "AddParticipant.actor must be text, not int"),  # type: ignore[arg-type]
+        (commands.AddParticipant(user=None, role="adjuster"), "AddParticipant.user must be text, not NoneType"),  # type: ignore[arg-type]
+        (commands.CompleteItem(item=None), "CompleteItem.item must be text, not NoneType"),  # type: ignore[arg-type]
+        (commands.CompleteItem(item="Review claim", reason=7), "CompleteItem.reason must be text or null, not int"),  # type: ignore[arg-type]
+        (commands.SetVariables(variables=[("a", 1)]), "SetVariables.variables must be an object, not list"),  # type: ignore[arg-type]
+        (commands.AddItem(kind="humanTask", name="Call", after="Review claim"),  # type: ignore[arg-type]
+         "AddItem.after must be a list of texts, not str"),
+        (commands.AddItem(kind="humanTask", name="Call", manual="yes"),  # type: ignore[arg-type]
+         "AddItem.manual must be true or false, not str"),
+    ],
+)
+def test_a_field_of_the_wrong_type_is_rejected_and_changes_nothing(command: commands.Command, message: str) -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim)
+    before = state.to_dict()
+    with pytest.raises(CommandRejected, match=re.escape(message)):
+        execute(claim, state, command, NOW)
+    assert state.to_dict() == before
+
+
+def test_a_list_serves_where_a_command_takes_a_tuple() -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim)
+    execute(claim, state, commands.AddItem(kind="humanTask", name="Call", after=["Review claim"]), NOW)  # type: ignore[arg-type]
+    assert "Call" in _names(state, "available")
 
 
 def test_json_data_up_to_the_nesting_limit_is_case_data() -> None:

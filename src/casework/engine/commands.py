@@ -6,8 +6,13 @@ are named by instance id, plan item id or name (the instance in the state the co
 
 from __future__ import annotations
 
+import dataclasses
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from casework.engine.errors import CommandRejected
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,3 +185,58 @@ class Migrate(Command):
 
     definition: Any  # the target CaseDefinition
     version: str | None = None  # the target's deployed version, for the store
+
+
+# -- field types, checked when a command arrives ------------------------------------------------------------------
+# Commands come from code, scenario files and (later) request bodies; a field of the wrong type would otherwise
+# fail deep inside a handler as a TypeError or AttributeError, which the engine treats as a defect.
+_Check = Callable[[Any], bool]
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_optional_str(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_texts(value: Any) -> bool:
+    return isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value)
+
+
+def _is_object(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+_CHECKS: dict[Any, tuple[_Check, str]] = {
+    str: (_is_str, "text"),
+    str | None: (_is_optional_str, "text or null"),
+    bool: (_is_bool, "true or false"),
+    tuple[str, ...]: (_is_texts, "a list of texts"),
+    dict[str, Any]: (_is_object, "an object"),
+}
+
+
+_FIELD_CHECKS: dict[type[Command], tuple[tuple[str, _Check, str], ...]] = {}
+
+
+def _field_checks(cls: type[Command]) -> tuple[tuple[str, _Check, str], ...]:
+    checks = _FIELD_CHECKS.get(cls)
+    if checks is None:
+        hints = typing.get_type_hints(cls)
+        checks = tuple((f.name, *_CHECKS[hints[f.name]]) for f in dataclasses.fields(cls) if hints[f.name] in _CHECKS)
+        _FIELD_CHECKS[cls] = checks
+    return checks
+
+
+def check_fields(command: Command) -> None:
+    """`CommandRejected` naming the first field whose value is not of the field's type."""
+    for name, check, what in _field_checks(type(command)):
+        value = getattr(command, name)
+        if not check(value):
+            raise CommandRejected(f"{type(command).__name__}.{name} must be {what}, not {type(value).__name__}")

@@ -63,6 +63,7 @@ def execute(definition: CaseDefinition, state: CaseState, command: c.Command, no
     handler = _HANDLERS.get(type(command))
     if handler is None:
         raise CommandRejected(f"unknown command {type(command).__name__}")
+    c.check_fields(command)
     if not isinstance(command, c.StartCase):
         if state.status == "new":
             raise CommandRejected("the case has not started")

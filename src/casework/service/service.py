@@ -174,7 +174,8 @@ class CaseService:
         version, definition = self.definition(definition_key)
         new_id = case_id or uuid.uuid4().hex
         state = CaseState.create(new_id, definition)
-        events = execute(definition, state, commands.StartCase(variables=dict(variables or {}), actor=actor,
+        data = dict(variables) if isinstance(variables, Mapping) else variables  # else the engine says what it is
+        events = execute(definition, state, commands.StartCase(variables=data or {}, actor=actor,
                                                                 reason=reason), now)
         changes = proj.changes(new_id, proj.NOTHING, proj.views(state, definition), now)
         with _storable():
