@@ -68,3 +68,24 @@ def test_expect_error_must_be_rejected(tmp_path: Path) -> None:
     _write(tmp_path, [{"start": {}}, {"complete": "Review claim", "expect_error": True}], "accepts")
     result = runner.invoke(app, ["conformance", str(tmp_path / "scenarios")])
     assert "expected the step to be rejected, but it was accepted" in result.stdout
+
+
+def test_malformed_scenarios_fail_with_what_is_wrong_not_as_engine_errors(tmp_path: Path) -> None:
+    _write(tmp_path, [{"start": {}}, {"add_task": "Call"}], "a_step_not_an_object")
+    _write(tmp_path, [{"start": {}}, {"complete": 5}], "b_item_not_text")
+    _write(tmp_path, [{"start": {}}, {"expect": {"active": "Review claim"}}], "c_expect_not_a_list")
+    _write(tmp_path, [{"start": {"variables": {"amount": float("nan")}}}], "d_not_json_data")
+    (tmp_path / "scenarios" / "e_not_a_scenario.json").write_text('["start"]', encoding="utf-8")
+    result = runner.invoke(app, ["conformance", str(tmp_path / "scenarios")])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        'FAIL a_step_not_an_object: step 2 {"add_task": "Call"}: malformed step: TypeError: string indices must be'
+        " integers, not 'str'",
+        'FAIL b_item_not_text: step 2 {"complete": 5}: rejected: CompleteItem.item must be text, not int',
+        'FAIL c_expect_not_a_list: step 2 {"expect": {"active": "Review claim"}}: active: expected a list of names,'
+        ' got "Review claim"',
+        'FAIL d_not_json_data: step 1 {"start": {"variables": {"amount": NaN}}}: rejected: variable amount: nan is'
+        " not a number JSON can hold",
+        'FAIL e_not_a_scenario: not a scenario: an object with "model" and a list of step objects',
+        "conformance: 0 passed, 5 failed",
+    ]

@@ -28,6 +28,10 @@ class ScenarioFailed(Exception):
     pass
 
 
+class EngineError(Exception):
+    """The engine raised something other than `CommandRejected`: a defect in casework, not in the scenario."""
+
+
 @dataclass
 class Outcome:
     name: str
@@ -49,7 +53,12 @@ class CaseUnderTest:
         self.state = CaseState.create("scenario", self.definition)
 
     def run(self, command: commands.Command) -> None:
-        self.events.extend(execute(self.definition, self.state, command, self.now))
+        try:
+            self.events.extend(execute(self.definition, self.state, command, self.now))
+        except CommandRejected:
+            raise
+        except Exception as exc:  # told apart from a malformed step, whose errors look alike
+            raise EngineError(f"{type(exc).__name__}: {exc}") from exc
 
     def label(self, item: Any) -> str:
         return str(item.def_id if self.by_id else item.name)
@@ -71,14 +80,25 @@ def run_scenario(path: Path) -> Outcome:
         scenario = load_scenario(path)
     except (OSError, json.JSONDecodeError) as exc:
         return Outcome(path.stem, False, f"cannot read scenario: {exc}")
+    if not _is_scenario(scenario):
+        return Outcome(path.stem, False, 'not a scenario: an object with "model" and a list of step objects')
     name = str(scenario.get("name", path.stem))
     try:
         _run(scenario, path)
     except ScenarioFailed as exc:
         return Outcome(name, False, str(exc), time.perf_counter() - started)
+    except EngineError as exc:
+        return Outcome(name, False, f"engine error: {exc}", time.perf_counter() - started)
     except Exception as exc:  # a crash in one scenario must not stop the others
         return Outcome(name, False, f"engine error: {type(exc).__name__}: {exc}", time.perf_counter() - started)
     return Outcome(name, True, "", time.perf_counter() - started)
+
+
+def _is_scenario(scenario: Any) -> bool:
+    if not isinstance(scenario, dict) or not isinstance(scenario.get("model"), str):
+        return False
+    steps = scenario.get("steps", [])
+    return isinstance(steps, list) and all(isinstance(step, dict) for step in steps)
 
 
 def _run(scenario: dict[str, Any], path: Path) -> None:
@@ -93,6 +113,11 @@ def _run(scenario: dict[str, Any], path: Path) -> None:
             _step(case, step)
         except ScenarioFailed as exc:
             raise ScenarioFailed(f"step {number} {json.dumps(step)}: {exc}") from exc
+        except EngineError as exc:
+            raise EngineError(f"step {number} {json.dumps(step)}: {exc}") from exc
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:  # the step itself, read before the engine
+            problem = f"malformed step: {type(exc).__name__}: {exc}"
+            raise ScenarioFailed(f"step {number} {json.dumps(step)}: {problem}") from exc
     rebuilt = replay(definition, case.state.case_id, case.events)
     if rebuilt.to_dict() != case.state.to_dict():
         raise ScenarioFailed("replaying the events does not rebuild the case state")
@@ -290,6 +315,8 @@ _ACTIONS: dict[str, Callable[[CaseUnderTest, dict[str, Any], str, str | None], N
 
 # -- expectations --------------------------------------------------------------------------------------------------
 def _compare_set(key: str, actual: set[str], expected: list[str], exact: bool) -> None:
+    if not isinstance(expected, list) or not all(isinstance(name, str) for name in expected):
+        raise ScenarioFailed(f"{key}: expected a list of names, got {json.dumps(expected)}")
     wanted = set(expected)
     if exact and actual != wanted:
         raise ScenarioFailed(f"{key}: expected {sorted(wanted)}, got {sorted(actual)}")
