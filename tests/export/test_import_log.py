@@ -86,6 +86,18 @@ def test_values_too_long_to_store_are_named_and_nothing_is_imported(
         assert store.counts() == (0, 0)
 
 
+def test_columns_are_found_by_name_in_a_spreadsheet_export(sqlite_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "sheet.csv"
+    log.write_bytes("\ufeffResource,Timestamp,Note,Case_ID,Activity\r\nann,2020-01-01T10:00:00,x,A,Register\r\n"
+                    ",2020-01-01T11:00:00,y,A,Close\r\n".encode())
+    with Store.open(sqlite_url, audit_key=tmp_path / "k") as store:
+        assert import_log(store, log, "intake").cases == 1
+        case_id = store.case_id_for_business_key("sheet:A")
+        assert case_id is not None
+        events = store.events(case_id)[1:]
+        assert [(e.payload["activity"], e.actor) for e in events] == [("Register", "ann"), ("Close", "import")]
+
+
 def test_slice_of_a_real_log(db_url: str, tmp_path: Path) -> None:
     root = shared_dir()
     if root is None or not (root / "logs" / "helpdesk.csv.gz").exists():

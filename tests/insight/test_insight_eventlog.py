@@ -39,8 +39,24 @@ def test_three_column_log_has_no_resources(tmp_path: Path) -> None:
 
 def test_bad_header_is_rejected(tmp_path: Path) -> None:
     path = write_log(tmp_path / "t.csv", [("1", "A", "x")], ("id", "act", "time"))
-    with pytest.raises(ValueError, match="expected header"):
+    with pytest.raises(ValueError, match="header lacks case_id, activity, timestamp"):
         read_log(path)
+
+
+def test_columns_are_found_by_name_in_any_order_beside_others(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.csv"
+    plain.write_text("case_id,activity,timestamp,resource\nc1,A,2020-01-01T00:00:00,ann\nc1,B,2020-01-01T01:00:00,bob\n")
+    shuffled = tmp_path / "shuffled.csv"
+    # a spreadsheet's export: byte order mark, capitals, columns moved and one more
+    shuffled.write_bytes(
+        "\ufeffResource, Timestamp ,amount,Case_ID,Activity\r\nann,2020-01-01T00:00:00,10,c1,A\r\n"
+        "bob,2020-01-01T01:00:00,10,c1,B\r\n".encode()
+    )
+    assert read_log(shuffled) == read_log(plain)
+    without = tmp_path / "without.csv"
+    without.write_text("timestamp,case_id,activity\n2020-01-01T00:00:00,c1,A\n")
+    (case,) = read_log(without)
+    assert case.activities == ("A",) and case.resources is None
 
 
 def test_timestamps_without_zone_count_as_utc() -> None:
@@ -85,8 +101,8 @@ def test_iter_prefixes_counts(tmp_path: Path) -> None:
     [
         ([("c1", "A", "2020-01-01T00:00:00", "ann"), ("c1", "B", "yesterday", "ann")],
          "line 3: timestamp 'yesterday' is not ISO-8601"),
-        ([("c1", "A", "2020-01-01T00:00:00", "ann"), ("c1", "B")], "line 3: expected case_id,activity,timestamp"),
-        ([("", "A", "2020-01-01T00:00:00", "ann")], "line 2: expected case_id,activity,timestamp"),
+        ([("c1", "A", "2020-01-01T00:00:00", "ann"), ("c1", "B")], "line 3: expected case_id, activity and timestamp"),
+        ([("", "A", "2020-01-01T00:00:00", "ann")], "line 2: expected case_id, activity and timestamp"),
         ([], "no events"),
     ],
 )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,11 +20,11 @@ from sqlalchemy import Connection
 
 from casework.audit.checkpoints import write_checkpoint
 from casework.audit.hashing import GENESIS
+from casework.logfile import LogHeaderError, find_columns, open_log_text
 from casework.store import NewEvent, Store, storable
 from casework.store import writes as w
 
 BATCH_CASES = 500
-REQUIRED = ("case_id", "activity", "timestamp")
 
 
 class LogImportError(ValueError):
@@ -43,14 +42,6 @@ class ImportResult:
     cases: int
     events: int
     skipped: int  # cases already imported before
-
-
-def _open_text(path: Path) -> io.TextIOWrapper:
-    with path.open("rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"
-    if gzipped:
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return path.open("r", encoding="utf-8", newline="")
 
 
 def _timestamp(value: str, line: int) -> str:
@@ -82,20 +73,24 @@ def read_log(path: Path) -> list[LogCase]:
             f"{path}: the file name is too long to name its cases by (at most {storable.BUSINESS_KEY - 2} characters)"
         )
     try:
-        with _open_text(path) as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            missing = [c for c in REQUIRED if c not in header]
-            if missing:
-                raise LogImportError(
-                    f"{path}: header lacks {', '.join(missing)} (need case_id,activity,timestamp[,resource])"
-                )
+        with open_log_text(path) as fh:
+            reader = csv.reader(fh)
+            try:
+                columns = find_columns(next(reader, []))
+            except LogHeaderError as exc:
+                raise LogImportError(f"{path}: {exc}") from None
             for line, row in enumerate(reader, start=2):
-                case_id, activity = (row.get("case_id") or "").strip(), (row.get("activity") or "").strip()
+                if not row:
+                    continue
+                if len(row) < columns.width:
+                    raise LogImportError(f"line {line}: expected case_id, activity and timestamp, got {row}")
+                case_id, activity = row[columns.case_id].strip(), row[columns.activity].strip()
                 if not case_id or not activity:
                     raise LogImportError(f"line {line}: empty case_id or activity")
-                at = _timestamp(row.get("timestamp") or "", line)
-                resource = (row.get("resource") or "").strip() or None
+                at = _timestamp(row[columns.timestamp], line)
+                resource = None
+                if columns.resource is not None and len(row) > columns.resource:
+                    resource = row[columns.resource].strip() or None
                 _fits(line, case_id, "case_id", case_id_limit)
                 _fits(line, resource, "resource", storable.ACTOR)
                 cases.setdefault(case_id, LogCase(case_id, [])).rows.append((activity, at, resource))

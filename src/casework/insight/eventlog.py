@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from casework.logfile import Columns, LogHeaderError, find_columns, open_log_text
 
 VARIANTS = ("noeoc", "eoc", "tax")
 
@@ -42,30 +43,23 @@ def parse_timestamp(text: str) -> float:
     return moment.timestamp()
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    with path.open("rb") as probe:
-        magic = probe.read(2)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return io.TextIOWrapper(path.open("rb"), encoding="utf-8", newline="")
-
-
-def read_rows(rows: Iterable[Sequence[str]], has_resource: bool) -> list[Case]:
+def read_rows(rows: Iterable[Sequence[str]], columns: Columns) -> list[Case]:
     """Group rows (the lines after a header) into cases, keeping each case's first-appearance order; events sorted
     stably by time."""
     grouped: dict[str, list[tuple[float, int, str, str]]] = {}
+    c_case, c_activity, c_time, c_resource = columns.case_id, columns.activity, columns.timestamp, columns.resource
     for position, row in enumerate(rows):
         if not row:
             continue
         line = position + 2
-        if len(row) < 3 or not row[0].strip() or not row[1].strip():
-            raise LogFormatError(f"line {line}: expected case_id,activity,timestamp[,resource], got {list(row)}")
+        if len(row) < columns.width or not row[c_case].strip() or not row[c_activity].strip():
+            raise LogFormatError(f"line {line}: expected case_id, activity and timestamp, got {list(row)}")
         try:
-            moment = parse_timestamp(row[2])
+            moment = parse_timestamp(row[c_time])
         except ValueError:
-            raise LogFormatError(f"line {line}: timestamp {row[2]!r} is not ISO-8601") from None
-        resource = row[3] if has_resource and len(row) > 3 else ""
-        grouped.setdefault(row[0], []).append((moment, position, row[1], resource))
+            raise LogFormatError(f"line {line}: timestamp {row[c_time]!r} is not ISO-8601") from None
+        resource = row[c_resource] if c_resource is not None and len(row) > c_resource else ""
+        grouped.setdefault(row[c_case], []).append((moment, position, row[c_activity], resource))
     cases = []
     for case_id, events in grouped.items():
         events.sort()
@@ -74,23 +68,21 @@ def read_rows(rows: Iterable[Sequence[str]], has_resource: bool) -> list[Case]:
                 case_id=case_id,
                 activities=tuple(e[2] for e in events),
                 timestamps=tuple(e[0] for e in events),
-                resources=tuple(e[3] for e in events) if has_resource else None,
+                resources=tuple(e[3] for e in events) if c_resource is not None else None,
             )
         )
     return cases
 
 
 def read_log(path: str | Path) -> list[Case]:
-    """Read a gzip or plain CSV event log with the header `case_id,activity,timestamp[,resource]`; a file that is not
-    one raises `LogFormatError` saying where."""
+    """Read a gzip or plain CSV event log (`casework.logfile`: columns case_id, activity, timestamp and optionally
+    resource, by name); a file that is not one raises `LogFormatError` saying where."""
     try:
-        with _open_text(Path(path)) as handle:
+        with open_log_text(Path(path)) as handle:
             reader = csv.reader(handle)
-            header = [h.strip().lower() for h in next(reader, [])]
-            if header[:3] != ["case_id", "activity", "timestamp"]:
-                raise LogFormatError(f"expected header case_id,activity,timestamp[,resource], got {header}")
-            cases = read_rows(reader, has_resource=len(header) > 3 and header[3] == "resource")
-    except LogFormatError as exc:
+            columns = find_columns(next(reader, []))
+            cases = read_rows(reader, columns)
+    except (LogFormatError, LogHeaderError) as exc:
         raise LogFormatError(f"{path}: {exc}") from None
     except (UnicodeDecodeError, csv.Error, EOFError, gzip.BadGzipFile) as exc:
         raise LogFormatError(f"{path}: not a UTF-8 CSV event log ({exc})") from None

@@ -1,0 +1,59 @@
+"""Event log CSV files (`case_id,activity,timestamp[,resource]`, plain or gzip), as both the model training and
+`casework import-log` read them.
+
+Columns are found by name, in any order, beside any others (an export with more columns, or with the resource
+first, reads the same); names are compared without case or surrounding space, and a UTF-8 byte order mark (which
+spreadsheet programs write) is dropped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+REQUIRED = ("case_id", "activity", "timestamp")
+
+
+class LogHeaderError(ValueError):
+    """The header lacks a required column."""
+
+
+def open_log_text(path: Path) -> io.TextIOWrapper:
+    """The file's text, gunzipped if it is gzip (by its magic bytes, not its name)."""
+    with path.open("rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    if gzipped:
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return io.TextIOWrapper(path.open("rb"), encoding="utf-8-sig", newline="")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Where each column of the format stands in a row; `resource` is None when the log has none."""
+
+    case_id: int
+    activity: int
+    timestamp: int
+    resource: int | None
+
+    @property
+    def width(self) -> int:
+        """How many fields a row needs to hold every required column."""
+        return max(self.case_id, self.activity, self.timestamp) + 1
+
+
+def find_columns(header: list[str]) -> Columns:
+    names = [name.strip().lower() for name in header]
+    missing = [name for name in REQUIRED if name not in names]
+    if missing:
+        raise LogHeaderError(
+            f"header lacks {', '.join(missing)} (need case_id,activity,timestamp[,resource]; got {','.join(header)})"
+        )
+    return Columns(
+        names.index("case_id"),
+        names.index("activity"),
+        names.index("timestamp"),
+        names.index("resource") if "resource" in names else None,
+    )
