@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 REQUIRED = ("case_id", "activity", "timestamp")
@@ -57,3 +58,11 @@ def find_columns(header: list[str]) -> Columns:
         names.index("timestamp"),
         names.index("resource") if "resource" in names else None,
     )
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO-8601 timestamp as an aware datetime; `ValueError` if it is not one. The shared logs record local time
+    without a zone: such a value is taken as UTC, so that durations stay exact and the hour and weekday read as
+    recorded."""
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

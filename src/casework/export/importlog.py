@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from casework.audit.checkpoints import write_checkpoint
 from casework.audit.hashing import GENESIS
-from casework.logfile import LogHeaderError, find_columns, open_log_text
+from casework.logfile import LogHeaderError, find_columns, open_log_text, parse_time
 from casework.store import NewEvent, Store, storable
 from casework.store import writes as w
 
@@ -46,12 +46,9 @@ class ImportResult:
 
 def _timestamp(value: str, line: int) -> str:
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return parse_time(value).astimezone(UTC).isoformat()
     except ValueError:
         raise LogImportError(f"line {line}: timestamp {value!r} is not ISO-8601") from None
-    # The shared logs record local time without a zone; casework keeps UTC, so a zone-less time is taken as UTC.
-    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    return parsed.isoformat()
 
 
 def _stem(path: Path) -> str:

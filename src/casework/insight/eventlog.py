@@ -10,10 +10,9 @@ import csv
 import gzip
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from casework.logfile import Columns, LogHeaderError, find_columns, open_log_text
+from casework.logfile import Columns, LogHeaderError, find_columns, open_log_text, parse_time
 
 VARIANTS = ("noeoc", "eoc", "tax")
 
@@ -37,10 +36,7 @@ class Case:
 
 def parse_timestamp(text: str) -> float:
     """ISO-8601 to epoch seconds; a value without a zone counts as UTC (see the module docstring)."""
-    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return parse_time(text).timestamp()
 
 
 def read_rows(rows: Iterable[Sequence[str]], columns: Columns) -> list[Case]:
