@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import collections
 import datetime as dt
+import math
+import random
 
+import numpy as np
 import pytest
 
 from casework.demo import demo_definition
@@ -98,6 +102,36 @@ def test_ties_are_broken_by_input_order_deterministically() -> None:
     matches = SimilarCases().fit(twins).query(OpenCase("o", "same words"))
     assert [m.case_id for m in matches] == ["b", "a"]
     assert matches[0].score == pytest.approx(matches[1].score)
+
+
+def test_scores_are_the_cosine_of_tf_idf_vectors_computed_plainly() -> None:
+    # The index keeps a sparse matrix and ranks only the best k; a dense computation from the definition must agree.
+    rng = random.Random(11)
+    words = [f"term{i}" for i in range(300)]
+    steps = ["Register", "Assess", "Decide", "Pay", "Close"]
+    closed = [ClosedCase(f"c{n}", " ".join(rng.choices(words, k=rng.randint(0, 40))),
+                         tuple(rng.choices(steps, k=rng.randint(0, 6))), "done", 1.0) for n in range(120)]
+    query = OpenCase("q", " ".join(rng.choices(words, k=25)) + " unseen", ("Register", "Assess"))
+    index = SimilarCases(path_weight=0.5).fit(closed)
+
+    def counts(text: str, path: tuple[str, ...]) -> collections.Counter[str]:
+        return collections.Counter(text_tokens(text)) + collections.Counter(path_tokens(path))
+
+    docs = [counts(c.text, c.path) for c in closed]
+    terms = sorted({t for d in docs for t in d})
+    df = {t: sum(1 for d in docs if t in d) for t in terms}
+
+    def vector(c: collections.Counter[str]) -> np.ndarray:
+        v = np.array([(1 + math.log(c[t])) * (math.log(121 / (1 + df[t])) + 1) * (0.5 if t.startswith("path:") else 1)
+                      if c[t] else 0.0 for t in terms])
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    q = vector(counts(query.text, query.path))
+    expected = np.array([vector(d) @ q for d in docs])
+    assert np.allclose(index.similarities(query), expected)
+    best = sorted(range(len(closed)), key=lambda i: (-expected[i], i))[:7]
+    assert [m.case_id for m in index.query(query, k=7)] == [closed[i].case_id for i in best]
 
 
 def test_tokens() -> None:
