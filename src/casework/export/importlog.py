@@ -64,6 +64,7 @@ def read_log(path: Path) -> list[LogCase]:
     if not path.is_file():
         raise LogImportError(f"{path}: no such file")
     cases: dict[str, LogCase] = {}
+    names: dict[str, str] = {}
     case_id_limit = storable.BUSINESS_KEY - len(_stem(path)) - 1  # the business key is "<file stem>:<case_id>"
     if case_id_limit < 1:
         raise LogImportError(
@@ -90,6 +91,8 @@ def read_log(path: Path) -> list[LogCase]:
                     resource = row[columns.resource].strip() or None
                 _fits(line, case_id, "case_id", case_id_limit)
                 _fits(line, resource, "resource", storable.ACTOR)
+                activity = names.setdefault(activity, activity)  # one object per name, not one per row
+                resource = None if resource is None else names.setdefault(resource, resource)
                 cases.setdefault(case_id, LogCase(case_id, [])).rows.append((activity, at, resource))
     except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as exc:
         raise LogImportError(f"{path}: cannot read: {exc}") from exc

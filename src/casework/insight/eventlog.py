@@ -43,6 +43,7 @@ def read_rows(rows: Iterable[Sequence[str]], columns: Columns) -> list[Case]:
     """Group rows (the lines after a header) into cases, keeping each case's first-appearance order; events sorted
     stably by time."""
     grouped: dict[str, list[tuple[float, int, str, str]]] = {}
+    names: dict[str, str] = {}
     c_case, c_activity, c_time, c_resource = columns.case_id, columns.activity, columns.timestamp, columns.resource
     for position, row in enumerate(rows):
         if not row:
@@ -55,7 +56,9 @@ def read_rows(rows: Iterable[Sequence[str]], columns: Columns) -> list[Case]:
         except ValueError:
             raise LogFormatError(f"line {line}: timestamp {row[c_time]!r} is not ISO-8601") from None
         resource = row[c_resource] if c_resource is not None and len(row) > c_resource else ""
-        grouped.setdefault(row[c_case], []).append((moment, position, row[c_activity], resource))
+        # One string object per distinct name: a log repeats a few dozen names over millions of rows.
+        activity = names.setdefault(row[c_activity], row[c_activity])
+        grouped.setdefault(row[c_case], []).append((moment, position, activity, names.setdefault(resource, resource)))
     cases = []
     for case_id, events in grouped.items():
         events.sort()
