@@ -3,7 +3,8 @@ and deterministic runs so that the same data gives the same model.
 
 One thread because the machines have two cores shared with the server, the worker and other jobs: OpenMP's
 spinning threads made a second thread up to twice as slow on a busy machine (measured on bpic12: 42 s with one
-thread against 80 s with two while another process ran), and it brought little on an idle one.
+thread against 80 s with two while another process ran), and it brought little on an idle one. The second core is
+used instead by fitting independent boosters side by side (`nba.TREE_WORKERS`).
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
@@ -412,6 +413,10 @@ def topk_hits(p: FloatArray, targets: npt.NDArray[np.int64], k: int) -> npt.NDAr
 # -- training ------------------------------------------------------------------------------------------------------
 
 TREE_KINDS = ("plain", "calendar")
+# The two tree kinds are fitted side by side: each fit is single-threaded LightGBM, which runs without the GIL, so on
+# two cores they take about the time of the longer one (bpic12: 43 -> 34 s; README, "Both cores"). Unlike OpenMP
+# threads inside one fit (see gbt.py), two separate fits never wait on each other.
+TREE_WORKERS = 2
 
 
 @dataclass
@@ -888,31 +893,35 @@ def train_next_action(
     contexts = [False, True] if params.canonical and bursty else [False]
     cut = len(train_cases) - max(1, round(len(train_cases) * params.val_fraction))
     fit_cases, val_cases = list(train_cases[:cut]), list(train_cases[cut:])
-    ngrams_fit = {c: _fit_ngram(encoding, fit_cases, params.max_order, c) for c in contexts}
-    resource_fit = _fit_resource_ngram(params, encoding, ngrams_fit[False], fit_cases)
     # one encoding pass: the fitting and validation rows are the two ends of all the training rows
     everything = _prefixes(encoding, train_cases)
     fit, val = everything.split(sum(len(c) for c in fit_cases))
     choice_cases, val = _thinned(params, encoding, val_cases, val)
-    say(
-        f"  {len(everything.y)} training prefixes, {encoding.n_classes} classes, n-grams fitted "
-        f"({time.perf_counter() - started:.1f}s)"
-    )
+    say(f"  {len(everything.y)} training prefixes, {encoding.n_classes} classes ({time.perf_counter() - started:.1f}s)")
     if len(choice_cases) < len(val_cases):
         say(f"  choosing on {len(choice_cases)} of {len(val_cases)} validation cases")
     gbt_val: dict[str, FloatArray] = {}
     rounds: dict[str, int] = {}
     kinds = [k for k in TREE_KINDS if params.calendar or k != "calendar"] if params.use_gbt else []
     class_limit = params.tree_classes
-    by_kind = _ngram_val(params, encoding, ngrams_fit, resource_fit, choice_cases)
-    if len(fit.y) and len(val.y) and val_cases:
-        val_start = val_cases[0].timestamps[0]
-        class_limit = max(params.tree_classes, params.tree_cells // max(1, min(len(fit.y), params.choice_rows)))
-        fit_classes = fit.tree_classes(encoding, class_limit)
-        for kind in kinds:
-            booster = _fit_gbt(
-                params, encoding, fit_classes, kind, fit, params.max_rounds, val_start, val, params.choice_rows
-            )
+    with ThreadPoolExecutor(max_workers=TREE_WORKERS) as pool:
+        fitting: dict[str, Future[lgb.Booster | None]] = {}
+        if len(fit.y) and len(val.y) and val_cases:
+            val_start = val_cases[0].timestamps[0]
+            class_limit = max(params.tree_classes, params.tree_cells // max(1, min(len(fit.y), params.choice_rows)))
+            fit_classes = fit.tree_classes(encoding, class_limit)
+            fitting = {
+                kind: pool.submit(_fit_gbt, params, encoding, fit_classes, kind, fit, params.max_rounds, val_start,
+                                  val, params.choice_rows)
+                for kind in kinds
+            }
+        # the n-grams are fitted, and their candidates scored, here while the trees grow in the pool's threads
+        ngrams_fit = {c: _fit_ngram(encoding, fit_cases, params.max_order, c) for c in contexts}
+        resource_fit = _fit_resource_ngram(params, encoding, ngrams_fit[False], fit_cases)
+        by_kind = _ngram_val(params, encoding, ngrams_fit, resource_fit, choice_cases)
+        say(f"  n-grams fitted and scored ({time.perf_counter() - started:.1f}s)")
+        for kind, future in fitting.items():
+            booster = future.result()
             if booster is None:
                 continue
             rounds[kind] = max(1, booster.best_iteration or booster.current_iteration())
@@ -925,24 +934,29 @@ def train_next_action(
     choices, ngram_only = _select(params, encoding, by_kind, choice_cases, gbt_val, val.y, say)
     del by_kind
     say(f"  chosen ({time.perf_counter() - started:.1f}s)")
-    # counts add up: the final n-grams are the fitted ones plus the validation cases (the same tables, in the same
-    # order, as fitting all the training cases afresh)
-    ngram = _add_cases(ngrams_fit[False].copy(), encoding, val_cases, False)
-    chosen = [*choices.values(), *ngram_only.values()]
-    ngram_canonical = (
-        _add_cases(ngrams_fit[True].copy(), encoding, val_cases, True) if any(c.canonical for c in chosen) else None
-    )
-    ngram_resource = (
-        _fit_resource_ngram(params, encoding, ngram, train_cases) if any(c.resource for c in chosen) else None
-    )
     boosters: dict[str, lgb.Booster] = {}
     needed = {k for c in choices.values() if c.weight > 0 for k in TREE_KINDS if c.trees in (k, "both")}
     classes = everything.tree_classes(encoding, class_limit)
-    if needed:
+    with ThreadPoolExecutor(max_workers=TREE_WORKERS) as pool:
+        refitting = {}
         for kind in sorted(needed):
             work = params.refit_work // (rounds[kind] * classes.n_tree)
             rows = min(params.max_train_rows, max(params.choice_rows, work))
-            booster = _fit_gbt(params, encoding, classes, kind, everything, rounds[kind], cutoff, max_rows=rows)
+            refitting[kind] = pool.submit(
+                _fit_gbt, params, encoding, classes, kind, everything, rounds[kind], cutoff, max_rows=rows
+            )
+        # While the trees are refitted: counts add up, so the final n-grams are the fitted ones plus the validation
+        # cases (the same tables, in the same order, as fitting all the training cases afresh).
+        ngram = _add_cases(ngrams_fit[False].copy(), encoding, val_cases, False)
+        chosen = [*choices.values(), *ngram_only.values()]
+        ngram_canonical = (
+            _add_cases(ngrams_fit[True].copy(), encoding, val_cases, True) if any(c.canonical for c in chosen) else None
+        )
+        ngram_resource = (
+            _fit_resource_ngram(params, encoding, ngram, train_cases) if any(c.resource for c in chosen) else None
+        )
+        for kind, future in refitting.items():
+            booster = future.result()
             if booster is not None:
                 boosters[kind] = booster
 
