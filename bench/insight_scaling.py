@@ -1,6 +1,6 @@
 """Next-best-action training on logs larger or wider than the six shared ones, made from bpic12 at run time.
 
-Usage: python bench/insight_scaling.py [--log NAME ...] [--keep DIR]
+Usage: python bench/insight_scaling.py [--log NAME]... [--keep DIR]   (--log repeats: --log bpic12x4 --log bpic12_many)
 Not a test. The other real logs the model will meet can be far larger (BPIC 2017, 2019: 1.2M and 1.6M events) or
 far wider (BPIC 2015: 300-400 activities, BPIC 2011: over 600) than the shared ones, so this writes four stand-ins
 from ../shared/logs/bpic12.csv.gz into a temporary folder (the shared data is read, never copied into the repo):
