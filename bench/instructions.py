@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import random
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 TASKS = ("Review claim", "Request documents", "Assess damage", "Close claim")
@@ -44,11 +47,14 @@ def inner(cases: int, starts_only: bool) -> None:
                         blob_dir=folder / "blobs") as store:
             svc = CaseService(store, checkpoint_seconds=1e9)
             svc.deploy((_shared() / "claim.cmmn").read_text(encoding="utf-8"))
-            warm = svc.start_case("claim", {"amount": 500}).case_id
+            # Case ids as random as uuid4's (they shape the B-trees) but the same in every run, so that two runs
+            # of the same code count the same instructions.
+            ids = [uuid.UUID(int=random.Random(n).getrandbits(128)).hex for n in range(cases + 1)]
+            warm = svc.start_case("claim", {"amount": 500}, case_id=ids.pop()).case_id
             for name in TASKS:
                 svc.execute(warm, commands.CompleteItem(item=name, actor="bench"))
             svc.checkpointer.flush()
-            ids = [svc.start_case("claim", {"amount": 500}).case_id for _ in range(cases)]
+            ids = [svc.start_case("claim", {"amount": 500}, case_id=case_id).case_id for case_id in ids]
             for case_id in [] if starts_only else ids:
                 for name in TASKS:
                     svc.execute(case_id, commands.CompleteItem(item=name, actor="bench"))
@@ -57,7 +63,8 @@ def inner(cases: int, starts_only: bool) -> None:
 def _count(cases: int, starts_only: bool) -> int:
     cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
            "--inner", str(cases)] + (["--starts-only"] if starts_only else [])
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
+    env = {**os.environ, "PYTHONHASHSEED": "0"}  # set and dict orders, and so their costs, the same every run
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stderr
     match = re.search(r"refs:\s*([\d,]+)", out)
     if match is None:
         raise RuntimeError(f"no instruction count in valgrind's output:\n{out[-2000:]}")

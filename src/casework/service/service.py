@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -162,9 +161,11 @@ class CaseService:
 
         A business key or idempotency key seen before returns the case it started (created=False), untouched.
         """
-        with _storable():
+        try:
             _check_optional(business_key, "business key", storable.BUSINESS_KEY)
             _check_optional(idempotency_key, "idempotency key", storable.IDEMPOTENCY_KEY)
+        except storable.NotStorable as exc:
+            raise InvalidInput(str(exc)) from exc
         existing = self._existing(business_key, idempotency_key)
         if existing is not None:
             return existing
@@ -178,9 +179,11 @@ class CaseService:
         events = execute(definition, state, commands.StartCase(variables=data or {}, actor=actor,
                                                                 reason=reason), now)
         changes = proj.changes(new_id, proj.NOTHING, proj.views(state, definition), now)
-        with _storable():
+        try:
             rows = w.event_rows(new_id, 1, GENESIS, events)
             storable.check_rows(rows, changes)
+        except storable.NotStorable as exc:
+            raise InvalidInput(str(exc)) from exc
         snapshot = _SNAPSHOT.encode(state.to_dict())
 
         def work(conn: Connection) -> None:
@@ -375,7 +378,9 @@ class CaseService:
                 self._heads.put(head, state, before)
             return CaseResult(case_id, head.version, state.status)
         target = self._migration_target(command) if isinstance(command, commands.Migrate) else None
-        with _storable():  # text the database cannot hold: a bad request, rejected before anything is written
+        # Text the database cannot hold is a bad request, refused before anything is written. (A plain try: this
+        # runs for every command, and a contextlib context manager costs 1.4 us to enter and leave.)
+        try:
             rows = w.event_rows(case_id, head.version + 1, head.last_hash, events)
             version = head.version + len(rows)
             snapshot_json: str | None = None
@@ -406,6 +411,8 @@ class CaseService:
                 definition=target,
                 previous_status=status_before,
             )
+        except storable.NotStorable as exc:
+            raise InvalidInput(str(exc)) from exc
         return _Prepared(head, state, events, work, after, target)
 
     def _written(self, p: _Prepared) -> CaseResult:
@@ -536,15 +543,6 @@ def _write_inbox(conn: Connection, case_id: str, c: proj.Changes) -> None:
     w.upsert_tasks(conn, c.task_upserts)
     w.write_keyed_rows(conn, [w.KeyedRows(case_id, participants_add=c.participants_add, queued_add=c.queued_add,
                                           offered_add=c.offered_add)])
-
-
-@contextlib.contextmanager
-def _storable() -> Iterator[None]:
-    """The store's `NotStorable` as the service's `InvalidInput` (HTTP 400): the request carried the bad text."""
-    try:
-        yield
-    except storable.NotStorable as exc:
-        raise InvalidInput(str(exc)) from exc
 
 
 def _check_optional(value: str | None, what: str, limit: int) -> None:
