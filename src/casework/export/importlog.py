@@ -112,11 +112,11 @@ def import_log(
     batches of n cases are committed; `limit` caps the case count."""
     if not definition_key.strip():
         raise LogImportError("the definition key must not be empty")
+    if len(definition_key) > storable.DEFINITION_KEY:
+        raise LogImportError(f"the definition key is longer than {storable.DEFINITION_KEY} characters")
     log_cases = read_log(path)[:limit] if limit else read_log(path)
     if on_read is not None:
         on_read(len(log_cases))
-    if len(definition_key) > storable.DEFINITION_KEY:
-        raise LogImportError(f"the definition key is longer than {storable.DEFINITION_KEY} characters")
     stem = _stem(path)
     definition = store.definition(definition_key)
     version = definition.version if definition is not None else 0
