@@ -34,6 +34,13 @@ def test_basic_cel_features() -> None:
     assert ev("x == null", {"x": None}) is True
 
 
+def test_a_long_expression_that_does_not_parse_is_quoted_in_part() -> None:
+    with pytest.raises(ExpressionError) as info:
+        compile_expression("a + " * 3_000 + ")")
+    message = str(info.value)
+    assert message.startswith("invalid CEL expression 'a + a + ") and "...'" in message and len(message) < 400
+
+
 def test_local_overrides_variables() -> None:
     expression = compile_expression("repetitionCounter < 2")
     assert expression.evaluate_bool({"repetitionCounter": 0}, {"repetitionCounter": 5}) is False

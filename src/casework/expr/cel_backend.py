@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import cel
 
-from casework.expr.errors import EvaluationError, ExpressionError
+from casework.expr.errors import EvaluationError, ExpressionError, excerpt
 
 __all__ = ["CelProgram", "cel_identifiers"]
 
@@ -71,7 +71,7 @@ class CelProgram:
         except _FATAL:
             raise
         except BaseException as exc:  # the binding may surface Rust panics as BaseException subclasses
-            raise ExpressionError(f"invalid CEL expression {source!r}: {_first_line(exc)}") from None
+            raise ExpressionError(f"invalid CEL expression {excerpt(source)!r}: {_first_line(exc)}") from None
         self._source = source
         names = self._static_variables()
         self._names: tuple[str, ...] | None = None if WILDCARD in names else tuple(sorted(names))

@@ -11,3 +11,13 @@ class ExpressionError(ValueError):
 
 class EvaluationError(RuntimeError):
     """A compiled expression failed while being evaluated (type mismatch, missing CEL variable, ...)."""
+
+
+def excerpt(source: str, pos: int = 0, width: int = 60) -> str:
+    """The expression as an error quotes it: whole if short, else the part around `pos`, the problem's position (a
+    generated model's 10,000-character condition must not fill the screen)."""
+    if len(source) <= 2 * width:
+        return source
+    lo = max(0, min(pos - width, len(source) - 2 * width))
+    hi = lo + 2 * width
+    return ("..." if lo else "") + source[lo:hi] + ("..." if hi < len(source) else "")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from casework.expr import el_coercion as el
-from casework.expr.errors import EvaluationError, ExpressionError
+from casework.expr.errors import EvaluationError, ExpressionError, excerpt
 
 __all__ = ["CASE_INSTANCE", "IMPLICIT_LOCALS", "WILDCARD", "Evaluator", "JuelProgram", "compile_juel", "is_juel"]
 
@@ -608,15 +608,6 @@ class JuelProgram:
     variables: frozenset[str]
 
 
-def _excerpt(source: str, pos: int, width: int = 60) -> str:
-    """The expression as an error quotes it: whole if short, else the part around the problem (a generated model's
-    10,000-character condition must not fill the screen)."""
-    if len(source) <= 2 * width:
-        return source
-    lo, hi = max(0, pos - width), min(len(source), pos + width)
-    return ("..." if lo else "") + source[lo:hi] + ("..." if hi < len(source) else "")
-
-
 def compile_juel(source: str) -> JuelProgram:
     """Compile ``${...}``/``#{...}`` text; raises :class:`ExpressionError` naming the column of the problem."""
     try:
@@ -625,7 +616,7 @@ def compile_juel(source: str) -> JuelProgram:
         evaluate = _compile(root)
     except _Failure as failure:
         raise ExpressionError(
-            f"invalid EL expression {_excerpt(source, failure.pos)!r} at column {failure.pos + 1}: {failure.problem}"
+            f"invalid EL expression {excerpt(source, failure.pos)!r} at column {failure.pos + 1}: {failure.problem}"
         ) from None
 
     def evaluate_bool(variables: Mapping[str, Any], local: Mapping[str, Any]) -> bool:
