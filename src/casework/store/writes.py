@@ -193,9 +193,21 @@ def event_rows(
     return rows
 
 
+_EVENT_COLUMNS = ("case_id", "seq", "type", "at", "actor", "reason", "payload", "prev_hash", "hash")
+
+
 def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        _raw(conn, _INSERT_EVENT, rows, many=True)
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and len(rows) > PG_INSERT_ROWS:
+        # Many rows at once (an imported batch of cases): COPY streams them in one statement, where multi-row
+        # INSERTs of at most PG_INSERT_ROWS rows took a round trip each (bpic12's import: 27.6 s).
+        dbapi: Any = conn.connection.driver_connection
+        with dbapi.cursor() as cur, cur.copy(f"COPY events ({', '.join(_EVENT_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(tuple(row[c] for c in _EVENT_COLUMNS))
+        return
+    _raw(conn, _INSERT_EVENT, rows, many=True)
 
 
 _INSERT_CASE = (
