@@ -196,6 +196,8 @@ def train(
 
 def register(app: typer.Typer) -> None:
     from casework.insight.case_cli import suggest_case
+    from casework.insight.feedback_cli import suggest_feedback
 
     suggest_app.command("case")(suggest_case)
+    suggest_app.command("feedback")(suggest_feedback)
     app.add_typer(suggest_app, name="suggest")

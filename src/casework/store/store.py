@@ -223,13 +223,24 @@ class Store(JobsMixin, DocumentsMixin):
         with self.read() as conn:
             return [StoredEvent.from_row(r) for r in conn.execute(q.order_by(t.events.c.seq))]
 
-    def iter_events(self, *, order: str = "case", batch: int = 2000) -> Generator[StoredEvent, None, None]:
-        """Stream every event, by (case, seq) or by global id, without loading the log into memory."""
+    def iter_events(
+        self,
+        *,
+        order: str = "case",
+        batch: int = 2000,
+        types: Sequence[str] | None = None,
+        definition_key: str | None = None,
+    ) -> Generator[StoredEvent, None, None]:
+        """Stream every event, by (case, seq) or by global id, without loading the log into memory; `types` keeps
+        only events of those types, `definition_key` only those of cases of that definition."""
         key = (t.events.c.case_id, t.events.c.seq) if order == "case" else (t.events.c.id,)
+        q = select(t.events)
+        if types is not None:
+            q = q.where(t.events.c.type.in_(list(types)))
+        if definition_key is not None:
+            q = q.join(t.cases, t.cases.c.id == t.events.c.case_id).where(t.cases.c.definition_key == definition_key)
         with self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=batch).execute(
-                select(t.events).order_by(*key)
-            )
+            result = conn.execution_options(stream_results=True, yield_per=batch).execute(q.order_by(*key))
             for row in result:
                 yield StoredEvent.from_row(row)
 

@@ -1,0 +1,67 @@
+"""`casework suggest feedback`: how often people accepted each kind of suggestion, from the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from contextlib import closing
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from casework.store.url import DEFAULT_DB
+
+
+def _moment(option: str, text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO-8601 date or time", param_hint=option) from None
+    # A date or a time without an offset is read as UTC, the zone every stored event time is written in.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def suggest_feedback(
+    db: Annotated[str, typer.Option("--db", envvar="CASEWORK_DB", help="sqlite:///path or postgresql://...")] = (
+        DEFAULT_DB
+    ),
+    definition: Annotated[str | None, typer.Option(help="only cases of this definition key")] = None,
+    since: Annotated[str | None, typer.Option(help="only decisions at or after this ISO-8601 date or time")] = None,
+    until: Annotated[str | None, typer.Option(help="only decisions before this ISO-8601 date or time")] = None,
+    by_activity: Annotated[bool, typer.Option("--by-activity", help="a row per suggested activity")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Acceptance rates per rule, flag and model version, from the accept/dismiss events in the audit trail."""
+    from casework.insight.acceptance import FEEDBACK_TYPES, REASONS_SHOWN, acceptance
+    from casework.store.cli import open_store
+
+    start, end = _moment("--since", since), _moment("--until", until)
+    if start is not None and end is not None and start >= end:
+        raise typer.BadParameter(f"--since {since} is not before --until {until}")
+    with open_store(db) as store, closing(
+        store.iter_events(order="id", types=FEEDBACK_TYPES, definition_key=definition)
+    ) as events:
+        rows = acceptance(((e.case_id, e) for e in events), by_activity=by_activity, since=start, until=end)
+    if as_json:
+        typer.echo(json.dumps([row.to_dict() for row in rows], indent=2))
+        return
+    if not rows:
+        typer.echo("no suggestion has been accepted or dismissed yet" + (" in that period" if since or until else ""))
+        return
+    table = Table(title="suggestions accepted and dismissed (from the audit trail)", title_justify="left")
+    columns = ["suggestion", "model version"] + (["activity"] if by_activity else [])
+    columns += ["decisions", "accepted", "dismissed", "acceptance", "cases", "people", "last", "why dismissed"]
+    counts = {"decisions", "accepted", "dismissed", "acceptance", "cases", "people"}
+    for column in columns:
+        table.add_column(column, justify="right" if column in counts else "left")
+    for row in rows:
+        reasons = "; ".join(f"{reason} ({n})" for reason, n in row.top_reasons(REASONS_SHOWN))
+        cells = [row.subject, row.model_version or "–"] + ([row.activity or "–"] if by_activity else [])
+        cells += [str(row.decisions), str(row.accepted), str(row.dismissed), f"{row.rate:.0%}", str(len(row.cases)),
+                  str(len(row.people)), row.last_at, reasons]
+        table.add_row(*cells)
+    Console().print(table)

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from typer.testing import CliRunner
+
+from casework.cli import app
+from casework.demo import demo_model_xml
+from casework.engine import commands
+from casework.insight.rules import Action, Flag, feedback_command
+from casework.service import CaseService
+from casework.store import Store
+
+runner = CliRunner()
+NOW = dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC)
+POLICE = Flag("missing-document:police_report", "Missing document: police report", "warning", "required", "gap",
+              Action("request_document", "police_report", "request document: police report"))
+NEXT = {"activity": "Assess damage", "probability": 0.8, "reason": "after Register claim, 80% did Assess damage",
+        "action": {"kind": "start", "target": "Assess damage", "label": "start Assess damage", "item": "i3",
+                   "task": None}, "note": "", "model_version": "nba-1"}
+
+
+def _recorded(url: str) -> None:
+    with Store.open(url) as store:
+        service = CaseService(store)
+        key, _ = service.deploy(demo_model_xml("insurance_claim.cmmn"))
+        first = service.start_case(key, {"amount": 12500}, actor="ann", now=NOW).case_id
+        second = service.start_case(key, {"amount": 200}, actor="bob", now=NOW).case_id
+        service.execute(first, feedback_command(POLICE, accepted=True, actor="ann"), NOW)
+        service.execute(second, feedback_command(POLICE, accepted=False, actor="bob", reason="minor damage"),
+                        NOW + dt.timedelta(days=1))
+        for case_id, accepted in ((first, True), (second, True), (second, False)):
+            cmd = commands.RecordFeedback(suggestion=NEXT, accepted=accepted, model_version="nba-1", actor="ann",
+                                          reason=None if accepted else "done already")
+            service.execute(case_id, cmd, NOW + dt.timedelta(days=2))
+        service.close()
+
+
+def test_acceptance_rates_from_the_stored_audit_trail(db_url: str) -> None:
+    _recorded(db_url)
+    result = runner.invoke(app, ["suggest", "feedback", "--db", db_url, "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {(r["subject"], r["model_version"]): r for r in json.loads(result.stdout)}
+    assert set(rows) == {("missing-document:police_report", ""), ("next-best action", "nba-1")}
+    police, nba = rows[("missing-document:police_report", "")], rows[("next-best action", "nba-1")]
+    assert (police["accepted"], police["dismissed"], police["cases"], police["people"]) == (1, 1, 2, 2)
+    assert police["dismiss_reasons"] == [{"reason": "minor damage", "count": 1}]
+    assert (nba["decisions"], nba["acceptance_rate"], nba["cases"]) == (3, 0.6667, 2)
+
+    table = runner.invoke(app, ["suggest", "feedback", "--db", db_url, "--by-activity"], env={"COLUMNS": "250"})
+    assert table.exit_code == 0, table.output
+    assert "Assess damage" in table.stdout and "67%" in table.stdout and "done already (1)" in table.stdout
+
+    later = runner.invoke(app, ["suggest", "feedback", "--db", db_url, "--json", "--since", "2026-03-02T12:00"])
+    assert [(r["subject"], r["decisions"]) for r in json.loads(later.stdout)] == [("next-best action", 3)]
+    other = runner.invoke(app, ["suggest", "feedback", "--db", db_url, "--definition", "no_such_case_type"])
+    assert other.exit_code == 0 and "no suggestion has been accepted or dismissed yet" in other.stdout
+
+
+def test_bad_options_and_a_missing_database_are_clear_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    missing = runner.invoke(app, ["suggest", "feedback", "--db", url])
+    assert missing.exit_code == 2 and "no database at" in missing.output
+    assert not (tmp_path / "none.db").exists()
+    bad = runner.invoke(app, ["suggest", "feedback", "--db", url, "--since", "last week"])
+    assert bad.exit_code == 2 and "'last week' is not an ISO-8601 date or time" in bad.output
+    period = ["--since", "2026-03-02", "--until", "2026-03-01"]
+    backwards = runner.invoke(app, ["suggest", "feedback", "--db", url, *period])
+    assert backwards.exit_code == 2 and "is not before --until" in backwards.output
