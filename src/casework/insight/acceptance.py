@@ -16,30 +16,18 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from casework.insight.rules import parse_moment
+
+if TYPE_CHECKING:
+    from casework.store.writes import EventLike  # a stored event or the engine's: what is read of one
 
 ACCEPTED = "suggestion_accepted"
 DISMISSED = "suggestion_dismissed"
 FEEDBACK_TYPES = (ACCEPTED, DISMISSED)
 NEXT_BEST_ACTION = "next-best action"
 REASONS_SHOWN = 3
-
-
-class FeedbackEvent(Protocol):
-    """What is read of a stored event (`casework.store.records.StoredEvent` has it)."""
-
-    @property
-    def type(self) -> str: ...
-    @property
-    def at(self) -> str: ...
-    @property
-    def actor(self) -> str: ...
-    @property
-    def reason(self) -> str | None: ...
-    @property
-    def payload(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -97,7 +85,7 @@ def subject_of(suggestion: dict[str, Any]) -> str:
 
 
 def acceptance(
-    events: Iterable[tuple[str, FeedbackEvent]],
+    events: Iterable[tuple[str, EventLike]],
     *,
     by_activity: bool = False,
     since: dt.datetime | None = None,
