@@ -129,6 +129,22 @@ def test_sla_breach_and_risk() -> None:
     assert not [f for f in found if f.source == "sla"]
 
 
+def test_a_flag_without_an_action_can_be_accepted_or_dismissed() -> None:
+    from casework.insight.rules import feedback_command
+
+    definition, state = claim(COMPLETE)
+    execute(definition, state, commands.CompleteItem(item="Register claim", actor="ann"), T0)
+    found = assess(bundled_case_type("insurance_claim"), definition, state, FORM, T0 + 31 * DAY,
+                   next_action_model=TableModel({}))
+    assert {f.id for f in found if f.action is None} == {"sla:breached", "path:unusual"}
+    for flag in found:
+        for accepted in (True, False):
+            (event,) = execute(definition, state, feedback_command(flag, accepted=accepted, actor="ann",
+                                                                   reason="seen"), T0 + 31 * DAY)
+            assert event.payload["suggestion"]["id"] == flag.id
+            assert event.type == ("suggestion_accepted" if accepted else "suggestion_dismissed")
+
+
 def test_case_path_orders_completed_steps() -> None:
     definition, state = claim({**COMPLETE, "amount": 20000})
     execute(definition, state, commands.CompleteItem(item="Register claim", actor="ann"), T0 + DAY)

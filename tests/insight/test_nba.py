@@ -134,6 +134,34 @@ def test_model_file_round_trip_and_version(tmp_path: Path) -> None:
         InsightModel.load(path.parent / "bad.json.gz")
 
 
+def test_a_case_with_no_step_yet_gets_how_past_cases_began(tmp_path: Path) -> None:
+    from casework.insight.advisor import PathProbability
+
+    cases = read_log(write_log(tmp_path / "claims.csv", timing_log()))
+    cases = [c if i % 4 else Case(c.case_id, c.activities[1:], c.timestamps[1:], c.resources and c.resources[1:])
+             for i, c in enumerate(cases)]  # a quarter start one step later: two ways to begin
+    model = train_next_action(cases, NBAParams(resource_ngram=False))
+    assert model.choices["noeoc"].weight > 0  # trees in the blend, and they cannot read an empty prefix
+    firsts = {a: sum(c.activities[0] == a for c in cases) for a in {c.activities[0] for c in cases}}
+    assert len(firsts) == 2
+    shown = model.suggest([], [], None, k=3)
+    assert [s.activity for s in shown[:2]] == sorted(firsts, key=lambda a: -firsts[a])
+    for s in shown[:2]:
+        share = firsts[s.activity] / len(cases)
+        assert s.probability == pytest.approx(share, abs=0.02)
+        assert s.reason == f"{100 * share:.0f}% of {len(cases)} past cases started with {s.activity}"
+    p = model.predict_proba([], [], None, "noeoc")
+    assert p.sum() == pytest.approx(1.0) and (p[: model.encoding.end_class] > 0).all()  # nothing ruled out
+    # the first step of a case is not an unusual path when cases begin that way
+    assert PathProbability(model).probability([], shown[0].activity) == pytest.approx(shown[0].probability)
+    again = NextActionModel.from_json(json.loads(json.dumps(model.to_json())))
+    assert again.predict_proba([], [], None, "eoc") == pytest.approx(model.predict_proba([], [], None, "eoc"))
+    # a model file from before first steps were kept: the n-gram's distribution, and no error
+    older = model.to_json()
+    del older["starts"]
+    assert NextActionModel.from_json(older).suggest([], [], None, k=1)
+
+
 def test_unknown_activities_in_a_prefix_still_get_suggestions() -> None:
     cases = [_case(f"u{i}", "ABC", start=1000.0 * i) for i in range(30)]
     model = train_next_action(cases, NBAParams(use_gbt=False))

@@ -246,8 +246,10 @@ def _plan(run: Run, cmd: c.PlanItem) -> None:
 
 @handles(c.RecordFeedback)
 def _feedback(run: Run, cmd: c.RecordFeedback) -> None:
-    if not isinstance(cmd.suggestion, dict) or not cmd.suggestion.get("activity"):
-        raise CommandRejected("feedback needs the suggestion it is about (with its activity)")
+    # A next-best action names its activity; a flag may suggest no action at all (an SLA breach, an unusual path)
+    # and is named by its id. Either way the person's decision about it must be recordable.
+    if not isinstance(cmd.suggestion, dict) or not (cmd.suggestion.get("activity") or cmd.suggestion.get("id")):
+        raise CommandRejected("feedback needs the suggestion it is about (with its activity, or a flag's id)")
     check_json_data("suggestion", cmd.suggestion)
     kind = "suggestion_accepted" if cmd.accepted else "suggestion_dismissed"
     run.emit(kind, {"suggestion": cmd.suggestion, "model_version": cmd.model_version})

@@ -92,9 +92,11 @@ class PathProbability:
         self.model = model
 
     def probability(self, prefix_activities: Sequence[str], next_activity: str) -> float:
-        choice = self.model.choices.get("noeoc") or next(iter(self.model.choices.values()))
-        ids = self.model.encoding.encode_ids(prefix_activities)
-        p = self.model.ngram.predict(ids, choice.order, choice.alpha)
+        if prefix_activities:
+            choice = self.model.choices.get("noeoc") or next(iter(self.model.choices.values()))
+            p = self.model.ngram.predict(self.model.encoding.encode_ids(prefix_activities), choice.order, choice.alpha)
+        else:
+            p = self.model.start_proba()  # a first step: how cases began, not what follows steps in general
         names = self.model.encoding.activities
         if next_activity not in names:
             return 0.0

@@ -159,6 +159,9 @@ class NextActionModel:
     ngram_resource: ResourceNGram | None = None
     # which classes the trees learned (None: all of them, as in model files written before it existed)
     tree_classes: TreeClasses | None = None
+    # how many training cases began with each class: what a case with no step yet does first (None: a model file
+    # written before it existed; such a case then gets the n-gram's distribution over all steps)
+    starts: FloatArray | None = None
 
     # -- n-gram contexts --------------------------------------------------------------------------------------------
     def _ngram(self, choice: Choice) -> NGramCounts:
@@ -192,6 +195,15 @@ class NextActionModel:
         return self._ngram(choice).predict(context, choice.order, choice.alpha)
 
     # -- prediction -------------------------------------------------------------------------------------------
+    def start_proba(self) -> FloatArray:
+        """The distribution of first steps (no class is ruled out: a case may start in a way never seen)."""
+        choice = self._reason_choice()
+        unseen = self.ngram.predict([], choice.order, choice.alpha)
+        if self.starts is None:
+            return unseen
+        # Dirichlet smoothing toward the n-gram's base distribution, as the n-gram smooths a context
+        return (self.starts + choice.alpha * unseen) / (self.starts.sum() + choice.alpha)
+
     def _gbt_rows(self, rows: FloatArray, kind: str, contexts: Sequence[Sequence[int]]) -> FloatArray:
         """The trees' distributions over all classes for feature `rows`, whose prefixes' activity ids are
         `contexts` (they share out the pooled classes, if any)."""
@@ -220,6 +232,8 @@ class NextActionModel:
         variant: str = "noeoc",
     ) -> FloatArray:
         """Probability of each class (activities in `encoding.activities` order, then the end of the case)."""
+        if not activities:  # the trees and the n-gram learned from prefixes of at least one step
+            return _finish(self.start_proba(), variant, self.encoding.end_class)
         choice = self.choices[variant]
         ids = self.encoding.encode_ids(activities)
         p = self._ngram_predict(choice, ids, timestamps, resources, len(ids))
@@ -307,6 +321,11 @@ class NextActionModel:
         """
         choice = self._reason_choice()
         name = self.encoding.class_name(target)
+        if not ids and self.starts is not None:
+            started, cases = int(self.starts[target]), int(self.starts.sum())
+            if started == 0:
+                return f"none of {cases} past cases started with {name}"
+            return f"{100 * started / cases:.0f}% of {cases} past cases started with {name}"
         doing = "ended" if name == END else f"did {name} next"
         by_resource = self._resource_choice(choice)
         performers = 0
@@ -346,6 +365,7 @@ class NextActionModel:
             "ngram_canonical": None if self.ngram_canonical is None else self.ngram_canonical.to_json(),
             "ngram_resource": None if self.ngram_resource is None else self.ngram_resource.to_json(),
             "tree_classes": None if self.tree_classes is None else self.tree_classes.to_json(),
+            "starts": None if self.starts is None else [int(n) for n in self.starts],
         }
 
     @classmethod
@@ -368,7 +388,22 @@ class NextActionModel:
             ngram_canonical=NGramCounts.from_json(data["ngram_canonical"]) if data.get("ngram_canonical") else None,
             ngram_resource=ResourceNGram.from_json(by_resource, ngram) if by_resource else None,
             tree_classes=TreeClasses.from_json(tree_classes) if tree_classes else None,
+            starts=_starts_from_json(data.get("starts"), len(ngram.unigram)),
         )
+
+
+def _starts_from_json(counts: Any, n_classes: int) -> FloatArray | None:
+    if counts is None:
+        return None
+    starts = np.asarray(counts, dtype=np.float64)
+    if starts.shape != (n_classes,) or (starts < 0).any():
+        raise ValueError(f"starts: {n_classes} counts expected")
+    return starts
+
+
+def _first_steps(encoding: Encoding, cases: Sequence[Case]) -> FloatArray:
+    firsts = [encoding.encode_ids(c.activities[:1])[0] for c in cases if len(c)]
+    return np.bincount(np.asarray(firsts, dtype=np.int64), minlength=encoding.n_classes).astype(np.float64)
 
 
 def _with_performers(steps: list[str], resources: list[str | None], performers: int) -> list[str]:
@@ -976,6 +1011,7 @@ def train_next_action(
         ngram_canonical=ngram_canonical,
         ngram_resource=ngram_resource,
         tree_classes=classes if classes.pooled else None,
+        starts=_first_steps(encoding, train_cases),
     )
     model.train_seconds = time.perf_counter() - started
     say(f"  refitted ({model.train_seconds:.1f}s)")
