@@ -202,7 +202,8 @@ class NextActionModel:
         if self.starts is None:
             return unseen
         # Dirichlet smoothing toward the n-gram's base distribution, as the n-gram smooths a context
-        return (self.starts + choice.alpha * unseen) / (self.starts.sum() + choice.alpha)
+        smoothed: FloatArray = (self.starts + choice.alpha * unseen) / (self.starts.sum() + choice.alpha)
+        return smoothed
 
     def _gbt_rows(self, rows: FloatArray, kind: str, contexts: Sequence[Sequence[int]]) -> FloatArray:
         """The trees' distributions over all classes for feature `rows`, whose prefixes' activity ids are
