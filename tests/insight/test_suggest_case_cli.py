@@ -102,3 +102,28 @@ def test_an_interrupted_save_leaves_the_previous_model_whole(tmp_path: Path, mon
         raise AssertionError("save did not see the interruption")
     assert model.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["claims.csv.gz", "model.json.gz"]  # nothing partial left
+
+
+def test_a_case_type_or_model_of_another_process_is_not_applied_silently(tmp_path: Path) -> None:
+    url, case_id = _stored_case(tmp_path)
+    other = tmp_path / "other.toml"
+    other.write_text('[case_type]\nkey = "permits"\ndefinition = "buildingPermit"\nlabel = "Building permit"\n'
+                     '[[fields]]\nname = "parcel"\n')
+    refused = runner.invoke(app, ["suggest", "case", case_id, "--db", url, "--case-type", str(other)])
+    assert refused.exit_code == 1
+    assert "case type 'permits' describes definition 'buildingPermit'" in refused.output
+    assert "definition 'insuranceClaim'" in refused.output and "parcel" not in refused.output
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes('[case_type]\nkey = "t"\ndefinition = "insuranceClaim"\nlabel = "caf\xe9"\n'.encode("latin-1"))
+    unreadable = runner.invoke(app, ["suggest", "case", case_id, "--db", url, "--case-type", str(latin1)])
+    assert unreadable.exit_code == 1 and "not UTF-8 text (byte 64)" in unreadable.output
+    helpdesk = write_log(tmp_path / "tickets.csv.gz", [(f"t{i}", step, f"2026-01-0{1 + i % 9}T{10 + j}:00:00")
+                                                       for i in range(40)
+                                                       for j, step in enumerate(("Open ticket", "Resolve"))])
+    model = tmp_path / "tickets.json.gz"
+    assert runner.invoke(app, ["suggest", "train", str(helpdesk), "--out", str(model)]).exit_code == 0
+    warned = runner.invoke(app, ["suggest", "case", case_id, "--db", url, "--model", str(model)])
+    assert warned.exit_code == 0
+    assert "warning: the model knows none of the steps of definition 'insuranceClaim'" in warned.output
+    negative = runner.invoke(app, ["suggest", "case", case_id, "--db", url, "--model", str(model), "--k", "-1"])
+    assert negative.exit_code == 2 and "--k" in negative.output

@@ -21,7 +21,7 @@ def suggest_case(
     case_type: Annotated[
         str | None, typer.Option(help="a bundled case type name (e.g. insurance_claim) or a case type TOML file")
     ] = None,
-    k: Annotated[int, typer.Option(help="how many next actions")] = 3,
+    k: Annotated[int, typer.Option(min=1, help="how many next actions")] = 3,
     db: Annotated[str, typer.Option("--db", envvar="CASEWORK_DB", help="sqlite:///path or postgresql://...")] = (
         DEFAULT_DB
     ),
@@ -43,6 +43,13 @@ def suggest_case(
     except ModelFileError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    kind = None
+    if case_type is not None:
+        try:
+            kind = load_case_type(case_type) if case_type.endswith(".toml") else bundled_case_type(case_type)
+        except (CaseTypeError, KeyError, OSError) as exc:
+            typer.echo(f"error: case type: {exc}", err=True)
+            raise typer.Exit(1) from exc
     with open_store(db) as store:
         row = store.case(case_id)
         if row is None:
@@ -59,7 +66,16 @@ def suggest_case(
         documents = [(Path(d.name).stem, d.name) for d in store.documents(case_id)]
         # who performed each step: a model that learned from performers needs them
         events = store.events(case_id)
+    if kind is not None and kind.definition != definition.key:
+        # Its rules, fields and documents describe another process: every finding would be noise.
+        typer.echo(f"error: case type {kind.key!r} describes definition {kind.definition!r}; case {case_id} is of "
+                   f"definition {definition.key!r}", err=True)
+        raise typer.Exit(1)
     if insight is not None:
+        names = {item.name for item in definition.items.values()}
+        if not names & set(insight.next_action.encoding.activities):
+            typer.echo(f"warning: the model knows none of the steps of definition {definition.key!r}: it was trained "
+                       "on another process, or on a log that names its steps differently", err=True)
         actions = next_best_actions(
             insight.next_action, definition, state, k=k, model_version=insight.version, events=events
         )
@@ -70,12 +86,7 @@ def suggest_case(
             why = action.reason + (f" ({action.note})" if action.note else "")
             table.add_row(action.activity, f"{action.probability:.0%}", action.action.label, why)
         console.print(table if actions else f"no suggestions: the case is {state.status}")
-    if case_type is not None:
-        try:
-            kind = load_case_type(case_type) if case_type.endswith(".toml") else bundled_case_type(case_type)
-        except (CaseTypeError, KeyError, OSError) as exc:
-            typer.echo(f"error: case type: {exc}", err=True)
-            raise typer.Exit(1) from exc
+    if kind is not None:
         findings = assess(
             kind,
             definition,

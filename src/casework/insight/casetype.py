@@ -163,7 +163,11 @@ class CaseType:
 def load_case_type(path: str | Path) -> CaseType:
     """Read and validate a case type TOML file."""
     p = Path(path)
-    return parse_case_type(p.read_text(encoding="utf-8"), source=str(p))
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:  # TOML is UTF-8 by definition
+        raise CaseTypeError(str(p), [f"not UTF-8 text (byte {exc.start}): TOML files must be UTF-8"]) from None
+    return parse_case_type(text, source=str(p))
 
 
 def parse_case_type(text: str, source: str = "<case type>") -> CaseType:
