@@ -91,3 +91,20 @@ def test_a_bad_log_is_an_error_line_and_exit_code_2(tmp_path: Path) -> None:
         assert result.exit_code == 2
         assert result.stderr.strip() == f"error: {log}: line 3: timestamp 'soon' is not ISO-8601"
     assert not out.exists()
+
+
+def test_a_log_too_small_to_evaluate_is_an_error_not_a_zero_score(tmp_path: Path) -> None:
+    one = write_log(tmp_path / "one.csv", [("c1", "A", "2020-01-01T00:00:00"), ("c1", "B", "2020-01-01T01:00:00")])
+    singles = write_log(tmp_path / "singles.csv", [(f"c{i}", "A", f"2020-01-0{i}T00:00:00") for i in range(1, 7)])
+    for log, variant, why in (
+        (one, "noeoc", "too few cases to train on: 1 in all"),
+        (singles, "noeoc", "the test part (2 of 6 cases, the last 1/3) has no prefix to score in variant noeoc"),
+        (singles, "tax", "has no prefix to score in variant tax"),
+    ):
+        result = CliRunner().invoke(_app(), ["suggest", "evaluate", str(log), "--variant", variant])
+        assert result.exit_code == 2 and result.stdout == ""
+        assert f"error: {log}: " in result.stderr and why in result.stderr, result.stderr
+    # eoc scores the end of each single-event case: there is something to score
+    assert CliRunner().invoke(_app(), ["suggest", "evaluate", str(singles), "--variant", "eoc"]).exit_code == 0
+    nothing = CliRunner().invoke(_app(), ["suggest", "report", "--logs-dir", str(tmp_path), "--log", "nope"])
+    assert nothing.exit_code == 2 and "error: no log to evaluate" in nothing.stderr

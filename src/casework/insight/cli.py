@@ -34,10 +34,12 @@ def _err(message: str) -> None:
 
 @contextmanager
 def _readable_log() -> Iterator[None]:
-    """A log that cannot be read ends the command with where and why, not a traceback."""
+    """A log that cannot be read, or is too small to evaluate, ends the command with where and why."""
+    from casework.insight.evaluate import NothingToScore
+
     try:
         yield
-    except LogFormatError as exc:
+    except (LogFormatError, NothingToScore) as exc:
         _err(f"error: {exc}")
         raise typer.Exit(2) from None
 
@@ -155,6 +157,9 @@ def report(
             continue
         with _readable_log():
             results.append(evaluate_log(path, variants=VARIANTS, latency_variant="noeoc", log=_err))
+    if not results:
+        _err(f"error: no log to evaluate in {folder}")
+        raise typer.Exit(2)
     if as_json:
         typer.echo(json.dumps([asdict(r) for r in results], indent=2))
     else:

@@ -43,6 +43,10 @@ class LogResult:
     remaining_train_s: float | None = None
 
 
+class NothingToScore(ValueError):
+    """The log is too small for the protocol: no case to learn from, or no prefix of a variant to score."""
+
+
 def score(model: NextActionModel, cases: Sequence[Case], variant: str, choice: Choice | None = None) -> Scores:
     p, y = model.predict_cases(cases, variant, choice)
     return Scores(
@@ -81,6 +85,16 @@ def evaluate_log(
     cases = read_log(path)
     train, test = chronological_split(cases)
     say(f"{name}: {len(cases)} cases, {len(train)} train, {len(test)} test")
+    if not train:
+        raise NothingToScore(
+            f"{path}: too few cases to train on: {len(cases)} in all, none in the first 2/3 (by first event)"
+        )
+    for variant in variants:
+        if not any(True for _ in iter_prefixes(test, variant)):
+            raise NothingToScore(
+                f"{path}: the test part ({len(test)} of {len(cases)} cases, the last 1/3) has no prefix to score in "
+                f"variant {variant} (prefixes of 1 to n-1 events for noeoc, 1 to n for eoc, 2 to n-1 for tax)"
+            )
     result = LogResult(name, len(cases), len(train), len(test))
     # calendar trees must not learn from training events that happen inside the test period
     cutoff = test[0].timestamps[0] if test else None
