@@ -141,6 +141,11 @@ def test_tokens() -> None:
         "path:fraud_check",
         "path:register_claim>fraud_check",
     ]
+    # a name holding the pair separator stays one step, and its reason shows it whole
+    assert path_tokens(["Check A>B", "Pay"])[2] == "path:check_a%3Eb>pay"
+    found = SimilarCases().fit([ClosedCase("d1", "", ("Check A>B", "Pay"), "completed", 1.0)])
+    (match,) = found.query(OpenCase("o", "", ("Check A>B", "Pay")))
+    assert "path: Check A>B → Pay" in match.why
     text = case_text({"b": {"y": 1, "x": "two"}, "a": ["p", "q"]}, ["a note"], ["doc text"], exclude=["zz"])
     assert text == "a: p q\nb: x two y 1\na note\ndoc text"
 

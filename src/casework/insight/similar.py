@@ -152,7 +152,8 @@ def path_tokens(path: Sequence[str]) -> list[str]:
 
 
 def _step(activity: str) -> str:
-    return "_".join(activity.lower().split())
+    # ">" joins the two steps of a pair token: escaped in a name, so "Check A>B" stays one step
+    return "_".join(activity.lower().split()).replace("%", "%25").replace(">", "%3E")
 
 
 def readable(term: str, names: Mapping[str, str]) -> str:
