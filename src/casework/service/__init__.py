@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from casework.service.errors import Conflict, Corrupt, InvalidInput, NotFound, ServiceError
+from casework.service.errors import Conflict, Corrupt, InvalidInput, NotFound, ServiceClosed, ServiceError
 from casework.service.service import CaseResult, CaseService, utc_now
 
-__all__ = ["CaseResult", "CaseService", "Conflict", "Corrupt", "InvalidInput", "NotFound", "ServiceError", "utc_now"]
+__all__ = [
+    "CaseResult",
+    "CaseService",
+    "Conflict",
+    "Corrupt",
+    "InvalidInput",
+    "NotFound",
+    "ServiceClosed",
+    "ServiceError",
+    "utc_now",
+]

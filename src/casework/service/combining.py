@@ -17,6 +17,7 @@ thread hands the turn to the oldest waiting owner, so that no caller works for o
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -92,6 +93,14 @@ class Combiner:
                 return request
         self._combine(request)
         return request
+
+    def wait_idle(self, poll: float = 0.001) -> None:
+        """Return once no round runs and none waits (for a shutdown: polled, so the hot path pays nothing)."""
+        while True:
+            with self._lock:
+                if not self._busy and not self._queue:
+                    return
+            time.sleep(poll)
 
     def run_all(self, requests: list[Request]) -> None:
         """Run several requests (an event loop's gathered commands, say) and return when each has its outcome.

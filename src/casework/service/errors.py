@@ -27,3 +27,7 @@ class Corrupt(ServiceError):
 
     `casework audit verify` names the first bad event.
     """
+
+
+class ServiceClosed(ServiceError, RuntimeError):
+    """The service was closed: it takes no more commands (HTTP 503 while a server shuts down)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import functools
 import json
 import logging
@@ -25,7 +26,7 @@ from casework.model.errors import Problem
 from casework.service import projection as proj
 from casework.service.cache import HeadCache
 from casework.service.combining import Combiner, Request
-from casework.service.errors import Conflict, Corrupt, InvalidInput, NotFound
+from casework.service.errors import Conflict, Corrupt, InvalidInput, NotFound, ServiceClosed
 from casework.service.loop_rounds import LoopRounds
 from casework.store import CaseHead, Store, VersionMismatch, storable
 from casework.store import writes as w
@@ -108,6 +109,7 @@ class CaseService:
         self._heads = HeadCache(cache_size)
         self._combiner = Combiner(self._execute_round, run_one=self._execute_one)
         self._loop_rounds = LoopRounds(self._combiner)
+        self._closed = False
 
     # -- definitions ----------------------------------------------------------------------------------------------
 
@@ -116,12 +118,14 @@ class CaseService:
 
         Deploying the same text again returns the existing version.
         """
-        text = xml.decode("utf-8") if isinstance(xml, bytes) else xml
-        definition = load_definition(text)
+        self._check_open()
+        definition = load_definition(xml)
+        text = _xml_text(xml) if isinstance(xml, bytes) else xml
         _check_storable_definition(definition)
         version, _ = self.store.deploy_definition(definition.key, definition.name, text, self.clock())
         with self._definitions_lock:
-            self._definitions[(definition.key, version)] = definition
+            # The same text deployed again: keep the object callers already hold (a Migrate may name it).
+            self._definitions.setdefault((definition.key, version), definition)
         return definition.key, version
 
     def definition(self, key: str, version: int | None = None) -> tuple[int, CaseDefinition]:
@@ -161,17 +165,18 @@ class CaseService:
 
         A business key or idempotency key seen before returns the case it started (created=False), untouched.
         """
+        self._check_open()
         try:
             _check_optional(business_key, "business key", storable.BUSINESS_KEY)
             _check_optional(idempotency_key, "idempotency key", storable.IDEMPOTENCY_KEY)
         except storable.NotStorable as exc:
             raise InvalidInput(str(exc)) from exc
+        if case_id is not None and not (isinstance(case_id, str) and _CASE_ID.match(case_id)):
+            raise InvalidInput(f"case id {case_id!r} must be 1-64 letters, digits or _.:-")
+        now = _aware(now) if now is not None else self.clock()
         existing = self._existing(business_key, idempotency_key)
         if existing is not None:
             return existing
-        if case_id is not None and not _CASE_ID.match(case_id):
-            raise InvalidInput(f"case id {case_id!r} must be 1-64 letters, digits or _.:-")
-        now = now or self.clock()
         version, definition = self.definition(definition_key)
         new_id = case_id or uuid.uuid4().hex
         state = CaseState.create(new_id, definition)
@@ -228,7 +233,8 @@ class CaseService:
         Raises `NotFound`, the engine's `CommandRejected` (the command does not apply to the case as it is), or
         `Conflict` (the case changed concurrently and the command no longer applies; nothing was written).
         """
-        now = now or self.clock()
+        self._check_open()
+        now = _aware(now) if now is not None else self.clock()
         if isinstance(command, commands.Migrate):
             return self._execute_alone(case_id, command, now)
         if self._heads.capacity > 0 and case_id not in self._heads:
@@ -243,7 +249,8 @@ class CaseService:
         """`execute` for a caller on an event loop (a server): the same outcomes and errors. The commands of the
         loop's coroutines are gathered and run together in a worker thread, sharing rounds and commits with any
         threads calling `execute`. A cancelled caller's command may still be written."""
-        now = now or self.clock()
+        self._check_open()
+        now = _aware(now) if now is not None else self.clock()
         loop = asyncio.get_running_loop()
         if isinstance(command, commands.Migrate):
             return await loop.run_in_executor(None, self._execute_alone, case_id, command, now)
@@ -374,6 +381,13 @@ class CaseService:
                 ) from exc
             raise
         if not events:
+            if from_cache:
+                stored = self.store.case_head(case_id)
+                if stored is None or stored.version != head.version:
+                    # Another process wrote the case since this copy: "nothing to do" was judged on a state that
+                    # is gone (the stored one may differ exactly where this command would change it).
+                    self._heads.pop(case_id)
+                    return None
             if cached_state is not None:
                 self._heads.put(head, state, before)
             return CaseResult(case_id, head.version, state.status)
@@ -434,10 +448,18 @@ class CaseService:
         return CaseResult(head.id, version, p.state.status, events=p.events)
 
     def close(self) -> None:
-        """Seal the events written since the last checkpoint, stop the checkpoint timer and the worker thread of
-        `aexecute`. The store stays open: it is the caller's."""
+        """Refuse new commands, let the running ones finish, then seal the events written since the last checkpoint
+        and stop the checkpoint timer and the worker thread of `aexecute`. The store stays open: it is the
+        caller's."""
+        self._closed = True
         self._loop_rounds.close()
+        self._combiner.wait_idle()
         self.checkpointer.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            # A command written now would stay unsealed until some later service writes a checkpoint.
+            raise ServiceClosed("the case service is closed")
 
     def __enter__(self) -> CaseService:
         return self
@@ -477,8 +499,17 @@ class CaseService:
         if command.version is not None and str(command.version).isdigit():
             key = str(command.definition.key)
             version = int(command.version)
-            if self.store.definition(key, version) is not None:
-                return key, version
+            try:
+                _, deployed = self.definition(key, version)
+            except NotFound:
+                pass
+            else:
+                if deployed == command.definition:
+                    return key, version
+                raise InvalidInput(
+                    f"migrate: version {version} of {key!r} is not the definition given; deploy that definition and "
+                    "pass the definition and version it returned"
+                )
         raise InvalidInput("migrate: deploy the target definition first and pass the definition it returned")
 
     def _existing(self, business_key: str | None, idempotency_key: str | None) -> CaseResult | None:
@@ -547,7 +578,33 @@ def _write_inbox(conn: Connection, case_id: str, c: proj.Changes) -> None:
 
 def _check_optional(value: str | None, what: str, limit: int) -> None:
     if value is not None:
+        if not isinstance(value, str):
+            raise storable.NotStorable(f"{what} must be text, not {type(value).__name__}")
         storable.check_text(value, what, limit)
+
+
+def _aware(now: datetime) -> datetime:
+    """A caller's `now`: event times are written as UTC instants, so a time without a zone means nothing here."""
+    if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
+        raise InvalidInput(f"now must be a datetime with a time zone, not {now!r}")
+    return now
+
+
+_XML_DECLARED = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
+
+
+def _xml_text(data: bytes) -> str:
+    """The text of a model given as bytes, decoded as the XML parser did (byte order mark, else the declaration,
+    else UTF-8), to be stored as text."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data.decode("utf-8-sig")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    declared = _XML_DECLARED.match(data.lstrip())
+    try:
+        return data.decode(declared.group(1).decode("ascii") if declared else "utf-8")
+    except (LookupError, UnicodeDecodeError) as exc:  # the parser accepted it, so this is a codec Python lacks
+        raise ModelError([Problem("", f"cannot decode the model's text: {exc}")]) from None
 
 
 def _check_storable_definition(definition: CaseDefinition) -> None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from casework.store.writes import CommandWrite
 
 T = TypeVar("T")
+_DEPLOY_LOCKS = 0x43574446  # the advisory-lock key space of definition deploys ("CWDF")
 
 
 _LATEST_VERSION = text("SELECT max(version) FROM definitions WHERE key = :key")
@@ -120,6 +121,11 @@ class Store(JobsMixin, DocumentsMixin):
         digest = hashlib.sha256(xml.encode("utf-8")).hexdigest()
 
         def work(conn: Connection) -> tuple[int, bool]:
+            if not self.is_sqlite:
+                # Processes deploying one key at once would both read the same latest version and both insert the
+                # next one (SQLite's BEGIN IMMEDIATE already serialises writers): one waits for the other here.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"),
+                             {"space": _DEPLOY_LOCKS, "key": key})
             latest = conn.execute(
                 select(t.definitions.c.version, t.definitions.c.sha256)
                 .where(t.definitions.c.key == key)

@@ -1,0 +1,151 @@
+"""Inputs and situations a hardening pass found mishandled: stale no-ops, racing deploys, migration targets, model
+bytes, argument types, and a closed service."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import datetime
+
+import pytest
+from helpers_service import T0, assert_stored_state_is_the_log, claim_xml
+
+from casework.audit.verify import verify
+from casework.engine import commands
+from casework.model import load_definition
+from casework.service import CaseService, InvalidInput, ServiceClosed
+from casework.store import Store
+
+
+@pytest.fixture
+def store(db_url: str, tmp_path) -> Store:  # type: ignore[no-untyped-def]
+    opened = Store.open(db_url, audit_key=tmp_path / "audit.key")
+    yield opened
+    opened.close()
+
+
+def test_a_no_op_judged_on_a_stale_cached_copy_is_judged_again(store: Store) -> None:
+    """Two processes: A cached x=1; B set x=2; A is asked for x=1, which its copy says is already so."""
+    a, b = CaseService(store, clock=lambda: T0), CaseService(store, clock=lambda: T0)
+    a.deploy(claim_xml())
+    case_id = a.start_case("claim", {"amount": 10, "x": 1}).case_id
+    a.execute(case_id, commands.SetVariables(variables={"y": 0}))  # A now holds the case in its cache
+    moved = b.execute(case_id, commands.SetVariables(variables={"x": 2}))
+    result = a.execute(case_id, commands.SetVariables(variables={"x": 1}))
+    assert result.events and result.version == moved.version + 1
+    assert b.state(case_id).variables["x"] == 1
+    # and a real no-op still writes nothing
+    again = a.execute(case_id, commands.SetVariables(variables={"x": 1}))
+    assert not again.events and again.version == result.version == store.case(case_id).version  # type: ignore[union-attr]
+    assert_stored_state_is_the_log(store, case_id)
+    a.close()
+    b.close()
+
+
+def test_processes_deploying_at_once_get_one_version_per_distinct_text(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Each thread has its own Store, so the store's in-process lock does not serialise them: as processes."""
+    stores = [Store.open(db_url, audit_key=tmp_path / "audit.key") for _ in range(4)]
+
+    def deploy_all(texts: list[str]) -> list[tuple[str, int]]:
+        results: list[tuple[str, int]] = []
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(len(stores))
+
+        def deploy(store: Store, text: str) -> None:
+            barrier.wait()
+            try:
+                results.append(CaseService(store).deploy(text))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=deploy, args=(s, t)) for s, t in zip(stores, texts, strict=True)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert errors == []
+        return results
+
+    try:
+        assert deploy_all([claim_xml()] * 4) == [("claim", 1)] * 4
+        renamed = [claim_xml().replace('name="Close claim"', f'name="Close claim {i}"') for i in range(4)]
+        assert sorted(deploy_all(renamed)) == [("claim", 2), ("claim", 3), ("claim", 4), ("claim", 5)]
+        assert [v for _, v, _ in stores[0].definitions()] == [1, 2, 3, 4, 5]
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_a_migration_must_name_the_deployed_definition_it_brings(store: Store) -> None:
+    svc = CaseService(store, clock=lambda: T0)
+    svc.deploy(claim_xml())
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    undeployed = load_definition(claim_xml().replace('name="Close claim"', 'name="Close and archive"'))
+    before = store.counts()
+    with pytest.raises(InvalidInput, match="version 1 of 'claim' is not the definition given"):
+        svc.execute(case_id, commands.Migrate(definition=undeployed, version="1"))
+    assert store.counts() == before and store.case(case_id).definition_version == 1  # type: ignore[union-attr]
+    # deploying the same text again keeps the definition a caller already holds usable
+    key, version = svc.deploy(claim_xml().replace('name="Close claim"', 'name="Close and archive"'))
+    _, target = svc.definition(key, version)
+    assert svc.deploy(claim_xml().replace('name="Close claim"', 'name="Close and archive"')) == (key, version)
+    svc.execute(case_id, commands.Migrate(definition=target))
+    assert store.case(case_id).definition_version == 2  # type: ignore[union-attr]
+    # a definition equal to the deployed one (parsed again by the caller) names it just as well
+    third = claim_xml().replace('name="Close claim"', 'name="Close, archive"')
+    key, version = svc.deploy(third)
+    svc.execute(case_id, commands.Migrate(definition=load_definition(third), version=str(version)))
+    assert store.case(case_id).definition_version == 3  # type: ignore[union-attr]
+    svc.close()
+
+
+def test_a_model_given_as_bytes_is_read_in_its_declared_encoding(store: Store) -> None:
+    svc = CaseService(store, clock=lambda: T0)
+    xml = claim_xml().replace('name="Close claim"', 'name="Clôture du dossier"')
+    latin1 = xml.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"', 1)
+    assert 'encoding="ISO-8859-1"' in latin1
+    key, version = svc.deploy(latin1.encode("latin-1"))
+    row = store.definition(key, version)
+    assert row is not None and "Clôture du dossier" in row.xml
+    fresh = CaseService(store, clock=lambda: T0)  # parses the stored text, not the bytes
+    names = {item.name for item in fresh.definition(key, version)[1].items.values()}
+    assert "Clôture du dossier" in names
+    assert svc.deploy(("\ufeff" + xml).encode("utf-8"))[0] == key
+    svc.close()
+
+
+def test_arguments_of_the_wrong_type_are_bad_input_and_write_nothing(store: Store) -> None:
+    svc = CaseService(store, clock=lambda: T0)
+    svc.deploy(claim_xml())
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    before = store.counts()
+    for kwargs, message in (
+        ({"business_key": 123}, "business key must be text, not int"),
+        ({"idempotency_key": b"k"}, "idempotency key must be text, not bytes"),
+        ({"case_id": 123}, "case id 123 must be"),
+        ({"now": datetime(2024, 1, 1)}, "now must be a datetime with a time zone"),
+    ):
+        with pytest.raises(InvalidInput, match=message):
+            svc.start_case("claim", {"amount": 1}, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="now must be a datetime with a time zone"):
+        svc.execute(case_id, commands.CompleteItem(item="Review claim"), now=datetime(2024, 1, 1))
+    assert store.counts() == before
+    svc.close()
+
+
+def test_a_closed_service_takes_no_more_commands_and_left_nothing_unsealed(store: Store) -> None:
+    svc = CaseService(store, clock=lambda: T0)
+    svc.deploy(claim_xml())
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    svc.execute(case_id, commands.CompleteItem(item="Review claim"))
+    svc.close()
+    before = store.counts()
+    with pytest.raises(ServiceClosed):
+        svc.execute(case_id, commands.CompleteItem(item="Request documents"))
+    with pytest.raises(ServiceClosed):
+        asyncio.run(svc.aexecute(case_id, commands.CompleteItem(item="Request documents")))
+    with pytest.raises(ServiceClosed):
+        svc.start_case("claim", {"amount": 10})
+    assert store.counts() == before
+    report = verify(store)
+    assert report.ok and report.sealed_events == before[1]
