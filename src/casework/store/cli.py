@@ -123,7 +123,12 @@ def import_log_cmd(
     file: Annotated[Path, typer.Argument(help="event log CSV (gzip or plain): case_id,activity,timestamp[,resource]")],
     definition: Annotated[str, typer.Option("--definition", help="definition key the imported cases belong to")],
     db: DbOption = DEFAULT_DB,
-    limit: Annotated[int | None, typer.Option(help="import only the first N cases")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="import only the first N cases")] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(help="name the log's cases NAME:<case id> instead of <file stem>:<case id> (to import a "
+                          "different log with the same file name)"),
+    ] = None,
 ) -> None:
     """Load a historical log as closed, hash-chained cases (importing the same file again adds nothing)."""
     from rich.console import Console
@@ -144,13 +149,16 @@ def import_log_cmd(
             ) as progress:
                 task = progress.add_task(file.name, total=None)  # the log is read once, by import_log
                 result = import_log(
-                    store, file, definition, limit=limit, progress=lambda n: progress.advance(task, n),
+                    store, file, definition, limit=limit, name=name, progress=lambda n: progress.advance(task, n),
                     on_read=lambda n: progress.update(task, total=n),
                 )
         except LogImportError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
-    typer.echo(f"import-log: {result.cases} cases, {result.events} events imported, {result.skipped} already present")
+    summary = f"import-log: {result.cases} cases, {result.events} events imported, {result.skipped} already present"
+    if result.reordered:
+        summary += f"; {result.reordered} cases had rows out of time order (imported in time order)"
+    typer.echo(summary)
 
 
 def tasks_cmd(
