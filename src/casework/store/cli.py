@@ -188,6 +188,13 @@ def tasks_cmd(
     from rich.console import Console
     from rich.table import Table
 
+    from casework.engine.lifecycle import OPEN, TERMINAL
+
+    states = sorted(OPEN | TERMINAL)
+    unknown = [s for s in state or () if s not in states]
+    if unknown:
+        raise typer.BadParameter(f"unknown state {unknown[0]!r}: choose from {', '.join(states)}",
+                                 param_hint="'--state'")
     due: datetime | None = None
     if due_before is not None:
         try:
