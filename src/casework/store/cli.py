@@ -105,18 +105,44 @@ def state_at_cmd(
 
 def export_cmd(
     fmt: Annotated[str, typer.Option("--format", help="xes | ocel | csv")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="file to write")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="file to write, or - for standard output")],
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Export the event log for process mining (IEEE XES, OCEL 2.0 JSON, or case_id,activity,timestamp,resource CSV)."""
-    from casework.export import FORMATS, export
+    import io
+
+    from casework.export import FORMATS, ExportPathError, export, export_to, output_target
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
+    to_stdout = str(output) == "-"
+    shown = "standard output" if to_stdout else str(output)
+    try:
+        # Checked before the database is opened, so that a bad path is all the error says.
+        in_place = to_stdout or output_target(output)[1]
+    except ExportPathError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     with open_store(db) as store:
-        first, events = export(store, fmt, output)
+        try:
+            if to_stdout:
+                sys.stdout.flush()  # what was written to it before goes first
+                out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True)
+                try:
+                    first, events = export_to(store, fmt, out)
+                finally:
+                    out.detach()  # leave sys.stdout open
+            else:
+                first, events = export(store, fmt, output)
+        except ExportPathError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        except OSError as exc:
+            typer.echo(f"error: cannot write {shown}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(2) from exc
     unit = "objects" if fmt == "ocel" else "cases"
-    typer.echo(f"export: {first} {unit}, {events} events -> {output}")
+    # Written to a stream (standard output, a pipe), the export owns standard output: the summary goes aside.
+    typer.echo(f"export: {first} {unit}, {events} events -> {shown}", err=in_place)
 
 
 def import_log_cmd(
