@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -77,3 +80,19 @@ def test_a_path_that_cannot_be_written_is_a_clear_error(
     assert code == 2 and err.strip() == "error: " + message.format(tmp=tmp_path)
     assert "Traceback" not in out + err and not (tmp_path / "nodir").exists()
 
+
+def test_a_log_without_resources_is_exported_without_them(filled: str, tmp_path: Path) -> None:
+    code, _, _ = _export(filled, str(tmp_path / "out.csv"))
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text())))
+    assert [(r["activity"], r["resource"]) for r in rows] == [("Register", "ann"), ("Close", "")]
+    code, _, _ = _export(filled, str(tmp_path / "out.xes"), "xes")
+    assert code == 0
+    events = ET.parse(tmp_path / "out.xes").getroot().iter(f"{NS}event")
+    resources = [{a.get("key"): a.get("value") for a in ev}.get("org:resource") for ev in events]
+    assert resources == ["ann", None]
+    code, _, _ = _export(filled, str(tmp_path / "out.json"), "ocel")
+    assert code == 0
+    ocel = json.loads((tmp_path / "out.json").read_text())
+    attributes = [{a["name"]: a["value"] for a in ev["attributes"]} for ev in ocel["events"]]
+    assert [a.get("resource") for a in attributes] == ["ann", None]
