@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,10 @@ from typer.testing import CliRunner
 from casework.audit.checkpoints import checkpoints
 from casework.audit.verify import verify
 from casework.cli import app
+from casework.export import importlog
 from casework.export.importlog import LogImportError, import_log
 from casework.paths import shared_dir
-from casework.store import Store
+from casework.store import NewEvent, Store
 
 SMALL = """case_id,activity,timestamp,resource
 A,Register,2020-01-01T10:00:00.000000,ann
@@ -146,3 +148,142 @@ def test_cli_import_verify_export_and_tamper(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "seq 2" in res.output and "edited" in res.output
     res = runner.invoke(app, ["import-log", str(tmp_path / "missing.csv"), "--definition", "x", "--db", db])
     assert res.exit_code == 1
+
+
+def _nul_log(tmp_path: Path, column: str) -> Path:
+    # 700 cases, the NUL in the 601st: past the first batch of 500, which PostgreSQL had committed before failing.
+    lines = ["case_id,activity,timestamp,resource"]
+    for n in range(700):
+        case, activity, resource = f"c{n}", "A", "ann"
+        if n == 600:
+            case, activity, resource = {"case_id": ("c\x00600", activity, resource),
+                                        "activity": (case, "A\x00", resource),
+                                        "resource": (case, activity, "an\x00n")}[column]
+        lines.append(f"{case},{activity},2024-01-01T10:00:00,{resource}")
+    log = tmp_path / "nul.csv"
+    log.write_text("\n".join(lines) + "\n")
+    return log
+
+
+@pytest.mark.parametrize("column", ["case_id", "activity", "resource"])
+def test_a_nul_character_is_refused_before_anything_is_written(db_url: str, tmp_path: Path, column: str) -> None:
+    with Store.open(db_url, audit_key=tmp_path / "k") as store:
+        with pytest.raises(LogImportError, match=f"^line 602: {column} contains a NUL character$"):
+            import_log(store, _nul_log(tmp_path, column), "intake")
+        assert store.counts() == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "message"),
+    [
+        ("0001-01-01T00:00:00+01:00", "is out of range"),  # year 0 in UTC
+        ("9999-12-31T23:30:00-01:00", "is out of range"),  # year 10000 in UTC
+        ("yesterday", "is not ISO-8601"),
+    ],
+)
+def test_a_timestamp_that_cannot_be_stored_in_utc_is_a_line_numbered_error(
+    db_url: str, tmp_path: Path, timestamp: str, message: str
+) -> None:
+    log = tmp_path / "times.csv"
+    log.write_text(f"case_id,activity,timestamp\nOK,x,2020-01-01T00:00:00\nA,x,{timestamp}\n")
+    with Store.open(db_url) as store:
+        with pytest.raises(LogImportError, match=re.escape(f"line 3: timestamp '{timestamp}' {message}")):
+            import_log(store, log, "intake")
+        assert store.counts() == (0, 0)
+
+
+@pytest.mark.parametrize("limit", [0, -1])
+def test_a_limit_below_one_is_refused(db_url: str, tmp_path: Path, limit: int) -> None:
+    log = _write_gz(tmp_path / "small.csv.gz", SMALL)
+    with Store.open(db_url) as store:
+        with pytest.raises(LogImportError, match=f"at least 1 case, not {limit}"):
+            import_log(store, log, "intake", limit=limit)
+        assert store.counts() == (0, 0)
+    res = CliRunner().invoke(app, ["import-log", str(log), "--definition", "intake", "--db", db_url,
+                                   "--limit", str(limit)])
+    assert res.exit_code == 2 and "--limit" in res.output
+    with Store.open(db_url) as store:
+        assert store.counts() == (0, 0)
+
+
+def test_rows_out_of_time_order_are_imported_in_time_order(db_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "unsorted.csv"
+    log.write_text("case_id,activity,timestamp,resource\n"
+                   "A,Close,2020-01-01T12:00:00,ann\n"
+                   "A,Register,2020-01-01T10:00:00+01:00,bob\n"  # 09:00 UTC, the earliest
+                   "A,Check,2020-01-01T10:00:00,cy\n"
+                   "A,Approve,2020-01-01T10:00:00,dee\n"  # same time as Check: after it, as in the file
+                   "B,Register,2020-01-02T10:00:00,ann\n")
+    with Store.open(db_url, audit_key=tmp_path / "k") as store:
+        result = import_log(store, log, "intake")
+        assert (result.cases, result.reordered) == (2, 1)
+        case_id = store.case_id_for_business_key("unsorted:A")
+        assert case_id is not None
+        events = store.events(case_id)
+        assert events[0].type == "case_imported" and events[0].at == "2020-01-01T09:00:00+00:00"
+        assert [(e.payload["activity"], e.at[11:16]) for e in events[1:]] == [
+            ("Register", "09:00"), ("Check", "10:00"), ("Approve", "10:00"), ("Close", "12:00")]
+        assert verify(store).ok
+        assert import_log(store, log, "intake").skipped == 2  # the same file again is still the same cases
+    log.rename(tmp_path / "again.csv")
+    res = CliRunner().invoke(app, ["import-log", str(tmp_path / "again.csv"), "--definition", "intake",
+                                   "--db", db_url])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip() == ("import-log: 2 cases, 7 events imported, 0 already present; 1 cases had rows "
+                                  "out of time order (imported in time order)")
+
+
+def _store_without_digests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Import as casework did before it recorded each case's digest."""
+
+    def new_event(type: str, at: str, actor: str, reason: str | None, payload: dict[str, object]) -> NewEvent:
+        return NewEvent(type, at, actor, reason, {k: v for k, v in payload.items() if k != "rows_sha256"})
+
+    monkeypatch.setattr(importlog, "NewEvent", new_event)
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["digest", "before-digests"])
+def test_a_different_log_with_the_same_name_is_refused_not_skipped(
+    db_url: str, tmp_path: Path, legacy: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = tmp_path / "a" / "log.csv"
+    first.write_text("case_id,activity,timestamp,resource\nc1,A,2024-01-01T10:00:00,ann\n"
+                     "c1,B,2024-01-01T09:00:00,ann\nc2,A,2024-01-01T10:00:00,\n")
+    other = tmp_path / "b" / "log.csv"
+    other.write_text("case_id,activity,timestamp,resource\nc2,A,2024-01-01T10:00:00,\nc1,X,2025-01-01T10:00:00,zed\n")
+    with Store.open(db_url, audit_key=tmp_path / "k") as store:
+        with monkeypatch.context() as m:
+            if legacy:
+                _store_without_digests(m)
+            assert import_log(store, first, "intake").cases == 2
+        assert import_log(store, first, "intake").skipped == 2  # the same file again: nothing to add
+        with pytest.raises(LogImportError) as refused:
+            import_log(store, other, "intake")
+        assert str(refused.value).startswith("case 'c1': its key 'log:c1' is taken by a stored case with other events")
+        assert "--name" in str(refused.value)
+        assert store.counts() == (2, 5)
+        result = import_log(store, other, "intake", name="log-b")
+        assert (result.cases, result.skipped) == (2, 0)
+        case_id = store.case_id_for_business_key("log-b:c1")
+        assert case_id is not None
+        assert [e.payload["activity"] for e in store.events(case_id)[1:]] == ["X"]
+        assert verify(store).ok
+
+
+def test_names_and_case_ids_that_spell_the_same_key_are_refused(db_url: str, tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("case_id,activity,timestamp\nb:1,A,2024-01-01T10:00:00\n")
+    (tmp_path / "a:b.csv").write_text("case_id,activity,timestamp\n1,Z,2025-01-01T10:00:00\n")
+    with Store.open(db_url, audit_key=tmp_path / "k") as store:
+        assert import_log(store, tmp_path / "a.csv", "intake").cases == 1
+    res = CliRunner().invoke(app, ["import-log", str(tmp_path / "a:b.csv"), "--definition", "intake",
+                                   "--db", db_url])
+    assert res.exit_code == 1
+    assert "case '1': its key 'a:b:1' is taken" in res.stderr and "--name" in res.stderr
+    res = CliRunner().invoke(app, ["import-log", str(tmp_path / "a:b.csv"), "--definition", "intake",
+                                   "--db", db_url, "--name", "ab"])
+    assert res.exit_code == 0, res.output
+    with Store.open(db_url) as store:
+        assert store.counts() == (2, 4)
+        assert store.case_id_for_business_key("ab:1") is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -76,6 +76,22 @@ def test_tasks_offered_to_a_candidate_user(filled: str) -> None:
     assert _run(filled, "--candidate", "ann") == []
     table = CliRunner().invoke(app, ["tasks", "--db", filled, "--candidate", "eve"])
     assert table.exit_code == 0 and "eve" in table.output and "3 tasks" in table.output
+
+
+def test_due_before_honours_the_utc_offset(filled: str) -> None:
+    # Visit site in p1 is due 2026-03-04T09:00Z. SQLite compared the wall-clock time and dropped the offset.
+    assert _run(filled, "--due-before", "2026-03-04T12:00:00+05:00") == []  # 07:00Z
+    assert [r["case_id"] for r in _run(filled, "--due-before", "2026-03-04T05:00:00-05:00")] == ["p1"]  # 10:00Z
+    with Store.open(filled) as store:
+        early = datetime.fromisoformat("2026-03-04T13:59:00+05:00")  # 08:59Z
+        assert store.tasks(due_before=early) == []
+        assert [r.case_id for r in store.tasks(due_before=early + timedelta(minutes=1))] == ["p1"]
+
+
+def test_an_unknown_state_is_refused_naming_the_states(filled: str) -> None:
+    result = CliRunner().invoke(app, ["tasks", "--db", filled, "--state", "active", "--state", "bogus"])
+    assert result.exit_code == 2
+    assert "unknown state 'bogus'" in result.output and "completed" in result.output
 
 
 def test_a_bad_date_is_refused(filled: str) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from contextlib import closing
 from pathlib import Path
+from typing import TextIO
 
 from casework.export.activities import activities
 from casework.export.csvlog import write_csv
@@ -14,27 +17,79 @@ from casework.store import Store
 FORMATS = ("xes", "ocel", "csv")
 
 
-def export(store: Store, fmt: str, path: Path) -> tuple[int, int]:
-    """Write the whole log in `fmt` to `path` (atomically: a failed export leaves no partial file).
+class ExportPathError(ValueError):
+    """The output path cannot be written to; nothing was written."""
 
-    Returns (traces or objects, events written).
-    """
+
+def _names_a_descriptor(path: Path) -> bool:
+    """Whether `path` is, or links through, /proc/.../fd or /dev/fd: a name for an open file descriptor
+    (/dev/stdout is a link to /proc/self/fd/1)."""
+    current = Path(os.path.abspath(path))
+    for _ in range(40):  # the kernel's own limit on links followed
+        parts = current.parts
+        if (parts[1:2] == ("proc",) and "fd" in parts) or parts[1:3] == ("dev", "fd"):
+            return True
+        if not current.is_symlink():
+            return False
+        current = Path(os.path.abspath(current.parent / os.readlink(current)))
+    return False
+
+
+def output_target(path: Path) -> tuple[Path, bool]:
+    """Where an export to `path` goes: (the file to write, whether to write it in place).
+
+    A regular file (or a new one) is written beside its real location and moved over it, so a failed export leaves
+    the old file whole; a symbolic link is followed, not replaced by the new file. Anything else that exists (a
+    pipe, a terminal) cannot be replaced, only written to; so can a file named through a file descriptor
+    (/dev/stdout redirected to a file), which the shell opened as it was asked to (`>>` appends)."""
+    try:
+        mode = os.stat(path).st_mode  # follows links
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise ExportPathError(f"cannot write {path}: {exc.strerror}") from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise ExportPathError(f"{path} is a directory: give the file to write")
+    if mode is not None and (not stat.S_ISREG(mode) or _names_a_descriptor(path)):
+        return path, True
+    real = path.resolve()  # the link's target (a dangling link's too), where the new file must go
+    if not real.parent.is_dir():
+        raise ExportPathError(f"cannot write {path}: no directory {real.parent}")
+    return real, False
+
+
+def export_to(store: Store, fmt: str, out: TextIO) -> tuple[int, int]:
+    """Write the whole log in `fmt` to `out`; returns (traces or objects, events written)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    tmp = path.with_name(path.name + ".partial")
+    with closing(store.iter_events(order="case")) as events:
+        acts = activities(events)
+        if fmt == "xes":
+            return write_xes(out, acts)
+        if fmt == "csv":
+            return write_csv(out, acts)
+        return write_ocel(out, acts, store.case_summaries(), store.documents())
+
+
+def export(store: Store, fmt: str, path: Path) -> tuple[int, int]:
+    """Write the whole log in `fmt` to `path` (atomically for a file: a failed export leaves no partial file; see
+    `output_target`). Returns (traces or objects, events written)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    target, in_place = output_target(path)
+    if in_place:
+        # Appending: to a pipe or a terminal that is all writing is; to a file the shell opened for the descriptor,
+        # it keeps what `>>` asked to keep (and after `>` there is nothing to keep).
+        with target.open("a", encoding="utf-8", newline="") as out:
+            return export_to(store, fmt, out)
+    tmp = target.with_name(target.name + ".partial")
     try:
-        with tmp.open("w", encoding="utf-8", newline="") as out, closing(store.iter_events(order="case")) as events:
-            acts = activities(events)
-            if fmt == "xes":
-                counts = write_xes(out, acts)
-            elif fmt == "csv":
-                counts = write_csv(out, acts)
-            else:
-                counts = write_ocel(out, acts, store.case_summaries(), store.documents())
-        tmp.replace(path)
+        with tmp.open("w", encoding="utf-8", newline="") as out:
+            counts = export_to(store, fmt, out)
+        tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
     return counts
 
 
-__all__ = ["FORMATS", "export"]
+__all__ = ["FORMATS", "ExportPathError", "export", "export_to", "output_target"]

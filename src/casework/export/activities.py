@@ -40,7 +40,7 @@ class Activity:
     activity: str
     transition: str
     time: datetime
-    resource: str
+    resource: str | None  # None: the imported log named nobody
     item_id: str | None  # plan item instance, for object-centric export
     item_kind: str | None
 
@@ -73,5 +73,6 @@ def activities(events: Iterable[StoredEvent]) -> Iterator[Activity]:
                 yield Activity(ev.id, ev.case_id, ev.seq, info[0], "reassign", parse_at(ev.at), ev.actor,
                                p.get("item"), info[1])
         elif ev.type == "imported_activity":
+            # Not the event's actor: a row without a resource is stored as done by "import", which is no resource.
             yield Activity(ev.id, ev.case_id, ev.seq, str(p["activity"]), "complete", parse_at(ev.at),
-                           p.get("resource") or ev.actor, None, None)
+                           p.get("resource"), None, None)

@@ -20,7 +20,7 @@ def write_csv(out: TextIO, acts: Iterable[Activity]) -> tuple[int, int]:
         if a.transition != "complete":
             continue
         # The shared logs carry zone-less timestamps; casework's are UTC, written the same way.
-        writer.writerow((a.case_id, a.activity, a.time.strftime("%Y-%m-%dT%H:%M:%S.%f"), a.resource))
+        writer.writerow((a.case_id, a.activity, a.time.strftime("%Y-%m-%dT%H:%M:%S.%f"), a.resource or ""))
         cases.add(a.case_id)
         rows += 1
     return len(cases), rows

@@ -1,14 +1,18 @@
 """Load a historical event log (case_id,activity,timestamp[,resource], gzip or plain CSV) as closed cases.
 
 Every imported case gets a hash-chained history like any other: `case_imported`, then one `imported_activity` per
-row. Its business key is "<file stem>:<case id in the log>", so importing the same file twice adds nothing.
-The whole file is read and checked before anything is written: a bad row stops the import with nothing stored.
+row, in time order. Its business key is "<name>:<case id in the log>" (the name is the file stem unless given), so
+importing the same file twice adds nothing; a stored case under the same key whose rows differ stops the import
+instead of being taken for the same one. The whole file is read and checked before anything is written: a bad row
+stops the import with nothing stored.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,12 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from casework.audit.checkpoints import write_checkpoint
 from casework.audit.hashing import GENESIS
 from casework.logfile import LogHeaderError, find_columns, open_log_text, parse_time
 from casework.store import NewEvent, Store, storable
+from casework.store import schema as t
 from casework.store import writes as w
 
 BATCH_CASES = 500
@@ -31,10 +36,14 @@ class LogImportError(ValueError):
     """The log cannot be imported as it is; nothing was written."""
 
 
-@dataclass(frozen=True)
+Row = tuple[str, str, str | None]  # (activity, at ISO UTC, resource)
+
+
+@dataclass
 class LogCase:
     source_id: str
-    rows: list[tuple[str, str, str | None]]  # (activity, at ISO UTC, resource)
+    rows: list[Row]
+    reordered: bool = False  # the file listed its rows out of time order
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,7 @@ class ImportResult:
     cases: int
     events: int
     skipped: int  # cases already imported before
+    reordered: int = 0  # imported cases whose rows the file listed out of time order
 
 
 def _timestamp(value: str, line: int) -> str:
@@ -49,26 +59,50 @@ def _timestamp(value: str, line: int) -> str:
         return parse_time(value).astimezone(UTC).isoformat()
     except ValueError:
         raise LogImportError(f"line {line}: timestamp {value!r} is not ISO-8601") from None
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00, which is in year 0 in UTC
+        raise LogImportError(f"line {line}: timestamp {value!r} is out of range (years 1 to 9999 in UTC)") from None
 
 
 def _stem(path: Path) -> str:
     return path.name.removesuffix(".gz").removesuffix(".csv")
 
 
-def _fits(line: int, value: str | None, column: str, limit: int) -> None:
-    if value is not None and len(value) > limit:
-        raise LogImportError(f"line {line}: {column} is {len(value)} characters long; at most {limit} can be stored")
+def _check(line: int, value: str, column: str, limit: int | None = None) -> None:
+    try:
+        storable.check_text(value, column, limit)
+    except storable.NotStorable as exc:
+        raise LogImportError(f"line {line}: {exc}") from None
 
 
-def read_log(path: Path) -> list[LogCase]:
+def by_time(rows: list[Row]) -> list[Row]:
+    """The rows in time order. Stable: rows at the same time keep the order the log gave them, which in these logs
+    is the order the work was done. The times are all `datetime.isoformat()` of UTC values, whose text sorts as
+    the times do (the seconds are followed by "+" when there is no fraction, which sorts before its ".")."""
+    return sorted(rows, key=lambda row: row[1])
+
+
+def rows_digest(rows: list[Row]) -> str:
+    """A digest of a case's rows, in time order, to tell a re-import of the same case from a different one.
+    No value can hold a NUL (they are checked), so NUL-terminated fields cannot run into each other."""
+    text = "".join(f"{act}\x00{at}\x00{res or ''}\x00" for act, at, res in by_time(rows))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def read_log(path: Path, name: str | None = None) -> list[LogCase]:
+    """The log's cases, each with its rows in time order; `name` (default the file stem) prefixes the business
+    keys, so it limits how long a case id may be."""
     if not path.is_file():
         raise LogImportError(f"{path}: no such file")
     cases: dict[str, LogCase] = {}
-    names: dict[str, str] = {}
-    case_id_limit = storable.BUSINESS_KEY - len(_stem(path)) - 1  # the business key is "<file stem>:<case_id>"
+    # One string object per distinct name, not one per row (and each checked once, when first seen)
+    activities: dict[str, str] = {}
+    resources: dict[str, str] = {}
+    name = _stem(path) if name is None else name
+    case_id_limit = storable.BUSINESS_KEY - len(name) - 1  # the business key is "<name>:<case_id>"
     if case_id_limit < 1:
         raise LogImportError(
-            f"{path}: the file name is too long to name its cases by (at most {storable.BUSINESS_KEY - 2} characters)"
+            f"{path}: the name {name!r} is too long to name its cases by (at most {storable.BUSINESS_KEY - 2} "
+            "characters)"
         )
     try:
         with open_log_text(path) as fh:
@@ -89,14 +123,65 @@ def read_log(path: Path) -> list[LogCase]:
                 resource = None
                 if columns.resource is not None and len(row) > columns.resource:
                     resource = row[columns.resource].strip() or None
-                _fits(line, case_id, "case_id", case_id_limit)
-                _fits(line, resource, "resource", storable.ACTOR)
-                activity = names.setdefault(activity, activity)  # one object per name, not one per row
-                resource = None if resource is None else names.setdefault(resource, resource)
-                cases.setdefault(case_id, LogCase(case_id, [])).rows.append((activity, at, resource))
+                # Checked here, before anything is written: PostgreSQL refuses a NUL (and an over-long key or
+                # actor) only when the batch holding it is inserted, after earlier batches are committed.
+                log_case = cases.get(case_id)
+                if log_case is None:
+                    _check(line, case_id, "case_id", case_id_limit)
+                    log_case = cases[case_id] = LogCase(case_id, [])
+                if activity not in activities:
+                    _check(line, activity, "activity")
+                    activities[activity] = activity
+                activity = activities[activity]
+                if resource is not None:
+                    if resource not in resources:
+                        _check(line, resource, "resource", storable.ACTOR)
+                        resources[resource] = resource
+                    resource = resources[resource]
+                log_case.rows.append((activity, at, resource))
     except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as exc:
         raise LogImportError(f"{path}: cannot read: {exc}") from exc
+    for log_case in cases.values():
+        ordered = by_time(log_case.rows)
+        if ordered != log_case.rows:
+            log_case.rows, log_case.reordered = ordered, True
     return list(cases.values())
+
+
+def _stored_digests(store: Store, keys: list[str]) -> dict[str, str]:
+    """business key -> `rows_digest` of the stored case's imported rows, for those of `keys` that are taken.
+
+    Imports record the digest in `case_imported`; cases imported before that (and any other case holding such a key)
+    have theirs computed from their stored events."""
+    found: dict[str, str] = {}
+    missing: dict[str, str] = {}  # case id -> business key
+    with store.read() as conn:
+        q = (
+            select(t.cases.c.id, t.cases.c.business_key, t.events.c.type, t.events.c.payload)
+            .outerjoin(t.events, (t.events.c.case_id == t.cases.c.id) & (t.events.c.seq == 1))
+            .where(t.cases.c.business_key.in_(keys))
+        )
+        for case_id, key, event_type, payload in conn.execute(q):
+            digest = json.loads(payload).get("rows_sha256") if event_type == "case_imported" else None
+            if isinstance(digest, str):
+                found[key] = digest
+            else:
+                # Any other case under the key, not imported, gets the digest of no rows: that matches no case of a
+                # log, where each has at least one row.
+                missing[case_id] = key
+        if missing:
+            rows: dict[str, list[Row]] = {case_id: [] for case_id in missing}
+            q = (
+                select(t.events.c.case_id, t.events.c.at, t.events.c.payload)
+                .where(t.events.c.case_id.in_(list(missing)), t.events.c.type == "imported_activity")
+                .order_by(t.events.c.case_id, t.events.c.seq)
+            )
+            for r in conn.execute(q):
+                p = json.loads(r.payload)
+                rows[r.case_id].append((str(p.get("activity")), str(r.at), p.get("resource")))
+            for case_id, key in missing.items():
+                found[key] = rows_digest(rows[case_id])
+    return found
 
 
 def import_log(
@@ -107,35 +192,62 @@ def import_log(
     progress: Callable[[int], None] | None = None,
     limit: int | None = None,
     on_read: Callable[[int], None] | None = None,
+    name: str | None = None,
 ) -> ImportResult:
     """Import `path`; `on_read(n)` is called once the n cases to import are read and checked, `progress(n)` as
-    batches of n cases are committed; `limit` caps the case count."""
+    batches of n cases are committed; `limit` caps the case count; `name` replaces the file stem in the business
+    keys (to import a different log that has the same file name)."""
     if not definition_key.strip():
         raise LogImportError("the definition key must not be empty")
     if len(definition_key) > storable.DEFINITION_KEY:
         raise LogImportError(f"the definition key is longer than {storable.DEFINITION_KEY} characters")
-    log_cases = read_log(path)[:limit] if limit else read_log(path)
+    if limit is not None and limit < 1:
+        raise LogImportError(f"the limit must be at least 1 case, not {limit}")
+    if name is not None:
+        if not name.strip():
+            raise LogImportError("the name must not be empty")
+        try:
+            storable.check_text(name, "the name")
+        except storable.NotStorable as exc:
+            raise LogImportError(str(exc)) from None
+    log_cases = read_log(path, name)[:limit]
     if on_read is not None:
         on_read(len(log_cases))
-    stem = _stem(path)
+    prefix = _stem(path) if name is None else name
+    keys = [f"{prefix}:{c.source_id}" for c in log_cases]
+    # Every key is checked before anything is written. A key taken by a case with other rows is a different log
+    # with the same file name (or a key that two names and case ids spell alike: "a" with "b:1", "a:b" with "1"):
+    # counted as already present, its cases would be silently dropped.
+    stored: dict[str, str] = {}
+    for start in range(0, len(keys), BATCH_CASES):
+        stored.update(_stored_digests(store, keys[start : start + BATCH_CASES]))
+    digests = [rows_digest(c.rows) for c in log_cases]
+    for log_case, key, digest in zip(log_cases, keys, digests, strict=True):
+        if key in stored and stored[key] != digest:
+            raise LogImportError(
+                f"case {log_case.source_id!r}: its key {key!r} is taken by a stored case with other events (from "
+                "another log of the same name, or one whose name and case id spell the same key); nothing was "
+                "imported. Import this log under another name (import-log --name NAME)"
+            )
     definition = store.definition(definition_key)
     version = definition.version if definition is not None else 0
-    imported = events = skipped = 0
+    imported = events = skipped = reordered = 0
     now = datetime.now(UTC)
     for start in range(0, len(log_cases), BATCH_CASES):
         batch = log_cases[start : start + BATCH_CASES]
-        keys = [f"{stem}:{c.source_id}" for c in batch]
-        seen = store.existing_business_keys(keys)
         case_rows: list[dict[str, Any]] = []
         event_rows: list[dict[str, Any]] = []
-        for log_case, key in zip(batch, keys, strict=True):
-            if key in seen:
+        batch_keys, batch_digests = keys[start : start + BATCH_CASES], digests[start : start + BATCH_CASES]
+        for log_case, key, digest in zip(batch, batch_keys, batch_digests, strict=True):
+            if key in stored:
                 skipped += 1
                 continue
+            reordered += log_case.reordered
             case_id = uuid.uuid4().hex
-            first_at = log_case.rows[0][1]
+            first_at = log_case.rows[0][1]  # the earliest: the rows are in time order
             new = [NewEvent("case_imported", first_at, "import", None,
-                            {"definition": definition_key, "source": path.name, "source_case": log_case.source_id})]
+                            {"definition": definition_key, "source": path.name, "source_case": log_case.source_id,
+                             "rows_sha256": digest})]
             new += [
                 NewEvent("imported_activity", at, resource or "import", None, {"activity": act, "resource": resource})
                 for act, at, resource in log_case.rows
@@ -166,4 +278,4 @@ def import_log(
         events += len(event_rows)
         if progress is not None:
             progress(len(batch))
-    return ImportResult(imported, events, skipped)
+    return ImportResult(imported, events, skipped, reordered)

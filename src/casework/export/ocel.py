@@ -52,11 +52,14 @@ def write_ocel(
                     ],
                     "relationships": [{"objectId": f"case:{a.case_id}", "qualifier": "part of"}],
                 }
+        attributes = [{"name": "lifecycle", "value": a.transition}]
+        if a.resource is not None:
+            attributes.append({"name": "resource", "value": a.resource})
         event = {
             "id": f"e{a.event_id}",
             "type": a.activity,
             "time": a.time.isoformat(),
-            "attributes": [{"name": "lifecycle", "value": a.transition}, {"name": "resource", "value": a.resource}],
+            "attributes": attributes,
             "relationships": rel,
         }
         out.write(("," if n_events else "") + encode(event))

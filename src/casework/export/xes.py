@@ -57,11 +57,12 @@ def write_xes(out: TextIO, acts: Iterable[Activity]) -> tuple[int, int]:
             traces += 1
             out.write(f'  <trace>\n    <string key="concept:name" value={quoteattr(a.case_id)}/>\n')
         events += 1
+        resource = "" if a.resource is None else f'      <string key="org:resource" value={quoteattr(a.resource)}/>\n'
         out.write(
             "    <event>\n"
             f'      <string key="concept:name" value={quoteattr(a.activity)}/>\n'
             f'      <string key="lifecycle:transition" value={quoteattr(a.transition)}/>\n'
-            f'      <string key="org:resource" value={quoteattr(a.resource)}/>\n'
+            f"{resource}"
             f'      <date key="time:timestamp" value="{xes_time(a.time)}"/>\n'
             "    </event>\n"
         )

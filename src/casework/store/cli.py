@@ -105,25 +105,56 @@ def state_at_cmd(
 
 def export_cmd(
     fmt: Annotated[str, typer.Option("--format", help="xes | ocel | csv")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="file to write")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="file to write, or - for standard output")],
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Export the event log for process mining (IEEE XES, OCEL 2.0 JSON, or case_id,activity,timestamp,resource CSV)."""
-    from casework.export import FORMATS, export
+    import io
+
+    from casework.export import FORMATS, ExportPathError, export, export_to, output_target
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
+    to_stdout = str(output) == "-"
+    shown = "standard output" if to_stdout else str(output)
+    try:
+        # Checked before the database is opened, so that a bad path is all the error says.
+        in_place = to_stdout or output_target(output)[1]
+    except ExportPathError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     with open_store(db) as store:
-        first, events = export(store, fmt, output)
+        try:
+            if to_stdout:
+                sys.stdout.flush()  # what was written to it before goes first
+                out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True)
+                try:
+                    first, events = export_to(store, fmt, out)
+                finally:
+                    out.detach()  # leave sys.stdout open
+            else:
+                first, events = export(store, fmt, output)
+        except ExportPathError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        except OSError as exc:
+            typer.echo(f"error: cannot write {shown}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(2) from exc
     unit = "objects" if fmt == "ocel" else "cases"
-    typer.echo(f"export: {first} {unit}, {events} events -> {output}")
+    # Written to a stream (standard output, a pipe), the export owns standard output: the summary goes aside.
+    typer.echo(f"export: {first} {unit}, {events} events -> {shown}", err=in_place)
 
 
 def import_log_cmd(
     file: Annotated[Path, typer.Argument(help="event log CSV (gzip or plain): case_id,activity,timestamp[,resource]")],
     definition: Annotated[str, typer.Option("--definition", help="definition key the imported cases belong to")],
     db: DbOption = DEFAULT_DB,
-    limit: Annotated[int | None, typer.Option(help="import only the first N cases")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="import only the first N cases")] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(help="name the log's cases NAME:<case id> instead of <file stem>:<case id> (to import a "
+                          "different log with the same file name)"),
+    ] = None,
 ) -> None:
     """Load a historical log as closed, hash-chained cases (importing the same file again adds nothing)."""
     from rich.console import Console
@@ -144,13 +175,16 @@ def import_log_cmd(
             ) as progress:
                 task = progress.add_task(file.name, total=None)  # the log is read once, by import_log
                 result = import_log(
-                    store, file, definition, limit=limit, progress=lambda n: progress.advance(task, n),
+                    store, file, definition, limit=limit, name=name, progress=lambda n: progress.advance(task, n),
                     on_read=lambda n: progress.update(task, total=n),
                 )
         except LogImportError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
-    typer.echo(f"import-log: {result.cases} cases, {result.events} events imported, {result.skipped} already present")
+    summary = f"import-log: {result.cases} cases, {result.events} events imported, {result.skipped} already present"
+    if result.reordered:
+        summary += f"; {result.reordered} cases had rows out of time order (imported in time order)"
+    typer.echo(summary)
 
 
 def tasks_cmd(
@@ -180,6 +214,13 @@ def tasks_cmd(
     from rich.console import Console
     from rich.table import Table
 
+    from casework.engine.lifecycle import OPEN, TERMINAL
+
+    states = sorted(OPEN | TERMINAL)
+    unknown = [s for s in state or () if s not in states]
+    if unknown:
+        raise typer.BadParameter(f"unknown state {unknown[0]!r}: choose from {', '.join(states)}",
+                                 param_hint="'--state'")
     due: datetime | None = None
     if due_before is not None:
         try:

@@ -295,7 +295,9 @@ class Store(JobsMixin, DocumentsMixin):
         if kinds:
             q = q.where(t.tasks.c.kind.in_(kinds))
         if due_before is not None:
-            q = q.where(t.tasks.c.due_at <= due_before)
+            # In UTC, as due_at is stored: SQLite compares the stored text, and SQLAlchemy writes a bound datetime's
+            # wall-clock time there without its offset.
+            q = q.where(t.tasks.c.due_at <= as_utc(due_before))
         # Soonest due first, undated last, on both databases (SQLite would put NULL first, PostgreSQL last).
         return q.order_by(t.tasks.c.due_at.asc().nulls_last(), t.tasks.c.case_id, t.tasks.c.item_id).limit(limit)
 

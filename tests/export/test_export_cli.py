@@ -1,0 +1,98 @@
+"""`casework export -o`: where the file goes (through a link, to a pipe, to standard output) and bad paths."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from casework.cli import app
+from casework.export.importlog import import_log
+from casework.store import Store
+
+NS = "{http://www.xes-standard.org/}"
+LOG = "case_id,activity,timestamp,resource\nA,Register,2020-01-01T10:00:00,ann\nA,Close,2020-01-01T11:00:00,\n"
+
+
+@pytest.fixture
+def filled(db_url: str, tmp_path: Path) -> str:
+    log = tmp_path / "small.csv"
+    log.write_text(LOG)
+    with Store.open(db_url, audit_key=tmp_path / "k") as store:
+        import_log(store, log, "intake")
+    return db_url
+
+
+def _export(db: str, output: str, fmt: str = "csv") -> tuple[int, str, str]:
+    res = CliRunner().invoke(app, ["export", "--db", db, "--format", fmt, "-o", output])
+    return res.exit_code, res.stdout, res.stderr
+
+
+def test_a_symbolic_link_is_followed_not_replaced(filled: str, tmp_path: Path) -> None:
+    target = tmp_path / "target.csv"
+    target.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target.name)
+    code, out, _ = _export(filled, str(link))
+    assert code == 0 and out.startswith("export: 1 cases, 2 events ->")
+    assert link.is_symlink() and os.readlink(link) == "target.csv"
+    assert target.read_text().startswith("case_id,activity,timestamp,resource\n")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")) == []
+
+
+def test_a_pipe_is_written_to_not_replaced(filled: str, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader, so that opening to write does not block
+    try:
+        code, out, err = _export(filled, str(fifo))
+        data = os.read(reader, 1 << 16).decode()
+    finally:
+        os.close(reader)
+    assert code == 0 and fifo.is_fifo()
+    assert data.startswith("case_id,activity,timestamp,resource\n") and len(data.splitlines()) == 3
+    assert out == "" and err.startswith("export: 1 cases, 2 events ->")  # a stream gets the data alone
+
+
+def test_dash_writes_standard_output(filled: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # where a file named "-" would have been written
+    code, out, err = _export(filled, "-", "xes")
+    assert code == 0 and err.strip() == "export: 1 cases, 2 events -> standard output"
+    ET.fromstring(out)
+    assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize(("output", "message"), [
+    ("nodir/out.csv", "cannot write {tmp}/nodir/out.csv: no directory {tmp}/nodir"),
+    (".", "{tmp} is a directory: give the file to write"),
+])
+def test_a_path_that_cannot_be_written_is_a_clear_error(
+    filled: str, tmp_path: Path, output: str, message: str
+) -> None:
+    target = str(tmp_path / output).removesuffix("/.")
+    code, out, err = _export(filled, target)
+    assert code == 2 and err.strip() == "error: " + message.format(tmp=tmp_path)
+    assert "Traceback" not in out + err and not (tmp_path / "nodir").exists()
+
+
+def test_a_log_without_resources_is_exported_without_them(filled: str, tmp_path: Path) -> None:
+    code, _, _ = _export(filled, str(tmp_path / "out.csv"))
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text())))
+    assert [(r["activity"], r["resource"]) for r in rows] == [("Register", "ann"), ("Close", "")]
+    code, _, _ = _export(filled, str(tmp_path / "out.xes"), "xes")
+    assert code == 0
+    events = ET.parse(tmp_path / "out.xes").getroot().iter(f"{NS}event")
+    resources = [{a.get("key"): a.get("value") for a in ev}.get("org:resource") for ev in events]
+    assert resources == ["ann", None]
+    code, _, _ = _export(filled, str(tmp_path / "out.json"), "ocel")
+    assert code == 0
+    ocel = json.loads((tmp_path / "out.json").read_text())
+    attributes = [{a["name"]: a["value"] for a in ev["attributes"]} for ev in ocel["events"]]
+    assert [a.get("resource") for a in attributes] == ["ann", None]
