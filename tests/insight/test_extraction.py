@@ -9,7 +9,8 @@ import pytest
 
 from casework.demo import demo_definition
 from casework.engine import CaseState, commands, execute
-from casework.insight.casetype import bundled_case_type
+from casework.insight import extraction
+from casework.insight.casetype import bundled_case_type, parse_case_type
 from casework.insight.extraction import (
     MAX_PDF_PAGES,
     DocumentText,
@@ -235,3 +236,116 @@ def test_convert(kind: str, raw: str, value: object) -> None:
 def test_convert_rejects(kind: str, raw: str) -> None:
     with pytest.raises(ValueError):
         convert(kind, raw)
+
+
+def test_the_bundled_patterns_stay_fast_on_long_runs_of_spaces() -> None:
+    # `\s*:?\s*(?:EUR|...)?\s*` could share a run of spaces among its three parts in cubically many ways: 4,000
+    # spaces took the amount pattern 166 s, and 20,000 would overrun even the time budget of the `regex` engine.
+    # Each pattern now has one run between two tokens and is linear, so it finishes and no problem is reported.
+    spaces = " " * 20_000
+    text = "\n".join(f"{label}{spaces}x" for label in ("Claimed amount", "Policy number", "Date of incident"))
+    text += f"\nClaimant: a{spaces}x\nClaimed amount: 300"
+    result = extract_fields(bundled_case_type("insurance_claim"), [DocumentText("form.txt", "claim_form", (text,))])
+    assert result.problems == []
+    assert {name: found.value for name, found in result.values.items()} == {"claimant": "a x", "amount": 300}
+
+
+def test_a_slow_pattern_is_stopped_and_reported_and_the_rest_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Case types come from administrators: a pattern that backtracks exponentially (here on 60 "a"s, which would
+    # run for far longer than anyone waits) is stopped when it has used its time on a document, and reported.
+    monkeypatch.setattr(extraction, "PATTERN_SECONDS", 0.05)
+    case_type = parse_case_type(
+        '[case_type]\nkey = "t"\ndefinition = "d"\n'
+        '[[patterns]]\nfield = "ref"\nregex = \'Ref: ((?:a|aa)+)$\'\n'
+        '[[patterns]]\nfield = "name"\nregex = \'Name: (\\w+)\'\n'
+    )
+    hostile = DocumentText("hostile.txt", "letter", ("Name: Ann\nRef: " + "a" * 60 + "b",))
+    fine = DocumentText("fine.txt", "letter", ("Ref: aaa",))
+    result = extract_fields(case_type, [hostile, fine])
+    assert result.problems == [
+        "hostile.txt p.1: ref: the pattern ran out of its 0.05 s for this document and was stopped; the rest of the "
+        "document was not searched for this field"
+    ]
+    assert {name: (found.document, found.value) for name, found in result.values.items()} == {
+        "name": ("hostile.txt", "Ann"),
+        "ref": ("fine.txt", "aaa"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("line", "text", "value"),
+    [
+        ("Claimed amount: 4.200 15.03.2025", "4.200", 4200),  # was 420015032025
+        ("Claimed amount: 1,500 3 photos attached", "1,500", 1500),  # was 1.5003
+        ("Claimed amount: EUR 2 500 3 photos", "2 500", 2500),  # was 25003
+        ("Claimed amount: 1\u202f234,50 EUR", "1\u202f234,50", 1234.5),
+        ("Claimed amount: 1'234.50.", "1'234.50", 1234.5),
+        ("Claimed amount: 0,125", "0,125", 0.125),  # was 125: a leading 0 is no thousands group
+    ],
+)
+def test_the_amount_stops_where_the_number_does(line: str, text: str, value: float) -> None:
+    result = extract_fields(bundled_case_type("insurance_claim"), [read_document("f.txt", line.encode(), "claim_form")])
+    found = result.values["amount"]
+    assert (found.text, found.value) == (text, value)
+
+
+def test_an_amount_whose_marks_fit_no_layout_is_a_problem_not_a_guess() -> None:
+    doc = read_document("f.txt", b"Claimed amount: 1,234,56", "claim_form")
+    result = extract_fields(bundled_case_type("insurance_claim"), [doc])
+    assert "amount" not in result.values
+    assert result.problems == ["f.txt p.1: amount '1,234,56': " + AMBIGUOUS]
+
+
+AMBIGUOUS = (
+    "ambiguous number: thousands marks must group digits in threes, followed by at most one decimal mark "
+    "(12,500.00 or 12.500,00)"
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("0,125", 0.125), ("1\u2009234", 1234), ("1\u202f234,50", 1234.5)],
+)
+def test_convert_reads_numbers_in_either_layout(raw: str, value: float) -> None:
+    assert convert("number", raw) == value
+
+
+@pytest.mark.parametrize("raw", ["4.200 15.03.2025", "1,500 3", "1,234,56", "1234,567", "1.234.5678", "1."])
+def test_convert_refuses_ambiguous_numbers(raw: str) -> None:
+    with pytest.raises(ValueError, match=r"^ambiguous number"):
+        convert("number", raw)
+
+
+FORM = "Policy number: AB-123456\nClaimant: Jane Doe\nClaimed amount: 500\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-32-be"])
+def test_text_files_are_decoded_as_their_byte_order_mark_says(encoding: str) -> None:
+    data = FORM.encode(encoding)
+    if encoding in ("utf-16-be", "utf-32-be"):  # these codecs write no mark of their own
+        data = ("\ufeff" + FORM).encode(encoding)
+    doc = read_document("form.txt", data, "claim_form")
+    assert doc.pages == (FORM,)
+    values = extract_fields(bundled_case_type("insurance_claim"), [doc]).values
+    assert {name: found.value for name, found in values.items()} == {
+        "policyNumber": "AB-123456",
+        "claimant": "Jane Doe",
+        "amount": 500,
+    }
+
+
+def test_a_byte_order_mark_over_text_it_does_not_fit_is_an_extraction_error() -> None:
+    with pytest.raises(ExtractionError, match="cannot read text: it has a utf-16 byte order mark"):
+        read_document("form.txt", "Claimant: Jane".encode("utf-16") + b"\x00", "claim_form")
+
+
+@pytest.mark.parametrize("newline", ["\r", "\r\n"])
+def test_carriage_returns_end_lines(newline: str) -> None:
+    # CR-only: the claimant took the rest of the file; CRLF: the reason quoted 'Jane Doe\r'
+    doc = read_document("form.txt", FORM.replace("\n", newline).encode(), "claim_form")
+    assert doc.pages == (FORM,)
+    result = extract_fields(bundled_case_type("insurance_claim"), [doc])
+    assert result.values["claimant"].text == "Jane Doe"
+    plan = fill_command(result, {}, actor="intake")
+    assert plan.command is not None and plan.command.reason is not None
+    assert "claimant from form.txt p.1: 'Jane Doe'" in plan.command.reason

@@ -48,6 +48,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
+import regex
+
 from casework.expr import Expression, ExpressionError, compile_expression
 from casework.model.timers import TimerError, parse_duration
 
@@ -107,7 +109,7 @@ class DocumentSpec:
 @dataclass(frozen=True)
 class PatternSpec:
     field: str
-    regex: re.Pattern[str]
+    regex: regex.Pattern[str]  # the `regex` package's: its searches take a timeout
     type: str
     documents: tuple[str, ...] = ()  # document kinds searched; empty means all
 
@@ -335,27 +337,30 @@ class _Validator:
         kind = self.choice(f"{path}.type", t.get("type"), FIELD_TYPES, default=default_type)
         if declared is not None and kind != declared.type:
             self.problem(f"{path}.type", f"{kind!r} differs from field {name!r}, declared as {declared.type!r}")
-        flags = re.IGNORECASE if self.boolean(f"{path}.ignore_case", t.get("ignore_case"), True) else 0
+        ignore_case = self.boolean(f"{path}.ignore_case", t.get("ignore_case"), True)
         source = self.text(f"{path}.regex", t.get("regex"))
-        regex: re.Pattern[str] | None = None
+        pattern: regex.Pattern[str] | None = None
         if source:
+            # Checked with `re`, the syntax case types are written in (and its error messages); matched with `regex`,
+            # which runs the same pattern but can stop it when it takes too long (extraction.PATTERN_SECONDS).
             try:
-                regex = re.compile(source, flags | re.MULTILINE)
-            except re.error as exc:
+                groups = re.compile(source).groups
+                pattern = regex.compile(source, (regex.IGNORECASE if ignore_case else 0) | regex.MULTILINE)
+            except (re.error, regex.error) as exc:
                 self.problem(f"{path}.regex", f"not a valid regular expression: {exc}")
             else:
-                if regex.groups != 1:
-                    self.problem(f"{path}.regex", f"must have exactly one capturing group (has {regex.groups})")
-                    regex = None
+                if groups != 1:
+                    self.problem(f"{path}.regex", f"must have exactly one capturing group (has {groups})")
+                    pattern = None
         docs = t.get("documents", [])
         if isinstance(docs, str):
             docs = [docs]
         if not isinstance(docs, list) or not all(isinstance(d, str) and d for d in docs):
             self.problem(f"{path}.documents", f"must be a list of document kinds (got {docs!r})")
             docs = []
-        if not name or regex is None:
+        if not name or pattern is None:
             return None
-        return PatternSpec(name, regex, kind, tuple(docs))
+        return PatternSpec(name, pattern, kind, tuple(docs))
 
     def rule_spec(self, path: str, t: Mapping[str, Any]) -> RuleSpec | None:
         self.unknown(path, t, {"id", "condition", "kind", "message", "severity", "action"})

@@ -8,12 +8,16 @@ disagreement is reported instead, so the person can decide.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import io
 import re
+import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+import regex
 
 from casework.engine import commands
 from casework.insight.casetype import CaseType, PatternSpec
@@ -36,6 +40,9 @@ CONTEXT_CHARS: Final = 40  # characters shown either side of a match, so a perso
 # Pages of a PDF read for intake (a 6 MB file of 20,000 one-line pages took 15 s to read whole): forms and letters
 # are far shorter, and an upload must not hold a worker for minutes.
 MAX_PDF_PAGES: Final = 500
+# Time one pattern may spend on one document. Patterns come from case types and text from uploads, and a pattern that
+# backtracks badly can take minutes on a few KB; a sound one takes milliseconds on a whole 500-page PDF.
+PATTERN_SECONDS: Final = 1.0
 
 
 class ExtractionError(ValueError):
@@ -91,8 +98,14 @@ def read_document(name: str, data: bytes, kind: str, media_type: str | None = No
     """The text of a PDF (recognised by its header or media type) or a plain text file."""
     if data.startswith(b"%PDF") or media_type == "application/pdf" or name.lower().endswith(".pdf"):
         pages, total = _read_pdf(data, MAX_PDF_PAGES)
-        return DocumentText(name, kind, tuple(pages), unread_pages=total - len(pages))
-    return DocumentText(name, kind, (_decode(data),))
+        return DocumentText(name, kind, tuple(_newlines(p) for p in pages), unread_pages=total - len(pages))
+    return DocumentText(name, kind, (_newlines(_decode(data)),))
+
+
+def _newlines(text: str) -> str:
+    # Patterns end a line at "\n" (`$`, `[^\n]`): with CR-only endings a whole file is one line, and CRLF leaves
+    # a "\r" in the captured text.
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def pdf_pages(data: bytes, limit: int | None = None) -> list[str]:
@@ -117,8 +130,25 @@ def _read_pdf(data: bytes, limit: int | None) -> tuple[list[str], int]:
         raise ExtractionError(f"cannot read PDF: {type(exc).__name__}: {exc}") from exc
 
 
+# UTF-32 first: its little-endian mark begins with UTF-16's.
+_BOMS: Final = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "cp1252"):
+    """A text file's text: as its byte order mark says, else UTF-8, else Windows-1252 (the usual legacy encoding)."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise ExtractionError(f"cannot read text: it has a {encoding} byte order mark, but {exc}") from exc
+    for encoding in ("utf-8", "cp1252"):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
@@ -142,24 +172,44 @@ def extract_fields(case_type: CaseType, documents: Iterable[DocumentText]) -> Ex
 
 
 def _apply(pattern: PatternSpec, doc: DocumentText, result: ExtractionResult) -> None:
+    # One budget for the whole document (`regex` counts a finditer's matching time against its timeout), so that a
+    # 500-page PDF cannot multiply it.
+    budget = PATTERN_SECONDS
     for page_no, text in enumerate(doc.pages, start=1):
-        for match in pattern.regex.finditer(text):
-            raw = match.group(1)
-            if raw is None:
-                continue
-            start, end = match.span(1)
-            try:
-                value = convert(pattern.type, raw)
-            except ValueError as exc:
-                result.problems.append(f"{doc.name} p.{page_no}: {pattern.field} {raw.strip()!r}: {exc}")
-                continue
-            lo, hi = max(0, start - CONTEXT_CHARS), min(len(text), end + CONTEXT_CHARS)
-            found = Extracted(pattern.field, value, doc.name, page_no, (start, end), raw, " ".join(text[lo:hi].split()))
-            first = result.values.get(pattern.field)
-            if first is None:
-                result.values[pattern.field] = found
-            elif first.value != value and all(a.value != value for a in result.alternatives if a.field == found.field):
-                result.alternatives.append(found)
+        started = time.monotonic()
+        try:
+            if budget <= 0:
+                raise TimeoutError
+            for match in pattern.regex.finditer(text, timeout=budget):
+                _add(pattern, doc, page_no, text, match, result)
+        except TimeoutError:
+            result.problems.append(
+                f"{doc.name} p.{page_no}: {pattern.field}: the pattern ran out of its {PATTERN_SECONDS:g} s for this "
+                "document and was stopped; the rest of the document was not searched for this field"
+            )
+            return
+        budget -= time.monotonic() - started
+
+
+def _add(
+    pattern: PatternSpec, doc: DocumentText, page_no: int, text: str, match: regex.Match[str], result: ExtractionResult
+) -> None:
+    raw = match.group(1)
+    if raw is None:
+        return
+    start, end = match.span(1)
+    try:
+        value = convert(pattern.type, raw)
+    except ValueError as exc:
+        result.problems.append(f"{doc.name} p.{page_no}: {pattern.field} {raw.strip()!r}: {exc}")
+        return
+    lo, hi = max(0, start - CONTEXT_CHARS), min(len(text), end + CONTEXT_CHARS)
+    found = Extracted(pattern.field, value, doc.name, page_no, (start, end), raw, " ".join(text[lo:hi].split()))
+    first = result.values.get(pattern.field)
+    if first is None:
+        result.values[pattern.field] = found
+    elif first.value != value and all(a.value != value for a in result.alternatives if a.field == found.field):
+        result.alternatives.append(found)
 
 
 _MONTHS: Final = {
@@ -173,6 +223,12 @@ _MONTHS: Final = {
     for m in names
 }
 _NUMBER_RE: Final = re.compile(r"^[+-]?\d[\d.,' ]*$")
+# Thousands separators group digits in threes, all with the same mark, and a decimal mark may follow: 12,500 /
+# 1.234.567 / 1 234,56 / 1'234.50. A leading 0 starts no group (0,125 is a decimal).
+_GROUPED: Final = re.compile(r"[+-]?[1-9]\d{0,2}(?P<sep>[.,' ])\d{3}(?:(?P=sep)\d{3})*(?:(?P<mark>[.,])(?P<dec>\d+))?")
+_PLAIN: Final = re.compile(r"[+-]?\d+(?:[.,](?P<dec>\d+))?")
+# no-break, thin and narrow no-break spaces; the typographic apostrophe (Swiss 1’234)
+_SEPARATORS: Final = str.maketrans({"\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2019": "'"})
 
 
 def convert(kind: str, raw: str) -> Any:
@@ -197,24 +253,23 @@ def convert(kind: str, raw: str) -> Any:
 
 
 def _number(text: str) -> int | float:
-    compact = text.replace("\u00a0", " ").strip()
+    compact = text.translate(_SEPARATORS).strip()
     if not _NUMBER_RE.match(compact):
         raise ValueError("not a number")
-    compact = compact.replace(" ", "").replace("'", "")
-    # The last of "." and "," is the decimal mark unless exactly three digits follow a lone separator
-    # (12,500 is twelve thousand five hundred; 12,50 and 1.234,56 are decimal).
-    marks = [c for c in compact if c in ".,"]
-    if marks:
-        last = max(compact.rfind("."), compact.rfind(","))
-        decimals = compact[last + 1 :]
-        thousands_only = len(set(marks)) == 1 and (len(marks) > 1 or len(decimals) == 3)
-        if thousands_only:
-            compact = compact.replace(marks[0], "")
-        else:
-            whole = compact[:last].replace(".", "").replace(",", "")
-            compact = f"{whole}.{decimals}"
-    value = float(compact)
-    return int(value) if value.is_integer() and "." not in compact else value
+    grouped = _GROUPED.fullmatch(compact)
+    if grouped and grouped["mark"] != grouped["sep"]:
+        whole = compact[: grouped.start("mark")] if grouped["mark"] else compact
+        digits = whole.replace(grouped["sep"], "")
+        return float(f"{digits}.{grouped['dec']}") if grouped["mark"] else int(digits)
+    plain = _PLAIN.fullmatch(compact)
+    # 1234,567 is a decimal if the comma is one and a misplaced thousands mark if not: refuse to guess, as for
+    # anything else whose marks fit neither layout (4.200 15.03.2025, 1,500 3).
+    if plain and not (plain["dec"] is not None and len(plain["dec"]) == 3 and compact.lstrip("+-")[0] != "0"):
+        return float(compact.replace(",", ".")) if plain["dec"] is not None else int(compact)
+    raise ValueError(
+        "ambiguous number: thousands marks must group digits in threes, followed by at most one decimal mark "
+        "(12,500.00 or 12.500,00)"
+    )
 
 
 def _date(text: str) -> dt.date:

@@ -48,7 +48,24 @@ def train_booster(
 
 
 def booster_from_string(text: str) -> lgb.Booster:
-    return lgb.Booster(model_str=text)
+    """A booster from LightGBM's text format; ValueError or LightGBMError, never a crash, if the text is damaged.
+
+    LightGBM parses the trees at the byte offsets its header lists (`tree_sizes=`) in an OpenMP loop, and a parse
+    error there aborts the whole process ("terminate called without an active exception") instead of raising.
+    Without that line it reads the trees one after another and raises, so the line is dropped here; it would only
+    have let a multi-threaded load split the work. What it said is checked instead: that many trees, then the end.
+    """
+    if "\nend of trees\n" not in text:
+        raise ValueError("the LightGBM model text is incomplete (it does not reach 'end of trees')")
+    header, first, trees = text.partition("\nTree=")
+    lines = header.split("\n")
+    sizes = next((line for line in lines if line.startswith("tree_sizes=")), None)
+    expected = len(sizes.removeprefix("tree_sizes=").split()) if sizes is not None else None
+    kept = "\n".join(line for line in lines if not line.startswith("tree_sizes="))
+    booster = lgb.Booster(model_str=kept + first + trees)
+    if expected is not None and booster.num_trees() != expected:
+        raise ValueError(f"the LightGBM model text has {booster.num_trees()} trees where its header lists {expected}")
+    return booster
 
 
 def sample_rows(n: int, cap: int, seed: int) -> npt.NDArray[np.int64]:

@@ -7,6 +7,12 @@ over the training cases (ids, activities, timestamps, resources), <params> one o
 A model file is gzip-compressed JSON: the n-gram counts, the feature vocabulary, the chosen settings and the
 LightGBM boosters in LightGBM's own text format. No pickle: loading a file never runs code from it, so a model file
 from elsewhere is no more dangerous than any other JSON document.
+
+A file carries the SHA-256 digest of the rest of its content (as canonical JSON: sorted keys, no spaces), checked
+on load before any part of the model is read, so that a file damaged on disk or in transit is refused before
+LightGBM's parser sees it (a booster cut short made LightGBM abort the whole process). It guards against damage,
+not against someone who edits a file and writes a new digest; `gbt.booster_from_string` and the checks here keep
+such a file, and files written before digests (which still load), to an error too.
 """
 
 from __future__ import annotations
@@ -19,11 +25,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import lightgbm as lgb
+
 from casework.insight.eventlog import Case
 from casework.insight.nba import NBAParams, NextActionModel
 from casework.insight.remaining import RemainingParams, RemainingTimeModel
 
 FORMAT = "casework-insight-model/1"
+DIGEST = "sha256"  # the key of the content digest; files written before it have none
+# what `NextActionModel.suggest` reads: the next step, and the next step or the end of the case
+SUGGESTED_VARIANTS = ("noeoc", "eoc")
 
 
 def data_hash(cases: Sequence[Case]) -> str:
@@ -64,6 +75,7 @@ class InsightModel:
             "next_action": self.next_action.to_json(),
             "remaining_time": self.remaining_time.to_json(),
         }
+        document[DIGEST] = content_digest(document)
         # Written beside the target and renamed over it: an interrupted save leaves the previous model whole.
         target = Path(path)
         partial = target.with_name(f".{target.name}.partial")
@@ -85,15 +97,50 @@ class InsightModel:
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             found = document.get("format") if isinstance(document, dict) else type(document).__name__
             raise ModelFileError(f"{path}: not a casework insight model file (format {found!r})")
+        if DIGEST in document and document[DIGEST] != content_digest(document):
+            raise ModelFileError(f"{path}: a damaged model file (its content does not match its SHA-256 digest)")
         try:
-            return cls(
+            model = cls(
                 version=str(document["version"]),
                 next_action=NextActionModel.from_json(document["next_action"]),
                 remaining_time=RemainingTimeModel.from_json(document["remaining_time"]),
                 source=str(document.get("source", "")),
             )
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            model._check()
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, lgb.basic.LightGBMError) as exc:
             raise ModelFileError(f"{path}: a damaged model file ({type(exc).__name__}: {exc})") from exc
+        return model
+
+    def _check(self) -> None:
+        """ValueError if the parts do not fit together: a booster that does not match the encoding would only fail
+        (or give wrong answers) at the first prediction."""
+        nba = self.next_action
+        missing = [variant for variant in SUGGESTED_VARIANTS if variant not in nba.choices]
+        if missing:
+            raise ValueError(f"no chosen settings for the variant {' and '.join(missing)}")
+        classes = nba.encoding.n_classes if nba.tree_classes is None else nba.tree_classes.n_tree
+        widths = {"plain": nba.encoding.n_plain, "calendar": nba.encoding.n_features}
+        for kind, booster in nba.boosters.items():
+            if kind not in widths:
+                raise ValueError(f"unknown tree kind {kind!r}")
+            _check_booster(f"the {kind} trees", booster, classes, widths[kind])
+        remaining = self.remaining_time
+        if remaining.booster is not None:
+            _check_booster("the remaining-time trees", remaining.booster, 1, remaining.encoding.n_plain)
+
+
+def _check_booster(what: str, booster: lgb.Booster, classes: int, features: int) -> None:
+    if booster.num_model_per_iteration() != classes:
+        raise ValueError(f"{what} have {booster.num_model_per_iteration()} classes where the model has {classes}")
+    if booster.num_feature() != features:
+        raise ValueError(f"{what} read {booster.num_feature()} features where the model has {features}")
+
+
+def content_digest(document: dict[str, Any]) -> str:
+    """SHA-256 of a model document without its digest, as canonical JSON (the same after a load as before a save:
+    Python writes every float so that it reads back as the same float)."""
+    body = {key: value for key, value in document.items() if key != DIGEST}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 class ModelFileError(ValueError):

@@ -1,0 +1,153 @@
+"""Damaged model files: refused with a `ModelFileError` that says so, never a crash or a traceback."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from insight_synth import timing_log, write_log
+
+from casework.insight.eventlog import read_log
+from casework.insight.modelfile import DIGEST, InsightModel, ModelFileError, content_digest
+from casework.insight.nba import NBAParams, train_next_action
+from casework.insight.remaining import RemainingParams, train_remaining_time
+
+Document = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("model")
+    cases = read_log(write_log(folder / "claims.csv", timing_log(300)))
+    # without the resource-aware n-gram the trees are chosen, and saved (plain ones, on these cases)
+    nba = train_next_action(cases, NBAParams(resource_ngram=False), version="v1")
+    remaining = train_remaining_time(cases, RemainingParams(), encoding=nba.encoding)
+    assert set(nba.boosters) == {"plain"} and remaining.booster is not None
+    path = folder / "model.json.gz"
+    InsightModel("v1", nba, remaining).save(path)
+    return path
+
+
+def _read(path: Path) -> Document:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        document: Document = json.load(handle)
+    return document
+
+
+def _altered(
+    saved: Path, tmp_path: Path, change: Callable[[Document], None], digest: str = "keep"
+) -> Path:
+    """A copy of the saved model with `change` made to its content. `digest`: "keep" the one written with the
+    file (damage), "renew" it (an edit by someone who rewrote it), or "drop" it (a file from before digests)."""
+    document = _read(saved)
+    change(document)
+    if digest == "renew":
+        document[DIGEST] = content_digest(document)
+    elif digest == "drop":
+        del document[DIGEST]
+    path = tmp_path / "altered.json.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        json.dump(document, handle)
+    return path
+
+
+def _load_elsewhere(path: Path) -> subprocess.CompletedProcess[str]:
+    # LightGBM aborted the whole process on some damaged boosters: load in a child, so a regression fails this test
+    # instead of ending the test run.
+    code = (
+        "import sys\n"
+        "from casework.insight.modelfile import InsightModel, ModelFileError\n"
+        "try:\n"
+        "    InsightModel.load(sys.argv[1])\n"
+        "except ModelFileError as exc:\n"
+        "    print(exc)\n"
+        "    sys.exit(3)\n"
+    )
+    return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+
+
+def _cut_booster(document: Document) -> None:
+    booster = document["next_action"]["boosters"]["plain"]
+    document["next_action"]["boosters"]["plain"] = booster[: len(booster) // 2]
+
+
+def _break_a_tree(document: Document) -> None:
+    # one tree's leaf values lose all but two numbers, every offset in the header still right
+    booster: str = document["next_action"]["boosters"]["plain"]
+    start = booster.index("leaf_value=", booster.index("\nTree=3\n"))
+    end = booster.index("\n", start)
+    document["next_action"]["boosters"]["plain"] = booster[:start] + "leaf_value=1 2" + booster[end:]
+
+
+def test_a_model_file_carries_a_digest_of_its_content_and_one_without_still_loads(saved: Path, tmp_path: Path) -> None:
+    document = _read(saved)
+    assert document[DIGEST] == content_digest(document)
+    old = _altered(saved, tmp_path, lambda d: None, digest="drop")  # as written before digests
+    loaded = InsightModel.load(old)
+    assert loaded.version == "v1" and set(loaded.next_action.boosters) == {"plain"}
+
+
+def test_content_that_does_not_match_its_digest_is_refused_before_it_is_read(saved: Path, tmp_path: Path) -> None:
+    def edit(document: Document) -> None:
+        document["next_action"]["choices"]["noeoc"]["weight"] = 0.5
+
+    with pytest.raises(ModelFileError, match="a damaged model file \\(its content does not match its SHA-256 digest"):
+        InsightModel.load(_altered(saved, tmp_path, edit))
+
+
+@pytest.mark.parametrize(
+    ("change", "digest", "reason"),
+    [
+        # cut short inside a valid gzip: LightGBM aborted the process ("terminate called without an active exception")
+        (_cut_booster, "keep", "its content does not match its SHA-256 digest"),
+        (_cut_booster, "drop", "the LightGBM model text is incomplete"),
+        (_break_a_tree, "drop", "LightGBMError"),
+        (_break_a_tree, "renew", "LightGBMError"),
+    ],
+    ids=["cut-short", "cut-short-no-digest", "broken-tree-no-digest", "broken-tree-new-digest"],
+)
+def test_a_damaged_booster_is_a_model_file_error_not_an_abort(
+    saved: Path, tmp_path: Path, change: Callable[[Document], None], digest: str, reason: str
+) -> None:
+    path = _altered(saved, tmp_path, change, digest)
+    result = _load_elsewhere(path)
+    assert result.returncode == 3, (result.returncode, result.stderr[-2000:])
+    assert result.stdout.startswith(f"{path}: a damaged model file (") and reason in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda d: d["next_action"]["boosters"].update(plain="garbage"), "the LightGBM model text is incomplete"),
+        (lambda d: d["remaining_time"].update(booster="junk"), "the LightGBM model text is incomplete"),
+        (lambda d: d["next_action"]["choices"].pop("noeoc"), "ValueError: no chosen settings for the variant noeoc"),
+        (
+            lambda d: d["next_action"]["encoding"].update(activities=d["next_action"]["encoding"]["activities"][:2]),
+            "ValueError: the plain trees have 6 classes where the model has 3",
+        ),
+        (
+            lambda d: d["next_action"]["encoding"].update(last_activities=3),
+            "ValueError: the plain trees read 17 features where the model has 15",
+        ),
+        (
+            lambda d: d["remaining_time"]["encoding"].update(last_activities=3),
+            "ValueError: the remaining-time trees read 17 features where the model has 15",
+        ),
+    ],
+    ids=["garbage-booster", "garbage-remaining-booster", "no-noeoc", "fewer-activities", "fewer-features",
+         "remaining-fewer-features"],
+)
+def test_parts_that_do_not_fit_are_refused_on_load(
+    saved: Path, tmp_path: Path, change: Callable[[Document], None], reason: str
+) -> None:
+    # The digest is renewed, as someone editing the file would: the checks behind it still hold.
+    path = _altered(saved, tmp_path, change, digest="renew")
+    with pytest.raises(ModelFileError) as info:
+        InsightModel.load(path)
+    assert str(info.value).startswith(f"{path}: a damaged model file (") and reason in str(info.value)
