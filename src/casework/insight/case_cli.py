@@ -31,6 +31,7 @@ def suggest_case(
     from casework.insight.casetype import CaseTypeError, bundled_case_type, load_case_type
     from casework.insight.flags import assess
     from casework.insight.modelfile import InsightModel, ModelFileError
+    from casework.insight.watch import stored_documents
     from casework.service import CaseService
     from casework.service.errors import InvalidInput, NotFound
     from casework.store.cli import open_store
@@ -62,8 +63,7 @@ def suggest_case(
         except (NotFound, InvalidInput) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
-        # A document counts as the kind its file is named after (police_report.pdf is a police_report).
-        documents = [(Path(d.name).stem, d.name) for d in store.documents(case_id)]
+        documents = stored_documents(store, case_id)
         # who performed each step: a model that learned from performers needs them
         events = store.events(case_id)
     if kind is not None and kind.definition != definition.key:

@@ -202,7 +202,10 @@ def train(
 def register(app: typer.Typer) -> None:
     from casework.insight.case_cli import suggest_case
     from casework.insight.feedback_cli import suggest_feedback
+    from casework.insight.findings_cli import suggest_flags, suggest_refresh
 
     suggest_app.command("case")(suggest_case)
     suggest_app.command("feedback")(suggest_feedback)
+    suggest_app.command("flags")(suggest_flags)
+    suggest_app.command("refresh")(suggest_refresh)
     app.add_typer(suggest_app, name="suggest")

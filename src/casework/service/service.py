@@ -28,7 +28,7 @@ from casework.service.cache import HeadCache
 from casework.service.combining import Combiner, Request
 from casework.service.errors import Conflict, Corrupt, InvalidInput, NotFound, ServiceClosed
 from casework.service.loop_rounds import LoopRounds
-from casework.store import CaseHead, Store, VersionMismatch, storable
+from casework.store import CaseHead, DocumentRow, Store, VersionMismatch, storable
 from casework.store import writes as w
 
 logger = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ class CaseService:
         self._combiner = Combiner(self._execute_round, run_one=self._execute_one)
         self._loop_rounds = LoopRounds(self._combiner)
         self._closed = False
+        self._listeners: list[Callable[[str], object]] = []
 
     # -- definitions ----------------------------------------------------------------------------------------------
 
@@ -225,7 +226,40 @@ class CaseService:
             proj.views(state, definition),
         )
         self._note_events(len(rows))
+        if self._listeners:
+            self._changed(new_id)
         return CaseResult(new_id, len(rows), state.status, created=True, events=events)
+
+    def add_document(
+        self, case_id: str, name: str, content: bytes, *, media_type: str, actor: str, now: datetime | None = None
+    ) -> DocumentRow:
+        """Attach a document to a case (the next version of its name); `NotFound` without the case, `InvalidInput`
+        (nothing stored) for a name, media type or actor the store cannot hold."""
+        self._check_open()
+        moment = _aware(now) if now is not None else self.clock()
+        try:
+            row = self.store.add_document(case_id, name, content, media_type=media_type, created_by=actor,
+                                          now=moment)
+        except storable.NotStorable as exc:
+            raise InvalidInput(str(exc)) from exc
+        except KeyError:
+            raise NotFound(f"no case {case_id}") from None
+        if self._listeners:
+            self._changed(case_id)
+        return row
+
+    def add_listener(self, listener: Callable[[str], object]) -> None:
+        """Call `listener(case_id)` after each change of a case this service makes durable: a command that wrote
+        events, a new case, an attached document. It runs in the caller's thread once the change is durable (in a
+        worker thread for `aexecute`); what it raises is logged, never the caller's: the change stands."""
+        self._listeners.append(listener)
+
+    def _changed(self, case_id: str) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(case_id)
+            except Exception:
+                logger.exception("casework: a case-change listener failed for case %s", case_id)
 
     def execute(self, case_id: str, command: Any, now: datetime | None = None) -> CaseResult:
         """Run `command` on the case and persist its events, snapshot, projections and jobs atomically.
@@ -236,14 +270,17 @@ class CaseService:
         self._check_open()
         now = _aware(now) if now is not None else self.clock()
         if isinstance(command, commands.Migrate):
-            return self._execute_alone(case_id, command, now)
-        if self._heads.capacity > 0 and case_id not in self._heads:
-            self._warm(case_id)
-        outcome = _outcome(self._combiner.run(case_id, (command, now)))
-        if isinstance(outcome, _Retry):
-            # Its round found the case changed under it: go on alone, with the usual bounded retries.
-            return self._execute_alone(case_id, command, now, lost_race=outcome.lost_race)
-        return outcome
+            result = self._execute_alone(case_id, command, now)
+        else:
+            if self._heads.capacity > 0 and case_id not in self._heads:
+                self._warm(case_id)
+            outcome = _outcome(self._combiner.run(case_id, (command, now)))
+            # A round that found the case changed under it: go on alone, with the usual bounded retries.
+            result = (self._execute_alone(case_id, command, now, lost_race=outcome.lost_race)
+                      if isinstance(outcome, _Retry) else outcome)
+        if self._listeners and result.events:
+            self._changed(case_id)
+        return result
 
     async def aexecute(self, case_id: str, command: Any, now: datetime | None = None) -> CaseResult:
         """`execute` for a caller on an event loop (a server): the same outcomes and errors. The commands of the
@@ -253,13 +290,16 @@ class CaseService:
         now = _aware(now) if now is not None else self.clock()
         loop = asyncio.get_running_loop()
         if isinstance(command, commands.Migrate):
-            return await loop.run_in_executor(None, self._execute_alone, case_id, command, now)
-        if self._heads.capacity > 0 and case_id not in self._heads:
-            await loop.run_in_executor(None, self._warm, case_id)
-        outcome = _outcome(await self._loop_rounds.run(case_id, (command, now)))
-        if isinstance(outcome, _Retry):
-            return await loop.run_in_executor(None, self._execute_alone, case_id, command, now, outcome.lost_race)
-        return outcome
+            result = await loop.run_in_executor(None, self._execute_alone, case_id, command, now)
+        else:
+            if self._heads.capacity > 0 and case_id not in self._heads:
+                await loop.run_in_executor(None, self._warm, case_id)
+            outcome = _outcome(await self._loop_rounds.run(case_id, (command, now)))
+            result = (await loop.run_in_executor(None, self._execute_alone, case_id, command, now, outcome.lost_race)
+                      if isinstance(outcome, _Retry) else outcome)
+        if self._listeners and result.events:
+            await loop.run_in_executor(None, self._changed, case_id)  # listeners may read the store: not on the loop
+        return result
 
     def _warm(self, case_id: str) -> None:
         """Read a case that is not cached into the cache, in the caller's thread: a round runs its commands one

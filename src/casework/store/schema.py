@@ -159,6 +159,28 @@ jobs = Table(
     Index("ix_jobs_case", "case_id"),
 )
 
+# Decision support's findings on each open case (flags and rule suggestions, `casework.insight.watch`), as they
+# stood when the case last changed: derived data, rebuilt from the case at any time; the audit trail holds what people
+# did about them (accept/dismiss events).
+case_findings = Table(
+    "case_findings",
+    metadata,
+    Column("case_id", String(64), ForeignKey("cases.id"), primary_key=True),
+    Column("finding_id", String(300), primary_key=True),
+    Column("kind", String(20), nullable=False),  # flag | suggestion
+    Column("severity", String(20), nullable=False),  # info | warning | critical
+    Column("source", String(20), nullable=False),  # rule | gap | sla | path
+    Column("message", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("action", Text, nullable=True),  # JSON of the suggested action
+    Column("case_version", Integer, nullable=False),  # the case version it was judged at
+    Column("model_version", String(200), nullable=False, server_default=""),
+    # when the finding first appeared on the case (kept while it stays), and when it was last judged
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("checked_at", DateTime(timezone=True), nullable=False),
+    Index("ix_case_findings_severity", "severity", "raised_at"),
+)
+
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,

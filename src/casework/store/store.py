@@ -17,6 +17,7 @@ from casework.store import migrate
 from casework.store import schema as t
 from casework.store.blobs import BlobStore
 from casework.store.documents import DocumentsMixin
+from casework.store.findings import FindingsMixin
 from casework.store.groupcommit import GroupCommitter, PostgresBatches, SqliteBatches
 from casework.store.jobs import JobsMixin
 from casework.store.records import CaseHead, CaseRow, DefinitionRow, StoredEvent, TaskRow, as_utc
@@ -32,7 +33,7 @@ _DEPLOY_LOCKS = 0x43574446  # the advisory-lock key space of definition deploys 
 _LATEST_VERSION = text("SELECT max(version) FROM definitions WHERE key = :key")
 
 
-class Store(JobsMixin, DocumentsMixin):
+class Store(JobsMixin, DocumentsMixin, FindingsMixin):
     """Open with `Store.open(url)`; migrations run on open. Thread-safe: share one per process."""
 
     def __init__(self, url: str, engine: Engine, blob_dir: Path, audit_key_path: Path) -> None:

@@ -1,0 +1,81 @@
+"""`casework suggest flags` (which cases are flagged, from the stored findings) and `casework suggest refresh`
+(judge every open case again: what a scheduled job runs, since time alone can raise a flag)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from casework.store.url import DEFAULT_DB
+
+DbOption = Annotated[str, typer.Option("--db", envvar="CASEWORK_DB", help="sqlite:///path or postgresql://...")]
+SEVERITIES = ("info", "warning", "critical")
+
+
+def suggest_flags(
+    db: DbOption = DEFAULT_DB,
+    severity: Annotated[str, typer.Option(help="the least severe to show: info | warning | critical")] = "info",
+    case: Annotated[str | None, typer.Option("--case", help="only this case")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many rows")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Flags and suggestions on the cases, as judged at each case's last change: most severe first, then the
+    longest-standing."""
+    from casework.store.cli import open_store
+
+    if severity not in SEVERITIES:
+        raise typer.BadParameter(f"choose one of {', '.join(SEVERITIES)}", param_hint="--severity")
+    with open_store(db) as store:
+        rows = store.findings(case_id=case, min_severity=severity, limit=limit)
+    if as_json:
+        typer.echo(json.dumps([{**row.__dict__, "raised_at": row.raised_at.isoformat(),
+                                "checked_at": row.checked_at.isoformat()} for row in rows], indent=2))
+        return
+    if not rows:
+        typer.echo("nothing is flagged" + (f" on case {case}" if case else ""))
+        return
+    table = Table(title="flags and suggestions on the cases", title_justify="left")
+    for column in ("severity", "case", "kind", "message", "why", "do", "since"):
+        table.add_column(column)
+    for row in rows:
+        label = (row.action or {}).get("label", "")
+        table.add_row(row.severity, row.case_id, row.kind, row.message, row.reason, str(label),
+                      row.raised_at.strftime("%Y-%m-%d %H:%M"))
+    Console().print(table)
+
+
+def suggest_refresh(
+    case_type: Annotated[
+        list[str], typer.Option("--case-type", help="a bundled case type name or a case type TOML file (repeatable)")
+    ],
+    model: Annotated[
+        Path | None, typer.Option(help="model file from `casework suggest train` (SLA risk, unusual paths)")
+    ] = None,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Judge every open case of these case types again and store what is found (run it on a schedule: an SLA can
+    pass while nobody touches a case)."""
+    from casework.insight.casetype import CaseTypeError, bundled_case_type, load_case_type
+    from casework.insight.modelfile import InsightModel, ModelFileError
+    from casework.insight.watch import FindingsWatcher
+    from casework.service import CaseService
+    from casework.store.cli import open_store
+
+    try:
+        kinds = [load_case_type(name) if name.endswith(".toml") else bundled_case_type(name) for name in case_type]
+        insight = InsightModel.load(model) if model is not None else None
+        with open_store(db) as store:
+            service = CaseService(store)
+            try:
+                judged, found = FindingsWatcher(service, kinds, insight).refresh_open()
+            finally:
+                service.close()
+    except (CaseTypeError, KeyError, OSError, ModelFileError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"refresh: {judged} open cases judged, {found} findings stored")

@@ -1,0 +1,86 @@
+"""Findings kept current: after every change of a case its case type's rules, gaps, SLA and unusual-path checks run
+again (`flags.assess`), and the store's `case_findings` rows become what they found, so that anyone can see which
+cases are flagged without opening each one.
+
+`FindingsWatcher(service, case_types, model).attach()` listens to the service: each command that wrote events, each
+new case and each attached document of a case whose definition has a case type is judged again, in the thread that
+made the change, once it is durable. Time alone also changes findings (an SLA passes while nobody touches the case):
+`refresh_open` judges every open case again, which is what a scheduled job runs (`casework suggest refresh`).
+Findings are derived data: a finding that no longer holds is removed, one that stays keeps the time it was first
+raised, and what people did about them is in the audit trail (accept/dismiss events), not here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from casework.insight.casetype import CaseType
+from casework.insight.flags import assess
+from casework.insight.rules import Finding
+
+if TYPE_CHECKING:
+    from casework.insight.modelfile import InsightModel
+    from casework.service import CaseService
+    from casework.store import Store
+
+
+def stored_documents(store: Store, case_id: str) -> list[tuple[str, str]]:
+    """The case's documents as (kind, name): a document counts as the kind its file is named after
+    (police_report.pdf is a police_report)."""
+    return [(Path(d.name).stem, d.name) for d in store.documents(case_id)]
+
+
+class FindingsWatcher:
+    def __init__(
+        self, service: CaseService, case_types: Iterable[CaseType], model: InsightModel | None = None
+    ) -> None:
+        from casework.insight.advisor import PathProbability, RemainingSeconds
+
+        self.service = service
+        self.case_types: dict[str, CaseType] = {}
+        for kind in case_types:
+            other = self.case_types.setdefault(kind.definition, kind)
+            if other is not kind:
+                raise ValueError(f"case types {other.key!r} and {kind.key!r} both describe {kind.definition!r}")
+        self.model = model
+        self._path = PathProbability(model.next_action) if model is not None else None
+        self._remaining = RemainingSeconds(model.remaining_time) if model is not None else None
+
+    def attach(self) -> FindingsWatcher:
+        """Judge each case again whenever the service changes it."""
+        self.service.add_listener(self.refresh)
+        return self
+
+    def refresh(self, case_id: str, now: dt.datetime | None = None) -> list[Finding] | None:
+        """Judge the case as it is stored now and store the findings; None if no case type describes it (or it was
+        imported from a log, or is gone)."""
+        store = self.service.store
+        head = store.case_head(case_id)
+        if head is None or head.source != "engine":
+            return None
+        kind = self.case_types.get(head.definition_key)
+        if kind is None:
+            return None
+        moment = now or self.service.clock()
+        state = self.service.state(case_id)
+        _, definition = self.service.definition(state.definition_key or head.definition_key, head.definition_version)
+        findings = assess(kind, definition, state, stored_documents(store, case_id), moment,
+                          next_action_model=self._path, remaining_model=self._remaining)
+        # A case changed again meanwhile is judged again by that change: this judgement is dropped as stale.
+        store.replace_findings(case_id, state.version, [f.to_dict() for f in findings], moment,
+                               model_version=self.model.version if self.model is not None else "")
+        return findings
+
+    def refresh_open(self, now: dt.datetime | None = None) -> tuple[int, int]:
+        """Judge every open case of the watched definitions again; returns (cases judged, findings stored)."""
+        judged = found = 0
+        store = self.service.store
+        for case_id in store.case_ids(status="active") + store.case_ids(status="suspended"):
+            findings = self.refresh(case_id, now)
+            if findings is not None:
+                judged += 1
+                found += len(findings)
+        return judged, found

@@ -1,0 +1,113 @@
+"""Decision support's findings per case: flags and rule suggestions as they stood when the case last changed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, case, delete, insert, select
+
+from casework.store import schema as t
+from casework.store.base import StoreBase
+from casework.store.records import stored_utc
+
+SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    case_id: str
+    finding_id: str
+    kind: str
+    severity: str
+    source: str
+    message: str
+    reason: str
+    action: dict[str, Any] | None
+    case_version: int
+    model_version: str
+    raised_at: datetime
+    checked_at: datetime
+
+
+class FindingsMixin(StoreBase):
+    def replace_findings(
+        self, case_id: str, case_version: int, findings: Sequence[dict[str, Any]], now: datetime,
+        model_version: str = "",
+    ) -> bool:
+        """Make `findings` (dicts as `Finding.to_dict` gives them) the case's findings as judged at `case_version`.
+
+        A finding that was already there keeps the time it was first raised. Returns False, writing nothing, if the
+        case has moved past `case_version` meanwhile (a later change brings its own, newer judgement) or is gone.
+        """
+        moment = now.astimezone(UTC)
+
+        def work(conn: Connection) -> bool:
+            version = conn.execute(select(t.cases.c.version).where(t.cases.c.id == case_id)).scalar()
+            if version is None or int(version) != case_version:
+                return False
+            raised = dict(
+                conn.execute(
+                    select(t.case_findings.c.finding_id, t.case_findings.c.raised_at).where(
+                        t.case_findings.c.case_id == case_id
+                    )
+                ).all()
+            )
+            conn.execute(delete(t.case_findings).where(t.case_findings.c.case_id == case_id))
+            rows = [
+                {
+                    "case_id": case_id,
+                    "finding_id": f["id"],
+                    "kind": f["kind"],
+                    "severity": f["severity"],
+                    "source": f["source"],
+                    "message": f["message"],
+                    "reason": f["reason"],
+                    "action": None if f.get("action") is None else json.dumps(f["action"]),
+                    "case_version": case_version,
+                    "model_version": model_version,
+                    "raised_at": raised.get(f["id"], moment),
+                    "checked_at": moment,
+                }
+                for f in {f["id"]: f for f in findings}.values()  # one row per id: the last one given
+            ]
+            if rows:
+                conn.execute(insert(t.case_findings), rows)
+            return True
+
+        return self.write(work)
+
+    def findings(
+        self, *, case_id: str | None = None, min_severity: str | None = None, limit: int | None = None
+    ) -> list[FindingRow]:
+        """Stored findings, most severe first, then the longest-standing."""
+        c = t.case_findings.c
+        rank = case(SEVERITY_RANK, value=c.severity, else_=len(SEVERITY_RANK))
+        q = select(t.case_findings).order_by(rank, c.raised_at, c.case_id, c.finding_id)
+        if case_id is not None:
+            q = q.where(c.case_id == case_id)
+        if min_severity is not None:
+            q = q.where(c.severity.in_([s for s, r in SEVERITY_RANK.items() if r <= SEVERITY_RANK[min_severity]]))
+        if limit is not None:
+            q = q.limit(limit)
+        with self.read() as conn:
+            return [
+                FindingRow(
+                    case_id=r.case_id,
+                    finding_id=r.finding_id,
+                    kind=r.kind,
+                    severity=r.severity,
+                    source=r.source,
+                    message=r.message,
+                    reason=r.reason,
+                    action=None if r.action is None else json.loads(r.action),
+                    case_version=r.case_version,
+                    model_version=r.model_version,
+                    raised_at=stored_utc(r.raised_at),
+                    checked_at=stored_utc(r.checked_at),
+                )
+                for r in conn.execute(q)
+            ]

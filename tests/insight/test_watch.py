@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from casework.cli import app
+from casework.demo import demo_model_xml
+from casework.engine import commands
+from casework.insight.casetype import bundled_case_type
+from casework.insight.watch import FindingsWatcher
+from casework.service import CaseService
+from casework.store import Store
+
+T0 = dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC)
+HOUR = dt.timedelta(hours=1)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+def watched(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    clock = Clock()
+    store = Store.open(db_url, audit_key=tmp_path / "audit.key", blob_dir=tmp_path / "blobs")
+    service = CaseService(store, clock=clock)
+    service.deploy(demo_model_xml("insurance_claim.cmmn"))
+    watcher = FindingsWatcher(service, [bundled_case_type("insurance_claim")]).attach()
+    yield service, watcher, clock
+    service.close()
+    store.close()
+
+
+def _ids(store: Store, case_id: str) -> dict[str, dt.datetime]:
+    return {f.finding_id: f.raised_at for f in store.findings(case_id=case_id)}
+
+
+def test_findings_follow_every_change_of_the_case(watched) -> None:  # type: ignore[no-untyped-def]
+    service, _, clock = watched
+    case_id = service.start_case("insuranceClaim", {"amount": 12500}, actor="ann").case_id
+    first = _ids(service.store, case_id)
+    assert {"missing-field:policyNumber", "missing-field:claimant", "missing-document:police_report"} <= set(first)
+    assert set(first.values()) == {T0}
+
+    clock.now = T0 + HOUR
+    service.execute(case_id, commands.SetVariables(variables={"policyNumber": "AB-123456", "claimant": "Ann Smith"},
+                                                   actor="ann"))
+    second = _ids(service.store, case_id)
+    assert "missing-field:policyNumber" not in second and "missing-field:claimant" not in second
+    assert second["missing-document:police_report"] == T0  # still there: raised when it first appeared
+    (row,) = [f for f in service.store.findings(case_id=case_id) if f.finding_id == "missing-document:police_report"]
+    assert row.checked_at == T0 + HOUR and row.case_version == service.store.case(case_id).version  # type: ignore[union-attr]
+    assert row.action is not None and row.action["kind"] == "request_document"
+
+    clock.now = T0 + 2 * HOUR
+    service.add_document(case_id, "police_report.pdf", b"%PDF-1.4 report", media_type="application/pdf", actor="ann")
+    assert "missing-document:police_report" not in _ids(service.store, case_id)
+
+    # a command that changes nothing is no change: the findings are not judged again
+    service.execute(case_id, commands.SetVariables(variables={"claimant": "Ann Smith"}, actor="ann"))
+    assert {f.checked_at for f in service.store.findings(case_id=case_id)} <= {T0 + 2 * HOUR}
+
+
+def test_time_alone_raises_the_sla_flag_when_open_cases_are_refreshed(watched) -> None:  # type: ignore[no-untyped-def]
+    service, watcher, clock = watched
+    open_case = service.start_case("insuranceClaim", {"amount": 500}, actor="ann").case_id
+    assert "sla:breached" not in _ids(service.store, open_case)
+    clock.now = T0 + dt.timedelta(days=31)  # the case type's SLA is P30D
+    assert watcher.refresh_open() == (1, len(service.store.findings(case_id=open_case)))
+    (breach,) = [f for f in service.store.findings(case_id=open_case) if f.finding_id == "sla:breached"]
+    assert breach.severity == "critical" and breach.raised_at == clock.now
+    assert service.store.findings(min_severity="critical")[0].finding_id == "sla:breached"
+
+
+def test_cases_without_a_case_type_and_stale_judgements_store_nothing(watched, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    service, watcher, _ = watched
+    service.deploy((Path(__file__).parents[2] / "src/casework/demo/models/insurance_claim.cmmn").read_text()
+                   .replace('id="insuranceClaim"', 'id="otherProcess"'))
+    other = service.start_case("otherProcess", {"amount": 12500}).case_id
+    assert watcher.refresh(other) is None and service.store.findings(case_id=other) == []
+    case_id = service.start_case("insuranceClaim", {"amount": 12500}).case_id
+    version = service.store.case(case_id).version  # type: ignore[union-attr]
+    before = service.store.findings(case_id=case_id)
+    assert not service.store.replace_findings(case_id, version - 1, [], T0)  # judged on an older version
+    assert service.store.findings(case_id=case_id) == before
+
+
+def test_a_failing_listener_never_fails_the_change(watched, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    service, _, _ = watched
+
+    def broken(case_id: str) -> None:
+        raise RuntimeError("findings store down")
+
+    service.add_listener(broken)
+    with caplog.at_level(logging.ERROR, logger="casework"):
+        result = service.start_case("insuranceClaim", {"amount": 10})
+    assert result.created and service.store.case(result.case_id) is not None
+    assert "a case-change listener failed" in caplog.text and "findings store down" in caplog.text
+
+
+def test_the_command_lines_list_and_refresh_findings(db_url: str, tmp_path: Path) -> None:
+    clock = Clock()
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store:
+        service = CaseService(store, clock=clock)
+        service.deploy(demo_model_xml("insurance_claim.cmmn"))
+        case_id = service.start_case("insuranceClaim", {"amount": 500}, actor="ann", now=T0).case_id
+        service.close()
+    runner = CliRunner()
+    empty = runner.invoke(app, ["suggest", "flags", "--db", db_url])
+    assert empty.exit_code == 0 and "nothing is flagged" in empty.stdout
+    refreshed = runner.invoke(app, ["suggest", "refresh", "--case-type", "insurance_claim", "--db", db_url])
+    assert refreshed.exit_code == 0 and refreshed.stdout.startswith("refresh: 1 open cases judged, ")
+    critical = runner.invoke(app, ["suggest", "flags", "--db", db_url, "--severity", "critical", "--json"])
+    assert [(r["case_id"], r["finding_id"]) for r in json.loads(critical.stdout)] == [(case_id, "sla:breached")]
+    table = runner.invoke(app, ["suggest", "flags", "--db", db_url, "--case", case_id], env={"COLUMNS": "250"})
+    assert "SLA breached" in table.stdout and "Missing information: policy number" in table.stdout
+    bad = runner.invoke(app, ["suggest", "flags", "--db", db_url, "--severity", "urgent"])
+    assert bad.exit_code == 2 and "choose one of info, warning, critical" in bad.output
+    unknown = runner.invoke(app, ["suggest", "refresh", "--case-type", "nonsense", "--db", db_url])
+    assert unknown.exit_code == 2 and "no bundled case type 'nonsense'" in unknown.output
