@@ -82,7 +82,9 @@ def state_at_cmd(
     case_id: str,
     db: DbOption = DEFAULT_DB,
     seq: Annotated[int | None, typer.Option(help="replay up to this event (inclusive)")] = None,
-    at: Annotated[str | None, typer.Option(help="replay events up to this ISO-8601 time")] = None,
+    at: Annotated[
+        str | None, typer.Option(help="replay the log up to its first event stamped later than this ISO-8601 time")
+    ] = None,
 ) -> None:
     """Print the case as it stood after event SEQ or at time AT, rebuilt by replaying its log."""
     import json
