@@ -37,3 +37,30 @@ def test_state_after_each_event_and_at_each_moment(sqlite_url: str, tmp_path: Pa
                 state_at(store, case_id, seq=beyond)
         with pytest.raises(TimeTravelError, match="no case nope"):
             state_at(store, "nope", seq=1)
+
+
+def test_at_replays_a_prefix_of_the_log_when_event_times_go_back(db_url: str, tmp_path: Path) -> None:
+    # Two servers whose clocks disagree: the second and third commands carry times before the one each follows.
+    root = shared_dir()
+    if root is None:
+        pytest.skip("the shared corpus (../shared) is not available")
+    with Store.open(db_url, audit_key=tmp_path / "k") as store, CaseService(store) as svc:
+        svc.deploy((root / "bench" / "claim.cmmn").read_text(encoding="utf-8"))
+        case_id = svc.start_case("claim", {"amount": 500}, now=T0).case_id
+        started = store.case(case_id).version  # type: ignore[union-attr]
+        svc.execute(case_id, commands.CompleteItem(item="Review claim", actor="ann"), now=T0 + timedelta(hours=2))
+        reviewed = store.case(case_id).version  # type: ignore[union-attr]
+        # "Request documents" only exists once "Review claim" is complete, stamped an hour after this.
+        svc.execute(case_id, commands.CompleteItem(item="Request documents", actor="bob"),
+                    now=T0 + timedelta(hours=1))
+        svc.execute(case_id, commands.SetVariables(variables={"note": "late clock"}, actor="bob"),
+                    now=T0 + timedelta(minutes=30))
+
+        # Before the first event stamped later than the moment: the case as it stood after its start, not with the
+        # later (but earlier-stamped) events applied on top of it.
+        for moment in (T0 + timedelta(minutes=45), T0 + timedelta(hours=1, minutes=30)):
+            assert state_at(store, case_id, at=moment).to_dict() == state_at(store, case_id, seq=started).to_dict()
+        after_review = state_at(store, case_id, at=T0 + timedelta(hours=2))
+        assert after_review.to_dict() == svc.state(case_id).to_dict()  # every event is in the prefix by then
+        assert after_review.variables["note"] == "late clock"
+        assert state_at(store, case_id, seq=reviewed, at=T0 + timedelta(hours=3)).version == reviewed

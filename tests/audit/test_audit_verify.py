@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import Connection, text
@@ -12,6 +13,7 @@ from sqlalchemy import Connection, text
 from casework.audit.checkpoints import write_checkpoint
 from casework.audit.hashing import GENESIS, canonical_json, event_hash
 from casework.audit.verify import verify
+from casework.engine import Event, replay
 from casework.store import NewEvent, Store
 from casework.store import writes as w
 
@@ -19,12 +21,17 @@ NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC).isoformat()
 
 
 def _start(store: Store, n: int) -> str:
+    """A case of `n` events (a start, then plain ones) whose row holds the snapshot and status they replay to."""
     case_id = uuid.uuid4().hex
-    rows = w.event_rows(case_id, 1, GENESIS, [NewEvent("e", NOW, "ann", None, {"i": i}) for i in range(n)])
+    new = [NewEvent("case_started", NOW, "ann", None, {"definition": "k", "variables": {"i": 0}})]
+    new += [NewEvent("e", NOW, "ann", None, {"i": i}) for i in range(1, n)]
+    rows = w.event_rows(case_id, 1, GENESIS, new)
+    state = replay(SimpleNamespace(key="k"), case_id, [Event(e.type, e.at, e.actor, e.reason, e.payload) for e in new])
 
     def work(conn: Connection) -> None:
         w.insert_case(conn, case_id=case_id, definition_key="k", definition_version=1, business_key=None,
-                      status="active", version=n, last_hash=rows[-1]["hash"], snapshot={}, now=datetime.now(UTC))
+                      status=state.status, version=n, last_hash=rows[-1]["hash"], snapshot=state.to_dict(),
+                      now=datetime.now(UTC))
         w.insert_events(conn, rows)
 
     store.write(work)
@@ -38,7 +45,7 @@ def _append(store: Store, case_id: str, payload: dict[str, int]) -> None:
 
     def work(conn: Connection) -> None:
         w.update_case(conn, case_id=case_id, expected_version=row.version, version=row.version + 1,
-                      status="active", last_hash=rows[-1]["hash"], snapshot={}, now=datetime.now(UTC))
+                      status="active", last_hash=rows[-1]["hash"], snapshot=None, now=datetime.now(UTC))
         w.insert_events(conn, rows)
 
     store.write(work)
@@ -181,3 +188,164 @@ def test_fast_hash_equals_reference(fields: dict[str, object]) -> None:
     digest, payload_json = hash_new_event(**common)  # type: ignore[arg-type]
     assert digest == event_hash(**common)  # type: ignore[arg-type]
     assert payload_json == canonical_json(fields["payload"])
+
+
+@pytest.mark.parametrize("payload", ["{broken", '{"round":NaN}', '{"round":1e400}'])
+def test_a_payload_that_is_not_json_is_named_not_a_crash(store: Store, payload: str) -> None:
+    case = store.cases_for_test[1]  # type: ignore[attr-defined]
+    _tamper(store, "UPDATE events SET payload = :p WHERE case_id = :c AND seq = 3", c=case, p=payload)
+    first = verify(store).first
+    assert first is not None and (first.case_id, first.seq) == (case, 3)
+    assert "edited" in first.what and "not canonical JSON" in first.what
+
+
+def _tamper_case_row(store: Store, case_id: str, **values: object) -> None:
+    sets = ", ".join(f"{name} = :{name}" for name in values)
+    with store.engine.begin() as conn:
+        conn.execute(text(f"UPDATE cases SET {sets} WHERE id = :c"), {"c": case_id, **values})
+
+
+def test_an_edited_snapshot_is_named(store: Store) -> None:
+    case = store.cases_for_test[0]  # type: ignore[attr-defined]
+    row = store.case(case)
+    assert row is not None and row.snapshot_version == 1  # the appends after the start kept the first snapshot
+    forged = {**row.snapshot, "variables": {"i": 1_000_000}}
+    _tamper_case_row(store, case, snapshot=json.dumps(forged))
+    report = verify(store)
+    first = report.first
+    assert first is not None and (first.case_id, first.seq) == (case, 1), report.problems
+    assert first.what == (
+        "snapshot of the case differs from the replay of its events at seq 1 (variables; case row edited)"
+    )
+    _tamper_case_row(store, case, snapshot="{not json")
+    first = verify(store).first
+    assert first is not None and first.case_id == case and "not readable as JSON" in first.what
+
+
+def test_an_edited_status_is_named(store: Store) -> None:
+    case = store.cases_for_test[2]  # type: ignore[attr-defined]
+    _tamper_case_row(store, case, status="terminated")
+    first = verify(store).first
+    assert first is not None and (first.case_id, first.seq) == (case, 4)
+    assert first.what == (
+        "case row's status is 'terminated' but its events leave the case 'active' at seq 4 (case row edited)"
+    )
+
+
+def test_an_edited_chain_head_is_named(store: Store) -> None:
+    case = store.cases_for_test[0]  # type: ignore[attr-defined]
+    _tamper_case_row(store, case, last_hash="f" * 64)
+    first = verify(store).first
+    assert first is not None and (first.case_id, first.seq) == (case, 4)
+    assert first.what == "case row's chain head (last_hash) is not the hash of its last event, seq 4 (case row edited)"
+
+
+@pytest.mark.parametrize(
+    ("row_edit", "named"),
+    [
+        ("DELETE FROM cases WHERE id = :c", "case deleted: checkpoint #1 sealed its events seq 1..2, and no event of"
+         " the case is left (its case row is gone too)"),
+        (f"UPDATE cases SET version = 0, last_hash = '{GENESIS}' WHERE id = :c",
+         "case row says it has no events, but its snapshot is at seq 1 (events deleted)"),
+        (f"UPDATE cases SET version = 0, snapshot_version = 0, last_hash = '{GENESIS}' WHERE id = :c",
+         "case row says it has no events, but its snapshot is not that of a case without any (events deleted, or"
+         " the case row edited)"),
+    ],
+)
+def test_a_deleted_case_is_named_as_deleted(store: Store, row_edit: str, named: str) -> None:
+    case = store.cases_for_test[1]  # type: ignore[attr-defined]
+    _tamper(store, "DELETE FROM events WHERE case_id = :c", row_edit, c=case)
+    report = verify(store)
+    assert [p.what for p in report.problems if p.case_id == case][:1] == [named], report.problems
+    assert not [p for p in report.problems if "re-hashed" in p.what]
+
+
+def test_a_signature_by_another_key_is_told_apart_from_a_forged_one(store: Store) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from casework.audit.checkpoints import fingerprint, load_or_create_key
+
+    other = Ed25519PrivateKey.generate().public_key()
+    sealing = load_or_create_key(store.audit_key_path)
+    first = verify(store, other).first
+    assert first is not None and first.what == (
+        f"checkpoint #1 was signed by a different key (fingerprint {fingerprint(sealing)}) than the verifying key"
+        f" (fingerprint {fingerprint(other)}): check with the key that sealed this database"
+    )
+    _tamper(store, f"UPDATE checkpoints SET running_hash = '{'1' * 64}' WHERE id = 1")
+    first = verify(store, other).first
+    assert first is not None and first.what == "checkpoint #1 signature is invalid (forged or edited)"
+
+
+def test_without_a_key_the_report_says_the_signatures_were_not_checked(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as sealed:
+        _start(sealed, 2)
+        write_checkpoint(sealed)
+    with Store.open(db_url, audit_key=tmp_path / "elsewhere" / "audit.key") as copy:
+        report = verify(copy)
+    assert report.ok and not report.complete and not report.signatures_checked
+    assert report.signatures_unchecked == f"no key at {tmp_path / 'elsewhere' / 'audit.key'}"
+    assert "signatures of 1 checkpoint were NOT checked" in report.summary()
+    assert not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("key", ["missing.pem", "junk.pem", "ab" * 31 + "zz"])
+def test_a_key_that_cannot_be_read_is_a_clear_error(store: Store, tmp_path, key: str) -> None:  # type: ignore[no-untyped-def]
+    from casework.audit.checkpoints import AuditKeyError
+
+    (tmp_path / "junk.pem").write_text("junk\n")
+    with pytest.raises(AuditKeyError, match="key"):
+        verify(store, str(tmp_path / key) if key.endswith(".pem") else key)
+
+
+def test_snapshots_the_service_wrote_verify_and_a_forged_one_is_named(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from casework.engine import commands
+    from casework.paths import shared_dir
+    from casework.service import CaseService
+
+    root = shared_dir()
+    if root is None:
+        pytest.skip("the shared corpus (../shared) is not available")
+    tasks = ("Review claim", "Request documents", "Assess damage", "Close claim")  # amount 500: these close it
+    at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    with Store.open(db_url, audit_key=tmp_path / "k") as store, CaseService(store, snapshot_every=3) as svc:
+        svc.deploy((root / "bench" / "claim.cmmn").read_text(encoding="utf-8"))
+        ids = []
+        for done in range(len(tasks) + 1):  # from just started to closed, snapshots at various distances behind
+            case_id = svc.start_case("claim", {"amount": 500}, now=at).case_id
+            for name in tasks[:done]:
+                svc.execute(case_id, commands.CompleteItem(item=name, actor="ann"), now=at)
+            if done < len(tasks):
+                svc.execute(case_id, commands.SetVariables(variables={"note": done}, actor="bob"), now=at)
+            ids.append(case_id)
+        assert verify(store).ok, verify(store).problems
+        assert store.case(ids[-1]).status == "completed"  # type: ignore[union-attr]
+
+        row = store.case(ids[2])
+        assert row is not None and 0 < row.snapshot_version < row.version  # events after the snapshot, too
+        _tamper_case_row(store, ids[2], snapshot=json.dumps({**row.snapshot, "variables": {"amount": 5000}}))
+        assert svc.state(ids[2]).variables["amount"] == 5000  # what the service now acts on
+        first = verify(store).first
+        assert first is not None and (first.case_id, first.seq) == (ids[2], row.snapshot_version)
+        assert first.what.startswith(
+            f"snapshot of the case differs from the replay of its events at seq {row.snapshot_version} (variables;"
+        )
+
+
+def test_an_intact_chain_the_engine_cannot_replay_is_named(store: Store) -> None:
+    # Hashed and linked like any event (as someone with the database could append past the last checkpoint), but
+    # not one the engine could have written: the service could not load the case.
+    case = store.cases_for_test[0]  # type: ignore[attr-defined]
+    row = store.case(case)
+    assert row is not None
+    rows = w.event_rows(case, row.version + 1, row.last_hash, [NewEvent("item_created", NOW, "eve", None, {})])
+
+    def work(conn: Connection) -> None:
+        w.update_case(conn, case_id=case, expected_version=row.version, version=row.version + 1, status="active",
+                      last_hash=rows[-1]["hash"], snapshot=None, now=datetime.now(UTC))
+        w.insert_events(conn, rows)
+
+    store.write(work)
+    first = verify(store).first
+    assert first is not None and (first.case_id, first.seq) == (case, 5)
+    assert first.what == "the case's events cannot be replayed: applying this one fails (KeyError('id'))"

@@ -163,7 +163,7 @@ def test_a_batch_of_command_writes_is_written_together(db_url: str, batch_sizes:
         for i, case_id in enumerate(ids):
             _check(store, case_id, 2 + i % 4, "completed" if i % 3 == 0 else "active",
                    snapshot_version=1 if i % 2 == 1 else None)
-        assert verify(store).ok
+        assert verify(store, snapshots=False).ok  # its case rows hold stand-in snapshots
 
 
 def test_a_stale_unit_in_a_batch_fails_alone(db_url: str, batch_sizes: list[int]) -> None:
@@ -183,7 +183,7 @@ def test_a_stale_unit_in_a_batch_fails_alone(db_url: str, batch_sizes: list[int]
                 assert store.tasks(case_id=case_id) == []
             else:
                 _check(store, case_id, 3)
-        assert verify(store).ok
+        assert verify(store, snapshots=False).ok  # its case rows hold stand-in snapshots
 
 
 def test_sqlite_time_matches_db_time() -> None:
@@ -214,7 +214,7 @@ def test_a_batch_with_a_stale_unit_falls_back_to_unit_by_unit(
                 assert [e.seq for e in store.events(case_id)] == [1]
             else:
                 _check(store, case_id, 3)
-        assert verify(store).ok
+        assert verify(store, snapshots=False).ok  # its case rows hold stand-in snapshots
 
 
 def test_a_batch_with_other_work_runs_unit_by_unit(db_url: str, batch_sizes: list[int]) -> None:
@@ -347,7 +347,7 @@ def test_batches_of_two_processes_on_the_same_cases_do_not_deadlock(pg_url: str,
             results = [outcomes[n, case_id] for n in (0, 1)]
             assert sorted(type(r).__name__ for r in results) == ["NoneType", "VersionMismatch"]
             _check(first, case_id, 3)
-        assert verify(first).ok
+        assert verify(first, snapshots=False).ok
 
 
 def test_a_latch_wakes_every_waiter_once_set_and_stays_set() -> None:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import Connection, select, text
@@ -27,6 +28,10 @@ from casework.store import Store
 from casework.store import schema as t
 
 logger = logging.getLogger(__name__)
+
+
+class AuditKeyError(ValueError):
+    """An audit key file or value that cannot be read as an Ed25519 key (missing, unreadable, malformed)."""
 
 
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
@@ -47,10 +52,23 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
                 fh.flush()
                 os.fsync(fh.fileno())
             return key
-    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    loaded = _load_pem(path, private=True)
     if not isinstance(loaded, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
+        raise AuditKeyError(f"{path} does not hold an Ed25519 private key")
     return loaded
+
+
+def _load_pem(path: Path, *, private: bool) -> object:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AuditKeyError(f"cannot read the key file {path}: {exc.strerror or exc}") from exc
+    try:
+        if private:
+            return serialization.load_pem_private_key(data, password=None)
+        return serialization.load_pem_public_key(data)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise AuditKeyError(f"{path} is not a PEM key file of an Ed25519 key") from exc
 
 
 def public_hex(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
@@ -58,20 +76,37 @@ def public_hex(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
     return pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
 
 
+def fingerprint(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    """A short name for a public key: the first 16 hex digits of the SHA-256 of its 32 bytes."""
+    return hashlib.sha256(bytes.fromhex(public_hex(key))).hexdigest()[:16]
+
+
 def parse_public_key(value: str) -> Ed25519PublicKey:
-    """A public key given as 64 hex digits, or as a file holding a PEM public or private key."""
+    """A public key given as 64 hex digits, or as a file holding a PEM public or private key; `AuditKeyError` if it
+    is neither."""
     if len(value) == 64 and all(c in "0123456789abcdefABCDEF" for c in value):
-        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(value))
-    data = Path(value).read_bytes()
-    if b"PRIVATE KEY" in data:
-        private = serialization.load_pem_private_key(data, password=None)
+        try:
+            return Ed25519PublicKey.from_public_bytes(bytes.fromhex(value))
+        except ValueError as exc:
+            raise AuditKeyError(f"{value} is not an Ed25519 public key") from exc
+    return load_public_key(Path(value))
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """The public half of the key in a PEM file holding an Ed25519 public or private key."""
+    try:
+        head = path.read_bytes()[:4096]
+    except OSError as exc:
+        raise AuditKeyError(f"cannot read the key file {path}: {exc.strerror or exc}") from exc
+    if b"PRIVATE KEY" in head:
+        private = _load_pem(path, private=True)
         if isinstance(private, Ed25519PrivateKey):
             return private.public_key()
     else:
-        public = serialization.load_pem_public_key(data)
+        public = _load_pem(path, private=False)
         if isinstance(public, Ed25519PublicKey):
             return public
-    raise ValueError(f"{value} is not an Ed25519 key")
+    raise AuditKeyError(f"{path} does not hold an Ed25519 key")
 
 
 def message(last_event_id: int, running: str, heads_json: str) -> bytes:
@@ -107,8 +142,10 @@ def checkpoints(conn: Connection) -> list[Checkpoint]:
 
 
 def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int | None:
-    """Seal every event written since the last checkpoint; returns the checkpoint id (None if nothing new)."""
-    signer = key or load_or_create_key(store.audit_key_path)
+    """Seal every event written since the last checkpoint; returns the checkpoint id (None if nothing new).
+
+    Without `key`, the store's key file is read, or created if there is none, but only once there is something to
+    sign: a key minted for nothing would later be taken for the database's key by `verify`."""
 
     def work(conn: Connection) -> int | None:
         if conn.dialect.name == "postgresql":
@@ -138,6 +175,7 @@ def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int 
             if end == last_id:
                 return None
             heads_json = canonical_json(heads)
+            signer = key or load_or_create_key(store.audit_key_path)
             signature = signer.sign(message(end, running, heads_json)).hex()
             now = datetime.now(UTC)
             cur.execute(

@@ -14,7 +14,12 @@ class TimeTravelError(LookupError):
 
 
 def state_at(store: Store, case_id: str, at: datetime | None = None, seq: int | None = None) -> CaseState:
-    """Replay the case's events up to `seq` and/or up to time `at` (inclusive); neither: the current state."""
+    """Replay the case's events up to `seq` and/or up to time `at` (inclusive); neither: the current state.
+
+    `at` selects a prefix of the log: the events before the first one stamped later than `at`. Event times need not
+    rise with seq (a command may carry an earlier `now`, e.g. from a server whose clock lags), and keeping every
+    event up to `at` instead would skip a later-stamped event yet apply the ones after it: a state the case never
+    had, or one the engine cannot even apply. The log order is what happened."""
     row = store.case(case_id)
     if row is None:
         raise TimeTravelError(f"no case {case_id}")
@@ -29,7 +34,8 @@ def state_at(store: Store, case_id: str, at: datetime | None = None, seq: int | 
     events = store.events(case_id, upto_seq=seq)
     if at is not None:
         limit = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-        events = [e for e in events if _parse(e.at) <= limit]
+        cut = next((i for i, e in enumerate(events) if _parse(e.at) > limit), len(events))
+        events = events[:cut]
     return replay(load_definition(definition_row.xml), case_id, [Event.from_dict(e.engine_dict()) for e in events])
 
 

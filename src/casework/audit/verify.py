@@ -3,20 +3,36 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Generator
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
-from casework.audit.checkpoints import Checkpoint, checkpoints, load_or_create_key, message, parse_public_key
+from casework.audit.checkpoints import (
+    Checkpoint,
+    checkpoints,
+    fingerprint,
+    load_public_key,
+    message,
+    parse_public_key,
+    public_hex,
+)
 from casework.audit.hashing import GENESIS, event_hash, running_hash
+from casework.engine.events import Event, apply
+from casework.engine.state import CaseState
 from casework.store import Store
 from casework.store import schema as t
 
 MAX_PROBLEMS = 100
+# Cases whose replayed snapshot waits to be compared with the stored one, fetched together in one query.
+_SNAPSHOT_BATCH = 500
+# The service's snapshot encoding (casework.service.service); compared as parsed JSON, so key order and spacing
+# do not matter, only content.
+_SNAPSHOT = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,9 @@ class Report:
     checkpoints: int = 0
     sealed_events: int = 0  # events covered by a signed checkpoint
     signatures_checked: bool = False
+    # Why the signatures of existing checkpoints were not checked (no key to check them with); None if they were,
+    # or if there are no checkpoints.
+    signatures_unchecked: str | None = None
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -49,20 +68,56 @@ class Report:
         return not self.problems
 
     @property
+    def complete(self) -> bool:
+        """Everything that could be checked was: no signed checkpoint was left unchecked for want of a key."""
+        return self.signatures_unchecked is None
+
+    @property
     def first(self) -> Problem | None:
         return self.problems[0] if self.problems else None
 
     def summary(self) -> str:
-        if self.ok:
-            return f"audit: {self.cases} cases, {self.events} events, ok"
-        return f"audit: {self.cases} cases, {self.events} events, BROKEN at {self.first}"
+        if not self.ok:
+            return f"audit: {self.cases} cases, {self.events} events, BROKEN at {self.first}"
+        if not self.complete:
+            return (
+                f"audit: {self.cases} cases, {self.events} events, hash chains ok, but the signatures of "
+                f"{_checkpoints(self.checkpoints)} were NOT checked: {self.signatures_unchecked}"
+            )
+        return f"audit: {self.cases} cases, {self.events} events, ok"
 
 
-def verify(store: Store, public_key: str | Ed25519PublicKey | None = None) -> Report:
-    """Check every case's chain (seq, prev_hash, hash, case row head) and every checkpoint (running hash, signature).
+def _checkpoints(n: int) -> str:
+    return f"{n} checkpoint" if n == 1 else f"{n} checkpoints"
+
+
+class _Head(NamedTuple):
+    version: int
+    last_hash: str
+    source: str
+    snapshot_version: int
+
+
+class _Replayed(NamedTuple):
+    """A case's state rebuilt from its events, to compare with its row."""
+
+    case_id: str
+    snapshot_version: int
+    snapshot: Any  # the replayed state at snapshot_version, as parsed JSON
+    snapshot_event_id: int
+    version: int  # events replayed
+    status: str  # the status they leave the case in
+    last_event_id: int
+
+
+def verify(store: Store, public_key: str | Ed25519PublicKey | None = None, *, snapshots: bool = True) -> Report:
+    """Check every case's chain (seq, prev_hash, hash, case row head), every checkpoint (running hash, signature),
+    and, with `snapshots`, each engine case's row: its snapshot and status must be what its events replay to.
 
     `public_key` (hex, key file, or key object) checks signatures; by default the store's configured key file is
-    used if it exists. Problems are ordered by the global position of the event they concern, first is first.
+    used if it exists (`AuditKeyError` if the key cannot be read). Problems are ordered by the global position of
+    the event they concern, first is first. `snapshots=False` checks the log alone (for stores written below the
+    service, whose case rows hold no engine state).
     """
     report = Report()
     key = _public_key(store, public_key)
@@ -71,11 +126,16 @@ def verify(store: Store, public_key: str | Ed25519PublicKey | None = None) -> Re
     report.cases = len(heads)
     problems: list[tuple[int, Problem]] = []
     seen_cases: set[str] = set()
+    pending: list[_Replayed] = []
 
-    # Pass 1, per case in seq order: each event must hash to its stored hash and link to the one before it.
+    # Pass 1, per case in seq order: each event must hash to its stored hash and link to the one before it; an
+    # engine case's events are replayed to check its row's snapshot and status, which the service acts on.
     current: str | None = None
     expect_seq, prev = 1, GENESIS
     broken_case = False
+    state: CaseState | None = None  # the replay of the current case (None: not replayed)
+    snapshot_seq = -1  # the seq the current case's stored snapshot is at
+    at_snapshot: tuple[Any, int] | None = None  # (replayed snapshot, event id) once the replay reaches its seq
 
     def close_case(case_id: str | None, last_seq: int, last_hash: str, last_id: int) -> None:
         if case_id is None or broken_case:
@@ -83,62 +143,188 @@ def verify(store: Store, public_key: str | Ed25519PublicKey | None = None) -> Re
         head = heads.get(case_id)
         if head is None:
             problems.append((last_id, Problem(case_id, None, None, "events belong to no case row")))
-        elif head != (last_seq, last_hash):
+            return
+        if head.version != last_seq:
             problems.append(
                 (
                     last_id,
                     Problem(
                         case_id,
-                        last_seq + 1 if head[0] > last_seq else last_seq,
+                        last_seq + 1 if head.version > last_seq else last_seq,
                         None,
-                        f"case row says the chain ends at seq {head[0]} but the events end at seq {last_seq}"
+                        f"case row says the chain ends at seq {head.version} but the events end at seq {last_seq}"
                         " (events removed or appended past the case row)",
                     ),
                 )
             )
+            return
+        if head.last_hash != last_hash:
+            what = (
+                f"case row's chain head (last_hash) is not the hash of its last event, seq {last_seq}"
+                " (case row edited)"
+            )
+            problems.append((last_id, Problem(case_id, last_seq, None, what)))
+            return
+        if state is None:
+            return
+        if at_snapshot is None:  # the replay failed (already reported) or never reached the snapshot
+            if head.snapshot_version > last_seq:
+                what = f"case row's snapshot claims seq {head.snapshot_version}, past its last event (case row edited)"
+                problems.append((last_id, Problem(case_id, last_seq, None, what)))
+            return
+        pending.append(
+            _Replayed(case_id, head.snapshot_version, at_snapshot[0], at_snapshot[1], last_seq, state.status, last_id)
+        )
+        if len(pending) >= _SNAPSHOT_BATCH:
+            problems.extend(_compare_rows(store, pending))
+            pending.clear()
 
     last_id = 0
-    stream = store.iter_events(order="case")
-    for ev in stream:
-        report.events += 1
-        if ev.case_id != current:
-            close_case(current, expect_seq - 1, prev, last_id)
-            current, expect_seq, prev, broken_case = ev.case_id, 1, GENESIS, False
-            seen_cases.add(ev.case_id)
-        last_id = ev.id
-        if broken_case:
-            continue
-        what = None
-        if ev.seq != expect_seq:
-            what = f"expected seq {expect_seq}, found seq {ev.seq}: events {expect_seq}..{ev.seq - 1} are missing"
-            bad_seq = expect_seq
-        elif ev.prev_hash != prev:
-            what = "prev_hash does not match the hash of the event before it (event inserted, removed or moved)"
-            bad_seq = ev.seq
-        else:
-            recomputed = event_hash(
-                case_id=ev.case_id, seq=ev.seq, type=ev.type, at=ev.at, actor=ev.actor,
-                reason=ev.reason, payload=ev.payload, prev_hash=ev.prev_hash,
-            )
-            if recomputed != ev.hash:
-                what = "content does not match its hash (event edited)"
-                bad_seq = ev.seq
-        if what is not None:
-            problems.append((ev.id, Problem(ev.case_id, bad_seq, ev.id if bad_seq == ev.seq else None, what)))
-            broken_case = True  # later links of this case follow from the first break
-            continue
-        expect_seq, prev = ev.seq + 1, ev.hash
+    e = t.events.c
+    query = select(e.id, e.case_id, e.seq, e.type, e.at, e.actor, e.reason, e.payload, e.prev_hash, e.hash)
+    # Closed on the way out, even by an exception: on PostgreSQL an open stream holds its transaction.
+    with closing(_stream(store, query.order_by(e.case_id, e.seq))) as stream:
+        for ev_id, case_id, seq, type_, at, actor, reason, payload_text, prev_hash, digest in stream:
+            report.events += 1
+            if case_id != current:
+                close_case(current, expect_seq - 1, prev, last_id)
+                current, expect_seq, prev, broken_case = case_id, 1, GENESIS, False
+                seen_cases.add(case_id)
+                head = heads.get(case_id)
+                state, at_snapshot, snapshot_seq = None, None, -1
+                if head is not None and head.source == "import":
+                    if type_ != "case_imported" and seq == 1:
+                        problems.append((ev_id, Problem(case_id, None, None, (
+                            f"case row says the case was imported, but its log starts with {type_!r} (case row edited)"
+                        ))))
+                elif snapshots and head is not None:
+                    state = CaseState(case_id=case_id, definition_key="")
+                    snapshot_seq = head.snapshot_version
+                    if snapshot_seq == 0:
+                        at_snapshot = (_as_json(state), ev_id)
+            last_id = ev_id
+            if broken_case:
+                continue
+            what: str | None = None
+            bad_seq = seq
+            payload: Any = None
+            if not isinstance(seq, int):  # SQLite keeps whatever is written into an INTEGER column
+                what = f"seq {seq!r} is not a number (event edited)"
+                bad_seq = expect_seq
+            elif seq != expect_seq:
+                what = f"expected seq {expect_seq}, found seq {seq}: events {expect_seq}..{seq - 1} are missing"
+                bad_seq = expect_seq
+            elif prev_hash != prev:
+                what = "prev_hash does not match the hash of the event before it (event inserted, removed or moved)"
+            else:
+                try:
+                    payload = json.loads(payload_text)
+                    recomputed = event_hash(
+                        case_id=case_id, seq=seq, type=type_, at=at, actor=actor,
+                        reason=reason, payload=payload, prev_hash=prev_hash,
+                    )
+                except (ValueError, TypeError, RecursionError) as exc:
+                    # Not JSON, or JSON no event can hold (NaN, a number beyond a float): it was never hashed like this.
+                    what = f"content does not match its hash (event edited: its payload is not canonical JSON: {exc})"
+                else:
+                    if recomputed != digest:
+                        what = "content does not match its hash (event edited)"
+            if what is not None:
+                problems.append((ev_id, Problem(case_id, bad_seq, ev_id if bad_seq == seq else None, what)))
+                broken_case = True  # later links of this case follow from the first break
+                continue
+            expect_seq, prev = seq + 1, digest
+            if state is not None:
+                try:
+                    apply(state, Event(type_, at, actor, reason, payload))
+                    if seq == snapshot_seq:
+                        at_snapshot = (_as_json(state), ev_id)
+                except Exception as exc:  # an intact chain the engine cannot apply: nor can the service load it
+                    what = f"the case's events cannot be replayed: applying this one fails ({exc!r})"
+                    problems.append((ev_id, Problem(case_id, seq, ev_id, what)))
+                    state = None
     close_case(current, expect_seq - 1, prev, last_id)
-    for case_id, (version, _) in heads.items():
-        if case_id not in seen_cases and version > 0:
-            problems.append((0, Problem(case_id, 1, None, f"case row says {version} events but none are stored")))
+    for case_id, head in heads.items():
+        if case_id in seen_cases:
+            continue
+        if head.version > 0:
+            problems.append((0, Problem(case_id, 1, None, f"case row says {head.version} events but none are stored")))
+        elif head.snapshot_version > 0:
+            what = (
+                f"case row says it has no events, but its snapshot is at seq {head.snapshot_version} (events deleted)"
+            )
+            problems.append((0, Problem(case_id, None, None, what)))
+        elif snapshots and head.source != "import":
+            # A case row with no events at all: the service would take its snapshot as the case's state.
+            fresh = CaseState(case_id=case_id, definition_key="")
+            pending.append(_Replayed(case_id, 0, _as_json(fresh), 0, 0, fresh.status, 0))
+    problems.extend(_compare_rows(store, pending))
 
     # Pass 2, global order: the running hash must reach each checkpoint's signed value.
     broken = {p.case_id for _, p in problems if p.case_id is not None}
-    problems.extend(_check_checkpoints(store, key, report, broken))
+    problems.extend(_check_checkpoints(store, key, report, broken, set(heads), seen_cases))
+    if key is None and report.checkpoints:
+        report.signatures_unchecked = f"no key at {store.audit_key_path}"
     problems.sort(key=lambda p: p[0])
     report.problems = [p for _, p in problems[:MAX_PROBLEMS]]
     return report
+
+
+def _stream(store: Store, query: Select[Any]) -> Generator[Any, None, None]:
+    """Rows of `query` as tuples, streamed: the log may be far larger than memory."""
+    with store.engine.connect() as conn:
+        yield from conn.execution_options(stream_results=True, yield_per=5000).execute(query)
+
+
+def _as_json(state: CaseState) -> Any:
+    """The state as the service stores it, read back: the form a stored snapshot is compared in."""
+    return json.loads(_SNAPSHOT.encode(state.to_dict()))
+
+
+def _compare_rows(store: Store, replayed: list[_Replayed]) -> list[tuple[int, Problem]]:
+    """Each case row's snapshot and status against the replay of its events."""
+    if not replayed:
+        return []
+    c = t.cases.c
+    with store.read() as conn:
+        rows = {
+            r.id: r
+            for r in conn.execute(
+                select(c.id, c.status, c.version, c.snapshot_version, c.snapshot).where(
+                    c.id.in_([r.case_id for r in replayed])
+                )
+            )
+        }
+    out: list[tuple[int, Problem]] = []
+    for r in replayed:
+        row = rows.get(r.case_id)
+        if row is None or row.version != r.version or row.snapshot_version != r.snapshot_version:
+            continue  # the case moved on since its head was read (a live database): judged on the next run
+        try:
+            stored = json.loads(row.snapshot)
+        except (ValueError, TypeError, RecursionError):
+            stored = None
+        if stored != r.snapshot:
+            differ = (
+                ", ".join(sorted(k for k in set(stored) | set(r.snapshot) if stored.get(k) != r.snapshot.get(k)))
+                if isinstance(stored, dict) and isinstance(r.snapshot, dict)
+                else "not readable as JSON"
+            )
+            what = (
+                f"snapshot of the case differs from the replay of its events at seq {r.snapshot_version}"
+                f" ({differ}; case row edited)"
+                if r.version
+                else "case row says it has no events, but its snapshot is not that of a case without any"
+                " (events deleted, or the case row edited)"
+            )
+            out.append((r.snapshot_event_id, Problem(r.case_id, r.snapshot_version or None, None, what)))
+        elif row.status != r.status:
+            what = (
+                f"case row's status is {row.status!r} but its events leave the case {r.status!r}"
+                f" at seq {r.version} (case row edited)"
+            )
+            out.append((r.last_event_id, Problem(r.case_id, r.version or None, None, what)))
+    return out
 
 
 def _public_key(store: Store, given: str | Ed25519PublicKey | None) -> Ed25519PublicKey | None:
@@ -147,29 +333,61 @@ def _public_key(store: Store, given: str | Ed25519PublicKey | None) -> Ed25519Pu
     if given:
         return parse_public_key(given)
     if store.audit_key_path.exists():
-        return load_or_create_key(store.audit_key_path).public_key()
+        return load_public_key(store.audit_key_path)
     return None
 
 
-def _case_heads(store: Store) -> dict[str, tuple[int, str]]:
+def _case_heads(store: Store) -> dict[str, _Head]:
+    c = t.cases.c
     with store.read() as conn:
-        rows = conn.execute(select(t.cases.c.id, t.cases.c.version, t.cases.c.last_hash))
-        return {r.id: (int(r.version), r.last_hash) for r in rows}
+        rows = conn.execute(select(c.id, c.version, c.last_hash, c.source, c.snapshot_version))
+        return {r.id: _Head(int(r.version), r.last_hash, r.source, int(r.snapshot_version)) for r in rows}
+
+
+def _signature_problem(cp: Checkpoint, key: Ed25519PublicKey) -> Problem | None:
+    """None if `key` signed the checkpoint. Else: signed by the key the checkpoint names, if that is another key
+    (a database sealed elsewhere, or checked with the wrong key), or an invalid signature (forged or edited)."""
+    signed = message(cp.last_event_id, cp.running_hash, cp.heads_json)
+    if _valid(key, cp.signature, signed):
+        return None
+    try:
+        named: Ed25519PublicKey | None = Ed25519PublicKey.from_public_bytes(bytes.fromhex(cp.public_key))
+    except (ValueError, TypeError):
+        named = None
+    if named is not None and public_hex(named) != public_hex(key) and _valid(named, cp.signature, signed):
+        what = (
+            f"checkpoint #{cp.id} was signed by a different key (fingerprint {fingerprint(named)}) than the"
+            f" verifying key (fingerprint {fingerprint(key)}): check with the key that sealed this database"
+        )
+    else:
+        what = f"checkpoint #{cp.id} signature is invalid (forged or edited)"
+    return Problem(None, None, None, what)
+
+
+def _valid(key: Ed25519PublicKey, signature: str, signed: bytes) -> bool:
+    try:
+        key.verify(bytes.fromhex(signature), signed)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
 
 
 def _check_checkpoints(
-    store: Store, key: Ed25519PublicKey | None, report: Report, broken: set[str]
+    store: Store,
+    key: Ed25519PublicKey | None,
+    report: Report,
+    broken: set[str],
+    case_rows: set[str],
+    logged_cases: set[str],
 ) -> list[tuple[int, Problem]]:
     with store.read() as conn:
         cps = checkpoints(conn)
     report.checkpoints = len(cps)
     problems: list[tuple[int, Problem]] = []
-    for cp in cps:
-        if key is not None:
-            try:
-                key.verify(bytes.fromhex(cp.signature), message(cp.last_event_id, cp.running_hash, cp.heads_json))
-            except (InvalidSignature, ValueError):
-                bad = Problem(None, None, None, f"checkpoint #{cp.id} signature is invalid (forged or edited)")
+    if key is not None:
+        for cp in cps:
+            bad = _signature_problem(cp, key)
+            if bad is not None:
                 problems.append((cp.last_event_id, bad))
                 return problems
     if not cps:
@@ -178,16 +396,18 @@ def _check_checkpoints(
     # Heads recomputed per checkpoint range, to name the case whose chain no longer matches what was signed.
     rng = _Range()
     prev_signed: dict[str, int] = {}
-    with closing(store.iter_events(order="id")) as stream:
-        for ev in stream:
-            while index < len(cps) and ev.id > cps[index].last_event_id:
-                problems.extend(_close_range(cps[index], running, rng, prev_signed, broken))
+    gone = _Gone(case_rows, logged_cases)
+    by_id = select(t.events.c.id, t.events.c.case_id, t.events.c.seq, t.events.c.hash).order_by(t.events.c.id)
+    with closing(_stream(store, by_id)) as stream:
+        for ev_id, case_id, seq, digest in stream:
+            while index < len(cps) and ev_id > cps[index].last_event_id:
+                problems.extend(_close_range(cps[index], running, rng, prev_signed, broken, gone))
                 # Resynchronise on the signed value so that each sealed range is judged on its own.
                 running, rng, index = cps[index].running_hash, _Range(), index + 1
-            running = running_hash(running, ev.hash)
-            rng.add(ev.case_id, ev.seq, ev.hash, ev.id)
+            running = running_hash(running, digest)
+            rng.add(case_id, seq, digest, ev_id)
     while index < len(cps):
-        problems.extend(_close_range(cps[index], running, rng, prev_signed, broken))
+        problems.extend(_close_range(cps[index], running, rng, prev_signed, broken, gone))
         running, rng, index = cps[index].running_hash, _Range(), index + 1
     with store.read() as conn:
         report.sealed_events = int(
@@ -208,8 +428,16 @@ class _Range:
         self.first_id.setdefault(case_id, event_id)
 
 
+@dataclass
+class _Gone:
+    """Which cases still have a row and events, to tell a deletion from a re-hash."""
+
+    case_rows: set[str]
+    logged_cases: set[str]
+
+
 def _close_range(
-    cp: Checkpoint, running: str, rng: _Range, prev_signed: dict[str, int], broken: set[str]
+    cp: Checkpoint, running: str, rng: _Range, prev_signed: dict[str, int], broken: set[str], gone: _Gone
 ) -> list[tuple[int, Problem]]:
     signed_heads = {case_id: [int(v[0]), v[1]] for case_id, v in cp.heads.items()}
     if running == cp.running_hash:
@@ -229,6 +457,28 @@ def _close_range(
             continue
         first = prev_signed.get(case_id, 0) + 1
         last = signed[0]
+        span = f"seq {first}" if first == last else f"seq {first}..{last}"
+        if case_id not in rng.heads:
+            # Not a re-hash: nothing of the case is left where the checkpoint sealed it.
+            if case_id not in gone.logged_cases:
+                what = (
+                    f"case deleted: checkpoint #{cp.id} sealed its events {span}, and no event of the case is left"
+                    + ("" if case_id in gone.case_rows else " (its case row is gone too)")
+                )
+            else:
+                what = (
+                    f"checkpoint #{cp.id} sealed events {span} of this case, and none of them is left in the range"
+                    " it sealed (events deleted, or their ids changed)"
+                )
+            out.append((cp.last_event_id, Problem(case_id, first, None, what)))
+            continue
+        if rng.heads[case_id][0] != last:
+            what = (
+                f"chain re-hashed after it was sealed: checkpoint #{cp.id} sealed this case up to seq {last}, but its"
+                f" events in that range now end at seq {rng.heads[case_id][0]} (events deleted or inserted)"
+            )
+            out.append((rng.first_id.get(case_id, cp.last_event_id), Problem(case_id, first, None, what)))
+            continue
         span = f"seq {first}" if first == last else f"one of seq {first}..{last}"
         what = (
             f"chain re-hashed after it was sealed: checkpoint #{cp.id} signed a different hash for seq {last};"
@@ -247,11 +497,13 @@ def report_json(report: Report) -> str:
     return json.dumps(
         {
             "ok": report.ok,
+            "complete": report.complete,
             "cases": report.cases,
             "events": report.events,
             "checkpoints": report.checkpoints,
             "sealed_events": report.sealed_events,
             "signatures_checked": report.signatures_checked,
+            "signatures_unchecked": report.signatures_unchecked,
             "problems": [str(p) for p in report.problems],
         }
     )

@@ -19,19 +19,35 @@ audit_app = typer.Typer(no_args_is_help=True, help="Tamper-evident audit trail: 
 
 
 def open_store(db: str, *, create: bool = False):  # type: ignore[no-untyped-def]
-    """The store at `db`, or exit 2 with a one-line reason. Unless `create`, a SQLite file must already exist: a
-    mistyped path must not become a new, empty database that `audit verify` then calls ok."""
+    """The store at `db`, or exit 2 with a one-line reason. Unless `create`, the database must already be a casework
+    database: a mistyped SQLite path must not become a new, empty database, nor another application's database (or
+    an empty PostgreSQL one) gain casework's tables, that `audit verify` then calls ok."""
+    from sqlalchemy import create_engine, inspect
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.pool import NullPool
 
     from casework.store import Store
     from casework.store.url import parse_url
 
     try:
         parsed = parse_url(db)
-        if not create and parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
-            typer.echo(f"error: no database at {parsed.database} (give --db or set CASEWORK_DB)", err=True)
-            raise typer.Exit(2)
+        if not create:
+            if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+                typer.echo(f"error: no database at {parsed.database} (give --db or set CASEWORK_DB)", err=True)
+                raise typer.Exit(2)
+            # Looked at without the store's engine, which on SQLite switches the file to WAL mode as it connects: a
+            # write to a file that may not be ours.
+            probe = create_engine(parsed, poolclass=NullPool)
+            try:
+                with probe.connect() as conn:
+                    tables = set(inspect(conn).get_table_names())
+            finally:
+                probe.dispose()
+            if not {"alembic_version", "cases", "events", "checkpoints"} <= tables:
+                typer.echo(f"error: {make_url(db).render_as_string(hide_password=True)} is not a casework database",
+                           err=True)
+                raise typer.Exit(2)
         return Store.open(db)
     except StoreURLError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -51,11 +67,17 @@ def verify_cmd(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the full report as JSON")] = False,
 ) -> None:
-    """Recompute every hash chain and signed checkpoint; exit 1 naming the first broken link."""
+    """Recompute every hash chain, signed checkpoint and case snapshot; exit 1 naming the first broken link, 2 if
+    it cannot check (no such database, a bad key, or signed checkpoints and no key to check them with)."""
+    from casework.audit.checkpoints import AuditKeyError
     from casework.audit.verify import report_json, verify
 
     with open_store(db) as store:
-        report = verify(store, public_key)
+        try:
+            report = verify(store, public_key)
+        except AuditKeyError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
     if as_json:
         typer.echo(report_json(report))
     elif report.ok:
@@ -64,16 +86,30 @@ def verify_cmd(
         typer.echo(f"audit: FAILED: first broken link: {report.first}", err=False)
         for problem in report.problems[1:10]:
             typer.echo(f"  also: {problem}")
-    raise typer.Exit(0 if report.ok else 1)
+    if not report.ok:
+        raise typer.Exit(1)
+    if not report.complete:
+        # A copy of the database without its key file must not pass for a checked one.
+        typer.echo(
+            f"error: signed checkpoints ({report.checkpoints}) were not checked: {report.signatures_unchecked};"
+            " pass --public-key (64 hex digits or the key file) or set CASEWORK_AUDIT_KEY",
+            err=True,
+        )
+        raise typer.Exit(2)
+    raise typer.Exit(0)
 
 
 @audit_app.command("checkpoint")
 def checkpoint_cmd(db: DbOption = DEFAULT_DB) -> None:
     """Seal every event written since the last checkpoint with a signed checkpoint now."""
-    from casework.audit.checkpoints import write_checkpoint
+    from casework.audit.checkpoints import AuditKeyError, write_checkpoint
 
     with open_store(db) as store:
-        cp = write_checkpoint(store)
+        try:
+            cp = write_checkpoint(store)
+        except AuditKeyError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
     typer.echo(f"checkpoint #{cp}" if cp is not None else "nothing to seal")
 
 
@@ -82,7 +118,9 @@ def state_at_cmd(
     case_id: str,
     db: DbOption = DEFAULT_DB,
     seq: Annotated[int | None, typer.Option(help="replay up to this event (inclusive)")] = None,
-    at: Annotated[str | None, typer.Option(help="replay events up to this ISO-8601 time")] = None,
+    at: Annotated[
+        str | None, typer.Option(help="replay the log up to its first event stamped later than this ISO-8601 time")
+    ] = None,
 ) -> None:
     """Print the case as it stood after event SEQ or at time AT, rebuilt by replaying its log."""
     import json
