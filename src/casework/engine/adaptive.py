@@ -9,7 +9,7 @@ from typing import Any
 from casework.engine import commands as c
 from casework.engine.core import check_json_data, handles, plan_for, resolve
 from casework.engine.errors import CommandRejected
-from casework.engine.lifecycle import ACTIVE, NOT_STARTED, OPEN, TERMINAL
+from casework.engine.lifecycle import ACTIVE, NOT_STARTED, OPEN, SUSPENDED, TERMINAL, table_for
 from casework.engine.runner import Run
 from casework.engine.state import CaseState, ItemInstance
 from casework.expr import EvaluationError, Expression
@@ -140,6 +140,11 @@ def _add_dependency(run: Run, cmd: c.AddDependency) -> None:
 @handles(c.SkipItem)
 def _skip(run: Run, cmd: c.SkipItem) -> None:
     item = resolve(run, cmd.item, sorted(OPEN), "skip")
+    if item.id == run.state.root:
+        raise CommandRejected("the case plan cannot be skipped: complete or terminate the case instead")
+    if "skip" not in table_for(item.kind).get(item.state, {}):
+        hint = "; resume it first" if item.state == SUSPENDED else ""
+        raise CommandRejected(f"cannot skip {item.name!r}: a {item.kind} cannot be skipped while {item.state}{hint}")
     run.emit("skip", {"item": item.id, "name": item.name, "from": item.state})
     if item.kind in STAGE_KINDS:
         run.end_children(item)
