@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from casework.engine import CaseState, CommandRejected, commands, execute
+from casework.engine import CaseState, CommandRejected, commands, execute, replay
 from casework.engine.events import Event
 from casework.model import CaseDefinition, load_definition
 
@@ -46,7 +46,105 @@ def _rejected(definition: CaseDefinition, state: CaseState, command: commands.Co
     assert _snapshot(state) == before
 
 
+# -- repetition -------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kind", "first"), [("humanTask", "active"), ("milestone", "completed"), ("stage", "completed")]
+)
+def test_an_added_repeating_item_waits_for_its_after_items_to_complete_again(kind: str, first: str) -> None:
+    claim = _load("claim.cmmn")
+    state = _start(claim)
+    execute(claim, state, commands.AddItem(kind=kind, name="Follow-up", repeat=True, after=("Review claim",)), NOW)
+    execute(claim, state, commands.CompleteItem(item="Review claim"), NOW)
+    # The completion fired the first instance once; the next waits for a completion that has not happened yet.
+    assert _instances(state, "Follow-up") == [(1, first), (2, "available")]
+
+
+def test_an_added_repeating_item_repeats_each_time_its_after_item_completes() -> None:
+    claim = _load("claim.cmmn")
+    log: list[Event] = []
+    state = _start(claim, log)
+    for command in (
+        commands.AddItem(kind="humanTask", name="Weekly call", repeat=True),
+        commands.AddItem(kind="milestone", name="Call logged", repeat=True, after=("Weekly call",)),
+        commands.CompleteItem(item="Weekly call"),
+        commands.CompleteItem(item="Weekly call"),
+    ):
+        log += execute(claim, state, command, NOW)
+    assert _instances(state, "Call logged") == [(1, "completed"), (2, "completed"), (3, "available")]
+    assert replay(claim, "c1", log).to_dict() == state.to_dict()
+
+
+@pytest.mark.parametrize("auto_complete", [True, False])
+def test_an_empty_repeating_stage_without_after_completes_once_instead_of_repeating_forever(
+    auto_complete: bool,
+) -> None:
+    claim = _load("claim.cmmn")
+    state = _start(claim)
+    execute(claim, state, commands.AddItem(kind="stage", name="Loop", repeat=True, auto_complete=auto_complete), NOW)
+    assert _instances(state, "Loop") == [(1, "completed")]
+    execute(claim, state, commands.CompleteItem(item="Review claim"), NOW)
+    assert _instances(state, "Loop") == [(1, "completed")]
+
+
+def test_a_repeating_stage_without_after_repeats_when_an_instance_completes_after_work() -> None:
+    claim = _load("claim.cmmn")
+    state = _start(claim)
+    # The outer stage waits, so that the repeating stage and its task are both in the plan before either starts.
+    execute(claim, state, commands.AddItem(kind="stage", name="Outer", after=("Review claim",)), NOW)
+    execute(claim, state, commands.AddItem(kind="stage", name="Round", stage="Outer", repeat=True), NOW)
+    execute(claim, state, commands.AddItem(kind="humanTask", name="Call", stage="Round"), NOW)
+    execute(claim, state, commands.CompleteItem(item="Review claim"), NOW)
+    assert _instances(state, "Round") == [(1, "active")]
+    execute(claim, state, commands.CompleteItem(item="Call"), NOW)
+    assert _instances(state, "Round") == [(1, "completed"), (2, "active")]
+    assert _instances(state, "Call") == [(1, "completed"), (1, "active")]
+
+
+def test_a_repeating_stage_left_without_work_does_not_start_round_after_empty_round() -> None:
+    claim = _load("claim.cmmn")
+    state = _start(claim)
+    execute(claim, state, commands.AddItem(kind="stage", name="Outer", after=("Review claim",)), NOW)
+    execute(claim, state, commands.AddItem(kind="stage", name="Round", stage="Outer", repeat=True,
+                                           auto_complete=False), NOW)
+    execute(claim, state, commands.AddItem(kind="humanTask", name="Check", stage="Round", after=("Assess damage",)),
+            NOW)
+    execute(claim, state, commands.CompleteItem(item="Review claim"), NOW)
+    assert _instances(state, "Round") == [(1, "active")]  # Check may still start: it holds the round open
+    # Without Check the round has nothing left and completes; the next round, empty, completes as it starts, and
+    # the one after it would too, so none is begun.
+    execute(claim, state, commands.RemoveItem(item="Check"), NOW)
+    assert _instances(state, "Round") == [(1, "completed"), (2, "completed")]
+
+
+RUNAWAY_XML = (
+    f'<definitions {NS}><case id="runaway"><casePlanModel id="p" name="Runaway">'
+    '<planItem id="pi" name="Ping" definitionRef="t"><itemControl><repetitionRule>'
+    "<condition>${repetitionCounter &gt; 0}</condition></repetitionRule></itemControl></planItem>"
+    '<task id="t" isBlocking="false"/></casePlanModel></case></definitions>'
+)
+
+
+def test_a_command_that_would_change_the_case_without_end_is_rejected_naming_the_item() -> None:
+    # A non-blocking task whose repetition rule always holds (the engine cannot know that it does) completes as it
+    # starts and repeats as it completes.
+    definition = load_definition(RUNAWAY_XML)
+    state = CaseState.create("c1", definition)
+    _rejected(definition, state, commands.StartCase(actor="ann"), r"stopped after 10,000 changes.*'Ping' kept changing")
+    assert state.status == "new" and not state.items
+
+
 # -- rejected commands change nothing ---------------------------------------------------------------------------------
+def test_a_rejected_command_that_recorded_an_expression_failure_changes_nothing() -> None:
+    permit = _load("permit_review.cmmn")
+    state = _start(permit, needsEnvironment=5)  # the environmental check is required when ${needsEnvironment}
+    execute(permit, state, commands.CompleteItem(item="Intake"), NOW)
+    errors = len(state.errors)
+    # Checking whether Review may complete evaluates the required rule, which fails and is recorded, and then the
+    # command is refused: the record goes with it.
+    _rejected(permit, state, commands.CompleteItem(item="Review"), "'Review' is not completable")
+    assert len(state.errors) == errors
+
+
 def test_skip_refuses_what_the_lifecycle_does_not_allow() -> None:
     permit = _load("permit_review_v2.cmmn")
     state = _start(permit)

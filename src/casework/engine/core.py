@@ -74,8 +74,14 @@ def execute(definition: CaseDefinition, state: CaseState, command: c.Command, no
     if not command.actor:
         raise CommandRejected("a command needs an actor")
     run = Run(definition, plan_for(definition, state), state, now, command.actor, command.reason)
-    handler(run, command)
-    run.settle()
+    try:
+        handler(run, command)
+        run.settle()
+    except CommandRejected:
+        # Checking a command can record an expression failure, and a runaway is found only after its events.
+        if run.events:
+            run.undo.restore()
+        raise
     return run.events
 
 
