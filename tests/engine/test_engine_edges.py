@@ -156,3 +156,31 @@ def test_skip_refuses_what_the_lifecycle_does_not_allow() -> None:
     execute(permit, state, commands.ResumeItem(item="Reviewed"), NOW)
     execute(permit, state, commands.SkipItem(item="Reviewed"), NOW)
     assert _instances(state, "Reviewed") == [(1, "completed")]
+
+
+@pytest.mark.parametrize("due", ["P99999999Y", "P1000000000D", "P999999999D", "PT99999999999999999999S", "P0.5Y",
+                                 "9999-12-31T23:59:59-05:00"])
+def test_a_due_date_no_calendar_holds_is_rejected(due: str) -> None:
+    claim = _load("claim.cmmn")
+    state = _start(claim)
+    _rejected(claim, state, commands.SetDue(item=None, due=due), "due: ")
+    _rejected(claim, state, commands.SetDue(item="Review claim", due=due), "due: ")
+    _rejected(claim, state, commands.AddItem(kind="humanTask", name="Call", due=due), "due: ")
+
+
+def test_a_model_timer_that_cannot_be_scheduled_rejects_the_start() -> None:
+    xml = (
+        f'<definitions {NS}><case id="c"><casePlanModel id="p">'
+        '<planItem id="pi" name="Late" definitionRef="l"/><planItem id="pt" name="Work" definitionRef="t"/>'
+        '<timerEventListener id="l" name="Late"><timerExpression>P8000Y</timerExpression></timerEventListener>'
+        '<humanTask id="t"/></casePlanModel></case></definitions>'
+    )
+    definition = load_definition(xml)
+    _rejected(definition, CaseState.create("c1", definition), commands.StartCase(), "the timer of 'Late' cannot be")
+
+
+@pytest.mark.parametrize("target", ["claim", None, 5])
+def test_migrate_needs_a_case_definition(target: object) -> None:
+    claim = _load("claim.cmmn")
+    state = _start(claim)
+    _rejected(claim, state, commands.Migrate(definition=target), "Migrate.definition must be a case definition")

@@ -26,7 +26,7 @@ from casework.model.definition import (
     USER_EVENT,
     CaseDefinition,
 )
-from casework.model.timers import format_datetime, parse_datetime
+from casework.model.timers import TimerError, format_datetime, parse_datetime
 
 C = TypeVar("C", bound=c.Command)
 Handler = Callable[[Run, Any], None]
@@ -328,7 +328,10 @@ def _fire_due_timers(run: Run, cmd: c.FireDueTimers) -> None:
         run.transition(item, "occur")
         run.settle()
         timer = definition.timer
-        next_due = timer.next_due(at, item.index) if timer is not None else None
+        try:
+            next_due = timer.next_due(at, item.index) if timer is not None else None
+        except TimerError:
+            next_due = None  # the next firing would fall past year 9999: the cycle is spent
         parent = run.state.items[item.parent] if item.parent else None
         if next_due is not None and parent is not None and parent.state == ACTIVE and definition.kind == TIMER_EVENT:
             nxt = run.create_instance(definition, parent, index=item.index + 1)

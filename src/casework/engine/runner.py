@@ -40,7 +40,7 @@ from casework.model.definition import (
     PlanItemDef,
     Rule,
 )
-from casework.model.timers import format_datetime
+from casework.model.timers import TimerError, format_datetime
 
 PendingKey = tuple[str, str, bool]
 
@@ -341,7 +341,11 @@ class Run:
             self.dirty_stages[parent.id] = None
         self.raise_event(item, "create")
         if definition.kind == TIMER_EVENT and definition.timer is not None:
-            self.emit("timer_scheduled", {"id": item.id, "due": format_datetime(definition.timer.first_due(self.now))})
+            try:
+                due = format_datetime(definition.timer.first_due(self.now))
+            except TimerError as exc:  # a model's duration that no calendar holds from now (or fractional years)
+                raise CommandRejected(f"the timer of {definition.name!r} cannot be scheduled: {exc}") from exc
+            self.emit("timer_scheduled", {"id": item.id, "due": due})
         if evaluate_entry and not definition.entry:
             self.queue.append(lambda: self.activate_if_available(item))
         self.schedule_criteria(item, entry=evaluate_entry)
