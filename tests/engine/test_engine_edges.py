@@ -184,3 +184,33 @@ def test_migrate_needs_a_case_definition(target: object) -> None:
     claim = _load("claim.cmmn")
     state = _start(claim)
     _rejected(claim, state, commands.Migrate(definition=target), "Migrate.definition must be a case definition")
+
+
+ROLES_XML = (
+    f'<definitions {NS}><case id="c"><casePlanModel id="p"><planItem id="a" name="A" definitionRef="t"/>'
+    '<humanTask id="t"/></casePlanModel><caseRoles id="roles"><role id="roleAdjuster" name="Claims adjuster"/>'
+    "</caseRoles></case></definitions>"
+)
+
+
+@pytest.mark.parametrize(("user", "role"), [("sam", "roleAdjuster"), ("sam", "Claims adjuster"), (" bob ", "helper"),
+                                            ("ann", " roleAdjuster ")])
+def test_a_participant_is_removed_with_the_values_that_added_them(user: str, role: str) -> None:
+    definition = load_definition(ROLES_XML)
+    state = _start(definition)
+    execute(definition, state, commands.AddParticipant(user=user, role=role), NOW)
+    execute(definition, state, commands.RemoveParticipant(user=user, role=role), NOW)
+    assert state.participants == {}
+    execute(definition, state, commands.AddParticipant(user=user, role=role), NOW)
+    execute(definition, state, commands.RemoveParticipant(user=user), NOW)
+    assert state.participants == {}
+
+
+def test_removing_a_participant_still_names_what_is_wrong() -> None:
+    definition = load_definition(ROLES_XML)
+    state = _start(definition)
+    execute(definition, state, commands.AddParticipant(user="sam", role="roleAdjuster"), NOW)
+    _rejected(definition, state, commands.RemoveParticipant(user="sam", role="helper"), "does not take part as helper")
+    _rejected(definition, state, commands.RemoveParticipant(user="bob"), "bob does not take part in this case")
+    _rejected(definition, state, commands.RemoveParticipant(user=" "), "name the participant")
+    _rejected(definition, state, commands.RemoveParticipant(user="sam", role=" "), "name the role to remove")
