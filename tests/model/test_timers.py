@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from casework.model.timers import TimerError, add_duration, format_datetime, parse_timer
+from casework.model.timers import TimerError, add_duration, format_datetime, parse_datetime, parse_timer
 
 NOW = dt.datetime(2026, 1, 31, 12, 0, tzinfo=dt.UTC)
 
@@ -45,3 +45,26 @@ def test_repeating_timer_with_and_without_start() -> None:
 def test_bad_timers_are_refused(text: str) -> None:
     with pytest.raises(TimerError):
         parse_timer(text)
+
+
+@pytest.mark.parametrize("text", ["-P1Y", "-P1M", "-P1D", "-PT1H"])
+def test_negative_durations_are_refused_in_years_and_months_too(text: str) -> None:
+    with pytest.raises(TimerError, match="negative duration"):
+        add_duration(NOW, text)
+
+
+@pytest.mark.parametrize("text", ["P99999999Y", "P8000Y", "P999999999D", "P1000000000D", "PT99999999999999999999S"])
+def test_a_duration_past_what_a_calendar_holds_is_a_timer_error(text: str) -> None:
+    with pytest.raises(TimerError, match=r"out of range|gives no date"):
+        add_duration(NOW, text)
+
+
+def test_fractional_years_are_a_timer_error_where_they_cannot_be_added() -> None:
+    with pytest.raises(TimerError, match="fractional"):
+        add_duration(NOW, "P0.5Y")
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"])
+def test_a_date_time_that_falls_outside_the_calendar_in_utc_is_a_timer_error(text: str) -> None:
+    with pytest.raises(TimerError, match="out of range"):
+        parse_datetime(text)

@@ -9,7 +9,7 @@ from typing import Any
 from casework.engine import commands as c
 from casework.engine.core import check_json_data, handles, plan_for, resolve
 from casework.engine.errors import CommandRejected
-from casework.engine.lifecycle import ACTIVE, NOT_STARTED, OPEN, TERMINAL
+from casework.engine.lifecycle import ACTIVE, NOT_STARTED, OPEN, SUSPENDED, TERMINAL, table_for
 from casework.engine.runner import Run
 from casework.engine.state import CaseState, ItemInstance
 from casework.expr import EvaluationError, Expression
@@ -140,6 +140,11 @@ def _add_dependency(run: Run, cmd: c.AddDependency) -> None:
 @handles(c.SkipItem)
 def _skip(run: Run, cmd: c.SkipItem) -> None:
     item = resolve(run, cmd.item, sorted(OPEN), "skip")
+    if item.id == run.state.root:
+        raise CommandRejected("the case plan cannot be skipped: complete or terminate the case instead")
+    if "skip" not in table_for(item.kind).get(item.state, {}):
+        hint = "; resume it first" if item.state == SUSPENDED else ""
+        raise CommandRejected(f"cannot skip {item.name!r}: a {item.kind} cannot be skipped while {item.state}{hint}")
     run.emit("skip", {"item": item.id, "name": item.name, "from": item.state})
     if item.kind in STAGE_KINDS:
         run.end_children(item)
@@ -177,13 +182,18 @@ def _reassign(run: Run, cmd: c.Reassign) -> None:
     run.emit("reassign", {"item": item.id, "name": item.name, "from": item.owner, "to": cmd.to})
 
 
+def _role_name(run: Run, role: str) -> str:
+    """A case role given by name or id is kept under its name; a role the model does not know, as given."""
+    model_role = run.plan.definition.role_by_name_or_id(role)
+    return model_role.name if model_role is not None else role
+
+
 @handles(c.AddParticipant)
 def _add_participant(run: Run, cmd: c.AddParticipant) -> None:
     user, role = cmd.user.strip(), cmd.role.strip()
     if not user or not role:
         raise CommandRejected("a participant needs a user and a role")
-    model_role = run.plan.definition.role_by_name_or_id(role)
-    role_name = model_role.name if model_role is not None else role
+    role_name = _role_name(run, role)
     if role_name in run.state.participants.get(user, []):
         raise CommandRejected(f"{user} already takes part as {role_name}")
     run.emit("add_participant", {"user": user, "role": role_name})
@@ -191,12 +201,24 @@ def _add_participant(run: Run, cmd: c.AddParticipant) -> None:
 
 @handles(c.RemoveParticipant)
 def _remove_participant(run: Run, cmd: c.RemoveParticipant) -> None:
-    roles = run.state.participants.get(cmd.user)
+    # The same reading of user and role as AddParticipant, so that what added someone also removes them.
+    user = cmd.user.strip()
+    if not user:
+        raise CommandRejected("name the participant to remove")
+    roles = run.state.participants.get(user)
     if not roles:
-        raise CommandRejected(f"{cmd.user} does not take part in this case")
-    if cmd.role is not None and cmd.role not in roles:
-        raise CommandRejected(f"{cmd.user} does not take part as {cmd.role}")
-    run.emit("remove_participant", {"user": cmd.user, "role": cmd.role})
+        raise CommandRejected(f"{user} does not take part in this case")
+    role: str | None = None
+    if cmd.role is not None:
+        given = cmd.role.strip()
+        if not given:
+            raise CommandRejected("name the role to remove, or none to remove every role")
+        role = _role_name(run, given)
+        if role not in roles:
+            if given not in roles:
+                raise CommandRejected(f"{user} does not take part as {role}")
+            role = given  # kept as given before a migration brought a model role by that name or id
+    run.emit("remove_participant", {"user": user, "role": role})
 
 
 @handles(c.SetDue)

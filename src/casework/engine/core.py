@@ -26,7 +26,7 @@ from casework.model.definition import (
     USER_EVENT,
     CaseDefinition,
 )
-from casework.model.timers import format_datetime, parse_datetime
+from casework.model.timers import TimerError, format_datetime, parse_datetime
 
 C = TypeVar("C", bound=c.Command)
 Handler = Callable[[Run, Any], None]
@@ -74,8 +74,14 @@ def execute(definition: CaseDefinition, state: CaseState, command: c.Command, no
     if not command.actor:
         raise CommandRejected("a command needs an actor")
     run = Run(definition, plan_for(definition, state), state, now, command.actor, command.reason)
-    handler(run, command)
-    run.settle()
+    try:
+        handler(run, command)
+        run.settle()
+    except CommandRejected:
+        # Checking a command can record an expression failure, and a runaway is found only after its events.
+        if run.events:
+            run.undo.restore()
+        raise
     return run.events
 
 
@@ -322,7 +328,10 @@ def _fire_due_timers(run: Run, cmd: c.FireDueTimers) -> None:
         run.transition(item, "occur")
         run.settle()
         timer = definition.timer
-        next_due = timer.next_due(at, item.index) if timer is not None else None
+        try:
+            next_due = timer.next_due(at, item.index) if timer is not None else None
+        except TimerError:
+            next_due = None  # the next firing would fall past year 9999: the cycle is spent
         parent = run.state.items[item.parent] if item.parent else None
         if next_due is not None and parent is not None and parent.state == ACTIVE and definition.kind == TIMER_EVENT:
             nxt = run.create_instance(definition, parent, index=item.index + 1)

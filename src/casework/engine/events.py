@@ -6,6 +6,7 @@ state exactly, whatever engine version made the decisions.
 
 from __future__ import annotations
 
+import operator
 from typing import Any, NamedTuple
 
 from casework.engine.lifecycle import TERMINAL
@@ -41,6 +42,96 @@ def apply(state: CaseState, event: Event) -> CaseState:
         handler(state, event, p)
     state.version += 1
     return state
+
+
+# -- undo -------------------------------------------------------------------------------------------------------------
+# The attributes of an instance that `apply` may change after creating it (memory is kept apart: it needs a copy).
+_ITEM_FIELDS = ("def_id", "name", "state", "owner", "due", "skipped", "held_by_parent", "started_at", "ended_at")
+_item_fields = operator.attrgetter(*_ITEM_FIELDS)
+
+
+class Undo:
+    """What the events of one command changed, kept so that a command rejected half-way leaves the state as it was.
+
+    Events are applied as they are decided, and most rejections come before the first one; but a condition that
+    fails while a command is checked records `expression_failed`, and the engine stops a runaway command only after
+    its events have piled up. Copying the whole state for every command would cost a third of a task completion, so
+    this keeps only what the events touch, the first time they touch it (it mirrors the handlers below).
+    """
+
+    __slots__ = ("fields", "items", "scalars", "state")
+
+    def __init__(self, state: CaseState) -> None:
+        self.state = state
+        self.scalars = (
+            state.definition_key, state.status, state.root, state.due, state.version, state.next_id,
+            state.created_at, state.ended_at,
+        )
+        self.fields: dict[str, Any] = {}  # state field -> a copy of its value before the command
+        # instance id -> its attributes and memory before the command; None for an instance created by it
+        self.items: dict[str, tuple[tuple[Any, ...], dict[str, list[int]]] | None] = {}
+
+    def note(self, type_: str, p: dict[str, Any]) -> None:
+        """Remember what applying an event of ``type_`` with payload ``p`` is about to change."""
+        if type_ == "item_transition" or type_ == "memory":
+            item_id = p["id"]
+            if item_id not in self.items:
+                self._keep_item(item_id)
+            if type_ == "item_transition" and (item_id in self.state.timers or item_id == self.state.root):
+                self._keep("timers")
+        elif type_ == "item_created":
+            self.items.setdefault(p["id"], None)
+        else:
+            self._note_other(type_, p)
+
+    def _note_other(self, type_: str, p: dict[str, Any]) -> None:
+        if "overlay" in p or type_ == "migrate":
+            self._keep("overlay")
+        if type_ in ("variables_set", "case_started"):
+            self._keep("variables")
+        elif type_ == "timer_scheduled":
+            self._keep("timers")
+        elif type_ == "expression_failed":
+            self._keep("errors")
+        elif type_ in ("add_participant", "remove_participant"):
+            self._keep("participants")
+        elif type_ in ("reassign", "set_due") and p.get("item") is not None:
+            self._keep_item(p["item"])
+        elif type_ == "migrate":
+            for item_id in self.state.items:
+                self._keep_item(item_id)
+
+    def _keep(self, name: str) -> None:
+        if name not in self.fields:
+            value = getattr(self.state, name)
+            # `apply` replaces the values inside these, never changes them in place, except the lists of roles.
+            self.fields[name] = {u: list(r) for u, r in value.items()} if name == "participants" else value.copy()
+
+    def _keep_item(self, item_id: str) -> None:
+        if item_id not in self.items:
+            item = self.state.items[item_id]
+            # `apply` replaces an instance's memory lists, never changes them in place. (Not `item.__dict__`: asking
+            # for it slows every later attribute access on the instance.)
+            self.items[item_id] = (_item_fields(item), item.memory.copy())
+
+    def restore(self) -> None:
+        state = self.state
+        (
+            state.definition_key, state.status, state.root, state.due, state.version, state.next_id,
+            state.created_at, state.ended_at,
+        ) = self.scalars
+        for name, value in self.fields.items():
+            setattr(state, name, value)
+        for item_id, saved in self.items.items():
+            if saved is None:
+                del state.items[item_id]
+            else:
+                item = state.items[item_id]
+                for name, value in zip(_ITEM_FIELDS, saved[0], strict=True):
+                    setattr(item, name, value)
+                item.memory = saved[1]
+        state.reindex()
+        state.plan_cache = None
 
 
 def _case_started(state: CaseState, event: Event, p: dict[str, Any]) -> None:

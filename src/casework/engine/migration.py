@@ -136,7 +136,11 @@ def _carry_overlay(
 
 @handles(c.Migrate)
 def _migrate(run: Run, cmd: c.Migrate) -> None:
-    new: CaseDefinition = cmd.definition
+    # The field is typed Any (a definition object cannot be checked like text), so it is checked here.
+    if not isinstance(cmd.definition, CaseDefinition):
+        what = type(cmd.definition).__name__
+        raise CommandRejected(f"Migrate.definition must be a case definition (a loaded model), not {what}")
+    new = cmd.definition
     plan = plan_migration(run.base, run.state, new)
     if plan.blocked:
         reasons = "; ".join(f"{e.name}: {e.detail}" for e in plan.blocked)

@@ -12,7 +12,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from casework.engine.events import Event, apply
+from casework.engine.errors import CommandRejected
+from casework.engine.events import Event, Undo, apply
 from casework.engine.lifecycle import (
     ACTIVE,
     AVAILABLE,
@@ -39,9 +40,18 @@ from casework.model.definition import (
     PlanItemDef,
     Rule,
 )
-from casework.model.timers import format_datetime
+from casework.model.timers import TimerError, format_datetime
 
 PendingKey = tuple[str, str, bool]
+
+# A bound on the events (state changes) of one command, so that a plan that would change without end (a repetition
+# that needs nothing to fire again) is rejected instead of holding its caller, and every command queued behind it,
+# forever. The largest legitimate commands start, end or migrate a whole case: a few events per plan item (created,
+# started, completed, a sentry's memory), about 3,000 for the 1,000-item plans of the benchmark. 10,000 leaves room
+# for that, and bigger plans get 10 per item; at a few microseconds an event, a runaway is stopped within a fraction
+# of a second and a few megabytes.
+MAX_EVENTS = 10_000
+MAX_EVENTS_PER_PLAN_ITEM = 10
 
 _last_formatted: tuple[dt.datetime, str] | None = None
 
@@ -71,6 +81,8 @@ class Run:
         self.actor = actor
         self.reason = reason
         self.events: list[Event] = []
+        self.undo = Undo(state)
+        self.max_events = max(MAX_EVENTS, MAX_EVENTS_PER_PLAN_ITEM * len(plan.items))
         self.queue: deque[Callable[[], None]] = deque()
         self.pending: dict[PendingKey, Criterion] = {}
         self.dirty_stages: dict[str, None] = {}
@@ -78,13 +90,38 @@ class Run:
         # On-parts that fired during this command, not yet recorded: most sentries fire in the same command, and a
         # sentry that fired needs no memory, so memory events are written only for sentries still waiting.
         self.fired_parts: dict[tuple[str, str], tuple[list[int], bool]] = {}
+        self.created: dict[str, None] = {}  # instances created by this command
 
     # -- recording ---------------------------------------------------------------------------------------------
     def emit(self, type_: str, payload: dict[str, Any]) -> Event:
+        if len(self.events) >= self.max_events:
+            raise CommandRejected(self.runaway())
         event = Event(type_, self.at, self.actor, self.reason, payload)
+        self.undo.note(type_, payload)
         apply(self.state, event)
         self.events.append(event)
         return event
+
+    def runaway(self) -> str:
+        """Why a command that reached `max_events` is stopped, naming the item that kept changing most."""
+        created: dict[str, int] = {}
+        touched: dict[str, int] = {}
+        for event in self.events:
+            if event.type == "item_created":
+                created[event.payload["def"]] = created.get(event.payload["def"], 0) + 1
+            item_id = event.payload.get("id") or event.payload.get("item")
+            if isinstance(item_id, str) and item_id in self.state.items:
+                def_id = self.state.items[item_id].def_id
+                touched[def_id] = touched.get(def_id, 0) + 1
+        counts, what = (created, "instances created") if created else (touched, "changes")
+        culprit = max(counts, key=lambda d: counts[d]) if counts else None
+        definition = self.plan.items.get(culprit) if culprit is not None else None
+        name = definition.name if definition is not None else culprit
+        blame = f": {name!r} kept changing ({counts[culprit]:,} {what})" if culprit is not None else ""
+        return (
+            f"the command was stopped after {len(self.events):,} changes to the case, more than one command may make"
+            f"{blame}; nothing was changed"
+        )
 
     # -- expressions -------------------------------------------------------------------------------------------
     def condition(self, expr: Expression | None, item: ItemInstance | None, where: str) -> bool:
@@ -295,13 +332,20 @@ class Run:
             },
         )
         item = self.state.items[f"i{self.state.next_id - 1}"]
-        if definition.added:
+        self.created[item.id] = None
+        # A repetition instance (evaluate_entry=False) waits for its `after` items to complete again: counting their
+        # earlier completion as done would fire it at once, and every next instance with it, without end.
+        if definition.added and evaluate_entry:
             self.prefill_completed(item)
         if parent is not None:
             self.dirty_stages[parent.id] = None
         self.raise_event(item, "create")
         if definition.kind == TIMER_EVENT and definition.timer is not None:
-            self.emit("timer_scheduled", {"id": item.id, "due": format_datetime(definition.timer.first_due(self.now))})
+            try:
+                due = format_datetime(definition.timer.first_due(self.now))
+            except TimerError as exc:  # a model's duration that no calendar holds from now (or fractional years)
+                raise CommandRejected(f"the timer of {definition.name!r} cannot be scheduled: {exc}") from exc
+            self.emit("timer_scheduled", {"id": item.id, "due": due})
         if evaluate_entry and not definition.entry:
             self.queue.append(lambda: self.activate_if_available(item))
         self.schedule_criteria(item, entry=evaluate_entry)
@@ -332,7 +376,12 @@ class Run:
     def repeat_after_completion(self, item: ItemInstance) -> None:
         definition = self.plan.items[item.def_id]
         parent = self.state.items[item.parent] if item.parent else None
-        if parent is None or parent.state != ACTIVE:
+        if parent is None or parent.state != ACTIVE or definition.repetition is None:
+            return
+        if item.id in self.created and definition.repetition.condition is None:
+            # An instance that ended in the command that created it needed no one (an empty stage, a non-blocking
+            # task); with a rule that always holds, its next instance would do the same, forever. Repetition
+            # waits for a completion that took work instead (docs/semantics.md, Repetition).
             return
         if self.rule_holds(definition.repetition, item, "repetitionRule"):
             self.create_instance(definition, parent, index=item.index + 1)

@@ -51,25 +51,38 @@ def parse_duration(text: str) -> isodate.Duration | dt.timedelta:
         value = isodate.parse_duration(text.strip())
     except (isodate.ISO8601Error, ValueError) as exc:
         raise TimerError(f"not an ISO-8601 duration: {text!r}") from exc
-    if isinstance(value, dt.timedelta) and value < dt.timedelta(0):
+    except OverflowError as exc:  # more days or seconds than a timedelta holds
+        raise TimerError(f"duration out of range: {text!r}") from exc
+    if isinstance(value, isodate.Duration):
+        negative = value.years < 0 or value.months < 0 or value.tdelta < dt.timedelta(0)
+    else:
+        negative = value < dt.timedelta(0)
+    if negative:
         raise TimerError(f"negative duration: {text!r}")
     return value
 
 
 def add_duration(moment: dt.datetime, duration: str) -> dt.datetime:
-    result = moment + parse_duration(duration)
-    assert isinstance(result, dt.datetime)
-    return result
+    delta = parse_duration(duration)
+    try:
+        result = moment + delta
+        assert isinstance(result, dt.datetime)
+        # In UTC, as everything is stored, so that formatting it cannot overflow either.
+        return result.astimezone(dt.UTC) if result.tzinfo is not None else result
+    except (OverflowError, ValueError) as exc:  # past year 9999, or fractional years or months
+        raise TimerError(f"{duration.strip()!r} from {moment.isoformat()} gives no date: {exc}") from exc
 
 
 def parse_datetime(text: str) -> dt.datetime:
     try:
         value: dt.datetime = isodate.parse_datetime(text.strip())
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
     except (isodate.ISO8601Error, ValueError) as exc:
         raise TimerError(f"not an ISO-8601 date-time: {text!r}") from exc
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
+    except OverflowError as exc:  # within a day of year 1 or 9999, and its offset takes it over
+        raise TimerError(f"date-time out of range in UTC: {text!r}") from exc
 
 
 def format_datetime(moment: dt.datetime) -> str:
