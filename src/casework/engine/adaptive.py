@@ -4,6 +4,7 @@ recorded as an event whose type is the command's name, with actor, time and reas
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from casework.engine import commands as c
@@ -264,6 +265,26 @@ def _plan(run: Run, cmd: c.PlanItem) -> None:
             raise CommandRejected(f"{run.actor} may not plan {definition.name!r}: it needs the case role {names}")
     run.emit("plan", {"item": definition.id, "name": definition.name, "stage": live[0].id})
     run.create_instance(definition, live[0])
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@handles(c.AttachDocument)
+def _attach_document(run: Run, cmd: c.AttachDocument) -> None:
+    name = cmd.name.strip()
+    if not name:
+        raise CommandRejected("a document needs a name")
+    if not _SHA256.match(cmd.sha256):
+        raise CommandRejected("a document's sha256 must be 64 lowercase hex digits")
+    if cmd.size < 0:
+        raise CommandRejected("a document's size cannot be negative")
+    if not cmd.document_id or not cmd.media_type:
+        raise CommandRejected("a document needs its id and media type")
+    # Versions are counted per name in the case, so that replaying the log gives every document its version back.
+    version = run.state.documents.get(name, 0) + 1
+    run.emit("document_attached", {"id": cmd.document_id, "name": name, "version": version, "sha256": cmd.sha256,
+                                   "size": cmd.size, "media_type": cmd.media_type})
 
 
 @handles(c.RecordFeedback)

@@ -180,6 +180,18 @@ class RecordFeedback(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AttachDocument(Command):
+    """A document was attached to the case. Its bytes are stored outside the case (content-addressed, by the
+    caller); the event records which bytes, so the audit trail says who attached what, when and why."""
+
+    name: str
+    sha256: str  # of the content, hex
+    size: int
+    media_type: str
+    document_id: str  # the stored document row's id
+
+
+@dataclass(frozen=True, kw_only=True)
 class Migrate(Command):
     """Move a running case to another definition (see ``casework.engine.migration``)."""
 
@@ -213,12 +225,17 @@ def _is_object(value: Any) -> bool:
     return isinstance(value, dict)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 _CHECKS: dict[Any, tuple[_Check, str]] = {
     str: (_is_str, "text"),
     str | None: (_is_optional_str, "text or null"),
     bool: (_is_bool, "true or false"),
     tuple[str, ...]: (_is_texts, "a list of texts"),
     dict[str, Any]: (_is_object, "an object"),
+    int: (_is_int, "an integer"),
 }
 
 

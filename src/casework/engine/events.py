@@ -95,6 +95,8 @@ class Undo:
             self._keep("errors")
         elif type_ in ("add_participant", "remove_participant"):
             self._keep("participants")
+        elif type_ == "document_attached":
+            self._keep("documents")
         elif type_ in ("reassign", "set_due") and p.get("item") is not None:
             self._keep_item(p["item"])
         elif type_ == "migrate":
@@ -249,6 +251,10 @@ def _migrate(state: CaseState, event: Event, p: dict[str, Any]) -> None:
     state.reindex()
 
 
+def _document_attached(state: CaseState, event: Event, p: dict[str, Any]) -> None:
+    state.documents[p["name"]] = p["version"]
+
+
 _HANDLERS = {
     "case_started": _case_started,
     "item_created": _item_created,
@@ -262,4 +268,5 @@ _HANDLERS = {
     "remove_participant": _remove_participant,
     "set_due": _set_due,
     "migrate": _migrate,
+    "document_attached": _document_attached,
 }

@@ -81,6 +81,7 @@ class CaseState:
     created_at: str = ""
     ended_at: str | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)  # expression failures recorded on the case
+    documents: dict[str, int] = field(default_factory=dict)  # document name -> its latest version
     # Derived indexes, rebuilt from ``items``.
     live_by_def: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
     children: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
@@ -161,6 +162,8 @@ class CaseState:
             "created_at": self.created_at,
             "ended_at": self.ended_at,
             "errors": self.errors,
+            # Only when there are any: snapshots written before documents were events stay byte-for-byte the same.
+            **({"documents": dict(sorted(self.documents.items()))} if self.documents else {}),
         }
 
     @classmethod
@@ -184,6 +187,7 @@ class CaseState:
             created_at=d["created_at"],
             ended_at=d.get("ended_at"),
             errors=list(d.get("errors", [])),
+            documents=dict(d.get("documents", {})),
         )
         state.reindex()
         return state

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, insert, text
 from sqlalchemy.exc import IntegrityError
 
 from casework.audit.checkpoints import Checkpointer
@@ -29,6 +29,7 @@ from casework.service.combining import Combiner, Request
 from casework.service.errors import Conflict, Corrupt, InvalidInput, NotFound, ServiceClosed
 from casework.service.loop_rounds import LoopRounds
 from casework.store import CaseHead, DocumentRow, Store, VersionMismatch, storable
+from casework.store import schema as t
 from casework.store import writes as w
 
 logger = logging.getLogger(__name__)
@@ -231,22 +232,39 @@ class CaseService:
         return CaseResult(new_id, len(rows), state.status, created=True, events=events)
 
     def add_document(
-        self, case_id: str, name: str, content: bytes, *, media_type: str, actor: str, now: datetime | None = None
+        self,
+        case_id: str,
+        name: str,
+        content: bytes,
+        *,
+        media_type: str,
+        actor: str,
+        now: datetime | None = None,
+        reason: str | None = None,
     ) -> DocumentRow:
-        """Attach a document to a case (the next version of its name); `NotFound` without the case, `InvalidInput`
-        (nothing stored) for a name, media type or actor the store cannot hold."""
+        """Attach a document to a case as the next version of its name: the bytes go to the content-addressed
+        blob store, and a `document_attached` event (name, version, SHA-256, size, who, why) joins the case's
+        hash-chained log in the same transaction as the document's row. `NotFound` without the case,
+        `CommandRejected` if the case cannot take it (ended, suspended), `InvalidInput` (nothing recorded) for a
+        name, media type or actor the store cannot hold."""
         self._check_open()
         moment = _aware(now) if now is not None else self.clock()
         try:
-            row = self.store.add_document(case_id, name, content, media_type=media_type, created_by=actor,
-                                          now=moment)
+            storable.check_text(name, "document name", storable.DOCUMENT_NAME)
+            storable.check_text(media_type, "media type", storable.MEDIA_TYPE)
         except storable.NotStorable as exc:
             raise InvalidInput(str(exc)) from exc
-        except KeyError:
-            raise NotFound(f"no case {case_id}") from None
+        if not isinstance(content, bytes):
+            raise InvalidInput(f"a document's content must be bytes, not {type(content).__name__}")
+        # The bytes first: a blob nothing refers to is harmless, a row pointing at missing bytes is not.
+        digest = self.store.blobs.put(content)
+        command = commands.AttachDocument(name=name, sha256=digest, size=len(content), media_type=media_type,
+                                          document_id=uuid.uuid4().hex, actor=actor, reason=reason)
+        result = self._execute_alone(case_id, command, moment, also=_insert_documents)
         if self._listeners:
             self._changed(case_id)
-        return row
+        (row,) = _document_rows(case_id, result.events, moment)
+        return DocumentRow(**row)
 
     def add_listener(self, listener: Callable[[str], object]) -> None:
         """Call `listener(case_id)` after each change of a case this service makes durable: a command that wrote
@@ -314,15 +332,25 @@ class CaseService:
         state = self._load(head)
         self._heads.put(head, state, proj.views(state, definition))
 
-    def _execute_alone(self, case_id: str, command: Any, now: datetime, lost_race: bool = False) -> CaseResult:
+    def _execute_alone(
+        self,
+        case_id: str,
+        command: Any,
+        now: datetime,
+        lost_race: bool = False,
+        also: Callable[[Connection, _Prepared], None] | None = None,
+    ) -> CaseResult:
+        """Run one command outside the rounds, with bounded retries; `also(conn, prepared)` writes more rows in the
+        command's transaction (a document's row beside its event)."""
         for _attempt in range(self.max_attempts):
             attempt = self._attempt(case_id, command, now, lost_race)
             if attempt is None:
                 continue
             if isinstance(attempt, CaseResult):
                 return attempt
+            work: Any = attempt.work if also is None else functools.partial(_together, attempt.work, also, attempt)
             try:
-                self.store.write(attempt.work)
+                self.store.write(work)
             except VersionMismatch:
                 self._heads.pop(case_id)
                 # Someone else wrote the case first (another thread, or another process since our cached copy):
@@ -621,6 +649,29 @@ def _check_optional(value: str | None, what: str, limit: int) -> None:
         if not isinstance(value, str):
             raise storable.NotStorable(f"{what} must be text, not {type(value).__name__}")
         storable.check_text(value, what, limit)
+
+
+def _document_rows(case_id: str, events: list[Event], now: datetime) -> list[dict[str, Any]]:
+    """The documents table's rows for the `document_attached` events among `events`."""
+    return [
+        {"id": e.payload["id"], "case_id": case_id, "name": e.payload["name"], "version": e.payload["version"],
+         "media_type": e.payload["media_type"], "sha256": e.payload["sha256"], "size": e.payload["size"],
+         "created_by": e.actor, "created_at": now.astimezone(UTC)}
+        for e in events
+        if e.type == "document_attached"
+    ]
+
+
+def _insert_documents(conn: Connection, prepared: _Prepared) -> None:
+    rows = _document_rows(prepared.work.case_id, prepared.events, prepared.work.now)
+    if rows:
+        conn.execute(insert(t.documents), rows)
+
+
+def _together(work: Callable[[Connection], Any], also: Callable[[Connection, _Prepared], None],
+              prepared: _Prepared, conn: Connection) -> None:
+    work(conn)
+    also(conn, prepared)
 
 
 def _aware(now: datetime) -> datetime:

@@ -18,7 +18,9 @@ class DocumentsMixin(StoreBase):
         self, case_id: str, name: str, content: bytes, *, media_type: str, created_by: str, now: datetime
     ) -> DocumentRow:
         """Store the bytes (content-addressed, outside the database), then the metadata as the next version.
-        `NotStorable` (nothing stored) for a name, media type or author the database cannot hold."""
+        `NotStorable` (nothing stored) for a name, media type or author the database cannot hold.
+
+        The row alone, with no event in the case's log: `CaseService.add_document` is the audited way to attach."""
         check_text(name, "document name", DOCUMENT_NAME)
         check_text(media_type, "media type", MEDIA_TYPE)
         check_text(created_by, "author", ACTOR)

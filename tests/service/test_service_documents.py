@@ -1,0 +1,88 @@
+"""Attaching a document is a change of the case like any other: an event in its hash-chained log, written in the
+same transaction as the document's row."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from helpers_service import T0, assert_stored_state_is_the_log, claim_xml
+
+from casework.audit.timetravel import state_at
+from casework.audit.verify import verify
+from casework.engine import CommandRejected, commands
+from casework.service import CaseService, InvalidInput, NotFound
+from casework.store import Store
+
+
+@pytest.fixture
+def svc(db_url: str, tmp_path: Path) -> CaseService:  # type: ignore[misc]
+    store = Store.open(db_url, audit_key=tmp_path / "audit.key", blob_dir=tmp_path / "blobs")
+    service = CaseService(store, clock=lambda: T0)
+    service.deploy(claim_xml())
+    yield service
+    service.close()
+    store.close()
+
+
+def test_attaching_a_document_is_audited_with_its_content_digest(svc: CaseService) -> None:
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    first = svc.add_document(case_id, "police_report.pdf", b"%PDF draft", media_type="application/pdf",
+                             actor="ann", reason="sent by the claimant")
+    second = svc.add_document(case_id, "police_report.pdf", b"%PDF signed", media_type="application/pdf",
+                              actor="bob", now=T0 + timedelta(hours=2))
+    photo = svc.add_document(case_id, " photo.jpg ", b"\xff\xd8", media_type="image/jpeg", actor="ann")
+    assert (first.version, second.version, photo.version, photo.name) == (1, 2, 1, "photo.jpg")
+    assert svc.store.documents(case_id) == [photo, first, second]  # the rows, exactly as returned
+    assert svc.store.blobs.get(second.sha256) == b"%PDF signed"
+
+    attached = [e for e in svc.store.events(case_id) if e.type == "document_attached"]
+    assert [(e.actor, e.reason, e.payload["name"], e.payload["version"]) for e in attached] == [
+        ("ann", "sent by the claimant", "police_report.pdf", 1),
+        ("bob", None, "police_report.pdf", 2),
+        ("ann", None, "photo.jpg", 1),
+    ]
+    assert attached[1].payload == {"id": second.id, "name": "police_report.pdf", "version": 2,
+                                   "sha256": second.sha256, "size": len(b"%PDF signed"),
+                                   "media_type": "application/pdf"}
+    assert attached[1].at == "2024-05-01T11:00:00Z" and second.created_at == T0 + timedelta(hours=2)
+    assert svc.state(case_id).documents == {"police_report.pdf": 2, "photo.jpg": 1}
+    # before the second version arrived, the case knew the first only
+    assert state_at(svc.store, case_id, seq=attached[0].seq).documents == {"police_report.pdf": 1}
+    assert_stored_state_is_the_log(svc.store, case_id)
+    assert verify(svc.store).ok
+
+
+def test_a_document_the_case_cannot_take_leaves_no_row_and_no_event(svc: CaseService) -> None:
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    svc.execute(case_id, commands.TerminateCase(actor="ann", reason="withdrawn"))
+    before = (svc.store.counts(), svc.store.documents())
+    with pytest.raises(CommandRejected, match="has ended"):
+        svc.add_document(case_id, "late.pdf", b"x", media_type="application/pdf", actor="ann")
+    with pytest.raises(NotFound):
+        svc.add_document("no-such-case", "x.pdf", b"x", media_type="application/pdf", actor="ann")
+    for name, media_type, message in (("", "text/plain", "a document needs a name"),
+                                      ("a\x00b", "text/plain", "NUL"),
+                                      ("n" * 501, "text/plain", "document name"),
+                                      ("x.txt", "", "a document needs its id and media type")):
+        with pytest.raises((InvalidInput, CommandRejected), match=message):
+            svc.add_document(svc.start_case("claim", {"amount": 1}).case_id, name, b"x", media_type=media_type,
+                             actor="ann")
+    assert svc.store.documents() == before[1] == []
+    assert list(svc.store.iter_events(types=["document_attached"])) == []
+    assert [e.type for e in svc.store.events(case_id)][-1] != "document_attached"
+
+
+def test_a_replayed_case_gets_its_documents_back_and_old_snapshots_still_read(svc: CaseService) -> None:
+    from casework.engine import Event, replay
+    from casework.engine.state import CaseState
+
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    svc.add_document(case_id, "form.pdf", b"form", media_type="application/pdf", actor="ann")
+    _, definition = svc.definition("claim")
+    events = [Event.from_dict(e.engine_dict()) for e in svc.store.events(case_id)]
+    assert replay(definition, case_id, events).documents == {"form.pdf": 1}
+    # a snapshot written before documents were events has no "documents" key; one without documents still has none
+    other = svc.state(svc.start_case("claim", {"amount": 10}).case_id).to_dict()
+    assert "documents" not in other and CaseState.from_dict(other).documents == {}
