@@ -71,7 +71,14 @@ class Run:
     """One command's worth of engine work on one case."""
 
     def __init__(
-        self, base: CaseDefinition, plan: PlanIndex, state: CaseState, now: dt.datetime, actor: str, reason: str | None
+        self,
+        base: CaseDefinition,
+        plan: PlanIndex,
+        state: CaseState,
+        now: dt.datetime,
+        actor: str,
+        reason: str | None,
+        restore: bool = True,
     ) -> None:
         self.base = base
         self.plan = plan
@@ -81,7 +88,7 @@ class Run:
         self.actor = actor
         self.reason = reason
         self.events: list[Event] = []
-        self.undo = Undo(state)
+        self.undo = Undo(state) if restore else None  # see `core.execute`
         self.max_events = max(MAX_EVENTS, MAX_EVENTS_PER_PLAN_ITEM * len(plan.items))
         self.queue: deque[Callable[[], None]] = deque()
         self.pending: dict[PendingKey, Criterion] = {}
@@ -97,7 +104,8 @@ class Run:
         if len(self.events) >= self.max_events:
             raise CommandRejected(self.runaway())
         event = Event(type_, self.at, self.actor, self.reason, payload)
-        self.undo.note(type_, payload)
+        if self.undo is not None:
+            self.undo.note(type_, payload)
         apply(self.state, event)
         self.events.append(event)
         return event

@@ -183,8 +183,8 @@ class CaseService:
         new_id = case_id or uuid.uuid4().hex
         state = CaseState.create(new_id, definition)
         data = dict(variables) if isinstance(variables, Mapping) else variables  # else the engine says what it is
-        events = execute(definition, state, commands.StartCase(variables=data or {}, actor=actor,
-                                                                reason=reason), now)
+        events = execute(definition, state, commands.StartCase(variables=data or {}, actor=actor, reason=reason), now,
+                         restore=False)  # a new state object: dropped if the start is rejected
         changes = proj.changes(new_id, proj.NOTHING, proj.views(state, definition), now)
         try:
             rows = w.event_rows(new_id, 1, GENESIS, events)
@@ -438,7 +438,8 @@ class CaseService:
         )
         status_before = state.status
         try:
-            events = execute(definition, state, command, now)
+            # A rejected command's state object is dropped below (cached or not), so the engine need not restore it.
+            events = execute(definition, state, command, now, restore=False)
         except CommandRejected as exc:
             if from_cache:  # judged on a possibly stale copy: judge again on what is stored
                 self._heads.pop(case_id)
