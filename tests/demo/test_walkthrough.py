@@ -29,6 +29,7 @@ def test_walkthrough_completes_the_claim_and_shows_the_trail() -> None:
     assert names["Collect documents"].owner == "bob"
     assert "'Decide claim' waits for its entry criterion:" in text
     assert "repair quote is missing" in text and "add_task" in text
+    assert state.documents == {"police_report.pdf": 1} and "police_report.pdf v1, sha256 " in text
 
 
 def test_walkthrough_through_the_store_leaves_a_verifiable_trail(tmp_path: Path) -> None:
@@ -45,3 +46,7 @@ def test_walkthrough_through_the_store_leaves_a_verifiable_trail(tmp_path: Path)
         groups = {t.name: t.candidate_groups for t in store.tasks(case_id=driver.case_id, states=("completed",))}
         assert groups["Fraud check"] == ("fraud-team",) and groups["Call the workshop"] == ()
         assert store.tasks(candidate_group="fraud-team") == []  # a closed case leaves every queue
+        (report_pdf,) = store.documents(driver.case_id)
+        (attached,) = [e for e in store.events(driver.case_id) if e.type == "document_attached"]
+        assert (attached.actor, attached.payload["sha256"]) == ("intake-api", report_pdf.sha256)
+        assert store.blobs.get(report_pdf.sha256).startswith(b"%PDF")

@@ -4,6 +4,7 @@ a reassignment, an explanation of what waits, and the audit trail at the end."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -63,6 +64,8 @@ def audit_table(events: list[Event], state: CaseState) -> Table:
             what = f"{p['user']} as {p['role']}"
         elif event.type == "reassign":
             what = f"{p['name']} -> {p['to']}"
+        elif event.type == "document_attached":
+            what = f"{p['name']} v{p['version']}, sha256 {p['sha256'][:12]}…"
         table.add_row(str(n), event.at[11:16], event.actor, event.type, str(what), event.reason or "")
     return table
 
@@ -79,6 +82,12 @@ class MemoryDriver:
 
     def run(self, command: commands.Command, now: dt.datetime) -> list[Event]:
         return execute(self.definition, self.state, command, now)
+
+    def attach(self, name: str, content: bytes, media_type: str, actor: str, now: dt.datetime) -> list[Event]:
+        # Nothing is stored here: the event names the bytes by their digest, as the stored driver's does.
+        command = commands.AttachDocument(name=name, sha256=hashlib.sha256(content).hexdigest(), size=len(content),
+                                          media_type=media_type, document_id=f"doc-{name}", actor=actor)
+        return self.run(command, now)
 
 
 class StoredDriver:
@@ -104,6 +113,12 @@ class StoredDriver:
         result = self.service.execute(self.case_id, command, now)
         self.state = self.service.state(self.case_id)
         return result.events
+
+    def attach(self, name: str, content: bytes, media_type: str, actor: str, now: dt.datetime) -> list[Event]:
+        self.service.add_document(self.case_id, name, content, media_type=media_type, actor=actor, now=now)
+        before = self.state.version
+        self.state = self.service.state(self.case_id)
+        return [Event.from_dict(e.engine_dict()) for e in self.service.store.events(self.case_id, after_seq=before)]
 
 
 def run_walkthrough(
@@ -155,8 +170,12 @@ def run_walkthrough(
         "Sam plans an expert opinion from the planning table (only a claims adjuster may)",
         commands.PlanItem(item="Expert opinion", actor="sam", reason="damage looks older than stated"),
     )
+    now += dt.timedelta(minutes=45)
+    log.extend(driver.attach("police_report.pdf", b"%PDF-1.4 police report PR-2211", "application/pdf",
+                             "intake-api", now))
+    console.rule("[bold]The police report is attached: its SHA-256 goes into the audit trail")
     step(
-        "The police report arrives: reviewing it starts by itself",
+        "The police report's number is filed: reviewing it starts by itself",
         commands.SetVariables(variables={"policeReport": {"number": "PR-2211"}}, actor="intake-api"),
     )
     step(
