@@ -149,3 +149,21 @@ def test_a_closed_service_takes_no_more_commands_and_left_nothing_unsealed(store
     assert store.counts() == before
     report = verify(store)
     assert report.ok and report.sealed_events == before[1]
+
+
+def test_a_callers_later_change_to_its_own_list_is_not_the_cases(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = Store.open(db_url, audit_key=tmp_path / "audit.key")
+    svc = CaseService(store, clock=lambda: T0, snapshot_every=1)
+    svc.deploy(claim_xml())
+    tags = ["urgent"]
+    case_id = svc.start_case("claim", {"amount": 10, "tags": tags}).case_id
+    tags.append("fraud-suspect")  # the caller's list, changed after the case took it
+    assert svc.state(case_id).variables["tags"] == ["urgent"]
+    changed = svc.execute(case_id, commands.SetVariables(variables={"tags": tags}))
+    assert changed.events  # the case still had ["urgent"]: this is a change, and it is stored
+    tags.append("closed")
+    svc.execute(case_id, commands.SetVariables(variables={"note": "x"}))  # rewrites the snapshot (every event)
+    assert CaseService(store).state(case_id).variables["tags"] == ["urgent", "fraud-suspect"]
+    assert verify(store).ok
+    svc.close()
+    store.close()

@@ -128,8 +128,7 @@ def root(run: Run) -> ItemInstance:
 def _start_case(run: Run, cmd: c.StartCase) -> None:
     if run.state.status != "new":
         raise CommandRejected("the case has already started")
-    check_variables(cmd.variables)
-    variables = dict(cmd.variables)
+    variables = check_variables(cmd.variables)
     initiator = run.plan.definition.initiator_variable
     if initiator and initiator not in variables:
         variables[initiator] = cmd.actor
@@ -145,12 +144,11 @@ def _start_case(run: Run, cmd: c.StartCase) -> None:
 @handles(c.CompleteItem)
 def _complete(run: Run, cmd: c.CompleteItem) -> None:
     item = resolve(run, cmd.item, (ACTIVE, AVAILABLE) if _is_event_like(run, cmd.item) else (ACTIVE,), "complete")
-    if cmd.variables:
-        check_variables(cmd.variables)
+    variables = check_variables(cmd.variables) if cmd.variables else None
     if item.kind in STAGE_KINDS:
         _check_completable(run, item, force=False)
-    if cmd.variables:
-        set_variables(run, cmd.variables, ())
+    if variables:
+        set_variables(run, variables, ())
     if item.state not in (ACTIVE, AVAILABLE):
         return  # setting the variables already ended it (an exit criterion fired)
     if item.kind in EVENT_LISTENER_KINDS or item.kind == MILESTONE:
@@ -236,21 +234,34 @@ def _resume_case(run: Run, cmd: c.ResumeCase) -> None:
 
 @handles(c.SetVariables)
 def _set_variables(run: Run, cmd: c.SetVariables) -> None:
-    check_variables(cmd.variables)
-    set_variables(run, cmd.variables, cmd.remove)
+    set_variables(run, check_variables(cmd.variables), cmd.remove)
 
 
 MAX_DATA_DEPTH = 64  # nesting of lists and objects in one variable's value
 
 
-def check_variables(variables: dict[str, Any]) -> None:
-    """Names are identifiers (expressions read them) and values are JSON data (events and snapshots store them as
-    JSON): null, booleans, finite numbers, strings, lists and objects with string keys, nested at most
-    `MAX_DATA_DEPTH` deep."""
+def check_variables(variables: dict[str, Any]) -> dict[str, Any]:
+    """The case's own copy of `variables`, checked: names are identifiers (expressions read them) and values are JSON
+    data (events and snapshots store them as JSON): null, booleans, finite numbers, strings, lists and objects with
+    string keys, nested at most `MAX_DATA_DEPTH` deep.
+
+    A copy, because the state keeps what it is given: a caller that changed its list after the command would change
+    the case's state behind the log's back (and make the next such command look like a no-op)."""
     for name, value in variables.items():
         if not isinstance(name, str) or not name.isidentifier():
             raise CommandRejected(f"variable name {name!r} is not an identifier")
         check_json_data(f"variable {name}", value)
+    return {name: _json_copy(value) for name, value in variables.items()}
+
+
+def _json_copy(value: Any) -> Any:
+    """A copy of checked JSON data (recursion stays within `MAX_DATA_DEPTH`); a tuple becomes the list JSON makes
+    of it, so the live state is what a replay of the stored events gives."""
+    if isinstance(value, dict):
+        return {k: _json_copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_copy(v) for v in value]
+    return value
 
 
 _Node = tuple[Any, int, "_Node | None", "str | int"]  # value, depth, the node it is in, its key or index there
