@@ -86,3 +86,23 @@ def test_a_replayed_case_gets_its_documents_back_and_old_snapshots_still_read(sv
     # a snapshot written before documents were events has no "documents" key; one without documents still has none
     other = svc.state(svc.start_case("claim", {"amount": 10}).case_id).to_dict()
     assert "documents" not in other and CaseState.from_dict(other).documents == {}
+
+
+def test_versions_written_before_documents_were_events_are_counted(svc: CaseService) -> None:
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    # a row alone, as every database from before documents were events holds them (and Store.add_document writes)
+    old = svc.store.add_document(case_id, "claim_form.pdf", b"v1", media_type="application/pdf", created_by="ann",
+                                 now=T0)
+    new = svc.add_document(case_id, "claim_form.pdf", b"v2", media_type="application/pdf", actor="bob")
+    assert (old.version, new.version) == (1, 2)
+    assert [d.version for d in svc.store.documents(case_id)] == [1, 2]
+    assert svc.state(case_id).documents == {"claim_form.pdf": 2}
+    assert verify(svc.store).ok
+
+
+def test_a_name_or_media_type_that_is_not_text_is_bad_input(svc: CaseService) -> None:
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    for name, media_type in ((None, "text/plain"), ("x.txt", None), (b"x.txt", "text/plain")):
+        with pytest.raises(InvalidInput, match="must be text"):
+            svc.add_document(case_id, name, b"x", media_type=media_type, actor="ann")  # type: ignore[arg-type]
+    assert svc.store.documents(case_id) == []

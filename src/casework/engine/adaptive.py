@@ -277,12 +277,12 @@ def _attach_document(run: Run, cmd: c.AttachDocument) -> None:
         raise CommandRejected("a document needs a name")
     if not _SHA256.match(cmd.sha256):
         raise CommandRejected("a document's sha256 must be 64 lowercase hex digits")
-    if cmd.size < 0:
-        raise CommandRejected("a document's size cannot be negative")
+    if cmd.size < 0 or cmd.previous_version < 0:
+        raise CommandRejected("a document's size and previous version cannot be negative")
     if not cmd.document_id or not cmd.media_type:
         raise CommandRejected("a document needs its id and media type")
     # Versions are counted per name in the case, so that replaying the log gives every document its version back.
-    version = run.state.documents.get(name, 0) + 1
+    version = max(run.state.documents.get(name, 0), cmd.previous_version) + 1
     run.emit("document_attached", {"id": cmd.document_id, "name": name, "version": version, "sha256": cmd.sha256,
                                    "size": cmd.size, "media_type": cmd.media_type})
 

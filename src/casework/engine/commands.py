@@ -189,6 +189,9 @@ class AttachDocument(Command):
     size: int
     media_type: str
     document_id: str  # the stored document row's id
+    # The highest version of this name stored before documents were events (or by `Store.add_document`), which the
+    # case's state cannot know: the new one comes after it as well as after those the log holds.
+    previous_version: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -249,6 +249,9 @@ class CaseService:
         name, media type or actor the store cannot hold."""
         self._check_open()
         moment = _aware(now) if now is not None else self.clock()
+        for value, what in ((name, "document name"), (media_type, "media type")):
+            if not isinstance(value, str):
+                raise InvalidInput(f"the {what} must be text, not {type(value).__name__}")
         try:
             storable.check_text(name, "document name", storable.DOCUMENT_NAME)
             storable.check_text(media_type, "media type", storable.MEDIA_TYPE)
@@ -259,8 +262,12 @@ class CaseService:
         # The bytes first: a blob nothing refers to is harmless, a row pointing at missing bytes is not.
         digest = self.store.blobs.put(content)
         command = commands.AttachDocument(name=name, sha256=digest, size=len(content), media_type=media_type,
-                                          document_id=uuid.uuid4().hex, actor=actor, reason=reason)
-        result = self._execute_alone(case_id, command, moment, also=_insert_documents)
+                                          document_id=uuid.uuid4().hex, actor=actor, reason=reason,
+                                          previous_version=self.store.latest_document_version(case_id, name.strip()))
+        try:
+            result = self._execute_alone(case_id, command, moment, also=_insert_documents)
+        except IntegrityError as exc:  # `Store.add_document` took that version meanwhile, outside the case's log
+            raise Conflict(f"document {name!r} of case {case_id} changed meanwhile; attach it again") from exc
         if self._listeners:
             self._changed(case_id)
         (row,) = _document_rows(case_id, result.events, moment)

@@ -50,6 +50,16 @@ class DocumentsMixin(StoreBase):
 
         return self.write(work)
 
+    def latest_document_version(self, case_id: str, name: str) -> int:
+        """The highest stored version of the case's document `name` (0: none)."""
+        with self.read() as conn:
+            latest = conn.execute(
+                select(func.max(t.documents.c.version)).where(
+                    and_(t.documents.c.case_id == case_id, t.documents.c.name == name)
+                )
+            ).scalar()
+        return int(latest or 0)
+
     def documents(self, case_id: str | None = None) -> list[DocumentRow]:
         q = select(t.documents).order_by(t.documents.c.case_id, t.documents.c.name, t.documents.c.version)
         q = q.where(t.documents.c.case_id == case_id) if case_id is not None else q
