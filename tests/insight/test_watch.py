@@ -127,3 +127,51 @@ def test_the_command_lines_list_and_refresh_findings(db_url: str, tmp_path: Path
     assert bad.exit_code == 2 and "choose one of info, warning, critical" in bad.output
     unknown = runner.invoke(app, ["suggest", "refresh", "--case-type", "nonsense", "--db", db_url])
     assert unknown.exit_code == 2 and "no bundled case type 'nonsense'" in unknown.output
+
+
+def test_a_case_moved_to_a_definition_no_case_type_describes_loses_its_findings(watched) -> None:  # type: ignore[no-untyped-def]
+    service, _, _ = watched
+    case_id = service.start_case("insuranceClaim", {"amount": 12500}, actor="ann").case_id
+    assert service.store.findings(case_id=case_id)
+    xml = demo_model_xml("insurance_claim.cmmn").replace('id="insuranceClaim"', 'id="motorClaim"')
+    key, version = service.deploy(xml)
+    service.execute(case_id, commands.Migrate(definition=service.definition(key, version)[1], actor="ann"))
+    assert service.store.findings(case_id=case_id) == []
+
+
+def test_concurrent_changes_leave_the_findings_of_the_final_state(watched) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from casework.insight.flags import assess
+    from casework.insight.watch import stored_documents
+    from casework.service import Conflict
+
+    service, watcher, clock = watched
+    case_id = service.start_case("insuranceClaim", {"amount": 12500}, actor="ann").case_id
+    failures: list[BaseException] = []
+    service.add_listener(lambda _case: None)
+
+    def change(n: int) -> None:
+        for i in range(6):
+            values = {"policyNumber": "AB-123456"} if (n + i) % 2 else {"claimant": f"Ann {n}-{i}"}
+            try:
+                service.execute(case_id, commands.SetVariables(variables=values, remove=() if (n + i) % 3 else
+                                                                ("policyNumber",), actor=f"user{n}"))
+            except Conflict:
+                pass  # lost a race five times: allowed, nothing written
+            except BaseException as exc:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=change, args=(n,)) for n in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert failures == []
+    _, definition = service.definition("insuranceClaim")
+    state = service.state(case_id)
+    fresh = assess(watcher.case_types["insuranceClaim"], definition, state,
+                   stored_documents(service.store, case_id), clock())
+    stored = service.store.findings(case_id=case_id)
+    assert {f.finding_id for f in stored} == {f.id for f in fresh}
+    assert {f.case_version for f in stored} == {state.version}

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from casework.store.url import DEFAULT_DB
 
@@ -78,4 +79,8 @@ def suggest_refresh(
     except (CaseTypeError, KeyError, OSError, ModelFileError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    except SQLAlchemyError as exc:
+        why = str(exc).splitlines()[0]  # the driver's message, without the statement and parameters
+        typer.echo(f"error: the database failed while judging the cases: {why}", err=True)
+        raise typer.Exit(1) from exc
     typer.echo(f"refresh: {judged} open cases judged, {found} findings stored")

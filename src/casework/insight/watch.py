@@ -63,6 +63,8 @@ class FindingsWatcher:
             return None
         kind = self.case_types.get(head.definition_key)
         if kind is None:
+            # Migrated to a definition these case types do not describe: what they found no longer applies.
+            store.clear_findings(case_id, [k.key for k in self.case_types.values()])
             return None
         moment = now or self.service.clock()
         state = self.service.state(case_id)
@@ -71,7 +73,7 @@ class FindingsWatcher:
                           next_action_model=self._path, remaining_model=self._remaining)
         # A case changed again meanwhile is judged again by that change: this judgement is dropped as stale.
         store.replace_findings(case_id, state.version, [f.to_dict() for f in findings], moment,
-                               model_version=self.model.version if self.model is not None else "")
+                               model_version=self.model.version if self.model is not None else "", case_type=kind.key)
         return findings
 
     def refresh_open(self, now: dt.datetime | None = None) -> tuple[int, int]:

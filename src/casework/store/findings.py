@@ -29,6 +29,7 @@ class FindingRow:
     action: dict[str, Any] | None
     case_version: int
     model_version: str
+    case_type: str
     raised_at: datetime
     checked_at: datetime
 
@@ -36,9 +37,10 @@ class FindingRow:
 class FindingsMixin(StoreBase):
     def replace_findings(
         self, case_id: str, case_version: int, findings: Sequence[dict[str, Any]], now: datetime,
-        model_version: str = "",
+        model_version: str = "", case_type: str = "",
     ) -> bool:
-        """Make `findings` (dicts as `Finding.to_dict` gives them) the case's findings as judged at `case_version`.
+        """Make `findings` (dicts as `Finding.to_dict` gives them) the case's findings as judged at `case_version`
+        by `case_type`.
 
         A finding that was already there keeps the time it was first raised. Returns False, writing nothing, if the
         case has moved past `case_version` meanwhile (a later change brings its own, newer judgement) or is gone.
@@ -46,7 +48,12 @@ class FindingsMixin(StoreBase):
         moment = now.astimezone(UTC)
 
         def work(conn: Connection) -> bool:
-            version = conn.execute(select(t.cases.c.version).where(t.cases.c.id == case_id)).scalar()
+            # The case row stays locked to the end (PostgreSQL; SQLite's writers are one at a time anyway): two
+            # judgements of one case are written one after the other, and one made on an older version sees the
+            # newer version here instead of deleting the newer judgement's rows.
+            version = conn.execute(
+                select(t.cases.c.version).where(t.cases.c.id == case_id).with_for_update()
+            ).scalar()
             if version is None or int(version) != case_version:
                 return False
             raised = dict(
@@ -69,6 +76,7 @@ class FindingsMixin(StoreBase):
                     "action": None if f.get("action") is None else json.dumps(f["action"]),
                     "case_version": case_version,
                     "model_version": model_version,
+                    "case_type": case_type,
                     "raised_at": raised.get(f["id"], moment),
                     "checked_at": moment,
                 }
@@ -77,6 +85,17 @@ class FindingsMixin(StoreBase):
             if rows:
                 conn.execute(insert(t.case_findings), rows)
             return True
+
+        return self.write(work)
+
+    def clear_findings(self, case_id: str, case_types: Sequence[str]) -> int:
+        """Remove what `case_types` found on the case (it has moved to a definition none of them describes)."""
+
+        def work(conn: Connection) -> int:
+            c = t.case_findings.c
+            return int(conn.execute(
+                delete(t.case_findings).where(c.case_id == case_id, c.case_type.in_(list(case_types)))
+            ).rowcount)
 
         return self.write(work)
 
@@ -106,6 +125,7 @@ class FindingsMixin(StoreBase):
                     action=None if r.action is None else json.loads(r.action),
                     case_version=r.case_version,
                     model_version=r.model_version,
+                    case_type=r.case_type,
                     raised_at=stored_utc(r.raised_at),
                     checked_at=stored_utc(r.checked_at),
                 )

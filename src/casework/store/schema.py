@@ -175,6 +175,7 @@ case_findings = Table(
     Column("action", Text, nullable=True),  # JSON of the suggested action
     Column("case_version", Integer, nullable=False),  # the case version it was judged at
     Column("model_version", String(200), nullable=False, server_default=""),
+    Column("case_type", String(200), nullable=False, server_default=""),  # the case type that judged it
     # when the finding first appeared on the case (kept while it stays), and when it was last judged
     Column("raised_at", DateTime(timezone=True), nullable=False),
     Column("checked_at", DateTime(timezone=True), nullable=False),

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("action", sa.Text(), nullable=True),
         sa.Column("case_version", sa.Integer(), nullable=False),
         sa.Column("model_version", sa.String(length=200), nullable=False, server_default=""),
+        sa.Column("case_type", sa.String(length=200), nullable=False, server_default=""),
         sa.Column("raised_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("case_id", "finding_id"),
