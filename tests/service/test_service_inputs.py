@@ -167,3 +167,33 @@ def test_a_callers_later_change_to_its_own_list_is_not_the_cases(db_url: str, tm
     assert verify(store).ok
     svc.close()
     store.close()
+
+
+def test_close_waits_for_a_running_call_and_seals_what_it_wrote(store: Store) -> None:
+    svc = CaseService(store, clock=lambda: T0)
+    svc.deploy(claim_xml())
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    storing, go = threading.Event(), threading.Event()
+    put = store.blobs.put
+
+    def slow_put(content: bytes) -> str:  # a large upload still being stored when the service is told to close
+        storing.set()
+        go.wait(10)
+        return put(content)
+
+    store.blobs.put = slow_put  # type: ignore[method-assign]
+    attached: list[object] = []
+    upload = threading.Thread(target=lambda: attached.append(
+        svc.add_document(case_id, "scan.pdf", b"%PDF", media_type="application/pdf", actor="ann")))
+    upload.start()
+    assert storing.wait(10)
+    closer = threading.Thread(target=svc.close)
+    closer.start()
+    closer.join(0.3)
+    assert closer.is_alive()  # waiting for the upload
+    go.set()
+    upload.join(10)
+    closer.join(10)
+    assert attached and not closer.is_alive()
+    report = verify(store)
+    assert report.ok and report.sealed_events == store.counts()[1]  # the attachment's event is sealed too
