@@ -106,3 +106,38 @@ def test_a_name_or_media_type_that_is_not_text_is_bad_input(svc: CaseService) ->
         with pytest.raises(InvalidInput, match="must be text"):
             svc.add_document(case_id, name, b"x", media_type=media_type, actor="ann")  # type: ignore[arg-type]
     assert svc.store.documents(case_id) == []
+
+
+@pytest.mark.parametrize(
+    ("sql", "named"),
+    [
+        ("UPDATE documents SET sha256 = :other WHERE name = 'report.pdf'", "row's sha256 differ from the event"),
+        ("UPDATE documents SET created_by = 'mallory' WHERE name = 'report.pdf'", "row's author differ"),
+        ("UPDATE documents SET version = 7 WHERE name = 'report.pdf'", "row's version differ"),
+        ("DELETE FROM documents WHERE name = 'report.pdf'", "was attached but its row is gone (row deleted)"),
+    ],
+)
+def test_verify_checks_document_rows_against_their_events(svc: CaseService, sql: str, named: str) -> None:
+    from sqlalchemy import text
+
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    svc.add_document(case_id, "report.pdf", b"the report", media_type="application/pdf", actor="ann")
+    other = svc.store.blobs.put(b"another report")
+    report = verify(svc.store)
+    assert report.ok and (report.documents, report.unaudited_documents) == (1, 0)
+    with svc.store.engine.begin() as conn:
+        conn.execute(text(sql), {"other": other} if ":other" in sql else {})
+    broken = verify(svc.store)
+    assert not broken.ok and named in str(broken.first) and broken.first.case_id == case_id  # type: ignore[union-attr]
+
+
+def test_verify_names_missing_bytes_and_counts_rows_no_event_vouches_for(svc: CaseService) -> None:
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    row = svc.add_document(case_id, "report.pdf", b"the report", media_type="application/pdf", actor="ann")
+    svc.store.add_document(case_id, "legacy.pdf", b"old", media_type="application/pdf", created_by="ann", now=T0)
+    report = verify(svc.store)
+    assert report.ok and (report.documents, report.unaudited_documents) == (1, 1)
+    assert "1 documents predate audited attachments" in report.summary()
+    svc.store.blobs.path_of(row.sha256).unlink()
+    broken = verify(svc.store)
+    assert not broken.ok and "its bytes (sha256 " in str(broken.first) and "not in the blob store" in str(broken.first)

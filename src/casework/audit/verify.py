@@ -61,6 +61,11 @@ class Report:
     # Why the signatures of existing checkpoints were not checked (no key to check them with); None if they were,
     # or if there are no checkpoints.
     signatures_unchecked: str | None = None
+    documents: int = 0  # document rows checked against their `document_attached` events
+    # Document rows with no event: attached before attachments were events (or by `Store.add_document`), so
+    # nothing in the log vouches for them.
+    unaudited_documents: int = 0
+    blobs_unchecked: str | None = None  # why the documents' bytes were not looked for (no blob folder here)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -84,7 +89,10 @@ class Report:
                 f"audit: {self.cases} cases, {self.events} events, hash chains ok, but the signatures of "
                 f"{_checkpoints(self.checkpoints)} were NOT checked: {self.signatures_unchecked}"
             )
-        return f"audit: {self.cases} cases, {self.events} events, ok"
+        unaudited = (f" ({self.unaudited_documents} documents predate audited attachments: their rows are not "
+                     "covered)" if self.unaudited_documents else "")
+        blobs = f" (documents' bytes not checked: {self.blobs_unchecked})" if self.blobs_unchecked else ""
+        return f"audit: {self.cases} cases, {self.events} events, ok{unaudited}{blobs}"
 
 
 def _checkpoints(n: int) -> str:
@@ -127,6 +135,7 @@ def verify(store: Store, public_key: str | Ed25519PublicKey | None = None, *, sn
     problems: list[tuple[int, Problem]] = []
     seen_cases: set[str] = set()
     pending: list[_Replayed] = []
+    attached: dict[str, tuple[int, str, int, str, dict[str, Any]]] = {}  # document id -> its event (id, case, seq...)
 
     # Pass 1, per case in seq order: each event must hash to its stored hash and link to the one before it; an
     # engine case's events are replayed to check its row's snapshot and status, which the service acts on.
@@ -234,6 +243,8 @@ def verify(store: Store, public_key: str | Ed25519PublicKey | None = None, *, sn
                 broken_case = True  # later links of this case follow from the first break
                 continue
             expect_seq, prev = seq + 1, digest
+            if type_ == "document_attached" and isinstance(payload, dict):
+                attached[str(payload.get("id"))] = (ev_id, case_id, seq, actor, payload)
             if state is not None:
                 try:
                     apply(state, Event(type_, at, actor, reason, payload))
@@ -259,6 +270,7 @@ def verify(store: Store, public_key: str | Ed25519PublicKey | None = None, *, sn
             fresh = CaseState(case_id=case_id, definition_key="")
             pending.append(_Replayed(case_id, 0, _as_json(fresh), 0, 0, fresh.status, 0))
     problems.extend(_compare_rows(store, pending))
+    problems.extend(_check_documents(store, attached, report))
 
     # Pass 2, global order: the running hash must reach each checkpoint's signed value.
     broken = {p.case_id for _, p in problems if p.case_id is not None}
@@ -268,6 +280,44 @@ def verify(store: Store, public_key: str | Ed25519PublicKey | None = None, *, sn
     problems.sort(key=lambda p: p[0])
     report.problems = [p for _, p in problems[:MAX_PROBLEMS]]
     return report
+
+
+def _check_documents(
+    store: Store, attached: dict[str, tuple[int, str, int, str, dict[str, Any]]], report: Report
+) -> list[tuple[int, Problem]]:
+    """Each document row against the `document_attached` event that recorded it, and the bytes it names: the
+    rows are what readers use, so a row edited, deleted or pointing at other bytes must not pass."""
+    out: list[tuple[int, Problem]] = []
+    # A verify run where the blob folder is not (another machine, another working directory for a PostgreSQL
+    # store's default folder) checks the rows against the log, and says it could not look for the bytes.
+    look = store.blobs.root.is_dir()
+    d = t.documents.c
+    query = select(d.id, d.case_id, d.name, d.version, d.media_type, d.sha256, d.size, d.created_by)
+    with closing(_stream(store, query.order_by(d.id))) as rows:
+        for doc_id, case_id, name, version, media_type, sha256, size, created_by in rows:
+            event = attached.pop(doc_id, None)
+            if event is None:
+                report.unaudited_documents += 1
+                continue
+            report.documents += 1
+            ev_id, ev_case, seq, actor, p = event
+            recorded = (ev_case, p.get("name"), p.get("version"), p.get("media_type"), p.get("sha256"),
+                        p.get("size"), actor)
+            stored = (case_id, name, version, media_type, sha256, size, created_by)
+            fields = ("case", "name", "version", "media type", "sha256", "size", "author")
+            differ = [f for f, a, b in zip(fields, recorded, stored, strict=True) if a != b]
+            if differ:
+                what = f"document {name!r} v{version}: its row's {', '.join(differ)} differ from the event (row edited)"
+                out.append((ev_id, Problem(ev_case, seq, ev_id, what)))
+            elif not look:
+                report.blobs_unchecked = f"no blob folder at {store.blobs.root}"
+            elif not store.blobs.exists(sha256):
+                what = f"document {name!r} v{version}: its bytes (sha256 {sha256[:12]}…) are not in the blob store"
+                out.append((ev_id, Problem(ev_case, seq, ev_id, what)))
+    for ev_id, case_id, seq, _, p in attached.values():
+        what = f"document {p.get('name')!r} v{p.get('version')} was attached but its row is gone (row deleted)"
+        out.append((ev_id, Problem(case_id, seq, ev_id, what)))
+    return out
 
 
 def _stream(store: Store, query: Select[Any]) -> Generator[Any, None, None]:
@@ -504,6 +554,9 @@ def report_json(report: Report) -> str:
             "sealed_events": report.sealed_events,
             "signatures_checked": report.signatures_checked,
             "signatures_unchecked": report.signatures_unchecked,
+            "documents": report.documents,
+            "unaudited_documents": report.unaudited_documents,
+            "blobs_unchecked": report.blobs_unchecked,
             "problems": [str(p) for p in report.problems],
         }
     )
