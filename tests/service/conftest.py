@@ -1,5 +1,24 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers_service import T0, claim_xml
+
+from casework.service import CaseService
+from casework.store import Store
 from casework.store.testing import db_url, pg_url, sqlite_url
 
-__all__ = ["db_url", "pg_url", "sqlite_url"]
+__all__ = ["db_url", "pg_url", "sqlite_url", "svc"]
+
+
+@pytest.fixture
+def svc(db_url: str, tmp_path: Path) -> Iterator[CaseService]:
+    """A service on a fresh store of either database, its clock at T0, with the claim model deployed."""
+    store = Store.open(db_url, audit_key=tmp_path / "audit.key", blob_dir=tmp_path / "blobs")
+    service = CaseService(store, clock=lambda: T0)
+    service.deploy(claim_xml())
+    yield service
+    service.close()
+    store.close()

@@ -4,26 +4,14 @@ same transaction as the document's row."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from helpers_service import T0, assert_stored_state_is_the_log, claim_xml
+from helpers_service import T0, assert_stored_state_is_the_log
 
 from casework.audit.timetravel import state_at
 from casework.audit.verify import verify
 from casework.engine import CommandRejected, commands
 from casework.service import CaseService, InvalidInput, NotFound
-from casework.store import Store
-
-
-@pytest.fixture
-def svc(db_url: str, tmp_path: Path) -> CaseService:  # type: ignore[misc]
-    store = Store.open(db_url, audit_key=tmp_path / "audit.key", blob_dir=tmp_path / "blobs")
-    service = CaseService(store, clock=lambda: T0)
-    service.deploy(claim_xml())
-    yield service
-    service.close()
-    store.close()
 
 
 def test_attaching_a_document_is_audited_with_its_content_digest(svc: CaseService) -> None:

@@ -12,16 +12,6 @@ from casework.service import CaseService, Conflict, InvalidInput, NotFound
 from casework.store import Store
 
 
-@pytest.fixture
-def svc(db_url: str, tmp_path) -> CaseService:  # type: ignore[no-untyped-def]
-    store = Store.open(db_url, audit_key=tmp_path / "audit.key")
-    service = CaseService(store, clock=lambda: T0)
-    service.deploy(claim_xml())
-    yield service
-    service.close()
-    store.close()
-
-
 def test_claim_runs_to_completion_with_projections(svc: CaseService) -> None:
     started = svc.start_case("claim", {"amount": 5000}, actor="ann")
     assert started.created and started.status == "active"

@@ -4,28 +4,16 @@ request on both, rejected before anything is written; text up to the limits is s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from helpers_service import T0, assert_stored_state_is_the_log, claim_xml
+from helpers_service import assert_stored_state_is_the_log, claim_xml
 
 from casework.engine import commands
 from casework.model import ModelError
 from casework.service import CaseService, InvalidInput
-from casework.store import Store
 from casework.store.storable import ACTOR, NotStorable, check_text
-
-
-@pytest.fixture
-def svc(db_url: str, tmp_path: Path) -> Iterator[CaseService]:
-    store = Store.open(db_url, audit_key=tmp_path / "audit.key", blob_dir=tmp_path / "blobs")
-    service = CaseService(store, clock=lambda: T0)
-    service.deploy(claim_xml())
-    yield service
-    service.close()
-    store.close()
 
 
 def _snapshot(svc: CaseService, case_id: str) -> tuple[object, ...]:
