@@ -139,9 +139,14 @@ def test_a_damaged_booster_is_a_model_file_error_not_an_abort(
             lambda d: d["remaining_time"]["encoding"].update(last_activities=3),
             "ValueError: the remaining-time trees read 17 features where the model has 15",
         ),
+        (lambda d: d["next_action"]["boosters"].pop("plain"), "ValueError: the noeoc blend uses plain trees the file"),
+        (
+            lambda d: d["next_action"]["choices"]["eoc"].update(canonical=True),
+            "ValueError: the eoc blend uses an n-gram the file does not hold",
+        ),
     ],
     ids=["garbage-booster", "garbage-remaining-booster", "no-noeoc", "fewer-activities", "fewer-features",
-         "remaining-fewer-features"],
+         "remaining-fewer-features", "trees-missing", "burst-ngram-missing"],
 )
 def test_parts_that_do_not_fit_are_refused_on_load(
     saved: Path, tmp_path: Path, change: Callable[[Document], None], reason: str

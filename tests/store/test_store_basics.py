@@ -130,6 +130,17 @@ def test_jobs_are_claimed_once(db_url: str) -> None:
         assert store.finish_job(again[1].id, "someone-else") is False
 
 
+def test_job_times_in_any_zone_mean_the_same_instant(db_url: str) -> None:
+    from datetime import timezone
+
+    plus2 = timezone(timedelta(hours=2))
+    with Store.open(db_url) as store:
+        store.add_job("automated", None, "r", datetime(2026, 3, 1, 12, 0, tzinfo=plus2), {})  # 10:00 UTC
+        assert store.claim_jobs("early", datetime(2026, 3, 1, 11, 30, tzinfo=plus2)) == []  # 09:30 UTC
+        (job,) = store.claim_jobs("w", datetime(2026, 3, 1, 13, 0, tzinfo=plus2))  # 11:00 UTC
+        assert job.due_at == datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+
+
 def test_documents_are_content_addressed(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     with Store.open(db_url, blob_dir=tmp_path / "blobs") as store:
         case_id = _new_case(store)

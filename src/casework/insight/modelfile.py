@@ -124,6 +124,14 @@ class InsightModel:
             if kind not in widths:
                 raise ValueError(f"unknown tree kind {kind!r}")
             _check_booster(f"the {kind} trees", booster, classes, widths[kind])
+        for variant, choice in nba.choices.items():
+            # A blend whose trees are gone would predict from uniform tree scores, silently worse than it chose.
+            kinds = ("plain", "calendar") if choice.trees == "both" else (choice.trees,)
+            lost = [kind for kind in kinds if choice.weight > 0 and kind not in nba.boosters]
+            if lost:
+                raise ValueError(f"the {variant} blend uses {' and '.join(lost)} trees the file does not hold")
+            if (choice.canonical and nba.ngram_canonical is None) or (choice.resource and nba.ngram_resource is None):
+                raise ValueError(f"the {variant} blend uses an n-gram the file does not hold")
         remaining = self.remaining_time
         if remaining.booster is not None:
             _check_booster("the remaining-time trees", remaining.booster, 1, remaining.encoding.n_plain)

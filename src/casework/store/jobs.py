@@ -29,7 +29,7 @@ class JobsMixin(StoreBase):
                     kind=kind,
                     case_id=case_id,
                     ref=ref,
-                    due_at=due_at,
+                    due_at=due_at.astimezone(UTC),  # stored as UTC text on SQLite: see claim_jobs
                     payload=json.dumps(payload),
                     attempts=0,
                     created_at=datetime.now(UTC),
@@ -44,6 +44,7 @@ class JobsMixin(StoreBase):
         self, worker: str, now: datetime, *, limit: int = 10, lease: timedelta = timedelta(seconds=60)
     ) -> list[JobRow]:
         """Claim due jobs that nobody holds (or whose lease ran out); each job goes to exactly one worker."""
+        now = now.astimezone(UTC)  # SQLite compares the stored UTC text: a time in another zone would be misread
         free = or_(t.jobs.c.claimed_until.is_(None), t.jobs.c.claimed_until < now)
         due = and_(t.jobs.c.due_at <= now, free)
         until = now + lease
