@@ -197,3 +197,17 @@ def test_close_waits_for_a_running_call_and_seals_what_it_wrote(store: Store) ->
     assert attached and not closer.is_alive()
     report = verify(store)
     assert report.ok and report.sealed_events == store.counts()[1]  # the attachment's event is sealed too
+
+
+def test_times_given_in_another_zone_are_stored_as_the_same_instant(svc: CaseService) -> None:
+    from datetime import UTC, timedelta, timezone
+
+    plus2 = timezone(timedelta(hours=2))
+    case_id = svc.start_case("claim", {"amount": 10}, now=datetime(2024, 5, 1, 12, 0, tzinfo=plus2)).case_id
+    row = svc.store.case(case_id)
+    assert row is not None and row.created_at == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+    svc.add_document(case_id, "a.pdf", b"a", media_type="application/pdf", actor="ann",
+                     now=datetime(2024, 5, 1, 13, 0, tzinfo=plus2))
+    (doc,) = svc.store.documents(case_id)
+    assert doc.created_at == datetime(2024, 5, 1, 11, 0, tzinfo=UTC)
+    assert svc.store.events(case_id)[0].at == "2024-05-01T10:00:00Z"

@@ -740,10 +740,12 @@ def _together(work: Callable[[Connection], Any], also: Callable[[Connection, _Pr
 
 
 def _aware(now: datetime) -> datetime:
-    """A caller's `now`: event times are written as UTC instants, so a time without a zone means nothing here."""
+    """A caller's `now`, in UTC: event times are written as UTC instants, so a time without a zone means nothing
+    here; and SQLite keeps a timestamp column as the wall-clock text it is given, so a time in another zone would
+    sort and compare wrongly beside the others."""
     if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
         raise InvalidInput(f"now must be a datetime with a time zone, not {now!r}")
-    return now
+    return now.astimezone(UTC)
 
 
 _XML_DECLARED = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")

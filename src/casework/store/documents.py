@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, and_, func, insert, select
 
@@ -43,7 +43,7 @@ class DocumentsMixin(StoreBase):
                 sha256=digest,
                 size=len(content),
                 created_by=created_by,
-                created_at=now,
+                created_at=now.astimezone(UTC),  # SQLite keeps the wall-clock text it is given
             )
             conn.execute(insert(t.documents).values(**row.__dict__))
             return row
