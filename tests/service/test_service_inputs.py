@@ -208,6 +208,8 @@ def test_times_given_in_another_zone_are_stored_as_the_same_instant(svc: CaseSer
     assert row is not None and row.created_at == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
     svc.add_document(case_id, "a.pdf", b"a", media_type="application/pdf", actor="ann",
                      now=datetime(2024, 5, 1, 13, 0, tzinfo=plus2))
-    (doc,) = svc.store.documents(case_id)
-    assert doc.created_at == datetime(2024, 5, 1, 11, 0, tzinfo=UTC)
+    svc.store.add_document(case_id, "b.pdf", b"b", media_type="application/pdf", created_by="ann",
+                           now=datetime(2024, 5, 1, 14, 0, tzinfo=plus2))
+    assert [d.created_at for d in svc.store.documents(case_id)] == [
+        datetime(2024, 5, 1, 11, 0, tzinfo=UTC), datetime(2024, 5, 1, 12, 0, tzinfo=UTC)]
     assert svc.store.events(case_id)[0].at == "2024-05-01T10:00:00Z"
