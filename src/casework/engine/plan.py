@@ -35,6 +35,7 @@ class PlanIndex:
     removed: frozenset[str] = frozenset()
     stages: list[str] = field(default_factory=list)  # plan items that are stages, the case plan included
     listener_watchers: frozenset[str] = frozenset()  # plan items with on-parts on event listeners
+    dependents: frozenset[str] = frozenset()  # plan items with entry on-parts added at run time
 
     @property
     def items(self) -> Mapping[str, PlanItemDef]:
@@ -55,6 +56,9 @@ def build_index(definition: CaseDefinition, removed: frozenset[str] = frozenset(
         if part.kind == "planItem"
         and part.source in definition.items
         and definition.items[part.source].kind in EVENT_LISTENER_KINDS
+    )
+    index.dependents = frozenset(
+        owner.id for owner in definition.items.values() for c in owner.entry if any(p.added for p in c.sentry.on_parts)
     )
     for owner in definition.items.values():
         for is_exit, criteria in ((False, owner.entry), (True, owner.exit)):
@@ -107,7 +111,7 @@ def added_item_def(spec: dict[str, Any], items: Mapping[str, PlanItemDef]) -> Pl
     after = tuple(spec.get("after", ()))
     entry: tuple[Criterion, ...] = ()
     if after:
-        parts = tuple(OnPart(a, done_event(a, items), id=f"{spec['id']}:after:{a}") for a in after)
+        parts = tuple(OnPart(a, done_event(a, items), id=f"{spec['id']}:after:{a}", added=True) for a in after)
         sentry = Sentry(f"{spec['id']}:after", parts)
         entry = (Criterion(f"{spec['id']}:after", sentry),)
     return PlanItemDef(
@@ -134,7 +138,7 @@ def with_dependency(
     item: PlanItemDef, after: tuple[str, ...], criterion_id: str, items: Mapping[str, PlanItemDef]
 ) -> PlanItemDef:
     """Every entry criterion of ``item`` gains on-parts for the completion of ``after`` (a new one if it had none)."""
-    new_parts = tuple(OnPart(a, done_event(a, items), id=f"{criterion_id}:{a}") for a in after)
+    new_parts = tuple(OnPart(a, done_event(a, items), id=f"{criterion_id}:{a}", added=True) for a in after)
     if not item.entry:
         return replace(item, entry=(Criterion(criterion_id, Sentry(criterion_id, new_parts)),))
     entry = tuple(Criterion(c.id, replace(c.sentry, on_parts=c.sentry.on_parts + new_parts)) for c in item.entry)

@@ -283,13 +283,15 @@ class Run:
             self.fire_entry(item)
 
     def prefill_completed(self, item: ItemInstance) -> None:
-        """Adaptive dependencies count items that already completed as done, unlike modelled on-parts."""
+        """Dependencies added at run time count items that already completed as done; modelled on-parts of the same
+        criteria do not, so adding a dependency never lets an item start sooner."""
         for criterion in self.plan.items[item.def_id].entry:
             parts = self.memory(item, criterion.id)
             done = [
                 n
                 for n, part in enumerate(criterion.sentry.on_parts)
                 if n not in parts
+                and part.added
                 and part.kind == "planItem"
                 and part.event in ("complete", "occur")
                 and self.has_completed(part.source)
@@ -341,9 +343,11 @@ class Run:
         )
         item = self.state.items[f"i{self.state.next_id - 1}"]
         self.created[item.id] = None
-        # A repetition instance (evaluate_entry=False) waits for its `after` items to complete again: counting their
+        # Also for a modelled item that gained a dependency: its instance may be created long after the dependency
+        # (its stage starts, it is planned, its stage repeats) and must see what completed meanwhile.
+        # A repetition instance (evaluate_entry=False) waits for its dependencies to complete again: counting their
         # earlier completion as done would fire it at once, and every next instance with it, without end.
-        if definition.added and evaluate_entry:
+        if evaluate_entry and definition.id in self.plan.dependents:
             self.prefill_completed(item)
         if parent is not None:
             self.dirty_stages[parent.id] = None

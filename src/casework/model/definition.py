@@ -61,6 +61,9 @@ class OnPart:
     event: str
     kind: str = "planItem"  # or "caseFileItem"
     id: str = ""
+    # Added at run time (`after`, `add_dependency`): unlike a modelled on-part it counts a completion that happened
+    # before the waiting instance existed (docs/semantics.md, Sentries).
+    added: bool = False
 
 
 @dataclass(frozen=True)
