@@ -278,3 +278,14 @@ def test_no_item_waits_on_run_time_dependencies_that_all_completed(
             continue
         assert _waiting_on_done_dependencies(case) == [], f"after {command}"
     assert case.replays()
+
+
+def test_an_event_listener_cannot_be_given_a_dependency() -> None:
+    case = _claim()
+    listeners = sorted(d.name for d in case.definition.items.values() if d.kind in EVENT_LISTENER_KINDS)
+    assert listeners  # the demo claim has a user event and a timer
+    before = case.state.to_dict()
+    for name in listeners:
+        with pytest.raises(CommandRejected, match="is an event listener: it occurs when its event happens"):
+            case.do(commands.AddDependency(item=name, after=("Register claim",)))
+    assert case.state.to_dict() == before

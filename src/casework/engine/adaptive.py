@@ -16,6 +16,7 @@ from casework.engine.state import CaseState, ItemInstance
 from casework.expr import EvaluationError, Expression
 from casework.model.definition import (
     CASE_PLAN,
+    EVENT_LISTENER_KINDS,
     HUMAN_TASK,
     MILESTONE,
     STAGE,
@@ -116,6 +117,10 @@ def _add_dependency(run: Run, cmd: c.AddDependency) -> None:
     target = find_def(run, cmd.item, "add_dependency")
     if target.kind == CASE_PLAN:
         raise CommandRejected("the case plan itself cannot wait for an item")
+    if target.kind in EVENT_LISTENER_KINDS:
+        # A listener occurs when its event happens (a user, a timer), whatever its entry criteria say: a dependency
+        # would be accepted and never hold it back.
+        raise CommandRejected(f"{target.name!r} is an event listener: it occurs when its event happens and cannot wait")
     instances = run.state.instances_of(target.id)
     started = [i for i in instances if i.state not in NOT_STARTED or i.started_at is not None]
     if started:
