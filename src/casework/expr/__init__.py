@@ -75,6 +75,9 @@ class Expression:
             raise EvaluationError(f"cannot evaluate {self.source!r}: {type(exc).__name__}: {exc}") from exc
 
 
+MAX_SOURCE: Final = 10_000  # characters of one expression
+
+
 @lru_cache(maxsize=4096)
 def compile_expression(source: str) -> Expression:
     """Compile JUEL (``${...}``/``#{...}``) or CEL text; raises :class:`ExpressionError` on any syntax problem.
@@ -85,6 +88,9 @@ def compile_expression(source: str) -> Expression:
         raise ExpressionError(f"expression must be a string, not {type(source).__name__}")
     if not source.strip():
         raise ExpressionError("expression is empty")
+    if len(source) > MAX_SOURCE:
+        # A condition is a line or two; a megabyte literal took CEL's compiler 19 s and 5 GB.
+        raise ExpressionError(f"expression is {len(source):,} characters long; at most {MAX_SOURCE:,} are allowed")
     if is_juel(source):
         juel = compile_juel(source)
         return Expression(source, juel.variables, "juel", juel.evaluate, juel.evaluate_bool)
