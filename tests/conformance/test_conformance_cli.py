@@ -89,3 +89,31 @@ def test_malformed_scenarios_fail_with_what_is_wrong_not_as_engine_errors(tmp_pa
         'FAIL e_not_a_scenario: not a scenario: an object with "model" and a list of step objects',
         "conformance: 0 passed, 5 failed",
     ]
+
+
+def test_a_scenario_that_would_check_less_than_it_says_fails(tmp_path: Path) -> None:
+    _write(tmp_path, [{"start": {}}, {"expect": {"actve": ["Nope"], "case": "active"}}], "a_typo")
+    _write(tmp_path, [{"start": {}}, {"complete": "Review claim", "expect": {"active": []}}], "b_action_and_expect")
+    _write(tmp_path, [{"start": {}}, {"expect": {"exact": "false", "active": []}}], "c_exact_text")
+    _write(tmp_path, [{"start": {}, "variables": {"amount": 5}}], "d_start_variables_outside")
+    scenarios = tmp_path / "scenarios"
+    (scenarios / "e_not_utf8.json").write_bytes(b'{"model": "models/claim.cmmn", "steps": [], "n": "\xff"}')
+    (scenarios / "f_deep.json").write_text("[" * 100_000, encoding="utf-8")
+    (scenarios / "g_huge_number.json").write_text('{"model": "m", "steps": [], "n": ' + "9" * 5_000 + "}",
+                                                  encoding="utf-8")
+    _write(tmp_path, [{"start": {}}, {"expect": {"active": ["Review claim"]}}], "h_good")
+    result = runner.invoke(app, ["conformance", str(scenarios)])
+    lines = result.stdout.splitlines()
+    assert lines[:4] == [
+        'FAIL a_typo: step 2 {"expect": {"actve": ["Nope"], "case": "active"}}: unknown expectation \'actve\'',
+        'FAIL b_action_and_expect: step 2 {"complete": "Review claim", "expect": {"active": []}}: a step is an action'
+        " or an expectation, not both: ['complete', 'expect']",
+        'FAIL c_exact_text: step 2 {"expect": {"exact": "false", "active": []}}: exact must be true or false, not'
+        " 'false'",
+        'FAIL d_start_variables_outside: step 1 {"start": {}, "variables": {"amount": 5}}: a start step takes its'
+        ' variables inside it: {"start": {"variables": {...}}}',
+    ]
+    assert lines[4].startswith("FAIL e_not_utf8: cannot read scenario: UnicodeDecodeError")
+    assert lines[5].startswith("FAIL f_deep: cannot read scenario: RecursionError")
+    assert lines[6].startswith("FAIL g_huge_number: cannot read scenario: ValueError: Exceeds the limit")
+    assert lines[7:] == ["PASS h_good", "conformance: 1 passed, 7 failed"]

@@ -78,8 +78,8 @@ def run_scenario(path: Path) -> Outcome:
     started = time.perf_counter()
     try:
         scenario = load_scenario(path)
-    except (OSError, json.JSONDecodeError) as exc:
-        return Outcome(path.stem, False, f"cannot read scenario: {exc}")
+    except (OSError, ValueError, RecursionError) as exc:  # also not UTF-8, a huge integer, nesting past the stack
+        return Outcome(path.stem, False, f"cannot read scenario: {type(exc).__name__}: {str(exc)[:200]}")
     if not _is_scenario(scenario):
         return Outcome(path.stem, False, 'not a scenario: an object with "model" and a list of step objects')
     name = str(scenario.get("name", path.stem))
@@ -125,6 +125,11 @@ def _run(scenario: dict[str, Any], path: Path) -> None:
 
 def _step(case: CaseUnderTest, step: dict[str, Any]) -> None:
     if "expect" in step:
+        # An action beside an expectation would be skipped without a word, and the scenario pass checking less.
+        if len(step) != 1:
+            raise ScenarioFailed(f"a step is an action or an expectation, not both: {sorted(step)}")
+        if not isinstance(step["expect"], dict):
+            raise ScenarioFailed("expect must be an object")
         _expect(case, step["expect"])
         return
     actor = step.get("as", "system")
@@ -156,6 +161,8 @@ def _reason(value: Any, reason: str | None) -> str | None:
 
 
 def _start(case: CaseUnderTest, step: dict[str, Any], actor: str, reason: str | None) -> None:
+    if "variables" in step:
+        raise ScenarioFailed('a start step takes its variables inside it: {"start": {"variables": {...}}}')
     variables = (step["start"] or {}).get("variables", {})
     case.run(commands.StartCase(variables=variables, actor=actor, reason=reason))
 
@@ -335,8 +342,20 @@ def _counts(case: CaseUnderTest, states: set[str] | None, open_only: bool = Fals
     return counts
 
 
+_EXPECT_KEYS = frozenset({
+    "exact", "tasks", "milestones_reached", "user_event_listeners", "required", "total_plan_items",
+    "active_count_total", "stage_count", "timers_pending", "active_count", "available_count", "total_count", "case",
+    "plannable", "owner", "participants", "overdue", "audit", "migration",
+})
+
+
 def _expect(case: CaseUnderTest, expect: dict[str, Any]) -> None:
+    unknown = sorted(set(expect) - _EXPECT_KEYS - set(STATE_KEYS))
+    if unknown:  # a misspelt expectation checks nothing, and the scenario would pass
+        raise ScenarioFailed(f"unknown expectation {', '.join(map(repr, unknown))}")
     exact = expect.get("exact", True)
+    if not isinstance(exact, bool):
+        raise ScenarioFailed(f"exact must be true or false, not {exact!r}")
     items = case.items()
     for key in STATE_KEYS:
         if key in expect:
