@@ -59,6 +59,16 @@ def test_a_duration_past_what_a_calendar_holds_is_a_timer_error(text: str) -> No
         add_duration(NOW, text)
 
 
+@pytest.mark.parametrize(("text", "why"), [
+    ("P1.5Y", "fractional years"), ("R/P0.5M", "fractional years or months"), ("P10000Y", "out of range"),
+    ("R2/2026-01-01T00:00:00Z/P9000Y", "out of range"), ("R-1/PT1H", "fires at least once"),
+    ("R0/PT1H", "fires at least once"),
+])
+def test_a_model_timer_no_case_could_ever_schedule_is_refused_when_it_is_read(text: str, why: str) -> None:
+    with pytest.raises(TimerError, match=why):
+        parse_timer(text)
+
+
 def test_fractional_years_are_a_timer_error_where_they_cannot_be_added() -> None:
     with pytest.raises(TimerError, match="fractional"):
         add_duration(NOW, "P0.5Y")

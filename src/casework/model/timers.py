@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Final
 
 import isodate
 
@@ -93,6 +94,15 @@ def format_datetime(moment: dt.datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+_REFERENCE: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def _schedulable(duration: str) -> None:
+    """A model's duration must give a date from a plausible start, or every case that reaches the timer is refused
+    (fractional years or months, which no calendar adds; a span past year 9999)."""
+    add_duration(_REFERENCE, duration)
+
+
 def parse_timer(text: str) -> TimerSpec:
     source = text.strip()
     if not source:
@@ -105,15 +115,17 @@ def parse_timer(text: str) -> TimerSpec:
             repeat = int(count_text) if count_text else None
         except ValueError as exc:
             raise TimerError(f"bad repetition count in {source!r}") from exc
+        if repeat is not None and repeat < 1:
+            raise TimerError(f"a repeating timer fires at least once, got {source!r}")
         if len(parts) == 2:
-            parse_duration(parts[1])
+            _schedulable(parts[1])
             return TimerSpec(source, "cycle", duration=parts[1], repeat=repeat)
         if len(parts) == 3:
             start = format_datetime(parse_datetime(parts[1]))
-            parse_duration(parts[2])
+            _schedulable(parts[2])
             return TimerSpec(source, "cycle", duration=parts[2], at=start, repeat=repeat)
         raise TimerError(f"a repeating timer is R[n]/[start/]duration, got {source!r}")
     if source.startswith("P"):
-        parse_duration(source)
+        _schedulable(source)
         return TimerSpec(source, "duration", duration=source)
     return TimerSpec(source, "date", at=format_datetime(parse_datetime(source)))
