@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,20 @@ def test_a_candidate_expression_is_a_model_problem_not_a_name(attr: str) -> None
     body = f'<planItem id="pi" definitionRef="t"/><humanTask id="t" name="T" flowable:{attr}="ann, ${{reviewer}}"/>'
     (problem,) = _problems(_model(body))
     assert f"flowable:{attr}" in problem and "expressions are not supported" in problem
+
+
+@pytest.mark.parametrize(
+    ("items", "problem"),
+    [
+        ('<caseFileItem id="cf0" name="police report"/>', "cf0: case file item name 'police report' is not an"),
+        ('<caseFileItem id="cf0" name="2x"/>', "cf0: case file item name '2x' is not an identifier"),
+        ('<caseFileItem id="cf0" name="dup"/><caseFileItem id="cf1" name="dup"/>',
+         "cf1: another case file item is named 'dup'"),
+    ],
+)
+def test_a_case_file_item_that_no_variable_could_be_is_a_model_error(items: str, problem: str) -> None:
+    xml = (f'<definitions {NS}><case id="c"><caseFileModel id="cfm">{items}</caseFileModel>'
+           '<casePlanModel id="p"><planItem id="a" name="A" definitionRef="t"/><humanTask id="t"/></casePlanModel>'
+           "</case></definitions>")
+    with pytest.raises(ModelError, match=re.escape(problem)):
+        load_definition(xml)

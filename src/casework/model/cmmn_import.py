@@ -254,9 +254,16 @@ def _read_case_file(case_el: ET.Element, ctx: _Context) -> None:
         if not _is_cmmn(item_el) or _local(item_el.tag) != "caseFileItem":
             continue
         item_id = item_el.get("id", "")
+        name = item_el.get("name") or item_id
+        # The item is the case variable of its name (docs/semantics.md): a name no variable can have, or one two
+        # items share, would import and then never raise its events.
+        if not name.isidentifier():
+            ctx.problem(item_id, f"case file item name {name!r} is not an identifier, so no case variable can be it")
+        elif any(other.name == name for other in ctx.case_file_items.values()):
+            ctx.problem(item_id, f"another case file item is named {name!r}: each is the case variable of its name")
         ctx.case_file_items[item_id] = CaseFileItemDef(
             id=item_id,
-            name=item_el.get("name") or item_id,
+            name=name,
             multiplicity=item_el.get("multiplicity", "Unspecified"),
             definition_ref=item_el.get("definitionRef", ""),
         )
