@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from casework.model.cmmn_import import load_definition
+from casework.model.cmmn_import import case_ids, load_definition
 from casework.model.errors import ModelError
 
 
@@ -16,18 +16,38 @@ def validate(files: Annotated[list[Path], typer.Argument(help="CMMN 1.1 files to
     failed = 0
     for path in files:
         try:
-            load_definition(path.read_bytes())
+            data = path.read_bytes()
+            problems = _problems(data)
         except OSError as exc:
             failed += 1
             typer.echo(f"FAIL {path}: cannot read: {exc.strerror}")
-        except ModelError as exc:
+            continue
+        if problems:
             failed += 1
             typer.echo(f"FAIL {path}")
-            for problem in exc.problems:
+            for problem in problems:
                 typer.echo(f"  {problem}")
         else:
             typer.echo(f"OK {path}")
     raise typer.Exit(1 if failed else 0)
+
+
+def _problems(data: bytes) -> list[str]:
+    """Every problem of every case in the document (a document may hold several; each is deployable by its id)."""
+    try:
+        ids = case_ids(data)
+        if len(ids) <= 1:
+            load_definition(data)
+            return []
+    except ModelError as exc:
+        return [str(p) for p in exc.problems]
+    problems: list[str] = []
+    for case_id in ids:
+        try:
+            load_definition(data, case_id)
+        except ModelError as exc:
+            problems += [f"case {case_id}: {p}" for p in exc.problems]
+    return problems
 
 
 def register(app: typer.Typer) -> None:

@@ -162,6 +162,14 @@ def parse_xml(source: str | bytes) -> ET.Element:
     return root
 
 
+def case_ids(source: str | bytes) -> list[str]:
+    """The ids of the document's `<case>` elements, in order (ModelError if it is not a CMMN document)."""
+    root = parse_xml(source)
+    if _local(root.tag) != "definitions":
+        raise ModelError([Problem("", f"root element is <{_local(root.tag)}>, expected CMMN <definitions>")])
+    return [c.get("id", "") for c in _children(root, "case")]
+
+
 def load_definition(source: str | bytes, case_id: str | None = None) -> CaseDefinition:
     """Import one case of a CMMN 1.1 document. Raises ModelError listing every problem found."""
     root = parse_xml(source)

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from casework.cli import app
+
+NS = 'xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL"'
+GOOD_CASE = ('<case id="good"><casePlanModel id="p1"><planItem id="a" name="A" definitionRef="t1"/>'
+             '<humanTask id="t1"/></casePlanModel></case>')
+BROKEN_CASE = ('<case id="broken"><casePlanModel id="p2"><planItem id="b" name="B" definitionRef="nowhere"/>'
+               "</casePlanModel></case>")
+runner = CliRunner()
+
+
+def test_validate_reports_every_case_of_a_document_and_exits_1_on_any_problem(tmp_path: Path) -> None:
+    good = tmp_path / "good.cmmn"
+    good.write_text(f"<definitions {NS}>{GOOD_CASE}</definitions>", encoding="utf-8")
+    both = tmp_path / "both.cmmn"
+    both.write_text(f"<definitions {NS}>{GOOD_CASE}{BROKEN_CASE}</definitions>", encoding="utf-8")
+    ok = runner.invoke(app, ["validate", str(good)])
+    assert ok.exit_code == 0 and ok.stdout == f"OK {good}\n"
+    result = runner.invoke(app, ["validate", str(good), str(both), str(tmp_path / "missing.cmmn")])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"OK {good}",
+        f"FAIL {both}",
+        "  case broken: b: definitionRef 'nowhere' does not name a plan item definition",
+        f"FAIL {tmp_path / 'missing.cmmn'}: cannot read: No such file or directory",
+    ]
