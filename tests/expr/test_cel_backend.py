@@ -144,3 +144,11 @@ def test_an_expression_longer_than_the_limit_is_refused_before_it_is_compiled() 
         compile_expression("size([" + ",".join(["1"] * 1_000_000) + "]) > 0")
     with pytest.raises(ExpressionError, match="characters long"):
         compile_expression("${" + " + ".join(["1"] * 6_000) + "}")
+
+
+def test_a_function_it_lacks_or_cannot_apply_is_not_called_an_undefined_variable() -> None:
+    for source, variables in (("size(x) == 0", {"x": None}), ("x.includes('a')", {"x": "abc"})):
+        with pytest.raises(EvaluationError, match="does not exist or cannot take these arguments"):
+            compile_expression(source).evaluate_bool(variables)
+    with pytest.raises(EvaluationError, match="variable 'y' is not defined"):
+        compile_expression("y > 1").evaluate_bool({})

@@ -139,7 +139,12 @@ class CelProgram:
             message = _first_line(exc)
             undefined = _UNDEFINED_RE.search(message)
             if undefined:
-                message = f"variable {undefined.group(1)!r} is not defined (CEL has no implicit null)"
+                name = undefined.group(1)
+                if re.search(rf"\b{re.escape(name)}\s*\(", self._source):
+                    # The binding says the same of a function it lacks and of one given arguments of the wrong type.
+                    message = f"function {name!r} does not exist or cannot take these arguments (their types)"
+                else:
+                    message = f"variable {name!r} is not defined (CEL has no implicit null)"
             raise EvaluationError(message) from None
 
     def evaluate_bool(self, variables: Mapping[str, Any], local: Mapping[str, Any]) -> bool:
