@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
-SHARED ?= ../shared
+SHARED ?= $(or $(CASEWORK_SHARED),../shared)
 
 .PHONY: run test lint conformance bench clean
 

@@ -89,10 +89,17 @@ class Report:
                 f"audit: {self.cases} cases, {self.events} events, hash chains ok, but the signatures of "
                 f"{_checkpoints(self.checkpoints)} were NOT checked: {self.signatures_unchecked}"
             )
-        unaudited = (f" ({self.unaudited_documents} documents predate audited attachments: their rows are not "
-                     "covered)" if self.unaudited_documents else "")
-        blobs = f" (documents' bytes not checked: {self.blobs_unchecked})" if self.blobs_unchecked else ""
-        return f"audit: {self.cases} cases, {self.events} events, ok{unaudited}{blobs}"
+        return f"audit: {self.cases} cases, {self.events} events, ok"
+
+    def notes(self) -> list[str]:
+        """What an ok report did not cover, one line each, to print after the summary (whose line is a contract)."""
+        notes = []
+        if self.unaudited_documents:
+            notes.append(f"note: {self.unaudited_documents} documents predate audited attachments: their rows are "
+                         "not covered")
+        if self.blobs_unchecked:
+            notes.append(f"note: the documents' bytes were not checked: {self.blobs_unchecked}")
+        return notes
 
 
 def _checkpoints(n: int) -> str:

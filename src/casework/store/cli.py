@@ -82,6 +82,8 @@ def verify_cmd(
         typer.echo(report_json(report))
     elif report.ok:
         typer.echo(report.summary())
+        for note in report.notes():
+            typer.echo(note, err=True)
     else:
         typer.echo(f"audit: FAILED: first broken link: {report.first}", err=False)
         for problem in report.problems[1:10]:
