@@ -16,12 +16,16 @@ from casework.store import Store
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-def test_state_after_each_event_and_at_each_moment(sqlite_url: str, tmp_path: Path) -> None:
+def _claim_xml() -> str:
     root = shared_dir()
     if root is None:
         pytest.skip("the shared corpus (../shared) is not available")
+    return (root / "bench" / "claim.cmmn").read_text(encoding="utf-8")
+
+
+def test_state_after_each_event_and_at_each_moment(sqlite_url: str, tmp_path: Path) -> None:
     with Store.open(sqlite_url, audit_key=tmp_path / "k") as store, CaseService(store) as svc:
-        svc.deploy((root / "bench" / "claim.cmmn").read_text(encoding="utf-8"))
+        svc.deploy(_claim_xml())
         case_id = svc.start_case("claim", {"amount": 500}, now=T0).case_id
         started = store.case(case_id).version  # type: ignore[union-attr]
         svc.execute(case_id, commands.CompleteItem(item="Review claim", actor="ann"), now=T0 + timedelta(hours=1))
@@ -41,11 +45,8 @@ def test_state_after_each_event_and_at_each_moment(sqlite_url: str, tmp_path: Pa
 
 def test_at_replays_a_prefix_of_the_log_when_event_times_go_back(db_url: str, tmp_path: Path) -> None:
     # Two servers whose clocks disagree: the second and third commands carry times before the one each follows.
-    root = shared_dir()
-    if root is None:
-        pytest.skip("the shared corpus (../shared) is not available")
     with Store.open(db_url, audit_key=tmp_path / "k") as store, CaseService(store) as svc:
-        svc.deploy((root / "bench" / "claim.cmmn").read_text(encoding="utf-8"))
+        svc.deploy(_claim_xml())
         case_id = svc.start_case("claim", {"amount": 500}, now=T0).case_id
         started = store.case(case_id).version  # type: ignore[union-attr]
         svc.execute(case_id, commands.CompleteItem(item="Review claim", actor="ann"), now=T0 + timedelta(hours=2))

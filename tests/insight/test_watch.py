@@ -154,7 +154,6 @@ def test_concurrent_changes_leave_the_findings_of_the_final_state(watched) -> No
     service, watcher, clock = watched
     case_id = service.start_case("insuranceClaim", {"amount": 12500}, actor="ann").case_id
     failures: list[BaseException] = []
-    service.add_listener(lambda _case: None)
 
     def change(n: int) -> None:
         for i in range(6):

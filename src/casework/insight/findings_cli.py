@@ -12,10 +12,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from casework.insight.casetype import SEVERITIES
 from casework.store.url import DEFAULT_DB
 
 DbOption = Annotated[str, typer.Option("--db", envvar="CASEWORK_DB", help="sqlite:///path or postgresql://...")]
-SEVERITIES = ("info", "warning", "critical")
 
 
 def suggest_flags(
