@@ -366,6 +366,30 @@ def test_an_assignee_expression_is_evaluated_when_the_task_is_created() -> None:
     assert replay(definition, "c1", events).to_dict() == state.to_dict()
 
 
+def test_an_assignee_expression_that_gives_no_user_id_leaves_the_task_unassigned() -> None:
+    xml = (
+        f'<definitions {NS} xmlns:flowable="http://flowable.org/cmmn" targetNamespace="t">'
+        '<case id="c" name="C"><casePlanModel id="plan" name="P">'
+        '<planItem id="p1" definitionRef="t1"/><planItem id="p2" definitionRef="t2"/>'
+        '<planItem id="p3" definitionRef="t3"/><planItem id="p4" definitionRef="t4"/>'
+        '<humanTask id="t1" name="List" flowable:assignee="${team}"/>'
+        '<humanTask id="t2" name="Flag" flowable:assignee="${urgent}"/>'
+        '<humanTask id="t3" name="Number" flowable:assignee="${employee}"/>'
+        '<humanTask id="t4" name="Padded" flowable:assignee="${lead}"/>'
+        "</casePlanModel></case></definitions>"
+    )
+    definition = load_definition(xml)
+    state = CaseState.create("c1", definition)
+    variables = {"team": ["ann", "bob"], "urgent": True, "employee": 4711, "lead": " dan "}
+    events = execute(definition, state, commands.StartCase(variables=variables, actor="carol"), NOW)
+    owners = {i.name: i.owner for i in state.items.values() if i.id != state.root}
+    assert owners == {"List": None, "Flag": None, "Number": "4711", "Padded": "dan"}
+    failures = {e.payload["where"]: e.payload["error"] for e in events if e.type == "expression_failed"}
+    assert failures == {"assignee of p1": "gave list ['ann', 'bob'], not a user id",
+                        "assignee of p2": "gave bool True, not a user id"}
+    assert replay(definition, "c1", events).to_dict() == state.to_dict()
+
+
 def test_an_added_manual_required_task_holds_the_case_open() -> None:
     claim = _load("claim.cmmn")
     state = _started(claim)

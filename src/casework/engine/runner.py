@@ -164,7 +164,17 @@ class Run:
             self.emit("expression_failed", {"id": None, "where": f"assignee of {definition.id}", "expression": text,
                                             "error": str(exc)})
             return None
-        return None if value is None or value == "" else str(value)
+        if value is None or value == "":
+            return None
+        # A user id is text; a whole number (an employee number) reads as one. Anything else (a list, a map, a
+        # truth value) would make a user named "['ann', 'bob']" or "True": record it and leave the task open.
+        if isinstance(value, str):
+            return value.strip() or None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        self.emit("expression_failed", {"id": None, "where": f"assignee of {definition.id}", "expression": text,
+                                        "error": f"gave {type(value).__name__} {value!r:.60}, not a user id"})
+        return None
 
     def rule_holds(self, rule: Rule | None, item: ItemInstance, where: str) -> bool:
         return rule is not None and self.condition(rule.condition, item, where)
