@@ -29,3 +29,22 @@ def test_validate_reports_every_case_of_a_document_and_exits_1_on_any_problem(tm
         "  case broken: b: definitionRef 'nowhere' does not name a plan item definition",
         f"FAIL {tmp_path / 'missing.cmmn'}: cannot read: No such file or directory",
     ]
+
+
+def test_validate_refuses_what_deploy_refuses_names_longer_than_the_store_holds(tmp_path: Path) -> None:
+    long_name = "N" * 501
+    lone = tmp_path / "long.cmmn"
+    lone.write_text(f'<definitions {NS}><case id="long"><casePlanModel id="p1"><planItem id="a" definitionRef="t1"/>'
+                    f'<humanTask id="t1" name="{long_name}"/></casePlanModel></case></definitions>', encoding="utf-8")
+    long_case = (f'<case id="long"><casePlanModel id="p3"><planItem id="c" name="{long_name}" definitionRef="t3"/>'
+                 '<humanTask id="t3"/></casePlanModel></case>')
+    both = tmp_path / "both.cmmn"
+    both.write_text(f"<definitions {NS}>{GOOD_CASE}{long_case}</definitions>", encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(lone), str(both)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"FAIL {lone}",
+        "  a: name is 501 characters long; at most 500 are allowed",
+        f"FAIL {both}",
+        "  case long: c: name is 501 characters long; at most 500 are allowed",
+    ]

@@ -9,6 +9,7 @@ import typer
 
 from casework.model.cmmn_import import case_ids, load_definition
 from casework.model.errors import ModelError
+from casework.store.storable import definition_problems
 
 
 def validate(files: Annotated[list[Path], typer.Argument(help="CMMN 1.1 files to check")]) -> None:
@@ -37,16 +38,17 @@ def _problems(data: bytes) -> list[str]:
     try:
         ids = case_ids(data)
         if len(ids) <= 1:
-            load_definition(data)
-            return []
+            # What `deploy` would refuse: names longer than the store's columns hold, say.
+            return [str(p) for p in definition_problems(load_definition(data))]
     except ModelError as exc:
         return [str(p) for p in exc.problems]
     problems: list[str] = []
     for case_id in ids:
         try:
-            load_definition(data, case_id)
+            found = definition_problems(load_definition(data, case_id))
         except ModelError as exc:
-            problems += [f"case {case_id}: {p}" for p in exc.problems]
+            found = exc.problems
+        problems += [f"case {case_id}: {p}" for p in found]
     return problems
 
 

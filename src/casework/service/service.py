@@ -179,7 +179,9 @@ class CaseService:
         self._check_open()
         definition = load_definition(xml)
         text = _xml_text(xml) if isinstance(xml, bytes) else xml
-        _check_storable_definition(definition)
+        problems = storable.definition_problems(definition)
+        if problems:
+            raise ModelError(problems)
         version, _ = self.store.deploy_definition(definition.key, definition.name, text, self.clock())
         with self._definitions_lock:
             # The same text deployed again: keep the object callers already hold (a Migrate may name it).
@@ -225,8 +227,8 @@ class CaseService:
         A business key or idempotency key seen before returns the case it started (created=False), untouched.
         """
         try:
-            _check_optional(business_key, "business key", storable.BUSINESS_KEY)
-            _check_optional(idempotency_key, "idempotency key", storable.IDEMPOTENCY_KEY)
+            storable.check_optional(business_key, "business key", storable.BUSINESS_KEY)
+            storable.check_optional(idempotency_key, "idempotency key", storable.IDEMPOTENCY_KEY)
         except storable.NotStorable as exc:
             raise InvalidInput(str(exc)) from exc
         if case_id is not None and not (isinstance(case_id, str) and _CASE_ID.match(case_id)):
@@ -709,13 +711,6 @@ def _write_inbox(conn: Connection, case_id: str, c: proj.Changes) -> None:
                                           offered_add=c.offered_add)])
 
 
-def _check_optional(value: str | None, what: str, limit: int) -> None:
-    if value is not None:
-        if not isinstance(value, str):
-            raise storable.NotStorable(f"{what} must be text, not {type(value).__name__}")
-        storable.check_text(value, what, limit)
-
-
 def _document_rows(case_id: str, events: list[Event], now: datetime) -> list[dict[str, Any]]:
     """The documents table's rows for the `document_attached` events among `events`."""
     return [
@@ -765,28 +760,3 @@ def _xml_text(data: bytes) -> str:
         raise ModelError([Problem("", f"cannot decode the model's text: {exc}")]) from None
 
 
-def _check_storable_definition(definition: CaseDefinition) -> None:
-    """The names a model puts into the store's columns fit them (`ModelError` listing every one that does not):
-    found at deploy time, not when the first case of the model is started."""
-    problems: list[Problem] = []
-
-    def check(element: str, value: str | None, what: str, limit: int) -> None:
-        try:
-            _check_optional(value, what, limit)
-        except storable.NotStorable as exc:
-            problems.append(Problem(element, str(exc)))
-
-    check("", definition.key, "case key", storable.DEFINITION_KEY)
-    check("", definition.name, "case name", storable.DEFINITION_NAME)
-    for item in definition.items.values():
-        check(item.id, item.id, "plan item id", storable.ITEM_ID)
-        check(item.id, item.name, "name", storable.TASK_NAME)
-        check(item.id, item.assignee, "assignee", storable.OWNER)
-        check(item.id, ",".join(item.candidate_groups), "candidate groups (together)", storable.CANDIDATES)
-        check(item.id, ",".join(item.candidate_users), "candidate users (together)", storable.CANDIDATES)
-        for group in item.candidate_groups:
-            check(item.id, group, "candidate group", storable.GROUP)
-        for user in item.candidate_users:
-            check(item.id, user, "candidate user", storable.USER)
-    if problems:
-        raise ModelError(problems)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+from casework.model.definition import CaseDefinition
+from casework.model.errors import Problem
 from casework.store import schema as t
 from casework.store.records import StoreError
 
@@ -55,6 +57,40 @@ def check_text(value: str, what: str, limit: int | None = None) -> None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise NotStorable(f"{what} is not valid Unicode (it holds a lone surrogate)") from None
+
+
+def check_optional(value: str | None, what: str, limit: int) -> None:
+    """`check_text` for a value that may be absent, and that a caller may have passed as something else than text."""
+    if value is not None:
+        if not isinstance(value, str):
+            raise NotStorable(f"{what} must be text, not {type(value).__name__}")
+        check_text(value, what, limit)
+
+
+def definition_problems(definition: CaseDefinition) -> list[Problem]:
+    """Where the names a model puts into the store's columns do not fit them: found when the model is validated or
+    deployed, not when the first case of it is started (and refused there, on every start)."""
+    problems: list[Problem] = []
+
+    def check(element: str, value: str | None, what: str, limit: int) -> None:
+        try:
+            check_optional(value, what, limit)
+        except NotStorable as exc:
+            problems.append(Problem(element, str(exc)))
+
+    check("", definition.key, "case key", DEFINITION_KEY)
+    check("", definition.name, "case name", DEFINITION_NAME)
+    for item in definition.items.values():
+        check(item.id, item.id, "plan item id", ITEM_ID)
+        check(item.id, item.name, "name", TASK_NAME)
+        check(item.id, item.assignee, "assignee", OWNER)
+        check(item.id, ",".join(item.candidate_groups), "candidate groups (together)", CANDIDATES)
+        check(item.id, ",".join(item.candidate_users), "candidate users (together)", CANDIDATES)
+        for group in item.candidate_groups:
+            check(item.id, group, "candidate group", GROUP)
+        for user in item.candidate_users:
+            check(item.id, user, "candidate user", USER)
+    return problems
 
 
 def _check_pairs(pairs: Iterable[tuple[str, str]], first: tuple[str, int], second: tuple[str, int]) -> None:
