@@ -67,8 +67,9 @@ class FindingsWatcher:
             store.clear_findings(case_id, [k.key for k in self.case_types.values()])
             return None
         moment = now or self.service.clock()
-        state = self.service.state(case_id)
-        _, definition = self.service.definition(state.definition_key or head.definition_key, head.definition_version)
+        # Head and state from one read: a migration between two reads would pair a state with the other version.
+        state = self.service.state_at_head(head)
+        _, definition = self.service.definition(head.definition_key, head.definition_version)
         findings = assess(kind, definition, state, stored_documents(store, case_id), moment,
                           next_action_model=self._path, remaining_model=self._remaining)
         # A case changed again meanwhile is judged again by that change: this judgement is dropped as stale.

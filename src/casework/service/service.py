@@ -610,6 +610,13 @@ class CaseService:
             raise InvalidInput(f"case {case_id} was imported from a log and has no engine state")
         return self._load(head)
 
+    def state_at_head(self, head: CaseHead) -> CaseState:
+        """The state of an engine case at the version `head` (read from the store) names: for a caller that needs
+        the head as well, so that both describe one version of the case."""
+        if head.source != "engine":
+            raise InvalidInput(f"case {head.id} was imported from a log and has no engine state")
+        return self._load(head)
+
     def _load(self, head: CaseHead) -> CaseState:
         """The case's state at head.version: its snapshot and the events after it."""
         state = CaseState.from_dict(json.loads(head.snapshot_json))
