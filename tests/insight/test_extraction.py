@@ -334,6 +334,19 @@ def test_text_files_are_decoded_as_their_byte_order_mark_says(encoding: str) -> 
     }
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_read_as_utf16(encoding: str) -> None:
+    doc = read_document("form.txt", ("Schadensmeldung für Jane\n" + FORM).encode(encoding), "claim_form")
+    assert doc.pages == ("Schadensmeldung für Jane\n" + FORM,)
+    values = extract_fields(bundled_case_type("insurance_claim"), [doc]).values
+    assert values["amount"].value == 500
+
+
+def test_a_stray_nul_in_utf8_text_does_not_make_it_utf16() -> None:
+    doc = read_document("form.txt", FORM.encode() + b"\x00", "claim_form")
+    assert doc.pages == (FORM + "\x00",)
+
+
 def test_a_byte_order_mark_over_text_it_does_not_fit_is_an_extraction_error() -> None:
     with pytest.raises(ExtractionError, match="cannot read text: it has a utf-16 byte order mark"):
         read_document("form.txt", "Claimant: Jane".encode("utf-16") + b"\x00", "claim_form")

@@ -141,19 +141,43 @@ _BOMS: Final = (
 
 
 def _decode(data: bytes) -> str:
-    """A text file's text: as its byte order mark says, else UTF-8, else Windows-1252 (the usual legacy encoding)."""
+    """A text file's text: as its byte order mark says, else UTF-16 if it looks like it, else UTF-8, else
+    Windows-1252 (the usual legacy encoding)."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
                 return data.decode(encoding)
             except UnicodeDecodeError as exc:
                 raise ExtractionError(f"cannot read text: it has a {encoding} byte order mark, but {exc}") from exc
+    utf16 = _utf16_without_mark(data[:4096])
+    if utf16 is not None:
+        try:
+            return data.decode(utf16)
+        except UnicodeDecodeError as exc:
+            raise ExtractionError(
+                f"cannot read text: it looks like {utf16} without a byte order mark, but {exc}"
+            ) from exc
     for encoding in ("utf-8", "cp1252"):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
     return data.decode("latin-1")  # never fails: every byte is a character
+
+
+def _utf16_without_mark(head: bytes) -> str | None:
+    """UTF-16 without a byte order mark (as some Windows tools save text) is valid UTF-8 too, with a NUL between
+    every two letters, and then no pattern matches. Latin text in UTF-16 has a NUL in nearly every high byte: on the
+    odd bytes for little-endian, the even ones for big-endian; a stray NUL in a UTF-8 file is not that."""
+    odd, even = head[1::2].count(0), head[0::2].count(0)
+    half = len(head) // 2
+    if half < 4:
+        return None
+    if odd >= 0.3 * half and even <= 0.05 * half:
+        return "utf-16-le"
+    if even >= 0.3 * half and odd <= 0.05 * half:
+        return "utf-16-be"
+    return None
 
 
 # -- extracting ---------------------------------------------------------------------------------------------------
