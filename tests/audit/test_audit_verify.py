@@ -349,3 +349,63 @@ def test_an_intact_chain_the_engine_cannot_replay_is_named(store: Store) -> None
     first = verify(store).first
     assert first is not None and (first.case_id, first.seq) == (case, 5)
     assert first.what == "the case's events cannot be replayed: applying this one fails (KeyError('id'))"
+
+
+def _rehash_from(store: Store, case: str, seq: int, payload: dict[str, object]) -> None:
+    """Rewrite the case's event `seq` and re-hash every event after it, so that its chain links up again."""
+    events = store.events(case)
+    prev = events[seq - 2].hash
+    updates = []
+    params: dict[str, object] = {"c": case}
+    for ev in events[seq - 1:]:
+        body = payload if ev.seq == seq else ev.payload
+        digest = event_hash(case_id=case, seq=ev.seq, type=ev.type, at=ev.at, actor=ev.actor, reason=ev.reason,
+                            payload=body, prev_hash=prev)
+        params[f"p{ev.id}"] = canonical_json(body)
+        updates.append(f"UPDATE events SET payload = :p{ev.id}, prev_hash = '{prev}', hash = '{digest}' "
+                       f"WHERE id = {ev.id}")
+        prev = digest
+    _tamper(store, *updates, f"UPDATE cases SET last_hash = '{prev}' WHERE id = :c", **params)
+
+
+def test_deleting_the_newest_checkpoints_before_rewriting_is_caught_by_the_witness(store: Store) -> None:
+    case = store.cases_for_test[0]  # type: ignore[attr-defined]
+    assert verify(store).witnessed == 3
+    # The newest checkpoint sealed seq 4 of every case: delete it, then rewrite seq 4 as if it had never been sealed.
+    _tamper(store, "DELETE FROM checkpoints WHERE id = 3")
+    _rehash_from(store, case, 4, {"round": 99})
+    report = verify(store)
+    assert not report.ok and report.checkpoints == 2
+    first = report.first
+    assert first is not None and first.what.startswith(
+        "checkpoint #3 (sealing events up to #12) is in the witness file but not in the database: it was deleted"), \
+        report.problems
+    # Without the witness file the same database passes: the remaining checkpoints hold, and the rewritten events
+    # look merely not yet sealed. This is what the witness is for.
+    (store.audit_key_path.parent / "audit.key.witness").unlink()
+    blind = verify(store)
+    assert blind.ok and blind.sealed_events == 9 and blind.witness_unchecked is not None
+    assert blind.notes() == [f"note: deleted checkpoints would go unnoticed: there is no witness file at "
+                             f"{store.audit_key_path}.witness"]
+
+
+def test_a_checkpoint_row_rewritten_to_match_a_rewritten_log_differs_from_its_witness(store: Store) -> None:
+    _tamper(store, "UPDATE checkpoints SET last_event_id = 11 WHERE id = 3")
+    problems = [str(p) for p in verify(store).problems]
+    assert "log: checkpoint #3 (sealing events up to #12) differs from its copy in the witness file" in problems
+
+
+def test_witness_lines_of_other_databases_and_a_torn_line_are_not_judged(store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Another database sealed with the same key file: its lines name it, and they are counted, not judged here.
+    other = Store.open(f"sqlite:///{tmp_path / 'other.db'}", audit_key=store.audit_key_path)
+    try:
+        _start(other, 2)
+        assert write_checkpoint(other) == 1
+    finally:
+        other.close()
+    with open(f"{store.audit_key_path}.witness", "a", encoding="ascii") as fh:
+        fh.write('{"db":"cut short by a cra')  # a crash in the middle of an append
+    report = verify(store)
+    assert report.ok, report.problems
+    assert (report.witnessed, report.witness_other_databases, report.witness_unreadable) == (3, 1, 1)
+    assert report.notes() == ["note: 1 line of the witness file is not a whole entry"]

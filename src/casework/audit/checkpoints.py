@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import Connection, select, text
 
+from casework.audit import witness
 from casework.audit.hashing import GENESIS, canonical_json, running_hash
 from casework.store import Store
 from casework.store import schema as t
@@ -147,7 +148,7 @@ def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int 
     Without `key`, the store's key file is read, or created if there is none, but only once there is something to
     sign: a key minted for nothing would later be taken for the database's key by `verify`."""
 
-    def work(conn: Connection) -> int | None:
+    def work(conn: Connection) -> dict[str, Any] | None:
         if conn.dialect.name == "postgresql":
             # Waits for in-flight appends and holds new ones back, so no lower event id can commit after we
             # have read past it: the running hash covers a gap-free prefix of the global sequence.
@@ -178,16 +179,26 @@ def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int 
             signer = key or load_or_create_key(store.audit_key_path)
             signature = signer.sign(message(end, running, heads_json)).hex()
             now = datetime.now(UTC)
+            public = public_hex(signer)
             cur.execute(
                 "INSERT INTO checkpoints (last_event_id, running_hash, heads, signature, public_key, created_at) "
                 f"VALUES ({', '.join([mark] * 6)}) RETURNING id",
-                (end, running, heads_json, signature, public_hex(signer), db_time(conn, now)),
+                (end, running, heads_json, signature, public, db_time(conn, now)),
             )
-            return int(cur.fetchone()[0])
+            return {"id": int(cur.fetchone()[0]), "last_event_id": end, "running_hash": running,
+                    "signature": signature, "public_key": public}
         finally:
             cur.close()
 
-    return store.write(work)
+    written = store.write(work)
+    if written is None:
+        return None
+    try:
+        witness.record(witness.witness_path(store.audit_key_path), witness.database_tag(store.url), written)
+    except OSError:
+        # The checkpoint stands (it is committed); only its copy is missing, so deleting it would go unnoticed.
+        logger.exception("casework: audit checkpoint #%s could not be copied to the witness file", written["id"])
+    return int(written["id"])
 
 
 class Checkpointer:

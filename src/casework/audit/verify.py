@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Generator
 from contextlib import closing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Select, func, select
 
+from casework.audit import witness
 from casework.audit.checkpoints import (
     Checkpoint,
     checkpoints,
@@ -66,6 +69,11 @@ class Report:
     # nothing in the log vouches for them.
     unaudited_documents: int = 0
     blobs_unchecked: str | None = None  # why the documents' bytes were not looked for (no blob folder here)
+    witnessed: int = 0  # checkpoints of this database in the witness file, each found unchanged in the database
+    # Why the witness file was not compared (none, or unreadable): deleted checkpoints would then go unnoticed.
+    witness_unchecked: str | None = None
+    witness_other_databases: int = 0  # witness lines of other databases (same key file), not judged
+    witness_unreadable: int = 0  # witness lines that are not a whole entry (a write cut short)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -99,6 +107,12 @@ class Report:
                          "not covered")
         if self.blobs_unchecked:
             notes.append(f"note: the documents' bytes were not checked: {self.blobs_unchecked}")
+        if self.witness_unchecked and self.checkpoints:
+            notes.append(f"note: deleted checkpoints would go unnoticed: {self.witness_unchecked}")
+        if self.witness_unreadable:
+            lines = "1 line of the witness file is not a whole entry" if self.witness_unreadable == 1 else (
+                f"{self.witness_unreadable} lines of the witness file are not whole entries")
+            notes.append(f"note: {lines}")
         return notes
 
 
@@ -282,11 +296,41 @@ def verify(store: Store, public_key: str | Ed25519PublicKey | None = None, *, sn
     # Pass 2, global order: the running hash must reach each checkpoint's signed value.
     broken = {p.case_id for _, p in problems if p.case_id is not None}
     problems.extend(_check_checkpoints(store, key, report, broken, set(heads), seen_cases))
+    problems.extend(_check_witness(store, _key_file(store, public_key), report))
     if key is None and report.checkpoints:
         report.signatures_unchecked = f"no key at {store.audit_key_path}"
     problems.sort(key=lambda p: p[0])
     report.problems = [p for _, p in problems[:MAX_PROBLEMS]]
     return report
+
+
+def _key_file(store: Store, given: str | Ed25519PublicKey | None) -> Path:
+    """The key file whose witness to read: the one given to check the signatures with, else the store's."""
+    if isinstance(given, str) and not _HEX_KEY.fullmatch(given):
+        return Path(given)
+    return store.audit_key_path
+
+
+_HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def _check_witness(store: Store, key_file: Path, report: Report) -> list[tuple[int, Problem]]:
+    """Every checkpoint the witness file saw written must still be in the database, unchanged."""
+    path = witness.witness_path(key_file)
+    try:
+        seen = witness.read(path, witness.database_tag(store.url))
+    except OSError as exc:
+        report.witness_unchecked = f"cannot read {path}: {exc.strerror or exc}"
+        return []
+    if seen is None:
+        report.witness_unchecked = f"there is no witness file at {path}"
+        return []
+    report.witnessed = len(seen.entries)
+    report.witness_other_databases = seen.other_databases
+    report.witness_unreadable = seen.unreadable
+    with store.read() as conn:
+        stored = checkpoints(conn)
+    return [(event_id, Problem(None, None, None, what)) for event_id, what in witness.missing_or_changed(seen, stored)]
 
 
 def _check_documents(
@@ -564,6 +608,10 @@ def report_json(report: Report) -> str:
             "documents": report.documents,
             "unaudited_documents": report.unaudited_documents,
             "blobs_unchecked": report.blobs_unchecked,
+            "witnessed_checkpoints": report.witnessed,
+            "witness_unchecked": report.witness_unchecked,
+            "witness_other_databases": report.witness_other_databases,
+            "witness_unreadable": report.witness_unreadable,
             "problems": [str(p) for p in report.problems],
         }
     )

@@ -1,0 +1,108 @@
+"""A copy of every checkpoint outside the database, so that deleting checkpoints does not go unnoticed.
+
+Signed checkpoints catch a re-hashed chain only where a checkpoint still covers it. Someone who can write the
+database can delete the newest checkpoints and then rewrite every event after the last one left: the chains link up,
+the remaining signatures hold, and the rewritten events merely look not yet sealed. So each checkpoint, once
+committed, is also appended to a witness file beside the key (`<key file>.witness`, one JSON line per checkpoint,
+fsynced), which the database cannot reach; `verify` then requires every checkpoint the witness saw to be in the
+database unchanged.
+
+One key file may serve several databases (PostgreSQL's default key is in the working directory), so each line names
+its database by a tag of its location (`database_tag`): lines of other databases are counted, not judged. A database
+moved to another path or server gets a new tag, and its earlier lines are then another database's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from casework.audit.checkpoints import Checkpoint
+
+
+def witness_path(key_path: Path) -> Path:
+    return key_path.with_name(key_path.name + ".witness")
+
+
+def database_tag(url: str) -> str:
+    """Where the database is (file, or server and database and search path), without user or password: 16 hex
+    digits of its SHA-256."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        where = f"sqlite:{Path(parsed.database or '').resolve()}"
+    else:
+        options = sorted((k, str(v)) for k, v in parsed.query.items())
+        where = f"{parsed.get_backend_name()}:{parsed.host or ''}:{parsed.port or ''}/{parsed.database or ''}?{options}"
+    return hashlib.sha256(where.encode("utf-8")).hexdigest()[:16]
+
+
+_FIELDS = ("id", "last_event_id", "running_hash", "signature", "public_key")
+
+
+def record(path: Path, tag: str, checkpoint: dict[str, Any]) -> None:
+    """Append one committed checkpoint (its `_FIELDS`) as a line, durably: O_APPEND keeps the lines of several
+    processes whole."""
+    line = json.dumps({"db": tag, **{k: checkpoint[k] for k in _FIELDS}}, separators=(",", ":")) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line.encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class Witnessed:
+    entries: dict[int, dict[str, Any]]  # this database's checkpoints, by id
+    other_databases: int  # lines of other databases
+    unreadable: int  # lines that are not a whole entry (a write cut short by a crash is the usual one)
+
+
+def read(path: Path, tag: str) -> Witnessed | None:
+    """The witness file's entries for the database `tag`; None if there is no witness file. `OSError` if it cannot
+    be read."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    found = Witnessed({}, 0, 0)
+    for raw in data.splitlines():
+        try:
+            entry = json.loads(raw)
+            ok = isinstance(entry, dict) and all(k in entry for k in ("db", *_FIELDS))
+        except ValueError:
+            ok = False
+        if not ok:
+            found.unreadable += 1
+        elif entry["db"] != tag:
+            found.other_databases += 1
+        else:
+            found.entries[int(entry["id"])] = entry
+    return found
+
+
+def missing_or_changed(witnessed: Witnessed, stored: list[Checkpoint]) -> list[tuple[int, str]]:
+    """(last event id, what) for each witnessed checkpoint that the database no longer holds as it was written."""
+    by_id = {cp.id: cp for cp in stored}
+    problems: list[tuple[int, str]] = []
+    for cp_id, entry in sorted(witnessed.entries.items()):
+        cp = by_id.get(cp_id)
+        sealed = f"checkpoint #{cp_id} (sealing events up to #{entry['last_event_id']})"
+        if cp is None:
+            problems.append((int(entry["last_event_id"]), (
+                f"{sealed} is in the witness file but not in the database: it was deleted, or the database was "
+                "restored from a backup taken before it"
+            )))
+        elif (cp.last_event_id, cp.running_hash, cp.signature, cp.public_key) != (
+            entry["last_event_id"], entry["running_hash"], entry["signature"], entry["public_key"]
+        ):
+            problems.append((cp.last_event_id, f"{sealed} differs from its copy in the witness file"))
+    return problems
