@@ -409,3 +409,23 @@ def test_witness_lines_of_other_databases_and_a_torn_line_are_not_judged(store: 
     assert report.ok, report.problems
     assert (report.witnessed, report.witness_other_databases, report.witness_unreadable) == (3, 1, 1)
     assert report.notes() == ["note: 1 line of the witness file is not a whole entry"]
+    # Reached by another name, this database's lines read as another's: said, not passed over in silence.
+    moved = Store.open(f"sqlite:///{tmp_path / 'moved.db'}", audit_key=store.audit_key_path)
+    try:
+        _start(moved, 2)
+        write_checkpoint(moved)
+    finally:
+        moved.close()  # SQLite folds its WAL file back in: the database is one file to move
+    (tmp_path / "moved.db").rename(tmp_path / "renamed.db")
+    renamed = Store.open(f"sqlite:///{tmp_path / 'renamed.db'}", audit_key=store.audit_key_path)
+    try:
+        assert renamed.audit_key_path == store.audit_key_path
+        report = verify(renamed)
+        # the first store's 3 lines, the other database's, the moved one's: and the torn line was ended, not joined
+        assert report.ok and report.witnessed == 0 and report.witness_other_databases == 5
+        assert report.witness_unreadable == 1
+        assert report.notes()[0].startswith(
+            "note: deleted checkpoints would go unnoticed: the witness file "
+            f"{store.audit_key_path}.witness lists none of this database's checkpoints (it lists 5 of other")
+    finally:
+        renamed.close()

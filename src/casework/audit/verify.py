@@ -330,6 +330,10 @@ def _check_witness(store: Store, key_file: Path, report: Report) -> list[tuple[i
     report.witness_unreadable = seen.unreadable
     with store.read() as conn:
         stored = checkpoints(conn)
+    if stored and not seen.entries:
+        report.witness_unchecked = f"the witness file {path} lists none of this database's checkpoints" + (
+            f" (it lists {seen.other_databases} of other databases; the same database reached by another host "
+            "name or path counts as another)" if seen.other_databases else "")
     return [(event_id, Problem(None, None, None, what)) for event_id, what in witness.missing_or_changed(seen, stored)]
 
 

@@ -39,7 +39,8 @@ def database_tag(url: str) -> str:
         where = f"sqlite:{Path(parsed.database or '').resolve()}"
     else:
         options = sorted((k, str(v)) for k, v in parsed.query.items())
-        where = f"{parsed.get_backend_name()}:{parsed.host or ''}:{parsed.port or ''}/{parsed.database or ''}?{options}"
+        port = parsed.port or (5432 if parsed.get_backend_name() == "postgresql" else "")
+        where = f"{parsed.get_backend_name()}:{parsed.host or ''}:{port}/{parsed.database or ''}?{options}"
     return hashlib.sha256(where.encode("utf-8")).hexdigest()[:16]
 
 
@@ -51,8 +52,11 @@ def record(path: Path, tag: str, checkpoint: dict[str, Any]) -> None:
     processes whole."""
     line = json.dumps({"db": tag, **{k: checkpoint[k] for k in _FIELDS}}, separators=(",", ":")) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = "\n" + line  # end a line that a crash cut short, or this one would be lost with it
         os.write(fd, line.encode("ascii"))
         os.fsync(fd)
     finally:
