@@ -133,12 +133,14 @@ def _start_case(run: Run, cmd: c.StartCase) -> None:
     if initiator and initiator not in variables:
         variables[initiator] = cmd.actor
     run.emit("case_started", {"definition": run.plan.definition.key, "variables": variables})
+    plan_item = run.create_instance(run.plan.definition.plan, None, evaluate_entry=False)
+    run.transition(plan_item, "start")
+    # The case file items given at the start are created once the plan's items exist to listen: raised before them,
+    # a `create` on-part on data the case was opened with would never fire.
     for name in variables:
         file_item = run.plan.definition.case_file_item_by_name(name)
         if file_item is not None:
             run.raise_file_event(file_item.id, "create")
-    plan_item = run.create_instance(run.plan.definition.plan, None, evaluate_entry=False)
-    run.transition(plan_item, "start")
 
 
 @handles(c.CompleteItem)
