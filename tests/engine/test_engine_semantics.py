@@ -8,7 +8,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from casework.engine import CaseState, commands, execute, replay
+import pytest
+
+from casework.engine import CaseState, CommandRejected, commands, execute, replay
 from casework.engine.events import Event
 from casework.model import CaseDefinition, load_definition
 
@@ -63,3 +65,84 @@ def test_data_the_case_starts_with_creates_its_case_file_item_for_the_plan_items
     later.run(commands.SetVariables(variables={"application": {"parcel": "12-7"}}))
     assert later.states("Validate application") == ["active"]
     assert started_with.replays()
+
+
+# -- suspending a stage ---------------------------------------------------------------------------------------------
+STAGE_ON_HOLD = _model(
+    '<planItem id="pA1" name="A1" definitionRef="A1"/><planItem id="pA2" name="A2" definitionRef="A2"/>'
+    '<planItem id="pS" name="S" definitionRef="S"/>'
+    f'<sentry id="sBoth">{_on("pA1")}{_on("pA2")}</sentry>'
+    '<humanTask id="A1"/><humanTask id="A2"/>'
+    '<stage id="S" name="S">'
+    '<planItem id="pB" name="B" definitionRef="B"><entryCriterion sentryRef="sBoth"/></planItem>'
+    '<planItem id="pC" name="C" definitionRef="C"/>'
+    '<planItem id="pE" name="E" definitionRef="E"><itemControl><manualActivationRule/></itemControl></planItem>'
+    '<planItem id="pT" name="T" definitionRef="T"/><planItem id="pU" name="U" definitionRef="U"/>'
+    '<humanTask id="B"/><humanTask id="C"/><humanTask id="E"/>'
+    '<timerEventListener id="T"><timerExpression>PT1H</timerExpression></timerEventListener>'
+    '<userEventListener id="U"/>'
+    "</stage>"
+)
+
+
+def test_nothing_in_a_suspended_stage_starts_occurs_or_fires_until_it_resumes() -> None:
+    case = _Case(STAGE_ON_HOLD)
+    case.run(commands.CompleteItem(item="A1"))
+    case.run(commands.SuspendItem(item="S", reason="waiting for the applicant"))
+    # Every open child is on hold with its stage (CMMN 1.1 §8.4.2), not only the active one.
+    assert [case.states(n) for n in ("B", "C", "E", "T", "U")] == [["suspended"]] * 5
+    case.run(commands.CompleteItem(item="A2"))
+    assert case.states("B") == ["suspended"]  # its entry criterion holds, but its stage is on hold
+    case.run(commands.FireDueTimers(), NOW + dt.timedelta(hours=2))
+    assert case.states("T") == ["suspended"]
+    for command in (commands.StartItem(item="E"), commands.OccurEvent(item="U")):
+        with pytest.raises(CommandRejected, match="it is suspended"):
+            case.run(command)
+    case.run(commands.ResumeItem(item="S"))
+    # Back where they were; B heard both completions (one before the suspension, one during it) and starts.
+    assert [case.states(n) for n in ("B", "C", "E", "T", "U")] == [
+        ["active"], ["active"], ["enabled"], ["available"], ["available"]
+    ]
+    case.run(commands.FireDueTimers(), NOW + dt.timedelta(hours=2))
+    assert case.states("T") == ["completed"]
+    assert case.replays()
+    assert CaseState.from_dict(case.state.to_dict()).to_dict() == case.state.to_dict()
+
+
+def test_an_item_added_to_a_suspended_stage_is_held_with_it_and_starts_when_it_resumes() -> None:
+    case = _Case(STAGE_ON_HOLD)
+    case.run(commands.SuspendItem(item="S"))
+    case.run(commands.AddItem(kind="humanTask", name="Call the applicant", stage="S"))
+    assert case.states("Call the applicant") == ["suspended"]
+    case.run(commands.ResumeItem(item="S"))
+    assert case.states("Call the applicant") == ["active"]
+    assert case.replays()
+
+
+def test_a_waiting_item_of_a_suspended_stage_can_still_be_removed_or_made_to_wait_longer() -> None:
+    case = _Case(STAGE_ON_HOLD)
+    case.run(commands.SuspendItem(item="S"))
+    case.run(commands.AddDependency(item="B", after=("C",)))
+    case.run(commands.RemoveItem(item="E", reason="not needed"))
+    assert case.states("E") == ["terminated"]
+    case.run(commands.ResumeItem(item="S"))
+    case.run(commands.CompleteItem(item="A1"))
+    case.run(commands.CompleteItem(item="A2"))
+    assert case.states("B") == ["available"]  # and now also waits for C
+    case.run(commands.CompleteItem(item="C"))
+    assert case.states("B") == ["active"]
+    assert case.replays()
+
+
+def test_migrating_a_case_whose_stage_is_suspended_drops_its_waiting_items_and_holds_the_new_ones() -> None:
+    case = _Case(_load("permit_review.cmmn"), needsEnvironment=False)
+    case.run(commands.CompleteItem(item="Intake"))
+    case.run(commands.SuspendItem(item="Review"))
+    assert case.states("Environmental check") == ["suspended"]  # enabled before, and not started
+    version_2 = _load("permit_review_v2.cmmn")
+    case.run(commands.Migrate(definition=version_2))
+    case.definition = version_2
+    assert case.states("Environmental check") == ["terminated"]
+    assert case.states("Heritage check") == ["suspended"]
+    case.run(commands.ResumeItem(item="Review"))
+    assert case.states("Heritage check") == ["active"] and case.states("Zoning check") == ["active"]

@@ -10,7 +10,7 @@ from typing import Any
 from casework.engine import commands as c
 from casework.engine.core import check_json_data, handles, plan_for, resolve
 from casework.engine.errors import CommandRejected
-from casework.engine.lifecycle import ACTIVE, NOT_STARTED, OPEN, SUSPENDED, TERMINAL, table_for
+from casework.engine.lifecycle import ACTIVE, OPEN, SUSPENDED, TERMINAL, table_for
 from casework.engine.runner import Run
 from casework.engine.state import CaseState, ItemInstance
 from casework.expr import EvaluationError, Expression
@@ -108,7 +108,8 @@ def _add_item(run: Run, cmd: c.AddItem) -> None:
         spec["candidate_users"] = users
     run.emit(ADD_EVENT[cmd.kind], {"item": spec["id"], "name": name, "overlay": {"op": "add_item", "def": spec}})
     run.plan = plan_for(run.base, run.state)
-    if stage_instance is not None and stage_instance.state == ACTIVE:
+    if stage_instance is not None and stage_instance.state in (ACTIVE, SUSPENDED):
+        # In a suspended stage it is created on hold, and starts by the usual rules when the stage resumes.
         run.create_instance(run.plan.items[spec["id"]], stage_instance)
 
 
@@ -122,7 +123,7 @@ def _add_dependency(run: Run, cmd: c.AddDependency) -> None:
         # would be accepted and never hold it back.
         raise CommandRejected(f"{target.name!r} is an event listener: it occurs when its event happens and cannot wait")
     instances = run.state.instances_of(target.id)
-    started = [i for i in instances if i.state not in NOT_STARTED or i.started_at is not None]
+    started = [i for i in instances if not i.not_started or i.started_at is not None]
     if started:
         raise CommandRejected(f"{target.name!r} has already started ({started[0].state}); it cannot wait any more")
     after = [find_def(run, a, "after") for a in cmd.after]
@@ -149,7 +150,9 @@ def _skip(run: Run, cmd: c.SkipItem) -> None:
     if item.id == run.state.root:
         raise CommandRejected("the case plan cannot be skipped: complete or terminate the case instead")
     if "skip" not in table_for(item.kind).get(item.state, {}):
-        hint = "; resume it first" if item.state == SUSPENDED else ""
+        hint = ""
+        if item.state == SUSPENDED:
+            hint = "; resume its stage first" if item.held_by_parent else "; resume it first"
         raise CommandRejected(f"cannot skip {item.name!r}: a {item.kind} cannot be skipped while {item.state}{hint}")
     run.emit("skip", {"item": item.id, "name": item.name, "from": item.state})
     if item.kind in STAGE_KINDS:
@@ -163,10 +166,10 @@ def _remove(run: Run, cmd: c.RemoveItem) -> None:
     if definition.kind == CASE_PLAN:
         raise CommandRejected("the case plan cannot be removed; terminate the case instead")
     instances = run.state.instances_of(definition.id)
-    started = [i for i in instances if i.state not in NOT_STARTED and i.state not in TERMINAL]
+    started = [i for i in instances if not i.not_started and i.state not in TERMINAL]
     if started:
         raise CommandRejected(f"{definition.name!r} has started ({started[0].state}); use terminate or skip instead")
-    open_ones = [i for i in instances if i.state in NOT_STARTED]
+    open_ones = [i for i in instances if i.not_started]
     if instances and not open_ones:
         raise CommandRejected(f"{definition.name!r} has already ended")
     run.emit(

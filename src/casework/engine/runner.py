@@ -199,10 +199,13 @@ class Run:
             break
 
     # -- transitions -------------------------------------------------------------------------------------------
-    def transition(self, item: ItemInstance, transition: str) -> None:
+    def transition(self, item: ItemInstance, transition: str, *, held_by_parent: bool = False) -> None:
         before = item.state
-        to = next_state(item.kind, before, transition)
-        self.emit("item_transition", {"id": item.id, "transition": transition, "from": before, "to": to})
+        to = next_state(item.kind, before, transition, item.suspended_from)
+        payload: dict[str, Any] = {"id": item.id, "transition": transition, "from": before, "to": to}
+        if held_by_parent:
+            payload["held_by_parent"] = True
+        self.emit("item_transition", payload)
         # None only for an instance whose item left the plan in a migration and is being closed.
         definition = self.plan.items.get(item.def_id)
         if item.parent is not None:
@@ -239,7 +242,7 @@ class Run:
     def _satisfy(self, listeners: list[tuple[str, Criterion, int, bool]]) -> None:
         for owner, criterion, part, is_exit in listeners:
             for target in self.state.live(owner):
-                if not self._listens(target, is_exit):
+                if not self._hears(target, is_exit):
                     continue
                 parts = self.memory(target, criterion.id)
                 if part not in parts:
@@ -260,13 +263,21 @@ class Run:
         for (item_id, criterion_id), (parts, is_exit) in fired.items():
             if (item_id, criterion_id) in scheduled:
                 self.fired_parts[(item_id, criterion_id)] = (parts, is_exit)
-            elif self._listens(self.state.items[item_id], is_exit):
+            elif self._hears(self.state.items[item_id], is_exit):
                 self.emit("memory", {"id": item_id, "criterion": criterion_id, "parts": parts})
 
     def _listens(self, target: ItemInstance, is_exit: bool) -> bool:
+        """Whether a criterion of ``target`` that holds now takes effect."""
         if is_exit:
             return target.state not in TERMINAL and (target.kind != CASE_PLAN or target.state == ACTIVE)
         return target.state == AVAILABLE
+
+    def _hears(self, target: ItemInstance, is_exit: bool) -> bool:
+        """Whether ``target`` remembers an on-part that fires now. An item waiting in a suspended stage does: it
+        does not start while the stage is on hold, and sees on resuming what happened meanwhile (as Camunda)."""
+        if is_exit or target.state != SUSPENDED:
+            return self._listens(target, is_exit)
+        return target.suspended_from == AVAILABLE
 
     # -- sentries ----------------------------------------------------------------------------------------------
     def evaluate(self, item: ItemInstance, criterion: Criterion, is_exit: bool) -> None:
@@ -361,6 +372,9 @@ class Run:
         if evaluate_entry and not definition.entry:
             self.queue.append(lambda: self.activate_if_available(item))
         self.schedule_criteria(item, entry=evaluate_entry)
+        if parent is not None and parent.state == SUSPENDED:
+            # Created in a stage on hold (an item added to it): it waits with the rest until the stage resumes.
+            self.suspend_with_parent(item)
         return item
 
     def create_children(self, stage: ItemInstance) -> None:
@@ -414,19 +428,37 @@ class Run:
             self.transition(child, "parentTerminate" if child.kind in EVENT_LISTENER_KINDS | {MILESTONE} else "exit")
 
     def suspend(self, item: ItemInstance, transition: str) -> None:
-        """Suspend an item; a stage's active children go on hold with it (parentSuspend)."""
+        """Suspend an item; a stage's open children go on hold with it (CMMN 1.1 §8.4.2: tasks and stages that are
+        available, enabled, disabled or active by parentSuspend, milestones and event listeners by suspend), so that
+        nothing in a suspended stage starts, occurs or fires its timer."""
         self.transition(item, transition)
         if item.kind in STAGE_KINDS:
             for child in self.state.child_items(item.id):
-                if child.state == ACTIVE:
-                    self.suspend(child, "parentSuspend")
+                self.suspend_with_parent(child)
+
+    def suspend_with_parent(self, child: ItemInstance) -> None:
+        if child.kind in EVENT_LISTENER_KINDS or child.kind == MILESTONE:
+            if child.state == AVAILABLE:
+                self.transition(child, "suspend", held_by_parent=True)
+        elif child.state in (AVAILABLE, ENABLED, DISABLED, ACTIVE):
+            self.suspend(child, "parentSuspend")
 
     def resume(self, item: ItemInstance, transition: str) -> None:
+        """Resume an item; a stage's children held with it return to where they were (parentResume)."""
         self.transition(item, transition)
-        if item.kind in STAGE_KINDS:
+        if item.state == AVAILABLE:
+            self.wake(item)
+        if item.kind in STAGE_KINDS and item.state == ACTIVE:
             for child in self.state.child_items(item.id):
                 if child.state == SUSPENDED and child.held_by_parent:
-                    self.resume(child, "parentResume")
+                    self.resume(child, "resume" if child.kind in EVENT_LISTENER_KINDS | {MILESTONE} else "parentResume")
+
+    def wake(self, item: ItemInstance) -> None:
+        """An item waits again after a suspension: its criteria may hold by now (on-parts it heard meanwhile, case
+        data that changed), and one that waits for nothing starts."""
+        self.schedule_criteria(item)
+        if not self.plan.items[item.def_id].entry:
+            self.queue.append(lambda: self.activate_if_available(item))
 
     def terminate(self, item: ItemInstance) -> None:
         self.end_children(item)

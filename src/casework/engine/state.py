@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from casework.engine.lifecycle import TERMINAL
+from casework.engine.lifecycle import NOT_STARTED, SUSPENDED, TERMINAL
 
 FORMAT_VERSION = 1
 
@@ -30,6 +30,7 @@ class ItemInstance:
     due: str | None = None
     skipped: bool = False
     held_by_parent: bool = False  # suspended because its stage was (parentSuspend)
+    suspended_from: str | None = None  # while suspended: the state it returns to when its stage resumes
     created_at: str = ""
     started_at: str | None = None
     ended_at: str | None = None
@@ -38,6 +39,11 @@ class ItemInstance:
     @property
     def open(self) -> bool:
         return self.state not in TERMINAL
+
+    @property
+    def not_started(self) -> bool:
+        """Available, enabled or disabled, or suspended from one of these with its stage."""
+        return self.state in NOT_STARTED or (self.state == SUSPENDED and self.suspended_from in NOT_STARTED)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -57,6 +63,9 @@ class ItemInstance:
             "ended_at": self.ended_at,
             "memory": {k: list(v) for k, v in sorted(self.memory.items())},
         }
+        # Only while set: the snapshots of cases that never suspended a stage stay byte-for-byte the same.
+        if self.suspended_from is not None:
+            d["suspended_from"] = self.suspended_from
         return d
 
     @classmethod
