@@ -146,3 +146,35 @@ def test_migrating_a_case_whose_stage_is_suspended_drops_its_waiting_items_and_h
     assert case.states("Heritage check") == ["suspended"]
     case.run(commands.ResumeItem(item="Review"))
     assert case.states("Heritage check") == ["active"] and case.states("Zoning check") == ["active"]
+
+
+# -- exit criteria --------------------------------------------------------------------------------------------------
+def _exit_by(reference: str) -> CaseDefinition:
+    """Work exits when Cancelled occurs (xCancel) or when Replaced occurs (xReplace); Refund waits for it to exit."""
+    return _model(
+        '<planItem id="pCancel" name="Cancelled" definitionRef="ev"/>'
+        '<planItem id="pReplace" name="Replaced" definitionRef="ev"/>'
+        '<planItem id="pWork" name="Work" definitionRef="t"><exitCriterion id="xCancel" sentryRef="sCancel"/>'
+        '<exitCriterion id="xReplace" sentryRef="sReplace"/></planItem>'
+        '<planItem id="pRefund" name="Refund" definitionRef="t"><entryCriterion sentryRef="sRefund"/></planItem>'
+        f'<sentry id="sCancel">{_on("pCancel", "occur")}</sentry><sentry id="sReplace">{_on("pReplace", "occur")}'
+        f'</sentry><sentry id="sRefund"><planItemOnPart sourceRef="pWork" {reference}>'
+        "<standardEvent>exit</standardEvent></planItemOnPart></sentry>"
+        '<userEventListener id="ev"/><humanTask id="t"/>'
+    )
+
+
+def test_an_on_part_with_an_exit_criterion_ref_fires_only_when_its_source_exits_by_that_criterion() -> None:
+    # CMMN 1.1 names the criterion (exitCriterionRef); CMMN 1.0 named its sentry (sentryRef).
+    for reference in ('exitCriterionRef="xCancel"', 'sentryRef="sCancel"'):
+        replaced = _Case(_exit_by(reference))
+        replaced.run(commands.OccurEvent(item="Replaced"))
+        assert replaced.states("Work") == ["terminated"]
+        assert replaced.states("Refund") == ["available"], reference
+        cancelled = _Case(_exit_by(reference))
+        cancelled.run(commands.OccurEvent(item="Cancelled"))
+        assert cancelled.states("Refund") == ["active"], reference
+    # Without the reference any exit counts.
+    anyhow = _Case(_exit_by(""))
+    anyhow.run(commands.OccurEvent(item="Replaced"))
+    assert anyhow.states("Refund") == ["active"]

@@ -199,7 +199,11 @@ class Run:
             break
 
     # -- transitions -------------------------------------------------------------------------------------------
-    def transition(self, item: ItemInstance, transition: str, *, held_by_parent: bool = False) -> None:
+    def transition(
+        self, item: ItemInstance, transition: str, *, held_by_parent: bool = False, cause: Criterion | None = None
+    ) -> None:
+        """Move ``item`` by ``transition`` and raise its event; ``cause`` is the exit criterion of its own that made
+        it exit, for on-parts that wait for that one (exitCriterionRef)."""
         before = item.state
         to = next_state(item.kind, before, transition, item.suspended_from)
         payload: dict[str, Any] = {"id": item.id, "transition": transition, "from": before, "to": to}
@@ -221,7 +225,7 @@ class Run:
         if transition == "skip" and item.kind in EVENT_LISTENER_KINDS | {MILESTONE}:
             self.raise_event(item, "occur")
         else:
-            self.raise_event(item, RAISED_EVENT.get(transition, transition))
+            self.raise_event(item, RAISED_EVENT.get(transition, transition), cause)
         if transition == "complete" and definition and definition.repetition is not None and not definition.entry:
             self.queue.append(lambda: self.repeat_after_completion(item))
 
@@ -229,18 +233,21 @@ class Run:
         if item.state == ACTIVE:
             self.transition(item, "complete")
 
-    def raise_event(self, source: ItemInstance, event: str) -> None:
+    def raise_event(self, source: ItemInstance, event: str, cause: Criterion | None = None) -> None:
         listeners = self.plan.on_event.get((source.def_id, event))
         if listeners:
-            self._satisfy(listeners)
+            self._satisfy(listeners, cause)
 
     def raise_file_event(self, file_item_id: str, event: str) -> None:
         listeners = self.plan.on_file.get((file_item_id, event))
         if listeners:
             self._satisfy(listeners)
 
-    def _satisfy(self, listeners: list[tuple[str, Criterion, int, bool]]) -> None:
+    def _satisfy(self, listeners: list[tuple[str, Criterion, int, bool]], cause: Criterion | None = None) -> None:
         for owner, criterion, part, is_exit in listeners:
+            wanted = criterion.sentry.on_parts[part].exit_criterion
+            if wanted and (cause is None or wanted not in (cause.id, cause.sentry.id)):
+                continue  # it waits for the source to exit by another of its exit criteria
             for target in self.state.live(owner):
                 if not self._hears(target, is_exit):
                     continue
@@ -289,7 +296,7 @@ class Run:
         if not self.condition(sentry.if_part, item, f"ifPart of {criterion.id}"):
             return
         if is_exit:
-            self.exit(item)
+            self.exit(item, criterion)
         else:
             self.fire_entry(item)
 
@@ -413,11 +420,11 @@ class Run:
             self.create_instance(definition, parent, index=item.index + 1)
 
     # -- ending ------------------------------------------------------------------------------------------------
-    def exit(self, item: ItemInstance) -> None:
-        """An exit criterion fired (or the parent ended): the item and everything in it is terminated."""
+    def exit(self, item: ItemInstance, cause: Criterion | None = None) -> None:
+        """An exit criterion (``cause``) fired, or the parent ended: the item and everything in it is terminated."""
         self.end_children(item)
         if item.state not in TERMINAL:
-            self.transition(item, "exit")
+            self.transition(item, "exit", cause=cause)
 
     def end_children(self, item: ItemInstance) -> None:
         for child in self.state.child_items(item.id):

@@ -126,7 +126,10 @@ def _write_sentry(criterion: Criterion, parent: ET.Element, written: set[str]) -
     el = ET.SubElement(parent, _q("sentry"), {"id": sentry.id})
     for n, part in enumerate(sentry.on_parts):
         tag = "planItemOnPart" if part.kind == "planItem" else "caseFileItemOnPart"
-        op = ET.SubElement(el, _q(tag), {"id": part.id or f"{sentry.id}_on{n}", "sourceRef": part.source})
+        attrs = {"id": part.id or f"{sentry.id}_on{n}", "sourceRef": part.source}
+        if part.exit_criterion:
+            attrs["exitCriterionRef"] = part.exit_criterion
+        op = ET.SubElement(el, _q(tag), attrs)
         if part.event != ANY_EVENT:  # "any event" is written as CMMN writes it: no standardEvent
             ET.SubElement(op, _q("standardEvent")).text = part.event
     if sentry.if_part is not None:

@@ -459,7 +459,10 @@ def _read_sentry(el: ET.Element, ctx: _Context) -> Sentry:
         elif event not in allowed:
             ctx.problem(op_id, f"on-part has unknown standard event {event!r}")
             continue
-        part = OnPart(source=op.get("sourceRef", ""), event=event, kind=kind, id=op.get("id", ""))
+        exit_ref = (op.get("exitCriterionRef") or op.get("sentryRef") or "").strip() if kind == "planItem" else ""
+        part = OnPart(
+            source=op.get("sourceRef", ""), event=event, kind=kind, id=op.get("id", ""), exit_criterion=exit_ref
+        )
         ctx.pending_on_parts.append((op_id, part))
         on_parts.append(part)
     if_el = _child(el, "ifPart")
@@ -485,6 +488,13 @@ def _resolve_on_parts(ctx: _Context) -> None:
             ctx.problem(op_id, f"on-part sourceRef {part.source!r} does not name a case file item")
         elif part.kind == "planItem":
             source = ctx.items[part.source]
+            if part.exit_criterion:
+                if part.event != "exit":
+                    ctx.problem(op_id, f"exitCriterionRef is for the event exit, not {part.event!r}")
+                elif not any(part.exit_criterion in (c.id, c.sentry.id) for c in source.exit):
+                    ctx.problem(
+                        op_id, f"exitCriterionRef {part.exit_criterion!r} is not an exit criterion of {source.name!r}"
+                    )
             if source.kind in EVENT_LISTENER_KINDS | {MILESTONE} and part.event not in (
                 "occur",
                 "create",

@@ -64,6 +64,9 @@ class OnPart:
     # Added at run time (`after`, `add_dependency`): unlike a modelled on-part it counts a completion that happened
     # before the waiting instance existed (docs/semantics.md, Sentries).
     added: bool = False
+    # CMMN 1.1 exitCriterionRef (1.0: sentryRef), with the event exit: the on-part fires only when the source exits
+    # by this exit criterion of its own (named by the criterion's id, or by its sentry's id as CMMN 1.0 did).
+    exit_criterion: str = ""
 
 
 @dataclass(frozen=True)
