@@ -178,3 +178,31 @@ def test_an_on_part_with_an_exit_criterion_ref_fires_only_when_its_source_exits_
     anyhow = _Case(_exit_by(""))
     anyhow.run(commands.OccurEvent(item="Replaced"))
     assert anyhow.states("Refund") == ["active"]
+
+
+# -- the order of a model's plan items does not matter ------------------------------------------------------------
+def _milestone_and_stage(entry: str, *, milestone_first: bool) -> CaseDefinition:
+    """Milestone M and stage S start together (at once, or when ``go`` is set); B in S waits for M to occur."""
+    criterion = '<entryCriterion sentryRef="sGo"/>' if entry else ""
+    m = f'<planItem id="pM" name="M" definitionRef="M">{criterion}</planItem>'
+    s = f'<planItem id="pS" name="S" definitionRef="S">{criterion}</planItem>'
+    return _model(
+        (m + s if milestone_first else s + m)
+        + f'<sentry id="sGo"><ifPart><condition>{entry or "${true}"}</condition></ifPart></sentry>'
+        + f'<sentry id="sM">{_on("pM", "occur")}</sentry><milestone id="M" name="M"/>'
+        + '<stage id="S" name="S"><planItem id="pB" name="B" definitionRef="B"><entryCriterion sentryRef="sM"/>'
+        + '</planItem><humanTask id="B"/></stage>'
+    )
+
+
+@pytest.mark.parametrize("milestone_first", [True, False])
+@pytest.mark.parametrize("entry", ["", "${go}"])
+def test_an_item_in_a_stage_hears_a_milestone_that_occurs_as_the_stage_starts_whatever_the_model_order(
+    entry: str, milestone_first: bool
+) -> None:
+    case = _Case(_milestone_and_stage(entry, milestone_first=milestone_first))
+    if entry:
+        case.run(commands.SetVariables(variables={"go": True}))
+    assert case.states("M") == ["completed"] and case.states("S") == ["active"]
+    assert case.states("B") == ["active"]
+    assert case.replays()

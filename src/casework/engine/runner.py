@@ -91,6 +91,10 @@ class Run:
         self.undo = Undo(state) if restore else None  # see `core.execute`
         self.max_events = max(MAX_EVENTS, MAX_EVENTS_PER_PLAN_ITEM * len(plan.items))
         self.queue: deque[Callable[[], None]] = deque()
+        # Stages that start by themselves start before anything else queued: everything the start of a stage brings
+        # into the case (its nested stages' items too) then exists before any of it starts or occurs and raises an
+        # event, so an item in a nested stage hears a sibling stage's milestone whatever the order of the model.
+        self.stage_queue: deque[Callable[[], None]] = deque()
         self.pending: dict[PendingKey, Criterion] = {}
         self.dirty_stages: dict[str, None] = {}
         self.closed_defs: dict[str, None] = {}
@@ -175,12 +179,19 @@ class Run:
     # -- the loop ----------------------------------------------------------------------------------------------
     def settle(self) -> None:
         while True:
+            if self.stage_queue:
+                self.stage_queue.popleft()()
+                continue
             if self.queue:
                 self.queue.popleft()()
                 continue
             if self.pending:
                 batch = list(self.pending.items())
                 self.pending.clear()
+                if len(batch) > 1:
+                    # Stages whose entry criteria hold start first, for the reason of `stage_queue`.
+                    items = self.state.items
+                    batch.sort(key=lambda entry: entry[0][2] or items[entry[0][0]].kind not in STAGE_KINDS)
                 for (item_id, _, is_exit), criterion in batch:
                     self.evaluate(self.state.items[item_id], criterion, is_exit)
                 self.record_memory()
@@ -377,7 +388,8 @@ class Run:
                 raise CommandRejected(f"the timer of {definition.name!r} cannot be scheduled: {exc}") from exc
             self.emit("timer_scheduled", {"id": item.id, "due": due})
         if evaluate_entry and not definition.entry:
-            self.queue.append(lambda: self.activate_if_available(item))
+            queue = self.stage_queue if definition.kind in STAGE_KINDS else self.queue
+            queue.append(lambda: self.activate_if_available(item))
         self.schedule_criteria(item, entry=evaluate_entry)
         if parent is not None and parent.state == SUSPENDED:
             # Created in a stage on hold (an item added to it): it waits with the rest until the stage resumes.
