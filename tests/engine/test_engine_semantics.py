@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from casework.engine import CaseState, CommandRejected, commands, execute, replay
+from casework.engine import CaseState, CommandRejected, commands, execute, plannable, replay
 from casework.engine.events import Event
 from casework.model import CaseDefinition, load_definition
 
@@ -205,4 +205,31 @@ def test_an_item_in_a_stage_hears_a_milestone_that_occurs_as_the_stage_starts_wh
         case.run(commands.SetVariables(variables={"go": True}))
     assert case.states("M") == ["completed"] and case.states("S") == ["active"]
     assert case.states("B") == ["active"]
+    assert case.replays()
+
+
+# -- planning tables ------------------------------------------------------------------------------------------------
+TASK_TABLE = _model(
+    '<planItem id="pAssess" name="Assess" definitionRef="assess"><itemControl><manualActivationRule/></itemControl>'
+    '</planItem><planningTable id="tPlan"><discretionaryItem id="dCall" name="Call" definitionRef="call"/>'
+    "</planningTable>"
+    '<humanTask id="assess" name="Assess"><planningTable id="tAssess">'
+    '<discretionaryItem id="dOpinion" name="Second opinion" definitionRef="opinion"/></planningTable></humanTask>'
+    '<humanTask id="opinion" name="Second opinion"/><humanTask id="call" name="Call"/>'
+)
+
+
+def test_an_item_of_a_human_tasks_planning_table_is_plannable_only_while_that_task_is_active() -> None:
+    case = _Case(TASK_TABLE)
+    assert plannable(TASK_TABLE, case.state) == ["Call"]  # the case plan's own table: while the case runs
+    with pytest.raises(CommandRejected, match="only while 'Assess' is active"):
+        case.run(commands.PlanItem(item="Second opinion"))
+    case.run(commands.StartItem(item="Assess"))
+    assert sorted(plannable(TASK_TABLE, case.state)) == ["Call", "Second opinion"]
+    case.run(commands.PlanItem(item="Second opinion"))
+    # Planned into the stage that holds the task (here the case plan), where it runs like any other item.
+    opinion = next(i for i in case.state.items.values() if i.name == "Second opinion")
+    assert opinion.state == "active" and opinion.parent == case.state.root
+    case.run(commands.CompleteItem(item="Assess"))
+    assert plannable(TASK_TABLE, case.state) == ["Call"]
     assert case.replays()

@@ -91,6 +91,20 @@ def test_round_trip_keeps_an_on_part_waiting_for_one_exit_criterion() -> None:
     assert _normal_form(load_definition(to_xml(original))) == _normal_form(original)
 
 
+def test_round_trip_keeps_a_human_tasks_own_planning_table() -> None:
+    ns = 'xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL"'
+    original = load_definition(
+        f'<definitions {ns}><case id="c"><casePlanModel id="plan" name="Plan">'
+        '<planItem id="pAssess" definitionRef="assess"/>'
+        '<humanTask id="assess" name="Assess"><planningTable id="t">'
+        '<discretionaryItem id="dOpinion" definitionRef="opinion" applicabilityRuleRefs="r"/>'
+        '<applicabilityRule id="r"><condition>${amount > 10}</condition></applicabilityRule></planningTable>'
+        '</humanTask><humanTask id="opinion" name="Second opinion"/></casePlanModel></case></definitions>'
+    )
+    assert original.items["pAssess"].planning_table == ("dOpinion",) == original.plan.planning_table
+    assert _normal_form(load_definition(to_xml(original))) == _normal_form(original)
+
+
 def _scenarios() -> list[Path]:
     paths = sorted((OWN / "scenarios").glob("*.json"))
     if SHARED is not None:

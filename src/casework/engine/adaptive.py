@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from casework.engine import commands as c
@@ -242,9 +243,18 @@ def _set_due(run: Run, cmd: c.SetDue) -> None:
 
 def _table_stage(run: Run, definition: PlanItemDef) -> PlanItemDef | None:
     for stage in run.plan.items.values():
-        if definition.id in stage.planning_table:
+        if stage.kind in STAGE_KINDS and definition.id in stage.planning_table:
             return stage
     return None
+
+
+def _table_tasks(items: Mapping[str, PlanItemDef], item_id: str) -> list[str]:
+    """The human tasks whose own planning table lists ``item_id`` (none for an item of a stage's table)."""
+    return [t.id for t in items.values() if t.kind == HUMAN_TASK and item_id in t.planning_table]
+
+
+def _task_active_in(state: CaseState, tasks: list[str], stage: ItemInstance) -> bool:
+    return any(i.state == ACTIVE and i.parent == stage.id for t in tasks for i in state.live(t))
 
 
 def _applicable(run: Run, definition: PlanItemDef) -> bool:
@@ -260,6 +270,12 @@ def _plan(run: Run, cmd: c.PlanItem) -> None:
     live = [i for i in run.state.live(stage.id) if i.state == ACTIVE]
     if not live:
         raise CommandRejected(f"{definition.name!r} can be planned only while {stage.name!r} is active")
+    tasks = _table_tasks(run.plan.items, definition.id)
+    if tasks:
+        live = [i for i in live if _task_active_in(run.state, tasks, i)]
+        if not live:
+            names = " or ".join(repr(run.plan.items[t].name) for t in tasks)
+            raise CommandRejected(f"{definition.name!r} can be planned only while {names} is active")
     if not _applicable(run, definition):
         raise CommandRejected(f"{definition.name!r} is not applicable now (its applicability rule is false)")
     if definition.authorized_roles:
@@ -311,10 +327,16 @@ def plannable(definition: CaseDefinition, state: CaseState) -> list[str]:
     plan = plan_for(definition, state)
     names: list[str] = []
     for stage in plan.items.values():
-        if not stage.planning_table or not any(i.state == ACTIVE for i in state.live(stage.id)):
+        if stage.kind not in STAGE_KINDS or not stage.planning_table:
+            continue
+        running = [i for i in state.live(stage.id) if i.state == ACTIVE]
+        if not running:
             continue
         for item_id in stage.planning_table:
             item = plan.items[item_id]
+            tasks = _table_tasks(plan.items, item_id)
+            if tasks and not any(_task_active_in(state, tasks, s) for s in running):
+                continue
             if all(_quiet_condition(state, rule) for rule in item.applicability):
                 names.append(item.name)
     return names

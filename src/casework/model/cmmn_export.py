@@ -60,6 +60,8 @@ def to_xml(definition: CaseDefinition) -> str:
 def _write_stage_body(definition: CaseDefinition, stage: PlanItemDef, stage_el: ET.Element, written: set[str]) -> None:
     members = [definition.items[i] for i in stage.children]
     discretionary = [definition.items[i] for i in stage.planning_table]
+    # Items of a human task's own table are written in the task's definition (see `_write_definition`).
+    owned = {i for member in members if member.kind == HUMAN_TASK for i in member.planning_table}
     for item in members:
         pi = ET.SubElement(
             stage_el, _q("planItem"), {"id": item.id, "name": item.name, "definitionRef": item.definition_id}
@@ -69,26 +71,31 @@ def _write_stage_body(definition: CaseDefinition, stage: PlanItemDef, stage_el: 
     for item in sentry_owners:
         for criterion in (*item.entry, *item.exit):
             _write_sentry(criterion, stage_el, written)
-    if discretionary:
-        table = ET.SubElement(stage_el, _q("planningTable"), {"id": f"{stage.id}_table"})
-        rules: list[tuple[str, str]] = []
-        for item in discretionary:
-            attrs = {"id": item.id, "name": item.name, "definitionRef": item.definition_id}
-            if item.applicability:
-                refs = [f"{item.id}_applicability{n}" for n in range(len(item.applicability))]
-                attrs["applicabilityRuleRefs"] = " ".join(refs)
-                rules.extend(zip(refs, (e.source for e in item.applicability), strict=True))
-            if item.authorized_roles:
-                attrs["authorizedRoleRefs"] = " ".join(item.authorized_roles)
-            di = ET.SubElement(table, _q("discretionaryItem"), attrs)
-            _write_control_and_criteria(item, di)
-        for rule_id, source in rules:
-            rule_el = ET.SubElement(table, _q("applicabilityRule"), {"id": rule_id})
-            ET.SubElement(rule_el, _q("condition")).text = source
+    _write_planning_table([d for d in discretionary if d.id not in owned], stage_el, f"{stage.id}_table")
     for item in [*members, *discretionary]:
         if item.definition_id not in written:  # several plan items may share one definition
             written.add(item.definition_id)
             _write_definition(definition, item, stage_el, written)
+
+
+def _write_planning_table(items: list[PlanItemDef], parent: ET.Element, table_id: str) -> None:
+    if not items:
+        return
+    table = ET.SubElement(parent, _q("planningTable"), {"id": table_id})
+    rules: list[tuple[str, str]] = []
+    for item in items:
+        attrs = {"id": item.id, "name": item.name, "definitionRef": item.definition_id}
+        if item.applicability:
+            refs = [f"{item.id}_applicability{n}" for n in range(len(item.applicability))]
+            attrs["applicabilityRuleRefs"] = " ".join(refs)
+            rules.extend(zip(refs, (e.source for e in item.applicability), strict=True))
+        if item.authorized_roles:
+            attrs["authorizedRoleRefs"] = " ".join(item.authorized_roles)
+        di = ET.SubElement(table, _q("discretionaryItem"), attrs)
+        _write_control_and_criteria(item, di)
+    for rule_id, source in rules:
+        rule_el = ET.SubElement(table, _q("applicabilityRule"), {"id": rule_id})
+        ET.SubElement(rule_el, _q("condition")).text = source
 
 
 def _write_control_and_criteria(item: PlanItemDef, el: ET.Element) -> None:
@@ -156,3 +163,5 @@ def _write_definition(definition: CaseDefinition, item: PlanItemDef, parent: ET.
         ET.SubElement(el, _q("timerExpression")).text = item.timer.source
     if item.kind == STAGE:
         _write_stage_body(definition, item, el, written)
+    elif item.kind == HUMAN_TASK:
+        _write_planning_table([definition.items[i] for i in item.planning_table], el, f"{item.id}_table")

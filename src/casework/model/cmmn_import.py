@@ -365,9 +365,12 @@ def _read_plan_item(
         ctx.used_stage_definitions.add(ref)
         children, table = _read_stage_body(def_el, pi_id, ctx)
     elif kind == HUMAN_TASK:
-        # Items of a human task's planning table are planned into the stage that holds the task.
+        # Items of a human task's planning table are planned into the stage that holds the task, while it is active.
+        own: list[str] = []
         for table_el in _children(def_el, "planningTable"):
-            _read_planning_table(table_el, parent, ctx, parent_table)
+            _read_planning_table(table_el, parent, ctx, own)
+        parent_table.extend(own)
+        table = tuple(own)
 
     applicability: list[Expression] = []
     for rule_id in (pi.get("applicabilityRuleRefs") or "").split():

@@ -112,7 +112,9 @@ class PlanItemDef:
     discretionary: bool = False
     applicability: tuple[Expression, ...] = ()
     authorized_roles: tuple[str, ...] = ()
-    planning_table: tuple[str, ...] = ()  # discretionary item ids plannable into this stage
+    # Discretionary item ids plannable into this stage; for a human task, those of its own planning table (CMMN 1.1
+    # §7.7: planned into its stage, only while the task is active), which its stage's table lists too.
+    planning_table: tuple[str, ...] = ()
     assignee: str | None = None
     candidate_groups: tuple[str, ...] = ()
     candidate_users: tuple[str, ...] = ()
