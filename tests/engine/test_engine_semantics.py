@@ -233,3 +233,47 @@ def test_an_item_of_a_human_tasks_planning_table_is_plannable_only_while_that_ta
     case.run(commands.CompleteItem(item="Assess"))
     assert plannable(TASK_TABLE, case.state) == ["Call"]
     assert case.replays()
+
+
+# -- timers ---------------------------------------------------------------------------------------------------------
+def _reminder(trigger: str) -> CaseDefinition:
+    """A two-hour reminder that counts from ``trigger`` (a start trigger), then Chase starts."""
+    return load_definition(
+        f'<definitions {NS}><case id="m"><caseFileModel><caseFileItem id="cfOffer" name="offer"/></caseFileModel>'
+        '<casePlanModel id="plan" name="Plan">'
+        '<planItem id="pSubmit" name="Submit" definitionRef="submit"/>'
+        '<planItem id="pReminder" name="Reminder" definitionRef="reminder"/>'
+        '<planItem id="pChase" name="Chase" definitionRef="chase"><entryCriterion sentryRef="sReminded"/></planItem>'
+        f'<sentry id="sReminded">{_on("pReminder", "occur")}</sentry>'
+        f'<timerEventListener id="reminder"><timerExpression>PT2H</timerExpression>{trigger}</timerEventListener>'
+        '<humanTask id="submit"/><humanTask id="chase"/></casePlanModel></case></definitions>'
+    )
+
+
+@pytest.mark.parametrize(
+    ("trigger", "event"),
+    [
+        (
+            '<planItemStartTrigger sourceRef="pSubmit"><standardEvent>complete</standardEvent></planItemStartTrigger>',
+            commands.CompleteItem(item="Submit"),
+        ),
+        (
+            '<caseFileItemStartTrigger sourceRef="cfOffer"><standardEvent>create</standardEvent>'
+            "</caseFileItemStartTrigger>",
+            commands.SetVariables(variables={"offer": {"price": 10}}),
+        ),
+    ],
+)
+def test_a_timer_with_a_start_trigger_counts_from_that_event_not_from_its_stages_start(
+    trigger: str, event: commands.Command
+) -> None:
+    case = _Case(_reminder(trigger))
+    assert case.state.timers == {}  # nothing to count yet
+    case.run(commands.FireDueTimers(), NOW + dt.timedelta(hours=3))
+    assert case.states("Reminder") == ["available"] and case.states("Chase") == ["available"]
+    case.run(event, NOW + dt.timedelta(hours=3))
+    case.run(commands.FireDueTimers(), NOW + dt.timedelta(hours=4))
+    assert case.states("Chase") == ["available"]
+    case.run(commands.FireDueTimers(), NOW + dt.timedelta(hours=5))
+    assert case.states("Reminder") == ["completed"] and case.states("Chase") == ["active"]
+    assert case.replays()

@@ -48,6 +48,7 @@ def _normal_form(definition: CaseDefinition) -> dict[str, Any]:
                 i.blocking,
                 i.auto_complete,
                 None if i.timer is None else i.timer.source,
+                i.timer_start,
                 i.children,
                 i.discretionary,
                 [expr(a) for a in i.applicability],
@@ -102,6 +103,19 @@ def test_round_trip_keeps_a_human_tasks_own_planning_table() -> None:
         '</humanTask><humanTask id="opinion" name="Second opinion"/></casePlanModel></case></definitions>'
     )
     assert original.items["pAssess"].planning_table == ("dOpinion",) == original.plan.planning_table
+    assert _normal_form(load_definition(to_xml(original))) == _normal_form(original)
+
+
+def test_round_trip_keeps_a_timers_start_trigger() -> None:
+    ns = 'xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL"'
+    original = load_definition(
+        f'<definitions {ns}><case id="c"><casePlanModel id="plan" name="Plan">'
+        '<planItem id="pSubmit" definitionRef="submit"/><planItem id="pTimer" definitionRef="timer"/>'
+        '<humanTask id="submit" name="Submit"/><timerEventListener id="timer"><timerExpression>P1D</timerExpression>'
+        '<planItemStartTrigger id="trig" sourceRef="pSubmit"><standardEvent>complete</standardEvent>'
+        "</planItemStartTrigger></timerEventListener></casePlanModel></case></definitions>"
+    )
+    assert original.items["pTimer"].timer_start is not None
     assert _normal_form(load_definition(to_xml(original))) == _normal_form(original)
 
 

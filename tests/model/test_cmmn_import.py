@@ -166,6 +166,18 @@ def test_vendor_extensions_are_ignored() -> None:
             '<standardEvent>complete</standardEvent></planItemOnPart></sentry><humanTask id="t1"/>',
             "op: exitCriterionRef is for the event exit, not 'complete'",
         ),
+        (
+            '<planItem id="p1" definitionRef="tl"/><timerEventListener id="tl"><timerExpression>PT1H</timerExpression>'
+            '<planItemStartTrigger id="trig" sourceRef="ghost"><standardEvent>complete</standardEvent>'
+            "</planItemStartTrigger></timerEventListener>",
+            "trig: on-part sourceRef 'ghost' does not name a plan item",
+        ),
+        (
+            '<planItem id="p1" definitionRef="tl"/><timerEventListener id="tl"><timerExpression>PT1H</timerExpression>'
+            '<planItemStartTrigger id="trig" sourceRef="p1"><standardEvent>finish</standardEvent>'
+            "</planItemStartTrigger></timerEventListener>",
+            "trig: planItemStartTrigger has unknown standard event 'finish'",
+        ),
     ],
 )
 def test_readable_errors_name_the_element(body: str, expected: str) -> None:

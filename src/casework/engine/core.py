@@ -351,7 +351,8 @@ def _fire_due_timers(run: Run, cmd: c.FireDueTimers) -> None:
             next_due = None  # the next firing would fall past year 9999: the cycle is spent
         parent = run.state.items[item.parent] if item.parent else None
         if next_due is not None and parent is not None and parent.state == ACTIVE and definition.kind == TIMER_EVENT:
-            nxt = run.create_instance(definition, parent, index=item.index + 1)
+            # The next firing of the cycle: it does not wait for a start trigger again.
+            nxt = run.create_instance(definition, parent, index=item.index + 1, evaluate_entry=False)
             run.emit("timer_scheduled", {"id": nxt.id, "due": format_datetime(next_due)})
 
 

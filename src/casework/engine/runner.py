@@ -381,12 +381,8 @@ class Run:
         if parent is not None:
             self.dirty_stages[parent.id] = None
         self.raise_event(item, "create")
-        if definition.kind == TIMER_EVENT and definition.timer is not None:
-            try:
-                due = format_datetime(definition.timer.first_due(self.now))
-            except TimerError as exc:  # a model's duration that no calendar holds from now (or fractional years)
-                raise CommandRejected(f"the timer of {definition.name!r} cannot be scheduled: {exc}") from exc
-            self.emit("timer_scheduled", {"id": item.id, "due": due})
+        if definition.kind == TIMER_EVENT and definition.timer_start is None:
+            self.schedule_timer(item, definition)
         if evaluate_entry and not definition.entry:
             queue = self.stage_queue if definition.kind in STAGE_KINDS else self.queue
             queue.append(lambda: self.activate_if_available(item))
@@ -405,10 +401,21 @@ class Run:
         if item.state == AVAILABLE:
             self.activate(item)
 
+    def schedule_timer(self, item: ItemInstance, definition: PlanItemDef) -> None:
+        if definition.timer is None:
+            return
+        try:
+            due = format_datetime(definition.timer.first_due(self.now))
+        except TimerError as exc:  # a model's duration that no calendar holds from now (or fractional years)
+            raise CommandRejected(f"the timer of {definition.name!r} cannot be scheduled: {exc}") from exc
+        self.emit("timer_scheduled", {"id": item.id, "due": due})
+
     def activate(self, item: ItemInstance) -> None:
         """The item's entry condition holds (or it has none): it starts, becomes enabled, or occurs."""
         definition = self.plan.items[item.def_id]
         if definition.kind in EVENT_LISTENER_KINDS:
+            if definition.timer_start is not None and item.id not in self.state.timers:
+                self.schedule_timer(item, definition)  # its start trigger happened: it counts from now, once
             return
         if definition.kind == MILESTONE:
             self.transition(item, "occur")

@@ -10,6 +10,7 @@ from casework.model.definition import (
     HUMAN_TASK,
     STAGE,
     TIMER_EVENT,
+    TIMER_START,
     CaseDefinition,
     Criterion,
     PlanItemDef,
@@ -69,7 +70,7 @@ def _write_stage_body(definition: CaseDefinition, stage: PlanItemDef, stage_el: 
         _write_control_and_criteria(item, pi)
     sentry_owners = [*members, *discretionary] + ([stage] if stage.kind == CASE_PLAN else [])
     for item in sentry_owners:
-        for criterion in (*item.entry, *item.exit):
+        for criterion in (*_modelled_entry(item), *item.exit):
             _write_sentry(criterion, stage_el, written)
     _write_planning_table([d for d in discretionary if d.id not in owned], stage_el, f"{stage.id}_table")
     for item in [*members, *discretionary]:
@@ -98,6 +99,13 @@ def _write_planning_table(items: list[PlanItemDef], parent: ET.Element, table_id
         ET.SubElement(rule_el, _q("condition")).text = source
 
 
+def _modelled_entry(item: PlanItemDef) -> tuple[Criterion, ...]:
+    """The entry criteria written as such: a timer's start trigger is written in its definition instead."""
+    if item.timer_start is None:
+        return item.entry
+    return tuple(c for c in item.entry if c.id != f"{item.id}:{TIMER_START}")
+
+
 def _write_control_and_criteria(item: PlanItemDef, el: ET.Element) -> None:
     rules = [
         ("repetitionRule", item.repetition),
@@ -109,7 +117,7 @@ def _write_control_and_criteria(item: PlanItemDef, el: ET.Element) -> None:
         control = ET.SubElement(el, _q("itemControl"))
         for name, rule in present:
             _write_rule(control, name, rule, item)
-    for criterion in item.entry:
+    for criterion in _modelled_entry(item):
         ET.SubElement(el, _q("entryCriterion"), {"id": criterion.id, "sentryRef": criterion.sentry.id})
     for criterion in item.exit:
         ET.SubElement(el, _q("exitCriterion"), {"id": criterion.id, "sentryRef": criterion.sentry.id})
@@ -161,6 +169,13 @@ def _write_definition(definition: CaseDefinition, item: PlanItemDef, parent: ET.
         ET.SubElement(el, _q("documentation")).text = item.description
     if item.kind == TIMER_EVENT and item.timer is not None:
         ET.SubElement(el, _q("timerExpression")).text = item.timer.source
+    start = item.timer_start
+    if item.kind == TIMER_EVENT and start is not None:
+        tag = "planItemStartTrigger" if start.kind == "planItem" else "caseFileItemStartTrigger"
+        attrs = {"id": start.id, "sourceRef": start.source} if start.id else {"sourceRef": start.source}
+        trigger = ET.SubElement(el, _q(tag), attrs)
+        if start.event != ANY_EVENT:
+            ET.SubElement(trigger, _q("standardEvent")).text = start.event
     if item.kind == STAGE:
         _write_stage_body(definition, item, el, written)
     elif item.kind == HUMAN_TASK:

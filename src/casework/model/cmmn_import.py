@@ -26,6 +26,7 @@ from casework.model.definition import (
     STAGE,
     TASK,
     TIMER_EVENT,
+    TIMER_START,
     USER_EVENT,
     CaseDefinition,
     CaseFileItemDef,
@@ -341,7 +342,9 @@ def _read_plan_item(
                 break
 
     timer: TimerSpec | None = None
+    timer_start: OnPart | None = None
     if kind == TIMER_EVENT:
+        timer_start = _timer_start(def_el, pi_id, ctx)
         expr_el = _child(def_el, "timerExpression")
         text = (expr_el.text or "").strip() if expr_el is not None else ""
         if not text:
@@ -392,13 +395,18 @@ def _read_plan_item(
         else:
             roles.append(role_id)
 
+    entry = _criteria(pi, "entryCriterion", pi_id, ctx)
+    if timer_start is not None:
+        # The timer waits for its trigger as an item waits for its entry criterion (the engine then schedules it).
+        start_id = f"{pi_id}:{TIMER_START}"
+        entry = (*entry, Criterion(start_id, Sentry(start_id, (timer_start,))))
     ctx.items[pi_id] = PlanItemDef(
         id=pi_id,
         name=name,
         kind=kind,
         definition_id=ref,
         parent=parent,
-        entry=_criteria(pi, "entryCriterion", pi_id, ctx),
+        entry=entry,
         exit=_criteria(pi, "exitCriterion", pi_id, ctx),
         manual=rule("manualActivationRule") if kind not in EVENT_LISTENER_KINDS | {MILESTONE} else None,
         required=rule("requiredRule") if kind not in EVENT_LISTENER_KINDS else None,
@@ -407,6 +415,7 @@ def _read_plan_item(
         blocking=_bool_attr(def_el, "isBlocking", True),
         auto_complete=_bool_attr(def_el, "autoComplete", False),
         timer=timer,
+        timer_start=timer_start,
         children=children,
         discretionary=discretionary,
         applicability=tuple(applicability),
@@ -418,6 +427,29 @@ def _read_plan_item(
         description=_documentation(def_el),
     )
     return pi_id
+
+
+def _timer_start(def_el: ET.Element, pi_id: str, ctx: _Context) -> OnPart | None:
+    """A timer event listener's start trigger (CMMN 1.1 timerStart), as an on-part; None without one."""
+    for tag, kind, allowed in (
+        ("planItemStartTrigger", "planItem", PLAN_ITEM_EVENTS),
+        ("caseFileItemStartTrigger", "caseFileItem", CASE_FILE_EVENTS),
+    ):
+        trigger = _child(def_el, tag)
+        if trigger is None:
+            continue
+        trigger_id = trigger.get("id") or f"{pi_id}:{TIMER_START}"
+        event_el = _child(trigger, "standardEvent")
+        event = (event_el.text or "").strip() if event_el is not None else ""
+        if not event and kind == "caseFileItem":
+            event = ANY_EVENT
+        elif event not in allowed:
+            ctx.problem(trigger_id, f"{tag} has unknown standard event {event!r}")
+            return None
+        part = OnPart(source=trigger.get("sourceRef", ""), event=event, kind=kind, id=trigger.get("id", ""))
+        ctx.pending_on_parts.append((trigger_id, part))
+        return part
+    return None
 
 
 def _documentation(el: ET.Element) -> str:

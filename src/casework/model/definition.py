@@ -48,6 +48,7 @@ PLAN_ITEM_EVENTS = frozenset(
     }
 )
 ANY_EVENT = "*"
+TIMER_START = "timerStart"  # the id suffix of the entry criterion that a timer's start trigger becomes
 CASE_FILE_EVENTS = frozenset(
     {"create", "update", "replace", "delete", "addChild", "removeChild", "addReference", "removeReference"}
 )
@@ -108,6 +109,9 @@ class PlanItemDef:
     blocking: bool = True
     auto_complete: bool = False
     timer: TimerSpec | None = None
+    # CMMN 1.1 timerStart (planItemStartTrigger / caseFileItemStartTrigger): the timer counts from this event, not
+    # from its stage's start. It is also the listener's entry criterion TIMER_START, so sentries carry it.
+    timer_start: OnPart | None = None
     children: tuple[str, ...] = ()
     discretionary: bool = False
     applicability: tuple[Expression, ...] = ()
