@@ -277,3 +277,27 @@ def test_a_timer_with_a_start_trigger_counts_from_that_event_not_from_its_stages
     case.run(commands.FireDueTimers(), NOW + dt.timedelta(hours=5))
     assert case.states("Reminder") == ["completed"] and case.states("Chase") == ["active"]
     assert case.replays()
+
+
+# -- user event listeners -------------------------------------------------------------------------------------------
+WITHDRAWAL = load_definition(
+    f'<definitions {NS}><case id="m"><casePlanModel id="plan" name="Plan">'
+    '<planItem id="pWork" name="Work" definitionRef="work"/>'
+    '<planItem id="pWithdraw" name="Withdraw" definitionRef="withdraw"/>'
+    '<humanTask id="work"/><userEventListener id="withdraw" name="Withdraw" authorizedRoleRefs="roleSup"/>'
+    '<exitCriterion sentryRef="sWithdrawn"/>'
+    f'<sentry id="sWithdrawn">{_on("pWithdraw", "occur")}</sentry>'
+    '</casePlanModel><caseRoles id="roles"><role id="roleSup" name="Supervisor"/></caseRoles></case></definitions>'
+)
+
+
+@pytest.mark.parametrize("how", [commands.OccurEvent, commands.CompleteItem])
+def test_only_an_actor_in_an_authorized_role_may_raise_a_user_event(how: type[commands.ItemCommand]) -> None:
+    case = _Case(WITHDRAWAL)
+    before = copy.deepcopy(case.state.to_dict())
+    with pytest.raises(CommandRejected, match="bob may not raise 'Withdraw': it needs the case role Supervisor"):
+        case.run(how(item="Withdraw", actor="bob"))
+    assert case.state.to_dict() == before
+    case.run(commands.AddParticipant(user="bob", role="Supervisor", actor="ann"))
+    case.run(how(item="Withdraw", actor="bob"))
+    assert case.state.status == "terminated"

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from casework.engine import commands as c
-from casework.engine.core import check_json_data, handles, plan_for, resolve
+from casework.engine.core import check_json_data, check_roles, handles, plan_for, resolve
 from casework.engine.errors import CommandRejected
 from casework.engine.lifecycle import ACTIVE, OPEN, SUSPENDED, TERMINAL, table_for
 from casework.engine.runner import Run
@@ -278,15 +278,7 @@ def _plan(run: Run, cmd: c.PlanItem) -> None:
             raise CommandRejected(f"{definition.name!r} can be planned only while {names} is active")
     if not _applicable(run, definition):
         raise CommandRejected(f"{definition.name!r} is not applicable now (its applicability rule is false)")
-    if definition.authorized_roles:
-        roles = set(run.state.participants.get(run.actor, []))
-        allowed = set()
-        for role_id in definition.authorized_roles:
-            role = run.plan.definition.roles.get(role_id)
-            allowed |= {role_id, role.name if role else role_id}
-        if not roles & allowed:
-            names = ", ".join(sorted(r.name for r in run.plan.definition.roles.values() if r.id in allowed))
-            raise CommandRejected(f"{run.actor} may not plan {definition.name!r}: it needs the case role {names}")
+    check_roles(run, definition, "plan")
     run.emit("plan", {"item": definition.id, "name": definition.name, "stage": live[0].id})
     run.create_instance(definition, live[0])
 
