@@ -134,6 +134,25 @@ def test_a_waiting_item_of_a_suspended_stage_can_still_be_removed_or_made_to_wai
     assert case.replays()
 
 
+def test_a_stage_suspended_before_items_recorded_where_they_were_suspended_from_resumes() -> None:
+    # Snapshots written before `suspended_from` existed held only active children, and name no state to return to.
+    case = _Case(STAGE_ON_HOLD)
+    case.run(commands.StartItem(item="E"))
+    case.run(commands.SuspendItem(item="E"))
+    case.run(commands.SuspendItem(item="S"))
+    old = copy.deepcopy(case.state.to_dict())
+    for item in old["items"]:
+        if item["held_by_parent"] and item["suspended_from"] != "active":
+            item.update(state=item["suspended_from"], held_by_parent=False)  # what such a snapshot holds
+        item.pop("suspended_from", None)
+    case.state = CaseState.from_dict(old)
+    case.run(commands.ResumeItem(item="S"))
+    assert case.states("C") == ["active"] and case.states("B") == ["available"]
+    assert case.states("E") == ["suspended"]  # suspended by a person before its stage: it waits for them
+    case.run(commands.ResumeItem(item="E"))
+    assert case.states("E") == ["active"]
+
+
 def test_migrating_a_case_whose_stage_is_suspended_drops_its_waiting_items_and_holds_the_new_ones() -> None:
     case = _Case(_load("permit_review.cmmn"), needsEnvironment=False)
     case.run(commands.CompleteItem(item="Intake"))

@@ -148,7 +148,10 @@ def next_state(kind: str, state: str, transition: str, previous: str | None = No
         allowed = ", ".join(sorted(moves)) or "none: it has ended"
         raise TransitionError(f"a {kind} in state {state} cannot {transition} (allowed: {allowed})")
     if target == PREVIOUS:
-        if previous is None or previous in TERMINAL or previous == SUSPENDED:
+        if previous is None:
+            # A snapshot written before items recorded where they were suspended from: stages held only active ones.
+            return ACTIVE
+        if previous in TERMINAL or previous == SUSPENDED:
             raise TransitionError(f"a {kind} in state {state} cannot {transition}: it was not suspended from a state")
         return previous
     return target
