@@ -206,12 +206,13 @@ def test_random_commands_keep_invariants(model: str, start_vars: dict[str, objec
 
 
 def _check_nesting(state: CaseState) -> None:
-    """What a stage's state says about its children: an ended stage has none open, and nothing in a stage that is
-    not running (suspended, or not started) can be under way or startable."""
+    """What a stage's state says about its children: one that has not started has none, an ended one has none open,
+    and nothing in a suspended one can be under way or startable."""
     for item in state.items.values():
         if item.parent is None:
             continue
         parent = state.items[item.parent]
+        assert not parent.not_started, f"{item.name} is in {parent.name}, which has not started"
         if parent.state in ("completed", "terminated"):
             assert item.state in ("completed", "terminated"), f"{item.name} is {item.state} in an ended stage"
         elif parent.state != "active":

@@ -119,6 +119,24 @@ def test_an_item_added_to_a_suspended_stage_is_held_with_it_and_starts_when_it_r
     assert case.replays()
 
 
+def test_an_item_added_to_a_held_stage_that_had_not_started_is_created_once_the_stage_starts() -> None:
+    nested = _model(
+        '<planItem id="pA" name="A" definitionRef="A"/><planItem id="pS" name="S" definitionRef="S"/>'
+        f'<sentry id="sA">{_on("pA")}</sentry><humanTask id="A"/>'
+        '<stage id="S" name="S"><planItem id="pS2" name="S2" definitionRef="S2"><entryCriterion sentryRef="sA"/>'
+        '</planItem><stage id="S2" name="S2"><planItem id="pD" name="D" definitionRef="D"/><humanTask id="D"/>'
+        "</stage></stage>"
+    )
+    case = _Case(nested)
+    case.run(commands.SuspendItem(item="S"))
+    case.run(commands.AddItem(kind="humanTask", name="Extra", stage="S2"))
+    assert case.states("Extra") == []  # S2 is held with S but has not started: it has no items yet
+    case.run(commands.ResumeItem(item="S"))
+    case.run(commands.CompleteItem(item="A"))
+    assert case.states("S2") == ["active"] and case.states("Extra") == ["active"]
+    assert case.replays()
+
+
 def test_a_waiting_item_of_a_suspended_stage_can_still_be_removed_or_made_to_wait_longer() -> None:
     case = _Case(STAGE_ON_HOLD)
     case.run(commands.SuspendItem(item="S"))

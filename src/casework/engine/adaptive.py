@@ -109,8 +109,9 @@ def _add_item(run: Run, cmd: c.AddItem) -> None:
         spec["candidate_users"] = users
     run.emit(ADD_EVENT[cmd.kind], {"item": spec["id"], "name": name, "overlay": {"op": "add_item", "def": spec}})
     run.plan = plan_for(run.base, run.state)
-    if stage_instance is not None and stage_instance.state in (ACTIVE, SUSPENDED):
-        # In a suspended stage it is created on hold, and starts by the usual rules when the stage resumes.
+    if stage_instance is not None and stage_instance.state in (ACTIVE, SUSPENDED) and not stage_instance.not_started:
+        # In a suspended stage it is created on hold, and starts by the usual rules when the stage resumes; a stage
+        # that has not started creates it with its other children when it starts.
         run.create_instance(run.plan.items[spec["id"]], stage_instance)
 
 

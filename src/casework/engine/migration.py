@@ -176,8 +176,11 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
             run.transition(instance, "remove")
     # Items new in the model appear in the stages that are running, as if those stages had just started (on hold
     # with a stage that is suspended).
-    running = (ACTIVE, SUSPENDED)
-    for stage in [i for i in run.state.items.values() if i.state in running and i.def_id in new.items]:
+    running = [
+        i for i in run.state.items.values()
+        if i.state in (ACTIVE, SUSPENDED) and not i.not_started and i.def_id in new.items
+    ]
+    for stage in running:
         stage_def = run.plan.items[stage.def_id]
         existing = {i.def_id for i in run.state.child_items(stage.id)}
         for child in run.plan.children_of(stage_def.id):
