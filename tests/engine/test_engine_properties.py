@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from casework.engine import CaseState, CommandRejected, commands, execute, plan_for, replay
 from casework.engine.lifecycle import PREVIOUS, table_for
+from casework.engine.runner import Run
 from casework.model import CaseDefinition, load_definition
 from casework.model.validation import find_entry_cycle
 from casework.paths import shared_dir
@@ -192,6 +193,7 @@ def test_random_commands_keep_invariants(model: str, start_vars: dict[str, objec
         log.extend(events)
         event_note(f"accepted {type(command).__name__}")
         _check_nesting(state)
+        _check_settled(definition, state)
     _check_transitions(log, state)
     plan = plan_for(definition, state)
     assert find_entry_cycle(plan.items) == []
@@ -219,6 +221,14 @@ def _check_nesting(state: CaseState) -> None:
             assert item.state not in ("active", "enabled", "available"), (
                 f"{item.name} is {item.state} in a {parent.state} stage"
             )
+
+
+def _check_settled(definition: CaseDefinition, state: CaseState) -> None:
+    """A command leaves no stage running that could complete by itself (nothing holds it any more)."""
+    probe = Run(definition, plan_for(definition, state), CaseState.from_dict(state.to_dict()), START, "system", None)
+    for item in probe.state.items.values():
+        if item.kind in ("stage", "casePlanModel") and item.state == "active":
+            assert probe.blocking_children(item, first_only=True), f"{item.name} could complete but is still active"
 
 
 def _check_transitions(log: list, state: CaseState) -> None:

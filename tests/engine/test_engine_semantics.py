@@ -338,3 +338,23 @@ def test_only_an_actor_in_an_authorized_role_may_raise_a_user_event(how: type[co
     case.run(commands.AddParticipant(user="bob", role="Supervisor", actor="ann"))
     case.run(how(item="Withdraw", actor="bob"))
     assert case.state.status == "terminated"
+
+
+def test_a_stage_completes_when_the_listener_its_last_item_waits_for_ends_elsewhere() -> None:
+    # Y is not autoComplete: its available item I holds it while I can still start. I waits only for L, outside Y.
+    definition = _model(
+        '<planItem id="pL" name="L" definitionRef="L"/><planItem id="pY" name="Y" definitionRef="Y"/>'
+        '<planItem id="pZ" name="Z" definitionRef="Z"/>'
+        f'<sentry id="sL">{_on("pL", "occur")}</sentry><userEventListener id="L" name="L"/><humanTask id="Z"/>'
+        '<stage id="Y" name="Y" autoComplete="false"><planItem id="pT" name="T" definitionRef="T"/>'
+        '<planItem id="pI" name="I" definitionRef="I"><entryCriterion sentryRef="sL"/></planItem>'
+        '<humanTask id="T"/><humanTask id="I"/></stage>'
+    )
+    case = _Case(definition)
+    case.run(commands.CompleteItem(item="T"))
+    assert case.states("Y") == ["active"]
+    case.run(commands.TerminateItem(item="L", reason="the customer will not call back"))
+    assert case.states("Y") == ["completed"] and case.states("I") == ["terminated"]
+    case.run(commands.CompleteItem(item="Z"))
+    assert case.state.status == "completed"
+    assert case.replays()

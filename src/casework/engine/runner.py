@@ -227,6 +227,13 @@ class Run:
             self.dirty_stages[item.parent] = None
         if to in TERMINAL and item.def_id in self.plan.listener_watchers:
             self.closed_defs[item.def_id] = None
+        if to in TERMINAL and item.kind in EVENT_LISTENER_KINDS:
+            # An item elsewhere that waits only for this listener can no longer start and no longer holds its stage
+            # (`reachable`): that stage may complete now.
+            for owner in self.plan.listener_owners.get(item.def_id, ()):
+                for waiting in self.state.live(owner):
+                    if waiting.parent is not None and waiting.state == AVAILABLE:
+                        self.dirty_stages[waiting.parent] = None
         if to == ACTIVE and before != SUSPENDED:
             if item.kind in STAGE_KINDS:
                 self.dirty_stages[item.id] = None
