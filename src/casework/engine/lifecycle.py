@@ -149,7 +149,7 @@ def next_state(kind: str, state: str, transition: str, previous: str | None = No
         raise TransitionError(f"a {kind} in state {state} cannot {transition} (allowed: {allowed})")
     if target == PREVIOUS:
         if previous is None:
-            # A snapshot written before items recorded where they were suspended from: stages held only active ones.
+            # Held while active (only items held before they started record where they were; see events.py).
             return ACTIVE
         if previous in TERMINAL or previous == SUSPENDED:
             raise TransitionError(f"a {kind} in state {state} cannot {transition}: it was not suspended from a state")

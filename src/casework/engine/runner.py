@@ -302,6 +302,8 @@ class Run:
         does not start while the stage is on hold, and sees on resuming what happened meanwhile (as Camunda)."""
         if is_exit or target.state != SUSPENDED:
             return self._listens(target, is_exit)
+        if target.kind in EVENT_LISTENER_KINDS or target.kind == MILESTONE:
+            return target.held_by_parent
         return target.suspended_from == AVAILABLE
 
     # -- sentries ----------------------------------------------------------------------------------------------

@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from casework.engine.lifecycle import NOT_STARTED, SUSPENDED, TERMINAL
+from casework.model.definition import EVENT_LISTENER_KINDS, MILESTONE
 
 FORMAT_VERSION = 1
+
+EVENT_LIKE = EVENT_LISTENER_KINDS | {MILESTONE}
 
 # States in which a child keeps its stage from completing whatever the stage's rules say.
 BUSY = frozenset({"active", "suspended", "failed"})
@@ -30,7 +33,9 @@ class ItemInstance:
     due: str | None = None
     skipped: bool = False
     held_by_parent: bool = False  # suspended because its stage was (parentSuspend)
-    suspended_from: str | None = None  # while suspended: the state it returns to when its stage resumes
+    # While held with its suspended stage before it started: the state it returns to (None: active, or available for
+    # a milestone or event listener).
+    suspended_from: str | None = None
     created_at: str = ""
     started_at: str | None = None
     ended_at: str | None = None
@@ -42,8 +47,11 @@ class ItemInstance:
 
     @property
     def not_started(self) -> bool:
-        """Available, enabled or disabled, or suspended from one of these with its stage."""
-        return self.state in NOT_STARTED or (self.state == SUSPENDED and self.suspended_from in NOT_STARTED)
+        """Available, enabled or disabled, or suspended from one of these (milestones and event listeners never
+        start: suspended, they are available on hold)."""
+        if self.state == SUSPENDED:
+            return self.suspended_from in NOT_STARTED or self.kind in EVENT_LIKE
+        return self.state in NOT_STARTED
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
