@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from casework.engine import CaseState, CommandRejected, commands, execute, plannable, replay
+from casework.engine import CaseState, CommandRejected, commands, execute, explain, plannable, replay
 from casework.engine.events import Event
 from casework.model import CaseDefinition, load_definition
 
@@ -98,6 +98,9 @@ def test_nothing_in_a_suspended_stage_starts_occurs_or_fires_until_it_resumes() 
     for command in (commands.StartItem(item="E"), commands.OccurEvent(item="U")):
         with pytest.raises(CommandRejected, match="it is suspended"):
             case.run(command)
+    assert explain(STAGE_ON_HOLD, case.state, "B") == [
+        "'B' is on hold with its stage 'S', which is suspended; resume the stage"
+    ]
     case.run(commands.ResumeItem(item="S"))
     # Back where they were; B heard both completions (one before the suspension, one during it) and starts.
     assert [case.states(n) for n in ("B", "C", "E", "T", "U")] == [
