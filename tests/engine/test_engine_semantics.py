@@ -361,3 +361,18 @@ def test_a_stage_completes_when_the_listener_its_last_item_waits_for_ends_elsewh
     case.run(commands.CompleteItem(item="Z"))
     assert case.state.status == "completed"
     assert case.replays()
+
+
+# -- repetition -----------------------------------------------------------------------------------------------------
+def test_skipping_one_occurrence_of_a_repeating_task_keeps_the_series_going() -> None:
+    definition = _model(
+        '<planItem id="pW" name="Weekly call" definitionRef="w"><itemControl><repetitionRule/></itemControl></planItem>'
+        '<planItem id="pX" name="X" definitionRef="x"/><humanTask id="w"/><humanTask id="x"/>'
+    )
+    case = _Case(definition)
+    case.run(commands.CompleteItem(item="Weekly call"))
+    case.run(commands.SkipItem(item="Weekly call", reason="public holiday"))
+    assert case.states("Weekly call") == ["completed", "completed", "active"]
+    case.run(commands.TerminateItem(item="Weekly call", reason="the customer asked us to stop"))
+    assert case.states("Weekly call") == ["completed", "completed", "terminated"]
+    assert case.replays()

@@ -26,7 +26,7 @@ from casework.engine.lifecycle import (
     next_state,
 )
 from casework.engine.plan import PlanIndex
-from casework.engine.state import CaseState, ItemInstance
+from casework.engine.state import EVENT_LIKE, CaseState, ItemInstance
 from casework.expr import EvaluationError, Expression, ExpressionError, compile_expression
 from casework.model.definition import (
     CASE_PLAN,
@@ -244,7 +244,9 @@ class Run:
             self.raise_event(item, "occur")
         else:
             self.raise_event(item, RAISED_EVENT.get(transition, transition), cause)
-        if transition == "complete" and definition and definition.repetition is not None and not definition.entry:
+        # A skipped occurrence is completed too: the series goes on (remove or terminate is how it stops).
+        completed = transition == "complete" or (transition == "skip" and item.kind not in EVENT_LIKE)
+        if completed and definition and definition.repetition is not None and not definition.entry:
             self.queue.append(lambda: self.repeat_after_completion(item))
 
     def complete_if_active(self, item: ItemInstance) -> None:
