@@ -410,13 +410,16 @@ def test_suspend_and_resume_a_stage_and_the_case() -> None:
     state = _started(permit, needsEnvironment=False)
     execute(permit, state, commands.CompleteItem(item="Intake", actor="ann"), NOW)
     execute(permit, state, commands.SuspendItem(item="Review", actor="ann", reason="waiting for the applicant"), NOW)
-    assert _names(state, "suspended") == {"Review", "Zoning check"}
+    # The enabled check is held with its stage (parentSuspend) and cannot be started until the stage resumes.
+    assert _names(state, "suspended") == {"Review", "Zoning check", "Environmental check"}
+    with pytest.raises(CommandRejected, match="start needs it enabled"):
+        execute(permit, state, commands.StartItem(item="Environmental check", actor="ann"), NOW)
     with pytest.raises(CommandRejected, match="its stage 'Review' is suspended"):
         execute(permit, state, commands.ResumeItem(item="Zoning check", actor="ann"), NOW)
     with pytest.raises(CommandRejected, match="complete needs it active"):
         execute(permit, state, commands.CompleteItem(item="Zoning check", actor="ann"), NOW)
     execute(permit, state, commands.ResumeItem(item="Review", actor="ann"), NOW)
-    assert {"Review", "Zoning check"} <= _names(state, "active")
+    assert {"Review", "Zoning check"} <= _names(state, "active") and "Environmental check" in _names(state, "enabled")
     execute(permit, state, commands.SuspendCase(actor="ann"), NOW)
     assert state.status == "suspended"
     with pytest.raises(CommandRejected, match="suspended; resume it first"):

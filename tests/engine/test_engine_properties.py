@@ -12,7 +12,8 @@ from hypothesis import event as event_note
 from hypothesis import strategies as st
 
 from casework.engine import CaseState, CommandRejected, commands, execute, plan_for, replay
-from casework.engine.lifecycle import table_for
+from casework.engine.lifecycle import PREVIOUS, table_for
+from casework.engine.runner import Run
 from casework.model import CaseDefinition, load_definition
 from casework.model.validation import find_entry_cycle
 from casework.paths import shared_dir
@@ -70,6 +71,10 @@ step = st.tuples(
             "plan",
             "complete_stage",
             "complete_case",
+            "suspend",
+            "resume",
+            "suspend_case",
+            "resume_case",
         ]
     ),
     st.integers(0, 1000),
@@ -187,6 +192,8 @@ def test_random_commands_keep_invariants(model: str, start_vars: dict[str, objec
             assert events and events[0].type == expected, "an adaptive change must be audited first, by its name"
         log.extend(events)
         event_note(f"accepted {type(command).__name__}")
+        _check_nesting(state)
+        _check_settled(definition, state)
     _check_transitions(log, state)
     plan = plan_for(definition, state)
     assert find_entry_cycle(plan.items) == []
@@ -200,9 +207,34 @@ def test_random_commands_keep_invariants(model: str, start_vars: dict[str, objec
     assert replay(definition, "p1", log).to_dict() == state.to_dict()
 
 
+def _check_nesting(state: CaseState) -> None:
+    """What a stage's state says about its children: one that has not started has none, an ended one has none open,
+    and nothing in a suspended one can be under way or startable."""
+    for item in state.items.values():
+        if item.parent is None:
+            continue
+        parent = state.items[item.parent]
+        assert not parent.not_started, f"{item.name} is in {parent.name}, which has not started"
+        if parent.state in ("completed", "terminated"):
+            assert item.state in ("completed", "terminated"), f"{item.name} is {item.state} in an ended stage"
+        elif parent.state != "active":
+            assert item.state not in ("active", "enabled", "available"), (
+                f"{item.name} is {item.state} in a {parent.state} stage"
+            )
+
+
+def _check_settled(definition: CaseDefinition, state: CaseState) -> None:
+    """A command leaves no stage running that could complete by itself (nothing holds it any more)."""
+    probe = Run(definition, plan_for(definition, state), CaseState.from_dict(state.to_dict()), START, "system", None)
+    for item in probe.state.items.values():
+        if item.kind in ("stage", "casePlanModel") and item.state == "active":
+            assert probe.blocking_children(item, first_only=True), f"{item.name} could complete but is still active"
+
+
 def _check_transitions(log: list, state: CaseState) -> None:
     kinds: dict[str, str] = {}
     current: dict[str, str] = {}
+    left: dict[str, str] = {}  # the state each suspended item was suspended from
     for event in log:
         if event.type == "item_created":
             kinds[event.payload["id"]] = event.payload["kind"]
@@ -211,7 +243,12 @@ def _check_transitions(log: list, state: CaseState) -> None:
             item_id = event.payload["id"]
             table = table_for(kinds[item_id])
             assert current[item_id] == event.payload["from"]
-            assert table[current[item_id]].get(event.payload["transition"]) == event.payload["to"], event.payload
+            target = table[current[item_id]].get(event.payload["transition"])
+            if target == PREVIOUS:
+                target = left[item_id]
+            assert target == event.payload["to"], event.payload
+            if target == "suspended" and current[item_id] != "suspended":
+                left[item_id] = current[item_id]
             current[item_id] = event.payload["to"]
     assert current == {i.id: i.state for i in state.items.values()}
 

@@ -49,6 +49,16 @@ def test_facts_describe_the_case_now() -> None:
     assert f["status"] == "active"
 
 
+def test_facts_count_items_held_with_a_suspended_stage_as_what_they_were() -> None:
+    definition, state = start_claim({"amount": 20000})
+    now = T0 + dt.timedelta(days=1)
+    before = facts(definition, state, [], now)
+    execute(definition, state, commands.SuspendItem(item="Assessment", actor="ann", reason="on hold"), T0)
+    after = facts(definition, state, [], now)
+    # The tasks under way stay open work, and what had not started is still waiting, not work to do.
+    assert (after["open_tasks"], after["waiting"]) == (before["open_tasks"], before["waiting"])
+
+
 def test_bundled_rules_on_a_large_claim() -> None:
     definition, state = start_claim({"amount": 80000, "previousClaims": 4})
     now = T0 + dt.timedelta(days=8)

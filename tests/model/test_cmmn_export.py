@@ -25,7 +25,10 @@ def _normal_form(definition: CaseDefinition) -> dict[str, Any]:
         return None if r is None else ("rule", expr(r.condition))
 
     def criteria(cs: Any) -> list[Any]:
-        return [(c.id, [(p.source, p.event, p.kind) for p in c.sentry.on_parts], expr(c.sentry.if_part)) for c in cs]
+        def parts(c: Any) -> list[Any]:
+            return [(p.source, p.event, p.kind, p.exit_criterion) for p in c.sentry.on_parts]
+
+        return [(c.id, parts(c), expr(c.sentry.if_part)) for c in cs]
 
     return {
         "key": definition.key,
@@ -45,6 +48,7 @@ def _normal_form(definition: CaseDefinition) -> dict[str, Any]:
                 i.blocking,
                 i.auto_complete,
                 None if i.timer is None else i.timer.source,
+                i.timer_start,
                 i.children,
                 i.discretionary,
                 [expr(a) for a in i.applicability],
@@ -71,6 +75,48 @@ def test_round_trip_keeps_the_definition(path: Path) -> None:
     original = load_definition(path.read_bytes())
     again = load_definition(to_xml(original))
     assert _normal_form(again) == _normal_form(original)
+
+
+def test_round_trip_keeps_an_on_part_waiting_for_one_exit_criterion() -> None:
+    ns = 'xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL"'
+    original = load_definition(
+        f'<definitions {ns}><case id="c"><casePlanModel id="plan" name="Plan">'
+        '<planItem id="p1" definitionRef="t"><exitCriterion id="x1" sentryRef="s1"/></planItem>'
+        '<planItem id="p2" definitionRef="t"><entryCriterion id="e2" sentryRef="s2"/></planItem>'
+        '<sentry id="s1"><ifPart><condition>${stop}</condition></ifPart></sentry>'
+        '<sentry id="s2"><planItemOnPart id="op" sourceRef="p1" exitCriterionRef="x1">'
+        "<standardEvent>exit</standardEvent></planItemOnPart></sentry>"
+        '<humanTask id="t"/></casePlanModel></case></definitions>'
+    )
+    assert original.items["p2"].entry[0].sentry.on_parts[0].exit_criterion == "x1"
+    assert _normal_form(load_definition(to_xml(original))) == _normal_form(original)
+
+
+def test_round_trip_keeps_a_human_tasks_own_planning_table() -> None:
+    ns = 'xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL"'
+    original = load_definition(
+        f'<definitions {ns}><case id="c"><casePlanModel id="plan" name="Plan">'
+        '<planItem id="pAssess" definitionRef="assess"/>'
+        '<humanTask id="assess" name="Assess"><planningTable id="t">'
+        '<discretionaryItem id="dOpinion" definitionRef="opinion" applicabilityRuleRefs="r"/>'
+        '<applicabilityRule id="r"><condition>${amount > 10}</condition></applicabilityRule></planningTable>'
+        '</humanTask><humanTask id="opinion" name="Second opinion"/></casePlanModel></case></definitions>'
+    )
+    assert original.items["pAssess"].planning_table == ("dOpinion",) == original.plan.planning_table
+    assert _normal_form(load_definition(to_xml(original))) == _normal_form(original)
+
+
+def test_round_trip_keeps_a_timers_start_trigger() -> None:
+    ns = 'xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL"'
+    original = load_definition(
+        f'<definitions {ns}><case id="c"><casePlanModel id="plan" name="Plan">'
+        '<planItem id="pSubmit" definitionRef="submit"/><planItem id="pTimer" definitionRef="timer"/>'
+        '<humanTask id="submit" name="Submit"/><timerEventListener id="timer"><timerExpression>P1D</timerExpression>'
+        '<planItemStartTrigger id="trig" sourceRef="pSubmit"><standardEvent>complete</standardEvent>'
+        "</planItemStartTrigger></timerEventListener></casePlanModel></case></definitions>"
+    )
+    assert original.items["pTimer"].timer_start is not None
+    assert _normal_form(load_definition(to_xml(original))) == _normal_form(original)
 
 
 def _scenarios() -> list[Path]:

@@ -150,6 +150,34 @@ def test_vendor_extensions_are_ignored() -> None:
             '</planItemOnPart></sentry><humanTask id="t1"/>',
             "op: on-part has unknown standard event 'explode'",
         ),
+        (
+            '<planItem id="p1" definitionRef="t1"><exitCriterion id="x1" sentryRef="s0"/></planItem>'
+            '<planItem id="p2" definitionRef="t1"><entryCriterion id="e2" sentryRef="s2"/></planItem>'
+            '<sentry id="s0"><ifPart><condition>${stop}</condition></ifPart></sentry>'
+            '<sentry id="s2"><planItemOnPart id="op" sourceRef="p1" exitCriterionRef="x9">'
+            '<standardEvent>exit</standardEvent></planItemOnPart></sentry><humanTask id="t1"/>',
+            "op: exitCriterionRef 'x9' is not an exit criterion of 'p1'",
+        ),
+        (
+            '<planItem id="p1" definitionRef="t1"><exitCriterion id="x1" sentryRef="s0"/></planItem>'
+            '<planItem id="p2" definitionRef="t1"><entryCriterion id="e2" sentryRef="s2"/></planItem>'
+            '<sentry id="s0"><ifPart><condition>${stop}</condition></ifPart></sentry>'
+            '<sentry id="s2"><planItemOnPart id="op" sourceRef="p1" exitCriterionRef="x1">'
+            '<standardEvent>complete</standardEvent></planItemOnPart></sentry><humanTask id="t1"/>',
+            "op: exitCriterionRef is for the event exit, not 'complete'",
+        ),
+        (
+            '<planItem id="p1" definitionRef="tl"/><timerEventListener id="tl"><timerExpression>PT1H</timerExpression>'
+            '<planItemStartTrigger id="trig" sourceRef="ghost"><standardEvent>complete</standardEvent>'
+            "</planItemStartTrigger></timerEventListener>",
+            "trig: on-part sourceRef 'ghost' does not name a plan item",
+        ),
+        (
+            '<planItem id="p1" definitionRef="tl"/><timerEventListener id="tl"><timerExpression>PT1H</timerExpression>'
+            '<planItemStartTrigger id="trig" sourceRef="p1"><standardEvent>finish</standardEvent>'
+            "</planItemStartTrigger></timerEventListener>",
+            "trig: planItemStartTrigger has unknown standard event 'finish'",
+        ),
     ],
 )
 def test_readable_errors_name_the_element(body: str, expected: str) -> None:

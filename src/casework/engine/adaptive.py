@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from casework.engine import commands as c
-from casework.engine.core import check_json_data, handles, plan_for, resolve
+from casework.engine.core import check_json_data, check_roles, handles, plan_for, resolve
 from casework.engine.errors import CommandRejected
-from casework.engine.lifecycle import ACTIVE, NOT_STARTED, OPEN, SUSPENDED, TERMINAL, table_for
+from casework.engine.lifecycle import ACTIVE, OPEN, SUSPENDED, TERMINAL, table_for
 from casework.engine.runner import Run
 from casework.engine.state import CaseState, ItemInstance
 from casework.expr import EvaluationError, Expression
@@ -108,7 +109,9 @@ def _add_item(run: Run, cmd: c.AddItem) -> None:
         spec["candidate_users"] = users
     run.emit(ADD_EVENT[cmd.kind], {"item": spec["id"], "name": name, "overlay": {"op": "add_item", "def": spec}})
     run.plan = plan_for(run.base, run.state)
-    if stage_instance is not None and stage_instance.state == ACTIVE:
+    if stage_instance is not None and stage_instance.state in (ACTIVE, SUSPENDED) and not stage_instance.not_started:
+        # In a suspended stage it is created on hold, and starts by the usual rules when the stage resumes; a stage
+        # that has not started creates it with its other children when it starts.
         run.create_instance(run.plan.items[spec["id"]], stage_instance)
 
 
@@ -122,7 +125,7 @@ def _add_dependency(run: Run, cmd: c.AddDependency) -> None:
         # would be accepted and never hold it back.
         raise CommandRejected(f"{target.name!r} is an event listener: it occurs when its event happens and cannot wait")
     instances = run.state.instances_of(target.id)
-    started = [i for i in instances if i.state not in NOT_STARTED or i.started_at is not None]
+    started = [i for i in instances if not i.not_started or i.started_at is not None]
     if started:
         raise CommandRejected(f"{target.name!r} has already started ({started[0].state}); it cannot wait any more")
     after = [find_def(run, a, "after") for a in cmd.after]
@@ -149,7 +152,9 @@ def _skip(run: Run, cmd: c.SkipItem) -> None:
     if item.id == run.state.root:
         raise CommandRejected("the case plan cannot be skipped: complete or terminate the case instead")
     if "skip" not in table_for(item.kind).get(item.state, {}):
-        hint = "; resume it first" if item.state == SUSPENDED else ""
+        hint = ""
+        if item.state == SUSPENDED:
+            hint = "; resume its stage first" if item.held_by_parent else "; resume it first"
         raise CommandRejected(f"cannot skip {item.name!r}: a {item.kind} cannot be skipped while {item.state}{hint}")
     run.emit("skip", {"item": item.id, "name": item.name, "from": item.state})
     if item.kind in STAGE_KINDS:
@@ -163,10 +168,10 @@ def _remove(run: Run, cmd: c.RemoveItem) -> None:
     if definition.kind == CASE_PLAN:
         raise CommandRejected("the case plan cannot be removed; terminate the case instead")
     instances = run.state.instances_of(definition.id)
-    started = [i for i in instances if i.state not in NOT_STARTED and i.state not in TERMINAL]
+    started = [i for i in instances if not i.not_started and i.state not in TERMINAL]
     if started:
         raise CommandRejected(f"{definition.name!r} has started ({started[0].state}); use terminate or skip instead")
-    open_ones = [i for i in instances if i.state in NOT_STARTED]
+    open_ones = [i for i in instances if i.not_started]
     if instances and not open_ones:
         raise CommandRejected(f"{definition.name!r} has already ended")
     run.emit(
@@ -239,9 +244,18 @@ def _set_due(run: Run, cmd: c.SetDue) -> None:
 
 def _table_stage(run: Run, definition: PlanItemDef) -> PlanItemDef | None:
     for stage in run.plan.items.values():
-        if definition.id in stage.planning_table:
+        if stage.kind in STAGE_KINDS and definition.id in stage.planning_table:
             return stage
     return None
+
+
+def _table_tasks(items: Mapping[str, PlanItemDef], item_id: str) -> list[str]:
+    """The human tasks whose own planning table lists ``item_id`` (none for an item of a stage's table)."""
+    return [t.id for t in items.values() if t.kind == HUMAN_TASK and item_id in t.planning_table]
+
+
+def _task_active_in(state: CaseState, tasks: list[str], stage: ItemInstance) -> bool:
+    return any(i.state == ACTIVE and i.parent == stage.id for t in tasks for i in state.live(t))
 
 
 def _applicable(run: Run, definition: PlanItemDef) -> bool:
@@ -257,17 +271,15 @@ def _plan(run: Run, cmd: c.PlanItem) -> None:
     live = [i for i in run.state.live(stage.id) if i.state == ACTIVE]
     if not live:
         raise CommandRejected(f"{definition.name!r} can be planned only while {stage.name!r} is active")
+    tasks = _table_tasks(run.plan.items, definition.id)
+    if tasks:
+        live = [i for i in live if _task_active_in(run.state, tasks, i)]
+        if not live:
+            names = " or ".join(repr(run.plan.items[t].name) for t in tasks)
+            raise CommandRejected(f"{definition.name!r} can be planned only while {names} is active")
     if not _applicable(run, definition):
         raise CommandRejected(f"{definition.name!r} is not applicable now (its applicability rule is false)")
-    if definition.authorized_roles:
-        roles = set(run.state.participants.get(run.actor, []))
-        allowed = set()
-        for role_id in definition.authorized_roles:
-            role = run.plan.definition.roles.get(role_id)
-            allowed |= {role_id, role.name if role else role_id}
-        if not roles & allowed:
-            names = ", ".join(sorted(r.name for r in run.plan.definition.roles.values() if r.id in allowed))
-            raise CommandRejected(f"{run.actor} may not plan {definition.name!r}: it needs the case role {names}")
+    check_roles(run, definition, "plan")
     run.emit("plan", {"item": definition.id, "name": definition.name, "stage": live[0].id})
     run.create_instance(definition, live[0])
 
@@ -308,10 +320,16 @@ def plannable(definition: CaseDefinition, state: CaseState) -> list[str]:
     plan = plan_for(definition, state)
     names: list[str] = []
     for stage in plan.items.values():
-        if not stage.planning_table or not any(i.state == ACTIVE for i in state.live(stage.id)):
+        if stage.kind not in STAGE_KINDS or not stage.planning_table:
+            continue
+        running = [i for i in state.live(stage.id) if i.state == ACTIVE]
+        if not running:
             continue
         for item_id in stage.planning_table:
             item = plan.items[item_id]
+            tasks = _table_tasks(plan.items, item_id)
+            if tasks and not any(_task_active_in(state, tasks, s) for s in running):
+                continue
             if all(_quiet_condition(state, rule) for rule in item.applicability):
                 names.append(item.name)
     return names

@@ -63,7 +63,7 @@ class OccurEvent(ItemCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class SuspendItem(ItemCommand):
-    """Put an active task or stage (with its active children) on hold."""
+    """Put an active task or stage on hold: a stage's open children are held with it until it resumes."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -25,6 +25,7 @@ from casework.model.definition import (
     TIMER_EVENT,
     USER_EVENT,
     CaseDefinition,
+    PlanItemDef,
 )
 from casework.model.timers import TimerError, format_datetime, parse_datetime
 
@@ -123,6 +124,21 @@ def root(run: Run) -> ItemInstance:
     return run.state.items[run.state.root]
 
 
+def check_roles(run: Run, definition: PlanItemDef, what: str) -> None:
+    """Rejects the command unless its actor takes part in the case in one of the item's authorized case roles (a
+    participant added with the role's name or id); an item without authorized roles is open to every actor."""
+    if not definition.authorized_roles:
+        return
+    roles = set(run.state.participants.get(run.actor, []))
+    allowed = set()
+    for role_id in definition.authorized_roles:
+        role = run.plan.definition.roles.get(role_id)
+        allowed |= {role_id, role.name if role else role_id}
+    if not roles & allowed:
+        names = ", ".join(sorted(r.name for r in run.plan.definition.roles.values() if r.id in allowed))
+        raise CommandRejected(f"{run.actor} may not {what} {definition.name!r}: it needs the case role {names}")
+
+
 # -- lifecycle commands --------------------------------------------------------------------------------------------
 @handles(c.StartCase)
 def _start_case(run: Run, cmd: c.StartCase) -> None:
@@ -133,12 +149,14 @@ def _start_case(run: Run, cmd: c.StartCase) -> None:
     if initiator and initiator not in variables:
         variables[initiator] = cmd.actor
     run.emit("case_started", {"definition": run.plan.definition.key, "variables": variables})
+    plan_item = run.create_instance(run.plan.definition.plan, None, evaluate_entry=False)
+    run.transition(plan_item, "start")
+    # The case file items given at the start are created once the plan's items exist to listen: raised before them,
+    # a `create` on-part on data the case was opened with would never fire.
     for name in variables:
         file_item = run.plan.definition.case_file_item_by_name(name)
         if file_item is not None:
             run.raise_file_event(file_item.id, "create")
-    plan_item = run.create_instance(run.plan.definition.plan, None, evaluate_entry=False)
-    run.transition(plan_item, "start")
 
 
 @handles(c.CompleteItem)
@@ -147,6 +165,8 @@ def _complete(run: Run, cmd: c.CompleteItem) -> None:
     variables = check_variables(cmd.variables) if cmd.variables else None
     if item.kind in STAGE_KINDS:
         _check_completable(run, item, force=False)
+    if item.kind == USER_EVENT:
+        check_roles(run, run.plan.items[item.def_id], "raise")
     if variables:
         set_variables(run, variables, ())
     if item.state not in (ACTIVE, AVAILABLE):
@@ -199,6 +219,8 @@ def _occur(run: Run, cmd: c.OccurEvent) -> None:
     item = resolve(run, cmd.item, (AVAILABLE,), "occur")
     if item.kind not in (USER_EVENT, MILESTONE):
         raise CommandRejected(f"{item.name!r} is a {item.kind}; only user event listeners and milestones occur")
+    # A user event listener's authorized roles say who may raise it (CMMN 1.1 UserEventListener).
+    check_roles(run, run.plan.items[item.def_id], "raise")
     run.transition(item, "occur")
 
 
@@ -349,7 +371,8 @@ def _fire_due_timers(run: Run, cmd: c.FireDueTimers) -> None:
             next_due = None  # the next firing would fall past year 9999: the cycle is spent
         parent = run.state.items[item.parent] if item.parent else None
         if next_due is not None and parent is not None and parent.state == ACTIVE and definition.kind == TIMER_EVENT:
-            nxt = run.create_instance(definition, parent, index=item.index + 1)
+            # The next firing of the cycle: it does not wait for a start trigger again.
+            nxt = run.create_instance(definition, parent, index=item.index + 1, evaluate_entry=False)
             run.emit("timer_scheduled", {"id": nxt.id, "due": format_datetime(next_due)})
 
 

@@ -46,7 +46,9 @@ def apply(state: CaseState, event: Event) -> CaseState:
 
 # -- undo -------------------------------------------------------------------------------------------------------------
 # The attributes of an instance that `apply` may change after creating it (memory is kept apart: it needs a copy).
-_ITEM_FIELDS = ("def_id", "name", "state", "owner", "due", "skipped", "held_by_parent", "started_at", "ended_at")
+_ITEM_FIELDS = (
+    "def_id", "name", "state", "owner", "due", "skipped", "held_by_parent", "suspended_from", "started_at", "ended_at",
+)
 _item_fields = operator.attrgetter(*_ITEM_FIELDS)
 
 
@@ -167,13 +169,23 @@ def _item_transition(state: CaseState, event: Event, p: dict[str, Any]) -> None:
     item.state = p["to"]
     state.state_changed(item, before)
     transition = p["transition"]
-    if before == "available":
+    # Milestones and event listeners have no parentSuspend (CMMN 1.1 table 8.4): theirs is a suspend marked as held.
+    held = transition == "parentSuspend" or bool(p.get("held_by_parent"))
+    if before == "available" and not held:
+        # A sentry that fired is forgotten once the item moves on, but not while its stage is on hold: it waits on.
         item.memory.clear()
     if transition in ("start", "manualStart"):
         item.started_at = event.at
     if transition == "skip":
         item.skipped = True
-    item.held_by_parent = transition == "parentSuspend"
+    item.held_by_parent = held
+    # Only a task or stage held with its stage before it started records where it was: one suspended while active
+    # goes back to active (all that logs written before stages held waiting items contain, so that their replay
+    # still gives the snapshots stored then), a milestone or event listener to available.
+    if item.state == "suspended" and before in ("available", "enabled", "disabled") and transition == "parentSuspend":
+        item.suspended_from = before
+    elif item.state != "suspended":
+        item.suspended_from = None
     if item.state in TERMINAL:
         item.ended_at = event.at
         item.memory.clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from casework.engine.core import plan_for
-from casework.engine.lifecycle import ACTIVE, AVAILABLE, ENABLED
+from casework.engine.lifecycle import ACTIVE, AVAILABLE, ENABLED, SUSPENDED
 from casework.engine.runner import Run
 from casework.engine.state import CaseState, ItemInstance
 from casework.model.definition import STAGE_KINDS, CaseDefinition
@@ -36,6 +36,9 @@ def explain(definition: CaseDefinition, state: CaseState, item_ref: str | None =
         return _why_waiting(probe, item)
     if item.state == ENABLED:
         return [f"{item.name!r} is enabled: it waits for someone to start it (manual activation)"]
+    if item.state == SUSPENDED and item.held_by_parent and item.parent is not None:
+        stage = items[item.parent]
+        return [f"{item.name!r} is on hold with its stage {stage.name!r}, which is {stage.state}; resume the stage"]
     return [f"{item.name!r} is {item.state}"]
 
 

@@ -21,6 +21,9 @@ FAILED = "failed"
 COMPLETED = "completed"
 TERMINATED = "terminated"
 
+# The target of `parentResume`: the state the item was in when its stage was suspended (CMMN 1.1 table 8.3).
+PREVIOUS = "previous"
+
 TERMINAL = frozenset({COMPLETED, TERMINATED})
 OPEN = frozenset({AVAILABLE, ENABLED, DISABLED, ACTIVE, SUSPENDED, FAILED})
 NOT_STARTED = frozenset({AVAILABLE, ENABLED, DISABLED})
@@ -34,15 +37,29 @@ def _table(rows: dict[str, dict[str, str]]) -> Table:
 
 TASK_OR_STAGE: Table = _table(
     {
-        AVAILABLE: {"enable": ENABLED, "start": ACTIVE, "exit": TERMINATED, "skip": COMPLETED, "remove": TERMINATED},
-        ENABLED: {
-            "disable": DISABLED,
-            "manualStart": ACTIVE,
+        AVAILABLE: {
+            "enable": ENABLED,
+            "start": ACTIVE,
+            "parentSuspend": SUSPENDED,
             "exit": TERMINATED,
             "skip": COMPLETED,
             "remove": TERMINATED,
         },
-        DISABLED: {"reenable": ENABLED, "exit": TERMINATED, "skip": COMPLETED, "remove": TERMINATED},
+        ENABLED: {
+            "disable": DISABLED,
+            "manualStart": ACTIVE,
+            "parentSuspend": SUSPENDED,
+            "exit": TERMINATED,
+            "skip": COMPLETED,
+            "remove": TERMINATED,
+        },
+        DISABLED: {
+            "reenable": ENABLED,
+            "parentSuspend": SUSPENDED,
+            "exit": TERMINATED,
+            "skip": COMPLETED,
+            "remove": TERMINATED,
+        },
         ACTIVE: {
             "complete": COMPLETED,
             "terminate": TERMINATED,
@@ -52,7 +69,14 @@ TASK_OR_STAGE: Table = _table(
             "parentSuspend": SUSPENDED,
             "skip": COMPLETED,
         },
-        SUSPENDED: {"resume": ACTIVE, "parentResume": ACTIVE, "exit": TERMINATED, "skip": COMPLETED},
+        # `remove` only for an item that had not started (the command checks): its stage is what was suspended.
+        SUSPENDED: {
+            "resume": ACTIVE,
+            "parentResume": PREVIOUS,
+            "exit": TERMINATED,
+            "skip": COMPLETED,
+            "remove": TERMINATED,
+        },
         FAILED: {"reactivate": ACTIVE, "exit": TERMINATED, "skip": COMPLETED},
         COMPLETED: {},
         TERMINATED: {},
@@ -70,7 +94,13 @@ EVENT_LISTENER_OR_MILESTONE: Table = _table(
             "skip": COMPLETED,
             "remove": TERMINATED,
         },
-        SUSPENDED: {"resume": AVAILABLE, "terminate": TERMINATED, "parentTerminate": TERMINATED, "exit": TERMINATED},
+        SUSPENDED: {
+            "resume": AVAILABLE,
+            "terminate": TERMINATED,
+            "parentTerminate": TERMINATED,
+            "exit": TERMINATED,
+            "remove": TERMINATED,
+        },
         COMPLETED: {},
         TERMINATED: {},
     }
@@ -110,10 +140,18 @@ class TransitionError(ValueError):
     pass
 
 
-def next_state(kind: str, state: str, transition: str) -> str:
+def next_state(kind: str, state: str, transition: str, previous: str | None = None) -> str:
+    """The state ``transition`` leads to; ``previous`` is where a suspended item was before (for parentResume)."""
     moves = table_for(kind).get(state, {})
     target = moves.get(transition)
     if target is None:
         allowed = ", ".join(sorted(moves)) or "none: it has ended"
         raise TransitionError(f"a {kind} in state {state} cannot {transition} (allowed: {allowed})")
+    if target == PREVIOUS:
+        if previous is None:
+            # Held while active (only items held before they started record where they were; see events.py).
+            return ACTIVE
+        if previous in TERMINAL or previous == SUSPENDED:
+            raise TransitionError(f"a {kind} in state {state} cannot {transition}: it was not suspended from a state")
+        return previous
     return target

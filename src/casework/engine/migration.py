@@ -13,7 +13,7 @@ from typing import Any
 from casework.engine import commands as c
 from casework.engine.core import handles, plan_for
 from casework.engine.errors import CommandRejected
-from casework.engine.lifecycle import ACTIVE, NOT_STARTED, TERMINAL
+from casework.engine.lifecycle import ACTIVE, SUSPENDED, TERMINAL
 from casework.engine.plan import PlanIndex, effective_plan
 from casework.engine.runner import Run
 from casework.engine.state import CaseState
@@ -78,7 +78,7 @@ def plan_migration(current: CaseDefinition, state: CaseState, new: CaseDefinitio
         open_instances = [i for i in instances if i.state not in TERMINAL]
         target_id = mapping.get(item.id)
         if target_id is None:
-            started = [i for i in open_instances if i.state not in NOT_STARTED]
+            started = [i for i in open_instances if not i.not_started]
             if started:
                 detail = f"{started[0].state} here and absent from the new model; complete or terminate it first"
                 plan.entries.append(MigrationEntry(item.id, item.name, "cannot", None, detail))
@@ -174,8 +174,13 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
         if instance.state not in TERMINAL:
             run.end_children(instance)
             run.transition(instance, "remove")
-    # Items new in the model appear in the stages that are running, as if those stages had just started.
-    for stage in [i for i in run.state.items.values() if i.state == ACTIVE and i.def_id in new.items]:
+    # Items new in the model appear in the stages that are running, as if those stages had just started (on hold
+    # with a stage that is suspended).
+    running = [
+        i for i in run.state.items.values()
+        if i.state in (ACTIVE, SUSPENDED) and not i.not_started and i.def_id in new.items
+    ]
+    for stage in running:
         stage_def = run.plan.items[stage.def_id]
         existing = {i.def_id for i in run.state.child_items(stage.id)}
         for child in run.plan.children_of(stage_def.id):

@@ -26,7 +26,7 @@ from casework.engine.lifecycle import (
     next_state,
 )
 from casework.engine.plan import PlanIndex
-from casework.engine.state import CaseState, ItemInstance
+from casework.engine.state import EVENT_LIKE, CaseState, ItemInstance
 from casework.expr import EvaluationError, Expression, ExpressionError, compile_expression
 from casework.model.definition import (
     CASE_PLAN,
@@ -91,6 +91,10 @@ class Run:
         self.undo = Undo(state) if restore else None  # see `core.execute`
         self.max_events = max(MAX_EVENTS, MAX_EVENTS_PER_PLAN_ITEM * len(plan.items))
         self.queue: deque[Callable[[], None]] = deque()
+        # Stages that start by themselves start before anything else queued: everything the start of a stage brings
+        # into the case (its nested stages' items too) then exists before any of it starts or occurs and raises an
+        # event, so an item in a nested stage hears a sibling stage's milestone whatever the order of the model.
+        self.stage_queue: deque[Callable[[], None]] = deque()
         self.pending: dict[PendingKey, Criterion] = {}
         self.dirty_stages: dict[str, None] = {}
         self.closed_defs: dict[str, None] = {}
@@ -185,12 +189,19 @@ class Run:
     # -- the loop ----------------------------------------------------------------------------------------------
     def settle(self) -> None:
         while True:
+            if self.stage_queue:
+                self.stage_queue.popleft()()
+                continue
             if self.queue:
                 self.queue.popleft()()
                 continue
             if self.pending:
                 batch = list(self.pending.items())
                 self.pending.clear()
+                if len(batch) > 1:
+                    # Stages whose entry criteria hold start first, for the reason of `stage_queue`.
+                    items = self.state.items
+                    batch.sort(key=lambda entry: entry[0][2] or items[entry[0][0]].kind not in STAGE_KINDS)
                 for (item_id, _, is_exit), criterion in batch:
                     self.evaluate(self.state.items[item_id], criterion, is_exit)
                 self.record_memory()
@@ -209,16 +220,30 @@ class Run:
             break
 
     # -- transitions -------------------------------------------------------------------------------------------
-    def transition(self, item: ItemInstance, transition: str) -> None:
+    def transition(
+        self, item: ItemInstance, transition: str, *, held_by_parent: bool = False, cause: Criterion | None = None
+    ) -> None:
+        """Move ``item`` by ``transition`` and raise its event; ``cause`` is the exit criterion of its own that made
+        it exit, for on-parts that wait for that one (exitCriterionRef)."""
         before = item.state
-        to = next_state(item.kind, before, transition)
-        self.emit("item_transition", {"id": item.id, "transition": transition, "from": before, "to": to})
+        to = next_state(item.kind, before, transition, item.suspended_from)
+        payload: dict[str, Any] = {"id": item.id, "transition": transition, "from": before, "to": to}
+        if held_by_parent:
+            payload["held_by_parent"] = True
+        self.emit("item_transition", payload)
         # None only for an instance whose item left the plan in a migration and is being closed.
         definition = self.plan.items.get(item.def_id)
         if item.parent is not None:
             self.dirty_stages[item.parent] = None
         if to in TERMINAL and item.def_id in self.plan.listener_watchers:
             self.closed_defs[item.def_id] = None
+        if to in TERMINAL and item.kind in EVENT_LISTENER_KINDS:
+            # An item elsewhere that waits only for this listener can no longer start and no longer holds its stage
+            # (`reachable`): that stage may complete now.
+            for owner in self.plan.listener_owners.get(item.def_id, ()):
+                for waiting in self.state.live(owner):
+                    if waiting.parent is not None and waiting.state == AVAILABLE:
+                        self.dirty_stages[waiting.parent] = None
         if to == ACTIVE and before != SUSPENDED:
             if item.kind in STAGE_KINDS:
                 self.dirty_stages[item.id] = None
@@ -228,28 +253,33 @@ class Run:
         if transition == "skip" and item.kind in EVENT_LISTENER_KINDS | {MILESTONE}:
             self.raise_event(item, "occur")
         else:
-            self.raise_event(item, RAISED_EVENT.get(transition, transition))
-        if transition == "complete" and definition and definition.repetition is not None and not definition.entry:
+            self.raise_event(item, RAISED_EVENT.get(transition, transition), cause)
+        # A skipped occurrence is completed too: the series goes on (remove or terminate is how it stops).
+        completed = transition == "complete" or (transition == "skip" and item.kind not in EVENT_LIKE)
+        if completed and definition and definition.repetition is not None and not definition.entry:
             self.queue.append(lambda: self.repeat_after_completion(item))
 
     def complete_if_active(self, item: ItemInstance) -> None:
         if item.state == ACTIVE:
             self.transition(item, "complete")
 
-    def raise_event(self, source: ItemInstance, event: str) -> None:
+    def raise_event(self, source: ItemInstance, event: str, cause: Criterion | None = None) -> None:
         listeners = self.plan.on_event.get((source.def_id, event))
         if listeners:
-            self._satisfy(listeners)
+            self._satisfy(listeners, cause)
 
     def raise_file_event(self, file_item_id: str, event: str) -> None:
         listeners = self.plan.on_file.get((file_item_id, event))
         if listeners:
             self._satisfy(listeners)
 
-    def _satisfy(self, listeners: list[tuple[str, Criterion, int, bool]]) -> None:
+    def _satisfy(self, listeners: list[tuple[str, Criterion, int, bool]], cause: Criterion | None = None) -> None:
         for owner, criterion, part, is_exit in listeners:
+            wanted = criterion.sentry.on_parts[part].exit_criterion
+            if wanted and (cause is None or wanted not in (cause.id, cause.sentry.id)):
+                continue  # it waits for the source to exit by another of its exit criteria
             for target in self.state.live(owner):
-                if not self._listens(target, is_exit):
+                if not self._hears(target, is_exit):
                     continue
                 parts = self.memory(target, criterion.id)
                 if part not in parts:
@@ -270,13 +300,23 @@ class Run:
         for (item_id, criterion_id), (parts, is_exit) in fired.items():
             if (item_id, criterion_id) in scheduled:
                 self.fired_parts[(item_id, criterion_id)] = (parts, is_exit)
-            elif self._listens(self.state.items[item_id], is_exit):
+            elif self._hears(self.state.items[item_id], is_exit):
                 self.emit("memory", {"id": item_id, "criterion": criterion_id, "parts": parts})
 
     def _listens(self, target: ItemInstance, is_exit: bool) -> bool:
+        """Whether a criterion of ``target`` that holds now takes effect."""
         if is_exit:
             return target.state not in TERMINAL and (target.kind != CASE_PLAN or target.state == ACTIVE)
         return target.state == AVAILABLE
+
+    def _hears(self, target: ItemInstance, is_exit: bool) -> bool:
+        """Whether ``target`` remembers an on-part that fires now. An item waiting in a suspended stage does: it
+        does not start while the stage is on hold, and sees on resuming what happened meanwhile (as Camunda)."""
+        if is_exit or target.state != SUSPENDED:
+            return self._listens(target, is_exit)
+        if target.kind in EVENT_LISTENER_KINDS or target.kind == MILESTONE:
+            return target.held_by_parent
+        return target.suspended_from == AVAILABLE
 
     # -- sentries ----------------------------------------------------------------------------------------------
     def evaluate(self, item: ItemInstance, criterion: Criterion, is_exit: bool) -> None:
@@ -288,7 +328,7 @@ class Run:
         if not self.condition(sentry.if_part, item, f"ifPart of {criterion.id}"):
             return
         if is_exit:
-            self.exit(item)
+            self.exit(item, criterion)
         else:
             self.fire_entry(item)
 
@@ -362,15 +402,15 @@ class Run:
         if parent is not None:
             self.dirty_stages[parent.id] = None
         self.raise_event(item, "create")
-        if definition.kind == TIMER_EVENT and definition.timer is not None:
-            try:
-                due = format_datetime(definition.timer.first_due(self.now))
-            except TimerError as exc:  # a model's duration that no calendar holds from now (or fractional years)
-                raise CommandRejected(f"the timer of {definition.name!r} cannot be scheduled: {exc}") from exc
-            self.emit("timer_scheduled", {"id": item.id, "due": due})
+        if definition.kind == TIMER_EVENT and definition.timer_start is None:
+            self.schedule_timer(item, definition)
         if evaluate_entry and not definition.entry:
-            self.queue.append(lambda: self.activate_if_available(item))
+            queue = self.stage_queue if definition.kind in STAGE_KINDS else self.queue
+            queue.append(lambda: self.activate_if_available(item))
         self.schedule_criteria(item, entry=evaluate_entry)
+        if parent is not None and parent.state == SUSPENDED:
+            # Created in a stage on hold (an item added to it): it waits with the rest until the stage resumes.
+            self.suspend_with_parent(item)
         return item
 
     def create_children(self, stage: ItemInstance) -> None:
@@ -382,10 +422,21 @@ class Run:
         if item.state == AVAILABLE:
             self.activate(item)
 
+    def schedule_timer(self, item: ItemInstance, definition: PlanItemDef) -> None:
+        if definition.timer is None:
+            return
+        try:
+            due = format_datetime(definition.timer.first_due(self.now))
+        except TimerError as exc:  # a model's duration that no calendar holds from now (or fractional years)
+            raise CommandRejected(f"the timer of {definition.name!r} cannot be scheduled: {exc}") from exc
+        self.emit("timer_scheduled", {"id": item.id, "due": due})
+
     def activate(self, item: ItemInstance) -> None:
         """The item's entry condition holds (or it has none): it starts, becomes enabled, or occurs."""
         definition = self.plan.items[item.def_id]
         if definition.kind in EVENT_LISTENER_KINDS:
+            if definition.timer_start is not None and item.id not in self.state.timers:
+                self.schedule_timer(item, definition)  # its start trigger happened: it counts from now, once
             return
         if definition.kind == MILESTONE:
             self.transition(item, "occur")
@@ -409,11 +460,11 @@ class Run:
             self.create_instance(definition, parent, index=item.index + 1)
 
     # -- ending ------------------------------------------------------------------------------------------------
-    def exit(self, item: ItemInstance) -> None:
-        """An exit criterion fired (or the parent ended): the item and everything in it is terminated."""
+    def exit(self, item: ItemInstance, cause: Criterion | None = None) -> None:
+        """An exit criterion (``cause``) fired, or the parent ended: the item and everything in it is terminated."""
         self.end_children(item)
         if item.state not in TERMINAL:
-            self.transition(item, "exit")
+            self.transition(item, "exit", cause=cause)
 
     def end_children(self, item: ItemInstance) -> None:
         for child in self.state.child_items(item.id):
@@ -424,19 +475,37 @@ class Run:
             self.transition(child, "parentTerminate" if child.kind in EVENT_LISTENER_KINDS | {MILESTONE} else "exit")
 
     def suspend(self, item: ItemInstance, transition: str) -> None:
-        """Suspend an item; a stage's active children go on hold with it (parentSuspend)."""
+        """Suspend an item; a stage's open children go on hold with it (CMMN 1.1 §8.4.2: tasks and stages that are
+        available, enabled, disabled or active by parentSuspend, milestones and event listeners by suspend), so that
+        nothing in a suspended stage starts, occurs or fires its timer."""
         self.transition(item, transition)
         if item.kind in STAGE_KINDS:
             for child in self.state.child_items(item.id):
-                if child.state == ACTIVE:
-                    self.suspend(child, "parentSuspend")
+                self.suspend_with_parent(child)
+
+    def suspend_with_parent(self, child: ItemInstance) -> None:
+        if child.kind in EVENT_LISTENER_KINDS or child.kind == MILESTONE:
+            if child.state == AVAILABLE:
+                self.transition(child, "suspend", held_by_parent=True)
+        elif child.state in (AVAILABLE, ENABLED, DISABLED, ACTIVE):
+            self.suspend(child, "parentSuspend")
 
     def resume(self, item: ItemInstance, transition: str) -> None:
+        """Resume an item; a stage's children held with it return to where they were (parentResume)."""
         self.transition(item, transition)
-        if item.kind in STAGE_KINDS:
+        if item.state == AVAILABLE:
+            self.wake(item)
+        if item.kind in STAGE_KINDS and item.state == ACTIVE:
             for child in self.state.child_items(item.id):
                 if child.state == SUSPENDED and child.held_by_parent:
-                    self.resume(child, "parentResume")
+                    self.resume(child, "resume" if child.kind in EVENT_LISTENER_KINDS | {MILESTONE} else "parentResume")
+
+    def wake(self, item: ItemInstance) -> None:
+        """An item waits again after a suspension: its criteria may hold by now (on-parts it heard meanwhile, case
+        data that changed), and one that waits for nothing starts."""
+        self.schedule_criteria(item)
+        if not self.plan.items[item.def_id].entry:
+            self.queue.append(lambda: self.activate_if_available(item))
 
     def terminate(self, item: ItemInstance) -> None:
         self.end_children(item)

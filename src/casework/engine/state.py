@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from casework.engine.lifecycle import TERMINAL
+from casework.engine.lifecycle import NOT_STARTED, SUSPENDED, TERMINAL
+from casework.model.definition import EVENT_LISTENER_KINDS, MILESTONE
 
 FORMAT_VERSION = 1
+
+EVENT_LIKE = EVENT_LISTENER_KINDS | {MILESTONE}
 
 # States in which a child keeps its stage from completing whatever the stage's rules say.
 BUSY = frozenset({"active", "suspended", "failed"})
@@ -30,6 +33,9 @@ class ItemInstance:
     due: str | None = None
     skipped: bool = False
     held_by_parent: bool = False  # suspended because its stage was (parentSuspend)
+    # While held with its suspended stage before it started: the state it returns to (None: active, or available for
+    # a milestone or event listener).
+    suspended_from: str | None = None
     created_at: str = ""
     started_at: str | None = None
     ended_at: str | None = None
@@ -38,6 +44,14 @@ class ItemInstance:
     @property
     def open(self) -> bool:
         return self.state not in TERMINAL
+
+    @property
+    def not_started(self) -> bool:
+        """Available, enabled or disabled, or suspended from one of these (milestones and event listeners never
+        start: suspended, they are available on hold)."""
+        if self.state == SUSPENDED:
+            return self.suspended_from in NOT_STARTED or self.kind in EVENT_LIKE
+        return self.state in NOT_STARTED
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -57,6 +71,9 @@ class ItemInstance:
             "ended_at": self.ended_at,
             "memory": {k: list(v) for k, v in sorted(self.memory.items())},
         }
+        # Only while set: the snapshots of cases that never suspended a stage stay byte-for-byte the same.
+        if self.suspended_from is not None:
+            d["suspended_from"] = self.suspended_from
         return d
 
     @classmethod

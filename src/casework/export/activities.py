@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from casework.store import StoredEvent
 
 # CMMN transitions -> the XES standard lifecycle model. Transitions with no XES counterpart (create, disable,
-# reenable, reactivate) are bookkeeping, not work, and are left out of the export.
+# reenable, reactivate) are bookkeeping, not work, and are left out of the export; so is holding an item that had
+# not started while its stage is suspended, and letting it wait again (see `_work_on_hold`).
 LIFECYCLE = {
     "enable": "schedule",
     "start": "start",
@@ -50,6 +51,11 @@ def parse_at(value: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def _work_on_hold(p: dict[str, object]) -> bool:
+    """Whether a suspend or resume stops or restarts work under way (rather than an item still waiting)."""
+    return "active" in (p.get("from"), p.get("to"))
+
+
 def activities(events: Iterable[StoredEvent]) -> Iterator[Activity]:
     """Events must come grouped by case in seq order (as `Store.iter_events(order="case")` yields them)."""
     current: str | None = None
@@ -65,6 +71,8 @@ def activities(events: Iterable[StoredEvent]) -> Iterator[Activity]:
             transition = LIFECYCLE.get(p.get("transition", ""))
             # The case plan model (no parent) is the case itself, not an activity within it.
             if info is None or transition is None or info[2] is None:
+                continue
+            if transition in ("suspend", "resume") and not _work_on_hold(p):
                 continue
             yield Activity(ev.id, ev.case_id, ev.seq, info[0], transition, parse_at(ev.at), ev.actor, p["id"], info[1])
         elif ev.type == "reassign":

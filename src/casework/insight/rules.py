@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from casework.engine import CaseState, ItemInstance, commands, plannable
-from casework.engine.lifecycle import ACTIVE, AVAILABLE, COMPLETED, ENABLED, FAILED, SUSPENDED, TERMINAL
+from casework.engine.lifecycle import ACTIVE, AVAILABLE, COMPLETED, DISABLED, ENABLED, FAILED, SUSPENDED, TERMINAL
 from casework.expr import EvaluationError
 from casework.insight.casetype import ActionSpec, CaseType, RuleSpec
 from casework.model.definition import STAGE, TASK_KINDS, CaseDefinition
@@ -142,8 +142,8 @@ def facts(
     docs = list(documents)
     return {
         "case": dict(state.variables),
-        "open_tasks": _names(i for i in items if i.kind in TASK_KINDS and i.state in WORKABLE),
-        "waiting": _names(i for i in items if i.kind in (*TASK_KINDS, STAGE) and i.state == AVAILABLE),
+        "open_tasks": _names(i for i in items if i.kind in TASK_KINDS and _waits_as(i) in WORKABLE),
+        "waiting": _names(i for i in items if i.kind in (*TASK_KINDS, STAGE) and _waits_as(i) == AVAILABLE),
         "completed": _names(i for i in items if i.state == COMPLETED),
         "skipped": _names(i for i in items if i.state == COMPLETED and i.skipped),
         "plannable": sorted(set(plannable(definition, state))) if not state.ended else [],
@@ -155,6 +155,13 @@ def facts(
         "participants": sorted(state.participants),
         "roles": sorted({r for roles in state.participants.values() for r in roles}),
     }
+
+
+def _waits_as(item: ItemInstance) -> str:
+    """An item held with its suspended stage counts as what it was: a task that had not started is not work to do."""
+    if item.state == SUSPENDED and item.suspended_from in (AVAILABLE, ENABLED, DISABLED):
+        return item.suspended_from
+    return item.state
 
 
 def days_open(state: CaseState, now: dt.datetime) -> float:

@@ -10,6 +10,7 @@ from casework.model.definition import (
     HUMAN_TASK,
     STAGE,
     TIMER_EVENT,
+    TIMER_START,
     CaseDefinition,
     Criterion,
     PlanItemDef,
@@ -60,6 +61,8 @@ def to_xml(definition: CaseDefinition) -> str:
 def _write_stage_body(definition: CaseDefinition, stage: PlanItemDef, stage_el: ET.Element, written: set[str]) -> None:
     members = [definition.items[i] for i in stage.children]
     discretionary = [definition.items[i] for i in stage.planning_table]
+    # Items of a human task's own table are written in the task's definition (see `_write_definition`).
+    owned = {i for member in members if member.kind == HUMAN_TASK for i in member.planning_table}
     for item in members:
         pi = ET.SubElement(
             stage_el, _q("planItem"), {"id": item.id, "name": item.name, "definitionRef": item.definition_id}
@@ -67,28 +70,40 @@ def _write_stage_body(definition: CaseDefinition, stage: PlanItemDef, stage_el: 
         _write_control_and_criteria(item, pi)
     sentry_owners = [*members, *discretionary] + ([stage] if stage.kind == CASE_PLAN else [])
     for item in sentry_owners:
-        for criterion in (*item.entry, *item.exit):
+        for criterion in (*_modelled_entry(item), *item.exit):
             _write_sentry(criterion, stage_el, written)
-    if discretionary:
-        table = ET.SubElement(stage_el, _q("planningTable"), {"id": f"{stage.id}_table"})
-        rules: list[tuple[str, str]] = []
-        for item in discretionary:
-            attrs = {"id": item.id, "name": item.name, "definitionRef": item.definition_id}
-            if item.applicability:
-                refs = [f"{item.id}_applicability{n}" for n in range(len(item.applicability))]
-                attrs["applicabilityRuleRefs"] = " ".join(refs)
-                rules.extend(zip(refs, (e.source for e in item.applicability), strict=True))
-            if item.authorized_roles:
-                attrs["authorizedRoleRefs"] = " ".join(item.authorized_roles)
-            di = ET.SubElement(table, _q("discretionaryItem"), attrs)
-            _write_control_and_criteria(item, di)
-        for rule_id, source in rules:
-            rule_el = ET.SubElement(table, _q("applicabilityRule"), {"id": rule_id})
-            ET.SubElement(rule_el, _q("condition")).text = source
+    _write_planning_table([d for d in discretionary if d.id not in owned], stage_el, f"{stage.id}_table")
     for item in [*members, *discretionary]:
         if item.definition_id not in written:  # several plan items may share one definition
             written.add(item.definition_id)
             _write_definition(definition, item, stage_el, written)
+
+
+def _write_planning_table(items: list[PlanItemDef], parent: ET.Element, table_id: str) -> None:
+    if not items:
+        return
+    table = ET.SubElement(parent, _q("planningTable"), {"id": table_id})
+    rules: list[tuple[str, str]] = []
+    for item in items:
+        attrs = {"id": item.id, "name": item.name, "definitionRef": item.definition_id}
+        if item.applicability:
+            refs = [f"{item.id}_applicability{n}" for n in range(len(item.applicability))]
+            attrs["applicabilityRuleRefs"] = " ".join(refs)
+            rules.extend(zip(refs, (e.source for e in item.applicability), strict=True))
+        if item.authorized_roles:
+            attrs["authorizedRoleRefs"] = " ".join(item.authorized_roles)
+        di = ET.SubElement(table, _q("discretionaryItem"), attrs)
+        _write_control_and_criteria(item, di)
+    for rule_id, source in rules:
+        rule_el = ET.SubElement(table, _q("applicabilityRule"), {"id": rule_id})
+        ET.SubElement(rule_el, _q("condition")).text = source
+
+
+def _modelled_entry(item: PlanItemDef) -> tuple[Criterion, ...]:
+    """The entry criteria written as such: a timer's start trigger is written in its definition instead."""
+    if item.timer_start is None:
+        return item.entry
+    return tuple(c for c in item.entry if c.id != f"{item.id}:{TIMER_START}")
 
 
 def _write_control_and_criteria(item: PlanItemDef, el: ET.Element) -> None:
@@ -102,7 +117,7 @@ def _write_control_and_criteria(item: PlanItemDef, el: ET.Element) -> None:
         control = ET.SubElement(el, _q("itemControl"))
         for name, rule in present:
             _write_rule(control, name, rule, item)
-    for criterion in item.entry:
+    for criterion in _modelled_entry(item):
         ET.SubElement(el, _q("entryCriterion"), {"id": criterion.id, "sentryRef": criterion.sentry.id})
     for criterion in item.exit:
         ET.SubElement(el, _q("exitCriterion"), {"id": criterion.id, "sentryRef": criterion.sentry.id})
@@ -126,7 +141,10 @@ def _write_sentry(criterion: Criterion, parent: ET.Element, written: set[str]) -
     el = ET.SubElement(parent, _q("sentry"), {"id": sentry.id})
     for n, part in enumerate(sentry.on_parts):
         tag = "planItemOnPart" if part.kind == "planItem" else "caseFileItemOnPart"
-        op = ET.SubElement(el, _q(tag), {"id": part.id or f"{sentry.id}_on{n}", "sourceRef": part.source})
+        attrs = {"id": part.id or f"{sentry.id}_on{n}", "sourceRef": part.source}
+        if part.exit_criterion:
+            attrs["exitCriterionRef"] = part.exit_criterion
+        op = ET.SubElement(el, _q(tag), attrs)
         if part.event != ANY_EVENT:  # "any event" is written as CMMN writes it: no standardEvent
             ET.SubElement(op, _q("standardEvent")).text = part.event
     if sentry.if_part is not None:
@@ -151,5 +169,14 @@ def _write_definition(definition: CaseDefinition, item: PlanItemDef, parent: ET.
         ET.SubElement(el, _q("documentation")).text = item.description
     if item.kind == TIMER_EVENT and item.timer is not None:
         ET.SubElement(el, _q("timerExpression")).text = item.timer.source
+    start = item.timer_start
+    if item.kind == TIMER_EVENT and start is not None:
+        tag = "planItemStartTrigger" if start.kind == "planItem" else "caseFileItemStartTrigger"
+        attrs = {"id": start.id, "sourceRef": start.source} if start.id else {"sourceRef": start.source}
+        trigger = ET.SubElement(el, _q(tag), attrs)
+        if start.event != ANY_EVENT:
+            ET.SubElement(trigger, _q("standardEvent")).text = start.event
     if item.kind == STAGE:
         _write_stage_body(definition, item, el, written)
+    elif item.kind == HUMAN_TASK:
+        _write_planning_table([definition.items[i] for i in item.planning_table], el, f"{item.id}_table")

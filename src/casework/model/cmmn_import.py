@@ -26,6 +26,7 @@ from casework.model.definition import (
     STAGE,
     TASK,
     TIMER_EVENT,
+    TIMER_START,
     USER_EVENT,
     CaseDefinition,
     CaseFileItemDef,
@@ -341,7 +342,9 @@ def _read_plan_item(
                 break
 
     timer: TimerSpec | None = None
+    timer_start: OnPart | None = None
     if kind == TIMER_EVENT:
+        timer_start = _timer_start(def_el, pi_id, ctx)
         expr_el = _child(def_el, "timerExpression")
         text = (expr_el.text or "").strip() if expr_el is not None else ""
         if not text:
@@ -365,9 +368,12 @@ def _read_plan_item(
         ctx.used_stage_definitions.add(ref)
         children, table = _read_stage_body(def_el, pi_id, ctx)
     elif kind == HUMAN_TASK:
-        # Items of a human task's planning table are planned into the stage that holds the task.
+        # Items of a human task's planning table are planned into the stage that holds the task, while it is active.
+        own: list[str] = []
         for table_el in _children(def_el, "planningTable"):
-            _read_planning_table(table_el, parent, ctx, parent_table)
+            _read_planning_table(table_el, parent, ctx, own)
+        parent_table.extend(own)
+        table = tuple(own)
 
     applicability: list[Expression] = []
     for rule_id in (pi.get("applicabilityRuleRefs") or "").split():
@@ -389,13 +395,18 @@ def _read_plan_item(
         else:
             roles.append(role_id)
 
+    entry = _criteria(pi, "entryCriterion", pi_id, ctx)
+    if timer_start is not None:
+        # The timer waits for its trigger as an item waits for its entry criterion (the engine then schedules it).
+        start_id = f"{pi_id}:{TIMER_START}"
+        entry = (*entry, Criterion(start_id, Sentry(start_id, (timer_start,))))
     ctx.items[pi_id] = PlanItemDef(
         id=pi_id,
         name=name,
         kind=kind,
         definition_id=ref,
         parent=parent,
-        entry=_criteria(pi, "entryCriterion", pi_id, ctx),
+        entry=entry,
         exit=_criteria(pi, "exitCriterion", pi_id, ctx),
         manual=rule("manualActivationRule") if kind not in EVENT_LISTENER_KINDS | {MILESTONE} else None,
         required=rule("requiredRule") if kind not in EVENT_LISTENER_KINDS else None,
@@ -404,6 +415,7 @@ def _read_plan_item(
         blocking=_bool_attr(def_el, "isBlocking", True),
         auto_complete=_bool_attr(def_el, "autoComplete", False),
         timer=timer,
+        timer_start=timer_start,
         children=children,
         discretionary=discretionary,
         applicability=tuple(applicability),
@@ -415,6 +427,29 @@ def _read_plan_item(
         description=_documentation(def_el),
     )
     return pi_id
+
+
+def _timer_start(def_el: ET.Element, pi_id: str, ctx: _Context) -> OnPart | None:
+    """A timer event listener's start trigger (CMMN 1.1 timerStart), as an on-part; None without one."""
+    for tag, kind, allowed in (
+        ("planItemStartTrigger", "planItem", PLAN_ITEM_EVENTS),
+        ("caseFileItemStartTrigger", "caseFileItem", CASE_FILE_EVENTS),
+    ):
+        trigger = _child(def_el, tag)
+        if trigger is None:
+            continue
+        trigger_id = trigger.get("id") or f"{pi_id}:{TIMER_START}"
+        event_el = _child(trigger, "standardEvent")
+        event = (event_el.text or "").strip() if event_el is not None else ""
+        if not event and kind == "caseFileItem":
+            event = ANY_EVENT
+        elif event not in allowed:
+            ctx.problem(trigger_id, f"{tag} has unknown standard event {event!r}")
+            return None
+        part = OnPart(source=trigger.get("sourceRef", ""), event=event, kind=kind, id=trigger.get("id", ""))
+        ctx.pending_on_parts.append((trigger_id, part))
+        return part
+    return None
 
 
 def _documentation(el: ET.Element) -> str:
@@ -459,7 +494,10 @@ def _read_sentry(el: ET.Element, ctx: _Context) -> Sentry:
         elif event not in allowed:
             ctx.problem(op_id, f"on-part has unknown standard event {event!r}")
             continue
-        part = OnPart(source=op.get("sourceRef", ""), event=event, kind=kind, id=op.get("id", ""))
+        exit_ref = (op.get("exitCriterionRef") or op.get("sentryRef") or "").strip() if kind == "planItem" else ""
+        part = OnPart(
+            source=op.get("sourceRef", ""), event=event, kind=kind, id=op.get("id", ""), exit_criterion=exit_ref
+        )
         ctx.pending_on_parts.append((op_id, part))
         on_parts.append(part)
     if_el = _child(el, "ifPart")
@@ -485,6 +523,13 @@ def _resolve_on_parts(ctx: _Context) -> None:
             ctx.problem(op_id, f"on-part sourceRef {part.source!r} does not name a case file item")
         elif part.kind == "planItem":
             source = ctx.items[part.source]
+            if part.exit_criterion:
+                if part.event != "exit":
+                    ctx.problem(op_id, f"exitCriterionRef is for the event exit, not {part.event!r}")
+                elif not any(part.exit_criterion in (c.id, c.sentry.id) for c in source.exit):
+                    ctx.problem(
+                        op_id, f"exitCriterionRef {part.exit_criterion!r} is not an exit criterion of {source.name!r}"
+                    )
             if source.kind in EVENT_LISTENER_KINDS | {MILESTONE} and part.event not in (
                 "occur",
                 "create",

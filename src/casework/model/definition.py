@@ -48,6 +48,7 @@ PLAN_ITEM_EVENTS = frozenset(
     }
 )
 ANY_EVENT = "*"
+TIMER_START = "timerStart"  # the id suffix of the entry criterion that a timer's start trigger becomes
 CASE_FILE_EVENTS = frozenset(
     {"create", "update", "replace", "delete", "addChild", "removeChild", "addReference", "removeReference"}
 )
@@ -64,6 +65,9 @@ class OnPart:
     # Added at run time (`after`, `add_dependency`): unlike a modelled on-part it counts a completion that happened
     # before the waiting instance existed (docs/semantics.md, Sentries).
     added: bool = False
+    # CMMN 1.1 exitCriterionRef (1.0: sentryRef), with the event exit: the on-part fires only when the source exits
+    # by this exit criterion of its own (named by the criterion's id, or by its sentry's id as CMMN 1.0 did).
+    exit_criterion: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,11 +109,16 @@ class PlanItemDef:
     blocking: bool = True
     auto_complete: bool = False
     timer: TimerSpec | None = None
+    # CMMN 1.1 timerStart (planItemStartTrigger / caseFileItemStartTrigger): the timer counts from this event, not
+    # from its stage's start. It is also the listener's entry criterion TIMER_START, so sentries carry it.
+    timer_start: OnPart | None = None
     children: tuple[str, ...] = ()
     discretionary: bool = False
     applicability: tuple[Expression, ...] = ()
     authorized_roles: tuple[str, ...] = ()
-    planning_table: tuple[str, ...] = ()  # discretionary item ids plannable into this stage
+    # Discretionary item ids plannable into this stage; for a human task, those of its own planning table (CMMN 1.1
+    # §7.7: planned into its stage, only while the task is active), which its stage's table lists too.
+    planning_table: tuple[str, ...] = ()
     assignee: str | None = None
     candidate_groups: tuple[str, ...] = ()
     candidate_users: tuple[str, ...] = ()

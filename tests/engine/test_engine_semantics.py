@@ -1,0 +1,378 @@
+"""CMMN 1.1 semantics beyond the conformance corpus: case file items, stage suspension, exit criteria, planning
+tables. Each test names the behaviour a case worker relies on."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from casework.engine import CaseState, CommandRejected, commands, execute, explain, plannable, replay
+from casework.engine.events import Event
+from casework.model import CaseDefinition, load_definition
+
+MODELS = Path(__file__).resolve().parents[1] / "conformance" / "models"
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+NS = 'xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL"'
+
+
+def _load(name: str) -> CaseDefinition:
+    return load_definition((MODELS / name).read_bytes())
+
+
+def _model(body: str, *, auto_complete: bool = False) -> CaseDefinition:
+    return load_definition(
+        f'<definitions {NS}><case id="m"><casePlanModel id="plan" name="Plan" '
+        f'autoComplete="{str(auto_complete).lower()}">{body}</casePlanModel></case></definitions>'
+    )
+
+
+def _on(source: str, event: str = "complete") -> str:
+    return f'<planItemOnPart sourceRef="{source}"><standardEvent>{event}</standardEvent></planItemOnPart>'
+
+
+class _Case:
+    """A case driven command by command, keeping its event log so that a test can check the replay too."""
+
+    def __init__(self, definition: CaseDefinition, **variables: Any) -> None:
+        self.definition = definition
+        self.state = CaseState.create("c1", definition)
+        self.log: list[Event] = []
+        self.run(commands.StartCase(variables=variables, actor="ann"))
+
+    def run(self, command: commands.Command, now: dt.datetime = NOW) -> list[Event]:
+        events = execute(self.definition, self.state, command, now)
+        self.log += events
+        return events
+
+    def states(self, name: str) -> list[str]:
+        return [i.state for i in self.state.items.values() if i.name == name]
+
+    def replays(self) -> bool:
+        return replay(self.definition, "c1", self.log).to_dict() == copy.deepcopy(self.state.to_dict())
+
+
+# -- case file items ------------------------------------------------------------------------------------------------
+def test_data_the_case_starts_with_creates_its_case_file_item_for_the_plan_items_waiting_on_it() -> None:
+    permit = _load("permit_review.cmmn")
+    started_with = _Case(permit, application={"parcel": "12-7"}, needsEnvironment=False)
+    assert started_with.states("Validate application") == ["active"]
+    # The same as when the data arrives later.
+    later = _Case(permit, needsEnvironment=False)
+    later.run(commands.SetVariables(variables={"application": {"parcel": "12-7"}}))
+    assert later.states("Validate application") == ["active"]
+    assert started_with.replays()
+
+
+# -- suspending a stage ---------------------------------------------------------------------------------------------
+STAGE_ON_HOLD = _model(
+    '<planItem id="pA1" name="A1" definitionRef="A1"/><planItem id="pA2" name="A2" definitionRef="A2"/>'
+    '<planItem id="pS" name="S" definitionRef="S"/>'
+    f'<sentry id="sBoth">{_on("pA1")}{_on("pA2")}</sentry>'
+    '<humanTask id="A1"/><humanTask id="A2"/>'
+    '<stage id="S" name="S">'
+    '<planItem id="pB" name="B" definitionRef="B"><entryCriterion sentryRef="sBoth"/></planItem>'
+    '<planItem id="pC" name="C" definitionRef="C"/>'
+    '<planItem id="pE" name="E" definitionRef="E"><itemControl><manualActivationRule/></itemControl></planItem>'
+    '<planItem id="pT" name="T" definitionRef="T"/><planItem id="pU" name="U" definitionRef="U"/>'
+    '<humanTask id="B"/><humanTask id="C"/><humanTask id="E"/>'
+    '<timerEventListener id="T"><timerExpression>PT1H</timerExpression></timerEventListener>'
+    '<userEventListener id="U"/>'
+    "</stage>"
+)
+
+
+def test_nothing_in_a_suspended_stage_starts_occurs_or_fires_until_it_resumes() -> None:
+    case = _Case(STAGE_ON_HOLD)
+    case.run(commands.CompleteItem(item="A1"))
+    case.run(commands.SuspendItem(item="S", reason="waiting for the applicant"))
+    # Every open child is on hold with its stage (CMMN 1.1 §8.4.2), not only the active one.
+    assert [case.states(n) for n in ("B", "C", "E", "T", "U")] == [["suspended"]] * 5
+    case.run(commands.CompleteItem(item="A2"))
+    assert case.states("B") == ["suspended"]  # its entry criterion holds, but its stage is on hold
+    case.run(commands.FireDueTimers(), NOW + dt.timedelta(hours=2))
+    assert case.states("T") == ["suspended"]
+    for command in (commands.StartItem(item="E"), commands.OccurEvent(item="U")):
+        with pytest.raises(CommandRejected, match="it is suspended"):
+            case.run(command)
+    assert explain(STAGE_ON_HOLD, case.state, "B") == [
+        "'B' is on hold with its stage 'S', which is suspended; resume the stage"
+    ]
+    case.run(commands.ResumeItem(item="S"))
+    # Back where they were; B heard both completions (one before the suspension, one during it) and starts.
+    assert [case.states(n) for n in ("B", "C", "E", "T", "U")] == [
+        ["active"], ["active"], ["enabled"], ["available"], ["available"]
+    ]
+    case.run(commands.FireDueTimers(), NOW + dt.timedelta(hours=2))
+    assert case.states("T") == ["completed"]
+    assert case.replays()
+    assert CaseState.from_dict(case.state.to_dict()).to_dict() == case.state.to_dict()
+
+
+def test_an_item_added_to_a_suspended_stage_is_held_with_it_and_starts_when_it_resumes() -> None:
+    case = _Case(STAGE_ON_HOLD)
+    case.run(commands.SuspendItem(item="S"))
+    case.run(commands.AddItem(kind="humanTask", name="Call the applicant", stage="S"))
+    assert case.states("Call the applicant") == ["suspended"]
+    case.run(commands.ResumeItem(item="S"))
+    assert case.states("Call the applicant") == ["active"]
+    assert case.replays()
+
+
+def test_an_item_added_to_a_held_stage_that_had_not_started_is_created_once_the_stage_starts() -> None:
+    nested = _model(
+        '<planItem id="pA" name="A" definitionRef="A"/><planItem id="pS" name="S" definitionRef="S"/>'
+        f'<sentry id="sA">{_on("pA")}</sentry><humanTask id="A"/>'
+        '<stage id="S" name="S"><planItem id="pS2" name="S2" definitionRef="S2"><entryCriterion sentryRef="sA"/>'
+        '</planItem><stage id="S2" name="S2"><planItem id="pD" name="D" definitionRef="D"/><humanTask id="D"/>'
+        "</stage></stage>"
+    )
+    case = _Case(nested)
+    case.run(commands.SuspendItem(item="S"))
+    case.run(commands.AddItem(kind="humanTask", name="Extra", stage="S2"))
+    assert case.states("Extra") == []  # S2 is held with S but has not started: it has no items yet
+    case.run(commands.ResumeItem(item="S"))
+    case.run(commands.CompleteItem(item="A"))
+    assert case.states("S2") == ["active"] and case.states("Extra") == ["active"]
+    assert case.replays()
+
+
+def test_a_waiting_item_of_a_suspended_stage_can_still_be_removed_or_made_to_wait_longer() -> None:
+    case = _Case(STAGE_ON_HOLD)
+    case.run(commands.SuspendItem(item="S"))
+    case.run(commands.AddDependency(item="B", after=("C",)))
+    case.run(commands.RemoveItem(item="E", reason="not needed"))
+    assert case.states("E") == ["terminated"]
+    case.run(commands.ResumeItem(item="S"))
+    case.run(commands.CompleteItem(item="A1"))
+    case.run(commands.CompleteItem(item="A2"))
+    assert case.states("B") == ["available"]  # and now also waits for C
+    case.run(commands.CompleteItem(item="C"))
+    assert case.states("B") == ["active"]
+    assert case.replays()
+
+
+def test_suspending_work_under_way_is_recorded_as_earlier_versions_recorded_it() -> None:
+    # Logs written before stages held their waiting items suspend only active items; replaying them must still give
+    # the snapshots stored then (audit verify compares them), so such items carry nothing new.
+    definition = _model(
+        '<planItem id="pX" name="X" definitionRef="t"/><planItem id="pS" name="S" definitionRef="S"/>'
+        '<humanTask id="t"/><stage id="S" name="S"><planItem id="pC" name="C" definitionRef="t"/></stage>'
+    )
+    case = _Case(definition)
+    case.run(commands.SuspendItem(item="X"))
+    case.run(commands.SuspendItem(item="S"))
+    snapshot = case.state.to_dict()
+    assert all("suspended_from" not in item for item in snapshot["items"])
+    case.run(commands.ResumeItem(item="S"))
+    assert case.states("C") == ["active"] and case.states("X") == ["suspended"]
+    case.run(commands.ResumeItem(item="X"))
+    assert case.states("X") == ["active"]
+    assert case.replays()
+
+
+def test_migrating_a_case_whose_stage_is_suspended_drops_its_waiting_items_and_holds_the_new_ones() -> None:
+    case = _Case(_load("permit_review.cmmn"), needsEnvironment=False)
+    case.run(commands.CompleteItem(item="Intake"))
+    case.run(commands.SuspendItem(item="Review"))
+    assert case.states("Environmental check") == ["suspended"]  # enabled before, and not started
+    version_2 = _load("permit_review_v2.cmmn")
+    case.run(commands.Migrate(definition=version_2))
+    case.definition = version_2
+    assert case.states("Environmental check") == ["terminated"]
+    assert case.states("Heritage check") == ["suspended"]
+    case.run(commands.ResumeItem(item="Review"))
+    assert case.states("Heritage check") == ["active"] and case.states("Zoning check") == ["active"]
+
+
+# -- exit criteria --------------------------------------------------------------------------------------------------
+def _exit_by(reference: str) -> CaseDefinition:
+    """Work exits when Cancelled occurs (xCancel) or when Replaced occurs (xReplace); Refund waits for it to exit."""
+    return _model(
+        '<planItem id="pCancel" name="Cancelled" definitionRef="ev"/>'
+        '<planItem id="pReplace" name="Replaced" definitionRef="ev"/>'
+        '<planItem id="pWork" name="Work" definitionRef="t"><exitCriterion id="xCancel" sentryRef="sCancel"/>'
+        '<exitCriterion id="xReplace" sentryRef="sReplace"/></planItem>'
+        '<planItem id="pRefund" name="Refund" definitionRef="t"><entryCriterion sentryRef="sRefund"/></planItem>'
+        f'<sentry id="sCancel">{_on("pCancel", "occur")}</sentry><sentry id="sReplace">{_on("pReplace", "occur")}'
+        f'</sentry><sentry id="sRefund"><planItemOnPart sourceRef="pWork" {reference}>'
+        "<standardEvent>exit</standardEvent></planItemOnPart></sentry>"
+        '<userEventListener id="ev"/><humanTask id="t"/>'
+    )
+
+
+def test_an_on_part_with_an_exit_criterion_ref_fires_only_when_its_source_exits_by_that_criterion() -> None:
+    # CMMN 1.1 names the criterion (exitCriterionRef); CMMN 1.0 named its sentry (sentryRef).
+    for reference in ('exitCriterionRef="xCancel"', 'sentryRef="sCancel"'):
+        replaced = _Case(_exit_by(reference))
+        replaced.run(commands.OccurEvent(item="Replaced"))
+        assert replaced.states("Work") == ["terminated"]
+        assert replaced.states("Refund") == ["available"], reference
+        cancelled = _Case(_exit_by(reference))
+        cancelled.run(commands.OccurEvent(item="Cancelled"))
+        assert cancelled.states("Refund") == ["active"], reference
+    # Without the reference any exit counts.
+    anyhow = _Case(_exit_by(""))
+    anyhow.run(commands.OccurEvent(item="Replaced"))
+    assert anyhow.states("Refund") == ["active"]
+
+
+# -- the order of a model's plan items does not matter ------------------------------------------------------------
+def _milestone_and_stage(entry: str, *, milestone_first: bool) -> CaseDefinition:
+    """Milestone M and stage S start together (at once, or when ``go`` is set); B in S waits for M to occur."""
+    criterion = '<entryCriterion sentryRef="sGo"/>' if entry else ""
+    m = f'<planItem id="pM" name="M" definitionRef="M">{criterion}</planItem>'
+    s = f'<planItem id="pS" name="S" definitionRef="S">{criterion}</planItem>'
+    return _model(
+        (m + s if milestone_first else s + m)
+        + f'<sentry id="sGo"><ifPart><condition>{entry or "${true}"}</condition></ifPart></sentry>'
+        + f'<sentry id="sM">{_on("pM", "occur")}</sentry><milestone id="M" name="M"/>'
+        + '<stage id="S" name="S"><planItem id="pB" name="B" definitionRef="B"><entryCriterion sentryRef="sM"/>'
+        + '</planItem><humanTask id="B"/></stage>'
+    )
+
+
+@pytest.mark.parametrize("milestone_first", [True, False])
+@pytest.mark.parametrize("entry", ["", "${go}"])
+def test_an_item_in_a_stage_hears_a_milestone_that_occurs_as_the_stage_starts_whatever_the_model_order(
+    entry: str, milestone_first: bool
+) -> None:
+    case = _Case(_milestone_and_stage(entry, milestone_first=milestone_first))
+    if entry:
+        case.run(commands.SetVariables(variables={"go": True}))
+    assert case.states("M") == ["completed"] and case.states("S") == ["active"]
+    assert case.states("B") == ["active"]
+    assert case.replays()
+
+
+# -- planning tables ------------------------------------------------------------------------------------------------
+TASK_TABLE = _model(
+    '<planItem id="pAssess" name="Assess" definitionRef="assess"><itemControl><manualActivationRule/></itemControl>'
+    '</planItem><planningTable id="tPlan"><discretionaryItem id="dCall" name="Call" definitionRef="call"/>'
+    "</planningTable>"
+    '<humanTask id="assess" name="Assess"><planningTable id="tAssess">'
+    '<discretionaryItem id="dOpinion" name="Second opinion" definitionRef="opinion"/></planningTable></humanTask>'
+    '<humanTask id="opinion" name="Second opinion"/><humanTask id="call" name="Call"/>'
+)
+
+
+def test_an_item_of_a_human_tasks_planning_table_is_plannable_only_while_that_task_is_active() -> None:
+    case = _Case(TASK_TABLE)
+    assert plannable(TASK_TABLE, case.state) == ["Call"]  # the case plan's own table: while the case runs
+    with pytest.raises(CommandRejected, match="only while 'Assess' is active"):
+        case.run(commands.PlanItem(item="Second opinion"))
+    case.run(commands.StartItem(item="Assess"))
+    assert sorted(plannable(TASK_TABLE, case.state)) == ["Call", "Second opinion"]
+    case.run(commands.PlanItem(item="Second opinion"))
+    # Planned into the stage that holds the task (here the case plan), where it runs like any other item.
+    opinion = next(i for i in case.state.items.values() if i.name == "Second opinion")
+    assert opinion.state == "active" and opinion.parent == case.state.root
+    case.run(commands.CompleteItem(item="Assess"))
+    assert plannable(TASK_TABLE, case.state) == ["Call"]
+    assert case.replays()
+
+
+# -- timers ---------------------------------------------------------------------------------------------------------
+def _reminder(trigger: str) -> CaseDefinition:
+    """A two-hour reminder that counts from ``trigger`` (a start trigger), then Chase starts."""
+    return load_definition(
+        f'<definitions {NS}><case id="m"><caseFileModel><caseFileItem id="cfOffer" name="offer"/></caseFileModel>'
+        '<casePlanModel id="plan" name="Plan">'
+        '<planItem id="pSubmit" name="Submit" definitionRef="submit"/>'
+        '<planItem id="pReminder" name="Reminder" definitionRef="reminder"/>'
+        '<planItem id="pChase" name="Chase" definitionRef="chase"><entryCriterion sentryRef="sReminded"/></planItem>'
+        f'<sentry id="sReminded">{_on("pReminder", "occur")}</sentry>'
+        f'<timerEventListener id="reminder"><timerExpression>PT2H</timerExpression>{trigger}</timerEventListener>'
+        '<humanTask id="submit"/><humanTask id="chase"/></casePlanModel></case></definitions>'
+    )
+
+
+@pytest.mark.parametrize(
+    ("trigger", "event"),
+    [
+        (
+            '<planItemStartTrigger sourceRef="pSubmit"><standardEvent>complete</standardEvent></planItemStartTrigger>',
+            commands.CompleteItem(item="Submit"),
+        ),
+        (
+            '<caseFileItemStartTrigger sourceRef="cfOffer"><standardEvent>create</standardEvent>'
+            "</caseFileItemStartTrigger>",
+            commands.SetVariables(variables={"offer": {"price": 10}}),
+        ),
+    ],
+)
+def test_a_timer_with_a_start_trigger_counts_from_that_event_not_from_its_stages_start(
+    trigger: str, event: commands.Command
+) -> None:
+    case = _Case(_reminder(trigger))
+    assert case.state.timers == {}  # nothing to count yet
+    case.run(commands.FireDueTimers(), NOW + dt.timedelta(hours=3))
+    assert case.states("Reminder") == ["available"] and case.states("Chase") == ["available"]
+    case.run(event, NOW + dt.timedelta(hours=3))
+    case.run(commands.FireDueTimers(), NOW + dt.timedelta(hours=4))
+    assert case.states("Chase") == ["available"]
+    case.run(commands.FireDueTimers(), NOW + dt.timedelta(hours=5))
+    assert case.states("Reminder") == ["completed"] and case.states("Chase") == ["active"]
+    assert case.replays()
+
+
+# -- user event listeners -------------------------------------------------------------------------------------------
+WITHDRAWAL = load_definition(
+    f'<definitions {NS}><case id="m"><casePlanModel id="plan" name="Plan">'
+    '<planItem id="pWork" name="Work" definitionRef="work"/>'
+    '<planItem id="pWithdraw" name="Withdraw" definitionRef="withdraw"/>'
+    '<humanTask id="work"/><userEventListener id="withdraw" name="Withdraw" authorizedRoleRefs="roleSup"/>'
+    '<exitCriterion sentryRef="sWithdrawn"/>'
+    f'<sentry id="sWithdrawn">{_on("pWithdraw", "occur")}</sentry>'
+    '</casePlanModel><caseRoles id="roles"><role id="roleSup" name="Supervisor"/></caseRoles></case></definitions>'
+)
+
+
+@pytest.mark.parametrize("how", [commands.OccurEvent, commands.CompleteItem])
+def test_only_an_actor_in_an_authorized_role_may_raise_a_user_event(how: type[commands.ItemCommand]) -> None:
+    case = _Case(WITHDRAWAL)
+    before = copy.deepcopy(case.state.to_dict())
+    with pytest.raises(CommandRejected, match="bob may not raise 'Withdraw': it needs the case role Supervisor"):
+        case.run(how(item="Withdraw", actor="bob"))
+    assert case.state.to_dict() == before
+    case.run(commands.AddParticipant(user="bob", role="Supervisor", actor="ann"))
+    case.run(how(item="Withdraw", actor="bob"))
+    assert case.state.status == "terminated"
+
+
+def test_a_stage_completes_when_the_listener_its_last_item_waits_for_ends_elsewhere() -> None:
+    # Y is not autoComplete: its available item I holds it while I can still start. I waits only for L, outside Y.
+    definition = _model(
+        '<planItem id="pL" name="L" definitionRef="L"/><planItem id="pY" name="Y" definitionRef="Y"/>'
+        '<planItem id="pZ" name="Z" definitionRef="Z"/>'
+        f'<sentry id="sL">{_on("pL", "occur")}</sentry><userEventListener id="L" name="L"/><humanTask id="Z"/>'
+        '<stage id="Y" name="Y" autoComplete="false"><planItem id="pT" name="T" definitionRef="T"/>'
+        '<planItem id="pI" name="I" definitionRef="I"><entryCriterion sentryRef="sL"/></planItem>'
+        '<humanTask id="T"/><humanTask id="I"/></stage>'
+    )
+    case = _Case(definition)
+    case.run(commands.CompleteItem(item="T"))
+    assert case.states("Y") == ["active"]
+    case.run(commands.TerminateItem(item="L", reason="the customer will not call back"))
+    assert case.states("Y") == ["completed"] and case.states("I") == ["terminated"]
+    case.run(commands.CompleteItem(item="Z"))
+    assert case.state.status == "completed"
+    assert case.replays()
+
+
+# -- repetition -----------------------------------------------------------------------------------------------------
+def test_skipping_one_occurrence_of_a_repeating_task_keeps_the_series_going() -> None:
+    definition = _model(
+        '<planItem id="pW" name="Weekly call" definitionRef="w"><itemControl><repetitionRule/></itemControl></planItem>'
+        '<planItem id="pX" name="X" definitionRef="x"/><humanTask id="w"/><humanTask id="x"/>'
+    )
+    case = _Case(definition)
+    case.run(commands.CompleteItem(item="Weekly call"))
+    case.run(commands.SkipItem(item="Weekly call", reason="public holiday"))
+    assert case.states("Weekly call") == ["completed", "completed", "active"]
+    case.run(commands.TerminateItem(item="Weekly call", reason="the customer asked us to stop"))
+    assert case.states("Weekly call") == ["completed", "completed", "terminated"]
+    assert case.replays()
