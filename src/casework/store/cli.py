@@ -18,18 +18,31 @@ DbOption = Annotated[
 audit_app = typer.Typer(no_args_is_help=True, help="Tamper-evident audit trail: verify, seal, time travel.")
 
 
-def open_store(db: str, *, create: bool = False):  # type: ignore[no-untyped-def]
+def _shown(db: str) -> str:
+    """The URL as it may be printed: without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(db).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: parse_url says so
+        return db
+
+
+def open_store(db: str, *, create: bool = False, read_only: str | None = None):  # type: ignore[no-untyped-def]
     """The store at `db`, or exit 2 with a one-line reason. Unless `create`, the database must already be a casework
     database: a mistyped SQLite path must not become a new, empty database, nor another application's database (or
-    an empty PostgreSQL one) gain casework's tables, that `audit verify` then calls ok."""
+    an empty PostgreSQL one) gain casework's tables, that `audit verify` then calls ok. A command that only reads
+    (`read_only` names it) refuses a database of an older schema instead of migrating it: the operator asked to
+    read, not to upgrade, perhaps a copy kept as evidence or one an older casework still serves."""
     from sqlalchemy import create_engine, inspect
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.pool import NullPool
 
     from casework.store import Store
+    from casework.store.migrate import SchemaError, check_known, head_revision, revision_of
     from casework.store.url import parse_url
 
+    shown = _shown(db)
     try:
         parsed = parse_url(db)
         if not create:
@@ -42,20 +55,30 @@ def open_store(db: str, *, create: bool = False):  # type: ignore[no-untyped-def
             try:
                 with probe.connect() as conn:
                     tables = set(inspect(conn).get_table_names())
+                    revision = revision_of(conn) if "alembic_version" in tables else None
             finally:
                 probe.dispose()
             if not {"alembic_version", "cases", "events", "checkpoints"} <= tables:
-                typer.echo(f"error: {make_url(db).render_as_string(hide_password=True)} is not a casework database",
-                           err=True)
+                typer.echo(f"error: {shown} is not a casework database", err=True)
                 raise typer.Exit(2)
-        return Store.open(db)
+            check_known(revision)
+            if read_only and revision != head_revision():
+                typer.echo(
+                    f"error: the database {shown} has an older schema (revision {revision}; this casework needs "
+                    f"{head_revision()}), and `casework {read_only}` only reads: upgrade it first with "
+                    f"`casework reproject --db {shown}` (it migrates the schema and rebuilds what the new version "
+                    "derives from the events)", err=True)
+                raise typer.Exit(2)
+        return Store.open(db, run_migrations=read_only is None)
     except StoreURLError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    except SchemaError as exc:
+        typer.echo(f"error: cannot use the database {shown}: {exc}", err=True)
+        raise typer.Exit(2) from exc
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        typer.echo(f"error: cannot open the database {make_url(db).render_as_string(hide_password=True)}: "
-                   f"{reason}", err=True)
+        typer.echo(f"error: cannot open the database {shown}: {reason}", err=True)
         raise typer.Exit(2) from exc
 
 
@@ -72,7 +95,7 @@ def verify_cmd(
     from casework.audit.checkpoints import AuditKeyError
     from casework.audit.verify import report_json, verify
 
-    with open_store(db) as store:
+    with open_store(db, read_only="audit verify") as store:
         try:
             report = verify(store, public_key)
         except AuditKeyError as exc:
@@ -134,7 +157,7 @@ def state_at_cmd(
         moment = datetime.fromisoformat(at) if at else None
     except ValueError as exc:
         raise typer.BadParameter(f"--at {at!r} is not ISO-8601") from exc
-    with open_store(db) as store:
+    with open_store(db, read_only="audit state-at") as store:
         try:
             state = state_at(store, case_id, at=moment, seq=seq)
         except TimeTravelError as exc:
@@ -163,7 +186,7 @@ def export_cmd(
     except ExportPathError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    with open_store(db) as store:
+    with open_store(db, read_only="export") as store:
         try:
             if to_stdout:
                 sys.stdout.flush()  # what was written to it before goes first
@@ -268,7 +291,7 @@ def tasks_cmd(
         except ValueError as exc:
             raise typer.BadParameter(f"--due-before {due_before!r} is not ISO-8601") from exc
         due = due.replace(tzinfo=UTC) if due.tzinfo is None else due
-    with open_store(db) as store:
+    with open_store(db, read_only="tasks") as store:
         rows = store.tasks(
             case_id=case,
             owner=owner,

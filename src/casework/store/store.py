@@ -73,7 +73,11 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin):
         blobs = Path(blob_dir or os.environ.get("CASEWORK_BLOBS") or default_blobs)
         key = Path(audit_key or os.environ.get("CASEWORK_AUDIT_KEY") or default_key)
         if run_migrations:
-            migrate.upgrade(engine)
+            try:
+                migrate.upgrade(engine)
+            except BaseException:
+                engine.dispose()  # a refused or failed migration must not leave the pool's connections open
+                raise
         return cls(url, engine, blobs, key)
 
     def close(self) -> None:
