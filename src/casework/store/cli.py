@@ -18,6 +18,56 @@ DbOption = Annotated[
 audit_app = typer.Typer(no_args_is_help=True, help="Tamper-evident audit trail: verify, seal, time travel.")
 
 
+# What SQLite's terse messages mean for the operator, and what to do about it.
+_SQLITE_HINTS = {
+    "database is locked": "another process held the database's write lock for longer than the busy timeout (30 s);"
+                          " run the command again once it is done",
+    "readonly database": "the database file, or its folder (where SQLite keeps the -wal and -shm files), is not "
+                         "writable",
+    "database or disk is full": "the disk is full; free space and run the command again",
+    "unable to open database file": "the database file, or its folder (where SQLite keeps the -wal and -shm files), "
+                                    "cannot be opened or is not writable",
+    "disk i/o error": "the disk failed to read or write the database",
+}
+# PostgreSQL's SQLSTATE classes (and codes) of a server that cannot do the work as it stands: connection lost (08),
+# out of disk or connections (53), shut down or cancelled (57), I/O failure (58), a read-only standby or
+# transaction (25006), a role without the rights (42501). Any other error is casework's to answer for.
+_PG_ENVIRONMENT = ("08", "53", "57", "58", "25006", "42501")
+
+
+def database_reason(exc: BaseException) -> str:
+    """The driver's message (its first line: no statement, no parameters), and what it means where it is terse."""
+    exc = getattr(exc, "orig", None) or exc
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    hint = next((h for text, h in _SQLITE_HINTS.items() if text in reason.lower()), None)
+    return f"{reason}: {hint}" if hint else reason
+
+
+def environment_error(exc: BaseException) -> str | None:
+    """A one-line account of a failure of the machine rather than of casework (the database locked, read-only or
+    unreachable, the disk full, a file that cannot be written, an audit key that cannot be read), or None for any
+    other exception, which stays a traceback: that is a bug to report."""
+    import sqlite3
+
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    from casework.audit.checkpoints import AuditKeyError
+    from casework.store.migrate import SchemaError
+
+    if isinstance(exc, (AuditKeyError, SchemaError)):
+        return str(exc)
+    driver = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else exc
+    if isinstance(driver, (sqlite3.OperationalError, psycopg.OperationalError)) or (
+        isinstance(driver, psycopg.Error) and (driver.sqlstate or "").startswith(_PG_ENVIRONMENT)
+    ):
+        return f"the database failed: {database_reason(exc)}"
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"cannot use{where}: {exc.strerror or exc}"
+    return None
+
+
 def _shown(db: str) -> str:
     """The URL as it may be printed: without its password."""
     from sqlalchemy.engine import make_url
@@ -77,8 +127,7 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
         typer.echo(f"error: cannot use the database {shown}: {exc}", err=True)
         raise typer.Exit(2) from exc
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        typer.echo(f"error: cannot open the database {shown}: {reason}", err=True)
+        typer.echo(f"error: cannot open the database {shown}: {database_reason(exc)}", err=True)
         raise typer.Exit(2) from exc
 
 
@@ -225,6 +274,13 @@ def import_log_cmd(
 
     from casework.export.importlog import LogImportError, import_log
 
+    imported = 0
+
+    def advance(n: int) -> None:
+        nonlocal imported
+        imported += n
+        progress.advance(task, n)
+
     with open_store(db, create=True) as store:
         try:
             with Progress(
@@ -238,12 +294,21 @@ def import_log_cmd(
             ) as progress:
                 task = progress.add_task(file.name, total=None)  # the log is read once, by import_log
                 result = import_log(
-                    store, file, definition, limit=limit, name=name, progress=lambda n: progress.advance(task, n),
+                    store, file, definition, limit=limit, name=name, progress=advance,
                     on_read=lambda n: progress.update(task, total=n),
                 )
         except LogImportError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
+        except Exception as exc:
+            message = environment_error(exc)
+            if message is None:
+                raise
+            # Batches commit whole and are sealed one by one: what went in stays, and a second run adds the rest.
+            kept = (f"the first {imported} cases of the log were imported (or already present) and stay; importing "
+                    "the file again adds the rest" if imported else "nothing was imported")
+            typer.echo(f"error: {message}; {kept}", err=True)
+            raise typer.Exit(2) from exc
     summary = f"import-log: {result.cases} cases, {result.events} events imported, {result.skipped} already present"
     if result.reordered:
         summary += f"; {result.reordered} cases had rows out of time order (imported in time order)"
