@@ -227,7 +227,7 @@ def test_rows_out_of_time_order_are_imported_in_time_order(db_url: str, tmp_path
         assert import_log(store, log, "intake").skipped == 2  # the same file again is still the same cases
     log.rename(tmp_path / "again.csv")
     res = CliRunner().invoke(app, ["import-log", str(tmp_path / "again.csv"), "--definition", "intake",
-                                   "--db", db_url])
+                                   "--db", db_url], env={"CASEWORK_AUDIT_KEY": str(tmp_path / "k")})
     assert res.exit_code == 0, res.output
     assert res.stdout.strip() == ("import-log: 2 cases, 7 events imported, 0 already present; 1 cases had rows "
                                   "out of time order (imported in time order)")
@@ -277,13 +277,35 @@ def test_names_and_case_ids_that_spell_the_same_key_are_refused(db_url: str, tmp
     (tmp_path / "a:b.csv").write_text("case_id,activity,timestamp\n1,Z,2025-01-01T10:00:00\n")
     with Store.open(db_url, audit_key=tmp_path / "k") as store:
         assert import_log(store, tmp_path / "a.csv", "intake").cases == 1
+    key = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
     res = CliRunner().invoke(app, ["import-log", str(tmp_path / "a:b.csv"), "--definition", "intake",
-                                   "--db", db_url])
+                                   "--db", db_url], env=key)
     assert res.exit_code == 1
     assert "case '1': its key 'a:b:1' is taken" in res.stderr and "--name" in res.stderr
     res = CliRunner().invoke(app, ["import-log", str(tmp_path / "a:b.csv"), "--definition", "intake",
-                                   "--db", db_url, "--name", "ab"])
+                                   "--db", db_url, "--name", "ab"], env=key)
     assert res.exit_code == 0, res.output
     with Store.open(db_url) as store:
         assert store.counts() == (2, 4)
         assert store.case_id_for_business_key("ab:1") is not None
+
+
+def test_a_missing_audit_key_of_a_sealed_database_stops_the_import_before_it_writes(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "first.csv"
+    log.write_text("case_id,activity,timestamp\nc1,Open,2026-01-01T09:00:00\n")
+    sealing = {"CASEWORK_AUDIT_KEY": str(tmp_path / "sealing.key")}
+    assert CliRunner().invoke(app, ["import-log", str(log), "--definition", "k", "--db", sqlite_url],
+                              env=sealing).exit_code == 0
+    second = tmp_path / "second.csv"
+    second.write_text("case_id,activity,timestamp\nc2,Open,2026-01-01T09:00:00\n")
+    lost = tmp_path / "lost.key"
+    result = CliRunner().invoke(app, ["import-log", str(second), "--definition", "k", "--db", sqlite_url],
+                                env={"CASEWORK_AUDIT_KEY": str(lost)})
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.exception
+    assert f"error: no audit key at {lost}, but this database's checkpoints were signed" in result.output
+    assert result.output.rstrip().endswith("nothing was imported")
+    assert not lost.exists()
+    with Store.open(sqlite_url, audit_key=tmp_path / "sealing.key") as store:
+        assert store.counts() == (1, 2)  # the first log only: nothing of the second was written unsealed

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from casework.audit.checkpoints import write_checkpoint
+from casework.audit.checkpoints import signing_key, write_checkpoint
 from casework.audit.hashing import GENESIS
 from casework.logfile import LogHeaderError, find_columns, open_log_text, parse_time
 from casework.store import NewEvent, Store, storable
@@ -233,6 +233,9 @@ def import_log(
     version = definition.version if definition is not None else 0
     imported = events = skipped = reordered = 0
     now = datetime.now(UTC)
+    # The key that seals each batch, read (and checked against the database's checkpoints) before the first batch
+    # is written: a key missing or foreign stops the import with nothing written, not after its first batch.
+    signer = signing_key(store) if any(key not in stored for key in keys) else None
     for start in range(0, len(log_cases), BATCH_CASES):
         batch = log_cases[start : start + BATCH_CASES]
         case_rows: list[dict[str, Any]] = []
@@ -273,7 +276,7 @@ def import_log(
             store.write(work)
             # Sealed batch by batch: a checkpoint's signed heads stay one batch long however large the log, and
             # an import that stops half-way leaves what it loaded sealed.
-            write_checkpoint(store)
+            write_checkpoint(store, signer)
         imported += len(case_rows)
         events += len(event_rows)
         if progress is not None:
