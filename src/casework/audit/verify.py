@@ -318,8 +318,12 @@ def _check_documents(
                 out.append((ev_id, Problem(ev_case, seq, ev_id, what)))
             elif not look:
                 report.blobs_unchecked = f"no blob folder at {store.blobs.root}"
-            elif not store.blobs.exists(sha256):
-                what = f"document {name!r} v{version}: its bytes (sha256 {sha256[:12]}…) are not in the blob store"
+            elif (intact := store.blobs.intact(sha256)) is not True:
+                # The bytes are read and hashed, not only looked for: a file edited or rotted in place keeps its name.
+                what = (f"document {name!r} v{version}: its bytes (sha256 {sha256[:12]}…) are not in the blob store"
+                        if intact is None else
+                        f"document {name!r} v{version}: the blob store's file for its bytes (sha256 {sha256[:12]}…) "
+                        "holds other bytes (corrupt or edited)")
                 out.append((ev_id, Problem(ev_case, seq, ev_id, what)))
     for ev_id, case_id, seq, _, p in attached.values():
         what = f"document {p.get('name')!r} v{p.get('version')} was attached but its row is gone (row deleted)"
