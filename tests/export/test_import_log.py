@@ -309,3 +309,23 @@ def test_a_missing_audit_key_of_a_sealed_database_stops_the_import_before_it_wri
     assert not lost.exists()
     with Store.open(sqlite_url, audit_key=tmp_path / "sealing.key") as store:
         assert store.counts() == (1, 2)  # the first log only: nothing of the second was written unsealed
+
+
+def test_an_import_racing_another_import_of_the_same_log_skips_what_the_other_wrote(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "race.csv"
+    log.write_text("case_id,activity,timestamp\n" + "".join(
+        f"c{n},Open,2026-01-01T09:00:00\nc{n},Close,2026-01-01T10:00:0{n}\n" for n in range(3)))
+    monkeypatch.setattr(importlog, "BATCH_CASES", 1)  # a batch per case, so the other import lands between two
+    with Store.open(db_url, audit_key=tmp_path / "k") as store, Store.open(db_url, audit_key=tmp_path / "k") as other:
+        others: list[importlog.ImportResult] = []
+
+        def after_batch(_n: int) -> None:
+            if not others:  # another process runs the same import now, after this one checked its keys
+                others.append(import_log(other, log, "intake"))
+
+        mine = import_log(store, log, "intake", progress=after_batch)
+        assert (others[0].cases, others[0].skipped) == (2, 1)
+        assert (mine.cases, mine.events, mine.skipped) == (1, 3, 2)  # before: IntegrityError on the business key
+        assert store.counts() == (3, 9) and verify(store, snapshots=False).ok
