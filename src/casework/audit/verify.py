@@ -74,8 +74,9 @@ class Report:
 
     @property
     def complete(self) -> bool:
-        """Everything that could be checked was: no signed checkpoint was left unchecked for want of a key."""
-        return self.signatures_unchecked is None
+        """Everything that could be checked was: no signed checkpoint was left unchecked for want of a key, and no
+        audited document's bytes for want of the blob folder."""
+        return self.signatures_unchecked is None and self.blobs_unchecked is None
 
     @property
     def first(self) -> Problem | None:
@@ -84,21 +85,25 @@ class Report:
     def summary(self) -> str:
         if not self.ok:
             return f"audit: {self.cases} cases, {self.events} events, BROKEN at {self.first}"
-        if not self.complete:
+        if self.signatures_unchecked is not None:
             return (
                 f"audit: {self.cases} cases, {self.events} events, hash chains ok, but the signatures of "
                 f"{_checkpoints(self.checkpoints)} were NOT checked: {self.signatures_unchecked}"
             )
+        if self.blobs_unchecked is not None:
+            return (
+                f"audit: {self.cases} cases, {self.events} events, hash chains ok, but the bytes of "
+                f"{self.documents} documents were NOT checked: {self.blobs_unchecked}"
+            )
         return f"audit: {self.cases} cases, {self.events} events, ok"
 
     def notes(self) -> list[str]:
-        """What an ok report did not cover, one line each, to print after the summary (whose line is a contract)."""
+        """What an ok report did not cover, one line each, to print after the summary (whose line is a contract).
+        Documents whose bytes could not be looked for are not a note but an incomplete check (`complete`)."""
         notes = []
         if self.unaudited_documents:
             notes.append(f"note: {self.unaudited_documents} documents predate audited attachments: their rows are "
                          "not covered")
-        if self.blobs_unchecked:
-            notes.append(f"note: the documents' bytes were not checked: {self.blobs_unchecked}")
         return notes
 
 

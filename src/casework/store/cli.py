@@ -140,7 +140,8 @@ def verify_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print the full report as JSON")] = False,
 ) -> None:
     """Recompute every hash chain, signed checkpoint and case snapshot; exit 1 naming the first broken link, 2 if
-    it cannot check (no such database, a bad key, or signed checkpoints and no key to check them with)."""
+    it cannot check (no such database, a bad key, signed checkpoints and no key to check them with, or audited
+    documents and no blob folder to find their bytes in)."""
     from casework.audit.checkpoints import AuditKeyError
     from casework.audit.verify import report_json, verify
 
@@ -163,12 +164,20 @@ def verify_cmd(
     if not report.ok:
         raise typer.Exit(1)
     if not report.complete:
-        # A copy of the database without its key file must not pass for a checked one.
-        typer.echo(
-            f"error: signed checkpoints ({report.checkpoints}) were not checked: {report.signatures_unchecked};"
-            " pass --public-key (64 hex digits or the key file) or set CASEWORK_AUDIT_KEY",
-            err=True,
-        )
+        # A copy of the database without its key file, or without its documents' bytes, must not pass for a
+        # checked one.
+        if report.signatures_unchecked is not None:
+            typer.echo(
+                f"error: signed checkpoints ({report.checkpoints}) were not checked: {report.signatures_unchecked};"
+                " pass --public-key (64 hex digits or the key file) or set CASEWORK_AUDIT_KEY",
+                err=True,
+            )
+        if report.blobs_unchecked is not None:
+            typer.echo(
+                f"error: the bytes of {report.documents} audited documents were not checked: "
+                f"{report.blobs_unchecked}; set CASEWORK_BLOBS to the folder the documents were stored in",
+                err=True,
+            )
         raise typer.Exit(2)
     raise typer.Exit(0)
 
