@@ -69,3 +69,25 @@ def test_a_blob_folder_that_is_a_file_is_named(sqlite_url: str, tmp_path: Path) 
     result = CliRunner().invoke(app, ["demo", "--db", sqlite_url], env=env)
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.exception
     assert f"error: cannot use {tmp_path / 'blobs'}" in result.output and "Not a directory" in result.output
+
+
+def test_a_damaged_sqlite_file_is_named_as_damaged(sqlite_url: str, tmp_path: Path) -> None:
+    from casework.export.importlog import import_log
+
+    with Store.open(sqlite_url, audit_key=tmp_path / "k") as store:
+        import_log(store, _log(tmp_path), "k")
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    with sqlite3.connect(path) as conn:  # the last connection closed: the WAL is in the file
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'events'").fetchone()[0]
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with path.open("r+b") as fh:  # a disk fault in the events table's first page; the schema still reads
+        fh.seek((root - 1) * page_size)
+        fh.write(b"\x13" * 64)
+    env = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
+    for command in (["audit", "verify"], ["export", "--format", "csv", "-o", str(tmp_path / "out.csv")]):
+        result = CliRunner().invoke(app, [*command, "--db", sqlite_url], env=env)
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.exception
+        assert "error: the database failed: database disk image is malformed: the database file is damaged" in (
+            result.output)
+    assert not (tmp_path / "out.csv").exists()

@@ -28,11 +28,14 @@ _SQLITE_HINTS = {
     "unable to open database file": "the database file, or its folder (where SQLite keeps the -wal and -shm files), "
                                     "cannot be opened or is not writable",
     "disk i/o error": "the disk failed to read or write the database",
+    "malformed": "the database file is damaged (a disk fault, or a copy taken without its -wal file); restore it "
+                 "from a backup (`PRAGMA integrity_check` in sqlite3 names what is damaged)",
 }
 # PostgreSQL's SQLSTATE classes (and codes) of a server that cannot do the work as it stands: connection lost (08),
 # out of disk or connections (53), shut down or cancelled (57), I/O failure (58), a read-only standby or
-# transaction (25006), a role without the rights (42501). Any other error is casework's to answer for.
-_PG_ENVIRONMENT = ("08", "53", "57", "58", "25006", "42501")
+# transaction (25006), a role without the rights (42501), damaged data or index files (XX001, XX002). Any other
+# error is casework's to answer for.
+_PG_ENVIRONMENT = ("08", "53", "57", "58", "25006", "42501", "XX001", "XX002")
 
 
 def database_reason(exc: BaseException) -> str:
@@ -58,7 +61,11 @@ def environment_error(exc: BaseException) -> str | None:
     if isinstance(exc, (AuditKeyError, SchemaError)):
         return str(exc)
     driver = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else exc
-    if isinstance(driver, (sqlite3.OperationalError, psycopg.OperationalError)) or (
+    # SQLite's plain DatabaseError is a damaged file ("database disk image is malformed"); its subclasses other
+    # than OperationalError (IntegrityError, ProgrammingError, ...) are casework's own mistakes.
+    if type(driver) in (sqlite3.OperationalError, sqlite3.DatabaseError) or isinstance(
+        driver, psycopg.OperationalError
+    ) or (
         isinstance(driver, psycopg.Error) and (driver.sqlstate or "").startswith(_PG_ENVIRONMENT)
     ):
         return f"the database failed: {database_reason(exc)}"
