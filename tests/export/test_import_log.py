@@ -329,3 +329,25 @@ def test_an_import_racing_another_import_of_the_same_log_skips_what_the_other_wr
         assert (others[0].cases, others[0].skipped) == (2, 1)
         assert (mine.cases, mine.events, mine.skipped) == (1, 3, 2)  # before: IntegrityError on the business key
         assert store.counts() == (3, 9) and verify(store, snapshots=False).ok
+
+
+def test_a_batch_left_unsealed_by_an_interrupted_import_is_sealed_by_the_run_that_completes_it(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "cut.csv"
+    log.write_text("case_id,activity,timestamp\nc1,Open,2026-01-01T09:00:00\nc2,Open,2026-01-01T09:00:00\n")
+    sealing = importlog.write_checkpoint
+
+    def interrupted(*args: object) -> None:  # Ctrl-C right after the batch committed, before it was sealed
+        raise KeyboardInterrupt
+
+    with Store.open(db_url, audit_key=tmp_path / "k") as store:
+        monkeypatch.setattr(importlog, "write_checkpoint", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            import_log(store, log, "intake")
+        monkeypatch.setattr(importlog, "write_checkpoint", sealing)
+        assert verify(store, snapshots=False).sealed_events == 0
+        again = import_log(store, log, "intake")
+        assert (again.cases, again.skipped) == (0, 2)
+        report = verify(store, snapshots=False)
+        assert report.ok and report.sealed_events == report.events == 4  # before: left unsealed
