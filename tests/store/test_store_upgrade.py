@@ -102,3 +102,23 @@ def test_a_read_only_command_does_not_upgrade_an_older_database(
     assert upgraded.exit_code == 0, upgraded.output
     assert _revision(db_url) == head_revision()
     assert CliRunner().invoke(app, ["audit", "verify", "--db", db_url]).exit_code == 0
+
+
+@pytest.mark.parametrize("command", [
+    ["audit", "verify"], ["audit", "state-at", "c1", "--seq", "1"], ["tasks"], ["export", "--format", "csv", "-o", "-"],
+    ["suggest", "flags"], ["suggest", "feedback"],
+])
+def test_a_read_only_command_leaves_the_file_as_it_was(sqlite_url: str, tmp_path: Path, command: list[str]) -> None:
+    import sqlite3
+
+    with Store.open(sqlite_url, audit_key=tmp_path / "k"):
+        pass
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    with sqlite3.connect(path) as conn:  # a copy made with the sqlite3 shell's .backup, or an older tool's
+        conn.execute("PRAGMA journal_mode=DELETE")
+    conn.close()
+    before = path.read_bytes()
+    result = CliRunner().invoke(app, [*command, "--db", sqlite_url], env={"CASEWORK_AUDIT_KEY": str(tmp_path / "k")})
+    assert result.exit_code in (0, 1), result.output  # state-at: no such case
+    assert path.read_bytes() == before  # before: switched to WAL mode, the file's header rewritten
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(path.name)) == [path.name]

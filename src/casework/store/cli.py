@@ -126,7 +126,7 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
                     f"`casework reproject --db {shown}` (it migrates the schema and rebuilds what the new version "
                     "derives from the events)", err=True)
                 raise typer.Exit(2)
-        return Store.open(db, run_migrations=read_only is None)
+        return Store.open(db, read_only=read_only is not None)
     except StoreURLError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -58,10 +58,13 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin):
         blob_dir: str | Path | None = None,
         audit_key: str | Path | None = None,
         run_migrations: bool = True,
+        read_only: bool = False,
     ) -> Store:
+        """`read_only`: no migration, and every connection refuses to write (see `create_store_engine`)."""
         url = url or default_db_url()
         parsed = parse_url(url)
-        engine = create_store_engine(url)
+        engine = create_store_engine(url, read_only=read_only)
+        run_migrations = run_migrations and not read_only
         if parsed.get_backend_name() == "sqlite":
             db_path = Path(parsed.database or "casework.db").resolve()
             db_path.parent.mkdir(parents=True, exist_ok=True)
