@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import sys
 from typing import Any
 
 import typer
@@ -18,6 +22,13 @@ class _Commands(TyperGroup):
 
         try:
             return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            # The pipe's reader stopped reading (`| head`): it had what it wanted. Say nothing, as a tool that
+            # SIGPIPE ends does, and with its exit status; standard output goes to /dev/null so that Python's
+            # own flush at exit does not print the same error again.
+            with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141) from exc
         except Exception as exc:
             message = environment_error(exc)
             if message is None:

@@ -265,6 +265,8 @@ def export_cmd(
         except ExportPathError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
+        except BrokenPipeError:
+            raise  # the reader of the pipe stopped: not an error to report (casework.cli)
         except OSError as exc:
             typer.echo(f"error: cannot write {shown}: {exc.strerror or exc}", err=True)
             raise typer.Exit(2) from exc
