@@ -123,3 +123,33 @@ def test_a_sealed_database_is_not_sealed_by_a_new_or_another_key(db_url: str, tm
         assert _sealed(store) == (2, 1)  # every checkpoint still verifies with the database's key
         assert write_checkpoint(store) == 2  # and that key seals what was left
         assert _sealed(store) == (3, 2)
+
+
+def test_a_key_that_could_not_be_written_whole_leaves_no_key_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    import casework
+    from casework.audit.checkpoints import load_or_create_key
+
+    # A full disk, made without root: the process may write files of 40 bytes at most (a key's PEM is 119).
+    script = textwrap.dedent("""
+        import resource, signal, sys
+        from pathlib import Path
+        from casework.audit.checkpoints import load_or_create_key
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40, resource.RLIM_INFINITY))
+        try:
+            load_or_create_key(Path(sys.argv[1]))
+        except OSError as exc:
+            print(exc.errno)
+    """)
+    key = tmp_path / "keys" / "audit.key"
+    key.parent.mkdir()
+    env = {"PYTHONPATH": str(Path(casework.__file__).parents[1]), "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run([sys.executable, "-c", script, str(key)], env=env, capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "27", done.stderr  # EFBIG: the write failed
+    assert list(key.parent.iterdir()) == []  # before: a 40-byte key file that no checkpoint could read again
+    assert load_or_create_key(key) is not None and key.stat().st_mode & 0o777 == 0o600

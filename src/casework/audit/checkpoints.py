@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,16 +43,27 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
+        # Written whole to a temporary file, then linked into place: a key file is either absent or complete. Written
+        # in place, a full disk (or a crash) left a partial key that every later checkpoint refused to read.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process created it first: use theirs
-            pass
-        else:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(pem)
                 fh.flush()
                 os.fsync(fh.fileno())
-            return key
+            try:
+                os.link(tmp, path)  # unlike a rename, refuses to replace a key another process created meanwhile
+            except FileExistsError:  # another process created it first: use theirs
+                pass
+            else:
+                dir_fd = os.open(path.parent, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
+                return key
+        finally:
+            os.unlink(tmp)
     loaded = _load_pem(path, private=True)
     if not isinstance(loaded, Ed25519PrivateKey):
         raise AuditKeyError(f"{path} does not hold an Ed25519 private key")
