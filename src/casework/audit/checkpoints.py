@@ -45,25 +45,28 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
         )
         # Written whole to a temporary file, then linked into place: a key file is either absent or complete. Written
         # in place, a full disk (or a crash) left a partial key that every later checkpoint refused to read.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pem)
-                fh.flush()
-                os.fsync(fh.fileno())
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
             try:
-                os.link(tmp, path)  # unlike a rename, refuses to replace a key another process created meanwhile
-            except FileExistsError:  # another process created it first: use theirs
-                pass
-            else:
-                dir_fd = os.open(path.parent, os.O_RDONLY)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(pem)
+                    fh.flush()
+                    os.fsync(fh.fileno())
                 try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
-                return key
-        finally:
-            os.unlink(tmp)
+                    os.link(tmp, path)  # unlike a rename, refuses to replace a key another process created meanwhile
+                except FileExistsError:  # another process created it first: use theirs
+                    pass
+                else:
+                    dir_fd = os.open(path.parent, os.O_RDONLY)
+                    try:
+                        os.fsync(dir_fd)
+                    finally:
+                        os.close(dir_fd)
+                    return key
+            finally:
+                os.unlink(tmp)
+        except OSError as exc:  # a write names no file: say which one could not be written
+            raise AuditKeyError(f"cannot write the key file {path}: {exc.strerror or exc}") from exc
     loaded = _load_pem(path, private=True)
     if not isinstance(loaded, Ed25519PrivateKey):
         raise AuditKeyError(f"{path} does not hold an Ed25519 private key")

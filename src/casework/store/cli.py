@@ -70,8 +70,7 @@ def environment_error(exc: BaseException) -> str | None:
     ):
         return f"the database failed: {database_reason(exc)}"
     if isinstance(exc, OSError):
-        where = f" {exc.filename}" if exc.filename else ""
-        return f"cannot use{where}: {exc.strerror or exc}"
+        return f"cannot use {exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc.strerror or exc)
     return None
 
 
