@@ -91,3 +91,44 @@ def test_a_damaged_sqlite_file_is_named_as_damaged(sqlite_url: str, tmp_path: Pa
         assert "error: the database failed: database disk image is malformed: the database file is damaged" in (
             result.output)
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_postgres_lock_held_past_the_timeout_is_one_line_not_a_hang(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import DBAPIError
+
+    from casework.store.url import parse_url
+
+    key = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
+    with Store.open(pg_url, audit_key=tmp_path / "k"):
+        pass
+    monkeypatch.setattr(store_module, "create_store_engine",
+                        functools.partial(store_module.create_store_engine, busy_timeout_ms=200))
+    other = create_engine(parse_url(pg_url))
+
+    def end_session(pid: int) -> None:  # so that a command that waits for ever fails this test instead of hanging it
+        with other.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    try:
+        with other.connect() as holder, holder.begin():  # a psql session that took a lock and went to lunch
+            holder.execute(text("LOCK TABLE cases IN ACCESS EXCLUSIVE MODE"))
+            guard = threading.Timer(10, end_session, [holder.execute(text("SELECT pg_backend_pid()")).scalar_one()])
+            guard.start()
+            result = CliRunner().invoke(app, ["import-log", str(_log(tmp_path)), "--definition", "k", "--db",
+                                              pg_url], env=key)
+            guard.cancel()
+    except DBAPIError:
+        pass  # the guard ended the session: the command had waited 10 s
+    finally:
+        other.dispose()
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.exception
+    assert "error: the database failed: canceling statement due to lock timeout: another session held a lock" in (
+        result.output)
+    assert result.output.rstrip().endswith("nothing was imported")
+    again = CliRunner().invoke(app, ["import-log", str(_log(tmp_path)), "--definition", "k", "--db", pg_url], env=key)
+    assert again.exit_code == 0 and "3 cases, 9 events imported, 0 already present" in again.output

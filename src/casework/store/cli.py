@@ -18,7 +18,7 @@ DbOption = Annotated[
 audit_app = typer.Typer(no_args_is_help=True, help="Tamper-evident audit trail: verify, seal, time travel.")
 
 
-# What SQLite's terse messages mean for the operator, and what to do about it.
+# What the databases' terse messages mean for the operator, and what to do about it.
 _SQLITE_HINTS = {
     "database is locked": "another process held the database's write lock for longer than the busy timeout (30 s);"
                           " run the command again once it is done",
@@ -28,14 +28,16 @@ _SQLITE_HINTS = {
     "unable to open database file": "the database file, or its folder (where SQLite keeps the -wal and -shm files), "
                                     "cannot be opened or is not writable",
     "disk i/o error": "the disk failed to read or write the database",
+    "lock timeout": "another session held a lock on the data for longer than the lock timeout (30 s); run the "
+                    "command again once it is done",
     "malformed": "the database file is damaged (a disk fault, or a copy taken without its -wal file); restore it "
                  "from a backup (`PRAGMA integrity_check` in sqlite3 names what is damaged)",
 }
 # PostgreSQL's SQLSTATE classes (and codes) of a server that cannot do the work as it stands: connection lost (08),
 # out of disk or connections (53), shut down or cancelled (57), I/O failure (58), a read-only standby or
-# transaction (25006), a role without the rights (42501), damaged data or index files (XX001, XX002). Any other
-# error is casework's to answer for.
-_PG_ENVIRONMENT = ("08", "53", "57", "58", "25006", "42501", "XX001", "XX002")
+# transaction (25006), a role without the rights (42501), a lock held past the lock timeout (55P03), damaged data
+# or index files (XX001, XX002). Any other error is casework's to answer for.
+_PG_ENVIRONMENT = ("08", "53", "57", "58", "25006", "42501", "55P03", "XX001", "XX002")
 
 
 def database_reason(exc: BaseException) -> str:

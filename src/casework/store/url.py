@@ -45,7 +45,8 @@ def is_sqlite(engine: Engine) -> bool:
 def create_store_engine(
     url: str, *, pool_size: int = 20, busy_timeout_ms: int = 30_000, read_only: bool = False
 ) -> Engine:
-    """An engine for the store. `read_only`: every connection refuses to write (SQLite's query_only, PostgreSQL's
+    """An engine for the store; a lock wait longer than `busy_timeout_ms` fails (SQLite's busy timeout, PostgreSQL's
+    lock_timeout). `read_only`: every connection refuses to write (SQLite's query_only, PostgreSQL's
     read-only transactions), and SQLite's journal mode is left as the file has it, so that a command that only
     reads cannot change the database, even by accident."""
     parsed = parse_url(url)
@@ -55,12 +56,15 @@ def create_store_engine(
         _configure_sqlite(engine, busy_timeout_ms, read_only)
         return engine
     engine = create_engine(parsed, **kwargs)
-    if read_only:
 
-        @event.listens_for(engine, "connect")
-        def _read_only(dbapi_conn: Any, _record: Any) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # As SQLite's busy timeout: a lock that another session holds longer (a forgotten `LOCK TABLE` in psql, a
+        # stuck transaction) fails the statement with lock_not_available instead of hanging the command forever.
+        dbapi_conn.execute(f"SET lock_timeout = {int(busy_timeout_ms)}")
+        if read_only:
             dbapi_conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            dbapi_conn.commit()
+        dbapi_conn.commit()
 
     return engine
 
