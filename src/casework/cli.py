@@ -2,9 +2,43 @@
 
 from __future__ import annotations
 
-import typer
+import contextlib
+import io
+import os
+import sys
+from typing import Any
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="casework: dynamic case management.")
+import typer
+from typer.core import TyperGroup
+
+
+class _Commands(TyperGroup):
+    """Every command: a failure of the machine (the database locked, read-only or gone, the disk full, a file that
+    cannot be written) ends the command with one line on standard error and exit status 2, not a traceback. What
+    the command reported done before it stays done: each write commits whole or not at all."""
+
+    def invoke(self, ctx: Any) -> Any:
+        from casework.store.cli import environment_error
+
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            # The pipe's reader stopped reading (`| head`): it had what it wanted. Say nothing, as a tool that
+            # SIGPIPE ends does, and with its exit status; standard output goes to /dev/null so that Python's
+            # own flush at exit does not print the same error again.
+            with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141) from exc
+        except Exception as exc:
+            message = environment_error(exc)
+            if message is None:
+                raise
+            typer.echo(f"error: {message}", err=True)
+            raise typer.Exit(2) from exc
+
+
+app = typer.Typer(cls=_Commands, no_args_is_help=True, add_completion=False,
+                  help="casework: dynamic case management.")
 
 # Sub-applications register here, one line each.
 from casework.bench_cli import register as _register_bench  # noqa: E402

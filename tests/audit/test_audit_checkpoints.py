@@ -88,3 +88,68 @@ def test_a_timer_that_fires_after_the_store_closed_writes_nothing(db_url: str, t
     timer.join(5)  # fired: it found the store closed
     with Store.open(db_url, audit_key=tmp_path / "audit.key") as again:
         assert _sealed(again) == (0, 0)
+
+
+def _other_key(path: Path) -> Path:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path.write_bytes(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return path
+
+
+@pytest.mark.parametrize("key_file", ["missing", "another key"])
+def test_a_sealed_database_is_not_sealed_by_a_new_or_another_key(db_url: str, tmp_path: Path, key_file: str) -> None:
+    from casework.audit.checkpoints import AuditKeyError, write_checkpoint
+
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store:
+        _case(store, 2)
+        assert write_checkpoint(store) == 1
+    # The key file was not restored with the database, or a PostgreSQL store is reached from another folder.
+    elsewhere = tmp_path / "elsewhere.key"
+    if key_file == "another key":
+        _other_key(elsewhere)
+    with Store.open(db_url, audit_key=elsewhere) as store:
+        _case(store, 1)
+        with pytest.raises(AuditKeyError, match=r"not the key that signed|no audit key at"):
+            write_checkpoint(store)
+        cp = Checkpointer(store, every_events=1, every_seconds=3600)
+        with pytest.raises(AuditKeyError):
+            cp.note(1)
+        cp.close()
+        assert elsewhere.exists() == (key_file == "another key")  # no key minted for a sealed database
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store:
+        assert _sealed(store) == (2, 1)  # every checkpoint still verifies with the database's key
+        assert write_checkpoint(store) == 2  # and that key seals what was left
+        assert _sealed(store) == (3, 2)
+
+
+def test_a_key_that_could_not_be_written_whole_leaves_no_key_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    import casework
+    from casework.audit.checkpoints import load_or_create_key
+
+    # A full disk, made without root: the process may write files of 40 bytes at most (a key's PEM is 119).
+    script = textwrap.dedent("""
+        import resource, signal, sys
+        from pathlib import Path
+        from casework.audit.checkpoints import load_or_create_key
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40, resource.RLIM_INFINITY))
+        try:
+            load_or_create_key(Path(sys.argv[1]))
+        except ValueError as exc:  # AuditKeyError
+            print(exc)
+    """)
+    key = tmp_path / "keys" / "audit.key"
+    key.parent.mkdir()
+    env = {"PYTHONPATH": str(Path(casework.__file__).parents[1]), "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run([sys.executable, "-c", script, str(key)], env=env, capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == f"cannot write the key file {key}: File too large", done.stderr
+    assert list(key.parent.iterdir()) == []  # before: a 40-byte key file that no checkpoint could read again
+    assert load_or_create_key(key) is not None and key.stat().st_mode & 0o777 == 0o600

@@ -115,3 +115,22 @@ def test_a_database_that_is_not_casework_s_is_refused_untouched(db_url: str, tmp
         db = Path(str(parse_url(db_url).database))
         assert db.read_bytes() == before  # not even switched to WAL mode
         assert sorted(p.name for p in db.parent.iterdir() if p.name.startswith(db.name)) == [db.name]
+
+
+def test_documents_whose_blob_folder_is_missing_are_not_called_ok(db_url: str, tmp_path: Path) -> None:
+    blobs = tmp_path / "blobs"
+    with Store.open(db_url, audit_key=tmp_path / "k", blob_dir=blobs) as store, CaseService(store) as svc:
+        svc.deploy(MODEL)
+        svc.start_case("permit", {}, case_id="p1", now=T0)
+        svc.add_document("p1", "plan.pdf", b"%PDF plan", media_type="application/pdf", actor="ann", now=T0)
+    elsewhere = tmp_path / "moved"  # the folder not copied with the database, or another working folder
+    result = CliRunner().invoke(app, ["audit", "verify", "--db", db_url],
+                                env={"CASEWORK_AUDIT_KEY": str(tmp_path / "k"), "CASEWORK_BLOBS": str(elsewhere)})
+    assert result.exit_code == 2, result.output  # before: exit 0 and "ok", with a note
+    assert result.stdout == ("audit: 1 cases, 6 events, hash chains ok, but the bytes of 1 documents were NOT "
+                             f"checked: no blob folder at {elsewhere}\n")
+    assert f"error: the bytes of 1 audited documents were not checked: no blob folder at {elsewhere}" in (
+        result.stderr)
+    found = CliRunner().invoke(app, ["audit", "verify", "--db", db_url],
+                               env={"CASEWORK_AUDIT_KEY": str(tmp_path / "k"), "CASEWORK_BLOBS": str(blobs)})
+    assert (found.exit_code, found.output) == (0, "audit: 1 cases, 6 events, ok\n")

@@ -429,3 +429,27 @@ def test_witness_lines_of_other_databases_and_a_torn_line_are_not_judged(store: 
             f"{store.audit_key_path}.witness lists none of this database's checkpoints (it lists 5 of other")
     finally:
         renamed.close()
+
+
+def test_what_is_written_while_verify_runs_is_not_taken_for_a_broken_link(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    verifying = importlib.import_module("casework.audit.verify")  # the module: the package exports its function
+    read_heads = verifying._case_heads
+
+    def heads_then_another_process_writes(source):  # type: ignore[no-untyped-def]
+        heads = read_heads(source)
+        _start(store, 2)  # a case that did not exist when the case rows were read
+        _append(store, store.cases_for_test[0], {"round": 9})  # type: ignore[attr-defined]  # one that moved on
+        return heads
+
+    monkeypatch.setattr(verifying, "_case_heads", heads_then_another_process_writes)
+    report = verify(store)
+    # Before, "events belong to no case row" and "events appended past the case row": a live database failed.
+    assert report.ok, report.problems
+    assert (report.cases, report.events) == (3, 12)  # the database as it stood when the run began
+    monkeypatch.undo()
+    again = verify(store)
+    assert again.ok and (again.cases, again.events) == (4, 15)

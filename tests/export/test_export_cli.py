@@ -96,3 +96,28 @@ def test_a_log_without_resources_is_exported_without_them(filled: str, tmp_path:
     ocel = json.loads((tmp_path / "out.json").read_text())
     attributes = [{a["name"]: a["value"] for a in ev["attributes"]} for ev in ocel["events"]]
     assert [a.get("resource") for a in attributes] == ["ann", None]
+
+
+def test_a_reader_that_stops_reading_the_pipe_is_not_an_error(sqlite_url: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import casework
+
+    log = tmp_path / "big.csv"  # far more than a pipe holds (64 KB), so the export is still writing
+    log.write_text("case_id,activity,timestamp\n" + "".join(
+        f"case{n},Activity {n % 7},2020-01-01T10:00:00\n" for n in range(20_000)))
+    with Store.open(sqlite_url, audit_key=tmp_path / "k") as store:
+        import_log(store, log, "intake")
+    env = {**os.environ, "PYTHONPATH": str(Path(casework.__file__).parents[1]),
+           "CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
+    script = "from casework.cli import main; main()"
+    for args in (["export", "--format", "csv", "-o", "-"], ["export", "--format", "xes", "-o", "/dev/stdout"]):
+        with subprocess.Popen([sys.executable, "-c", script, *args, "--db", sqlite_url], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:  # `casework export | head -1`
+            assert proc.stdout is not None and proc.stderr is not None
+            proc.stdout.readline()
+            proc.stdout.close()
+            err = proc.stderr.read().decode()
+            code = proc.wait(timeout=120)
+        assert err == "" and code == 141, (code, err)  # before: "error: cannot write standard output: Broken pipe"

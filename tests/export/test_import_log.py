@@ -227,7 +227,7 @@ def test_rows_out_of_time_order_are_imported_in_time_order(db_url: str, tmp_path
         assert import_log(store, log, "intake").skipped == 2  # the same file again is still the same cases
     log.rename(tmp_path / "again.csv")
     res = CliRunner().invoke(app, ["import-log", str(tmp_path / "again.csv"), "--definition", "intake",
-                                   "--db", db_url])
+                                   "--db", db_url], env={"CASEWORK_AUDIT_KEY": str(tmp_path / "k")})
     assert res.exit_code == 0, res.output
     assert res.stdout.strip() == ("import-log: 2 cases, 7 events imported, 0 already present; 1 cases had rows "
                                   "out of time order (imported in time order)")
@@ -277,13 +277,77 @@ def test_names_and_case_ids_that_spell_the_same_key_are_refused(db_url: str, tmp
     (tmp_path / "a:b.csv").write_text("case_id,activity,timestamp\n1,Z,2025-01-01T10:00:00\n")
     with Store.open(db_url, audit_key=tmp_path / "k") as store:
         assert import_log(store, tmp_path / "a.csv", "intake").cases == 1
+    key = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
     res = CliRunner().invoke(app, ["import-log", str(tmp_path / "a:b.csv"), "--definition", "intake",
-                                   "--db", db_url])
+                                   "--db", db_url], env=key)
     assert res.exit_code == 1
     assert "case '1': its key 'a:b:1' is taken" in res.stderr and "--name" in res.stderr
     res = CliRunner().invoke(app, ["import-log", str(tmp_path / "a:b.csv"), "--definition", "intake",
-                                   "--db", db_url, "--name", "ab"])
+                                   "--db", db_url, "--name", "ab"], env=key)
     assert res.exit_code == 0, res.output
     with Store.open(db_url) as store:
         assert store.counts() == (2, 4)
         assert store.case_id_for_business_key("ab:1") is not None
+
+
+def test_a_missing_audit_key_of_a_sealed_database_stops_the_import_before_it_writes(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "first.csv"
+    log.write_text("case_id,activity,timestamp\nc1,Open,2026-01-01T09:00:00\n")
+    sealing = {"CASEWORK_AUDIT_KEY": str(tmp_path / "sealing.key")}
+    assert CliRunner().invoke(app, ["import-log", str(log), "--definition", "k", "--db", sqlite_url],
+                              env=sealing).exit_code == 0
+    second = tmp_path / "second.csv"
+    second.write_text("case_id,activity,timestamp\nc2,Open,2026-01-01T09:00:00\n")
+    lost = tmp_path / "lost.key"
+    result = CliRunner().invoke(app, ["import-log", str(second), "--definition", "k", "--db", sqlite_url],
+                                env={"CASEWORK_AUDIT_KEY": str(lost)})
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.exception
+    assert f"error: no audit key at {lost}, but this database's checkpoints were signed" in result.output
+    assert result.output.rstrip().endswith("nothing was imported")
+    assert not lost.exists()
+    with Store.open(sqlite_url, audit_key=tmp_path / "sealing.key") as store:
+        assert store.counts() == (1, 2)  # the first log only: nothing of the second was written unsealed
+
+
+def test_an_import_racing_another_import_of_the_same_log_skips_what_the_other_wrote(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "race.csv"
+    log.write_text("case_id,activity,timestamp\n" + "".join(
+        f"c{n},Open,2026-01-01T09:00:00\nc{n},Close,2026-01-01T10:00:0{n}\n" for n in range(3)))
+    monkeypatch.setattr(importlog, "BATCH_CASES", 1)  # a batch per case, so the other import lands between two
+    with Store.open(db_url, audit_key=tmp_path / "k") as store, Store.open(db_url, audit_key=tmp_path / "k") as other:
+        others: list[importlog.ImportResult] = []
+
+        def after_batch(_n: int) -> None:
+            if not others:  # another process runs the same import now, after this one checked its keys
+                others.append(import_log(other, log, "intake"))
+
+        mine = import_log(store, log, "intake", progress=after_batch)
+        assert (others[0].cases, others[0].skipped) == (2, 1)
+        assert (mine.cases, mine.events, mine.skipped) == (1, 3, 2)  # before: IntegrityError on the business key
+        assert store.counts() == (3, 9) and verify(store, snapshots=False).ok
+
+
+def test_a_batch_left_unsealed_by_an_interrupted_import_is_sealed_by_the_run_that_completes_it(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "cut.csv"
+    log.write_text("case_id,activity,timestamp\nc1,Open,2026-01-01T09:00:00\nc2,Open,2026-01-01T09:00:00\n")
+    sealing = importlog.write_checkpoint
+
+    def interrupted(*args: object) -> None:  # Ctrl-C right after the batch committed, before it was sealed
+        raise KeyboardInterrupt
+
+    with Store.open(db_url, audit_key=tmp_path / "k") as store:
+        monkeypatch.setattr(importlog, "write_checkpoint", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            import_log(store, log, "intake")
+        monkeypatch.setattr(importlog, "write_checkpoint", sealing)
+        assert verify(store, snapshots=False).sealed_events == 0
+        again = import_log(store, log, "intake")
+        assert (again.cases, again.skipped) == (0, 2)
+        report = verify(store, snapshots=False)
+        assert report.ok and report.sealed_events == report.events == 4  # before: left unsealed

@@ -130,3 +130,16 @@ def test_verify_names_missing_bytes_and_counts_rows_no_event_vouches_for(svc: Ca
     svc.store.blobs.path_of(row.sha256).unlink()
     broken = verify(svc.store)
     assert not broken.ok and "its bytes (sha256 " in str(broken.first) and "not in the blob store" in str(broken.first)
+
+
+def test_verify_reads_the_bytes_and_attaching_them_again_repairs_a_corrupt_blob(svc: CaseService) -> None:
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    row = svc.add_document(case_id, "report.pdf", b"the report", media_type="application/pdf", actor="ann")
+    blob = svc.store.blobs.path_of(row.sha256)
+    blob.write_bytes(b"the rep0rt")  # a bad disk, or an edit: the file keeps its name
+    broken = verify(svc.store)
+    assert not broken.ok and broken.first is not None and broken.first.case_id == case_id
+    assert "report.pdf' v1: the blob store's file for its bytes" in broken.first.what
+    assert "holds other bytes (corrupt or edited)" in broken.first.what
+    svc.add_document(case_id, "copy.pdf", b"the report", media_type="application/pdf", actor="bob")
+    assert blob.read_bytes() == b"the report" and verify(svc.store).ok

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,20 +44,73 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
+        # Written whole to a temporary file, then linked into place: a key file is either absent or complete. Written
+        # in place, a full disk (or a crash) left a partial key that every later checkpoint refused to read.
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process created it first: use theirs
-            pass
-        else:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pem)
-                fh.flush()
-                os.fsync(fh.fileno())
-            return key
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(pem)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                try:
+                    os.link(tmp, path)  # unlike a rename, refuses to replace a key another process created meanwhile
+                except FileExistsError:  # another process created it first: use theirs
+                    pass
+                else:
+                    dir_fd = os.open(path.parent, os.O_RDONLY)
+                    try:
+                        os.fsync(dir_fd)
+                    finally:
+                        os.close(dir_fd)
+                    return key
+            finally:
+                os.unlink(tmp)
+        except OSError as exc:  # a write names no file: say which one could not be written
+            raise AuditKeyError(f"cannot write the key file {path}: {exc.strerror or exc}") from exc
     loaded = _load_pem(path, private=True)
     if not isinstance(loaded, Ed25519PrivateKey):
         raise AuditKeyError(f"{path} does not hold an Ed25519 private key")
     return loaded
+
+
+def _signing_key(path: Path, sealed_by: str | None) -> Ed25519PrivateKey:
+    """The key to sign the next checkpoint with. `sealed_by` is the public key (hex) of the database's last
+    checkpoint: a database already sealed by a key gets no new one when the key file is missing (moved, not
+    restored with a backup, or a PostgreSQL store's default path read from another working folder), and is not
+    signed by another key: every earlier checkpoint would then fail `audit verify` with the only key left."""
+    if sealed_by is not None and not path.exists():
+        raise AuditKeyError(
+            f"no audit key at {path}, but this database's checkpoints were signed by the key of fingerprint "
+            f"{_fingerprint_hex(sealed_by)}: restore that key file there or point CASEWORK_AUDIT_KEY at it (a new "
+            "key would make every earlier checkpoint fail verification); nothing was sealed"
+        )
+    key = load_or_create_key(path)
+    _check_same_key(key, sealed_by, path)
+    return key
+
+
+def _check_same_key(key: Ed25519PrivateKey, sealed_by: str | None, path: Path | None) -> None:
+    if sealed_by is not None and public_hex(key) != sealed_by:
+        where = f" at {path}" if path is not None else ""
+        raise AuditKeyError(
+            f"the audit key{where} (fingerprint {fingerprint(key)}) is not the key that signed this database's "
+            f"checkpoints (fingerprint {_fingerprint_hex(sealed_by)}): point CASEWORK_AUDIT_KEY at that key; "
+            "nothing was sealed"
+        )
+
+
+def signing_key(store: Store) -> Ed25519PrivateKey:
+    """The store's signing key, checked against the key that signed its last checkpoint (see `_signing_key`)."""
+    with store.read() as conn:
+        sealed_by = conn.execute(
+            select(t.checkpoints.c.public_key).order_by(t.checkpoints.c.last_event_id.desc()).limit(1)
+        ).scalar()
+    return _signing_key(store.audit_key_path, sealed_by)
+
+
+def _fingerprint_hex(public: str) -> str:
+    return hashlib.sha256(bytes.fromhex(public)).hexdigest()[:16]
 
 
 def _load_pem(path: Path, *, private: bool) -> object:
@@ -162,9 +216,12 @@ def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int 
         mark = "%s" if conn.dialect.name == "postgresql" else "?"
         cur = dbapi.cursor()
         try:
-            cur.execute("SELECT last_event_id, running_hash FROM checkpoints ORDER BY last_event_id DESC LIMIT 1")
+            cur.execute(
+                "SELECT last_event_id, running_hash, public_key FROM checkpoints ORDER BY last_event_id DESC LIMIT 1"
+            )
             last = cur.fetchone()
             last_id, running = (int(last[0]), last[1]) if last is not None else (0, GENESIS)
+            sealed_by = last[2] if last is not None else None
             cur.execute(f"SELECT id, case_id, seq, hash FROM events WHERE id > {mark} ORDER BY id", (last_id,))
             heads: dict[str, list[Any]] = {}
             end = last_id
@@ -176,7 +233,9 @@ def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int 
             if end == last_id:
                 return None
             heads_json = canonical_json(heads)
-            signer = key or load_or_create_key(store.audit_key_path)
+            if key is not None:
+                _check_same_key(key, sealed_by, None)
+            signer = key or _signing_key(store.audit_key_path, sealed_by)
             signature = signer.sign(message(end, running, heads_json)).hex()
             now = datetime.now(UTC)
             public = public_hex(signer)
@@ -238,7 +297,7 @@ class Checkpointer:
     def flush(self) -> int | None:
         with self._flushing:
             if self._key is None:
-                self._key = load_or_create_key(self.store.audit_key_path)
+                self._key = signing_key(self.store)
             return write_checkpoint(self.store, self._key)
 
     def close(self) -> None:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Generator
-from contextlib import closing
+from collections.abc import Generator, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Select, func, select
+from sqlalchemy import Connection, Select, func, select
 
 from casework.audit import witness
 from casework.audit.checkpoints import (
@@ -82,8 +82,9 @@ class Report:
 
     @property
     def complete(self) -> bool:
-        """Everything that could be checked was: no signed checkpoint was left unchecked for want of a key."""
-        return self.signatures_unchecked is None
+        """Everything that could be checked was: no signed checkpoint was left unchecked for want of a key, and no
+        audited document's bytes for want of the blob folder."""
+        return self.signatures_unchecked is None and self.blobs_unchecked is None
 
     @property
     def first(self) -> Problem | None:
@@ -92,21 +93,25 @@ class Report:
     def summary(self) -> str:
         if not self.ok:
             return f"audit: {self.cases} cases, {self.events} events, BROKEN at {self.first}"
-        if not self.complete:
+        if self.signatures_unchecked is not None:
             return (
                 f"audit: {self.cases} cases, {self.events} events, hash chains ok, but the signatures of "
                 f"{_checkpoints(self.checkpoints)} were NOT checked: {self.signatures_unchecked}"
             )
+        if self.blobs_unchecked is not None:
+            return (
+                f"audit: {self.cases} cases, {self.events} events, hash chains ok, but the bytes of "
+                f"{self.documents} documents were NOT checked: {self.blobs_unchecked}"
+            )
         return f"audit: {self.cases} cases, {self.events} events, ok"
 
     def notes(self) -> list[str]:
-        """What an ok report did not cover, one line each, to print after the summary (whose line is a contract)."""
+        """What an ok report did not cover, one line each, to print after the summary (whose line is a contract).
+        Documents whose bytes could not be looked for are not a note but an incomplete check (`complete`)."""
         notes = []
         if self.unaudited_documents:
             notes.append(f"note: {self.unaudited_documents} documents predate audited attachments: their rows are "
                          "not covered")
-        if self.blobs_unchecked:
-            notes.append(f"note: the documents' bytes were not checked: {self.blobs_unchecked}")
         if self.witness_unchecked and self.checkpoints:
             notes.append(f"note: deleted checkpoints would go unnoticed: {self.witness_unchecked}")
         if self.witness_unreadable:
@@ -148,10 +153,30 @@ def verify(store: Store, public_key: str | Ed25519PublicKey | None = None, *, sn
     the event they concern, first is first. `snapshots=False` checks the log alone (for stores written below the
     service, whose case rows hold no engine state).
     """
-    report = Report()
     key = _public_key(store, public_key)
+    with _snapshot(store) as conn:
+        return _verify(store, conn, key, _key_file(store, public_key), snapshots)
+
+
+@contextmanager
+def _snapshot(store: Store) -> Iterator[Connection]:
+    """One read transaction for the whole run, so that every query sees the database as it was at one moment.
+    Read in several transactions, a live database (commands, an import) showed verify cases whose row was read
+    before they existed ("events belong to no case row") or before their last command ("events appended past the
+    case row"): a broken link reported where there was none."""
+    with store.engine.connect() as conn:
+        if not store.is_sqlite:
+            conn.execution_options(isolation_level="REPEATABLE READ")  # SQLite's read transaction is a snapshot
+        with conn.begin():
+            yield conn
+
+
+def _verify(
+    store: Store, conn: Connection, key: Ed25519PublicKey | None, key_file: Path, snapshots: bool
+) -> Report:
+    report = Report()
     report.signatures_checked = key is not None
-    heads = _case_heads(store)
+    heads = _case_heads(conn)
     report.cases = len(heads)
     problems: list[tuple[int, Problem]] = []
     seen_cases: set[str] = set()
@@ -206,14 +231,14 @@ def verify(store: Store, public_key: str | Ed25519PublicKey | None = None, *, sn
             _Replayed(case_id, head.snapshot_version, at_snapshot[0], at_snapshot[1], last_seq, state.status, last_id)
         )
         if len(pending) >= _SNAPSHOT_BATCH:
-            problems.extend(_compare_rows(store, pending))
+            problems.extend(_compare_rows(conn, pending))
             pending.clear()
 
     last_id = 0
     e = t.events.c
     query = select(e.id, e.case_id, e.seq, e.type, e.at, e.actor, e.reason, e.payload, e.prev_hash, e.hash)
     # Closed on the way out, even by an exception: on PostgreSQL an open stream holds its transaction.
-    with closing(_stream(store, query.order_by(e.case_id, e.seq))) as stream:
+    with closing(_stream(conn, query.order_by(e.case_id, e.seq))) as stream:
         for ev_id, case_id, seq, type_, at, actor, reason, payload_text, prev_hash, digest in stream:
             report.events += 1
             if case_id != current:
@@ -290,13 +315,13 @@ def verify(store: Store, public_key: str | Ed25519PublicKey | None = None, *, sn
             # A case row with no events at all: the service would take its snapshot as the case's state.
             fresh = CaseState(case_id=case_id, definition_key="")
             pending.append(_Replayed(case_id, 0, _as_json(fresh), 0, 0, fresh.status, 0))
-    problems.extend(_compare_rows(store, pending))
-    problems.extend(_check_documents(store, attached, report))
+    problems.extend(_compare_rows(conn, pending))
+    problems.extend(_check_documents(store, conn, attached, report))
 
     # Pass 2, global order: the running hash must reach each checkpoint's signed value.
     broken = {p.case_id for _, p in problems if p.case_id is not None}
-    problems.extend(_check_checkpoints(store, key, report, broken, set(heads), seen_cases))
-    problems.extend(_check_witness(store, _key_file(store, public_key), report))
+    problems.extend(_check_checkpoints(conn, key, report, broken, set(heads), seen_cases))
+    problems.extend(_check_witness(store, conn, key_file, report))
     if key is None and report.checkpoints:
         report.signatures_unchecked = f"no key at {store.audit_key_path}"
     problems.sort(key=lambda p: p[0])
@@ -314,7 +339,7 @@ def _key_file(store: Store, given: str | Ed25519PublicKey | None) -> Path:
 _HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
 
 
-def _check_witness(store: Store, key_file: Path, report: Report) -> list[tuple[int, Problem]]:
+def _check_witness(store: Store, conn: Connection, key_file: Path, report: Report) -> list[tuple[int, Problem]]:
     """Every checkpoint the witness file saw written must still be in the database, unchanged."""
     path = witness.witness_path(key_file)
     try:
@@ -328,8 +353,7 @@ def _check_witness(store: Store, key_file: Path, report: Report) -> list[tuple[i
     report.witnessed = len(seen.entries)
     report.witness_other_databases = seen.other_databases
     report.witness_unreadable = seen.unreadable
-    with store.read() as conn:
-        stored = checkpoints(conn)
+    stored = checkpoints(conn)
     if stored and not seen.entries:
         report.witness_unchecked = f"the witness file {path} lists none of this database's checkpoints" + (
             f" (it lists {seen.other_databases} of other databases; the same database reached by another host "
@@ -338,7 +362,7 @@ def _check_witness(store: Store, key_file: Path, report: Report) -> list[tuple[i
 
 
 def _check_documents(
-    store: Store, attached: dict[str, tuple[int, str, int, str, dict[str, Any]]], report: Report
+    store: Store, conn: Connection, attached: dict[str, tuple[int, str, int, str, dict[str, Any]]], report: Report
 ) -> list[tuple[int, Problem]]:
     """Each document row against the `document_attached` event that recorded it, and the bytes it names: the
     rows are what readers use, so a row edited, deleted or pointing at other bytes must not pass."""
@@ -348,7 +372,7 @@ def _check_documents(
     look = store.blobs.root.is_dir()
     d = t.documents.c
     query = select(d.id, d.case_id, d.name, d.version, d.media_type, d.sha256, d.size, d.created_by)
-    with closing(_stream(store, query.order_by(d.id))) as rows:
+    with closing(_stream(conn, query.order_by(d.id))) as rows:
         for doc_id, case_id, name, version, media_type, sha256, size, created_by in rows:
             event = attached.pop(doc_id, None)
             if event is None:
@@ -366,8 +390,12 @@ def _check_documents(
                 out.append((ev_id, Problem(ev_case, seq, ev_id, what)))
             elif not look:
                 report.blobs_unchecked = f"no blob folder at {store.blobs.root}"
-            elif not store.blobs.exists(sha256):
-                what = f"document {name!r} v{version}: its bytes (sha256 {sha256[:12]}…) are not in the blob store"
+            elif (intact := store.blobs.intact(sha256)) is not True:
+                # The bytes are read and hashed, not only looked for: a file edited or rotted in place keeps its name.
+                what = (f"document {name!r} v{version}: its bytes (sha256 {sha256[:12]}…) are not in the blob store"
+                        if intact is None else
+                        f"document {name!r} v{version}: the blob store's file for its bytes (sha256 {sha256[:12]}…) "
+                        "holds other bytes (corrupt or edited)")
                 out.append((ev_id, Problem(ev_case, seq, ev_id, what)))
     for ev_id, case_id, seq, _, p in attached.values():
         what = f"document {p.get('name')!r} v{p.get('version')} was attached but its row is gone (row deleted)"
@@ -375,10 +403,13 @@ def _check_documents(
     return out
 
 
-def _stream(store: Store, query: Select[Any]) -> Generator[Any, None, None]:
+def _stream(conn: Connection, query: Select[Any]) -> Generator[Any, None, None]:
     """Rows of `query` as tuples, streamed: the log may be far larger than memory."""
-    with store.engine.connect() as conn:
-        yield from conn.execution_options(stream_results=True, yield_per=5000).execute(query)
+    result = conn.execute(query.execution_options(stream_results=True, yield_per=5000))
+    try:
+        yield from result
+    finally:
+        result.close()  # on PostgreSQL, a server-side cursor in the run's transaction
 
 
 def _as_json(state: CaseState) -> Any:
@@ -386,20 +417,19 @@ def _as_json(state: CaseState) -> Any:
     return json.loads(_SNAPSHOT.encode(state.to_dict()))
 
 
-def _compare_rows(store: Store, replayed: list[_Replayed]) -> list[tuple[int, Problem]]:
+def _compare_rows(conn: Connection, replayed: list[_Replayed]) -> list[tuple[int, Problem]]:
     """Each case row's snapshot and status against the replay of its events."""
     if not replayed:
         return []
     c = t.cases.c
-    with store.read() as conn:
-        rows = {
-            r.id: r
-            for r in conn.execute(
-                select(c.id, c.status, c.version, c.snapshot_version, c.snapshot).where(
-                    c.id.in_([r.case_id for r in replayed])
-                )
+    rows = {
+        r.id: r
+        for r in conn.execute(
+            select(c.id, c.status, c.version, c.snapshot_version, c.snapshot).where(
+                c.id.in_([r.case_id for r in replayed])
             )
-        }
+        )
+    }
     out: list[tuple[int, Problem]] = []
     for r in replayed:
         row = rows.get(r.case_id)
@@ -442,11 +472,10 @@ def _public_key(store: Store, given: str | Ed25519PublicKey | None) -> Ed25519Pu
     return None
 
 
-def _case_heads(store: Store) -> dict[str, _Head]:
+def _case_heads(conn: Connection) -> dict[str, _Head]:
     c = t.cases.c
-    with store.read() as conn:
-        rows = conn.execute(select(c.id, c.version, c.last_hash, c.source, c.snapshot_version))
-        return {r.id: _Head(int(r.version), r.last_hash, r.source, int(r.snapshot_version)) for r in rows}
+    rows = conn.execute(select(c.id, c.version, c.last_hash, c.source, c.snapshot_version))
+    return {r.id: _Head(int(r.version), r.last_hash, r.source, int(r.snapshot_version)) for r in rows}
 
 
 def _signature_problem(cp: Checkpoint, key: Ed25519PublicKey) -> Problem | None:
@@ -478,15 +507,14 @@ def _valid(key: Ed25519PublicKey, signature: str, signed: bytes) -> bool:
 
 
 def _check_checkpoints(
-    store: Store,
+    conn: Connection,
     key: Ed25519PublicKey | None,
     report: Report,
     broken: set[str],
     case_rows: set[str],
     logged_cases: set[str],
 ) -> list[tuple[int, Problem]]:
-    with store.read() as conn:
-        cps = checkpoints(conn)
+    cps = checkpoints(conn)
     report.checkpoints = len(cps)
     problems: list[tuple[int, Problem]] = []
     if key is not None:
@@ -503,7 +531,7 @@ def _check_checkpoints(
     prev_signed: dict[str, int] = {}
     gone = _Gone(case_rows, logged_cases)
     by_id = select(t.events.c.id, t.events.c.case_id, t.events.c.seq, t.events.c.hash).order_by(t.events.c.id)
-    with closing(_stream(store, by_id)) as stream:
+    with closing(_stream(conn, by_id)) as stream:
         for ev_id, case_id, seq, digest in stream:
             while index < len(cps) and ev_id > cps[index].last_event_id:
                 problems.extend(_close_range(cps[index], running, rng, prev_signed, broken, gone))
@@ -514,12 +542,11 @@ def _check_checkpoints(
     while index < len(cps):
         problems.extend(_close_range(cps[index], running, rng, prev_signed, broken, gone))
         running, rng, index = cps[index].running_hash, _Range(), index + 1
-    with store.read() as conn:
-        report.sealed_events = int(
-            conn.execute(
-                select(func.count()).select_from(t.events).where(t.events.c.id <= cps[-1].last_event_id)
-            ).scalar_one()
-        )
+    report.sealed_events = int(
+        conn.execute(
+            select(func.count()).select_from(t.events).where(t.events.c.id <= cps[-1].last_event_id)
+        ).scalar_one()
+    )
     return problems
 
 

@@ -25,9 +25,10 @@ def demo(
         raise typer.Exit(0 if state.status == "completed" else 1)
     from casework.audit.verify import verify
     from casework.service import CaseService
-    from casework.store import Store
+    from casework.store.cli import open_store
 
-    with Store.open(db) as store, CaseService(store) as service:
+    # open_store: an unreachable server, a newer schema or an unwritable folder is one line, not a traceback.
+    with open_store(db, create=True) as store, CaseService(store) as service:
         driver = StoredDriver(service, demo_model_xml("insurance_claim.cmmn"))
         state = run_walkthrough(console, driver=driver)
         service.close()  # seals the walkthrough's events with a checkpoint before they are verified

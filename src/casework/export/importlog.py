@@ -10,9 +10,11 @@ stops the import with nothing stored.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import hashlib
 import json
+import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,9 +22,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
 
-from casework.audit.checkpoints import write_checkpoint
+from casework.audit.checkpoints import signing_key, write_checkpoint
 from casework.audit.hashing import GENESIS
 from casework.logfile import LogHeaderError, find_columns, open_log_text, parse_time
 from casework.store import NewEvent, Store, storable
@@ -30,6 +34,9 @@ from casework.store import schema as t
 from casework.store import writes as w
 
 BATCH_CASES = 500
+# A business key written by another import between the check and the batch's insert: SQLAlchemy's wrapper, or the
+# driver's own error where the batch ran on the driver.
+_UNIQUE_VIOLATIONS = (IntegrityError, sqlite3.IntegrityError, psycopg.errors.UniqueViolation)
 
 
 class LogImportError(ValueError):
@@ -233,6 +240,9 @@ def import_log(
     version = definition.version if definition is not None else 0
     imported = events = skipped = reordered = 0
     now = datetime.now(UTC)
+    # The key that seals each batch, read (and checked against the database's checkpoints) before the first batch
+    # is written: a key missing or foreign stops the import with nothing written, not after its first batch.
+    signer = signing_key(store) if any(key not in stored for key in keys) else None
     for start in range(0, len(log_cases), BATCH_CASES):
         batch = log_cases[start : start + BATCH_CASES]
         case_rows: list[dict[str, Any]] = []
@@ -258,7 +268,7 @@ def import_log(
                         "activities": len(log_case.rows), "status": "completed"}
             case_rows.append(
                 {"case_id": case_id, "key": key, "version": len(rows), "last_hash": rows[-1]["hash"],
-                 "snapshot": snapshot}
+                 "snapshot": snapshot, "digest": digest, "reordered": log_case.reordered}
             )
 
         def work(conn: Connection, case_rows: list[dict[str, Any]] = case_rows,
@@ -269,13 +279,37 @@ def import_log(
                               last_hash=c["last_hash"], snapshot=c["snapshot"], now=now, source="import")
             w.insert_events(conn, event_rows)
 
+        while case_rows:
+            try:
+                store.write(functools.partial(work, case_rows=case_rows, event_rows=event_rows))
+                break
+            except _UNIQUE_VIOLATIONS:
+                # Another import of the same log (a second operator, an overlapping cron run) wrote some of these
+                # cases since they were checked: those are present now, the rest of the batch goes in.
+                taken = _stored_digests(store, [c["key"] for c in case_rows])
+                if not taken:
+                    raise
+                for c in case_rows:
+                    if c["key"] in taken and taken[c["key"]] != c["digest"]:
+                        raise LogImportError(
+                            f"case key {c['key']!r} was just taken by a stored case with other events (another log "
+                            "of the same name, imported at the same time); the batches before it were imported. "
+                            "Import this log under another name (import-log --name NAME)") from None
+                gone = {c["case_id"] for c in case_rows if c["key"] in taken}
+                skipped += len(gone)
+                reordered -= sum(c["reordered"] for c in case_rows if c["case_id"] in gone)
+                case_rows = [c for c in case_rows if c["case_id"] not in gone]
+                event_rows = [r for r in event_rows if r["case_id"] not in gone]
         if case_rows:
-            store.write(work)
             # Sealed batch by batch: a checkpoint's signed heads stay one batch long however large the log, and
             # an import that stops half-way leaves what it loaded sealed.
-            write_checkpoint(store)
+            write_checkpoint(store, signer)
         imported += len(case_rows)
         events += len(event_rows)
         if progress is not None:
             progress(len(batch))
+    # A run stopped between a batch's commit and its checkpoint (Ctrl-C, a kill) left that batch unsealed, and the
+    # run that completes the import finds those cases present and writes no batch of its own: it seals them here.
+    # Nothing to seal costs one query, and reads no key.
+    write_checkpoint(store, signer)
     return ImportResult(imported, events, skipped, reordered)

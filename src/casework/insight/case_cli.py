@@ -51,7 +51,7 @@ def suggest_case(
         except (CaseTypeError, KeyError, OSError) as exc:
             typer.echo(f"error: case type: {exc}", err=True)
             raise typer.Exit(1) from exc
-    with open_store(db) as store:
+    with open_store(db, read_only="suggest case") as store:
         row = store.case(case_id)
         if row is None:
             typer.echo(f"error: no case {case_id}", err=True)

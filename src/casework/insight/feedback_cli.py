@@ -42,7 +42,7 @@ def suggest_feedback(
     start, end = _moment("--since", since), _moment("--until", until)
     if start is not None and end is not None and start >= end:
         raise typer.BadParameter(f"--since {since} is not before --until {until}")
-    with open_store(db) as store, closing(
+    with open_store(db, read_only="suggest feedback") as store, closing(
         store.iter_events(order="id", types=FEEDBACK_TYPES, definition_key=definition)
     ) as events:
         rows = acceptance(((e.case_id, e) for e in events), by_activity=by_activity, since=start, until=end)

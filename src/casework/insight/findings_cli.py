@@ -31,7 +31,7 @@ def suggest_flags(
 
     if severity not in SEVERITIES:
         raise typer.BadParameter(f"choose one of {', '.join(SEVERITIES)}", param_hint="--severity")
-    with open_store(db) as store:
+    with open_store(db, read_only="suggest flags") as store:
         rows = store.findings(case_id=case, min_severity=severity, limit=limit)
     if as_json:
         typer.echo(json.dumps([{**row.__dict__, "raised_at": row.raised_at.isoformat(),

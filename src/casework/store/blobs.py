@@ -20,8 +20,9 @@ class BlobStore:
     def put(self, content: bytes) -> str:
         digest = hashlib.sha256(content).hexdigest()
         target = self.path_of(digest)
-        if target.exists():  # same bytes, same name: storing twice is a no-op
+        if self.intact(digest):  # same bytes, same name: storing twice is a no-op
             return digest
+        # Missing, or a file that no longer holds these bytes (a bad disk, an edit): writing them again repairs it.
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
@@ -49,3 +50,13 @@ class BlobStore:
 
     def exists(self, sha256: str) -> bool:
         return self.path_of(sha256).exists()
+
+    def intact(self, sha256: str) -> bool | None:
+        """True if the file named `sha256` holds bytes of that digest, False if it holds others (corrupt or
+        edited), None if there is no such file. Read in slices: a document may be larger than memory allows."""
+        try:
+            with self.path_of(sha256).open("rb") as fh:
+                digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        except FileNotFoundError:
+            return None
+        return digest == sha256

@@ -18,18 +18,89 @@ DbOption = Annotated[
 audit_app = typer.Typer(no_args_is_help=True, help="Tamper-evident audit trail: verify, seal, time travel.")
 
 
-def open_store(db: str, *, create: bool = False):  # type: ignore[no-untyped-def]
+# What the databases' terse messages mean for the operator, and what to do about it.
+_SQLITE_HINTS = {
+    "database is locked": "another process held the database's write lock for longer than the busy timeout (30 s);"
+                          " run the command again once it is done",
+    "readonly database": "the database file, or its folder (where SQLite keeps the -wal and -shm files), is not "
+                         "writable",
+    "database or disk is full": "the disk is full; free space and run the command again",
+    "unable to open database file": "the database file, or its folder (where SQLite keeps the -wal and -shm files), "
+                                    "cannot be opened or is not writable",
+    "disk i/o error": "the disk failed to read or write the database",
+    "lock timeout": "another session held a lock on the data for longer than the lock timeout (30 s); run the "
+                    "command again once it is done",
+    "malformed": "the database file is damaged (a disk fault, or a copy taken without its -wal file); restore it "
+                 "from a backup (`PRAGMA integrity_check` in sqlite3 names what is damaged)",
+}
+# PostgreSQL's SQLSTATE classes (and codes) of a server that cannot do the work as it stands: connection lost (08),
+# out of disk or connections (53), shut down or cancelled (57), I/O failure (58), a read-only standby or
+# transaction (25006), a role without the rights (42501), a lock held past the lock timeout (55P03), damaged data
+# or index files (XX001, XX002). Any other error is casework's to answer for.
+_PG_ENVIRONMENT = ("08", "53", "57", "58", "25006", "42501", "55P03", "XX001", "XX002")
+
+
+def database_reason(exc: BaseException) -> str:
+    """The driver's message (its first line: no statement, no parameters), and what it means where it is terse."""
+    exc = getattr(exc, "orig", None) or exc
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    hint = next((h for text, h in _SQLITE_HINTS.items() if text in reason.lower()), None)
+    return f"{reason}: {hint}" if hint else reason
+
+
+def environment_error(exc: BaseException) -> str | None:
+    """A one-line account of a failure of the machine rather than of casework (the database locked, read-only or
+    unreachable, the disk full, a file that cannot be written, an audit key that cannot be read), or None for any
+    other exception, which stays a traceback: that is a bug to report."""
+    import sqlite3
+
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    from casework.audit.checkpoints import AuditKeyError
+    from casework.store.migrate import SchemaError
+
+    if isinstance(exc, (AuditKeyError, SchemaError)):
+        return str(exc)
+    driver = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else exc
+    # SQLite's plain DatabaseError is a damaged file ("database disk image is malformed"); its subclasses other
+    # than OperationalError (IntegrityError, ProgrammingError, ...) are casework's own mistakes.
+    if type(driver) in (sqlite3.OperationalError, sqlite3.DatabaseError) or isinstance(
+        driver, psycopg.OperationalError
+    ) or (
+        isinstance(driver, psycopg.Error) and (driver.sqlstate or "").startswith(_PG_ENVIRONMENT)
+    ):
+        return f"the database failed: {database_reason(exc)}"
+    if isinstance(exc, OSError):
+        return f"cannot use {exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc.strerror or exc)
+    return None
+
+
+def _shown(db: str) -> str:
+    """The URL as it may be printed: without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(db).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: parse_url says so
+        return db
+
+
+def open_store(db: str, *, create: bool = False, read_only: str | None = None):  # type: ignore[no-untyped-def]
     """The store at `db`, or exit 2 with a one-line reason. Unless `create`, the database must already be a casework
     database: a mistyped SQLite path must not become a new, empty database, nor another application's database (or
-    an empty PostgreSQL one) gain casework's tables, that `audit verify` then calls ok."""
+    an empty PostgreSQL one) gain casework's tables, that `audit verify` then calls ok. A command that only reads
+    (`read_only` names it) refuses a database of an older schema instead of migrating it: the operator asked to
+    read, not to upgrade, perhaps a copy kept as evidence or one an older casework still serves."""
     from sqlalchemy import create_engine, inspect
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.pool import NullPool
 
     from casework.store import Store
+    from casework.store.migrate import SchemaError, check_known, head_revision, revision_of
     from casework.store.url import parse_url
 
+    shown = _shown(db)
     try:
         parsed = parse_url(db)
         if not create:
@@ -42,20 +113,29 @@ def open_store(db: str, *, create: bool = False):  # type: ignore[no-untyped-def
             try:
                 with probe.connect() as conn:
                     tables = set(inspect(conn).get_table_names())
+                    revision = revision_of(conn) if "alembic_version" in tables else None
             finally:
                 probe.dispose()
             if not {"alembic_version", "cases", "events", "checkpoints"} <= tables:
-                typer.echo(f"error: {make_url(db).render_as_string(hide_password=True)} is not a casework database",
-                           err=True)
+                typer.echo(f"error: {shown} is not a casework database", err=True)
                 raise typer.Exit(2)
-        return Store.open(db)
+            check_known(revision)
+            if read_only and revision != head_revision():
+                typer.echo(
+                    f"error: the database {shown} has an older schema (revision {revision}; this casework needs "
+                    f"{head_revision()}), and `casework {read_only}` only reads: upgrade it first with "
+                    f"`casework reproject --db {shown}` (it migrates the schema and rebuilds what the new version "
+                    "derives from the events)", err=True)
+                raise typer.Exit(2)
+        return Store.open(db, read_only=read_only is not None)
     except StoreURLError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    except SchemaError as exc:
+        typer.echo(f"error: cannot use the database {shown}: {exc}", err=True)
+        raise typer.Exit(2) from exc
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        typer.echo(f"error: cannot open the database {make_url(db).render_as_string(hide_password=True)}: "
-                   f"{reason}", err=True)
+        typer.echo(f"error: cannot open the database {shown}: {database_reason(exc)}", err=True)
         raise typer.Exit(2) from exc
 
 
@@ -68,11 +148,12 @@ def verify_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print the full report as JSON")] = False,
 ) -> None:
     """Recompute every hash chain, signed checkpoint and case snapshot; exit 1 naming the first broken link, 2 if
-    it cannot check (no such database, a bad key, or signed checkpoints and no key to check them with)."""
+    it cannot check (no such database, a bad key, signed checkpoints and no key to check them with, or audited
+    documents and no blob folder to find their bytes in)."""
     from casework.audit.checkpoints import AuditKeyError
     from casework.audit.verify import report_json, verify
 
-    with open_store(db) as store:
+    with open_store(db, read_only="audit verify") as store:
         try:
             report = verify(store, public_key)
         except AuditKeyError as exc:
@@ -91,12 +172,20 @@ def verify_cmd(
     if not report.ok:
         raise typer.Exit(1)
     if not report.complete:
-        # A copy of the database without its key file must not pass for a checked one.
-        typer.echo(
-            f"error: signed checkpoints ({report.checkpoints}) were not checked: {report.signatures_unchecked};"
-            " pass --public-key (64 hex digits or the key file) or set CASEWORK_AUDIT_KEY",
-            err=True,
-        )
+        # A copy of the database without its key file, or without its documents' bytes, must not pass for a
+        # checked one.
+        if report.signatures_unchecked is not None:
+            typer.echo(
+                f"error: signed checkpoints ({report.checkpoints}) were not checked: {report.signatures_unchecked};"
+                " pass --public-key (64 hex digits or the key file) or set CASEWORK_AUDIT_KEY",
+                err=True,
+            )
+        if report.blobs_unchecked is not None:
+            typer.echo(
+                f"error: the bytes of {report.documents} audited documents were not checked: "
+                f"{report.blobs_unchecked}; set CASEWORK_BLOBS to the folder the documents were stored in",
+                err=True,
+            )
         raise typer.Exit(2)
     raise typer.Exit(0)
 
@@ -134,7 +223,7 @@ def state_at_cmd(
         moment = datetime.fromisoformat(at) if at else None
     except ValueError as exc:
         raise typer.BadParameter(f"--at {at!r} is not ISO-8601") from exc
-    with open_store(db) as store:
+    with open_store(db, read_only="audit state-at") as store:
         try:
             state = state_at(store, case_id, at=moment, seq=seq)
         except TimeTravelError as exc:
@@ -163,7 +252,7 @@ def export_cmd(
     except ExportPathError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    with open_store(db) as store:
+    with open_store(db, read_only="export") as store:
         try:
             if to_stdout:
                 sys.stdout.flush()  # what was written to it before goes first
@@ -177,6 +266,8 @@ def export_cmd(
         except ExportPathError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
+        except BrokenPipeError:
+            raise  # the reader of the pipe stopped: not an error to report (casework.cli)
         except OSError as exc:
             typer.echo(f"error: cannot write {shown}: {exc.strerror or exc}", err=True)
             raise typer.Exit(2) from exc
@@ -202,6 +293,13 @@ def import_log_cmd(
 
     from casework.export.importlog import LogImportError, import_log
 
+    imported = 0
+
+    def advance(n: int) -> None:
+        nonlocal imported
+        imported += n
+        progress.advance(task, n)
+
     with open_store(db, create=True) as store:
         try:
             with Progress(
@@ -215,12 +313,21 @@ def import_log_cmd(
             ) as progress:
                 task = progress.add_task(file.name, total=None)  # the log is read once, by import_log
                 result = import_log(
-                    store, file, definition, limit=limit, name=name, progress=lambda n: progress.advance(task, n),
+                    store, file, definition, limit=limit, name=name, progress=advance,
                     on_read=lambda n: progress.update(task, total=n),
                 )
         except LogImportError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
+        except Exception as exc:
+            message = environment_error(exc)
+            if message is None:
+                raise
+            # Batches commit whole and are sealed one by one: what went in stays, and a second run adds the rest.
+            kept = (f"the first {imported} cases of the log were imported (or already present) and stay; importing "
+                    "the file again adds the rest" if imported else "nothing was imported")
+            typer.echo(f"error: {message}; {kept}", err=True)
+            raise typer.Exit(2) from exc
     summary = f"import-log: {result.cases} cases, {result.events} events imported, {result.skipped} already present"
     if result.reordered:
         summary += f"; {result.reordered} cases had rows out of time order (imported in time order)"
@@ -268,7 +375,7 @@ def tasks_cmd(
         except ValueError as exc:
             raise typer.BadParameter(f"--due-before {due_before!r} is not ISO-8601") from exc
         due = due.replace(tzinfo=UTC) if due.tzinfo is None else due
-    with open_store(db) as store:
+    with open_store(db, read_only="tasks") as store:
         rows = store.tasks(
             case_id=case,
             owner=owner,

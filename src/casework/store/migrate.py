@@ -8,11 +8,16 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Arbitrary constant: the PostgreSQL advisory lock that serialises concurrent migrators.
 _PG_LOCK_ID = 0x6361_7365_776B
+
+
+class SchemaError(RuntimeError):
+    """A database whose schema this casework cannot use as it is (written by a newer casework, or older than this
+    one when the caller must not upgrade it); nothing was written."""
 
 
 def alembic_config() -> Config:
@@ -21,8 +26,12 @@ def alembic_config() -> Config:
     return cfg
 
 
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return _script().get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -30,19 +39,41 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine) -> None:
-    """Run pending migrations; a no-op (one cheap query) when the database is current."""
-    head = head_revision()
-    if current_revision(engine) == head:
+def check_known(revision: str | None) -> None:
+    """`SchemaError` if `revision` is not one of this casework's: a newer casework wrote the database, and this
+    one can neither read its tables as they are nor migrate them (Alembic only said it could not locate it)."""
+    if revision is None:
         return
+    known = {script.revision for script in _script().walk_revisions()}
+    if revision not in known:
+        raise SchemaError(
+            f"the database's schema is at revision {revision}, which this casework does not know (it knows up to "
+            f"{head_revision()}): a newer casework wrote it; use that version, or a newer one, with this database"
+        )
+
+
+def revision_of(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine) -> None:
+    """Run pending migrations; a no-op (one cheap query) when the database is current. `SchemaError` if a newer
+    casework wrote the database: nothing is changed."""
+    head = head_revision()
+    current = current_revision(engine)
+    if current == head:
+        return
+    check_known(current)
     cfg = alembic_config()
     with engine.connect() as conn:
         conn = conn.execution_options(casework_write=True)
         with conn.begin():
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_ID})
-            # Another process may have migrated while we waited for the lock.
-            if MigrationContext.configure(conn).get_current_revision() == head:
+            # Another process may have migrated while we waited for the lock (perhaps a newer casework).
+            current = MigrationContext.configure(conn).get_current_revision()
+            if current == head:
                 return
+            check_known(current)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")

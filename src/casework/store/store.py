@@ -58,10 +58,13 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin):
         blob_dir: str | Path | None = None,
         audit_key: str | Path | None = None,
         run_migrations: bool = True,
+        read_only: bool = False,
     ) -> Store:
+        """`read_only`: no migration, and every connection refuses to write (see `create_store_engine`)."""
         url = url or default_db_url()
         parsed = parse_url(url)
-        engine = create_store_engine(url)
+        engine = create_store_engine(url, read_only=read_only)
+        run_migrations = run_migrations and not read_only
         if parsed.get_backend_name() == "sqlite":
             db_path = Path(parsed.database or "casework.db").resolve()
             db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +76,11 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin):
         blobs = Path(blob_dir or os.environ.get("CASEWORK_BLOBS") or default_blobs)
         key = Path(audit_key or os.environ.get("CASEWORK_AUDIT_KEY") or default_key)
         if run_migrations:
-            migrate.upgrade(engine)
+            try:
+                migrate.upgrade(engine)
+            except BaseException:
+                engine.dispose()  # a refused or failed migration must not leave the pool's connections open
+                raise
         return cls(url, engine, blobs, key)
 
     def close(self) -> None:

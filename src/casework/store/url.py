@@ -42,17 +42,34 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_store_engine(url: str, *, pool_size: int = 20, busy_timeout_ms: int = 30_000) -> Engine:
+def create_store_engine(
+    url: str, *, pool_size: int = 20, busy_timeout_ms: int = 30_000, read_only: bool = False
+) -> Engine:
+    """An engine for the store; a lock wait longer than `busy_timeout_ms` fails (SQLite's busy timeout, PostgreSQL's
+    lock_timeout). `read_only`: every connection refuses to write (SQLite's query_only, PostgreSQL's
+    read-only transactions), and SQLite's journal mode is left as the file has it, so that a command that only
+    reads cannot change the database, even by accident."""
     parsed = parse_url(url)
     kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 40, "pool_pre_ping": False}
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs)
-        _configure_sqlite(engine, busy_timeout_ms)
+        _configure_sqlite(engine, busy_timeout_ms, read_only)
         return engine
-    return create_engine(parsed, **kwargs)
+    engine = create_engine(parsed, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # As SQLite's busy timeout: a lock that another session holds longer (a forgotten `LOCK TABLE` in psql, a
+        # stuck transaction) fails the statement with lock_not_available instead of hanging the command forever.
+        dbapi_conn.execute(f"SET lock_timeout = {int(busy_timeout_ms)}")
+        if read_only:
+            dbapi_conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        dbapi_conn.commit()
+
+    return engine
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int, read_only: bool = False) -> None:
     # Python's sqlite3 looks for __adapt__ and __conform__ on every None it binds, raising and discarding an
     # AttributeError each time (3x the cost of binding an int); most projection rows carry several NULLs. An adapter
     # registered for None makes that a dictionary hit; `{}.get(None)` returns None, so NULL is still bound.
@@ -65,7 +82,11 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         # and writers can take the write lock up front with BEGIN IMMEDIATE.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        if read_only:
+            # Switching a file in another journal mode to WAL rewrites its header: a write the reader did not ask for.
+            cur.execute("PRAGMA query_only=ON")
+        else:
+            cur.execute("PRAGMA journal_mode=WAL")
         # FULL: the WAL is fsynced at every commit, so an acknowledged command survives power loss.
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")

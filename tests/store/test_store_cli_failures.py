@@ -1,0 +1,134 @@
+"""The machine fails under a command: the database locked past the busy timeout, a read-only server, a folder
+that is a file. One line on standard error, exit status 2, and what the command had written stays whole."""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from casework.cli import app
+from casework.store import Store
+from casework.store import store as store_module
+
+LOG = "".join(f"c{n},Open,2026-01-01T09:00:00\nc{n},Close,2026-01-01T10:00:00\n" for n in range(3))
+
+
+def _log(tmp_path: Path) -> Path:
+    log = tmp_path / "log.csv"
+    log.write_text("case_id,activity,timestamp\n" + LOG)
+    return log
+
+
+def test_a_database_locked_past_the_busy_timeout_is_one_line_and_a_second_run_imports(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
+    with Store.open(sqlite_url, audit_key=tmp_path / "k"):
+        pass
+    # The same wait, 0.2 s instead of 30 s, so that the test does not sit out the operator's timeout.
+    monkeypatch.setattr(store_module, "create_store_engine",
+                        functools.partial(store_module.create_store_engine, busy_timeout_ms=200))
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")  # another process writing for longer than the timeout
+        result = CliRunner().invoke(app, ["import-log", str(_log(tmp_path)), "--definition", "k", "--db", sqlite_url],
+                                    env=key)
+    finally:
+        holder.close()
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception  # an exit, not an exception's traceback
+    assert "error: the database failed: database is locked: another process held the database's write lock" in (
+        result.output)
+    assert result.output.rstrip().endswith("nothing was imported")
+    again = CliRunner().invoke(app, ["import-log", str(_log(tmp_path)), "--definition", "k", "--db", sqlite_url],
+                               env=key)
+    assert again.exit_code == 0 and "3 cases, 9 events imported, 0 already present" in again.output
+
+
+def test_a_read_only_postgres_server_is_one_line_and_nothing_is_written(pg_url: str, tmp_path: Path) -> None:
+    key = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
+    with Store.open(pg_url, audit_key=tmp_path / "k"):
+        pass
+    standby = pg_url + "%20-cdefault_transaction_read_only%3Don"  # as a hot standby answers writes
+    for command in (["import-log", str(_log(tmp_path)), "--definition", "k"], ["demo"]):
+        result = CliRunner().invoke(app, [*command, "--db", standby], env=key)
+        assert result.exit_code == 2, result.output
+        assert isinstance(result.exception, SystemExit), result.exception
+        assert "error: the database failed: cannot execute INSERT in a read-only transaction" in result.output
+    with Store.open(pg_url, audit_key=tmp_path / "k") as store:
+        assert store.counts() == (0, 0)
+
+
+def test_a_blob_folder_that_is_a_file_is_named(sqlite_url: str, tmp_path: Path) -> None:
+    (tmp_path / "blobs").write_text("not a folder")
+    env = {"CASEWORK_BLOBS": str(tmp_path / "blobs"), "CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
+    result = CliRunner().invoke(app, ["demo", "--db", sqlite_url], env=env)
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.exception
+    assert f"error: cannot use {tmp_path / 'blobs'}" in result.output and "Not a directory" in result.output
+
+
+def test_a_damaged_sqlite_file_is_named_as_damaged(sqlite_url: str, tmp_path: Path) -> None:
+    from casework.export.importlog import import_log
+
+    with Store.open(sqlite_url, audit_key=tmp_path / "k") as store:
+        import_log(store, _log(tmp_path), "k")
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    with sqlite3.connect(path) as conn:  # the last connection closed: the WAL is in the file
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'events'").fetchone()[0]
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with path.open("r+b") as fh:  # a disk fault in the events table's first page; the schema still reads
+        fh.seek((root - 1) * page_size)
+        fh.write(b"\x13" * 64)
+    env = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
+    for command in (["audit", "verify"], ["export", "--format", "csv", "-o", str(tmp_path / "out.csv")]):
+        result = CliRunner().invoke(app, [*command, "--db", sqlite_url], env=env)
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.exception
+        assert "error: the database failed: database disk image is malformed: the database file is damaged" in (
+            result.output)
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_postgres_lock_held_past_the_timeout_is_one_line_not_a_hang(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import DBAPIError
+
+    from casework.store.url import parse_url
+
+    key = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
+    with Store.open(pg_url, audit_key=tmp_path / "k"):
+        pass
+    monkeypatch.setattr(store_module, "create_store_engine",
+                        functools.partial(store_module.create_store_engine, busy_timeout_ms=200))
+    other = create_engine(parse_url(pg_url))
+
+    def end_session(pid: int) -> None:  # so that a command that waits for ever fails this test instead of hanging it
+        with other.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    try:
+        with other.connect() as holder, holder.begin():  # a psql session that took a lock and went to lunch
+            holder.execute(text("LOCK TABLE cases IN ACCESS EXCLUSIVE MODE"))
+            guard = threading.Timer(10, end_session, [holder.execute(text("SELECT pg_backend_pid()")).scalar_one()])
+            guard.start()
+            result = CliRunner().invoke(app, ["import-log", str(_log(tmp_path)), "--definition", "k", "--db",
+                                              pg_url], env=key)
+            guard.cancel()
+    except DBAPIError:
+        pass  # the guard ended the session: the command had waited 10 s
+    finally:
+        other.dispose()
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.exception
+    assert "error: the database failed: canceling statement due to lock timeout: another session held a lock" in (
+        result.output)
+    assert result.output.rstrip().endswith("nothing was imported")
+    again = CliRunner().invoke(app, ["import-log", str(_log(tmp_path)), "--definition", "k", "--db", pg_url], env=key)
+    assert again.exit_code == 0 and "3 cases, 9 events imported, 0 already present" in again.output
