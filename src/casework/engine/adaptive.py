@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from casework.engine import commands as c
@@ -71,6 +72,15 @@ def _candidates(names: tuple[str, ...], what: str, kind: str) -> list[str]:
     return out
 
 
+def _next_id(prefix: str, used: Iterable[str]) -> str:
+    """``<prefix>N`` past every such id in ``used``. Not numbered by counting the overlay's entries: a migration
+    drops those the new model has no room for while the dropped item's instances (and what waiting instances
+    remember of a dropped criterion) stay in the case, and a model may name its own items so; a count would give a
+    later addition an id still in use, and the two would share one definition."""
+    pattern = re.compile(rf"^{prefix}(\d+)$")
+    return f"{prefix}{max((int(m.group(1)) for u in used if (m := pattern.match(u))), default=0) + 1}"
+
+
 @handles(c.AddItem)
 def _add_item(run: Run, cmd: c.AddItem) -> None:
     if cmd.kind not in ADD_EVENT:
@@ -86,9 +96,8 @@ def _add_item(run: Run, cmd: c.AddItem) -> None:
     due = resolve_due(cmd.due, run.now) if cmd.due else None
     groups = _candidates(cmd.candidate_groups, "group", cmd.kind)
     users = _candidates(cmd.candidate_users, "user", cmd.kind)
-    number = sum(1 for op in run.state.overlay if op.get("op") == "add_item") + 1
     spec: dict[str, Any] = {
-        "id": f"adhoc{number}",
+        "id": _next_id("adhoc", (*run.plan.items, *run.state.created_by_def)),
         "name": name,
         "kind": cmd.kind,
         "parent": stage.id,
@@ -135,8 +144,12 @@ def _add_dependency(run: Run, cmd: c.AddDependency) -> None:
     if cycle:
         names = " -> ".join(run.plan.items[i].name for i in cycle)
         raise CommandRejected(f"this dependency would make a cycle: {names}")
-    number = sum(1 for op in run.state.overlay if op.get("op") == "add_dependency") + 1
-    op = {"op": "add_dependency", "item": target.id, "after": [a.id for a in after], "criterion": f"dep{number}"}
+    criterion = _next_id("dep", (
+        *(op["criterion"] for op in run.state.overlay if op.get("op") == "add_dependency"),
+        *(c.id for item in run.plan.items.values() for c in (*item.entry, *item.exit)),
+        *(name for instance in run.state.items.values() for name in instance.memory),
+    ))
+    op = {"op": "add_dependency", "item": target.id, "after": [a.id for a in after], "criterion": criterion}
     run.emit("add_dependency", {"item": target.id, "after": op["after"], "overlay": op})
     run.plan = plan_for(run.base, run.state)
     for instance in run.state.live(target.id):
