@@ -78,3 +78,75 @@ def test_an_added_item_does_not_take_the_place_of_a_modelled_item_with_an_id_lik
     assert plan.items["adhoc1"].name == "Modelled"
     assert {plan.items[i.def_id].name for i in case.state.items.values()} >= {"Modelled", "Added"}
     assert case.item("Modelled") == "active"
+
+
+_CLAIM = """
+  <planItem id="piReview" name="Review" definitionRef="review"/>
+  <planItem id="piAssess" name="Assess" definitionRef="assess"><entryCriterion id="ecAssess" sentryRef="sR"/></planItem>
+  <planItem id="piDecide" name="Decide" definitionRef="decide">{decide_entry}</planItem>
+  {extra_item}
+  <sentry id="sR"><planItemOnPart id="onR" sourceRef="piReview"><standardEvent>complete</standardEvent></planItemOnPart>
+  </sentry>
+  <sentry id="sA"><planItemOnPart id="onA" sourceRef="piAssess"><standardEvent>complete</standardEvent></planItemOnPart>
+    {extra_on_part}</sentry>
+  <humanTask id="review" name="Review"/><humanTask id="assess" name="Assess"/><humanTask id="decide" name="Decide"/>
+"""
+_DECIDE_AFTER_ASSESS = '<entryCriterion id="ecDecide" sentryRef="sA"/>'
+_FRAUD = '<planItem id="piFraud" name="Fraud check" definitionRef="fraud"/><humanTask id="fraud" name="Fraud check"/>'
+_ON_FRAUD = '<planItemOnPart id="onF" sourceRef="piFraud"><standardEvent>complete</standardEvent></planItemOnPart>'
+
+
+def _claim(decide_entry: str = _DECIDE_AFTER_ASSESS, extra_item: str = "", extra_on_part: str = "") -> CaseDefinition:
+    return _model(_CLAIM.format(decide_entry=decide_entry, extra_item=extra_item, extra_on_part=extra_on_part))
+
+
+def test_an_on_part_that_fired_before_a_migration_still_counts_when_the_new_model_adds_one_before_it() -> None:
+    # Decide waits for Assess and (added at run time) Consult; Consult is done. Version 2 makes Decide wait for a new
+    # Fraud check too: the on-part remembered as "the second one" is now Fraud check's, and Consult's comes third.
+    case = Case(_claim())
+    case.do(commands.AddItem(kind="humanTask", name="Consult", actor="ann"))
+    case.do(commands.AddDependency(item="Decide", after=("Consult",), actor="ann"))
+    case.do(commands.CompleteItem(item="Consult"))
+    case.do(commands.Migrate(definition=_claim(extra_item=_FRAUD, extra_on_part=_ON_FRAUD), actor="admin"))
+    case.do(commands.CompleteItem(item="Review"))
+    case.do(commands.CompleteItem(item="Assess"))
+    assert case.item("Decide") == "available"  # Fraud check has not completed
+    case.do(commands.CompleteItem(item="Fraud check"))
+    assert case.item("Decide") == "active"  # and Consult, done before the migration, is not waited for again
+    assert case.replays()
+
+
+def test_a_dependency_keeps_waiting_for_its_items_that_stay_when_one_of_them_leaves_the_plan() -> None:
+    # Decide also waits for Consult (added) and Fraud check; version 2 drops Fraud check, which had not started.
+    waiting_fraud = ('<planItem id="piFraud" name="Fraud check" definitionRef="fraud"><entryCriterion id="ecFraud" '
+                     'sentryRef="sR"/></planItem><humanTask id="fraud" name="Fraud check"/>')
+    case = Case(_claim(extra_item=waiting_fraud))
+    case.do(commands.AddItem(kind="humanTask", name="Consult", actor="ann"))
+    case.do(commands.AddDependency(item="Decide", after=("Consult", "Fraud check"), actor="ann"))
+    case.do(commands.Migrate(definition=_claim(), actor="admin"))
+    case.do(commands.CompleteItem(item="Review"))
+    case.do(commands.CompleteItem(item="Assess"))
+    assert case.item("Decide") == "available"
+    case.do(commands.CompleteItem(item="Consult"))
+    assert case.item("Decide") == "active"
+    assert case.replays()
+
+
+def test_an_item_that_the_new_model_lets_start_without_waiting_starts_at_the_migration() -> None:
+    case = Case(_claim())
+    assert case.item("Decide") == "available"
+    case.do(commands.Migrate(definition=_claim(decide_entry=""), actor="admin"))
+    assert case.item("Decide") == "active"  # as a Decide created by version 2 would be; else it waits for nothing
+    assert case.replays()
+
+
+def test_a_sentry_that_what_already_happened_satisfies_under_the_new_model_fires_at_the_migration() -> None:
+    # Decide waits for Assess and for Consult (added, done); version 2 no longer makes it wait for Assess.
+    case = Case(_claim())
+    case.do(commands.AddItem(kind="humanTask", name="Consult", actor="ann"))
+    case.do(commands.AddDependency(item="Decide", after=("Consult",), actor="ann"))
+    case.do(commands.CompleteItem(item="Consult"))
+    case.do(commands.Migrate(definition=_claim(decide_entry=""), actor="admin"))
+    # Only the added dependency is left, and its item completed: nothing holds Decide back.
+    assert case.item("Decide") == "active"
+    assert case.replays()
