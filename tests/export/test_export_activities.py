@@ -1,0 +1,52 @@
+"""The activities an export shows for cases that workers changed while they ran."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from casework.engine import commands
+from casework.export import export
+from casework.service import CaseService
+from casework.store import Store
+
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+MODEL = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" targetNamespace="urn:test">
+  <case id="claim" name="Claim"><casePlanModel id="plan" name="Review">
+    <planItem id="piReview" name="Review" definitionRef="review"/>
+    <planItem id="piAssess" name="{assess}" definitionRef="assess"><entryCriterion id="ec" sentryRef="s"/></planItem>
+    <sentry id="s"><planItemOnPart id="on" sourceRef="piReview"><standardEvent>complete</standardEvent></planItemOnPart>
+    </sentry>
+    <humanTask id="review" name="Review"/><humanTask id="assess" name="{assess}"/>
+  </casePlanModel></case>
+</definitions>"""
+
+
+@pytest.fixture
+def svc(db_url: str, tmp_path: Path) -> Iterator[CaseService]:
+    store = Store.open(db_url, audit_key=tmp_path / "k", blob_dir=tmp_path / "blobs")
+    service = CaseService(store, clock=lambda: T0)
+    yield service
+    service.close()
+    store.close()
+
+
+def test_an_item_renamed_by_a_migration_is_exported_under_the_name_it_has_since(svc: CaseService,
+                                                                              tmp_path: Path) -> None:
+    svc.deploy(MODEL.format(assess="Assess"))
+    case_id = svc.start_case("claim").case_id
+    svc.execute(case_id, commands.CompleteItem(item="Review", actor="ann"))
+    key, version = svc.deploy(MODEL.format(assess="Assess damage"))
+    svc.execute(case_id, commands.Migrate(definition=svc.definition(key, version)[1], actor="admin", reason="v2"))
+    svc.execute(case_id, commands.CompleteItem(item="Assess damage", actor="bob"))
+    export(svc.store, "csv", tmp_path / "log.csv")
+    with (tmp_path / "log.csv").open() as fh:
+        done = [(r["activity"], r["resource"]) for r in csv.DictReader(fh)]
+    assert done == [("Review", "ann"), ("Assess damage", "bob")]
+    # The same name as the case's task list gives it.
+    assert {t.name for t in svc.store.tasks(case_id=case_id)} == {"Review", "Assess damage"}
