@@ -150,3 +150,16 @@ def test_a_sentry_that_what_already_happened_satisfies_under_the_new_model_fires
     # Only the added dependency is left, and its item completed: nothing holds Decide back.
     assert case.item("Decide") == "active"
     assert case.replays()
+
+
+def test_an_item_new_in_the_model_joins_a_stage_that_was_suspended_during_the_migration_when_it_resumes() -> None:
+    stage_v2 = _STAGE.replace('<humanTask id="b" name="B"/>', '<planItem id="piC" name="C" definitionRef="c"/>'
+                              '<humanTask id="b" name="B"/><humanTask id="c" name="C"/>')
+    case = Case(_model(_TASK_IN_STAGE.format(stage=_STAGE)))
+    case.do(commands.SuspendItem(item="S", actor="ann"))
+    case.do(commands.Migrate(definition=_model(_TASK_IN_STAGE.format(stage=stage_v2)), actor="admin"))
+    case.do(commands.ResumeItem(item="S", actor="ann"))
+    assert case.item("C") == "active"
+    case.do(commands.CompleteItem(item="B"))
+    assert case.item("S") == "active"  # C is still to do
+    assert case.replays()

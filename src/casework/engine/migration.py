@@ -187,12 +187,9 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
             run.end_children(instance)
             run.transition(instance, "remove")
     # Items new in the model appear in the stages that are running, as if those stages had just started.
+    # (A suspended stage gets them when it resumes.)
     for stage in [i for i in run.state.items.values() if i.state == ACTIVE and i.def_id in new.items]:
-        stage_def = run.plan.items[stage.def_id]
-        existing = {i.def_id for i in run.state.child_items(stage.id)}
-        for child in run.plan.children_of(stage_def.id):
-            if child.id not in existing and not child.discretionary:
-                run.create_instance(child, stage)
+        run.create_missing_children(stage)
         run.dirty_stages[stage.id] = None
     # What waits is judged again by the new model's sentries, as the new model would judge it: a criterion already
     # satisfied fires now, an item that the new model lets start without one starts.

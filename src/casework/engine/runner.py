@@ -427,6 +427,16 @@ class Run:
             for child in self.state.child_items(item.id):
                 if child.state == SUSPENDED and child.held_by_parent:
                     self.resume(child, "parentResume")
+            self.create_missing_children(item)
+
+    def create_missing_children(self, stage: ItemInstance) -> None:
+        """Instances of the stage's children that its plan gained while it was not running (an item added to it, or
+        new in the model it migrated to while it was suspended): they start now, as if the stage had just started,
+        instead of never."""
+        existing = {child.def_id for child in self.state.child_items(stage.id)}
+        for child_def in self.plan.children_of(stage.def_id):
+            if child_def.id not in existing and not child_def.discretionary:
+                self.create_instance(child_def, stage)
 
     def terminate(self, item: ItemInstance) -> None:
         self.end_children(item)
