@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from casework.engine import CaseState, Event, commands, execute, replay
+import pytest
+
+from casework.engine import CaseState, CommandRejected, Event, commands, execute, explain, replay
 from casework.model import load_definition
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-# Treatment starts when Admission completes and completes by itself when its work is done.
+# Treatment starts when Admission completes and completes by itself when its work is done; Physio plan is started
+# by hand.
 CARE = """<?xml version="1.0" encoding="UTF-8"?>
 <definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" targetNamespace="urn:test">
   <case id="care" name="Care"><casePlanModel id="plan" name="Care">
@@ -20,7 +23,9 @@ CARE = """<?xml version="1.0" encoding="UTF-8"?>
     <humanTask id="admission" name="Admission"/>
     <stage id="treatment" name="Treatment" autoComplete="true">
       <planItem id="piSurgery" name="Surgery consult" definitionRef="surgery"/>
-      <humanTask id="surgery" name="Surgery consult"/>
+      <planItem id="piPhysio" name="Physio plan" definitionRef="physio">
+        <itemControl><manualActivationRule/></itemControl></planItem>
+      <humanTask id="surgery" name="Surgery consult"/><humanTask id="physio" name="Physio plan"/>
     </stage>
   </casePlanModel></case>
 </definitions>"""
@@ -43,4 +48,27 @@ def test_a_task_added_to_a_suspended_stage_starts_when_the_stage_resumes() -> No
     # The added work exists and holds its stage open, as a modelled task would; it was not dropped.
     assert by_name["Wound check"] == "active"
     assert by_name["Treatment"] == "active"
+    assert replay(definition, "c1", log).to_dict() == state.to_dict()
+
+
+def test_an_enabled_item_that_gains_a_dependency_cannot_be_started_before_it_completes() -> None:
+    definition = load_definition(CARE)
+    state = CaseState.create("c1", definition)
+    log: list[Event] = []
+    for command in (
+        commands.StartCase(actor="ann"),
+        commands.CompleteItem(item="Admission", actor="ann"),
+        commands.AddItem(kind="humanTask", name="Consent", stage="Treatment", actor="ann"),
+        commands.AddDependency(item="Physio plan", after=("Consent",), actor="ann", reason="needs consent first"),
+    ):
+        log.extend(execute(definition, state, command, NOW))
+    assert {i.name: i.state for i in state.items.values()}["Physio plan"] == "enabled"  # it has not started
+    before = state.to_dict()
+    with pytest.raises(CommandRejected, match="'Physio plan' waits for Consent to complete"):
+        execute(definition, state, commands.StartItem(item="Physio plan", actor="bob"), NOW)
+    assert state.to_dict() == before
+    assert "waits for Consent" in explain(definition, state, "Physio plan")[0]
+    log.extend(execute(definition, state, commands.CompleteItem(item="Consent", actor="ann"), NOW))
+    log.extend(execute(definition, state, commands.StartItem(item="Physio plan", actor="bob"), NOW))
+    assert {i.name: i.state for i in state.items.values()}["Physio plan"] == "active"
     assert replay(definition, "c1", log).to_dict() == state.to_dict()
