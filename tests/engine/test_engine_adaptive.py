@@ -72,3 +72,34 @@ def test_an_enabled_item_that_gains_a_dependency_cannot_be_started_before_it_com
     log.extend(execute(definition, state, commands.StartItem(item="Physio plan", actor="bob"), NOW))
     assert {i.name: i.state for i in state.items.values()}["Physio plan"] == "active"
     assert replay(definition, "c1", log).to_dict() == state.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        # Treatment would complete at once (nothing in it is required) and end Surgery consult unstarted.
+        (commands.AddDependency(item="Surgery consult", after=("Treatment",), actor="ann"),
+         "'Surgery consult' is inside 'Treatment' and cannot wait for it"),
+        # A required task waiting for its own stage would hold the stage open for ever.
+        (commands.AddItem(kind="humanTask", name="Wound check", stage="Treatment", after=("Treatment",),
+                          required=True, actor="ann"),
+         "'Wound check' is inside 'Treatment' and cannot wait for it"),
+        (commands.AddItem(kind="humanTask", name="Wound check", stage="Treatment", after=("Care",), actor="ann"),
+         "'Wound check' is inside 'Care' and cannot wait for it"),
+        # Treatment would never start, and the case would complete without it as soon as Admission did.
+        (commands.AddDependency(item="Treatment", after=("Surgery consult",), actor="ann"),
+         "'Treatment' cannot wait for 'Surgery consult', which is inside it"),
+    ],
+)
+def test_an_item_cannot_wait_for_its_own_stage_nor_a_stage_for_what_is_inside_it(
+    command: commands.Command, message: str
+) -> None:
+    definition = load_definition(CARE)
+    state = CaseState.create("c1", definition)
+    execute(definition, state, commands.StartCase(actor="ann"), NOW)
+    before = state.to_dict()
+    with pytest.raises(CommandRejected, match=message):
+        execute(definition, state, command, NOW)
+    assert state.to_dict() == before
+    execute(definition, state, commands.CompleteItem(item="Admission", actor="ann"), NOW)
+    assert {i.name: i.state for i in state.items.values()}["Surgery consult"] == "active"

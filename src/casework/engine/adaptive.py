@@ -81,6 +81,30 @@ def _next_id(prefix: str, used: Iterable[str]) -> str:
     return f"{prefix}{max((int(m.group(1)) for u in used if (m := pattern.match(u))), default=0) + 1}"
 
 
+def _enclosing(run: Run, def_id: str | None) -> list[str]:
+    """The stages around plan item ``def_id``, innermost first (``def_id`` itself when it is given as a stage)."""
+    out: list[str] = []
+    while def_id is not None and def_id in run.plan.items:
+        out.append(def_id)
+        def_id = run.plan.items[def_id].parent
+    return out
+
+
+def _check_not_nested(run: Run, name: str, waiting: str | None, stages: list[str], after: list[PlanItemDef]) -> None:
+    """Item ``name`` (plan item ``waiting``; None for one being added), inside ``stages``, cannot wait for a stage it
+    is in, nor a stage for an item inside it: a stage completes only when its content is done or ends it, and its
+    content exists only while it runs. Either would be accepted and then never hold: the item ends with its stage
+    without having started, or waits for ever and holds it open; or the stage never starts while the rest of the case
+    completes without it."""
+    for a in after:
+        if a.id in stages:
+            raise CommandRejected(f"{name!r} is inside {a.name!r} and cannot wait for it: a stage completes only after "
+                                  "what is inside it")
+        if waiting is not None and waiting in _enclosing(run, a.parent):
+            raise CommandRejected(f"{name!r} cannot wait for {a.name!r}, which is inside it: what is inside a stage "
+                                  "exists only while the stage runs")
+
+
 @handles(c.AddItem)
 def _add_item(run: Run, cmd: c.AddItem) -> None:
     if cmd.kind not in ADD_EVENT:
@@ -92,7 +116,9 @@ def _add_item(run: Run, cmd: c.AddItem) -> None:
     if stage.kind not in STAGE_KINDS:
         raise CommandRejected(f"{stage.name!r} is a {stage.kind}, not a stage")
     stage_instance = _stage_accepts(run, stage)
-    after = [find_def(run, a, "after").id for a in cmd.after]
+    after_defs = [find_def(run, a, "after") for a in cmd.after]
+    _check_not_nested(run, name, None, _enclosing(run, stage.id), after_defs)
+    after = [a.id for a in after_defs]
     due = resolve_due(cmd.due, run.now) if cmd.due else None
     groups = _candidates(cmd.candidate_groups, "group", cmd.kind)
     users = _candidates(cmd.candidate_users, "user", cmd.kind)
@@ -140,6 +166,7 @@ def _add_dependency(run: Run, cmd: c.AddDependency) -> None:
     for a in after:
         if a.id == target.id:
             raise CommandRejected(f"{target.name!r} cannot wait for itself")
+    _check_not_nested(run, target.name, target.id, _enclosing(run, target.parent), after)
     cycle = find_entry_cycle(run.plan.items, {target.id: frozenset(a.id for a in after)})
     if cycle:
         names = " -> ".join(run.plan.items[i].name for i in cycle)
