@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from casework.engine import CaseState, CommandRejected, Event, commands, execute, explain, replay
+from casework.engine import CaseState, CommandRejected, Event, commands, execute, explain, plannable, replay
 from casework.model import load_definition
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -103,3 +103,27 @@ def test_an_item_cannot_wait_for_its_own_stage_nor_a_stage_for_what_is_inside_it
     assert state.to_dict() == before
     execute(definition, state, commands.CompleteItem(item="Admission", actor="ann"), NOW)
     assert {i.name: i.state for i in state.items.values()}["Surgery consult"] == "active"
+
+
+PLANNING = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" targetNamespace="urn:test">
+  <case id="planning" name="Planning"><casePlanModel id="plan" name="Planning">
+    <planItem id="piReview" name="Review" definitionRef="review"/>
+    <planningTable id="table">
+      <discretionaryItem id="diVisit" name="Site visit" definitionRef="visit"/>
+      <discretionaryItem id="diAudit" name="Audit" definitionRef="audit"/>
+    </planningTable>
+    <humanTask id="review" name="Review"/><humanTask id="visit" name="Site visit"/><humanTask id="audit" name="Audit"/>
+  </casePlanModel></case>
+</definitions>"""
+
+
+def test_a_discretionary_item_removed_from_the_plan_is_no_longer_offered_for_planning() -> None:
+    definition = load_definition(PLANNING)
+    state = CaseState.create("c1", definition)
+    execute(definition, state, commands.StartCase(actor="ann"), NOW)
+    assert plannable(definition, state) == ["Site visit", "Audit"]
+    execute(definition, state, commands.RemoveItem(item="Site visit", actor="ann", reason="no site"), NOW)
+    assert plannable(definition, state) == ["Audit"]  # what `plan` accepts
+    with pytest.raises(CommandRejected, match="no item 'Site visit'"):
+        execute(definition, state, commands.PlanItem(item="Site visit", actor="ann"), NOW)

@@ -351,6 +351,8 @@ def plannable(definition: CaseDefinition, state: CaseState) -> list[str]:
         if not stage.planning_table or not any(i.state == ACTIVE for i in state.live(stage.id)):
             continue
         for item_id in stage.planning_table:
+            if item_id in plan.removed:
+                continue  # taken out of the plan by a worker: `plan` no longer finds it
             item = plan.items[item_id]
             if all(_quiet_condition(state, rule) for rule in item.applicability):
                 names.append(item.name)
