@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,3 +51,19 @@ def test_an_item_renamed_by_a_migration_is_exported_under_the_name_it_has_since(
     assert done == [("Review", "ann"), ("Assess damage", "bob")]
     # The same name as the case's task list gives it.
     assert {t.name for t in svc.store.tasks(case_id=case_id)} == {"Review", "Assess damage"}
+
+
+def test_work_offered_and_then_removed_from_the_plan_is_exported_as_withdrawn(svc: CaseService, tmp_path: Path) -> None:
+    svc.deploy(MODEL.format(assess="Assess"))
+    case_id = svc.start_case("claim").case_id
+    svc.execute(case_id, commands.AddItem(kind="humanTask", name="Call garage", manual=True, actor="ann"))
+    svc.execute(case_id, commands.RemoveItem(item="Call garage", actor="bob", reason="quote came by mail"))
+    export(svc.store, "xes", tmp_path / "log.xes")
+    ns = "{http://www.xes-standard.org/}"
+    moves = []
+    for event in ET.parse(tmp_path / "log.xes").getroot().iter(f"{ns}event"):
+        values = {a.get("key"): a.get("value") for a in event}
+        if values["concept:name"] == "Call garage":
+            moves.append((values["lifecycle:transition"], values["org:resource"]))
+    # Offered (enabled: to be started by hand), then withdrawn by Bob; not left open in the log.
+    assert moves == [("schedule", "ann"), ("withdraw", "bob")]

@@ -21,6 +21,8 @@ LIFECYCLE = {
     "complete": "complete",
     "occur": "complete",
     "skip": "manualskip",
+    # Taken out of the plan before it started (by a worker, or by a migration): offered work withdrawn.
+    "remove": "withdraw",
     "terminate": "ate_abort",
     "exit": "ate_abort",
     "parentTerminate": "ate_abort",
