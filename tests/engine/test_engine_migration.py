@@ -163,3 +163,31 @@ def test_an_item_new_in_the_model_joins_a_stage_that_was_suspended_during_the_mi
     case.do(commands.CompleteItem(item="B"))
     assert case.item("S") == "active"  # C is still to do
     assert case.replays()
+
+
+
+_PLANNING = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" targetNamespace="urn:test">
+  <case id="planning" name="Planning">
+    <casePlanModel id="plan" name="Planning">
+      <planItem id="piReview" name="Review" definitionRef="review"/>
+      <planningTable id="table">
+        <discretionaryItem id="diInterview" name="Interview" definitionRef="interview" authorizedRoleRefs="roleSiu"/>
+      </planningTable>
+      <humanTask id="review" name="Review"/><humanTask id="interview" name="Interview"/>
+    </casePlanModel>
+    <caseRoles id="roles"><role id="roleSiu" name="{role}"/></caseRoles>
+  </case>
+</definitions>"""
+
+
+def test_a_participant_keeps_a_case_role_that_the_new_model_renames() -> None:
+    case = Case(load_definition(_PLANNING.format(role="SIU investigator")))
+    case.do(commands.AddParticipant(user="sam", role="SIU investigator", actor="ann"))
+    case.do(commands.AddParticipant(user="sam", role="reviewer", actor="ann"))  # not a model role: kept as it is
+    case.do(commands.Migrate(definition=load_definition(_PLANNING.format(role="Fraud investigator")), actor="admin",
+                             reason="roles renamed"))
+    assert case.state.participants == {"sam": ["reviewer", "Fraud investigator"]}
+    case.do(commands.PlanItem(item="Interview", actor="sam"))  # the role still authorizes what it did
+    assert case.item("Interview") == "active"
+    assert case.replays()

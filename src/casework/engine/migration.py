@@ -8,6 +8,7 @@ survive when the stage that holds them still exists.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from casework.engine.lifecycle import ACTIVE, AVAILABLE, NOT_STARTED, TERMINAL
 from casework.engine.plan import PlanIndex, effective_plan
 from casework.engine.runner import Run
 from casework.engine.state import CaseState, ItemInstance
-from casework.model.definition import CASE_PLAN, CaseDefinition, OnPart, PlanItemDef
+from casework.model.definition import CASE_PLAN, CaseDefinition, CaseRole, OnPart, PlanItemDef
 
 
 @dataclass(frozen=True)
@@ -177,10 +178,12 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
             "keep_overlay": plan.overlay,
         },
     )
+    old_roles = run.plan.definition.roles
     run.base = new
     run.plan = plan_for(new, run.state)
     for payload in memory:
         run.emit("memory", payload)
+    _rename_roles(run, old_roles, new)
     for instance_id in plan.vanishing:
         instance = run.state.items[instance_id]
         if instance.state not in TERMINAL:
@@ -204,6 +207,20 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
             elif definition.id in run.plan.dependents:
                 run.prefill_completed(instance)
         run.schedule_criteria(instance)
+
+
+def _rename_roles(run: Run, old_roles: Mapping[str, CaseRole], new: CaseDefinition) -> None:
+    """Participants keep a model's case role by its name; a role the new model names otherwise (same id) is given
+    to them under its new name, or planning what it authorizes would be refused to the people who hold it."""
+    for role_id, role in old_roles.items():
+        target = new.roles.get(role_id)
+        if target is None or target.name == role.name:
+            continue
+        for user, roles in list(run.state.participants.items()):
+            if role.name in roles:
+                run.emit("remove_participant", {"user": user, "role": role.name})
+                if target.name not in run.state.participants.get(user, []):
+                    run.emit("add_participant", {"user": user, "role": target.name})
 
 
 def _memory_in(
