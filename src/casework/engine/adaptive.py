@@ -132,7 +132,7 @@ def _add_item(run: Run, cmd: c.AddItem) -> None:
         "required": cmd.required,
         "repeat": cmd.repeat,
         "auto_complete": cmd.auto_complete,
-        "assignee": cmd.assignee,
+        "assignee": cmd.assignee.strip() or None if cmd.assignee is not None else None,
         "due": due,
         "description": cmd.description,
     }
@@ -221,11 +221,13 @@ def _remove(run: Run, cmd: c.RemoveItem) -> None:
 @handles(c.Reassign)
 def _reassign(run: Run, cmd: c.Reassign) -> None:
     item = resolve(run, cmd.item, sorted(OPEN), "reassign")
-    if cmd.to is not None and not cmd.to.strip():
+    # Read as AddParticipant reads a user: " bob " kept as given would own a task that bob's inbox never lists.
+    to = cmd.to.strip() if cmd.to is not None else None
+    if to is not None and not to:
         raise CommandRejected("reassign needs a user (or none to unassign)")
-    if item.owner == cmd.to:
-        raise CommandRejected(f"{item.name!r} is already assigned to {cmd.to}")
-    run.emit("reassign", {"item": item.id, "name": item.name, "from": item.owner, "to": cmd.to})
+    if item.owner == to:
+        raise CommandRejected(f"{item.name!r} is already assigned to {to}" if to else f"{item.name!r} has no owner")
+    run.emit("reassign", {"item": item.id, "name": item.name, "from": item.owner, "to": to})
 
 
 def _role_name(run: Run, role: str) -> str:
