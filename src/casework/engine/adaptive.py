@@ -132,7 +132,7 @@ def _add_item(run: Run, cmd: c.AddItem) -> None:
         "required": cmd.required,
         "repeat": cmd.repeat,
         "auto_complete": cmd.auto_complete,
-        "assignee": cmd.assignee.strip() or None if cmd.assignee is not None else None,
+        "assignee": (cmd.assignee.strip() or None) if cmd.assignee is not None else None,
         "due": due,
         "description": cmd.description,
     }

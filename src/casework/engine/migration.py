@@ -2,7 +2,9 @@
 
 ``plan_migration`` is the dry run: item by item, what maps, what is new, what disappears and what cannot be migrated
 and why. ``Migrate`` applies exactly that plan, recorded as one ``migrate`` event; ad hoc items added to the case
-survive when the stage that holds them still exists.
+survive when the stage that holds them still exists. The events after it restate, in the new model's terms, what the
+case remembers of its sentries and the case roles its participants hold, and the lifecycle changes the new model
+makes (items that leave, items that are new, waiting items that it lets start).
 """
 
 from __future__ import annotations
