@@ -283,3 +283,14 @@ def test_a_failed_checkpoint_does_not_fail_the_durable_command_and_the_next_one_
         report = verify(store)
         assert report.ok and report.sealed_events == report.events == len(store.events(case.case_id))
         service.close()
+
+
+def test_a_user_named_with_spaces_around_gets_the_task_in_their_inbox(svc: CaseService) -> None:
+    case_id = svc.start_case("claim", {"amount": 10}, actor="ann").case_id
+    svc.execute(case_id, commands.Reassign(item="Review claim", to=" bob ", actor="ann", reason="bob knows it"))
+    svc.execute(case_id, commands.AddItem(kind="humanTask", name="Call garage", assignee="bob\n", actor="ann"))
+    assert sorted(t.name for t in svc.store.tasks(owner="bob")) == ["Call garage", "Review claim"]
+    with pytest.raises(CommandRejected, match="already assigned to bob"):
+        svc.execute(case_id, commands.Reassign(item="Review claim", to="bob", actor="ann"))
+    with pytest.raises(CommandRejected, match="reassign needs a user"):
+        svc.execute(case_id, commands.Reassign(item="Review claim", to="  ", actor="ann"))

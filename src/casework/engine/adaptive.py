@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from casework.engine import commands as c
@@ -72,6 +72,39 @@ def _candidates(names: tuple[str, ...], what: str, kind: str) -> list[str]:
     return out
 
 
+def _next_id(prefix: str, used: Iterable[str]) -> str:
+    """``<prefix>N`` past every such id in ``used``. Not numbered by counting the overlay's entries: a migration
+    drops those the new model has no room for while the dropped item's instances (and what waiting instances
+    remember of a dropped criterion) stay in the case, and a model may name its own items so; a count would give a
+    later addition an id still in use, and the two would share one definition."""
+    pattern = re.compile(rf"^{prefix}(\d+)$")
+    return f"{prefix}{max((int(m.group(1)) for u in used if (m := pattern.match(u))), default=0) + 1}"
+
+
+def _enclosing(run: Run, def_id: str | None) -> list[str]:
+    """The stages around plan item ``def_id``, innermost first (``def_id`` itself when it is given as a stage)."""
+    out: list[str] = []
+    while def_id is not None and def_id in run.plan.items:
+        out.append(def_id)
+        def_id = run.plan.items[def_id].parent
+    return out
+
+
+def _check_not_nested(run: Run, name: str, waiting: str | None, stages: list[str], after: list[PlanItemDef]) -> None:
+    """Item ``name`` (plan item ``waiting``; None for one being added), inside ``stages``, cannot wait for a stage it
+    is in, nor a stage for an item inside it: a stage completes only when its content is done or ends it, and its
+    content exists only while it runs. Either would be accepted and then never hold: the item ends with its stage
+    without having started, or waits for ever and holds it open; or the stage never starts while the rest of the case
+    completes without it."""
+    for a in after:
+        if a.id in stages:
+            raise CommandRejected(f"{name!r} is inside {a.name!r} and cannot wait for it: a stage completes only after "
+                                  "what is inside it")
+        if waiting is not None and waiting in _enclosing(run, a.parent):
+            raise CommandRejected(f"{name!r} cannot wait for {a.name!r}, which is inside it: what is inside a stage "
+                                  "exists only while the stage runs")
+
+
 @handles(c.AddItem)
 def _add_item(run: Run, cmd: c.AddItem) -> None:
     if cmd.kind not in ADD_EVENT:
@@ -83,13 +116,14 @@ def _add_item(run: Run, cmd: c.AddItem) -> None:
     if stage.kind not in STAGE_KINDS:
         raise CommandRejected(f"{stage.name!r} is a {stage.kind}, not a stage")
     stage_instance = _stage_accepts(run, stage)
-    after = [find_def(run, a, "after").id for a in cmd.after]
+    after_defs = [find_def(run, a, "after") for a in cmd.after]
+    _check_not_nested(run, name, None, _enclosing(run, stage.id), after_defs)
+    after = [a.id for a in after_defs]
     due = resolve_due(cmd.due, run.now) if cmd.due else None
     groups = _candidates(cmd.candidate_groups, "group", cmd.kind)
     users = _candidates(cmd.candidate_users, "user", cmd.kind)
-    number = sum(1 for op in run.state.overlay if op.get("op") == "add_item") + 1
     spec: dict[str, Any] = {
-        "id": f"adhoc{number}",
+        "id": _next_id("adhoc", (*run.plan.items, *run.state.created_by_def)),
         "name": name,
         "kind": cmd.kind,
         "parent": stage.id,
@@ -98,7 +132,7 @@ def _add_item(run: Run, cmd: c.AddItem) -> None:
         "required": cmd.required,
         "repeat": cmd.repeat,
         "auto_complete": cmd.auto_complete,
-        "assignee": cmd.assignee,
+        "assignee": (cmd.assignee.strip() or None) if cmd.assignee is not None else None,
         "due": due,
         "description": cmd.description,
     }
@@ -134,12 +168,17 @@ def _add_dependency(run: Run, cmd: c.AddDependency) -> None:
     for a in after:
         if a.id == target.id:
             raise CommandRejected(f"{target.name!r} cannot wait for itself")
+    _check_not_nested(run, target.name, target.id, _enclosing(run, target.parent), after)
     cycle = find_entry_cycle(run.plan.items, {target.id: frozenset(a.id for a in after)})
     if cycle:
         names = " -> ".join(run.plan.items[i].name for i in cycle)
         raise CommandRejected(f"this dependency would make a cycle: {names}")
-    number = sum(1 for op in run.state.overlay if op.get("op") == "add_dependency") + 1
-    op = {"op": "add_dependency", "item": target.id, "after": [a.id for a in after], "criterion": f"dep{number}"}
+    criterion = _next_id("dep", (
+        *(op["criterion"] for op in run.state.overlay if op.get("op") == "add_dependency"),
+        *(c.id for item in run.plan.items.values() for c in (*item.entry, *item.exit)),
+        *(name for instance in run.state.items.values() for name in instance.memory),
+    ))
+    op = {"op": "add_dependency", "item": target.id, "after": [a.id for a in after], "criterion": criterion}
     run.emit("add_dependency", {"item": target.id, "after": op["after"], "overlay": op})
     run.plan = plan_for(run.base, run.state)
     for instance in run.state.live(target.id):
@@ -186,11 +225,13 @@ def _remove(run: Run, cmd: c.RemoveItem) -> None:
 @handles(c.Reassign)
 def _reassign(run: Run, cmd: c.Reassign) -> None:
     item = resolve(run, cmd.item, sorted(OPEN), "reassign")
-    if cmd.to is not None and not cmd.to.strip():
+    # Read as AddParticipant reads a user: " bob " kept as given would own a task that bob's inbox never lists.
+    to = cmd.to.strip() if cmd.to is not None else None
+    if to is not None and not to:
         raise CommandRejected("reassign needs a user (or none to unassign)")
-    if item.owner == cmd.to:
-        raise CommandRejected(f"{item.name!r} is already assigned to {cmd.to}")
-    run.emit("reassign", {"item": item.id, "name": item.name, "from": item.owner, "to": cmd.to})
+    if item.owner == to:
+        raise CommandRejected(f"{item.name!r} is already assigned to {to}" if to else f"{item.name!r} has no owner")
+    run.emit("reassign", {"item": item.id, "name": item.name, "from": item.owner, "to": to})
 
 
 def _role_name(run: Run, role: str) -> str:
@@ -326,6 +367,8 @@ def plannable(definition: CaseDefinition, state: CaseState) -> list[str]:
         if not running:
             continue
         for item_id in stage.planning_table:
+            if item_id in plan.removed:
+                continue  # taken out of the plan by a worker: `plan` no longer finds it
             item = plan.items[item_id]
             tasks = _table_tasks(plan.items, item_id)
             if tasks and not any(_task_active_in(state, tasks, s) for s in running):

@@ -190,7 +190,11 @@ def _is_event_like(run: Run, ref: str) -> bool:
 
 @handles(c.StartItem)
 def _start_manual(run: Run, cmd: c.StartItem) -> None:
-    run.transition(resolve(run, cmd.item, (ENABLED,), "start"), "manualStart")
+    item = resolve(run, cmd.item, (ENABLED,), "start")
+    waiting = run.unmet_dependencies(item)
+    if waiting:
+        raise CommandRejected(f"{item.name!r} waits for {', '.join(waiting)} to complete (a dependency added to it)")
+    run.transition(item, "manualStart")
 
 
 @handles(c.DisableItem)

@@ -35,6 +35,10 @@ def explain(definition: CaseDefinition, state: CaseState, item_ref: str | None =
     if item.state == AVAILABLE:
         return _why_waiting(probe, item)
     if item.state == ENABLED:
+        waiting = probe.unmet_dependencies(item)
+        if waiting:
+            return [f"{item.name!r} is enabled but waits for {', '.join(waiting)} to complete (a dependency added to "
+                    "it); then someone can start it"]
         return [f"{item.name!r} is enabled: it waits for someone to start it (manual activation)"]
     if item.state == SUSPENDED and item.held_by_parent and item.parent is not None:
         stage = items[item.parent]

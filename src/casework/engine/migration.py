@@ -2,22 +2,26 @@
 
 ``plan_migration`` is the dry run: item by item, what maps, what is new, what disappears and what cannot be migrated
 and why. ``Migrate`` applies exactly that plan, recorded as one ``migrate`` event; ad hoc items added to the case
-survive when the stage that holds them still exists.
+survive when the stage that holds them still exists. The events after it restate, in the new model's terms, what the
+case remembers of its sentries and the case roles its participants hold, and the lifecycle changes the new model
+makes (items that leave, items that are new, waiting items that it lets start).
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from casework.engine import commands as c
 from casework.engine.core import handles, plan_for
 from casework.engine.errors import CommandRejected
-from casework.engine.lifecycle import ACTIVE, SUSPENDED, TERMINAL
+from casework.engine.lifecycle import ACTIVE, AVAILABLE, SUSPENDED, TERMINAL
 from casework.engine.plan import PlanIndex, effective_plan
 from casework.engine.runner import Run
-from casework.engine.state import CaseState
-from casework.model.definition import CASE_PLAN, CaseDefinition, PlanItemDef
+from casework.engine.state import CaseState, ItemInstance
+from casework.model.definition import CASE_PLAN, CaseDefinition, CaseRole, OnPart, PlanItemDef
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,9 @@ class MigrationPlan:
     remap: dict[str, str] = field(default_factory=dict)  # instance id -> new plan item id
     vanishing: list[str] = field(default_factory=list)  # open, not started instances that leave the plan
     overlay: list[dict[str, Any]] = field(default_factory=list)
+    # plan item id in the current plan -> its id in the new one (modelled and added items that map); not recorded
+    # in the event, which has what replay needs (`remap`)
+    sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def blocked(self) -> list[MigrationEntry]:
@@ -109,6 +116,7 @@ def _carry_overlay(
 ) -> None:
     added_ids = {op["def"]["id"] for op in state.overlay if op.get("op") == "add_item"}
     full = {**mapping, **{a: a for a in added_ids}}
+    plan.sources = full
     for op in state.overlay:
         kind = op.get("op")
         if kind == "add_item":
@@ -128,8 +136,10 @@ def _carry_overlay(
                 plan.remap[instance.id] = spec["id"]
             plan.entries.append(MigrationEntry(spec["id"], item.name, "maps", spec["id"], "added while the case ran"))
         elif kind == "add_dependency":
-            if op["item"] in full and all(a in full for a in op["after"]):
-                plan.overlay.append({**op, "item": full[op["item"]], "after": [full[a] for a in op["after"]]})
+            # Waiting for an item that leaves the plan would wait for ever; the items still there are waited for.
+            after = [full[a] for a in op["after"] if a in full]
+            if op["item"] in full and after:
+                plan.overlay.append({**op, "item": full[op["item"]], "after": after})
         elif kind == "remove" and op["item"] in full:
             plan.overlay.append({**op, "item": full[op["item"]]})
 
@@ -155,6 +165,9 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
         for instance_id, def_id in plan.remap.items()
         if run.state.items[instance_id].name != target_plan.items[def_id].name
     }
+    # Judged before the event, which gives the instances the new model's item ids.
+    memory = [m for i in plan.remap for m in _memory_in(run.plan, target_plan, run.state.items[i], plan.sources)]
+    staying = [run.state.items[i] for i in plan.remap if run.state.items[i].state not in TERMINAL]
     run.emit(
         "migrate",
         {
@@ -167,8 +180,12 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
             "keep_overlay": plan.overlay,
         },
     )
+    old_roles = run.plan.definition.roles
     run.base = new
     run.plan = plan_for(new, run.state)
+    for payload in memory:
+        run.emit("memory", payload)
+    _rename_roles(run, old_roles, new)
     for instance_id in plan.vanishing:
         instance = run.state.items[instance_id]
         if instance.state not in TERMINAL:
@@ -187,3 +204,63 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
             if child.id not in existing and not child.discretionary:
                 run.create_instance(child, stage)
         run.dirty_stages[stage.id] = None
+    # What waits is judged again by the new model's sentries, as the new model would judge it: a criterion already
+    # satisfied fires now, an item that the new model lets start without one starts.
+    for instance in staying:
+        if instance.state in TERMINAL:
+            continue
+        parent = run.state.items.get(instance.parent) if instance.parent else None
+        if instance.state == AVAILABLE and parent is not None and parent.state == ACTIVE:
+            definition = run.plan.items[instance.def_id]
+            if not definition.entry:
+                run.queue.append(functools.partial(run.activate_if_available, instance))
+            elif definition.id in run.plan.dependents:
+                run.prefill_completed(instance)
+        run.schedule_criteria(instance)
+
+
+def _rename_roles(run: Run, old_roles: Mapping[str, CaseRole], new: CaseDefinition) -> None:
+    """Participants keep a model's case role by its name; a role the new model names otherwise (same id) is given
+    to them under its new name, or planning what it authorizes would be refused to the people who hold it."""
+    for role_id, role in old_roles.items():
+        target = new.roles.get(role_id)
+        if target is None or target.name == role.name:
+            continue
+        for user, roles in list(run.state.participants.items()):
+            if role.name in roles:
+                run.emit("remove_participant", {"user": user, "role": role.name})
+                if target.name not in run.state.participants.get(user, []):
+                    run.emit("add_participant", {"user": user, "role": target.name})
+
+
+def _memory_in(
+    old_plan: PlanIndex, new_plan: PlanIndex, instance: ItemInstance, sources: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The memory events that say again, in the new plan's terms, which on-parts of the instance's sentries have
+    fired. The case remembers them by their position in the criterion; the new model may order a criterion's
+    on-parts otherwise, add some or drop some (and an added dependency's on-parts come after the modelled ones), so
+    a position kept as it was would name another on-part: the item would start early, or wait for ever for one that
+    fired before the migration."""
+    if not instance.memory or instance.state in TERMINAL:
+        return []
+    old_def, new_def = old_plan.items.get(instance.def_id), new_plan.items.get(sources.get(instance.def_id, ""))
+    if old_def is None or new_def is None:
+        return []
+    old_criteria = {c.id: c for c in (*old_def.exit, *old_def.entry)}
+    new_criteria = {c.id: c for c in (*new_def.exit, *new_def.entry)}
+    events: list[dict[str, Any]] = []
+    for criterion_id, fired in instance.memory.items():
+        old, now = old_criteria.get(criterion_id), new_criteria.get(criterion_id)
+        done: set[tuple[str, str, str]] = set()
+        if old is not None:
+            parts = old.sentry.on_parts
+            done = {_part_key(parts[n], sources) for n in fired if n < len(parts)}
+        kept = [] if now is None else [n for n, p in enumerate(now.sentry.on_parts) if _part_key(p, {}) in done]
+        if kept != fired:
+            events.append({"id": instance.id, "criterion": criterion_id, "parts": kept})
+    return events
+
+
+def _part_key(part: OnPart, sources: dict[str, str]) -> tuple[str, str, str]:
+    source = sources.get(part.source, part.source) if part.kind == "planItem" else part.source
+    return part.kind, source, part.event

@@ -350,6 +350,20 @@ class Run:
                 self.fired_parts[(item.id, criterion.id)] = (sorted([*parts, *done]), False)
             self.pending[(item.id, criterion.id, False)] = criterion
 
+    def unmet_dependencies(self, item: ItemInstance) -> list[str]:
+        """Names of the items that dependencies added at run time make ``item`` wait for and that have not completed.
+        An item that was already enabled when it gained a dependency has left the state in which sentries hold it
+        back (CMMN has no way back to available); this is what holds it back until they complete."""
+        if item.def_id not in self.plan.dependents:
+            return []
+        waiting: dict[str, None] = {}
+        for criterion in self.plan.items[item.def_id].entry:
+            for part in criterion.sentry.on_parts:
+                if part.added and part.kind == "planItem" and not self.has_completed(part.source):
+                    source = self.plan.items.get(part.source)
+                    waiting[source.name if source is not None else part.source] = None
+        return list(waiting)
+
     def has_completed(self, def_id: str) -> bool:
         return any(i.state == "completed" for i in self.state.instances_of(def_id))
 

@@ -1,7 +1,7 @@
 """Turn a case's stored events into process-mining activities: which plan item did what, when, by whom.
 
-Works from the events alone (no engine, no replay): `item_created` names the instance, `item_transition` moves it,
-and imported history carries its activity name directly.
+Works from the events alone (no engine, no replay): `item_created` names the instance, `migrate` may rename it,
+`item_transition` moves it, and imported history carries its activity name directly.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ LIFECYCLE = {
     "complete": "complete",
     "occur": "complete",
     "skip": "manualskip",
+    # Taken out of the plan before it started (by a worker, or by a migration): offered work withdrawn.
+    "remove": "withdraw",
     "terminate": "ate_abort",
     "exit": "ate_abort",
     "parentTerminate": "ate_abort",
@@ -80,6 +82,13 @@ def activities(events: Iterable[StoredEvent]) -> Iterator[Activity]:
             if info is not None:
                 yield Activity(ev.id, ev.case_id, ev.seq, info[0], "reassign", parse_at(ev.at), ev.actor,
                                p.get("item"), info[1])
+        elif ev.type == "migrate":
+            # The new model may name an item otherwise: what it does from now on is done under the new name, as the
+            # case and its task list show it.
+            for item_id, name in p.get("rename", {}).items():
+                info = items.get(item_id)
+                if info is not None:
+                    items[item_id] = (name, info[1], info[2])
         elif ev.type == "imported_activity":
             # Not the event's actor: a row without a resource is stored as done by "import", which is no resource.
             yield Activity(ev.id, ev.case_id, ev.seq, str(p["activity"]), "complete", parse_at(ev.at),

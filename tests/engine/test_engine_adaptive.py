@@ -1,0 +1,129 @@
+"""Adaptive commands on stages that are not running at the moment of the change."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from casework.engine import CaseState, CommandRejected, Event, commands, execute, explain, plannable, replay
+from casework.model import load_definition
+
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+# Treatment starts when Admission completes and completes by itself when its work is done; Physio plan is started
+# by hand.
+CARE = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" targetNamespace="urn:test">
+  <case id="care" name="Care"><casePlanModel id="plan" name="Care">
+    <planItem id="piAdmission" name="Admission" definitionRef="admission"/>
+    <planItem id="piTreatment" name="Treatment" definitionRef="treatment"><entryCriterion id="ec" sentryRef="s"/>
+    </planItem>
+    <sentry id="s"><planItemOnPart id="on" sourceRef="piAdmission"><standardEvent>complete</standardEvent>
+    </planItemOnPart></sentry>
+    <humanTask id="admission" name="Admission"/>
+    <stage id="treatment" name="Treatment" autoComplete="true">
+      <planItem id="piSurgery" name="Surgery consult" definitionRef="surgery"/>
+      <planItem id="piPhysio" name="Physio plan" definitionRef="physio">
+        <itemControl><manualActivationRule/></itemControl></planItem>
+      <humanTask id="surgery" name="Surgery consult"/><humanTask id="physio" name="Physio plan"/>
+    </stage>
+  </casePlanModel></case>
+</definitions>"""
+
+
+def test_a_task_added_to_a_suspended_stage_starts_when_the_stage_resumes() -> None:
+    definition = load_definition(CARE)
+    state = CaseState.create("c1", definition)
+    log: list[Event] = []
+    for command in (
+        commands.StartCase(actor="ann"),
+        commands.CompleteItem(item="Admission", actor="ann"),
+        commands.SuspendItem(item="Treatment", actor="ann", reason="patient transferred"),
+        commands.AddItem(kind="humanTask", name="Wound check", stage="Treatment", actor="nurse", reason="ulcer"),
+        commands.ResumeItem(item="Treatment", actor="ann"),
+        commands.CompleteItem(item="Surgery consult", actor="ann"),
+    ):
+        log.extend(execute(definition, state, command, NOW))
+    by_name = {i.name: i.state for i in state.items.values()}
+    # The added work exists and holds its stage open, as a modelled task would; it was not dropped.
+    assert by_name["Wound check"] == "active"
+    assert by_name["Treatment"] == "active"
+    assert replay(definition, "c1", log).to_dict() == state.to_dict()
+
+
+def test_an_enabled_item_that_gains_a_dependency_cannot_be_started_before_it_completes() -> None:
+    definition = load_definition(CARE)
+    state = CaseState.create("c1", definition)
+    log: list[Event] = []
+    for command in (
+        commands.StartCase(actor="ann"),
+        commands.CompleteItem(item="Admission", actor="ann"),
+        commands.AddItem(kind="humanTask", name="Consent", stage="Treatment", actor="ann"),
+        commands.AddDependency(item="Physio plan", after=("Consent",), actor="ann", reason="needs consent first"),
+    ):
+        log.extend(execute(definition, state, command, NOW))
+    assert {i.name: i.state for i in state.items.values()}["Physio plan"] == "enabled"  # it has not started
+    before = state.to_dict()
+    with pytest.raises(CommandRejected, match="'Physio plan' waits for Consent to complete"):
+        execute(definition, state, commands.StartItem(item="Physio plan", actor="bob"), NOW)
+    assert state.to_dict() == before
+    assert "waits for Consent" in explain(definition, state, "Physio plan")[0]
+    log.extend(execute(definition, state, commands.CompleteItem(item="Consent", actor="ann"), NOW))
+    log.extend(execute(definition, state, commands.StartItem(item="Physio plan", actor="bob"), NOW))
+    assert {i.name: i.state for i in state.items.values()}["Physio plan"] == "active"
+    assert replay(definition, "c1", log).to_dict() == state.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        # Treatment would complete at once (nothing in it is required) and end Surgery consult unstarted.
+        (commands.AddDependency(item="Surgery consult", after=("Treatment",), actor="ann"),
+         "'Surgery consult' is inside 'Treatment' and cannot wait for it"),
+        # A required task waiting for its own stage would hold the stage open for ever.
+        (commands.AddItem(kind="humanTask", name="Wound check", stage="Treatment", after=("Treatment",),
+                          required=True, actor="ann"),
+         "'Wound check' is inside 'Treatment' and cannot wait for it"),
+        (commands.AddItem(kind="humanTask", name="Wound check", stage="Treatment", after=("Care",), actor="ann"),
+         "'Wound check' is inside 'Care' and cannot wait for it"),
+        # Treatment would never start, and the case would complete without it as soon as Admission did.
+        (commands.AddDependency(item="Treatment", after=("Surgery consult",), actor="ann"),
+         "'Treatment' cannot wait for 'Surgery consult', which is inside it"),
+    ],
+)
+def test_an_item_cannot_wait_for_its_own_stage_nor_a_stage_for_what_is_inside_it(
+    command: commands.Command, message: str
+) -> None:
+    definition = load_definition(CARE)
+    state = CaseState.create("c1", definition)
+    execute(definition, state, commands.StartCase(actor="ann"), NOW)
+    before = state.to_dict()
+    with pytest.raises(CommandRejected, match=message):
+        execute(definition, state, command, NOW)
+    assert state.to_dict() == before
+    execute(definition, state, commands.CompleteItem(item="Admission", actor="ann"), NOW)
+    assert {i.name: i.state for i in state.items.values()}["Surgery consult"] == "active"
+
+
+PLANNING = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" targetNamespace="urn:test">
+  <case id="planning" name="Planning"><casePlanModel id="plan" name="Planning">
+    <planItem id="piReview" name="Review" definitionRef="review"/>
+    <planningTable id="table">
+      <discretionaryItem id="diVisit" name="Site visit" definitionRef="visit"/>
+      <discretionaryItem id="diAudit" name="Audit" definitionRef="audit"/>
+    </planningTable>
+    <humanTask id="review" name="Review"/><humanTask id="visit" name="Site visit"/><humanTask id="audit" name="Audit"/>
+  </casePlanModel></case>
+</definitions>"""
+
+
+def test_a_discretionary_item_removed_from_the_plan_is_no_longer_offered_for_planning() -> None:
+    definition = load_definition(PLANNING)
+    state = CaseState.create("c1", definition)
+    execute(definition, state, commands.StartCase(actor="ann"), NOW)
+    assert plannable(definition, state) == ["Site visit", "Audit"]
+    execute(definition, state, commands.RemoveItem(item="Site visit", actor="ann", reason="no site"), NOW)
+    assert plannable(definition, state) == ["Audit"]  # what `plan` accepts
+    with pytest.raises(CommandRejected, match="no item 'Site visit'"):
+        execute(definition, state, commands.PlanItem(item="Site visit", actor="ann"), NOW)

@@ -1,0 +1,193 @@
+"""Migrating a running case that workers have changed: ad hoc items, added dependencies, sentries half-way through.
+What the case remembers and what it adds afterwards must mean the same under the new model as under the old one."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from casework.engine import CaseState, Event, commands, execute, plan_for, replay
+from casework.model import CaseDefinition, load_definition
+
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+def _model(body: str, key: str = "adapt") -> CaseDefinition:
+    return load_definition(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" targetNamespace="urn:test">'
+        f'<case id="{key}" name="Adapt"><casePlanModel id="plan" name="Adapt">{body}</casePlanModel></case>'
+        "</definitions>"
+    )
+
+
+class Case:
+    """A case that keeps its log and the definition it runs on, so a test can migrate it and check replay."""
+
+    def __init__(self, definition: CaseDefinition) -> None:
+        self.definition = definition
+        self.state = CaseState.create("c1", definition)
+        self.log: list[Event] = []
+        self.do(commands.StartCase(actor="ann"))
+
+    def do(self, command: commands.Command) -> list[Event]:
+        events = execute(self.definition, self.state, command, NOW)
+        self.log.extend(events)
+        if isinstance(command, commands.Migrate):
+            self.definition = command.definition
+        return events
+
+    def item(self, name: str) -> str:
+        (found,) = [i for i in self.state.items.values() if i.name == name]
+        return found.state
+
+    def replays(self) -> bool:
+        return replay(self.definition, "c1", self.log).to_dict() == self.state.to_dict()
+
+
+_TASK_IN_STAGE = """
+  <planItem id="piA" name="A" definitionRef="a"/>
+  {stage}
+  <humanTask id="a" name="A"/>
+"""
+_STAGE = """<planItem id="piS" name="S" definitionRef="s"/>
+  <stage id="s" name="S"><planItem id="piB" name="B" definitionRef="b"/><humanTask id="b" name="B"/></stage>"""
+
+
+def test_an_item_added_after_a_migration_dropped_an_earlier_one_gets_an_id_of_its_own() -> None:
+    # "X" was added to stage S and done; the new model has no S, so X leaves the overlay while its instance stays.
+    case = Case(_model(_TASK_IN_STAGE.format(stage=_STAGE)))
+    case.do(commands.AddItem(kind="humanTask", name="X", stage="S", actor="ann"))
+    case.do(commands.CompleteItem(item="B"))
+    case.do(commands.CompleteItem(item="X"))
+    case.do(commands.AddItem(kind="humanTask", name="Y", assignee="bob", actor="ann"))
+    case.do(commands.Migrate(definition=_model(_TASK_IN_STAGE.format(stage="")), actor="admin"))
+    case.do(commands.AddItem(kind="humanTask", name="Z", candidate_groups=("clerks",), actor="ann"))
+    by_name = {i.name: i for i in case.state.items.values()}
+    assert len({by_name[n].def_id for n in ("X", "Y", "Z")}) == 3
+    plan = plan_for(case.definition, case.state)
+    assert plan.items[by_name["Y"].def_id].name == "Y"
+    assert plan.items[by_name["Y"].def_id].candidate_groups == ()
+    assert plan.items[by_name["Z"].def_id].candidate_groups == ("clerks",)
+    assert case.replays()
+
+
+def test_an_added_item_does_not_take_the_place_of_a_modelled_item_with_an_id_like_its_own() -> None:
+    case = Case(_model('<planItem id="adhoc1" name="Modelled" definitionRef="m"/><humanTask id="m" name="Modelled"/>'))
+    case.do(commands.AddItem(kind="humanTask", name="Added", actor="ann"))
+    plan = plan_for(case.definition, case.state)
+    assert plan.items["adhoc1"].name == "Modelled"
+    assert {plan.items[i.def_id].name for i in case.state.items.values()} >= {"Modelled", "Added"}
+    assert case.item("Modelled") == "active"
+
+
+_CLAIM = """
+  <planItem id="piReview" name="Review" definitionRef="review"/>
+  <planItem id="piAssess" name="Assess" definitionRef="assess"><entryCriterion id="ecAssess" sentryRef="sR"/></planItem>
+  <planItem id="piDecide" name="Decide" definitionRef="decide">{decide_entry}</planItem>
+  {extra_item}
+  <sentry id="sR"><planItemOnPart id="onR" sourceRef="piReview"><standardEvent>complete</standardEvent></planItemOnPart>
+  </sentry>
+  <sentry id="sA"><planItemOnPart id="onA" sourceRef="piAssess"><standardEvent>complete</standardEvent></planItemOnPart>
+    {extra_on_part}</sentry>
+  <humanTask id="review" name="Review"/><humanTask id="assess" name="Assess"/><humanTask id="decide" name="Decide"/>
+"""
+_DECIDE_AFTER_ASSESS = '<entryCriterion id="ecDecide" sentryRef="sA"/>'
+_FRAUD = '<planItem id="piFraud" name="Fraud check" definitionRef="fraud"/><humanTask id="fraud" name="Fraud check"/>'
+_ON_FRAUD = '<planItemOnPart id="onF" sourceRef="piFraud"><standardEvent>complete</standardEvent></planItemOnPart>'
+
+
+def _claim(decide_entry: str = _DECIDE_AFTER_ASSESS, extra_item: str = "", extra_on_part: str = "") -> CaseDefinition:
+    return _model(_CLAIM.format(decide_entry=decide_entry, extra_item=extra_item, extra_on_part=extra_on_part))
+
+
+def test_an_on_part_that_fired_before_a_migration_still_counts_when_the_new_model_adds_one_before_it() -> None:
+    # Decide waits for Assess and (added at run time) Consult; Consult is done. Version 2 makes Decide wait for a new
+    # Fraud check too: the on-part remembered as "the second one" is now Fraud check's, and Consult's comes third.
+    case = Case(_claim())
+    case.do(commands.AddItem(kind="humanTask", name="Consult", actor="ann"))
+    case.do(commands.AddDependency(item="Decide", after=("Consult",), actor="ann"))
+    case.do(commands.CompleteItem(item="Consult"))
+    case.do(commands.Migrate(definition=_claim(extra_item=_FRAUD, extra_on_part=_ON_FRAUD), actor="admin"))
+    case.do(commands.CompleteItem(item="Review"))
+    case.do(commands.CompleteItem(item="Assess"))
+    assert case.item("Decide") == "available"  # Fraud check has not completed
+    case.do(commands.CompleteItem(item="Fraud check"))
+    assert case.item("Decide") == "active"  # and Consult, done before the migration, is not waited for again
+    assert case.replays()
+
+
+def test_a_dependency_keeps_waiting_for_its_items_that_stay_when_one_of_them_leaves_the_plan() -> None:
+    # Decide also waits for Consult (added) and Fraud check; version 2 drops Fraud check, which had not started.
+    waiting_fraud = ('<planItem id="piFraud" name="Fraud check" definitionRef="fraud"><entryCriterion id="ecFraud" '
+                     'sentryRef="sR"/></planItem><humanTask id="fraud" name="Fraud check"/>')
+    case = Case(_claim(extra_item=waiting_fraud))
+    case.do(commands.AddItem(kind="humanTask", name="Consult", actor="ann"))
+    case.do(commands.AddDependency(item="Decide", after=("Consult", "Fraud check"), actor="ann"))
+    case.do(commands.Migrate(definition=_claim(), actor="admin"))
+    case.do(commands.CompleteItem(item="Review"))
+    case.do(commands.CompleteItem(item="Assess"))
+    assert case.item("Decide") == "available"
+    case.do(commands.CompleteItem(item="Consult"))
+    assert case.item("Decide") == "active"
+    assert case.replays()
+
+
+def test_an_item_that_the_new_model_lets_start_without_waiting_starts_at_the_migration() -> None:
+    case = Case(_claim())
+    assert case.item("Decide") == "available"
+    case.do(commands.Migrate(definition=_claim(decide_entry=""), actor="admin"))
+    assert case.item("Decide") == "active"  # as a Decide created by version 2 would be; else it waits for nothing
+    assert case.replays()
+
+
+def test_a_sentry_that_what_already_happened_satisfies_under_the_new_model_fires_at_the_migration() -> None:
+    # Decide waits for Assess and for Consult (added, done); version 2 no longer makes it wait for Assess.
+    case = Case(_claim())
+    case.do(commands.AddItem(kind="humanTask", name="Consult", actor="ann"))
+    case.do(commands.AddDependency(item="Decide", after=("Consult",), actor="ann"))
+    case.do(commands.CompleteItem(item="Consult"))
+    case.do(commands.Migrate(definition=_claim(decide_entry=""), actor="admin"))
+    # Only the added dependency is left, and its item completed: nothing holds Decide back.
+    assert case.item("Decide") == "active"
+    assert case.replays()
+
+
+def test_an_item_new_in_the_model_joins_a_stage_that_was_suspended_during_the_migration_when_it_resumes() -> None:
+    stage_v2 = _STAGE.replace('<humanTask id="b" name="B"/>', '<planItem id="piC" name="C" definitionRef="c"/>'
+                              '<humanTask id="b" name="B"/><humanTask id="c" name="C"/>')
+    case = Case(_model(_TASK_IN_STAGE.format(stage=_STAGE)))
+    case.do(commands.SuspendItem(item="S", actor="ann"))
+    case.do(commands.Migrate(definition=_model(_TASK_IN_STAGE.format(stage=stage_v2)), actor="admin"))
+    case.do(commands.ResumeItem(item="S", actor="ann"))
+    assert case.item("C") == "active"
+    case.do(commands.CompleteItem(item="B"))
+    assert case.item("S") == "active"  # C is still to do
+    assert case.replays()
+
+
+
+_PLANNING = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" targetNamespace="urn:test">
+  <case id="planning" name="Planning">
+    <casePlanModel id="plan" name="Planning">
+      <planItem id="piReview" name="Review" definitionRef="review"/>
+      <planningTable id="table">
+        <discretionaryItem id="diInterview" name="Interview" definitionRef="interview" authorizedRoleRefs="roleSiu"/>
+      </planningTable>
+      <humanTask id="review" name="Review"/><humanTask id="interview" name="Interview"/>
+    </casePlanModel>
+    <caseRoles id="roles"><role id="roleSiu" name="{role}"/></caseRoles>
+  </case>
+</definitions>"""
+
+
+def test_a_participant_keeps_a_case_role_that_the_new_model_renames() -> None:
+    case = Case(load_definition(_PLANNING.format(role="SIU investigator")))
+    case.do(commands.AddParticipant(user="sam", role="SIU investigator", actor="ann"))
+    case.do(commands.AddParticipant(user="sam", role="reviewer", actor="ann"))  # not a model role: kept as it is
+    case.do(commands.Migrate(definition=load_definition(_PLANNING.format(role="Fraud investigator")), actor="admin",
+                             reason="roles renamed"))
+    assert case.state.participants == {"sam": ["reviewer", "Fraud investigator"]}
+    case.do(commands.PlanItem(item="Interview", actor="sam"))  # the role still authorizes what it did
+    assert case.item("Interview") == "active"
+    assert case.replays()
