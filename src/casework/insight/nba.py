@@ -189,7 +189,7 @@ class NextActionModel:
         """The chosen n-gram's distribution after the first k events."""
         by_resource = self._resource_choice(choice)
         if by_resource is not None:
-            rids = by_resource.resource_ids(resources[:k] if resources is not None else None, k)
+            rids = by_resource.tail_ids(resources, k)
             return by_resource.predict(ids[:k], rids, choice.order, choice.alpha, choice.resource)
         context = [ids[i] for i in self._positions(choice, ids, timestamps, k)]
         return self._ngram(choice).predict(context, choice.order, choice.alpha)
@@ -239,7 +239,7 @@ class NextActionModel:
         ids = self.encoding.encode_ids(activities)
         p = self._ngram_predict(choice, ids, timestamps, resources, len(ids))
         if choice.weight > 0:
-            row = self.encoding.encode_sequence(activities, timestamps, resources)[-1:]
+            row = self.encoding.encode_last(activities, timestamps, resources, ids)
             p = choice.weight * self._gbt_rows(row, choice.trees, [ids])[0] + (1 - choice.weight) * p
         return _finish(p, variant, self.encoding.end_class)
 
@@ -331,7 +331,7 @@ class NextActionModel:
         by_resource = self._resource_choice(choice)
         performers = 0
         if by_resource is not None:
-            rids = by_resource.resource_ids(resources, len(ids))
+            rids = by_resource.tail_ids(resources, len(ids))
             j, count, total, performers = by_resource.evidence(ids, rids, target, max(choice.order, 1), choice.resource)
         else:
             j, count, total = self._ngram(choice).evidence(ids, target, max(choice.order, 1))

@@ -278,6 +278,12 @@ class ResourceNGram:
             return [UNKNOWN_RESOURCE] * n
         return [self._index.get(r, UNKNOWN_RESOURCE) if r is not None else UNKNOWN_RESOURCE for r in resources]
 
+    def tail_ids(self, resources: Sequence[str | None] | None, n: int) -> list[int]:
+        """`resource_ids` of the last `depth` of the first n events: no context holds more performers, and looking
+        up every one of a long case's made a suggestion's cost grow with the case."""
+        tail = max(0, n - self.depth)
+        return self.resource_ids(resources[tail:n] if resources is not None else None, n - tail)
+
     def _key(self, ids: Sequence[int], rids: Sequence[int], m: int, d: int) -> tuple[int, ...]:
         # Padding as in NGramCounts: past the prefix length every longer context is the same evidence.
         m = min(m, len(ids) + 1)
