@@ -431,3 +431,17 @@ def test_a_suggestion_on_a_case_of_20000_events_costs_no_row_per_earlier_event(t
         # a row for every earlier prefix (20,000 x its columns of float64) took 5-10 MB each time, and the time that
         # goes with it: 10 ms at 5,000 events
         assert peak < 2_000_000, peak
+
+
+def test_the_choosing_trees_stop_within_their_work_bound(tmp_path: Path) -> None:
+    cases = read_log(write_log(tmp_path / "claims.csv", timing_log(600)))
+    unbounded = train_next_action(cases, NBAParams(resource_ngram=False, choice_work=10**12))
+    # these trees still improve on validation at the last round allowed: without a bound they take every round
+    assert {b.current_iteration() for b in unbounded.boosters.values()} == {NBAParams().max_rounds}
+    work = 200_000
+    bounded = train_next_action(cases, NBAParams(resource_ngram=False, choice_work=work))
+    cut = len(cases) - round(0.2 * len(cases))
+    per_round = sum(len(c) for c in cases[:cut]) * bounded.encoding.n_classes
+    assert bounded.boosters and bounded.choices["noeoc"].weight > 0
+    for booster in bounded.boosters.values():  # the refit keeps the rounds chosen within the bound
+        assert 1 <= booster.current_iteration() <= work // per_round
