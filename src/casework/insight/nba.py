@@ -332,7 +332,7 @@ class NextActionModel:
             started, cases = int(self.starts[target]), int(self.starts.sum())
             if started == 0:
                 return f"none of {cases} past cases started with {name}"
-            return f"{100 * started / cases:.0f}% of {cases} past cases started with {name}"
+            return f"{_percent(started, cases)} of {cases} past cases started with {name}"
         doing = "ended" if name == END else f"did {name} next"
         by_resource = self._resource_choice(choice)
         performers = 0
@@ -344,18 +344,18 @@ class NextActionModel:
         if j == 0:
             if total == 0:
                 return "no similar history; suggested from case features"
-            return f"{100 * count / total:.0f}% of all steps in past cases were {name}; no close match for this path"
+            return f"{_percent(count, total)} of all steps in past cases were {name}; no close match for this path"
         steps = list(activities[max(0, len(activities) - j) :])
         if performers and resources is not None:
             steps = _with_performers(steps, list(resources), performers)
         path = " → ".join(steps) if steps else "the case start"
         where = f"after {path}" if j <= len(activities) else f"when a case starts with {path}"
-        text = f"{where}, {100 * count / total:.0f}% of {total} similar cases {doing}"
+        text = f"{where}, {_percent(count, total)} of {total} similar cases {doing}"
         if probability is not None and abs(probability - count / total) > 0.15:
             direction = "more" if probability > count / total else "less"
             # the resource-aware n-gram moves probabilities by who handled the case, not only the trees
             drivers = "performers, timing and data" if by_resource is not None else "timing and data"
-            text += f"; this case's {drivers} make it {direction} likely ({100 * probability:.0f}%)"
+            text += f"; this case's {drivers} make it {direction} likely ({_percent(probability, 1)})"
         return text
 
     # -- serialisation --------------------------------------------------------------------------------------------
@@ -397,6 +397,18 @@ class NextActionModel:
             tree_classes=TreeClasses.from_json(tree_classes) if tree_classes else None,
             starts=_starts_from_json(data.get("starts"), len(ngram.unigram)),
         )
+
+
+def _percent(count: float, total: float) -> str:
+    """A share as a whole percentage, except that a share that is not zero never reads as 0%, nor one short of
+    all as 100% (1 of 300 cases is "<1%", 299 of them ">99%"): the evidence a reason quotes always has a count
+    above zero, and "100% of 300 cases" tells a person that nothing else ever happened."""
+    share = 100 * count / total
+    if 0 < share < 0.5:
+        return "<1%"
+    if 99.5 <= share < 100:
+        return ">99%"
+    return f"{share:.0f}%"
 
 
 def _starts_from_json(counts: Any, n_classes: int) -> FloatArray | None:
