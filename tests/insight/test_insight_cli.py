@@ -108,3 +108,17 @@ def test_a_log_too_small_to_evaluate_is_an_error_not_a_zero_score(tmp_path: Path
     assert CliRunner().invoke(_app(), ["suggest", "evaluate", str(singles), "--variant", "eoc"]).exit_code == 0
     nothing = CliRunner().invoke(_app(), ["suggest", "report", "--logs-dir", str(tmp_path), "--log", "nope"])
     assert nothing.exit_code == 2 and "error: no log to evaluate" in nothing.stderr
+
+
+def test_evaluate_says_how_many_test_prefixes_go_on_to_an_activity_training_never_had(tmp_path: Path) -> None:
+    rows = timing_log(300)
+    # in the last 100 cases (the test part) "Pay" is renamed: every prefix that goes on to it must miss
+    renamed = [(c, "Pay out" if a == "Pay" and int(c[1:]) >= 200 else a, t, r) for c, a, t, r in rows]
+    log = write_log(tmp_path / "drift.csv.gz", renamed)
+    result = CliRunner().invoke(_app(), ["suggest", "evaluate", str(log), "--variant", "noeoc"])
+    assert result.exit_code == 0, result.output
+    # each test case ends with Pay: one noeoc prefix per case goes on to it
+    assert "drift: 100 of " in result.stderr and "go on to an activity the training part never had" in result.stderr
+    plain = write_log(tmp_path / "claims.csv.gz", rows)
+    same = CliRunner().invoke(_app(), ["suggest", "evaluate", str(plain), "--variant", "noeoc"])
+    assert "never had" not in same.stderr

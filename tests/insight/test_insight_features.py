@@ -139,3 +139,30 @@ def test_a_log_with_many_activities_counts_only_the_most_frequent() -> None:
         in_burst = [now[a] for a in enc.burst_activities]
         assert rows[k - 1, burst : burst + len(enc.burst_activities)].tolist() == in_burst
     assert np.array_equal(again.encode_case(case), rows, equal_nan=True)
+
+
+def _random_case(rng: np.random.Generator, n: int, activities: list[str], performers: list[str] | None) -> Case:
+    # ties (bursts) often, unknown activities sometimes, performers or none
+    gaps = rng.choice([0.0, 0.0, 1.5, 60.0, 86_400.0], size=n)
+    times = tuple(float(t) for t in 1.3e9 + np.cumsum(gaps))
+    acts = tuple(str(a) for a in rng.choice([*activities, "never seen"], size=n))
+    res = tuple(str(r) for r in rng.choice(performers, size=n)) if performers else None
+    return Case("c", acts, times, res)
+
+
+def test_the_last_row_alone_is_the_last_row_of_every_prefix() -> None:
+    rng = np.random.default_rng(17)
+    for width in (1, 3, 60):  # 60: more activities than get count columns
+        activities = [f"a{i}" for i in range(width)]
+        for performers in (None, ["ann", "bob"]):
+            cases = [_random_case(rng, int(rng.integers(1, 40)), activities, performers) for _ in range(300)]
+            for burst in (False, True):
+                enc = Encoding.fit(cases, burst=burst)
+                assert not burst or enc.burst_activities  # the burst block is really there
+                for case in cases[:20]:
+                    rows = enc.encode_case(case)
+                    for k in range(1, len(case) + 1):
+                        res = case.resources[:k] if case.resources is not None else None
+                        last = enc.encode_last(case.activities[:k], case.timestamps[:k], res)
+                        assert np.array_equal(last, rows[k - 1 : k], equal_nan=True), (width, burst, k)
+

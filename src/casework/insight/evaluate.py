@@ -54,6 +54,12 @@ def score(model: NextActionModel, cases: Sequence[Case], variant: str, choice: C
     )
 
 
+def _unseen_next_steps(model: NextActionModel, cases: Sequence[Case], variant: str) -> int:
+    """How many scored prefixes go on to an activity the model never saw (no model can rank it)."""
+    known = set(model.encoding.activities)
+    return sum(1 for case, k in iter_prefixes(cases, variant) if k < len(case) and case.activities[k] not in known)
+
+
 def median_predict_ms(model: NextActionModel, cases: Sequence[Case], variant: str) -> float:
     """Median wall time of one suggestion for one prefix (not batched), over an even sample of test prefixes."""
     prefixes = list(iter_prefixes(cases, variant))
@@ -102,6 +108,14 @@ def evaluate_log(
     result.train_s = model.train_seconds
     for variant in variants:
         result.model[variant] = score(model, test, variant)
+        unseen = _unseen_next_steps(model, test, variant)
+        if unseen:
+            # a low score is then the log's drift, not the model failing: say so beside the figure
+            scored = result.model[variant].prefixes
+            say(
+                f"{name}: {unseen} of {scored} test prefixes ({100 * unseen / scored:.1f}%) in {variant} go on to an "
+                "activity the training part never had: each is a miss whatever the model"
+            )
         if baselines:
             result.last_activity[variant] = score(model, test, variant, LAST_ACTIVITY)
             result.ngram[variant] = score(model, test, variant, model.ngram_choices[variant])

@@ -225,7 +225,45 @@ class Encoding:
         )
 
     def encode_ids(self, activities: Sequence[str]) -> list[int]:
-        return [self._act_index.get(a, self.unknown) for a in activities]
+        get, unknown = self._act_index.get, self.unknown
+        return [get(a, unknown) for a in activities]
+
+    def encode_last(
+        self,
+        activities: Sequence[str],
+        timestamps: Sequence[float],
+        resources: Sequence[str | None] | None = None,
+        ids: Sequence[int] | None = None,
+    ) -> FloatArray:
+        """The row of the whole prefix (`encode_sequence(...)[-1:]`, one row), at a cost that hardly grows with the
+        prefix: a suggestion needs only that row, and encoding every earlier prefix too made a case of 1,000 events
+        cost 1 ms and one of 5,000 over 10 ms.
+
+        Only the activity counts, the prefix length and the time since the start need the whole prefix; the rest
+        is read from a tail long enough for the last activities, the previous event and the current burst with the
+        event before it. `ids`: `encode_ids(activities)`, if the caller has them."""
+        n = len(activities)
+        start = max(0, n - max(self.last_activities, 2))
+        if self.burst:
+            # the burst of the last event (the run of events at its instant), and the event before it (the gap
+            # before the burst)
+            first = n - 1
+            while first > 0 and timestamps[first - 1] == timestamps[n - 1]:
+                first -= 1
+            start = min(start, max(0, first - 1))
+        if self.recency or start == 0:  # the time since each activity last happened needs the whole prefix
+            return self.encode_sequence(activities, timestamps, resources)[-1:]
+        row = self.encode_sequence(
+            activities[start:], timestamps[start:], resources[start:] if resources is not None else None
+        )[-1:]
+        every = np.asarray(self.encode_ids(activities) if ids is None else ids, dtype=np.int64)
+        column = self._column[every]
+        counts = np.bincount(column[column >= 0], minlength=self._n_tracked).astype(np.float64)
+        steps, n_counted = self.last_activities, len(self._count_index)
+        row[0, steps : steps + n_counted] = counts[self._column[self._count_index]]
+        row[0, steps + n_counted] = n
+        row[0, steps + n_counted + 1] = timestamps[n - 1] - timestamps[0]
+        return row
 
     def encode_sequence(
         self,

@@ -136,7 +136,7 @@ class RemainingTimeModel:
         timestamps: Sequence[float],
         resources: Sequence[str | None] | None = None,
     ) -> float:
-        row = self.encoding.encode_sequence(activities, timestamps, resources)[-1:, : self.encoding.n_plain]
+        row = self.encoding.encode_last(activities, timestamps, resources)[:, : self.encoding.n_plain]
         return float(self._blend(row, self.encoding.encode_ids(activities[-1:]))[0])
 
     def predict_cases(self, cases: Sequence[Case]) -> RemainingPredictions:
