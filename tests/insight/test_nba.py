@@ -407,30 +407,32 @@ def test_a_log_over_the_prefix_limit_learns_from_its_most_recent_cases() -> None
     assert model.suggest(["A", "B"], [0.0, 60.0])[0].activity == "D"
 
 
-def test_a_suggestion_on_a_case_of_20000_events_costs_no_row_per_earlier_event(tmp_path: Path) -> None:
-    import tracemalloc
-
+def test_a_suggestion_encodes_the_last_prefix_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cases = read_log(write_log(tmp_path / "claims.csv", timing_log(300)))
     model = train_next_action(cases, NBAParams(resource_ngram=False))
     remaining = train_remaining_time(cases, RemainingParams(), encoding=model.encoding)
     assert model.choices["noeoc"].weight > 0  # the trees' row is needed
-    # a case of 20,000 events (hospital logs have cases of 1,000-2,000), built before measuring
-    n = 20_000
+    n = 2_000  # hospital logs have cases of 1,000-2,000 events
     acts = [cases[i % 50].activities[i % 3] for i in range(n)]
     times = [1.6e9 + 30.0 * i for i in range(n)]
     res = ["ann" if i % 2 else "bob" for i in range(n)]
-    for predict in (
-        lambda: model.suggest(acts, times, res),
-        lambda: model.predict_proba(acts, times, res, "eoc"),
-        lambda: remaining.predict_days(acts, times, res),
-    ):
-        tracemalloc.start()
-        predict()
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        # a row for every earlier prefix (20,000 x its columns of float64) took 5-10 MB each time, and the time that
-        # goes with it: 10 ms at 5,000 events
-        assert peak < 2_000_000, peak
+    expected = (model.suggest(acts, times, res), model.predict_proba(acts, times, res, "eoc").tolist(),
+                remaining.predict_days(acts, times, res))
+
+    encoded: list[int] = []
+    plain = type(model.encoding).encode_sequence
+
+    def spy(self: object, activities: list[str], *args: object, **kwargs: object) -> object:
+        encoded.append(len(activities))
+        return plain(self, activities, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(model.encoding), "encode_sequence", spy)
+    assert (model.suggest(acts, times, res), model.predict_proba(acts, times, res, "eoc").tolist(),
+            remaining.predict_days(acts, times, res)) == expected
+    # A row for every earlier prefix, of which only the last was used, made the cost grow with the case (1.1 ms at
+    # 1,000 events, 58 ms at 20,000; `bench/insight_scaling.py` measures what a suggestion costs): now only a tail
+    # of the last few events is encoded row by row.
+    assert encoded and max(encoded) <= 2 * model.encoding.last_activities, encoded
 
 
 def test_the_choosing_trees_stop_within_their_work_bound(tmp_path: Path) -> None:
