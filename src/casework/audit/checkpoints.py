@@ -26,6 +26,7 @@ from sqlalchemy import Connection, select, text
 
 from casework.audit import witness
 from casework.audit.hashing import GENESIS, canonical_json, running_hash
+from casework.durable import fsync_directory
 from casework.store import Store
 from casework.store import schema as t
 
@@ -58,11 +59,7 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
                 except FileExistsError:  # another process created it first: use theirs
                     pass
                 else:
-                    dir_fd = os.open(path.parent, os.O_RDONLY)
-                    try:
-                        os.fsync(dir_fd)
-                    finally:
-                        os.close(dir_fd)
+                    fsync_directory(path.parent)
                     return key
             finally:
                 os.unlink(tmp)

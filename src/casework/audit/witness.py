@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
+from casework.durable import fsync_directory
+
 if TYPE_CHECKING:
     from casework.audit.checkpoints import Checkpoint
 
@@ -61,6 +63,8 @@ def record(path: Path, tag: str, checkpoint: dict[str, Any]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    if not size:
+        fsync_directory(path.parent)  # a new file: its name must last as well as its first line
 
 
 @dataclass

@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from casework.durable import fsync_directory
+
 
 class BlobStore:
     def __init__(self, root: Path) -> None:
@@ -35,11 +37,7 @@ class BlobStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_directory(target.parent)
         return digest
 
     def get(self, sha256: str) -> bytes:
