@@ -294,3 +294,15 @@ def test_a_user_named_with_spaces_around_gets_the_task_in_their_inbox(svc: CaseS
         svc.execute(case_id, commands.Reassign(item="Review claim", to="bob", actor="ann"))
     with pytest.raises(CommandRejected, match="reassign needs a user"):
         svc.execute(case_id, commands.Reassign(item="Review claim", to="  ", actor="ann"))
+
+
+def test_skipped_work_is_not_listed_as_done(svc: CaseService) -> None:
+    case_id = svc.start_case("claim", {"amount": 10}, actor="ann").case_id
+    svc.execute(case_id, commands.CompleteItem(item="Review claim", actor="bob"))
+    svc.execute(case_id, commands.SkipItem(item="Request documents", actor="ann", reason="documents came in by post"))
+    skipped = svc.store.tasks(case_id=case_id, states=("skipped",))
+    assert [t.name for t in skipped] == ["Request documents"]
+    assert [t.name for t in svc.store.tasks(case_id=case_id, states=("completed",))] == ["Review claim"]
+    # What waited for it goes on, as after a completion.
+    assert [t.name for t in svc.store.tasks(case_id=case_id, states=("active",))] == ["Assess damage"]
+    assert_stored_state_is_the_log(svc.store, case_id)

@@ -13,11 +13,15 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from casework.engine import CaseState, plan_for
-from casework.engine.lifecycle import TERMINAL
+from casework.engine.lifecycle import COMPLETED, TERMINAL
 from casework.model.definition import CaseDefinition, PlanItemDef
 
 TaskKey = tuple[str | None, str | None, str, str, str | None, str | None, str | None, str | None]
 Offers = set[tuple[str, str]]  # (item id, group or user name)
+
+# A task row's state for an item a worker skipped: CMMN completes it (what waited for it goes on), but the inbox and
+# its readers must not take skipped work for work done.
+SKIPPED = "skipped"
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -47,7 +51,8 @@ def task_view(state: CaseState, items: Mapping[str, PlanItemDef]) -> tuple[dict[
                 queued.update((item.id, g) for g in groups)
             if users:
                 offered.update((item.id, u) for u in users)
-        out[item.id] = (item.def_id, item.name, item.kind, item.state, item.owner,
+        shown = SKIPPED if item.skipped and item.state == COMPLETED else item.state
+        out[item.id] = (item.def_id, item.name, item.kind, shown, item.owner,
                         ",".join(groups) if groups else None, ",".join(users) if users else None, item.due)
     return out, queued, offered
 

@@ -362,8 +362,9 @@ def tasks_cmd(
     from rich.table import Table
 
     from casework.engine.lifecycle import OPEN, TERMINAL
+    from casework.service.projection import SKIPPED
 
-    states = sorted(OPEN | TERMINAL)
+    states = sorted(OPEN | TERMINAL | {SKIPPED})
     unknown = [s for s in state or () if s not in states]
     if unknown:
         raise typer.BadParameter(f"unknown state {unknown[0]!r}: choose from {', '.join(states)}",
