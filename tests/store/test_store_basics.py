@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from casework.audit.hashing import GENESIS
 from casework.store import NewEvent, Store, StoreURLError, VersionMismatch
 from casework.store import writes as w
+from casework.store.url import parse_url
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -55,6 +56,14 @@ def test_bad_urls_are_rejected() -> None:
     for url in ("mysql://x/y", "sqlite://", "sqlite:///:memory:", "nonsense"):
         with pytest.raises(StoreURLError):
             Store.open(url)
+
+
+def test_a_password_holding_an_unescaped_at_sign_is_refused_without_showing_any_of_it() -> None:
+    with pytest.raises(StoreURLError) as refused:
+        Store.open("postgresql://ann:s3cr@t-Xq9@db.example:5432/cases")
+    assert "%40" in str(refused.value) and "Xq9" not in str(refused.value)
+    # written as %40 it is the password, and the URL is taken
+    assert parse_url("postgresql://ann:pa%40ssword@db.example:5432/cases").password == "pa@ssword"
 
 
 def test_events_are_append_only(db_url: str) -> None:

@@ -34,6 +34,12 @@ def parse_url(url: str) -> URL:
             raise StoreURLError("SQLite needs a file path: sqlite:///path/to/casework.db")
         return parsed.set(drivername="sqlite+pysqlite")
     if backend in ("postgresql", "postgres"):
+        if parsed.host and "@" in parsed.host:
+            # SQLAlchemy splits at the first '@': the rest of a password holding one would be taken for the host
+            # and shown in every error. Nothing of the URL is repeated here, since it holds the password.
+            raise StoreURLError(
+                "the database URL has more than one '@': write an '@' in the user name or password as %40"
+            )
         return parsed.set(drivername="postgresql+psycopg")
     raise StoreURLError(f"unsupported database {backend!r}: use sqlite:///path or postgresql://...")
 
