@@ -453,3 +453,12 @@ def test_what_is_written_while_verify_runs_is_not_taken_for_a_broken_link(
     monkeypatch.undo()
     again = verify(store)
     assert again.ok and (again.cases, again.events) == (4, 15)
+
+
+def test_a_database_has_one_witness_tag_however_its_url_is_written(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from casework.audit.witness import database_tag
+
+    pg = {database_tag(u) for u in ("postgresql://ann:one@db.example/cases", "postgres://bob@db.example:5432/cases",
+                                    "postgresql+psycopg://db.example:5432/cases")}
+    assert len(pg) == 1 and database_tag("postgresql://db.example/other") not in pg
+    assert database_tag(f"sqlite:///{tmp_path / 'a.db'}") == database_tag(f"sqlite:///{tmp_path / 'x' / '..' / 'a.db'}")

@@ -37,12 +37,13 @@ def database_tag(url: str) -> str:
     """Where the database is (file, or server and database and search path), without user or password: 16 hex
     digits of its SHA-256."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
+    backend = {"postgres": "postgresql"}.get(parsed.get_backend_name(), parsed.get_backend_name())
+    if backend == "sqlite":
         where = f"sqlite:{Path(parsed.database or '').resolve()}"
     else:
         options = sorted((k, str(v)) for k, v in parsed.query.items())
-        port = parsed.port or (5432 if parsed.get_backend_name() == "postgresql" else "")
-        where = f"{parsed.get_backend_name()}:{parsed.host or ''}:{port}/{parsed.database or ''}?{options}"
+        port = parsed.port or (5432 if backend == "postgresql" else "")
+        where = f"{backend}:{parsed.host or ''}:{port}/{parsed.database or ''}?{options}"
     return hashlib.sha256(where.encode("utf-8")).hexdigest()[:16]
 
 
