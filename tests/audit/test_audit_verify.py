@@ -462,3 +462,25 @@ def test_a_database_has_one_witness_tag_however_its_url_is_written(tmp_path) -> 
                                     "postgresql+psycopg://db.example:5432/cases")}
     assert len(pg) == 1 and database_tag("postgresql://db.example/other") not in pg
     assert database_tag(f"sqlite:///{tmp_path / 'a.db'}") == database_tag(f"sqlite:///{tmp_path / 'x' / '..' / 'a.db'}")
+
+
+def test_a_checkpoint_written_while_verify_runs_is_not_taken_for_a_deleted_one(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    verifying = importlib.import_module("casework.audit.verify")
+    read_heads = verifying._case_heads
+    _append(store, store.cases_for_test[0], {"round": 9})  # type: ignore[attr-defined]  # something to seal
+
+    def heads_then_a_timer_seals(source):  # type: ignore[no-untyped-def]
+        heads = read_heads(source)  # the run's snapshot is taken
+        assert write_checkpoint(store) == 4  # a live service's timer seals, and the witness file gets its line
+        return heads
+
+    monkeypatch.setattr(verifying, "_case_heads", heads_then_a_timer_seals)
+    report = verify(store)
+    assert report.ok, report.problems
+    assert (report.checkpoints, report.witnessed) == (3, 3)  # as the database stood, and as the witness did then
+    monkeypatch.undo()
+    assert verify(store).witnessed == 4

@@ -154,8 +154,12 @@ def verify(store: Store, public_key: str | Ed25519PublicKey | None = None, *, sn
     service, whose case rows hold no engine state).
     """
     key = _public_key(store, public_key)
+    # The witness file first: every checkpoint it lists was committed before its line was written, so the snapshot
+    # taken after reading it holds them all. Read the other way round, a checkpoint written meanwhile (a live
+    # service seals every minute) was in the file but not yet in the snapshot, and looked deleted.
+    witnessed = _read_witness(store, _key_file(store, public_key))
     with _snapshot(store) as conn:
-        return _verify(store, conn, key, _key_file(store, public_key), snapshots)
+        return _verify(store, conn, key, witnessed, snapshots)
 
 
 @contextmanager
@@ -172,7 +176,7 @@ def _snapshot(store: Store) -> Iterator[Connection]:
 
 
 def _verify(
-    store: Store, conn: Connection, key: Ed25519PublicKey | None, key_file: Path, snapshots: bool
+    store: Store, conn: Connection, key: Ed25519PublicKey | None, witnessed: _WitnessRead, snapshots: bool
 ) -> Report:
     report = Report()
     report.signatures_checked = key is not None
@@ -321,7 +325,7 @@ def _verify(
     # Pass 2, global order: the running hash must reach each checkpoint's signed value.
     broken = {p.case_id for _, p in problems if p.case_id is not None}
     problems.extend(_check_checkpoints(conn, key, report, broken, set(heads), seen_cases))
-    problems.extend(_check_witness(store, conn, key_file, report))
+    problems.extend(_check_witness(conn, witnessed, report))
     if key is None and report.checkpoints:
         report.signatures_unchecked = f"no key at {store.audit_key_path}"
     problems.sort(key=lambda p: p[0])
@@ -339,16 +343,25 @@ def _key_file(store: Store, given: str | Ed25519PublicKey | None) -> Path:
 _HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
 
 
-def _check_witness(store: Store, conn: Connection, key_file: Path, report: Report) -> list[tuple[int, Problem]]:
-    """Every checkpoint the witness file saw written must still be in the database, unchanged."""
+class _WitnessRead(NamedTuple):
+    path: Path
+    seen: witness.Witnessed | None  # None: no witness file
+    error: str | None  # why it could not be read
+
+
+def _read_witness(store: Store, key_file: Path) -> _WitnessRead:
     path = witness.witness_path(key_file)
     try:
-        seen = witness.read(path, witness.database_tag(store.url))
+        return _WitnessRead(path, witness.read(path, witness.database_tag(store.url)), None)
     except OSError as exc:
-        report.witness_unchecked = f"cannot read {path}: {exc.strerror or exc}"
-        return []
+        return _WitnessRead(path, None, f"cannot read {path}: {exc.strerror or exc}")
+
+
+def _check_witness(conn: Connection, witnessed: _WitnessRead, report: Report) -> list[tuple[int, Problem]]:
+    """Every checkpoint the witness file saw written must still be in the database, unchanged."""
+    path, seen, error = witnessed
     if seen is None:
-        report.witness_unchecked = f"there is no witness file at {path}"
+        report.witness_unchecked = error or f"there is no witness file at {path}"
         return []
     report.witnessed = len(seen.entries)
     report.witness_other_databases = seen.other_databases
