@@ -133,10 +133,15 @@ def fingerprint(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
     return hashlib.sha256(bytes.fromhex(public_hex(key))).hexdigest()[:16]
 
 
+def is_hex_key(value: str) -> bool:
+    """Whether a key given on the command line is 64 hex digits (else it names a key file)."""
+    return len(value) == 64 and all(c in "0123456789abcdefABCDEF" for c in value)
+
+
 def parse_public_key(value: str) -> Ed25519PublicKey:
     """A public key given as 64 hex digits, or as a file holding a PEM public or private key; `AuditKeyError` if it
     is neither."""
-    if len(value) == 64 and all(c in "0123456789abcdefABCDEF" for c in value):
+    if is_hex_key(value):
         try:
             return Ed25519PublicKey.from_public_bytes(bytes.fromhex(value))
         except ValueError as exc:

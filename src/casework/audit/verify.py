@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Generator, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from casework.audit.checkpoints import (
     Checkpoint,
     checkpoints,
     fingerprint,
+    is_hex_key,
     load_public_key,
     message,
     parse_public_key,
@@ -335,12 +335,9 @@ def _verify(
 
 def _key_file(store: Store, given: str | Ed25519PublicKey | None) -> Path:
     """The key file whose witness to read: the one given to check the signatures with, else the store's."""
-    if isinstance(given, str) and not _HEX_KEY.fullmatch(given):
+    if isinstance(given, str) and not is_hex_key(given):
         return Path(given)
     return store.audit_key_path
-
-
-_HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class _WitnessRead(NamedTuple):

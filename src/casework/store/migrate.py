@@ -36,7 +36,7 @@ def head_revision() -> str | None:
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return revision_of(conn)
 
 
 def check_known(revision: str | None) -> None:
@@ -71,7 +71,7 @@ def upgrade(engine: Engine) -> None:
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_ID})
             # Another process may have migrated while we waited for the lock (perhaps a newer casework).
-            current = MigrationContext.configure(conn).get_current_revision()
+            current = revision_of(conn)
             if current == head:
                 return
             check_known(current)
