@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from casework.demo import demo_definition
-from casework.engine import CaseState, CommandRejected, commands, execute, plan_for, replay
+from casework.engine import CaseState, CommandRejected, commands, execute, explain, plan_for, replay
 from casework.engine.events import Event
 from casework.model import CaseDefinition, load_definition
 from casework.model.definition import CASE_PLAN, EVENT_LISTENER_KINDS
@@ -210,7 +210,9 @@ PROPERTY_MODELS: dict[str, CaseDefinition] = {
     "late": load_definition(LATE_XML),
 }
 dependency_step = st.tuples(
-    st.sampled_from(["dependency", "dependency", "add", "add", "complete", "complete", "complete", "start", "plan"]),
+    st.sampled_from(
+        ["dependency", "dependency", "add", "add", "complete", "complete", "complete", "start", "plan", "remove"]
+    ),
     st.integers(0, 1000),
     st.integers(0, 1000),
 )
@@ -228,6 +230,8 @@ def _step_command(case: Case, action: str, a: int, b: int) -> commands.Command |
         stage = pick(stages, b) if a % 2 else None
         return commands.AddItem(kind=["humanTask", "milestone"][a % 2], name=f"Extra {a % 5}", stage=stage,
                                 after=after, manual=b % 3 == 0)
+    if action == "remove":
+        return commands.RemoveItem(item=names[a % len(names)])
     if action == "plan":
         discretionary = sorted(d.name for d in plan.items.values() if d.discretionary)
         item = pick(discretionary, a)
@@ -242,7 +246,7 @@ def _step_command(case: Case, action: str, a: int, b: int) -> commands.Command |
 
 def _waiting_on_done_dependencies(case: Case) -> list[str]:
     """First instances still waiting on an entry criterion whose run-time dependencies all completed although the
-    criterion has nothing else to wait for (no modelled on-part, no condition)."""
+    criterion has nothing else to wait for (no modelled on-part, no condition), or on an item that was removed."""
     plan = plan_for(case.definition, case.state)
     completed = {i.def_id for i in case.state.items.values() if i.state == "completed"}
     stuck = []
@@ -257,6 +261,8 @@ def _waiting_on_done_dependencies(case: Case) -> list[str]:
             parts = criterion.sentry.on_parts
             if criterion.sentry.if_part is None and all(p.added and p.source in completed for p in parts):
                 stuck.append(f"{item.name} ({criterion.id})")
+            # A worker removed the item it waits for: the removal released the dependency.
+            stuck.extend(f"{item.name} on removed {p.source}" for p in parts if p.added and p.source in plan.removed)
     return stuck
 
 
@@ -289,3 +295,67 @@ def test_an_event_listener_cannot_be_given_a_dependency() -> None:
         with pytest.raises(CommandRejected, match="is an event listener: it occurs when its event happens"):
             case.do(commands.AddDependency(item=name, after=("Register claim",)))
     assert case.state.to_dict() == before
+
+
+# -- removing an item that others were made to wait for releases them ------------------------------------------------
+@pytest.mark.parametrize("manual", [False, True])
+def test_removing_the_item_a_dependency_waits_for_releases_the_waiting_item(manual: bool) -> None:
+    case = _claim()
+    case.do(commands.AddItem(kind="humanTask", name="Call garage", manual=True))  # enabled: it can still be removed
+    case.do(commands.AddItem(kind="humanTask", name="Write letter", after=("Call garage",), manual=manual))
+    case.do(commands.AddDependency(item="Assess damage", after=("Call garage",)))  # its stage has not started
+    assert case.states("Write letter") == ["available"]
+    events = case.do(commands.RemoveItem(item="Call garage", actor="bob", reason="the quote came by mail"))
+    assert events[0].type == "remove"
+    assert [r["name"] for r in events[0].payload["released"]] == ["Assess damage", "Write letter"]
+    if manual:
+        assert case.states("Write letter") == ["enabled"]
+        case.do(commands.StartItem(item="Write letter"))
+    assert case.states("Write letter") == ["active"]
+    assert explain(case.definition, case.state, "Write letter")[-1] == (
+        "  its dependency on 'Call garage' was released when 'Call garage' was removed from the plan"
+    )
+    case.do(commands.CompleteItem(item="Register claim"))
+    assert case.states("Assess damage") == ["active"]
+    assert case.replays()
+
+
+def test_an_enabled_item_whose_dependency_is_removed_can_be_started() -> None:
+    case = _claim()
+    case.do(commands.AddItem(kind="humanTask", name="Call garage", manual=True))
+    case.do(commands.AddItem(kind="humanTask", name="Write letter", manual=True))
+    case.do(commands.AddDependency(item="Write letter", after=("Call garage",)))
+    with pytest.raises(CommandRejected, match="waits for Call garage"):
+        case.do(commands.StartItem(item="Write letter"))
+    case.do(commands.RemoveItem(item="Call garage"))
+    case.do(commands.StartItem(item="Write letter"))
+    assert case.states("Write letter") == ["active"]
+    assert case.replays()
+
+
+def test_a_released_dependency_leaves_the_item_waiting_for_the_rest_and_forgets_what_the_removed_item_did() -> None:
+    # "Call garage" repeats and is started by hand: its second instance has not started and can be removed, while
+    # its first completion already counts for "Write letter" (a dependency counts items that completed).
+    case = _claim()
+    for name in ("First", "Last"):
+        case.do(commands.AddItem(kind="humanTask", name=name, manual=True))
+    case.do(commands.AddItem(kind="humanTask", name="Call garage", manual=True, repeat=True))
+    case.do(commands.StartItem(item="Call garage"))
+    case.do(commands.CompleteItem(item="Call garage"))
+    case.do(commands.AddItem(kind="humanTask", name="Write letter", after=("First", "Call garage", "Last")))
+    case.do(commands.RemoveItem(item="Call garage"))
+    for name in ("First", "Last"):
+        assert case.states("Write letter") == ["available"]
+        case.do(commands.StartItem(item=name))
+        case.do(commands.CompleteItem(item=name))
+    assert case.states("Write letter") == ["active"]
+    assert case.replays()
+
+
+def test_a_removal_that_releases_nothing_is_recorded_as_before() -> None:
+    case = _claim()
+    case.do(commands.AddItem(kind="humanTask", name="Call garage", manual=True))
+    events = case.do(commands.RemoveItem(item="Call garage"))
+    assert events[0].payload == {
+        "item": "adhoc2", "name": "Call garage", "overlay": {"op": "remove", "item": "adhoc2"}
+    }

@@ -4,6 +4,7 @@ recorded as an event whose type is the command's name, with actor, time and reas
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -11,7 +12,8 @@ from typing import Any
 from casework.engine import commands as c
 from casework.engine.core import check_json_data, check_roles, handles, plan_for, resolve
 from casework.engine.errors import CommandRejected
-from casework.engine.lifecycle import ACTIVE, OPEN, SUSPENDED, TERMINAL, table_for
+from casework.engine.lifecycle import ACTIVE, AVAILABLE, OPEN, SUSPENDED, TERMINAL, table_for
+from casework.engine.plan import restated_memory
 from casework.engine.runner import Run
 from casework.engine.state import CaseState, ItemInstance
 from casework.expr import EvaluationError, Expression
@@ -213,13 +215,38 @@ def _remove(run: Run, cmd: c.RemoveItem) -> None:
     open_ones = [i for i in instances if i.not_started]
     if instances and not open_ones:
         raise CommandRejected(f"{definition.name!r} has already ended")
-    run.emit(
-        "remove", {"item": definition.id, "name": definition.name, "overlay": {"op": "remove", "item": definition.id}}
-    )
+    # Items made to wait for it at run time would wait for ever: the removal releases them (as a migration does when
+    # the item leaves the plan). Refusing instead would leave the worker no way to take the item out (a dependency
+    # cannot be taken back) but `skip`, which records work that was not done as completed.
+    old_plan = run.plan
+    dependents = [d for d in old_plan.items.values() if d.id in old_plan.dependents and _waits_for(d, definition.id)]
+    op: dict[str, Any] = {"op": "remove", "item": definition.id}
+    payload: dict[str, Any] = {"item": definition.id, "name": definition.name, "overlay": op}
+    if dependents:  # only then: the events of earlier versions stay byte-identical
+        op["release"] = True
+        payload["released"] = [{"item": d.id, "name": d.name} for d in dependents]
+    run.emit("remove", payload)
     run.plan = plan_for(run.base, run.state)
     for instance in open_ones:
         run.end_children(instance)
         run.transition(instance, "remove")
+    for dependent in dependents:
+        _release(run, dependent, run.plan.items[dependent.id])
+
+
+def _waits_for(definition: PlanItemDef, source: str) -> bool:
+    return any(p.added and p.source == source for c in definition.entry for p in c.sentry.on_parts)
+
+
+def _release(run: Run, before: PlanItemDef, after: PlanItemDef) -> None:
+    """The open instances of ``after`` no longer wait for what a dependency released: what they remember is restated
+    for its criteria as they are now, and they are judged again (one left waiting for nothing starts)."""
+    for instance in run.state.live(after.id):
+        for criterion, parts in restated_memory(before, after, instance.memory, {}).items():
+            run.emit("memory", {"id": instance.id, "criterion": criterion, "parts": parts})
+        if instance.state == AVAILABLE and not after.entry:
+            run.queue.append(functools.partial(run.activate_if_available, instance))
+        run.schedule_criteria(instance)
 
 
 @handles(c.Reassign)

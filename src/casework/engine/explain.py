@@ -6,6 +6,7 @@ import datetime as dt
 
 from casework.engine.core import plan_for
 from casework.engine.lifecycle import ACTIVE, AVAILABLE, ENABLED, SUSPENDED
+from casework.engine.plan import released_dependencies
 from casework.engine.runner import Run
 from casework.engine.state import CaseState, ItemInstance
 from casework.model.definition import STAGE_KINDS, CaseDefinition
@@ -30,6 +31,16 @@ def explain(definition: CaseDefinition, state: CaseState, item_ref: str | None =
         if found is None:
             return [f"no item {item_ref!r} in this case"]
         item = found
+    return _why(probe, item) + _released(probe, item)
+
+
+def _released(run: Run, item: ItemInstance) -> list[str]:
+    names = [run.plan.items[r].name for r in released_dependencies(run.state.overlay, item.def_id)]
+    return [f"  its dependency on {n!r} was released when {n!r} was removed from the plan" for n in names]
+
+
+def _why(probe: Run, item: ItemInstance) -> list[str]:
+    items = probe.state.items
     if item.kind in STAGE_KINDS and item.state == ACTIVE:
         return _why_stage_open(probe, item)
     if item.state == AVAILABLE:

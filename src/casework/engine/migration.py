@@ -18,10 +18,10 @@ from casework.engine import commands as c
 from casework.engine.core import handles, plan_for
 from casework.engine.errors import CommandRejected
 from casework.engine.lifecycle import ACTIVE, AVAILABLE, SUSPENDED, TERMINAL
-from casework.engine.plan import PlanIndex, effective_plan
+from casework.engine.plan import PlanIndex, effective_plan, restated_memory
 from casework.engine.runner import Run
 from casework.engine.state import CaseState, ItemInstance
-from casework.model.definition import CASE_PLAN, CaseDefinition, CaseRole, OnPart, PlanItemDef
+from casework.model.definition import CASE_PLAN, CaseDefinition, CaseRole, PlanItemDef
 
 
 @dataclass(frozen=True)
@@ -237,30 +237,11 @@ def _memory_in(
     old_plan: PlanIndex, new_plan: PlanIndex, instance: ItemInstance, sources: dict[str, str]
 ) -> list[dict[str, Any]]:
     """The memory events that say again, in the new plan's terms, which on-parts of the instance's sentries have
-    fired. The case remembers them by their position in the criterion; the new model may order a criterion's
-    on-parts otherwise, add some or drop some (and an added dependency's on-parts come after the modelled ones), so
-    a position kept as it was would name another on-part: the item would start early, or wait for ever for one that
-    fired before the migration."""
+    fired (see `restated_memory`)."""
     if not instance.memory or instance.state in TERMINAL:
         return []
     old_def, new_def = old_plan.items.get(instance.def_id), new_plan.items.get(sources.get(instance.def_id, ""))
     if old_def is None or new_def is None:
         return []
-    old_criteria = {c.id: c for c in (*old_def.exit, *old_def.entry)}
-    new_criteria = {c.id: c for c in (*new_def.exit, *new_def.entry)}
-    events: list[dict[str, Any]] = []
-    for criterion_id, fired in instance.memory.items():
-        old, now = old_criteria.get(criterion_id), new_criteria.get(criterion_id)
-        done: set[tuple[str, str, str]] = set()
-        if old is not None:
-            parts = old.sentry.on_parts
-            done = {_part_key(parts[n], sources) for n in fired if n < len(parts)}
-        kept = [] if now is None else [n for n, p in enumerate(now.sentry.on_parts) if _part_key(p, {}) in done]
-        if kept != fired:
-            events.append({"id": instance.id, "criterion": criterion_id, "parts": kept})
-    return events
-
-
-def _part_key(part: OnPart, sources: dict[str, str]) -> tuple[str, str, str]:
-    source = sources.get(part.source, part.source) if part.kind == "planItem" else part.source
-    return part.kind, source, part.event
+    changed = restated_memory(old_def, new_def, instance.memory, sources)
+    return [{"id": instance.id, "criterion": criterion, "parts": parts} for criterion, parts in changed.items()]

@@ -86,6 +86,7 @@ def effective_plan(base: CaseDefinition, overlay: list[dict[str, Any]]) -> PlanI
         return index
     items = dict(base.items)
     removed: set[str] = set()
+    released: set[str] = set()
     for op in overlay:
         kind = op.get("op")
         if kind == "add_item":
@@ -98,6 +99,11 @@ def effective_plan(base: CaseDefinition, overlay: list[dict[str, Any]]) -> PlanI
             items[op["item"]] = with_dependency(items[op["item"]], tuple(op["after"]), op["criterion"], items)
         elif kind == "remove":
             removed.add(op["item"])
+            if op.get("release"):
+                released.add(op["item"])
+    if released:
+        for item_id in [i for i, item in items.items() if any(p.added for c in item.entry for p in c.sentry.on_parts)]:
+            items[item_id] = without_dependencies_on(items[item_id], released)
     return build_index(replace(base, items=MappingProxyType(items)), frozenset(removed))
 
 
@@ -143,3 +149,61 @@ def with_dependency(
         return replace(item, entry=(Criterion(criterion_id, Sentry(criterion_id, new_parts)),))
     entry = tuple(Criterion(c.id, replace(c.sentry, on_parts=c.sentry.on_parts + new_parts)) for c in item.entry)
     return replace(item, entry=entry)
+
+
+def without_dependencies_on(item: PlanItemDef, released: set[str]) -> PlanItemDef:
+    """``item`` without the on-parts added at run time that wait for a released item (one a worker removed from the
+    plan); a criterion left with nothing to wait for (one a dependency made) goes with them."""
+    entry: list[Criterion] = []
+    for criterion in item.entry:
+        sentry = criterion.sentry
+        parts = tuple(p for p in sentry.on_parts if not (p.added and p.source in released))
+        if len(parts) == len(sentry.on_parts):
+            entry.append(criterion)
+        elif parts or sentry.if_part is not None:
+            entry.append(Criterion(criterion.id, replace(sentry, on_parts=parts)))
+    return replace(item, entry=tuple(entry))
+
+
+def released_dependencies(overlay: list[dict[str, Any]], def_id: str) -> list[str]:
+    """The items that dependencies added to plan item ``def_id`` waited for and that a worker then removed from the
+    plan, which released the dependency on them."""
+    waited: set[str] = set()
+    released: list[str] = []
+    for op in overlay:
+        kind = op.get("op")
+        if kind == "add_dependency" and op["item"] == def_id:
+            waited.update(op["after"])
+        elif kind == "add_item" and op["def"]["id"] == def_id:
+            waited.update(op["def"].get("after", ()))
+        elif kind == "remove" and op.get("release") and op["item"] in waited:
+            released.append(op["item"])
+    return released
+
+
+def restated_memory(
+    old: PlanItemDef, new: PlanItemDef, memory: Mapping[str, list[int]], sources: Mapping[str, str]
+) -> dict[str, list[int]]:
+    """criterion id -> the on-parts that have fired, in ``new``'s terms, for each criterion of ``memory`` (kept by
+    position in ``old``'s criteria) whose positions differ there. A plan change may reorder, add or drop on-parts
+    (and an added dependency's come after the modelled ones): a position kept as it was would name another on-part,
+    and the item would start early or wait for ever for one that already fired. ``sources`` maps old plan item ids
+    to new ones where they differ; a criterion that ``new`` lacks is forgotten."""
+    old_criteria = {c.id: c for c in (*old.exit, *old.entry)}
+    new_criteria = {c.id: c for c in (*new.exit, *new.entry)}
+    changed: dict[str, list[int]] = {}
+    for criterion_id, fired in memory.items():
+        before, after = old_criteria.get(criterion_id), new_criteria.get(criterion_id)
+        done: set[tuple[str, str, str]] = set()
+        if before is not None:
+            parts = before.sentry.on_parts
+            done = {_part_key(parts[n], sources) for n in fired if n < len(parts)}
+        kept = [] if after is None else [n for n, p in enumerate(after.sentry.on_parts) if _part_key(p, {}) in done]
+        if kept != fired:
+            changed[criterion_id] = kept
+    return changed
+
+
+def _part_key(part: OnPart, sources: Mapping[str, str]) -> tuple[str, str, str]:
+    source = sources.get(part.source, part.source) if part.kind == "planItem" else part.source
+    return part.kind, source, part.event
