@@ -359,3 +359,38 @@ def test_a_removal_that_releases_nothing_is_recorded_as_before() -> None:
     assert events[0].payload == {
         "item": "adhoc2", "name": "Call garage", "overlay": {"op": "remove", "item": "adhoc2"}
     }
+
+
+# -- a repeating item under way can gain a dependency: its next instances wait ---------------------------------------
+def test_a_repeating_task_under_way_gains_a_dependency_for_its_next_instances() -> None:
+    case = _claim()
+    case.do(commands.AddItem(kind="humanTask", name="Call garage", manual=True))
+    case.do(commands.AddItem(kind="humanTask", name="Weekly call", repeat=True))
+    case.do(commands.CompleteItem(item="Weekly call"))
+    assert case.states("Weekly call") == ["completed", "active"]
+    case.do(commands.AddDependency(item="Weekly call", after=("Call garage",), reason="after the garage's quote"))
+    assert case.states("Weekly call") == ["completed", "active"]  # the one under way goes on
+    case.do(commands.CompleteItem(item="Weekly call"))
+    assert case.states("Weekly call") == ["completed", "completed", "available"]  # the next one waits
+    case.do(commands.StartItem(item="Call garage"))
+    case.do(commands.CompleteItem(item="Call garage"))
+    assert case.states("Weekly call") == ["completed", "completed", "active", "available"]
+    assert case.replays()
+
+
+def test_a_repeating_stage_under_way_gains_a_dependency_for_its_next_round() -> None:
+    case = Case(load_definition(ROUNDS_XML))
+    case.do(commands.AddDependency(item="Round", after=("Kickoff",)))
+    case.do(commands.CompleteItem(item="Prepare"))
+    assert case.states("Round") == ["completed", "available"]
+    case.do(commands.CompleteItem(item="Kickoff"))
+    assert case.states("Round") == ["completed", "active", "available"]
+    assert case.replays()
+
+
+def test_a_task_that_does_not_repeat_cannot_wait_once_it_started() -> None:
+    case = _claim()
+    case.do(commands.AddItem(kind="humanTask", name="Call garage", manual=True))
+    case.do(commands.AddItem(kind="humanTask", name="Write letter"))
+    with pytest.raises(CommandRejected, match="'Write letter' has already started"):
+        case.do(commands.AddDependency(item="Write letter", after=("Call garage",)))

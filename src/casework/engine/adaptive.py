@@ -162,8 +162,9 @@ def _add_dependency(run: Run, cmd: c.AddDependency) -> None:
         raise CommandRejected(f"{target.name!r} is an event listener: it occurs when its event happens and cannot wait")
     instances = run.state.instances_of(target.id)
     started = [i for i in instances if not i.not_started or i.started_at is not None]
-    if started:
+    if started and target.repetition is None:
         raise CommandRejected(f"{target.name!r} has already started ({started[0].state}); it cannot wait any more")
+    # A repeating item's instances under way are past their sentries: the dependency holds its next instances.
     after = [find_def(run, a, "after") for a in cmd.after]
     if not after:
         raise CommandRejected("add_dependency needs at least one item to wait for")

@@ -207,3 +207,12 @@ def restated_memory(
 def _part_key(part: OnPart, sources: Mapping[str, str]) -> tuple[str, str, str]:
     source = sources.get(part.source, part.source) if part.kind == "planItem" else part.source
     return part.kind, source, part.event
+
+
+def repeats_on_completion(item: PlanItemDef) -> bool:
+    """Whether the next instance of a repeating ``item`` comes when one completes. An item with entry criteria
+    repeats when they fire; dependencies added at run time do not make it one: they hold its next instance back."""
+    return all(
+        c.sentry.if_part is None and bool(c.sentry.on_parts) and all(p.added for p in c.sentry.on_parts)
+        for c in item.entry
+    )

@@ -25,7 +25,7 @@ from casework.engine.lifecycle import (
     TERMINAL,
     next_state,
 )
-from casework.engine.plan import PlanIndex
+from casework.engine.plan import PlanIndex, repeats_on_completion
 from casework.engine.state import EVENT_LIKE, CaseState, ItemInstance
 from casework.expr import EvaluationError, Expression, ExpressionError, compile_expression
 from casework.model.definition import (
@@ -256,7 +256,7 @@ class Run:
             self.raise_event(item, RAISED_EVENT.get(transition, transition), cause)
         # A skipped occurrence is completed too: the series goes on (remove or terminate is how it stops).
         completed = transition == "complete" or (transition == "skip" and item.kind not in EVENT_LIKE)
-        if completed and definition and definition.repetition is not None and not definition.entry:
+        if completed and definition and definition.repetition is not None and repeats_on_completion(definition):
             self.queue.append(lambda: self.repeat_after_completion(item))
 
     def complete_if_active(self, item: ItemInstance) -> None:
@@ -465,6 +465,8 @@ class Run:
         parent = self.state.items[item.parent] if item.parent else None
         if parent is None or parent.state != ACTIVE or definition.repetition is None:
             return
+        if definition.entry and any(i.parent == parent.id and i.not_started for i in self.state.live(definition.id)):
+            return  # the next instance is waiting already (created when this one's dependencies were met)
         if item.id in self.created and definition.repetition.condition is None:
             # An instance that ended in the command that created it needed no one (an empty stage, a non-blocking
             # task); with a rule that always holds, its next instance would do the same, forever. Repetition
