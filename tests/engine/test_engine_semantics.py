@@ -376,3 +376,28 @@ def test_skipping_one_occurrence_of_a_repeating_task_keeps_the_series_going() ->
     case.run(commands.TerminateItem(item="Weekly call", reason="the customer asked us to stop"))
     assert case.states("Weekly call") == ["completed", "completed", "terminated"]
     assert case.replays()
+
+
+# -- exit criteria hear their on-parts in every open state ------------------------------------------------------------
+# B starts when A completes and exits when both C and D have completed (CMMN 1.1: exit criteria apply while an item is
+# available, enabled, disabled or active, and a sentry remembers its on-parts until it fires).
+EXIT_AFTER_TWO = (
+    '<planItem id="pA" name="A" definitionRef="A"/><planItem id="pC" name="C" definitionRef="C"/>'
+    '<planItem id="pD" name="D" definitionRef="D"/>'
+    '<planItem id="pB" name="B" definitionRef="B"><entryCriterion id="enB" sentryRef="sA"/>'
+    '<exitCriterion id="exB" sentryRef="sCD"/></planItem>'
+    f'<sentry id="sA">{_on("pA")}</sentry><sentry id="sCD">{_on("pC")}{_on("pD")}</sentry>'
+    '<humanTask id="A"/><humanTask id="B"/><humanTask id="C"/><humanTask id="D"/>'
+)
+
+
+@pytest.mark.parametrize("manual", [False, True])
+def test_an_exit_on_part_heard_while_the_item_waited_is_remembered_when_it_starts(manual: bool) -> None:
+    control = "<itemControl><manualActivationRule/></itemControl>" if manual else ""
+    case = _Case(_model(EXIT_AFTER_TWO.replace('<exitCriterion id="exB"', f'{control}<exitCriterion id="exB"')))
+    case.run(commands.CompleteItem(item="C"))
+    case.run(commands.CompleteItem(item="A"))
+    assert case.states("B") == ["enabled" if manual else "active"]
+    case.run(commands.CompleteItem(item="D"))
+    assert case.states("B") == ["terminated"]
+    assert case.replays()

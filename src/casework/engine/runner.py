@@ -230,7 +230,15 @@ class Run:
         payload: dict[str, Any] = {"id": item.id, "transition": transition, "from": before, "to": to}
         if held_by_parent:
             payload["held_by_parent"] = True
+        leaving = before == AVAILABLE and item.memory and to not in TERMINAL
+        kept = self.exit_memory(item) if leaving and not held_by_parent and transition != "parentSuspend" else None
         self.emit("item_transition", payload)
+        if kept:
+            # Leaving available forgets the sentries that fired (see `events`), but exit criteria still apply: what
+            # their on-parts heard is remembered until they fire (CMMN 1.1 §8.4.2, §7.4 sentries). Restated by
+            # events, so that replay agrees without `apply` deciding which criteria are exit criteria.
+            for criterion_id, parts in kept.items():
+                self.emit("memory", {"id": item.id, "criterion": criterion_id, "parts": parts})
         # None only for an instance whose item left the plan in a migration and is being closed.
         definition = self.plan.items.get(item.def_id)
         if item.parent is not None:
@@ -258,6 +266,13 @@ class Run:
         completed = transition == "complete" or (transition == "skip" and item.kind not in EVENT_LIKE)
         if completed and definition and definition.repetition is not None and repeats_on_completion(definition):
             self.queue.append(lambda: self.repeat_after_completion(item))
+
+    def exit_memory(self, item: ItemInstance) -> dict[str, list[int]]:
+        """What ``item`` remembers of the on-parts of its exit criteria."""
+        definition = self.plan.items.get(item.def_id)
+        if definition is None or not definition.exit:
+            return {}
+        return {c.id: item.memory[c.id] for c in definition.exit if c.id in item.memory}
 
     def complete_if_active(self, item: ItemInstance) -> None:
         if item.state == ACTIVE:
