@@ -191,3 +191,53 @@ def test_a_participant_keeps_a_case_role_that_the_new_model_renames() -> None:
     case.do(commands.PlanItem(item="Interview", actor="sam"))  # the role still authorizes what it did
     assert case.item("Interview") == "active"
     assert case.replays()
+
+
+# -- timers whose expression the new model changes ------------------------------------------------------------------
+def _timed(expression: str) -> CaseDefinition:
+    return _model(
+        '<planItem id="piA" name="A" definitionRef="a"/><humanTask id="a" name="A"/>'
+        '<planItem id="piT" name="Reminder" definitionRef="t"/>'
+        f'<timerEventListener id="t" name="Reminder"><timerExpression>{expression}</timerExpression>'
+        "</timerEventListener>"
+    )
+
+
+def _due(case: Case) -> list[str]:
+    return [case.state.timers[i.id] for i in case.state.items.values() if i.id in case.state.timers]
+
+
+def test_a_timer_that_has_not_fired_falls_due_as_the_new_model_says_counted_from_its_start() -> None:
+    case = Case(_timed("P7D"))
+    assert _due(case) == ["2026-03-09T09:00:00Z"]
+    later = NOW + dt.timedelta(days=1)
+    events = execute(case.definition, case.state, commands.Migrate(definition=_timed("P3D")), later)
+    case.log.extend(events)
+    case.definition = _timed("P3D")
+    assert _due(case) == ["2026-03-05T09:00:00Z"]
+    assert replay(case.definition, "c1", case.log).to_dict() == case.state.to_dict()
+    case.do(commands.Migrate(definition=_timed("2026-04-01T00:00:00Z")))
+    assert _due(case) == ["2026-04-01T00:00:00Z"]
+    case.do(commands.Migrate(definition=_timed("2026-04-01T00:00:00Z")))  # the same expression: nothing to do
+    assert _due(case) == ["2026-04-01T00:00:00Z"]
+    assert case.replays()
+
+
+def test_the_next_firing_of_a_cycle_counts_from_the_firing_before_under_the_new_model() -> None:
+    case = Case(_timed("R3/PT1H"))
+    events = execute(case.definition, case.state, commands.FireDueTimers(), NOW + dt.timedelta(hours=1))
+    case.log.extend(events)
+    assert _due(case) == ["2026-03-02T11:00:00Z"]  # the second firing
+    case.do(commands.Migrate(definition=_timed("R3/PT2H")))
+    assert _due(case) == ["2026-03-02T12:00:00Z"]
+    assert case.replays()
+
+
+def test_a_timer_that_fired_is_left_as_it_was() -> None:
+    case = Case(_timed("PT1H"))
+    events = execute(case.definition, case.state, commands.FireDueTimers(), NOW + dt.timedelta(hours=1))
+    case.log.extend(events)
+    assert case.item("Reminder") == "completed" and _due(case) == []
+    events = case.do(commands.Migrate(definition=_timed("PT5H")))
+    assert [e for e in events if e.type == "timer_scheduled"] == [] and _due(case) == []
+    assert case.replays()

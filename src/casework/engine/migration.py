@@ -9,6 +9,7 @@ makes (items that leave, items that are new, waiting items that it lets start).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from casework.engine.plan import PlanIndex, effective_plan, restated_memory
 from casework.engine.runner import Run
 from casework.engine.state import CaseState, ItemInstance
 from casework.model.definition import CASE_PLAN, CaseDefinition, CaseRole, PlanItemDef
+from casework.model.timers import TimerError, format_datetime, parse_datetime, subtract_duration
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
     # Judged before the event, which gives the instances the new model's item ids.
     memory = [m for i in plan.remap for m in _memory_in(run.plan, target_plan, run.state.items[i], plan.sources)]
     staying = [run.state.items[i] for i in plan.remap if run.state.items[i].state not in TERMINAL]
+    timers = [(i, run.plan.items[i.def_id]) for i in staying if i.id in run.state.timers]
     run.emit(
         "migrate",
         {
@@ -185,6 +188,8 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
     run.plan = plan_for(new, run.state)
     for payload in memory:
         run.emit("memory", payload)
+    for instance, old_def in timers:
+        _reschedule(run, instance, old_def, run.plan.items[instance.def_id])
     _rename_roles(run, old_roles, new)
     for instance_id in plan.vanishing:
         instance = run.state.items[instance_id]
@@ -217,6 +222,32 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
             elif definition.id in run.plan.dependents:
                 run.prefill_completed(instance)
         run.schedule_criteria(instance)
+
+
+def _reschedule(run: Run, timer: ItemInstance, old: PlanItemDef, new: PlanItemDef) -> None:
+    """A timer that has not fired and whose expression the new model changes falls due as the new one says, counted
+    from when it was scheduled (see `_scheduled_at`); one that the new model leaves as it was keeps its due time."""
+    if new.timer is None or old.timer is None or new.timer.source == old.timer.source:
+        return
+    base = _scheduled_at(timer, old, parse_datetime(run.state.timers[timer.id]))
+    try:
+        if timer.index == 1:
+            due: dt.datetime | None = new.timer.first_due(base)
+        else:  # the next firing of a cycle counts from the one before; a cycle the new model ends stops
+            due = new.timer.next_due(base, timer.index - 1)
+    except TimerError as exc:
+        raise CommandRejected(f"cannot migrate: the timer of {new.name!r} cannot be scheduled: {exc}") from exc
+    if due is not None:
+        run.emit("timer_scheduled", {"id": timer.id, "due": format_datetime(due)})
+
+
+def _scheduled_at(timer: ItemInstance, old: PlanItemDef, due: dt.datetime) -> dt.datetime:
+    """When the timer began to count: its stage's start, which created it; for one with a start trigger or the next
+    firing of a cycle, the due time less the old expression's duration (the trigger, or the firing before)."""
+    assert old.timer is not None
+    if (timer.index == 1 and old.timer_start is None) or old.timer.duration is None:
+        return parse_datetime(timer.created_at)
+    return subtract_duration(due, old.timer.duration)
 
 
 def _rename_roles(run: Run, old_roles: Mapping[str, CaseRole], new: CaseDefinition) -> None:

@@ -74,6 +74,18 @@ def add_duration(moment: dt.datetime, duration: str) -> dt.datetime:
         raise TimerError(f"{duration.strip()!r} from {moment.isoformat()} gives no date: {exc}") from exc
 
 
+def subtract_duration(moment: dt.datetime, duration: str) -> dt.datetime:
+    """The moment ``duration`` before ``moment``: exact for days and times; months and years step back by the
+    calendar, which need not undo `add_duration` at a month's end (March 31 plus P1M is April 30, less P1M March
+    30)."""
+    try:
+        result = moment - parse_duration(duration)
+        assert isinstance(result, dt.datetime)
+        return result.astimezone(dt.UTC) if result.tzinfo is not None else result
+    except (OverflowError, ValueError) as exc:
+        raise TimerError(f"{duration.strip()!r} before {moment.isoformat()} gives no date: {exc}") from exc
+
+
 def parse_datetime(text: str) -> dt.datetime:
     try:
         value: dt.datetime = isodate.parse_datetime(text.strip())
