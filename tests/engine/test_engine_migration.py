@@ -230,6 +230,10 @@ def test_the_next_firing_of_a_cycle_counts_from_the_firing_before_under_the_new_
     assert _due(case) == ["2026-03-02T11:00:00Z"]  # the second firing
     case.do(commands.Migrate(definition=_timed("R3/PT2H")))
     assert _due(case) == ["2026-03-02T12:00:00Z"]
+    case.do(commands.Migrate(definition=_timed("R1/PT2H")))  # it would have fired its only time
+    assert _due(case) == [] and [i.state for i in case.state.items.values() if i.name == "Reminder"] == [
+        "completed", "terminated"
+    ]
     assert case.replays()
 
 

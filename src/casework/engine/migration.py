@@ -233,11 +233,13 @@ def _reschedule(run: Run, timer: ItemInstance, old: PlanItemDef, new: PlanItemDe
     try:
         if timer.index == 1:
             due: dt.datetime | None = new.timer.first_due(base)
-        else:  # the next firing of a cycle counts from the one before; a cycle the new model ends stops
+        else:  # the next firing of a cycle counts from the one before
             due = new.timer.next_due(base, timer.index - 1)
     except TimerError as exc:
         raise CommandRejected(f"cannot migrate: the timer of {new.name!r} cannot be scheduled: {exc}") from exc
-    if due is not None:
+    if due is None:  # the new model's timer would have fired its last time already
+        run.transition(timer, "terminate")
+    else:
         run.emit("timer_scheduled", {"id": timer.id, "due": format_datetime(due)})
 
 
