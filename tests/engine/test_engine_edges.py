@@ -48,7 +48,7 @@ def _rejected(definition: CaseDefinition, state: CaseState, command: commands.Co
 
 # -- repetition -------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("kind", "first"), [("humanTask", "active"), ("milestone", "completed"), ("stage", "completed")]
+    ("kind", "first"), [("humanTask", "active"), ("milestone", "completed"), ("stage", "active")]
 )
 def test_an_added_repeating_item_waits_for_its_after_items_to_complete_again(kind: str, first: str) -> None:
     claim = _load("claim.cmmn")
@@ -75,15 +75,18 @@ def test_an_added_repeating_item_repeats_each_time_its_after_item_completes() ->
 
 
 @pytest.mark.parametrize("auto_complete", [True, False])
-def test_an_empty_repeating_stage_without_after_completes_once_instead_of_repeating_forever(
+def test_an_empty_repeating_stage_waits_for_its_first_item_and_does_not_repeat_by_itself(
     auto_complete: bool,
 ) -> None:
     claim = _load("claim.cmmn")
     state = _start(claim)
     execute(claim, state, commands.AddItem(kind="stage", name="Loop", repeat=True, auto_complete=auto_complete), NOW)
-    assert _instances(state, "Loop") == [(1, "completed")]
+    assert _instances(state, "Loop") == [(1, "active")]
     execute(claim, state, commands.CompleteItem(item="Review claim"), NOW)
-    assert _instances(state, "Loop") == [(1, "completed")]
+    assert _instances(state, "Loop") == [(1, "active")]
+    # Completed by hand while still empty, it was created by an earlier command: the next round begins, and waits.
+    execute(claim, state, commands.CompleteStage(item="Loop"), NOW)
+    assert _instances(state, "Loop") == [(1, "completed"), (2, "active")]
 
 
 def test_a_repeating_stage_without_after_repeats_when_an_instance_completes_after_work() -> None:
@@ -100,7 +103,7 @@ def test_a_repeating_stage_without_after_repeats_when_an_instance_completes_afte
     assert _instances(state, "Call") == [(1, "completed"), (1, "active")]
 
 
-def test_a_repeating_stage_left_without_work_does_not_start_round_after_empty_round() -> None:
+def test_a_repeating_stage_left_without_work_waits_in_an_empty_round_for_work() -> None:
     claim = _load("claim.cmmn")
     state = _start(claim)
     execute(claim, state, commands.AddItem(kind="stage", name="Outer", after=("Review claim",)), NOW)
@@ -110,10 +113,10 @@ def test_a_repeating_stage_left_without_work_does_not_start_round_after_empty_ro
             NOW)
     execute(claim, state, commands.CompleteItem(item="Review claim"), NOW)
     assert _instances(state, "Round") == [(1, "active")]  # Check may still start: it holds the round open
-    # Without Check the round has nothing left and completes; the next round, empty, completes as it starts, and
-    # the one after it would too, so none is begun.
+    # Without Check the round has nothing left and completes; the next round, empty, waits for work to be added to
+    # it (a stage added at run time waits for its first item) instead of completing as it starts.
     execute(claim, state, commands.RemoveItem(item="Check"), NOW)
-    assert _instances(state, "Round") == [(1, "completed"), (2, "completed")]
+    assert _instances(state, "Round") == [(1, "completed"), (2, "active")]
 
 
 RUNAWAY_XML = (

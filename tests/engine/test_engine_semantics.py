@@ -401,3 +401,42 @@ def test_an_exit_on_part_heard_while_the_item_waited_is_remembered_when_it_start
     case.run(commands.CompleteItem(item="D"))
     assert case.states("B") == ["terminated"]
     assert case.replays()
+
+
+# -- stages open for planning ----------------------------------------------------------------------------------------
+def test_a_stage_added_empty_waits_for_the_work_planned_into_it() -> None:
+    case = _Case(_model('<planItem id="pA" name="A" definitionRef="A"/><humanTask id="A"/>'))
+    case.run(commands.AddItem(kind="stage", name="Appeal"))
+    assert case.states("Appeal") == ["active"]
+    assert explain(case.definition, case.state, "Appeal") == [
+        "'Appeal' is open for work to be planned into it: it completes when someone completes it or its items are done"
+    ]
+    case.run(commands.AddItem(kind="humanTask", name="Hear appellant", stage="Appeal"))
+    case.run(commands.CompleteItem(item="Hear appellant"))
+    assert case.states("Appeal") == ["completed"]  # autoComplete: its work is done
+    assert case.replays()
+
+
+PLANNED = (
+    '<planItem id="pA" name="A" definitionRef="A"/><planItem id="pS" name="S" definitionRef="S"/>'
+    '<humanTask id="A"/><humanTask id="D"/>'
+    '<stage id="S" name="S" autoComplete="{auto}"><planningTable id="tS">'
+    '<discretionaryItem id="dD" name="D" definitionRef="D"/></planningTable></stage>'
+)
+
+
+def test_a_stage_not_autocomplete_with_only_discretionary_items_waits_to_be_completed_by_hand() -> None:
+    case = _Case(_model(PLANNED.format(auto="false"), auto_complete=True))
+    assert case.states("S") == ["active"]
+    case.run(commands.PlanItem(item="D", actor="ann"))
+    case.run(commands.CompleteItem(item="D"))
+    assert case.states("S") == ["active"]  # D could be planned again
+    case.run(commands.CompleteStage(item="S"))
+    assert case.states("S") == ["completed"]
+    assert case.replays()
+
+
+def test_an_autocomplete_stage_with_only_discretionary_items_completes_as_it_starts() -> None:
+    # CMMN 1.1: autoComplete completes a stage with no active children and no required ones, planned or not.
+    case = _Case(_model(PLANNED.format(auto="true"), auto_complete=True))
+    assert case.states("S") == ["completed"]

@@ -85,6 +85,9 @@ def _why_waiting(run: Run, item: ItemInstance) -> list[str]:
 
 def _why_stage_open(run: Run, stage: ItemInstance) -> list[str]:
     blockers = run.blocking_children(stage)
+    if not blockers and run.open_for_planning(stage):
+        return [f"{stage.name!r} is open for work to be planned into it: it completes when someone completes it"
+                + (" or its items are done" if run.plan.items[stage.def_id].auto_complete else "")]
     if not blockers:
         return [f"{stage.name!r} can complete now"]
     lines = [f"{stage.name!r} cannot complete yet:"]

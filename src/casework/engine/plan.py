@@ -12,6 +12,7 @@ from casework.model.definition import (
     ANY_EVENT,
     CASE_FILE_EVENTS,
     EVENT_LISTENER_KINDS,
+    HUMAN_TASK,
     MILESTONE,
     STAGE_KINDS,
     CaseDefinition,
@@ -36,6 +37,9 @@ class PlanIndex:
     stages: list[str] = field(default_factory=list)  # plan items that are stages, the case plan included
     listener_watchers: frozenset[str] = frozenset()  # plan items with on-parts on event listeners
     dependents: frozenset[str] = frozenset()  # plan items with entry on-parts added at run time
+    # Stages that are not autoComplete and hold discretionary items of their own (not a task's): CMMN 1.1 lets them
+    # complete by themselves only when no such item remains to be planned, that is, by hand.
+    planned_stages: frozenset[str] = frozenset()
 
     @property
     def items(self) -> Mapping[str, PlanItemDef]:
@@ -59,6 +63,14 @@ def build_index(definition: CaseDefinition, removed: frozenset[str] = frozenset(
     )
     index.dependents = frozenset(
         owner.id for owner in definition.items.values() for c in owner.entry if any(p.added for p in c.sentry.on_parts)
+    )
+    task_tables = {i for t in definition.items.values() if t.kind == HUMAN_TASK for i in t.planning_table}
+    index.planned_stages = frozenset(
+        stage.id
+        for stage in definition.items.values()
+        if stage.kind in STAGE_KINDS
+        and not stage.auto_complete
+        and any(i not in task_tables and i not in removed for i in stage.planning_table)
     )
     for owner in definition.items.values():
         for is_exit, criteria in ((False, owner.entry), (True, owner.exit)):

@@ -551,7 +551,18 @@ class Run:
             return
         if self.state.busy_children.get(stage.id, 0) > 0 or self.blocking_children(stage, first_only=True):
             return
+        if self.open_for_planning(stage):
+            return
         self.complete_stage(stage)
+
+    def open_for_planning(self, stage: ItemInstance) -> bool:
+        """Whether ``stage`` waits for work to be planned into it, and completes only by hand (`complete_stage`) or
+        once that work is done. CMMN 1.1 completes a stage that is not autoComplete by itself only when no
+        discretionary item remains that could be planned; a stage added at run time is there for workers to add
+        work to, and waits for its first item."""
+        if stage.def_id in self.plan.planned_stages:
+            return True
+        return self.plan.items[stage.def_id].added and stage.id not in self.state.children
 
     def blocking_children(self, stage: ItemInstance, *, first_only: bool = False) -> list[ItemInstance]:
         """Children that keep ``stage`` from completing by itself (empty when it can complete)."""
