@@ -127,3 +127,68 @@ def test_a_discretionary_item_removed_from_the_plan_is_no_longer_offered_for_pla
     assert plannable(definition, state) == ["Audit"]  # what `plan` accepts
     with pytest.raises(CommandRejected, match="no item 'Site visit'"):
         execute(definition, state, commands.PlanItem(item="Site visit", actor="ann"), NOW)
+
+
+# -- a name that several items share is refused; ids always work ----------------------------------------------------
+def _twice_named() -> tuple[CaseState, list[str]]:
+    definition = load_definition(CARE)
+    state = CaseState.create("c1", definition)
+    execute(definition, state, commands.StartCase(actor="ann"), NOW)
+    for _ in range(2):
+        execute(definition, state, commands.AddItem(kind="humanTask", name="Call family", manual=True), NOW)
+    ids = [i.id for i in state.items.values() if i.name == "Call family"]
+    assert len(ids) == 2
+    return state, ids
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        commands.StartItem(item="Call family"),
+        commands.DisableItem(item="Call family"),
+        commands.TerminateItem(item="Call family"),
+        commands.SkipItem(item="Call family"),
+        commands.Reassign(item="Call family", to="bob"),
+        commands.SetDue(item="Call family", due="P1D"),
+        commands.RemoveItem(item="Call family"),
+        commands.AddDependency(item="Call family", after=("Admission",)),
+        commands.AddDependency(item="Treatment", after=("Call family",)),
+        commands.AddItem(kind="humanTask", name="Write up", after=("Call family",)),
+    ],
+)
+def test_a_command_naming_an_item_that_several_share_is_refused_listing_them(command: commands.Command) -> None:
+    definition = load_definition(CARE)
+    state, ids = _twice_named()
+    before = state.to_dict()
+    with pytest.raises(CommandRejected, match="'Call family' names more than one item") as refused:
+        execute(definition, state, command, NOW)
+    message = str(refused.value)
+    plan_ids = [state.items[i].def_id for i in ids]
+    assert all(i in message for i in ids) or all(p in message for p in plan_ids)
+    assert state.to_dict() == before
+
+
+def test_an_item_that_shares_its_name_is_reached_by_its_instance_or_plan_item_id() -> None:
+    definition = load_definition(CARE)
+    state, (first, second) = _twice_named()
+    execute(definition, state, commands.StartItem(item=first), NOW)
+    execute(definition, state, commands.RemoveItem(item=second), NOW)
+    assert [state.items[first].state, state.items[second].state] == ["active", "terminated"]
+    # Only one of them is active now: the name is no longer ambiguous for completing.
+    execute(definition, state, commands.CompleteItem(item="Call family"), NOW)
+    assert state.items[first].state == "completed"
+
+
+def test_completing_a_name_that_a_milestone_and_an_active_task_share_is_refused() -> None:
+    definition = load_definition(CARE)
+    state = CaseState.create("c1", definition)
+    execute(definition, state, commands.StartCase(actor="ann"), NOW)
+    execute(definition, state, commands.AddItem(kind="milestone", name="Admission", after=("Surgery consult",)), NOW)
+    with pytest.raises(CommandRejected, match="'Admission' names more than one item"):
+        execute(definition, state, commands.CompleteItem(item="Admission"), NOW)
+
+
+def test_explain_lists_the_items_a_shared_name_could_mean() -> None:
+    state, ids = _twice_named()
+    (line,) = explain(load_definition(CARE), state, "Call family")
+    assert line.startswith("'Call family' names more than one item: ") and all(i in line for i in ids)

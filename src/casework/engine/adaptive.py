@@ -34,12 +34,20 @@ ADD_EVENT = {HUMAN_TASK: "add_task", STAGE: "add_stage", MILESTONE: "add_milesto
 
 
 def find_def(run: Run, ref: str, what: str) -> PlanItemDef:
+    """The plan item ``ref`` names: by its plan item id, the id of one of its instances, or its name (refused when
+    several plan items have that name)."""
     items = run.plan.items
+    instance = run.state.items.get(ref)
+    if instance is not None and ref not in items:
+        ref = instance.def_id
     if ref in items and ref not in run.plan.removed:
         return items[ref]
     matches = [d for d in items.values() if d.name == ref and d.id not in run.plan.removed]
     if not matches:
         raise CommandRejected(f"{what}: no item {ref!r} in this case's plan")
+    if len(matches) > 1:
+        listed = ", ".join(f"{d.id} ({d.kind})" for d in matches)
+        raise CommandRejected(f"{what}: {ref!r} names more than one item in the plan: {listed}; name one by its id")
     return matches[0]
 
 

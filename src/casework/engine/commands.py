@@ -1,7 +1,9 @@
 """Commands: one frozen dataclass per thing a person or system can ask of a case.
 
 Every command carries the actor and an optional reason; both are written on every event the command produces. Items
-are named by instance id, plan item id or name (the instance in the state the command needs is chosen).
+are named by instance id, plan item id or name (the instance in the state the command needs is chosen); a name or
+plan item id that fits more than one instance in that state, or for a plan change more than one plan item, is
+refused, listing their ids.
 """
 
 from __future__ import annotations

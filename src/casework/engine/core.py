@@ -103,7 +103,11 @@ def replay(definition: CaseDefinition, case_id: str, events: Iterable[Event]) ->
 
 
 # -- item lookup ---------------------------------------------------------------------------------------------------
-def resolve(run: Run, ref: str, states: Iterable[str], what: str) -> ItemInstance:
+def resolve(
+    run: Run, ref: str, states: Iterable[str], what: str, accepts: Callable[[ItemInstance], bool] | None = None
+) -> ItemInstance:
+    """The instance ``ref`` names (its id, plan item id or name) in one of ``states`` (and that ``accepts`` takes);
+    refused when there is none, or more than one: the command would act on work nobody chose."""
     wanted = tuple(states)
     item = run.state.items.get(ref)
     if item is not None:
@@ -112,11 +116,19 @@ def resolve(run: Run, ref: str, states: Iterable[str], what: str) -> ItemInstanc
         candidates = [i for i in run.state.items.values() if ref in (i.name, i.def_id) and i.id != run.state.root]
     if not candidates:
         raise CommandRejected(f"no item {ref!r} in this case")
-    for candidate in candidates:
-        if candidate.state in wanted:
-            return candidate
+    matching = [i for i in candidates if i.state in wanted and (accepts is None or accepts(i))]
+    if len(matching) > 1:
+        raise CommandRejected(ambiguous(ref, matching, what))
+    if matching:
+        return matching[0]
     seen = ", ".join(sorted({i.state for i in candidates}))
     raise CommandRejected(f"cannot {what} {ref!r}: it is {seen}; {what} needs it {' or '.join(wanted)}")
+
+
+def ambiguous(ref: str, items: Iterable[ItemInstance], what: str) -> str:
+    """Why a command naming several instances is refused: picking one of them would act on work nobody chose."""
+    listed = ", ".join(f"{i.id} ({i.name}, {i.state})" for i in items)
+    return f"{ref!r} names more than one item: {listed}; {what} one by its id"
 
 
 def root(run: Run) -> ItemInstance:
@@ -161,7 +173,8 @@ def _start_case(run: Run, cmd: c.StartCase) -> None:
 
 @handles(c.CompleteItem)
 def _complete(run: Run, cmd: c.CompleteItem) -> None:
-    item = resolve(run, cmd.item, (ACTIVE, AVAILABLE) if _is_event_like(run, cmd.item) else (ACTIVE,), "complete")
+    wanted = (ACTIVE, AVAILABLE) if _is_event_like(run, cmd.item) else (ACTIVE,)
+    item = resolve(run, cmd.item, wanted, "complete", _completable)
     variables = check_variables(cmd.variables) if cmd.variables else None
     if item.kind in STAGE_KINDS:
         _check_completable(run, item, force=False)
@@ -183,9 +196,15 @@ _EVENT_LIKE = EVENT_LISTENER_KINDS | {MILESTONE}
 
 
 def _is_event_like(run: Run, ref: str) -> bool:
+    """Whether ``ref`` names a milestone or event listener (maybe among other items: `resolve` then refuses a name
+    that fits two, rather than take the task because it alone is active)."""
     item = run.state.items.get(ref)
     kinds = {item.kind} if item else {i.kind for i in run.state.items.values() if ref in (i.name, i.def_id)}
-    return bool(kinds) and kinds <= _EVENT_LIKE
+    return bool(kinds & _EVENT_LIKE)
+
+
+def _completable(item: ItemInstance) -> bool:
+    return item.state == ACTIVE or item.kind in _EVENT_LIKE
 
 
 @handles(c.StartItem)

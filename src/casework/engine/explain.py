@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from casework.engine.core import plan_for
+from casework.engine.core import ambiguous, plan_for
 from casework.engine.lifecycle import ACTIVE, AVAILABLE, ENABLED, SUSPENDED
 from casework.engine.plan import released_dependencies
 from casework.engine.runner import Run
@@ -23,13 +23,15 @@ def explain(definition: CaseDefinition, state: CaseState, item_ref: str | None =
         assert state.root is not None
         item = items[state.root]
     else:
-        found = (
-            items.get(item_ref)
-            or next((i for i in items.values() if item_ref in (i.name, i.def_id) and i.open), None)
-            or next((i for i in items.values() if item_ref in (i.name, i.def_id)), None)
-        )
+        found = items.get(item_ref)
         if found is None:
-            return [f"no item {item_ref!r} in this case"]
+            named = [i for i in items.values() if item_ref in (i.name, i.def_id) and i.id != state.root]
+            candidates = [i for i in named if i.open] or named
+            if len(candidates) > 1:
+                return [ambiguous(item_ref, candidates, "explain")]
+            if not candidates:
+                return [f"no item {item_ref!r} in this case"]
+            found = candidates[0]
         item = found
     return _why(probe, item) + _released(probe, item)
 
