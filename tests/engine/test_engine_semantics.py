@@ -440,3 +440,46 @@ def test_an_autocomplete_stage_with_only_discretionary_items_completes_as_it_sta
     # CMMN 1.1: autoComplete completes a stage with no active children and no required ones, planned or not.
     case = _Case(_model(PLANNED.format(auto="true"), auto_complete=True))
     assert case.states("S") == ["completed"]
+
+
+# -- case file events beyond create, update and delete ---------------------------------------------------------------
+def _on_file(source: str, event: str) -> str:
+    return f'<caseFileItemOnPart sourceRef="{source}"><standardEvent>{event}</standardEvent></caseFileItemOnPart>'
+
+
+FILED = load_definition(
+    f'<definitions {NS}><case id="m"><caseFileModel><caseFileItem id="cfClaim" name="claim"><children>'
+    '<caseFileItem id="cfPhoto" name="photo"/></children></caseFileItem></caseFileModel>'
+    '<casePlanModel id="plan" name="Plan">'
+    '<planItem id="pR" name="Recheck" definitionRef="t"><entryCriterion sentryRef="sR"/></planItem>'
+    '<planItem id="pV" name="View photo" definitionRef="t"><entryCriterion sentryRef="sV"/></planItem>'
+    '<planItem id="pA" name="Ask again" definitionRef="t"><entryCriterion sentryRef="sA"/></planItem>'
+    f'<sentry id="sR">{_on_file("cfClaim", "replace")}</sentry>'
+    f'<sentry id="sV">{_on_file("cfClaim", "addChild")}</sentry>'
+    f'<sentry id="sA">{_on_file("cfClaim", "removeChild")}</sentry>'
+    '<humanTask id="t"/></casePlanModel></case></definitions>'
+)
+
+
+def test_a_value_set_over_another_replaces_the_case_file_item() -> None:
+    case = _Case(FILED, claim={"amount": 100})
+    case.run(commands.SetVariables(variables={"claim": {"amount": 100}}))  # the same value: nothing changes
+    assert case.states("Recheck") == ["available"]
+    case.run(commands.SetVariables(variables={"claim": {"amount": 250}}))
+    assert case.states("Recheck") == ["active"]
+    assert case.replays()
+
+
+def test_a_child_case_file_item_created_or_deleted_is_added_to_or_removed_from_its_parent() -> None:
+    case = _Case(FILED)
+    case.run(commands.SetVariables(variables={"photo": "front.jpg"}))
+    assert [case.states(n) for n in ("View photo", "Ask again")] == [["active"], ["available"]]
+    case.run(commands.SetVariables(variables={"photo": "side.jpg"}))  # replaced, not added again
+    case.run(commands.SetVariables(variables={}, remove=("photo",)))
+    assert case.states("Ask again") == ["active"]
+    assert case.replays()
+
+
+def test_a_child_case_file_item_the_case_starts_with_is_added_to_its_parent() -> None:
+    case = _Case(FILED, photo="front.jpg")
+    assert case.states("View photo") == ["active"]

@@ -33,7 +33,7 @@ def _normal_form(definition: CaseDefinition) -> dict[str, Any]:
     return {
         "key": definition.key,
         "roles": sorted((r.id, r.name) for r in definition.roles.values()),
-        "files": sorted((f.id, f.name) for f in definition.case_file_items.values()),
+        "files": sorted((f.id, f.name, f.parent) for f in definition.case_file_items.values()),
         "items": {
             i.id: (
                 i.name,
@@ -143,3 +143,15 @@ def test_scenarios_pass_on_the_exported_models(scenario: Path, tmp_path: Path) -
     shutil.copyfile(scenario, copy)
     outcome = run_scenario(copy)
     assert outcome.passed, outcome.reason
+
+
+def test_round_trip_keeps_nested_case_file_items() -> None:
+    original = load_definition(
+        '<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL"><case id="c"><caseFileModel id="cfm">'
+        '<caseFileItem id="cfClaim" name="claim">'
+        '<children><caseFileItem id="cfPhoto" name="photo"/></children></caseFileItem></caseFileModel>'
+        '<casePlanModel id="p"><planItem id="a" name="A" definitionRef="t"/><humanTask id="t"/></casePlanModel>'
+        "</case></definitions>"
+    )
+    assert original.case_file_items["cfPhoto"].parent == "cfClaim"
+    assert _normal_form(load_definition(to_xml(original))) == _normal_form(original)

@@ -274,3 +274,21 @@ def test_a_case_file_item_that_no_variable_could_be_is_a_model_error(items: str,
            "</case></definitions>")
     with pytest.raises(ModelError, match=re.escape(problem)):
         load_definition(xml)
+
+
+@pytest.mark.parametrize(
+    ("event", "problem"),
+    [
+        ("addReference", "case file item 'claim' never raises 'addReference': case file items hold data"),
+        ("removeReference", "case file item 'claim' never raises 'removeReference'"),
+        ("addChild", "case file item 'claim' never raises 'addChild': it has no child case file items in the model"),
+    ],
+)
+def test_an_on_part_for_a_case_file_event_that_can_never_happen_is_a_model_error(event: str, problem: str) -> None:
+    xml = (f'<definitions {NS}><case id="c"><caseFileModel id="cfm"><caseFileItem id="cf" name="claim"/>'
+           '</caseFileModel><casePlanModel id="p"><planItem id="a" name="A" definitionRef="t">'
+           '<entryCriterion sentryRef="s"/></planItem><sentry id="s"><caseFileItemOnPart id="on" sourceRef="cf">'
+           f"<standardEvent>{event}</standardEvent></caseFileItemOnPart></sentry><humanTask id=\"t\"/>"
+           "</casePlanModel></case></definitions>")
+    with pytest.raises(ModelError, match=re.escape(f"on: {problem}")):
+        load_definition(xml)

@@ -166,9 +166,7 @@ def _start_case(run: Run, cmd: c.StartCase) -> None:
     # The case file items given at the start are created once the plan's items exist to listen: raised before them,
     # a `create` on-part on data the case was opened with would never fire.
     for name in variables:
-        file_item = run.plan.definition.case_file_item_by_name(name)
-        if file_item is not None:
-            run.raise_file_event(file_item.id, "create")
+        file_changed(run, name, "create")
 
 
 @handles(c.CompleteItem)
@@ -364,15 +362,26 @@ def set_variables(run: Run, variables: dict[str, Any], remove: Iterable[str]) ->
         for owner, criterion, is_exit in (*run.plan.on_var.get(name, ()), *run.plan.on_var.get("*", ())):
             for target in run.state.live(owner):
                 run.pending[(target.id, criterion.id, is_exit)] = criterion
-        file_item = run.plan.definition.case_file_item_by_name(name)
-        if file_item is not None:
-            event = "create" if name in created else ("delete" if name in removed else "update")
-            run.raise_file_event(file_item.id, event)
+        file_changed(run, name, "create" if name in created else ("delete" if name in removed else "update"))
     # Required rules may read these variables: let every open stage look at its completion again.
     for stage_id in run.plan.stages:
         for stage in run.state.live(stage_id):
             if stage.state == ACTIVE:
                 run.dirty_stages[stage.id] = None
+
+
+def file_changed(run: Run, name: str, event: str) -> None:
+    """Raise ``event`` (create, update or delete) on the case file item of variable ``name``, if there is one. A
+    value is replaced as a whole, so a change is also CMMN's `replace`; a child case file item (nested in the model)
+    that is created or deleted is `addChild` or `removeChild` of its parent."""
+    file_item = run.plan.definition.case_file_item_by_name(name)
+    if file_item is None:
+        return
+    run.raise_file_event(file_item.id, event)
+    if event == "update":
+        run.raise_file_event(file_item.id, "replace")
+    elif file_item.parent:
+        run.raise_file_event(file_item.parent, "addChild" if event == "create" else "removeChild")
 
 
 @handles(c.FireDueTimers)

@@ -25,6 +25,19 @@ def _q(tag: str) -> str:
     return f"{{{CMMN_NS}}}{tag}"
 
 
+def _write_file_items(definition: CaseDefinition, parent: str, container: ET.Element) -> None:
+    """The case file items whose parent is ``parent`` ("" for the top), each with its children nested (CMMN 1.1)."""
+    for cfi in definition.case_file_items.values():
+        if cfi.parent != parent:
+            continue
+        attrs = {"id": cfi.id, "name": cfi.name, "multiplicity": cfi.multiplicity}
+        if cfi.definition_ref:
+            attrs["definitionRef"] = cfi.definition_ref
+        item_el = ET.SubElement(container, _q("caseFileItem"), attrs)
+        if any(c.parent == cfi.id for c in definition.case_file_items.values()):
+            _write_file_items(definition, cfi.id, ET.SubElement(item_el, _q("children")))
+
+
 def to_xml(definition: CaseDefinition) -> str:
     ET.register_namespace("", CMMN_NS)
     ET.register_namespace("flowable", FLOWABLE_NS)
@@ -35,11 +48,7 @@ def to_xml(definition: CaseDefinition) -> str:
     case_el = ET.SubElement(root, _q("case"), case_attrs)
     if definition.case_file_items:
         model = ET.SubElement(case_el, _q("caseFileModel"), {"id": f"{definition.key}_caseFile"})
-        for cfi in definition.case_file_items.values():
-            attrs = {"id": cfi.id, "name": cfi.name, "multiplicity": cfi.multiplicity}
-            if cfi.definition_ref:
-                attrs["definitionRef"] = cfi.definition_ref
-            ET.SubElement(model, _q("caseFileItem"), attrs)
+        _write_file_items(definition, "", model)
     plan = definition.plan
     plan_el = ET.SubElement(
         case_el,

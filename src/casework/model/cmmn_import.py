@@ -259,10 +259,14 @@ def _read_case_file(case_el: ET.Element, ctx: _Context) -> None:
     model = _child(case_el, "caseFileModel")
     if model is None:
         return
+    parents = {child: el for el in model.iter() for child in el}
     for item_el in model.iter():
         if not _is_cmmn(item_el) or _local(item_el.tag) != "caseFileItem":
             continue
         item_id = item_el.get("id", "")
+        holder = parents.get(item_el)
+        while holder is not None and holder is not model and _local(holder.tag) != "caseFileItem":
+            holder = parents.get(holder)
         name = item_el.get("name") or item_id
         # The item is the case variable of its name (docs/semantics.md): a name no variable can have, or one two
         # items share, would import and then never raise its events.
@@ -275,6 +279,7 @@ def _read_case_file(case_el: ET.Element, ctx: _Context) -> None:
             name=name,
             multiplicity=item_el.get("multiplicity", "Unspecified"),
             definition_ref=item_el.get("definitionRef", ""),
+            parent=holder.get("id", "") if holder is not None and holder is not model else "",
         )
 
 
@@ -452,6 +457,17 @@ def _timer_start(def_el: ET.Element, pi_id: str, ctx: _Context) -> OnPart | None
     return None
 
 
+def _check_file_event(op_id: str, item: CaseFileItemDef, event: str, ctx: _Context) -> None:
+    """A case file item raises only the events its data can undergo (docs/semantics.md, Case file items): an on-part
+    waiting for another would import and never fire."""
+    if event in ("addReference", "removeReference"):
+        ctx.problem(op_id, f"case file item {item.name!r} never raises {event!r}: case file items hold data, and "
+                           "casework keeps no references between them")
+    elif event in ("addChild", "removeChild") and not any(c.parent == item.id for c in ctx.case_file_items.values()):
+        ctx.problem(op_id, f"case file item {item.name!r} never raises {event!r}: it has no child case file items "
+                           "in the model")
+
+
 def _documentation(el: ET.Element) -> str:
     doc = _child(el, "documentation")
     return (doc.text or "").strip() if doc is not None else ""
@@ -521,6 +537,8 @@ def _resolve_on_parts(ctx: _Context) -> None:
             ctx.problem(op_id, f"on-part sourceRef {part.source!r} does not name a plan item")
         elif part.kind == "caseFileItem" and part.source not in ctx.case_file_items:
             ctx.problem(op_id, f"on-part sourceRef {part.source!r} does not name a case file item")
+        elif part.kind == "caseFileItem":
+            _check_file_event(op_id, ctx.case_file_items[part.source], part.event, ctx)
         elif part.kind == "planItem":
             source = ctx.items[part.source]
             if part.exit_criterion:

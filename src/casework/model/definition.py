@@ -133,6 +133,7 @@ class CaseFileItemDef:
     name: str
     multiplicity: str = "Unspecified"
     definition_ref: str = ""
+    parent: str = ""  # the case file item whose child it is in the model (CMMN `children`), if any
 
 
 @dataclass(frozen=True)
