@@ -483,3 +483,26 @@ def test_a_child_case_file_item_created_or_deleted_is_added_to_or_removed_from_i
 def test_a_child_case_file_item_the_case_starts_with_is_added_to_its_parent() -> None:
     case = _Case(FILED, photo="front.jpg")
     assert case.states("View photo") == ["active"]
+
+
+# -- flowable:isBlockingExpression -----------------------------------------------------------------------------------
+def _blocking(expression: str) -> CaseDefinition:
+    return load_definition(
+        f'<definitions {NS} xmlns:flowable="http://flowable.org/cmmn"><case id="m">'
+        '<casePlanModel id="plan" name="Plan"><planItem id="pA" name="A" definitionRef="A"/>'
+        '<planItem id="pB" name="B" definitionRef="B"/><humanTask id="B"/>'
+        f'<humanTask id="A" flowable:isBlockingExpression="{expression}"/></casePlanModel></case></definitions>'
+    )
+
+
+@pytest.mark.parametrize(("wait", "state"), [(True, "active"), (False, "completed")])
+def test_a_tasks_blocking_expression_is_evaluated_when_it_starts(wait: bool, state: str) -> None:
+    case = _Case(_blocking("${wait}"), wait=wait)
+    assert case.states("A") == [state]
+    assert case.replays()
+
+
+def test_a_blocking_expression_that_fails_is_recorded_and_the_task_waits() -> None:
+    case = _Case(_blocking("wait == true"))  # CEL: an unknown variable is an error
+    assert case.states("A") == ["active"]
+    assert [e["where"] for e in case.state.errors] == ["isBlockingExpression"]

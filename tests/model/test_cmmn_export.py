@@ -155,3 +155,14 @@ def test_round_trip_keeps_nested_case_file_items() -> None:
     )
     assert original.case_file_items["cfPhoto"].parent == "cfClaim"
     assert _normal_form(load_definition(to_xml(original))) == _normal_form(original)
+
+
+def test_round_trip_keeps_a_blocking_expression() -> None:
+    original = load_definition(
+        '<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" xmlns:flowable="http://flowable.org/cmmn">'
+        '<case id="c"><casePlanModel id="p"><planItem id="a" name="A" definitionRef="t"/>'
+        '<humanTask id="t" flowable:isBlockingExpression="${wait}"/></casePlanModel></case></definitions>'
+    )
+    again = load_definition(to_xml(original))
+    expression = again.items["a"].blocking_expression
+    assert expression is not None and expression.source == "${wait}"

@@ -136,7 +136,10 @@ class Run:
         )
 
     # -- expressions -------------------------------------------------------------------------------------------
-    def condition(self, expr: Expression | None, item: ItemInstance | None, where: str) -> bool:
+    def condition(
+        self, expr: Expression | None, item: ItemInstance | None, where: str, *, failed: bool = False
+    ) -> bool:
+        """The value of ``expr`` for ``item``; ``failed`` when it cannot be evaluated (recorded on the case)."""
         if expr is None:
             return True
         local = {self.plan.items[item.def_id].counter_variable: item.index} if item is not None else None
@@ -154,7 +157,7 @@ class Run:
             last = self.state.errors[-1] if self.state.errors else None
             if last is None or any(last.get(k) != v for k, v in failure.items()):
                 self.emit("expression_failed", failure)
-            return False
+            return failed
 
     def assignee(self, definition: PlanItemDef) -> str | None:
         """The owner of a new instance: the model's user id, or its expression (`${initiator}`) evaluated on the
@@ -256,7 +259,7 @@ class Run:
             if item.kind in STAGE_KINDS:
                 self.dirty_stages[item.id] = None
                 self.create_children(item)
-            elif item.kind in TASK_KINDS and definition is not None and not definition.blocking:
+            elif item.kind in TASK_KINDS and definition is not None and not self.blocks(item, definition):
                 self.queue.append(lambda: self.complete_if_active(item))
         if transition == "skip" and item.kind in EVENT_LISTENER_KINDS | {MILESTONE}:
             self.raise_event(item, "occur")
@@ -273,6 +276,15 @@ class Run:
         if definition is None or not definition.exit:
             return {}
         return {c.id: item.memory[c.id] for c in definition.exit if c.id in item.memory}
+
+    def blocks(self, item: ItemInstance, definition: PlanItemDef) -> bool:
+        """Whether a task that starts waits for its work: its flowable:isBlockingExpression, evaluated now, or else
+        its isBlocking. An expression that fails is recorded and the task waits: completing it unseen would lose the
+        work."""
+        expr = definition.blocking_expression
+        if expr is None:
+            return definition.blocking
+        return self.condition(expr, item, "isBlockingExpression", failed=True)
 
     def complete_if_active(self, item: ItemInstance) -> None:
         if item.state == ACTIVE:

@@ -165,6 +165,8 @@ def _write_definition(definition: CaseDefinition, item: PlanItemDef, parent: ET.
     attrs = {"id": item.definition_id, "name": item.name}
     if item.kind in (HUMAN_TASK, "task") and not item.blocking:
         attrs["isBlocking"] = "false"
+    if item.blocking_expression is not None:
+        attrs[f"{{{FLOWABLE_NS}}}isBlockingExpression"] = item.blocking_expression.source
     if item.kind == STAGE:
         attrs["autoComplete"] = str(item.auto_complete).lower()
     if item.assignee:

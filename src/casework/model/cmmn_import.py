@@ -361,8 +361,7 @@ def _read_plan_item(
                 ctx.problem(ref, f"bad timer expression: {exc}")
 
     blocking_expr = _flowable(def_el, "isBlockingExpression")
-    if blocking_expr:
-        ctx.expression(ref, blocking_expr, "isBlockingExpression")
+    blocking_expression = ctx.expression(ref, blocking_expr, "isBlockingExpression") if blocking_expr else None
 
     children: tuple[str, ...] = ()
     table: tuple[str, ...] = ()
@@ -418,6 +417,7 @@ def _read_plan_item(
         repetition=rule("repetitionRule") if kind not in EVENT_LISTENER_KINDS else None,
         counter_variable=repetition_counter,
         blocking=_bool_attr(def_el, "isBlocking", True),
+        blocking_expression=blocking_expression,
         auto_complete=_bool_attr(def_el, "autoComplete", False),
         timer=timer,
         timer_start=timer_start,

@@ -107,6 +107,8 @@ class PlanItemDef:
     repetition: Rule | None = None
     counter_variable: str = "repetitionCounter"
     blocking: bool = True
+    # flowable:isBlockingExpression: evaluated when the task starts, in place of `blocking` (as Flowable does)
+    blocking_expression: Expression | None = None
     auto_complete: bool = False
     timer: TimerSpec | None = None
     # CMMN 1.1 timerStart (planItemStartTrigger / caseFileItemStartTrigger): the timer counts from this event, not
