@@ -259,7 +259,9 @@ class Run:
             if item.kind in STAGE_KINDS:
                 self.dirty_stages[item.id] = None
                 self.create_children(item)
-            elif item.kind in TASK_KINDS and definition is not None and not self.blocks(item, definition):
+            elif item.kind in TASK_KINDS and definition is not None and not (
+                definition.blocking if definition.blocking_expression is None else self.blocks(item, definition)
+            ):
                 self.queue.append(lambda: self.complete_if_active(item))
         if transition == "skip" and item.kind in EVENT_LISTENER_KINDS | {MILESTONE}:
             self.raise_event(item, "occur")
@@ -278,13 +280,9 @@ class Run:
         return {c.id: item.memory[c.id] for c in definition.exit if c.id in item.memory}
 
     def blocks(self, item: ItemInstance, definition: PlanItemDef) -> bool:
-        """Whether a task that starts waits for its work: its flowable:isBlockingExpression, evaluated now, or else
-        its isBlocking. An expression that fails is recorded and the task waits: completing it unseen would lose the
-        work."""
-        expr = definition.blocking_expression
-        if expr is None:
-            return definition.blocking
-        return self.condition(expr, item, "isBlockingExpression", failed=True)
+        """Whether a task that starts waits for its work, by its flowable:isBlockingExpression evaluated now. One
+        that fails is recorded and the task waits: completing it unseen would lose the work."""
+        return self.condition(definition.blocking_expression, item, "isBlockingExpression", failed=True)
 
     def complete_if_active(self, item: ItemInstance) -> None:
         if item.state == ACTIVE:
