@@ -292,3 +292,20 @@ def test_an_on_part_for_a_case_file_event_that_can_never_happen_is_a_model_error
            "</casePlanModel></case></definitions>")
     with pytest.raises(ModelError, match=re.escape(f"on: {problem}")):
         load_definition(xml)
+
+
+def test_a_deployed_definition_loads_again_though_a_later_check_finds_an_on_part_that_never_fires() -> None:
+    # Read back from the store after an upgrade that added the check: its cases must stay loadable.
+    xml = (f'<definitions {NS}><case id="c"><caseFileModel id="cfm"><caseFileItem id="cf" name="claim"/>'
+           '</caseFileModel><casePlanModel id="p"><planItem id="a" name="A" definitionRef="t">'
+           '<entryCriterion sentryRef="s"/></planItem><sentry id="s"><caseFileItemOnPart id="on" sourceRef="cf">'
+           '<standardEvent>addReference</standardEvent></caseFileItemOnPart></sentry><humanTask id="t"/>'
+           "</casePlanModel></case></definitions>")
+    with pytest.raises(ModelError, match="never raises 'addReference'"):
+        load_definition(xml)
+    definition = load_definition(xml, deployed=True)
+    assert definition.items["a"].entry[0].sentry.on_parts[0].event == "addReference"
+    # what leaves the model broken is refused however it is read
+    broken = xml.replace('sourceRef="cf"', 'sourceRef="nowhere"')
+    with pytest.raises(ModelError, match="does not name a case file item"):
+        load_definition(broken, deployed=True)

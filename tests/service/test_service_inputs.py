@@ -12,7 +12,7 @@ from helpers_service import T0, assert_stored_state_is_the_log, claim_xml
 
 from casework.audit.verify import verify
 from casework.engine import commands
-from casework.model import load_definition
+from casework.model import ModelError, load_definition
 from casework.service import CaseService, InvalidInput, ServiceClosed
 from casework.store import Store
 
@@ -96,6 +96,27 @@ def test_a_migration_must_name_the_deployed_definition_it_brings(store: Store) -
     key, version = svc.deploy(third)
     svc.execute(case_id, commands.Migrate(definition=load_definition(third), version=str(version)))
     assert store.case(case_id).definition_version == 3  # type: ignore[union-attr]
+    svc.close()
+
+
+def test_cases_of_a_definition_deployed_before_a_newer_check_still_run(store: Store) -> None:
+    # A model that an earlier casework accepted: an on-part listens for an event a milestone never raises (the kind
+    # of check a later version adds). Read back from the store after the upgrade, it must not strand its cases.
+    xml = claim_xml().replace(
+        "</casePlanModel>",
+        '<planItem id="piNever" name="Never" definitionRef="msNever"/>'
+        '<planItem id="piAfter" name="After" definitionRef="msAfter"><entryCriterion sentryRef="sN"/></planItem>'
+        '<sentry id="sN"><planItemOnPart id="onN" sourceRef="piNever"><standardEvent>complete</standardEvent>'
+        '</planItemOnPart></sentry><milestone id="msNever" name="Never"/><milestone id="msAfter" name="After"/>'
+        "</casePlanModel>",
+    )
+    svc = CaseService(store, clock=lambda: T0)
+    with pytest.raises(ModelError, match="never raises 'complete'"):
+        svc.deploy(xml)
+    store.deploy_definition("claim", "Claim", xml, T0)  # as the earlier version stored it
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    svc.execute(case_id, commands.CompleteItem(item="Review claim", actor="ann"))
+    assert_stored_state_is_the_log(store, case_id)
     svc.close()
 
 

@@ -36,7 +36,8 @@ def state_at(store: Store, case_id: str, at: datetime | None = None, seq: int | 
         limit = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
         cut = next((i for i, e in enumerate(events) if _parse(e.at) > limit), len(events))
         events = events[:cut]
-    return replay(load_definition(definition_row.xml), case_id, [Event.from_dict(e.engine_dict()) for e in events])
+    definition = load_definition(definition_row.xml, deployed=True)
+    return replay(definition, case_id, [Event.from_dict(e.engine_dict()) for e in events])
 
 
 def _parse(value: str) -> datetime:

@@ -123,9 +123,15 @@ class _Context:
     roles: dict[str, CaseRole] = field(default_factory=dict)
     case_file_items: dict[str, CaseFileItemDef] = field(default_factory=dict)
     used_stage_definitions: set[str] = field(default_factory=set)
+    deployed: bool = False
 
     def problem(self, element_id: str, message: str) -> None:
         self.problems.append(Problem(element_id, message))
+
+    def pointless(self, element_id: str, message: str) -> None:
+        """A problem with a part of the model that would import and never take effect (see `load_definition`)."""
+        if not self.deployed:
+            self.problem(element_id, message)
 
     def expression(self, owner_id: str, text: str | None, what: str) -> Expression | None:
         if text is None or not text.strip():
@@ -171,8 +177,12 @@ def case_ids(source: str | bytes) -> list[str]:
     return [c.get("id", "") for c in _children(root, "case")]
 
 
-def load_definition(source: str | bytes, case_id: str | None = None) -> CaseDefinition:
-    """Import one case of a CMMN 1.1 document. Raises ModelError listing every problem found."""
+def load_definition(source: str | bytes, case_id: str | None = None, *, deployed: bool = False) -> CaseDefinition:
+    """Import one case of a CMMN 1.1 document. Raises ModelError listing every problem found.
+
+    ``deployed``: the document was accepted when it was deployed, and is read again from the store. Checks that only
+    refuse what would import and never fire (`_Context.pointless`) are then not made: one added in a later version
+    of casework would otherwise leave every case of a definition deployed before it unloadable after an upgrade."""
     root = parse_xml(source)
     if _local(root.tag) != "definitions":
         raise ModelError([Problem("", f"root element is <{_local(root.tag)}>, expected CMMN <definitions>")])
@@ -184,7 +194,7 @@ def load_definition(source: str | bytes, case_id: str | None = None) -> CaseDefi
         if not cases:
             raise ModelError([Problem(case_id, "no <case> with this id in the document")])
     case_el = cases[0]
-    ctx = _Context()
+    ctx = _Context(deployed=deployed)
     _check_duplicate_ids(root, ctx)
     for el in root.iter():
         if not _is_cmmn(el):
@@ -271,9 +281,9 @@ def _read_case_file(case_el: ET.Element, ctx: _Context) -> None:
         # The item is the case variable of its name (docs/semantics.md): a name no variable can have, or one two
         # items share, would import and then never raise its events.
         if not name.isidentifier():
-            ctx.problem(item_id, f"case file item name {name!r} is not an identifier, so no case variable can be it")
+            ctx.pointless(item_id, f"case file item name {name!r} is not an identifier, so no case variable can be it")
         elif any(other.name == name for other in ctx.case_file_items.values()):
-            ctx.problem(item_id, f"another case file item is named {name!r}: each is the case variable of its name")
+            ctx.pointless(item_id, f"another case file item is named {name!r}: each is the case variable of its name")
         ctx.case_file_items[item_id] = CaseFileItemDef(
             id=item_id,
             name=name,
@@ -461,10 +471,10 @@ def _check_file_event(op_id: str, item: CaseFileItemDef, event: str, ctx: _Conte
     """A case file item raises only the events its data can undergo (docs/semantics.md, Case file items): an on-part
     waiting for another would import and never fire."""
     if event in ("addReference", "removeReference"):
-        ctx.problem(op_id, f"case file item {item.name!r} never raises {event!r}: case file items hold data, and "
+        ctx.pointless(op_id, f"case file item {item.name!r} never raises {event!r}: case file items hold data, and "
                            "casework keeps no references between them")
     elif event in ("addChild", "removeChild") and not any(c.parent == item.id for c in ctx.case_file_items.values()):
-        ctx.problem(op_id, f"case file item {item.name!r} never raises {event!r}: it has no child case file items "
+        ctx.pointless(op_id, f"case file item {item.name!r} never raises {event!r}: it has no child case file items "
                            "in the model")
 
 
@@ -557,4 +567,4 @@ def _resolve_on_parts(ctx: _Context) -> None:
                 "exit",
                 "parentTerminate",
             ):
-                ctx.problem(op_id, f"{source.kind} {source.name!r} never raises {part.event!r}")
+                ctx.pointless(op_id, f"{source.kind} {source.name!r} never raises {part.event!r}")

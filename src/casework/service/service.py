@@ -204,7 +204,7 @@ class CaseService:
         with self._definitions_lock:
             cached = self._definitions.get((row.key, row.version))
             if cached is None:
-                cached = load_definition(row.xml)
+                cached = load_definition(row.xml, deployed=True)
                 self._definitions[(row.key, row.version)] = cached
         return row.version, cached
 
