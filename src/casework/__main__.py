@@ -2,4 +2,5 @@
 
 from casework.cli import app
 
-app(prog_name="casework")
+if __name__ == "__main__":  # importing the module (tests/test_imports.py walks every one) must not run the CLI
+    app(prog_name="casework")
