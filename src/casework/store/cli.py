@@ -98,14 +98,14 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
 
     from casework.store import Store
     from casework.store.migrate import SchemaError, check_known, head_revision, revision_of
-    from casework.store.url import parse_url
+    from casework.store.url import parse_url, sqlite_file
 
     shown = _shown(db)
     try:
         parsed = parse_url(db)
         if not create:
-            if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
-                typer.echo(f"error: no database at {parsed.database} (give --db or set CASEWORK_DB)", err=True)
+            if parsed.get_backend_name() == "sqlite" and not sqlite_file(parsed).is_file():
+                typer.echo(f"error: no database at {sqlite_file(parsed)} (give --db or set CASEWORK_DB)", err=True)
                 raise typer.Exit(2)
             # Looked at without the store's engine, which on SQLite switches the file to WAL mode as it connects: a
             # write to a file that may not be ours.

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
+from urllib.parse import unquote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -14,7 +16,14 @@ DEFAULT_DB = "sqlite:///./casework.db"
 
 
 class StoreURLError(ValueError):
-    """The database URL is neither `sqlite:///path` nor `postgresql://...`."""
+    """The database URL is neither `sqlite:///path` (or SQLite's URI filename form) nor `postgresql://...`."""
+
+
+# SQLite's URI parameters that casework can honour, and their values: `mode=memory`, `cache=shared` (several
+# connections of one process sharing a cache, and its table locks), `nolock`, `vfs` and the rest would each undo a
+# guarantee of the store (durability, one database for every process, locking).
+_URI_PARAMETERS = {"uri": ("true",), "mode": ("ro", "rw", "rwc"), "immutable": ("0", "1")}
+_URI_FORM = "sqlite:///file:path?uri=true, optionally with mode=ro|rw|rwc and immutable=0|1"
 
 
 def default_db_url() -> str:
@@ -29,9 +38,7 @@ def parse_url(url: str) -> URL:
         raise StoreURLError(f"not a database URL: {url!r} (use sqlite:///path or postgresql://...)") from exc
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        if not parsed.database or parsed.database == ":memory:":
-            # Several connections must see one database and survive restarts: in-memory cannot do that.
-            raise StoreURLError("SQLite needs a file path: sqlite:///path/to/casework.db")
+        _check_sqlite(parsed)
         return parsed.set(drivername="sqlite+pysqlite")
     if backend in ("postgresql", "postgres"):
         if parsed.host and "@" in parsed.host:
@@ -42,6 +49,37 @@ def parse_url(url: str) -> URL:
             )
         return parsed.set(drivername="postgresql+psycopg")
     raise StoreURLError(f"unsupported database {backend!r}: use sqlite:///path or postgresql://...")
+
+
+def _check_sqlite(parsed: URL) -> None:
+    database, query = parsed.database or "", parsed.query
+    if query and query.get("uri") != "true":
+        # pysqlite would drop them with a warning: a `?mode=ro` that seems to apply and does not.
+        raise StoreURLError(f"sqlite:///path takes no ?options; SQLite's URI parameters need the form {_URI_FORM}")
+    if query and not database.startswith("file:"):
+        # SQLite takes a name without `file:` as a plain file name, and the parameters as part of that name.
+        raise StoreURLError(f"with uri=true the path must be a file: URI: {_URI_FORM}")
+    for name, value in query.items():
+        if name not in _URI_PARAMETERS or not isinstance(value, str) or value not in _URI_PARAMETERS[name]:
+            raise StoreURLError(f"unsupported SQLite URI parameter {name}={value!r}: casework takes {_URI_FORM}")
+    if str(sqlite_file(parsed)) in ("", ".", ":memory:"):
+        # Several connections must see one database and survive restarts: in-memory cannot do that.
+        raise StoreURLError("SQLite needs a file path: sqlite:///path/to/casework.db")
+
+
+def sqlite_file(parsed: URL) -> Path:
+    """The file a SQLite URL names: the path of `sqlite:///path`, or of SQLite's URI filename
+    `sqlite:///file:path?uri=true` (`file:///abs`, `file://localhost/abs`), percent-decoded as SQLite decodes it."""
+    database = parsed.database or ""
+    if parsed.query.get("uri") != "true" or not database.startswith("file:"):
+        return Path(database)
+    path = database.removeprefix("file:").partition("#")[0]
+    if path.startswith("//"):
+        authority, slash, rest = path[2:].partition("/")
+        if authority not in ("", "localhost"):
+            raise StoreURLError(f"a SQLite file URI names a file on this machine, not on {authority!r}")
+        path = slash + rest
+    return Path(unquote(path))
 
 
 def is_sqlite(engine: Engine) -> bool:
