@@ -98,15 +98,18 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
 
     from casework.store import Store
     from casework.store.migrate import SchemaError, check_known, head_revision, revision_of
-    from casework.store.url import parse_url, sqlite_file
+    from casework.store.url import parse_url, read_only_url, sqlite_file
 
     shown = _shown(db)
     try:
         parsed = parse_url(db)
+        note = None
         if not create:
             if parsed.get_backend_name() == "sqlite" and not sqlite_file(parsed).is_file():
                 typer.echo(f"error: no database at {sqlite_file(parsed)} (give --db or set CASEWORK_DB)", err=True)
                 raise typer.Exit(2)
+            if read_only and parsed.get_backend_name() == "sqlite":
+                parsed, note = read_only_url(parsed)  # as the store's read-only engine will open it
             # Looked at without the store's engine, which on SQLite switches the file to WAL mode as it connects: a
             # write to a file that may not be ours.
             probe = create_engine(parsed, poolclass=NullPool)
@@ -127,7 +130,10 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
                     f"`casework reproject --db {shown}` (it migrates the schema and rebuilds what the new version "
                     "derives from the events)", err=True)
                 raise typer.Exit(2)
-        return Store.open(db, read_only=read_only is not None)
+        store = Store.open(db, read_only=read_only is not None)
+        if note:
+            typer.echo(note, err=True)  # what the output rests on
+        return store
     except StoreURLError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

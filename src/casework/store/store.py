@@ -67,7 +67,8 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin):
         run_migrations = run_migrations and not read_only
         if parsed.get_backend_name() == "sqlite":
             db_path = sqlite_file(parsed).resolve()
-            db_path.parent.mkdir(parents=True, exist_ok=True)
+            if not read_only:  # a folder that cannot be written may still be read
+                db_path.parent.mkdir(parents=True, exist_ok=True)
             default_blobs = db_path.with_name(db_path.name + ".blobs")
             default_key = db_path.with_name(db_path.name + ".audit-key")
         else:
