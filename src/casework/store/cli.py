@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from casework.store.url import DEFAULT_DB, StoreURLError
+from casework.store import DEFAULT_DB
 
 DbOption = Annotated[
     str,
@@ -48,27 +48,31 @@ def database_reason(exc: BaseException) -> str:
     return f"{reason}: {hint}" if hint else reason
 
 
+def _loaded(module: str, name: str) -> type | tuple[()]:
+    """The exception class `name` of `module`, or nothing to match if the module was never imported, since then
+    nothing raised it: every command ends here (even `--help`, with click's Exit), and must not load psycopg,
+    SQLAlchemy or the audit package to learn that."""
+    loaded = sys.modules.get(module)
+    return getattr(loaded, name) if loaded is not None else ()
+
+
 def environment_error(exc: BaseException) -> str | None:
     """A one-line account of a failure of the machine rather than of casework (the database locked, read-only or
     unreachable, the disk full, a file that cannot be written, an audit key that cannot be read), or None for any
     other exception, which stays a traceback: that is a bug to report."""
     import sqlite3
 
-    import psycopg
-    from sqlalchemy.exc import DBAPIError
-
-    from casework.audit.checkpoints import AuditKeyError
-    from casework.store.migrate import SchemaError
-
-    if isinstance(exc, (AuditKeyError, SchemaError)):
+    if isinstance(exc, (_loaded("casework.audit.checkpoints", "AuditKeyError"),
+                        _loaded("casework.store.migrate", "SchemaError"))):
         return str(exc)
-    driver = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else exc
+    driver = getattr(exc, "orig", None) if isinstance(exc, _loaded("sqlalchemy.exc", "DBAPIError")) else exc
+    pg_error = _loaded("psycopg", "Error")
     # SQLite's plain DatabaseError is a damaged file ("database disk image is malformed"); its subclasses other
     # than OperationalError (IntegrityError, ProgrammingError, ...) are casework's own mistakes.
     if type(driver) in (sqlite3.OperationalError, sqlite3.DatabaseError) or isinstance(
-        driver, psycopg.OperationalError
+        driver, _loaded("psycopg", "OperationalError")
     ) or (
-        isinstance(driver, psycopg.Error) and (driver.sqlstate or "").startswith(_PG_ENVIRONMENT)
+        isinstance(driver, pg_error) and (getattr(driver, "sqlstate", None) or "").startswith(_PG_ENVIRONMENT)
     ):
         return f"the database failed: {database_reason(exc)}"
     if isinstance(exc, OSError):
@@ -98,7 +102,7 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
 
     from casework.store import Store
     from casework.store.migrate import SchemaError, check_known, head_revision, revision_of
-    from casework.store.url import parse_url, read_only_url, sqlite_file
+    from casework.store.url import StoreURLError, parse_url, read_only_url, sqlite_file
 
     shown = _shown(db)
     try:
@@ -340,6 +344,18 @@ def import_log_cmd(
     typer.echo(summary)
 
 
+def _check_states(state: list[str]) -> None:
+    # The engine's names, loaded only when asked for: the engine brings the expression libraries.
+    from casework.engine.lifecycle import OPEN, TERMINAL
+    from casework.service.projection import SKIPPED
+
+    states = sorted(OPEN | TERMINAL | {SKIPPED})
+    unknown = [s for s in state if s not in states]
+    if unknown:
+        raise typer.BadParameter(f"unknown state {unknown[0]!r}: choose from {', '.join(states)}",
+                                 param_hint="'--state'")
+
+
 def tasks_cmd(
     db: DbOption = DEFAULT_DB,
     owner: Annotated[str | None, typer.Option(help="tasks assigned to this user")] = None,
@@ -367,14 +383,8 @@ def tasks_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from casework.engine.lifecycle import OPEN, TERMINAL
-    from casework.service.projection import SKIPPED
-
-    states = sorted(OPEN | TERMINAL | {SKIPPED})
-    unknown = [s for s in state or () if s not in states]
-    if unknown:
-        raise typer.BadParameter(f"unknown state {unknown[0]!r}: choose from {', '.join(states)}",
-                                 param_hint="'--state'")
+    if state:
+        _check_states(state)
     due: datetime | None = None
     if due_before is not None:
         try:

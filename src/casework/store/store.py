@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Select, func, insert, select, text
 
-from casework.store import migrate
+from casework.store import default_db_url, migrate
 from casework.store import schema as t
 from casework.store.blobs import BlobStore
 from casework.store.documents import DocumentsMixin
@@ -21,7 +21,7 @@ from casework.store.findings import FindingsMixin
 from casework.store.groupcommit import GroupCommitter, PostgresBatches, SqliteBatches
 from casework.store.jobs import JobsMixin
 from casework.store.records import CaseHead, CaseRow, DefinitionRow, StoredEvent, TaskRow, as_utc
-from casework.store.url import create_store_engine, default_db_url, parse_url, sqlite_file
+from casework.store.url import create_store_engine, parse_url, sqlite_file
 
 if TYPE_CHECKING:
     from casework.store.writes import CommandWrite

@@ -12,8 +12,6 @@ from urllib.parse import quote, unquote
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
-DEFAULT_DB = "sqlite:///./casework.db"
-
 
 class StoreURLError(ValueError):
     """The database URL is neither `sqlite:///path` (or SQLite's URI filename form) nor `postgresql://...`."""
@@ -24,10 +22,6 @@ class StoreURLError(ValueError):
 # guarantee of the store (durability, one database for every process, locking).
 _URI_PARAMETERS = {"uri": ("true",), "mode": ("ro", "rw", "rwc"), "immutable": ("0", "1")}
 _URI_FORM = "sqlite:///file:path?uri=true, optionally with mode=ro|rw|rwc and immutable=0|1"
-
-
-def default_db_url() -> str:
-    return os.environ.get("CASEWORK_DB") or DEFAULT_DB
 
 
 def parse_url(url: str) -> URL:
