@@ -122,3 +122,13 @@ def test_an_unreachable_server_is_named_without_its_password() -> None:
     assert result.exit_code == 2
     assert result.output.startswith("error: cannot open the database postgresql://ann:***@127.0.0.1:1/cases: ")
     assert "s3cret" not in result.output and "Traceback" not in result.output
+
+
+def test_a_path_with_spaces_and_accents_is_named_as_typed(tmp_path: Path) -> None:
+    junk = tmp_path / "ä b" / "notes.txt"
+    junk.parent.mkdir()
+    junk.write_text("not a database\n" * 100)
+    result = CliRunner().invoke(app, ["audit", "verify", "--db", f"sqlite:///{junk}"])
+    assert result.exit_code == 2
+    assert result.output == f"error: cannot open the database sqlite:///{junk}: file is not a database\n"
+

@@ -85,9 +85,11 @@ def _shown(db: str) -> str:
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(db).render_as_string(hide_password=True)
+        parsed = make_url(db)
     except Exception:  # not a URL at all: parse_url says so
         return db
+    # Rendering encodes the whole URL again (a path's 'ä b' became '%C3%A4 b'): only one with a password needs it.
+    return parsed.render_as_string(hide_password=True) if parsed.password is not None else db
 
 
 def open_store(db: str, *, create: bool = False, read_only: str | None = None):  # type: ignore[no-untyped-def]
