@@ -132,3 +132,13 @@ def test_a_path_with_spaces_and_accents_is_named_as_typed(tmp_path: Path) -> Non
     assert result.exit_code == 2
     assert result.output == f"error: cannot open the database sqlite:///{junk}: file is not a database\n"
 
+
+@pytest.mark.parametrize("command", [["tasks"], ["demo"], ["audit", "checkpoint"]])
+def test_a_folder_given_as_the_database_is_named_as_a_folder(tmp_path: Path, command: list[str]) -> None:
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    result = CliRunner().invoke(app, [*command, "--db", f"sqlite:///{folder}/"])
+    assert result.exit_code == 2
+    assert result.output == (f"error: {folder} is a folder, not a database file: name the file, e.g. --db "
+                             f"sqlite:///{folder}/casework.db\n")
+    assert list(folder.iterdir()) == []

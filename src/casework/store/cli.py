@@ -110,6 +110,11 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
     try:
         parsed = parse_url(db)
         note = None
+        if parsed.get_backend_name() == "sqlite" and sqlite_file(parsed).is_dir():
+            folder = sqlite_file(parsed)
+            typer.echo(f"error: {folder} is a folder, not a database file: name the file, e.g. --db "
+                       f"sqlite:///{folder / 'casework.db'}", err=True)
+            raise typer.Exit(2)
         if not create:
             if parsed.get_backend_name() == "sqlite" and not sqlite_file(parsed).is_file():
                 typer.echo(f"error: no database at {sqlite_file(parsed)} (give --db or set CASEWORK_DB)", err=True)
