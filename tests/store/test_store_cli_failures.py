@@ -132,3 +132,14 @@ def test_a_postgres_lock_held_past_the_timeout_is_one_line_not_a_hang(
     assert result.output.rstrip().endswith("nothing was imported")
     again = CliRunner().invoke(app, ["import-log", str(_log(tmp_path)), "--definition", "k", "--db", pg_url], env=key)
     assert again.exit_code == 0 and "3 cases, 9 events imported, 0 already present" in again.output
+
+
+@pytest.mark.parametrize("where", ["missing.csv", "logs"])
+def test_import_log_of_a_path_that_is_no_log_file_creates_no_database(tmp_path: Path, where: str) -> None:
+    (tmp_path / "logs").mkdir()
+    db = tmp_path / "new.db"
+    result = CliRunner().invoke(app, ["import-log", str(tmp_path / where), "--definition", "k", "--db",
+                                      f"sqlite:///{db}"], env={"CASEWORK_AUDIT_KEY": str(tmp_path / "k")})
+    said = "no such file" if where == "missing.csv" else "a folder, not a log file"
+    assert result.exit_code == 1 and result.output == f"error: {tmp_path / where}: {said}\n"
+    assert not db.exists()

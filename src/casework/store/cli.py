@@ -317,6 +317,9 @@ def import_log_cmd(
         imported += n
         progress.advance(task, n)
 
+    if not file.is_file():  # before the store is opened, which creates the database: a mistyped path changes nothing
+        typer.echo(f"error: {file}: " + ("a folder, not a log file" if file.is_dir() else "no such file"), err=True)
+        raise typer.Exit(1)
     with open_store(db, create=True) as store:
         try:
             with Progress(
