@@ -317,6 +317,11 @@ def import_log_cmd(
         imported += n
         progress.advance(task, n)
 
+    def kept() -> str:
+        # Batches commit whole and are sealed one by one: what went in stays, and a second run adds the rest.
+        return (f"the first {imported} cases of the log were imported (or already present) and stay; importing the "
+                "file again adds the rest" if imported else "nothing was imported")
+
     if not file.is_file():  # before the store is opened, which creates the database: a mistyped path changes nothing
         typer.echo(f"error: {file}: " + ("a folder, not a log file" if file.is_dir() else "no such file"), err=True)
         raise typer.Exit(1)
@@ -339,14 +344,14 @@ def import_log_cmd(
         except LogImportError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
+        except KeyboardInterrupt as exc:  # Ctrl-C: the status a shell gives it, and what stayed
+            typer.echo(f"interrupted: {kept()}", err=True)
+            raise typer.Exit(130) from exc
         except Exception as exc:
             message = environment_error(exc)
             if message is None:
                 raise
-            # Batches commit whole and are sealed one by one: what went in stays, and a second run adds the rest.
-            kept = (f"the first {imported} cases of the log were imported (or already present) and stay; importing "
-                    "the file again adds the rest" if imported else "nothing was imported")
-            typer.echo(f"error: {message}; {kept}", err=True)
+            typer.echo(f"error: {message}; {kept()}", err=True)
             raise typer.Exit(2) from exc
     summary = f"import-log: {result.cases} cases, {result.events} events imported, {result.skipped} already present"
     if result.reordered:
