@@ -40,14 +40,15 @@ class _Commands(TyperGroup):
 app = typer.Typer(cls=_Commands, no_args_is_help=True, add_completion=False,
                   help="casework: dynamic case management.")
 
-# Sub-applications register here, one line each.
+# Sub-applications register here, one line each. Every command's module is imported to start any command, so each
+# imports what its commands need inside them (tests/test_cli_startup.py holds `--help` to that).
 from casework.bench_cli import register as _register_bench  # noqa: E402
 from casework.conformance.cli import register as _register_conformance  # noqa: E402
 from casework.demo.cli import register as _register_demo  # noqa: E402
 from casework.insight.cli import register as _register_insight  # noqa: E402
-from casework.model.cli import register as _register_model  # noqa: E402
 from casework.service.cli import register as _register_service  # noqa: E402
 from casework.store.cli import register as _register_store  # noqa: E402
+from casework.validate_cli import register as _register_model  # noqa: E402
 
 _register_model(app)
 _register_conformance(app)

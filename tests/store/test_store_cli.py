@@ -122,3 +122,23 @@ def test_an_unreachable_server_is_named_without_its_password() -> None:
     assert result.exit_code == 2
     assert result.output.startswith("error: cannot open the database postgresql://ann:***@127.0.0.1:1/cases: ")
     assert "s3cret" not in result.output and "Traceback" not in result.output
+
+
+def test_a_path_with_spaces_and_accents_is_named_as_typed(tmp_path: Path) -> None:
+    junk = tmp_path / "ä b" / "notes.txt"
+    junk.parent.mkdir()
+    junk.write_text("not a database\n" * 100)
+    result = CliRunner().invoke(app, ["audit", "verify", "--db", f"sqlite:///{junk}"])
+    assert result.exit_code == 2
+    assert result.output == f"error: cannot open the database sqlite:///{junk}: file is not a database\n"
+
+
+@pytest.mark.parametrize("command", [["tasks"], ["demo"], ["audit", "checkpoint"]])
+def test_a_folder_given_as_the_database_is_named_as_a_folder(tmp_path: Path, command: list[str]) -> None:
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    result = CliRunner().invoke(app, [*command, "--db", f"sqlite:///{folder}/"])
+    assert result.exit_code == 2
+    assert result.output == (f"error: {folder} is a folder, not a database file: name the file, e.g. --db "
+                             f"sqlite:///{folder}/casework.db\n")
+    assert list(folder.iterdir()) == []

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -132,3 +134,42 @@ def test_a_postgres_lock_held_past_the_timeout_is_one_line_not_a_hang(
     assert result.output.rstrip().endswith("nothing was imported")
     again = CliRunner().invoke(app, ["import-log", str(_log(tmp_path)), "--definition", "k", "--db", pg_url], env=key)
     assert again.exit_code == 0 and "3 cases, 9 events imported, 0 already present" in again.output
+
+
+def test_ctrl_c_during_import_log_says_what_stayed_and_a_second_run_adds_the_rest(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from casework.export import importlog
+
+    key = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
+    real = importlog.import_log
+
+    def interrupted_after_the_first_batch(*args: Any, progress: Callable[[int], None], **kwargs: Any) -> Any:
+        def committed(n: int) -> None:
+            progress(n)
+            raise KeyboardInterrupt  # as Ctrl-C raises it, between one batch and the next
+
+        return real(*args, progress=committed, **kwargs)
+
+    monkeypatch.setattr(importlog, "BATCH_CASES", 2)
+    monkeypatch.setattr(importlog, "import_log", interrupted_after_the_first_batch)
+    command = ["import-log", str(_log(tmp_path)), "--definition", "k", "--db", sqlite_url]
+    result = CliRunner().invoke(app, command, env=key)
+    assert result.exit_code == 130, result.output
+    assert result.output == ("interrupted: the first 2 cases of the log were imported (or already present) and stay; "
+                             "importing the file again adds the rest\n")
+    monkeypatch.setattr(importlog, "import_log", real)
+    again = CliRunner().invoke(app, command, env=key)
+    assert again.exit_code == 0, again.output
+    assert again.output.startswith("import-log: 1 cases,") and "2 already present" in again.output, again.output
+
+
+@pytest.mark.parametrize("where", ["missing.csv", "logs"])
+def test_import_log_of_a_path_that_is_no_log_file_creates_no_database(tmp_path: Path, where: str) -> None:
+    (tmp_path / "logs").mkdir()
+    db = tmp_path / "new.db"
+    result = CliRunner().invoke(app, ["import-log", str(tmp_path / where), "--definition", "k", "--db",
+                                      f"sqlite:///{db}"], env={"CASEWORK_AUDIT_KEY": str(tmp_path / "k")})
+    said = "no such file" if where == "missing.csv" else "a folder, not a log file"
+    assert result.exit_code == 1 and result.output == f"error: {tmp_path / where}: {said}\n"
+    assert not db.exists()

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import make_url
 
 from casework.durable import fsync_directory
+from casework.store.url import sqlite_file
 
 if TYPE_CHECKING:
     from casework.audit.checkpoints import Checkpoint
@@ -39,7 +40,7 @@ def database_tag(url: str) -> str:
     parsed = make_url(url)
     backend = {"postgres": "postgresql"}.get(parsed.get_backend_name(), parsed.get_backend_name())
     if backend == "sqlite":
-        where = f"sqlite:{Path(parsed.database or '').resolve()}"
+        where = f"sqlite:{sqlite_file(parsed).resolve()}"  # the same file however the URL names it
     else:
         options = sorted((k, str(v)) for k, v in parsed.query.items())
         port = parsed.port or (5432 if backend == "postgresql" else "")

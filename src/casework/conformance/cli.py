@@ -9,8 +9,6 @@ from typing import Annotated
 
 import typer
 
-from casework.conformance.runner import find_scenarios, run_scenario
-
 
 def conformance(
     paths: Annotated[list[Path], typer.Argument(help="scenario files or folders of them")],
@@ -20,6 +18,8 @@ def conformance(
     ] = None,
 ) -> None:
     """Run conformance scenarios; print PASS/FAIL per scenario and `conformance: N passed, M failed`."""
+    from casework.conformance.runner import find_scenarios, run_scenario  # the engine: not for every command's start
+
     scenarios = find_scenarios(paths)
     if not scenarios:
         typer.echo("no scenarios found", err=True)

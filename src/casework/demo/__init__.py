@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from importlib import resources
+from typing import TYPE_CHECKING
 
-from casework.model import CaseDefinition, load_definition
+if TYPE_CHECKING:  # the model loads the expression engine: not for `casework demo --help`
+    from casework.model import CaseDefinition
 
 
 def demo_model_names() -> list[str]:
@@ -17,4 +19,6 @@ def demo_model_xml(name: str) -> str:
 
 
 def demo_definition(name: str = "insurance_claim.cmmn") -> CaseDefinition:
+    from casework.model import load_definition
+
     return load_definition(demo_model_xml(name))

@@ -7,9 +7,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from casework.demo import demo_definition, demo_model_xml
-from casework.demo.walkthrough import MemoryDriver, StoredDriver, run_walkthrough
-
 
 def demo(
     db: Annotated[
@@ -19,6 +16,9 @@ def demo(
     memory: Annotated[bool, typer.Option("--memory", help="run on the engine alone and store nothing")] = False,
 ) -> None:
     """Walk a demo insurance claim through its life: the plan after each step, ad hoc work, the audit trail."""
+    from casework.demo import demo_definition, demo_model_xml  # the engine: not for every command's start
+    from casework.demo.walkthrough import MemoryDriver, StoredDriver, run_walkthrough
+
     console = Console()
     if memory:
         state = run_walkthrough(console, driver=MemoryDriver(demo_definition()))

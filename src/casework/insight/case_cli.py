@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from casework.store.url import DEFAULT_DB
+from casework.store import DEFAULT_DB
 
 
 def suggest_case(

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from casework.store.url import DEFAULT_DB
+from casework.store import DEFAULT_DB
 
 
 def _moment(option: str, text: str | None) -> dt.datetime | None:

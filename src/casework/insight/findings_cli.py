@@ -10,10 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
-from casework.insight.casetype import SEVERITIES
-from casework.store.url import DEFAULT_DB
+from casework.store import DEFAULT_DB
 
 DbOption = Annotated[str, typer.Option("--db", envvar="CASEWORK_DB", help="sqlite:///path or postgresql://...")]
 
@@ -27,6 +25,7 @@ def suggest_flags(
 ) -> None:
     """Flags and suggestions on the cases, as judged at each case's last change: most severe first, then the
     longest-standing."""
+    from casework.insight.casetype import SEVERITIES  # the expression engine: not for every command's start
     from casework.store.cli import open_store
 
     if severity not in SEVERITIES:
@@ -61,6 +60,8 @@ def suggest_refresh(
 ) -> None:
     """Judge every open case of these case types again and store what is found (run it on a schedule: an SLA can
     pass while nobody touches a case)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from casework.insight.casetype import CaseTypeError, bundled_case_type, load_case_type
     from casework.insight.modelfile import InsightModel, ModelFileError
     from casework.insight.watch import FindingsWatcher

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from casework.store import DEFAULT_DB
 from casework.store.cli import DbOption, open_store
-from casework.store.url import DEFAULT_DB
 
 
 def reproject_cmd(

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from casework.store.url import DEFAULT_DB, StoreURLError
+from casework.store import DEFAULT_DB
 
 DbOption = Annotated[
     str,
@@ -48,27 +48,31 @@ def database_reason(exc: BaseException) -> str:
     return f"{reason}: {hint}" if hint else reason
 
 
+def _loaded(module: str, name: str) -> type | tuple[()]:
+    """The exception class `name` of `module`, or nothing to match if the module was never imported, since then
+    nothing raised it: every command ends here (even `--help`, with click's Exit), and must not load psycopg,
+    SQLAlchemy or the audit package to learn that."""
+    loaded = sys.modules.get(module)
+    return getattr(loaded, name) if loaded is not None else ()
+
+
 def environment_error(exc: BaseException) -> str | None:
     """A one-line account of a failure of the machine rather than of casework (the database locked, read-only or
     unreachable, the disk full, a file that cannot be written, an audit key that cannot be read), or None for any
     other exception, which stays a traceback: that is a bug to report."""
     import sqlite3
 
-    import psycopg
-    from sqlalchemy.exc import DBAPIError
-
-    from casework.audit.checkpoints import AuditKeyError
-    from casework.store.migrate import SchemaError
-
-    if isinstance(exc, (AuditKeyError, SchemaError)):
+    if isinstance(exc, (_loaded("casework.audit.checkpoints", "AuditKeyError"),
+                        _loaded("casework.store.migrate", "SchemaError"))):
         return str(exc)
-    driver = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else exc
+    driver = getattr(exc, "orig", None) if isinstance(exc, _loaded("sqlalchemy.exc", "DBAPIError")) else exc
+    pg_error = _loaded("psycopg", "Error")
     # SQLite's plain DatabaseError is a damaged file ("database disk image is malformed"); its subclasses other
     # than OperationalError (IntegrityError, ProgrammingError, ...) are casework's own mistakes.
     if type(driver) in (sqlite3.OperationalError, sqlite3.DatabaseError) or isinstance(
-        driver, psycopg.OperationalError
+        driver, _loaded("psycopg", "OperationalError")
     ) or (
-        isinstance(driver, psycopg.Error) and (driver.sqlstate or "").startswith(_PG_ENVIRONMENT)
+        isinstance(driver, pg_error) and (getattr(driver, "sqlstate", None) or "").startswith(_PG_ENVIRONMENT)
     ):
         return f"the database failed: {database_reason(exc)}"
     if isinstance(exc, OSError):
@@ -81,9 +85,11 @@ def _shown(db: str) -> str:
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(db).render_as_string(hide_password=True)
+        parsed = make_url(db)
     except Exception:  # not a URL at all: parse_url says so
         return db
+    # Rendering encodes the whole URL again (a path's 'ä b' became '%C3%A4 b'): only one with a password needs it.
+    return parsed.render_as_string(hide_password=True) if parsed.password is not None else db
 
 
 def open_store(db: str, *, create: bool = False, read_only: str | None = None):  # type: ignore[no-untyped-def]
@@ -98,15 +104,23 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
 
     from casework.store import Store
     from casework.store.migrate import SchemaError, check_known, head_revision, revision_of
-    from casework.store.url import parse_url
+    from casework.store.url import StoreURLError, parse_url, read_only_url, sqlite_file
 
     shown = _shown(db)
     try:
         parsed = parse_url(db)
+        note = None
+        if parsed.get_backend_name() == "sqlite" and sqlite_file(parsed).is_dir():
+            folder = sqlite_file(parsed)
+            typer.echo(f"error: {folder} is a folder, not a database file: name the file, e.g. --db "
+                       f"sqlite:///{folder / 'casework.db'}", err=True)
+            raise typer.Exit(2)
         if not create:
-            if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
-                typer.echo(f"error: no database at {parsed.database} (give --db or set CASEWORK_DB)", err=True)
+            if parsed.get_backend_name() == "sqlite" and not sqlite_file(parsed).is_file():
+                typer.echo(f"error: no database at {sqlite_file(parsed)} (give --db or set CASEWORK_DB)", err=True)
                 raise typer.Exit(2)
+            if read_only and parsed.get_backend_name() == "sqlite":
+                parsed, note = read_only_url(parsed)  # as the store's read-only engine will open it
             # Looked at without the store's engine, which on SQLite switches the file to WAL mode as it connects: a
             # write to a file that may not be ours.
             probe = create_engine(parsed, poolclass=NullPool)
@@ -127,7 +141,10 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
                     f"`casework reproject --db {shown}` (it migrates the schema and rebuilds what the new version "
                     "derives from the events)", err=True)
                 raise typer.Exit(2)
-        return Store.open(db, read_only=read_only is not None)
+        store = Store.open(db, read_only=read_only is not None)
+        if note:
+            typer.echo(note, err=True)  # what the output rests on
+        return store
     except StoreURLError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -300,6 +317,14 @@ def import_log_cmd(
         imported += n
         progress.advance(task, n)
 
+    def kept() -> str:
+        # Batches commit whole and are sealed one by one: what went in stays, and a second run adds the rest.
+        return (f"the first {imported} cases of the log were imported (or already present) and stay; importing the "
+                "file again adds the rest" if imported else "nothing was imported")
+
+    if not file.is_file():  # before the store is opened, which creates the database: a mistyped path changes nothing
+        typer.echo(f"error: {file}: " + ("a folder, not a log file" if file.is_dir() else "no such file"), err=True)
+        raise typer.Exit(1)
     with open_store(db, create=True) as store:
         try:
             with Progress(
@@ -319,19 +344,31 @@ def import_log_cmd(
         except LogImportError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
+        except KeyboardInterrupt as exc:  # Ctrl-C: the status a shell gives it, and what stayed
+            typer.echo(f"interrupted: {kept()}", err=True)
+            raise typer.Exit(130) from exc
         except Exception as exc:
             message = environment_error(exc)
             if message is None:
                 raise
-            # Batches commit whole and are sealed one by one: what went in stays, and a second run adds the rest.
-            kept = (f"the first {imported} cases of the log were imported (or already present) and stay; importing "
-                    "the file again adds the rest" if imported else "nothing was imported")
-            typer.echo(f"error: {message}; {kept}", err=True)
+            typer.echo(f"error: {message}; {kept()}", err=True)
             raise typer.Exit(2) from exc
     summary = f"import-log: {result.cases} cases, {result.events} events imported, {result.skipped} already present"
     if result.reordered:
         summary += f"; {result.reordered} cases had rows out of time order (imported in time order)"
     typer.echo(summary)
+
+
+def _check_states(state: list[str]) -> None:
+    # The engine's names, loaded only when asked for: the engine brings the expression libraries.
+    from casework.engine.lifecycle import OPEN, TERMINAL
+    from casework.service.projection import SKIPPED
+
+    states = sorted(OPEN | TERMINAL | {SKIPPED})
+    unknown = [s for s in state if s not in states]
+    if unknown:
+        raise typer.BadParameter(f"unknown state {unknown[0]!r}: choose from {', '.join(states)}",
+                                 param_hint="'--state'")
 
 
 def tasks_cmd(
@@ -361,14 +398,8 @@ def tasks_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from casework.engine.lifecycle import OPEN, TERMINAL
-    from casework.service.projection import SKIPPED
-
-    states = sorted(OPEN | TERMINAL | {SKIPPED})
-    unknown = [s for s in state or () if s not in states]
-    if unknown:
-        raise typer.BadParameter(f"unknown state {unknown[0]!r}: choose from {', '.join(states)}",
-                                 param_hint="'--state'")
+    if state:
+        _check_states(state)
     due: datetime | None = None
     if due_before is not None:
         try:

@@ -11,12 +11,14 @@ UTF-8 encoding finds those).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from casework.model.definition import CaseDefinition
-from casework.model.errors import Problem
 from casework.store import schema as t
 from casework.store.records import StoreError
+
+if TYPE_CHECKING:  # the model loads the expression engine, which a store that only reads does not need
+    from casework.model.definition import CaseDefinition
+    from casework.model.errors import Problem
 
 
 class NotStorable(StoreError, ValueError):
@@ -70,6 +72,8 @@ def check_optional(value: str | None, what: str, limit: int) -> None:
 def definition_problems(definition: CaseDefinition) -> list[Problem]:
     """Where the names a model puts into the store's columns do not fit them: found when the model is validated or
     deployed, not when the first case of it is started (and refused there, on every start)."""
+    from casework.model.errors import Problem
+
     problems: list[Problem] = []
 
     def check(element: str, value: str | None, what: str, limit: int) -> None:

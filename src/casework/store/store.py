@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Select, func, insert, select, text
 
-from casework.store import migrate
+from casework.store import default_db_url, migrate
 from casework.store import schema as t
 from casework.store.blobs import BlobStore
 from casework.store.documents import DocumentsMixin
@@ -21,7 +21,7 @@ from casework.store.findings import FindingsMixin
 from casework.store.groupcommit import GroupCommitter, PostgresBatches, SqliteBatches
 from casework.store.jobs import JobsMixin
 from casework.store.records import CaseHead, CaseRow, DefinitionRow, StoredEvent, TaskRow, as_utc
-from casework.store.url import create_store_engine, default_db_url, parse_url
+from casework.store.url import create_store_engine, parse_url, sqlite_file
 
 if TYPE_CHECKING:
     from casework.store.writes import CommandWrite
@@ -66,8 +66,9 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin):
         engine = create_store_engine(url, read_only=read_only)
         run_migrations = run_migrations and not read_only
         if parsed.get_backend_name() == "sqlite":
-            db_path = Path(parsed.database or "casework.db").resolve()
-            db_path.parent.mkdir(parents=True, exist_ok=True)
+            db_path = sqlite_file(parsed).resolve()
+            if not read_only:  # a folder that cannot be written may still be read
+                db_path.parent.mkdir(parents=True, exist_ok=True)
             default_blobs = db_path.with_name(db_path.name + ".blobs")
             default_key = db_path.with_name(db_path.name + ".audit-key")
         else:

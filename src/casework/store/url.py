@@ -5,20 +5,23 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote, unquote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
-DEFAULT_DB = "sqlite:///./casework.db"
-
 
 class StoreURLError(ValueError):
-    """The database URL is neither `sqlite:///path` nor `postgresql://...`."""
+    """The database URL is neither `sqlite:///path` (or SQLite's URI filename form) nor `postgresql://...`."""
 
 
-def default_db_url() -> str:
-    return os.environ.get("CASEWORK_DB") or DEFAULT_DB
+# SQLite's URI parameters that casework can honour, and their values: `mode=memory`, `cache=shared` (several
+# connections of one process sharing a cache, and its table locks), `nolock`, `vfs` and the rest would each undo a
+# guarantee of the store (durability, one database for every process, locking).
+_URI_PARAMETERS = {"uri": ("true",), "mode": ("ro", "rw", "rwc"), "immutable": ("0", "1")}
+_URI_FORM = "sqlite:///file:path?uri=true, optionally with mode=ro|rw|rwc and immutable=0|1"
 
 
 def parse_url(url: str) -> URL:
@@ -29,9 +32,7 @@ def parse_url(url: str) -> URL:
         raise StoreURLError(f"not a database URL: {url!r} (use sqlite:///path or postgresql://...)") from exc
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        if not parsed.database or parsed.database == ":memory:":
-            # Several connections must see one database and survive restarts: in-memory cannot do that.
-            raise StoreURLError("SQLite needs a file path: sqlite:///path/to/casework.db")
+        _check_sqlite(parsed)
         return parsed.set(drivername="sqlite+pysqlite")
     if backend in ("postgresql", "postgres"):
         if parsed.host and "@" in parsed.host:
@@ -42,6 +43,108 @@ def parse_url(url: str) -> URL:
             )
         return parsed.set(drivername="postgresql+psycopg")
     raise StoreURLError(f"unsupported database {backend!r}: use sqlite:///path or postgresql://...")
+
+
+def _check_sqlite(parsed: URL) -> None:
+    database, query = parsed.database or "", parsed.query
+    if query and query.get("uri") != "true":
+        # pysqlite would drop them with a warning: a `?mode=ro` that seems to apply and does not.
+        raise StoreURLError(f"sqlite:///path takes no ?options; SQLite's URI parameters need the form {_URI_FORM}")
+    if query and not database.startswith("file:"):
+        # SQLite takes a name without `file:` as a plain file name, and the parameters as part of that name.
+        raise StoreURLError(f"with uri=true the path must be a file: URI: {_URI_FORM}")
+    for name, value in query.items():
+        if name not in _URI_PARAMETERS or not isinstance(value, str) or value not in _URI_PARAMETERS[name]:
+            raise StoreURLError(f"unsupported SQLite URI parameter {name}={value!r}: casework takes {_URI_FORM}")
+    if str(sqlite_file(parsed)) in ("", ".", ":memory:"):
+        # Several connections must see one database and survive restarts: in-memory cannot do that.
+        raise StoreURLError("SQLite needs a file path: sqlite:///path/to/casework.db")
+
+
+def sqlite_file(parsed: URL) -> Path:
+    """The file a SQLite URL names: the path of `sqlite:///path`, or of SQLite's URI filename
+    `sqlite:///file:path?uri=true` (`file:///abs`, `file://localhost/abs`), percent-decoded as SQLite decodes it."""
+    database = parsed.database or ""
+    if parsed.query.get("uri") != "true" or not database.startswith("file:"):
+        return Path(database)
+    path = database.removeprefix("file:").partition("#")[0]
+    if path.startswith("//"):
+        authority, slash, rest = path[2:].partition("/")
+        if authority not in ("", "localhost"):
+            raise StoreURLError(f"a SQLite file URI names a file on this machine, not on {authority!r}")
+        path = slash + rest
+    return Path(unquote(path))
+
+
+# SQLite reads a WAL-mode database in a folder it cannot write only if its -wal and -shm files exist, or if the
+# database is declared immutable, which is safe only where nothing can change it (https://www.sqlite.org/wal.html,
+# "Read-Only Databases"). File systems that another machine can change under a read-only superblock (a server's
+# export) are never taken for unchangeable.
+_SHARED_FILE_SYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "lustre", "afs",
+                        "virtiofs", "fuse")
+
+
+class SqliteReadError(StoreURLError):
+    """The SQLite file cannot be read without writing beside it, and reading it as immutable would not be safe."""
+
+
+def read_only_url(parsed: URL) -> tuple[URL, str | None]:
+    """The URL to read `parsed` through without writing anything, and a note to show when the read relies on the
+    file not changing (`immutable`). `SqliteReadError` when SQLite cannot read it safely."""
+    path = sqlite_file(parsed).absolute()
+    if parsed.query.get("immutable") == "1":
+        return parsed, f"note: {path} was read as immutable, as the URL says: a change made meanwhile is not seen"
+    if os.access(path.parent, os.W_OK):
+        return parsed, None  # SQLite creates its -wal and -shm files as it needs them
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    if not _in_wal_mode(path) or (wal.exists() and shm.exists()):
+        return _as_uri(parsed, path, mode="ro"), None  # SQLite reads it in place, a live writer's changes too
+    if wal.exists() and wal.stat().st_size > 0:
+        raise SqliteReadError(
+            f"cannot read {path}: its -wal file holds commits that are not in the database file yet, and SQLite "
+            f"cannot create the -shm file it needs to read them in {path.parent}, which cannot be written from here; "
+            "copy the database and its -wal file to a writable folder and read the copy")
+    if _frozen(path.parent):
+        return _as_uri(parsed, path, mode="ro", immutable="1"), (
+            f"note: {path} was read as immutable: its folder cannot be written and SQLite cannot create its -shm file "
+            "there, and nothing can change it (a read-only file system)")
+    raise SqliteReadError(
+        f"cannot read {path}: it is in WAL mode and SQLite needs to create its -shm file in {path.parent}, which "
+        "cannot be written from here (its permissions, or a read-only mount); reading it as immutable instead could "
+        "give wrong data, since the database can still be changed (by the folder's owner, or through another mount): "
+        "run the command as a user who can write the folder, or read a copy of the database")
+
+
+def _as_uri(parsed: URL, path: Path, **parameters: str) -> URL:
+    query = {**parsed.query, **parameters, "uri": "true"}
+    return parsed.set(database="file:" + quote(str(path)), query=query)
+
+
+def _in_wal_mode(path: Path) -> bool:
+    """Bytes 18 and 19 of the header are 2 in WAL mode; a file that cannot be read is left to SQLite to name."""
+    try:
+        with path.open("rb") as file:
+            header = file.read(20)
+    except OSError:
+        return False
+    return header[18:20] == b"\x02\x02"
+
+
+def _frozen(folder: Path) -> bool:
+    """No process can write the file system holding `folder`: its superblock is read-only (read-only media or image,
+    a file system mounted read-only everywhere), not merely this mount (a read-only bind mount of a folder that a
+    service writes through another), and no server holds it. Unknown (no /proc) is not frozen."""
+    try:
+        device = os.stat(folder).st_dev
+        mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return False
+    key = f"{os.major(device)}:{os.minor(device)}"
+    for fields in (line.split() for line in mounts):
+        if len(fields) > 2 and fields[2] == key and "-" in fields:
+            fstype, _source, options = [*fields[fields.index("-") + 1:], "", "", ""][:3]
+            return "ro" in options.split(",") and fstype.partition(".")[0] not in _SHARED_FILE_SYSTEMS
+    return False
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -58,6 +161,7 @@ def create_store_engine(
     parsed = parse_url(url)
     kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 40, "pool_pre_ping": False}
     if parsed.get_backend_name() == "sqlite":
+        parsed = read_only_url(parsed)[0] if read_only else parsed
         engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs)
         _configure_sqlite(engine, busy_timeout_ms, read_only)
         return engine

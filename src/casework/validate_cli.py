@@ -1,4 +1,6 @@
-"""`casework validate`: import CMMN files and report their problems."""
+"""`casework validate`: import CMMN files and report their problems. Beside casework.model rather than in it, as
+bench_cli.py: importing a module of the model package runs its `__init__`, which loads the model and the expression
+engine, and `casework` imports every command's module to start."""
 
 from __future__ import annotations
 
@@ -6,10 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from casework.model.cmmn_import import case_ids, load_definition
-from casework.model.errors import ModelError
-from casework.store.storable import definition_problems
 
 
 def validate(files: Annotated[list[Path], typer.Argument(help="CMMN 1.1 files to check")]) -> None:
@@ -35,6 +33,10 @@ def validate(files: Annotated[list[Path], typer.Argument(help="CMMN 1.1 files to
 
 def _problems(data: bytes) -> list[str]:
     """Every problem of every case in the document (a document may hold several; each is deployable by its id)."""
+    from casework.model.cmmn_import import case_ids, load_definition
+    from casework.model.errors import ModelError
+    from casework.store.storable import definition_problems
+
     try:
         ids = case_ids(data)
         if len(ids) <= 1:
