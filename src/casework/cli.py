@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 import sys
 from typing import Any
 
@@ -60,4 +61,12 @@ _register_demo(app)
 
 
 def main() -> None:
-    app()
+    signal.signal(signal.SIGTERM, _interrupt)
+    app(prog_name="casework")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """A SIGTERM (a service manager or `timeout` stopping the command) ends it as Ctrl-C does: what it committed
+    stays, and what it does on an interrupt runs (an export removes its unfinished file, import-log says what
+    stayed). Left to the default, the process vanished mid-write and left an export's `.partial` file behind."""
+    raise KeyboardInterrupt

@@ -6,6 +6,9 @@ import csv
 import io
 import json
 import os
+import stat
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -15,6 +18,9 @@ from typer.testing import CliRunner
 from casework.cli import app
 from casework.export.importlog import import_log
 from casework.store import Store
+from casework.store.testing import cannot_write, run_casework
+
+__all__ = ["cannot_write"]
 
 NS = "{http://www.xes-standard.org/}"
 LOG = "case_id,activity,timestamp,resource\nA,Register,2020-01-01T10:00:00,ann\nA,Close,2020-01-01T11:00:00,\n"
@@ -121,3 +127,46 @@ def test_a_reader_that_stops_reading_the_pipe_is_not_an_error(sqlite_url: str, t
             err = proc.stderr.read().decode()
             code = proc.wait(timeout=120)
         assert err == "" and code == 141, (code, err)  # before: "error: cannot write standard output: Broken pipe"
+
+
+def test_the_new_file_keeps_the_permissions_of_the_one_it_replaces(filled: str, tmp_path: Path) -> None:
+    target = tmp_path / "log.csv"
+    target.write_text("old\n")
+    target.chmod(0o640)
+    assert _export(filled, str(target))[0] == 0
+    assert target.read_text().startswith("case_id,") and stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_a_read_only_file_is_not_replaced(filled: str, tmp_path: Path, cannot_write: tuple[str, ...]) -> None:
+    target = tmp_path / "log.csv"
+    target.write_text("old\n")
+    target.chmod(0o444)
+    result = run_casework("export", "--db", filled, "--format", "csv", "-o", str(target), prefix=cannot_write,
+                          env={"CASEWORK_AUDIT_KEY": str(tmp_path / "k")})
+    assert result.returncode == 2 and result.stderr == f"error: cannot write {target}: it is read-only\n"
+    assert target.read_text() == "old\n" and stat.S_IMODE(target.stat().st_mode) == 0o444
+
+
+def test_an_export_stopped_by_sigterm_leaves_the_old_file_and_no_partial_one(filled: str, tmp_path: Path) -> None:
+    if not filled.startswith("sqlite"):
+        pytest.skip("what a signal does to the command does not depend on the database")
+    target = tmp_path / "log.csv"
+    target.write_text("old\n")
+    # The command is stopped in the middle of writing: its export sends the process a SIGTERM after the first line.
+    script = f"""
+import os, signal, sys
+import casework.export as export
+from casework.cli import main
+def stopped(store, fmt, out):
+    out.write("case_id,activity,timestamp,resource\\n")
+    os.kill(os.getpid(), signal.SIGTERM)
+    raise AssertionError("the signal did not stop the export")
+export.export_to = stopped
+sys.argv = ["casework", "export", "--db", {filled!r}, "--format", "csv", "-o", {str(target)!r}]
+main()
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "CASEWORK_AUDIT_KEY": str(tmp_path / "k")})
+    assert result.returncode != 0 and "AssertionError" not in result.stderr, result.stderr
+    assert target.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir() if "log" in p.name) == [
+        "log.csv"]

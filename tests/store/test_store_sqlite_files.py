@@ -19,6 +19,9 @@ from typer.testing import CliRunner
 from casework.audit.witness import database_tag
 from casework.cli import app
 from casework.store import StoreURLError
+from casework.store.testing import cannot_write, run_casework
+
+__all__ = ["cannot_write"]
 from casework.store.url import parse_url, sqlite_file
 
 
@@ -69,33 +72,13 @@ def test_sqlite_url_options_that_would_be_dropped_or_would_undo_a_guarantee_are_
     assert list(tmp_path.iterdir()) == []
 
 
-def _casework(
-    *args: str, prefix: tuple[str, ...] = (), env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*prefix, sys.executable, "-m", "casework", *args], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, **(env or {})})
-
-
-@pytest.fixture
-def cannot_write() -> Iterator[tuple[str, ...]]:
-    """A command prefix under which folder permissions hold: none for a user, and for root (whom they do not bind)
-    root without the capabilities that override them."""
-    if os.geteuid() != 0:
-        yield ()
-        return
-    prefix = ("setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--")
-    if not shutil.which("setpriv") or subprocess.run([*prefix, "true"], check=False).returncode != 0:
-        pytest.skip("running as root, and setpriv cannot drop the capabilities that override permissions")
-    yield prefix
-
-
 @pytest.fixture
 def backup(tmp_path: Path) -> Iterator[Path]:
     """A casework database in WAL mode, closed (no -wal or -shm file), in a folder nobody but root may write."""
     folder = tmp_path / "backup"
     folder.mkdir()
     env = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
-    assert _casework("demo", "--db", f"sqlite:///{folder / 'c.db'}", env=env).returncode == 0
+    assert run_casework("demo", "--db", f"sqlite:///{folder / 'c.db'}", env=env).returncode == 0
     folder.chmod(0o555)
     yield folder / "c.db"
     folder.chmod(0o755)
@@ -125,7 +108,7 @@ def test_a_closed_wal_database_in_a_folder_that_cannot_be_written_is_refused_say
 ) -> None:
     before = _files(backup.parent)
     for command in (["tasks"], ["audit", "verify"], ["export", "--format", "csv", "-o", "-"]):
-        result = _casework(*command, "--db", f"sqlite:///{backup}", prefix=cannot_write)
+        result = run_casework(*command, "--db", f"sqlite:///{backup}", prefix=cannot_write)
         assert result.returncode == 2, result.stderr
         assert result.stderr == (
             f"error: cannot read {backup}: it is in WAL mode and SQLite needs to create its -shm file in "
@@ -140,7 +123,7 @@ def test_a_wal_database_whose_wal_and_shm_files_are_there_is_read_with_the_wal_c
     backup: Path, cannot_write: tuple[str, ...]
 ) -> None:
     _copied_while_open(backup, "-wal", "-shm")
-    result = _casework("tasks", "--db", f"sqlite:///{backup}", "--owner", "zed", "--state", "completed", "--json",
+    result = run_casework("tasks", "--db", f"sqlite:///{backup}", "--owner", "zed", "--state", "completed", "--json",
                        prefix=cannot_write)
     assert result.returncode == 0 and result.stdout.count('"owner": "zed"') == 1, result.stderr
 
@@ -149,7 +132,7 @@ def test_commits_only_in_a_wal_file_without_its_shm_file_are_not_read_past(
     backup: Path, cannot_write: tuple[str, ...]
 ) -> None:
     _copied_while_open(backup, "-wal")  # without its -shm file
-    result = _casework("tasks", "--db", f"sqlite:///{backup}", prefix=cannot_write)
+    result = run_casework("tasks", "--db", f"sqlite:///{backup}", prefix=cannot_write)
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: cannot read {backup}: its -wal file holds commits that are not in the "
                                     "database file yet"), result.stderr

@@ -8,6 +8,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import TextIO
 
+from casework.durable import fsync_directory
 from casework.export.activities import activities
 from casework.export.csvlog import write_csv
 from casework.export.ocel import write_ocel
@@ -82,14 +83,34 @@ def export(store: Store, fmt: str, path: Path) -> tuple[int, int]:
         # it keeps what `>>` asked to keep (and after `>` there is nothing to keep).
         with target.open("a", encoding="utf-8", newline="") as out:
             return export_to(store, fmt, out)
+    mode = _replaceable_mode(target)
     tmp = target.with_name(target.name + ".partial")
     try:
         with tmp.open("w", encoding="utf-8", newline="") as out:
             counts = export_to(store, fmt, out)
+            # On disk before its name moves over the old file: a crash after the rename must not leave the target
+            # empty with the previous export gone.
+            out.flush()
+            os.fsync(out.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         tmp.replace(target)
+        fsync_directory(target.parent)
     finally:
         tmp.unlink(missing_ok=True)
     return counts
+
+
+def _replaceable_mode(target: Path) -> int | None:
+    """The permissions the new file keeps from the one it replaces (None: there is none); a file this user may not
+    write is refused, as the shell's `>` would refuse it, rather than replaced by a file of the default mode."""
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return None
+    if not os.access(target, os.W_OK):
+        raise ExportPathError(f"cannot write {target}: it is read-only")
+    return mode
 
 
 __all__ = ["FORMATS", "ExportPathError", "export", "export_to", "output_target"]

@@ -8,6 +8,9 @@ unreachable: the test fails, so CI cannot silently lose PostgreSQL coverage.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,3 +69,24 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'casework.db'}"
     else:
         yield request.getfixturevalue("pg_url")
+
+
+def run_casework(
+    *args: str, prefix: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`casework ARGS` in a process of its own (`prefix` runs it under another command, e.g. `cannot_write`)."""
+    return subprocess.run([*prefix, sys.executable, "-m", "casework", *args], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def cannot_write() -> Iterator[tuple[str, ...]]:
+    """A command prefix under which folder permissions hold: none for a user, and for root (whom they do not bind)
+    root without the capabilities that override them."""
+    if os.geteuid() != 0:
+        yield ()
+        return
+    prefix = ("setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--")
+    if not shutil.which("setpriv") or subprocess.run([*prefix, "true"], check=False).returncode != 0:
+        pytest.skip("running as root, and setpriv cannot drop the capabilities that override permissions")
+    yield prefix
