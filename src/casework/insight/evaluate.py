@@ -70,8 +70,9 @@ def median_predict_ms(model: NextActionModel, cases: Sequence[Case], variant: st
     for case, k in prefixes[::step]:
         acts, times = case.activities[:k], case.timestamps[:k]
         res = case.resources[:k] if case.resources is not None else None
+        clock = case.clock[:k] if case.clock is not None else None
         started = time.perf_counter()
-        model.predict_proba(acts, times, res, variant)
+        model.predict_proba(acts, times, res, variant, clock)
         timings.append(time.perf_counter() - started)
     return float(np.median(timings) * 1000.0)
 
