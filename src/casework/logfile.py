@@ -78,3 +78,15 @@ def parse_instant_and_clock(text: str) -> tuple[float, float]:
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     clock = moment.replace(tzinfo=UTC).timestamp()
     return (clock if moment.tzinfo is None else moment.timestamp()), clock
+
+
+def duplicates_note(count: int) -> str:
+    """What a reader of a log says when `count` rows repeat an earlier row of their case exactly (same activity,
+    timestamp and resource), as exports often do. They are kept: a real step can be recorded twice at one instant
+    (two lab results of the same test booked together), which no reader can tell from an export's artefact, and the
+    evaluation protocol scores a log as it is given."""
+    return (
+        f"note: {count} row{'s' if count != 1 else ''} repeat{'' if count != 1 else 's'} an earlier row of the same "
+        "case exactly (activity, timestamp and resource); each counts as an event, as the file gives it (if they are "
+        "an export's duplicates, remove them from the file)"
+    )

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from casework.insight.eventlog import VARIANTS, Case, chronological_split, iter_prefixes, read_log
+from casework.insight.eventlog import VARIANTS, Case, chronological_split, iter_prefixes, read_log, repeated_events
 from casework.insight.nba import Choice, NBAParams, NextActionModel, topk_hits, train_next_action
 from casework.insight.remaining import RemainingParams, train_remaining_time
+from casework.logfile import duplicates_note
 
 LATENCY_SAMPLE = 1000
 LAST_ACTIVITY = Choice(order=1, alpha=1e-9, weight=0.0)
@@ -92,6 +93,9 @@ def evaluate_log(
     cases = read_log(path)
     train, test = chronological_split(cases)
     say(f"{name}: {len(cases)} cases, {len(train)} train, {len(test)} test")
+    repeated = repeated_events(cases)
+    if repeated:
+        say(f"{name}: {duplicates_note(repeated)}")
     if not train:
         raise NothingToScore(
             f"{path}: too few cases to train on: {len(cases)} in all, none in the first 2/3 (by first event)"

@@ -100,6 +100,17 @@ def read_log(path: str | Path) -> list[Case]:
     return cases
 
 
+def repeated_events(cases: Iterable[Case]) -> int:
+    """How many events repeat an earlier event of their case exactly: activity, time and performer (exports often
+    write a row twice; see `logfile.duplicates_note`)."""
+    repeated = 0
+    for case in cases:
+        performers = case.resources or ("",) * len(case)
+        clock = case.clock or case.timestamps
+        repeated += len(case) - len(set(zip(case.activities, case.timestamps, clock, performers, strict=True)))
+    return repeated
+
+
 def chronological_split(cases: Sequence[Case], train_fraction: float = 2 / 3) -> tuple[list[Case], list[Case]]:
     """Order cases by their first event (ties keep file order) and cut: the first part trains, the rest tests.
 
