@@ -3,7 +3,8 @@
 
 Columns are found by name, in any order, beside any others (an export with more columns, or with the resource
 first, reads the same); names are compared without case or surrounding space, and a UTF-8 byte order mark (which
-spreadsheet programs write) is dropped.
+spreadsheet programs write) is dropped. Columns must be separated by commas: a header separated by semicolons or
+tabs (a spreadsheet's export in some locales) is refused, saying so.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def find_columns(header: list[str]) -> Columns:
     if missing:
         raise LogHeaderError(
             f"header lacks {', '.join(missing)} (need case_id,activity,timestamp[,resource]; got {','.join(header)})"
+            + _header_hint(header)
         )
     return Columns(
         names.index("case_id"),
@@ -58,6 +60,18 @@ def find_columns(header: list[str]) -> Columns:
         names.index("timestamp"),
         names.index("resource") if "resource" in names else None,
     )
+
+
+def _header_hint(header: list[str]) -> str:
+    """Why a header may lack the columns: an empty first line, or a spreadsheet's export that separates its columns
+    by semicolons or tabs (the header then reads as one column holding all the names)."""
+    if not "".join(header).strip():
+        return ": the file or its first line is empty, and a log's first line must be its header"
+    for mark, name in ((";", "semicolons"), ("\t", "tabs")):
+        names = {part.strip().lower() for field in header for part in field.split(mark)}
+        if all(column in names for column in REQUIRED):
+            return f": its columns are separated by {name}; save the log with commas between them"
+    return ""
 
 
 def parse_time(text: str) -> datetime:
