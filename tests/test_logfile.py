@@ -18,3 +18,22 @@ def test_a_missing_column_is_named() -> None:
         find_columns(["case_id", "act", "time"])
     with pytest.raises(LogHeaderError, match="header lacks case_id, activity, timestamp"):
         find_columns([])
+
+
+@pytest.mark.parametrize(
+    ("header", "hint"),
+    [
+        ([], ": the file or its first line is empty"),
+        (["case_id;activity;timestamp;resource"], ": its columns are separated by semicolons; save the log with"),
+        (["case_id\tactivity\ttimestamp"], ": its columns are separated by tabs; save the log with commas"),
+    ],
+)
+def test_a_header_that_is_empty_or_not_comma_separated_says_so(header: list[str], hint: str) -> None:
+    with pytest.raises(LogHeaderError, match="header lacks case_id, activity, timestamp .*" + hint):
+        find_columns(header)
+
+
+def test_a_header_that_only_lacks_a_column_gets_no_hint() -> None:
+    with pytest.raises(LogHeaderError) as caught:
+        find_columns(["case_id", "activity;resource"])
+    assert str(caught.value).endswith("got case_id,activity;resource)")

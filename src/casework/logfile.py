@@ -3,7 +3,8 @@
 
 Columns are found by name, in any order, beside any others (an export with more columns, or with the resource
 first, reads the same); names are compared without case or surrounding space, and a UTF-8 byte order mark (which
-spreadsheet programs write) is dropped.
+spreadsheet programs write) is dropped. Columns must be separated by commas: a header separated by semicolons or
+tabs (a spreadsheet's export in some locales) is refused, saying so.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def find_columns(header: list[str]) -> Columns:
     if missing:
         raise LogHeaderError(
             f"header lacks {', '.join(missing)} (need case_id,activity,timestamp[,resource]; got {','.join(header)})"
+            + _header_hint(header)
         )
     return Columns(
         names.index("case_id"),
@@ -60,9 +62,45 @@ def find_columns(header: list[str]) -> Columns:
     )
 
 
+def _header_hint(header: list[str]) -> str:
+    """Why a header may lack the columns: an empty first line, or a spreadsheet's export that separates its columns
+    by semicolons or tabs (the header then reads as one column holding all the names)."""
+    if not "".join(header).strip():
+        return ": the file or its first line is empty, and a log's first line must be its header"
+    for mark, name in ((";", "semicolons"), ("\t", "tabs")):
+        names = {part.strip().lower() for field in header for part in field.split(mark)}
+        if all(column in names for column in REQUIRED):
+            return f": its columns are separated by {name}; save the log with commas between them"
+    return ""
+
+
 def parse_time(text: str) -> datetime:
     """An ISO-8601 timestamp as an aware datetime; `ValueError` if it is not one. The shared logs record local time
     without a zone: such a value is taken as UTC, so that durations stay exact and the hour and weekday read as
     recorded."""
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def parse_instant_and_clock(text: str) -> tuple[float, float]:
+    """(instant, clock) of an ISO-8601 timestamp, both in seconds since the epoch: the instant as `parse_time`
+    places it (a value without a zone taken as UTC), and the clock time as recorded, read as if it were UTC. They
+    differ by the value's UTC offset: `2012-03-01T00:30:00+01:00` is 23:30 on 29 February in UTC, but was
+    recorded at half past midnight on 1 March, which is the hour and day the work happened in. Durations need the
+    instants; the hour, the weekday and the date need the clock. A log that gives offsets on some rows and not on
+    others follows the same rule row by row: the rows without one are UTC (as `casework import-log` stores them)."""
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    clock = moment.replace(tzinfo=UTC).timestamp()
+    return (clock if moment.tzinfo is None else moment.timestamp()), clock
+
+
+def duplicates_note(count: int) -> str:
+    """What a reader of a log says when `count` rows repeat an earlier row of their case exactly (same activity,
+    timestamp and resource), as exports often do. They are kept: a real step can be recorded twice at one instant
+    (two lab results of the same test booked together), which no reader can tell from an export's artefact, and the
+    evaluation protocol scores a log as it is given."""
+    return (
+        f"note: {count} row{'s' if count != 1 else ''} repeat{'' if count != 1 else 's'} an earlier row of the same "
+        "case exactly (activity, timestamp and resource); each counts as an event, as the file gives it (if they are "
+        "an export's duplicates, remove them from the file)"
+    )

@@ -351,3 +351,23 @@ def test_a_batch_left_unsealed_by_an_interrupted_import_is_sealed_by_the_run_tha
         assert (again.cases, again.skipped) == (0, 2)
         report = verify(store, snapshots=False)
         assert report.ok and report.sealed_events == report.events == 4  # before: left unsealed
+
+
+def test_rows_repeated_exactly_are_imported_as_given_and_counted_on_stderr(db_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "twice.csv"
+    log.write_text("case_id,activity,timestamp,resource\n"
+                   "A,Register,2020-01-01T10:00:00,ann\n"
+                   "A,Register,2020-01-01T10:00:00,ann\n"  # an export's duplicate: the same row again
+                   "A,Register,2020-01-01T10:00:00,bob\n"  # another performer: not a repeat
+                   "B,Register,2020-01-01T10:00:00,ann\n"  # another case: not a repeat
+                   "A,Close,2020-01-02T09:00:00,ann\n"
+                   "A,Close,2020-01-02T09:00:00.000000+00:00,ann\n")  # the same instant written otherwise
+    res = CliRunner().invoke(app, ["import-log", str(log), "--definition", "intake", "--db", db_url],
+                             env={"CASEWORK_AUDIT_KEY": str(tmp_path / "k")})
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip() == "import-log: 2 cases, 8 events imported, 0 already present"
+    assert res.stderr.startswith("import-log: note: 2 rows repeat an earlier row of the same case exactly")
+    with Store.open(db_url) as store:
+        case_id = store.case_id_for_business_key("twice:A")
+        assert case_id is not None
+        assert [e.payload["activity"] for e in store.events(case_id)[1:]] == ["Register"] * 3 + ["Close"] * 2

@@ -122,3 +122,18 @@ def test_evaluate_says_how_many_test_prefixes_go_on_to_an_activity_training_neve
     plain = write_log(tmp_path / "claims.csv.gz", rows)
     same = CliRunner().invoke(_app(), ["suggest", "evaluate", str(plain), "--variant", "noeoc"])
     assert "never had" not in same.stderr
+
+
+def test_train_and_evaluate_count_rows_repeated_exactly_on_stderr(tmp_path: Path) -> None:
+    rows = timing_log(240)
+    log = write_log(tmp_path / "claims.csv", [*rows, rows[0], rows[5], rows[5]])
+    out = tmp_path / "m.json.gz"
+    note = "note: 3 rows repeat an earlier row of the same case exactly (activity, timestamp and resource)"
+    trained = CliRunner().invoke(_app(), ["suggest", "train", str(log), "--out", str(out)])
+    assert trained.exit_code == 0, trained.output
+    assert f"{log}: {note}" in trained.stderr
+    evaluated = CliRunner().invoke(_app(), ["suggest", "evaluate", str(log)])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert f"claims: {note}" in evaluated.stderr and len(evaluated.stdout.splitlines()) == 4
+    clean = CliRunner().invoke(_app(), ["suggest", "evaluate", str(write_log(tmp_path / "clean.csv", rows))])
+    assert clean.exit_code == 0 and "repeat" not in clean.stderr

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from insight_synth import write_log
 
@@ -14,6 +16,7 @@ from casework.insight.eventlog import (
     prefix_lengths,
     read_log,
 )
+from casework.insight.features import Encoding
 
 
 def test_reads_gzip_and_plain_grouping_interleaved_rows(tmp_path: Path) -> None:
@@ -62,6 +65,40 @@ def test_columns_are_found_by_name_in_any_order_beside_others(tmp_path: Path) ->
 def test_timestamps_without_zone_count_as_utc() -> None:
     assert parse_timestamp("1970-01-02T00:00:00") == 86400.0
     assert parse_timestamp("1970-01-01T01:00:00+01:00") == 0.0
+
+
+def test_an_offset_gives_the_working_day_as_recorded_and_durations_between_instants(tmp_path: Path) -> None:
+    rows = [
+        ("c1", "Open", "2012-03-01T00:30:00+01:00", "ann"),  # 23:30 on Wednesday 29 February in UTC
+        ("c1", "Close", "2012-03-01T00:45:00+00:00", "bob"),  # 75 minutes later, though 15 on the clocks
+    ]
+    (case,) = read_log(write_log(tmp_path / "zoned.csv", rows))
+    enc = Encoding.fit([case])
+    features = enc.encode_case(case)
+    base = enc.last_activities + 2  # two activities, each with a count column
+    assert features[:, base + 1].tolist() == [0.0, 4500.0]  # time since the start
+    assert features[:, base + 2].tolist() == [0.0, 4500.0]  # time since the event before
+    assert features[:, base + 3].tolist() == [0.0, 0.0]  # hour as recorded, not 23 then 0
+    assert features[:, base + 4].tolist() == [3.0, 3.0]  # Thursday (Monday = 0), the day the work was done
+    thursday = datetime(2012, 3, 1, tzinfo=UTC).timestamp() / 86400.0
+    assert np.floor(features[:, -1]).tolist() == [thursday, thursday]  # calendar date, as recorded
+    last = enc.encode_last(case.activities, case.timestamps, case.resources, clock=case.clock)
+    assert np.array_equal(last, features[-1:])
+    # a log without offsets keeps no second clock: its timestamps are the clock times as recorded
+    (plain,) = read_log(write_log(tmp_path / "plain.csv", [(c, a, t[:19], r) for c, a, t, r in rows]))
+    assert plain.clock is None and plain.timestamps[1] - plain.timestamps[0] == 900.0
+
+
+def test_a_log_mixing_rows_with_and_without_an_offset_reads_those_without_as_utc(tmp_path: Path) -> None:
+    rows = [
+        ("c1", "Check", "2020-01-01T10:00:00", "ann"),  # no offset: 10:00 UTC, as import-log stores it
+        ("c1", "Register", "2020-01-01T10:00:00+02:00", "bob"),  # 08:00 UTC: the earlier one
+    ]
+    (case,) = read_log(write_log(tmp_path / "mixed.csv", rows))
+    assert case.activities == ("Register", "Check")
+    assert case.timestamps[1] - case.timestamps[0] == 7200.0
+    enc = Encoding.fit([case])
+    assert enc.encode_case(case)[:, enc.last_activities + 2 + 3].tolist() == [10.0, 10.0]  # both as recorded
 
 
 def test_split_orders_by_first_event_and_cuts_two_thirds(tmp_path: Path) -> None:

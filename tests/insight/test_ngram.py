@@ -135,3 +135,39 @@ def test_the_counts_are_the_same_whatever_the_number_of_classes() -> None:
     small, large = NGramCounts(20, 6).fit(sequences, 19), NGramCounts(400, 6).fit(sequences, 19)
     assert list(small.tables) == list(large.tables)
     assert all(np.array_equal(small.tables[k], large.tables[k][:20]) for k in small.tables)
+
+
+def test_tables_hold_only_the_classes_that_followed_each_context() -> None:
+    # The same prefixes counted into 20 and into 10,000 classes (a log with thousands of activities): the tables
+    # hold one entry per (context, class) seen, so their arrays are as large in both; dense tables per context were
+    # 500 times larger in the wide one.
+    rng = np.random.default_rng(8)
+    sequences = [list(rng.integers(0, 19, size=6)) for _ in range(20)]
+    small, wide = NGramCounts(20, 6).fit(sequences, 19), NGramCounts(10_000, 6).fit(sequences, 19)
+    pairs = {(key, int(c)) for key in small.tables for c in np.nonzero(small.tables[key])[0]}
+    assert len(small.tables.counts) == len(pairs) == len(wide.tables.counts)
+    assert wide.tables.nbytes == small.tables.nbytes
+    for key in small.tables:
+        assert np.array_equal(small.tables[key], wide.tables[key][:20]) and not wide.tables[key][20:].any()
+
+
+def _dense_predict(model: NGramCounts, ids: list[int], order: int, alpha: float) -> np.ndarray:
+    """The n-gram's formula over dense tables, as the counts were kept before."""
+    p = (model.unigram + 1.0) / (model.unigram.sum() + model.n_classes)
+    for j in range(1, min(order, len(ids) + 1) + 1):
+        table = model.tables.get(model.context(ids, j))
+        if table is not None:
+            p = (table + alpha * p) / (table.sum() + alpha)
+    return p
+
+
+def test_sparse_tables_predict_exactly_what_dense_tables_did() -> None:
+    model = NGramCounts(n_classes=4, max_order=3).fit((ids for ids, _ in _random_cases(6)), end_class=END)
+    probe = [ids for ids, _ in _random_cases(7, n=30)] + [[]]
+    batch = model.predict_batch(probe, 3, [0.1, 2.0])
+    for alpha in (0.1, 2.0):
+        for order in range(4):
+            for row, ids in enumerate(probe):
+                dense = _dense_predict(model, ids, order, alpha)
+                assert np.array_equal(model.predict(ids, order, alpha), dense)
+                assert np.array_equal(batch[alpha][order][row], dense)

@@ -59,6 +59,7 @@ class ImportResult:
     events: int
     skipped: int  # cases already imported before
     reordered: int = 0  # imported cases whose rows the file listed out of time order
+    repeated: int = 0  # rows of the log's cases (imported or present) that repeat an earlier row of their case exactly
 
 
 def _timestamp(value: str, line: int) -> str:
@@ -312,4 +313,5 @@ def import_log(
     # run that completes the import finds those cases present and writes no batch of its own: it seals them here.
     # Nothing to seal costs one query, and reads no key.
     write_checkpoint(store, signer)
-    return ImportResult(imported, events, skipped, reordered)
+    repeated = sum(len(c.rows) - len(set(c.rows)) for c in log_cases)
+    return ImportResult(imported, events, skipped, reordered, repeated)

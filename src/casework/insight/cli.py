@@ -14,7 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from casework.insight.eventlog import VARIANTS, LogFormatError, read_log
+from casework.insight.eventlog import VARIANTS, LogFormatError, read_log, repeated_events
+from casework.logfile import duplicates_note
 from casework.paths import shared_dir
 
 if TYPE_CHECKING:
@@ -188,6 +189,9 @@ def train(
     nba_params, rt_params = NBAParams(), RemainingParams()
     version = make_version(cases, nba_params, rt_params, stamp)
     _err(f"training on {len(cases)} cases of {log}")
+    repeated = repeated_events(cases)
+    if repeated:
+        _err(f"{log}: {duplicates_note(repeated)}")
     nba = train_next_action(cases, nba_params, version=version, log=_err)
     rt = train_remaining_time(cases, rt_params, encoding=nba.encoding, log=_err)
     try:

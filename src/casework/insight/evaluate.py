@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from casework.insight.eventlog import VARIANTS, Case, chronological_split, iter_prefixes, read_log
+from casework.insight.eventlog import VARIANTS, Case, chronological_split, iter_prefixes, read_log, repeated_events
 from casework.insight.nba import Choice, NBAParams, NextActionModel, topk_hits, train_next_action
 from casework.insight.remaining import RemainingParams, train_remaining_time
+from casework.logfile import duplicates_note
 
 LATENCY_SAMPLE = 1000
 LAST_ACTIVITY = Choice(order=1, alpha=1e-9, weight=0.0)
@@ -70,8 +71,9 @@ def median_predict_ms(model: NextActionModel, cases: Sequence[Case], variant: st
     for case, k in prefixes[::step]:
         acts, times = case.activities[:k], case.timestamps[:k]
         res = case.resources[:k] if case.resources is not None else None
+        clock = case.clock[:k] if case.clock is not None else None
         started = time.perf_counter()
-        model.predict_proba(acts, times, res, variant)
+        model.predict_proba(acts, times, res, variant, clock)
         timings.append(time.perf_counter() - started)
     return float(np.median(timings) * 1000.0)
 
@@ -91,6 +93,9 @@ def evaluate_log(
     cases = read_log(path)
     train, test = chronological_split(cases)
     say(f"{name}: {len(cases)} cases, {len(train)} train, {len(test)} test")
+    repeated = repeated_events(cases)
+    if repeated:
+        say(f"{name}: {duplicates_note(repeated)}")
     if not train:
         raise NothingToScore(
             f"{path}: too few cases to train on: {len(cases)} in all, none in the first 2/3 (by first event)"

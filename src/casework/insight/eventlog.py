@@ -1,7 +1,9 @@
 """Event logs as cases: reading `case_id,activity,timestamp[,resource]` CSV files and the protocol's split.
 
 Timestamps in the shared logs are local times without a zone; they are read as if they were UTC so that
-differences (durations) stay exact and hour/weekday features give the local wall-clock values as recorded.
+differences (durations) stay exact and hour/weekday features give the local wall-clock values as recorded. A
+timestamp with a UTC offset is that instant, and its clock time as recorded is kept beside it (`Case.clock`) for
+the features that describe the working day (`logfile.parse_instant_and_clock`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from casework.logfile import Columns, LogHeaderError, find_columns, open_log_text, parse_time
+from casework.logfile import Columns, LogHeaderError, find_columns, open_log_text, parse_instant_and_clock, parse_time
 
 VARIANTS = ("noeoc", "eoc", "tax")
 
@@ -29,6 +31,9 @@ class Case:
     activities: tuple[str, ...]
     timestamps: tuple[float, ...]  # seconds since the epoch
     resources: tuple[str, ...] | None = None
+    # the clock time each event was recorded at, in seconds since the epoch as if it were UTC, where it differs from
+    # `timestamps` (the log gave UTC offsets other than zero); None: the timestamps are the clock times
+    clock: tuple[float, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.activities)
@@ -42,7 +47,7 @@ def parse_timestamp(text: str) -> float:
 def read_rows(rows: Iterable[Sequence[str]], columns: Columns) -> list[Case]:
     """Group rows (the lines after a header) into cases, keeping each case's first-appearance order; events sorted
     stably by time."""
-    grouped: dict[str, list[tuple[float, int, str, str]]] = {}
+    grouped: dict[str, list[tuple[float, int, str, str, float]]] = {}
     names: dict[str, str] = {}
     c_case, c_activity, c_time, c_resource = columns.case_id, columns.activity, columns.timestamp, columns.resource
     for position, row in enumerate(rows):
@@ -52,22 +57,27 @@ def read_rows(rows: Iterable[Sequence[str]], columns: Columns) -> list[Case]:
         if len(row) < columns.width or not row[c_case].strip() or not row[c_activity].strip():
             raise LogFormatError(f"line {line}: expected case_id, activity and timestamp, got {list(row)}")
         try:
-            moment = parse_timestamp(row[c_time])
+            moment, clock = parse_instant_and_clock(row[c_time])
         except ValueError:
             raise LogFormatError(f"line {line}: timestamp {row[c_time]!r} is not ISO-8601") from None
         resource = row[c_resource] if c_resource is not None and len(row) > c_resource else ""
         # One string object per distinct name: a log repeats a few dozen names over millions of rows.
         activity = names.setdefault(row[c_activity], row[c_activity])
-        grouped.setdefault(row[c_case], []).append((moment, position, activity, names.setdefault(resource, resource)))
+        grouped.setdefault(row[c_case], []).append(
+            (moment, position, activity, names.setdefault(resource, resource), clock)
+        )
     cases = []
     for case_id, events in grouped.items():
-        events.sort()
+        events.sort()  # by instant, then file position
+        timestamps = tuple(e[0] for e in events)
+        clocks = tuple(e[4] for e in events)
         cases.append(
             Case(
                 case_id=case_id,
                 activities=tuple(e[2] for e in events),
-                timestamps=tuple(e[0] for e in events),
+                timestamps=timestamps,
                 resources=tuple(e[3] for e in events) if c_resource is not None else None,
+                clock=None if clocks == timestamps else clocks,
             )
         )
     return cases
@@ -88,6 +98,17 @@ def read_log(path: str | Path) -> list[Case]:
     if not cases:
         raise LogFormatError(f"{path}: no events")
     return cases
+
+
+def repeated_events(cases: Iterable[Case]) -> int:
+    """How many events repeat an earlier event of their case exactly: activity, time and performer (exports often
+    write a row twice; see `logfile.duplicates_note`)."""
+    repeated = 0
+    for case in cases:
+        performers = case.resources or ("",) * len(case)
+        clock = case.clock or case.timestamps
+        repeated += len(case) - len(set(zip(case.activities, case.timestamps, clock, performers, strict=True)))
+    return repeated
 
 
 def chronological_split(cases: Sequence[Case], train_fraction: float = 2 / 3) -> tuple[list[Case], list[Case]]:

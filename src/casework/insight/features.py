@@ -12,6 +12,9 @@ Optional blocks, each switched on in the encoding (so that a stored model keeps 
   often it occurred among the events sharing the last event's timestamp; the burst's size; and the time between the
   burst and the event before it. "This activity already happened at this instant" rules it out as the next one.
 
+Hour, weekday and calendar date are read from the clock time the event was recorded at (`Case.clock`, where a log
+gives UTC offsets), durations from the instants: a working day is the one the work was done in, not UTC's.
+
 The last column is calendar time (days since 1970 of the last event). It lets trees find regimes of a log that
 drifts, but it also lets them learn from calendar coincidences: in a chronological evaluation, training cases run on
 into the test period, so a model using this column must not see training events after the test period starts (see
@@ -234,6 +237,7 @@ class Encoding:
         timestamps: Sequence[float],
         resources: Sequence[str | None] | None = None,
         ids: Sequence[int] | None = None,
+        clock: Sequence[float] | None = None,
     ) -> FloatArray:
         """The row of the whole prefix (`encode_sequence(...)[-1:]`, one row), at a cost that hardly grows with the
         prefix: a suggestion needs only that row, and encoding every earlier prefix too made a case of 1,000 events
@@ -241,7 +245,7 @@ class Encoding:
 
         Only the activity counts, the prefix length and the time since the start need the whole prefix; the rest
         is read from a tail long enough for the last activities, the previous event and the current burst with the
-        event before it. `ids`: `encode_ids(activities)`, if the caller has them."""
+        event before it. `ids`: `encode_ids(activities)`, if the caller has them; `clock`: as in `encode_sequence`."""
         n = len(activities)
         start = max(0, n - max(self.last_activities, 2))
         if self.burst:
@@ -252,9 +256,12 @@ class Encoding:
                 first -= 1
             start = min(start, max(0, first - 1))
         if self.recency or start == 0:  # the time since each activity last happened needs the whole prefix
-            return self.encode_sequence(activities, timestamps, resources)[-1:]
+            return self.encode_sequence(activities, timestamps, resources, clock)[-1:]
         row = self.encode_sequence(
-            activities[start:], timestamps[start:], resources[start:] if resources is not None else None
+            activities[start:],
+            timestamps[start:],
+            resources[start:] if resources is not None else None,
+            clock[start:] if clock is not None else None,
         )[-1:]
         every = np.asarray(self.encode_ids(activities) if ids is None else ids, dtype=np.int64)
         column = self._column[every]
@@ -270,8 +277,12 @@ class Encoding:
         activities: Sequence[str],
         timestamps: Sequence[float],
         resources: Sequence[str | None] | None = None,
+        clock: Sequence[float] | None = None,
     ) -> FloatArray:
-        """Rows for every prefix length 1..n of one event sequence (row k-1 describes the prefix of length k)."""
+        """Rows for every prefix length 1..n of one event sequence (row k-1 describes the prefix of length k).
+
+        `clock`: the clock time of each event as recorded, where it differs from the instant in `timestamps` (see
+        `Case.clock`); hour, weekday and date are read from it."""
         n = len(activities)
         n_act = len(self.activities)
         ids = np.fromiter((self._act_index.get(a, self.unknown) for a in activities), dtype=np.int64, count=n)
@@ -297,10 +308,11 @@ class Encoding:
         gaps = np.zeros(n)
         gaps[1:] = np.diff(times)
         rows[:, base + 2] = gaps
-        rows[:, base + 3] = np.floor(times / 3600.0) % 24
+        wall = times if clock is None else np.asarray(clock, dtype=np.float64)
+        rows[:, base + 3] = np.floor(wall / 3600.0) % 24
         # 1970-01-01 was a Thursday (weekday 3 with Monday = 0).
-        rows[:, base + 4] = (np.floor(times / 86400.0) + 3) % 7
-        rows[:, base + 5] = (np.floor(times / 86400.0) + 3) % 7 >= 5
+        rows[:, base + 4] = (np.floor(wall / 86400.0) + 3) % 7
+        rows[:, base + 5] = (np.floor(wall / 86400.0) + 3) % 7 >= 5
         if self.has_resource:
             res = resources if resources is not None else [None] * n
             rows[:, base + 6] = [self.resource_id(r) for r in res]
@@ -326,11 +338,11 @@ class Encoding:
             rows[:, col + width] = np.arange(n) - first + 1
             rows[:, col + width + 1] = np.where(first > 0, times - times[np.maximum(first - 1, 0)], np.nan)
             col += width + 2
-        rows[:, -1] = times / 86400.0
+        rows[:, -1] = wall / 86400.0
         return rows
 
     def encode_case(self, case: Case) -> FloatArray:
-        return self.encode_sequence(case.activities, case.timestamps, case.resources)
+        return self.encode_sequence(case.activities, case.timestamps, case.resources, case.clock)
 
 
 def _most_frequent(frequency: Counter[str], limit: int) -> list[str]:

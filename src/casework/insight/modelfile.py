@@ -44,7 +44,9 @@ def data_hash(cases: Sequence[Case]) -> str:
         digest.update(b"\x1e")
         for i, activity in enumerate(case.activities):
             resource = case.resources[i] if case.resources is not None else ""
-            digest.update(f"{activity}\x1f{case.timestamps[i]!r}\x1f{resource}\x1e".encode())
+            # the clock time only where it differs from the instant: a log without offsets keeps the digest it had
+            clock = f"\x1f{case.clock[i]!r}" if case.clock is not None else ""
+            digest.update(f"{activity}\x1f{case.timestamps[i]!r}\x1f{resource}{clock}\x1e".encode())
         digest.update(b"\x1d")
     return digest.hexdigest()
 

@@ -237,15 +237,17 @@ class NextActionModel:
         timestamps: Sequence[float],
         resources: Sequence[str | None] | None = None,
         variant: str = "noeoc",
+        clock: Sequence[float] | None = None,
     ) -> FloatArray:
-        """Probability of each class (activities in `encoding.activities` order, then the end of the case)."""
+        """Probability of each class (activities in `encoding.activities` order, then the end of the case).
+        `clock`: the clock times as recorded, where they differ from the instants (`Case.clock`)."""
         if not activities:  # the trees and the n-gram learned from prefixes of at least one step
             return _finish(self.start_proba(), variant, self.encoding.end_class)
         choice = self.choices[variant]
         ids = self.encoding.encode_ids(activities)
         p = self._ngram_predict(choice, ids, timestamps, resources, len(ids))
         if choice.weight > 0:
-            row = self.encoding.encode_last(activities, timestamps, resources, ids)
+            row = self.encoding.encode_last(activities, timestamps, resources, ids, clock)
             p = choice.weight * self._gbt_rows(row, choice.trees, [ids])[0] + (1 - choice.weight) * p
         return _finish(p, variant, self.encoding.end_class)
 
@@ -287,10 +289,11 @@ class NextActionModel:
         resources: Sequence[str | None] | None = None,
         k: int = 3,
         include_end: bool = False,
+        clock: Sequence[float] | None = None,
     ) -> list[Suggestion]:
         """The k most likely next activities, each with its probability and a plain-language reason."""
         variant = "eoc" if include_end else "noeoc"
-        p = self.predict_proba(activities, timestamps, resources, variant)
+        p = self.predict_proba(activities, timestamps, resources, variant, clock)
         order = rank(p)[:k]
         ids = self.encoding.encode_ids(activities)
         # the reason quotes the noeoc n-gram's evidence, along its own context (bursts in its order, if it has them)

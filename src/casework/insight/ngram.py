@@ -3,11 +3,14 @@
 P_j(a | last j) = (count_j(a) + alpha * P_{j-1}(a)) / (total_j + alpha), starting from an add-one unigram.
 A context never seen stops the recursion, so the longest observed context dominates and shorter ones fill the
 gaps. Counts are kept per context so that suggestions can quote their evidence ("72% of 143 cases ...").
+
+The counts are sparse (`Tables`): a context's table holds the classes that followed it, not one cell per class. A
+dense table per context made the n-grams of a log with 326 activities take gigabytes, almost all of it zeros.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 # a batch of distributions: float64, or float32 where a caller only ranks them (see `NGramCounts.predict_batch`)
 Batch = npt.NDArray[np.floating[Any]]
 PAD = -1  # stands before the first event, so short prefixes have their own contexts
@@ -24,7 +28,7 @@ class NGramCounts:
     def __init__(self, n_classes: int, max_order: int) -> None:
         self.n_classes = n_classes
         self.max_order = max_order
-        self.tables: dict[tuple[int, ...], FloatArray] = {}
+        self.tables = Tables(n_classes)
         self.unigram = np.zeros(n_classes)
 
     def context(self, ids: Sequence[int], order: int) -> tuple[int, ...]:
@@ -34,15 +38,14 @@ class NGramCounts:
         return (PAD,) * (order - k) + tuple(ids)
 
     def add(self, ids: Sequence[int], target: int, weight: float = 1.0) -> None:
+        """One prefix and what followed it (`fit` counts many at a time: this rewrites the tables each call)."""
         self.unigram[target] += weight
+        keys = []
         for order in range(1, self.max_order + 1):
-            ctx = self.context(ids, order)
-            table = self.tables.get(ctx)
-            if table is None:
-                table = self.tables[ctx] = np.zeros(self.n_classes)
-            table[target] += weight
+            keys.append(self.context(ids, order))
             if order > len(ids):
                 break  # longer contexts of a short prefix only add padding: same evidence
+        self.tables.add_one(keys, target, weight)
 
     def fit(self, sequences: Iterable[Sequence[int]], end_class: int) -> NGramCounts:
         """Counts every prefix 1..n of each sequence (adds to the counts already there)."""
@@ -76,21 +79,20 @@ class NGramCounts:
         """An independent copy: fitting more cases into it leaves this one as it is."""
         twin = NGramCounts(self.n_classes, self.max_order)
         twin.unigram = self.unigram.copy()
-        twin.tables = {ctx: table.copy() for ctx, table in self.tables.items()}
+        twin.tables = self.tables.copy()
         return twin
 
-    def _table(self, ids: Sequence[int], order: int) -> FloatArray | None:
+    def _key(self, ids: Sequence[int], order: int) -> tuple[int, ...]:
         # Past the prefix length a context is all padding plus the prefix: the same as order len(ids) + 1.
-        return self.tables.get(self.context(ids, min(order, len(ids) + 1)))
+        return self.context(ids, min(order, len(ids) + 1))
 
     def predict_orders(self, ids: Sequence[int], max_order: int, alpha: float) -> list[FloatArray]:
         """Smoothed distributions for orders 0..max_order (repeats the last one once contexts run out)."""
         p = (self.unigram + 1.0) / (self.unigram.sum() + self.n_classes)
         out = [p]
         for order in range(1, max_order + 1):
-            table = self._table(ids, order) if order <= len(ids) + 1 else None
-            if table is not None and order <= len(ids) + 1:
-                p = (table + alpha * p) / (table.sum() + alpha)
+            if order <= len(ids) + 1:
+                p = self.tables.interpolate(self._key(ids, order), p, alpha)
             out.append(p)
         return out
 
@@ -120,9 +122,8 @@ class NGramCounts:
         # each context padded once; its context of order j is then the last j entries (as `context` gives them)
         pad = (PAD,) * max_order
         padded = [(pad + tuple(ids), len(ids) + 1) for ids in contexts]
-        rows = TableRows(self.tables, self.n_classes)
         return [
-            rows.gather([p[len(p) - order :] if order <= longest else None for p, longest in padded])
+            self.tables.gather([p[len(p) - order :] if order <= longest else None for p, longest in padded])
             for order in range(1, max_order + 1)
         ]
 
@@ -141,7 +142,7 @@ class NGramCounts:
     def evidence(self, ids: Sequence[int], target: int, order: int, min_support: int = 3) -> tuple[int, int, int]:
         """(context length, count of target, total) from the longest context with enough support that saw target."""
         for j in range(min(order, len(ids) + 1), 0, -1):
-            table = self._table(ids, j)
+            table = self.tables.get(self._key(ids, j))
             if table is None:
                 continue
             total = round(float(table.sum()))
@@ -155,14 +156,14 @@ class NGramCounts:
             "n_classes": self.n_classes,
             "max_order": self.max_order,
             "unigram": self.unigram.tolist(),
-            "tables": _tables_to_json(self.tables),
+            "tables": self.tables.to_json(),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> NGramCounts:
         model = cls(int(data["n_classes"]), int(data["max_order"]))  # type: ignore[call-overload]
         model.unigram = np.asarray(data["unigram"], dtype=np.float64)
-        model.tables = _tables_from_json(data["tables"], model.n_classes)  # type: ignore[arg-type]
+        model.tables = Tables.from_json(data["tables"], model.n_classes)  # type: ignore[arg-type]
         return model
 
 
@@ -190,56 +191,174 @@ class Tally:
         for order in range(1, orders + 1):
             self.count(padded[end - order : end], target)
 
-    def into(self, tables: dict[tuple[int, ...], FloatArray]) -> None:
+    def into(self, tables: Tables) -> None:
         """Adds the counts to `tables`; contexts new to them come after the others, in the order first counted
         (the order `add` would have created them in)."""
         targets = np.asarray(self._targets, dtype=np.int64)
         if len(targets) and not 0 <= targets.min() <= targets.max() < self.width:
             # a class id outside the tables would be counted in the next context's row
             raise IndexError(f"target {int(targets.max())} outside the {self.width} classes")
-        cells = np.asarray(self._row_ids, dtype=np.int64) * self.width + targets
-        counts = np.bincount(cells, minlength=len(self.rows) * self.width).astype(np.float64)
-        matrix = counts.reshape(len(self.rows), self.width)
-        for key, row in self.rows.items():
-            table = tables.get(key)
-            if table is None:
-                tables[key] = matrix[row]
-            else:
-                table += matrix[row]
+        # only the (context, class) cells that occur: a bincount over every context x class cell took as much
+        # memory as dense tables
+        cells, counts = np.unique(np.asarray(self._row_ids, dtype=np.int64) * self.width + targets, return_counts=True)
+        tables.merge(self.rows, cells // self.width, cells % self.width, counts.astype(np.float64))
 
 
-class TableRows:
-    """Tables as the rows of one array, a zero row last for contexts never seen: many contexts are then looked up
-    with one gather instead of stacking a table per context."""
+class Tables(Mapping[tuple[int, ...], FloatArray]):
+    """Counts per context, sparse: each context a row of one compressed sparse row matrix (the classes that
+    followed it, in class order, and their counts), found by its key. Read as a mapping, a context gives its dense
+    table (a fresh array).
 
-    def __init__(self, tables: dict[tuple[int, ...], FloatArray], width: int) -> None:
-        self.index = {key: i for i, key in enumerate(tables)}
-        self.missing = len(self.index)
-        self.matrix = np.vstack([*tables.values(), np.zeros(width)])
-        self.totals = self.matrix.sum(axis=1)
+    Interpolating with a row (`interpolate`, `Level.interpolate`) gives exactly what the dense table gave: the
+    counts are added to the same products, and a class that never followed the context adds nothing where the
+    dense table added 0.0."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.index: dict[tuple[int, ...], int] = {}  # context -> its row, in the order first counted
+        self.indptr: IntArray = np.zeros(1, dtype=np.int64)  # row i's entries are indptr[i]:indptr[i + 1]
+        self.columns: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
+        self.counts: FloatArray = np.zeros(0, dtype=np.float64)
+        self.totals: FloatArray = np.zeros(0, dtype=np.float64)  # per row, the sum of its counts
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __iter__(self) -> Iterator[tuple[int, ...]]:
+        return iter(self.index)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.index
+
+    def __getitem__(self, key: tuple[int, ...]) -> FloatArray:
+        return self._dense(self.index[key])
+
+    def get(self, key: tuple[int, ...], default: None = None) -> FloatArray | None:  # type: ignore[override]
+        row = self.index.get(key)
+        return default if row is None else self._dense(row)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the count arrays (the keys aside): proportional to the (context, class) pairs seen."""
+        return sum(a.nbytes for a in (self.indptr, self.columns, self.counts, self.totals))
+
+    def entries(self, row: int) -> tuple[npt.NDArray[np.int32], FloatArray]:
+        """(classes, counts) of one row, in class order."""
+        lo, hi = self.indptr.item(row), self.indptr.item(row + 1)
+        return self.columns[lo:hi], self.counts[lo:hi]
+
+    def _dense(self, row: int) -> FloatArray:
+        # a bincount spreads the entries faster than assigning them into zeros (a suggestion does this per order)
+        return np.asarray(np.bincount(*self.entries(row), minlength=self.width), dtype=np.float64)
+
+    def interpolate(self, key: tuple[int, ...], p: FloatArray, alpha: float) -> FloatArray:
+        """(count + alpha * p) / (total + alpha) over the context's table; p itself if the context was never seen."""
+        row = self.index.get(key)
+        if row is None:
+            return p
+        smoothed: FloatArray = (self._dense(row) + alpha * p) / (self.totals.item(row) + alpha)
+        return smoothed
 
     def gather(self, keys: Sequence[tuple[int, ...] | None]) -> Level:
-        get, missing = self.index.get, self.missing
+        """The rows of many contexts (None: no context), for `Level.interpolate`."""
+        get, missing = self.index.get, len(self.index)
         found = (missing if k is None else get(k, missing) for k in keys)
         return Level(self, np.fromiter(found, dtype=np.intp, count=len(keys)))
+
+    def add_one(self, keys: Sequence[tuple[int, ...]], target: int, weight: float) -> None:
+        """`weight` more of `target` after each of `keys` (distinct)."""
+        n = len(keys)
+        self.merge(
+            {key: i for i, key in enumerate(keys)},
+            np.arange(n, dtype=np.int64),
+            np.full(n, target, dtype=np.int64),
+            np.full(n, weight, dtype=np.float64),
+        )
+
+    def merge(self, keys: Mapping[tuple[int, ...], int], rows: IntArray, classes: IntArray, counts: FloatArray) -> None:
+        """Adds counts[i] of classes[i] after the context numbered rows[i] in `keys` (context -> number); contexts
+        new to the tables become rows after the others, in the order of `keys`."""
+        index = self.index
+        # `len(index)` is taken before each new key is put in: new keys are numbered on from the existing rows
+        renumber = np.fromiter((index.setdefault(k, len(index)) for k in keys), dtype=np.int64, count=len(keys))
+        old_rows = np.repeat(np.arange(len(self.indptr) - 1, dtype=np.int64), np.diff(self.indptr))
+        all_rows = np.concatenate([old_rows, renumber[rows]])
+        all_classes = np.concatenate([self.columns.astype(np.int64), classes])
+        # the existing count first, as `table += new` added them
+        cells, where = np.unique(all_rows * self.width + all_classes, return_inverse=True)
+        summed = np.asarray(
+            np.bincount(where, weights=np.concatenate([self.counts, counts]), minlength=len(cells)), dtype=np.float64
+        )
+        cell_rows = cells // self.width
+        per_row = np.bincount(cell_rows, minlength=len(index))
+        self.indptr = np.concatenate([[0], np.cumsum(per_row)]).astype(np.int64)
+        self.columns = (cells % self.width).astype(np.int32)
+        self.counts = summed
+        self.totals = np.asarray(np.bincount(cell_rows, weights=summed, minlength=len(index)), dtype=np.float64)
+
+    def copy(self) -> Tables:
+        twin = Tables(self.width)
+        twin.index = dict(self.index)
+        twin.indptr, twin.columns = self.indptr.copy(), self.columns.copy()
+        twin.counts, twin.totals = self.counts.copy(), self.totals.copy()
+        return twin
+
+    def to_json(self) -> list[list[object]]:
+        """A context's counts as {class: count}."""
+        return [
+            [list(key), {str(int(c)): float(v) for c, v in zip(*self.entries(row), strict=True) if v}]
+            for key, row in self.index.items()
+        ]
+
+    @classmethod
+    def from_json(cls, rows: Iterable[tuple[list[int], dict[str, float]]], width: int) -> Tables:
+        tables = cls(width)
+        keys: dict[tuple[int, ...], int] = {}
+        row_ids: list[int] = []
+        classes: list[int] = []
+        counts: list[float] = []
+        for key, entries in rows:
+            row = keys.setdefault(tuple(int(c) for c in key), len(keys))
+            for i, v in entries.items():
+                row_ids.append(row)
+                classes.append(int(i))
+                counts.append(float(v))
+        chosen = np.asarray(classes, dtype=np.int64)
+        if len(chosen) and not 0 <= chosen.min() <= chosen.max() < width:
+            raise ValueError(f"class {int(chosen.max())} outside the {width} classes")
+        tables.merge(keys, np.asarray(row_ids, dtype=np.int64), chosen, np.asarray(counts, dtype=np.float64))
+        return tables
 
 
 @dataclass
 class Level:
-    """Which table (row of `tables`) each of many contexts of one kind has; the zero row where it was never seen."""
+    """Which table (row of `tables`) each of many contexts of one kind has; `len(tables)` where it was never seen."""
 
-    tables: TableRows
+    tables: Tables
     index: npt.NDArray[np.intp]
 
     def interpolate(self, p: FloatArray, alpha: float, part: slice) -> FloatArray:
         """For the contexts in `part`: P = (count + alpha * P) / (total + alpha) where the context was seen, P
         unchanged elsewhere."""
+        tables = self.tables
         index = self.index[part]
+        seen = np.nonzero(index < len(tables))[0]
+        rows = index[seen]
+        # every entry of the seen rows: which context of the part it belongs to, and where it is in the arrays
+        starts, lengths = tables.indptr[rows], np.diff(tables.indptr)[rows]
+        owner = np.repeat(seen, lengths)
+        entry = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+        # the part's tables, dense: a part is small, and adding them whole is what the dense tables did
+        width = tables.width
+        cells = owner * width + tables.columns[entry]
+        counts = np.bincount(cells, weights=tables.counts[entry], minlength=len(index) * width)
         # in place, on a part of the batch at a time: temporaries of a whole batch were fresh memory to fault in
         smoothed = alpha * p
-        smoothed += self.tables.matrix[index]
-        smoothed /= (self.tables.totals[index] + alpha)[:, None]
-        np.copyto(smoothed, p, where=(index == self.tables.missing)[:, None])
+        smoothed += counts.reshape(len(index), width)
+        totals = np.zeros(len(index))
+        totals[seen] = tables.totals[rows]
+        smoothed /= (totals + alpha)[:, None]
+        np.copyto(smoothed, p, where=(index >= len(tables))[:, None])
         return smoothed
 
 
@@ -277,7 +396,7 @@ class ResourceNGram:
         self.resources = list(resources)
         self.activity_order = activity_order
         self.depth = depth
-        self.tables: dict[tuple[int, ...], FloatArray] = {}
+        self.tables = Tables(base.n_classes)
         self._index = {r: i for i, r in enumerate(self.resources)}
 
     @property
@@ -302,15 +421,13 @@ class ResourceNGram:
         return (m, d, *self.base.context(ids, m), *((PAD,) * (d - len(last))), *last)
 
     def add(self, ids: Sequence[int], rids: Sequence[int], target: int, weight: float = 1.0) -> None:
+        """One prefix and what followed it (as `NGramCounts.add`: `fit` counts many at a time)."""
+        keys: list[tuple[int, ...]] = []
         for m in range(1, self.activity_order + 1):
-            for d in range(1, self.depth + 1):
-                key = self._key(ids, rids, m, d)
-                table = self.tables.get(key)
-                if table is None:
-                    table = self.tables[key] = np.zeros(self.n_classes)
-                table[target] += weight
+            keys.extend(self._key(ids, rids, m, d) for d in range(1, self.depth + 1))
             if m > len(ids):
                 break
+        self.tables.add_one(keys, target, weight)
 
     def fit(self, sequences: Iterable[tuple[Sequence[int], Sequence[int]]], end_class: int) -> ResourceNGram:
         """Counts from (activity ids, resource ids) per case; the base n-gram is fitted separately.
@@ -336,9 +453,7 @@ class ResourceNGram:
             return p
         m = min(order, self.activity_order)
         for d in range(1, min(depth, self.depth) + 1):
-            table = self.tables.get(self._key(ids, rids, m, d))
-            if table is not None:
-                p = (table + alpha * p) / (table.sum() + alpha)
+            p = self.tables.interpolate(self._key(ids, rids, m, d), p, alpha)
         return p
 
     def predict_batch(
@@ -357,7 +472,7 @@ class ResourceNGram:
         top, deepest = self.activity_order, min(depth, self.depth)
         acts = [((PAD,) * top + tuple(ids), len(ids)) for ids in contexts]
         performers = [(PAD,) * deepest + tuple(rids) for rids in resource_contexts]
-        rows = TableRows(self.tables, self.n_classes)
+        rows = self.tables
         # the resource levels only depend on m = min(order, activity_order): look each up once
         levels: dict[int, list[Level]] = {}
         for m in range(1, min(max_order, top) + 1):
@@ -408,7 +523,7 @@ class ResourceNGram:
             "resources": self.resources,
             "activity_order": self.activity_order,
             "depth": self.depth,
-            "tables": _tables_to_json(self.tables),
+            "tables": self.tables.to_json(),
         }
 
     @classmethod
@@ -419,22 +534,5 @@ class ResourceNGram:
             int(data["activity_order"]),  # type: ignore[call-overload]
             int(data["depth"]),  # type: ignore[call-overload]
         )
-        model.tables = _tables_from_json(data["tables"], base.n_classes)  # type: ignore[arg-type]
+        model.tables = Tables.from_json(data["tables"], base.n_classes)  # type: ignore[arg-type]
         return model
-
-
-def _tables_to_json(tables: dict[tuple[int, ...], FloatArray]) -> list[list[object]]:
-    """Sparse: a context's counts as {class: count}, most classes never follow a given context."""
-    return [[list(key), {str(i): float(v) for i, v in enumerate(t) if v}] for key, t in tables.items()]
-
-
-def _tables_from_json(
-    rows: Iterable[tuple[list[int], dict[str, float]]], width: int
-) -> dict[tuple[int, ...], FloatArray]:
-    tables: dict[tuple[int, ...], FloatArray] = {}
-    for key, entries in rows:
-        table = np.zeros(width)
-        for i, v in entries.items():
-            table[int(i)] = v
-        tables[tuple(int(c) for c in key)] = table
-    return tables

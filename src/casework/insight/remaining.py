@@ -135,8 +135,9 @@ class RemainingTimeModel:
         activities: Sequence[str],
         timestamps: Sequence[float],
         resources: Sequence[str | None] | None = None,
+        clock: Sequence[float] | None = None,
     ) -> float:
-        row = self.encoding.encode_last(activities, timestamps, resources)[:, : self.encoding.n_plain]
+        row = self.encoding.encode_last(activities, timestamps, resources, clock=clock)[:, : self.encoding.n_plain]
         return float(self._blend(row, self.encoding.encode_ids(activities[-1:]))[0])
 
     def predict_cases(self, cases: Sequence[Case]) -> RemainingPredictions:

@@ -309,6 +309,7 @@ def import_log_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from casework.export.importlog import LogImportError, import_log
+    from casework.logfile import duplicates_note
 
     imported = 0
 
@@ -357,6 +358,8 @@ def import_log_cmd(
     if result.reordered:
         summary += f"; {result.reordered} cases had rows out of time order (imported in time order)"
     typer.echo(summary)
+    if result.repeated:
+        typer.echo(f"import-log: {duplicates_note(result.repeated)}", err=True)
 
 
 def _check_states(state: list[str]) -> None:
