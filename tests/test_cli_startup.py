@@ -59,3 +59,18 @@ def test_reading_the_inbox_or_exporting_loads_the_store_but_not_the_engine(tmp_p
         loaded = {name.split(".")[0] if not name.startswith("casework.") else ".".join(name.split(".")[:2])
                   for name in _loaded(tmp_path, *args)}
         assert loaded == {"sqlalchemy", "alembic"}, args
+
+
+def test_a_model_without_cel_does_not_load_the_cel_library(tmp_path: Path) -> None:
+    # CEL's package loads its own command line and prompt_toolkit: only a model (or rule) holding CEL pays for it.
+    model = Path(__file__).parent / "conformance" / "models"
+    script = ("import sys\nfrom casework.model import load_definition\nfrom pathlib import Path\n"
+              "load_definition(Path(sys.argv[1]).read_bytes())\n"
+              "from casework.expr import compile_expression\n"
+              "loaded = 'cel' in sys.modules\n"
+              "compile_expression('amount > 10')\n"
+              "print(loaded, 'cel' in sys.modules)\n")
+    juel_only = next(p for p in sorted(model.glob("*.cmmn")) if "${" in p.read_text() and "cel" not in p.read_text())
+    result = subprocess.run([sys.executable, "-c", script, str(juel_only)], capture_output=True, text=True,
+                            timeout=300)
+    assert result.stdout.split() == ["False", "True"], result.stderr

@@ -12,8 +12,6 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-import cel
-
 from casework.expr.errors import EvaluationError, ExpressionError, excerpt
 
 __all__ = ["CelProgram", "cel_identifiers"]
@@ -98,6 +96,10 @@ class CelProgram:
                 f"invalid CEL expression {excerpt(source)!r}: comprehensions (all, exists, exists_one, map, filter) "
                 f"are nested {nesting} deep; at most {MAX_MACRO_NESTING} are allowed"
             )
+        # Imported at the first CEL expression: the package's own __init__ loads its command line and prompt_toolkit
+        # (0.2 s), which every casework command paid whether or not a model holds CEL.
+        import cel
+
         try:
             self._program = cel.compile(source)
         except _FATAL:
