@@ -173,3 +173,20 @@ def test_import_log_of_a_path_that_is_no_log_file_creates_no_database(tmp_path: 
     said = "no such file" if where == "missing.csv" else "a folder, not a log file"
     assert result.exit_code == 1 and result.output == f"error: {tmp_path / where}: {said}\n"
     assert not db.exists()
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (b"case_id,activity,timestamp\nA,Register,2020-01-01T10:00:00\nA,Close,yesterday\n",
+     "line 3: timestamp 'yesterday' is not ISO-8601"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", ""),
+])
+def test_import_log_of_a_log_that_cannot_be_imported_creates_no_database(
+    tmp_path: Path, content: bytes, said: str
+) -> None:
+    log = tmp_path / "log.csv"
+    log.write_bytes(content)
+    db = tmp_path / "new.db"
+    result = CliRunner().invoke(app, ["import-log", str(log), "--definition", "k", "--db", f"sqlite:///{db}"],
+                                env={"CASEWORK_AUDIT_KEY": str(tmp_path / "k")})
+    assert result.exit_code == 1 and result.output.startswith("error: ") and said in result.output, result.output
+    assert not db.exists() and not (tmp_path / "k").exists()

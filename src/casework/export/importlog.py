@@ -192,19 +192,11 @@ def _stored_digests(store: Store, keys: list[str]) -> dict[str, str]:
     return found
 
 
-def import_log(
-    store: Store,
-    path: Path,
-    definition_key: str,
-    *,
-    progress: Callable[[int], None] | None = None,
-    limit: int | None = None,
-    on_read: Callable[[int], None] | None = None,
-    name: str | None = None,
-) -> ImportResult:
-    """Import `path`; `on_read(n)` is called once the n cases to import are read and checked, `progress(n)` as
-    batches of n cases are committed; `limit` caps the case count; `name` replaces the file stem in the business
-    keys (to import a different log that has the same file name)."""
+def read_checked(
+    path: Path, definition_key: str, *, limit: int | None = None, name: str | None = None
+) -> list[LogCase]:
+    """The cases `import_log` would import from `path`, read and checked without a store: a caller that opens the
+    store only afterwards (opening creates the database) leaves nothing behind for a log that cannot be imported."""
     if not definition_key.strip():
         raise LogImportError("the definition key must not be empty")
     if len(definition_key) > storable.DEFINITION_KEY:
@@ -218,7 +210,25 @@ def import_log(
             storable.check_text(name, "the name")
         except storable.NotStorable as exc:
             raise LogImportError(str(exc)) from None
-    log_cases = read_log(path, name)[:limit]
+    return read_log(path, name)[:limit]
+
+
+def import_log(
+    store: Store,
+    path: Path,
+    definition_key: str,
+    *,
+    progress: Callable[[int], None] | None = None,
+    limit: int | None = None,
+    on_read: Callable[[int], None] | None = None,
+    name: str | None = None,
+    cases: list[LogCase] | None = None,
+) -> ImportResult:
+    """Import `path`; `on_read(n)` is called once the n cases to import are read and checked, `progress(n)` as
+    batches of n cases are committed; `limit` caps the case count; `name` replaces the file stem in the business
+    keys (to import a different log that has the same file name); `cases`: what `read_checked` returned for the
+    same arguments, so that the file is not read again."""
+    log_cases = read_checked(path, definition_key, limit=limit, name=name) if cases is None else cases
     if on_read is not None:
         on_read(len(log_cases))
     prefix = _stem(path) if name is None else name

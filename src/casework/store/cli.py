@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -308,7 +309,7 @@ def import_log_cmd(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from casework.export.importlog import LogImportError, import_log
+    from casework.export.importlog import LogImportError, import_log, read_checked
     from casework.logfile import duplicates_note
 
     imported = 0
@@ -326,6 +327,13 @@ def import_log_cmd(
     if not file.is_file():  # before the store is opened, which creates the database: a mistyped path changes nothing
         typer.echo(f"error: {file}: " + ("a folder, not a log file" if file.is_dir() else "no such file"), err=True)
         raise typer.Exit(1)
+    console = Console(stderr=True)
+    try:  # read and checked before the store is opened, for the same reason: a bad row leaves no database behind
+        with console.status(f"reading {file.name}") if sys.stderr.isatty() else contextlib.nullcontext():
+            cases = read_checked(file, definition, limit=limit, name=name)
+    except LogImportError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
     with open_store(db, create=True) as store:
         try:
             with Progress(
@@ -333,15 +341,12 @@ def import_log_cmd(
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
-                console=Console(stderr=True),
+                console=console,
                 disable=not sys.stderr.isatty(),
                 transient=False,
             ) as progress:
-                task = progress.add_task(file.name, total=None)  # the log is read once, by import_log
-                result = import_log(
-                    store, file, definition, limit=limit, name=name, progress=advance,
-                    on_read=lambda n: progress.update(task, total=n),
-                )
+                task = progress.add_task(file.name, total=len(cases))
+                result = import_log(store, file, definition, limit=limit, name=name, progress=advance, cases=cases)
         except LogImportError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
