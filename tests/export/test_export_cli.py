@@ -26,13 +26,17 @@ NS = "{http://www.xes-standard.org/}"
 LOG = "case_id,activity,timestamp,resource\nA,Register,2020-01-01T10:00:00,ann\nA,Close,2020-01-01T11:00:00,\n"
 
 
-@pytest.fixture
-def filled(db_url: str, tmp_path: Path) -> str:
+def _fill(url: str, tmp_path: Path) -> str:
     log = tmp_path / "small.csv"
     log.write_text(LOG)
-    with Store.open(db_url, audit_key=tmp_path / "k") as store:
+    with Store.open(url, audit_key=tmp_path / "k") as store:
         import_log(store, log, "intake")
-    return db_url
+    return url
+
+
+@pytest.fixture
+def filled(db_url: str, tmp_path: Path) -> str:
+    return _fill(db_url, tmp_path)
 
 
 def _export(db: str, output: str, fmt: str = "csv") -> tuple[int, str, str]:
@@ -147,9 +151,8 @@ def test_a_read_only_file_is_not_replaced(filled: str, tmp_path: Path, cannot_wr
     assert target.read_text() == "old\n" and stat.S_IMODE(target.stat().st_mode) == 0o444
 
 
-def test_an_export_stopped_by_sigterm_leaves_the_old_file_and_no_partial_one(filled: str, tmp_path: Path) -> None:
-    if not filled.startswith("sqlite"):
-        pytest.skip("what a signal does to the command does not depend on the database")
+def test_an_export_stopped_by_sigterm_leaves_the_old_file_and_no_partial_one(sqlite_url: str, tmp_path: Path) -> None:
+    filled = _fill(sqlite_url, tmp_path)  # what a signal does to the command does not depend on the database
     target = tmp_path / "log.csv"
     target.write_text("old\n")
     # The command is stopped in the middle of writing: its export sends the process a SIGTERM after the first line.
