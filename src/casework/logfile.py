@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import io
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 REQUIRED = ("case_id", "activity", "timestamp")
@@ -74,12 +74,15 @@ def _header_hint(header: list[str]) -> str:
     return ""
 
 
-def parse_time(text: str) -> datetime:
+def parse_time(text: str, zone: tzinfo = UTC) -> datetime:
     """An ISO-8601 timestamp as an aware datetime; `ValueError` if it is not one. The shared logs record local time
-    without a zone: such a value is taken as UTC, so that durations stay exact and the hour and weekday read as
-    recorded."""
+    without a zone: such a value is a wall-clock time in `zone`. Training reads it as UTC, so that the hour and
+    weekday read as recorded; `casework import-log` in the organisation's zone (`CASEWORK_TIMEZONE`), to store its
+    instant. A time the zone's clock skipped or showed twice (a change of summer time) is read with the offset in
+    force before the change (zoneinfo's fold=0): 02:30 on the spring night is 01:30 UTC in Europe/Amsterdam, and
+    02:30 on the autumn night the first (summer time) one."""
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
 
 
 def parse_instant_and_clock(text: str) -> tuple[float, float]:
