@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -83,6 +84,19 @@ def parse_time(text: str, zone: tzinfo = UTC) -> datetime:
     02:30 on the autumn night the first (summer time) one."""
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+
+
+def clock_in(zone: tzinfo, instants: Sequence[float]) -> list[float] | None:
+    """The wall-clock time in `zone` of each instant (seconds since the epoch), in seconds since the epoch as if
+    it were UTC (as `parse_instant_and_clock` gives a log's clock): what the hour, weekday and date of events read
+    from the store (true instants) are taken from. None in UTC, where the clock is the instant."""
+    if zone is UTC:
+        return None
+    clocks = []
+    for instant in instants:
+        offset = datetime.fromtimestamp(instant, zone).utcoffset()
+        clocks.append(instant + (offset.total_seconds() if offset is not None else 0.0))
+    return clocks
 
 
 def parse_instant_and_clock(text: str) -> tuple[float, float]:
