@@ -89,3 +89,13 @@ def test_an_unknown_zone_stops_suggest_case_with_one_line(tmp_path: Path, model:
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.startswith("error: CASEWORK_TIMEZONE='Mars/Olympus_Mons' is no time zone known here")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_unknown_zone_stops_suggest_refresh_before_it_judges(tmp_path: Path) -> None:
+    url, _ = _registered_case(tmp_path)
+    result = runner.invoke(app, ["suggest", "refresh", "--case-type", "insurance_claim", "--db", url],
+                           env={"CASEWORK_TIMEZONE": "Europe/Amsterdm"})
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: CASEWORK_TIMEZONE='Europe/Amsterdm' is no time zone known here")
+    with Store.open(url) as store:
+        assert store.findings() == []
