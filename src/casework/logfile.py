@@ -105,7 +105,8 @@ def parse_instant_and_clock(text: str) -> tuple[float, float]:
     differ by the value's UTC offset: `2012-03-01T00:30:00+01:00` is 23:30 on 29 February in UTC, but was
     recorded at half past midnight on 1 March, which is the hour and day the work happened in. Durations need the
     instants; the hour, the weekday and the date need the clock. A log that gives offsets on some rows and not on
-    others follows the same rule row by row: the rows without one are UTC (as `casework import-log` stores them)."""
+    others follows the same rule row by row: the rows without one are UTC (as `casework import-log` stores them
+    under the default CASEWORK_TIMEZONE; in another zone their instants differ by its offset, their clock does not)."""
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     clock = moment.replace(tzinfo=UTC).timestamp()
     return (clock if moment.tzinfo is None else moment.timestamp()), clock
