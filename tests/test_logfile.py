@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
-from casework.logfile import Columns, LogHeaderError, find_columns
+from casework.logfile import Columns, LogHeaderError, clock_in, find_columns
 
 
 def test_columns_by_name_in_any_order() -> None:
@@ -37,3 +40,11 @@ def test_a_header_that_only_lacks_a_column_gets_no_hint() -> None:
     with pytest.raises(LogHeaderError) as caught:
         find_columns(["case_id", "activity;resource"])
     assert str(caught.value).endswith("got case_id,activity;resource)")
+
+
+def test_clock_in_a_zone_is_its_wall_clock_in_summer_and_in_winter() -> None:
+    instants = [datetime(2026, month, 15, 10, 15, tzinfo=UTC).timestamp() for month in (7, 1)]
+    clocks = clock_in(ZoneInfo("Europe/Amsterdam"), instants)
+    assert clocks is not None
+    assert [datetime.fromtimestamp(c, UTC).strftime("%H:%M") for c in clocks] == ["12:15", "11:15"]
+    assert clock_in(UTC, instants) is None  # UTC's clock is the instant: the features read it as before

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import gzip
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 REQUIRED = ("case_id", "activity", "timestamp")
@@ -74,12 +75,28 @@ def _header_hint(header: list[str]) -> str:
     return ""
 
 
-def parse_time(text: str) -> datetime:
+def parse_time(text: str, zone: tzinfo = UTC) -> datetime:
     """An ISO-8601 timestamp as an aware datetime; `ValueError` if it is not one. The shared logs record local time
-    without a zone: such a value is taken as UTC, so that durations stay exact and the hour and weekday read as
-    recorded."""
+    without a zone: such a value is a wall-clock time in `zone`. Training reads it as UTC, so that the hour and
+    weekday read as recorded; `casework import-log` in the organisation's zone (`CASEWORK_TIMEZONE`), to store its
+    instant. A time the zone's clock skipped or showed twice (a change of summer time) is read with the offset in
+    force before the change (zoneinfo's fold=0): 02:30 on the spring night is 01:30 UTC in Europe/Amsterdam, and
+    02:30 on the autumn night the first (summer time) one."""
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+
+
+def clock_in(zone: tzinfo, instants: Sequence[float]) -> list[float] | None:
+    """The wall-clock time in `zone` of each instant (seconds since the epoch), in seconds since the epoch as if
+    it were UTC (as `parse_instant_and_clock` gives a log's clock): what the hour, weekday and date of events read
+    from the store (true instants) are taken from. None in UTC, where the clock is the instant."""
+    if zone is UTC:
+        return None
+    clocks = []
+    for instant in instants:
+        offset = datetime.fromtimestamp(instant, zone).utcoffset()
+        clocks.append(instant + (offset.total_seconds() if offset is not None else 0.0))
+    return clocks
 
 
 def parse_instant_and_clock(text: str) -> tuple[float, float]:
@@ -88,7 +105,8 @@ def parse_instant_and_clock(text: str) -> tuple[float, float]:
     differ by the value's UTC offset: `2012-03-01T00:30:00+01:00` is 23:30 on 29 February in UTC, but was
     recorded at half past midnight on 1 March, which is the hour and day the work happened in. Durations need the
     instants; the hour, the weekday and the date need the clock. A log that gives offsets on some rows and not on
-    others follows the same rule row by row: the rows without one are UTC (as `casework import-log` stores them)."""
+    others follows the same rule row by row: the rows without one are UTC (as `casework import-log` stores them
+    under the default CASEWORK_TIMEZONE; in another zone their instants differ by its offset, their clock does not)."""
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     clock = moment.replace(tzinfo=UTC).timestamp()
     return (clock if moment.tzinfo is None else moment.timestamp()), clock

@@ -5,6 +5,12 @@ row, in time order. Its business key is "<name>:<case id in the log>" (the name 
 importing the same file twice adds nothing; a stored case under the same key whose rows differ stops the import
 instead of being taken for the same one. The whole file is read and checked before anything is written: a bad row
 stops the import with nothing stored.
+
+A timestamp without an offset is a wall-clock time in the organisation's zone (`CASEWORK_TIMEZONE`, default UTC;
+`logfile.parse_time` says how a time in a change of summer time is read), stored as its UTC instant; one with an
+offset keeps its instant. The digest that tells a re-import from a different log is over the rows as the file gives
+them, whatever the zone: importing a file again under another zone finds its cases present and adds nothing (they
+keep the instants of the first import; import it under another --name, or into a new database, to store it anew).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +57,7 @@ class LogCase:
     source_id: str
     rows: list[Row]
     reordered: bool = False  # the file listed its rows out of time order
+    digest: str = ""  # `rows_digest` of the rows as the file gives them (their times read as UTC)
 
 
 @dataclass(frozen=True)
@@ -62,9 +69,15 @@ class ImportResult:
     repeated: int = 0  # rows of the log's cases (imported or present) that repeat an earlier row of their case exactly
 
 
-def _timestamp(value: str, line: int) -> str:
+def _timestamps(value: str, line: int, zone: tzinfo) -> tuple[str, str]:
+    """(as given, as stored): the time read as UTC where it has no offset, which the digest is over, and its
+    instant with `zone` as the clock's zone."""
     try:
-        return parse_time(value).astimezone(UTC).isoformat()
+        given = parse_time(value)
+        # equal where the value has an offset (the same instant): one string, as for every row of a log in UTC
+        stored = given if zone is UTC else parse_time(value, zone)
+        at = given.astimezone(UTC).isoformat()
+        return at, (at if stored == given else stored.astimezone(UTC).isoformat())
     except ValueError:
         raise LogImportError(f"line {line}: timestamp {value!r} is not ISO-8601") from None
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00, which is in year 0 in UTC
@@ -96,12 +109,15 @@ def rows_digest(rows: list[Row]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def read_log(path: Path, name: str | None = None) -> list[LogCase]:
+def read_log(path: Path, name: str | None = None, zone: tzinfo = UTC) -> list[LogCase]:
     """The log's cases, each with its rows in time order; `name` (default the file stem) prefixes the business
-    keys, so it limits how long a case id may be."""
+    keys, so it limits how long a case id may be; `zone`: the zone of the times without an offset."""
     if not path.is_file():
         raise LogImportError(f"{path}: no such file")
     cases: dict[str, LogCase] = {}
+    # Each case's stored instants, where the zone moves some from the times as given (the rows hold those until
+    # their digest is taken)
+    instants: dict[str, list[str]] = {}
     # One string object per distinct name, not one per row (and each checked once, when first seen)
     activities: dict[str, str] = {}
     resources: dict[str, str] = {}
@@ -127,7 +143,7 @@ def read_log(path: Path, name: str | None = None) -> list[LogCase]:
                 case_id, activity = row[columns.case_id].strip(), row[columns.activity].strip()
                 if not case_id or not activity:
                     raise LogImportError(f"line {line}: empty case_id or activity")
-                at = _timestamp(row[columns.timestamp], line)
+                given, at = _timestamps(row[columns.timestamp], line, zone)
                 resource = None
                 if columns.resource is not None and len(row) > columns.resource:
                     resource = row[columns.resource].strip() or None
@@ -146,10 +162,16 @@ def read_log(path: Path, name: str | None = None) -> list[LogCase]:
                         _check(line, resource, "resource", storable.ACTOR)
                         resources[resource] = resource
                     resource = resources[resource]
-                log_case.rows.append((activity, at, resource))
+                log_case.rows.append((activity, given, resource))
+                if at is not given or case_id in instants:
+                    instants.setdefault(case_id, [r[1] for r in log_case.rows[:-1]]).append(at)
     except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as exc:
         raise LogImportError(f"{path}: cannot read: {exc}") from exc
     for log_case in cases.values():
+        log_case.digest = rows_digest(log_case.rows)
+        moved = instants.get(log_case.source_id)
+        if moved is not None:
+            log_case.rows = [(act, at, res) for (act, _, res), at in zip(log_case.rows, moved, strict=True)]
         ordered = by_time(log_case.rows)
         if ordered != log_case.rows:
             log_case.rows, log_case.reordered = ordered, True
@@ -193,10 +215,11 @@ def _stored_digests(store: Store, keys: list[str]) -> dict[str, str]:
 
 
 def read_checked(
-    path: Path, definition_key: str, *, limit: int | None = None, name: str | None = None
+    path: Path, definition_key: str, *, limit: int | None = None, name: str | None = None, zone: tzinfo = UTC
 ) -> list[LogCase]:
     """The cases `import_log` would import from `path`, read and checked without a store: a caller that opens the
-    store only afterwards (opening creates the database) leaves nothing behind for a log that cannot be imported."""
+    store only afterwards (opening creates the database) leaves nothing behind for a log that cannot be imported.
+    `zone`: the zone of the log's times without an offset."""
     if not definition_key.strip():
         raise LogImportError("the definition key must not be empty")
     if len(definition_key) > storable.DEFINITION_KEY:
@@ -210,7 +233,7 @@ def read_checked(
             storable.check_text(name, "the name")
         except storable.NotStorable as exc:
             raise LogImportError(str(exc)) from None
-    return read_log(path, name)[:limit]
+    return read_log(path, name, zone)[:limit]
 
 
 def import_log(
@@ -223,12 +246,13 @@ def import_log(
     on_read: Callable[[int], None] | None = None,
     name: str | None = None,
     cases: list[LogCase] | None = None,
+    zone: tzinfo = UTC,
 ) -> ImportResult:
     """Import `path`; `on_read(n)` is called once the n cases to import are read and checked, `progress(n)` as
     batches of n cases are committed; `limit` caps the case count; `name` replaces the file stem in the business
-    keys (to import a different log that has the same file name); `cases`: what `read_checked` returned for the
-    same arguments, so that the file is not read again."""
-    log_cases = read_checked(path, definition_key, limit=limit, name=name) if cases is None else cases
+    keys (to import a different log that has the same file name); `zone`: the zone of the log's times without an
+    offset; `cases`: what `read_checked` returned for the same arguments, so that the file is not read again."""
+    log_cases = read_checked(path, definition_key, limit=limit, name=name, zone=zone) if cases is None else cases
     if on_read is not None:
         on_read(len(log_cases))
     prefix = _stem(path) if name is None else name
@@ -239,7 +263,7 @@ def import_log(
     stored: dict[str, str] = {}
     for start in range(0, len(keys), BATCH_CASES):
         stored.update(_stored_digests(store, keys[start : start + BATCH_CASES]))
-    digests = [rows_digest(c.rows) for c in log_cases]
+    digests = [c.digest or rows_digest(c.rows) for c in log_cases]  # a LogCase made by hand has none
     for log_case, key, digest in zip(log_cases, keys, digests, strict=True):
         if key in stored and stored[key] != digest:
             raise LogImportError(

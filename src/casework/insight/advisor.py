@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import Any
 
 from casework.engine import CaseState, commands
@@ -18,6 +19,7 @@ from casework.insight.flags import RecordedEvent, case_path, case_performers
 from casework.insight.nba import NextActionModel
 from casework.insight.remaining import RemainingTimeModel
 from casework.insight.rules import Action, resolve_action
+from casework.logfile import clock_in
 from casework.model.definition import CaseDefinition
 
 
@@ -58,18 +60,20 @@ def next_best_actions(
     k: int = 3,
     model_version: str = "",
     events: Iterable[RecordedEvent] | None = None,
+    zone: tzinfo = UTC,
 ) -> list[NextAction]:
     """The k most likely next steps of an open case, best first, each mapped onto the case.
 
     `events`: the case's event history, for who performed each step; a model that learned from performers uses
-    them (without them it falls back to the activities alone).
+    them (without them it falls back to the activities alone). `zone`: the organisation's (`CASEWORK_TIMEZONE`),
+    whose clock the hour, weekday and date of the case's steps are read in, as the model learned them from a log.
     """
     if state.ended:
         return []
     activities, timestamps = case_path(state)
     resources = case_performers(state, events) if events is not None else None
     result: list[NextAction] = []
-    for suggestion in model.suggest(activities, timestamps, resources, k=k):
+    for suggestion in model.suggest(activities, timestamps, resources, k=k, clock=clock_in(zone, timestamps)):
         action, note = resolve_action(ActionSpec("start", suggestion.activity), None, definition, state)
         result.append(
             NextAction(
@@ -104,12 +108,13 @@ class PathProbability:
 
 
 class RemainingSeconds:
-    """``flags.RemainingTimeModel`` over a trained remaining-time model."""
+    """``flags.RemainingTimeModel`` over a trained remaining-time model; `zone` as for `next_best_actions`."""
 
-    def __init__(self, model: RemainingTimeModel) -> None:
+    def __init__(self, model: RemainingTimeModel, zone: tzinfo = UTC) -> None:
         self.model = model
+        self.zone = zone
 
     def predict_remaining_seconds(self, activities: Sequence[str], timestamps: Sequence[float]) -> float:
         if not activities:
             return 0.0
-        return self.model.predict_days(activities, timestamps) * 86_400.0
+        return self.model.predict_days(activities, timestamps, clock=clock_in(self.zone, timestamps)) * 86_400.0

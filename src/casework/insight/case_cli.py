@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from casework.store import DEFAULT_DB
+from casework.store import DEFAULT_DB, organisation_zone
 
 
 def suggest_case(
@@ -38,6 +38,7 @@ def suggest_case(
 
     if model is None and case_type is None:
         raise typer.BadParameter("give --model, --case-type or both")
+    zone = organisation_zone()
     console = Console()
     try:
         insight = InsightModel.load(model) if model is not None else None
@@ -77,7 +78,7 @@ def suggest_case(
             typer.echo(f"warning: the model knows none of the steps of definition {definition.key!r}: it was trained "
                        "on another process, or on a log that names its steps differently", err=True)
         actions = next_best_actions(
-            insight.next_action, definition, state, k=k, model_version=insight.version, events=events
+            insight.next_action, definition, state, k=k, model_version=insight.version, events=events, zone=zone
         )
         table = Table(title=f"next best actions for {case_id} (model {insight.version})", title_justify="left")
         for column in ("activity", "probability", "do", "why"):
@@ -94,7 +95,7 @@ def suggest_case(
             documents,
             dt.datetime.now(dt.UTC),
             next_action_model=PathProbability(insight.next_action) if insight else None,
-            remaining_model=RemainingSeconds(insight.remaining_time) if insight else None,
+            remaining_model=RemainingSeconds(insight.remaining_time, zone) if insight else None,
         )
         table = Table(title=f"flags and suggestions ({kind.label})", title_justify="left")
         for column in ("severity", "kind", "message", "why", "do"):

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from casework.store import DEFAULT_DB
+from casework.store import DEFAULT_DB, organisation_zone
 
 DbOption = Annotated[str, typer.Option("--db", envvar="CASEWORK_DB", help="sqlite:///path or postgresql://...")]
 
@@ -68,13 +68,14 @@ def suggest_refresh(
     from casework.service import CaseService
     from casework.store.cli import open_store
 
+    zone = organisation_zone()  # an unknown zone stops the command before it judges anything
     try:
         kinds = [load_case_type(name) if name.endswith(".toml") else bundled_case_type(name) for name in case_type]
         insight = InsightModel.load(model) if model is not None else None
         with open_store(db) as store:
             service = CaseService(store)
             try:
-                judged, found = FindingsWatcher(service, kinds, insight).refresh_open()
+                judged, found = FindingsWatcher(service, kinds, insight, zone).refresh_open()
             finally:
                 service.close()
     except (CaseTypeError, KeyError, OSError, ModelFileError, ValueError) as exc:

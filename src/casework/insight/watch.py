@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,8 +36,10 @@ def stored_documents(store: Store, case_id: str) -> list[tuple[str, str]]:
 
 class FindingsWatcher:
     def __init__(
-        self, service: CaseService, case_types: Iterable[CaseType], model: InsightModel | None = None
+        self, service: CaseService, case_types: Iterable[CaseType], model: InsightModel | None = None,
+        zone: tzinfo = UTC,
     ) -> None:
+        """`zone`: the organisation's (`CASEWORK_TIMEZONE`), whose clock the model reads the cases' steps in."""
         from casework.insight.advisor import PathProbability, RemainingSeconds
 
         self.service = service
@@ -47,7 +50,7 @@ class FindingsWatcher:
                 raise ValueError(f"case types {other.key!r} and {kind.key!r} both describe {kind.definition!r}")
         self.model = model
         self._path = PathProbability(model.next_action) if model is not None else None
-        self._remaining = RemainingSeconds(model.remaining_time) if model is not None else None
+        self._remaining = RemainingSeconds(model.remaining_time, zone) if model is not None else None
 
     def attach(self) -> FindingsWatcher:
         """Judge each case again whenever the service changes it."""

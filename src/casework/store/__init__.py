@@ -7,6 +7,7 @@ transaction as the events they derive from.
 from __future__ import annotations
 
 import os
+from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING
 
 from casework.lazy import lazy_exports
@@ -43,6 +44,28 @@ def default_db_url() -> str:
     return os.environ.get("CASEWORK_DB") or DEFAULT_DB
 
 
+class ZoneSettingError(ValueError):
+    """CASEWORK_TIMEZONE names no time zone."""
+
+
+def organisation_zone() -> tzinfo:
+    """The organisation's time zone, $CASEWORK_TIMEZONE (an IANA name such as Europe/Amsterdam; default UTC): the
+    zone of the wall-clock times that event logs record without an offset, and the one whose hour, weekday and date
+    decision support reads from stored instants. `ZoneSettingError` names an unknown zone."""
+    name = os.environ.get("CASEWORK_TIMEZONE", "").strip()
+    if not name or name == "UTC":
+        return UTC  # needs no time zone database: the default works on a platform without one
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):  # ValueError: a path rather than a name ("../x", "/etc/x")
+        raise ZoneSettingError(
+            f"CASEWORK_TIMEZONE={name!r} is no time zone known here: give an IANA name such as Europe/Amsterdam "
+            "(or UTC); the names are case-sensitive, and a platform without a zone database needs the tzdata package"
+        ) from None
+
+
 __all__ = [
     "DEFAULT_DB",
     "CaseHead",
@@ -57,5 +80,7 @@ __all__ = [
     "StoredEvent",
     "TaskRow",
     "VersionMismatch",
+    "ZoneSettingError",
     "default_db_url",
+    "organisation_zone",
 ]

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from casework.store import DEFAULT_DB
+from casework.store import DEFAULT_DB, organisation_zone
 
 DbOption = Annotated[
     str,
@@ -64,7 +64,8 @@ def environment_error(exc: BaseException) -> str | None:
     import sqlite3
 
     if isinstance(exc, (_loaded("casework.audit.checkpoints", "AuditKeyError"),
-                        _loaded("casework.store.migrate", "SchemaError"))):
+                        _loaded("casework.store.migrate", "SchemaError"),
+                        _loaded("casework.store", "ZoneSettingError"))):
         return str(exc)
     driver = getattr(exc, "orig", None) if isinstance(exc, _loaded("sqlalchemy.exc", "DBAPIError")) else exc
     pg_error = _loaded("psycopg", "Error")
@@ -312,6 +313,7 @@ def import_log_cmd(
     from casework.export.importlog import LogImportError, import_log, read_checked
     from casework.logfile import duplicates_note
 
+    zone = organisation_zone()  # an unknown zone stops the command here, before anything is read or written
     imported = 0
 
     def advance(n: int) -> None:
@@ -330,7 +332,7 @@ def import_log_cmd(
     console = Console(stderr=True)
     try:  # read and checked before the store is opened, for the same reason: a bad row leaves no database behind
         with console.status(f"reading {file.name}") if sys.stderr.isatty() else contextlib.nullcontext():
-            cases = read_checked(file, definition, limit=limit, name=name)
+            cases = read_checked(file, definition, limit=limit, name=name, zone=zone)
     except LogImportError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -346,7 +348,8 @@ def import_log_cmd(
                 transient=False,
             ) as progress:
                 task = progress.add_task(file.name, total=len(cases))
-                result = import_log(store, file, definition, limit=limit, name=name, progress=advance, cases=cases)
+                result = import_log(store, file, definition, limit=limit, name=name, progress=advance, cases=cases,
+                                    zone=zone)
         except LogImportError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
