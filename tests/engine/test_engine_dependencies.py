@@ -320,6 +320,27 @@ def test_removing_the_item_a_dependency_waits_for_releases_the_waiting_item(manu
     assert case.replays()
 
 
+def test_removing_a_stage_releases_the_dependencies_on_the_items_inside_it() -> None:
+    # "Assess damage" is in the Assessment stage: once the stage leaves the plan it can never complete.
+    case = _claim()
+    case.do(commands.AddItem(kind="humanTask", name="Write letter", after=("Assess damage",)))
+    case.do(commands.AddItem(kind="humanTask", name="Close file", manual=True))
+    case.do(commands.AddDependency(item="Close file", after=("Assess damage", "Write letter")))
+    events = case.do(commands.RemoveItem(item="Assessment", reason="settled on the phone"))
+    assert [r["name"] for r in events[0].payload["released"]] == ["Write letter", "Close file"]
+    assert case.states("Write letter") == ["active"]
+    assert explain(case.definition, case.state, "Write letter")[-1] == (
+        "  its dependency on 'Assess damage' was released when 'Assessment' was removed from the plan"
+    )
+    assert case.states("Close file") == ["enabled"]
+    with pytest.raises(CommandRejected, match="waits for Write letter"):
+        case.do(commands.StartItem(item="Close file"))
+    case.do(commands.CompleteItem(item="Write letter"))
+    case.do(commands.StartItem(item="Close file"))
+    assert case.states("Close file") == ["active"]
+    assert case.replays()
+
+
 def test_an_enabled_item_whose_dependency_is_removed_can_be_started() -> None:
     case = _claim()
     case.do(commands.AddItem(kind="humanTask", name="Call garage", manual=True))

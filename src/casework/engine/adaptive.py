@@ -13,7 +13,7 @@ from casework.engine import commands as c
 from casework.engine.core import check_json_data, check_roles, handles, plan_for, resolve
 from casework.engine.errors import CommandRejected
 from casework.engine.lifecycle import ACTIVE, AVAILABLE, OPEN, SUSPENDED, TERMINAL, table_for
-from casework.engine.plan import restated_memory
+from casework.engine.plan import nested_in, restated_memory
 from casework.engine.runner import Run
 from casework.engine.state import CaseState, ItemInstance
 from casework.expr import EvaluationError, Expression
@@ -228,7 +228,14 @@ def _remove(run: Run, cmd: c.RemoveItem) -> None:
     # the item leaves the plan). Refusing instead would leave the worker no way to take the item out (a dependency
     # cannot be taken back) but `skip`, which records work that was not done as completed.
     old_plan = run.plan
-    dependents = [d for d in old_plan.items.values() if d.id in old_plan.dependents and _waits_for(d, definition.id)]
+    leaving = nested_in(old_plan.items, definition.id)  # a removed stage's items can no longer happen either
+    dependents = [
+        d
+        for d in old_plan.items.values()
+        if d.id in old_plan.dependents
+        and d.id not in leaving | old_plan.removed
+        and _waits_for(d, leaving)
+    ]
     op: dict[str, Any] = {"op": "remove", "item": definition.id}
     payload: dict[str, Any] = {"item": definition.id, "name": definition.name, "overlay": op}
     if dependents:  # only then: the events of earlier versions stay byte-identical
@@ -243,8 +250,8 @@ def _remove(run: Run, cmd: c.RemoveItem) -> None:
         _release(run, dependent, run.plan.items[dependent.id])
 
 
-def _waits_for(definition: PlanItemDef, source: str) -> bool:
-    return any(p.added and p.source == source for c in definition.entry for p in c.sentry.on_parts)
+def _waits_for(definition: PlanItemDef, sources: set[str]) -> bool:
+    return any(p.added and p.source in sources for c in definition.entry for p in c.sentry.on_parts)
 
 
 def _release(run: Run, before: PlanItemDef, after: PlanItemDef) -> None:

@@ -37,8 +37,12 @@ def explain(definition: CaseDefinition, state: CaseState, item_ref: str | None =
 
 
 def _released(run: Run, item: ItemInstance) -> list[str]:
-    names = [run.plan.items[r].name for r in released_dependencies(run.state.overlay, item.def_id)]
-    return [f"  its dependency on {n!r} was released when {n!r} was removed from the plan" for n in names]
+    items = run.plan.items
+    return [
+        f"  its dependency on {items[waited].name!r} was released when {items[removed].name!r} was removed from the "
+        "plan"
+        for waited, removed in released_dependencies(run.state.overlay, item.def_id, items)
+    ]
 
 
 def _why(probe: Run, item: ItemInstance) -> list[str]:

@@ -112,7 +112,7 @@ def effective_plan(base: CaseDefinition, overlay: list[dict[str, Any]]) -> PlanI
         elif kind == "remove":
             removed.add(op["item"])
             if op.get("release"):
-                released.add(op["item"])
+                released.update(nested_in(items, op["item"]))
     if released:
         for item_id in [i for i, item in items.items() if any(p.added for c in item.entry for p in c.sentry.on_parts)]:
             items[item_id] = without_dependencies_on(items[item_id], released)
@@ -177,19 +177,34 @@ def without_dependencies_on(item: PlanItemDef, released: set[str]) -> PlanItemDe
     return replace(item, entry=tuple(entry))
 
 
-def released_dependencies(overlay: list[dict[str, Any]], def_id: str) -> list[str]:
-    """The items that dependencies added to plan item ``def_id`` waited for and that a worker then removed from the
-    plan, which released the dependency on them."""
+def nested_in(items: Mapping[str, PlanItemDef], item_id: str) -> set[str]:
+    """``item_id`` and the plan items inside it, at any depth (a stage's children and discretionary items): what
+    leaves the plan when it is removed, since nothing inside a removed stage can happen any more."""
+    found = {item_id}
+    for item in items.values():
+        parent = item.parent
+        while parent is not None and parent not in found and parent in items:
+            parent = items[parent].parent
+        if parent in found:
+            found.add(item.id)
+    return found
+
+
+def released_dependencies(
+    overlay: list[dict[str, Any]], def_id: str, items: Mapping[str, PlanItemDef]
+) -> list[tuple[str, str]]:
+    """(waited for, removed): the items that dependencies added to plan item ``def_id`` waited for and that left the
+    plan when a worker removed them or the stage they were in, which released the dependency on them."""
     waited: set[str] = set()
-    released: list[str] = []
+    released: list[tuple[str, str]] = []
     for op in overlay:
         kind = op.get("op")
         if kind == "add_dependency" and op["item"] == def_id:
             waited.update(op["after"])
         elif kind == "add_item" and op["def"]["id"] == def_id:
             waited.update(op["def"].get("after", ()))
-        elif kind == "remove" and op.get("release") and op["item"] in waited:
-            released.append(op["item"])
+        elif kind == "remove" and op.get("release"):
+            released.extend((w, op["item"]) for w in sorted(waited & nested_in(items, op["item"])))
     return released
 
 
