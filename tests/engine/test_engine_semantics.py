@@ -436,6 +436,17 @@ def test_a_stage_not_autocomplete_with_only_discretionary_items_waits_to_be_comp
     assert case.replays()
 
 
+def test_a_stage_waiting_only_for_planning_completes_when_its_discretionary_item_is_removed() -> None:
+    # Nothing is left to plan into S: it is held by nothing, as a stage not autoComplete without a planning table.
+    case = _Case(_model(PLANNED.format(auto="false"), auto_complete=True))
+    assert case.states("S") == ["active"]
+    case.run(commands.RemoveItem(item="D", reason="not needed in this case"))
+    assert case.states("S") == ["completed"]
+    case.run(commands.CompleteItem(item="A"))
+    assert case.state.status == "completed"
+    assert case.replays()
+
+
 def test_an_autocomplete_stage_with_only_discretionary_items_completes_as_it_starts() -> None:
     # CMMN 1.1: autoComplete completes a stage with no active children and no required ones, planned or not.
     case = _Case(_model(PLANNED.format(auto="true"), auto_complete=True))

@@ -248,6 +248,10 @@ def _remove(run: Run, cmd: c.RemoveItem) -> None:
         run.transition(instance, "remove")
     for dependent in dependents:
         _release(run, dependent, run.plan.items[dependent.id])
+    if definition.parent is not None:
+        # Its stage may have waited only for it to be planned (`Run.open_for_planning`), and can complete now.
+        for stage in run.state.live(definition.parent):
+            run.dirty_stages[stage.id] = None
 
 
 def _waits_for(definition: PlanItemDef, sources: set[str]) -> bool:
