@@ -447,6 +447,16 @@ def test_a_stage_waiting_only_for_planning_completes_when_its_discretionary_item
     assert case.replays()
 
 
+def test_a_stage_whose_last_holder_was_removed_while_it_was_suspended_completes_when_resumed() -> None:
+    case = _Case(_model(PLANNED.format(auto="false"), auto_complete=True))
+    case.run(commands.SuspendItem(item="S"))
+    case.run(commands.RemoveItem(item="D"))
+    assert case.states("S") == ["suspended"]
+    case.run(commands.ResumeItem(item="S"))
+    assert case.states("S") == ["completed"]
+    assert case.replays()
+
+
 def test_an_autocomplete_stage_with_only_discretionary_items_completes_as_it_starts() -> None:
     # CMMN 1.1: autoComplete completes a stage with no active children and no required ones, planned or not.
     case = _Case(_model(PLANNED.format(auto="true"), auto_complete=True))

@@ -537,6 +537,8 @@ class Run:
         if item.state == AVAILABLE:
             self.wake(item)
         if item.kind in STAGE_KINDS and item.state == ACTIVE:
+            # What held it may have gone while it was suspended (an item removed from it): it may complete now.
+            self.dirty_stages[item.id] = None
             for child in self.state.child_items(item.id):
                 if child.state == SUSPENDED and child.held_by_parent:
                     self.resume(child, "resume" if child.kind in EVENT_LISTENER_KINDS | {MILESTONE} else "parentResume")
