@@ -363,6 +363,16 @@ def test_a_stage_completes_when_the_listener_its_last_item_waits_for_ends_elsewh
     assert case.replays()
 
 
+def test_a_suspended_event_listener_does_not_hold_its_stage() -> None:
+    # Event listeners never hold a stage (docs/semantics.md, Stage and case completion), suspended ones neither.
+    case = _Case(_model('<planItem id="pL" name="L" definitionRef="L"/><planItem id="pA" name="A" definitionRef="A"/>'
+                        '<userEventListener id="L" name="L"/><humanTask id="A"/>'))
+    case.run(commands.SuspendItem(item="L"))
+    case.run(commands.CompleteItem(item="A"))
+    assert case.state.status == "completed"
+    assert case.replays()
+
+
 # -- repetition -----------------------------------------------------------------------------------------------------
 def test_skipping_one_occurrence_of_a_repeating_task_keeps_the_series_going() -> None:
     definition = _model(

@@ -20,6 +20,11 @@ EVENT_LIKE = EVENT_LISTENER_KINDS | {MILESTONE}
 BUSY = frozenset({"active", "suspended", "failed"})
 
 
+def _busy(item: ItemInstance, state: str) -> bool:
+    # An event listener never holds its stage, suspended or not (`Run.blocking_children`).
+    return state in BUSY and item.kind not in EVENT_LISTENER_KINDS
+
+
 @dataclass
 class ItemInstance:
     id: str
@@ -122,7 +127,7 @@ class CaseState:
     def _index_new(self, item: ItemInstance) -> None:
         if item.parent is not None:
             self.children.setdefault(item.parent, []).append(item.id)
-            if item.state in BUSY:
+            if _busy(item, item.state):
                 self.busy_children[item.parent] = self.busy_children.get(item.parent, 0) + 1
         if item.open:
             self.live_by_def.setdefault(item.def_id, []).append(item.id)
@@ -131,7 +136,7 @@ class CaseState:
     def state_changed(self, item: ItemInstance, before: str) -> None:
         if item.parent is None:
             return
-        delta = (item.state in BUSY) - (before in BUSY)
+        delta = _busy(item, item.state) - _busy(item, before)
         if delta:
             self.busy_children[item.parent] = self.busy_children.get(item.parent, 0) + delta
 
