@@ -328,3 +328,130 @@ def test_random_adaptive_commands_with_repetition_always_settle(model: str, step
         assert len(events) < MODEST, f"{command} made {len(events)} changes"
         log.extend(events)
     assert replay(definition, "p1", log).to_dict() == state.to_dict()
+
+
+# -- plan changes, migrations, timers, case file children and blocking expressions together -------------------------
+# A model that has each of them, in two versions that differ in the timer cycle, the blocking expression and an
+# exit sentry: random commands, migrations back and forth among them, must keep the invariants and replay.
+def _features(cycle: str, blocking: str, exit_on: str) -> CaseDefinition:
+    on = '<planItemOnPart sourceRef="{0}"><standardEvent>{1}</standardEvent></planItemOnPart>'.format
+    on_file = '<caseFileItemOnPart sourceRef="{0}"><standardEvent>{1}</standardEvent></caseFileItemOnPart>'.format
+    return load_definition(
+        '<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" xmlns:flowable="http://flowable.org/cmmn" '
+        'targetNamespace="urn:test"><case id="features" name="Features">'
+        '<caseFileModel><caseFileItem id="cfOrder" name="order"><children><caseFileItem id="cfLine" name="line"/>'
+        "</children></caseFileItem></caseFileModel>"
+        '<casePlanModel id="plan" name="Features">'
+        '<planItem id="pPrep" name="Prepare" definitionRef="prep"/>'
+        '<planItem id="pCall" name="Call" definitionRef="call"><itemControl><repetitionRule>'
+        "<condition>${repetitionCounter &lt; 3}</condition></repetitionRule></itemControl></planItem>"
+        '<planItem id="pCheck" name="Check" definitionRef="check"><entryCriterion sentryRef="sIn"/>'
+        '<exitCriterion sentryRef="sOut"/></planItem>'
+        '<planItem id="pRem" name="Reminder" definitionRef="rem"/>'
+        '<planItem id="pChase" name="Chase" definitionRef="chase"><entryCriterion sentryRef="sRem"/></planItem>'
+        '<planItem id="pRev" name="Review" definitionRef="rev"/>'
+        '<planItem id="pGot" name="Got line" definitionRef="got"><entryCriterion sentryRef="sLine"/></planItem>'
+        f'<sentry id="sIn">{on("pPrep", "complete")}</sentry>'
+        f'<sentry id="sOut">{on("pCall", "complete")}{on(exit_on, "complete")}</sentry>'
+        f'<sentry id="sRem">{on("pRem", "occur")}</sentry>'
+        f'<sentry id="sLine">{on_file("cfOrder", "addChild")}</sentry>'
+        f'<humanTask id="prep" name="Prepare" flowable:isBlockingExpression="{blocking}"/>'
+        '<humanTask id="call" name="Call"/><humanTask id="check" name="Check"/><humanTask id="chase" name="Chase"/>'
+        f'<timerEventListener id="rem" name="Reminder"><timerExpression>{cycle}</timerExpression>'
+        "</timerEventListener>"
+        '<milestone id="got" name="Got line"/>'
+        '<stage id="rev" name="Review" autoComplete="false">'
+        '<planItem id="pRead" name="Read" definitionRef="read"/><humanTask id="read" name="Read"/>'
+        '<planningTable id="ptRev"><discretionaryItem id="dMore" name="Read more" definitionRef="more"/>'
+        '</planningTable><humanTask id="more" name="Read more"/></stage>'
+        "</casePlanModel></case></definitions>"
+    )
+
+
+FEATURE_MODELS = [
+    _features("R3/PT1H", "${quick == false}", "pRead"),
+    _features("R2/PT2H", "${quick != true}", "pChase"),
+    _features("PT90M", "${quick == false}", "pRead"),
+]
+feature_step = st.tuples(
+    st.sampled_from(["complete", "start_manual", "terminate", "set_var", "delete_var", "advance", "add", "dependency",
+                     "remove", "skip", "plan", "complete_stage", "suspend", "resume", "migrate", "migrate"]),
+    st.integers(0, 1000),
+    st.integers(0, 1000),
+)
+FEATURE_VARIABLES = ["order", "line", "quick"]
+
+
+def _feature_command(state: CaseState, definition: CaseDefinition, action: str, a: int, b: int):
+    items = [i for i in state.items.values() if i.id != state.root]
+    names = sorted({d.name for d in plan_for(definition, state).items.values()})
+    by_state = lambda *states: [i.id for i in items if i.state in states]  # noqa: E731
+    if action == "set_var":
+        return commands.SetVariables(variables={FEATURE_VARIABLES[a % 3]: [True, False, b, None][b % 4]})
+    if action == "delete_var":
+        return commands.SetVariables(variables={}, remove=(FEATURE_VARIABLES[a % 3],))
+    if action == "advance":
+        return commands.FireDueTimers()
+    if action == "migrate":
+        return commands.Migrate(definition=FEATURE_MODELS[a % len(FEATURE_MODELS)])
+    if action == "add":
+        after = tuple(_pick(names + [i.id for i in items], b >> k) or "none" for k in range(b % 3))
+        stages = [i.id for i in items if i.kind == "stage"]
+        return commands.AddItem(kind=["humanTask", "stage", "milestone"][a % 3], name=f"Extra {a % 5}", after=after,
+                                stage=_pick(stages, b) if a % 4 == 0 else None, repeat=b % 4 == 0, manual=b % 5 == 0)
+    if action == "dependency":
+        pool = names + [i.id for i in items]
+        return commands.AddDependency(item=_pick(pool, a) or "none", after=(_pick(pool, b) or "none",))
+    if action == "plan":
+        return commands.PlanItem(item="Read more" if a % 2 else _pick(names, a) or "none")
+    target = {
+        "complete": lambda: _pick(by_state("active", "available"), a),
+        "start_manual": lambda: _pick(by_state("enabled"), a),
+        "suspend": lambda: _pick(by_state("active", "available"), a),
+        "resume": lambda: _pick(by_state("suspended"), a),
+        "complete_stage": lambda: _pick([i.id for i in items if i.kind == "stage" and i.state == "active"], a),
+        "remove": lambda: _pick([*by_state("available", "enabled", "disabled"), *names], a),
+    }.get(action, lambda: _pick([i.id for i in items if i.open], a))()
+    if target is None:
+        return None
+    make = {
+        "complete": commands.CompleteItem, "start_manual": commands.StartItem, "skip": commands.SkipItem,
+        "remove": commands.RemoveItem, "suspend": commands.SuspendItem, "resume": commands.ResumeItem,
+        "terminate": commands.TerminateItem, "complete_stage": commands.CompleteStage,
+    }[action]
+    return make(item=target)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(start=st.sampled_from([{}, {"quick": True}, {"order": 1, "line": 2}]), steps=st.lists(feature_step, max_size=40))
+def test_random_plan_changes_and_migrations_keep_invariants_and_replay(start: dict[str, object], steps: list) -> None:
+    definition = FEATURE_MODELS[0]
+    state = CaseState.create("p1", definition)
+    now = START
+    log = execute(definition, state, commands.StartCase(variables=start), now)
+    for action, a, b in steps:
+        if state.ended:
+            break
+        now += dt.timedelta(minutes=23 * (1 + a % 7))
+        command = _feature_command(state, definition, action, a, b)
+        if command is None:
+            continue
+        before = copy.deepcopy(state.to_dict())
+        try:
+            events = execute(definition, state, command, now)
+        except CommandRejected as exc:
+            assert "changes to the case" not in str(exc), f"{command} ran away: {exc}"
+            assert state.to_dict() == before, f"a rejected {type(command).__name__} changed the case"
+            event_note(f"rejected {type(command).__name__}: {str(exc)[:40]}")
+            continue
+        assert len(events) < MODEST, f"{command} made {len(events)} changes"
+        if isinstance(command, commands.Migrate):
+            definition = command.definition
+        log.extend(events)
+        event_note(f"accepted {type(command).__name__}")
+        _check_nesting(state)
+        _check_settled(definition, state)
+        for item_id in state.timers:
+            assert state.items[item_id].state in ("available", "suspended"), "a timer is due for an ended item"
+    _check_transitions(log, state)
+    assert replay(definition, "p1", log).to_dict() == state.to_dict()
