@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from helpers_engine import repeats_stuck_on_spent_dependencies
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -203,11 +204,26 @@ def test_a_dependency_counted_at_creation_leaves_the_modelled_on_parts_waiting()
     assert case.replays()
 
 
+# "Visit" repeats on a modelled sentry (each "Call" completion); a dependency added to it holds only its first one.
+SERIES_XML = (
+    f'<definitions {NS}><case id="series"><casePlanModel id="plan" name="Series" autoComplete="false">'
+    '<planItem id="piCall" name="Call" definitionRef="call"><itemControl><repetitionRule/></itemControl></planItem>'
+    '<planItem id="piApprove" name="Approve" definitionRef="approve"/>'
+    '<planItem id="piVisit" name="Visit" definitionRef="visit"><itemControl><repetitionRule/></itemControl>'
+    '<entryCriterion id="ecVisit" sentryRef="sCall"/></planItem>'
+    '<sentry id="sCall"><planItemOnPart id="onCall" sourceRef="piCall"><standardEvent>complete</standardEvent>'
+    "</planItemOnPart></sentry>"
+    '<humanTask id="call" name="Call"/><humanTask id="approve" name="Approve"/><humanTask id="visit" name="Visit"/>'
+    "</casePlanModel></case></definitions>"
+)
+
+
 # -- property: nothing waits on a run-time dependency whose items have completed -------------------------------------
 PROPERTY_MODELS: dict[str, CaseDefinition] = {
     "insurance_claim": demo_definition("insurance_claim.cmmn"),
     "rounds": load_definition(ROUNDS_XML),
     "late": load_definition(LATE_XML),
+    "series": load_definition(SERIES_XML),
 }
 dependency_step = st.tuples(
     st.sampled_from(
@@ -229,7 +245,7 @@ def _step_command(case: Case, action: str, a: int, b: int) -> commands.Command |
         after = tuple(names[(b >> k) % len(names)] for k in range(1 + b % 2))
         stage = pick(stages, b) if a % 2 else None
         return commands.AddItem(kind=["humanTask", "milestone"][a % 2], name=f"Extra {a % 5}", stage=stage,
-                                after=after, manual=b % 3 == 0)
+                                after=after, manual=b % 3 == 0, repeat=a % 4 == 2)
     if action == "remove":
         return commands.RemoveItem(item=names[a % len(names)])
     if action == "plan":
@@ -252,7 +268,7 @@ def _waiting_on_done_dependencies(case: Case) -> list[str]:
     stuck = []
     for item in case.state.items.values():
         definition = plan.items.get(item.def_id)
-        # Later instances of a repeating item wait for their dependencies to complete again (docs/semantics.md).
+        # Later instances are checked by `repeats_stuck_on_spent_dependencies` (docs/semantics.md, Repetition).
         if item.state != "available" or item.index != 1 or definition is None:
             continue
         if definition.kind in EVENT_LISTENER_KINDS:  # they occur when told to; an entry criterion never starts them
@@ -283,6 +299,7 @@ def test_no_item_waits_on_run_time_dependencies_that_all_completed(
         except CommandRejected:
             continue
         assert _waiting_on_done_dependencies(case) == [], f"after {command}"
+        assert repeats_stuck_on_spent_dependencies(case.definition, case.state) == [], f"after {command}"
     assert case.replays()
 
 
@@ -395,7 +412,8 @@ def test_a_repeating_task_under_way_gains_a_dependency_for_its_next_instances() 
     assert case.states("Weekly call") == ["completed", "completed", "available"]  # the next one waits
     case.do(commands.StartItem(item="Call garage"))
     case.do(commands.CompleteItem(item="Call garage"))
-    assert case.states("Weekly call") == ["completed", "completed", "active", "available"]
+    # "Call garage" does not repeat: once it completed, the series goes on as if it had no dependency.
+    assert case.states("Weekly call") == ["completed", "completed", "active"]
     assert case.replays()
 
 
@@ -405,7 +423,7 @@ def test_a_repeating_stage_under_way_gains_a_dependency_for_its_next_round() -> 
     case.do(commands.CompleteItem(item="Prepare"))
     assert case.states("Round") == ["completed", "available"]
     case.do(commands.CompleteItem(item="Kickoff"))
-    assert case.states("Round") == ["completed", "active", "available"]
+    assert case.states("Round") == ["completed", "active"]
     assert case.replays()
 
 
@@ -415,3 +433,83 @@ def test_a_task_that_does_not_repeat_cannot_wait_once_it_started() -> None:
     case.do(commands.AddItem(kind="humanTask", name="Write letter"))
     with pytest.raises(CommandRejected, match="'Write letter' has already started"):
         case.do(commands.AddDependency(item="Write letter", after=("Call garage",)))
+
+
+# -- a repeating item's dependency on an item that does not repeat is met once that item completed ------------------
+# "B after A" means that no instance of B starts before A completed; A completing once more, which an item that does
+# not repeat never does, is not asked for. A repeating A keeps CMMN's reading: B's next instance waits for A's next.
+def test_a_repeating_task_after_one_that_does_not_repeat_goes_on_repeating_once_it_completed() -> None:
+    case = _claim()
+    case.do(commands.AddItem(kind="humanTask", name="Call garage", manual=True))
+    case.do(commands.AddItem(kind="humanTask", name="Weekly call", repeat=True, after=("Call garage",)))
+    assert case.states("Weekly call") == ["available"]
+    case.do(commands.StartItem(item="Call garage"))
+    case.do(commands.CompleteItem(item="Call garage"))
+    for done in range(3):
+        assert case.states("Weekly call") == ["completed"] * done + ["active"]
+        case.do(commands.CompleteItem(item="Weekly call"))
+    assert case.states("Weekly call") == ["completed"] * 3 + ["active"]
+    assert case.replays()
+
+
+def test_a_repeating_stage_after_an_item_that_does_not_repeat_goes_on_with_its_rounds() -> None:
+    case = Case(load_definition(ROUNDS_XML))
+    case.do(commands.AddDependency(item="Round", after=("Kickoff",)))
+    case.do(commands.CompleteItem(item="Kickoff"))
+    case.do(commands.CompleteItem(item="Prepare"))
+    case.do(commands.CompleteItem(item="Prepare"))
+    assert case.states("Round") == ["completed", "completed", "active"]
+    assert case.replays()
+
+
+def test_a_repeating_task_after_a_repeating_one_waits_for_its_next_completion() -> None:
+    case = _claim()
+    case.do(commands.AddItem(kind="humanTask", name="Call garage", repeat=True))
+    case.do(commands.AddItem(kind="humanTask", name="Weekly call", repeat=True, after=("Call garage",)))
+    case.do(commands.CompleteItem(item="Call garage"))
+    assert case.states("Weekly call") == ["active", "available"]
+    case.do(commands.CompleteItem(item="Weekly call"))
+    assert case.states("Weekly call") == ["completed", "available"]  # the garage has not been called again
+    case.do(commands.CompleteItem(item="Call garage"))
+    assert case.states("Weekly call") == ["completed", "active", "available"]
+    assert case.replays()
+
+
+def test_a_modelled_repetition_keeps_a_met_dependency_on_an_item_that_does_not_repeat() -> None:
+    case = Case(load_definition(SERIES_XML))
+    case.do(commands.AddDependency(item="Visit", after=("Approve",)))
+    case.do(commands.CompleteItem(item="Call"))
+    assert case.states("Visit") == ["available"]  # the call was heard; the approval is still missing
+    case.do(commands.CompleteItem(item="Approve"))
+    assert case.states("Visit") == ["active", "available"]
+    case.do(commands.CompleteItem(item="Call"))  # the modelled sentry fires again: that is all the next one needs
+    assert case.states("Visit") == ["active", "active", "available"]
+    lines = explain(case.definition, case.state, [i.id for i in case.state.items.values() if i.name == "Visit"][-1])
+    assert lines[1:] == ["  [ecVisit] Call complete: waiting", "  [ecVisit] Approve complete: done"]
+    assert case.replays()
+
+
+def test_a_repeating_task_after_one_that_was_terminated_can_never_start_and_explain_says_so() -> None:
+    case = _claim()
+    case.do(commands.AddItem(kind="humanTask", name="Call garage"))
+    case.do(commands.AddItem(kind="humanTask", name="Weekly call", repeat=True, after=("Call garage",)))
+    case.do(commands.TerminateItem(item="Call garage"))
+    assert case.states("Weekly call") == ["available"]
+    lines = explain(case.definition, case.state, "Weekly call")
+    assert lines[-1] == (
+        "  'Weekly call' can never start: it waits for 'Call garage' (a dependency added at run time), which cannot "
+        "complete any more; `remove` 'Weekly call' to end the wait"
+    )
+    case.do(commands.RemoveItem(item="Weekly call"))
+    assert case.states("Weekly call") == ["terminated"]
+    assert case.replays()
+
+
+def test_explain_does_not_call_a_dependency_dead_while_its_item_may_still_complete() -> None:
+    case = _claim()
+    case.do(commands.AddItem(kind="humanTask", name="Call garage", repeat=True))
+    case.do(commands.AddItem(kind="humanTask", name="Weekly call", repeat=True, after=("Call garage",)))
+    case.do(commands.CompleteItem(item="Call garage"))
+    case.do(commands.CompleteItem(item="Weekly call"))
+    waiting = [i.id for i in case.state.items.values() if i.name == "Weekly call" and i.state == "available"]
+    assert not any("can never start" in line for line in explain(case.definition, case.state, waiting[0]))

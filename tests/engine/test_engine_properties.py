@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from helpers_engine import repeats_stuck_on_spent_dependencies
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as event_note
 from hypothesis import strategies as st
@@ -451,6 +452,7 @@ def test_random_plan_changes_and_migrations_keep_invariants_and_replay(start: di
         event_note(f"accepted {type(command).__name__}")
         _check_nesting(state)
         _check_settled(definition, state)
+        assert repeats_stuck_on_spent_dependencies(definition, state) == [], f"after {command}"
         for item_id in state.timers:
             assert state.items[item_id].state in ("available", "suspended"), "a timer is due for an ended item"
     _check_transitions(log, state)

@@ -86,6 +86,13 @@ def _why_waiting(run: Run, item: ItemInstance) -> list[str]:
             )
     if not run.reachable(item):
         lines.append(f"  {item.name!r} can no longer start: what it waits for can no longer happen")
+    dead = run.dead_dependencies(item)
+    if dead:
+        # No command takes a dependency back; removing the waiting item is the way out that records no work as done.
+        lines.append(
+            f"  {item.name!r} can never start: it waits for {', '.join(repr(n) for n in dead)} (a dependency added "
+            f"at run time), which cannot complete any more; `remove` {item.name!r} to end the wait"
+        )
     return lines
 
 

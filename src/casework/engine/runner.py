@@ -405,9 +405,73 @@ class Run:
         if definition.repetition is not None and self.rule_holds(definition.repetition, item, "repetitionRule"):
             parent = self.state.items[item.parent] if item.parent else None
             if parent is not None and parent.state == ACTIVE:
-                # The next instance waits for the sentry to fire again; it must not see the firing that made it.
-                self.create_instance(definition, parent, index=item.index + 1, evaluate_entry=False)
+                self.create_next(definition, parent, item.index + 1)
         self.activate(item)
+
+    def create_next(self, definition: PlanItemDef, parent: ItemInstance, index: int) -> None:
+        """The next instance of a repeating item whose entry criterion fired. It waits for the sentry to fire again
+        and must not see the firing that made it, except for dependencies added at run time on items that completed
+        and cannot come again: "B after A" holds B back until A is done, not until A completes once more, which would
+        never happen. Their on-parts are remembered as heard (memory events: `apply` and stored logs unchanged)."""
+        settled = self.settled_dependencies(definition)
+        if repeats_on_completion(definition) and any(
+            len(settled.get(c.id, ())) == len(c.sentry.on_parts) for c in definition.entry
+        ):
+            return  # nothing left to wait for: the next instance comes when this one completes, as with no criteria
+        following = self.create_instance(definition, parent, index=index, evaluate_entry=False)
+        for criterion_id, parts in settled.items():
+            self.emit("memory", {"id": following.id, "criterion": criterion_id, "parts": parts})
+
+    def settled_dependencies(self, definition: PlanItemDef) -> dict[str, list[int]]:
+        """criterion id -> its on-parts added at run time whose item completed and cannot come again."""
+        settled: dict[str, list[int]] = {}
+        for criterion in definition.entry:
+            parts = [
+                n
+                for n, part in enumerate(criterion.sentry.on_parts)
+                if part.added and part.kind == "planItem" and self.has_completed(part.source)
+                and not self.may_come_again(part.source)
+            ]
+            if parts:
+                settled[criterion.id] = parts
+        return settled
+
+    def may_come_again(self, def_id: str) -> bool:
+        """Whether item ``def_id`` has an open instance or may get a new one: it repeats (its next instance exists
+        while the series goes on), it is discretionary (planned again), or a stage around it may start anew."""
+        return bool(self.state.live_by_def.get(def_id)) or self._may_be_created(def_id)
+
+    def _may_be_created(self, def_id: str) -> bool:
+        definition = self.plan.items.get(def_id)
+        if definition is None:
+            return False
+        if definition.discretionary:
+            return True
+        stage = self.plan.items.get(definition.parent) if definition.parent is not None else None
+        if stage is None:
+            return False
+        return (stage.repetition is not None and bool(self.state.live_by_def.get(stage.id))) or self._may_be_created(
+            stage.id
+        )
+
+    def dead_dependencies(self, item: ItemInstance) -> list[str]:
+        """Names of the items that dependencies added at run time make ``item`` wait for and that can never complete
+        (again): they ended, terminated or with their one completion spent, and cannot come again."""
+        dead: dict[str, None] = {}
+        for criterion in self.plan.items[item.def_id].entry:
+            heard = item.memory.get(criterion.id, [])
+            for n, part in enumerate(criterion.sentry.on_parts):
+                source = self.plan.items.get(part.source)
+                if (
+                    n not in heard
+                    and part.added
+                    and part.kind == "planItem"
+                    and source is not None
+                    and self.state.ever_created(source.id)
+                    and not self.may_come_again(source.id)
+                ):
+                    dead[source.name] = None
+        return list(dead)
 
     # -- creating and starting ---------------------------------------------------------------------------------
     def new_id(self) -> str:

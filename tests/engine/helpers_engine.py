@@ -1,0 +1,43 @@
+"""Invariants shared by the engine's property tests."""
+
+from __future__ import annotations
+
+from casework.engine import CaseState, plan_for
+from casework.model import CaseDefinition
+from casework.model.definition import PlanItemDef
+
+
+def _once_only(items: dict[str, PlanItemDef], def_id: str) -> bool:
+    """Whether the plan lets ``def_id`` have a single instance: neither it nor a stage around it repeats or is
+    discretionary (planned again)."""
+    item: PlanItemDef | None = items.get(def_id)
+    while item is not None:
+        if item.repetition is not None or item.discretionary:
+            return False
+        item = items.get(item.parent) if item.parent is not None else None
+    return True
+
+
+def repeats_stuck_on_spent_dependencies(definition: CaseDefinition, state: CaseState) -> list[str]:
+    """Waiting instances of repeating items that have not heard a dependency added at run time on an item that
+    completed and cannot come again: that item never completes again, and they would wait for ever."""
+    plan = plan_for(definition, state)
+    items = dict(plan.items)
+    completed = {i.def_id for i in state.items.values() if i.state == "completed"}
+    stuck = []
+    for instance in state.items.values():
+        owner = items.get(instance.def_id)
+        if instance.state != "available" or owner is None or owner.repetition is None:
+            continue
+        for criterion in owner.entry:
+            heard = instance.memory.get(criterion.id, [])
+            stuck.extend(
+                f"{instance.name} #{instance.index} on {part.source}"
+                for n, part in enumerate(criterion.sentry.on_parts)
+                if n not in heard
+                and part.added
+                and part.source in completed
+                and part.source not in plan.removed
+                and _once_only(items, part.source)
+            )
+    return stuck
