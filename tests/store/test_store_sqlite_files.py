@@ -33,6 +33,16 @@ def test_a_uri_filename_names_the_file_sqlite_opens(tmp_path: Path) -> None:
     assert {database_tag(url) for url in forms} == {database_tag(f"sqlite:///{plain}")}
 
 
+def test_a_question_mark_or_hash_encoded_twice_is_in_the_name_sqlite_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = "sqlite:///file:a%253Fb%2523c.db?uri=true&mode=rwc"
+    assert sqlite_file(parse_url(url)) == Path("a?b#c.db")
+    assert CliRunner().invoke(app, ["demo", "--db", url]).exit_code == 0
+    assert (tmp_path / "a?b#c.db").is_file() and not (tmp_path / "a").exists()
+
+
 def test_every_command_takes_a_uri_filename_as_the_same_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -60,6 +70,8 @@ def test_every_command_takes_a_uri_filename_as_the_same_database(
     ("sqlite:///file:c.db?mode=memory&uri=true", "unsupported SQLite URI parameter mode='memory'"),
     ("sqlite:///file::memory:?uri=true", "SQLite needs a file path"),
     ("sqlite:///file://db.example/c.db?uri=true", "a SQLite file URI names a file on this machine, not on 'db.ex"),
+    ("sqlite:///file:a%3Fb.db?uri=true", "a SQLite URI filename's path cannot hold '?' or '#'"),
+    ("sqlite:///file:c.db%23x?uri=true&mode=ro", "a SQLite URI filename's path cannot hold '?' or '#'"),
 ])
 def test_sqlite_url_options_that_would_be_dropped_or_would_undo_a_guarantee_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, said: str
