@@ -72,6 +72,8 @@ def test_every_command_takes_a_uri_filename_as_the_same_database(
     ("sqlite:///file://db.example/c.db?uri=true", "a SQLite file URI names a file on this machine, not on 'db.ex"),
     ("sqlite:///file:a%3Fb.db?uri=true", "a SQLite URI filename's path cannot hold '?' or '#'"),
     ("sqlite:///file:c.db%23x?uri=true&mode=ro", "a SQLite URI filename's path cannot hold '?' or '#'"),
+    ("sqlite:///file:c%2500d.db?uri=true", "a SQLite path cannot hold a NUL character (%00)"),
+    ("sqlite:///c%00d.db", "a SQLite path cannot hold a NUL character (%00)"),
 ])
 def test_sqlite_url_options_that_would_be_dropped_or_would_undo_a_guarantee_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, said: str

@@ -62,7 +62,11 @@ def _check_sqlite(parsed: URL) -> None:
     for name, value in query.items():
         if name not in _URI_PARAMETERS or not isinstance(value, str) or value not in _URI_PARAMETERS[name]:
             raise StoreURLError(f"unsupported SQLite URI parameter {name}={value!r}: casework takes {_URI_FORM}")
-    if str(sqlite_file(parsed)) in ("", ".", ":memory:"):
+    path = str(sqlite_file(parsed))
+    if "\x00" in path:
+        # SQLite ends a URI path at %00 while Python refuses the name: it crashed opening the store
+        raise StoreURLError("a SQLite path cannot hold a NUL character (%00)")
+    if path in ("", ".", ":memory:"):
         # Several connections must see one database and survive restarts: in-memory cannot do that.
         raise StoreURLError("SQLite needs a file path: sqlite:///path/to/casework.db")
 
