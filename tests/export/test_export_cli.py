@@ -173,3 +173,23 @@ main()
     assert result.returncode != 0 and "AssertionError" not in result.stderr, result.stderr
     assert target.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir() if "log" in p.name) == [
         "log.csv"]
+
+
+def test_a_folder_that_cannot_be_written_is_named_before_the_database_is_opened(
+    filled: str, tmp_path: Path, cannot_write: tuple[str, ...]
+) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "log.csv"
+    target.write_text("old\n")  # a file this user may write, as `>` would
+    folder.chmod(0o555)
+    try:
+        result = run_casework("export", "--db", filled, "--format", "csv", "-o", str(target), prefix=cannot_write,
+                              env={"CASEWORK_AUDIT_KEY": str(tmp_path / "k")})
+    finally:
+        folder.chmod(0o755)
+    # it was 'cannot write .../log.csv: Permission denied', about a file whose permissions allow it
+    assert result.returncode == 2 and result.stderr == (
+        f"error: cannot write {target}: its folder {folder} cannot be written here (the export is written beside "
+        "the file and then moved over it)\n")
+    assert target.read_text() == "old\n" and sorted(p.name for p in folder.iterdir()) == ["log.csv"]

@@ -33,6 +33,37 @@ def test_a_uri_filename_names_the_file_sqlite_opens(tmp_path: Path) -> None:
     assert {database_tag(url) for url in forms} == {database_tag(f"sqlite:///{plain}")}
 
 
+def test_a_question_mark_or_hash_encoded_twice_is_in_the_name_sqlite_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = "sqlite:///file:a%253Fb%2523c.db?uri=true&mode=rwc"
+    assert sqlite_file(parse_url(url)) == Path("a?b#c.db")
+    assert CliRunner().invoke(app, ["demo", "--db", url]).exit_code == 0
+    assert (tmp_path / "a?b#c.db").is_file() and not (tmp_path / "a").exists()
+
+
+@pytest.mark.parametrize(("command", "url", "said"), [
+    (["demo"], "sqlite:///file:c.db?uri=true&mode=rwc&immutable=1", "immutable=1"),
+    (["reproject"], "sqlite:///file:c.db?mode=ro&uri=true", "mode=ro"),
+    (["audit", "checkpoint"], "sqlite:///file:c.db?mode=ro&immutable=1&uri=true", "mode=ro and immutable=1"),
+])
+def test_a_command_that_writes_refuses_a_url_that_lets_nothing_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], url: str, said: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    if command != ["demo"]:
+        assert CliRunner().invoke(app, ["demo", "--db", "sqlite:///c.db"]).exit_code == 0
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = CliRunner().invoke(app, [*command, "--db", url])
+    # SQLite refused the first write: 'the database file, or its folder ..., is not writable', and demo left an
+    # empty c.db behind
+    assert result.exit_code == 2, result.output
+    assert result.output == f"error: the database URL says {said}, and this command writes: remove it from --db " \
+                            "(the commands that only read open the database read-only themselves)\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
 def test_every_command_takes_a_uri_filename_as_the_same_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -60,6 +91,10 @@ def test_every_command_takes_a_uri_filename_as_the_same_database(
     ("sqlite:///file:c.db?mode=memory&uri=true", "unsupported SQLite URI parameter mode='memory'"),
     ("sqlite:///file::memory:?uri=true", "SQLite needs a file path"),
     ("sqlite:///file://db.example/c.db?uri=true", "a SQLite file URI names a file on this machine, not on 'db.ex"),
+    ("sqlite:///file:a%3Fb.db?uri=true", "a SQLite URI filename's path cannot hold '?' or '#'"),
+    ("sqlite:///file:c.db%23x?uri=true&mode=ro", "a SQLite URI filename's path cannot hold '?' or '#'"),
+    ("sqlite:///file:c%2500d.db?uri=true", "a SQLite path cannot hold a NUL character (%00)"),
+    ("sqlite:///c%00d.db", "a SQLite path cannot hold a NUL character (%00)"),
 ])
 def test_sqlite_url_options_that_would_be_dropped_or_would_undo_a_guarantee_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, said: str

@@ -56,6 +56,10 @@ def output_target(path: Path) -> tuple[Path, bool]:
     real = path.resolve()  # the link's target (a dangling link's too), where the new file must go
     if not real.parent.is_dir():
         raise ExportPathError(f"cannot write {path}: no directory {real.parent}")
+    if not os.access(real.parent, os.W_OK | os.X_OK):
+        # the new file is made beside the old one: the folder's permissions, not the file's, refuse it
+        raise ExportPathError(f"cannot write {path}: its folder {real.parent} cannot be written here (the export is "
+                              "written beside the file and then moved over it)")
     return real, False
 
 

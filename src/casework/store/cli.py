@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from casework.store import DEFAULT_DB, organisation_zone
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 DbOption = Annotated[
     str,
@@ -94,6 +97,13 @@ def _shown(db: str) -> str:
     return parsed.render_as_string(hide_password=True) if parsed.password is not None else db
 
 
+def _read_only_setting(parsed: URL) -> str | None:
+    """The URI parameter of a SQLite URL that lets nothing be written (mode=ro, immutable=1), if it has one."""
+    query = parsed.query if parsed.get_backend_name() == "sqlite" else {}
+    found = [f"{name}={value}" for name, value in (("mode", "ro"), ("immutable", "1")) if query.get(name) == value]
+    return " and ".join(found) or None
+
+
 def open_store(db: str, *, create: bool = False, read_only: str | None = None):  # type: ignore[no-untyped-def]
     """The store at `db`, or exit 2 with a one-line reason. Unless `create`, the database must already be a casework
     database: a mistyped SQLite path must not become a new, empty database, nor another application's database (or
@@ -116,6 +126,11 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
             folder = sqlite_file(parsed)
             typer.echo(f"error: {folder} is a folder, not a database file: name the file, e.g. --db "
                        f"sqlite:///{folder / 'casework.db'}", err=True)
+            raise typer.Exit(2)
+        if read_only is None and (setting := _read_only_setting(parsed)):
+            # SQLite would refuse the first write as if the file or its folder could not be written
+            typer.echo(f"error: the database URL says {setting}, and this command writes: remove it from --db (the "
+                       "commands that only read open the database read-only themselves)", err=True)
             raise typer.Exit(2)
         if not create:
             if parsed.get_backend_name() == "sqlite" and not sqlite_file(parsed).is_file():

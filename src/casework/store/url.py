@@ -53,10 +53,20 @@ def _check_sqlite(parsed: URL) -> None:
     if query and not database.startswith("file:"):
         # SQLite takes a name without `file:` as a plain file name, and the parameters as part of that name.
         raise StoreURLError(f"with uri=true the path must be a file: URI: {_URI_FORM}")
+    if query and ("?" in database or "#" in database):
+        # SQLAlchemy decodes the path once and appends the parameters after it; SQLite's own URI parser then ends the
+        # path at the first '?' or '#': another file than the one named, and mode=ro or immutable=1 silently lost.
+        raise StoreURLError(
+            "a SQLite URI filename's path cannot hold '?' or '#' (written as %3F or %23 too: SQLAlchemy decodes the "
+            "URL before SQLite reads it): write them as %253F and %2523, or use sqlite:///path")
     for name, value in query.items():
         if name not in _URI_PARAMETERS or not isinstance(value, str) or value not in _URI_PARAMETERS[name]:
             raise StoreURLError(f"unsupported SQLite URI parameter {name}={value!r}: casework takes {_URI_FORM}")
-    if str(sqlite_file(parsed)) in ("", ".", ":memory:"):
+    path = str(sqlite_file(parsed))
+    if "\x00" in path:
+        # SQLite ends a URI path at %00 while Python refuses the name: it crashed opening the store
+        raise StoreURLError("a SQLite path cannot hold a NUL character (%00)")
+    if path in ("", ".", ":memory:"):
         # Several connections must see one database and survive restarts: in-memory cannot do that.
         raise StoreURLError("SQLite needs a file path: sqlite:///path/to/casework.db")
 
