@@ -41,6 +41,10 @@ def test_state_after_each_event_and_at_each_moment(sqlite_url: str, tmp_path: Pa
                 state_at(store, case_id, seq=beyond)
         with pytest.raises(TimeTravelError, match="no case nope"):
             state_at(store, "nope", seq=1)
+        # a moment before the case began: it did not exist, rather than existed with nothing in it
+        with pytest.raises(TimeTravelError, match=f"case {case_id} did not exist yet at 2026-03-02T08:59:00"
+                                                  r"\+00:00: it was started at 2026-03-02T09:00:00\+00:00"):
+            state_at(store, case_id, at=T0 - timedelta(minutes=1))
 
 
 def test_at_replays_a_prefix_of_the_log_when_event_times_go_back(db_url: str, tmp_path: Path) -> None:

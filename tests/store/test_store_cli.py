@@ -88,6 +88,19 @@ def test_due_before_honours_the_utc_offset(filled: str) -> None:
         assert [r.case_id for r in store.tasks(due_before=early + timedelta(minutes=1))] == ["p1"]
 
 
+def test_times_without_an_offset_are_the_organisations_clock(filled: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Visit site in p1 is due 2026-03-04T09:00Z, 10:00 in Amsterdam (winter time).
+    assert [r["case_id"] for r in _run(filled, "--due-before", "2026-03-04T09:30")] == ["p1"]  # UTC by default
+    monkeypatch.setenv("CASEWORK_TIMEZONE", "Europe/Amsterdam")
+    assert _run(filled, "--due-before", "2026-03-04T09:30") == []  # 08:30Z
+    assert [r["case_id"] for r in _run(filled, "--due-before", "2026-03-04T10:00")] == ["p1"]
+    shown = CliRunner().invoke(app, ["tasks", "--db", filled, "--case", "p1"], env={"COLUMNS": "200"})
+    assert "2026-03-04 10:00 CET" in shown.output, shown.output
+    monkeypatch.delenv("CASEWORK_TIMEZONE")
+    shown = CliRunner().invoke(app, ["tasks", "--db", filled, "--case", "p1"], env={"COLUMNS": "200"})
+    assert "2026-03-04 09:00 UTC" in shown.output, shown.output
+
+
 def test_an_unknown_state_is_refused_naming_the_states(filled: str) -> None:
     result = CliRunner().invoke(app, ["tasks", "--db", filled, "--state", "active", "--state", "bogus"])
     assert result.exit_code == 2
@@ -95,8 +108,8 @@ def test_an_unknown_state_is_refused_naming_the_states(filled: str) -> None:
 
 
 def test_a_bad_date_is_refused(filled: str) -> None:
-    result = CliRunner().invoke(app, ["tasks", "--db", filled, "--due-before", "next tuesday"])
-    assert result.exit_code == 2 and "is not ISO-8601" in result.output
+    result = CliRunner().invoke(app, ["tasks", "--db", filled, "--due-before", "next tuesday"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "is not an ISO-8601 date or time" in result.output
 
 
 @pytest.mark.parametrize("command", [["audit", "verify"], ["tasks"], ["export", "--format", "csv", "-o", "out.csv"]])

@@ -35,6 +35,9 @@ def state_at(store: Store, case_id: str, at: datetime | None = None, seq: int | 
     if at is not None:
         limit = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
         cut = next((i for i, e in enumerate(events) if _parse(e.at) > limit), len(events))
+        if cut == 0 and events:  # an empty replay would read as a case with nothing in it
+            raise TimeTravelError(f"case {case_id} did not exist yet at {limit.isoformat()}: it was started at "
+                                  f"{_parse(events[0].at).isoformat()}")
         events = events[:cut]
     definition = load_definition(definition_row.xml, deployed=True)
     return replay(definition, case_id, [Event.from_dict(e.engine_dict()) for e in events])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from contextlib import closing
 from typing import Annotated
@@ -12,17 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from casework.store import DEFAULT_DB
-
-
-def _moment(option: str, text: str | None) -> dt.datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO-8601 date or time", param_hint=option) from None
-    # A date or a time without an offset is read as UTC, the zone every stored event time is written in.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+from casework.store.cli import moment_option
 
 
 def suggest_feedback(
@@ -39,7 +28,8 @@ def suggest_feedback(
     from casework.insight.acceptance import FEEDBACK_TYPES, REASONS_SHOWN, acceptance
     from casework.store.cli import open_store
 
-    start, end = _moment("--since", since), _moment("--until", until)
+    start = moment_option("--since", since) if since is not None else None
+    end = moment_option("--until", until) if until is not None else None
     if start is not None and end is not None and start >= end:
         raise typer.BadParameter(f"--since {since} is not before --until {until}")
     with open_store(db, read_only="suggest feedback") as store, closing(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -173,6 +174,17 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
         raise typer.Exit(2) from exc
 
 
+def moment_option(option: str, text: str) -> datetime:
+    """A date or time given on the command line (ISO-8601, a trailing Z too). One without an offset is a wall-clock
+    time in the organisation's zone (CASEWORK_TIMEZONE, default UTC), as `import-log` reads a log's: an operator in
+    Amsterdam who asks for tasks due before 17:00 means Amsterdam's 17:00."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO-8601 date or time", param_hint=option) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=organisation_zone())
+
+
 @audit_app.command("verify")
 def verify_cmd(
     db: DbOption = DEFAULT_DB,
@@ -249,14 +261,10 @@ def state_at_cmd(
 ) -> None:
     """Print the case as it stood after event SEQ or at time AT, rebuilt by replaying its log."""
     import json
-    from datetime import datetime
 
     from casework.audit.timetravel import TimeTravelError, state_at
 
-    try:
-        moment = datetime.fromisoformat(at) if at else None
-    except ValueError as exc:
-        raise typer.BadParameter(f"--at {at!r} is not ISO-8601") from exc
+    moment = moment_option("--at", at) if at else None
     with open_store(db, read_only="audit state-at") as store:
         try:
             state = state_at(store, case_id, at=moment, seq=seq)
@@ -419,20 +427,14 @@ def tasks_cmd(
     """List tasks from the inbox projection: a user's work, a group's queue, what is offered to a user, what
     falls due."""
     import json
-    from datetime import UTC, datetime
 
     from rich.console import Console
     from rich.table import Table
 
     if state:
         _check_states(state)
-    due: datetime | None = None
-    if due_before is not None:
-        try:
-            due = datetime.fromisoformat(due_before.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise typer.BadParameter(f"--due-before {due_before!r} is not ISO-8601") from exc
-        due = due.replace(tzinfo=UTC) if due.tzinfo is None else due
+    due = moment_option("--due-before", due_before) if due_before is not None else None
+    zone = organisation_zone()
     with open_store(db, read_only="tasks") as store:
         rows = store.tasks(
             case_id=case,
@@ -457,8 +459,13 @@ def tasks_cmd(
     table = Table("case", "task", "state", "owner", "groups", "candidates", "due", title=f"{len(rows)} tasks")
     for r in rows:
         table.add_row(r.case_id, r.name or r.item_id, r.state, r.owner or "", ", ".join(r.candidate_groups),
-                      ", ".join(r.candidate_users), r.due_at.strftime("%Y-%m-%d %H:%M") if r.due_at else "")
+                      ", ".join(r.candidate_users), _clock(r.due_at, zone))
     Console().print(table)
+
+
+def _clock(moment: datetime | None, zone: tzinfo) -> str:
+    # On the organisation's clock, and saying which: a bare 09:00 from a store that keeps UTC was an hour or two off.
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if moment is not None else ""
 
 
 def register(app: typer.Typer) -> None:
