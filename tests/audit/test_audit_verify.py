@@ -461,6 +461,9 @@ def test_a_database_has_one_witness_tag_however_its_url_is_written(tmp_path) -> 
     pg = {database_tag(u) for u in ("postgresql://ann:one@db.example/cases", "postgres://bob@db.example:5432/cases",
                                     "postgresql+psycopg://db.example:5432/cases")}
     assert len(pg) == 1 and database_tag("postgresql://db.example/other") not in pg
+    # how to connect is not where: TLS, a timeout or the client's name leave the database the same; a schema not
+    assert database_tag("postgresql://db.example/cases?sslmode=require&connect_timeout=5&application_name=w") in pg
+    assert database_tag("postgresql://db.example/cases?options=-csearch_path%3Dother") not in pg
     assert database_tag(f"sqlite:///{tmp_path / 'a.db'}") == database_tag(f"sqlite:///{tmp_path / 'x' / '..' / 'a.db'}")
 
 

@@ -34,6 +34,9 @@ def witness_path(key_path: Path) -> Path:
     return key_path.with_name(key_path.name + ".witness")
 
 
+_LOCATION = frozenset({"host", "hostaddr", "port", "dbname", "options", "service"})  # libpq's, in a URL's query
+
+
 def database_tag(url: str) -> str:
     """Where the database is (file, or server and database and search path), without user or password: 16 hex
     digits of its SHA-256."""
@@ -42,7 +45,9 @@ def database_tag(url: str) -> str:
     if backend == "sqlite":
         where = f"sqlite:{sqlite_file(parsed).resolve()}"  # the same file however the URL names it
     else:
-        options = sorted((k, str(v)) for k, v in parsed.query.items())
+        # Only the connection parameters that choose the database or its schema: `?sslmode=require` or an
+        # application_name names the same database, and a tag that changed with them lost its witnessed checkpoints.
+        options = sorted((k, str(v)) for k, v in parsed.query.items() if k in _LOCATION)
         port = parsed.port or (5432 if backend == "postgresql" else "")
         where = f"{backend}:{parsed.host or ''}:{port}/{parsed.database or ''}?{options}"
     return hashlib.sha256(where.encode("utf-8")).hexdigest()[:16]
