@@ -179,6 +179,7 @@ def test_import_log_of_a_path_that_is_no_log_file_creates_no_database(tmp_path: 
     (b"case_id,activity,timestamp\nA,Register,2020-01-01T10:00:00\nA,Close,yesterday\n",
      "line 3: timestamp 'yesterday' is not ISO-8601"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", ""),
+    (b"case_id,activity,timestamp\n", "no events"),
 ])
 def test_import_log_of_a_log_that_cannot_be_imported_creates_no_database(
     tmp_path: Path, content: bytes, said: str

@@ -233,7 +233,10 @@ def read_checked(
             storable.check_text(name, "the name")
         except storable.NotStorable as exc:
             raise LogImportError(str(exc)) from None
-    return read_log(path, name, zone)[:limit]
+    cases = read_log(path, name, zone)[:limit]
+    if not cases:  # a header alone: an export that went wrong, not a log of nothing to keep
+        raise LogImportError(f"{path}: no events")
+    return cases
 
 
 def import_log(
