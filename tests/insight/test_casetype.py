@@ -150,5 +150,5 @@ def test_invalid_toml_and_missing_table_are_readable() -> None:
 
 
 def test_unknown_bundled_case_type() -> None:
-    with pytest.raises(KeyError, match="no bundled case type 'nope'"):
+    with pytest.raises(CaseTypeError, match="no bundled case type 'nope'"):
         bundled_case_type("nope")

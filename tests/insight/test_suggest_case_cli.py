@@ -52,7 +52,7 @@ def test_unknown_case_and_missing_options_are_clear_errors(tmp_path: Path) -> No
     neither = runner.invoke(app, ["suggest", "case", case_id, "--db", url])
     assert neither.exit_code == 2 and "give --model, --case-type or both" in neither.output
     bad_type = runner.invoke(app, ["suggest", "case", case_id, "--db", url, "--case-type", "nonsense"])
-    assert bad_type.exit_code == 1 and "no bundled case type 'nonsense'" in bad_type.output
+    assert bad_type.exit_code == 1 and bad_type.output.startswith("error: case type: no bundled case type 'nonsense' (")
 
 
 def test_a_model_file_that_cannot_be_loaded_is_named_with_the_reason(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ def suggest_case(
     if case_type is not None:
         try:
             kind = load_case_type(case_type) if case_type.endswith(".toml") else bundled_case_type(case_type)
-        except (CaseTypeError, KeyError, OSError) as exc:
+        except (CaseTypeError, OSError) as exc:
             typer.echo(f"error: case type: {exc}", err=True)
             raise typer.Exit(1) from exc
     with open_store(db, read_only="suggest case") as store:

@@ -189,7 +189,7 @@ def bundled_case_types() -> list[str]:
 def bundled_case_type(name: str) -> CaseType:
     entry = resources.files("casework.insight").joinpath("case_types", f"{name}.toml")
     if not entry.is_file():
-        raise KeyError(f"no bundled case type {name!r} (have: {', '.join(bundled_case_types()) or 'none'})")
+        raise CaseTypeError(f"no bundled case type {name!r} (have: {', '.join(bundled_case_types()) or 'none'})")
     return parse_case_type(entry.read_text(encoding="utf-8"), source=f"case_types/{name}.toml")
 
 

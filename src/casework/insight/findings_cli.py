@@ -78,7 +78,7 @@ def suggest_refresh(
                 judged, found = FindingsWatcher(service, kinds, insight, zone).refresh_open()
             finally:
                 service.close()
-    except (CaseTypeError, KeyError, OSError, ModelFileError, ValueError) as exc:
+    except (CaseTypeError, OSError, ModelFileError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     except SQLAlchemyError as exc:
