@@ -8,6 +8,7 @@ from casework.demo import demo_definition
 from casework.insight.casetype import (
     ActionSpec,
     CaseTypeError,
+    UnknownCaseType,
     bundled_case_type,
     bundled_case_types,
     load_case_type,
@@ -150,5 +151,5 @@ def test_invalid_toml_and_missing_table_are_readable() -> None:
 
 
 def test_unknown_bundled_case_type() -> None:
-    with pytest.raises(CaseTypeError, match="no bundled case type 'nope'"):
+    with pytest.raises(UnknownCaseType, match="no bundled case type 'nope'"):
         bundled_case_type("nope")

@@ -28,7 +28,7 @@ def suggest_case(
 ) -> None:
     """Suggest what to do next on a case, with reasons, and flag what looks wrong. People decide; nothing is changed."""
     from casework.insight.advisor import PathProbability, RemainingSeconds, next_best_actions
-    from casework.insight.casetype import CaseTypeError, bundled_case_type, load_case_type
+    from casework.insight.casetype import CaseTypeError, UnknownCaseType, bundled_case_type, load_case_type
     from casework.insight.flags import assess
     from casework.insight.modelfile import InsightModel, ModelFileError
     from casework.insight.watch import stored_documents
@@ -49,7 +49,7 @@ def suggest_case(
     if case_type is not None:
         try:
             kind = load_case_type(case_type) if case_type.endswith(".toml") else bundled_case_type(case_type)
-        except (CaseTypeError, OSError) as exc:
+        except (CaseTypeError, UnknownCaseType, OSError) as exc:
             typer.echo(f"error: case type: {exc}", err=True)
             raise typer.Exit(1) from exc
     with open_store(db, read_only="suggest case") as store:

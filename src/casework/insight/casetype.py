@@ -88,6 +88,10 @@ class CaseTypeError(ValueError):
         super().__init__(f"{source}: invalid case type:\n" + "\n".join(f"  - {p}" for p in self.problems))
 
 
+class UnknownCaseType(ValueError):
+    """No bundled case type has the name asked for."""
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
@@ -189,7 +193,7 @@ def bundled_case_types() -> list[str]:
 def bundled_case_type(name: str) -> CaseType:
     entry = resources.files("casework.insight").joinpath("case_types", f"{name}.toml")
     if not entry.is_file():
-        raise CaseTypeError(f"no bundled case type {name!r} (have: {', '.join(bundled_case_types()) or 'none'})")
+        raise UnknownCaseType(f"no bundled case type {name!r} (have: {', '.join(bundled_case_types()) or 'none'})")
     return parse_case_type(entry.read_text(encoding="utf-8"), source=f"case_types/{name}.toml")
 
 

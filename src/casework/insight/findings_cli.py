@@ -62,7 +62,7 @@ def suggest_refresh(
     pass while nobody touches a case)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from casework.insight.casetype import CaseTypeError, bundled_case_type, load_case_type
+    from casework.insight.casetype import CaseTypeError, UnknownCaseType, bundled_case_type, load_case_type
     from casework.insight.modelfile import InsightModel, ModelFileError
     from casework.insight.watch import FindingsWatcher
     from casework.service import CaseService
@@ -78,7 +78,7 @@ def suggest_refresh(
                 judged, found = FindingsWatcher(service, kinds, insight, zone).refresh_open()
             finally:
                 service.close()
-    except (CaseTypeError, OSError, ModelFileError, ValueError) as exc:
+    except (CaseTypeError, UnknownCaseType, OSError, ModelFileError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     except SQLAlchemyError as exc:
