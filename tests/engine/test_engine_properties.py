@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import event as event_note
 from hypothesis import strategies as st
 
-from casework.engine import CaseState, CommandRejected, commands, execute, plan_for, replay
+from casework.engine import CaseState, CommandRejected, Event, commands, execute, plan_for, replay
 from casework.engine.lifecycle import PREVIOUS, table_for
 from casework.engine.runner import Run
 from casework.model import CaseDefinition, load_definition
@@ -266,6 +266,23 @@ OWN_MODEL_NAMES = sorted(p.name for p in OWN_MODELS.glob("*.cmmn"))
 # comes near it is a loop the bound merely caught.
 MODEST = 300
 
+
+def _run_checked(
+    definition: CaseDefinition, state: CaseState, command: commands.Command, now: dt.datetime
+) -> list[Event] | None:
+    """Run a random command: a rejected one (None) must leave the case as it was and not be a runaway; an accepted
+    one makes a modest number of changes."""
+    before = copy.deepcopy(state.to_dict())
+    try:
+        events = execute(definition, state, command, now)
+    except CommandRejected as exc:
+        assert "changes to the case" not in str(exc), f"{command} ran away: {exc}"
+        assert state.to_dict() == before, f"a rejected {type(command).__name__} changed the case"
+        event_note(f"rejected {type(command).__name__}: {str(exc)[:40]}")
+        return None
+    assert len(events) < MODEST, f"{command} made {len(events)} changes"
+    return events
+
 adaptive_step = st.tuples(
     st.sampled_from(["add", "add", "add", "dependency", "complete", "start_manual", "skip", "remove", "suspend",
                      "resume", "terminate", "occur", "complete_stage"]),
@@ -319,14 +336,9 @@ def test_random_adaptive_commands_with_repetition_always_settle(model: str, step
         command = _adaptive_command(state, definition, action, a, b)
         if command is None:
             continue
-        before = copy.deepcopy(state.to_dict())
-        try:
-            events = execute(definition, state, command, now)
-        except CommandRejected as exc:
-            assert "changes to the case" not in str(exc), f"{command} ran away: {exc}"
-            assert state.to_dict() == before, "a rejected command changed the case"
+        events = _run_checked(definition, state, command, now)
+        if events is None:
             continue
-        assert len(events) < MODEST, f"{command} made {len(events)} changes"
         log.extend(events)
     assert replay(definition, "p1", log).to_dict() == state.to_dict()
 
@@ -437,15 +449,9 @@ def test_random_plan_changes_and_migrations_keep_invariants_and_replay(start: di
         command = _feature_command(state, definition, action, a, b)
         if command is None:
             continue
-        before = copy.deepcopy(state.to_dict())
-        try:
-            events = execute(definition, state, command, now)
-        except CommandRejected as exc:
-            assert "changes to the case" not in str(exc), f"{command} ran away: {exc}"
-            assert state.to_dict() == before, f"a rejected {type(command).__name__} changed the case"
-            event_note(f"rejected {type(command).__name__}: {str(exc)[:40]}")
+        events = _run_checked(definition, state, command, now)
+        if events is None:
             continue
-        assert len(events) < MODEST, f"{command} made {len(events)} changes"
         if isinstance(command, commands.Migrate):
             definition = command.definition
         log.extend(events)

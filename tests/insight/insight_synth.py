@@ -49,3 +49,19 @@ def timing_log(n_cases: int = 600, seed: int = 3) -> list[Row]:
         for activity, when in events:
             rows.append((f"c{i}", activity, when.isoformat(), "ann" if quick else "bob"))
     return rows
+
+
+def registered_claim(tmp_path: Path, amount: int, now: datetime) -> tuple[str, str]:
+    """A SQLite store holding one demo insurance claim, registered at `now`: (database URL, case id)."""
+    from casework.demo import demo_model_xml
+    from casework.engine import commands
+    from casework.service import CaseService
+    from casework.store import Store
+
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    with Store.open(url) as store:
+        service = CaseService(store)
+        key, _ = service.deploy(demo_model_xml("insurance_claim.cmmn"))
+        case_id = service.start_case(key, {"amount": amount}, actor="ann", now=now).case_id
+        service.execute(case_id, commands.CompleteItem(item="Register claim", actor="ann"), now)
+    return url, case_id

@@ -3,31 +3,17 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from insight_synth import timing_log, write_log
+from insight_synth import registered_claim, timing_log, write_log
 from typer.testing import CliRunner
 
 from casework.cli import app
-from casework.demo import demo_model_xml
-from casework.engine import commands
-from casework.service import CaseService
-from casework.store import Store
 
 runner = CliRunner()
 NOW = dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC)
 
 
-def _stored_case(tmp_path: Path) -> tuple[str, str]:
-    url = f"sqlite:///{tmp_path / 'cases.db'}"
-    with Store.open(url) as store:
-        service = CaseService(store)
-        key, _ = service.deploy(demo_model_xml("insurance_claim.cmmn"))
-        case_id = service.start_case(key, {"amount": 12500}, actor="ann", now=NOW).case_id
-        service.execute(case_id, commands.CompleteItem(item="Register claim", actor="ann"), NOW)
-    return url, case_id
-
-
 def test_flags_and_next_actions_for_a_stored_case(tmp_path: Path) -> None:
-    url, case_id = _stored_case(tmp_path)
+    url, case_id = registered_claim(tmp_path, 12500, NOW)
     log = write_log(tmp_path / "claims.csv.gz", timing_log(300))
     model = tmp_path / "model.json.gz"
     trained = runner.invoke(app, ["suggest", "train", str(log), "--out", str(model), "--trained-at", "20260301"])
@@ -46,7 +32,7 @@ def test_flags_and_next_actions_for_a_stored_case(tmp_path: Path) -> None:
 
 
 def test_unknown_case_and_missing_options_are_clear_errors(tmp_path: Path) -> None:
-    url, case_id = _stored_case(tmp_path)
+    url, case_id = registered_claim(tmp_path, 12500, NOW)
     missing = runner.invoke(app, ["suggest", "case", "nope", "--db", url, "--case-type", "insurance_claim"])
     assert missing.exit_code == 1 and "no case nope" in missing.output
     neither = runner.invoke(app, ["suggest", "case", case_id, "--db", url])
@@ -59,7 +45,7 @@ def test_a_model_file_that_cannot_be_loaded_is_named_with_the_reason(tmp_path: P
     import gzip
     import json
 
-    url, case_id = _stored_case(tmp_path)
+    url, case_id = registered_claim(tmp_path, 12500, NOW)
     not_gzip = tmp_path / "notes.txt"
     not_gzip.write_text("hello")
     other_json = tmp_path / "other.json.gz"
@@ -105,7 +91,7 @@ def test_an_interrupted_save_leaves_the_previous_model_whole(tmp_path: Path, mon
 
 
 def test_a_case_type_or_model_of_another_process_is_not_applied_silently(tmp_path: Path) -> None:
-    url, case_id = _stored_case(tmp_path)
+    url, case_id = registered_claim(tmp_path, 12500, NOW)
     other = tmp_path / "other.toml"
     other.write_text('[case_type]\nkey = "permits"\ndefinition = "buildingPermit"\nlabel = "Building permit"\n'
                      '[[fields]]\nname = "parcel"\n')

@@ -8,15 +8,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from insight_synth import write_log
+from insight_synth import registered_claim, write_log
 from typer.testing import CliRunner
 
 from casework.cli import app
-from casework.demo import demo_model_xml
-from casework.engine import commands
 from casework.insight.advisor import RemainingSeconds
 from casework.insight.modelfile import InsightModel
-from casework.service import CaseService
 from casework.store import Store
 
 runner = CliRunner()
@@ -47,16 +44,6 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _registered_case(tmp_path: Path) -> tuple[str, str]:
-    url = f"sqlite:///{tmp_path / 'cases.db'}"
-    with Store.open(url) as store:
-        service = CaseService(store)
-        key, _ = service.deploy(demo_model_xml("insurance_claim.cmmn"))
-        case_id = service.start_case(key, {"amount": 500}, actor="ann", now=REGISTERED).case_id
-        service.execute(case_id, commands.CompleteItem(item="Register claim", actor="ann"), REGISTERED)
-    return url, case_id
-
-
 def _first_suggestion(url: str, case_id: str, model: Path, zone: str | None) -> str:
     result = runner.invoke(app, ["suggest", "case", case_id, "--db", url, "--model", str(model), "--k", "1"],
                            env={"COLUMNS": "250", "CASEWORK_TIMEZONE": zone})
@@ -65,7 +52,7 @@ def _first_suggestion(url: str, case_id: str, model: Path, zone: str | None) -> 
 
 
 def test_a_live_case_is_read_in_the_organisations_clock(tmp_path: Path, model: Path) -> None:
-    url, case_id = _registered_case(tmp_path)
+    url, case_id = registered_claim(tmp_path, 500, REGISTERED)
     # stored at 10:15 UTC: 12:15 on an Amsterdam clock, the afternoon the model learned leads to a site visit
     assert _first_suggestion(url, case_id, model, "Europe/Amsterdam") == "Site visit"
     # UTC, by default or named, reads the stored instant as it is: 10:15, a morning
@@ -83,7 +70,7 @@ def test_the_remaining_time_of_a_live_case_is_read_in_the_organisations_clock(mo
 
 
 def test_an_unknown_zone_stops_suggest_case_with_one_line(tmp_path: Path, model: Path) -> None:
-    url, case_id = _registered_case(tmp_path)
+    url, case_id = registered_claim(tmp_path, 500, REGISTERED)
     result = runner.invoke(app, ["suggest", "case", case_id, "--db", url, "--model", str(model)],
                            env={"CASEWORK_TIMEZONE": "Mars/Olympus_Mons"})
     assert result.exit_code == 2 and result.stdout == ""
@@ -92,7 +79,7 @@ def test_an_unknown_zone_stops_suggest_case_with_one_line(tmp_path: Path, model:
 
 
 def test_an_unknown_zone_stops_suggest_refresh_before_it_judges(tmp_path: Path) -> None:
-    url, _ = _registered_case(tmp_path)
+    url, _ = registered_claim(tmp_path, 500, REGISTERED)
     result = runner.invoke(app, ["suggest", "refresh", "--case-type", "insurance_claim", "--db", url],
                            env={"CASEWORK_TIMEZONE": "Europe/Amsterdm"})
     assert result.exit_code == 2 and result.stdout == ""
