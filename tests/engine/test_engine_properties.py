@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from casework.engine import CaseState, CommandRejected, Event, commands, execute, plan_for, replay
 from casework.engine.lifecycle import PREVIOUS, table_for
 from casework.engine.runner import Run
+from casework.engine.state import ItemInstance
 from casework.model import CaseDefinition, load_definition
 from casework.model.validation import find_entry_cycle
 from casework.paths import shared_dir
@@ -294,7 +296,6 @@ adaptive_step = st.tuples(
 def _adaptive_command(state: CaseState, definition: CaseDefinition, action: str, a: int, b: int):
     items = list(state.items.values())  # the case plan included: commands must refuse it, not break on it
     names = sorted({i.name for i in items}) + sorted({d.name for d in plan_for(definition, state).items.values()})
-    by_state = lambda *states: [i.id for i in items if i.state in states]  # noqa: E731
     if action == "add":
         stages = sorted({i.name for i in items if i.kind == "stage"})
         after = tuple(names[(b >> k) % len(names)] for k in range(b % 3))
@@ -305,21 +306,37 @@ def _adaptive_command(state: CaseState, definition: CaseDefinition, action: str,
         )
     if action == "dependency":
         return commands.AddDependency(item=names[a % len(names)], after=(names[b % len(names)],), actor="ann")
-    target = {
-        "complete": lambda: _pick(by_state("active", "available"), a),
-        "start_manual": lambda: _pick(by_state("enabled"), a),
-        "suspend": lambda: _pick(by_state("active", "available"), a),
-        "resume": lambda: _pick(by_state("suspended"), a),
-        "complete_stage": lambda: _pick([i.id for i in items if i.kind == "stage" and i.state == "active"], a),
-    }.get(action, lambda: _pick([i.id for i in items if i.open], a))()
-    if target is None:
-        return None
-    make = {
-        "complete": commands.CompleteItem, "start_manual": commands.StartItem, "skip": commands.SkipItem,
-        "remove": commands.RemoveItem, "suspend": commands.SuspendItem, "resume": commands.ResumeItem,
-        "terminate": commands.TerminateItem, "occur": commands.OccurEvent, "complete_stage": commands.CompleteStage,
-    }[action]
-    return make(item=target, actor="ann")
+    return _item_command(items, action, a, actor="ann")
+
+
+_ITEM_COMMANDS: dict[str, type[commands.ItemCommand]] = {
+    "complete": commands.CompleteItem, "start_manual": commands.StartItem, "skip": commands.SkipItem,
+    "remove": commands.RemoveItem, "suspend": commands.SuspendItem, "resume": commands.ResumeItem,
+    "terminate": commands.TerminateItem, "occur": commands.OccurEvent, "complete_stage": commands.CompleteStage,
+}
+
+
+def _item_command(
+    items: list[ItemInstance], action: str, a: int, actor: str = "system", removable: Sequence[str] | None = None
+) -> commands.ItemCommand | None:
+    """`action` on the a-th of the items in a state it can take (any open one for the others); a removal names one
+    not yet started or one of `removable` (plan item names), when given. None when there is none."""
+    def by_state(*states: str) -> list[str]:
+        return [i.id for i in items if i.state in states]
+
+    pools = {
+        "complete": lambda: by_state("active", "available"),
+        "start_manual": lambda: by_state("enabled"),
+        "suspend": lambda: by_state("active", "available"),
+        "resume": lambda: by_state("suspended"),
+        "complete_stage": lambda: [i.id for i in items if i.kind == "stage" and i.state == "active"],
+    }
+    if action == "remove" and removable is not None:
+        pool = [*by_state("available", "enabled", "disabled"), *removable]
+    else:
+        pool = pools.get(action, lambda: [i.id for i in items if i.open])()
+    target = _pick(pool, a)
+    return None if target is None else _ITEM_COMMANDS[action](item=target, actor=actor)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -398,7 +415,6 @@ FEATURE_VARIABLES = ["order", "line", "quick"]
 def _feature_command(state: CaseState, definition: CaseDefinition, action: str, a: int, b: int):
     items = [i for i in state.items.values() if i.id != state.root]
     names = sorted({d.name for d in plan_for(definition, state).items.values()})
-    by_state = lambda *states: [i.id for i in items if i.state in states]  # noqa: E731
     if action == "set_var":
         return commands.SetVariables(variables={FEATURE_VARIABLES[a % 3]: [True, False, b, None][b % 4]})
     if action == "delete_var":
@@ -417,22 +433,7 @@ def _feature_command(state: CaseState, definition: CaseDefinition, action: str, 
         return commands.AddDependency(item=_pick(pool, a) or "none", after=(_pick(pool, b) or "none",))
     if action == "plan":
         return commands.PlanItem(item="Read more" if a % 2 else _pick(names, a) or "none")
-    target = {
-        "complete": lambda: _pick(by_state("active", "available"), a),
-        "start_manual": lambda: _pick(by_state("enabled"), a),
-        "suspend": lambda: _pick(by_state("active", "available"), a),
-        "resume": lambda: _pick(by_state("suspended"), a),
-        "complete_stage": lambda: _pick([i.id for i in items if i.kind == "stage" and i.state == "active"], a),
-        "remove": lambda: _pick([*by_state("available", "enabled", "disabled"), *names], a),
-    }.get(action, lambda: _pick([i.id for i in items if i.open], a))()
-    if target is None:
-        return None
-    make = {
-        "complete": commands.CompleteItem, "start_manual": commands.StartItem, "skip": commands.SkipItem,
-        "remove": commands.RemoveItem, "suspend": commands.SuspendItem, "resume": commands.ResumeItem,
-        "terminate": commands.TerminateItem, "complete_stage": commands.CompleteStage,
-    }[action]
-    return make(item=target)
+    return _item_command(items, action, a, removable=names)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
