@@ -24,6 +24,9 @@ def repeats_stuck_on_spent_dependencies(definition: CaseDefinition, state: CaseS
     plan = plan_for(definition, state)
     items = dict(plan.items)
     completed = {i.def_id for i in state.items.values() if i.state == "completed"}
+    # An item with an open instance can still complete (a timer cycle's next firing: it repeats by its timer, not by
+    # a repetition rule).
+    pending = {i.def_id for i in state.items.values() if i.open}
     stuck = []
     for instance in state.items.values():
         owner = items.get(instance.def_id)
@@ -37,6 +40,7 @@ def repeats_stuck_on_spent_dependencies(definition: CaseDefinition, state: CaseS
                 if n not in heard
                 and part.added
                 and part.source in completed
+                and part.source not in pending
                 and part.source not in plan.removed
                 and _once_only(items, part.source)
             )

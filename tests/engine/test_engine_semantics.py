@@ -413,6 +413,35 @@ def test_an_exit_on_part_heard_while_the_item_waited_is_remembered_when_it_start
     assert case.replays()
 
 
+def test_a_waiting_milestone_suspended_and_resumed_keeps_what_its_entry_criterion_heard() -> None:
+    # Milestone B is reached when both C and D have completed; C completes, a worker puts B on hold (a milestone
+    # can be suspended while it waits) and takes it off again, then D completes.
+    both = ('<planItem id="pC" name="C" definitionRef="C"/><planItem id="pD" name="D" definitionRef="D"/>'
+            '<planItem id="pB" name="B" definitionRef="B"><entryCriterion id="enB" sentryRef="sCD"/></planItem>'
+            f'<sentry id="sCD">{_on("pC")}{_on("pD")}</sentry>'
+            '<milestone id="B"/><humanTask id="C"/><humanTask id="D"/>')
+    case = _Case(_model(both))
+    case.run(commands.CompleteItem(item="C"))
+    case.run(commands.SuspendItem(item="B"))
+    case.run(commands.ResumeItem(item="B"))
+    assert case.states("B") == ["available"]
+    case.run(commands.CompleteItem(item="D"))
+    assert case.states("B") == ["completed"]
+    assert case.replays()
+
+
+def test_a_milestone_on_hold_while_the_item_it_was_made_to_wait_for_completes_is_reached_when_resumed() -> None:
+    # "B after C", added at run time: C completes while B is on hold; B would otherwise wait for ever.
+    case = _Case(_model('<planItem id="pC" name="C" definitionRef="C"/><humanTask id="C"/>'))
+    case.run(commands.AddItem(kind="milestone", name="B", after=("C",)))
+    case.run(commands.SuspendItem(item="B"))
+    case.run(commands.CompleteItem(item="C"))
+    assert case.states("B") == ["suspended"]
+    case.run(commands.ResumeItem(item="B"))
+    assert case.states("B") == ["completed"]
+    assert case.replays()
+
+
 # -- stages open for planning ----------------------------------------------------------------------------------------
 def test_a_stage_added_empty_waits_for_the_work_planned_into_it() -> None:
     case = _Case(_model('<planItem id="pA" name="A" definitionRef="A"/><humanTask id="A"/>'))

@@ -233,13 +233,18 @@ class Run:
         payload: dict[str, Any] = {"id": item.id, "transition": transition, "from": before, "to": to}
         if held_by_parent:
             payload["held_by_parent"] = True
-        leaving = before == AVAILABLE and item.memory and to not in TERMINAL
-        kept = self.exit_memory(item) if leaving and not held_by_parent and transition != "parentSuspend" else None
+        kept: dict[str, list[int]] | None = None
+        if before == AVAILABLE and item.memory and to not in TERMINAL and not held_by_parent:
+            # Leaving available forgets the sentries that fired (see `events`), but exit criteria still apply: what
+            # their on-parts heard is remembered until they fire (CMMN 1.1 §8.4.2, §7.4 sentries). A worker who
+            # suspends a waiting item puts it on hold: resumed, it waits on with what its entry criteria heard.
+            # Restated by events, so that replay agrees without `apply` deciding which memory stays.
+            if transition == "suspend":
+                kept = {criterion: list(parts) for criterion, parts in item.memory.items()}
+            elif transition != "parentSuspend":
+                kept = self.exit_memory(item)
         self.emit("item_transition", payload)
         if kept:
-            # Leaving available forgets the sentries that fired (see `events`), but exit criteria still apply: what
-            # their on-parts heard is remembered until they fire (CMMN 1.1 §8.4.2, §7.4 sentries). Restated by
-            # events, so that replay agrees without `apply` deciding which criteria are exit criteria.
             for criterion_id, parts in kept.items():
                 self.emit("memory", {"id": item.id, "criterion": criterion_id, "parts": parts})
         # None only for an instance whose item left the plan in a migration and is being closed.
@@ -436,6 +441,16 @@ class Run:
                 settled[criterion.id] = parts
         return settled
 
+    def hear_settled_dependencies(self, item: ItemInstance) -> None:
+        """An item on hold hears nothing; a dependency added at run time whose item completed meanwhile, and cannot
+        complete again, is met all the same ("B after A" waits until A is done, see `create_next`): stated by memory
+        events, or the item would wait for ever."""
+        for criterion_id, parts in self.settled_dependencies(self.plan.items[item.def_id]).items():
+            heard = item.memory.get(criterion_id, [])
+            merged = sorted({*heard, *parts})
+            if merged != sorted(heard):
+                self.emit("memory", {"id": item.id, "criterion": criterion_id, "parts": merged})
+
     def may_come_again(self, def_id: str) -> bool:
         """Whether item ``def_id`` has an open instance or may get a new one: it repeats (its next instance exists
         while the series goes on), it is discretionary (planned again), or a stage around it may start anew."""
@@ -610,6 +625,7 @@ class Run:
     def wake(self, item: ItemInstance) -> None:
         """An item waits again after a suspension: its criteria may hold by now (on-parts it heard meanwhile, case
         data that changed), and one that waits for nothing starts."""
+        self.hear_settled_dependencies(item)
         self.schedule_criteria(item)
         if not self.plan.items[item.def_id].entry:
             self.queue.append(lambda: self.activate_if_available(item))
