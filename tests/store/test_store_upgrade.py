@@ -122,3 +122,28 @@ def test_a_read_only_command_leaves_the_file_as_it_was(sqlite_url: str, tmp_path
     assert result.exit_code in (0, 1), result.output  # state-at: no such case
     assert path.read_bytes() == before  # before: switched to WAL mode, the file's header rewritten
     assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(path.name)) == [path.name]
+
+
+def test_the_head_revision_casework_knows_without_alembic_is_the_newest_migration() -> None:
+    # migrate.HEAD spares every command Alembic's import; a migration added without raising it would leave databases
+    # a revision behind, and the read-only commands would refuse every current one.
+    from alembic.script import ScriptDirectory
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_the_revision_is_read_as_alembic_reads_it(db_url: str, tmp_path: Path) -> None:
+    from alembic.runtime.migration import MigrationContext
+
+    from casework.store.migrate import revision_of
+
+    Store.open(db_url, audit_key=tmp_path / "k").close()
+    engine = create_store_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            assert revision_of(conn) == MigrationContext.configure(conn).get_current_revision() == head_revision()
+            conn.execute(text("DELETE FROM alembic_version"))
+            assert revision_of(conn) is None is MigrationContext.configure(conn).get_current_revision()
+            conn.rollback()
+    finally:
+        engine.dispose()
