@@ -206,3 +206,9 @@ def test_a_read_that_relies_on_an_immutable_url_says_so(backup: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"note: {backup} was read as immutable, as the URL says: a change made meanwhile is not seen" in (
         result.output)
+
+
+@pytest.mark.parametrize("flag", ["uri=TRUE", "uri=True", "uri=true&uri=true"])
+def test_the_uri_flag_spelled_as_the_driver_reads_it_names_the_same_file(tmp_path: Path, flag: str) -> None:
+    parsed = parse_url(f"sqlite:///file:{tmp_path / 'c.db'}?{flag}&mode=ro")
+    assert parsed.query == {"uri": "true", "mode": "ro"} and sqlite_file(parsed) == tmp_path / "c.db"

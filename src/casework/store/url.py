@@ -32,6 +32,7 @@ def parse_url(url: str) -> URL:
         raise StoreURLError(f"not a database URL: {url!r} (use sqlite:///path or postgresql://...)") from exc
     backend = parsed.get_backend_name()
     if backend == "sqlite":
+        parsed = _uri_flag_spelled_once(parsed)
         _check_sqlite(parsed)
         return parsed.set(drivername="sqlite+pysqlite")
     if backend in ("postgresql", "postgres"):
@@ -43,6 +44,16 @@ def parse_url(url: str) -> URL:
             )
         return parsed.set(drivername="postgresql+psycopg")
     raise StoreURLError(f"unsupported database {backend!r}: use sqlite:///path or postgresql://...")
+
+
+def _uri_flag_spelled_once(parsed: URL) -> URL:
+    """`uri=TRUE`, or `uri=true` given twice, as `uri=true`: the driver reads them so (SQLAlchemy's asbool), and the
+    checks below took them for ?options on a plain path."""
+    flag = parsed.query.get("uri")
+    values = (flag,) if isinstance(flag, str) else tuple(flag or ())
+    if values and all(v.lower() == "true" for v in values) and flag != "true":
+        return parsed.update_query_dict({"uri": "true"})
+    return parsed
 
 
 def _check_sqlite(parsed: URL) -> None:
