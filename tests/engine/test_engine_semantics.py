@@ -545,6 +545,56 @@ def test_a_child_case_file_item_the_case_starts_with_is_added_to_its_parent() ->
     assert case.states("View photo") == ["active"]
 
 
+# A claim composes its photo, which composes its thumbnail; the report is the claim's other child.
+NESTED = load_definition(
+    f'<definitions {NS}><case id="m"><caseFileModel><caseFileItem id="cfClaim" name="claim"><children>'
+    '<caseFileItem id="cfPhoto" name="photo"><children><caseFileItem id="cfThumb" name="thumb"/></children>'
+    '</caseFileItem><caseFileItem id="cfReport" name="report"/></children></caseFileItem>'
+    '<caseFileItem id="cfNote" name="note"/></caseFileModel>'
+    '<casePlanModel id="plan" name="Plan">'
+    '<planItem id="pT" name="Thumb gone" definitionRef="t"><entryCriterion sentryRef="sT"/></planItem>'
+    '<planItem id="pP" name="Photo lost thumb" definitionRef="t"><entryCriterion sentryRef="sP"/></planItem>'
+    '<planItem id="pC" name="Claim lost child" definitionRef="t"><entryCriterion sentryRef="sC"/></planItem>'
+    '<planItem id="pB" name="Both gone" definitionRef="t"><entryCriterion sentryRef="sB"/></planItem>'
+    f'<sentry id="sT">{_on_file("cfThumb", "delete")}</sentry>'
+    f'<sentry id="sP">{_on_file("cfPhoto", "removeChild")}</sentry>'
+    f'<sentry id="sC">{_on_file("cfClaim", "removeChild")}</sentry>'
+    f'<sentry id="sB">{_on_file("cfReport", "delete")}{_on_file("cfNote", "delete")}</sentry>'
+    '<humanTask id="t"/></casePlanModel></case></definitions>'
+)
+ALL_FILED = {"claim": {"amount": 100}, "photo": "front.jpg", "thumb": "front.png", "report": "ok", "note": "n"}
+
+
+def test_deleting_a_parent_case_file_item_deletes_its_children_at_any_depth() -> None:
+    case = _Case(NESTED, **ALL_FILED)
+    events = case.run(commands.SetVariables(variables={}, remove=("claim",)))
+    # Children before their parent, in model order: each removeChild is raised on a parent still there. The event
+    # lists them all, so a replay (or audit state-at) rebuilds the case without deciding again.
+    removed = [e.payload["removed"] for e in events if e.type == "variables_set"]
+    assert removed == [["thumb", "photo", "report", "claim"]]
+    assert case.state.variables == {"note": "n"}
+    assert [case.states(n) for n in ("Thumb gone", "Photo lost thumb", "Claim lost child")] == [["active"]] * 3
+    # explain says which of a criterion's on-parts the cascade satisfied.
+    assert explain(NESTED, case.state, "Both gone")[1:] == [
+        "  [pB:entryCriterion:0] cfReport delete: done",
+        "  [pB:entryCriterion:0] cfNote delete: waiting",
+    ]
+    assert case.replays()
+
+
+def test_deleting_a_child_deletes_its_own_children_and_keeps_its_parent_and_siblings() -> None:
+    case = _Case(NESTED, **ALL_FILED)
+    case.run(commands.SetVariables(variables={}, remove=("photo", "note")))
+    assert sorted(case.state.variables) == ["claim", "report"]
+    assert case.replays()
+
+
+def test_an_event_recorded_before_parents_deleted_their_children_replays_as_recorded() -> None:
+    case = _Case(NESTED, **ALL_FILED)
+    old = Event(type="variables_set", at=case.log[-1].at, actor="ann", payload={"variables": {}, "removed": ["claim"]})
+    assert sorted(replay(NESTED, "c1", [*case.log, old]).variables) == ["note", "photo", "report", "thumb"]
+
+
 # -- flowable:isBlockingExpression -----------------------------------------------------------------------------------
 def _blocking(expression: str) -> CaseDefinition:
     return load_definition(

@@ -25,6 +25,7 @@ from casework.model.definition import (
     TIMER_EVENT,
     USER_EVENT,
     CaseDefinition,
+    CaseFileItemDef,
     PlanItemDef,
 )
 from casework.model.timers import TimerError, format_datetime, parse_datetime
@@ -351,8 +352,8 @@ def _path(node: _Node) -> str:
 
 def set_variables(run: Run, variables: dict[str, Any], remove: Iterable[str]) -> None:
     before = run.state.variables
+    removed = _with_children(run.plan.definition, before, remove)
     changed = {k: v for k, v in variables.items() if k not in before or before[k] != v}
-    removed = [k for k in remove if k in before]
     if not changed and not removed:
         return
     created = [k for k in changed if k not in before]
@@ -368,6 +369,35 @@ def set_variables(run: Run, variables: dict[str, Any], remove: Iterable[str]) ->
         for stage in run.state.live(stage_id):
             if stage.state == ACTIVE:
                 run.dirty_stages[stage.id] = None
+
+
+def _with_children(definition: CaseDefinition, held: dict[str, Any], remove: Iterable[str]) -> list[str]:
+    """The variables that removing ``remove`` removes: those of them the case holds, each after the variables of the
+    case file items nested in it, at any depth, that the case holds. A parent case file item composes its children
+    (CMMN 1.1), so they go with it; children first, so that each `removeChild` is raised on a parent still there."""
+    out: dict[str, None] = {}
+    for name in remove:
+        if name not in held:
+            continue
+        item = definition.case_file_item_by_name(name)
+        for cfi in _children_first(definition, item) if item is not None else []:
+            if cfi.name in held:
+                out.setdefault(cfi.name)
+        out.setdefault(name)
+    return list(out)
+
+
+def _children_first(definition: CaseDefinition, item: CaseFileItemDef) -> list[CaseFileItemDef]:
+    """``item`` and the case file items nested in it at any depth, each after its children, siblings in model
+    order."""
+    # Iterative, as the nesting is the model's: a depth-first walk that takes the last child first, reversed.
+    walk: list[CaseFileItemDef] = []
+    stack = [item]
+    while stack:
+        cfi = stack.pop()
+        walk.append(cfi)
+        stack.extend(definition.case_file_children(cfi.id))
+    return walk[::-1]
 
 
 def file_changed(run: Run, name: str, event: str) -> None:

@@ -27,14 +27,12 @@ def _q(tag: str) -> str:
 
 def _write_file_items(definition: CaseDefinition, parent: str, container: ET.Element) -> None:
     """The case file items whose parent is ``parent`` ("" for the top), each with its children nested (CMMN 1.1)."""
-    for cfi in definition.case_file_items.values():
-        if cfi.parent != parent:
-            continue
+    for cfi in definition.case_file_children(parent):
         attrs = {"id": cfi.id, "name": cfi.name, "multiplicity": cfi.multiplicity}
         if cfi.definition_ref:
             attrs["definitionRef"] = cfi.definition_ref
         item_el = ET.SubElement(container, _q("caseFileItem"), attrs)
-        if any(c.parent == cfi.id for c in definition.case_file_items.values()):
+        if definition.case_file_children(cfi.id):
             _write_file_items(definition, cfi.id, ET.SubElement(item_el, _q("children")))
 
 

@@ -179,3 +179,7 @@ class CaseDefinition:
             if cfi.name == name:
                 return cfi
         return None
+
+    def case_file_children(self, item_id: str) -> list[CaseFileItemDef]:
+        """The case file items nested directly in ``item_id`` (CMMN `children`; "" for the top ones), in model order."""
+        return [cfi for cfi in self.case_file_items.values() if cfi.parent == item_id]
