@@ -462,5 +462,7 @@ def test_random_plan_changes_and_migrations_keep_invariants_and_replay(start: di
         assert repeats_stuck_on_spent_dependencies(definition, state) == [], f"after {command}"
         for item_id in state.timers:
             assert state.items[item_id].state in ("available", "suspended"), "a timer is due for an ended item"
+        # A child case file item exists only within its parent: created with it or after it, deleted with it.
+        assert "line" not in state.variables or "order" in state.variables, f"a line without its order after {command}"
     _check_transitions(log, state)
     assert replay(definition, "p1", log).to_dict() == state.to_dict()

@@ -531,7 +531,7 @@ def test_a_value_set_over_another_replaces_the_case_file_item() -> None:
 
 
 def test_a_child_case_file_item_created_or_deleted_is_added_to_or_removed_from_its_parent() -> None:
-    case = _Case(FILED)
+    case = _Case(FILED, claim={"amount": 100})
     case.run(commands.SetVariables(variables={"photo": "front.jpg"}))
     assert [case.states(n) for n in ("View photo", "Ask again")] == [["active"], ["available"]]
     case.run(commands.SetVariables(variables={"photo": "side.jpg"}))  # replaced, not added again
@@ -541,7 +541,7 @@ def test_a_child_case_file_item_created_or_deleted_is_added_to_or_removed_from_i
 
 
 def test_a_child_case_file_item_the_case_starts_with_is_added_to_its_parent() -> None:
-    case = _Case(FILED, photo="front.jpg")
+    case = _Case(FILED, photo="front.jpg", claim={"amount": 100})
     assert case.states("View photo") == ["active"]
 
 
@@ -593,6 +593,47 @@ def test_an_event_recorded_before_parents_deleted_their_children_replays_as_reco
     case = _Case(NESTED, **ALL_FILED)
     old = Event(type="variables_set", at=case.log[-1].at, actor="ann", payload={"variables": {}, "removed": ["claim"]})
     assert sorted(replay(NESTED, "c1", [*case.log, old]).variables) == ["note", "photo", "report", "thumb"]
+
+
+@pytest.mark.parametrize("command", [
+    commands.SetVariables(variables={"photo": "front.jpg"}),
+    commands.SetVariables(variables={"claim": {}, "thumb": "front.png"}),  # the photo between them is missing
+])
+def test_a_child_case_file_item_without_its_parent_is_refused(command: commands.Command) -> None:
+    case = _Case(NESTED, note="n")
+    before = copy.deepcopy(case.state.to_dict())
+    with pytest.raises(CommandRejected, match=r"within '(claim|photo)', which the case does not hold; set "):
+        case.run(command)
+    assert case.state.to_dict() == before
+
+
+def test_a_case_cannot_start_with_a_child_case_file_item_without_its_parent() -> None:
+    with pytest.raises(CommandRejected, match="set 'claim' first, or in the same command"):
+        _Case(NESTED, photo="front.jpg")
+
+
+def test_a_task_cannot_complete_with_a_child_case_file_item_whose_parent_is_gone() -> None:
+    case = _Case(NESTED, **ALL_FILED)
+    case.run(commands.SetVariables(variables={}, remove=("claim",)))
+    with pytest.raises(CommandRejected, match=r"cannot set 'photo': .* set 'claim' first, or in the same command"):
+        case.run(commands.CompleteItem(item="Thumb gone", variables={"photo": "side.jpg"}))
+    assert case.states("Thumb gone") == ["active"]
+    assert "photo" not in case.state.variables
+
+
+def test_a_child_cannot_be_set_while_its_parent_is_removed() -> None:
+    case = _Case(NESTED, **ALL_FILED)
+    with pytest.raises(CommandRejected, match="cannot set 'photo': it is a case file item within 'claim', which this "
+                                              "command removes"):
+        case.run(commands.SetVariables(variables={"photo": "side.jpg"}, remove=("claim",)))
+    assert case.state.variables == ALL_FILED
+
+
+def test_a_child_set_with_its_parent_in_one_command_is_added_to_it() -> None:
+    case = _Case(FILED)
+    case.run(commands.SetVariables(variables={"photo": "front.jpg", "claim": {"amount": 100}}))
+    assert case.states("View photo") == ["active"]
+    assert case.replays()
 
 
 # -- flowable:isBlockingExpression -----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, TypeVar
 
 from casework.engine import commands as c
@@ -161,6 +161,7 @@ def _start_case(run: Run, cmd: c.StartCase) -> None:
     initiator = run.plan.definition.initiator_variable
     if initiator and initiator not in variables:
         variables[initiator] = cmd.actor
+    _check_file_parents(run.plan.definition, variables, set(variables))
     run.emit("case_started", {"definition": run.plan.definition.key, "variables": variables})
     plan_item = run.create_instance(run.plan.definition.plan, None, evaluate_entry=False)
     run.transition(plan_item, "start")
@@ -353,6 +354,7 @@ def _path(node: _Node) -> str:
 def set_variables(run: Run, variables: dict[str, Any], remove: Iterable[str]) -> None:
     before = run.state.variables
     removed = _with_children(run.plan.definition, before, remove)
+    _check_file_parents(run.plan.definition, variables, {k for k in (*before, *variables) if k not in removed}, removed)
     changed = {k: v for k, v in variables.items() if k not in before or before[k] != v}
     if not changed and not removed:
         return
@@ -398,6 +400,24 @@ def _children_first(definition: CaseDefinition, item: CaseFileItemDef) -> list[C
         walk.append(cfi)
         stack.extend(definition.case_file_children(cfi.id))
     return walk[::-1]
+
+
+def _check_file_parents(definition: CaseDefinition, variables: Iterable[str], held: Collection[str],
+                       removing: Collection[str] = ()) -> None:
+    """`CommandRejected` if ``variables`` set a child case file item whose parent the case will not hold (``held``
+    after the command, ``removing`` in it): a child exists within its parent (CMMN 1.1), and its `addChild` would
+    be raised on nothing."""
+    for name in variables:
+        item = definition.case_file_item_by_name(name)
+        if item is None or not item.parent:
+            continue
+        parent = definition.case_file_items[item.parent].name
+        if parent in removing:
+            raise CommandRejected(f"cannot set {name!r}: it is a case file item within {parent!r}, which this "
+                                  "command removes")
+        if parent not in held:
+            raise CommandRejected(f"cannot set {name!r}: it is a case file item within {parent!r}, which the case "
+                                  f"does not hold; set {parent!r} first, or in the same command")
 
 
 def file_changed(run: Run, name: str, event: str) -> None:
