@@ -86,6 +86,8 @@ def test_rejected_command_changes_nothing_and_names_the_problem() -> None:
         execute(claim, state, commands.SetVariables(variables={"bad name": 1}), NOW)
     with pytest.raises(ValueError, match="timezone-aware"):
         execute(claim, state, commands.SetVariables(variables={"x": 1}), NOW.replace(tzinfo=None))
+    with pytest.raises(CommandRejected, match="cannot both set and remove 'amount' in one command"):
+        execute(claim, state, commands.SetVariables(variables={"amount": 3, "x": 1}, remove=("amount",)), NOW)
     assert state.to_dict() == before
 
 

@@ -279,6 +279,10 @@ def _resume_case(run: Run, cmd: c.ResumeCase) -> None:
 
 @handles(c.SetVariables)
 def _set_variables(run: Run, cmd: c.SetVariables) -> None:
+    both = sorted(set(cmd.variables) & set(cmd.remove))
+    if both:
+        # Which one meant? Applied, the value was set and then removed, and its case file item heard an update.
+        raise CommandRejected(f"cannot both set and remove {', '.join(map(repr, both))} in one command")
     set_variables(run, check_variables(cmd.variables), cmd.remove)
 
 
