@@ -50,3 +50,17 @@ def test_walkthrough_through_the_store_leaves_a_verifiable_trail(tmp_path: Path)
         (attached,) = [e for e in store.events(driver.case_id) if e.type == "document_attached"]
         assert (attached.actor, attached.payload["sha256"]) == ("intake-api", report_pdf.sha256)
         assert store.blobs.get(report_pdf.sha256).startswith(b"%PDF")
+
+
+def test_the_audit_table_names_the_data_a_change_removed_as_well_as_what_it_set() -> None:
+    from casework.demo.walkthrough import audit_table
+    from casework.engine import CaseState, commands, execute
+
+    definition = demo_definition("insurance_claim.cmmn")
+    state = CaseState.create("c1", definition)
+    now = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    events = execute(definition, state, commands.StartCase(variables={"amount": 500, "note": "x"}), now)
+    events += execute(definition, state, commands.SetVariables(variables={"amount": 700}, remove=("note",)), now)
+    out = io.StringIO()
+    Console(file=out, width=200).print(audit_table(events, state))
+    assert "amount, -note" in out.getvalue()

@@ -59,7 +59,7 @@ def audit_table(events: list[Event], state: CaseState) -> Table:
         if event.type == "item_transition":
             what = f"{state.items[p['id']].name}: {p['from']} -> {p['to']}"
         elif event.type == "variables_set":
-            what = ", ".join(sorted(p.get("variables", {})))
+            what = ", ".join([*sorted(p.get("variables", {})), *(f"-{name}" for name in p.get("removed", []))])
         elif event.type == "add_participant":
             what = f"{p['user']} as {p['role']}"
         elif event.type == "reassign":
