@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from casework.engine import CaseState, CommandRejected, Event, commands, execute, explain, plannable, replay
-from casework.model import load_definition
+from casework.model import CaseDefinition, load_definition
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 # Treatment starts when Admission completes and completes by itself when its work is done; Physio plan is started
@@ -31,19 +31,23 @@ CARE = """<?xml version="1.0" encoding="UTF-8"?>
 </definitions>"""
 
 
-def test_a_task_added_to_a_suspended_stage_starts_when_the_stage_resumes() -> None:
+def _care_case(*steps: commands.Command) -> tuple[CaseDefinition, CaseState, list[Event]]:
+    """A care case started by ann, admitted, then taken through `steps`: its definition, state and event log."""
     definition = load_definition(CARE)
     state = CaseState.create("c1", definition)
     log: list[Event] = []
-    for command in (
-        commands.StartCase(actor="ann"),
-        commands.CompleteItem(item="Admission", actor="ann"),
+    for command in (commands.StartCase(actor="ann"), commands.CompleteItem(item="Admission", actor="ann"), *steps):
+        log.extend(execute(definition, state, command, NOW))
+    return definition, state, log
+
+
+def test_a_task_added_to_a_suspended_stage_starts_when_the_stage_resumes() -> None:
+    definition, state, log = _care_case(
         commands.SuspendItem(item="Treatment", actor="ann", reason="patient transferred"),
         commands.AddItem(kind="humanTask", name="Wound check", stage="Treatment", actor="nurse", reason="ulcer"),
         commands.ResumeItem(item="Treatment", actor="ann"),
         commands.CompleteItem(item="Surgery consult", actor="ann"),
-    ):
-        log.extend(execute(definition, state, command, NOW))
+    )
     by_name = {i.name: i.state for i in state.items.values()}
     # The added work exists and holds its stage open, as a modelled task would; it was not dropped.
     assert by_name["Wound check"] == "active"
@@ -52,16 +56,10 @@ def test_a_task_added_to_a_suspended_stage_starts_when_the_stage_resumes() -> No
 
 
 def test_an_enabled_item_that_gains_a_dependency_cannot_be_started_before_it_completes() -> None:
-    definition = load_definition(CARE)
-    state = CaseState.create("c1", definition)
-    log: list[Event] = []
-    for command in (
-        commands.StartCase(actor="ann"),
-        commands.CompleteItem(item="Admission", actor="ann"),
+    definition, state, log = _care_case(
         commands.AddItem(kind="humanTask", name="Consent", stage="Treatment", actor="ann"),
         commands.AddDependency(item="Physio plan", after=("Consent",), actor="ann", reason="needs consent first"),
-    ):
-        log.extend(execute(definition, state, command, NOW))
+    )
     assert {i.name: i.state for i in state.items.values()}["Physio plan"] == "enabled"  # it has not started
     before = state.to_dict()
     with pytest.raises(CommandRejected, match="'Physio plan' waits for Consent to complete"):
