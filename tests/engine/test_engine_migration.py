@@ -245,3 +245,96 @@ def test_a_timer_that_fired_is_left_as_it_was() -> None:
     events = case.do(commands.Migrate(definition=_timed("PT5H")))
     assert [e for e in events if e.type == "timer_scheduled"] == [] and _due(case) == []
     assert case.replays()
+
+
+def _fire(case: Case, at: dt.datetime) -> None:
+    case.log.extend(execute(case.definition, case.state, commands.FireDueTimers(), at))
+
+
+def _migrate(case: Case, definition: CaseDefinition, at: dt.datetime) -> list[Event]:
+    events = execute(case.definition, case.state, commands.Migrate(definition=definition), at)
+    case.log.extend(events)
+    case.definition = definition
+    return events
+
+
+def _reminders(case: Case) -> list[tuple[int, str]]:
+    return [(i.index, i.state) for i in case.state.items.values() if i.name == "Reminder"]
+
+
+def test_a_one_shot_timer_that_fired_goes_on_as_the_cycle_the_new_model_makes_it_counting_its_firing() -> None:
+    case = Case(_timed("PT1H"))
+    _fire(case, NOW + dt.timedelta(hours=1, minutes=5))  # fired five minutes late
+    _migrate(case, _timed("R3/PT2H"), NOW + dt.timedelta(hours=2))
+    # The firing done is the cycle's first; the next comes a period after it fired.
+    assert _reminders(case) == [(1, "completed"), (2, "available")]
+    assert _due(case) == ["2026-03-02T12:05:00Z"]
+    assert case.replays()
+    _fire(case, NOW + dt.timedelta(hours=3, minutes=5))
+    _fire(case, NOW + dt.timedelta(hours=5, minutes=5))
+    assert _reminders(case) == [(1, "completed"), (2, "completed"), (3, "completed")] and _due(case) == []
+    assert case.replays()
+
+
+def test_a_spent_timer_gets_no_firing_from_a_cycle_it_has_already_fired_through() -> None:
+    case = Case(_timed("PT1H"))
+    _fire(case, NOW + dt.timedelta(hours=1))
+    events = _migrate(case, _timed("R1/PT2H"), NOW + dt.timedelta(hours=2))
+    assert [e.type for e in events] == ["migrate"] and _reminders(case) == [(1, "completed")]
+    case2 = Case(_timed("R2/PT1H"))
+    _fire(case2, NOW + dt.timedelta(hours=1))
+    _fire(case2, NOW + dt.timedelta(hours=2))
+    assert _reminders(case2) == [(1, "completed"), (2, "completed")]
+    _migrate(case2, _timed("R3/PT1H"), NOW + dt.timedelta(hours=4))  # one firing left, past due: fires next
+    assert _reminders(case2)[-1] == (3, "available") and _due(case2) == ["2026-03-02T12:00:00Z"]
+    assert case2.replays()
+
+
+def _triggered(source: str | None, expression: str = "PT2H") -> CaseDefinition:
+    trigger = (
+        f'<planItemStartTrigger sourceRef="{source}"><standardEvent>complete</standardEvent></planItemStartTrigger>'
+        if source else ""
+    )
+    return _model(
+        '<planItem id="piA" name="A" definitionRef="a"/><humanTask id="a" name="A"/>'
+        '<planItem id="piB" name="B" definitionRef="b"/><humanTask id="b" name="B"/>'
+        '<planItem id="piC" name="C" definitionRef="c"/><humanTask id="c" name="C"/>'  # keeps the case open
+        '<planItem id="piT" name="Reminder" definitionRef="t"/>'
+        f'<timerEventListener id="t" name="Reminder"><timerExpression>{expression}</timerExpression>{trigger}'
+        "</timerEventListener>"
+    )
+
+
+def test_a_timer_whose_new_start_trigger_has_not_happened_waits_for_it_unscheduled() -> None:
+    case = Case(_triggered("piA"))
+    case.do(commands.CompleteItem(item="A"))
+    assert _due(case) == ["2026-03-02T11:00:00Z"]
+    events = _migrate(case, _triggered("piB"), NOW + dt.timedelta(minutes=30))
+    assert "timer_cancelled" in [e.type for e in events] and _due(case) == []
+    assert case.replays()
+    case.log.extend(execute(case.definition, case.state, commands.CompleteItem(item="B"), NOW + dt.timedelta(hours=1)))
+    assert _due(case) == ["2026-03-02T12:00:00Z"]  # counted from B's completion
+    assert case.replays()
+
+
+def test_a_timer_whose_new_start_trigger_already_happened_counts_from_it() -> None:
+    case = Case(_triggered("piA"))
+    case.log.extend(execute(case.definition, case.state, commands.CompleteItem(item="B"), NOW + dt.timedelta(hours=1)))
+    assert _due(case) == []  # waits for A
+    _migrate(case, _triggered("piB"), NOW + dt.timedelta(hours=2))
+    assert _due(case) == ["2026-03-02T12:00:00Z"]  # two hours after B completed
+    assert case.replays()
+
+
+def test_a_timer_whose_start_trigger_the_new_model_drops_counts_from_its_stages_start() -> None:
+    case = Case(_triggered("piA"))  # waiting for A, unscheduled
+    _migrate(case, _triggered(None), NOW + dt.timedelta(hours=1))
+    assert _due(case) == ["2026-03-02T11:00:00Z"]
+    assert case.replays()
+    armed = Case(_triggered("piA"))
+    hour = NOW + dt.timedelta(hours=1)
+    armed.log.extend(execute(armed.definition, armed.state, commands.CompleteItem(item="A"), hour))
+    assert _due(armed) == ["2026-03-02T12:00:00Z"]
+    _migrate(armed, _triggered(None, "PT3H"), NOW + dt.timedelta(hours=2))
+    assert _due(armed) == ["2026-03-02T12:00:00Z"]  # three hours from the stage's start
+    assert armed.replays()

@@ -91,7 +91,7 @@ class Undo:
             self._keep("overlay")
         if type_ in ("variables_set", "case_started"):
             self._keep("variables")
-        elif type_ == "timer_scheduled":
+        elif type_ in ("timer_scheduled", "timer_cancelled"):
             self._keep("timers")
         elif type_ == "expression_failed":
             self._keep("errors")
@@ -219,6 +219,11 @@ def _timer_scheduled(state: CaseState, event: Event, p: dict[str, Any]) -> None:
     state.timers[p["id"]] = p["due"]
 
 
+def _timer_cancelled(state: CaseState, event: Event, p: dict[str, Any]) -> None:
+    # A migration to a model whose start trigger for the timer has not happened: it waits for it, unscheduled.
+    state.timers.pop(p["id"], None)
+
+
 def _expression_failed(state: CaseState, event: Event, p: dict[str, Any]) -> None:
     state.errors.append({**p, "at": event.at})
     del state.errors[:-MAX_RECORDED_ERRORS]
@@ -274,6 +279,7 @@ _HANDLERS = {
     "memory": _memory,
     "variables_set": _variables_set,
     "timer_scheduled": _timer_scheduled,
+    "timer_cancelled": _timer_cancelled,
     "expression_failed": _expression_failed,
     "reassign": _reassign,
     "add_participant": _add_participant,

@@ -18,11 +18,11 @@ from typing import Any
 from casework.engine import commands as c
 from casework.engine.core import handles, plan_for
 from casework.engine.errors import CommandRejected
-from casework.engine.lifecycle import ACTIVE, AVAILABLE, SUSPENDED, TERMINAL
+from casework.engine.lifecycle import ACTIVE, AVAILABLE, COMPLETED, SUSPENDED, TERMINAL
 from casework.engine.plan import PlanIndex, effective_plan, restated_memory
 from casework.engine.runner import Run
 from casework.engine.state import CaseState, ItemInstance
-from casework.model.definition import CASE_PLAN, CaseDefinition, CaseRole, PlanItemDef
+from casework.model.definition import CASE_PLAN, TIMER_EVENT, CaseDefinition, CaseRole, OnPart, PlanItemDef
 from casework.model.timers import TimerError, format_datetime, parse_datetime, subtract_duration
 
 
@@ -170,7 +170,9 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
     # Judged before the event, which gives the instances the new model's item ids.
     memory = [m for i in plan.remap for m in _memory_in(run.plan, target_plan, run.state.items[i], plan.sources)]
     staying = [run.state.items[i] for i in plan.remap if run.state.items[i].state not in TERMINAL]
-    timers = [(i, run.plan.items[i.def_id]) for i in staying if i.id in run.state.timers]
+    # Armed timers, and those that wait for a start trigger (the new model may change or drop it).
+    timers = [(i, run.plan.items[i.def_id]) for i in staying if i.kind == TIMER_EVENT]
+    old_plan = run.plan
     run.emit(
         "migrate",
         {
@@ -189,7 +191,7 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
     for payload in memory:
         run.emit("memory", payload)
     for instance, old_def in timers:
-        _reschedule(run, instance, old_def, run.plan.items[instance.def_id])
+        _reschedule(run, instance, old_def, run.plan.items[instance.def_id], plan.sources)
     _rename_roles(run, old_roles, new)
     for instance_id in plan.vanishing:
         instance = run.state.items[instance_id]
@@ -208,6 +210,7 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
         for child in run.plan.children_of(stage_def.id):
             if child.id not in existing and not child.discretionary:
                 run.create_instance(child, stage)
+        _continue_cycles(run, stage, old_plan, plan.sources)
         run.dirty_stages[stage.id] = None
     # What waits is judged again by the new model's sentries, as the new model would judge it: a criterion already
     # satisfied fires now, an item that the new model lets start without one starts.
@@ -224,12 +227,23 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
         run.schedule_criteria(instance)
 
 
-def _reschedule(run: Run, timer: ItemInstance, old: PlanItemDef, new: PlanItemDef) -> None:
-    """A timer that has not fired and whose expression the new model changes falls due as the new one says, counted
-    from when it was scheduled (see `_scheduled_at`); one that the new model leaves as it was keeps its due time."""
-    if new.timer is None or old.timer is None or new.timer.source == old.timer.source:
+def _reschedule(run: Run, timer: ItemInstance, old: PlanItemDef, new: PlanItemDef, sources: dict[str, str]) -> None:
+    """A timer that has not fired and whose expression or start trigger the new model changes falls due as the new
+    model says, counted from when it began to count by the new model (see `_counted_from`); one that the new model
+    leaves as it was keeps its due time. Every decision is an event (`timer_scheduled`, `timer_cancelled`, or the
+    timer's `terminate`), so that replay never judges it again."""
+    if new.timer is None or old.timer is None:
         return
-    base = _scheduled_at(timer, old, parse_datetime(run.state.timers[timer.id]))
+    same_trigger = _trigger_key(old.timer_start, sources) == _trigger_key(new.timer_start, {})
+    if new.timer.source == old.timer.source and (same_trigger or timer.index > 1):
+        return  # the next firing of a cycle counts from the firing before, whatever starts the first
+    armed = run.state.timers.get(timer.id)
+    base = _counted_from(run, timer, old, new, same_trigger, armed)
+    if base is None:
+        # The new model's trigger has not happened (or the case cannot tell when it did): the timer waits for it.
+        if armed is not None:
+            run.emit("timer_cancelled", {"id": timer.id})
+        return
     try:
         if timer.index == 1:
             due: dt.datetime | None = new.timer.first_due(base)
@@ -239,17 +253,78 @@ def _reschedule(run: Run, timer: ItemInstance, old: PlanItemDef, new: PlanItemDe
         raise CommandRejected(f"cannot migrate: the timer of {new.name!r} cannot be scheduled: {exc}") from exc
     if due is None:  # the new model's timer would have fired its last time already
         run.transition(timer, "terminate")
-    else:
+    elif armed is None or format_datetime(due) != armed:
         run.emit("timer_scheduled", {"id": timer.id, "due": format_datetime(due)})
 
 
-def _scheduled_at(timer: ItemInstance, old: PlanItemDef, due: dt.datetime) -> dt.datetime:
-    """When the timer began to count: its stage's start, which created it; for one with a start trigger or the next
-    firing of a cycle, the due time less the old expression's duration (the trigger, or the firing before)."""
+def _trigger_key(part: OnPart | None, sources: Mapping[str, str]) -> tuple[str, str, str] | None:
+    if part is None:
+        return None
+    source = sources.get(part.source, part.source) if part.kind == "planItem" else part.source
+    return part.kind, source, part.event
+
+
+def _counted_from(
+    run: Run, timer: ItemInstance, old: PlanItemDef, new: PlanItemDef, same_trigger: bool, armed: str | None
+) -> dt.datetime | None:
+    """When the timer began to count under the new model, or None when it has yet to: its stage's start, which
+    created it, for a timer without a start trigger; the moment its trigger happened for one with a trigger that
+    the new model keeps (the due time less the old duration); for a trigger the new model changes, the first
+    completion (or occurrence) of the new trigger's item since the timer was created. The next firing of a cycle
+    counts from the firing before."""
     assert old.timer is not None
-    if (timer.index == 1 and old.timer_start is None) or old.timer.duration is None:
+    if timer.index > 1 or (same_trigger and new.timer_start is not None):
+        if armed is None:
+            return None  # still waiting for the trigger the new model keeps
+        if old.timer.duration is None:
+            return parse_datetime(timer.created_at)
+        return subtract_duration(parse_datetime(armed), old.timer.duration)
+    if new.timer_start is None:
         return parse_datetime(timer.created_at)
-    return subtract_duration(due, old.timer.duration)
+    return _first_completion_since(run, new.timer_start, timer.created_at)
+
+
+def _first_completion_since(run: Run, trigger: OnPart, since: str) -> dt.datetime | None:
+    """When the trigger's item first completed (occurred) at or after ``since``; None for any other event, whose
+    moment the case does not keep, or for case data."""
+    if trigger.kind != "planItem" or trigger.event not in ("complete", "occur"):
+        return None
+    start = parse_datetime(since)
+    moments = [
+        parse_datetime(i.ended_at)
+        for i in run.state.instances_of(trigger.source)
+        if i.state == COMPLETED and i.ended_at is not None
+    ]
+    after = [m for m in moments if m >= start]
+    return min(after) if after else None
+
+
+def _continue_cycles(run: Run, stage: ItemInstance, old_plan: PlanIndex, sources: dict[str, str]) -> None:
+    """A timer of ``stage`` that has fired its last time (a one-shot timer, a spent cycle) goes on when the new model
+    makes it a cycle with firings left: its next firing counts from the moment the last one fired, and the cycle
+    ends after the new repeat count, counting the firings done. As for a timer that has not fired, only a timer whose
+    expression the new model changes is judged again."""
+    reverse = {new_id: old_id for old_id, new_id in sources.items()}
+    for definition in run.plan.children_of(stage.def_id):
+        if definition.kind != TIMER_EVENT or definition.timer is None or definition.timer.kind != "cycle":
+            continue
+        old = old_plan.items.get(reverse.get(definition.id, ""))
+        if old is None or old.timer is None or old.timer.source == definition.timer.source:
+            continue
+        instances = [i for i in run.state.child_items(stage.id) if i.def_id == definition.id]
+        if not instances or any(i.open for i in instances):
+            continue
+        last = max(instances, key=lambda i: i.index)
+        if last.state != COMPLETED or last.ended_at is None:
+            continue  # terminated: the timer was stopped, not spent
+        try:
+            due = definition.timer.next_due(parse_datetime(last.ended_at), last.index)
+        except TimerError:
+            due = None
+        if due is None:
+            continue
+        following = run.create_instance(definition, stage, index=last.index + 1, evaluate_entry=False)
+        run.emit("timer_scheduled", {"id": following.id, "due": format_datetime(due)})
 
 
 def _rename_roles(run: Run, old_roles: Mapping[str, CaseRole], new: CaseDefinition) -> None:
