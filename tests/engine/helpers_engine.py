@@ -8,11 +8,11 @@ from casework.model.definition import PlanItemDef
 
 
 def _once_only(items: dict[str, PlanItemDef], def_id: str) -> bool:
-    """Whether the plan lets ``def_id`` have a single instance: neither it nor a stage around it repeats or is
-    discretionary (planned again)."""
+    """Whether ``def_id`` comes once unless a worker plans it again: neither it nor a stage around it repeats. (A
+    discretionary item planned again is a new decision, which a dependency on it does not wait for.)"""
     item: PlanItemDef | None = items.get(def_id)
     while item is not None:
-        if item.repetition is not None or item.discretionary:
+        if item.repetition is not None:
             return False
         item = items.get(item.parent) if item.parent is not None else None
     return True

@@ -513,3 +513,49 @@ def test_explain_does_not_call_a_dependency_dead_while_its_item_may_still_comple
     case.do(commands.CompleteItem(item="Weekly call"))
     waiting = [i.id for i in case.state.items.values() if i.name == "Weekly call" and i.state == "available"]
     assert not any("can never start" in line for line in explain(case.definition, case.state, waiting[0]))
+
+
+# -- a dependency on a discretionary item that a worker planned and that completed ------------------------------------
+# "W" repeats by itself and starts each next instance of "R" (which repeats when its sentry fires); "X" is planned.
+PLANNED_DONE = load_definition(
+    f'<definitions {NS}><case id="d"><casePlanModel id="plan" name="Plan">'
+    '<planItem id="piW" name="W" definitionRef="w"><itemControl><repetitionRule/></itemControl></planItem>'
+    '<planItem id="piR" name="R" definitionRef="r"><itemControl><repetitionRule/></itemControl>'
+    '<entryCriterion sentryRef="sW"/></planItem>'
+    '<sentry id="sW"><planItemOnPart sourceRef="piW"><standardEvent>complete</standardEvent></planItemOnPart></sentry>'
+    '<planningTable id="t"><discretionaryItem id="diX" name="X" definitionRef="x"/></planningTable>'
+    '<humanTask id="w" name="W"/><humanTask id="r" name="R"/><humanTask id="x" name="X"/>'
+    "</casePlanModel></case></definitions>"
+)
+
+
+def test_the_next_instances_of_repeating_items_count_a_discretionary_item_that_completed_as_done() -> None:
+    # Planning X again would be a new decision of a worker, which "after X" does not wait for: it would wait for ever.
+    case = Case(PLANNED_DONE)
+    case.do(commands.PlanItem(item="X", actor="ann"))
+    case.do(commands.CompleteItem(item="X"))
+    case.do(commands.AddDependency(item="R", after=("X",)))
+    case.do(commands.AddItem(kind="humanTask", name="B", after=("X",), repeat=True))
+    assert case.states("B") == ["active"]  # no next instance waiting for X to complete again
+    case.do(commands.CompleteItem(item="B"))
+    assert case.states("B") == ["completed", "active"]
+    case.do(commands.CompleteItem(item="W"))
+    case.do(commands.CompleteItem(item="W"))
+    assert case.states("R") == ["active", "active", "available"]  # each completion of W starts the next R
+    assert repeats_stuck_on_spent_dependencies(case.definition, case.state) == []
+    assert case.replays()
+
+
+def test_a_discretionary_item_planned_again_is_waited_for_while_it_is_open() -> None:
+    case = Case(PLANNED_DONE)
+    case.do(commands.PlanItem(item="X", actor="ann"))
+    case.do(commands.CompleteItem(item="X"))
+    case.do(commands.PlanItem(item="X", actor="ann"))  # planned again: the next instances wait for it
+    case.do(commands.AddDependency(item="R", after=("X",)))
+    case.do(commands.CompleteItem(item="W"))
+    assert case.states("R") == ["active", "available"]
+    case.do(commands.CompleteItem(item="W"))
+    assert case.states("R") == ["active", "available"]
+    case.do(commands.CompleteItem(item="X"))
+    assert case.states("R") == ["active", "active", "available"]
+    assert case.replays()

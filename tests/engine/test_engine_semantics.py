@@ -467,10 +467,44 @@ PLANNED = (
 def test_a_stage_not_autocomplete_with_only_discretionary_items_waits_to_be_completed_by_hand() -> None:
     case = _Case(_model(PLANNED.format(auto="false"), auto_complete=True))
     assert case.states("S") == ["active"]
+    assert explain(case.definition, case.state, "S") == [
+        "'S' is open for work to be planned into it ('D' not planned yet): it completes when someone completes it, "
+        "or once each of them is planned (or removed) and done"
+    ]
+    case.run(commands.CompleteStage(item="S"))
+    assert case.states("S") == ["completed"] and case.states("D") == []
+    assert case.replays()
+
+
+@pytest.mark.parametrize("ending", ["complete", "terminate"])
+def test_a_stage_not_autocomplete_completes_once_its_discretionary_item_was_planned_and_ended(ending: str) -> None:
+    # A planned item is no longer to be planned, however it ended (and an ended one cannot be removed): it holds
+    # its stage as any child does. Planning it again stays possible while the stage runs, but is not waited for.
+    case = _Case(_model(PLANNED.format(auto="false"), auto_complete=True))
+    case.run(commands.PlanItem(item="D", actor="ann"))
+    assert case.states("S") == ["active"]
+    case.run(commands.CompleteItem(item="D") if ending == "complete" else commands.TerminateItem(item="D"))
+    assert case.states("S") == ["completed"]
+    case.run(commands.CompleteItem(item="A"))
+    assert case.state.status == "completed"
+    assert case.replays()
+
+
+def test_a_stage_not_autocomplete_waits_for_the_discretionary_items_not_planned_yet() -> None:
+    case = _Case(_model(
+        '<planItem id="pA" name="A" definitionRef="A"/><planItem id="pS" name="S" definitionRef="S"/>'
+        '<humanTask id="A"/><humanTask id="D"/><humanTask id="E"/>'
+        '<stage id="S" name="S" autoComplete="false"><planningTable id="tS">'
+        '<discretionaryItem id="dD" name="D" definitionRef="D"/><discretionaryItem id="dE" name="E" definitionRef="E"/>'
+        "</planningTable></stage>",
+        auto_complete=True,
+    ))
     case.run(commands.PlanItem(item="D", actor="ann"))
     case.run(commands.CompleteItem(item="D"))
-    assert case.states("S") == ["active"]  # D could be planned again
-    case.run(commands.CompleteStage(item="S"))
+    assert case.states("S") == ["active"]  # E may still be planned
+    with pytest.raises(CommandRejected, match="has already ended"):
+        case.run(commands.RemoveItem(item="D"))
+    case.run(commands.RemoveItem(item="E", reason="not needed"))
     assert case.states("S") == ["completed"]
     assert case.replays()
 

@@ -99,6 +99,11 @@ def _why_waiting(run: Run, item: ItemInstance) -> list[str]:
 def _why_stage_open(run: Run, stage: ItemInstance) -> list[str]:
     blockers = run.blocking_children(stage)
     if not blockers and run.open_for_planning(stage):
+        unplanned = [run.plan.items[i].name for i in run.unplanned(stage)]
+        if unplanned:
+            names = ", ".join(repr(n) for n in unplanned)
+            return [f"{stage.name!r} is open for work to be planned into it ({names} not planned yet): it completes "
+                    "when someone completes it, or once each of them is planned (or removed) and done"]
         return [f"{stage.name!r} is open for work to be planned into it: it completes when someone completes it"
                 + (" or its items are done" if run.plan.items[stage.def_id].auto_complete else "")]
     if not blockers:

@@ -37,9 +37,9 @@ class PlanIndex:
     stages: list[str] = field(default_factory=list)  # plan items that are stages, the case plan included
     listener_watchers: frozenset[str] = frozenset()  # plan items with on-parts on event listeners
     dependents: frozenset[str] = frozenset()  # plan items with entry on-parts added at run time
-    # Stages that are not autoComplete and hold discretionary items of their own (not a task's): CMMN 1.1 lets them
-    # complete by themselves only when no such item remains to be planned, that is, by hand.
-    planned_stages: frozenset[str] = frozenset()
+    # Stages that are not autoComplete -> the discretionary items of their own planning table (not a task's) that a
+    # worker has not removed: CMMN 1.1 lets such a stage complete by itself only when none remains to be planned.
+    planned_stages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def items(self) -> Mapping[str, PlanItemDef]:
@@ -65,13 +65,13 @@ def build_index(definition: CaseDefinition, removed: frozenset[str] = frozenset(
         owner.id for owner in definition.items.values() for c in owner.entry if any(p.added for p in c.sentry.on_parts)
     )
     task_tables = {i for t in definition.items.values() if t.kind == HUMAN_TASK for i in t.planning_table}
-    index.planned_stages = frozenset(
-        stage.id
+    index.planned_stages = {
+        stage.id: own
         for stage in definition.items.values()
         if stage.kind in STAGE_KINDS
         and not stage.auto_complete
-        and any(i not in task_tables and i not in removed for i in stage.planning_table)
-    )
+        and (own := tuple(i for i in stage.planning_table if i not in task_tables and i not in removed))
+    }
     for owner in definition.items.values():
         for is_exit, criteria in ((False, owner.entry), (True, owner.exit)):
             for criterion in criteria:

@@ -428,14 +428,16 @@ class Run:
             self.emit("memory", {"id": following.id, "criterion": criterion_id, "parts": parts})
 
     def settled_dependencies(self, definition: PlanItemDef) -> dict[str, list[int]]:
-        """criterion id -> its on-parts added at run time whose item completed and cannot come again."""
+        """criterion id -> its on-parts added at run time whose item completed and cannot come again by itself. A
+        discretionary item that a worker planned and that completed is done: planning it again would be a new
+        decision, which "after" does not wait for (it would wait for ever)."""
         settled: dict[str, list[int]] = {}
         for criterion in definition.entry:
             parts = [
                 n
                 for n, part in enumerate(criterion.sentry.on_parts)
                 if part.added and part.kind == "planItem" and self.has_completed(part.source)
-                and not self.may_come_again(part.source)
+                and not self.may_come_again(part.source, planned_again=False)
             ]
             if parts:
                 settled[criterion.id] = parts
@@ -451,22 +453,23 @@ class Run:
             if merged != sorted(heard):
                 self.emit("memory", {"id": item.id, "criterion": criterion_id, "parts": merged})
 
-    def may_come_again(self, def_id: str) -> bool:
+    def may_come_again(self, def_id: str, *, planned_again: bool = True) -> bool:
         """Whether item ``def_id`` has an open instance or may get a new one: it repeats (its next instance exists
-        while the series goes on), it is discretionary (planned again), or a stage around it may start anew."""
-        return bool(self.state.live_by_def.get(def_id)) or self._may_be_created(def_id)
+        while the series goes on), a stage around it may start anew, or (with ``planned_again``) it or a stage
+        around it is discretionary, and a worker may plan it again."""
+        return bool(self.state.live_by_def.get(def_id)) or self._may_be_created(def_id, planned_again)
 
-    def _may_be_created(self, def_id: str) -> bool:
+    def _may_be_created(self, def_id: str, planned_again: bool) -> bool:
         definition = self.plan.items.get(def_id)
         if definition is None:
             return False
-        if definition.discretionary:
+        if definition.discretionary and planned_again:
             return True
         stage = self.plan.items.get(definition.parent) if definition.parent is not None else None
         if stage is None:
             return False
         return (stage.repetition is not None and bool(self.state.live_by_def.get(stage.id))) or self._may_be_created(
-            stage.id
+            stage.id, planned_again
         )
 
     def dead_dependencies(self, item: ItemInstance) -> list[str]:
@@ -649,12 +652,22 @@ class Run:
 
     def open_for_planning(self, stage: ItemInstance) -> bool:
         """Whether ``stage`` waits for work to be planned into it, and completes only by hand (`complete_stage`) or
-        once that work is done. CMMN 1.1 completes a stage that is not autoComplete by itself only when no
-        discretionary item remains that could be planned; a stage added at run time is there for workers to add
-        work to, and waits for its first item."""
-        if stage.def_id in self.plan.planned_stages:
+        once that work is planned and done. CMMN 1.1 completes a stage that is not autoComplete by itself only when
+        no discretionary item remains to be planned; a stage added at run time is there for workers to add work to,
+        and waits for its first item."""
+        if self.unplanned(stage):
             return True
         return self.plan.items[stage.def_id].added and stage.id not in self.state.children
+
+    def unplanned(self, stage: ItemInstance) -> list[str]:
+        """The discretionary items of ``stage``'s own planning table that remain to be planned into it: not planned
+        into this instance of the stage, nor removed by a worker. One that was planned counts as any child does,
+        however it ended; planning it again is a worker's new decision, which the stage does not wait for."""
+        table = self.plan.planned_stages.get(stage.def_id)
+        if not table:
+            return []
+        planned = {child.def_id for child in self.state.child_items(stage.id)}
+        return [item for item in table if item not in planned]
 
     def blocking_children(self, stage: ItemInstance, *, first_only: bool = False) -> list[ItemInstance]:
         """Children that keep ``stage`` from completing by itself (empty when it can complete)."""
