@@ -363,7 +363,7 @@ def test_random_adaptive_commands_with_repetition_always_settle(model: str, step
 # -- plan changes, migrations, timers, case file children and blocking expressions together -------------------------
 # A model that has each of them, in two versions that differ in the timer cycle, the blocking expression and an
 # exit sentry: random commands, migrations back and forth among them, must keep the invariants and replay.
-def _features(cycle: str, blocking: str, exit_on: str) -> CaseDefinition:
+def _features(cycle: str, blocking: str, exit_on: str, trigger: str = "") -> CaseDefinition:
     on = '<planItemOnPart sourceRef="{0}"><standardEvent>{1}</standardEvent></planItemOnPart>'.format
     on_file = '<caseFileItemOnPart sourceRef="{0}"><standardEvent>{1}</standardEvent></caseFileItemOnPart>'.format
     return load_definition(
@@ -388,7 +388,9 @@ def _features(cycle: str, blocking: str, exit_on: str) -> CaseDefinition:
         f'<humanTask id="prep" name="Prepare" flowable:isBlockingExpression="{blocking}"/>'
         '<humanTask id="call" name="Call"/><humanTask id="check" name="Check"/><humanTask id="chase" name="Chase"/>'
         f'<timerEventListener id="rem" name="Reminder"><timerExpression>{cycle}</timerExpression>'
-        "</timerEventListener>"
+        + (f'<planItemStartTrigger sourceRef="{trigger}"><standardEvent>complete</standardEvent>'
+           "</planItemStartTrigger>" if trigger else "")
+        + "</timerEventListener>"
         '<milestone id="got" name="Got line"/>'
         '<stage id="rev" name="Review" autoComplete="false">'
         '<planItem id="pRead" name="Read" definitionRef="read"/><humanTask id="read" name="Read"/>'
@@ -402,6 +404,9 @@ FEATURE_MODELS = [
     _features("R3/PT1H", "${quick == false}", "pRead"),
     _features("R2/PT2H", "${quick != true}", "pChase"),
     _features("PT90M", "${quick == false}", "pRead"),
+    # The reminder counts from a start trigger, which migrations add, change and drop.
+    _features("R2/PT1H", "${quick == false}", "pRead", trigger="pPrep"),
+    _features("PT90M", "${quick != true}", "pChase", trigger="pCall"),
 ]
 feature_step = st.tuples(
     st.sampled_from(["complete", "start_manual", "terminate", "set_var", "delete_var", "advance", "add", "dependency",
@@ -462,7 +467,18 @@ def test_random_plan_changes_and_migrations_keep_invariants_and_replay(start: di
         assert repeats_stuck_on_spent_dependencies(definition, state) == [], f"after {command}"
         for item_id in state.timers:
             assert state.items[item_id].state in ("available", "suspended"), "a timer is due for an ended item"
+        _check_timers_armed(definition, state, command)
         # A child case file item exists only within its parent: created with it or after it, deleted with it.
         assert "line" not in state.variables or "order" in state.variables, f"a line without its order after {command}"
     _check_transitions(log, state)
     assert replay(definition, "p1", log).to_dict() == state.to_dict()
+
+
+def _check_timers_armed(definition: CaseDefinition, state: CaseState, command: object) -> None:
+    """A waiting timer without a start trigger counts from its stage's start: it always has a due time, whatever
+    model the case migrated from (one whose trigger the timer was still waiting for, say)."""
+    plan = plan_for(definition, state)
+    for item in state.items.values():
+        timer = plan.items.get(item.def_id)
+        if item.kind == "timerEventListener" and item.open and timer is not None and timer.timer_start is None:
+            assert item.id in state.timers, f"{item.name} #{item.index} waits unscheduled after {command}"
