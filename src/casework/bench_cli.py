@@ -1,7 +1,9 @@
 """`casework bench [SUITE...] [--json] [--quick]`: runs the benchmark suites kept in the repository's bench/ folder.
 
 The suites are scripts beside the source tree, not part of the package: each ``bench/<suite>.py`` exposes
-``main(argv) -> dict``. They are found relative to an editable (source) install; a wheel install has no bench/.
+``main(argv) -> dict``. They are found in the checkout an editable install runs from, wherever the command is
+run; with an installed package (a wheel has no bench/), in the casework checkout the command is run in (the
+current folder or one above it), against the installed casework.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import contextlib
 import importlib.util
 import json
 import sys
+import tomllib
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
@@ -23,19 +26,43 @@ class BenchUnavailable(Exception):
     """The bench/ folder or a suite in it cannot be found or loaded."""
 
 
-def bench_dir() -> Path:
+NOT_FOUND = ("the benchmarks are scripts in the bench/ folder of a casework source checkout, not part of the "
+             "installed package: run `casework bench` inside a checkout (git clone, then pip install -e '.[bench]'),"
+             " or `python bench/engine.py` there")
+
+
+def _checkout(folder: Path) -> bool:
+    """Whether `folder` is a casework source checkout: its pyproject.toml names the project and bench/ is there. A
+    folder that merely has a bench/ (the one above an installed package's site-packages, say) is not: its scripts
+    would be run as casework's."""
+    try:
+        project = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return isinstance(project, dict) and project.get("name") == "casework" and (folder / "bench").is_dir()
+
+
+def bench_dir() -> Path | None:
+    """The bench/ folder of the checkout an editable install runs from (src/casework is two levels below it), or
+    else of the checkout the current folder is in; None outside any."""
     import casework
 
-    return Path(casework.__file__).resolve().parents[2] / "bench"
+    candidates = [Path(casework.__file__).resolve().parents[2]]
+    here = Path.cwd().resolve()
+    candidates += [here, *here.parents]
+    return next((folder / "bench" for folder in candidates if _checkout(folder)), None)
+
+
+def _folder() -> Path:
+    folder = bench_dir()
+    if folder is None:
+        raise BenchUnavailable(NOT_FOUND)
+    return folder
 
 
 def load_suite(name: str) -> ModuleType:
     """Import ``bench/<name>.py`` by path (bench/ is not a package on sys.path)."""
-    folder = bench_dir()
-    if not folder.is_dir():
-        raise BenchUnavailable(
-            f"no bench/ folder at {folder}: the benchmarks run from a source checkout (pip install -e '.[bench]')"
-        )
+    folder = _folder()
     path = folder / f"{name}.py"
     if not path.is_file():
         raise BenchUnavailable(f"no benchmark suite {name!r} ({path} is missing)")
@@ -55,7 +82,7 @@ def load_suite(name: str) -> ModuleType:
 
 
 def available_suites() -> list[str]:
-    folder = bench_dir()
+    folder = _folder()
     return [name for name in SUITES if (folder / f"{name}.py").is_file()]
 
 
@@ -89,10 +116,8 @@ def bench_cmd(
         raise typer.Exit(2)
     try:
         names = wanted or available_suites()
-        if not bench_dir().is_dir() or not names:
-            raise BenchUnavailable(
-                f"no benchmark suites found in {bench_dir()}: the benchmarks run from a source checkout"
-            )
+        if not names:
+            raise BenchUnavailable(f"no benchmark suites ({', '.join(SUITES)}) in {_folder()}")
         modules = [load_suite(name) for name in names]
     except BenchUnavailable as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -7,10 +7,13 @@ import io
 import os
 import signal
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
+
+# click's UsageError, from whichever click typer uses (newer typers carry their own copy): BadParameter's base.
+UsageError: type[Exception] = typer.BadParameter.__mro__[1]
 
 
 class _Commands(TyperGroup):
@@ -18,11 +21,19 @@ class _Commands(TyperGroup):
     cannot be written) ends the command with one line on standard error and exit status 2, not a traceback. What
     the command reported done before it stays done: each write commits whole or not at all."""
 
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except UsageError as exc:  # `casework --bad-option`
+            _usage_error(exc)
+
     def invoke(self, ctx: Any) -> Any:
         from casework.store.cli import environment_error
 
         try:
             return super().invoke(ctx)
+        except UsageError as exc:
+            _usage_error(exc)
         except BrokenPipeError as exc:
             # The pipe's reader stopped reading (`| head`): it had what it wanted. Say nothing, as a tool that
             # SIGPIPE ends does, and with its exit status; standard output goes to /dev/null so that Python's
@@ -36,6 +47,19 @@ class _Commands(TyperGroup):
                 raise
             typer.echo(f"error: {message}", err=True)
             raise typer.Exit(2) from exc
+
+
+def _usage_error(exc: Exception) -> NoReturn:
+    """A usage error (an unknown command or option, a bad or missing value) is bad input like any other: one line,
+    `error: ...`, and exit status 2. Typer's own rendering was a usage line, a hint and a framed box."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        raise exc  # `casework` or `casework suggest` alone: the help, as asked (a UsageError since click 8.2)
+    message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+    # Without its context (an option's missing value, found while parsing) the command is not known to name.
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    typer.echo(f"error: {message}{hint}", err=True)
+    raise typer.Exit(2) from exc
 
 
 app = typer.Typer(cls=_Commands, no_args_is_help=True, add_completion=False,

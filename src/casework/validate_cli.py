@@ -11,15 +11,16 @@ import typer
 
 
 def validate(files: Annotated[list[Path], typer.Argument(help="CMMN 1.1 files to check")]) -> None:
-    """Import each CMMN file and print `OK FILE` or its problems; exit 1 if any file fails."""
-    failed = 0
+    """Import each CMMN file and print `OK FILE` or its problems; exit 1 if any file fails, 2 if any cannot be read."""
+    failed = unreadable = 0
     for path in files:
         try:
             data = path.read_bytes()
             problems = _problems(data)
         except OSError as exc:
-            failed += 1
-            typer.echo(f"FAIL {path}: cannot read: {exc.strerror}")
+            # Not an answer about a model (exit 1) but a file that is not there to judge: bad input, as everywhere.
+            unreadable += 1
+            typer.echo(f"error: cannot read {path}: {exc.strerror or exc}", err=True)
             continue
         if problems:
             failed += 1
@@ -28,7 +29,7 @@ def validate(files: Annotated[list[Path], typer.Argument(help="CMMN 1.1 files to
                 typer.echo(f"  {problem}")
         else:
             typer.echo(f"OK {path}")
-    raise typer.Exit(1 if failed else 0)
+    raise typer.Exit(2 if unreadable else 1 if failed else 0)
 
 
 def _problems(data: bytes) -> list[str]:

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import Connection, text
+from sqlalchemy.engine import make_url
 
 from casework.audit.checkpoints import write_checkpoint
 from casework.audit.hashing import GENESIS, canonical_json, event_hash
@@ -487,3 +488,43 @@ def test_a_checkpoint_written_while_verify_runs_is_not_taken_for_a_deleted_one(
     assert (report.checkpoints, report.witnessed) == (3, 3)  # as the database stood, and as the witness did then
     monkeypatch.undo()
     assert verify(store).witnessed == 4
+
+
+def _tag_before_connection_options_left_it(url: str) -> str:
+    """A PostgreSQL database's witness tag as casework wrote it until 2026-12-07: every query parameter in it."""
+    import hashlib
+
+    parsed = make_url(url)
+    options = sorted((k, str(v)) for k, v in parsed.query.items())
+    where = f"postgresql:{parsed.host or ''}:{parsed.port or 5432}/{parsed.database or ''}?{options}"
+    return hashlib.sha256(where.encode("utf-8")).hexdigest()[:16]
+
+
+def test_witness_lines_written_with_the_old_tag_of_a_url_with_connection_options_are_still_required(
+    pg_url: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    url = f"{pg_url}&sslmode=disable&application_name=casework-worker&connect_timeout=5"
+    key = tmp_path / "audit.key"
+    with Store.open(url, audit_key=key) as store:
+        for _ in range(2):
+            _append(store, _start(store, 1), {"round": 0})
+            write_checkpoint(store)
+    # The lines as casework wrote them through this URL before: tagged with its options. And one of another
+    # database on the same server, reached with the same options, which must stay another database's.
+    witness_file = tmp_path / "audit.key.witness"
+    lines = [json.loads(line) for line in witness_file.read_text().splitlines()]
+    elsewhere = make_url(url).set(database="elsewhere").render_as_string(hide_password=False)
+    other = {**lines[0], "db": _tag_before_connection_options_left_it(elsewhere), "id": 9}
+    witness_file.write_text("".join(json.dumps({**line, "db": _tag_before_connection_options_left_it(url)}) + "\n"
+                                    for line in lines) + json.dumps(other) + "\n")
+    # verify reached through the same URL, or with one more option: the old lines are this database's
+    for through in (url, f"{url}&keepalives=1"):
+        with Store.open(through, audit_key=key) as store:
+            report = verify(store)
+            assert report.ok, report.problems
+            assert (report.witnessed, report.witness_other_databases) == (2, 1)
+    with Store.open(url, audit_key=key) as store:
+        _tamper(store, "DELETE FROM checkpoints WHERE id = 2")
+        first = verify(store).first
+    assert first is not None and first.what.startswith(
+        "checkpoint #2 (sealing events up to #4) is in the witness file but not in the database: it was deleted")

@@ -147,7 +147,7 @@ def test_cli_import_verify_export_and_tamper(tmp_path: Path) -> None:
     res = runner.invoke(app, ["audit", "verify", "--db", db])
     assert res.exit_code == 1 and "seq 2" in res.output and "edited" in res.output
     res = runner.invoke(app, ["import-log", str(tmp_path / "missing.csv"), "--definition", "x", "--db", db])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
 
 
 def _nul_log(tmp_path: Path, column: str) -> Path:
@@ -280,7 +280,7 @@ def test_names_and_case_ids_that_spell_the_same_key_are_refused(db_url: str, tmp
     key = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
     res = CliRunner().invoke(app, ["import-log", str(tmp_path / "a:b.csv"), "--definition", "intake",
                                    "--db", db_url], env=key)
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "case '1': its key 'a:b:1' is taken" in res.stderr and "--name" in res.stderr
     res = CliRunner().invoke(app, ["import-log", str(tmp_path / "a:b.csv"), "--definition", "intake",
                                    "--db", db_url, "--name", "ab"], env=key)

@@ -107,7 +107,8 @@ def test_a_log_too_small_to_evaluate_is_an_error_not_a_zero_score(tmp_path: Path
     # eoc scores the end of each single-event case: there is something to score
     assert CliRunner().invoke(_app(), ["suggest", "evaluate", str(singles), "--variant", "eoc"]).exit_code == 0
     nothing = CliRunner().invoke(_app(), ["suggest", "report", "--logs-dir", str(tmp_path), "--log", "nope"])
-    assert nothing.exit_code == 2 and "error: no log to evaluate" in nothing.stderr
+    assert nothing.exit_code == 2
+    assert nothing.stderr == f"error: no log to evaluate in {tmp_path} (none of nope.csv.gz)\n"
 
 
 def test_evaluate_says_how_many_test_prefixes_go_on_to_an_activity_training_never_had(tmp_path: Path) -> None:

@@ -34,11 +34,11 @@ def test_flags_and_next_actions_for_a_stored_case(tmp_path: Path) -> None:
 def test_unknown_case_and_missing_options_are_clear_errors(tmp_path: Path) -> None:
     url, case_id = registered_claim(tmp_path, 12500, NOW)
     missing = runner.invoke(app, ["suggest", "case", "nope", "--db", url, "--case-type", "insurance_claim"])
-    assert missing.exit_code == 1 and "no case nope" in missing.output
+    assert missing.exit_code == 2 and "no case nope" in missing.output
     neither = runner.invoke(app, ["suggest", "case", case_id, "--db", url])
     assert neither.exit_code == 2 and "give --model, --case-type or both" in neither.output
     bad_type = runner.invoke(app, ["suggest", "case", case_id, "--db", url, "--case-type", "nonsense"])
-    assert bad_type.exit_code == 1 and bad_type.output.startswith("error: case type: no bundled case type 'nonsense' (")
+    assert bad_type.exit_code == 2 and bad_type.output.startswith("error: case type: no bundled case type 'nonsense' (")
 
 
 def test_a_model_file_that_cannot_be_loaded_is_named_with_the_reason(tmp_path: Path) -> None:
@@ -96,13 +96,13 @@ def test_a_case_type_or_model_of_another_process_is_not_applied_silently(tmp_pat
     other.write_text('[case_type]\nkey = "permits"\ndefinition = "buildingPermit"\nlabel = "Building permit"\n'
                      '[[fields]]\nname = "parcel"\n')
     refused = runner.invoke(app, ["suggest", "case", case_id, "--db", url, "--case-type", str(other)])
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2
     assert "case type 'permits' describes definition 'buildingPermit'" in refused.output
     assert "definition 'insuranceClaim'" in refused.output and "parcel" not in refused.output
     latin1 = tmp_path / "latin1.toml"
     latin1.write_bytes('[case_type]\nkey = "t"\ndefinition = "insuranceClaim"\nlabel = "caf\xe9"\n'.encode("latin-1"))
     unreadable = runner.invoke(app, ["suggest", "case", case_id, "--db", url, "--case-type", str(latin1)])
-    assert unreadable.exit_code == 1 and "not UTF-8 text (byte 64)" in unreadable.output
+    assert unreadable.exit_code == 2 and "not UTF-8 text (byte 64)" in unreadable.output
     helpdesk = write_log(tmp_path / "tickets.csv.gz", [(f"t{i}", step, f"2026-01-0{1 + i % 9}T{10 + j}:00:00")
                                                        for i in range(40)
                                                        for j, step in enumerate(("Open ticket", "Resolve"))])

@@ -110,7 +110,7 @@ def test_reproject_command(svc: CaseService, db_url: str) -> None:
     _spoil(svc.store, "a")
     spoiled = _rows(svc.store, "a")
     missing = CliRunner().invoke(app, ["reproject", "--db", db_url, "--case", "a", "--case", "zz"])
-    assert missing.exit_code == 1 and "no case zz" in missing.output
+    assert missing.exit_code == 2 and "no case zz" in missing.output
     assert _rows(svc.store, "a") == spoiled  # nothing rebuilt when one of the cases named does not exist
     one = CliRunner().invoke(app, ["reproject", "--db", db_url, "--case", "a"])
     assert one.exit_code == 0 and "reproject: 1 cases rebuilt" in one.output

@@ -171,7 +171,7 @@ def test_import_log_of_a_path_that_is_no_log_file_creates_no_database(tmp_path: 
     result = CliRunner().invoke(app, ["import-log", str(tmp_path / where), "--definition", "k", "--db",
                                       f"sqlite:///{db}"], env={"CASEWORK_AUDIT_KEY": str(tmp_path / "k")})
     said = "no such file" if where == "missing.csv" else "a folder, not a log file"
-    assert result.exit_code == 1 and result.output == f"error: {tmp_path / where}: {said}\n"
+    assert result.exit_code == 2 and result.output == f"error: {tmp_path / where}: {said}\n"
     assert not db.exists()
 
 
@@ -189,5 +189,5 @@ def test_import_log_of_a_log_that_cannot_be_imported_creates_no_database(
     db = tmp_path / "new.db"
     result = CliRunner().invoke(app, ["import-log", str(log), "--definition", "k", "--db", f"sqlite:///{db}"],
                                 env={"CASEWORK_AUDIT_KEY": str(tmp_path / "k")})
-    assert result.exit_code == 1 and result.output.startswith("error: ") and said in result.output, result.output
+    assert result.exit_code == 2 and result.output.startswith("error: ") and said in result.output, result.output
     assert not db.exists() and not (tmp_path / "k").exists()

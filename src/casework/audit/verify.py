@@ -349,7 +349,8 @@ class _WitnessRead(NamedTuple):
 def _read_witness(store: Store, key_file: Path) -> _WitnessRead:
     path = witness.witness_path(key_file)
     try:
-        return _WitnessRead(path, witness.read(path, witness.database_tag(store.url)), None)
+        tag, legacy = witness.database_tag(store.url), witness.legacy_tags(store.url)
+        return _WitnessRead(path, witness.read(path, tag, legacy), None)
     except OSError as exc:
         return _WitnessRead(path, None, f"cannot read {path}: {exc.strerror or exc}")
 

@@ -9,14 +9,18 @@ database unchanged.
 
 One key file may serve several databases (PostgreSQL's default key is in the working directory), so each line names
 its database by a tag of its location (`database_tag`): lines of other databases are counted, not judged. A database
-moved to another path or server gets a new tag, and its earlier lines are then another database's.
+moved to another path or server gets a new tag, and its earlier lines are then another database's. Lines written
+before a PostgreSQL URL's connection-only options (sslmode, connect_timeout, ...) were left out of the tag carry
+the tag with them (`legacy_tags`), and are this database's too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,8 +52,41 @@ def database_tag(url: str) -> str:
         # Only the connection parameters that choose the database or its schema: `?sslmode=require` or an
         # application_name names the same database, and a tag that changed with them lost its witnessed checkpoints.
         options = sorted((k, str(v)) for k, v in parsed.query.items() if k in _LOCATION)
-        port = parsed.port or (5432 if backend == "postgresql" else "")
-        where = f"{backend}:{parsed.host or ''}:{port}/{parsed.database or ''}?{options}"
+        where = _server_where(backend, parsed, options)
+    return _tag(where)
+
+
+# With more connection-only options than this in the URL, only the tags with all of them and with none are tried.
+_LEGACY_SUBSETS_UP_TO = 8
+
+
+def legacy_tags(url: str) -> set[str]:
+    """The tags lines written before connection-only options left the tag (casework before 2026-12-07) may carry for
+    this database, other than `database_tag(url)`. Such a tag hashed every query parameter of the URL it was written
+    through, which verify cannot know: it may be given the URL with more or fewer of those options. So the old tag
+    is computed for the location options with every subset of the connection-only ones this URL has (the same
+    server, database and search path in each: never another database's). Lines written through options the URL
+    given to verify lacks stay unmatched; verify's note on a database the witness does not list says so."""
+    parsed = make_url(url)
+    backend = {"postgres": "postgresql"}.get(parsed.get_backend_name(), parsed.get_backend_name())
+    if backend == "sqlite":
+        return set()  # a file's tag never held its URL's options
+    items = sorted((k, str(v)) for k, v in parsed.query.items())
+    location = [item for item in items if item[0] in _LOCATION]
+    connection = [item for item in items if item[0] not in _LOCATION]
+    subsets: list[tuple[tuple[str, str], ...]] = [(), tuple(connection)]
+    if len(connection) <= _LEGACY_SUBSETS_UP_TO:
+        subsets = [chosen for n in range(len(connection) + 1) for chosen in itertools.combinations(connection, n)]
+    tags = {_tag(_server_where(backend, parsed, sorted(location + list(chosen)))) for chosen in subsets}
+    return tags - {database_tag(url)}
+
+
+def _server_where(backend: str, parsed: Any, options: list[tuple[str, str]]) -> str:
+    port = parsed.port or (5432 if backend == "postgresql" else "")
+    return f"{backend}:{parsed.host or ''}:{port}/{parsed.database or ''}?{options}"
+
+
+def _tag(where: str) -> str:
     return hashlib.sha256(where.encode("utf-8")).hexdigest()[:16]
 
 
@@ -81,9 +118,9 @@ class Witnessed:
     unreadable: int  # lines that are not a whole entry (a write cut short by a crash is the usual one)
 
 
-def read(path: Path, tag: str) -> Witnessed | None:
-    """The witness file's entries for the database `tag`; None if there is no witness file. `OSError` if it cannot
-    be read."""
+def read(path: Path, tag: str, legacy: Collection[str] = ()) -> Witnessed | None:
+    """The witness file's entries for the database `tag` (or one of its `legacy` tags); None if there is no witness
+    file. `OSError` if it cannot be read."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -97,7 +134,7 @@ def read(path: Path, tag: str) -> Witnessed | None:
             ok = False
         if not ok:
             found.unreadable += 1
-        elif entry["db"] != tag:
+        elif entry["db"] != tag and entry["db"] not in legacy:
             found.other_databases += 1
         else:
             found.entries[int(entry["id"])] = entry

@@ -20,10 +20,14 @@ def conformance(
     """Run conformance scenarios; print PASS/FAIL per scenario and `conformance: N passed, M failed`."""
     from casework.conformance.runner import find_scenarios, run_scenario  # the engine: not for every command's start
 
+    missing = [path for path in paths if not path.exists()]
+    if missing:  # a mistyped path is bad input, not a failed scenario
+        typer.echo(f"error: no such file or folder: {', '.join(map(str, missing))}", err=True)
+        raise typer.Exit(2)
     scenarios = find_scenarios(paths)
     if not scenarios:
-        typer.echo("no scenarios found", err=True)
-        raise typer.Exit(1)
+        typer.echo(f"error: no scenarios (*.json) found in {', '.join(map(str, paths))}", err=True)
+        raise typer.Exit(2)
     passed = failed = 0
     started = time.perf_counter()
     for path in scenarios:

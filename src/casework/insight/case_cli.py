@@ -28,7 +28,13 @@ def suggest_case(
 ) -> None:
     """Suggest what to do next on a case, with reasons, and flag what looks wrong. People decide; nothing is changed."""
     from casework.insight.advisor import PathProbability, RemainingSeconds, next_best_actions
-    from casework.insight.casetype import CaseTypeError, UnknownCaseType, bundled_case_type, load_case_type
+    from casework.insight.casetype import (
+        CaseTypeError,
+        UnknownCaseType,
+        bundled_case_type,
+        load_case_type,
+        load_error_line,
+    )
     from casework.insight.flags import assess
     from casework.insight.modelfile import InsightModel, ModelFileError
     from casework.insight.watch import stored_documents
@@ -50,20 +56,20 @@ def suggest_case(
         try:
             kind = load_case_type(case_type) if case_type.endswith(".toml") else bundled_case_type(case_type)
         except (CaseTypeError, UnknownCaseType, OSError) as exc:
-            typer.echo(f"error: case type: {exc}", err=True)
-            raise typer.Exit(1) from exc
+            typer.echo(f"error: case type: {load_error_line(exc)}", err=True)
+            raise typer.Exit(2) from exc
     with open_store(db, read_only="suggest case") as store:
         row = store.case(case_id)
         if row is None:
             typer.echo(f"error: no case {case_id}", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(2)
         service = CaseService(store)
         try:
             state = service.state(case_id)
             _, definition = service.definition(row.definition_key, row.definition_version)
         except (NotFound, InvalidInput) as exc:
             typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from exc
+            raise typer.Exit(2) from exc
         documents = stored_documents(store, case_id)
         # who performed each step: a model that learned from performers needs them
         events = store.events(case_id)
@@ -71,7 +77,7 @@ def suggest_case(
         # Its rules, fields and documents describe another process: every finding would be noise.
         typer.echo(f"error: case type {kind.key!r} describes definition {kind.definition!r}; case {case_id} is of "
                    f"definition {definition.key!r}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(2)
     if insight is not None:
         names = {item.name for item in definition.items.values()}
         if not names & set(insight.next_action.encoding.activities):

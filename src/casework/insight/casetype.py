@@ -92,6 +92,16 @@ class UnknownCaseType(ValueError):
     """No bundled case type has the name asked for."""
 
 
+def load_error_line(exc: BaseException) -> str:
+    """Why a case type (or a model file beside it) could not be loaded, on one line, for a command's `error:`: a
+    CaseTypeError lists its problems one a line, and an OSError's text is Python's `[Errno 2] ...`."""
+    if isinstance(exc, CaseTypeError):
+        return f"{exc.source}: invalid case type: {'; '.join(exc.problems)}"
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"cannot read {exc.filename}: {exc.strerror or exc}"
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     name: str

@@ -69,7 +69,7 @@ def _logs_dir(logs_dir: Path | None) -> Path:
         return logs_dir
     shared = shared_dir()
     if shared is None:
-        _err("no shared folder found: set CASEWORK_SHARED or pass --logs-dir")
+        _err("error: no shared folder found: set CASEWORK_SHARED or pass --logs-dir")
         raise typer.Exit(2)
     return shared / "logs"
 
@@ -150,17 +150,22 @@ def report(
     from casework.insight.evaluate import evaluate_log
 
     folder = _logs_dir(logs_dir)
+    if not folder.is_dir():
+        _err(f"error: no folder {folder} (pass --logs-dir, or set CASEWORK_SHARED)")
+        raise typer.Exit(2)
+    wanted = only or LOG_NAMES
+    present = [name for name in wanted if (folder / f"{name}.csv.gz").exists()]
+    if not present:  # one line, not a "skipping" line for each log first
+        _err(f"error: no log to evaluate in {folder} (none of {', '.join(f'{n}.csv.gz' for n in wanted)})")
+        raise typer.Exit(2)
     results = []
-    for name in only or LOG_NAMES:
+    for name in wanted:
         path = folder / f"{name}.csv.gz"
-        if not path.exists():
+        if name not in present:
             _err(f"skipping {name}: {path} not found")
             continue
         with _readable_log():
             results.append(evaluate_log(path, variants=VARIANTS, latency_variant="noeoc", log=_err))
-    if not results:
-        _err(f"error: no log to evaluate in {folder}")
-        raise typer.Exit(2)
     if as_json:
         typer.echo(json.dumps([asdict(r) for r in results], indent=2))
     else:
@@ -198,7 +203,7 @@ def train(
         InsightModel(version, nba, rt, source=log.name).save(out)
     except OSError as exc:
         _err(f"error: cannot write the model to {out}: {exc}")
-        raise typer.Exit(1) from None
+        raise typer.Exit(2) from None
     typer.echo(f"version: {version}")
     typer.echo(f"model: {out}")
 

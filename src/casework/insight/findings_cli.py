@@ -62,7 +62,13 @@ def suggest_refresh(
     pass while nobody touches a case)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from casework.insight.casetype import CaseTypeError, UnknownCaseType, bundled_case_type, load_case_type
+    from casework.insight.casetype import (
+        CaseTypeError,
+        UnknownCaseType,
+        bundled_case_type,
+        load_case_type,
+        load_error_line,
+    )
     from casework.insight.modelfile import InsightModel, ModelFileError
     from casework.insight.watch import FindingsWatcher
     from casework.service import CaseService
@@ -79,10 +85,10 @@ def suggest_refresh(
             finally:
                 service.close()
     except (CaseTypeError, UnknownCaseType, OSError, ModelFileError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {load_error_line(exc)}", err=True)
         raise typer.Exit(2) from exc
     except SQLAlchemyError as exc:
         why = str(exc).splitlines()[0]  # the driver's message, without the statement and parameters
         typer.echo(f"error: the database failed while judging the cases: {why}", err=True)
-        raise typer.Exit(1) from exc
+        raise typer.Exit(2) from exc
     typer.echo(f"refresh: {judged} open cases judged, {found} findings stored")

@@ -31,7 +31,7 @@ def reproject_cmd(
             missing = [cid for cid in ids if store.case_head(cid) is None]
             if missing:  # refuse before rebuilding anything
                 typer.echo(f"error: no case {', '.join(missing)}", err=True)
-                raise typer.Exit(1)
+                raise typer.Exit(2)
         else:
             ended = () if closed else ("completed", "terminated")
             ids = [cid for cid, _key, status in store.case_summaries() if status not in ended]
@@ -45,7 +45,7 @@ def reproject_cmd(
                 except NotFound as exc:
                     if store.case_head(case_id) is not None:  # the case is there, its definition is not
                         typer.echo(f"error: case {case_id}: {exc}", err=True)
-                        raise typer.Exit(1) from exc
+                        raise typer.Exit(2) from exc
                     rebuilt = False  # deleted since it was listed: nothing to rebuild
                 done, skipped = (done + 1, skipped) if rebuilt else (done, skipped + 1)
                 progress.advance(bar)

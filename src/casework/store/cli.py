@@ -270,7 +270,7 @@ def state_at_cmd(
             state = state_at(store, case_id, at=moment, seq=seq)
         except TimeTravelError as exc:
             typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from exc
+            raise typer.Exit(2) from exc
     typer.echo(json.dumps(state.to_dict(), indent=2, sort_keys=True))
 
 
@@ -351,14 +351,14 @@ def import_log_cmd(
 
     if not file.is_file():  # before the store is opened, which creates the database: a mistyped path changes nothing
         typer.echo(f"error: {file}: " + ("a folder, not a log file" if file.is_dir() else "no such file"), err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(2)
     console = Console(stderr=True)
     try:  # read and checked before the store is opened, for the same reason: a bad row leaves no database behind
         with console.status(f"reading {file.name}") if sys.stderr.isatty() else contextlib.nullcontext():
             cases = read_checked(file, definition, limit=limit, name=name, zone=zone)
     except LogImportError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        raise typer.Exit(2) from exc
     with open_store(db, create=True) as store:
         try:
             with Progress(
@@ -375,7 +375,7 @@ def import_log_cmd(
                                     zone=zone)
         except LogImportError as exc:
             typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from exc
+            raise typer.Exit(2) from exc
         except KeyboardInterrupt as exc:  # Ctrl-C: the status a shell gives it, and what stayed
             typer.echo(f"interrupted: {kept()}", err=True)
             raise typer.Exit(130) from exc

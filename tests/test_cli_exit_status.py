@@ -1,0 +1,139 @@
+"""Bad input to any command: exit status 2, one line `error: ...` on standard error, no traceback, nothing changed.
+
+Exit status 1 is kept for a command that ran and answered "no" (validate found an invalid model, a conformance
+scenario failed, audit verify found a broken link); those have their own tests beside the commands."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from casework.cli import app
+from casework.store import Store
+from casework.store.testing import db_url, pg_url
+
+__all__ = ["db_url", "pg_url"]
+
+runner = CliRunner()
+BAD_LOG = "case_id,activity,timestamp\nA,Register,2020-01-01T10:00:00\nA,Close,yesterday\n"
+
+# (id, arguments, what the error line says). {db} is a stored database with the demo's case {case}, {dir} a folder
+# with bad.csv (a log with a bad timestamp), bad.toml (not TOML), empty/ (a folder) and garbage.db (not a database).
+CASES = [
+    ("validate-missing-file", "validate {dir}/missing.cmmn", "cannot read"),
+    ("conformance-missing-path", "conformance {dir}/missing.json", "no such file or folder"),
+    ("conformance-no-scenarios", "conformance {dir}/empty", "no scenarios"),
+    ("unknown-command", "nosuchcommand", "No such command"),
+    ("unknown-option", "tasks --no-such-option", "No such option"),
+    ("tasks-unknown-state", "tasks --db {db} --state bogus", "unknown state 'bogus'"),
+    ("tasks-bad-time", "tasks --db {db} --due-before soon", "not an ISO-8601"),
+    ("tasks-bad-limit", "tasks --db {db} --limit 0", "--limit"),
+    ("tasks-missing-db", "tasks --db sqlite:///{dir}/none.db", "no database at"),
+    ("tasks-not-a-database", "tasks --db sqlite:///{dir}/garbage.db", "file is not a database"),
+    ("tasks-bad-url", "tasks --db nonsense://x", "unsupported database"),
+    ("tasks-bad-port", "tasks --db postgresql://u@h:notaport/x", "not a database URL"),
+    ("tasks-no-server", "tasks --db postgresql://nobody@127.0.0.1:1/x", "cannot open the database"),
+    ("export-bad-format", "export --format pdf -o {dir}/out --db {db}", "--format must be one of"),
+    ("export-missing-folder", "export --format xes -o {dir}/nowhere/out.xes --db {db}", "no directory"),
+    ("import-log-missing-file", "import-log {dir}/missing.csv --definition k --db {db}", "no such file"),
+    ("import-log-folder", "import-log {dir}/empty --definition k --db {db}", "a folder, not a log file"),
+    ("import-log-bad-log", "import-log {dir}/bad.csv --definition k --db {db}", "line 3: timestamp 'yesterday'"),
+    ("import-log-no-definition", "import-log {dir}/bad.csv --db {db}", "Missing option '--definition'"),
+    ("reproject-unknown-case", "reproject --db {db} --case nope", "no case nope"),
+    ("bench-unknown-suite", "bench nosuch", "unknown suite(s) nosuch"),
+    ("demo-bad-url", "demo --db nonsense://x", "unsupported database"),
+    ("evaluate-missing-log", "suggest evaluate {dir}/missing.csv", "does not exist"),
+    ("evaluate-bad-log", "suggest evaluate {dir}/bad.csv", "timestamp 'yesterday'"),
+    ("evaluate-bad-variant", "suggest evaluate {dir}/bad.csv --variant zz", "variant must be one of"),
+    ("report-no-logs", "suggest report --logs-dir {dir}/empty", "no log to evaluate"),
+    ("report-missing-folder", "suggest report --logs-dir {dir}/nowhere", "no folder"),
+    ("train-bad-log", "suggest train {dir}/bad.csv --out {dir}/m.json.gz", "timestamp 'yesterday'"),
+    ("train-missing-folder", "suggest train {dir}/bad.csv --out {dir}/nowhere/m.json.gz", "no such folder"),
+    ("case-unknown-case", "suggest case nope --db {db} --case-type insurance_claim", "no case nope"),
+    ("case-unknown-case-type", "suggest case {case} --db {db} --case-type nonsense", "no bundled case type"),
+    ("case-bad-case-type-file", "suggest case {case} --db {db} --case-type {dir}/bad.toml", "not valid TOML"),
+    ("case-missing-case-type-file", "suggest case {case} --db {db} --case-type {dir}/missing.toml", "cannot read"),
+    ("case-bad-model", "suggest case {case} --db {db} --model {dir}/bad.csv", "cannot read a model file"),
+    ("case-neither", "suggest case {case} --db {db}", "give --model, --case-type or both"),
+    ("case-type-of-another-process", "suggest case {case} --db {db} --case-type {dir}/other.toml",
+     "describes definition 'buildingPermit'"),
+    ("feedback-bad-time", "suggest feedback --db {db} --since yesterday", "not an ISO-8601"),
+    ("flags-bad-severity", "suggest flags --db {db} --severity loud", "choose one of"),
+    ("refresh-unknown-case-type", "suggest refresh --db {db} --case-type nonsense", "no bundled case type"),
+    ("refresh-bad-case-type-file", "suggest refresh --db {db} --case-type {dir}/bad.toml", "not valid TOML"),
+    ("refresh-missing-db", "suggest refresh --db sqlite:///{dir}/none.db --case-type insurance_claim",
+     "no database at"),
+    ("verify-missing-db", "audit verify --db sqlite:///{dir}/none.db", "no database at"),
+    ("verify-missing-key", "audit verify --db {db} --public-key {dir}/missing.key", "cannot read the key file"),
+    ("checkpoint-missing-db", "audit checkpoint --db sqlite:///{dir}/none.db", "no database at"),
+    ("state-at-unknown-case", "audit state-at nope --db {db}", "no case nope"),
+    ("state-at-no-such-event", "audit state-at {case} --db {db} --seq 9999", "there is no event 9999"),
+    ("state-at-before-the-case", "audit state-at {case} --db {db} --at 1990-01-01", "did not exist yet"),
+    ("state-at-bad-time", "audit state-at {case} --db {db} --at whenever", "not an ISO-8601"),
+]
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """A folder with a database holding the demo's case, and bad inputs beside it."""
+    folder = tmp_path_factory.mktemp("bad-input")
+    db = f"sqlite:///{folder / 'casework.db'}"
+    env = {"CASEWORK_AUDIT_KEY": str(folder / "audit.key")}
+    made = runner.invoke(app, ["demo", "--db", db], env=env)
+    assert made.exit_code == 0, made.output
+    with Store.open(db) as store:
+        case_id = store.case_summaries()[0][0]
+    (folder / "bad.csv").write_text(BAD_LOG)
+    (folder / "bad.toml").write_text("x = [\n")
+    (folder / "other.toml").write_text('[case_type]\nkey = "permits"\ndefinition = "buildingPermit"\n'
+                                       'label = "Building permit"\n')
+    (folder / "empty").mkdir()
+    (folder / "garbage.db").write_bytes(gzip.compress(b"not a database"))
+    return folder, db, case_id
+
+
+def _files(folder: Path) -> dict[str, str]:
+    # SQLite's -shm file is its shared-memory index, rewritten by any reader: not the database's content.
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(folder.rglob("*")) if not p.name.endswith("-shm")}
+
+
+@pytest.mark.parametrize(("args", "said"), [pytest.param(a, s, id=i) for i, a, s in CASES])
+def test_bad_input_exits_2_with_one_error_line_and_changes_nothing(
+    stored: tuple[Path, str, str], args: str, said: str
+) -> None:
+    folder, db, case_id = stored
+    before = _files(folder)
+    argv = [word.format(db=db, dir=folder, case=case_id) for word in args.split()]
+    result = runner.invoke(app, argv, env={"CASEWORK_AUDIT_KEY": str(folder / "audit.key"),
+                                           "CASEWORK_BLOBS": str(folder / "casework.db.blobs")})
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception  # no traceback
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and said in lines[0], result.stderr
+    assert result.stdout == ""
+    assert _files(folder) == before
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    ("audit state-at nope --db {db}", "no case nope"),
+    ("reproject --db {db} --case nope", "no case nope"),
+    ("suggest case nope --db {db} --case-type insurance_claim", "no case nope"),
+    ("import-log {dir}/bad.csv --definition k --db {db}", "line 3: timestamp 'yesterday'"),
+])
+def test_unknown_names_are_bad_input_on_both_databases(db_url: str, tmp_path: Path, args: str, said: str) -> None:
+    env = {"CASEWORK_AUDIT_KEY": str(tmp_path / "audit.key"), "CASEWORK_BLOBS": str(tmp_path / "blobs")}
+    made = runner.invoke(app, ["demo", "--db", db_url], env=env)
+    assert made.exit_code == 0, made.output
+    (tmp_path / "bad.csv").write_text(BAD_LOG)
+    with Store.open(db_url) as store:
+        before = store.counts()
+    result = runner.invoke(app, [w.format(db=db_url, dir=tmp_path) for w in args.split()], env=env)
+    assert result.exit_code == 2 and result.stderr.splitlines() == [result.stderr.strip()], result.output
+    assert result.stderr.startswith("error: ") and said in result.stderr
+    with Store.open(db_url) as store:
+        assert store.counts() == before
