@@ -187,3 +187,14 @@ def test_ended_case_gets_no_gap_or_sla_flags() -> None:
     definition, state = claim({"amount": 500})
     execute(definition, state, commands.TerminateCase(actor="sue"), T0)
     assert assess(bundled_case_type("insurance_claim"), definition, state, [], T0 + 40 * DAY) == []
+
+
+def test_an_ended_case_keeps_no_rule_finding_it_could_never_act_on_nor_dismiss() -> None:
+    # A repeat claimant's rule held before the case ended; afterwards its action (start the fraud check) is
+    # impossible and the case refuses the dismissal too, so the finding must go with the case's end.
+    definition, state = claim({**COMPLETE, "previousClaims": 4})
+    assert "rule:repeat-claimant" in [f.id for f in assess(bundled_case_type("insurance_claim"), definition, state,
+                                                            FORM, T0)]
+    execute(definition, state, commands.TerminateCase(actor="sue"), T0)
+    assert assess(bundled_case_type("insurance_claim"), definition, state, FORM, T0,
+                  next_action_model=TableModel({})) == []

@@ -179,3 +179,11 @@ def test_concurrent_changes_leave_the_findings_of_the_final_state(watched) -> No
     stored = service.store.findings(case_id=case_id)
     assert {(f.finding_id, f.message, f.reason) for f in stored} == {(f.id, f.message, f.reason) for f in fresh}
     assert all(f.case_version <= state.version for f in stored)  # judged last when they last changed
+
+
+def test_a_case_that_ends_leaves_no_findings_behind(watched) -> None:  # type: ignore[no-untyped-def]
+    service, _, _ = watched
+    case_id = service.start_case("insuranceClaim", {"amount": 60000, "previousClaims": 4}, actor="ann").case_id
+    assert {"rule:repeat-claimant", "rule:large-claim-expert"} <= set(_ids(service.store, case_id))
+    service.execute(case_id, commands.TerminateCase(actor="ann", reason="withdrawn"))
+    assert service.store.findings(case_id=case_id) == []

@@ -79,15 +79,19 @@ def assess(
     remaining_model: RemainingTimeModel | None = None,
     unusual_threshold: float = UNUSUAL_THRESHOLD,
 ) -> list[Finding]:
-    """Every finding for the case now, most severe first. Never raises for a rule or model that fails."""
+    """Every finding for the case now, most severe first. Never raises for a rule or model that fails.
+
+    An ended case has none: nobody can act on it, and the case refuses every command, a person's dismissal
+    (`RecordFeedback`) included, so a finding on it could never be dealt with and would stay listed for good.
+    """
+    if state.ended:
+        return []
     docs = list(documents)
     derived = facts(definition, state, docs, now)
     findings: list[Finding] = list(evaluate_rules(case_type, definition, state, docs, now))
-    if not state.ended:
-        # Missing information matters while work goes on; once a case has ended nobody can act on it.
-        for gap in find_gaps(case_type, state.variables, docs, derived=derived):
-            findings.append(_map_gap_action(gap, case_type, definition, state))
-        findings.extend(sla_findings(case_type, state, now, remaining_model))
+    for gap in find_gaps(case_type, state.variables, docs, derived=derived):
+        findings.append(_map_gap_action(gap, case_type, definition, state))
+    findings.extend(sla_findings(case_type, state, now, remaining_model))
     if next_action_model is not None:
         flag = unusual_path(state, next_action_model, unusual_threshold)
         if flag is not None:
