@@ -75,12 +75,14 @@ class Action:
             return commands.StartItem(item=self.item, actor=actor, reason=reason)
         if self.kind == "plan":
             return commands.PlanItem(item=self.target, actor=actor, reason=reason)
+        # The task is suggested because none was open when the case was judged: a second person accepting the same
+        # suggestion meanwhile (or a stale screen) is refused instead of adding it twice.
         if self.kind == "add_task":
-            return commands.AddItem(kind="humanTask", name=self.target, actor=actor, reason=reason)
+            return commands.AddItem(kind="humanTask", name=self.target, actor=actor, reason=reason, unless_open=True)
         if self.kind == "request_document":
             # Asking for a document is work someone does: an ad hoc task that can be assigned and tracked.
             name = self.task or request_task_name(self.target.replace("_", " "))
-            return commands.AddItem(kind="humanTask", name=name, actor=actor, reason=reason)
+            return commands.AddItem(kind="humanTask", name=name, actor=actor, reason=reason, unless_open=True)
         return None  # "open" and "fill_in": the person works in the existing task or the case data form
 
     def to_dict(self) -> dict[str, Any]:
