@@ -94,8 +94,8 @@ def suggest_case(
             state,
             documents,
             dt.datetime.now(dt.UTC),
-            next_action_model=PathProbability(insight.next_action) if insight else None,
-            remaining_model=RemainingSeconds(insight.remaining_time, zone) if insight else None,
+            next_action_model=PathProbability(insight.next_action, insight.version) if insight else None,
+            remaining_model=RemainingSeconds(insight.remaining_time, zone, insight.version) if insight else None,
         )
         table = Table(title=f"flags and suggestions ({kind.label})", title_justify="left")
         for column in ("severity", "kind", "message", "why", "do"):

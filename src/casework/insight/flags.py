@@ -157,10 +157,12 @@ def unusual_path(state: CaseState, model: NextActionModel, threshold: float = UN
     if not activities:
         return None
     prefix, last = activities[:-1], activities[-1]
+    version = model_version(model)
     try:
         p = float(model.probability(prefix, last))
     except Exception as exc:  # a model bug must not take decision support down with it
-        return Flag("path:error", f"unusual-path check failed: {exc}", "info", "the next-action model raised", "path")
+        return Flag("path:error", f"unusual-path check failed: {exc}", "info", "the next-action model raised", "path",
+                    model_version=version)
     if p >= threshold:
         return None
     after = " → ".join(prefix[-3:]) if prefix else "the start of the case"
@@ -171,6 +173,7 @@ def unusual_path(state: CaseState, model: NextActionModel, threshold: float = UN
         f"in the history the model learned from, {last!r} follows this path with probability {p:.1%} "
         f"(below {threshold:.0%}); check it was intended",
         "path",
+        model_version=version,
     )
 
 
@@ -213,7 +216,8 @@ def sla_findings(
     try:
         remaining = float(model.predict_remaining_seconds(activities, timestamps))
     except Exception as exc:  # see unusual_path: a failing model is reported, not raised
-        return [Flag("sla:error", f"SLA risk check failed: {exc}", "info", "the remaining-time model raised", "sla")]
+        return [Flag("sla:error", f"SLA risk check failed: {exc}", "info", "the remaining-time model raised", "sla",
+                     model_version=model_version(model))]
     # The model predicts from the last event; with no event yet, from now.
     base = dt.datetime.fromtimestamp(timestamps[-1], tz=dt.UTC) if timestamps else now
     predicted_end = max(base + dt.timedelta(seconds=max(0.0, remaining)), now)
@@ -228,11 +232,18 @@ def sla_findings(
             f"after the last step) is after the deadline {_iso(deadline)} ({source})",
             "sla",
             Action("open", "case plan", "review the plan: reprioritise or add help"),
+            model_version=model_version(model),
         )
     ]
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
+def model_version(model: object) -> str:
+    """The version a model offers (`advisor.PathProbability` and `RemainingSeconds` do), else ""; the protocols
+    above do not require one, so a test fake need not have it."""
+    return str(getattr(model, "version", "") or "")
+
+
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

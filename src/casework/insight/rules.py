@@ -100,6 +100,8 @@ class Finding:
     source: str  # "rule" | "gap" | "sla" | "path"
     action: Action | None = None
     kind: str = field(default="flag", init=False)
+    # The version of the learned model that raised it (an SLA risk, an unusual path); "" for rules and gaps.
+    model_version: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -113,6 +115,8 @@ class Finding:
         }
         # RecordFeedback readers group acceptance by "activity"; give them the action's target.
         d["activity"] = None if self.action is None else self.action.target
+        if self.model_version:
+            d["model_version"] = self.model_version
         return d
 
 
@@ -129,9 +133,11 @@ class Flag(Finding):
 def feedback_command(
     finding: Finding, *, accepted: bool, actor: str, reason: str | None = None, model_version: str = ""
 ) -> commands.RecordFeedback:
-    """The audit record of a person accepting or dismissing a finding."""
+    """The audit record of a person accepting or dismissing a finding; a finding a learned model raised is recorded
+    under that model's version (acceptance rates are counted per version), unless another is given."""
     return commands.RecordFeedback(
-        suggestion=finding.to_dict(), accepted=accepted, model_version=model_version, actor=actor, reason=reason
+        suggestion=finding.to_dict(), accepted=accepted, model_version=model_version or finding.model_version,
+        actor=actor, reason=reason,
     )
 
 

@@ -49,8 +49,8 @@ class FindingsWatcher:
             if other is not kind:
                 raise ValueError(f"case types {other.key!r} and {kind.key!r} both describe {kind.definition!r}")
         self.model = model
-        self._path = PathProbability(model.next_action) if model is not None else None
-        self._remaining = RemainingSeconds(model.remaining_time, zone) if model is not None else None
+        self._path = PathProbability(model.next_action, model.version) if model is not None else None
+        self._remaining = RemainingSeconds(model.remaining_time, zone, model.version) if model is not None else None
 
     def attach(self) -> FindingsWatcher:
         """Judge each case again whenever the service changes it."""
