@@ -187,3 +187,27 @@ def test_a_case_that_ends_leaves_no_findings_behind(watched) -> None:  # type: i
     assert {"rule:repeat-claimant", "rule:large-claim-expert"} <= set(_ids(service.store, case_id))
     service.execute(case_id, commands.TerminateCase(actor="ann", reason="withdrawn"))
     assert service.store.findings(case_id=case_id) == []
+
+
+def test_a_dismissed_finding_is_not_offered_again_unless_it_gets_worse(watched) -> None:  # type: ignore[no-untyped-def]
+    from casework.insight.rules import Flag, feedback_command
+
+    service, _, clock = watched
+    case_id = service.start_case("insuranceClaim", {"amount": 12500}, actor="ann").case_id
+    shown = {f.finding_id: f for f in service.store.findings(case_id=case_id)}
+    police = shown["missing-document:police_report"]
+    finding = Flag(police.finding_id, police.message, police.severity, police.reason, police.source)
+    service.execute(case_id, feedback_command(finding, accepted=False, actor="ann", reason="sent by post"))
+    assert "missing-document:police_report" not in _ids(service.store, case_id)
+    # the next change of the case judges it again: the dismissal still holds
+    clock.now = T0 + HOUR
+    service.execute(case_id, commands.SetVariables(variables={"claimant": "Ann Smith"}, actor="bob"))
+    after = _ids(service.store, case_id)
+    assert "missing-document:police_report" not in after and "missing-field:policyNumber" in after
+    # a later acceptance lifts the dismissal
+    service.execute(case_id, feedback_command(finding, accepted=True, actor="ann"))
+    assert "missing-document:police_report" in _ids(service.store, case_id)
+    # dismissed while it was milder (info) than it is now (warning): it got worse, so it is offered again
+    milder = Flag(police.finding_id, police.message, "info", police.reason, police.source)
+    service.execute(case_id, feedback_command(milder, accepted=False, actor="ann", reason="not now"))
+    assert "missing-document:police_report" in _ids(service.store, case_id)

@@ -11,7 +11,7 @@ any model (or a test fake) that offers these methods can be passed in.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from casework.engine import CaseState
@@ -27,6 +27,7 @@ from casework.insight.rules import (
     evaluate_rules,
     facts,
     instance_number,
+    not_dismissed,
     parse_moment,
     resolve_action,
     sort_findings,
@@ -78,8 +79,12 @@ def assess(
     next_action_model: NextActionModel | None = None,
     remaining_model: RemainingTimeModel | None = None,
     unusual_threshold: float = UNUSUAL_THRESHOLD,
+    dismissed: Mapping[str, str] | None = None,
 ) -> list[Finding]:
     """Every finding for the case now, most severe first. Never raises for a rule or model that fails.
+
+    `dismissed`: what people dismissed on this case (`rules.dismissed_findings` of its events); those findings are
+    left out unless they have become more severe since, so a dismissal is not undone by the next change of the case.
 
     An ended case has none: nobody can act on it, and the case refuses every command, a person's dismissal
     (`RecordFeedback`) included, so a finding on it could never be dealt with and would stay listed for good.
@@ -96,6 +101,8 @@ def assess(
         flag = unusual_path(state, next_action_model, unusual_threshold)
         if flag is not None:
             findings.append(flag)
+    if dismissed:
+        findings = not_dismissed(findings, dismissed)
     return sort_findings(findings)
 
 

@@ -40,15 +40,18 @@ __all__ = [
     "Finding",
     "Flag",
     "Suggestion",
+    "dismissed_findings",
     "evaluate_rules",
     "facts",
     "feedback_command",
+    "not_dismissed",
     "request_document",
     "resolve_action",
     "sort_findings",
 ]
 
 SEVERITY_ORDER: Final = {"critical": 0, "warning": 1, "info": 2}
+FEEDBACK_EVENTS: Final = ("suggestion_accepted", "suggestion_dismissed")
 WORKABLE: Final = frozenset({ENABLED, ACTIVE, SUSPENDED, FAILED})
 Document = tuple[str, str]  # (kind, name) of a document attached to the case
 
@@ -139,6 +142,33 @@ def feedback_command(
         suggestion=finding.to_dict(), accepted=accepted, model_version=model_version or finding.model_version,
         actor=actor, reason=reason,
     )
+
+
+def dismissed_findings(events: Iterable[Any]) -> dict[str, str]:
+    """Finding id -> the severity it had when a person last dismissed it, from a case's `suggestion_accepted` /
+    `suggestion_dismissed` events in order (others are skipped); a later acceptance lifts the dismissal. Next-best
+    actions (suggestions without a `kind`) are not findings and are left out."""
+    out: dict[str, str] = {}
+    for event in events:
+        suggestion = event.payload.get("suggestion") if event.type in FEEDBACK_EVENTS else None
+        if not isinstance(suggestion, dict) or "kind" not in suggestion or not suggestion.get("id"):
+            continue
+        ident = str(suggestion["id"])
+        if event.type == "suggestion_dismissed":
+            out[ident] = str(suggestion.get("severity", ""))
+        else:
+            out.pop(ident, None)
+    return out
+
+
+def not_dismissed(findings: Iterable[Finding], dismissed: Mapping[str, str]) -> list[Finding]:
+    """The findings a person has not dismissed; one dismissed at a lower severity than it has now is offered again
+    (it got worse: the person decided about something milder)."""
+    return [
+        f for f in findings
+        if f.id not in dismissed
+        or SEVERITY_ORDER.get(f.severity, 9) < SEVERITY_ORDER.get(dismissed[f.id], 9)
+    ]
 
 
 # -- facts --------------------------------------------------------------------------------------------------------
