@@ -288,11 +288,11 @@ def _number(text: str) -> int | float:
     compact = text.translate(_SEPARATORS).strip()
     if not _NUMBER_RE.match(compact):
         raise ValueError("not a number")
-    digits = sum(ch.isdigit() for ch in compact)
-    if digits > MAX_DIGITS:
-        # A float of that many digits is infinite, which no case variable can hold (the engine refuses the whole
-        # fill command, and every other field with it), and past 4,300 Python will not read an int at all.
-        raise ValueError(f"too large a number ({digits:,} digits)")
+    length = sum(ch.isdigit() for ch in compact)
+    if length > MAX_DIGITS:
+        # No field holds such a number; from 309 digits a float is infinite, which no case variable can hold (the
+        # engine refuses the whole fill command, every other field with it), and past 4,300 Python reads no int.
+        raise ValueError(f"too large a number ({length:,} digits)")
     grouped = _GROUPED.fullmatch(compact)
     if grouped and grouped["mark"] != grouped["sep"]:
         whole = compact[: grouped.start("mark")] if grouped["mark"] else compact
