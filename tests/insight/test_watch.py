@@ -211,3 +211,17 @@ def test_a_dismissed_finding_is_not_offered_again_unless_it_gets_worse(watched) 
     milder = Flag(police.finding_id, police.message, "info", police.reason, police.source)
     service.execute(case_id, feedback_command(milder, accepted=False, actor="ann", reason="not now"))
     assert "missing-document:police_report" in _ids(service.store, case_id)
+
+
+def test_suggest_flags_shows_since_when_on_the_organisations_clock(watched, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    service, _, _ = watched
+    case_id = service.start_case("insuranceClaim", {"amount": 500}, actor="ann").case_id  # judged at T0, 09:00 UTC
+    runner = CliRunner()
+    args = ["suggest", "flags", "--db", db_url, "--case", case_id]
+    tokyo = runner.invoke(app, args, env={"COLUMNS": "250", "CASEWORK_TIMEZONE": "Asia/Tokyo"})
+    assert tokyo.exit_code == 0, tokyo.output
+    assert "2026-03-01 18:00 JST" in tokyo.stdout and "09:00" not in tokyo.stdout
+    utc = runner.invoke(app, args, env={"COLUMNS": "250", "CASEWORK_TIMEZONE": "UTC"})
+    assert "2026-03-01 09:00 UTC" in utc.stdout
+    unknown = runner.invoke(app, args, env={"CASEWORK_TIMEZONE": "Mars/Olympus"})
+    assert unknown.exit_code != 0 and "Mars/Olympus" in unknown.output
