@@ -190,3 +190,18 @@ def test_explain_lists_the_items_a_shared_name_could_mean() -> None:
     state, ids = _twice_named()
     (line,) = explain(load_definition(CARE), state, "Call family")
     assert line.startswith("'Call family' names more than one item: ") and all(i in line for i in ids)
+
+
+def test_an_item_added_unless_open_is_refused_while_one_of_that_name_is_open_and_changes_nothing() -> None:
+    add = commands.AddItem(kind="humanTask", name="Call GP", actor="ann", unless_open=True)
+    definition, state, _ = _care_case(add)
+    (first,) = [i for i in state.items.values() if i.name == "Call GP"]
+    version = state.version
+    with pytest.raises(CommandRejected, match=rf"'Call GP' is already in the case \({first.id}\)"):
+        execute(definition, state, add, NOW)
+    assert state.version == version
+    # once it is done it may be added again; without the flag a second one is added as before
+    execute(definition, state, commands.CompleteItem(item=first.id, actor="ann"), NOW)
+    execute(definition, state, add, NOW)
+    execute(definition, state, commands.AddItem(kind="humanTask", name="Call GP", actor="ann"), NOW)
+    assert len([i for i in state.items.values() if i.name == "Call GP"]) == 3

@@ -115,3 +115,4 @@ def test_adapters_feed_the_flags(trained: tuple[NextActionModel, object]) -> Non
     assert seconds.predict_remaining_seconds(["Register claim"], [0.0]) > 3600
     _, state = _case_after_assessment(20)
     assert unusual_path(state, path) is None
+    assert path.version == nba.version == "nba-test"  # the flags it raises name it

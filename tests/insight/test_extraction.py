@@ -362,3 +362,33 @@ def test_carriage_returns_end_lines(newline: str) -> None:
     plan = fill_command(result, {}, actor="intake")
     assert plan.command is not None and plan.command.reason is not None
     assert "claimant from form.txt p.1: 'Jane Doe'" in plan.command.reason
+
+
+def test_an_absurdly_long_amount_is_a_problem_and_the_other_fields_still_fill_the_case() -> None:
+    # 400 digits made a float of inf: the engine refused the whole fill command, policy number and claimant with it;
+    # 5,000 digits raised Python's own "Exceeds the limit (4300 digits)".
+    ct = bundled_case_type("insurance_claim")
+    definition = demo_definition()
+    for amount in ("9" * 400 + ".50", "9" * 5000):
+        state = CaseState.create("c1", definition)
+        execute(definition, state, commands.StartCase(variables={}, actor="ann"), T0)
+        text = f"Policy number: AB-123456\nClaimant: Ann Smith\nClaimed amount: EUR {amount}\n"
+        result = extract_fields(ct, [read_document("claim.txt", text.encode(), "claim_form")])
+        assert "amount" not in result.values
+        assert [p for p in result.problems if "too large a number" in p and "digits)" in p]
+        plan = fill_command(result, state.variables, actor="intake")
+        assert plan.command is not None
+        execute(definition, state, plan.command, T0)
+        assert state.variables == {"policyNumber": "AB-123456", "claimant": "Ann Smith"}
+    assert convert("number", "1" * 30) == int("1" * 30)
+
+
+def test_a_long_captured_text_is_quoted_short_in_the_audit_reason() -> None:
+    # A claimant line of a megabyte was quoted whole in the fill command's reason, which every event it wrote carries.
+    ct = bundled_case_type("insurance_claim")
+    name = "Zoë " * 250_000
+    result = extract_fields(ct, [read_document("claim.txt", f"Claimant: {name}\n".encode(), "claim_form")])
+    plan = fill_command(result, {}, actor="intake")
+    assert plan.command is not None and plan.command.variables["claimant"] == name.strip()
+    assert len(plan.command.reason or "") < 300
+    assert "(999,999 characters)" in (plan.command.reason or "")

@@ -187,3 +187,41 @@ def test_ended_case_gets_no_gap_or_sla_flags() -> None:
     definition, state = claim({"amount": 500})
     execute(definition, state, commands.TerminateCase(actor="sue"), T0)
     assert assess(bundled_case_type("insurance_claim"), definition, state, [], T0 + 40 * DAY) == []
+
+
+def test_an_ended_case_keeps_no_rule_finding_it_could_never_act_on_nor_dismiss() -> None:
+    # A repeat claimant's rule held before the case ended; afterwards its action (start the fraud check) is
+    # impossible and the case refuses the dismissal too, so the finding must go with the case's end.
+    definition, state = claim({**COMPLETE, "previousClaims": 4})
+    assert "rule:repeat-claimant" in [f.id for f in assess(bundled_case_type("insurance_claim"), definition, state,
+                                                            FORM, T0)]
+    execute(definition, state, commands.TerminateCase(actor="sue"), T0)
+    assert assess(bundled_case_type("insurance_claim"), definition, state, FORM, T0,
+                  next_action_model=TableModel({})) == []
+
+
+def test_a_decision_on_a_flag_a_learned_model_raised_names_that_models_version() -> None:
+    from casework.insight.advisor import RemainingSeconds
+    from casework.insight.rules import feedback_command
+
+    class VersionedPaths(TableModel):
+        version = "nba-paths-1"
+
+    class VersionedRemaining(FixedRemaining):
+        version = "nba-paths-1"
+
+    definition, state = claim(COMPLETE)
+    execute(definition, state, commands.CompleteItem(item="Register claim", actor="ann"), T0)
+    found = {f.id: f for f in assess(bundled_case_type("insurance_claim"), definition, state, FORM, T0 + DAY,
+                                     next_action_model=VersionedPaths({}),
+                                     remaining_model=VersionedRemaining(60 * 86400.0))}
+    for flag_id in ("path:unusual", "sla:risk"):
+        (event,) = execute(definition, state, feedback_command(found[flag_id], accepted=False, actor="ann",
+                                                               reason="known"), T0 + DAY)
+        # acceptance rates are counted per model version: "" would pool every model's flags together
+        assert event.payload["model_version"] == "nba-paths-1", flag_id
+        assert event.payload["suggestion"]["model_version"] == "nba-paths-1"
+    # a rule's finding has no model; one given explicitly still wins
+    record = feedback_command(found["path:unusual"], accepted=True, actor="ann", model_version="other")
+    assert record.model_version == "other"
+    assert RemainingSeconds(object(), version="v9").version == "v9"  # type: ignore[arg-type]

@@ -457,3 +457,19 @@ def test_a_share_of_some_but_not_all_never_reads_as_0_or_100_percent() -> None:
     assert [s.activity for s in suggestions] == ["R", "X"]
     assert suggestions[0].reason == "after A, >99% of 300 similar cases did R next"
     assert suggestions[1].reason == "after A, <1% of 300 similar cases did X next"
+
+
+def test_a_step_that_never_followed_a_known_path_says_so() -> None:
+    # After R every one of the 30 cases did D: X, offered further down, never followed R. "No close match for this
+    # path" would tell the reader the path was unknown, when it is well known and ruled X out.
+    cases = [_case(f"r{i}", "ARD" if i % 4 else "AXD", start=1000.0 * i) for i in range(40)]
+    model = train_next_action(cases, NBAParams(use_gbt=False, max_order=1))
+    top, *rest = model.suggest(["A", "R"], [0.0, 60.0], k=3)
+    assert top.reason == "after R, 100% of 30 similar cases did D next"
+    assert {s.activity: s.reason for s in rest} == {
+        "X": "after R, none of 30 similar cases did X next",
+        "R": "after R, none of 30 similar cases did R next",
+    }
+    # a path the model has never seen still says so
+    (unknown, *_) = model.suggest(["Q"], [0.0], k=1)
+    assert unknown.reason.endswith("no close match for this path")

@@ -81,7 +81,8 @@ def test_bundled_rules_on_a_large_claim() -> None:
     workshop = found["rule:workshop-follow-up"]
     assert workshop.action == Action("add_task", "Call the workshop", "add task: Call the workshop")
     command = workshop.action.command(actor="ann", reason="accepted suggestion")
-    expected = commands.AddItem(kind="humanTask", name="Call the workshop", actor="ann", reason="accepted suggestion")
+    expected = commands.AddItem(kind="humanTask", name="Call the workshop", actor="ann", reason="accepted suggestion",
+                                unless_open=True)
     assert command == expected
 
 
@@ -181,3 +182,51 @@ def test_accepting_a_suggestion_is_recorded_in_the_audit_trail() -> None:
     assert record.suggestion["reason"] == expert.reason
     events = execute(definition, state, record, T0)
     assert events and events[-1].actor == "ann" and events[-1].reason == "expert already consulted by phone"
+
+
+def test_two_people_accepting_one_suggested_task_at_once_add_it_once(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from casework.demo import demo_model_xml
+    from casework.engine import CommandRejected
+    from casework.insight.flags import assess
+    from casework.service import CaseService, Conflict
+    from casework.store import Store
+
+    kind = bundled_case_type("insurance_claim")
+    stores = [Store.open(db_url, audit_key=tmp_path / "audit.key", blob_dir=tmp_path / "blobs") for _ in range(2)]
+    services = [CaseService(store) for store in stores]  # two processes, as two people's sessions would be
+    try:
+        key, _ = services[0].deploy(demo_model_xml("insurance_claim.cmmn"))
+        case_id = services[0].start_case(key, {"amount": 12500}, actor="ann", now=T0).case_id
+        _, definition = services[0].definition(key)
+        # both screens show the case as judged before either accepted
+        shown = {f.id: f for f in assess(kind, definition, services[0].state(case_id), [], T0)}
+        wanted = shown["missing-document:police_report"]
+        outcomes: list[str] = []
+        barrier = threading.Barrier(2)
+
+        def accept(service: CaseService, actor: str) -> None:
+            command = wanted.action.command(actor=actor)  # type: ignore[union-attr]
+            barrier.wait()
+            try:
+                service.execute(case_id, command, T0)
+                outcomes.append("added")
+            except (CommandRejected, Conflict) as exc:
+                outcomes.append(f"refused: {exc}")
+
+        people = zip(services, ("ann", "bob"), strict=True)
+        threads = [threading.Thread(target=accept, args=(s, who)) for s, who in people]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert sorted(o.split(":")[0] for o in outcomes) == ["added", "refused"], outcomes
+        assert "'Request police report' is already in the case" in next(o for o in outcomes if o != "added")
+        state = services[0].state(case_id)
+        assert [i.name for i in state.items.values()].count("Request police report") == 1
+    finally:
+        for service in services:
+            service.close()
+        for store in stores:
+            store.close()

@@ -98,7 +98,8 @@ def test_no_overlap_no_match_and_edge_cases() -> None:
 
 
 def test_ties_are_broken_by_input_order_deterministically() -> None:
-    twins = [ClosedCase("b", "same words here", (), "x", 1.0), ClosedCase("a", "same words here", (), "y", 2.0)]
+    twins = [ClosedCase("b", "same words here", (), "x", 1.0), ClosedCase("a", "same words here", (), "y", 2.0),
+             ClosedCase("c", "other text", (), "z", 3.0)]
     matches = SimilarCases().fit(twins).query(OpenCase("o", "same words"))
     assert [m.case_id for m in matches] == ["b", "a"]
     assert matches[0].score == pytest.approx(matches[1].score)
@@ -162,3 +163,22 @@ def test_cases_from_engine_states() -> None:
     closed = from_state(state, outcome="withdrawn")
     assert (closed.case_id, closed.outcome, closed.duration_days) == ("c9", "withdrawn", 3.0)
     assert "cause: hail" in closed.text
+
+
+def test_what_every_case_has_is_no_reason_and_makes_no_match() -> None:
+    # The field names of a case type are in every case's data: they made a case with next to no data look a third
+    # like every closed case, "because" of amount, claimant and policynumber.
+    def claim(claimant: str, policy: str, amount: int, description: str) -> str:
+        return case_text({"claimant": claimant, "policyNumber": policy, "amount": amount, "description": description})
+
+    closed = [ClosedCase(f"c{i}", claim(*data), ("Register claim", "Assess damage"), "completed", 3.0) for i, data in
+              enumerate([("Ann Smith", "AB-123456", 1200, "rear bumper dent"),
+                         ("Bob Jones", "CD-654321", 56000, "total loss fire"),
+                         ("Zoë Ünïcødé", "EF-111111", 800, "windscreen chip")])]
+    index = SimilarCases().fit(closed)
+    crack = index.query(OpenCase("o1", claim("Cy Long", "GH-222222", 900, "windscreen crack"), ("Register claim",)))
+    assert [(m.case_id, m.why) for m in crack] == [("c2", ("windscreen",))]
+    assert index.query(OpenCase("o2", case_text({"claimant": "X", "policyNumber": "", "amount": 1}))) == []
+    # the score is TF-IDF's cosine as before: what every case has still counts in it
+    assert crack[0].score == pytest.approx(float(index.similarities(OpenCase("o1", claim(
+        "Cy Long", "GH-222222", 900, "windscreen crack"), ("Register claim",)))[2]), abs=1e-6)

@@ -113,3 +113,24 @@ def test_a_case_type_or_model_of_another_process_is_not_applied_silently(tmp_pat
     assert "warning: the model knows none of the steps of definition 'insuranceClaim'" in warned.output
     negative = runner.invoke(app, ["suggest", "case", case_id, "--db", url, "--model", str(model), "--k", "-1"])
     assert negative.exit_code == 2 and "--k" in negative.output
+
+
+def test_a_finding_dismissed_on_the_case_is_not_shown_again(tmp_path: Path) -> None:
+    from casework.engine import commands
+    from casework.insight.rules import Flag, feedback_command
+    from casework.service import CaseService
+    from casework.store import Store
+
+    url, case_id = registered_claim(tmp_path, 12500, NOW)
+    args = ["suggest", "case", case_id, "--db", url, "--case-type", "insurance_claim"]
+    before = runner.invoke(app, args, env={"COLUMNS": "250"})
+    assert before.exit_code == 0 and "Missing document: police report" in before.stdout
+    police = Flag("missing-document:police_report", "Missing document: police report", "warning", "", "gap")
+    with Store.open(url) as store:
+        service = CaseService(store)
+        service.execute(case_id, feedback_command(police, accepted=False, actor="ann", reason="sent by post"), NOW)
+        service.execute(case_id, commands.SetVariables(variables={"claimant": "Ann"}, actor="ann"), NOW)
+        service.close()
+    after = runner.invoke(app, args, env={"COLUMNS": "250"})
+    assert after.exit_code == 0, after.output
+    assert "Missing document: police report" not in after.stdout and "Missing document: claim form" in after.stdout

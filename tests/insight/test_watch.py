@@ -179,3 +179,49 @@ def test_concurrent_changes_leave_the_findings_of_the_final_state(watched) -> No
     stored = service.store.findings(case_id=case_id)
     assert {(f.finding_id, f.message, f.reason) for f in stored} == {(f.id, f.message, f.reason) for f in fresh}
     assert all(f.case_version <= state.version for f in stored)  # judged last when they last changed
+
+
+def test_a_case_that_ends_leaves_no_findings_behind(watched) -> None:  # type: ignore[no-untyped-def]
+    service, _, _ = watched
+    case_id = service.start_case("insuranceClaim", {"amount": 60000, "previousClaims": 4}, actor="ann").case_id
+    assert {"rule:repeat-claimant", "rule:large-claim-expert"} <= set(_ids(service.store, case_id))
+    service.execute(case_id, commands.TerminateCase(actor="ann", reason="withdrawn"))
+    assert service.store.findings(case_id=case_id) == []
+
+
+def test_a_dismissed_finding_is_not_offered_again_unless_it_gets_worse(watched) -> None:  # type: ignore[no-untyped-def]
+    from casework.insight.rules import Flag, feedback_command
+
+    service, _, clock = watched
+    case_id = service.start_case("insuranceClaim", {"amount": 12500}, actor="ann").case_id
+    shown = {f.finding_id: f for f in service.store.findings(case_id=case_id)}
+    police = shown["missing-document:police_report"]
+    finding = Flag(police.finding_id, police.message, police.severity, police.reason, police.source)
+    service.execute(case_id, feedback_command(finding, accepted=False, actor="ann", reason="sent by post"))
+    assert "missing-document:police_report" not in _ids(service.store, case_id)
+    # the next change of the case judges it again: the dismissal still holds
+    clock.now = T0 + HOUR
+    service.execute(case_id, commands.SetVariables(variables={"claimant": "Ann Smith"}, actor="bob"))
+    after = _ids(service.store, case_id)
+    assert "missing-document:police_report" not in after and "missing-field:policyNumber" in after
+    # a later acceptance lifts the dismissal
+    service.execute(case_id, feedback_command(finding, accepted=True, actor="ann"))
+    assert "missing-document:police_report" in _ids(service.store, case_id)
+    # dismissed while it was milder (info) than it is now (warning): it got worse, so it is offered again
+    milder = Flag(police.finding_id, police.message, "info", police.reason, police.source)
+    service.execute(case_id, feedback_command(milder, accepted=False, actor="ann", reason="not now"))
+    assert "missing-document:police_report" in _ids(service.store, case_id)
+
+
+def test_suggest_flags_shows_since_when_on_the_organisations_clock(watched, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    service, _, _ = watched
+    case_id = service.start_case("insuranceClaim", {"amount": 500}, actor="ann").case_id  # judged at T0, 09:00 UTC
+    runner = CliRunner()
+    args = ["suggest", "flags", "--db", db_url, "--case", case_id]
+    tokyo = runner.invoke(app, args, env={"COLUMNS": "250", "CASEWORK_TIMEZONE": "Asia/Tokyo"})
+    assert tokyo.exit_code == 0, tokyo.output
+    assert "2026-03-01 18:00 JST" in tokyo.stdout and "09:00" not in tokyo.stdout
+    utc = runner.invoke(app, args, env={"COLUMNS": "250", "CASEWORK_TIMEZONE": "UTC"})
+    assert "2026-03-01 09:00 UTC" in utc.stdout
+    unknown = runner.invoke(app, args, env={"CASEWORK_TIMEZONE": "Mars/Olympus"})
+    assert unknown.exit_code != 0 and "Mars/Olympus" in unknown.output

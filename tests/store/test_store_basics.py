@@ -326,3 +326,13 @@ def test_migration_0004_adds_candidate_users_and_keeps_tasks_clustered(db_url: s
                 assert "candidate_users" in ddl and "WITHOUT ROWID" in ddl
     finally:
         engine.dispose()
+
+
+def test_a_cases_events_can_be_read_by_type(db_url: str) -> None:
+    with Store.open(db_url) as store:
+        case_id = _new_case(store, 4)
+        every = store.events(case_id)
+        assert store.events(case_id, types=[every[1].type]) == [e for e in every if e.type == every[1].type]
+        assert store.events(case_id, types=["no such type"]) == []
+        assert store.events(case_id, types=[every[0].type], upto_seq=2) == [e for e in every[:2]
+                                                                          if e.type == every[0].type]

@@ -122,6 +122,11 @@ def _add_item(run: Run, cmd: c.AddItem) -> None:
     name = cmd.name.strip()
     if not name:
         raise CommandRejected("an added item needs a name")
+    if cmd.unless_open:
+        already = sorted(i.id for i in run.state.items.values()
+                         if i.name == name and i.state not in TERMINAL and i.id != run.state.root)
+        if already:
+            raise CommandRejected(f"{name!r} is already in the case ({', '.join(already)}): not added again")
     stage = run.plan.definition.plan if cmd.stage is None else find_def(run, cmd.stage, "stage")
     if stage.kind not in STAGE_KINDS:
         raise CommandRejected(f"{stage.name!r} is a {stage.kind}, not a stage")

@@ -127,6 +127,9 @@ class AddItem(Command):
     candidate_users: tuple[str, ...] = ()  # people offered the task until someone claims it
     due: str | None = None
     description: str = ""
+    # Refuse it while an item of this name is open (not completed or terminated): what a person accepting
+    # a suggestion to add the task means, so that two people accepting it at once do not add it twice.
+    unless_open: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

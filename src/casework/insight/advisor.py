@@ -92,8 +92,9 @@ class PathProbability:
     """``flags.NextActionModel`` over the n-gram part of a trained model: how likely a step was after the path
     before it. Timing is left out on purpose: an unusual-path flag is about the order of work."""
 
-    def __init__(self, model: NextActionModel) -> None:
+    def __init__(self, model: NextActionModel, version: str = "") -> None:
         self.model = model
+        self.version = version or model.version  # put on its flags, so a decision on one names the model
 
     def probability(self, prefix_activities: Sequence[str], next_activity: str) -> float:
         if prefix_activities:
@@ -110,9 +111,10 @@ class PathProbability:
 class RemainingSeconds:
     """``flags.RemainingTimeModel`` over a trained remaining-time model; `zone` as for `next_best_actions`."""
 
-    def __init__(self, model: RemainingTimeModel, zone: tzinfo = UTC) -> None:
+    def __init__(self, model: RemainingTimeModel, zone: tzinfo = UTC, version: str = "") -> None:
         self.model = model
         self.zone = zone
+        self.version = version  # of the model file it came from (`InsightModel.version`), put on its flags
 
     def predict_remaining_seconds(self, activities: Sequence[str], timestamps: Sequence[float]) -> float:
         if not activities:

@@ -37,6 +37,7 @@ def suggest_case(
     )
     from casework.insight.flags import assess
     from casework.insight.modelfile import InsightModel, ModelFileError
+    from casework.insight.rules import dismissed_findings
     from casework.insight.watch import stored_documents
     from casework.service import CaseService
     from casework.service.errors import InvalidInput, NotFound
@@ -100,8 +101,9 @@ def suggest_case(
             state,
             documents,
             dt.datetime.now(dt.UTC),
-            next_action_model=PathProbability(insight.next_action) if insight else None,
-            remaining_model=RemainingSeconds(insight.remaining_time, zone) if insight else None,
+            next_action_model=PathProbability(insight.next_action, insight.version) if insight else None,
+            remaining_model=RemainingSeconds(insight.remaining_time, zone, insight.version) if insight else None,
+            dismissed=dismissed_findings(events),
         )
         table = Table(title=f"flags and suggestions ({kind.label})", title_justify="left")
         for column in ("severity", "kind", "message", "why", "do"):

@@ -43,6 +43,8 @@ MAX_PDF_PAGES: Final = 500
 # Time one pattern may spend on one document. Patterns come from case types and text from uploads, and a pattern that
 # backtracks badly can take minutes on a few KB; a sound one takes milliseconds on a whole 500-page PDF.
 PATTERN_SECONDS: Final = 1.0
+# How much of a captured text a value's source quotes.
+SOURCE_CHARS: Final = 80
 
 
 class ExtractionError(ValueError):
@@ -73,7 +75,11 @@ class Extracted:
 
     @property
     def source(self) -> str:
-        return f"{self.document} p.{self.page}: {self.text!r}"
+        # The reason of the fill command quotes it, and a reason is written on every event of the command: a line of
+        # an upload captured whole (a name pattern reads to the end of its line) must not put megabytes there.
+        if len(self.text) <= SOURCE_CHARS:
+            return f"{self.document} p.{self.page}: {self.text!r}"
+        return f"{self.document} p.{self.page}: {self.text[:SOURCE_CHARS]!r}... ({len(self.text):,} characters)"
 
 
 @dataclass(frozen=True)
@@ -246,6 +252,8 @@ _MONTHS: Final = {
     )
     for m in names
 }
+# Digits a number read from a document may have: more than any amount, and fewer than a float overflows at (308).
+MAX_DIGITS: Final = 30
 _NUMBER_RE: Final = re.compile(r"^[+-]?\d[\d.,' ]*$")
 # Thousands separators group digits in threes, all with the same mark, and a decimal mark may follow: 12,500 /
 # 1.234.567 / 1 234,56 / 1'234.50. A leading 0 starts no group (0,125 is a decimal).
@@ -280,6 +288,11 @@ def _number(text: str) -> int | float:
     compact = text.translate(_SEPARATORS).strip()
     if not _NUMBER_RE.match(compact):
         raise ValueError("not a number")
+    length = sum(ch.isdigit() for ch in compact)
+    if length > MAX_DIGITS:
+        # No field holds such a number; from 309 digits a float is infinite, which no case variable can hold (the
+        # engine refuses the whole fill command, every other field with it), and past 4,300 Python reads no int.
+        raise ValueError(f"too large a number ({length:,} digits)")
     grouped = _GROUPED.fullmatch(compact)
     if grouped and grouped["mark"] != grouped["sep"]:
         whole = compact[: grouped.start("mark")] if grouped["mark"] else compact

@@ -30,6 +30,7 @@ def suggest_flags(
 
     if severity not in SEVERITIES:
         raise typer.BadParameter(f"choose one of {', '.join(SEVERITIES)}", param_hint="--severity")
+    zone = organisation_zone()  # an unknown zone stops the command before anything is read
     with open_store(db, read_only="suggest flags") as store:
         rows = store.findings(case_id=case, min_severity=severity, limit=limit)
     if as_json:
@@ -44,8 +45,9 @@ def suggest_flags(
         table.add_column(column)
     for row in rows:
         label = (row.action or {}).get("label", "")
+        # on the organisation's clock, labelled, as `casework tasks` shows due times (it showed UTC, unlabelled)
         table.add_row(row.severity, row.case_id, row.kind, row.message, row.reason, str(label),
-                      row.raised_at.strftime("%Y-%m-%d %H:%M"))
+                      row.raised_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"))
     Console().print(table)
 
 

@@ -11,7 +11,7 @@ any model (or a test fake) that offers these methods can be passed in.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from casework.engine import CaseState
@@ -27,6 +27,7 @@ from casework.insight.rules import (
     evaluate_rules,
     facts,
     instance_number,
+    not_dismissed,
     parse_moment,
     resolve_action,
     sort_findings,
@@ -78,20 +79,30 @@ def assess(
     next_action_model: NextActionModel | None = None,
     remaining_model: RemainingTimeModel | None = None,
     unusual_threshold: float = UNUSUAL_THRESHOLD,
+    dismissed: Mapping[str, str] | None = None,
 ) -> list[Finding]:
-    """Every finding for the case now, most severe first. Never raises for a rule or model that fails."""
+    """Every finding for the case now, most severe first. Never raises for a rule or model that fails.
+
+    `dismissed`: what people dismissed on this case (`rules.dismissed_findings` of its events); those findings are
+    left out unless they have become more severe since, so a dismissal is not undone by the next change of the case.
+
+    An ended case has none: nobody can act on it, and the case refuses every command, a person's dismissal
+    (`RecordFeedback`) included, so a finding on it could never be dealt with and would stay listed for good.
+    """
+    if state.ended:
+        return []
     docs = list(documents)
     derived = facts(definition, state, docs, now)
     findings: list[Finding] = list(evaluate_rules(case_type, definition, state, docs, now))
-    if not state.ended:
-        # Missing information matters while work goes on; once a case has ended nobody can act on it.
-        for gap in find_gaps(case_type, state.variables, docs, derived=derived):
-            findings.append(_map_gap_action(gap, case_type, definition, state))
-        findings.extend(sla_findings(case_type, state, now, remaining_model))
+    for gap in find_gaps(case_type, state.variables, docs, derived=derived):
+        findings.append(_map_gap_action(gap, case_type, definition, state))
+    findings.extend(sla_findings(case_type, state, now, remaining_model))
     if next_action_model is not None:
         flag = unusual_path(state, next_action_model, unusual_threshold)
         if flag is not None:
             findings.append(flag)
+    if dismissed:
+        findings = not_dismissed(findings, dismissed)
     return sort_findings(findings)
 
 
@@ -153,10 +164,12 @@ def unusual_path(state: CaseState, model: NextActionModel, threshold: float = UN
     if not activities:
         return None
     prefix, last = activities[:-1], activities[-1]
+    version = model_version(model)
     try:
         p = float(model.probability(prefix, last))
     except Exception as exc:  # a model bug must not take decision support down with it
-        return Flag("path:error", f"unusual-path check failed: {exc}", "info", "the next-action model raised", "path")
+        return Flag("path:error", f"unusual-path check failed: {exc}", "info", "the next-action model raised", "path",
+                    model_version=version)
     if p >= threshold:
         return None
     after = " → ".join(prefix[-3:]) if prefix else "the start of the case"
@@ -167,6 +180,7 @@ def unusual_path(state: CaseState, model: NextActionModel, threshold: float = UN
         f"in the history the model learned from, {last!r} follows this path with probability {p:.1%} "
         f"(below {threshold:.0%}); check it was intended",
         "path",
+        model_version=version,
     )
 
 
@@ -209,7 +223,8 @@ def sla_findings(
     try:
         remaining = float(model.predict_remaining_seconds(activities, timestamps))
     except Exception as exc:  # see unusual_path: a failing model is reported, not raised
-        return [Flag("sla:error", f"SLA risk check failed: {exc}", "info", "the remaining-time model raised", "sla")]
+        return [Flag("sla:error", f"SLA risk check failed: {exc}", "info", "the remaining-time model raised", "sla",
+                     model_version=model_version(model))]
     # The model predicts from the last event; with no event yet, from now.
     base = dt.datetime.fromtimestamp(timestamps[-1], tz=dt.UTC) if timestamps else now
     predicted_end = max(base + dt.timedelta(seconds=max(0.0, remaining)), now)
@@ -224,11 +239,18 @@ def sla_findings(
             f"after the last step) is after the deadline {_iso(deadline)} ({source})",
             "sla",
             Action("open", "case plan", "review the plan: reprioritise or add help"),
+            model_version=model_version(model),
         )
     ]
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
+def model_version(model: object) -> str:
+    """The version a model offers (`advisor.PathProbability` and `RemainingSeconds` do), else ""; the protocols
+    above do not require one, so a test fake need not have it."""
+    return str(getattr(model, "version", "") or "")
+
+
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

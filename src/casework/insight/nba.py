@@ -347,7 +347,16 @@ class NextActionModel:
         if j == 0:
             if total == 0:
                 return "no similar history; suggested from case features"
-            return f"{_percent(count, total)} of all steps in past cases were {name}; no close match for this path"
+            # The path may well be known, only never followed by this step: saying "no close match" would hide
+            # that every similar case did something else.
+            plain = by_resource.base if by_resource is not None else self._ngram(choice)
+            seen, cases = plain.support(ids, max(choice.order, 1))
+            if seen == 0:
+                return f"{_percent(count, total)} of all steps in past cases were {name}; no close match for this path"
+            path = " → ".join(activities[max(0, len(activities) - seen) :]) or "the case start"
+            where = f"after {path}" if seen <= len(activities) else f"when a case starts with {path}"
+            done = "ended" if name == END else f"did {name} next"
+            return f"{where}, none of {cases} similar cases {done}"
         steps = list(activities[max(0, len(activities) - j) :])
         if performers and resources is not None:
             steps = _with_performers(steps, list(resources), performers)

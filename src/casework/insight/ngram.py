@@ -151,6 +151,15 @@ class NGramCounts:
                 return j, count, total
         return 0, round(float(self.unigram[target])), round(float(self.unigram.sum()))
 
+    def support(self, ids: Sequence[int], order: int, min_support: int = 3) -> tuple[int, int]:
+        """(context length, total) of the longest context with enough support, seen with any target; (0, 0) if
+        none has: what `evidence` looks through, for a target that context never saw."""
+        for j in range(min(order, len(ids) + 1), 0, -1):
+            table = self.tables.get(self._key(ids, j))
+            if table is not None and (total := round(float(table.sum()))) >= min_support:
+                return j, total
+        return 0, 0
+
     def to_json(self) -> dict[str, object]:
         return {
             "n_classes": self.n_classes,

@@ -40,15 +40,18 @@ __all__ = [
     "Finding",
     "Flag",
     "Suggestion",
+    "dismissed_findings",
     "evaluate_rules",
     "facts",
     "feedback_command",
+    "not_dismissed",
     "request_document",
     "resolve_action",
     "sort_findings",
 ]
 
 SEVERITY_ORDER: Final = {"critical": 0, "warning": 1, "info": 2}
+FEEDBACK_EVENTS: Final = ("suggestion_accepted", "suggestion_dismissed")
 WORKABLE: Final = frozenset({ENABLED, ACTIVE, SUSPENDED, FAILED})
 Document = tuple[str, str]  # (kind, name) of a document attached to the case
 
@@ -75,12 +78,14 @@ class Action:
             return commands.StartItem(item=self.item, actor=actor, reason=reason)
         if self.kind == "plan":
             return commands.PlanItem(item=self.target, actor=actor, reason=reason)
+        # The task is suggested because none was open when the case was judged: a second person accepting the same
+        # suggestion meanwhile (or a stale screen) is refused instead of adding it twice.
         if self.kind == "add_task":
-            return commands.AddItem(kind="humanTask", name=self.target, actor=actor, reason=reason)
+            return commands.AddItem(kind="humanTask", name=self.target, actor=actor, reason=reason, unless_open=True)
         if self.kind == "request_document":
             # Asking for a document is work someone does: an ad hoc task that can be assigned and tracked.
             name = self.task or request_task_name(self.target.replace("_", " "))
-            return commands.AddItem(kind="humanTask", name=name, actor=actor, reason=reason)
+            return commands.AddItem(kind="humanTask", name=name, actor=actor, reason=reason, unless_open=True)
         return None  # "open" and "fill_in": the person works in the existing task or the case data form
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,6 +103,8 @@ class Finding:
     source: str  # "rule" | "gap" | "sla" | "path"
     action: Action | None = None
     kind: str = field(default="flag", init=False)
+    # The version of the learned model that raised it (an SLA risk, an unusual path); "" for rules and gaps.
+    model_version: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -111,6 +118,8 @@ class Finding:
         }
         # RecordFeedback readers group acceptance by "activity"; give them the action's target.
         d["activity"] = None if self.action is None else self.action.target
+        if self.model_version:
+            d["model_version"] = self.model_version
         return d
 
 
@@ -127,10 +136,39 @@ class Flag(Finding):
 def feedback_command(
     finding: Finding, *, accepted: bool, actor: str, reason: str | None = None, model_version: str = ""
 ) -> commands.RecordFeedback:
-    """The audit record of a person accepting or dismissing a finding."""
+    """The audit record of a person accepting or dismissing a finding; a finding a learned model raised is recorded
+    under that model's version (acceptance rates are counted per version), unless another is given."""
     return commands.RecordFeedback(
-        suggestion=finding.to_dict(), accepted=accepted, model_version=model_version, actor=actor, reason=reason
+        suggestion=finding.to_dict(), accepted=accepted, model_version=model_version or finding.model_version,
+        actor=actor, reason=reason,
     )
+
+
+def dismissed_findings(events: Iterable[Any]) -> dict[str, str]:
+    """Finding id -> the severity it had when a person last dismissed it, from a case's `suggestion_accepted` /
+    `suggestion_dismissed` events in order (others are skipped); a later acceptance lifts the dismissal. Next-best
+    actions (suggestions without a `kind`) are not findings and are left out."""
+    out: dict[str, str] = {}
+    for event in events:
+        suggestion = event.payload.get("suggestion") if event.type in FEEDBACK_EVENTS else None
+        if not isinstance(suggestion, dict) or "kind" not in suggestion or not suggestion.get("id"):
+            continue
+        ident = str(suggestion["id"])
+        if event.type == "suggestion_dismissed":
+            out[ident] = str(suggestion.get("severity", ""))
+        else:
+            out.pop(ident, None)
+    return out
+
+
+def not_dismissed(findings: Iterable[Finding], dismissed: Mapping[str, str]) -> list[Finding]:
+    """The findings a person has not dismissed; one dismissed at a lower severity than it has now is offered again
+    (it got worse: the person decided about something milder)."""
+    return [
+        f for f in findings
+        if f.id not in dismissed
+        or SEVERITY_ORDER.get(f.severity, 9) < SEVERITY_ORDER.get(dismissed[f.id], 9)
+    ]
 
 
 # -- facts --------------------------------------------------------------------------------------------------------

@@ -181,6 +181,7 @@ class SimilarCases:
         self._weights = np.zeros(0)  # idf x (path_weight for path terms, else 1), per term
         self._matrix = sparse.csr_matrix((0, 0))
         self._names: dict[str, str] = {}
+        self._everywhere = np.zeros(0, dtype=bool)  # per term: every fitted case has it
 
     def fit(self, closed: Iterable[ClosedCase]) -> SimilarCases:
         self._cases = list(closed)
@@ -197,6 +198,9 @@ class SimilarCases:
         for term, i in self._vocab.items():
             idf[i] = math.log((1 + n) / (1 + df[term])) + 1.0
         self._idf = idf
+        # A term every case has (a data field's name, the step every case starts with) tells none of them apart:
+        # it still counts in the score as TF-IDF has it, but is no reason why one case is like another.
+        self._everywhere = np.array([n > 1 and df[term] == n for term in self._terms], dtype=bool)
         path_term = np.array([term.startswith(PATH_PREFIX) for term in self._terms], dtype=bool)
         self._weights = idf * np.where(path_term, self.path_weight, 1.0)
         rows = [self._row(c) for c in counts]
@@ -208,12 +212,18 @@ class SimilarCases:
         return self
 
     def query(self, case: OpenCase, k: int = 5) -> list[Match]:
-        """Up to ``k`` closed cases with a positive similarity, best first (ties broken by case id)."""
+        """Up to ``k`` closed cases with a positive similarity, best first (ties broken by case id), each sharing
+        something with the case that not every closed case has (a case type's field names are in every case's data:
+        alone they made a case with next to no data look a third like every other, "because" of them)."""
         if not self._cases or k <= 0:
             return []
         cols, vals = self._row(self._counts(case.text, case.path))
-        scores = self._scores(cols, vals)
-        positive = np.flatnonzero(scores > 1e-12)
+        # A case that shares only what every case has is no more like this one than any other: the score is summed
+        # from the two parts, so that which cases share a telling term costs no second pass over the matrix.
+        common = self._everywhere[cols]
+        telling = self._scores(cols[~common], vals[~common])
+        scores = telling + self._scores(cols[common], vals[common]) if common.any() else telling
+        positive = np.flatnonzero((scores > 1e-12) & (telling > 0))
         if len(positive) > k:  # only the best k need sorting
             cut = -np.partition(-scores[positive], k - 1)[k - 1]
             positive = positive[scores[positive] >= cut]
@@ -263,6 +273,6 @@ class SimilarCases:
         row_cols, row_vals = self._matrix.indices[lo:hi], self._matrix.data[lo:hi]
         shared, in_row, in_query = np.intersect1d(row_cols, cols, assume_unique=True, return_indices=True)
         contribution = row_vals[in_row] * vals[in_query]
-        top = sorted((j for j in range(len(shared)) if contribution[j] > 0),
+        top = sorted((j for j in range(len(shared)) if contribution[j] > 0 and not self._everywhere[shared[j]]),
                      key=lambda j: (-contribution[j], int(shared[j])))
         return tuple(readable(self._terms[int(shared[j])], names) for j in top[: self.why_terms])

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from casework.insight.casetype import CaseType
 from casework.insight.flags import assess
-from casework.insight.rules import Finding
+from casework.insight.rules import FEEDBACK_EVENTS, Finding, dismissed_findings
 
 if TYPE_CHECKING:
     from casework.insight.modelfile import InsightModel
@@ -49,8 +49,8 @@ class FindingsWatcher:
             if other is not kind:
                 raise ValueError(f"case types {other.key!r} and {kind.key!r} both describe {kind.definition!r}")
         self.model = model
-        self._path = PathProbability(model.next_action) if model is not None else None
-        self._remaining = RemainingSeconds(model.remaining_time, zone) if model is not None else None
+        self._path = PathProbability(model.next_action, model.version) if model is not None else None
+        self._remaining = RemainingSeconds(model.remaining_time, zone, model.version) if model is not None else None
 
     def attach(self) -> FindingsWatcher:
         """Judge each case again whenever the service changes it."""
@@ -73,8 +73,11 @@ class FindingsWatcher:
         # Head and state from one read: a migration between two reads would pair a state with the other version.
         state = self.service.state_at_head(head)
         _, definition = self.service.definition(head.definition_key, head.definition_version)
+        # Read up to the judged version: a dismissal recorded after it belongs to a later judgement.
+        decisions = store.events(case_id, upto_seq=state.version, types=FEEDBACK_EVENTS)
         findings = assess(kind, definition, state, stored_documents(store, case_id), moment,
-                          next_action_model=self._path, remaining_model=self._remaining)
+                          next_action_model=self._path, remaining_model=self._remaining,
+                          dismissed=dismissed_findings(decisions))
         # A case changed again meanwhile is judged again by that change: this judgement is dropped as stale.
         store.replace_findings(case_id, state.version, [f.to_dict() for f in findings], moment,
                                model_version=self.model.version if self.model is not None else "", case_type=kind.key)

@@ -230,9 +230,13 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin):
             found = conn.execute(select(t.cases.c.business_key).where(t.cases.c.business_key.in_(keys))).scalars()
             return {k for k in found if k is not None}
 
-    def events(self, case_id: str, *, upto_seq: int | None = None, after_seq: int = 0) -> list[StoredEvent]:
-        """A case's events in order: all of them, or those with after_seq < seq <= upto_seq."""
+    def events(
+        self, case_id: str, *, upto_seq: int | None = None, after_seq: int = 0, types: Sequence[str] | None = None
+    ) -> list[StoredEvent]:
+        """A case's events in order: all of them, or those with after_seq < seq <= upto_seq; only `types`, if given
+        (the others' payloads are not read)."""
         q = select(t.events).where(t.events.c.case_id == case_id)
+        q = q.where(t.events.c.type.in_(list(types))) if types is not None else q
         q = q.where(t.events.c.seq <= upto_seq) if upto_seq is not None else q
         q = q.where(t.events.c.seq > after_seq) if after_seq else q
         with self.read() as conn:
