@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import typer
 
-# What each would do once built, and what stands in for it meanwhile.
+# What each would do once built, and what stands in for it meanwhile. A command that gets built leaves this table
+# (two commands of one name: the one registered last would answer), and the top-level help's epilog in cli.py.
 UNBUILT = {
     "serve": "the HTTP API, web UI and worker in one process; until then `casework demo` walks a case in the terminal",
     "worker": "the background worker that fires timers and SLA jobs; until then they are recorded in the jobs table "
