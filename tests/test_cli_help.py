@@ -61,3 +61,21 @@ def test_the_db_option_names_its_default_once(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert result.stdout.count("sqlite:///./casework.db") == 1
+
+
+def test_a_stub_never_shadows_a_command_of_its_name_that_is_built() -> None:
+    from casework.unbuilt_cli import register
+
+    built = typer.Typer()
+
+    @built.command("serve")
+    def serve() -> None:
+        typer.echo("serving")
+
+    @built.command("demo")
+    def demo() -> None:
+        """Keeps `serve` a sub-command."""
+
+    register(built)
+    assert runner.invoke(built, ["serve"]).stdout == "serving\n"
+    assert runner.invoke(built, ["worker"]).exit_code == 2

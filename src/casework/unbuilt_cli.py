@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import typer
 
-# What each would do once built, and what stands in for it meanwhile. A command that gets built leaves this table
-# (two commands of one name: the one registered last would answer), and the top-level help's epilog in cli.py.
+# What each would do once built, and what stands in for it meanwhile. When one is built, take it out of this table and
+# of the top-level help's epilog (cli.py); until then `register` leaves a name that is already registered alone.
 UNBUILT = {
     "serve": "the HTTP API, web UI and worker in one process; until then `casework demo` walks a case in the terminal",
     "worker": "the background worker that fires timers and SLA jobs; until then they are recorded in the jobs table "
@@ -26,7 +26,12 @@ def _refuse(name: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    # Of two commands of one name, typer runs the one registered last: a stub must not shadow the real command
+    # registered before it (a branch that builds `serve` merged before this table is updated).
+    taken = {command.name for command in app.registered_commands} | {group.name for group in app.registered_groups}
     for name in UNBUILT:
+        if name in taken:
+            continue
         # Hidden: `casework --help` lists what works, and says in its epilog which commands are still to come.
         # Whatever follows (`users add ann --role admin`, `--help`) is taken and ignored: the answer is the same.
         def command(ctx: typer.Context) -> None:
