@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 SHARED ?= $(or $(CASEWORK_SHARED),../shared)
+# The tests find the shared folder through CASEWORK_SHARED: `make test SHARED=...` hands it on (absolute, since
+# tests change directory), when it exists; otherwise they look beside the checkout and skip, with the reason.
 
 .PHONY: run test lint conformance bench clean
 
@@ -27,7 +29,7 @@ test: $(STAMP_TEST)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/casework conformance $(SHARED)/cmmn/scenarios tests/conformance/scenarios
-	$(BIN)/python -m pytest -q
+	$(if $(wildcard $(SHARED)),CASEWORK_SHARED=$(abspath $(SHARED)) )$(BIN)/python -m pytest -q
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check .

@@ -26,7 +26,7 @@ BAD_LOG = "case_id,activity,timestamp\nA,Register,2020-01-01T10:00:00\nA,Close,y
 CASES = [
     ("validate-missing-file", "validate {dir}/missing.cmmn", "cannot read"),
     ("conformance-missing-path", "conformance {dir}/missing.json", "no such file or folder"),
-    ("conformance-no-scenarios", "conformance {dir}/empty", "no scenarios"),
+    ("conformance-no-scenarios", "conformance {dir}/empty", "no scenario files"),
     ("unknown-command", "nosuchcommand", "No such command"),
     ("unknown-option", "tasks --no-such-option", "No such option"),
     ("tasks-unknown-state", "tasks --db {db} --state bogus", "unknown state 'bogus'"),

@@ -62,8 +62,16 @@ def _usage_error(exc: Exception) -> NoReturn:
     raise typer.Exit(2) from exc
 
 
-app = typer.Typer(cls=_Commands, no_args_is_help=True, add_completion=False,
-                  help="casework: dynamic case management.")
+app = typer.Typer(
+    cls=_Commands, no_args_is_help=True, add_completion=False,
+    help="casework: dynamic case management on CMMN 1.1 models.\n\n"
+         "Start with `casework demo` (a claim walked through its life, stored in ./casework.db), then "
+         "`casework audit verify`, `casework tasks --case CASE_ID --state completed` and "
+         "`casework export --format xes -o claims.xes`. Commands that read or write cases take `--db URL` "
+         "(or CASEWORK_DB; default sqlite:///./casework.db). `casework COMMAND --help` explains each.",
+    epilog="Not built yet: `serve` (the HTTP API and web UI), `worker`, `users` and `tokens`; each says so "
+           "when run.",
+)
 
 # Sub-applications register here, one line each. Every command's module is imported to start any command, so each
 # imports what its commands need inside them (tests/test_cli_startup.py holds `--help` to that).
@@ -73,6 +81,7 @@ from casework.demo.cli import register as _register_demo  # noqa: E402
 from casework.insight.cli import register as _register_insight  # noqa: E402
 from casework.service.cli import register as _register_service  # noqa: E402
 from casework.store.cli import register as _register_store  # noqa: E402
+from casework.unbuilt_cli import register as _register_unbuilt  # noqa: E402
 from casework.validate_cli import register as _register_model  # noqa: E402
 
 _register_model(app)
@@ -82,6 +91,7 @@ _register_store(app)
 _register_service(app)
 _register_bench(app)
 _register_demo(app)
+_register_unbuilt(app)
 
 
 def main() -> None:

@@ -117,3 +117,12 @@ def test_a_scenario_that_would_check_less_than_it_says_fails(tmp_path: Path) -> 
     assert lines[5].startswith("FAIL f_deep: cannot read scenario: RecursionError")
     assert lines[6].startswith("FAIL g_huge_number: cannot read scenario: ValueError: Exceeds the limit")
     assert lines[7:] == ["PASS h_good", "conformance: 1 passed, 7 failed"]
+
+
+def test_a_folder_without_scenarios_says_where_it_looked(tmp_path: Path) -> None:
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "one.json").write_text("{}", encoding="utf-8")
+    result = runner.invoke(app, ["conformance", str(tmp_path)])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (f"error: no scenario files (*.json) in {tmp_path}; a folder's subfolders are not "
+                             "searched (the shared corpus's are in cmmn/scenarios)\n")

@@ -138,3 +138,12 @@ def test_train_and_evaluate_count_rows_repeated_exactly_on_stderr(tmp_path: Path
     assert f"claims: {note}" in evaluated.stderr and len(evaluated.stdout.splitlines()) == 4
     clean = CliRunner().invoke(_app(), ["suggest", "evaluate", str(write_log(tmp_path / "clean.csv", rows))])
     assert clean.exit_code == 0 and "repeat" not in clean.stderr
+
+
+def test_report_without_the_shared_folder_says_what_is_wrong(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    result = CliRunner().invoke(_app(), ["suggest", "report"], env={"CASEWORK_SHARED": str(missing)})
+    # CASEWORK_SHARED was set: "set CASEWORK_SHARED" would send a newcomer round in a circle
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (f"error: CASEWORK_SHARED={missing} is not a folder: point it at the shared data "
+                             "(with logs/ inside), or pass --logs-dir\n")

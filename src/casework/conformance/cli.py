@@ -26,7 +26,10 @@ def conformance(
         raise typer.Exit(2)
     scenarios = find_scenarios(paths)
     if not scenarios:
-        typer.echo(f"error: no scenarios (*.json) found in {', '.join(map(str, paths))}", err=True)
+        # The usual slip is the corpus's folder instead of its scenarios/ (../shared/cmmn): say where it looked.
+        where = ", ".join(str(path) for path in paths)
+        typer.echo(f"error: no scenario files (*.json) in {where}; a folder's subfolders are not searched "
+                   "(the shared corpus's are in cmmn/scenarios)", err=True)
         raise typer.Exit(2)
     passed = failed = 0
     started = time.perf_counter()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -33,13 +38,40 @@ def demo(
         state = run_walkthrough(console, driver=driver)
         service.close()  # seals the walkthrough's events with a checkpoint before they are verified
         report = verify(store)
+    from casework.store.cli import _shown
+
     console.rule("[bold]Stored")
-    console.print(f"case {driver.case_id} is stored in {db}")
-    console.print(report.summary())
-    console.print(
-        "next: casework audit verify | casework audit state-at CASE --seq N | casework export --format xes -o claim.xes"
-    )
+    console.print(f"case {driver.case_id} is stored in {_shown(db)}", markup=False)
+    console.print(report.summary(), markup=False)
+    console.print("look at it with:")
+    for line in next_commands(driver.case_id, db):
+        console.print(f"  {line}", markup=False, soft_wrap=True)
     raise typer.Exit(0 if state.status == "completed" and report.ok else 1)
+
+
+def next_commands(case_id: str, db: str) -> list[str]:
+    """The commands that look at the stored demo case, ready to paste: its real id, and `--db` when the database is
+    neither the default nor CASEWORK_DB's (without it they would read another database)."""
+    from casework.store import DEFAULT_DB
+    from casework.store.cli import _shown
+
+    where = "" if db in (DEFAULT_DB, os.environ.get("CASEWORK_DB")) else f" --db {shlex.quote(_shown(db))}"
+    program = _program()
+    return [
+        f"{program} audit verify{where}",
+        f"{program} audit state-at {case_id} --seq 10{where}",
+        f"{program} tasks --case {case_id} --state completed{where}",
+        f"{program} export --format xes -o claims.xes{where}",
+    ]
+
+
+def _program() -> str:
+    """How to run casework again: `make run` starts `.venv/bin/casework`, which is not on PATH, so a bare `casework`
+    would not be found; a script on PATH (or `python -m casework`) is `casework`."""
+    started = sys.argv[0]
+    if Path(started).name == "casework" and shutil.which("casework") is None:
+        return started
+    return "casework"
 
 
 def register(app: typer.Typer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -69,7 +70,13 @@ def _logs_dir(logs_dir: Path | None) -> Path:
         return logs_dir
     shared = shared_dir()
     if shared is None:
-        _err("error: no shared folder found: set CASEWORK_SHARED or pass --logs-dir")
+        env = os.environ.get("CASEWORK_SHARED")
+        if env:  # it was set, so "set CASEWORK_SHARED" would not tell what is wrong
+            _err(f"error: CASEWORK_SHARED={env} is not a folder: point it at the shared data (with logs/ inside), "
+                 "or pass --logs-dir")
+        else:
+            _err("error: no shared folder found (a `shared` folder beside this checkout): set CASEWORK_SHARED or "
+                 "pass --logs-dir")
         raise typer.Exit(2)
     return shared / "logs"
 
@@ -143,7 +150,8 @@ def _render(results: list[LogResult], console: Console) -> None:
 @suggest_app.command()
 def report(
     as_json: Annotated[bool, typer.Option("--json", help="print the results as JSON instead of tables")] = False,
-    logs_dir: Annotated[Path | None, typer.Option(help="folder of the logs (default: shared/logs)")] = None,
+    logs_dir: Annotated[Path | None, typer.Option(
+        help="folder of the logs (default: logs/ in $CASEWORK_SHARED, or in ../shared beside the checkout)")] = None,
     only: Annotated[list[str] | None, typer.Option("--log", help="evaluate only this log (repeatable)")] = None,
 ) -> None:
     """Evaluate every shared log in the three variants, beside the baselines, with cost and remaining-time MAE."""

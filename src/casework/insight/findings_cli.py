@@ -23,8 +23,9 @@ def suggest_flags(
     limit: Annotated[int, typer.Option(min=1, help="at most this many rows")] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
-    """Flags and suggestions on the cases, as judged at each case's last change: most severe first, then the
-    longest-standing."""
+    """Flags and suggestions on the cases, most severe first, then the longest-standing.
+
+    As judged at each case's last change (or by the last `casework suggest refresh`)."""
     from casework.insight.casetype import SEVERITIES  # the expression engine: not for every command's start
     from casework.store.cli import open_store
 
@@ -60,8 +61,10 @@ def suggest_refresh(
     ] = None,
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Judge every open case of these case types again and store what is found (run it on a schedule: an SLA can
-    pass while nobody touches a case)."""
+    """Judge every open case of these case types again and store what is found.
+
+    Run it on a schedule: an SLA can pass while nobody touches a case. Example: `casework suggest refresh
+    --case-type insurance_claim`."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from casework.insight.casetype import (

@@ -18,8 +18,10 @@ def reproject_cmd(
     ] = None,
     closed: Annotated[bool, typer.Option("--closed", help="closed cases too, not only open ones")] = False,
 ) -> None:
-    """Rebuild tasks, group queues, candidate users' lists and participants from each case's state (after an
-    upgrade that projects more, e.g. candidate users): the event log is the truth, these rows are derived."""
+    """Rebuild tasks, group queues and participants from the cases' event logs (after an upgrade).
+
+    Run it when a new version derives more from the cases than the old one did (candidate users' task lists, for
+    one): the event log is the truth, these rows are derived. It also upgrades an older database's schema."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

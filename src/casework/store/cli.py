@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 DbOption = Annotated[
     str,
-    typer.Option("--db", envvar="CASEWORK_DB", help=f"sqlite:///path or postgresql://... (default {DEFAULT_DB})"),
+    typer.Option("--db", envvar="CASEWORK_DB", help="sqlite:///path or postgresql://..."),
 ]
 
 audit_app = typer.Typer(no_args_is_help=True, help="Tamper-evident audit trail: verify, seal, time travel.")
@@ -193,9 +193,10 @@ def verify_cmd(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the full report as JSON")] = False,
 ) -> None:
-    """Recompute every hash chain, signed checkpoint and case snapshot; exit 1 naming the first broken link, 2 if
-    it cannot check (no such database, a bad key, signed checkpoints and no key to check them with, or audited
-    documents and no blob folder to find their bytes in)."""
+    """Recompute every hash chain, signed checkpoint and case snapshot: `audit: N cases, M events, ok`.
+
+    Exit 1 naming the first broken link; exit 2 if it cannot check (no such database, a bad key, signed checkpoints
+    and no key to check them with, or audited documents and no blob folder to find their bytes in)."""
     from casework.audit.checkpoints import AuditKeyError
     from casework.audit.verify import report_json, verify
 
@@ -252,14 +253,16 @@ def checkpoint_cmd(db: DbOption = DEFAULT_DB) -> None:
 
 @audit_app.command("state-at")
 def state_at_cmd(
-    case_id: str,
+    case_id: Annotated[str, typer.Argument(help="id of a stored case (`casework tasks` lists them)")],
     db: DbOption = DEFAULT_DB,
     seq: Annotated[int | None, typer.Option(help="replay up to this event (inclusive)")] = None,
     at: Annotated[
         str | None, typer.Option(help="replay the log up to its first event stamped later than this ISO-8601 time")
     ] = None,
 ) -> None:
-    """Print the case as it stood after event SEQ or at time AT, rebuilt by replaying its log."""
+    """Print the case as it stood after event SEQ or at time AT (as JSON), rebuilt by replaying its log.
+
+    Without --seq or --at: the case as it stands now. Example: `casework audit state-at CASE_ID --seq 10`."""
     import json
 
     from casework.audit.timetravel import TimeTravelError, state_at
@@ -424,8 +427,10 @@ def tasks_cmd(
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="at most this many, soonest due first")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
 ) -> None:
-    """List tasks from the inbox projection: a user's work, a group's queue, what is offered to a user, what
-    falls due."""
+    """List tasks: a user's work, a group's queue, what is offered to a user, what falls due.
+
+    Read from the inbox projection. Examples: `casework tasks --owner bob`, `casework tasks --group fraud-team
+    --unassigned`, `casework tasks --case CASE_ID --state completed`, `casework tasks --due-before 2026-12-31`."""
     import json
 
     from rich.console import Console
@@ -456,7 +461,8 @@ def tasks_cmd(
                 "due_at": r.due_at.isoformat() if r.due_at else None,
             }))
         return
-    table = Table("case", "task", "state", "owner", "groups", "candidates", "due", title=f"{len(rows)} tasks")
+    title = f"{len(rows)} task" if len(rows) == 1 else f"{len(rows)} tasks"
+    table = Table("case", "task", "state", "owner", "groups", "candidates", "due", title=title)
     for r in rows:
         table.add_row(r.case_id, r.name or r.item_id, r.state, r.owner or "", ", ".join(r.candidate_groups),
                       ", ".join(r.candidate_users), _clock(r.due_at, zone))
