@@ -68,3 +68,12 @@ def test_bad_options_and_a_missing_database_are_clear_errors(tmp_path) -> None: 
     period = ["--since", "2026-03-02", "--until", "2026-03-01"]
     backwards = runner.invoke(app, ["suggest", "feedback", "--db", url, *period])
     assert backwards.exit_code == 2 and "is not before --until" in backwards.output
+
+
+def test_the_last_decision_shows_on_the_organisations_clock(db_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    _recorded(db_url)
+    monkeypatch.setenv("CASEWORK_TIMEZONE", "Asia/Tokyo")
+    table = runner.invoke(app, ["suggest", "feedback", "--db", db_url], env={"COLUMNS": "250"})
+    assert table.exit_code == 0, table.output
+    # the last decisions were at 09:00 UTC on 2 and 3 March: 18:00 in Tokyo, and named so
+    assert "2026-03-03 18:00 JST" in table.stdout and "2026-03-02 18:00 JST" in table.stdout

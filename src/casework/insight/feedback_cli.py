@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from contextlib import closing
+from datetime import tzinfo
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from casework.store import DEFAULT_DB
+from casework.store import DEFAULT_DB, organisation_zone
 from casework.store.cli import moment_option
 
 
@@ -28,6 +29,7 @@ def suggest_feedback(
     from casework.insight.acceptance import FEEDBACK_TYPES, REASONS_SHOWN, acceptance
     from casework.store.cli import open_store
 
+    zone = organisation_zone()  # an unknown zone stops the command before anything is read
     start = moment_option("--since", since) if since is not None else None
     end = moment_option("--until", until) if until is not None else None
     if start is not None and end is not None and start >= end:
@@ -52,6 +54,14 @@ def suggest_feedback(
         reasons = "; ".join(f"{reason} ({n})" for reason, n in row.top_reasons(REASONS_SHOWN))
         cells = [row.subject, row.model_version or "–"] + ([row.activity or "–"] if by_activity else [])
         cells += [str(row.decisions), str(row.accepted), str(row.dismissed), f"{row.rate:.0%}", str(len(row.cases)),
-                  str(len(row.people)), row.last_at, reasons]
+                  str(len(row.people)), _clock(row.last_at, zone), reasons]
         table.add_row(*cells)
     Console().print(table)
+
+
+def _clock(at: str, zone: tzinfo) -> str:
+    # On the organisation's clock, labelled, as `tasks` and `suggest flags` show times (this showed stored UTC text).
+    from casework.insight.rules import parse_moment  # the engine: imported by the command, not at start-up
+
+    moment = parse_moment(at)
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if moment is not None else at
