@@ -59,7 +59,8 @@ def _case_with_events(minutes: int, actor: str) -> tuple[object, CaseState, list
 def test_suggestions_are_mapped_onto_what_the_case_can_do(trained: tuple[NextActionModel, object]) -> None:
     nba, _ = trained
     definition, state, events = _case_with_events(20, "ann")
-    actions = next_best_actions(nba, definition, state, k=3, events=events)  # type: ignore[arg-type]
+    # every step, however unlikely, to see each mapped (ann's cases were approved: the rest fall below 1%)
+    actions = next_best_actions(nba, definition, state, k=3, events=events, min_probability=0.0)  # type: ignore[arg-type]
     by_activity = {a.activity: a for a in actions}
     assert set(by_activity) >= {"Approve", "Request documents"}
     approve, docs = by_activity["Approve"], by_activity["Request documents"]
@@ -116,3 +117,13 @@ def test_adapters_feed_the_flags(trained: tuple[NextActionModel, object]) -> Non
     _, state = _case_after_assessment(20)
     assert unusual_path(state, path) is None
     assert path.version == nba.version == "nba-test"  # the flags it raises name it
+
+
+def test_steps_below_the_probability_floor_are_not_offered(trained: tuple[NextActionModel, object]) -> None:
+    nba, _ = trained
+    definition, state, events = _case_with_events(20, "ann")  # ann's cases were approved: one step is near-certain
+    offered = next_best_actions(nba, definition, state, k=5, events=events)  # type: ignore[arg-type]
+    everything = next_best_actions(nba, definition, state, k=5, events=events, min_probability=0.0)  # type: ignore[arg-type]
+    assert offered and all(a.probability >= 0.01 for a in offered)
+    assert [a.activity for a in offered] == [a.activity for a in everything][: len(offered)]
+    assert len(everything) > len(offered)  # the unlikely rest is still there for whoever asks for it

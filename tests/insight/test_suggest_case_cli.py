@@ -29,6 +29,17 @@ def test_flags_and_next_actions_for_a_stored_case(tmp_path: Path) -> None:
     assert "flags and suggestions (Motor insurance claim)" in out
     assert "police report" in out  # required above 10,000 and absent: flagged with a request
     assert "policy number" in out  # a required field that is missing
+    # after Register claim, every past case went on to Assess damage: offered alone, and never read as "100%"
+    suggested = out.split("flags and suggestions")[0]
+    assert "│ Assess damage │ >99%" in suggested and "add task:" not in suggested and " 0% " not in suggested
+    everything = runner.invoke(
+        app,
+        ["suggest", "case", case_id, "--db", url, "--model", str(model), "--min-probability", "0"],
+        env={"COLUMNS": "250"},
+    )
+    assert everything.exit_code == 0, everything.output
+    suggested = everything.stdout.split("flags and suggestions")[0]
+    assert "add task: Approve" in suggested and "<1%" in suggested
 
 
 def test_unknown_case_and_missing_options_are_clear_errors(tmp_path: Path) -> None:

@@ -52,6 +52,9 @@ class NextAction:
         )
 
 
+MIN_PROBABILITY = 0.01  # a step less likely than this is not a suggestion
+
+
 def next_best_actions(
     model: NextActionModel,
     definition: CaseDefinition,
@@ -61,8 +64,12 @@ def next_best_actions(
     model_version: str = "",
     events: Iterable[RecordedEvent] | None = None,
     zone: tzinfo = UTC,
+    min_probability: float = MIN_PROBABILITY,
 ) -> list[NextAction]:
     """The k most likely next steps of an open case, best first, each mapped onto the case.
+
+    Steps the model gives less than `min_probability` are not offered: after Register claim, "add task: Pay, <1%,
+    none of 300 similar cases did Pay next" filled the panel with noise whenever fewer than k steps are likely.
 
     `events`: the case's event history, for who performed each step; a model that learned from performers uses
     them (without them it falls back to the activities alone). `zone`: the organisation's (`CASEWORK_TIMEZONE`),
@@ -74,6 +81,8 @@ def next_best_actions(
     resources = case_performers(state, events) if events is not None else None
     result: list[NextAction] = []
     for suggestion in model.suggest(activities, timestamps, resources, k=k, clock=clock_in(zone, timestamps)):
+        if suggestion.probability < min_probability:
+            break  # best first: the rest are less likely still
         action, note = resolve_action(ActionSpec("start", suggestion.activity), None, definition, state)
         result.append(
             NextAction(

@@ -22,6 +22,9 @@ def suggest_case(
         str | None, typer.Option(help="a bundled case type name (e.g. insurance_claim) or a case type TOML file")
     ] = None,
     k: Annotated[int, typer.Option(min=1, help="how many next actions")] = 3,
+    min_probability: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="leave out next actions less likely than this")
+    ] = 0.01,
     db: Annotated[str, typer.Option("--db", envvar="CASEWORK_DB", help="sqlite:///path or postgresql://...")] = (
         DEFAULT_DB
     ),
@@ -37,6 +40,7 @@ def suggest_case(
     )
     from casework.insight.flags import assess
     from casework.insight.modelfile import InsightModel, ModelFileError
+    from casework.insight.nba import probability_text
     from casework.insight.rules import dismissed_findings
     from casework.insight.watch import stored_documents
     from casework.service import CaseService
@@ -85,15 +89,22 @@ def suggest_case(
             typer.echo(f"warning: the model knows none of the steps of definition {definition.key!r}: it was trained "
                        "on another process, or on a log that names its steps differently", err=True)
         actions = next_best_actions(
-            insight.next_action, definition, state, k=k, model_version=insight.version, events=events, zone=zone
+            insight.next_action, definition, state, k=k, model_version=insight.version, events=events, zone=zone,
+            min_probability=min_probability
         )
         table = Table(title=f"next best actions for {case_id} (model {insight.version})", title_justify="left")
         for column in ("activity", "probability", "do", "why"):
             table.add_column(column)
         for action in actions:
             why = action.reason + (f" ({action.note})" if action.note else "")
-            table.add_row(action.activity, f"{action.probability:.0%}", action.action.label, why)
-        console.print(table if actions else f"no suggestions: the case is {state.status}")
+            table.add_row(action.activity, probability_text(action.probability), action.action.label, why)
+        if actions:
+            console.print(table)
+        elif state.ended:
+            console.print(f"no suggestions: the case is {state.status}")
+        else:
+            console.print(f"no suggestions: no next step is at least {probability_text(min_probability)} likely "
+                          "(--min-probability)")
     if kind is not None:
         findings = assess(
             kind,

@@ -411,6 +411,11 @@ class NextActionModel:
         )
 
 
+def probability_text(probability: float) -> str:
+    """A probability as a person reads it: `_percent`'s rules (a small chance is "<1%", not "0%")."""
+    return _percent(probability, 1.0)
+
+
 def _percent(count: float, total: float) -> str:
     """A share as a whole percentage, except that a share that is not zero never reads as 0%, nor one short of
     all as 100% (1 of 300 cases is "<1%", 299 of them ">99%"): the evidence a reason quotes always has a count
