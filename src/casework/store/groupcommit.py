@@ -201,6 +201,7 @@ class SqliteBatches:
         self._write_batch = write_batch_sqlite
         # One connection kept checked out for all batches: the pool round trip costs as much as a small insert.
         self._conn: Connection | None = None
+        self._raw: Any = None  # its driver connection
 
     def close(self) -> None:
         if self._conn is not None:
@@ -211,8 +212,9 @@ class SqliteBatches:
         try:
             if self._conn is None:
                 self._conn = self._engine.connect().execution_options(casework_write=True)
+                self._raw = self._conn.connection.driver_connection
             conn = self._conn
-            raw: Any = conn.connection.driver_connection
+            raw: Any = self._raw  # SQLAlchemy's property chain to it costs more than a commit's Python work
             if self._batchable([unit.work for unit in batch]) and self._write_together(raw, batch):
                 return
             # The transaction is driven on the driver (BEGIN IMMEDIATE ... COMMIT): SQLAlchemy's transaction objects
