@@ -160,15 +160,17 @@ def _offer_changes(before: Offers, after: Offers) -> tuple[list[tuple[str, str]]
 
 
 def changes(case_id: str, before: Views, after: Views, now: datetime) -> Changes:
-    out = Changes()
-    out.task_upserts, out.task_deletes = task_changes(case_id, before.tasks, after.tasks, now)
-    out.participants_add = sorted(after.people - before.people)
-    out.participants_remove = sorted(before.people - after.people)
-    out.queued_add, out.queued_remove = _offer_changes(before.queued, after.queued)
-    out.offered_add, out.offered_remove = _offer_changes(before.offered, after.offered)
+    task_upserts, task_deletes = task_changes(case_id, before.tasks, after.tasks, now)
+    queued_add, queued_remove = _offer_changes(before.queued, after.queued)
+    offered_add, offered_remove = _offer_changes(before.offered, after.offered)
+    job_upserts: list[dict[str, Any]] = []
+    job_deletes: list[tuple[str, str]] = []
     for kind, old, new in (("timer", before.timers, after.timers), ("sla", before.sla, after.sla)):
         if old or new:
             ups, gone = job_changes(kind, case_id, old, new, now)
-            out.job_upserts.extend(ups)
-            out.job_deletes.extend((kind, ref) for ref in gone)
-    return out
+            job_upserts.extend(ups)
+            job_deletes.extend((kind, ref) for ref in gone)
+    # Built whole: a `Changes()` would make ten empty lists only to replace them.
+    return Changes(task_upserts, task_deletes, sorted(after.people - before.people),
+                   sorted(before.people - after.people), queued_add, queued_remove, offered_add, offered_remove,
+                   job_upserts, job_deletes)

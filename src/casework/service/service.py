@@ -243,7 +243,8 @@ class CaseService:
         data = dict(variables) if isinstance(variables, Mapping) else variables  # else the engine says what it is
         events = execute(definition, state, commands.StartCase(variables=data or {}, actor=actor, reason=reason), now,
                          restore=False)  # a new state object: dropped if the start is rejected
-        changes = proj.changes(new_id, proj.NOTHING, proj.views(state, definition), now)
+        views = proj.views(state, definition)  # kept with the cached case, never changed
+        changes = proj.changes(new_id, proj.NOTHING, views, now)
         try:
             rows = w.event_rows(new_id, 1, GENESIS, events)
             storable.check_rows(rows, changes)
@@ -282,7 +283,7 @@ class CaseService:
             CaseHead(new_id, definition.key, version, len(rows), rows[-1]["hash"] if rows else GENESIS, "engine",
                      snapshot, len(rows)),
             state,
-            proj.views(state, definition),
+            views,
         )
         self._note_events(len(rows))
         if self._listeners:

@@ -18,9 +18,12 @@ import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from sqlalchemy import Connection, Engine
+
+if TYPE_CHECKING:
+    from casework.store.writes import CommandWrite
 
 T = TypeVar("T")
 
@@ -86,13 +89,20 @@ class GroupCommitter:
         self._waiting: deque[_Batch] = deque()  # batches not yet started, oldest first; the last one is open
         self._busy = False  # a thread is running a batch right now
         self._idle = threading.Condition(self._lock)
+        # Threads in `close` waiting for the running batch: a Condition's notify runs as Python code, so the writer
+        # that leaves the turn idle notifies only when one waits.
+        self._closers = 0
         self.batches = 0
         self.units = 0
 
     def close(self) -> None:
         with self._idle:
-            while self._busy:
-                self._idle.wait()
+            self._closers += 1
+            try:
+                while self._busy:
+                    self._idle.wait()
+            finally:
+                self._closers -= 1
             self._runner.close()
 
     def submit(self, work: Callable[[Connection], T]) -> T:
@@ -161,7 +171,8 @@ class GroupCommitter:
                             following.go.set()  # busy stays True: the turn passes straight on
                     else:
                         self._busy = False
-                        self._idle.notify_all()
+                        if self._closers:
+                            self._idle.notify_all()
                 if batch is not None:
                     batch.done.set()
             if following is None or not following.abandoned:
@@ -182,9 +193,15 @@ class SqliteBatches:
     """Batches on SQLite: one transaction (BEGIN IMMEDIATE ... COMMIT, one fsync) for the whole batch."""
 
     def __init__(self, engine: Engine) -> None:
+        # Imported here, once: casework.store.writes imports the audit package, which imports the store.
+        from casework.store.writes import batchable, write_batch_sqlite
+
         self._engine = engine
+        self._batchable = batchable
+        self._write_batch = write_batch_sqlite
         # One connection kept checked out for all batches: the pool round trip costs as much as a small insert.
         self._conn: Connection | None = None
+        self._raw: Any = None  # its driver connection
 
     def close(self) -> None:
         if self._conn is not None:
@@ -195,12 +212,10 @@ class SqliteBatches:
         try:
             if self._conn is None:
                 self._conn = self._engine.connect().execution_options(casework_write=True)
+                self._raw = self._conn.connection.driver_connection
             conn = self._conn
-            raw: Any = conn.connection.driver_connection
-            # Imported here: casework.store.writes imports the audit package, which imports the store.
-            from casework.store.writes import batchable
-
-            if batchable([unit.work for unit in batch]) and self._write_together(raw, batch):
+            raw: Any = self._raw  # SQLAlchemy's property chain to it costs more than a commit's Python work
+            if self._batchable([unit.work for unit in batch]) and self._write_together(raw, batch):
                 return
             # The transaction is driven on the driver (BEGIN IMMEDIATE ... COMMIT): SQLAlchemy's transaction objects
             # cost as much CPU as a unit's statements. If a unit runs SQLAlchemy statements, SQLAlchemy believes it
@@ -242,17 +257,14 @@ class SqliteBatches:
                     unit.error = exc
                 unit.result = None
 
-    @staticmethod
-    def _write_together(raw: Any, batch: list[_Pending[Any]]) -> bool:
+    def _write_together(self, raw: Any, batch: list[_Pending[Any]]) -> bool:
         """The fast path: all units' rows through one executemany per statement, one commit. False (nothing written,
         transaction rolled back) if a version check or a statement failed: then each unit runs on its own, in its
         own savepoint, so that only the unit at fault fails. A failing COMMIT raises: nothing is durable."""
-        from casework.store.writes import CommandWrite, write_batch_sqlite
-
         raw.execute("BEGIN IMMEDIATE")
         try:
             try:
-                ok = write_batch_sqlite(raw, [cast(CommandWrite, unit.work) for unit in batch])
+                ok = self._write_batch(raw, cast("list[CommandWrite]", [unit.work for unit in batch]))
             except Exception:
                 ok = False
             if not ok:

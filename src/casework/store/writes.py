@@ -407,16 +407,17 @@ class CommandWrite:
         self.snapshot = snapshot
         self.now = now
         self.events = events
-        self.task_upserts = task_upserts or []
-        self.task_deletes = task_deletes or []
-        self.participants_add = participants_add or []
-        self.participants_remove = participants_remove or []
-        self.queued_add = queued_add or []  # (item id, candidate group)
-        self.queued_remove = queued_remove or []
-        self.offered_add = offered_add or []  # (item id, candidate user)
-        self.offered_remove = offered_remove or []
-        self.job_upserts = job_upserts or []
-        self.job_deletes = job_deletes or []  # (kind, ref)
+        # The lists given are kept, even empty ones (`x or []` made a new list for each empty one).
+        self.task_upserts = [] if task_upserts is None else task_upserts
+        self.task_deletes = [] if task_deletes is None else task_deletes
+        self.participants_add = [] if participants_add is None else participants_add
+        self.participants_remove = [] if participants_remove is None else participants_remove
+        self.queued_add = [] if queued_add is None else queued_add  # (item id, candidate group)
+        self.queued_remove = [] if queued_remove is None else queued_remove
+        self.offered_add = [] if offered_add is None else offered_add  # (item id, candidate user)
+        self.offered_remove = [] if offered_remove is None else offered_remove
+        self.job_upserts = [] if job_upserts is None else job_upserts
+        self.job_deletes = [] if job_deletes is None else job_deletes  # (kind, ref)
         self.definition = definition
         self.previous_status = previous_status  # the status at expected_version, if known
         check_rows(events, self)
