@@ -456,15 +456,17 @@ class Run:
     def may_come_again(self, def_id: str, *, planned_again: bool = True) -> bool:
         """Whether item ``def_id`` has an open instance or may get a new one: it repeats (its next instance exists
         while the series goes on), a stage around it may start anew, or (with ``planned_again``) it or a stage
-        around it is discretionary, and a worker may plan it again."""
+        around it is discretionary, and a worker may plan it again. Without ``planned_again`` a discretionary item
+        (or one inside a discretionary stage) cannot come again at all: a new instance of a repeating stage around it
+        does not create it, only planning it does."""
         return bool(self.state.live_by_def.get(def_id)) or self._may_be_created(def_id, planned_again)
 
     def _may_be_created(self, def_id: str, planned_again: bool) -> bool:
         definition = self.plan.items.get(def_id)
         if definition is None:
             return False
-        if definition.discretionary and planned_again:
-            return True
+        if definition.discretionary:
+            return planned_again
         stage = self.plan.items.get(definition.parent) if definition.parent is not None else None
         if stage is None:
             return False
