@@ -500,6 +500,9 @@ def test_a_stage_not_autocomplete_waits_for_the_discretionary_items_not_planned_
         auto_complete=True,
     ))
     case.run(commands.PlanItem(item="D", actor="ann"))
+    # explain names what the stage waits for once its open children are done, too
+    assert explain(case.definition, case.state, "S") == ["'S' cannot complete yet:", "  D is active (active)",
+                                                         "  E is not planned yet (plan or remove it)"]
     case.run(commands.CompleteItem(item="D"))
     assert case.states("S") == ["active"]  # E may still be planned
     with pytest.raises(CommandRejected, match="has already ended"):

@@ -112,4 +112,6 @@ def _why_stage_open(run: Run, stage: ItemInstance) -> list[str]:
     for child in blockers:
         why = "required" if run.is_required(child) else child.state
         lines.append(f"  {child.name} is {child.state} ({why})")
+    # Once those are done the stage still waits for the items of its table not planned yet: say so now.
+    lines.extend(f"  {run.plan.items[i].name} is not planned yet (plan or remove it)" for i in run.unplanned(stage))
     return lines
