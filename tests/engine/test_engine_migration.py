@@ -265,7 +265,9 @@ def _reminders(case: Case) -> list[tuple[int, str]]:
 def test_a_one_shot_timer_that_fired_goes_on_as_the_cycle_the_new_model_makes_it_counting_its_firing() -> None:
     case = Case(_timed("PT1H"))
     _fire(case, NOW + dt.timedelta(hours=1, minutes=5))  # fired five minutes late
-    _migrate(case, _timed("R3/PT2H"), NOW + dt.timedelta(hours=2))
+    events = _migrate(case, _timed("R3/PT2H"), NOW + dt.timedelta(hours=2))
+    # One decision, recorded once: no due time counted from the migration before it.
+    assert [e.payload for e in events if e.type == "timer_scheduled"] == [{"id": "i4", "due": "2026-03-02T12:05:00Z"}]
     # The firing done is the cycle's first; the next comes a period after it fired.
     assert _reminders(case) == [(1, "completed"), (2, "available")]
     assert _due(case) == ["2026-03-02T12:05:00Z"]

@@ -525,7 +525,9 @@ class Run:
         if parent is not None:
             self.dirty_stages[parent.id] = None
         self.raise_event(item, "create")
-        if definition.kind == TIMER_EVENT and definition.timer_start is None:
+        if definition.kind == TIMER_EVENT and definition.timer_start is None and evaluate_entry:
+            # A cycle's next firing (evaluate_entry=False) is scheduled by its creator, from the firing before: a
+            # first due time from now would record a time the timer never had.
             self.schedule_timer(item, definition)
         if evaluate_entry and not definition.entry:
             queue = self.stage_queue if definition.kind in STAGE_KINDS else self.queue
