@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from casework.engine import CaseState, Event, commands, execute, plan_for, replay
+from casework.engine import CaseState, Event, commands, execute, explain, plan_for, replay
 from casework.model import CaseDefinition, load_definition
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -325,6 +325,10 @@ def test_a_timer_whose_new_start_trigger_already_happened_counts_from_it() -> No
     assert _due(case) == []  # waits for A
     _migrate(case, _triggered("piB"), NOW + dt.timedelta(hours=2))
     assert _due(case) == ["2026-03-02T12:00:00Z"]  # two hours after B completed
+    # It waits for its time, not for B (whose completion it never heard: the model it had then waited for A).
+    assert explain(case.definition, case.state, "Reminder") == [
+        "'Reminder' is a timer due at 2026-03-02T12:00:00Z: it occurs at the first FireDueTimers from then"
+    ]
     assert case.replays()
 
 

@@ -65,6 +65,11 @@ def _why(probe: Run, item: ItemInstance) -> list[str]:
 
 def _why_waiting(run: Run, item: ItemInstance) -> list[str]:
     definition = run.plan.items[item.def_id]
+    due = run.state.timers.get(item.id)
+    if due is not None:
+        # Scheduled: it waits for its time, not for its start trigger (which a migration may have changed to one
+        # whose earlier event it never heard).
+        return [f"{item.name!r} is a timer due at {due}: it occurs at the first FireDueTimers from then"]
     if not definition.entry:
         return [f"{item.name!r} is available and waits for nothing; it starts when its stage runs"]
     lines = [
