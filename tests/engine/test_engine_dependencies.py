@@ -589,3 +589,24 @@ def test_a_discretionary_item_in_a_repeating_stage_that_completed_counts_as_done
     assert case.states("R") == ["active", "active", "available"]
     assert repeats_stuck_on_spent_dependencies(case.definition, case.state) == []
     assert case.replays()
+
+
+def test_explain_calls_a_dependency_dead_once_its_discretionary_item_ended_with_its_stage() -> None:
+    # D was planned and terminated, and its stage S is over: D can no longer be planned again, B never starts.
+    case = Case(load_definition(
+        f'<definitions {NS}><case id="d"><casePlanModel id="plan" name="Plan">'
+        '<planItem id="piW" name="W" definitionRef="w"/><humanTask id="w" name="W"/>'
+        '<planItem id="piS" name="S" definitionRef="s"/>'
+        '<stage id="s" name="S" autoComplete="false">'
+        '<planItem id="piA" name="A" definitionRef="a"/><humanTask id="a" name="A"/>'
+        '<planningTable id="t"><discretionaryItem id="diD" name="D" definitionRef="x"/></planningTable>'
+        '<humanTask id="x" name="D"/></stage>'
+        "</casePlanModel></case></definitions>"
+    ))
+    case.do(commands.PlanItem(item="D", actor="ann"))
+    case.do(commands.AddItem(kind="humanTask", name="B", after=("D",)))
+    case.do(commands.TerminateItem(item="D"))
+    assert not any("can never start" in line for line in explain(case.definition, case.state, "B"))  # D again
+    case.do(commands.CompleteItem(item="A"))
+    assert case.states("S") == ["completed"] and case.states("B") == ["available"]
+    assert any("can never start" in line for line in explain(case.definition, case.state, "B"))

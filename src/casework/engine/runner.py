@@ -465,9 +465,14 @@ class Run:
         definition = self.plan.items.get(def_id)
         if definition is None:
             return False
-        if definition.discretionary:
-            return planned_again
         stage = self.plan.items.get(definition.parent) if definition.parent is not None else None
+        if definition.discretionary:
+            # Planned only into its stage while that runs: once the stage has ended for good it cannot come again.
+            return (
+                planned_again
+                and stage is not None
+                and (bool(self.state.live_by_def.get(stage.id)) or self._may_be_created(stage.id, planned_again))
+            )
         if stage is None:
             return False
         return (stage.repetition is not None and bool(self.state.live_by_def.get(stage.id))) or self._may_be_created(
