@@ -8,12 +8,15 @@ from casework.model.definition import PlanItemDef
 
 
 def _once_only(items: dict[str, PlanItemDef], def_id: str) -> bool:
-    """Whether ``def_id`` comes once unless a worker plans it again: neither it nor a stage around it repeats. (A
+    """Whether ``def_id`` comes once unless a worker plans it again: neither it nor a stage around it repeats, up to
+    the first discretionary one (a repeating stage around that does not create it again; only planning does). (A
     discretionary item planned again is a new decision, which a dependency on it does not wait for.)"""
     item: PlanItemDef | None = items.get(def_id)
     while item is not None:
         if item.repetition is not None:
             return False
+        if item.discretionary:
+            return True
         item = items.get(item.parent) if item.parent is not None else None
     return True
 

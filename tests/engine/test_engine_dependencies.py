@@ -559,3 +559,54 @@ def test_a_discretionary_item_planned_again_is_waited_for_while_it_is_open() -> 
     case.do(commands.CompleteItem(item="X"))
     assert case.states("R") == ["active", "active", "available"]
     assert case.replays()
+
+
+def test_a_discretionary_item_in_a_repeating_stage_that_completed_counts_as_done_for_the_next_instances() -> None:
+    # The stage's next instance does not create X again (only planning it there does, a worker's new decision):
+    # the next instances of R must not wait for X to complete again.
+    case = Case(load_definition(
+        f'<definitions {NS}><case id="d"><casePlanModel id="plan" name="Plan">'
+        '<planItem id="piW" name="W" definitionRef="w"><itemControl><repetitionRule/></itemControl></planItem>'
+        '<planItem id="piR" name="R" definitionRef="r"><itemControl><repetitionRule/></itemControl>'
+        '<entryCriterion sentryRef="sW"/></planItem>'
+        '<sentry id="sW"><planItemOnPart sourceRef="piW"><standardEvent>complete</standardEvent></planItemOnPart>'
+        "</sentry>"
+        '<planItem id="piS" name="S" definitionRef="s"><itemControl><repetitionRule/></itemControl></planItem>'
+        '<stage id="s" name="S" autoComplete="false">'
+        '<planItem id="piA" name="A" definitionRef="a"/><humanTask id="a" name="A"/>'
+        '<planningTable id="t"><discretionaryItem id="diX" name="X" definitionRef="x"/></planningTable>'
+        '<humanTask id="x" name="X"/></stage>'
+        '<humanTask id="w" name="W"/><humanTask id="r" name="R"/>'
+        "</casePlanModel></case></definitions>"
+    ))
+    case.do(commands.PlanItem(item="X", actor="ann"))
+    case.do(commands.CompleteItem(item="X"))
+    case.do(commands.CompleteItem(item="A"))
+    assert case.states("S") == ["completed", "active"]  # the next S has no X until someone plans it there
+    case.do(commands.AddDependency(item="R", after=("X",)))
+    case.do(commands.CompleteItem(item="W"))
+    case.do(commands.CompleteItem(item="W"))
+    assert case.states("R") == ["active", "active", "available"]
+    assert repeats_stuck_on_spent_dependencies(case.definition, case.state) == []
+    assert case.replays()
+
+
+def test_explain_calls_a_dependency_dead_once_its_discretionary_item_ended_with_its_stage() -> None:
+    # D was planned and terminated, and its stage S is over: D can no longer be planned again, B never starts.
+    case = Case(load_definition(
+        f'<definitions {NS}><case id="d"><casePlanModel id="plan" name="Plan">'
+        '<planItem id="piW" name="W" definitionRef="w"/><humanTask id="w" name="W"/>'
+        '<planItem id="piS" name="S" definitionRef="s"/>'
+        '<stage id="s" name="S" autoComplete="false">'
+        '<planItem id="piA" name="A" definitionRef="a"/><humanTask id="a" name="A"/>'
+        '<planningTable id="t"><discretionaryItem id="diD" name="D" definitionRef="x"/></planningTable>'
+        '<humanTask id="x" name="D"/></stage>'
+        "</casePlanModel></case></definitions>"
+    ))
+    case.do(commands.PlanItem(item="D", actor="ann"))
+    case.do(commands.AddItem(kind="humanTask", name="B", after=("D",)))
+    case.do(commands.TerminateItem(item="D"))
+    assert not any("can never start" in line for line in explain(case.definition, case.state, "B"))  # D again
+    case.do(commands.CompleteItem(item="A"))
+    assert case.states("S") == ["completed"] and case.states("B") == ["available"]
+    assert any("can never start" in line for line in explain(case.definition, case.state, "B"))

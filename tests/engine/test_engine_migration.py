@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from casework.engine import CaseState, Event, commands, execute, plan_for, replay
+from casework.engine import CaseState, Event, commands, execute, explain, plan_for, replay
 from casework.model import CaseDefinition, load_definition
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -265,7 +265,9 @@ def _reminders(case: Case) -> list[tuple[int, str]]:
 def test_a_one_shot_timer_that_fired_goes_on_as_the_cycle_the_new_model_makes_it_counting_its_firing() -> None:
     case = Case(_timed("PT1H"))
     _fire(case, NOW + dt.timedelta(hours=1, minutes=5))  # fired five minutes late
-    _migrate(case, _timed("R3/PT2H"), NOW + dt.timedelta(hours=2))
+    events = _migrate(case, _timed("R3/PT2H"), NOW + dt.timedelta(hours=2))
+    # One decision, recorded once: no due time counted from the migration before it.
+    assert [e.payload for e in events if e.type == "timer_scheduled"] == [{"id": "i4", "due": "2026-03-02T12:05:00Z"}]
     # The firing done is the cycle's first; the next comes a period after it fired.
     assert _reminders(case) == [(1, "completed"), (2, "available")]
     assert _due(case) == ["2026-03-02T12:05:00Z"]
@@ -323,6 +325,10 @@ def test_a_timer_whose_new_start_trigger_already_happened_counts_from_it() -> No
     assert _due(case) == []  # waits for A
     _migrate(case, _triggered("piB"), NOW + dt.timedelta(hours=2))
     assert _due(case) == ["2026-03-02T12:00:00Z"]  # two hours after B completed
+    # It waits for its time, not for B (whose completion it never heard: the model it had then waited for A).
+    assert explain(case.definition, case.state, "Reminder") == [
+        "'Reminder' is a timer due at 2026-03-02T12:00:00Z: it occurs at the first FireDueTimers from then"
+    ]
     assert case.replays()
 
 

@@ -319,6 +319,18 @@ def test_a_timer_with_a_start_trigger_counts_from_that_event_not_from_its_stages
     assert case.replays()
 
 
+
+def test_the_next_firing_of_a_cycle_is_recorded_once_with_its_due_time() -> None:
+    case = _Case(_model(
+        '<planItem id="pW" name="Work" definitionRef="w"/><humanTask id="w" name="Work"/>'
+        '<planItem id="pT" name="Reminder" definitionRef="t"/>'
+        '<timerEventListener id="t" name="Reminder"><timerExpression>R3/PT1H</timerExpression></timerEventListener>'
+    ))
+    events = case.run(commands.FireDueTimers(), NOW + dt.timedelta(hours=1, minutes=30))  # fired late
+    # Counted from the firing before, not from now: no other due time is recorded on the way.
+    assert [e.payload["due"] for e in events if e.type == "timer_scheduled"] == ["2026-03-02T11:00:00Z"]
+    assert case.replays()
+
 # -- user event listeners -------------------------------------------------------------------------------------------
 WITHDRAWAL = load_definition(
     f'<definitions {NS}><case id="m"><casePlanModel id="plan" name="Plan">'
@@ -500,6 +512,9 @@ def test_a_stage_not_autocomplete_waits_for_the_discretionary_items_not_planned_
         auto_complete=True,
     ))
     case.run(commands.PlanItem(item="D", actor="ann"))
+    # explain names what the stage waits for once its open children are done, too
+    assert explain(case.definition, case.state, "S") == ["'S' cannot complete yet:", "  D is active (active)",
+                                                         "  E is not planned yet (plan or remove it)"]
     case.run(commands.CompleteItem(item="D"))
     assert case.states("S") == ["active"]  # E may still be planned
     with pytest.raises(CommandRejected, match="has already ended"):

@@ -306,3 +306,38 @@ def test_skipped_work_is_not_listed_as_done(svc: CaseService) -> None:
     # What waited for it goes on, as after a completion.
     assert [t.name for t in svc.store.tasks(case_id=case_id, states=("active",))] == ["Assess damage"]
     assert_stored_state_is_the_log(svc.store, case_id)
+
+
+
+def _triggered_timer(trigger: str) -> str:
+    start = (f'<planItemStartTrigger sourceRef="{trigger}"><standardEvent>complete</standardEvent>'
+             "</planItemStartTrigger>")
+    extra = '<planItem id="piCheck" name="Check" definitionRef="check"/><humanTask id="check" name="Check"/>'
+    expression = "<timerExpression>PT1H</timerExpression>"
+    work = '<humanTask id="work"'
+    return TIMER_MODEL.replace(expression, expression + start).replace(work, extra + work)
+
+
+def test_a_timer_a_migration_unschedules_loses_its_job_and_gets_it_back_when_its_new_trigger_happens(
+    svc: CaseService,
+) -> None:
+    # The model's timer waits for "Work"; the new one for "Check".
+    svc.deploy(_triggered_timer("piWork"))
+    case_id = svc.start_case("timed", {}).case_id
+    assert svc.store.jobs(case_id=case_id, kind="timer") == []  # waits for its trigger
+    svc.execute(case_id, commands.CompleteItem(item="Work"), now=T0 + timedelta(minutes=10))
+    (job,) = svc.store.jobs(case_id=case_id, kind="timer")
+    assert job.due_at == T0 + timedelta(minutes=70)
+    assert [j.id for j in svc.store.claim_jobs("w1", T0 + timedelta(hours=2))] == [job.id]  # a worker holds it
+    key, version = svc.deploy(_triggered_timer("piCheck"))
+    _, target = svc.definition(key, version)
+    result = svc.execute(case_id, commands.Migrate(definition=target), now=T0 + timedelta(minutes=20))
+    assert "timer_cancelled" in [e.type for e in result.events]
+    assert svc.store.jobs(case_id=case_id, kind="timer") == []  # dropped, though a worker had claimed it
+    # The worker that held it fires what is due: nothing is, the timer waits for its new trigger.
+    fired = svc.execute(case_id, commands.FireDueTimers(), now=T0 + timedelta(hours=2))
+    assert not [e for e in fired.events if e.payload.get("transition") == "occur"]
+    svc.execute(case_id, commands.CompleteItem(item="Check"), now=T0 + timedelta(hours=3))
+    (rearmed,) = svc.store.jobs(case_id=case_id, kind="timer")
+    assert rearmed.due_at == T0 + timedelta(hours=4) and rearmed.claimed_by is None
+    assert_stored_state_is_the_log(svc.store, case_id)

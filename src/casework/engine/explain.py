@@ -65,6 +65,11 @@ def _why(probe: Run, item: ItemInstance) -> list[str]:
 
 def _why_waiting(run: Run, item: ItemInstance) -> list[str]:
     definition = run.plan.items[item.def_id]
+    due = run.state.timers.get(item.id)
+    if due is not None:
+        # Scheduled: it waits for its time, not for its start trigger (which a migration may have changed to one
+        # whose earlier event it never heard).
+        return [f"{item.name!r} is a timer due at {due}: it occurs at the first FireDueTimers from then"]
     if not definition.entry:
         return [f"{item.name!r} is available and waits for nothing; it starts when its stage runs"]
     lines = [
@@ -112,4 +117,6 @@ def _why_stage_open(run: Run, stage: ItemInstance) -> list[str]:
     for child in blockers:
         why = "required" if run.is_required(child) else child.state
         lines.append(f"  {child.name} is {child.state} ({why})")
+    # Once those are done the stage still waits for the items of its table not planned yet: say so now.
+    lines.extend(f"  {run.plan.items[i].name} is not planned yet (plan or remove it)" for i in run.unplanned(stage))
     return lines

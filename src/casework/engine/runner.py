@@ -456,16 +456,23 @@ class Run:
     def may_come_again(self, def_id: str, *, planned_again: bool = True) -> bool:
         """Whether item ``def_id`` has an open instance or may get a new one: it repeats (its next instance exists
         while the series goes on), a stage around it may start anew, or (with ``planned_again``) it or a stage
-        around it is discretionary, and a worker may plan it again."""
+        around it is discretionary, and a worker may plan it again. Without ``planned_again`` a discretionary item
+        (or one inside a discretionary stage) cannot come again at all: a new instance of a repeating stage around it
+        does not create it, only planning it does."""
         return bool(self.state.live_by_def.get(def_id)) or self._may_be_created(def_id, planned_again)
 
     def _may_be_created(self, def_id: str, planned_again: bool) -> bool:
         definition = self.plan.items.get(def_id)
         if definition is None:
             return False
-        if definition.discretionary and planned_again:
-            return True
         stage = self.plan.items.get(definition.parent) if definition.parent is not None else None
+        if definition.discretionary:
+            # Planned only into its stage while that runs: once the stage has ended for good it cannot come again.
+            return (
+                planned_again
+                and stage is not None
+                and (bool(self.state.live_by_def.get(stage.id)) or self._may_be_created(stage.id, planned_again))
+            )
         if stage is None:
             return False
         return (stage.repetition is not None and bool(self.state.live_by_def.get(stage.id))) or self._may_be_created(
@@ -523,7 +530,9 @@ class Run:
         if parent is not None:
             self.dirty_stages[parent.id] = None
         self.raise_event(item, "create")
-        if definition.kind == TIMER_EVENT and definition.timer_start is None:
+        if definition.kind == TIMER_EVENT and definition.timer_start is None and evaluate_entry:
+            # A cycle's next firing (evaluate_entry=False) is scheduled by its creator, from the firing before: a
+            # first due time from now would record a time the timer never had.
             self.schedule_timer(item, definition)
         if evaluate_entry and not definition.entry:
             queue = self.stage_queue if definition.kind in STAGE_KINDS else self.queue
