@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-SUITES = ("engine", "store", "inbox")
+SUITES = ("engine", "store", "inbox", "large_case")
 
 
 class BenchUnavailable(Exception):
@@ -108,7 +108,8 @@ def bench_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print every suite's figures as one JSON object")] = False,
     quick: Annotated[bool, typer.Option("--quick", help="a short run with smaller sizes")] = False,
 ) -> None:
-    """Benchmark the engine (against SpiffWorkflow), the store and the inbox queries. Not part of the test suite."""
+    """Benchmark the engine (against SpiffWorkflow), the store, the inbox queries and one large case. Not part of the
+    test suite."""
     wanted = list(suites or [])
     unknown = [s for s in wanted if s not in SUITES]
     if unknown:

@@ -138,7 +138,9 @@ def _add_item(run: Run, cmd: c.AddItem) -> None:
     groups = _candidates(cmd.candidate_groups, "group", cmd.kind)
     users = _candidates(cmd.candidate_users, "user", cmd.kind)
     spec: dict[str, Any] = {
-        "id": _next_id("adhoc", (*run.plan.items, *run.state.created_by_def)),
+        # `_next_id("adhoc", (*run.plan.items, *run.state.created_by_def))`, from highest numbers kept up to date
+        # (that scan cost each added item the size of the case).
+        "id": f"adhoc{max(run.plan.highest_added, run.state.highest_added) + 1}",
         "name": name,
         "kind": cmd.kind,
         "parent": stage.id,

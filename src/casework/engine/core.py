@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Container, Iterable
 from typing import Any, TypeVar
 
 from casework.engine import commands as c
 from casework.engine.errors import CommandRejected
 from casework.engine.events import Event, apply
 from casework.engine.lifecycle import ACTIVE, AVAILABLE, DISABLED, ENABLED, OPEN
-from casework.engine.plan import PlanIndex, effective_plan
+from casework.engine.plan import PlanIndex, effective_plan, extend_plan
 from casework.engine.runner import Run
 from casework.engine.state import CaseState, ItemInstance
 from casework.model.definition import (
@@ -49,7 +49,12 @@ def plan_for(definition: CaseDefinition, state: CaseState) -> PlanIndex:
     if cached is not None and cached[0] == key:
         plan: PlanIndex = cached[1]
         return plan
-    plan = effective_plan(definition, state.overlay)
+    extended = None
+    if cached is not None and cached[0][0] == key[0] and cached[0][2] == key[2]:
+        # The same case plan with items added since (the usual change): extended rather than rebuilt, which would
+        # cost every command that adds an item the whole plan so far.
+        extended = extend_plan(cached[1], state.overlay)
+    plan = extended if extended is not None else effective_plan(definition, state.overlay)
     state.plan_cache = (key, plan)
     return plan
 
@@ -358,7 +363,7 @@ def _path(node: _Node) -> str:
 def set_variables(run: Run, variables: dict[str, Any], remove: Iterable[str]) -> None:
     before = run.state.variables
     removed = _with_children(run.plan.definition, before, remove)
-    _check_file_parents(run.plan.definition, variables, {k for k in (*before, *variables) if k not in removed}, removed)
+    _check_file_parents(run.plan.definition, variables, _Held(before, variables, removed), removed)
     changed = {k: v for k, v in variables.items() if k not in before or before[k] != v}
     if not changed and not removed:
         return
@@ -375,6 +380,19 @@ def set_variables(run: Run, variables: dict[str, Any], remove: Iterable[str]) ->
         for stage in run.state.live(stage_id):
             if stage.state == ACTIVE:
                 run.dirty_stages[stage.id] = None
+
+
+class _Held(Container[str]):
+    """The variables the case holds after a command that sets ``variables`` and removes ``removed``, asked one name
+    at a time: a set of them all cost every command the size of the case's data."""
+
+    __slots__ = ("before", "removed", "variables")
+
+    def __init__(self, before: dict[str, Any], variables: dict[str, Any], removed: Collection[str]) -> None:
+        self.before, self.variables, self.removed = before, variables, removed
+
+    def __contains__(self, name: object) -> bool:
+        return (name in self.before or name in self.variables) and name not in self.removed
 
 
 def _with_children(definition: CaseDefinition, held: dict[str, Any], remove: Iterable[str]) -> list[str]:
@@ -406,7 +424,7 @@ def _children_first(definition: CaseDefinition, item: CaseFileItemDef) -> list[C
     return walk[::-1]
 
 
-def _check_file_parents(definition: CaseDefinition, variables: Iterable[str], held: Collection[str],
+def _check_file_parents(definition: CaseDefinition, variables: Iterable[str], held: Container[str],
                        removing: Collection[str] = ()) -> None:
     """`CommandRejected` if ``variables`` set a child case file item whose parent the case will not hold (``held``
     after the command, ``removing`` in it): a child exists within its parent (CMMN 1.1), and its `addChild` would

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from casework.engine.state import added_number
 from casework.model.definition import (
     ANY_EVENT,
     CASE_FILE_EVENTS,
@@ -40,6 +41,12 @@ class PlanIndex:
     # Stages that are not autoComplete -> the discretionary items of their own planning table (not a task's) that a
     # worker has not removed: CMMN 1.1 lets such a stage complete by itself only when none remains to be planned.
     planned_stages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The run-time changes this plan reflects (its case's overlay when it was built), so that a later plan can be
+    # built from it by adding what the case changed since (`extend_plan`); and the plan items whose dependencies a
+    # removal released.
+    overlay: list[dict[str, Any]] = field(default_factory=list)
+    released: frozenset[str] = frozenset()
+    highest_added: int = 0  # the highest N of its ``adhocN`` plan items
 
     @property
     def items(self) -> Mapping[str, PlanItemDef]:
@@ -51,42 +58,68 @@ class PlanIndex:
 
 def build_index(definition: CaseDefinition, removed: frozenset[str] = frozenset()) -> PlanIndex:
     index = PlanIndex(definition=definition, removed=removed)
-    index.stages = [i.id for i in definition.items.values() if i.kind in STAGE_KINDS]
-    index.listener_watchers = frozenset(
-        owner.id
-        for owner in definition.items.values()
-        for criterion in (*owner.entry, *owner.exit)
-        for part in criterion.sentry.on_parts
-        if part.kind == "planItem"
-        and part.source in definition.items
-        and definition.items[part.source].kind in EVENT_LISTENER_KINDS
-    )
-    index.dependents = frozenset(
-        owner.id for owner in definition.items.values() for c in owner.entry if any(p.added for p in c.sentry.on_parts)
-    )
-    task_tables = {i for t in definition.items.values() if t.kind == HUMAN_TASK for i in t.planning_table}
+    items = definition.items
+    index.stages = [i.id for i in items.values() if i.kind in STAGE_KINDS]
+    index.highest_added = max(map(added_number, items), default=0)
+    index.listener_watchers = frozenset(owner.id for owner in items.values() if _watches_listener(owner, items))
+    index.dependents = frozenset(owner.id for owner in items.values() if _has_dependency(owner))
+    task_tables = {i for t in items.values() if t.kind == HUMAN_TASK for i in t.planning_table}
     index.planned_stages = {
         stage.id: own
-        for stage in definition.items.values()
+        for stage in items.values()
         if stage.kind in STAGE_KINDS
         and not stage.auto_complete
         and (own := tuple(i for i in stage.planning_table if i not in task_tables and i not in removed))
     }
-    for owner in definition.items.values():
-        for is_exit, criteria in ((False, owner.entry), (True, owner.exit)):
-            for criterion in criteria:
-                sentry = criterion.sentry
-                for n, part in enumerate(sentry.on_parts):
-                    table = index.on_event if part.kind == "planItem" else index.on_file
-                    events = CASE_FILE_EVENTS if part.event == ANY_EVENT else (part.event,)
-                    for event in events:
-                        table.setdefault((part.source, event), []).append((owner.id, criterion, n, is_exit))
-                    if part.kind == "planItem":
-                        index.listener_owners.setdefault(part.source, set()).add(owner.id)
-                if sentry.if_part is not None:
-                    for var in sentry.if_part.variables:
-                        index.on_var.setdefault(var, []).append((owner.id, criterion, is_exit))
+    for owner in items.values():
+        _index_owner(index, owner, items)
     return index
+
+
+def _watches_listener(owner: PlanItemDef, items: Mapping[str, PlanItemDef]) -> bool:
+    """Whether ``owner`` has an on-part on an event listener."""
+    return any(
+        part.kind == "planItem" and part.source in items and items[part.source].kind in EVENT_LISTENER_KINDS
+        for criterion in (*owner.entry, *owner.exit)
+        for part in criterion.sentry.on_parts
+    )
+
+
+def _has_dependency(owner: PlanItemDef) -> bool:
+    """Whether ``owner`` has entry on-parts added at run time."""
+    return any(p.added for c in owner.entry for p in c.sentry.on_parts)
+
+
+def _index_owner(index: PlanIndex, owner: PlanItemDef, items: Mapping[str, PlanItemDef], *, copy: bool = False) -> None:
+    """Add what ``owner``'s sentries listen to to ``index``, after what is there (so that listeners are in plan
+    order). With ``copy``, each list or set it adds to is replaced by a longer copy rather than changed: the tables
+    are shallow copies of another index's (`extend_plan`)."""
+    for is_exit, criteria in ((False, owner.entry), (True, owner.exit)):
+        for criterion in criteria:
+            sentry = criterion.sentry
+            for n, part in enumerate(sentry.on_parts):
+                table = index.on_event if part.kind == "planItem" else index.on_file
+                events = CASE_FILE_EVENTS if part.event == ANY_EVENT else (part.event,)
+                for event in events:
+                    _append(table, (part.source, event), (owner.id, criterion, n, is_exit), copy)
+                if part.kind == "planItem":
+                    owners = index.listener_owners.get(part.source)
+                    if owners is None or copy:
+                        owners = index.listener_owners[part.source] = set(owners or ())
+                    owners.add(owner.id)
+            if sentry.if_part is not None:
+                for var in sentry.if_part.variables:
+                    _append(index.on_var, var, (owner.id, criterion, is_exit), copy)
+
+
+def _append(table: dict[Any, list[Any]], key: Any, entry: Any, copy: bool) -> None:
+    found = table.get(key)
+    if found is None:
+        table[key] = [entry]
+    elif copy:
+        table[key] = [*found, entry]
+    else:
+        found.append(entry)
 
 
 def effective_plan(base: CaseDefinition, overlay: list[dict[str, Any]]) -> PlanIndex:
@@ -99,24 +132,81 @@ def effective_plan(base: CaseDefinition, overlay: list[dict[str, Any]]) -> PlanI
     items = dict(base.items)
     removed: set[str] = set()
     released: set[str] = set()
+    # Children added to each stage, joined to it once at the end: replacing the stage's definition for every added
+    # item copied its growing list of children each time, quadratic in the items a case gains.
+    added_children: dict[str, list[str]] = {}
     for op in overlay:
         kind = op.get("op")
         if kind == "add_item":
             spec = op["def"]
             item = added_item_def(spec, items)
             items[item.id] = item
-            parent = items[spec["parent"]]
-            items[parent.id] = replace(parent, children=(*parent.children, item.id))
+            if spec["parent"] not in items:
+                raise KeyError(spec["parent"])  # as before: a migration refuses an added item whose stage is gone
+            added_children.setdefault(spec["parent"], []).append(item.id)
         elif kind == "add_dependency":
             items[op["item"]] = with_dependency(items[op["item"]], tuple(op["after"]), op["criterion"], items)
         elif kind == "remove":
             removed.add(op["item"])
             if op.get("release"):
                 released.update(nested_in(items, op["item"]))
+    for parent_id, children in added_children.items():
+        parent = items[parent_id]
+        items[parent_id] = replace(parent, children=(*parent.children, *children))
     if released:
         for item_id in [i for i, item in items.items() if any(p.added for c in item.entry for p in c.sentry.on_parts)]:
             items[item_id] = without_dependencies_on(items[item_id], released)
-    return build_index(replace(base, items=MappingProxyType(items)), frozenset(removed))
+    index = build_index(replace(base, items=MappingProxyType(items)), frozenset(removed))
+    index.overlay = list(overlay)
+    index.released = frozenset(released)
+    return index
+
+
+def extend_plan(plan: PlanIndex, overlay: list[dict[str, Any]]) -> PlanIndex | None:
+    """``plan`` (the effective plan of ``plan.overlay``) with the items added by the entries of ``overlay`` past
+    it, as `effective_plan` would build it, or None when only a rebuild gives that plan: the overlay is not
+    ``plan.overlay`` plus more, an entry is not an added item, or a removal released dependencies (which
+    `effective_plan` takes out of every item, later ones too). A new index: the one given is left as it was, since
+    a command that is rejected, or a caller that kept it, still reads it. Adding an item costs what the item
+    brings, not the size of the plan, so a case that gains thousands of tasks does not slow down with each."""
+    done = len(plan.overlay)
+    if not done or len(overlay) <= done or plan.released or overlay[:done] != plan.overlay:
+        return None
+    new_ops = overlay[done:]
+    if any(op.get("op") != "add_item" for op in new_ops):
+        return None
+    items = dict(plan.items)
+    added_children: dict[str, list[str]] = {}
+    new_defs: list[PlanItemDef] = []
+    for op in new_ops:
+        spec = op["def"]
+        if spec["parent"] not in items or spec["id"] in items:
+            return None  # `effective_plan` says what is wrong (or replaces an item in place)
+        item = added_item_def(spec, items)
+        items[item.id] = item
+        new_defs.append(item)
+        added_children.setdefault(spec["parent"], []).append(item.id)
+    for parent_id, children in added_children.items():
+        parent = items[parent_id]
+        items[parent_id] = replace(parent, children=(*parent.children, *children))
+    index = replace(
+        plan,
+        definition=replace(plan.definition, items=MappingProxyType(items)),
+        # Shallow copies, whose lists and sets `_index_owner` replaces where it adds to them: the index given stays
+        # as it was.
+        on_event=dict(plan.on_event),
+        on_file=dict(plan.on_file),
+        on_var=dict(plan.on_var),
+        listener_owners=dict(plan.listener_owners),
+        stages=[*plan.stages, *(i.id for i in new_defs if i.kind in STAGE_KINDS)],
+        overlay=list(overlay),
+    )
+    for item in new_defs:
+        _index_owner(index, item, items, copy=True)
+    index.listener_watchers = plan.listener_watchers | {i.id for i in new_defs if _watches_listener(i, items)}
+    index.dependents = plan.dependents | {i.id for i in new_defs if _has_dependency(i)}
+    index.highest_added = max(plan.highest_added, *map(added_number, (i.id for i in new_defs)))
+    return index
 
 
 def done_event(source: str, items: Mapping[str, PlanItemDef]) -> str:

@@ -6,6 +6,7 @@ rebuilt on load, never stored, so a snapshot cannot disagree with them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,16 @@ EVENT_LIKE = EVENT_LISTENER_KINDS | {MILESTONE}
 
 # States in which a child keeps its stage from completing whatever the stage's rules say.
 BUSY = frozenset({"active", "suspended", "failed"})
+
+
+# The plan item ids an item added at run time gets (`engine.adaptive`): adhoc1, adhoc2, ...
+ADDED_ID = re.compile(r"^adhoc(\d+)$")
+
+
+def added_number(def_id: str) -> int:
+    """N of a plan item id ``adhocN``, 0 for any other id."""
+    m = ADDED_ID.match(def_id)
+    return int(m.group(1)) if m else 0
 
 
 def _busy(item: ItemInstance, state: str) -> bool:
@@ -109,6 +120,9 @@ class CaseState:
     children: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
     created_by_def: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     busy_children: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    # The highest N of the ``adhocN`` plan items the case has instances of, so that the next added item's id costs
+    # no scan of them all.
+    highest_added: int = field(default=0, repr=False, compare=False)
     plan_cache: Any = field(default=None, repr=False, compare=False)  # casework.engine.plan.PlanIndex
 
     @classmethod
@@ -121,6 +135,7 @@ class CaseState:
         self.children = {}
         self.created_by_def = {}
         self.busy_children = {}
+        self.highest_added = 0
         for item in self.items.values():
             self._index_new(item)
 
@@ -131,7 +146,10 @@ class CaseState:
                 self.busy_children[item.parent] = self.busy_children.get(item.parent, 0) + 1
         if item.open:
             self.live_by_def.setdefault(item.def_id, []).append(item.id)
-        self.created_by_def[item.def_id] = self.created_by_def.get(item.def_id, 0) + 1
+        created = self.created_by_def.get(item.def_id, 0)
+        if not created:
+            self.highest_added = max(self.highest_added, added_number(item.def_id))
+        self.created_by_def[item.def_id] = created + 1
 
     def state_changed(self, item: ItemInstance, before: str) -> None:
         if item.parent is None:
