@@ -117,3 +117,15 @@ def test_a_scenario_that_would_check_less_than_it_says_fails(tmp_path: Path) -> 
     assert lines[5].startswith("FAIL f_deep: cannot read scenario: RecursionError")
     assert lines[6].startswith("FAIL g_huge_number: cannot read scenario: ValueError: Exceeds the limit")
     assert lines[7:] == ["PASS h_good", "conformance: 1 passed, 7 failed"]
+
+
+def test_a_together_step_holds_actions_only(tmp_path: Path) -> None:
+    for name, part in (("a_clock", {"advance_time": "PT1H"}), ("b_nested", {"together": []}),
+                       ("c_two", {"complete": "Review claim", "plan": "x"}), ("d_expect", {"expect": {}})):
+        _write(tmp_path, [{"start": {}}, {"together": [part], "expect_error": True}], name)
+    _write(tmp_path, [{"start": {}}, {"together": {"complete": "Review claim"}}], "e_not_a_list")
+    result = runner.invoke(app, ["conformance", str(tmp_path / "scenarios")])
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 1 and lines[-1] == "conformance: 0 passed, 5 failed"
+    assert all("a part of together is one action" in line for line in lines[:4]), lines
+    assert "together must be a list of steps" in lines[4]

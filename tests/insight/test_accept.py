@@ -187,3 +187,45 @@ def test_a_conflict_retries_both_or_neither(store: Store, service: CaseService) 
     other.close()
     _assert_log_is_the_state(service, case_id)
     _assert_log_is_the_state(service, second)
+
+
+def test_audit_verify_passes_after_acceptances(db_url: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from casework.cli import app
+
+    with Store.open(db_url, audit_key=tmp_path / "audit.key", blob_dir=tmp_path / "blobs") as store, \
+            CaseService(store, clock=lambda: T0) as service:
+        service.deploy(demo_model_xml("insurance_claim.cmmn"))
+        case_id = service.start_case("insuranceClaim", {"amount": 12500}, actor="ann").case_id
+        finding = _police_report(service, case_id)
+        service.execute(case_id, accept_command(finding, actor="ann"))
+        with pytest.raises(CommandRejected):  # accepted again from a stale screen
+            service.execute(case_id, accept_command(finding, actor="bob"))
+    result = CliRunner().invoke(app, ["audit", "verify", "--db", db_url],
+                                env={"CASEWORK_AUDIT_KEY": str(tmp_path / "audit.key"),
+                                     "CASEWORK_BLOBS": str(tmp_path / "blobs")})
+    assert result.exit_code == 0, result.output
+
+
+def test_acceptances_gathered_into_one_round_each_land_whole(service: CaseService) -> None:
+    import asyncio
+
+    cases = [service.start_case("insuranceClaim", {"amount": 12500}, actor="ann").case_id for _ in range(4)]
+    findings = {case_id: _police_report(service, case_id) for case_id in cases}
+    versions = {case_id: service.store.case(case_id).version for case_id in cases}  # type: ignore[union-attr]
+
+    async def accept_all() -> list[object]:
+        # Two people accept the same suggestion on the first case at once: one acceptance stands.
+        calls = [service.aexecute(c, accept_command(findings[c], actor="ann")) for c in cases]
+        calls.append(service.aexecute(cases[0], accept_command(findings[cases[0]], actor="bob")))
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    outcomes = asyncio.run(accept_all())
+    refused = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(refused) == 1 and isinstance(refused[0], CommandRejected | Conflict), refused
+    for case_id in cases:
+        tail = _types(service.store, case_id)[versions[case_id]:]
+        assert tail.count("suggestion_accepted") == 1 and tail[-1] == "suggestion_accepted"
+        assert sum(name.startswith("Request") for name in _open_tasks(service, case_id)) == 1
+        _assert_log_is_the_state(service, case_id)
