@@ -2,7 +2,8 @@
 
 Pure functions: the case state, its documents and ``now`` come in as arguments; nothing here reads the clock or
 changes the case. A finding only *suggests*: its :class:`Action` can build the engine command a person would run to
-accept it, and ``feedback_command`` records the person's accept/dismiss in the audit trail.
+accept it, ``feedback_command`` records the person's accept/dismiss in the audit trail, and ``accept_command`` is
+both as one command (stored together or not at all).
 
 What a rule condition can read (see :func:`facts`):
 
