@@ -2,7 +2,8 @@
 
 ``execute`` validates a command completely before it changes anything, so a rejected command leaves the state as it
 was; it then applies each event as it is decided. A ``Together`` runs its parts one after another, and a part refused
-after others changed the state puts the state back as it was before the first. ``decide`` does the same on a copy and returns only the events.
+after others changed the state puts the state back as it was before the first. ``decide`` does the same on a copy
+and returns only the events.
 """
 
 from __future__ import annotations
