@@ -126,3 +126,15 @@ def test_a_folder_without_scenarios_says_where_it_looked(tmp_path: Path) -> None
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr == (f"error: no scenario files (*.json) in {tmp_path}; a folder's subfolders are not "
                              "searched (the shared corpus's are in cmmn/scenarios)\n")
+
+
+def test_a_together_step_holds_actions_only(tmp_path: Path) -> None:
+    for name, part in (("a_clock", {"advance_time": "PT1H"}), ("b_nested", {"together": []}),
+                       ("c_two", {"complete": "Review claim", "plan": "x"}), ("d_expect", {"expect": {}})):
+        _write(tmp_path, [{"start": {}}, {"together": [part], "expect_error": True}], name)
+    _write(tmp_path, [{"start": {}}, {"together": {"complete": "Review claim"}}], "e_not_a_list")
+    result = runner.invoke(app, ["conformance", str(tmp_path / "scenarios")])
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 1 and lines[-1] == "conformance: 0 passed, 5 failed"
+    assert all("a part of together is one action" in line for line in lines[:4]), lines
+    assert "together must be a list of steps" in lines[4]

@@ -6,6 +6,7 @@ step says so. After the last step the case is rebuilt from its events and must e
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -52,7 +53,13 @@ class CaseUnderTest:
     def __post_init__(self) -> None:
         self.state = CaseState.create("scenario", self.definition)
 
+    # While a `together` step builds its parts: where they go instead of running.
+    collecting: list[commands.Command] | None = None
+
     def run(self, command: commands.Command) -> None:
+        if self.collecting is not None:
+            self.collecting.append(command)
+            return
         try:
             self.events.extend(execute(self.definition, self.state, command, self.now))
         except CommandRejected:
@@ -141,7 +148,9 @@ def _step(case: CaseUnderTest, step: dict[str, Any]) -> None:
     builder = _ACTIONS.get(action)
     if builder is None:
         raise ScenarioFailed(f"unsupported step: {action}") from None
-    before = case.state.to_dict()
+    # A copy: `to_dict` shares the state's lists and dicts, which a step changes in place before it is refused (a
+    # `together` whose first part ran) and the engine then puts back as copies, so a shared `before` would differ.
+    before = copy.deepcopy(case.state.to_dict())
     try:
         builder(case, step, actor, reason)
     except CommandRejected as exc:
@@ -291,6 +300,37 @@ def _plan(case: CaseUnderTest, step: dict[str, Any], actor: str, reason: str | N
     case.run(commands.PlanItem(item=item, actor=actor, reason=_reason(spec, reason)))
 
 
+def _feedback(case: CaseUnderTest, step: dict[str, Any], actor: str, reason: str | None) -> None:
+    spec = step["feedback"]
+    case.run(commands.RecordFeedback(suggestion=spec["suggestion"], accepted=spec.get("accepted", True),
+                                     model_version=spec.get("model_version", ""), actor=actor,
+                                     reason=_reason(spec, reason)))
+
+
+# Steps a `together` step cannot hold: they move the clock, start the case, change its model, or nest.
+_NOT_TOGETHER = frozenset({"advance_time", "start", "migrate", "together"})
+
+
+def _together(case: CaseUnderTest, step: dict[str, Any], actor: str, reason: str | None) -> None:
+    """Its steps as one `Together` command: all done, or (one rejected) none. Each part has its own `as` and
+    `reason`, else the step's."""
+    parts = step["together"]
+    if not isinstance(parts, list) or not all(isinstance(part, dict) for part in parts):
+        raise ScenarioFailed("together must be a list of steps")
+    collected: list[commands.Command] = []
+    case.collecting = collected
+    try:
+        for part in parts:
+            keys = [k for k in part if k not in ("as", "reason", "variables", "force")]
+            if len(keys) != 1 or keys[0] in _NOT_TOGETHER or keys[0] not in _ACTIONS:
+                raise ScenarioFailed(f"a part of together is one action, not {', '.join(keys) or 'none'} "
+                                     f"(not {', '.join(sorted(_NOT_TOGETHER))})")
+            _ACTIONS[keys[0]](case, part, part.get("as", actor), part.get("reason", reason))
+    finally:
+        case.collecting = None
+    case.run(commands.Together(commands=tuple(collected), actor=actor))
+
+
 _ACTIONS: dict[str, Callable[[CaseUnderTest, dict[str, Any], str, str | None], None]] = {
     "start": _start,
     "complete": _complete,
@@ -317,6 +357,8 @@ _ACTIONS: dict[str, Callable[[CaseUnderTest, dict[str, Any], str, str | None], N
     "set_due": _set_due,
     "plan": _plan,
     "migrate": _migrate,
+    "feedback": _feedback,
+    "together": _together,
 }
 
 

@@ -185,6 +185,17 @@ class RecordFeedback(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Together(Command):
+    """Several commands as one: run in order against the one state, each as if alone (its own actor, reason and
+    settling), their events in that order; if any is rejected, all are, and the state is as it was. For what must
+    not be half done, such as a suggested action and the record that a person accepted it. The events are the
+    parts' own (nothing marks them as together: a log reads as if the parts had run one after another), and this
+    command's actor and reason are not written. A part cannot start the case, migrate it, or be `Together`."""
+
+    commands: tuple[Command, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class AttachDocument(Command):
     """A document was attached to the case. Its bytes are stored outside the case (content-addressed, by the
     caller); the event records which bytes, so the audit trail says who attached what, when and why."""

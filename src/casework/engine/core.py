@@ -1,7 +1,9 @@
 """``execute``, ``decide`` and ``replay``: the engine's entry points, and the CMMN lifecycle commands.
 
 ``execute`` validates a command completely before it changes anything, so a rejected command leaves the state as it
-was; it then applies each event as it is decided. ``decide`` does the same on a copy and returns only the events.
+was; it then applies each event as it is decided. A ``Together`` runs its parts one after another, and a part refused
+after others changed the state puts the state back as it was before the first. ``decide`` does the same on a copy
+and returns only the events.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any, TypeVar
 
 from casework.engine import commands as c
 from casework.engine.errors import CommandRejected
-from casework.engine.events import Event, apply
+from casework.engine.events import Event, Undo, apply
 from casework.engine.lifecycle import ACTIVE, AVAILABLE, DISABLED, ENABLED, OPEN
 from casework.engine.plan import PlanIndex, effective_plan, extend_plan
 from casework.engine.runner import Run
@@ -71,8 +73,23 @@ def execute(
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    handler = _HANDLERS.get(type(command))
-    if handler is None:
+    if isinstance(command, c.Together):
+        return _together(definition, state, command, now, restore)
+    run = _run(definition, state, command, now, Undo(state) if restore else None)
+    try:
+        _handle(run, command)
+    except CommandRejected:
+        # Checking a command can record an expression failure, and a runaway is found only after its events.
+        if run.events and run.undo is not None:
+            run.undo.restore()
+        raise
+    return run.events
+
+
+def _run(definition: CaseDefinition, state: CaseState, command: c.Command, now: dt.datetime,
+         undo: Undo | None) -> Run:
+    """The checks every command passes before its handler, and the `Run` it is handled in."""
+    if type(command) not in _HANDLERS:
         raise CommandRejected(f"unknown command {type(command).__name__}")
     c.check_fields(command)
     if not isinstance(command, c.StartCase):
@@ -84,16 +101,46 @@ def execute(
             raise CommandRejected("the case is suspended; resume it first")
     if not command.actor:
         raise CommandRejected("a command needs an actor")
-    run = Run(definition, plan_for(definition, state), state, now, command.actor, command.reason, restore)
-    try:
-        handler(run, command)
-        run.settle()
-    except CommandRejected:
-        # Checking a command can record an expression failure, and a runaway is found only after its events.
-        if run.events and run.undo is not None:
-            run.undo.restore()
-        raise
-    return run.events
+    run = Run(definition, plan_for(definition, state), state, now, command.actor, command.reason, restore=False)
+    run.undo = undo
+    return run
+
+
+def _handle(run: Run, command: c.Command) -> None:
+    _HANDLERS[type(command)](run, command)
+    run.settle()
+
+
+# Parts a `Together` cannot have: a start makes the case its other parts act on, a migration changes the definition
+# the parts after it would be judged by (and the store moves the case with it), and nesting says nothing more.
+_NOT_TOGETHER = (c.StartCase, c.Migrate, c.Together)
+
+
+def _together(
+    definition: CaseDefinition, state: CaseState, command: c.Together, now: dt.datetime, restore: bool
+) -> list[Event]:
+    parts = command.commands
+    if not isinstance(parts, (tuple, list)) or not parts:
+        raise CommandRejected("Together.commands must be a non-empty list of commands")
+    for part in parts:
+        if not isinstance(part, c.Command):
+            raise CommandRejected(f"Together.commands must be commands, not {type(part).__name__}")
+        if isinstance(part, _NOT_TOGETHER):
+            raise CommandRejected(f"{type(part).__name__} cannot be part of Together")
+    # One record for all parts: it keeps what each thing was before the first part touched it.
+    undo = Undo(state) if restore else None
+    events: list[Event] = []
+    for number, part in enumerate(parts, start=1):
+        try:
+            run = _run(definition, state, part, now, undo)
+            _handle(run, part)
+        except CommandRejected as exc:
+            if undo is not None:
+                undo.restore()
+            raise CommandRejected(f"part {number} of {len(parts)} ({type(part).__name__}) was rejected, so none "
+                                  f"was done: {exc}") from exc
+        events.extend(run.events)
+    return events
 
 
 def decide(definition: CaseDefinition, state: CaseState, command: c.Command, now: dt.datetime) -> list[Event]:

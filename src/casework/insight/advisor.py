@@ -51,6 +51,14 @@ class NextAction:
             suggestion=self.to_dict(), accepted=accepted, model_version=self.model_version, actor=actor, reason=reason
         )
 
+    def accept(self, *, actor: str, reason: str | None = None) -> commands.Command:
+        """Accepting the suggestion: its action and the record of the acceptance as one command (`Together`: both
+        are stored or neither, see `rules.accept_command`); only the record where the person goes to a task already
+        under way."""
+        record = self.feedback(accepted=True, actor=actor, reason=reason)
+        action = self.command(actor=actor, reason=reason)
+        return record if action is None else commands.Together(commands=(action, record), actor=actor)
+
 
 MIN_PROBABILITY = 0.01  # a step less likely than this is not a suggestion
 

@@ -2,7 +2,8 @@
 
 Pure functions: the case state, its documents and ``now`` come in as arguments; nothing here reads the clock or
 changes the case. A finding only *suggests*: its :class:`Action` can build the engine command a person would run to
-accept it, and ``feedback_command`` records the person's accept/dismiss in the audit trail.
+accept it, ``feedback_command`` records the person's accept/dismiss in the audit trail, and ``accept_command`` is
+both as one command (stored together or not at all).
 
 What a rule condition can read (see :func:`facts`):
 
@@ -40,6 +41,7 @@ __all__ = [
     "Finding",
     "Flag",
     "Suggestion",
+    "accept_command",
     "dismissed_findings",
     "evaluate_rules",
     "facts",
@@ -142,6 +144,18 @@ def feedback_command(
         suggestion=finding.to_dict(), accepted=accepted, model_version=model_version or finding.model_version,
         actor=actor, reason=reason,
     )
+
+
+def accept_command(
+    finding: Finding, *, actor: str, reason: str | None = None, model_version: str = ""
+) -> commands.Command:
+    """What accepting a finding runs: its action (if it has one the engine carries out) and the record of the
+    acceptance as one command (`Together`), so that neither is stored without the other: an action whose acceptance
+    went unrecorded would undercount acceptance, a recorded acceptance whose action was refused (or lost a race)
+    would count one that never happened. The action's reason is the person's, else the finding's."""
+    record = feedback_command(finding, accepted=True, actor=actor, reason=reason, model_version=model_version)
+    action = finding.action.command(actor=actor, reason=reason or finding.reason) if finding.action else None
+    return record if action is None else commands.Together(commands=(action, record), actor=actor)
 
 
 def dismissed_findings(events: Iterable[Any]) -> dict[str, str]:
