@@ -3,8 +3,26 @@
 from __future__ import annotations
 
 from casework.engine import CaseState, plan_for
+from casework.engine.plan import PlanIndex, effective_plan
 from casework.model import CaseDefinition
 from casework.model.definition import PlanItemDef
+
+
+def assert_same_plan(a: PlanIndex, b: PlanIndex) -> None:
+    """Two effective plans are the same: items (and their order, which listeners keep), indexes and overlay."""
+    assert dict(a.items) == dict(b.items)
+    assert list(a.items) == list(b.items)
+    for table in ("on_event", "on_file", "on_var", "listener_owners", "planned_stages"):
+        assert getattr(a, table) == getattr(b, table), table
+    assert (a.stages, a.removed, a.listener_watchers, a.dependents) == (b.stages, b.removed, b.listener_watchers,
+                                                                         b.dependents)
+    assert (a.overlay, a.released, a.highest_added) == (b.overlay, b.released, b.highest_added)
+
+
+def plan_is_rebuilt_plan(definition: CaseDefinition, state: CaseState) -> None:
+    """The plan the engine keeps for a case (extended item by item as the case gains items) is the plan a rebuild
+    from the definition and the case's overlay gives."""
+    assert_same_plan(plan_for(definition, state), effective_plan(definition, state.overlay))
 
 
 def _once_only(items: dict[str, PlanItemDef], def_id: str) -> bool:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from helpers_engine import assert_same_plan
+
 from casework.engine import CaseState, commands, execute, plan_for
-from casework.engine.plan import PlanIndex, effective_plan
+from casework.engine.plan import effective_plan
 from casework.model import load_definition
 
 NOW = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)
@@ -21,16 +23,6 @@ MODEL = """<?xml version="1.0" encoding="UTF-8"?>
     <humanTask id="wait" name="Wait"/>
   </casePlanModel></case>
 </definitions>"""
-
-
-def _same(a: PlanIndex, b: PlanIndex) -> None:
-    assert dict(a.items) == dict(b.items)
-    assert list(a.items) == list(b.items)  # plan order: listeners are kept in it
-    for table in ("on_event", "on_file", "on_var", "listener_owners", "planned_stages"):
-        assert getattr(a, table) == getattr(b, table), table
-    assert (a.stages, a.removed, a.listener_watchers, a.dependents) == (b.stages, b.removed, b.listener_watchers,
-                                                                         b.dependents)
-    assert (a.overlay, a.released, a.highest_added) == (b.overlay, b.released, b.highest_added)
 
 
 def test_a_plan_extended_command_by_command_is_the_plan_rebuilt_from_the_overlay() -> None:
@@ -52,7 +44,7 @@ def test_a_plan_extended_command_by_command_is_the_plan_rebuilt_from_the_overlay
     ]
     for step in steps:
         execute(definition, state, step, NOW)
-        _same(plan_for(definition, state), effective_plan(definition, state.overlay))
+        assert_same_plan(plan_for(definition, state), effective_plan(definition, state.overlay))
     assert [i.name for i in state.items.values() if i.name == "Heard"] == ["Heard"]
     assert state.items[next(i for i, it in state.items.items() if it.name == "Heard")].state == "completed"
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from helpers_engine import repeats_stuck_on_spent_dependencies
+from helpers_engine import plan_is_rebuilt_plan, repeats_stuck_on_spent_dependencies
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as event_note
 from hypothesis import strategies as st
@@ -280,9 +280,11 @@ def _run_checked(
     except CommandRejected as exc:
         assert "changes to the case" not in str(exc), f"{command} ran away: {exc}"
         assert state.to_dict() == before, f"a rejected {type(command).__name__} changed the case"
+        plan_is_rebuilt_plan(definition, state)
         event_note(f"rejected {type(command).__name__}: {str(exc)[:40]}")
         return None
     assert len(events) < MODEST, f"{command} made {len(events)} changes"
+    plan_is_rebuilt_plan(definition, state)  # the plan kept, extended as items are added, is the plan rebuilt
     return events
 
 adaptive_step = st.tuples(
