@@ -287,15 +287,21 @@ def _run_checked(
     plan_is_rebuilt_plan(definition, state)  # the plan kept, extended as items are added, is the plan rebuilt
     return events
 
+ADAPTIVE_ACTIONS = ["add", "add", "add", "dependency", "complete", "start_manual", "skip", "remove", "suspend",
+                    "resume", "terminate", "occur", "complete_stage"]
 adaptive_step = st.tuples(
-    st.sampled_from(["add", "add", "add", "dependency", "complete", "start_manual", "skip", "remove", "suspend",
-                     "resume", "terminate", "occur", "complete_stage"]),
+    st.sampled_from([*ADAPTIVE_ACTIONS, "together", "together"]),
     st.integers(0, 1000),
     st.integers(0, 1000),
 )
 
 
 def _adaptive_command(state: CaseState, definition: CaseDefinition, action: str, a: int, b: int):
+    if action == "together":  # two commands as one: both land, or neither (a rejected one is checked unchanged)
+        parts = [_adaptive_command(state, definition, ADAPTIVE_ACTIONS[x % len(ADAPTIVE_ACTIONS)], x, y)
+                 for x, y in ((a, b), (b, a + 1))]
+        chosen = tuple(part for part in parts if part is not None)
+        return commands.Together(commands=chosen, actor="ann") if chosen else None
     items = list(state.items.values())  # the case plan included: commands must refuse it, not break on it
     names = sorted({i.name for i in items}) + sorted({d.name for d in plan_for(definition, state).items.values()})
     if action == "add":
