@@ -111,3 +111,23 @@ def test_event_times_are_utc_with_an_offset_and_keep_their_instant(svc: CaseServ
     _check_ocel20_structure(doc)
     times = {_time(e["time"]) for e in doc["events"]}
     assert times == {T0.astimezone(UTC)}
+
+
+def test_a_task_renamed_by_a_migration_keeps_both_names_in_time(svc: CaseService, tmp_path: Path) -> None:
+    case_id = svc.start_case("claim", {"amount": 10}, actor="intake", now=T0).case_id  # Review claim starts
+    root = shared_dir()
+    assert root is not None
+    xml = (root / "bench" / "claim.cmmn").read_text(encoding="utf-8")
+    key, version = svc.deploy(xml.replace('name="Review claim"', 'name="Review the claim"'))
+    _, target = svc.definition(key, version)
+    migrated_at = T0 + timedelta(hours=1)
+    svc.execute(case_id, commands.Migrate(definition=target, reason="new model"), now=migrated_at)
+    svc.execute(case_id, commands.CompleteItem(item="Review the claim", actor="bob"), now=T0 + timedelta(hours=2))
+    doc = _ocel(svc, tmp_path)
+    _check_ocel20_structure(doc)
+    review = [e for e in doc["events"] if e["type"] in ("Review claim", "Review the claim")]
+    assert [e["type"] for e in review] == ["Review claim", "Review the claim"]
+    task_id = next(r["objectId"] for r in review[0]["relationships"] if r["qualifier"] == "task")
+    task = next(o for o in doc["objects"] if o["id"] == task_id)
+    names = [(_time(a["time"]), a["value"]) for a in task["attributes"] if a["name"] == "name"]
+    assert names == [(datetime(1970, 1, 1, tzinfo=UTC), "Review claim"), (migrated_at, "Review the claim")]

@@ -48,13 +48,18 @@ def write_ocel(
         if a.item_id is not None:
             task_id = f"task:{a.case_id}/{a.item_id}"
             rel.append({"objectId": task_id, "qualifier": "task"})
-            if task_id not in tasks:
+            task = tasks.get(task_id)
+            if task is not None and task["attributes"][-1]["value"] != a.activity:
+                # Renamed by a migration: OCEL 2.0 keeps an object's attribute values over time.
+                when = a.named_at or a.time
+                task["attributes"].append({"name": "name", "time": when.isoformat(), "value": a.activity})
+            if task is None:
                 tasks[task_id] = {
                     "id": task_id,
                     "type": "task",
                     "attributes": [
-                        {"name": "name", "time": EPOCH, "value": a.activity},
                         {"name": "kind", "time": EPOCH, "value": a.item_kind or ""},
+                        {"name": "name", "time": EPOCH, "value": a.activity},  # last: a rename appends
                     ],
                     "relationships": [{"objectId": f"case:{a.case_id}", "qualifier": "part of"}],
                 }
