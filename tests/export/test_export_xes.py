@@ -48,6 +48,8 @@ def test_xes_parses_and_has_the_standard_shape(store: Store, tmp_path: Path) -> 
     assert root.tag == f"{NS}log" and root.get("xes.version") == "1849-2016"
     prefixes = {e.get("prefix") for e in root.findall(f"{NS}extension")}
     assert prefixes == {"concept", "time", "lifecycle", "org"}
+    # the transitions below are the standard lifecycle model's, and the log says so
+    assert _attrs(root)["lifecycle:model"] == ("string", "standard")
     xml_traces = root.findall(f"{NS}trace")
     assert len(xml_traces) == traces == 3
     seen = 0

@@ -46,6 +46,9 @@ class Activity:
     resource: str | None  # None: the imported log named nobody
     item_id: str | None  # plan item instance, for object-centric export
     item_kind: str | None
+    # When the item took the name `activity`, if a migration renamed it (None: named so from the start); object-
+    # centric export records the change then.
+    named_at: datetime | None = None
 
 
 def parse_at(value: str) -> datetime:
@@ -62,9 +65,10 @@ def activities(events: Iterable[StoredEvent]) -> Iterator[Activity]:
     """Events must come grouped by case in seq order (as `Store.iter_events(order="case")` yields them)."""
     current: str | None = None
     items: dict[str, tuple[str, str, str | None]] = {}  # instance id -> (name, kind, parent)
+    renamed: dict[str, datetime] = {}  # instance id -> when a migration last renamed it
     for ev in events:
         if ev.case_id != current:
-            current, items = ev.case_id, {}
+            current, items, renamed = ev.case_id, {}, {}
         p = ev.payload
         if ev.type == "item_created":
             items[p["id"]] = (p.get("name") or p["id"], p.get("kind", ""), p.get("parent"))
@@ -76,19 +80,21 @@ def activities(events: Iterable[StoredEvent]) -> Iterator[Activity]:
                 continue
             if transition in ("suspend", "resume") and not _work_on_hold(p):
                 continue
-            yield Activity(ev.id, ev.case_id, ev.seq, info[0], transition, parse_at(ev.at), ev.actor, p["id"], info[1])
+            yield Activity(ev.id, ev.case_id, ev.seq, info[0], transition, parse_at(ev.at), ev.actor, p["id"], info[1],
+                           renamed.get(p["id"]))
         elif ev.type == "reassign":
             info = items.get(p.get("item", ""))
             if info is not None:
                 yield Activity(ev.id, ev.case_id, ev.seq, info[0], "reassign", parse_at(ev.at), ev.actor,
-                               p.get("item"), info[1])
+                               p.get("item"), info[1], renamed.get(p.get("item", "")))
         elif ev.type == "migrate":
             # The new model may name an item otherwise: what it does from now on is done under the new name, as the
             # case and its task list show it.
             for item_id, name in p.get("rename", {}).items():
                 info = items.get(item_id)
-                if info is not None:
+                if info is not None and name != info[0]:
                     items[item_id] = (name, info[1], info[2])
+                    renamed[item_id] = parse_at(ev.at)
         elif ev.type == "imported_activity":
             # Not the event's actor: a row without a resource is stored as done by "import", which is no resource.
             yield Activity(ev.id, ev.case_id, ev.seq, str(p["activity"]), "complete", parse_at(ev.at),

@@ -10,6 +10,8 @@ from xml.sax.saxutils import quoteattr as _quoteattr
 
 from casework.export.activities import Activity
 
+# lifecycle:model names the transition model the events' lifecycle:transition values come from (the lifecycle
+# extension's log attribute): casework maps CMMN's transitions onto the standard one (see activities.LIFECYCLE).
 HEADER = """<?xml version="1.0" encoding="UTF-8"?>
 <log xes.version="1849-2016" xes.features="" xmlns="http://www.xes-standard.org/">
   <extension name="Concept" prefix="concept" uri="http://www.xes-standard.org/concept.xesext"/>
@@ -27,6 +29,7 @@ HEADER = """<?xml version="1.0" encoding="UTF-8"?>
   <classifier name="Activity" keys="concept:name"/>
   <classifier name="Activity and transition" keys="concept:name lifecycle:transition"/>
   <string key="concept:name" value="casework"/>
+  <string key="lifecycle:model" value="standard"/>
 """
 
 
