@@ -258,10 +258,11 @@ def _reschedule(run: Run, timer: ItemInstance, old: PlanItemDef, new: PlanItemDe
         # The new model's trigger has not happened (or the case cannot tell when it did): the timer waits for it.
         if armed is not None:
             run.emit("timer_cancelled", {"id": timer.id})
-        if base == _HEARD_ON_HOLD:
+        start = f"{new.id}:{TIMER_START}"
+        if base == _HEARD_ON_HOLD and any(c.id == start for c in new.entry):
             # It happened while the timer was on hold with its stage, which a live timer hears and counts from
             # the stage's resumption: so does this one, remembering it under its start criterion.
-            run.emit("memory", {"id": timer.id, "criterion": f"{new.id}:{TIMER_START}", "parts": [0]})
+            run.emit("memory", {"id": timer.id, "criterion": start, "parts": [0]})
         return
     try:
         if timer.index == 1:
