@@ -495,3 +495,24 @@ def test_a_case_file_item_that_a_new_model_gives_another_id_is_the_same_trigger_
     case.do(commands.CompleteItem(item="A"))
     assert case.item("D") == "active"
     assert case.replays()
+
+
+def test_a_new_start_trigger_that_completed_twice_at_one_moment_counts_from_that_moment() -> None:
+    def model(source: str) -> CaseDefinition:
+        return _model(
+            '<planItem id="piA" name="A" definitionRef="a"/><humanTask id="a" name="A"/>'
+            '<planItem id="piB" name="B" definitionRef="b"><itemControl><repetitionRule/></itemControl></planItem>'
+            '<humanTask id="b" name="B"/>'
+            '<planItem id="piT" name="Reminder" definitionRef="t"/>'
+            '<timerEventListener id="t" name="Reminder"><timerExpression>PT2H</timerExpression>'
+            f'<planItemStartTrigger sourceRef="{source}"><standardEvent>complete</standardEvent>'
+            "</planItemStartTrigger></timerEventListener>"
+        )
+
+    case = Case(model("piA"))
+    hour = NOW + dt.timedelta(hours=1)
+    for _ in range(2):
+        case.log.extend(execute(case.definition, case.state, commands.CompleteItem(item="B"), hour))
+    _migrate(case, model("piB"), NOW + dt.timedelta(hours=2))
+    assert _due(case) == ["2026-03-02T12:00:00Z"]
+    assert case.replays()

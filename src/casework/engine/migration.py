@@ -318,9 +318,10 @@ def _heard_first(run: Run, trigger: OnPart, timer: ItemInstance) -> dt.datetime 
         return None
     created = parse_datetime(timer.created_at)
     completions = sorted(
-        (parse_datetime(i.ended_at), i)
-        for i in run.state.instances_of(trigger.source)
-        if i.state == COMPLETED and i.ended_at is not None
+        ((parse_datetime(i.ended_at), i)
+         for i in run.state.instances_of(trigger.source)
+         if i.state == COMPLETED and i.ended_at is not None),
+        key=lambda completion: completion[0],  # instances do not compare: two may complete at one moment
     )
     for moment, source in completions:
         if moment < created or (moment == created and not _came_after(run, source, timer)):
