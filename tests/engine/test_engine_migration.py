@@ -344,3 +344,175 @@ def test_a_timer_whose_start_trigger_the_new_model_drops_counts_from_its_stages_
     _migrate(armed, _triggered(None, "PT3H"), NOW + dt.timedelta(hours=2))
     assert _due(armed) == ["2026-03-02T12:00:00Z"]  # three hours from the stage's start
     assert armed.replays()
+
+
+def test_a_cycle_a_migration_cut_short_goes_on_when_a_later_migration_makes_it_a_cycle_again() -> None:
+    case = Case(_timed("R3/PT1H"))
+    _fire(case, NOW + dt.timedelta(hours=1))
+    assert _reminders(case) == [(1, "completed"), (2, "available")]
+    _migrate(case, _timed("PT1H"), NOW + dt.timedelta(minutes=90))  # a one-shot has no second firing
+    assert _reminders(case) == [(1, "completed"), (2, "terminated")]
+    events = _migrate(case, _timed("R3/PT1H"), NOW + dt.timedelta(minutes=100))
+    # The firing the migration ended never fired: the cycle's second firing comes a period after its first.
+    assert [e.payload for e in events if e.type == "timer_scheduled"] == [{"id": "i5", "due": "2026-03-02T11:00:00Z"}]
+    assert _reminders(case) == [(1, "completed"), (2, "terminated"), (2, "available")]
+    assert case.replays()
+    _fire(case, NOW + dt.timedelta(hours=2))
+    _fire(case, NOW + dt.timedelta(hours=3))
+    assert [s for _, s in _reminders(case)] == ["completed", "terminated", "completed", "completed"]
+    assert _due(case) == []
+    assert case.replays()
+
+
+def test_a_timer_a_worker_terminated_does_not_go_on_as_a_cycle() -> None:
+    case = Case(_timed("R3/PT1H"))
+    _fire(case, NOW + dt.timedelta(hours=1))
+    case.do(commands.TerminateItem(item="Reminder"))
+    events = _migrate(case, _timed("R4/PT1H"), NOW + dt.timedelta(minutes=90))
+    assert "timer_scheduled" not in [e.type for e in events]
+    assert _reminders(case) == [(1, "completed"), (2, "terminated")]
+    assert case.replays()
+
+
+def test_a_new_start_trigger_that_completed_while_a_worker_held_the_timer_is_not_heard() -> None:
+    case = Case(_triggered("piA"))
+    case.do(commands.SuspendItem(item="Reminder"))
+    hour = NOW + dt.timedelta(hours=1)
+    case.log.extend(execute(case.definition, case.state, commands.CompleteItem(item="B"), hour))
+    later = NOW + dt.timedelta(minutes=90)
+    case.log.extend(execute(case.definition, case.state, commands.ResumeItem(item="Reminder"), later))
+    _migrate(case, _triggered("piB"), NOW + dt.timedelta(hours=2))
+    assert _due(case) == []  # deaf while on hold, as a live timer is: it waits for B's next completion
+    assert case.replays()
+
+
+def _staged(source: str, stage_entry: str = "") -> CaseDefinition:
+    """Reminder in stage S (with K, which keeps it open); A starts S when ``stage_entry`` says so."""
+    entry = (
+        '<entryCriterion id="enS" sentryRef="sS"/></planItem>'
+        f'<sentry id="sS"><planItemOnPart sourceRef="{stage_entry}">'
+        "<standardEvent>complete</standardEvent></planItemOnPart></sentry>"
+        if stage_entry else "</planItem>"
+    )
+    return _model(
+        '<planItem id="piA" name="A" definitionRef="a"/><humanTask id="a" name="A"/>'
+        '<planItem id="piB" name="B" definitionRef="b"/><humanTask id="b" name="B"/>'
+        '<planItem id="piC" name="C" definitionRef="c"/><humanTask id="c" name="C"/>'
+        f'<planItem id="piS" name="S" definitionRef="s">{entry}'
+        '<stage id="s" name="S"><planItem id="piT" name="Reminder" definitionRef="t"/>'
+        '<timerEventListener id="t" name="Reminder"><timerExpression>PT2H</timerExpression>'
+        f'<planItemStartTrigger sourceRef="{source}"><standardEvent>complete</standardEvent></planItemStartTrigger>'
+        '</timerEventListener><planItem id="piK" name="K" definitionRef="k"/><humanTask id="k" name="K"/></stage>'
+    )
+
+
+def test_a_new_start_trigger_that_completed_while_the_timers_stage_was_suspended_counts_from_its_resumption() -> None:
+    case = Case(_staged("piA"))
+    at = NOW
+    for minutes, command in (
+        (0, commands.SuspendItem(item="S")),
+        (60, commands.CompleteItem(item="B")),  # heard on hold, as a live timer would
+        (90, commands.ResumeItem(item="S")),
+    ):
+        at = NOW + dt.timedelta(minutes=minutes)
+        case.log.extend(execute(case.definition, case.state, command, at))
+    _migrate(case, _staged("piB"), NOW + dt.timedelta(hours=2))
+    assert _due(case) == ["2026-03-02T12:30:00Z"]  # two hours after S resumed, not after B completed
+    assert case.replays()
+    held = Case(_staged("piA"))
+    held.do(commands.SuspendItem(item="S"))
+    held.log.extend(execute(held.definition, held.state, commands.CompleteItem(item="B"), NOW + dt.timedelta(hours=1)))
+    _migrate(held, _staged("piB"), NOW + dt.timedelta(hours=2))  # still on hold: it arms when S resumes
+    assert _due(held) == []
+    assert held.replays()
+    held.log.extend(execute(held.definition, held.state, commands.ResumeItem(item="S"), NOW + dt.timedelta(hours=3)))
+    assert _due(held) == ["2026-03-02T14:00:00Z"]
+    assert held.replays()
+
+
+def test_a_new_start_trigger_whose_completion_started_the_timers_stage_was_never_heard() -> None:
+    case = Case(_staged("piB", stage_entry="piA"))
+    case.log.extend(execute(case.definition, case.state, commands.CompleteItem(item="A"), NOW + dt.timedelta(hours=1)))
+    assert case.item("S") == "active" and _due(case) == []  # waits for B
+    _migrate(case, _staged("piA", stage_entry="piA"), NOW + dt.timedelta(hours=2))
+    assert _due(case) == []  # A completed before the timer existed: a live timer waits for A's next completion
+    assert case.replays()
+
+
+def test_a_new_start_trigger_inside_the_timers_stage_that_completed_as_the_stage_started_is_heard() -> None:
+    # N, a non-blocking task of the stage, completes in the command that starts S, after S created its timer.
+    def model(source: str) -> CaseDefinition:
+        return _model(
+            '<planItem id="piA" name="A" definitionRef="a"/><humanTask id="a" name="A"/>'
+            '<planItem id="piS" name="S" definitionRef="s"/>'
+            '<stage id="s" name="S"><planItem id="piN" name="N" definitionRef="n"/>'
+            '<humanTask id="n" name="N" isBlocking="false"/>'
+            '<planItem id="piM" name="M" definitionRef="m"/><humanTask id="m" name="M"/>'
+            '<planItem id="piT" name="Reminder" definitionRef="t"/>'
+            '<timerEventListener id="t" name="Reminder"><timerExpression>PT2H</timerExpression>'
+            f'<planItemStartTrigger sourceRef="{source}"><standardEvent>complete</standardEvent>'
+            "</planItemStartTrigger></timerEventListener></stage>"
+        )
+
+    case = Case(model("piM"))
+    assert case.item("N") == "completed" and _due(case) == []
+    _migrate(case, model("piN"), NOW + dt.timedelta(hours=1))
+    assert _due(case) == ["2026-03-02T11:00:00Z"]
+    assert case.replays()
+
+
+def _filed(file_id: str, trigger: bool = True) -> CaseDefinition:
+    """A timer started by the case file item ``claim`` (its id ``file_id``), and task D waiting for claim and A."""
+    timer_start = (
+        f'<caseFileItemStartTrigger sourceRef="{file_id}"><standardEvent>create</standardEvent>'
+        "</caseFileItemStartTrigger>" if trigger else ""
+    )
+    return load_definition(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" targetNamespace="urn:test">'
+        f'<case id="adapt" name="Adapt"><caseFileModel><caseFileItem id="{file_id}" name="claim"/></caseFileModel>'
+        '<casePlanModel id="plan" name="Adapt">'
+        '<planItem id="piA" name="A" definitionRef="a"/><humanTask id="a" name="A"/>'
+        '<planItem id="piC" name="C" definitionRef="c"/><humanTask id="c" name="C"/>'
+        '<planItem id="piD" name="D" definitionRef="d"><entryCriterion id="enD" sentryRef="sD"/></planItem>'
+        '<sentry id="sD"><caseFileItemOnPart sourceRef="' + file_id + '"><standardEvent>create</standardEvent>'
+        '</caseFileItemOnPart><planItemOnPart sourceRef="piA"><standardEvent>complete</standardEvent>'
+        '</planItemOnPart></sentry><humanTask id="d" name="D"/>'
+        '<planItem id="piT" name="Reminder" definitionRef="t"/>'
+        f'<timerEventListener id="t" name="Reminder"><timerExpression>PT2H</timerExpression>{timer_start}'
+        "</timerEventListener></casePlanModel></case></definitions>"
+    )
+
+
+def test_a_case_file_item_that_a_new_model_gives_another_id_is_the_same_trigger_and_the_same_on_part() -> None:
+    case = Case(_filed("cfClaim"))
+    case.do(commands.SetVariables(variables={"claim": {"amount": 3}}))
+    assert _due(case) == ["2026-03-02T11:00:00Z"]
+    events = _migrate(case, _filed("cfClaim2"), NOW + dt.timedelta(hours=1))
+    # The same data by another id: the armed timer keeps its due time, and D remembers that claim was created.
+    assert [e.type for e in events] == ["migrate"]
+    assert _due(case) == ["2026-03-02T11:00:00Z"]
+    case.do(commands.CompleteItem(item="A"))
+    assert case.item("D") == "active"
+    assert case.replays()
+
+
+def test_a_new_start_trigger_that_completed_twice_at_one_moment_counts_from_that_moment() -> None:
+    def model(source: str) -> CaseDefinition:
+        return _model(
+            '<planItem id="piA" name="A" definitionRef="a"/><humanTask id="a" name="A"/>'
+            '<planItem id="piB" name="B" definitionRef="b"><itemControl><repetitionRule/></itemControl></planItem>'
+            '<humanTask id="b" name="B"/>'
+            '<planItem id="piT" name="Reminder" definitionRef="t"/>'
+            '<timerEventListener id="t" name="Reminder"><timerExpression>PT2H</timerExpression>'
+            f'<planItemStartTrigger sourceRef="{source}"><standardEvent>complete</standardEvent>'
+            "</planItemStartTrigger></timerEventListener>"
+        )
+
+    case = Case(model("piA"))
+    hour = NOW + dt.timedelta(hours=1)
+    for _ in range(2):
+        case.log.extend(execute(case.definition, case.state, commands.CompleteItem(item="B"), hour))
+    _migrate(case, model("piB"), NOW + dt.timedelta(hours=2))
+    assert _due(case) == ["2026-03-02T12:00:00Z"]
+    assert case.replays()

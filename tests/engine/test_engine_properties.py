@@ -371,13 +371,13 @@ def test_random_adaptive_commands_with_repetition_always_settle(model: str, step
 # -- plan changes, migrations, timers, case file children and blocking expressions together -------------------------
 # A model that has each of them, in two versions that differ in the timer cycle, the blocking expression and an
 # exit sentry: random commands, migrations back and forth among them, must keep the invariants and replay.
-def _features(cycle: str, blocking: str, exit_on: str, trigger: str = "") -> CaseDefinition:
+def _features(cycle: str, blocking: str, exit_on: str, trigger: str = "", order: str = "cfOrder") -> CaseDefinition:
     on = '<planItemOnPart sourceRef="{0}"><standardEvent>{1}</standardEvent></planItemOnPart>'.format
     on_file = '<caseFileItemOnPart sourceRef="{0}"><standardEvent>{1}</standardEvent></caseFileItemOnPart>'.format
     return load_definition(
         '<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" xmlns:flowable="http://flowable.org/cmmn" '
         'targetNamespace="urn:test"><case id="features" name="Features">'
-        '<caseFileModel><caseFileItem id="cfOrder" name="order"><children><caseFileItem id="cfLine" name="line"/>'
+        f'<caseFileModel><caseFileItem id="{order}" name="order"><children><caseFileItem id="cfLine" name="line"/>'
         "</children></caseFileItem></caseFileModel>"
         '<casePlanModel id="plan" name="Features">'
         '<planItem id="pPrep" name="Prepare" definitionRef="prep"/>'
@@ -392,7 +392,7 @@ def _features(cycle: str, blocking: str, exit_on: str, trigger: str = "") -> Cas
         f'<sentry id="sIn">{on("pPrep", "complete")}</sentry>'
         f'<sentry id="sOut">{on("pCall", "complete")}{on(exit_on, "complete")}</sentry>'
         f'<sentry id="sRem">{on("pRem", "occur")}</sentry>'
-        f'<sentry id="sLine">{on_file("cfOrder", "addChild")}</sentry>'
+        f'<sentry id="sLine">{on_file(order, "addChild")}</sentry>'
         f'<humanTask id="prep" name="Prepare" flowable:isBlockingExpression="{blocking}"/>'
         '<humanTask id="call" name="Call"/><humanTask id="check" name="Check"/><humanTask id="chase" name="Chase"/>'
         f'<timerEventListener id="rem" name="Reminder"><timerExpression>{cycle}</timerExpression>'
@@ -415,6 +415,8 @@ FEATURE_MODELS = [
     # The reminder counts from a start trigger, which migrations add, change and drop.
     _features("R2/PT1H", "${quick == false}", "pRead", trigger="pPrep"),
     _features("PT90M", "${quick != true}", "pChase", trigger="pCall"),
+    # The order by another id: the same case variable, so the same on-part.
+    _features("R3/PT1H", "${quick == false}", "pRead", order="cfOrderV2"),
 ]
 feature_step = st.tuples(
     st.sampled_from(["complete", "start_manual", "terminate", "set_var", "delete_var", "advance", "add", "dependency",

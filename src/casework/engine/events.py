@@ -48,6 +48,7 @@ def apply(state: CaseState, event: Event) -> CaseState:
 # The attributes of an instance that `apply` may change after creating it (memory is kept apart: it needs a copy).
 _ITEM_FIELDS = (
     "def_id", "name", "state", "owner", "due", "skipped", "held_by_parent", "suspended_from", "started_at", "ended_at",
+    "holds", "ended_by",
 )
 _item_fields = operator.attrgetter(*_ITEM_FIELDS)
 
@@ -186,7 +187,16 @@ def _item_transition(state: CaseState, event: Event, p: dict[str, Any]) -> None:
         item.suspended_from = before
     elif item.state != "suspended":
         item.suspended_from = None
+    if p.get("hold"):
+        # A timer put on hold or resumed (recorded so since this version; earlier logs never set it).
+        if item.state == "suspended":
+            item.holds = [*item.holds, [event.at, None, held]]
+        elif item.holds:
+            since, _, by_parent = item.holds[-1]
+            item.holds = [*item.holds[:-1], [since, event.at, by_parent]]
     if item.state in TERMINAL:
+        if p.get("by") == "migration":
+            item.ended_by = "migration"
         item.ended_at = event.at
         item.memory.clear()
         state.item_closed(item)

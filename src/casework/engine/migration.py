@@ -19,10 +19,18 @@ from casework.engine import commands as c
 from casework.engine.core import handles, plan_for
 from casework.engine.errors import CommandRejected
 from casework.engine.lifecycle import ACTIVE, AVAILABLE, COMPLETED, SUSPENDED, TERMINAL
-from casework.engine.plan import PlanIndex, effective_plan, restated_memory
+from casework.engine.plan import PlanIndex, effective_plan, part_key, restated_memory
 from casework.engine.runner import Run
 from casework.engine.state import CaseState, ItemInstance
-from casework.model.definition import CASE_PLAN, TIMER_EVENT, CaseDefinition, CaseRole, OnPart, PlanItemDef
+from casework.model.definition import (
+    CASE_PLAN,
+    TIMER_EVENT,
+    TIMER_START,
+    CaseDefinition,
+    CaseRole,
+    OnPart,
+    PlanItemDef,
+)
 from casework.model.timers import TimerError, format_datetime, parse_datetime, subtract_duration
 
 
@@ -53,6 +61,9 @@ class MigrationPlan:
     # plan item id in the current plan -> its id in the new one (modelled and added items that map); not recorded
     # in the event, which has what replay needs (`remap`)
     sources: dict[str, str] = field(default_factory=dict)
+    # case file item id in the current model -> its id in the new one: the item of the same name, since a case file
+    # item is the case variable of its name (an on-part on it waits for the same data whatever its id)
+    files: dict[str, str] = field(default_factory=dict)
 
     @property
     def blocked(self) -> list[MigrationEntry]:
@@ -110,6 +121,10 @@ def plan_migration(current: CaseDefinition, state: CaseState, new: CaseDefinitio
         if target.id not in reverse:
             plan.entries.append(MigrationEntry(target.id, target.name, "new", target.id, ""))
     _carry_overlay(state, old_plan, new, mapping, plan)
+    for file_item in current.case_file_items.values():
+        counterpart = new.case_file_item_by_name(file_item.name)
+        if counterpart is not None:
+            plan.files[file_item.id] = counterpart.id
     return plan
 
 
@@ -168,7 +183,7 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
         if run.state.items[instance_id].name != target_plan.items[def_id].name
     }
     # Judged before the event, which gives the instances the new model's item ids.
-    memory = [m for i in plan.remap for m in _memory_in(run.plan, target_plan, run.state.items[i], plan.sources)]
+    memory = [m for i in plan.remap for m in _memory_in(run.plan, target_plan, run.state.items[i], plan)]
     staying = [run.state.items[i] for i in plan.remap if run.state.items[i].state not in TERMINAL]
     # Armed timers, and those that wait for a start trigger (the new model may change or drop it).
     timers = [(i, run.plan.items[i.def_id]) for i in staying if i.kind == TIMER_EVENT]
@@ -191,7 +206,7 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
     for payload in memory:
         run.emit("memory", payload)
     for instance, old_def in timers:
-        _reschedule(run, instance, old_def, run.plan.items[instance.def_id], plan.sources)
+        _reschedule(run, instance, old_def, run.plan.items[instance.def_id], plan)
     _rename_roles(run, old_roles, new)
     for instance_id in plan.vanishing:
         instance = run.state.items[instance_id]
@@ -227,22 +242,27 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
         run.schedule_criteria(instance)
 
 
-def _reschedule(run: Run, timer: ItemInstance, old: PlanItemDef, new: PlanItemDef, sources: dict[str, str]) -> None:
+def _reschedule(run: Run, timer: ItemInstance, old: PlanItemDef, new: PlanItemDef, plan: MigrationPlan) -> None:
     """A timer that has not fired and whose expression or start trigger the new model changes falls due as the new
     model says, counted from when it began to count by the new model (see `_counted_from`); one that the new model
-    leaves as it was keeps its due time. Every decision is an event (`timer_scheduled`, `timer_cancelled`, or the
-    timer's `terminate`), so that replay never judges it again."""
+    leaves as it was keeps its due time. Every decision is an event (`timer_scheduled`, `timer_cancelled`, `memory`,
+    or the timer's `terminate`), so that replay never judges it again."""
     if new.timer is None or old.timer is None:
         return
-    same_trigger = _trigger_key(old.timer_start, sources) == _trigger_key(new.timer_start, {})
+    same_trigger = _trigger_key(old.timer_start, plan) == _trigger_key(new.timer_start, None)
     if new.timer.source == old.timer.source and (same_trigger or timer.index > 1):
         return  # the next firing of a cycle counts from the firing before, whatever starts the first
     armed = run.state.timers.get(timer.id)
     base = _counted_from(run, timer, old, new, same_trigger, armed)
-    if base is None:
+    if not isinstance(base, dt.datetime):
         # The new model's trigger has not happened (or the case cannot tell when it did): the timer waits for it.
         if armed is not None:
             run.emit("timer_cancelled", {"id": timer.id})
+        start = f"{new.id}:{TIMER_START}"
+        if base == _HEARD_ON_HOLD and any(c.id == start for c in new.entry):
+            # It happened while the timer was on hold with its stage, which a live timer hears and counts from
+            # the stage's resumption: so does this one, remembering it under its start criterion.
+            run.emit("memory", {"id": timer.id, "criterion": start, "parts": [0]})
         return
     try:
         if timer.index == 1:
@@ -252,26 +272,28 @@ def _reschedule(run: Run, timer: ItemInstance, old: PlanItemDef, new: PlanItemDe
     except TimerError as exc:
         raise CommandRejected(f"cannot migrate: the timer of {new.name!r} cannot be scheduled: {exc}") from exc
     if due is None:  # the new model's timer would have fired its last time already
-        run.transition(timer, "terminate")
+        run.transition(timer, "terminate", by="migration")
     elif armed is None or format_datetime(due) != armed:
         run.emit("timer_scheduled", {"id": timer.id, "due": format_datetime(due)})
 
 
-def _trigger_key(part: OnPart | None, sources: Mapping[str, str]) -> tuple[str, str, str] | None:
+_HEARD_ON_HOLD = "heard on hold"
+
+
+def _trigger_key(part: OnPart | None, plan: MigrationPlan | None) -> tuple[str, str, str] | None:
     if part is None:
         return None
-    source = sources.get(part.source, part.source) if part.kind == "planItem" else part.source
-    return part.kind, source, part.event
+    return part_key(part, plan.sources, plan.files) if plan is not None else part_key(part)
 
 
 def _counted_from(
     run: Run, timer: ItemInstance, old: PlanItemDef, new: PlanItemDef, same_trigger: bool, armed: str | None
-) -> dt.datetime | None:
+) -> dt.datetime | str | None:
     """When the timer began to count under the new model, or None when it has yet to: its stage's start, which
     created it, for a timer without a start trigger; the moment its trigger happened for one with a trigger that
-    the new model keeps (the due time less the old duration); for a trigger the new model changes, the first
-    completion (or occurrence) of the new trigger's item since the timer was created. The next firing of a cycle
-    counts from the firing before."""
+    the new model keeps (the due time less the old duration); for a trigger the new model changes, the completion
+    (or occurrence) of the new trigger's item that the timer would have heard first (`_heard_first`). The next
+    firing of a cycle counts from the firing before."""
     assert old.timer is not None
     if timer.index > 1 or (same_trigger and new.timer_start is not None):
         if armed is None:
@@ -281,29 +303,67 @@ def _counted_from(
         return subtract_duration(parse_datetime(armed), old.timer.duration)
     if new.timer_start is None:
         return parse_datetime(timer.created_at)
-    return _first_completion_since(run, new.timer_start, timer.created_at)
+    return _heard_first(run, new.timer_start, timer)
 
 
-def _first_completion_since(run: Run, trigger: OnPart, since: str) -> dt.datetime | None:
-    """When the trigger's item first completed (occurred) at or after ``since``; None for any other event, whose
-    moment the case does not keep, or for case data."""
+def _heard_first(run: Run, trigger: OnPart, timer: ItemInstance) -> dt.datetime | str | None:
+    """The moment the timer would count from had it waited for ``trigger`` all along: the first completion
+    (occurrence) of the trigger's item that it would have heard. One while it was on hold by a worker it would not
+    hear; one while it was on hold with its stage it hears and counts from the stage's resumption
+    (`_HEARD_ON_HOLD` while that has not come). One at the very moment the timer was created counts only when it
+    came after it: the item was created after the timer, or lies inside the timer's stage (whose items complete
+    after the stage has created its timers); otherwise it is the event that started the stage, which the timer
+    never heard. None for any other event, whose moment the case does not keep, or for case data."""
     if trigger.kind != "planItem" or trigger.event not in ("complete", "occur"):
         return None
-    start = parse_datetime(since)
-    moments = [
-        parse_datetime(i.ended_at)
-        for i in run.state.instances_of(trigger.source)
-        if i.state == COMPLETED and i.ended_at is not None
-    ]
-    after = [m for m in moments if m >= start]
-    return min(after) if after else None
+    created = parse_datetime(timer.created_at)
+    completions = sorted(
+        ((parse_datetime(i.ended_at), i)
+         for i in run.state.instances_of(trigger.source)
+         if i.state == COMPLETED and i.ended_at is not None),
+        key=lambda completion: completion[0],  # instances do not compare: two may complete at one moment
+    )
+    for moment, source in completions:
+        if moment < created or (moment == created and not _came_after(run, source, timer)):
+            continue
+        hold = next((h for h in timer.holds if _within(moment, h)), None)
+        if hold is None:
+            return moment
+        if not hold[2]:
+            continue  # on hold by a worker: deaf to it
+        return parse_datetime(hold[1]) if hold[1] is not None else _HEARD_ON_HOLD
+    return None
+
+
+def _within(moment: dt.datetime, hold: list[Any]) -> bool:
+    # Inclusive: an event at the very moment a hold began or ended (another command at the same time) is not trusted
+    # to have come outside it.
+    return parse_datetime(hold[0]) <= moment and (hold[1] is None or moment <= parse_datetime(hold[1]))
+
+
+def _came_after(run: Run, source: ItemInstance, timer: ItemInstance) -> bool:
+    """Whether ``source``, which ended at the moment ``timer`` was created, ended after it (see `_heard_first`)."""
+    if _number(source.id) > _number(timer.id):
+        return True
+    parent = source.parent
+    while parent is not None:
+        if parent == timer.parent:
+            return True
+        parent = run.state.items[parent].parent
+    return False
+
+
+def _number(instance_id: str) -> int:
+    digits = instance_id.lstrip("i")
+    return int(digits) if digits.isdigit() else 0
 
 
 def _continue_cycles(run: Run, stage: ItemInstance, old_plan: PlanIndex, sources: dict[str, str]) -> None:
-    """A timer of ``stage`` that has fired its last time (a one-shot timer, a spent cycle) goes on when the new model
-    makes it a cycle with firings left: its next firing counts from the moment the last one fired, and the cycle
-    ends after the new repeat count, counting the firings done. As for a timer that has not fired, only a timer whose
-    expression the new model changes is judged again."""
+    """A timer of ``stage`` that has fired its last time (a one-shot timer, a spent cycle), or whose next firing a
+    migration ended (a model without it), goes on when the new model makes it a cycle with firings left: its next
+    firing counts from the moment the last one fired, and the cycle ends after the new repeat count, counting the
+    firings done. As for a timer that has not fired, only a timer whose expression the new model changes is judged
+    again. One that a worker or an exit criterion ended, or its stage, stays ended."""
     reverse = {new_id: old_id for old_id, new_id in sources.items()}
     for definition in run.plan.children_of(stage.def_id):
         if definition.kind != TIMER_EVENT or definition.timer is None or definition.timer.kind != "cycle":
@@ -314,7 +374,11 @@ def _continue_cycles(run: Run, stage: ItemInstance, old_plan: PlanIndex, sources
         instances = [i for i in run.state.child_items(stage.id) if i.def_id == definition.id]
         if not instances or any(i.open for i in instances):
             continue
-        last = max(instances, key=lambda i: i.index)
+        # The latest: a firing that a migration ended is not counted, and the one that takes its place has its index.
+        last = instances[-1]
+        if last.state != COMPLETED and last.ended_by == "migration":
+            fired = [i for i in instances if i.state == COMPLETED]
+            last = fired[-1] if fired else last
         if last.state != COMPLETED or last.ended_at is None:
             continue  # terminated: the timer was stopped, not spent
         try:
@@ -342,14 +406,14 @@ def _rename_roles(run: Run, old_roles: Mapping[str, CaseRole], new: CaseDefiniti
 
 
 def _memory_in(
-    old_plan: PlanIndex, new_plan: PlanIndex, instance: ItemInstance, sources: dict[str, str]
+    old_plan: PlanIndex, new_plan: PlanIndex, instance: ItemInstance, plan: MigrationPlan
 ) -> list[dict[str, Any]]:
     """The memory events that say again, in the new plan's terms, which on-parts of the instance's sentries have
     fired (see `restated_memory`)."""
     if not instance.memory or instance.state in TERMINAL:
         return []
-    old_def, new_def = old_plan.items.get(instance.def_id), new_plan.items.get(sources.get(instance.def_id, ""))
+    old_def, new_def = old_plan.items.get(instance.def_id), new_plan.items.get(plan.sources.get(instance.def_id, ""))
     if old_def is None or new_def is None:
         return []
-    changed = restated_memory(old_def, new_def, instance.memory, sources)
+    changed = restated_memory(old_def, new_def, instance.memory, plan.sources, plan.files)
     return [{"id": instance.id, "criterion": criterion, "parts": parts} for criterion, parts in changed.items()]

@@ -299,13 +299,18 @@ def released_dependencies(
 
 
 def restated_memory(
-    old: PlanItemDef, new: PlanItemDef, memory: Mapping[str, list[int]], sources: Mapping[str, str]
+    old: PlanItemDef,
+    new: PlanItemDef,
+    memory: Mapping[str, list[int]],
+    sources: Mapping[str, str],
+    files: Mapping[str, str] | None = None,
 ) -> dict[str, list[int]]:
     """criterion id -> the on-parts that have fired, in ``new``'s terms, for each criterion of ``memory`` (kept by
     position in ``old``'s criteria) whose positions differ there. A plan change may reorder, add or drop on-parts
     (and an added dependency's come after the modelled ones): a position kept as it was would name another on-part,
     and the item would start early or wait for ever for one that already fired. ``sources`` maps old plan item ids
-    to new ones where they differ; a criterion that ``new`` lacks is forgotten."""
+    to new ones where they differ, ``files`` old case file item ids to new ones; a criterion that ``new`` lacks is
+    forgotten."""
     old_criteria = {c.id: c for c in (*old.exit, *old.entry)}
     new_criteria = {c.id: c for c in (*new.exit, *new.entry)}
     changed: dict[str, list[int]] = {}
@@ -314,15 +319,20 @@ def restated_memory(
         done: set[tuple[str, str, str]] = set()
         if before is not None:
             parts = before.sentry.on_parts
-            done = {_part_key(parts[n], sources) for n in fired if n < len(parts)}
-        kept = [] if after is None else [n for n, p in enumerate(after.sentry.on_parts) if _part_key(p, {}) in done]
+            done = {part_key(parts[n], sources, files) for n in fired if n < len(parts)}
+        kept = [] if after is None else [n for n, p in enumerate(after.sentry.on_parts) if part_key(p) in done]
         if kept != fired:
             changed[criterion_id] = kept
     return changed
 
 
-def _part_key(part: OnPart, sources: Mapping[str, str]) -> tuple[str, str, str]:
-    source = sources.get(part.source, part.source) if part.kind == "planItem" else part.source
+def part_key(
+    part: OnPart, sources: Mapping[str, str] | None = None, files: Mapping[str, str] | None = None
+) -> tuple[str, str, str]:
+    """What an on-part waits for, in the new model's ids when ``sources`` (plan items) and ``files`` (case file
+    items) map the old ones to them."""
+    mapping = sources if part.kind == "planItem" else files
+    source = mapping.get(part.source, part.source) if mapping else part.source
     return part.kind, source, part.event
 
 

@@ -224,15 +224,27 @@ class Run:
 
     # -- transitions -------------------------------------------------------------------------------------------
     def transition(
-        self, item: ItemInstance, transition: str, *, held_by_parent: bool = False, cause: Criterion | None = None
+        self,
+        item: ItemInstance,
+        transition: str,
+        *,
+        held_by_parent: bool = False,
+        cause: Criterion | None = None,
+        by: str | None = None,
     ) -> None:
         """Move ``item`` by ``transition`` and raise its event; ``cause`` is the exit criterion of its own that made
-        it exit, for on-parts that wait for that one (exitCriterionRef)."""
+        it exit, for on-parts that wait for that one (exitCriterionRef); ``by`` what ended it when that is not the
+        case's own course ("migration")."""
         before = item.state
         to = next_state(item.kind, before, transition, item.suspended_from)
         payload: dict[str, Any] = {"id": item.id, "transition": transition, "from": before, "to": to}
         if held_by_parent:
             payload["held_by_parent"] = True
+        if by is not None:
+            payload["by"] = by
+        if item.kind == TIMER_EVENT and transition in ("suspend", "resume"):
+            # Kept on the instance: a migration that changes its start trigger needs to know when it was deaf.
+            payload["hold"] = True
         kept: dict[str, list[int]] | None = None
         if before == AVAILABLE and item.memory and to not in TERMINAL and not held_by_parent:
             # Leaving available forgets the sentries that fired (see `events`), but exit criteria still apply: what

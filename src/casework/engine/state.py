@@ -56,6 +56,13 @@ class ItemInstance:
     started_at: str | None = None
     ended_at: str | None = None
     memory: dict[str, list[int]] = field(default_factory=dict)  # criterion id -> on-part indexes that have fired
+    # A timer event listener's time on hold: [since, until or None, held with its stage], from the suspensions this
+    # version records (`hold` in the transition), so that a migration that gives it a new start trigger tells which
+    # of the trigger's past events it would have heard. Replaced, never changed in place (`Undo`).
+    holds: list[list[Any]] = field(default_factory=list)
+    # "migration" for a timer that a migration ended (a firing its new model does not have): a later migration that
+    # gives it firings again continues it, as it does a timer that fired its last time.
+    ended_by: str | None = None
 
     @property
     def open(self) -> bool:
@@ -90,11 +97,18 @@ class ItemInstance:
         # Only while set: the snapshots of cases that never suspended a stage stay byte-for-byte the same.
         if self.suspended_from is not None:
             d["suspended_from"] = self.suspended_from
+        if self.holds:
+            d["holds"] = [list(h) for h in self.holds]
+        if self.ended_by is not None:
+            d["ended_by"] = self.ended_by
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ItemInstance:
-        return cls(**{**d, "memory": {k: list(v) for k, v in d.get("memory", {}).items()}})
+        return cls(**{
+            **d, "memory": {k: list(v) for k, v in d.get("memory", {}).items()},
+            "holds": [list(h) for h in d.get("holds", [])],
+        })
 
 
 @dataclass
