@@ -87,15 +87,10 @@ def environment_error(exc: BaseException) -> str | None:
 
 
 def _shown(db: str) -> str:
-    """The URL as it may be printed: without its password."""
-    from sqlalchemy.engine import make_url
+    """The URL as it may be printed: without its passwords."""
+    from casework.store.url import redacted
 
-    try:
-        parsed = make_url(db)
-    except Exception:  # not a URL at all: parse_url says so
-        return db
-    # Rendering encodes the whole URL again (a path's 'ä b' became '%C3%A4 b'): only one with a password needs it.
-    return parsed.render_as_string(hide_password=True) if parsed.password is not None else db
+    return redacted(db)
 
 
 def _read_only_setting(parsed: URL) -> str | None:
