@@ -186,9 +186,10 @@ def _content_bytes(page: Any) -> tuple[int, dict[str, int]]:
             continue
         for name, reference in xobjects.items():
             form = reference.get_object()
-            if not isinstance(form, dict) or form.get("/Subtype") != "/Form":
+            get_data = getattr(form, "get_data", None)  # a stream; a damaged file may put anything here
+            if get_data is None or not isinstance(form, dict) or form.get("/Subtype") != "/Form":
                 continue
-            form_size = len(form.get_data())
+            form_size = len(get_data())
             forms[str(name)] = max(forms.get(str(name), 0), form_size)
             if id(form) not in seen:
                 seen.add(id(form))
