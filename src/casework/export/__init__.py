@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from contextlib import closing
 from pathlib import Path
 from typing import TextIO
 
-from casework.durable import fsync_directory
+from casework.durable import fsync_directory, new_file_beside
 from casework.export.activities import activities
 from casework.export.csvlog import write_csv
 from casework.export.ocel import write_ocel
@@ -89,7 +88,7 @@ def export(store: Store, fmt: str, path: Path) -> tuple[int, int]:
         with target.open("a", encoding="utf-8", newline="") as out:
             return export_to(store, fmt, out)
     mode = _replaceable_mode(target)
-    tmp, fd = _new_partial_file(target)
+    tmp, fd = new_file_beside(target)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             counts = export_to(store, fmt, out)
@@ -104,19 +103,6 @@ def export(store: Store, fmt: str, path: Path) -> tuple[int, int]:
     finally:
         tmp.unlink(missing_ok=True)
     return counts
-
-
-def _new_partial_file(target: Path) -> tuple[Path, int]:
-    """A new, empty file beside `target` to write the export into, and its descriptor. Made with O_EXCL, which
-    follows no link, under a name no one can guess: in a folder others can write, a link planted at the fixed name it
-    had (`claims.csv.partial` -> the user's ~/.bashrc) was opened and overwritten, and then moved over the target."""
-    for _ in range(100):
-        tmp = target.with_name(f"{target.name}.{secrets.token_hex(6)}.partial")
-        try:
-            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as to `>`
-        except FileExistsError:
-            continue
-    raise ExportPathError(f"cannot write {target}: no unused name for the file written beside it")
 
 
 def _replaceable_mode(target: Path) -> int | None:
