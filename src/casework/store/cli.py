@@ -431,6 +431,8 @@ def tasks_cmd(
     from rich.console import Console
     from rich.table import Table
 
+    from casework.display import plain
+
     if state:
         _check_states(state)
     due = moment_option("--due-before", due_before) if due_before is not None else None
@@ -459,8 +461,9 @@ def tasks_cmd(
     title = f"{len(rows)} task" if len(rows) == 1 else f"{len(rows)} tasks"
     table = Table("case", "task", "state", "owner", "groups", "candidates", "due", title=title)
     for r in rows:
-        table.add_row(r.case_id, r.name or r.item_id, r.state, r.owner or "", ", ".join(r.candidate_groups),
-                      ", ".join(r.candidate_users), _clock(r.due_at, zone))
+        cells = (r.case_id, r.name or r.item_id, r.state, r.owner or "", ", ".join(r.candidate_groups),
+                 ", ".join(r.candidate_users), _clock(r.due_at, zone))
+        table.add_row(*map(plain, cells))
     Console().print(table)
 
 
