@@ -48,3 +48,10 @@ def test_clock_in_a_zone_is_its_wall_clock_in_summer_and_in_winter() -> None:
     assert clocks is not None
     assert [datetime.fromtimestamp(c, UTC).strftime("%H:%M") for c in clocks] == ["12:15", "11:15"]
     assert clock_in(UTC, instants) is None  # UTC's clock is the instant: the features read it as before
+
+
+def test_a_long_first_line_is_quoted_by_its_start() -> None:
+    with pytest.raises(LogHeaderError) as caught:
+        find_columns(["x" * 100_000] * 20)
+    message = str(caught.value)
+    assert len(message) < 500 and message.endswith("... (2,000,019 characters))")

@@ -52,7 +52,7 @@ def find_columns(header: list[str]) -> Columns:
     missing = [name for name in REQUIRED if name not in names]
     if missing:
         raise LogHeaderError(
-            f"header lacks {', '.join(missing)} (need case_id,activity,timestamp[,resource]; got {','.join(header)})"
+            f"header lacks {', '.join(missing)} (need case_id,activity,timestamp[,resource]; got {_quoted(header)})"
             + _header_hint(header)
         )
     return Columns(
@@ -61,6 +61,15 @@ def find_columns(header: list[str]) -> Columns:
         names.index("timestamp"),
         names.index("resource") if "resource" in names else None,
     )
+
+
+# A first line that is not a header may be anything, a megabyte of data say: the error quotes its start.
+HEADER_SHOWN = 200
+
+
+def _quoted(header: list[str]) -> str:
+    text = ",".join(header)
+    return text if len(text) <= HEADER_SHOWN else f"{text[:HEADER_SHOWN]}... ({len(text):,} characters)"
 
 
 def _header_hint(header: list[str]) -> str:

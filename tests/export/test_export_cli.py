@@ -56,6 +56,23 @@ def test_a_symbolic_link_is_followed_not_replaced(filled: str, tmp_path: Path) -
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")) == []
 
 
+def test_a_link_planted_beside_the_target_is_not_written_through(filled: str, tmp_path: Path) -> None:
+    # In a folder others can write, the file written before it is moved into place had a fixed name: a link planted
+    # there had the export written into the file it named (here the user's own notes), and was moved over the target.
+    victim = tmp_path / "home" / "notes.txt"
+    victim.parent.mkdir()
+    victim.write_text("mine\n")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "log.csv.partial").symlink_to(victim)
+    code, out, _ = _export(filled, str(shared / "log.csv"))
+    assert code == 0 and out.startswith("export: 1 cases, 2 events ->")
+    assert victim.read_text() == "mine\n"
+    assert not (shared / "log.csv").is_symlink()
+    assert (shared / "log.csv").read_text().startswith("case_id,activity,timestamp,resource\n")
+    assert sorted(p.name for p in shared.iterdir()) == ["log.csv", "log.csv.partial"]
+
+
 def test_a_pipe_is_written_to_not_replaced(filled: str, tmp_path: Path) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)

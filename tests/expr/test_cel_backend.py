@@ -152,3 +152,33 @@ def test_a_function_it_lacks_or_cannot_apply_is_not_called_an_undefined_variable
             compile_expression(source).evaluate_bool(variables)
     with pytest.raises(EvaluationError, match="variable 'y' is not defined"):
         compile_expression("y > 1").evaluate_bool({})
+
+
+def test_comprehensions_side_by_side_past_the_limit_are_refused_at_compile_time() -> None:
+    from casework.expr import compile_expression
+    from casework.expr.cel_backend import MAX_MACROS
+    from casework.expr.errors import ExpressionError
+
+    # each map doubles what the one before built: 2^18 values took a second, and every further one doubles it
+    doubling = "[1]" + ".map(a, [a, a])" * (MAX_MACROS + 1)
+    with pytest.raises(ExpressionError, match=f"holds {MAX_MACROS + 1} comprehensions .*at most {MAX_MACROS} are"):
+        compile_expression(f"size({doubling}) > 0")
+    four = "items.exists(i, i > 1) && items.all(i, i < 9) && docs.exists(d, d == 'x') && docs.all(d, d != '')"
+    assert compile_expression(four).evaluate_bool({"items": [2], "docs": ["x"]}) is True
+
+
+def test_literal_lists_beside_a_comprehension_are_bounded() -> None:
+    from casework.expr import compile_expression
+    from casework.expr.cel_backend import MAX_LITERAL_ITEMS_WITH_MACROS
+    from casework.expr.errors import ExpressionError
+
+    # `L.map(x, L.map(y, L))` with a 100-item L built a million values in 26 s
+    big = "[" + ",".join(["1"] * 40) + "]"
+    with pytest.raises(ExpressionError, match=f"hold 120 items .*at most {MAX_LITERAL_ITEMS_WITH_MACROS}"):
+        compile_expression(f"size({big}.map(x, {big}.map(y, {big}))) > 0")
+    # a long literal list without a comprehension costs what it is long, and stays allowed
+    codes = "[" + ",".join(f"'c{n}'" for n in range(300)) + "]"
+    assert compile_expression(f"code in {codes}").evaluate_bool({"code": "c299"}) is True
+    # commas in strings, calls and nested lists are not items of their own
+    within = "items.exists(i, i.kind in ['a,b', 'c'] && size(i.tags) > 0)"
+    assert compile_expression(within).evaluate_bool({"items": [{"kind": "c", "tags": [1]}]}) is True

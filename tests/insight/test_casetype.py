@@ -153,3 +153,10 @@ def test_invalid_toml_and_missing_table_are_readable() -> None:
 def test_unknown_bundled_case_type() -> None:
     with pytest.raises(UnknownCaseType, match="no bundled case type 'nope'"):
         bundled_case_type("nope")
+
+
+@pytest.mark.parametrize("value", ["[" * 5000 + "]" * 5000, "{a = " * 3000 + "1" + "}" * 3000])
+def test_values_nested_too_deeply_are_a_case_type_error(value: str) -> None:
+    # tomllib recurses into nested arrays and inline tables: a RecursionError and a traceback, before
+    with pytest.raises(CaseTypeError, match="nested too deeply"):
+        parse_case_type(f"name = {value}\n")

@@ -392,3 +392,65 @@ def test_a_long_captured_text_is_quoted_short_in_the_audit_reason() -> None:
     assert plan.command is not None and plan.command.variables["claimant"] == name.strip()
     assert len(plan.command.reason or "") < 300
     assert "(999,999 characters)" in (plan.command.reason or "")
+
+
+def _pdf_of_objects(objects: dict[int, bytes]) -> bytes:
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = {}
+    for number in sorted(objects):
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n" % number + objects[number] + b"\nendobj\n"
+    xref, size = len(out), max(offsets) + 1
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % size
+    for number in range(1, size):
+        out += b"%010d 00000 n \n" % offsets[number]
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (size, xref)
+    return bytes(out)
+
+
+def _stream(data: bytes, extra: bytes = b"") -> bytes:
+    return b"<< %s /Length %d >>\nstream\n" % (extra, len(data)) + data + b"\nendstream"
+
+
+def test_pages_sharing_one_large_content_stream_are_read_only_up_to_the_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Five pages drawing the same stream: the file holds it once, reading it costs it five times (500 pages sharing
+    # 2 MB of text operations: 50 minutes for a 6 KB file).
+    content = b"BT /F1 11 Tf 72 760 Td (line) Tj ET\n" * 100
+    monkeypatch.setattr(extraction, "MAX_PDF_CONTENT_BYTES", 2 * len(content) + 10)
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> " \
+           b"/Contents 4 0 R >>"
+    pdf = _pdf_of_objects({
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [5 0 R 6 0 R 7 0 R 8 0 R 9 0 R] /Count 5 >>",
+        3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        4: _stream(content),
+        **{n: page for n in range(5, 10)},
+    })
+    doc = read_document("shared.pdf", pdf, "claim_form")
+    assert len(doc.pages) == 2 and doc.unread_pages == 3 and "line" in doc.pages[0]
+
+
+def test_a_form_drawn_many_times_counts_each_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    form = b"BT /F1 11 Tf 72 760 Td (drawn) Tj ET"
+    monkeypatch.setattr(extraction, "MAX_PDF_CONTENT_BYTES", 50 * len(form))
+    resources = b"/Resources << /Font << /F1 3 0 R >> /XObject << /X0 5 0 R >> >>"
+    pdf = _pdf_of_objects({
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [6 0 R 8 0 R] /Count 2 >>",
+        3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        4: _stream(b"/X0 Do\n" * 5),
+        5: _stream(form, b"/Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >>"),
+        6: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] %s /Contents 4 0 R >>" % resources,
+        7: _stream(b"/X0 Do\n" * 200),
+        8: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] %s /Contents 7 0 R >>" % resources,
+    })
+    doc = read_document("forms.pdf", pdf, "claim_form")
+    assert len(doc.pages) == 1 and doc.unread_pages == 1 and doc.pages[0].count("drawn") == 5
+
+
+def test_reading_stops_when_the_operations_budget_is_spent(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(extraction, "MAX_PDF_OPERATIONS", 100)
+    doc = read_document("ops.pdf", make_pdf([["first"] * 5, ["second"] * 100, ["third"]]), "claim_form")
+    assert [page.split() for page in doc.pages] == [["first"] * 5] and doc.unread_pages == 2

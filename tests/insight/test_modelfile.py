@@ -156,3 +156,18 @@ def test_parts_that_do_not_fit_are_refused_on_load(
     with pytest.raises(ModelFileError) as info:
         InsightModel.load(path)
     assert str(info.value).startswith(f"{path}: a damaged model file (") and reason in str(info.value)
+
+
+def test_saving_does_not_write_through_a_link_planted_beside_the_target(saved: Path, tmp_path: Path) -> None:
+    # `suggest train --out shared/model.json.gz`: the file written before the rename had a fixed name, and a link
+    # planted there had the model written into the file it named
+    model = InsightModel.load(saved)
+    victim = tmp_path / "notes.txt"
+    victim.write_text("mine\n")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / ".model.json.gz.partial").symlink_to(victim)
+    model.save(shared / "model.json.gz")
+    assert victim.read_text() == "mine\n"
+    assert InsightModel.load(shared / "model.json.gz").version == "v1"
+    assert sorted(p.name for p in shared.iterdir()) == [".model.json.gz.partial", "model.json.gz"]

@@ -230,6 +230,14 @@ def test_size_and_depth_limits() -> None:
     assert any("nested deeper" in p for p in _problems(deep))
 
 
+@pytest.mark.parametrize("encoding", ["UTF-7", "no-such-encoding"])
+def test_an_encoding_the_parser_cannot_read_is_a_model_problem(encoding: str) -> None:
+    document = f'<?xml version="1.0" encoding="{encoding}"?><definitions {NS}/>'.encode("ascii")
+    with pytest.raises(ModelError) as info:
+        load_definition(document)
+    assert "not well-formed XML" in str(info.value.problems[0])
+
+
 def test_not_xml_and_not_cmmn() -> None:
     assert any("not well-formed" in p for p in _problems("<definitions>"))
     assert any("expected CMMN <definitions>" in p for p in _problems("<bpmn/>"))

@@ -155,3 +155,19 @@ def test_a_folder_given_as_the_database_is_named_as_a_folder(tmp_path: Path, com
     assert result.output == (f"error: {folder} is a folder, not a database file: name the file, e.g. --db "
                              f"sqlite:///{folder}/casework.db\n")
     assert list(folder.iterdir()) == []
+
+
+def test_names_are_printed_literally_with_control_characters_escaped(db_url: str, tmp_path: Path) -> None:
+    # Names come from whoever adds a task or works a case, and `tasks` prints them on someone else's terminal: rich
+    # markup in one ("[/bold]") failed the whole listing, and an ESC sequence cleared the screen (or set the clipboard)
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store, CaseService(store) as svc:
+        svc.deploy(MODEL)
+        case_id = svc.start_case("permit", {}, case_id="p0", actor="ann", now=T0).case_id
+        svc.execute(case_id, commands.AddItem(kind="humanTask", name="Pay [/bold] [red]now\x1b[2J", assignee="eve",
+                                              actor="ann"), now=T0)
+        svc.execute(case_id, commands.AddItem(kind="humanTask", name="invoice\u202egnp.exe", assignee="eve",
+                                              actor="ann"), now=T0)
+    result = CliRunner().invoke(app, ["tasks", "--db", db_url, "--owner", "eve"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Pay [/bold] [red]now\\x1b[2J" in result.output and "invoice\\u202egnp.exe" in result.output
+    assert "\x1b" not in result.output and "\u202e" not in result.output

@@ -8,7 +8,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import TextIO
 
-from casework.durable import fsync_directory
+from casework.durable import fsync_directory, new_file_beside
 from casework.export.activities import activities
 from casework.export.csvlog import write_csv
 from casework.export.ocel import write_ocel
@@ -88,16 +88,16 @@ def export(store: Store, fmt: str, path: Path) -> tuple[int, int]:
         with target.open("a", encoding="utf-8", newline="") as out:
             return export_to(store, fmt, out)
     mode = _replaceable_mode(target)
-    tmp = target.with_name(target.name + ".partial")
+    tmp, fd = new_file_beside(target)
     try:
-        with tmp.open("w", encoding="utf-8", newline="") as out:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             counts = export_to(store, fmt, out)
             # On disk before its name moves over the old file: a crash after the rename must not leave the target
             # empty with the previous export gone.
             out.flush()
+            if mode is not None:
+                os.fchmod(out.fileno(), mode)  # the file opened, not whatever its name may have become
             os.fsync(out.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
         tmp.replace(target)
         fsync_directory(target.parent)
     finally:

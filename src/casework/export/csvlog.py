@@ -20,7 +20,18 @@ def write_csv(out: TextIO, acts: Iterable[Activity]) -> tuple[int, int]:
         if a.transition != "complete":
             continue
         # The shared logs carry zone-less timestamps; casework's are UTC, written the same way.
-        writer.writerow((a.case_id, a.activity, a.time.strftime("%Y-%m-%dT%H:%M:%S.%f"), a.resource or ""))
+        writer.writerow((_cell(a.case_id), _cell(a.activity), a.time.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+                         _cell(a.resource or "")))
         cases.add(a.case_id)
         rows += 1
     return len(cases), rows
+
+
+# A spreadsheet opening the file takes a cell that begins with one of these for a formula: a task or actor named
+# `=HYPERLINK(...)` or `=cmd|' /C calc'!A0` (names come from whoever adds tasks or works a case) would run in the
+# reader's spreadsheet. A leading apostrophe makes it text there (OWASP, "CSV Injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text

@@ -35,6 +35,14 @@ _TOKEN_RE: Final = re.compile(
 # literal list took 76 s and 1.5 GB. Conditions need one, seldom two.
 _MACROS: Final = frozenset({"all", "exists", "exists_one", "map", "filter"})
 MAX_MACRO_NESTING: Final = 2
+# Side by side, or within those two levels, the work is still the product of what each one repeats: `L.map(x,
+# L.map(y, L))` with L a 100-item literal list built a million values in 26 s (and 10,000 characters fit 1,600-item
+# lists), and `[1].map(a, [a, a])` written 18 times over built 2^18 values in a second, each more doubling it. So
+# an expression holds at most MAX_MACROS comprehensions, and beside one its list and map literals hold at most
+# MAX_LITERAL_ITEMS_WITH_MACROS items together: at worst 16^4 values. Case data is not bounded here: a
+# comprehension over it costs what it holds.
+MAX_MACROS: Final = 4
+MAX_LITERAL_ITEMS_WITH_MACROS: Final = 64
 _UNDEFINED_RE: Final = re.compile(r"Undefined variable or function: '([^']*)'")
 _FATAL: Final = (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)
 
@@ -60,9 +68,10 @@ def cel_identifiers(source: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def _macro_nesting(source: str) -> int:
-    """How deep comprehension macros (`list.all(x, ...)`) nest inside each other's parentheses, found lexically."""
-    depth = deepest = 0
+def _macro_nesting(source: str) -> tuple[int, int]:
+    """How deep comprehension macros (`list.all(x, ...)`) nest inside each other's parentheses, and how many there
+    are, found lexically."""
+    depth = deepest = count = 0
     open_macros: list[int] = []  # the parenthesis depth at which each open macro's argument list began
     after_dot = False
     pending = False  # a macro name was just read: the next "(" opens its arguments
@@ -71,6 +80,7 @@ def _macro_nesting(source: str) -> int:
         if text == "(":
             depth += 1
             if pending:
+                count += 1
                 open_macros.append(depth)
                 deepest = max(deepest, len(open_macros))
         elif text == ")":
@@ -79,7 +89,30 @@ def _macro_nesting(source: str) -> int:
             depth -= 1
         pending = kind == "ident" and after_dot and text in _MACROS
         after_dot = kind == "dot"
-    return deepest
+    return deepest, count
+
+
+def _literal_items(source: str) -> int:
+    """How many items the list and map literals of the expression hold together, counted lexically."""
+    total = 0
+    open_brackets: list[list[int]] = []  # per open bracket: [is a list or map, commas seen, any item seen]
+    for match in _TOKEN_RE.finditer(source):
+        text = match.group()
+        if text in ("[", "{", "("):
+            if open_brackets:
+                open_brackets[-1][2] = 1
+            open_brackets.append([int(text != "("), 0, 0])
+        elif text in ("]", "}", ")"):
+            if open_brackets:
+                literal, commas, seen = open_brackets.pop()
+                if literal and seen:
+                    total += commas + 1
+        elif open_brackets:
+            if text == ",":
+                open_brackets[-1][1] += 1
+            else:
+                open_brackets[-1][2] = 1
+    return total
 
 
 class CelProgram:
@@ -90,12 +123,26 @@ class CelProgram:
     def __init__(self, source: str) -> None:
         if not source.strip():
             raise ExpressionError("invalid CEL expression '': the expression is empty")
-        nesting = _macro_nesting(source)
+        nesting, macros = _macro_nesting(source)
+        if macros > MAX_MACROS:
+            raise ExpressionError(
+                f"invalid CEL expression {excerpt(source)!r}: it holds {macros} comprehensions (all, exists, "
+                f"exists_one, map, filter), each of which can multiply the work of the others; at most {MAX_MACROS} "
+                "are allowed"
+            )
         if nesting > MAX_MACRO_NESTING:
             raise ExpressionError(
                 f"invalid CEL expression {excerpt(source)!r}: comprehensions (all, exists, exists_one, map, filter) "
                 f"are nested {nesting} deep; at most {MAX_MACRO_NESTING} are allowed"
             )
+        if macros:
+            items = _literal_items(source)
+            if items > MAX_LITERAL_ITEMS_WITH_MACROS:
+                raise ExpressionError(
+                    f"invalid CEL expression {excerpt(source)!r}: its list and map literals hold {items} items beside "
+                    f"a comprehension (all, exists, exists_one, map, filter), which repeats them; at most "
+                    f"{MAX_LITERAL_ITEMS_WITH_MACROS} are allowed"
+                )
         # Imported at the first CEL expression: the package's own __init__ loads its command line and prompt_toolkit
         # (0.2 s), which every casework command paid whether or not a model holds CEL.
         import cel

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from casework.display import plain
 from casework.store import DEFAULT_DB, organisation_zone
 
 
@@ -92,12 +93,13 @@ def suggest_case(
             insight.next_action, definition, state, k=k, model_version=insight.version, events=events, zone=zone,
             min_probability=min_probability
         )
-        table = Table(title=f"next best actions for {case_id} (model {insight.version})", title_justify="left")
+        table = Table(title=plain(f"next best actions for {case_id} (model {insight.version})"), title_justify="left")
         for column in ("activity", "probability", "do", "why"):
             table.add_column(column)
         for action in actions:
             why = action.reason + (f" ({action.note})" if action.note else "")
-            table.add_row(action.activity, probability_text(action.probability), action.action.label, why)
+            table.add_row(*map(plain, (action.activity, probability_text(action.probability), action.action.label,
+                                       why)))
         if actions:
             console.print(table)
         elif state.ended:
@@ -120,11 +122,11 @@ def suggest_case(
         for column in ("severity", "kind", "message", "why", "do"):
             table.add_column(column)
         for finding in findings:
-            table.add_row(
+            table.add_row(*map(plain, (
                 finding.severity,
                 finding.kind,
                 finding.message,
                 finding.reason,
                 finding.action.label if finding.action else "",
-            )
+            )))
         console.print(table if findings else "nothing to flag")

@@ -191,6 +191,8 @@ def parse_case_type(text: str, source: str = "<case type>") -> CaseType:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CaseTypeError(source, [f"not valid TOML: {exc}"]) from None
+    except RecursionError:  # tomllib reads nested arrays and tables recursively
+        raise CaseTypeError(source, ["not valid TOML: arrays or tables nested too deeply"]) from None
     return case_type_from_dict(data, source)
 
 

@@ -40,6 +40,14 @@ CONTEXT_CHARS: Final = 40  # characters shown either side of a match, so a perso
 # Pages of a PDF read for intake (a 6 MB file of 20,000 one-line pages took 15 s to read whole): forms and letters
 # are far shorter, and an upload must not hold a worker for minutes.
 MAX_PDF_PAGES: Final = 500
+# A budget for reading one PDF, over all its pages and the forms they draw; pages past it are counted as not read, as
+# pages past MAX_PDF_PAGES are. Pages can share one content stream, and a page can draw one form many times: a 6 KB
+# file of three pages sharing 2 MB of text operations took 18 s to read (500 such pages: 50 minutes). Operations are
+# counted as they are read; bytes (decoded, a page's content and each form it holds, and each form again for every
+# time it is drawn) before a stream is parsed, since parsing is most of the cost: one page of 4 MB took 22 s, and
+# 75 KB of zlib holds 75 MB.
+MAX_PDF_OPERATIONS: Final = 500_000
+MAX_PDF_CONTENT_BYTES: Final = 2_000_000
 # Time one pattern may spend on one document. Patterns come from case types and text from uploads, and a pattern that
 # backtracks badly can take minutes on a few KB; a sound one takes milliseconds on a whole 500-page PDF.
 PATTERN_SECONDS: Final = 1.0
@@ -124,16 +132,74 @@ def _read_pdf(data: bytes, limit: int | None) -> tuple[list[str], int]:
     """(text of the first `limit` pages, how many pages the PDF has); `ExtractionError` if it cannot be read."""
     from pypdf import PdfReader  # imported here: reading plain text should not need the PDF library
 
+    operations, content_bytes = MAX_PDF_OPERATIONS, MAX_PDF_CONTENT_BYTES
+    forms: dict[str, int] = {}
+
+    def count_operation(operator: Any, operands: Any, cm: Any, tm: Any) -> None:
+        nonlocal operations, content_bytes
+        operations -= 1
+        if operator == b"Do" and operands:
+            content_bytes -= forms.get(str(operands[0]), 0)
+        if operations < 0 or content_bytes < 0:
+            raise _OperationsSpent
+
     try:
         reader = PdfReader(io.BytesIO(data))
         total = len(reader.pages)
         count = total if limit is None else min(total, limit)
-        return [reader.pages[i].extract_text() or "" for i in range(count)], total
+        pages: list[str] = []
+        for i in range(count):
+            page = reader.pages[i]
+            size, forms = _content_bytes(page)
+            content_bytes -= size
+            if content_bytes < 0:
+                break  # this page and the rest count as not read
+            try:
+                pages.append(page.extract_text(visitor_operand_before=count_operation) or "")
+            except _OperationsSpent:
+                break
+        return pages, total
     except Exception as exc:
         # An uploaded file is untrusted, and on damaged or hostile input pypdf raises well beyond its own error
         # classes (fuzzing a one-page PDF: NotImplementedError, AttributeError, LimitReachedError for a
         # decompression bomb); for intake every one of them means the same thing.
         raise ExtractionError(f"cannot read PDF: {type(exc).__name__}: {exc}") from exc
+
+
+def _content_bytes(page: Any) -> tuple[int, dict[str, int]]:
+    """Decoded size of the page's content and of every form its resources hold (each form once), and the size of
+    the largest form under each name, which each drawing of it (`/Name Do`) costs again."""
+    # Not page.get_contents(): that parses the stream, which is the cost this is to bound.
+    contents = page.get("/Contents")
+    contents = contents.get_object() if contents is not None else None
+    streams = contents if isinstance(contents, list) else [contents]
+    size = sum(len(stream.get_object().get_data()) for stream in streams if stream is not None)
+    forms: dict[str, int] = {}
+    seen: set[int] = set()
+    stack = [page.get("/Resources")]
+    while stack:
+        resources = stack.pop()
+        resources = resources.get_object() if resources is not None else None
+        xobjects = resources.get("/XObject") if isinstance(resources, dict) else None
+        xobjects = xobjects.get_object() if xobjects is not None else None
+        if not isinstance(xobjects, dict):
+            continue
+        for name, reference in xobjects.items():
+            form = reference.get_object()
+            get_data = getattr(form, "get_data", None)  # a stream; a damaged file may put anything here
+            if get_data is None or not isinstance(form, dict) or form.get("/Subtype") != "/Form":
+                continue
+            form_size = len(get_data())
+            forms[str(name)] = max(forms.get(str(name), 0), form_size)
+            if id(form) not in seen:
+                seen.add(id(form))
+                size += form_size
+                stack.append(form.get("/Resources"))
+    return size, forms
+
+
+class _OperationsSpent(Exception):
+    """The PDF's operations budget ran out while reading a page."""
 
 
 # UTF-32 first: its little-endian mark begins with UTF-16's.

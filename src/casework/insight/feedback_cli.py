@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from casework.display import plain
 from casework.store import DEFAULT_DB, organisation_zone
 from casework.store.cli import moment_option
 
@@ -55,7 +56,7 @@ def suggest_feedback(
         cells = [row.subject, row.model_version or "–"] + ([row.activity or "–"] if by_activity else [])
         cells += [str(row.decisions), str(row.accepted), str(row.dismissed), f"{row.rate:.0%}", str(len(row.cases)),
                   str(len(row.people)), _clock(row.last_at, zone), reasons]
-        table.add_row(*cells)
+        table.add_row(*map(plain, cells))
     Console().print(table)
 
 

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from casework.display import plain
 from casework.store import DEFAULT_DB, organisation_zone
 
 DbOption = Annotated[str, typer.Option("--db", envvar="CASEWORK_DB", help="sqlite:///path or postgresql://...")]
@@ -47,8 +48,8 @@ def suggest_flags(
     for row in rows:
         label = (row.action or {}).get("label", "")
         # on the organisation's clock, labelled, as `casework tasks` shows due times (it showed UTC, unlabelled)
-        table.add_row(row.severity, row.case_id, row.kind, row.message, row.reason, str(label),
-                      row.raised_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"))
+        table.add_row(*map(plain, (row.severity, row.case_id, row.kind, row.message, row.reason, str(label),
+                                   row.raised_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"))))
     Console().print(table)
 
 

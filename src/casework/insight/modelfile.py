@@ -20,6 +20,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 
 import lightgbm as lgb
 
+from casework.durable import new_file_beside
 from casework.insight.eventlog import Case
 from casework.insight.nba import NBAParams, NextActionModel
 from casework.insight.remaining import RemainingParams, RemainingTimeModel
@@ -80,9 +82,9 @@ class InsightModel:
         document[DIGEST] = content_digest(document)
         # Written beside the target and renamed over it: an interrupted save leaves the previous model whole.
         target = Path(path)
-        partial = target.with_name(f".{target.name}.partial")
+        partial, fd = new_file_beside(target)
         try:
-            with gzip.open(partial, "wt", encoding="utf-8") as handle:
+            with os.fdopen(fd, "wb") as raw, gzip.open(raw, "wt", encoding="utf-8") as handle:
                 json.dump(document, handle, separators=(",", ":"))
             partial.replace(target)
         finally:

@@ -156,6 +156,9 @@ def parse_xml(source: str | bytes) -> ET.Element:
         raise ModelError([Problem("", f"forbidden XML construct: {exc}")]) from exc
     except ET.ParseError as exc:
         raise ModelError([Problem("", f"not well-formed XML: {exc}")]) from exc
+    except (ValueError, LookupError) as exc:
+        # expat refuses a declared encoding it cannot read ("UTF-7", an unknown name) with these, not ParseError.
+        raise ModelError([Problem("", f"not well-formed XML: {exc}")]) from exc
     count = 0
     stack: list[tuple[ET.Element, int]] = [(root, 1)]
     while stack:

@@ -87,15 +87,10 @@ def environment_error(exc: BaseException) -> str | None:
 
 
 def _shown(db: str) -> str:
-    """The URL as it may be printed: without its password."""
-    from sqlalchemy.engine import make_url
+    """The URL as it may be printed: without its passwords."""
+    from casework.store.url import redacted
 
-    try:
-        parsed = make_url(db)
-    except Exception:  # not a URL at all: parse_url says so
-        return db
-    # Rendering encodes the whole URL again (a path's 'ä b' became '%C3%A4 b'): only one with a password needs it.
-    return parsed.render_as_string(hide_password=True) if parsed.password is not None else db
+    return redacted(db)
 
 
 def _read_only_setting(parsed: URL) -> str | None:
@@ -436,6 +431,8 @@ def tasks_cmd(
     from rich.console import Console
     from rich.table import Table
 
+    from casework.display import plain
+
     if state:
         _check_states(state)
     due = moment_option("--due-before", due_before) if due_before is not None else None
@@ -464,8 +461,9 @@ def tasks_cmd(
     title = f"{len(rows)} task" if len(rows) == 1 else f"{len(rows)} tasks"
     table = Table("case", "task", "state", "owner", "groups", "candidates", "due", title=title)
     for r in rows:
-        table.add_row(r.case_id, r.name or r.item_id, r.state, r.owner or "", ", ".join(r.candidate_groups),
-                      ", ".join(r.candidate_users), _clock(r.due_at, zone))
+        cells = (r.case_id, r.name or r.item_id, r.state, r.owner or "", ", ".join(r.candidate_groups),
+                 ", ".join(r.candidate_users), _clock(r.due_at, zone))
+        table.add_row(*map(plain, cells))
     Console().print(table)
 
 

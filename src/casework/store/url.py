@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -24,12 +25,45 @@ _URI_PARAMETERS = {"uri": ("true",), "mode": ("ro", "rw", "rwc"), "immutable": (
 _URI_FORM = "sqlite:///file:path?uri=true, optionally with mode=ro|rw|rwc and immutable=0|1"
 
 
+# libpq takes these as query parameters too (`postgresql://ann@host/db?password=...`); SQLAlchemy's hide_password
+# only knows the password of the user-info part.
+_SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+_SECRET_PARAMETER_RE = re.compile(r"(?i)([?&](?:ssl)?password=)[^&#]*")
+
+
+def redacted(url: str) -> str:
+    """The URL as it may be printed in a message or log: its passwords replaced by `***`, also when it does not parse
+    (a mistyped port must not put the password on the screen)."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return _redacted_text(url)
+    secrets = [name for name in parsed.query if name.lower() in _SECRET_PARAMETERS]
+    if parsed.password is None and not secrets:
+        # Rendering encodes the whole URL again (a path's 'ä b' became '%C3%A4 b'): only one with a secret needs it.
+        return url
+    return _SECRET_PARAMETER_RE.sub(r"\1***", parsed.render_as_string(hide_password=True))
+
+
+def _redacted_text(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    at = rest.rfind("@")  # the last one: a password may hold an unencoded '@' (or '/')
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        if colon:
+            rest = f"{user}:***{rest[at:]}"
+    return scheme + sep + _SECRET_PARAMETER_RE.sub(r"\1***", rest)
+
+
 def parse_url(url: str) -> URL:
     """Map the user-facing URL onto the driver we ship (pysqlite, psycopg 3)."""
     try:
         parsed = make_url(url)
     except Exception as exc:  # SQLAlchemy raises ArgumentError with a terse message
-        raise StoreURLError(f"not a database URL: {url!r} (use sqlite:///path or postgresql://...)") from exc
+        raise StoreURLError(
+            f"not a database URL: {redacted(url)!r} (use sqlite:///path or postgresql://...)") from exc
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         parsed = _uri_flag_spelled_once(parsed)

@@ -1,0 +1,27 @@
+"""Stored text as the command line shows it: names of tasks, actors, cases and reasons come from whoever works a
+case, and are printed to someone else's terminal."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+# Control characters (an ESC starts a terminal command: clear the screen, set the clipboard, hide what follows) and
+# the marks that reorder text right to left (`invoice\u202egnp.exe` reads as "invoiceexe.png").
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown(text: str) -> str:
+    """`text` with each control or bidirectional mark written as its escape (`\\x1b`, `\\u202e`)."""
+    return _UNSAFE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def plain(value: object) -> Text:
+    """A table cell or title from stored data: printed literally by rich (a name holding `[/bold]` is not markup,
+    which failed the whole listing), control characters escaped."""
+    from rich.text import Text
+
+    return Text(shown(str(value)))

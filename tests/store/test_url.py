@@ -1,0 +1,50 @@
+"""Database URLs in messages: never with a password, whether or not the URL parses."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from casework.cli import app
+from casework.store.url import StoreURLError, parse_url, redacted
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://ann:s3cret@db.example/cases", "postgresql://ann:***@db.example/cases"),
+        ("postgresql://ann@db.example/cases?password=s3cret", "postgresql://ann@db.example/cases?password=***"),
+        ("postgresql://db.example/cases?user=ann&sslpassword=s3cret&sslmode=require",
+         "postgresql://db.example/cases?sslmode=require&sslpassword=***&user=ann"),
+        # Not URLs SQLAlchemy can read: redacted as text.
+        ("postgresql://ann:s3cret@db.example:notaport/cases", "postgresql://ann:***@db.example:notaport/cases"),
+        ("postgresql://ann:s3c/ret@[::1/cases", "postgresql://ann:***@[::1/cases"),
+        ("postgres ql://ann:s3cret@h/cases?password=s3cret", "postgres ql://ann:***@h/cases?password=***"),
+        ("sqlite:///cases.db", "sqlite:///cases.db"),
+    ],
+)
+def test_a_url_is_shown_without_its_passwords(url: str, shown: str) -> None:
+    assert redacted(url) == shown
+
+
+def test_a_url_that_does_not_parse_is_refused_without_its_password() -> None:
+    with pytest.raises(StoreURLError) as info:
+        parse_url("postgresql://ann:s3cret@127.0.0.1:notaport/cases")
+    assert "s3cret" not in str(info.value)
+    assert "postgresql://ann:***@127.0.0.1:notaport/cases" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://ann@127.0.0.1:1/cases?password=s3cret",
+        "postgresql://ann:s3cret@127.0.0.1:notaport/cases",
+        "postgresql://ann:s3cret@[::1/cases",
+    ],
+)
+@pytest.mark.parametrize("command", [["tasks"], ["audit", "verify"], ["demo"]])
+def test_the_command_line_never_prints_the_password(url: str, command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--db", url])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ")
+    assert "s3cret" not in result.output

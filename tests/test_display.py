@@ -1,0 +1,15 @@
+"""Stored names as the command line prints them."""
+
+from __future__ import annotations
+
+from casework.display import plain, shown
+
+
+def test_control_and_bidirectional_characters_are_shown_as_escapes() -> None:
+    assert shown("a\x1b]52;c;cHduZWQ=\x07b") == "a\\x1b]52;c;cHduZWQ=\\x07b"
+    assert shown("invoice\u202egnp.exe") == "invoice\\u202egnp.exe"
+    assert shown("Ärger – naïve 日本 👩‍⚕️") == "Ärger – naïve 日本 👩‍⚕️"  # letters, dashes and emoji stay
+
+
+def test_a_cell_is_never_read_as_markup() -> None:
+    assert plain("Pay [/bold] [red]now").plain == "Pay [/bold] [red]now"
