@@ -153,3 +153,20 @@ def test_a_key_that_could_not_be_written_whole_leaves_no_key_file(tmp_path: Path
     assert done.stdout.strip() == f"cannot write the key file {key}: File too large", done.stderr
     assert list(key.parent.iterdir()) == []  # before: a 40-byte key file that no checkpoint could read again
     assert load_or_create_key(key) is not None and key.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_key_file_others_can_read_is_used_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from casework.audit.checkpoints import load_or_create_key
+
+    key = tmp_path / "audit.key"
+    created = load_or_create_key(key)
+    with caplog.at_level("WARNING", logger="casework.audit.checkpoints"):
+        load_or_create_key(key)  # 0600 as created: nothing to say
+        assert caplog.records == []
+        key.chmod(0o644)
+        assert load_or_create_key(key).public_key() == created.public_key()  # still used: its checkpoints go on
+        load_or_create_key(key)  # said once per file, not at every checkpoint
+    assert [r.getMessage() for r in caplog.records] == [
+        f"the audit key {key} can be read by other users (mode 644): whoever reads it can sign forged checkpoints; "
+        "make it readable by its owner only (chmod 600)"
+    ]

@@ -68,7 +68,24 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     loaded = _load_pem(path, private=True)
     if not isinstance(loaded, Ed25519PrivateKey):
         raise AuditKeyError(f"{path} does not hold an Ed25519 private key")
+    _warn_if_others_can_read(path)
     return loaded
+
+
+_WARNED: set[Path] = set()
+
+
+def _warn_if_others_can_read(path: Path) -> None:
+    """A warning (once per file and process) for a key file that others may read: whoever reads it can sign forged
+    checkpoints over a rewritten log. Not refused: the checkpoints that a refusal would stop are the log's seal."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & 0o077 and path not in _WARNED:
+        _WARNED.add(path)
+        logger.warning("the audit key %s can be read by other users (mode %03o): whoever reads it can sign forged "
+                       "checkpoints; make it readable by its owner only (chmod 600)", path, mode & 0o777)
 
 
 def _signing_key(path: Path, sealed_by: str | None) -> Ed25519PrivateKey:
