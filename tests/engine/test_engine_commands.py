@@ -109,9 +109,14 @@ def _nested(depth: int) -> list[object]:
         ({"by_year": {2024: 1}}, "variable by_year: key 2024 is not a string"),
         ({"deep": _nested(10_000)}, "variable deep: nested more than 64 levels deep"),
         ({"huge": 10**5000}, "variable huge: the number is too large"),
+        # every event that sets a value and every snapshot carries it whole: bulk content is a document's
+        ({"scan": "x" * 1_000_001}, "variable scan: more than 1,000,000 characters of data"),
+        ({"rows": [{"note": "y" * 1000}] * 1000}, "variable rows: more than 1,000,000 characters of data"),
+        ({"ids": list(range(1_000_001))}, "variable ids: more than 1,000,000 characters of data"),
+        ({"index": {f"k{i:07d}": 0 for i in range(130_000)}}, "variable index: more than 1,000,000 characters"),
     ],
 )
-def test_case_data_that_is_not_json_is_rejected_and_changes_nothing(variables: dict[str, object],
+def test_case_data_that_is_not_json_or_too_large_is_rejected_and_changes_nothing(variables: dict[str, object],
                                                                     message: str) -> None:
     claim = _load("claim.cmmn")
     state = _started(claim)
@@ -443,3 +448,10 @@ def test_a_sentry_still_waiting_keeps_its_memory_across_commands() -> None:
     assert decide.memory == {"ecDecide": [1]}
     execute(claim, state, commands.CompleteItem(item="Assess damage", actor="ann"), NOW)
     assert decide.state == "active" and decide.memory == {}
+
+
+def test_case_data_up_to_the_size_bound_is_kept() -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim)
+    execute(claim, state, commands.SetVariables(variables={"notes": "n" * 1_000_000, "ok": [1] * 999_999}), NOW)
+    assert len(state.variables["notes"]) == 1_000_000 and len(state.variables["ok"]) == 999_999

@@ -339,12 +339,16 @@ def _set_variables(run: Run, cmd: c.SetVariables) -> None:
 
 
 MAX_DATA_DEPTH = 64  # nesting of lists and objects in one variable's value
+# What one variable's value may hold, counted as the characters of its strings and keys plus one per other value
+# (about its JSON size). Every event that sets it and every snapshot of the case carry it whole: bulk content (a
+# scanned file, a mail archive) belongs in a document, which the case refers to by its digest.
+MAX_DATA_SIZE = 1_000_000
 
 
 def check_variables(variables: dict[str, Any]) -> dict[str, Any]:
     """The case's own copy of `variables`, checked: names are identifiers (expressions read them) and values are JSON
     data (events and snapshots store them as JSON): null, booleans, finite numbers, strings, lists and objects with
-    string keys, nested at most `MAX_DATA_DEPTH` deep.
+    string keys, nested at most `MAX_DATA_DEPTH` deep, of at most `MAX_DATA_SIZE`.
 
     A copy, because the state keeps what it is given: a caller that changed its list after the command would change
     the case's state behind the log's back (and make the next such command look like a no-op)."""
@@ -372,9 +376,14 @@ def check_json_data(label: str, value: Any) -> None:
     """`CommandRejected`, naming where in `value`, unless it is JSON data (see `check_variables`)."""
     # Iterative, so that a deeply nested value cannot exhaust the stack; paths are spelled out only for an error.
     stack: list[_Node] = [(value, 0, None, label)]
+    size = 0
     while stack:
         node = stack.pop()
         v, depth = node[0], node[1]
+        size += len(v) if isinstance(v, str) else 1
+        if size > MAX_DATA_SIZE:
+            raise CommandRejected(f"{label}: more than {MAX_DATA_SIZE:,} characters of data; attach bulk content as "
+                                  "a document instead")
         if v is None or isinstance(v, (str, bool)):
             continue
         if isinstance(v, int):
@@ -393,6 +402,7 @@ def check_json_data(label: str, value: Any) -> None:
             for key, item in v.items():
                 if not isinstance(key, str):
                     raise CommandRejected(f"{_path(node)}: key {key!r} is not a string")
+                size += len(key)
                 stack.append((item, depth + 1, node, key))
         else:
             raise CommandRejected(f"{_path(node)}: a {type(v).__name__} is not JSON data")
