@@ -86,8 +86,10 @@ def suggest_dismiss(
     min_probability: MinProbabilityOption = 0.01,
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Dismiss a suggestion, with the reason: recorded in the audit trail; a dismissed flag is not offered again on
-    the case unless it gets more severe. Nothing else on the case changes."""
+    """Dismiss a suggestion, with the reason why it does not apply: recorded in the audit trail.
+
+    A dismissed flag is not offered again on the case unless it gets more severe. Nothing else on the case
+    changes."""
     if not reason.strip():
         _fail("a dismissal needs a reason (--reason TEXT)")
     _decide(case_id, accepted=False, actor=actor, activity=activity, finding=finding, reason=reason.strip(),
