@@ -119,11 +119,13 @@ def suggest_case(
             dismissed=dismissed_findings(events),
         )
         table = Table(title=f"flags and suggestions ({kind.label})", title_justify="left")
-        for column in ("severity", "kind", "message", "why", "do"):
-            table.add_column(column)
+        # the id is what `casework suggest accept|dismiss --finding` names it by
+        for column in ("severity", "id", "kind", "message", "why", "do"):
+            table.add_column(column, no_wrap=column == "id")
         for finding in findings:
             table.add_row(*map(plain, (
                 finding.severity,
+                finding.id,
                 finding.kind,
                 finding.message,
                 finding.reason,

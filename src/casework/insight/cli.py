@@ -218,10 +218,13 @@ def train(
 
 def register(app: typer.Typer) -> None:
     from casework.insight.case_cli import suggest_case
+    from casework.insight.decide_cli import suggest_accept, suggest_dismiss
     from casework.insight.feedback_cli import suggest_feedback
     from casework.insight.findings_cli import suggest_flags, suggest_refresh
 
     suggest_app.command("case")(suggest_case)
+    suggest_app.command("accept")(suggest_accept)
+    suggest_app.command("dismiss")(suggest_dismiss)
     suggest_app.command("feedback")(suggest_feedback)
     suggest_app.command("flags")(suggest_flags)
     suggest_app.command("refresh")(suggest_refresh)

@@ -43,13 +43,14 @@ def suggest_flags(
         typer.echo("nothing is flagged" + (f" on case {case}" if case else ""))
         return
     table = Table(title="flags and suggestions on the cases", title_justify="left")
-    for column in ("severity", "case", "kind", "message", "why", "do", "since"):
-        table.add_column(column)
+    # case and id are what `casework suggest accept|dismiss CASE_ID --finding ID` names a finding by
+    for column in ("severity", "case", "id", "kind", "message", "why", "do", "since"):
+        table.add_column(column, no_wrap=column in ("case", "id"))
     for row in rows:
         label = (row.action or {}).get("label", "")
         # on the organisation's clock, labelled, as `casework tasks` shows due times (it showed UTC, unlabelled)
-        table.add_row(*map(plain, (row.severity, row.case_id, row.kind, row.message, row.reason, str(label),
-                                   row.raised_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"))))
+        table.add_row(*map(plain, (row.severity, row.case_id, row.finding_id, row.kind, row.message, row.reason,
+                                   str(label), row.raised_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"))))
     Console().print(table)
 
 

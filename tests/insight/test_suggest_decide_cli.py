@@ -1,0 +1,227 @@
+"""`casework suggest accept|dismiss`: a person's decision on a suggestion, from the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from insight_synth import timing_log, write_log
+from typer.testing import CliRunner
+
+from casework.cli import app
+from casework.demo import demo_model_xml
+from casework.engine import commands
+from casework.service import CaseService
+from casework.store import Store
+from casework.store.writes import CommandWrite
+
+runner = CliRunner()
+NOW = dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC)
+WIDE = {"COLUMNS": "300"}
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A model trained on claims: after Register claim every case did Assess damage; Approve and Pay never."""
+    folder = tmp_path_factory.mktemp("model")
+    log = write_log(folder / "claims.csv.gz", timing_log(300))
+    path = folder / "model.json.gz"
+    trained = runner.invoke(app, ["suggest", "train", str(log), "--out", str(path), "--trained-at", "20260301"])
+    assert trained.exit_code == 0, trained.output
+    version = trained.stdout.split("version: ")[1].split()[0]
+    return path, version
+
+
+@pytest.fixture
+def claim(db_url: str) -> Iterator[tuple[str, str]]:
+    """(database URL, case id) of a registered claim of 12,500: a police report is required and missing."""
+    with Store.open(db_url) as store, CaseService(store, clock=lambda: NOW) as service:
+        service.deploy(demo_model_xml("insurance_claim.cmmn"))
+        case_id = service.start_case("insuranceClaim", {"amount": 12500}, actor="ann").case_id
+        service.execute(case_id, commands.CompleteItem(item="Register claim", actor="ann"))
+    yield db_url, case_id
+
+
+def _cw(*args: str) -> Any:
+    return runner.invoke(app, list(args), env=WIDE)
+
+
+def _events(url: str, case_id: str) -> list[Any]:
+    with Store.open(url) as store:
+        return store.events(case_id)
+
+
+def _open_tasks(url: str, case_id: str) -> list[str]:
+    with Store.open(url) as store, CaseService(store) as service:
+        return sorted(i.name for i in service.state(case_id).items.values() if i.kind == "humanTask" and i.open)
+
+
+def _units_of_work(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The event types of each unit of work the store is handed (a round of commands, or one alone)."""
+    units: list[list[str]] = []
+    real_round, real_one = Store.write_commands, Store.write
+
+    def round_of(self: Store, works: Any) -> Any:
+        units.extend([row["type"] for row in work.events] for work in works)
+        return real_round(self, works)
+
+    def one(self: Store, work: Any) -> Any:
+        if isinstance(work, CommandWrite):  # not a checkpoint's
+            units.append([row["type"] for row in work.events])
+        return real_one(self, work)
+
+    monkeypatch.setattr(Store, "write_commands", round_of)
+    monkeypatch.setattr(Store, "write", one)
+    return units
+
+
+def _assert_audit_ok(url: str) -> None:
+    verified = _cw("audit", "verify", "--db", url)
+    assert verified.exit_code == 0 and " ok" in verified.stdout, verified.output
+
+
+def _feedback(url: str) -> list[dict[str, Any]]:
+    result = _cw("suggest", "feedback", "--db", url, "--json")
+    assert result.exit_code == 0, result.output
+    rows: list[dict[str, Any]] = json.loads(result.stdout)
+    return rows
+
+
+def test_accepting_a_next_best_action_adds_its_task_and_the_record_in_one_unit(
+    claim: tuple[str, str], model: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, case_id = claim
+    path, version = model
+    before = len(_events(url, case_id))
+    shown = _cw("suggest", "case", case_id, "--db", url, "--model", str(path), "--min-probability", "0")
+    assert "add task: Approve" in shown.stdout  # what the person saw
+    units = _units_of_work(monkeypatch)
+    result = _cw("suggest", "accept", case_id, "--db", url, "--model", str(path), "--min-probability", "0",
+                 "--activity", "Approve", "--as", "bob", "--reason", "a clear case")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("accepted: add task: Approve (<1%: ") and version in result.stdout
+    monkeypatch.undo()
+    added = _events(url, case_id)[before:]
+    # One unit of work: the action's events, then the acceptance, numbered on from the case's version.
+    assert units == [[e.type for e in added]]
+    assert added[0].type == "add_task" and added[-1].type == "suggestion_accepted"
+    assert [e.seq for e in added] == list(range(before + 1, before + 1 + len(added)))
+    record = added[-1]
+    assert record.actor == "bob" and record.reason == "a clear case"
+    assert record.payload["model_version"] == version
+    suggestion = record.payload["suggestion"]
+    assert suggestion["activity"] == "Approve" and suggestion["model_version"] == version
+    assert 0 <= suggestion["probability"] < 0.01 and "similar cases did Approve next" in suggestion["reason"]
+    assert "Approve" in _open_tasks(url, case_id)
+    (row,) = _feedback(url)
+    assert row["model_version"] == version and row["accepted"] == 1 and row["dismissed"] == 0
+    _assert_audit_ok(url)
+
+
+def test_accepting_a_flag_runs_its_action_with_the_record(claim: tuple[str, str]) -> None:
+    url, case_id = claim
+    # `suggest flags` shows the id (and the case) a decision names; the case type comes from the stored finding.
+    assert _cw("suggest", "refresh", "--db", url, "--case-type", "insurance_claim").exit_code == 0
+    flags = _cw("suggest", "flags", "--db", url, "--case", case_id)
+    assert "missing-document:police_report" in flags.stdout
+    case = _cw("suggest", "case", case_id, "--db", url, "--case-type", "insurance_claim")
+    assert "missing-document:police_report" in case.stdout
+    before = len(_events(url, case_id))
+    result = _cw("suggest", "accept", case_id, "--db", url, "--finding", "missing-document:police_report",
+                 "--actor", "ann")
+    assert result.exit_code == 0, result.output
+    assert "request document: police report" in result.stdout
+    added = _events(url, case_id)[before:]
+    assert added[0].type == "add_task" and added[-1].type == "suggestion_accepted"
+    assert [e.seq for e in added] == list(range(before + 1, before + 1 + len(added)))
+    assert added[-1].payload["suggestion"]["id"] == "missing-document:police_report" and added[-1].reason is None
+    assert "Request police report" in _open_tasks(url, case_id)
+    rows = {row["subject"]: row for row in _feedback(url)}
+    assert rows["missing-document:police_report"]["accepted"] == 1
+    _assert_audit_ok(url)
+
+
+def test_a_dismissal_is_recorded_with_its_reason_and_the_finding_is_not_offered_again(
+    claim: tuple[str, str], model: tuple[Path, str]
+) -> None:
+    url, case_id = claim
+    path, version = model
+    assert _cw("suggest", "refresh", "--db", url, "--case-type", "insurance_claim").exit_code == 0
+    before = len(_events(url, case_id))
+    result = _cw("suggest", "dismiss", case_id, "--db", url, "--case-type", "insurance_claim", "--as", "ann",
+                 "--finding", "missing-document:police_report", "--reason", "sent by post")
+    assert result.exit_code == 0, result.output
+    (record,) = _events(url, case_id)[before:]
+    assert record.type == "suggestion_dismissed" and record.reason == "sent by post" and record.actor == "ann"
+    assert not any(name.startswith("Request") for name in _open_tasks(url, case_id))  # nothing else changed
+    shown = _cw("suggest", "case", case_id, "--db", url, "--case-type", "insurance_claim")
+    assert "missing-document:police_report" not in shown.stdout and "missing-document:claim_form" in shown.stdout
+    # The stored findings were judged again with the decision: `suggest flags` no longer lists it either.
+    flags = _cw("suggest", "flags", "--db", url, "--case", case_id)
+    assert "missing-document:police_report" not in flags.stdout and "missing-document:claim_form" in flags.stdout
+    again = _cw("suggest", "dismiss", case_id, "--db", url, "--case-type", "insurance_claim", "--as", "bob",
+                "--finding", "missing-document:police_report", "--reason", "still by post")
+    assert again.exit_code == 2 and again.output.startswith("error: no finding 'missing-document:police_report' is "
+                                                            "offered on case")
+    # A next-best action is dismissed under its model's version.
+    nba = _cw("suggest", "dismiss", case_id, "--db", url, "--model", str(path), "--activity", "Assess damage",
+              "--as", "ann", "--reason", "waiting for the workshop")
+    assert nba.exit_code == 0, nba.output
+    assert len(_events(url, case_id)) == before + 2
+    rows = {row["subject"]: row for row in _feedback(url)}
+    police = rows["missing-document:police_report"]
+    assert police["dismissed"] == 1 and police["dismiss_reasons"] == [{"reason": "sent by post", "count": 1}]
+    assert rows["next-best action"]["model_version"] == version and rows["next-best action"]["dismissed"] == 1
+    _assert_audit_ok(url)
+
+
+def test_errors_are_one_line_and_write_nothing(claim: tuple[str, str], model: tuple[Path, str]) -> None:
+    url, case_id = claim
+    path, _ = model
+    finding = ["--finding", "missing-document:police_report", "--case-type", "insurance_claim"]
+    activity = ["--activity", "Assess damage", "--model", str(path)]
+    wrong = {
+        "no case nope": ["accept", "nope", *finding, "--as", "ann"],
+        "no finding 'rule:nothing' is offered": ["accept", case_id, "--finding", "rule:nothing",
+                                                 "--case-type", "insurance_claim", "--as", "ann"],
+        "'Pay' is not a next best action": ["accept", case_id, "--activity", "Pay", "--model", str(path),
+                                            "--as", "ann"],
+        "a dismissal needs a reason": ["dismiss", case_id, *finding, "--as", "ann", "--reason", "  "],
+        "Missing option '--reason'": ["dismiss", case_id, *finding, "--as", "ann"],
+        "Missing option '--as'": ["accept", case_id, *finding],
+        "--as needs the name": ["accept", case_id, *finding, "--as", " "],
+        "name the suggestion": ["accept", case_id, *finding, *activity, "--as", "ann"],
+        "--activity needs --model": ["accept", case_id, "--activity", "Assess damage", "--as", "ann"],
+        "no stored finding of case": ["accept", case_id, "--finding", "missing-document:police_report",
+                                      "--as", "ann"],
+    }
+    before = len(_events(url, case_id))
+
+    def refused(args: list[str], expected: str) -> None:
+        result = _cw("suggest", *args, "--db", url)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output.startswith("error: ") and result.output.count("\n") == 1, result.output
+        assert expected in result.output, result.output
+        assert len(_events(url, case_id)) == before
+
+    for expected, args in wrong.items():
+        refused(args, expected)
+    # The case moved on since the suggestion was shown: Assess damage was done, and a claimant was filled in.
+    with Store.open(url) as store, CaseService(store, clock=lambda: NOW) as service:
+        service.execute(case_id, commands.CompleteItem(item="Assess damage", actor="ann"))
+        service.execute(case_id, commands.SetVariables(variables={"claimant": "Ann Smith"}, actor="ann"))
+    before = len(_events(url, case_id))
+    refused(["accept", case_id, *activity, "--as", "ann"], "'Assess damage' is not a next best action for case")
+    refused(["accept", case_id, "--finding", "missing-field:claimant", "--case-type", "insurance_claim", "--as",
+             "ann"], "no finding 'missing-field:claimant' is offered")
+    # An ended case takes no decision, accepted or dismissed.
+    with Store.open(url) as store, CaseService(store, clock=lambda: NOW) as service:
+        service.execute(case_id, commands.TerminateCase(actor="ann", reason="withdrawn"))
+    before = len(_events(url, case_id))
+    refused(["accept", case_id, *finding, "--as", "ann"], f"case {case_id} is terminated")
+    refused(["dismiss", case_id, *finding, "--as", "ann", "--reason", "x"], "it takes no more decisions")
+    _assert_audit_ok(url)
