@@ -108,8 +108,9 @@ def bench_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print every suite's figures as one JSON object")] = False,
     quick: Annotated[bool, typer.Option("--quick", help="a short run with smaller sizes")] = False,
 ) -> None:
-    """Benchmark the engine (against SpiffWorkflow), the store, the inbox queries and one large case. Not part of the
-    test suite."""
+    """Benchmark the engine, the store, the inbox queries and one large case (not part of the tests).
+
+    The engine and the store are measured beside SpiffWorkflow and raw SQLite commits."""
     wanted = list(suites or [])
     unknown = [s for s in wanted if s not in SUITES]
     if unknown:
