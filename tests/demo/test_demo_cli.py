@@ -16,7 +16,7 @@ def test_the_stored_demo_ends_with_commands_that_look_at_its_case_in_its_databas
     lines = result.stdout.splitlines()
     (stored,) = [line for line in lines if line.startswith("case ") and " is stored in " in line]
     case_id = stored.split()[1]
-    tail = lines[lines.index("look at it with:") + 1:]
+    tail = lines[lines.index("look at it with:") + 1:lines.index("work on the open claims with:")]
     assert tail == [
         f"  casework audit verify --db {db}",
         f"  casework audit state-at {case_id} --seq 10 --db {db}",

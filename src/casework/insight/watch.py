@@ -23,6 +23,7 @@ from casework.insight.flags import assess
 from casework.insight.rules import FEEDBACK_EVENTS, Finding, dismissed_findings
 
 if TYPE_CHECKING:
+    from casework.insight.advisor import PathProbability, RemainingSeconds
     from casework.insight.modelfile import InsightModel
     from casework.service import CaseService
     from casework.store import Store
@@ -40,8 +41,6 @@ class FindingsWatcher:
         zone: tzinfo = UTC,
     ) -> None:
         """`zone`: the organisation's (`CASEWORK_TIMEZONE`), whose clock the model reads the cases' steps in."""
-        from casework.insight.advisor import PathProbability, RemainingSeconds
-
         self.service = service
         self.case_types: dict[str, CaseType] = {}
         for kind in case_types:
@@ -49,8 +48,14 @@ class FindingsWatcher:
             if other is not kind:
                 raise ValueError(f"case types {other.key!r} and {kind.key!r} both describe {kind.definition!r}")
         self.model = model
-        self._path = PathProbability(model.next_action, model.version) if model is not None else None
-        self._remaining = RemainingSeconds(model.remaining_time, zone, model.version) if model is not None else None
+        self._path: PathProbability | None = None
+        self._remaining: RemainingSeconds | None = None
+        if model is not None:
+            # Only with a model: the advisor loads LightGBM, a second or more that case types alone do not need.
+            from casework.insight.advisor import PathProbability, RemainingSeconds
+
+            self._path = PathProbability(model.next_action, model.version)
+            self._remaining = RemainingSeconds(model.remaining_time, zone, model.version)
 
     def attach(self) -> FindingsWatcher:
         """Judge each case again whenever the service changes it."""
