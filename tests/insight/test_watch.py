@@ -225,3 +225,14 @@ def test_suggest_flags_shows_since_when_on_the_organisations_clock(watched, db_u
     assert "2026-03-01 09:00 UTC" in utc.stdout
     unknown = runner.invoke(app, args, env={"CASEWORK_TIMEZONE": "Mars/Olympus"})
     assert unknown.exit_code != 0 and "Mars/Olympus" in unknown.output
+
+
+def test_a_watcher_without_a_model_does_not_load_the_model_libraries() -> None:
+    # `casework demo` judges its open claims with a case type alone: LightGBM's import is a second it does not need.
+    import subprocess
+    import sys
+
+    code = ("import sys; from casework.insight.watch import FindingsWatcher; "
+            "FindingsWatcher(None, []); print('lightgbm' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
