@@ -28,6 +28,7 @@ from typing import Any
 
 import lightgbm as lgb
 
+from casework.display import quoted
 from casework.durable import new_file_beside
 from casework.insight.eventlog import Case
 from casework.insight.nba import NBAParams, NextActionModel
@@ -105,7 +106,10 @@ class InsightModel:
             raise ModelFileError(f"{path}: cannot read a model file: {exc}") from exc
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             found = document.get("format") if isinstance(document, dict) else type(document).__name__
-            raise ModelFileError(f"{path}: not a casework insight model file (format {found!r})")
+            # quoted from the file, which may hold anything there: its start, or what kind of value it is
+            shown = quoted(found) if isinstance(found, str) else repr(found)
+            shown = shown if len(shown) <= 200 else f"a {type(found).__name__}"
+            raise ModelFileError(f"{path}: not a casework insight model file (format {shown})")
         if DIGEST in document and document[DIGEST] != content_digest(document):
             raise ModelFileError(f"{path}: a damaged model file (its content does not match its SHA-256 digest)")
         try:
