@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from casework.display import plain, shown
+from casework.display import plain, quoted, shown
 
 
 def test_control_and_bidirectional_characters_are_shown_as_escapes() -> None:
@@ -13,3 +13,10 @@ def test_control_and_bidirectional_characters_are_shown_as_escapes() -> None:
 
 def test_a_cell_is_never_read_as_markup() -> None:
     assert plain("Pay [/bold] [red]now").plain == "Pay [/bold] [red]now"
+
+
+def test_quoted_cuts_a_long_value_to_its_start_and_says_how_long_it_was() -> None:
+    assert quoted("yesterday") == "'yesterday'"
+    assert quoted("z" * 80) == repr("z" * 80)
+    assert quoted("z" * 81) == f"{'z' * 80!r}... (81 characters)"
+    assert quoted("ab'c" * 10, limit=3) == "\"ab'\"... (40 characters)"

@@ -19,6 +19,17 @@ def shown(text: str) -> str:
     return _UNSAFE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
+# An error that quotes what someone gave (a log's field of up to 128 KB, an option's value) quotes its start.
+QUOTED = 80
+
+
+def quoted(text: str, limit: int = QUOTED) -> str:
+    """`text` as `repr` quotes it in an error message, cut to its first `limit` characters, saying how long it is."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text):,} characters)"
+
+
 def plain(value: object) -> Text:
     """A table cell or title from stored data: printed literally by rich (a name holding `[/bold]` is not markup,
     which failed the whole listing), control characters escaped."""

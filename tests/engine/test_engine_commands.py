@@ -455,3 +455,79 @@ def test_case_data_up_to_the_size_bound_is_kept() -> None:
     state = _started(claim)
     execute(claim, state, commands.SetVariables(variables={"notes": "n" * 1_000_000, "ok": [1] * 999_999}), NOW)
     assert len(state.variables["notes"]) == 1_000_000 and len(state.variables["ok"]) == 999_999
+
+
+_SUGGESTION = {"activity": "Site visit", "reason": "70% of similar cases"}
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        # the actor and reason are written on every event the command produces
+        (commands.CompleteItem(item="Review claim", reason="r" * 4_001),
+         "CompleteItem.reason is 4,001 characters long; at most 4,000 are allowed"),
+        (commands.CompleteItem(item="Review claim", actor="a" * 201),
+         "CompleteItem.actor is 201 characters long; at most 200 are allowed"),
+        (commands.CompleteItem(item="Review claim" * 1_000),
+         "CompleteItem.item is 12,000 characters long; at most 500"),
+        (commands.AddItem(kind="humanTask", name="n" * 501), "AddItem.name is 501 characters long; at most 500"),
+        (commands.AddItem(kind="humanTask", name="Call", stage="s" * 501), "AddItem.stage is 501 characters long"),
+        (commands.AddItem(kind="humanTask", name="Call", description="d" * 4_001),
+         "AddItem.description is 4,001 characters long; at most 4,000"),
+        (commands.AddItem(kind="humanTask", name="Call", due="P" + "1" * 200 + "D"), "AddItem.due is 202 characters"),
+        (commands.AddItem(kind="humanTask", name="Call", assignee="x" * 201), "AddItem.assignee is 201 characters"),
+        (commands.AddItem(kind="humanTask", name="Call", candidate_groups=("clerks", "g" * 201)),
+         "AddItem.candidate_groups: entry 2 is 201 characters long; at most 200 are allowed"),
+        (commands.AddItem(kind="humanTask", name="Call", candidate_users=tuple(f"u{i}" for i in range(1_001))),
+         "AddItem.candidate_users has 1,001 entries; at most 1,000 are allowed"),
+        (commands.AddItem(kind="humanTask", name="Call", after=("Review claim",) * 1_001),
+         "AddItem.after has 1,001 entries"),
+        (commands.AddDependency(item="Decide claim", after=("a" * 501,)), "AddDependency.after: entry 1 is 501"),
+        (commands.AddParticipant(user="u" * 201, role="adjuster"), "AddParticipant.user is 201 characters long"),
+        (commands.AddParticipant(user="sam", role="r" * 201), "AddParticipant.role is 201 characters long"),
+        (commands.RemoveParticipant(user="u" * 201), "RemoveParticipant.user is 201 characters long"),
+        (commands.Reassign(item="Review claim", to="x" * 201), "Reassign.to is 201 characters long"),
+        (commands.SetDue(item=None, due="2026-04-01T00:00:00Z" + " " * 200), "SetDue.due is 220 characters long"),
+        (commands.SetVariables(variables={}, remove=("v" * 501,)), "SetVariables.remove: entry 1 is 501 characters"),
+        (commands.SetVariables(variables={"v" * 501: 1}), "a variable name is 501 characters long; at most 500"),
+        (commands.AttachDocument(name="d" * 501, sha256="0" * 64, size=1, media_type="text/plain", document_id="d1"),
+         "AttachDocument.name is 501 characters long"),
+        (commands.AttachDocument(name="scan", sha256="0" * 64, size=1, media_type="t" * 201, document_id="d1"),
+         "AttachDocument.media_type is 201 characters long"),
+        (commands.RecordFeedback(suggestion=_SUGGESTION, accepted=True, model_version="m" * 201),
+         "RecordFeedback.model_version is 201 characters long"),
+        # each decision keeps the suggestion whole: far less than case data may hold
+        (commands.RecordFeedback(suggestion=_SUGGESTION | {"note": "n" * 20_000}, accepted=False),
+         "suggestion: more than 20,000 characters of data"),
+        (commands.Together(commands=(commands.AddParticipant(user="sam", role="adjuster", reason="r" * 5_000),)),
+         "part 1 of 1 (AddParticipant) was rejected, so none was done: AddParticipant.reason is 5,000 characters"),
+    ],
+)
+def test_a_command_with_more_text_than_its_field_holds_is_rejected_and_changes_nothing(
+    command: commands.Command, message: str
+) -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim)
+    before = state.to_dict()
+    with pytest.raises(CommandRejected, match=re.escape(message)) as caught:
+        execute(claim, state, command, NOW)
+    assert state.to_dict() == before
+    assert len(str(caught.value)) < 200 and "\n" not in str(caught.value)  # the value itself is never quoted
+
+
+def test_text_up_to_the_bounds_is_kept_whole() -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim)
+    events = execute(claim, state, commands.AddItem(
+        kind="humanTask", name="n" * 500, reason="r" * 4_000, actor="a" * 200, description="d" * 4_000,
+        assignee="o" * 200, candidate_groups=tuple(f"g{i}" for i in range(1_000)),
+        after=("Review claim",)), NOW)
+    assert {(e.actor, e.reason) for e in events} == {("a" * 200, "r" * 4_000)}
+    added = next(i for i in state.items.values() if i.name == "n" * 500)
+    execute(claim, state, commands.AddParticipant(user="u" * 200, role="r" * 200, actor="a" * 200), NOW)
+    assert state.participants["u" * 200] == ["r" * 200]
+    # the object counts one, its keys and strings their length
+    note = "n" * (20_000 - 1 - len("activity") - len("Site visit") - len("note"))
+    suggestion = {"activity": "Site visit", "note": note}
+    execute(claim, state, commands.RecordFeedback(suggestion=suggestion, accepted=True, model_version="m" * 200), NOW)
+    assert state.items[added.id].name == "n" * 500

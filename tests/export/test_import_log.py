@@ -371,3 +371,14 @@ def test_rows_repeated_exactly_are_imported_as_given_and_counted_on_stderr(db_ur
         case_id = store.case_id_for_business_key("twice:A")
         assert case_id is not None
         assert [e.payload["activity"] for e in store.events(case_id)[1:]] == ["Register"] * 3 + ["Close"] * 2
+
+
+def test_a_long_bad_timestamp_is_quoted_by_its_start(db_url: str, tmp_path: Path) -> None:
+    # a field may hold 128 KB: the error quotes enough to find it, and says how long it is
+    log = tmp_path / "times.csv"
+    log.write_text(f"case_id,activity,timestamp\nOK,x,2020-01-01T00:00:00\nA,x,{'9' * 100_000}\n")
+    with Store.open(db_url) as store:
+        with pytest.raises(LogImportError) as caught:
+            import_log(store, log, "intake")
+        assert str(caught.value) == f"line 3: timestamp {'9' * 80!r}... (100,000 characters) is not ISO-8601"
+        assert store.counts() == (0, 0)

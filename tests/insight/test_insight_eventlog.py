@@ -157,3 +157,11 @@ def test_a_file_that_is_not_a_log_says_so(tmp_path: Path) -> None:
     for path in (broken, latin):
         with pytest.raises(LogFormatError, match="not a UTF-8 CSV event log"):
             read_log(path)
+
+
+def test_a_long_bad_timestamp_is_quoted_by_its_start(tmp_path: Path) -> None:
+    rows = [("c1", "A", "2020-01-01T00:00:00", "ann"), ("c1", "B", "x" * 100_000, "")]
+    path = write_log(tmp_path / "bad.csv.gz", rows)
+    with pytest.raises(LogFormatError) as caught:
+        read_log(path)
+    assert str(caught.value) == f"{path}: line 3: timestamp {'x' * 80!r}... (100,000 characters) is not ISO-8601"

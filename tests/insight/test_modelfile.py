@@ -171,3 +171,18 @@ def test_saving_does_not_write_through_a_link_planted_beside_the_target(saved: P
     assert victim.read_text() == "mine\n"
     assert InsightModel.load(shared / "model.json.gz").version == "v1"
     assert sorted(p.name for p in shared.iterdir()) == [".model.json.gz.partial", "model.json.gz"]
+
+
+def test_a_file_that_decompresses_past_the_bound_is_refused_before_it_is_held(tmp_path: Path) -> None:
+    # 257 MiB of JSON whitespace in a file of a quarter of a megabyte: read whole, it was held in memory (and a
+    # bomb of a few gigabytes exhausted it) before the parser found nothing in it
+    path = tmp_path / "bomb.json.gz"
+    block = b" " * (1 << 20)
+    with gzip.open(path, "wb", compresslevel=1) as handle:
+        for _ in range(257):
+            handle.write(block)
+    assert path.stat().st_size < 2 << 20
+    with pytest.raises(ModelFileError) as info:
+        InsightModel.load(path)
+    assert str(info.value) == f"{path}: more than 256 MiB once decompressed (a model file holds far less)"
+

@@ -171,3 +171,10 @@ def test_names_are_printed_literally_with_control_characters_escaped(db_url: str
     assert result.exit_code == 0, result.output
     assert "Pay [/bold] [red]now\\x1b[2J" in result.output and "invoice\\u202egnp.exe" in result.output
     assert "\x1b" not in result.output and "\u202e" not in result.output
+
+
+def test_a_long_bad_option_value_is_quoted_by_its_start(filled: str) -> None:
+    for option in ("--due-before", "--state"):
+        result = CliRunner().invoke(app, ["tasks", "--db", filled, option, "y" * 50_000], env={"COLUMNS": "200"})
+        assert result.exit_code == 2 and "(50,000 characters)" in result.output, result.output
+        assert "y" * 81 not in result.output.replace("\n", "").replace(" ", "").replace("│", "")

@@ -405,7 +405,8 @@ def _feedback(run: Run, cmd: c.RecordFeedback) -> None:
     # and is named by its id. Either way the person's decision about it must be recordable.
     if not isinstance(cmd.suggestion, dict) or not (cmd.suggestion.get("activity") or cmd.suggestion.get("id")):
         raise CommandRejected("feedback needs the suggestion it is about (with its activity, or a flag's id)")
-    check_json_data("suggestion", cmd.suggestion)
+    # Bounded well below case data: a suggestion names an activity and says why, and each decision keeps it whole.
+    check_json_data("suggestion", cmd.suggestion, c.MAX_SUGGESTION, "")
     kind = "suggestion_accepted" if cmd.accepted else "suggestion_dismissed"
     run.emit(kind, {"suggestion": cmd.suggestion, "model_version": cmd.model_version})
 

@@ -258,21 +258,65 @@ _CHECKS: dict[Any, tuple[_Check, str]] = {
 }
 
 
-_FIELD_CHECKS: dict[type[Command], tuple[tuple[str, _Check, str], ...]] = {}
+# -- how much text a command may carry -----------------------------------------------------------------------------
+# The actor and reason are written on every event a command produces, and names, people and payloads into events,
+# snapshots and the case's memory: unbounded, one careless or hostile caller could bloat the audit log for good or
+# exhaust memory. The store's columns hold names of 500 characters and people, roles and media types of 200 (see
+# `casework.store.storable`); the engine bounds the same fields the same way, and what the store keeps as unbounded
+# text here.
+MAX_TEXT = 4_000  # free text a person writes: a reason, an added item's description
+MAX_NAME = 500  # names of items (and the references that name them), documents and variables
+MAX_WORD = 200  # every other text field: actors, people, roles, groups, media types, ids, versions, due times
+MAX_ENTRIES = 1_000  # entries of a list field (the items an added item waits for, its candidates, variables removed)
+MAX_SUGGESTION = 20_000  # the data of a suggestion that feedback records, counted as `core.check_json_data` does
+
+_TEXT_LIMITS = {"reason": MAX_TEXT, "description": MAX_TEXT, "name": MAX_NAME, "item": MAX_NAME,
+                "stage": MAX_NAME, "after": MAX_NAME, "remove": MAX_NAME}
 
 
-def _field_checks(cls: type[Command]) -> tuple[tuple[str, _Check, str], ...]:
+def text_limit(field_name: str) -> int:
+    """The most characters field `field_name` of a command (or each entry of a list field) may hold."""
+    return _TEXT_LIMITS.get(field_name, MAX_WORD)
+
+
+_FieldCheck = tuple[str, _Check, str, int | None, bool]  # name, type check, type named, text limit, is a list
+
+
+_FIELD_CHECKS: dict[type[Command], tuple[_FieldCheck, ...]] = {}
+
+
+def _field_checks(cls: type[Command]) -> tuple[_FieldCheck, ...]:
     checks = _FIELD_CHECKS.get(cls)
     if checks is None:
         hints = typing.get_type_hints(cls)
-        checks = tuple((f.name, *_CHECKS[hints[f.name]]) for f in dataclasses.fields(cls) if hints[f.name] in _CHECKS)
+        found: list[_FieldCheck] = []
+        for f in dataclasses.fields(cls):
+            hint = hints[f.name]
+            if hint in _CHECKS:
+                texts = hint in (str, str | None, tuple[str, ...])
+                found.append((f.name, *_CHECKS[hint], text_limit(f.name) if texts else None, hint == tuple[str, ...]))
+        checks = tuple(found)
         _FIELD_CHECKS[cls] = checks
     return checks
 
 
 def check_fields(command: Command) -> None:
-    """`CommandRejected` naming the first field whose value is not of the field's type."""
-    for name, check, what in _field_checks(type(command)):
+    """`CommandRejected` naming the first field whose value is not of the field's type, or holds more text (or
+    entries) than `text_limit` (or `MAX_ENTRIES`) allows; the message never quotes the value."""
+    for name, check, what, limit, is_list in _field_checks(type(command)):
         value = getattr(command, name)
         if not check(value):
             raise CommandRejected(f"{type(command).__name__}.{name} must be {what}, not {type(value).__name__}")
+        if limit is None or value is None:
+            continue
+        label = f"{type(command).__name__}.{name}"
+        if not is_list:
+            if len(value) > limit:
+                raise CommandRejected(f"{label} is {len(value):,} characters long; at most {limit:,} are allowed")
+            continue
+        if len(value) > MAX_ENTRIES:
+            raise CommandRejected(f"{label} has {len(value):,} entries; at most {MAX_ENTRIES:,} are allowed")
+        for number, entry in enumerate(value, start=1):
+            if len(entry) > limit:
+                raise CommandRejected(f"{label}: entry {number} is {len(entry):,} characters long; at most "
+                                      f"{limit:,} are allowed")

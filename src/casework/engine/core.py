@@ -353,6 +353,9 @@ def check_variables(variables: dict[str, Any]) -> dict[str, Any]:
     A copy, because the state keeps what it is given: a caller that changed its list after the command would change
     the case's state behind the log's back (and make the next such command look like a no-op)."""
     for name, value in variables.items():
+        if isinstance(name, str) and len(name) > c.MAX_NAME:
+            raise CommandRejected(f"a variable name is {len(name):,} characters long; at most {c.MAX_NAME:,} are "
+                                  "allowed")
         if not isinstance(name, str) or not name.isidentifier():
             raise CommandRejected(f"variable name {name!r} is not an identifier")
         check_json_data(f"variable {name}", value)
@@ -372,8 +375,10 @@ def _json_copy(value: Any) -> Any:
 _Node = tuple[Any, int, "_Node | None", "str | int"]  # value, depth, the node it is in, its key or index there
 
 
-def check_json_data(label: str, value: Any) -> None:
-    """`CommandRejected`, naming where in `value`, unless it is JSON data (see `check_variables`)."""
+def check_json_data(label: str, value: Any, limit: int = MAX_DATA_SIZE,
+                    bulk: str = "; attach bulk content as a document instead") -> None:
+    """`CommandRejected`, naming where in `value`, unless it is JSON data (see `check_variables`) of at most `limit`
+    (`bulk` says what to do with more)."""
     # Iterative, so that a deeply nested value cannot exhaust the stack; paths are spelled out only for an error.
     stack: list[_Node] = [(value, 0, None, label)]
     size = 0
@@ -381,9 +386,8 @@ def check_json_data(label: str, value: Any) -> None:
         node = stack.pop()
         v, depth = node[0], node[1]
         size += len(v) if isinstance(v, str) else 1
-        if size > MAX_DATA_SIZE:
-            raise CommandRejected(f"{label}: more than {MAX_DATA_SIZE:,} characters of data; attach bulk content as "
-                                  "a document instead")
+        if size > limit:
+            raise CommandRejected(f"{label}: more than {limit:,} characters of data{bulk}")
         if v is None or isinstance(v, (str, bool)):
             continue
         if isinstance(v, int):

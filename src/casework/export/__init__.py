@@ -8,6 +8,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import TextIO
 
+from casework.display import quoted
 from casework.durable import fsync_directory, new_file_beside
 from casework.export.activities import activities
 from casework.export.csvlog import write_csv
@@ -66,7 +67,7 @@ def output_target(path: Path) -> tuple[Path, bool]:
 def export_to(store: Store, fmt: str, out: TextIO) -> tuple[int, int]:
     """Write the whole log in `fmt` to `out`; returns (traces or objects, events written)."""
     if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+        raise ValueError(f"unknown format {quoted(fmt)}: choose one of {', '.join(FORMATS)}")
     with closing(store.iter_events(order="case")) as events:
         acts = activities(events)
         if fmt == "xes":
@@ -80,7 +81,7 @@ def export(store: Store, fmt: str, path: Path) -> tuple[int, int]:
     """Write the whole log in `fmt` to `path` (atomically for a file: a failed export leaves no partial file; see
     `output_target`). Returns (traces or objects, events written)."""
     if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+        raise ValueError(f"unknown format {quoted(fmt)}: choose one of {', '.join(FORMATS)}")
     target, in_place = output_target(path)
     if in_place:
         # Appending: to a pipe or a terminal that is all writing is; to a file the shell opened for the descriptor,

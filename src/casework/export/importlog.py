@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from casework.audit.checkpoints import signing_key, write_checkpoint
 from casework.audit.hashing import GENESIS
+from casework.display import quoted
 from casework.logfile import LogHeaderError, find_columns, open_log_text, parse_time
 from casework.store import NewEvent, Store, storable
 from casework.store import schema as t
@@ -79,9 +80,10 @@ def _timestamps(value: str, line: int, zone: tzinfo) -> tuple[str, str]:
         at = given.astimezone(UTC).isoformat()
         return at, (at if stored == given else stored.astimezone(UTC).isoformat())
     except ValueError:
-        raise LogImportError(f"line {line}: timestamp {value!r} is not ISO-8601") from None
+        raise LogImportError(f"line {line}: timestamp {quoted(value)} is not ISO-8601") from None
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00, which is in year 0 in UTC
-        raise LogImportError(f"line {line}: timestamp {value!r} is out of range (years 1 to 9999 in UTC)") from None
+        raise LogImportError(f"line {line}: timestamp {quoted(value)} is out of range (years 1 to 9999 in UTC)"
+                             ) from None
 
 
 def _stem(path: Path) -> str:
@@ -125,7 +127,7 @@ def read_log(path: Path, name: str | None = None, zone: tzinfo = UTC) -> list[Lo
     case_id_limit = storable.BUSINESS_KEY - len(name) - 1  # the business key is "<name>:<case_id>"
     if case_id_limit < 1:
         raise LogImportError(
-            f"{path}: the name {name!r} is too long to name its cases by (at most {storable.BUSINESS_KEY - 2} "
+            f"{path}: the name {quoted(name)} is too long to name its cases by (at most {storable.BUSINESS_KEY - 2} "
             "characters)"
         )
     try:

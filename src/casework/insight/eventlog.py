@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from casework.display import quoted
 from casework.logfile import Columns, LogHeaderError, find_columns, open_log_text, parse_instant_and_clock, parse_time
 
 VARIANTS = ("noeoc", "eoc", "tax")
@@ -59,7 +60,7 @@ def read_rows(rows: Iterable[Sequence[str]], columns: Columns) -> list[Case]:
         try:
             moment, clock = parse_instant_and_clock(row[c_time])
         except ValueError:
-            raise LogFormatError(f"line {line}: timestamp {row[c_time]!r} is not ISO-8601") from None
+            raise LogFormatError(f"line {line}: timestamp {quoted(row[c_time])} is not ISO-8601") from None
         resource = row[c_resource] if c_resource is not None and len(row) > c_resource else ""
         # One string object per distinct name: a log repeats a few dozen names over millions of rows.
         activity = names.setdefault(row[c_activity], row[c_activity])

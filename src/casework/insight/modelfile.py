@@ -28,12 +28,17 @@ from typing import Any
 
 import lightgbm as lgb
 
+from casework.display import quoted
 from casework.durable import new_file_beside
 from casework.insight.eventlog import Case
 from casework.insight.nba import NBAParams, NextActionModel
 from casework.insight.remaining import RemainingParams, RemainingTimeModel
 
 FORMAT = "casework-insight-model/1"
+# The most a model file may hold once decompressed. A gzip file may decompress to a thousand times its size (a
+# "gzip bomb"), and the JSON is read into memory whole; bpic12's model, about 13,000 cases and 37 activities, is
+# 4.2 MB of JSON, so this leaves room for logs many times larger.
+MAX_MODEL_SIZE = 256 * 1024 * 1024
 DIGEST = "sha256"  # the key of the content digest; files written before it have none
 # what `NextActionModel.suggest` reads: the next step, and the next step or the end of the case
 SUGGESTED_VARIANTS = ("noeoc", "eoc")
@@ -94,13 +99,17 @@ class InsightModel:
     def load(cls, path: str | Path) -> InsightModel:
         """The model in `path`; `ModelFileError` saying why if the file is missing, unreadable or not a model."""
         try:
-            with gzip.open(Path(path), "rt", encoding="utf-8") as handle:
-                document = json.load(handle)
+            document = json.loads(_decompressed(Path(path), MAX_MODEL_SIZE).decode("utf-8"))
+        except ModelFileError:
+            raise
         except (OSError, EOFError, UnicodeDecodeError, ValueError) as exc:  # BadGzipFile is an OSError
             raise ModelFileError(f"{path}: cannot read a model file: {exc}") from exc
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             found = document.get("format") if isinstance(document, dict) else type(document).__name__
-            raise ModelFileError(f"{path}: not a casework insight model file (format {found!r})")
+            # quoted from the file, which may hold anything there: its start, or what kind of value it is
+            shown = quoted(found) if isinstance(found, str) else repr(found)
+            shown = shown if len(shown) <= 200 else f"a {type(found).__name__}"
+            raise ModelFileError(f"{path}: not a casework insight model file (format {shown})")
         if DIGEST in document and document[DIGEST] != content_digest(document):
             raise ModelFileError(f"{path}: a damaged model file (its content does not match its SHA-256 digest)")
         try:
@@ -139,6 +148,24 @@ class InsightModel:
         remaining = self.remaining_time
         if remaining.booster is not None:
             _check_booster("the remaining-time trees", remaining.booster, 1, remaining.encoding.n_plain)
+
+
+def _decompressed(path: Path, limit: int) -> bytes:
+    """The content of gzip file `path`; `ModelFileError` if it holds more than `limit` bytes. Counted as it is
+    decompressed before any of it is kept, so that a file far past the bound costs the time to decompress `limit`
+    bytes, not the memory to hold them."""
+    with gzip.open(path, "rb") as handle:
+        total = 0
+        while chunk := handle.read(1 << 20):
+            total += len(chunk)
+            if total > limit:
+                raise ModelFileError(f"{path}: more than {limit / (1 << 20):,.0f} MiB once decompressed (a model "
+                                     "file holds far less)")
+        handle.seek(0)
+        data = handle.read(limit + 1)
+    if len(data) > limit:  # the file grew between the two readings
+        raise ModelFileError(f"{path}: more than {limit / (1 << 20):,.0f} MiB once decompressed")
+    return data
 
 
 def _check_booster(what: str, booster: lgb.Booster, classes: int, features: int) -> None:

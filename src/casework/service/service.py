@@ -305,8 +305,8 @@ class CaseService:
         """Attach a document to a case as the next version of its name: the bytes go to the content-addressed
         blob store, and a `document_attached` event (name, version, SHA-256, size, who, why) joins the case's
         hash-chained log in the same transaction as the document's row. `NotFound` without the case,
-        `CommandRejected` if the case cannot take it (ended, suspended), `InvalidInput` (nothing recorded) for a
-        name, media type or actor the store cannot hold."""
+        `CommandRejected` if the case cannot take it (ended, suspended) or the actor or reason is longer than the
+        engine takes, `InvalidInput` (nothing recorded) for a name or media type the store cannot hold."""
         moment = _aware(now) if now is not None else self.clock()
         for value, what in ((name, "document name"), (media_type, "media type")):
             if not isinstance(value, str):

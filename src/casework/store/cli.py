@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from casework.display import quoted
 from casework.store import DEFAULT_DB, organisation_zone
 
 if TYPE_CHECKING:
@@ -176,7 +177,7 @@ def moment_option(option: str, text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO-8601 date or time", param_hint=option) from None
+        raise typer.BadParameter(f"{quoted(text)} is not an ISO-8601 date or time", param_hint=option) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=organisation_zone())
 
 
@@ -399,7 +400,7 @@ def _check_states(state: list[str]) -> None:
     states = sorted(OPEN | TERMINAL | {SKIPPED})
     unknown = [s for s in state if s not in states]
     if unknown:
-        raise typer.BadParameter(f"unknown state {unknown[0]!r}: choose from {', '.join(states)}",
+        raise typer.BadParameter(f"unknown state {quoted(unknown[0])}: choose from {', '.join(states)}",
                                  param_hint="'--state'")
 
 
