@@ -56,3 +56,19 @@ def test_the_command_line_never_prints_the_password(url: str, command: list[str]
     assert result.exit_code == 2
     assert result.output.startswith("error: ")
     assert "s3cret" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tasks", "postgresql://ann:s3cret@127.0.0.1/cases"],  # --db forgotten
+        ["tasks", "--state", "postgresql://ann:s3cret@127.0.0.1/cases"],  # given to another option
+        ["tasks", "--state", "host=h password=s3cret"],
+    ],
+)
+def test_a_usage_error_never_prints_the_password(args: list[str]) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ")
+    assert "s3cret" not in result.output
+    assert "***" in result.output

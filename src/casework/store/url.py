@@ -53,6 +53,15 @@ def redacted(url: str) -> str:
     return _SECRET_PARAMETER_RE.sub(r"\1***", parsed.render_as_string(hide_password=True))
 
 
+# A URL within a message: from its scheme to the next white space (a password cannot hold one unencoded).
+_URL_IN_TEXT_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:/+\S+")
+
+
+def redacted_in(message: str) -> str:
+    """`message` (a usage error that quotes what was typed, say) with the passwords of the URLs in it replaced."""
+    return _SECRET_KEYWORD_RE.sub(r"\1***", _URL_IN_TEXT_RE.sub(lambda m: _redacted_text(m.group()), message))
+
+
 def _redacted_text(url: str) -> str:
     """`url` that does not parse, with what may be a password replaced: the user info's password (after a scheme
     however mistyped: `postgres:/ann:pw@h`), and `password=` / `sslpassword=` as a query parameter or as a key of
