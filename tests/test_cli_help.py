@@ -79,3 +79,21 @@ def test_a_stub_never_shadows_a_command_of_its_name_that_is_built() -> None:
     register(built)
     assert runner.invoke(built, ["serve"]).stdout == "serving\n"
     assert runner.invoke(built, ["worker"]).exit_code == 2
+
+
+def test_a_stub_never_shadows_a_built_command_named_after_its_function() -> None:
+    from casework.unbuilt_cli import register
+
+    built = typer.Typer()
+
+    @built.command()
+    def serve() -> None:
+        typer.echo("serving")
+
+    @built.command()
+    def demo() -> None:
+        """Keeps `serve` a sub-command."""
+
+    register(built)
+    assert runner.invoke(built, ["serve"]).stdout == "serving\n"
+    assert runner.invoke(built, ["worker"]).exit_code == 2

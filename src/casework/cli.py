@@ -54,7 +54,10 @@ def _usage_error(exc: Exception) -> NoReturn:
     `error: ...`, and exit status 2. Typer's own rendering was a usage line, a hint and a framed box."""
     if type(exc).__name__ == "NoArgsIsHelpError":
         raise exc  # `casework` or `casework suggest` alone: the help, as asked (a UsageError since click 8.2)
-    message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+    from casework.store.url import redacted_in
+
+    # Click quotes what was typed: a database URL given without --db, or to another option, with its password.
+    message = redacted_in(" ".join(exc.format_message().split()))  # type: ignore[attr-defined]
     # Without its context (an option's missing value, found while parsing) the command is not known to name.
     ctx = getattr(exc, "ctx", None)
     hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""

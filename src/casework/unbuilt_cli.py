@@ -28,7 +28,11 @@ def _refuse(name: str) -> None:
 def register(app: typer.Typer) -> None:
     # Of two commands of one name, typer runs the one registered last: a stub must not shadow the real command
     # registered before it (a branch that builds `serve` merged before this table is updated).
-    taken = {command.name for command in app.registered_commands} | {group.name for group in app.registered_groups}
+    from typer.main import get_command_name
+
+    # A command registered without a name (`@app.command()`) is named after its function, as typer will name it.
+    taken = {command.name or (get_command_name(command.callback.__name__) if command.callback else None)
+             for command in app.registered_commands} | {group.name for group in app.registered_groups}
     for name in UNBUILT:
         if name in taken:
             continue

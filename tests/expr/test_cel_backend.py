@@ -182,3 +182,21 @@ def test_literal_lists_beside_a_comprehension_are_bounded() -> None:
     # commas in strings, calls and nested lists are not items of their own
     within = "items.exists(i, i.kind in ['a,b', 'c'] && size(i.tags) > 0)"
     assert compile_expression(within).evaluate_bool({"items": [{"kind": "c", "tags": [1]}]}) is True
+
+
+def test_a_comment_does_not_hide_a_comprehension_from_the_limits() -> None:
+    from casework.expr import compile_expression
+    from casework.expr.errors import ExpressionError
+
+    # CEL reads `//` to the end of the line as a comment: between the dot and `map`, or between `map` and its `(`,
+    # it hid the macro from the lexical counts, and three nested maps of 60-item lists ran for 9 s (more, unbounded)
+    nested = "true"
+    for level in range(3):
+        nested = f"[1,2,3].// why\nall(v{level}, {nested})"
+    with pytest.raises(ExpressionError, match="nested 3 deep"):
+        compile_expression(nested)
+    with pytest.raises(ExpressionError, match="nested 3 deep"):
+        compile_expression(nested.replace(".// why\nall(", ".all // why\n("))
+    # a comment still reads as one, and '//' inside a string is not one
+    assert compile_expression("[1, 2].all(x, x > 0) // every one\n&& s == 'a//b'").evaluate_bool({"s": "a//b"})
+    assert compile_expression("size(x) > 0 // unknown_name\n").variables == frozenset({"x"})

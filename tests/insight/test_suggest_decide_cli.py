@@ -225,3 +225,20 @@ def test_errors_are_one_line_and_write_nothing(claim: tuple[str, str], model: tu
     refused(["accept", case_id, *finding, "--as", "ann"], f"case {case_id} is terminated")
     refused(["dismiss", case_id, *finding, "--as", "ann", "--reason", "x"], "it takes no more decisions")
     _assert_audit_ok(url)
+
+
+def test_a_name_from_the_model_is_echoed_with_its_control_characters_escaped(
+    claim: tuple[str, str], tmp_path: Path
+) -> None:
+    url, case_id = claim
+    # A log's activity names are whoever wrote the log's: one holding an ESC sequence became a suggested task's name.
+    rows = [(case, "Approve\x1b[2J" if activity == "Approve" else activity, when, who)
+            for case, activity, when, who in timing_log(300)]
+    log = write_log(tmp_path / "claims.csv.gz", rows)
+    path = tmp_path / "model.json.gz"
+    trained = runner.invoke(app, ["suggest", "train", str(log), "--out", str(path), "--trained-at", "20260301"])
+    assert trained.exit_code == 0, trained.output
+    result = _cw("suggest", "accept", case_id, "--db", url, "--model", str(path), "--min-probability", "0",
+                 "--activity", "Approve\x1b[2J", "--as", "bob")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout and "add task: Approve\\x1b[2J" in result.stdout

@@ -189,6 +189,21 @@ def test_a_case_that_ends_leaves_no_findings_behind(watched) -> None:  # type: i
     assert service.store.findings(case_id=case_id) == []
 
 
+def test_refresh_removes_the_findings_an_earlier_casework_kept_on_an_ended_case(watched) -> None:  # type: ignore[no-untyped-def]
+    service, watcher, clock = watched
+    case_id = service.start_case("insuranceClaim", {"amount": 60000, "previousClaims": 4}, actor="ann").case_id
+    flags = [f.to_dict() for f in watcher.refresh(case_id) or []]
+    service.execute(case_id, commands.TerminateCase(actor="ann", reason="withdrawn"))
+    # As casework before 2026-12-07 stored them: its rules still judged a case that had ended.
+    ended = service.store.case(case_id)
+    assert ended is not None and ended.status == "terminated"
+    assert service.store.replace_findings(case_id, ended.version, flags, clock.now, case_type="insurance_claim")
+    assert service.store.findings(case_id=case_id)
+
+    assert watcher.refresh_open() == (0, 0)  # no open case to judge
+    assert service.store.findings(case_id=case_id) == []
+
+
 def test_a_dismissed_finding_is_not_offered_again_unless_it_gets_worse(watched) -> None:  # type: ignore[no-untyped-def]
     from casework.insight.rules import Flag, feedback_command
 

@@ -16,9 +16,10 @@ __all__ = ["db_url", "pg_url", "sqlite_url", "svc"]
 @pytest.fixture
 def svc(db_url: str, tmp_path: Path) -> Iterator[CaseService]:
     """A service on a fresh store of either database, its clock at T0, with the claim model deployed."""
+    model = claim_xml()  # before the store opens: without the shared corpus it skips, and the store was left open
     store = Store.open(db_url, audit_key=tmp_path / "audit.key", blob_dir=tmp_path / "blobs")
     service = CaseService(store, clock=lambda: T0)
-    service.deploy(claim_xml())
+    service.deploy(model)
     yield service
     service.close()
     store.close()

@@ -21,6 +21,12 @@ from casework.store.url import StoreURLError, parse_url, redacted
         ("postgresql://ann:s3c/ret@[::1/cases", "postgresql://ann:***@[::1/cases"),
         ("postgres ql://ann:s3cret@h/cases?password=s3cret", "postgres ql://ann:***@h/cases?password=***"),
         ("sqlite:///cases.db", "sqlite:///cases.db"),
+        # A password with an unencoded '@': SQLAlchemy parses it, taking the rest of the password for the host.
+        ("postgresql://ann:s3c@ret@db.example/cases", "postgresql://ann:***@db.example/cases"),
+        # A scheme mistyped with one slash, and libpq's key/value form (not a URL at all).
+        ("postgres:/ann:s3cret@h/cases", "postgres:/ann:***@h/cases"),
+        ("host=h password=s3cret dbname=cases", "host=h password=*** dbname=cases"),
+        ("host=h PASSWORD = 's3c ret' dbname=cases", "host=h PASSWORD = *** dbname=cases"),
     ],
 )
 def test_a_url_is_shown_without_its_passwords(url: str, shown: str) -> None:
@@ -40,6 +46,8 @@ def test_a_url_that_does_not_parse_is_refused_without_its_password() -> None:
         "postgresql://ann@127.0.0.1:1/cases?password=s3cret",
         "postgresql://ann:s3cret@127.0.0.1:notaport/cases",
         "postgresql://ann:s3cret@[::1/cases",
+        "postgres:/ann:s3cret@127.0.0.1/cases",
+        "host=127.0.0.1 password=s3cret dbname=cases",
     ],
 )
 @pytest.mark.parametrize("command", [["tasks"], ["audit", "verify"], ["demo"]])
@@ -48,3 +56,19 @@ def test_the_command_line_never_prints_the_password(url: str, command: list[str]
     assert result.exit_code == 2
     assert result.output.startswith("error: ")
     assert "s3cret" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tasks", "postgresql://ann:s3cret@127.0.0.1/cases"],  # --db forgotten
+        ["tasks", "--state", "postgresql://ann:s3cret@127.0.0.1/cases"],  # given to another option
+        ["tasks", "--state", "host=h password=s3cret"],
+    ],
+)
+def test_a_usage_error_never_prints_the_password(args: list[str]) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ")
+    assert "s3cret" not in result.output
+    assert "***" in result.output

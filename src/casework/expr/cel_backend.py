@@ -9,7 +9,7 @@ the case variables makes evaluation raise :class:`EvaluationError` naming it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from casework.expr.errors import EvaluationError, ExpressionError, excerpt
@@ -28,9 +28,16 @@ _NOT_VARIABLES: Final = frozenset(
 )
 _TOKEN_RE: Final = re.compile(
     r"""(?P<string>[rRbB]{0,2}(?:'''.*?'''|\"\"\".*?\"\"\"|'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*"))"""
-    r"""|(?P<ident>[A-Za-z_][A-Za-z0-9_]*)|(?P<dot>\.)|(?P<other>\S)""",
+    # A comment runs to the end of its line; read as tokens, `L.// x` + newline + `map(...)` hid a macro from the
+    # counts below, and its comprehensions ran unbounded.
+    r"""|(?P<comment>//[^\n]*)|(?P<ident>[A-Za-z_][A-Za-z0-9_]*)|(?P<dot>\.)|(?P<other>\S)""",
     re.DOTALL,
 )
+
+
+def _tokens(source: str) -> Iterator[re.Match[str]]:
+    """The expression's tokens, without its comments."""
+    return (match for match in _TOKEN_RE.finditer(source) if match.lastgroup != "comment")
 # Comprehension macros iterate over a list; nested in each other they multiply, and seven levels of one small
 # literal list took 76 s and 1.5 GB. Conditions need one, seldom two.
 _MACROS: Final = frozenset({"all", "exists", "exists_one", "map", "filter"})
@@ -55,7 +62,7 @@ def cel_identifiers(source: str) -> frozenset[str]:
     """
     names: set[str] = set()
     after_dot = False
-    for match in _TOKEN_RE.finditer(source):
+    for match in _tokens(source):
         kind = match.lastgroup
         if (
             kind == "ident"
@@ -75,7 +82,7 @@ def _macro_nesting(source: str) -> tuple[int, int]:
     open_macros: list[int] = []  # the parenthesis depth at which each open macro's argument list began
     after_dot = False
     pending = False  # a macro name was just read: the next "(" opens its arguments
-    for match in _TOKEN_RE.finditer(source):
+    for match in _tokens(source):
         kind, text = match.lastgroup, match.group()
         if text == "(":
             depth += 1
@@ -96,7 +103,7 @@ def _literal_items(source: str) -> int:
     """How many items the list and map literals of the expression hold together, counted lexically."""
     total = 0
     open_brackets: list[list[int]] = []  # per open bracket: [is a list or map, commas seen, any item seen]
-    for match in _TOKEN_RE.finditer(source):
+    for match in _tokens(source):
         text = match.group()
         if text in ("[", "{", "("):
             if open_brackets:

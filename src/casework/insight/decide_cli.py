@@ -177,8 +177,12 @@ def _decide(
     first, last = result.version - len(result.events) + 1, result.version
     seqs = f"event {first}" if first == last else f"events {first}-{last}"
     what = "accepted" if accepted else "dismissed"
-    typer.echo(f"{what}: {label} on case {case_id} by {actor} ({seqs}: "
-               f"{', '.join(e.type for e in result.events)}" + (f"; model {version}" if version else "") + ")")
+    from casework.display import shown
+
+    # The label quotes names from the case and the model (a log's activity names): printed with their control
+    # characters escaped, as the tables print them, so that none reaches the terminal.
+    typer.echo(shown(f"{what}: {label} on case {case_id} by {actor} ({seqs}: "
+                     f"{', '.join(e.type for e in result.events)}" + (f"; model {version}" if version else "") + ")"))
 
 
 def _case_type(name: str) -> CaseType:

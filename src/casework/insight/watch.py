@@ -89,12 +89,18 @@ class FindingsWatcher:
         return findings
 
     def refresh_open(self, now: dt.datetime | None = None) -> tuple[int, int]:
-        """Judge every open case of the watched definitions again; returns (cases judged, findings stored)."""
+        """Judge every open case of the watched definitions again, and remove what is still stored for a case that
+        has ended; returns (open cases judged, findings stored)."""
         judged = found = 0
         store = self.service.store
-        for case_id in store.case_ids(status="active") + store.case_ids(status="suspended"):
+        open_ids = store.case_ids(status="active") + store.case_ids(status="suspended")
+        for case_id in open_ids:
             findings = self.refresh(case_id, now)
             if findings is not None:
                 judged += 1
                 found += len(findings)
+        # An ended case has no findings, but casework before 2026-12-07 kept a rule's flags on one it had judged as
+        # it ended; no change of the case will come to remove them, so they are judged (away) here.
+        for case_id in sorted({row.case_id for row in store.findings()} - set(open_ids)):
+            self.refresh(case_id, now)
         return judged, found

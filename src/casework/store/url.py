@@ -29,6 +29,10 @@ _URI_FORM = "sqlite:///file:path?uri=true, optionally with mode=ro|rw|rwc and im
 # only knows the password of the user-info part.
 _SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
 _SECRET_PARAMETER_RE = re.compile(r"(?i)([?&](?:ssl)?password=)[^&#]*")
+# libpq's key/value form: `password = 'it''s'` or `password=pw`, after the start or a space.
+_SECRET_KEYWORD_RE = re.compile(r"(?i)((?:^|\s)(?:ssl)?password\s*=\s*)(?:'(?:[^'\\]|\\.|'')*'?|\S*)")
+# A scheme as typed, with however many slashes (none, one, two).
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\- ]*:/*")
 
 
 def redacted(url: str) -> str:
@@ -38,6 +42,10 @@ def redacted(url: str) -> str:
         parsed = make_url(url)
     except Exception:
         return _redacted_text(url)
+    if parsed.host and "@" in parsed.host:
+        # SQLAlchemy split the user info at the first '@' of a password holding more: the rest of the password
+        # would be shown as part of the host.
+        return _redacted_text(url)
     secrets = [name for name in parsed.query if name.lower() in _SECRET_PARAMETERS]
     if parsed.password is None and not secrets:
         # Rendering encodes the whole URL again (a path's 'ä b' became '%C3%A4 b'): only one with a secret needs it.
@@ -45,16 +53,28 @@ def redacted(url: str) -> str:
     return _SECRET_PARAMETER_RE.sub(r"\1***", parsed.render_as_string(hide_password=True))
 
 
+# A URL within a message: from its scheme to the next white space (a password cannot hold one unencoded).
+_URL_IN_TEXT_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:/+\S+")
+
+
+def redacted_in(message: str) -> str:
+    """`message` (a usage error that quotes what was typed, say) with the passwords of the URLs in it replaced."""
+    return _SECRET_KEYWORD_RE.sub(r"\1***", _URL_IN_TEXT_RE.sub(lambda m: _redacted_text(m.group()), message))
+
+
 def _redacted_text(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
+    """`url` that does not parse, with what may be a password replaced: the user info's password (after a scheme
+    however mistyped: `postgres:/ann:pw@h`), and `password=` / `sslpassword=` as a query parameter or as a key of
+    libpq's key/value form (`host=h password=pw`), which is not a URL at all."""
+    scheme = _SCHEME_RE.match(url)
+    head, rest = (url[:scheme.end()], url[scheme.end():]) if scheme else ("", url)
     at = rest.rfind("@")  # the last one: a password may hold an unencoded '@' (or '/')
     if at >= 0:
         user, colon, _ = rest[:at].partition(":")
         if colon:
             rest = f"{user}:***{rest[at:]}"
-    return scheme + sep + _SECRET_PARAMETER_RE.sub(r"\1***", rest)
+    rest = _SECRET_PARAMETER_RE.sub(r"\1***", rest)
+    return head + _SECRET_KEYWORD_RE.sub(r"\1***", rest)
 
 
 def parse_url(url: str) -> URL:
