@@ -336,3 +336,21 @@ def test_a_cases_events_can_be_read_by_type(db_url: str) -> None:
         assert store.events(case_id, types=["no such type"]) == []
         assert store.events(case_id, types=[every[0].type], upto_seq=2) == [e for e in every[:2]
                                                                           if e.type == every[0].type]
+
+
+def test_a_hot_path_read_survives_a_pooled_connection_the_server_dropped(pg_url: str) -> None:
+    # A PostgreSQL restart (or an idle timeout) leaves the pool holding dead connections: the next case read must
+    # take a fresh one, not fail (it raised the driver's own OperationalError, once per pooled connection).
+    import psycopg
+
+    from casework.store.testing import postgres_base_url
+
+    with Store.open(pg_url) as store:
+        assert store.case_head("nope") is None  # a pooled connection now exists
+        fairy = store.engine.raw_connection()
+        pid = fairy.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+        fairy.close()
+        with psycopg.connect(postgres_base_url(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        assert store.case_head("nope") is None
+        assert store.latest_definition_version("nope") is None

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Select, func, insert, select, text
+from sqlalchemy.exc import DBAPIError
 
 from casework.store import default_db_url, migrate
 from casework.store import schema as t
@@ -198,17 +199,33 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin):
         """One row of a hot-path read, on a pooled driver connection. Not through SQLAlchemy's `Connection`: its
         construction, the BEGIN its first statement opens and the ROLLBACK its close sends cost a case start more
         than the read itself. The pool ends the driver's implicit read transaction (PostgreSQL) when the connection
-        goes back; on SQLite the statement runs in autocommit mode, a read transaction of its own."""
-        fairy = self.engine.raw_connection()
-        try:
-            cur = fairy.cursor()
+        goes back; on SQLite the statement runs in autocommit mode, a read transaction of its own.
+
+        A pooled connection the server dropped (a restart, an idle timeout) is thrown away and the read made once
+        more on a fresh one, as SQLAlchemy's own path recovers; other failures are raised as SQLAlchemy's errors, as
+        that path raises them (the driver's own went past the handlers that name a failure in one line)."""
+        dialect = self.engine.dialect
+        driver_error = dialect.loaded_dbapi.Error
+        for attempt in (1, 2):
+            fairy = self.engine.raw_connection()
             try:
-                cur.execute(sql, params)
-                return cur.fetchone()
+                cur = fairy.cursor()
+                try:
+                    cur.execute(sql, params)
+                    return cur.fetchone()
+                finally:
+                    cur.close()
+            except driver_error as exc:
+                gone = dialect.is_disconnect(exc, fairy.dbapi_connection, None)
+                if gone:
+                    fairy.invalidate(exc)
+                    if attempt == 1:
+                        continue
+                raise DBAPIError.instance(sql, params, exc, driver_error, connection_invalidated=gone,
+                                          dialect=dialect) from exc
             finally:
-                cur.close()
-        finally:
-            fairy.close()
+                fairy.close()
+        raise AssertionError("unreachable")  # the second attempt returns or raises
 
     def case_id_for_business_key(self, business_key: str) -> str | None:
         with self.read() as conn:
