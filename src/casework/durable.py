@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO, TypeVar
+
+T = TypeVar("T")
 
 
 def fsync_directory(folder: Path) -> None:
@@ -28,3 +32,25 @@ def new_file_beside(target: Path) -> tuple[Path, int]:
         except FileExistsError:
             continue
     raise FileExistsError(f"no unused name for a new file beside {target}")
+
+
+def replace_file(target: Path, write: Callable[[BinaryIO], T], mode: int | None = None) -> T:
+    """Write a new file beside `target` with `write`, make it durable, then move it over `target`, and return what
+    `write` returned. A reader sees the old file or the whole new one; after a crash the name holds one of them
+    whole (the bytes are fsynced before the rename, the folder after it: a rename made durable before the bytes left
+    an empty file under the name). `mode`: the new file's permissions (those of the file it replaces), set on the
+    open file rather than by a name someone could swap. `target` is written as given: resolve a link first to write
+    through it."""
+    tmp, fd = new_file_beside(target)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            result = write(out)
+            out.flush()
+            if mode is not None:
+                os.fchmod(out.fileno(), mode)
+            os.fsync(out.fileno())
+        tmp.replace(target)
+        fsync_directory(target.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return result

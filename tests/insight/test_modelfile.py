@@ -186,3 +186,19 @@ def test_a_file_that_decompresses_past_the_bound_is_refused_before_it_is_held(tm
         InsightModel.load(path)
     assert str(info.value) == f"{path}: more than 256 MiB once decompressed (a model file holds far less)"
 
+
+
+def test_saving_to_a_link_writes_the_file_it_names_and_keeps_its_permissions(saved: Path, tmp_path: Path) -> None:
+    # `--out current.json.gz` where current.json.gz links to the deployed version: the link is written through, as
+    # `export -o` and the shell's `>` do (it was replaced by a plain file, and the deployed model stayed old)
+    model = InsightModel.load(saved)
+    deployed = tmp_path / "models" / "v1.json.gz"
+    deployed.parent.mkdir()
+    deployed.write_bytes(b"old")
+    deployed.chmod(0o640)
+    link = tmp_path / "current.json.gz"
+    link.symlink_to(deployed)
+    model.save(link)
+    assert link.is_symlink() and InsightModel.load(deployed).version == "v1"
+    assert deployed.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in deployed.parent.iterdir()) == ["v1.json.gz"]  # nothing partial left

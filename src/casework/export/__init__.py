@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from contextlib import closing
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from casework.display import quoted
-from casework.durable import fsync_directory, new_file_beside
+from casework.durable import replace_file
 from casework.export.activities import activities
 from casework.export.csvlog import write_csv
 from casework.export.ocel import write_ocel
@@ -89,21 +90,16 @@ def export(store: Store, fmt: str, path: Path) -> tuple[int, int]:
         with target.open("a", encoding="utf-8", newline="") as out:
             return export_to(store, fmt, out)
     mode = _replaceable_mode(target)
-    tmp, fd = new_file_beside(target)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            counts = export_to(store, fmt, out)
-            # On disk before its name moves over the old file: a crash after the rename must not leave the target
-            # empty with the previous export gone.
+
+    def write(raw: BinaryIO) -> tuple[int, int]:
+        out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        try:
+            return export_to(store, fmt, out)
+        finally:
             out.flush()
-            if mode is not None:
-                os.fchmod(out.fileno(), mode)  # the file opened, not whatever its name may have become
-            os.fsync(out.fileno())
-        tmp.replace(target)
-        fsync_directory(target.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return counts
+            out.detach()  # `replace_file` makes the file durable and closes it
+
+    return replace_file(target, write, mode)
 
 
 def _replaceable_mode(target: Path) -> int | None:

@@ -21,15 +21,16 @@ import gzip
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import lightgbm as lgb
 
 from casework.display import quoted
-from casework.durable import new_file_beside
+from casework.durable import replace_file
 from casework.insight.eventlog import Case
 from casework.insight.nba import NBAParams, NextActionModel
 from casework.insight.remaining import RemainingParams, RemainingTimeModel
@@ -85,15 +86,20 @@ class InsightModel:
             "remaining_time": self.remaining_time.to_json(),
         }
         document[DIGEST] = content_digest(document)
-        # Written beside the target and renamed over it: an interrupted save leaves the previous model whole.
-        target = Path(path)
-        partial, fd = new_file_beside(target)
+        # Written beside the target and moved over it, durably: an interrupted save (or a crash after it) leaves the
+        # previous model whole. A link is written through, as `export -o` and the shell's `>` do, not replaced by a
+        # file; the file it names keeps its permissions.
+        target = Path(os.path.realpath(path))
         try:
-            with os.fdopen(fd, "wb") as raw, gzip.open(raw, "wt", encoding="utf-8") as handle:
+            mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+        except FileNotFoundError:
+            mode = None
+
+        def write(raw: BinaryIO) -> None:
+            with gzip.open(raw, "wt", encoding="utf-8") as handle:  # closing it leaves `raw` open
                 json.dump(document, handle, separators=(",", ":"))
-            partial.replace(target)
-        finally:
-            partial.unlink(missing_ok=True)
+
+        replace_file(target, write, mode)
 
     @classmethod
     def load(cls, path: str | Path) -> InsightModel:
