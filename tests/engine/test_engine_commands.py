@@ -114,6 +114,9 @@ def _nested(depth: int) -> list[object]:
         ({"rows": [{"note": "y" * 1000}] * 1000}, "variable rows: more than 1,000,000 characters of data"),
         ({"ids": list(range(1_000_001))}, "variable ids: more than 1,000,000 characters of data"),
         ({"index": {f"k{i:07d}": 0 for i in range(130_000)}}, "variable index: more than 1,000,000 characters"),
+        # the bound is on what one command sets together: fifty variables of 30,000 characters are 1.5 million
+        ({f"part{i:02d}": "z" * 30_000 for i in range(50)},
+         "variable part33: more than 10,000 characters of data beside the rest this command sets"),
     ],
 )
 def test_case_data_that_is_not_json_or_too_large_is_rejected_and_changes_nothing(variables: dict[str, object],
@@ -453,8 +456,10 @@ def test_a_sentry_still_waiting_keeps_its_memory_across_commands() -> None:
 def test_case_data_up_to_the_size_bound_is_kept() -> None:
     claim = _load("claim.cmmn")
     state = _started(claim)
-    execute(claim, state, commands.SetVariables(variables={"notes": "n" * 1_000_000, "ok": [1] * 999_999}), NOW)
-    assert len(state.variables["notes"]) == 1_000_000 and len(state.variables["ok"]) == 999_999
+    execute(claim, state, commands.SetVariables(variables={"notes": "n" * 600_000, "ok": [1] * 399_999}), NOW)
+    execute(claim, state, commands.SetVariables(variables={"more": "m" * 1_000_000}), NOW)  # each command its own
+    assert len(state.variables["notes"]) == 600_000 and len(state.variables["ok"]) == 399_999
+    assert len(state.variables["more"]) == 1_000_000
 
 
 _SUGGESTION = {"activity": "Site visit", "reason": "70% of similar cases"}

@@ -339,26 +339,30 @@ def _set_variables(run: Run, cmd: c.SetVariables) -> None:
 
 
 MAX_DATA_DEPTH = 64  # nesting of lists and objects in one variable's value
-# What one variable's value may hold, counted as the characters of its strings and keys plus one per other value
-# (about its JSON size). Every event that sets it and every snapshot of the case carry it whole: bulk content (a
-# scanned file, a mail archive) belongs in a document, which the case refers to by its digest.
+# What the variables one command sets may hold together, counted as the characters of their strings and keys plus one
+# per other value (about their JSON size). Every event that sets them and every snapshot of the case carry them
+# whole: bulk content (a scanned file, a mail archive) belongs in a document, which the case refers to by its digest.
 MAX_DATA_SIZE = 1_000_000
 
 
 def check_variables(variables: dict[str, Any]) -> dict[str, Any]:
     """The case's own copy of `variables`, checked: names are identifiers (expressions read them) and values are JSON
     data (events and snapshots store them as JSON): null, booleans, finite numbers, strings, lists and objects with
-    string keys, nested at most `MAX_DATA_DEPTH` deep, of at most `MAX_DATA_SIZE`.
+    string keys, nested at most `MAX_DATA_DEPTH` deep, of at most `MAX_DATA_SIZE` together.
 
     A copy, because the state keeps what it is given: a caller that changed its list after the command would change
     the case's state behind the log's back (and make the next such command look like a no-op)."""
+    used = 0
     for name, value in variables.items():
         if isinstance(name, str) and len(name) > c.MAX_NAME:
             raise CommandRejected(f"a variable name is {len(name):,} characters long; at most {c.MAX_NAME:,} are "
                                   "allowed")
         if not isinstance(name, str) or not name.isidentifier():
             raise CommandRejected(f"variable name {name!r} is not an identifier")
-        check_json_data(f"variable {name}", value)
+        # The bound is on all the data one command sets: fifty variables of a megabyte each bloat every event and
+        # snapshot as one variable of fifty would.
+        used += check_json_data(f"variable {name}", value, MAX_DATA_SIZE - used,
+                                beside=" beside the rest this command sets" if used else "")
     return {name: _json_copy(value) for name, value in variables.items()}
 
 
@@ -376,9 +380,9 @@ _Node = tuple[Any, int, "_Node | None", "str | int"]  # value, depth, the node i
 
 
 def check_json_data(label: str, value: Any, limit: int = MAX_DATA_SIZE,
-                    bulk: str = "; attach bulk content as a document instead") -> None:
+                    bulk: str = "; attach bulk content as a document instead", beside: str = "") -> int:
     """`CommandRejected`, naming where in `value`, unless it is JSON data (see `check_variables`) of at most `limit`
-    (`bulk` says what to do with more)."""
+    (`bulk` says what to do with more; `beside`, what else the limit counted); returns its size."""
     # Iterative, so that a deeply nested value cannot exhaust the stack; paths are spelled out only for an error.
     stack: list[_Node] = [(value, 0, None, label)]
     size = 0
@@ -387,7 +391,7 @@ def check_json_data(label: str, value: Any, limit: int = MAX_DATA_SIZE,
         v, depth = node[0], node[1]
         size += len(v) if isinstance(v, str) else 1
         if size > limit:
-            raise CommandRejected(f"{label}: more than {limit:,} characters of data{bulk}")
+            raise CommandRejected(f"{label}: more than {limit:,} characters of data{beside}{bulk}")
         if v is None or isinstance(v, (str, bool)):
             continue
         if isinstance(v, int):
@@ -410,6 +414,7 @@ def check_json_data(label: str, value: Any, limit: int = MAX_DATA_SIZE,
                 stack.append((item, depth + 1, node, key))
         else:
             raise CommandRejected(f"{_path(node)}: a {type(v).__name__} is not JSON data")
+    return size
 
 
 def _path(node: _Node) -> str:
