@@ -1,7 +1,9 @@
 """Rows derived from a case state: the task inbox, participants and timer jobs.
 
-Each is computed for the state before and after a command and only the difference is written. The views after a
-command are kept with the cached case, so the next command on it starts from them instead of computing them again.
+Only what a command changes is written. The views of a case are kept with its cached state, and a command brings
+them up to date from the instances its events touched (`advance`), so its cost does not grow with the case; they are
+computed from the whole case (`views`, then `changes` for the difference) for a case read from the store, and for a
+command whose events may have changed more than the instances they name (a migration).
 """
 
 from __future__ import annotations
