@@ -243,7 +243,7 @@ class CaseService:
         data = dict(variables) if isinstance(variables, Mapping) else variables  # else the engine says what it is
         events = execute(definition, state, commands.StartCase(variables=data or {}, actor=actor, reason=reason), now,
                          restore=False)  # a new state object: dropped if the start is rejected
-        views = proj.views(state, definition)  # kept with the cached case, never changed
+        views = proj.views(state, definition)  # kept with the cached case, for its next command
         changes = proj.changes(new_id, proj.NOTHING, views, now)
         try:
             rows = w.event_rows(new_id, 1, GENESIS, events)
@@ -537,9 +537,14 @@ class CaseService:
                     or version - head.snapshot_version >= self.snapshot_every):
                 snapshot_json = _SNAPSHOT.encode(state.to_dict())
             # The unit of work is plain data, computed here outside the write lock: the group committer writes a
-            # batch of them together.
-            after = proj.views(state, self.definition(*target)[1] if target is not None else definition)
-            c = proj.changes(case_id, before, after, now)
+            # batch of them together. The views follow the state: from what the events touched where that can be
+            # told (`before` is this attempt's own, taken from the cache or just built, so it is updated in place).
+            advanced = None if target is not None else proj.advance(case_id, before, state, definition, events, now)
+            if advanced is not None:
+                after, c = advanced
+            else:
+                after = proj.views(state, self.definition(*target)[1] if target is not None else definition)
+                c = proj.changes(case_id, before, after, now)
             work = w.CommandWrite(
                 case_id=case_id,
                 expected_version=head.version,
