@@ -77,6 +77,7 @@ def test_what_cannot_be_together_is_refused_up_front() -> None:
         ((commands.Together(commands=(ACCEPTED,)),), "Together cannot be part of Together"),
         ((commands.Migrate(definition=definition, actor="ann"),), "Migrate cannot be part of Together"),
         (("SetVariables",), "must be commands, not str"),
+        ((ACCEPTED,) * 1_001, "Together has 1,001 parts; at most 1,000 are allowed"),  # as any list a command holds
     ):
         with pytest.raises(CommandRejected, match=message):
             execute(definition, state, commands.Together(commands=parts), NOW)  # type: ignore[arg-type]

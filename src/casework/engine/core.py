@@ -122,6 +122,8 @@ def _together(
     parts = command.commands
     if not isinstance(parts, (tuple, list)) or not parts:
         raise CommandRejected("Together.commands must be a non-empty list of commands")
+    if len(parts) > c.MAX_ENTRIES:  # as any list a command holds
+        raise CommandRejected(f"Together has {len(parts):,} parts; at most {c.MAX_ENTRIES:,} are allowed")
     for part in parts:
         if not isinstance(part, c.Command):
             raise CommandRejected(f"Together.commands must be commands, not {type(part).__name__}")
