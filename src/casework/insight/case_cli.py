@@ -12,6 +12,7 @@ from rich.table import Table
 
 from casework.display import plain
 from casework.store import DEFAULT_DB, organisation_zone
+from casework.store.cli import DbOption
 
 
 def suggest_case(
@@ -26,9 +27,7 @@ def suggest_case(
     min_probability: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="leave out next actions less likely than this")
     ] = 0.01,
-    db: Annotated[str, typer.Option("--db", envvar="CASEWORK_DB", help="sqlite:///path or postgresql://...")] = (
-        DEFAULT_DB
-    ),
+    db: DbOption = DEFAULT_DB,
 ) -> None:
     """Suggest what to do next on a case, with reasons, and flag what looks wrong. People decide; nothing is changed."""
     from casework.insight.advisor import PathProbability, RemainingSeconds, next_best_actions

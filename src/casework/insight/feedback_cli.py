@@ -13,13 +13,11 @@ from rich.table import Table
 
 from casework.display import plain
 from casework.store import DEFAULT_DB, organisation_zone
-from casework.store.cli import moment_option
+from casework.store.cli import DbOption, moment_option
 
 
 def suggest_feedback(
-    db: Annotated[str, typer.Option("--db", envvar="CASEWORK_DB", help="sqlite:///path or postgresql://...")] = (
-        DEFAULT_DB
-    ),
+    db: DbOption = DEFAULT_DB,
     definition: Annotated[str | None, typer.Option(help="only cases of this definition key")] = None,
     since: Annotated[str | None, typer.Option(help="only decisions at or after this ISO-8601 date or time")] = None,
     until: Annotated[str | None, typer.Option(help="only decisions before this ISO-8601 date or time")] = None,

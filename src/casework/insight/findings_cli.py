@@ -13,8 +13,7 @@ from rich.table import Table
 
 from casework.display import plain
 from casework.store import DEFAULT_DB, organisation_zone
-
-DbOption = Annotated[str, typer.Option("--db", envvar="CASEWORK_DB", help="sqlite:///path or postgresql://...")]
+from casework.store.cli import DbOption
 
 
 def suggest_flags(
