@@ -706,3 +706,57 @@ def test_a_blocking_expression_that_fails_is_recorded_and_the_task_waits() -> No
     case = _Case(_blocking("wait == true"))  # CEL: an unknown variable is an error
     assert case.states("A") == ["active"]
     assert [e["where"] for e in case.state.errors] == ["isBlockingExpression"]
+
+
+# -- required rules -------------------------------------------------------------------------------------------------
+def _required_when(condition: str) -> CaseDefinition:
+    """An autoComplete case plan: "Optional check" (manual) is required when ``condition`` holds; "Main" is not."""
+    return _model(
+        '<planItem id="pCheck" name="Optional check" definitionRef="check"><itemControl><requiredRule>'
+        f'<condition>{condition}</condition></requiredRule><manualActivationRule/></itemControl></planItem>'
+        '<planItem id="pMain" name="Main" definitionRef="main"/>'
+        '<humanTask id="check" name="Optional check"/><humanTask id="main" name="Main"/>',
+        auto_complete=True,
+    )
+
+
+@pytest.mark.parametrize(("at_creation", "later", "case_status"), [(False, True, "completed"), (True, False, "active")])
+def test_a_required_rule_is_decided_when_the_item_is_created_and_kept(
+    at_creation: bool, later: bool, case_status: str
+) -> None:
+    # CMMN 1.1 (PlanItemControl, RequiredRule): evaluated when the item is instantiated and enters available, and its
+    # value is kept for the rest of the case; data that changes later does not make an item required or optional.
+    case = _Case(_required_when("${needsCheck}"), needsCheck=at_creation)
+    case.run(commands.SetVariables(variables={"needsCheck": later}, actor="ann"))
+    case.run(commands.CompleteItem(item="Main", actor="ann"))
+    assert case.state.status == case_status
+    assert case.states("Optional check") == (["terminated"] if case_status == "completed" else ["enabled"])
+    assert case.replays()
+
+
+def test_each_instance_of_a_repeating_item_decides_its_required_rule_with_its_own_counter() -> None:
+    definition = _model(
+        '<planItem id="pA" name="A" definitionRef="a"><itemControl><repetitionRule><condition>'
+        '${repetitionCounter &lt; 2}</condition></repetitionRule><requiredRule><condition>'
+        '${repetitionCounter == 1}</condition></requiredRule></itemControl></planItem><humanTask id="a" name="A"/>',
+        auto_complete=True,
+    )
+    case = _Case(definition)
+    first = next(i for i in case.state.items.values() if i.name == "A")
+    assert first.required is True
+    case.run(commands.CompleteItem(item="A", actor="ann"))
+    second = next(i for i in case.state.items.values() if i.name == "A" and i.open)
+    assert (second.index, second.required) == (2, False)
+    assert case.replays()
+
+
+def test_an_instance_recorded_without_its_required_value_reads_its_rule_as_before() -> None:
+    # Cases stored before the value was recorded on creation: their instances have none and read the rule now.
+    case = _Case(_required_when("${needsCheck}"), needsCheck=False)
+    events = [e._replace(payload={k: v for k, v in e.payload.items() if k != "required"}) for e in case.log]
+    state = replay(case.definition, "c1", events)
+    check = next(i for i in state.items.values() if i.name == "Optional check")
+    assert check.required is None and "required" not in check.to_dict()
+    execute(case.definition, state, commands.SetVariables(variables={"needsCheck": True}, actor="ann"), NOW)
+    execute(case.definition, state, commands.CompleteItem(item="Main", actor="ann"), NOW)
+    assert state.status == "active"

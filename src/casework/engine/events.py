@@ -157,6 +157,7 @@ def _item_created(state: CaseState, event: Event, p: dict[str, Any]) -> None:
         owner=p.get("owner"),
         due=p.get("due"),
         created_at=event.at,
+        required=p.get("required"),
     )
     state.add_item(item)
     state.next_id += 1

@@ -142,14 +142,23 @@ class Run:
         """The value of ``expr`` for ``item``; ``failed`` when it cannot be evaluated (recorded on the case)."""
         if expr is None:
             return True
-        local = {self.plan.items[item.def_id].counter_variable: item.index} if item is not None else None
+        if item is None:
+            return self.evaluate_for(expr, None, None, where, failed=failed)
+        local = {self.plan.items[item.def_id].counter_variable: item.index}
+        return self.evaluate_for(expr, item.id, local, where, failed=failed)
+
+    def evaluate_for(
+        self, expr: Expression, item_id: str | None, local: dict[str, Any] | None, where: str, *, failed: bool
+    ) -> bool:
+        """``condition`` for an instance named by its id and local variables (one about to be created has no
+        instance yet)."""
         try:
             return expr.evaluate_bool(self.state.variables, local)
         except EvaluationError as exc:
             # A broken condition is recorded on the case and counts as false; it never stops the engine. The same
             # failure seen again (a completion check repeats) is not recorded twice in a row.
             failure = {
-                "id": item.id if item is not None else None,
+                "id": item_id,
                 "where": where,
                 "expression": expr.source,
                 "error": str(exc),
@@ -187,7 +196,21 @@ class Run:
         return rule is not None and self.condition(rule.condition, item, where)
 
     def is_required(self, item: ItemInstance) -> bool:
+        if item.required is not None:
+            return item.required
+        # A rule without a condition (or none) is constant; an instance of a case recorded before the value was kept
+        # on creation reads its conditional rule now, as it always did.
         return self.rule_holds(self.plan.items[item.def_id].required, item, "requiredRule")
+
+    def required_on_creation(self, definition: PlanItemDef, item_id: str, index: int) -> bool | None:
+        """The value of ``definition``'s conditional required rule for a new instance, kept for the rest of the case
+        (CMMN 1.1 PlanItemControl: evaluated when the item is instantiated and enters available, not each time its
+        stage looks at its completion); None when the rule has no condition or there is none."""
+        rule = definition.required
+        if rule is None or rule.condition is None:
+            return None
+        local = {definition.counter_variable: index}
+        return self.evaluate_for(rule.condition, item_id, local, "requiredRule", failed=False)
 
     # -- the loop ----------------------------------------------------------------------------------------------
     def settle(self) -> None:
@@ -518,19 +541,20 @@ class Run:
         self, definition: PlanItemDef, parent: ItemInstance | None, *, index: int = 1, evaluate_entry: bool = True
     ) -> ItemInstance:
         owner = self.assignee(definition)
-        self.emit(
-            "item_created",
-            {
-                "id": self.new_id(),
-                "def": definition.id,
-                "name": definition.name,
-                "kind": definition.kind,
-                "parent": parent.id if parent else None,
-                "index": index,
-                "owner": owner,
-                "due": definition.due,
-            },
-        )
+        payload: dict[str, Any] = {
+            "id": self.new_id(),
+            "def": definition.id,
+            "name": definition.name,
+            "kind": definition.kind,
+            "parent": parent.id if parent else None,
+            "index": index,
+            "owner": owner,
+            "due": definition.due,
+        }
+        required = self.required_on_creation(definition, payload["id"], index)
+        if required is not None:  # only then: the events of items without a conditional rule stay as they were
+            payload["required"] = required
+        self.emit("item_created", payload)
         item = self.state.items[f"i{self.state.next_id - 1}"]
         self.created[item.id] = None
         # Also for a modelled item that gained a dependency: its instance may be created long after the dependency

@@ -63,6 +63,9 @@ class ItemInstance:
     # "migration" for a timer that a migration ended (a firing its new model does not have): a later migration that
     # gives it firings again continues it, as it does a timer that fired its last time.
     ended_by: str | None = None
+    # What its conditional required rule gave when the instance was created (CMMN 1.1 keeps that value for the rest of
+    # the case); None when its rule has no condition, or it has none, or the case recorded it before this was kept.
+    required: bool | None = None
 
     @property
     def open(self) -> bool:
@@ -101,6 +104,8 @@ class ItemInstance:
             d["holds"] = [list(h) for h in self.holds]
         if self.ended_by is not None:
             d["ended_by"] = self.ended_by
+        if self.required is not None:
+            d["required"] = self.required
         return d
 
     @classmethod
