@@ -443,7 +443,8 @@ def set_variables(run: Run, variables: dict[str, Any], remove: Iterable[str]) ->
             for target in run.state.live(owner):
                 run.pending[(target.id, criterion.id, is_exit)] = criterion
         file_changed(run, name, "create" if name in created else ("delete" if name in removed else "update"))
-    # Required rules may read these variables: let every open stage look at its completion again.
+    # The required rules of instances recorded before their value was kept on creation read these variables: let
+    # every open stage look at its completion again.
     for stage_id in run.plan.stages:
         for stage in run.state.live(stage_id):
             if stage.state == ACTIVE:

@@ -196,11 +196,14 @@ class Run:
         return rule is not None and self.condition(rule.condition, item, where)
 
     def is_required(self, item: ItemInstance) -> bool:
+        rule = self.plan.items[item.def_id].required
+        if rule is None or rule.condition is None:
+            # Constant, also after a migration to a model that dropped the condition or the rule.
+            return rule is not None
         if item.required is not None:
             return item.required
-        # A rule without a condition (or none) is constant; an instance of a case recorded before the value was kept
-        # on creation reads its conditional rule now, as it always did.
-        return self.rule_holds(self.plan.items[item.def_id].required, item, "requiredRule")
+        # An instance of a case recorded before the value was kept on creation reads its rule now, as it always did.
+        return self.condition(rule.condition, item, "requiredRule")
 
     def required_on_creation(self, definition: PlanItemDef, item_id: str, index: int) -> bool | None:
         """The value of ``definition``'s conditional required rule for a new instance, kept for the rest of the case
