@@ -760,3 +760,55 @@ def test_an_instance_recorded_without_its_required_value_reads_its_rule_as_befor
     execute(case.definition, state, commands.SetVariables(variables={"needsCheck": True}, actor="ann"), NOW)
     execute(case.definition, state, commands.CompleteItem(item="Main", actor="ann"), NOW)
     assert state.status == "active"
+
+
+# -- lifecycle transitions as on-parts ------------------------------------------------------------------------------
+_WATCHED = ("create", "enable", "disable", "reenable", "parentSuspend", "parentResume", "manualStart", "suspend",
+            "resume", "terminate", "complete", "exit")
+
+
+def test_each_lifecycle_transition_of_a_task_is_an_event_its_sentries_hear() -> None:
+    # CMMN 1.1 table 8.8: a manual task in a stage walks create, enable, disable, reenable, parentSuspend and
+    # parentResume (its stage on hold), manualStart, suspend, resume, terminate; a milestone waits for each event.
+    body = (
+        '<planItem id="pS" definitionRef="S"/><stage id="S" name="S">'
+        '<planItem id="pA" definitionRef="A"><itemControl><manualActivationRule/></itemControl></planItem>'
+        '<planItem id="pZ" definitionRef="Z"/><humanTask id="A" name="A"/><humanTask id="Z" name="Z"/></stage>'
+    )
+    for event in _WATCHED:
+        body += (f'<planItem id="m{event}" name="{event}" definitionRef="d{event}"><entryCriterion '
+                 f'sentryRef="s{event}"/></planItem><sentry id="s{event}">{_on("pA", event)}</sentry>'
+                 f'<milestone id="d{event}" name="{event}"/>')
+    case = _Case(_model(body))
+    for command in (commands.DisableItem, commands.EnableItem):
+        case.run(command(item="A", actor="ann"))
+    case.run(commands.SuspendItem(item="S", actor="ann"))
+    case.run(commands.ResumeItem(item="S", actor="ann"))
+    for command in (commands.StartItem, commands.SuspendItem, commands.ResumeItem, commands.TerminateItem):
+        case.run(command(item="A", actor="ann"))
+    reached = {i.name for i in case.state.items.values() if i.kind == "milestone" and i.state == "completed"}
+    assert reached == set(_WATCHED) - {"complete", "exit"}  # A was terminated by hand: it neither completed nor exited
+    assert case.replays()
+
+
+def test_resuming_a_stage_returns_each_held_child_to_its_own_state_and_leaves_one_a_worker_suspended() -> None:
+    # CMMN 1.1 table 8.8: parentResume returns a child to the state it was in; a child suspended by itself before its
+    # stage was is not held by the stage, and stays suspended until it is resumed.
+    manual = '<itemControl><manualActivationRule/></itemControl>'
+    case = _Case(_model(
+        f'<planItem id="pS" definitionRef="S"/><stage id="S" name="S"><planItem id="pE" definitionRef="E">{manual}'
+        f'</planItem><planItem id="pD" definitionRef="D">{manual}</planItem><planItem id="pA" definitionRef="A"/>'
+        '<planItem id="pW" definitionRef="W"/><humanTask id="E" name="E"/><humanTask id="D" name="D"/>'
+        '<humanTask id="A" name="A"/><humanTask id="W" name="W"/></stage>'
+    ))
+    case.run(commands.DisableItem(item="D", actor="ann"))
+    case.run(commands.SuspendItem(item="W", actor="ann"))
+    case.run(commands.SuspendItem(item="S", actor="ann"))
+    assert [case.states(n) for n in ("E", "D", "A", "W")] == [["suspended"]] * 4
+    with pytest.raises(CommandRejected):
+        case.run(commands.ResumeItem(item="W", actor="ann"))  # its stage is on hold
+    case.run(commands.ResumeItem(item="S", actor="ann"))
+    assert [case.states(n) for n in ("E", "D", "A", "W")] == [["enabled"], ["disabled"], ["active"], ["suspended"]]
+    case.run(commands.ResumeItem(item="W", actor="ann"))
+    assert case.states("W") == ["active"]
+    assert case.replays()
