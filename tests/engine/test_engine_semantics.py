@@ -812,3 +812,23 @@ def test_resuming_a_stage_returns_each_held_child_to_its_own_state_and_leaves_on
     case.run(commands.ResumeItem(item="W", actor="ann"))
     assert case.states("W") == ["active"]
     assert case.replays()
+
+
+@pytest.mark.parametrize(("new_rule", "case_status"), [("${needsCheck}", "active"), (None, "completed")])
+def test_a_migration_keeps_a_required_value_while_the_new_rule_has_a_condition(
+    new_rule: str | None, case_status: str
+) -> None:
+    case = _Case(_required_when("${needsCheck}"), needsCheck=True)
+    case.run(commands.SetVariables(variables={"needsCheck": False}, actor="ann"))
+    control = '<manualActivationRule/>' if new_rule is None else (
+        f'<requiredRule><condition>{new_rule}</condition></requiredRule><manualActivationRule/>')
+    version_2 = _model(
+        f'<planItem id="pCheck" name="Optional check" definitionRef="check"><itemControl>{control}</itemControl>'
+        '</planItem><planItem id="pMain" name="Main" definitionRef="main"/>'
+        '<humanTask id="check" name="Optional check"/><humanTask id="main" name="Main"/>',
+        auto_complete=True,
+    )
+    case.run(commands.Migrate(definition=version_2, actor="ann"))
+    case.definition = version_2
+    case.run(commands.CompleteItem(item="Main", actor="ann"))
+    assert case.state.status == case_status
