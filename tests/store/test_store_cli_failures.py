@@ -191,3 +191,42 @@ def test_import_log_of_a_log_that_cannot_be_imported_creates_no_database(
                                 env={"CASEWORK_AUDIT_KEY": str(tmp_path / "k")})
     assert result.exit_code == 2 and result.output.startswith("error: ") and said in result.output, result.output
     assert not db.exists() and not (tmp_path / "k").exists()
+
+
+def _damage_page_of(path: Path, name: str) -> None:
+    """Overwrite the cell pointers of the root page of table or index `name`, as a disk fault would."""
+    with sqlite3.connect(path) as conn:  # the last connection closed: the WAL is in the file
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (name,)).fetchone()[0]
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with path.open("r+b") as fh:
+        fh.seek((root - 1) * page_size + 8)
+        fh.write(b"\x00\x07" * 20)
+
+
+@pytest.mark.parametrize("damaged", ["ix_cases_status_created", "sqlite_autoindex_cases_1"])
+def test_audit_verify_of_a_file_with_a_damaged_index_says_damaged_not_ok(
+    sqlite_url: str, tmp_path: Path, damaged: str
+) -> None:
+    # The chains are read from the events table alone: a damaged index of the cases was passed as "ok".
+    from casework.audit.verify import verify
+    from casework.export.importlog import import_log
+    from casework.store.integrity import DamagedDatabase
+
+    with Store.open(sqlite_url, audit_key=tmp_path / "k") as store:
+        import_log(store, _log(tmp_path), "k")
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    _damage_page_of(path, damaged)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok"
+    conn.close()
+    result = CliRunner().invoke(app, ["audit", "verify", "--db", sqlite_url], env={"CASEWORK_AUDIT_KEY":
+                                                                                    str(tmp_path / "k")})
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.exception
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"error: the database file is damaged: PRAGMA integrity_check says 'On tree page "), result.stderr
+    assert "restore it from a backup" in lines[0]
+    with Store.open(sqlite_url, audit_key=tmp_path / "k", read_only=True) as store, pytest.raises(DamagedDatabase):
+        verify(store)

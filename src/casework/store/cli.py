@@ -70,6 +70,7 @@ def environment_error(exc: BaseException) -> str | None:
 
     if isinstance(exc, (_loaded("casework.audit.checkpoints", "AuditKeyError"),
                         _loaded("casework.store.migrate", "SchemaError"),
+                        _loaded("casework.store.integrity", "DamagedDatabase"),
                         _loaded("casework.store", "ZoneSettingError"))):
         return str(exc)
     driver = getattr(exc, "orig", None) if isinstance(exc, _loaded("sqlalchemy.exc", "DBAPIError")) else exc
