@@ -226,7 +226,7 @@ def test_audit_verify_of_a_file_with_a_damaged_index_says_damaged_not_ok(
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(
-        f"error: the database file is damaged: PRAGMA integrity_check says 'On tree page "), result.stderr
+        "error: the database file is damaged: PRAGMA integrity_check says 'On tree page "), result.stderr
     assert "restore it from a backup" in lines[0]
     with Store.open(sqlite_url, audit_key=tmp_path / "k", read_only=True) as store, pytest.raises(DamagedDatabase):
         verify(store)
