@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Connection, Engine, Select, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
+from casework.durable import make_folder
 from casework.store import default_db_url, migrate
 from casework.store import schema as t
 from casework.store.blobs import BlobStore
@@ -75,7 +76,7 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin):
         if parsed.get_backend_name() == "sqlite":
             db_path = sqlite_file(parsed).resolve()
             if not read_only:  # a folder that cannot be written may still be read
-                db_path.parent.mkdir(parents=True, exist_ok=True)
+                make_folder(db_path.parent)
             default_blobs = db_path.with_name(db_path.name + ".blobs")
             default_key = db_path.with_name(db_path.name + ".audit-key")
         else:
