@@ -15,6 +15,9 @@ from typer.testing import CliRunner
 from casework.cli import app
 from casework.store import Store
 from casework.store import store as store_module
+from casework.store.testing import fill_up, small_disk
+
+__all__ = ["small_disk"]
 
 LOG = "".join(f"c{n},Open,2026-01-01T09:00:00\nc{n},Close,2026-01-01T10:00:00\n" for n in range(3))
 
@@ -230,3 +233,29 @@ def test_audit_verify_of_a_file_with_a_damaged_index_says_damaged_not_ok(
     assert "restore it from a backup" in lines[0]
     with Store.open(sqlite_url, audit_key=tmp_path / "k", read_only=True) as store, pytest.raises(DamagedDatabase):
         verify(store)
+
+
+def test_a_full_disk_is_named_full_even_where_sqlite_says_disk_i_o_error(tmp_path: Path, small_disk: Path) -> None:
+    # Opening a WAL database sizes its -shm file; on a full disk SQLite answers "disk I/O error"
+    # (SQLITE_IOERR_SHMSIZE), which the hint had called a disk failing to read or write.
+    db = f"sqlite:///{small_disk / 'casework.db'}"
+    env = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
+    first = CliRunner().invoke(app, ["import-log", str(_log(tmp_path)), "--definition", "k", "--db", db], env=env)
+    assert first.exit_code == 0, first.output
+    assert not (small_disk / "casework.db-shm").exists()  # the last connection closed, as after any command
+    before = (small_disk / "casework.db").read_bytes()
+    filler = fill_up(small_disk)
+    for command in (["tasks"], ["audit", "verify"], ["import-log", str(_log(tmp_path)), "--definition", "k"]):
+        result = CliRunner().invoke(app, [*command, "--db", db], env=env)
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.exception
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and ("disk I/O error: SQLite could not make room for the database's -shm file beside "
+                                    "it: the disk is full; free space and run the command again") in lines[0], lines
+    assert (small_disk / "casework.db").read_bytes() == before
+    filler.unlink()
+    log = tmp_path / "more.csv"
+    log.write_text("case_id,activity,timestamp\nd1,Open,2026-01-02T09:00:00\n")
+    again = CliRunner().invoke(app, ["import-log", str(log), "--definition", "k", "--db", db], env=env)
+    assert again.exit_code == 0 and "1 cases, 2 events imported" in again.output, again.output
+    verified = CliRunner().invoke(app, ["audit", "verify", "--db", db], env=env)
+    assert verified.exit_code == 0 and verified.stdout == "audit: 4 cases, 11 events, ok\n", verified.output

@@ -39,6 +39,13 @@ _SQLITE_HINTS = {
     "malformed": "the database file is damaged (a disk fault, or a copy taken without its -wal file); restore it "
                  "from a backup (`PRAGMA integrity_check` in sqlite3 names what is damaged)",
 }
+# SQLite's extended result codes whose message says less than the code: a full disk as the database is opened shows
+# as "disk I/O error" (SQLITE_IOERR_SHMSIZE: no room to size the -shm file), which sent operators to check a disk
+# that had merely filled up.
+_SQLITE_CODE_HINTS = {
+    "SQLITE_IOERR_SHMSIZE": "SQLite could not make room for the database's -shm file beside it: the disk is full; "
+                            "free space and run the command again",
+}
 # PostgreSQL's SQLSTATE classes (and codes) of a server that cannot do the work as it stands: connection lost (08),
 # out of disk or connections (53), shut down or cancelled (57), I/O failure (58), a read-only standby or
 # transaction (25006), a role without the rights (42501), a lock held past the lock timeout (55P03), damaged data
@@ -50,7 +57,8 @@ def database_reason(exc: BaseException) -> str:
     """The driver's message (its first line: no statement, no parameters), and what it means where it is terse."""
     exc = getattr(exc, "orig", None) or exc
     reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    hint = next((h for text, h in _SQLITE_HINTS.items() if text in reason.lower()), None)
+    hint = _SQLITE_CODE_HINTS.get(getattr(exc, "sqlite_errorname", ""))
+    hint = hint or next((h for text, h in _SQLITE_HINTS.items() if text in reason.lower()), None)
     return f"{reason}: {hint}" if hint else reason
 
 
