@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from casework.cli import app
 from casework.store import Store
 from casework.store import store as store_module
-from casework.store.testing import fill_up, small_disk
+from casework.store.testing import cannot_write, fill_up, run_casework, small_disk
 
-__all__ = ["small_disk"]
+__all__ = ["cannot_write", "small_disk"]
 
 LOG = "".join(f"c{n},Open,2026-01-01T09:00:00\nc{n},Close,2026-01-01T10:00:00\n" for n in range(3))
 
@@ -259,3 +259,46 @@ def test_a_full_disk_is_named_full_even_where_sqlite_says_disk_i_o_error(tmp_pat
     assert again.exit_code == 0 and "1 cases, 2 events imported" in again.output, again.output
     verified = CliRunner().invoke(app, ["audit", "verify", "--db", db], env=env)
     assert verified.exit_code == 0 and verified.stdout == "audit: 4 cases, 11 events, ok\n", verified.output
+
+
+def test_a_read_only_database_file_is_refused_before_sqlite_leaves_read_only_wal_files_that_outlast_the_fix(
+    tmp_path: Path, cannot_write: tuple[str, ...]
+) -> None:
+    # SQLite created -wal and -shm files with the database file's read-only mode before refusing the write; made
+    # writable again, the file still could not be written: the read-only -shm file refused every write.
+    db = tmp_path / "casework.db"
+    env = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
+    made = run_casework("import-log", str(_log(tmp_path)), "--definition", "k", "--db", f"sqlite:///{db}", env=env)
+    assert made.returncode == 0, made.stderr
+    log = tmp_path / "more.csv"
+    log.write_text("case_id,activity,timestamp\nd1,Open,2026-01-02T09:00:00\n")
+    command = ["import-log", str(log), "--definition", "k", "--db", f"sqlite:///{db}"]
+    db.chmod(0o444)
+    refused = run_casework(*command, prefix=cannot_write, env=env)
+    assert refused.returncode == 2 and refused.stdout == "", refused.stdout
+    assert refused.stderr.startswith(f"error: cannot use the database sqlite:///{db}: the database file {db} cannot "
+                                     "be written (Permission denied), and this command writes"), refused.stderr
+    assert refused.stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("casework.db")) == ["casework.db"]
+    db.chmod(0o644)  # the cause gone: the store takes writes again
+    again = run_casework(*command, prefix=cannot_write, env=env)
+    assert again.returncode == 0 and "1 cases, 2 events imported" in again.stdout, again.stderr
+
+
+def test_a_read_only_shm_file_beside_a_writable_database_is_named(
+    tmp_path: Path, cannot_write: tuple[str, ...]
+) -> None:
+    db = tmp_path / "casework.db"
+    env = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
+    assert run_casework("import-log", str(_log(tmp_path)), "--definition", "k", "--db", f"sqlite:///{db}",
+                        env=env).returncode == 0
+    shm = tmp_path / "casework.db-shm"
+    shm.write_bytes(b"")  # as another tool, or an older casework, left it
+    shm.chmod(0o444)
+    log = tmp_path / "more.csv"
+    log.write_text("case_id,activity,timestamp\nd1,Open,2026-01-02T09:00:00\n")
+    result = run_casework("import-log", str(log), "--definition", "k", "--db", f"sqlite:///{db}", prefix=cannot_write,
+                          env=env)
+    assert result.returncode == 2
+    assert f"the database's -shm file (SQLite's index of the -wal file) {shm} cannot be written (Permission " \
+        "denied)" in result.stderr and result.stderr.count("\n") == 1, result.stderr

@@ -79,6 +79,7 @@ def environment_error(exc: BaseException) -> str | None:
     if isinstance(exc, (_loaded("casework.audit.checkpoints", "AuditKeyError"),
                         _loaded("casework.store.migrate", "SchemaError"),
                         _loaded("casework.store.integrity", "DamagedDatabase"),
+                        _loaded("casework.store.writable", "NotWritable"),
                         _loaded("casework.store", "ZoneSettingError"))):
         return str(exc)
     driver = getattr(exc, "orig", None) if isinstance(exc, _loaded("sqlalchemy.exc", "DBAPIError")) else exc
@@ -123,6 +124,7 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
     from casework.store import Store
     from casework.store.migrate import SchemaError, check_known, head_revision, revision_of
     from casework.store.url import StoreURLError, parse_url, read_only_url, sqlite_file
+    from casework.store.writable import NotWritable, check_writable
 
     shown = _shown(db)
     try:
@@ -138,6 +140,8 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
             typer.echo(f"error: the database URL says {setting}, and this command writes: remove it from --db (the "
                        "commands that only read open the database read-only themselves)", err=True)
             raise typer.Exit(2)
+        if read_only is None and parsed.get_backend_name() == "sqlite":
+            check_writable(sqlite_file(parsed))  # before the probe below opens it
         if not create:
             if parsed.get_backend_name() == "sqlite" and not sqlite_file(parsed).is_file():
                 typer.echo(f"error: no database at {sqlite_file(parsed)} (give --db or set CASEWORK_DB)", err=True)
@@ -171,7 +175,7 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
     except StoreURLError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    except SchemaError as exc:
+    except (SchemaError, NotWritable) as exc:
         typer.echo(f"error: cannot use the database {shown}: {exc}", err=True)
         raise typer.Exit(2) from exc
     except SQLAlchemyError as exc:

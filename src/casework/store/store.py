@@ -24,6 +24,7 @@ from casework.store.groupcommit import GroupCommitter, PostgresBatches, SqliteBa
 from casework.store.jobs import JobsMixin
 from casework.store.records import CaseHead, CaseRow, DefinitionRow, StoredEvent, TaskRow, as_utc
 from casework.store.url import create_store_engine, parse_url, sqlite_file
+from casework.store.writable import check_writable
 
 if TYPE_CHECKING:
     from casework.store.writes import CommandWrite
@@ -77,6 +78,7 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin):
             db_path = sqlite_file(parsed).resolve()
             if not read_only:  # a folder that cannot be written may still be read
                 make_folder(db_path.parent)
+                check_writable(db_path)
             default_blobs = db_path.with_name(db_path.name + ".blobs")
             default_key = db_path.with_name(db_path.name + ".audit-key")
         else:
