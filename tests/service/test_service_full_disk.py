@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from helpers_service import T0, assert_stored_state_is_the_log, claim_xml, hold_writes, record_rounds
 from sqlalchemy import text
 
@@ -19,8 +20,9 @@ from casework.store.testing import fill_up, small_disk
 __all__ = ["small_disk"]
 
 
+@pytest.mark.parametrize("spills", [False, True], ids=["statement-fails", "cache-spill-fails"])
 def test_a_disk_that_fills_under_a_group_commit_fails_every_waiting_command_and_acknowledges_none(
-    small_disk: Path,
+    small_disk: Path, spills: bool
 ) -> None:
     store = Store.open(f"sqlite:///{small_disk / 'casework.db'}", audit_key=small_disk / "k",
                        blob_dir=small_disk / "blobs")
@@ -30,6 +32,10 @@ def test_a_disk_that_fills_under_a_group_commit_fails_every_waiting_command_and_
     versions = {case_id: store.case_head(case_id).version for case_id in cases}  # type: ignore[union-attr]
     with store.engine.connect() as conn:  # no WAL file left for a commit to reuse: it must grow, and cannot
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    if spills:
+        # A page cache that spills to the WAL in the middle of the batch: failing there, SQLite rolls back the whole
+        # transaction, and the writers were told "cannot rollback - no transaction is active" instead.
+        store._committer._runner._raw.execute("PRAGMA cache_size = 5")  # type: ignore[attr-defined]
     rounds = record_rounds(store)
     writing, release = hold_writes(store)  # the first command, alone, writes with `write`
     outcomes: dict[str, object] = {}
