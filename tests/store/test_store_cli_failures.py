@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -302,3 +303,26 @@ def test_a_read_only_shm_file_beside_a_writable_database_is_named(
     assert result.returncode == 2
     assert f"the database's -shm file (SQLite's index of the -wal file) {shm} cannot be written (Permission " \
         "denied)" in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_checking_that_a_database_can_be_written_keeps_the_locks_this_process_holds_on_it(tmp_path: Path) -> None:
+    # Closing any descriptor of a file drops every POSIX lock the process holds on it: a check that opened and
+    # closed the -shm file let another process write while this one's write transaction was open.
+    import subprocess
+
+    from casework.store.writable import check_writable
+
+    db = tmp_path / "casework.db"
+    with Store.open(f"sqlite:///{db}", audit_key=tmp_path / "k"):
+        pass
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("PRAGMA journal_mode = WAL")
+        holder.execute("BEGIN IMMEDIATE")  # this process writes
+        check_writable(db)
+        other = subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=0,"
+                                " isolation_level=None); c.execute('BEGIN IMMEDIATE')", str(db)],
+                               capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        holder.close()
+    assert other.returncode != 0 and "database is locked" in other.stderr, other.stderr

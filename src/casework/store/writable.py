@@ -14,27 +14,27 @@ class NotWritable(StoreError):
 
 
 def check_writable(db_path: Path) -> None:
-    """Raise `NotWritable` naming the first of the database file and its existing -wal and -shm files that cannot be
-    opened for writing. Left to SQLite, a writer on a read-only file failed ("attempt to write a readonly database")
+    """Raise `NotWritable` naming the first of the database file and its existing -wal and -shm files that this
+    process cannot write. Left to SQLite, a writer on a read-only file failed ("attempt to write a readonly database")
     only after creating -wal and -shm files with the file's read-only mode; once the operator made the file writable
-    again, the read-only -shm file still refused every write, under the same message. Opening for writing, rather
-    than `os.access`, answers for root and for a read-only mount alike. A file that does not exist is SQLite's to
-    create (or to refuse, if its folder cannot be written)."""
+    again, the read-only -shm file still refused every write, under the same message. A file that does not exist is
+    SQLite's to create (or to refuse, if its folder cannot be written).
+
+    Asked with `access`, not by opening the file: closing a descriptor of a file drops every POSIX lock this process
+    holds on it, those of SQLite's connections too (https://www.sqlite.org/howtocorrupt.html, 2.2), and a process
+    may already have the database open. `access` answers for root (who may write anything), for a user without the
+    permission and for a read-only mount alike."""
     for path, what in ((db_path, "the database file"), (_beside(db_path, "-wal"), "the database's -wal file"),
                        (_beside(db_path, "-shm"), "the database's -shm file (SQLite's index of the -wal file)")):
-        try:
-            fd = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
-        except FileNotFoundError:
+        if not path.is_file() or os.access(path, os.W_OK):
             continue
-        except IsADirectoryError:
-            continue  # the folder case has its own message, given before
-        except OSError as exc:
-            raise NotWritable(
-                f"{what} {path} cannot be written ({exc.strerror or exc}), and this command writes to the database: "
-                "make it writable by the user running casework (the commands that only read, such as tasks, export "
-                "and audit verify, read it as it is); nothing was changed"
-            ) from exc
-        os.close(fd)
+        read_only_mount = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+        why = "its file system is mounted read-only" if read_only_mount else "Permission denied"
+        raise NotWritable(
+            f"{what} {path} cannot be written ({why}), and this command writes to the database: make it writable by "
+            "the user running casework (the commands that only read, such as tasks, export and audit verify, read it "
+            "as it is); nothing was changed"
+        )
 
 
 def _beside(db_path: Path, suffix: str) -> Path:
