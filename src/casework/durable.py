@@ -20,6 +20,19 @@ def fsync_directory(folder: Path) -> None:
         os.close(dir_fd)
 
 
+def make_folder(folder: Path) -> None:
+    """Create `folder` and whichever of its parents are missing, each one's name made durable in its parent. With
+    `mkdir(parents=True)` alone only the file's own folder was fsynced: after a power cut a new folder could be gone
+    with the file in it (a document's bytes whose row had committed, a new audit key)."""
+    missing: list[Path] = []
+    while not folder.is_dir() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        new.mkdir(exist_ok=True)  # exist_ok: another process may make it meanwhile; fsyncing its name again is harmless
+        fsync_directory(new.parent)
+
+
 def new_file_beside(target: Path) -> tuple[Path, int]:
     """A new, empty file in `target`'s folder, to be written and then moved over `target`, and its descriptor
     (FileExistsError only if no unused name was found). Made with O_EXCL, which follows no link, under a name no one

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,9 @@ from typer.testing import CliRunner
 from casework.cli import app
 from casework.store import Store
 from casework.store import store as store_module
+from casework.store.testing import cannot_write, fill_up, run_casework, small_disk
+
+__all__ = ["cannot_write", "small_disk"]
 
 LOG = "".join(f"c{n},Open,2026-01-01T09:00:00\nc{n},Close,2026-01-01T10:00:00\n" for n in range(3))
 
@@ -191,3 +195,134 @@ def test_import_log_of_a_log_that_cannot_be_imported_creates_no_database(
                                 env={"CASEWORK_AUDIT_KEY": str(tmp_path / "k")})
     assert result.exit_code == 2 and result.output.startswith("error: ") and said in result.output, result.output
     assert not db.exists() and not (tmp_path / "k").exists()
+
+
+def _damage_page_of(path: Path, name: str) -> None:
+    """Overwrite the cell pointers of the root page of table or index `name`, as a disk fault would."""
+    with sqlite3.connect(path) as conn:  # the last connection closed: the WAL is in the file
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (name,)).fetchone()[0]
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with path.open("r+b") as fh:
+        fh.seek((root - 1) * page_size + 8)
+        fh.write(b"\x00\x07" * 20)
+
+
+@pytest.mark.parametrize("damaged", ["ix_cases_status_created", "sqlite_autoindex_cases_1"])
+def test_audit_verify_of_a_file_with_a_damaged_index_says_damaged_not_ok(
+    sqlite_url: str, tmp_path: Path, damaged: str
+) -> None:
+    # The chains are read from the events table alone: a damaged index of the cases was passed as "ok".
+    from casework.audit.verify import verify
+    from casework.export.importlog import import_log
+    from casework.store.integrity import DamagedDatabase
+
+    with Store.open(sqlite_url, audit_key=tmp_path / "k") as store:
+        import_log(store, _log(tmp_path), "k")
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    _damage_page_of(path, damaged)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok"
+    conn.close()
+    result = CliRunner().invoke(app, ["audit", "verify", "--db", sqlite_url], env={"CASEWORK_AUDIT_KEY":
+                                                                                    str(tmp_path / "k")})
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.exception
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: the database file is damaged: PRAGMA integrity_check says 'On tree page "), result.stderr
+    assert "restore it from a backup" in lines[0]
+    with Store.open(sqlite_url, audit_key=tmp_path / "k", read_only=True) as store, pytest.raises(DamagedDatabase):
+        verify(store)
+
+
+def test_a_full_disk_is_named_full_even_where_sqlite_says_disk_i_o_error(tmp_path: Path, small_disk: Path) -> None:
+    # Opening a WAL database sizes its -shm file; on a full disk SQLite answers "disk I/O error"
+    # (SQLITE_IOERR_SHMSIZE), which the hint had called a disk failing to read or write.
+    db = f"sqlite:///{small_disk / 'casework.db'}"
+    env = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
+    first = CliRunner().invoke(app, ["import-log", str(_log(tmp_path)), "--definition", "k", "--db", db], env=env)
+    assert first.exit_code == 0, first.output
+    assert not (small_disk / "casework.db-shm").exists()  # the last connection closed, as after any command
+    before = (small_disk / "casework.db").read_bytes()
+    filler = fill_up(small_disk)
+    for command in (["tasks"], ["audit", "verify"], ["import-log", str(_log(tmp_path)), "--definition", "k"]):
+        result = CliRunner().invoke(app, [*command, "--db", db], env=env)
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.exception
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and ("disk I/O error: SQLite could not make room for the database's -shm file beside "
+                                    "it: the disk is full; free space and run the command again") in lines[0], lines
+    assert (small_disk / "casework.db").read_bytes() == before
+    filler.unlink()
+    log = tmp_path / "more.csv"
+    log.write_text("case_id,activity,timestamp\nd1,Open,2026-01-02T09:00:00\n")
+    again = CliRunner().invoke(app, ["import-log", str(log), "--definition", "k", "--db", db], env=env)
+    assert again.exit_code == 0 and "1 cases, 2 events imported" in again.output, again.output
+    verified = CliRunner().invoke(app, ["audit", "verify", "--db", db], env=env)
+    assert verified.exit_code == 0 and verified.stdout == "audit: 4 cases, 11 events, ok\n", verified.output
+
+
+def test_a_read_only_database_file_is_refused_before_sqlite_leaves_read_only_wal_files_that_outlast_the_fix(
+    tmp_path: Path, cannot_write: tuple[str, ...]
+) -> None:
+    # SQLite created -wal and -shm files with the database file's read-only mode before refusing the write; made
+    # writable again, the file still could not be written: the read-only -shm file refused every write.
+    db = tmp_path / "casework.db"
+    env = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
+    made = run_casework("import-log", str(_log(tmp_path)), "--definition", "k", "--db", f"sqlite:///{db}", env=env)
+    assert made.returncode == 0, made.stderr
+    log = tmp_path / "more.csv"
+    log.write_text("case_id,activity,timestamp\nd1,Open,2026-01-02T09:00:00\n")
+    command = ["import-log", str(log), "--definition", "k", "--db", f"sqlite:///{db}"]
+    db.chmod(0o444)
+    refused = run_casework(*command, prefix=cannot_write, env=env)
+    assert refused.returncode == 2 and refused.stdout == "", refused.stdout
+    assert refused.stderr.startswith(f"error: cannot use the database sqlite:///{db}: the database file {db} cannot "
+                                     "be written (Permission denied), and this command writes"), refused.stderr
+    assert refused.stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("casework.db")) == ["casework.db"]
+    db.chmod(0o644)  # the cause gone: the store takes writes again
+    again = run_casework(*command, prefix=cannot_write, env=env)
+    assert again.returncode == 0 and "1 cases, 2 events imported" in again.stdout, again.stderr
+
+
+def test_a_read_only_shm_file_beside_a_writable_database_is_named(
+    tmp_path: Path, cannot_write: tuple[str, ...]
+) -> None:
+    db = tmp_path / "casework.db"
+    env = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
+    assert run_casework("import-log", str(_log(tmp_path)), "--definition", "k", "--db", f"sqlite:///{db}",
+                        env=env).returncode == 0
+    shm = tmp_path / "casework.db-shm"
+    shm.write_bytes(b"")  # as another tool, or an older casework, left it
+    shm.chmod(0o444)
+    log = tmp_path / "more.csv"
+    log.write_text("case_id,activity,timestamp\nd1,Open,2026-01-02T09:00:00\n")
+    result = run_casework("import-log", str(log), "--definition", "k", "--db", f"sqlite:///{db}", prefix=cannot_write,
+                          env=env)
+    assert result.returncode == 2
+    assert f"the database's -shm file (SQLite's index of the -wal file) {shm} cannot be written (Permission " \
+        "denied)" in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_checking_that_a_database_can_be_written_keeps_the_locks_this_process_holds_on_it(tmp_path: Path) -> None:
+    # Closing any descriptor of a file drops every POSIX lock the process holds on it: a check that opened and
+    # closed the -shm file let another process write while this one's write transaction was open.
+    import subprocess
+
+    from casework.store.writable import check_writable
+
+    db = tmp_path / "casework.db"
+    with Store.open(f"sqlite:///{db}", audit_key=tmp_path / "k"):
+        pass
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("PRAGMA journal_mode = WAL")
+        holder.execute("BEGIN IMMEDIATE")  # this process writes
+        check_writable(db)
+        other = subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=0,"
+                                " isolation_level=None); c.execute('BEGIN IMMEDIATE')", str(db)],
+                               capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        holder.close()
+    assert other.returncode != 0 and "database is locked" in other.stderr, other.stderr

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, select, text
 
 from casework.audit import witness
 from casework.audit.hashing import GENESIS, canonical_json, running_hash
-from casework.durable import fsync_directory
+from casework.durable import fsync_directory, make_folder
 from casework.store import Store
 from casework.store import schema as t
 
@@ -40,7 +40,6 @@ class AuditKeyError(ValueError):
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     """The signing key; created on first use, readable by its owner only (0600)."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -48,6 +47,7 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
         # Written whole to a temporary file, then linked into place: a key file is either absent or complete. Written
         # in place, a full disk (or a crash) left a partial key that every later checkpoint refused to read.
         try:
+            make_folder(path.parent)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
             try:
                 with os.fdopen(fd, "wb") as fh:

@@ -29,6 +29,7 @@ from casework.engine.events import Event, apply
 from casework.engine.state import CaseState
 from casework.store import Store
 from casework.store import schema as t
+from casework.store.integrity import check_integrity
 
 MAX_PROBLEMS = 100
 # Cases whose replayed snapshot waits to be compared with the stored one, fetched together in one query.
@@ -149,7 +150,8 @@ def verify(store: Store, public_key: str | Ed25519PublicKey | None = None, *, sn
     and, with `snapshots`, each engine case's row: its snapshot and status must be what its events replay to.
 
     `public_key` (hex, key file, or key object) checks signatures; by default the store's configured key file is
-    used if it exists (`AuditKeyError` if the key cannot be read). Problems are ordered by the global position of
+    used if it exists (`AuditKeyError` if the key cannot be read). `DamagedDatabase` if SQLite finds the file
+    damaged: a verdict on a damaged file would be worth nothing. Problems are ordered by the global position of
     the event they concern, first is first. `snapshots=False` checks the log alone (for stores written below the
     service, whose case rows hold no engine state).
     """
@@ -159,6 +161,7 @@ def verify(store: Store, public_key: str | Ed25519PublicKey | None = None, *, sn
     # service seals every minute) was in the file but not yet in the snapshot, and looked deleted.
     witnessed = _read_witness(store, _key_file(store, public_key))
     with _snapshot(store) as conn:
+        check_integrity(conn)
         return _verify(store, conn, key, witnessed, snapshots)
 
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
-from casework.durable import fsync_directory
+from casework.durable import fsync_directory, make_folder
 from casework.store.url import sqlite_file
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def record(path: Path, tag: str, checkpoint: dict[str, Any]) -> None:
     """Append one committed checkpoint (its `_FIELDS`) as a line, durably: O_APPEND keeps the lines of several
     processes whole."""
     line = json.dumps({"db": tag, **{k: checkpoint[k] for k in _FIELDS}}, separators=(",", ":")) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         size = os.fstat(fd).st_size

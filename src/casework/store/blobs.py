@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from casework.durable import fsync_directory
+from casework.durable import fsync_directory, make_folder
 
 
 class BlobStore:
@@ -25,19 +25,26 @@ class BlobStore:
         if self.intact(digest):  # same bytes, same name: storing twice is a no-op
             return digest
         # Missing, or a file that no longer holds these bytes (a bad disk, an edit): writing them again repairs it.
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(content)
-                fh.flush()
-                os.fsync(fh.fileno())
-            # Atomic rename: readers never see half a file, and a crash leaves at worst a stray temp file.
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        fsync_directory(target.parent)
+            make_folder(target.parent)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(content)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                # Atomic rename: readers never see half a file, and a crash leaves at worst a stray temp file.
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            fsync_directory(target.parent)
+        except OSError as exc:
+            if exc.filename is not None:
+                raise
+            # A write or fsync names no file: "No space left on device" alone did not say that the blob folder
+            # (perhaps another disk than the database's, CASEWORK_BLOBS) was the one full.
+            raise OSError(exc.errno, exc.strerror, str(target)) from exc
         return digest
 
     def get(self, sha256: str) -> bytes:

@@ -39,6 +39,13 @@ _SQLITE_HINTS = {
     "malformed": "the database file is damaged (a disk fault, or a copy taken without its -wal file); restore it "
                  "from a backup (`PRAGMA integrity_check` in sqlite3 names what is damaged)",
 }
+# SQLite's extended result codes whose message says less than the code: a full disk as the database is opened shows
+# as "disk I/O error" (SQLITE_IOERR_SHMSIZE: no room to size the -shm file), which sent operators to check a disk
+# that had merely filled up.
+_SQLITE_CODE_HINTS = {
+    "SQLITE_IOERR_SHMSIZE": "SQLite could not make room for the database's -shm file beside it: the disk is full; "
+                            "free space and run the command again",
+}
 # PostgreSQL's SQLSTATE classes (and codes) of a server that cannot do the work as it stands: connection lost (08),
 # out of disk or connections (53), shut down or cancelled (57), I/O failure (58), a read-only standby or
 # transaction (25006), a role without the rights (42501), a lock held past the lock timeout (55P03), damaged data
@@ -50,7 +57,8 @@ def database_reason(exc: BaseException) -> str:
     """The driver's message (its first line: no statement, no parameters), and what it means where it is terse."""
     exc = getattr(exc, "orig", None) or exc
     reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    hint = next((h for text, h in _SQLITE_HINTS.items() if text in reason.lower()), None)
+    hint = _SQLITE_CODE_HINTS.get(getattr(exc, "sqlite_errorname", ""))
+    hint = hint or next((h for text, h in _SQLITE_HINTS.items() if text in reason.lower()), None)
     return f"{reason}: {hint}" if hint else reason
 
 
@@ -70,6 +78,8 @@ def environment_error(exc: BaseException) -> str | None:
 
     if isinstance(exc, (_loaded("casework.audit.checkpoints", "AuditKeyError"),
                         _loaded("casework.store.migrate", "SchemaError"),
+                        _loaded("casework.store.integrity", "DamagedDatabase"),
+                        _loaded("casework.store.writable", "NotWritable"),
                         _loaded("casework.store", "ZoneSettingError"))):
         return str(exc)
     driver = getattr(exc, "orig", None) if isinstance(exc, _loaded("sqlalchemy.exc", "DBAPIError")) else exc
@@ -114,6 +124,7 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
     from casework.store import Store
     from casework.store.migrate import SchemaError, check_known, head_revision, revision_of
     from casework.store.url import StoreURLError, parse_url, read_only_url, sqlite_file
+    from casework.store.writable import NotWritable, check_writable
 
     shown = _shown(db)
     try:
@@ -129,6 +140,8 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
             typer.echo(f"error: the database URL says {setting}, and this command writes: remove it from --db (the "
                        "commands that only read open the database read-only themselves)", err=True)
             raise typer.Exit(2)
+        if read_only is None and parsed.get_backend_name() == "sqlite":
+            check_writable(sqlite_file(parsed))  # before the probe below opens it
         if not create:
             if parsed.get_backend_name() == "sqlite" and not sqlite_file(parsed).is_file():
                 typer.echo(f"error: no database at {sqlite_file(parsed)} (give --db or set CASEWORK_DB)", err=True)
@@ -162,7 +175,7 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
     except StoreURLError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    except SchemaError as exc:
+    except (SchemaError, NotWritable) as exc:
         typer.echo(f"error: cannot use the database {shown}: {exc}", err=True)
         raise typer.Exit(2) from exc
     except SQLAlchemyError as exc:

@@ -233,6 +233,8 @@ class SqliteBatches:
                             unit.result = unit.work(conn)
                             raw.execute("RELEASE unit")
                         except Exception as exc:
+                            if not raw.in_transaction:  # SQLite rolled it all back (see `_write_together`)
+                                raise
                             raw.execute("ROLLBACK TO unit")
                             raw.execute("RELEASE unit")
                             unit.error = exc
@@ -266,6 +268,12 @@ class SqliteBatches:
             try:
                 ok = self._write_batch(raw, cast("list[CommandWrite]", [unit.work for unit in batch]))
             except Exception:
+                # A full disk or an I/O error while SQLite spilled its cache rolls back the whole transaction, not
+                # just the statement (https://www.sqlite.org/lang_transaction.html, "Response To Errors Within A
+                # Transaction"): no unit can be written alone either, and its error, not the failing ROLLBACK's
+                # "no transaction is active", is what every writer must be told.
+                if not raw.in_transaction:
+                    raise
                 ok = False
             if not ok:
                 raw.execute("ROLLBACK")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Connection, Engine, Select, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
+from casework.durable import make_folder
 from casework.store import default_db_url, migrate
 from casework.store import schema as t
 from casework.store.blobs import BlobStore
@@ -23,6 +24,7 @@ from casework.store.groupcommit import GroupCommitter, PostgresBatches, SqliteBa
 from casework.store.jobs import JobsMixin
 from casework.store.records import CaseHead, CaseRow, DefinitionRow, StoredEvent, TaskRow, as_utc
 from casework.store.url import create_store_engine, parse_url, sqlite_file
+from casework.store.writable import check_writable
 
 if TYPE_CHECKING:
     from casework.store.writes import CommandWrite
@@ -75,7 +77,8 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin):
         if parsed.get_backend_name() == "sqlite":
             db_path = sqlite_file(parsed).resolve()
             if not read_only:  # a folder that cannot be written may still be read
-                db_path.parent.mkdir(parents=True, exist_ok=True)
+                make_folder(db_path.parent)
+                check_writable(db_path)
             default_blobs = db_path.with_name(db_path.name + ".blobs")
             default_key = db_path.with_name(db_path.name + ".audit-key")
         else:

@@ -7,6 +7,7 @@ unreachable: the test fails, so CI cannot silently lose PostgreSQL coverage.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -90,3 +91,38 @@ def cannot_write() -> Iterator[tuple[str, ...]]:
     if not shutil.which("setpriv") or subprocess.run([*prefix, "true"], check=False).returncode != 0:
         pytest.skip("running as root, and setpriv cannot drop the capabilities that override permissions")
     yield prefix
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a 2 MB file system of its own (tmpfs), to fill up without filling the machine's disk. Mounting
+    needs root: skipped where it is not permitted. Unmounted afterwards (lazily, should a test leave a file open)."""
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("a full disk is simulated on a 2 MB tmpfs, and mounting one needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)], capture_output=True,
+                             text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a 2 MB tmpfs to fill up: {mounted.stderr.strip() or mounted.returncode}")
+    try:
+        yield folder
+    finally:
+        if subprocess.run(["umount", str(folder)], capture_output=True, check=False).returncode != 0:
+            subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=True)
+
+
+def fill_up(folder: Path) -> Path:
+    """Write a file in `folder` until its file system is full; returns it (delete it to free the space)."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    block = b"\0" * 4096
+    try:
+        while True:
+            os.write(fd, block)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+    finally:
+        os.close(fd)
+    return filler
