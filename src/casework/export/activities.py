@@ -21,6 +21,8 @@ LIFECYCLE = {
     "manualStart": "start",
     "complete": "complete",
     "occur": "complete",
+    # Skipping work not started: the standard model's manual skip. Work under way that is skipped was abandoned, which
+    # the standard model calls ate_abort (its skips lead from scheduled or assigned only): see `activities`.
     "skip": "manualskip",
     # Taken out of the plan before it started (by a worker, or by a migration): offered work withdrawn.
     "remove": "withdraw",
@@ -61,20 +63,29 @@ def _work_on_hold(p: dict[str, object]) -> bool:
     return "active" in (p.get("from"), p.get("to"))
 
 
+STARTS = frozenset({"start", "manualStart"})
+
+
 def activities(events: Iterable[StoredEvent]) -> Iterator[Activity]:
     """Events must come grouped by case in seq order (as `Store.iter_events(order="case")` yields them)."""
     current: str | None = None
     items: dict[str, tuple[str, str, str | None]] = {}  # instance id -> (name, kind, parent)
     renamed: dict[str, datetime] = {}  # instance id -> when a migration last renamed it
+    # Instances that started: a skip of one is abandoned work. Its `from` state cannot tell: a suspended item may
+    # have been held with its stage before it started.
+    started: set[str] = set()
     for ev in events:
         if ev.case_id != current:
-            current, items, renamed = ev.case_id, {}, {}
+            current, items, renamed, started = ev.case_id, {}, {}, set()
         p = ev.payload
         if ev.type == "item_created":
             items[p["id"]] = (p.get("name") or p["id"], p.get("kind", ""), p.get("parent"))
         elif ev.type == "item_transition":
             info = items.get(p["id"])
-            transition = LIFECYCLE.get(p.get("transition", ""))
+            cmmn = p.get("transition", "")
+            if cmmn in STARTS:
+                started.add(p["id"])
+            transition = "ate_abort" if cmmn == "skip" and p["id"] in started else LIFECYCLE.get(cmmn)
             # The case plan model (no parent) is the case itself, not an activity within it.
             if info is None or transition is None or info[2] is None:
                 continue

@@ -1,0 +1,83 @@
+"""What the exports say happened to each piece of work: the XES standard lifecycle transition, and who performed it.
+
+The same event reads the same in XES, OCEL and CSV; each test reads all three back from a real store."""
+
+from __future__ import annotations
+
+import csv
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from casework.engine import commands
+from casework.export import export
+from casework.service import CaseService
+from casework.store import Store
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+XES = "{http://www.xes-standard.org/}"
+STAGE_MODEL = (
+    '<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL"><case id="m"><casePlanModel id="plan">'
+    '<planItem id="pS" name="Review" definitionRef="S"/><stage id="S" name="Review">'
+    '<planItem id="pA" name="Check" definitionRef="A"/>'
+    '<planItem id="pB" name="Sign" definitionRef="B"><itemControl><manualActivationRule/></itemControl></planItem>'
+    '<planItem id="pC" name="Call" definitionRef="C"/>'
+    '<planItem id="pD" name="Note" definitionRef="D"><itemControl><manualActivationRule/></itemControl></planItem>'
+    '<humanTask id="A"/><humanTask id="B"/><humanTask id="C"/><humanTask id="D"/></stage></casePlanModel></case>'
+    "</definitions>"
+)
+
+
+@pytest.fixture
+def svc(db_url: str, tmp_path: Path) -> Iterator[CaseService]:
+    store = Store.open(db_url, audit_key=tmp_path / "k", blob_dir=tmp_path / "blobs")
+    service = CaseService(store, clock=lambda: T0)
+    yield service
+    service.close()
+    store.close()
+
+
+def xes_events(svc: CaseService, tmp_path: Path) -> list[dict[str, str]]:
+    export(svc.store, "xes", tmp_path / "log.xes")
+    return [{a.get("key", ""): a.get("value", "") for a in event}
+            for event in ET.parse(tmp_path / "log.xes").getroot().iter(f"{XES}event")]
+
+
+def ocel_events(svc: CaseService, tmp_path: Path) -> list[tuple[str, dict[str, str]]]:
+    export(svc.store, "ocel", tmp_path / "log.json")
+    doc = json.loads((tmp_path / "log.json").read_text(encoding="utf-8"))
+    return [(e["type"], {a["name"]: a["value"] for a in e["attributes"]}) for e in doc["events"]]
+
+
+def csv_rows(svc: CaseService, tmp_path: Path) -> list[tuple[str, str]]:
+    export(svc.store, "csv", tmp_path / "log.csv")
+    with (tmp_path / "log.csv").open(encoding="utf-8") as fh:
+        return [(r["activity"], r["resource"]) for r in csv.DictReader(fh)]
+
+
+def test_skipping_work_under_way_is_an_abort_and_skipping_work_not_started_a_manual_skip(
+    svc: CaseService, tmp_path: Path
+) -> None:
+    svc.deploy(STAGE_MODEL)
+    case_id = svc.start_case("m", actor="ann").case_id
+    # Check and Call started by themselves; Sign and Note wait to be started by hand.
+    svc.execute(case_id, commands.SkipItem(item="Check", actor="ann", reason="done by phone"))
+    svc.execute(case_id, commands.SkipItem(item="Sign", actor="ann", reason="not needed"))
+    # Held with their stage: Call had started, Note had not; a suspended item's state cannot tell which.
+    svc.execute(case_id, commands.SuspendItem(item="Review", actor="bob"))
+    svc.execute(case_id, commands.SkipItem(item="Call", actor="bob"))
+    svc.execute(case_id, commands.SkipItem(item="Note", actor="bob"))
+
+    skips = {e["concept:name"]: e["lifecycle:transition"] for e in xes_events(svc, tmp_path)
+             if e["concept:name"] in ("Check", "Sign", "Call", "Note")
+             and e["lifecycle:transition"] not in ("start", "schedule", "suspend")}
+    assert skips == {"Check": "ate_abort", "Sign": "manualskip", "Call": "ate_abort", "Note": "manualskip"}
+    ocel = {name: a["lifecycle"] for name, a in ocel_events(svc, tmp_path)
+            if a["lifecycle"] in ("ate_abort", "manualskip")}
+    assert ocel == skips
+    # CSV holds completions only: work skipped was not done, started or not.
+    assert not {"Check", "Sign", "Call", "Note"} & {a for a, _ in csv_rows(svc, tmp_path)}
