@@ -94,6 +94,7 @@ def test_work_offered_and_then_removed_from_the_plan_is_exported_as_withdrawn(sv
     for event in ET.parse(tmp_path / "log.xes").getroot().iter(f"{ns}event"):
         values = {a.get("key"): a.get("value") for a in event}
         if values["concept:name"] == "Call garage":
-            moves.append((values["lifecycle:transition"], values["org:resource"]))
-    # Offered (enabled: to be started by hand), then withdrawn by Bob; not left open in the log.
-    assert moves == [("schedule", "ann"), ("withdraw", "bob")]
+            moves.append((values["lifecycle:transition"], values.get("org:resource"), values.get("caused_by")))
+    # Offered (enabled: to be started by hand, by the engine when Ann added it), then withdrawn by Bob; not left open
+    # in the log.
+    assert moves == [("schedule", None, "ann"), ("withdraw", "bob", None)]

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from casework.engine.events import performed_by
 from casework.store import StoredEvent
 
 # CMMN transitions -> the XES standard lifecycle model. Transitions with no XES counterpart (create, disable,
@@ -45,12 +46,14 @@ class Activity:
     activity: str
     transition: str
     time: datetime
-    resource: str | None  # None: the imported log named nobody
+    resource: str | None  # who did it; None: the engine did (`caused_by`), or the imported log named nobody
     item_id: str | None  # plan item instance, for object-centric export
     item_kind: str | None
     # When the item took the name `activity`, if a migration renamed it (None: named so from the start); object-
     # centric export records the change then.
     named_at: datetime | None = None
+    # Done by the engine by the model's rules (`resource` is None): the actor whose command caused it.
+    caused_by: str | None = None
 
 
 def parse_at(value: str) -> datetime:
@@ -62,6 +65,10 @@ def _work_on_hold(p: dict[str, object]) -> bool:
     """Whether a suspend or resume stops or restarts work under way (rather than an item still waiting)."""
     return "active" in (p.get("from"), p.get("to"))
 
+
+# The attribute that names, on what the engine did by itself (which has no resource), whose command caused it. No XES
+# extension defines it (org:resource is who did the work), so its key has no prefix.
+CAUSED_BY = "caused_by"
 
 STARTS = frozenset({"start", "manualStart"})
 
@@ -91,8 +98,11 @@ def activities(events: Iterable[StoredEvent]) -> Iterator[Activity]:
                 continue
             if transition in ("suspend", "resume") and not _work_on_hold(p):
                 continue
-            yield Activity(ev.id, ev.case_id, ev.seq, info[0], transition, parse_at(ev.at), ev.actor, p["id"], info[1],
-                           renamed.get(p["id"]))
+            # A start a sentry made when Ann completed the task before is not Ann's work: handover and workload
+            # analyses would credit her with it.
+            performer = performed_by(ev.type, ev.actor, p)
+            yield Activity(ev.id, ev.case_id, ev.seq, info[0], transition, parse_at(ev.at), performer, p["id"], info[1],
+                           renamed.get(p["id"]), None if performer is not None else ev.actor)
         elif ev.type == "reassign":
             info = items.get(p.get("item", ""))
             if info is not None:
