@@ -5,18 +5,15 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from casework.engine import CaseState, commands, execute
 from casework.export import export
 from casework.export.activities import activities
 from casework.model import load_definition
 from casework.service import CaseService
-from casework.store import Store, StoredEvent
+from casework.store import StoredEvent
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 STAGE_MODEL = (
@@ -56,15 +53,6 @@ MODEL = """<?xml version="1.0" encoding="UTF-8"?>
     <humanTask id="review" name="Review"/><humanTask id="assess" name="{assess}"/>
   </casePlanModel></case>
 </definitions>"""
-
-
-@pytest.fixture
-def svc(db_url: str, tmp_path: Path) -> Iterator[CaseService]:
-    store = Store.open(db_url, audit_key=tmp_path / "k", blob_dir=tmp_path / "blobs")
-    service = CaseService(store, clock=lambda: T0)
-    yield service
-    service.close()
-    store.close()
 
 
 def test_an_item_renamed_by_a_migration_is_exported_under_the_name_it_has_since(svc: CaseService,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from casework.export import export
 from casework.insight.flags import case_path, case_performers
 from casework.paths import shared_dir
 from casework.service import CaseService
-from casework.store import Store
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 XES = "{http://www.xes-standard.org/}"
@@ -40,15 +38,6 @@ MILESTONE_MODEL = (
     '</sentry><humanTask id="A"/><humanTask id="W"/><milestone id="M" name="Checked"/></casePlanModel></case>'
     "</definitions>"
 )
-
-
-@pytest.fixture
-def svc(db_url: str, tmp_path: Path) -> Iterator[CaseService]:
-    store = Store.open(db_url, audit_key=tmp_path / "k", blob_dir=tmp_path / "blobs")
-    service = CaseService(store, clock=lambda: T0)
-    yield service
-    service.close()
-    store.close()
 
 
 def xes_events(svc: CaseService, tmp_path: Path) -> list[dict[str, str]]:
