@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
 from pathlib import Path
 
 from casework.engine import CaseState, commands, execute
@@ -42,7 +41,6 @@ def test_suspending_a_stage_shows_as_suspended_work_not_as_suspended_items_that_
     assert seen == [("Review", "suspend"), ("Check", "suspend"), ("Review", "resume"), ("Check", "resume")]
 
 
-T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 MODEL = """<?xml version="1.0" encoding="UTF-8"?>
 <definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" targetNamespace="urn:test">
   <case id="claim" name="Claim"><casePlanModel id="plan" name="Review">

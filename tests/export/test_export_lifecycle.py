@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ from casework.insight.flags import case_path, case_performers
 from casework.paths import shared_dir
 from casework.service import CaseService
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 XES = "{http://www.xes-standard.org/}"
 STAGE_MODEL = (
     '<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL"><case id="m"><casePlanModel id="plan">'
