@@ -30,7 +30,7 @@ def answer_key(state: CaseState, suggestion: dict[str, Any]) -> tuple[str, str]:
     if "kind" in suggestion:
         return f"finding:{suggestion.get('id') or suggestion['kind']}", str(suggestion.get("severity") or "")
     step = sum(1 for item in state.items.values() if item.state == COMPLETED and item.id != state.root)
-    return f"activity:{suggestion.get('activity')}", f"step {step}"
+    return f"activity:{suggestion.get('activity') or suggestion.get('id')}", f"step {step}"
 
 
 def answered(state: CaseState, suggestion: dict[str, Any]) -> str | None:
