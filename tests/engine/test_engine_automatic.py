@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime as dt
 
 from casework.engine import CaseState, Event, commands, execute
-from casework.engine.events import performed_by
 from casework.model import load_definition
+from casework.performed import performed_by
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 NS = 'xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL"'

@@ -33,23 +33,6 @@ class Event(NamedTuple):
         return cls(type=d["type"], at=d["at"], actor=d["actor"], reason=d.get("reason"), payload=dict(d["payload"]))
 
 
-# Transitions only the engine makes, by the model's rules (a person starts work by `manualStart`, never `start`; the
-# case plan's own start is no step of the case): automatic in logs written before transitions were marked `auto`.
-ENGINE_TRANSITIONS = frozenset({"start", "enable", "parentSuspend", "parentResume", "parentTerminate"})
-
-
-def automatic(type_: str, payload: dict[str, Any]) -> bool:
-    """Whether an event records something the engine did by the model's rules, which its actor caused by a command
-    but did not do (see `Run.transition`)."""
-    return type_ == "item_transition" and (bool(payload.get("auto")) or payload.get("transition") in ENGINE_TRANSITIONS)
-
-
-def performed_by(type_: str, actor: str, payload: dict[str, Any]) -> str | None:
-    """Who did what an event records: its actor, or None for what the engine did by itself. The audit trail keeps
-    the actor either way: that person's command caused it."""
-    return None if automatic(type_, payload) else actor
-
-
 def apply(state: CaseState, event: Event) -> CaseState:
     """Apply one event to ``state`` in place and return it."""
     handler = _HANDLERS.get(event.type)

@@ -246,7 +246,7 @@ class Run:
 
         A transition the engine makes by the model's rules (a sentry fires, a stage completes by itself, a stage's
         items end or wait with it) is marked ``auto``: the event's actor caused it, by the command, but did not do
-        it, and exports and per-person figures must not say that person did (`performed_by`). Unmarked: the
+        it, and exports and per-person figures must not say that person did (`casework.performed`). Unmarked: the
         transition the command itself asked for, or one recorded before the mark existed."""
         before = item.state
         to = next_state(item.kind, before, transition, item.suspended_from)

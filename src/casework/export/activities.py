@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from casework.engine.events import performed_by
+from casework.performed import performed_by
 from casework.store import StoredEvent
 
 # CMMN transitions -> the XES standard lifecycle model. Transitions with no XES counterpart (create, disable,

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from casework.engine import CaseState
-from casework.engine.events import performed_by
 from casework.engine.lifecycle import COMPLETED
 from casework.insight.casetype import ActionSpec, CaseType
 from casework.insight.gaps import find_gaps
@@ -35,6 +34,7 @@ from casework.insight.rules import (
 )
 from casework.model.definition import CaseDefinition
 from casework.model.timers import TimerError, add_duration
+from casework.performed import performed_by
 
 __all__ = [
     "UNUSUAL_THRESHOLD",
