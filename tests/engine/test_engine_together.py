@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -91,8 +92,9 @@ def test_each_part_is_checked_against_the_case_as_the_parts_before_left_it() -> 
     events = execute(definition, state, commands.Together(commands=(commands.ResumeCase(actor="ann"), ACCEPTED)),
                      NOW)
     assert events[-1].type == "suggestion_accepted" and state.status == "active"
-    # `decide` answers for the whole without touching the state.
+    # `decide` answers for the whole without touching the state (another suggestion: this one is answered).
     before = copy.deepcopy(state.to_dict())
+    audit = dataclasses.replace(ACCEPTED, suggestion={"activity": "Audit"})
     decided = decide(definition, state, commands.Together(commands=(commands.PlanItem(item="Audit", actor="ann"),
-                                                                    ACCEPTED)), NOW)
+                                                                    audit)), NOW)
     assert decided[-1].type == "suggestion_accepted" and state.to_dict() == before

@@ -82,8 +82,25 @@ def test_rows_per_activity_and_a_period() -> None:
 
 def test_the_latest_decision_is_found_across_time_zones() -> None:
     flag = feedback_command(POLICE, accepted=True, actor="ann")
-    rows = acceptance([("c", _event(flag, "2026-03-01T10:00:00+02:00")), ("c", _event(flag, "2026-03-01T09:00:00Z"))])
+    rows = acceptance([("c1", _event(flag, "2026-03-01T10:00:00+02:00")),
+                       ("c2", _event(flag, "2026-03-01T09:00:00Z"))])
     assert (rows[0].first_at, rows[0].last_at) == ("2026-03-01T10:00:00+02:00", "2026-03-01T09:00:00Z")
+
+
+def test_a_finding_answered_again_in_an_older_log_counts_once() -> None:
+    # Logs written before a finding could be answered only once may hold it accepted twice (or accepted, then
+    # dismissed at the same severity): the first answer counts. More severe, it is a new question.
+    accepted = feedback_command(POLICE, accepted=True, actor="ann")
+    worse = Flag(POLICE.id, POLICE.message, "critical", POLICE.reason, POLICE.source, POLICE.action)
+    log = [("c1", _event(accepted, "2026-03-01T09:00:00Z")),
+           ("c1", _event(feedback_command(POLICE, accepted=True, actor="bob"), "2026-03-01T09:01:00Z")),
+           ("c1", _event(feedback_command(POLICE, accepted=False, actor="bob", reason="x"), "2026-03-01T09:02:00Z")),
+           ("c2", _event(accepted, "2026-03-01T09:03:00Z")),
+           ("c1", _event(feedback_command(worse, accepted=False, actor="cy", reason="y"), "2026-03-01T09:04:00Z"))]
+    (row,) = acceptance(log)
+    assert (row.accepted, row.dismissed, row.cases, row.people) == (2, 1, {"c1", "c2"}, {"ann", "cy"})
+    # An answer before the period still makes its repeat inside it a duplicate.
+    assert acceptance(log, since=dt.datetime(2026, 3, 1, 9, 1, tzinfo=dt.UTC))[0].decisions == 2
 
 
 def test_subjects() -> None:

@@ -4,7 +4,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from casework.demo import demo_definition
-from casework.engine import CaseState, commands, execute
+from casework.engine import CaseState, commands, decide, execute
 from casework.insight.casetype import bundled_case_type
 from casework.insight.flags import (
     NextActionModel,
@@ -139,8 +139,9 @@ def test_a_flag_without_an_action_can_be_accepted_or_dismissed() -> None:
     assert {f.id for f in found if f.action is None} == {"sla:breached", "path:unusual"}
     for flag in found:
         for accepted in (True, False):
-            (event,) = execute(definition, state, feedback_command(flag, accepted=accepted, actor="ann",
-                                                                   reason="seen"), T0 + 31 * DAY)
+            # Each decision on the case as it is (`decide`): a flag is answered once, so not both on one case.
+            (event,) = decide(definition, state, feedback_command(flag, accepted=accepted, actor="ann",
+                                                                  reason="seen"), T0 + 31 * DAY)
             assert event.payload["suggestion"]["id"] == flag.id
             assert event.type == ("suggestion_accepted" if accepted else "suggestion_dismissed")
 

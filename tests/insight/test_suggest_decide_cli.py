@@ -242,3 +242,32 @@ def test_a_name_from_the_model_is_echoed_with_its_control_characters_escaped(
                  "--activity", "Approve\x1b[2J", "--as", "bob")
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.stdout and "add task: Approve\\x1b[2J" in result.stdout
+
+
+def test_a_suggestion_accepted_is_not_accepted_again_and_counts_once(
+    claim: tuple[str, str], model: tuple[Path, str]
+) -> None:
+    url, case_id = claim
+    path, _ = model
+    decisions = {
+        # its action adds a task (which would also refuse a second time, without saying it was accepted)
+        "missing-document:police_report": ["--finding", "missing-document:police_report",
+                                           "--case-type", "insurance_claim"],
+        # the person fills the field in: the acceptance is the record alone
+        "missing-field:claimant": ["--finding", "missing-field:claimant", "--case-type", "insurance_claim"],
+        # a next action: adds its task, and is then offered as "open" the task
+        "next-best action": ["--activity", "Approve", "--model", str(path), "--min-probability", "0"],
+    }
+    for args in decisions.values():
+        first = _cw("suggest", "accept", case_id, "--db", url, *args, "--as", "ann")
+        assert first.exit_code == 0, first.output
+    before = len(_events(url, case_id))
+    for args in decisions.values():
+        again = _cw("suggest", "accept", case_id, "--db", url, *args, "--as", "bob")
+        assert again.exit_code == 2 and again.output.count("\n") == 1, again.output
+        assert again.output.startswith("error: nothing recorded: ") and " by ann at 2026-" in again.output
+        assert "already accepted" in again.output
+    assert len(_events(url, case_id)) == before
+    rows = {row["subject"]: row for row in _feedback(url)}
+    assert {s: (rows[s]["accepted"], rows[s]["people"]) for s in decisions} == {s: (1, 1) for s in decisions}
+    _assert_audit_ok(url)

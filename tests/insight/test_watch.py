@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from casework.cli import app
 from casework.demo import demo_model_xml
-from casework.engine import commands
+from casework.engine import CommandRejected, commands
 from casework.insight.casetype import bundled_case_type
 from casework.insight.watch import FindingsWatcher
 from casework.service import CaseService
@@ -219,8 +219,11 @@ def test_a_dismissed_finding_is_not_offered_again_unless_it_gets_worse(watched) 
     service.execute(case_id, commands.SetVariables(variables={"claimant": "Ann Smith"}, actor="bob"))
     after = _ids(service.store, case_id)
     assert "missing-document:police_report" not in after and "missing-field:policyNumber" in after
-    # a later acceptance lifts the dismissal
-    service.execute(case_id, feedback_command(finding, accepted=True, actor="ann"))
+    # a later acceptance lifts the dismissal (of it more severe: at the severity dismissed, it is answered)
+    with pytest.raises(CommandRejected, match="already dismissed at severity warning by ann"):
+        service.execute(case_id, feedback_command(finding, accepted=True, actor="bob"))
+    worse = Flag(police.finding_id, police.message, "critical", police.reason, police.source)
+    service.execute(case_id, feedback_command(worse, accepted=True, actor="ann"))
     assert "missing-document:police_report" in _ids(service.store, case_id)
     # dismissed while it was milder (info) than it is now (warning): it got worse, so it is offered again
     milder = Flag(police.finding_id, police.message, "info", police.reason, police.source)

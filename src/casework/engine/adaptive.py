@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from casework.engine import commands as c
+from casework.engine.answers import ACCEPTED, DISMISSED, answer_key, answered
 from casework.engine.core import check_json_data, check_roles, handles, plan_for, resolve
 from casework.engine.errors import CommandRejected
 from casework.engine.lifecycle import ACTIVE, AVAILABLE, OPEN, SUSPENDED, TERMINAL, table_for
@@ -407,8 +408,14 @@ def _feedback(run: Run, cmd: c.RecordFeedback) -> None:
         raise CommandRejected("feedback needs the suggestion it is about (with its activity, or a flag's id)")
     # Bounded well below case data: a suggestion names an activity and says why, and each decision keeps it whole.
     check_json_data("suggestion", cmd.suggestion, c.MAX_SUGGESTION, "")
-    kind = "suggestion_accepted" if cmd.accepted else "suggestion_dismissed"
-    run.emit(kind, {"suggestion": cmd.suggestion, "model_version": cmd.model_version})
+    # Checked against the case as it is when the command runs, so of two people answering at once one is refused
+    # (the other's command is retried on the case as the first left it).
+    refusal = answered(run.state, cmd.suggestion)
+    if refusal is not None:
+        raise CommandRejected(refusal)
+    kind = ACCEPTED if cmd.accepted else DISMISSED
+    run.emit(kind, {"suggestion": cmd.suggestion, "model_version": cmd.model_version,
+                    "answers": list(answer_key(run.state, cmd.suggestion))})
 
 
 def plannable(definition: CaseDefinition, state: CaseState) -> list[str]:

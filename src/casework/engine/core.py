@@ -535,7 +535,10 @@ def _fire_due_timers(run: Run, cmd: c.FireDueTimers) -> None:
         if item.state != AVAILABLE:
             continue
         definition = run.plan.items[item.def_id]
+        # The clock fired it, not the command's actor (the worker that noticed it was due).
+        run.automatic = True
         run.transition(item, "occur")
+        run.automatic = False
         run.settle()
         timer = definition.timer
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import operator
 from typing import Any, NamedTuple
 
+from casework.engine.answers import ACCEPTED, DISMISSED
 from casework.engine.lifecycle import TERMINAL
 from casework.engine.state import CaseState, ItemInstance
 
@@ -100,6 +101,8 @@ class Undo:
             self._keep("participants")
         elif type_ == "document_attached":
             self._keep("documents")
+        elif type_ in (ACCEPTED, DISMISSED):
+            self._keep("answered")
         elif type_ in ("reassign", "set_due") and p.get("item") is not None:
             self._keep_item(p["item"])
         elif type_ == "migrate":
@@ -283,6 +286,14 @@ def _document_attached(state: CaseState, event: Event, p: dict[str, Any]) -> Non
     state.documents[p["name"]] = p["version"]
 
 
+def _feedback(state: CaseState, event: Event, p: dict[str, Any]) -> None:
+    if "answers" not in p:
+        return  # written before answers were kept: see `answers`
+    key, occasion = p["answers"]
+    # Replaced, not changed in place: `Undo` keeps the mapping before the command by a shallow copy.
+    state.answered[key] = {**state.answered.get(key, {}), occasion: [event.type == ACCEPTED, event.at, event.actor]}
+
+
 _HANDLERS = {
     "case_started": _case_started,
     "item_created": _item_created,
@@ -298,4 +309,6 @@ _HANDLERS = {
     "set_due": _set_due,
     "migrate": _migrate,
     "document_attached": _document_attached,
+    ACCEPTED: _feedback,
+    DISMISSED: _feedback,
 }

@@ -102,6 +102,9 @@ class Run:
         # sentry that fired needs no memory, so memory events are written only for sentries still waiting.
         self.fired_parts: dict[tuple[str, str], tuple[list[int], bool]] = {}
         self.created: dict[str, None] = {}  # instances created by this command
+        # Whether the transitions made now are the engine's, by the model's rules, rather than the one the command
+        # asked for: see `transition`.
+        self.automatic = False
 
     # -- recording ---------------------------------------------------------------------------------------------
     def emit(self, type_: str, payload: dict[str, Any]) -> Event:
@@ -217,6 +220,11 @@ class Run:
 
     # -- the loop ----------------------------------------------------------------------------------------------
     def settle(self) -> None:
+        outer, self.automatic = self.automatic, True
+        self._settle()
+        self.automatic = outer
+
+    def _settle(self) -> None:
         while True:
             if self.stage_queue:
                 self.stage_queue.popleft()()
@@ -260,7 +268,12 @@ class Run:
     ) -> None:
         """Move ``item`` by ``transition`` and raise its event; ``cause`` is the exit criterion of its own that made
         it exit, for on-parts that wait for that one (exitCriterionRef); ``by`` what ended it when that is not the
-        case's own course ("migration")."""
+        case's own course ("migration").
+
+        A transition the engine makes by the model's rules (a sentry fires, a stage completes by itself, a stage's
+        items end or wait with it) is marked ``auto``: the event's actor caused it, by the command, but did not do
+        it, and exports and per-person figures must not say that person did (`casework.performed`). Unmarked: the
+        transition the command itself asked for, or one recorded before the mark existed."""
         before = item.state
         to = next_state(item.kind, before, transition, item.suspended_from)
         payload: dict[str, Any] = {"id": item.id, "transition": transition, "from": before, "to": to}
@@ -268,6 +281,8 @@ class Run:
             payload["held_by_parent"] = True
         if by is not None:
             payload["by"] = by
+        if self.automatic:
+            payload["auto"] = True
         if item.kind == TIMER_EVENT and transition in ("suspend", "resume"):
             # Kept on the instance: a migration that changes its start trigger needs to know when it was deaf.
             payload["hold"] = True
@@ -638,12 +653,14 @@ class Run:
             self.transition(item, "exit", cause=cause)
 
     def end_children(self, item: ItemInstance) -> None:
+        outer, self.automatic = self.automatic, True
         for child in self.state.child_items(item.id):
             if child.state in TERMINAL:
                 continue
             if child.kind in STAGE_KINDS:
                 self.end_children(child)
             self.transition(child, "parentTerminate" if child.kind in EVENT_LISTENER_KINDS | {MILESTONE} else "exit")
+        self.automatic = outer
 
     def suspend(self, item: ItemInstance, transition: str) -> None:
         """Suspend an item; a stage's open children go on hold with it (CMMN 1.1 §8.4.2: tasks and stages that are
@@ -651,8 +668,10 @@ class Run:
         nothing in a suspended stage starts, occurs or fires its timer."""
         self.transition(item, transition)
         if item.kind in STAGE_KINDS:
+            outer, self.automatic = self.automatic, True
             for child in self.state.child_items(item.id):
                 self.suspend_with_parent(child)
+            self.automatic = outer
 
     def suspend_with_parent(self, child: ItemInstance) -> None:
         if child.kind in EVENT_LISTENER_KINDS or child.kind == MILESTONE:
@@ -669,9 +688,11 @@ class Run:
         if item.kind in STAGE_KINDS and item.state == ACTIVE:
             # What held it may have gone while it was suspended (an item removed from it): it may complete now.
             self.dirty_stages[item.id] = None
+            outer, self.automatic = self.automatic, True
             for child in self.state.child_items(item.id):
                 if child.state == SUSPENDED and child.held_by_parent:
                     self.resume(child, "resume" if child.kind in EVENT_LISTENER_KINDS | {MILESTONE} else "parentResume")
+            self.automatic = outer
 
     def wake(self, item: ItemInstance) -> None:
         """An item waits again after a suspension: its criteria may hold by now (on-parts it heard meanwhile, case

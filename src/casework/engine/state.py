@@ -134,6 +134,8 @@ class CaseState:
     ended_at: str | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)  # expression failures recorded on the case
     documents: dict[str, int] = field(default_factory=dict)  # document name -> its latest version
+    # Suggestions a person answered (see `answers`): what -> occasion -> [accepted, at, actor]
+    answered: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     # Derived indexes, rebuilt from ``items``.
     live_by_def: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
     children: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
@@ -223,6 +225,8 @@ class CaseState:
             "errors": self.errors,
             # Only when there are any: snapshots written before documents were events stay byte-for-byte the same.
             **({"documents": dict(sorted(self.documents.items()))} if self.documents else {}),
+            # The same for answers: cases decided on before they were kept replay to the snapshots stored then.
+            **({"answered": {k: dict(v) for k, v in sorted(self.answered.items())}} if self.answered else {}),
         }
 
     @classmethod
@@ -247,6 +251,7 @@ class CaseState:
             ended_at=d.get("ended_at"),
             errors=list(d.get("errors", [])),
             documents=dict(d.get("documents", {})),
+            answered={k: {o: list(a) for o, a in v.items()} for k, v in d.get("answered", {}).items()},
         )
         state.reindex()
         return state

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from casework.performed import performed_by
 from casework.store import StoredEvent
 
 # CMMN transitions -> the XES standard lifecycle model. Transitions with no XES counterpart (create, disable,
@@ -21,6 +22,8 @@ LIFECYCLE = {
     "manualStart": "start",
     "complete": "complete",
     "occur": "complete",
+    # Skipping work not started: the standard model's manual skip. Work under way that is skipped was abandoned, which
+    # the standard model calls ate_abort (its skips lead from scheduled or assigned only): see `activities`.
     "skip": "manualskip",
     # Taken out of the plan before it started (by a worker, or by a migration): offered work withdrawn.
     "remove": "withdraw",
@@ -43,12 +46,14 @@ class Activity:
     activity: str
     transition: str
     time: datetime
-    resource: str | None  # None: the imported log named nobody
+    resource: str | None  # who did it; None: the engine did (`caused_by`), or the imported log named nobody
     item_id: str | None  # plan item instance, for object-centric export
     item_kind: str | None
     # When the item took the name `activity`, if a migration renamed it (None: named so from the start); object-
     # centric export records the change then.
     named_at: datetime | None = None
+    # Done by the engine by the model's rules (`resource` is None): the actor whose command caused it.
+    caused_by: str | None = None
 
 
 def parse_at(value: str) -> datetime:
@@ -61,27 +66,43 @@ def _work_on_hold(p: dict[str, object]) -> bool:
     return "active" in (p.get("from"), p.get("to"))
 
 
+# The attribute that names, on what the engine did by itself (which has no resource), whose command caused it. No XES
+# extension defines it (org:resource is who did the work), so its key has no prefix.
+CAUSED_BY = "caused_by"
+
+STARTS = frozenset({"start", "manualStart"})
+
+
 def activities(events: Iterable[StoredEvent]) -> Iterator[Activity]:
     """Events must come grouped by case in seq order (as `Store.iter_events(order="case")` yields them)."""
     current: str | None = None
     items: dict[str, tuple[str, str, str | None]] = {}  # instance id -> (name, kind, parent)
     renamed: dict[str, datetime] = {}  # instance id -> when a migration last renamed it
+    # Instances that started: a skip of one is abandoned work. Its `from` state cannot tell: a suspended item may
+    # have been held with its stage before it started.
+    started: set[str] = set()
     for ev in events:
         if ev.case_id != current:
-            current, items, renamed = ev.case_id, {}, {}
+            current, items, renamed, started = ev.case_id, {}, {}, set()
         p = ev.payload
         if ev.type == "item_created":
             items[p["id"]] = (p.get("name") or p["id"], p.get("kind", ""), p.get("parent"))
         elif ev.type == "item_transition":
             info = items.get(p["id"])
-            transition = LIFECYCLE.get(p.get("transition", ""))
+            cmmn = p.get("transition", "")
+            if cmmn in STARTS:
+                started.add(p["id"])
+            transition = "ate_abort" if cmmn == "skip" and p["id"] in started else LIFECYCLE.get(cmmn)
             # The case plan model (no parent) is the case itself, not an activity within it.
             if info is None or transition is None or info[2] is None:
                 continue
             if transition in ("suspend", "resume") and not _work_on_hold(p):
                 continue
-            yield Activity(ev.id, ev.case_id, ev.seq, info[0], transition, parse_at(ev.at), ev.actor, p["id"], info[1],
-                           renamed.get(p["id"]))
+            # A start a sentry made when Ann completed the task before is not Ann's work: handover and workload
+            # analyses would credit her with it.
+            performer = performed_by(ev.type, ev.actor, p)
+            yield Activity(ev.id, ev.case_id, ev.seq, info[0], transition, parse_at(ev.at), performer, p["id"], info[1],
+                           renamed.get(p["id"]), None if performer is not None else ev.actor)
         elif ev.type == "reassign":
             info = items.get(p.get("item", ""))
             if info is not None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from casework.export.activities import Activity
+from casework.export.activities import CAUSED_BY, Activity
 from casework.store import DocumentRow
 
 EPOCH = "1970-01-01T00:00:00Z"
@@ -66,6 +66,8 @@ def write_ocel(
         attributes = [{"name": "lifecycle", "value": a.transition}]
         if a.resource is not None:
             attributes.append({"name": "resource", "value": a.resource})
+        if a.caused_by is not None:
+            attributes.append({"name": CAUSED_BY, "value": a.caused_by})
         event = {
             "id": f"e{a.event_id}",
             "type": a.activity,
@@ -96,7 +98,7 @@ def write_ocel(
         out.write(("," if n_objects else "") + encode(obj))
         n_objects += 1
     event_type_list = [
-        {"name": name, "attributes": [{"name": "lifecycle", **_STRING}, {"name": "resource", **_STRING}]}
+        {"name": name, "attributes": [{"name": n, **_STRING} for n in ("lifecycle", "resource", CAUSED_BY)]}
         for name in sorted(event_types)
     ]
     out.write('],"eventTypes":' + encode(event_type_list) + "}")

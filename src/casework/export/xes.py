@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TextIO
 from xml.sax.saxutils import quoteattr as _quoteattr
 
-from casework.export.activities import Activity
+from casework.export.activities import CAUSED_BY, Activity
 
 # lifecycle:model names the transition model the events' lifecycle:transition values come from (the lifecycle
 # extension's log attribute): casework maps CMMN's transitions onto the standard one (see activities.LIFECYCLE).
@@ -60,7 +60,11 @@ def write_xes(out: TextIO, acts: Iterable[Activity]) -> tuple[int, int]:
             traces += 1
             out.write(f'  <trace>\n    <string key="concept:name" value={quoteattr(a.case_id)}/>\n')
         events += 1
-        resource = "" if a.resource is None else f'      <string key="org:resource" value={quoteattr(a.resource)}/>\n'
+        resource = ""
+        if a.resource is not None:
+            resource = f'      <string key="org:resource" value={quoteattr(a.resource)}/>\n'
+        elif a.caused_by is not None:
+            resource = f'      <string key="{CAUSED_BY}" value={quoteattr(a.caused_by)}/>\n'
         out.write(
             "    <event>\n"
             f'      <string key="concept:name" value={quoteattr(a.activity)}/>\n'

@@ -94,18 +94,26 @@ def acceptance(
     """Rows of accepted and dismissed counts from `(case id, event)` pairs; other event types are skipped.
 
     `since` / `until` keep the decisions made at or after / before those moments. Rows are sorted by subject, model
-    version and activity.
+    version and activity. A finding is counted once per case at each severity, as the engine records it once
+    (`engine.answers`): an answer repeated in a log written before that (the same finding accepted twice) is the
+    first one's duplicate. Events must come in log order.
     """
     rows: dict[tuple[str, str, str | None], AcceptanceRow] = {}
+    answered: set[tuple[str, str, str]] = set()
     for case_id, event in events:
         if event.type not in FEEDBACK_TYPES:
             continue
+        suggestion = event.payload.get("suggestion")
+        if isinstance(suggestion, dict) and "kind" in suggestion:
+            once = (case_id, subject_of(suggestion), str(suggestion.get("severity") or ""))
+            if once in answered:
+                continue
+            answered.add(once)
         if since is not None or until is not None:
             moment = parse_moment(event.at)
             if moment is None or (since is not None and moment < since) or (until is not None and moment >= until):
                 continue
         payload = event.payload
-        suggestion = payload.get("suggestion")
         if not isinstance(suggestion, dict):
             continue  # the engine refuses feedback without one; a report skips what it cannot count
         subject = subject_of(suggestion)

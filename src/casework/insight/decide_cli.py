@@ -229,6 +229,7 @@ def _next_action(
         _fail(f"{activity!r} is not a next best action for case {case_id} now (model {insight.version} offers: "
               f"{now_offered}); the case may have moved on: see `casework suggest case`")
     action = matches[0]
+    _not_answered(state, action.to_dict())
     command = (action.accept(actor=actor, reason=reason) if accepted
                else action.feedback(accepted=False, actor=actor, reason=reason))
     label = f"{action.action.label} ({probability_text(action.probability)}: {action.reason})"
@@ -257,10 +258,22 @@ def _finding(
         _fail(f"no finding {ident!r} is offered on case {case_id} now (offered: {offered}){hint}; the case may "
               "have moved on, or someone dismissed it: see `casework suggest case`")
     found = matches[0]
+    _not_answered(state, found.to_dict())
     command = (accept_command(found, actor=actor, reason=reason) if accepted
                else feedback_command(found, accepted=False, actor=actor, reason=reason))
     label = f"{found.id} ({found.message})" + (f", {found.action.label}" if found.action else "")
     return label, command, found.model_version
+
+
+def _not_answered(state: Any, suggestion: dict[str, Any]) -> None:
+    """Refuses a suggestion already answered, naming when and by whom, before its action could be refused for a
+    reason that does not say so (the task it adds is there: added when it was accepted). The engine checks it again
+    when the decision is recorded: of two people deciding at once, one is refused there."""
+    from casework.engine.answers import answered
+
+    refusal = answered(state, suggestion)
+    if refusal is not None:
+        _fail(f"nothing recorded: {refusal}")
 
 
 def _keep_findings_current(

@@ -34,6 +34,7 @@ from casework.insight.rules import (
 )
 from casework.model.definition import CaseDefinition
 from casework.model.timers import TimerError, add_duration
+from casework.performed import performed_by
 
 __all__ = [
     "UNUSUAL_THRESHOLD",
@@ -150,11 +151,12 @@ class RecordedEvent(Protocol):
 
 def case_performers(state: CaseState, events: Iterable[RecordedEvent]) -> list[str | None]:
     """Who performed each step of `case_path(state)`: the actor of the event that completed it (None if the events
-    do not say). The state keeps no actors, the event history does."""
-    completed_by: dict[str, str] = {}
+    do not say, or the engine completed it by itself: a milestone its sentry reached, a stage whose work was done).
+    The state keeps no actors, the event history does."""
+    completed_by: dict[str, str | None] = {}
     for event in events:
         if event.type == "item_transition" and event.payload.get("to") == COMPLETED:
-            completed_by[str(event.payload.get("id"))] = event.actor
+            completed_by[str(event.payload.get("id"))] = performed_by(event.type, event.actor, event.payload)
     return [completed_by.get(s[4]) for s in _path_steps(state)]
 
 

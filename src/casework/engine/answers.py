@@ -1,0 +1,50 @@
+"""Which suggestions a person has answered (accepted or dismissed) on a case: each is answered once.
+
+A second acceptance of the same finding would count twice in the acceptance rates, and two people accepting it at
+once would both be recorded; so the case keeps its answers (`CaseState.answered`), and `RecordFeedback` for one already
+answered is refused. What counts as the same suggestion:
+
+- a flag or a rule's finding (a suggestion with a `kind`): its id at its severity. A finding that got more severe since
+  it was dismissed is offered again, and is a new question (decision support offers a dismissed one again only then).
+- a next-best action (no `kind`): its activity at this step of the case, counted by the items completed so far. Once
+  the case has moved on, the model suggests from a new position, and answering it is a new decision.
+
+The answers come from the feedback events that carry `answers` (written since this check exists): an event written
+before it is not replayed into the state, since the snapshot stored for it, which `audit verify` compares with the
+replay, has none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from casework.engine.lifecycle import COMPLETED
+from casework.engine.state import CaseState
+
+ACCEPTED = "suggestion_accepted"
+DISMISSED = "suggestion_dismissed"
+
+
+def answer_key(state: CaseState, suggestion: dict[str, Any]) -> tuple[str, str]:
+    """(what the suggestion is, the occasion it was offered on): see the module docstring."""
+    if "kind" in suggestion:
+        return f"finding:{suggestion.get('id') or suggestion['kind']}", str(suggestion.get("severity") or "")
+    step = sum(1 for item in state.items.values() if item.state == COMPLETED and item.id != state.root)
+    return f"activity:{suggestion.get('activity') or suggestion.get('id')}", f"step {step}"
+
+
+def answered(state: CaseState, suggestion: dict[str, Any]) -> str | None:
+    """Why the suggestion cannot be answered again (when and by whom it was), or None if it has not been."""
+    key, occasion = answer_key(state, suggestion)
+    previous = state.answered.get(key, {}).get(occasion)
+    if previous is None:
+        return None
+    accepted, at, actor = previous
+    what, name = key.split(":", 1)
+    decided = "accepted" if accepted else "dismissed"
+    if what == "finding":
+        severity = f" at severity {occasion}" if occasion else ""
+        return (f"finding {name!r} was already {decided}{severity} by {actor} at {at}: it is answered (a dismissed "
+                "finding can be answered again once it is offered more severe)")
+    return (f"the suggestion {name!r} was already {decided} by {actor} at {at}, at this step of the case: it is "
+            "answered (once the case moves on, a new suggestion can be answered)")
