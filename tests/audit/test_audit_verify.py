@@ -438,15 +438,15 @@ def test_what_is_written_while_verify_runs_is_not_taken_for_a_broken_link(
     import importlib
 
     verifying = importlib.import_module("casework.audit.verify")  # the module: the package exports its function
-    read_heads = verifying._case_heads
+    count_cases = verifying._count_cases
 
-    def heads_then_another_process_writes(source):  # type: ignore[no-untyped-def]
-        heads = read_heads(source)
+    def count_then_another_process_writes(source):  # type: ignore[no-untyped-def]
+        counted = count_cases(source)  # verify's first read: its snapshot begins here
         _start(store, 2)  # a case that did not exist when the case rows were read
         _append(store, store.cases_for_test[0], {"round": 9})  # type: ignore[attr-defined]  # one that moved on
-        return heads
+        return counted
 
-    monkeypatch.setattr(verifying, "_case_heads", heads_then_another_process_writes)
+    monkeypatch.setattr(verifying, "_count_cases", count_then_another_process_writes)
     report = verify(store)
     # Before, "events belong to no case row" and "events appended past the case row": a live database failed.
     assert report.ok, report.problems
@@ -474,15 +474,15 @@ def test_a_checkpoint_written_while_verify_runs_is_not_taken_for_a_deleted_one(
     import importlib
 
     verifying = importlib.import_module("casework.audit.verify")
-    read_heads = verifying._case_heads
+    count_cases = verifying._count_cases
     _append(store, store.cases_for_test[0], {"round": 9})  # type: ignore[attr-defined]  # something to seal
 
-    def heads_then_a_timer_seals(source):  # type: ignore[no-untyped-def]
-        heads = read_heads(source)  # the run's snapshot is taken
+    def count_then_a_timer_seals(source):  # type: ignore[no-untyped-def]
+        counted = count_cases(source)  # the run's snapshot is taken
         assert write_checkpoint(store) == 4  # a live service's timer seals, and the witness file gets its line
-        return heads
+        return counted
 
-    monkeypatch.setattr(verifying, "_case_heads", heads_then_a_timer_seals)
+    monkeypatch.setattr(verifying, "_count_cases", count_then_a_timer_seals)
     report = verify(store)
     assert report.ok, report.problems
     assert (report.checkpoints, report.witnessed) == (3, 3)  # as the database stood, and as the witness did then
