@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from test_audit_verify import _append, _start, _tamper
 
 from casework.audit.checkpoints import write_checkpoint
 from casework.audit.verify import verify
 from casework.store import Store
 from casework.store.url import parse_url, sqlite_file
-
-from test_audit_verify import _append, _start, _tamper
 
 verifying = importlib.import_module("casework.audit.verify")
 sealing = importlib.import_module("casework.audit.checkpoints")

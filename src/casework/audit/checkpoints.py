@@ -14,7 +14,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -204,7 +204,7 @@ def checkpoints(conn: Connection) -> list[Checkpoint]:
     return list(iter_checkpoints(conn))
 
 
-def iter_checkpoints(conn: Connection, *, heads: bool = True) -> Iterator[Checkpoint]:
+def iter_checkpoints(conn: Connection, *, heads: bool = True) -> Generator[Checkpoint, None, None]:
     """The checkpoints in the order they seal the log, streamed: an import seals each batch of 500 cases, so
     together their signed heads name every imported case, more than a verify run of a large store should hold.
     `heads=False` leaves the signed heads unread (`heads` empty, `heads_json` "")."""

@@ -16,9 +16,9 @@ from sqlalchemy import Connection, Select, func, select
 from casework.audit import witness
 from casework.audit.checkpoints import (
     Checkpoint,
-    iter_checkpoints,
     fingerprint,
     is_hex_key,
+    iter_checkpoints,
     load_public_key,
     message,
     parse_public_key,
@@ -544,12 +544,12 @@ def _check_checkpoints(
     problems: list[tuple[int, Problem]] = []
     last_sealed = 0
     with closing(iter_checkpoints(conn)) as cps:
-        for cp in cps:
+        for signed in cps:
             report.checkpoints += 1
-            last_sealed = cp.last_event_id
-            bad = _signature_problem(cp, key) if key is not None and not problems else None
+            last_sealed = signed.last_event_id
+            bad = _signature_problem(signed, key) if key is not None and not problems else None
             if bad is not None:
-                problems.append((cp.last_event_id, bad))
+                problems.append((signed.last_event_id, bad))
     if problems or not report.checkpoints:
         return problems
     running = GENESIS
@@ -557,7 +557,7 @@ def _check_checkpoints(
     rng = _Range()
     by_id = select(t.events.c.id, t.events.c.case_id, t.events.c.seq, t.events.c.hash).order_by(t.events.c.id)
     with closing(iter_checkpoints(conn)) as cps, closing(_stream(conn, by_id)) as stream:
-        cp = next(cps, None)
+        cp: Checkpoint | None = next(cps, None)
         for ev_id, case_id, seq, digest in stream:
             while cp is not None and ev_id > cp.last_event_id:
                 problems.extend(_close_range(cp, running, rng, broken, gone))

@@ -160,6 +160,6 @@ def missing_or_changed(witnessed: Witnessed, stored: Iterable[Checkpoint]) -> li
                 f"{sealed} is in the witness file but not in the database: it was deleted, or the database was "
                 "restored from a backup taken before it"
             )))
-        elif (cp := found[cp_id]) is not None:
-            problems.append((cp.last_event_id, f"{sealed} differs from its copy in the witness file"))
+        elif (changed := found[cp_id]) is not None:
+            problems.append((changed.last_event_id, f"{sealed} differs from its copy in the witness file"))
     return problems
