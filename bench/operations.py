@@ -1,8 +1,10 @@
 """Benchmark: the operator commands on a large SQLite store (audit verify, export, import-log, time travel).
 
 Not a test. Run: ``python bench/operations.py --db /tmp/big.db --build`` (once: fills the store), then
-``python bench/operations.py --db /tmp/big.db [--runs 3] [--json]``. Each command runs in a fresh process under
-``/usr/bin/time -v``; reported are the median wall seconds and peak resident memory (MB) over the runs.
+``python bench/operations.py --db /tmp/big.db [--runs 3] [--json] [--baseline OTHER/src]``. Each command runs in a
+fresh process under ``/usr/bin/time -v``; reported are the median wall seconds, CPU seconds (user + system: steadier
+than wall time on a shared machine) and peak resident memory (MB) over the runs. ``--baseline`` runs another
+casework source tree's commands by turns with this one's (before/after on the same store and load).
 
 The store: `import-log` of ../shared/logs/bpic12.csv.gz ``--imports`` times under different names (13,087 cases
 and 275,287 events each), then ``--engine-cases`` cases started and worked through the service (about 20 events
@@ -65,16 +67,19 @@ def build(db: str, imports: int, engine_cases: int, large_case: int) -> str:
     return large
 
 
-def measure(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of one run of `cmd`."""
-    done = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True)
+def measure(cmd: list[str], src: str | None = None) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in MB) of one run of `cmd`; `src`: the casework source tree to run."""
+    env = {**os.environ, "PYTHONPATH": src} if src else None
+    done = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr[-2000:]}")
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", done.stderr)
+    user = re.search(r"User time \(seconds\): ([\d.]+)", done.stderr)
+    system = re.search(r"System time \(seconds\): ([\d.]+)", done.stderr)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
-    assert wall and rss, done.stderr
+    assert wall and user and system and rss, done.stderr
     seconds = int(wall.group(1) or 0) * 3600 + int(wall.group(2)) * 60 + float(wall.group(3))
-    return seconds, int(rss.group(1)) / 1024
+    return seconds, float(user.group(1)) + float(system.group(1)), int(rss.group(1)) / 1024
 
 
 def last_engine_case(db: str) -> str:
@@ -84,7 +89,9 @@ def last_engine_case(db: str) -> str:
         return str(conn.execute("SELECT case_id FROM events ORDER BY id DESC LIMIT 1").fetchone()[0])
 
 
-def run(db: str, runs: int, out_dir: str) -> dict[str, Any]:
+def run(db: str, runs: int, out_dir: str, baseline: str | None = None) -> dict[str, Any]:
+    """Each command `runs` times; with `baseline` (another casework's src folder), that one's run and this one's
+    alternate, so that both see the same load on the machine."""
     url = f"sqlite:///{db}"
     case_id = last_engine_case(db)
     commands = {
@@ -96,13 +103,21 @@ def run(db: str, runs: int, out_dir: str) -> dict[str, Any]:
         "import-log again (all present)": casework("import-log", str(LOG), "--definition", "bpic12", "--name",
                                                     "bpic12r1", "--db", url),
     }
+    versions = {"before": baseline, "after": None} if baseline else {"this": None}
     results: dict[str, Any] = {}
     for label, cmd in commands.items():
-        samples = [measure(cmd) for _ in range(runs)]
-        results[label] = {"wall_s": round(statistics.median(s[0] for s in samples), 2),
-                          "rss_mb": round(statistics.median(s[1] for s in samples), 1)}
-        print(f"{label:34} {results[label]['wall_s']:8.2f} s {results[label]['rss_mb']:8.1f} MB", file=sys.stderr,
-              flush=True)
+        samples: dict[str, list[tuple[float, float, float]]] = {v: [] for v in versions}
+        for _ in range(runs):
+            for version, src in versions.items():
+                samples[version].append(measure(cmd, src))
+        results[label] = {}
+        for version, taken in samples.items():
+            row = {"wall_s": round(statistics.median(s[0] for s in taken), 2),
+                   "cpu_s": round(statistics.median(s[1] for s in taken), 2),
+                   "rss_mb": round(statistics.median(s[2] for s in taken), 1)}
+            results[label][version] = row
+            print(f"{label:34} {version:6} {row['wall_s']:8.2f} s wall {row['cpu_s']:8.2f} s CPU "
+                  f"{row['rss_mb']:8.1f} MB", file=sys.stderr, flush=True)
     return results
 
 
@@ -114,12 +129,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--engine-cases", type=int, default=2000)
     parser.add_argument("--large-case", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--baseline", help="src folder of another casework to compare with, run by turns")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.build:
         build(args.db, args.imports, args.engine_cases, args.large_case)
     with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(args.db))) as out_dir:
-        results = run(args.db, args.runs, out_dir)
+        results = run(args.db, args.runs, out_dir, args.baseline)
     if args.json:
         print(json.dumps(results, indent=2))
     return results

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -52,16 +53,25 @@ def _append(store: Store, case_id: str, payload: dict[str, int]) -> None:
     store.write(work)
 
 
+def filled_store(db_url: str, key: Path, cases: int = 3, *, seal_each_append: bool = False) -> Store:
+    """`cases` cases of four events. Appends interleave across cases and are sealed after each round (or each
+    append), as a busy system would."""
+    s = Store.open(db_url, audit_key=key)
+    ids = [_start(s, 1) for _ in range(cases)]
+    for round_ in range(3):
+        for c in ids:
+            _append(s, c, {"round": round_})
+            if seal_each_append:
+                write_checkpoint(s)
+        if not seal_each_append:
+            write_checkpoint(s)
+    s.cases_for_test = ids  # type: ignore[attr-defined]
+    return s
+
+
 @pytest.fixture
 def store(db_url: str, tmp_path) -> Store:  # type: ignore[no-untyped-def]
-    s = Store.open(db_url, audit_key=tmp_path / "audit.key")
-    cases = [_start(s, 1) for _ in range(3)]
-    # Interleave appends across cases and seal after each, as a busy system would.
-    for round_ in range(3):
-        for c in cases:
-            _append(s, c, {"round": round_})
-        write_checkpoint(s)
-    s.cases_for_test = cases  # type: ignore[attr-defined]
+    s = filled_store(db_url, tmp_path / "audit.key")
     yield s
     s.close()
 

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from test_audit_verify import _append, _start, _tamper
+from test_audit_verify import _tamper, filled_store
 
-from casework.audit.checkpoints import write_checkpoint
 from casework.audit.verify import verify
 from casework.store import Store
 from casework.store.url import parse_url, sqlite_file
@@ -24,14 +23,8 @@ sealing = importlib.import_module("casework.audit.checkpoints")
 
 @pytest.fixture
 def store(db_url: str, tmp_path) -> Iterator[Store]:  # type: ignore[no-untyped-def]
-    """Twelve cases of four events, sealed after each round of appends: twelve checkpoints."""
-    s = Store.open(db_url, audit_key=tmp_path / "audit.key")
-    cases = [_start(s, 1) for _ in range(12)]
-    for round_ in range(3):
-        for c in cases:
-            _append(s, c, {"round": round_})
-            write_checkpoint(s)
-    s.cases_for_test = cases  # type: ignore[attr-defined]
+    """Twelve cases of four events, sealed after each append: 36 checkpoints."""
+    s = filled_store(db_url, tmp_path / "audit.key", 12, seal_each_append=True)
     yield s
     s.close()
 
