@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -52,16 +53,25 @@ def _append(store: Store, case_id: str, payload: dict[str, int]) -> None:
     store.write(work)
 
 
+def filled_store(db_url: str, key: Path, cases: int = 3, *, seal_each_append: bool = False) -> Store:
+    """`cases` cases of four events. Appends interleave across cases and are sealed after each round (or each
+    append), as a busy system would."""
+    s = Store.open(db_url, audit_key=key)
+    ids = [_start(s, 1) for _ in range(cases)]
+    for round_ in range(3):
+        for c in ids:
+            _append(s, c, {"round": round_})
+            if seal_each_append:
+                write_checkpoint(s)
+        if not seal_each_append:
+            write_checkpoint(s)
+    s.cases_for_test = ids  # type: ignore[attr-defined]
+    return s
+
+
 @pytest.fixture
 def store(db_url: str, tmp_path) -> Store:  # type: ignore[no-untyped-def]
-    s = Store.open(db_url, audit_key=tmp_path / "audit.key")
-    cases = [_start(s, 1) for _ in range(3)]
-    # Interleave appends across cases and seal after each, as a busy system would.
-    for round_ in range(3):
-        for c in cases:
-            _append(s, c, {"round": round_})
-        write_checkpoint(s)
-    s.cases_for_test = cases  # type: ignore[attr-defined]
+    s = filled_store(db_url, tmp_path / "audit.key")
     yield s
     s.close()
 
@@ -438,15 +448,15 @@ def test_what_is_written_while_verify_runs_is_not_taken_for_a_broken_link(
     import importlib
 
     verifying = importlib.import_module("casework.audit.verify")  # the module: the package exports its function
-    read_heads = verifying._case_heads
+    count_cases = verifying._count_cases
 
-    def heads_then_another_process_writes(source):  # type: ignore[no-untyped-def]
-        heads = read_heads(source)
+    def count_then_another_process_writes(source):  # type: ignore[no-untyped-def]
+        counted = count_cases(source)  # verify's first read: its snapshot begins here
         _start(store, 2)  # a case that did not exist when the case rows were read
         _append(store, store.cases_for_test[0], {"round": 9})  # type: ignore[attr-defined]  # one that moved on
-        return heads
+        return counted
 
-    monkeypatch.setattr(verifying, "_case_heads", heads_then_another_process_writes)
+    monkeypatch.setattr(verifying, "_count_cases", count_then_another_process_writes)
     report = verify(store)
     # Before, "events belong to no case row" and "events appended past the case row": a live database failed.
     assert report.ok, report.problems
@@ -474,15 +484,15 @@ def test_a_checkpoint_written_while_verify_runs_is_not_taken_for_a_deleted_one(
     import importlib
 
     verifying = importlib.import_module("casework.audit.verify")
-    read_heads = verifying._case_heads
+    count_cases = verifying._count_cases
     _append(store, store.cases_for_test[0], {"round": 9})  # type: ignore[attr-defined]  # something to seal
 
-    def heads_then_a_timer_seals(source):  # type: ignore[no-untyped-def]
-        heads = read_heads(source)  # the run's snapshot is taken
+    def count_then_a_timer_seals(source):  # type: ignore[no-untyped-def]
+        counted = count_cases(source)  # the run's snapshot is taken
         assert write_checkpoint(store) == 4  # a live service's timer seals, and the witness file gets its line
-        return heads
+        return counted
 
-    monkeypatch.setattr(verifying, "_case_heads", heads_then_a_timer_seals)
+    monkeypatch.setattr(verifying, "_count_cases", count_then_a_timer_seals)
     report = verify(store)
     assert report.ok, report.problems
     assert (report.checkpoints, report.witnessed) == (3, 3)  # as the database stood, and as the witness did then

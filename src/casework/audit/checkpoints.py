@@ -14,6 +14,7 @@ import logging
 import os
 import tempfile
 import threading
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -200,19 +201,30 @@ class Checkpoint:
 
 
 def checkpoints(conn: Connection) -> list[Checkpoint]:
-    rows = conn.execute(select(t.checkpoints).order_by(t.checkpoints.c.last_event_id, t.checkpoints.c.id)).all()
-    return [
-        Checkpoint(
-            id=r.id,
-            last_event_id=r.last_event_id,
-            running_hash=r.running_hash,
-            heads=json.loads(r.heads),
-            heads_json=r.heads,
-            signature=r.signature,
-            public_key=r.public_key,
-        )
-        for r in rows
-    ]
+    return list(iter_checkpoints(conn))
+
+
+def iter_checkpoints(conn: Connection, *, heads: bool = True) -> Generator[Checkpoint, None, None]:
+    """The checkpoints in the order they seal the log, streamed: an import seals each batch of 500 cases, so
+    together their signed heads name every imported case, more than a verify run of a large store should hold.
+    `heads=False` leaves the signed heads unread (`heads` empty, `heads_json` "")."""
+    c = t.checkpoints.c
+    columns = [c.id, c.last_event_id, c.running_hash, c.signature, c.public_key] + ([c.heads] if heads else [])
+    q = select(*columns).order_by(c.last_event_id, c.id)
+    result = conn.execute(q.execution_options(stream_results=True, yield_per=100))
+    try:
+        for r in result:
+            yield Checkpoint(
+                id=r.id,
+                last_event_id=r.last_event_id,
+                running_hash=r.running_hash,
+                heads=json.loads(r.heads) if heads else {},
+                heads_json=r.heads if heads else "",
+                signature=r.signature,
+                public_key=r.public_key,
+            )
+    finally:
+        result.close()  # on PostgreSQL, a server-side cursor in the caller's transaction
 
 
 def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int | None:

@@ -20,7 +20,7 @@ import hashlib
 import itertools
 import json
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,20 +141,25 @@ def read(path: Path, tag: str, legacy: Collection[str] = ()) -> Witnessed | None
     return found
 
 
-def missing_or_changed(witnessed: Witnessed, stored: list[Checkpoint]) -> list[tuple[int, str]]:
-    """(last event id, what) for each witnessed checkpoint that the database no longer holds as it was written."""
-    by_id = {cp.id: cp for cp in stored}
+def missing_or_changed(witnessed: Witnessed, stored: Iterable[Checkpoint]) -> list[tuple[int, str]]:
+    """(last event id, what) for each witnessed checkpoint that the database no longer holds as it was written.
+    `stored` is read once, as it comes (a stream of a large store's checkpoints)."""
+    found: dict[int, Checkpoint | None] = {}  # witnessed id -> the stored checkpoint if it differs, else None
+    for cp in stored:
+        entry = witnessed.entries.get(cp.id)
+        if entry is None:
+            continue
+        same = (cp.last_event_id, cp.running_hash, cp.signature, cp.public_key) == (
+            entry["last_event_id"], entry["running_hash"], entry["signature"], entry["public_key"])
+        found[cp.id] = None if same else cp
     problems: list[tuple[int, str]] = []
     for cp_id, entry in sorted(witnessed.entries.items()):
-        cp = by_id.get(cp_id)
         sealed = f"checkpoint #{cp_id} (sealing events up to #{entry['last_event_id']})"
-        if cp is None:
+        if cp_id not in found:
             problems.append((int(entry["last_event_id"]), (
                 f"{sealed} is in the witness file but not in the database: it was deleted, or the database was "
                 "restored from a backup taken before it"
             )))
-        elif (cp.last_event_id, cp.running_hash, cp.signature, cp.public_key) != (
-            entry["last_event_id"], entry["running_hash"], entry["signature"], entry["public_key"]
-        ):
-            problems.append((cp.last_event_id, f"{sealed} differs from its copy in the witness file"))
+        elif (changed := found[cp_id]) is not None:
+            problems.append((changed.last_event_id, f"{sealed} differs from its copy in the witness file"))
     return problems

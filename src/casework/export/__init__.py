@@ -75,7 +75,7 @@ def export_to(store: Store, fmt: str, out: TextIO) -> tuple[int, int]:
             return write_xes(out, acts)
         if fmt == "csv":
             return write_csv(out, acts)
-        return write_ocel(out, acts, store.case_summaries(), store.documents())
+        return write_ocel(out, acts, store.iter_case_summaries(), store.iter_documents)
 
 
 def export(store: Store, fmt: str, path: Path) -> tuple[int, int]:

@@ -1,4 +1,6 @@
-"""The flat event-log CSV of ../shared/logs: case_id,activity,timestamp,resource; completions only."""
+"""The flat event-log CSV of ../shared/logs: case_id,activity,timestamp,resource; completions only. `acts` must come
+grouped by case (as `activities` yields them).
+"""
 
 from __future__ import annotations
 
@@ -14,17 +16,20 @@ COLUMNS = ("case_id", "activity", "timestamp", "resource")
 def write_csv(out: TextIO, acts: Iterable[Activity]) -> tuple[int, int]:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    cases: set[str] = set()
-    rows = 0
+    # The activities come grouped by case: a case is counted where the next begins, rather than every case id
+    # kept in a set until the end (a store's worth of them).
+    current: str | None = None
+    cases = rows = 0
     for a in acts:
         if a.transition != "complete":
             continue
         # The shared logs carry zone-less timestamps; casework's are UTC, written the same way.
         writer.writerow((_cell(a.case_id), _cell(a.activity), a.time.strftime("%Y-%m-%dT%H:%M:%S.%f"),
                          _cell(a.resource or "")))
-        cases.add(a.case_id)
+        if a.case_id != current:
+            current, cases = a.case_id, cases + 1
         rows += 1
-    return len(cases), rows
+    return cases, rows
 
 
 # A spreadsheet opening the file takes a cell that begins with one of these for a formula: a task or actor named

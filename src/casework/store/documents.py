@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, and_, func, insert, select
@@ -61,23 +62,23 @@ class DocumentsMixin(StoreBase):
         return int(latest or 0)
 
     def documents(self, case_id: str | None = None) -> list[DocumentRow]:
+        return list(self.iter_documents(case_id))
+
+    def iter_documents(self, case_id: str | None = None) -> Iterator[DocumentRow]:
+        """The document rows by case, name and version, streamed (an export reads every case's)."""
         q = select(t.documents).order_by(t.documents.c.case_id, t.documents.c.name, t.documents.c.version)
         q = q.where(t.documents.c.case_id == case_id) if case_id is not None else q
         with self.read() as conn:
-            rows = conn.execute(q).all()
-        return [
-            DocumentRow(
-                id=r.id,
-                case_id=r.case_id,
-                name=r.name,
-                version=r.version,
-                media_type=r.media_type,
-                sha256=r.sha256,
-                size=r.size,
-                created_by=r.created_by,
-                created_at=stored_utc(r.created_at),
-            )
-            for r in rows
-        ]
-
-
+            result = conn.execution_options(stream_results=True, yield_per=1000).execute(q)
+            for r in result:
+                yield DocumentRow(
+                    id=r.id,
+                    case_id=r.case_id,
+                    name=r.name,
+                    version=r.version,
+                    media_type=r.media_type,
+                    sha256=r.sha256,
+                    size=r.size,
+                    created_by=r.created_by,
+                    created_at=stored_utc(r.created_at),
+                )
