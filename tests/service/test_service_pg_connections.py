@@ -1,0 +1,134 @@
+"""PostgreSQL connections the server drops under a running service (a restart, `pg_terminate_backend`, a network
+cut): a command whose write was lost before it committed is written once more, one whose commit went through but
+whose reply was lost is acknowledged and not applied twice, and stale pooled connections do not fail one command each.
+
+Only this test's own sessions are terminated: they are picked by an application_name no other session has.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers_service import T0, claim_xml
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from casework.audit.verify import verify
+from casework.engine import commands
+from casework.service import CaseService
+from casework.store import Store
+from casework.store.url import parse_url
+
+psycopg = pytest.importorskip("psycopg")
+
+
+class Backends:
+    """Terminates the sessions of one application_name, from a session of its own."""
+
+    def __init__(self, base: str, name: str) -> None:
+        self.name = name
+        self.admin = create_engine(parse_url(base), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+    def terminate(self, pid: int | None = None) -> int:
+        where = "application_name = :name" + ("" if pid is None else " AND pid = :pid")
+        with self.admin.connect() as conn:
+            return int(conn.execute(text(f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                         f"WHERE {where}"), {"name": self.name, "pid": pid}).scalar_one())
+
+
+@pytest.fixture
+def service(pg_url: str, tmp_path: Path) -> Iterator[tuple[CaseService, Backends]]:
+    name = f"casework-test-{uuid.uuid4().hex[:12]}"
+    store = Store.open(f"{pg_url}&application_name={name}", audit_key=tmp_path / "audit.key")
+    svc = CaseService(store, clock=lambda: T0)
+    svc.deploy(claim_xml())
+    backends = Backends(os.environ["CASEWORK_TEST_POSTGRES_URL"], name)
+    yield svc, backends
+    svc.close()
+    store.close()
+    backends.admin.dispose()
+
+
+def _set(svc: CaseService, case_id: str, n: int) -> int:
+    return svc.execute(case_id, commands.SetVariables(variables={"n": n}, actor="ann")).version
+
+
+def _values(store: Store, case_id: str) -> list[int]:
+    """The values of n the case's log set, in order: each command once."""
+    return [e.payload["variables"]["n"] for e in store.events(case_id)
+            if e.type == "variables_set" and "n" in e.payload.get("variables", {})]
+
+
+def test_commands_after_every_connection_was_dropped_are_written(service: tuple[CaseService, Backends]) -> None:
+    svc, backends = service
+    store = svc.store
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    _set(svc, case_id, 0)
+    # Several pooled connections, as a busy service holds: every one of them goes stale when the server restarts.
+    barrier = threading.Barrier(6)
+
+    def hold_a_connection() -> None:
+        with store.read() as conn:
+            conn.execute(text("SELECT 1"))
+            barrier.wait(timeout=30)
+
+    threads = [threading.Thread(target=hold_a_connection) for _ in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert backends.terminate() >= 7  # the pooled ones and the group committer's
+    # Nothing of these was sent before the connections were gone: each is written, none fails.
+    for n in range(1, 5):
+        _set(svc, case_id, n)
+    assert _values(store, case_id) == [0, 1, 2, 3, 4]
+    report = verify(store)
+    assert report.ok, report.problems
+
+
+def _lose_connection_at_commit(monkeypatch: pytest.MonkeyPatch, backends: Backends, *, after: bool) -> list[int]:
+    """The next COMMIT on a driver connection loses its connection: before the server got it (`after` False), or
+    after the server committed, so that only the reply is lost. Returns the list the terminated pid is put in."""
+    real_commit = psycopg.Connection.commit
+    lost: list[int] = []
+
+    def commit(conn):  # type: ignore[no-untyped-def]
+        if lost:
+            return real_commit(conn)
+        pid = conn.info.backend_pid
+        lost.append(pid)
+        if after:
+            real_commit(conn)
+        backends.terminate(pid)
+        if after:
+            conn.execute("SELECT 1")  # the client learns the connection is gone, as it would reading the reply
+        return real_commit(conn)
+
+    monkeypatch.setattr(psycopg.Connection, "commit", commit)
+    return lost
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["lost-before-commit", "reply-lost-after-commit"])
+def test_a_command_whose_commit_was_cut_off_is_written_exactly_once(
+    service: tuple[CaseService, Backends], monkeypatch: pytest.MonkeyPatch, after: bool
+) -> None:
+    svc, backends = service
+    store = svc.store
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    _set(svc, case_id, 0)
+    lost = _lose_connection_at_commit(monkeypatch, backends, after=after)
+    version = _set(svc, case_id, 1)
+    assert lost, "the commit was not cut off"
+    # Once: a second copy would be a command applied twice (its outcome was unknown, then taken as a lost race).
+    assert _values(store, case_id) == [0, 1]
+    row = store.case(case_id)
+    assert row is not None and row.version == version == len(store.events(case_id))
+    _set(svc, case_id, 2)
+    assert _values(store, case_id) == [0, 1, 2]
+    report = verify(store)
+    assert report.ok, report.problems
