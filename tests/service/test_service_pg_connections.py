@@ -132,3 +132,60 @@ def test_a_command_whose_commit_was_cut_off_is_written_exactly_once(
     assert _values(store, case_id) == [0, 1, 2]
     report = verify(store)
     assert report.ok, report.problems
+
+
+def test_a_batch_that_cannot_reach_the_server_fails_every_writer_in_it(
+    service: tuple[CaseService, Backends], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writers that joined a batch wait for its opener to write it: when it could not even connect (the server
+    down), each of them must fail too. Before, only the opener did; the others were told their writes were done."""
+    from casework.store.groupcommit import GroupCommitter, PostgresBatches
+
+    svc, _ = service
+    store = svc.store
+    with store.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE probe (writer text)"))
+    batches = PostgresBatches(store.engine)
+    committer = GroupCommitter(batches)
+    holding, release = threading.Event(), threading.Event()
+
+    def first(conn):  # type: ignore[no-untyped-def]
+        holding.set()
+        release.wait(timeout=30)
+        batches._fairy.driver_connection.close()  # its connection is lost, as the server goes down
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    def probe(writer: str):  # type: ignore[no-untyped-def]
+        return lambda conn: conn.execute(text("INSERT INTO probe VALUES (:w)"), {"w": writer})
+
+    outcomes: dict[str, object] = {}
+
+    def submit(name: str, work) -> None:  # type: ignore[no-untyped-def]
+        try:
+            outcomes[name] = committer.submit(work)
+        except Exception as exc:
+            outcomes[name] = exc
+
+    threads = [threading.Thread(target=submit, args=("first", first))]
+    threads[0].start()
+    assert holding.wait(timeout=30)
+    for name in ("opener", "joiner"):
+        threads.append(threading.Thread(target=submit, args=(name, probe(name))))
+        threads[-1].start()
+    while not (committer._waiting and len(committer._waiting[0].units) == 2):
+        threading.Event().wait(0.01)
+
+    def refused():  # type: ignore[no-untyped-def]
+        raise psycopg.OperationalError("connection refused")
+
+    monkeypatch.setattr(store.engine, "raw_connection", refused)
+    release.set()
+    for th in threads:
+        th.join(timeout=60)
+    monkeypatch.undo()
+    committer.close()
+    with store.engine.connect() as conn:
+        written = set(conn.execute(text("SELECT writer FROM probe")).scalars())
+    told_done = {name for name, outcome in outcomes.items() if not isinstance(outcome, Exception)}
+    assert told_done <= written, f"told done but not written: {told_done - written}"
+    assert all(isinstance(outcomes[name], psycopg.OperationalError) for name in ("first", "opener", "joiner")), outcomes

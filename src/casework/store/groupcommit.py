@@ -300,13 +300,15 @@ class PostgresBatches:
 
         lost: list[_Pending[Any]] = []  # units whose connection was lost: written or not, settled below
         try:
-            self._connect()
             works = [unit.work for unit in batch]
             try:
+                # Connecting inside: a batch that cannot connect (the server down) must fail every unit in it. Raised
+                # out of here, it failed only the writer that ran the batch; the others were told they were done.
+                self._connect()
                 if len(batch) > 1 and batchable(works) and write_batch_pg(self._dbapi(), cast(list[CommandWrite],
                                                                                              works)):
                     return
-            except BaseException as exc:  # the COMMIT failed: nothing in this batch is known to be durable
+            except BaseException as exc:  # the COMMIT (or the connection) failed: nothing is known to be durable
                 for unit in batch:
                     unit.error = exc
                 if self._drop_if_broken() and isinstance(exc, Exception):
