@@ -83,6 +83,9 @@ def test_commands_after_every_connection_was_dropped_are_written(service: tuple[
     for th in threads:
         th.join()
     assert backends.terminate() >= 7  # the pooled ones and the group committer's
+    # Reads first: a read retries once on a new connection, which must not be another stale one from the pool.
+    assert store.case_head(case_id) is not None
+    assert svc.state(case_id).variables["n"] == 0
     # Nothing of these was sent before the connections were gone: each is written, none fails.
     for n in range(1, 5):
         _set(svc, case_id, n)
