@@ -14,31 +14,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers_service import T0, claim_xml
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
+from helpers_service import T0, Backends, claim_xml
+from sqlalchemy import text
 
 from casework.audit.verify import verify
 from casework.engine import commands
 from casework.service import CaseService
 from casework.store import Store
-from casework.store.url import parse_url
 
 psycopg = pytest.importorskip("psycopg")
-
-
-class Backends:
-    """Terminates the sessions of one application_name, from a session of its own."""
-
-    def __init__(self, base: str, name: str) -> None:
-        self.name = name
-        self.admin = create_engine(parse_url(base), isolation_level="AUTOCOMMIT", poolclass=NullPool)
-
-    def terminate(self, pid: int | None = None) -> int:
-        where = "application_name = :name" + ("" if pid is None else " AND pid = :pid")
-        with self.admin.connect() as conn:
-            return int(conn.execute(text(f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                         f"WHERE {where}"), {"name": self.name, "pid": pid}).scalar_one())
 
 
 @pytest.fixture

@@ -202,8 +202,9 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin):
         goes back; on SQLite the statement runs in autocommit mode, a read transaction of its own.
 
         A pooled connection the server dropped (a restart, an idle timeout) is thrown away, with the pool's others,
-        and the read made once more on a fresh one, as SQLAlchemy's own path recovers; other failures are raised as SQLAlchemy's errors, as
-        that path raises them (the driver's own went past the handlers that name a failure in one line)."""
+        and the read made once more on a fresh one, as SQLAlchemy's own path recovers; other failures are raised as
+        SQLAlchemy's errors, as that path raises them (the driver's own went past the handlers that name a failure
+        in one line)."""
         dialect = self.engine.dialect
         driver_error = dialect.loaded_dbapi.Error
         for attempt in (1, 2):
