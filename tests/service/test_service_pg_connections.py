@@ -177,3 +177,22 @@ def test_a_batch_that_cannot_reach_the_server_fails_every_writer_in_it(
     told_done = {name for name, outcome in outcomes.items() if not isinstance(outcome, Exception)}
     assert told_done <= written, f"told done but not written: {told_done - written}"
     assert all(isinstance(outcomes[name], psycopg.OperationalError) for name in ("first", "opener", "joiner")), outcomes
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["lost-before-commit", "reply-lost-after-commit"])
+def test_a_case_start_whose_commit_was_cut_off_starts_one_case(
+    service: tuple[CaseService, Backends], monkeypatch: pytest.MonkeyPatch, after: bool
+) -> None:
+    svc, backends = service
+    store = svc.store
+    svc.start_case("claim", {"amount": 1})  # the definition read and cached: the next commit is the start's
+    lost = _lose_connection_at_commit(monkeypatch, backends, after=after)
+    started = svc.start_case("claim", {"amount": 2})
+    assert lost, "the commit was not cut off"
+    # Reported failed when its reply was lost, a caller without a key would start it again: a second case.
+    assert started.created
+    row = store.case(started.case_id)
+    assert row is not None and row.version == started.version == len(store.events(started.case_id))
+    assert len(store.case_ids()) == 2
+    report = verify(store)
+    assert report.ok, report.problems

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, insert, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from casework.audit.checkpoints import Checkpointer
 from casework.audit.hashing import GENESIS
@@ -271,14 +271,29 @@ class CaseService:
             _write_inbox(conn, new_id, changes)
             w.upsert_jobs(conn, changes.job_upserts)
 
-        try:
-            self.store.write(work)
-        except IntegrityError as exc:
-            # Lost a race on the business key, idempotency key or case id: the winner's case is the answer.
-            existing = self._existing(business_key, idempotency_key)
-            if existing is not None:
-                return existing
-            raise Conflict(f"case {new_id} already exists") from exc
+        first_hash = rows[0]["hash"] if rows else ""
+        for attempt in (1, 2):
+            try:
+                self.store.write(work)
+            except IntegrityError as exc:
+                if attempt == 2 and self._started(new_id, first_hash):
+                    break  # the first attempt, whose connection was lost, was written after all
+                # Lost a race on the business key, idempotency key or case id: the winner's case is the answer.
+                existing = self._existing(business_key, idempotency_key)
+                if existing is not None:
+                    return existing
+                raise Conflict(f"case {new_id} already exists") from exc
+            except DBAPIError as exc:
+                # The connection was lost: before the COMMIT reached the server (nothing written), or after it (only
+                # the reply lost). Reported failed when it was written, a caller without a key would start a second
+                # case; so the log says which, and an unwritten start is written again (its new case id, taken by
+                # the first attempt if that one is still committing, makes the second wait for it, then fail).
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+                if self._started(new_id, first_hash):
+                    break
+                continue
+            break
         self._heads.put(
             CaseHead(new_id, definition.key, version, len(rows), rows[-1]["hash"] if rows else GENESIS, "engine",
                      snapshot, len(rows)),
@@ -659,6 +674,11 @@ class CaseService:
                     "pass the definition and version it returned"
                 )
         raise InvalidInput("migrate: deploy the target definition first and pass the definition it returned")
+
+    def _started(self, case_id: str, first_hash: str) -> bool:
+        """Whether the log holds the case's first event with this hash: its start, as this service wrote it."""
+        first = self.store.events(case_id, upto_seq=1)
+        return bool(first) and first[0].hash == first_hash
 
     def _existing(self, business_key: str | None, idempotency_key: str | None) -> CaseResult | None:
         found = None
