@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -100,15 +100,22 @@ def _lose_connection_at_commit(monkeypatch: pytest.MonkeyPatch, backends: Backen
     return lost
 
 
-@pytest.mark.parametrize("after", [False, True], ids=["lost-before-commit", "reply-lost-after-commit"])
-def test_a_command_whose_commit_was_cut_off_is_written_exactly_once(
-    service: tuple[CaseService, Backends], monkeypatch: pytest.MonkeyPatch, after: bool
-) -> None:
+@pytest.fixture(params=[False, True], ids=["lost-before-commit", "reply-lost-after-commit"])
+def cut_off(request: pytest.FixtureRequest, service: tuple[CaseService, Backends],
+            monkeypatch: pytest.MonkeyPatch) -> tuple[CaseService, Callable[[], list[int]]]:
+    """The service, and what cuts its next COMMIT off (see `_lose_connection_at_commit`)."""
     svc, backends = service
+    return svc, lambda: _lose_connection_at_commit(monkeypatch, backends, after=request.param)
+
+
+def test_a_command_whose_commit_was_cut_off_is_written_exactly_once(
+    cut_off: tuple[CaseService, Callable[[], list[int]]]
+) -> None:
+    svc, cut = cut_off
     store = svc.store
     case_id = svc.start_case("claim", {"amount": 10}).case_id
     _set(svc, case_id, 0)
-    lost = _lose_connection_at_commit(monkeypatch, backends, after=after)
+    lost = cut()
     # A command that is not idempotent: judged again on a state that holds it, it would add a second task.
     version = svc.execute(case_id, commands.AddItem(kind="humanTask", name="Call the customer", actor="ann")).version
     assert lost, "the commit was not cut off"
@@ -179,14 +186,13 @@ def test_a_batch_that_cannot_reach_the_server_fails_every_writer_in_it(
     assert all(isinstance(outcomes[name], psycopg.OperationalError) for name in ("first", "opener", "joiner")), outcomes
 
 
-@pytest.mark.parametrize("after", [False, True], ids=["lost-before-commit", "reply-lost-after-commit"])
 def test_a_case_start_whose_commit_was_cut_off_starts_one_case(
-    service: tuple[CaseService, Backends], monkeypatch: pytest.MonkeyPatch, after: bool
+    cut_off: tuple[CaseService, Callable[[], list[int]]]
 ) -> None:
-    svc, backends = service
+    svc, cut = cut_off
     store = svc.store
     svc.start_case("claim", {"amount": 1})  # the definition read and cached: the next commit is the start's
-    lost = _lose_connection_at_commit(monkeypatch, backends, after=after)
+    lost = cut()
     started = svc.start_case("claim", {"amount": 2})
     assert lost, "the commit was not cut off"
     # Reported failed when its reply was lost, a caller without a key would start it again: a second case.
