@@ -3,7 +3,8 @@ several threads, printing each acknowledged write as `ACK case_id version busine
 
 Arguments: URL KEY_FILE MODEL_FILE NAME CASES [MODE]. Each thread starts CASES cases and takes each through the claim
 model's tasks; the first case of every thread is started under a business key and an idempotency key that every
-process uses at once (a race for one case). MODE `seal-and-hang`: the first checkpoint hangs while it holds the
+process uses at once (a race for one case). A case whose write fails is given up, saying `ERR clear|unclear TYPE`
+(clear: an error `casework` names in one line). MODE `seal-and-hang`: the first checkpoint hangs while it holds the
 events table, and the process says `SEALING` (to be killed there); `hold-commit`: the group commit hangs before a
 COMMIT of several commands, after saying `COMMITTING` (to be killed there)."""
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from casework.engine import CommandRejected, commands
 from casework.service import CaseService, Conflict
 from casework.store import Store
+from casework.store.cli import environment_error
 
 TASKS = ("Review claim", "Request documents", "Assess damage", "Close claim")
 THREADS = 4
@@ -78,25 +80,35 @@ def main() -> None:
 
         groupcommit.PostgresBatches.run = run  # type: ignore[method-assign]
 
+    say("READY")
+
     def client(i: int) -> None:
         for n in range(cases):
             keys = (f"shared-{i}", f"once-{i}") if n == 0 else (None, None)
-            started = svc.start_case("claim", {"amount": 10}, actor=name, business_key=keys[0],
-                                     idempotency_key=keys[1])
-            say("ACK", started.case_id, started.version, *keys)
-            for task in TASKS:
-                try:
-                    result = svc.execute(started.case_id, commands.CompleteItem(item=task, actor=name))
-                except (CommandRejected, Conflict):  # another process's thread took the shared case's task
-                    continue
-                say("ACK", result.case_id, result.version, None, None)
+            try:
+                work(keys)
+            except Exception as exc:  # e.g. its connection dropped: said, and judged by the test
+                say("ERR", "clear" if environment_error(exc) else "unclear", type(exc).__name__)
+
+    def work(keys: tuple[str | None, str | None]) -> None:
+        started = svc.start_case("claim", {"amount": 10}, actor=name, business_key=keys[0], idempotency_key=keys[1])
+        say("ACK", started.case_id, started.version, *keys)
+        for task in TASKS:
+            try:
+                result = svc.execute(started.case_id, commands.CompleteItem(item=task, actor=name))
+            except (CommandRejected, Conflict):  # another process's thread took the shared case's task
+                continue
+            say("ACK", result.case_id, result.version, None, None)
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(THREADS)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
-    svc.close()
+    try:
+        svc.close()  # seals the rest: it fails, and says so, if its connection is dropped right then
+    except Exception as exc:
+        say("ERR", "clear" if environment_error(exc) else "unclear", type(exc).__name__)
     store.close()
     say("DONE")
 

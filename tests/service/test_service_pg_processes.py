@@ -9,11 +9,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import uuid
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from helpers_service import shared_path
+from helpers_service import Backends, shared_path
 from sqlalchemy import text
 
 from casework.audit.checkpoints import write_checkpoint
@@ -39,8 +41,12 @@ class Acks:
     def __init__(self) -> None:
         self.versions: dict[str, int] = {}
         self.keys: dict[str, set[str]] = defaultdict(set)
+        self.errors: list[str] = []
 
     def read(self, line: str) -> None:
+        if line.startswith("ERR"):
+            self.errors.append(line)
+            return
         _, case_id, version, business_key, idempotency_key = line.split()
         self.versions[case_id] = max(self.versions.get(case_id, 0), int(version))
         for key in (business_key, idempotency_key):
@@ -59,7 +65,7 @@ def _finish(procs: list[subprocess.Popen[str]], acks: Acks) -> None:
         out, err = proc.communicate(timeout=600)
         lines = out.splitlines()
         for line in lines:
-            if line.startswith("ACK"):
+            if line.startswith(("ACK", "ERR")):
                 acks.read(line)
         if proc.returncode != -signal.SIGKILL:
             assert proc.returncode == 0 and lines[-1] == "DONE", err[-3000:]
@@ -96,6 +102,7 @@ def test_four_processes_with_their_own_checkpointers_write_one_sealed_log(pg_url
             assert report.ok, report.problems
             runs += 1
         _finish(procs, acks)
+        assert not acks.errors
         acks.check_stored(store)
         # Every process raced for the same keys at once: one case each, and every process was answered with it.
         for name in [f"shared-{i}" for i in range(4)] + [f"once-{i}" for i in range(4)]:
@@ -126,7 +133,7 @@ def test_four_processes_with_their_own_checkpointers_write_one_sealed_log(pg_url
 def _kill_at(proc: subprocess.Popen[str], word: str, acks: Acks) -> None:
     assert proc.stdout is not None
     for line in proc.stdout:
-        if line.startswith("ACK"):
+        if line.startswith(("ACK", "ERR")):
             acks.read(line)
         if line.strip() == word:
             break
@@ -134,7 +141,7 @@ def _kill_at(proc: subprocess.Popen[str], word: str, acks: Acks) -> None:
         pytest.fail(f"the child ended without saying {word}: {proc.stderr.read() if proc.stderr else ''}")
     proc.send_signal(signal.SIGKILL)
     for line in proc.communicate(timeout=60)[0].splitlines():  # acknowledged before the kill, read after it
-        if line.startswith("ACK"):
+        if line.startswith(("ACK", "ERR")):
             acks.read(line)
 
 
@@ -149,7 +156,39 @@ def test_a_process_killed_while_it_seals_or_commits_a_batch_loses_nothing(
     acks = Acks()
     _kill_at(doomed, word, acks)  # the others wait on the events table while it seals, and go on once it is dead
     _finish(others, acks)
+    assert not acks.errors
     with Store.open(pg_url, audit_key=key) as store:
         acks.check_stored(store)
         write_checkpoint(store)  # the next checkpoint seals what the dead process did not
+        _sealed_whole(store)
+
+
+def test_connections_dropped_under_three_processes_lose_nothing_acknowledged(pg_url: str, tmp_path: Path) -> None:
+    """The server ends every session of the writers, again and again, as a restart would: what fails says so in one
+    line, what was acknowledged is stored, nothing is written twice, and the log verifies."""
+    key = tmp_path / "audit.key"
+    Store.open(pg_url, audit_key=key).close()
+    name = f"casework-test-{uuid.uuid4().hex[:12]}"
+    procs = [_spawn(f"{pg_url}&application_name={name}", key, f"p{i}") for i in range(3)]
+    backends = Backends(os.environ["CASEWORK_TEST_POSTGRES_URL"], name)
+    acks = Acks()
+    for proc in procs:  # open and deployed: from here on, every failure is a command's
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
+    try:
+        terminated = 0
+        while any(p.poll() is None for p in procs):
+            terminated += backends.terminate()
+            threading.Event().wait(0.3)
+        _finish(procs, acks)
+    finally:
+        backends.admin.dispose()
+    assert terminated
+    assert all(" clear " in line for line in acks.errors), acks.errors
+    with Store.open(pg_url, audit_key=key) as store:
+        acks.check_stored(store)
+        with store.read() as conn:  # each task completed once in its case: no command applied twice
+            twice = conn.execute(text("SELECT case_id, payload FROM events WHERE type = 'item_transition' "
+                                      "GROUP BY case_id, payload HAVING count(*) > 1")).all()
+        assert not twice
+        write_checkpoint(store)
         _sealed_whole(store)
