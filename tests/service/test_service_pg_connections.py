@@ -202,3 +202,18 @@ def test_a_case_start_whose_commit_was_cut_off_starts_one_case(
     assert len(store.case_ids()) == 2
     report = verify(store)
     assert report.ok, report.problems
+
+
+def test_a_document_whose_commit_was_cut_off_is_attached_once(
+    cut_off: tuple[CaseService, Callable[[], list[int]]]
+) -> None:
+    svc, cut = cut_off
+    store = svc.store
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    lost = cut()
+    svc.add_document(case_id, "invoice.pdf", b"%PDF-1.7 total 10", media_type="application/pdf", actor="ann")
+    assert lost, "the commit was not cut off"
+    attached = [e for e in store.events(case_id) if e.type == "document_attached"]
+    assert len(attached) == 1, "attached twice, or reported failed when it was attached"
+    report = verify(store)
+    assert report.ok, report.problems

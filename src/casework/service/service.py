@@ -431,7 +431,7 @@ class CaseService:
                 return attempt
             work: Any = attempt.work if also is None else functools.partial(_together, attempt.work, also, attempt)
             try:
-                self.store.write(work)
+                self._write_settled(work, attempt.work)
             except VersionMismatch:
                 self._heads.pop(case_id)
                 # Someone else wrote the case first (another thread, or another process since our cached copy):
@@ -445,6 +445,22 @@ class CaseService:
             self._note_events(len(attempt.work.events))
             return result
         raise Conflict(f"case {case_id} kept changing; gave up after {self.max_attempts} attempts")
+
+    def _write_settled(self, work: Callable[[Connection], Any], wr: w.CommandWrite) -> None:
+        """`store.write(work)`; if its connection was lost (in a transaction of its own, as a document's: the group
+        committer settles plain command writes itself), the same write is sent once more, as `lostwrites` does: its
+        version check lets it in only if the first was not written, and the log says whether that one was."""
+        try:
+            self.store.write(work)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or isinstance(exc, IntegrityError):
+                raise
+            try:
+                self.store.write(work)
+            except VersionMismatch:
+                written = self.store.events(wr.case_id, after_seq=wr.version - 1, upto_seq=wr.version)
+                if not (written and written[0].hash == wr.last_hash):
+                    raise
 
     def _execute_one(self, request: Request) -> None:
         """A round of one command: the plain path, retries included."""
