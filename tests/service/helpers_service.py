@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from casework.engine import CaseState
 from casework.model import CaseDefinition
 from casework.paths import shared_dir
 from casework.store import Store
+from casework.store.url import parse_url
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 
@@ -127,3 +129,18 @@ def assert_projections_match(store: Store, state: CaseState, definition: CaseDef
     for kind, view in (("timer", dict(state.timers)), ("sla", proj.sla_view(state))):
         stored = {j.ref: j.due_at for j in store.jobs(case_id=state.case_id, kind=kind)}
         assert stored == {ref: proj.parse_time(due) for ref, due in view.items()}, kind
+
+
+class Backends:
+    """Terminates the PostgreSQL sessions of one application_name, from a session of its own: only a test's own
+    sessions, which it named so, never other users' of the same server."""
+
+    def __init__(self, base: str, name: str) -> None:
+        self.name = name
+        self.admin = create_engine(parse_url(base), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+    def terminate(self, pid: int | None = None) -> int:
+        where = "application_name = :name" + ("" if pid is None else " AND pid = :pid")
+        with self.admin.connect() as conn:
+            return int(conn.execute(text(f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                         f"WHERE {where}"), {"name": self.name, "pid": pid}).scalar_one())

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, insert, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from casework.audit.checkpoints import Checkpointer
 from casework.audit.hashing import GENESIS
@@ -271,14 +271,29 @@ class CaseService:
             _write_inbox(conn, new_id, changes)
             w.upsert_jobs(conn, changes.job_upserts)
 
-        try:
-            self.store.write(work)
-        except IntegrityError as exc:
-            # Lost a race on the business key, idempotency key or case id: the winner's case is the answer.
-            existing = self._existing(business_key, idempotency_key)
-            if existing is not None:
-                return existing
-            raise Conflict(f"case {new_id} already exists") from exc
+        first_hash = rows[0]["hash"] if rows else ""
+        for attempt in (1, 2):
+            try:
+                self.store.write(work)
+            except IntegrityError as exc:
+                if attempt == 2 and self._started(new_id, first_hash):
+                    break  # the first attempt, whose connection was lost, was written after all
+                # Lost a race on the business key, idempotency key or case id: the winner's case is the answer.
+                existing = self._existing(business_key, idempotency_key)
+                if existing is not None:
+                    return existing
+                raise Conflict(f"case {new_id} already exists") from exc
+            except DBAPIError as exc:
+                # The connection was lost: before the COMMIT reached the server (nothing written), or after it (only
+                # the reply lost). Reported failed when it was written, a caller without a key would start a second
+                # case; so the log says which, and an unwritten start is written again (its new case id, taken by
+                # the first attempt if that one is still committing, makes the second wait for it, then fail).
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+                if self._started(new_id, first_hash):
+                    break
+                continue
+            break
         self._heads.put(
             CaseHead(new_id, definition.key, version, len(rows), rows[-1]["hash"] if rows else GENESIS, "engine",
                      snapshot, len(rows)),
@@ -416,7 +431,7 @@ class CaseService:
                 return attempt
             work: Any = attempt.work if also is None else functools.partial(_together, attempt.work, also, attempt)
             try:
-                self.store.write(work)
+                self._write_settled(work, attempt.work)
             except VersionMismatch:
                 self._heads.pop(case_id)
                 # Someone else wrote the case first (another thread, or another process since our cached copy):
@@ -430,6 +445,22 @@ class CaseService:
             self._note_events(len(attempt.work.events))
             return result
         raise Conflict(f"case {case_id} kept changing; gave up after {self.max_attempts} attempts")
+
+    def _write_settled(self, work: Callable[[Connection], Any], wr: w.CommandWrite) -> None:
+        """`store.write(work)`; if its connection was lost (in a transaction of its own, as a document's: the group
+        committer settles plain command writes itself), the same write is sent once more, as `lostwrites` does: its
+        version check lets it in only if the first was not written, and the log says whether that one was."""
+        try:
+            self.store.write(work)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or isinstance(exc, IntegrityError):
+                raise
+            try:
+                self.store.write(work)
+            except VersionMismatch:
+                written = self.store.events(wr.case_id, after_seq=wr.version - 1, upto_seq=wr.version)
+                if not (written and written[0].hash == wr.last_hash):
+                    raise
 
     def _execute_one(self, request: Request) -> None:
         """A round of one command: the plain path, retries included."""
@@ -659,6 +690,11 @@ class CaseService:
                     "pass the definition and version it returned"
                 )
         raise InvalidInput("migrate: deploy the target definition first and pass the definition it returned")
+
+    def _started(self, case_id: str, first_hash: str) -> bool:
+        """Whether the log holds the case's first event with this hash: its start, as this service wrote it."""
+        first = self.store.events(case_id, upto_seq=1)
+        return bool(first) and first[0].hash == first_hash
 
     def _existing(self, business_key: str | None, idempotency_key: str | None) -> CaseResult | None:
         found = None

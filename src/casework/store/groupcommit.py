@@ -306,42 +306,78 @@ class PostgresBatches:
     def run(self, batch: list[_Pending[Any]]) -> None:
         from casework.store.writes import CommandWrite, batchable, write_batch_pg, write_command_pg
 
+        lost: list[_Pending[Any]] = []  # units whose connection was lost: written or not, settled below
+        try:
+            works = [unit.work for unit in batch]
+            try:
+                # Connecting inside: a batch that cannot connect (the server down) must fail every unit in it. Raised
+                # out of here, it failed only the writer that ran the batch; the others were told they were done.
+                self._connect()
+                if len(batch) > 1 and batchable(works) and write_batch_pg(self._dbapi(), cast(list[CommandWrite],
+                                                                                             works)):
+                    return
+            except BaseException as exc:  # the COMMIT (or the connection) failed: nothing is known to be durable
+                for unit in batch:
+                    unit.error = exc
+                if self._drop_if_broken() and isinstance(exc, Exception):
+                    lost = batch
+                return
+            done = 0
+            try:
+                for unit in batch:  # one by one, each in its own transaction: only a unit at fault fails
+                    try:
+                        if type(unit.work) is CommandWrite and unit.work.definition is None:
+                            self._connect()
+                            write_command_pg(self._dbapi(), unit.work)
+                        else:
+                            with self._engine.begin() as conn:
+                                unit.result = unit.work(conn)
+                    except Exception as exc:
+                        unit.error = exc
+                        if self._drop_if_broken() and type(unit.work) is CommandWrite:
+                            lost.append(unit)
+                    done += 1
+            except BaseException as exc:  # e.g. KeyboardInterrupt: the units not yet written fail with it
+                self._drop_if_broken()
+                for unit in batch[done:]:
+                    if unit.error is None:
+                        unit.error = exc
+        finally:
+            if lost:
+                self._settle(lost)
+
+    def _settle(self, lost: list[_Pending[Any]]) -> None:
+        """Write again, on a new connection, the command writes whose connection was lost (`lostwrites`): each one
+        either is stored (then it succeeded, by the first attempt or this one) or keeps its error."""
+        from casework.store.lostwrites import write_again
+        from casework.store.records import VersionMismatch
+
+        for unit in lost:
+            try:
+                self._connect()
+                write_again(self._dbapi(), unit.work)
+            except VersionMismatch as exc:  # another writer's events stand where its would: it was not written
+                unit.error = exc
+            except Exception:  # e.g. the server is still down: unknown, the unit keeps the error it failed with
+                self._drop_if_broken()
+            else:
+                unit.error = None
+
+    def _connect(self) -> None:
         if self._fairy is None:
             self._fairy = self._engine.raw_connection()
-        dbapi = self._fairy.driver_connection
-        works = [unit.work for unit in batch]
-        try:
-            if len(batch) > 1 and batchable(works) and write_batch_pg(dbapi, cast(list[CommandWrite], works)):
-                return
-        except BaseException as exc:  # the COMMIT failed: nothing in this batch is known to be durable
-            self._drop_if_broken()
-            for unit in batch:
-                unit.error = exc
-            return
-        done = 0
-        try:
-            for unit in batch:  # one by one, each in its own transaction: only a unit at fault fails
-                try:
-                    if type(unit.work) is CommandWrite and unit.work.definition is None:
-                        write_command_pg(dbapi, unit.work)
-                    else:
-                        with self._engine.begin() as conn:
-                            unit.result = unit.work(conn)
-                except Exception as exc:
-                    unit.error = exc
-                    if self._drop_if_broken():
-                        self._fairy = self._engine.raw_connection()
-                        dbapi = self._fairy.driver_connection
-                done += 1
-        except BaseException as exc:  # e.g. KeyboardInterrupt: the units not yet written fail with it
-            self._drop_if_broken()
-            for unit in batch[done:]:
-                if unit.error is None:
-                    unit.error = exc
+
+    def _dbapi(self) -> Any:
+        return self._fairy.driver_connection
 
     def _drop_if_broken(self) -> bool:
-        if self._fairy is not None and self._fairy.driver_connection.closed:
+        """Whether the kept connection was lost; if so, it is dropped, and so is every pooled connection: a server
+        restart has ended them all, and each would fail a command of its own before the pool learnt it."""
+        from casework.store.lostwrites import connection_lost
+
+        if self._fairy is not None and connection_lost(self._fairy.driver_connection):
             self._fairy.invalidate()
             self._fairy = None
+            self._engine.dispose()
             return True
         return False

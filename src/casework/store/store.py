@@ -204,9 +204,10 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin):
         than the read itself. The pool ends the driver's implicit read transaction (PostgreSQL) when the connection
         goes back; on SQLite the statement runs in autocommit mode, a read transaction of its own.
 
-        A pooled connection the server dropped (a restart, an idle timeout) is thrown away and the read made once
-        more on a fresh one, as SQLAlchemy's own path recovers; other failures are raised as SQLAlchemy's errors, as
-        that path raises them (the driver's own went past the handlers that name a failure in one line)."""
+        A pooled connection the server dropped (a restart, an idle timeout) is thrown away, with the pool's others,
+        and the read made once more on a fresh one, as SQLAlchemy's own path recovers; other failures are raised as
+        SQLAlchemy's errors, as that path raises them (the driver's own went past the handlers that name a failure
+        in one line)."""
         dialect = self.engine.dialect
         driver_error = dialect.loaded_dbapi.Error
         for attempt in (1, 2):
@@ -222,6 +223,9 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin):
                 gone = dialect.is_disconnect(exc, fairy.dbapi_connection, None)
                 if gone:
                     fairy.invalidate(exc)
+                    # And the pool's other connections, as SQLAlchemy's own path does: after a server restart they
+                    # are all stale, and the second attempt took the next one and failed again.
+                    self.engine.dispose()
                     if attempt == 1:
                         continue
                 raise DBAPIError.instance(sql, params, exc, driver_error, connection_invalidated=gone,

@@ -1,0 +1,97 @@
+"""Audit checkpoints on PostgreSQL with several writers: event ids come from a sequence, and transactions commit in
+any order, so id N can be committed while id N-3 is not yet. A checkpoint "up to N" written then would seal a
+running hash without N-3, and fail verification once N-3 commits; `write_checkpoint` locks the events table
+against appends first, so it waits for N-3's transaction and seals both."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from helpers_service import T0, Backends, claim_xml
+from sqlalchemy import text
+
+from casework.audit.checkpoints import write_checkpoint
+from casework.audit.verify import verify
+from casework.engine import commands
+from casework.service import CaseService
+from casework.store import Store
+
+
+@pytest.fixture
+def two_services(pg_url: str, tmp_path: Path) -> Iterator[tuple[CaseService, CaseService, Backends]]:
+    """Two services on one database, as two processes would have, each with its own connections; the second's
+    sessions carry an application_name of their own."""
+    name = f"casework-test-{uuid.uuid4().hex[:12]}"
+    stores = [Store.open(pg_url, audit_key=tmp_path / "audit.key"),
+              Store.open(f"{pg_url}&application_name={name}", audit_key=tmp_path / "audit.key")]
+    services = [CaseService(s, clock=lambda: T0, checkpoint_every=10_000) for s in stores]
+    services[0].deploy(claim_xml())
+    backends = Backends(os.environ["CASEWORK_TEST_POSTGRES_URL"], name)
+    yield services[0], services[1], backends
+    for svc in services:
+        svc.close()
+        svc.store.close()
+    backends.admin.dispose()
+
+
+def _waits_for_a_lock(backends: Backends) -> bool:
+    with backends.admin.connect() as conn:
+        return bool(conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name AND "
+                                      "wait_event_type = 'Lock'"), {"name": backends.name}).scalar_one())
+
+
+def test_a_checkpoint_waits_for_a_lower_event_id_that_commits_after_a_higher_one(
+    two_services: tuple[CaseService, CaseService, Backends], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second, backends = two_services
+    early, late = (first.start_case("claim", {"amount": 10}).case_id for _ in range(2))
+    write_checkpoint(first.store)
+    # The first service's next command gets its event ids, then stops before its COMMIT.
+    real_commit = psycopg.Connection.commit
+    holder: list[threading.Thread] = []
+    sent, release = threading.Event(), threading.Event()
+
+    def commit(conn):  # type: ignore[no-untyped-def]
+        if holder and threading.current_thread() is holder[0] and not release.is_set():
+            sent.set()
+            release.wait(timeout=60)
+        return real_commit(conn)
+
+    monkeypatch.setattr(psycopg.Connection, "commit", commit)
+    holder.append(threading.Thread(
+        target=first.execute, args=(early, commands.CompleteItem(item="Review claim", actor="ann"))))
+    holder[0].start()
+    assert sent.wait(timeout=60)
+    # Another writer's events get higher ids and commit first.
+    second.execute(late, commands.CompleteItem(item="Review claim", actor="bob"))
+    with second.store.read() as conn:
+        committed = conn.execute(text("SELECT max(id) FROM events")).scalar_one()
+        unsealed = conn.execute(text("SELECT count(*) FROM events WHERE case_id = :c AND seq > 9"),
+                                {"c": early}).scalar_one()
+    assert unsealed == 0  # the held command's events are not visible: not committed
+    sealed: list[int | None] = []
+    checkpointer = threading.Thread(target=lambda: sealed.append(write_checkpoint(second.store)))
+    checkpointer.start()
+    # The checkpoint either waits for the held transaction (as it must) or has already sealed without it.
+    while checkpointer.is_alive() and not _waits_for_a_lock(backends):
+        threading.Event().wait(0.01)
+    release.set()
+    holder[0].join(timeout=60)
+    checkpointer.join(timeout=60)
+    assert sealed and sealed[0] is not None
+    with first.store.read() as conn:
+        last_sealed = conn.execute(text("SELECT max(last_event_id) FROM checkpoints")).scalar_one()
+        highest = conn.execute(text("SELECT max(id) FROM events")).scalar_one()
+        held_ids = list(conn.execute(text("SELECT id FROM events WHERE case_id = :c AND seq > 9"), {"c": early})
+                        .scalars())
+    assert held_ids and max(held_ids) < committed  # the interleaving happened: lower ids committed later
+    assert last_sealed == highest
+    report = verify(first.store)
+    assert report.ok, report.problems
+    assert report.sealed_events == report.events
