@@ -9,7 +9,7 @@ from pathlib import Path
 
 from casework.engine import CaseState, commands, execute
 from casework.export import export
-from casework.export.activities import activities
+from casework.export.activities import ENGINE, activities
 from casework.model import load_definition
 from casework.service import CaseService
 from casework.store import StoredEvent
@@ -83,4 +83,4 @@ def test_work_offered_and_then_removed_from_the_plan_is_exported_as_withdrawn(sv
             moves.append((values["lifecycle:transition"], values.get("org:resource"), values.get("caused_by")))
     # Offered (enabled: to be started by hand, by the engine when Ann added it), then withdrawn by Bob; not left open
     # in the log.
-    assert moves == [("schedule", None, "ann"), ("withdraw", "bob", None)]
+    assert moves == [("schedule", ENGINE, "ann"), ("withdraw", "bob", None)]

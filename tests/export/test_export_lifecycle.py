@@ -13,6 +13,7 @@ import pytest
 
 from casework.engine import commands
 from casework.export import export
+from casework.export.activities import ENGINE
 from casework.insight.flags import case_path, case_performers
 from casework.paths import shared_dir
 from casework.service import CaseService
@@ -80,7 +81,7 @@ def test_skipping_work_under_way_is_an_abort_and_skipping_work_not_started_a_man
     assert not {"Check", "Sign", "Call", "Note"} & {a for a, _ in csv_rows(svc, tmp_path)}
 
 
-def test_work_the_engine_started_is_credited_to_nobody_and_says_whose_command_caused_it(
+def test_work_the_engine_started_is_credited_to_the_engine_and_says_whose_command_caused_it(
     svc: CaseService, tmp_path: Path
 ) -> None:
     root = shared_dir()
@@ -96,13 +97,14 @@ def test_work_the_engine_started_is_credited_to_nobody_and_says_whose_command_ca
 
     xes = [(e["concept:name"], e["lifecycle:transition"], e.get("org:resource"), e.get("caused_by"))
            for e in xes_events(svc, tmp_path)]
-    assert ("Assess damage", "start", None, "ann") in xes
-    assert ("Close claim", "start", None, "carol") in xes
-    assert ("Review claim", "start", None, "intake") in xes
-    # Handover of work, as a process-mining tool reads it from org:resource: from person to person, nobody to
-    # themselves through work the engine started.
-    performers = [who for _, _, who, _ in xes if who is not None]
+    assert ("Assess damage", "start", ENGINE, "ann") in xes
+    assert ("Close claim", "start", ENGINE, "carol") in xes
+    assert ("Review claim", "start", ENGINE, "intake") in xes
+    # Handover of work, as a process-mining tool reads it from org:resource: from person to person (through the
+    # engine's steps), nobody to themselves through work the engine started.
+    performers = [who for _, _, who, _ in xes if who != ENGINE]
     assert performers == ["ann", "bob", "carol", "dave"]
+    assert all(caused is not None for _, _, who, caused in xes if who == ENGINE)
     ocel = [(t, a["lifecycle"], a.get("resource"), a.get("caused_by")) for t, a in ocel_events(svc, tmp_path)]
     assert ocel == xes
     assert csv_rows(svc, tmp_path) == [("Review claim", "ann"), ("Request documents", "bob"),
@@ -113,14 +115,14 @@ def test_work_the_engine_started_is_credited_to_nobody_and_says_whose_command_ca
     assert starts[-3:] == ["ann", "ann", "carol"]
 
 
-def test_a_milestone_the_engine_reached_is_in_the_csv_without_a_resource(svc: CaseService, tmp_path: Path) -> None:
+def test_a_milestone_the_engine_reached_is_in_the_csv_as_the_engines(svc: CaseService, tmp_path: Path) -> None:
     svc.deploy(MILESTONE_MODEL)
     case_id = svc.start_case("ms", actor="intake").case_id
     svc.execute(case_id, commands.CompleteItem(item="Check", actor="ann"))
-    assert csv_rows(svc, tmp_path) == [("Check", "ann"), ("Checked", "")]
+    assert csv_rows(svc, tmp_path) == [("Check", "ann"), ("Checked", ENGINE)]
     completes = {e["concept:name"]: (e.get("org:resource"), e.get("caused_by")) for e in xes_events(svc, tmp_path)
                  if e["lifecycle:transition"] == "complete"}
-    assert completes == {"Check": ("ann", None), "Checked": (None, "ann")}
+    assert completes == {"Check": ("ann", None), "Checked": (ENGINE, "ann")}
     # Who handled each step of the live path, for the next-best-action model: nobody reached the milestone.
     state = svc.state(case_id)
     assert case_path(state)[0] == ["Check", "Checked"]

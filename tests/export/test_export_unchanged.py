@@ -1,8 +1,8 @@
 """The exports of a small fixed store, byte for byte as they were before the writers were made to stream (golden
-files written by casework at 3e33460, the commit before; then again by the branch that made automatic transitions
-name `caused_by` instead of a resource, before it met the streaming writers): engine cases with tasks, a migration
-that renames a task, two versions of a document, and an imported log. Regenerate with CASEWORK_WRITE_GOLDEN=1 only when a change to the
-output is meant."""
+files written by casework at 3e33460, the commit before; written again by the change that names casework as the
+resource of what the engine did, and whose command caused it): engine cases with tasks, a migration that renames a
+task, two versions of a document, and an imported log. Regenerate with CASEWORK_WRITE_GOLDEN=1 only when a change to
+the output is meant."""
 
 from __future__ import annotations
 

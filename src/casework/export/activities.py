@@ -46,13 +46,13 @@ class Activity:
     activity: str
     transition: str
     time: datetime
-    resource: str | None  # who did it; None: the engine did (`caused_by`), or the imported log named nobody
+    resource: str | None  # who did it (ENGINE for the engine: see `caused_by`); None: an imported log named nobody
     item_id: str | None  # plan item instance, for object-centric export
     item_kind: str | None
     # When the item took the name `activity`, if a migration renamed it (None: named so from the start); object-
     # centric export records the change then.
     named_at: datetime | None = None
-    # Done by the engine by the model's rules (`resource` is None): the actor whose command caused it.
+    # Done by the engine by the model's rules (`resource` is ENGINE): the actor whose command caused it.
     caused_by: str | None = None
 
 
@@ -66,9 +66,13 @@ def _work_on_hold(p: dict[str, object]) -> bool:
     return "active" in (p.get("from"), p.get("to"))
 
 
-# The attribute that names, on what the engine did by itself (which has no resource), whose command caused it. No XES
-# extension defines it (org:resource is who did the work), so its key has no prefix.
+# The attribute that names, on what the engine did by itself, whose command caused it. No XES extension defines it
+# (org:resource is who did the work), so its key has no prefix.
 CAUSED_BY = "caused_by"
+# The resource of what the engine did by the model's rules. Not left empty: process-mining tools expect every event of
+# a log of this kind to name a resource (pm4py 2.7's handover-of-work network fails on an event without one), and an
+# analysis can see the engine's steps as one resource and leave it out.
+ENGINE = "casework"
 
 STARTS = frozenset({"start", "manualStart"})
 
@@ -101,8 +105,9 @@ def activities(events: Iterable[StoredEvent]) -> Iterator[Activity]:
             # A start a sentry made when Ann completed the task before is not Ann's work: handover and workload
             # analyses would credit her with it.
             performer = performed_by(ev.type, ev.actor, p)
-            yield Activity(ev.id, ev.case_id, ev.seq, info[0], transition, parse_at(ev.at), performer, p["id"], info[1],
-                           renamed.get(p["id"]), None if performer is not None else ev.actor)
+            resource, caused_by = (ENGINE, ev.actor) if performer is None else (performer, None)
+            yield Activity(ev.id, ev.case_id, ev.seq, info[0], transition, parse_at(ev.at), resource, p["id"], info[1],
+                           renamed.get(p["id"]), caused_by)
         elif ev.type == "reassign":
             info = items.get(p.get("item", ""))
             if info is not None:

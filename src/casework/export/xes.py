@@ -63,8 +63,8 @@ def write_xes(out: TextIO, acts: Iterable[Activity]) -> tuple[int, int]:
         resource = ""
         if a.resource is not None:
             resource = f'      <string key="org:resource" value={quoteattr(a.resource)}/>\n'
-        elif a.caused_by is not None:
-            resource = f'      <string key="{CAUSED_BY}" value={quoteattr(a.caused_by)}/>\n'
+        if a.caused_by is not None:
+            resource += f'      <string key="{CAUSED_BY}" value={quoteattr(a.caused_by)}/>\n'
         out.write(
             "    <event>\n"
             f'      <string key="concept:name" value={quoteattr(a.activity)}/>\n'
