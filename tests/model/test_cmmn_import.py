@@ -317,3 +317,22 @@ def test_a_deployed_definition_loads_again_though_a_later_check_finds_an_on_part
     broken = xml.replace('sourceRef="cf"', 'sourceRef="nowhere"')
     with pytest.raises(ModelError, match="does not name a case file item"):
         load_definition(broken, deployed=True)
+
+
+@pytest.mark.parametrize(("value", "blocking"), [("1", True), ("0", False), (" TRUE ", True), ("false", False)])
+def test_boolean_attributes_are_read_as_xsd_booleans(value: str, blocking: bool) -> None:
+    definition = load_definition(_model(f'<planItem id="p1" definitionRef="t1"/><task id="t1" isBlocking="{value}"/>'))
+    assert definition.items["p1"].blocking is blocking
+
+
+def test_a_boolean_attribute_that_is_not_a_boolean_is_a_model_problem_not_false() -> None:
+    body = (
+        '<planItem id="p1" definitionRef="st"/><stage id="st" autoComplete="yes">'
+        '<planItem id="p2" definitionRef="t1"/></stage><task id="t1" isBlocking="no"/>'
+    )
+    assert _problems(_model(body)) == [
+        "t1: isBlocking='no' is not a boolean (true, false, 1 or 0)",
+        "st: autoComplete='yes' is not a boolean (true, false, 1 or 0)",
+    ]
+    # as it was read when it was deployed, for the cases that run on it
+    assert not load_definition(_model(body), deployed=True).items["p2"].blocking

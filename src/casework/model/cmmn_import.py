@@ -161,14 +161,14 @@ class _Context:
         text = cond_el.text or ""
         language = (cond_el.get("language") or "").strip()
         declared = language or self.expression_language
-        if declared and declared.lower() not in KNOWN_LANGUAGES and text.strip():
-            # `${...}` under a document-wide default is JUEL as Flowable and Camunda read it; a language named on
-            # the condition itself is what its author meant, and another language's text must not run as CEL.
-            if language or not text.strip().startswith(("${", "#{")):
-                self.unsupported(cond_el.get("id") or owner_id,
-                                 f"{what} is in language {declared!r}, which casework does not read; "
-                                 "write it as JUEL ${...} or CEL")
-                return None
+        # `${...}` under a document-wide default is JUEL as Flowable and Camunda read it; a language named on the
+        # condition itself is what its author meant, and another language's text must not run as CEL.
+        foreign = bool(declared) and declared.lower() not in KNOWN_LANGUAGES and bool(text.strip())
+        if foreign and (language or not text.strip().startswith(("${", "#{"))):
+            self.unsupported(cond_el.get("id") or owner_id,
+                             f"{what} is in language {declared!r}, which casework does not read; "
+                             "write it as JUEL ${...} or CEL")
+            return None
         return self.expression(owner_id, text, what)
 
     def expression(self, owner_id: str, text: str | None, what: str) -> Expression | None:
