@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
+from defusedxml.common import DTDForbidden
 
 from casework.expr import Expression, ExpressionError, compile_expression
 from casework.model.definition import (
@@ -190,8 +191,12 @@ def parse_xml(source: str | bytes) -> ET.Element:
         data = source.split("?>", 1)[1].encode("utf-8")
     try:
         root: ET.Element = DET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise ModelError([Problem("", f"forbidden XML construct: {exc}")]) from exc
+    except DTDForbidden as exc:
+        message = (f"forbidden XML construct: a DOCTYPE declaration (<!DOCTYPE {exc.name}>); CMMN files have none, "
+                   "and its entities and external files are not read")
+        raise ModelError([Problem("", message)]) from exc
+    except DefusedXmlException as exc:  # entities or external references, had a DOCTYPE got through
+        raise ModelError([Problem("", f"forbidden XML construct: {type(exc).__name__}")]) from exc
     except ET.ParseError as exc:
         raise ModelError([Problem("", f"not well-formed XML: {exc}")]) from exc
     except (ValueError, LookupError) as exc:
@@ -252,7 +257,8 @@ def load_definition(source: str | bytes, case_id: str | None = None, *, deployed
         elif name == "applicabilityRule":
             ctx.applicability_rules[el_id] = el
     _read_roles(case_el, ctx)
-    _read_case_file(case_el, ctx)
+    types = {el.get("id", "") for el in root.iter() if _is_cmmn(el) and _local(el.tag) == "caseFileItemDefinition"}
+    _read_case_file(case_el, types, ctx)
     plan_el = _child(case_el, "casePlanModel")
     if plan_el is None:
         raise ModelError([Problem(case_el.get("id", ""), "case has no <casePlanModel>")])
@@ -307,7 +313,7 @@ def _read_roles(case_el: ET.Element, ctx: _Context) -> None:
             ctx.roles[role_id] = CaseRole(role_id, role_el.get("name") or role_id)
 
 
-def _read_case_file(case_el: ET.Element, ctx: _Context) -> None:
+def _read_case_file(case_el: ET.Element, known_types: set[str], ctx: _Context) -> None:
     model = _child(case_el, "caseFileModel")
     if model is None:
         return
@@ -326,6 +332,9 @@ def _read_case_file(case_el: ET.Element, ctx: _Context) -> None:
             ctx.pointless(item_id, f"case file item name {name!r} is not an identifier, so no case variable can be it")
         elif any(other.name == name for other in ctx.case_file_items.values()):
             ctx.pointless(item_id, f"another case file item is named {name!r}: each is the case variable of its name")
+        ref = item_el.get("definitionRef", "")
+        if ref and ref.rsplit(":", 1)[-1] not in known_types:  # a QName: the prefix names the document
+            ctx.unsupported(item_id, f"definitionRef {ref!r} does not name a caseFileItemDefinition")
         ctx.case_file_items[item_id] = CaseFileItemDef(
             id=item_id,
             name=name,
@@ -382,6 +391,12 @@ def _read_plan_item(
         return None
     kind = PLAN_ITEM_DEFINITION_TAGS[_local(def_el.tag)]
     name = pi.get("name") or def_el.get("name") or pi_id
+    if discretionary and kind not in (HUMAN_TASK, TASK, STAGE):
+        # CMMN 1.1 §5.4.9.2: only tasks and stages are planned; a milestone or listener would be offered as work.
+        ctx.unsupported(pi_id, f"a discretionary item is a task or a stage; definitionRef {ref!r} is a {kind}")
+    performer = (def_el.get("performerRef") or "").strip()
+    if performer and performer not in ctx.roles:
+        ctx.unsupported(ref, f"performerRef {performer!r} does not name a case role")
     item_control = _child(pi, "itemControl")
     default_control = _child(def_el, "defaultControl")
 
