@@ -185,3 +185,15 @@ def test_a_definition_deployed_before_these_checks_still_loads_for_its_cases() -
 def test_form_and_priority_attributes_are_ignored(attrs: str) -> None:
     definition = load_definition(_model(f'<planItem id="p1" definitionRef="t1"/><humanTask id="t1" {attrs}/>'))
     assert definition.items["p1"].blocking
+
+
+def test_a_misspelt_cmmn_element_is_refused_rather_than_ignored() -> None:
+    # Ignored, the misspelt criterion would let B start at once instead of after A.
+    body = (
+        '<planItem id="a" definitionRef="t1"/><planItem id="b" definitionRef="t1">'
+        '<entryCritera id="e1" sentryRef="s1"/></planItem><sentry id="s1"><planItemOnPart id="op" sourceRef="a">'
+        '<standardEvent>complete</standardEvent></planItemOnPart></sentry><humanTask id="t1"/>'
+    )
+    assert _problems(_model(body)) == [
+        "e1: <entryCritera> is not a CMMN 1.1 element of <planItem>, and would be ignored"
+    ]

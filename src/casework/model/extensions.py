@@ -51,6 +51,29 @@ _REFUSED_ELEMENTS = {
 }
 
 
+_DEFINITIONS = frozenset({"humanTask", "task", "processTask", "caseTask", "decisionTask", "stage", "milestone",
+                          "userEventListener", "timerEventListener", "eventListener", "planFragment"})
+_COMMON = frozenset({"documentation", "extensionElements"})
+_TASK = _COMMON | {"defaultControl", "input", "output", "inputs", "outputs"}
+# The CMMN 1.1 children of the elements whose children decide how a case runs: a misspelt <entryCriterion> that were
+# ignored would start its item at once.
+_KNOWN_CHILDREN: dict[str, frozenset[str]] = {
+    "planItem": _COMMON | {"itemControl", "entryCriterion", "exitCriterion"},
+    "discretionaryItem": _COMMON | {"itemControl", "entryCriterion", "exitCriterion"},
+    "itemControl": _COMMON | {"repetitionRule", "requiredRule", "manualActivationRule"},
+    "defaultControl": _COMMON | {"repetitionRule", "requiredRule", "manualActivationRule"},
+    "sentry": _COMMON | {"planItemOnPart", "caseFileItemOnPart", "ifPart"},
+    "casePlanModel": _COMMON | _DEFINITIONS | {"planItem", "sentry", "planningTable", "exitCriterion",
+                                              "defaultControl"},
+    "stage": _COMMON | _DEFINITIONS | {"planItem", "sentry", "planningTable", "exitCriterion", "defaultControl"},
+    "planningTable": _COMMON | {"discretionaryItem", "planningTable", "applicabilityRule"},
+    "humanTask": _TASK | {"planningTable"},
+    "task": _TASK,
+    "milestone": _COMMON | {"defaultControl"},
+    "timerEventListener": _COMMON | {"timerExpression", "planItemStartTrigger", "caseFileItemStartTrigger"},
+}
+
+
 def _split(tag: str) -> tuple[str, str]:
     if tag.startswith("{"):
         ns, local = tag[1:].split("}", 1)
@@ -78,6 +101,12 @@ def check_unsupported(root: ET.Element, problem: Callable[[str, str], None]) -> 
             problem(el_id, f"<{local}> is not supported: {UNSUPPORTED_ELEMENTS[local]}")
         elif ns in VENDORS and local in _REFUSED_ELEMENTS:
             problem(el_id, f"{VENDORS[ns]}:{local} is not supported: {_REFUSED_ELEMENTS[local]}")
+        if ns in (CMMN_NS, "") and local in _KNOWN_CHILDREN:
+            for child in el:
+                child_ns, child_local = _split(child.tag)
+                if child_ns in (CMMN_NS, "") and child_local not in _KNOWN_CHILDREN[local]:
+                    problem(child.get("id") or el_id,
+                            f"<{child_local}> is not a CMMN 1.1 element of <{local}>, and would be ignored")
         for attr, value in el.attrib.items():
             attr_ns, attr_name = _split(attr)
             if attr_ns not in VENDORS:
