@@ -276,7 +276,7 @@ def load_definition(source: str | bytes, case_id: str | None = None, *, deployed
         planning_table=table,
     )
     _resolve_on_parts(ctx)
-    ctx.problems.extend(check_entry_cycles(ctx.items))
+    ctx.problems.extend(check_entry_cycles(ctx.items, deployed=deployed))
     if ctx.problems:
         raise ModelError(ctx.problems)
     return CaseDefinition(
