@@ -54,6 +54,7 @@ _REFUSED_ELEMENTS = {
 _DEFINITIONS = frozenset({"humanTask", "task", "processTask", "caseTask", "decisionTask", "stage", "milestone",
                           "userEventListener", "timerEventListener", "eventListener", "planFragment"})
 _COMMON = frozenset({"documentation", "extensionElements"})
+_ARTIFACTS = frozenset({"textAnnotation", "association", "artifact"})  # notes on the diagram; some tools nest them
 _TASK = _COMMON | {"defaultControl", "input", "output", "inputs", "outputs"}
 # The CMMN 1.1 children of the elements whose children decide how a case runs: a misspelt <entryCriterion> that were
 # ignored would start its item at once.
@@ -63,14 +64,16 @@ _KNOWN_CHILDREN: dict[str, frozenset[str]] = {
     "itemControl": _COMMON | {"repetitionRule", "requiredRule", "manualActivationRule"},
     "defaultControl": _COMMON | {"repetitionRule", "requiredRule", "manualActivationRule"},
     "sentry": _COMMON | {"planItemOnPart", "caseFileItemOnPart", "ifPart"},
-    "casePlanModel": _COMMON | _DEFINITIONS | {"planItem", "sentry", "planningTable", "exitCriterion",
-                                              "defaultControl"},
-    "stage": _COMMON | _DEFINITIONS | {"planItem", "sentry", "planningTable", "exitCriterion", "defaultControl"},
+    "casePlanModel": _COMMON | _ARTIFACTS | _DEFINITIONS | {"planItem", "sentry", "planningTable", "exitCriterion",
+                                                           "defaultControl"},
+    "stage": _COMMON | _ARTIFACTS | _DEFINITIONS | {"planItem", "sentry", "planningTable", "exitCriterion",
+                                                   "defaultControl"},
     "planningTable": _COMMON | {"discretionaryItem", "planningTable", "applicabilityRule"},
     "humanTask": _TASK | {"planningTable"},
     "task": _TASK,
     "milestone": _COMMON | {"defaultControl"},
-    "timerEventListener": _COMMON | {"timerExpression", "planItemStartTrigger", "caseFileItemStartTrigger"},
+    "timerEventListener": _COMMON | {"timerExpression", "planItemStartTrigger", "caseFileItemStartTrigger",
+                                     "defaultControl"},
 }
 
 
