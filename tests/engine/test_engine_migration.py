@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from casework.engine import CaseState, Event, commands, execute, explain, plan_for, replay
+import pytest
+
+from casework.engine import CaseState, CommandRejected, Event, commands, execute, explain, plan_for, replay
 from casework.model import CaseDefinition, load_definition
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -516,3 +518,15 @@ def test_a_new_start_trigger_that_completed_twice_at_one_moment_counts_from_that
     _migrate(case, model("piB"), NOW + dt.timedelta(hours=2))
     assert _due(case) == ["2026-03-02T12:00:00Z"]
     assert case.replays()
+
+
+def test_a_started_item_whose_new_version_is_of_another_kind_is_reported_as_such_not_as_absent() -> None:
+    case = Case(_model('<planItem id="piA" name="A" definitionRef="a"/><humanTask id="a" name="A"/>'))
+    before = case.state.to_dict()
+    milestone = _model('<planItem id="piA" name="A" definitionRef="a"/><milestone id="a" name="A"/>')
+    with pytest.raises(
+        CommandRejected,
+        match="A: active here and a milestone in the new model, not a humanTask; complete or terminate it first",
+    ):
+        case.do(commands.Migrate(definition=milestone, actor="admin"))
+    assert case.state.to_dict() == before

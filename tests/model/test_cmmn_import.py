@@ -317,3 +317,72 @@ def test_a_deployed_definition_loads_again_though_a_later_check_finds_an_on_part
     broken = xml.replace('sourceRef="cf"', 'sourceRef="nowhere"')
     with pytest.raises(ModelError, match="does not name a case file item"):
         load_definition(broken, deployed=True)
+
+
+@pytest.mark.parametrize(("value", "blocking"), [("1", True), ("0", False), (" TRUE ", True), ("false", False)])
+def test_boolean_attributes_are_read_as_xsd_booleans(value: str, blocking: bool) -> None:
+    definition = load_definition(_model(f'<planItem id="p1" definitionRef="t1"/><task id="t1" isBlocking="{value}"/>'))
+    assert definition.items["p1"].blocking is blocking
+
+
+def test_a_boolean_attribute_that_is_not_a_boolean_is_a_model_problem_not_false() -> None:
+    body = (
+        '<planItem id="p1" definitionRef="st"/><stage id="st" autoComplete="yes">'
+        '<planItem id="p2" definitionRef="t1"/></stage><task id="t1" isBlocking="no"/>'
+    )
+    assert _problems(_model(body)) == [
+        "t1: isBlocking='no' is not a boolean (true, false, 1 or 0)",
+        "st: autoComplete='yes' is not a boolean (true, false, 1 or 0)",
+    ]
+    # as it was read when it was deployed, for the cases that run on it
+    assert not load_definition(_model(body), deployed=True).items["p2"].blocking
+
+
+@pytest.mark.parametrize(
+    ("doctype", "name"),
+    [
+        ('<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>', "lolz"),
+        ('<!DOCTYPE definitions SYSTEM "http://example.com/evil.dtd">', "definitions"),
+        ('<!DOCTYPE d [<!ENTITY % x SYSTEM "http://example.com/x.dtd"> %x;]>', "d"),
+    ],
+)
+def test_a_doctype_is_refused_with_one_readable_line(doctype: str, name: str) -> None:
+    xml = f'<?xml version="1.0"?>{doctype}<definitions {NS}><case id="c"><casePlanModel id="p"/></case></definitions>'
+    assert _problems(xml) == [
+        f"forbidden XML construct: a DOCTYPE declaration (<!DOCTYPE {name}>); CMMN files have none, and its "
+        "entities and external files are not read"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "extra_case", "expected"),
+    [
+        (
+            '<planningTable id="pt"><discretionaryItem id="d1" definitionRef="m1"/></planningTable>'
+            '<milestone id="m1" name="M"/>',
+            "",
+            "d1: a discretionary item is a task or a stage; definitionRef 'm1' is a milestone",
+        ),
+        (
+            '<planItem id="p1" definitionRef="t1"/><humanTask id="t1" performerRef="nobody"/>',
+            '<caseRoles id="rs"><role id="clerk" name="Clerk"/></caseRoles>',
+            "t1: performerRef 'nobody' does not name a case role",
+        ),
+        (
+            '<planItem id="p1" definitionRef="t1"/><humanTask id="t1"/>',
+            '<caseFileModel id="cfm"><caseFileItem id="cfi1" name="doc" definitionRef="tns:nodef"/></caseFileModel>',
+            "cfi1: definitionRef 'tns:nodef' does not name a caseFileItemDefinition",
+        ),
+    ],
+)
+def test_a_reference_to_nothing_or_to_the_wrong_kind_is_refused(body: str, extra_case: str, expected: str) -> None:
+    assert _problems(_model(body, extra_case)) == [expected]
+
+
+def test_references_that_resolve_load() -> None:
+    xml = _model(
+        '<planItem id="p1" definitionRef="t1"/><humanTask id="t1" performerRef="clerk"/>',
+        '<caseFileModel id="cfm"><caseFileItem id="cfi1" name="doc" definitionRef="tns:def1"/></caseFileModel>'
+        '<caseRoles id="rs"><role id="clerk" name="Clerk"/></caseRoles>',
+    ).replace("</definitions>", '<caseFileItemDefinition id="def1" name="Doc"/></definitions>')
+    assert load_definition(xml).case_file_items["cfi1"].definition_ref == "tns:def1"

@@ -84,6 +84,15 @@ def _counterpart(item: PlanItemDef, new: CaseDefinition, mapping: dict[str, str]
     return None
 
 
+def _absence(item: PlanItemDef, new: CaseDefinition) -> str:
+    """Why ``item`` has no counterpart in ``new``: a plan item of its id or name that is of another kind (a task
+    made a milestone) is there, and saying "absent" would send the modeller looking for the wrong mistake."""
+    other = new.items.get(item.id) or next((d for d in new.items.values() if d.name == item.name), None)
+    if other is not None and other.kind != item.kind:
+        return f"a {other.kind} in the new model, not a {item.kind}"
+    return "absent from the new model"
+
+
 def plan_migration(current: CaseDefinition, state: CaseState, new: CaseDefinition) -> MigrationPlan:
     old_plan = plan_for(current, state)
     plan = MigrationPlan()
@@ -100,7 +109,7 @@ def plan_migration(current: CaseDefinition, state: CaseState, new: CaseDefinitio
         if target_id is None:
             started = [i for i in open_instances if not i.not_started]
             if started:
-                detail = f"{started[0].state} here and absent from the new model; complete or terminate it first"
+                detail = f"{started[0].state} here and {_absence(item, new)}; complete or terminate it first"
                 plan.entries.append(MigrationEntry(item.id, item.name, "cannot", None, detail))
             else:
                 detail = f"{len(open_instances)} open instance(s) leave the plan" if open_instances else ""

@@ -40,6 +40,10 @@ def to_xml(definition: CaseDefinition) -> str:
     ET.register_namespace("", CMMN_NS)
     ET.register_namespace("flowable", FLOWABLE_NS)
     root = ET.Element(_q("definitions"), {"targetNamespace": definition.target_namespace or "urn:casework"})
+    # The types that case file items name: casework reads nothing of them, but a reference to nothing is refused.
+    refs = [cfi.definition_ref.rsplit(":", 1)[-1] for cfi in definition.case_file_items.values()]
+    for ref in dict.fromkeys(r for r in refs if r):
+        ET.SubElement(root, _q("caseFileItemDefinition"), {"id": ref})
     case_attrs = {"id": definition.key, "name": definition.name}
     if definition.initiator_variable:
         case_attrs[f"{{{FLOWABLE_NS}}}initiatorVariableName"] = definition.initiator_variable

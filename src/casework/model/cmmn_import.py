@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
+from defusedxml.common import DTDForbidden
 
 from casework.expr import Expression, ExpressionError, compile_expression
 from casework.model.definition import (
@@ -38,11 +39,14 @@ from casework.model.definition import (
     Sentry,
 )
 from casework.model.errors import ModelError, Problem
+from casework.model.extensions import check_unsupported, vendor_attr
 from casework.model.timers import TimerError, TimerSpec, parse_timer
 from casework.model.validation import check_entry_cycles
 
 CMMN_NS = "http://www.omg.org/spec/CMMN/20151109/MODEL"
 FLOWABLE_NS = "http://flowable.org/cmmn"
+# Names of the expression languages casework reads, as tools write them in `language` / `expressionLanguage`.
+KNOWN_LANGUAGES = frozenset({"juel", "el", "uel", "http://java.sun.com/products/jsp/", "cel"})
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 64
@@ -88,28 +92,39 @@ def _flowable(el: ET.Element, name: str) -> str | None:
 
 
 def _assignee(def_el: ET.Element, pi_id: str, ctx: _Context) -> str | None:
-    """flowable:assignee: a user id, or an expression (`${initiator}`) evaluated when the task is created."""
-    value = (_flowable(def_el, "assignee") or "").strip()
+    """flowable:assignee (or camunda:assignee): a user id, or an expression (`${initiator}`) evaluated when the task
+    is created."""
+    found = vendor_attr(def_el, "assignee")
+    if found is None:
+        return None
+    attr, value = found[0], found[1].strip()
     if "${" in value:
-        ctx.expression(pi_id, value, "flowable:assignee")
+        ctx.expression(pi_id, value, attr)
     return value or None
 
 
-def _candidates(def_el: ET.Element, attr: str, pi_id: str, ctx: _Context) -> tuple[str, ...]:
-    """flowable:candidateGroups / candidateUsers: a comma-separated list of names. Expressions are refused: the
-    task would otherwise be offered to a group or user literally named `${...}`."""
-    value = _flowable(def_el, attr) or ""
+def _candidates(def_el: ET.Element, name: str, pi_id: str, ctx: _Context) -> tuple[str, ...]:
+    """flowable:candidateGroups / candidateUsers (or camunda:...): a comma-separated list of names. Expressions are
+    refused: the task would otherwise be offered to a group or user literally named `${...}`."""
+    attr, value = vendor_attr(def_el, name) or ("", "")
     if "${" in value or "#{" in value:
-        ctx.problem(pi_id, f"flowable:{attr} {value!r}: expressions are not supported here; list the names")
+        ctx.problem(pi_id, f"{attr} {value!r}: expressions are not supported here; list the names")
         return ()
     return tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
 
 
-def _bool_attr(el: ET.Element, name: str, default: bool) -> bool:
+def _bool_attr(el: ET.Element, name: str, default: bool, ctx: _Context) -> bool:
+    """An xsd:boolean attribute: true, false, 1 or 0. Anything else is a problem, not false: isBlocking="yes" read
+    as false would make the task complete at once."""
     value = el.get(name)
     if value is None:
         return default
-    return value.strip().lower() == "true"
+    text = value.strip().lower()
+    if ctx.deployed:  # read as it was read when deployed, so that running cases keep their behaviour
+        return text == "true"
+    if text not in ("true", "false", "1", "0"):
+        ctx.unsupported(el.get("id", ""), f"{name}={value!r} is not a boolean (true, false, 1 or 0)")
+    return text in ("true", "1")
 
 
 @dataclass
@@ -124,6 +139,7 @@ class _Context:
     case_file_items: dict[str, CaseFileItemDef] = field(default_factory=dict)
     used_stage_definitions: set[str] = field(default_factory=set)
     deployed: bool = False
+    expression_language: str = ""  # the document's default (definitions@expressionLanguage)
 
     def problem(self, element_id: str, message: str) -> None:
         self.problems.append(Problem(element_id, message))
@@ -132,6 +148,29 @@ class _Context:
         """A problem with a part of the model that would import and never take effect (see `load_definition`)."""
         if not self.deployed:
             self.problem(element_id, message)
+
+    def unsupported(self, element_id: str, message: str) -> None:
+        """A part of the model whose meaning casework does not reproduce, refused at deployment only: as for
+        `pointless`, a definition deployed before the check was added must still load for its running cases."""
+        if not self.deployed:
+            self.problem(element_id, message)
+
+    def condition(self, owner_id: str, cond_el: ET.Element | None, what: str) -> Expression | None:
+        """A <condition>, in the language it names (or the document's expressionLanguage): JUEL or CEL."""
+        if cond_el is None:
+            return None
+        text = cond_el.text or ""
+        language = (cond_el.get("language") or "").strip()
+        declared = language or self.expression_language
+        # `${...}` under a document-wide default is JUEL as Flowable and Camunda read it; a language named on the
+        # condition itself is what its author meant, and another language's text must not run as CEL.
+        foreign = bool(declared) and declared.lower() not in KNOWN_LANGUAGES and bool(text.strip())
+        if foreign and (language or not text.strip().startswith(("${", "#{"))):
+            self.unsupported(cond_el.get("id") or owner_id,
+                             f"{what} is in language {declared!r}, which casework does not read; "
+                             "write it as JUEL ${...} or CEL")
+            return None
+        return self.expression(owner_id, text, what)
 
     def expression(self, owner_id: str, text: str | None, what: str) -> Expression | None:
         if text is None or not text.strip():
@@ -152,8 +191,12 @@ def parse_xml(source: str | bytes) -> ET.Element:
         data = source.split("?>", 1)[1].encode("utf-8")
     try:
         root: ET.Element = DET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise ModelError([Problem("", f"forbidden XML construct: {exc}")]) from exc
+    except DTDForbidden as exc:
+        message = (f"forbidden XML construct: a DOCTYPE declaration (<!DOCTYPE {exc.name}>); CMMN files have none, "
+                   "and its entities and external files are not read")
+        raise ModelError([Problem("", message)]) from exc
+    except DefusedXmlException as exc:  # entities or external references, had a DOCTYPE got through
+        raise ModelError([Problem("", f"forbidden XML construct: {type(exc).__name__}")]) from exc
     except ET.ParseError as exc:
         raise ModelError([Problem("", f"not well-formed XML: {exc}")]) from exc
     except (ValueError, LookupError) as exc:
@@ -197,8 +240,9 @@ def load_definition(source: str | bytes, case_id: str | None = None, *, deployed
         if not cases:
             raise ModelError([Problem(case_id, "no <case> with this id in the document")])
     case_el = cases[0]
-    ctx = _Context(deployed=deployed)
+    ctx = _Context(deployed=deployed, expression_language=(root.get("expressionLanguage") or "").strip())
     _check_duplicate_ids(root, ctx)
+    check_unsupported(case_el, ctx.unsupported)
     for el in root.iter():
         if not _is_cmmn(el):
             continue
@@ -213,7 +257,8 @@ def load_definition(source: str | bytes, case_id: str | None = None, *, deployed
         elif name == "applicabilityRule":
             ctx.applicability_rules[el_id] = el
     _read_roles(case_el, ctx)
-    _read_case_file(case_el, ctx)
+    types = {el.get("id", "") for el in root.iter() if _is_cmmn(el) and _local(el.tag) == "caseFileItemDefinition"}
+    _read_case_file(case_el, types, ctx)
     plan_el = _child(case_el, "casePlanModel")
     if plan_el is None:
         raise ModelError([Problem(case_el.get("id", ""), "case has no <casePlanModel>")])
@@ -226,12 +271,12 @@ def load_definition(source: str | bytes, case_id: str | None = None, *, deployed
         definition_id=plan_id,
         parent=None,
         exit=_criteria(plan_el, "exitCriterion", plan_id, ctx),
-        auto_complete=_bool_attr(plan_el, "autoComplete", False),
+        auto_complete=_bool_attr(plan_el, "autoComplete", False, ctx),
         children=children,
         planning_table=table,
     )
     _resolve_on_parts(ctx)
-    ctx.problems.extend(check_entry_cycles(ctx.items))
+    ctx.problems.extend(check_entry_cycles(ctx.items, deployed=deployed))
     if ctx.problems:
         raise ModelError(ctx.problems)
     return CaseDefinition(
@@ -268,7 +313,7 @@ def _read_roles(case_el: ET.Element, ctx: _Context) -> None:
             ctx.roles[role_id] = CaseRole(role_id, role_el.get("name") or role_id)
 
 
-def _read_case_file(case_el: ET.Element, ctx: _Context) -> None:
+def _read_case_file(case_el: ET.Element, known_types: set[str], ctx: _Context) -> None:
     model = _child(case_el, "caseFileModel")
     if model is None:
         return
@@ -287,6 +332,9 @@ def _read_case_file(case_el: ET.Element, ctx: _Context) -> None:
             ctx.pointless(item_id, f"case file item name {name!r} is not an identifier, so no case variable can be it")
         elif any(other.name == name for other in ctx.case_file_items.values()):
             ctx.pointless(item_id, f"another case file item is named {name!r}: each is the case variable of its name")
+        ref = item_el.get("definitionRef", "")
+        if ref and ref.rsplit(":", 1)[-1] not in known_types:  # a QName: the prefix names the document
+            ctx.unsupported(item_id, f"definitionRef {ref!r} does not name a caseFileItemDefinition")
         ctx.case_file_items[item_id] = CaseFileItemDef(
             id=item_id,
             name=name,
@@ -325,8 +373,7 @@ def _rule(control: ET.Element | None, name: str, owner_id: str, ctx: _Context) -
     rule_el = _child(control, name)
     if rule_el is None:
         return None
-    cond_el = _child(rule_el, "condition")
-    condition = ctx.expression(owner_id, cond_el.text if cond_el is not None else None, name)
+    condition = ctx.condition(owner_id, _child(rule_el, "condition"), name)
     return Rule(id=rule_el.get("id", ""), condition=condition)
 
 
@@ -344,6 +391,12 @@ def _read_plan_item(
         return None
     kind = PLAN_ITEM_DEFINITION_TAGS[_local(def_el.tag)]
     name = pi.get("name") or def_el.get("name") or pi_id
+    if discretionary and kind not in (HUMAN_TASK, TASK, STAGE):
+        # CMMN 1.1 §5.4.9.2: only tasks and stages are planned; a milestone or listener would be offered as work.
+        ctx.unsupported(pi_id, f"a discretionary item is a task or a stage; definitionRef {ref!r} is a {kind}")
+    performer = (def_el.get("performerRef") or "").strip()
+    if performer and performer not in ctx.roles:
+        ctx.unsupported(ref, f"performerRef {performer!r} does not name a case role")
     item_control = _child(pi, "itemControl")
     default_control = _child(def_el, "defaultControl")
 
@@ -398,8 +451,7 @@ def _read_plan_item(
         if rule_el is None:
             ctx.problem(pi_id, f"applicabilityRuleRefs names unknown rule {rule_id!r}")
             continue
-        cond_el = _child(rule_el, "condition")
-        expr = ctx.expression(rule_id, cond_el.text if cond_el is not None else None, "applicability rule")
+        expr = ctx.condition(rule_id, _child(rule_el, "condition"), "applicability rule")
         if expr is not None:
             applicability.append(expr)
     roles: list[str] = []
@@ -429,9 +481,9 @@ def _read_plan_item(
         required=rule("requiredRule") if kind not in EVENT_LISTENER_KINDS else None,
         repetition=rule("repetitionRule") if kind not in EVENT_LISTENER_KINDS else None,
         counter_variable=repetition_counter,
-        blocking=_bool_attr(def_el, "isBlocking", True),
+        blocking=_bool_attr(def_el, "isBlocking", True, ctx),
         blocking_expression=blocking_expression,
-        auto_complete=_bool_attr(def_el, "autoComplete", False),
+        auto_complete=_bool_attr(def_el, "autoComplete", False, ctx),
         timer=timer,
         timer_start=timer_start,
         children=children,
@@ -532,8 +584,7 @@ def _read_sentry(el: ET.Element, ctx: _Context) -> Sentry:
     if_el = _child(el, "ifPart")
     if_part: Expression | None = None
     if if_el is not None:
-        cond = _child(if_el, "condition")
-        if_part = ctx.expression(if_el.get("id") or sentry_id, cond.text if cond is not None else None, "ifPart")
+        if_part = ctx.condition(if_el.get("id") or sentry_id, _child(if_el, "condition"), "ifPart")
     if not on_parts and if_el is None:
         ctx.problem(sentry_id, "sentry has neither on-parts nor an if-part")
     return Sentry(sentry_id, tuple(on_parts), if_part)
