@@ -271,3 +271,16 @@ def test_a_suggestion_accepted_is_not_accepted_again_and_counts_once(
     rows = {row["subject"]: row for row in _feedback(url)}
     assert {s: (rows[s]["accepted"], rows[s]["people"]) for s in decisions} == {s: (1, 1) for s in decisions}
     _assert_audit_ok(url)
+
+
+def test_suggest_case_says_who_accepted_a_finding_where_its_action_was_offered(claim: tuple[str, str]) -> None:
+    url, case_id = claim
+    accepted = _cw("suggest", "accept", case_id, "--db", url, "--finding", "missing-field:claimant",
+                   "--case-type", "insurance_claim", "--as", "ann")
+    assert accepted.exit_code == 0, accepted.output
+    shown = _cw("suggest", "case", case_id, "--db", url, "--case-type", "insurance_claim")
+    assert shown.exit_code == 0, shown.output
+    (claimant,) = [line for line in shown.output.splitlines() if "missing-field:claimant" in line]
+    (police,) = [line for line in shown.output.splitlines() if "missing-document:police_report" in line]
+    assert "accepted by ann" in claimant
+    assert "accepted" not in police  # not answered: still offered as it was

@@ -33,13 +33,23 @@ def answer_key(state: CaseState, suggestion: dict[str, Any]) -> tuple[str, str]:
     return f"activity:{suggestion.get('activity') or suggestion.get('id')}", f"step {step}"
 
 
-def answered(state: CaseState, suggestion: dict[str, Any]) -> str | None:
-    """Why the suggestion cannot be answered again (when and by whom it was), or None if it has not been."""
+def answer_of(state: CaseState, suggestion: dict[str, Any]) -> tuple[bool, str, str] | None:
+    """How the suggestion was answered on this occasion: (accepted, when, by whom), or None if it has not been."""
     key, occasion = answer_key(state, suggestion)
     previous = state.answered.get(key, {}).get(occasion)
     if previous is None:
         return None
     accepted, at, actor = previous
+    return bool(accepted), str(at), str(actor)
+
+
+def answered(state: CaseState, suggestion: dict[str, Any]) -> str | None:
+    """Why the suggestion cannot be answered again (when and by whom it was), or None if it has not been."""
+    previous = answer_of(state, suggestion)
+    if previous is None:
+        return None
+    accepted, at, actor = previous
+    key, occasion = answer_key(state, suggestion)
     what, name = key.split(":", 1)
     decided = "accepted" if accepted else "dismissed"
     if what == "finding":

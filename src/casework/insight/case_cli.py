@@ -30,6 +30,7 @@ def suggest_case(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Suggest what to do next on a case, with reasons, and flag what looks wrong. People decide; nothing is changed."""
+    from casework.engine.answers import answer_of
     from casework.insight.advisor import PathProbability, RemainingSeconds, next_best_actions
     from casework.insight.casetype import (
         CaseTypeError,
@@ -41,7 +42,7 @@ def suggest_case(
     from casework.insight.flags import assess
     from casework.insight.modelfile import InsightModel, ModelFileError
     from casework.insight.nba import probability_text
-    from casework.insight.rules import dismissed_findings
+    from casework.insight.rules import dismissed_findings, on_the_clock
     from casework.insight.watch import stored_documents
     from casework.service import CaseService
     from casework.service.errors import InvalidInput, NotFound
@@ -122,12 +123,17 @@ def suggest_case(
         for column in ("severity", "id", "kind", "message", "why", "do"):
             table.add_column(column, no_wrap=column == "id")
         for finding in findings:
+            # One already accepted is answered (accepting it again is refused): say so where its action would be.
+            answer = answer_of(state, finding.to_dict())
+            do = finding.action.label if finding.action else ""
+            if answer is not None and answer[0]:
+                do = f"accepted by {answer[2]}, {on_the_clock(answer[1], zone)}" + (f" ({do})" if do else "")
             table.add_row(*map(plain, (
                 finding.severity,
                 finding.id,
                 finding.kind,
                 finding.message,
                 finding.reason,
-                finding.action.label if finding.action else "",
+                do,
             )))
         console.print(table if findings else "nothing to flag")

@@ -60,7 +60,6 @@ def suggest_feedback(
 
 def _clock(at: str, zone: tzinfo) -> str:
     # On the organisation's clock, labelled, as `tasks` and `suggest flags` show times (this showed stored UTC text).
-    from casework.insight.rules import parse_moment  # the engine: imported by the command, not at start-up
+    from casework.insight.rules import on_the_clock  # the engine: imported by the command, not at start-up
 
-    moment = parse_moment(at)
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if moment is not None else at
+    return on_the_clock(at, zone)
