@@ -139,8 +139,11 @@ class Backends:
         self.name = name
         self.admin = create_engine(parse_url(base), isolation_level="AUTOCOMMIT", poolclass=NullPool)
 
-    def terminate(self, pid: int | None = None) -> int:
+    def terminate(self, pid: int | None = None, *, wait: bool = False) -> int:
+        """Terminate the sessions (or the one of `pid`); `wait`: until each has ended, so that its client can see
+        the connection closed (a server restart leaves the pool's connections so)."""
         where = "application_name = :name" + ("" if pid is None else " AND pid = :pid")
+        timeout = ", 10000" if wait else ""
         with self.admin.connect() as conn:
-            return int(conn.execute(text(f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            return int(conn.execute(text(f"SELECT count(pg_terminate_backend(pid{timeout})) FROM pg_stat_activity "
                                          f"WHERE {where}"), {"name": self.name, "pid": pid}).scalar_one())

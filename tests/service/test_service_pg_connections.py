@@ -7,14 +7,11 @@ Only this test's own sessions are terminated: they are picked by an application_
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-from helpers_service import T0, Backends, claim_xml
+from helpers_service import Backends
 from sqlalchemy import text
 
 from casework.audit.verify import verify
@@ -23,19 +20,6 @@ from casework.service import CaseService
 from casework.store import Store
 
 psycopg = pytest.importorskip("psycopg")
-
-
-@pytest.fixture
-def service(pg_url: str, tmp_path: Path) -> Iterator[tuple[CaseService, Backends]]:
-    name = f"casework-test-{uuid.uuid4().hex[:12]}"
-    store = Store.open(f"{pg_url}&application_name={name}", audit_key=tmp_path / "audit.key")
-    svc = CaseService(store, clock=lambda: T0)
-    svc.deploy(claim_xml())
-    backends = Backends(os.environ["CASEWORK_TEST_POSTGRES_URL"], name)
-    yield svc, backends
-    svc.close()
-    store.close()
-    backends.admin.dispose()
 
 
 def _set(svc: CaseService, case_id: str, n: int) -> int:
@@ -48,8 +32,8 @@ def _values(store: Store, case_id: str) -> list[int]:
             if e.type == "variables_set" and "n" in e.payload.get("variables", {})]
 
 
-def test_commands_after_every_connection_was_dropped_are_written(service: tuple[CaseService, Backends]) -> None:
-    svc, backends = service
+def test_commands_after_every_connection_was_dropped_are_written(pg_service: tuple[CaseService, Backends]) -> None:
+    svc, backends = pg_service
     store = svc.store
     case_id = svc.start_case("claim", {"amount": 10}).case_id
     _set(svc, case_id, 0)
@@ -101,10 +85,10 @@ def _lose_connection_at_commit(monkeypatch: pytest.MonkeyPatch, backends: Backen
 
 
 @pytest.fixture(params=[False, True], ids=["lost-before-commit", "reply-lost-after-commit"])
-def cut_off(request: pytest.FixtureRequest, service: tuple[CaseService, Backends],
+def cut_off(request: pytest.FixtureRequest, pg_service: tuple[CaseService, Backends],
             monkeypatch: pytest.MonkeyPatch) -> tuple[CaseService, Callable[[], list[int]]]:
     """The service, and what cuts its next COMMIT off (see `_lose_connection_at_commit`)."""
-    svc, backends = service
+    svc, backends = pg_service
     return svc, lambda: _lose_connection_at_commit(monkeypatch, backends, after=request.param)
 
 
@@ -130,13 +114,13 @@ def test_a_command_whose_commit_was_cut_off_is_written_exactly_once(
 
 
 def test_a_batch_that_cannot_reach_the_server_fails_every_writer_in_it(
-    service: tuple[CaseService, Backends], monkeypatch: pytest.MonkeyPatch
+    pg_service: tuple[CaseService, Backends], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Writers that joined a batch wait for its opener to write it: when it could not even connect (the server
     down), each of them must fail too. Before, only the opener did; the others were told their writes were done."""
     from casework.store.groupcommit import GroupCommitter, PostgresBatches
 
-    svc, _ = service
+    svc, _ = pg_service
     store = svc.store
     with store.engine.begin() as conn:
         conn.execute(text("CREATE TABLE probe (writer text)"))

@@ -14,6 +14,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import Connection, select, text
+from sqlalchemy.exc import DBAPIError
 
 from casework.audit import witness
 from casework.audit.hashing import GENESIS, canonical_json, running_hash
@@ -36,6 +38,21 @@ logger = logging.getLogger(__name__)
 
 class AuditKeyError(ValueError):
     """An audit key file or value that cannot be read as an Ed25519 key (missing, unreadable, malformed)."""
+
+
+class CheckpointFailed(RuntimeError):
+    """The checkpoint a closing service owed could not be written; its events stay in the log, unsealed until the
+    next checkpoint (any process's, or `casework audit checkpoint`) seals them."""
+
+
+# On PostgreSQL a checkpoint locks the events table against appends, and waits for every transaction appending to
+# it. Writers that come meanwhile queue behind its lock request: waiting the whole lock_timeout (30 s) behind a long
+# import batch held every command back that long (`bench/checkpoint_wait.py`: 1.6 s behind a batch held 2 s).
+# A checkpoint is not urgent and commands are: it asks for the lock for LOCK_TRY_MS at a time, steps aside (the
+# queued writers go on), and asks again, for up to LOCK_PATIENCE seconds in all.
+LOCK_TRY_MS = 50
+LOCK_PATIENCE = 30.0
+_LOCK_NOT_AVAILABLE = "55P03"
 
 
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
@@ -237,6 +254,7 @@ def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int 
         if conn.dialect.name == "postgresql":
             # Waits for in-flight appends and holds new ones back, so no lower event id can commit after we
             # have read past it: the running hash covers a gap-free prefix of the global sequence.
+            conn.execute(text(f"SET LOCAL lock_timeout = {LOCK_TRY_MS}"))
             conn.execute(text("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE"))
         # On the DBAPI cursor, like the appends it seals: building SQLAlchemy statements and rows cost more than
         # the hashing, and a checkpoint is written every 1,000 events. It reads every event since the last one.
@@ -280,7 +298,7 @@ def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int 
         finally:
             cur.close()
 
-    written = store.write(work)
+    written = _write_patiently(store, work)
     if written is None:
         return None
     try:
@@ -289,6 +307,25 @@ def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int 
         # The checkpoint stands (it is committed); only its copy is missing, so deleting it would go unnoticed.
         logger.exception("casework: audit checkpoint #%s could not be copied to the witness file", written["id"])
     return int(written["id"])
+
+
+def _write_patiently(store: Store, work: Any) -> Any:
+    """`store.write(work)`, asking again while the events table is locked by appends (see `LOCK_TRY_MS`), and once
+    more on a fresh connection if the connection was lost: a checkpoint seals from the last one it reads under the
+    lock, so writing it again cannot seal a range twice."""
+    deadline = time.monotonic() + LOCK_PATIENCE
+    pause, lost = 0.01, False
+    while True:
+        try:
+            return store.write(work)
+        except DBAPIError as exc:
+            if exc.connection_invalidated and not lost:
+                lost = True
+                continue
+            if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
 
 
 class Checkpointer:
@@ -340,7 +377,15 @@ class Checkpointer:
             pending = self._pending
             self._reset()
         if pending and not self.store.closed:
-            self.flush()
+            try:
+                self.flush()
+            except (DBAPIError, OSError) as exc:
+                reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+                raise CheckpointFailed(
+                    f"the audit checkpoint owed at close could not be written ({reason}): the {pending} events written "
+                    "since the last one stay unsealed until the next checkpoint seals them (`casework audit "
+                    "checkpoint`, or the next service's)"
+                ) from exc
 
     def _reset(self) -> None:
         self._pending = 0

@@ -364,6 +364,12 @@ class PostgresBatches:
                 unit.error = None
 
     def _connect(self) -> None:
+        from casework.store.lostwrites import server_left
+
+        if self._fairy is not None and server_left(self._fairy.driver_connection) is not None:
+            # Closed by the server while idle (a restart between batches): nothing was sent on it, so no write is in
+            # doubt; a batch sent on it would have to be settled as a lost write.
+            self._drop()
         if self._fairy is None:
             self._fairy = self._engine.raw_connection()
 
@@ -376,8 +382,11 @@ class PostgresBatches:
         from casework.store.lostwrites import connection_lost
 
         if self._fairy is not None and connection_lost(self._fairy.driver_connection):
-            self._fairy.invalidate()
-            self._fairy = None
-            self._engine.dispose()
+            self._drop()
             return True
         return False
+
+    def _drop(self) -> None:
+        self._fairy.invalidate()
+        self._fairy = None
+        self._engine.dispose()

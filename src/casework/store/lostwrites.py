@@ -12,6 +12,7 @@ committing, so the log is read after that attempt's outcome is settled.
 
 from __future__ import annotations
 
+import select
 from typing import Any
 
 from casework.store.records import VersionMismatch
@@ -22,6 +23,39 @@ _LAST_EVENT = "SELECT hash FROM events WHERE case_id = %s AND seq = %s"
 def connection_lost(dbapi: Any) -> bool:
     """Whether the server or the network dropped this psycopg connection (its status is bad)."""
     return bool(dbapi.closed)
+
+
+def server_left(dbapi: Any) -> str | None:
+    """Whether the server has closed this idle psycopg connection (a restart, a terminated backend), found without
+    a round trip: "server" if it is gone (then so are the pool's other connections, most likely), "this" if it
+    holds something unread that an idle connection should not (replaced, to be safe), None if it looks healthy.
+
+    An idle connection has nothing to read; a server that ends a session sends an error and closes the socket, so
+    the socket is readable. libpq reads without waiting (its sockets are non-blocking): the first read takes the
+    error, the second meets the end of the stream. Before, a connection the server had dropped was handed out as
+    if alive, and the read or write given it failed (`pool_pre_ping` would cost a round trip per checkout). A
+    connection cut by the network without a word still looks healthy here: its statement fails instead."""
+    import psycopg
+
+    if dbapi.closed:
+        return "server"
+    pgconn = dbapi.pgconn
+    if not _readable(pgconn.socket):
+        return None
+    try:
+        pgconn.consume_input()
+        pgconn.consume_input()
+    except psycopg.OperationalError:
+        return "server"
+    return "server" if pgconn.status != 0 else "this"  # 0: CONNECTION_OK
+
+
+def _readable(fd: int) -> bool:
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])  # pragma: no cover - Windows has no poll
 
 
 def write_again(dbapi: Any, wr: Any) -> None:

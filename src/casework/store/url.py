@@ -251,6 +251,21 @@ def create_store_engine(
             dbapi_conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
         dbapi_conn.commit()
 
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        # A pooled connection the server has closed is replaced before anything is sent on it: a read given it
+        # failed once after every restart, and so did `CaseService.close`'s last checkpoint. The pool's other
+        # connections went with the server: they are replaced too, as each is checked out.
+        from sqlalchemy.exc import DisconnectionError, InvalidatePoolError
+
+        from casework.store.lostwrites import server_left
+
+        gone = server_left(dbapi_conn)
+        if gone == "server":
+            raise InvalidatePoolError("the server closed this pooled connection")
+        if gone is not None:
+            raise DisconnectionError("an idle pooled connection had something unread")
+
     return engine
 
 
