@@ -89,8 +89,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.pg:
         raise SystemExit("give a PostgreSQL URL: --pg postgresql://... or $CASEWORK_BENCH_POSTGRES_URL")
-    from casework.store.url import parse_url
     from casework.store.testing import with_search_path
+    from casework.store.url import parse_url
 
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     admin = create_engine(parse_url(args.pg), isolation_level="AUTOCOMMIT")

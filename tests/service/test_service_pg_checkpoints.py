@@ -95,3 +95,49 @@ def test_a_checkpoint_waits_for_a_lower_event_id_that_commits_after_a_higher_one
     report = verify(first.store)
     assert report.ok, report.problems
     assert report.sealed_events == report.events
+
+
+def test_a_checkpoint_waiting_for_a_long_append_steps_aside_for_commands(
+    two_services: tuple[CaseService, CaseService, Backends]
+) -> None:
+    """A checkpoint waits for every transaction appending events (above); commands that came meanwhile queued behind
+    its lock request, and so waited for the long transaction too (an import batch), up to the 30 s lock timeout.
+    Now it asks for the lock briefly, again and again: the command goes through while the long append is open."""
+    first, second, backends = two_services
+    case_id = first.start_case("claim", {"amount": 10}).case_id
+    write_checkpoint(first.store)
+    appending, release = threading.Event(), threading.Event()
+
+    def long_append() -> None:  # an import batch under way holds this lock until it commits
+        with first.store.engine.begin() as conn:
+            conn.execute(text("LOCK TABLE events IN ROW EXCLUSIVE MODE"))
+            appending.set()
+            release.wait(timeout=60)
+
+    batch = threading.Thread(target=long_append)
+    batch.start()
+    assert appending.wait(timeout=30)
+    sealed: list[int | None] = []
+    checkpointer = threading.Thread(target=lambda: sealed.append(write_checkpoint(second.store)))
+    checkpointer.start()
+    while not _waits_for_a_lock(backends):  # the checkpoint's lock request is queued behind the batch
+        assert checkpointer.is_alive()
+        threading.Event().wait(0.005)
+    done = threading.Event()
+    writer = threading.Thread(target=lambda: (first.execute(case_id, commands.SetVariables(variables={"n": 1},
+                                                                                             actor="ann")),
+                                              done.set()))
+    writer.start()
+    try:
+        # Behind a checkpoint that holds its place in the lock queue the command waits for the batch, which waits
+        # for this test: it would never be done here. (The bound only keeps a failing run from hanging.)
+        assert done.wait(timeout=20), "the command waited behind the checkpoint for the long append"
+        assert checkpointer.is_alive(), "the checkpoint sealed past a transaction still appending"
+    finally:
+        release.set()
+        for th in (batch, writer, checkpointer):
+            th.join(timeout=60)
+    assert sealed and sealed[0] is not None
+    report = verify(first.store)
+    assert report.ok, report.problems
+    assert report.sealed_events == report.events

@@ -7,13 +7,22 @@ from typing import TYPE_CHECKING
 from casework.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from casework.service.errors import Conflict, Corrupt, InvalidInput, NotFound, ServiceClosed, ServiceError
+    from casework.service.errors import (
+        Conflict,
+        Corrupt,
+        InvalidInput,
+        NotFound,
+        OutcomeUnknown,
+        ServiceClosed,
+        ServiceError,
+    )
     from casework.service.service import CaseResult, CaseService, utc_now
 
 # Loaded on first use (the service brings the engine and the store): `casework` imports casework.service.cli, and
 # with it this file, for every command.
 __getattr__ = lazy_exports(__name__, {
-    "casework.service.errors": ("Conflict", "Corrupt", "InvalidInput", "NotFound", "ServiceClosed", "ServiceError"),
+    "casework.service.errors": ("Conflict", "Corrupt", "InvalidInput", "NotFound", "OutcomeUnknown", "ServiceClosed",
+                                "ServiceError"),
     "casework.service.service": ("CaseResult", "CaseService", "utc_now"),
 })
 
@@ -24,6 +33,7 @@ __all__ = [
     "Corrupt",
     "InvalidInput",
     "NotFound",
+    "OutcomeUnknown",
     "ServiceClosed",
     "ServiceError",
     "utc_now",

@@ -31,3 +31,22 @@ class Corrupt(ServiceError):
 
 class ServiceClosed(ServiceError, RuntimeError):
     """The service was closed: it takes no more commands (HTTP 503 while a server shuts down)."""
+
+
+class OutcomeUnknown(ServiceError):
+    """The connection to the database was lost as the change was committed, and the database could not be reached
+    again to tell whether it was (HTTP 503): it may have been written. Read the case's log before sending it again;
+    a case start sent again with the same idempotency or business key starts the case at most once."""
+
+    def __init__(self, message: str, case_id: str) -> None:
+        super().__init__(message)
+        self.case_id = case_id
+
+    @classmethod
+    def of(cls, case_id: str, what: str, cause: BaseException, then: str) -> OutcomeUnknown:
+        """`what` (the command, the start) on case `case_id` lost its connection with `cause`; `then`: how the
+        caller finds out, in the words of that case."""
+        reason = (str(getattr(cause, "orig", None) or cause).strip().splitlines() or [type(cause).__name__])[0]
+        return cls(f"case {case_id}: {what} may or may not have been written: the connection to the database was "
+                   f"lost as it was committed, and the database could not be reached again to tell ({reason}); "
+                   f"{then}", case_id)

@@ -28,9 +28,9 @@ from casework.model.errors import Problem
 from casework.service import projection as proj
 from casework.service.cache import HeadCache
 from casework.service.combining import Combiner, Request
-from casework.service.errors import Conflict, Corrupt, InvalidInput, NotFound, ServiceClosed
+from casework.service.errors import Conflict, Corrupt, InvalidInput, NotFound, OutcomeUnknown, ServiceClosed
 from casework.service.loop_rounds import LoopRounds
-from casework.store import CaseHead, DocumentRow, Store, VersionMismatch, storable
+from casework.store import CaseHead, DocumentRow, Store, VersionMismatch, WriteOutcomeUnknown, storable
 from casework.store import schema as t
 from casework.store import writes as w
 
@@ -272,6 +272,7 @@ class CaseService:
             w.upsert_jobs(conn, changes.job_upserts)
 
         first_hash = rows[0]["hash"] if rows else ""
+        lost: DBAPIError | None = None  # the first attempt's lost connection
         for attempt in (1, 2):
             try:
                 self.store.write(work)
@@ -288,10 +289,16 @@ class CaseService:
                 # the reply lost). Reported failed when it was written, a caller without a key would start a second
                 # case; so the log says which, and an unwritten start is written again (its new case id, taken by
                 # the first attempt if that one is still committing, makes the second wait for it, then fail).
-                if attempt == 2 or not exc.connection_invalidated:
+                if lost is not None:  # written again, and lost again: the first attempt's outcome is unknown
+                    raise _start_unknown(new_id, definition_key, business_key, idempotency_key, exc) from exc
+                if not exc.connection_invalidated:
                     raise
-                if self._started(new_id, first_hash):
-                    break
+                lost = exc
+                try:
+                    if self._started(new_id, first_hash):
+                        break
+                except DBAPIError as again:  # the log cannot be read either: nothing tells
+                    raise _start_unknown(new_id, definition_key, business_key, idempotency_key, again) from exc
                 continue
             break
         self._heads.put(
@@ -342,6 +349,8 @@ class CaseService:
             result = self._execute_alone(case_id, command, moment, also=_insert_documents)
         except IntegrityError as exc:  # `Store.add_document` took that version meanwhile, outside the case's log
             raise Conflict(f"document {name!r} of case {case_id} changed meanwhile; attach it again") from exc
+        except WriteOutcomeUnknown as exc:
+            raise _command_unknown(case_id, command, exc) from exc
         if self._listeners:
             self._changed(case_id)
         (row,) = _document_rows(case_id, result.events, moment)
@@ -368,15 +377,18 @@ class CaseService:
         `Conflict` (the case changed concurrently and the command no longer applies; nothing was written).
         """
         now = _aware(now) if now is not None else self.clock()
-        if isinstance(command, commands.Migrate):
-            result = self._execute_alone(case_id, command, now)
-        else:
-            if self._heads.capacity > 0 and case_id not in self._heads:
-                self._warm(case_id)
-            outcome = _outcome(self._combiner.run(case_id, (command, now)))
-            # A round that found the case changed under it: go on alone, with the usual bounded retries.
-            result = (self._execute_alone(case_id, command, now, lost_race=outcome.lost_race)
-                      if isinstance(outcome, _Retry) else outcome)
+        try:
+            if isinstance(command, commands.Migrate):
+                result = self._execute_alone(case_id, command, now)
+            else:
+                if self._heads.capacity > 0 and case_id not in self._heads:
+                    self._warm(case_id)
+                outcome = _outcome(self._combiner.run(case_id, (command, now)))
+                # A round that found the case changed under it: go on alone, with the usual bounded retries.
+                result = (self._execute_alone(case_id, command, now, lost_race=outcome.lost_race)
+                          if isinstance(outcome, _Retry) else outcome)
+        except WriteOutcomeUnknown as exc:
+            raise _command_unknown(case_id, command, exc) from exc
         if self._listeners and result.events:
             self._changed(case_id)
         return result
@@ -388,14 +400,18 @@ class CaseService:
         threads calling `execute`. A cancelled caller's command may still be written."""
         now = _aware(now) if now is not None else self.clock()
         loop = asyncio.get_running_loop()
-        if isinstance(command, commands.Migrate):
-            result = await loop.run_in_executor(None, self._execute_alone, case_id, command, now)
-        else:
-            if self._heads.capacity > 0 and case_id not in self._heads:
-                await loop.run_in_executor(None, self._warm, case_id)
-            outcome = _outcome(await self._loop_rounds.run(case_id, (command, now)))
-            result = (await loop.run_in_executor(None, self._execute_alone, case_id, command, now, outcome.lost_race)
-                      if isinstance(outcome, _Retry) else outcome)
+        try:
+            if isinstance(command, commands.Migrate):
+                result = await loop.run_in_executor(None, self._execute_alone, case_id, command, now)
+            else:
+                if self._heads.capacity > 0 and case_id not in self._heads:
+                    await loop.run_in_executor(None, self._warm, case_id)
+                outcome = _outcome(await self._loop_rounds.run(case_id, (command, now)))
+                result = (await loop.run_in_executor(None, self._execute_alone, case_id, command, now,
+                                                     outcome.lost_race)
+                          if isinstance(outcome, _Retry) else outcome)
+        except WriteOutcomeUnknown as exc:
+            raise _command_unknown(case_id, command, exc) from exc
         if self._listeners and result.events:
             await loop.run_in_executor(None, self._changed, case_id)  # listeners may read the store: not on the loop
         return result
@@ -456,11 +472,16 @@ class CaseService:
             if not exc.connection_invalidated or isinstance(exc, IntegrityError):
                 raise
             try:
-                self.store.write(work)
-            except VersionMismatch:
-                written = self.store.events(wr.case_id, after_seq=wr.version - 1, upto_seq=wr.version)
-                if not (written and written[0].hash == wr.last_hash):
-                    raise
+                try:
+                    self.store.write(work)
+                except VersionMismatch:
+                    written = self.store.events(wr.case_id, after_seq=wr.version - 1, upto_seq=wr.version)
+                    if not (written and written[0].hash == wr.last_hash):
+                        raise
+            except (VersionMismatch, IntegrityError):  # another writer's change stands where this one's would
+                raise
+            except DBAPIError as again:  # e.g. the server is still down: it may have been written
+                raise WriteOutcomeUnknown(wr.case_id) from again
 
     def _execute_one(self, request: Request) -> None:
         """A round of one command: the plain path, retries included."""
@@ -731,6 +752,22 @@ class CaseService:
                 continue  # a command changed the case meanwhile: rebuild from its new state
             return True
         raise Conflict(f"case {case_id} kept changing; gave up after {self.max_attempts} attempts")
+
+
+def _command_unknown(case_id: str, command: Any, lost: WriteOutcomeUnknown) -> OutcomeUnknown:
+    return OutcomeUnknown.of(
+        case_id, f"command {type(command).__name__}", lost.__cause__ or lost,
+        f"read the case's log (`casework audit state-at {case_id} --db URL`, or `Store.events`) to see whether it "
+        "holds the command before sending it again")
+
+
+def _start_unknown(case_id: str, definition_key: str, business_key: str | None, idempotency_key: str | None,
+                   cause: BaseException) -> OutcomeUnknown:
+    key = ("idempotency key" if idempotency_key is not None else "business key" if business_key is not None
+           else None)
+    then = (f"start it again with the same {key}: the case is started at most once" if key is not None else
+            f"see whether the case exists (`casework audit state-at {case_id} --db URL`) before starting it again")
+    return OutcomeUnknown.of(case_id, f"the start of a case of {definition_key!r}", cause, then)
 
 
 def _outcome(request: Request) -> CaseResult | _Retry:

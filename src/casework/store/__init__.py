@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         StoreError,
         TaskRow,
         VersionMismatch,
+        WriteOutcomeUnknown,
     )
     from casework.store.store import Store
     from casework.store.url import StoreURLError
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 # casework.store.cli among them, runs this file first.
 __getattr__ = lazy_exports(__name__, {
     "casework.store.records": ("CaseHead", "CaseRow", "DefinitionRow", "DocumentRow", "JobRow", "NewEvent",
-                               "StoredEvent", "StoreError", "TaskRow", "VersionMismatch"),
+                               "StoredEvent", "StoreError", "TaskRow", "VersionMismatch",
+                               "WriteOutcomeUnknown"),
     "casework.store.store": ("Store",),
     "casework.store.url": ("StoreURLError",),
 })
@@ -80,6 +82,7 @@ __all__ = [
     "StoredEvent",
     "TaskRow",
     "VersionMismatch",
+    "WriteOutcomeUnknown",
     "ZoneSettingError",
     "default_db_url",
     "organisation_zone",

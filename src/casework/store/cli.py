@@ -77,6 +77,8 @@ def environment_error(exc: BaseException) -> str | None:
     import sqlite3
 
     if isinstance(exc, (_loaded("casework.audit.checkpoints", "AuditKeyError"),
+                        _loaded("casework.audit.checkpoints", "CheckpointFailed"),
+                        _loaded("casework.service.errors", "OutcomeUnknown"),
                         _loaded("casework.store.migrate", "SchemaError"),
                         _loaded("casework.store.integrity", "DamagedDatabase"),
                         _loaded("casework.store.writable", "NotWritable"),

@@ -350,7 +350,7 @@ class PostgresBatches:
         """Write again, on a new connection, the command writes whose connection was lost (`lostwrites`): each one
         either is stored (then it succeeded, by the first attempt or this one) or keeps its error."""
         from casework.store.lostwrites import write_again
-        from casework.store.records import VersionMismatch
+        from casework.store.records import VersionMismatch, WriteOutcomeUnknown
 
         for unit in lost:
             try:
@@ -358,8 +358,13 @@ class PostgresBatches:
                 write_again(self._dbapi(), unit.work)
             except VersionMismatch as exc:  # another writer's events stand where its would: it was not written
                 unit.error = exc
-            except Exception:  # e.g. the server is still down: unknown, the unit keeps the error it failed with
+            except Exception:
+                # E.g. the server is still down: it may have been written. Its own error (a dropped connection)
+                # read as a failure, and a caller sending it again could apply it twice.
                 self._drop_if_broken()
+                unknown = WriteOutcomeUnknown(cast("CommandWrite", unit.work).case_id)
+                unknown.__cause__ = unit.error
+                unit.error = unknown
             else:
                 unit.error = None
 

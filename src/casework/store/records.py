@@ -36,6 +36,15 @@ class VersionMismatch(StoreError):
         self.expected = expected
 
 
+class WriteOutcomeUnknown(StoreError):
+    """A write lost its connection, and the database could not be reached again to tell whether its COMMIT went
+    through (`lostwrites`): it may have been written. The error it was lost with is its `__cause__`."""
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__(f"case {case_id}: the write may or may not have been committed")
+        self.case_id = case_id
+
+
 @dataclass(frozen=True)
 class DefinitionRow:
     key: str
