@@ -382,9 +382,9 @@ class Checkpointer:
             except (DBAPIError, OSError) as exc:
                 reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
                 raise CheckpointFailed(
-                    f"the audit checkpoint owed at close could not be written ({reason}): the {pending} events written "
-                    "since the last one stay unsealed until the next checkpoint seals them (`casework audit "
-                    "checkpoint`, or the next service's)"
+                    f"the audit checkpoint owed at close could not be written ({reason}): the {pending} events this "
+                    "service wrote since its last one stay unsealed until the next checkpoint seals them (`casework "
+                    "audit checkpoint`, or the next service's)"
                 ) from exc
 
     def _reset(self) -> None:
