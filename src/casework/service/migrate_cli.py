@@ -108,7 +108,7 @@ def _migrate_one(svc: Any, store: Store, case_id: str, to: int, command: Any, dr
 
 def _what_changes(events: list[Event]) -> str:
     """The plan items that leave the case and those it gains, from the migration's own event."""
-    plan = next((e.payload.get("plan", {}) for e in events if e.type == "migrate"), {})
+    plan: dict[str, Any] = next((e.payload.get("plan", {}) for e in events if e.type == "migrate"), {})
     outcomes = Counter(entry.get("outcome") for entry in plan.get("entries", []))
     parts = [f"{outcomes[o]} {label}" for o, label in (("disappears", "gone"), ("new", "new")) if outcomes[o]]
     return f" (plan items: {', '.join(parts)})" if parts else ""
