@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 
 from casework.store import schema as t
 from casework.store.base import StoreBase
@@ -39,30 +40,35 @@ class CaseListing:
     updated_at: datetime
 
 
+def definition_versions_query() -> Select[Any]:
+    """The definitions, each joined to its cases' counts: the count reads ix_cases_definition_version_status alone
+    (not the case rows, snapshots and all), in the index's order, once for all versions."""
+    ended = t.cases.c.status.in_(ENDED)
+    counts = (
+        select(
+            t.cases.c.definition_key,
+            t.cases.c.definition_version,
+            func.sum(case((ended, 0), else_=1)).label("open"),
+            func.sum(case((ended, 1), else_=0)).label("closed"),
+        )
+        .group_by(t.cases.c.definition_key, t.cases.c.definition_version)
+        .subquery()
+    )
+    d = t.definitions
+    return (
+        select(d.c.key, d.c.version, d.c.name, d.c.deployed_at, counts.c.open, counts.c.closed)
+        .outerjoin(counts, (counts.c.definition_key == d.c.key) & (counts.c.definition_version == d.c.version))
+        .order_by(d.c.key, d.c.version)
+    )
+
+
 class ListingsMixin(StoreBase):
     def definition_versions(self) -> list[DefinitionVersion]:
         """Every deployed version, by key and version, with how many of its cases are open and closed: one
-        statement, whose count reads ix_cases_definition_version_status alone (not the case rows and snapshots)."""
-        ended = t.cases.c.status.in_(ENDED)
-        counts = (
-            select(
-                t.cases.c.definition_key,
-                t.cases.c.definition_version,
-                func.sum(case((ended, 0), else_=1)).label("open"),
-                func.sum(case((ended, 1), else_=0)).label("closed"),
-            )
-            .group_by(t.cases.c.definition_key, t.cases.c.definition_version)
-            .subquery()
-        )
-        d = t.definitions
-        q = (
-            select(d.c.key, d.c.version, d.c.name, d.c.deployed_at, counts.c.open, counts.c.closed)
-            .outerjoin(counts, (counts.c.definition_key == d.c.key) & (counts.c.definition_version == d.c.version))
-            .order_by(d.c.key, d.c.version)
-        )
+        statement (`definition_versions_query`)."""
         with self.read() as conn:
             return [DefinitionVersion(r.key, r.version, r.name, stored_utc(r.deployed_at), int(r.open or 0),
-                                      int(r.closed or 0)) for r in conn.execute(q)]
+                                      int(r.closed or 0)) for r in conn.execute(definition_versions_query())]
 
     def case_listing(
         self,
