@@ -392,7 +392,9 @@ class CaseService:
         refusals (`NotFound`, `CommandRejected`, `InvalidInput` for what the store cannot hold); nothing is written.
         A dry run: another writer may change the case before the command is run for real."""
         now = _aware(now) if now is not None else self.clock()
-        # Judged on a copy read from the store, never the cached working copy: the engine changes the state in place.
+        # Judged on a copy read from the store: a cached copy may be stale (another process wrote the case), and
+        # no write's version check follows to catch it. The engine changes the state it judges on in place, so
+        # no copy of it is left cached either.
         self._heads.pop(case_id)
         attempt = self._attempt(case_id, command, now, lost_race=False)
         self._heads.pop(case_id)
