@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from helpers_versions import V1, V2, cases_on_v1, write_models
 from typer.testing import CliRunner
 
