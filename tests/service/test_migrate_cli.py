@@ -33,6 +33,13 @@ def _where(db_url: str) -> dict[str, tuple[int, int]]:
         return {r.id: (r.definition_version, len(store.events(r.id))) for r in store.case_listing()}
 
 
+def _everything(db_url: str) -> tuple[tuple[int, int], dict[str, tuple[int, int]]]:
+    """The numbers of cases and events, and `_where`."""
+    with Store.open(db_url) as store:
+        counts = store.counts()
+    return counts, _where(db_url)
+
+
 def test_a_case_that_can_move_moves_and_one_whose_started_item_is_gone_is_refused_as_it_was(
     stored: tuple[str, dict[str, str]],
 ) -> None:
@@ -59,18 +66,14 @@ def test_a_case_that_can_move_moves_and_one_whose_started_item_is_gone_is_refuse
 
 def test_a_dry_run_says_what_would_happen_and_writes_nothing(stored: tuple[str, dict[str, str]]) -> None:
     db_url, env = stored
-    with Store.open(db_url) as store:
-        counts = store.counts()
-    before = _where(db_url)
+    before = _everything(db_url)
     result = runner.invoke(app, [*MIGRATE, "--all-open", "--from", "1", "--dry-run", "--db", db_url], env=env)
     assert result.exit_code == 1, result.output
     lines = result.stdout.splitlines()
     assert "would migrate c-waiting: version 1 -> 2 (plan items: 1 gone, 1 new)" in lines
     assert any(line.startswith("refused c-surveying: cannot migrate to permit: Site survey") for line in lines)
     assert lines[-1] == "dry run, nothing written: migrated 1, refused 1, unchanged 0"
-    with Store.open(db_url) as store:
-        assert store.counts() == counts
-    assert _where(db_url) == before
+    assert _everything(db_url) == before
     # And what it said is what the migration then does.
     real = runner.invoke(app, [*MIGRATE, "--all-open", "--from", "1", "--db", db_url], env=env)
     assert real.stdout.replace("migrated c-waiting", "would migrate c-waiting").splitlines()[:-1] == lines[:-1]
@@ -115,13 +118,9 @@ def test_unknown_names_and_bad_options_exit_2_and_change_nothing(
     stored: tuple[str, dict[str, str]], args: list[str], said: str
 ) -> None:
     db_url, env = stored
-    with Store.open(db_url) as store:
-        counts = store.counts()
-    before = _where(db_url)
+    before = _everything(db_url)
     result = runner.invoke(app, [*args, "--reason", "why", "--as", "ann", "--db", db_url], env=env)
     assert result.exit_code == 2, result.output
     assert result.stdout == "" and result.stderr.startswith("error: ") and said in result.stderr, result.stderr
     assert len(result.stderr.splitlines()) == 1
-    with Store.open(db_url) as store:
-        assert store.counts() == counts
-    assert _where(db_url) == before
+    assert _everything(db_url) == before
