@@ -49,6 +49,21 @@ def test_an_invalid_model_among_the_files_deploys_none_of_them(tmp_path: Path) -
     assert not db.exists()  # checked before the database was opened: not even created
 
 
+def test_a_document_of_several_cases_is_refused_as_the_store_would_keep_only_its_first(tmp_path: Path) -> None:
+    v1, _ = write_models(tmp_path)
+    two = tmp_path / "two.cmmn"
+    second = ('<case id="grant"><casePlanModel id="grantPlan"><planItem id="piApply" definitionRef="apply"/>'
+              '<humanTask id="apply" name="Apply"/></casePlanModel></case>')
+    two.write_text(V1.replace("</definitions>", f"{second}\n</definitions>"))
+    assert runner.invoke(app, ["validate", str(two)]).exit_code == 0  # a valid document, and both cases with it
+    db = tmp_path / "casework.db"
+    result = runner.invoke(app, ["deploy", str(v1), str(two), "--db", f"sqlite:///{db}"], env=_env(tmp_path))
+    assert result.exit_code == 2 and result.stdout == "", result.output
+    assert result.stderr == (f"error: {two} holds 2 cases (permit, grant); deploy takes one case per file: put each "
+                             "in a file of its own; nothing deployed\n")
+    assert not db.exists()
+
+
 def test_definitions_counts_each_versions_open_and_closed_cases(db_url: str, tmp_path: Path) -> None:
     cases_on_v1(db_url, tmp_path / "audit.key")
     _, v2 = write_models(tmp_path)

@@ -21,8 +21,8 @@ def deploy_cmd(
 
     Prints `deployed KEY version N (FILE)`; a file whose text is that of its key's latest version adds no version,
     and says so. Every file is read and checked before any is deployed: if one cannot be read or is invalid (its
-    problems printed as `casework validate` prints them), nothing is deployed and the exit status is 2. Running
-    cases stay on their version until `casework migrate` moves them."""
+    problems printed as `casework validate` prints them) or holds more than one case, nothing is deployed and the
+    exit status is 2. Running cases stay on their version until `casework migrate` moves them."""
     from casework.model import ModelError
     from casework.service import CaseService
     from casework.validate_cli import model_problems
@@ -34,6 +34,8 @@ def deploy_cmd(
         except OSError as exc:
             typer.echo(f"error: cannot read {path}: {exc.strerror or exc}; nothing deployed", err=True)
             raise typer.Exit(2) from exc
+    for path, data in models:
+        _one_case(path, data)
     judged = [(path, model_problems(data)) for path, data in models]
     failed = [path for path, problems in judged if problems]
     if failed:
@@ -56,6 +58,22 @@ def deploy_cmd(
             else:
                 typer.echo(f"unchanged {shown(key)} version {version} ({path} is its latest version already; no "
                            "version added)")
+
+
+def _one_case(path: Path, data: bytes) -> None:
+    """A document of several cases is refused: a deployed version is the document, read back as its first case, so
+    the others would be checked by `validate` and then silently not deployed."""
+    from casework.model import ModelError
+    from casework.model.cmmn_import import case_ids
+
+    try:
+        ids = case_ids(data)
+    except ModelError:
+        return  # not CMMN: validation says what is wrong with it
+    if len(ids) > 1:
+        typer.echo(f"error: {path} holds {len(ids)} cases ({', '.join(map(shown, ids))}); deploy takes one case per "
+                   "file: put each in a file of its own; nothing deployed", err=True)
+        raise typer.Exit(2)
 
 
 def definitions_cmd(db: DbOption = DEFAULT_DB) -> None:
