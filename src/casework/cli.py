@@ -83,11 +83,17 @@ from casework.conformance.cli import register as _register_conformance  # noqa: 
 from casework.demo.cli import register as _register_demo  # noqa: E402
 from casework.insight.cli import register as _register_insight  # noqa: E402
 from casework.service.cli import register as _register_service  # noqa: E402
+from casework.service.deploy_cli import register as _register_deploy  # noqa: E402
+from casework.service.migrate_cli import register as _register_migrate  # noqa: E402
+from casework.store.cases_cli import register as _register_cases  # noqa: E402
 from casework.store.cli import register as _register_store  # noqa: E402
 from casework.unbuilt_cli import register as _register_unbuilt  # noqa: E402
 from casework.validate_cli import register as _register_model  # noqa: E402
 
 _register_model(app)
+_register_deploy(app)
+_register_cases(app)
+_register_migrate(app)
 _register_conformance(app)
 _register_insight(app)
 _register_store(app)

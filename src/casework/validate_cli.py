@@ -16,7 +16,7 @@ def validate(files: Annotated[list[Path], typer.Argument(help="CMMN 1.1 files to
     for path in files:
         try:
             data = path.read_bytes()
-            problems = _problems(data)
+            problems = model_problems(data)
         except OSError as exc:
             # Not an answer about a model (exit 1) but a file that is not there to judge: bad input, as everywhere.
             unreadable += 1
@@ -32,7 +32,7 @@ def validate(files: Annotated[list[Path], typer.Argument(help="CMMN 1.1 files to
     raise typer.Exit(2 if unreadable else 1 if failed else 0)
 
 
-def _problems(data: bytes) -> list[str]:
+def model_problems(data: bytes) -> list[str]:
     """Every problem of every case in the document (a document may hold several; each is deployable by its id)."""
     from casework.model.cmmn_import import case_ids, load_definition
     from casework.model.errors import ModelError

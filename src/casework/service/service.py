@@ -176,17 +176,23 @@ class CaseService:
 
         Deploying the same text again returns the existing version.
         """
+        key, version, _ = self.deploy_version(xml)
+        return key, version
+
+    def deploy_version(self, xml: str | bytes) -> tuple[str, int, bool]:
+        """`deploy`, and whether a version was added: the same text as the latest version of its key adds none
+        (an operator deploying a file again is told so, rather than shown a version number as if it were new)."""
         self._check_open()
         definition = load_definition(xml)
         text = _xml_text(xml) if isinstance(xml, bytes) else xml
         problems = storable.definition_problems(definition)
         if problems:
             raise ModelError(problems)
-        version, _ = self.store.deploy_definition(definition.key, definition.name, text, self.clock())
+        version, created = self.store.deploy_definition(definition.key, definition.name, text, self.clock())
         with self._definitions_lock:
             # The same text deployed again: keep the object callers already hold (a Migrate may name it).
             self._definitions.setdefault((definition.key, version), definition)
-        return definition.key, version
+        return definition.key, version, created
 
     def definition(self, key: str, version: int | None = None) -> tuple[int, CaseDefinition]:
         if version is None:
@@ -392,6 +398,19 @@ class CaseService:
         if self._listeners and result.events:
             self._changed(case_id)
         return result
+
+    def preview(self, case_id: str, command: Any, now: datetime | None = None) -> list[Event]:
+        """The events `execute` would append, judged by the same engine on the case as stored, with the same
+        refusals (`NotFound`, `CommandRejected`, `InvalidInput` for what the store cannot hold); nothing is written.
+        A dry run: another writer may change the case before the command is run for real."""
+        now = _aware(now) if now is not None else self.clock()
+        # Judged on a copy read from the store: a cached copy may be stale (another process wrote the case), and
+        # no write's version check follows to catch it. The engine changes the state it judges on in place, so
+        # no copy of it is left cached either.
+        self._heads.pop(case_id)
+        attempt = self._attempt(case_id, command, now, lost_race=False)
+        self._heads.pop(case_id)
+        return attempt.events if attempt is not None else []
 
     @_counted_async
     async def aexecute(self, case_id: str, command: Any, now: datetime | None = None) -> CaseResult:

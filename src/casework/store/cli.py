@@ -478,12 +478,12 @@ def tasks_cmd(
     table = Table("case", "task", "state", "owner", "groups", "candidates", "due", title=title)
     for r in rows:
         cells = (r.case_id, r.name or r.item_id, r.state, r.owner or "", ", ".join(r.candidate_groups),
-                 ", ".join(r.candidate_users), _clock(r.due_at, zone))
+                 ", ".join(r.candidate_users), clock_text(r.due_at, zone))
         table.add_row(*map(plain, cells))
     Console().print(table)
 
 
-def _clock(moment: datetime | None, zone: tzinfo) -> str:
+def clock_text(moment: datetime | None, zone: tzinfo) -> str:
     # On the organisation's clock, and saying which: a bare 09:00 from a store that keeps UTC was an hour or two off.
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if moment is not None else ""
 

@@ -55,7 +55,8 @@ cases = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # Not on updated_at: that would move an index entry on every command (an extra page in every commit).
     Index("ix_cases_status_created", "status", "created_at"),
-    Index("ix_cases_definition_status", "definition_key", "status"),
+    # A definition version's cases, and the open/closed count of every version read from the index alone.
+    Index("ix_cases_definition_version_status", "definition_key", "definition_version", "status"),
 )
 
 events = Table(

@@ -22,6 +22,7 @@ from casework.store.documents import DocumentsMixin
 from casework.store.findings import FindingsMixin
 from casework.store.groupcommit import GroupCommitter, PostgresBatches, SqliteBatches
 from casework.store.jobs import JobsMixin
+from casework.store.listings import ListingsMixin
 from casework.store.records import CaseHead, CaseRow, DefinitionRow, StoredEvent, TaskRow, as_utc
 from casework.store.url import create_store_engine, parse_url, sqlite_file
 from casework.store.writable import check_writable
@@ -42,7 +43,7 @@ _CASE_HEAD_SQLITE = (
 _CASE_HEAD_PG = _CASE_HEAD_SQLITE.replace("?", "%s")
 
 
-class Store(JobsMixin, DocumentsMixin, FindingsMixin):
+class Store(JobsMixin, DocumentsMixin, FindingsMixin, ListingsMixin):
     """Open with `Store.open(url)`; migrations run on open. Thread-safe: share one per process."""
 
     def __init__(self, url: str, engine: Engine, blob_dir: Path, audit_key_path: Path) -> None:
