@@ -301,7 +301,11 @@ def test_batches_of_two_processes_on_the_same_cases_do_not_deadlock(pg_url: str,
             raise
 
     monkeypatch.setattr(w, "_send_pg", spy)
-    with Store.open(pg_url) as first, Store.open(pg_url) as second:
+    # Named, so that the count of blocked sessions below is of this test's own: another run's (or another test
+    # process's) sessions waiting on locks in the same database made it see "blocked" too early.
+    name = f"deadlock_{uuid.uuid4().hex[:12]}"
+    with Store.open(f"{pg_url}&application_name={name}") as first, \
+            Store.open(f"{pg_url}&application_name={name}") as second:
         ids = [_case(first) for _ in range(12)]
         releases = [threading.Event(), threading.Event()]
         holders = [_hold_commit_turn(first, releases[0]), _hold_commit_turn(second, releases[1])]
@@ -334,7 +338,7 @@ def test_batches_of_two_processes_on_the_same_cases_do_not_deadlock(pg_url: str,
                 time.sleep(0.01)
                 blocked = lock.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'"
+                    "AND wait_event_type = 'Lock' AND application_name = %s", (name,)
                 ).fetchone()[0]
             assert blocked == 2
             lock.rollback()
