@@ -28,7 +28,7 @@ from casework.model.definition import (
     CaseDefinition,
     PlanItemDef,
 )
-from casework.model.timers import TimerError, add_duration, format_datetime, parse_datetime
+from casework.model.timers import TimerError, due_from, format_datetime
 from casework.model.validation import find_entry_cycle
 
 ADD_EVENT = {HUMAN_TASK: "add_task", STAGE: "add_stage", MILESTONE: "add_milestone"}
@@ -53,11 +53,8 @@ def find_def(run: Run, ref: str, what: str) -> PlanItemDef:
 
 
 def resolve_due(text: str, now: dt.datetime) -> str:
-    text = text.strip()
     try:
-        if text.startswith("P"):
-            return format_datetime(add_duration(now, text))
-        return format_datetime(parse_datetime(text))
+        return format_datetime(due_from(text, now))
     except TimerError as exc:
         raise CommandRejected(f"due: {exc}") from exc
 

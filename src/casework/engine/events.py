@@ -181,6 +181,8 @@ def _item_transition(state: CaseState, event: Event, p: dict[str, Any]) -> None:
         item.memory.clear()
     if transition in ("start", "manualStart"):
         item.started_at = event.at
+    if "due" in p:  # from the model's dueDate, as the task started
+        item.due = p["due"]
     if transition == "skip":
         item.skipped = True
     item.held_by_parent = held

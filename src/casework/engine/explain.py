@@ -60,7 +60,18 @@ def _why(probe: Run, item: ItemInstance) -> list[str]:
     if item.state == SUSPENDED and item.held_by_parent and item.parent is not None:
         stage = items[item.parent]
         return [f"{item.name!r} is on hold with its stage {stage.name!r}, which is {stage.state}; resume the stage"]
-    return [f"{item.name!r} is {item.state}"]
+    return [f"{item.name!r} is {item.state}", *_no_due(probe, item)]
+
+
+def _no_due(run: Run, item: ItemInstance) -> list[str]:
+    """Why a task that started has no due time although its model gives one (`Run.model_due`)."""
+    definition = run.plan.items.get(item.def_id)
+    if item.due is not None or item.started_at is None or definition is None or not definition.due_date:
+        return []
+    for error in reversed(run.state.errors):
+        if error.get("id") == item.id and error.get("where") == "dueDate":
+            return [f"  it has no due time: its dueDate {error['expression']!r} failed as it started: {error['error']}"]
+    return [f"  it has no due time: its dueDate {definition.due_date!r} gave none as it started"]
 
 
 def _why_waiting(run: Run, item: ItemInstance) -> list[str]:

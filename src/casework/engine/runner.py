@@ -28,6 +28,7 @@ from casework.engine.lifecycle import (
 from casework.engine.plan import PlanIndex, repeats_on_completion
 from casework.engine.state import EVENT_LIKE, CaseState, ItemInstance
 from casework.expr import EvaluationError, Expression, ExpressionError, compile_expression
+from casework.expr.juel import is_juel
 from casework.model.definition import (
     CASE_PLAN,
     EVENT_LISTENER_KINDS,
@@ -40,7 +41,7 @@ from casework.model.definition import (
     PlanItemDef,
     Rule,
 )
-from casework.model.timers import TimerError, format_datetime
+from casework.model.timers import TimerError, due_from, format_datetime
 
 PendingKey = tuple[str, str, bool]
 
@@ -195,6 +196,33 @@ class Run:
                                         "error": f"gave {type(value).__name__} {value!r:.60}, not a user id"})
         return None
 
+    def model_due(self, item: ItemInstance, text: str) -> str | None:
+        """The due time that a model's dueDate gives ``item`` starting now: a duration counts from now. An expression
+        that fails or gives no time leaves the task without one, recorded (the case goes on, as with an assignee);
+        one that gives null from the case's data leaves it without one unrecorded, as in Flowable. Flowable fails on
+        a variable the case does not have; EL reads it as null here, so that is recorded."""
+        value: Any = text
+        try:
+            if is_juel(text):
+                local = {self.plan.items[item.def_id].counter_variable: item.index}
+                expression = compile_expression(text)
+                value = expression.evaluate(self.state.variables, local)
+                missing = sorted(expression.variables - set(self.state.variables) - set(local))
+                if value is None and missing:
+                    raise EvaluationError(f"no case variable {', '.join(map(repr, missing))}")
+            if value is None:
+                return None
+            if isinstance(value, dt.datetime):
+                return format_datetime(value)
+            if isinstance(value, dt.date):
+                return format_datetime(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC))
+            if not isinstance(value, str):
+                raise TimerError(f"gave {type(value).__name__} {value!r:.60}, not a duration, date-time or date")
+            return format_datetime(due_from(value, self.now))
+        except (ExpressionError, EvaluationError, TimerError) as exc:
+            self.emit("expression_failed", {"id": item.id, "where": "dueDate", "expression": text, "error": str(exc)})
+            return None
+
     def rule_holds(self, rule: Rule | None, item: ItemInstance, where: str) -> bool:
         return rule is not None and self.condition(rule.condition, item, where)
 
@@ -286,6 +314,14 @@ class Run:
         if item.kind == TIMER_EVENT and transition in ("suspend", "resume"):
             # Kept on the instance: a migration that changes its start trigger needs to know when it was deaf.
             payload["hold"] = True
+        # None only for an instance whose item left the plan in a migration and is being closed.
+        definition = self.plan.items.get(item.def_id)
+        if to == ACTIVE and before in (AVAILABLE, ENABLED) and definition is not None and definition.due_date:
+            # Flowable makes the work item, and counts its due date from, the moment the task becomes active. A due
+            # time a worker set while it waited stands (`set_due`): the model's is the default, not an override.
+            due = self.model_due(item, definition.due_date) if item.due is None else None
+            if due is not None:
+                payload["due"] = due
         kept: dict[str, list[int]] | None = None
         if before == AVAILABLE and item.memory and to not in TERMINAL and not held_by_parent:
             # Leaving available forgets the sentries that fired (see `events`), but exit criteria still apply: what
@@ -300,8 +336,6 @@ class Run:
         if kept:
             for criterion_id, parts in kept.items():
                 self.emit("memory", {"id": item.id, "criterion": criterion_id, "parts": parts})
-        # None only for an instance whose item left the plan in a migration and is being closed.
-        definition = self.plan.items.get(item.def_id)
         if item.parent is not None:
             self.dirty_stages[item.parent] = None
         if to in TERMINAL and item.def_id in self.plan.listener_watchers:

@@ -177,6 +177,8 @@ def _write_definition(definition: CaseDefinition, item: PlanItemDef, parent: ET.
         attrs[f"{{{FLOWABLE_NS}}}candidateGroups"] = ",".join(item.candidate_groups)
     if item.candidate_users:
         attrs[f"{{{FLOWABLE_NS}}}candidateUsers"] = ",".join(item.candidate_users)
+    if item.due_date:
+        attrs[f"{{{FLOWABLE_NS}}}dueDate"] = item.due_date
     el = ET.SubElement(parent, _q(item.kind), attrs)
     if item.description:
         ET.SubElement(el, _q("documentation")).text = item.description

@@ -16,6 +16,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.common import DTDForbidden
 
 from casework.expr import Expression, ExpressionError, compile_expression
+from casework.expr.juel import is_juel
 from casework.model.definition import (
     ANY_EVENT,
     CASE_FILE_EVENTS,
@@ -40,7 +41,7 @@ from casework.model.definition import (
 )
 from casework.model.errors import ModelError, Problem
 from casework.model.extensions import check_unsupported, vendor_attr
-from casework.model.timers import TimerError, TimerSpec, parse_timer
+from casework.model.timers import REFERENCE, TimerError, TimerSpec, due_from, parse_timer
 from casework.model.validation import check_entry_cycles
 
 CMMN_NS = "http://www.omg.org/spec/CMMN/20151109/MODEL"
@@ -101,6 +102,23 @@ def _assignee(def_el: ET.Element, pi_id: str, ctx: _Context) -> str | None:
     if "${" in value:
         ctx.expression(pi_id, value, attr)
     return value or None
+
+
+def _due_date(def_el: ET.Element, ref: str, ctx: _Context) -> str | None:
+    """flowable:dueDate (or camunda:dueDate) of a human task. A literal must give a time now (a duration from any
+    start), or every instance would start without the deadline the modeller gave it; an expression must parse."""
+    found = vendor_attr(def_el, "dueDate")
+    if found is None or not found[1].strip():
+        return None
+    attr, value = found[0], found[1].strip()
+    if is_juel(value):
+        ctx.expression(ref, value, attr)
+    else:
+        try:
+            due_from(value, REFERENCE)
+        except TimerError as exc:
+            ctx.problem(ref, f"{attr} {value!r} is not an ISO-8601 duration, date-time or date ({exc})")
+    return value
 
 
 def _candidates(def_el: ET.Element, name: str, pi_id: str, ctx: _Context) -> tuple[str, ...]:
@@ -495,6 +513,7 @@ def _read_plan_item(
         candidate_groups=_candidates(def_el, "candidateGroups", pi_id, ctx),
         candidate_users=_candidates(def_el, "candidateUsers", pi_id, ctx),
         description=_documentation(def_el),
+        due_date=_due_date(def_el, ref, ctx) if kind == HUMAN_TASK else None,
     )
     return pi_id
 

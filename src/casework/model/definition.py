@@ -126,6 +126,9 @@ class PlanItemDef:
     candidate_users: tuple[str, ...] = ()
     description: str = ""
     due: str | None = None  # set for items added at runtime with a deadline
+    # flowable:dueDate / camunda:dueDate of a human task: a duration, date-time or date, or `${...}` giving one,
+    # turned into the instance's due time when it starts (a duration counts from then), as Flowable does.
+    due_date: str | None = None
     added: bool = False  # added to a running case rather than modelled
 
 

@@ -35,10 +35,13 @@ _REFUSED_ATTRS: dict[tuple[str, str], str] = {
     ("repetitionRule", "repeatOnStandardEvent"): "casework repeats an item as CMMN 1.1 does",
     ("repetitionRule", "maxInstanceCount"): "casework does not limit repetitions",
     ("", "availableCondition"): "casework has no available condition",
-    ("", "dueDate"): "a model sets no due date in casework (set one on the running case)",
+    ("", "dueDate"): "casework reads a due date on a human task only",
     ("", "followUpDate"): "casework has no follow-up date",
     ("", "async"): "casework runs no asynchronous jobs for plan items",
 }
+
+# Vendor attributes read on these elements (by `cmmn_import`), refused on any other.
+_READ_ATTRS = frozenset({("humanTask", "dueDate")})
 
 # Vendor elements (inside extensionElements) that run code or add conditions.
 _REFUSED_ELEMENTS = {
@@ -112,7 +115,7 @@ def check_unsupported(root: ET.Element, problem: Callable[[str, str], None]) -> 
                             f"<{child_local}> is not a CMMN 1.1 element of <{local}>, and would be ignored")
         for attr, value in el.attrib.items():
             attr_ns, attr_name = _split(attr)
-            if attr_ns not in VENDORS:
+            if attr_ns not in VENDORS or (local, attr_name) in _READ_ATTRS:
                 continue
             why = _REFUSED_ATTRS.get((local, attr_name)) or _REFUSED_ATTRS.get(("", attr_name))
             if why is not None and not _harmless(attr_name, value):

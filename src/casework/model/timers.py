@@ -98,6 +98,22 @@ def parse_datetime(text: str) -> dt.datetime:
         raise TimerError(f"date-time out of range in UTC: {text!r}") from exc
 
 
+def due_from(text: str, moment: dt.datetime) -> dt.datetime:
+    """A due time written as Flowable and Camunda write one: an ISO-8601 duration counted from ``moment``, a
+    date-time, or a date (its midnight in UTC)."""
+    text = text.strip()
+    if text.startswith("P"):
+        return add_duration(moment, text)
+    if "T" not in text:
+        try:
+            day = dt.date.fromisoformat(text)  # a whole date only: a bare "2026" is more likely a mistake
+        except ValueError:
+            pass  # reported below as what it is not
+        else:
+            return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    return parse_datetime(text)
+
+
 def format_datetime(moment: dt.datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
@@ -106,13 +122,13 @@ def format_datetime(moment: dt.datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-_REFERENCE: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+REFERENCE: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # a plausible start to try a model's duration from
 
 
 def _schedulable(duration: str) -> None:
     """A model's duration must give a date from a plausible start, or every case that reaches the timer is refused
     (fractional years or months, which no calendar adds; a span past year 9999)."""
-    add_duration(_REFERENCE, duration)
+    add_duration(REFERENCE, duration)
 
 
 def parse_timer(text: str) -> TimerSpec:
