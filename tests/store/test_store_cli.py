@@ -178,3 +178,28 @@ def test_a_long_bad_option_value_is_quoted_by_its_start(filled: str) -> None:
         result = CliRunner().invoke(app, ["tasks", "--db", filled, option, "y" * 50_000], env={"COLUMNS": "200"})
         assert result.exit_code == 2 and "(50,000 characters)" in result.output, result.output
         assert "y" * 81 not in result.output.replace("\n", "").replace(" ", "").replace("│", "")
+
+
+DUE_MODEL = """<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" xmlns:flowable="http://flowable.org/cmmn"
+             targetNamespace="urn:test">
+  <case id="claim" name="Claim"><casePlanModel id="plan" name="Claim">
+    <planItem id="pCall" definitionRef="call"/>
+    <planItem id="pPay" definitionRef="pay"><itemControl><manualActivationRule/></itemControl></planItem>
+    <humanTask id="call" name="Call customer" flowable:dueDate="${callWithin}"/>
+    <humanTask id="pay" name="Pay out" flowable:dueDate="P5D"/>
+  </casePlanModel></case>
+</definitions>
+"""
+
+
+def test_tasks_show_the_due_time_a_model_gives_counted_from_when_each_task_started(db_url: str, tmp_path: Path) -> None:
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store, CaseService(store) as svc:
+        svc.deploy(DUE_MODEL)
+        svc.start_case("claim", {"callWithin": "PT4H"}, case_id="k1", actor="ann", now=T0)
+        svc.execute("k1", commands.StartItem(item="Pay out", actor="ann"), now=T0 + timedelta(days=1))
+    rows = _run(db_url, "--case", "k1")
+    assert [(r["name"], r["due_at"]) for r in rows] == [
+        ("Call customer", "2026-03-02T13:00:00+00:00"), ("Pay out", "2026-03-08T09:00:00+00:00")]
+    assert [r["name"] for r in _run(db_url, "--due-before", "2026-03-03")] == ["Call customer"]
+    table = CliRunner().invoke(app, ["tasks", "--db", db_url, "--case", "k1"], env={"COLUMNS": "200"})
+    assert table.exit_code == 0 and "2026-03-02" in table.output and "2026-03-08" in table.output, table.output
