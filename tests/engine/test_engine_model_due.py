@@ -141,3 +141,12 @@ def test_a_due_date_survives_export_and_import() -> None:
     definition = load_definition(_model("${callBy}"))
     again = load_definition(to_xml(definition))
     assert again.items["piCall"].due_date == "${callBy}"
+
+
+def test_set_due_reads_a_date_as_a_model_does() -> None:
+    definition = load_definition(_model("P2D", manual=True))
+    state, _ = _run(definition, [
+        (T0, commands.StartCase(actor="ann")),
+        (T0, commands.SetDue(item="Call", due="2026-04-01", actor="ann")),
+    ])
+    assert _calls(state) == [("enabled", "2026-04-01T00:00:00Z")]
