@@ -21,6 +21,12 @@ DbOption = Annotated[
     typer.Option("--db", envvar="CASEWORK_DB", help="sqlite:///path or postgresql://..."),
 ]
 
+# The person acting: recorded as the actor of the events written. `--as` reads as the sentence it makes
+# ("dismiss ... --as ann"); `--actor` is the engine's word for it.
+ActorOption = Annotated[
+    str, typer.Option("--as", "--actor", metavar="USER", help="who acts (recorded as the events' actor)")
+]
+
 audit_app = typer.Typer(no_args_is_help=True, help="Tamper-evident audit trail: verify, seal, time travel.")
 
 
