@@ -136,8 +136,7 @@ def complete_cmd(
     """Complete an active item, with the data its work produced (--data: set on the case as it completes)."""
     from casework.engine.commands import CompleteItem
 
-    command = CompleteItem(item=item, variables=_data(data), actor=_required(actor, "--as"),
-                           reason=_optional(reason))
+    command = CompleteItem(item=item, variables=_data(data), actor=_required(actor, "--as"), reason=_optional(reason))
     run_command(db, case_id, command, f"completed {item!r}")
 
 
@@ -152,8 +151,7 @@ def start_item_cmd(
     """Start an enabled item (one that waits for someone to start it: manual activation)."""
     from casework.engine.commands import StartItem
 
-    command = StartItem(item=item, actor=_required(actor, "--as"),
-                        reason=_optional(reason))
+    command = StartItem(item=item, actor=_required(actor, "--as"), reason=_optional(reason))
     run_command(db, case_id, command, f"started {item!r}")
 
 
