@@ -95,6 +95,15 @@ def test_start_prints_the_new_case_and_a_business_key_seen_before_starts_none(
         assert store.counts() == counts
 
 
+@pytest.mark.parametrize("key", ["", "  "])
+def test_a_blank_business_key_starts_no_case(stored: tuple[str, dict[str, str]], key: str) -> None:
+    result = _cw(stored, "case", "start", "insuranceClaim", "--business-key", key, "--as", "ann")
+    assert result.exit_code == 2 and result.stdout == "", result.output
+    assert result.stderr.startswith("error: Invalid value for '--business-key': must not be empty")
+    with Store.open(stored[0]) as store:
+        assert store.counts() == (0, 0)
+
+
 def test_start_of_an_unknown_definition_records_nothing(stored: tuple[str, dict[str, str]]) -> None:
     result = _cw(stored, "case", "start", "noSuchModel", "--as", "ann")
     assert result.exit_code == 2 and result.stderr.strip() == "error: nothing recorded: no definition 'noSuchModel'"
@@ -158,6 +167,7 @@ def test_skip_remove_and_reassign_change_the_plan_and_the_engine_refuses_what_do
     assert skipped.exit_code == 0, skipped.output
     assessed = _item(_state(stored[0], case_id), "Assess damage")
     assert (assessed.state, assessed.skipped) == ("completed", True)
+    _refused(stored, case_id, "skip", case_id, "Assess damage", "--as", "ann", "--reason", "twice")
     moved = _cw(stored, "case", "reassign", case_id, "Collect documents", "--to", "carol", "--as", "ann")
     assert moved.exit_code == 0, moved.output
     assert _item(_state(stored[0], case_id), "Collect documents").owner == "carol"

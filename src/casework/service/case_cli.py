@@ -111,6 +111,10 @@ def start_cmd(
     from casework.service.errors import Conflict, InvalidInput, NotFound
 
     actor = _required(actor, "--as")
+    if business_key is not None and not business_key.strip():
+        # Stored, a blank key would name this case for good: every later start without a key typed would get it.
+        raise typer.BadParameter("must not be empty: leave it out for a case without one",
+                                 param_hint="'--business-key'")
     variables = _data(data, data_file)
     with open_store(db) as store, CaseService(store) as service:
         try:
