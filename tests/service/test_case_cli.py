@@ -190,3 +190,21 @@ def test_a_change_to_an_ended_case_is_refused(stored: tuple[str, dict[str, str]]
         service.execute(case_id, commands.TerminateCase(actor="ann", reason="withdrawn"))
     _refused(stored, case_id, "reassign", case_id, "Register claim", "--to", "bob", "--as", "ann")
     _verified(stored)
+
+
+def test_a_change_whose_events_could_not_be_sealed_is_refused_before_anything_is_written(
+    stored: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    case_id = _start(stored)  # sealed as the command ends: the database now has a key
+    elsewhere = (stored[0], {**stored[1], "CASEWORK_AUDIT_KEY": str(tmp_path / "moved.key")})
+    for args in (("complete", case_id, "Register claim"), ("start", "insuranceClaim")):
+        before = _events(stored[0], case_id)
+        with Store.open(stored[0]) as store:
+            counts = store.counts()
+        result = _cw(elsewhere, "case", *args, "--as", "ann")
+        assert result.exit_code == 2 and result.stdout == "", result.output
+        assert result.stderr.startswith("error: nothing recorded: no audit key at "), result.stderr
+        assert _events(stored[0], case_id) == before
+        with Store.open(stored[0]) as store:
+            assert store.counts() == counts
+    _verified(stored)

@@ -69,6 +69,18 @@ def _data(text: str | None, file: Path | None = None) -> dict[str, Any]:
     return data
 
 
+def _sealable(store: Any) -> None:
+    """Exit 2 before anything is written if the events a change writes could not be sealed with the database's
+    audit key (its file moved, or CASEWORK_AUDIT_KEY pointing elsewhere): found only as the service closes, after
+    the change was stored, it was reported as an error, and the person ran the change again."""
+    from casework.audit.checkpoints import AuditKeyError, signing_key
+
+    try:
+        signing_key(store)
+    except AuditKeyError as exc:
+        fail(f"nothing recorded: {exc}")
+
+
 def run_command(db: str, case_id: str, command: Command, done: str) -> None:
     """Run `command` on the case as one audited change, and print `done` with the events it wrote; exit 2 naming
     the reason, with nothing written, if the case is not there or the engine refuses the command."""
@@ -79,15 +91,18 @@ def run_command(db: str, case_id: str, command: Command, done: str) -> None:
     with open_store(db) as store:
         if store.case_head(case_id) is None:
             fail(f"no case {case_id}")
+        _sealable(store)
         with CaseService(store) as service:
             try:
                 result = service.execute(case_id, command)
             except (CommandRejected, Conflict, NotFound, InvalidInput) as exc:
                 fail(f"nothing recorded: {' '.join(str(exc).split())}")
-    first, last = result.version - len(result.events) + 1, result.version
-    seqs = f"event {first}" if first == last else f"events {first}-{last}"
-    typer.echo(shown(f"{done} on case {case_id} by {command.actor} ({seqs}: "
-                     f"{', '.join(e.type for e in result.events)})"))
+            # Said before the service seals the events as it closes: a checkpoint that fails then (its error
+            # follows) leaves the change stored, and the person must not take it as undone and do it again.
+            first, last = result.version - len(result.events) + 1, result.version
+            seqs = f"event {first}" if first == last else f"events {first}-{last}"
+            typer.echo(shown(f"{done} on case {case_id} by {command.actor} ({seqs}: "
+                             f"{', '.join(e.type for e in result.events)})"))
 
 
 @case_app.command("start")
@@ -116,16 +131,20 @@ def start_cmd(
         raise typer.BadParameter("must not be empty: leave it out for a case without one",
                                  param_hint="'--business-key'")
     variables = _data(data, data_file)
-    with open_store(db) as store, CaseService(store) as service:
-        try:
-            result = service.start_case(key, variables, actor=actor, business_key=business_key,
-                                        reason=_optional(reason))
-        except (CommandRejected, Conflict, NotFound, InvalidInput) as exc:
-            fail(f"nothing recorded: {' '.join(str(exc).split())}")
-    if not result.created:
-        typer.echo(shown(f"note: business key {business_key} already names case {result.case_id}: no case started"),
-                   err=True)
-    typer.echo(result.case_id)
+    with open_store(db) as store:
+        _sealable(store)
+        with CaseService(store) as service:
+            try:
+                result = service.start_case(key, variables, actor=actor, business_key=business_key,
+                                            reason=_optional(reason))
+            except (CommandRejected, Conflict, NotFound, InvalidInput) as exc:
+                fail(f"nothing recorded: {' '.join(str(exc).split())}")
+            if not result.created:
+                typer.echo(shown(f"note: business key {business_key} already names case {result.case_id}: no case "
+                                 "started"), err=True)
+            # Said before the service seals the events as it closes: a checkpoint that fails then leaves the case
+            # started, and its id must not be lost with it.
+            typer.echo(result.case_id)
 
 
 @case_app.command("complete")
