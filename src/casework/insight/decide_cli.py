@@ -116,7 +116,7 @@ def _decide(
     from casework.insight.modelfile import ModelFileError
     from casework.service import CaseService
     from casework.service.errors import Conflict, InvalidInput, NotFound
-    from casework.store.cli import open_store
+    from casework.store.cli import open_store, sealable
 
     if not actor.strip():
         _fail("--as needs the name of the person deciding")
@@ -138,6 +138,7 @@ def _decide(
         row = store.case(case_id)
         if row is None:
             _fail(f"no case {case_id}")
+        sealable(store)
         with CaseService(store, clock=lambda: now) as service:
             try:
                 state = service.state(case_id)

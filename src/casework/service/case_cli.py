@@ -14,7 +14,7 @@ import typer
 
 from casework.display import shown
 from casework.store import DEFAULT_DB
-from casework.store.cli import ActorOption, DbOption, open_store
+from casework.store.cli import ActorOption, DbOption, open_store, sealable
 
 if TYPE_CHECKING:
     from casework.engine.commands import Command
@@ -69,18 +69,6 @@ def _data(text: str | None, file: Path | None = None) -> dict[str, Any]:
     return data
 
 
-def _sealable(store: Any) -> None:
-    """Exit 2 before anything is written if the events a change writes could not be sealed with the database's
-    audit key (its file moved, or CASEWORK_AUDIT_KEY pointing elsewhere): found only as the service closes, after
-    the change was stored, it was reported as an error, and the person ran the change again."""
-    from casework.audit.checkpoints import AuditKeyError, signing_key
-
-    try:
-        signing_key(store)
-    except AuditKeyError as exc:
-        fail(f"nothing recorded: {exc}")
-
-
 def run_command(db: str, case_id: str, command: Command, done: str) -> None:
     """Run `command` on the case as one audited change, and print `done` with the events it wrote; exit 2 naming
     the reason, with nothing written, if the case is not there or the engine refuses the command."""
@@ -91,7 +79,7 @@ def run_command(db: str, case_id: str, command: Command, done: str) -> None:
     with open_store(db) as store:
         if store.case_head(case_id) is None:
             fail(f"no case {case_id}")
-        _sealable(store)
+        sealable(store)
         with CaseService(store) as service:
             try:
                 result = service.execute(case_id, command)
@@ -132,7 +120,7 @@ def start_cmd(
                                  param_hint="'--business-key'")
     variables = _data(data, data_file)
     with open_store(db) as store:
-        _sealable(store)
+        sealable(store)
         with CaseService(store) as service:
             try:
                 result = service.start_case(key, variables, actor=actor, business_key=business_key,

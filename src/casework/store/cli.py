@@ -16,6 +16,8 @@ from casework.store import DEFAULT_DB, organisation_zone
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
+    from casework.store import Store
+
 DbOption = Annotated[
     str,
     typer.Option("--db", envvar="CASEWORK_DB", help="sqlite:///path or postgresql://..."),
@@ -188,6 +190,19 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
         raise typer.Exit(2) from exc
     except SQLAlchemyError as exc:
         typer.echo(f"error: cannot open the database {shown}: {database_reason(exc)}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def sealable(store: Store) -> None:
+    """Exit 2 before a command writes events that could not be sealed with the database's audit key (its file
+    moved, or CASEWORK_AUDIT_KEY pointing elsewhere). Found only as the case service closes, after the change was
+    stored, it was reported as an error, and the person ran the change again."""
+    from casework.audit.checkpoints import AuditKeyError, signing_key
+
+    try:
+        signing_key(store)
+    except AuditKeyError as exc:
+        typer.echo(f"error: nothing recorded: {exc}", err=True)
         raise typer.Exit(2) from exc
 
 
