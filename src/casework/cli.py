@@ -82,6 +82,7 @@ from casework.bench_cli import register as _register_bench  # noqa: E402
 from casework.conformance.cli import register as _register_conformance  # noqa: E402
 from casework.demo.cli import register as _register_demo  # noqa: E402
 from casework.insight.cli import register as _register_insight  # noqa: E402
+from casework.service.case_cli import register as _register_case  # noqa: E402
 from casework.service.cli import register as _register_service  # noqa: E402
 from casework.service.deploy_cli import register as _register_deploy  # noqa: E402
 from casework.service.migrate_cli import register as _register_migrate  # noqa: E402
@@ -93,6 +94,7 @@ from casework.validate_cli import register as _register_model  # noqa: E402
 _register_model(app)
 _register_deploy(app)
 _register_cases(app)
+_register_case(app)
 _register_migrate(app)
 _register_conformance(app)
 _register_insight(app)

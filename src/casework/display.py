@@ -4,7 +4,8 @@ case, and are printed to someone else's terminal."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -36,3 +37,20 @@ def plain(value: object) -> Text:
     from rich.text import Text
 
     return Text(shown(str(value)))
+
+
+def what_happened(event_type: str, payload: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    """An event's subject in a few words, for an audit trail read by a person; `names` maps item instance ids to
+    their names (a transition's payload carries only the id)."""
+    p = payload
+    if event_type == "item_transition":
+        return f"{names.get(p['id'], p['id'])}: {p['from']} -> {p['to']}"
+    if event_type == "variables_set":
+        return ", ".join([*sorted(p.get("variables", {})), *(f"-{name}" for name in p.get("removed", []))])
+    if event_type == "add_participant":
+        return f"{p['user']} as {p['role']}"
+    if event_type == "reassign":
+        return f"{p['name']} -> {p['to']}"
+    if event_type == "document_attached":
+        return f"{p['name']} v{p['version']}, sha256 {p['sha256'][:12]}…"
+    return str(p.get("name") or p.get("item") or p.get("id") or "")

@@ -284,3 +284,16 @@ def test_suggest_case_says_who_accepted_a_finding_where_its_action_was_offered(c
     (police,) = [line for line in shown.output.splitlines() if "missing-document:police_report" in line]
     assert "accepted by ann" in claimant
     assert "accepted" not in police  # not answered: still offered as it was
+
+
+def test_a_decision_whose_record_could_not_be_sealed_is_refused_before_it_is_written(
+    claim: tuple[str, str], tmp_path: Path
+) -> None:
+    url, case_id = claim  # sealed as the fixture's service closed: the database has an audit key
+    before = _events(url, case_id)
+    result = runner.invoke(app, ["suggest", "dismiss", case_id, "--db", url, "--case-type", "insurance_claim",
+                                 "--as", "ann", "--finding", "missing-document:police_report", "--reason", "by post"],
+                           env={**WIDE, "CASEWORK_AUDIT_KEY": str(tmp_path / "moved.key")})
+    assert result.exit_code == 2 and result.stdout == "", result.output
+    assert result.stderr.startswith("error: nothing recorded: no audit key at "), result.stderr
+    assert _events(url, case_id) == before  # it was stored, then reported as an error: done twice when retried

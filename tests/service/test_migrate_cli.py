@@ -124,3 +124,15 @@ def test_unknown_names_and_bad_options_exit_2_and_change_nothing(
     assert result.stdout == "" and result.stderr.startswith("error: ") and said in result.stderr, result.stderr
     assert len(result.stderr.splitlines()) == 1
     assert _everything(db_url) == before
+
+
+def test_a_migration_whose_events_could_not_be_sealed_is_refused_before_any_case_moves(
+    stored: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    db_url, env = stored
+    before = _everything(db_url)
+    result = runner.invoke(app, [*MIGRATE, "--all-open", "--db", db_url],
+                           env={**env, "CASEWORK_AUDIT_KEY": str(tmp_path / "moved.key")})
+    assert result.exit_code == 2 and result.stdout == "", result.output
+    assert result.stderr.startswith("error: nothing recorded: no audit key at "), result.stderr
+    assert _everything(db_url) == before

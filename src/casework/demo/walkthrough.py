@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from casework.demo import demo_definition
+from casework.display import what_happened
 from casework.engine import CaseState, Event, commands, execute, explain, plannable
 from casework.model import CaseDefinition
 
@@ -53,20 +54,10 @@ def audit_table(events: list[Event], state: CaseState) -> Table:
     table = Table(title="audit trail (every change: who, when, why)", title_justify="left")
     for column in ("#", "time", "actor", "event", "what", "reason"):
         table.add_column(column)
+    names = {item.id: item.name for item in state.items.values()}
     for n, event in enumerate(events, start=1):
-        p = event.payload
-        what = p.get("name") or p.get("item") or p.get("id") or ""
-        if event.type == "item_transition":
-            what = f"{state.items[p['id']].name}: {p['from']} -> {p['to']}"
-        elif event.type == "variables_set":
-            what = ", ".join([*sorted(p.get("variables", {})), *(f"-{name}" for name in p.get("removed", []))])
-        elif event.type == "add_participant":
-            what = f"{p['user']} as {p['role']}"
-        elif event.type == "reassign":
-            what = f"{p['name']} -> {p['to']}"
-        elif event.type == "document_attached":
-            what = f"{p['name']} v{p['version']}, sha256 {p['sha256'][:12]}…"
-        table.add_row(str(n), event.at[11:16], event.actor, event.type, str(what), event.reason or "")
+        table.add_row(str(n), event.at[11:16], event.actor, event.type, what_happened(event.type, event.payload, names),
+                      event.reason or "")
     return table
 
 

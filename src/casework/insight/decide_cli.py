@@ -19,16 +19,13 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from casework.store import DEFAULT_DB, organisation_zone
-from casework.store.cli import DbOption
+from casework.store.cli import ActorOption, DbOption
 
 if TYPE_CHECKING:
     from casework.insight.casetype import CaseType
     from casework.insight.modelfile import InsightModel
     from casework.store import Store
 
-# The person deciding: recorded as the actor of the events written. `--as` reads as the sentence it makes
-# ("dismiss ... --as ann"); `--actor` is the engine's word for it.
-ActorOption = Annotated[str, typer.Option("--as", "--actor", metavar="USER", help="who decides (the events' actor)")]
 ActivityOption = Annotated[
     str | None,
     typer.Option("--activity", help="a next-best action, by its activity as `suggest case` lists it (needs --model)"),
@@ -119,7 +116,7 @@ def _decide(
     from casework.insight.modelfile import ModelFileError
     from casework.service import CaseService
     from casework.service.errors import Conflict, InvalidInput, NotFound
-    from casework.store.cli import open_store
+    from casework.store.cli import open_store, sealable
 
     if not actor.strip():
         _fail("--as needs the name of the person deciding")
@@ -141,6 +138,7 @@ def _decide(
         row = store.case(case_id)
         if row is None:
             _fail(f"no case {case_id}")
+        sealable(store)
         with CaseService(store, clock=lambda: now) as service:
             try:
                 state = service.state(case_id)

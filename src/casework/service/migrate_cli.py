@@ -9,7 +9,7 @@ import typer
 
 from casework.display import shown
 from casework.store import DEFAULT_DB
-from casework.store.cli import DbOption, open_store
+from casework.store.cli import DbOption, open_store, sealable
 
 if TYPE_CHECKING:
     from casework.engine import Event
@@ -46,6 +46,8 @@ def migrate_cmd(
         if not value.strip():
             raise typer.BadParameter("must not be empty: it is recorded on the audit trail", param_hint=f"'{option}'")
     with open_store(db, read_only="migrate --dry-run" if dry_run else None) as store, CaseService(store) as svc:
+        if not dry_run:
+            sealable(store)
         try:
             _, target = svc.definition(key, to)
             if from_version is not None:

@@ -16,9 +16,17 @@ from casework.store import DEFAULT_DB, organisation_zone
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
+    from casework.store import Store
+
 DbOption = Annotated[
     str,
     typer.Option("--db", envvar="CASEWORK_DB", help="sqlite:///path or postgresql://..."),
+]
+
+# The person acting: recorded as the actor of the events written. `--as` reads as the sentence it makes
+# ("dismiss ... --as ann"); `--actor` is the engine's word for it.
+ActorOption = Annotated[
+    str, typer.Option("--as", "--actor", metavar="USER", help="who acts (recorded as the events' actor)")
 ]
 
 audit_app = typer.Typer(no_args_is_help=True, help="Tamper-evident audit trail: verify, seal, time travel.")
@@ -182,6 +190,19 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
         raise typer.Exit(2) from exc
     except SQLAlchemyError as exc:
         typer.echo(f"error: cannot open the database {shown}: {database_reason(exc)}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def sealable(store: Store) -> None:
+    """Exit 2 before a command writes events that could not be sealed with the database's audit key (its file
+    moved, or CASEWORK_AUDIT_KEY pointing elsewhere). Found only as the case service closes, after the change was
+    stored, it was reported as an error, and the person ran the change again."""
+    from casework.audit.checkpoints import AuditKeyError, signing_key
+
+    try:
+        signing_key(store)
+    except AuditKeyError as exc:
+        typer.echo(f"error: nothing recorded: {exc}", err=True)
         raise typer.Exit(2) from exc
 
 

@@ -1,0 +1,244 @@
+"""`casework case`: work a running case from the terminal, each change one audited command through the service.
+
+A change the engine refuses (an item in the wrong state, a name that fits more than one item, a case that has
+ended) ends with `error: nothing recorded: <the engine's reason>` and exit status 2; the case is left as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from casework.display import shown
+from casework.store import DEFAULT_DB
+from casework.store.cli import ActorOption, DbOption, open_store, sealable
+
+if TYPE_CHECKING:
+    from casework.engine.commands import Command
+
+case_app = typer.Typer(no_args_is_help=True, help="Work a case: start it, complete, add, skip, remove or reassign "
+                                                  "its items, and read its plan and audit trail.")
+
+CaseArgument = Annotated[str, typer.Argument(help="id of a stored case (`casework cases` lists them)")]
+ItemArgument = Annotated[str, typer.Argument(help="an item of the case: its name, plan item id or instance id "
+                                                  "(`casework case show` lists them)")]
+ReasonOption = Annotated[str, typer.Option(help="why (required; recorded on the audit trail)")]
+OptionalReasonOption = Annotated[str | None, typer.Option(help="why (optional; recorded on the audit trail)")]
+DataOption = Annotated[str | None, typer.Option("--data", metavar="JSON", help="case data as a JSON object")]
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"error: {shown(message)}", err=True)
+    raise typer.Exit(2)
+
+
+def _required(value: str, option: str) -> str:
+    """The text of an option the audit trail records, refused if blank: a blank actor or reason tells nobody who
+    or why."""
+    if not value.strip():
+        raise typer.BadParameter("must not be empty: it is recorded on the audit trail", param_hint=f"'{option}'")
+    return value.strip()
+
+
+def _optional(reason: str | None) -> str | None:
+    return reason.strip() if reason and reason.strip() else None
+
+
+def _data(text: str | None, file: Path | None = None) -> dict[str, Any]:
+    """The case data given as --data JSON or in --data-file F: a JSON object, or nothing."""
+    if text is not None and file is not None:
+        raise typer.BadParameter("give the data once: --data JSON or --data-file F", param_hint="'--data'")
+    source = "--data"
+    if file is not None:
+        source = str(file)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}")
+    if text is None:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{source} is not JSON: {exc}")
+    if not isinstance(data, dict):
+        fail(f"{source} must be a JSON object ({{\"name\": value, ...}}), not {type(data).__name__}")
+    return data
+
+
+def run_command(db: str, case_id: str, command: Command, done: str) -> None:
+    """Run `command` on the case as one audited change, and print `done` with the events it wrote; exit 2 naming
+    the reason, with nothing written, if the case is not there or the engine refuses the command."""
+    from casework.engine import CommandRejected
+    from casework.service import CaseService
+    from casework.service.errors import Conflict, InvalidInput, NotFound
+
+    with open_store(db) as store:
+        if store.case_head(case_id) is None:
+            fail(f"no case {case_id}")
+        sealable(store)
+        with CaseService(store) as service:
+            try:
+                result = service.execute(case_id, command)
+            except (CommandRejected, Conflict, NotFound, InvalidInput) as exc:
+                fail(f"nothing recorded: {' '.join(str(exc).split())}")
+            # Said before the service seals the events as it closes: a checkpoint that fails then (its error
+            # follows) leaves the change stored, and the person must not take it as undone and do it again.
+            first, last = result.version - len(result.events) + 1, result.version
+            seqs = f"event {first}" if first == last else f"events {first}-{last}"
+            typer.echo(shown(f"{done} on case {case_id} by {command.actor} ({seqs}: "
+                             f"{', '.join(e.type for e in result.events)})"))
+
+
+@case_app.command("start")
+def start_cmd(
+    key: Annotated[str, typer.Argument(help="the definition key (`casework definitions` lists them)")],
+    actor: ActorOption,
+    data: DataOption = None,
+    data_file: Annotated[Path | None, typer.Option(help="case data: a file holding a JSON object")] = None,
+    business_key: Annotated[
+        str | None, typer.Option(help="the case's key in the business (a claim number): one case per key")
+    ] = None,
+    reason: OptionalReasonOption = None,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Start a case of the latest deployed version of KEY; prints the new case's id.
+
+    A business key that already names a case starts none: its case's id is printed, and a note says so.
+    Example: `casework case start insuranceClaim --data '{"amount": 12500}' --business-key CL-1001 --as ann`."""
+    from casework.engine import CommandRejected
+    from casework.service import CaseService
+    from casework.service.errors import Conflict, InvalidInput, NotFound
+
+    actor = _required(actor, "--as")
+    if business_key is not None and not business_key.strip():
+        # Stored, a blank key would name this case for good: every later start without a key typed would get it.
+        raise typer.BadParameter("must not be empty: leave it out for a case without one",
+                                 param_hint="'--business-key'")
+    variables = _data(data, data_file)
+    with open_store(db) as store:
+        sealable(store)
+        with CaseService(store) as service:
+            try:
+                result = service.start_case(key, variables, actor=actor, business_key=business_key,
+                                            reason=_optional(reason))
+            except (CommandRejected, Conflict, NotFound, InvalidInput) as exc:
+                fail(f"nothing recorded: {' '.join(str(exc).split())}")
+            if not result.created:
+                typer.echo(shown(f"note: business key {business_key} already names case {result.case_id}: no case "
+                                 "started"), err=True)
+            # Said before the service seals the events as it closes: a checkpoint that fails then leaves the case
+            # started, and its id must not be lost with it.
+            typer.echo(result.case_id)
+
+
+@case_app.command("complete")
+def complete_cmd(
+    case_id: CaseArgument,
+    item: ItemArgument,
+    actor: ActorOption,
+    data: DataOption = None,
+    reason: OptionalReasonOption = None,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Complete an active item, with the data its work produced (--data: set on the case as it completes)."""
+    from casework.engine.commands import CompleteItem
+
+    command = CompleteItem(item=item, variables=_data(data), actor=_required(actor, "--as"), reason=_optional(reason))
+    run_command(db, case_id, command, f"completed {item!r}")
+
+
+@case_app.command("start-item")
+def start_item_cmd(
+    case_id: CaseArgument,
+    item: ItemArgument,
+    actor: ActorOption,
+    reason: OptionalReasonOption = None,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Start an enabled item (one that waits for someone to start it: manual activation)."""
+    from casework.engine.commands import StartItem
+
+    command = StartItem(item=item, actor=_required(actor, "--as"), reason=_optional(reason))
+    run_command(db, case_id, command, f"started {item!r}")
+
+
+@case_app.command("add-task")
+def add_task_cmd(
+    case_id: CaseArgument,
+    name: Annotated[str, typer.Argument(help="the new task's name")],
+    actor: ActorOption,
+    reason: ReasonOption,
+    stage: Annotated[str | None, typer.Option(help="the stage it belongs to (default: the case plan)")] = None,
+    after: Annotated[
+        list[str] | None, typer.Option(help="an item it waits for to complete, repeatable")
+    ] = None,
+    assignee: Annotated[str | None, typer.Option(help="who owns it")] = None,
+    due: Annotated[
+        str | None, typer.Option(help="when it is due: an ISO-8601 duration from now (P2D) or date-time")
+    ] = None,
+    manual: Annotated[bool, typer.Option("--manual", help="someone starts it (`case start-item`)")] = False,
+    required: Annotated[bool, typer.Option("--required", help="its stage cannot complete without it")] = False,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Add a human task the model does not have to a running case.
+
+    It behaves like a modelled one: it starts by the usual rules (--manual: enabled, for someone to start;
+    otherwise active once the --after items completed). Example: `casework case add-task CASE_ID "Consult
+    specialist" --after "Assess damage" --assignee bob --due P2D --reason "fraud indicator" --as ann`."""
+    from casework.engine.commands import AddItem
+
+    command = AddItem(kind="humanTask", name=name, stage=stage, after=tuple(after or ()), manual=manual,
+                      required=required, assignee=assignee, due=due, actor=_required(actor, "--as"),
+                      reason=_required(reason, "--reason"))
+    run_command(db, case_id, command, f"added task {name!r}")
+
+
+@case_app.command("skip")
+def skip_cmd(case_id: CaseArgument, item: ItemArgument, actor: ActorOption, reason: ReasonOption,
+             db: DbOption = DEFAULT_DB) -> None:
+    """Complete an item that has not finished, without its work being done.
+
+    What waits for it goes on, and the case shows it as skipped."""
+    from casework.engine.commands import SkipItem
+
+    command = SkipItem(item=item, actor=_required(actor, "--as"), reason=_required(reason, "--reason"))
+    run_command(db, case_id, command, f"skipped {item!r}")
+
+
+@case_app.command("remove")
+def remove_cmd(case_id: CaseArgument, item: ItemArgument, actor: ActorOption, reason: ReasonOption,
+               db: DbOption = DEFAULT_DB) -> None:
+    """Take an item that has not started out of the case's plan (one that has started: `case skip`)."""
+    from casework.engine.commands import RemoveItem
+
+    command = RemoveItem(item=item, actor=_required(actor, "--as"), reason=_required(reason, "--reason"))
+    run_command(db, case_id, command, f"removed {item!r}")
+
+
+@case_app.command("reassign")
+def reassign_cmd(
+    case_id: CaseArgument,
+    item: ItemArgument,
+    to: Annotated[str, typer.Option("--to", metavar="USER", help="the new owner")],
+    actor: ActorOption,
+    reason: OptionalReasonOption = None,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Give an open item to another owner."""
+    from casework.engine.commands import Reassign
+
+    command = Reassign(item=item, to=_required(to, "--to"), actor=_required(actor, "--as"),
+                       reason=_optional(reason))
+    run_command(db, case_id, command, f"reassigned {item!r} to {command.to}")
+
+
+def register(app: typer.Typer) -> None:
+    from casework.service.case_view_cli import history_cmd, show_cmd
+
+    case_app.command("show")(show_cmd)
+    case_app.command("history")(history_cmd)
+    app.add_typer(case_app, name="case")

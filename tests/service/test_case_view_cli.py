@@ -1,0 +1,69 @@
+"""`casework case show|history`: a case as it stands and its audit trail, on the organisation's clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from casework.cli import app
+from casework.demo import demo_model_xml
+from casework.engine import commands
+from casework.service import CaseService
+from casework.store import Store
+
+runner = CliRunner()
+T0 = dt.datetime(2026, 6, 1, 7, 30, tzinfo=dt.UTC)  # 09:30 in Amsterdam (summer time)
+WIDE = {"COLUMNS": "300", "CASEWORK_TIMEZONE": "Europe/Amsterdam"}
+
+
+@pytest.fixture
+def claim(db_url: str, tmp_path: Path) -> tuple[str, str]:
+    """(database URL, case id) of a claim registered by ann, with a participant, a reassignment and an added task."""
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store, CaseService(store, clock=lambda: T0) as svc:
+        svc.deploy(demo_model_xml("insurance_claim.cmmn"))
+        case_id = svc.start_case("insuranceClaim", {"amount": 12500}, actor="ann", business_key="CL-7").case_id
+        svc.execute(case_id, commands.CompleteItem(item="Register claim", actor="ann"))
+        svc.execute(case_id, commands.AddParticipant(user="carol", role="specialist", actor="ann"))
+        svc.execute(case_id, commands.Reassign(item="Fraud check", to="bob", actor="ann", reason="fraud team"))
+        svc.execute(case_id, commands.AddItem(kind="humanTask", name="Consult specialist", due="P1D", actor="ann",
+                                              reason="fraud indicator"))
+    return db_url, case_id
+
+
+def test_show_gives_status_definition_data_participants_and_the_plan(claim: tuple[str, str]) -> None:
+    db_url, case_id = claim
+    result = runner.invoke(app, ["case", "show", case_id, "--db", db_url], env=WIDE)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:4] == [f"case {case_id}: active", "definition: insuranceClaim@1", "business key: CL-7",
+                         "started: 2026-06-01 09:30 CEST; last change: 2026-06-01 09:30 CEST"]
+    assert "participants: carol (specialist)" in lines and "  amount = 12500" in lines
+    rows = {cells[0].strip(): cells[1:] for cells in
+            ([c.strip() for c in line.split("│")[1:-1]] for line in lines if line.startswith("│"))}
+    assert rows["Register claim"][2] == "completed"
+    assert rows["Fraud check"][2:4] == ["active", "bob"]
+    assert rows["Consult specialist"][2:] == ["active", "", "2026-06-02 09:30 CEST"]  # due on the local clock
+
+
+def test_history_lists_every_event_with_time_actor_what_and_reason(claim: tuple[str, str]) -> None:
+    db_url, case_id = claim
+    result = runner.invoke(app, ["case", "history", case_id, "--db", db_url], env=WIDE)
+    assert result.exit_code == 0, result.output
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in result.stdout.splitlines() if line.startswith("│")]
+    with Store.open(db_url) as store:
+        events = store.events(case_id)
+    assert [int(r[0]) for r in rows] == [e.seq for e in events]
+    assert {r[1] for r in rows} == {"2026-06-01 09:30 CEST"}
+    assert ["ann", "reassign", "Fraud check -> bob", "fraud team"] in [r[2:] for r in rows]
+    assert ["ann", "item_transition", "Register claim: active -> completed", ""] in [r[2:] for r in rows]
+    assert ["ann", "add_task", "Consult specialist", "fraud indicator"] in [r[2:] for r in rows]
+
+
+@pytest.mark.parametrize("command", ["show", "history"])
+def test_an_unknown_case_is_bad_input(claim: tuple[str, str], command: str) -> None:
+    result = runner.invoke(app, ["case", command, "nope", "--db", claim[0]], env=WIDE)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == "error: no case nope\n"
