@@ -318,15 +318,27 @@ def import_log(
         return _import(store, path, definition_key, log_cases, progress=progress, on_read=on_read, name=name)
 
 
-def _check_keys(store: Store, log_cases: CheckedLog, prefix: str) -> tuple[bool, int]:
-    """(whether any case is not stored yet, how many rows repeat an earlier row of their case), having checked every
-    case's key against the store.
+def _any_key_under(store: Store, prefix: str) -> bool:
+    """Whether a stored case's business key begins with "<prefix>:". When none does, no key of the log is taken,
+    and its cases need not be read once more to check them first. A range of code points: an index range on
+    SQLite, whose text compares as bytes; PostgreSQL's compares by the database's collation, so in "C" (a scan)."""
+    key: Any = t.cases.c.business_key
+    with store.read() as conn:
+        if conn.dialect.name == "postgresql":
+            key = key.collate("C")
+        found = conn.execute(select(t.cases.c.id).where(key >= f"{prefix}:", key < f"{prefix};").limit(1))
+        return found.first() is not None
+
+
+def _check_keys(store: Store, log_cases: CheckedLog, prefix: str) -> bool:
+    """Whether any case is not stored yet, having checked every case's key against the store.
 
     A key taken by a case with other rows is a different log with the same file name (or a key that two names and
     case ids spell alike: "a" with "b:1", "a:b" with "1"): counted as already present, its cases would be silently
     dropped. So every key is checked before anything is written, a batch of keys at a time."""
+    if not _any_key_under(store, prefix):
+        return True
     new = False
-    repeated = 0
     for batch in _batches(log_cases):
         stored = _stored_digests(store, [f"{prefix}:{c.source_id}" for c in batch])
         for log_case in batch:
@@ -339,8 +351,7 @@ def _check_keys(store: Store, log_cases: CheckedLog, prefix: str) -> tuple[bool,
                     "another log of the same name, or one whose name and case id spell the same key); nothing was "
                     "imported. Import this log under another name (import-log --name NAME)"
                 )
-            repeated += len(log_case.rows) - len(set(log_case.rows))
-    return new, repeated
+    return new
 
 
 def _taken(key: str) -> LogImportError:
@@ -363,10 +374,10 @@ def _import(
     if on_read is not None:
         on_read(len(log_cases))
     prefix = _stem(path) if name is None else name
-    any_new, repeated = _check_keys(store, log_cases, prefix)
+    any_new = _check_keys(store, log_cases, prefix)
     definition = store.definition(definition_key)
     version = definition.version if definition is not None else 0
-    imported = events = skipped = reordered = 0
+    imported = events = skipped = reordered = repeated = 0
     now = datetime.now(UTC)
     # The key that seals each batch, read (and checked against the database's checkpoints) before the first batch
     # is written: a key missing or foreign stops the import with nothing written, not after its first batch.
@@ -379,6 +390,7 @@ def _import(
         stored = _stored_digests(store, [f"{prefix}:{c.source_id}" for c in batch])
         for log_case in batch:
             key, digest = f"{prefix}:{log_case.source_id}", log_case.digest
+            repeated += len(log_case.rows) - len(set(log_case.rows))
             if key in stored:
                 if stored[key] != digest:
                     raise _taken(key)
