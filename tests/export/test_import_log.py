@@ -399,6 +399,6 @@ def test_a_taken_key_is_found_whatever_the_databases_collation(
         with store.engine.begin() as conn:
             conn.execute(text('ALTER TABLE cases ALTER COLUMN business_key TYPE VARCHAR(300) COLLATE "und-x-icu"'))
         assert import_log(store, tmp_path / "a" / "log.csv", "intake").cases == 1
-        with pytest.raises(LogImportError, match="^case 'c1': its key 'log:c1' is taken"):
+        with pytest.raises(LogImportError, match=r"^case 'c1': its key 'log:c1' is taken"):
             import_log(store, tmp_path / "b" / "log.csv", "intake")
         assert store.counts() == (1, 2)

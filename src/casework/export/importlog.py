@@ -141,9 +141,9 @@ def read_log(path: Path, name: str | None = None, zone: tzinfo = UTC) -> CaseRow
 
 
 def _spill(path: Path, spill: CaseRows, case_id_limit: int, zone: tzinfo) -> None:
-    # Numbers of the names seen, each checked once, when first seen
-    activities: dict[str, int] = {}
-    resources: dict[str, int] = {}
+    # The names seen, each checked once, when first seen
+    activities: set[str] = set()
+    resources: set[str] = set()
     last_id, last_case = "", 0  # a case's rows mostly follow each other
     try:
         with open_log_text(path) as fh:
@@ -172,17 +172,13 @@ def _spill(path: Path, spill: CaseRows, case_id_limit: int, zone: tzinfo) -> Non
                         _check(line, case_id, "case_id", case_id_limit)
                         case = spill.new_case(case_id)
                     last_id, last_case = case_id, case
-                activity_n = activities.get(activity)
-                if activity_n is None:
+                if activity not in activities:
                     _check(line, activity, "activity")
-                    activity_n = activities[activity] = spill.name(activity)
-                resource_n = None
-                if resource is not None:
-                    resource_n = resources.get(resource)
-                    if resource_n is None:
-                        _check(line, resource, "resource", storable.ACTOR)
-                        resource_n = resources[resource] = spill.name(resource)
-                spill.add(last_case, activity_n, given, None if at is given else at, resource_n)
+                    activities.add(activity)
+                if resource is not None and resource not in resources:
+                    _check(line, resource, "resource", storable.ACTOR)
+                    resources.add(resource)
+                spill.add(last_case, activity, given, None if at is given else at, resource)
     except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as exc:
         raise LogImportError(f"{path}: cannot read: {exc}") from exc
 
