@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import casework
 from casework.export import importlog
 from casework.export.importlog import LogCase, import_log, read_checked
 from casework.store import Store
+from casework.store.testing import small_disk
+
+__all__ = ["small_disk"]
 
 CASES, BATCH = 12, 2
 
@@ -56,3 +63,21 @@ def test_an_import_holds_one_batch_of_cases(sqlite_url: str, tmp_path: Path, mon
         result = import_log(store, _log(tmp_path), "intake", progress=lambda _n: held.append(_cases_held()))
         assert (result.cases, result.events) == (CASES, 3 * CASES)
     assert held == [BATCH] * (CASES // BATCH)  # before: every case of the log, to the end
+
+
+def test_a_full_temporary_folder_is_one_line_and_nothing_is_written(tmp_path: Path, small_disk: Path) -> None:
+    # 500,000 rows: 22 MB spilled, past SQLite's page cache (16 MB) and then the 2 MB folder. In a process of its
+    # own: SQLite reads SQLITE_TMPDIR once, when it first makes a temporary file.
+    log = tmp_path / "big.csv"
+    with log.open("w") as fh:
+        fh.write("case_id,activity,timestamp\n")
+        fh.writelines(f"c,Step {n},2020-01-01T10:00:00\n" for n in range(500_000))
+    db = tmp_path / "casework.db"
+    env = {**os.environ, "PYTHONPATH": str(Path(casework.__file__).parents[1]), "SQLITE_TMPDIR": str(small_disk)}
+    done = subprocess.run([sys.executable, "-m", "casework", "import-log", str(log), "--definition", "intake",
+                           "--db", f"sqlite:///{db}"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (f"error: {log}: cannot hold its rows in a temporary file while it is checked: database "
+                           "or disk is full (TMPDIR names the folder)\n")
+    assert not db.exists()
+    assert list(small_disk.iterdir()) == []  # SQLite's temporary file went with it
