@@ -4,7 +4,8 @@ Every imported case gets a hash-chained history like any other: `case_imported`,
 row, in time order. Its business key is "<name>:<case id in the log>" (the name is the file stem unless given), so
 importing the same file twice adds nothing; a stored case under the same key whose rows differ stops the import
 instead of being taken for the same one. The whole file is read and checked before anything is written: a bad row
-stops the import with nothing stored.
+stops the import with nothing stored. Meanwhile its rows wait on disk, grouped by case (`spill.CaseRows`), and the
+store's keys are compared a batch at a time: an import holds one batch of cases, however long the log.
 
 A timestamp without an offset is a wall-clock time in the organisation's zone (`CASEWORK_TIMEZONE`, default UTC;
 `logfile.parse_time` says how a time in a change of summer time is read), stored as its UTC instant; one with an
