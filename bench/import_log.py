@@ -2,7 +2,8 @@
 
 Not a test. Run: ``python bench/import_log.py [--scale 10] [--runs 1] [--baseline OTHER/src] [--json]``. Each
 import runs in a fresh process under ``/usr/bin/time -v`` (`operations.measure`): wall seconds, CPU seconds and
-peak resident memory (MB), medians over the runs; ``--baseline`` runs another casework source tree's import by
+peak resident memory (MB), medians over the runs, of the import and of importing the same log again (every case
+present, every key checked); ``--baseline`` runs another casework source tree's import by
 turns with this one's. The larger log is bpic12 ``--scale`` times over, each copy's case ids suffixed ("-2", ...),
 written gzipped to a temporary folder under /tmp that is removed afterwards, as are the stores. Peak memory that
 grows with the log, rather than with its largest case, is what this looks for.
@@ -14,13 +15,12 @@ import argparse
 import csv
 import gzip
 import json
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from operations import LOG, casework, measure
+from operations import LOG, casework, measure, medians
 
 
 def scaled_log(folder: Path, scale: int) -> Path:
@@ -43,21 +43,17 @@ def run(runs: int, scale: int, baseline: str | None) -> dict[str, Any]:
         logs = {"bpic12": LOG, f"bpic12 x{scale}": scaled_log(Path(folder), scale)}
         for label, log in logs.items():
             samples: dict[str, list[tuple[float, float, float]]] = {v: [] for v in versions}
+            again: dict[str, list[tuple[float, float, float]]] = {v: [] for v in versions}
             for n in range(runs):
                 for version, src in versions.items():
                     db = Path(folder) / f"{version}{n}.db"
                     cmd = casework("import-log", str(log), "--definition", "bpic12", "--db", f"sqlite:///{db}")
                     samples[version].append(measure(cmd, src))
+                    again[version].append(measure(cmd, src))  # every case present: each key is checked
                     for leftover in Path(folder).glob(f"{db.name}*"):
                         leftover.unlink()
-            results[label] = {}
-            for version, taken in samples.items():
-                row = {"wall_s": round(statistics.median(s[0] for s in taken), 2),
-                       "cpu_s": round(statistics.median(s[1] for s in taken), 2),
-                       "rss_mb": round(statistics.median(s[2] for s in taken), 1)}
-                results[label][version] = row
-                print(f"{label:12} {version:6} {row['wall_s']:8.2f} s wall {row['cpu_s']:8.2f} s CPU "
-                      f"{row['rss_mb']:8.1f} MB", file=sys.stderr, flush=True)
+            results[label] = medians(label, samples, width=20)
+            results[f"{label} again"] = medians(f"{label} again", again, width=20)
     return results
 
 
