@@ -327,15 +327,17 @@ def _any_key_under(store: Store, prefix: str) -> bool:
         return found.first() is not None
 
 
-def _check_keys(store: Store, log_cases: CheckedLog, prefix: str) -> bool:
-    """Whether any case is not stored yet, having checked every case's key against the store.
+def _check_keys(store: Store, log_cases: CheckedLog, prefix: str) -> tuple[bool, int | None]:
+    """(whether any case is not stored yet, how many rows repeat an earlier row of their case, or None where the
+    cases were not read), having checked every case's key against the store.
 
     A key taken by a case with other rows is a different log with the same file name (or a key that two names and
     case ids spell alike: "a" with "b:1", "a:b" with "1"): counted as already present, its cases would be silently
     dropped. So every key is checked before anything is written, a batch of keys at a time."""
     if not _any_key_under(store, prefix):
-        return True
+        return True, None
     new = False
+    repeated = 0
     for batch in _batches(log_cases):
         stored = _stored_digests(store, [f"{prefix}:{c.source_id}" for c in batch])
         for log_case in batch:
@@ -348,7 +350,8 @@ def _check_keys(store: Store, log_cases: CheckedLog, prefix: str) -> bool:
                     "another log of the same name, or one whose name and case id spell the same key); nothing was "
                     "imported. Import this log under another name (import-log --name NAME)"
                 )
-    return new
+            repeated += len(log_case.rows) - len(set(log_case.rows))
+    return new, repeated
 
 
 def _taken(key: str) -> LogImportError:
@@ -371,14 +374,19 @@ def _import(
     if on_read is not None:
         on_read(len(log_cases))
     prefix = _stem(path) if name is None else name
-    any_new = _check_keys(store, log_cases, prefix)
+    any_new, counted = _check_keys(store, log_cases, prefix)
+    if not any_new:  # a log imported before: nothing to read again, only a batch left unsealed to seal
+        if progress is not None:
+            progress(len(log_cases))
+        write_checkpoint(store, None)
+        return ImportResult(0, 0, len(log_cases), 0, counted or 0)
     definition = store.definition(definition_key)
     version = definition.version if definition is not None else 0
     imported = events = skipped = reordered = repeated = 0
     now = datetime.now(UTC)
     # The key that seals each batch, read (and checked against the database's checkpoints) before the first batch
     # is written: a key missing or foreign stops the import with nothing written, not after its first batch.
-    signer = signing_key(store) if any_new else None
+    signer = signing_key(store)
     for batch in _batches(log_cases):
         case_rows: list[dict[str, Any]] = []
         event_rows: list[dict[str, Any]] = []
@@ -387,7 +395,8 @@ def _import(
         stored = _stored_digests(store, [f"{prefix}:{c.source_id}" for c in batch])
         for log_case in batch:
             key, digest = f"{prefix}:{log_case.source_id}", log_case.digest
-            repeated += len(log_case.rows) - len(set(log_case.rows))
+            if counted is None:
+                repeated += len(log_case.rows) - len(set(log_case.rows))
             if key in stored:
                 if stored[key] != digest:
                     raise _taken(key)
@@ -450,4 +459,4 @@ def _import(
     # run that completes the import finds those cases present and writes no batch of its own: it seals them here.
     # Nothing to seal costs one query, and reads no key.
     write_checkpoint(store, signer)
-    return ImportResult(imported, events, skipped, reordered, repeated)
+    return ImportResult(imported, events, skipped, reordered, repeated if counted is None else counted)
