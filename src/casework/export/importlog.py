@@ -390,9 +390,10 @@ def _import(
     for batch in _batches(log_cases):
         case_rows: list[dict[str, Any]] = []
         event_rows: list[dict[str, Any]] = []
-        # Checked again: another import of the same log (a second operator, an overlapping cron run) may have
-        # written some of these since.
-        stored = _stored_digests(store, [f"{prefix}:{c.source_id}" for c in batch])
+        # Which are present, asked again where some of the log's keys were taken when they were checked. Another
+        # import of the same log (a second operator, an overlapping cron run) may write some of them since: its
+        # cases collide with this batch's on their keys when it is written (below).
+        stored = {} if counted is None else _stored_digests(store, [f"{prefix}:{c.source_id}" for c in batch])
         for log_case in batch:
             key, digest = f"{prefix}:{log_case.source_id}", log_case.digest
             if counted is None:
