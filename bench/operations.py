@@ -110,15 +110,20 @@ def run(db: str, runs: int, out_dir: str, baseline: str | None = None) -> dict[s
         for _ in range(runs):
             for version, src in versions.items():
                 samples[version].append(measure(cmd, src))
-        results[label] = {}
-        for version, taken in samples.items():
-            row = {"wall_s": round(statistics.median(s[0] for s in taken), 2),
-                   "cpu_s": round(statistics.median(s[1] for s in taken), 2),
-                   "rss_mb": round(statistics.median(s[2] for s in taken), 1)}
-            results[label][version] = row
-            print(f"{label:34} {version:6} {row['wall_s']:8.2f} s wall {row['cpu_s']:8.2f} s CPU "
-                  f"{row['rss_mb']:8.1f} MB", file=sys.stderr, flush=True)
+        results[label] = medians(label, samples)
     return results
+
+
+def medians(label: str, samples: dict[str, list[tuple[float, float, float]]], width: int = 34) -> dict[str, Any]:
+    """Each version's median wall and CPU seconds and peak RSS over its `measure` samples, printed as they come."""
+    rows: dict[str, Any] = {}
+    for version, taken in samples.items():
+        row = rows[version] = {"wall_s": round(statistics.median(s[0] for s in taken), 2),
+                               "cpu_s": round(statistics.median(s[1] for s in taken), 2),
+                               "rss_mb": round(statistics.median(s[2] for s in taken), 1)}
+        print(f"{label:{width}} {version:6} {row['wall_s']:8.2f} s wall {row['cpu_s']:8.2f} s CPU "
+              f"{row['rss_mb']:8.1f} MB", file=sys.stderr, flush=True)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -382,3 +382,23 @@ def test_a_long_bad_timestamp_is_quoted_by_its_start(db_url: str, tmp_path: Path
             import_log(store, log, "intake")
         assert str(caught.value) == f"line 3: timestamp {'9' * 80!r}... (100,000 characters) is not ISO-8601"
         assert store.counts() == (0, 0)
+
+
+def test_a_taken_key_is_found_whatever_the_databases_collation(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An ICU collation sorts "log:c1" after "log;": a range of keys compared by it misses those of the log, which
+    # were then taken to be free, and the log's first cases written before its taken key stopped it.
+    monkeypatch.setattr(importlog, "BATCH_CASES", 1)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "log.csv").write_text("case_id,activity,timestamp\nc1,A,2024-01-01T10:00:00\n")
+    (tmp_path / "b" / "log.csv").write_text("case_id,activity,timestamp\nc2,B,2024-01-01T10:00:00\n"
+                                            "c1,X,2025-01-01T10:00:00\n")
+    with Store.open(pg_url, audit_key=tmp_path / "k") as store:
+        with store.engine.begin() as conn:
+            conn.execute(text('ALTER TABLE cases ALTER COLUMN business_key TYPE VARCHAR(300) COLLATE "und-x-icu"'))
+        assert import_log(store, tmp_path / "a" / "log.csv", "intake").cases == 1
+        with pytest.raises(LogImportError, match=r"^case 'c1': its key 'log:c1' is taken"):
+            import_log(store, tmp_path / "b" / "log.csv", "intake")
+        assert store.counts() == (1, 2)

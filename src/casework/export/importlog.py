@@ -4,7 +4,8 @@ Every imported case gets a hash-chained history like any other: `case_imported`,
 row, in time order. Its business key is "<name>:<case id in the log>" (the name is the file stem unless given), so
 importing the same file twice adds nothing; a stored case under the same key whose rows differ stops the import
 instead of being taken for the same one. The whole file is read and checked before anything is written: a bad row
-stops the import with nothing stored.
+stops the import with nothing stored. Meanwhile its rows wait on disk, grouped by case (`spill.CaseRows`), and the
+store's keys are compared a batch at a time: an import holds one batch of cases, however long the log.
 
 A timestamp without an offset is a wall-clock time in the organisation's zone (`CASEWORK_TIMEZONE`, default UTC;
 `logfile.parse_time` says how a time in a change of summer time is read), stored as its UTC instant; one with an
@@ -22,7 +23,7 @@ import hashlib
 import json
 import sqlite3
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -39,6 +40,8 @@ from casework.logfile import LogHeaderError, find_columns, open_log_text, parse_
 from casework.store import NewEvent, Store, storable
 from casework.store import schema as t
 from casework.store import writes as w
+
+from .spill import CaseRows, SpilledRow
 
 BATCH_CASES = 500
 # A business key written by another import between the check and the batch's insert: SQLAlchemy's wrapper, or the
@@ -111,18 +114,12 @@ def rows_digest(rows: list[Row]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def read_log(path: Path, name: str | None = None, zone: tzinfo = UTC) -> list[LogCase]:
-    """The log's cases, each with its rows in time order; `name` (default the file stem) prefixes the business
-    keys, so it limits how long a case id may be; `zone`: the zone of the times without an offset."""
+def read_log(path: Path, name: str | None = None, zone: tzinfo = UTC) -> CaseRows:
+    """The log's rows, checked and held on disk by case (`spill.CaseRows`); `name` (default the file stem) prefixes
+    the business keys, so it limits how long a case id may be; `zone`: the zone of the times without an offset. The
+    caller closes what it returns."""
     if not path.is_file():
         raise LogImportError(f"{path}: no such file")
-    cases: dict[str, LogCase] = {}
-    # Each case's stored instants, where the zone moves some from the times as given (the rows hold those until
-    # their digest is taken)
-    instants: dict[str, list[str]] = {}
-    # One string object per distinct name, not one per row (and each checked once, when first seen)
-    activities: dict[str, str] = {}
-    resources: dict[str, str] = {}
     name = _stem(path) if name is None else name
     case_id_limit = storable.BUSINESS_KEY - len(name) - 1  # the business key is "<name>:<case_id>"
     if case_id_limit < 1:
@@ -130,6 +127,25 @@ def read_log(path: Path, name: str | None = None, zone: tzinfo = UTC) -> list[Lo
             f"{path}: the name {quoted(name)} is too long to name its cases by (at most {storable.BUSINESS_KEY - 2} "
             "characters)"
         )
+    spill = CaseRows()
+    try:
+        _spill(path, spill, case_id_limit, zone)
+        spill.done()
+    except sqlite3.Error as exc:  # the temporary folder full, most likely
+        spill.close()
+        raise LogImportError(f"{path}: cannot hold its rows in a temporary file while it is checked: {exc} (TMPDIR "
+                             "names the folder)") from exc
+    except BaseException:
+        spill.close()
+        raise
+    return spill
+
+
+def _spill(path: Path, spill: CaseRows, case_id_limit: int, zone: tzinfo) -> None:
+    # The names seen, each checked once, when first seen
+    activities: set[str] = set()
+    resources: set[str] = set()
+    last_id, last_case = "", 0  # a case's rows mostly follow each other
     try:
         with open_log_text(path) as fh:
             reader = csv.reader(fh)
@@ -151,33 +167,56 @@ def read_log(path: Path, name: str | None = None, zone: tzinfo = UTC) -> list[Lo
                     resource = row[columns.resource].strip() or None
                 # Checked here, before anything is written: PostgreSQL refuses a NUL (and an over-long key or
                 # actor) only when the batch holding it is inserted, after earlier batches are committed.
-                log_case = cases.get(case_id)
-                if log_case is None:
-                    _check(line, case_id, "case_id", case_id_limit)
-                    log_case = cases[case_id] = LogCase(case_id, [])
+                if case_id != last_id:
+                    case = spill.case(case_id)
+                    if case is None:
+                        _check(line, case_id, "case_id", case_id_limit)
+                        case = spill.new_case(case_id)
+                    last_id, last_case = case_id, case
                 if activity not in activities:
                     _check(line, activity, "activity")
-                    activities[activity] = activity
-                activity = activities[activity]
-                if resource is not None:
-                    if resource not in resources:
-                        _check(line, resource, "resource", storable.ACTOR)
-                        resources[resource] = resource
-                    resource = resources[resource]
-                log_case.rows.append((activity, given, resource))
-                if at is not given or case_id in instants:
-                    instants.setdefault(case_id, [r[1] for r in log_case.rows[:-1]]).append(at)
+                    activities.add(activity)
+                if resource is not None and resource not in resources:
+                    _check(line, resource, "resource", storable.ACTOR)
+                    resources.add(resource)
+                spill.add(last_case, activity, given, None if at is given else at, resource)
     except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as exc:
         raise LogImportError(f"{path}: cannot read: {exc}") from exc
-    for log_case in cases.values():
-        log_case.digest = rows_digest(log_case.rows)
-        moved = instants.get(log_case.source_id)
-        if moved is not None:
-            log_case.rows = [(act, at, res) for (act, _, res), at in zip(log_case.rows, moved, strict=True)]
-        ordered = by_time(log_case.rows)
-        if ordered != log_case.rows:
-            log_case.rows, log_case.reordered = ordered, True
-    return list(cases.values())
+
+
+def log_case(source_id: str, rows: list[SpilledRow]) -> LogCase:
+    """A case as it is imported, from its rows as the file gives them."""
+    given: list[Row] = [(act, at, res) for act, at, _, res in rows]
+    case = LogCase(source_id, given, digest=rows_digest(given))
+    if any(moved is not None for _, _, moved, _ in rows):
+        case.rows = [(act, at if moved is None else moved, res) for act, at, moved, res in rows]
+    ordered = by_time(case.rows)
+    if ordered != case.rows:
+        case.rows, case.reordered = ordered, True
+    return case
+
+
+class CheckedLog:
+    """A log read and checked (`read_checked`), its rows on disk: `len` counts the cases to import, iterating
+    reads them one at a time. Close it (or use it as a context manager) to remove its temporary file."""
+
+    def __init__(self, rows: CaseRows, limit: int | None) -> None:
+        self._rows, self._limit = rows, limit
+
+    def __len__(self) -> int:
+        return self._rows.count if self._limit is None else min(self._limit, self._rows.count)
+
+    def __iter__(self) -> Iterator[LogCase]:
+        return (log_case(source_id, rows) for source_id, rows in self._rows.cases(self._limit))
+
+    def close(self) -> None:
+        self._rows.close()
+
+    def __enter__(self) -> CheckedLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _stored_digests(store: Store, keys: list[str]) -> dict[str, str]:
@@ -218,10 +257,10 @@ def _stored_digests(store: Store, keys: list[str]) -> dict[str, str]:
 
 def read_checked(
     path: Path, definition_key: str, *, limit: int | None = None, name: str | None = None, zone: tzinfo = UTC
-) -> list[LogCase]:
+) -> CheckedLog:
     """The cases `import_log` would import from `path`, read and checked without a store: a caller that opens the
     store only afterwards (opening creates the database) leaves nothing behind for a log that cannot be imported.
-    `zone`: the zone of the log's times without an offset."""
+    `zone`: the zone of the log's times without an offset. The caller closes what it returns."""
     if not definition_key.strip():
         raise LogImportError("the definition key must not be empty")
     if len(definition_key) > storable.DEFINITION_KEY:
@@ -235,10 +274,22 @@ def read_checked(
             storable.check_text(name, "the name")
         except storable.NotStorable as exc:
             raise LogImportError(str(exc)) from None
-    cases = read_log(path, name, zone)[:limit]
-    if not cases:  # a header alone: an export that went wrong, not a log of nothing to keep
+    cases = CheckedLog(read_log(path, name, zone), limit)
+    if not len(cases):  # a header alone: an export that went wrong, not a log of nothing to keep
+        cases.close()
         raise LogImportError(f"{path}: no events")
     return cases
+
+
+def _batches(cases: Iterable[LogCase]) -> Iterator[list[LogCase]]:
+    batch: list[LogCase] = []
+    for case in cases:
+        batch.append(case)
+        if len(batch) == BATCH_CASES:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def import_log(
@@ -250,46 +301,106 @@ def import_log(
     limit: int | None = None,
     on_read: Callable[[int], None] | None = None,
     name: str | None = None,
-    cases: list[LogCase] | None = None,
+    cases: CheckedLog | None = None,
     zone: tzinfo = UTC,
 ) -> ImportResult:
     """Import `path`; `on_read(n)` is called once the n cases to import are read and checked, `progress(n)` as
     batches of n cases are committed; `limit` caps the case count; `name` replaces the file stem in the business
     keys (to import a different log that has the same file name); `zone`: the zone of the log's times without an
-    offset; `cases`: what `read_checked` returned for the same arguments, so that the file is not read again."""
-    log_cases = read_checked(path, definition_key, limit=limit, name=name, zone=zone) if cases is None else cases
+    offset; `cases`: what `read_checked` returned for the same arguments, so that the file is not read again (the
+    caller closes it)."""
+    if cases is not None:
+        return _import(store, path, definition_key, cases, progress=progress, on_read=on_read, name=name)
+    with read_checked(path, definition_key, limit=limit, name=name, zone=zone) as log_cases:
+        return _import(store, path, definition_key, log_cases, progress=progress, on_read=on_read, name=name)
+
+
+def _any_key_under(store: Store, prefix: str) -> bool:
+    """Whether a stored case's business key begins with "<prefix>:". When none does, no key of the log is taken,
+    and its cases need not be read once more to check them first. A range of code points: an index range on
+    SQLite, whose text compares as bytes; PostgreSQL's compares by the database's collation, so in "C" (a scan)."""
+    key: Any = t.cases.c.business_key
+    with store.read() as conn:
+        if conn.dialect.name == "postgresql":
+            key = key.collate("C")
+        found = conn.execute(select(t.cases.c.id).where(key >= f"{prefix}:", key < f"{prefix};").limit(1))
+        return found.first() is not None
+
+
+def _check_keys(store: Store, log_cases: CheckedLog, prefix: str) -> tuple[bool, int | None]:
+    """(whether any case is not stored yet, how many rows repeat an earlier row of their case, or None where the
+    cases were not read), having checked every case's key against the store.
+
+    A key taken by a case with other rows is a different log with the same file name (or a key that two names and
+    case ids spell alike: "a" with "b:1", "a:b" with "1"): counted as already present, its cases would be silently
+    dropped. So every key is checked before anything is written, a batch of keys at a time."""
+    if not _any_key_under(store, prefix):
+        return True, None
+    new = False
+    repeated = 0
+    for batch in _batches(log_cases):
+        stored = _stored_digests(store, [f"{prefix}:{c.source_id}" for c in batch])
+        for log_case in batch:
+            key = f"{prefix}:{log_case.source_id}"
+            if key not in stored:
+                new = True
+            elif stored[key] != log_case.digest:
+                raise LogImportError(
+                    f"case {log_case.source_id!r}: its key {key!r} is taken by a stored case with other events (from "
+                    "another log of the same name, or one whose name and case id spell the same key); nothing was "
+                    "imported. Import this log under another name (import-log --name NAME)"
+                )
+            repeated += len(log_case.rows) - len(set(log_case.rows))
+    return new, repeated
+
+
+def _taken(key: str) -> LogImportError:
+    return LogImportError(
+        f"case key {key!r} was just taken by a stored case with other events (another log of the same name, imported "
+        "at the same time); the batches before it were imported. Import this log under another name (import-log "
+        "--name NAME)")
+
+
+def _import(
+    store: Store,
+    path: Path,
+    definition_key: str,
+    log_cases: CheckedLog,
+    *,
+    progress: Callable[[int], None] | None,
+    on_read: Callable[[int], None] | None,
+    name: str | None,
+) -> ImportResult:
     if on_read is not None:
         on_read(len(log_cases))
     prefix = _stem(path) if name is None else name
-    keys = [f"{prefix}:{c.source_id}" for c in log_cases]
-    # Every key is checked before anything is written. A key taken by a case with other rows is a different log
-    # with the same file name (or a key that two names and case ids spell alike: "a" with "b:1", "a:b" with "1"):
-    # counted as already present, its cases would be silently dropped.
-    stored: dict[str, str] = {}
-    for start in range(0, len(keys), BATCH_CASES):
-        stored.update(_stored_digests(store, keys[start : start + BATCH_CASES]))
-    digests = [c.digest or rows_digest(c.rows) for c in log_cases]  # a LogCase made by hand has none
-    for log_case, key, digest in zip(log_cases, keys, digests, strict=True):
-        if key in stored and stored[key] != digest:
-            raise LogImportError(
-                f"case {log_case.source_id!r}: its key {key!r} is taken by a stored case with other events (from "
-                "another log of the same name, or one whose name and case id spell the same key); nothing was "
-                "imported. Import this log under another name (import-log --name NAME)"
-            )
+    any_new, counted = _check_keys(store, log_cases, prefix)
+    if not any_new:  # a log imported before: nothing to read again, only a batch left unsealed to seal
+        if progress is not None:
+            progress(len(log_cases))
+        write_checkpoint(store, None)
+        return ImportResult(0, 0, len(log_cases), 0, counted or 0)
     definition = store.definition(definition_key)
     version = definition.version if definition is not None else 0
-    imported = events = skipped = reordered = 0
+    imported = events = skipped = reordered = repeated = 0
     now = datetime.now(UTC)
     # The key that seals each batch, read (and checked against the database's checkpoints) before the first batch
     # is written: a key missing or foreign stops the import with nothing written, not after its first batch.
-    signer = signing_key(store) if any(key not in stored for key in keys) else None
-    for start in range(0, len(log_cases), BATCH_CASES):
-        batch = log_cases[start : start + BATCH_CASES]
+    signer = signing_key(store)
+    for batch in _batches(log_cases):
         case_rows: list[dict[str, Any]] = []
         event_rows: list[dict[str, Any]] = []
-        batch_keys, batch_digests = keys[start : start + BATCH_CASES], digests[start : start + BATCH_CASES]
-        for log_case, key, digest in zip(batch, batch_keys, batch_digests, strict=True):
+        # Which are present, asked again where some of the log's keys were taken when they were checked. Another
+        # import of the same log (a second operator, an overlapping cron run) may write some of them since: its
+        # cases collide with this batch's on their keys when it is written (below).
+        stored = {} if counted is None else _stored_digests(store, [f"{prefix}:{c.source_id}" for c in batch])
+        for log_case in batch:
+            key, digest = f"{prefix}:{log_case.source_id}", log_case.digest
+            if counted is None:
+                repeated += len(log_case.rows) - len(set(log_case.rows))
             if key in stored:
+                if stored[key] != digest:
+                    raise _taken(key)
                 skipped += 1
                 continue
             reordered += log_case.reordered
@@ -331,10 +442,7 @@ def import_log(
                     raise
                 for c in case_rows:
                     if c["key"] in taken and taken[c["key"]] != c["digest"]:
-                        raise LogImportError(
-                            f"case key {c['key']!r} was just taken by a stored case with other events (another log "
-                            "of the same name, imported at the same time); the batches before it were imported. "
-                            "Import this log under another name (import-log --name NAME)") from None
+                        raise _taken(c["key"]) from None
                 gone = {c["case_id"] for c in case_rows if c["key"] in taken}
                 skipped += len(gone)
                 reordered -= sum(c["reordered"] for c in case_rows if c["case_id"] in gone)
@@ -352,5 +460,4 @@ def import_log(
     # run that completes the import finds those cases present and writes no batch of its own: it seals them here.
     # Nothing to seal costs one query, and reads no key.
     write_checkpoint(store, signer)
-    repeated = sum(len(c.rows) - len(set(c.rows)) for c in log_cases)
-    return ImportResult(imported, events, skipped, reordered, repeated)
+    return ImportResult(imported, events, skipped, reordered, repeated if counted is None else counted)

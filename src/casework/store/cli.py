@@ -394,7 +394,7 @@ def import_log_cmd(
     except LogImportError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    with open_store(db, create=True) as store:
+    with cases, open_store(db, create=True) as store:
         try:
             with Progress(
                 TextColumn("importing {task.description}"),
