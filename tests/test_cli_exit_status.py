@@ -61,6 +61,7 @@ CASES = [
      "no database at"),
     ("case-show-unknown-case", "case show nope --db {db}", "no case nope"),
     ("case-history-unknown-case", "case history nope --db {db}", "no case nope"),
+    ("case-explain-unknown-case", "case explain nope Task --db {db}", "no case nope"),
     ("case-complete-unknown-case", "case complete nope Task --as ann --db {db}", "no case nope"),
     ("case-complete-unknown-item", "case complete {case} NoSuchTask --as ann --db {db}", "nothing recorded: "),
     ("case-start-item-unknown-item", "case start-item {case} NoSuchTask --as ann --db {db}", "nothing recorded: "),

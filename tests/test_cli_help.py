@@ -58,7 +58,7 @@ def test_the_top_level_help_starts_a_newcomer_and_names_what_is_not_built() -> N
 @pytest.mark.parametrize("command", [["tasks"], ["export"], ["audit", "verify"], ["audit", "state-at"],
                                      ["import-log"], ["reproject"], ["deploy"], ["definitions"], ["cases"],
                                      ["migrate"], ["case", "show"], ["case", "start"], ["case", "add-task"],
-                                     ["case", "history"]])
+                                     ["case", "history"], ["case", "explain"]])
 def test_the_db_option_names_its_default_once(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0

@@ -1,4 +1,5 @@
-"""`casework case show|history`: a case as it stands and its audit trail, on the organisation's clock."""
+"""`casework case show|explain|history`: a case as it stands, why, and its audit trail, on the organisation's
+clock."""
 
 from __future__ import annotations
 
@@ -62,7 +63,26 @@ def test_history_lists_every_event_with_time_actor_what_and_reason(claim: tuple[
     assert ["ann", "add_task", "Consult specialist", "fraud indicator"] in [r[2:] for r in rows]
 
 
-@pytest.mark.parametrize("command", ["show", "history"])
+def test_explain_says_what_an_item_and_the_case_wait_for(claim: tuple[str, str]) -> None:
+    db_url, case_id = claim
+    result = runner.invoke(app, ["case", "explain", case_id, "Pay claimant", "--db", db_url], env=WIDE)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "'Pay claimant' waits for its entry criterion:"
+    assert any("Decide claim complete: waiting" in line for line in lines[1:])
+    case = runner.invoke(app, ["case", "explain", case_id, "--db", db_url], env=WIDE)
+    assert case.exit_code == 0, case.output
+    assert case.stdout.splitlines()[0].endswith("cannot complete yet:")
+    assert "Consult specialist is active (active)" in case.stdout  # the added task holds the case open
+
+
+def test_explain_of_an_item_the_case_does_not_have_is_bad_input(claim: tuple[str, str]) -> None:
+    result = runner.invoke(app, ["case", "explain", claim[1], "Nope", "--db", claim[0]], env=WIDE)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == "error: no item 'Nope' in this case\n"
+
+
+@pytest.mark.parametrize("command", ["show", "explain", "history"])
 def test_an_unknown_case_is_bad_input(claim: tuple[str, str], command: str) -> None:
     result = runner.invoke(app, ["case", command, "nope", "--db", claim[0]], env=WIDE)
     assert result.exit_code == 2 and result.stdout == ""

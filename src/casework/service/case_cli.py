@@ -237,8 +237,9 @@ def reassign_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    from casework.service.case_view_cli import history_cmd, show_cmd
+    from casework.service.case_view_cli import explain_cmd, history_cmd, show_cmd
 
     case_app.command("show")(show_cmd)
+    case_app.command("explain")(explain_cmd)
     case_app.command("history")(history_cmd)
     app.add_typer(case_app, name="case")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -77,6 +77,25 @@ def show_cmd(case_id: CaseArgument, db: DbOption = DEFAULT_DB) -> None:
                  item.state + (" (skipped)" if item.skipped else ""), item.owner or "", _clock(item.due, zone))
         table.add_row(*map(plain, cells))
     Console().print(table)
+
+
+def explain_cmd(
+    case_id: CaseArgument,
+    item: Annotated[str | None, typer.Argument(help="an item (name or id); none: the case itself")] = None,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Why an item is where it is (what it waits for, what holds it, when it falls due), or what the case waits for.
+
+    Example: `casework case explain claim-2004 "Decide claim"`."""
+    from casework.engine.explain import explain
+
+    with open_store(db, read_only="case explain") as store:
+        _, state, definition = _engine_case(store, case_id)
+    lines = explain(definition, state, item)
+    if item is not None and len(lines) == 1 and lines[0].startswith(("no item ", f"{item!r} names ")):
+        fail(lines[0])  # not an answer but a wrong name: bad input, as every `case` command treats one
+    for line in lines:
+        typer.echo(shown(line))
 
 
 def history_cmd(case_id: CaseArgument, db: DbOption = DEFAULT_DB) -> None:
