@@ -42,11 +42,11 @@ def suggest_case(
     from casework.insight.flags import assess
     from casework.insight.modelfile import InsightModel, ModelFileError
     from casework.insight.nba import probability_text
-    from casework.insight.rules import dismissed_findings, on_the_clock
+    from casework.insight.rules import dismissed_findings
     from casework.insight.watch import stored_documents
     from casework.service import CaseService
     from casework.service.errors import InvalidInput, NotFound
-    from casework.store.cli import open_store
+    from casework.store.cli import open_store, stored_clock_text
 
     if model is None and case_type is None:
         raise typer.BadParameter("give --model, --case-type or both")
@@ -127,7 +127,7 @@ def suggest_case(
             answer = answer_of(state, finding.to_dict())
             do = finding.action.label if finding.action else ""
             if answer is not None and answer[0]:
-                do = f"accepted by {answer[2]}, {on_the_clock(answer[1], zone)}" + (f" ({do})" if do else "")
+                do = f"accepted by {answer[2]}, {stored_clock_text(answer[1], zone)}" + (f" ({do})" if do else "")
             table.add_row(*map(plain, (
                 finding.severity,
                 finding.id,

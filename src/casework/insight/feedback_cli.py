@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from contextlib import closing
-from datetime import tzinfo
 from typing import Annotated
 
 import typer
@@ -13,7 +12,7 @@ from rich.table import Table
 
 from casework.display import plain
 from casework.store import DEFAULT_DB, organisation_zone
-from casework.store.cli import DbOption, moment_option
+from casework.store.cli import DbOption, moment_option, stored_clock_text
 
 
 def suggest_feedback(
@@ -53,13 +52,6 @@ def suggest_feedback(
         reasons = "; ".join(f"{reason} ({n})" for reason, n in row.top_reasons(REASONS_SHOWN))
         cells = [row.subject, row.model_version or "–"] + ([row.activity or "–"] if by_activity else [])
         cells += [str(row.decisions), str(row.accepted), str(row.dismissed), f"{row.rate:.0%}", str(len(row.cases)),
-                  str(len(row.people)), _clock(row.last_at, zone), reasons]
+                  str(len(row.people)), stored_clock_text(row.last_at, zone), reasons]
         table.add_row(*map(plain, cells))
     Console().print(table)
-
-
-def _clock(at: str, zone: tzinfo) -> str:
-    # On the organisation's clock, labelled, as `tasks` and `suggest flags` show times (this showed stored UTC text).
-    from casework.insight.rules import on_the_clock  # the engine: imported by the command, not at start-up
-
-    return on_the_clock(at, zone)

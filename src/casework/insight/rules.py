@@ -373,12 +373,6 @@ def parse_moment(text: str | None) -> dt.datetime | None:
         return None
 
 
-def on_the_clock(at: str, zone: dt.tzinfo) -> str:
-    """A stored UTC time as people read it: on the organisation's clock, labelled (the stored text if unreadable)."""
-    moment = parse_moment(at)
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if moment is not None else at
-
-
 def _before(due: str | None, now: dt.datetime) -> bool:
     moment = parse_moment(due)
     return moment is not None and moment < now

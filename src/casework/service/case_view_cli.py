@@ -3,7 +3,6 @@ organisation's clock."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,15 +11,10 @@ import typer
 from casework.display import plain, shown
 from casework.service.case_cli import CaseArgument, fail
 from casework.store import DEFAULT_DB, organisation_zone
-from casework.store.cli import DbOption, clock_text, open_store
+from casework.store.cli import DbOption, clock_text, open_store, stored_clock_text
 
 if TYPE_CHECKING:
     from casework.store import Store
-
-def _clock(iso: str | None, zone: dt.tzinfo) -> str:
-    """An engine time (ISO-8601, UTC) on the organisation's clock."""
-    return clock_text(dt.datetime.fromisoformat(iso.replace("Z", "+00:00")), zone) if iso else ""
-
 
 def _engine_case(store: Store, case_id: str) -> tuple[Any, Any, Any]:
     """(row, state, definition) of a case the engine runs; exit 2 if there is none (or it was imported from a log,
@@ -58,7 +52,7 @@ def show_cmd(case_id: CaseArgument, db: DbOption = DEFAULT_DB) -> None:
         f"started: {clock_text(row.created_at, zone)}; last change: {clock_text(row.updated_at, zone)}",
     ]
     if state.due:
-        lines.append(f"due: {_clock(state.due, zone)}")
+        lines.append(f"due: {stored_clock_text(state.due, zone)}")
     people = [f"{user} ({', '.join(roles)})" if roles else user for user, roles in sorted(state.participants.items())]
     lines.append(f"participants: {', '.join(people) or '-'}")
     lines.append("data:" if state.variables else "data: -")
@@ -73,8 +67,9 @@ def show_cmd(case_id: CaseArgument, db: DbOption = DEFAULT_DB) -> None:
             depth[item.id] = -1
             continue
         depth[item.id] = depth.get(item.parent or "", -1) + 1
-        cells = ("  " * depth[item.id] + item.name, item.id, item.kind,
-                 item.state + (" (skipped)" if item.skipped else ""), item.owner or "", _clock(item.due, zone))
+        where = item.state + (" (skipped)" if item.skipped else "")
+        cells = ("  " * depth[item.id] + item.name, item.id, item.kind, where, item.owner or "",
+                 stored_clock_text(item.due, zone))
         table.add_row(*map(plain, cells))
     Console().print(table)
 
@@ -115,7 +110,7 @@ def history_cmd(case_id: CaseArgument, db: DbOption = DEFAULT_DB) -> None:
                   title=f"audit trail of case {case_id}", title_justify="left")
     for event in events:
         what = what_happened(event.type, event.payload, names)
-        table.add_row(*map(plain, (event.seq, _clock(event.at, zone), event.actor, event.type, what,
+        table.add_row(*map(plain, (event.seq, stored_clock_text(event.at, zone), event.actor, event.type, what,
                                    event.reason or "")))
     Console().print(table)
 

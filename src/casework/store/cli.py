@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -507,6 +507,18 @@ def tasks_cmd(
 def clock_text(moment: datetime | None, zone: tzinfo) -> str:
     # On the organisation's clock, and saying which: a bare 09:00 from a store that keeps UTC was an hour or two off.
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if moment is not None else ""
+
+
+def stored_clock_text(text: str | None, zone: tzinfo) -> str:
+    """An ISO-8601 time as events and states store it (UTC), as `clock_text` shows one; text that does not read as a
+    time is shown as it is."""
+    if not text:
+        return ""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    return clock_text(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC), zone)
 
 
 def register(app: typer.Typer) -> None:
