@@ -538,3 +538,60 @@ def test_witness_lines_written_with_the_old_tag_of_a_url_with_connection_options
         first = verify(store).first
     assert first is not None and first.what.startswith(
         "checkpoint #2 (sealing events up to #4) is in the witness file but not in the database: it was deleted")
+
+
+def test_a_checkpoint_committed_but_never_copied_to_the_witness_is_copied_by_the_next(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that stops between committing a checkpoint and copying it (killed, its machine down, the reply to
+    its COMMIT lost) left the checkpoint out of the witness file for good, and its deletion would go unnoticed."""
+    from casework.audit import witness
+
+    record = witness.record
+
+    def killed_before_copying(*args: object) -> None:
+        raise OSError(28, "No space left on device")  # as good as a kill: the line is never written
+
+    _append(store, store.cases_for_test[0], {"round": 9})  # type: ignore[attr-defined]
+    monkeypatch.setattr(witness, "record", killed_before_copying)
+    assert write_checkpoint(store) == 4
+    monkeypatch.setattr(witness, "record", record)
+    report = verify(store)
+    assert report.ok and (report.checkpoints, report.witnessed) == (4, 3)
+    assert report.notes() == [
+        "note: 1 checkpoint is not in the witness file, so deleting it would go unnoticed (written before the file, "
+        "or by a process that stopped before copying; the next checkpoint, or `casework audit checkpoint`, copies "
+        "the newest 32)"]
+    # With nothing new to seal, a checkpoint run still copies it (`casework audit checkpoint` says "nothing to seal").
+    assert write_checkpoint(store) is None
+    report = verify(store)
+    assert (report.checkpoints, report.witnessed, report.notes()) == (4, 4, [])
+    lines = (store.audit_key_path.parent / "audit.key.witness").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [1, 2, 3, 4]  # once each, in the log's order
+    _tamper(store, "DELETE FROM checkpoints WHERE id = 4")
+    first = verify(store).first
+    assert first is not None and first.what.startswith("checkpoint #4 (sealing events up to #13) is in the witness")
+
+
+def test_the_next_checkpoint_copies_a_missed_one_before_its_own(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from casework.audit import witness
+
+    record = witness.record
+    monkeypatch.setattr(witness, "record", lambda *a: (_ for _ in ()).throw(OSError(5, "Input/output error")))
+    _append(store, store.cases_for_test[0], {"round": 9})  # type: ignore[attr-defined]
+    assert write_checkpoint(store) == 4
+    monkeypatch.setattr(witness, "record", record)
+    _append(store, store.cases_for_test[1], {"round": 9})  # type: ignore[attr-defined]
+    assert write_checkpoint(store) == 5
+    lines = (store.audit_key_path.parent / "audit.key.witness").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [1, 2, 3, 4, 5]
+    assert write_checkpoint(store) is None  # nothing missing, nothing new: nothing written
+    assert len((store.audit_key_path.parent / "audit.key.witness").read_text().splitlines()) == 5
+
+
+def test_a_checkpoint_run_with_nothing_to_seal_makes_no_witness_file_beside_no_key(store: Store) -> None:
+    witness_file = store.audit_key_path.parent / "audit.key.witness"
+    witness_file.unlink()
+    store.audit_key_path.rename(store.audit_key_path.with_name("elsewhere.key"))
+    assert write_checkpoint(store) is None
+    assert not witness_file.exists()

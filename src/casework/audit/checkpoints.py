@@ -54,6 +54,9 @@ LOCK_TRY_MS = 50
 LOCK_PATIENCE = 30.0
 _LOCK_NOT_AVAILABLE = "55P03"
 
+# Each checkpoint looks this far back for checkpoints that were committed but never copied to the witness file.
+RECOPY = 32
+
 
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     """The signing key; created on first use, readable by its owner only (0600)."""
@@ -250,7 +253,7 @@ def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int 
     Without `key`, the store's key file is read, or created if there is none, but only once there is something to
     sign: a key minted for nothing would later be taken for the database's key by `verify`."""
 
-    def work(conn: Connection) -> dict[str, Any] | None:
+    def work(conn: Connection) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         if conn.dialect.name == "postgresql":
             # Waits for in-flight appends and holds new ones back, so no lower event id can commit after we
             # have read past it: the running hash covers a gap-free prefix of the global sequence.
@@ -266,11 +269,13 @@ def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int 
         cur = dbapi.cursor()
         try:
             cur.execute(
-                "SELECT last_event_id, running_hash, public_key FROM checkpoints ORDER BY last_event_id DESC LIMIT 1"
+                "SELECT id, last_event_id, running_hash, signature, public_key FROM checkpoints "
+                f"ORDER BY last_event_id DESC LIMIT {RECOPY}"
             )
-            last = cur.fetchone()
-            last_id, running = (int(last[0]), last[1]) if last is not None else (0, GENESIS)
-            sealed_by = last[2] if last is not None else None
+            recent = [dict(zip(witness.FIELDS, row, strict=True)) for row in reversed(cur.fetchall())]
+            last = recent[-1] if recent else None
+            last_id, running = (int(last["last_event_id"]), last["running_hash"]) if last else (0, GENESIS)
+            sealed_by = last["public_key"] if last else None
             cur.execute(f"SELECT id, case_id, seq, hash FROM events WHERE id > {mark} ORDER BY id", (last_id,))
             heads: dict[str, list[Any]] = {}
             end = last_id
@@ -280,7 +285,7 @@ def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int 
                     heads[case_id] = [seq, digest]
                 end = int(rows[-1][0])
             if end == last_id:
-                return None
+                return recent, None
             heads_json = canonical_json(heads)
             if key is not None:
                 _check_same_key(key, sealed_by, None)
@@ -293,20 +298,26 @@ def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int 
                 f"VALUES ({', '.join([mark] * 6)}) RETURNING id",
                 (end, running, heads_json, signature, public, db_time(conn, now)),
             )
-            return {"id": int(cur.fetchone()[0]), "last_event_id": end, "running_hash": running,
-                    "signature": signature, "public_key": public}
+            return recent, {"id": int(cur.fetchone()[0]), "last_event_id": end, "running_hash": running,
+                            "signature": signature, "public_key": public}
         finally:
             cur.close()
 
-    written = _write_patiently(store, work)
-    if written is None:
-        return None
-    try:
-        witness.record(witness.witness_path(store.audit_key_path), witness.database_tag(store.url), written)
-    except OSError:
-        # The checkpoint stands (it is committed); only its copy is missing, so deleting it would go unnoticed.
-        logger.exception("casework: audit checkpoint #%s could not be copied to the witness file", written["id"])
-    return int(written["id"])
+    recent, written = _write_patiently(store, work)
+    path = witness.witness_path(store.audit_key_path)
+    # Checkpoints committed but never copied are copied now, before this one, so the file keeps the log's order.
+    # With nothing new to seal, only where the key is: a witness file beside no key would be taken for the key's.
+    copies = [] if written is None and not store.audit_key_path.exists() else [
+        *witness.uncopied(path, witness.database_tag(store.url), recent), *([written] if written else [])]
+    if copies:
+        try:
+            witness.record(path, witness.database_tag(store.url), *copies)
+        except OSError:
+            # The checkpoints stand (committed); only their copies are missing, so deleting them would go unnoticed
+            # until a later checkpoint copies them.
+            logger.exception("casework: audit checkpoints %s could not be copied to the witness file",
+                             ", ".join(f"#{cp['id']}" for cp in copies))
+    return int(written["id"]) if written is not None else None
 
 
 def _write_patiently(store: Store, work: Any) -> Any:

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Select, func, select
 
 from casework.audit import witness
 from casework.audit.checkpoints import (
+    RECOPY,
     Checkpoint,
     fingerprint,
     is_hex_key,
@@ -115,6 +116,12 @@ class Report:
                          "not covered")
         if self.witness_unchecked and self.checkpoints:
             notes.append(f"note: deleted checkpoints would go unnoticed: {self.witness_unchecked}")
+        if self.witnessed and self.checkpoints > self.witnessed:
+            n = self.checkpoints - self.witnessed
+            which = "1 checkpoint is" if n == 1 else f"{n} checkpoints are"
+            notes.append(f"note: {which} not in the witness file, so deleting {'it' if n == 1 else 'them'} would go "
+                         f"unnoticed (written before the file, or by a process that stopped before copying; the next "
+                         f"checkpoint, or `casework audit checkpoint`, copies the newest {RECOPY})")
         if self.witness_unreadable:
             lines = "1 line of the witness file is not a whole entry" if self.witness_unreadable == 1 else (
                 f"{self.witness_unreadable} lines of the witness file are not whole entries")

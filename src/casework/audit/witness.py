@@ -90,25 +90,66 @@ def _tag(where: str) -> str:
     return hashlib.sha256(where.encode("utf-8")).hexdigest()[:16]
 
 
-_FIELDS = ("id", "last_event_id", "running_hash", "signature", "public_key")
+FIELDS = ("id", "last_event_id", "running_hash", "signature", "public_key")
 
 
-def record(path: Path, tag: str, checkpoint: dict[str, Any]) -> None:
-    """Append one committed checkpoint (its `_FIELDS`) as a line, durably: O_APPEND keeps the lines of several
-    processes whole."""
-    line = json.dumps({"db": tag, **{k: checkpoint[k] for k in _FIELDS}}, separators=(",", ":")) + "\n"
+def record(path: Path, tag: str, *checkpoints: dict[str, Any]) -> None:
+    """Append committed checkpoints (their `FIELDS`), one line each, durably, in one write: O_APPEND keeps the lines
+    of several processes whole."""
+    text = "".join(
+        json.dumps({"db": tag, **{k: cp[k] for k in FIELDS}}, separators=(",", ":")) + "\n" for cp in checkpoints
+    )
     make_folder(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
-            line = "\n" + line  # end a line that a crash cut short, or this one would be lost with it
-        os.write(fd, line.encode("ascii"))
+            text = "\n" + text  # end a line that a crash cut short, or this one would be lost with it
+        os.write(fd, text.encode("ascii"))
         os.fsync(fd)
     finally:
         os.close(fd)
     if not size:
         fsync_directory(path.parent)  # a new file: its name must last as well as its first line
+
+
+# How far back from its end the witness file is read for the ids of recent checkpoints (`recent_ids`): some
+# thousand lines, far more than the checkpoints written while one process commits one and copies it.
+TAIL_BYTES = 256 * 1024
+
+
+def recent_ids(path: Path, tag: str, tail: int = TAIL_BYTES) -> set[int]:
+    """The ids of the database `tag`'s checkpoints among the lines in the last `tail` bytes of the witness file
+    (empty if there is none)."""
+    try:
+        with path.open("rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - tail))
+            data = fh.read()
+    except FileNotFoundError:
+        return set()
+    ids: set[int] = set()
+    mark = f'"db":"{tag}"'.encode("ascii")
+    for raw in data.splitlines():
+        if mark not in raw:  # a line cut by the tail, or another database's
+            continue
+        try:
+            ids.add(int(json.loads(raw)["id"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return ids
+
+
+def uncopied(path: Path, tag: str, recent: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Those of the database's `recent` checkpoints (newest last) that the witness file's tail does not hold: a
+    process that stopped between committing a checkpoint and copying it (killed, its machine down, the reply to its
+    COMMIT lost) left it out, and deleting it would then go unnoticed. Copying a checkpoint that is in the database
+    later is as good as copying it at once: the copy is what the database may not lose from here on."""
+    recent = list(recent)
+    if not recent:
+        return []
+    have = recent_ids(path, tag)
+    return [cp for cp in recent if int(cp["id"]) not in have]
 
 
 @dataclass
@@ -129,7 +170,7 @@ def read(path: Path, tag: str, legacy: Collection[str] = ()) -> Witnessed | None
     for raw in data.splitlines():
         try:
             entry = json.loads(raw)
-            ok = isinstance(entry, dict) and all(k in entry for k in ("db", *_FIELDS))
+            ok = isinstance(entry, dict) and all(k in entry for k in ("db", *FIELDS))
         except ValueError:
             ok = False
         if not ok:
