@@ -141,3 +141,57 @@ def test_a_checkpoint_waiting_for_a_long_append_steps_aside_for_commands(
     report = verify(first.store)
     assert report.ok, report.problems
     assert report.sealed_events == report.events
+
+
+def test_a_checkpoint_is_written_while_appends_overlap_back_to_back(
+    two_services: tuple[CaseService, CaseService, Backends], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Appends that overlap (an import beside a busy server) never leave the events table free: a checkpoint that
+    only ever stepped aside failed after its whole patience, and the log stayed unsealed as long as they went on.
+    After `LOCK_POLITE` it waits in line, and is written while they go on."""
+    from casework.audit import checkpoints
+
+    monkeypatch.setattr(checkpoints, "LOCK_POLITE", 0.5)
+    monkeypatch.setattr(checkpoints, "LOCK_PATIENCE", 6.0)
+    first, second, _ = two_services
+    case_id = first.start_case("claim", {"amount": 10}).case_id
+    write_checkpoint(first.store)
+    first.execute(case_id, commands.SetVariables(variables={"n": 1}, actor="ann"))
+    stop = threading.Event()
+    turn = threading.Condition()
+    taken = [0]  # how many times an appender has taken the lock
+    errors: list[BaseException] = []
+
+    def appender() -> None:
+        # Takes the appenders' lock and keeps it until the other appender has taken it too (or for 1 s at most, as
+        # a batch ends whatever waits): at every moment one of them holds it.
+        try:
+            while not stop.is_set():
+                with first.store.engine.begin() as conn:
+                    conn.execute(text("LOCK TABLE events IN ROW EXCLUSIVE MODE"))
+                    with turn:
+                        taken[0] += 1
+                        mine = taken[0]
+                        turn.notify_all()
+                        turn.wait_for(lambda: taken[0] > mine or stop.is_set(), timeout=1.0)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=appender) for _ in range(2)]
+    for th in threads:
+        th.start()
+    try:
+        with turn:
+            assert turn.wait_for(lambda: taken[0] >= 4, timeout=30)
+        sealed = write_checkpoint(second.store)  # raised "lock timeout" after LOCK_PATIENCE before
+        assert all(th.is_alive() for th in threads), "the appends stopped: the test proved nothing"
+    finally:
+        stop.set()
+        with turn:
+            turn.notify_all()
+        for th in threads:
+            th.join(timeout=60)
+    assert not errors
+    assert sealed is not None
+    report = verify(first.store)
+    assert report.ok and report.sealed_events == report.events, report.problems

@@ -8,6 +8,7 @@ that covered the old hashes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -15,7 +16,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,8 +50,13 @@ class CheckpointFailed(RuntimeError):
 # it. Writers that come meanwhile queue behind its lock request: waiting the whole lock_timeout (30 s) behind a long
 # import batch held every command back that long (`bench/checkpoint_wait.py`: 1.6 s behind a batch held 2 s).
 # A checkpoint is not urgent and commands are: it asks for the lock for LOCK_TRY_MS at a time, steps aside (the
-# queued writers go on), and asks again, for up to LOCK_PATIENCE seconds in all.
+# queued writers go on), and asks again, for up to LOCK_PATIENCE seconds in all. Appends that overlap back to back
+# (imports, a busy server) never leave the table free for a moment, and a checkpoint that only ever stepped aside
+# failed each time, leaving the log unsealed as long as they lasted: after LOCK_POLITE seconds it keeps its place
+# in the lock queue for the rest of its patience, so the appends under way finish, the ones that come wait the
+# few milliseconds it needs, and it is written.
 LOCK_TRY_MS = 50
+LOCK_POLITE = 5.0
 LOCK_PATIENCE = 30.0
 _LOCK_NOT_AVAILABLE = "55P03"
 
@@ -253,11 +259,11 @@ def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int 
     Without `key`, the store's key file is read, or created if there is none, but only once there is something to
     sign: a key minted for nothing would later be taken for the database's key by `verify`."""
 
-    def work(conn: Connection) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    def work(lock_ms: int, conn: Connection) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         if conn.dialect.name == "postgresql":
             # Waits for in-flight appends and holds new ones back, so no lower event id can commit after we
             # have read past it: the running hash covers a gap-free prefix of the global sequence.
-            conn.execute(text(f"SET LOCAL lock_timeout = {LOCK_TRY_MS}"))
+            conn.execute(text(f"SET LOCAL lock_timeout = {lock_ms}"))
             conn.execute(text("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE"))
         # On the DBAPI cursor, like the appends it seals: building SQLAlchemy statements and rows cost more than
         # the hashing, and a checkpoint is written every 1,000 events. It reads every event since the last one.
@@ -320,15 +326,18 @@ def write_checkpoint(store: Store, key: Ed25519PrivateKey | None = None) -> int 
     return int(written["id"]) if written is not None else None
 
 
-def _write_patiently(store: Store, work: Any) -> Any:
-    """`store.write(work)`, asking again while the events table is locked by appends (see `LOCK_TRY_MS`), and once
-    more on a fresh connection if the connection was lost: a checkpoint seals from the last one it reads under the
-    lock, so writing it again cannot seal a range twice."""
-    deadline = time.monotonic() + LOCK_PATIENCE
+def _write_patiently(store: Store, work: Callable[[int, Connection], Any]) -> Any:
+    """`store.write(work)`, asking again while the events table is locked by appends (see `LOCK_TRY_MS`), at last
+    waiting in line (`LOCK_POLITE`), and once more on a fresh connection if the connection was lost: a checkpoint
+    seals from the last one it reads under the lock, so writing it again cannot seal a range twice."""
+    start = time.monotonic()
+    deadline = start + LOCK_PATIENCE
     pause, lost = 0.01, False
     while True:
+        now = time.monotonic()
+        lock_ms = LOCK_TRY_MS if now < start + LOCK_POLITE else max(LOCK_TRY_MS, int((deadline - now) * 1000))
         try:
-            return store.write(work)
+            return store.write(functools.partial(work, lock_ms))
         except DBAPIError as exc:
             if exc.connection_invalidated and not lost:
                 lost = True
