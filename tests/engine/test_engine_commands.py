@@ -18,6 +18,7 @@ from casework.engine import (
     plannable,
     replay,
 )
+from casework.engine.errors import UnknownItem
 from casework.engine.lifecycle import TransitionError, next_state
 from casework.model import CaseDefinition, load_definition
 
@@ -231,7 +232,8 @@ def test_explain_says_what_an_item_and_the_case_wait_for() -> None:
     assert lines[0] == "'Decide claim' waits for its entry criterion:"
     assert "Assess damage complete: waiting" in lines[1]
     assert explain(claim, state) == ["'Claim' cannot complete yet:", "  Review claim is active (active)"]
-    assert explain(claim, state, "Nope") == ["no item 'Nope' in this case"]
+    with pytest.raises(UnknownItem, match=r"^no item 'Nope' in this case$"):
+        explain(claim, state, "Nope")
 
 
 def test_plannable_and_role_checks() -> None:

@@ -173,7 +173,7 @@ def test_a_checkpoint_is_written_while_appends_overlap_back_to_back(
                         taken[0] += 1
                         mine = taken[0]
                         turn.notify_all()
-                        turn.wait_for(lambda: taken[0] > mine or stop.is_set(), timeout=1.0)
+                        turn.wait_for(lambda mine=mine: taken[0] > mine or stop.is_set(), timeout=1.0)
         except BaseException as exc:
             errors.append(exc)
 

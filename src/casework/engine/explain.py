@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from casework.engine.core import ambiguous, plan_for
+from casework.engine.errors import UnknownItem
 from casework.engine.lifecycle import ACTIVE, AVAILABLE, ENABLED, SUSPENDED
 from casework.engine.plan import released_dependencies
 from casework.engine.runner import Run
@@ -15,7 +16,8 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # conditions do not read time; 
 
 
 def explain(definition: CaseDefinition, state: CaseState, item_ref: str | None = None) -> list[str]:
-    """Reasons, one per line. ``item_ref`` names an item (id or name); None explains the case itself."""
+    """Reasons, one per line. ``item_ref`` names an item (id or name); None explains the case itself.
+    `UnknownItem` if it names none, or several."""
     plan = plan_for(definition, state)
     probe = Run(definition, plan, CaseState.from_dict(state.to_dict()), _EPOCH, "system", None)
     items = probe.state.items
@@ -28,9 +30,9 @@ def explain(definition: CaseDefinition, state: CaseState, item_ref: str | None =
             named = [i for i in items.values() if item_ref in (i.name, i.def_id) and i.id != state.root]
             candidates = [i for i in named if i.open] or named
             if len(candidates) > 1:
-                return [ambiguous(item_ref, candidates, "explain")]
+                raise UnknownItem(ambiguous(item_ref, candidates, "explain"))
             if not candidates:
-                return [f"no item {item_ref!r} in this case"]
+                raise UnknownItem(f"no item {item_ref!r} in this case")
             found = candidates[0]
         item = found
     return _why(probe, item) + _released(probe, item)

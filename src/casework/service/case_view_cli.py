@@ -82,13 +82,15 @@ def explain_cmd(
     """Why an item is where it is (what it waits for, what holds it, when it falls due), or what the case waits for.
 
     Example: `casework case explain claim-2004 "Decide claim"`."""
+    from casework.engine.errors import UnknownItem
     from casework.engine.explain import explain
 
     with open_store(db, read_only="case explain") as store:
         _, state, definition = _engine_case(store, case_id)
-    lines = explain(definition, state, item)
-    if item is not None and len(lines) == 1 and lines[0].startswith(("no item ", f"{item!r} names ")):
-        fail(lines[0])  # not an answer but a wrong name: bad input, as every `case` command treats one
+    try:
+        lines = explain(definition, state, item)
+    except UnknownItem as exc:
+        fail(str(exc))  # not an answer but a wrong name: bad input, as every `case` command treats one
     for line in lines:
         typer.echo(shown(line))
 
