@@ -4,7 +4,7 @@ case, and are printed to someone else's terminal."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -39,9 +39,11 @@ def plain(value: object) -> Text:
     return Text(shown(str(value)))
 
 
-def what_happened(event_type: str, payload: Mapping[str, Any], names: Mapping[str, str]) -> str:
-    """An event's subject in a few words, for an audit trail read by a person; `names` maps item instance ids to
-    their names (a transition's payload carries only the id)."""
+def what_happened(event_type: str, payload: Mapping[str, Any], names: Mapping[str, str],
+                  when: Callable[[str], str] = str) -> str:
+    """An event's subject in a few words, for an audit trail read by a person; `names` maps item instance ids (and
+    plan item ids: a dependency names plan items) to their names (a transition's payload carries only the id), and
+    `when` shows a stored time."""
     p = payload
     if event_type == "item_transition":
         return f"{names.get(p['id'], p['id'])}: {p['from']} -> {p['to']}"
@@ -49,8 +51,15 @@ def what_happened(event_type: str, payload: Mapping[str, Any], names: Mapping[st
         return ", ".join([*sorted(p.get("variables", {})), *(f"-{name}" for name in p.get("removed", []))])
     if event_type == "add_participant":
         return f"{p['user']} as {p['role']}"
+    if event_type == "remove_participant":
+        return f"{p['user']} as {p['role']}" if p.get("role") else f"{p['user']} (every role)"
     if event_type == "reassign":
-        return f"{p['name']} -> {p['to']}"
+        return f"{p['name']} -> {p['to'] or 'nobody'}"
+    if event_type == "set_due":
+        return f"{p.get('name') or 'the case'} due {when(p['due'])}"
+    if event_type == "add_dependency":
+        after = ", ".join(names.get(a, a) for a in p.get("after", []))
+        return f"{names.get(p['item'], p['item'])} after {after}"
     if event_type == "document_attached":
         return f"{p['name']} v{p['version']}, sha256 {p['sha256'][:12]}…"
     return str(p.get("name") or p.get("item") or p.get("id") or "")

@@ -182,6 +182,43 @@ def test_skip_remove_and_reassign_change_the_plan_and_the_engine_refuses_what_do
     _verified(stored)
 
 
+def test_reassign_unassigns_with_unassign_and_takes_the_owner_or_unassign_but_not_both(
+    stored: tuple[str, dict[str, str]],
+) -> None:
+    case_id = _start(stored)
+    assert _cw(stored, "case", "reassign", case_id, "Register claim", "--to", "carol", "--as", "ann").exit_code == 0
+    done = _cw(stored, "case", "reassign", case_id, "Register claim", "--unassign", "--as", "ann", "--reason", "away")
+    assert done.exit_code == 0, done.output
+    assert done.stdout.startswith(f"unassigned 'Register claim' on case {case_id} by ann (event ")
+    assert _item(_state(stored[0], case_id), "Register claim").owner is None
+    history = _cw(stored, "case", "history", case_id).stdout.splitlines()
+    rows = [[c.strip() for c in line.split("│")[3:-1]] for line in history if line.startswith("│")]
+    assert ["ann", "reassign", "Register claim -> nobody", "away"] in rows
+    assert "has no owner" in _refused(stored, case_id, "reassign", case_id, "Register claim", "--unassign",
+                                      "--as", "ann")
+    before = _events(stored[0], case_id)
+    for given in (["--to", "bob", "--unassign"], []):
+        result = _cw(stored, "case", "reassign", case_id, "Register claim", *given, "--as", "ann")
+        assert result.exit_code == 2 and result.stdout == "", result.output
+        assert result.stderr.startswith("error: Invalid value for '--to': give the new owner (--to USER) or "
+                                        "--unassign, one of them"), result.stderr
+    assert _events(stored[0], case_id) == before
+
+
+def test_a_due_time_without_an_offset_is_on_the_organisations_clock(stored: tuple[str, dict[str, str]]) -> None:
+    case_id = _start(stored)
+    amsterdam = (stored[0], {**stored[1], "CASEWORK_TIMEZONE": "Europe/Amsterdam"})
+    added = _cw(amsterdam, "case", "add-task", case_id, "Call claimant", "--due", "2030-07-01T17:00", "--as", "ann",
+                "--reason", "promised a call")
+    assert added.exit_code == 0, added.output
+    assert _item(_state(stored[0], case_id), "Call claimant").due == "2030-07-01T15:00:00Z"  # summer time: UTC+2
+    before = _events(stored[0], case_id)
+    bad = _cw(stored, "case", "add-task", case_id, "Other", "--due", "soon", "--as", "ann", "--reason", "r")
+    assert bad.exit_code == 2, bad.output
+    assert bad.stderr.startswith("error: Invalid value for '--due': 'soon' is neither"), bad.stderr
+    assert _events(stored[0], case_id) == before
+
+
 def test_a_change_to_an_ended_case_is_refused(stored: tuple[str, dict[str, str]]) -> None:
     case_id = _start(stored)
     with Store.open(stored[0], audit_key=Path(stored[1]["CASEWORK_AUDIT_KEY"])) as store, CaseService(store) as service:

@@ -1,9 +1,10 @@
-"""`casework case show|explain|history`: a case as it stands, why, and its audit trail, on the organisation's
-clock."""
+"""`casework case show|explain|history`: a case as it stands (as text or JSON), why, and its audit trail, on the
+organisation's clock."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,31 @@ def test_show_gives_status_definition_data_participants_and_the_plan(claim: tupl
     assert rows["Register claim"][2] == "completed"
     assert rows["Fraud check"][2:4] == ["active", "bob"]
     assert rows["Consult specialist"][2:] == ["active", "", "2026-06-02 09:30 CEST"]  # due on the local clock
+
+
+def test_show_json_gives_the_same_facts_under_stable_keys(claim: tuple[str, str]) -> None:
+    db_url, case_id = claim
+    text = runner.invoke(app, ["case", "show", case_id, "--db", db_url], env=WIDE)
+    result = runner.invoke(app, ["case", "show", case_id, "--json", "--db", db_url], env=WIDE)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert list(shown) == ["id", "state", "definition", "version", "business_key", "started", "last_change", "due",
+                           "participants", "data", "plannable", "items"]
+    assert {k: shown[k] for k in list(shown)[:8]} == {
+        "id": case_id, "state": "active", "definition": "insuranceClaim", "version": 1, "business_key": "CL-7",
+        "started": "2026-06-01T07:30:00+00:00", "last_change": "2026-06-01T07:30:00+00:00", "due": None}
+    assert (shown["participants"], shown["data"]) == ({"carol": ["specialist"]}, {"amount": 12500})
+    assert shown["plannable"] == ["Expert opinion", "Site visit"]
+    assert "can be planned: Expert opinion, Site visit" in text.stdout.splitlines()
+    items = {item["name"]: item for item in shown["items"]}
+    assert list(items["Fraud check"]) == ["id", "name", "kind", "state", "skipped", "owner", "due", "stage"]
+    assert items["Fraud check"] | {"id": None} == {"id": None, "name": "Fraud check", "kind": "humanTask",
+                                                   "state": "active", "skipped": False, "owner": "bob", "due": None,
+                                                   "stage": items["Assessment"]["id"]}
+    assert (items["Assessment"]["stage"], items["Consult specialist"]["due"]) == (None, "2026-06-02T07:30:00+00:00")
+    # Every item the text view lists, under the same id, in the same order.
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in text.stdout.splitlines() if line.startswith("│")]
+    assert [(row[0], row[1], row[3]) for row in rows] == [(i["name"], i["id"], i["state"]) for i in shown["items"]]
 
 
 def test_history_lists_every_event_with_time_actor_what_and_reason(claim: tuple[str, str]) -> None:

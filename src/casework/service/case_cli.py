@@ -12,15 +12,16 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from casework.display import shown
-from casework.store import DEFAULT_DB
+from casework.display import quoted, shown
+from casework.store import DEFAULT_DB, organisation_zone
 from casework.store.cli import ActorOption, DbOption, open_store, sealable
 
 if TYPE_CHECKING:
     from casework.engine.commands import Command
 
 case_app = typer.Typer(no_args_is_help=True, help="Work a case: start it, complete, add, skip, remove or reassign "
-                                                  "its items, and read its plan and audit trail.")
+                                                  "its items, change its plan, data, people and due times, and read "
+                                                  "its plan and audit trail.")
 
 CaseArgument = Annotated[str, typer.Argument(help="id of a stored case (`casework cases` lists them)")]
 ItemArgument = Annotated[str, typer.Argument(help="an item of the case: its name, plan item id or instance id "
@@ -28,6 +29,8 @@ ItemArgument = Annotated[str, typer.Argument(help="an item of the case: its name
 ReasonOption = Annotated[str, typer.Option(help="why (required; recorded on the audit trail)")]
 OptionalReasonOption = Annotated[str | None, typer.Option(help="why (optional; recorded on the audit trail)")]
 DataOption = Annotated[str | None, typer.Option("--data", metavar="JSON", help="case data as a JSON object")]
+DUE_HELP = ("when it is due: an ISO-8601 duration from now (P2D, PT4H) or a date or date-time (2030-01-31T17:00); "
+            "one without an offset is on the organisation's clock (CASEWORK_TIMEZONE)")
 
 
 def fail(message: str) -> NoReturn:
@@ -69,6 +72,32 @@ def _data(text: str | None, file: Path | None = None) -> dict[str, Any]:
     return data
 
 
+def due_value(text: str, option: str = "--due") -> str:
+    """A due time as the engine takes it: a duration as given (the engine counts it from the moment of the change),
+    a date or date-time as the instant it means in UTC. One without an offset is a wall-clock time on the
+    organisation's clock, as every time the case commands show is: the engine would read it as UTC, an hour or two
+    off for a case worker in Amsterdam."""
+    from datetime import UTC, datetime
+
+    from casework.model.timers import TimerError, add_duration, format_datetime
+
+    given = text.strip()
+    if given.startswith("P"):
+        try:
+            add_duration(datetime.now(UTC), given)  # what the engine will do: a duration that gives no date fails here
+        except TimerError as exc:
+            raise typer.BadParameter(str(exc), param_hint=f"'{option}'") from None
+        return given
+    try:
+        moment = datetime.fromisoformat(given)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=organisation_zone())
+        return format_datetime(moment.astimezone(UTC))
+    except (ValueError, OverflowError):
+        raise typer.BadParameter(f"{quoted(given)} is neither an ISO-8601 duration (P2D, PT4H) nor a date or "
+                                 "date-time (2030-01-31, 2030-01-31T17:00)", param_hint=f"'{option}'") from None
+
+
 def run_command(db: str, case_id: str, command: Command, done: str) -> None:
     """Run `command` on the case as one audited change, and print `done` with the events it wrote; exit 2 naming
     the reason, with nothing written, if the case is not there or the engine refuses the command."""
@@ -85,6 +114,9 @@ def run_command(db: str, case_id: str, command: Command, done: str) -> None:
                 result = service.execute(case_id, command)
             except (CommandRejected, Conflict, NotFound, InvalidInput) as exc:
                 fail(f"nothing recorded: {' '.join(str(exc).split())}")
+            if not result.events:  # the case already was as asked (data set to the values it has): done, unrecorded
+                typer.echo(shown(f"no change on case {case_id}: it already was so; nothing recorded"))
+                return
             # Said before the service seals the events as it closes: a checkpoint that fails then (its error
             # follows) leaves the change stored, and the person must not take it as undone and do it again.
             first, last = result.version - len(result.events) + 1, result.version
@@ -177,9 +209,7 @@ def add_task_cmd(
         list[str] | None, typer.Option(help="an item it waits for to complete, repeatable")
     ] = None,
     assignee: Annotated[str | None, typer.Option(help="who owns it")] = None,
-    due: Annotated[
-        str | None, typer.Option(help="when it is due: an ISO-8601 duration from now (P2D) or date-time")
-    ] = None,
+    due: Annotated[str | None, typer.Option(metavar="DURATION|DATETIME", help=DUE_HELP)] = None,
     manual: Annotated[bool, typer.Option("--manual", help="someone starts it (`case start-item`)")] = False,
     required: Annotated[bool, typer.Option("--required", help="its stage cannot complete without it")] = False,
     db: DbOption = DEFAULT_DB,
@@ -192,8 +222,8 @@ def add_task_cmd(
     from casework.engine.commands import AddItem
 
     command = AddItem(kind="humanTask", name=name, stage=stage, after=tuple(after or ()), manual=manual,
-                      required=required, assignee=assignee, due=due, actor=_required(actor, "--as"),
-                      reason=_required(reason, "--reason"))
+                      required=required, assignee=assignee, due=due_value(due) if due is not None else None,
+                      actor=_required(actor, "--as"), reason=_required(reason, "--reason"))
     run_command(db, case_id, command, f"added task {name!r}")
 
 
@@ -223,22 +253,30 @@ def remove_cmd(case_id: CaseArgument, item: ItemArgument, actor: ActorOption, re
 def reassign_cmd(
     case_id: CaseArgument,
     item: ItemArgument,
-    to: Annotated[str, typer.Option("--to", metavar="USER", help="the new owner")],
     actor: ActorOption,
+    to: Annotated[str | None, typer.Option("--to", metavar="USER", help="the new owner")] = None,
+    unassign: Annotated[
+        bool, typer.Option("--unassign", help="leave it with no owner (instead of --to)")
+    ] = False,
     reason: OptionalReasonOption = None,
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Give an open item to another owner."""
+    """Give an open item to another owner (--to USER), or take it from its owner (--unassign)."""
     from casework.engine.commands import Reassign
 
-    command = Reassign(item=item, to=_required(to, "--to"), actor=_required(actor, "--as"),
-                       reason=_optional(reason))
-    run_command(db, case_id, command, f"reassigned {item!r} to {command.to}")
+    if (to is None) == (not unassign):
+        raise typer.BadParameter("give the new owner (--to USER) or --unassign, one of them",
+                                 param_hint="'--to'")
+    owner = None if unassign else _required(to or "", "--to")
+    command = Reassign(item=item, to=owner, actor=_required(actor, "--as"), reason=_optional(reason))
+    run_command(db, case_id, command, f"reassigned {item!r} to {owner}" if owner else f"unassigned {item!r}")
 
 
 def register(app: typer.Typer) -> None:
+    from casework.service.case_plan_cli import register_plan
     from casework.service.case_view_cli import explain_cmd, history_cmd, show_cmd
 
+    register_plan(case_app)
     case_app.command("show")(show_cmd)
     case_app.command("explain")(explain_cmd)
     case_app.command("history")(history_cmd)

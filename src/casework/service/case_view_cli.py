@@ -3,6 +3,7 @@ organisation's clock."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -34,17 +35,56 @@ def _engine_case(store: Store, case_id: str) -> tuple[Any, Any, Any]:
     return row, state, definition
 
 
-def show_cmd(case_id: CaseArgument, db: DbOption = DEFAULT_DB) -> None:
+def show_cmd(
+    case_id: CaseArgument,
+    as_json: Annotated[bool, typer.Option("--json", help="the same facts as one JSON object (keys below)")] = False,
+    db: DbOption = DEFAULT_DB,
+) -> None:
     """The case as it stands: its status, data, participants and plan.
 
-    Status, definition@version, business key, data, participants, and every item of the plan with its state, owner
-    and due time; an item's id names it where items share a name."""
-    from rich.console import Console
-    from rich.table import Table
+    Status, definition@version, business key, data, participants, the discretionary items that can be planned now
+    (`case plan`), and every item of the plan with its state, owner and due time; an item's id names it where items
+    share a name.
+
+    --json prints one object with these keys: id, state, definition, version, business_key (or null), started,
+    last_change, due (the case's deadline, or null), participants ({user: list of roles}), data ({name: value}),
+    plannable (a list of names) and items: a list in plan order of {id, name, kind, state, skipped, owner, due, stage
+    (the id of the stage it is in; null in the case plan itself)}. Times are ISO-8601 instants in UTC."""
+    from casework.engine import plannable
 
     zone = organisation_zone()
     with open_store(db, read_only="case show") as store:
-        row, state, _ = _engine_case(store, case_id)
+        row, state, definition = _engine_case(store, case_id)
+    can_plan = sorted(set(plannable(definition, state))) if state.status == "active" else []
+    items = [item for item in state.items.values() if item.id != state.root]
+    if as_json:
+        typer.echo(json.dumps({
+            "id": case_id, "state": state.status, "definition": row.definition_key,
+            "version": row.definition_version, "business_key": row.business_key,
+            "started": _utc(row.created_at), "last_change": _utc(row.updated_at), "due": _stored_utc(state.due),
+            "participants": {user: list(roles) for user, roles in sorted(state.participants.items())},
+            "data": dict(sorted(state.variables.items())), "plannable": can_plan,
+            "items": [{"id": item.id, "name": item.name, "kind": item.kind, "state": item.state,
+                       "skipped": item.skipped, "owner": item.owner, "due": _stored_utc(item.due),
+                       "stage": item.parent if item.parent != state.root else None} for item in items],
+        }, ensure_ascii=False, indent=2))
+        return
+    _show_text(case_id, row, state, can_plan, zone)
+
+
+def _utc(moment: dt.datetime) -> str:
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).isoformat()
+
+
+def _stored_utc(text: str | None) -> str | None:
+    """A time as states store it ("...Z") in the form `_utc` gives, so that every time of the JSON view reads alike."""
+    return _utc(dt.datetime.fromisoformat(text.replace("Z", "+00:00"))) if text else None
+
+
+def _show_text(case_id: str, row: Any, state: Any, can_plan: list[str], zone: dt.tzinfo) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     lines = [
         f"case {case_id}: {state.status}",
         f"definition: {row.definition_key}@{row.definition_version}",
@@ -55,6 +95,8 @@ def show_cmd(case_id: CaseArgument, db: DbOption = DEFAULT_DB) -> None:
         lines.append(f"due: {stored_clock_text(state.due, zone)}")
     people = [f"{user} ({', '.join(roles)})" if roles else user for user, roles in sorted(state.participants.items())]
     lines.append(f"participants: {', '.join(people) or '-'}")
+    if can_plan:
+        lines.append(f"can be planned: {', '.join(can_plan)}")
     lines.append("data:" if state.variables else "data: -")
     lines.extend(f"  {name} = {json.dumps(value, ensure_ascii=False)}"
                  for name, value in sorted(state.variables.items()))
@@ -111,14 +153,15 @@ def history_cmd(case_id: CaseArgument, db: DbOption = DEFAULT_DB) -> None:
     table = Table("#", "time", "actor", "event", "what", "reason",
                   title=f"audit trail of case {case_id}", title_justify="left")
     for event in events:
-        what = what_happened(event.type, event.payload, names)
+        what = what_happened(event.type, event.payload, names, lambda moment: stored_clock_text(moment, zone))
         table.add_row(*map(plain, (event.seq, stored_clock_text(event.at, zone), event.actor, event.type, what,
                                    event.reason or "")))
     Console().print(table)
 
 
 def _item_names(store: Store, case_id: str) -> dict[str, str]:
-    """Item instance id -> name, for the events that name an item by its id alone (none for an imported case)."""
+    """Item instance id (and plan item id) -> name, for the events that name an item by its id alone (none for an
+    imported case)."""
     from casework.service import CaseService
     from casework.service.errors import InvalidInput
 
@@ -127,4 +170,6 @@ def _item_names(store: Store, case_id: str) -> dict[str, str]:
             state = service.state(case_id)
         except InvalidInput:
             return {}
-    return {item.id: item.name for item in state.items.values()}
+    names = {item.def_id: item.name for item in state.items.values()}
+    names.update({op["def"]["id"]: op["def"]["name"] for op in state.overlay if op.get("op") == "add_item"})
+    return {**names, **{item.id: item.name for item in state.items.values()}}
