@@ -237,9 +237,12 @@ def reassign_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    from casework.service import case_lifecycle_cli, documents_cli
     from casework.service.case_view_cli import explain_cmd, history_cmd, show_cmd
 
     case_app.command("show")(show_cmd)
     case_app.command("explain")(explain_cmd)
     case_app.command("history")(history_cmd)
+    case_lifecycle_cli.register(case_app)
+    documents_cli.register(case_app)
     app.add_typer(case_app, name="case")
