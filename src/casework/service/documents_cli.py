@@ -104,8 +104,11 @@ def documents_cmd(case_id: CaseArgument, db: DbOption = DEFAULT_DB) -> None:
     if not rows:
         typer.echo(shown(f"no documents on case {case_id}"))
         return
-    table = Table("name", "version", "size", "media type", "who", "when", title=f"documents of case {case_id}",
-                  title_justify="left")
+    table = Table(title=f"documents of case {case_id}", title_justify="left")
+    # A name is what `case document` reads one by: folded onto more lines in a narrow terminal, never cut short.
+    table.add_column("name", overflow="fold")
+    for column in ("version", "size", "media type", "who", "when"):
+        table.add_column(column)
     for row in rows:
         table.add_row(*map(plain, (row.name, row.version, f"{row.size:,}", row.media_type, row.created_by,
                                    clock_text(row.created_at, zone))))
