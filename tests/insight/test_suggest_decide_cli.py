@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -297,3 +298,35 @@ def test_a_decision_whose_record_could_not_be_sealed_is_refused_before_it_is_wri
     assert result.exit_code == 2 and result.stdout == "", result.output
     assert result.stderr.startswith("error: nothing recorded: no audit key at "), result.stderr
     assert _events(url, case_id) == before  # it was stored, then reported as an error: done twice when retried
+
+
+def test_suggest_flags_says_who_accepted_or_dismissed_a_finding_and_when(claim: tuple[str, str]) -> None:
+    url, case_id = claim
+    assert _cw("suggest", "refresh", "--db", url, "--case-type", "insurance_claim").exit_code == 0
+    listed = _cw("suggest", "flags", "--db", url, "--case", case_id, "--json")
+    findings = {row["finding_id"]: row for row in json.loads(listed.stdout)}
+    assert {row["answer"] for row in findings.values()} == {None}  # nothing answered yet
+    accepted = _cw("suggest", "accept", case_id, "--db", url, "--finding", "missing-document:police_report",
+                   "--as", "ann")
+    assert accepted.exit_code == 0, accepted.output
+    # Dismissed by a service no case type watches: the stored findings still list it until the next refresh.
+    claim_form = findings["missing-document:claim_form"]
+    with Store.open(url) as store, CaseService(store, clock=lambda: NOW) as service:
+        service.execute(case_id, commands.RecordFeedback(
+            suggestion={"kind": claim_form["kind"], "id": "missing-document:claim_form",
+                        "severity": claim_form["severity"]},
+            accepted=False, actor="bob", reason="on paper"))
+    table = _cw("suggest", "flags", "--db", url, "--case", case_id)
+    assert table.exit_code == 0, table.output
+    police = next(line for line in table.stdout.splitlines() if "missing-document:police_report" in line)
+    assert re.search(r"accepted by ann, \d{4}-\d\d-\d\d \d\d:\d\d UTC \(", police), police
+    form = next(line for line in table.stdout.splitlines() if "missing-document:claim_form" in line)
+    assert "dismissed by bob, 2026-03-01 09:00 UTC" in form
+    answers = {row["finding_id"]: row["answer"]
+               for row in json.loads(_cw("suggest", "flags", "--db", url, "--case", case_id, "--json").stdout)}
+    assert answers["missing-document:claim_form"] == {"accepted": False, "by": "bob", "at": "2026-03-01T09:00:00Z"}
+    assert answers["missing-document:police_report"]["accepted"] is True
+    assert answers["missing-document:police_report"]["by"] == "ann"
+    in_amsterdam = runner.invoke(app, ["suggest", "flags", "--db", url, "--case", case_id],
+                                 env={**WIDE, "CASEWORK_TIMEZONE": "Europe/Amsterdam"})
+    assert "dismissed by bob, 2026-03-01 10:00 CET" in in_amsterdam.stdout

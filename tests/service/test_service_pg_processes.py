@@ -60,9 +60,25 @@ class Acks:
             assert row.version >= version, f"case {case_id}: acknowledged v{version}, stored v{row.version}"
 
 
+def _rest(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """What the child writes from here on, until it ends: read through the pipes' file objects, since reading a line
+    from one (READY, or the word to kill it at) may have read lines after it into their buffer, which
+    `communicate` (reading the pipes below them) never returned: a child's whole output was lost that way."""
+    assert proc.stdout is not None and proc.stderr is not None
+    err: list[str] = []
+    reader = threading.Thread(target=lambda: err.append(proc.stderr.read()))  # type: ignore[union-attr]
+    reader.start()
+    out = proc.stdout.read()
+    reader.join(timeout=600)
+    proc.wait(timeout=600)
+    proc.stdout.close()
+    proc.stderr.close()
+    return out, err[0] if err else ""
+
+
 def _finish(procs: list[subprocess.Popen[str]], acks: Acks) -> None:
     for proc in procs:
-        out, err = proc.communicate(timeout=600)
+        out, err = _rest(proc)
         lines = out.splitlines()
         for line in lines:
             if line.startswith(("ACK", "ERR")):
@@ -140,7 +156,7 @@ def _kill_at(proc: subprocess.Popen[str], word: str, acks: Acks) -> None:
     else:
         pytest.fail(f"the child ended without saying {word}: {proc.stderr.read() if proc.stderr else ''}")
     proc.send_signal(signal.SIGKILL)
-    for line in proc.communicate(timeout=60)[0].splitlines():  # acknowledged before the kill, read after it
+    for line in _rest(proc)[0].splitlines():  # acknowledged before the kill, read after it
         if line.startswith(("ACK", "ERR")):
             acks.read(line)
 

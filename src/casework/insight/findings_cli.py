@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,7 +13,11 @@ from rich.table import Table
 
 from casework.display import plain
 from casework.store import DEFAULT_DB, organisation_zone
-from casework.store.cli import DbOption
+from casework.store.cli import DbOption, stored_clock_text
+
+if TYPE_CHECKING:
+    from casework.store import Store
+    from casework.store.findings import FindingRow
 
 
 def suggest_flags(
@@ -25,7 +29,8 @@ def suggest_flags(
 ) -> None:
     """Flags and suggestions on the cases, most severe first, then the longest-standing.
 
-    As judged at each case's last change (or by the last `casework suggest refresh`)."""
+    As judged at each case's last change (or by the last `casework suggest refresh`). A finding someone answered
+    says so where its action would be: accepted or dismissed, by whom, when (--json: "answer")."""
     from casework.insight.casetype import SEVERITIES  # the expression engine: not for every command's start
     from casework.store.cli import open_store
 
@@ -34,9 +39,11 @@ def suggest_flags(
     zone = organisation_zone()  # an unknown zone stops the command before anything is read
     with open_store(db, read_only="suggest flags") as store:
         rows = store.findings(case_id=case, min_severity=severity, limit=limit)
+        answers = _answers(store, rows)
     if as_json:
         typer.echo(json.dumps([{**row.__dict__, "raised_at": row.raised_at.isoformat(),
-                                "checked_at": row.checked_at.isoformat()} for row in rows], indent=2))
+                                "checked_at": row.checked_at.isoformat(), "answer": answers.get(_key(row))}
+                               for row in rows], indent=2))
         return
     if not rows:
         typer.echo("nothing is flagged" + (f" on case {case}" if case else ""))
@@ -46,11 +53,48 @@ def suggest_flags(
     for column in ("severity", "case", "id", "kind", "message", "why", "do", "since"):
         table.add_column(column, no_wrap=column in ("case", "id"))
     for row in rows:
-        label = (row.action or {}).get("label", "")
+        label = str((row.action or {}).get("label", ""))
+        answer = answers.get(_key(row))
+        if answer is not None:
+            # as `suggest case` says it: the finding is answered, and who answered it when
+            decided = "accepted" if answer["accepted"] else "dismissed"
+            label = (f"{decided} by {answer['by']}, {stored_clock_text(answer['at'], zone)}"
+                     + (f" ({label})" if label else ""))
         # on the organisation's clock, labelled, as `casework tasks` shows due times (it showed UTC, unlabelled)
         table.add_row(*map(plain, (row.severity, row.case_id, row.finding_id, row.kind, row.message, row.reason,
-                                   str(label), row.raised_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"))))
+                                   label, row.raised_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"))))
     Console().print(table)
+
+
+def _key(row: FindingRow) -> tuple[str, str, str]:
+    return row.case_id, row.finding_id, row.severity
+
+
+def _answers(store: Store, rows: list[FindingRow]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """How each finding listed was answered, where it was ({"accepted", "by", "at"}), from its case's state: the
+    stored findings are the judgement at the case's last change, which can come before a decision (one recorded
+    by a service no case type watched, before the next `suggest refresh`), and a finding accepted stays flagged
+    while what it found is still so."""
+    from casework.engine.answers import answer_of
+    from casework.service import CaseService
+    from casework.service.errors import InvalidInput, NotFound
+
+    by_case: dict[str, list[FindingRow]] = {}
+    for row in rows:
+        by_case.setdefault(row.case_id, []).append(row)
+    answers: dict[tuple[str, str, str], dict[str, Any]] = {}
+    with CaseService(store) as service:
+        for case_id, found in by_case.items():
+            try:
+                state = service.state(case_id)
+            except (NotFound, InvalidInput):  # gone, or imported from a log: no answers kept
+                continue
+            for row in found:
+                answer = answer_of(state, {"kind": row.kind, "id": row.finding_id, "severity": row.severity})
+                if answer is not None:
+                    accepted, at, by = answer
+                    answers[_key(row)] = {"accepted": accepted, "by": by, "at": at}
+    return answers
 
 
 def suggest_refresh(

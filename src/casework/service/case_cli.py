@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from casework.engine.commands import Command
 
 case_app = typer.Typer(no_args_is_help=True, help="Work a case: start it, complete, add, skip, remove or reassign "
-                                                  "its items, change its plan, data, people and due times, and read "
-                                                  "its plan and audit trail.")
+                                                  "its items, change its plan, data, people and due times, suspend, "
+                                                  "resume or close it, attach and read its documents, and read its "
+                                                  "plan and audit trail.")
 
 CaseArgument = Annotated[str, typer.Argument(help="id of a stored case (`casework cases` lists them)")]
 ItemArgument = Annotated[str, typer.Argument(help="an item of the case: its name, plan item id or instance id "
@@ -273,6 +274,7 @@ def reassign_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    from casework.service import case_lifecycle_cli, documents_cli
     from casework.service.case_plan_cli import register_plan
     from casework.service.case_view_cli import explain_cmd, history_cmd, show_cmd
 
@@ -280,4 +282,6 @@ def register(app: typer.Typer) -> None:
     case_app.command("show")(show_cmd)
     case_app.command("explain")(explain_cmd)
     case_app.command("history")(history_cmd)
+    case_lifecycle_cli.register(case_app)
+    documents_cli.register(case_app)
     app.add_typer(case_app, name="case")

@@ -1,0 +1,215 @@
+"""`casework case attach|documents|document`: a case's documents from the terminal.
+
+Attaching is one audited change through the case service (`CaseService.add_document`: the bytes in the
+content-addressed blob store, a `document_attached` event on the case's log). Reading one back checks its bytes
+against the SHA-256 the case recorded: a blob edited or damaged on disk is an error naming the document, never served
+as if it were the one attached.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mimetypes
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from casework.display import plain, shown
+from casework.service.case_cli import CaseArgument, OptionalReasonOption, _optional, _required, fail
+from casework.store import DEFAULT_DB, organisation_zone
+from casework.store.cli import ActorOption, DbOption, clock_text, open_store, sealable
+
+if TYPE_CHECKING:
+    from casework.store import Store
+    from casework.store.records import DocumentRow
+
+# What a file whose name says nothing of its content is stored as (RFC 2046: arbitrary bytes).
+UNKNOWN_MEDIA_TYPE = "application/octet-stream"
+
+
+def media_type_of(name: str, content: bytes) -> str:
+    """The media type to record for a file: by its name's extension, else a PDF by its signature (a scan saved
+    without one), else arbitrary bytes."""
+    guessed, _ = mimetypes.guess_type(name, strict=False)
+    if guessed:
+        return guessed
+    if content.startswith(b"%PDF-"):
+        return "application/pdf"
+    return UNKNOWN_MEDIA_TYPE
+
+
+def attach_cmd(
+    case_id: CaseArgument,
+    file: Annotated[Path, typer.Argument(help="the file to attach (its bytes are stored as they are)")],
+    actor: ActorOption,
+    name: Annotated[str | None, typer.Option(help="the document's name on the case (default: the file's name); "
+                                                  "attaching a name again adds its next version")] = None,
+    media_type: Annotated[str | None, typer.Option(help="its media type (default: guessed from the name, else "
+                                                        f"{UNKNOWN_MEDIA_TYPE})")] = None,
+    reason: OptionalReasonOption = None,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Attach a file to a case as the next version of its name; the audit trail records who, why, and its SHA-256.
+
+    Example: `casework case attach claim-2002 photos/front.jpg --name "damage photo" --as ann`."""
+    from casework.engine import CommandRejected
+    from casework.service import CaseService
+    from casework.service.errors import Conflict, InvalidInput, NotFound
+
+    actor = _required(actor, "--as")
+    document = (name if name is not None else file.name).strip()
+    if not document:
+        raise typer.BadParameter("must not be empty: the document is listed and read back by it",
+                                 param_hint="'--name'")
+    if media_type is not None and not media_type.strip():
+        raise typer.BadParameter("must not be empty: leave it out to have it guessed", param_hint="'--media-type'")
+    if file.is_dir():
+        fail(f"{file} is a folder, not a file")
+    try:
+        content = file.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
+    kind = media_type.strip() if media_type is not None else media_type_of(document, content)
+    with open_store(db) as store:
+        if store.case_head(case_id) is None:
+            fail(f"no case {case_id}")
+        sealable(store)
+        with CaseService(store) as service:
+            try:
+                row = service.add_document(case_id, document, content, media_type=kind, actor=actor,
+                                           reason=_optional(reason))
+            except (CommandRejected, Conflict, NotFound, InvalidInput) as exc:
+                fail(f"nothing recorded: {' '.join(str(exc).split())}")
+            # Said before the service seals the event as it closes: a checkpoint that fails then leaves the
+            # document attached, and the person must not take it as undone and attach it again.
+            typer.echo(shown(f"attached {row.name!r} version {row.version} ({row.size:,} bytes, {row.media_type}) "
+                             f"to case {case_id} by {actor} (sha256 {row.sha256})"))
+
+
+def documents_cmd(case_id: CaseArgument, db: DbOption = DEFAULT_DB) -> None:
+    """The case's documents, every version: name, version, size, media type, who attached it and when."""
+    from rich.console import Console
+    from rich.table import Table
+
+    zone = organisation_zone()
+    with open_store(db, read_only="case documents") as store:
+        if store.case_head(case_id) is None:
+            fail(f"no case {case_id}")
+        rows = store.documents(case_id)
+    if not rows:
+        typer.echo(shown(f"no documents on case {case_id}"))
+        return
+    table = Table(title=f"documents of case {case_id}", title_justify="left")
+    # A name is what `case document` reads one by: folded onto more lines in a narrow terminal, never cut short.
+    table.add_column("name", overflow="fold")
+    for column in ("version", "size", "media type", "who", "when"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*map(plain, (row.name, row.version, f"{row.size:,}", row.media_type, row.created_by,
+                                   clock_text(row.created_at, zone))))
+    Console().print(table)
+
+
+def document_cmd(
+    case_id: CaseArgument,
+    name: Annotated[str, typer.Argument(help="the document's name (`casework case documents` lists them)")],
+    version: Annotated[int | None, typer.Option(min=1, help="which version (default: the latest)")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", metavar="FILE",
+                                               help="where to write it (default: its name, in this folder); "
+                                                    "- writes the bytes to standard output")] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace FILE if it exists")] = False,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Write a document of the case out, byte for byte, once its bytes match the SHA-256 the case recorded.
+
+    An existing file is not replaced without --force. Example: `casework case document claim-2002 "damage photo"
+    --version 1 -o front.jpg`."""
+    with open_store(db, read_only="case document") as store:
+        if store.case_head(case_id) is None:
+            fail(f"no case {case_id}")
+        row = _version(store, case_id, name, version)
+        content = _verified_bytes(store, row)
+    label = f"{row.name!r} version {row.version}"
+    if output == "-":
+        sys.stdout.buffer.write(content)
+        sys.stdout.buffer.flush()
+        return
+    target = Path(output) if output is not None else _default_target(row.name)
+    _write(target, content, force=force)
+    typer.echo(shown(f"wrote {label} of case {case_id} ({len(content):,} bytes, {row.media_type}) to {target}"))
+
+
+def _version(store: Store, case_id: str, name: str, version: int | None) -> DocumentRow:
+    rows = [row for row in store.documents(case_id) if row.name == name]
+    if not rows:
+        fail(f"no document {name!r} on case {case_id} (`casework case documents {case_id}` lists them)")
+    if version is None:
+        return max(rows, key=lambda row: row.version)
+    for row in rows:
+        if row.version == version:
+            return row
+    fail(f"document {name!r} of case {case_id} has no version {version} (it has "
+         f"{', '.join(str(row.version) for row in rows)})")
+
+
+def _verified_bytes(store: Store, row: DocumentRow) -> bytes:
+    """The document's bytes, checked against the recorded digest (`BlobStore.get`): the blob folder is plain files,
+    which a person, a restore or a disk can change under the database."""
+    where = f"document {row.name!r} version {row.version} of case {row.case_id}"
+    path = store.blobs.path_of(row.sha256)
+    try:
+        return store.blobs.get(row.sha256)
+    except FileNotFoundError:
+        fail(f"{where}: its bytes are missing from the blob store ({path}); nothing written")
+    except OSError as exc:
+        fail(f"{where}: cannot read its bytes at {path}: {exc.strerror or exc}; nothing written")
+    except ValueError:
+        fail(f"{where}: its stored bytes ({path}) no longer match the SHA-256 recorded when it was attached (edited "
+             "or damaged on disk); nothing written")
+
+
+def _default_target(name: str) -> Path:
+    """The file a document is written to when no -o names one: its name in this folder, if that is a plain file
+    name (a name like `../x` or `a/b` must not write outside it)."""
+    if name in (".", "..") or os.sep in name or (os.altsep and os.altsep in name) or "\0" in name:
+        fail(f"the document's name {name!r} is not a plain file name: give -o FILE")
+    return Path(name)
+
+
+def _write(target: Path, content: bytes, *, force: bool) -> None:
+    """Write `content` to `target` whole or not at all: through a temporary file beside it, then renamed, so that a
+    full disk leaves no half document and, with --force, the file it replaces intact."""
+    if target.is_dir():
+        fail(f"{target} is a folder: give a file name")
+    if target.exists() and not force:
+        fail(f"{target} exists: give --force to replace it, or another -o FILE")
+    folder = target.parent
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        fail(f"cannot write in {folder}: {exc.strerror or exc}")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        if force:
+            os.replace(tmp, target)
+        else:
+            # A link fails if the name was taken meanwhile, where a rename would replace what someone just wrote.
+            os.link(tmp, target)
+    except FileExistsError:
+        fail(f"{target} exists: give --force to replace it, or another -o FILE")
+    except OSError as exc:
+        fail(f"cannot write {target}: {exc.strerror or exc}")
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def register(case_app: typer.Typer) -> None:
+    case_app.command("attach")(attach_cmd)
+    case_app.command("documents")(documents_cmd)
+    case_app.command("document")(document_cmd)

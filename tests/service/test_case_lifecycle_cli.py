@@ -1,0 +1,188 @@
+"""`casework case suspend|resume|terminate|close` and `disable|enable|terminate-item|suspend-item|resume-item`: each
+one audited command, shown in `case history` with who and why; what the engine refuses records nothing (exit 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from casework.cli import app
+from casework.demo import demo_model_xml
+from casework.engine import CaseState
+from casework.service import CaseService
+from casework.store import Store
+
+runner = CliRunner()
+Stored = tuple[str, dict[str, str]]
+
+
+@pytest.fixture
+def stored(db_url: str, tmp_path: Path) -> Stored:
+    """(database URL, environment) of a store with the demo's insurance claim model deployed and no case."""
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store, CaseService(store) as service:
+        service.deploy(demo_model_xml("insurance_claim.cmmn"))
+    env = {"CASEWORK_AUDIT_KEY": str(tmp_path / "audit.key"), "CASEWORK_BLOBS": str(tmp_path / "blobs"),
+           "COLUMNS": "400"}
+    return db_url, env
+
+
+def _cw(stored: Stored, *args: str) -> Any:
+    db_url, env = stored
+    return runner.invoke(app, [*args, "--db", db_url], env=env)
+
+
+def _start(stored: Stored) -> str:
+    started = _cw(stored, "case", "start", "insuranceClaim", "--as", "ann")
+    assert started.exit_code == 0, started.output
+    return str(started.stdout.strip())
+
+
+def _state(db_url: str, case_id: str) -> CaseState:
+    with Store.open(db_url) as store, CaseService(store) as service:
+        return service.state(case_id)
+
+
+def _item(state: CaseState, name: str) -> Any:
+    (item,) = [i for i in state.items.values() if i.name == name]
+    return item
+
+
+def _events(db_url: str, case_id: str) -> list[Any]:
+    with Store.open(db_url) as store:
+        return store.events(case_id)
+
+
+def _done(stored: Stored, case_id: str, *args: str) -> list[Any]:
+    """Runs a change that must be made; returns the events it wrote."""
+    before = len(_events(stored[0], case_id))
+    result = _cw(stored, "case", *args)
+    assert result.exit_code == 0, result.output
+    assert f"on case {case_id} by " in result.stdout
+    return _events(stored[0], case_id)[before:]
+
+
+def _refused(stored: Stored, case_id: str, *args: str) -> str:
+    """Runs a change that must be refused: exit 2, one `error: nothing recorded: ...` line, the case as it was."""
+    before = _events(stored[0], case_id)
+    result = _cw(stored, "case", *args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: nothing recorded: "), line
+    assert _events(stored[0], case_id) == before
+    return str(line)
+
+
+def _history(stored: Stored, case_id: str) -> str:
+    shown = _cw(stored, "case", "history", case_id)
+    assert shown.exit_code == 0, shown.output
+    return str(shown.stdout)
+
+
+def _verified(stored: Stored) -> None:
+    verified = _cw(stored, "audit", "verify")
+    assert verified.exit_code == 0 and verified.stdout.startswith("audit: "), verified.output
+
+
+def test_suspend_holds_the_case_until_resume_and_history_says_who_and_why(stored: Stored) -> None:
+    case_id = _start(stored)
+    events = _done(stored, case_id, "suspend", case_id, "--as", "ann", "--reason", "awaiting court ruling")
+    assert {(e.actor, e.reason) for e in events} == {("ann", "awaiting court ruling")}
+    assert _state(stored[0], case_id).status == "suspended"
+    line = _refused(stored, case_id, "complete", case_id, "Register claim", "--as", "ann")
+    assert "suspended" in line
+    _refused(stored, case_id, "suspend", case_id, "--as", "ann", "--reason", "twice")
+    _done(stored, case_id, "resume", case_id, "--as", "bob", "--reason", "ruling in")
+    state = _state(stored[0], case_id)
+    assert state.status == "active" and _item(state, "Register claim").state == "active"
+    line = _refused(stored, case_id, "resume", case_id, "--as", "bob", "--reason", "again")
+    assert "not suspended" in line
+    history = _history(stored, case_id)
+    assert "awaiting court ruling" in history and "ruling in" in history
+    _verified(stored)
+
+
+def test_terminate_ends_the_case_and_nothing_changes_it_after(stored: Stored) -> None:
+    case_id = _start(stored)
+    events = _done(stored, case_id, "terminate", case_id, "--as", "ann", "--reason", "claim withdrawn")
+    assert all((e.actor, e.reason) == ("ann", "claim withdrawn") for e in events)
+    state = _state(stored[0], case_id)
+    assert state.status == "terminated" and _item(state, "Register claim").state == "terminated"
+    line = _refused(stored, case_id, "resume", case_id, "--as", "ann", "--reason", "oops")
+    assert "has ended" in line
+    assert "claim withdrawn" in _history(stored, case_id)
+    _verified(stored)
+
+
+def test_close_is_refused_while_work_is_open_and_force_closes_it(stored: Stored) -> None:
+    case_id = _start(stored)
+    line = _refused(stored, case_id, "close", case_id, "--as", "ann", "--reason", "settled")
+    assert "Register claim (active)" in line
+    events = _done(stored, case_id, "close", case_id, "--force", "--as", "ann", "--reason", "settled by phone")
+    assert {(e.actor, e.reason) for e in events} == {("ann", "settled by phone")}
+    state = _state(stored[0], case_id)
+    assert state.status == "completed"
+    assert _item(state, "Register claim").state == "terminated"  # exited with the case, not done
+    assert "settled by phone" in _history(stored, case_id)
+    _verified(stored)
+
+
+def test_an_item_is_disabled_enabled_suspended_resumed_and_terminated(stored: Stored) -> None:
+    case_id = _start(stored)
+    assert _cw(stored, "case", "add-task", case_id, "Call claimant", "--manual", "--as", "ann",
+               "--reason", "claim unclear").exit_code == 0
+    steps = [
+        ("disable", "enabled", "disabled", "not needed yet"),
+        ("enable", "disabled", "enabled", "needed after all"),
+        ("start-item", "enabled", "active", None),
+        ("suspend-item", "active", "suspended", "claimant abroad"),
+        ("resume-item", "suspended", "active", "claimant back"),
+        ("terminate-item", "active", "terminated", "claimant unreachable"),
+    ]
+    for command, before, after, reason in steps:
+        assert _item(_state(stored[0], case_id), "Call claimant").state == before
+        why = ("--reason", reason) if reason else ()
+        events = _done(stored, case_id, command, case_id, "Call claimant", "--as", "bob", *why)
+        assert {(e.actor, e.reason) for e in events} == {("bob", reason)}, command
+        assert _item(_state(stored[0], case_id), "Call claimant").state == after, command
+    history = _history(stored, case_id)
+    for _, _, _, reason in steps:
+        assert reason is None or reason in history
+    _verified(stored)
+
+
+@pytest.mark.parametrize(("command", "state"), [
+    ("disable", "active"), ("enable", "active"), ("resume-item", "active"), ("suspend-item", "available"),
+])
+def test_an_item_change_the_engine_refuses_records_nothing(stored: Stored, command: str, state: str) -> None:
+    case_id = _start(stored)
+    item = "Register claim" if state == "active" else "Decide claim"
+    assert _item(_state(stored[0], case_id), item).state == state
+    line = _refused(stored, case_id, command, case_id, item, "--as", "ann", "--reason", "r")
+    assert item in line
+
+
+def test_terminate_item_of_an_unknown_item_or_case_records_nothing(stored: Stored) -> None:
+    case_id = _start(stored)
+    line = _refused(stored, case_id, "terminate-item", case_id, "No such task", "--as", "ann", "--reason", "r")
+    assert "No such task" in line
+    result = _cw(stored, "case", "suspend", "no-such-case", "--as", "ann", "--reason", "r")
+    assert result.exit_code == 2 and result.stderr.strip() == "error: no case no-such-case", result.output
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (("suspend", "--as", "ann"), "Missing option '--reason'"),
+    (("suspend", "--as", "ann", "--reason", "  "), "'--reason': must not be empty"),
+    (("disable", "Register claim", "--as", " ", "--reason", "r"), "'--as': must not be empty"),
+])
+def test_a_missing_or_blank_actor_or_reason_records_nothing(stored: Stored, args: tuple[str, ...], error: str) -> None:
+    case_id = _start(stored)
+    before = _events(stored[0], case_id)
+    command, *rest = args
+    result = _cw(stored, "case", command, case_id, *rest)
+    assert result.exit_code == 2 and result.stdout == "", result.output
+    assert error in result.stderr
+    assert _events(stored[0], case_id) == before
