@@ -330,3 +330,31 @@ def test_suggest_flags_says_who_accepted_or_dismissed_a_finding_and_when(claim: 
     in_amsterdam = runner.invoke(app, ["suggest", "flags", "--db", url, "--case", case_id],
                                  env={**WIDE, "CASEWORK_TIMEZONE": "Europe/Amsterdam"})
     assert "dismissed by bob, 2026-03-01 10:00 CET" in in_amsterdam.stdout
+
+
+def _lose_events_after_the_snapshot(url: str, case_id: str) -> None:
+    """The case row says its events after seq 1 replay onto its snapshot, and one of them is gone from the log."""
+    from sqlalchemy import text
+
+    with Store.open(url) as store, store.engine.begin() as conn:
+        if store.is_sqlite:
+            conn.execute(text("DROP TRIGGER IF EXISTS events_no_delete"))
+        else:
+            conn.execute(text("ALTER TABLE events DISABLE TRIGGER events_append_only"))
+        conn.execute(text("UPDATE cases SET snapshot_version = 1 WHERE id = :c"), {"c": case_id})
+        conn.execute(text("DELETE FROM events WHERE case_id = :c AND seq = 2"), {"c": case_id})
+
+
+def test_a_case_whose_log_lost_events_is_one_line_not_a_traceback(claim: tuple[str, str]) -> None:
+    url, case_id = claim
+    assert _cw("suggest", "refresh", "--db", url, "--case-type", "insurance_claim").exit_code == 0
+    _lose_events_after_the_snapshot(url, case_id)
+    case = _cw("suggest", "case", case_id, "--db", url, "--case-type", "insurance_claim")
+    assert case.exit_code == 2, case.output
+    assert case.stderr.startswith(f"error: case {case_id}: events ") and "casework audit verify" in case.stderr
+    assert len(case.stderr.splitlines()) == 1, case.stderr
+    # The flags stored for it are still listed: only whether they were answered cannot be told.
+    flags = _cw("suggest", "flags", "--db", url, "--case", case_id)
+    assert flags.exit_code == 0, flags.output
+    assert "missing-document:police_report" in flags.stdout
+    assert flags.stderr.startswith(f"warning: case {case_id}: events ")

@@ -77,7 +77,7 @@ def _answers(store: Store, rows: list[FindingRow]) -> dict[tuple[str, str, str],
     while what it found is still so."""
     from casework.engine.answers import answer_of
     from casework.service import CaseService
-    from casework.service.errors import InvalidInput, NotFound
+    from casework.service.errors import Corrupt, InvalidInput, NotFound
 
     by_case: dict[str, list[FindingRow]] = {}
     for row in rows:
@@ -88,6 +88,9 @@ def _answers(store: Store, rows: list[FindingRow]) -> dict[tuple[str, str, str],
             try:
                 state = service.state(case_id)
             except (NotFound, InvalidInput):  # gone, or imported from a log: no answers kept
+                continue
+            except Corrupt as exc:  # its flags are still worth listing; whether they were answered is not known
+                typer.echo(f"warning: {exc}: its findings are listed without their answers", err=True)
                 continue
             for row in found:
                 answer = answer_of(state, {"kind": row.kind, "id": row.finding_id, "severity": row.severity})

@@ -87,6 +87,7 @@ def environment_error(exc: BaseException) -> str | None:
     if isinstance(exc, (_loaded("casework.audit.checkpoints", "AuditKeyError"),
                         _loaded("casework.audit.checkpoints", "CheckpointFailed"),
                         _loaded("casework.service.errors", "OutcomeUnknown"),
+                        _loaded("casework.service.errors", "Corrupt"),
                         _loaded("casework.store.migrate", "SchemaError"),
                         _loaded("casework.store.integrity", "DamagedDatabase"),
                         _loaded("casework.store.writable", "NotWritable"),
