@@ -20,3 +20,14 @@ def test_quoted_cuts_a_long_value_to_its_start_and_says_how_long_it_was() -> Non
     assert quoted("z" * 80) == repr("z" * 80)
     assert quoted("z" * 81) == f"{'z' * 80!r}... (81 characters)"
     assert quoted("ab'c" * 10, limit=3) == "\"ab'\"... (40 characters)"
+
+
+def test_the_events_a_change_wrote_are_numbered_and_runs_of_one_type_counted() -> None:
+    from casework.display import events_written
+
+    assert events_written(28, ["reassign"]) == "event 28: reassign"
+    assert events_written(31, ["variables_set", "item_transition", "item_transition"]) == (
+        "events 29-31: variables_set, item_transition x2")
+    # ending a case ends each of its items: eleven transitions are one run, not eleven words
+    assert events_written(55, ["item_transition"] * 11) == "events 45-55: item_transition x11"
+    assert events_written(4, ["a", "b", "a"]) == "events 2-4: a, b, a"  # runs, in order: not a tally

@@ -3,8 +3,9 @@ case, and are printed to someone else's terminal."""
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -13,6 +14,15 @@ if TYPE_CHECKING:
 # Control characters (an ESC starts a terminal command: clear the screen, set the clipboard, hide what follows) and
 # the marks that reorder text right to left (`invoice\u202egnp.exe` reads as "invoiceexe.png").
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def events_written(version: int, types: Sequence[str]) -> str:
+    """The events one change wrote, numbered on to the case's `version`: "events 29-31: variables_set, item_transition
+    x2" (a run of one type counted, as ending a case ends every item in it)."""
+    first = version - len(types) + 1
+    seqs = f"event {first}" if first == version else f"events {first}-{version}"
+    runs = [(kind, len(list(group))) for kind, group in itertools.groupby(types)]
+    return f"{seqs}: " + ", ".join(kind if n == 1 else f"{kind} x{n}" for kind, n in runs)
 
 
 def shown(text: str) -> str:

@@ -171,16 +171,14 @@ def _decide(
                 result = service.execute(case_id, command, now)
             except (CommandRejected, Conflict, NotFound, InvalidInput) as exc:
                 _fail(f"nothing recorded: {' '.join(str(exc).split())}")
-    # the case's events are numbered on from its version: these are the last ones, written as one unit
-    first, last = result.version - len(result.events) + 1, result.version
-    seqs = f"event {first}" if first == last else f"events {first}-{last}"
     what = "accepted" if accepted else "dismissed"
-    from casework.display import shown
+    from casework.display import events_written, shown
 
     # The label quotes names from the case and the model (a log's activity names): printed with their control
     # characters escaped, as the tables print them, so that none reaches the terminal.
-    typer.echo(shown(f"{what}: {label} on case {case_id} by {actor} ({seqs}: "
-                     f"{', '.join(e.type for e in result.events)}" + (f"; model {version}" if version else "") + ")"))
+    written = events_written(result.version, [e.type for e in result.events])
+    typer.echo(shown(f"{what}: {label} on case {case_id} by {actor} ({written}"
+                     + (f"; model {version}" if version else "") + ")"))
 
 
 def _case_type(name: str) -> CaseType:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from casework.display import quoted, shown
+from casework.display import events_written, quoted, shown
 from casework.store import DEFAULT_DB, organisation_zone
 from casework.store.cli import ActorOption, DbOption, open_store, sealable
 
@@ -120,10 +120,8 @@ def run_command(db: str, case_id: str, command: Command, done: str) -> None:
                 return
             # Said before the service seals the events as it closes: a checkpoint that fails then (its error
             # follows) leaves the change stored, and the person must not take it as undone and do it again.
-            first, last = result.version - len(result.events) + 1, result.version
-            seqs = f"event {first}" if first == last else f"events {first}-{last}"
-            typer.echo(shown(f"{done} on case {case_id} by {command.actor} ({seqs}: "
-                             f"{', '.join(e.type for e in result.events)})"))
+            written = events_written(result.version, [e.type for e in result.events])
+            typer.echo(shown(f"{done} on case {case_id} by {command.actor} ({written})"))
 
 
 @case_app.command("start")
