@@ -474,6 +474,8 @@ def test_a_database_has_one_witness_tag_however_its_url_is_written(tmp_path) -> 
     assert len(pg) == 1 and database_tag("postgresql://db.example/other") not in pg
     # how to connect is not where: TLS, a timeout or the client's name leave the database the same; a schema not
     assert database_tag("postgresql://db.example/cases?sslmode=require&connect_timeout=5&application_name=w") in pg
+    assert database_tag("postgresql://db.example/cases?tcp_user_timeout=5000&keepalives=1&keepalives_idle=2"
+                        "&keepalives_interval=1&keepalives_count=4") in pg
     assert database_tag("postgresql://db.example/cases?options=-csearch_path%3Dother") not in pg
     assert database_tag(f"sqlite:///{tmp_path / 'a.db'}") == database_tag(f"sqlite:///{tmp_path / 'x' / '..' / 'a.db'}")
 

@@ -72,3 +72,34 @@ def test_a_usage_error_never_prints_the_password(args: list[str]) -> None:
     assert result.output.startswith("error: ")
     assert "s3cret" not in result.output
     assert "***" in result.output
+
+
+def test_postgresql_connections_get_network_bounds_that_the_url_and_libpq_settings_override(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from casework.store.url import pg_connect_args
+
+    for name in ("CASEWORK_PG_NETWORK_TIMEOUT", "CASEWORK_PG_CONNECT_TIMEOUT", "PGCONNECT_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
+    assert pg_connect_args(parse_url("postgresql://db.example/cases")) == {
+        "tcp_user_timeout": 30_000, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+        "keepalives_count": 4, "connect_timeout": 10}
+    assert pg_connect_args(parse_url("sqlite:///cases.db")) == {}
+    # The URL's own win; so does libpq's PGCONNECT_TIMEOUT, which a connect_timeout of casework's would override.
+    args = pg_connect_args(parse_url("postgresql://db.example/cases?tcp_user_timeout=5000&keepalives=0"))
+    assert "tcp_user_timeout" not in args and "keepalives" not in args and args["keepalives_idle"] == 10
+    monkeypatch.setenv("PGCONNECT_TIMEOUT", "3")
+    assert "connect_timeout" not in pg_connect_args(parse_url("postgresql://db.example/cases"))
+    monkeypatch.setenv("CASEWORK_PG_NETWORK_TIMEOUT", "0")  # no bound: the kernel's, as before
+    assert pg_connect_args(parse_url("postgresql://db.example/cases")) == {}
+
+
+@pytest.mark.parametrize("value", ["thirty", "-1", "2.5", "1e3", "100000"])
+def test_a_network_bound_that_is_no_number_of_seconds_is_refused_in_one_line(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CASEWORK_PG_NETWORK_TIMEOUT", value)
+    result = CliRunner().invoke(app, ["tasks", "--db", "postgresql://db.example/cases"])
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: CASEWORK_PG_NETWORK_TIMEOUT=") and "seconds" in line

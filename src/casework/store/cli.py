@@ -32,6 +32,8 @@ ActorOption = Annotated[
 audit_app = typer.Typer(no_args_is_help=True, help="Tamper-evident audit trail: verify, seal, time travel.")
 
 
+_SILENT_SERVER = ("the database server did not answer for longer than casework waits for it "
+                  "(CASEWORK_PG_NETWORK_TIMEOUT, CASEWORK_PG_CONNECT_TIMEOUT): the network to it, or its host, is down")
 # What the databases' terse messages mean for the operator, and what to do about it.
 _SQLITE_HINTS = {
     "database is locked": "another process held the database's write lock for longer than the busy timeout (30 s);"
@@ -44,6 +46,10 @@ _SQLITE_HINTS = {
     "disk i/o error": "the disk failed to read or write the database",
     "lock timeout": "another session held a lock on the data for longer than the lock timeout (30 s); run the "
                     "command again once it is done",
+    # PostgreSQL over a network path gone silent: tcp_user_timeout ("Connection timed out") and connect_timeout
+    # ("connection timeout expired").
+    "timed out": _SILENT_SERVER,
+    "timeout expired": _SILENT_SERVER,
     "malformed": "the database file is damaged (a disk fault, or a copy taken without its -wal file); restore it "
                  "from a backup (`PRAGMA integrity_check` in sqlite3 names what is damaged)",
 }
@@ -134,7 +140,7 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
 
     from casework.store import Store
     from casework.store.migrate import SchemaError, check_known, head_revision, revision_of
-    from casework.store.url import StoreURLError, parse_url, read_only_url, sqlite_file
+    from casework.store.url import StoreURLError, parse_url, pg_connect_args, read_only_url, sqlite_file
     from casework.store.writable import NotWritable, check_writable
 
     shown = _shown(db)
@@ -161,7 +167,7 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
                 parsed, note = read_only_url(parsed)  # as the store's read-only engine will open it
             # Looked at without the store's engine, which on SQLite switches the file to WAL mode as it connects: a
             # write to a file that may not be ours.
-            probe = create_engine(parsed, poolclass=NullPool)
+            probe = create_engine(parsed, poolclass=NullPool, connect_args=pg_connect_args(parsed))
             try:
                 with probe.connect() as conn:
                     tables = set(inspect(conn).get_table_names())

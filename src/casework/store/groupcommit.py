@@ -352,8 +352,13 @@ class PostgresBatches:
         from casework.store.lostwrites import write_again
         from casework.store.records import VersionMismatch, WriteOutcomeUnknown
 
+        unreachable = False
         for unit in lost:
             try:
+                if unreachable:
+                    # One attempt for the batch: on a silent network each would wait out the connect timeout, and
+                    # the last writer of a batch of 16 was told after 16 of them.
+                    raise ConnectionError("the database could not be reached to settle the batch")
                 self._connect()
                 write_again(self._dbapi(), unit.work)
             except VersionMismatch as exc:  # another writer's events stand where its would: it was not written
@@ -361,7 +366,7 @@ class PostgresBatches:
             except Exception:
                 # E.g. the server is still down: it may have been written. Its own error (a dropped connection)
                 # read as a failure, and a caller sending it again could apply it twice.
-                self._drop_if_broken()
+                unreachable = self._drop_if_broken() or self._fairy is None  # the connection lost, or not made
                 unknown = WriteOutcomeUnknown(cast("CommandWrite", unit.work).case_id)
                 unknown.__cause__ = unit.error
                 unit.error = unknown

@@ -212,7 +212,10 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin, ListingsMixin):
         dialect = self.engine.dialect
         driver_error = dialect.loaded_dbapi.Error
         for attempt in (1, 2):
-            fairy = self.engine.raw_connection()
+            try:
+                fairy = self.engine.raw_connection()
+            except driver_error as exc:  # no connection to be had (the pool does not wrap the driver's error)
+                raise DBAPIError.instance(None, None, exc, driver_error, dialect=dialect) from exc
             try:
                 cur = fairy.cursor()
                 try:

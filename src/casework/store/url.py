@@ -222,6 +222,49 @@ def _frozen(folder: Path) -> bool:
     return False
 
 
+class SettingError(StoreURLError):
+    """A CASEWORK_PG_* setting is not a whole number of seconds."""
+
+
+NETWORK_TIMEOUT_ENV = "CASEWORK_PG_NETWORK_TIMEOUT"
+CONNECT_TIMEOUT_ENV = "CASEWORK_PG_CONNECT_TIMEOUT"
+DEFAULT_NETWORK_TIMEOUT_S = 30
+DEFAULT_CONNECT_TIMEOUT_S = 10
+
+
+def _seconds(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) > 86_400:
+        raise SettingError(f"{name}={raw!r} is not a number of seconds: give a whole number from 0 (casework sets "
+                           f"no limit, libpq's own default) to 86400; the default is {default}")
+    return int(raw)
+
+
+def pg_connect_args(parsed: URL) -> dict[str, Any]:
+    """libpq settings for PostgreSQL connections that a URL does not set itself (its own win): a network path that
+    goes silent (packets dropped, no RST or FIN: a firewall, a failed switch, a frozen server host) fails a statement
+    after CASEWORK_PG_NETWORK_TIMEOUT seconds (default 30) instead of the kernel's retransmission timeout (about 15
+    minutes on Linux) or never, and a connection attempt after CASEWORK_PG_CONNECT_TIMEOUT (default 10, libpq's
+    least is 2). `tcp_user_timeout`: data sent and not acknowledged for that long ends the connection. Keepalive
+    probes on an idle connection (or one waiting for a reply) find the path silent as well, so that a pooled
+    connection is known dead before it is handed out (`lostwrites.server_left` sees the socket's error); their first
+    after a third of the bound, then every sixth, ending it by the bound (Linux counts tcp_user_timeout for
+    them too; elsewhere the count does). 0 sets nothing. An empty dict for SQLite."""
+    if parsed.get_backend_name() == "sqlite":
+        return {}
+    network = _seconds(NETWORK_TIMEOUT_ENV, DEFAULT_NETWORK_TIMEOUT_S)
+    connect = _seconds(CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT_S)
+    settings: dict[str, Any] = {}
+    if network:
+        settings |= {"tcp_user_timeout": network * 1000, "keepalives": 1, "keepalives_idle": -(-network // 3),
+                     "keepalives_interval": -(-network // 6), "keepalives_count": 4}
+    if connect and not os.environ.get("PGCONNECT_TIMEOUT"):  # libpq's own setting, as the operator chose it
+        settings["connect_timeout"] = connect
+    return {name: value for name, value in settings.items() if name not in parsed.query}
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
@@ -240,7 +283,7 @@ def create_store_engine(
         engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs)
         _configure_sqlite(engine, busy_timeout_ms, read_only)
         return engine
-    engine = create_engine(parsed, **kwargs)
+    engine = create_engine(parsed, connect_args=pg_connect_args(parsed), **kwargs)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
