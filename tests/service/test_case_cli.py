@@ -6,75 +6,29 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from case_terminal import Stored, claim_store
+from case_terminal import cw as _cw
+from case_terminal import events as _events
+from case_terminal import item as _item
+from case_terminal import refused as _refused
+from case_terminal import start as _start
+from case_terminal import state as _state
+from case_terminal import verified as _verified
 
-from casework.cli import app
-from casework.demo import demo_model_xml
-from casework.engine import CaseState
 from casework.service import CaseService
 from casework.store import Store
 
-runner = CliRunner()
-
 
 @pytest.fixture
-def stored(db_url: str, tmp_path: Path) -> tuple[str, dict[str, str]]:
+def stored(db_url: str, tmp_path: Path) -> Stored:
     """(database URL, environment) of a store with the demo's insurance claim model deployed and no case."""
-    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store, CaseService(store) as service:
-        service.deploy(demo_model_xml("insurance_claim.cmmn"))
-    env = {"CASEWORK_AUDIT_KEY": str(tmp_path / "audit.key"), "CASEWORK_BLOBS": str(tmp_path / "blobs"),
-           "COLUMNS": "300"}
-    return db_url, env
-
-
-def _cw(stored: tuple[str, dict[str, str]], *args: str) -> Any:
-    db_url, env = stored
-    return runner.invoke(app, [*args, "--db", db_url], env=env)
-
-
-def _start(stored: tuple[str, dict[str, str]], *args: str) -> str:
-    started = _cw(stored, "case", "start", "insuranceClaim", "--as", "ann", *args)
-    assert started.exit_code == 0, started.output
-    return str(started.stdout.strip())
-
-
-def _state(db_url: str, case_id: str) -> CaseState:
-    with Store.open(db_url) as store, CaseService(store) as service:
-        return service.state(case_id)
-
-
-def _item(state: CaseState, name: str) -> Any:
-    (item,) = [i for i in state.items.values() if i.name == name]
-    return item
-
-
-def _events(db_url: str, case_id: str) -> list[Any]:
-    with Store.open(db_url) as store:
-        return store.events(case_id)
-
-
-def _refused(stored: tuple[str, dict[str, str]], case_id: str, *args: str) -> str:
-    """Runs a change that must be refused: exit 2, one `error: nothing recorded: ...` line, the case as it was."""
-    before = _events(stored[0], case_id)
-    result = _cw(stored, "case", *args)
-    assert result.exit_code == 2, result.output
-    assert result.stdout == ""
-    (line,) = result.stderr.splitlines()
-    assert line.startswith("error: nothing recorded: "), line
-    assert _events(stored[0], case_id) == before
-    return str(line)
-
-
-def _verified(stored: tuple[str, dict[str, str]]) -> None:
-    verified = _cw(stored, "audit", "verify")
-    assert verified.exit_code == 0 and verified.stdout.startswith("audit: "), verified.output
+    return claim_store(db_url, tmp_path)
 
 
 def test_start_prints_the_new_case_and_a_business_key_seen_before_starts_none(
-    stored: tuple[str, dict[str, str]], tmp_path: Path
+    stored: Stored, tmp_path: Path
 ) -> None:
     data = tmp_path / "claim.json"
     data.write_text(json.dumps({"amount": 12500, "claimant": "Jo"}))
@@ -96,7 +50,7 @@ def test_start_prints_the_new_case_and_a_business_key_seen_before_starts_none(
 
 
 @pytest.mark.parametrize("key", ["", "  "])
-def test_a_blank_business_key_starts_no_case(stored: tuple[str, dict[str, str]], key: str) -> None:
+def test_a_blank_business_key_starts_no_case(stored: Stored, key: str) -> None:
     result = _cw(stored, "case", "start", "insuranceClaim", "--business-key", key, "--as", "ann")
     assert result.exit_code == 2 and result.stdout == "", result.output
     assert result.stderr.startswith("error: Invalid value for '--business-key': must not be empty")
@@ -104,7 +58,7 @@ def test_a_blank_business_key_starts_no_case(stored: tuple[str, dict[str, str]],
         assert store.counts() == (0, 0)
 
 
-def test_start_of_an_unknown_definition_records_nothing(stored: tuple[str, dict[str, str]]) -> None:
+def test_start_of_an_unknown_definition_records_nothing(stored: Stored) -> None:
     result = _cw(stored, "case", "start", "noSuchModel", "--as", "ann")
     assert result.exit_code == 2 and result.stderr.strip() == "error: nothing recorded: no definition 'noSuchModel'"
     with Store.open(stored[0]) as store:
@@ -112,7 +66,7 @@ def test_start_of_an_unknown_definition_records_nothing(stored: tuple[str, dict[
 
 
 def test_complete_runs_through_the_service_and_completing_again_is_refused(
-    stored: tuple[str, dict[str, str]],
+    stored: Stored,
 ) -> None:
     case_id = _start(stored, "--data", '{"amount": 12500}')
     done = _cw(stored, "case", "complete", case_id, "Register claim", "--as", "ann", "--data", '{"police": true}')
@@ -127,7 +81,7 @@ def test_complete_runs_through_the_service_and_completing_again_is_refused(
     _verified(stored)
 
 
-def test_a_manual_task_added_waits_to_be_started_and_start_item_starts_it(stored: tuple[str, dict[str, str]]) -> None:
+def test_a_manual_task_added_waits_to_be_started_and_start_item_starts_it(stored: Stored) -> None:
     case_id = _start(stored)
     added = _cw(stored, "case", "add-task", case_id, "Call claimant", "--manual", "--required", "--as", "ann",
                 "--reason", "claim unclear")
@@ -141,7 +95,7 @@ def test_a_manual_task_added_waits_to_be_started_and_start_item_starts_it(stored
     _verified(stored)
 
 
-def test_add_task_waits_for_its_after_items_with_owner_and_due_time(stored: tuple[str, dict[str, str]]) -> None:
+def test_add_task_waits_for_its_after_items_with_owner_and_due_time(stored: Stored) -> None:
     case_id = _start(stored)
     added = _cw(stored, "case", "add-task", case_id, "Consult specialist", "--after", "Register claim",
                 "--assignee", "bob", "--due", "2030-01-02T10:00:00Z", "--as", "ann", "--reason", "fraud indicator")
@@ -159,7 +113,7 @@ def test_add_task_waits_for_its_after_items_with_owner_and_due_time(stored: tupl
 
 
 def test_skip_remove_and_reassign_change_the_plan_and_the_engine_refuses_what_does_not_apply(
-    stored: tuple[str, dict[str, str]],
+    stored: Stored,
 ) -> None:
     case_id = _start(stored)
     assert _cw(stored, "case", "complete", case_id, "Register claim", "--as", "ann").exit_code == 0
@@ -183,7 +137,7 @@ def test_skip_remove_and_reassign_change_the_plan_and_the_engine_refuses_what_do
 
 
 def test_reassign_unassigns_with_unassign_and_takes_the_owner_or_unassign_but_not_both(
-    stored: tuple[str, dict[str, str]],
+    stored: Stored,
 ) -> None:
     case_id = _start(stored)
     assert _cw(stored, "case", "reassign", case_id, "Register claim", "--to", "carol", "--as", "ann").exit_code == 0
@@ -205,7 +159,7 @@ def test_reassign_unassigns_with_unassign_and_takes_the_owner_or_unassign_but_no
     assert _events(stored[0], case_id) == before
 
 
-def test_a_due_time_without_an_offset_is_on_the_organisations_clock(stored: tuple[str, dict[str, str]]) -> None:
+def test_a_due_time_without_an_offset_is_on_the_organisations_clock(stored: Stored) -> None:
     case_id = _start(stored)
     amsterdam = (stored[0], {**stored[1], "CASEWORK_TIMEZONE": "Europe/Amsterdam"})
     added = _cw(amsterdam, "case", "add-task", case_id, "Call claimant", "--due", "2030-07-01T17:00", "--as", "ann",
@@ -219,7 +173,7 @@ def test_a_due_time_without_an_offset_is_on_the_organisations_clock(stored: tupl
     assert _events(stored[0], case_id) == before
 
 
-def test_a_change_to_an_ended_case_is_refused(stored: tuple[str, dict[str, str]]) -> None:
+def test_a_change_to_an_ended_case_is_refused(stored: Stored) -> None:
     case_id = _start(stored)
     with Store.open(stored[0], audit_key=Path(stored[1]["CASEWORK_AUDIT_KEY"])) as store, CaseService(store) as service:
         from casework.engine import commands
@@ -230,7 +184,7 @@ def test_a_change_to_an_ended_case_is_refused(stored: tuple[str, dict[str, str]]
 
 
 def test_a_change_whose_events_could_not_be_sealed_is_refused_before_anything_is_written(
-    stored: tuple[str, dict[str, str]], tmp_path: Path
+    stored: Stored, tmp_path: Path
 ) -> None:
     case_id = _start(stored)  # sealed as the command ends: the database now has a key
     elsewhere = (stored[0], {**stored[1], "CASEWORK_AUDIT_KEY": str(tmp_path / "moved.key")})

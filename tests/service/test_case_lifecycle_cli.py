@@ -4,87 +4,29 @@ one audited command, shown in `case history` with who and why; what the engine r
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
-
-from casework.cli import app
-from casework.demo import demo_model_xml
-from casework.engine import CaseState
-from casework.service import CaseService
-from casework.store import Store
-
-runner = CliRunner()
-Stored = tuple[str, dict[str, str]]
+from case_terminal import Stored, claim_store
+from case_terminal import cw as _cw
+from case_terminal import done as _done
+from case_terminal import events as _events
+from case_terminal import item as _item
+from case_terminal import refused as _refused
+from case_terminal import start as _start
+from case_terminal import state as _state
+from case_terminal import verified as _verified
 
 
 @pytest.fixture
 def stored(db_url: str, tmp_path: Path) -> Stored:
     """(database URL, environment) of a store with the demo's insurance claim model deployed and no case."""
-    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store, CaseService(store) as service:
-        service.deploy(demo_model_xml("insurance_claim.cmmn"))
-    env = {"CASEWORK_AUDIT_KEY": str(tmp_path / "audit.key"), "CASEWORK_BLOBS": str(tmp_path / "blobs"),
-           "COLUMNS": "400"}
-    return db_url, env
-
-
-def _cw(stored: Stored, *args: str) -> Any:
-    db_url, env = stored
-    return runner.invoke(app, [*args, "--db", db_url], env=env)
-
-
-def _start(stored: Stored) -> str:
-    started = _cw(stored, "case", "start", "insuranceClaim", "--as", "ann")
-    assert started.exit_code == 0, started.output
-    return str(started.stdout.strip())
-
-
-def _state(db_url: str, case_id: str) -> CaseState:
-    with Store.open(db_url) as store, CaseService(store) as service:
-        return service.state(case_id)
-
-
-def _item(state: CaseState, name: str) -> Any:
-    (item,) = [i for i in state.items.values() if i.name == name]
-    return item
-
-
-def _events(db_url: str, case_id: str) -> list[Any]:
-    with Store.open(db_url) as store:
-        return store.events(case_id)
-
-
-def _done(stored: Stored, case_id: str, *args: str) -> list[Any]:
-    """Runs a change that must be made; returns the events it wrote."""
-    before = len(_events(stored[0], case_id))
-    result = _cw(stored, "case", *args)
-    assert result.exit_code == 0, result.output
-    assert f"on case {case_id} by " in result.stdout
-    return _events(stored[0], case_id)[before:]
-
-
-def _refused(stored: Stored, case_id: str, *args: str) -> str:
-    """Runs a change that must be refused: exit 2, one `error: nothing recorded: ...` line, the case as it was."""
-    before = _events(stored[0], case_id)
-    result = _cw(stored, "case", *args)
-    assert result.exit_code == 2, result.output
-    assert result.stdout == ""
-    (line,) = result.stderr.splitlines()
-    assert line.startswith("error: nothing recorded: "), line
-    assert _events(stored[0], case_id) == before
-    return str(line)
+    return claim_store(db_url, tmp_path)
 
 
 def _history(stored: Stored, case_id: str) -> str:
     shown = _cw(stored, "case", "history", case_id)
     assert shown.exit_code == 0, shown.output
     return str(shown.stdout)
-
-
-def _verified(stored: Stored) -> None:
-    verified = _cw(stored, "audit", "verify")
-    assert verified.exit_code == 0 and verified.stdout.startswith("audit: "), verified.output
 
 
 def test_suspend_holds_the_case_until_resume_and_history_says_who_and_why(stored: Stored) -> None:

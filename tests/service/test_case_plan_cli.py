@@ -7,35 +7,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
-
-from casework.cli import app
-from casework.demo import demo_model_xml
-from casework.engine import CaseState
-from casework.service import CaseService
-from casework.store import Store
-
-runner = CliRunner()
-Stored = tuple[str, dict[str, str]]
+from case_terminal import Stored, claim_store
+from case_terminal import cw as _cw
+from case_terminal import events as _events
+from case_terminal import item as _item
+from case_terminal import refused as _refused
+from case_terminal import state as _state
+from case_terminal import verified as _verified
 
 
 @pytest.fixture
 def stored(db_url: str, tmp_path: Path) -> Stored:
     """(database URL, environment) of a store with the demo's insurance claim model deployed and no case; the
     organisation's clock is Amsterdam's."""
-    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store, CaseService(store) as service:
-        service.deploy(demo_model_xml("insurance_claim.cmmn"))
-    env = {"CASEWORK_AUDIT_KEY": str(tmp_path / "audit.key"), "CASEWORK_BLOBS": str(tmp_path / "blobs"),
-           "COLUMNS": "300", "CASEWORK_TIMEZONE": "Europe/Amsterdam"}
-    return db_url, env
-
-
-def _cw(stored: Stored, *args: str) -> Any:
-    db_url, env = stored
-    return runner.invoke(app, [*args, "--db", db_url], env=env)
+    return claim_store(db_url, tmp_path, CASEWORK_TIMEZONE="Europe/Amsterdam")
 
 
 def _ok(stored: Stored, *args: str) -> str:
@@ -48,44 +35,11 @@ def _start(stored: Stored, amount: int = 12500) -> str:
     return _ok(stored, "start", "insuranceClaim", "--data", json.dumps({"amount": amount}), "--as", "ann").strip()
 
 
-def _state(stored: Stored, case_id: str) -> CaseState:
-    with Store.open(stored[0]) as store, CaseService(store) as service:
-        return service.state(case_id)
-
-
-def _item(state: CaseState, name: str) -> Any:
-    (item,) = [i for i in state.items.values() if i.name == name]
-    return item
-
-
-def _events(stored: Stored, case_id: str) -> list[Any]:
-    with Store.open(stored[0]) as store:
-        return store.events(case_id)
-
-
-def _refused(stored: Stored, case_id: str, *args: str, bad_input: bool = False) -> str:
-    """Runs a change that must be refused: exit 2, one `error: ...` line (`error: nothing recorded: <the engine's
-    reason>` unless it is bad input the command line catches), no event written."""
-    before = _events(stored, case_id)
-    result = _cw(stored, "case", *args)
-    assert result.exit_code == 2, result.output
-    assert result.stdout == ""
-    (line,) = result.stderr.splitlines()
-    assert line.startswith("error: ") and line.startswith("error: nothing recorded: ") != bad_input, line
-    assert _events(stored, case_id) == before
-    return str(line)
-
-
 def _history(stored: Stored, case_id: str) -> list[list[str]]:
     """The rows of `case history` after the seq and time: [actor, event, what, reason]."""
     out = _ok(stored, "history", case_id)
     rows = [[c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines() if line.startswith("│")]
     return [row[2:] for row in rows]
-
-
-def _verified(stored: Stored) -> None:
-    verified = _cw(stored, "audit", "verify")
-    assert verified.exit_code == 0 and verified.stdout.startswith("audit: "), verified.output
 
 
 def test_set_data_sets_and_removes_case_data_and_what_waits_on_it_goes_on(stored: Stored, tmp_path: Path) -> None:
