@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from collections.abc import Callable
@@ -26,6 +27,8 @@ def make_folder(folder: Path) -> None:
     with the file in it (a document's bytes whose row had committed, a new audit key)."""
     missing: list[Path] = []
     while not folder.is_dir() and folder != folder.parent:
+        if folder.exists():  # mkdir would say "File exists", which does not tell what is wrong with it
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder))
         missing.append(folder)
         folder = folder.parent
     for new in reversed(missing):

@@ -17,11 +17,14 @@ from casework.engine import commands
 from casework.service import CaseService
 from casework.service.documents_cli import media_type_of
 from casework.store import Store
+from casework.store.blobs import CHUNK
 
 runner = CliRunner()
 Stored = tuple[str, dict[str, str], Path]
 # Bytes no text codec would leave alone: every byte value, a NUL, CR LF and a lone CR.
 CONTENT = bytes(range(256)) + b"\r\n\r\x00end"
+# A PDF's signature, then more than two of the chunks documents are streamed in, and not a whole number of them.
+BIG = b"%PDF-1.7\n" + CONTENT * (2 * CHUNK // len(CONTENT) + 1)
 
 
 @pytest.fixture
@@ -141,6 +144,52 @@ def test_a_blob_edited_on_disk_is_refused_naming_the_document(stored: Stored, tm
     missing = _cw(stored, "case", "document", case_id, "invoice.txt", "-o", str(out))
     assert missing.exit_code == 2 and "'invoice.txt' version 1" in missing.stderr and "missing" in missing.stderr
     assert not out.exists()
+
+
+def test_a_document_larger_than_a_chunk_round_trips_to_a_file_and_to_standard_output(stored: Stored,
+                                                                                      tmp_path: Path) -> None:
+    case_id = _start(stored)
+    scan = tmp_path / "scan"  # no extension: a PDF by its first bytes, which is all attach reads before storing
+    scan.write_bytes(BIG)
+    attached = _cw(stored, "case", "attach", case_id, str(scan), "--as", "ann")
+    assert attached.exit_code == 0, attached.output
+    digest = hashlib.sha256(BIG).hexdigest()
+    assert f"({len(BIG):,} bytes, application/pdf)" in attached.stdout and f"(sha256 {digest})" in attached.stdout
+    event = _events(stored[0], case_id)[-1]
+    assert (event.payload["sha256"], event.payload["size"]) == (digest, len(BIG))
+    out = tmp_path / "out"
+    out.mkdir()
+    written = _cw(stored, "case", "document", case_id, "scan", "-o", str(out / "scan.pdf"))
+    assert written.exit_code == 0 and f"({len(BIG):,} bytes, application/pdf)" in written.stdout, written.output
+    assert (out / "scan.pdf").read_bytes() == BIG and os.listdir(out) == ["scan.pdf"]
+    piped = _cw(stored, "case", "document", case_id, "scan", "-o", "-")
+    assert piped.exit_code == 0 and piped.stdout_bytes == BIG, piped.stderr
+    _verified(stored)
+
+
+def test_a_large_blob_edited_on_disk_is_refused_for_both_outputs_with_nothing_written(stored: Stored,
+                                                                                      tmp_path: Path) -> None:
+    case_id = _start(stored)
+    video = tmp_path / "video.mp4"
+    video.write_bytes(BIG)
+    assert _cw(stored, "case", "attach", case_id, str(video), "--as", "ann").exit_code == 0
+    digest = hashlib.sha256(BIG).hexdigest()
+    blob = stored[2] / digest[:2] / digest
+    edited = bytearray(BIG)
+    edited[len(BIG) - 5] ^= 1  # one bit, in the last chunk: found only once every chunk has been read
+    blob.write_bytes(bytes(edited))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "kept.mp4").write_bytes(b"mine")
+    for args in (("-o", str(out / "new.mp4")), ("-o", str(out / "kept.mp4"), "--force"), ("-o", "-")):
+        result = _cw(stored, "case", "document", case_id, "video.mp4", *args)
+        assert result.exit_code == 2 and result.stdout_bytes == b"", result.output
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"error: document 'video.mp4' version 1 of case {case_id}: its stored bytes"), line
+        assert line.endswith("no longer match the SHA-256 recorded when it was attached (edited or damaged on "
+                             "disk); nothing written"), line
+    # no new file, no temporary one, and the file --force would have replaced as it was
+    assert os.listdir(out) == ["kept.mp4"] and (out / "kept.mp4").read_bytes() == b"mine"
 
 
 def test_attach_to_an_ended_case_records_nothing(stored: Stored, tmp_path: Path) -> None:

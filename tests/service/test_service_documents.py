@@ -3,7 +3,10 @@ same transaction as the document's row."""
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from helpers_service import T0, assert_stored_state_is_the_log
@@ -12,6 +15,8 @@ from casework.audit.timetravel import state_at
 from casework.audit.verify import verify
 from casework.engine import CommandRejected, commands
 from casework.service import CaseService, InvalidInput, NotFound
+from casework.store.blobs import CHUNK
+from casework.store.testing import Reader
 
 
 def test_attaching_a_document_is_audited_with_its_content_digest(svc: CaseService) -> None:
@@ -143,3 +148,55 @@ def test_verify_reads_the_bytes_and_attaching_them_again_repairs_a_corrupt_blob(
     assert "holds other bytes (corrupt or edited)" in broken.first.what
     svc.add_document(case_id, "copy.pdf", b"the report", media_type="application/pdf", actor="bob")
     assert blob.read_bytes() == b"the report" and verify(svc.store).ok
+
+
+# More than two of the blob store's chunks, and not a whole number of them.
+BIG = bytes(range(256)) * (CHUNK // 256 * 2) + b"end"
+
+
+def _blob_files(svc: CaseService) -> list[str]:
+    root = svc.store.blobs.root
+    return sorted(p.name for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_a_file_object_is_streamed_into_the_blob_store_a_chunk_at_a_time(svc: CaseService, tmp_path: Path) -> None:
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    source = Reader(BIG)
+    row = svc.add_document(case_id, "video.mp4", source, media_type="video/mp4", actor="ann")  # type: ignore[arg-type]
+    digest = hashlib.sha256(BIG).hexdigest()
+    assert (row.sha256, row.size) == (digest, len(BIG)) and source.largest_read == CHUNK
+    (event,) = [e for e in svc.store.events(case_id) if e.type == "document_attached"]
+    assert (event.payload["sha256"], event.payload["size"]) == (digest, len(BIG))
+    assert svc.store.blobs.path_of(digest).read_bytes() == BIG
+    # The unaudited row too, from a file opened as attaching one from disk does.
+    scan = tmp_path / "scan.tif"
+    scan.write_bytes(BIG[:CHUNK + 1])
+    with scan.open("rb") as fh:
+        legacy = svc.store.add_document(case_id, "scan.tif", fh, media_type="image/tiff", created_by="ann", now=T0)
+    assert (legacy.sha256, legacy.size) == (hashlib.sha256(BIG[:CHUNK + 1]).hexdigest(), CHUNK + 1)
+    assert _blob_files(svc) == sorted([digest, legacy.sha256]) and verify(svc.store).ok
+
+
+def test_a_stream_that_fails_midway_records_nothing(svc: CaseService, tmp_path: Path) -> None:
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    events = len(svc.store.events(case_id))
+    with pytest.raises(OSError, match="Input/output error"):
+        svc.add_document(case_id, "video.mp4", Reader(BIG, fail_after=CHUNK + 7),  # type: ignore[arg-type]
+                         media_type="video/mp4", actor="ann")
+    text = tmp_path / "notes.txt"
+    text.write_text("opened as text")
+    with text.open() as as_text:
+        for content in (as_text, "a string", None):
+            with pytest.raises(InvalidInput, match="bytes or a file opened in binary mode"):
+                svc.add_document(case_id, "notes.txt", content, media_type="text/plain",  # type: ignore[arg-type]
+                                 actor="ann")
+    # A wrapper reading text, though no TextIOBase (a named temporary file in text mode): found on its first read.
+    with tempfile.NamedTemporaryFile("w+", dir=tmp_path) as wrapped:
+        wrapped.write("text")
+        wrapped.seek(0)
+        with pytest.raises(InvalidInput, match="must be read as bytes, not str"):
+            svc.add_document(case_id, "notes.txt", wrapped, media_type="text/plain",  # type: ignore[arg-type]
+                             actor="ann")
+    # no row, no event, and no blob or temporary file
+    assert svc.store.documents(case_id) == [] and len(svc.store.events(case_id)) == events
+    assert _blob_files(svc) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import datetime
+from typing import BinaryIO
 
 import pytest
 from helpers_service import T0, assert_stored_state_is_the_log, claim_xml
@@ -195,14 +196,14 @@ def test_close_waits_for_a_running_call_and_seals_what_it_wrote(store: Store) ->
     svc.deploy(claim_xml())
     case_id = svc.start_case("claim", {"amount": 10}).case_id
     storing, go = threading.Event(), threading.Event()
-    put = store.blobs.put
+    put = store.blobs.put_stream
 
-    def slow_put(content: bytes) -> str:  # a large upload still being stored when the service is told to close
+    def slow_put(source: BinaryIO) -> tuple[str, int]:  # a large upload still being stored when told to close
         storing.set()
         go.wait(10)
-        return put(content)
+        return put(source)
 
-    store.blobs.put = slow_put  # type: ignore[method-assign]
+    store.blobs.put_stream = slow_put  # type: ignore[method-assign]
     attached: list[object] = []
     upload = threading.Thread(target=lambda: attached.append(
         svc.add_document(case_id, "scan.pdf", b"%PDF", media_type="application/pdf", actor="ann")))

@@ -9,35 +9,39 @@ as if it were the one attached.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import mimetypes
 import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn
 
 import typer
 
 from casework.display import plain, shown
 from casework.service.case_cli import CaseArgument, OptionalReasonOption, _optional, _required, fail
 from casework.store import DEFAULT_DB, organisation_zone
+from casework.store.blobs import CHUNK
 from casework.store.cli import ActorOption, DbOption, clock_text, open_store, sealable
 
 if TYPE_CHECKING:
     from casework.store import Store
+    from casework.store.blobs import BlobStore
     from casework.store.records import DocumentRow
 
 # What a file whose name says nothing of its content is stored as (RFC 2046: arbitrary bytes).
 UNKNOWN_MEDIA_TYPE = "application/octet-stream"
+PDF_SIGNATURE = b"%PDF-"
 
 
-def media_type_of(name: str, content: bytes) -> str:
-    """The media type to record for a file: by its name's extension, else a PDF by its signature (a scan saved
-    without one), else arbitrary bytes."""
+def media_type_of(name: str, head: bytes) -> str:
+    """The media type to record for a file: by its name's extension, else a PDF by its signature in its first bytes
+    `head` (a scan saved without one), else arbitrary bytes."""
     guessed, _ = mimetypes.guess_type(name, strict=False)
     if guessed:
         return guessed
-    if content.startswith(b"%PDF-"):
+    if head.startswith(PDF_SIGNATURE):
         return "application/pdf"
     return UNKNOWN_MEDIA_TYPE
 
@@ -56,10 +60,6 @@ def attach_cmd(
     """Attach a file to a case as the next version of its name; the audit trail records who, why, and its SHA-256.
 
     Example: `casework case attach claim-2002 photos/front.jpg --name "damage photo" --as ann`."""
-    from casework.engine import CommandRejected
-    from casework.service import CaseService
-    from casework.service.errors import Conflict, InvalidInput, NotFound
-
     actor = _required(actor, "--as")
     document = (name if name is not None else file.name).strip()
     if not document:
@@ -70,17 +70,33 @@ def attach_cmd(
     if file.is_dir():
         fail(f"{file} is a folder, not a file")
     try:
-        content = file.read_bytes()
+        source = file.open("rb")
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror or exc}")
-    kind = media_type.strip() if media_type is not None else media_type_of(document, content)
+    with source:
+        # Streamed into the blob store, never read whole (a video or a mail archive of gigabytes); the media type
+        # is guessed from the first bytes, peeked without consuming them (a pipe cannot seek back).
+        try:
+            head = source.peek(len(PDF_SIGNATURE))[:len(PDF_SIGNATURE)]
+        except OSError as exc:
+            fail(f"cannot read {file}: {exc.strerror or exc}")
+        kind = media_type.strip() if media_type is not None else media_type_of(document, head)
+        _attach(case_id, document, source, kind, actor, reason, db)
+
+
+def _attach(case_id: str, document: str, source: BinaryIO, kind: str, actor: str, reason: str | None,
+            db: str) -> None:
+    from casework.engine import CommandRejected
+    from casework.service import CaseService
+    from casework.service.errors import Conflict, InvalidInput, NotFound
+
     with open_store(db) as store:
         if store.case_head(case_id) is None:
             fail(f"no case {case_id}")
         sealable(store)
         with CaseService(store) as service:
             try:
-                row = service.add_document(case_id, document, content, media_type=kind, actor=actor,
+                row = service.add_document(case_id, document, source, media_type=kind, actor=actor,
                                            reason=_optional(reason))
             except (CommandRejected, Conflict, NotFound, InvalidInput) as exc:
                 fail(f"nothing recorded: {' '.join(str(exc).split())}")
@@ -132,15 +148,14 @@ def document_cmd(
         if store.case_head(case_id) is None:
             fail(f"no case {case_id}")
         row = _version(store, case_id, name, version)
-        content = _verified_bytes(store, row)
+        blobs = store.blobs
     label = f"{row.name!r} version {row.version}"
     if output == "-":
-        sys.stdout.buffer.write(content)
-        sys.stdout.buffer.flush()
+        _stream_out(blobs, row)
         return
     target = Path(output) if output is not None else _default_target(row.name)
-    _write(target, content, force=force)
-    typer.echo(shown(f"wrote {label} of case {case_id} ({len(content):,} bytes, {row.media_type}) to {target}"))
+    _write(target, blobs, row, force=force)
+    typer.echo(shown(f"wrote {label} of case {case_id} ({row.size:,} bytes, {row.media_type}) to {target}"))
 
 
 def _version(store: Store, case_id: str, name: str, version: int | None) -> DocumentRow:
@@ -156,20 +171,59 @@ def _version(store: Store, case_id: str, name: str, version: int | None) -> Docu
          f"{', '.join(str(row.version) for row in rows)})")
 
 
-def _verified_bytes(store: Store, row: DocumentRow) -> bytes:
-    """The document's bytes, checked against the recorded digest (`BlobStore.get`): the blob folder is plain files,
-    which a person, a restore or a disk can change under the database."""
-    where = f"document {row.name!r} version {row.version} of case {row.case_id}"
-    path = store.blobs.path_of(row.sha256)
+def _where(row: DocumentRow) -> str:
+    return f"document {row.name!r} version {row.version} of case {row.case_id}"
+
+
+def _open_blob(blobs: BlobStore, row: DocumentRow) -> BinaryIO:
+    path = blobs.path_of(row.sha256)
     try:
-        return store.blobs.get(row.sha256)
+        return path.open("rb")
     except FileNotFoundError:
-        fail(f"{where}: its bytes are missing from the blob store ({path}); nothing written")
+        fail(f"{_where(row)}: its bytes are missing from the blob store ({path}); nothing written")
     except OSError as exc:
-        fail(f"{where}: cannot read its bytes at {path}: {exc.strerror or exc}; nothing written")
-    except ValueError:
-        fail(f"{where}: its stored bytes ({path}) no longer match the SHA-256 recorded when it was attached (edited "
-             "or damaged on disk); nothing written")
+        fail(f"{_where(row)}: cannot read its bytes at {path}: {exc.strerror or exc}; nothing written")
+
+
+def _copy(blob: BinaryIO, out: BinaryIO | None, blobs: BlobStore, row: DocumentRow,
+          unread: str = "nothing written") -> bool:
+    """Copy the blob to `out` (or only read it, with None) a chunk at a time, and say whether its bytes are the
+    ones whose SHA-256 the case recorded: the blob folder is plain files, which a person, a restore or a disk can
+    change under the database. An error reading it fails naming the document (and `unread`: what became of the
+    output); one writing `out` is raised, for the caller to name its output."""
+    hasher = hashlib.sha256()
+    while True:
+        try:
+            chunk = blob.read(CHUNK)
+        except OSError as exc:
+            fail(f"{_where(row)}: cannot read its bytes at {blobs.path_of(row.sha256)}: {exc.strerror or exc}; "
+                 f"{unread}")
+        if not chunk:
+            return hasher.hexdigest() == row.sha256
+        hasher.update(chunk)
+        if out is not None:
+            out.write(chunk)
+
+
+def _not_intact(blobs: BlobStore, row: DocumentRow) -> NoReturn:
+    fail(f"{_where(row)}: its stored bytes ({blobs.path_of(row.sha256)}) no longer match the SHA-256 recorded when it "
+         "was attached (edited or damaged on disk); nothing written")
+
+
+def _stream_out(blobs: BlobStore, row: DocumentRow) -> None:
+    """The document's bytes to standard output, once read through and checked: what has gone out cannot be taken
+    back. Read from the one open file, twice: a blob replaced meanwhile is not what is sent."""
+    with _open_blob(blobs, row) as blob:
+        if not _copy(blob, None, blobs, row):
+            _not_intact(blobs, row)
+        blob.seek(0)
+        out = sys.stdout.buffer
+        if not _copy(blob, out, blobs, row, unread="what was written is not the whole document"):
+            # Edited in place between the check and the copy: the bytes are out, but must not pass for the document.
+            out.flush()
+            fail(f"{_where(row)}: its stored bytes ({blobs.path_of(row.sha256)}) changed while being written out; "
+                 "what was written is not the document")
+        out.flush()
 
 
 def _default_target(name: str) -> Path:
@@ -180,33 +234,37 @@ def _default_target(name: str) -> Path:
     return Path(name)
 
 
-def _write(target: Path, content: bytes, *, force: bool) -> None:
-    """Write `content` to `target` whole or not at all: through a temporary file beside it, then renamed, so that a
-    full disk leaves no half document and, with --force, the file it replaces intact."""
+def _write(target: Path, blobs: BlobStore, row: DocumentRow, *, force: bool) -> None:
+    """Write the document to `target` whole or not at all: copied a chunk at a time into a temporary file beside it
+    while its SHA-256 is checked, then renamed, so that a full disk or a blob changed on disk leaves no half or wrong
+    document and, with --force, the file it replaces intact."""
     if target.is_dir():
         fail(f"{target} is a folder: give a file name")
     if target.exists() and not force:
         fail(f"{target} exists: give --force to replace it, or another -o FILE")
-    folder = target.parent
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as exc:
-        fail(f"cannot write in {folder}: {exc.strerror or exc}")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        if force:
-            os.replace(tmp, target)
-        else:
-            # A link fails if the name was taken meanwhile, where a rename would replace what someone just wrote.
-            os.link(tmp, target)
-    except FileExistsError:
-        fail(f"{target} exists: give --force to replace it, or another -o FILE")
-    except OSError as exc:
-        fail(f"cannot write {target}: {exc.strerror or exc}")
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    with _open_blob(blobs, row) as blob:
+        folder = target.parent
+        try:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+        except OSError as exc:
+            fail(f"cannot write in {folder}: {exc.strerror or exc}")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                intact = _copy(blob, fh, blobs, row)
+            if not intact:
+                _not_intact(blobs, row)
+            if force:
+                os.replace(tmp, target)
+            else:
+                # A link fails if the name was taken meanwhile, where a rename would replace what someone just wrote.
+                os.link(tmp, target)
+        except FileExistsError:
+            fail(f"{target} exists: give --force to replace it, or another -o FILE")
+        except OSError as exc:
+            fail(f"cannot write {target}: {exc.strerror or exc}")
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
 
 def register(case_app: typer.Typer) -> None:

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, BinaryIO, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, insert, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -33,6 +33,7 @@ from casework.service.loop_rounds import LoopRounds
 from casework.store import CaseHead, DocumentRow, Store, VersionMismatch, WriteOutcomeUnknown, storable
 from casework.store import schema as t
 from casework.store import writes as w
+from casework.store.blobs import NotBytes
 
 logger = logging.getLogger(__name__)
 
@@ -323,7 +324,7 @@ class CaseService:
         self,
         case_id: str,
         name: str,
-        content: bytes,
+        content: bytes | BinaryIO,
         *,
         media_type: str,
         actor: str,
@@ -334,7 +335,9 @@ class CaseService:
         blob store, and a `document_attached` event (name, version, SHA-256, size, who, why) joins the case's
         hash-chained log in the same transaction as the document's row. `NotFound` without the case,
         `CommandRejected` if the case cannot take it (ended, suspended) or the actor or reason is longer than the
-        engine takes, `InvalidInput` (nothing recorded) for a name or media type the store cannot hold."""
+        engine takes, `InvalidInput` (nothing recorded) for a name or media type the store cannot hold. `content`:
+        the bytes, or a file object opened in binary mode, read to its end a chunk at a time (`InvalidInput` for
+        anything else, or a file that reads text)."""
         moment = _aware(now) if now is not None else self.clock()
         for value, what in ((name, "document name"), (media_type, "media type")):
             if not isinstance(value, str):
@@ -344,11 +347,13 @@ class CaseService:
             storable.check_text(media_type, "media type", storable.MEDIA_TYPE)
         except storable.NotStorable as exc:
             raise InvalidInput(str(exc)) from exc
-        if not isinstance(content, bytes):
-            raise InvalidInput(f"a document's content must be bytes, not {type(content).__name__}")
-        # The bytes first: a blob nothing refers to is harmless, a row pointing at missing bytes is not.
-        digest = self.store.blobs.put(content)
-        command = commands.AttachDocument(name=name, sha256=digest, size=len(content), media_type=media_type,
+        # The bytes first: a blob nothing refers to is harmless, a row pointing at missing bytes is not. A file
+        # object is streamed: a document of gigabytes is never in memory whole.
+        try:
+            digest, size = self.store.blobs.put_content(content)
+        except NotBytes as exc:
+            raise InvalidInput(str(exc)) from exc
+        command = commands.AttachDocument(name=name, sha256=digest, size=size, media_type=media_type,
                                           document_id=uuid.uuid4().hex, actor=actor, reason=reason,
                                           previous_version=self.store.latest_document_version(case_id, name.strip()))
         try:

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO, TypeVar
 
 from casework.durable import fsync_directory, make_folder
+
+T = TypeVar("T")
+# How much of a document is in memory at a time while it is stored or read back.
+CHUNK = 1 << 20
+
+
+class NotBytes(TypeError):
+    """What a document's content was read from gave something other than bytes (a file opened as text)."""
 
 
 class BlobStore:
@@ -20,32 +32,61 @@ class BlobStore:
         return self.root / sha256[:2] / sha256
 
     def put(self, content: bytes) -> str:
-        digest = hashlib.sha256(content).hexdigest()
-        target = self.path_of(digest)
-        if self.intact(digest):  # same bytes, same name: storing twice is a no-op
-            return digest
-        # Missing, or a file that no longer holds these bytes (a bad disk, an edit): writing them again repairs it.
+        """Store `content` and return its SHA-256 (`put_stream` of it: one way to write a blob)."""
+        return self.put_stream(io.BytesIO(content))[0]
+
+    def put_content(self, content: bytes | BinaryIO) -> tuple[str, int]:
+        """Store a document's content, its bytes or a file object opened in binary mode (streamed, `put_stream`),
+        and return (SHA-256, size). `NotBytes` (nothing stored) for anything else."""
+        if isinstance(content, bytes):
+            return self.put_stream(io.BytesIO(content))
+        if isinstance(content, io.TextIOBase) or not callable(getattr(content, "read", None)):
+            raise NotBytes(f"a document's content must be bytes or a file opened in binary mode, not "
+                           f"{type(content).__name__}")
+        return self.put_stream(content)
+
+    def put_stream(self, source: BinaryIO) -> tuple[str, int]:
+        """Store the bytes read from `source` to its end, a chunk at a time, and return (SHA-256, size): a document
+        of gigabytes is never in memory whole. `NotBytes` (nothing stored) if `source` reads anything but bytes;
+        what reading it raises is raised as it is (an `OSError` with no file name names `source`'s, if it has one);
+        a failed write raises an `OSError` naming the blob folder. Either way no temporary file is left."""
+        hasher = hashlib.sha256()
+        size = 0
         try:
-            make_folder(target.parent)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(content)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                # Atomic rename: readers never see half a file, and a crash leaves at worst a stray temp file.
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            fsync_directory(target.parent)
+            # The name is the digest, known once the last byte is read: the bytes go to a temporary file in the
+            # blob folder itself (one file system, so the rename below is atomic), in no digest's subfolder yet.
+            make_folder(self.root)
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
         except OSError as exc:
-            if exc.filename is not None:
+            named = _named(exc, self.root)
+            if named is exc:
                 raise
-            # A write or fsync names no file: "No space left on device" alone did not say that the blob folder
-            # (perhaps another disk than the database's, CASEWORK_BLOBS) was the one full.
-            raise OSError(exc.errno, exc.strerror, str(target)) from exc
-        return digest
+            raise named from exc
+        try:
+            fh = os.fdopen(fd, "wb")
+            try:
+                while chunk := _read(source):
+                    hasher.update(chunk)
+                    size += len(chunk)
+                    _written(self.root, fh.write, chunk)
+                _written(self.root, fh.flush)
+                _written(self.root, os.fsync, fh.fileno())
+            finally:
+                # After a failed write, closing flushes and fails again: the first error says what happened.
+                with contextlib.suppress(OSError):
+                    fh.close()
+            digest = hasher.hexdigest()
+            target = self.path_of(digest)
+            if self.intact(digest):  # same bytes, same name: storing twice is a no-op
+                return digest, size
+            # Missing, or a file that no longer holds these bytes (a bad disk, an edit): writing them again repairs
+            # it. Atomic rename: readers never see half a file, and a crash leaves at worst a stray temp file.
+            _written(target, make_folder, target.parent)
+            _written(target, os.replace, tmp, target)
+            _written(target, fsync_directory, target.parent)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return digest, size
 
     def get(self, sha256: str) -> bytes:
         data = self.path_of(sha256).read_bytes()
@@ -65,3 +106,36 @@ class BlobStore:
         except FileNotFoundError:
             return None
         return digest == sha256
+
+
+def _read(source: BinaryIO) -> bytes:
+    try:
+        chunk = source.read(CHUNK)
+    except OSError as exc:
+        name = getattr(source, "name", None)
+        # "Input/output error" alone would not say it was the file being attached, not the blob folder, that failed.
+        if exc.filename is None and isinstance(name, str):
+            raise OSError(exc.errno, exc.strerror, name) from exc
+        raise
+    if chunk is None:  # a non-blocking stream with nothing yet: taking it for the end would store a cut document
+        raise NotBytes("the content's stream is non-blocking and had no bytes ready: give a blocking one")
+    if not isinstance(chunk, bytes | bytearray | memoryview):
+        raise NotBytes(f"a document's content must be read as bytes, not {type(chunk).__name__} (open it in binary "
+                       "mode)")
+    return bytes(chunk) if not isinstance(chunk, bytes) else chunk
+
+
+def _written(where: Path, step: Callable[..., T], *args: object) -> T:
+    try:
+        return step(*args)
+    except OSError as exc:
+        named = _named(exc, where)
+        if named is exc:
+            raise
+        raise named from exc
+
+
+def _named(exc: OSError, where: Path) -> OSError:
+    """`exc`, naming `where` if it named no file: "No space left on device" alone did not say that the blob folder
+    (perhaps another disk than the database's, CASEWORK_BLOBS) was the one full."""
+    return exc if exc.filename is not None else OSError(exc.errno, exc.strerror, str(where))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import BinaryIO
 
 from sqlalchemy import Connection, and_, func, insert, select
 
@@ -16,16 +17,17 @@ from casework.store.storable import ACTOR, DOCUMENT_NAME, MEDIA_TYPE, check_text
 
 class DocumentsMixin(StoreBase):
     def add_document(
-        self, case_id: str, name: str, content: bytes, *, media_type: str, created_by: str, now: datetime
+        self, case_id: str, name: str, content: bytes | BinaryIO, *, media_type: str, created_by: str, now: datetime
     ) -> DocumentRow:
         """Store the bytes (content-addressed, outside the database), then the metadata as the next version.
-        `NotStorable` (nothing stored) for a name, media type or author the database cannot hold.
+        `NotStorable` (nothing stored) for a name, media type or author the database cannot hold. `content`: the
+        bytes or a file object opened in binary mode, streamed (`BlobStore.put_content`; `NotBytes` for others).
 
         The row alone, with no event in the case's log: `CaseService.add_document` is the audited way to attach."""
         check_text(name, "document name", DOCUMENT_NAME)
         check_text(media_type, "media type", MEDIA_TYPE)
         check_text(created_by, "author", ACTOR)
-        digest = self.blobs.put(content)
+        digest, size = self.blobs.put_content(content)
 
         def work(conn: Connection) -> DocumentRow:
             if conn.execute(select(t.cases.c.id).where(t.cases.c.id == case_id)).first() is None:
@@ -42,7 +44,7 @@ class DocumentsMixin(StoreBase):
                 version=int(current or 0) + 1,
                 media_type=media_type,
                 sha256=digest,
-                size=len(content),
+                size=size,
                 created_by=created_by,
                 created_at=now.astimezone(UTC),  # SQLite keeps the wall-clock text it is given
             )

@@ -8,6 +8,7 @@ unreachable: the test fails, so CI cannot silently lose PostgreSQL coverage.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -126,3 +128,31 @@ def fill_up(folder: Path) -> Path:
     finally:
         os.close(fd)
     return filler
+
+
+class Reader(io.RawIOBase):
+    """`data` read as from a file, a chunk at a time: a read of everything at once fails the test (a document may
+    be larger than memory), and so does reading past an error. `fail_after`: the byte after which reading fails, as
+    a disk or a dropped upload would, with `error`."""
+
+    def __init__(self, data: bytes, fail_after: int | None = None, error: Exception | None = None) -> None:
+        self.data, self.pos, self.fail_after = data, 0, fail_after
+        self.error = error if error is not None else OSError(errno.EIO, os.strerror(errno.EIO))
+        self.largest_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes | None:
+        assert size is not None and size >= 0, "read whole: a document must be read a chunk at a time"
+        self.largest_read = max(self.largest_read, size)
+        return super().read(size)
+
+    def readinto(self, buffer: Any) -> int:
+        if self.fail_after is not None and self.pos >= self.fail_after:
+            raise self.error
+        end = len(self.data) if self.fail_after is None else self.fail_after
+        n = min(len(buffer), end - self.pos, len(self.data) - self.pos)
+        buffer[:n] = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return n
