@@ -7,6 +7,8 @@ ended) ends with `error: nothing recorded: <the engine's reason>` and exit statu
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -18,6 +20,7 @@ from casework.store.cli import ActorOption, DbOption, open_store, sealable
 
 if TYPE_CHECKING:
     from casework.engine.commands import Command
+    from casework.service import CaseService
 
 case_app = typer.Typer(no_args_is_help=True, help="Work a case: start it, complete, add, skip, remove or reassign "
                                                   "its items, change its plan, data, people and due times, suspend, "
@@ -99,9 +102,11 @@ def due_value(text: str, option: str = "--due") -> str:
                                  "date-time (2030-01-31, 2030-01-31T17:00)", param_hint=f"'{option}'") from None
 
 
-def run_command(db: str, case_id: str, command: Command, done: str) -> None:
-    """Run `command` on the case as one audited change, and print `done` with the events it wrote; exit 2 naming
-    the reason, with nothing written, if the case is not there or the engine refuses the command."""
+@contextmanager
+def changing(db: str, case_id: str) -> Iterator[CaseService]:
+    """A service on the database, for one audited change of the case: exit 2 if the case is not there or the
+    audit key cannot seal the change (before anything is written), and exit 2 naming the reason, with nothing
+    written, if the engine or the service refuses the change made inside."""
     from casework.engine import CommandRejected
     from casework.service import CaseService
     from casework.service.errors import Conflict, InvalidInput, NotFound
@@ -112,16 +117,22 @@ def run_command(db: str, case_id: str, command: Command, done: str) -> None:
         sealable(store)
         with CaseService(store) as service:
             try:
-                result = service.execute(case_id, command)
+                yield service
             except (CommandRejected, Conflict, NotFound, InvalidInput) as exc:
                 fail(f"nothing recorded: {' '.join(str(exc).split())}")
-            if not result.events:  # the case already was as asked (data set to the values it has): done, unrecorded
-                typer.echo(shown(f"no change on case {case_id}: it already was so; nothing recorded"))
-                return
-            # Said before the service seals the events as it closes: a checkpoint that fails then (its error
-            # follows) leaves the change stored, and the person must not take it as undone and do it again.
-            written = events_written(result.version, [e.type for e in result.events])
-            typer.echo(shown(f"{done} on case {case_id} by {command.actor} ({written})"))
+
+
+def run_command(db: str, case_id: str, command: Command, done: str) -> None:
+    """Run `command` on the case as one audited change, and print `done` with the events it wrote (`changing`)."""
+    with changing(db, case_id) as service:
+        result = service.execute(case_id, command)
+        if not result.events:  # the case already was as asked (data set to the values it has): done, unrecorded
+            typer.echo(shown(f"no change on case {case_id}: it already was so; nothing recorded"))
+            return
+        # Said before the service seals the events as it closes: a checkpoint that fails then (its error
+        # follows) leaves the change stored, and the person must not take it as undone and do it again.
+        written = events_written(result.version, [e.type for e in result.events])
+        typer.echo(shown(f"{done} on case {case_id} by {command.actor} ({written})"))
 
 
 @case_app.command("start")

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn
 import typer
 
 from casework.display import plain, shown
-from casework.service.case_cli import CaseArgument, OptionalReasonOption, _optional, _required, fail
+from casework.service.case_cli import CaseArgument, OptionalReasonOption, _optional, _required, changing, fail
 from casework.store import DEFAULT_DB, organisation_zone
 from casework.store.blobs import CHUNK
-from casework.store.cli import ActorOption, DbOption, clock_text, open_store, sealable
+from casework.store.cli import ActorOption, DbOption, clock_text, open_store
 
 if TYPE_CHECKING:
     from casework.store import Store
@@ -86,24 +86,12 @@ def attach_cmd(
 
 def _attach(case_id: str, document: str, source: BinaryIO, kind: str, actor: str, reason: str | None,
             db: str) -> None:
-    from casework.engine import CommandRejected
-    from casework.service import CaseService
-    from casework.service.errors import Conflict, InvalidInput, NotFound
-
-    with open_store(db) as store:
-        if store.case_head(case_id) is None:
-            fail(f"no case {case_id}")
-        sealable(store)
-        with CaseService(store) as service:
-            try:
-                row = service.add_document(case_id, document, source, media_type=kind, actor=actor,
-                                           reason=_optional(reason))
-            except (CommandRejected, Conflict, NotFound, InvalidInput) as exc:
-                fail(f"nothing recorded: {' '.join(str(exc).split())}")
-            # Said before the service seals the event as it closes: a checkpoint that fails then leaves the
-            # document attached, and the person must not take it as undone and attach it again.
-            typer.echo(shown(f"attached {row.name!r} version {row.version} ({row.size:,} bytes, {row.media_type}) "
-                             f"to case {case_id} by {actor} (sha256 {row.sha256})"))
+    with changing(db, case_id) as service:
+        row = service.add_document(case_id, document, source, media_type=kind, actor=actor, reason=_optional(reason))
+        # Said before the service seals the event as it closes: a checkpoint that fails then leaves the
+        # document attached, and the person must not take it as undone and attach it again.
+        typer.echo(shown(f"attached {row.name!r} version {row.version} ({row.size:,} bytes, {row.media_type}) "
+                         f"to case {case_id} by {actor} (sha256 {row.sha256})"))
 
 
 def documents_cmd(case_id: CaseArgument, db: DbOption = DEFAULT_DB) -> None:

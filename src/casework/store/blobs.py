@@ -33,12 +33,15 @@ class BlobStore:
 
     def put(self, content: bytes) -> str:
         """Store `content` and return its SHA-256 (`put_stream` of it: one way to write a blob)."""
-        return self.put_stream(io.BytesIO(content))[0]
+        return self.put_content(content)[0]
 
     def put_content(self, content: bytes | BinaryIO) -> tuple[str, int]:
         """Store a document's content, its bytes or a file object opened in binary mode (streamed, `put_stream`),
         and return (SHA-256, size). `NotBytes` (nothing stored) for anything else."""
         if isinstance(content, bytes):
+            digest = hashlib.sha256(content).hexdigest()
+            if self.intact(digest):  # known before a byte is written: the same bytes again write nothing
+                return digest, len(content)
             return self.put_stream(io.BytesIO(content))
         if isinstance(content, io.TextIOBase) or not callable(getattr(content, "read", None)):
             raise NotBytes(f"a document's content must be bytes or a file opened in binary mode, not "
