@@ -16,6 +16,7 @@ keep the instants of the first import; import it under another --name, or into a
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import gzip
@@ -23,7 +24,7 @@ import hashlib
 import json
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -42,6 +43,7 @@ from casework.store import schema as t
 from casework.store import writes as w
 
 from .spill import CaseRows, SpilledRow
+from .xes_read import XesError, is_xml, xes_rows
 
 BATCH_CASES = 500
 # A business key written by another import between the check and the batch's insert: SQLAlchemy's wrapper, or the
@@ -73,7 +75,12 @@ class ImportResult:
     repeated: int = 0  # rows of the log's cases (imported or present) that repeat an earlier row of their case exactly
 
 
-def _timestamps(value: str, line: int, zone: tzinfo) -> tuple[str, str]:
+def _at(where: int | str) -> str:
+    """Where a row is, for an error: a CSV log's line number, or an XES log's trace and event."""
+    return f"line {where}" if isinstance(where, int) else where
+
+
+def _timestamps(value: str, where: int | str, zone: tzinfo) -> tuple[str, str]:
     """(as given, as stored): the time read as UTC where it has no offset, which the digest is over, and its
     instant with `zone` as the clock's zone."""
     try:
@@ -83,21 +90,25 @@ def _timestamps(value: str, line: int, zone: tzinfo) -> tuple[str, str]:
         at = given.astimezone(UTC).isoformat()
         return at, (at if stored == given else stored.astimezone(UTC).isoformat())
     except ValueError:
-        raise LogImportError(f"line {line}: timestamp {quoted(value)} is not ISO-8601") from None
+        raise LogImportError(f"{_at(where)}: timestamp {quoted(value)} is not ISO-8601") from None
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00, which is in year 0 in UTC
-        raise LogImportError(f"line {line}: timestamp {quoted(value)} is out of range (years 1 to 9999 in UTC)"
+        raise LogImportError(f"{_at(where)}: timestamp {quoted(value)} is out of range (years 1 to 9999 in UTC)"
                              ) from None
 
 
 def _stem(path: Path) -> str:
-    return path.name.removesuffix(".gz").removesuffix(".csv")
+    name = path.name.removesuffix(".gz")
+    for suffix in (".csv", ".xes"):
+        if name.endswith(suffix):
+            return name.removesuffix(suffix)
+    return name
 
 
-def _check(line: int, value: str, column: str, limit: int | None = None) -> None:
+def _check(where: int | str, value: str, column: str, limit: int | None = None) -> None:
     try:
         storable.check_text(value, column, limit)
     except storable.NotStorable as exc:
-        raise LogImportError(f"line {line}: {exc}") from None
+        raise LogImportError(f"{_at(where)}: {exc}") from None
 
 
 def by_time(rows: list[Row]) -> list[Row]:
@@ -141,45 +152,57 @@ def read_log(path: Path, name: str | None = None, zone: tzinfo = UTC) -> CaseRow
     return spill
 
 
+def _csv_rows(path: Path) -> Generator[tuple[int, str, str, str, str | None], None, None]:
+    """(line, case id, activity, timestamp as written, resource) of each row of a CSV log."""
+    with open_log_text(path) as fh:
+        reader = csv.reader(fh)
+        try:
+            columns = find_columns(next(reader, []))
+        except LogHeaderError as exc:
+            raise LogImportError(f"{path}: {exc}") from None
+        for line, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) < columns.width:
+                raise LogImportError(f"line {line}: expected case_id, activity and timestamp, got {row}")
+            resource = None
+            if columns.resource is not None and len(row) > columns.resource:
+                resource = row[columns.resource].strip() or None
+            yield (line, row[columns.case_id].strip(), row[columns.activity].strip(), row[columns.timestamp],
+                   resource)
+
+
 def _spill(path: Path, spill: CaseRows, case_id_limit: int, zone: tzinfo) -> None:
     # The names seen, each checked once, when first seen
     activities: set[str] = set()
     resources: set[str] = set()
     last_id, last_case = "", 0  # a case's rows mostly follow each other
     try:
-        with open_log_text(path) as fh:
-            reader = csv.reader(fh)
-            try:
-                columns = find_columns(next(reader, []))
-            except LogHeaderError as exc:
-                raise LogImportError(f"{path}: {exc}") from None
-            for line, row in enumerate(reader, start=2):
-                if not row:
-                    continue
-                if len(row) < columns.width:
-                    raise LogImportError(f"line {line}: expected case_id, activity and timestamp, got {row}")
-                case_id, activity = row[columns.case_id].strip(), row[columns.activity].strip()
+        # An XES log or a CSV one, told by its content (a CSV log's header cannot begin with "<")
+        rows: Generator[tuple[int | str, str, str, str, str | None], None, None] = (
+            xes_rows(path) if is_xml(path) else _csv_rows(path))
+        with contextlib.closing(rows):
+            for where, case_id, activity, timestamp, resource in rows:
                 if not case_id or not activity:
-                    raise LogImportError(f"line {line}: empty case_id or activity")
-                given, at = _timestamps(row[columns.timestamp], line, zone)
-                resource = None
-                if columns.resource is not None and len(row) > columns.resource:
-                    resource = row[columns.resource].strip() or None
+                    raise LogImportError(f"{_at(where)}: empty case_id or activity")
+                given, at = _timestamps(timestamp, where, zone)
                 # Checked here, before anything is written: PostgreSQL refuses a NUL (and an over-long key or
                 # actor) only when the batch holding it is inserted, after earlier batches are committed.
                 if case_id != last_id:
                     case = spill.case(case_id)
                     if case is None:
-                        _check(line, case_id, "case_id", case_id_limit)
+                        _check(where, case_id, "case_id", case_id_limit)
                         case = spill.new_case(case_id)
                     last_id, last_case = case_id, case
                 if activity not in activities:
-                    _check(line, activity, "activity")
+                    _check(where, activity, "activity")
                     activities.add(activity)
                 if resource is not None and resource not in resources:
-                    _check(line, resource, "resource", storable.ACTOR)
+                    _check(where, resource, "resource", storable.ACTOR)
                     resources.add(resource)
                 spill.add(last_case, activity, given, None if at is given else at, resource)
+    except XesError as exc:
+        raise LogImportError(f"{path}: {exc}") from None
     except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as exc:
         raise LogImportError(f"{path}: cannot read: {exc}") from exc
 

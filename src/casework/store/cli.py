@@ -361,7 +361,11 @@ def export_cmd(
 
 
 def import_log_cmd(
-    file: Annotated[Path, typer.Argument(help="event log CSV (gzip or plain): case_id,activity,timestamp[,resource]")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="event log, gzip or plain: CSV (case_id,activity,timestamp[,resource]) or XES (told by "
+                            "its content)"),
+    ],
     definition: Annotated[str, typer.Option("--definition", help="definition key the imported cases belong to")],
     db: DbOption = DEFAULT_DB,
     limit: Annotated[int | None, typer.Option(min=1, help="import only the first N cases")] = None,
@@ -371,7 +375,12 @@ def import_log_cmd(
                           "different log with the same file name)"),
     ] = None,
 ) -> None:
-    """Load a historical log as closed, hash-chained cases (importing the same file again adds nothing)."""
+    """Load a historical log as closed, hash-chained cases (importing the same file again adds nothing).
+
+    An XES log (IEEE 1849-2016) gives a case per trace (its concept:name), a row per event: concept:name the
+    activity, time:timestamp the time, org:resource the resource. Where events have a lifecycle:transition, only
+    the complete ones are imported (one row per activity done, as in a CSV log); other attributes are ignored, and
+    a DTD is refused."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
