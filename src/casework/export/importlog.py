@@ -1,4 +1,5 @@
-"""Load a historical event log (case_id,activity,timestamp[,resource], gzip or plain CSV) as closed cases.
+"""Load a historical event log (CSV: case_id,activity,timestamp[,resource]; or XES, `xes_read`; gzip or plain) as
+closed cases.
 
 Every imported case gets a hash-chained history like any other: `case_imported`, then one `imported_activity` per
 row, in time order. Its business key is "<name>:<case id in the log>" (the name is the file stem unless given), so
