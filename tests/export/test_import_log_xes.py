@@ -124,6 +124,7 @@ HOSTILE = {
     "no name": PAIRS.replace('<string key="concept:name" value="Pay"/><string key="lifecycle:transition" '
                              'value="complete"/>', '<string key="lifecycle:transition" value="complete"/>'),
     "bad time": PAIRS.replace("2024-05-01T10:15:00.000+02:00", "tomorrow"),
+    "long resource": PAIRS.replace('value="ann"', f'value="{"r" * 201}"'),
 }
 MESSAGES = {
     "entity expansion": "refused: the file declares a document type",
@@ -132,6 +133,7 @@ MESSAGES = {
     "truncated tag": "not well-formed XML (",
     "no name": "trace 2 ('c1'), event 4: no concept:name (the activity)",
     "bad time": "trace 2 ('c1'), event 4: timestamp 'tomorrow' is not ISO-8601",
+    "long resource": "trace 2 ('c1'), event 2: resource is 201 characters long; at most 200",
 }
 
 
@@ -154,3 +156,12 @@ def test_a_hostile_or_broken_xes_is_refused_in_one_line_with_nothing_written(
     res = CliRunner().invoke(app, ["import-log", str(log), "--definition", "k", "--db", f"sqlite:///{db}"])
     assert res.exit_code == 2 and res.stderr.count("\n") == 1 and MESSAGES[kind] in res.stderr, res.stderr
     assert not db.exists()
+
+
+def test_an_xes_log_of_no_completed_event_is_refused_saying_why(sqlite_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "started.xes"
+    log.write_text(PAIRS.replace('value="complete"', 'value="start"'))
+    with Store.open(sqlite_url) as store:
+        with pytest.raises(LogImportError, match=r"no events to import .* only the complete ones are"):
+            import_log(store, log, "k")
+        assert store.counts() == (0, 0)

@@ -301,7 +301,9 @@ def read_checked(
     cases = CheckedLog(read_log(path, name, zone), limit)
     if not len(cases):  # a header alone: an export that went wrong, not a log of nothing to keep
         cases.close()
-        raise LogImportError(f"{path}: no events")
+        raise LogImportError(f"{path}: no events" + (
+            " to import (of an XES log's events that give a lifecycle:transition, only the complete ones are)"
+            if is_xml(path) else ""))
     return cases
 
 
