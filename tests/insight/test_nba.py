@@ -21,6 +21,7 @@ from casework.insight.nba import (
     _count_hits,
     _fit_ngram,
     _Key,
+    _ngram_val,
     _unnormalised,
     rank,
     topk_hits,
@@ -306,6 +307,33 @@ def test_bursty_logs_get_burst_features_and_a_burst_ordered_ngram() -> None:
     assert loaded.predict_proba(["Open", "Scan"], [0.0, 60.0], variant="eoc") == pytest.approx(
         model.predict_proba(["Open", "Scan"], [0.0, 60.0], variant="eoc")
     )
+
+
+class _CountedReads(tuple[float, ...]):
+    """Timestamps that count how often they are read."""
+
+    reads = 0
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        _CountedReads.reads += 1
+        return super().__getitem__(index)
+
+
+def test_a_case_recorded_at_one_instant_costs_the_burst_ordered_ngram_no_more_than_its_length() -> None:
+    # Each prefix's window went back to the start of its burst: a case of n events at one instant (an export with
+    # dates only) read its timestamps about n * n / 2 times to fit, to score validation and to evaluate (12 cases of
+    # 3,000 such events: 50 s to fit and score the n-grams, now 2 s).
+    n = 2_000
+    steps = ("Open", "Check", "Scan", "Close", "Escalate")
+    long = Case("one-instant", tuple(steps[i % 5] for i in range(n)), _CountedReads([1000.0] * n))
+    model = train_next_action(_burst_cases(60), NBAParams(use_gbt=False))
+    model.ngram_canonical = _fit_ngram(model.encoding, [long], model.params.max_order, True)
+    model.choices["noeoc"] = Choice(3, 1.0, 0.0, canonical=True)
+    _CountedReads.reads = 0
+    _fit_ngram(model.encoding, [long], model.params.max_order, True)
+    _ngram_val(model.params, model.encoding, {False: model.ngram, True: model.ngram_canonical}, None, [long])
+    model.predict_cases([long], "noeoc")
+    assert _CountedReads.reads < 10 * n
 
 
 def _handled(case_id: str, activities: str, performers: str, start: float) -> Case:

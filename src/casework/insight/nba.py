@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from casework.insight.eventlog import VARIANTS, Case, prefix_lengths
-from casework.insight.features import END, Encoding, burst_share, canonical_positions
+from casework.insight.features import END, Encoding, burst_share, canonical_positions, canonical_windows
 from casework.insight.gbt import THREADS, booster_from_string, sample_rows, train_booster
 from casework.insight.ngram import Batch, NGramCounts, ResourceNGram
 from casework.insight.tree_classes import MAX_TREE_CLASSES, TreeClasses
@@ -194,13 +194,17 @@ class NextActionModel:
         timestamps: Sequence[float],
         resources: Sequence[str | None] | None,
         k: int,
+        positions: list[int] | None = None,
     ) -> FloatArray:
-        """The chosen n-gram's distribution after the first k events."""
+        """The chosen n-gram's distribution after the first k events. `positions`: `_positions(choice, ...)`, if the
+        caller has them."""
         by_resource = self._resource_choice(choice)
         if by_resource is not None:
             rids = by_resource.tail_ids(resources, k)
             return by_resource.predict(ids[:k], rids, choice.order, choice.alpha, choice.resource)
-        context = [ids[i] for i in self._positions(choice, ids, timestamps, k)]
+        if positions is None:
+            positions = self._positions(choice, ids, timestamps, k)
+        context = [ids[i] for i in positions]
         return self._ngram(choice).predict(context, choice.order, choice.alpha)
 
     # -- prediction -------------------------------------------------------------------------------------------
@@ -273,10 +277,17 @@ class NextActionModel:
             ids = self.encoding.encode_ids(case.activities)
             if choice.weight > 0:
                 rows.append(self.encoding.encode_case(case)[ks.start - 1 : ks.stop - 1])
+            # every prefix's burst-ordered context in one pass (one at a time is quadratic in a long burst)
+            ordered = (
+                list(canonical_windows(case.timestamps, ids, self.ngram_canonical.max_order))
+                if choice.canonical and self.ngram_canonical is not None and choice.resource == 0
+                else None
+            )
             for k in ks:
                 if choice.weight > 0:  # as much of the prefix as the n-gram reads (as in `_ngram_val`)
                     contexts.append(ids[max(0, k - self.params.max_order - 1) : k])
-                ng.append(self._ngram_predict(choice, ids, case.timestamps, case.resources, k))
+                positions = ordered[k - 1] if ordered is not None else None
+                ng.append(self._ngram_predict(choice, ids, case.timestamps, case.resources, k, positions))
                 targets.append(ids[k] if k < len(ids) else self.encoding.end_class)
         if not ng:
             return np.zeros((0, self.encoding.n_classes)), np.zeros(0, dtype=np.int64)
@@ -548,9 +559,8 @@ def _add_cases(counts: NGramCounts, encoding: Encoding, cases: Sequence[Case], c
     def contexts() -> Iterator[tuple[list[int], int]]:
         for case in cases:
             ids = encoding.encode_ids(case.activities)
-            for k in range(1, len(ids) + 1):
-                context = [ids[i] for i in canonical_positions(case.timestamps, ids, k, counts.max_order)]
-                yield context, ids[k] if k < len(ids) else encoding.end_class
+            for k, positions in enumerate(canonical_windows(case.timestamps, ids, counts.max_order), start=1):
+                yield [ids[i] for i in positions], ids[k] if k < len(ids) else encoding.end_class
 
     return counts.fit_contexts(contexts())
 
@@ -687,11 +697,12 @@ def _ngram_val(
     for case in val_cases:
         ids = encoding.encode_ids(case.activities)
         rids = by_resource.resource_ids(case.resources, len(ids)) if by_resource is not None else []
+        windows = canonical_windows(case.timestamps, ids, params.max_order) if True in contexts else None
         for k in range(1, len(ids) + 1):
             window = max(0, k - params.max_order - 1)
             for canonical, listed in contexts.items():
-                if canonical:
-                    listed.append([ids[i] for i in canonical_positions(case.timestamps, ids, k, params.max_order)])
+                if canonical and windows is not None:
+                    listed.append([ids[i] for i in next(windows)])
                 else:
                     listed.append(ids[window:k])
             if by_resource is not None:
