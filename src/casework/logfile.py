@@ -3,7 +3,8 @@
 
 Columns are found by name, in any order, beside any others (an export with more columns, or with the resource
 first, reads the same); names are compared without case or surrounding space, and a UTF-8 byte order mark (which
-spreadsheet programs write) is dropped. Columns must be separated by commas: a header separated by semicolons or
+spreadsheet programs write) is dropped. A header that names one of these columns twice is refused: which one holds
+the data would be a guess. Columns must be separated by commas: a header separated by semicolons or
 tabs (a spreadsheet's export in some locales) is refused, saying so.
 """
 
@@ -54,6 +55,14 @@ def find_columns(header: list[str]) -> Columns:
         raise LogHeaderError(
             f"header lacks {', '.join(missing)} (need case_id,activity,timestamp[,resource]; got {_quoted(header)})"
             + _header_hint(header)
+        )
+    # an export that joins two tables can name a column twice; reading either one would be a guess
+    twice = [name for name in (*REQUIRED, "resource") if names.count(name) > 1]
+    if twice:
+        raise LogHeaderError(
+            f"header names {', '.join(twice)} more than once (columns "
+            + "; ".join(f"{name}: {', '.join(str(i + 1) for i, n in enumerate(names) if n == name)}" for name in twice)
+            + f"): keep one of each, or rename the others; got {_quoted(header)}"
         )
     return Columns(
         names.index("case_id"),
