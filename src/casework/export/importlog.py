@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from casework.audit.checkpoints import signing_key, write_checkpoint
 from casework.audit.hashing import GENESIS
 from casework.display import quoted
-from casework.logfile import LogHeaderError, find_columns, open_log_text, parse_time
+from casework.logfile import LogHeaderError, find_columns, numbered, open_log_text, parse_time, shown_row
 from casework.store import NewEvent, Store, storable
 from casework.store import schema as t
 from casework.store import writes as w
@@ -153,11 +153,11 @@ def _spill(path: Path, spill: CaseRows, case_id_limit: int, zone: tzinfo) -> Non
                 columns = find_columns(next(reader, []))
             except LogHeaderError as exc:
                 raise LogImportError(f"{path}: {exc}") from None
-            for line, row in enumerate(reader, start=2):
+            for line, row in numbered(reader):
                 if not row:
                     continue
                 if len(row) < columns.width:
-                    raise LogImportError(f"line {line}: expected case_id, activity and timestamp, got {row}")
+                    raise LogImportError(f"line {line}: expected case_id, activity and timestamp, got {shown_row(row)}")
                 case_id, activity = row[columns.case_id].strip(), row[columns.activity].strip()
                 if not case_id or not activity:
                     raise LogImportError(f"line {line}: empty case_id or activity")
