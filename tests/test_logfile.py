@@ -36,6 +36,14 @@ def test_a_header_that_is_empty_or_not_comma_separated_says_so(header: list[str]
         find_columns(header)
 
 
+def test_a_column_named_twice_is_refused_not_guessed() -> None:
+    with pytest.raises(LogHeaderError, match=r"header names activity more than once \(columns activity: 2, 4\)"):
+        find_columns(["case_id", "activity", "timestamp", "Activity ", "resource"])
+    with pytest.raises(LogHeaderError, match=r"names resource more than once \(columns resource: 1, 5\)"):
+        find_columns(["resource", "case_id", "activity", "timestamp", "resource"])
+    assert find_columns(["case_id", "activity", "timestamp", "note", "note"]) == Columns(0, 1, 2, None)
+
+
 def test_a_header_that_only_lacks_a_column_gets_no_hint() -> None:
     with pytest.raises(LogHeaderError) as caught:
         find_columns(["case_id", "activity;resource"])

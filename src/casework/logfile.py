@@ -3,7 +3,8 @@
 
 Columns are found by name, in any order, beside any others (an export with more columns, or with the resource
 first, reads the same); names are compared without case or surrounding space, and a UTF-8 byte order mark (which
-spreadsheet programs write) is dropped. Columns must be separated by commas: a header separated by semicolons or
+spreadsheet programs write) is dropped. A header that names one of these columns twice is refused: which one holds
+the data would be a guess. Columns must be separated by commas: a header separated by semicolons or
 tabs (a spreadsheet's export in some locales) is refused, saying so.
 """
 
@@ -11,10 +12,11 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from typing import Protocol
 
 REQUIRED = ("case_id", "activity", "timestamp")
 
@@ -55,6 +57,14 @@ def find_columns(header: list[str]) -> Columns:
             f"header lacks {', '.join(missing)} (need case_id,activity,timestamp[,resource]; got {_quoted(header)})"
             + _header_hint(header)
         )
+    # an export that joins two tables can name a column twice; reading either one would be a guess
+    twice = [name for name in (*REQUIRED, "resource") if names.count(name) > 1]
+    if twice:
+        raise LogHeaderError(
+            f"header names {', '.join(twice)} more than once (columns "
+            + "; ".join(f"{name}: {', '.join(str(i + 1) for i, n in enumerate(names) if n == name)}" for name in twice)
+            + f"): keep one of each, or rename the others; got {_quoted(header)}"
+        )
     return Columns(
         names.index("case_id"),
         names.index("activity"),
@@ -65,6 +75,31 @@ def find_columns(header: list[str]) -> Columns:
 
 # A first line that is not a header may be anything, a megabyte of data say: the error quotes its start.
 HEADER_SHOWN = 200
+
+
+class LineReader(Protocol):
+    """A `csv.reader`: rows, and how many lines of the file it has read so far."""
+
+    line_num: int
+
+    def __iter__(self) -> Iterator[list[str]]: ...
+
+    def __next__(self) -> list[str]: ...
+
+
+def numbered(reader: LineReader) -> Iterator[tuple[int, list[str]]]:
+    """The rows after the header of a `csv.reader`, each with the line of the file it starts on: a quoted field can
+    hold line breaks, so a row's place among the rows is not its line (an error naming one would point above it)."""
+    after = reader.line_num
+    for row in reader:
+        yield after + 1, row
+        after = reader.line_num
+
+
+def shown_row(row: Sequence[str]) -> str:
+    """A row as an error quotes it: its start, if it is long (a quote left open swallows the rest of the file)."""
+    text = repr(list(row))
+    return text if len(text) <= HEADER_SHOWN else f"{text[:HEADER_SHOWN]}... ({len(text):,} characters)"
 
 
 def _quoted(header: list[str]) -> str:

@@ -373,6 +373,17 @@ def test_rows_repeated_exactly_are_imported_as_given_and_counted_on_stderr(db_ur
         assert [e.payload["activity"] for e in store.events(case_id)[1:]] == ["Register"] * 3 + ["Close"] * 2
 
 
+def test_a_bad_row_after_a_field_with_line_breaks_is_named_by_the_line_it_starts_on(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "notes.csv"
+    log.write_text('case_id,activity,timestamp\nOK,"Note:\nsee\nattached",2020-01-01T00:00:00\nA,x,2020-13-01T00:00:00\n')
+    with Store.open(sqlite_url) as store:
+        with pytest.raises(LogImportError, match=re.escape("line 5: timestamp '2020-13-01T00:00:00' is not ISO-8601")):
+            import_log(store, log, "intake")
+        assert store.counts() == (0, 0)
+
+
 def test_a_long_bad_timestamp_is_quoted_by_its_start(db_url: str, tmp_path: Path) -> None:
     # a field may hold 128 KB: the error quotes enough to find it, and says how long it is
     log = tmp_path / "times.csv"

@@ -65,3 +65,22 @@ def registered_claim(tmp_path: Path, amount: int, now: datetime) -> tuple[str, s
         case_id = service.start_case(key, {"amount": amount}, actor="ann", now=now).case_id
         service.execute(case_id, commands.CompleteItem(item="Register claim", actor="ann"), now)
     return url, case_id
+
+
+def markov_log(n_cases: int = 100, seed: int = 100, activities: int = 8) -> list[Row]:
+    """Cases whose next step depends on the last step alone (a first-order chain: each step's usual successor 60% of
+    the time, two others 20% and 10%, any step 10%), at random times by random performers: nothing a model can
+    learn beyond the last activity, so the last-activity model is the best there is."""
+    rng = random.Random(seed)
+    successors = {a: [rng.randrange(activities) for _ in range(3)] for a in range(activities)}
+    start = datetime(2019, 1, 7, 8, 0, 0)
+    rows: list[Row] = []
+    for i in range(n_cases):
+        t = start + timedelta(hours=3 * i, minutes=rng.randint(0, 59))
+        step = 0
+        for _ in range(rng.randint(2, 40)):
+            rows.append((f"c{i}", f"Act {step}", t.isoformat(), f"res{rng.randrange(12)}"))
+            r, usual = rng.random(), successors[step]
+            step = usual[0] if r < 0.6 else usual[1] if r < 0.8 else usual[2] if r < 0.9 else rng.randrange(activities)
+            t += timedelta(minutes=rng.randint(1, 600), seconds=rng.randint(0, 59))
+    return rows

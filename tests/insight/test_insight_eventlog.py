@@ -165,3 +165,22 @@ def test_a_long_bad_timestamp_is_quoted_by_its_start(tmp_path: Path) -> None:
     with pytest.raises(LogFormatError) as caught:
         read_log(path)
     assert str(caught.value) == f"{path}: line 3: timestamp {'x' * 80!r}... (100,000 characters) is not ISO-8601"
+
+
+def test_a_bad_row_after_a_field_with_line_breaks_is_named_by_the_line_it_starts_on(tmp_path: Path) -> None:
+    # a quoted activity over three lines (lines 2-4): the next row starts on line 5, not the third row's "line 4"
+    rows = [("c1", "Note:\r\nsee\nattached", "2020-01-01T00:00:00", "ann"), ("c1", "B", "2020-13-01T00:00:00", "ann")]
+    path = write_log(tmp_path / "bad.csv", rows)
+    with pytest.raises(LogFormatError, match=re.escape(f"{path}: line 5: timestamp '2020-13-01T00:00:00'")):
+        read_log(path)
+
+
+def test_a_long_bad_row_is_quoted_by_its_start(tmp_path: Path) -> None:
+    # a quote left open takes the rest of the file (up to 128 KB) into one field
+    path = tmp_path / "open.csv"
+    path.write_text("case_id,activity,timestamp\nc1,\"A,2020-01-01T00:00:00\n" + "c1,B,2020-01-01T01:00:00\n" * 2000)
+    with pytest.raises(LogFormatError) as caught:
+        read_log(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: line 2: expected case_id, activity and timestamp, got ['c1', 'A,2020")
+    assert message.endswith("... (52,033 characters)") and len(message) < 300 + len(str(path))

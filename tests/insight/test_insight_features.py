@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import numpy as np
@@ -11,6 +12,7 @@ from casework.insight.features import (
     burst_activities,
     burst_share,
     canonical_positions,
+    canonical_windows,
     run_starts,
 )
 
@@ -166,3 +168,17 @@ def test_the_last_row_alone_is_the_last_row_of_every_prefix() -> None:
                         last = enc.encode_last(case.activities[:k], case.timestamps[:k], res)
                         assert np.array_equal(last, rows[k - 1 : k], equal_nan=True), (width, burst, k)
 
+
+
+def test_canonical_windows_are_canonical_positions_for_every_prefix() -> None:
+    rng = random.Random(1)
+    for _ in range(1500):
+        n, tail = rng.randint(0, 30), rng.choice([0, 1, 2, 3, 6])
+        same = rng.choice([0.0, 0.5, 0.9, 1.0])  # how often an event shares the instant of the one before
+        times, t = [], 0.0
+        for _ in range(n):
+            t += 0.0 if rng.random() < same else rng.choice([60.0, -60.0])  # out of order too: runs are by equality
+            times.append(t)
+        ids = [rng.randrange(rng.choice([1, 3, 10])) for _ in range(n)]
+        expected = [canonical_positions(times, ids, k, tail) for k in range(1, n + 1)]
+        assert list(canonical_windows(times, ids, tail)) == expected

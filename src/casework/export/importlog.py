@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from casework.audit.checkpoints import signing_key, write_checkpoint
 from casework.audit.hashing import GENESIS
 from casework.display import quoted
-from casework.logfile import LogHeaderError, find_columns, open_log_text, parse_time
+from casework.logfile import LogHeaderError, find_columns, numbered, open_log_text, parse_time, shown_row
 from casework.store import NewEvent, Store, storable
 from casework.store import schema as t
 from casework.store import writes as w
@@ -161,11 +161,11 @@ def _csv_rows(path: Path) -> Generator[tuple[int, str, str, str, str | None], No
             columns = find_columns(next(reader, []))
         except LogHeaderError as exc:
             raise LogImportError(f"{path}: {exc}") from None
-        for line, row in enumerate(reader, start=2):
+        for line, row in numbered(reader):
             if not row:
                 continue
             if len(row) < columns.width:
-                raise LogImportError(f"line {line}: expected case_id, activity and timestamp, got {row}")
+                raise LogImportError(f"line {line}: expected case_id, activity and timestamp, got {shown_row(row)}")
             resource = None
             if columns.resource is not None and len(row) > columns.resource:
                 resource = row[columns.resource].strip() or None

@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from casework.display import quoted
-from casework.logfile import Columns, LogHeaderError, find_columns, open_log_text, parse_instant_and_clock, parse_time
+from casework.logfile import (
+    Columns,
+    LogHeaderError,
+    find_columns,
+    numbered,
+    open_log_text,
+    parse_instant_and_clock,
+    parse_time,
+    shown_row,
+)
 
 VARIANTS = ("noeoc", "eoc", "tax")
 
@@ -45,18 +54,17 @@ def parse_timestamp(text: str) -> float:
     return parse_time(text).timestamp()
 
 
-def read_rows(rows: Iterable[Sequence[str]], columns: Columns) -> list[Case]:
-    """Group rows (the lines after a header) into cases, keeping each case's first-appearance order; events sorted
-    stably by time."""
+def read_rows(rows: Iterable[tuple[int, Sequence[str]]], columns: Columns) -> list[Case]:
+    """Group rows (after a header, each with the line it starts on: `logfile.numbered`) into cases, keeping each
+    case's first-appearance order; events sorted stably by time."""
     grouped: dict[str, list[tuple[float, int, str, str, float]]] = {}
     names: dict[str, str] = {}
     c_case, c_activity, c_time, c_resource = columns.case_id, columns.activity, columns.timestamp, columns.resource
-    for position, row in enumerate(rows):
+    for position, (line, row) in enumerate(rows):
         if not row:
             continue
-        line = position + 2
         if len(row) < columns.width or not row[c_case].strip() or not row[c_activity].strip():
-            raise LogFormatError(f"line {line}: expected case_id, activity and timestamp, got {list(row)}")
+            raise LogFormatError(f"line {line}: expected case_id, activity and timestamp, got {shown_row(row)}")
         try:
             moment, clock = parse_instant_and_clock(row[c_time])
         except ValueError:
@@ -91,7 +99,7 @@ def read_log(path: str | Path) -> list[Case]:
         with open_log_text(Path(path)) as handle:
             reader = csv.reader(handle)
             columns = find_columns(next(reader, []))
-            cases = read_rows(reader, columns)
+            cases = read_rows(numbered(reader), columns)
     except (LogFormatError, LogHeaderError) as exc:
         raise LogFormatError(f"{path}: {exc}") from None
     except (UnicodeDecodeError, csv.Error, EOFError, gzip.BadGzipFile) as exc:
