@@ -19,8 +19,9 @@ def log_rows(acts: Iterable[Activity]) -> Iterator[tuple[str, str, str, str]]:
     for a in acts:
         if a.transition != "complete":
             continue
-        # The shared logs carry zone-less timestamps; casework's are UTC, written the same way.
-        yield a.case_id, a.activity, a.time.strftime("%Y-%m-%dT%H:%M:%S.%f"), a.resource or ""
+        # The shared logs carry zone-less timestamps; casework's are UTC, written the same way. Not strftime: its %Y
+        # writes year 999 as "999", which no ISO-8601 reader takes back.
+        yield a.case_id, a.activity, a.time.replace(tzinfo=None).isoformat(timespec="microseconds"), a.resource or ""
 
 
 def write_csv(out: TextIO, acts: Iterable[Activity]) -> tuple[int, int]:
