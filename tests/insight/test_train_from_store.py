@@ -150,3 +150,21 @@ def test_what_cannot_be_trained_on_is_one_error_line_and_exit_2(tmp_path: Path) 
         assert (code, stdout, err) == (2, "", line + "\n"), args
     assert not out.exists()
 
+
+
+def test_a_store_in_another_zone_trains_on_the_organisations_clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                   ) -> None:
+    # import-log stores a log's wall-clock times as Amsterdam's instants; a live case's hour and weekday are read on
+    # Amsterdam's clock (`suggest case`): training must learn them on that clock too, as the file records them
+    monkeypatch.setenv("CASEWORK_TIMEZONE", "Europe/Amsterdam")
+    log = write_log(tmp_path / "claims.csv", markov_log(10, seed=5))
+    db = f"sqlite:///{tmp_path / 'cases.db'}"
+    assert CliRunner().invoke(app, ["import-log", str(log), "--definition", "claims", "--db", db]).exit_code == 0
+    with Store.open(db, read_only=True) as store:
+        stored, _ = closed_cases(store, "claims")
+    read = read_log(log)  # zone-less times: their clock is the time itself
+    assert [c.clock for c in stored] == [c.timestamps for c in read]
+    # the instants are Amsterdam's: an hour (winter) or two (summer) before the clock read as UTC
+    offsets = {round(clock - instant) for c in stored for clock, instant in zip(c.clock or (), c.timestamps,
+                                                                                  strict=True)}
+    assert offsets <= {3600, 7200} and offsets

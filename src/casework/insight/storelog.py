@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import closing
+from dataclasses import replace
+from datetime import UTC, tzinfo
 
 from casework.display import quoted
 from casework.export.activities import Activity, activities
 from casework.export.csvlog import COLUMNS, log_rows
 from casework.insight.eventlog import Case, read_rows
-from casework.logfile import find_columns
-from casework.store import Store
+from casework.logfile import clock_in, find_columns
+from casework.store import Store, organisation_zone
 from casework.store.listings import ENDED
 
 
@@ -45,7 +47,19 @@ def closed_cases(store: Store, definition_key: str) -> tuple[list[Case], int]:
         raise NoTrainingCases(f"the {closed_count} closed cases of {quoted(definition_key)} have no completed "
                               "activity to train on")
     cases.sort(key=lambda c: entered[c.case_id])
+    zone = organisation_zone()
+    if zone is not UTC:
+        # The export's times are UTC instants; the hour, weekday and date a model learns are the organisation's
+        # clock, as a live case's are read (`suggest case`: `logfile.clock_in`), and as the log imported under
+        # this zone recorded them.
+        cases = [replace(c, clock=_clock(zone, c.timestamps)) for c in cases]
     return cases, open_count
+
+
+def _clock(zone: tzinfo, instants: tuple[float, ...]) -> tuple[float, ...] | None:
+    """The clock times in `zone` where they differ from the instants (as `eventlog.read_rows` keeps them)."""
+    clock = tuple(clock_in(zone, instants) or instants)
+    return None if clock == instants else clock
 
 
 def _first_events(acts: Iterable[Activity], entered: dict[str, int]) -> Iterator[Activity]:
