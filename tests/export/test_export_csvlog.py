@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 from casework.export.activities import Activity
 from casework.export.csvlog import write_csv
+from casework.insight.eventlog import read_log
 
 
 def _completed(case_id: str, activity: str, resource: str | None) -> Activity:
@@ -28,3 +30,13 @@ def test_names_a_spreadsheet_would_run_as_formulas_are_written_as_text() -> None
         ("'+31 20", "'-2+3", "'\tann"),
         ("c2", "Call the workshop - today", "bob"),
     ]
+
+
+def test_a_time_before_the_year_1000_is_written_as_iso_8601_and_reads_back(tmp_path: Path) -> None:
+    # import-log takes years 1 to 9999; strftime's %Y writes year 999 as "999", which no ISO-8601 reader takes
+    when = datetime(999, 5, 1, 8, 30, 0, 250, tzinfo=UTC)
+    log = tmp_path / "old.csv"
+    with log.open("w", newline="", encoding="utf-8") as out:
+        write_csv(out, [Activity(1, "c1", 1, "Register", "complete", when, "ann", None, None)])
+    assert log.read_text(encoding="utf-8").splitlines()[1] == "c1,Register,0999-05-01T08:30:00.000250,ann"
+    assert read_log(log)[0].timestamps == (when.timestamp(),)

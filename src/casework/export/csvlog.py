@@ -5,12 +5,23 @@ grouped by case (as `activities` yields them).
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from casework.export.activities import Activity
 
 COLUMNS = ("case_id", "activity", "timestamp", "resource")
+
+
+def log_rows(acts: Iterable[Activity]) -> Iterator[tuple[str, str, str, str]]:
+    """The rows of the log, as read back (before `write_csv` guards them for spreadsheets): `casework suggest train
+    --definition` trains on these, so that a model learns what the export shows."""
+    for a in acts:
+        if a.transition != "complete":
+            continue
+        # The shared logs carry zone-less timestamps; casework's are UTC, written the same way. Not strftime: its %Y
+        # writes year 999 as "999", which no ISO-8601 reader takes back.
+        yield a.case_id, a.activity, a.time.replace(tzinfo=None).isoformat(timespec="microseconds"), a.resource or ""
 
 
 def write_csv(out: TextIO, acts: Iterable[Activity]) -> tuple[int, int]:
@@ -20,14 +31,10 @@ def write_csv(out: TextIO, acts: Iterable[Activity]) -> tuple[int, int]:
     # kept in a set until the end (a store's worth of them).
     current: str | None = None
     cases = rows = 0
-    for a in acts:
-        if a.transition != "complete":
-            continue
-        # The shared logs carry zone-less timestamps; casework's are UTC, written the same way.
-        writer.writerow((_cell(a.case_id), _cell(a.activity), a.time.strftime("%Y-%m-%dT%H:%M:%S.%f"),
-                         _cell(a.resource or "")))
-        if a.case_id != current:
-            current, cases = a.case_id, cases + 1
+    for case_id, activity, timestamp, resource in log_rows(acts):
+        writer.writerow((_cell(case_id), _cell(activity), timestamp, _cell(resource)))
+        if case_id != current:
+            current, cases = case_id, cases + 1
         rows += 1
     return cases, rows
 

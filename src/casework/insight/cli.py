@@ -15,9 +15,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from casework.insight.eventlog import VARIANTS, LogFormatError, read_log, repeated_events
+from casework.insight.eventlog import VARIANTS, Case, LogFormatError, read_log, repeated_events
 from casework.logfile import duplicates_note
 from casework.paths import shared_dir
+from casework.store import DEFAULT_DB
+from casework.store.cli import DbOption
 
 if TYPE_CHECKING:
     from casework.insight.evaluate import LogResult
@@ -184,36 +186,66 @@ def report(
 
 @suggest_app.command()
 def train(
-    log: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="event log, CSV or gzip CSV")],
     out: Annotated[Path, typer.Option("--out", help="model file to write (gzip JSON)")],
+    log: Annotated[Path | None, typer.Argument(exists=True, dir_okay=False, help="event log, CSV or gzip CSV")] = None,
+    definition: Annotated[str | None, typer.Option(
+        "--definition", metavar="KEY", help="train on the store's closed cases of this definition key instead of a log "
+        "(every version; engine cases and imported logs alike)")] = None,
+    db: DbOption = DEFAULT_DB,
     trained_at: Annotated[str | None, typer.Option(help="timestamp for the version (default: now, UTC)")] = None,
 ) -> None:
-    """Train both models on the whole log and save them, versioned, to one file."""
+    """Train both models on the whole log (or a case type's closed cases) and save them, versioned, to one file."""
     from casework.insight.modelfile import InsightModel, make_version
     from casework.insight.nba import NBAParams, train_next_action
     from casework.insight.remaining import RemainingParams, train_remaining_time
+    from casework.store.url import redacted
 
+    if (log is None) == (definition is None):
+        _err("error: give a LOG file or --definition KEY (the store's closed cases of that definition), not both")
+        raise typer.Exit(2)
     if not out.parent.is_dir() or out.is_dir():  # found now, not after a minute of training
         _err(f"error: cannot write the model to {out}: " + ("it is a folder" if out.is_dir() else "no such folder"))
         raise typer.Exit(2)
-    with _readable_log():
-        cases = sorted(read_log(log), key=lambda c: c.timestamps[0] if c.timestamps else float("inf"))
+    if log is not None:
+        with _readable_log():
+            cases = read_log(log)
+        source, left_out = log.name, ""
+    else:
+        assert definition is not None
+        cases, open_count = _store_cases(db, definition)
+        source = f"{definition} in {redacted(db)}"
+        left_out = f" ({open_count} open case{'' if open_count == 1 else 's'} left out)" if open_count else ""
+    cases.sort(key=lambda c: c.timestamps[0] if c.timestamps else float("inf"))
     stamp = trained_at or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     nba_params, rt_params = NBAParams(), RemainingParams()
     version = make_version(cases, nba_params, rt_params, stamp)
-    _err(f"training on {len(cases)} cases of {log}")
+    shown = log if log is not None else source
+    _err(f"training on {len(cases)} cases of {shown}{left_out}")
     repeated = repeated_events(cases)
     if repeated:
-        _err(f"{log}: {duplicates_note(repeated)}")
+        _err(f"{shown}: {duplicates_note(repeated)}")
     nba = train_next_action(cases, nba_params, version=version, log=_err)
     rt = train_remaining_time(cases, rt_params, encoding=nba.encoding, log=_err)
     try:
-        InsightModel(version, nba, rt, source=log.name).save(out)
+        InsightModel(version, nba, rt, source=source).save(out)
     except OSError as exc:
         _err(f"error: cannot write the model to {out}: {exc}")
         raise typer.Exit(2) from None
     typer.echo(f"version: {version}")
     typer.echo(f"model: {out}")
+
+
+def _store_cases(db: str, definition: str) -> tuple[list[Case], int]:
+    """The closed cases of `definition` in the store at `db`, and how many are open; a one-line error otherwise."""
+    from casework.insight.storelog import NoTrainingCases, closed_cases
+    from casework.store.cli import open_store
+
+    with open_store(db, read_only="suggest train") as store:
+        try:
+            return closed_cases(store, definition)
+        except (NoTrainingCases, LogFormatError) as exc:
+            _err(f"error: {exc}")
+            raise typer.Exit(2) from None
 
 
 def register(app: typer.Typer) -> None:

@@ -70,6 +70,22 @@ class ListingsMixin(StoreBase):
             return [DefinitionVersion(r.key, r.version, r.name, stored_utc(r.deployed_at), int(r.open or 0),
                                       int(r.closed or 0)) for r in conn.execute(definition_versions_query())]
 
+    def open_and_closed(self, definition_key: str) -> tuple[int, int]:
+        """How many cases of `definition_key` (every version, imported ones too) are open, and how many closed."""
+        ended = t.cases.c.status.in_(ENDED)
+        q = select(func.sum(case((ended, 0), else_=1)), func.sum(case((ended, 1), else_=0)))
+        q = q.where(t.cases.c.definition_key == definition_key)
+        with self.read() as conn:
+            row = conn.execute(q).one()
+        return int(row[0] or 0), int(row[1] or 0)
+
+    def definition_keys(self) -> list[str]:
+        """Every key a definition is deployed under or a case is stored under (an imported log's needs no
+        definition), sorted."""
+        q = select(t.definitions.c.key).union(select(t.cases.c.definition_key))
+        with self.read() as conn:
+            return sorted(conn.execute(q).scalars())
+
     def case_listing(
         self,
         *,

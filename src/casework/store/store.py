@@ -289,15 +289,21 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin, ListingsMixin):
         batch: int = 2000,
         types: Sequence[str] | None = None,
         definition_key: str | None = None,
+        statuses: Sequence[str] | None = None,
     ) -> Generator[StoredEvent, None, None]:
         """Stream every event, by (case, seq) or by global id, without loading the log into memory; `types` keeps
-        only events of those types, `definition_key` only those of cases of that definition."""
+        only events of those types, `definition_key` only those of cases of that definition, `statuses` only those
+        of cases in one of those statuses now."""
         key = (t.events.c.case_id, t.events.c.seq) if order == "case" else (t.events.c.id,)
         q = select(t.events)
         if types is not None:
             q = q.where(t.events.c.type.in_(list(types)))
+        if definition_key is not None or statuses is not None:
+            q = q.join(t.cases, t.cases.c.id == t.events.c.case_id)
         if definition_key is not None:
-            q = q.join(t.cases, t.cases.c.id == t.events.c.case_id).where(t.cases.c.definition_key == definition_key)
+            q = q.where(t.cases.c.definition_key == definition_key)
+        if statuses is not None:
+            q = q.where(t.cases.c.status.in_(list(statuses)))
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=batch).execute(q.order_by(*key))
             for row in result:
