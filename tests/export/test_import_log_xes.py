@@ -165,3 +165,19 @@ def test_an_xes_log_of_no_completed_event_is_refused_saying_why(sqlite_url: str,
         with pytest.raises(LogImportError, match=r"no events to import .* only the complete ones are"):
             import_log(store, log, "k")
         assert store.counts() == (0, 0)
+
+
+def test_import_log_says_how_many_events_of_other_transitions_it_left_out(sqlite_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "pairs.xes"
+    log.write_text(PAIRS)
+    result = CliRunner().invoke(app, ["import-log", str(log), "--definition", "k", "--db", sqlite_url],
+                                env={"CASEWORK_AUDIT_KEY": str(tmp_path / "k")})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("import-log: 1 cases, 3 events imported")
+    left_out = PAIRS.count("<event>") - 2  # all but the two completions
+    assert f"import-log: {left_out} events of other lifecycle transitions than complete" in result.stderr
+    csv_log = tmp_path / "plain.csv"
+    csv_log.write_text("case_id,activity,timestamp\nc1,Open,2026-01-01T09:00:00\n")
+    plain = CliRunner().invoke(app, ["import-log", str(csv_log), "--definition", "k", "--db", sqlite_url],
+                               env={"CASEWORK_AUDIT_KEY": str(tmp_path / "k")})
+    assert plain.exit_code == 0 and "left out" not in plain.stderr, plain.output

@@ -44,7 +44,7 @@ from casework.store import schema as t
 from casework.store import writes as w
 
 from .spill import CaseRows, SpilledRow
-from .xes_read import XesError, is_xml, xes_rows
+from .xes_read import LeftOut, XesError, is_xml, xes_rows
 
 BATCH_CASES = 500
 # A business key written by another import between the check and the batch's insert: SQLAlchemy's wrapper, or the
@@ -180,8 +180,9 @@ def _spill(path: Path, spill: CaseRows, case_id_limit: int, zone: tzinfo) -> Non
     last_id, last_case = "", 0  # a case's rows mostly follow each other
     try:
         # An XES log or a CSV one, told by its content (a CSV log's header cannot begin with "<")
+        left_out = LeftOut()
         rows: Generator[tuple[int | str, str, str, str, str | None], None, None] = (
-            xes_rows(path) if is_xml(path) else _csv_rows(path))
+            xes_rows(path, left_out) if is_xml(path) else _csv_rows(path))
         with contextlib.closing(rows):
             for where, case_id, activity, timestamp, resource in rows:
                 if not case_id or not activity:
@@ -202,6 +203,7 @@ def _spill(path: Path, spill: CaseRows, case_id_limit: int, zone: tzinfo) -> Non
                     _check(where, resource, "resource", storable.ACTOR)
                     resources.add(resource)
                 spill.add(last_case, activity, given, None if at is given else at, resource)
+        spill.left_out = left_out.events
     except XesError as exc:
         raise LogImportError(f"{path}: {exc}") from None
     except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as exc:
@@ -229,6 +231,11 @@ class CheckedLog:
 
     def __len__(self) -> int:
         return self._rows.count if self._limit is None else min(self._limit, self._rows.count)
+
+    @property
+    def left_out(self) -> int:
+        """Events of the log not imported: an XES log's events of other lifecycle transitions than `complete`."""
+        return self._rows.left_out
 
     def __iter__(self) -> Iterator[LogCase]:
         return (log_case(source_id, rows) for source_id, rows in self._rows.cases(self._limit))

@@ -41,6 +41,7 @@ class CaseRows:
         self._pending_fields = 0
         self._numbers: dict[str, int] = {}
         self.count = 0  # cases
+        self.left_out = 0  # the file's events that are no rows (an XES log's other lifecycle transitions)
 
     def case(self, source_id: str) -> int | None:
         """The number of a case already added, or None."""

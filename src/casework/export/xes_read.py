@@ -18,6 +18,7 @@ import gzip
 import io
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError
 
@@ -82,13 +83,21 @@ def _event_row(event: Element, trace: int, name: str | None, number: int) -> tup
     return activity, timestamp, values.get("org:resource", "").strip() or None
 
 
-def xes_rows(path: Path) -> Generator[XesRow, None, None]:
-    """The rows of the log's completed events, trace by trace in the file's order. Raises `XesError` for a file
-    that is no XES log, holds a DTD or is cut short (after the rows before the fault: a caller keeps nothing of a
-    log until it is read to its end), `OSError`/`EOFError`/`gzip.BadGzipFile` for one that cannot be read."""
+@dataclass
+class LeftOut:
+    """What reading a log passed over: events of another lifecycle transition than `complete`."""
+
+    events: int = 0
+
+
+def xes_rows(path: Path, left_out: LeftOut | None = None) -> Generator[XesRow, None, None]:
+    """The rows of the log's completed events, trace by trace in the file's order; `left_out` counts the events of
+    other transitions. Raises `XesError` for a file that is no XES log, holds a DTD or is cut short (after the rows
+    before the fault: a caller keeps nothing of a log until it is read to its end), `OSError`/`EOFError`/
+    `gzip.BadGzipFile` for one that cannot be read."""
     with _open(path) as fh:
         try:
-            yield from _rows(fh)
+            yield from _rows(fh, left_out if left_out is not None else LeftOut())
         except DTDForbidden:
             raise XesError("refused: the file declares a document type (<!DOCTYPE ...>); an XES log needs none, "
                            "and casework reads none (it could expand entities or fetch other files)") from None
@@ -98,7 +107,7 @@ def xes_rows(path: Path) -> Generator[XesRow, None, None]:
             raise XesError(f"not well-formed XML ({exc}): a file cut short, or not XES") from None
 
 
-def _rows(fh: io.BufferedIOBase) -> Iterator[XesRow]:
+def _rows(fh: io.BufferedIOBase, left_out: LeftOut) -> Iterator[XesRow]:
     path: list[Element] = []  # the open elements, the log first
     traces = events = 0  # numbers of the trace being read and of its last event, counted from 1
     name: str | None = None  # the trace's case id, once read
@@ -120,7 +129,9 @@ def _rows(fh: io.BufferedIOBase) -> Iterator[XesRow]:
             if tag == "event":
                 events += 1
                 row = _event_row(element, traces, name, events)
-                if row is not None:
+                if row is None:
+                    left_out.events += 1
+                else:
                     if name is None:
                         waiting.append((_where(traces, None, events), *row))
                     else:

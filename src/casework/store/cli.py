@@ -442,6 +442,9 @@ def import_log_cmd(
     typer.echo(summary)
     if result.repeated:
         typer.echo(f"import-log: {duplicates_note(result.repeated)}", err=True)
+    if cases.left_out:
+        typer.echo(f"import-log: {cases.left_out} events of other lifecycle transitions than complete (start, "
+                   "schedule, ...) were left out: one row per completed activity is imported", err=True)
 
 
 def _check_states(state: list[str]) -> None:
