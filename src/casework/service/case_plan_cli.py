@@ -109,8 +109,8 @@ def set_due_cmd(
 
     command = SetDue(item=item, due=due_value(due), actor=_required(actor, "--as"),
                      reason=_required(reason, "--reason"))
-    what = "the case" if item is None else repr(item)
-    run_command(db, case_id, command, f"set {what} due {due.strip()}")
+    done = f"set the case's deadline to {due.strip()}" if item is None else f"set {item!r} due {due.strip()}"
+    run_command(db, case_id, command, done)
 
 
 def plan_cmd(
