@@ -21,6 +21,7 @@ from casework.store.cli import ActorOption, DbOption, open_store, sealable
 if TYPE_CHECKING:
     from casework.engine.commands import Command
     from casework.service import CaseService
+    from casework.store import Store
 
 case_app = typer.Typer(no_args_is_help=True, help="Work a case: start it, complete, add, skip, remove or reassign "
                                                   "its items, change its plan, data, people and due times, suspend, "
@@ -120,6 +121,15 @@ def changing(db: str, case_id: str) -> Iterator[CaseService]:
                 yield service
             except (CommandRejected, Conflict, NotFound, InvalidInput) as exc:
                 fail(f"nothing recorded: {' '.join(str(exc).split())}")
+
+
+@contextmanager
+def reading(db: str, case_id: str, command: str) -> Iterator[Store]:
+    """The store opened read-only for `command` (`casework case history`, ...): exit 2 if the case is not there."""
+    with open_store(db, read_only=command) as store:
+        if store.case_head(case_id) is None:
+            fail(f"no case {case_id}")
+        yield store
 
 
 def run_command(db: str, case_id: str, command: Command, done: str) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from casework.display import plain, shown
-from casework.service.case_cli import CaseArgument, fail
+from casework.service.case_cli import CaseArgument, fail, reading
 from casework.store import DEFAULT_DB, organisation_zone
 from casework.store.cli import DbOption, clock_text, open_store, stored_clock_text
 
@@ -145,9 +145,7 @@ def history_cmd(case_id: CaseArgument, db: DbOption = DEFAULT_DB) -> None:
     from casework.display import what_happened
 
     zone = organisation_zone()
-    with open_store(db, read_only="case history") as store:
-        if store.case_head(case_id) is None:
-            fail(f"no case {case_id}")
+    with reading(db, case_id, "case history") as store:
         events = store.events(case_id)
         names = _item_names(store, case_id)
     table = Table("#", "time", "actor", "event", "what", "reason",

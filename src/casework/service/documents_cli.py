@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn
 import typer
 
 from casework.display import plain, shown
-from casework.service.case_cli import CaseArgument, OptionalReasonOption, _optional, _required, changing, fail
+from casework.service.case_cli import CaseArgument, OptionalReasonOption, _optional, _required, changing, fail, reading
 from casework.store import DEFAULT_DB, organisation_zone
 from casework.store.blobs import CHUNK
-from casework.store.cli import ActorOption, DbOption, clock_text, open_store
+from casework.store.cli import ActorOption, DbOption, clock_text
 
 if TYPE_CHECKING:
     from casework.store import Store
@@ -100,9 +100,7 @@ def documents_cmd(case_id: CaseArgument, db: DbOption = DEFAULT_DB) -> None:
     from rich.table import Table
 
     zone = organisation_zone()
-    with open_store(db, read_only="case documents") as store:
-        if store.case_head(case_id) is None:
-            fail(f"no case {case_id}")
+    with reading(db, case_id, "case documents") as store:
         rows = store.documents(case_id)
     if not rows:
         typer.echo(shown(f"no documents on case {case_id}"))
@@ -132,9 +130,7 @@ def document_cmd(
 
     An existing file is not replaced without --force. Example: `casework case document claim-2002 "damage photo"
     --version 1 -o front.jpg`."""
-    with open_store(db, read_only="case document") as store:
-        if store.case_head(case_id) is None:
-            fail(f"no case {case_id}")
+    with reading(db, case_id, "case document") as store:
         row = _version(store, case_id, name, version)
         blobs = store.blobs
     label = f"{row.name!r} version {row.version}"
