@@ -7,7 +7,9 @@ batches group commit wrote. It then writes the same batches again, with the same
 batch, into a copy of the database taken just before the run: the SQL and the fsyncs alone, with no engine, no
 hashing, no projections. Reported beside raw single-row durable commits measured in the same repetition:
 - `casework_*`: the real run (completions/s, CPU microseconds per completion, commands per commit);
-- `sql_only_*`: the replay: what the writes cost with nothing else to do;
+- `sql_only_*`: the replay: what the writes cost with nothing else to do; `sql_only_1_per_commit_*` the same writes
+  committed one command at a time, as one client commits them (the 1-client goal of 0.5x raw leaves the rest of a
+  completion the time of one raw commit less what this exceeds raw by);
 - `python_us_per_completion`: the difference in CPU, the work done in Python under the GIL (engine, hash chain,
   rows, projections, hand-offs) that one process cannot spread over cores;
 - `python_bound_vs_raw`: completions/s if that Python work were all there was (one core), as a multiple of raw
@@ -59,6 +61,7 @@ def one_repetition(folder: Path, clients: int, cases_per_client: int, raw_n: int
         with store.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         shutil.copy(folder / "cw.db", folder / "before.db")
+        shutil.copy(folder / "cw.db", folder / "before_1.db")
         batches.clear()
         barrier = threading.Barrier(clients + 1)
 
@@ -98,6 +101,20 @@ def one_repetition(folder: Path, clients: int, cases_per_client: int, raw_n: int
         conn.execute("COMMIT")
     sql_elapsed, sql_cpu = time.perf_counter() - sql_start, _cpu() - sql_cpu0
     conn.close()
+    # The same writes one command per transaction, as a single client commits them, into a second copy.
+    conn = sqlite3.connect(folder / "before_1.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    one_cpu0, one_start = _cpu(), time.perf_counter()
+    for batch in batches:
+        for unit in batch:
+            conn.execute("BEGIN IMMEDIATE")
+            if not write_batch(conn, [unit]):
+                raise SystemExit("a replayed write failed its version check: the copy is not the state before the run")
+            conn.execute("COMMIT")
+    one_elapsed, one_cpu = time.perf_counter() - one_start, _cpu() - one_cpu0
+    conn.close()
     raw = raw_sqlite_commits(folder, raw_n)
 
     cpu_us = cpu / done * 1e6
@@ -112,6 +129,9 @@ def one_repetition(folder: Path, clients: int, cases_per_client: int, raw_n: int
         "sql_only_per_s": done / sql_elapsed,
         "sql_only_vs_raw": done / sql_elapsed / raw,
         "sql_only_cpu_us_per_completion": sql_us,
+        "sql_only_1_per_commit_per_s": done / one_elapsed,
+        "sql_only_1_per_commit_vs_raw": done / one_elapsed / raw,
+        "sql_only_1_per_commit_cpu_us": one_cpu / done * 1e6,
         "python_us_per_completion": python_us,
         "python_bound_vs_raw": 1e6 / python_us / raw,
     }
