@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,18 @@ def test_the_stored_demo_ends_with_commands_that_look_at_its_case_in_its_databas
     milestones = ["tasks", "--db", db, "--case", case_id, "--kind", "milestone", "--state", "completed"]
     one = CliRunner().invoke(app, milestones, env={"COLUMNS": "200"})
     assert one.exit_code == 0 and one.stdout.split("\n")[0].strip() == "1 task"  # not "1 tasks"
+
+
+def test_the_stored_demo_dates_no_event_after_it_ran(tmp_path: Path) -> None:
+    from casework.store import Store
+
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    result = CliRunner().invoke(app, ["demo", "--db", db], env={"COLUMNS": "80", "CASEWORK_DB": None})
+    ran_until = dt.datetime.now(dt.UTC)
+    assert result.exit_code == 0, result.output
+    with Store.open(db) as store:
+        stamps = [dt.datetime.fromisoformat(event.at) for case in store.case_ids() for event in store.events(case)]
+    assert len(stamps) > 100 and max(stamps) <= ran_until
 
 
 def test_the_demo_hint_needs_no_db_option_for_the_default_or_casework_db(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from casework.audit.verify import verify
 from casework.demo import demo_definition, demo_model_names, demo_model_xml
-from casework.demo.walkthrough import StoredDriver, run_walkthrough
+from casework.demo.walkthrough import WALK_SPAN, MemoryDriver, StoredDriver, run_walkthrough
 from casework.service import CaseService
 from casework.store import Store
 
@@ -30,6 +30,13 @@ def test_walkthrough_completes_the_claim_and_shows_the_trail() -> None:
     assert "'Decide claim' waits for its entry criterion:" in text
     assert "repair quote is missing" in text and "add_task" in text
     assert state.documents == {"police_report.pdf": 1} and "police_report.pdf v1, sha256 " in text
+
+
+def test_the_walk_spans_walk_span_so_that_the_demo_can_end_it_now() -> None:
+    start = dt.datetime(2026, 5, 4, 8, tzinfo=dt.UTC)
+    state = run_walkthrough(Console(file=io.StringIO()), start=start, driver=MemoryDriver(demo_definition()))
+    assert state.status == "completed"  # by its last change
+    assert dt.datetime.fromisoformat(state.ended_at or "") == start + WALK_SPAN
 
 
 def test_walkthrough_through_the_store_leaves_a_verifiable_trail(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def demo(
     Stored, it also leaves four claims open at other points of their life (claim-2001 to claim-2004, kept as they
     are when the database has them already), for `casework tasks` and `casework suggest`."""
     from casework.demo import demo_definition, demo_model_xml  # the engine: not for every command's start
-    from casework.demo.walkthrough import MemoryDriver, StoredDriver, run_walkthrough
+    from casework.demo.walkthrough import WALK_SPAN, MemoryDriver, StoredDriver, run_walkthrough
 
     console = Console()
     if memory:
@@ -48,7 +48,8 @@ def demo(
     # open_store: an unreachable server, a newer schema or an unwritable folder is one line, not a traceback.
     with open_store(db, create=True) as store, CaseService(store) as service:
         driver = StoredDriver(service, demo_model_xml("insurance_claim.cmmn"))
-        state = run_walkthrough(console, start=now, driver=driver)
+        # The walked claim ends now: stored events dated hours ahead would sit in the audit trail as if to come.
+        state = run_walkthrough(console, start=now - WALK_SPAN, driver=driver)
         claims = store_open_claims(service, driver.key, now)
         findings = judge(service, [claim.case_id for claim, _ in claims], now)
         service.close()  # seals the demo's events with a checkpoint before they are verified

@@ -18,6 +18,10 @@ from casework.model import CaseDefinition
 if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) is loaded only when the demo is stored
     from casework.service import CaseService
 
+# The walk's changes (its steps and the attachment) come one STEP apart; WALK_SPAN runs from its start to its last.
+STEP = dt.timedelta(minutes=45)
+WALK_SPAN = 16 * STEP
+
 STATE_STYLE = {
     "active": "bold green",
     "enabled": "cyan",
@@ -115,14 +119,15 @@ class StoredDriver:
 def run_walkthrough(
     console: Console, start: dt.datetime | None = None, driver: MemoryDriver | StoredDriver | None = None
 ) -> CaseState:
+    """Walk the claim from `start` (default: WALK_SPAN before now, so that its last change is now, not hours ahead)."""
     driver = driver or MemoryDriver(demo_definition())
     definition = driver.definition
-    now = start or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    now = start or dt.datetime.now(dt.UTC).replace(microsecond=0) - WALK_SPAN
     log: list[Event] = []
 
     def step(title: str, command: commands.Command) -> None:
         nonlocal now
-        now += dt.timedelta(minutes=45)
+        now += STEP
         if isinstance(command, commands.StartCase):
             log.extend(driver.start(command, now))
         else:
@@ -161,7 +166,7 @@ def run_walkthrough(
         "Sam plans an expert opinion from the planning table (only a claims adjuster may)",
         commands.PlanItem(item="Expert opinion", actor="sam", reason="damage looks older than stated"),
     )
-    now += dt.timedelta(minutes=45)
+    now += STEP
     log.extend(driver.attach("police_report.pdf", b"%PDF-1.4 police report PR-2211", "application/pdf",
                              "intake-api", now))
     console.rule("[bold]The police report is attached: its SHA-256 goes into the audit trail")
