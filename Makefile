@@ -34,6 +34,9 @@ test: $(STAMP_TEST)
 	$(BIN)/casework conformance $(if $(wildcard $(SHARED)),$(SHARED)/cmmn/scenarios )tests/conformance/scenarios
 	$(if $(wildcard $(SHARED)),CASEWORK_SHARED=$(abspath $(SHARED)) )$(BIN)/python -m pytest -q
 
+conformance: $(STAMP_RUN)
+	$(BIN)/casework conformance $(if $(wildcard $(SHARED)),$(SHARED)/cmmn/scenarios )tests/conformance/scenarios
+
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
