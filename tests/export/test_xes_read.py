@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import gc
 import gzip
+import tracemalloc
 from pathlib import Path
+from xml.parsers import expat
 
 import pytest
+from defusedxml.common import EntitiesForbidden, ExternalReferenceForbidden
 
+from casework.export import xes_read
 from casework.export.xes_read import XesError, is_xml, xes_rows
 
 HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<log xes.version="1849-2016" xmlns="http://www.xes-standard.org/">\n'
@@ -155,3 +159,41 @@ def test_the_tree_is_dropped_as_it_is_read(tmp_path: Path) -> None:
     # the log, a trace and an event; without dropping them, every element read: 2,000 at the first count, 8,000 by
     # the last.
     assert len(alive) == 4 and max(alive) < 600, alive
+
+
+def _peak_while_read(path: Path) -> int:
+    """The most memory Python held above what it held before, while the log's rows were read and let go."""
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        rows = sum(1 for _ in xes_rows(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert rows
+    return peak - base
+
+
+def test_memory_does_not_grow_with_the_log(tmp_path: Path) -> None:
+    events = "".join(_event(f"step {n}", f"2020-01-01T00:00:{n:02d}Z", "ann") for n in range(20))
+    small = _xes(tmp_path, *(_trace(f"case {n}", events) for n in range(250)), file="small.xes")
+    large = _xes(tmp_path, *(_trace(f"case {n}", events) for n in range(2_000)), file="large.xes")
+    # 40,000 rows in the large log, some 8 MB of them held; read as a stream, what is held is a chunk's rows and the
+    # parser's buffers, the same for either log.
+    small_peak, large_peak = _peak_while_read(small), _peak_while_read(large)
+    assert large_peak < 2 * 2**20 and large_peak < 1.5 * small_peak + 2**18, (small_peak, large_peak)
+
+
+def test_were_a_document_type_let_through_its_entities_and_external_files_are_refused_still() -> None:
+    # The first guard refuses any DOCTYPE (tested above through xes_rows); these are defusedxml's others, behind it.
+    with_entity = b'<!DOCTYPE log [<!ENTITY a "aaaa">]><log>&a;</log>'
+    with_external_subset = b'<!DOCTYPE log SYSTEM "file:///etc/passwd"><log/>'
+    parser = xes_read._parser()
+    parser.StartDoctypeDeclHandler = None
+    with pytest.raises(EntitiesForbidden):
+        parser.Parse(with_entity, True)
+    parser = xes_read._parser()
+    parser.StartDoctypeDeclHandler = None
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_ALWAYS)  # so that expat asks for the subset
+    with pytest.raises(ExternalReferenceForbidden):
+        parser.Parse(with_external_subset, True)
