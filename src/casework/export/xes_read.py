@@ -135,13 +135,14 @@ def _rows(fh: io.BufferedIOBase, left_out: LeftOut) -> Iterator[XesRow]:
     name: str | None = None  # the trace's case id, once read
     at = ""  # `_where` of the trace once named, without the event
     waiting: list[tuple[str, str, str, str | None]] = []  # rows of the trace read before its name
-    in_event = False  # the element open at depth 3 is an event
+    in_trace = False  # the element open at depth 2 is a trace (not a global, an extension, a log attribute ...)
+    in_event = False  # the element open at depth 3 is an event of that trace
     values: dict[str, str] = {}  # its attributes of `_KEYS`
     names: str | None = None  # the value of the element open at depth 3 if it is a concept:name, not an event
     keys = _KEYS
 
     def start(tag: str, attributes: dict[str, str]) -> None:
-        nonlocal depth, traces, events, name, in_event, values, names
+        nonlocal depth, traces, events, name, in_trace, in_event, values, names
         depth += 1
         if depth == 4:
             if in_event:  # a later attribute of the same key wins, as ever
@@ -153,13 +154,21 @@ def _rows(fh: io.BufferedIOBase, left_out: LeftOut) -> Iterator[XesRow]:
             return
         local = _local(tag)
         if depth == 3:
+            if not in_trace:
+                # A global's concept:name names no trace, and an event here would belong to no case (it used to be
+                # read as the previous trace's).
+                if local == "event":
+                    raise XesError("an event outside any trace: it names no case")
+                in_event, names = False, None
+                return
             in_event = local == "event"
             if in_event:
                 values = {}
             else:  # any element of that key names the trace, whatever its type (or its parent)
                 names = attributes.get("value", "") if attributes.get("key") == "concept:name" else None
         elif depth == 2:
-            if local == "trace":
+            in_trace = local == "trace"
+            if in_trace:
                 traces, events, name = traces + 1, 0, None
         elif local != "log":
             raise XesError(f"not an XES log: its root element is <{local}>, not <log>")
