@@ -386,3 +386,18 @@ def test_references_that_resolve_load() -> None:
         '<caseRoles id="rs"><role id="clerk" name="Clerk"/></caseRoles>',
     ).replace("</definitions>", '<caseFileItemDefinition id="def1" name="Doc"/></definitions>')
     assert load_definition(xml).case_file_items["cfi1"].definition_ref == "tns:def1"
+
+
+@pytest.mark.parametrize("listener", ['<userEventListener id="l"/>',
+                                      '<timerEventListener id="l"><timerExpression>PT1H</timerExpression>'
+                                      "</timerEventListener>"])
+def test_an_event_listener_with_an_entry_criterion_is_refused_at_deployment(listener: str) -> None:
+    # The engine makes a listener available with its stage: a user event could be raised (a timer started) before
+    # task A completed, whatever the criterion said.
+    body = ('<planItem id="a" definitionRef="t"/><planItem id="pl" definitionRef="l"><entryCriterion id="ec" '
+            'sentryRef="s"/></planItem><sentry id="s"><planItemOnPart id="on" sourceRef="a"><standardEvent>complete'
+            f'</standardEvent></planItemOnPart></sentry><humanTask id="t"/>{listener}')
+    problems = _problems(_model(body))
+    assert len(problems) == 1 and problems[0].startswith("pl: an event listener cannot have an entry criterion")
+    # deployed before the check: its cases still load
+    assert load_definition(_model(body), deployed=True).items["pl"].entry

@@ -483,6 +483,12 @@ def _read_plan_item(
             roles.append(role_id)
 
     entry = _criteria(pi, "entryCriterion", pi_id, ctx)
+    if entry and kind in EVENT_LISTENER_KINDS:
+        # CMMN 1.1 gives event listeners no entry criteria, and the engine makes a listener available with its
+        # stage whatever they say: a user event raised, or a timer started, before what the model waited for.
+        ctx.unsupported(pi_id, "an event listener cannot have an entry criterion (CMMN 1.1): it would be available "
+                               "at once all the same; put the condition on what the listener's occurrence starts, "
+                               "or give a timer a start trigger (timerStart)")
     if timer_start is not None:
         # The timer waits for its trigger as an item waits for its entry criterion (the engine then schedules it).
         start_id = f"{pi_id}:{TIMER_START}"
