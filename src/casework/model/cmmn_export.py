@@ -11,6 +11,7 @@ from casework.model.definition import (
     STAGE,
     TIMER_EVENT,
     TIMER_START,
+    USER_EVENT,
     CaseDefinition,
     Criterion,
     PlanItemDef,
@@ -179,6 +180,9 @@ def _write_definition(definition: CaseDefinition, item: PlanItemDef, parent: ET.
         attrs[f"{{{FLOWABLE_NS}}}candidateUsers"] = ",".join(item.candidate_users)
     if item.due_date:
         attrs[f"{{{FLOWABLE_NS}}}dueDate"] = item.due_date
+    if item.kind == USER_EVENT and item.authorized_roles:
+        # Who may raise the listener (a discretionary item's roles are written in its planning table instead).
+        attrs["authorizedRoleRefs"] = " ".join(item.authorized_roles)
     el = ET.SubElement(parent, _q(item.kind), attrs)
     if item.description:
         ET.SubElement(el, _q("documentation")).text = item.description
