@@ -1,0 +1,147 @@
+"""Property tests on generated CMMN models (model_strategies.py): random command sequences keep the engine's
+invariants on models nobody wrote by hand.
+
+CI runs a modest number of examples; hunting for defects, run more with GENERATED_MODELS_EXAMPLES=5000.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import os
+
+from helpers_engine import plan_is_rebuilt_plan
+from hypothesis import HealthCheck, given, settings
+from hypothesis import event as event_note
+from hypothesis import strategies as st
+from model_strategies import VARIABLES, cmmn_models
+from test_engine_properties import _check_nesting, _check_settled, _check_transitions, _command
+
+from casework.engine import CaseState, CommandRejected, Event, commands, execute, explain, plan_for, plannable, replay
+from casework.expr.errors import EvaluationError
+from casework.model import CaseDefinition, load_definition, to_xml
+from casework.model.definition import TIMER_START
+
+EXAMPLES = int(os.environ.get("GENERATED_MODELS_EXAMPLES", "300"))
+MAX_ITEMS = int(os.environ.get("GENERATED_MODELS_ITEMS", "10"))
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+# A command's own events stay far below the engine's runaway bound (10,000) on models of a dozen items; a command
+# that comes near it is a loop the bound merely caught.
+MODEST = 300
+VALUES = st.sampled_from([True, False, 0, 5, 150, 20000, "true", None, {"line": 1}])
+ALL_ACTIONS = ["complete", "start_manual", "disable", "enable", "terminate", "occur", "set_var", "advance", "add_task",
+               "add_stage", "add_milestone", "add_dependency", "skip", "remove", "reassign", "participant", "due",
+               "plan", "complete_stage", "complete_case", "suspend", "resume", "suspend_case", "resume_case"]
+# The property test's actions (test_engine_properties._command), with those that move a case on (completing,
+# starting, events, data, time) drawn more often: most random commands are refused, and a case must get somewhere.
+ACTIONS = [*ALL_ACTIONS, *["complete", "start_manual", "occur", "set_file", "advance"] * 3, "delete_var", "occur_any"]
+generated_step = st.tuples(st.sampled_from(ACTIONS), st.integers(0, 1000), st.integers(0, 1000), VALUES)
+
+
+def _generated_command(state: CaseState, definition: CaseDefinition, action: str, a: int, b: int, value: object):
+    actor = ["ann", "bob", "sam"][a % 3]
+    if action in ("set_var", "set_file"):
+        return commands.SetVariables(variables={VARIABLES[(a + b) % len(VARIABLES)]: value}, actor=actor)
+    if action == "delete_var":
+        return commands.SetVariables(variables={}, remove=(VARIABLES[a % len(VARIABLES)],), actor=actor)
+    if action == "occur_any":  # also one waiting on hold, or already ended: the engine must refuse, not break
+        listeners = [i.id for i in state.items.values() if i.kind == "userEventListener"]
+        return listeners and commands.OccurEvent(item=listeners[a % len(listeners)], actor=actor)
+    return _command(state, definition, action, a, b, value)
+
+
+def _run(definition: CaseDefinition, start_vars: dict[str, object], steps: list) -> tuple[CaseState, list[Event]]:
+    """Run the steps, checking each command; returns the final state and the whole log."""
+    state = CaseState.create("g1", definition)
+    now = START
+    try:
+        log = execute(definition, state, commands.StartCase(variables=start_vars, actor="ann"), now)
+    except CommandRejected as exc:
+        # A child case file item without its parent, or a repetition rule that always holds on a task that
+        # completes as it starts (docs/semantics.md, Repetition): refused, and the case is as it was.
+        assert state.status == "new" and not state.items, f"a refused start changed the case: {exc}"
+        event_note("start refused")
+        return state, []
+    assert len(log) < MODEST, f"starting the case made {len(log)} changes"
+    for action, a, b, value in steps:
+        now += dt.timedelta(minutes=37 * (1 + a % 5))
+        command = _generated_command(state, definition, action, a, b, value)
+        if not command:
+            continue
+        before = copy.deepcopy(state.to_dict())  # to_dict shares the state's lists and dicts
+        ended = state.ended
+        try:
+            events = execute(definition, state, command, now)
+        except CommandRejected as exc:
+            assert state.to_dict() == before, f"a rejected {type(command).__name__} changed the case"
+            event_note("runaway refused" if "changes to the case" in str(exc) else "rejected")
+            continue
+        assert not ended, f"the case had ended ({state.status}), and {command} changed it"
+        assert len(events) < MODEST, f"{command} made {len(events)} changes"
+        for event in events:
+            assert event.actor == command.actor
+        log.extend(events)
+        event_note(f"accepted {type(command).__name__}")
+        _check_nesting(state)
+        _check_settled(definition, state)
+        _check_sentries_settled(definition, state, command)
+        plan_is_rebuilt_plan(definition, state)
+        if state.ended:
+            assert all(not i.open and i.state != "active" for i in state.items.values()), "open items in an ended case"
+    return state, log
+
+
+def _check_sentries_settled(definition: CaseDefinition, state: CaseState, command: object) -> None:
+    """A command leaves no criterion that holds untaken: every on-part heard and the if-part true (now, with the
+    case's data) means the item has started or exited. Not for an if-part alone on a repeating item's next instance,
+    which does not see the firing that created it (docs/semantics.md, Repetition)."""
+    if state.status != "active":
+        return
+    plan = plan_for(definition, state)
+    for item in state.items.values():
+        owner = plan.items.get(item.def_id)
+        parent = state.items.get(item.parent) if item.parent else None
+        if owner is None or parent is None or parent.state != "active" or not item.open:
+            continue
+        checks = [(c, True) for c in owner.exit] if item.state != "available" else [
+            *((c, False) for c in owner.entry if not c.id.endswith(TIMER_START)), *((c, True) for c in owner.exit)]
+        for criterion, is_exit in checks:
+            sentry = criterion.sentry
+            if not is_exit and not sentry.on_parts and owner.repetition is not None:
+                continue
+            if len(item.memory.get(criterion.id, [])) < len(sentry.on_parts):
+                continue
+            if sentry.if_part is not None:
+                try:
+                    holds = sentry.if_part.evaluate_bool(state.variables, {owner.counter_variable: item.index})
+                except EvaluationError:
+                    continue
+                if not holds:
+                    continue
+            raise AssertionError(f"{item.name} #{item.index} is {item.state} though its "
+                                 f"{'exit' if is_exit else 'entry'} criterion {criterion.id} holds, after {command}")
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    xml=cmmn_models(max_items=MAX_ITEMS),
+    start_vars=st.dictionaries(st.sampled_from(VARIABLES), VALUES),
+    steps=st.lists(generated_step, min_size=5, max_size=30),
+)
+def test_generated_models_keep_the_engines_invariants(xml: str, start_vars: dict[str, object], steps: list) -> None:
+    definition = load_definition(xml)  # valid by construction: a refusal is a defect of the generator or importer
+    assert load_definition(to_xml(definition)) == definition, "export and import changed the definition"
+    event_note(f"{len(definition.items)} plan items")
+    state, log = _run(definition, start_vars, steps)
+    _check_transitions(log, state)
+    if log:  # what a worker asks of the case answers for every item, whatever the model
+        assert explain(definition, state)
+        for instance in list(state.items.values()):
+            explain(definition, state, instance.id)
+        plannable(definition, state)
+    assert replay(definition, "g1", log).to_dict() == state.to_dict()
+    # Deterministic: the same commands at the same times on a fresh case give the same events.
+    _, again = _run(load_definition(xml), start_vars, steps)
+    assert json.dumps([e.to_dict() for e in again], default=str) == json.dumps([e.to_dict() for e in log], default=str)
+    event_note(f"case {state.status}")
