@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 from hypothesis import strategies as st
 
 # The case variables the models' expressions read, beside the case file items (each the variable of its name).
-VARIABLES = ("amount", "flag", "order", "line", "doc")
+VARIABLES = ("amount", "flag", "order", "line", "doc", "due")
 CASE_FILE = (("order", ("line",)), ("doc", ()))  # names, with the names of their children
 ROLE_ID, ROLE_NAME = "rSpec", "specialist"
 TASK_EVENTS = ("complete", "start", "manualStart", "terminate", "exit", "create", "enable", "disable", "reenable",
@@ -34,6 +34,8 @@ CONDITIONS = (
 )
 REPEAT_CONDITIONS = (*CONDITIONS, "${repetitionCounter < 3}", "${repetitionCounter < 2 && amount > 0}", "true")
 TIMERS = ("PT1H", "PT30M", "P1D", "R2/PT1H", "R3/PT45M", "2026-01-01T05:00:00Z")
+BLOCKING_EXPRESSION = 'flowable:isBlockingExpression="${flag != true}"'
+DUE_DATES = ("PT4H", "P2D", "2026-03-01", "${due}")
 KINDS = ("humanTask", "humanTask", "task", "stage", "milestone", "userEventListener", "timerEventListener")
 LISTENERS = ("milestone", "userEventListener", "timerEventListener")
 
@@ -79,7 +81,12 @@ class _Ids:
 def _rule(draw: st.DrawFn, name: str, ids: _Ids, conditions: tuple[str, ...]) -> str:
     condition = draw(st.none() | st.sampled_from(conditions))
     inner = "" if condition is None else f"<condition>{escape(condition)}</condition>"
-    return f'<{name} id="{ids(name[:3])}">{inner}</{name}>'
+    # Now and then the counter under another name (flowable:counterVariable), which the conditions then read.
+    counter = ""
+    if name == "repetitionRule" and condition is not None and "repetitionCounter" in condition and draw(st.booleans()):
+        counter, condition = ' flowable:counterVariable="round"', condition.replace("repetitionCounter", "round")
+        inner = f"<condition>{escape(condition)}</condition>"
+    return f'<{name} id="{ids(name[:3])}"{counter}>{inner}</{name}>'
 
 
 def _control(draw: st.DrawFn, node: Node, ids: _Ids) -> str:
@@ -214,8 +221,12 @@ def cmmn_models(draw: st.DrawFn, max_items: int = 10, max_depth: int = 3) -> str
             criteria.append(f'<exitCriterion id="{node.exit_ids[-1]}" sentryRef="{sentry_id}"/>')
         node.criteria = "".join(criteria)
         def_attrs = []
-        if node.kind in ("humanTask", "task") and draw(st.integers(0, 3)) == 0:
-            def_attrs.append('isBlocking="false"')
+        if node.kind in ("humanTask", "task"):
+            blocking = draw(st.sampled_from(("", "", "", 'isBlocking="false"', BLOCKING_EXPRESSION)))
+            if blocking:
+                def_attrs.append(blocking)
+        if node.kind == "humanTask" and draw(st.integers(0, 3)) == 0:
+            def_attrs.append(f'flowable:dueDate="{draw(st.sampled_from(DUE_DATES))}"')
         if node.kind == "stage":
             def_attrs.append(f'autoComplete="{str(draw(st.booleans())).lower()}"')
         if node.kind == "userEventListener" and draw(st.integers(0, 3)) == 0:
@@ -248,7 +259,8 @@ def cmmn_models(draw: st.DrawFn, max_items: int = 10, max_depth: int = 3) -> str
     roles = f'<caseRoles id="roles"><role id="{ROLE_ID}" name="{ROLE_NAME}"/></caseRoles>' if roles_used else ""
     case_file = f'<caseFileModel id="cfm">{"".join(file_xml)}</caseFileModel>' if file_xml else ""
     return (
-        '<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" targetNamespace="urn:generated">'
+        '<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" xmlns:flowable="http://flowable.org/cmmn" '
+        'targetNamespace="urn:generated">'
         f'<case id="generated" name="Generated">{case_file}'
         f'<casePlanModel id="plan" name="Generated" autoComplete="{auto}">{body}{plan_exit}</casePlanModel>'
         f"{roles}</case></definitions>"

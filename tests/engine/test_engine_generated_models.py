@@ -11,17 +11,24 @@ import datetime as dt
 import json
 import os
 
-from helpers_engine import plan_is_rebuilt_plan
+from helpers_engine import plan_is_rebuilt_plan, repeats_stuck_on_spent_dependencies
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as event_note
 from hypothesis import strategies as st
 from model_strategies import VARIABLES, cmmn_models
-from test_engine_properties import _check_nesting, _check_settled, _check_transitions, _command
+from test_engine_properties import (
+    _check_nesting,
+    _check_settled,
+    _check_timers_armed,
+    _check_transitions,
+    _command,
+)
 
 from casework.engine import CaseState, CommandRejected, Event, commands, execute, explain, plan_for, plannable, replay
 from casework.expr.errors import EvaluationError
 from casework.model import CaseDefinition, load_definition, to_xml
 from casework.model.definition import TIMER_START
+from casework.model.timers import parse_datetime
 
 EXAMPLES = int(os.environ.get("GENERATED_MODELS_EXAMPLES", "300"))
 MAX_ITEMS = int(os.environ.get("GENERATED_MODELS_ITEMS", "10"))
@@ -29,18 +36,24 @@ START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 # A command's own events stay far below the engine's runaway bound (10,000) on models of a dozen items; a command
 # that comes near it is a loop the bound merely caught.
 MODEST = 300
-VALUES = st.sampled_from([True, False, 0, 5, 150, 20000, "true", None, {"line": 1}])
+VALUES = st.sampled_from([True, False, 0, 5, 150, 20000, "true", None, {"line": 1}, "2026-02-01T00:00:00Z"])
 ALL_ACTIONS = ["complete", "start_manual", "disable", "enable", "terminate", "occur", "set_var", "advance", "add_task",
                "add_stage", "add_milestone", "add_dependency", "skip", "remove", "reassign", "participant", "due",
                "plan", "complete_stage", "complete_case", "suspend", "resume", "suspend_case", "resume_case"]
 # The property test's actions (test_engine_properties._command), with those that move a case on (completing,
 # starting, events, data, time) drawn more often: most random commands are refused, and a case must get somewhere.
-ACTIONS = [*ALL_ACTIONS, *["complete", "start_manual", "occur", "set_file", "advance"] * 3, "delete_var", "occur_any"]
+ACTIONS = [*ALL_ACTIONS, *["complete", "start_manual", "occur", "set_file", "advance"] * 3, "delete_var", "occur_any",
+           "migrate"]
 generated_step = st.tuples(st.sampled_from(ACTIONS), st.integers(0, 1000), st.integers(0, 1000), VALUES)
 
 
-def _generated_command(state: CaseState, definition: CaseDefinition, action: str, a: int, b: int, value: object):
+def _generated_command(
+    state: CaseState, models: tuple[CaseDefinition, ...], definition: CaseDefinition, action: str, a: int, b: int,
+    value: object,
+):
     actor = ["ann", "bob", "sam"][a % 3]
+    if action == "migrate":  # to another generated model (most are refused: what started must map) or back
+        return commands.Migrate(definition=models[a % len(models)], actor=actor, reason="new version")
     if action in ("set_var", "set_file"):
         return commands.SetVariables(variables={VARIABLES[(a + b) % len(VARIABLES)]: value}, actor=actor)
     if action == "delete_var":
@@ -51,8 +64,12 @@ def _generated_command(state: CaseState, definition: CaseDefinition, action: str
     return _command(state, definition, action, a, b, value)
 
 
-def _run(definition: CaseDefinition, start_vars: dict[str, object], steps: list) -> tuple[CaseState, list[Event]]:
-    """Run the steps, checking each command; returns the final state and the whole log."""
+def _run(
+    models: tuple[CaseDefinition, ...], start_vars: dict[str, object], steps: list
+) -> tuple[CaseDefinition, CaseState, list[Event]]:
+    """Run the steps on a case of the first model, checking each command; returns the definition the case ended on
+    (it may have migrated to another), its final state and the whole log."""
+    definition = models[0]
     state = CaseState.create("g1", definition)
     now = START
     try:
@@ -62,15 +79,16 @@ def _run(definition: CaseDefinition, start_vars: dict[str, object], steps: list)
         # completes as it starts (docs/semantics.md, Repetition): refused, and the case is as it was.
         assert state.status == "new" and not state.items, f"a refused start changed the case: {exc}"
         event_note("start refused")
-        return state, []
+        return definition, state, []
     assert len(log) < MODEST, f"starting the case made {len(log)} changes"
     for action, a, b, value in steps:
         now += dt.timedelta(minutes=37 * (1 + a % 5))
-        command = _generated_command(state, definition, action, a, b, value)
+        command = _generated_command(state, models, definition, action, a, b, value)
         if not command:
             continue
         before = copy.deepcopy(state.to_dict())  # to_dict shares the state's lists and dicts
         ended = state.ended
+        existed = set(state.items)
         try:
             events = execute(definition, state, command, now)
         except CommandRejected as exc:
@@ -79,6 +97,8 @@ def _run(definition: CaseDefinition, start_vars: dict[str, object], steps: list)
             continue
         assert not ended, f"the case had ended ({state.status}), and {command} changed it"
         assert len(events) < MODEST, f"{command} made {len(events)} changes"
+        if isinstance(command, commands.Migrate):
+            definition = command.definition
         for event in events:
             assert event.actor == command.actor
         log.extend(events)
@@ -86,10 +106,18 @@ def _run(definition: CaseDefinition, start_vars: dict[str, object], steps: list)
         _check_nesting(state)
         _check_settled(definition, state)
         _check_sentries_settled(definition, state, command)
+        _check_timers_armed(definition, state, command)
+        assert repeats_stuck_on_spent_dependencies(definition, state) == [], f"after {command}"
+        for item_id, due in state.timers.items():
+            assert state.items[item_id].state in ("available", "suspended"), "a timer is due for an ended item"
+            # What was due fired, unless it is on hold. The next firing of a cycle that fired late may be due too: it
+            # fires at the next FireDueTimers (one firing per timer and command keeps a long gap from running away).
+            if isinstance(command, commands.FireDueTimers) and item_id in existed:
+                assert state.items[item_id].state == "suspended" or parse_datetime(due) > now, f"{item_id} did not fire"
         plan_is_rebuilt_plan(definition, state)
         if state.ended:
             assert all(not i.open and i.state != "active" for i in state.items.values()), "open items in an ended case"
-    return state, log
+    return definition, state, log
 
 
 def _check_sentries_settled(definition: CaseDefinition, state: CaseState, command: object) -> None:
@@ -104,6 +132,9 @@ def _check_sentries_settled(definition: CaseDefinition, state: CaseState, comman
         parent = state.items.get(item.parent) if item.parent else None
         if owner is None or parent is None or parent.state != "active" or not item.open:
             continue
+        if item.state == "available" and not owner.entry and owner.kind not in ("userEventListener",
+                                                                                  "timerEventListener"):
+            raise AssertionError(f"{item.name} #{item.index} waits, though nothing holds it back, after {command}")
         checks = [(c, True) for c in owner.exit] if item.state != "available" else [
             *((c, False) for c in owner.entry if not c.id.endswith(TIMER_START)), *((c, True) for c in owner.exit)]
         for criterion, is_exit in checks:
@@ -126,14 +157,18 @@ def _check_sentries_settled(definition: CaseDefinition, state: CaseState, comman
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     xml=cmmn_models(max_items=MAX_ITEMS),
+    other=cmmn_models(max_items=MAX_ITEMS),
     start_vars=st.dictionaries(st.sampled_from(VARIABLES), VALUES),
     steps=st.lists(generated_step, min_size=5, max_size=30),
 )
-def test_generated_models_keep_the_engines_invariants(xml: str, start_vars: dict[str, object], steps: list) -> None:
+def test_generated_models_keep_the_engines_invariants(
+    xml: str, other: str, start_vars: dict[str, object], steps: list
+) -> None:
     definition = load_definition(xml)  # valid by construction: a refusal is a defect of the generator or importer
     assert load_definition(to_xml(definition)) == definition, "export and import changed the definition"
     event_note(f"{len(definition.items)} plan items")
-    state, log = _run(definition, start_vars, steps)
+    models = (definition, load_definition(other))
+    definition, state, log = _run(models, start_vars, steps)
     _check_transitions(log, state)
     if log:  # what a worker asks of the case answers for every item, whatever the model
         assert explain(definition, state)
@@ -142,6 +177,6 @@ def test_generated_models_keep_the_engines_invariants(xml: str, start_vars: dict
         plannable(definition, state)
     assert replay(definition, "g1", log).to_dict() == state.to_dict()
     # Deterministic: the same commands at the same times on a fresh case give the same events.
-    _, again = _run(load_definition(xml), start_vars, steps)
+    _, _, again = _run((load_definition(xml), load_definition(other)), start_vars, steps)
     assert json.dumps([e.to_dict() for e in again], default=str) == json.dumps([e.to_dict() for e in log], default=str)
     event_note(f"case {state.status}")
