@@ -179,3 +179,19 @@ def test_round_trip_keeps_who_may_raise_a_user_event_listener() -> None:
     )
     assert original.items["a"].authorized_roles == ("rSpec",)
     assert load_definition(to_xml(original)).items["a"].authorized_roles == ("rSpec",)
+
+
+def test_round_trip_keeps_the_default_control_of_a_definition_two_plan_items_share() -> None:
+    # Found by the generated models: each plan item's itemControl got the definition's rules with their ids, so the
+    # export held each id twice and its import was refused ("duplicate id").
+    original = load_definition(
+        '<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" targetNamespace="urn:t"><case id="c">'
+        '<casePlanModel id="p"><planItem id="a" name="A" definitionRef="t"/>'
+        '<planItem id="b" name="B" definitionRef="t"><itemControl><requiredRule id="own"/></itemControl></planItem>'
+        '<planItem id="d" name="D" definitionRef="t"/>'
+        '<humanTask id="t"><defaultControl><requiredRule id="req"><condition>${amount > 5}</condition></requiredRule>'
+        '<manualActivationRule id="man"/></defaultControl></humanTask></casePlanModel></case></definitions>'
+    )
+    again = load_definition(to_xml(original))
+    assert again == original
+    assert [again.items[i].required.id for i in "abd"] == ["req", "own", "req"]  # type: ignore[union-attr]
