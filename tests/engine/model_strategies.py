@@ -58,6 +58,7 @@ class Node:
     def_body: str = ""
     rule: str = ""  # an applicability rule, written in the planning table
     exit_ids: list[str] = field(default_factory=list)
+    shared: Node | None = None  # the earlier plan item whose definition it uses too
     default_control: bool = False  # its rules written in its definition's defaultControl
 
     @property
@@ -66,7 +67,7 @@ class Node:
 
     @property
     def did(self) -> str:
-        return f"d{self.n}"
+        return self.shared.did if self.shared is not None else f"d{self.n}"
 
 
 class _Ids:
@@ -198,25 +199,43 @@ def cmmn_models(draw: st.DrawFn, max_items: int = 10, max_depth: int = 3) -> str
             order.append(inner)
             node.children = [inner]
 
+    # Now and then a plan item uses the definition of an earlier one of its kind (not a stage: CMMN gives each stage
+    # definition one plan item).
+    for node in order:
+        alike = [m for m in order[: node.n - 1] if m.kind == node.kind and not m.discretionary and m.shared is None
+                 and not m.table]
+        own = node.kind != "stage" and not node.discretionary and not node.table
+        if alike and own and draw(st.integers(0, 4)) == 0:
+            node.shared = draw(st.sampled_from(alike))
     roles_used = False
+    entry_sentries: list[str] = []  # each listens only to items before the one it was drawn for
+    exit_sentries: list[str] = []
     sentries: dict[int, list[str]] = {}  # sentry XML by the stage it is written in (0: the case plan)
     for node in order:
         earlier = order[: node.n - 1]
         home = node.stage.n if node.stage else 0
         node.control = _control(draw, node, ids)
-        node.default_control = bool(node.control) and draw(st.integers(0, 3)) == 0
+        node.default_control = bool(node.control) and node.shared is None and draw(st.integers(0, 3)) == 0
         criteria = []
         # Not on an event listener: casework would import and ignore them (it occurs, or its timer runs, whatever
         # they say); a timer waits for an event by its start trigger instead.
         if (earlier or files) and node.kind not in ("userEventListener", "timerEventListener"):
             for _ in range(draw(st.integers(0, 2))):
-                sentry_id, sentry = _sentry(draw, earlier, files, ids)
-                sentries.setdefault(home, []).append(sentry)
+                if entry_sentries and draw(st.integers(0, 4)) == 0:  # one sentry, several criteria
+                    sentry_id = draw(st.sampled_from(entry_sentries))
+                else:
+                    sentry_id, sentry = _sentry(draw, earlier, files, ids)
+                    sentries.setdefault(home, []).append(sentry)
+                    entry_sentries.append(sentry_id)
                 criteria.append(f'<entryCriterion id="{ids("en")}" sentryRef="{sentry_id}"/>')
         others = [m for m in order if m is not node]
         if (others or files) and draw(st.integers(0, 3)) == 0:
-            sentry_id, sentry = _sentry(draw, others, files, ids)
-            sentries.setdefault(home, []).append(sentry)
+            if exit_sentries and draw(st.integers(0, 4)) == 0:
+                sentry_id = draw(st.sampled_from(exit_sentries))
+            else:
+                sentry_id, sentry = _sentry(draw, others, files, ids)
+                sentries.setdefault(home, []).append(sentry)
+                exit_sentries.append(sentry_id)
             node.exit_ids.append(ids("ex"))
             criteria.append(f'<exitCriterion id="{node.exit_ids[-1]}" sentryRef="{sentry_id}"/>')
         node.criteria = "".join(criteria)
@@ -301,5 +320,5 @@ def _stage_body(
     )
     # A human task's discretionary items are defined beside it, in its stage, as a stage's own are.
     owned = [d for m in members for d in m.table if m.kind == "humanTask"]
-    definitions = "".join(_definition(n, sentries) for n in [*members, *table, *owned])
+    definitions = "".join(_definition(n, sentries) for n in [*members, *table, *owned] if n.shared is None)
     return f"{items}{''.join(own_sentries)}{_table(table, table_id)}{definitions}"

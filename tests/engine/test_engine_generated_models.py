@@ -176,6 +176,11 @@ def test_generated_models_keep_the_engines_invariants(
             explain(definition, state, instance.id)
         plannable(definition, state)
     assert replay(definition, "g1", log).to_dict() == state.to_dict()
+    # As the store keeps them: events and snapshot through JSON.
+    stored = [Event.from_dict(json.loads(json.dumps(e.to_dict()))) for e in log]
+    assert replay(definition, "g1", stored).to_dict() == state.to_dict()
+    snapshot = json.loads(json.dumps(state.to_dict()))
+    assert CaseState.from_dict(snapshot).to_dict() == state.to_dict()
     # Deterministic: the same commands at the same times on a fresh case give the same events.
     _, _, again = _run((load_definition(xml), load_definition(other)), start_vars, steps)
     assert json.dumps([e.to_dict() for e in again], default=str) == json.dumps([e.to_dict() for e in log], default=str)
