@@ -79,6 +79,12 @@ class _Ids:
         return f"{prefix}{self.count}"
 
 
+def _opt_id(draw: st.DrawFn, ids: _Ids, prefix: str) -> str:
+    """An id attribute, now and then none: CMMN makes it optional on rules, on-parts, if-parts, triggers and criteria,
+    and casework names them itself then."""
+    return "" if draw(st.integers(0, 4)) == 0 else f' id="{ids(prefix)}"'
+
+
 def _rule(draw: st.DrawFn, name: str, ids: _Ids, conditions: tuple[str, ...]) -> str:
     condition = draw(st.none() | st.sampled_from(conditions))
     inner = "" if condition is None else f"<condition>{escape(condition)}</condition>"
@@ -87,7 +93,7 @@ def _rule(draw: st.DrawFn, name: str, ids: _Ids, conditions: tuple[str, ...]) ->
     if name == "repetitionRule" and condition is not None and "repetitionCounter" in condition and draw(st.booleans()):
         counter, condition = ' flowable:counterVariable="round"', condition.replace("repetitionCounter", "round")
         inner = f"<condition>{escape(condition)}</condition>"
-    return f'<{name} id="{ids(name[:3])}"{counter}>{inner}</{name}>'
+    return f'<{name}{_opt_id(draw, ids, name[:3])}{counter}>{inner}</{name}>'
 
 
 def _control(draw: st.DrawFn, node: Node, ids: _Ids) -> str:
@@ -108,7 +114,7 @@ def _on_part(draw: st.DrawFn, sources: list[Node], files: list[tuple[str, bool]]
         file_id, has_children = draw(st.sampled_from(files))
         event = draw(st.sampled_from(FILE_EVENTS + (("addChild", "removeChild") if has_children else ())))
         std = f"<standardEvent>{event}</standardEvent>" if event else ""
-        return f'<caseFileItemOnPart id="{ids("op")}" sourceRef="{file_id}">{std}</caseFileItemOnPart>'
+        return f'<caseFileItemOnPart{_opt_id(draw, ids, "op")} sourceRef="{file_id}">{std}</caseFileItemOnPart>'
     source = draw(st.sampled_from(sources))
     listener = source.kind in LISTENERS
     # Mostly the events that usually matter, now and then any the source raises.
@@ -118,8 +124,8 @@ def _on_part(draw: st.DrawFn, sources: list[Node], files: list[tuple[str, bool]]
     by = ""
     if event == "exit" and source.exit_ids and draw(st.booleans()):
         by = f' exitCriterionRef="{draw(st.sampled_from(source.exit_ids))}"'
-    return (f'<planItemOnPart id="{ids("op")}" sourceRef="{source.pid}"{by}><standardEvent>{event}</standardEvent>'
-            "</planItemOnPart>")
+    return (f'<planItemOnPart{_opt_id(draw, ids, "op")} sourceRef="{source.pid}"{by}>'
+            f"<standardEvent>{event}</standardEvent></planItemOnPart>")
 
 
 def _sentry(draw: st.DrawFn, sources: list[Node], files: list[tuple[str, bool]], ids: _Ids) -> tuple[str, str]:
@@ -129,7 +135,7 @@ def _sentry(draw: st.DrawFn, sources: list[Node], files: list[tuple[str, bool]],
     if_part = ""
     if not parts or draw(st.integers(0, 3)) == 0:
         condition = escape(draw(st.sampled_from(CONDITIONS)))
-        if_part = f'<ifPart id="{ids("if")}"><condition>{condition}</condition></ifPart>'
+        if_part = f'<ifPart{_opt_id(draw, ids, "if")}><condition>{condition}</condition></ifPart>'
     sentry_id = ids("s")
     return sentry_id, f'<sentry id="{sentry_id}">{"".join(parts)}{if_part}</sentry>'
 
@@ -138,11 +144,11 @@ def _start_trigger(draw: st.DrawFn, sources: list[Node], files: list[tuple[str, 
     if files and (not sources or draw(st.booleans())):
         file_id, _ = draw(st.sampled_from(files))
         event = draw(st.sampled_from(("create", "update")))
-        return (f'<caseFileItemStartTrigger id="{ids("tr")}" sourceRef="{file_id}"><standardEvent>{event}'
+        return (f'<caseFileItemStartTrigger{_opt_id(draw, ids, "tr")} sourceRef="{file_id}"><standardEvent>{event}'
                 "</standardEvent></caseFileItemStartTrigger>")
     source = draw(st.sampled_from(sources))
     event = "occur" if source.kind in LISTENERS else draw(st.sampled_from(("complete", "start")))
-    return (f'<planItemStartTrigger id="{ids("tr")}" sourceRef="{source.pid}"><standardEvent>{event}'
+    return (f'<planItemStartTrigger{_opt_id(draw, ids, "tr")} sourceRef="{source.pid}"><standardEvent>{event}'
             "</standardEvent></planItemStartTrigger>")
 
 
@@ -227,7 +233,7 @@ def cmmn_models(draw: st.DrawFn, max_items: int = 10, max_depth: int = 3) -> str
                     sentry_id, sentry = _sentry(draw, earlier, files, ids)
                     sentries.setdefault(home, []).append(sentry)
                     entry_sentries.append(sentry_id)
-                criteria.append(f'<entryCriterion id="{ids("en")}" sentryRef="{sentry_id}"/>')
+                criteria.append(f'<entryCriterion{_opt_id(draw, ids, "en")} sentryRef="{sentry_id}"/>')
         others = [m for m in order if m is not node]
         if (others or files) and draw(st.integers(0, 3)) == 0:
             if exit_sentries and draw(st.integers(0, 4)) == 0:
