@@ -25,10 +25,21 @@ from test_engine_properties import (
     _command,
 )
 
-from casework.engine import CaseState, CommandRejected, Event, commands, execute, explain, plan_for, plannable, replay
+from casework.engine import (
+    CaseState,
+    CommandRejected,
+    Event,
+    ItemInstance,
+    commands,
+    execute,
+    explain,
+    plan_for,
+    plannable,
+    replay,
+)
 from casework.expr.errors import EvaluationError
 from casework.model import CaseDefinition, load_definition, to_xml
-from casework.model.definition import TIMER_START, Criterion, Rule
+from casework.model.definition import TIMER_START, Criterion, PlanItemDef, Rule
 from casework.model.timers import parse_datetime
 
 EXAMPLES = int(os.environ.get("GENERATED_MODELS_EXAMPLES", "300"))
@@ -44,7 +55,7 @@ ALL_ACTIONS = ["complete", "start_manual", "disable", "enable", "terminate", "oc
 # The property test's actions (test_engine_properties._command), with those that move a case on (completing,
 # starting, events, data, time) drawn more often: most random commands are refused, and a case must get somewhere.
 ACTIONS = [*ALL_ACTIONS, *["complete", "start_manual", "occur", "set_file", "advance"] * 3, "delete_var", "occur_any",
-           "migrate"]
+           "migrate", "together"]
 generated_step = st.tuples(st.sampled_from(ACTIONS), st.integers(0, 1000), st.integers(0, 1000), VALUES)
 
 
@@ -53,6 +64,11 @@ def _generated_command(
     value: object,
 ):
     actor = ["ann", "bob", "sam"][a % 3]
+    if action == "together":  # two commands as one: both land, or neither
+        parts = [_generated_command(state, models, definition, ALL_ACTIONS[x % len(ALL_ACTIONS)], x, y, value)
+                 for x, y in ((a, b), (b, a))]
+        chosen = tuple(p for p in parts if p)
+        return commands.Together(commands=chosen, actor=actor) if chosen else None
     if action == "migrate":  # to another generated model (most are refused: what started must map) or back
         return commands.Migrate(definition=models[a % len(models)], actor=actor, reason="new version")
     if action in ("set_var", "set_file"):
@@ -101,7 +117,8 @@ def _run(
         if isinstance(command, commands.Migrate):
             definition = command.definition
         for event in events:
-            assert event.actor == command.actor
+            parts = command.commands if isinstance(command, commands.Together) else (command,)
+            assert event.actor in {p.actor for p in parts}
         log.extend(events)
         event_note(f"accepted {type(command).__name__}")
         _check_nesting(state)
@@ -142,15 +159,18 @@ def _named(definition: CaseDefinition) -> CaseDefinition:
 
 
 def _check_sentries_settled(definition: CaseDefinition, state: CaseState, command: object) -> None:
-    """A command leaves no criterion that holds untaken: every on-part heard and the if-part true (now, with the
-    case's data) means the item has started or exited. Not for an if-part alone on a repeating item's next instance,
-    which does not see the firing that created it (docs/semantics.md, Repetition)."""
+    """A command leaves no criterion that holds untaken (`_untaken`): the item has started or exited. Nor an item
+    without entry criteria waiting in a running stage: it starts (or occurs) when its stage starts."""
     if state.status != "active":
         return
     plan = plan_for(definition, state)
     for item in state.items.values():
         owner = plan.items.get(item.def_id)
         parent = state.items.get(item.parent) if item.parent else None
+        if item.id == state.root:  # the case plan model: its exit criteria apply while it is active
+            if item.state == "active":
+                _untaken(state, owner, item, [(c, True) for c in owner.exit], command)
+            continue
         if owner is None or parent is None or parent.state != "active" or not item.open:
             continue
         if item.state == "available" and not owner.entry and owner.kind not in ("userEventListener",
@@ -158,21 +178,30 @@ def _check_sentries_settled(definition: CaseDefinition, state: CaseState, comman
             raise AssertionError(f"{item.name} #{item.index} waits, though nothing holds it back, after {command}")
         checks = [(c, True) for c in owner.exit] if item.state != "available" else [
             *((c, False) for c in owner.entry if not c.id.endswith(TIMER_START)), *((c, True) for c in owner.exit)]
-        for criterion, is_exit in checks:
-            sentry = criterion.sentry
-            if not is_exit and not sentry.on_parts and owner.repetition is not None:
+        _untaken(state, owner, item, checks, command)
+
+
+def _untaken(
+    state: CaseState, owner: PlanItemDef, item: ItemInstance, checks: list[tuple[Criterion, bool]], command: object
+) -> None:
+    """Fails when one of ``checks`` (criterion, whether an exit criterion) holds: every on-part heard, the if-part true
+    with the case's data now. Not for an if-part alone on a repeating item's next instance, which does not see the
+    firing that created it (docs/semantics.md, Repetition)."""
+    for criterion, is_exit in checks:
+        sentry = criterion.sentry
+        if not is_exit and not sentry.on_parts and owner.repetition is not None:
+            continue
+        if len(item.memory.get(criterion.id, [])) < len(sentry.on_parts):
+            continue
+        if sentry.if_part is not None:
+            try:
+                holds = sentry.if_part.evaluate_bool(state.variables, {owner.counter_variable: item.index})
+            except EvaluationError:
                 continue
-            if len(item.memory.get(criterion.id, [])) < len(sentry.on_parts):
+            if not holds:
                 continue
-            if sentry.if_part is not None:
-                try:
-                    holds = sentry.if_part.evaluate_bool(state.variables, {owner.counter_variable: item.index})
-                except EvaluationError:
-                    continue
-                if not holds:
-                    continue
-            raise AssertionError(f"{item.name} #{item.index} is {item.state} though its "
-                                 f"{'exit' if is_exit else 'entry'} criterion {criterion.id} holds, after {command}")
+        raise AssertionError(f"{item.name} #{item.index} is {item.state} though its "
+                             f"{'exit' if is_exit else 'entry'} criterion {criterion.id} holds, after {command}")
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
