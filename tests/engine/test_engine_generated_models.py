@@ -1,7 +1,8 @@
 """Property tests on generated CMMN models (model_strategies.py): random command sequences keep the engine's
 invariants on models nobody wrote by hand.
 
-CI runs a modest number of examples; hunting for defects, run more with GENERATED_MODELS_EXAMPLES=5000.
+CI runs a modest number of examples (about 6 s); hunting for defects, run more, on larger models:
+GENERATED_MODELS_EXAMPLES=20000 GENERATED_MODELS_ITEMS=14 (plan items per model, 10 by default).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from helpers_engine import plan_is_rebuilt_plan, repeats_stuck_on_spent_dependen
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as event_note
 from hypothesis import strategies as st
-from model_strategies import VARIABLES, cmmn_models
+from model_strategies import ROLE_NAME, VARIABLES, cmmn_models
 from test_engine_properties import (
+    ADAPTIVE_ACTIONS,
+    _adaptive_command,
     _check_nesting,
     _check_settled,
     _check_timers_armed,
@@ -55,7 +58,7 @@ ALL_ACTIONS = ["complete", "start_manual", "disable", "enable", "terminate", "oc
 # The property test's actions (test_engine_properties._command), with those that move a case on (completing,
 # starting, events, data, time) drawn more often: most random commands are refused, and a case must get somewhere.
 ACTIONS = [*ALL_ACTIONS, *["complete", "start_manual", "occur", "set_file", "advance"] * 3, "delete_var", "occur_any",
-           "migrate", "together"]
+           "migrate", "together", "adaptive", "adaptive", "plan_now", "plan_now", "specialist"]
 generated_step = st.tuples(st.sampled_from(ACTIONS), st.integers(0, 1000), st.integers(0, 1000), VALUES)
 
 
@@ -69,6 +72,13 @@ def _generated_command(
                  for x, y in ((a, b), (b, a))]
         chosen = tuple(p for p in parts if p)
         return commands.Together(commands=chosen, actor=actor) if chosen else None
+    if action == "plan_now":  # a discretionary item that can be planned now, by anyone (roles are checked then)
+        names = plannable(definition, state)
+        return names and commands.PlanItem(item=names[a % len(names)], actor=actor)
+    if action == "specialist":  # who may plan the items and raise the listeners the models keep to a role
+        return commands.AddParticipant(user=actor, role=ROLE_NAME, actor="ann")
+    if action == "adaptive":  # the plan changes of the adaptive property test: added stages, repeats, dependencies
+        return _adaptive_command(state, definition, ADAPTIVE_ACTIONS[a % len(ADAPTIVE_ACTIONS)], a, b)
     if action == "migrate":  # to another generated model (most are refused: what started must map) or back
         return commands.Migrate(definition=models[a % len(models)], actor=actor, reason="new version")
     if action in ("set_var", "set_file"):
