@@ -166,3 +166,32 @@ def test_round_trip_keeps_a_blocking_expression() -> None:
     again = load_definition(to_xml(original))
     expression = again.items["a"].blocking_expression
     assert expression is not None and expression.source == "${wait}"
+
+
+def test_round_trip_keeps_who_may_raise_a_user_event_listener() -> None:
+    # Found by the generated models (tests/engine/test_engine_generated_models.py): the export dropped the roles,
+    # so the listener imported again could be raised by anyone.
+    original = load_definition(
+        '<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL"><case id="c">'
+        '<casePlanModel id="p"><planItem id="a" name="A" definitionRef="ev"/>'
+        '<userEventListener id="ev" authorizedRoleRefs="rSpec"/></casePlanModel>'
+        '<caseRoles id="roles"><role id="rSpec" name="specialist"/></caseRoles></case></definitions>'
+    )
+    assert original.items["a"].authorized_roles == ("rSpec",)
+    assert load_definition(to_xml(original)).items["a"].authorized_roles == ("rSpec",)
+
+
+def test_round_trip_keeps_the_default_control_of_a_definition_two_plan_items_share() -> None:
+    # Found by the generated models: each plan item's itemControl got the definition's rules with their ids, so the
+    # export held each id twice and its import was refused ("duplicate id").
+    original = load_definition(
+        '<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" targetNamespace="urn:t"><case id="c">'
+        '<casePlanModel id="p"><planItem id="a" name="A" definitionRef="t"/>'
+        '<planItem id="b" name="B" definitionRef="t"><itemControl><requiredRule id="own"/></itemControl></planItem>'
+        '<planItem id="d" name="D" definitionRef="t"/>'
+        '<humanTask id="t"><defaultControl><requiredRule id="req"><condition>${amount > 5}</condition></requiredRule>'
+        '<manualActivationRule id="man"/></defaultControl></humanTask></casePlanModel></case></definitions>'
+    )
+    again = load_definition(to_xml(original))
+    assert again == original
+    assert [again.items[i].required.id for i in "abd"] == ["req", "own", "req"]  # type: ignore[union-attr]

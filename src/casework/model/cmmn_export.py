@@ -11,6 +11,7 @@ from casework.model.definition import (
     STAGE,
     TIMER_EVENT,
     TIMER_START,
+    USER_EVENT,
     CaseDefinition,
     Criterion,
     PlanItemDef,
@@ -58,7 +59,7 @@ def to_xml(definition: CaseDefinition) -> str:
         {"id": plan.id, "name": plan.name, "autoComplete": str(plan.auto_complete).lower()},
     )
     written_sentries: set[str] = set()
-    _write_stage_body(definition, plan, plan_el, written_sentries)
+    _write_stage_body(definition, plan, plan_el, written_sentries, _default_rules(definition))
     for criterion in plan.exit:
         ET.SubElement(plan_el, _q("exitCriterion"), {"id": criterion.id, "sentryRef": criterion.sentry.id})
     if definition.roles:
@@ -69,7 +70,34 @@ def to_xml(definition: CaseDefinition) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
 
-def _write_stage_body(definition: CaseDefinition, stage: PlanItemDef, stage_el: ET.Element, written: set[str]) -> None:
+def _default_rules(definition: CaseDefinition) -> dict[str, dict[str, Rule]]:
+    """Rules of a plan item definition's defaultControl, by definition id and rule name: a rule (with an id) that
+    several plan items of one definition share came from there. Written in each itemControl, its id would be in the
+    document twice, and the export refused on import."""
+    seen: dict[tuple[str, str, str], int] = {}
+    rules: dict[tuple[str, str, str], Rule] = {}
+    for item in definition.items.values():
+        for name, rule in _rules(item):
+            if rule is not None and rule.id:
+                key = (item.definition_id, name, rule.id)
+                seen[key] = seen.get(key, 0) + 1
+                rules[key] = rule
+    defaults: dict[str, dict[str, Rule]] = {}
+    for (def_id, name, _), count in seen.items():
+        if count > 1:
+            defaults.setdefault(def_id, {})[name] = rules[(def_id, name, _)]
+    return defaults
+
+
+def _rules(item: PlanItemDef) -> list[tuple[str, Rule | None]]:
+    return [("repetitionRule", item.repetition), ("requiredRule", item.required),
+            ("manualActivationRule", item.manual)]
+
+
+def _write_stage_body(
+    definition: CaseDefinition, stage: PlanItemDef, stage_el: ET.Element, written: set[str],
+    defaults: dict[str, dict[str, Rule]],
+) -> None:
     members = [definition.items[i] for i in stage.children]
     discretionary = [definition.items[i] for i in stage.planning_table]
     # Items of a human task's own table are written in the task's definition (see `_write_definition`).
@@ -78,19 +106,21 @@ def _write_stage_body(definition: CaseDefinition, stage: PlanItemDef, stage_el: 
         pi = ET.SubElement(
             stage_el, _q("planItem"), {"id": item.id, "name": item.name, "definitionRef": item.definition_id}
         )
-        _write_control_and_criteria(item, pi)
+        _write_control_and_criteria(item, pi, defaults)
     sentry_owners = [*members, *discretionary] + ([stage] if stage.kind == CASE_PLAN else [])
     for item in sentry_owners:
         for criterion in (*_modelled_entry(item), *item.exit):
             _write_sentry(criterion, stage_el, written)
-    _write_planning_table([d for d in discretionary if d.id not in owned], stage_el, f"{stage.id}_table")
+    _write_planning_table([d for d in discretionary if d.id not in owned], stage_el, f"{stage.id}_table", defaults)
     for item in [*members, *discretionary]:
         if item.definition_id not in written:  # several plan items may share one definition
             written.add(item.definition_id)
-            _write_definition(definition, item, stage_el, written)
+            _write_definition(definition, item, stage_el, written, defaults)
 
 
-def _write_planning_table(items: list[PlanItemDef], parent: ET.Element, table_id: str) -> None:
+def _write_planning_table(
+    items: list[PlanItemDef], parent: ET.Element, table_id: str, defaults: dict[str, dict[str, Rule]]
+) -> None:
     if not items:
         return
     table = ET.SubElement(parent, _q("planningTable"), {"id": table_id})
@@ -104,7 +134,7 @@ def _write_planning_table(items: list[PlanItemDef], parent: ET.Element, table_id
         if item.authorized_roles:
             attrs["authorizedRoleRefs"] = " ".join(item.authorized_roles)
         di = ET.SubElement(table, _q("discretionaryItem"), attrs)
-        _write_control_and_criteria(item, di)
+        _write_control_and_criteria(item, di, defaults)
     for rule_id, source in rules:
         rule_el = ET.SubElement(table, _q("applicabilityRule"), {"id": rule_id})
         ET.SubElement(rule_el, _q("condition")).text = source
@@ -117,13 +147,9 @@ def _modelled_entry(item: PlanItemDef) -> tuple[Criterion, ...]:
     return tuple(c for c in item.entry if c.id != f"{item.id}:{TIMER_START}")
 
 
-def _write_control_and_criteria(item: PlanItemDef, el: ET.Element) -> None:
-    rules = [
-        ("repetitionRule", item.repetition),
-        ("requiredRule", item.required),
-        ("manualActivationRule", item.manual),
-    ]
-    present = [(name, rule) for name, rule in rules if rule is not None]
+def _write_control_and_criteria(item: PlanItemDef, el: ET.Element, defaults: dict[str, dict[str, Rule]]) -> None:
+    shared = defaults.get(item.definition_id, {})
+    present = [(name, rule) for name, rule in _rules(item) if rule is not None and shared.get(name) != rule]
     if present:
         control = ET.SubElement(el, _q("itemControl"))
         for name, rule in present:
@@ -163,7 +189,10 @@ def _write_sentry(criterion: Criterion, parent: ET.Element, written: set[str]) -
         ET.SubElement(if_el, _q("condition")).text = sentry.if_part.source
 
 
-def _write_definition(definition: CaseDefinition, item: PlanItemDef, parent: ET.Element, written: set[str]) -> None:
+def _write_definition(
+    definition: CaseDefinition, item: PlanItemDef, parent: ET.Element, written: set[str],
+    defaults: dict[str, dict[str, Rule]],
+) -> None:
     attrs = {"id": item.definition_id, "name": item.name}
     if item.kind in (HUMAN_TASK, "task") and not item.blocking:
         attrs["isBlocking"] = "false"
@@ -179,9 +208,16 @@ def _write_definition(definition: CaseDefinition, item: PlanItemDef, parent: ET.
         attrs[f"{{{FLOWABLE_NS}}}candidateUsers"] = ",".join(item.candidate_users)
     if item.due_date:
         attrs[f"{{{FLOWABLE_NS}}}dueDate"] = item.due_date
+    if item.kind == USER_EVENT and item.authorized_roles:
+        # Who may raise the listener (a discretionary item's roles are written in its planning table instead).
+        attrs["authorizedRoleRefs"] = " ".join(item.authorized_roles)
     el = ET.SubElement(parent, _q(item.kind), attrs)
     if item.description:
         ET.SubElement(el, _q("documentation")).text = item.description
+    if item.definition_id in defaults:
+        control = ET.SubElement(el, _q("defaultControl"))
+        for name, rule in defaults[item.definition_id].items():
+            _write_rule(control, name, rule, item)
     if item.kind == TIMER_EVENT and item.timer is not None:
         ET.SubElement(el, _q("timerExpression")).text = item.timer.source
     start = item.timer_start
@@ -192,6 +228,6 @@ def _write_definition(definition: CaseDefinition, item: PlanItemDef, parent: ET.
         if start.event != ANY_EVENT:
             ET.SubElement(trigger, _q("standardEvent")).text = start.event
     if item.kind == STAGE:
-        _write_stage_body(definition, item, el, written)
+        _write_stage_body(definition, item, el, written, defaults)
     elif item.kind == HUMAN_TASK:
-        _write_planning_table([definition.items[i] for i in item.planning_table], el, f"{item.id}_table")
+        _write_planning_table([definition.items[i] for i in item.planning_table], el, f"{item.id}_table", defaults)
