@@ -72,6 +72,12 @@ def _data(text: str | None, file: Path | None = None) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         fail(f"{source} is not JSON: {exc}")
+    except RecursionError:
+        # Python's parser gives up about a thousand levels down, far past what the engine takes in a value.
+        from casework.engine.core import MAX_DATA_DEPTH
+
+        fail(f"{source} nests lists and objects too deeply: a value of case data may be at most {MAX_DATA_DEPTH} "
+             "levels deep")
     if not isinstance(data, dict):
         fail(f"{source} must be a JSON object ({{\"name\": value, ...}}), not {type(data).__name__}")
     return data
@@ -95,12 +101,16 @@ def due_value(text: str, option: str = "--due") -> str:
         return given
     try:
         moment = datetime.fromisoformat(given)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=organisation_zone())
-        return format_datetime(moment.astimezone(UTC))
-    except (ValueError, OverflowError):
+    except ValueError:
         raise typer.BadParameter(f"{quoted(given)} is neither an ISO-8601 duration (P2D, PT4H) nor a date or "
                                  "date-time (2030-01-31, 2030-01-31T17:00)", param_hint=f"'{option}'") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=organisation_zone())
+    try:
+        return format_datetime(moment.astimezone(UTC))
+    except OverflowError:  # a date-time all right, but one the UTC the case keeps cannot hold
+        raise typer.BadParameter(f"{quoted(given)} is outside the years 1 to 9999 in UTC",
+                                 param_hint=f"'{option}'") from None
 
 
 @contextmanager

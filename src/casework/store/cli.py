@@ -221,7 +221,15 @@ def moment_option(option: str, text: str) -> datetime:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError:
         raise typer.BadParameter(f"{quoted(text)} is not an ISO-8601 date or time", param_hint=option) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=organisation_zone())
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=organisation_zone())
+    try:
+        # Stored times are UTC: a moment whose UTC falls outside years 1 to 9999 (0001-01-01T00:00+14:00) fails
+        # where it is compared with them, in a traceback.
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise typer.BadParameter(f"{quoted(text)} is outside the years 1 to 9999 in UTC",
+                                 param_hint=option) from None
+    return moment
 
 
 @audit_app.command("verify")
