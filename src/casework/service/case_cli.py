@@ -176,10 +176,13 @@ def start_cmd(
     from casework.service.errors import Conflict, InvalidInput, NotFound
 
     actor = _required(actor, "--as")
-    if business_key is not None and not business_key.strip():
-        # Stored, a blank key would name this case for good: every later start without a key typed would get it.
-        raise typer.BadParameter("must not be empty: leave it out for a case without one",
-                                 param_hint="'--business-key'")
+    if business_key is not None:
+        if not business_key.strip():
+            # Stored, a blank key would name this case for good: every later start without a key typed would get it.
+            raise typer.BadParameter("must not be empty: leave it out for a case without one",
+                                     param_hint="'--business-key'")
+        # Read as --as and --to are: "CL-1001 " pasted from a spreadsheet started a second case for claim CL-1001.
+        business_key = business_key.strip()
     variables = _data(data, data_file)
     with open_store(db) as store:
         sealable(store)
