@@ -72,6 +72,8 @@ CASES = [
     ("case-start-data-not-object", "case start insuranceClaim --data [1] --as ann --db {db}", "must be a JSON object"),
     ("case-start-data-too-deep", "case start insuranceClaim --data-file {dir}/deep.json --as ann --db {db}",
      "nests lists and objects too deeply"),
+    ("case-start-data-key-twice", "case start insuranceClaim --data-file {dir}/twice.json --as ann --db {db}",
+     "gives 'amount' more than once in one object"),
     ("case-start-data-twice", "case start insuranceClaim --data 1 --data-file {dir}/bad.csv --as ann --db {db}",
      "give the data once"),
     ("case-start-missing-data-file", "case start insuranceClaim --data-file {dir}/missing.json --as ann --db {db}",
@@ -154,6 +156,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     # nested past Python's JSON parser (about a thousand levels), which gives up with a RecursionError
     deep = '{"d": ' + "[" * 100_000 + "]" * 100_000 + "}"
     (folder / "deep.json").write_text(deep)
+    (folder / "twice.json").write_text('{"amount": 17500, "approved": true, "amount": 1750}')
     (folder / "deep.json.gz").write_bytes(gzip.compress(deep.encode()))
     (folder / "garbage.db").write_bytes(gzip.compress(b"not a database"))
     return folder, db, case_id

@@ -69,9 +69,11 @@ def _data(text: str | None, file: Path | None = None) -> dict[str, Any]:
     if text is None:
         return {}
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_once_each)
     except json.JSONDecodeError as exc:
         fail(f"{source} is not JSON: {exc}")
+    except _NamedTwice as exc:
+        fail(f"{source} gives {quoted(str(exc))} more than once in one object: which value is meant?")
     except RecursionError:
         # Python's parser gives up about a thousand levels down, far past what the engine takes in a value.
         from casework.engine.core import MAX_DATA_DEPTH
@@ -80,6 +82,21 @@ def _data(text: str | None, file: Path | None = None) -> dict[str, Any]:
              "levels deep")
     if not isinstance(data, dict):
         fail(f"{source} must be a JSON object ({{\"name\": value, ...}}), not {type(data).__name__}")
+    return data
+
+
+class _NamedTwice(ValueError):
+    """A JSON object names a key twice (the name)."""
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are distinct: Python's parser keeps the last of a repeated key, so that
+    `{"amount": 17500, "amount": 1750}` would record one of the two values typed, without a word."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _NamedTwice(key)
+        data[key] = value
     return data
 
 
