@@ -333,6 +333,7 @@ def export_cmd(
     import io
 
     from casework.export import FORMATS, ExportPathError, export, export_to, output_target
+    from casework.outstream import binary_stdout
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
@@ -347,12 +348,12 @@ def export_cmd(
     with open_store(db, read_only="export") as store:
         try:
             if to_stdout:
-                sys.stdout.flush()  # what was written to it before goes first
-                out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True)
-                try:
-                    first, events = export_to(store, fmt, out)
-                finally:
-                    out.detach()  # leave sys.stdout open
+                with binary_stdout() as raw:  # each write whole or an error, whatever PYTHONUNBUFFERED says
+                    out = io.TextIOWrapper(raw, encoding="utf-8", newline="", write_through=True)
+                    try:
+                        first, events = export_to(store, fmt, out)
+                    finally:
+                        out.detach()  # leave standard output open
             else:
                 first, events = export(store, fmt, output)
         except ExportPathError as exc:
