@@ -49,6 +49,14 @@ def test_start_prints_the_new_case_and_a_business_key_seen_before_starts_none(
         assert store.counts() == counts
 
 
+def test_a_data_file_with_a_byte_order_mark_is_read(stored: Stored, tmp_path: Path) -> None:
+    # as Windows' Notepad saves UTF-8: it was "not JSON: Unexpected UTF-8 BOM"
+    data = tmp_path / "claim.json"
+    data.write_bytes(b"\xef\xbb\xbf" + json.dumps({"amount": 12500, "claimant": "Zo\u00eb"}).encode())
+    case_id = _start(stored, "--data-file", str(data))
+    assert _state(stored[0], case_id).variables == {"amount": 12500, "claimant": "Zo\u00eb"}
+
+
 def test_a_business_key_with_spaces_around_it_names_the_same_case(stored: Stored) -> None:
     # pasted from a spreadsheet cell with a trailing space, it started a second case for the same claim
     case_id = _start(stored, "--business-key", "CL-1001")

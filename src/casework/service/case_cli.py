@@ -63,7 +63,8 @@ def _data(text: str | None, file: Path | None = None) -> dict[str, Any]:
     if file is not None:
         source = str(file)
         try:
-            text = file.read_text(encoding="utf-8")
+            # utf-8-sig: a file saved by Windows' Notepad begins with a byte order mark, which JSON refuses
+            text = file.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             fail(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}")
     if text is None:
