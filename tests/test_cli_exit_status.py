@@ -31,6 +31,8 @@ CASES = [
     ("unknown-option", "tasks --no-such-option", "No such option"),
     ("tasks-unknown-state", "tasks --db {db} --state bogus", "unknown state 'bogus'"),
     ("tasks-bad-time", "tasks --db {db} --due-before soon", "not an ISO-8601"),
+    ("tasks-time-after-utc", "tasks --db {db} --due-before 9999-12-31T23:59:59-12:00",
+     "outside the years 1 to 9999 in UTC"),
     ("tasks-bad-limit", "tasks --db {db} --limit 0", "--limit"),
     ("tasks-missing-db", "tasks --db sqlite:///{dir}/none.db", "no database at"),
     ("tasks-not-a-database", "tasks --db sqlite:///{dir}/garbage.db", "file is not a database"),
@@ -68,6 +70,10 @@ CASES = [
     ("case-start-unknown-definition", "case start nosuch --as ann --db {db}", "no definition 'nosuch'"),
     ("case-start-data-not-json", "case start insuranceClaim --data nope --as ann --db {db}", "--data is not JSON"),
     ("case-start-data-not-object", "case start insuranceClaim --data [1] --as ann --db {db}", "must be a JSON object"),
+    ("case-start-data-too-deep", "case start insuranceClaim --data-file {dir}/deep.json --as ann --db {db}",
+     "nests lists and objects too deeply"),
+    ("case-start-data-key-twice", "case start insuranceClaim --data-file {dir}/twice.json --as ann --db {db}",
+     "gives 'amount' more than once in one object"),
     ("case-start-data-twice", "case start insuranceClaim --data 1 --data-file {dir}/bad.csv --as ann --db {db}",
      "give the data once"),
     ("case-start-missing-data-file", "case start insuranceClaim --data-file {dir}/missing.json --as ann --db {db}",
@@ -105,10 +111,14 @@ CASES = [
     ("case-bad-case-type-file", "suggest case {case} --db {db} --case-type {dir}/bad.toml", "not valid TOML"),
     ("case-missing-case-type-file", "suggest case {case} --db {db} --case-type {dir}/missing.toml", "cannot read"),
     ("case-bad-model", "suggest case {case} --db {db} --model {dir}/bad.csv", "cannot read a model file"),
+    ("case-model-too-deep", "suggest case {case} --db {db} --model {dir}/deep.json.gz",
+     "cannot read a model file: its JSON nests too deeply"),
     ("case-neither", "suggest case {case} --db {db}", "give --model, --case-type or both"),
     ("case-type-of-another-process", "suggest case {case} --db {db} --case-type {dir}/other.toml",
      "describes definition 'buildingPermit'"),
     ("feedback-bad-time", "suggest feedback --db {db} --since yesterday", "not an ISO-8601"),
+    ("feedback-time-before-utc", "suggest feedback --db {db} --since 0001-01-01T00:00:00+14:00",
+     "outside the years 1 to 9999 in UTC"),
     ("flags-bad-severity", "suggest flags --db {db} --severity loud", "choose one of"),
     ("refresh-unknown-case-type", "suggest refresh --db {db} --case-type nonsense", "no bundled case type"),
     ("refresh-bad-case-type-file", "suggest refresh --db {db} --case-type {dir}/bad.toml", "not valid TOML"),
@@ -121,6 +131,10 @@ CASES = [
     ("state-at-no-such-event", "audit state-at {case} --db {db} --seq 9999", "there is no event 9999"),
     ("state-at-before-the-case", "audit state-at {case} --db {db} --at 1990-01-01", "did not exist yet"),
     ("state-at-bad-time", "audit state-at {case} --db {db} --at whenever", "not an ISO-8601"),
+    ("state-at-time-before-utc", "audit state-at {case} --db {db} --at 0001-01-01T00:00:00+14:00",
+     "outside the years 1 to 9999 in UTC"),
+    ("case-set-due-after-utc", "case set-due {case} --due 9999-12-31T23:59-05:00 --as ann --reason r --db {db}",
+     "outside the years 1 to 9999 in UTC"),
 ]
 
 
@@ -139,6 +153,11 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     (folder / "other.toml").write_text('[case_type]\nkey = "permits"\ndefinition = "buildingPermit"\n'
                                        'label = "Building permit"\n')
     (folder / "empty").mkdir()
+    # nested past Python's JSON parser (about a thousand levels), which gives up with a RecursionError
+    deep = '{"d": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    (folder / "deep.json").write_text(deep)
+    (folder / "twice.json").write_text('{"amount": 17500, "approved": true, "amount": 1750}')
+    (folder / "deep.json.gz").write_bytes(gzip.compress(deep.encode()))
     (folder / "garbage.db").write_bytes(gzip.compress(b"not a database"))
     return folder, db, case_id
 

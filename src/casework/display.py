@@ -72,4 +72,16 @@ def what_happened(event_type: str, payload: Mapping[str, Any], names: Mapping[st
         return f"{names.get(p['item'], p['item'])} after {after}"
     if event_type == "document_attached":
         return f"{p['name']} v{p['version']}, sha256 {p['sha256'][:12]}…"
+    # An imported case's trail is these two alone: shown as the rest, by their ids, it said nothing of what was done.
+    if event_type == "imported_activity":
+        return f"{p['activity']} by {p['resource']}" if p.get("resource") else str(p["activity"])
+    if event_type == "case_imported":
+        return f"case {p['source_case']} of {p['source']}"
+    if event_type == "migrate":
+        return f"to {p['definition']}" + (f" version {p['version']}" if p.get("version") else "")
+    if event_type == "timer_scheduled":
+        return f"{names.get(p['id'], p['id'])} due {when(p['due'])}"
+    if event_type in ("suggestion_accepted", "suggestion_dismissed"):
+        suggestion = p.get("suggestion") or {}
+        return str(suggestion.get("id") or suggestion.get("activity") or "")
     return str(p.get("name") or p.get("item") or p.get("id") or "")

@@ -172,6 +172,19 @@ def test_json_data_up_to_the_nesting_limit_is_case_data() -> None:
     assert state.variables["data"] == value
 
 
+@pytest.mark.parametrize(("held", "given"), [
+    (1, True), (False, 0), (6400, 6400.0), ([1, 0], [True, False]), ({"a": {"b": 0}}, {"a": {"b": False}}),
+])
+def test_a_value_python_calls_equal_but_json_does_not_is_a_change(held: object, given: object) -> None:
+    # Python's == holds for 1 and true: setting true on a variable holding 1 recorded nothing and kept the number.
+    claim = _load("claim.cmmn")
+    state = _started(claim, x=held)
+    events = execute(claim, state, commands.SetVariables(variables={"x": given}), NOW)
+    assert [e.type for e in events] == ["variables_set"]
+    assert repr(state.variables["x"]) == repr(given)
+    assert execute(claim, state, commands.SetVariables(variables={"x": given}), NOW) == []  # the same again: none
+
+
 def test_feedback_carries_json_data_only() -> None:
     claim = _load("claim.cmmn")
     state = _started(claim)

@@ -248,6 +248,22 @@ def test_an_item_in_a_stage_hears_a_milestone_that_occurs_as_the_stage_starts_wh
     assert case.replays()
 
 
+def test_explain_says_a_condition_that_cannot_be_evaluated_is_not_simply_false() -> None:
+    # The engine counts a broken condition as false; explain said "false", which reads as "the amount is too small"
+    # when the amount was typed as text.
+    case = _Case(_model('<planItem id="pF" name="Fraud check" definitionRef="F"><entryCriterion id="ecF" '
+                        'sentryRef="sF"/></planItem><sentry id="sF"><ifPart><condition>${amount &gt; 10000}'
+                        '</condition></ifPart></sentry><humanTask id="F"/>'), amount="18,000")
+    assert case.states("Fraud check") == ["available"]
+    assert explain(case.definition, case.state, "Fraud check") == [
+        "'Fraud check' waits for its entry criterion:",
+        "  [ecF] condition ${amount > 10000}: cannot be evaluated, so it counts as false: cannot evaluate "
+        "'${amount > 10000}': cannot use '18,000' (str) as a number",
+    ]
+    case.run(commands.SetVariables(variables={"amount": 9000}))
+    assert explain(case.definition, case.state, "Fraud check")[1] == "  [ecF] condition ${amount > 10000}: false"
+
+
 # -- planning tables ------------------------------------------------------------------------------------------------
 TASK_TABLE = _model(
     '<planItem id="pAssess" name="Assess" definitionRef="assess"><itemControl><manualActivationRule/></itemControl>'

@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import casework
 from casework.cli import app
 from casework.export.importlog import import_log
 from casework.store import Store
-from casework.store.testing import cannot_write, run_casework
+from casework.store.testing import cannot_write, fill_up, run_casework, small_disk
 
-__all__ = ["cannot_write"]
+__all__ = ["cannot_write", "small_disk"]
 
 NS = "{http://www.xes-standard.org/}"
 LOG = "case_id,activity,timestamp,resource\nA,Register,2020-01-01T10:00:00,ann\nA,Close,2020-01-01T11:00:00,\n"
@@ -210,3 +211,34 @@ def test_a_folder_that_cannot_be_written_is_named_before_the_database_is_opened(
         f"error: cannot write {target}: its folder {folder} cannot be written here (the export is written beside "
         "the file and then moved over it)\n")
     assert target.read_text() == "old\n" and sorted(p.name for p in folder.iterdir()) == ["log.csv"]
+
+
+def test_an_export_to_standard_output_cut_short_by_a_full_disk_is_an_error(tmp_path: Path, small_disk: Path) -> None:
+    # With PYTHONUNBUFFERED (set in many container images) standard output is the raw file: the write of the last
+    # row, cut short by the full disk, said so only by its count, and the export ended with exit status 0.
+    first = "".join(f"A,{'x' * 32},2025-01-01T{i // 60:02d}:{i % 60:02d}:00,\n" for i in range(654))
+    log = tmp_path / "long.csv"
+    log.write_text("case_id,activity,timestamp,resource\n" + first + f"A,{'y' * 400},2025-01-02T00:00:00,\n")
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    with Store.open(db, audit_key=tmp_path / "k") as store:
+        import_log(store, log, "intake")
+    # Header, 654 rows of 100 bytes and one of 468: the last row crosses the 64 KiB the disk has room for.
+    assert _export_size(db, tmp_path) == 36 + 654 * 100 + 468
+    filler = fill_up(small_disk)
+    os.truncate(filler, filler.stat().st_size - 64 * 1024)
+    out_path = small_disk / "out.csv"
+    for unbuffered in ("1", ""):
+        with out_path.open("wb") as out:
+            done = subprocess.run([sys.executable, "-m", "casework", "export", "--format", "csv", "-o", "-", "--db",
+                                   db], stdout=out, stderr=subprocess.PIPE, text=True, timeout=300,
+                                  env={**os.environ, "PYTHONUNBUFFERED": unbuffered,
+                                       "PYTHONPATH": str(Path(casework.__file__).parents[1])})
+        assert done.returncode == 2, (unbuffered, done.stderr)
+        assert done.stderr == "error: cannot write standard output: No space left on device\n"
+        out_path.unlink()
+
+
+def _export_size(db: str, tmp_path: Path) -> int:
+    code, _, _ = _export(db, str(tmp_path / "whole.csv"))
+    assert code == 0
+    return (tmp_path / "whole.csv").stat().st_size

@@ -38,5 +38,5 @@ def test_a_time_before_the_year_1000_is_written_as_iso_8601_and_reads_back(tmp_p
     log = tmp_path / "old.csv"
     with log.open("w", newline="", encoding="utf-8") as out:
         write_csv(out, [Activity(1, "c1", 1, "Register", "complete", when, "ann", None, None)])
-    assert log.read_text(encoding="utf-8").splitlines()[1] == "c1,Register,0999-05-01T08:30:00.000250,ann"
+    assert log.read_text(encoding="utf-8").splitlines()[1] == "c1,Register,0999-05-01T08:30:00.000250+00:00,ann"
     assert read_log(log)[0].timestamps == (when.timestamp(),)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,18 @@ def test_small_log_loads_as_closed_chained_cases(db_url: str, tmp_path: Path) ->
         assert [e.type for e in events] == ["case_imported"] + ["imported_activity"] * 3
         assert [e.actor for e in events[1:]] == ["ann", "bob", "import"]
         assert verify(store).ok
+
+
+def test_an_imported_case_started_and_last_changed_when_its_log_says(db_url: str, tmp_path: Path) -> None:
+    # Stamped with the time of the import, a case of 2020 was listed by `cases` as started today, the newest.
+    log = _write_gz(tmp_path / "small.csv.gz", SMALL)
+    with Store.open(db_url, audit_key=tmp_path / "k") as store:
+        import_log(store, log, "intake")
+        rows = {key: store.case(store.case_id_for_business_key(f"small:{key}") or "") for key in "AB"}
+        assert {key: (row.created_at, row.updated_at) for key, row in rows.items() if row is not None} == {
+            "A": (datetime(2020, 1, 1, 10, 0, tzinfo=UTC), datetime(2020, 1, 2, 9, 30, tzinfo=UTC)),
+            "B": (datetime(2020, 1, 3, 8, 0, tzinfo=UTC), datetime(2020, 1, 3, 8, 5, tzinfo=UTC)),
+        }
 
 
 @pytest.mark.parametrize(

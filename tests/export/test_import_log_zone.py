@@ -81,3 +81,31 @@ def test_an_unknown_zone_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     assert res.stderr.startswith("error: CASEWORK_TIMEZONE='Europe/Amsterdm' is no time zone known here")
     assert len(res.stderr.strip().splitlines()) == 1
     assert not db_file.exists() and not (tmp_path / "k").exists()
+
+
+def test_an_export_imported_again_in_the_organisations_zone_keeps_its_instants(tmp_path: Path) -> None:
+    # The export writes UTC instants; a zone-less timestamp in it was read back on Amsterdam's clock, every time
+    # an hour (in summer two) earlier than it had been.
+    log = tmp_path / "zoned.csv"
+    log.write_text(LOG)
+    key = str(tmp_path / "k")
+    env = {"CASEWORK_AUDIT_KEY": key, "CASEWORK_TIMEZONE": "Europe/Amsterdam"}
+    first, second = f"sqlite:///{tmp_path / 'first.db'}", f"sqlite:///{tmp_path / 'second.db'}"
+    exported = tmp_path / "export.csv"
+    for args in (["import-log", str(log), "--definition", "intake", "--db", first],
+                 ["export", "--format", "csv", "-o", str(exported), "--db", first],
+                 ["import-log", str(exported), "--definition", "intake", "--db", second]):
+        res = CliRunner().invoke(app, args, env=env)
+        assert res.exit_code == 0, res.output
+    with Store.open(first, audit_key=key) as store:
+        before = _stored_times(store, "zoned")
+        by_case_id = {case: store.case_id_for_business_key(f"zoned:{case}") for case in before}
+    with Store.open(second, audit_key=key) as store:
+        after = {case: _activity_time(store, f"export:{by_case_id[case]}") for case in before}
+    assert after == before
+
+
+def _activity_time(store: Store, business_key: str) -> str:
+    case_id = store.case_id_for_business_key(business_key)
+    assert case_id is not None
+    return store.events(case_id)[1].at

@@ -49,6 +49,28 @@ def test_start_prints_the_new_case_and_a_business_key_seen_before_starts_none(
         assert store.counts() == counts
 
 
+def test_a_data_file_with_a_byte_order_mark_is_read(stored: Stored, tmp_path: Path) -> None:
+    # as Windows' Notepad saves UTF-8: it was "not JSON: Unexpected UTF-8 BOM"
+    data = tmp_path / "claim.json"
+    data.write_bytes(b"\xef\xbb\xbf" + json.dumps({"amount": 12500, "claimant": "Zo\u00eb"}).encode())
+    case_id = _start(stored, "--data-file", str(data))
+    assert _state(stored[0], case_id).variables == {"amount": 12500, "claimant": "Zo\u00eb"}
+
+
+def test_a_business_key_with_spaces_around_it_names_the_same_case(stored: Stored) -> None:
+    # pasted from a spreadsheet cell with a trailing space, it started a second case for the same claim
+    case_id = _start(stored, "--business-key", "CL-1001")
+    for pasted in ("CL-1001 ", " CL-1001", "\tCL-1001\n"):
+        again = _cw(stored, "case", "start", "insuranceClaim", "--as", "bob", "--business-key", pasted)
+        assert again.exit_code == 0 and again.stdout.strip() == case_id, again.output
+        assert "already names case" in again.stderr
+    with Store.open(stored[0]) as store:
+        assert store.counts()[0] == 1
+    other = _start(stored, "--business-key", " CL-1002 ")
+    with Store.open(stored[0]) as store:
+        assert store.case(other).business_key == "CL-1002"  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("key", ["", "  "])
 def test_a_blank_business_key_starts_no_case(stored: Stored, key: str) -> None:
     result = _cw(stored, "case", "start", "insuranceClaim", "--business-key", key, "--as", "ann")

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+import casework
 from casework.cli import app
 from casework.demo import demo_model_xml
 from casework.engine import commands
@@ -18,6 +21,9 @@ from casework.service import CaseService
 from casework.service.documents_cli import media_type_of
 from casework.store import Store
 from casework.store.blobs import CHUNK
+from casework.store.testing import fill_up, small_disk
+
+__all__ = ["small_disk"]
 
 runner = CliRunner()
 Stored = tuple[str, dict[str, str], Path]
@@ -257,3 +263,28 @@ def test_media_type_by_name_else_a_pdf_by_its_signature_else_bytes() -> None:
 def _verified(stored: Stored) -> None:
     verified = _cw(stored, "audit", "verify")
     assert verified.exit_code == 0 and verified.stdout.startswith("audit: "), verified.output
+
+
+def test_a_document_cut_short_by_a_full_disk_on_standard_output_is_an_error(
+    stored: Stored, tmp_path: Path, small_disk: Path
+) -> None:
+    # With PYTHONUNBUFFERED (set in many container images) standard output is the raw file: a write the full disk
+    # cut short said so only by its count, and the document ended at 64 KiB with exit status 0.
+    case_id = _start(stored)
+    source = tmp_path / "scan.pdf"
+    source.write_bytes(BIG[:300_000])
+    assert _cw(stored, "case", "attach", case_id, str(source), "--as", "ann").exit_code == 0
+    filler = fill_up(small_disk)
+    os.truncate(filler, filler.stat().st_size - 64 * 1024)  # room for part of the document
+    db_url, env, _ = stored
+    out_path = small_disk / "scan.pdf"
+    for unbuffered in ("1", ""):
+        with out_path.open("wb") as out:
+            done = subprocess.run([sys.executable, "-m", "casework", "case", "document", case_id, "scan.pdf", "-o",
+                                   "-", "--db", db_url], stdout=out, stderr=subprocess.PIPE, text=True, timeout=300,
+                                  env={**os.environ, **env, "PYTHONUNBUFFERED": unbuffered,
+                                       "PYTHONPATH": str(Path(casework.__file__).parents[1])})
+        assert done.returncode == 2, (unbuffered, done.stderr)
+        assert done.stderr.startswith("error: cannot write standard output: No space left on device"), done.stderr
+        assert 0 < out_path.stat().st_size < 300_000
+        out_path.unlink()

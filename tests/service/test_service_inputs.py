@@ -20,7 +20,9 @@ from casework.store import Store
 
 @pytest.fixture
 def store(db_url: str, tmp_path) -> Store:  # type: ignore[no-untyped-def]
-    opened = Store.open(db_url, audit_key=tmp_path / "audit.key")
+    # Its own blob folder: PostgreSQL's default is ./casework-blobs, where a blob left by an earlier run was found
+    # already stored, and the test that holds up the storing of one waited for a store that never came.
+    opened = Store.open(db_url, audit_key=tmp_path / "audit.key", blob_dir=tmp_path / "blobs")
     yield opened
     opened.close()
 

@@ -68,6 +68,14 @@ def test_tasks_by_owner_group_and_due_date(filled: str) -> None:
     assert table.exit_code == 0 and "Visit site" in table.output and "3 tasks" in table.output
 
 
+def test_tasks_of_a_name_typed_with_spaces_around_it(filled: str) -> None:
+    # the case commands store " dee " as dee, and `tasks --owner " dee "` listed nothing
+    assert _run(filled, "--owner", " dee ") == _run(filled, "--owner", "dee") != []
+    assert _run(filled, "--group", "seniors ", "--unassigned") == _run(filled, "--group", "seniors", "--unassigned")
+    assert _run(filled, "--candidate", " eve") == _run(filled, "--candidate", "eve") != []
+    assert _run(filled, "--case", "p0 ") == _run(filled, "--case", "p0") != []
+
+
 def test_tasks_offered_to_a_candidate_user(filled: str) -> None:
     offered = _run(filled, "--candidate", "eve")
     assert [(r["case_id"], r["owner"], r["candidate_users"]) for r in offered] == [

@@ -432,7 +432,7 @@ def set_variables(run: Run, variables: dict[str, Any], remove: Iterable[str]) ->
     before = run.state.variables
     removed = _with_children(run.plan.definition, before, remove)
     _check_file_parents(run.plan.definition, variables, _Held(before, variables, removed), removed)
-    changed = {k: v for k, v in variables.items() if k not in before or before[k] != v}
+    changed = {k: v for k, v in variables.items() if k not in before or not _same_data(before[k], v)}
     if not changed and not removed:
         return
     created = [k for k in changed if k not in before]
@@ -449,6 +449,26 @@ def set_variables(run: Run, variables: dict[str, Any], remove: Iterable[str]) ->
         for stage in run.state.live(stage_id):
             if stage.state == ACTIVE:
                 run.dirty_stages[stage.id] = None
+
+
+def _same_data(a: Any, b: Any) -> bool:
+    """Whether two JSON values are the same data. Python's == holds for true and 1, 0 and false, 1.0 and 1: setting
+    `true` on a variable holding 1 recorded nothing, and the case kept a number that CEL and JUEL read otherwise."""
+    if a != b:  # the usual answer, found without a walk
+        return False
+    # Equal by ==: the same keys and lengths, so only the types of what they hold can differ. Iterative, one loop
+    # rather than a call per value: a case's data may hold tens of thousands of values.
+    pairs: list[tuple[Any, Any]] = [(a, b)]
+    while pairs:
+        x, y = pairs.pop()
+        kind = type(x)
+        if kind is not type(y):
+            return False
+        if kind is dict:
+            pairs.extend((v, y[k]) for k, v in x.items())
+        elif kind is list:
+            pairs.extend(zip(x, y, strict=True))
+    return True
 
 
 class _Held(Container[str]):

@@ -10,6 +10,7 @@ from casework.engine.lifecycle import ACTIVE, AVAILABLE, ENABLED, SUSPENDED
 from casework.engine.plan import released_dependencies
 from casework.engine.runner import Run
 from casework.engine.state import CaseState, ItemInstance
+from casework.expr import EvaluationError, Expression
 from casework.model.definition import STAGE_KINDS, CaseDefinition
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # conditions do not read time; a fixed value keeps this pure
@@ -98,10 +99,8 @@ def _why_waiting(run: Run, item: ItemInstance) -> list[str]:
             status = "done" if n in fired else "waiting"
             lines.append(f"  [{criterion.id}] {label} {part.event}: {status}")
         if criterion.sentry.if_part is not None:
-            holds = run.condition(criterion.sentry.if_part, item, "explain")
-            lines.append(
-                f"  [{criterion.id}] condition {criterion.sentry.if_part.source}: {'true' if holds else 'false'}"
-            )
+            lines.append(f"  [{criterion.id}] condition {criterion.sentry.if_part.source}: "
+                         f"{_condition(run, criterion.sentry.if_part, item)}")
     if not run.reachable(item):
         lines.append(f"  {item.name!r} can no longer start: what it waits for can no longer happen")
     dead = run.dead_dependencies(item)
@@ -112,6 +111,17 @@ def _why_waiting(run: Run, item: ItemInstance) -> list[str]:
             f"at run time), which cannot complete any more; `remove` {item.name!r} to end the wait"
         )
     return lines
+
+
+def _condition(run: Run, expr: Expression, item: ItemInstance) -> str:
+    """"true", "false", or why it cannot be evaluated: the engine counts a broken condition as false, and "false"
+    alone sent the case worker to the wrong fix (a claim of 18,000 whose amount was typed as text, "18,000", read
+    as a claim too small for the condition's amount > 10000)."""
+    local = {run.plan.items[item.def_id].counter_variable: item.index}
+    try:
+        return "true" if expr.evaluate_bool(run.state.variables, local) else "false"
+    except EvaluationError as exc:
+        return f"cannot be evaluated, so it counts as false: {exc}"
 
 
 def _why_stage_open(run: Run, stage: ItemInstance) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
+from datetime import UTC
 from typing import TextIO
 
 from casework.export.activities import Activity
@@ -19,9 +20,10 @@ def log_rows(acts: Iterable[Activity]) -> Iterator[tuple[str, str, str, str]]:
     for a in acts:
         if a.transition != "complete":
             continue
-        # The shared logs carry zone-less timestamps; casework's are UTC, written the same way. Not strftime: its %Y
-        # writes year 999 as "999", which no ISO-8601 reader takes back.
-        yield a.case_id, a.activity, a.time.replace(tzinfo=None).isoformat(timespec="microseconds"), a.resource or ""
+        # casework's times are UTC instants, written with their offset: `import-log` reads a zone-less timestamp
+        # on the organisation's clock (CASEWORK_TIMEZONE), so an export without it came back an hour or more off
+        # in Amsterdam. Not strftime: its %Y writes year 999 as "999", which no ISO-8601 reader takes back.
+        yield a.case_id, a.activity, a.time.astimezone(UTC).isoformat(timespec="microseconds"), a.resource or ""
 
 
 def write_csv(out: TextIO, acts: Iterable[Activity]) -> tuple[int, int]:

@@ -416,7 +416,6 @@ def _import(
     definition = store.definition(definition_key)
     version = definition.version if definition is not None else 0
     imported = events = skipped = reordered = repeated = 0
-    now = datetime.now(UTC)
     # The key that seals each batch, read (and checked against the database's checkpoints) before the first batch
     # is written: a key missing or foreign stops the import with nothing written, not after its first batch.
     signer = signing_key(store)
@@ -452,7 +451,10 @@ def _import(
                         "activities": len(log_case.rows), "status": "completed"}
             case_rows.append(
                 {"case_id": case_id, "key": key, "version": len(rows), "last_hash": rows[-1]["hash"],
-                 "snapshot": snapshot, "digest": digest, "reordered": log_case.reordered}
+                 "snapshot": snapshot, "digest": digest, "reordered": log_case.reordered,
+                 # when the log says it started and last changed: stamped with the time of the import, a case of
+                 # 2012 was listed by `cases` as started today, newest of all
+                 "started": datetime.fromisoformat(first_at), "ended": datetime.fromisoformat(new[-1].at)}
             )
 
         def work(conn: Connection, case_rows: list[dict[str, Any]] = case_rows,
@@ -460,7 +462,8 @@ def _import(
             for c in case_rows:
                 w.insert_case(conn, case_id=c["case_id"], definition_key=definition_key, definition_version=version,
                               business_key=c["key"], status="completed", version=c["version"],
-                              last_hash=c["last_hash"], snapshot=c["snapshot"], now=now, source="import")
+                              last_hash=c["last_hash"], snapshot=c["snapshot"], now=c["started"],
+                              last_change=c["ended"], source="import")
             w.insert_events(conn, event_rows)
 
         while case_rows:

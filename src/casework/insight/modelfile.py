@@ -110,6 +110,8 @@ class InsightModel:
             raise
         except (OSError, EOFError, UnicodeDecodeError, ValueError) as exc:  # BadGzipFile is an OSError
             raise ModelFileError(f"{path}: cannot read a model file: {exc}") from exc
+        except RecursionError as exc:  # lists or objects nested past Python's parser; no model nests so deep
+            raise ModelFileError(f"{path}: cannot read a model file: its JSON nests too deeply") from exc
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             found = document.get("format") if isinstance(document, dict) else type(document).__name__
             # quoted from the file, which may hold anything there: its start, or what kind of value it is

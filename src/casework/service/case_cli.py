@@ -63,17 +63,41 @@ def _data(text: str | None, file: Path | None = None) -> dict[str, Any]:
     if file is not None:
         source = str(file)
         try:
-            text = file.read_text(encoding="utf-8")
+            # utf-8-sig: a file saved by Windows' Notepad begins with a byte order mark, which JSON refuses
+            text = file.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             fail(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}")
     if text is None:
         return {}
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_once_each)
     except json.JSONDecodeError as exc:
         fail(f"{source} is not JSON: {exc}")
+    except _NamedTwice as exc:
+        fail(f"{source} gives {quoted(str(exc))} more than once in one object: which value is meant?")
+    except RecursionError:
+        # Python's parser gives up about a thousand levels down, far past what the engine takes in a value.
+        from casework.engine.core import MAX_DATA_DEPTH
+
+        fail(f"{source} nests lists and objects too deeply: a value of case data may be at most {MAX_DATA_DEPTH} "
+             "levels deep")
     if not isinstance(data, dict):
         fail(f"{source} must be a JSON object ({{\"name\": value, ...}}), not {type(data).__name__}")
+    return data
+
+
+class _NamedTwice(ValueError):
+    """A JSON object names a key twice (the name)."""
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are distinct: Python's parser keeps the last of a repeated key, so that
+    `{"amount": 17500, "amount": 1750}` would record one of the two values typed, without a word."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _NamedTwice(key)
+        data[key] = value
     return data
 
 
@@ -95,12 +119,16 @@ def due_value(text: str, option: str = "--due") -> str:
         return given
     try:
         moment = datetime.fromisoformat(given)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=organisation_zone())
-        return format_datetime(moment.astimezone(UTC))
-    except (ValueError, OverflowError):
+    except ValueError:
         raise typer.BadParameter(f"{quoted(given)} is neither an ISO-8601 duration (P2D, PT4H) nor a date or "
                                  "date-time (2030-01-31, 2030-01-31T17:00)", param_hint=f"'{option}'") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=organisation_zone())
+    try:
+        return format_datetime(moment.astimezone(UTC))
+    except OverflowError:  # a date-time all right, but one the UTC the case keeps cannot hold
+        raise typer.BadParameter(f"{quoted(given)} is outside the years 1 to 9999 in UTC",
+                                 param_hint=f"'{option}'") from None
 
 
 @contextmanager
@@ -166,10 +194,13 @@ def start_cmd(
     from casework.service.errors import Conflict, InvalidInput, NotFound
 
     actor = _required(actor, "--as")
-    if business_key is not None and not business_key.strip():
-        # Stored, a blank key would name this case for good: every later start without a key typed would get it.
-        raise typer.BadParameter("must not be empty: leave it out for a case without one",
-                                 param_hint="'--business-key'")
+    if business_key is not None:
+        if not business_key.strip():
+            # Stored, a blank key would name this case for good: every later start without a key typed would get it.
+            raise typer.BadParameter("must not be empty: leave it out for a case without one",
+                                     param_hint="'--business-key'")
+        # Read as --as and --to are: "CL-1001 " pasted from a spreadsheet started a second case for claim CL-1001.
+        business_key = business_key.strip()
     variables = _data(data, data_file)
     with open_store(db) as store:
         sealable(store)

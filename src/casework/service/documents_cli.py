@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import mimetypes
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn
@@ -197,17 +196,24 @@ def _not_intact(blobs: BlobStore, row: DocumentRow) -> NoReturn:
 def _stream_out(blobs: BlobStore, row: DocumentRow) -> None:
     """The document's bytes to standard output, once read through and checked: what has gone out cannot be taken
     back. Read from the one open file, twice: a blob replaced meanwhile is not what is sent."""
+    from casework.outstream import binary_stdout
+
     with _open_blob(blobs, row) as blob:
         if not _copy(blob, None, blobs, row):
             _not_intact(blobs, row)
         blob.seek(0)
-        out = sys.stdout.buffer
-        if not _copy(blob, out, blobs, row, unread="what was written is not the whole document"):
+        try:
+            with binary_stdout() as out:
+                intact = _copy(blob, out, blobs, row, unread="what was written is not the whole document")
+        except BrokenPipeError:
+            raise  # the reader stopped reading (`| head`): not an error to report (casework.cli)
+        except OSError as exc:
+            fail(f"cannot write standard output: {exc.strerror or exc}; what was written is not the whole "
+                 f"{_where(row)}")
+        if not intact:
             # Edited in place between the check and the copy: the bytes are out, but must not pass for the document.
-            out.flush()
             fail(f"{_where(row)}: its stored bytes ({blobs.path_of(row.sha256)}) changed while being written out; "
                  "what was written is not the document")
-        out.flush()
 
 
 def _default_target(name: str) -> Path:

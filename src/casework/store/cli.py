@@ -221,7 +221,15 @@ def moment_option(option: str, text: str) -> datetime:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError:
         raise typer.BadParameter(f"{quoted(text)} is not an ISO-8601 date or time", param_hint=option) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=organisation_zone())
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=organisation_zone())
+    try:
+        # Stored times are UTC: a moment whose UTC falls outside years 1 to 9999 (0001-01-01T00:00+14:00) fails
+        # where it is compared with them, in a traceback.
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise typer.BadParameter(f"{quoted(text)} is outside the years 1 to 9999 in UTC",
+                                 param_hint=option) from None
+    return moment
 
 
 @audit_app.command("verify")
@@ -325,6 +333,7 @@ def export_cmd(
     import io
 
     from casework.export import FORMATS, ExportPathError, export, export_to, output_target
+    from casework.outstream import binary_stdout
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
@@ -339,12 +348,12 @@ def export_cmd(
     with open_store(db, read_only="export") as store:
         try:
             if to_stdout:
-                sys.stdout.flush()  # what was written to it before goes first
-                out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True)
-                try:
-                    first, events = export_to(store, fmt, out)
-                finally:
-                    out.detach()  # leave sys.stdout open
+                with binary_stdout() as raw:  # each write whole or an error, whatever PYTHONUNBUFFERED says
+                    out = io.TextIOWrapper(raw, encoding="utf-8", newline="", write_through=True)
+                    try:
+                        first, events = export_to(store, fmt, out)
+                    finally:
+                        out.detach()  # leave standard output open
             else:
                 first, events = export(store, fmt, output)
         except ExportPathError as exc:
@@ -491,6 +500,9 @@ def tasks_cmd(
 
     if state:
         _check_states(state)
+    # Read as the case commands store them: an owner given as " bob " is bob (the engine strips it), and a task
+    # list for " bob " was empty.
+    owner, group, candidate, case = (None if v is None else v.strip() for v in (owner, group, candidate, case))
     due = moment_option("--due-before", due_before) if due_before is not None else None
     zone = organisation_zone()
     with open_store(db, read_only="tasks") as store:

@@ -230,7 +230,9 @@ def insert_case(
     snapshot: Mapping[str, Any] | str,
     now: datetime,
     source: str = "engine",
+    last_change: datetime | None = None,
 ) -> None:
+    """A new case row, started at `now` and last changed then, or at `last_change` (an imported case's last row)."""
     _raw(
         conn,
         _INSERT_CASE,
@@ -246,7 +248,7 @@ def insert_case(
             "snapshot": snapshot if isinstance(snapshot, str) else json.dumps(snapshot, separators=(",", ":")),
             "snapshot_version": version,
             "created_at": db_time(conn, now),
-            "updated_at": db_time(conn, now),
+            "updated_at": db_time(conn, now if last_change is None else last_change),
         },
         many=False,
     )
