@@ -208,3 +208,17 @@ def test_an_item_added_unless_open_is_refused_while_one_of_that_name_is_open_and
     execute(definition, state, add, NOW)
     execute(definition, state, commands.AddItem(kind="humanTask", name="Call GP", actor="ann"), NOW)
     assert len([i for i in state.items.values() if i.name == "Call GP"]) == 3
+
+
+@pytest.mark.parametrize("name", ["i1", " i12 "])
+def test_an_item_is_not_added_under_a_name_that_has_the_form_of_an_item_id(name: str) -> None:
+    # Commands read an id before a name: "complete i1" would complete item i1 (the case's first item), never the
+    # task named "i1".
+    definition, state, _ = _care_case()
+    version = state.version
+    with pytest.raises(CommandRejected, match="has the form of an item id"):
+        execute(definition, state, commands.AddItem(kind="humanTask", name=name, actor="ann"), NOW)
+    assert state.version == version
+    # names that only begin like one are names
+    execute(definition, state, commands.AddItem(kind="humanTask", name="i1 follow-up", actor="ann"), NOW)
+    execute(definition, state, commands.AddItem(kind="humanTask", name="I1", actor="ann"), NOW)

@@ -113,6 +113,9 @@ def _check_not_nested(run: Run, name: str, waiting: str | None, stages: list[str
                                   "exists only while the stage runs")
 
 
+_ID_LIKE = re.compile(r"i[0-9]+")
+
+
 @handles(c.AddItem)
 def _add_item(run: Run, cmd: c.AddItem) -> None:
     if cmd.kind not in ADD_EVENT:
@@ -120,6 +123,11 @@ def _add_item(run: Run, cmd: c.AddItem) -> None:
     name = cmd.name.strip()
     if not name:
         raise CommandRejected("an added item needs a name")
+    if _ID_LIKE.fullmatch(name):
+        # Commands take an item's id before its name: a task named "i5" could never be addressed by its name, and
+        # "complete i5" would complete whatever item has that id.
+        raise CommandRejected(f"{name!r} has the form of an item id (i1, i2, ...), which commands read as the id: "
+                              "give the item another name")
     if cmd.unless_open:
         already = sorted(i.id for i in run.state.items.values()
                          if i.name == name and i.state not in TERMINAL and i.id != run.state.root)
