@@ -222,3 +222,12 @@ def test_an_item_is_not_added_under_a_name_that_has_the_form_of_an_item_id(name:
     # names that only begin like one are names
     execute(definition, state, commands.AddItem(kind="humanTask", name="i1 follow-up", actor="ann"), NOW)
     execute(definition, state, commands.AddItem(kind="humanTask", name="I1", actor="ann"), NOW)
+
+
+def test_set_due_refuses_a_duration_whose_t_has_no_time_after_it() -> None:
+    # isodate reads "PT" as zero: the task was due at once
+    definition, state, _ = _care_case()
+    version = state.version
+    with pytest.raises(CommandRejected, match="followed by no hours, minutes or seconds"):
+        execute(definition, state, commands.SetDue(item="Surgery consult", due="PT", actor="ann"), NOW)
+    assert state.version == version

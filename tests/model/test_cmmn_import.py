@@ -401,3 +401,15 @@ def test_an_event_listener_with_an_entry_criterion_is_refused_at_deployment(list
     assert len(problems) == 1 and problems[0].startswith("pl: an event listener cannot have an entry criterion")
     # deployed before the check: its cases still load
     assert load_definition(_model(body), deployed=True).items["pl"].entry
+
+
+@pytest.mark.parametrize(("body", "where"), [
+    ('<planItem id="pt" definitionRef="t"/><timerEventListener id="t"><timerExpression>R3/PT</timerExpression>'
+     "</timerEventListener>", "t: timer expression"),
+    ('<planItem id="ph" definitionRef="h"/><humanTask id="h" flowable:dueDate="P1DT"/>', "h: flowable:dueDate"),
+])
+def test_a_duration_with_nothing_after_its_t_is_refused_at_deployment(body: str, where: str) -> None:
+    # isodate reads "PT" as zero and "P1DT" as "P1D"; deployed before the check, the definition still loads
+    problems = _problems(_model(body))
+    assert len(problems) == 1 and problems[0].startswith(where) and "followed by no hours" in problems[0]
+    assert load_definition(_model(body), deployed=True)

@@ -4,7 +4,14 @@ import datetime as dt
 
 import pytest
 
-from casework.model.timers import TimerError, add_duration, format_datetime, parse_datetime, parse_timer
+from casework.model.timers import (
+    TimerError,
+    add_duration,
+    check_time_part,
+    format_datetime,
+    parse_datetime,
+    parse_timer,
+)
 
 NOW = dt.datetime(2026, 1, 31, 12, 0, tzinfo=dt.UTC)
 
@@ -78,3 +85,13 @@ def test_fractional_years_are_a_timer_error_where_they_cannot_be_added() -> None
 def test_a_date_time_that_falls_outside_the_calendar_in_utc_is_a_timer_error(text: str) -> None:
     with pytest.raises(TimerError, match="out of range"):
         parse_datetime(text)
+
+
+
+@pytest.mark.parametrize("text", ["PT", "P1DT", " pt "])
+def test_a_time_designator_with_no_time_after_it_is_refused_where_it_is_checked(text: str) -> None:
+    # isodate reads "PT" as zero: `case set-due --due PT` made a task due at once
+    with pytest.raises(TimerError, match="followed by no hours, minutes or seconds"):
+        check_time_part(text)
+    check_time_part("PT0S")
+    check_time_part("P1DT1H")

@@ -146,7 +146,7 @@ def test_set_due_sets_an_items_or_the_cases_due_time_on_the_organisations_clock(
     _verified(stored)
 
 
-@pytest.mark.parametrize("due", ["tomorrow", "P", "P-1D", "P1.5M", "2030-13-01", "P2X", " "])
+@pytest.mark.parametrize("due", ["tomorrow", "P", "PT", "P1DT", "P-1D", "P1.5M", "2030-13-01", "P2X", " "])
 def test_a_due_time_that_is_neither_duration_nor_date_is_bad_input(stored: Stored, due: str) -> None:
     case_id = _start(stored)
     line = _refused(stored, case_id, "set-due", case_id, "--due", due, "--as", "ann", "--reason", "r", bad_input=True)

@@ -28,7 +28,7 @@ from casework.model.definition import (
     CaseDefinition,
     PlanItemDef,
 )
-from casework.model.timers import TimerError, due_from, format_datetime
+from casework.model.timers import TimerError, check_time_part, due_from, format_datetime
 from casework.model.validation import find_entry_cycle
 
 ADD_EVENT = {HUMAN_TASK: "add_task", STAGE: "add_stage", MILESTONE: "add_milestone"}
@@ -54,6 +54,8 @@ def find_def(run: Run, ref: str, what: str) -> PlanItemDef:
 
 def resolve_due(text: str, now: dt.datetime) -> str:
     try:
+        if text.strip().startswith("P"):
+            check_time_part(text)
         return format_datetime(due_from(text, now))
     except TimerError as exc:
         raise CommandRejected(f"due: {exc}") from exc

@@ -41,7 +41,7 @@ from casework.model.definition import (
 )
 from casework.model.errors import ModelError, Problem
 from casework.model.extensions import check_unsupported, vendor_attr
-from casework.model.timers import REFERENCE, TimerError, TimerSpec, due_from, parse_timer
+from casework.model.timers import REFERENCE, TimerError, TimerSpec, check_time_part, due_from, parse_timer
 from casework.model.validation import check_entry_cycles
 
 CMMN_NS = "http://www.omg.org/spec/CMMN/20151109/MODEL"
@@ -118,7 +118,19 @@ def _due_date(def_el: ET.Element, ref: str, ctx: _Context) -> str | None:
             due_from(value, REFERENCE)
         except TimerError as exc:
             ctx.problem(ref, f"{attr} {value!r} is not an ISO-8601 duration, date-time or date ({exc})")
+        else:
+            _check_time_part(ctx, ref, value if value.startswith("P") else None, attr)
     return value
+
+
+def _check_time_part(ctx: _Context, ref: str, duration: str | None, what: str) -> None:
+    """A duration such as "PT" (read as zero) is refused at deployment; deployed before, it runs as it did."""
+    if duration is None:
+        return
+    try:
+        check_time_part(duration)
+    except TimerError as exc:
+        ctx.unsupported(ref, f"{what}: {exc}")
 
 
 def _candidates(def_el: ET.Element, name: str, pi_id: str, ctx: _Context) -> tuple[str, ...]:
@@ -443,6 +455,8 @@ def _read_plan_item(
                 timer = parse_timer(text)
             except TimerError as exc:
                 ctx.problem(ref, f"bad timer expression: {exc}")
+            else:
+                _check_time_part(ctx, ref, timer.duration, "timer expression")
 
     blocking_expr = _flowable(def_el, "isBlockingExpression")
     blocking_expression = ctx.expression(ref, blocking_expr, "isBlockingExpression") if blocking_expr else None

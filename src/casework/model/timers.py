@@ -47,6 +47,16 @@ class TimerSpec:
         return add_duration(previous_due, self.duration)
 
 
+def check_time_part(duration: str) -> None:
+    """Refuses a duration whose time designator has no time after it. isodate reads "PT" as zero and "P1DT" as
+    "P1D", where ISO 8601 wants at least one element after the T: a task set due "PT" was due at once. Checked on
+    what people and models give from now on (`SetDue`, deployment), not in `parse_duration`: a timer of a definition
+    deployed before must go on running as it did."""
+    if duration.strip().upper().endswith("T"):
+        raise TimerError(f"not an ISO-8601 duration: {duration.strip()!r} (its T is followed by no hours, minutes "
+                         "or seconds)")
+
+
 def parse_duration(text: str) -> isodate.Duration | dt.timedelta:
     try:
         value = isodate.parse_duration(text.strip())

@@ -108,11 +108,12 @@ def due_value(text: str, option: str = "--due") -> str:
     off for a case worker in Amsterdam."""
     from datetime import UTC, datetime
 
-    from casework.model.timers import TimerError, add_duration, format_datetime
+    from casework.model.timers import TimerError, add_duration, check_time_part, format_datetime
 
     given = text.strip()
     if given.startswith("P"):
         try:
+            check_time_part(given)
             add_duration(datetime.now(UTC), given)  # what the engine will do: a duration that gives no date fails here
         except TimerError as exc:
             raise typer.BadParameter(str(exc), param_hint=f"'{option}'") from None
