@@ -39,6 +39,24 @@ def _cpu() -> float:
     return time.process_time()  # the whole process, every thread: user + system
 
 
+def _replay(db: Path, batches: list[list[Any]], write_batch: Any) -> tuple[float, float]:
+    """Write `batches` into `db`, each in its own BEGIN IMMEDIATE ... COMMIT, as the store's batch writer does;
+    returns (wall seconds, CPU seconds)."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    cpu0, start = _cpu(), time.perf_counter()
+    for batch in batches:
+        conn.execute("BEGIN IMMEDIATE")
+        if not write_batch(conn, batch):
+            raise SystemExit("a replayed batch failed its version check: the copy is not the state before the run")
+        conn.execute("COMMIT")
+    elapsed, cpu = time.perf_counter() - start, _cpu() - cpu0
+    conn.close()
+    return elapsed, cpu
+
+
 def one_repetition(folder: Path, clients: int, cases_per_client: int, raw_n: int) -> dict[str, float]:
     from casework.engine import commands
     from casework.service import CaseService
@@ -89,32 +107,10 @@ def one_repetition(folder: Path, clients: int, cases_per_client: int, raw_n: int
     if replayed != done:
         raise SystemExit(f"recorded {replayed} batched writes of {done} completions: the run did not batch them all")
 
-    conn = sqlite3.connect(folder / "before.db", isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    sql_cpu0, sql_start = _cpu(), time.perf_counter()
-    for batch in batches:
-        conn.execute("BEGIN IMMEDIATE")
-        if not write_batch(conn, batch):
-            raise SystemExit("a replayed batch failed its version check: the copy is not the state before the run")
-        conn.execute("COMMIT")
-    sql_elapsed, sql_cpu = time.perf_counter() - sql_start, _cpu() - sql_cpu0
-    conn.close()
+    sql_elapsed, sql_cpu = _replay(folder / "before.db", batches, write_batch)
     # The same writes one command per transaction, as a single client commits them, into a second copy.
-    conn = sqlite3.connect(folder / "before_1.db", isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    one_cpu0, one_start = _cpu(), time.perf_counter()
-    for batch in batches:
-        for unit in batch:
-            conn.execute("BEGIN IMMEDIATE")
-            if not write_batch(conn, [unit]):
-                raise SystemExit("a replayed write failed its version check: the copy is not the state before the run")
-            conn.execute("COMMIT")
-    one_elapsed, one_cpu = time.perf_counter() - one_start, _cpu() - one_cpu0
-    conn.close()
+    one_elapsed, one_cpu = _replay(folder / "before_1.db", [[unit] for batch in batches for unit in batch],
+                                   write_batch)
     raw = raw_sqlite_commits(folder, raw_n)
 
     cpu_us = cpu / done * 1e6
