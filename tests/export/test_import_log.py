@@ -426,3 +426,26 @@ def test_a_taken_key_is_found_whatever_the_databases_collation(
         with pytest.raises(LogImportError, match=r"^case 'c1': its key 'log:c1' is taken"):
             import_log(store, tmp_path / "b" / "log.csv", "intake")
         assert store.counts() == (1, 2)
+
+
+def test_a_log_imported_under_another_definition_key_is_refused_not_counted_present(
+    db_url: str, tmp_path: Path
+) -> None:
+    # Counted "already present", the second import said it had the log while no case of it was under its key.
+    log = tmp_path / "claims.csv"
+    log.write_text("case_id,activity,timestamp\nc1,A,2024-01-01T10:00:00\nc2,B,2024-01-02T10:00:00\n")
+    with Store.open(db_url, audit_key=tmp_path / "k") as store:
+        assert import_log(store, log, "wrong").cases == 2
+    key = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
+    res = CliRunner().invoke(app, ["import-log", str(log), "--definition", "claims", "--db", db_url], env=key)
+    assert res.exit_code == 2
+    assert "case key 'claims:c1' is stored as a case of 'wrong', not 'claims'" in res.stderr
+    assert "nothing was imported" in res.stderr and "--name" in res.stderr
+    res = CliRunner().invoke(app, ["import-log", str(log), "--definition", "wrong", "--db", db_url], env=key)
+    assert res.exit_code == 0 and "0 cases, 0 events imported, 2 already present" in res.stdout
+    res = CliRunner().invoke(app, ["import-log", str(log), "--definition", "claims", "--db", db_url,
+                                   "--name", "claims-again"], env=key)
+    assert res.exit_code == 0, res.output
+    with Store.open(db_url) as store:
+        assert store.counts() == (4, 8)
+        assert len(store.case_listing(definition_key="claims")) == 2

@@ -160,3 +160,12 @@ def test_values_nested_too_deeply_are_a_case_type_error(value: str) -> None:
     # tomllib recurses into nested arrays and inline tables: a RecursionError and a traceback, before
     with pytest.raises(CaseTypeError, match="nested too deeply"):
         parse_case_type(f"name = {value}\n")
+
+
+@pytest.mark.parametrize("kind", ["add_task", "plan", "start"])
+def test_an_action_naming_a_task_like_an_item_id_is_refused(kind: str) -> None:
+    # Such an action falls back to adding a task of that name, which the engine refuses: offered, never acceptable.
+    text = MINIMAL + f'[[rules]]\nid = "r"\ncondition = "true"\nmessage = "m"\naction = {{ {kind} = " i5 " }}\n'
+    with pytest.raises(CaseTypeError, match=rf"rules\[0\]\.action\.{kind}: 'i5' has the form of an item id"):
+        parse_case_type(text)
+    parse_case_type(text.replace(" i5 ", "i5 review"))

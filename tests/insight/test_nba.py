@@ -534,3 +534,15 @@ def test_a_step_that_never_followed_a_known_path_says_so() -> None:
     # a path the model has never seen still says so
     (unknown, *_) = model.suggest(["Q"], [0.0], k=1)
     assert unknown.reason.endswith("no close match for this path")
+
+
+def test_a_path_too_rare_to_quote_says_that_it_moved_the_probability() -> None:
+    # One past case went Q -> Z: after Q the model gives Z 94%, while the reason quoted only "1% of all steps in past
+    # cases were Z", which read as if the model were sure of a step nobody takes.
+    cases = [_case(f"r{i}", "ARD", start=1000.0 * i) for i in range(30)] + [_case("q", "AQZ", start=40_000.0)]
+    model = train_next_action(cases, NBAParams(use_gbt=False, max_order=1))
+    top, *rest = model.suggest(["A", "Q"], [0.0, 60.0], k=3)
+    assert top.activity == "Z" and top.probability > 0.9
+    assert top.reason == ("1% of all steps in past cases were Z; no close match for this path; this case's rare path "
+                          "makes it more likely (94%)")
+    assert all(s.reason.endswith("; this case's rare path makes it less likely (3%)") for s in rest)

@@ -228,9 +228,12 @@ def _migrate(run: Run, cmd: c.Migrate) -> None:
         i for i in run.state.items.values()
         if i.state in (ACTIVE, SUSPENDED) and not i.not_started and i.def_id in new.items
     ]
+    # An item the plan maps keeps its instances where they are: one the new model moves to another stage (allowed
+    # only once none is open) is not created again there, or work already done would be asked for once more.
+    mapped = set(plan.remap.values())
     for stage in running:
         stage_def = run.plan.items[stage.def_id]
-        existing = {i.def_id for i in run.state.child_items(stage.id)}
+        existing = {i.def_id for i in run.state.child_items(stage.id)} | mapped
         for child in run.plan.children_of(stage_def.id):
             if child.id not in existing and not child.discretionary:
                 run.create_instance(child, stage)

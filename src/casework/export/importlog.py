@@ -360,7 +360,9 @@ def _any_key_under(store: Store, prefix: str) -> bool:
         return found.first() is not None
 
 
-def _check_keys(store: Store, log_cases: CheckedLog, prefix: str) -> tuple[bool, int | None]:
+def _check_keys(
+    store: Store, log_cases: CheckedLog, prefix: str, definition_key: str
+) -> tuple[bool, int | None]:
     """(whether any case is not stored yet, how many rows repeat an earlier row of their case, or None where the
     cases were not read), having checked every case's key against the store.
 
@@ -384,7 +386,27 @@ def _check_keys(store: Store, log_cases: CheckedLog, prefix: str) -> tuple[bool,
                     "imported. Import this log under another name (import-log --name NAME)"
                 )
             repeated += len(log_case.rows) - len(set(log_case.rows))
+        _check_definition(store, [k for k in (f"{prefix}:{c.source_id}" for c in batch) if k in stored],
+                          definition_key)
     return new, repeated
+
+
+def _check_definition(store: Store, keys: list[str], definition_key: str) -> None:
+    """Refuse the import when a case of the log is stored under another definition key. Counted as already present,
+    it would be reported imported while none of the log's cases were under the key asked for (and `suggest train
+    --definition KEY` finds no such key)."""
+    if not keys:
+        return
+    with store.read() as conn:
+        q = (select(t.cases.c.business_key, t.cases.c.definition_key)
+             .where(t.cases.c.business_key.in_(keys), t.cases.c.definition_key != definition_key).limit(1))
+        other = conn.execute(q).first()
+    if other is not None:
+        key, stored_under = other
+        raise LogImportError(
+            f"case key {key!r} is stored as a case of {stored_under!r}, not {definition_key!r} (this log was imported "
+            "under that definition key before); nothing was imported. Import it under another name (import-log "
+            "--name NAME) to store it again as cases of this key")
 
 
 def _taken(key: str) -> LogImportError:
@@ -407,7 +429,7 @@ def _import(
     if on_read is not None:
         on_read(len(log_cases))
     prefix = _stem(path) if name is None else name
-    any_new, counted = _check_keys(store, log_cases, prefix)
+    any_new, counted = _check_keys(store, log_cases, prefix, definition_key)
     if not any_new:  # a log imported before: nothing to read again, only a batch left unsealed to seal
         if progress is not None:
             progress(len(log_cases))

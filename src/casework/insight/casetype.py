@@ -76,6 +76,7 @@ SEVERITIES: Final = ("info", "warning", "critical")
 RULE_KINDS: Final = ("suggestion", "flag")
 # What a rule may suggest doing; rules.resolve_action maps each onto what the case can do now.
 ACTION_KINDS: Final = ("add_task", "plan", "start", "request_document", "fill_in")
+_ITEM_ID_FORM: Final = re.compile(r"i[0-9]+")
 _KEY_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
@@ -403,5 +404,11 @@ class _Validator:
             return None
         if not isinstance(target, str) or not target.strip():
             self.problem(f"{path}.{kind}", f"must name a task, item, document kind or field (got {target!r})")
+            return None
+        if kind in ("add_task", "plan", "start") and _ITEM_ID_FORM.fullmatch(target.strip()):
+            # Each of these becomes an ad hoc task of that name when nothing in the case has it, and the engine adds
+            # none named like an item id (commands read "i5" as the id): the suggestion could never be accepted.
+            self.problem(f"{path}.{kind}", f"{target.strip()!r} has the form of an item id (i1, i2, ...), which "
+                                           "commands read as the id: name the task otherwise")
             return None
         return ActionSpec(kind, target.strip())

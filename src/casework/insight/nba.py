@@ -366,7 +366,14 @@ class NextActionModel:
             plain = by_resource.base if by_resource is not None else self._ngram(choice)
             seen, cases = plain.support(ids, max(choice.order, 1))
             if seen == 0:
-                return f"{_percent(count, total)} of all steps in past cases were {name}; no close match for this path"
+                text = f"{_percent(count, total)} of all steps in past cases were {name}; no close match for this path"
+                # A path seen in fewer cases than a reason quotes still moves the probability (one past case that
+                # went Q -> Z makes Z likely after Q): the share of all steps alone would then mislead the reader.
+                # (Only then: an unknown path gets the share of all steps, renormalised without the case's end.)
+                if plain.support(ids, max(choice.order, 1), min_support=1)[0] == 0:
+                    return text
+                return text + _moved(probability, count / total,
+                                     "rare path, timing and data" if choice.weight > 0 else "rare path")
             path = " → ".join(activities[max(0, len(activities) - seen) :]) or "the case start"
             where = f"after {path}" if seen <= len(activities) else f"when a case starts with {path}"
             done = "ended" if name == END else f"did {name} next"
@@ -377,12 +384,9 @@ class NextActionModel:
         path = " → ".join(steps) if steps else "the case start"
         where = f"after {path}" if j <= len(activities) else f"when a case starts with {path}"
         text = f"{where}, {_percent(count, total)} of {total} similar cases {doing}"
-        if probability is not None and abs(probability - count / total) > 0.15:
-            direction = "more" if probability > count / total else "less"
-            # the resource-aware n-gram moves probabilities by who handled the case, not only the trees
-            drivers = "performers, timing and data" if by_resource is not None else "timing and data"
-            text += f"; this case's {drivers} make it {direction} likely ({_percent(probability, 1)})"
-        return text
+        # the resource-aware n-gram moves probabilities by who handled the case, not only the trees
+        return text + _moved(probability, count / total,
+                             "performers, timing and data" if by_resource is not None else "timing and data")
 
     # -- serialisation --------------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -428,6 +432,15 @@ class NextActionModel:
 def probability_text(probability: float) -> str:
     """A probability as a person reads it: `_percent`'s rules (a small chance is "<1%", not "0%")."""
     return _percent(probability, 1.0)
+
+
+def _moved(probability: float | None, share: float, drivers: str) -> str:
+    """What a reason adds when the probability is well away from the share it quotes: the counts alone would mislead."""
+    if probability is None or abs(probability - share) <= 0.15:
+        return ""
+    direction = "more" if probability > share else "less"
+    verb = "make" if " and " in drivers else "makes"
+    return f"; this case's {drivers} {verb} it {direction} likely ({_percent(probability, 1)})"
 
 
 def _percent(count: float, total: float) -> str:
