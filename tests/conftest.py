@@ -59,8 +59,11 @@ def _session_in_tmp_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
 
 
 @pytest.fixture(autouse=True)
-def _run_in_tmp_path(_session_in_tmp_path: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+def _run_in_tmp_path(_session_in_tmp_path: None, tmp_path: Path) -> Iterator[None]:
+    # A patch of its own: a test's `monkeypatch.undo()` must not take it back to a folder the test did not choose.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        yield
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -23,7 +23,9 @@ def _run(checkout: Path, test: str) -> subprocess.CompletedProcess[str]:
 def test_a_file_written_in_the_current_directory_lands_in_the_tests_tmp_path(tmp_path: Path) -> None:
     checkout = tmp_path / "checkout"
     test = ("from pathlib import Path\n\n"
-            "def test_it(tmp_path):\n"
+            "def test_it(tmp_path, monkeypatch):\n"
+            "    monkeypatch.setenv('X', '1')\n"
+            "    monkeypatch.undo()  # takes back what the test patched, not the folder it runs in\n"
             "    Path('casework-audit.key').write_text('k')\n"
             "    assert (tmp_path / 'casework-audit.key').read_text() == 'k'\n")
     result = _run(checkout, test)
