@@ -180,6 +180,22 @@ def test_a_dismissal_is_recorded_with_its_reason_and_the_finding_is_not_offered_
     _assert_audit_ok(url)
 
 
+def test_a_finding_id_is_read_without_the_spaces_around_it(claim: tuple[str, str]) -> None:
+    """As pasted from the table `suggest case` prints; it was looked for with its spaces and 'not offered'."""
+    url, case_id = claim
+    before = len(_events(url, case_id))
+    dismissed = _cw("suggest", "dismiss", case_id, "--db", url, "--case-type", "insurance_claim", "--as", "ann",
+                    "--finding", " missing-document:police_report ", "--reason", "sent by post")
+    assert dismissed.exit_code == 0, dismissed.output
+    (record,) = _events(url, case_id)[before:]
+    assert record.type == "suggestion_dismissed"
+    assert record.payload["suggestion"]["id"] == "missing-document:police_report"
+    accepted = _cw("suggest", "accept", case_id, "--db", url, "--case-type", "insurance_claim", "--as", "ann",
+                   "--finding", "\tmissing-document:claim_form  ")
+    assert accepted.exit_code == 0, accepted.output
+    assert _events(url, case_id)[-1].payload["suggestion"]["id"] == "missing-document:claim_form"
+
+
 def test_errors_are_one_line_and_write_nothing(claim: tuple[str, str], model: tuple[Path, str]) -> None:
     url, case_id = claim
     path, _ = model
@@ -195,6 +211,8 @@ def test_errors_are_one_line_and_write_nothing(claim: tuple[str, str], model: tu
         "Missing option '--reason'": ["dismiss", case_id, *finding, "--as", "ann"],
         "Missing option '--as'": ["accept", case_id, *finding],
         "--as needs the name": ["accept", case_id, *finding, "--as", " "],
+        "--finding needs the id": ["dismiss", case_id, "--finding", " ", "--case-type", "insurance_claim",
+                                   "--as", "ann", "--reason", "x"],
         "name the suggestion": ["accept", case_id, *finding, *activity, "--as", "ann"],
         "--activity needs --model": ["accept", case_id, "--activity", "Assess damage", "--as", "ann"],
         "no stored finding of case": ["accept", case_id, "--finding", "missing-document:police_report",

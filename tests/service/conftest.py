@@ -20,7 +20,8 @@ def pg_service(pg_url: str, tmp_path: Path) -> Iterator[tuple[CaseService, Backe
     """A service on a fresh PostgreSQL schema whose sessions carry an application_name of their own, and what
     terminates them (`Backends`): only this test's sessions, never other users' of the server."""
     name = f"casework-test-{uuid.uuid4().hex[:12]}"
-    store = Store.open(f"{pg_url}&application_name={name}", audit_key=tmp_path / "audit.key")
+    store = Store.open(f"{pg_url}&application_name={name}", audit_key=tmp_path / "audit.key",
+                       blob_dir=tmp_path / "blobs")
     svc = CaseService(store, clock=lambda: T0)
     svc.deploy(claim_xml())
     backends = Backends(os.environ["CASEWORK_TEST_POSTGRES_URL"], name)

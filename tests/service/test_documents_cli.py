@@ -218,6 +218,9 @@ def test_attach_to_an_ended_case_records_nothing(stored: Stored, tmp_path: Path)
     (("attach", "{case}", "{missing}", "--as", "ann"), "error: cannot read "),
     (("attach", "{case}", "{folder}", "--as", "ann"), "is a folder, not a file"),
     (("attach", "{case}", "{file}", "--name", " ", "--as", "ann"), "'--name': must not be empty"),
+    (("attach", "{case}", "{file}", "--media-type", "not a type", "--as", "ann"), "'not a type' is not a media type"),
+    (("attach", "{case}", "{file}", "--media-type", "text", "--as", "ann"), "'text' is not a media type"),
+    (("attach", "{case}", "{file}", "--media-type", "text/plain; charset", "--as", "ann"), "is not a media type"),
     (("attach", "no-such-case", "{file}", "--as", "ann"), "error: no case no-such-case"),
     (("documents", "no-such-case"), "error: no case no-such-case"),
     (("document", "{case}", "nothing.pdf"), "error: no document 'nothing.pdf' on case"),
@@ -238,6 +241,20 @@ def test_bad_input_is_one_line_and_changes_nothing(
     assert result.exit_code == 2 and result.stdout == "", result.output
     assert error in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert _counts(stored, case_id) == before
+
+
+def test_a_media_type_given_is_recorded_with_its_parameters_and_without_the_spaces_around_it(
+    stored: Stored, tmp_path: Path
+) -> None:
+    case_id = _start(stored)
+    source = tmp_path / "notes"
+    source.write_bytes(b"plain")
+    result = _cw(stored, "case", "attach", case_id, str(source), "--media-type", " text/plain; charset=utf-8 ",
+                 "--as", "ann")
+    assert result.exit_code == 0, result.output
+    with Store.open(stored[0]) as store:
+        (row,) = store.documents(case_id)
+    assert row.media_type == "text/plain; charset=utf-8"
 
 
 def test_a_document_name_that_is_not_a_file_name_needs_o(stored: Stored, tmp_path: Path,

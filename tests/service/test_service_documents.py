@@ -58,7 +58,9 @@ def test_a_document_the_case_cannot_take_leaves_no_row_and_no_event(svc: CaseSer
     for name, media_type, message in (("", "text/plain", "a document needs a name"),
                                       ("a\x00b", "text/plain", "NUL"),
                                       ("n" * 501, "text/plain", "document name"),
-                                      ("x.txt", "", "a document needs its id and media type")):
+                                      ("x.txt", "", "a document needs its id and media type"),
+                                      ("x.txt", "not a type", "'not a type' is not a media type"),
+                                      ("x.txt", "text/", "is not a media type")):
         with pytest.raises((InvalidInput, CommandRejected), match=message):
             svc.add_document(svc.start_case("claim", {"amount": 1}).case_id, name, b"x", media_type=media_type,
                              actor="ann")

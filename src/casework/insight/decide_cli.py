@@ -121,6 +121,10 @@ def _decide(
     if not actor.strip():
         _fail("--as needs the name of the person deciding")
     actor = actor.strip()
+    if finding is not None:  # an id as pasted from a table keeps its padding, as names given to other commands do
+        finding = finding.strip()
+        if not finding:
+            _fail("--finding needs the id of a finding, as `casework suggest case` shows it")
     if (activity is None) == (finding is None):
         _fail("name the suggestion: --activity NAME (a next-best action) or --finding ID (a flag), one of them")
     if activity is not None and model is None:

@@ -20,6 +20,7 @@ import typer
 
 from casework.display import plain, shown
 from casework.service.case_cli import CaseArgument, OptionalReasonOption, _optional, _required, changing, fail, reading
+from casework.service.mediatype import media_type_problem
 from casework.store import DEFAULT_DB, organisation_zone
 from casework.store.blobs import CHUNK
 from casework.store.cli import ActorOption, DbOption, clock_text
@@ -64,8 +65,12 @@ def attach_cmd(
     if not document:
         raise typer.BadParameter("must not be empty: the document is listed and read back by it",
                                  param_hint="'--name'")
-    if media_type is not None and not media_type.strip():
-        raise typer.BadParameter("must not be empty: leave it out to have it guessed", param_hint="'--media-type'")
+    if media_type is not None:
+        media_type = media_type.strip()
+        if not media_type:
+            raise typer.BadParameter("must not be empty: leave it out to have it guessed", param_hint="'--media-type'")
+        if problem := media_type_problem(media_type):  # before the store is opened or the file read
+            raise typer.BadParameter(problem, param_hint="'--media-type'")
     if file.is_dir():
         fail(f"{file} is a folder, not a file")
     try:
@@ -79,7 +84,7 @@ def attach_cmd(
             head = source.peek(len(PDF_SIGNATURE))[:len(PDF_SIGNATURE)]
         except OSError as exc:
             fail(f"cannot read {file}: {exc.strerror or exc}")
-        kind = media_type.strip() if media_type is not None else media_type_of(document, head)
+        kind = media_type if media_type is not None else media_type_of(document, head)
         _attach(case_id, document, source, kind, actor, reason, db)
 
 

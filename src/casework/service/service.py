@@ -30,6 +30,7 @@ from casework.service.cache import HeadCache
 from casework.service.combining import Combiner, Request
 from casework.service.errors import Conflict, Corrupt, InvalidInput, NotFound, OutcomeUnknown, ServiceClosed
 from casework.service.loop_rounds import LoopRounds
+from casework.service.mediatype import media_type_problem
 from casework.store import CaseHead, DocumentRow, Store, VersionMismatch, WriteOutcomeUnknown, storable
 from casework.store import schema as t
 from casework.store import writes as w
@@ -335,9 +336,10 @@ class CaseService:
         blob store, and a `document_attached` event (name, version, SHA-256, size, who, why) joins the case's
         hash-chained log in the same transaction as the document's row. `NotFound` without the case,
         `CommandRejected` if the case cannot take it (ended, suspended) or the actor or reason is longer than the
-        engine takes, `InvalidInput` (nothing recorded) for a name or media type the store cannot hold. `content`:
-        the bytes, or a file object opened in binary mode, read to its end a chunk at a time (`InvalidInput` for
-        anything else, or a file that reads text)."""
+        engine takes, `InvalidInput` (nothing recorded) for a name or media type the store cannot hold, or a media
+        type not of the form type/subtype (`casework.service.mediatype`). `content`: the bytes, or a file object
+        opened in binary mode, read to its end a chunk at a time (`InvalidInput` for anything else, or a file that
+        reads text)."""
         moment = _aware(now) if now is not None else self.clock()
         for value, what in ((name, "document name"), (media_type, "media type")):
             if not isinstance(value, str):
@@ -347,6 +349,8 @@ class CaseService:
             storable.check_text(media_type, "media type", storable.MEDIA_TYPE)
         except storable.NotStorable as exc:
             raise InvalidInput(str(exc)) from exc
+        if media_type and (problem := media_type_problem(media_type)):  # empty: the engine's refusal says so
+            raise InvalidInput(problem)
         # The bytes first: a blob nothing refers to is harmless, a row pointing at missing bytes is not. A file
         # object is streamed: a document of gigabytes is never in memory whole.
         try:
