@@ -16,7 +16,7 @@ from casework.engine.errors import CommandRejected
 from casework.engine.lifecycle import ACTIVE, AVAILABLE, OPEN, SUSPENDED, TERMINAL, table_for
 from casework.engine.plan import nested_in, restated_memory
 from casework.engine.runner import Run
-from casework.engine.state import CaseState, ItemInstance
+from casework.engine.state import CaseState, ItemInstance, has_instance_id_form
 from casework.expr import EvaluationError, Expression
 from casework.model.definition import (
     CASE_PLAN,
@@ -115,9 +115,6 @@ def _check_not_nested(run: Run, name: str, waiting: str | None, stages: list[str
                                   "exists only while the stage runs")
 
 
-_ID_LIKE = re.compile(r"i[0-9]+")
-
-
 @handles(c.AddItem)
 def _add_item(run: Run, cmd: c.AddItem) -> None:
     if cmd.kind not in ADD_EVENT:
@@ -125,7 +122,7 @@ def _add_item(run: Run, cmd: c.AddItem) -> None:
     name = cmd.name.strip()
     if not name:
         raise CommandRejected("an added item needs a name")
-    if _ID_LIKE.fullmatch(name):
+    if has_instance_id_form(name):
         # Commands take an item's id before its name: a task named "i5" could never be addressed by its name, and
         # "complete i5" would complete whatever item has that id.
         raise CommandRejected(f"{name!r} has the form of an item id (i1, i2, ...), which commands read as the id: "

@@ -31,6 +31,15 @@ def added_number(def_id: str) -> int:
     return int(m.group(1)) if m else 0
 
 
+# The ids instances get (`Run.new_id`): i1, i2, ... Commands read a reference of this form as an id before a name.
+INSTANCE_ID = re.compile(r"i[0-9]+")
+
+
+def has_instance_id_form(name: str) -> bool:
+    """Whether ``name`` reads as an instance id (``i5``): an item so named could not be reached by its name."""
+    return INSTANCE_ID.fullmatch(name.strip()) is not None
+
+
 def _busy(item: ItemInstance, state: str) -> bool:
     # An event listener never holds its stage, suspended or not (`Run.blocking_children`).
     return state in BUSY and item.kind not in EVENT_LISTENER_KINDS

@@ -50,6 +50,7 @@ from typing import Any, Final
 
 import regex
 
+from casework.engine.state import has_instance_id_form
 from casework.expr import Expression, ExpressionError, compile_expression
 from casework.model.timers import TimerError, parse_duration
 
@@ -76,7 +77,6 @@ SEVERITIES: Final = ("info", "warning", "critical")
 RULE_KINDS: Final = ("suggestion", "flag")
 # What a rule may suggest doing; rules.resolve_action maps each onto what the case can do now.
 ACTION_KINDS: Final = ("add_task", "plan", "start", "request_document", "fill_in")
-_ITEM_ID_FORM: Final = re.compile(r"i[0-9]+")
 _KEY_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
@@ -405,7 +405,7 @@ class _Validator:
         if not isinstance(target, str) or not target.strip():
             self.problem(f"{path}.{kind}", f"must name a task, item, document kind or field (got {target!r})")
             return None
-        if kind in ("add_task", "plan", "start") and _ITEM_ID_FORM.fullmatch(target.strip()):
+        if kind in ("add_task", "plan", "start") and has_instance_id_form(target):
             # Each of these becomes an ad hoc task of that name when nothing in the case has it, and the engine adds
             # none named like an item id (commands read "i5" as the id): the suggestion could never be accepted.
             self.problem(f"{path}.{kind}", f"{target.strip()!r} has the form of an item id (i1, i2, ...), which "
