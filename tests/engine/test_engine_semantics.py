@@ -347,6 +347,37 @@ def test_the_next_firing_of_a_cycle_is_recorded_once_with_its_due_time() -> None
     assert [e.payload["due"] for e in events if e.type == "timer_scheduled"] == ["2026-03-02T11:00:00Z"]
     assert case.replays()
 
+
+def _cycle(expression: str) -> CaseDefinition:
+    return _model(
+        '<planItem id="pW" name="Work" definitionRef="w"/><humanTask id="w" name="Work"/>'
+        '<planItem id="pT" name="Reminder" definitionRef="t"/>'
+        f'<timerEventListener id="t" name="Reminder"><timerExpression>{expression}</timerExpression>'
+        "</timerEventListener>"
+    )
+
+
+def test_every_firing_of_a_cycle_that_came_due_while_nobody_called_fires_at_the_next_call() -> None:
+    case = _Case(_cycle("R3/PT1H"))
+    # Five hours with the worker down: all three firings are due; one call fires them, in order, and the cycle ends.
+    events = case.run(commands.FireDueTimers(), NOW + dt.timedelta(hours=5))
+    assert [e.payload["due"] for e in events if e.type == "timer_scheduled"] == [
+        "2026-03-02T11:00:00Z", "2026-03-02T12:00:00Z"]
+    assert case.states("Reminder") == ["completed"] * 3 and case.state.timers == {}
+    assert case.replays()
+
+
+def test_one_call_fires_a_bounded_number_of_a_cycles_overdue_firings_and_the_next_call_goes_on() -> None:
+    from casework.engine.core import MAX_TIMER_FIRINGS
+
+    case = _Case(_cycle("R/PT1S"))
+    later = NOW + dt.timedelta(days=1)  # 86,400 firings due
+    case.run(commands.FireDueTimers(), later)
+    assert len(case.states("Reminder")) == MAX_TIMER_FIRINGS + 1  # the fired ones and the next, still due
+    case.run(commands.FireDueTimers(), later)
+    assert case.states("Reminder").count("completed") == 2 * MAX_TIMER_FIRINGS
+    assert case.replays()
+
 # -- user event listeners -------------------------------------------------------------------------------------------
 WITHDRAWAL = load_definition(
     f'<definitions {NS}><case id="m"><casePlanModel id="plan" name="Plan">'

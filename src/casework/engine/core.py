@@ -545,31 +545,45 @@ def file_changed(run: Run, name: str, event: str) -> None:
         run.raise_file_event(file_item.parent, "addChild" if event == "create" else "removeChild")
 
 
+# A cycle fires every occurrence that came due while nobody called (the worker was down, or a clock was advanced
+# by days), but one command fires at most this many: a cycle of seconds left for months must not turn one command
+# into millions of events. What is left fires at the next call, still earliest first.
+MAX_TIMER_FIRINGS = 1000
+
+
 @handles(c.FireDueTimers)
 def _fire_due_timers(run: Run, cmd: c.FireDueTimers) -> None:
-    due = sorted((parse_datetime(at), item_id) for item_id, at in run.state.timers.items())
-    for at, item_id in due:
-        if at > run.now:
-            break
+    passed: set[str] = set()  # timers of items that cannot occur now (e.g. held by a suspended stage)
+    for _ in range(MAX_TIMER_FIRINGS):
+        due = min(((parse_datetime(at), item_id) for item_id, at in run.state.timers.items() if item_id not in passed),
+                  default=None)
+        if due is None or due[0] > run.now:
+            return
+        at, item_id = due
         item = run.state.items[item_id]
         if item.state != AVAILABLE:
+            passed.add(item_id)
             continue
-        definition = run.plan.items[item.def_id]
-        # The clock fired it, not the command's actor (the worker that noticed it was due).
-        run.automatic = True
-        run.transition(item, "occur")
-        run.automatic = False
-        run.settle()
-        timer = definition.timer
-        try:
-            next_due = timer.next_due(at, item.index) if timer is not None else None
-        except TimerError:
-            next_due = None  # the next firing would fall past year 9999: the cycle is spent
-        parent = run.state.items[item.parent] if item.parent else None
-        if next_due is not None and parent is not None and parent.state == ACTIVE and definition.kind == TIMER_EVENT:
-            # The next firing of the cycle: it does not wait for a start trigger again.
-            nxt = run.create_instance(definition, parent, index=item.index + 1, evaluate_entry=False)
-            run.emit("timer_scheduled", {"id": nxt.id, "due": format_datetime(next_due)})
+        _fire_timer(run, item, at)
+
+
+def _fire_timer(run: Run, item: ItemInstance, at: dt.datetime) -> None:
+    definition = run.plan.items[item.def_id]
+    # The clock fired it, not the command's actor (the worker that noticed it was due).
+    run.automatic = True
+    run.transition(item, "occur")
+    run.automatic = False
+    run.settle()
+    timer = definition.timer
+    try:
+        next_due = timer.next_due(at, item.index) if timer is not None else None
+    except TimerError:
+        next_due = None  # the next firing would fall past year 9999: the cycle is spent
+    parent = run.state.items[item.parent] if item.parent else None
+    if next_due is not None and parent is not None and parent.state == ACTIVE and definition.kind == TIMER_EVENT:
+        # The next firing of the cycle: it does not wait for a start trigger again.
+        nxt = run.create_instance(definition, parent, index=item.index + 1, evaluate_entry=False)
+        run.emit("timer_scheduled", {"id": nxt.id, "due": format_datetime(next_due)})
 
 
 @handles(c.TerminateCase)
