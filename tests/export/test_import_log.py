@@ -449,3 +449,62 @@ def test_a_log_imported_under_another_definition_key_is_refused_not_counted_pres
     with Store.open(db_url) as store:
         assert store.counts() == (4, 8)
         assert len(store.case_listing(definition_key="claims")) == 2
+
+
+def _race_logs(tmp_path: Path) -> tuple[Path, Path]:
+    """The log, and a copy of the same name with its last two cases only: imported under another key while the
+    first is being imported, it is not refused by its own first check, as the whole log would be."""
+    rows = [f"c{n},Open,2026-01-01T09:00:00\nc{n},Close,2026-01-01T10:00:0{n}\n" for n in range(3)]
+    log = tmp_path / "race.csv"
+    log.write_text("case_id,activity,timestamp\n" + "".join(rows))
+    (tmp_path / "other").mkdir()
+    part = tmp_path / "other" / "race.csv"
+    part.write_text("case_id,activity,timestamp\n" + "".join(rows[1:]))
+    return log, part
+
+
+@pytest.mark.parametrize("present", [False, True], ids=["on-write", "on-re-ask"])
+def test_an_import_racing_an_import_of_the_same_log_under_another_key_is_refused_not_counted_present(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, present: bool
+) -> None:
+    # Two re-checks see the other import's cases: the insert that collides with them ("on-write"), and, where some
+    # of the log's keys were taken at the first check, the batch's own question before it is built ("on-re-ask").
+    # Both counted those cases "already present" under the key asked for, as the first check no longer does.
+    log, part = _race_logs(tmp_path)
+    monkeypatch.setattr(importlog, "BATCH_CASES", 1)  # a batch per case, so the other import lands between two
+    with Store.open(db_url, audit_key=tmp_path / "k") as store, Store.open(db_url, audit_key=tmp_path / "k") as other:
+        if present:
+            assert import_log(store, log, "intake", limit=1).cases == 1  # c0, under the key asked for
+        others: list[importlog.ImportResult] = []
+
+        def after_batch(_n: int) -> None:
+            if not others:  # another process imports the rest of the log under another key, after our check
+                others.append(import_log(other, part, "wrong"))
+
+        with pytest.raises(LogImportError) as caught:
+            import_log(store, log, "intake", progress=after_batch)
+        assert others[0].cases == 2
+        done = "nothing was imported" if present else "the batches before it were imported"
+        assert str(caught.value) == (
+            "case key 'race:c1' is stored as a case of 'wrong', not 'intake' (this log was imported under that "
+            f"definition key before); {done}. Import it under another name (import-log --name NAME) to store it "
+            "again as cases of this key")
+        assert store.counts() == (3, 9) and verify(store, snapshots=False).ok
+        assert len(store.case_listing(definition_key="intake")) == 1
+
+
+def test_an_import_racing_an_import_of_the_same_log_under_the_same_key_still_counts_it_present(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, part = _race_logs(tmp_path)
+    monkeypatch.setattr(importlog, "BATCH_CASES", 1)
+    with Store.open(db_url, audit_key=tmp_path / "k") as store, Store.open(db_url, audit_key=tmp_path / "k") as other:
+        others: list[importlog.ImportResult] = []
+
+        def after_batch(_n: int) -> None:
+            if not others:
+                others.append(import_log(other, part, "intake"))
+
+        mine = import_log(store, log, "intake", progress=after_batch)
+        assert (others[0].cases, mine.cases, mine.skipped) == (2, 1, 2)
+        assert len(store.case_listing(definition_key="intake")) == 3

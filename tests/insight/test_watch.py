@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,7 @@ def test_findings_follow_every_change_of_the_case(watched) -> None:  # type: ign
     assert "missing-field:policyNumber" not in second and "missing-field:claimant" not in second
     assert second["missing-document:police_report"] == T0  # still there: raised when it first appeared
     (row,) = [f for f in service.store.findings(case_id=case_id) if f.finding_id == "missing-document:police_report"]
-    assert row.checked_at == T0 + HOUR and row.case_version == service.store.case(case_id).version  # type: ignore[union-attr]
+    assert row.checked_at == T0 + HOUR and row.judged_version == service.store.case(case_id).version  # type: ignore[union-attr]
     assert row.action is not None and row.action["kind"] == "request_document"
 
     clock.now = T0 + 2 * HOUR
@@ -68,11 +69,14 @@ def test_findings_follow_every_change_of_the_case(watched) -> None:  # type: ign
     # a command that changes nothing is no change: the findings are not judged again
     service.execute(case_id, commands.SetVariables(variables={"claimant": "Ann Smith"}, actor="ann"))
     assert {f.checked_at for f in service.store.findings(case_id=case_id)} <= {T0 + 2 * HOUR}
-    # a change that leaves the findings as they are writes nothing: they tell when they last changed
+    # a change that leaves the findings as they are rewrites none of them: only the version they were judged at moves
     clock.now = T0 + 3 * HOUR
     before = service.store.findings(case_id=case_id)
     service.execute(case_id, commands.SetVariables(variables={"note": "called back"}, actor="ann"))
-    assert service.store.findings(case_id=case_id) == before
+    after = service.store.findings(case_id=case_id)
+    version = service.store.case(case_id).version  # type: ignore[union-attr]
+    assert [replace(f, judged_version=version, case_version=version, checked_at=T0 + 3 * HOUR) for f in before] == after
+    assert all(f.current for f in after) and all(f.judged_version < version for f in before)
 
 
 def test_time_alone_raises_the_sla_flag_when_open_cases_are_refreshed(watched) -> None:  # type: ignore[no-untyped-def]
@@ -178,7 +182,7 @@ def test_concurrent_changes_leave_the_findings_of_the_final_state(watched) -> No
                    stored_documents(service.store, case_id), clock())
     stored = service.store.findings(case_id=case_id)
     assert {(f.finding_id, f.message, f.reason) for f in stored} == {(f.id, f.message, f.reason) for f in fresh}
-    assert all(f.case_version <= state.version for f in stored)  # judged last when they last changed
+    assert all(f.judged_version <= state.version for f in stored)  # judged last when they last changed
 
 
 def test_a_case_that_ends_leaves_no_findings_behind(watched) -> None:  # type: ignore[no-untyped-def]
@@ -254,3 +258,17 @@ def test_a_watcher_without_a_model_does_not_load_the_model_libraries() -> None:
             "FindingsWatcher(None, []); print('lightgbm' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_late_mark_of_an_older_judgement_leaves_newer_findings_as_they_are(watched) -> None:  # type: ignore[no-untyped-def]
+    # `refresh_open` writes its marks (findings judged again, found as stored) after judging every case: a change
+    # judged meanwhile may have written the case's rows at a later version, which a mark must not take back.
+    service, _, clock = watched
+    case_id = service.start_case("insuranceClaim", {"amount": 500}, actor="ann").case_id
+    clock.now = T0 + HOUR
+    service.execute(case_id, commands.SetVariables(variables={"claimant": "Ann Smith"}, actor="ann"))
+    stored = service.store.findings(case_id=case_id)
+    version = service.store.case(case_id).version  # type: ignore[union-attr]
+    assert stored and {f.judged_version for f in stored} == {version}
+    service.store.mark_judged([(case_id, version - 1, T0 + 2 * HOUR)])
+    assert service.store.findings(case_id=case_id) == stored

@@ -29,7 +29,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from sqlalchemy import Connection, select
@@ -250,27 +250,33 @@ class CheckedLog:
         self.close()
 
 
-def _stored_digests(store: Store, keys: list[str]) -> dict[str, str]:
-    """business key -> `rows_digest` of the stored case's imported rows, for those of `keys` that are taken.
+class _Stored(NamedTuple):
+    digest: str  # `rows_digest` of the stored case's imported rows
+    definition_key: str
+
+
+def _stored_digests(store: Store, keys: list[str]) -> dict[str, _Stored]:
+    """business key -> the stored case's digest and definition key, for those of `keys` that are taken.
 
     Imports record the digest in `case_imported`; cases imported before that (and any other case holding such a key)
     have theirs computed from their stored events."""
-    found: dict[str, str] = {}
-    missing: dict[str, str] = {}  # case id -> business key
+    found: dict[str, _Stored] = {}
+    missing: dict[str, tuple[str, str]] = {}  # case id -> business key, definition key
     with store.read() as conn:
         q = (
-            select(t.cases.c.id, t.cases.c.business_key, t.events.c.type, t.events.c.payload)
+            select(t.cases.c.id, t.cases.c.business_key, t.cases.c.definition_key, t.events.c.type,
+                   t.events.c.payload)
             .outerjoin(t.events, (t.events.c.case_id == t.cases.c.id) & (t.events.c.seq == 1))
             .where(t.cases.c.business_key.in_(keys))
         )
-        for case_id, key, event_type, payload in conn.execute(q):
+        for case_id, key, definition_key, event_type, payload in conn.execute(q):
             digest = json.loads(payload).get("rows_sha256") if event_type == "case_imported" else None
             if isinstance(digest, str):
-                found[key] = digest
+                found[key] = _Stored(digest, definition_key)
             else:
                 # Any other case under the key, not imported, gets the digest of no rows: that matches no case of a
                 # log, where each has at least one row.
-                missing[case_id] = key
+                missing[case_id] = key, definition_key
         if missing:
             rows: dict[str, list[Row]] = {case_id: [] for case_id in missing}
             q = (
@@ -281,8 +287,8 @@ def _stored_digests(store: Store, keys: list[str]) -> dict[str, str]:
             for r in conn.execute(q):
                 p = json.loads(r.payload)
                 rows[r.case_id].append((str(p.get("activity")), str(r.at), p.get("resource")))
-            for case_id, key in missing.items():
-                found[key] = rows_digest(rows[case_id])
+            for case_id, (key, definition_key) in missing.items():
+                found[key] = _Stored(rows_digest(rows[case_id]), definition_key)
     return found
 
 
@@ -379,34 +385,30 @@ def _check_keys(
             key = f"{prefix}:{log_case.source_id}"
             if key not in stored:
                 new = True
-            elif stored[key] != log_case.digest:
+            elif stored[key].digest != log_case.digest:
                 raise LogImportError(
                     f"case {log_case.source_id!r}: its key {key!r} is taken by a stored case with other events (from "
                     "another log of the same name, or one whose name and case id spell the same key); nothing was "
                     "imported. Import this log under another name (import-log --name NAME)"
                 )
             repeated += len(log_case.rows) - len(set(log_case.rows))
-        _check_definition(store, [k for k in (f"{prefix}:{c.source_id}" for c in batch) if k in stored],
-                          definition_key)
+        _check_definition(stored, definition_key, imported=0)
     return new, repeated
 
 
-def _check_definition(store: Store, keys: list[str], definition_key: str) -> None:
+def _check_definition(stored: dict[str, _Stored], definition_key: str, *, imported: int) -> None:
     """Refuse the import when a case of the log is stored under another definition key. Counted as already present,
     it would be reported imported while none of the log's cases were under the key asked for (and `suggest train
-    --definition KEY` finds no such key)."""
-    if not keys:
-        return
-    with store.read() as conn:
-        q = (select(t.cases.c.business_key, t.cases.c.definition_key)
-             .where(t.cases.c.business_key.in_(keys), t.cases.c.definition_key != definition_key).limit(1))
-        other = conn.execute(q).first()
+    --definition KEY` finds no such key). `imported`: how many of the log's cases this import wrote before (another
+    import of the same log under another key can write its cases after the first check, before this one's)."""
+    other = next(((key, s.definition_key) for key, s in stored.items() if s.definition_key != definition_key), None)
     if other is not None:
         key, stored_under = other
+        done = "the batches before it were imported" if imported else "nothing was imported"
         raise LogImportError(
             f"case key {key!r} is stored as a case of {stored_under!r}, not {definition_key!r} (this log was imported "
-            "under that definition key before); nothing was imported. Import it under another name (import-log "
-            "--name NAME) to store it again as cases of this key")
+            f"under that definition key before); {done}. Import it under another name (import-log --name NAME) to "
+            "store it again as cases of this key")
 
 
 def _taken(key: str) -> LogImportError:
@@ -453,8 +455,9 @@ def _import(
             if counted is None:
                 repeated += len(log_case.rows) - len(set(log_case.rows))
             if key in stored:
-                if stored[key] != digest:
+                if stored[key].digest != digest:
                     raise _taken(key)
+                _check_definition({key: stored[key]}, definition_key, imported=imported)
                 skipped += 1
                 continue
             reordered += log_case.reordered
@@ -499,8 +502,10 @@ def _import(
                 if not taken:
                     raise
                 for c in case_rows:
-                    if c["key"] in taken and taken[c["key"]] != c["digest"]:
+                    if c["key"] in taken and taken[c["key"]].digest != c["digest"]:
                         raise _taken(c["key"]) from None
+                # the same rule as the first check: a competing import of this log under another key is no copy
+                _check_definition(taken, definition_key, imported=imported)
                 gone = {c["case_id"] for c in case_rows if c["key"] in taken}
                 skipped += len(gone)
                 reordered -= sum(c["reordered"] for c in case_rows if c["case_id"] in gone)

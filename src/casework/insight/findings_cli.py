@@ -29,8 +29,12 @@ def suggest_flags(
 ) -> None:
     """Flags and suggestions on the cases, most severe first, then the longest-standing.
 
-    As judged at each case's last change (or by the last `casework suggest refresh`). A finding someone answered
-    says so where its action would be: accepted or dismissed, by whom, when (--json: "answer")."""
+    As last judged: after a change made with decision support watching (`suggest accept|dismiss`), or by the last
+    `casework suggest refresh`. Other commands (`casework case ...`, `casework migrate`) change a case without
+    judging it again: the "judged" column says when a finding's case changed since (or moved to another version of
+    its model), and a last line counts those findings (--json: "judged_version", "case_version", "current",
+    "migrated"). A finding someone answered says so where its action would be: accepted or dismissed, by whom, when
+    (--json: "answer")."""
     from casework.insight.casetype import SEVERITIES  # the expression engine: not for every command's start
     from casework.store.cli import open_store
 
@@ -42,7 +46,8 @@ def suggest_flags(
         answers = _answers(store, rows)
     if as_json:
         typer.echo(json.dumps([{**row.__dict__, "raised_at": row.raised_at.isoformat(),
-                                "checked_at": row.checked_at.isoformat(), "answer": answers.get(_key(row))}
+                                "checked_at": row.checked_at.isoformat(), "current": row.current,
+                                "answer": answers.get(_key(row))}
                                for row in rows], indent=2))
         return
     if not rows:
@@ -50,7 +55,7 @@ def suggest_flags(
         return
     table = Table(title="flags and suggestions on the cases", title_justify="left")
     # case and id are what `casework suggest accept|dismiss CASE_ID --finding ID` names a finding by
-    for column in ("severity", "case", "id", "kind", "message", "why", "do", "since"):
+    for column in ("severity", "case", "id", "kind", "message", "why", "do", "since", "judged"):
         table.add_column(column, no_wrap=column in ("case", "id"))
     for row in rows:
         label = str((row.action or {}).get("label", ""))
@@ -62,8 +67,35 @@ def suggest_flags(
                      + (f" ({label})" if label else ""))
         # on the organisation's clock, labelled, as `casework tasks` shows due times (it showed UTC, unlabelled)
         table.add_row(*map(plain, (row.severity, row.case_id, row.finding_id, row.kind, row.message, row.reason,
-                                   label, row.raised_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"))))
+                                   label, row.raised_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
+                                   _judged(row))))
     Console().print(table)
+    typer.echo(_out_of_date(rows))
+
+
+def _judged(row: FindingRow) -> str:
+    """Whether the case is still as the finding was judged on (the last line says what to run when not)."""
+    if row.current:
+        return "current"
+    if row.case_version is None:
+        return "case gone since"
+    if row.migrated:
+        return f"before migration to version {row.definition_version}"
+    return f"case changed since (v{row.judged_version}, now v{row.case_version})"
+
+
+def _out_of_date(rows: list[FindingRow]) -> str:
+    stale = [row for row in rows if not row.current]
+    if not stale:
+        return f"all {len(rows)} findings were judged on their case as it is now"
+    migrated = sum(row.migrated for row in stale)
+    kinds = sorted({row.case_type or "CASE_TYPE" for row in stale})  # an older row does not name its case type
+    command = "casework suggest refresh " + " ".join(f"--case-type {k}" for k in kinds)
+    if any(row.model_version for row in stale):
+        command += " --model MODEL"  # the flags a model raised need it again, or they are judged away
+    return (f"out of date: {len(stale)} of {len(rows)} findings were judged before their case last changed"
+            + (f" ({migrated} before it was migrated to another version of its model)" if migrated else "")
+            + f"; run `{command}` to judge them again")
 
 
 def _key(row: FindingRow) -> tuple[str, str, str]:

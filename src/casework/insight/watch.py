@@ -7,7 +7,9 @@ new case and each attached document of a case whose definition has a case type i
 made the change, once it is durable. Time alone also changes findings (an SLA passes while nobody touches the case):
 `refresh_open` judges every open case again, which is what a scheduled job runs (`casework suggest refresh`).
 Findings are derived data: a finding that no longer holds is removed, one that stays keeps the time it was first
-raised, and what people did about them is in the audit trail (accept/dismiss events), not here.
+raised, and what people did about them is in the audit trail (accept/dismiss events), not here. Each row records the
+version of the case it was last judged at: a command run without a watcher (the `casework case` and `casework
+migrate` commands) changes a case without judging it, and `suggest flags` says so until the next refresh.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ if TYPE_CHECKING:
     from casework.insight.modelfile import InsightModel
     from casework.service import CaseService
     from casework.store import Store
+    from casework.store.findings import Judged
+
+
+# Cases whose unchanged findings `refresh_open` marks judged in one transaction: a write lock held briefly, however
+# many cases are open.
+_MARKS = 1000
 
 
 def stored_documents(store: Store, case_id: str) -> list[tuple[str, str]]:
@@ -65,6 +73,11 @@ class FindingsWatcher:
     def refresh(self, case_id: str, now: dt.datetime | None = None) -> list[Finding] | None:
         """Judge the case as it is stored now and store the findings; None if no case type describes it (or it was
         imported from a log, or is gone)."""
+        return self._judge(case_id, now, None)
+
+    def _judge(self, case_id: str, now: dt.datetime | None, unchanged: list[Judged] | None) -> list[Finding] | None:
+        """`refresh`; where the findings are those stored, the version judged goes to `unchanged` if given, to be
+        written with the others' (`Store.mark_judged`), instead of a transaction of its own."""
         store = self.service.store
         head = store.case_head(case_id)
         if head is None or head.source != "engine":
@@ -85,7 +98,8 @@ class FindingsWatcher:
                           dismissed=dismissed_findings(decisions))
         # A case changed again meanwhile is judged again by that change: this judgement is dropped as stale.
         store.replace_findings(case_id, state.version, [f.to_dict() for f in findings], moment,
-                               model_version=self.model.version if self.model is not None else "", case_type=kind.key)
+                               model_version=self.model.version if self.model is not None else "", case_type=kind.key,
+                               unchanged=unchanged)
         return findings
 
     def refresh_open(self, now: dt.datetime | None = None) -> tuple[int, int]:
@@ -94,11 +108,16 @@ class FindingsWatcher:
         judged = found = 0
         store = self.service.store
         open_ids = store.case_ids(status="active") + store.case_ids(status="suspended")
+        unchanged: list[Judged] = []
         for case_id in open_ids:
-            findings = self.refresh(case_id, now)
+            findings = self._judge(case_id, now, unchanged)
             if findings is not None:
                 judged += 1
                 found += len(findings)
+            if len(unchanged) >= _MARKS:
+                store.mark_judged(unchanged)
+                unchanged.clear()
+        store.mark_judged(unchanged)
         # An ended case has no findings, but casework before 2026-12-07 kept a rule's flags on one it had judged as
         # it ended; no change of the case will come to remove them, so they are judged (away) here.
         for case_id in sorted({row.case_id for row in store.findings()} - set(open_ids)):

@@ -1,4 +1,6 @@
-"""Decision support's findings per case: flags and rule suggestions as they stood when the case last changed."""
+"""Decision support's findings per case: flags and rule suggestions as they stood when the case was last judged, and
+the version of the case that judgement was made at (commands that run without a `FindingsWatcher` change a case
+without judging it again)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, insert, select
+from sqlalchemy import Connection, bindparam, case, delete, exists, insert, select, update
 
 from casework.store import schema as t
 from casework.store.base import StoreBase
@@ -27,36 +29,59 @@ class FindingRow:
     message: str
     reason: str
     action: dict[str, Any] | None
-    case_version: int
+    judged_version: int  # the version of the case the finding was last judged at
     model_version: str
     case_type: str
     raised_at: datetime
-    checked_at: datetime
+    checked_at: datetime  # when it was last judged
+    # The case as it is now (None: no such case any more): a version past `judged_version` is a change nobody
+    # judged, and `migrated` one that moved the case to another model version (`definition_key` and
+    # `definition_version` say which) since.
+    case_version: int | None = None
+    definition_key: str | None = None
+    definition_version: int | None = None
+    migrated: bool = False
+
+    @property
+    def current(self) -> bool:
+        """Whether the case is still at the version the finding was judged at."""
+        return self.case_version == self.judged_version
+
+
+# (case id, case version, when): a judgement that found what is stored, for `FindingsMixin.mark_judged`
+Judged = tuple[str, int, datetime]
 
 
 class FindingsMixin(StoreBase):
     def replace_findings(
         self, case_id: str, case_version: int, findings: Sequence[dict[str, Any]], now: datetime,
-        model_version: str = "", case_type: str = "",
+        model_version: str = "", case_type: str = "", *, unchanged: list[Judged] | None = None,
     ) -> bool:
         """Make `findings` (dicts as `Finding.to_dict` gives them) the case's findings as judged at `case_version`
         by `case_type`.
 
         A finding that was already there keeps the time it was first raised. Returns False, writing nothing, if the
         case has moved past `case_version` meanwhile (a later change brings its own, newer judgement) or is gone.
-        When the findings are what is stored already (most changes of a case leave them as they are) nothing is
-        written either: `case_version` and `checked_at` tell when they last changed. A write here is a transaction
-        of its own, and on SQLite with synchronous=FULL its own fsync: a refresh that wrote every time took half as
-        long again as the commands it followed.
+        When the findings are what is stored already (most changes of a case leave them as they are), only the
+        version they were judged at moves on (`mark_judged`): `suggest flags` tells findings judged on an older
+        version of the case by it. A write is a transaction of its own, and on SQLite with synchronous=FULL its own
+        fsync: a refresh that wrote every case's rows took half as long again as the commands it followed. So a
+        caller judging many cases passes `unchanged`, which collects those marks for one `mark_judged` of them all.
         """
         moment = now.astimezone(UTC)
         wanted = {f["id"]: _content(f, model_version, case_type) for f in findings}
         c = t.case_findings.c
         columns = (c.finding_id, c.kind, c.severity, c.source, c.message, c.reason, c.action, c.model_version,
-                   c.case_type)
+                   c.case_type, c.case_version)
         with self.read() as conn:
-            stored = {r[0]: tuple(r[1:]) for r in conn.execute(select(*columns).where(c.case_id == case_id))}
-        if stored == wanted:
+            rows = conn.execute(select(*columns).where(c.case_id == case_id)).all()
+        if {r[0]: tuple(r[1:-1]) for r in rows} == wanted:
+            if any(r[-1] < case_version for r in rows):
+                mark = (case_id, case_version, moment)
+                if unchanged is None:
+                    self.mark_judged([mark])
+                else:
+                    unchanged.append(mark)
             return True
 
         def work(conn: Connection) -> bool:
@@ -100,6 +125,27 @@ class FindingsMixin(StoreBase):
 
         return self.write(work)
 
+    def mark_judged(self, judged: Sequence[Judged]) -> None:
+        """Record that each case's stored findings were judged again at that version, and found as they are, in one
+        transaction. Only forwards: findings a later judgement wrote meanwhile keep their version (a judgement made
+        at a version the case has left writes no rows, so rows of an older version cannot appear after the read).
+        A mark that is lost (a crash before it is written) leaves the findings shown as judged on an older version
+        of the case: to be judged again, never current when they are not."""
+        if not judged:
+            return
+        c = t.case_findings.c
+        statement = (
+            update(t.case_findings)
+            .where(c.case_id == bindparam("id"), c.case_version < bindparam("version"))
+            .values(case_version=bindparam("version"), checked_at=bindparam("at"))
+        )
+        rows = [{"id": case_id, "version": version, "at": at.astimezone(UTC)} for case_id, version, at in judged]
+
+        def work(conn: Connection) -> None:
+            conn.execute(statement, rows)
+
+        self.write(work)
+
     def clear_findings(self, case_id: str, case_types: Sequence[str]) -> int:
         """Remove what `case_types` found on the case (it has moved to a definition none of them describes)."""
 
@@ -114,10 +160,20 @@ class FindingsMixin(StoreBase):
     def findings(
         self, *, case_id: str | None = None, min_severity: str | None = None, limit: int | None = None
     ) -> list[FindingRow]:
-        """Stored findings, most severe first, then the longest-standing."""
+        """Stored findings, most severe first, then the longest-standing, each with its case as it is now (one
+        statement: the case's row joined, and whether a `migrate` event follows the version judged)."""
         c = t.case_findings.c
+        k = t.cases.c
+        e = t.events.c
         rank = case(SEVERITY_RANK, value=c.severity, else_=len(SEVERITY_RANK))
-        q = select(t.case_findings).order_by(rank, c.raised_at, c.case_id, c.finding_id)
+        # An index range of uq_events_case_seq, empty for a finding judged at its case's latest version.
+        migrated = exists().where(e.case_id == c.case_id, e.seq > c.case_version, e.type == "migrate")
+        q = (
+            select(t.case_findings, k.version.label("now_version"), k.definition_key.label("now_key"),
+                   k.definition_version.label("now_definition_version"), migrated.label("migrated"))
+            .outerjoin(t.cases, k.id == c.case_id)
+            .order_by(rank, c.raised_at, c.case_id, c.finding_id)
+        )
         if case_id is not None:
             q = q.where(c.case_id == case_id)
         if min_severity is not None:
@@ -135,11 +191,15 @@ class FindingsMixin(StoreBase):
                     message=r.message,
                     reason=r.reason,
                     action=None if r.action is None else json.loads(r.action),
-                    case_version=r.case_version,
+                    judged_version=r.case_version,
                     model_version=r.model_version,
                     case_type=r.case_type,
                     raised_at=stored_utc(r.raised_at),
                     checked_at=stored_utc(r.checked_at),
+                    case_version=r.now_version,
+                    definition_key=r.now_key,
+                    definition_version=r.now_definition_version,
+                    migrated=bool(r.migrated),
                 )
                 for r in conn.execute(q)
             ]
