@@ -27,12 +27,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from casework.engine import CaseState, ItemInstance, commands, execute, explain, plan_for, plannable
+from casework.engine import CaseState, ItemInstance, commands, execute, explain, plannable
 from casework.engine.lifecycle import ACTIVE, AVAILABLE, COMPLETED, DISABLED, ENABLED, FAILED, SUSPENDED, TERMINAL
 from casework.engine.state import has_instance_id_form
 from casework.expr import EvaluationError
 from casework.insight.casetype import ActionSpec, CaseType, RuleSpec
-from casework.model.definition import MILESTONE, STAGE, TASK_KINDS, USER_EVENT, CaseDefinition
+from casework.model.definition import STAGE, TASK_KINDS, USER_EVENT, CaseDefinition
 from casework.model.timers import TimerError, parse_datetime
 
 __all__ = [
@@ -67,7 +67,7 @@ class Action:
 
     ``kind``: ``start`` (an enabled item), ``open`` (an item already under way: go to it), ``plan`` (a discretionary
     item that can be planned now), ``add_task`` (an ad hoc task the model does not have), ``occur`` (a user event
-    listener, or a milestone declared by hand: `case occur`), ``request_document`` or ``fill_in`` (a case data
+    listener: `case occur`), ``request_document`` or ``fill_in`` (a case data
     field); ``wait`` (an item that exists but cannot be worked on: it waits for its entry criterion, its timer, or is
     disabled or on hold) and ``unmapped`` (a name the case cannot take as a task) are shown, never carried out.
     ``label`` is what a person reads; ``item`` the instance id when the action points at an existing item; ``task``
@@ -339,8 +339,8 @@ def resolve_action(
 ) -> tuple[Action, str]:
     """Map a declared action onto what the case can do now; the note (may be empty) says how it was mapped.
 
-    An item of that name that is enabled is started; one already under way is pointed at; a user event listener (or
-    a milestone reached by hand) occurs; one that cannot be worked on (it waits for its entry criterion, say) is shown
+    An item of that name that is enabled is started; one already under way is pointed at; a user event listener
+    occurs; one that cannot be worked on (it waits for its entry criterion, say) is shown
     as a wait; a discretionary item that can be planned now is planned; anything else becomes an ad hoc task, since
     adding work is always possible while the case runs, unless its name reads as an item id (`unmapped`). On a
     suspended case each is mapped as the case would stand once resumed, and blocked until it is.
@@ -409,17 +409,11 @@ def _point_at(item: ItemInstance, definition: CaseDefinition, state: CaseState) 
         return Action("start", item.name, f"start: {item.name}", item.id)
     if item.state == ACTIVE:
         return Action("open", item.name, f"open: {item.name}", item.id)
-    if item.state == AVAILABLE and _occurs_by_hand(item, definition, state):
+    if item.state == AVAILABLE and item.kind == USER_EVENT:
+        # Raised by a person (`case occur`). A milestone is not: one waits for its entry criterion (one without
+        # occurs as it is created), and declaring it reached by hand would skip what it stands for.
         return Action("occur", item.name, f"occur: {item.name}", item.id)
     return Action("wait", item.name, f"wait: {item.name}", item.id, blocked=_why_not_now(item, definition, state))
-
-
-def _occurs_by_hand(item: ItemInstance, definition: CaseDefinition, state: CaseState) -> bool:
-    """A user event listener is raised by a person (`case occur`); so is a milestone nothing else reaches. One with
-    an entry criterion is reached when that holds: declaring it reached by hand skips what it stands for."""
-    if item.kind == USER_EVENT:
-        return True
-    return item.kind == MILESTONE and not plan_for(definition, state).items[item.def_id].entry
 
 
 def _why_not_now(item: ItemInstance, definition: CaseDefinition, state: CaseState) -> str:
