@@ -5,6 +5,7 @@ not; accepting one is refused up front, with nothing written."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,8 +157,13 @@ def test_on_a_suspended_case_what_is_next_is_shown_blocked_and_no_decision_is_ta
     assert rows["Assess damage"] == f"open: Assess damage ({SUSPENDED})"
     assert rows["Claimant withdraws"] == f"occur: Claimant withdraws ({SUSPENDED})"
     assert rows["Decide claim"].startswith("wait: Decide claim (not now: it waits for its entry criterion")
-    # The findings' actions too.
+    # The findings' actions too, as `suggest case` judges them and as they are stored for `suggest flags`.
     assert f"request document: claim form ({SUSPENDED})" in " ".join(shown.stdout.split())
+    assert _cw("suggest", "refresh", "--db", url, "--case-type", "insurance_claim").exit_code == 0
+    flags = _cw("suggest", "flags", "--db", url, "--case", case_id)
+    assert f"request document: claim form ({SUSPENDED})" in " ".join(flags.stdout.split()), flags.output
+    stored = json.loads(_cw("suggest", "flags", "--db", url, "--case", case_id, "--json").stdout)
+    assert {row["action"]["blocked"] for row in stored if row["action"]} == {SUSPENDED.removeprefix("not now: ")}
     before = len(_events(url, case_id))
     hint = f"error: case {case_id} is suspended: resume it first (`casework case resume {case_id} --as NAME --reason "
     accept = _refused(_suggest(url, case_id, model, "accept", "--activity", "Site visit", "--as", "bob"))
