@@ -27,8 +27,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from casework.engine import CaseState, ItemInstance, commands, execute, explain, plannable
+from casework.engine import CaseState, ItemInstance, commands, execute, explain, plan_for, plannable
 from casework.engine.lifecycle import ACTIVE, AVAILABLE, COMPLETED, DISABLED, ENABLED, FAILED, SUSPENDED, TERMINAL
+from casework.engine.runner import Run
 from casework.engine.state import has_instance_id_form
 from casework.expr import EvaluationError
 from casework.insight.casetype import ActionSpec, CaseType, RuleSpec
@@ -405,7 +406,7 @@ _UNHOLD: Final = {DISABLED: "`casework case enable` brings it back", SUSPENDED: 
 
 
 def _point_at(item: ItemInstance, definition: CaseDefinition, state: CaseState) -> Action:
-    if item.state == ENABLED:
+    if item.state == ENABLED and not _unmet_dependencies(item, definition, state):
         return Action("start", item.name, f"start: {item.name}", item.id)
     if item.state == ACTIVE:
         return Action("open", item.name, f"open: {item.name}", item.id)
@@ -414,6 +415,12 @@ def _point_at(item: ItemInstance, definition: CaseDefinition, state: CaseState) 
         # occurs as it is created), and declaring it reached by hand would skip what it stands for.
         return Action("occur", item.name, f"occur: {item.name}", item.id)
     return Action("wait", item.name, f"wait: {item.name}", item.id, blocked=_why_not_now(item, definition, state))
+
+
+def _unmet_dependencies(item: ItemInstance, definition: CaseDefinition, state: CaseState) -> list[str]:
+    """What a dependency added at run time makes an enabled item wait for: the engine refuses to start it until then."""
+    return Run(definition, plan_for(definition, state), state, _PROBE_MOMENT, "system", None,
+               restore=False).unmet_dependencies(item)
 
 
 def _why_not_now(item: ItemInstance, definition: CaseDefinition, state: CaseState) -> str:
