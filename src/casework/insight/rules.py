@@ -68,9 +68,9 @@ class Action:
 
     ``kind``: ``start`` (an enabled item), ``open`` (an item already under way: go to it), ``plan`` (a discretionary
     item that can be planned now), ``add_task`` (an ad hoc task the model does not have), ``occur`` (a user event
-    listener: `case occur`), ``request_document`` or ``fill_in`` (a case data
-    field); ``wait`` (an item that exists but cannot be worked on: it waits for its entry criterion, its timer, or is
-    disabled or on hold) and ``unmapped`` (a name the case cannot take as a task) are shown, never carried out.
+    listener: `case occur`), ``request_document`` or ``fill_in`` (a case data field); ``wait`` (an item that exists
+    but cannot be worked on: it waits for its entry criterion, its timer or a dependency, or is disabled, failed or
+    on hold) and ``unmapped`` (a name the case cannot take as a task) are shown, never carried out.
     ``label`` is what a person reads; ``item`` the instance id when the action points at an existing item; ``task``
     the name of the ad hoc task a ``request_document`` action adds. ``blocked``: why it cannot be taken now ("" if
     it can): accepting it is refused, dismissing it is not (a person may still say "not this").
@@ -341,10 +341,10 @@ def resolve_action(
     """Map a declared action onto what the case can do now; the note (may be empty) says how it was mapped.
 
     An item of that name that is enabled is started; one already under way is pointed at; a user event listener
-    occurs; one that cannot be worked on (it waits for its entry criterion, say) is shown
-    as a wait; a discretionary item that can be planned now is planned; anything else becomes an ad hoc task, since
-    adding work is always possible while the case runs, unless its name reads as an item id (`unmapped`). On a
-    suspended case each is mapped as the case would stand once resumed, and blocked until it is.
+    occurs; one that cannot be worked on (it waits for its entry criterion, say) is shown as a wait; a discretionary
+    item that can be planned now is planned; anything else becomes an ad hoc task, since adding work is always
+    possible while the case runs, unless its name reads as an item id (`unmapped`). On a suspended case each is
+    mapped as the case would stand once resumed, and blocked until it is.
     """
     if state.status == SUSPENDED:
         action, note = resolve_action(spec, case_type, definition, resumed(definition, state))
