@@ -127,3 +127,20 @@ def test_steps_below_the_probability_floor_are_not_offered(trained: tuple[NextAc
     assert offered and all(a.probability >= 0.01 for a in offered)
     assert [a.activity for a in offered] == [a.activity for a in everything][: len(offered)]
     assert len(everything) > len(offered)  # the unlikely rest is still there for whoever asks for it
+
+
+def test_an_enabled_item_held_back_by_an_added_dependency_is_a_wait(trained: tuple[NextActionModel, object]) -> None:
+    nba, _ = trained
+    definition, state, events = _case_with_events(20, "ann")
+    events += execute(definition, state, commands.PlanItem(item="Request documents", actor="ann"), NOW)  # type: ignore[arg-type]
+    events += execute(definition, state, commands.AddDependency(  # type: ignore[arg-type]
+        item="Approve", after=("Request documents",), actor="ann", reason="documents first"), NOW)
+    approve = next(a for a in next_best_actions(nba, definition, state, k=3, events=events, min_probability=0.0)  # type: ignore[arg-type]
+                   if a.activity == "Approve")
+    # The engine refuses to start it until Request documents completes: not "start: Approve".
+    assert approve.action.kind == "wait" and approve.action.item is not None
+    assert "waits for Request documents to complete" in approve.action.blocked
+    with pytest.raises(ValueError, match="'Approve' cannot be done now"):
+        approve.accept(actor="ann")
+    # Dismissing it is an answer all the same.
+    assert approve.feedback(accepted=False, actor="ann", reason="not yet").suggestion["action"]["kind"] == "wait"

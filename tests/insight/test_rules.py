@@ -7,10 +7,14 @@ import pytest
 from casework.demo import demo_definition
 from casework.engine import CaseState, commands, execute
 from casework.insight.casetype import ActionSpec, CaseType, bundled_case_type, parse_case_type
+from casework.insight.flags import assess
 from casework.insight.rules import (
+    CASE_SUSPENDED,
     Action,
     Flag,
     Suggestion,
+    accept_command,
+    check_actionable,
     evaluate_rules,
     facts,
     feedback_command,
@@ -230,3 +234,55 @@ def test_two_people_accepting_one_suggested_task_at_once_add_it_once(db_url: str
             service.close()
         for store in stores:
             store.close()
+
+
+def test_items_that_cannot_be_worked_on_now_are_shown_as_such() -> None:
+    ct = bundled_case_type("insurance_claim")
+    definition, state = start_claim({"amount": 500})
+
+    # Decide claim exists but waits for the Claim assessed milestone: not "open", and accepting it is refused.
+    action, _ = resolve_action(ActionSpec("start", "Decide claim"), ct, definition, state)
+    assert (action.kind, action.label) == ("wait", "wait: Decide claim")
+    assert action.blocked == "it waits for its entry criterion: [ecDecide] Claim assessed occur: waiting"
+    assert action.command(actor="ann") is None
+    with pytest.raises(ValueError, match="'Decide claim' cannot be done now"):
+        check_actionable(action)
+    assert action.to_dict()["blocked"] == action.blocked
+    # A milestone with an entry criterion is reached by it, a timer by its time: both wait.
+    assert resolve_action(ActionSpec("start", "Claim assessed"), ct, definition, state)[0].kind == "wait"
+    timer, _ = resolve_action(ActionSpec("start", "Chase documents"), ct, definition, state)
+    assert timer.kind == "wait" and "is a timer due at" in timer.blocked
+    # A user event listener is raised by a person: `case occur`.
+    withdraw, _ = resolve_action(ActionSpec("start", "Claimant withdraws"), ct, definition, state)
+    assert (withdraw.kind, withdraw.label, withdraw.blocked) == ("occur", "occur: Claimant withdraws", "")
+    assert withdraw.command(actor="ann") == commands.OccurEvent(item=withdraw.item or "", actor="ann")
+    # A task put on hold by hand waits for someone to resume it.
+    execute(definition, state, commands.SuspendItem(item="Assess damage", actor="ann", reason="on hold"), T0)
+    held, _ = resolve_action(ActionSpec("start", "Assess damage"), ct, definition, state)
+    assert held.kind == "wait" and held.blocked == "it is suspended; `casework case resume-item` it first"
+    # A name the engine reads as an item id cannot become a task: shown, not offered as one.
+    odd, note = resolve_action(ActionSpec("start", "i5"), None, definition, state)
+    assert (odd.kind, odd.label, note) == ("unmapped", "no action for: i5", "")
+    assert "reads as an item id" in odd.blocked and odd.command(actor="ann") is None
+
+
+def test_on_a_suspended_case_actions_are_mapped_as_once_resumed_and_blocked() -> None:
+    ct = bundled_case_type("insurance_claim")
+    definition, state = start_claim({"amount": 12500})
+    execute(definition, state, commands.SuspendCase(actor="ann", reason="claimant abroad"), T0)
+    # Its stage is suspended with it, so as it stands nothing could be planned or started: mapped as once resumed.
+    plan, _ = resolve_action(ActionSpec("plan", "Site visit"), ct, definition, state)
+    assert plan.kind == "plan" and plan.blocked == CASE_SUSPENDED
+    assert plan.shown() == f"plan: Site visit (not now: {CASE_SUSPENDED})"
+    under_way, _ = resolve_action(ActionSpec("start", "Assess damage"), ct, definition, state)
+    assert under_way.kind == "open" and under_way.blocked == CASE_SUSPENDED
+    # What waits keeps its own reason; the case's state is unchanged by looking.
+    assert "entry criterion" in resolve_action(ActionSpec("start", "Decide claim"), ct, definition, state)[0].blocked
+    assert state.status == "suspended"
+    # Every finding's action too: fill in a field, request a document.
+    findings = assess(ct, definition, state, [], T0)
+    actions = [f.action for f in findings if f.action is not None]
+    assert {a.kind for a in actions} >= {"fill_in", "request_document"}
+    assert all(a.blocked == CASE_SUSPENDED for a in actions)
+    with pytest.raises(ValueError, match="the case is suspended"):
+        accept_command(next(f for f in findings if f.action is not None), actor="ann")

@@ -1,9 +1,11 @@
 """Next-best actions for a live case: the learned model's suggestions mapped onto what the case can do now.
 
 The model predicts activity names from the case's path so far; each is turned into an action on this case (start an
-enabled item, go to one already under way, plan a discretionary item, or add it as an ad hoc task) with its
-probability, the model's plain-language reason and the model version, so that a person's accept or dismiss can be
-recorded against the version that made the suggestion.
+enabled item, go to one already under way, raise a user event, plan a discretionary item, or add it as an ad hoc
+task; see `rules.resolve_action`) with its probability, the model's plain-language reason and the model version, so
+that a person's accept or dismiss can be recorded against the version that made the suggestion. A step the case
+cannot take now (an item waiting for its entry criterion, a name that reads as an item id, anything while the case
+is suspended) is still shown, as what is likely next, with why not (`Action.blocked`); accepting it is refused.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from casework.insight.casetype import ActionSpec
 from casework.insight.flags import RecordedEvent, case_path, case_performers
 from casework.insight.nba import NextActionModel
 from casework.insight.remaining import RemainingTimeModel
-from casework.insight.rules import Action, resolve_action
+from casework.insight.rules import Action, check_actionable, resolve_action, together
 from casework.logfile import clock_in
 from casework.model.definition import CaseDefinition
 
@@ -54,10 +56,11 @@ class NextAction:
     def accept(self, *, actor: str, reason: str | None = None) -> commands.Command:
         """Accepting the suggestion: its action and the record of the acceptance as one command (`Together`: both
         are stored or neither, see `rules.accept_command`); only the record where the person goes to a task already
-        under way."""
+        under way. ValueError for one that cannot be taken now (`rules.check_actionable`)."""
+        check_actionable(self.action)
         record = self.feedback(accepted=True, actor=actor, reason=reason)
         action = self.command(actor=actor, reason=reason)
-        return record if action is None else commands.Together(commands=(action, record), actor=actor)
+        return together(action, record, actor=actor)
 
 
 MIN_PROBABILITY = 0.01  # a step less likely than this is not a suggestion

@@ -98,7 +98,7 @@ def suggest_case(
             table.add_column(column)
         for action in actions:
             why = action.reason + (f" ({action.note})" if action.note else "")
-            table.add_row(*map(plain, (action.activity, probability_text(action.probability), action.action.label,
+            table.add_row(*map(plain, (action.activity, probability_text(action.probability), action.action.shown(),
                                        why)))
         if actions:
             console.print(table)
@@ -125,7 +125,7 @@ def suggest_case(
         for finding in findings:
             # One already accepted is answered (accepting it again is refused): say so where its action would be.
             answer = answer_of(state, finding.to_dict())
-            do = finding.action.label if finding.action else ""
+            do = finding.action.shown() if finding.action else ""
             if answer is not None and answer[0]:
                 do = f"accepted by {answer[2]}, {stored_clock_text(answer[1], zone)}" + (f" ({do})" if do else "")
             table.add_row(*map(plain, (

@@ -152,6 +152,10 @@ def _decide(
             if state.ended:
                 # It refuses every command, a dismissal included: say why rather than "not offered".
                 _fail(f"case {case_id} is {state.status}: it takes no more decisions")
+            if state.status == "suspended":
+                # The engine takes nothing but resume and terminate from it, a decision included.
+                _fail(f"case {case_id} is suspended: resume it first (`casework case resume {case_id} --as NAME "
+                      f"--reason TEXT`), then {'accept' if accepted else 'dismiss'} the suggestion")
             events = store.events(case_id)
             if activity is not None:
                 assert insight is not None
@@ -230,6 +234,8 @@ def _next_action(
               f"{now_offered}); the case may have moved on: see `casework suggest case`")
     action = matches[0]
     _not_answered(state, action.to_dict())
+    if accepted:
+        _actionable(action.action)
     command = (action.accept(actor=actor, reason=reason) if accepted
                else action.feedback(accepted=False, actor=actor, reason=reason))
     label = f"{action.action.label} ({probability_text(action.probability)}: {action.reason})"
@@ -259,6 +265,8 @@ def _finding(
               "have moved on, or someone dismissed it: see `casework suggest case`")
     found = matches[0]
     _not_answered(state, found.to_dict())
+    if accepted:
+        _actionable(found.action)
     command = (accept_command(found, actor=actor, reason=reason) if accepted
                else feedback_command(found, accepted=False, actor=actor, reason=reason))
     label = f"{found.id} ({found.message})" + (f", {found.action.label}" if found.action else "")
@@ -274,6 +282,17 @@ def _not_answered(state: Any, suggestion: dict[str, Any]) -> None:
     refusal = answered(state, suggestion)
     if refusal is not None:
         _fail(f"nothing recorded: {refusal}")
+
+
+def _actionable(action: Any) -> None:
+    """Refuses to accept what the case cannot do now (it is shown as likely next, not as something to do); a
+    dismissal stays possible: "not this" is an answer to it as well."""
+    from casework.insight.rules import check_actionable
+
+    try:
+        check_actionable(action)
+    except ValueError as exc:
+        _fail(f"nothing recorded: {exc}")
 
 
 def _keep_findings_current(

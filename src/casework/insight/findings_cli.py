@@ -58,7 +58,8 @@ def suggest_flags(
     for column in ("severity", "case", "id", "kind", "message", "why", "do", "since", "judged"):
         table.add_column(column, no_wrap=column in ("case", "id"))
     for row in rows:
-        label = str((row.action or {}).get("label", ""))
+        action = row.action or {}
+        label = str(action.get("label", "")) + (f" (not now: {action['blocked']})" if action.get("blocked") else "")
         answer = answers.get(_key(row))
         if answer is not None:
             # as `suggest case` says it: the finding is answered, and who answered it when

@@ -28,9 +28,11 @@ from casework.insight.rules import (
     facts,
     instance_number,
     not_dismissed,
+    on_hold,
     parse_moment,
     resolve_action,
     sort_findings,
+    with_action,
 )
 from casework.model.definition import CaseDefinition
 from casework.model.timers import TimerError, add_duration
@@ -104,6 +106,9 @@ def assess(
             findings.append(flag)
     if dismissed:
         findings = not_dismissed(findings, dismissed)
+    # Rule and document actions come blocked from `resolve_action`; the rest (fill in, review the plan) are refused
+    # by a suspended case all the same.
+    findings = [f if f.action is None else with_action(f, on_hold(f.action, state)) for f in findings]
     return sort_findings(findings)
 
 

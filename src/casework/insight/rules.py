@@ -27,11 +27,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from casework.engine import CaseState, ItemInstance, commands, plannable
+from casework.engine import CaseState, ItemInstance, commands, execute, explain, plan_for, plannable
 from casework.engine.lifecycle import ACTIVE, AVAILABLE, COMPLETED, DISABLED, ENABLED, FAILED, SUSPENDED, TERMINAL
+from casework.engine.runner import Run
+from casework.engine.state import has_instance_id_form
 from casework.expr import EvaluationError
 from casework.insight.casetype import ActionSpec, CaseType, RuleSpec
-from casework.model.definition import STAGE, TASK_KINDS, CaseDefinition
+from casework.model.definition import STAGE, TASK_KINDS, USER_EVENT, CaseDefinition
 from casework.model.timers import TimerError, parse_datetime
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "Flag",
     "Suggestion",
     "accept_command",
+    "check_actionable",
     "dismissed_findings",
     "evaluate_rules",
     "facts",
@@ -50,6 +53,7 @@ __all__ = [
     "request_document",
     "resolve_action",
     "sort_findings",
+    "together",
 ]
 
 SEVERITY_ORDER: Final = {"critical": 0, "warning": 1, "info": 2}
@@ -63,9 +67,13 @@ class Action:
     """A suggested action mapped onto the case as it is now.
 
     ``kind``: ``start`` (an enabled item), ``open`` (an item already under way: go to it), ``plan`` (a discretionary
-    item that can be planned now), ``add_task`` (an ad hoc task the model does not have), ``request_document`` or
-    ``fill_in`` (a case data field). ``label`` is what a person reads; ``item`` the instance id when the action points
-    at an existing item; ``task`` the name of the ad hoc task a ``request_document`` action adds.
+    item that can be planned now), ``add_task`` (an ad hoc task the model does not have), ``occur`` (a user event
+    listener: `case occur`), ``request_document`` or ``fill_in`` (a case data field); ``wait`` (an item that exists
+    but cannot be worked on: it waits for its entry criterion, its timer or a dependency, or is disabled, failed or
+    on hold) and ``unmapped`` (a name the case cannot take as a task) are shown, never carried out.
+    ``label`` is what a person reads; ``item`` the instance id when the action points at an existing item; ``task``
+    the name of the ad hoc task a ``request_document`` action adds. ``blocked``: why it cannot be taken now ("" if
+    it can): accepting it is refused, dismissing it is not (a person may still say "not this").
     """
 
     kind: str
@@ -73,11 +81,18 @@ class Action:
     label: str
     item: str | None = None
     task: str | None = None
+    blocked: str = ""
+
+    def shown(self) -> str:
+        """The label, with why it cannot be taken now when it cannot: what the "do" columns show."""
+        return f"{self.label} (not now: {self.blocked})" if self.blocked else self.label
 
     def command(self, *, actor: str, reason: str | None = None) -> commands.Command | None:
         """The engine command that carries the action out, or None where a person acts outside the engine."""
         if self.kind == "start" and self.item is not None:
             return commands.StartItem(item=self.item, actor=actor, reason=reason)
+        if self.kind == "occur" and self.item is not None:
+            return commands.OccurEvent(item=self.item, actor=actor, reason=reason)
         if self.kind == "plan":
             return commands.PlanItem(item=self.target, actor=actor, reason=reason)
         # The task is suggested because none was open when the case was judged: a second person accepting the same
@@ -91,7 +106,15 @@ class Action:
         return None  # "open" and "fill_in": the person works in the existing task or the case data form
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "target": self.target, "label": self.label, "item": self.item, "task": self.task}
+        return {"kind": self.kind, "target": self.target, "label": self.label, "item": self.item, "task": self.task,
+                "blocked": self.blocked}
+
+
+def check_actionable(action: Action | None) -> None:
+    """Refuses (ValueError) to accept an action that cannot be taken now: its acceptance would be recorded (and
+    counted) for work that did not and could not happen."""
+    if action is not None and action.blocked:
+        raise ValueError(f"{action.target!r} cannot be done now, so it cannot be accepted: {action.blocked}")
 
 
 @dataclass(frozen=True)
@@ -153,9 +176,20 @@ def accept_command(
     acceptance as one command (`Together`), so that neither is stored without the other: an action whose acceptance
     went unrecorded would undercount acceptance, a recorded acceptance whose action was refused (or lost a race)
     would count one that never happened. The action's reason is the person's, else the finding's."""
+    check_actionable(finding.action)
     record = feedback_command(finding, accepted=True, actor=actor, reason=reason, model_version=model_version)
     action = finding.action.command(actor=actor, reason=reason or finding.reason) if finding.action else None
-    return record if action is None else commands.Together(commands=(action, record), actor=actor)
+    return together(action, record, actor=actor)
+
+
+def together(action: commands.Command | None, record: commands.RecordFeedback, *, actor: str) -> commands.Command:
+    """The action and the record of its acceptance as one command; the record alone for an action the engine does
+    not carry out. An occurrence goes after the record: it may end the case (a user event that triggers the case's
+    exit criterion), which then takes no record, and it is the case as the person found it that they decided on."""
+    if action is None:
+        return record
+    parts = (record, action) if isinstance(action, commands.OccurEvent) else (action, record)
+    return commands.Together(commands=parts, actor=actor)
 
 
 def dismissed_findings(events: Iterable[Any]) -> dict[str, str]:
@@ -306,10 +340,15 @@ def resolve_action(
 ) -> tuple[Action, str]:
     """Map a declared action onto what the case can do now; the note (may be empty) says how it was mapped.
 
-    An item of that name that is enabled is started; one already under way is pointed at; a discretionary item that
-    can be planned now is planned; anything else becomes an ad hoc task, since adding work is always possible while
-    the case runs.
+    An item of that name that is enabled is started; one already under way is pointed at; a user event listener
+    occurs; one that cannot be worked on (it waits for its entry criterion, say) is shown as a wait; a discretionary
+    item that can be planned now is planned; anything else becomes an ad hoc task, since adding work is always
+    possible while the case runs, unless its name reads as an item id (`unmapped`). On a suspended case each is
+    mapped as the case would stand once resumed, and blocked until it is.
     """
+    if state.status == SUSPENDED:
+        action, note = resolve_action(spec, case_type, definition, resumed(definition, state))
+        return on_hold(action, state), note
     if spec.kind in ("fill_in", "request_document") and case_type is None:
         raise ValueError(f"a {spec.kind} action needs the case type that declares its labels")
     if spec.kind == "fill_in":
@@ -321,24 +360,77 @@ def resolve_action(
         label = case_type.document_label(spec.target)
         existing = _open_item(state, request_task_name(label))
         if existing is not None:
-            return _point_at(existing.id, existing.name, existing.state), "a request task is already open"
+            return _point_at(existing, definition, state), "a request task is already open"
         return request_document(spec.target, label), ""
     name = spec.target
     existing = _open_item(state, name)
     if existing is not None:
         note = "" if spec.kind == "start" else f"{name!r} is already in the case ({existing.state})"
-        return _point_at(existing.id, existing.name, existing.state), note
+        return _point_at(existing, definition, state), note
     if not state.ended and name in plannable(definition, state):
         note = "" if spec.kind == "plan" else f"{name!r} is a discretionary item that can be planned now"
         return Action("plan", name, f"plan: {name}"), note
+    if has_instance_id_form(name):
+        # The engine refuses a task so named (commands would read the name as an item id): offering it as one
+        # would offer what can never be accepted.
+        return Action("unmapped", name, f"no action for: {name}",
+                      blocked=f"{name.strip()!r} names no item of the case and reads as an item id (i1, i2, ...), "
+                              "so it cannot be added as a task"), ""
     note = "" if spec.kind == "add_task" else f"{name!r} cannot be {_verb(spec.kind)} now, so as an ad hoc task"
     return Action("add_task", name, f"add task: {name}"), note
 
 
-def _point_at(item_id: str, name: str, item_state: str) -> Action:
-    if item_state == ENABLED:
-        return Action("start", name, f"start: {name}", item_id)
-    return Action("open", name, f"open: {name}", item_id)
+CASE_SUSPENDED: Final = "the case is suspended: resume it first (`casework case resume`)"
+
+
+def on_hold(action: Action, state: CaseState) -> Action:
+    """The action, blocked while the case is suspended (the engine refuses every command then but resume and
+    terminate, a person's decision included); one already blocked keeps its own reason."""
+    if state.status != SUSPENDED or action.blocked:
+        return action
+    return replace(action, blocked=CASE_SUSPENDED)
+
+
+def resumed(definition: CaseDefinition, state: CaseState) -> CaseState:
+    """A copy of a suspended case as it would stand once resumed: what is likely next is mapped onto the work the
+    case holds (its stages are suspended with it, so nothing could be planned, and no task started, as it is)."""
+    probe = CaseState.from_dict(state.to_dict())
+    # The moment only stamps the probe's events, which are dropped; the engine reads no clock.
+    execute(definition, probe, commands.ResumeCase(actor="system"), _PROBE_MOMENT, restore=False)
+    return probe
+
+
+_PROBE_MOMENT: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# What makes an item that cannot be worked on workable again: the command that does it.
+_UNHOLD: Final = {DISABLED: "`casework case enable` brings it back", SUSPENDED: "`casework case resume-item` it first"}
+
+
+def _point_at(item: ItemInstance, definition: CaseDefinition, state: CaseState) -> Action:
+    if item.state == ENABLED and not _unmet_dependencies(item, definition, state):
+        return Action("start", item.name, f"start: {item.name}", item.id)
+    if item.state == ACTIVE:
+        return Action("open", item.name, f"open: {item.name}", item.id)
+    if item.state == AVAILABLE and item.kind == USER_EVENT:
+        # Raised by a person (`case occur`). A milestone is not: one waits for its entry criterion (one without
+        # occurs as it is created), and declaring it reached by hand would skip what it stands for.
+        return Action("occur", item.name, f"occur: {item.name}", item.id)
+    return Action("wait", item.name, f"wait: {item.name}", item.id, blocked=_why_not_now(item, definition, state))
+
+
+def _unmet_dependencies(item: ItemInstance, definition: CaseDefinition, state: CaseState) -> list[str]:
+    """What a dependency added at run time makes an enabled item wait for: the engine refuses to start it until then."""
+    return Run(definition, plan_for(definition, state), state, _PROBE_MOMENT, "system", None,
+               restore=False).unmet_dependencies(item)
+
+
+def _why_not_now(item: ItemInstance, definition: CaseDefinition, state: CaseState) -> str:
+    """The engine's explanation (`casework case explain`) on one line, "it" for the item's name it starts with."""
+    first, *rest = (" ".join(line.split()) for line in explain(definition, state, item.id))
+    if first.startswith(f"{item.name!r} "):
+        first = "it " + first.removeprefix(f"{item.name!r} ")
+    text = " ".join([first, "; ".join(rest)]) if rest else first
+    hint = _UNHOLD.get(item.state) if not item.held_by_parent else None
+    return f"{text}; {hint}" if hint else text
 
 
 def _open_item(state: CaseState, name: str) -> ItemInstance | None:
