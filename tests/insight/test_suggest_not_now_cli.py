@@ -23,7 +23,7 @@ from casework.store import Store
 
 runner = CliRunner()
 NOW = dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC)
-WIDE = {"COLUMNS": "400"}
+WIDE = {"COLUMNS": "1000"}  # every column unwrapped, so a cell reads as one line
 # What the claims of the log did after Register claim, in these shares: every kind of mapping in one table.
 NEXT = {"Decide claim": 30, "i5": 25, "Claimant withdraws": 15, "Claim assessed": 15, "Assess damage": 10,
         "Site visit": 5}
