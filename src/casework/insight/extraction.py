@@ -9,11 +9,13 @@ disagreement is reported instead, so the person can decide.
 from __future__ import annotations
 
 import codecs
+import contextlib
+import dataclasses
 import datetime as dt
 import io
 import re
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -48,6 +50,20 @@ MAX_PDF_PAGES: Final = 500
 # 75 KB of zlib holds 75 MB.
 MAX_PDF_OPERATIONS: Final = 500_000
 MAX_PDF_CONTENT_BYTES: Final = 2_000_000
+# The most one stream of a PDF may decompress to while it is read for intake (pypdf's own bound is 75 MB: a 170 KB
+# file whose page decompressed to 60 MB peaked at 134 MB, though the content budget above then read none of it). A
+# page's text needs far less, and images, the large streams of a scan, are not decompressed to read text.
+MAX_PDF_STREAM_BYTES: Final = 16_000_000
+# Characters of one document searched: a text file of 43 MB (well within the size a document may have) took 6 s and
+# held its text in memory several times over, and every pattern ran out of its time on it. A form or a letter is a
+# few thousand characters, 500 full pages about a million.
+MAX_TEXT_CHARS: Final = 2_000_000
+# Where a PDF's signature may stand: readers accept other bytes before it within the first 1,024.
+PDF_HEADER_WINDOW: Final = 1024
+PDF_SIGNATURE: Final = b"%PDF-"
+# Share of control characters (other than tabs, line and page breaks) past which decoded bytes are taken for binary
+# content rather than text: none in text, about one in ten in compressed or random bytes.
+MAX_CONTROL_SHARE: Final = 0.05
 # Time one pattern may spend on one document. Patterns come from case types and text from uploads, and a pattern that
 # backtracks badly can take minutes on a few KB; a sound one takes milliseconds on a whole 500-page PDF.
 PATTERN_SECONDS: Final = 1.0
@@ -66,7 +82,9 @@ class DocumentText:
     name: str
     kind: str
     pages: tuple[str, ...]
-    unread_pages: int = 0  # pages past MAX_PDF_PAGES, not read
+    unread_pages: int = 0  # pages not read: past MAX_PDF_PAGES, or past a budget
+    unread_reason: str = ""  # why they were not read
+    notes: tuple[str, ...] = ()  # what else a person should know of how it was read: cut short, no text, ...
 
 
 @dataclass(frozen=True)
@@ -109,17 +127,52 @@ class IntakePlan:
 
 # -- reading ------------------------------------------------------------------------------------------------------
 def read_document(name: str, data: bytes, kind: str, media_type: str | None = None) -> DocumentText:
-    """The text of a PDF (recognised by its header or media type) or a plain text file."""
-    if data.startswith(b"%PDF") or media_type == "application/pdf" or name.lower().endswith(".pdf"):
-        pages, total = _read_pdf(data, MAX_PDF_PAGES)
-        return DocumentText(name, kind, tuple(_newlines(p) for p in pages), unread_pages=total - len(pages))
-    return DocumentText(name, kind, (_newlines(_decode(data)),))
+    """The text of a PDF or a plain text file, as its bytes show: a PDF by its signature, or by its objects if it is
+    named or typed as one (damaged at its start); anything else is read as text, whatever its name says. At most
+    MAX_TEXT_CHARS characters are kept; the result's notes say what was cut, or that there was no text.
+    `ExtractionError`, saying why, for a file that cannot be read (damaged, encrypted, binary)."""
+    if not data:
+        return DocumentText(name, kind, ("",), notes=("it is empty (0 bytes): there is nothing to search",))
+    notes: list[str] = []
+    said_pdf = media_type == "application/pdf" or name.lower().endswith(".pdf")
+    unread, why = 0, ""
+    pdf = PDF_SIGNATURE in data[:PDF_HEADER_WINDOW] or (said_pdf and (b"endobj" in data or b"startxref" in data))
+    if pdf:
+        read, total, why = _read_pdf(data, MAX_PDF_PAGES)
+        pages, cut = _within_text_budget([_normal(p) for p in read])
+        unread = total - len(pages)
+        if len(pages) < len(read) or (cut and unread):
+            why = f"the text before them reached {MAX_TEXT_CHARS:,} characters, the most intake searches"
+    else:
+        if said_pdf:
+            notes.append("it is named or typed as a PDF but is none (no %PDF- signature): it was read as text")
+        text, cut_bytes = _decode_head(data)
+        pages, cut = _within_text_budget([_normal(text)])
+        cut = cut or cut_bytes
+    if cut:
+        notes.append(f"only its first {MAX_TEXT_CHARS:,} characters were searched, the most intake searches in one "
+                     "document")
+    if (pages or not unread) and not any(page.strip() for page in pages):  # none read: the unread pages are said
+        notes.append("no text was found in " + ("the pages read" if unread else "it")
+                     + (" (a scanned page has none without a text layer)" if pdf else ""))
+    return DocumentText(name, kind, tuple(pages), unread, why if unread else "", tuple(notes))
 
 
-def _newlines(text: str) -> str:
+def _normal(text: str) -> str:
     # Patterns end a line at "\n" (`$`, `[^\n]`): with CR-only endings a whole file is one line, and CRLF leaves
-    # a "\r" in the captured text.
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    # a "\r" in the captured text. A NUL is no text (padding, a field a program left blank), and one inside a
+    # word hid it from every pattern.
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "")
+
+
+def _within_text_budget(pages: list[str]) -> tuple[list[str], bool]:
+    """The pages up to MAX_TEXT_CHARS characters in all (the last one cut there), and whether anything was cut."""
+    room = MAX_TEXT_CHARS
+    for i, page in enumerate(pages):
+        if len(page) > room:
+            return [*pages[:i], page[:room]] if room else pages[:i], True
+        room -= len(page)
+    return pages, False
 
 
 def pdf_pages(data: bytes, limit: int | None = None) -> list[str]:
@@ -128,9 +181,60 @@ def pdf_pages(data: bytes, limit: int | None = None) -> list[str]:
     return _read_pdf(data, limit)[0]
 
 
-def _read_pdf(data: bytes, limit: int | None) -> tuple[list[str], int]:
-    """(text of the first `limit` pages, how many pages the PDF has); `ExtractionError` if it cannot be read."""
-    from pypdf import PdfReader  # imported here: reading plain text should not need the PDF library
+def _read_pdf(data: bytes, limit: int | None) -> tuple[list[str], int, str]:
+    """(text of the first pages, how many pages the PDF has, why the rest were not read: "" if they all were): up to
+    `limit` pages, and no further than the budgets of content and of text; `ExtractionError` if it cannot be read."""
+    from pypdf.errors import LimitReachedError  # imported here: reading plain text should not need the PDF library
+
+    try:
+        with _pdf_limits():
+            try:
+                return _pdf_text(data, limit)
+            except (ExtractionError, LimitReachedError):
+                raise
+            except Exception:
+                if b"%%EOF" in data[-PDF_HEADER_WINDOW:]:
+                    raise
+                # Cut short after its cross-reference table (a download stopped in its last bytes): pypdf then
+                # fails on a file it can read with the end marker back. Anything cut earlier stays an error.
+                return _pdf_text(data + b"\n%%EOF\n", limit)
+    except ExtractionError:
+        raise
+    except LimitReachedError as exc:
+        raise ExtractionError(
+            f"cannot read PDF: it goes past what intake reads of one PDF (a stream decompressing to more than "
+            f"{MAX_PDF_STREAM_BYTES:,} bytes, a decompression bomb, is one): {exc}"
+        ) from exc
+    except Exception as exc:
+        # An uploaded file is untrusted, and on damaged or hostile input pypdf raises well beyond its own error
+        # classes (fuzzing a one-page PDF: NotImplementedError, AttributeError); for intake every one of them
+        # means the same thing.
+        end = "" if b"%%EOF" in data[-PDF_HEADER_WINDOW:] else " or cut short (it does not end with %%EOF)"
+        raise ExtractionError(f"cannot read PDF: it is damaged{end}: {type(exc).__name__}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _pdf_limits() -> Iterator[None]:
+    """pypdf's decompression bounds lowered to MAX_PDF_STREAM_BYTES while a PDF is read for intake (in this context
+    only: pypdf keeps them in a context variable), where the installed pypdf can (`apply_configuration`, 6.x)."""
+    import pypdf
+
+    apply = getattr(pypdf, "apply_configuration", None)
+    configuration = getattr(pypdf, "Configuration", None)
+    if apply is None or configuration is None:
+        yield
+        return
+    known = {f.name for f in dataclasses.fields(configuration)}
+    bounds = {name: MAX_PDF_STREAM_BYTES for name in (
+        "zlib_maximum_output_length", "lzw_maximum_output_length", "run_length_maximum_output_length",
+        "brotli_maximum_output_length", "array_based_stream_maximum_output_length",
+    ) if name in known}
+    with apply(**bounds):
+        yield
+
+
+def _pdf_text(data: bytes, limit: int | None) -> tuple[list[str], int, str]:
+    from pypdf import PasswordType, PdfReader
 
     operations, content_bytes = MAX_PDF_OPERATIONS, MAX_PDF_CONTENT_BYTES
     forms: dict[str, int] = {}
@@ -143,27 +247,32 @@ def _read_pdf(data: bytes, limit: int | None) -> tuple[list[str], int]:
         if operations < 0 or content_bytes < 0:
             raise _OperationsSpent
 
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        total = len(reader.pages)
-        count = total if limit is None else min(total, limit)
-        pages: list[str] = []
-        for i in range(count):
-            page = reader.pages[i]
-            size, forms = _content_bytes(page)
-            content_bytes -= size
-            if content_bytes < 0:
-                break  # this page and the rest count as not read
-            try:
-                pages.append(page.extract_text(visitor_operand_before=count_operation) or "")
-            except _OperationsSpent:
-                break
-        return pages, total
-    except Exception as exc:
-        # An uploaded file is untrusted, and on damaged or hostile input pypdf raises well beyond its own error
-        # classes (fuzzing a one-page PDF: NotImplementedError, AttributeError, LimitReachedError for a
-        # decompression bomb); for intake every one of them means the same thing.
-        raise ExtractionError(f"cannot read PDF: {type(exc).__name__}: {exc}") from exc
+    reader = PdfReader(io.BytesIO(data))
+    # pypdf opens a file encrypted with an empty user password (to restrict printing or copying) by itself.
+    if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+        raise ExtractionError("cannot read PDF: it is encrypted and opens only with a password: attach a copy saved "
+                              "without one, or enter its fields by hand")
+    total = len(reader.pages)
+    count = total if limit is None else min(total, limit)
+    budget = (f"their content is past the {MAX_PDF_CONTENT_BYTES:,} decoded bytes or {MAX_PDF_OPERATIONS:,} "
+              "operations intake reads of one PDF")
+    pages: list[str] = []
+    chars = 0
+    for i in range(count):
+        page = reader.pages[i]
+        size, forms = _content_bytes(page)
+        content_bytes -= size
+        if content_bytes < 0:
+            return pages, total, budget  # this page and the rest count as not read
+        try:
+            text = page.extract_text(visitor_operand_before=count_operation) or ""
+        except _OperationsSpent:
+            return pages, total, budget
+        pages.append(text)
+        chars += len(text)
+        if chars > MAX_TEXT_CHARS:
+            break  # read_document cuts it and says why
+    return pages, total, "" if len(pages) == total else f"intake reads at most {limit} pages of one PDF"
 
 
 def _content_bytes(page: Any) -> tuple[int, dict[str, int]]:
@@ -212,29 +321,47 @@ _BOMS: Final = (
 )
 
 
-def _decode(data: bytes) -> str:
+def _decode_head(data: bytes) -> tuple[str, bool]:
+    """The text of a text file's first bytes, enough for MAX_TEXT_CHARS characters in any encoding (`_decode`),
+    and whether bytes past them were left undecoded. `ExtractionError` for bytes that are not text."""
+    window = 4 * MAX_TEXT_CHARS  # the most bytes one character takes (UTF-8, UTF-32)
+    text = _decode(data[:window], final=len(data) <= window)
+    sample = text[:65_536]
+    controls = sum(1 for ch in sample if (ch < " " and ch not in "\t\n\r\f\v\0") or "\x7f" <= ch <= "\x9f")
+    if controls > MAX_CONTROL_SHARE * len(sample):
+        raise ExtractionError("cannot read it: it is neither a PDF nor text (its bytes look like an image, an archive "
+                              "or another binary format)")
+    return text, len(data) > window
+
+
+def _decode(data: bytes, final: bool = True) -> str:
     """A text file's text: as its byte order mark says, else UTF-16 if it looks like it, else UTF-8, else
-    Windows-1252 (the usual legacy encoding)."""
+    Windows-1252 (the usual legacy encoding). `final=False`: `data` is the head of a file, which may end inside a
+    character (left out)."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                return data.decode(encoding)
+                return _decoded(data, encoding, final)
             except UnicodeDecodeError as exc:
                 raise ExtractionError(f"cannot read text: it has a {encoding} byte order mark, but {exc}") from exc
     utf16 = _utf16_without_mark(data[:4096])
     if utf16 is not None:
         try:
-            return data.decode(utf16)
+            return _decoded(data, utf16, final)
         except UnicodeDecodeError as exc:
             raise ExtractionError(
                 f"cannot read text: it looks like {utf16} without a byte order mark, but {exc}"
             ) from exc
     for encoding in ("utf-8", "cp1252"):
         try:
-            return data.decode(encoding)
+            return _decoded(data, encoding, final)
         except UnicodeDecodeError:
             continue
     return data.decode("latin-1")  # never fails: every byte is a character
+
+
+def _decoded(data: bytes, encoding: str, final: bool) -> str:
+    return codecs.getincrementaldecoder(encoding)().decode(data, final)
 
 
 def _utf16_without_mark(head: bytes) -> str | None:
@@ -258,9 +385,12 @@ def extract_fields(case_type: CaseType, documents: Iterable[DocumentText]) -> Ex
     result = ExtractionResult()
     for doc in documents:
         if doc.unread_pages:
+            why = f": {doc.unread_reason}" if doc.unread_reason else ""
             result.problems.append(
-                f"{doc.name}: only its first {len(doc.pages)} pages were read ({doc.unread_pages} more not searched)"
+                f"{doc.name}: only its first {len(doc.pages)} pages were read ({doc.unread_pages} more not "
+                f"searched){why}"
             )
+        result.problems.extend(f"{doc.name}: {note}" for note in doc.notes)
         for pattern in case_type.patterns:
             if pattern.applies_to(doc.kind):
                 _apply(pattern, doc, result)
