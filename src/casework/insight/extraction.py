@@ -54,6 +54,9 @@ MAX_PDF_CONTENT_BYTES: Final = 2_000_000
 # file whose page decompressed to 60 MB peaked at 134 MB, though the content budget above then read none of it). A
 # page's text needs far less, and images, the large streams of a scan, are not decompressed to read text.
 MAX_PDF_STREAM_BYTES: Final = 16_000_000
+# Pages a PDF's page tree may hold: pypdf reads every page object to find the first (its bound is 100,000), and a
+# file of 40,000 one-line pages (11 MB) took 7.9 s and 240 MB before the first of them was read. A form is not that.
+MAX_PDF_TREE_ENTRIES: Final = 10_000
 # Characters of one document searched: a text file of 43 MB (well within the size a document may have) took 6 s and
 # held its text in memory several times over, and every pattern ran out of its time on it. A form or a letter is a
 # few thousand characters, 500 full pages about a million.
@@ -202,21 +205,23 @@ def _read_pdf(data: bytes, limit: int | None) -> tuple[list[str], int, str]:
         raise
     except LimitReachedError as exc:
         raise ExtractionError(
-            f"cannot read PDF: it goes past what intake reads of one PDF (a stream decompressing to more than "
-            f"{MAX_PDF_STREAM_BYTES:,} bytes, a decompression bomb, is one): {exc}"
+            f"cannot read PDF: it goes past what intake reads of one PDF: {exc} (a stream may decompress to at most "
+            f"{MAX_PDF_STREAM_BYTES:,} bytes, and the file hold at most {MAX_PDF_TREE_ENTRIES:,} pages)"
         ) from exc
     except Exception as exc:
         # An uploaded file is untrusted, and on damaged or hostile input pypdf raises well beyond its own error
         # classes (fuzzing a one-page PDF: NotImplementedError, AttributeError); for intake every one of them
         # means the same thing.
-        end = "" if b"%%EOF" in data[-PDF_HEADER_WINDOW:] else " or cut short (it does not end with %%EOF)"
-        raise ExtractionError(f"cannot read PDF: it is damaged{end}: {type(exc).__name__}: {exc}") from exc
+        state = ("damaged, or made in a way the PDF reader cannot follow" if b"%%EOF" in data[-PDF_HEADER_WINDOW:]
+                 else "cut short or damaged (it does not end with %%EOF)")
+        raise ExtractionError(f"cannot read PDF: it is {state}: {type(exc).__name__}: {exc}") from exc
 
 
 @contextlib.contextmanager
 def _pdf_limits() -> Iterator[None]:
-    """pypdf's decompression bounds lowered to MAX_PDF_STREAM_BYTES while a PDF is read for intake (in this context
-    only: pypdf keeps them in a context variable), where the installed pypdf can (`apply_configuration`, 6.x)."""
+    """pypdf's decompression bounds lowered to MAX_PDF_STREAM_BYTES, and its page tree's to MAX_PDF_TREE_ENTRIES,
+    while a PDF is read for intake (in this context only: pypdf keeps them in a context variable), where the installed
+    pypdf can (`apply_configuration`, 6.x)."""
     import pypdf
 
     apply = getattr(pypdf, "apply_configuration", None)
@@ -228,7 +233,8 @@ def _pdf_limits() -> Iterator[None]:
     bounds = {name: MAX_PDF_STREAM_BYTES for name in (
         "zlib_maximum_output_length", "lzw_maximum_output_length", "run_length_maximum_output_length",
         "brotli_maximum_output_length", "array_based_stream_maximum_output_length",
-    ) if name in known}
+    )} | {"page_tree_maximum_entries": MAX_PDF_TREE_ENTRIES}
+    bounds = {name: bound for name, bound in bounds.items() if name in known}
     with apply(**bounds):
         yield
 
