@@ -172,3 +172,22 @@ def test_catastrophic_patterns_are_stopped_on_a_hostile_document(monkeypatch: py
         "hostile.txt p.1: overlapping: the pattern ran out of its 0.05 s for this document and was stopped; the rest "
         "of the document was not searched for this field"
     ]
+
+
+def test_all_patterns_together_are_bounded_on_all_the_documents(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A second per pattern and document: 20 bad patterns on 5 uploads held extraction for 100 s.
+    monkeypatch.setattr(extraction, "PATTERN_SECONDS", 5.0)
+    monkeypatch.setattr(extraction, "EXTRACTION_SECONDS", 0.1)
+    slow = "".join(f"[[patterns]]\nfield = \"slow{n}\"\nregex = '^Ref: ((?:a|a)+)$'\n" for n in range(3))
+    case_type = parse_case_type(f'[case_type]\nkey = "t"\ndefinition = "d"\n{slow}')
+    hostile = [DocumentText(f"hostile{n}.txt", "letter", ("Ref: " + "a" * 40 + "b",)) for n in range(2)]
+    result = extract_fields(case_type, hostile)
+    assert result.values == {}
+    assert result.problems == [
+        "hostile0.txt p.1: slow0: the pattern ran out of the 0.1 s extraction has for all the documents and was "
+        "stopped; the rest of the document was not searched for this field",
+        "hostile0.txt: not searched for slow1, slow2: the patterns had used the 0.1 s extraction has for all the "
+        "documents",
+        "hostile1.txt: not searched for slow0, slow1, slow2: the patterns had used the 0.1 s extraction has for all "
+        "the documents",
+    ]

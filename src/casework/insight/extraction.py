@@ -70,6 +70,9 @@ MAX_CONTROL_SHARE: Final = 0.05
 # Time one pattern may spend on one document. Patterns come from case types and text from uploads, and a pattern that
 # backtracks badly can take minutes on a few KB; a sound one takes milliseconds on a whole 500-page PDF.
 PATTERN_SECONDS: Final = 1.0
+# Time all patterns together may spend on the documents of one extraction: a second per pattern and document let a
+# case type of 20 bad patterns hold a worker for 100 s on 5 uploads. Sound patterns use milliseconds of it.
+EXTRACTION_SECONDS: Final = 10.0
 # How much of a captured text a value's source quotes.
 SOURCE_CHARS: Final = 80
 
@@ -387,8 +390,11 @@ def _utf16_without_mark(head: bytes) -> str | None:
 
 # -- extracting ---------------------------------------------------------------------------------------------------
 def extract_fields(case_type: CaseType, documents: Iterable[DocumentText]) -> ExtractionResult:
-    """Apply every pattern to the documents it applies to; the first match per field wins, in document order."""
+    """Apply every pattern to the documents it applies to; the first match per field wins, in document order. Each
+    pattern may take PATTERN_SECONDS on a document, all of them EXTRACTION_SECONDS together; what they did not
+    search in that time is said in the problems."""
     result = ExtractionResult()
+    deadline = time.monotonic() + EXTRACTION_SECONDS
     for doc in documents:
         if doc.unread_pages:
             why = f": {doc.unread_reason}" if doc.unread_reason else ""
@@ -397,16 +403,26 @@ def extract_fields(case_type: CaseType, documents: Iterable[DocumentText]) -> Ex
                 f"searched){why}"
             )
         result.problems.extend(f"{doc.name}: {note}" for note in doc.notes)
-        for pattern in case_type.patterns:
-            if pattern.applies_to(doc.kind):
-                _apply(pattern, doc, result)
+        unsearched = [pattern.field for pattern in case_type.patterns
+                      if pattern.applies_to(doc.kind) and not _apply(pattern, doc, result, deadline)]
+        if unsearched:
+            result.problems.append(
+                f"{doc.name}: not searched for {', '.join(unsearched)}: the patterns had used the "
+                f"{EXTRACTION_SECONDS:g} s extraction has for all the documents"
+            )
     return result
 
 
-def _apply(pattern: PatternSpec, doc: DocumentText, result: ExtractionResult) -> None:
+def _apply(pattern: PatternSpec, doc: DocumentText, result: ExtractionResult, deadline: float) -> bool:
+    """Search the document with the pattern, until the pattern's time or the extraction's is spent; False if that
+    was spent before it began."""
     # One budget for the whole document (`regex` counts a finditer's matching time against its timeout), so that a
     # 500-page PDF cannot multiply it.
-    budget = PATTERN_SECONDS
+    budget = min(PATTERN_SECONDS, deadline - time.monotonic())
+    if budget <= 0:
+        return False
+    spent = (f"its {PATTERN_SECONDS:g} s for this document" if budget == PATTERN_SECONDS
+             else f"the {EXTRACTION_SECONDS:g} s extraction has for all the documents")
     for page_no, text in enumerate(doc.pages, start=1):
         started = time.monotonic()
         try:
@@ -416,11 +432,12 @@ def _apply(pattern: PatternSpec, doc: DocumentText, result: ExtractionResult) ->
                 _add(pattern, doc, page_no, text, match, result)
         except TimeoutError:
             result.problems.append(
-                f"{doc.name} p.{page_no}: {pattern.field}: the pattern ran out of its {PATTERN_SECONDS:g} s for this "
-                "document and was stopped; the rest of the document was not searched for this field"
+                f"{doc.name} p.{page_no}: {pattern.field}: the pattern ran out of {spent} and was stopped; the rest of "
+                "the document was not searched for this field"
             )
-            return
+            return True
         budget -= time.monotonic() - started
+    return True
 
 
 def _add(
