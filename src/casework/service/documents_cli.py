@@ -65,6 +65,7 @@ def attach_cmd(
 ) -> None:
     """Attach a file to a case as the next version of its name; the audit trail records who, why, and its SHA-256.
 
+    A document may be at most CASEWORK_MAX_DOCUMENT_MB MiB (default 50): a larger one is refused, nothing stored.
     Example: `casework case attach claim-2002 photos/front.jpg --name "damage photo" --as ann`."""
     actor = _required(actor, "--as")
     document = (name if name is not None else file.name).strip()
