@@ -7,7 +7,7 @@ import io
 
 import pytest
 from pypdf import PdfReader, PdfWriter
-from test_extraction import CLAIM_PDF, make_pdf
+from test_extraction import CLAIM_PDF, _pdf_of_objects, _stream, make_pdf
 
 from casework.insight import extraction
 from casework.insight.casetype import bundled_case_type, parse_case_type
@@ -191,3 +191,27 @@ def test_all_patterns_together_are_bounded_on_all_the_documents(monkeypatch: pyt
         "hostile1.txt: not searched for slow0, slow1, slow2: the patterns had used the 0.1 s extraction has for all "
         "the documents",
     ]
+
+
+def test_the_character_maps_of_a_pages_fonts_count_against_the_content_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # pypdf parses a font's map again for each page that uses it: a 10 KB file of 10 pages sharing a font whose map
+    # had 90,000 entries took 10 s to read, counted as 39 bytes of content a page.
+    entries = b"".join(b"<%02X> <%04X>\n" % (i, 0x41 + i % 26) for i in range(100))
+    cmap = b"begincmap\n1 begincodespacerange <00> <FF> endcodespacerange\n100 beginbfchar\n" + entries + \
+        b"endbfchar\nendcmap"
+    content = b"BT /F1 11 Tf 72 700 Td (Ann) Tj ET"
+    monkeypatch.setattr(extraction, "MAX_PDF_CONTENT_BYTES", 2 * (len(content) + len(cmap)) - 1)
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> " \
+           b"/Contents 4 0 R >>"
+    pdf = _pdf_of_objects({
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [6 0 R 7 0 R 8 0 R] /Count 3 >>",
+        3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 5 0 R >>",
+        4: _stream(content),
+        5: _stream(cmap),
+        **{n: page for n in (6, 7, 8)},
+    })
+    doc = read_document("fonts.pdf", pdf, "claim_form")
+    assert (len(doc.pages), doc.unread_pages) == (1, 2) and doc.pages[0].strip()

@@ -286,12 +286,15 @@ def _pdf_text(data: bytes, limit: int | None) -> tuple[list[str], int, str]:
 
 def _content_bytes(page: Any) -> tuple[int, dict[str, int]]:
     """Decoded size of the page's content and of every form its resources hold (each form once), and the size of
-    the largest form under each name, which each drawing of it (`/Name Do`) costs again."""
+    the largest form under each name, which each drawing of it (`/Name Do`) costs again. The character maps of the
+    fonts of the page, and of each form, count as content: pypdf parses them again for every page and every drawing
+    of a form (a 10 KB file of 10 pages sharing a font whose map had 90,000 entries took 10 s to read)."""
     # Not page.get_contents(): that parses the stream, which is the cost this is to bound.
     contents = page.get("/Contents")
     contents = contents.get_object() if contents is not None else None
     streams = contents if isinstance(contents, list) else [contents]
     size = sum(len(stream.get_object().get_data()) for stream in streams if stream is not None)
+    size += _font_bytes(page.get("/Resources"))
     forms: dict[str, int] = {}
     seen: set[int] = set()
     stack = [page.get("/Resources")]
@@ -307,13 +310,33 @@ def _content_bytes(page: Any) -> tuple[int, dict[str, int]]:
             get_data = getattr(form, "get_data", None)  # a stream; a damaged file may put anything here
             if get_data is None or not isinstance(form, dict) or form.get("/Subtype") != "/Form":
                 continue
-            form_size = len(get_data())
+            form_size = len(get_data()) + _font_bytes(form.get("/Resources"))
             forms[str(name)] = max(forms.get(str(name), 0), form_size)
             if id(form) not in seen:
                 seen.add(id(form))
                 size += form_size
                 stack.append(form.get("/Resources"))
     return size, forms
+
+
+def _font_bytes(resources: Any) -> int:
+    """Decoded size of the character maps (`/ToUnicode`, an embedded `/Encoding`) of the fonts in `resources`."""
+    resources = resources.get_object() if resources is not None else None
+    fonts = resources.get("/Font") if isinstance(resources, dict) else None
+    fonts = fonts.get_object() if fonts is not None else None
+    if not isinstance(fonts, dict):
+        return 0
+    size = 0
+    for reference in fonts.values():
+        font = reference.get_object()
+        if not isinstance(font, dict):
+            continue
+        for key in ("/ToUnicode", "/Encoding"):
+            cmap = font.get(key)
+            get_data = getattr(cmap.get_object(), "get_data", None) if cmap is not None else None  # else a name
+            if get_data is not None:
+                size += len(get_data())
+    return size
 
 
 class _OperationsSpent(Exception):
