@@ -215,3 +215,15 @@ def test_the_character_maps_of_a_pages_fonts_count_against_the_content_budget(
     })
     doc = read_document("fonts.pdf", pdf, "claim_form")
     assert (len(doc.pages), doc.unread_pages) == (1, 2) and doc.pages[0].strip()
+
+
+def test_reading_a_pdf_stops_when_its_time_is_spent(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What pypdf does again for every page outruns the budgets that count bytes (a page naming 5,000 fonts took
+    # 0.5 s, and 500 pages could share them): past its time the pages after the one being read are not read.
+    monkeypatch.setattr(extraction, "PDF_SECONDS", 0.0)
+    doc = read_document("claim.pdf", make_pdf(CLAIM_PDF), "claim_form")
+    assert (len(doc.pages), doc.unread_pages) == (1, 1) and "AB-123456" in doc.pages[0]
+    assert extract_fields(CLAIM, [doc]).problems == [
+        "claim.pdf: only its first 1 pages were read (1 more not searched): reading it took more than the 0 s intake "
+        "gives one PDF"
+    ]

@@ -54,6 +54,11 @@ MAX_PDF_CONTENT_BYTES: Final = 2_000_000
 # file whose page decompressed to 60 MB peaked at 134 MB, though the content budget above then read none of it). A
 # page's text needs far less, and images, the large streams of a scan, are not decompressed to read text.
 MAX_PDF_STREAM_BYTES: Final = 16_000_000
+# Time reading one PDF may take, past which the pages after the one being read count as not read: what pypdf does
+# again for every page has more forms than the budgets above count (a page naming 5,000 fonts took 0.5 s, each of
+# 500 such pages sharing 66 KB; a font's width array of 40,000 entries 0.18 s a page), and this bounds them all. 500
+# plain pages take about 3 s.
+PDF_SECONDS: Final = 30.0
 # Pages a PDF's page tree may hold: pypdf reads every page object to find the first (its bound is 100,000), and a
 # file of 40,000 one-line pages (11 MB) took 7.9 s and 240 MB before the first of them was read. A form is not that.
 MAX_PDF_TREE_ENTRIES: Final = 10_000
@@ -267,7 +272,10 @@ def _pdf_text(data: bytes, limit: int | None) -> tuple[list[str], int, str]:
               "operations intake reads of one PDF")
     pages: list[str] = []
     chars = 0
+    deadline = time.monotonic() + PDF_SECONDS
     for i in range(count):
+        if pages and time.monotonic() > deadline:  # the first page is read whatever it takes
+            return pages, total, f"reading it took more than the {PDF_SECONDS:g} s intake gives one PDF"
         page = reader.pages[i]
         size, forms = _content_bytes(page)
         content_bytes -= size
