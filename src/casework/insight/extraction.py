@@ -229,7 +229,7 @@ def _read_pdf(data: bytes, limit: int | None) -> tuple[list[str], int, str]:
 def _pdf_limits() -> Iterator[None]:
     """pypdf's decompression bounds lowered to MAX_PDF_STREAM_BYTES, and its page tree's to MAX_PDF_TREE_ENTRIES,
     while a PDF is read for intake (in this context only: pypdf keeps them in a context variable), where the installed
-    pypdf can (`apply_configuration`, 6.x)."""
+    pypdf can (`apply_configuration`, from pypdf 6.18; an older one keeps its own bounds of 75 MB and 100,000 pages)."""
     import pypdf
 
     apply = getattr(pypdf, "apply_configuration", None)
