@@ -152,8 +152,6 @@ def read_document(name: str, data: bytes, kind: str, media_type: str | None = No
         read, total, why = _read_pdf(data, MAX_PDF_PAGES)
         pages, cut = _within_text_budget([_normal(p) for p in read])
         unread = total - len(pages)
-        if len(pages) < len(read) or (cut and unread):
-            why = f"the text before them reached {MAX_TEXT_CHARS:,} characters, the most intake searches"
     else:
         if said_pdf:
             notes.append("it is named or typed as a PDF but is none (no %PDF- signature): it was read as text")
@@ -287,9 +285,9 @@ def _pdf_text(data: bytes, limit: int | None) -> tuple[list[str], int, str]:
             return pages, total, budget
         pages.append(text)
         chars += len(text)
-        if chars > MAX_TEXT_CHARS:
-            break  # read_document cuts it and says why
-    return pages, total, "" if len(pages) == total else f"intake reads at most {limit} pages of one PDF"
+        if chars > MAX_TEXT_CHARS:  # read_document cuts the text there
+            return pages, total, f"the text before them reached {MAX_TEXT_CHARS:,} characters, the most intake searches"
+    return pages, total, "" if count == total else f"intake reads at most {limit} pages of one PDF"
 
 
 def _content_bytes(page: Any) -> tuple[int, dict[str, int]]:
