@@ -305,3 +305,54 @@ def test_a_document_cut_short_by_a_full_disk_on_standard_output_is_an_error(
         assert done.stderr.startswith("error: cannot write standard output: No space left on device"), done.stderr
         assert 0 < out_path.stat().st_size < 300_000
         out_path.unlink()
+
+
+def test_a_document_past_the_limit_is_refused_in_one_line_with_nothing_stored(stored: Stored, tmp_path: Path) -> None:
+    # /dev/zero has no end: without a limit it was written to the blob folder until its disk was full.
+    case_id = _start(stored)
+    before = _counts(stored, case_id)
+    db_url, env, _ = stored
+    limited = {**env, "CASEWORK_MAX_DOCUMENT_MB": "1"}
+    result = runner.invoke(app, ["case", "attach", case_id, "/dev/zero", "--as", "ann", "--db", db_url], env=limited)
+    assert result.exit_code == 2 and result.stdout == "", result.output
+    assert result.stderr == ("error: /dev/zero is larger than 1 MiB, the most a document may be "
+                             "(CASEWORK_MAX_DOCUMENT_MB); nothing stored: set CASEWORK_MAX_DOCUMENT_MB higher to "
+                             "attach it\n")
+    assert _counts(stored, case_id) == before  # no event, no row, no blob or temporary file
+
+    # A pipe on standard input that never ends, in a process of its own (a pipe cannot be given to CliRunner).
+    producer = subprocess.Popen([sys.executable, "-c", "import sys\nwhile True: sys.stdout.buffer.write(b'y' * 65536)"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert producer.stdout is not None
+    try:
+        done = subprocess.run([sys.executable, "-m", "casework", "case", "attach", case_id, "/dev/stdin", "--as",
+                               "ann", "--db", db_url], stdin=producer.stdout, capture_output=True, text=True,
+                              timeout=300, env={**os.environ, **limited,
+                                                "PYTHONPATH": str(Path(casework.__file__).parents[1])})
+    finally:
+        producer.stdout.close()
+        producer.kill()
+        producer.wait()
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert done.stderr.startswith("error: /dev/stdin is larger than 1 MiB") and done.stderr.count("\n") == 1
+    assert _counts(stored, case_id) == before
+
+    exactly = tmp_path / "exactly.bin"
+    exactly.write_bytes(b"x" * CHUNK)  # the limit itself is taken
+    result = runner.invoke(app, ["case", "attach", case_id, str(exactly), "--as", "ann", "--db", db_url], env=limited)
+    assert result.exit_code == 0 and "(1,048,576 bytes," in result.stdout, result.output
+
+
+def test_a_document_limit_that_is_not_a_number_is_refused_before_anything_is_read(stored: Stored,
+                                                                                  tmp_path: Path) -> None:
+    case_id = _start(stored)
+    before = _counts(stored, case_id)
+    source = tmp_path / "a.txt"
+    source.write_bytes(b"a")
+    db_url, env, _ = stored
+    result = runner.invoke(app, ["case", "attach", case_id, str(source), "--as", "ann", "--db", db_url],
+                           env={**env, "CASEWORK_MAX_DOCUMENT_MB": "50MB"})
+    assert result.exit_code == 2 and result.stdout == "", result.output
+    assert result.stderr == ("error: CASEWORK_MAX_DOCUMENT_MB='50MB' is not a number of MiB: give a whole number "
+                             "from 1 to 1,048,576 (0 sets no limit); the default is 50\n")
+    assert _counts(stored, case_id) == before

@@ -14,7 +14,7 @@ from helpers_service import T0, assert_stored_state_is_the_log
 from casework.audit.timetravel import state_at
 from casework.audit.verify import verify
 from casework.engine import CommandRejected, commands
-from casework.service import CaseService, InvalidInput, NotFound
+from casework.service import CaseService, DocumentTooLarge, InvalidInput, NotFound
 from casework.store.blobs import CHUNK
 from casework.store.testing import Reader
 
@@ -202,3 +202,19 @@ def test_a_stream_that_fails_midway_records_nothing(svc: CaseService, tmp_path: 
     # no row, no event, and no blob or temporary file
     assert svc.store.documents(case_id) == [] and len(svc.store.events(case_id)) == events
     assert _blob_files(svc) == []
+
+
+def test_a_document_past_the_limit_is_refused_with_nothing_stored(svc: CaseService,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    events = len(svc.store.events(case_id))
+    monkeypatch.setenv("CASEWORK_MAX_DOCUMENT_MB", "1")
+    for content in (Reader(BIG), BIG):
+        with pytest.raises(DocumentTooLarge, match=r"larger than 1 MiB") as refused:
+            svc.add_document(case_id, "video.mp4", content, media_type="video/mp4",  # type: ignore[arg-type]
+                             actor="ann")
+        assert refused.value.limit == CHUNK and isinstance(refused.value, InvalidInput)
+    assert svc.store.documents(case_id) == [] and len(svc.store.events(case_id)) == events
+    assert _blob_files(svc) == []
+    row = svc.add_document(case_id, "video.mp4", BIG[:CHUNK], media_type="video/mp4", actor="ann")
+    assert row.size == CHUNK

@@ -8,10 +8,18 @@ import hashlib
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from casework.store.blobs import CHUNK, BlobStore, NotBytes
+from casework.store.blobs import (
+    CHUNK,
+    BlobStore,
+    DocumentLimitSettingError,
+    NotBytes,
+    TooLarge,
+    max_document_bytes,
+)
 from casework.store.testing import Reader
 
 # More than two chunks, and not a whole number of them.
@@ -84,3 +92,50 @@ def test_content_that_is_not_bytes_is_refused_and_stores_nothing(tmp_path: Path)
     with text.open("rb") as binary:
         assert blobs.put_content(binary) == (hashlib.sha256(b"not bytes").hexdigest(), 9)
     assert os.listdir(tmp_path / "blobs") != []
+
+
+class Endless(io.RawIOBase):
+    """A source that never ends, as /dev/zero or an upload that keeps coming: counts what was read from it, and
+    fails the test once read past `enough` (rather than filling the disk)."""
+
+    def __init__(self, enough: int) -> None:
+        self.read_bytes, self.enough = 0, enough
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        assert self.read_bytes < self.enough, "read on far past the limit"
+        buffer[:] = b"\0" * len(buffer)
+        self.read_bytes += len(buffer)
+        return len(buffer)
+
+
+def test_content_past_the_limit_is_refused_while_streaming_and_leaves_nothing(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    limit = CHUNK + 10
+    source = Endless(enough=limit + 2 * CHUNK)
+    with pytest.raises(TooLarge, match=r"larger than 1,048,586 bytes, the most a document may be "
+                                       r"\(CASEWORK_MAX_DOCUMENT_MB\); nothing stored") as refused:
+        blobs.put_stream(source, limit)  # type: ignore[arg-type]
+    assert refused.value.limit == limit
+    assert source.read_bytes <= limit + CHUNK  # a chunk past the limit at most
+    assert _files(tmp_path / "blobs") == []  # no blob, no temporary file
+    with pytest.raises(TooLarge):
+        blobs.put_content(BIG[:limit + 1], limit)
+    assert _files(tmp_path / "blobs") == []
+    # Exactly the limit is taken, from a stream or as bytes.
+    assert blobs.put_content(io.BytesIO(BIG[:limit]), limit)[1] == limit
+    assert blobs.put_content(BIG[1:limit + 1], limit)[1] == limit
+
+
+def test_the_limit_is_casework_max_document_mb_in_mib(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CASEWORK_MAX_DOCUMENT_MB", raising=False)
+    assert max_document_bytes() == 50 * 1024 * 1024
+    for raw, limit in ((" 3 ", 3 * 1024 * 1024), ("0", None)):
+        monkeypatch.setenv("CASEWORK_MAX_DOCUMENT_MB", raw)
+        assert max_document_bytes() == limit
+    for raw in ("-1", "1.5", "50MB", "2000000"):
+        monkeypatch.setenv("CASEWORK_MAX_DOCUMENT_MB", raw)
+        with pytest.raises(DocumentLimitSettingError, match=r"is not a number of MiB: give a whole number from 1 to"):
+            max_document_bytes()

@@ -9,11 +9,13 @@ disagreement is reported instead, so the person can decide.
 from __future__ import annotations
 
 import codecs
+import contextlib
+import dataclasses
 import datetime as dt
 import io
 import re
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -48,9 +50,34 @@ MAX_PDF_PAGES: Final = 500
 # 75 KB of zlib holds 75 MB.
 MAX_PDF_OPERATIONS: Final = 500_000
 MAX_PDF_CONTENT_BYTES: Final = 2_000_000
+# The most one stream of a PDF may decompress to while it is read for intake (pypdf's own bound is 75 MB: a 170 KB
+# file whose page decompressed to 60 MB peaked at 134 MB, though the content budget above then read none of it). A
+# page's text needs far less, and images, the large streams of a scan, are not decompressed to read text.
+MAX_PDF_STREAM_BYTES: Final = 16_000_000
+# Time reading one PDF may take, past which the pages after the one being read count as not read: what pypdf does
+# again for every page has more forms than the budgets above count (a page naming 5,000 fonts took 0.5 s, each of
+# 500 such pages sharing 66 KB; a font's width array of 40,000 entries 0.18 s a page), and this bounds them all. 500
+# plain pages take about 3 s.
+PDF_SECONDS: Final = 30.0
+# Pages a PDF's page tree may hold: pypdf reads every page object to find the first (its bound is 100,000), and a
+# file of 40,000 one-line pages (11 MB) took 7.9 s and 240 MB before the first of them was read. A form is not that.
+MAX_PDF_TREE_ENTRIES: Final = 10_000
+# Characters of one document searched: a text file of 43 MB (well within the size a document may have) took 6 s and
+# held its text in memory several times over, and every pattern ran out of its time on it. A form or a letter is a
+# few thousand characters, 500 full pages about a million.
+MAX_TEXT_CHARS: Final = 2_000_000
+# Where a PDF's signature may stand: readers accept other bytes before it within the first 1,024.
+PDF_HEADER_WINDOW: Final = 1024
+PDF_SIGNATURE: Final = b"%PDF-"
+# Share of control characters (other than tabs, line and page breaks) past which decoded bytes are taken for binary
+# content rather than text: none in text, about one in ten in compressed or random bytes.
+MAX_CONTROL_SHARE: Final = 0.05
 # Time one pattern may spend on one document. Patterns come from case types and text from uploads, and a pattern that
 # backtracks badly can take minutes on a few KB; a sound one takes milliseconds on a whole 500-page PDF.
 PATTERN_SECONDS: Final = 1.0
+# Time all patterns together may spend on the documents of one extraction: a second per pattern and document let a
+# case type of 20 bad patterns hold a worker for 100 s on 5 uploads. Sound patterns use milliseconds of it.
+EXTRACTION_SECONDS: Final = 10.0
 # How much of a captured text a value's source quotes.
 SOURCE_CHARS: Final = 80
 
@@ -66,7 +93,9 @@ class DocumentText:
     name: str
     kind: str
     pages: tuple[str, ...]
-    unread_pages: int = 0  # pages past MAX_PDF_PAGES, not read
+    unread_pages: int = 0  # pages not read: past MAX_PDF_PAGES, or past a budget
+    unread_reason: str = ""  # why they were not read
+    notes: tuple[str, ...] = ()  # what else a person should know of how it was read: cut short, no text, ...
 
 
 @dataclass(frozen=True)
@@ -109,17 +138,50 @@ class IntakePlan:
 
 # -- reading ------------------------------------------------------------------------------------------------------
 def read_document(name: str, data: bytes, kind: str, media_type: str | None = None) -> DocumentText:
-    """The text of a PDF (recognised by its header or media type) or a plain text file."""
-    if data.startswith(b"%PDF") or media_type == "application/pdf" or name.lower().endswith(".pdf"):
-        pages, total = _read_pdf(data, MAX_PDF_PAGES)
-        return DocumentText(name, kind, tuple(_newlines(p) for p in pages), unread_pages=total - len(pages))
-    return DocumentText(name, kind, (_newlines(_decode(data)),))
+    """The text of a PDF or a plain text file, as its bytes show: a PDF by its signature, or by its objects if it is
+    named or typed as one (damaged at its start); anything else is read as text, whatever its name says. At most
+    MAX_TEXT_CHARS characters are kept; the result's notes say what was cut, or that there was no text.
+    `ExtractionError`, saying why, for a file that cannot be read (damaged, encrypted, binary)."""
+    if not data:
+        return DocumentText(name, kind, ("",), notes=("it is empty (0 bytes): there is nothing to search",))
+    notes: list[str] = []
+    said_pdf = media_type == "application/pdf" or name.lower().endswith(".pdf")
+    unread, why = 0, ""
+    pdf = PDF_SIGNATURE in data[:PDF_HEADER_WINDOW] or (said_pdf and (b"endobj" in data or b"startxref" in data))
+    if pdf:
+        read, total, why = _read_pdf(data, MAX_PDF_PAGES)
+        pages, cut = _within_text_budget([_normal(p) for p in read])
+        unread = total - len(pages)
+    else:
+        if said_pdf:
+            notes.append("it is named or typed as a PDF but is none (no %PDF- signature): it was read as text")
+        text, cut_bytes = _decode_head(data)
+        pages, cut = _within_text_budget([_normal(text)])
+        cut = cut or cut_bytes
+    if cut:
+        notes.append(f"only its first {MAX_TEXT_CHARS:,} characters were searched, the most intake searches in one "
+                     "document")
+    if (pages or not unread) and not any(page.strip() for page in pages):  # none read: the unread pages are said
+        notes.append("no text was found in " + ("the pages read" if unread else "it")
+                     + (" (a scanned page has none without a text layer)" if pdf else ""))
+    return DocumentText(name, kind, tuple(pages), unread, why if unread else "", tuple(notes))
 
 
-def _newlines(text: str) -> str:
+def _normal(text: str) -> str:
     # Patterns end a line at "\n" (`$`, `[^\n]`): with CR-only endings a whole file is one line, and CRLF leaves
-    # a "\r" in the captured text.
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    # a "\r" in the captured text. A NUL is no text (padding, a field a program left blank), and one inside a
+    # word hid it from every pattern.
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "")
+
+
+def _within_text_budget(pages: list[str]) -> tuple[list[str], bool]:
+    """The pages up to MAX_TEXT_CHARS characters in all (the last one cut there), and whether anything was cut."""
+    room = MAX_TEXT_CHARS
+    for i, page in enumerate(pages):
+        if len(page) > room:
+            return [*pages[:i], page[:room]] if room else pages[:i], True
+        room -= len(page)
+    return pages, False
 
 
 def pdf_pages(data: bytes, limit: int | None = None) -> list[str]:
@@ -128,9 +190,63 @@ def pdf_pages(data: bytes, limit: int | None = None) -> list[str]:
     return _read_pdf(data, limit)[0]
 
 
-def _read_pdf(data: bytes, limit: int | None) -> tuple[list[str], int]:
-    """(text of the first `limit` pages, how many pages the PDF has); `ExtractionError` if it cannot be read."""
-    from pypdf import PdfReader  # imported here: reading plain text should not need the PDF library
+def _read_pdf(data: bytes, limit: int | None) -> tuple[list[str], int, str]:
+    """(text of the first pages, how many pages the PDF has, why the rest were not read: "" if they all were): up to
+    `limit` pages, and no further than the budgets of content and of text; `ExtractionError` if it cannot be read."""
+    from pypdf.errors import LimitReachedError  # imported here: reading plain text should not need the PDF library
+
+    try:
+        with _pdf_limits():
+            try:
+                return _pdf_text(data, limit)
+            except (ExtractionError, LimitReachedError):
+                raise
+            except Exception:
+                if b"%%EOF" in data[-PDF_HEADER_WINDOW:]:
+                    raise
+                # Cut short after its cross-reference table (a download stopped in its last bytes): pypdf then
+                # fails on a file it can read with the end marker back. Anything cut earlier stays an error.
+                return _pdf_text(data + b"\n%%EOF\n", limit)
+    except ExtractionError:
+        raise
+    except LimitReachedError as exc:
+        raise ExtractionError(
+            f"cannot read PDF: it goes past what intake reads of one PDF: {exc} (a stream may decompress to at most "
+            f"{MAX_PDF_STREAM_BYTES:,} bytes, and the file hold at most {MAX_PDF_TREE_ENTRIES:,} pages)"
+        ) from exc
+    except Exception as exc:
+        # An uploaded file is untrusted, and on damaged or hostile input pypdf raises well beyond its own error
+        # classes (fuzzing a one-page PDF: NotImplementedError, AttributeError); for intake every one of them
+        # means the same thing.
+        state = ("damaged, or made in a way the PDF reader cannot follow" if b"%%EOF" in data[-PDF_HEADER_WINDOW:]
+                 else "cut short or damaged (it does not end with %%EOF)")
+        raise ExtractionError(f"cannot read PDF: it is {state}: {type(exc).__name__}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _pdf_limits() -> Iterator[None]:
+    """pypdf's decompression bounds lowered to MAX_PDF_STREAM_BYTES, and its page tree's to MAX_PDF_TREE_ENTRIES,
+    while a PDF is read for intake (in this context only: pypdf keeps them in a context variable), where the installed
+    pypdf can (`apply_configuration`, from pypdf 6.18; an older one keeps its own bounds of 75 MB and 100,000 pages)."""
+    import pypdf
+
+    apply = getattr(pypdf, "apply_configuration", None)
+    configuration = getattr(pypdf, "Configuration", None)
+    if apply is None or configuration is None:
+        yield
+        return
+    known = {f.name for f in dataclasses.fields(configuration)}
+    bounds = {name: MAX_PDF_STREAM_BYTES for name in (
+        "zlib_maximum_output_length", "lzw_maximum_output_length", "run_length_maximum_output_length",
+        "brotli_maximum_output_length", "array_based_stream_maximum_output_length",
+    )} | {"page_tree_maximum_entries": MAX_PDF_TREE_ENTRIES}
+    bounds = {name: bound for name, bound in bounds.items() if name in known}
+    with apply(**bounds):
+        yield
+
+
+def _pdf_text(data: bytes, limit: int | None) -> tuple[list[str], int, str]:
+    from pypdf import PasswordType, PdfReader
 
     operations, content_bytes = MAX_PDF_OPERATIONS, MAX_PDF_CONTENT_BYTES
     forms: dict[str, int] = {}
@@ -143,37 +259,48 @@ def _read_pdf(data: bytes, limit: int | None) -> tuple[list[str], int]:
         if operations < 0 or content_bytes < 0:
             raise _OperationsSpent
 
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        total = len(reader.pages)
-        count = total if limit is None else min(total, limit)
-        pages: list[str] = []
-        for i in range(count):
-            page = reader.pages[i]
-            size, forms = _content_bytes(page)
-            content_bytes -= size
-            if content_bytes < 0:
-                break  # this page and the rest count as not read
-            try:
-                pages.append(page.extract_text(visitor_operand_before=count_operation) or "")
-            except _OperationsSpent:
-                break
-        return pages, total
-    except Exception as exc:
-        # An uploaded file is untrusted, and on damaged or hostile input pypdf raises well beyond its own error
-        # classes (fuzzing a one-page PDF: NotImplementedError, AttributeError, LimitReachedError for a
-        # decompression bomb); for intake every one of them means the same thing.
-        raise ExtractionError(f"cannot read PDF: {type(exc).__name__}: {exc}") from exc
+    reader = PdfReader(io.BytesIO(data))
+    # pypdf opens a file encrypted with an empty user password (to restrict printing or copying) by itself.
+    if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+        raise ExtractionError("cannot read PDF: it is encrypted and opens only with a password: attach a copy saved "
+                              "without one, or enter its fields by hand")
+    total = len(reader.pages)
+    count = total if limit is None else min(total, limit)
+    budget = (f"their content is past the {MAX_PDF_CONTENT_BYTES:,} decoded bytes or {MAX_PDF_OPERATIONS:,} "
+              "operations intake reads of one PDF")
+    pages: list[str] = []
+    chars = 0
+    deadline = time.monotonic() + PDF_SECONDS
+    for i in range(count):
+        if pages and time.monotonic() > deadline:  # the first page is read whatever it takes
+            return pages, total, f"reading it took more than the {PDF_SECONDS:g} s intake gives one PDF"
+        page = reader.pages[i]
+        size, forms = _content_bytes(page)
+        content_bytes -= size
+        if content_bytes < 0:
+            return pages, total, budget  # this page and the rest count as not read
+        try:
+            text = page.extract_text(visitor_operand_before=count_operation) or ""
+        except _OperationsSpent:
+            return pages, total, budget
+        pages.append(text)
+        chars += len(text)
+        if chars > MAX_TEXT_CHARS:  # read_document cuts the text there
+            return pages, total, f"the text before them reached {MAX_TEXT_CHARS:,} characters, the most intake searches"
+    return pages, total, "" if count == total else f"intake reads at most {limit} pages of one PDF"
 
 
 def _content_bytes(page: Any) -> tuple[int, dict[str, int]]:
     """Decoded size of the page's content and of every form its resources hold (each form once), and the size of
-    the largest form under each name, which each drawing of it (`/Name Do`) costs again."""
+    the largest form under each name, which each drawing of it (`/Name Do`) costs again. The character maps of the
+    fonts of the page, and of each form, count as content: pypdf parses them again for every page and every drawing
+    of a form (a 10 KB file of 10 pages sharing a font whose map had 90,000 entries took 10 s to read)."""
     # Not page.get_contents(): that parses the stream, which is the cost this is to bound.
     contents = page.get("/Contents")
     contents = contents.get_object() if contents is not None else None
     streams = contents if isinstance(contents, list) else [contents]
     size = sum(len(stream.get_object().get_data()) for stream in streams if stream is not None)
+    size += _font_bytes(page.get("/Resources"))
     forms: dict[str, int] = {}
     seen: set[int] = set()
     stack = [page.get("/Resources")]
@@ -189,13 +316,33 @@ def _content_bytes(page: Any) -> tuple[int, dict[str, int]]:
             get_data = getattr(form, "get_data", None)  # a stream; a damaged file may put anything here
             if get_data is None or not isinstance(form, dict) or form.get("/Subtype") != "/Form":
                 continue
-            form_size = len(get_data())
+            form_size = len(get_data()) + _font_bytes(form.get("/Resources"))
             forms[str(name)] = max(forms.get(str(name), 0), form_size)
             if id(form) not in seen:
                 seen.add(id(form))
                 size += form_size
                 stack.append(form.get("/Resources"))
     return size, forms
+
+
+def _font_bytes(resources: Any) -> int:
+    """Decoded size of the character maps (`/ToUnicode`, an embedded `/Encoding`) of the fonts in `resources`."""
+    resources = resources.get_object() if resources is not None else None
+    fonts = resources.get("/Font") if isinstance(resources, dict) else None
+    fonts = fonts.get_object() if fonts is not None else None
+    if not isinstance(fonts, dict):
+        return 0
+    size = 0
+    for reference in fonts.values():
+        font = reference.get_object()
+        if not isinstance(font, dict):
+            continue
+        for key in ("/ToUnicode", "/Encoding"):
+            cmap = font.get(key)
+            get_data = getattr(cmap.get_object(), "get_data", None) if cmap is not None else None  # else a name
+            if get_data is not None:
+                size += len(get_data())
+    return size
 
 
 class _OperationsSpent(Exception):
@@ -212,29 +359,47 @@ _BOMS: Final = (
 )
 
 
-def _decode(data: bytes) -> str:
+def _decode_head(data: bytes) -> tuple[str, bool]:
+    """The text of a text file's first bytes, enough for MAX_TEXT_CHARS characters in any encoding (`_decode`),
+    and whether bytes past them were left undecoded. `ExtractionError` for bytes that are not text."""
+    window = 4 * MAX_TEXT_CHARS  # the most bytes one character takes (UTF-8, UTF-32)
+    text = _decode(data[:window], final=len(data) <= window)
+    sample = text[:65_536]
+    controls = sum(1 for ch in sample if (ch < " " and ch not in "\t\n\r\f\v\0") or "\x7f" <= ch <= "\x9f")
+    if controls > MAX_CONTROL_SHARE * len(sample):
+        raise ExtractionError("cannot read it: it is neither a PDF nor text (its bytes look like an image, an archive "
+                              "or another binary format)")
+    return text, len(data) > window
+
+
+def _decode(data: bytes, final: bool = True) -> str:
     """A text file's text: as its byte order mark says, else UTF-16 if it looks like it, else UTF-8, else
-    Windows-1252 (the usual legacy encoding)."""
+    Windows-1252 (the usual legacy encoding). `final=False`: `data` is the head of a file, which may end inside a
+    character (left out)."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                return data.decode(encoding)
+                return _decoded(data, encoding, final)
             except UnicodeDecodeError as exc:
                 raise ExtractionError(f"cannot read text: it has a {encoding} byte order mark, but {exc}") from exc
     utf16 = _utf16_without_mark(data[:4096])
     if utf16 is not None:
         try:
-            return data.decode(utf16)
+            return _decoded(data, utf16, final)
         except UnicodeDecodeError as exc:
             raise ExtractionError(
                 f"cannot read text: it looks like {utf16} without a byte order mark, but {exc}"
             ) from exc
     for encoding in ("utf-8", "cp1252"):
         try:
-            return data.decode(encoding)
+            return _decoded(data, encoding, final)
         except UnicodeDecodeError:
             continue
     return data.decode("latin-1")  # never fails: every byte is a character
+
+
+def _decoded(data: bytes, encoding: str, final: bool) -> str:
+    return codecs.getincrementaldecoder(encoding)().decode(data, final)
 
 
 def _utf16_without_mark(head: bytes) -> str | None:
@@ -254,23 +419,39 @@ def _utf16_without_mark(head: bytes) -> str | None:
 
 # -- extracting ---------------------------------------------------------------------------------------------------
 def extract_fields(case_type: CaseType, documents: Iterable[DocumentText]) -> ExtractionResult:
-    """Apply every pattern to the documents it applies to; the first match per field wins, in document order."""
+    """Apply every pattern to the documents it applies to; the first match per field wins, in document order. Each
+    pattern may take PATTERN_SECONDS on a document, all of them EXTRACTION_SECONDS together; what they did not
+    search in that time is said in the problems."""
     result = ExtractionResult()
+    deadline = time.monotonic() + EXTRACTION_SECONDS
     for doc in documents:
         if doc.unread_pages:
+            why = f": {doc.unread_reason}" if doc.unread_reason else ""
             result.problems.append(
-                f"{doc.name}: only its first {len(doc.pages)} pages were read ({doc.unread_pages} more not searched)"
+                f"{doc.name}: only its first {len(doc.pages)} pages were read ({doc.unread_pages} more not "
+                f"searched){why}"
             )
-        for pattern in case_type.patterns:
-            if pattern.applies_to(doc.kind):
-                _apply(pattern, doc, result)
+        result.problems.extend(f"{doc.name}: {note}" for note in doc.notes)
+        unsearched = [pattern.field for pattern in case_type.patterns
+                      if pattern.applies_to(doc.kind) and not _apply(pattern, doc, result, deadline)]
+        if unsearched:
+            result.problems.append(
+                f"{doc.name}: not searched for {', '.join(unsearched)}: the patterns had used the "
+                f"{EXTRACTION_SECONDS:g} s extraction has for all the documents"
+            )
     return result
 
 
-def _apply(pattern: PatternSpec, doc: DocumentText, result: ExtractionResult) -> None:
+def _apply(pattern: PatternSpec, doc: DocumentText, result: ExtractionResult, deadline: float) -> bool:
+    """Search the document with the pattern, until the pattern's time or the extraction's is spent; False if that
+    was spent before it began."""
     # One budget for the whole document (`regex` counts a finditer's matching time against its timeout), so that a
     # 500-page PDF cannot multiply it.
-    budget = PATTERN_SECONDS
+    budget = min(PATTERN_SECONDS, deadline - time.monotonic())
+    if budget <= 0:
+        return False
+    spent = (f"its {PATTERN_SECONDS:g} s for this document" if budget == PATTERN_SECONDS
+             else f"the {EXTRACTION_SECONDS:g} s extraction has for all the documents")
     for page_no, text in enumerate(doc.pages, start=1):
         started = time.monotonic()
         try:
@@ -280,11 +461,12 @@ def _apply(pattern: PatternSpec, doc: DocumentText, result: ExtractionResult) ->
                 _add(pattern, doc, page_no, text, match, result)
         except TimeoutError:
             result.problems.append(
-                f"{doc.name} p.{page_no}: {pattern.field}: the pattern ran out of its {PATTERN_SECONDS:g} s for this "
-                "document and was stopped; the rest of the document was not searched for this field"
+                f"{doc.name} p.{page_no}: {pattern.field}: the pattern ran out of {spent} and was stopped; the rest of "
+                "the document was not searched for this field"
             )
-            return
+            return True
         budget -= time.monotonic() - started
+    return True
 
 
 def _add(

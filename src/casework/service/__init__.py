@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from casework.service.errors import (
         Conflict,
         Corrupt,
+        DocumentTooLarge,
         InvalidInput,
         NotFound,
         OutcomeUnknown,
@@ -21,8 +22,8 @@ if TYPE_CHECKING:
 # Loaded on first use (the service brings the engine and the store): `casework` imports casework.service.cli, and
 # with it this file, for every command.
 __getattr__ = lazy_exports(__name__, {
-    "casework.service.errors": ("Conflict", "Corrupt", "InvalidInput", "NotFound", "OutcomeUnknown", "ServiceClosed",
-                                "ServiceError"),
+    "casework.service.errors": ("Conflict", "Corrupt", "DocumentTooLarge", "InvalidInput", "NotFound",
+                                "OutcomeUnknown", "ServiceClosed", "ServiceError"),
     "casework.service.service": ("CaseResult", "CaseService", "utc_now"),
 })
 
@@ -31,6 +32,7 @@ __all__ = [
     "CaseService",
     "Conflict",
     "Corrupt",
+    "DocumentTooLarge",
     "InvalidInput",
     "NotFound",
     "OutcomeUnknown",

@@ -22,7 +22,13 @@ from casework.display import plain, shown
 from casework.service.case_cli import CaseArgument, OptionalReasonOption, _optional, _required, changing, fail, reading
 from casework.service.mediatype import media_type_problem
 from casework.store import DEFAULT_DB, organisation_zone
-from casework.store.blobs import CHUNK
+from casework.store.blobs import (
+    CHUNK,
+    MAX_DOCUMENT_ENV,
+    DocumentLimitSettingError,
+    limit_text,
+    max_document_bytes,
+)
 from casework.store.cli import ActorOption, DbOption, clock_text
 
 if TYPE_CHECKING:
@@ -59,6 +65,7 @@ def attach_cmd(
 ) -> None:
     """Attach a file to a case as the next version of its name; the audit trail records who, why, and its SHA-256.
 
+    A document may be at most CASEWORK_MAX_DOCUMENT_MB MiB (default 50): a larger one is refused, nothing stored.
     Example: `casework case attach claim-2002 photos/front.jpg --name "damage photo" --as ann`."""
     actor = _required(actor, "--as")
     document = (name if name is not None else file.name).strip()
@@ -71,6 +78,10 @@ def attach_cmd(
             raise typer.BadParameter("must not be empty: leave it out to have it guessed", param_hint="'--media-type'")
         if problem := media_type_problem(media_type):  # before the store is opened or the file read
             raise typer.BadParameter(problem, param_hint="'--media-type'")
+    try:
+        max_document_bytes()  # a bad setting refused before the store is opened or the file read
+    except DocumentLimitSettingError as exc:
+        fail(str(exc))
     if file.is_dir():
         fail(f"{file} is a folder, not a file")
     try:
@@ -85,13 +96,20 @@ def attach_cmd(
         except OSError as exc:
             fail(f"cannot read {file}: {exc.strerror or exc}")
         kind = media_type if media_type is not None else media_type_of(document, head)
-        _attach(case_id, document, source, kind, actor, reason, db)
+        _attach(case_id, file, document, source, kind, actor, reason, db)
 
 
-def _attach(case_id: str, document: str, source: BinaryIO, kind: str, actor: str, reason: str | None,
+def _attach(case_id: str, file: Path, document: str, source: BinaryIO, kind: str, actor: str, reason: str | None,
             db: str) -> None:
+    from casework.service.errors import DocumentTooLarge
+
     with changing(db, case_id) as service:
-        row = service.add_document(case_id, document, source, media_type=kind, actor=actor, reason=_optional(reason))
+        try:
+            row = service.add_document(case_id, document, source, media_type=kind, actor=actor,
+                                       reason=_optional(reason))
+        except DocumentTooLarge as exc:
+            fail(f"{file} is larger than {limit_text(exc.limit)}, the most a document may be "
+                 f"({MAX_DOCUMENT_ENV}); nothing stored: set {MAX_DOCUMENT_ENV} higher to attach it")
         # Said before the service seals the event as it closes: a checkpoint that fails then leaves the
         # document attached, and the person must not take it as undone and attach it again.
         typer.echo(shown(f"attached {row.name!r} version {row.version} ({row.size:,} bytes, {row.media_type}) "

@@ -22,6 +22,14 @@ class InvalidInput(ServiceError, ValueError):
     """The request itself is malformed (HTTP 400); nothing was written."""
 
 
+class DocumentTooLarge(InvalidInput):
+    """A document is larger than CASEWORK_MAX_DOCUMENT_MB allows (HTTP 413); nothing was stored."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
 class Corrupt(ServiceError):
     """What is stored contradicts itself, e.g. a case row names events the log does not hold (HTTP 500).
 

@@ -28,13 +28,21 @@ from casework.model.errors import Problem
 from casework.service import projection as proj
 from casework.service.cache import HeadCache
 from casework.service.combining import Combiner, Request
-from casework.service.errors import Conflict, Corrupt, InvalidInput, NotFound, OutcomeUnknown, ServiceClosed
+from casework.service.errors import (
+    Conflict,
+    Corrupt,
+    DocumentTooLarge,
+    InvalidInput,
+    NotFound,
+    OutcomeUnknown,
+    ServiceClosed,
+)
 from casework.service.loop_rounds import LoopRounds
 from casework.service.mediatype import media_type_problem
 from casework.store import CaseHead, DocumentRow, Store, VersionMismatch, WriteOutcomeUnknown, storable
 from casework.store import schema as t
 from casework.store import writes as w
-from casework.store.blobs import NotBytes
+from casework.store.blobs import NotBytes, TooLarge, max_document_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -339,7 +347,7 @@ class CaseService:
         engine takes, `InvalidInput` (nothing recorded) for a name or media type the store cannot hold, or a media
         type not of the form type/subtype (`casework.service.mediatype`). `content`: the bytes, or a file object
         opened in binary mode, read to its end a chunk at a time (`InvalidInput` for anything else, or a file that
-        reads text)."""
+        reads text; `DocumentTooLarge`, nothing stored, past CASEWORK_MAX_DOCUMENT_MB, `blobs.max_document_bytes`)."""
         moment = _aware(now) if now is not None else self.clock()
         for value, what in ((name, "document name"), (media_type, "media type")):
             if not isinstance(value, str):
@@ -354,9 +362,11 @@ class CaseService:
         # The bytes first: a blob nothing refers to is harmless, a row pointing at missing bytes is not. A file
         # object is streamed: a document of gigabytes is never in memory whole.
         try:
-            digest, size = self.store.blobs.put_content(content)
+            digest, size = self.store.blobs.put_content(content, max_document_bytes())
         except NotBytes as exc:
             raise InvalidInput(str(exc)) from exc
+        except TooLarge as exc:
+            raise DocumentTooLarge(str(exc), exc.limit) from exc
         command = commands.AttachDocument(name=name, sha256=digest, size=size, media_type=media_type,
                                           document_id=uuid.uuid4().hex, actor=actor, reason=reason,
                                           previous_version=self.store.latest_document_version(case_id, name.strip()))

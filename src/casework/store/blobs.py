@@ -16,10 +16,46 @@ from casework.durable import fsync_directory, make_folder
 T = TypeVar("T")
 # How much of a document is in memory at a time while it is stored or read back.
 CHUNK = 1 << 20
+MIB = 1 << 20
+# The largest document a case takes, in MiB: without a bound `case attach CASE /dev/zero` (or an upload that never
+# ends) wrote until the blob folder's disk was full. 50 MiB holds a long scanned PDF or a phone video clip.
+MAX_DOCUMENT_ENV = "CASEWORK_MAX_DOCUMENT_MB"
+DEFAULT_MAX_DOCUMENT_MB = 50
+_MAX_SETTING_MB = 1 << 20  # 1 TiB: a larger figure is a typo, not a document
 
 
 class NotBytes(TypeError):
     """What a document's content was read from gave something other than bytes (a file opened as text)."""
+
+
+class DocumentLimitSettingError(ValueError):
+    """CASEWORK_MAX_DOCUMENT_MB is not a whole number of MiB."""
+
+
+class TooLarge(ValueError):
+    """A document's content is longer than the limit it was stored under; nothing was stored."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"the document is larger than {limit_text(limit)}, the most a document may be "
+                         f"({MAX_DOCUMENT_ENV}); nothing stored: set {MAX_DOCUMENT_ENV} higher to take it")
+
+
+def limit_text(limit: int) -> str:
+    return f"{limit // MIB:,} MiB" if limit % MIB == 0 else f"{limit:,} bytes"
+
+
+def max_document_bytes() -> int | None:
+    """The most bytes a document attached to a case may have: $CASEWORK_MAX_DOCUMENT_MB MiB (default 50; 0: no
+    limit). `DocumentLimitSettingError` for anything but a whole number up to 1,048,576 (1 TiB)."""
+    raw = os.environ.get(MAX_DOCUMENT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_DOCUMENT_MB * MIB
+    if not raw.isdigit() or int(raw) > _MAX_SETTING_MB:
+        raise DocumentLimitSettingError(
+            f"{MAX_DOCUMENT_ENV}={raw!r} is not a number of MiB: give a whole number from 1 to {_MAX_SETTING_MB:,} "
+            f"(0 sets no limit); the default is {DEFAULT_MAX_DOCUMENT_MB}")
+    return int(raw) * MIB or None
 
 
 class BlobStore:
@@ -35,10 +71,13 @@ class BlobStore:
         """Store `content` and return its SHA-256 (`put_stream` of it: one way to write a blob)."""
         return self.put_content(content)[0]
 
-    def put_content(self, content: bytes | BinaryIO) -> tuple[str, int]:
+    def put_content(self, content: bytes | BinaryIO, limit: int | None = None) -> tuple[str, int]:
         """Store a document's content, its bytes or a file object opened in binary mode (streamed, `put_stream`),
-        and return (SHA-256, size). `NotBytes` (nothing stored) for anything else."""
+        and return (SHA-256, size). `NotBytes` (nothing stored) for anything else, `TooLarge` (nothing stored) for
+        content longer than `limit` bytes."""
         if isinstance(content, bytes):
+            if limit is not None and len(content) > limit:
+                raise TooLarge(limit)
             digest = hashlib.sha256(content).hexdigest()
             if self.intact(digest):  # known before a byte is written: the same bytes again write nothing
                 return digest, len(content)
@@ -46,11 +85,13 @@ class BlobStore:
         if isinstance(content, io.TextIOBase) or not callable(getattr(content, "read", None)):
             raise NotBytes(f"a document's content must be bytes or a file opened in binary mode, not "
                            f"{type(content).__name__}")
-        return self.put_stream(content)
+        return self.put_stream(content, limit)
 
-    def put_stream(self, source: BinaryIO) -> tuple[str, int]:
+    def put_stream(self, source: BinaryIO, limit: int | None = None) -> tuple[str, int]:
         """Store the bytes read from `source` to its end, a chunk at a time, and return (SHA-256, size): a document
-        of gigabytes is never in memory whole. `NotBytes` (nothing stored) if `source` reads anything but bytes;
+        of gigabytes is never in memory whole. `TooLarge` (nothing stored) once more than `limit` bytes are read: a
+        source that never ends (/dev/zero, a pipe) is read no further than a chunk past it. `NotBytes` (nothing
+        stored) if `source` reads anything but bytes;
         what reading it raises is raised as it is (an `OSError` with no file name names `source`'s, if it has one);
         a failed write raises an `OSError` naming the blob folder. Either way no temporary file is left."""
         hasher = hashlib.sha256()
@@ -71,6 +112,8 @@ class BlobStore:
                 while chunk := _read(source):
                     hasher.update(chunk)
                     size += len(chunk)
+                    if limit is not None and size > limit:
+                        raise TooLarge(limit)
                     _written(self.root, fh.write, chunk)
                 _written(self.root, fh.flush)
                 _written(self.root, os.fsync, fh.fileno())
