@@ -253,6 +253,7 @@ def register(app: typer.Typer) -> None:
     from casework.insight.decide_cli import suggest_accept, suggest_dismiss
     from casework.insight.feedback_cli import suggest_feedback
     from casework.insight.findings_cli import suggest_flags, suggest_refresh
+    from casework.insight.intake_cli import suggest_intake
 
     suggest_app.command("case")(suggest_case)
     suggest_app.command("accept")(suggest_accept)
@@ -260,4 +261,5 @@ def register(app: typer.Typer) -> None:
     suggest_app.command("feedback")(suggest_feedback)
     suggest_app.command("flags")(suggest_flags)
     suggest_app.command("refresh")(suggest_refresh)
+    suggest_app.command("intake")(suggest_intake)
     app.add_typer(suggest_app, name="suggest")

@@ -136,7 +136,7 @@ def _decide(
         insight = InsightModel.load(model) if model is not None else None
     except ModelFileError as exc:
         _fail(str(exc))
-    kind = _case_type(case_type) if case_type is not None else None
+    kind = case_type_or_exit(case_type) if case_type is not None else None
     now = dt.datetime.now(dt.UTC)
     with open_store(db) as store:
         row = store.case(case_id)
@@ -174,7 +174,7 @@ def _decide(
                     definition=definition, state=state, events=events, store=store, now=now, zone=zone,
                     case_id=case_id)
             if kind is not None:
-                _keep_findings_current(service, store, case_id, kind, insight, zone)
+                keep_findings_current(service, store, case_id, kind, insight, zone)
             try:
                 result = service.execute(case_id, command, now)
             except (CommandRejected, Conflict, NotFound, InvalidInput) as exc:
@@ -189,7 +189,7 @@ def _decide(
                      + (f"; model {version}" if version else "") + ")"))
 
 
-def _case_type(name: str) -> CaseType:
+def case_type_or_exit(name: str) -> CaseType:
     from casework.insight.casetype import (
         CaseTypeError,
         UnknownCaseType,
@@ -295,7 +295,7 @@ def _actionable(action: Any) -> None:
         _fail(f"nothing recorded: {exc}")
 
 
-def _keep_findings_current(
+def keep_findings_current(
     service: Any, store: Store, case_id: str, kind: CaseType, insight: InsightModel | None, zone: Any
 ) -> None:
     """Judge the case again once the decision is stored, so `suggest flags` stops listing a dismissed finding; only
