@@ -254,6 +254,7 @@ def register(app: typer.Typer) -> None:
     from casework.insight.feedback_cli import suggest_feedback
     from casework.insight.findings_cli import suggest_flags, suggest_refresh
     from casework.insight.intake_cli import suggest_intake
+    from casework.insight.similar_cli import suggest_similar
 
     suggest_app.command("case")(suggest_case)
     suggest_app.command("accept")(suggest_accept)
@@ -262,4 +263,5 @@ def register(app: typer.Typer) -> None:
     suggest_app.command("flags")(suggest_flags)
     suggest_app.command("refresh")(suggest_refresh)
     suggest_app.command("intake")(suggest_intake)
+    suggest_app.command("similar")(suggest_similar)
     app.add_typer(suggest_app, name="suggest")

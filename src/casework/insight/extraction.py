@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import io
+import logging
 import re
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
@@ -230,19 +231,34 @@ def _pdf_limits() -> Iterator[None]:
     pypdf can (`apply_configuration`, from pypdf 6.18; an older one keeps its own bounds of 75 MB and 100,000 pages)."""
     import pypdf
 
-    apply = getattr(pypdf, "apply_configuration", None)
-    configuration = getattr(pypdf, "Configuration", None)
-    if apply is None or configuration is None:
+    with _quiet_reader():
+        apply = getattr(pypdf, "apply_configuration", None)
+        configuration = getattr(pypdf, "Configuration", None)
+        if apply is None or configuration is None:
+            yield
+            return
+        known = {f.name for f in dataclasses.fields(configuration)}
+        bounds = {name: MAX_PDF_STREAM_BYTES for name in (
+            "zlib_maximum_output_length", "lzw_maximum_output_length", "run_length_maximum_output_length",
+            "brotli_maximum_output_length", "array_based_stream_maximum_output_length",
+        )} | {"page_tree_maximum_entries": MAX_PDF_TREE_ENTRIES}
+        bounds = {name: bound for name, bound in bounds.items() if name in known}
+        with apply(**bounds):
+            yield
+
+
+@contextlib.contextmanager
+def _quiet_reader() -> Iterator[None]:
+    """pypdf's warnings on damaged files (\"EOF marker not found\", \"incorrect startxref\") kept off the terminal:
+    they went to standard error of every command that read such an upload, between the lines of a table. What is
+    wrong with a file is said in the result (`ExtractionError`, `DocumentText.notes`); errors still go through."""
+    logger = logging.getLogger("pypdf")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
         yield
-        return
-    known = {f.name for f in dataclasses.fields(configuration)}
-    bounds = {name: MAX_PDF_STREAM_BYTES for name in (
-        "zlib_maximum_output_length", "lzw_maximum_output_length", "run_length_maximum_output_length",
-        "brotli_maximum_output_length", "array_based_stream_maximum_output_length",
-    )} | {"page_tree_maximum_entries": MAX_PDF_TREE_ENTRIES}
-    bounds = {name: bound for name, bound in bounds.items() if name in known}
-    with apply(**bounds):
-        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _pdf_text(data: bytes, limit: int | None) -> tuple[list[str], int, str]:

@@ -282,6 +282,20 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin, ListingsMixin):
         with self.read() as conn:
             return [StoredEvent.from_row(r) for r in conn.execute(q.order_by(t.events.c.seq))]
 
+    def reasons(self, case_ids: Sequence[str]) -> dict[str, list[str]]:
+        """What people wrote on each case's changes: every distinct reason, in the order first given (a command
+        writes its reason on each of its events). One statement per 500 cases, the events' payloads unread."""
+        e = t.events.c
+        out: dict[str, dict[str, None]] = {case_id: {} for case_id in case_ids}
+        with self.read() as conn:
+            for start in range(0, len(case_ids), 500):
+                q = select(e.case_id, e.reason).where(e.case_id.in_(list(case_ids[start:start + 500])),
+                                                      e.reason.is_not(None))
+                for case_id, reason in conn.execute(q.order_by(e.case_id, e.seq)):
+                    if reason.strip():
+                        out[case_id].setdefault(reason.strip())
+        return {case_id: list(reasons) for case_id, reasons in out.items()}
+
     def iter_events(
         self,
         *,

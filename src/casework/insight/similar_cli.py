@@ -1,0 +1,142 @@
+"""`casework suggest similar CASE_ID`: the closed cases of its definition most like it, with how each ended, how long it
+took, and what the two share.
+
+A case is compared by its data, the reasons people gave for its changes (the notes of its audit trail), the text of
+its documents, and its path so far (`casework.insight.similar`: TF-IDF by default, sentence embeddings with
+`--method embeddings` and the `embeddings` extra). Closed cases are those run by casework (an imported log's cases
+have no data, notes or documents to compare), the most recently created first up to `--limit`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from casework.store import DEFAULT_DB
+from casework.store.cli import DbOption
+
+if TYPE_CHECKING:
+    from casework.engine import CaseState
+    from casework.store import Store
+    from casework.store.records import DocumentRow
+
+# Characters of a document's text that count: enough for what a letter or a form is about, while a store of
+# thousands of closed cases with long attachments is still compared in seconds.
+DOCUMENT_CHARS = 20_000
+
+
+def suggest_similar(
+    case_id: Annotated[str, typer.Argument(help="id of a stored case")],
+    k: Annotated[int, typer.Option(min=1, max=100, help="how many similar cases")] = 5,
+    method: Annotated[str, typer.Option(help="lexical (TF-IDF, the default) or embeddings (the embeddings extra)")]
+    = "lexical",
+    limit: Annotated[int, typer.Option(min=1, help="compare with at most this many closed cases, the newest")] = 5000,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """The closed cases most like this one: how each ended, how long it took, and what the two have in common.
+
+    Example: `casework suggest similar claim-2002 --k 3`."""
+    from casework.insight.similar import CaseSimilarity, SimilarCases, from_state, open_case
+    from casework.service import CaseService
+    from casework.service.errors import Corrupt, InvalidInput, NotFound
+    from casework.store.cli import open_store
+
+    if method not in ("lexical", "embeddings"):
+        _fail(f"--method {method!r}: choose lexical or embeddings")
+    searcher: CaseSimilarity
+    if method == "embeddings":
+        from casework.insight.embeddings import EmbeddingSimilarCases, embeddings_available
+
+        if not embeddings_available():
+            _fail("--method embeddings needs the embeddings extra: pip install torch==2.13.0 && pip install "
+                  "'casework[embeddings]'")
+        searcher = EmbeddingSimilarCases()
+    else:
+        searcher = SimilarCases()
+    with open_store(db, read_only="suggest similar") as store, CaseService(store) as service:
+        row = store.case(case_id)
+        if row is None:
+            _fail(f"no case {case_id}")
+        try:
+            state = service.state(case_id)
+        except (NotFound, InvalidInput) as exc:
+            _fail(str(exc))
+        # Newest first: a process changes, and its recent cases are the ones to learn from.
+        ended = [listed.id for listed in store.case_listing(definition_key=row.definition_key, closed_only=True,
+                                                            engine_only=True, limit=limit + 1)
+                 if listed.id != case_id][:limit]  # a closed case asked about is not its own match
+        notes = store.reasons([case_id, *ended])
+        documents = store.latest_documents([case_id, *ended])
+        closed = []
+        skipped = 0
+        for cid in ended:
+            try:
+                closed_state = service.state(cid)
+            except (NotFound, InvalidInput, Corrupt):
+                skipped += 1  # one damaged case must not stop the comparison with the others
+                continue
+            closed.append(from_state(closed_state, notes=notes[cid], documents=_texts(store, documents[cid]),
+                                     outcome=_outcome(closed_state)))
+        query = open_case(state, notes=notes[case_id], documents=_texts(store, documents[case_id]))
+    matches = searcher.fit(closed).query(query, k=k)
+    if as_json:
+        typer.echo(json.dumps({"case": case_id, "compared": len(closed), "method": method, "similar": [
+            {"case": m.case_id, "score": m.score, "outcome": m.outcome, "duration_days": round(m.duration_days, 2),
+             "why": list(m.why)} for m in matches]}, indent=2, ensure_ascii=False))
+        return
+    _print(case_id, state, matches, len(closed), skipped, row.definition_key)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _outcome(state: CaseState) -> str:
+    """How the case ended: its status, and the last step it took (which of the ways out it went)."""
+    from casework.insight.flags import case_path
+
+    steps, _ = case_path(state)
+    return f"{state.status} after {steps[-1]}" if steps else state.status
+
+
+def _texts(store: Store, rows: list[DocumentRow]) -> list[str]:
+    """The kind and the start of the text of each document; one that cannot be read is compared by its kind."""
+    from casework.insight.extraction import ExtractionError, read_document
+
+    texts = []
+    for row in rows:
+        kind = Path(row.name).stem
+        try:
+            document = read_document(row.name, store.blobs.get(row.sha256), kind, row.media_type)
+            text = "\n".join(document.pages)[:DOCUMENT_CHARS]
+        except (ExtractionError, OSError, ValueError):
+            text = ""
+        texts.append(f"{kind.replace('_', ' ')}\n{text}")
+    return texts
+
+
+def _print(case_id: str, state: CaseState, matches: list[Any], compared: int, skipped: int, key: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from casework.display import plain, shown
+
+    if skipped:
+        typer.echo(f"note: {skipped} closed cases could not be read and were not compared", err=True)
+    if not matches:
+        typer.echo(shown(f"no closed case of {key} is like case {case_id} (compared with {compared})"))
+        return
+    table = Table(title=plain(f"closed cases like {case_id} ({state.status}; compared with {compared})"),
+                  title_justify="left")
+    for column in ("case", "similarity", "outcome", "took", "in common"):
+        table.add_column(column, overflow="fold")
+    for match in matches:
+        table.add_row(*map(plain, (match.case_id, f"{match.score:.2f}", match.outcome,
+                                   f"{match.duration_days:.1f} days", ", ".join(match.why))))
+    Console().print(table)
+
