@@ -4,6 +4,7 @@ never a traceback, and nothing that grows with what the file claims to hold."""
 from __future__ import annotations
 
 import io
+import logging
 
 import pytest
 from pypdf import PdfReader, PdfWriter
@@ -227,3 +228,13 @@ def test_reading_a_pdf_stops_when_its_time_is_spent(monkeypatch: pytest.MonkeyPa
         "claim.pdf: only its first 1 pages were read (1 more not searched): reading it took more than the 0 s intake "
         "gives one PDF"
     ]
+
+
+def test_the_pdf_readers_warnings_on_a_damaged_upload_stay_off_the_terminal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # pypdf logged "EOF marker not found" to standard error, between the lines of `suggest similar`'s table.
+    good = make_pdf(CLAIM_PDF)
+    with caplog.at_level(logging.WARNING):
+        assert _found("claim.pdf", good[:good.rindex(b"%%EOF")]) == (FOUND_IN_CLAIM_PDF, [])
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("pypdf")] == []
