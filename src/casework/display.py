@@ -8,12 +8,16 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from casework.names import UNREADABLE
+
 if TYPE_CHECKING:
     from rich.text import Text
 
-# Control characters (an ESC starts a terminal command: clear the screen, set the clipboard, hide what follows) and
-# the marks that reorder text right to left (`invoice\u202egnp.exe` reads as "invoiceexe.png").
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Control characters (an ESC starts a terminal command: clear the screen, set the clipboard, hide what follows), the
+# marks that reorder text right to left (`invoice\u202egnp.exe` reads as "invoiceexe.png") and the characters that
+# do not show (`bo\u200bb` reads as "bob"): what a name cannot hold, which stored text (a name from before that was
+# checked, a reason) may still.
+_UNSAFE = re.compile(f"[{UNREADABLE}]")
 
 
 def events_written(version: int, types: Sequence[str]) -> str:
