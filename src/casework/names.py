@@ -5,9 +5,10 @@ Two rules hold for a name given anew (a command as the engine checks it, the ser
 validated), never for one read back from stored events: an old log replays as it was written.
 
 - A name cannot hold a character that does not show, or that reorders the text around it: control characters (C0,
-  DEL, C1), line and paragraph separators, zero-width characters and the bidirectional marks and overrides. With
-  them an audit trail's "who" can pass for someone else (``bo\\u200bb`` reads as ``bob``, ``\\u202eevil`` as
-  ``live``), and a name cannot be typed again to find what it names.
+  DEL, C1), line and paragraph separators, zero-width characters (a joiner only where it joins nothing: `joins`)
+  and the bidirectional marks and overrides. With them an audit trail's "who" can pass for someone else
+  (``bo\\u200bb`` reads as ``bob``, ``\\u202eevil`` as ``live``), and a name cannot be typed again to find what
+  it names.
 - A name is kept in Unicode normalisation form C (NFC): "café" typed as "e" and a combining accent is the same name
   as "café" typed with "é", as it reads. Two spellings that look the same would otherwise be two documents, two
   people, two tasks.
@@ -21,19 +22,33 @@ import re
 import unicodedata
 
 # Also what `casework.display` escapes when it shows stored text (names stored before this check, reasons, data).
-UNREADABLE = ("\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff")
-_UNREADABLE = re.compile(f"[{UNREADABLE}]")
+UNREADABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+
+# The zero-width non-joiner and joiner change how the letters of some scripts join (Persian, where a word such as
+# "mi-khaham" is written with a non-joiner; the conjuncts of the Indic scripts) and make one picture of an emoji
+# sequence (woman, joiner, staff of Aesculapius: a health worker): there they show, and are part of how the name is
+# written. Next to ASCII, or letters of the Latin, Greek and Cyrillic scripts, they show nothing.
+_JOINERS = "\u200c\u200d"
+_JOINS_NOTHING = re.compile("[\x00-\u052f\u1d00-\u1fff\u2c60-\u2c7f\ua720-\ua7ff\uff00-\uffef\u200c\u200d]")
+
+
+def joins(text: str, at: int) -> bool:
+    """Whether the character at `at` is a joiner that shows (see `_JOINERS`): between two characters that it joins."""
+    if text[at] not in _JOINERS or at == 0 or at + 1 == len(text):
+        return False
+    return _JOINS_NOTHING.match(text[at - 1]) is None and _JOINS_NOTHING.match(text[at + 1]) is None
 
 
 def unreadable(name: str, what: str) -> str | None:
     """Why `name` cannot be `what` (the first character it cannot hold, as U+XXXX and its Unicode name), or None."""
-    found = _UNREADABLE.search(name)
-    if found is None:
-        return None
-    char = found.group()
-    label = unicodedata.name(char, "a control character")
-    return (f"{what} contains U+{ord(char):04X} ({label}), a character that does not show or that reorders the "
-            "text around it: give the name without it")
+    for found in UNREADABLE.finditer(name):
+        if joins(name, found.start()):
+            continue
+        char = found.group()
+        label = unicodedata.name(char, "a control character")
+        return (f"{what} contains U+{ord(char):04X} ({label}), a character that does not show or that reorders the "
+                "text around it: give the name without it")
+    return None
 
 
 def typed(name: str) -> str:
