@@ -135,9 +135,9 @@ def _stored(type_: str, actor: str, payload: dict[str, Any]) -> Event:
 
 
 def test_events_stored_with_such_names_replay_as_they_were_written() -> None:
-    definition, state = _started()
+    definition = load_definition(MODEL.read_bytes())
     # Events of a case written before names were checked: an actor with a zero-width space, a document in NFD, a
-    # task with a right-to-left override.
+    # participant with a right-to-left override.
     events = list(_log(definition))
     events.append(_stored("document_attached", "bo\u200bb", {"id": "d1", "name": NFD, "version": 1, "sha256": SHA,
                                                              "size": 3, "media_type": "text/plain"}))
