@@ -40,7 +40,9 @@ def joins(text: str, at: int) -> bool:
 
 
 def unreadable(name: str, what: str) -> str | None:
-    """Why `name` cannot be `what` (the first character it cannot hold, as U+XXXX and its Unicode name), or None."""
+    """Why `name` cannot be `what` (the first character it cannot hold, as U+XXXX and its Unicode name), or None.
+    Read as `typed` keeps it: a line break pasted after it goes with the spaces around it."""
+    name = name.strip()
     for found in UNREADABLE.finditer(name):
         if joins(name, found.start()):
             continue
@@ -52,5 +54,6 @@ def unreadable(name: str, what: str) -> str | None:
 
 
 def typed(name: str) -> str:
-    """`name` as it is kept: in Unicode NFC."""
+    """`name` as it is kept: without the whitespace around it (" bob " is bob), in Unicode NFC."""
+    name = name.strip()
     return name if name.isascii() else unicodedata.normalize("NFC", name)

@@ -416,4 +416,4 @@ class _Validator:
                                            "commands read as the id: name the task otherwise")
             return None
         # In NFC, as the names of the case's items and documents it is matched against are kept (`casework.names`).
-        return ActionSpec(kind, typed(target.strip()))
+        return ActionSpec(kind, typed(target))

@@ -368,7 +368,7 @@ class CaseService:
             raise InvalidInput(str(exc)) from exc
         command = commands.AttachDocument(name=name, sha256=digest, size=size, media_type=media_type,
                                           document_id=uuid.uuid4().hex, actor=actor, reason=reason,
-                                          previous_version=self.store.latest_document_version(case_id, name.strip()))
+                                          previous_version=self.store.latest_document_version(case_id, name))
         try:
             result = self._execute_alone(case_id, command, moment, also=_insert_documents)
         except IntegrityError as exc:  # `Store.add_document` took that version meanwhile, outside the case's log

@@ -10,6 +10,7 @@ UTF-8 encoding finds those).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -89,7 +90,7 @@ def definition_problems(definition: CaseDefinition) -> list[Problem]:
             return
         if problem := names.unreadable(value, f"the {what}"):
             problems.append(Problem(element, problem))
-        elif names.typed(value) != value:
+        elif not unicodedata.is_normalized("NFC", value):
             problems.append(Problem(element, f"the {what} {value!r} is not in Unicode normalisation form C (NFC), "
                                              "the form names are kept in: save the model in NFC"))
 
