@@ -153,3 +153,16 @@ def test_events_stored_with_such_names_replay_as_they_were_written() -> None:
 def _log(definition: CaseDefinition) -> list[Event]:
     state = CaseState.create("c1", definition)
     return execute(definition, state, commands.StartCase(actor="ann"), NOW)
+
+
+def test_the_whitespace_around_a_name_is_not_kept() -> None:
+    definition, state = _started()
+    # A line break pasted after a name goes with it; one inside it is refused. A blank actor is no actor.
+    added = execute(definition, state, commands.AddItem(kind="humanTask", name=" Call\n", assignee="bob\r\n",
+                                                        actor=" ann\n"), NOW)
+    assert (added[0].actor, added[0].payload["name"], added[0].payload["overlay"]["def"]["assignee"]) == (
+        "ann", "Call", "bob")
+    with pytest.raises(CommandRejected, match="a command needs an actor"):
+        execute(definition, state, commands.SuspendCase(actor=" \t "), NOW)
+    with pytest.raises(CommandRejected, match=r"SuspendCase.actor contains U\+000A"):
+        execute(definition, state, commands.SuspendCase(actor="an\nn"), NOW)
