@@ -9,9 +9,9 @@ validated), never for one read back from stored events: an old log replays as it
   and the bidirectional marks and overrides. With them an audit trail's "who" can pass for someone else
   (``bo\\u200bb`` reads as ``bob``, ``\\u202eevil`` as ``live``), and a name cannot be typed again to find what
   it names.
-- A name is kept in Unicode normalisation form C (NFC): "café" typed as "e" and a combining accent is the same name
-  as "café" typed with "é", as it reads. Two spellings that look the same would otherwise be two documents, two
-  people, two tasks.
+- A name is kept without the whitespace around it, and in Unicode normalisation form C (NFC): "café" typed as "e"
+  and a combining accent is the same name as "café" typed with "é", as it reads. Two spellings that look the same
+  would otherwise be two documents, two people, two tasks.
 
 Free text (a reason, a description) and data values may hold what they like: a newline there is text, not a name.
 """

@@ -312,10 +312,10 @@ _AS_WRITTEN = frozenset({"remove"})
 
 def check_fields(command: _C) -> _C:
     """`command` with its names as they are kept (`casework.names.typed`: without the whitespace around them, in
-    NFC); `CommandRejected` naming the first
-    field whose value is not of the field's type, holds more text (or entries) than `text_limit` (or `MAX_ENTRIES`)
-    allows, or, for a name (every text field but a reason or description), a character a name cannot hold
-    (`casework.names.unreadable`); the message never quotes the value."""
+    NFC); `CommandRejected` naming the first field whose value is not of the field's type, holds more text (or
+    entries) than `text_limit` (or `MAX_ENTRIES`) allows, or, for a name (every text field but a reason or
+    description), a character a name cannot hold (`casework.names.unreadable`); the message never quotes the
+    value."""
     kept: dict[str, Any] = {}
     for name, check, what, limit, is_list in _field_checks(type(command)):
         value = getattr(command, name)
