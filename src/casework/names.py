@@ -42,6 +42,8 @@ def joins(text: str, at: int) -> bool:
 def unreadable(name: str, what: str) -> str | None:
     """Why `name` cannot be `what` (the first character it cannot hold, as U+XXXX and its Unicode name), or None.
     Read as `typed` keeps it: a line break pasted after it goes with the spaces around it."""
+    if name.isprintable():  # the common case, at C speed: every character above is a control, format or separator
+        return None
     name = name.strip()
     for found in UNREADABLE.finditer(name):
         if joins(name, found.start()):

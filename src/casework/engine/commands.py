@@ -341,6 +341,6 @@ def check_fields(command: _C) -> _C:
                                       f"{limit:,} are allowed")
             if problem := unreadable(entry, f"{label}: entry {number}"):
                 raise CommandRejected(problem)
-        if name not in _AS_WRITTEN and (normals := tuple(typed(entry) for entry in value)) != tuple(value):
+        if value and name not in _AS_WRITTEN and (normals := tuple(map(typed, value))) != tuple(value):
             kept[name] = normals
     return dataclasses.replace(command, **kept) if kept else command
