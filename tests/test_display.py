@@ -9,6 +9,8 @@ def test_control_and_bidirectional_characters_are_shown_as_escapes() -> None:
     assert shown("a\x1b]52;c;cHduZWQ=\x07b") == "a\\x1b]52;c;cHduZWQ=\\x07b"
     assert shown("invoice\u202egnp.exe") == "invoice\\u202egnp.exe"
     assert shown("Ärger – naïve 日本 👩‍⚕️") == "Ärger – naïve 日本 👩‍⚕️"  # letters, dashes and emoji stay
+    # What does not show in a name is escaped: a name stored before names were checked reads as what it holds.
+    assert shown("bo\u200bb \ufeffann bo\u200db") == "bo\\u200bb \\ufeffann bo\\u200db"
 
 
 def test_a_cell_is_never_read_as_markup() -> None:

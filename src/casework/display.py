@@ -4,16 +4,13 @@ case, and are printed to someone else's terminal."""
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from casework.names import UNREADABLE, joins
+
 if TYPE_CHECKING:
     from rich.text import Text
-
-# Control characters (an ESC starts a terminal command: clear the screen, set the clipboard, hide what follows) and
-# the marks that reorder text right to left (`invoice\u202egnp.exe` reads as "invoiceexe.png").
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def events_written(version: int, types: Sequence[str]) -> str:
@@ -26,8 +23,13 @@ def events_written(version: int, types: Sequence[str]) -> str:
 
 
 def shown(text: str) -> str:
-    """`text` with each control or bidirectional mark written as its escape (`\\x1b`, `\\u202e`)."""
-    return _UNSAFE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+    """`text` with each character a name cannot hold (`casework.names.UNREADABLE`) written as its escape (`\\x1b`,
+    `\\u202e`): a control character (an ESC starts a terminal command: clear the screen, set the clipboard, hide what
+    follows), a mark that reorders text right to left (`invoice\\u202egnp.exe` reads as "invoiceexe.png"), one that
+    does not show (`bo\\u200bb` reads as "bob"). Stored text may hold them: a reason, data, a name stored before names
+    were checked. A joiner that shows (`casework.names.joins`) stays: it is part of the emoji or the word."""
+    return UNREADABLE.sub(lambda match: match.group() if joins(match.string, match.start())
+                          else match.group().encode("unicode_escape").decode("ascii"), text)
 
 
 # An error that quotes what someone gave (a log's field of up to 128 KB, an option's value) quotes its start.

@@ -100,10 +100,15 @@ def test_csv_and_ocel(store: Store, tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()
 
 
-def test_characters_xml_cannot_carry_become_replacement_characters(store: Store, tmp_path: Path) -> None:
+def test_characters_xml_cannot_carry_become_replacement_characters(store: Store, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     svc = CaseService(store)
     case_id = svc.start_case("claim", {"amount": 10}, actor="intake").case_id
-    svc.execute(case_id, commands.CompleteItem(item="Review claim", actor="ann\x01\x1f & <bob>\ttab"))
+    # A command no longer takes such an actor (`casework.names`); a database written before names were checked holds
+    # them, as the engine without that check writes them.
+    with monkeypatch.context() as before_names_were_checked:
+        before_names_were_checked.setattr(commands, "check_fields", lambda command: command)
+        svc.execute(case_id, commands.CompleteItem(item="Review claim", actor="ann\x01\x1f & <bob>\ttab"))
     out = tmp_path / "log.xes"
     export(store, "xes", out)
     resources = {_attrs(ev).get("org:resource", ("", ""))[1] for ev in ET.parse(out).getroot().iter(f"{NS}event")}

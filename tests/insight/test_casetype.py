@@ -169,3 +169,16 @@ def test_an_action_naming_a_task_like_an_item_id_is_refused(kind: str) -> None:
     with pytest.raises(CaseTypeError, match=rf"rules\[0\]\.action\.{kind}: 'i5' has the form of an item id"):
         parse_case_type(text)
     parse_case_type(text.replace(" i5 ", "i5 review"))
+
+
+@pytest.mark.parametrize("kind", ["add_task", "plan", "start"])
+def test_an_action_naming_a_task_with_a_character_that_does_not_show_is_refused_and_names_are_kept_in_nfc(
+        kind: str) -> None:
+    # Accepted, the suggestion would be a command the engine refuses; and a name typed in NFD was never matched with
+    # the case's items, whose names are kept in NFC.
+    text = MINIMAL + ('[[rules]]\nid = "r"\ncondition = "true"\nmessage = "m"\n'
+                      f'action = {{ {kind} = "Call\\u202eback" }}\n')
+    with pytest.raises(CaseTypeError, match=rf"rules\[0\]\.action\.{kind}: the name contains U\+202E"):
+        parse_case_type(text)
+    parsed = parse_case_type(text.replace("Call\\u202eback", "Call Jose\\u0301"))
+    assert parsed.rules[0].action is not None and parsed.rules[0].action.target == "Call Jos\u00e9"

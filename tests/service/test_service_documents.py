@@ -16,6 +16,7 @@ from casework.audit.verify import verify
 from casework.engine import CommandRejected, commands
 from casework.service import CaseService, DocumentTooLarge, InvalidInput, NotFound
 from casework.store.blobs import CHUNK
+from casework.store.storable import NotStorable
 from casework.store.testing import Reader
 
 
@@ -218,3 +219,40 @@ def test_a_document_past_the_limit_is_refused_with_nothing_stored(svc: CaseServi
     assert _blob_files(svc) == []
     row = svc.add_document(case_id, "video.mp4", BIG[:CHUNK], media_type="video/mp4", actor="ann")
     assert row.size == CHUNK
+
+
+def test_a_name_typed_in_either_unicode_form_is_one_document(svc: CaseService) -> None:
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    # "café" typed with é, then with e and a combining accent (as a Mac names its files): they read the same, so
+    # they are one name, and the second is its next version; the row alone (`Store.add_document`) counts alike.
+    first = svc.add_document(case_id, "caf\u00e9.txt", b"one", media_type="text/plain", actor="ann")
+    second = svc.add_document(case_id, "cafe\u0301.txt", b"two", media_type="text/plain", actor="ann")
+    third = svc.store.add_document(case_id, "cafe\u0301.txt", b"three", media_type="text/plain", created_by="ann",
+                                   now=T0)
+    assert [(d.name, d.version) for d in (first, second, third)] == [("caf\u00e9.txt", 1), ("caf\u00e9.txt", 2),
+                                                                   ("caf\u00e9.txt", 3)]
+    assert svc.state(case_id).documents == {"caf\u00e9.txt": 2}
+    assert verify(svc.store).ok
+
+
+@pytest.mark.parametrize("name", ["report\u202efdp.exe", "re\u200bport.pdf", "report\n.pdf"])
+def test_a_document_name_with_a_character_that_does_not_show_is_bad_input_and_stores_nothing(
+        svc: CaseService, name: str) -> None:
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    events = len(svc.store.events(case_id))
+    with pytest.raises(InvalidInput, match=r"the document name contains U\+[0-9A-F]{4} "):
+        svc.add_document(case_id, name, b"payload never stored", media_type="text/plain", actor="ann")
+    assert svc.store.documents(case_id) == [] and len(svc.store.events(case_id)) == events
+    assert not svc.store.blobs.exists(hashlib.sha256(b"payload never stored").hexdigest())
+    with pytest.raises(NotStorable, match=r"the document name contains U\+"):
+        svc.store.add_document(case_id, name, b"x", media_type="text/plain", created_by="ann", now=T0)
+    assert svc.store.documents(case_id) == []
+
+
+def test_a_business_key_is_checked_and_kept_in_nfc(svc: CaseService) -> None:
+    first = svc.start_case("claim", {"amount": 10}, business_key="CL-caf\u00e9")
+    again = svc.start_case("claim", {"amount": 10}, business_key="CL-cafe\u0301")
+    assert (again.case_id, again.created) == (first.case_id, False)
+    with pytest.raises(InvalidInput, match=r"the business key contains U\+202E \(RIGHT-TO-LEFT OVERRIDE\)"):
+        svc.start_case("claim", {"amount": 10}, business_key="CL-\u202e1001")
+    assert svc.store.case_ids() == [first.case_id]

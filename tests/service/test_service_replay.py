@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+import pytest
 from helpers_service import T0, TIMER_MODEL, assert_stored_state_is_the_log, claim_xml, shared_path
 
 from casework.audit.timetravel import state_at
@@ -91,3 +92,25 @@ def test_replay_equals_snapshot_after_random_workload(db_url: str, tmp_path) -> 
     report = verify(store)
     assert report.ok, report.problems
     store.close()
+
+
+def test_a_case_stored_with_names_no_command_takes_now_loads_replays_and_goes_on(
+        svc: CaseService, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Written by a casework from before names were checked and kept in NFC (`casework.names`): an actor with a
+    # zero-width space, an owner with a right-to-left override, a task named in NFD.
+    case_id = svc.start_case("claim", {"amount": 10}, actor="ann").case_id
+    with monkeypatch.context() as before_names_were_checked:
+        before_names_were_checked.setattr(commands, "check_fields", lambda command: command)
+        svc.execute(case_id, commands.AddItem(kind="humanTask", name="Call Jose\u0301", assignee="bo\u202eb",
+                                              actor="bo\u200bb"))
+    stored = [(e.actor, e.payload.get("name")) for e in svc.store.events(case_id) if e.type == "add_task"]
+    assert stored == [("bo\u200bb", "Call Jose\u0301")]
+    other = CaseService(svc.store, clock=lambda: T0)  # nothing cached: the case read from the store
+    assert {i.name: i.owner for i in other.state(case_id).items.values()}["Call Jose\u0301"] == "bo\u202eb"
+    assert_stored_state_is_the_log(svc.store, case_id)
+    # It goes on: the old task is named by its id, new names are checked.
+    (old,) = [i.id for i in other.state(case_id).items.values() if i.name == "Call Jose\u0301"]
+    other.execute(case_id, commands.Reassign(item=old, to="bob", actor="ann"))
+    with pytest.raises(CommandRejected, match=r"Reassign.to contains U\+202E"):
+        other.execute(case_id, commands.Reassign(item=old, to="bo\u202eb", actor="ann"))
+    assert verify(svc.store).ok

@@ -4,6 +4,7 @@ request on both, rejected before anything is written; text up to the limits is s
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -31,16 +32,17 @@ def _thirteen_groups() -> tuple[str, ...]:
 
 
 BAD_COMMANDS = {
-    "NUL in actor": commands.CompleteItem(item="Review claim", actor="bob\x00"),
     "NUL in reason": commands.CompleteItem(item="Review claim", actor="bob", reason="done\x00"),
     "surrogate in actor": commands.CompleteItem(item="Review claim", actor="bob\ud800"),
     "surrogate in data": commands.SetVariables(variables={"note": "x\udc80"}, actor="bob"),
-    "role with NUL": commands.AddParticipant(user="carol", role="re\x00viewer"),
     "candidate groups too long together": commands.AddItem(kind="humanTask", name="Check",
                                                            candidate_groups=_thirteen_groups()),
 }
-# Longer than the store's columns: the engine bounds these fields the same (`commands.text_limit`), and refuses first.
+# Longer than the store's columns: the engine bounds these fields the same (`commands.text_limit`), and refuses first;
+# and a NUL in a name, a control character that no name holds (`casework.names`).
 TOO_LONG = {
+    "NUL in actor": commands.CompleteItem(item="Review claim", actor="bob\x00"),
+    "role with NUL": commands.AddParticipant(user="carol", role="re\x00viewer"),
     "actor too long": commands.CompleteItem(item="Review claim", actor="a" * (ACTOR + 1)),
     "participant too long": commands.AddParticipant(user="u" * 201, role="reviewer"),
     "task name too long": commands.AddItem(kind="humanTask", name="n" * 501),
@@ -106,7 +108,7 @@ def test_in_a_shared_round_only_the_bad_command_fails(svc: CaseService) -> None:
     async def main() -> list[object]:
         return await asyncio.gather(
             *(svc.aexecute(c, commands.CompleteItem(item="Review claim", actor="ann")) for c in cases[:3]),
-            svc.aexecute(cases[3], commands.CompleteItem(item="Review claim", actor="ann\x00")),
+            svc.aexecute(cases[3], commands.CompleteItem(item="Review claim", actor="ann\ud800")),
             return_exceptions=True,
         )
 
@@ -121,6 +123,20 @@ def test_a_model_whose_names_do_not_fit_the_store_is_not_deployed(svc: CaseServi
     long_name = "Review " + "x" * 600
     xml = claim_xml().replace('name="Review claim"', f'name="{long_name}"').replace('id="claim"', 'id="claim2"', 1)
     with pytest.raises(ModelError, match="at most 500"):
+        svc.deploy(xml)
+    assert svc.store.definition("claim2") is None
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("Review\u202e claim", "the name contains U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+    ("Review claim\u200b", "the name contains U+200B (ZERO WIDTH SPACE)"),
+    ("Revie\u0301w claim", "is not in Unicode normalisation form C"),
+])
+def test_a_model_whose_names_do_not_show_or_are_not_in_nfc_is_not_deployed(svc: CaseService, name: str,
+                                                                          message: str) -> None:
+    # Commands name items as people type them, in NFC: the model's names must be matched by them.
+    xml = claim_xml().replace('name="Review claim"', f'name="{name}"').replace('id="claim"', 'id="claim2"', 1)
+    with pytest.raises(ModelError, match=re.escape(message)):
         svc.deploy(xml)
     assert svc.store.definition("claim2") is None
 

@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from casework.cli import app
 from casework.engine import commands
 from casework.service import CaseService
 from casework.store import Store
+from casework.store import schema as t
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MODEL = """<definitions xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL" xmlns:flowable="http://flowable.org/cmmn"
@@ -167,14 +169,16 @@ def test_a_folder_given_as_the_database_is_named_as_a_folder(tmp_path: Path, com
 
 def test_names_are_printed_literally_with_control_characters_escaped(db_url: str, tmp_path: Path) -> None:
     # Names come from whoever adds a task or works a case, and `tasks` prints them on someone else's terminal: rich
-    # markup in one ("[/bold]") failed the whole listing, and an ESC sequence cleared the screen (or set the clipboard)
+    # markup in one ("[/bold]") failed the whole listing, and an ESC sequence cleared the screen (or set the clipboard).
+    # A command no longer takes such a name (`casework.names`); a database may hold them from before.
     with Store.open(db_url, audit_key=tmp_path / "audit.key") as store, CaseService(store) as svc:
         svc.deploy(MODEL)
         case_id = svc.start_case("permit", {}, case_id="p0", actor="ann", now=T0).case_id
-        svc.execute(case_id, commands.AddItem(kind="humanTask", name="Pay [/bold] [red]now\x1b[2J", assignee="eve",
-                                              actor="ann"), now=T0)
-        svc.execute(case_id, commands.AddItem(kind="humanTask", name="invoice\u202egnp.exe", assignee="eve",
-                                              actor="ann"), now=T0)
+        renames = {"Pay": "Pay [/bold] [red]now\x1b[2J", "Invoice": "invoice\u202egnp.exe"}
+        for name in renames:
+            svc.execute(case_id, commands.AddItem(kind="humanTask", name=name, assignee="eve", actor="ann"), now=T0)
+        store.write(lambda conn: [conn.execute(update(t.tasks).where(t.tasks.c.name == name).values(name=stored))
+                                  for name, stored in renames.items()])
     result = CliRunner().invoke(app, ["tasks", "--db", db_url, "--owner", "eve"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "Pay [/bold] [red]now\\x1b[2J" in result.output and "invoice\\u202egnp.exe" in result.output

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from casework.engine.errors import CommandRejected
+from casework.names import typed, unreadable
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -300,9 +301,22 @@ def _field_checks(cls: type[Command]) -> tuple[_FieldCheck, ...]:
     return checks
 
 
-def check_fields(command: Command) -> None:
-    """`CommandRejected` naming the first field whose value is not of the field's type, or holds more text (or
-    entries) than `text_limit` (or `MAX_ENTRIES`) allows; the message never quotes the value."""
+_C = typing.TypeVar("_C", bound=Command)
+
+# Text that is not a name: what a person writes to explain, which may run over lines (`casework.names`).
+_FREE_TEXT = frozenset({"reason", "description"})
+# Names of variables: identifiers, matched as the model's expressions write them, so kept as given (`check_variables`
+# refuses what does not show in them: an identifier cannot hold it).
+_AS_WRITTEN = frozenset({"remove"})
+
+
+def check_fields(command: _C) -> _C:
+    """`command` with its names as they are kept (`casework.names.typed`: without the whitespace around them, in
+    NFC); `CommandRejected` naming the first field whose value is not of the field's type, holds more text (or
+    entries) than `text_limit` (or `MAX_ENTRIES`) allows, or, for a name (every text field but a reason or
+    description), a character a name cannot hold (`casework.names.unreadable`); the message never quotes the
+    value."""
+    kept: dict[str, Any] = {}
     for name, check, what, limit, is_list in _field_checks(type(command)):
         value = getattr(command, name)
         if not check(value):
@@ -313,6 +327,11 @@ def check_fields(command: Command) -> None:
         if not is_list:
             if len(value) > limit:
                 raise CommandRejected(f"{label} is {len(value):,} characters long; at most {limit:,} are allowed")
+            if name not in _FREE_TEXT:
+                if problem := unreadable(value, label):
+                    raise CommandRejected(problem)
+                if name not in _AS_WRITTEN and (normal := typed(value)) != value:
+                    kept[name] = normal
             continue
         if len(value) > MAX_ENTRIES:
             raise CommandRejected(f"{label} has {len(value):,} entries; at most {MAX_ENTRIES:,} are allowed")
@@ -320,3 +339,8 @@ def check_fields(command: Command) -> None:
             if len(entry) > limit:
                 raise CommandRejected(f"{label}: entry {number} is {len(entry):,} characters long; at most "
                                       f"{limit:,} are allowed")
+            if problem := unreadable(entry, f"{label}: entry {number}"):
+                raise CommandRejected(problem)
+        if value and name not in _AS_WRITTEN and (normals := tuple(map(typed, value))) != tuple(value):
+            kept[name] = normals
+    return dataclasses.replace(command, **kept) if kept else command

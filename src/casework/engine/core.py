@@ -75,7 +75,7 @@ def execute(
         raise ValueError("now must be timezone-aware")
     if isinstance(command, c.Together):
         return _together(definition, state, command, now, restore)
-    run = _run(definition, state, command, now, Undo(state) if restore else None)
+    run, command = _run(definition, state, command, now, Undo(state) if restore else None)
     try:
         _handle(run, command)
     except CommandRejected:
@@ -87,11 +87,12 @@ def execute(
 
 
 def _run(definition: CaseDefinition, state: CaseState, command: c.Command, now: dt.datetime,
-         undo: Undo | None) -> Run:
-    """The checks every command passes before its handler, and the `Run` it is handled in."""
+         undo: Undo | None) -> tuple[Run, c.Command]:
+    """The checks every command passes before its handler, the `Run` it is handled in, and the command as it is
+    handled (its names as they are kept: `c.check_fields`)."""
     if type(command) not in _HANDLERS:
         raise CommandRejected(f"unknown command {type(command).__name__}")
-    c.check_fields(command)
+    command = c.check_fields(command)
     if not isinstance(command, c.StartCase):
         if state.status == "new":
             raise CommandRejected("the case has not started")
@@ -103,7 +104,7 @@ def _run(definition: CaseDefinition, state: CaseState, command: c.Command, now: 
         raise CommandRejected("a command needs an actor")
     run = Run(definition, plan_for(definition, state), state, now, command.actor, command.reason, restore=False)
     run.undo = undo
-    return run
+    return run, command
 
 
 def _handle(run: Run, command: c.Command) -> None:
@@ -134,7 +135,7 @@ def _together(
     events: list[Event] = []
     for number, part in enumerate(parts, start=1):
         try:
-            run = _run(definition, state, part, now, undo)
+            run, part = _run(definition, state, part, now, undo)
             _handle(run, part)
         except CommandRejected as exc:
             if undo is not None:

@@ -53,6 +53,7 @@ import regex
 from casework.engine.state import has_instance_id_form
 from casework.expr import Expression, ExpressionError, compile_expression
 from casework.model.timers import TimerError, parse_duration
+from casework.names import typed, unreadable
 
 __all__ = [
     "ACTION_KINDS",
@@ -405,10 +406,14 @@ class _Validator:
         if not isinstance(target, str) or not target.strip():
             self.problem(f"{path}.{kind}", f"must name a task, item, document kind or field (got {target!r})")
             return None
+        if problem := unreadable(target, "the name"):  # as a command would refuse it, when the suggestion is accepted
+            self.problem(f"{path}.{kind}", problem)
+            return None
         if kind in ("add_task", "plan", "start") and has_instance_id_form(target):
             # Each of these becomes an ad hoc task of that name when nothing in the case has it, and the engine adds
             # none named like an item id (commands read "i5" as the id): the suggestion could never be accepted.
             self.problem(f"{path}.{kind}", f"{target.strip()!r} has the form of an item id (i1, i2, ...), which "
                                            "commands read as the id: name the task otherwise")
             return None
-        return ActionSpec(kind, target.strip())
+        # In NFC, as the names of the case's items and documents it is matched against are kept (`casework.names`).
+        return ActionSpec(kind, typed(target))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn
 import typer
 
 from casework.display import plain, shown
+from casework.names import typed
 from casework.service.case_cli import CaseArgument, OptionalReasonOption, _optional, _required, changing, fail, reading
 from casework.service.mediatype import media_type_problem
 from casework.store import DEFAULT_DB, organisation_zone
@@ -165,7 +166,10 @@ def document_cmd(
 
 
 def _version(store: Store, case_id: str, name: str, version: int | None) -> DocumentRow:
-    rows = [row for row in store.documents(case_id) if row.name == name]
+    stored = store.documents(case_id)
+    # Names are kept in NFC (`casework.names`), so "café" finds café however it is typed; one stored before, in
+    # another form, still by its own spelling first.
+    rows = [row for row in stored if row.name == name] or [row for row in stored if typed(row.name) == typed(name)]
     if not rows:
         fail(f"no document {name!r} on case {case_id} (`casework case documents {case_id}` lists them)")
     if version is None:

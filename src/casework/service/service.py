@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, Concatenate, ParamSpec, TypeVar
 from sqlalchemy import Connection, insert, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from casework import names
 from casework.audit.checkpoints import Checkpointer
 from casework.audit.hashing import GENESIS
 from casework.engine import CaseState, CommandRejected, Event, apply, commands, execute
@@ -247,6 +248,10 @@ class CaseService:
             storable.check_optional(idempotency_key, "idempotency key", storable.IDEMPOTENCY_KEY)
         except storable.NotStorable as exc:
             raise InvalidInput(str(exc)) from exc
+        if business_key is not None:  # a name people type, and type again to find the case (`casework.names`)
+            if problem := names.unreadable(business_key, "the business key"):
+                raise InvalidInput(problem)
+            business_key = names.typed(business_key)
         if case_id is not None and not (isinstance(case_id, str) and _CASE_ID.match(case_id)):
             raise InvalidInput(f"case id {case_id!r} must be 1-64 letters, digits or _.:-")
         now = _aware(now) if now is not None else self.clock()
@@ -357,6 +362,10 @@ class CaseService:
             storable.check_text(media_type, "media type", storable.MEDIA_TYPE)
         except storable.NotStorable as exc:
             raise InvalidInput(str(exc)) from exc
+        # Before the bytes are stored; and the version that comes next is that of the name as the engine keeps it.
+        if problem := names.unreadable(name, "the document name"):
+            raise InvalidInput(problem)
+        name = names.typed(name)
         if media_type and (problem := media_type_problem(media_type)):  # empty: the engine's refusal says so
             raise InvalidInput(problem)
         # The bytes first: a blob nothing refers to is harmless, a row pointing at missing bytes is not. A file
@@ -369,7 +378,7 @@ class CaseService:
             raise DocumentTooLarge(str(exc), exc.limit) from exc
         command = commands.AttachDocument(name=name, sha256=digest, size=size, media_type=media_type,
                                           document_id=uuid.uuid4().hex, actor=actor, reason=reason,
-                                          previous_version=self.store.latest_document_version(case_id, name.strip()))
+                                          previous_version=self.store.latest_document_version(case_id, name))
         try:
             result = self._execute_alone(case_id, command, moment, also=_insert_documents)
         except IntegrityError as exc:  # `Store.add_document` took that version meanwhile, outside the case's log

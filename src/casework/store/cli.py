@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from casework.display import quoted
+from casework.names import typed
 from casework.store import DEFAULT_DB, organisation_zone
 
 if TYPE_CHECKING:
@@ -500,9 +501,9 @@ def tasks_cmd(
 
     if state:
         _check_states(state)
-    # Read as the case commands store them: an owner given as " bob " is bob (the engine strips it), and a task
-    # list for " bob " was empty.
-    owner, group, candidate, case = (None if v is None else v.strip() for v in (owner, group, candidate, case))
+    # Read as the case commands keep them (`casework.names.typed`): an owner given as " bob " is bob, and a task list
+    # for " bob " was empty; "café" typed with a combining accent finds café's tasks.
+    owner, group, candidate, case = (None if v is None else typed(v) for v in (owner, group, candidate, case))
     due = moment_option("--due-before", due_before) if due_before is not None else None
     zone = organisation_zone()
     with open_store(db, read_only="tasks") as store:

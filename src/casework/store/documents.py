@@ -9,10 +9,11 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, and_, func, insert, select
 
+from casework.names import typed, unreadable
 from casework.store import schema as t
 from casework.store.base import StoreBase
 from casework.store.records import DocumentRow, stored_utc
-from casework.store.storable import ACTOR, DOCUMENT_NAME, MEDIA_TYPE, check_text
+from casework.store.storable import ACTOR, DOCUMENT_NAME, MEDIA_TYPE, NotStorable, check_text
 
 
 class DocumentsMixin(StoreBase):
@@ -27,6 +28,10 @@ class DocumentsMixin(StoreBase):
         check_text(name, "document name", DOCUMENT_NAME)
         check_text(media_type, "media type", MEDIA_TYPE)
         check_text(created_by, "author", ACTOR)
+        # Kept as `CaseService.add_document` keeps it, so that the two count the name's versions alike.
+        if problem := unreadable(name, "the document name"):
+            raise NotStorable(problem)
+        name = typed(name)
         digest, size = self.blobs.put_content(content)
 
         def work(conn: Connection) -> DocumentRow:

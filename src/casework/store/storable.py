@@ -10,9 +10,11 @@ UTF-8 encoding finds those).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from casework import names
 from casework.store import schema as t
 from casework.store.records import StoreError
 
@@ -81,6 +83,16 @@ def definition_problems(definition: CaseDefinition) -> list[Problem]:
             check_optional(value, what, limit)
         except NotStorable as exc:
             problems.append(Problem(element, str(exc)))
+            return
+        # The names commands take as people type them (`casework.names`): one that does not show could pass for
+        # another on the audit trail, and one not in NFC is never matched by the name a command gives (kept in NFC).
+        if value is None:
+            return
+        if problem := names.unreadable(value, f"the {what}"):
+            problems.append(Problem(element, problem))
+        elif not unicodedata.is_normalized("NFC", value):
+            problems.append(Problem(element, f"the {what} {value!r} is not in Unicode normalisation form C (NFC), "
+                                             "the form names are kept in: save the model in NFC"))
 
     check("", definition.key, "case key", DEFINITION_KEY)
     check("", definition.name, "case name", DEFINITION_NAME)
