@@ -259,9 +259,14 @@ def test_a_name_from_the_model_is_echoed_with_its_control_characters_escaped(
     assert trained.exit_code == 0, trained.output
     result = _cw("suggest", "accept", case_id, "--db", url, "--model", str(path), "--min-probability", "0",
                  "--activity", "Approve\x1b[2J", "--as", "bob")
-    # No task takes such a name (`casework.names`): accepting it is refused, naming the character, not echoing it.
+    # No task takes such a name (`casework.names`): it is shown as no action, and accepting it is refused before
+    # anything runs, naming the character, not echoing it.
     assert result.exit_code == 2 and "\x1b" not in result.output
-    assert "AddItem.name contains U+001B (a control character)" in result.stderr
+    assert "cannot be done now, so it cannot be accepted: it cannot be added as a task: a task name contains U+001B " \
+           "(a control character)" in " ".join(result.stderr.split())
+    shown = _cw("suggest", "case", case_id, "--db", url, "--model", str(path), "--min-probability", "0", "--k", "9")
+    assert shown.exit_code == 0 and "no action for: Approve\\x1b[2J (not now: it cannot be added as a task" in \
+        " ".join(shown.stdout.split())
 
 
 def test_a_suggestion_accepted_is_not_accepted_again_and_counts_once(

@@ -35,6 +35,7 @@ from casework.expr import EvaluationError
 from casework.insight.casetype import ActionSpec, CaseType, RuleSpec
 from casework.model.definition import STAGE, TASK_KINDS, USER_EVENT, CaseDefinition
 from casework.model.timers import TimerError, parse_datetime
+from casework.names import unreadable
 
 __all__ = [
     "SEVERITY_ORDER",
@@ -376,6 +377,12 @@ def resolve_action(
         return Action("unmapped", name, f"no action for: {name}",
                       blocked=f"{name.strip()!r} names no item of the case and reads as an item id (i1, i2, ...), "
                               "so it cannot be added as a task"), ""
+    unfit = unreadable(name, "a task name")
+    if unfit is not None:
+        # A log's activity may hold what a typed name may not (a control character, a bidi mark): the engine
+        # refuses such a task, so it is shown, not offered.
+        return Action("unmapped", name, f"no action for: {name}",
+                      blocked=f"it cannot be added as a task: {unfit}"), ""
     note = "" if spec.kind == "add_task" else f"{name!r} cannot be {_verb(spec.kind)} now, so as an ad hoc task"
     return Action("add_task", name, f"add task: {name}"), note
 
