@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ from insight_synth import timing_log, write_log
 from typer.testing import CliRunner
 
 from casework.cli import app
-from casework.demo import demo_model_xml
 from casework.engine import commands
 from casework.service import CaseService
 from casework.store import Store
@@ -36,15 +34,6 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     version = trained.stdout.split("version: ")[1].split()[0]
     return path, version
 
-
-@pytest.fixture
-def claim(db_url: str) -> Iterator[tuple[str, str]]:
-    """(database URL, case id) of a registered claim of 12,500: a police report is required and missing."""
-    with Store.open(db_url) as store, CaseService(store, clock=lambda: NOW) as service:
-        service.deploy(demo_model_xml("insurance_claim.cmmn"))
-        case_id = service.start_case("insuranceClaim", {"amount": 12500}, actor="ann").case_id
-        service.execute(case_id, commands.CompleteItem(item="Register claim", actor="ann"))
-    yield db_url, case_id
 
 
 def _cw(*args: str) -> Any:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,6 @@ from insight_synth import write_log
 from typer.testing import CliRunner
 
 from casework.cli import app
-from casework.demo import demo_model_xml
-from casework.engine import commands
-from casework.service import CaseService
 from casework.store import Store
 
 runner = CliRunner()
@@ -46,15 +42,6 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert trained.exit_code == 0, trained.output
     return path
 
-
-@pytest.fixture
-def claim(db_url: str) -> Iterator[tuple[str, str]]:
-    """(database URL, case id) of a registered claim of 12,500."""
-    with Store.open(db_url) as store, CaseService(store, clock=lambda: NOW) as service:
-        service.deploy(demo_model_xml("insurance_claim.cmmn"))
-        case_id = service.start_case("insuranceClaim", {"amount": 12500}, actor="ann").case_id
-        service.execute(case_id, commands.CompleteItem(item="Register claim", actor="ann"))
-    yield db_url, case_id
 
 
 def _cw(*args: str) -> Any:
