@@ -35,7 +35,8 @@ from casework.insight.eventlog import Case
 from casework.insight.nba import NBAParams, NextActionModel
 from casework.insight.remaining import RemainingParams, RemainingTimeModel
 
-FORMAT = "casework-insight-model/1"
+FORMAT_NAME = "casework-insight-model/"
+FORMAT = f"{FORMAT_NAME}1"
 # The most a model file may hold once decompressed. A gzip file may decompress to a thousand times its size (a
 # "gzip bomb"), and the JSON is read into memory whole; bpic12's model, about 13,000 cases and 37 activities, is
 # 4.2 MB of JSON, so this leaves room for logs many times larger.
@@ -114,15 +115,25 @@ class InsightModel:
             raise ModelFileError(f"{path}: cannot read a model file: its JSON nests too deeply") from exc
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             found = document.get("format") if isinstance(document, dict) else type(document).__name__
+            if isinstance(found, str) and found.startswith(FORMAT_NAME) and len(found) <= 200:
+                # Our own format at another number: a newer casework wrote it, and calling it "not a model file"
+                # sent people looking for a damaged or wrong file.
+                raise ModelFileError(f"{path}: a model file of format {quoted(found)}, which this casework does not "
+                                     f"read (it reads {FORMAT!r}): upgrade casework, or train the model again with "
+                                     "this one")
             # quoted from the file, which may hold anything there: its start, or what kind of value it is
             shown = quoted(found) if isinstance(found, str) else repr(found)
             shown = shown if len(shown) <= 200 else f"a {type(found).__name__}"
             raise ModelFileError(f"{path}: not a casework insight model file (format {shown})")
         if DIGEST in document and document[DIGEST] != content_digest(document):
             raise ModelFileError(f"{path}: a damaged model file (its content does not match its SHA-256 digest)")
+        version = document.get("version")
+        if not isinstance(version, str) or not version.strip():
+            # Decisions are recorded and counted under it: a missing one read as "None", or as an empty version.
+            raise ModelFileError(f"{path}: a damaged model file (its version is {version!r}, not a name)")
         try:
             model = cls(
-                version=str(document["version"]),
+                version=version,
                 next_action=NextActionModel.from_json(document["next_action"]),
                 remaining_time=RemainingTimeModel.from_json(document["remaining_time"]),
                 source=str(document.get("source", "")),
