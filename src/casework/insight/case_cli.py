@@ -84,6 +84,9 @@ def suggest_case(
         typer.echo(f"error: case type {kind.key!r} describes definition {kind.definition!r}; case {case_id} is of "
                    f"definition {definition.key!r}", err=True)
         raise typer.Exit(2)
+    if insight is not None and (other := insight.other_definition(definition.key)) is not None:
+        typer.echo(f"error: {model}: {other}", err=True)
+        raise typer.Exit(2)
     if insight is not None:
         names = {item.name for item in definition.items.values()}
         if not names & set(insight.next_action.encoding.activities):

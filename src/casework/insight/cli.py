@@ -227,7 +227,7 @@ def train(
     nba = train_next_action(cases, nba_params, version=version, log=_err)
     rt = train_remaining_time(cases, rt_params, encoding=nba.encoding, log=_err)
     try:
-        InsightModel(version, nba, rt, source=source).save(out)
+        InsightModel(version, nba, rt, source=source, definition=definition or "").save(out)
     except OSError as exc:
         _err(f"error: cannot write the model to {out}: {exc}")
         raise typer.Exit(2) from None

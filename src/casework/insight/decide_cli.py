@@ -149,6 +149,8 @@ def _decide(
                 _, definition = service.definition(row.definition_key, row.definition_version)
             except (NotFound, InvalidInput) as exc:
                 _fail(str(exc))
+            if insight is not None and (other := insight.other_definition(definition.key)) is not None:
+                _fail(f"{model}: {other}")
             if state.ended:
                 # It refuses every command, a dismissal included: say why rather than "not offered".
                 _fail(f"case {case_id} is {state.status}: it takes no more decisions")

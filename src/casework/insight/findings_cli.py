@@ -164,6 +164,10 @@ def suggest_refresh(
     try:
         kinds = [load_case_type(name) if name.endswith(".toml") else bundled_case_type(name) for name in case_type]
         insight = InsightModel.load(model) if model is not None else None
+        others = [(kind, why) for kind in kinds if insight and (why := insight.other_definition(kind.definition))]
+        if others:  # its SLA risks and unusual paths would be judged on a process it never saw
+            kind, why = others[0]
+            raise ValueError(f"{model}: {why} (case type {kind.key!r} describes {kind.definition!r})")
         with open_store(db) as store:
             service = CaseService(store)
             try:

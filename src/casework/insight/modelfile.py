@@ -77,12 +77,24 @@ class InsightModel:
     next_action: NextActionModel
     remaining_time: RemainingTimeModel
     source: str = ""
+    # the definition key whose closed cases it was trained on (`suggest train --definition`); "" for a log's model
+    definition: str = ""
+
+    def other_definition(self, key: str) -> str | None:
+        """Why this model must not advise on a case of definition `key`, or None: a model trained on the store's cases
+        of one definition knows another's steps only where their names happen to agree, and advised with confidence
+        there ("100% of 60 past cases started with Register claim") on a process it never saw."""
+        if not self.definition or self.definition == key:
+            return None
+        return (f"the model was trained on the cases of definition {quoted(self.definition)}, not {quoted(key)}: "
+                f"train one with `casework suggest train --definition {key}`")
 
     def save(self, path: str | Path) -> None:
         document: dict[str, Any] = {
             "format": FORMAT,
             "version": self.version,
             "source": self.source,
+            "definition": self.definition,
             "next_action": self.next_action.to_json(),
             "remaining_time": self.remaining_time.to_json(),
         }
@@ -131,12 +143,17 @@ class InsightModel:
         if not isinstance(version, str) or not version.strip():
             # Decisions are recorded and counted under it: a missing one read as "None", or as an empty version.
             raise ModelFileError(f"{path}: a damaged model file (its version is {version!r}, not a name)")
+        definition = document.get("definition", "")
+        if not isinstance(definition, str):
+            raise ModelFileError(f"{path}: a damaged model file (its definition is {type(definition).__name__}, not a "
+                                 "definition key)")
         try:
             model = cls(
                 version=version,
                 next_action=NextActionModel.from_json(document["next_action"]),
                 remaining_time=RemainingTimeModel.from_json(document["remaining_time"]),
                 source=str(document.get("source", "")),
+                definition=definition,
             )
             model._check()
         except (KeyError, TypeError, ValueError, IndexError, AttributeError, lgb.basic.LightGBMError) as exc:
