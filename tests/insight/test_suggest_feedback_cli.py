@@ -58,8 +58,18 @@ def test_acceptance_rates_from_the_stored_audit_trail(db_url: str) -> None:
 
     later = runner.invoke(app, ["suggest", "feedback", "--db", db_url, "--json", "--since", "2026-03-02T12:00"])
     assert [(r["subject"], r["decisions"]) for r in json.loads(later.stdout)] == [("next-best action", 3)]
-    other = runner.invoke(app, ["suggest", "feedback", "--db", db_url, "--definition", "no_such_case_type"])
-    assert other.exit_code == 0 and "no suggestion has been accepted or dismissed yet" in other.stdout
+    # the case type's key for its definition's: it was "no suggestion has been accepted or dismissed yet", exit 0
+    for extra in ([], ["--json"]):
+        other = runner.invoke(app, ["suggest", "feedback", "--db", db_url, "--definition", "insurance_claim", *extra])
+        assert other.exit_code == 2 and other.stdout == "", other.output
+        assert other.stderr == ("error: no definition key 'insurance_claim' in the store (its keys: insuranceClaim; an "
+                                "imported log's is the --definition it was imported under)\n")
+    with Store.open(db_url) as store:
+        other = demo_model_xml("insurance_claim.cmmn").replace('id="insuranceClaim"', 'id="otherClaim"')
+        CaseService(store).deploy(other)
+    # a definition the store has, without decisions yet, is no error
+    none_yet = runner.invoke(app, ["suggest", "feedback", "--db", db_url, "--definition", "otherClaim"])
+    assert none_yet.exit_code == 0 and "no suggestion has been accepted or dismissed yet" in none_yet.stdout
 
 
 def test_bad_options_and_a_missing_database_are_clear_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
