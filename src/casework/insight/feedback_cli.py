@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from casework.display import plain
+from casework.display import percent_text, plain
 from casework.store import DEFAULT_DB, organisation_zone
 from casework.store.cli import DbOption, moment_option, stored_clock_text
 
@@ -57,7 +57,8 @@ def suggest_feedback(
     for row in rows:
         reasons = "; ".join(f"{reason} ({n})" for reason, n in row.top_reasons(REASONS_SHOWN))
         cells = [row.subject, row.model_version or "–"] + ([row.activity or "–"] if by_activity else [])
-        cells += [str(row.decisions), str(row.accepted), str(row.dismissed), f"{row.rate:.0%}", str(len(row.cases)),
-                  str(len(row.people)), stored_clock_text(row.last_at, zone), reasons]
+        # 199 of 200 is ">99%", not "100%" beside a dismissal
+        cells += [str(row.decisions), str(row.accepted), str(row.dismissed), percent_text(row.accepted, row.decisions),
+                  str(len(row.cases)), str(len(row.people)), stored_clock_text(row.last_at, zone), reasons]
         table.add_row(*map(plain, cells))
     Console().print(table)
