@@ -126,6 +126,12 @@ def test_the_command_lines_list_and_refresh_findings(db_url: str, tmp_path: Path
     runner = CliRunner()
     empty = runner.invoke(app, ["suggest", "flags", "--db", db_url])
     assert empty.exit_code == 0 and "nothing is flagged" in empty.stdout
+    clean = runner.invoke(app, ["suggest", "flags", "--db", db_url, "--case", case_id])
+    assert clean.exit_code == 0 and clean.stdout == f"nothing is flagged on case {case_id}\n"
+    # a mistyped id said "nothing is flagged on case ...", as of a case with nothing wrong
+    for extra in ([], ["--json"]):
+        typo = runner.invoke(app, ["suggest", "flags", "--db", db_url, "--case", case_id[:-1], *extra])
+        assert typo.exit_code == 2 and typo.stdout == "" and typo.stderr == f"error: no case {case_id[:-1]}\n"
     refreshed = runner.invoke(app, ["suggest", "refresh", "--case-type", "insurance_claim", "--db", db_url])
     assert refreshed.exit_code == 0 and refreshed.stdout.startswith("refresh: 1 open cases judged, ")
     critical = runner.invoke(app, ["suggest", "flags", "--db", db_url, "--severity", "critical", "--json"])

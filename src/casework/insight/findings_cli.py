@@ -43,7 +43,12 @@ def suggest_flags(
     zone = organisation_zone()  # an unknown zone stops the command before anything is read
     with open_store(db, read_only="suggest flags") as store:
         rows = store.findings(case_id=case, min_severity=severity, limit=limit)
+        # a mistyped id read as "nothing is flagged on case ...": a clean case
+        unknown = case is not None and not rows and store.case(case) is None
         answers = _answers(store, rows)
+    if unknown:
+        typer.echo(f"error: no case {case}", err=True)
+        raise typer.Exit(2)
     if as_json:
         typer.echo(json.dumps([{**row.__dict__, "raised_at": row.raised_at.isoformat(),
                                 "checked_at": row.checked_at.isoformat(), "current": row.current,
