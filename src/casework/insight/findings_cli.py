@@ -161,6 +161,7 @@ def suggest_refresh(
         load_error_line,
     )
     from casework.insight.modelfile import InsightModel, ModelFileError
+    from casework.insight.storelog import unknown_definition
     from casework.insight.watch import FindingsWatcher
     from casework.service import CaseService
     from casework.store.cli import open_store
@@ -174,6 +175,10 @@ def suggest_refresh(
             kind, why = others[0]
             raise ValueError(f"{model}: {why} (case type {kind.key!r} describes {kind.definition!r})")
         with open_store(db) as store:
+            for kind in kinds:
+                # a definition key mistyped in the case type judged none of the cases, every run, without a word
+                if (unknown := unknown_definition(store, kind.definition)) is not None:
+                    typer.echo(f"warning: case type {kind.key!r} judges nothing here: {unknown}", err=True)
             service = CaseService(store)
             try:
                 judged, found = FindingsWatcher(service, kinds, insight, zone).refresh_open()
