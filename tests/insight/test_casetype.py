@@ -51,6 +51,14 @@ def test_minimal_case_type_has_defaults(tmp_path: Path) -> None:
     assert (address.type, address.label, address.required, address.when) == ("string", "address", True, None)
 
 
+def test_a_file_saved_with_a_byte_order_mark_and_crlf_loads(tmp_path: Path) -> None:
+    # as Notepad saves UTF-8: it was "not valid TOML: Invalid statement (at line 1, column 1)"
+    path = tmp_path / "permit.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + (MINIMAL + 'label = "Permit \u00e9"\n').replace("\n", "\r\n").encode())
+    ct = load_case_type(path)
+    assert (ct.key, ct.definition, ct.label) == ("permit", "permitReview", "Permit \u00e9")
+
+
 def test_pattern_type_defaults_to_the_field_type_and_must_have_one_group() -> None:
     ct = parse_case_type(
         MINIMAL

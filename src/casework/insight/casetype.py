@@ -182,7 +182,9 @@ def load_case_type(path: str | Path) -> CaseType:
     """Read and validate a case type TOML file."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        # A byte order mark, as Notepad writes UTF-8, is no TOML: tomllib refused it as "Invalid statement (at line 1,
+        # column 1)", which told no one what to change.
+        text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:  # TOML is UTF-8 by definition
         raise CaseTypeError(str(p), [f"not UTF-8 text (byte {exc.start}): TOML files must be UTF-8"]) from None
     return parse_case_type(text, source=str(p))
