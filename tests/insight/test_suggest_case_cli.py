@@ -52,6 +52,24 @@ def test_unknown_case_and_missing_options_are_clear_errors(tmp_path: Path) -> No
     assert bad_type.exit_code == 2 and bad_type.output.startswith("error: case type: no bundled case type 'nonsense' (")
 
 
+def test_a_case_type_file_not_named_dot_toml_is_read_as_a_file(tmp_path: Path) -> None:
+    from importlib import resources
+
+    url, case_id = registered_claim(tmp_path, 12500, NOW)
+    text = resources.files("casework.insight").joinpath("case_types", "insurance_claim.toml").read_text("utf-8")
+    (tmp_path / "types").mkdir()
+    # each was looked for among the bundled case types: "no bundled case type '.../claims.TOML'"
+    for path in (tmp_path / "claims.TOML", tmp_path / "types" / "claims"):
+        path.write_text(text, encoding="utf-8")
+        for command in (["suggest", "case", case_id, "--case-type", str(path)],
+                        ["suggest", "refresh", "--case-type", str(path)]):
+            result = runner.invoke(app, [*command, "--db", url])
+            assert result.exit_code == 0 and "no bundled case type" not in result.output, result.output
+    missing = runner.invoke(app, ["suggest", "case", case_id, "--db", url, "--case-type", str(tmp_path / "nope")])
+    assert missing.exit_code == 2
+    assert missing.output == f"error: case type: cannot read {tmp_path / 'nope'}: No such file or directory\n"
+
+
 def test_a_model_file_that_cannot_be_loaded_is_named_with_the_reason(tmp_path: Path) -> None:
     import gzip
     import json

@@ -70,6 +70,7 @@ __all__ = [
     "bundled_case_types",
     "case_type_from_dict",
     "load_case_type",
+    "named_case_type",
     "parse_case_type",
 ]
 
@@ -211,6 +212,15 @@ def bundled_case_type(name: str) -> CaseType:
     if not entry.is_file():
         raise UnknownCaseType(f"no bundled case type {name!r} (have: {', '.join(bundled_case_types()) or 'none'})")
     return parse_case_type(entry.read_text(encoding="utf-8"), source=f"case_types/{name}.toml")
+
+
+def named_case_type(name: str) -> CaseType:
+    """What `--case-type NAME` names: a case type file (a path, or a name ending in .toml in any case), else a bundled
+    case type. A file named otherwise (`claims.TOML`, `types/claims`) was looked for among the bundled ones, and the
+    error said there was no bundled case type of that name."""
+    if name.lower().endswith(".toml") or "/" in name or "\\" in name or Path(name).is_file():
+        return load_case_type(name)
+    return bundled_case_type(name)
 
 
 def case_type_from_dict(data: Mapping[str, Any], source: str = "<case type>") -> CaseType:

@@ -192,16 +192,10 @@ def _decide(
 
 
 def case_type_or_exit(name: str) -> CaseType:
-    from casework.insight.casetype import (
-        CaseTypeError,
-        UnknownCaseType,
-        bundled_case_type,
-        load_case_type,
-        load_error_line,
-    )
+    from casework.insight.casetype import CaseTypeError, UnknownCaseType, load_error_line, named_case_type
 
     try:
-        return load_case_type(name) if name.endswith(".toml") else bundled_case_type(name)
+        return named_case_type(name)
     except (CaseTypeError, UnknownCaseType, OSError) as exc:
         _fail(f"case type: {load_error_line(exc)}")
 

@@ -153,13 +153,7 @@ def suggest_refresh(
     --case-type insurance_claim`."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from casework.insight.casetype import (
-        CaseTypeError,
-        UnknownCaseType,
-        bundled_case_type,
-        load_case_type,
-        load_error_line,
-    )
+    from casework.insight.casetype import CaseTypeError, UnknownCaseType, load_error_line, named_case_type
     from casework.insight.modelfile import InsightModel, ModelFileError
     from casework.insight.storelog import unknown_definition
     from casework.insight.watch import FindingsWatcher
@@ -168,7 +162,7 @@ def suggest_refresh(
 
     zone = organisation_zone()  # an unknown zone stops the command before it judges anything
     try:
-        kinds = [load_case_type(name) if name.endswith(".toml") else bundled_case_type(name) for name in case_type]
+        kinds = [named_case_type(name) for name in case_type]
         insight = InsightModel.load(model) if model is not None else None
         others = [(kind, why) for kind in kinds if insight and (why := insight.other_definition(kind.definition))]
         if others:  # its SLA risks and unusual paths would be judged on a process it never saw
