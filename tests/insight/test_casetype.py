@@ -151,6 +151,41 @@ def test_pattern_type_conflicting_with_field_is_rejected() -> None:
         parse_case_type(text)
 
 
+def test_a_duplicate_is_named_at_its_own_place_after_an_entry_that_is_invalid() -> None:
+    # Counted over the valid entries only, the duplicate below was named rules[1] (the first 'a'), fields[1], ...
+    text = MINIMAL + """
+[[fields]]
+type = "number"
+[[fields]]
+name = "amount"
+[[fields]]
+name = "amount"
+[[documents]]
+label = "no kind"
+[[documents]]
+kind = "plan"
+[[documents]]
+kind = "plan"
+[[rules]]
+id = "broken"
+condition = "amount >"
+message = "m"
+[[rules]]
+id = "a"
+condition = "true"
+message = "m"
+[[rules]]
+id = "a"
+condition = "true"
+message = "m"
+"""
+    with pytest.raises(CaseTypeError) as info:
+        parse_case_type(text, source="dup.toml")
+    duplicates = [p for p in info.value.problems if "duplicate" in p]
+    assert duplicates == ["fields[2].name: duplicate 'amount' in fields",
+                          "documents[2].kind: duplicate 'plan' in documents", "rules[2].id: duplicate 'a' in rules"]
+
+
 def test_invalid_toml_and_missing_table_are_readable() -> None:
     with pytest.raises(CaseTypeError, match="not valid TOML"):
         parse_case_type("[case_type\n")

@@ -237,21 +237,29 @@ def case_type_from_dict(data: Mapping[str, Any], source: str = "<case type>") ->
     sla = v.duration("case_type.sla", head.get("sla"))
     v.unknown("", data, {"case_type", "fields", "documents", "patterns", "rules"})
 
-    fields = tuple(f for i, t in v.tables("fields", data) if (f := v.field_spec(f"fields[{i}]", t)) is not None)
-    v.unique("fields", [(f"fields[{i}].name", f.name) for i, f in enumerate(fields)])
-    documents = tuple(
-        d for i, t in v.tables("documents", data) if (d := v.document_spec(f"documents[{i}]", t)) is not None
-    )
-    v.unique("documents", [(f"documents[{i}].kind", d.kind) for i, d in enumerate(documents)])
+    # Duplicates are named by their place in the file, counted over every entry: counted over the valid ones only,
+    # an entry dropped before them moved the name onto the wrong one ("rules[1].id: duplicate" for rules[2]).
+    field_tables = v.tables("fields", data)
+    fields = tuple(f for i, t in field_tables if (f := v.field_spec(f"fields[{i}]", t)) is not None)
+    v.unique("fields", _named(field_tables, "fields", "name"))
+    document_tables = v.tables("documents", data)
+    documents = tuple(d for i, t in document_tables if (d := v.document_spec(f"documents[{i}]", t)) is not None)
+    v.unique("documents", _named(document_tables, "documents", "kind"))
     by_name = {f.name: f for f in fields}
     patterns = tuple(
         p for i, t in v.tables("patterns", data) if (p := v.pattern_spec(f"patterns[{i}]", t, by_name)) is not None
     )
-    rules = tuple(r for i, t in v.tables("rules", data) if (r := v.rule_spec(f"rules[{i}]", t)) is not None)
-    v.unique("rules", [(f"rules[{i}].id", r.id) for i, r in enumerate(rules)])
+    rule_tables = v.tables("rules", data)
+    rules = tuple(r for i, t in rule_tables if (r := v.rule_spec(f"rules[{i}]", t)) is not None)
+    v.unique("rules", _named(rule_tables, "rules", "id"))
     if v.problems:
         raise CaseTypeError(source, v.problems)
     return CaseType(key, definition, label, fields, documents, patterns, rules, sla)
+
+
+def _named(tables: list[tuple[int, Mapping[str, Any]]], what: str, key: str) -> list[tuple[str, str]]:
+    """(path, name) of each entry that names itself with a string, at its place among all the entries."""
+    return [(f"{what}[{i}].{key}", t[key].strip()) for i, t in tables if isinstance(t.get(key), str) and t[key].strip()]
 
 
 class _Validator:
