@@ -142,6 +142,10 @@ sevrity = "info"
     for prefix in expected_paths:
         assert any(p.startswith(prefix) for p in problems), f"{prefix!r} not in:\n{joined}"
     assert str(info.value).startswith("bad.toml: invalid case type:")
+    # a rule's problems name it by its id too, not only by its place among the rules
+    assert "rules[0].severity: must be one of info, warning, critical (got 'high') (rule 'r1')" in problems
+    assert "rules[1].sevrity: unknown key (expected one of: action, condition, id, kind, message, severity) " \
+           "(rule 'r1')" in problems
 
 
 def test_pattern_type_conflicting_with_field_is_rejected() -> None:

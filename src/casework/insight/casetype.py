@@ -34,8 +34,8 @@ A case type is a TOML file (read with the standard library's ``tomllib``)::
     action = { plan = "Expert opinion" }   # or add_task / request_document / fill_in
 
 Loading validates everything up front and raises :class:`CaseTypeError` listing every problem with the path of the
-field it concerns (``rules[2].severity: ...``), so that a wrong case type fails when it is deployed, not when a rule
-first runs. Conditions are compiled with :func:`casework.expr.compile_expression` (CEL, or JUEL inside ``${...}``).
+field it concerns (``rules[2].severity: ... (rule 'large-claim')``: a rule's problems name its id too), so that a
+wrong case type fails when it is deployed, not when a rule first runs. Conditions are compiled with :func:`casework.expr.compile_expression` (CEL, or JUEL inside ``${...}``).
 """
 
 from __future__ import annotations
@@ -250,7 +250,7 @@ def case_type_from_dict(data: Mapping[str, Any], source: str = "<case type>") ->
         p for i, t in v.tables("patterns", data) if (p := v.pattern_spec(f"patterns[{i}]", t, by_name)) is not None
     )
     rule_tables = v.tables("rules", data)
-    rules = tuple(r for i, t in rule_tables if (r := v.rule_spec(f"rules[{i}]", t)) is not None)
+    rules = tuple(r for i, t in rule_tables if (r := v.named_rule_spec(f"rules[{i}]", t)) is not None)
     v.unique("rules", _named(rule_tables, "rules", "id"))
     if v.problems:
         raise CaseTypeError(source, v.problems)
@@ -399,6 +399,16 @@ class _Validator:
         if not name or pattern is None:
             return None
         return PatternSpec(name, pattern, kind, tuple(docs))
+
+    def named_rule_spec(self, path: str, t: Mapping[str, Any]) -> RuleSpec | None:
+        """`rule_spec`, each problem naming the rule by its id too: a case type has many rules, and "rules[17]" made
+        the author count them."""
+        start = len(self.problems)
+        spec = self.rule_spec(path, t)
+        ident = t.get("id")
+        if isinstance(ident, str) and ident.strip():
+            self.problems[start:] = [f"{problem} (rule {ident.strip()!r})" for problem in self.problems[start:]]
+        return spec
 
     def rule_spec(self, path: str, t: Mapping[str, Any]) -> RuleSpec | None:
         self.unknown(path, t, {"id", "condition", "kind", "message", "severity", "action"})
