@@ -35,7 +35,8 @@ A case type is a TOML file (read with the standard library's ``tomllib``)::
 
 Loading validates everything up front and raises :class:`CaseTypeError` listing every problem with the path of the
 field it concerns (``rules[2].severity: ... (rule 'large-claim')``: a rule's problems name its id too), so that a
-wrong case type fails when it is deployed, not when a rule first runs. Conditions are compiled with :func:`casework.expr.compile_expression` (CEL, or JUEL inside ``${...}``).
+wrong case type fails when it is deployed, not when a rule first runs. Conditions are compiled with
+:func:`casework.expr.compile_expression` (CEL, or JUEL inside ``${...}``).
 """
 
 from __future__ import annotations
