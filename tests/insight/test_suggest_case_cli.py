@@ -82,11 +82,21 @@ def test_a_model_file_that_cannot_be_loaded_is_named_with_the_reason(tmp_path: P
     damaged = tmp_path / "damaged.json.gz"
     damaged.write_bytes(gzip.compress(json.dumps({"format": "casework-insight-model/1", "version": "v",
                                                   "next_action": {}, "remaining_time": {}}).encode()))
+    # the log given for the model, and a model cut short inside a whole gzip file
+    log = write_log(tmp_path / "claims.csv.gz", timing_log(3))
+    cut = tmp_path / "cut.json.gz"
+    cut.write_bytes(gzip.compress(b'{"format": "casework-insight-model/1", "vers'))
+    empty = tmp_path / "empty.json.gz"
+    empty.write_bytes(gzip.compress(b""))
     cases = {
         tmp_path / "missing.json.gz": "cannot read a model file: [Errno 2] No such file",
         not_gzip: "cannot read a model file: Not a gzipped file",
         other_json: "not a casework insight model file (format 'list')",
         damaged: "a damaged model file (KeyError",
+        # it was "cannot read a model file: Expecting value: line 1 column 1 (char 0)"
+        log: "not a casework insight model file (not JSON: it begins 'case_id,activity,timestamp,resource\\r\\nc0,')",
+        empty: "not a casework insight model file (not JSON: it is empty)",
+        cut: "cannot read a model file: Unterminated string",
     }
     for path, reason in cases.items():
         result = runner.invoke(app, ["suggest", "case", case_id, "--db", url, "--model", str(path)])

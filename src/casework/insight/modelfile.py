@@ -121,6 +121,13 @@ class InsightModel:
             document = json.loads(_decompressed(Path(path), MAX_MODEL_SIZE).decode("utf-8"))
         except ModelFileError:
             raise
+        except json.JSONDecodeError as exc:
+            if exc.doc[: exc.pos].strip():  # JSON that stops short: a damaged model
+                raise ModelFileError(f"{path}: cannot read a model file: {exc}") from exc
+            # no JSON at all, as a gzip log given for the model is: "Expecting value: line 1 column 1 (char 0)" said
+            # nothing of that
+            what = f"it begins {quoted(exc.doc[exc.pos : exc.pos + 40], 40)}" if exc.doc.strip() else "it is empty"
+            raise ModelFileError(f"{path}: not a casework insight model file (not JSON: {what})") from exc
         except (OSError, EOFError, UnicodeDecodeError, ValueError) as exc:  # BadGzipFile is an OSError
             raise ModelFileError(f"{path}: cannot read a model file: {exc}") from exc
         except RecursionError as exc:  # lists or objects nested past Python's parser; no model nests so deep
