@@ -33,3 +33,11 @@ def test_the_events_a_change_wrote_are_numbered_and_runs_of_one_type_counted() -
     # ending a case ends each of its items: eleven transitions are one run, not eleven words
     assert events_written(55, ["item_transition"] * 11) == "events 45-55: item_transition x11"
     assert events_written(4, ["a", "b", "a"]) == "events 2-4: a, b, a"  # runs, in order: not a tally
+
+
+def test_a_share_reads_as_neither_0_nor_100_percent_unless_it_is() -> None:
+    from casework.display import percent_text
+
+    assert [percent_text(n, 200) for n in (0, 1, 2, 199, 200)] == ["0%", "<1%", "1%", ">99%", "100%"]
+    # 1 of 200 is 0.5%: formatted, it rounds half to even, to "0%"
+    assert percent_text(1, 300) == "<1%" and percent_text(0.005, 1) == "<1%"

@@ -29,6 +29,10 @@ def test_a_missing_column_is_named() -> None:
         ([], ": the file or its first line is empty"),
         (["case_id;activity;timestamp;resource"], ": its columns are separated by semicolons; save the log with"),
         (["case_id\tactivity\ttimestamp"], ": its columns are separated by tabs; save the log with commas"),
+        # as pm4py writes a log's CSV: it had no hint
+        (["case:concept:name", "concept:name", "time:timestamp", "org:resource"],
+         ": its columns have the XES names; rename case:concept:name to case_id, concept:name to activity, "
+         "time:timestamp to timestamp \\(and org:resource to resource\\)"),
     ],
 )
 def test_a_header_that_is_empty_or_not_comma_separated_says_so(header: list[str], hint: str) -> None:

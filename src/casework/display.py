@@ -13,6 +13,18 @@ if TYPE_CHECKING:
     from rich.text import Text
 
 
+def percent_text(count: float, total: float) -> str:
+    """A share as a whole percentage, except that a share that is not zero never reads as 0%, nor one short of
+    all as 100% (1 of 300 cases is "<1%", 299 of them ">99%"): the evidence a reason quotes always has a count
+    above zero, and "100% of 300 cases" tells a person that nothing else ever happened."""
+    share = 100 * count / total
+    if 0 < share <= 0.5:  # 0.5 too: formatting rounds half to even, so it read "0%"
+        return "<1%"
+    if 99.5 <= share < 100:
+        return ">99%"
+    return f"{share:.0f}%"
+
+
 def events_written(version: int, types: Sequence[str]) -> str:
     """The events one change wrote, numbered on to the case's `version`: "events 29-31: variables_set, item_transition
     x2" (a run of one type counted, as ending a case ends every item in it)."""

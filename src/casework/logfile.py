@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 REQUIRED = ("case_id", "activity", "timestamp")
+XES_NAMES = {"case_id": "case:concept:name", "activity": "concept:name", "timestamp": "time:timestamp"}
 
 
 class LogHeaderError(ValueError):
@@ -116,6 +117,11 @@ def _header_hint(header: list[str]) -> str:
         names = {part.strip().lower() for field in header for part in field.split(mark)}
         if all(column in names for column in REQUIRED):
             return f": its columns are separated by {name}; save the log with commas between them"
+    names = {field.strip().lower() for field in header}
+    if all(column in names for column in XES_NAMES.values()):
+        # pm4py and other process-mining tools write a log's CSV with the XES attribute names
+        renames = ", ".join(f"{xes} to {ours}" for ours, xes in XES_NAMES.items())
+        return f": its columns have the XES names; rename {renames} (and org:resource to resource)"
     return ""
 
 

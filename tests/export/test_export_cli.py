@@ -109,6 +109,21 @@ def test_a_path_that_cannot_be_written_is_a_clear_error(
     assert "Traceback" not in out + err and not (tmp_path / "nodir").exists()
 
 
+def test_the_database_itself_is_not_replaced_by_its_export(sqlite_url: str, tmp_path: Path) -> None:
+    # `--db sqlite:///cases.db -o cases.db` replaced the store, every case, with a CSV file
+    filled = _fill(sqlite_url, tmp_path)
+    database = Path(filled.removeprefix("sqlite:///"))
+    before = database.read_bytes()
+    for output in (database, tmp_path / "link.db"):
+        if output.name == "link.db":
+            output.symlink_to(database)
+        code, out, err = _export(filled, str(output))
+        assert code == 2 and out == ""
+        assert err == f"error: cannot write {output}: it is the database being exported; give -o another file\n"
+    assert database.read_bytes() == before
+    assert _export(filled, str(tmp_path / "out.csv"))[0] == 0
+
+
 def test_a_log_without_resources_is_exported_without_them(filled: str, tmp_path: Path) -> None:
     code, _, _ = _export(filled, str(tmp_path / "out.csv"))
     assert code == 0

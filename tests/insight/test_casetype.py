@@ -51,6 +51,14 @@ def test_minimal_case_type_has_defaults(tmp_path: Path) -> None:
     assert (address.type, address.label, address.required, address.when) == ("string", "address", True, None)
 
 
+def test_a_file_saved_with_a_byte_order_mark_and_crlf_loads(tmp_path: Path) -> None:
+    # as Notepad saves UTF-8: it was "not valid TOML: Invalid statement (at line 1, column 1)"
+    path = tmp_path / "permit.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + (MINIMAL + 'label = "Permit \u00e9"\n').replace("\n", "\r\n").encode())
+    ct = load_case_type(path)
+    assert (ct.key, ct.definition, ct.label) == ("permit", "permitReview", "Permit \u00e9")
+
+
 def test_pattern_type_defaults_to_the_field_type_and_must_have_one_group() -> None:
     ct = parse_case_type(
         MINIMAL
@@ -134,6 +142,10 @@ sevrity = "info"
     for prefix in expected_paths:
         assert any(p.startswith(prefix) for p in problems), f"{prefix!r} not in:\n{joined}"
     assert str(info.value).startswith("bad.toml: invalid case type:")
+    # a rule's problems name it by its id too, not only by its place among the rules
+    assert "rules[0].severity: must be one of info, warning, critical (got 'high') (rule 'r1')" in problems
+    assert "rules[1].sevrity: unknown key (expected one of: action, condition, id, kind, message, severity) " \
+           "(rule 'r1')" in problems
 
 
 def test_pattern_type_conflicting_with_field_is_rejected() -> None:
@@ -141,6 +153,41 @@ def test_pattern_type_conflicting_with_field_is_rejected() -> None:
     text += '[[patterns]]\nfield = "n"\nregex = "(x)"\ntype = "date"\n'
     with pytest.raises(CaseTypeError, match=r"patterns\[0\]\.type: 'date' differs from field 'n'"):
         parse_case_type(text)
+
+
+def test_a_duplicate_is_named_at_its_own_place_after_an_entry_that_is_invalid() -> None:
+    # Counted over the valid entries only, the duplicate below was named rules[1] (the first 'a'), fields[1], ...
+    text = MINIMAL + """
+[[fields]]
+type = "number"
+[[fields]]
+name = "amount"
+[[fields]]
+name = "amount"
+[[documents]]
+label = "no kind"
+[[documents]]
+kind = "plan"
+[[documents]]
+kind = "plan"
+[[rules]]
+id = "broken"
+condition = "amount >"
+message = "m"
+[[rules]]
+id = "a"
+condition = "true"
+message = "m"
+[[rules]]
+id = "a"
+condition = "true"
+message = "m"
+"""
+    with pytest.raises(CaseTypeError) as info:
+        parse_case_type(text, source="dup.toml")
+    duplicates = [p for p in info.value.problems if "duplicate" in p]
+    assert duplicates == ["fields[2].name: duplicate 'amount' in fields",
+                          "documents[2].kind: duplicate 'plan' in documents", "rules[2].id: duplicate 'a' in rules"]
 
 
 def test_invalid_toml_and_missing_table_are_readable() -> None:

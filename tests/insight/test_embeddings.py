@@ -59,6 +59,13 @@ def test_meaning_finds_a_neighbour_that_shares_no_word() -> None:
     assert (top.outcome, top.duration_days) == ("rejected", 30.0)
 
 
+def test_a_fitted_case_asked_about_is_not_its_own_match() -> None:
+    index = EmbeddingSimilarCases(BagOfTopics(), path_weight=0.0).fit(CLOSED)
+    water = CLOSED[0]
+    assert "water" not in [m.case_id for m in index.query(OpenCase("water", water.text, water.path), k=3)]
+    assert index.query(OpenCase("o", water.text, water.path), k=3)[0].case_id == "water"
+
+
 def test_path_weight_blends_in_the_path() -> None:
     index = EmbeddingSimilarCases(BagOfTopics(), path_weight=0.5).fit(CLOSED)
     matches = index.query(OpenCase("o", "flood", ("Register claim", "Fraud check")), k=3)

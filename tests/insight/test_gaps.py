@@ -53,6 +53,36 @@ def test_conditional_document_not_required_below_threshold_or_when_unknown() -> 
     assert found == ["missing-field:amount"]
 
 
+def test_a_requirement_whose_condition_fails_says_so_instead_of_vanishing() -> None:
+    # It was taken as "not required": the police report below went unasked for, and nothing said why.
+    ct = parse_case_type("""
+[case_type]
+key = "t"
+definition = "d"
+[[fields]]
+name = "amount"
+type = "number"
+[[fields]]
+name = "policyNumber"
+when = "amount / parts > 1000"
+[[documents]]
+kind = "police_report"
+label = "police report"
+when = "damage > 10000"
+""")
+    found = find_gaps(ct, {"amount": 5000, "parts": 0, "policyNumber": "", "damage": "high"}, [])
+    assert ids(found) == ["requirement-error:field:policyNumber", "requirement-error:document:police_report"]
+    policy, police = found
+    assert policy.message.startswith("Whether policyNumber is required could not be judged: cannot evaluate "
+                                     "'amount / parts > 1000': division by zero")
+    assert police.message.startswith("Whether a police report is required could not be judged: ")
+    assert police.reason == "case type 't': the condition damage > 10000 failed; fix the case data or the case type"
+    assert (police.severity, police.kind, police.source, police.action) == ("warning", "flag", "gap", None)
+    # what a condition reads that is missing, or flagged as of the wrong type, is reported already: nothing more
+    assert ids(find_gaps(ct, {"amount": "a lot", "parts": 2, "policyNumber": ""}, [])) == ["invalid-field:amount"]
+    assert ids(find_gaps(ct, {"parts": 2, "policyNumber": ""}, [])) == ["missing-field:amount"]
+
+
 def test_attached_document_closes_the_gap() -> None:
     ct = bundled_case_type("insurance_claim")
     variables = {**COMPLETE, "amount": 25000}

@@ -66,6 +66,38 @@ def test_train_refuses_an_output_it_cannot_write_before_training(tmp_path: Path)
         assert result.output == f"error: cannot write the model to {out}: {reason}\n"  # nothing trained
 
 
+def test_train_does_not_replace_a_file_that_is_not_a_model(tmp_path: Path) -> None:
+    import os
+    import sqlite3
+
+    # Each was replaced by the model for good: the log trained on, the store's database, a pipe.
+    log = write_log(tmp_path / "claims.csv.gz", timing_log(60))
+    plain = write_log(tmp_path / "claims.csv", timing_log(60))
+    db = tmp_path / "cases.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("create table t (x)")
+    conn.close()
+    outs = {log: "it is a gzip file, but no model file", plain: "it is not gzip, so no model file",
+            db: "it is not gzip, so no model file"}
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe")
+        outs[tmp_path / "pipe"] = "it is not a regular file"
+    before = {path: path.read_bytes() for path in outs if path.is_file()}
+    for out, reason in outs.items():
+        result = CliRunner().invoke(_app(), ["suggest", "train", str(log), "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert result.output == (f"error: cannot write the model to {out}: {reason}, and the model would replace it; "
+                                 "give --out another file (or remove that one first)\n")  # nothing trained
+    assert {path: path.read_bytes() for path in before} == before
+    # a model is replaced by the new one, as retraining does; an empty file holds nothing to lose
+    model, empty = tmp_path / "m.json.gz", tmp_path / "empty.json.gz"
+    empty.touch()
+    for out in (model, model, empty):
+        result = CliRunner().invoke(_app(), ["suggest", "train", str(log), "--out", str(out), "--trained-at", "x"])
+        assert result.exit_code == 0, result.output
+        assert InsightModel.load(out).version.endswith("-x")
+
+
 def test_report_json_over_a_logs_folder(tmp_path: Path) -> None:
     write_log(tmp_path / "helpdesk.csv.gz", timing_log(240))
     result = CliRunner().invoke(

@@ -202,3 +202,20 @@ def test_saving_to_a_link_writes_the_file_it_names_and_keeps_its_permissions(sav
     assert link.is_symlink() and InsightModel.load(deployed).version == "v1"
     assert deployed.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in deployed.parent.iterdir()) == ["v1.json.gz"]  # nothing partial left
+
+
+def test_a_file_of_a_later_format_says_so_instead_of_not_a_model_file(saved: Path, tmp_path: Path) -> None:
+    path = _altered(saved, tmp_path, lambda d: d.update(format="casework-insight-model/2"), digest="renew")
+    with pytest.raises(ModelFileError) as caught:
+        InsightModel.load(path)
+    message = str(caught.value)
+    assert "a model file of format 'casework-insight-model/2', which this casework does not read" in message
+    assert "upgrade casework, or train the model again" in message and "not a casework" not in message
+
+
+@pytest.mark.parametrize("version", [None, "", "  ", 7, ["v1"]])
+def test_a_model_without_a_version_name_is_refused(saved: Path, tmp_path: Path, version: object) -> None:
+    # Decisions are recorded and counted under the version: `null` was read as the version "None".
+    path = _altered(saved, tmp_path, lambda d: d.update(version=version), digest="renew")
+    with pytest.raises(ModelFileError, match=r"a damaged model file \(its version is .*, not a name\)"):
+        InsightModel.load(path)

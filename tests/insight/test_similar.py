@@ -105,6 +105,19 @@ def test_ties_are_broken_by_input_order_deterministically() -> None:
     assert matches[0].score == pytest.approx(matches[1].score)
 
 
+def test_a_fitted_case_asked_about_is_not_listed_as_similar_to_itself() -> None:
+    # Which closed cases are like this closed one: it scored 1.0 against itself and took the first place.
+    closed = [ClosedCase("a", "whiplash neck rear collision", ("Register claim", "Assess damage"), "paid", 3.0),
+              ClosedCase("b", "whiplash neck injury", ("Register claim", "Assess damage"), "paid", 5.0),
+              ClosedCase("c", "stolen bicycle", ("Register claim",), "rejected", 1.0)]
+    index = SimilarCases().fit(closed)
+    asked = closed[0]
+    matches = index.query(OpenCase(asked.case_id, asked.text, asked.path), k=2)
+    assert [m.case_id for m in matches] == ["b"]
+    # the same text under another id is a different case, and matches it
+    assert [m.case_id for m in index.query(OpenCase("new", asked.text, asked.path), k=2)] == ["a", "b"]
+
+
 def test_scores_are_the_cosine_of_tf_idf_vectors_computed_plainly() -> None:
     # The index keeps a sparse matrix and ranks only the best k; a dense computation from the definition must agree.
     rng = random.Random(11)

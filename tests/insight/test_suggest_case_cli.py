@@ -52,6 +52,24 @@ def test_unknown_case_and_missing_options_are_clear_errors(tmp_path: Path) -> No
     assert bad_type.exit_code == 2 and bad_type.output.startswith("error: case type: no bundled case type 'nonsense' (")
 
 
+def test_a_case_type_file_not_named_dot_toml_is_read_as_a_file(tmp_path: Path) -> None:
+    from importlib import resources
+
+    url, case_id = registered_claim(tmp_path, 12500, NOW)
+    text = resources.files("casework.insight").joinpath("case_types", "insurance_claim.toml").read_text("utf-8")
+    (tmp_path / "types").mkdir()
+    # each was looked for among the bundled case types: "no bundled case type '.../claims.TOML'"
+    for path in (tmp_path / "claims.TOML", tmp_path / "types" / "claims"):
+        path.write_text(text, encoding="utf-8")
+        for command in (["suggest", "case", case_id, "--case-type", str(path)],
+                        ["suggest", "refresh", "--case-type", str(path)]):
+            result = runner.invoke(app, [*command, "--db", url])
+            assert result.exit_code == 0 and "no bundled case type" not in result.output, result.output
+    missing = runner.invoke(app, ["suggest", "case", case_id, "--db", url, "--case-type", str(tmp_path / "nope")])
+    assert missing.exit_code == 2
+    assert missing.output == f"error: case type: cannot read {tmp_path / 'nope'}: No such file or directory\n"
+
+
 def test_a_model_file_that_cannot_be_loaded_is_named_with_the_reason(tmp_path: Path) -> None:
     import gzip
     import json
@@ -64,11 +82,21 @@ def test_a_model_file_that_cannot_be_loaded_is_named_with_the_reason(tmp_path: P
     damaged = tmp_path / "damaged.json.gz"
     damaged.write_bytes(gzip.compress(json.dumps({"format": "casework-insight-model/1", "version": "v",
                                                   "next_action": {}, "remaining_time": {}}).encode()))
+    # the log given for the model, and a model cut short inside a whole gzip file
+    log = write_log(tmp_path / "claims.csv.gz", timing_log(3))
+    cut = tmp_path / "cut.json.gz"
+    cut.write_bytes(gzip.compress(b'{"format": "casework-insight-model/1", "vers'))
+    empty = tmp_path / "empty.json.gz"
+    empty.write_bytes(gzip.compress(b""))
     cases = {
         tmp_path / "missing.json.gz": "cannot read a model file: [Errno 2] No such file",
         not_gzip: "cannot read a model file: Not a gzipped file",
         other_json: "not a casework insight model file (format 'list')",
         damaged: "a damaged model file (KeyError",
+        # it was "cannot read a model file: Expecting value: line 1 column 1 (char 0)"
+        log: "not a casework insight model file (not JSON: it begins 'case_id,activity,timestamp,resource\\r\\nc0,')",
+        empty: "not a casework insight model file (not JSON: it is empty)",
+        cut: "cannot read a model file: Unterminated string",
     }
     for path, reason in cases.items():
         result = runner.invoke(app, ["suggest", "case", case_id, "--db", url, "--model", str(path)])

@@ -58,8 +58,18 @@ def test_acceptance_rates_from_the_stored_audit_trail(db_url: str) -> None:
 
     later = runner.invoke(app, ["suggest", "feedback", "--db", db_url, "--json", "--since", "2026-03-02T12:00"])
     assert [(r["subject"], r["decisions"]) for r in json.loads(later.stdout)] == [("next-best action", 3)]
-    other = runner.invoke(app, ["suggest", "feedback", "--db", db_url, "--definition", "no_such_case_type"])
-    assert other.exit_code == 0 and "no suggestion has been accepted or dismissed yet" in other.stdout
+    # the case type's key for its definition's: it was "no suggestion has been accepted or dismissed yet", exit 0
+    for extra in ([], ["--json"]):
+        other = runner.invoke(app, ["suggest", "feedback", "--db", db_url, "--definition", "insurance_claim", *extra])
+        assert other.exit_code == 2 and other.stdout == "", other.output
+        assert other.stderr == ("error: no definition key 'insurance_claim' in the store (its keys: insuranceClaim; an "
+                                "imported log's is the --definition it was imported under)\n")
+    with Store.open(db_url) as store:
+        other = demo_model_xml("insurance_claim.cmmn").replace('id="insuranceClaim"', 'id="otherClaim"')
+        CaseService(store).deploy(other)
+    # a definition the store has, without decisions yet, is no error
+    none_yet = runner.invoke(app, ["suggest", "feedback", "--db", db_url, "--definition", "otherClaim"])
+    assert none_yet.exit_code == 0 and "no suggestion has been accepted or dismissed yet" in none_yet.stdout
 
 
 def test_bad_options_and_a_missing_database_are_clear_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -81,3 +91,26 @@ def test_the_last_decision_shows_on_the_organisations_clock(db_url: str, monkeyp
     assert table.exit_code == 0, table.output
     # the last decisions were at 09:00 UTC on 2 and 3 March: 18:00 in Tokyo, and named so
     assert "2026-03-03 18:00 JST" in table.stdout and "2026-03-02 18:00 JST" in table.stdout
+
+
+def test_a_rate_short_of_all_or_above_none_never_reads_as_100_or_0_percent(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    with Store.open(url) as store:
+        service = CaseService(store)
+        key, _ = service.deploy(demo_model_xml("insurance_claim.cmmn"))
+        case_id = service.start_case(key, {"amount": 100}, actor="ann", now=NOW).case_id
+        # 200 next actions answered at the case's first step: one model version accepted 199, the other 1
+        for i in range(200):
+            for version, accepted in (("nba-most", i > 0), ("nba-few", i == 0)):
+                suggestion = {**NEXT, "activity": f"{version} step {i}", "model_version": version}
+                service.execute(case_id, commands.RecordFeedback(
+                    suggestion=suggestion, accepted=accepted, model_version=version, actor="ann",
+                    reason=None if accepted else "no"), NOW)
+        service.close()
+    table = runner.invoke(app, ["suggest", "feedback", "--db", url], env={"COLUMNS": "250"})
+    assert table.exit_code == 0, table.output
+    cells = [[cell.strip() for cell in line.split("│")] for line in table.stdout.splitlines() if "nba-" in line]
+    # suggestion, model version, decisions, accepted, dismissed, acceptance
+    rates = {row[2]: (row[4], row[5], row[6]) for row in cells}
+    # they read "100%" and "0%" (1 of 200 is 0.5%, which Python's rounding to even made 0)
+    assert rates == {"nba-most": ("199", "1", ">99%"), "nba-few": ("1", "199", "<1%")}, table.stdout

@@ -102,7 +102,27 @@ def test_a_case_with_no_closed_case_of_its_definition_says_so(
     url, env, ids = store
     other = runner.invoke(app, ["suggest", "similar", ids["other"], "--db", url], env=env)
     assert other.exit_code == 0, other.output
-    assert f"no closed case of otherClaim is like case {ids['other']} (compared with 0)" in other.stdout
+    # it said "... is like case X (compared with 0)", as if they had been compared and found unlike
+    assert other.stdout == f"no closed case of otherClaim to compare case {ids['other']} with\n"
+
+
+def test_the_closed_cases_of_an_imported_log_are_said_not_to_be_compared(tmp_path: Path) -> None:
+    from casework.export.importlog import import_log
+
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    log = tmp_path / "claims.csv"
+    log.write_text("case_id,activity,timestamp\nc1,Register claim,2026-01-01T09:00:00\n"
+                   "c2,Register claim,2026-01-02T09:00:00\n", encoding="utf-8")
+    with Store.open(url, audit_key=tmp_path / "audit.key") as st, CaseService(st) as svc:
+        svc.deploy(demo_model_xml("insurance_claim.cmmn"))
+        case_id = svc.start_case("insuranceClaim", {"cause": "hail"}, actor="ann", now=T0).case_id
+        import_log(st, log, "insuranceClaim")
+    result = runner.invoke(app, ["suggest", "similar", case_id, "--db", url],
+                           env={"CASEWORK_AUDIT_KEY": str(tmp_path / "audit.key")})
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (f"no closed case of insuranceClaim to compare case {case_id} with: the 2 closed cases of "
+                             "insuranceClaim were imported from a log, and have no data, notes or documents to "
+                             "compare\n")
 
 
 @pytest.mark.parametrize(

@@ -168,3 +168,37 @@ def test_a_store_in_another_zone_trains_on_the_organisations_clock(tmp_path: Pat
     offsets = {round(clock - instant) for c in stored for clock, instant in zip(c.clock or (), c.timestamps,
                                                                                   strict=True)}
     assert offsets <= {3600, 7200} and offsets
+
+
+def test_a_model_of_one_definitions_cases_is_refused_on_a_case_of_another(tmp_path: Path) -> None:
+    from insight_synth import registered_claim, timing_log
+
+    # The imported process names its steps as the demo claim does: no "knows none of the steps" warning could tell.
+    db, case_id = registered_claim(tmp_path, 12500, datetime(2026, 3, 1, 9, tzinfo=UTC))
+    log = write_log(tmp_path / "claims.csv", timing_log(60))
+    assert CliRunner().invoke(app, ["import-log", str(log), "--definition", "claims", "--db", db]).exit_code == 0
+    model = tmp_path / "model.json.gz"
+    code, _, err = _train("--definition", "claims", "--db", db, "--out", str(model))
+    assert code == 0, err
+    with Store.open(db, read_only=True) as store:
+        before = len(store.events(case_id))
+    why = (f"error: {model}: the model was trained on the cases of definition 'claims', not 'insuranceClaim': train "
+           "one with `casework suggest train --definition insuranceClaim`")
+    for command in (["suggest", "case", case_id, "--model", str(model)],
+                    ["suggest", "accept", case_id, "--activity", "Assess damage", "--model", str(model), "--as", "ann"],
+                    ["suggest", "dismiss", case_id, "--activity", "Assess damage", "--model", str(model), "--as", "ann",
+                     "--reason", "no"],
+                    ["suggest", "refresh", "--case-type", "insurance_claim", "--model", str(model)]):
+        result = CliRunner().invoke(app, [*command, "--db", db])
+        assert result.exit_code == 2 and result.stderr.startswith(why), result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+    with Store.open(db, read_only=True) as store:
+        assert len(store.events(case_id)) == before
+    loaded = InsightModel.load(model)
+    assert loaded.definition == "claims" and loaded.other_definition("claims") is None
+    # a model trained on a log file names no definition, and is used as before
+    from_file = tmp_path / "file.json.gz"
+    assert _train(str(log), "--out", str(from_file))[0] == 0
+    assert InsightModel.load(from_file).definition == ""
+    shown = CliRunner().invoke(app, ["suggest", "case", case_id, "--model", str(from_file), "--db", db])
+    assert shown.exit_code == 0 and "next best actions" in shown.stdout, shown.output

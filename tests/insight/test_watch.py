@@ -126,8 +126,23 @@ def test_the_command_lines_list_and_refresh_findings(db_url: str, tmp_path: Path
     runner = CliRunner()
     empty = runner.invoke(app, ["suggest", "flags", "--db", db_url])
     assert empty.exit_code == 0 and "nothing is flagged" in empty.stdout
+    clean = runner.invoke(app, ["suggest", "flags", "--db", db_url, "--case", case_id])
+    assert clean.exit_code == 0 and clean.stdout == f"nothing is flagged on case {case_id}\n"
+    # a mistyped id said "nothing is flagged on case ...", as of a case with nothing wrong
+    for extra in ([], ["--json"]):
+        typo = runner.invoke(app, ["suggest", "flags", "--db", db_url, "--case", case_id[:-1], *extra])
+        assert typo.exit_code == 2 and typo.stdout == "" and typo.stderr == f"error: no case {case_id[:-1]}\n"
     refreshed = runner.invoke(app, ["suggest", "refresh", "--case-type", "insurance_claim", "--db", db_url])
     assert refreshed.exit_code == 0 and refreshed.stdout.startswith("refresh: 1 open cases judged, ")
+    assert refreshed.stderr == ""
+    # a definition key mistyped in a case type judged nothing, every scheduled run, without a word
+    mistyped = tmp_path / "claims.toml"
+    mistyped.write_text('[case_type]\nkey = "claims"\ndefinition = "insuranceClaims"\n', encoding="utf-8")
+    nothing = runner.invoke(app, ["suggest", "refresh", "--case-type", str(mistyped), "--db", db_url])
+    assert nothing.exit_code == 0 and nothing.stdout == "refresh: 0 open cases judged, 0 findings stored\n"
+    assert nothing.stderr == ("warning: case type 'claims' judges nothing here: no definition key 'insuranceClaims' "
+                              "in the store (its keys: insuranceClaim; an imported log's is the --definition it was "
+                              "imported under)\n")
     critical = runner.invoke(app, ["suggest", "flags", "--db", db_url, "--severity", "critical", "--json"])
     assert [(r["case_id"], r["finding_id"]) for r in json.loads(critical.stdout)] == [(case_id, "sla:breached")]
     table = runner.invoke(app, ["suggest", "flags", "--db", db_url, "--case", case_id], env={"COLUMNS": "250"})

@@ -32,13 +32,7 @@ def suggest_case(
     """Suggest what to do next on a case, with reasons, and flag what looks wrong. People decide; nothing is changed."""
     from casework.engine.answers import answer_of
     from casework.insight.advisor import PathProbability, RemainingSeconds, next_best_actions
-    from casework.insight.casetype import (
-        CaseTypeError,
-        UnknownCaseType,
-        bundled_case_type,
-        load_case_type,
-        load_error_line,
-    )
+    from casework.insight.casetype import CaseTypeError, UnknownCaseType, load_error_line, named_case_type
     from casework.insight.flags import assess
     from casework.insight.modelfile import InsightModel, ModelFileError
     from casework.insight.nba import probability_text
@@ -60,7 +54,7 @@ def suggest_case(
     kind = None
     if case_type is not None:
         try:
-            kind = load_case_type(case_type) if case_type.endswith(".toml") else bundled_case_type(case_type)
+            kind = named_case_type(case_type)
         except (CaseTypeError, UnknownCaseType, OSError) as exc:
             typer.echo(f"error: case type: {load_error_line(exc)}", err=True)
             raise typer.Exit(2) from exc
@@ -83,6 +77,9 @@ def suggest_case(
         # Its rules, fields and documents describe another process: every finding would be noise.
         typer.echo(f"error: case type {kind.key!r} describes definition {kind.definition!r}; case {case_id} is of "
                    f"definition {definition.key!r}", err=True)
+        raise typer.Exit(2)
+    if insight is not None and (other := insight.other_definition(definition.key)) is not None:
+        typer.echo(f"error: {model}: {other}", err=True)
         raise typer.Exit(2)
     if insight is not None:
         names = {item.name for item in definition.items.values()}

@@ -34,8 +34,9 @@ A case type is a TOML file (read with the standard library's ``tomllib``)::
     action = { plan = "Expert opinion" }   # or add_task / request_document / fill_in
 
 Loading validates everything up front and raises :class:`CaseTypeError` listing every problem with the path of the
-field it concerns (``rules[2].severity: ...``), so that a wrong case type fails when it is deployed, not when a rule
-first runs. Conditions are compiled with :func:`casework.expr.compile_expression` (CEL, or JUEL inside ``${...}``).
+field it concerns (``rules[2].severity: ... (rule 'large-claim')``: a rule's problems name its id too), so that a
+wrong case type fails when it is deployed, not when a rule first runs. Conditions are compiled with
+:func:`casework.expr.compile_expression` (CEL, or JUEL inside ``${...}``).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ __all__ = [
     "bundled_case_types",
     "case_type_from_dict",
     "load_case_type",
+    "named_case_type",
     "parse_case_type",
 ]
 
@@ -182,7 +184,9 @@ def load_case_type(path: str | Path) -> CaseType:
     """Read and validate a case type TOML file."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        # A byte order mark, as Notepad writes UTF-8, is no TOML: tomllib refused it as "Invalid statement (at line 1,
+        # column 1)", which told no one what to change.
+        text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:  # TOML is UTF-8 by definition
         raise CaseTypeError(str(p), [f"not UTF-8 text (byte {exc.start}): TOML files must be UTF-8"]) from None
     return parse_case_type(text, source=str(p))
@@ -211,6 +215,15 @@ def bundled_case_type(name: str) -> CaseType:
     return parse_case_type(entry.read_text(encoding="utf-8"), source=f"case_types/{name}.toml")
 
 
+def named_case_type(name: str) -> CaseType:
+    """What `--case-type NAME` names: a case type file (a path, or a name ending in .toml in any case), else a bundled
+    case type. A file named otherwise (`claims.TOML`, `types/claims`) was looked for among the bundled ones, and the
+    error said there was no bundled case type of that name."""
+    if name.lower().endswith(".toml") or "/" in name or "\\" in name or Path(name).is_file():
+        return load_case_type(name)
+    return bundled_case_type(name)
+
+
 def case_type_from_dict(data: Mapping[str, Any], source: str = "<case type>") -> CaseType:
     """Build a case type from parsed TOML (or equivalent JSON); raises :class:`CaseTypeError` naming each field."""
     v = _Validator()
@@ -225,21 +238,29 @@ def case_type_from_dict(data: Mapping[str, Any], source: str = "<case type>") ->
     sla = v.duration("case_type.sla", head.get("sla"))
     v.unknown("", data, {"case_type", "fields", "documents", "patterns", "rules"})
 
-    fields = tuple(f for i, t in v.tables("fields", data) if (f := v.field_spec(f"fields[{i}]", t)) is not None)
-    v.unique("fields", [(f"fields[{i}].name", f.name) for i, f in enumerate(fields)])
-    documents = tuple(
-        d for i, t in v.tables("documents", data) if (d := v.document_spec(f"documents[{i}]", t)) is not None
-    )
-    v.unique("documents", [(f"documents[{i}].kind", d.kind) for i, d in enumerate(documents)])
+    # Duplicates are named by their place in the file, counted over every entry: counted over the valid ones only,
+    # an entry dropped before them moved the name onto the wrong one ("rules[1].id: duplicate" for rules[2]).
+    field_tables = v.tables("fields", data)
+    fields = tuple(f for i, t in field_tables if (f := v.field_spec(f"fields[{i}]", t)) is not None)
+    v.unique("fields", _named(field_tables, "fields", "name"))
+    document_tables = v.tables("documents", data)
+    documents = tuple(d for i, t in document_tables if (d := v.document_spec(f"documents[{i}]", t)) is not None)
+    v.unique("documents", _named(document_tables, "documents", "kind"))
     by_name = {f.name: f for f in fields}
     patterns = tuple(
         p for i, t in v.tables("patterns", data) if (p := v.pattern_spec(f"patterns[{i}]", t, by_name)) is not None
     )
-    rules = tuple(r for i, t in v.tables("rules", data) if (r := v.rule_spec(f"rules[{i}]", t)) is not None)
-    v.unique("rules", [(f"rules[{i}].id", r.id) for i, r in enumerate(rules)])
+    rule_tables = v.tables("rules", data)
+    rules = tuple(r for i, t in rule_tables if (r := v.named_rule_spec(f"rules[{i}]", t)) is not None)
+    v.unique("rules", _named(rule_tables, "rules", "id"))
     if v.problems:
         raise CaseTypeError(source, v.problems)
     return CaseType(key, definition, label, fields, documents, patterns, rules, sla)
+
+
+def _named(tables: list[tuple[int, Mapping[str, Any]]], what: str, key: str) -> list[tuple[str, str]]:
+    """(path, name) of each entry that names itself with a string, at its place among all the entries."""
+    return [(f"{what}[{i}].{key}", t[key].strip()) for i, t in tables if isinstance(t.get(key), str) and t[key].strip()]
 
 
 class _Validator:
@@ -379,6 +400,16 @@ class _Validator:
         if not name or pattern is None:
             return None
         return PatternSpec(name, pattern, kind, tuple(docs))
+
+    def named_rule_spec(self, path: str, t: Mapping[str, Any]) -> RuleSpec | None:
+        """`rule_spec`, each problem naming the rule by its id too: a case type has many rules, and "rules[17]" made
+        the author count them."""
+        start = len(self.problems)
+        spec = self.rule_spec(path, t)
+        ident = t.get("id")
+        if isinstance(ident, str) and ident.strip():
+            self.problems[start:] = [f"{problem} (rule {ident.strip()!r})" for problem in self.problems[start:]]
+        return spec
 
     def rule_spec(self, path: str, t: Mapping[str, Any]) -> RuleSpec | None:
         self.unknown(path, t, {"id", "condition", "kind", "message", "severity", "action"})

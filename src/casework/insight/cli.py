@@ -206,6 +206,11 @@ def train(
     if not out.parent.is_dir() or out.is_dir():  # found now, not after a minute of training
         _err(f"error: cannot write the model to {out}: " + ("it is a folder" if out.is_dir() else "no such folder"))
         raise typer.Exit(2)
+    held = _not_a_model(out)
+    if held is not None:  # a log or a database given as --out was replaced by the model, for good
+        _err(f"error: cannot write the model to {out}: {held}, and the model would replace it; give --out another "
+             "file (or remove that one first)")
+        raise typer.Exit(2)
     if log is not None:
         with _readable_log():
             cases = read_log(log)
@@ -227,12 +232,44 @@ def train(
     nba = train_next_action(cases, nba_params, version=version, log=_err)
     rt = train_remaining_time(cases, rt_params, encoding=nba.encoding, log=_err)
     try:
-        InsightModel(version, nba, rt, source=source).save(out)
+        InsightModel(version, nba, rt, source=source, definition=definition or "").save(out)
     except OSError as exc:
         _err(f"error: cannot write the model to {out}: {exc}")
         raise typer.Exit(2) from None
     typer.echo(f"version: {version}")
     typer.echo(f"model: {out}")
+
+
+def _not_a_model(path: Path) -> str | None:
+    """Why `path` must not be replaced by a model, or None: nothing is there, or a model file is (retraining
+    replaces it). Anything else is a slip that cost the file for good: the log being trained on, the store's
+    database (`--db sqlite:///cases.db --out cases.db`), /dev/null replaced by a file when run as root."""
+    import gzip
+    import re
+    import zlib
+
+    from casework.insight.modelfile import FORMAT_NAME
+
+    if path.exists() and not path.is_file():  # /dev/null, a pipe: reading one blocks, and the model would replace it
+        return "it is not a regular file"
+    try:
+        with path.open("rb") as raw:
+            head = raw.read(2)
+            if not head:
+                return None
+            if head != b"\x1f\x8b":
+                return "it is not gzip, so no model file"
+            raw.seek(0)
+            with gzip.open(raw) as unzipped:
+                start = unzipped.read(80)
+    except FileNotFoundError:
+        return None
+    except PermissionError:
+        return "it cannot be read, to see whether it is a model file"
+    except (OSError, EOFError, zlib.error):
+        return "it is a damaged gzip file"
+    model = re.match(rb'\s*\{\s*"format"\s*:\s*"' + re.escape(FORMAT_NAME.encode()), start)
+    return None if model else "it is a gzip file, but no model file"
 
 
 def _store_cases(db: str, definition: str) -> tuple[list[Case], int]:

@@ -149,6 +149,8 @@ def _decide(
                 _, definition = service.definition(row.definition_key, row.definition_version)
             except (NotFound, InvalidInput) as exc:
                 _fail(str(exc))
+            if insight is not None and (other := insight.other_definition(definition.key)) is not None:
+                _fail(f"{model}: {other}")
             if state.ended:
                 # It refuses every command, a dismissal included: say why rather than "not offered".
                 _fail(f"case {case_id} is {state.status}: it takes no more decisions")
@@ -190,16 +192,10 @@ def _decide(
 
 
 def case_type_or_exit(name: str) -> CaseType:
-    from casework.insight.casetype import (
-        CaseTypeError,
-        UnknownCaseType,
-        bundled_case_type,
-        load_case_type,
-        load_error_line,
-    )
+    from casework.insight.casetype import CaseTypeError, UnknownCaseType, load_error_line, named_case_type
 
     try:
-        return load_case_type(name) if name.endswith(".toml") else bundled_case_type(name)
+        return named_case_type(name)
     except (CaseTypeError, UnknownCaseType, OSError) as exc:
         _fail(f"case type: {load_error_line(exc)}")
 

@@ -142,7 +142,9 @@ class EmbeddingSimilarCases:
         meaning = self._meaning(case)
         path = self._paths.similarities(OpenCase(case.case_id, "", case.path))
         scores = np.clip((1.0 - self.path_weight) * meaning + self.path_weight * path, 0.0, 1.0)
-        order = sorted((i for i in range(len(self._cases)) if scores[i] > 1e-9), key=lambda i: (-scores[i], i))
+        # a fitted case asked about is not its own best match
+        others = (i for i, c in enumerate(self._cases) if scores[i] > 1e-9 and c.case_id != case.case_id)
+        order = sorted(others, key=lambda i: (-scores[i], i))
         out = []
         for i in order[:k]:
             c = self._cases[i]

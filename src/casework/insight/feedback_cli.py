@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from casework.display import plain
+from casework.display import percent_text, plain
 from casework.store import DEFAULT_DB, organisation_zone
 from casework.store.cli import DbOption, moment_option, stored_clock_text
 
@@ -25,6 +25,7 @@ def suggest_feedback(
 ) -> None:
     """Acceptance rates per rule, flag and model version, from the accept/dismiss events in the audit trail."""
     from casework.insight.acceptance import FEEDBACK_TYPES, REASONS_SHOWN, acceptance
+    from casework.insight.storelog import unknown_definition
     from casework.store.cli import open_store
 
     zone = organisation_zone()  # an unknown zone stops the command before anything is read
@@ -36,6 +37,11 @@ def suggest_feedback(
         store.iter_events(order="id", types=FEEDBACK_TYPES, definition_key=definition)
     ) as events:
         rows = acceptance(((e.case_id, e) for e in events), by_activity=by_activity, since=start, until=end)
+        # A case type's key given for its definition's (insurance_claim for insuranceClaim) read as "nothing yet".
+        unknown = unknown_definition(store, definition) if definition is not None and not rows else None
+    if unknown is not None:
+        typer.echo(f"error: {unknown}", err=True)
+        raise typer.Exit(2)
     if as_json:
         typer.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
@@ -51,7 +57,8 @@ def suggest_feedback(
     for row in rows:
         reasons = "; ".join(f"{reason} ({n})" for reason, n in row.top_reasons(REASONS_SHOWN))
         cells = [row.subject, row.model_version or "–"] + ([row.activity or "–"] if by_activity else [])
-        cells += [str(row.decisions), str(row.accepted), str(row.dismissed), f"{row.rate:.0%}", str(len(row.cases)),
-                  str(len(row.people)), stored_clock_text(row.last_at, zone), reasons]
+        # 199 of 200 is ">99%", not "100%" beside a dismissal
+        cells += [str(row.decisions), str(row.accepted), str(row.dismissed), percent_text(row.accepted, row.decisions),
+                  str(len(row.cases)), str(len(row.people)), stored_clock_text(row.last_at, zone), reasons]
         table.add_row(*map(plain, cells))
     Console().print(table)

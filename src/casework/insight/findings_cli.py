@@ -43,7 +43,12 @@ def suggest_flags(
     zone = organisation_zone()  # an unknown zone stops the command before anything is read
     with open_store(db, read_only="suggest flags") as store:
         rows = store.findings(case_id=case, min_severity=severity, limit=limit)
+        # a mistyped id read as "nothing is flagged on case ...": a clean case
+        unknown = case is not None and not rows and store.case(case) is None
         answers = _answers(store, rows)
+    if unknown:
+        typer.echo(f"error: no case {case}", err=True)
+        raise typer.Exit(2)
     if as_json:
         typer.echo(json.dumps([{**row.__dict__, "raised_at": row.raised_at.isoformat(),
                                 "checked_at": row.checked_at.isoformat(), "current": row.current,
@@ -148,23 +153,26 @@ def suggest_refresh(
     --case-type insurance_claim`."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from casework.insight.casetype import (
-        CaseTypeError,
-        UnknownCaseType,
-        bundled_case_type,
-        load_case_type,
-        load_error_line,
-    )
+    from casework.insight.casetype import CaseTypeError, UnknownCaseType, load_error_line, named_case_type
     from casework.insight.modelfile import InsightModel, ModelFileError
+    from casework.insight.storelog import unknown_definition
     from casework.insight.watch import FindingsWatcher
     from casework.service import CaseService
     from casework.store.cli import open_store
 
     zone = organisation_zone()  # an unknown zone stops the command before it judges anything
     try:
-        kinds = [load_case_type(name) if name.endswith(".toml") else bundled_case_type(name) for name in case_type]
+        kinds = [named_case_type(name) for name in case_type]
         insight = InsightModel.load(model) if model is not None else None
+        others = [(kind, why) for kind in kinds if insight and (why := insight.other_definition(kind.definition))]
+        if others:  # its SLA risks and unusual paths would be judged on a process it never saw
+            kind, why = others[0]
+            raise ValueError(f"{model}: {why} (case type {kind.key!r} describes {kind.definition!r})")
         with open_store(db) as store:
+            for kind in kinds:
+                # a definition key mistyped in the case type judged none of the cases, every run, without a word
+                if (unknown := unknown_definition(store, kind.definition)) is not None:
+                    typer.echo(f"warning: case type {kind.key!r} judges nothing here: {unknown}", err=True)
             service = CaseService(store)
             try:
                 judged, found = FindingsWatcher(service, kinds, insight, zone).refresh_open()

@@ -2,8 +2,11 @@
 
 A field is a gap when it is absent, empty (``None``, blank text, an empty list) or of the wrong type; a document is
 a gap when no attached document has its kind. Requirements with a ``when`` condition count only while that condition
-holds; a condition that cannot be evaluated yet (it reads data the case does not have) does not require anything,
-because the data it reads is itself reported as missing.
+holds; a condition that cannot be evaluated yet (it reads data the case does not have, or data of the wrong type
+in a declared field) does not require anything, because the data it reads is itself reported. One that fails
+otherwise (a division by zero, text compared with a number in a field the case type does not declare) is a warning,
+``requirement-error:field:NAME`` or ``requirement-error:document:KIND``, instead of a requirement that silently
+vanished.
 """
 
 from __future__ import annotations
@@ -69,7 +72,9 @@ def _field_gap(
         )
     if not spec.required:
         return None
-    required, why = _required(spec.when, ctx)
+    required, why = _required(case_type, spec.when, ctx)
+    if required is None:
+        return _unjudged(case_type, f"field:{spec.name}", spec.label, spec.when, why)
     if not required:
         return None
     state = "absent" if spec.name not in variables else "empty"
@@ -86,7 +91,9 @@ def _field_gap(
 def _document_gap(case_type: CaseType, doc: DocumentSpec, present: set[str], ctx: Mapping[str, Any]) -> Finding | None:
     if doc.kind in present:
         return None
-    required, why = _required(doc.when, ctx)
+    required, why = _required(case_type, doc.when, ctx)
+    if required is None:
+        return _unjudged(case_type, f"document:{doc.kind}", f"a {doc.label}", doc.when, why)
     if not required:
         return None
     return Flag(
@@ -99,18 +106,40 @@ def _document_gap(case_type: CaseType, doc: DocumentSpec, present: set[str], ctx
     )
 
 
-def _required(when: Expression | None, ctx: Mapping[str, Any]) -> tuple[bool, str]:
+def _required(case_type: CaseType, when: Expression | None, ctx: Mapping[str, Any]) -> tuple[bool | None, str]:
+    """(whether the requirement holds, why); (None, the error) if its condition fails for a reason no other flag
+    reports."""
     if when is None:
         return True, ""
     try:
         held = when.evaluate_bool(ctx)
-    except EvaluationError:
-        return False, ""
+    except EvaluationError as exc:
+        # Data the condition reads that is missing, or of the wrong type, is flagged as such already.
+        reported = [n for n in when.variables if n != "*" and (n not in ctx or _invalid(case_type, n, ctx[n]))]
+        return (False, "") if reported else (None, str(exc))
     if not held:
         return False, ""
     read = [f"{n} = {ctx[n]!r}" for n in sorted(when.variables) if n in ctx and n not in ("case", "documents")]
     values = f" ({', '.join(read)})" if read else ""
     return True, f" when {when.source}{values}"
+
+
+def _invalid(case_type: CaseType, name: str, value: Any) -> bool:
+    spec = case_type.field(name)
+    return spec is not None and not is_empty(value) and check_type(spec.type, value) is not None
+
+
+def _unjudged(case_type: CaseType, what: str, label: str, when: Expression | None, error: str) -> Finding:
+    """A requirement whose condition failed (a division by zero, a comparison of text with a number in a field the
+    case type does not declare): it was taken as not required, and the flag it would have raised went missing."""
+    assert when is not None
+    return Flag(
+        f"requirement-error:{what}",
+        f"Whether {label} is required could not be judged: {error}",
+        "warning",
+        f"case type {case_type.key!r}: the condition {when.source} failed; fix the case data or the case type",
+        "gap",
+    )
 
 
 def is_empty(value: Any) -> bool:

@@ -35,7 +35,8 @@ from casework.insight.eventlog import Case
 from casework.insight.nba import NBAParams, NextActionModel
 from casework.insight.remaining import RemainingParams, RemainingTimeModel
 
-FORMAT = "casework-insight-model/1"
+FORMAT_NAME = "casework-insight-model/"
+FORMAT = f"{FORMAT_NAME}1"
 # The most a model file may hold once decompressed. A gzip file may decompress to a thousand times its size (a
 # "gzip bomb"), and the JSON is read into memory whole; bpic12's model, about 13,000 cases and 37 activities, is
 # 4.2 MB of JSON, so this leaves room for logs many times larger.
@@ -76,12 +77,24 @@ class InsightModel:
     next_action: NextActionModel
     remaining_time: RemainingTimeModel
     source: str = ""
+    # the definition key whose closed cases it was trained on (`suggest train --definition`); "" for a log's model
+    definition: str = ""
+
+    def other_definition(self, key: str) -> str | None:
+        """Why this model must not advise on a case of definition `key`, or None: a model trained on the store's cases
+        of one definition knows another's steps only where their names happen to agree, and advised with confidence
+        there ("100% of 60 past cases started with Register claim") on a process it never saw."""
+        if not self.definition or self.definition == key:
+            return None
+        return (f"the model was trained on the cases of definition {quoted(self.definition)}, not {quoted(key)}: "
+                f"train one with `casework suggest train --definition {key}`")
 
     def save(self, path: str | Path) -> None:
         document: dict[str, Any] = {
             "format": FORMAT,
             "version": self.version,
             "source": self.source,
+            "definition": self.definition,
             "next_action": self.next_action.to_json(),
             "remaining_time": self.remaining_time.to_json(),
         }
@@ -108,24 +121,46 @@ class InsightModel:
             document = json.loads(_decompressed(Path(path), MAX_MODEL_SIZE).decode("utf-8"))
         except ModelFileError:
             raise
+        except json.JSONDecodeError as exc:
+            if exc.doc[: exc.pos].strip():  # JSON that stops short: a damaged model
+                raise ModelFileError(f"{path}: cannot read a model file: {exc}") from exc
+            # no JSON at all, as a gzip log given for the model is: "Expecting value: line 1 column 1 (char 0)" said
+            # nothing of that
+            what = f"it begins {quoted(exc.doc[exc.pos : exc.pos + 40], 40)}" if exc.doc.strip() else "it is empty"
+            raise ModelFileError(f"{path}: not a casework insight model file (not JSON: {what})") from exc
         except (OSError, EOFError, UnicodeDecodeError, ValueError) as exc:  # BadGzipFile is an OSError
             raise ModelFileError(f"{path}: cannot read a model file: {exc}") from exc
         except RecursionError as exc:  # lists or objects nested past Python's parser; no model nests so deep
             raise ModelFileError(f"{path}: cannot read a model file: its JSON nests too deeply") from exc
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             found = document.get("format") if isinstance(document, dict) else type(document).__name__
+            if isinstance(found, str) and found.startswith(FORMAT_NAME) and len(found) <= 200:
+                # Our own format at another number: a newer casework wrote it, and calling it "not a model file"
+                # sent people looking for a damaged or wrong file.
+                raise ModelFileError(f"{path}: a model file of format {quoted(found)}, which this casework does not "
+                                     f"read (it reads {FORMAT!r}): upgrade casework, or train the model again with "
+                                     "this one")
             # quoted from the file, which may hold anything there: its start, or what kind of value it is
             shown = quoted(found) if isinstance(found, str) else repr(found)
             shown = shown if len(shown) <= 200 else f"a {type(found).__name__}"
             raise ModelFileError(f"{path}: not a casework insight model file (format {shown})")
         if DIGEST in document and document[DIGEST] != content_digest(document):
             raise ModelFileError(f"{path}: a damaged model file (its content does not match its SHA-256 digest)")
+        version = document.get("version")
+        if not isinstance(version, str) or not version.strip():
+            # Decisions are recorded and counted under it: a missing one read as "None", or as an empty version.
+            raise ModelFileError(f"{path}: a damaged model file (its version is {version!r}, not a name)")
+        definition = document.get("definition", "")
+        if not isinstance(definition, str):
+            raise ModelFileError(f"{path}: a damaged model file (its definition is {type(definition).__name__}, not a "
+                                 "definition key)")
         try:
             model = cls(
-                version=str(document["version"]),
+                version=version,
                 next_action=NextActionModel.from_json(document["next_action"]),
                 remaining_time=RemainingTimeModel.from_json(document["remaining_time"]),
                 source=str(document.get("source", "")),
+                definition=definition,
             )
             model._check()
         except (KeyError, TypeError, ValueError, IndexError, AttributeError, lgb.basic.LightGBMError) as exc:

@@ -36,6 +36,7 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
+from casework.display import percent_text
 from casework.insight.eventlog import VARIANTS, Case, prefix_lengths
 from casework.insight.features import END, Encoding, burst_share, canonical_positions, canonical_windows
 from casework.insight.gbt import THREADS, booster_from_string, sample_rows, train_booster
@@ -349,7 +350,7 @@ class NextActionModel:
             started, cases = int(self.starts[target]), int(self.starts.sum())
             if started == 0:
                 return f"none of {cases} past cases started with {name}"
-            return f"{_percent(started, cases)} of {cases} past cases started with {name}"
+            return f"{percent_text(started, cases)} of {cases} past cases started with {name}"
         doing = "ended" if name == END else f"did {name} next"
         by_resource = self._resource_choice(choice)
         performers = 0
@@ -366,7 +367,8 @@ class NextActionModel:
             plain = by_resource.base if by_resource is not None else self._ngram(choice)
             seen, cases = plain.support(ids, max(choice.order, 1))
             if seen == 0:
-                text = f"{_percent(count, total)} of all steps in past cases were {name}; no close match for this path"
+                text = (f"{percent_text(count, total)} of all steps in past cases were {name}; no close match for "
+                        "this path")
                 # A path seen in fewer cases than a reason quotes still moves the probability (one past case that
                 # went Q -> Z makes Z likely after Q): the share of all steps alone would then mislead the reader.
                 # (Only then: an unknown path gets the share of all steps, renormalised without the case's end.)
@@ -383,7 +385,7 @@ class NextActionModel:
             steps = _with_performers(steps, list(resources), performers)
         path = " → ".join(steps) if steps else "the case start"
         where = f"after {path}" if j <= len(activities) else f"when a case starts with {path}"
-        text = f"{where}, {_percent(count, total)} of {total} similar cases {doing}"
+        text = f"{where}, {percent_text(count, total)} of {total} similar cases {doing}"
         # the resource-aware n-gram moves probabilities by who handled the case, not only the trees
         return text + _moved(probability, count / total,
                              "performers, timing and data" if by_resource is not None else "timing and data")
@@ -430,8 +432,8 @@ class NextActionModel:
 
 
 def probability_text(probability: float) -> str:
-    """A probability as a person reads it: `_percent`'s rules (a small chance is "<1%", not "0%")."""
-    return _percent(probability, 1.0)
+    """A probability as a person reads it: `display.percent_text`'s rules (a small chance is "<1%", not "0%")."""
+    return percent_text(probability, 1.0)
 
 
 def _moved(probability: float | None, share: float, drivers: str) -> str:
@@ -440,19 +442,7 @@ def _moved(probability: float | None, share: float, drivers: str) -> str:
         return ""
     direction = "more" if probability > share else "less"
     verb = "make" if " and " in drivers else "makes"
-    return f"; this case's {drivers} {verb} it {direction} likely ({_percent(probability, 1)})"
-
-
-def _percent(count: float, total: float) -> str:
-    """A share as a whole percentage, except that a share that is not zero never reads as 0%, nor one short of
-    all as 100% (1 of 300 cases is "<1%", 299 of them ">99%"): the evidence a reason quotes always has a count
-    above zero, and "100% of 300 cases" tells a person that nothing else ever happened."""
-    share = 100 * count / total
-    if 0 < share < 0.5:
-        return "<1%"
-    if 99.5 <= share < 100:
-        return ">99%"
-    return f"{share:.0f}%"
+    return f"; this case's {drivers} {verb} it {direction} likely ({percent_text(probability, 1)})"
 
 
 def _starts_from_json(counts: Any, n_classes: int) -> FloatArray | None:

@@ -175,6 +175,7 @@ class SimilarCases:
         self.path_weight = path_weight  # weight of path tokens relative to words
         self.why_terms = why_terms
         self._cases: list[ClosedCase] = []
+        self._positions: dict[str, list[int]] = {}  # case id -> where it was fitted
         self._vocab: dict[str, int] = {}
         self._terms: list[str] = []
         self._idf = np.zeros(0)
@@ -185,6 +186,9 @@ class SimilarCases:
 
     def fit(self, closed: Iterable[ClosedCase]) -> SimilarCases:
         self._cases = list(closed)
+        self._positions = {}
+        for i, case in enumerate(self._cases):
+            self._positions.setdefault(case.case_id, []).append(i)
         counts = [self._counts(c.text, c.path) for c in self._cases]
         for case in self._cases:
             self._names.update({_step(a): a for a in case.path})
@@ -212,7 +216,7 @@ class SimilarCases:
         return self
 
     def query(self, case: OpenCase, k: int = 5) -> list[Match]:
-        """Up to ``k`` closed cases with a positive similarity, best first (ties broken by case id), each sharing
+        """Up to ``k`` closed cases with a positive similarity, best first (ties in the order fitted), each sharing
         something with the case that not every closed case has (a case type's field names are in every case's data:
         alone they made a case with next to no data look a third like every other, "because" of them)."""
         if not self._cases or k <= 0:
@@ -224,6 +228,10 @@ class SimilarCases:
         telling = self._scores(cols[~common], vals[~common])
         scores = telling + self._scores(cols[common], vals[common]) if common.any() else telling
         positive = np.flatnonzero((scores > 1e-12) & (telling > 0))
+        # A case asked about among the fitted ones (a closed case: which are like it?) is not its own best match.
+        own = self._positions.get(case.case_id)
+        if own:
+            positive = positive[~np.isin(positive, own)]
         if len(positive) > k:  # only the best k need sorting
             cut = -np.partition(-scores[positive], k - 1)[k - 1]
             positive = positive[scores[positive] >= cut]

@@ -82,13 +82,15 @@ def suggest_similar(
             closed.append(from_state(closed_state, notes=notes[cid], documents=_texts(store, documents[cid]),
                                      outcome=_outcome(closed_state)))
         query = open_case(state, notes=notes[case_id], documents=_texts(store, documents[case_id]))
+        # the closed cases an imported log stored under this key, which are not compared
+        imported = 0 if closed else store.open_and_closed(row.definition_key)[1] - state.ended - skipped
     matches = searcher.fit(closed).query(query, k=k)
     if as_json:
         typer.echo(json.dumps({"case": case_id, "compared": len(closed), "method": method, "similar": [
             {"case": m.case_id, "score": m.score, "outcome": m.outcome, "duration_days": round(m.duration_days, 2),
              "why": list(m.why)} for m in matches]}, indent=2, ensure_ascii=False))
         return
-    _print(case_id, state, matches, len(closed), skipped, row.definition_key)
+    _print(case_id, state, matches, len(closed), skipped, row.definition_key, imported)
 
 
 def _fail(message: str) -> NoReturn:
@@ -120,7 +122,9 @@ def _texts(store: Store, rows: list[DocumentRow]) -> list[str]:
     return texts
 
 
-def _print(case_id: str, state: CaseState, matches: list[Any], compared: int, skipped: int, key: str) -> None:
+def _print(
+    case_id: str, state: CaseState, matches: list[Any], compared: int, skipped: int, key: str, imported: int
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -128,6 +132,12 @@ def _print(case_id: str, state: CaseState, matches: list[Any], compared: int, sk
 
     if skipped:
         typer.echo(f"note: {skipped} closed cases could not be read and were not compared", err=True)
+    if not compared:
+        # "no closed case ... is like case X (compared with 0)" read as if they had been compared and found unlike
+        why = (f": the {imported} closed cases of {key} were imported from a log, and have no data, notes or documents "
+               "to compare" if imported > 0 else "")
+        typer.echo(shown(f"no closed case of {key} to compare case {case_id} with{why}"))
+        return
     if not matches:
         typer.echo(shown(f"no closed case of {key} is like case {case_id} (compared with {compared})"))
         return

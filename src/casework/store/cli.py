@@ -346,6 +346,9 @@ def export_cmd(
     except ExportPathError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    if not to_stdout and _is_the_database(output, db):  # `--db sqlite:///cases.db -o cases.db` replaced every case
+        typer.echo(f"error: cannot write {shown}: it is the database being exported; give -o another file", err=True)
+        raise typer.Exit(2)
     with open_store(db, read_only="export") as store:
         try:
             if to_stdout:
@@ -368,6 +371,23 @@ def export_cmd(
     unit = "objects" if fmt == "ocel" else "cases"
     # Written to a stream (standard output, a pipe), the export owns standard output: the summary goes aside.
     typer.echo(f"export: {first} {unit}, {events} events -> {shown}", err=in_place)
+
+
+def _is_the_database(path: Path, db: str) -> bool:
+    """Whether `path` is the file of the SQLite database at `db` (a URL that is not one is for `open_store` to
+    refuse)."""
+    import os
+
+    from casework.store.url import StoreURLError, parse_url, sqlite_file
+
+    try:
+        parsed = parse_url(db)
+        if parsed.get_backend_name() != "sqlite":
+            return False
+        database = sqlite_file(parsed)
+        return path.exists() and database.exists() and os.path.samefile(path, database)
+    except (StoreURLError, OSError):
+        return False
 
 
 def import_log_cmd(
