@@ -139,3 +139,20 @@ def test_bad_requests_are_refused_in_one_line(
     args = [ids["open"] if a == "OPEN" else a for a in args]
     result = runner.invoke(app, ["suggest", "similar", *args, "--db", url], env=env)
     assert result.exit_code == 2 and result.stderr.startswith(message), result.output
+
+
+@pytest.mark.parametrize("bound", ["DOCUMENTS_SECONDS", "DOCUMENT_BYTES"])
+def test_documents_past_the_reading_budget_are_compared_by_their_kind_and_that_is_said(
+    store: tuple[str, dict[str, str], dict[str, str]], monkeypatch: pytest.MonkeyPatch, bound: str,
+) -> None:
+    from casework.insight import similar_cli
+
+    url, env, ids = store
+    # Every query reads the documents of every closed case: one slow or huge upload must not slow them all.
+    monkeypatch.setattr(similar_cli, bound, 0)
+    result = runner.invoke(app, ["suggest", "similar", ids["open"], "--db", url, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown["documents_by_kind_only"] == 1  # the open claim's letter: its words are not read
+    assert "note: 1 documents were compared by their kind alone" in result.stderr
+    assert "bonnet" not in {term for match in shown["similar"] for term in match["why"]}

@@ -138,11 +138,15 @@ class IntakePlan:
 
 
 # -- reading ------------------------------------------------------------------------------------------------------
-def read_document(name: str, data: bytes, kind: str, media_type: str | None = None) -> DocumentText:
+def read_document(
+    name: str, data: bytes, kind: str, media_type: str | None = None, *, max_pages: int = MAX_PDF_PAGES,
+    seconds: float = PDF_SECONDS,
+) -> DocumentText:
     """The text of a PDF or a plain text file, as its bytes show: a PDF by its signature, or by its objects if it is
     named or typed as one (damaged at its start); anything else is read as text, whatever its name says. At most
     MAX_TEXT_CHARS characters are kept; the result's notes say what was cut, or that there was no text.
-    `ExtractionError`, saying why, for a file that cannot be read (damaged, encrypted, binary)."""
+    `ExtractionError`, saying why, for a file that cannot be read (damaged, encrypted, binary). `max_pages` and
+    `seconds` bound how much of a PDF is read (similar cases need its first pages, intake the whole form)."""
     if not data:
         return DocumentText(name, kind, ("",), notes=("it is empty (0 bytes): there is nothing to search",))
     notes: list[str] = []
@@ -150,7 +154,7 @@ def read_document(name: str, data: bytes, kind: str, media_type: str | None = No
     unread, why = 0, ""
     pdf = PDF_SIGNATURE in data[:PDF_HEADER_WINDOW] or (said_pdf and (b"endobj" in data or b"startxref" in data))
     if pdf:
-        read, total, why = _read_pdf(data, MAX_PDF_PAGES)
+        read, total, why = _read_pdf(data, max_pages, seconds)
         pages, cut = _within_text_budget([_normal(p) for p in read])
         unread = total - len(pages)
     else:
@@ -191,7 +195,7 @@ def pdf_pages(data: bytes, limit: int | None = None) -> list[str]:
     return _read_pdf(data, limit)[0]
 
 
-def _read_pdf(data: bytes, limit: int | None) -> tuple[list[str], int, str]:
+def _read_pdf(data: bytes, limit: int | None, seconds: float = PDF_SECONDS) -> tuple[list[str], int, str]:
     """(text of the first pages, how many pages the PDF has, why the rest were not read: "" if they all were): up to
     `limit` pages, and no further than the budgets of content and of text; `ExtractionError` if it cannot be read."""
     from pypdf.errors import LimitReachedError  # imported here: reading plain text should not need the PDF library
@@ -199,7 +203,7 @@ def _read_pdf(data: bytes, limit: int | None) -> tuple[list[str], int, str]:
     try:
         with _pdf_limits():
             try:
-                return _pdf_text(data, limit)
+                return _pdf_text(data, limit, seconds)
             except (ExtractionError, LimitReachedError):
                 raise
             except Exception:
@@ -207,7 +211,7 @@ def _read_pdf(data: bytes, limit: int | None) -> tuple[list[str], int, str]:
                     raise
                 # Cut short after its cross-reference table (a download stopped in its last bytes): pypdf then
                 # fails on a file it can read with the end marker back. Anything cut earlier stays an error.
-                return _pdf_text(data + b"\n%%EOF\n", limit)
+                return _pdf_text(data + b"\n%%EOF\n", limit, seconds)
     except ExtractionError:
         raise
     except LimitReachedError as exc:
@@ -261,7 +265,7 @@ def _quiet_reader() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _pdf_text(data: bytes, limit: int | None) -> tuple[list[str], int, str]:
+def _pdf_text(data: bytes, limit: int | None, seconds: float) -> tuple[list[str], int, str]:
     from pypdf import PasswordType, PdfReader
 
     operations, content_bytes = MAX_PDF_OPERATIONS, MAX_PDF_CONTENT_BYTES
@@ -286,10 +290,10 @@ def _pdf_text(data: bytes, limit: int | None) -> tuple[list[str], int, str]:
               "operations intake reads of one PDF")
     pages: list[str] = []
     chars = 0
-    deadline = time.monotonic() + PDF_SECONDS
+    deadline = time.monotonic() + seconds
     for i in range(count):
         if pages and time.monotonic() > deadline:  # the first page is read whatever it takes
-            return pages, total, f"reading it took more than the {PDF_SECONDS:g} s intake gives one PDF"
+            return pages, total, f"reading it took more than the {seconds:g} s given to one PDF"
         page = reader.pages[i]
         size, forms = _content_bytes(page)
         content_bytes -= size

@@ -10,6 +10,7 @@ have no data, notes or documents to compare), the most recently created first up
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -23,9 +24,15 @@ if TYPE_CHECKING:
     from casework.store import Store
     from casework.store.records import DocumentRow
 
-# Characters of a document's text that count: enough for what a letter or a form is about, while a store of
-# thousands of closed cases with long attachments is still compared in seconds.
+# How much of the documents counts. Every query reads the documents of every closed case compared, so each is read
+# briefly: the start of what a letter or a form is about, not a whole upload (intake reads 500 pages for 30 s), and
+# one slow or hostile PDF on a closed case must not slow every query. Past the budget, or past the size, a document
+# is compared by its kind alone.
 DOCUMENT_CHARS = 20_000
+DOCUMENT_PAGES = 5
+DOCUMENT_BYTES = 5 * 1024 * 1024
+PDF_SECONDS = 1.0
+DOCUMENTS_SECONDS = 20.0
 
 
 def suggest_similar(
@@ -71,6 +78,8 @@ def suggest_similar(
                  if listed.id != case_id][:limit]  # a closed case asked about is not its own match
         notes = store.reasons([case_id, *ended])
         documents = store.latest_documents([case_id, *ended])
+        reading = _Reading(store)
+        query = open_case(state, notes=notes[case_id], documents=reading.texts(documents[case_id]))
         closed = []
         skipped = 0
         for cid in ended:
@@ -79,14 +88,18 @@ def suggest_similar(
             except (NotFound, InvalidInput, Corrupt):
                 skipped += 1  # one damaged case must not stop the comparison with the others
                 continue
-            closed.append(from_state(closed_state, notes=notes[cid], documents=_texts(store, documents[cid]),
+            closed.append(from_state(closed_state, notes=notes[cid], documents=reading.texts(documents[cid]),
                                      outcome=_outcome(closed_state)))
-        query = open_case(state, notes=notes[case_id], documents=_texts(store, documents[case_id]))
         # the closed cases an imported log stored under this key, which are not compared
         imported = 0 if closed else store.open_and_closed(row.definition_key)[1] - state.ended - skipped
     matches = searcher.fit(closed).query(query, k=k)
+    if reading.by_kind:
+        typer.echo(f"note: {reading.by_kind} documents were compared by their kind alone: larger than "
+                   f"{DOCUMENT_BYTES // 2**20} MiB, or past the {DOCUMENTS_SECONDS:g} s a query reads documents for",
+                   err=True)
     if as_json:
-        typer.echo(json.dumps({"case": case_id, "compared": len(closed), "method": method, "similar": [
+        typer.echo(json.dumps({"case": case_id, "compared": len(closed), "method": method,
+                               "documents_by_kind_only": reading.by_kind, "similar": [
             {"case": m.case_id, "score": m.score, "outcome": m.outcome, "duration_days": round(m.duration_days, 2),
              "why": list(m.why)} for m in matches]}, indent=2, ensure_ascii=False))
         return
@@ -106,20 +119,33 @@ def _outcome(state: CaseState) -> str:
     return f"{state.status} after {steps[-1]}" if steps else state.status
 
 
-def _texts(store: Store, rows: list[DocumentRow]) -> list[str]:
-    """The kind and the start of the text of each document; one that cannot be read is compared by its kind."""
-    from casework.insight.extraction import ExtractionError, read_document
+class _Reading:
+    """The documents' text, read within DOCUMENTS_SECONDS for the whole query; counts what was compared by kind."""
 
-    texts = []
-    for row in rows:
-        kind = Path(row.name).stem
-        try:
-            document = read_document(row.name, store.blobs.get(row.sha256), kind, row.media_type)
-            text = "\n".join(document.pages)[:DOCUMENT_CHARS]
-        except (ExtractionError, OSError, ValueError):
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.deadline = time.monotonic() + DOCUMENTS_SECONDS
+        self.by_kind = 0
+
+    def texts(self, rows: list[DocumentRow]) -> list[str]:
+        """The kind and the start of the text of each document; one that cannot be read (or not now) by its kind."""
+        from casework.insight.extraction import ExtractionError, read_document
+
+        texts = []
+        for row in rows:
+            kind = Path(row.name).stem
             text = ""
-        texts.append(f"{kind.replace('_', ' ')}\n{text}")
-    return texts
+            if row.size <= DOCUMENT_BYTES and time.monotonic() < self.deadline:
+                try:
+                    document = read_document(row.name, self.store.blobs.get(row.sha256), kind, row.media_type,
+                                             max_pages=DOCUMENT_PAGES, seconds=PDF_SECONDS)
+                    text = "\n".join(document.pages)[:DOCUMENT_CHARS]
+                except (ExtractionError, OSError, ValueError):
+                    pass  # damaged or unreadable: its kind still says what it is
+            else:
+                self.by_kind += 1
+            texts.append(f"{kind.replace('_', ' ')}\n{text}")
+        return texts
 
 
 def _print(
