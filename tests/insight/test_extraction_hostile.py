@@ -225,8 +225,8 @@ def test_reading_a_pdf_stops_when_its_time_is_spent(monkeypatch: pytest.MonkeyPa
     doc = read_document("claim.pdf", make_pdf(CLAIM_PDF), "claim_form")
     assert (len(doc.pages), doc.unread_pages) == (1, 1) and "AB-123456" in doc.pages[0]
     assert extract_fields(CLAIM, [doc]).problems == [
-        "claim.pdf: only its first 1 pages were read (1 more not searched): reading it took more than the 0 s intake "
-        "gives one PDF"
+        "claim.pdf: only its first 1 pages were read (1 more not searched): reading it took more than the 0 s given "
+        "to one PDF"
     ]
 
 

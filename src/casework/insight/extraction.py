@@ -139,14 +139,15 @@ class IntakePlan:
 
 # -- reading ------------------------------------------------------------------------------------------------------
 def read_document(
-    name: str, data: bytes, kind: str, media_type: str | None = None, *, max_pages: int = MAX_PDF_PAGES,
-    seconds: float = PDF_SECONDS,
+    name: str, data: bytes, kind: str, media_type: str | None = None, *, max_pages: int | None = None,
+    seconds: float | None = None,
 ) -> DocumentText:
     """The text of a PDF or a plain text file, as its bytes show: a PDF by its signature, or by its objects if it is
     named or typed as one (damaged at its start); anything else is read as text, whatever its name says. At most
     MAX_TEXT_CHARS characters are kept; the result's notes say what was cut, or that there was no text.
     `ExtractionError`, saying why, for a file that cannot be read (damaged, encrypted, binary). `max_pages` and
-    `seconds` bound how much of a PDF is read (similar cases need its first pages, intake the whole form)."""
+    `seconds` bound how much of a PDF is read (default MAX_PDF_PAGES, PDF_SECONDS: similar cases need its first
+    pages, intake the whole form)."""
     if not data:
         return DocumentText(name, kind, ("",), notes=("it is empty (0 bytes): there is nothing to search",))
     notes: list[str] = []
@@ -154,7 +155,8 @@ def read_document(
     unread, why = 0, ""
     pdf = PDF_SIGNATURE in data[:PDF_HEADER_WINDOW] or (said_pdf and (b"endobj" in data or b"startxref" in data))
     if pdf:
-        read, total, why = _read_pdf(data, max_pages, seconds)
+        read, total, why = _read_pdf(data, MAX_PDF_PAGES if max_pages is None else max_pages,
+                                     PDF_SECONDS if seconds is None else seconds)
         pages, cut = _within_text_budget([_normal(p) for p in read])
         unread = total - len(pages)
     else:
@@ -195,7 +197,7 @@ def pdf_pages(data: bytes, limit: int | None = None) -> list[str]:
     return _read_pdf(data, limit)[0]
 
 
-def _read_pdf(data: bytes, limit: int | None, seconds: float = PDF_SECONDS) -> tuple[list[str], int, str]:
+def _read_pdf(data: bytes, limit: int | None, seconds: float | None = None) -> tuple[list[str], int, str]:
     """(text of the first pages, how many pages the PDF has, why the rest were not read: "" if they all were): up to
     `limit` pages, and no further than the budgets of content and of text; `ExtractionError` if it cannot be read."""
     from pypdf.errors import LimitReachedError  # imported here: reading plain text should not need the PDF library
@@ -265,7 +267,7 @@ def _quiet_reader() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _pdf_text(data: bytes, limit: int | None, seconds: float) -> tuple[list[str], int, str]:
+def _pdf_text(data: bytes, limit: int | None, seconds: float | None) -> tuple[list[str], int, str]:
     from pypdf import PasswordType, PdfReader
 
     operations, content_bytes = MAX_PDF_OPERATIONS, MAX_PDF_CONTENT_BYTES
@@ -290,6 +292,7 @@ def _pdf_text(data: bytes, limit: int | None, seconds: float) -> tuple[list[str]
               "operations intake reads of one PDF")
     pages: list[str] = []
     chars = 0
+    seconds = PDF_SECONDS if seconds is None else seconds
     deadline = time.monotonic() + seconds
     for i in range(count):
         if pages and time.monotonic() > deadline:  # the first page is read whatever it takes
