@@ -88,8 +88,14 @@ def test_the_table_says_when_more_cases_match_than_it_shows(filled: str) -> None
     (["--state", "bogus"], "unknown state 'bogus'"),
     (["--version", "1"], "give --definition too"),
     (["--limit", "0"], "--limit"),
+    # a mistyped key read as "0 cases"
+    (["--definition", "permits"], "no definition key 'permits' in the store (its keys: grant, permit;"),
 ])
 def test_bad_options_exit_2(filled: str, args: list[str], said: str) -> None:
     result = runner.invoke(app, ["cases", "--db", filled, *args])
     assert result.exit_code == 2 and result.stdout == "", result.output
     assert result.stderr.startswith("error: ") and said in result.stderr
+
+
+def test_a_known_definition_with_no_case_in_the_state_asked_lists_none(filled: str) -> None:
+    assert _listed(filled, "--definition", "grant", "--state", "closed") == []

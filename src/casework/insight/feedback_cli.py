@@ -25,7 +25,6 @@ def suggest_feedback(
 ) -> None:
     """Acceptance rates per rule, flag and model version, from the accept/dismiss events in the audit trail."""
     from casework.insight.acceptance import FEEDBACK_TYPES, REASONS_SHOWN, acceptance
-    from casework.insight.storelog import unknown_definition
     from casework.store.cli import open_store
 
     zone = organisation_zone()  # an unknown zone stops the command before anything is read
@@ -38,7 +37,7 @@ def suggest_feedback(
     ) as events:
         rows = acceptance(((e.case_id, e) for e in events), by_activity=by_activity, since=start, until=end)
         # A case type's key given for its definition's (insurance_claim for insuranceClaim) read as "nothing yet".
-        unknown = unknown_definition(store, definition) if definition is not None and not rows else None
+        unknown = store.unknown_definition(definition) if definition is not None and not rows else None
     if unknown is not None:
         typer.echo(f"error: {unknown}", err=True)
         raise typer.Exit(2)

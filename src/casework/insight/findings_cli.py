@@ -155,7 +155,6 @@ def suggest_refresh(
 
     from casework.insight.casetype import CaseTypeError, UnknownCaseType, load_error_line, named_case_type
     from casework.insight.modelfile import InsightModel, ModelFileError
-    from casework.insight.storelog import unknown_definition
     from casework.insight.watch import FindingsWatcher
     from casework.service import CaseService
     from casework.store.cli import open_store
@@ -171,7 +170,7 @@ def suggest_refresh(
         with open_store(db) as store:
             for kind in kinds:
                 # a definition key mistyped in the case type judged none of the cases, every run, without a word
-                if (unknown := unknown_definition(store, kind.definition)) is not None:
+                if (unknown := store.unknown_definition(kind.definition)) is not None:
                     typer.echo(f"warning: case type {kind.key!r} judges nothing here: {unknown}", err=True)
             service = CaseService(store)
             try:

@@ -25,22 +25,13 @@ class NoTrainingCases(ValueError):
     """The store holds nothing to train on for that definition key; says why."""
 
 
-def unknown_definition(store: Store, definition_key: str) -> str | None:
-    """Why `definition_key` names nothing in the store, with the keys it has; None if a definition or a case has it."""
-    known = store.definition_keys()
-    if definition_key in known:
-        return None
-    return (f"no definition key {quoted(definition_key)} in the store (its keys: {', '.join(known) or 'none'}; an "
-            "imported log's is the --definition it was imported under)")
-
-
 def closed_cases(store: Store, definition_key: str) -> tuple[list[Case], int]:
     """(the closed cases of `definition_key`, every version, engine and imported alike, as `Case`s; how many of its
     cases are open). Cases come in the order they entered the store (by the event of their first activity), as a log's
     come in the order of the file: an imported log's cases in its own order, so that cases starting at the same
     moment are trained on in the order training on the file takes them."""
     open_count, closed_count = store.open_and_closed(definition_key)
-    if open_count + closed_count == 0 and (unknown := unknown_definition(store, definition_key)) is not None:
+    if open_count + closed_count == 0 and (unknown := store.unknown_definition(definition_key)) is not None:
         raise NoTrainingCases(unknown)
     if closed_count == 0:
         raise NoTrainingCases(f"no closed case of {quoted(definition_key)} to train on ({open_count} open)")

@@ -46,6 +46,10 @@ def cases_cmd(
         # One more than asked for, to tell whether there are more.
         rows = store.case_listing(definition_key=definition, definition_version=version, statuses=statuses,
                                   open_only=state == "open", closed_only=state == "closed", limit=limit + 1)
+        unknown = store.unknown_definition(definition) if definition is not None and not rows else None
+    if unknown is not None:
+        typer.echo(f"error: --definition: {unknown}", err=True)
+        raise typer.Exit(2)
     more, rows = len(rows) > limit, rows[:limit]
     if as_json:
         for r in rows:

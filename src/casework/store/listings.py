@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Select, case, func, select
 
+from casework.display import quoted
 from casework.store import schema as t
 from casework.store.base import StoreBase
 from casework.store.records import stored_utc
@@ -85,6 +86,15 @@ class ListingsMixin(StoreBase):
         q = select(t.definitions.c.key).union(select(t.cases.c.definition_key))
         with self.read() as conn:
             return sorted(conn.execute(q).scalars())
+
+    def unknown_definition(self, definition_key: str) -> str | None:
+        """Why `definition_key` names nothing in the store, with the keys it has; None if a definition or a case has
+        it (a mistyped key otherwise reads as "no cases")."""
+        known = self.definition_keys()
+        if definition_key in known:
+            return None
+        return (f"no definition key {quoted(definition_key)} in the store (its keys: {', '.join(known) or 'none'}; an "
+                "imported log's is the --definition it was imported under)")
 
     def case_listing(
         self,
