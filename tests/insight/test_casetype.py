@@ -229,3 +229,17 @@ def test_an_action_naming_a_task_with_a_character_that_does_not_show_is_refused_
         parse_case_type(text)
     parsed = parse_case_type(text.replace("Call\\u202eback", "Call Jose\\u0301"))
     assert parsed.rules[0].action is not None and parsed.rules[0].action.target == "Call Jos\u00e9"
+
+
+@pytest.mark.parametrize(("sla", "said"), [
+    # A deadline past year 9999 could not be computed, and the SLA then flagged nothing, silently.
+    ("P1000000Y", "'P1000000Y' is longer than a case can run (it ends past the year 9999)"),
+    ("P0D", "'P0D' is no time at all: every case would be late from its start"),
+    ("PT", "its T is followed by no hours, minutes or seconds"),
+])
+def test_an_sla_no_case_could_keep_or_miss_is_refused_at_load(sla: str, said: str) -> None:
+    text = f'[case_type]\nkey = "permit"\ndefinition = "permitReview"\nlabel = "permit"\nsla = "{sla}"\n'
+    with pytest.raises(CaseTypeError) as info:
+        parse_case_type(text, source="permit.toml")
+    (problem,) = info.value.problems
+    assert problem.startswith("case_type.sla: ") and said in problem

@@ -41,6 +41,7 @@ wrong case type fails when it is deployed, not when a rule first runs. Condition
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -53,7 +54,7 @@ import regex
 
 from casework.engine.state import has_instance_id_form
 from casework.expr import Expression, ExpressionError, compile_expression
-from casework.model.timers import TimerError, parse_duration
+from casework.model.timers import TimerError, add_duration, check_time_part, parse_duration
 from casework.names import typed, unreadable
 
 __all__ = [
@@ -343,9 +344,20 @@ class _Validator:
             self.problem(path, f"must be an ISO-8601 duration such as 'P30D' (got {value!r})")
             return None
         try:
-            parse_duration(value)
+            check_time_part(value)
+            length = parse_duration(value)
         except (TimerError, ValueError) as exc:
             self.problem(path, f"must be an ISO-8601 duration such as 'P30D': {exc}")
+            return None
+        start = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+        try:
+            # A deadline past year 9999 cannot be computed, and the SLA then judged nothing, silently.
+            end = add_duration(start, value)
+        except TimerError:
+            self.problem(path, f"{value!r} is longer than a case can run (it ends past the year 9999)")
+            return None
+        if end == start or not length:
+            self.problem(path, f"{value!r} is no time at all: every case would be late from its start")
             return None
         return value
 
