@@ -8,7 +8,7 @@ import zlib
 import pytest
 
 from casework.demo import demo_definition
-from casework.engine import CaseState, commands, execute
+from casework.engine import CaseState, CommandRejected, commands, execute
 from casework.insight import extraction
 from casework.insight.casetype import bundled_case_type, parse_case_type
 from casework.insight.extraction import (
@@ -367,6 +367,26 @@ def test_carriage_returns_end_lines(newline: str) -> None:
     plan = fill_command(result, {}, actor="intake")
     assert plan.command is not None and plan.command.reason is not None
     assert "claimant from form.txt p.1: 'Jane Doe'" in plan.command.reason
+
+
+def test_a_value_entered_after_the_fill_was_decided_refuses_the_fill_instead_of_being_overwritten() -> None:
+    definition = demo_definition()
+    state = CaseState.create("c1", definition)
+    execute(definition, state, commands.StartCase(variables={"amount": 900}, actor="ann"), T0)
+    result = extract_fields(bundled_case_type("insurance_claim"),
+                            [read_document("claim.pdf", make_pdf(CLAIM_PDF), "claim_form")])
+    plan = fill_command(result, state.variables, actor="intake")  # shown to a person, who will apply it
+    assert plan.command is not None and "claimant" in plan.command.variables
+    # Meanwhile a colleague enters the claimant's name from a phone call.
+    execute(definition, state, commands.SetVariables(variables={"claimant": "Ann Smyth"}, actor="bob"), T0)
+    with pytest.raises(CommandRejected, match=r"^'claimant' changed since this change was decided: nothing set"):
+        execute(definition, state, plan.command, T0)
+    assert state.variables["claimant"] == "Ann Smyth" and "policyNumber" not in state.variables
+    # Read again, the fill leaves her value and fills the rest.
+    again = fill_command(result, state.variables, actor="intake")
+    assert again.command is not None
+    execute(definition, state, again.command, T0)
+    assert state.variables["claimant"] == "Ann Smyth" and state.variables["policyNumber"] == "AB-123456"
 
 
 def test_an_absurdly_long_amount_is_a_problem_and_the_other_fields_still_fill_the_case() -> None:

@@ -88,6 +88,9 @@ class ResumeCase(Command):
 class SetVariables(Command):
     variables: dict[str, Any]
     remove: tuple[str, ...] = ()
+    # What these variables held when the change was decided (None: absent): the command is refused if any of them
+    # holds something else by the time it runs, so that a value someone entered meanwhile is not overwritten unseen.
+    expected: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -338,6 +338,12 @@ def _set_variables(run: Run, cmd: c.SetVariables) -> None:
     if both:
         # Which one meant? Applied, the value was set and then removed, and its case file item heard an update.
         raise CommandRejected(f"cannot both set and remove {', '.join(map(repr, both))} in one command")
+    if cmd.expected is not None:
+        held = run.state.variables
+        changed = sorted(name for name, seen in cmd.expected.items() if not _same_data(held.get(name), seen))
+        if changed:
+            raise CommandRejected(f"{', '.join(map(repr, changed))} changed since this change was decided: nothing "
+                                  "set; look at the case again")
     set_variables(run, check_variables(cmd.variables), cmd.remove)
 
 

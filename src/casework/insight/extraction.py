@@ -625,5 +625,7 @@ def fill_command(
     if not filled:
         return IntakePlan(None, filled, kept, problems)
     reason = "extracted from documents: " + "; ".join(f"{f.field} from {f.source}" for f in filled)
-    command = commands.SetVariables(variables={f.field: f.value for f in filled}, actor=actor, reason=reason)
+    # Filled as the case stood when it was read: a value entered meanwhile refuses the fill instead of being lost.
+    command = commands.SetVariables(variables={f.field: f.value for f in filled}, actor=actor, reason=reason,
+                                    expected={f.field: variables.get(f.field) for f in filled})
     return IntakePlan(command, filled, kept, problems)
