@@ -164,3 +164,10 @@ def test_a_case_type_of_another_process_is_refused(claim: tuple[str, dict[str, s
     result = _cw(env, "suggest", "intake", case_id, "--case-type", str(other), "--db", url)
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error: case type 'permit' describes definition 'permitApplication'; case ")
+
+
+def test_an_error_quoting_what_was_typed_reaches_the_terminal_escaped(claim: tuple[str, dict[str, str], str]) -> None:
+    url, env, _ = claim
+    result = _cw(env, "suggest", "intake", "claim\x1b[2J", "--case-type", "insurance_claim", "--db", url)
+    assert result.exit_code == 2 and "\x1b" not in result.stderr
+    assert result.stderr.startswith("error: no case claim\\x1b[2J")

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from casework.service.case_cli import fail
 from casework.store import DEFAULT_DB, organisation_zone
 from casework.store.cli import ActorOption, DbOption
 
@@ -88,14 +89,10 @@ def suggest_dismiss(
     A dismissed flag is not offered again on the case unless it gets more severe. Nothing else on the case
     changes."""
     if not reason.strip():
-        _fail("a dismissal needs a reason (--reason TEXT)")
+        fail("a dismissal needs a reason (--reason TEXT)")
     _decide(case_id, accepted=False, actor=actor, activity=activity, finding=finding, reason=reason.strip(),
             model=model, case_type=case_type, k=k, min_probability=min_probability, db=db)
 
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 def _decide(
@@ -119,44 +116,44 @@ def _decide(
     from casework.store.cli import open_store, sealable
 
     if not actor.strip():
-        _fail("--as needs the name of the person deciding")
+        fail("--as needs the name of the person deciding")
     actor = actor.strip()
     if finding is not None:  # an id as pasted from a table keeps its padding, as names given to other commands do
         finding = finding.strip()
         if not finding:
-            _fail("--finding needs the id of a finding, as `casework suggest case` shows it")
+            fail("--finding needs the id of a finding, as `casework suggest case` shows it")
     if (activity is None) == (finding is None):
-        _fail("name the suggestion: --activity NAME (a next-best action) or --finding ID (a flag), one of them")
+        fail("name the suggestion: --activity NAME (a next-best action) or --finding ID (a flag), one of them")
     if activity is not None and model is None:
-        _fail("--activity needs --model: the next-best actions are judged again with the model that offered them")
+        fail("--activity needs --model: the next-best actions are judged again with the model that offered them")
     zone = organisation_zone()  # an unknown zone stops the command before anything is read or written
     try:
         from casework.insight.modelfile import InsightModel
 
         insight = InsightModel.load(model) if model is not None else None
     except ModelFileError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     kind = case_type_or_exit(case_type) if case_type is not None else None
     now = dt.datetime.now(dt.UTC)
     with open_store(db) as store:
         row = store.case(case_id)
         if row is None:
-            _fail(f"no case {case_id}")
+            fail(f"no case {case_id}")
         sealable(store)
         with CaseService(store, clock=lambda: now) as service:
             try:
                 state = service.state(case_id)
                 _, definition = service.definition(row.definition_key, row.definition_version)
             except (NotFound, InvalidInput) as exc:
-                _fail(str(exc))
+                fail(str(exc))
             if insight is not None and (other := insight.other_definition(definition.key)) is not None:
-                _fail(f"{model}: {other}")
+                fail(f"{model}: {other}")
             if state.ended:
                 # It refuses every command, a dismissal included: say why rather than "not offered".
-                _fail(f"case {case_id} is {state.status}: it takes no more decisions")
+                fail(f"case {case_id} is {state.status}: it takes no more decisions")
             if state.status == "suspended":
                 # The engine takes nothing but resume and terminate from it, a decision included.
-                _fail(f"case {case_id} is suspended: resume it first (`casework case resume {case_id} --as NAME "
+                fail(f"case {case_id} is suspended: resume it first (`casework case resume {case_id} --as NAME "
                       f"--reason TEXT`), then {'accept' if accepted else 'dismiss'} the suggestion")
             events = store.events(case_id)
             if activity is not None:
@@ -169,7 +166,7 @@ def _decide(
                 if kind is None:
                     kind = _stored_case_type(store, case_id, finding)
                 if kind.definition != definition.key:
-                    _fail(f"case type {kind.key!r} describes definition {kind.definition!r}; case {case_id} is of "
+                    fail(f"case type {kind.key!r} describes definition {kind.definition!r}; case {case_id} is of "
                           f"definition {definition.key!r}")
                 label, command, version = _finding(
                     finding, accepted=accepted, actor=actor, reason=reason, kind=kind, insight=insight,
@@ -180,7 +177,7 @@ def _decide(
             try:
                 result = service.execute(case_id, command, now)
             except (CommandRejected, Conflict, NotFound, InvalidInput) as exc:
-                _fail(f"nothing recorded: {' '.join(str(exc).split())}")
+                fail(f"nothing recorded: {' '.join(str(exc).split())}")
     what = "accepted" if accepted else "dismissed"
     from casework.display import events_written, shown
 
@@ -197,7 +194,7 @@ def case_type_or_exit(name: str) -> CaseType:
     try:
         return named_case_type(name)
     except (CaseTypeError, UnknownCaseType, OSError) as exc:
-        _fail(f"case type: {load_error_line(exc)}")
+        fail(f"case type: {load_error_line(exc)}")
 
 
 def _stored_case_type(store: Store, case_id: str, finding: str) -> CaseType:
@@ -206,12 +203,12 @@ def _stored_case_type(store: Store, case_id: str, finding: str) -> CaseType:
 
     names = {row.case_type for row in store.findings(case_id=case_id) if row.finding_id == finding and row.case_type}
     if len(names) != 1:
-        _fail(f"--finding {finding} needs --case-type: no stored finding of case {case_id} names its case type")
+        fail(f"--finding {finding} needs --case-type: no stored finding of case {case_id} names its case type")
     (name,) = names
     try:
         return bundled_case_type(name)
     except UnknownCaseType:
-        _fail(f"the finding was judged with case type {name!r}, which is not a bundled one: give --case-type FILE")
+        fail(f"the finding was judged with case type {name!r}, which is not a bundled one: give --case-type FILE")
 
 
 def _next_action(
@@ -226,7 +223,7 @@ def _next_action(
     matches = [a for a in offered if a.activity == activity]
     if not matches:
         now_offered = ", ".join(repr(a.activity) for a in offered) or "none"
-        _fail(f"{activity!r} is not a next best action for case {case_id} now (model {insight.version} offers: "
+        fail(f"{activity!r} is not a next best action for case {case_id} now (model {insight.version} offers: "
               f"{now_offered}); the case may have moved on: see `casework suggest case`")
     action = matches[0]
     _not_answered(state, action.to_dict())
@@ -257,7 +254,7 @@ def _finding(
     if not matches:
         offered = ", ".join(f.id for f in findings) or "none"
         hint = "" if insight is not None else "; SLA-risk and unusual-path flags also need --model"
-        _fail(f"no finding {ident!r} is offered on case {case_id} now (offered: {offered}){hint}; the case may "
+        fail(f"no finding {ident!r} is offered on case {case_id} now (offered: {offered}){hint}; the case may "
               "have moved on, or someone dismissed it: see `casework suggest case`")
     found = matches[0]
     _not_answered(state, found.to_dict())
@@ -277,7 +274,7 @@ def _not_answered(state: Any, suggestion: dict[str, Any]) -> None:
 
     refusal = answered(state, suggestion)
     if refusal is not None:
-        _fail(f"nothing recorded: {refusal}")
+        fail(f"nothing recorded: {refusal}")
 
 
 def _actionable(action: Any) -> None:
@@ -288,7 +285,7 @@ def _actionable(action: Any) -> None:
     try:
         check_actionable(action)
     except ValueError as exc:
-        _fail(f"nothing recorded: {exc}")
+        fail(f"nothing recorded: {exc}")
 
 
 def keep_findings_current(

@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from casework.service.case_cli import fail
 from casework.store import DEFAULT_DB, organisation_zone
 from casework.store.cli import DbOption
 
@@ -58,25 +59,25 @@ def suggest_intake(
     from casework.store.cli import open_store, sealable
 
     if apply and (actor is None or not actor.strip()):
-        _fail("--apply needs --as NAME: the person who fills the fields in, recorded on the audit trail")
+        fail("--apply needs --as NAME: the person who fills the fields in, recorded on the audit trail")
     if actor is not None and not apply:
-        _fail("--as is for --apply: without it nothing is written")
+        fail("--as is for --apply: without it nothing is written")
     kind = case_type_or_exit(case_type)
     fields = {spec.name for spec in kind.fields} | {pattern.field for pattern in kind.patterns}
     replace = [name.strip() for name in overwrite or ()]
     unknown = sorted(set(replace) - fields)
     if unknown:
-        _fail(f"--overwrite {', '.join(unknown)}: case type {kind.key!r} has no such field (its fields: "
+        fail(f"--overwrite {', '.join(unknown)}: case type {kind.key!r} has no such field (its fields: "
               f"{', '.join(sorted(fields)) or 'none'})")
     if not kind.patterns:
-        _fail(f"case type {kind.key!r} declares no extraction patterns: there is nothing to read documents for")
+        fail(f"case type {kind.key!r} declares no extraction patterns: there is nothing to read documents for")
     now = dt.datetime.now(dt.UTC)
     with open_store(db, read_only=None if apply else "suggest intake") as store:
         row = store.case(case_id)
         if row is None:
-            _fail(f"no case {case_id}")
+            fail(f"no case {case_id}")
         if row.definition_key != kind.definition:
-            _fail(f"case type {kind.key!r} describes definition {kind.definition!r}; case {case_id} is of definition "
+            fail(f"case type {kind.key!r} describes definition {kind.definition!r}; case {case_id} is of definition "
                   f"{row.definition_key!r}")
         if apply:
             sealable(store)
@@ -84,7 +85,7 @@ def suggest_intake(
             try:
                 state = service.state(case_id)
             except (NotFound, InvalidInput) as exc:
-                _fail(str(exc))
+                fail(str(exc))
             texts, unread = _read(store, case_id, kind, [name.strip() for name in document or ()])
             attached = stored_documents(store, case_id)
             found = extract_fields(kind, texts)
@@ -95,13 +96,13 @@ def suggest_intake(
             written = ""
             if apply and plan.command is not None:
                 if state.ended or state.status == "suspended":
-                    _fail(f"case {case_id} is {state.status}: its data cannot change now; nothing filled")
+                    fail(f"case {case_id} is {state.status}: its data cannot change now; nothing filled")
                 # Filled fields are no longer missing: `suggest flags` should stop saying so.
                 keep_findings_current(service, store, case_id, kind, None, organisation_zone())
                 try:
                     result = service.execute(case_id, plan.command, now)
                 except (CommandRejected, Conflict, NotFound, InvalidInput) as exc:
-                    _fail(f"nothing filled: {' '.join(str(exc).split())}")
+                    fail(f"nothing filled: {' '.join(str(exc).split())}")
                 from casework.display import events_written
 
                 written = events_written(result.version, [e.type for e in result.events])
@@ -112,10 +113,6 @@ def suggest_intake(
         return
     _print(case_id, plan, same, missing, applied=apply, written=written)
 
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 def _read(store: Store, case_id: str, kind: CaseType, names: list[str]) -> tuple[list[DocumentText], list[str]]:
@@ -128,7 +125,7 @@ def _read(store: Store, case_id: str, kind: CaseType, names: list[str]) -> tuple
         latest[row.name] = row  # listed by name and version: the last is the latest
     for name in names:
         if name not in latest:
-            _fail(f"no document {name!r} on case {case_id} (`casework case documents {case_id}` lists them)")
+            fail(f"no document {name!r} on case {case_id} (`casework case documents {case_id}` lists them)")
     chosen = [latest[name] for name in (names or sorted(latest))]
     texts: list[DocumentText] = []
     problems: list[str] = []

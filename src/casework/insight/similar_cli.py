@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from casework.service.case_cli import fail
 from casework.store import DEFAULT_DB
 from casework.store.cli import DbOption
 
@@ -53,13 +54,13 @@ def suggest_similar(
     from casework.store.cli import open_store
 
     if method not in ("lexical", "embeddings"):
-        _fail(f"--method {method!r}: choose lexical or embeddings")
+        fail(f"--method {method!r}: choose lexical or embeddings")
     searcher: CaseSimilarity
     if method == "embeddings":
         from casework.insight.embeddings import EmbeddingSimilarCases, embeddings_available
 
         if not embeddings_available():
-            _fail("--method embeddings needs the embeddings extra: pip install torch==2.13.0 && pip install "
+            fail("--method embeddings needs the embeddings extra: pip install torch==2.13.0 && pip install "
                   "'casework[embeddings]'")
         searcher = EmbeddingSimilarCases()
     else:
@@ -67,11 +68,11 @@ def suggest_similar(
     with open_store(db, read_only="suggest similar") as store, CaseService(store) as service:
         row = store.case(case_id)
         if row is None:
-            _fail(f"no case {case_id}")
+            fail(f"no case {case_id}")
         try:
             state = service.state(case_id)
         except (NotFound, InvalidInput) as exc:
-            _fail(str(exc))
+            fail(str(exc))
         # Newest first: a process changes, and its recent cases are the ones to learn from.
         ended = [listed.id for listed in store.case_listing(definition_key=row.definition_key, closed_only=True,
                                                             engine_only=True, limit=limit + 1)
@@ -105,10 +106,6 @@ def suggest_similar(
         return
     _print(case_id, state, matches, len(closed), skipped, row.definition_key, imported)
 
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 def _outcome(state: CaseState) -> str:
