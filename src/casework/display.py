@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from casework.names import UNREADABLE, joins
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
     from rich.text import Text
 
 
@@ -61,6 +62,36 @@ def plain(value: object) -> Text:
     from rich.text import Text
 
     return Text(shown(str(value)))
+
+
+SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def finding_block(severity: str, kind: str, finding_id: str, message: str, why: str, do: str,
+                  more: Sequence[tuple[str, str]] = (), *, case_id: str | None = None) -> RenderableType:
+    """One flag or suggestion as a few lines rather than a table row: its reason is a sentence or two, which six
+    columns in an 80-column terminal folded into one word per line. The case and the id stay on one line, since
+    they are what `suggest accept|dismiss CASE_ID --finding ID` is given; `more` adds labelled lines after "do"."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    head = Text.assemble((shown(severity), SEVERITY_STYLE.get(severity, "")), "  ",
+                         *((shown(case_id), "  ") if case_id is not None else ()), (shown(finding_id), "bold"),
+                         f"  ({shown(kind)})")
+    head.no_wrap = True
+    head.overflow = "ignore"
+    body = Table.grid(padding=(0, 1))
+    body.add_column(style="dim", no_wrap=True)
+    body.add_column(overflow="fold")
+    body.add_row("", plain(message))
+    body.add_row("why", plain(why))
+    if do:
+        body.add_row("do", plain(do))
+    for label, text in more:
+        body.add_row(label, plain(text))
+    return Group(head, Padding(body, (0, 0, 0, 2), expand=False), "")
 
 
 def what_happened(event_type: str, payload: Mapping[str, Any], names: Mapping[str, str],

@@ -90,6 +90,18 @@ def test_bundled_rules_on_a_large_claim() -> None:
     assert command == expected
 
 
+def test_a_reason_shows_the_numbers_it_read_as_a_person_reads_them() -> None:
+    definition, state = start_claim({"amount": 80000, "previousClaims": 4})
+    # a few seconds past eight days: the reason read "days_open = 8.000057870370371"
+    now = T0 + dt.timedelta(days=8, seconds=5)
+    found = {f.id: f for f in evaluate_rules(bundled_case_type("insurance_claim"), definition, state, [], now)}
+    assert "days_open = about 8," in found["rule:workshop-follow-up"].reason
+    ct = rules_case_type('[[rules]]\nid = "half"\ncondition = "amount > 0.25"\nkind = "flag"\nmessage = "m"\n')
+    definition, state = start_claim({"amount": 0.5})
+    (half,) = evaluate_rules(ct, definition, state, [], T0)
+    assert "amount = 0.5)" in half.reason  # exact: no "about"
+
+
 def test_rules_that_do_not_hold_say_nothing() -> None:
     definition, state = start_claim({"amount": 500})
     assert evaluate_rules(bundled_case_type("insurance_claim"), definition, state, [], T0) == []

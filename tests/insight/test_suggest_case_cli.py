@@ -42,6 +42,19 @@ def test_flags_and_next_actions_for_a_stored_case(tmp_path: Path) -> None:
     assert "add task: Approve" in suggested and "<1%" in suggested
 
 
+def test_flags_read_as_sentences_in_an_80_column_terminal(tmp_path: Path) -> None:
+    url, case_id = registered_claim(tmp_path, 12500, NOW)
+    result = runner.invoke(app, ["suggest", "case", case_id, "--db", url, "--case-type", "insurance_claim"],
+                           env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    # Six table columns folded the reason into a word or two per line; the id is what accept|dismiss is given.
+    assert any(line.startswith("warning  missing-document:police_report  (flag)") for line in lines), result.stdout
+    assert any("requires a police report when amount > 10000" in line for line in lines), result.stdout
+    assert any(line.strip() == "do  request document: police report" for line in lines), result.stdout
+    assert all(len(line) <= 80 for line in lines)
+
+
 def test_unknown_case_and_missing_options_are_clear_errors(tmp_path: Path) -> None:
     url, case_id = registered_claim(tmp_path, 12500, NOW)
     missing = runner.invoke(app, ["suggest", "case", "nope", "--db", url, "--case-type", "insurance_claim"])

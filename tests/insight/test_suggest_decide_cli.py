@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from findings_text import finding_block
 from insight_synth import timing_log, write_log
 from typer.testing import CliRunner
 
@@ -294,9 +295,9 @@ def test_suggest_case_says_who_accepted_a_finding_where_its_action_was_offered(c
     assert accepted.exit_code == 0, accepted.output
     shown = _cw("suggest", "case", case_id, "--db", url, "--case-type", "insurance_claim")
     assert shown.exit_code == 0, shown.output
-    (claimant,) = [line for line in shown.output.splitlines() if "missing-field:claimant" in line]
-    (police,) = [line for line in shown.output.splitlines() if "missing-document:police_report" in line]
-    assert "accepted by ann" in claimant
+    claimant, police = (finding_block(shown.output, i) for i in ("missing-field:claimant",
+                                                                  "missing-document:police_report"))
+    assert "do accepted by ann" in claimant
     assert "accepted" not in police  # not answered: still offered as it was
 
 
@@ -331,9 +332,9 @@ def test_suggest_flags_says_who_accepted_or_dismissed_a_finding_and_when(claim: 
             accepted=False, actor="bob", reason="on paper"))
     table = _cw("suggest", "flags", "--db", url, "--case", case_id)
     assert table.exit_code == 0, table.output
-    police = next(line for line in table.stdout.splitlines() if "missing-document:police_report" in line)
-    assert re.search(r"accepted by ann, \d{4}-\d\d-\d\d \d\d:\d\d UTC \(", police), police
-    form = next(line for line in table.stdout.splitlines() if "missing-document:claim_form" in line)
+    police = finding_block(table.stdout, "missing-document:police_report")
+    assert re.search(r"do accepted by ann, \d{4}-\d\d-\d\d \d\d:\d\d UTC \(", police), police
+    form = finding_block(table.stdout, "missing-document:claim_form")
     assert "dismissed by bob, 2026-03-01 09:00 UTC" in form
     answers = {row["finding_id"]: row["answer"]
                for row in json.loads(_cw("suggest", "flags", "--db", url, "--case", case_id, "--json").stdout)}

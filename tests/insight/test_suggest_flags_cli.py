@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from findings_text import finding_blocks
 from typer.testing import CliRunner
 
 from casework.cli import app
@@ -75,8 +76,8 @@ def test_a_finding_whose_case_changed_since_it_was_judged_says_so_until_the_next
     assert {(r["judged_version"], r["case_version"]) for r in stale if r["case_id"] == changed} == {(judged, now)}
     table = _cw(env, "suggest", "flags", "--db", url)
     lines = table.stdout.splitlines()
-    marked = [line for line in lines if changed in line]
-    assert marked and all(f"case changed since (v{judged}, now v{now})" in line for line in marked)
+    marked = [block for block in finding_blocks(table.stdout) if f" {changed} " in block]
+    assert marked and all(f"judged case changed since (v{judged}, now v{now})" in block for block in marked)
     assert lines[-1] == (f"out of date: {len(stale)} of {len(stale)} findings were judged before their case last "
                          f"changed; {REFRESH}")
 
@@ -111,8 +112,10 @@ def test_a_finding_judged_before_its_case_was_migrated_says_so(
     assert stale and all(not r["current"] and r["migrated"] and r["definition_version"] == 2 for r in stale)
     assert all(r["current"] and not r["migrated"] and r["definition_version"] == 1 for r in rows
                if r["case_id"] == kept)
-    lines = _cw(env, "suggest", "flags", "--db", url).stdout.splitlines()
-    assert all("before migration to version 2" in line for line in lines if migrated in line)
+    listed = _cw(env, "suggest", "flags", "--db", url).stdout
+    lines = listed.splitlines()
+    marked = [block for block in finding_blocks(listed) if f" {migrated} " in block]
+    assert marked and all("judged before migration to version 2" in block for block in marked)
     assert lines[-1] == (f"out of date: {len(stale)} of {len(rows)} findings were judged before their case last "
                          f"changed ({len(stale)} before it was migrated to another version of its model); {REFRESH}")
     assert _cw(env, "suggest", "refresh", "--db", url, "--case-type", "insurance_claim").exit_code == 0

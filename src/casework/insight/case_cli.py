@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from casework.display import plain
+from casework.display import finding_block, plain
 from casework.store import DEFAULT_DB, organisation_zone
 from casework.store.cli import DbOption
 
@@ -115,22 +115,14 @@ def suggest_case(
             remaining_model=RemainingSeconds(insight.remaining_time, zone, insight.version) if insight else None,
             dismissed=dismissed_findings(events),
         )
-        table = Table(title=f"flags and suggestions ({kind.label})", title_justify="left")
-        # the id is what `casework suggest accept|dismiss --finding` names it by
-        for column in ("severity", "id", "kind", "message", "why", "do"):
-            table.add_column(column, no_wrap=column == "id")
+        console.print(plain(f"flags and suggestions ({kind.label})"))
+        if not findings:
+            console.print("nothing to flag")
         for finding in findings:
             # One already accepted is answered (accepting it again is refused): say so where its action would be.
             answer = answer_of(state, finding.to_dict())
             do = finding.action.shown() if finding.action else ""
             if answer is not None and answer[0]:
                 do = f"accepted by {answer[2]}, {stored_clock_text(answer[1], zone)}" + (f" ({do})" if do else "")
-            table.add_row(*map(plain, (
-                finding.severity,
-                finding.id,
-                finding.kind,
-                finding.message,
-                finding.reason,
-                do,
-            )))
-        console.print(table if findings else "nothing to flag")
+            console.print(finding_block(finding.severity, finding.kind, finding.id, finding.message, finding.reason,
+                                        do))

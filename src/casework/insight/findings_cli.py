@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from casework.display import plain
+from casework.display import finding_block
 from casework.store import DEFAULT_DB, organisation_zone
 from casework.store.cli import DbOption, stored_clock_text
 
@@ -25,14 +24,14 @@ def suggest_flags(
     severity: Annotated[str, typer.Option(help="the least severe to show: info | warning | critical")] = "info",
     case: Annotated[str | None, typer.Option("--case", help="only this case")] = None,
     limit: Annotated[int, typer.Option(min=1, help="at most this many rows")] = 200,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of text")] = False,
 ) -> None:
     """Flags and suggestions on the cases, most severe first, then the longest-standing.
 
     As last judged: after a change made with decision support watching (`suggest accept|dismiss`), or by the last
     `casework suggest refresh`. Other commands (`casework case ...`, `casework migrate`) change a case without
-    judging it again: the "judged" column says when a finding's case changed since (or moved to another version of
-    its model), and a last line counts those findings (--json: "judged_version", "case_version", "current",
+    judging it again: a finding's "judged" line says when its case changed since (or moved to another version of its
+    model), and a last line counts those findings (--json: "judged_version", "case_version", "current",
     "migrated"). A finding someone answered says so where its action would be: accepted or dismissed, by whom, when
     (--json: "answer")."""
     from casework.insight.casetype import SEVERITIES  # the expression engine: not for every command's start
@@ -58,10 +57,8 @@ def suggest_flags(
     if not rows:
         typer.echo("nothing is flagged" + (f" on case {case}" if case else ""))
         return
-    table = Table(title="flags and suggestions on the cases", title_justify="left")
-    # case and id are what `casework suggest accept|dismiss CASE_ID --finding ID` names a finding by
-    for column in ("severity", "case", "id", "kind", "message", "why", "do", "since", "judged"):
-        table.add_column(column, no_wrap=column in ("case", "id"))
+    console = Console()
+    console.print("flags and suggestions on the cases")
     for row in rows:
         action = row.action or {}
         label = str(action.get("label", "")) + (f" (not now: {action['blocked']})" if action.get("blocked") else "")
@@ -72,10 +69,9 @@ def suggest_flags(
             label = (f"{decided} by {answer['by']}, {stored_clock_text(answer['at'], zone)}"
                      + (f" ({label})" if label else ""))
         # on the organisation's clock, labelled, as `casework tasks` shows due times (it showed UTC, unlabelled)
-        table.add_row(*map(plain, (row.severity, row.case_id, row.finding_id, row.kind, row.message, row.reason,
-                                   label, row.raised_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
-                                   _judged(row))))
-    Console().print(table)
+        since = row.raised_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        console.print(finding_block(row.severity, row.kind, row.finding_id, row.message, row.reason, label,
+                                    [("since", since), ("judged", _judged(row))], case_id=row.case_id))
     typer.echo(_out_of_date(rows))
 
 

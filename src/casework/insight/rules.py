@@ -23,6 +23,7 @@ These names win over case variables of the same name; such a variable stays reac
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
@@ -331,8 +332,19 @@ def _values(rule: RuleSpec, ctx: Mapping[str, Any]) -> str:
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+    text = _number(value) if isinstance(value, float) else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _number(value: float) -> str:
+    """A float as a person reads it: `days_open` is 12.000552840185184 a few seconds after twelve days. Three
+    decimals at most, and "about" when they are not the whole value, so a reason never claims more than it shows."""
+    if not math.isfinite(value):
+        return repr(value)
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    if text in ("-0", ""):
+        text = "0"
+    return text if float(text) == value else f"about {text}"
 
 
 # -- actions ------------------------------------------------------------------------------------------------------
