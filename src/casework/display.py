@@ -11,6 +11,7 @@ from casework.names import UNREADABLE, joins
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
+    from rich.table import Column
     from rich.text import Text
 
 
@@ -62,6 +63,15 @@ def plain(value: object) -> Text:
     from rich.text import Text
 
     return Text(shown(str(value)))
+
+
+def id_column(header: str) -> Column:
+    """A column of ids someone copies into the next command: an id too long for its column is folded onto the next
+    line rather than cut ("dfc612236…" could not be typed back). Kept whole instead, a 32-character id left the other
+    columns of an 80-column listing a few letters each."""
+    from rich.table import Column
+
+    return Column(header, overflow="fold")
 
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}

@@ -99,3 +99,17 @@ def test_bad_options_exit_2(filled: str, args: list[str], said: str) -> None:
 
 def test_a_known_definition_with_no_case_in_the_state_asked_lists_none(filled: str) -> None:
     assert _listed(filled, "--definition", "grant", "--state", "closed") == []
+
+
+def test_long_ids_are_folded_not_cut_in_an_80_column_terminal(db_url: str, tmp_path: Path) -> None:
+    case_id, key = "dfc6122368f24521b952ba4a17654fd7", "insuranceClaimWithALongKey"
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store, CaseService(store) as svc:
+        svc.deploy(MODEL.format(key=key, note="claim"))
+        svc.start_case(key, case_id=case_id, now=T0)
+    for command in (["cases"], ["tasks", "--case", case_id]):
+        result = runner.invoke(app, [*command, "--db", db_url], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, result.output
+        # "dfc6122368…" and "insuranceC…" could not be typed into the next command
+        assert "…" not in result.stdout, result.stdout
+        first = "".join(line.split("│")[1].strip() for line in result.stdout.splitlines() if line.startswith("│"))
+        assert first == case_id, result.stdout

@@ -33,7 +33,7 @@ def cases_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from casework.display import plain
+    from casework.display import id_column, plain
 
     if state is not None and state not in CASE_STATES:
         raise typer.BadParameter(f"unknown state {quoted(state)}: choose from {', '.join(CASE_STATES)}",
@@ -61,7 +61,8 @@ def cases_cmd(
         return
     title = (f"{len(rows)} case" if len(rows) == 1 else f"{len(rows)} cases") + (
         f", newest first (more match: raise --limit above {limit})" if more else "")
-    table = Table("case", "business key", "definition", "state", "started", "last change", title=title)
+    table = Table(id_column("case"), "business key", id_column("definition"), "state", "started", "last change",
+                  title=title)
     for r in rows:
         table.add_row(*map(plain, (r.id, r.business_key or "", f"{r.definition_key}@{r.definition_version}",
                                    r.status, clock_text(r.created_at, zone), clock_text(r.updated_at, zone))))

@@ -517,7 +517,7 @@ def tasks_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from casework.display import plain
+    from casework.display import id_column, plain
 
     if state:
         _check_states(state)
@@ -548,7 +548,8 @@ def tasks_cmd(
             }))
         return
     title = f"{len(rows)} task" if len(rows) == 1 else f"{len(rows)} tasks"
-    table = Table("case", "task", "state", "owner", "groups", "candidates", "due", title=title)
+    table = Table(id_column("case"), "task", "state", "owner", id_column("groups"), id_column("candidates"), "due",
+                  title=title)
     for r in rows:
         cells = (r.case_id, r.name or r.item_id, r.state, r.owner or "", ", ".join(r.candidate_groups),
                  ", ".join(r.candidate_users), clock_text(r.due_at, zone))
