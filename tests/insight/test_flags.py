@@ -175,6 +175,8 @@ def test_unusual_path_flag() -> None:
     very_rare = TableModel({("Register claim", "Collect documents"): 0.001})
     found = assess(bundled_case_type("insurance_claim"), definition, state, FORM, T0 + DAY, next_action_model=very_rare)
     assert [f.id for f in found] == ["path:unusual"] and found[0].severity == "warning"
+    almost_never = unusual_path(state, TableModel({("Register claim", "Collect documents"): 0.0001}))
+    assert almost_never is not None and "probability <0.1% " in almost_never.reason  # it read "0.0%"
 
 
 def test_a_broken_model_is_reported_not_raised() -> None:

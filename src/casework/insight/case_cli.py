@@ -33,6 +33,7 @@ def suggest_case(
     from casework.engine.answers import answer_of
     from casework.insight.advisor import PathProbability, RemainingSeconds, next_best_actions
     from casework.insight.casetype import CaseTypeError, UnknownCaseType, load_error_line, named_case_type
+    from casework.insight.configured import CASE_TYPES_ENV, MODEL_ENV, ConfigurationError, load_configured
     from casework.insight.flags import assess
     from casework.insight.modelfile import InsightModel, ModelFileError
     from casework.insight.nba import probability_text
@@ -42,8 +43,15 @@ def suggest_case(
     from casework.service.errors import InvalidInput, NotFound
     from casework.store.cli import open_store, stored_clock_text
 
+    configured = None
     if model is None and case_type is None:
-        raise typer.BadParameter("give --model, --case-type or both")
+        try:
+            configured = load_configured()
+        except ConfigurationError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        if configured is None:
+            raise typer.BadParameter(f"give --model, --case-type or both (or set {CASE_TYPES_ENV} and {MODEL_ENV})")
     zone = organisation_zone()
     console = Console()
     try:
@@ -73,6 +81,14 @@ def suggest_case(
         documents = stored_documents(store, case_id)
         # who performed each step: a model that learned from performers needs them
         events = store.events(case_id)
+    if configured is not None:
+        # the installation's case type for this case's definition, and its model where it was trained on it
+        kind, insight = configured.for_definition(definition.key), configured.model_for(definition.key)
+        if kind is None and insight is None:
+            typer.echo(f"error: {CASE_TYPES_ENV} has no case type for definition {definition.key!r}"
+                       + (f", and {MODEL_ENV} was trained on another" if configured.model is not None else "")
+                       + ": give --case-type or --model", err=True)
+            raise typer.Exit(2)
     if kind is not None and kind.definition != definition.key:
         # Its rules, fields and documents describe another process: every finding would be noise.
         typer.echo(f"error: case type {kind.key!r} describes definition {kind.definition!r}; case {case_id} is of "

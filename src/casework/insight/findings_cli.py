@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -28,11 +29,12 @@ def suggest_flags(
 ) -> None:
     """Flags and suggestions on the cases, most severe first, then the longest-standing.
 
-    As last judged: after a change made with decision support watching (`suggest accept|dismiss`), or by the last
-    `casework suggest refresh`. Other commands (`casework case ...`, `casework migrate`) change a case without
-    judging it again: a finding's "judged" line says when its case changed since (or moved to another version of its
-    model), and a last line counts those findings (--json: "judged_version", "case_version", "current",
-    "migrated"). A finding someone answered says so where its action would be: accepted or dismissed, by whom, when
+    As last judged: after a change made with decision support watching (`suggest accept|dismiss`, or any change
+    when CASEWORK_CASE_TYPES is set), or by the last `casework suggest refresh`. Without that setting, other commands
+    (`casework case ...`, `casework migrate`) change a case without judging it again: a finding's "judged" line says
+    when its case changed since (or moved to another version of its model), and a last line counts those findings
+    (--json: "judged_version", "case_version", "current", "migrated"). A finding someone answered says so where its
+    action would be: accepted or dismissed, by whom, when
     (--json: "answer")."""
     from casework.insight.casetype import SEVERITIES  # the expression engine: not for every command's start
     from casework.store.cli import open_store
@@ -136,41 +138,55 @@ def _answers(store: Store, rows: list[FindingRow]) -> dict[tuple[str, str, str],
 
 def suggest_refresh(
     case_type: Annotated[
-        list[str], typer.Option("--case-type", help="a bundled case type name or a case type TOML file (repeatable)")
-    ],
+        list[str] | None,
+        typer.Option("--case-type", help="a bundled case type name or a case type TOML file (repeatable; default: "
+                     "those CASEWORK_CASE_TYPES names)"),
+    ] = None,
     model: Annotated[
-        Path | None, typer.Option(help="model file from `casework suggest train` (SLA risk, unusual paths)")
+        Path | None, typer.Option(help="model file from `casework suggest train` (SLA risk, unusual paths; default: "
+                                  "CASEWORK_MODEL, with the configured case types)")
     ] = None,
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Judge every open case of these case types again and store what is found.
 
     Run it on a schedule: an SLA can pass while nobody touches a case. Example: `casework suggest refresh
-    --case-type insurance_claim`."""
+    --case-type insurance_claim`, or `casework suggest refresh` with CASEWORK_CASE_TYPES set."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from casework.insight.casetype import CaseTypeError, UnknownCaseType, load_error_line, named_case_type
+    from casework.insight.configured import CASE_TYPES_ENV, Configured, load_configured
     from casework.insight.modelfile import InsightModel, ModelFileError
-    from casework.insight.watch import FindingsWatcher
     from casework.service import CaseService
     from casework.store.cli import open_store
 
     zone = organisation_zone()  # an unknown zone stops the command before it judges anything
     try:
-        kinds = [named_case_type(name) for name in case_type]
-        insight = InsightModel.load(model) if model is not None else None
-        others = [(kind, why) for kind in kinds if insight and (why := insight.other_definition(kind.definition))]
-        if others:  # its SLA risks and unusual paths would be judged on a process it never saw
-            kind, why = others[0]
-            raise ValueError(f"{model}: {why} (case type {kind.key!r} describes {kind.definition!r})")
+        if case_type:
+            kinds = [named_case_type(name) for name in case_type]
+            insight = InsightModel.load(model) if model is not None else None
+            others = [(kind, why) for kind in kinds if insight and (why := insight.other_definition(kind.definition))]
+            if others:  # its SLA risks and unusual paths would be judged on a process it never saw
+                kind, why = others[0]
+                raise ValueError(f"{model}: {why} (case type {kind.key!r} describes {kind.definition!r})")
+            configured = Configured(tuple(kinds), insight)
+        elif (loaded := load_configured()) is not None:
+            # the installation's: its model judges the cases of the definitions it was trained on, as on each change
+            configured = replace(loaded, model=InsightModel.load(model)) if model is not None else loaded
+        else:
+            raise typer.BadParameter(f"give the case types to judge, or set {CASE_TYPES_ENV}",
+                                     param_hint="'--case-type'")
         with open_store(db) as store:
-            for kind in kinds:
+            for kind in configured.case_types:
                 # a definition key mistyped in the case type judged none of the cases, every run, without a word
                 if (unknown := store.unknown_definition(kind.definition)) is not None:
                     typer.echo(f"warning: case type {kind.key!r} judges nothing here: {unknown}", err=True)
             service = CaseService(store)
             try:
-                judged, found = FindingsWatcher(service, kinds, insight, zone).refresh_open()
+                judged = found = 0
+                for watcher in configured.watchers(service, zone):
+                    counts = watcher.refresh_open()
+                    judged, found = judged + counts[0], found + counts[1]
             finally:
                 service.close()
     except (CaseTypeError, UnknownCaseType, OSError, ModelFileError, ValueError) as exc:

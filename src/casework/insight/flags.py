@@ -184,11 +184,17 @@ def unusual_path(state: CaseState, model: NextActionModel, threshold: float = UN
         "path:unusual",
         f"Unusual path: {last!r} after {after}",
         "info" if p >= threshold / 5 else "warning",
-        f"in the history the model learned from, {last!r} follows this path with probability {p:.1%} "
+        f"in the history the model learned from, {last!r} follows this path with probability {_small(p)} "
         f"(below {threshold:.0%}); check it was intended",
         "path",
         model_version=version,
     )
+
+
+def _small(p: float) -> str:
+    """A small probability to one decimal of a percent, except that one that is not zero never reads "0.0%": the
+    model's smoothing gives every step some chance, and "0.0%" read as "never happened" where it had, rarely."""
+    return "<0.1%" if 0 < p < 0.0005 else f"{p:.1%}"
 
 
 # -- SLA ----------------------------------------------------------------------------------------------------------

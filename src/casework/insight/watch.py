@@ -9,7 +9,8 @@ made the change, once it is durable. Time alone also changes findings (an SLA pa
 Findings are derived data: a finding that no longer holds is removed, one that stays keeps the time it was first
 raised, and what people did about them is in the audit trail (accept/dismiss events), not here. Each row records the
 version of the case it was last judged at: a command run without a watcher (the `casework case` and `casework
-migrate` commands) changes a case without judging it, and `suggest flags` says so until the next refresh.
+migrate` commands, unless `CASEWORK_CASE_TYPES` is set: `casework.insight.configured`) changes a case without judging
+it, and `suggest flags` says so until the next refresh.
 """
 
 from __future__ import annotations

@@ -146,10 +146,22 @@ def changing(db: str, case_id: str) -> Iterator[CaseService]:
             fail(f"no case {case_id}")
         sealable(store)
         with CaseService(store) as service:
+            judging(service)
             try:
                 yield service
             except (CommandRejected, Conflict, NotFound, InvalidInput) as exc:
                 fail(f"nothing recorded: {' '.join(str(exc).split())}")
+
+
+def judging(service: CaseService) -> None:
+    """Judge each case the service changes with the configured decision support (`casework.insight.configured`:
+    CASEWORK_CASE_TYPES), or exit 2 naming what cannot be loaded, before anything is written."""
+    from casework.insight.configured import ConfigurationError, watch_changes
+
+    try:
+        watch_changes(service)
+    except ConfigurationError as exc:
+        fail(f"nothing recorded: {exc}")
 
 
 @contextmanager
@@ -206,6 +218,7 @@ def start_cmd(
     with open_store(db) as store:
         sealable(store)
         with CaseService(store) as service:
+            judging(service)
             try:
                 result = service.start_case(key, variables, actor=actor, business_key=business_key,
                                             reason=_optional(reason))

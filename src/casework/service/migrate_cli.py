@@ -36,6 +36,7 @@ def migrate_cmd(
     still move. Exit 1 if any was refused, 2 for bad input (an unknown key, version or case: nothing is changed).
     Example: `casework migrate claim --to 2 --all-open --from 1 --reason "new fraud check" --as ann --dry-run`."""
     from casework.service import CaseService, NotFound
+    from casework.service.case_cli import judging
 
     if bool(case) == all_open:
         raise typer.BadParameter("give the cases to migrate: --case ID (repeatable) or --all-open")
@@ -48,6 +49,7 @@ def migrate_cmd(
     with open_store(db, read_only="migrate --dry-run" if dry_run else None) as store, CaseService(store) as svc:
         if not dry_run:
             sealable(store)
+            judging(svc)
         try:
             _, target = svc.definition(key, to)
             if from_version is not None:
