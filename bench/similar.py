@@ -4,6 +4,14 @@ Usage: python bench/similar.py [--cases N ...] [--vocab V] [--queries Q]
 Not a test. Each size runs in a fresh process, on closed cases made up at run time: 120 words each from a Zipf-like
 vocabulary of V terms (as case data, notes and documents spread over many rare words) and a path of 3-15 of 30
 activities. Prints fit seconds, median milliseconds per query (top 5) and the process's peak memory.
+
+python bench/similar.py --store [--cases 2000] [--runs 5] [--dir /tmp]: the whole
+`casework suggest similar` on a scratch SQLite store of N closed insurance claims, each with a 2-page PDF letter and a
+text note (words from the same vocabulary; attached with `Store.add_document`, so no text is stored), each query a
+fresh process: with the documents' text not stored (deleted before each run: every query reads the blobs), then
+stored (`casework suggest index-documents`, timed once). Prints the median wall seconds of each. (A casework
+before stored texts cannot open the store, of a newer schema; its queries read every document as "not stored" does,
+without storing the texts at the end.)
 """
 
 from __future__ import annotations
@@ -52,13 +60,130 @@ def _one(cases: int, vocab: int, queries: int) -> dict[str, float]:
             "peak_mb": peak_mb}
 
 
+def _pdf(pages: list[list[str]]) -> bytes:
+    """A minimal valid PDF: per page one Helvetica text object, one line per string."""
+    page_ids = [4 + 2 * i for i in range(len(pages))]
+    objects: dict[int, bytes] = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: f"<< /Type /Pages /Kids [{' '.join(f'{i} 0 R' for i in page_ids)}] /Count {len(pages)} >>".encode(),
+        3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    }
+    for lines, page_id in zip(pages, page_ids, strict=True):
+        stream = "\n".join(["BT", "/F1 11 Tf", "14 TL", "72 760 Td", *(f"({line}) Tj T*" for line in lines),
+                             "ET"]).encode("latin-1")
+        objects[page_id] = (f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R "
+                            f">> >> /Contents {page_id + 1} 0 R >>").encode()
+        objects[page_id + 1] = b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = {}
+    for number in sorted(objects):
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n" % number + objects[number] + b"\nendobj\n"
+    xref, size = len(out), max(offsets) + 1
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % size
+    for number in range(1, size):
+        out += b"%010d 00000 n \n" % offsets[number]
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (size, xref)
+    return bytes(out)
+
+
+def _build(url: str, cases: int, vocab: int) -> str:
+    """N closed claims with a PDF letter and a note each, and an open one with a letter; the open one's id."""
+    import datetime as dt
+
+    from casework.demo import demo_model_xml
+    from casework.engine import commands
+    from casework.service import CaseService
+    from casework.store import Store
+
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(vocab)]
+    weights = [1 / (i + 1) for i in range(vocab)]
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+    def lines(n: int) -> list[str]:
+        return [" ".join(rng.choices(words, weights, k=10)) for _ in range(n)]
+
+    with Store.open(url) as store, CaseService(store) as svc:
+        svc.deploy(demo_model_xml("insurance_claim.cmmn"))
+        for n in range(cases + 1):
+            at = t0 + dt.timedelta(minutes=n)
+            case_id = svc.start_case("insuranceClaim", {"amount": rng.randint(100, 20_000),
+                                                        "cause": " ".join(rng.choices(words, weights, k=8))},
+                                     actor="ann", now=at).case_id
+            store.add_document(case_id, "letter.pdf", _pdf([lines(25), lines(25)]), media_type="application/pdf",
+                               created_by="ann", now=at)
+            store.add_document(case_id, "note.txt", "\n".join(lines(20)).encode(), media_type="text/plain",
+                               created_by="ann", now=at)
+            if n == cases:
+                return case_id
+            svc.execute(case_id, commands.CompleteItem(item="Register claim", actor="ann", reason="registered"), at)
+            svc.execute(case_id, commands.TerminateCase(actor="ann", reason="closed"), at)
+    raise AssertionError
+
+
+def _timed(command: list[str], pythonpath: str) -> float:
+    import os
+
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "casework", *command], check=True, capture_output=True, env=env)
+    took = time.perf_counter() - start
+    if b"kind alone" in done.stderr:
+        print(f"  ({done.stderr.decode().strip()})")
+    return took
+
+
+def _forget(url: str) -> None:
+    import sqlite3
+
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+        conn.execute("DELETE FROM document_text_pages")
+        conn.execute("DELETE FROM document_texts")
+    conn.close()
+
+
+def store_bench(cases: int, vocab: int, runs: int, folder: str | None) -> None:
+    import os
+    import tempfile
+    from pathlib import Path
+
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        os.environ["CASEWORK_AUDIT_KEY"] = f"{tmp}/audit.key"
+        start = time.perf_counter()
+        case_id = _build(url, cases, vocab)
+        print(f"{cases:,} closed claims, 2 documents each, built in {time.perf_counter() - start:.0f} s")
+        query = ["suggest", "similar", case_id, "--db", url, "--json"]
+        results: dict[str, list[float]] = {"not stored": [], "stored": []}
+        for _ in range(runs):
+            _forget(url)
+            results["not stored"].append(_timed(query, src))
+        _forget(url)
+        index = _timed(["suggest", "index-documents", "--db", url], src)
+        print(f"suggest index-documents: {index:.1f} s")
+        for _ in range(runs):
+            results["stored"].append(_timed(query, src))
+        for name, times in results.items():
+            print(f"suggest similar, text {name}: median {statistics.median(times):.2f} s of {runs} "
+                  f"({', '.join(f'{t:.2f}' for t in times)})")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, nargs="+", default=[2_000, 10_000, 50_000])
     parser.add_argument("--vocab", type=int, default=30_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--store", action="store_true", help="time `casework suggest similar` on a scratch store")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--dir", help="folder for the scratch store (--store)")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args(argv)
+    if args.store:
+        store_bench(args.cases[0] if args.cases != [2_000, 10_000, 50_000] else 2_000, args.vocab, args.runs,
+                    args.dir)
+        return
     if args.one:
         print(json.dumps(_one(args.cases[0], args.vocab, args.queries)))
         return

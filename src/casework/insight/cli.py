@@ -290,6 +290,7 @@ def register(app: typer.Typer) -> None:
     from casework.insight.decide_cli import suggest_accept, suggest_dismiss
     from casework.insight.feedback_cli import suggest_feedback
     from casework.insight.findings_cli import suggest_flags, suggest_refresh
+    from casework.insight.index_cli import suggest_index_documents
     from casework.insight.intake_cli import suggest_intake
     from casework.insight.similar_cli import suggest_similar
 
@@ -301,4 +302,5 @@ def register(app: typer.Typer) -> None:
     suggest_app.command("refresh")(suggest_refresh)
     suggest_app.command("intake")(suggest_intake)
     suggest_app.command("similar")(suggest_similar)
+    suggest_app.command("index-documents")(suggest_index_documents)
     app.add_typer(suggest_app, name="suggest")

@@ -18,25 +18,35 @@ import re
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import regex
+if TYPE_CHECKING:  # not needed to read a document's text, which every attach does (`casework.insight.doctext`)
+    import regex
 
-from casework.engine import commands
-from casework.insight.casetype import CaseType, PatternSpec
-from casework.insight.gaps import is_empty
+    from casework.engine import commands
+    from casework.insight.casetype import CaseType, PatternSpec
+
+# The version of what `read_content` gives for given bytes. Texts are stored under it (`casework.insight.doctext`),
+# and those of another version are read again: raise it when a change here changes the pages, notes or errors that
+# some bytes give (a limit, the decoding, pypdf's configuration).
+TEXT_VERSION: Final = 1
 
 __all__ = [
+    "ContentText",
     "DocumentText",
     "Extracted",
     "ExtractionError",
     "ExtractionResult",
     "IntakePlan",
+    "as_document",
     "convert",
     "extract_fields",
     "fill_command",
     "pdf_pages",
+    "read_content",
     "read_document",
+    "reads_as_pdf",
+    "said_pdf",
 ]
 
 CONTEXT_CHARS: Final = 40  # characters shown either side of a match, so a person can check it in place
@@ -138,6 +148,30 @@ class IntakePlan:
 
 
 # -- reading ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ContentText:
+    """What a document's bytes give, whatever it is named: the part of its `DocumentText` that can be stored once for
+    the bytes (`casework.insight.doctext`)."""
+
+    form: str  # pdf | text | empty
+    pages: tuple[str, ...]
+    unread_pages: int = 0
+    unread_reason: str = ""
+    notes: tuple[str, ...] = ()
+    timed_out: bool = False  # a PDF's reading stopped at the time it was given (`seconds`)
+
+
+def said_pdf(name: str, media_type: str | None) -> bool:
+    """Whether the document's name or media type says it is a PDF."""
+    return media_type == "application/pdf" or name.lower().endswith(".pdf")
+
+
+def reads_as_pdf(data: bytes, said: bool) -> bool:
+    """Whether `read_document` reads these bytes as a PDF: by the signature, or by their objects if the name or type
+    says PDF (a file damaged at its start)."""
+    return PDF_SIGNATURE in data[:PDF_HEADER_WINDOW] or (said and (b"endobj" in data or b"startxref" in data))
+
+
 def read_document(
     name: str, data: bytes, kind: str, media_type: str | None = None, *, max_pages: int | None = None,
     seconds: float | None = None,
@@ -148,20 +182,32 @@ def read_document(
     `ExtractionError`, saying why, for a file that cannot be read (damaged, encrypted, binary). `max_pages` and
     `seconds` bound how much of a PDF is read (default MAX_PDF_PAGES, PDF_SECONDS: similar cases need its first
     pages, intake the whole form)."""
+    said = said_pdf(name, media_type)
+    content = read_content(data, reads_as_pdf(data, said), max_pages=max_pages, seconds=seconds)
+    return as_document(content, name, kind, said)
+
+
+def as_document(content: ContentText, name: str, kind: str, said: bool) -> DocumentText:
+    """The document's text from what its bytes gave, with what its name (`said`: it says PDF) adds."""
+    notes = content.notes
+    if content.form == "text" and said:
+        notes = ("it is named or typed as a PDF but is none (no %PDF- signature): it was read as text", *notes)
+    return DocumentText(name, kind, content.pages, content.unread_pages, content.unread_reason, notes)
+
+
+def read_content(data: bytes, pdf: bool, *, max_pages: int | None = None, seconds: float | None = None) -> ContentText:
+    """`read_document` of the bytes, as a PDF or as text (`reads_as_pdf`), without what the name adds."""
     if not data:
-        return DocumentText(name, kind, ("",), notes=("it is empty (0 bytes): there is nothing to search",))
+        return ContentText("empty", ("",), notes=("it is empty (0 bytes): there is nothing to search",))
     notes: list[str] = []
-    said_pdf = media_type == "application/pdf" or name.lower().endswith(".pdf")
-    unread, why = 0, ""
-    pdf = PDF_SIGNATURE in data[:PDF_HEADER_WINDOW] or (said_pdf and (b"endobj" in data or b"startxref" in data))
+    unread, why, timed_out = 0, "", False
     if pdf:
-        read, total, why = _read_pdf(data, MAX_PDF_PAGES if max_pages is None else max_pages,
-                                     PDF_SECONDS if seconds is None else seconds)
+        seconds = PDF_SECONDS if seconds is None else seconds
+        read, total, why = _read_pdf(data, MAX_PDF_PAGES if max_pages is None else max_pages, seconds)
         pages, cut = _within_text_budget([_normal(p) for p in read])
         unread = total - len(pages)
+        timed_out = why == _timed_out(seconds)
     else:
-        if said_pdf:
-            notes.append("it is named or typed as a PDF but is none (no %PDF- signature): it was read as text")
         text, cut_bytes = _decode_head(data)
         pages, cut = _within_text_budget([_normal(text)])
         cut = cut or cut_bytes
@@ -171,14 +217,29 @@ def read_document(
     if (pages or not unread) and not any(page.strip() for page in pages):  # none read: the unread pages are said
         notes.append("no text was found in " + ("the pages read" if unread else "it")
                      + (" (a scanned page has none without a text layer)" if pdf else ""))
-    return DocumentText(name, kind, tuple(pages), unread, why if unread else "", tuple(notes))
+    return ContentText("pdf" if pdf else "text", tuple(pages), unread, why if unread else "", tuple(notes),
+                       timed_out and unread > 0)
+
+
+def _timed_out(seconds: float) -> str:
+    return f"reading it took more than the {seconds:g} s given to one PDF"
 
 
 def _normal(text: str) -> str:
     # Patterns end a line at "\n" (`$`, `[^\n]`): with CR-only endings a whole file is one line, and CRLF leaves
     # a "\r" in the captured text. A NUL is no text (padding, a field a program left blank), and one inside a
     # word hid it from every pattern.
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (a damaged font's character map gives one) is no character: no terminal shows it, and no
+        # database stores it (the text is kept, `casework.insight.doctext`).
+        text = _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 
 def _within_text_budget(pages: list[str]) -> tuple[list[str], bool]:
@@ -296,7 +357,7 @@ def _pdf_text(data: bytes, limit: int | None, seconds: float | None) -> tuple[li
     deadline = time.monotonic() + seconds
     for i in range(count):
         if pages and time.monotonic() > deadline:  # the first page is read whatever it takes
-            return pages, total, f"reading it took more than the {seconds:g} s given to one PDF"
+            return pages, total, _timed_out(seconds)
         page = reader.pages[i]
         size, forms = _content_bytes(page)
         content_bytes -= size
@@ -607,6 +668,9 @@ def fill_command(
     overwrite: Collection[str] = (),
 ) -> IntakePlan:
     """The ``SetVariables`` command that fills empty fields from ``result``; ``overwrite`` names fields to replace."""
+    from casework.engine import commands
+    from casework.insight.gaps import is_empty
+
     filled: list[Extracted] = []
     kept: list[tuple[Extracted, Any]] = []
     for name, found in sorted(result.values.items()):

@@ -22,6 +22,7 @@ from casework.store.cli import DbOption
 
 if TYPE_CHECKING:
     from casework.insight.casetype import CaseType
+    from casework.insight.doctext import Pending
     from casework.insight.extraction import DocumentText, IntakePlan
     from casework.store import Store
     from casework.store.records import DocumentRow
@@ -86,7 +87,9 @@ def suggest_intake(
                 state = service.state(case_id)
             except (NotFound, InvalidInput) as exc:
                 fail(str(exc))
-            texts, unread = _read(store, case_id, kind, [name.strip() for name in document or ()])
+            texts, unread, pending = _read(store, case_id, kind, [name.strip() for name in document or ()])
+            if unkept := pending.keep(store):
+                typer.echo(f"note: {unkept}", err=True)
             attached = stored_documents(store, case_id)
             found = extract_fields(kind, texts)
             plan = fill_command(found, state.variables, actor=(actor or "").strip(), overwrite=replace)
@@ -115,10 +118,14 @@ def suggest_intake(
 
 
 
-def _read(store: Store, case_id: str, kind: CaseType, names: list[str]) -> tuple[list[DocumentText], list[str]]:
+def _read(store: Store, case_id: str, kind: CaseType, names: list[str]) -> tuple[list[DocumentText], list[str],
+                                                                              Pending]:
     """The latest version of each document some pattern reads (its kind is its name without the extension, as for
-    the case type's required documents), and a line for each that could not be read."""
-    from casework.insight.extraction import ExtractionError, read_document
+    the case type's required documents), and a line for each that could not be read. Its stored text, if any
+    (`casework.insight.doctext`), else its bytes read now, whose text is returned to store: either way, only once
+    its bytes are checked against the SHA-256 the case recorded."""
+    from casework.insight.doctext import Pending, choose, document_text, extract
+    from casework.insight.extraction import TEXT_VERSION, ExtractionError
 
     latest: dict[str, DocumentRow] = {}
     for row in store.documents(case_id):
@@ -126,24 +133,33 @@ def _read(store: Store, case_id: str, kind: CaseType, names: list[str]) -> tuple
     for name in names:
         if name not in latest:
             fail(f"no document {name!r} on case {case_id} (`casework case documents {case_id}` lists them)")
-    chosen = [latest[name] for name in (names or sorted(latest))]
+    chosen = [row for row in (latest[name] for name in (names or sorted(latest)))
+              if any(pattern.applies_to(Path(row.name).stem) for pattern in kind.patterns)]
+    stored = store.document_texts([row.sha256 for row in chosen], TEXT_VERSION)
+    pending = Pending()
     texts: list[DocumentText] = []
     problems: list[str] = []
     for row in chosen:
-        doc_kind = Path(row.name).stem
-        if not any(pattern.applies_to(doc_kind) for pattern in kind.patterns):
-            continue
+        text = choose(stored.get(row.sha256, ()), row.name, row.media_type)
+        data = b""
         try:
-            data = store.blobs.get(row.sha256)  # checks the bytes against the SHA-256 the case recorded
+            # checks the bytes against the SHA-256 the case recorded
+            if text is None:
+                data = store.blobs.get(row.sha256)
+            else:
+                store.blobs.verify(row.sha256)
         except (OSError, ValueError) as exc:
             problems.append(f"{row.name}: its stored bytes cannot be read ({exc}); it was not searched")
             continue
+        if text is None:
+            text, _ = extract(row.sha256, data, row.name, row.media_type)
+            pending.add(text)
+            stored.setdefault(row.sha256, []).append(text)
         try:
-            texts.append(read_document(row.name, data, doc_kind, row.media_type))
+            texts.append(document_text(text, row.name, Path(row.name).stem, row.media_type))
         except ExtractionError as exc:
             problems.append(f"{row.name}: {exc}")
-    return texts, problems
-
+    return texts, problems, pending
 
 def _still_missing(kind: CaseType, variables: dict[str, Any], plan: IntakePlan,
                    documents: list[tuple[str, str]]) -> list[str]:

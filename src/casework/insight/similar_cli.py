@@ -23,16 +23,16 @@ from casework.store.cli import DbOption
 if TYPE_CHECKING:
     from casework.engine import CaseState
     from casework.store import Store
-    from casework.store.records import DocumentRow
+    from casework.store.records import DocumentRow, StoredText
 
-# How much of the documents counts. Every query reads the documents of every closed case compared, so each is read
-# briefly: the start of what a letter or a form is about, not a whole upload (intake reads 500 pages for 30 s), and
-# one slow or hostile PDF on a closed case must not slow every query. Past the budget, or past the size, a document
-# is compared by its kind alone.
+# How much of the documents counts: the start of what a letter or a form is about, not a whole upload. Documents'
+# text is stored (`casework.insight.doctext`); one whose text is not stored yet (attached before texts were, or by
+# `Store.add_document`) is read once, stored, and read from the store after. Reading them is bounded for the whole
+# query, so that one slow or hostile PDF on a closed case cannot slow a query much: past the budget, or past the
+# size, a document not stored yet is compared by its kind alone (and read by a later query).
 DOCUMENT_CHARS = 20_000
 DOCUMENT_PAGES = 5
 DOCUMENT_BYTES = 5 * 1024 * 1024
-PDF_SECONDS = 1.0
 DOCUMENTS_SECONDS = 20.0
 
 
@@ -79,7 +79,7 @@ def suggest_similar(
                  if listed.id != case_id][:limit]  # a closed case asked about is not its own match
         notes = store.reasons([case_id, *ended])
         documents = store.latest_documents([case_id, *ended])
-        reading = _Reading(store)
+        reading = _Reading(store, documents)
         query = open_case(state, notes=notes[case_id], documents=reading.texts(documents[case_id]))
         closed = []
         skipped = 0
@@ -93,11 +93,14 @@ def suggest_similar(
                                      outcome=_outcome(closed_state)))
         # the closed cases an imported log stored under this key, which are not compared
         imported = 0 if closed else store.open_and_closed(row.definition_key)[1] - state.ended - skipped
+        unkept = reading.pending.keep(store)
+    if unkept:
+        typer.echo(f"note: {unkept}", err=True)
     matches = searcher.fit(closed).query(query, k=k)
     if reading.by_kind:
-        typer.echo(f"note: {reading.by_kind} documents were compared by their kind alone: larger than "
-                   f"{DOCUMENT_BYTES // 2**20} MiB, or past the {DOCUMENTS_SECONDS:g} s a query reads documents for",
-                   err=True)
+        typer.echo(f"note: {reading.by_kind} documents were compared by their kind alone: their text is not stored "
+                   f"yet, and they are larger than {DOCUMENT_BYTES // 2**20} MiB or past the {DOCUMENTS_SECONDS:g} s a "
+                   "query reads documents for", err=True)
     if as_json:
         typer.echo(json.dumps({"case": case_id, "compared": len(closed), "method": method,
                                "documents_by_kind_only": reading.by_kind, "similar": [
@@ -117,32 +120,54 @@ def _outcome(state: CaseState) -> str:
 
 
 class _Reading:
-    """The documents' text, read within DOCUMENTS_SECONDS for the whole query; counts what was compared by kind."""
+    """The documents' text: stored, else read within DOCUMENTS_SECONDS for the whole query (and kept to store);
+    counts what was compared by kind."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, documents: dict[str, list[DocumentRow]]) -> None:
+        from casework.insight.doctext import Pending
+        from casework.insight.extraction import TEXT_VERSION
+
         self.store = store
+        # Only the start of each, cut by the database: whole texts of thousands of cases would not fit in memory.
+        self.stored = store.document_texts([row.sha256 for rows in documents.values() for row in rows], TEXT_VERSION,
+                                           max_pages=DOCUMENT_PAGES, max_chars=DOCUMENT_CHARS)
+        self.pending = Pending()
         self.deadline = time.monotonic() + DOCUMENTS_SECONDS
         self.by_kind = 0
 
     def texts(self, rows: list[DocumentRow]) -> list[str]:
         """The kind and the start of the text of each document; one that cannot be read (or not now) by its kind."""
-        from casework.insight.extraction import ExtractionError, read_document
+        from casework.insight.doctext import choose
 
         texts = []
         for row in rows:
             kind = Path(row.name).stem
-            text = ""
-            if row.size <= DOCUMENT_BYTES and time.monotonic() < self.deadline:
-                try:
-                    document = read_document(row.name, self.store.blobs.get(row.sha256), kind, row.media_type,
-                                             max_pages=DOCUMENT_PAGES, seconds=PDF_SECONDS)
-                    text = "\n".join(document.pages)[:DOCUMENT_CHARS]
-                except (ExtractionError, OSError, ValueError):
-                    pass  # damaged or unreadable: its kind still says what it is
-            else:
-                self.by_kind += 1
+            stored = choose(self.stored.get(row.sha256, ()), row.name, row.media_type)
+            if stored is None:
+                stored = self._read(row)
+            # damaged or unreadable: its kind still says what it is
+            text = "" if stored is None or stored.error else "\n".join(stored.pages[:DOCUMENT_PAGES])[:DOCUMENT_CHARS]
             texts.append(f"{kind.replace('_', ' ')}\n{text}")
         return texts
+
+    def _read(self, row: DocumentRow) -> StoredText | None:
+        """The text of a document not stored yet, read now if the budget allows (and kept to store)."""
+        from casework.insight.doctext import extract
+        from casework.insight.extraction import PDF_SECONDS
+
+        left = self.deadline - time.monotonic()
+        if row.size > DOCUMENT_BYTES or left <= 0:
+            self.by_kind += 1
+            return None
+        try:
+            data = self.store.blobs.get(row.sha256)
+        except (OSError, ValueError):
+            return None  # its bytes are missing or damaged: compared by its kind
+        text, complete = extract(row.sha256, data, row.name, row.media_type, seconds=min(PDF_SECONDS, left))
+        if complete and self.pending.add(text):
+            # the same bytes on another case are read once
+            self.stored.setdefault(row.sha256, []).append(text)
+        return text
 
 
 def _print(

@@ -385,10 +385,18 @@ class CaseService:
             raise Conflict(f"document {name!r} of case {case_id} changed meanwhile; attach it again") from exc
         except WriteOutcomeUnknown as exc:
             raise _command_unknown(case_id, command, exc) from exc
+        (row,) = _document_rows(case_id, result.events, moment)
+        document = DocumentRow(**row)
+        # Right after the attach, not inside it: the bytes, the row and the event are durable before a byte is read
+        # for text, so a file that cannot be read, or a reader that fails, never fails the attach or loses the
+        # document. Its text, or why it cannot be read, is stored for the readers; a failure to store it is logged,
+        # and the first reader that needs it extracts it. Before the listeners, which may read it.
+        from casework.insight.doctext import index_attached
+
+        index_attached(self.store, document)
         if self._listeners:
             self._changed(case_id)
-        (row,) = _document_rows(case_id, result.events, moment)
-        return DocumentRow(**row)
+        return document
 
     def add_listener(self, listener: Callable[[str], object]) -> None:
         """Call `listener(case_id)` after each change of a case this service makes durable: a command that wrote

@@ -140,6 +140,14 @@ class BlobStore:
             raise ValueError(f"blob {sha256} is corrupt on disk")
         return data
 
+    def verify(self, sha256: str) -> None:
+        """Raise as `get` does (`FileNotFoundError`, `ValueError` for other bytes) unless the file holds bytes of
+        that digest; read in slices, never whole."""
+        with self.path_of(sha256).open("rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        if digest != sha256:
+            raise ValueError(f"blob {sha256} is corrupt on disk")
+
     def exists(self, sha256: str) -> bool:
         return self.path_of(sha256).exists()
 

@@ -199,3 +199,22 @@ class DocumentRow:
     size: int
     created_by: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredText:
+    """The text extracted from a document's bytes (`casework.insight.doctext`): its pages, or why it could not be
+    read (`error`, no pages then). `pages` may hold fewer than `page_count` pages, each cut short, when it was read
+    with a bound (`Store.document_texts`)."""
+
+    sha256: str
+    extractor: int
+    read_as: str  # any | pdf | text
+    form: str  # pdf | text | empty; "" when it could not be read
+    pages: tuple[str, ...]
+    page_count: int
+    unread_pages: int
+    unread_reason: str
+    notes: tuple[str, ...]
+    error: str | None
+    extracted_at: datetime

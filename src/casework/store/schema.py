@@ -7,6 +7,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -139,6 +140,40 @@ documents = Table(
     Column("created_by", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("case_id", "name", "version", name="uq_documents_case_name_version"),
+)
+
+# The text of documents' bytes, extracted once (`casework.insight.doctext`) instead of on every query that reads it:
+# keyed by the blob's SHA-256, so the same bytes on any case or under any name are read once, and by the version of
+# the extractor (`extraction.TEXT_VERSION`), so a changed extractor reads them again. `read_as`: "any", or for the
+# rare bytes whose reading depends on whether the name or media type says PDF (no %PDF- signature, PDF objects
+# inside), "pdf" or "text" as it said. Derived data: rebuilt from the blobs at any time (`casework suggest
+# index-documents`), never part of the audit trail.
+document_texts = Table(
+    "document_texts",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("extractor", Integer, primary_key=True),
+    Column("read_as", String(8), primary_key=True),
+    Column("form", String(8), nullable=False),  # pdf | text | empty; "" when it could not be read
+    Column("page_count", Integer, nullable=False),  # pages of text stored (document_text_pages)
+    Column("unread_pages", Integer, nullable=False),
+    Column("unread_reason", Text, nullable=False),
+    Column("notes", Text, nullable=False),  # JSON list of what a person should know of how it was read
+    Column("error", Text, nullable=True),  # why its text could not be read (encrypted, damaged, not text, ...)
+    Column("extracted_at", DateTime(timezone=True), nullable=False),
+)
+
+document_text_pages = Table(
+    "document_text_pages",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("extractor", Integer, primary_key=True),
+    Column("read_as", String(8), primary_key=True),
+    Column("page", Integer, primary_key=True),  # 1-based
+    Column("text", Text, nullable=False),
+    ForeignKeyConstraint(["sha256", "extractor", "read_as"],
+                         ["document_texts.sha256", "document_texts.extractor", "document_texts.read_as"],
+                         name="fk_document_text_pages_text"),
 )
 
 jobs = Table(

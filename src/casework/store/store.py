@@ -24,6 +24,7 @@ from casework.store.groupcommit import GroupCommitter, PostgresBatches, SqliteBa
 from casework.store.jobs import JobsMixin
 from casework.store.listings import ListingsMixin
 from casework.store.records import CaseHead, CaseRow, DefinitionRow, StoredEvent, TaskRow, as_utc
+from casework.store.texts import DocumentTextsMixin
 from casework.store.url import create_store_engine, parse_url, sqlite_file
 from casework.store.writable import check_writable
 
@@ -43,7 +44,7 @@ _CASE_HEAD_SQLITE = (
 _CASE_HEAD_PG = _CASE_HEAD_SQLITE.replace("?", "%s")
 
 
-class Store(JobsMixin, DocumentsMixin, FindingsMixin, ListingsMixin):
+class Store(JobsMixin, DocumentsMixin, DocumentTextsMixin, FindingsMixin, ListingsMixin):
     """Open with `Store.open(url)`; migrations run on open. Thread-safe: share one per process."""
 
     def __init__(self, url: str, engine: Engine, blob_dir: Path, audit_key_path: Path) -> None:
@@ -59,6 +60,7 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin, ListingsMixin):
         self._command_write = CommandWrite
         self._definition_lock = threading.Lock()
         self.closed = False
+        self.read_only = False  # opened with `read_only`: every connection refuses to write
 
     @classmethod
     def open(
@@ -93,7 +95,9 @@ class Store(JobsMixin, DocumentsMixin, FindingsMixin, ListingsMixin):
             except BaseException:
                 engine.dispose()  # a refused or failed migration must not leave the pool's connections open
                 raise
-        return cls(url, engine, blobs, key)
+        store = cls(url, engine, blobs, key)
+        store.read_only = read_only
+        return store
 
     def close(self) -> None:
         self.closed = True
