@@ -118,23 +118,142 @@ def test_a_case_with_no_closed_case_of_its_definition_says_so(
     assert other.stdout == f"no closed case of otherClaim to compare case {ids['other']} with\n"
 
 
-def test_the_closed_cases_of_an_imported_log_are_said_not_to_be_compared(tmp_path: Path) -> None:
+LOG = """case_id,activity,timestamp,resource
+fraud,Register claim,2026-01-01T09:00:00,ann
+fraud,Send letter,2026-01-01T10:00:00,
+fraud,Assess damage,2026-01-02T09:00:00,ann
+fraud,Fraud check,2026-01-03T09:00:00,bob
+fraud,Decide claim,2026-01-05T21:00:00,bob
+docs,Register claim,2026-01-02T09:00:00,eve
+docs,Collect documents,2026-01-02T10:00:00,eve
+docs,Assess damage,2026-01-04T09:00:00,eve
+docs,Decide claim,2026-01-12T09:00:00,eve
+docs,Pay claimant,2026-01-13T09:00:00,eve
+assess,Register claim,2026-01-03T09:00:00,eve
+assess,Assess damage,2026-01-03T10:00:00,eve
+assess,Collect documents,2026-01-04T09:00:00,eve
+assess,Pay claimant,2026-01-09T09:00:00,eve
+withdrawn,Register claim,2026-01-04T09:00:00,dan
+withdrawn,Claimant withdraws,2026-01-05T09:00:00,dan
+"""
+
+
+@pytest.fixture
+def history(db_url: str, tmp_path: Path) -> tuple[str, dict[str, str], dict[str, str]]:
+    """(URL, environment, case ids by role): a claim run here about hail, closed; an imported log's four closed claims
+    (with performers; one of them went Register, Assess, Fraud check like the open case); and an open claim about
+    hail that has been registered, assessed and fraud-checked by ann."""
     from casework.export.importlog import import_log
 
-    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    env = {"COLUMNS": "300", "CASEWORK_AUDIT_KEY": str(tmp_path / "audit.key")}
     log = tmp_path / "claims.csv"
-    log.write_text("case_id,activity,timestamp\nc1,Register claim,2026-01-01T09:00:00\n"
-                   "c2,Register claim,2026-01-02T09:00:00\n", encoding="utf-8")
-    with Store.open(url, audit_key=tmp_path / "audit.key") as st, CaseService(st) as svc:
+    log.write_text(LOG, encoding="utf-8")
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as st, CaseService(st) as svc:
         svc.deploy(demo_model_xml("insurance_claim.cmmn"))
-        case_id = svc.start_case("insuranceClaim", {"cause": "hail"}, actor="ann", now=T0).case_id
+        ids = {"hail": _closed(svc, {"amount": 3000, "cause": "hail storm dented the bonnet"}, withdrawn=True,
+                               reason="garage quote for hail dents", days=4, started=0)}
+        assert import_log(st, log, "insuranceClaim").cases == 4
+        ids |= {row.business_key.removeprefix("claims:"): row.id
+                for row in st.case_listing(definition_key="insuranceClaim") if row.source == "import"}
+        case_id = svc.start_case("insuranceClaim", {"amount": 12500, "cause": "hail storm"}, actor="ann",
+                                 now=T0).case_id
+        for step, days in (("Register claim", 0), ("Assess damage", 1), ("Fraud check", 2)):
+            svc.execute(case_id, commands.CompleteItem(item=step, actor="ann"), T0 + dt.timedelta(days))
+        ids["open"] = case_id
+    return db_url, env, ids
+
+
+def test_imported_closed_cases_are_compared_by_their_path_so_far_and_marked_so(
+    history: tuple[str, dict[str, str], dict[str, str]],
+) -> None:
+    url, env, ids = history
+    shown = _similar(url, env, ids["open"])
+    assert (shown["compared"], shown["compared_by_path_alone"], shown["path_steps"]) == (5, 4, 3)
+    assert shown["not_compared"] is None
+    by_case = {m["case"]: m for m in shown["similar"]}
+    # The imported claim that went Register, Assess damage, Fraud check (its letter is no step of the plan) is the
+    # best of them by path; the one that went on to Collect documents comes next; the one that shares only the first
+    # step every case takes is no match.
+    path_alone = [m["case"] for m in shown["similar"] if m["path_alone"]]
+    assert path_alone[:2] == [ids["fraud"], ids["assess"]]
+    assert ids["withdrawn"] not in by_case
+    fraud = by_case[ids["fraud"]]
+    # its outcome is its last activity, its duration from its first row to its last, as the log has them
+    assert fraud["outcome"] == "completed after Decide claim" and fraud["duration_days"] == 4.5
+    assert "path: Assess damage → Fraud check" in fraud["why"] and "Assess damage by ann" in fraud["why"]
+    # the claim run here is compared by its content, and shares the open one's words
+    assert not by_case[ids["hail"]]["path_alone"] and "hail" in by_case[ids["hail"]]["why"]
+    table = runner.invoke(app, ["suggest", "similar", ids["open"], "--db", url], env=env)
+    assert table.exit_code == 0, table.output
+    assert "compared with 5, 4 of them by path alone (its first 3 steps)" in table.stdout
+    line = next(row for row in table.stdout.splitlines() if ids["fraud"] in row)
+    assert "path alone" in line and "completed after Decide claim" in line and "4.5 days" in line
+    hail = next(row for row in table.stdout.splitlines() if ids["hail"] in row)
+    assert "content and path" in hail
+
+
+def test_the_limit_bounds_imported_and_run_cases_together(
+    history: tuple[str, dict[str, str], dict[str, str]],
+) -> None:
+    url, env, ids = history
+    # newest first: the hail claim of 2026-03 and the log's last three claims (the fraud claim began first)
+    shown = _similar(url, env, ids["open"], "--limit", "4")
+    assert (shown["compared"], shown["compared_by_path_alone"]) == (4, 3)
+    assert ids["fraud"] not in {m["case"] for m in shown["similar"]}
+
+
+def test_a_case_at_its_first_step_finds_no_imported_case_like_it(db_url: str, tmp_path: Path) -> None:
+    from casework.export.importlog import import_log
+
+    log = tmp_path / "claims.csv"
+    log.write_text(LOG, encoding="utf-8")
+    env = {"CASEWORK_AUDIT_KEY": str(tmp_path / "audit.key")}
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as st, CaseService(st) as svc:
+        svc.deploy(demo_model_xml("insurance_claim.cmmn"))
+        fresh = svc.start_case("insuranceClaim", {"cause": "hail"}, actor="ann", now=T0).case_id
+        registered = svc.start_case("insuranceClaim", {"cause": "hail"}, actor="ann", now=T0).case_id
+        # by someone who performs no step of the log: the step alone is what the case shares with them
+        svc.execute(registered, commands.CompleteItem(item="Register claim", actor="zed"), T0)
         import_log(st, log, "insuranceClaim")
-    result = runner.invoke(app, ["suggest", "similar", case_id, "--db", url],
-                           env={"CASEWORK_AUDIT_KEY": str(tmp_path / "audit.key")})
+    # Imported cases are compared now: the message that they have nothing to compare is gone. A case that has taken
+    # no step yet is told why none is compared ...
+    result = runner.invoke(app, ["suggest", "similar", fresh, "--db", db_url], env=env)
     assert result.exit_code == 0, result.output
-    assert result.stdout == (f"no closed case of insuranceClaim to compare case {case_id} with: the 2 closed cases of "
-                             "insuranceClaim were imported from a log, and have no data, notes or documents to "
-                             "compare\n")
+    assert result.stdout == (f"no closed case of insuranceClaim to compare case {fresh} with: the 4 imported closed "
+                             f"cases of insuranceClaim are compared by path alone, and case {fresh} has taken none of "
+                             "their steps yet\n")
+    # ... and one that has only taken the step every case starts with is like none of them in particular
+    result = runner.invoke(app, ["suggest", "similar", registered, "--db", db_url], env=env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (f"no closed case of insuranceClaim is like case {registered} (compared with 4, 4 of them "
+                             "by path alone (its first step))\n")
+
+
+def test_a_log_that_names_no_step_of_the_plan_is_said_so_not_ranked(db_url: str, tmp_path: Path) -> None:
+    from casework.export.importlog import import_log
+
+    log = tmp_path / "loans.csv"
+    log.write_text("case_id,activity,timestamp\nc1,A_SUBMITTED,2026-01-01T09:00:00\n"
+                   "c1,A_PREACCEPTED,2026-01-01T10:00:00\nc2,A_SUBMITTED,2026-01-02T09:00:00\n", encoding="utf-8")
+    env = {"COLUMNS": "300", "CASEWORK_AUDIT_KEY": str(tmp_path / "audit.key")}
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as st, CaseService(st) as svc:
+        svc.deploy(demo_model_xml("insurance_claim.cmmn"))
+        hail = _closed(svc, {"cause": "hail storm dented the bonnet"}, withdrawn=True, reason="hail", days=4,
+                       started=0)
+        case_id = svc.start_case("insuranceClaim", {"cause": "hail storm"}, actor="ann", now=T0).case_id
+        svc.execute(case_id, commands.CompleteItem(item="Register claim", actor="ann"), T0)
+        import_log(st, log, "insuranceClaim")
+    why = ("the 2 imported closed cases of insuranceClaim were not compared: none of the 2 activities of their log is "
+           "the name of an item of insuranceClaim's plan (a log's steps are its items by name, as `suggest case` maps "
+           "a model's)")
+    result = runner.invoke(app, ["suggest", "similar", case_id, "--db", db_url, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert (shown["compared"], shown["compared_by_path_alone"], shown["not_compared"]) == (1, 0, why)
+    assert [m["case"] for m in shown["similar"]] == [hail]
+    assert f"note: {why}" in result.stderr
+    table = runner.invoke(app, ["suggest", "similar", case_id, "--db", db_url], env=env)
+    assert hail in table.stdout and f"note: {why}" in table.stderr
 
 
 @pytest.mark.parametrize(

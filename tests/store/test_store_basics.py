@@ -354,3 +354,24 @@ def test_a_hot_path_read_survives_a_pooled_connection_the_server_dropped(pg_url:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         assert store.case_head("nope") is None
         assert store.latest_definition_version("nope") is None
+
+
+def test_imported_cases_steps_are_read_for_many_cases_at_once(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from casework.export.importlog import import_log
+    from casework.store.records import ImportedStep
+
+    # more than the 500 cases of one statement; a row may name no performer, and a value may hold quotes
+    log = tmp_path / "log.csv"
+    rows = [f'c{i},"Check ""{i % 3}""",2024-05-0{1 + i % 2}T09:00:00,{"" if i % 2 else "ann"}' for i in range(600)]
+    log.write_text("case_id,activity,timestamp,resource\n" + "\n".join([*rows, "c1,Close,2024-05-09T10:30:00,bob"])
+                   + "\n", encoding="utf-8")
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store:
+        import_log(store, log, "k")
+        ids = {row.business_key: row.id for row in store.case_listing(definition_key="k")}
+        live = _new_case(store)
+        steps = store.imported_steps([ids["log:c0"], ids["log:c1"], *ids.values(), live])
+    assert steps[ids["log:c0"]] == [ImportedStep('Check "0"', "2024-05-01T09:00:00+00:00", "ann")]
+    assert steps[ids["log:c1"]] == [ImportedStep('Check "1"', "2024-05-02T09:00:00+00:00", None),
+                                    ImportedStep("Close", "2024-05-09T10:30:00+00:00", "bob")]
+    assert len(steps) == 601 and all(len(steps[i]) >= 1 for i in ids.values())
+    assert steps[live] == []  # a case run here has no rows of a log

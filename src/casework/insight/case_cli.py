@@ -34,7 +34,7 @@ def suggest_case(
     from casework.insight.advisor import PathProbability, RemainingSeconds, next_best_actions
     from casework.insight.casetype import CaseTypeError, UnknownCaseType, load_error_line, named_case_type
     from casework.insight.configured import CASE_TYPES_ENV, MODEL_ENV, ConfigurationError, load_configured
-    from casework.insight.flags import assess
+    from casework.insight.flags import assess, plan_step_names
     from casework.insight.modelfile import InsightModel, ModelFileError
     from casework.insight.nba import probability_text
     from casework.insight.rules import dismissed_findings
@@ -98,8 +98,7 @@ def suggest_case(
         typer.echo(f"error: {model}: {other}", err=True)
         raise typer.Exit(2)
     if insight is not None:
-        names = {item.name for item in definition.items.values()}
-        if not names & set(insight.next_action.encoding.activities):
+        if not plan_step_names(definition) & set(insight.next_action.encoding.activities):
             typer.echo(f"warning: the model knows none of the steps of definition {definition.key!r}: it was trained "
                        "on another process, or on a log that names its steps differently", err=True)
         actions = next_best_actions(

@@ -152,6 +152,10 @@ class EmbeddingSimilarCases:
             out.append(Match(c.case_id, round(float(scores[i]), 6), c.outcome, c.duration_days, why))
         return out
 
+    def path_alone_share(self, case: OpenCase, path_norm: float) -> float:
+        """The blend's path weight: a case with no text has no meaning to compare (zero, as an empty text here)."""
+        return self.path_weight if path_norm > 0 else 0.0
+
     def _meaning(self, case: OpenCase) -> np.ndarray:
         if self._vectors.shape[1] == 0:
             return np.zeros(len(self._cases))

@@ -121,6 +121,13 @@ def _map_gap_action(gap: Finding, case_type: CaseType, definition: CaseDefinitio
 
 
 # -- the case's path ----------------------------------------------------------------------------------------------
+def plan_step_names(definition: CaseDefinition) -> set[str]:
+    """The names of the definition's items: what a log's activity is mapped onto. A learned activity is an item of
+    the case when it bears the item's name (`rules.resolve_action` looks it up by name; a live case's path is its
+    items' names, `case_path`), so a log that shares none of them names its steps otherwise."""
+    return {item.name for item in definition.items.values()}
+
+
 def _path_steps(state: CaseState) -> list[tuple[float, bool, int, str, str]]:
     """(completed at, is a milestone, instance number, name, item id) of each step of the path, in path order."""
     steps = []

@@ -74,6 +74,8 @@ class Match:
     outcome: str
     duration_days: float
     why: tuple[str, ...]  # what the two cases share that weighs most, readable ("path: A → B", "whiplash")
+    # compared by path alone: a case an imported log stored, which has no data, notes or documents (`similar_path`)
+    path_alone: bool = False
 
 
 class CaseSimilarity(Protocol):
@@ -82,6 +84,12 @@ class CaseSimilarity(Protocol):
     def fit(self, closed: Iterable[ClosedCase]) -> CaseSimilarity: ...
 
     def query(self, case: OpenCase, k: int = 5) -> list[Match]: ...
+
+    def path_alone_share(self, case: OpenCase, path_norm: float) -> float:
+        """What a closed case with a path and no content scores against ``case`` under this method, as a share of
+        its path similarity (`similar_path.merged`); ``path_norm``: the weight of the case's path in the path-alone
+        comparison."""
+        ...
 
 
 def from_state(
@@ -189,9 +197,14 @@ class SimilarCases:
         self._positions = {}
         for i, case in enumerate(self._cases):
             self._positions.setdefault(case.case_id, []).append(i)
-        counts = [self._counts(c.text, c.path) for c in self._cases]
+        # Cases alike are counted and weighed once: an imported log's cases, compared by their first steps alone
+        # (`similar_path`), repeat each other (5,000 bpic12 cases by 5 steps and who took them: 1,708 distinct).
+        distinct: dict[tuple[str, tuple[str, ...]], Counter[str]] = {}
         for case in self._cases:
-            self._names.update({_step(a): a for a in case.path})
+            if (case.text, case.path) not in distinct:
+                distinct[case.text, case.path] = self._counts(case.text, case.path)
+                self._names.update({_step(a): a for a in case.path})
+        counts = [distinct[c.text, c.path] for c in self._cases]
         df: Counter[str] = Counter()
         for c in counts:
             df.update(c.keys())
@@ -207,7 +220,8 @@ class SimilarCases:
         self._everywhere = np.array([n > 1 and df[term] == n for term in self._terms], dtype=bool)
         path_term = np.array([term.startswith(PATH_PREFIX) for term in self._terms], dtype=bool)
         self._weights = idf * np.where(path_term, self.path_weight, 1.0)
-        rows = [self._row(c) for c in counts]
+        weighed = {id(c): self._row(c) for c in distinct.values()}
+        rows = [weighed[id(c)] for c in counts]
         indptr = np.zeros(n + 1, dtype=np.int64)
         indptr[1:] = np.cumsum([len(cols) for cols, _ in rows])
         cols = np.concatenate([c for c, _ in rows]) if rows else np.zeros(0, dtype=np.int64)
@@ -255,6 +269,18 @@ class SimilarCases:
         names = {**self._names, **{_step(a): a for a in case.path}}
         return self._why(index, *self._row(self._counts(case.text, case.path)), names)
 
+    def path_alone_share(self, case: OpenCase, path_norm: float) -> float:
+        """The cosine of ``case`` with a case holding nothing but a path, as a share of the two paths' cosine: the
+        weight of its path over the weight of all of it (its words as weighted here, its path as ``path_norm``
+        gives it). A case with no words any fitted case has gets 1: its path is all there is to compare."""
+        _, vals = self._weighted(self._counts(case.text, ()))
+        words = float(np.linalg.norm(vals))
+        return path_norm / math.hypot(path_norm, words) if path_norm > 0 else 0.0
+
+    def weight(self, case: OpenCase) -> float:
+        """The norm of ``case``'s term weights before normalising, over the terms the fitted cases know."""
+        return float(np.linalg.norm(self._weighted(self._counts(case.text, case.path))[1]))
+
     @property
     def cases(self) -> list[ClosedCase]:
         return list(self._cases)
@@ -266,11 +292,15 @@ class SimilarCases:
     def _row(self, counts: Counter[str]) -> tuple[np.ndarray, np.ndarray]:
         """(term indices ascending, L2-normalised weights) of a case's terms; terms no closed case has are left out:
         they cannot make two cases similar."""
+        cols, vals = self._weighted(counts)
+        norm = float(np.linalg.norm(vals))
+        return cols, (vals / norm if norm > 0 else vals)
+
+    def _weighted(self, counts: Counter[str]) -> tuple[np.ndarray, np.ndarray]:
         known = sorted((i, count) for term, count in counts.items() if (i := self._vocab.get(term)) is not None)
         cols = np.array([i for i, _ in known], dtype=np.int64)
         vals = (1.0 + np.log(np.array([c for _, c in known], dtype=float))) * self._weights[cols]
-        norm = float(np.linalg.norm(vals))
-        return cols, (vals / norm if norm > 0 else vals)
+        return cols, vals
 
     def _scores(self, cols: np.ndarray, vals: np.ndarray) -> np.ndarray:
         query = sparse.csr_matrix((vals, cols, [0, len(cols)]), shape=(1, len(self._vocab)))

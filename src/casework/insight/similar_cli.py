@@ -3,8 +3,9 @@ took, and what the two share.
 
 A case is compared by its data, the reasons people gave for its changes (the notes of its audit trail), the text of
 its documents, and its path so far (`casework.insight.similar`: TF-IDF by default, sentence embeddings with
-`--method embeddings` and the `embeddings` extra). Closed cases are those run by casework (an imported log's cases
-have no data, notes or documents to compare), the most recently created first up to `--limit`.
+`--method embeddings` and the `embeddings` extra). The closed cases an imported log stored have no data, notes or
+documents: they are compared by their path alone, and who performed it (`casework.insight.similar_path`), and the
+output says which matches were. Closed cases are the most recently created first, up to `--limit`, of either kind.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from casework.store.cli import DbOption
 
 if TYPE_CHECKING:
     from casework.engine import CaseState
+    from casework.insight.similar_path import PathResult, PathSimilarCases
     from casework.store import Store
     from casework.store.records import DocumentRow, StoredText
 
@@ -48,7 +50,10 @@ def suggest_similar(
     """The closed cases most like this one: how each ended, how long it took, and what the two have in common.
 
     Example: `casework suggest similar claim-2002 --k 3`."""
+    from casework.display import shown
+    from casework.insight.flags import case_performers, plan_step_names
     from casework.insight.similar import CaseSimilarity, SimilarCases, from_state, open_case
+    from casework.insight.similar_path import PathResult, PathSimilarCases, imported_case, merged
     from casework.service import CaseService
     from casework.service.errors import Corrupt, InvalidInput, NotFound
     from casework.store.cli import open_store
@@ -71,12 +76,14 @@ def suggest_similar(
             fail(f"no case {case_id}")
         try:
             state = service.state(case_id)
+            _, definition = service.definition(row.definition_key, row.definition_version)
         except (NotFound, InvalidInput) as exc:
             fail(str(exc))
         # Newest first: a process changes, and its recent cases are the ones to learn from.
-        ended = [listed.id for listed in store.case_listing(definition_key=row.definition_key, closed_only=True,
-                                                            engine_only=True, limit=limit + 1)
-                 if listed.id != case_id][:limit]  # a closed case asked about is not its own match
+        listed = [c for c in store.case_listing(definition_key=row.definition_key, closed_only=True, limit=limit + 1)
+                  if c.id != case_id][:limit]  # a closed case asked about is not its own match
+        ended = [c.id for c in listed if c.source == "engine"]
+        logged = [c for c in listed if c.source == "import"]
         notes = store.reasons([case_id, *ended])
         documents = store.latest_documents([case_id, *ended])
         reading = _Reading(store, documents)
@@ -91,23 +98,35 @@ def suggest_similar(
                 continue
             closed.append(from_state(closed_state, notes=notes[cid], documents=reading.texts(documents[cid]),
                                      outcome=_outcome(closed_state)))
-        # the closed cases an imported log stored under this key, which are not compared
-        imported = 0 if closed else store.open_and_closed(row.definition_key)[1] - state.ended - skipped
+        steps = store.imported_steps([c.id for c in logged])
+        history = PathSimilarCases(plan_step_names(definition)).fit(
+            imported_case(c.id, c.status, steps[c.id]) for c in logged)
+        # who performed each step, compared where the log names its performers
+        performers = case_performers(state, store.events(case_id)) if logged else []
         unkept = reading.pending.keep(store)
     if unkept:
         typer.echo(f"note: {unkept}", err=True)
-    matches = searcher.fit(closed).query(query, k=k)
+    content = searcher.fit(closed).query(query, k=k)
+    by_path = history.query(query, performers, k=k) if history.matched else PathResult([], 0.0, 0)
+    matches = merged(searcher, query, content, by_path, k)
+    by_path_alone = len(logged) if by_path.steps else 0
+    not_compared = _not_compared(history, by_path, len(logged), row.definition_key, case_id)
     if reading.by_kind:
         typer.echo(f"note: {reading.by_kind} documents were compared by their kind alone: their text is not stored "
                    f"yet, and they are larger than {DOCUMENT_BYTES // 2**20} MiB or past the {DOCUMENTS_SECONDS:g} s a "
                    "query reads documents for", err=True)
     if as_json:
-        typer.echo(json.dumps({"case": case_id, "compared": len(closed), "method": method,
+        if not_compared:
+            typer.echo(f"note: {shown(not_compared)}", err=True)
+        typer.echo(json.dumps({"case": case_id, "compared": len(closed) + by_path_alone,
+                               "compared_by_path_alone": by_path_alone, "path_steps": by_path.steps,
+                               "not_compared": not_compared, "method": method,
                                "documents_by_kind_only": reading.by_kind, "similar": [
             {"case": m.case_id, "score": m.score, "outcome": m.outcome, "duration_days": round(m.duration_days, 2),
-             "why": list(m.why)} for m in matches]}, indent=2, ensure_ascii=False))
+             "path_alone": m.path_alone, "why": list(m.why)} for m in matches]}, indent=2, ensure_ascii=False))
         return
-    _print(case_id, state, matches, len(closed), skipped, row.definition_key, imported)
+    _print(case_id, state, matches, (len(closed), by_path_alone, by_path.steps), skipped, row.definition_key,
+           not_compared)
 
 
 
@@ -170,31 +189,55 @@ class _Reading:
         return text
 
 
+def _not_compared(history: PathSimilarCases, by_path: PathResult, logged: int, key: str, case_id: str) -> str | None:
+    """Why the imported closed cases were not compared, if they were not."""
+    if not logged:
+        return None
+    if not history.matched:
+        # Their paths and the case's have no step in common by name: a ranking would be noise.
+        return (f"the {logged} imported closed cases of {key} were not compared: none of the {len(history.activities)} "
+                f"activities of their log is the name of an item of {key}'s plan (a log's steps are its items by "
+                "name, as `suggest case` maps a model's)")
+    if not by_path.steps:
+        return (f"the {logged} imported closed cases of {key} are compared by path alone, and case {case_id} has taken "
+                "none of their steps yet")
+    return None
+
+
 def _print(
-    case_id: str, state: CaseState, matches: list[Any], compared: int, skipped: int, key: str, imported: int
+    case_id: str, state: CaseState, matches: list[Any], compared: tuple[int, int, int], skipped: int, key: str,
+    not_compared: str | None,
 ) -> None:
+    """`compared`: how many closed cases were compared by content and path, how many by path alone, and over how
+    many steps."""
     from rich.console import Console
     from rich.table import Table
 
     from casework.display import plain, shown
 
+    by_content, by_path, steps = compared
+    total = by_content + by_path
     if skipped:
         typer.echo(f"note: {skipped} closed cases could not be read and were not compared", err=True)
-    if not compared:
+    why = f": {not_compared}" if not_compared else ""
+    if not total:
         # "no closed case ... is like case X (compared with 0)" read as if they had been compared and found unlike
-        why = (f": the {imported} closed cases of {key} were imported from a log, and have no data, notes or documents "
-               "to compare" if imported > 0 else "")
         typer.echo(shown(f"no closed case of {key} to compare case {case_id} with{why}"))
         return
+    first = "its first step" if steps == 1 else f"its first {steps} steps"
+    how = f"{total}, {by_path} of them by path alone ({first})" if by_path else f"{total}"
     if not matches:
-        typer.echo(shown(f"no closed case of {key} is like case {case_id} (compared with {compared})"))
+        typer.echo(shown(f"no closed case of {key} is like case {case_id} (compared with {how}){why}"))
         return
-    table = Table(title=plain(f"closed cases like {case_id} ({state.status}; compared with {compared})"),
+    table = Table(title=plain(f"closed cases like {case_id} ({state.status}; compared with {how})"),
                   title_justify="left")
-    for column in ("case", "similarity", "outcome", "took", "in common"):
+    for column in ("case", "similarity", "compared by", "outcome", "took", "in common"):
         table.add_column(column, overflow="fold")
     for match in matches:
-        table.add_row(*map(plain, (match.case_id, f"{match.score:.2f}", match.outcome,
+        table.add_row(*map(plain, (match.case_id, f"{match.score:.2f}",
+                                   "path alone" if match.path_alone else "content and path", match.outcome,
                                    f"{match.duration_days:.1f} days", ", ".join(match.why))))
     Console().print(table)
+    if not_compared:
+        typer.echo(f"note: {shown(not_compared)}", err=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -148,6 +148,15 @@ class StoredEvent:
     def engine_dict(self) -> dict[str, Any]:
         """The shape `casework.engine.Event.from_dict` reads."""
         return {"type": self.type, "at": self.at, "actor": self.actor, "reason": self.reason, "payload": self.payload}
+
+
+class ImportedStep(NamedTuple):
+    """One row of an imported log as stored (`imported_activity`): what was done, when (ISO, UTC), by whom (None:
+    the log named nobody)."""
+
+    activity: str
+    at: str
+    resource: str | None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Select, func, insert, select, text
+from sqlalchemy import Connection, Engine, Select, cast, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from casework.durable import make_folder
@@ -23,7 +23,7 @@ from casework.store.findings import FindingsMixin
 from casework.store.groupcommit import GroupCommitter, PostgresBatches, SqliteBatches
 from casework.store.jobs import JobsMixin
 from casework.store.listings import ListingsMixin
-from casework.store.records import CaseHead, CaseRow, DefinitionRow, StoredEvent, TaskRow, as_utc
+from casework.store.records import CaseHead, CaseRow, DefinitionRow, ImportedStep, StoredEvent, TaskRow, as_utc
 from casework.store.texts import DocumentTextsMixin
 from casework.store.url import create_store_engine, parse_url, sqlite_file
 from casework.store.writable import check_writable
@@ -299,6 +299,31 @@ class Store(JobsMixin, DocumentsMixin, DocumentTextsMixin, FindingsMixin, Listin
                     if reason.strip():
                         out[case_id].setdefault(reason.strip())
         return {case_id: list(reasons) for case_id, reasons in out.items()}
+
+    def imported_steps(self, case_ids: Sequence[str]) -> dict[str, list[ImportedStep]]:
+        """Each imported case's rows of its log (its `imported_activity` events), in order; no rows for a case run
+        by casework. One statement per 500 cases, as `reasons`: a query comparing 5,000 imported cases must not
+        read them case by case."""
+        e = t.events.c
+        out: dict[str, list[ImportedStep]] = {case_id: [] for case_id in case_ids}
+        case_ids = list(out)  # each once: a case in two statements would get its rows twice
+        with self.read() as conn:
+            # The database reads the two fields out of each payload: decoding 100,000 payloads here took longer
+            # than reading their rows.
+            if conn.dialect.name == "postgresql":
+                from sqlalchemy.dialects.postgresql import JSONB
+
+                payload: Any = cast(e.payload, JSONB)
+                activity, resource = payload["activity"].astext, payload["resource"].astext
+            else:
+                activity = func.json_extract(e.payload, "$.activity")
+                resource = func.json_extract(e.payload, "$.resource")
+            for start in range(0, len(case_ids), 500):
+                q = select(e.case_id, e.at, activity, resource).where(
+                    e.case_id.in_(list(case_ids[start:start + 500])), e.type == "imported_activity")
+                for case_id, at, act, who in conn.execute(q.order_by(e.case_id, e.seq)):
+                    out[case_id].append(ImportedStep(str(act), at, who))
+        return out
 
     def iter_events(
         self,
