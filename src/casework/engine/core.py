@@ -98,13 +98,24 @@ def _run(definition: CaseDefinition, state: CaseState, command: c.Command, now: 
             raise CommandRejected("the case has not started")
         if state.ended:
             raise CommandRejected(f"the case has ended ({state.status}); it cannot be changed")
-        if state.status == "suspended" and not isinstance(command, c.ResumeCase | c.TerminateCase):
+        if state.status == "suspended" and not taken_while_suspended(command):
             raise CommandRejected("the case is suspended; resume it first")
     if not command.actor:
         raise CommandRejected("a command needs an actor")
     run = Run(definition, plan_for(definition, state), state, now, command.actor, command.reason, restore=False)
     run.undo = undo
     return run, command
+
+
+def taken_while_suspended(command: c.Command) -> bool:
+    """Whether a suspended case takes ``command``: what resumes or ends it, and a person's dismissal of a suggestion.
+    The plan of a suspended case does not progress (CMMN 1.1 §8.4.2), so every command that acts on it waits for the
+    resume; a dismissal changes nothing in it (it is a judgement kept for acceptance rates: who, why, the
+    suggestion and the model that made it), and triage goes on while a case is on hold. Accepting does not: its
+    action acts on the plan, and so its record waits with it."""
+    if isinstance(command, c.ResumeCase | c.TerminateCase):
+        return True
+    return isinstance(command, c.RecordFeedback) and not command.accepted
 
 
 def _handle(run: Run, command: c.Command) -> None:
