@@ -36,7 +36,9 @@ def test_suspend_holds_the_case_until_resume_and_history_says_who_and_why(stored
     assert _state(stored[0], case_id).status == "suspended"
     line = _refused(stored, case_id, "complete", case_id, "Register claim", "--as", "ann")
     assert "suspended" in line
-    _refused(stored, case_id, "suspend", case_id, "--as", "ann", "--reason", "twice")
+    # Not "resume it first", which told the person suspending it to undo the hold.
+    twice = _refused(stored, case_id, "suspend", case_id, "--as", "ann", "--reason", "twice")
+    assert twice == "error: nothing recorded: the case is already suspended"
     _done(stored, case_id, "resume", case_id, "--as", "bob", "--reason", "ruling in")
     state = _state(stored[0], case_id)
     assert state.status == "active" and _item(state, "Register claim").state == "active"
@@ -105,6 +107,18 @@ def test_an_item_change_the_engine_refuses_records_nothing(stored: Stored, comma
     assert _item(_state(stored[0], case_id), item).state == state
     line = _refused(stored, case_id, command, case_id, item, "--as", "ann", "--reason", "r")
     assert item in line
+
+
+@pytest.mark.parametrize("command", ["terminate-item", "suspend-item"])
+def test_the_case_plan_by_its_id_is_not_an_item_to_terminate_or_suspend(stored: Stored, command: str) -> None:
+    """`case terminate-item CASE i1` (a digit short of i12) ended the whole case for good, as "terminated 'i1'"."""
+    case_id = _start(stored)
+    root = _state(stored[0], case_id).root
+    assert root is not None
+    line = _refused(stored, case_id, command, case_id, root, "--as", "ann", "--reason", "r")
+    what = command.removesuffix("-item")
+    assert line == f"error: nothing recorded: {root} is the case plan, not an item: {what} the case instead"
+    assert _state(stored[0], case_id).status == "active"
 
 
 def test_terminate_item_of_an_unknown_item_or_case_records_nothing(stored: Stored) -> None:
