@@ -129,6 +129,19 @@ def test_terminate_item_of_an_unknown_item_or_case_records_nothing(stored: Store
     assert result.exit_code == 2 and result.stderr.strip() == "error: no case no-such-case", result.output
 
 
+def test_a_case_id_pasted_with_spaces_around_it_is_the_case_and_an_empty_one_is_refused(stored: Stored) -> None:
+    case_id = _start(stored)
+    # Ids hold no whitespace: "error: no case <id> " with the space unseen, before.
+    _done(stored, case_id, "suspend", f" {case_id}\n", "--as", "ann", "--reason", "on hold")
+    assert _state(stored[0], case_id).status == "suspended"
+    _done(stored, case_id, "resume", f"{case_id}\t", "--as", "ann", "--reason", "back")
+    for blank in ("", "  "):
+        line = _refused(stored, case_id, "terminate", blank, "--as", "ann", "--reason", "r", bad_input=True)
+        # It was "error: no case ", naming nothing.
+        assert "'case_id': must not be empty: give the id of a case" in line, line
+    assert _state(stored[0], case_id).status == "active"
+
+
 @pytest.mark.parametrize(("args", "error"), [
     (("suspend", "--as", "ann"), "Missing option '--reason'"),
     (("suspend", "--as", "ann", "--reason", "  "), "'--reason': must not be empty"),

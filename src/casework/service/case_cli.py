@@ -28,7 +28,19 @@ case_app = typer.Typer(no_args_is_help=True, help="Work a case: start it, comple
                                                   "resume or close it, attach and read its documents, and read its "
                                                   "plan and audit trail.")
 
-CaseArgument = Annotated[str, typer.Argument(help="id of a stored case (`casework cases` lists them)")]
+
+
+def _case_id(value: str) -> str:
+    """The case id as stored: an id holds no whitespace (`CaseService.start_case`), so one pasted with a space or a
+    line break around it is read without (it was "error: no case 1a2b " with the space unseen), and an empty one
+    is refused as such (it was "error: no case ", naming nothing)."""
+    if not value.strip():
+        raise typer.BadParameter("must not be empty: give the id of a case (`casework cases` lists them)")
+    return value.strip()
+
+
+CaseArgument = Annotated[str, typer.Argument(help="id of a stored case (`casework cases` lists them)",
+                                             callback=_case_id)]
 ItemArgument = Annotated[str, typer.Argument(help="an item of the case: its name, plan item id or instance id "
                                                   "(`casework case show` lists them)")]
 ReasonOption = Annotated[str, typer.Option(help="why (required; recorded on the audit trail)")]
