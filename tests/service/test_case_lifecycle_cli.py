@@ -121,6 +121,21 @@ def test_the_case_plan_by_its_id_is_not_an_item_to_terminate_or_suspend(stored: 
     assert _state(stored[0], case_id).status == "active"
 
 
+def test_an_item_change_that_ends_the_case_says_so(stored: Stored) -> None:
+    case_id = _start(stored)
+    assert _cw(stored, "case", "complete", case_id, "Register claim", "--as", "ann").exit_code == 0
+    # The claim's plan completes by itself once the stage is gone (nothing required is left): for good.
+    result = _cw(stored, "case", "terminate-item", case_id, "Assessment", "--as", "ann", "--reason", "not needed")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"terminated 'Assessment' on case {case_id} by ann (events ")
+    assert result.stdout.rstrip().endswith("); with it the case is completed: it takes no more changes"), result.stdout
+    assert _state(stored[0], case_id).status == "completed"
+    # The case's own commands say it already.
+    other = _start(stored)
+    ended = _cw(stored, "case", "terminate", other, "--as", "ann", "--reason", "withdrawn")
+    assert ended.exit_code == 0 and ended.stdout.rstrip().endswith(")"), ended.output
+
+
 def test_terminate_item_of_an_unknown_item_or_case_records_nothing(stored: Stored) -> None:
     case_id = _start(stored)
     line = _refused(stored, case_id, "terminate-item", case_id, "No such task", "--as", "ann", "--reason", "r")
