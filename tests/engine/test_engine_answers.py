@@ -85,3 +85,52 @@ def test_a_feedback_event_written_before_answers_were_kept_replays_to_the_snapsh
     replayed = replay(definition, "c1", old)
     assert replayed.answered == {} and "answered" not in replayed.to_dict()
     assert replay(definition, "c1", log).to_dict() == state.to_dict()
+
+
+def _apart_from_answers(state: CaseState) -> dict[str, object]:
+    kept = state.to_dict()
+    kept.pop("answered", None)
+    kept.pop("version")  # each event counts
+    return kept
+
+
+def test_a_suspended_case_takes_a_dismissal_and_nothing_in_its_plan_moves() -> None:
+    definition = load_definition(MODEL)
+    state = CaseState.create("c1", definition)
+    log = execute(definition, state, commands.StartCase(actor="intake"), NOW)
+    log += execute(definition, state, commands.SuspendCase(actor="ann", reason="waiting for the police report"), NOW)
+    held = _apart_from_answers(state)
+    nba = {"activity": "B", "probability": 0.8, "reason": "after A", "model_version": "v1"}
+    for suggestion in (SLA, nba):
+        command = commands.RecordFeedback(suggestion=suggestion, accepted=False, model_version="v1", actor="bob",
+                                          reason="does not apply while the claim waits")
+        events = execute(definition, state, command, NOW)
+        assert [(e.type, e.actor, e.reason) for e in events] == [
+            ("suggestion_dismissed", "bob", "does not apply while the claim waits")]
+        log += events
+    assert state.status == "suspended" and _apart_from_answers(state) == held
+    # Answered as any dismissal is: a second one is refused, naming the first.
+    with pytest.raises(CommandRejected, match="already dismissed at severity warning by bob"):
+        _decide(definition, state, SLA, "carol", accepted=False)
+    log += execute(definition, state, commands.ResumeCase(actor="ann"), NOW)
+    assert {i.name: i.state for i in state.items.values() if i.id != state.root} == {"A": "active", "B": "active"}
+    assert replay(definition, "c1", log).to_dict() == state.to_dict()
+
+
+def test_a_suspended_case_refuses_an_acceptance_alone_or_with_its_action_and_an_ended_one_a_dismissal() -> None:
+    definition, state = _case()
+    execute(definition, state, commands.SuspendCase(actor="ann"), NOW)
+    before = state.to_dict()
+    with pytest.raises(CommandRejected, match="the case is suspended; resume it first"):
+        _decide(definition, state, SLA, "bob")  # accepting acts on the plan: it waits for the resume
+    # A dismissal does not carry a change to the plan through with it.
+    with pytest.raises(CommandRejected, match=r"part 2 of 2 \(CompleteItem\) was rejected.*suspended"):
+        execute(definition, state, commands.Together(commands=(
+            commands.RecordFeedback(suggestion=SLA, accepted=False, actor="bob"),
+            commands.CompleteItem(item="A", actor="bob"))), NOW)
+    assert state.to_dict() == before
+    execute(definition, state, commands.TerminateCase(actor="ann"), NOW)
+    ended = state.to_dict()
+    with pytest.raises(CommandRejected, match=r"the case has ended \(terminated\); it cannot be changed"):
+        _decide(definition, state, SLA, "bob", accepted=False)
+    assert state.to_dict() == ended

@@ -164,6 +164,23 @@ def test_skip_refuses_what_the_lifecycle_does_not_allow() -> None:
     assert _instances(state, "Reviewed") == [(1, "completed")]
 
 
+def test_the_case_plan_named_by_its_id_is_not_suspended_or_terminated_as_an_item() -> None:
+    """One digit from a task's id (i1, i12), `case terminate-item` ended the whole case for good, reported as done
+    to an item, and `case suspend-item` put it on hold; the case commands do that, and say so."""
+    claim = _load("claim.cmmn")
+    state = _start(claim)
+    assert state.root is not None
+    for command, what in ((commands.TerminateItem(item=state.root, actor="ann"), "terminate"),
+                          (commands.SuspendItem(item=state.root, actor="ann"), "suspend")):
+        _rejected(claim, state, command, rf"^{state.root} is the case plan, not an item: {what} the case instead$")
+    assert state.status == "active"
+    execute(claim, state, commands.SuspendCase(actor="ann"), NOW)
+    # Suspending it again is not told to resume it first.
+    _rejected(claim, state, commands.SuspendCase(actor="ann"), "^the case is already suspended$")
+    execute(claim, state, commands.TerminateCase(actor="ann"), NOW)
+    assert state.status == "terminated"
+
+
 @pytest.mark.parametrize("due", ["P99999999Y", "P1000000000D", "P999999999D", "PT99999999999999999999S", "P0.5Y",
                                  "9999-12-31T23:59:59-05:00"])
 def test_a_due_date_no_calendar_holds_is_rejected(due: str) -> None:

@@ -78,6 +78,8 @@ step = st.tuples(
             "resume",
             "suspend_case",
             "resume_case",
+            "dismiss",
+            "accept",
         ]
     ),
     st.integers(0, 1000),
@@ -158,6 +160,12 @@ def _command(state: CaseState, definition: CaseDefinition, action: str, a: int, 
         return commands.SuspendCase(actor=actor)
     if action == "resume_case":
         return commands.ResumeCase(actor=actor)
+    if action in ("dismiss", "accept"):
+        # A next action (answered once per step of the case) or a flag (once per severity): repeats are refused.
+        suggestion = ({"activity": _pick(names, b) or "Extra"} if a % 2 else
+                      {"id": f"flag:{b % 3}", "kind": "flag", "severity": ["info", "warning", "critical"][a % 3]})
+        return commands.RecordFeedback(suggestion=suggestion, accepted=action == "accept", model_version="nba-1",
+                                       actor=actor, reason="triage")
     raise AssertionError(action)
 
 
@@ -182,9 +190,14 @@ def test_random_commands_keep_invariants(model: str, start_vars: dict[str, objec
         before = copy.deepcopy(state.to_dict())  # to_dict shares the state's lists and dicts
         try:
             events = execute(definition, state, command, now)
-        except CommandRejected:
+        except CommandRejected as exc:
             assert state.to_dict() == before, "a rejected command changed the case"
+            if isinstance(command, commands.RecordFeedback) and not command.accepted:
+                # Whatever the case's status: triage goes on while it is suspended.
+                assert "already" in str(exc), f"a dismissal was refused: {exc}"
             continue
+        if isinstance(command, commands.RecordFeedback):
+            _check_only_recorded(command, before, state, events)
         if isinstance(command, commands.Migrate):  # pragma: no cover - not generated
             definition = command.definition
         for event in events:
@@ -208,6 +221,21 @@ def test_random_commands_keep_invariants(model: str, start_vars: dict[str, objec
     for instance in state.items.values():
         assert instance.def_id in plan.items or instance.state in ("completed", "terminated")
     assert replay(definition, "p1", log).to_dict() == state.to_dict()
+
+
+def _check_only_recorded(command: commands.RecordFeedback, before: dict[str, object], state: CaseState,
+                         events: list[Event]) -> None:
+    """A decision on a suggestion is one record and changes nothing but the case's answers, whatever the case's
+    status; a suspended case takes a dismissal, never an acceptance (its action would act on the held plan)."""
+    assert not (before["status"] == "suspended" and command.accepted), "a suspended case took an acceptance"
+    assert [e.type for e in events] == ["suggestion_accepted" if command.accepted else "suggestion_dismissed"]
+    after = state.to_dict()
+    for kept in (before, after):
+        kept.pop("answered", None)
+        kept.pop("version")
+    assert after == before, "a decision on a suggestion changed the case"
+    if before["status"] == "suspended":
+        event_note("dismissed on a suspended case")
 
 
 def _check_nesting(state: CaseState) -> None:

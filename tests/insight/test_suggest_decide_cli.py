@@ -170,6 +170,62 @@ def test_a_dismissal_is_recorded_with_its_reason_and_the_finding_is_not_offered_
     _assert_audit_ok(url)
 
 
+def _held(url: str, case_id: str) -> dict[str, Any]:
+    """The case as it stands, but for the answers a decision adds and the version its event counts."""
+    with Store.open(url) as store, CaseService(store) as service:
+        state = service.state(case_id).to_dict()
+    state.pop("answered", None)
+    state.pop("version")
+    return state
+
+
+def test_a_suggestion_is_dismissed_on_a_suspended_case_counted_and_nothing_else_moves(
+    claim: tuple[str, str], model: tuple[Path, str]
+) -> None:
+    url, case_id = claim
+    path, version = model
+    assert _cw("suggest", "refresh", "--db", url, "--case-type", "insurance_claim").exit_code == 0
+    held = _cw("case", "suspend", case_id, "--db", url, "--as", "ann", "--reason", "waiting for the police report")
+    assert held.exit_code == 0, held.output
+    before, seq = _held(url, case_id), len(_events(url, case_id))
+    finding = _cw("suggest", "dismiss", case_id, "--db", url, "--case-type", "insurance_claim", "--as", "bob",
+                  "--finding", "missing-document:repair_estimate", "--reason", "the car was written off")
+    assert finding.exit_code == 0, finding.output
+    assert finding.stdout.startswith(f"dismissed: missing-document:repair_estimate (Missing document: repair "
+                                     f"estimate), request document: repair estimate on case {case_id} by bob")
+    nba = _cw("suggest", "dismiss", case_id, "--db", url, "--model", str(path), "--activity", "Assess damage",
+              "--as", "bob", "--reason", "nothing to assess until the report")
+    assert nba.exit_code == 0, nba.output
+    records = _events(url, case_id)[seq:]
+    assert [(e.type, e.actor, e.reason) for e in records] == [
+        ("suggestion_dismissed", "bob", "the car was written off"),
+        ("suggestion_dismissed", "bob", "nothing to assess until the report")]
+    assert records[1].payload["model_version"] == version
+    # Nothing in the plan moved: the case is on hold as it was, its items where they were.
+    assert _held(url, case_id) == before and before["status"] == "suspended"
+    # The stored findings were judged again with the decision, as on a running case.
+    flags = _cw("suggest", "flags", "--db", url, "--case", case_id)
+    assert "missing-document:repair_estimate" not in flags.stdout and "missing-document:police_report" in flags.stdout
+    # Counted in the acceptance rates like any dismissal.
+    rows = {row["subject"]: row for row in _feedback(url)}
+    estimate = rows["missing-document:repair_estimate"]
+    assert (estimate["decisions"], estimate["accepted"], estimate["dismissed"]) == (1, 0, 1)
+    assert estimate["dismiss_reasons"] == [{"reason": "the car was written off", "count": 1}]
+    assert rows["next-best action"]["model_version"] == version and rows["next-best action"]["dismissed"] == 1
+    # Accepting still waits for the resume: its action would act on the plan on hold.
+    accept = _cw("suggest", "accept", case_id, "--db", url, "--case-type", "insurance_claim", "--as", "bob",
+                 "--finding", "missing-document:police_report")
+    assert accept.exit_code == 2 and accept.stderr.startswith(f"error: case {case_id} is suspended: resume it first "
+                                                              f"(`casework case resume {case_id} "), accept.output
+    assert len(_events(url, case_id)) == seq + 2
+    resumed = _cw("case", "resume", case_id, "--db", url, "--as", "ann", "--reason", "report arrived")
+    assert resumed.exit_code == 0, resumed.output
+    again = _cw("suggest", "accept", case_id, "--db", url, "--case-type", "insurance_claim", "--as", "bob",
+                "--finding", "missing-document:police_report")
+    assert again.exit_code == 0, again.output
+    _assert_audit_ok(url)
+
+
 def test_a_finding_id_is_read_without_the_spaces_around_it(claim: tuple[str, str]) -> None:
     """As pasted from the table `suggest case` prints; it was looked for with its spaces and 'not offered'."""
     url, case_id = claim

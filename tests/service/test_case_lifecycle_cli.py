@@ -36,7 +36,9 @@ def test_suspend_holds_the_case_until_resume_and_history_says_who_and_why(stored
     assert _state(stored[0], case_id).status == "suspended"
     line = _refused(stored, case_id, "complete", case_id, "Register claim", "--as", "ann")
     assert "suspended" in line
-    _refused(stored, case_id, "suspend", case_id, "--as", "ann", "--reason", "twice")
+    # Not "resume it first", which told the person suspending it to undo the hold.
+    twice = _refused(stored, case_id, "suspend", case_id, "--as", "ann", "--reason", "twice")
+    assert twice == "error: nothing recorded: the case is already suspended"
     _done(stored, case_id, "resume", case_id, "--as", "bob", "--reason", "ruling in")
     state = _state(stored[0], case_id)
     assert state.status == "active" and _item(state, "Register claim").state == "active"
@@ -107,12 +109,52 @@ def test_an_item_change_the_engine_refuses_records_nothing(stored: Stored, comma
     assert item in line
 
 
+@pytest.mark.parametrize("command", ["terminate-item", "suspend-item"])
+def test_the_case_plan_by_its_id_is_not_an_item_to_terminate_or_suspend(stored: Stored, command: str) -> None:
+    """`case terminate-item CASE i1` (a digit short of i12) ended the whole case for good, as "terminated 'i1'"."""
+    case_id = _start(stored)
+    root = _state(stored[0], case_id).root
+    assert root is not None
+    line = _refused(stored, case_id, command, case_id, root, "--as", "ann", "--reason", "r")
+    what = command.removesuffix("-item")
+    assert line == f"error: nothing recorded: {root} is the case plan, not an item: {what} the case instead"
+    assert _state(stored[0], case_id).status == "active"
+
+
+def test_an_item_change_that_ends_the_case_says_so(stored: Stored) -> None:
+    case_id = _start(stored)
+    assert _cw(stored, "case", "complete", case_id, "Register claim", "--as", "ann").exit_code == 0
+    # The claim's plan completes by itself once the stage is gone (nothing required is left): for good.
+    result = _cw(stored, "case", "terminate-item", case_id, "Assessment", "--as", "ann", "--reason", "not needed")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"terminated 'Assessment' on case {case_id} by ann (events ")
+    assert result.stdout.rstrip().endswith("); with it the case is completed: it takes no more changes"), result.stdout
+    assert _state(stored[0], case_id).status == "completed"
+    # The case's own commands say it already.
+    other = _start(stored)
+    ended = _cw(stored, "case", "terminate", other, "--as", "ann", "--reason", "withdrawn")
+    assert ended.exit_code == 0 and ended.stdout.rstrip().endswith(")"), ended.output
+
+
 def test_terminate_item_of_an_unknown_item_or_case_records_nothing(stored: Stored) -> None:
     case_id = _start(stored)
     line = _refused(stored, case_id, "terminate-item", case_id, "No such task", "--as", "ann", "--reason", "r")
     assert "No such task" in line
     result = _cw(stored, "case", "suspend", "no-such-case", "--as", "ann", "--reason", "r")
     assert result.exit_code == 2 and result.stderr.strip() == "error: no case no-such-case", result.output
+
+
+def test_a_case_id_pasted_with_spaces_around_it_is_the_case_and_an_empty_one_is_refused(stored: Stored) -> None:
+    case_id = _start(stored)
+    # Ids hold no whitespace: "error: no case <id> " with the space unseen, before.
+    _done(stored, case_id, "suspend", f" {case_id}\n", "--as", "ann", "--reason", "on hold")
+    assert _state(stored[0], case_id).status == "suspended"
+    _done(stored, case_id, "resume", f"{case_id}\t", "--as", "ann", "--reason", "back")
+    for blank in ("", "  "):
+        line = _refused(stored, case_id, "terminate", blank, "--as", "ann", "--reason", "r", bad_input=True)
+        # It was "error: no case ", naming nothing.
+        assert "'case_id': must not be empty: give the id of a case" in line, line
+    assert _state(stored[0], case_id).status == "active"
 
 
 @pytest.mark.parametrize(("args", "error"), [

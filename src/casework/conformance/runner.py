@@ -22,7 +22,7 @@ from casework.model.definition import HUMAN_TASK, MILESTONE, STAGE_KINDS, USER_E
 from casework.model.timers import TimerError, add_duration, parse_datetime
 
 START = dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.UTC)
-STATE_KEYS = ("active", "enabled", "available", "disabled", "completed", "terminated")
+STATE_KEYS = ("active", "enabled", "available", "disabled", "suspended", "completed", "terminated")
 
 
 class ScenarioFailed(Exception):
@@ -213,6 +213,14 @@ def _terminate_case(case: CaseUnderTest, step: dict[str, Any], actor: str, reaso
     case.run(commands.TerminateCase(actor=actor, reason=reason))
 
 
+def _suspend_case(case: CaseUnderTest, step: dict[str, Any], actor: str, reason: str | None) -> None:
+    case.run(commands.SuspendCase(actor=actor, reason=reason))
+
+
+def _resume_case(case: CaseUnderTest, step: dict[str, Any], actor: str, reason: str | None) -> None:
+    case.run(commands.ResumeCase(actor=actor, reason=reason))
+
+
 def _complete_stage(case: CaseUnderTest, step: dict[str, Any], actor: str, reason: str | None) -> None:
     case.run(
         commands.CompleteStage(item=step["complete_stage"], force=bool(step.get("force")), actor=actor, reason=reason)
@@ -344,6 +352,8 @@ _ACTIONS: dict[str, Callable[[CaseUnderTest, dict[str, Any], str, str | None], N
     "set_variables": _set_variables,
     "advance_time": _advance,
     "terminate_case": _terminate_case,
+    "suspend_case": _suspend_case,
+    "resume_case": _resume_case,
     "complete_stage": _complete_stage,
     "complete_case": _complete_case,
     "add_task": _add(HUMAN_TASK),

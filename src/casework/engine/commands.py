@@ -76,7 +76,8 @@ class ResumeItem(ItemCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class SuspendCase(Command):
-    """Put the whole case on hold: only resume and terminate are accepted until it resumes."""
+    """Put the whole case on hold: only resume, terminate and the dismissal of a suggestion are accepted until it
+    resumes (`core.taken_while_suspended`)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -98,13 +98,27 @@ def _run(definition: CaseDefinition, state: CaseState, command: c.Command, now: 
             raise CommandRejected("the case has not started")
         if state.ended:
             raise CommandRejected(f"the case has ended ({state.status}); it cannot be changed")
-        if state.status == "suspended" and not isinstance(command, c.ResumeCase | c.TerminateCase):
+        if state.status == "suspended" and isinstance(command, c.SuspendCase):
+            # "resume it first", said to someone suspending it, reads as an order to undo the hold.
+            raise CommandRejected("the case is already suspended")
+        if state.status == "suspended" and not taken_while_suspended(command):
             raise CommandRejected("the case is suspended; resume it first")
     if not command.actor:
         raise CommandRejected("a command needs an actor")
     run = Run(definition, plan_for(definition, state), state, now, command.actor, command.reason, restore=False)
     run.undo = undo
     return run, command
+
+
+def taken_while_suspended(command: c.Command) -> bool:
+    """Whether a suspended case takes ``command``: what resumes or ends it, and a person's dismissal of a suggestion.
+    The plan of a suspended case does not progress (CMMN 1.1 §8.4.2), so every command that acts on it waits for the
+    resume; a dismissal changes nothing in it (it is a judgement kept for acceptance rates: who, why, the
+    suggestion and the model that made it), and triage goes on while a case is on hold. Accepting does not: its
+    action acts on the plan, and so its record waits with it."""
+    if isinstance(command, c.ResumeCase | c.TerminateCase):
+        return True
+    return isinstance(command, c.RecordFeedback) and not command.accepted
 
 
 def _handle(run: Run, command: c.Command) -> None:
@@ -281,9 +295,17 @@ def _reenable(run: Run, cmd: c.EnableItem) -> None:
     run.transition(resolve(run, cmd.item, (DISABLED,), "enable"), "reenable")
 
 
+def _not_the_case_plan(run: Run, item: ItemInstance, what: str) -> None:
+    """Refuses an item command that names the case plan (by its instance id: a name never reaches it): it would
+    suspend or end the whole case, reported as done to an item, one digit away from the id of a task (i1, i12)."""
+    if item.id == run.state.root:
+        raise CommandRejected(f"{item.id} is the case plan, not an item: {what} the case instead")
+
+
 @handles(c.TerminateItem)
 def _terminate(run: Run, cmd: c.TerminateItem) -> None:
     item = resolve(run, cmd.item, sorted(OPEN), "terminate")
+    _not_the_case_plan(run, item, "terminate")
     if item.kind in EVENT_LISTENER_KINDS or item.kind == MILESTONE:
         run.transition(item, "terminate")
     elif item.state == ACTIVE:
@@ -305,6 +327,7 @@ def _occur(run: Run, cmd: c.OccurEvent) -> None:
 @handles(c.SuspendItem)
 def _suspend(run: Run, cmd: c.SuspendItem) -> None:
     item = resolve(run, cmd.item, (ACTIVE, AVAILABLE), "suspend")
+    _not_the_case_plan(run, item, "suspend")
     if item.state == AVAILABLE and item.kind not in EVENT_LISTENER_KINDS | {MILESTONE}:
         raise CommandRejected(f"cannot suspend {item.name!r}: it has not started")
     run.suspend(item, "suspend")

@@ -151,10 +151,11 @@ def _decide(
             if state.ended:
                 # It refuses every command, a dismissal included: say why rather than "not offered".
                 fail(f"case {case_id} is {state.status}: it takes no more decisions")
-            if state.status == "suspended":
-                # The engine takes nothing but resume and terminate from it, a decision included.
+            if state.status == "suspended" and accepted:
+                # Accepting acts on the plan, which is on hold; a dismissal changes nothing in it, and the engine
+                # takes it (`engine.core.taken_while_suspended`): triage goes on while the case waits.
                 fail(f"case {case_id} is suspended: resume it first (`casework case resume {case_id} --as NAME "
-                      f"--reason TEXT`), then {'accept' if accepted else 'dismiss'} the suggestion")
+                      "--reason TEXT`), then accept the suggestion (dismissing one needs no resume)")
             events = store.events(case_id)
             if activity is not None:
                 assert insight is not None

@@ -399,12 +399,15 @@ def resolve_action(
     return Action("add_task", name, f"add task: {name}"), note
 
 
-CASE_SUSPENDED: Final = "the case is suspended: resume it first (`casework case resume`)"
+# Dismissing needs no resume (the engine takes a dismissal from a suspended case): said where the action is shown, so
+# that nobody resumes a case on hold only to answer "this does not apply".
+CASE_SUSPENDED: Final = ("the case is suspended: resume it (`casework case resume`) to accept; dismissing needs no "
+                          "resume")
 
 
 def on_hold(action: Action, state: CaseState) -> Action:
-    """The action, blocked while the case is suspended (the engine refuses every command then but resume and
-    terminate, a person's decision included); one already blocked keeps its own reason."""
+    """The action, blocked while the case is suspended (the engine refuses every command then but resume, terminate
+    and a dismissal: an acceptance waits); one already blocked keeps its own reason."""
     if state.status != SUSPENDED or action.blocked:
         return action
     return replace(action, blocked=CASE_SUSPENDED)

@@ -20,7 +20,7 @@ from casework.store.cli import ActorOption, DbOption, open_store, sealable
 
 if TYPE_CHECKING:
     from casework.engine.commands import Command
-    from casework.service import CaseService
+    from casework.service import CaseResult, CaseService
     from casework.store import Store
 
 case_app = typer.Typer(no_args_is_help=True, help="Work a case: start it, complete, add, skip, remove or reassign "
@@ -28,7 +28,19 @@ case_app = typer.Typer(no_args_is_help=True, help="Work a case: start it, comple
                                                   "resume or close it, attach and read its documents, and read its "
                                                   "plan and audit trail.")
 
-CaseArgument = Annotated[str, typer.Argument(help="id of a stored case (`casework cases` lists them)")]
+
+
+def _case_id(value: str) -> str:
+    """The case id as stored: an id holds no whitespace (`CaseService.start_case`), so one pasted with a space or a
+    line break around it is read without (it was "error: no case 1a2b " with the space unseen), and an empty one
+    is refused as such (it was "error: no case ", naming nothing)."""
+    if not value.strip():
+        raise typer.BadParameter("must not be empty: give the id of a case (`casework cases` lists them)")
+    return value.strip()
+
+
+CaseArgument = Annotated[str, typer.Argument(help="id of a stored case (`casework cases` lists them)",
+                                             callback=_case_id)]
 ItemArgument = Annotated[str, typer.Argument(help="an item of the case: its name, plan item id or instance id "
                                                   "(`casework case show` lists them)")]
 ReasonOption = Annotated[str, typer.Option(help="why (required; recorded on the audit trail)")]
@@ -183,7 +195,18 @@ def run_command(db: str, case_id: str, command: Command, done: str) -> None:
         # Said before the service seals the events as it closes: a checkpoint that fails then (its error
         # follows) leaves the change stored, and the person must not take it as undone and do it again.
         written = events_written(result.version, [e.type for e in result.events])
-        typer.echo(shown(f"{done} on case {case_id} by {command.actor} ({written})"))
+        typer.echo(shown(f"{done} on case {case_id} by {command.actor} ({written})" + _case_ended(command, result)))
+
+
+def _case_ended(command: Command, result: CaseResult) -> str:
+    """What to add when a change to an item ended the whole case (the case plan completed by itself once its last
+    work was done, or an exit criterion fired): said, since nothing changes it after. `case terminate-item` of a
+    stage ended the case unsaid: the person read only "terminated 'Assessment'"."""
+    from casework.engine.commands import CompleteCase, TerminateCase
+
+    if result.status not in ("completed", "terminated") or isinstance(command, CompleteCase | TerminateCase):
+        return ""
+    return f"; with it the case is {result.status}: it takes no more changes"
 
 
 @case_app.command("start")
