@@ -60,39 +60,13 @@ def _one(cases: int, vocab: int, queries: int) -> dict[str, float]:
             "peak_mb": peak_mb}
 
 
-def _pdf(pages: list[list[str]]) -> bytes:
-    """A minimal valid PDF: per page one Helvetica text object, one line per string."""
-    page_ids = [4 + 2 * i for i in range(len(pages))]
-    objects: dict[int, bytes] = {
-        1: b"<< /Type /Catalog /Pages 2 0 R >>",
-        2: f"<< /Type /Pages /Kids [{' '.join(f'{i} 0 R' for i in page_ids)}] /Count {len(pages)} >>".encode(),
-        3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    }
-    for lines, page_id in zip(pages, page_ids, strict=True):
-        stream = "\n".join(["BT", "/F1 11 Tf", "14 TL", "72 760 Td", *(f"({line}) Tj T*" for line in lines),
-                             "ET"]).encode("latin-1")
-        objects[page_id] = (f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R "
-                            f">> >> /Contents {page_id + 1} 0 R >>").encode()
-        objects[page_id + 1] = b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = {}
-    for number in sorted(objects):
-        offsets[number] = len(out)
-        out += b"%d 0 obj\n" % number + objects[number] + b"\nendobj\n"
-    xref, size = len(out), max(offsets) + 1
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % size
-    for number in range(1, size):
-        out += b"%010d 00000 n \n" % offsets[number]
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (size, xref)
-    return bytes(out)
-
-
 def _build(url: str, cases: int, vocab: int) -> str:
     """N closed claims with a PDF letter and a note each, and an open one with a letter; the open one's id."""
     import datetime as dt
 
     from casework.demo import demo_model_xml
     from casework.engine import commands
+    from casework.insight.sample_pdf import text_pdf
     from casework.service import CaseService
     from casework.store import Store
 
@@ -111,7 +85,7 @@ def _build(url: str, cases: int, vocab: int) -> str:
             case_id = svc.start_case("insuranceClaim", {"amount": rng.randint(100, 20_000),
                                                         "cause": " ".join(rng.choices(words, weights, k=8))},
                                      actor="ann", now=at).case_id
-            store.add_document(case_id, "letter.pdf", _pdf([lines(25), lines(25)]), media_type="application/pdf",
+            store.add_document(case_id, "letter.pdf", text_pdf([lines(25), lines(25)]), media_type="application/pdf",
                                created_by="ann", now=at)
             store.add_document(case_id, "note.txt", "\n".join(lines(20)).encode(), media_type="text/plain",
                                created_by="ann", now=at)

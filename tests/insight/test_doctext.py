@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from test_extraction import CLAIM_PDF, make_pdf
+from test_extraction import CLAIM_PDF
 from test_suggest_intake_cli import claim
 from test_suggest_similar_cli import forget_texts, store
 from typer.testing import CliRunner
 
 from casework.cli import app
 from casework.insight.extraction import TEXT_VERSION
+from casework.insight.sample_pdf import text_pdf
 from casework.store import Store
 from casework.store.url import create_store_engine
 
@@ -172,7 +173,7 @@ def test_index_documents_stores_what_is_missing_once(claim: tuple[str, dict[str,
     assert runner.invoke(app, ["case", "attach", case_id, str(encrypted), "--as", "ann", "--db", url],
                          env=env).exit_code == 0
     with Store.open(url, blob_dir=env["CASEWORK_BLOBS"]) as st:  # the same bytes again, and a text, with no event
-        st.add_document(case_id, "copy.pdf", make_pdf(CLAIM_PDF), media_type="application/pdf", created_by="ann",
+        st.add_document(case_id, "copy.pdf", text_pdf(CLAIM_PDF), media_type="application/pdf", created_by="ann",
                         now=dt.datetime.now(dt.UTC))
         st.add_document(case_id, "note.txt", b"call back on Monday", media_type="text/plain", created_by="ann",
                         now=dt.datetime.now(dt.UTC))
@@ -217,12 +218,12 @@ def _intake(url: str, env: dict[str, str], case_id: str) -> dict[str, Any]:
 
 def _damaged_start() -> bytes:
     # a PDF whose signature was lost: read as a PDF only if its name or type says so, else as text
-    return make_pdf(CLAIM_PDF).replace(b"%PDF-1.4", b"%PDX-1.4", 1)
+    return text_pdf(CLAIM_PDF).replace(b"%PDF-1.4", b"%PDX-1.4", 1)
 
 
 @pytest.mark.parametrize("data", [
-    b"", "Claimant: Ann Smith\r\n".encode("utf-16"), make_pdf(CLAIM_PDF), make_pdf([[]]), _damaged_start(),
-    b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, make_pdf(CLAIM_PDF)[:300],
+    b"", "Claimant: Ann Smith\r\n".encode("utf-16"), text_pdf(CLAIM_PDF), text_pdf([[]]), _damaged_start(),
+    b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, text_pdf(CLAIM_PDF)[:300],
 ], ids=["empty", "utf16", "pdf", "blank-pdf", "damaged-start", "png", "cut"])
 @pytest.mark.parametrize(("name", "media_type"), [("form.pdf", "application/pdf"), ("form.txt", "text/plain"),
                                                   ("form", "application/pdf")])

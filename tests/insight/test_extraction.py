@@ -21,42 +21,11 @@ from casework.insight.extraction import (
     read_document,
 )
 from casework.insight.flags import assess
+from casework.insight.sample_pdf import pdf_of_objects, text_pdf
 
 T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC)
 
 
-def make_pdf(pages: list[list[str]]) -> bytes:
-    """A minimal valid PDF written by hand: per page one Helvetica text object, one line per string."""
-    page_ids = [4 + 2 * i for i in range(len(pages))]
-    objects: dict[int, bytes] = {
-        1: b"<< /Type /Catalog /Pages 2 0 R >>",
-        2: f"<< /Type /Pages /Kids [{' '.join(f'{i} 0 R' for i in page_ids)}] /Count {len(pages)} >>".encode(),
-        3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    }
-    for lines, page_id in zip(pages, page_ids, strict=True):
-        ops = ["BT", "/F1 11 Tf", "14 TL", "72 760 Td"]
-        for line in lines:
-            escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-            ops.append(f"({escaped}) Tj T*")
-        ops.append("ET")
-        stream = "\n".join(ops).encode("latin-1")
-        objects[page_id] = (
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
-            f"/Contents {page_id + 1} 0 R >>"
-        ).encode()
-        objects[page_id + 1] = b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = {}
-    for number in sorted(objects):
-        offsets[number] = len(out)
-        out += b"%d 0 obj\n" % number + objects[number] + b"\nendobj\n"
-    xref = len(out)
-    size = max(offsets) + 1
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % size
-    for number in range(1, size):
-        out += b"%010d 00000 n \n" % offsets[number]
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (size, xref)
-    return bytes(out)
 
 
 CLAIM_PDF = [
@@ -66,7 +35,7 @@ CLAIM_PDF = [
 
 
 def test_pdf_text_is_read_page_by_page() -> None:
-    doc = read_document("claim.pdf", make_pdf(CLAIM_PDF), "claim_form")
+    doc = read_document("claim.pdf", text_pdf(CLAIM_PDF), "claim_form")
     assert doc.kind == "claim_form" and len(doc.pages) == 2
     assert "Policy number: AB-123456" in doc.pages[0]
     assert "Claimed amount: EUR 12,500.00" in doc.pages[1]
@@ -85,7 +54,7 @@ def test_damaged_pdfs_are_extraction_errors_whatever_breaks_inside_the_reader() 
     # Uploads are untrusted: random damage to a valid PDF made pypdf raise NotImplementedError, AttributeError and
     # LimitReachedError besides its read errors, which reached the caller as they were.
     rng = random.Random(7)
-    good = make_pdf(CLAIM_PDF)
+    good = text_pdf(CLAIM_PDF)
     outcomes = collections.Counter()
     for _ in range(400):
         data = bytearray(good)
@@ -110,7 +79,7 @@ def test_a_decompression_bomb_is_refused() -> None:
     # 20 MB of page content in a 60 KB file: under pypdf's own bound of 75 MB, which let a 60 MB one be decompressed
     # whole (134 MB at its peak) only for the content budget to read none of it; intake's bound is lower.
     content = b"BT /F1 12 Tf 10 10 Td (AAAA) Tj ET\n" * (20_000_000 // 36)
-    pdf = make_pdf(CLAIM_PDF).replace(b"<< /Length", b"<< /Filter /FlateDecode /Length", 1)
+    pdf = text_pdf(CLAIM_PDF).replace(b"<< /Length", b"<< /Filter /FlateDecode /Length", 1)
     start = pdf.index(b"stream\n") + len(b"stream\n")
     end = pdf.index(b"\nendstream", start)
     packed = zlib.compress(content, 9)
@@ -125,7 +94,7 @@ def test_a_decompression_bomb_is_refused() -> None:
 def test_only_the_first_pages_of_a_long_pdf_are_read_and_that_is_said() -> None:
     pages = [[f"page {n}"] for n in range(MAX_PDF_PAGES + 3)]
     pages[-1] = ["Policy number: ZZ-999999"]  # past the limit: not found
-    doc = read_document("long.pdf", make_pdf(pages), "claim_form")
+    doc = read_document("long.pdf", text_pdf(pages), "claim_form")
     assert len(doc.pages) == MAX_PDF_PAGES and doc.unread_pages == 3 and doc.pages[-1].strip() == "page 499"
     result = extract_fields(bundled_case_type("insurance_claim"), [doc])
     assert "policyNumber" not in result.values
@@ -135,7 +104,7 @@ def test_only_the_first_pages_of_a_long_pdf_are_read_and_that_is_said() -> None:
 
 def test_fields_are_extracted_with_their_source() -> None:
     ct = bundled_case_type("insurance_claim")
-    doc = read_document("claim.pdf", make_pdf(CLAIM_PDF), "claim_form")
+    doc = read_document("claim.pdf", text_pdf(CLAIM_PDF), "claim_form")
     result = extract_fields(ct, [doc])
     values = {name: found.value for name, found in result.values.items()}
     assert values == {
@@ -162,7 +131,7 @@ def test_patterns_only_search_their_document_kinds() -> None:
 
 def test_fill_never_overwrites_what_a_person_entered() -> None:
     ct = bundled_case_type("insurance_claim")
-    result = extract_fields(ct, [read_document("claim.pdf", make_pdf(CLAIM_PDF), "claim_form")])
+    result = extract_fields(ct, [read_document("claim.pdf", text_pdf(CLAIM_PDF), "claim_form")])
     current = {"policyNumber": "AB-654321", "claimant": "Ann Smith", "amount": None}
     plan = fill_command(result, current, actor="intake")
     assert plan.command is not None
@@ -204,7 +173,7 @@ def test_extracted_values_fill_the_case_and_close_gaps() -> None:
     before = {f.id for f in assess(ct, definition, state, documents, T0)}
     assert {"missing-field:policyNumber", "missing-field:amount"} <= before
 
-    result = extract_fields(ct, [read_document("claim.pdf", make_pdf(CLAIM_PDF), "claim_form")])
+    result = extract_fields(ct, [read_document("claim.pdf", text_pdf(CLAIM_PDF), "claim_form")])
     plan = fill_command(result, state.variables, actor="intake")
     assert plan.command is not None
     events = execute(definition, state, plan.command, T0)
@@ -374,7 +343,7 @@ def test_a_value_entered_after_the_fill_was_decided_refuses_the_fill_instead_of_
     state = CaseState.create("c1", definition)
     execute(definition, state, commands.StartCase(variables={"amount": 900}, actor="ann"), T0)
     result = extract_fields(bundled_case_type("insurance_claim"),
-                            [read_document("claim.pdf", make_pdf(CLAIM_PDF), "claim_form")])
+                            [read_document("claim.pdf", text_pdf(CLAIM_PDF), "claim_form")])
     plan = fill_command(result, state.variables, actor="intake")  # shown to a person, who will apply it
     assert plan.command is not None and "claimant" in plan.command.variables
     # Meanwhile a colleague enters the claimant's name from a phone call.
@@ -419,18 +388,6 @@ def test_a_long_captured_text_is_quoted_short_in_the_audit_reason() -> None:
     assert "(999,999 characters)" in (plan.command.reason or "")
 
 
-def _pdf_of_objects(objects: dict[int, bytes]) -> bytes:
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = {}
-    for number in sorted(objects):
-        offsets[number] = len(out)
-        out += b"%d 0 obj\n" % number + objects[number] + b"\nendobj\n"
-    xref, size = len(out), max(offsets) + 1
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % size
-    for number in range(1, size):
-        out += b"%010d 00000 n \n" % offsets[number]
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (size, xref)
-    return bytes(out)
 
 
 def _stream(data: bytes, extra: bytes = b"") -> bytes:
@@ -446,7 +403,7 @@ def test_pages_sharing_one_large_content_stream_are_read_only_up_to_the_budget(
     monkeypatch.setattr(extraction, "MAX_PDF_CONTENT_BYTES", 2 * len(content) + 10)
     page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> " \
            b"/Contents 4 0 R >>"
-    pdf = _pdf_of_objects({
+    pdf = pdf_of_objects({
         1: b"<< /Type /Catalog /Pages 2 0 R >>",
         2: b"<< /Type /Pages /Kids [5 0 R 6 0 R 7 0 R 8 0 R 9 0 R] /Count 5 >>",
         3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
@@ -461,7 +418,7 @@ def test_a_form_drawn_many_times_counts_each_time(monkeypatch: pytest.MonkeyPatc
     form = b"BT /F1 11 Tf 72 760 Td (drawn) Tj ET"
     monkeypatch.setattr(extraction, "MAX_PDF_CONTENT_BYTES", 50 * len(form))
     resources = b"/Resources << /Font << /F1 3 0 R >> /XObject << /X0 5 0 R >> >>"
-    pdf = _pdf_of_objects({
+    pdf = pdf_of_objects({
         1: b"<< /Type /Catalog /Pages 2 0 R >>",
         2: b"<< /Type /Pages /Kids [6 0 R 8 0 R] /Count 2 >>",
         3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
@@ -477,5 +434,5 @@ def test_a_form_drawn_many_times_counts_each_time(monkeypatch: pytest.MonkeyPatc
 
 def test_reading_stops_when_the_operations_budget_is_spent(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(extraction, "MAX_PDF_OPERATIONS", 100)
-    doc = read_document("ops.pdf", make_pdf([["first"] * 5, ["second"] * 100, ["third"]]), "claim_form")
+    doc = read_document("ops.pdf", text_pdf([["first"] * 5, ["second"] * 100, ["third"]]), "claim_form")
     assert [page.split() for page in doc.pages] == [["first"] * 5] and doc.unread_pages == 2

@@ -8,11 +8,12 @@ import logging
 
 import pytest
 from pypdf import PdfReader, PdfWriter
-from test_extraction import CLAIM_PDF, _pdf_of_objects, _stream, make_pdf
+from test_extraction import CLAIM_PDF, _stream
 
 from casework.insight import extraction
 from casework.insight.casetype import bundled_case_type, parse_case_type
 from casework.insight.extraction import DocumentText, ExtractionError, extract_fields, read_document
+from casework.insight.sample_pdf import pdf_of_objects, text_pdf
 
 CLAIM = bundled_case_type("insurance_claim")
 FOUND_IN_CLAIM_PDF = {"policyNumber": "AB-123456", "claimant": "Ann Smith", "amount": 12500.0,
@@ -27,7 +28,7 @@ def _found(name: str, data: bytes, media_type: str | None = None) -> tuple[dict[
 
 
 def _encrypted(user_password: str, algorithm: str) -> bytes:
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(CLAIM_PDF))))
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(text_pdf(CLAIM_PDF))))
     writer.encrypt(user_password=user_password, owner_password="owner's secret", algorithm=algorithm)
     out = io.BytesIO()
     writer.write(out)
@@ -49,7 +50,7 @@ def test_a_pdf_that_needs_a_password_is_refused_saying_so(algorithm: str) -> Non
 
 
 def test_a_pdf_cut_short_after_its_cross_reference_table_is_read_and_one_cut_earlier_says_so() -> None:
-    good = make_pdf(CLAIM_PDF)
+    good = text_pdf(CLAIM_PDF)
     # Only the end marker missing: pypdf failed with "Stream has ended unexpectedly".
     assert _found("claim.pdf", good[:good.rindex(b"%%EOF")]) == (FOUND_IN_CLAIM_PDF, [])
     for cut in (len(good) // 2, len(good) - 40):
@@ -61,15 +62,15 @@ def test_a_pdf_cut_short_after_its_cross_reference_table_is_read_and_one_cut_ear
 def test_a_pdf_of_more_pages_than_intake_opens_is_refused_saying_so(monkeypatch: pytest.MonkeyPatch) -> None:
     # pypdf reads every page object before the first page can be read: 40,000 one-line pages took 7.9 s and 240 MB.
     monkeypatch.setattr(extraction, "MAX_PDF_TREE_ENTRIES", 10)
-    assert _found("claim.pdf", make_pdf(CLAIM_PDF * 5))[0] == FOUND_IN_CLAIM_PDF
+    assert _found("claim.pdf", text_pdf(CLAIM_PDF * 5))[0] == FOUND_IN_CLAIM_PDF
     with pytest.raises(ExtractionError, match=r"^cannot read PDF: it goes past what intake reads of one PDF: Maximum "
                                               r"page tree entry limit reached: 11 > 10\. .*at most 10 pages\)$"):
-        read_document("claim.pdf", make_pdf(CLAIM_PDF * 6), "claim_form")
+        read_document("claim.pdf", text_pdf(CLAIM_PDF * 6), "claim_form")
 
 
 def test_pages_past_the_content_budget_are_reported_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(extraction, "MAX_PDF_CONTENT_BYTES", 200)
-    doc = read_document("claim.pdf", make_pdf([["short"], ["long line " * 30], ["Policy number: AB-123456"]]),
+    doc = read_document("claim.pdf", text_pdf([["short"], ["long line " * 30], ["Policy number: AB-123456"]]),
                         "claim_form")
     assert (len(doc.pages), doc.unread_pages) == (1, 2)
     # It said "only its first 1 pages were read (2 more not searched)", as if the file were too long.
@@ -90,13 +91,13 @@ def test_a_text_file_named_as_a_pdf_is_read_as_text_and_that_is_said() -> None:
 def test_a_pdf_is_read_as_a_pdf_whatever_its_name_even_after_leading_bytes() -> None:
     # A byte order mark and a blank line before the signature (as a mail gateway may leave): the file was read as
     # text, and "Claimant" took the PDF's own syntax, "Ann Smith) Tj T*".
-    data = b"\xef\xbb\xbf\r\n" + make_pdf(CLAIM_PDF)
+    data = b"\xef\xbb\xbf\r\n" + text_pdf(CLAIM_PDF)
     assert _found("form.txt", data) == (FOUND_IN_CLAIM_PDF, [])
 
 
 def test_a_pdf_named_so_whose_signature_is_damaged_is_still_read_as_a_pdf() -> None:
     # Its objects show it is one (pypdf reads it without the signature), and read as text its syntax gave values.
-    data = b"%PFD" + make_pdf(CLAIM_PDF)[4:]
+    data = b"%PFD" + text_pdf(CLAIM_PDF)[4:]
     assert _found("claim.pdf", data) == (FOUND_IN_CLAIM_PDF, [])
     with pytest.raises(ExtractionError, match=r"^cannot read PDF: it is damaged, or made in a way"):
         read_document("claim.pdf", data[:len(data) // 2] + b"%%EOF", "claim_form")
@@ -109,11 +110,11 @@ def test_an_empty_file_is_said_to_be_empty(name: str) -> None:
 
 
 def test_a_pdf_without_text_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert _found("scan.pdf", make_pdf([[], []])) == ({}, [
+    assert _found("scan.pdf", text_pdf([[], []])) == ({}, [
         "scan.pdf: no text was found in it (a scanned page has none without a text layer)"
     ])
     monkeypatch.setattr(extraction, "MAX_PDF_PAGES", 1)
-    assert _found("scan.pdf", make_pdf([[], []])) == ({}, [
+    assert _found("scan.pdf", text_pdf([[], []])) == ({}, [
         "scan.pdf: only its first 1 pages were read (1 more not searched): intake reads at most 1 pages of one PDF",
         "scan.pdf: no text was found in the pages read (a scanned page has none without a text layer)",
     ])
@@ -150,7 +151,7 @@ def test_a_text_longer_than_the_text_budget_is_cut_and_that_is_said(monkeypatch:
 
 def test_pdf_pages_past_the_text_budget_are_not_read_and_that_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(extraction, "MAX_TEXT_CHARS", 150)
-    doc = read_document("long.pdf", make_pdf([["a" * 100], ["b" * 100], ["c" * 100], ["d"]]), "claim_form")
+    doc = read_document("long.pdf", text_pdf([["a" * 100], ["b" * 100], ["c" * 100], ["d"]]), "claim_form")
     assert [page.strip()[:1] for page in doc.pages] == ["a", "b"] and sum(map(len, doc.pages)) == 150
     assert doc.unread_pages == 2
     assert extract_fields(CLAIM, [doc]).problems == [
@@ -206,7 +207,7 @@ def test_the_character_maps_of_a_pages_fonts_count_against_the_content_budget(
     monkeypatch.setattr(extraction, "MAX_PDF_CONTENT_BYTES", 2 * (len(content) + len(cmap)) - 1)
     page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> " \
            b"/Contents 4 0 R >>"
-    pdf = _pdf_of_objects({
+    pdf = pdf_of_objects({
         1: b"<< /Type /Catalog /Pages 2 0 R >>",
         2: b"<< /Type /Pages /Kids [6 0 R 7 0 R 8 0 R] /Count 3 >>",
         3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 5 0 R >>",
@@ -222,7 +223,7 @@ def test_reading_a_pdf_stops_when_its_time_is_spent(monkeypatch: pytest.MonkeyPa
     # What pypdf does again for every page outruns the budgets that count bytes (a page naming 5,000 fonts took
     # 0.5 s, and 500 pages could share them): past its time the pages after the one being read are not read.
     monkeypatch.setattr(extraction, "PDF_SECONDS", 0.0)
-    doc = read_document("claim.pdf", make_pdf(CLAIM_PDF), "claim_form")
+    doc = read_document("claim.pdf", text_pdf(CLAIM_PDF), "claim_form")
     assert (len(doc.pages), doc.unread_pages) == (1, 1) and "AB-123456" in doc.pages[0]
     assert extract_fields(CLAIM, [doc]).problems == [
         "claim.pdf: only its first 1 pages were read (1 more not searched): reading it took more than the 0 s given "
@@ -234,7 +235,7 @@ def test_the_pdf_readers_warnings_on_a_damaged_upload_stay_off_the_terminal(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # pypdf logged "EOF marker not found" to standard error, between the lines of `suggest similar`'s table.
-    good = make_pdf(CLAIM_PDF)
+    good = text_pdf(CLAIM_PDF)
     with caplog.at_level(logging.WARNING):
         assert _found("claim.pdf", good[:good.rindex(b"%%EOF")]) == (FOUND_IN_CLAIM_PDF, [])
     assert [r.getMessage() for r in caplog.records if r.name.startswith("pypdf")] == []

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_extraction import CLAIM_PDF, make_pdf
+from test_extraction import CLAIM_PDF
 from typer.testing import CliRunner
 
 from casework.cli import app
 from casework.demo import demo_model_xml
+from casework.insight.sample_pdf import text_pdf
 from casework.service import CaseService
 from casework.store import Store
 
@@ -28,7 +29,7 @@ def claim(db_url: str, tmp_path: Path) -> tuple[str, dict[str, str], str]:
         svc.deploy(demo_model_xml("insurance_claim.cmmn"))
         case_id = svc.start_case("insuranceClaim", {"amount": 9000}, actor="intake").case_id
     form = tmp_path / "claim_form.pdf"
-    form.write_bytes(make_pdf(CLAIM_PDF))
+    form.write_bytes(text_pdf(CLAIM_PDF))
     _ok(env, "case", "attach", case_id, str(form), "--as", "intake", "--db", db_url)
     return db_url, env, case_id
 
@@ -94,7 +95,7 @@ def test_what_the_documents_do_not_give_is_said_and_what_cannot_be_read_is_named
 ) -> None:
     url, env, case_id = claim
     form = tmp_path / "claim_form.pdf"
-    form.write_bytes(make_pdf([["Motor claim form", "Policy number: AB-123456"]]))  # version 2: no claimant
+    form.write_bytes(text_pdf([["Motor claim form", "Policy number: AB-123456"]]))  # version 2: no claimant
     _ok(env, "case", "attach", case_id, str(form), "--as", "intake", "--db", url)
     photo = tmp_path / "claim_form.png"  # a claim form's kind, but an image: read, and said unreadable
     photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
