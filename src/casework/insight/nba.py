@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from casework.display import percent_text
-from casework.insight.eventlog import VARIANTS, Case, prefix_lengths
+from casework.insight.eventlog import VARIANTS, Case, most_recent, prefix_lengths
 from casework.insight.features import END, Encoding, burst_share, canonical_positions, canonical_windows
 from casework.insight.gbt import THREADS, booster_from_string, sample_rows, train_booster
 from casework.insight.ngram import Batch, NGramCounts, ResourceNGram
@@ -82,8 +82,11 @@ class NBAParams:
     # validation prefixes x classes that choosing scores, at most: a larger slice is thinned to every k-th case. Every
     # n-gram candidate's distributions over the slice are kept while choosing (84 of them on bpic12: 35k prefixes
     # x 37 classes, about 1.3M cells each), so a log 4 times bpic12's size, or one with 300 activities, took 3-6 GB
-    # and most of a training time twice the budget. The shared logs' slices are all within it.
-    choice_cells: int = 3_000_000
+    # and most of a training time twice the budget. The shared logs' slices are all within it (the largest, bpic12's:
+    # 1.36M cells in an evaluation, 1.77M when `suggest train` learns from the whole log). Choosing's own time grows
+    # with it too: a log shaped like BPIC 2017 (26 activities, 38 events a case, 1.1M events) had a slice of 2.8M
+    # cells, and choosing took 17 s of CPU time of a training estimated at 63 s on an idle machine; 3M was the bound.
+    choice_cells: int = 2_000_000
     max_bin: int = 63
     max_rounds: int = 300
     # rounds without a better validation loss before the choosing trees stop. The curves fall smoothly to their
@@ -226,7 +229,7 @@ class NextActionModel:
         if self.tree_classes is None or not self.tree_classes.pooled:
             return out
         order, alpha = self.params.max_order, _pool_alpha(self.params)
-        return self.tree_classes.expand(out, np.vstack([self.ngram.predict(c, order, alpha) for c in contexts]))
+        return self.tree_classes.expand(out, self.ngram.predict_many(contexts, order, alpha))
 
     def _tree_output(self, rows: FloatArray, kind: str) -> FloatArray:
         """What the trees of `kind` output (per tree class); "both" is the mean of the two kinds."""
@@ -269,7 +272,12 @@ class NextActionModel:
         choice = choice or self.choices[variant]
         rows: list[FloatArray] = []
         contexts: list[list[int]] = []
-        ng: list[FloatArray] = []
+        # each prefix's n-gram context (and performers, for the resource-aware one), scored together at the end:
+        # one `predict` per prefix spent most of the n-gram's share of a large test part in Python
+        ngram_contexts: list[list[int]] = []
+        performers: list[list[int]] = []
+        by_resource = self._resource_choice(choice)
+        canonical = choice.canonical and self.ngram_canonical is not None and by_resource is None
         targets: list[int] = []
         for case in cases:
             ks = prefix_lengths(len(case), variant)
@@ -280,19 +288,27 @@ class NextActionModel:
                 rows.append(self.encoding.encode_case(case)[ks.start - 1 : ks.stop - 1])
             # every prefix's burst-ordered context in one pass (one at a time is quadratic in a long burst)
             ordered = (
-                list(canonical_windows(case.timestamps, ids, self.ngram_canonical.max_order))
-                if choice.canonical and self.ngram_canonical is not None and choice.resource == 0
-                else None
+                list(canonical_windows(case.timestamps, ids, self._ngram(choice).max_order)) if canonical else None
             )
+            rids = by_resource.resource_ids(case.resources, len(ids)) if by_resource is not None else None
             for k in ks:
-                if choice.weight > 0:  # as much of the prefix as the n-gram reads (as in `_ngram_val`)
-                    contexts.append(ids[max(0, k - self.params.max_order - 1) : k])
-                positions = ordered[k - 1] if ordered is not None else None
-                ng.append(self._ngram_predict(choice, ids, case.timestamps, case.resources, k, positions))
+                # as much of the prefix as an n-gram reads (as in `_ngram_val`): its contexts are the same
+                tail = ids[max(0, k - self.params.max_order - 1) : k]
+                if choice.weight > 0:
+                    contexts.append(tail)
+                if ordered is not None:
+                    ngram_contexts.append([ids[i] for i in ordered[k - 1]])
+                else:
+                    ngram_contexts.append(tail)
+                if rids is not None and by_resource is not None:
+                    performers.append(rids[max(0, k - by_resource.depth) : k])
                 targets.append(ids[k] if k < len(ids) else self.encoding.end_class)
-        if not ng:
+        if not targets:
             return np.zeros((0, self.encoding.n_classes)), np.zeros(0, dtype=np.int64)
-        p = np.vstack(ng)
+        if by_resource is not None:
+            p = by_resource.predict_many(ngram_contexts, performers, choice.order, choice.alpha, choice.resource)
+        else:
+            p = self._ngram(choice).predict_many(ngram_contexts, choice.order, choice.alpha)
         if choice.weight > 0:
             p = choice.weight * self._gbt_rows(np.vstack(rows), choice.trees, contexts) + (1 - choice.weight) * p
         return _finish(p, variant, self.encoding.end_class), np.asarray(targets, dtype=np.int64)
@@ -621,16 +637,6 @@ def _fit_gbt(
 def _pool_alpha(params: NBAParams) -> float:
     """Smoothing of the plain n-gram (of the highest order) that shares out the trees' pooled classes."""
     return params.alphas[len(params.alphas) // 2]
-
-
-def _most_recent(cases: Sequence[Case], prefixes: int) -> Sequence[Case]:
-    """The latest cases (in the given chronological order) with at most `prefixes` prefixes in all."""
-    total = 0
-    for i in range(len(cases) - 1, -1, -1):
-        total += len(cases[i])
-        if total > prefixes:
-            return cases[i + 1 :]
-    return cases
 
 
 def _thinned(
@@ -986,7 +992,7 @@ def train_next_action(
     params = params or NBAParams()
     say = log or (lambda _msg: None)
     started = time.perf_counter()
-    recent = _most_recent(train_cases, params.max_train_prefixes)
+    recent = most_recent(train_cases, params.max_train_prefixes)
     if len(recent) < len(train_cases):
         say(f"  learning from the {len(recent)} most recent of {len(train_cases)} training cases")
         train_cases = recent
