@@ -229,7 +229,13 @@ class NextActionModel:
         if self.tree_classes is None or not self.tree_classes.pooled:
             return out
         order, alpha = self.params.max_order, _pool_alpha(self.params)
-        return self.tree_classes.expand(out, self.ngram.predict_many(contexts, order, alpha))
+        # one suggestion looks its context up directly: the batch's set-up cost a 600-activity log's median
+        # suggestion a third more (0.84 -> 1.15 ms); the two give the same numbers
+        if len(contexts) == 1:
+            shares = self.ngram.predict(contexts[0], order, alpha)[None, :]
+        else:
+            shares = self.ngram.predict_many(contexts, order, alpha)
+        return self.tree_classes.expand(out, shares)
 
     def _tree_output(self, rows: FloatArray, kind: str) -> FloatArray:
         """What the trees of `kind` output (per tree class); "both" is the mean of the two kinds."""

@@ -364,7 +364,10 @@ class Level:
         seen = np.nonzero(index < len(tables))[0]
         rows = index[seen]
         # every entry of the seen rows: which context of the part it belongs to, and where it is in the arrays
-        starts, lengths = tables.indptr[rows], np.diff(tables.indptr)[rows]
+        # the rows' lengths from their bounds: a diff over every row of the tables cost a suggestion (one context)
+        # as much as the tables are long
+        starts = tables.indptr[rows]
+        lengths = tables.indptr[rows + 1] - starts
         owner = np.repeat(seen, lengths)
         entry = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
         # the part's tables, dense: a part is small, and adding them whole is what the dense tables did
