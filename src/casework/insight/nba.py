@@ -82,11 +82,8 @@ class NBAParams:
     # validation prefixes x classes that choosing scores, at most: a larger slice is thinned to every k-th case. Every
     # n-gram candidate's distributions over the slice are kept while choosing (84 of them on bpic12: 35k prefixes
     # x 37 classes, about 1.3M cells each), so a log 4 times bpic12's size, or one with 300 activities, took 3-6 GB
-    # and most of a training time twice the budget. The shared logs' slices are all within it (the largest, bpic12's:
-    # 1.36M cells in an evaluation, 1.77M when `suggest train` learns from the whole log). Choosing's own time grows
-    # with it too: a log shaped like BPIC 2017 (26 activities, 38 events a case, 1.1M events) had a slice of 2.8M
-    # cells, and choosing took 17 s of CPU time of a training estimated at 63 s on an idle machine; 3M was the bound.
-    choice_cells: int = 2_000_000
+    # and most of a training time twice the budget. The shared logs' slices are all within it.
+    choice_cells: int = 3_000_000
     max_bin: int = 63
     max_rounds: int = 300
     # rounds without a better validation loss before the choosing trees stop. The curves fall smoothly to their
