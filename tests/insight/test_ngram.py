@@ -53,6 +53,33 @@ def test_batch_is_one_by_one_for_every_order_alpha_and_depth() -> None:
                     assert batch[alpha][order][row] == pytest.approx(one)
 
 
+def test_many_prefixes_at_once_are_one_by_one_exactly() -> None:
+    # scoring a test part: every prefix's distribution of the chosen order and smoothing, plain and by performer
+    model = _fitted()
+    unknown = model.resource_ids(["nobody"], 1)[0]
+    contexts = [[], [A], [A, B], [A, C], [B], [A], [C, A, B, A]]
+    performers = [[], [ANN], [ANN, ANN], [BOB, BOB], [BOB], [unknown], [BOB, ANN]]
+    for order in range(4):
+        for alpha in (0.1, 2.0):
+            plain = model.base.predict_many(contexts, order, alpha)
+            assert plain.shape == (len(contexts), 4)
+            for row, ids in enumerate(contexts):
+                assert np.array_equal(plain[row], model.base.predict(ids, order, alpha))
+            for depth in (1, 2, 3):  # 3: deeper than the model, as deep as it goes
+                many = model.predict_many(contexts, performers, order, alpha, depth)
+                for row, (ids, rids) in enumerate(zip(contexts, performers, strict=True)):
+                    assert np.array_equal(many[row], model.predict(ids, rids, order, alpha, depth))
+
+
+def test_many_prefixes_are_scored_in_parts_with_the_same_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _fitted()
+    contexts = [[A], [A, B], [A, C], [B], [C, A]] * 3
+    performers = [[ANN], [ANN, BOB], [BOB, BOB], [BOB], [ANN, ANN]] * 3
+    whole = model.predict_many(contexts, performers, 2, 1.0, 2)
+    monkeypatch.setattr(ngram, "PART", 4)
+    assert np.array_equal(model.predict_many(contexts, performers, 2, 1.0, 2), whole)
+
+
 def test_evidence_names_the_performer_context_first_then_backs_off() -> None:
     model = _fitted()
     # (activity context length, count, total, performers in the context); length 2 for one event: "starts with A"

@@ -131,6 +131,17 @@ def chronological_split(cases: Sequence[Case], train_fraction: float = 2 / 3) ->
     return ordered[:cut], ordered[cut:]
 
 
+def most_recent(cases: Sequence[Case], prefixes: int) -> Sequence[Case]:
+    """The latest cases (of `cases`, in chronological order) with at most `prefixes` prefixes (events) in all: what a
+    model learns from when a log has more than it can use within the time budget (logs drift, so the oldest go)."""
+    total = 0
+    for i in range(len(cases) - 1, -1, -1):
+        total += len(cases[i])
+        if total > prefixes:
+            return cases[i + 1 :]
+    return cases
+
+
 def prefix_lengths(case_length: int, variant: str) -> range:
     """Which prefix lengths k of a case of length n are scored; prefix k predicts event k+1 (or the case end)."""
     if variant == "noeoc":
