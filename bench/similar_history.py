@@ -42,8 +42,6 @@ def plan() -> str:
 
 
 def build(db: str, log: Path, key: Path) -> str:
-    from sqlalchemy import text
-
     from casework.engine import commands
     from casework.export.importlog import import_log
     from casework.service import CaseService
@@ -56,12 +54,6 @@ def build(db: str, log: Path, key: Path) -> str:
         case_id = service.start_case("loan", {"amount": 5000}, actor="ann", now=start).case_id
         for i, step in enumerate(STEPS[:5]):
             service.execute(case_id, commands.CompleteItem(item=step, actor="112"), start + dt.timedelta(hours=i))
-        if store.engine.dialect.name == "postgresql":
-            # A database in use has statistics: without them, right after the import, the planner scans all of
-            # `events` for each 500 cases read (autovacuum analyses it within minutes).
-            with store.engine.connect() as conn:
-                conn.execute(text("ANALYZE events"))
-                conn.commit()
     return case_id
 
 

@@ -508,3 +508,16 @@ def test_an_import_racing_an_import_of_the_same_log_under_the_same_key_still_cou
         mine = import_log(store, log, "intake", progress=after_batch)
         assert (others[0].cases, mine.cases, mine.skipped) == (2, 1, 2)
         assert len(store.case_listing(definition_key="intake")) == 3
+
+
+def test_an_import_leaves_postgresql_statistics_of_what_it_loaded(pg_url: str, tmp_path: Path) -> None:
+    # Without them, until autovacuum came, the planner took the new events for few and scanned them all for each
+    # 500 cases `suggest similar` asked about.
+    log = _write_gz(tmp_path / "small.csv.gz", SMALL)
+    with Store.open(pg_url, audit_key=tmp_path / "k") as store:
+        assert import_log(store, log, "intake").cases == 2
+        with store.read() as conn:
+            analysed = dict(conn.execute(text(
+                "SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                "WHERE schemaname = current_schema() AND relname IN ('cases', 'events')")).all())
+    assert analysed == {"cases": True, "events": True}

@@ -523,4 +523,6 @@ def _import(
     # run that completes the import finds those cases present and writes no batch of its own: it seals them here.
     # Nothing to seal costs one query, and reads no key.
     write_checkpoint(store, signer)
+    if imported:
+        store.refresh_statistics()
     return ImportResult(imported, events, skipped, reordered, repeated if counted is None else counted)

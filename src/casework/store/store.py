@@ -130,6 +130,16 @@ class Store(JobsMixin, DocumentsMixin, DocumentTextsMixin, FindingsMixin, Listin
             raise ValueError("write_commands takes no migrations")
         return [unit.error for unit in self._committer.submit_all(list(works))]
 
+    def refresh_statistics(self) -> None:
+        """Have PostgreSQL read the row statistics of the cases and their events now, after a bulk load: until
+        autovacuum gets to it, the planner took a freshly imported `events` for small and scanned all of it for each
+        500 cases a statement asks about (`reasons`, `imported_steps`: 230 ms a statement against 24 ms). SQLite's
+        planner needs none for these queries."""
+        if self.is_sqlite:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(text("ANALYZE cases, events"))
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:
