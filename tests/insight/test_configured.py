@@ -156,3 +156,21 @@ def test_a_configured_model_must_fit_a_configured_case_type(
     monkeypatch.delenv("CASEWORK_CASE_TYPES")
     alone = load_configured()
     assert alone is not None and alone.case_types == () and alone.model is not None
+
+
+def test_a_model_judges_only_the_cases_of_the_definition_it_was_trained_on(db_url: str, tmp_path: Path) -> None:
+    from datetime import UTC
+
+    from casework.insight.casetype import bundled_case_type
+    from casework.insight.configured import Configured
+
+    log = write_log(tmp_path / "claims.csv.gz", timing_log(200))
+    trained = tmp_path / "log.json.gz"
+    assert runner.invoke(app, ["suggest", "train", str(log), "--out", str(trained)]).exit_code == 0
+    claims = bundled_case_type("insurance_claim")
+    for definition, judged_with_model in (("permit", False), ("insuranceClaim", True), ("", True)):
+        model = replace(InsightModel.load(trained), definition=definition)
+        with Store.open(db_url, audit_key=tmp_path / "audit.key") as store, CaseService(store) as service:
+            (watcher,) = Configured((claims,), model).watchers(service, UTC)
+        # a model of permits would judge the claims' paths and times as those of a process it never saw
+        assert (watcher.model is model) is judged_with_model and set(watcher.case_types) == {"insuranceClaim"}
