@@ -32,6 +32,7 @@ def suggest_case(
     """Suggest what to do next on a case, with reasons, and flag what looks wrong. People decide; nothing is changed."""
     from casework.engine.answers import answer_of
     from casework.insight.advisor import PathProbability, RemainingSeconds, next_best_actions
+    from casework.insight.case_documents import stored_values
     from casework.insight.casetype import CaseTypeError, UnknownCaseType, load_error_line, named_case_type
     from casework.insight.configured import CASE_TYPES_ENV, MODEL_ENV, ConfigurationError, load_configured
     from casework.insight.flags import assess, plan_step_names
@@ -81,19 +82,21 @@ def suggest_case(
         documents = stored_documents(store, case_id)
         # who performed each step: a model that learned from performers needs them
         events = store.events(case_id)
-    if configured is not None:
-        # the installation's case type for this case's definition, and its model where it was trained on it
-        kind, insight = configured.for_definition(definition.key), configured.model_for(definition.key)
-        if kind is None and insight is None:
-            typer.echo(f"error: {CASE_TYPES_ENV} has no case type for definition {definition.key!r}"
-                       + (f", and {MODEL_ENV} was trained on another" if configured.model is not None else "")
-                       + ": give --case-type or --model", err=True)
+        if configured is not None:
+            # the installation's case type for this case's definition, and its model where it was trained on it
+            kind, insight = configured.for_definition(definition.key), configured.model_for(definition.key)
+            if kind is None and insight is None:
+                typer.echo(f"error: {CASE_TYPES_ENV} has no case type for definition {definition.key!r}"
+                           + (f", and {MODEL_ENV} was trained on another" if configured.model is not None else "")
+                           + ": give --case-type or --model", err=True)
+                raise typer.Exit(2)
+        if kind is not None and kind.definition != definition.key:
+            # Its rules, fields and documents describe another process: every finding would be noise.
+            typer.echo(f"error: case type {kind.key!r} describes definition {kind.definition!r}; case {case_id} is of "
+                       f"definition {definition.key!r}", err=True)
             raise typer.Exit(2)
-    if kind is not None and kind.definition != definition.key:
-        # Its rules, fields and documents describe another process: every finding would be noise.
-        typer.echo(f"error: case type {kind.key!r} describes definition {kind.definition!r}; case {case_id} is of "
-                   f"definition {definition.key!r}", err=True)
-        raise typer.Exit(2)
+        # what the case's documents say about its data (stored texts only: nothing is read from the blobs)
+        extracted = stored_values(store, case_id, kind) if kind is not None else None
     if insight is not None and (other := insight.other_definition(definition.key)) is not None:
         typer.echo(f"error: {model}: {other}", err=True)
         raise typer.Exit(2)
@@ -129,6 +132,7 @@ def suggest_case(
             next_action_model=PathProbability(insight.next_action, insight.version) if insight else None,
             remaining_model=RemainingSeconds(insight.remaining_time, zone, insight.version) if insight else None,
             dismissed=dismissed_findings(events),
+            extracted=extracted,
         )
         console.print(plain(f"flags and suggestions ({kind.label})"))
         if not findings:

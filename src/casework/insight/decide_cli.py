@@ -241,6 +241,7 @@ def _finding(
     definition: Any, state: Any, events: Any, store: Store, now: dt.datetime, zone: Any, case_id: str,
 ) -> tuple[str, Any, str]:
     from casework.insight.advisor import PathProbability, RemainingSeconds
+    from casework.insight.case_documents import stored_values
     from casework.insight.flags import assess
     from casework.insight.rules import accept_command, dismissed_findings, feedback_command
     from casework.insight.watch import stored_documents
@@ -249,7 +250,7 @@ def _finding(
         kind, definition, state, stored_documents(store, case_id), now,
         next_action_model=PathProbability(insight.next_action, insight.version) if insight else None,
         remaining_model=RemainingSeconds(insight.remaining_time, zone, insight.version) if insight else None,
-        dismissed=dismissed_findings(events),
+        dismissed=dismissed_findings(events), extracted=stored_values(store, case_id, kind),
     )
     matches = [f for f in findings if f.id == ident]
     if not matches:
@@ -261,6 +262,8 @@ def _finding(
     _not_answered(state, found.to_dict())
     if accepted:
         _actionable(found.action)
+        if found.action is not None and found.action.fill is not None:
+            _source_intact(store, case_id, found.action.fill.document)
     command = (accept_command(found, actor=actor, reason=reason) if accepted
                else feedback_command(found, accepted=False, actor=actor, reason=reason))
     label = f"{found.id} ({found.message})" + (f", {found.action.label}" if found.action else "")
@@ -276,6 +279,21 @@ def _not_answered(state: Any, suggestion: dict[str, Any]) -> None:
     refusal = answered(state, suggestion)
     if refusal is not None:
         fail(f"nothing recorded: {refusal}")
+
+
+def _source_intact(store: Store, case_id: str, name: str) -> None:
+    """Refuses to fill a value from a document whose stored bytes no longer match the SHA-256 the case recorded: the
+    text it was read from is not evidence of what was attached."""
+    from casework.insight.case_documents import latest_versions
+
+    row = latest_versions(store.documents(case_id)).get(name)
+    try:
+        if row is None:
+            raise ValueError("it is no longer attached")
+        store.blobs.verify(row.sha256)
+    except (OSError, ValueError) as exc:
+        fail(f"nothing recorded: the value comes from {name!r}, whose stored bytes cannot be checked ({exc}); run "
+             f"`casework audit verify`")
 
 
 def _actionable(action: Any) -> None:

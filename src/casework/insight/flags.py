@@ -1,4 +1,5 @@
-"""One entry point for decision support on a case: rules, missing information, SLA risk and unusual paths.
+"""One entry point for decision support on a case: rules, missing information, what its documents say about its
+data, SLA risk and unusual paths.
 
 ``assess`` is meant to run after every change of a case (it is pure and cheap: no I/O, time comes in as ``now``).
 It returns findings, most severe first; each says why, and none changes the case: a person accepts or dismisses
@@ -17,6 +18,8 @@ from typing import Any, Protocol, runtime_checkable
 from casework.engine import CaseState
 from casework.engine.lifecycle import COMPLETED
 from casework.insight.casetype import ActionSpec, CaseType
+from casework.insight.document_values import with_document_values
+from casework.insight.extraction import ExtractionResult
 from casework.insight.gaps import find_gaps
 from casework.insight.rules import (
     Action,
@@ -83,8 +86,13 @@ def assess(
     remaining_model: RemainingTimeModel | None = None,
     unusual_threshold: float = UNUSUAL_THRESHOLD,
     dismissed: Mapping[str, str] | None = None,
+    extracted: ExtractionResult | None = None,
 ) -> list[Finding]:
     """Every finding for the case now, most severe first. Never raises for a rule or model that fails.
+
+    `extracted`: what the case type's patterns found in the case's documents (`case_documents.stored_values`): a
+    field to fill in that a document gives is offered with that value, and a document that disagrees with the case
+    data is flagged (`document_values`).
 
     `dismissed`: what people dismissed on this case (`rules.dismissed_findings` of its events); those findings are
     left out unless they have become more severe since, so a dismissal is not undone by the next change of the case.
@@ -99,6 +107,8 @@ def assess(
     findings: list[Finding] = list(evaluate_rules(case_type, definition, state, docs, now))
     for gap in find_gaps(case_type, state.variables, docs, derived=derived):
         findings.append(_map_gap_action(gap, case_type, definition, state))
+    if extracted is not None:
+        findings = with_document_values(case_type, state.variables, extracted, findings)
     findings.extend(sla_findings(case_type, state, now, remaining_model))
     if next_action_model is not None:
         flag = unusual_path(state, next_action_model, unusual_threshold)

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from casework.insight.doctext import Pending
     from casework.insight.extraction import DocumentText, IntakePlan
     from casework.store import Store
-    from casework.store.records import DocumentRow
 
 
 def suggest_intake(
@@ -124,17 +123,15 @@ def _read(store: Store, case_id: str, kind: CaseType, names: list[str]) -> tuple
     the case type's required documents), and a line for each that could not be read. Its stored text, if any
     (`casework.insight.doctext`), else its bytes read now, whose text is returned to store: either way, only once
     its bytes are checked against the SHA-256 the case recorded."""
+    from casework.insight.case_documents import latest_versions, read_by_patterns
     from casework.insight.doctext import Pending, choose, document_text, extract
     from casework.insight.extraction import TEXT_VERSION, ExtractionError
 
-    latest: dict[str, DocumentRow] = {}
-    for row in store.documents(case_id):
-        latest[row.name] = row  # listed by name and version: the last is the latest
+    latest = latest_versions(store.documents(case_id))
     for name in names:
         if name not in latest:
             fail(f"no document {name!r} on case {case_id} (`casework case documents {case_id}` lists them)")
-    chosen = [row for row in (latest[name] for name in (names or sorted(latest)))
-              if any(pattern.applies_to(Path(row.name).stem) for pattern in kind.patterns)]
+    chosen = read_by_patterns((latest[name] for name in (names or sorted(latest))), kind)
     stored = store.document_texts([row.sha256 for row in chosen], TEXT_VERSION)
     pending = Pending()
     texts: list[DocumentText] = []

@@ -42,6 +42,7 @@ __all__ = [
     "SEVERITY_ORDER",
     "Action",
     "Document",
+    "Fill",
     "Finding",
     "Flag",
     "Suggestion",
@@ -65,14 +66,30 @@ Document = tuple[str, str]  # (kind, name) of a document attached to the case
 
 
 @dataclass(frozen=True)
+class Fill:
+    """A value a document gives for a case data field (`casework.insight.document_values`): what accepting a
+    ``fill_from_document`` action writes, and where it was read."""
+
+    value: Any
+    held: Any  # what the field held when the case was judged: a value entered meanwhile refuses the fill
+    document: str
+    page: int
+    source: str  # `extraction.Extracted.source`: the document, page and matched text, for the audit trail
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "document": self.document, "page": self.page, "source": self.source}
+
+
+@dataclass(frozen=True)
 class Action:
     """A suggested action mapped onto the case as it is now.
 
     ``kind``: ``start`` (an enabled item), ``open`` (an item already under way: go to it), ``plan`` (a discretionary
     item that can be planned now), ``add_task`` (an ad hoc task the model does not have), ``occur`` (a user event
-    listener: `case occur`), ``request_document`` or ``fill_in`` (a case data field); ``wait`` (an item that exists
-    but cannot be worked on: it waits for its entry criterion, its timer or a dependency, or is disabled, failed or
-    on hold) and ``unmapped`` (a name the case cannot take as a task) are shown, never carried out.
+    listener: `case occur`), ``request_document`` or ``fill_in`` (a case data field, entered by a person),
+    ``fill_from_document`` (a case data field set to the value a document gives: ``fill``); ``wait`` (an item that
+    exists but cannot be worked on: it waits for its entry criterion, its timer or a dependency, or is disabled,
+    failed or on hold) and ``unmapped`` (a name the case cannot take as a task) are shown, never carried out.
     ``label`` is what a person reads; ``item`` the instance id when the action points at an existing item; ``task``
     the name of the ad hoc task a ``request_document`` action adds. ``blocked``: why it cannot be taken now ("" if
     it can): accepting it is refused, dismissing it is not (a person may still say "not this").
@@ -84,6 +101,7 @@ class Action:
     item: str | None = None
     task: str | None = None
     blocked: str = ""
+    fill: Fill | None = None
 
     def shown(self) -> str:
         """The label, with why it cannot be taken now when it cannot: what the "do" columns show."""
@@ -105,11 +123,20 @@ class Action:
             # Asking for a document is work someone does: an ad hoc task that can be assigned and tracked.
             name = self.task or request_task_name(self.target.replace("_", " "))
             return commands.AddItem(kind="humanTask", name=name, actor=actor, reason=reason, unless_open=True)
+        if self.kind == "fill_from_document" and self.fill is not None:
+            # The audit trail must say where the value came from, whatever reason the person gave.
+            why = f"{reason}; " if reason else ""
+            return commands.SetVariables(variables={self.target: self.fill.value}, actor=actor,
+                                         reason=f"{why}value from {self.fill.source}",
+                                         expected={self.target: self.fill.held})
         return None  # "open" and "fill_in": the person works in the existing task or the case data form
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "target": self.target, "label": self.label, "item": self.item, "task": self.task,
-                "blocked": self.blocked}
+        d: dict[str, Any] = {"kind": self.kind, "target": self.target, "label": self.label, "item": self.item,
+                             "task": self.task, "blocked": self.blocked}
+        if self.fill is not None:
+            d["fill"] = self.fill.to_dict()
+        return d
 
 
 def check_actionable(action: Action | None) -> None:

@@ -21,6 +21,7 @@ from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from casework.insight.case_documents import stored_values
 from casework.insight.casetype import CaseType
 from casework.insight.flags import assess
 from casework.insight.rules import FEEDBACK_EVENTS, Finding, dismissed_findings
@@ -96,7 +97,7 @@ class FindingsWatcher:
         decisions = store.events(case_id, upto_seq=state.version, types=FEEDBACK_EVENTS)
         findings = assess(kind, definition, state, stored_documents(store, case_id), moment,
                           next_action_model=self._path, remaining_model=self._remaining,
-                          dismissed=dismissed_findings(decisions))
+                          dismissed=dismissed_findings(decisions), extracted=stored_values(store, case_id, kind))
         # A case changed again meanwhile is judged again by that change: this judgement is dropped as stale.
         store.replace_findings(case_id, state.version, [f.to_dict() for f in findings], moment,
                                model_version=self.model.version if self.model is not None else "", case_type=kind.key,

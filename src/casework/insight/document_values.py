@@ -1,0 +1,110 @@
+"""Intake on every change of a case: what the case's documents say about its data, as findings a person decides on.
+
+`casework suggest intake` reads a case's documents on request. A case judged by the findings watcher (after each
+change, an attach included) gets the same reading as findings, so that a claims adjuster who attaches a claim form
+sees at once what it gives, without running intake:
+
+- a finding that asks for a field to be filled in (a required field that is missing, a rule's ``fill_in``) offers the
+  value a document gives instead: accepting it fills the field with that value, as one audited change whose reason
+  names the document, page and text;
+- ``document-value:FIELD`` (a suggestion, info): a field the case type reads from documents is empty, no other
+  finding asks for it, and a document gives it;
+- ``document-differs:FIELD`` (a flag, warning): the case holds one value and a document says another. Accepting it
+  replaces the entered value with the document's; dismissing it (with a reason) keeps the entered one.
+
+Nothing is filled by itself: the value read from a scan or a letter is a proposal, and a person decides.
+Pure: the extraction result comes in (`casework.insight.case_documents.stored_values` reads it from the store).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from casework.insight.casetype import CaseType
+from casework.insight.extraction import Extracted, ExtractionResult
+from casework.insight.gaps import is_empty
+from casework.insight.rules import Action, Fill, Finding, Flag, Suggestion, with_action
+
+__all__ = ["FILL_FROM_DOCUMENT", "with_document_values"]
+
+FILL_FROM_DOCUMENT = "fill_from_document"
+
+
+def with_document_values(
+    case_type: CaseType, variables: Mapping[str, Any], extracted: ExtractionResult, findings: Sequence[Finding]
+) -> list[Finding]:
+    """The findings, each ``fill_in`` of a field a document gives turned into filling it with that value, and a
+    finding for each other field a document gives that is empty or held differently."""
+    out: list[Finding] = []
+    asked: set[str] = set()
+    for finding in findings:
+        action = finding.action
+        if action is not None and action.kind == "fill_in" and action.target in extracted.values:
+            found = extracted.values[action.target]
+            held = variables.get(action.target)
+            if is_empty(held):
+                asked.add(action.target)
+                finding = with_action(finding, _fill(case_type, found, held, verb="fill in"))
+                finding = _with_reason(finding, f"{_gives(found)}{_others(extracted, found)}")
+        out.append(finding)
+    for name, found in sorted(extracted.values.items()):
+        held = variables.get(name)
+        label = case_type.field_label(name)
+        if is_empty(held):
+            if name not in asked:
+                out.append(Suggestion(
+                    f"document-value:{name}",
+                    f"{label.capitalize()} is not filled in; {found.document} gives it",
+                    "info",
+                    f"{_gives(found)}{_others(extracted, found)}",
+                    "document",
+                    _fill(case_type, found, held, verb="fill in"),
+                ))
+        elif not _agrees(held, found.value):
+            out.append(Flag(
+                f"document-differs:{name}",
+                f"{label.capitalize()}: the case holds {_text(held)}, {found.document} says {_text(found.value)}",
+                "warning",
+                f"{_gives(found)}{_others(extracted, found)}; check which is right: accepting replaces the case's "
+                "value with the document's, dismissing keeps it",
+                "document",
+                _fill(case_type, found, held, verb="replace with"),
+            ))
+    return out
+
+
+def _fill(case_type: CaseType, found: Extracted, held: Any, *, verb: str) -> Action:
+    label = f"{verb} {case_type.field_label(found.field)}: {_text(found.value)} (from {found.document} p.{found.page})"
+    return Action(FILL_FROM_DOCUMENT, found.field, label,
+                  fill=Fill(found.value, held, found.document, found.page, found.source))
+
+
+def _gives(found: Extracted) -> str:
+    return f"{found.document} p.{found.page} gives {found.field} = {_text(found.value)} (\u201c{found.context}\u201d)"
+
+
+def _others(extracted: ExtractionResult, found: Extracted) -> str:
+    """What other documents give for the same field, when they disagree: the person should know before accepting."""
+    others = [alt for alt in extracted.alternatives if alt.field == found.field]
+    if not others:
+        return ""
+    return "; but " + ", ".join(f"{alt.document} p.{alt.page} gives {_text(alt.value)}" for alt in others)
+
+
+def _agrees(held: Any, value: Any) -> bool:
+    """Whether the case holds what the document says: 12500 and 12,500.00 agree (the number is the same), true and
+    1 do not (Python's == says they do)."""
+    if isinstance(held, bool) or isinstance(value, bool):
+        return type(held) is type(value) and held == value
+    return bool(held == value)
+
+
+def _with_reason(finding: Finding, extra: str) -> Finding:
+    return replace(finding, reason=f"{finding.reason}; {extra}")
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
