@@ -221,3 +221,11 @@ def test_a_value_from_a_document_whose_bytes_changed_on_disk_is_not_filled(
         refused.output)
     after, variables, _ = _case(env, case_id)
     assert after == before and "amount" not in variables
+
+
+def test_a_value_too_long_to_be_a_field_is_not_offered() -> None:
+    # a claimant "name" that runs on for a whole page: a pattern gone wrong, not something to put in the case data
+    found = _assess({}, _doc("claim_form.txt", "Claimant: " + "Jane Doe " * 70 + "\nClaimed amount: 900\n"))
+    assert found["missing-field:claimant"].action.kind == "fill_in"  # type: ignore[union-attr]
+    assert found["missing-field:amount"].action.kind == "fill_from_document"  # type: ignore[union-attr]
+    assert not [i for i in found if i.startswith("document-")]

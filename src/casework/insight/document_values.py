@@ -31,6 +31,10 @@ from casework.insight.rules import Action, Fill, Finding, Flag, Suggestion, with
 __all__ = ["FILL_FROM_DOCUMENT", "with_document_values"]
 
 FILL_FROM_DOCUMENT = "fill_from_document"
+# The longest value (as JSON) offered: a finding carries its value into the findings table, every listing and, once
+# answered, the audit trail. A form's field is a few words; a pattern that captured a whole page has gone wrong, and
+# `casework suggest intake` shows what it read.
+MAX_OFFERED_CHARS = 500
 
 
 def with_document_values(
@@ -38,19 +42,20 @@ def with_document_values(
 ) -> list[Finding]:
     """The findings, each ``fill_in`` of a field a document gives turned into filling it with that value, and a
     finding for each other field a document gives that is empty or held differently."""
+    values = {name: found for name, found in extracted.values.items() if len(_text(found.value)) <= MAX_OFFERED_CHARS}
     out: list[Finding] = []
     asked: set[str] = set()
     for finding in findings:
         action = finding.action
-        if action is not None and action.kind == "fill_in" and action.target in extracted.values:
-            found = extracted.values[action.target]
+        if action is not None and action.kind == "fill_in" and action.target in values:
+            found = values[action.target]
             held = variables.get(action.target)
             if is_empty(held):
                 asked.add(action.target)
                 finding = with_action(finding, _fill(case_type, found, held, verb="fill in"))
                 finding = _with_reason(finding, f"{_gives(found)}{_others(extracted, found)}")
         out.append(finding)
-    for name, found in sorted(extracted.values.items()):
+    for name, found in sorted(values.items()):
         held = variables.get(name)
         label = case_type.field_label(name)
         if is_empty(held):
@@ -91,7 +96,7 @@ def _others(extracted: ExtractionResult, found: Extracted) -> str:
     others = [alt for alt in extracted.alternatives if alt.field == found.field]
     if not others:
         return ""
-    return "; but " + ", ".join(f"{alt.document} p.{alt.page} gives {_text(alt.value)}" for alt in others)
+    return "; but " + ", ".join(f"{alt.document} p.{alt.page} gives {_short(alt.value)}" for alt in others)
 
 
 def _agrees(held: Any, value: Any) -> bool:
@@ -108,3 +113,8 @@ def _with_reason(finding: Finding, extra: str) -> Finding:
 
 def _text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def _short(value: Any) -> str:
+    text = _text(value)
+    return text if len(text) <= 80 else f"{text[:80]}... ({len(text):,} characters)"
