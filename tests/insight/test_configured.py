@@ -136,6 +136,27 @@ def test_refresh_and_suggest_case_default_to_the_setting(env: dict[str, str]) ->
     assert nothing.exit_code == 2 and "CASEWORK_CASE_TYPES" in nothing.output
 
 
+def test_intake_and_decisions_default_to_the_setting(env: dict[str, str], tmp_path: Path) -> None:
+    plain = {k: v for k, v in env.items() if k != "CASEWORK_CASE_TYPES"}
+    # started and attached to without the setting: no stored finding names the case type
+    case_id = _started(plain, 900)
+    form = tmp_path / "claim_form.txt"
+    form.write_text("Policy number: AB-123456\nClaimant: Omar Haddad\n")
+    assert _cw(plain, "case", "attach", case_id, str(form), "--as", "ann").exit_code == 0
+    shown = _cw(env, "suggest", "intake", case_id, "--json")
+    assert shown.exit_code == 0, shown.output
+    assert {f["field"] for f in json.loads(shown.stdout)["fill"]} == {"policyNumber", "claimant"}
+    nothing = _cw(plain, "suggest", "intake", case_id)
+    assert nothing.exit_code == 2 and "give --case-type (or set CASEWORK_CASE_TYPES)" in nothing.output
+    stale = _cw(plain, "suggest", "accept", case_id, "--finding", "missing-field:claimant", "--as", "bob")
+    assert stale.exit_code == 2 and "needs --case-type" in stale.output
+
+    taken = _cw(env, "suggest", "accept", case_id, "--finding", "missing-field:claimant", "--as", "bob")
+    assert taken.exit_code == 0, taken.output
+    with Store.open(env["CASEWORK_DB"]) as store, CaseService(store) as svc:
+        assert svc.state(case_id).variables["claimant"] == "Omar Haddad"
+
+
 def test_a_configured_model_must_fit_a_configured_case_type(
     env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -24,6 +24,7 @@ from casework.store.cli import ActorOption, DbOption
 
 if TYPE_CHECKING:
     from casework.insight.casetype import CaseType
+    from casework.insight.configured import Configured
     from casework.insight.modelfile import InsightModel
     from casework.store import Store
 
@@ -165,7 +166,7 @@ def _decide(
             else:
                 assert finding is not None
                 if kind is None:
-                    kind = _stored_case_type(store, case_id, finding)
+                    kind = _stored_case_type(store, case_id, finding, definition.key)
                 if kind.definition != definition.key:
                     fail(f"case type {kind.key!r} describes definition {kind.definition!r}; case {case_id} is of "
                           f"definition {definition.key!r}")
@@ -198,18 +199,37 @@ def case_type_or_exit(name: str) -> CaseType:
         fail(f"case type: {load_error_line(exc)}")
 
 
-def _stored_case_type(store: Store, case_id: str, finding: str) -> CaseType:
-    """The case type the stored finding was judged with (`suggest flags` shows it without naming one)."""
+def configured_or_exit() -> Configured | None:
+    """The installation's case types and model (`CASEWORK_CASE_TYPES`, `CASEWORK_MODEL`), or None if unset."""
+    from casework.insight.configured import ConfigurationError, load_configured
+
+    try:
+        return load_configured()
+    except ConfigurationError as exc:
+        fail(str(exc))
+
+
+def _stored_case_type(store: Store, case_id: str, finding: str, definition: str) -> CaseType:
+    """The case type the stored finding was judged with (`suggest flags` shows it without naming one), else the one
+    `CASEWORK_CASE_TYPES` names for the case's definition."""
     from casework.insight.casetype import UnknownCaseType, bundled_case_type
 
+    configured = configured_or_exit()
     names = {row.case_type for row in store.findings(case_id=case_id) if row.finding_id == finding and row.case_type}
-    if len(names) != 1:
+    if len(names) == 1:
+        (name,) = names
+        known = [kind for kind in (configured.case_types if configured is not None else ()) if kind.key == name]
+        if known:
+            return known[0]
+        try:
+            return bundled_case_type(name)
+        except UnknownCaseType:
+            fail(f"the finding was judged with case type {name!r}, which is neither a bundled one nor one "
+                 "CASEWORK_CASE_TYPES names: give --case-type FILE")
+    kind = configured.for_definition(definition) if configured is not None else None
+    if kind is None:
         fail(f"--finding {finding} needs --case-type: no stored finding of case {case_id} names its case type")
-    (name,) = names
-    try:
-        return bundled_case_type(name)
-    except UnknownCaseType:
-        fail(f"the finding was judged with case type {name!r}, which is not a bundled one: give --case-type FILE")
+    return kind
 
 
 def _next_action(

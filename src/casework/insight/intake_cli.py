@@ -30,8 +30,10 @@ if TYPE_CHECKING:
 def suggest_intake(
     case_id: Annotated[str, typer.Argument(help="id of a stored case")],
     case_type: Annotated[
-        str, typer.Option(help="a bundled case type name (e.g. insurance_claim) or a case type TOML file")
-    ],
+        str | None,
+        typer.Option(help="a bundled case type name (e.g. insurance_claim) or a case type TOML file (default: the "
+                          "one CASEWORK_CASE_TYPES names for the case's definition)"),
+    ] = None,
     document: Annotated[
         list[str] | None,
         typer.Option("--document", help="read only this document (its latest version; repeatable; default: all)"),
@@ -51,7 +53,8 @@ def suggest_intake(
     Example: `casework suggest intake CASE_ID --case-type insurance_claim`, then, once checked,
     `casework suggest intake CASE_ID --case-type insurance_claim --apply --as ann`."""
     from casework.engine import CommandRejected
-    from casework.insight.decide_cli import case_type_or_exit, keep_findings_current
+    from casework.insight.configured import CASE_TYPES_ENV
+    from casework.insight.decide_cli import case_type_or_exit, configured_or_exit, keep_findings_current
     from casework.insight.extraction import extract_fields, fill_command
     from casework.insight.watch import stored_documents
     from casework.service import CaseService
@@ -62,20 +65,26 @@ def suggest_intake(
         fail("--apply needs --as NAME: the person who fills the fields in, recorded on the audit trail")
     if actor is not None and not apply:
         fail("--as is for --apply: without it nothing is written")
-    kind = case_type_or_exit(case_type)
-    fields = {spec.name for spec in kind.fields} | {pattern.field for pattern in kind.patterns}
-    replace = [name.strip() for name in overwrite or ()]
-    unknown = sorted(set(replace) - fields)
-    if unknown:
-        fail(f"--overwrite {', '.join(unknown)}: case type {kind.key!r} has no such field (its fields: "
-              f"{', '.join(sorted(fields)) or 'none'})")
-    if not kind.patterns:
-        fail(f"case type {kind.key!r} declares no extraction patterns: there is nothing to read documents for")
+    kind = case_type_or_exit(case_type) if case_type is not None else None
+    configured = configured_or_exit() if kind is None else None
     now = dt.datetime.now(dt.UTC)
     with open_store(db, read_only=None if apply else "suggest intake") as store:
         row = store.case(case_id)
         if row is None:
             fail(f"no case {case_id}")
+        if kind is None:
+            kind = configured.for_definition(row.definition_key) if configured is not None else None
+            if kind is None:
+                fail(f"give --case-type: {CASE_TYPES_ENV} names no case type for definition {row.definition_key!r}"
+                     if configured is not None else f"give --case-type (or set {CASE_TYPES_ENV})")
+        fields = {spec.name for spec in kind.fields} | {pattern.field for pattern in kind.patterns}
+        replace = [name.strip() for name in overwrite or ()]
+        unknown = sorted(set(replace) - fields)
+        if unknown:
+            fail(f"--overwrite {', '.join(unknown)}: case type {kind.key!r} has no such field (its fields: "
+                  f"{', '.join(sorted(fields)) or 'none'})")
+        if not kind.patterns:
+            fail(f"case type {kind.key!r} declares no extraction patterns: there is nothing to read documents for")
         if row.definition_key != kind.definition:
             fail(f"case type {kind.key!r} describes definition {kind.definition!r}; case {case_id} is of definition "
                   f"{row.definition_key!r}")
