@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,3 +26,13 @@ def claim(db_url: str) -> Iterator[tuple[str, str]]:
         case_id = service.start_case("insuranceClaim", {"amount": 12500}, actor="ann").case_id
         service.execute(case_id, commands.CompleteItem(item="Register claim", actor="ann"))
     yield db_url, case_id
+
+
+@pytest.fixture
+def configured_env(db_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of `casework` commands on a database with the demo claim model deployed and
+    CASEWORK_CASE_TYPES=insurance_claim: every change is judged as it is made."""
+    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store, CaseService(store) as svc:
+        svc.deploy(demo_model_xml("insurance_claim.cmmn"))
+    return {"COLUMNS": "200", "CASEWORK_DB": db_url, "CASEWORK_AUDIT_KEY": str(tmp_path / "audit.key"),
+            "CASEWORK_BLOBS": str(tmp_path / "blobs"), "CASEWORK_CASE_TYPES": "insurance_claim"}

@@ -23,11 +23,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(db_url: str, tmp_path: Path) -> dict[str, str]:
-    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store, CaseService(store) as svc:
-        svc.deploy(demo_model_xml("insurance_claim.cmmn"))
-    return {"COLUMNS": "200", "CASEWORK_DB": db_url, "CASEWORK_AUDIT_KEY": str(tmp_path / "audit.key"),
-            "CASEWORK_BLOBS": str(tmp_path / "blobs"), "CASEWORK_CASE_TYPES": "insurance_claim"}
+def env(configured_env: dict[str, str]) -> dict[str, str]:
+    return configured_env
 
 
 def _cw(env: dict[str, str], *args: str) -> Any:

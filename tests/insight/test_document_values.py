@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from casework.cli import app
-from casework.demo import demo_definition, demo_model_xml
+from casework.demo import demo_definition
 from casework.engine import CaseState, commands, execute
 from casework.insight.casetype import bundled_case_type, parse_case_type
 from casework.insight.extraction import DocumentText, extract_fields
@@ -145,11 +145,8 @@ def test_a_suspended_case_shows_the_value_but_cannot_take_it() -> None:
 
 # -- through the commands: judged as documents are attached, accepted with the source on the audit trail -----------
 @pytest.fixture
-def env(db_url: str, tmp_path: Path) -> dict[str, str]:
-    with Store.open(db_url, audit_key=tmp_path / "audit.key") as store, CaseService(store) as svc:
-        svc.deploy(demo_model_xml("insurance_claim.cmmn"))
-    return {"COLUMNS": "200", "CASEWORK_DB": db_url, "CASEWORK_AUDIT_KEY": str(tmp_path / "audit.key"),
-            "CASEWORK_BLOBS": str(tmp_path / "blobs"), "CASEWORK_CASE_TYPES": "insurance_claim"}
+def env(configured_env: dict[str, str]) -> dict[str, str]:
+    return configured_env
 
 
 def _ok(env: dict[str, str], *args: str) -> Any:
