@@ -66,10 +66,11 @@ def configured_model_path() -> str | None:
     return os.environ.get(MODEL_ENV, "").strip() or None
 
 
-def load_configured() -> Configured | None:
+def load_configured(*, with_model: bool = True) -> Configured | None:
     """The installation's case types and model, or None if neither is configured. `ConfigurationError` names the
-    variable and what is wrong with it."""
-    names, path = configured_names(), configured_model_path()
+    variable and what is wrong with it. `with_model=False`: the case types alone (loading a model takes a second or
+    more, and a command that only needs the case type has no use for it)."""
+    names, path = configured_names(), configured_model_path() if with_model else None
     if not names and path is None:
         return None
     from casework.insight.casetype import CaseTypeError, UnknownCaseType, load_error_line, named_case_type

@@ -199,12 +199,12 @@ def case_type_or_exit(name: str) -> CaseType:
         fail(f"case type: {load_error_line(exc)}")
 
 
-def configured_or_exit() -> Configured | None:
-    """The installation's case types and model (`CASEWORK_CASE_TYPES`, `CASEWORK_MODEL`), or None if unset."""
+def configured_case_types() -> Configured | None:
+    """The installation's case types (`CASEWORK_CASE_TYPES`), without its model; None if unset."""
     from casework.insight.configured import ConfigurationError, load_configured
 
     try:
-        return load_configured()
+        return load_configured(with_model=False)
     except ConfigurationError as exc:
         fail(str(exc))
 
@@ -214,7 +214,7 @@ def _stored_case_type(store: Store, case_id: str, finding: str, definition: str)
     `CASEWORK_CASE_TYPES` names for the case's definition."""
     from casework.insight.casetype import UnknownCaseType, bundled_case_type
 
-    configured = configured_or_exit()
+    configured = configured_case_types()
     names = {row.case_type for row in store.findings(case_id=case_id) if row.finding_id == finding and row.case_type}
     if len(names) == 1:
         (name,) = names

@@ -54,7 +54,7 @@ def suggest_intake(
     `casework suggest intake CASE_ID --case-type insurance_claim --apply --as ann`."""
     from casework.engine import CommandRejected
     from casework.insight.configured import CASE_TYPES_ENV
-    from casework.insight.decide_cli import case_type_or_exit, configured_or_exit, keep_findings_current
+    from casework.insight.decide_cli import case_type_or_exit, configured_case_types, keep_findings_current
     from casework.insight.extraction import extract_fields, fill_command
     from casework.insight.watch import stored_documents
     from casework.service import CaseService
@@ -66,7 +66,7 @@ def suggest_intake(
     if actor is not None and not apply:
         fail("--as is for --apply: without it nothing is written")
     kind = case_type_or_exit(case_type) if case_type is not None else None
-    configured = configured_or_exit() if kind is None else None
+    configured = configured_case_types() if kind is None else None
     now = dt.datetime.now(dt.UTC)
     with open_store(db, read_only=None if apply else "suggest intake") as store:
         row = store.case(case_id)
