@@ -111,12 +111,15 @@ def _run(definition: CaseDefinition, state: CaseState, command: c.Command, now: 
 
 
 def taken_while_suspended(command: c.Command) -> bool:
-    """Whether a suspended case takes ``command``: what resumes or ends it, and a person's dismissal of a suggestion.
-    The plan of a suspended case does not progress (CMMN 1.1 §8.4.2), so every command that acts on it waits for the
-    resume; a dismissal changes nothing in it (it is a judgement kept for acceptance rates: who, why, the
-    suggestion and the model that made it), and triage goes on while a case is on hold. Accepting does not: its
-    action acts on the plan, and so its record waits with it."""
-    if isinstance(command, c.ResumeCase | c.TerminateCase):
+    """Whether a suspended case takes ``command``: what resumes or ends it, a document attached, and a person's
+    dismissal of a suggestion. The plan of a suspended case does not progress (CMMN 1.1 §8.4.2), so every command
+    that acts on it waits for the resume. A document changes nothing in it: it is content the case refers to, not a
+    case file item (no sentry hears it, on hold or not), and the one that arrives while a claim waits for it is
+    usually why the hold ends, so it is kept at once. A dismissal changes nothing in it either (it is a judgement
+    kept for acceptance rates: who, why, the suggestion and the model that made it), and triage goes on while a case
+    is on hold. Accepting does not: its action acts on the plan, and so its record waits with it; nor does case
+    data, which sentries hear (docs/semantics.md, Suspension)."""
+    if isinstance(command, c.ResumeCase | c.TerminateCase | c.AttachDocument):
         return True
     return isinstance(command, c.RecordFeedback) and not command.accepted
 
