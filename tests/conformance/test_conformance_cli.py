@@ -138,3 +138,16 @@ def test_a_together_step_holds_actions_only(tmp_path: Path) -> None:
     assert result.exit_code == 1 and lines[-1] == "conformance: 0 passed, 5 failed"
     assert all("a part of together is one action" in line for line in lines[:4]), lines
     assert "together must be a list of steps" in lines[4]
+
+
+def test_attach_steps_record_documents_that_the_documents_expectation_checks(tmp_path: Path) -> None:
+    attached = [{"start": {}}, {"attach": "a.pdf"}, {"attach": {"name": "a.pdf", "content": "signed"}, "as": "bob"},
+                {"attach": {"name": "b.txt", "content": "note", "media_type": "text/plain"}}]
+    _write(tmp_path, [*attached, {"expect": {"documents": {"a.pdf": 2, "b.txt": 1}}}], "a_right")
+    _write(tmp_path, [*attached, {"expect": {"documents": {"a.pdf": 2}}}], "b_one_missing")
+    _write(tmp_path, [{"start": {}}, {"attach": {"content": "no name"}}], "c_no_name")
+    result = runner.invoke(app, ["conformance", str(tmp_path / "scenarios")])
+    lines = result.stdout.splitlines()
+    assert lines[0] == "PASS a_right" and lines[-1] == "conformance: 1 passed, 2 failed", lines
+    assert lines[1].endswith("documents: expected {'a.pdf': 2}, got {'a.pdf': 2, 'b.txt': 1}"), lines[1]
+    assert lines[2].endswith("malformed step: KeyError: 'name'"), lines[2]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +159,7 @@ def test_skip_refuses_what_the_lifecycle_does_not_allow() -> None:
         execute(permit, state, commands.SuspendItem(item=item), NOW)
         _rejected(permit, state, commands.SkipItem(item=item), f"cannot skip '{item}'.* while suspended; resume")
     assert state.root is not None
-    _rejected(permit, state, commands.SkipItem(item=state.root), "the case plan cannot be skipped")
+    _rejected(permit, state, commands.SkipItem(item=state.root), rf"^cannot skip '{state.root}': it is the case plan")
     execute(permit, state, commands.ResumeItem(item="Reviewed"), NOW)
     execute(permit, state, commands.SkipItem(item="Reviewed"), NOW)
     assert _instances(state, "Reviewed") == [(1, "completed")]
@@ -172,13 +173,47 @@ def test_the_case_plan_named_by_its_id_is_not_suspended_or_terminated_as_an_item
     assert state.root is not None
     for command, what in ((commands.TerminateItem(item=state.root, actor="ann"), "terminate"),
                           (commands.SuspendItem(item=state.root, actor="ann"), "suspend")):
-        _rejected(claim, state, command, rf"^{state.root} is the case plan, not an item: {what} the case instead$")
+        _rejected(claim, state, command,
+                  rf"^cannot {what} '{state.root}': it is the case plan, not an item in it; {what} the case instead$")
     assert state.status == "active"
     execute(claim, state, commands.SuspendCase(actor="ann"), NOW)
     # Suspending it again is not told to resume it first.
     _rejected(claim, state, commands.SuspendCase(actor="ann"), "^the case is already suspended$")
     execute(claim, state, commands.TerminateCase(actor="ann"), NOW)
     assert state.status == "terminated"
+
+
+@pytest.mark.parametrize(("make", "refused"), [
+    (lambda ref: commands.SkipItem(item=ref), "cannot skip {ref}: it is the case plan, not an item in it; complete "
+                                              "or terminate the case instead"),
+    (lambda ref: commands.RemoveItem(item=ref), "cannot remove {ref}: it is the case plan, not an item in it; "
+                                                "terminate the case instead"),
+    (lambda ref: commands.AddDependency(item=ref, after=("Review claim",)),
+     "cannot add a dependency to {ref}: it is the case plan, not an item in it; only the items in it can wait for "
+     "others"),
+    (lambda ref: commands.TerminateItem(item=ref), "cannot terminate {ref}: it is the case plan, not an item in it; "
+                                                   "terminate the case instead"),
+    (lambda ref: commands.SuspendItem(item=ref), "cannot suspend {ref}: it is the case plan, not an item in it; "
+                                                 "suspend the case instead"),
+], ids=["skip", "remove", "add_dependency", "terminate", "suspend"])
+def test_every_item_command_refuses_the_case_plan_in_one_form_naming_the_command(
+    make: Callable[[str], commands.Command], refused: str
+) -> None:
+    """Skip, remove, add_dependency, terminate and suspend refuse the case plan alike (`core.case_plan_refused`),
+    however it is named: by its instance id, and for the plan changes also by its plan item id or name (an
+    instance command finds no item by those: a name or plan item id never reaches the case plan)."""
+    claim = _load("claim.cmmn")
+    state = _start(claim)
+    assert state.root is not None
+    plan_change = isinstance(make("x"), commands.RemoveItem | commands.AddDependency)
+    for ref in (state.root, "claimPlan", "Claim") if plan_change else (state.root,):
+        before = _snapshot(state)
+        with pytest.raises(CommandRejected) as caught:
+            execute(claim, state, make(ref), NOW)
+        assert str(caught.value) == refused.format(ref=repr(ref))
+        assert _snapshot(state) == before
+    if not plan_change:
+        _rejected(claim, state, make("claimPlan"), "^no item 'claimPlan' in this case$")
 
 
 @pytest.mark.parametrize("due", ["P99999999Y", "P1000000000D", "P999999999D", "PT99999999999999999999S", "P0.5Y",

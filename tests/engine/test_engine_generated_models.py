@@ -54,7 +54,8 @@ MODEST = 300
 VALUES = st.sampled_from([True, False, 0, 5, 150, 20000, "true", None, {"line": 1}, "2026-02-01T00:00:00Z"])
 ALL_ACTIONS = ["complete", "start_manual", "disable", "enable", "terminate", "occur", "set_var", "advance", "add_task",
                "add_stage", "add_milestone", "add_dependency", "skip", "remove", "reassign", "participant", "due",
-               "plan", "complete_stage", "complete_case", "suspend", "resume", "suspend_case", "resume_case"]
+               "plan", "complete_stage", "complete_case", "suspend", "resume", "suspend_case", "resume_case",
+               "attach"]
 # The property test's actions (test_engine_properties._command), with those that move a case on (completing,
 # starting, events, data, time) drawn more often: most random commands are refused, and a case must get somewhere.
 ACTIONS = [*ALL_ACTIONS, *["complete", "start_manual", "occur", "set_file", "advance"] * 3, "delete_var", "occur_any",

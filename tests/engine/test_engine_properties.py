@@ -80,6 +80,7 @@ step = st.tuples(
             "resume_case",
             "dismiss",
             "accept",
+            "attach",
         ]
     ),
     st.integers(0, 1000),
@@ -166,6 +167,10 @@ def _command(state: CaseState, definition: CaseDefinition, action: str, a: int, 
                       {"id": f"flag:{b % 3}", "kind": "flag", "severity": ["info", "warning", "critical"][a % 3]})
         return commands.RecordFeedback(suggestion=suggestion, accepted=action == "accept", model_version="nba-1",
                                        actor=actor, reason="triage")
+    if action == "attach":  # a document, or the next version of one: whatever the case's status but ended
+        name = ["police_report.pdf", "photo.jpg"][b % 2]
+        return commands.AttachDocument(name=name, sha256=f"{a:064x}", size=a, media_type="application/pdf",
+                                       document_id=f"d{a}-{b}", actor=actor, reason="arrived")
     raise AssertionError(action)
 
 
@@ -195,9 +200,13 @@ def test_random_commands_keep_invariants(model: str, start_vars: dict[str, objec
             if isinstance(command, commands.RecordFeedback) and not command.accepted:
                 # Whatever the case's status: triage goes on while it is suspended.
                 assert "already" in str(exc), f"a dismissal was refused: {exc}"
+            # Nor a document: the case is open (the run stops once it has ended), suspended or not.
+            assert not isinstance(command, commands.AttachDocument), f"a document was refused: {exc}"
             continue
         if isinstance(command, commands.RecordFeedback):
             _check_only_recorded(command, before, state, events)
+        if isinstance(command, commands.AttachDocument):
+            _check_only_attached(command, before, state, events)
         if isinstance(command, commands.Migrate):  # pragma: no cover - not generated
             definition = command.definition
         for event in events:
@@ -236,6 +245,23 @@ def _check_only_recorded(command: commands.RecordFeedback, before: dict[str, obj
     assert after == before, "a decision on a suggestion changed the case"
     if before["status"] == "suspended":
         event_note("dismissed on a suspended case")
+
+
+def _check_only_attached(command: commands.AttachDocument, before: dict[str, object], state: CaseState,
+                         events: list[Event]) -> None:
+    """A document is one record, the next version of its name, and changes nothing in the plan, whatever the case's
+    status: no sentry fires and nothing starts, on hold or not."""
+    assert [(e.type, e.payload["name"]) for e in events] == [("document_attached", command.name)]
+    held = before.get("documents", {})
+    assert isinstance(held, dict)
+    assert events[0].payload["version"] == held.get(command.name, 0) + 1
+    after = state.to_dict()
+    for kept in (before, after):
+        kept.pop("documents", None)
+        kept.pop("version")
+    assert after == before, "a document changed the case's plan"
+    if before["status"] == "suspended":
+        event_note("attached on a suspended case")
 
 
 def _check_nesting(state: CaseState) -> None:

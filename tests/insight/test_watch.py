@@ -208,6 +208,24 @@ def test_a_case_that_ends_leaves_no_findings_behind(watched) -> None:  # type: i
     assert service.store.findings(case_id=case_id) == []
 
 
+def test_a_document_attached_to_a_suspended_case_is_judged(watched) -> None:  # type: ignore[no-untyped-def]
+    service, _, clock = watched
+    case_id = service.start_case("insuranceClaim", {"amount": 12500}, actor="ann").case_id
+    service.execute(case_id, commands.SuspendCase(actor="ann", reason="waiting for the police report"))
+    (missing,) = [f for f in service.store.findings(case_id=case_id)
+                  if f.finding_id == "missing-document:police_report"]
+    assert missing.action is not None and missing.action["blocked"].startswith("the case is suspended")
+
+    clock.now = T0 + HOUR
+    service.add_document(case_id, "police_report.pdf", b"%PDF-1.4 report", media_type="application/pdf", actor="ann")
+    # Judged again as any change is, on the case as it stands (still on hold): the document is no longer missing.
+    case = service.store.case(case_id)
+    assert case is not None and case.status == "suspended"
+    stored = service.store.findings(case_id=case_id)
+    assert stored and "missing-document:police_report" not in {f.finding_id for f in stored}
+    assert {f.judged_version for f in stored} == {case.version} and {f.checked_at for f in stored} == {clock.now}
+
+
 def test_refresh_removes_the_findings_an_earlier_casework_kept_on_an_ended_case(watched) -> None:  # type: ignore[no-untyped-def]
     service, watcher, clock = watched
     case_id = service.start_case("insuranceClaim", {"amount": 60000, "previousClaims": 4}, actor="ann").case_id

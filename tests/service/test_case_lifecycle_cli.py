@@ -117,7 +117,8 @@ def test_the_case_plan_by_its_id_is_not_an_item_to_terminate_or_suspend(stored: 
     assert root is not None
     line = _refused(stored, case_id, command, case_id, root, "--as", "ann", "--reason", "r")
     what = command.removesuffix("-item")
-    assert line == f"error: nothing recorded: {root} is the case plan, not an item: {what} the case instead"
+    assert line == (f"error: nothing recorded: cannot {what} '{root}': it is the case plan, not an item in it; {what} "
+                    "the case instead")
     assert _state(stored[0], case_id).status == "active"
 
 

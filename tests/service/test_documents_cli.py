@@ -214,6 +214,42 @@ def test_attach_to_an_ended_case_records_nothing(stored: Stored, tmp_path: Path)
     assert _counts(stored, case_id)[:2] == before[:2]
 
 
+def test_attach_to_a_suspended_case_is_recorded_and_its_plan_stays_on_hold(stored: Stored, tmp_path: Path) -> None:
+    case_id = _start(stored)
+    held = _cw(stored, "case", "suspend", case_id, "--as", "ann", "--reason", "waiting for documents")
+    assert held.exit_code == 0, held.output
+    with Store.open(stored[0]) as store:
+        before = store.case(case_id)
+    assert before is not None and before.status == "suspended"
+    scan = tmp_path / "police_report.pdf"
+    for version, content in enumerate((b"%PDF-1.4 report", b"%PDF-1.4 report, signed"), start=1):
+        scan.write_bytes(content)
+        attached = _cw(stored, "case", "attach", case_id, str(scan), "--as", "bob", "--reason", "sent by the police")
+        assert attached.exit_code == 0, attached.output
+        assert attached.stdout.startswith(f"attached 'police_report.pdf' version {version} ("), attached.stdout
+        assert attached.stderr == (f"note: case {case_id} is still suspended: its plan goes on once it is resumed "
+                                   f"(`casework case resume {case_id} --as NAME --reason TEXT`)\n")
+    events = _events(stored[0], case_id)
+    assert [(e.type, e.actor, e.reason, e.payload.get("version")) for e in events[-2:]] == [
+        ("document_attached", "bob", "sent by the police", 1), ("document_attached", "bob", "sent by the police", 2)]
+    with Store.open(stored[0]) as store:
+        after = store.case(case_id)
+        items = store.tasks(case_id=case_id)
+    assert after is not None and after.status == "suspended" and after.version == before.version + 2
+    assert {t.state for t in items} == {"suspended"}  # nothing started while the case is on hold
+    # Case data waits with the plan: sentries hear it.
+    refused = _cw(stored, "case", "set-data", case_id, "--data", '{"policeReport": {"number": "PR-1"}}', "--as", "bob")
+    assert refused.exit_code == 2 and refused.stderr == ("error: nothing recorded: the case is suspended; resume it "
+                                                         "first\n"), refused.output
+    listed = _cw(stored, "case", "documents", case_id)
+    assert listed.exit_code == 0 and listed.stdout.count("police_report.pdf") == 2, listed.output
+    resumed = _cw(stored, "case", "resume", case_id, "--as", "ann", "--reason", "the report arrived")
+    assert resumed.exit_code == 0, resumed.output
+    # A running case takes a document with no note.
+    again = _cw(stored, "case", "attach", case_id, str(scan), "--name", "copy.pdf", "--as", "bob")
+    assert again.exit_code == 0 and again.stderr == "", again.output
+
+
 @pytest.mark.parametrize(("args", "error"), [
     (("attach", "{case}", "{missing}", "--as", "ann"), "error: cannot read "),
     (("attach", "{case}", "{folder}", "--as", "ann"), "is a folder, not a file"),

@@ -48,6 +48,23 @@ def test_attaching_a_document_is_audited_with_its_content_digest(svc: CaseServic
     assert verify(svc.store).ok
 
 
+def test_a_suspended_case_takes_a_document_and_its_plan_stays_on_hold(svc: CaseService) -> None:
+    case_id = svc.start_case("claim", {"amount": 10}).case_id
+    svc.execute(case_id, commands.SuspendCase(actor="ann", reason="waiting for documents"))
+    held = {i.id: i.state for i in svc.state(case_id).items.values()}
+    row = svc.add_document(case_id, "police_report.pdf", b"%PDF report", media_type="application/pdf", actor="bob",
+                           reason="sent by the police", now=T0 + timedelta(hours=1))
+    state = svc.state(case_id)
+    assert (row.version, state.status, state.documents) == (1, "suspended", {"police_report.pdf": 1})
+    assert {i.id: i.state for i in state.items.values()} == held
+    assert svc.store.documents(case_id) == [row] and svc.store.blobs.get(row.sha256) == b"%PDF report"
+    last = svc.store.events(case_id)[-1]
+    assert (last.type, last.actor, last.reason, last.at) == ("document_attached", "bob", "sent by the police",
+                                                             "2024-05-01T10:00:00Z")
+    assert_stored_state_is_the_log(svc.store, case_id)
+    assert verify(svc.store).ok
+
+
 def test_a_document_the_case_cannot_take_leaves_no_row_and_no_event(svc: CaseService) -> None:
     case_id = svc.start_case("claim", {"amount": 10}).case_id
     svc.execute(case_id, commands.TerminateCase(actor="ann", reason="withdrawn"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -308,6 +309,19 @@ def _plan(case: CaseUnderTest, step: dict[str, Any], actor: str, reason: str | N
     case.run(commands.PlanItem(item=item, actor=actor, reason=_reason(spec, reason)))
 
 
+def _attach(case: CaseUnderTest, step: dict[str, Any], actor: str, reason: str | None) -> None:
+    """A document, as the case service records one: `{"attach": "report.pdf"}` or `{"attach": {"name": ...,
+    "content": "its text", "media_type": ...}}`. The bytes are not stored (the engine keeps only their digest); its
+    id counts the documents the scenario attached, so that a run is the same every time."""
+    spec = step["attach"]
+    spec = {"name": spec} if isinstance(spec, str) else spec
+    content = str(spec.get("content", "")).encode()
+    number = sum(1 for e in case.events if e.type == "document_attached") + 1
+    case.run(commands.AttachDocument(name=spec["name"], sha256=hashlib.sha256(content).hexdigest(), size=len(content),
+                                     media_type=spec.get("media_type", "application/octet-stream"),
+                                     document_id=f"document-{number}", actor=actor, reason=_reason(spec, reason)))
+
+
 def _feedback(case: CaseUnderTest, step: dict[str, Any], actor: str, reason: str | None) -> None:
     spec = step["feedback"]
     case.run(commands.RecordFeedback(suggestion=spec["suggestion"], accepted=spec.get("accepted", True),
@@ -368,6 +382,7 @@ _ACTIONS: dict[str, Callable[[CaseUnderTest, dict[str, Any], str, str | None], N
     "plan": _plan,
     "migrate": _migrate,
     "feedback": _feedback,
+    "attach": _attach,
     "together": _together,
 }
 
@@ -397,7 +412,7 @@ def _counts(case: CaseUnderTest, states: set[str] | None, open_only: bool = Fals
 _EXPECT_KEYS = frozenset({
     "exact", "tasks", "milestones_reached", "user_event_listeners", "required", "total_plan_items",
     "active_count_total", "stage_count", "timers_pending", "active_count", "available_count", "total_count", "case",
-    "plannable", "owner", "participants", "overdue", "audit", "migration",
+    "plannable", "owner", "participants", "overdue", "audit", "migration", "documents",
 })
 
 
@@ -466,6 +481,9 @@ def _expect(case: CaseUnderTest, expect: dict[str, Any]) -> None:
     if "overdue" in expect:
         overdue = {case.label(i) for i in items if i.open and i.due and parse_datetime(i.due) < case.now}
         _compare_set("overdue", overdue, expect["overdue"], True)
+    # The exact documents of the case, each at its latest version.
+    if "documents" in expect and case.state.documents != expect["documents"]:
+        raise ScenarioFailed(f"documents: expected {expect['documents']}, got {case.state.documents}")
     if "audit" in expect:
         _expect_audit(case.events, expect["audit"])
     if "migration" in expect:

@@ -11,7 +11,7 @@ from typing import Any
 
 from casework.engine import commands as c
 from casework.engine.answers import ACCEPTED, DISMISSED, answer_key, answered
-from casework.engine.core import check_json_data, check_roles, handles, plan_for, resolve
+from casework.engine.core import case_plan_refused, check_json_data, check_roles, handles, plan_for, resolve
 from casework.engine.errors import CommandRejected
 from casework.engine.lifecycle import ACTIVE, AVAILABLE, OPEN, SUSPENDED, TERMINAL, table_for
 from casework.engine.plan import nested_in, restated_memory
@@ -34,9 +34,16 @@ from casework.model.validation import find_entry_cycle
 ADD_EVENT = {HUMAN_TASK: "add_task", STAGE: "add_stage", MILESTONE: "add_milestone"}
 
 
-def find_def(run: Run, ref: str, what: str) -> PlanItemDef:
+def find_def(run: Run, ref: str, what: str, *, items_only: bool = False) -> PlanItemDef:
     """The plan item ``ref`` names: by its plan item id, the id of one of its instances, or its name (refused when
-    several plan items have that name)."""
+    several plan items have that name). With ``items_only``, refused when it is the case plan (`case_plan_refused`)."""
+    found = _find_def(run, ref, what)
+    if items_only and found.kind == CASE_PLAN:
+        raise case_plan_refused(ref, what)
+    return found
+
+
+def _find_def(run: Run, ref: str, what: str) -> PlanItemDef:
     items = run.plan.items
     instance = run.state.items.get(ref)
     if instance is not None and ref not in items:
@@ -173,9 +180,7 @@ def _add_item(run: Run, cmd: c.AddItem) -> None:
 
 @handles(c.AddDependency)
 def _add_dependency(run: Run, cmd: c.AddDependency) -> None:
-    target = find_def(run, cmd.item, "add_dependency")
-    if target.kind == CASE_PLAN:
-        raise CommandRejected("the case plan itself cannot wait for an item")
+    target = find_def(run, cmd.item, "add_dependency", items_only=True)
     if target.kind in EVENT_LISTENER_KINDS:
         # A listener occurs when its event happens (a user, a timer), whatever its entry criteria say: a dependency
         # would be accepted and never hold it back.
@@ -210,9 +215,7 @@ def _add_dependency(run: Run, cmd: c.AddDependency) -> None:
 
 @handles(c.SkipItem)
 def _skip(run: Run, cmd: c.SkipItem) -> None:
-    item = resolve(run, cmd.item, sorted(OPEN), "skip")
-    if item.id == run.state.root:
-        raise CommandRejected("the case plan cannot be skipped: complete or terminate the case instead")
+    item = resolve(run, cmd.item, sorted(OPEN), "skip", items_only=True)
     if "skip" not in table_for(item.kind).get(item.state, {}):
         hint = ""
         if item.state == SUSPENDED:
@@ -226,9 +229,7 @@ def _skip(run: Run, cmd: c.SkipItem) -> None:
 
 @handles(c.RemoveItem)
 def _remove(run: Run, cmd: c.RemoveItem) -> None:
-    definition = find_def(run, cmd.item, "remove")
-    if definition.kind == CASE_PLAN:
-        raise CommandRejected("the case plan cannot be removed; terminate the case instead")
+    definition = find_def(run, cmd.item, "remove", items_only=True)
     instances = run.state.instances_of(definition.id)
     started = [i for i in instances if not i.not_started and i.state not in TERMINAL]
     if started:

@@ -76,8 +76,8 @@ class ResumeItem(ItemCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class SuspendCase(Command):
-    """Put the whole case on hold: only resume, terminate and the dismissal of a suggestion are accepted until it
-    resumes (`core.taken_while_suspended`)."""
+    """Put the whole case on hold: only resume, terminate, a document attached and the dismissal of a suggestion
+    are accepted until it resumes (`core.taken_while_suspended`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -203,7 +203,8 @@ class Together(Command):
 @dataclass(frozen=True, kw_only=True)
 class AttachDocument(Command):
     """A document was attached to the case. Its bytes are stored outside the case (content-addressed, by the
-    caller); the event records which bytes, so the audit trail says who attached what, when and why."""
+    caller); the event records which bytes, so the audit trail says who attached what, when and why. It changes
+    nothing in the plan (a document is not a case file item: no sentry hears it), so a suspended case takes it."""
 
     name: str
     sha256: str  # of the content, hex

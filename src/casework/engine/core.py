@@ -111,12 +111,15 @@ def _run(definition: CaseDefinition, state: CaseState, command: c.Command, now: 
 
 
 def taken_while_suspended(command: c.Command) -> bool:
-    """Whether a suspended case takes ``command``: what resumes or ends it, and a person's dismissal of a suggestion.
-    The plan of a suspended case does not progress (CMMN 1.1 §8.4.2), so every command that acts on it waits for the
-    resume; a dismissal changes nothing in it (it is a judgement kept for acceptance rates: who, why, the
-    suggestion and the model that made it), and triage goes on while a case is on hold. Accepting does not: its
-    action acts on the plan, and so its record waits with it."""
-    if isinstance(command, c.ResumeCase | c.TerminateCase):
+    """Whether a suspended case takes ``command``: what resumes or ends it, a document attached, and a person's
+    dismissal of a suggestion. The plan of a suspended case does not progress (CMMN 1.1 §8.4.2), so every command
+    that acts on it waits for the resume. A document changes nothing in it: it is content the case refers to, not a
+    case file item (no sentry hears it, on hold or not), and the one that arrives while a claim waits for it is
+    usually why the hold ends, so it is kept at once. A dismissal changes nothing in it either (it is a judgement
+    kept for acceptance rates: who, why, the suggestion and the model that made it), and triage goes on while a case
+    is on hold. Accepting does not: its action acts on the plan, and so its record waits with it; nor does case
+    data, which sentries hear (docs/semantics.md, Suspension)."""
+    if isinstance(command, c.ResumeCase | c.TerminateCase | c.AttachDocument):
         return True
     return isinstance(command, c.RecordFeedback) and not command.accepted
 
@@ -174,13 +177,17 @@ def replay(definition: CaseDefinition, case_id: str, events: Iterable[Event]) ->
 
 # -- item lookup ---------------------------------------------------------------------------------------------------
 def resolve(
-    run: Run, ref: str, states: Iterable[str], what: str, accepts: Callable[[ItemInstance], bool] | None = None
+    run: Run, ref: str, states: Iterable[str], what: str, accepts: Callable[[ItemInstance], bool] | None = None,
+    *, items_only: bool = False,
 ) -> ItemInstance:
     """The instance ``ref`` names (its id, plan item id or name) in one of ``states`` (and that ``accepts`` takes);
-    refused when there is none, or more than one: the command would act on work nobody chose."""
+    refused when there is none, or more than one: the command would act on work nobody chose. With ``items_only``,
+    refused when it names the case plan (`case_plan_refused`); a name or plan item id never does."""
     wanted = tuple(states)
     item = run.state.items.get(ref)
     if item is not None:
+        if items_only and item.id == run.state.root:
+            raise case_plan_refused(ref, what)
         candidates = [item]
     else:
         candidates = [i for i in run.state.items.values() if ref in (i.name, i.def_id) and i.id != run.state.root]
@@ -193,6 +200,25 @@ def resolve(
         return matching[0]
     seen = ", ".join(sorted({i.state for i in candidates}))
     raise CommandRejected(f"cannot {what} {ref!r}: it is {seen}; {what} needs it {' or '.join(wanted)}")
+
+
+# Item commands refuse the case plan, each pointing to what does that to the case: the verb the refusal names the
+# command by, and what to do instead.
+_CASE_PLAN_INSTEAD: dict[str, tuple[str, str]] = {
+    "skip": ("skip", "complete or terminate the case instead"),
+    "remove": ("remove", "terminate the case instead"),
+    "terminate": ("terminate", "terminate the case instead"),
+    "suspend": ("suspend", "suspend the case instead"),
+    "add_dependency": ("add a dependency to", "only the items in it can wait for others"),
+}
+
+
+def case_plan_refused(ref: str, what: str) -> CommandRejected:
+    """Why item command ``what`` refuses ``ref``, which names the case plan (by its instance id; a plan change also
+    by its plan item id or name): done, it would end, hold or change the whole case, reported as done to an item,
+    and the case plan's instance id is one digit from a task's (i1, i12)."""
+    verb, instead = _CASE_PLAN_INSTEAD.get(what, (what, "act on the case instead"))
+    return CommandRejected(f"cannot {verb} {ref!r}: it is the case plan, not an item in it; {instead}")
 
 
 def ambiguous(ref: str, items: Iterable[ItemInstance], what: str) -> str:
@@ -295,17 +321,9 @@ def _reenable(run: Run, cmd: c.EnableItem) -> None:
     run.transition(resolve(run, cmd.item, (DISABLED,), "enable"), "reenable")
 
 
-def _not_the_case_plan(run: Run, item: ItemInstance, what: str) -> None:
-    """Refuses an item command that names the case plan (by its instance id: a name never reaches it): it would
-    suspend or end the whole case, reported as done to an item, one digit away from the id of a task (i1, i12)."""
-    if item.id == run.state.root:
-        raise CommandRejected(f"{item.id} is the case plan, not an item: {what} the case instead")
-
-
 @handles(c.TerminateItem)
 def _terminate(run: Run, cmd: c.TerminateItem) -> None:
-    item = resolve(run, cmd.item, sorted(OPEN), "terminate")
-    _not_the_case_plan(run, item, "terminate")
+    item = resolve(run, cmd.item, sorted(OPEN), "terminate", items_only=True)
     if item.kind in EVENT_LISTENER_KINDS or item.kind == MILESTONE:
         run.transition(item, "terminate")
     elif item.state == ACTIVE:
@@ -326,8 +344,7 @@ def _occur(run: Run, cmd: c.OccurEvent) -> None:
 
 @handles(c.SuspendItem)
 def _suspend(run: Run, cmd: c.SuspendItem) -> None:
-    item = resolve(run, cmd.item, (ACTIVE, AVAILABLE), "suspend")
-    _not_the_case_plan(run, item, "suspend")
+    item = resolve(run, cmd.item, (ACTIVE, AVAILABLE), "suspend", items_only=True)
     if item.state == AVAILABLE and item.kind not in EVENT_LISTENER_KINDS | {MILESTONE}:
         raise CommandRejected(f"cannot suspend {item.name!r}: it has not started")
     run.suspend(item, "suspend")

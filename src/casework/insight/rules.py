@@ -433,8 +433,8 @@ CASE_SUSPENDED: Final = ("the case is suspended: resume it (`casework case resum
 
 
 def on_hold(action: Action, state: CaseState) -> Action:
-    """The action, blocked while the case is suspended (the engine refuses every command then but resume, terminate
-    and a dismissal: an acceptance waits); one already blocked keeps its own reason."""
+    """The action, blocked while the case is suspended (the engine refuses every command then but resume, terminate,
+    a document and a dismissal: an acceptance waits); one already blocked keeps its own reason."""
     if state.status != SUSPENDED or action.blocked:
         return action
     return replace(action, blocked=CASE_SUSPENDED)

@@ -18,7 +18,7 @@ def _who(actor: str, reason: str) -> dict[str, str]:
 
 
 def suspend_cmd(case_id: CaseArgument, actor: ActorOption, reason: ReasonOption, db: DbOption = DEFAULT_DB) -> None:
-    """Put the whole case on hold: until `case resume`, only resume, terminate and `suggest dismiss` are accepted."""
+    """Put the whole case on hold: until resumed it takes only resume, terminate, `case attach`, `suggest dismiss`."""
     from casework.engine.commands import SuspendCase
 
     run_command(db, case_id, SuspendCase(**_who(actor, reason)), "suspended the case")

@@ -66,7 +66,8 @@ def attach_cmd(
 ) -> None:
     """Attach a file to a case as the next version of its name; the audit trail records who, why, and its SHA-256.
 
-    A document may be at most CASEWORK_MAX_DOCUMENT_MB MiB (default 50): a larger one is refused, nothing stored.
+    A suspended case takes it too (its plan stays on hold until `case resume`); an ended case takes none. A
+    document may be at most CASEWORK_MAX_DOCUMENT_MB MiB (default 50): a larger one is refused, nothing stored.
     Example: `casework case attach claim-2002 photos/front.jpg --name "damage photo" --as ann`."""
     actor = _required(actor, "--as")
     document = (name if name is not None else file.name).strip()
@@ -115,6 +116,11 @@ def _attach(case_id: str, file: Path, document: str, source: BinaryIO, kind: str
         # document attached, and the person must not take it as undone and attach it again.
         typer.echo(shown(f"attached {row.name!r} version {row.version} ({row.size:,} bytes, {row.media_type}) "
                          f"to case {case_id} by {actor} (sha256 {row.sha256})"))
+        case = service.store.case(case_id)
+        if case is not None and case.status == "suspended":
+            # The document often ends the wait: whoever attached it is told that the plan waits for them to say so.
+            typer.echo(f"note: case {case_id} is still suspended: its plan goes on once it is resumed (`casework "
+                       f"case resume {case_id} --as NAME --reason TEXT`)", err=True)
 
 
 def documents_cmd(case_id: CaseArgument, db: DbOption = DEFAULT_DB) -> None:

@@ -347,8 +347,9 @@ class CaseService:
     ) -> DocumentRow:
         """Attach a document to a case as the next version of its name: the bytes go to the content-addressed
         blob store, and a `document_attached` event (name, version, SHA-256, size, who, why) joins the case's
-        hash-chained log in the same transaction as the document's row. `NotFound` without the case,
-        `CommandRejected` if the case cannot take it (ended, suspended) or the actor or reason is longer than the
+        hash-chained log in the same transaction as the document's row; a suspended case takes it (its plan stays
+        on hold: `engine.core.taken_while_suspended`). `NotFound` without the case,
+        `CommandRejected` if the case cannot take it (it has ended) or the actor or reason is longer than the
         engine takes, `InvalidInput` (nothing recorded) for a name or media type the store cannot hold, or a media
         type not of the form type/subtype (`casework.service.mediatype`). `content`: the bytes, or a file object
         opened in binary mode, read to its end a chunk at a time (`InvalidInput` for anything else, or a file that
