@@ -175,6 +175,12 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
                     revision = revision_of(conn) if "alembic_version" in tables else None
             finally:
                 probe.dispose()
+            if not tables:
+                # An operator's new PostgreSQL database (or an empty file) is where a first run starts: say which
+                # commands set one up, rather than only what it is not.
+                typer.echo(f"error: {shown} is empty, not yet a casework database: `casework deploy`, `casework "
+                           "import-log` or `casework demo` sets it up", err=True)
+                raise typer.Exit(2)
             if not {"alembic_version", "cases", "events", "checkpoints"} <= tables:
                 typer.echo(f"error: {shown} is not a casework database", err=True)
                 raise typer.Exit(2)
