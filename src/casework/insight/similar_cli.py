@@ -62,11 +62,10 @@ def suggest_similar(
         fail(f"--method {method!r}: choose lexical or embeddings")
     searcher: CaseSimilarity
     if method == "embeddings":
-        from casework.insight.embeddings import EmbeddingSimilarCases, embeddings_available
+        from casework.insight.embeddings import EmbeddingSimilarCases, embeddings_available, install_hint
 
         if not embeddings_available():
-            fail("--method embeddings needs the embeddings extra: pip install torch==2.13.0 && pip install "
-                  "'casework[embeddings]'")
+            fail(f"--method embeddings needs the embeddings extra: {install_hint()}")
         searcher = EmbeddingSimilarCases()
     else:
         searcher = SimilarCases()
