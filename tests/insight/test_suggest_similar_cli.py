@@ -305,5 +305,5 @@ def test_documents_past_the_reading_budget_are_compared_by_their_kind_and_that_i
     assert result.exit_code == 0, result.output
     shown = json.loads(result.stdout)
     assert shown["documents_by_kind_only"] == 1  # the open claim's letter: its words are not read
-    assert "note: 1 documents were compared by their kind alone" in result.stderr
+    assert "note: 1 document was compared by its kind alone: its text is not stored yet, and it is" in result.stderr
     assert "bonnet" not in {term for match in shown["similar"] for term in match["why"]}

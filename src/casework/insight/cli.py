@@ -225,7 +225,7 @@ def train(
     nba_params, rt_params = NBAParams(), RemainingParams()
     version = make_version(cases, nba_params, rt_params, stamp)
     shown = log if log is not None else source
-    _err(f"training on {len(cases)} cases of {shown}{left_out}")
+    _err(f"training on {len(cases)} case{'' if len(cases) == 1 else 's'} of {shown}{left_out}")
     repeated = repeated_events(cases)
     if repeated:
         _err(f"{shown}: {duplicates_note(repeated)}")
