@@ -307,7 +307,7 @@ def checkpoint_cmd(db: DbOption = DEFAULT_DB) -> None:
 
 @audit_app.command("state-at")
 def state_at_cmd(
-    case_id: Annotated[str, typer.Argument(help="id of a stored case (`casework tasks` lists them)")],
+    case_id: Annotated[str, typer.Argument(help="id of a stored case (`casework cases` lists them)")],
     db: DbOption = DEFAULT_DB,
     seq: Annotated[int | None, typer.Option(help="replay up to this event (inclusive)")] = None,
     at: Annotated[
