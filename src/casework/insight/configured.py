@@ -72,20 +72,9 @@ def load_configured() -> Configured | None:
     names, path = configured_names(), configured_model_path()
     if not names and path is None:
         return None
-    from casework.insight.casetype import CaseTypeError, UnknownCaseType, load_error_line, named_case_type
+    from casework.insight.casetype import load_error_line
 
-    kinds: list[CaseType] = []
-    for name in names:
-        try:
-            kinds.append(named_case_type(name))
-        except (CaseTypeError, UnknownCaseType, OSError) as exc:
-            raise ConfigurationError(f"{CASE_TYPES_ENV}: {load_error_line(exc)}") from exc
-    by_definition: dict[str, CaseType] = {}
-    for kind in kinds:
-        other = by_definition.setdefault(kind.definition, kind)
-        if other is not kind:
-            raise ConfigurationError(f"{CASE_TYPES_ENV}: case types {other.key!r} and {kind.key!r} both describe "
-                                     f"definition {kind.definition!r}; keep one")
+    kinds = configured_case_types()
     model = None
     if path is not None:
         from casework.insight.modelfile import InsightModel, ModelFileError  # numpy and the trees: only for a model
@@ -98,6 +87,26 @@ def load_configured() -> Configured | None:
             why = model.other_definition(kinds[0].definition)
             raise ConfigurationError(f"{MODEL_ENV}: {path}: {why}; no configured case type describes its definition")
     return Configured(tuple(kinds), model)
+
+
+def configured_case_types() -> list[CaseType]:
+    """The case types `CASEWORK_CASE_TYPES` names (none when it is unset), without the model: for a command that
+    reads no model (`suggest intake`), a model file it would not use must neither slow it nor stop it."""
+    from casework.insight.casetype import CaseTypeError, UnknownCaseType, load_error_line, named_case_type
+
+    kinds: list[CaseType] = []
+    for name in configured_names():
+        try:
+            kinds.append(named_case_type(name))
+        except (CaseTypeError, UnknownCaseType, OSError) as exc:
+            raise ConfigurationError(f"{CASE_TYPES_ENV}: {load_error_line(exc)}") from exc
+    by_definition: dict[str, CaseType] = {}
+    for kind in kinds:
+        other = by_definition.setdefault(kind.definition, kind)
+        if other is not kind:
+            raise ConfigurationError(f"{CASE_TYPES_ENV}: case types {other.key!r} and {kind.key!r} both describe "
+                                     f"definition {kind.definition!r}; keep one")
+    return kinds
 
 
 def watch_changes(service: CaseService) -> None:
