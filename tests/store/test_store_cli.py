@@ -215,3 +215,19 @@ def test_tasks_show_the_due_time_a_model_gives_counted_from_when_each_task_start
     assert [r["name"] for r in _run(db_url, "--due-before", "2026-03-03")] == ["Call customer"]
     table = CliRunner().invoke(app, ["tasks", "--db", db_url, "--case", "k1"], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "2026-03-02" in table.output and "2026-03-08" in table.output, table.output
+
+
+def test_an_empty_database_is_refused_naming_the_commands_that_set_it_up(db_url: str, tmp_path: Path) -> None:
+    # a new PostgreSQL database (here a fresh schema) or an empty SQLite file: what a first run on it meets
+    if db_url.startswith("sqlite"):
+        Path(db_url.removeprefix("sqlite:///")).touch()
+    env = {"CASEWORK_AUDIT_KEY": str(tmp_path / "audit.key"), "CASEWORK_BLOBS": str(tmp_path / "blobs")}
+    refused = CliRunner().invoke(app, ["case", "start", "permit", "--as", "ann", "--db", db_url], env=env)
+    assert refused.exit_code == 2
+    assert refused.output == (f"error: {db_url} is empty, not yet a casework database: `casework deploy`, "
+                              "`casework import-log` or `casework demo` sets it up\n")
+    model = tmp_path / "permit.cmmn"
+    model.write_text(MODEL)
+    assert CliRunner().invoke(app, ["deploy", str(model), "--db", db_url], env=env).exit_code == 0
+    started = CliRunner().invoke(app, ["case", "start", "permit", "--as", "ann", "--db", db_url], env=env)
+    assert started.exit_code == 0, started.output

@@ -27,7 +27,11 @@ if TYPE_CHECKING:
 # The model modules pull in LightGBM (and with it scikit-learn and scipy): imported inside the commands that train
 # or evaluate, so that every other `casework` command starts quickly.
 
-suggest_app = typer.Typer(no_args_is_help=True, help="Next-best-action suggestions learned from case histories.")
+suggest_app = typer.Typer(
+    no_args_is_help=True,
+    help="Decision support: next-best actions learned from closed cases, flags from case types, fields read from "
+    "documents, similar cases, and people's answers to them.",
+)
 
 LOG_NAMES = ("helpdesk", "tax_helpdesk", "bpic12", "bpic12_wc", "sepsis", "bpic13_inc")
 
@@ -225,7 +229,7 @@ def train(
     nba_params, rt_params = NBAParams(), RemainingParams()
     version = make_version(cases, nba_params, rt_params, stamp)
     shown = log if log is not None else source
-    _err(f"training on {len(cases)} cases of {shown}{left_out}")
+    _err(f"training on {len(cases)} case{'' if len(cases) == 1 else 's'} of {shown}{left_out}")
     repeated = repeated_events(cases)
     if repeated:
         _err(f"{shown}: {duplicates_note(repeated)}")

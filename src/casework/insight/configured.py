@@ -66,27 +66,15 @@ def configured_model_path() -> str | None:
     return os.environ.get(MODEL_ENV, "").strip() or None
 
 
-def load_configured(*, with_model: bool = True) -> Configured | None:
+def load_configured() -> Configured | None:
     """The installation's case types and model, or None if neither is configured. `ConfigurationError` names the
-    variable and what is wrong with it. `with_model=False`: the case types alone (loading a model takes a second or
-    more, and a command that only needs the case type has no use for it)."""
-    names, path = configured_names(), configured_model_path() if with_model else None
+    variable and what is wrong with it."""
+    names, path = configured_names(), configured_model_path()
     if not names and path is None:
         return None
-    from casework.insight.casetype import CaseTypeError, UnknownCaseType, load_error_line, named_case_type
+    from casework.insight.casetype import load_error_line
 
-    kinds: list[CaseType] = []
-    for name in names:
-        try:
-            kinds.append(named_case_type(name))
-        except (CaseTypeError, UnknownCaseType, OSError) as exc:
-            raise ConfigurationError(f"{CASE_TYPES_ENV}: {load_error_line(exc)}") from exc
-    by_definition: dict[str, CaseType] = {}
-    for kind in kinds:
-        other = by_definition.setdefault(kind.definition, kind)
-        if other is not kind:
-            raise ConfigurationError(f"{CASE_TYPES_ENV}: case types {other.key!r} and {kind.key!r} both describe "
-                                     f"definition {kind.definition!r}; keep one")
+    kinds = configured_case_types()
     model = None
     if path is not None:
         from casework.insight.modelfile import InsightModel, ModelFileError  # numpy and the trees: only for a model
@@ -99,6 +87,27 @@ def load_configured(*, with_model: bool = True) -> Configured | None:
             why = model.other_definition(kinds[0].definition)
             raise ConfigurationError(f"{MODEL_ENV}: {path}: {why}; no configured case type describes its definition")
     return Configured(tuple(kinds), model)
+
+
+def configured_case_types() -> list[CaseType]:
+    """The case types `CASEWORK_CASE_TYPES` names (none when it is unset), without the model: for a command that
+    reads no model (`suggest intake`, `suggest accept|dismiss --finding` without `--case-type`), a model file it
+    would not use must neither slow it nor stop it."""
+    from casework.insight.casetype import CaseTypeError, UnknownCaseType, load_error_line, named_case_type
+
+    kinds: list[CaseType] = []
+    for name in configured_names():
+        try:
+            kinds.append(named_case_type(name))
+        except (CaseTypeError, UnknownCaseType, OSError) as exc:
+            raise ConfigurationError(f"{CASE_TYPES_ENV}: {load_error_line(exc)}") from exc
+    by_definition: dict[str, CaseType] = {}
+    for kind in kinds:
+        other = by_definition.setdefault(kind.definition, kind)
+        if other is not kind:
+            raise ConfigurationError(f"{CASE_TYPES_ENV}: case types {other.key!r} and {kind.key!r} both describe "
+                                     f"definition {kind.definition!r}; keep one")
+    return kinds
 
 
 def watch_changes(service: CaseService) -> None:

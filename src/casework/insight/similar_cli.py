@@ -62,11 +62,10 @@ def suggest_similar(
         fail(f"--method {method!r}: choose lexical or embeddings")
     searcher: CaseSimilarity
     if method == "embeddings":
-        from casework.insight.embeddings import EmbeddingSimilarCases, embeddings_available
+        from casework.insight.embeddings import EmbeddingSimilarCases, embeddings_available, install_hint
 
         if not embeddings_available():
-            fail("--method embeddings needs the embeddings extra: pip install torch==2.13.0 && pip install "
-                  "'casework[embeddings]'")
+            fail(f"--method embeddings needs the embeddings extra: {install_hint()}")
         searcher = EmbeddingSimilarCases()
     else:
         searcher = SimilarCases()
@@ -112,9 +111,11 @@ def suggest_similar(
     by_path_alone = len(logged) if by_path.steps else 0
     not_compared = _not_compared(history, by_path, len(logged), row.definition_key, case_id)
     if reading.by_kind:
-        typer.echo(f"note: {reading.by_kind} documents were compared by their kind alone: their text is not stored "
-                   f"yet, and they are larger than {DOCUMENT_BYTES // 2**20} MiB or past the {DOCUMENTS_SECONDS:g} s a "
-                   "query reads documents for", err=True)
+        one = reading.by_kind == 1
+        typer.echo(f"note: {reading.by_kind} document{' was' if one else 's were'} compared by "
+                   f"{'its' if one else 'their'} kind alone: {'its' if one else 'their'} text is not stored yet, and "
+                   f"{'it is' if one else 'they are'} larger than {DOCUMENT_BYTES // 2**20} MiB or past the "
+                   f"{DOCUMENTS_SECONDS:g} s a query reads documents for", err=True)
     if as_json:
         if not_compared:
             typer.echo(f"note: {shown(not_compared)}", err=True)

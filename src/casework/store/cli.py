@@ -175,6 +175,12 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
                     revision = revision_of(conn) if "alembic_version" in tables else None
             finally:
                 probe.dispose()
+            if not tables:
+                # An operator's new PostgreSQL database (or an empty file) is where a first run starts: say which
+                # commands set one up, rather than only what it is not.
+                typer.echo(f"error: {shown} is empty, not yet a casework database: `casework deploy`, `casework "
+                           "import-log` or `casework demo` sets it up", err=True)
+                raise typer.Exit(2)
             if not {"alembic_version", "cases", "events", "checkpoints"} <= tables:
                 typer.echo(f"error: {shown} is not a casework database", err=True)
                 raise typer.Exit(2)
@@ -301,7 +307,7 @@ def checkpoint_cmd(db: DbOption = DEFAULT_DB) -> None:
 
 @audit_app.command("state-at")
 def state_at_cmd(
-    case_id: Annotated[str, typer.Argument(help="id of a stored case (`casework tasks` lists them)")],
+    case_id: Annotated[str, typer.Argument(help="id of a stored case (`casework cases` lists them)")],
     db: DbOption = DEFAULT_DB,
     seq: Annotated[int | None, typer.Option(help="replay up to this event (inclusive)")] = None,
     at: Annotated[

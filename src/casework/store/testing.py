@@ -1,8 +1,8 @@
 """Pytest fixtures for store-backed tests: a `db_url` parametrized over SQLite and PostgreSQL.
 
 PostgreSQL comes from CASEWORK_TEST_POSTGRES_URL; each test gets a fresh schema (via the connection's search_path)
-that is dropped afterwards. Unset URL: the PostgreSQL variant is skipped. CASEWORK_REQUIRE_POSTGRES=1 and the server
-unreachable: the test fails, so CI cannot silently lose PostgreSQL coverage.
+that is dropped afterwards. Unset URL: the PostgreSQL variant is skipped. CASEWORK_REQUIRE_POSTGRES=1 and the URL
+unset or the server unreachable: the test fails, so CI cannot silently lose PostgreSQL coverage.
 """
 
 from __future__ import annotations
@@ -31,7 +31,10 @@ REQUIRE_ENV = "CASEWORK_REQUIRE_POSTGRES"
 def postgres_base_url() -> str:
     url = os.environ.get(PG_ENV)
     if not url:
-        pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+        why = f"PostgreSQL tests need {PG_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+        if os.environ.get(REQUIRE_ENV) == "1":  # a run that lost the URL must not pass with every PG test skipped
+            pytest.fail(f"{why}, and {REQUIRE_ENV}=1 requires them")
+        pytest.skip(why)
     return url
 
 
