@@ -250,3 +250,61 @@ def test_a_statement_longer_than_the_statement_timeout_is_cancelled_unless_the_u
         assert _sleep(store, 1.5) is None
         with store.engine.connect() as conn:
             assert conn.connection.driver_connection.reply_timeout == 5 + 30  # type: ignore[union-attr]
+
+
+def test_a_read_on_a_backend_paused_with_sigstop_fails_in_one_line_and_the_server_serves_the_next(
+    pg_url: str, tmp_path: Path, bounded: None
+) -> None:
+    """The server's own process paused, as a frozen host pauses it: its kernel still acknowledges the request."""
+    import signal
+
+    with Store.open(pg_url, audit_key=tmp_path / "audit.key") as store:
+        with store.read() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()  # the pooled connection's backend
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except (PermissionError, ProcessLookupError) as exc:  # another user's process, or on another machine
+            pytest.skip(f"cannot pause the server's process {pid} from here: {exc}")
+        try:
+            outcome: list[Any] = []
+            thread = threading.Thread(target=lambda: outcome.append(_sleep(store, 0)), daemon=True)
+            thread.start()
+            thread.join(HANG)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert outcome, f"still waiting {HANG} s after the server's process was paused (the bounds are {BOUND} s)"
+        error = outcome[0]
+        assert isinstance(error, DBAPIError), f"succeeded on a paused server: {error!r}"
+        line = environment_error(error)
+        host = make_url(pg_url)
+        assert line is not None and "\n" not in line and f"{host.host}:{host.port or 5432} sent no reply" in line
+        assert _sleep(store, 0) is None  # a new connection, to a server that answers
+
+
+def test_a_case_command_on_a_server_that_freezes_as_it_writes_is_one_error_line_and_nothing_is_written(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """`casework case set-data` whose write meets a frozen server: one line on standard error, exit 2, naming the
+    server, and the case as it was (the group committer's pipeline, then the settling attempt's connect bound)."""
+    shared = shared_dir()
+    if shared is None or not (shared / "bench" / "claim.cmmn").exists():
+        pytest.skip("the shared corpus (bench/claim.cmmn) is not available")
+    env = {"CASEWORK_AUDIT_KEY": str(tmp_path / "audit.key"), "CASEWORK_BLOBS": str(tmp_path / "blobs")}
+    with Store.open(pg_url, audit_key=tmp_path / "audit.key", blob_dir=tmp_path / "blobs") as store:
+        svc = CaseService(store, clock=lambda: T0)
+        svc.deploy((shared / "bench" / "claim.cmmn").read_text(encoding="utf-8"))
+        case_id = svc.start_case("claim", {"amount": 10}).case_id
+        svc.close()
+        before = [e.hash for e in store.events(case_id)]
+    with frozen_server(pg_url, freeze_on=b"UPDATE cases") as server:
+        result = _casework("case", "set-data", case_id, "--data", '{"amount": 20}', "--as", "ann", "--db",
+                           _with_password(server.url(pg_url)), env=env)
+        assert server.frozen
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: case {case_id}: ") and "may or may not have been written" in line, line
+    assert f"127.0.0.1:{server.port} sent no reply" in line and SECRET not in line, line
+    with Store.open(pg_url, audit_key=tmp_path / "audit.key", blob_dir=tmp_path / "blobs") as store:
+        assert [e.hash for e in store.events(case_id)] == before
+        report = verify(store)
+        assert report.ok, report.problems
