@@ -55,6 +55,14 @@ def test_a_database_locked_past_the_busy_timeout_is_one_line_and_a_second_run_im
     assert again.exit_code == 0 and "3 cases, 9 events imported, 0 already present" in again.output
 
 
+def _server(url: str) -> str:
+    """host:port of a PostgreSQL URL, as a command's error names the server."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return f"{parsed.host}:{parsed.port or 5432}"
+
+
 def test_a_read_only_postgres_server_is_one_line_and_nothing_is_written(pg_url: str, tmp_path: Path) -> None:
     key = {"CASEWORK_AUDIT_KEY": str(tmp_path / "k")}
     with Store.open(pg_url, audit_key=tmp_path / "k"):
@@ -64,7 +72,8 @@ def test_a_read_only_postgres_server_is_one_line_and_nothing_is_written(pg_url: 
         result = CliRunner().invoke(app, [*command, "--db", standby], env=key)
         assert result.exit_code == 2, result.output
         assert isinstance(result.exception, SystemExit), result.exception
-        assert "error: the database failed: cannot execute INSERT in a read-only transaction" in result.output
+        assert f"error: the database at {_server(pg_url)} failed: cannot execute INSERT in a read-only transaction" in (
+            result.output)
     with Store.open(pg_url, audit_key=tmp_path / "k") as store:
         assert store.counts() == (0, 0)
 
@@ -133,8 +142,8 @@ def test_a_postgres_lock_held_past_the_timeout_is_one_line_not_a_hang(
     finally:
         other.dispose()
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.exception
-    assert "error: the database failed: canceling statement due to lock timeout: another session held a lock" in (
-        result.output)
+    assert (f"error: the database at {_server(pg_url)} failed: canceling statement due to lock timeout: another "
+            "session held a lock") in result.output
     assert result.output.rstrip().endswith("nothing was imported")
     again = CliRunner().invoke(app, ["import-log", str(_log(tmp_path)), "--definition", "k", "--db", pg_url], env=key)
     assert again.exit_code == 0 and "3 cases, 9 events imported, 0 already present" in again.output

@@ -95,11 +95,13 @@ def test_postgresql_connections_get_network_bounds_that_the_url_and_libpq_settin
 
 
 @pytest.mark.parametrize("value", ["thirty", "-1", "2.5", "1e3", "100000"])
-def test_a_network_bound_that_is_no_number_of_seconds_is_refused_in_one_line(
-    value: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("name", ["CASEWORK_PG_NETWORK_TIMEOUT", "CASEWORK_PG_STATEMENT_TIMEOUT",
+                                  "CASEWORK_PG_LOCK_TIMEOUT"])
+def test_a_postgresql_bound_that_is_no_number_of_seconds_is_refused_in_one_line(
+    name: str, value: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CASEWORK_PG_NETWORK_TIMEOUT", value)
+    monkeypatch.setenv(name, value)
     result = CliRunner().invoke(app, ["tasks", "--db", "postgresql://db.example/cases"])
     assert result.exit_code == 2, result.output
     (line,) = result.stderr.splitlines()
-    assert line.startswith("error: CASEWORK_PG_NETWORK_TIMEOUT=") and "seconds" in line
+    assert line.startswith(f"error: {name}=") and "seconds" in line

@@ -45,8 +45,11 @@ _SQLITE_HINTS = {
     "unable to open database file": "the database file, or its folder (where SQLite keeps the -wal and -shm files), "
                                     "cannot be opened or is not writable",
     "disk i/o error": "the disk failed to read or write the database",
-    "lock timeout": "another session held a lock on the data for longer than the lock timeout (30 s); run the "
-                    "command again once it is done",
+    "lock timeout": "another session held a lock on the data for longer than the lock timeout (30 s, or "
+                    "CASEWORK_PG_LOCK_TIMEOUT); run the command again once it is done",
+    "statement timeout": "the statement ran longer than the statement timeout (CASEWORK_PG_STATEMENT_TIMEOUT, "
+                         "600 s by default, or the options of the database URL or role): the server is overloaded, "
+                         "or the timeout is too short for this store",
     # PostgreSQL over a network path gone silent: tcp_user_timeout ("Connection timed out") and connect_timeout
     # ("connection timeout expired").
     "timed out": _SILENT_SERVER,
@@ -109,7 +112,11 @@ def environment_error(exc: BaseException) -> str | None:
     ) or (
         isinstance(driver, pg_error) and (getattr(driver, "sqlstate", None) or "").startswith(_PG_ENVIRONMENT)
     ):
-        return f"the database failed: {database_reason(exc)}"
+        reason = database_reason(exc)
+        # A PostgreSQL connection's errors name its server (`pgbounds.BoundedConnection`): which one failed.
+        server = getattr(driver, "casework_server", None)
+        at = f" at {server}" if server and server not in reason else ""
+        return f"the database{at} failed: {reason}"
     if isinstance(exc, OSError):
         return f"cannot use {exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc.strerror or exc)
     return None
@@ -169,6 +176,10 @@ def open_store(db: str, *, create: bool = False, read_only: str | None = None): 
             # Looked at without the store's engine, which on SQLite switches the file to WAL mode as it connects: a
             # write to a file that may not be ours.
             probe = create_engine(parsed, poolclass=NullPool, connect_args=pg_connect_args(parsed))
+            if parsed.get_backend_name() != "sqlite":
+                from casework.store.pgbounds import bound_engine
+
+                bound_engine(probe)  # a server that stops answering fails the look, as it fails the store
             try:
                 with probe.connect() as conn:
                     tables = set(inspect(conn).get_table_names())

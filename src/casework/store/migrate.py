@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,6 +72,16 @@ def revision_of(conn: Connection) -> str | None:
     return rows[0] if rows else None
 
 
+def _unbounded(conn: Connection) -> AbstractContextManager[None]:
+    """An index built or a table rewritten takes as long as the store is large: no statement timeout on PostgreSQL
+    (`pgbounds.unbounded`; SQLite's migrations need not load psycopg)."""
+    if conn.dialect.name != "postgresql":
+        return nullcontext()
+    from casework.store.pgbounds import unbounded
+
+    return unbounded(conn)
+
+
 def upgrade(engine: Engine) -> None:
     """Run pending migrations; a no-op (one cheap query) when the database is current. `SchemaError` if a newer
     casework wrote the database: nothing is changed."""
@@ -82,7 +93,7 @@ def upgrade(engine: Engine) -> None:
     cfg = alembic_config()
     with engine.connect() as conn:
         conn = conn.execution_options(casework_write=True)
-        with conn.begin():
+        with conn.begin(), _unbounded(conn):
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_ID})
             # Another process may have migrated while we waited for the lock (perhaps a newer casework).

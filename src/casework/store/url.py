@@ -232,7 +232,9 @@ DEFAULT_NETWORK_TIMEOUT_S = 30
 DEFAULT_CONNECT_TIMEOUT_S = 10
 
 
-def _seconds(name: str, default: int) -> int:
+def seconds_setting(name: str, default: int) -> int:
+    """The whole number of seconds the environment variable `name` sets (0: no limit), or `default` if unset;
+    `SettingError` for anything else."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -254,8 +256,8 @@ def pg_connect_args(parsed: URL) -> dict[str, Any]:
     them too; elsewhere the count does). 0 sets nothing. An empty dict for SQLite."""
     if parsed.get_backend_name() == "sqlite":
         return {}
-    network = _seconds(NETWORK_TIMEOUT_ENV, DEFAULT_NETWORK_TIMEOUT_S)
-    connect = _seconds(CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT_S)
+    network = seconds_setting(NETWORK_TIMEOUT_ENV, DEFAULT_NETWORK_TIMEOUT_S)
+    connect = seconds_setting(CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT_S)
     settings: dict[str, Any] = {}
     if network:
         settings |= {"tcp_user_timeout": network * 1000, "keepalives": 1, "keepalives_idle": -(-network // 3),
@@ -273,9 +275,10 @@ def create_store_engine(
     url: str, *, pool_size: int = 20, busy_timeout_ms: int = 30_000, read_only: bool = False
 ) -> Engine:
     """An engine for the store; a lock wait longer than `busy_timeout_ms` fails (SQLite's busy timeout, PostgreSQL's
-    lock_timeout). `read_only`: every connection refuses to write (SQLite's query_only, PostgreSQL's
-    read-only transactions), and SQLite's journal mode is left as the file has it, so that a command that only
-    reads cannot change the database, even by accident."""
+    lock_timeout unless CASEWORK_PG_LOCK_TIMEOUT sets another; PostgreSQL's other bounds: `pgbounds`). `read_only`:
+    every connection refuses to write (SQLite's query_only, PostgreSQL's read-only transactions), and SQLite's
+    journal mode is left as the file has it, so that a command that only reads cannot change the database, even by
+    accident."""
     parsed = parse_url(url)
     kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 40, "pool_pre_ping": False}
     if parsed.get_backend_name() == "sqlite":
@@ -284,15 +287,15 @@ def create_store_engine(
         _configure_sqlite(engine, busy_timeout_ms, read_only)
         return engine
     engine = create_engine(parsed, connect_args=pg_connect_args(parsed), **kwargs)
+    from casework.store.pgbounds import bound_engine
+
+    bound_engine(engine, lock_timeout_ms=busy_timeout_ms)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # As SQLite's busy timeout: a lock that another session holds longer (a forgotten `LOCK TABLE` in psql, a
-        # stuck transaction) fails the statement with lock_not_available instead of hanging the command forever.
-        dbapi_conn.execute(f"SET lock_timeout = {int(busy_timeout_ms)}")
         if read_only:
             dbapi_conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-        dbapi_conn.commit()
+            dbapi_conn.commit()
 
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
