@@ -27,7 +27,6 @@ class Counts:
     extracted: int = 0
     stored: int = 0  # already stored
     unreadable: Counter[str] = field(default_factory=Counter)  # reasons
-    too_large: int = 0
     missing: list[str] = field(default_factory=list)  # lines: bytes missing or damaged
     # the texts this run stored of the content being read (contents come in SHA-256 order)
     new: set[tuple[str, str]] = field(default_factory=set)
@@ -46,12 +45,9 @@ def suggest_index_documents(db: DbOption = DEFAULT_DB) -> None:
         counts = index_documents(store)
     for line in counts.missing:
         typer.echo(f"warning: {line}", err=True)
-    from casework.insight.doctext import INDEX_BYTES
-
     typer.echo(f"index-documents: {counts.extracted} texts extracted, {counts.stored} already stored, "
-               f"{sum(counts.unreadable.values())} unreadable (stored with the reason), {counts.too_large} larger "
-               f"than {INDEX_BYTES // 2**20} MiB left to be read when needed, {len(counts.missing)} whose bytes are "
-               "missing or damaged (the same bytes on several documents count once)")
+               f"{sum(counts.unreadable.values())} unreadable (stored with the reason), {len(counts.missing)} "
+               "whose bytes are missing or damaged (the same bytes on several documents count once)")
     for reason, count in counts.unreadable.most_common():
         typer.echo(f"  {count} unreadable: {reason}")
 
@@ -77,7 +73,7 @@ def index_documents(store: Store) -> Counts:
 
 
 def _index(store: Store, batch: list[tuple[str, str, str, int]], counts: Counts) -> None:
-    from casework.insight.doctext import INDEX_BYTES, choose, extract
+    from casework.insight.doctext import choose, read_text
     from casework.insight.extraction import TEXT_VERSION
 
     stored = store.document_texts([sha256 for sha256, *_ in batch], TEXT_VERSION, max_pages=0)
@@ -89,15 +85,11 @@ def _index(store: Store, batch: list[tuple[str, str, str, int]], counts: Counts)
             # stored before this run; one stored by it is the same bytes read the same way, counted already
             counts.stored += (sha256, found.read_as) not in counts.new
             continue
-        if size > INDEX_BYTES:
-            counts.too_large += 1
-            continue
         try:
-            data = store.blobs.get(sha256)
+            text, _ = read_text(store.blobs, sha256, name, media_type, size)
         except (OSError, ValueError) as exc:
             counts.missing.append(f"the bytes of {name!r} ({sha256}) cannot be read: {exc}")
             continue
-        text, _ = extract(sha256, data, name, media_type)
         new.append(text)
         stored.setdefault(sha256, []).append(text)
         counts.new = {key for key in counts.new if key[0] == sha256} | {(sha256, text.read_as)}
