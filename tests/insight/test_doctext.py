@@ -237,6 +237,32 @@ def test_index_documents_stores_a_pdf_too_large_to_hold_as_unreadable_with_the_r
     assert _texts(url) == [(form.sha256, 0, doctext.too_large_reason())]
 
 
+def test_index_documents_prune_removes_older_extractors_texts_and_keeps_the_current_ones(
+    claim: tuple[str, dict[str, str], str],
+) -> None:
+    url, env, case_id = claim
+    (form,) = _documents(url, case_id)
+    with Store.open(url) as st:
+        current = st.document_texts([form.sha256], TEXT_VERSION)
+        # as an older extractor left them: the attached form's own text, and that of bytes no document holds now
+        st.put_document_texts([replace(text, extractor=TEXT_VERSION - 1, pages=("old",), page_count=1)
+                               for text in current[form.sha256]]
+                              + [replace(current[form.sha256][0], sha256="a" * 64, extractor=TEXT_VERSION - 1)])
+    assert len(_texts(url)) == 3
+    pruned = runner.invoke(app, ["suggest", "index-documents", "--prune", "--db", url], env=env)
+    assert pruned.exit_code == 0, pruned.output
+    assert pruned.stdout.splitlines()[-1] == (f"prune: 2 texts of an extractor older than version {TEXT_VERSION} "
+                                              "removed, with their 3 pages, in 1 transactions")
+    assert pruned.stdout.startswith("index-documents: 0 texts extracted, 1 already stored")
+    assert _texts(url) == [(form.sha256, 2, None)]
+    with Store.open(url) as st:
+        assert st.document_texts([form.sha256], TEXT_VERSION) == current
+    again = runner.invoke(app, ["suggest", "index-documents", "--prune", "--db", url], env=env)
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[-1] == (f"prune: no text of an extractor older than version {TEXT_VERSION} "
+                                             "is stored")
+
+
 def _encrypted_pdf() -> bytes:
     import io
 

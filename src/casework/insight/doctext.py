@@ -20,6 +20,10 @@ from a stream that checks the SHA-256 on the way. A PDF cannot be read so (pypdf
 unreadable with that reason, as an encrypted one is, so that a reader says why instead of reading it again on every
 query. A text keeps the INDEX_BYTES it was stored under: raise TEXT_VERSION with it, so that the PDFs stored as too
 large are read again.
+
+`casework suggest index-documents --prune` removes the texts an older extractor stored
+(`Store.prune_document_texts`). Nothing removes a document or its bytes (the documents are the cases' record, and
+their events are append-only), so no text outlives the bytes it was read from.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ if TYPE_CHECKING:  # not needed to read a document's text, which every attach do
 
 # The version of what `read_content` gives for given bytes. Texts are stored under it (`casework.insight.doctext`),
 # and those of another version are read again: raise it when a change here changes the pages, notes or errors that
-# some bytes give (a limit, the decoding, pypdf's configuration), or `doctext.INDEX_BYTES` changes.
+# some bytes give (a limit, the decoding, pypdf's configuration), or `doctext.INDEX_BYTES` changes. The older texts
+# stay until `casework suggest index-documents --prune` removes them.
 TEXT_VERSION: Final = 1
 
 __all__ = [

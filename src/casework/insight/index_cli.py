@@ -1,12 +1,13 @@
 """`casework suggest index-documents`: extract and store the text of every document whose text is not stored yet
 (attached before texts were stored, or by `Store.add_document`), so that `suggest similar` and `suggest intake` read
-it from the store. Safe to run again: a text stored is not read again."""
+it from the store. Safe to run again: a text stored is not read again. `--prune` then removes the texts an older
+extractor stored (`extraction.TEXT_VERSION` raised), which no reader uses."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -32,24 +33,44 @@ class Counts:
     new: set[tuple[str, str]] = field(default_factory=set)
 
 
-def suggest_index_documents(db: DbOption = DEFAULT_DB) -> None:
+def suggest_index_documents(
+    db: DbOption = DEFAULT_DB,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="then remove the texts an older extractor stored, a batch per transaction")] = False,
+) -> None:
     """Store the text of every document whose text is not stored yet, or why it cannot be read.
 
-    `suggest similar` and `suggest intake` read it from the store. Run it once after upgrading, or any time: what is
-    stored is not read again.
+    `suggest similar` and `suggest intake` read it from the store. Run it once after upgrading, or any time: what
+    is stored is not read again. With `--prune` (after an upgrade whose extractor reads documents differently), the
+    texts of the older extractor are removed once the new ones are stored; those of the current one stay.
 
-    Example: `casework suggest index-documents`."""
+    Example: `casework suggest index-documents --prune`."""
     from casework.store.cli import open_store
 
     with open_store(db) as store:
         counts = index_documents(store)
-    for line in counts.missing:
-        typer.echo(f"warning: {line}", err=True)
-    typer.echo(f"index-documents: {counts.extracted} texts extracted, {counts.stored} already stored, "
-               f"{sum(counts.unreadable.values())} unreadable (stored with the reason), {len(counts.missing)} "
-               "whose bytes are missing or damaged (the same bytes on several documents count once)")
-    for reason, count in counts.unreadable.most_common():
-        typer.echo(f"  {count} unreadable: {reason}")
+        for line in counts.missing:
+            typer.echo(f"warning: {line}", err=True)
+        typer.echo(f"index-documents: {counts.extracted} texts extracted, {counts.stored} already stored, "
+                   f"{sum(counts.unreadable.values())} unreadable (stored with the reason), {len(counts.missing)} "
+                   "whose bytes are missing or damaged (the same bytes on several documents count once)")
+        for reason, count in counts.unreadable.most_common():
+            typer.echo(f"  {count} unreadable: {reason}")
+        if prune:
+            _prune(store)
+
+
+def _prune(store: Store) -> None:
+    from casework.insight.extraction import TEXT_VERSION
+
+    texts = pages = batches = 0
+    for gone, gone_pages in store.prune_document_texts(TEXT_VERSION):
+        texts, pages, batches = texts + gone, pages + gone_pages, batches + 1
+    if not texts:
+        typer.echo(f"prune: no text of an extractor older than version {TEXT_VERSION} is stored")
+        return
+    typer.echo(f"prune: {texts:,} texts of an extractor older than version {TEXT_VERSION} removed, with their "
+               f"{pages:,} pages, in {batches:,} transactions")
 
 
 def index_documents(store: Store) -> Counts:
