@@ -1,10 +1,12 @@
 """Time and peak memory of attaching a large document and writing it back, each command in a fresh process.
 
-Not a test. Run: python bench/documents.py [--size 1024] [--dir /tmp]. A file of --size MiB (not compressible) is
-generated in a temporary folder under --dir, attached to a new case with `casework case attach`, then written back
-with `casework case document -o FILE` and `-o -` (to /dev/null); each runs under `/usr/bin/time -v`, which reports
-the wall time and the peak resident memory (max RSS) printed here. The copy written back is compared with the
-original, and the folder (the file, its blob, the copy: three times --size on disk) is deleted at the end.
+Not a test. Run: python bench/documents.py [--size 1024] [--text] [--dir /tmp]. A file of --size MiB (not
+compressible; with --text, lines of words, whose text the attach reads) is generated in a temporary folder under
+--dir, attached to a new case with `casework case attach`, then written back with `casework case document -o FILE`
+and `-o -` (to /dev/null); each runs under `/usr/bin/time -v`, which reports the wall time and the peak resident
+memory (max RSS) printed here. The copy written back is compared with the original, and the folder (the file, its
+blob, the copy: three times --size on disk) is deleted at the end. A document over 50 MiB needs
+CASEWORK_MAX_DOCUMENT_MB=0 (no limit) in the environment.
 Compare casework versions with PYTHONPATH=OLD/src (the commands inherit it).
 """
 
@@ -24,13 +26,14 @@ from pathlib import Path
 MIB = 1 << 20
 
 
-def _generate(path: Path, size_mib: int) -> str:
-    """A file of `size_mib` MiB that no file system or cache can shrink; returns its SHA-256."""
+def _generate(path: Path, size_mib: int, text: bool = False) -> str:
+    """A file of `size_mib` MiB that no file system or cache can shrink (or, `text`, of lines of words, each MiB
+    numbered); returns its SHA-256."""
     digest = hashlib.sha256()
-    block = os.urandom(MIB)
+    block = os.urandom(MIB) if not text else (b"claimant policy amount accident garage quote\n" * (MIB // 45 + 1))[:MIB]
     with path.open("wb") as fh:
         for i in range(size_mib):
-            chunk = i.to_bytes(8, "big") + block[8:]  # every MiB differs
+            chunk = (i.to_bytes(8, "big") if not text else b"%07d\n" % i) + block[8:]  # every MiB differs
             digest.update(chunk)
             fh.write(chunk)
     return digest.hexdigest()
@@ -59,6 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1024, help="the document's size in MiB (default 1024)")
     parser.add_argument("--dir", default=tempfile.gettempdir(), help="where the temporary folder goes")
+    parser.add_argument("--text", action="store_true", help="a text file rather than random bytes")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     opts = parser.parse_args()
     if not Path("/usr/bin/time").exists():
@@ -82,7 +86,7 @@ def main() -> None:
         _, _, out = _timed(["case", "start", "insuranceClaim", "--as", "bench", "--db", url], env)
         case_id = out.strip()
         source = folder / "video.bin"
-        digest = _generate(source, opts.size)
+        digest = _generate(source, opts.size, opts.text)
         figures: dict[str, dict[str, float]] = {}
         wall, rss, _ = _timed(["case", "attach", case_id, str(source), "--as", "bench", "--db", url], env)
         figures["attach"] = {"seconds": wall, "peak_rss_mib": rss}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,30 @@ def test_intake_reads_a_document_not_stored_once_and_stores_its_text(
     assert {f["field"]: f["value"] for f in second["fill"]}["claimant"] == "Bea Stored"
 
 
+def test_intake_reads_a_text_file_too_large_to_hold_from_a_stream_and_says_a_pdf_is_too_large(
+    claim: tuple[str, dict[str, str], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from casework.insight import doctext
+
+    url, env, case_id = claim
+    (form,) = _documents(url, case_id)
+    forget_texts(url)  # attached before texts were stored
+    monkeypatch.setattr(doctext, "INDEX_BYTES", 10)  # the PDF is too large to hold
+    reason = doctext.too_large_reason()
+    shown = _intake(url, env, case_id)
+    assert shown["fill"] == [] and shown["problems"] == [f"claim_form.pdf: {reason}"]
+    assert _texts(url) == [(form.sha256, 0, reason)]  # stored: the next query says why without reading it
+    typed = tmp_path / "claim_form.txt"
+    typed.write_text("Policy number: AB-123456\nClaimant: Ann Smith\nClaimed amount: EUR 12,500.00\n")
+    assert runner.invoke(app, ["case", "attach", case_id, str(typed), "--as", "ann", "--db", url],
+                         env=env).exit_code == 0
+    (_, text_file) = _documents(url, case_id)
+    assert (text_file.sha256, 1, None) in _texts(url)  # read from a stream at the attach
+    found = _intake(url, env, case_id)
+    assert {f["field"]: (f["value"], f["document"]) for f in found["fill"]}["claimant"] == ("Ann Smith",
+                                                                                          "claim_form.txt")
+
+
 def test_an_unreadable_document_is_stored_with_its_reason_and_intake_says_it(
     claim: tuple[str, dict[str, str], str], tmp_path: Path,
 ) -> None:
@@ -181,8 +206,7 @@ def test_index_documents_stores_what_is_missing_once(claim: tuple[str, dict[str,
     first = runner.invoke(app, ["suggest", "index-documents", "--db", url], env=env)
     assert first.exit_code == 0, first.output
     assert first.stdout.startswith("index-documents: 2 texts extracted, 0 already stored, 1 unreadable (stored with "
-                                   "the reason), 0 larger than 64 MiB left to be read when needed, 0 whose bytes are "
-                                   "missing or damaged")
+                                   "the reason), 0 whose bytes are missing or damaged")
     assert "  1 unreadable: cannot read PDF: it is encrypted and opens only with a password" in first.stdout
     stored = _texts(url)
     assert len(stored) == 3 and sum(1 for _, _, error in stored if error) == 1
@@ -193,6 +217,50 @@ def test_index_documents_stores_what_is_missing_once(claim: tuple[str, dict[str,
     with Store.open(url) as st:
         texts = st.document_texts([sha for sha, _, _ in stored], TEXT_VERSION)
     assert "call back on Monday" in {page for found in texts.values() for text in found for page in text.pages}
+
+
+def test_index_documents_stores_a_pdf_too_large_to_hold_as_unreadable_with_the_reason(
+    claim: tuple[str, dict[str, str], str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from casework.insight import doctext
+
+    url, env, case_id = claim
+    (form,) = _documents(url, case_id)
+    forget_texts(url)
+    monkeypatch.setattr(doctext, "INDEX_BYTES", 10)
+    result = runner.invoke(app, ["suggest", "index-documents", "--db", url], env=env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "index-documents: 0 texts extracted, 0 already stored, 1 unreadable (stored with the reason), 0 whose bytes "
+        "are missing or damaged (the same bytes on several documents count once)",
+        f"  1 unreadable: {doctext.too_large_reason()}"]
+    assert _texts(url) == [(form.sha256, 0, doctext.too_large_reason())]
+
+
+def test_index_documents_prune_removes_older_extractors_texts_and_keeps_the_current_ones(
+    claim: tuple[str, dict[str, str], str],
+) -> None:
+    url, env, case_id = claim
+    (form,) = _documents(url, case_id)
+    with Store.open(url) as st:
+        current = st.document_texts([form.sha256], TEXT_VERSION)
+        # as an older extractor left them: the attached form's own text, and that of bytes no document holds now
+        st.put_document_texts([replace(text, extractor=TEXT_VERSION - 1, pages=("old",), page_count=1)
+                               for text in current[form.sha256]]
+                              + [replace(current[form.sha256][0], sha256="a" * 64, extractor=TEXT_VERSION - 1)])
+    assert len(_texts(url)) == 3
+    pruned = runner.invoke(app, ["suggest", "index-documents", "--prune", "--db", url], env=env)
+    assert pruned.exit_code == 0, pruned.output
+    assert pruned.stdout.splitlines()[-1] == (f"prune: 2 texts of an extractor older than version {TEXT_VERSION} "
+                                              "removed, with their 3 pages, in 1 transactions")
+    assert pruned.stdout.startswith("index-documents: 0 texts extracted, 1 already stored")
+    assert _texts(url) == [(form.sha256, 2, None)]
+    with Store.open(url) as st:
+        assert st.document_texts([form.sha256], TEXT_VERSION) == current
+    again = runner.invoke(app, ["suggest", "index-documents", "--prune", "--db", url], env=env)
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[-1] == (f"prune: no text of an extractor older than version {TEXT_VERSION} "
+                                             "is stored")
 
 
 def _encrypted_pdf() -> bytes:
@@ -221,12 +289,15 @@ def _damaged_start() -> bytes:
     return text_pdf(CLAIM_PDF).replace(b"%PDF-1.4", b"%PDX-1.4", 1)
 
 
-@pytest.mark.parametrize("data", [
-    b"", "Claimant: Ann Smith\r\n".encode("utf-16"), text_pdf(CLAIM_PDF), text_pdf([[]]), _damaged_start(),
-    b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, text_pdf(CLAIM_PDF)[:300],
-], ids=["empty", "utf16", "pdf", "blank-pdf", "damaged-start", "png", "cut"])
-@pytest.mark.parametrize(("name", "media_type"), [("form.pdf", "application/pdf"), ("form.txt", "text/plain"),
-                                                  ("form", "application/pdf")])
+SAMPLES = {"empty": b"", "utf16": "Claimant: Ann Smith\r\n".encode("utf-16"), "pdf": text_pdf(CLAIM_PDF),
+           "blank-pdf": text_pdf([[]]), "damaged-start": _damaged_start(),
+           "png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, "cut": text_pdf(CLAIM_PDF)[:300]}
+NAMES = pytest.mark.parametrize(("name", "media_type"), [("form.pdf", "application/pdf"), ("form.txt", "text/plain"),
+                                                         ("form", "application/pdf")])
+
+
+@pytest.mark.parametrize("data", SAMPLES.values(), ids=SAMPLES.keys())
+@NAMES
 def test_a_stored_text_gives_what_reading_the_bytes_gives(data: bytes, name: str, media_type: str) -> None:
     from casework.insight.doctext import choose, document_text, extract
     from casework.insight.extraction import ExtractionError, read_document
@@ -245,3 +316,49 @@ def test_a_stored_text_gives_what_reading_the_bytes_gives(data: bytes, name: str
     except ExtractionError as exc:
         got = str(exc)
     assert got == expected
+
+
+# Longer than the head read of a text file in the test below (its last character split there), or holding a PDF
+# object's marker that a stream's chunks split, and no PDF signature.
+LONG = {"long-utf8": "Claimant: Ann Smith, ünïcode ✓ policy AB-1.\n".encode() * 12,
+        "long-utf16": "Claimant: Ann Smith\r\n".encode("utf-16") * 10,
+        "long-utf32": ("Claimant: Ann Smith\n" * 3).encode("utf-32"),  # its head holds fewer characters than kept
+        "marker": b"notes " * 40 + b"trailer\nstartxref\n123\n%%EOF\n"}
+
+
+@pytest.mark.parametrize("data", [*SAMPLES.values(), *LONG.values()], ids=[*SAMPLES, *LONG])
+@NAMES
+def test_a_document_too_large_to_hold_is_read_from_a_stream_as_whole_or_stored_as_a_pdf_too_large(
+    data: bytes, name: str, media_type: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from casework.insight import doctext, extraction
+    from casework.store import blobs as blob_store
+
+    # every document (but the empty one) too large to hold; a text file's head 201 bytes, read 4 at a time
+    monkeypatch.setattr(doctext, "INDEX_BYTES", 10)
+    monkeypatch.setattr(extraction, "MAX_TEXT_CHARS", 50)
+    monkeypatch.setattr(extraction, "TEXT_HEAD_BYTES", 200)
+    monkeypatch.setattr(doctext, "TEXT_HEAD_BYTES", 200)
+    monkeypatch.setattr(blob_store, "CHUNK", 4)
+    blobs = blob_store.BlobStore(tmp_path / "blobs")
+    sha256 = blobs.put(data)
+    whole, _ = doctext.extract(sha256, data, name, media_type)
+    if data:
+        monkeypatch.setattr(blobs, "get", _never_whole)
+    streamed, complete = doctext.read_text(blobs, sha256, name, media_type, len(data))
+    assert complete
+    if data and extraction.reads_as_pdf(data, extraction.said_pdf(name, media_type)):
+        assert streamed == replace(whole, form="", pages=(), page_count=0, unread_pages=0, unread_reason="",
+                                      notes=(), error=doctext.too_large_reason(), extracted_at=streamed.extracted_at)
+        assert streamed.error == ("cannot read PDF: it is larger than 10 bytes, the most of a PDF that is read (a PDF "
+                                  "is read with all its bytes in memory): enter its fields by hand, or attach a "
+                                  "smaller copy")
+    else:
+        assert streamed == replace(whole, extracted_at=streamed.extracted_at)
+    if data in LONG.values() and not streamed.error:
+        assert streamed.notes == ("only its first 50 characters were searched, the most intake searches in one "
+                                  "document",)
+
+
+def _never_whole(sha256: str) -> bytes:
+    raise AssertionError(f"the bytes of {sha256} were read whole")

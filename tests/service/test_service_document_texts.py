@@ -102,14 +102,29 @@ def test_a_reader_that_fails_leaves_the_attach_whole_and_no_text_stored(
     assert _stored(svc, row) == []  # not a reason: nothing says the bytes cannot be read; a reader tries again
 
 
-def test_a_document_larger_than_is_read_at_attach_is_left_to_the_readers(
+def test_a_document_too_large_to_hold_is_read_from_a_stream_or_stored_as_too_large(
     svc: CaseService, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from casework.insight import doctext
 
-    # read whole, a document's text would hold it in memory whole: the attach streams a document of any size
+    # Read whole, a document's text would hold it in memory whole: the attach streams a document of any size, and a
+    # text file's text is its first bytes', read as they stream by; a PDF is read whole or not at all.
     monkeypatch.setattr(doctext, "INDEX_BYTES", 10)
     case_id = svc.start_case("claim", {"amount": 10}).case_id
-    row = svc.add_document(case_id, "letter.txt", b"Claimant: Ann Smith", media_type="text/plain", actor="ann")
-    _attached(svc, case_id, row, b"Claimant: Ann Smith")
-    assert _stored(svc, row) == []
+    letter, scan = b"Claimant: Ann Smith", _blank_pdf()
+    with monkeypatch.context() as whole:
+        whole.setattr(svc.store.blobs, "get", _never_whole)
+        row = svc.add_document(case_id, "letter.txt", letter, media_type="text/plain", actor="ann")
+    _attached(svc, case_id, row, letter)
+    with monkeypatch.context() as whole:
+        whole.setattr(svc.store.blobs, "get", _never_whole)
+        pdf = svc.add_document(case_id, "scan.pdf", scan, media_type="application/pdf", actor="ann")
+    _attached(svc, case_id, pdf, scan)
+    (stored,) = _stored(svc, row)
+    assert (stored.pages, stored.error) == (read_document("letter.txt", letter, "letter").pages, None)
+    (too_large,) = _stored(svc, pdf)
+    assert (too_large.pages, too_large.error) == ((), doctext.too_large_reason())
+
+
+def _never_whole(sha256: str) -> bytes:
+    raise AssertionError(f"the bytes of {sha256} were read whole")

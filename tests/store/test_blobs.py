@@ -139,3 +139,20 @@ def test_the_limit_is_casework_max_document_mb_in_mib(monkeypatch: pytest.Monkey
         monkeypatch.setenv("CASEWORK_MAX_DOCUMENT_MB", raw)
         with pytest.raises(DocumentLimitSettingError, match=r"is not a number of MiB: give a whole number from 1 to"):
             max_document_bytes()
+
+
+def test_a_blob_is_read_back_a_chunk_at_a_time_and_bytes_of_another_digest_raise_after_the_last(
+    tmp_path: Path,
+) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    digest = blobs.put(BIG)
+    chunks = list(blobs.chunks(digest))
+    assert b"".join(chunks) == BIG and max(map(len, chunks)) == CHUNK
+    blobs.path_of(digest).write_bytes(BIG[:-1] + b"!")  # one byte changed on disk
+    read = []
+    with pytest.raises(ValueError, match=f"blob {digest} is corrupt on disk"):
+        for chunk in blobs.chunks(digest):
+            read.append(chunk)
+    assert b"".join(read) == BIG[:-1] + b"!"  # what was read before it is not to be trusted
+    with pytest.raises(FileNotFoundError):
+        next(blobs.chunks("0" * 64))

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect
 from test_store_upgrade import _at_revision, _revision
 from typer.testing import CliRunner
@@ -90,3 +91,47 @@ def _log(tmp_path: Path) -> Path:
     log = tmp_path / "log.csv"
     log.write_text("case_id,activity,timestamp\nc1,Open,2026-01-01T09:00:00\nc1,Close,2026-01-01T10:00:00\n")
     return log
+
+
+def _rows(url: str) -> list[tuple[object, ...]]:
+    """Every text's key and page count, and every page's key, as the database holds them."""
+    engine = create_store_engine(url)
+    try:
+        with engine.connect() as conn:
+            texts = conn.exec_driver_sql("SELECT sha256, extractor, read_as, page_count FROM document_texts "
+                                         "ORDER BY sha256, extractor, read_as").all()
+            pages = conn.exec_driver_sql("SELECT sha256, extractor, read_as, page FROM document_text_pages "
+                                         "ORDER BY sha256, extractor, read_as, page").all()
+    finally:
+        engine.dispose()
+    return [tuple(r) for r in texts] + [("page", *r) for r in pages]
+
+
+def test_prune_removes_older_extractors_texts_a_bounded_batch_per_transaction_and_nothing_else(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from casework.store import texts as store_texts
+
+    monkeypatch.setattr(store_texts, "PRUNE_TEXTS", 3)
+    monkeypatch.setattr(store_texts, "PRUNE_PAGES", 4)
+    current = [_text(f"doc {i}".encode(), tuple(f"page {n}" for n in range(i % 3))) for i in range(5)]
+    newer = [_text(b"doc 0", ("a newer extractor's text",), extractor=2)]  # a newer casework sharing the database
+    old = [_text(f"doc {i}".encode(), tuple(f"old page {n}" for n in range(i % 4)), extractor=0) for i in range(9)]
+    old += [_text(b"doc 1", ("as a PDF",), read_as="pdf", extractor=0),  # one content read two ways
+            _text(b"doc 2", ("as text",), read_as="text", extractor=0),
+            _text(b"long", tuple(f"page {n}" for n in range(7)), extractor=0)]  # more pages than a batch takes
+    with Store.open(db_url, audit_key=tmp_path / "k") as store:
+        store.put_document_texts(current + newer + old)
+        kept = _rows(db_url)
+        batches = list(store.prune_document_texts(1))
+        again = list(store.prune_document_texts(1))
+        left = {sha: store.document_texts([sha], 0) for sha in {text.sha256 for text in old}}
+        still = store.document_texts([text.sha256 for text in current], 1)
+    assert sum(gone for gone, _ in batches) == len(old) == 12
+    assert sum(pages for _, pages in batches) == sum(len(text.pages) for text in old) == 21
+    # bounded: at most 3 texts, and 4 pages unless one content's have more (its older texts go together)
+    assert len(batches) >= 5 and all(gone <= 3 and (pages <= 4 or (gone, pages) == (1, 7)) for gone, pages in batches)
+    assert (1, 7) in batches
+    assert again == [] and all(found == {} for found in left.values())
+    assert _rows(db_url) == [row for row in kept if row[1] != 0 and (row[0] != "page" or row[2] != 0)]
+    assert still == {text.sha256: [text] for text in current}

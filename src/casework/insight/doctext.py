@@ -12,7 +12,18 @@ a PDF if named one, else as text) are stored once per reading (`read_as`).
 
 Texts are extracted when a document is attached (`CaseService.add_document`, after the attach is durable), by
 `casework suggest index-documents` for documents attached before, and by a reader that finds none (then stored, so
-that the next query finds it).
+that the next query finds it); all through `read_text`.
+
+A document larger than INDEX_BYTES is never in memory whole. A text file's text is that of its first bytes
+(`extraction.TEXT_HEAD_BYTES`, enough for the MAX_TEXT_CHARS characters kept: the text reading it whole gives), read
+from a stream that checks the SHA-256 on the way. A PDF cannot be read so (pypdf holds all its bytes): it is stored as
+unreadable with that reason, as an encrypted one is, so that a reader says why instead of reading it again on every
+query. A text keeps the INDEX_BYTES it was stored under: raise TEXT_VERSION with it, so that the PDFs stored as too
+large are read again.
+
+`casework suggest index-documents --prune` removes the texts an older extractor stored
+(`Store.prune_document_texts`). Nothing removes a document or its bytes (the documents are the cases' record, and
+their events are append-only), so no text outlives the bytes it was read from.
 """
 
 from __future__ import annotations
@@ -24,28 +35,34 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from casework.insight.extraction import (
+    PDF_HEADER_WINDOW,
+    PDF_OBJECT_MARKERS,
     PDF_SECONDS,
+    PDF_SIGNATURE,
+    TEXT_HEAD_BYTES,
     TEXT_VERSION,
     ContentText,
     DocumentText,
     ExtractionError,
     as_document,
+    has_pdf_objects,
     read_content,
     reads_as_pdf,
     said_pdf,
 )
+from casework.store.blobs import limit_text
 from casework.store.records import StoredText
 
 if TYPE_CHECKING:
     from casework.store import Store
+    from casework.store.blobs import BlobStore
     from casework.store.records import DocumentRow
 
 logger = logging.getLogger(__name__)
 
-# The largest document whose text is read when it is attached, or by `index-documents`: reading one takes its bytes
-# in memory whole (pypdf needs them so), and an attach keeps a document of any size in bounded memory
-# (`BlobStore.put_stream`). Larger ones (CASEWORK_MAX_DOCUMENT_MB allows 50 MiB by default) are read when a reader
-# needs them, as before.
+# The largest document read with all its bytes in memory: an attach keeps a document of any size in bounded memory
+# (`BlobStore.put_stream`), and so does reading a larger one for its text (`read_text`). CASEWORK_MAX_DOCUMENT_MB
+# allows 50 MiB by default; a deployment that raises it has larger ones.
 INDEX_BYTES = 64 * 1024 * 1024
 
 
@@ -80,6 +97,52 @@ def extract(sha256: str, data: bytes, name: str, media_type: str | None, *,
                       content.unread_pages, content.unread_reason, content.notes, None, now), complete
 
 
+def read_text(blobs: BlobStore, sha256: str, name: str, media_type: str | None, size: int, *,
+              seconds: float | None = None) -> tuple[StoredText, bool]:
+    """`extract` of the document's bytes, read from the blob store: whole up to INDEX_BYTES, else from a stream (see
+    the module's docstring). Raises what reading the blob raises (`OSError`, `ValueError` for bytes that no longer
+    match their SHA-256)."""
+    if size <= INDEX_BYTES:
+        return extract(sha256, blobs.get(sha256), name, media_type, seconds=seconds)
+    return _too_large_to_hold(blobs, sha256, name, media_type), True
+
+
+def too_large_reason() -> str:
+    """Why the text of a PDF larger than INDEX_BYTES is not read."""
+    return (f"cannot read PDF: it is larger than {limit_text(INDEX_BYTES)}, the most of a PDF that is read (a PDF is "
+            "read with all its bytes in memory): enter its fields by hand, or attach a smaller copy")
+
+
+def _too_large_to_hold(blobs: BlobStore, sha256: str, name: str, media_type: str | None) -> StoredText:
+    """`extract` of bytes too large to hold whole, read a chunk at a time: the first TEXT_HEAD_BYTES + 1 (all a text
+    file's text is read from), and whether a PDF object's marker is anywhere in them (all `reads_as_pdf` looks at past
+    the signature)."""
+    head = bytearray()
+    objects = False
+    overlap = max(map(len, PDF_OBJECT_MARKERS)) - 1  # a marker may straddle two chunks
+    tail = b""
+    for chunk in blobs.chunks(sha256):
+        if len(head) <= TEXT_HEAD_BYTES:
+            head += chunk[:TEXT_HEAD_BYTES + 1 - len(head)]
+        objects = objects or has_pdf_objects(tail + chunk[:overlap]) or has_pdf_objects(chunk)
+        tail = (tail + chunk[-overlap:])[-overlap:]
+    data = bytes(head)
+    del head  # 8 MB that reading the text would hold twice
+    said = said_pdf(name, media_type)
+    signature = PDF_SIGNATURE in data[:PDF_HEADER_WINDOW]
+    # as `read_as` and `reads_as_pdf` decide on the whole bytes
+    how = "any" if signature or not objects else "pdf" if said else "text"
+    now = dt.datetime.now(dt.UTC)
+    if signature or (said and objects):
+        return StoredText(sha256, TEXT_VERSION, how, "", (), 0, 0, "", (), too_large_reason(), now)
+    try:
+        content = read_content(data, False)
+    except ExtractionError as exc:
+        return StoredText(sha256, TEXT_VERSION, how, "", (), 0, 0, "", (), str(exc), now)
+    return StoredText(sha256, TEXT_VERSION, how, content.form, content.pages, len(content.pages),
+                      content.unread_pages, content.unread_reason, content.notes, None, now)
+
+
 def document_text(text: StoredText, name: str, kind: str, media_type: str | None) -> DocumentText:
     """The document's text as `read_document` gives it; `ExtractionError` with the stored reason if it could not be
     read."""
@@ -89,16 +152,13 @@ def document_text(text: StoredText, name: str, kind: str, media_type: str | None
     return as_document(content, name, kind, said_pdf(name, media_type))
 
 
-def index_document(store: Store, row: DocumentRow) -> StoredText | None:
+def index_document(store: Store, row: DocumentRow) -> StoredText:
     """Extract and store the text of the document's bytes unless it is stored (for any document holding them):
-    what is stored for them, or None if the document is larger than INDEX_BYTES. Raises what reading the blob raises
-    (`OSError`, `ValueError` for bytes that no longer match their SHA-256)."""
+    what is stored for them. Raises what reading the blob raises (`read_text`)."""
     stored = choose(store.document_texts([row.sha256], TEXT_VERSION).get(row.sha256, ()), row.name, row.media_type)
     if stored is not None:
         return stored
-    if row.size > INDEX_BYTES:
-        return None
-    text, _ = extract(row.sha256, store.blobs.get(row.sha256), row.name, row.media_type)
+    text, _ = read_text(store.blobs, row.sha256, row.name, row.media_type, row.size)
     store.put_document_texts([text])
     return text
 

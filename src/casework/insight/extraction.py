@@ -28,7 +28,8 @@ if TYPE_CHECKING:  # not needed to read a document's text, which every attach do
 
 # The version of what `read_content` gives for given bytes. Texts are stored under it (`casework.insight.doctext`),
 # and those of another version are read again: raise it when a change here changes the pages, notes or errors that
-# some bytes give (a limit, the decoding, pypdf's configuration).
+# some bytes give (a limit, the decoding, pypdf's configuration), or `doctext.INDEX_BYTES` changes. The older texts
+# stay until `casework suggest index-documents --prune` removes them.
 TEXT_VERSION: Final = 1
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "convert",
     "extract_fields",
     "fill_command",
+    "has_pdf_objects",
     "pdf_pages",
     "read_content",
     "read_document",
@@ -77,9 +79,16 @@ MAX_PDF_TREE_ENTRIES: Final = 10_000
 # held its text in memory several times over, and every pattern ran out of its time on it. A form or a letter is a
 # few thousand characters, 500 full pages about a million.
 MAX_TEXT_CHARS: Final = 2_000_000
+# Bytes of a text file decoded: enough for MAX_TEXT_CHARS characters in any encoding (4 bytes is the most one takes,
+# in UTF-8 or UTF-32). The text of a file longer than this is the text of its first TEXT_HEAD_BYTES + 1 bytes (the
+# one more says bytes were left), which is how `casework.insight.doctext` reads one too large to hold whole.
+TEXT_HEAD_BYTES: Final = 4 * MAX_TEXT_CHARS
 # Where a PDF's signature may stand: readers accept other bytes before it within the first 1,024.
 PDF_HEADER_WINDOW: Final = 1024
 PDF_SIGNATURE: Final = b"%PDF-"
+# Bytes that only a PDF's objects hold: a file that has them but lost its signature (damaged at its start) is read as
+# a PDF if its name or type says it is one.
+PDF_OBJECT_MARKERS: Final = (b"endobj", b"startxref")
 # Share of control characters (other than tabs, line and page breaks) past which decoded bytes are taken for binary
 # content rather than text: none in text, about one in ten in compressed or random bytes.
 MAX_CONTROL_SHARE: Final = 0.05
@@ -169,7 +178,12 @@ def said_pdf(name: str, media_type: str | None) -> bool:
 def reads_as_pdf(data: bytes, said: bool) -> bool:
     """Whether `read_document` reads these bytes as a PDF: by the signature, or by their objects if the name or type
     says PDF (a file damaged at its start)."""
-    return PDF_SIGNATURE in data[:PDF_HEADER_WINDOW] or (said and (b"endobj" in data or b"startxref" in data))
+    return PDF_SIGNATURE in data[:PDF_HEADER_WINDOW] or (said and has_pdf_objects(data))
+
+
+def has_pdf_objects(data: bytes) -> bool:
+    """Whether the bytes hold a PDF object's marker (`PDF_OBJECT_MARKERS`)."""
+    return any(marker in data for marker in PDF_OBJECT_MARKERS)
 
 
 def read_document(
@@ -446,7 +460,7 @@ _BOMS: Final = (
 def _decode_head(data: bytes) -> tuple[str, bool]:
     """The text of a text file's first bytes, enough for MAX_TEXT_CHARS characters in any encoding (`_decode`),
     and whether bytes past them were left undecoded. `ExtractionError` for bytes that are not text."""
-    window = 4 * MAX_TEXT_CHARS  # the most bytes one character takes (UTF-8, UTF-32)
+    window = TEXT_HEAD_BYTES
     text = _decode(data[:window], final=len(data) <= window)
     sample = text[:65_536]
     controls = sum(1 for ch in sample if (ch < " " and ch not in "\t\n\r\f\v\0") or "\x7f" <= ch <= "\x9f")

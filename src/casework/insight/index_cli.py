@@ -1,12 +1,13 @@
 """`casework suggest index-documents`: extract and store the text of every document whose text is not stored yet
 (attached before texts were stored, or by `Store.add_document`), so that `suggest similar` and `suggest intake` read
-it from the store. Safe to run again: a text stored is not read again."""
+it from the store. Safe to run again: a text stored is not read again. `--prune` then removes the texts an older
+extractor stored (`extraction.TEXT_VERSION` raised), which no reader uses."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -27,33 +28,49 @@ class Counts:
     extracted: int = 0
     stored: int = 0  # already stored
     unreadable: Counter[str] = field(default_factory=Counter)  # reasons
-    too_large: int = 0
     missing: list[str] = field(default_factory=list)  # lines: bytes missing or damaged
     # the texts this run stored of the content being read (contents come in SHA-256 order)
     new: set[tuple[str, str]] = field(default_factory=set)
 
 
-def suggest_index_documents(db: DbOption = DEFAULT_DB) -> None:
+def suggest_index_documents(
+    db: DbOption = DEFAULT_DB,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="then remove the texts an older extractor stored, a batch per transaction")] = False,
+) -> None:
     """Store the text of every document whose text is not stored yet, or why it cannot be read.
 
-    `suggest similar` and `suggest intake` read it from the store. Run it once after upgrading, or any time: what is
-    stored is not read again.
+    `suggest similar` and `suggest intake` read it from the store. Run it once after upgrading, or any time: what
+    is stored is not read again. With `--prune` (after an upgrade whose extractor reads documents differently), the
+    texts of the older extractor are removed once the new ones are stored; those of the current one stay.
 
-    Example: `casework suggest index-documents`."""
+    Example: `casework suggest index-documents --prune`."""
     from casework.store.cli import open_store
 
     with open_store(db) as store:
         counts = index_documents(store)
-    for line in counts.missing:
-        typer.echo(f"warning: {line}", err=True)
-    from casework.insight.doctext import INDEX_BYTES
+        for line in counts.missing:
+            typer.echo(f"warning: {line}", err=True)
+        typer.echo(f"index-documents: {counts.extracted} texts extracted, {counts.stored} already stored, "
+                   f"{sum(counts.unreadable.values())} unreadable (stored with the reason), {len(counts.missing)} "
+                   "whose bytes are missing or damaged (the same bytes on several documents count once)")
+        for reason, count in counts.unreadable.most_common():
+            typer.echo(f"  {count} unreadable: {reason}")
+        if prune:
+            _prune(store)
 
-    typer.echo(f"index-documents: {counts.extracted} texts extracted, {counts.stored} already stored, "
-               f"{sum(counts.unreadable.values())} unreadable (stored with the reason), {counts.too_large} larger "
-               f"than {INDEX_BYTES // 2**20} MiB left to be read when needed, {len(counts.missing)} whose bytes are "
-               "missing or damaged (the same bytes on several documents count once)")
-    for reason, count in counts.unreadable.most_common():
-        typer.echo(f"  {count} unreadable: {reason}")
+
+def _prune(store: Store) -> None:
+    from casework.insight.extraction import TEXT_VERSION
+
+    texts = pages = batches = 0
+    for gone, gone_pages in store.prune_document_texts(TEXT_VERSION):
+        texts, pages, batches = texts + gone, pages + gone_pages, batches + 1
+    if not texts:
+        typer.echo(f"prune: no text of an extractor older than version {TEXT_VERSION} is stored")
+        return
+    typer.echo(f"prune: {texts:,} texts of an extractor older than version {TEXT_VERSION} removed, with their "
+               f"{pages:,} pages, in {batches:,} transactions")
 
 
 def index_documents(store: Store) -> Counts:
@@ -77,7 +94,7 @@ def index_documents(store: Store) -> Counts:
 
 
 def _index(store: Store, batch: list[tuple[str, str, str, int]], counts: Counts) -> None:
-    from casework.insight.doctext import INDEX_BYTES, choose, extract
+    from casework.insight.doctext import choose, read_text
     from casework.insight.extraction import TEXT_VERSION
 
     stored = store.document_texts([sha256 for sha256, *_ in batch], TEXT_VERSION, max_pages=0)
@@ -89,15 +106,11 @@ def _index(store: Store, batch: list[tuple[str, str, str, int]], counts: Counts)
             # stored before this run; one stored by it is the same bytes read the same way, counted already
             counts.stored += (sha256, found.read_as) not in counts.new
             continue
-        if size > INDEX_BYTES:
-            counts.too_large += 1
-            continue
         try:
-            data = store.blobs.get(sha256)
+            text, _ = read_text(store.blobs, sha256, name, media_type, size)
         except (OSError, ValueError) as exc:
             counts.missing.append(f"the bytes of {name!r} ({sha256}) cannot be read: {exc}")
             continue
-        text, _ = extract(sha256, data, name, media_type)
         new.append(text)
         stored.setdefault(sha256, []).append(text)
         counts.new = {key for key in counts.new if key[0] == sha256} | {(sha256, text.read_as)}

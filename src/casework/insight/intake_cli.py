@@ -150,7 +150,7 @@ def _read(store: Store, case_id: str, kind: CaseType, names: list[str]) -> tuple
     (`casework.insight.doctext`), else its bytes read now, whose text is returned to store: either way, only once
     its bytes are checked against the SHA-256 the case recorded."""
     from casework.insight.case_documents import latest_versions, read_by_patterns
-    from casework.insight.doctext import Pending, choose, document_text, extract
+    from casework.insight.doctext import Pending, choose, document_text, read_text
     from casework.insight.extraction import TEXT_VERSION, ExtractionError
 
     latest = latest_versions(store.documents(case_id))
@@ -163,19 +163,18 @@ def _read(store: Store, case_id: str, kind: CaseType, names: list[str]) -> tuple
     texts: list[DocumentText] = []
     problems: list[str] = []
     for row in chosen:
-        text = choose(stored.get(row.sha256, ()), row.name, row.media_type)
-        data = b""
+        found = choose(stored.get(row.sha256, ()), row.name, row.media_type)
         try:
             # checks the bytes against the SHA-256 the case recorded
-            if text is None:
-                data = store.blobs.get(row.sha256)
+            if found is None:
+                text, _ = read_text(store.blobs, row.sha256, row.name, row.media_type, row.size)
             else:
                 store.blobs.verify(row.sha256)
+                text = found
         except (OSError, ValueError) as exc:
             problems.append(f"{row.name}: its stored bytes cannot be read ({exc}); it was not searched")
             continue
-        if text is None:
-            text, _ = extract(row.sha256, data, row.name, row.media_type)
+        if found is None:
             pending.add(text)
             stored.setdefault(row.sha256, []).append(text)
         try:

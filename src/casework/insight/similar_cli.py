@@ -172,7 +172,7 @@ class _Reading:
 
     def _read(self, row: DocumentRow) -> StoredText | None:
         """The text of a document not stored yet, read now if the budget allows (and kept to store)."""
-        from casework.insight.doctext import extract
+        from casework.insight.doctext import read_text
         from casework.insight.extraction import PDF_SECONDS
 
         left = self.deadline - time.monotonic()
@@ -180,10 +180,10 @@ class _Reading:
             self.by_kind += 1
             return None
         try:
-            data = self.store.blobs.get(row.sha256)
+            text, complete = read_text(self.store.blobs, row.sha256, row.name, row.media_type, row.size,
+                                       seconds=min(PDF_SECONDS, left))
         except (OSError, ValueError):
             return None  # its bytes are missing or damaged: compared by its kind
-        text, complete = extract(row.sha256, data, row.name, row.media_type, seconds=min(PDF_SECONDS, left))
         if complete and self.pending.add(text):
             # the same bytes on another case are read once
             self.stored.setdefault(row.sha256, []).append(text)

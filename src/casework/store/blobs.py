@@ -7,7 +7,7 @@ import hashlib
 import io
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
@@ -139,6 +139,18 @@ class BlobStore:
         if hashlib.sha256(data).hexdigest() != sha256:
             raise ValueError(f"blob {sha256} is corrupt on disk")
         return data
+
+    def chunks(self, sha256: str) -> Iterator[bytes]:
+        """The bytes, CHUNK at a time: a reader of a document larger than memory allows keeps what it needs of each.
+        Raises as `get` does, the `ValueError` for bytes of another digest only after the last chunk: what a reader
+        made of them stands once the iteration ends without it."""
+        hasher = hashlib.sha256()
+        with self.path_of(sha256).open("rb") as fh:
+            while chunk := fh.read(CHUNK):
+                hasher.update(chunk)
+                yield chunk
+        if hasher.hexdigest() != sha256:
+            raise ValueError(f"blob {sha256} is corrupt on disk")
 
     def verify(self, sha256: str) -> None:
         """Raise as `get` does (`FileNotFoundError`, `ValueError` for other bytes) unless the file holds bytes of

@@ -147,7 +147,7 @@ documents = Table(
 # the extractor (`extraction.TEXT_VERSION`), so a changed extractor reads them again. `read_as`: "any", or for the
 # rare bytes whose reading depends on whether the name or media type says PDF (no %PDF- signature, PDF objects
 # inside), "pdf" or "text" as it said. Derived data: rebuilt from the blobs at any time (`casework suggest
-# index-documents`), never part of the audit trail.
+# index-documents`; `--prune` removes an older extractor's), never part of the audit trail.
 document_texts = Table(
     "document_texts",
     metadata,

@@ -1,4 +1,5 @@
-"""Documents' text, extracted once and kept by the SHA-256 of their bytes (`casework.insight.doctext` extracts it)."""
+"""Documents' text, extracted once and kept by the SHA-256 of their bytes (`casework.insight.doctext` extracts it);
+the texts an older extractor stored are removed in batches (`prune_document_texts`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, tuple_
+from sqlalchemy import Connection, and_, delete, func, select, tuple_
 
 from casework.store import schema as t
 from casework.store.base import StoreBase
@@ -15,6 +16,11 @@ from casework.store.records import StoredText, stored_utc
 
 # Texts asked for in one statement: as `latest_documents` reads documents, 500 at a time.
 CHUNK = 500
+# What one transaction of `prune_document_texts` removes at most: so many texts, and so many pages (unless one
+# content's older texts have more). Each batch holds the write lock (SQLite) or its rows' locks (PostgreSQL) only
+# while it deletes them, so that attaches, and readers storing texts, go on meanwhile.
+PRUNE_TEXTS = 500
+PRUNE_PAGES = 20_000
 
 
 class DocumentTextsMixin(StoreBase):
@@ -76,6 +82,43 @@ class DocumentTextsMixin(StoreBase):
                 for r in headers:
                     out.setdefault(r.sha256, []).append(_stored(r, tuple(pages.get((r.sha256, r.read_as), ()))))
         return out
+
+    def prune_document_texts(self, extractor: int) -> Iterator[tuple[int, int]]:
+        """Remove the texts an extractor older than `extractor` stored, with their pages: a batch per transaction,
+        in SHA-256 order, yielding (texts, pages) removed as each is committed. A batch takes the older texts of
+        whole contents (SHA-256s), at most PRUNE_TEXTS texts and PRUNE_PAGES pages unless one content's have more.
+        Those of `extractor` and of a newer one (a newer casework sharing the database) stay. A text stored while it
+        runs, behind where it has got to, is left for the next run."""
+        c, p = t.document_texts.c, t.document_text_pages.c
+        after = ""
+        while True:
+            q = select(c.sha256, c.page_count).where(and_(c.sha256 > after, c.extractor < extractor))
+            with self.read() as conn:
+                rows = conn.execute(q.order_by(c.sha256).limit(PRUNE_TEXTS)).all()
+            if not rows:
+                return
+            pages: dict[str, int] = {}
+            for r in rows:
+                pages[r.sha256] = pages.get(r.sha256, 0) + r.page_count
+            if len(rows) == PRUNE_TEXTS and len(pages) > 1:
+                pages.popitem()  # the last content's older texts may go on past the rows read: the next batch's
+            contents: list[str] = []
+            held = 0
+            for sha256, count in pages.items():
+                if contents and held + count > PRUNE_PAGES:
+                    break
+                contents.append(sha256)
+                held += count
+
+            def work(conn: Connection, contents: list[str] = contents) -> tuple[int, int]:
+                gone_pages = conn.execute(delete(t.document_text_pages).where(
+                    and_(p.sha256.in_(contents), p.extractor < extractor))).rowcount
+                gone = conn.execute(delete(t.document_texts).where(
+                    and_(c.sha256.in_(contents), c.extractor < extractor))).rowcount
+                return gone, gone_pages
+
+            yield self.write(work)
+            after = contents[-1]
 
     def iter_document_contents(self) -> Iterator[tuple[str, str, str, int]]:
         """(SHA-256, name, media type, size) of every document version, streamed in SHA-256 order: the versions that
