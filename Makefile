@@ -32,7 +32,7 @@ test: $(STAMP_TEST)
 	$(if $(wildcard $(SHARED)),,@echo "note: no shared folder at $(SHARED): its CMMN corpus is not run, and the tests\
 	 that need it skip (set CASEWORK_SHARED, or make test SHARED=...)")
 	$(BIN)/casework conformance $(if $(wildcard $(SHARED)),$(SHARED)/cmmn/scenarios )tests/conformance/scenarios
-	$(if $(wildcard $(SHARED)),CASEWORK_SHARED=$(abspath $(SHARED)) )$(BIN)/python -m pytest -q
+	$(if $(wildcard $(SHARED)),CASEWORK_SHARED=$(abspath $(SHARED)) )$(BIN)/python -m pytest -q --numprocesses=auto --maxprocesses=4
 
 conformance: $(STAMP_RUN)
 	$(BIN)/casework conformance $(if $(wildcard $(SHARED)),$(SHARED)/cmmn/scenarios )tests/conformance/scenarios
