@@ -203,7 +203,7 @@ def spiff_completions(folder: Path, instances: int) -> float:
 # -- driver -------------------------------------------------------------------------------------------------------
 
 
-def _pg_schema_url(base: str) -> tuple[str, Callable[[], None]]:
+def pg_schema_url(base: str) -> tuple[str, Callable[[], None]]:
     from urllib.parse import quote
 
     import psycopg
@@ -270,7 +270,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.pg:
                 for clients, per, mode, name in configs:
                     raw = raw_pg_commits(args.pg, args.raw)
-                    url, drop = _pg_schema_url(args.pg)
+                    url, drop = pg_schema_url(args.pg)
                     try:
                         rate, bpe, per_commit, cpu_us = casework_completions(
                             url, clients, per, folder / f"pg{name}", mode

@@ -19,30 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from store import pg_schema_url  # bench/store.py: run as `python bench/text_prune.py`, bench/ is on the path
+
 FILL = 2_000  # texts stored per transaction while filling
-
-
-def _pg_schema_url(base: str) -> tuple[str, Callable[[], None]]:
-    from urllib.parse import quote
-
-    import psycopg
-
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    plain = base.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-
-    def drop() -> None:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options={quote(f'-csearch_path={schema}')}", drop
 
 
 def _fill(url: str, key: Path, args: argparse.Namespace) -> None:
@@ -116,7 +99,7 @@ def main() -> None:
     drop: Callable[[], None] | None = None
     try:
         if args.pg:
-            url, drop = _pg_schema_url(args.pg)
+            url, drop = pg_schema_url(args.pg)
         else:
             url = f"sqlite:///{folder / 'casework.db'}"
         key = folder / "audit.key"
@@ -142,7 +125,7 @@ def main() -> None:
     print(f"  casework suggest index-documents --prune (fresh process): {statistics.median(commands):.2f} s "
           f"(runs: {', '.join(f'{s:.2f}' for s in commands)}); it said: {line}")
     seconds = [r["seconds"] for r in runs]
-    print(f"  the prune alone: {statistics.median(seconds):.2f} s in {runs[0]['batches']} transactions, the longest "
+    print(f"  the prune alone: {statistics.median(seconds):.2f} s in {runs[0]['batches']} transaction(s), the longest "
           f"{statistics.median(r['longest_batch_ms'] for r in runs):.0f} ms (runs: "
           f"{', '.join(f'{s:.2f}' for s in seconds)})")
 

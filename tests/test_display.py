@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from casework.display import plain, quoted, shown
+from casework.display import counted, plain, quoted, shown
 
 
 def test_control_and_bidirectional_characters_are_shown_as_escapes() -> None:
@@ -41,3 +41,8 @@ def test_a_share_reads_as_neither_0_nor_100_percent_unless_it_is() -> None:
     assert [percent_text(n, 200) for n in (0, 1, 2, 199, 200)] == ["0%", "<1%", "1%", ">99%", "100%"]
     # 1 of 200 is 0.5%: formatted, it rounds half to even, to "0%"
     assert percent_text(1, 300) == "<1%" and percent_text(0.005, 1) == "<1%"
+
+
+def test_a_count_says_one_thing_or_several() -> None:
+    assert counted(1, "transaction") == "1 transaction"
+    assert [counted(n, "page") for n in (0, 2, 20_000)] == ["0 pages", "2 pages", "20,000 pages"]

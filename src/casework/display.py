@@ -27,6 +27,11 @@ def percent_text(count: float, total: float) -> str:
     return f"{share:.0f}%"
 
 
+def counted(count: int, noun: str) -> str:
+    """"1 transaction", "2 transactions", "1,000 pages": a count read by a person says one thing, not "1 pages"."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
 def events_written(version: int, types: Sequence[str]) -> str:
     """The events one change wrote, numbered on to the case's `version`: "events 29-31: variables_set, item_transition
     x2" (a run of one type counted, as ending a case ends every item in it)."""

@@ -252,7 +252,7 @@ def test_index_documents_prune_removes_older_extractors_texts_and_keeps_the_curr
     pruned = runner.invoke(app, ["suggest", "index-documents", "--prune", "--db", url], env=env)
     assert pruned.exit_code == 0, pruned.output
     assert pruned.stdout.splitlines()[-1] == (f"prune: 2 texts of an extractor older than version {TEXT_VERSION} "
-                                              "removed, with their 3 pages, in 1 transactions")
+                                              "removed, with their 3 pages, in 1 transaction")
     assert pruned.stdout.startswith("index-documents: 0 texts extracted, 1 already stored")
     assert _texts(url) == [(form.sha256, 2, None)]
     with Store.open(url) as st:

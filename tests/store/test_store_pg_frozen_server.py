@@ -26,6 +26,7 @@ from frozen_server import FrozenServer, frozen_server
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from waiting import outcome_within
 
 from casework.audit.verify import verify
 from casework.engine import commands
@@ -81,22 +82,7 @@ def service(pg_url: str, tmp_path: Path, bounded: None) -> Iterator[tuple[Frozen
 def _run(server: FrozenServer, call: Callable[[], Any]) -> Any:
     """What `call` returns, or the exception it raises; a failure if it is still waiting after HANG seconds (the
     server is closed to release it)."""
-    outcome: list[Any] = []
-
-    def run() -> None:
-        try:
-            outcome.append(call())
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(HANG)
-    if not outcome:
-        server.close()
-        thread.join(HANG)
-        pytest.fail(f"still waiting {HANG} s after the server froze (the bounds are {BOUND} s)")
-    return outcome[0]
+    return outcome_within(call, HANG, server.close, f"after the server froze (the bounds are {BOUND} s)")
 
 
 def _one_line(error: Any, server: FrozenServer) -> str:

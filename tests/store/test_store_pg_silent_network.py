@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 from silent_network import SilentNetwork, silent_network
 from sqlalchemy.exc import DBAPIError
+from waiting import outcome_within
 
 from casework.audit.verify import verify
 from casework.engine import commands
@@ -62,22 +62,7 @@ def service(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
 def _run(net: SilentNetwork, call: Callable[[], Any]) -> Any:
     """What `call` returns, or the exception it raises; a failure if it is still waiting after HANG seconds (the path
     is closed to release it)."""
-    outcome: list[Any] = []
-
-    def run() -> None:
-        try:
-            outcome.append(call())
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(HANG)
-    if not outcome:
-        net.close()  # every connection through it ends: the call returns
-        thread.join(HANG)
-        pytest.fail(f"still waiting {HANG} s after the network went silent (the bound is {BOUND} s)")
-    return outcome[0]
+    return outcome_within(call, HANG, net.close, f"after the network went silent (the bound is {BOUND} s)")
 
 
 def _raises(net: SilentNetwork, call: Callable[[], Any]) -> BaseException:

@@ -61,6 +61,7 @@ def suggest_index_documents(
 
 
 def _prune(store: Store) -> None:
+    from casework.display import counted
     from casework.insight.extraction import TEXT_VERSION
 
     texts = pages = batches = 0
@@ -69,8 +70,8 @@ def _prune(store: Store) -> None:
     if not texts:
         typer.echo(f"prune: no text of an extractor older than version {TEXT_VERSION} is stored")
         return
-    typer.echo(f"prune: {texts:,} texts of an extractor older than version {TEXT_VERSION} removed, with their "
-               f"{pages:,} pages, in {batches:,} transactions")
+    typer.echo(f"prune: {counted(texts, 'text')} of an extractor older than version {TEXT_VERSION} removed, with "
+               f"their {counted(pages, 'page')}, in {counted(batches, 'transaction')}")
 
 
 def index_documents(store: Store) -> Counts:
