@@ -92,6 +92,9 @@ def test_a_document_that_disagrees_with_the_case_is_flagged_and_the_same_number_
     assert differs.action is not None and differs.action.fill is not None
     assert differs.action.fill.held == 12000 and differs.action.fill.value == 12500
     assert [i for i in found if i.startswith("document-")] == ["document-differs:amount"]
+    # a long value the case holds is quoted by its start, as the listings show findings
+    long = _assess({**held, "claimant": "J" * 300}, _doc("claim_form.txt", FORM_TEXT))["document-differs:claimant"]
+    assert long.message.endswith('... (302 characters), claim_form.txt says "Jane Doe"')
     # 12,500.00 in the document is the 12500 the case holds
     same = _assess({**held, "amount": 12500.0}, _doc("claim_form.txt", FORM_TEXT))
     assert not [i for i in same if i.startswith("document-")]

@@ -71,7 +71,7 @@ def with_document_values(
         elif not _agrees(held, found.value):
             out.append(Flag(
                 f"document-differs:{name}",
-                f"{label.capitalize()}: the case holds {_text(held)}, {found.document} says {_text(found.value)}",
+                f"{label.capitalize()}: the case holds {_short(held)}, {found.document} says {_short(found.value)}",
                 "warning",
                 f"{_gives(found)}{_others(extracted, found)}; check which is right: accepting replaces the case's "
                 "value with the document's, dismissing keeps it",
