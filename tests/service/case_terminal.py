@@ -63,7 +63,8 @@ def done(stored: Stored, case_id: str, *args: str) -> list[Any]:
     before = len(events(stored, case_id))
     result = cw(stored, "case", *args)
     assert result.exit_code == 0, result.output
-    assert f"on case {case_id} by " in result.stdout
+    # "completed 'Register claim' on case X by ann", or for the whole case "suspended case X by ann"
+    assert f" case {case_id} by " in result.stdout
     return events(stored, case_id)[before:]
 
 

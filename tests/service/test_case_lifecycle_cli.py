@@ -49,6 +49,16 @@ def test_suspend_holds_the_case_until_resume_and_history_says_who_and_why(stored
     _verified(stored)
 
 
+def test_what_was_done_to_the_whole_case_reads_as_such(stored: Stored) -> None:
+    case_id = _start(stored)
+    said = _cw(stored, "case", "suspend", case_id, "--as", "ann", "--reason", "waiting")
+    assert said.exit_code == 0 and said.stdout.startswith(f"suspended case {case_id} by ann (events "), said.output
+    said = _cw(stored, "case", "resume", case_id, "--as", "ann", "--reason", "back")
+    assert said.stdout.startswith(f"resumed case {case_id} by ann (events "), said.output
+    said = _cw(stored, "case", "terminate", case_id, "--as", "ann", "--reason", "withdrawn")
+    assert said.stdout.startswith(f"terminated case {case_id} by ann (events "), said.output
+
+
 def test_terminate_ends_the_case_and_nothing_changes_it_after(stored: Stored) -> None:
     case_id = _start(stored)
     events = _done(stored, case_id, "terminate", case_id, "--as", "ann", "--reason", "claim withdrawn")

@@ -185,8 +185,9 @@ def reading(db: str, case_id: str, command: str) -> Iterator[Store]:
         yield store
 
 
-def run_command(db: str, case_id: str, command: Command, done: str) -> None:
-    """Run `command` on the case as one audited change, and print `done` with the events it wrote (`changing`)."""
+def run_command(db: str, case_id: str, command: Command, done: str, *, whole_case: bool = False) -> None:
+    """Run `command` on the case as one audited change, and print `done` with the events it wrote (`changing`):
+    "completed 'Assess damage' on case X", or, `whole_case`, "suspended case X"."""
     with changing(db, case_id) as service:
         result = service.execute(case_id, command)
         if not result.events:  # the case already was as asked (data set to the values it has): done, unrecorded
@@ -195,7 +196,8 @@ def run_command(db: str, case_id: str, command: Command, done: str) -> None:
         # Said before the service seals the events as it closes: a checkpoint that fails then (its error
         # follows) leaves the change stored, and the person must not take it as undone and do it again.
         written = events_written(result.version, [e.type for e in result.events])
-        typer.echo(shown(f"{done} on case {case_id} by {command.actor} ({written})" + _case_ended(command, result)))
+        what = f"{done} case {case_id}" if whole_case else f"{done} on case {case_id}"
+        typer.echo(shown(f"{what} by {command.actor} ({written})" + _case_ended(command, result)))
 
 
 def _case_ended(command: Command, result: CaseResult) -> str:

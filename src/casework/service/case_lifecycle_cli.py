@@ -21,14 +21,14 @@ def suspend_cmd(case_id: CaseArgument, actor: ActorOption, reason: ReasonOption,
     """Put the whole case on hold: until resumed it takes only resume, terminate, `case attach`, `suggest dismiss`."""
     from casework.engine.commands import SuspendCase
 
-    run_command(db, case_id, SuspendCase(**_who(actor, reason)), "suspended the case")
+    run_command(db, case_id, SuspendCase(**_who(actor, reason)), "suspended", whole_case=True)
 
 
 def resume_cmd(case_id: CaseArgument, actor: ActorOption, reason: ReasonOption, db: DbOption = DEFAULT_DB) -> None:
     """Take a suspended case off hold: its items go on where they were."""
     from casework.engine.commands import ResumeCase
 
-    run_command(db, case_id, ResumeCase(**_who(actor, reason)), "resumed the case")
+    run_command(db, case_id, ResumeCase(**_who(actor, reason)), "resumed", whole_case=True)
 
 
 def terminate_cmd(case_id: CaseArgument, actor: ActorOption, reason: ReasonOption, db: DbOption = DEFAULT_DB) -> None:
@@ -37,7 +37,7 @@ def terminate_cmd(case_id: CaseArgument, actor: ActorOption, reason: ReasonOptio
     Its open items end with it."""
     from casework.engine.commands import TerminateCase
 
-    run_command(db, case_id, TerminateCase(**_who(actor, reason)), "terminated the case")
+    run_command(db, case_id, TerminateCase(**_who(actor, reason)), "terminated", whole_case=True)
 
 
 def close_cmd(
@@ -55,7 +55,7 @@ def close_cmd(
     unfinished). Items that could still start end with it."""
     from casework.engine.commands import CompleteCase
 
-    run_command(db, case_id, CompleteCase(force=force, **_who(actor, reason)), "closed (completed) the case")
+    run_command(db, case_id, CompleteCase(force=force, **_who(actor, reason)), "closed (completed)", whole_case=True)
 
 
 def disable_cmd(case_id: CaseArgument, item: ItemArgument, actor: ActorOption, reason: ReasonOption,
