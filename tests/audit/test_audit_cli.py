@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
+from casework.audit.checkpoints import signing_key, write_checkpoint
 from casework.cli import app
 from casework.engine import commands
 from casework.service import CaseService
@@ -67,9 +68,34 @@ def test_a_database_checked_without_its_key_is_not_called_ok(sealed: str, tmp_pa
 
 
 def test_a_checkpoint_with_nothing_to_seal_makes_no_key(sealed: str, tmp_path: Path) -> None:
-    assert _run("audit", "checkpoint", "--db", sealed) == (0, "nothing to seal\n")
+    # The database was sealed by a key the default path does not hold: said now, not at the next event.
+    code, out = _run("audit", "checkpoint", "--db", sealed)
+    assert code == 2 and out.startswith(f"error: no audit key at {_default_key(sealed, tmp_path)}, but this "
+                                        "database's checkpoints were signed by the key of fingerprint "), out
     assert not _default_key(sealed, tmp_path).exists()
     assert _run("audit", "verify", "--db", sealed)[0] == 2  # still unchecked, not "signed by a different key"
+    assert _run("audit", "checkpoint", "--db", sealed, key=str(tmp_path / "sealing.key")) == (0, "nothing to seal\n")
+
+
+def test_a_checkpoint_with_nothing_to_seal_checks_the_key_it_would_sign_with(sealed: str, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.key"
+    junk.write_text("junk\n")
+    assert _run("audit", "checkpoint", "--db", sealed, key=str(junk)) == (
+        2, f"error: {junk} is not a PEM key file of an Ed25519 key\n")
+    other = tmp_path / "other.key"
+    with Store.open(f"sqlite:///{tmp_path / 'other.db'}", audit_key=other) as store:
+        write_checkpoint(store)  # an empty store: makes no key, so make one
+        signing_key(store)
+    code, out = _run("audit", "checkpoint", "--db", sealed, key=str(other))
+    assert code == 2 and out.startswith(f"error: the audit key at {other} (fingerprint "), out
+    assert junk.read_text() == "junk\n"
+
+
+def test_a_new_database_with_nothing_to_seal_needs_no_key(db_url: str, tmp_path: Path) -> None:
+    with Store.open(db_url, audit_key=tmp_path / "unused.key"):
+        pass
+    assert _run("audit", "checkpoint", "--db", db_url, key=str(tmp_path / "new.key")) == (0, "nothing to seal\n")
+    assert not (tmp_path / "new.key").exists()
 
 
 def test_a_key_that_cannot_be_read_is_a_one_line_error(sealed: str, tmp_path: Path) -> None:

@@ -143,11 +143,26 @@ def _check_same_key(key: Ed25519PrivateKey, sealed_by: str | None, path: Path | 
 
 def signing_key(store: Store) -> Ed25519PrivateKey:
     """The store's signing key, checked against the key that signed its last checkpoint (see `_signing_key`)."""
+    return _signing_key(store.audit_key_path, _sealed_by(store))
+
+
+def check_signing_key(store: Store) -> None:
+    """Raise `AuditKeyError` if the next checkpoint could not be signed (the key file unreadable, not a key, not the
+    key that sealed the database, or missing where the database was sealed); creates no key file. So that
+    `audit checkpoint` run on a schedule reports a broken key while there is nothing to seal yet, not at the first
+    event after it."""
+    sealed_by = _sealed_by(store)
+    if sealed_by is not None or store.audit_key_path.exists():
+        _signing_key(store.audit_key_path, sealed_by)
+
+
+def _sealed_by(store: Store) -> str | None:
+    """The public key (hex) that signed the store's last checkpoint; None before the first."""
     with store.read() as conn:
         sealed_by = conn.execute(
             select(t.checkpoints.c.public_key).order_by(t.checkpoints.c.last_event_id.desc()).limit(1)
         ).scalar()
-    return _signing_key(store.audit_key_path, sealed_by)
+    return None if sealed_by is None else str(sealed_by)
 
 
 def _fingerprint_hex(public: str) -> str:

@@ -305,11 +305,13 @@ def verify_cmd(
 @audit_app.command("checkpoint")
 def checkpoint_cmd(db: DbOption = DEFAULT_DB) -> None:
     """Seal every event written since the last checkpoint with a signed checkpoint now."""
-    from casework.audit.checkpoints import AuditKeyError, write_checkpoint
+    from casework.audit.checkpoints import AuditKeyError, check_signing_key, write_checkpoint
 
     with open_store(db) as store:
         try:
             cp = write_checkpoint(store)
+            if cp is None:
+                check_signing_key(store)
         except AuditKeyError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
