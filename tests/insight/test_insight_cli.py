@@ -58,12 +58,23 @@ def test_train_writes_a_versioned_model_file(tmp_path: Path) -> None:
     assert top[0].activity == "Approve"
 
 
+def test_train_refuses_a_version_stamp_that_is_no_time_before_training(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "claims.csv", timing_log(30))
+    out = tmp_path / "m.json.gz"
+    for stamp in ("x", "2026-13-01", "20260301\nversion: forged", ""):
+        result = CliRunner().invoke(_app(), ["suggest", "train", str(log), "--out", str(out), "--trained-at", stamp])
+        assert result.exit_code == 2, result.output
+        assert result.output == (f"error: --trained-at {stamp!r} is not an ISO 8601 date or time (e.g. "
+                                 "20260301T090000Z or 2026-03-01T09:00:00+01:00)\n")
+        assert not out.exists()
+
+
 def test_a_model_trained_on_one_case_says_so_in_the_singular(tmp_path: Path) -> None:
     # what `suggest train --definition insuranceClaim` meets on a fresh demo database: one closed claim
     log = write_log(tmp_path / "one.csv", [("c1", "Register claim", "2026-01-01T09:00:00", "ann"),
                                           ("c1", "Pay claimant", "2026-01-02T09:00:00", "ann")])
     out = tmp_path / "m.json.gz"
-    result = CliRunner().invoke(_app(), ["suggest", "train", str(log), "--out", str(out), "--trained-at", "x"])
+    result = CliRunner().invoke(_app(), ["suggest", "train", str(log), "--out", str(out), "--trained-at", "20260102"])
     assert result.exit_code == 0, result.output
     assert result.stderr.startswith(f"training on 1 case of {log}\n")
     (first,) = InsightModel.load(out).next_action.suggest([], [], None, k=1)
@@ -105,9 +116,10 @@ def test_train_does_not_replace_a_file_that_is_not_a_model(tmp_path: Path) -> No
     model, empty = tmp_path / "m.json.gz", tmp_path / "empty.json.gz"
     empty.touch()
     for out in (model, model, empty):
-        result = CliRunner().invoke(_app(), ["suggest", "train", str(log), "--out", str(out), "--trained-at", "x"])
+        args = ["suggest", "train", str(log), "--out", str(out), "--trained-at", "20260102"]
+        result = CliRunner().invoke(_app(), args)
         assert result.exit_code == 0, result.output
-        assert InsightModel.load(out).version.endswith("-x")
+        assert InsightModel.load(out).version.endswith("-20260102")
 
 
 def test_report_json_over_a_logs_folder(tmp_path: Path) -> None:

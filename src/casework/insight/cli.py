@@ -196,7 +196,8 @@ def train(
         "--definition", metavar="KEY", help="train on the store's closed cases of this definition key instead of a log "
         "(every version; engine cases and imported logs alike)")] = None,
     db: DbOption = DEFAULT_DB,
-    trained_at: Annotated[str | None, typer.Option(help="timestamp for the version (default: now, UTC)")] = None,
+    trained_at: Annotated[str | None, typer.Option(
+        help="ISO 8601 date or time for the version, e.g. 20260301T090000Z (default: now, UTC)")] = None,
 ) -> None:
     """Train both models on the whole log (or a case type's closed cases) and save them, versioned, to one file."""
     from casework.insight.modelfile import InsightModel, make_version
@@ -206,6 +207,11 @@ def train(
 
     if (log is None) == (definition is None):
         _err("error: give a LOG file or --definition KEY (the store's closed cases of that definition), not both")
+        raise typer.Exit(2)
+    if trained_at is not None and not _is_iso_time(trained_at):
+        # It becomes part of the version that every suggestion and every accept or dismiss records.
+        _err(f"error: --trained-at {trained_at!r} is not an ISO 8601 date or time (e.g. 20260301T090000Z or "
+             "2026-03-01T09:00:00+01:00)")
         raise typer.Exit(2)
     if not out.parent.is_dir() or out.is_dir():  # found now, not after a minute of training
         _err(f"error: cannot write the model to {out}: " + ("it is a folder" if out.is_dir() else "no such folder"))
@@ -242,6 +248,14 @@ def train(
         raise typer.Exit(2) from None
     typer.echo(f"version: {version}")
     typer.echo(f"model: {out}")
+
+
+def _is_iso_time(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _not_a_model(path: Path) -> str | None:
