@@ -162,11 +162,19 @@ def parse_instant_and_clock(text: str) -> tuple[float, float]:
     return (clock if moment.tzinfo is None else moment.timestamp()), clock
 
 
-def duplicates_note(count: int) -> str:
+def duplicates_note(count: int, *, stored: bool = False) -> str:
     """What a reader of a log says when `count` rows repeat an earlier row of their case exactly (same activity,
     timestamp and resource), as exports often do. They are kept: a real step can be recorded twice at one instant
     (two lab results of the same test booked together), which no reader can tell from an export's artefact, and the
-    evaluation protocol scores a log as it is given."""
+    evaluation protocol scores a log as it is given. `stored`: the events were read from the store, whose history
+    is append-only, so there is no file to correct; a log imported with them is the place to look."""
+    if stored:
+        return (
+            f"note: {count} event{'s' if count != 1 else ''} repeat{'' if count != 1 else 's'} an earlier event of the "
+            "same case exactly (activity, time and performer); each counts as an event, as the store holds it (if they "
+            "came from an imported log's duplicate rows, the history keeps them: remove them from the log and import "
+            "it under another definition key to train without them)"
+        )
     return (
         f"note: {count} row{'s' if count != 1 else ''} repeat{'' if count != 1 else 's'} an earlier row of the same "
         "case exactly (activity, timestamp and resource); each counts as an event, as the file gives it (if they are "

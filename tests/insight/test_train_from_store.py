@@ -202,3 +202,18 @@ def test_a_model_of_one_definitions_cases_is_refused_on_a_case_of_another(tmp_pa
     assert InsightModel.load(from_file).definition == ""
     shown = CliRunner().invoke(app, ["suggest", "case", case_id, "--model", str(from_file), "--db", db])
     assert shown.exit_code == 0 and "next best actions" in shown.stdout, shown.output
+
+
+def test_events_the_store_holds_twice_are_named_as_events_of_the_store(tmp_path: Path) -> None:
+    rows = markov_log(30, seed=3)
+    log = write_log(tmp_path / "claims.csv", [*rows, rows[4]])  # a row an export wrote twice
+    db = f"sqlite:///{tmp_path / 'cases.db'}"
+    imported = CliRunner().invoke(app, ["import-log", str(log), "--definition", "claims", "--db", db])
+    assert imported.exit_code == 0, imported.output
+    code, _, err = _train("--definition", "claims", "--db", db, "--out", str(tmp_path / "m.json.gz"))
+    assert code == 0, err
+    assert (f"claims in {db}: note: 1 event repeats an earlier event of the same case exactly (activity, time and "
+            "performer); each counts as an event, as the store holds it (if they came from an imported log's "
+            "duplicate rows, the history keeps them: remove them from the log and import it under another definition "
+            "key to train without them)\n") in err
+    assert "the file" not in err

@@ -238,7 +238,7 @@ def train(
     _err(f"training on {len(cases)} case{'' if len(cases) == 1 else 's'} of {shown}{left_out}")
     repeated = repeated_events(cases)
     if repeated:
-        _err(f"{shown}: {duplicates_note(repeated)}")
+        _err(f"{shown}: {duplicates_note(repeated, stored=definition is not None)}")
     nba = train_next_action(cases, nba_params, version=version, log=_err)
     rt = train_remaining_time(cases, rt_params, encoding=nba.encoding, log=_err)
     try:
