@@ -19,9 +19,11 @@ from casework.insight.nba import (
     NextActionModel,
     _clear_gain,
     _count_hits,
+    _fit_gbt,
     _fit_ngram,
     _Key,
     _ngram_val,
+    _prefixes,
     _unnormalised,
     rank,
     topk_hits,
@@ -243,6 +245,31 @@ def test_calendar_trees_learn_nothing_at_or_after_the_cutoff() -> None:
     model = train_next_action(train, cutoff=train[0].timestamps[0])
     assert "calendar" not in model.boosters
     assert all(c.weight == 0 or c.trees == "plain" for c in model.choices.values())
+
+
+def test_calendar_trees_do_not_learn_that_cases_end_at_the_cutoff() -> None:
+    # An offer is declined (the case ends with it) 3 times in 10; otherwise the customer accepts 30 days later.
+    day = 86400.0
+    cases = [
+        Case(f"o{i}", ("Offer",), (day * i,)) if i % 10 < 3
+        else Case(f"o{i}", ("Offer", "Accept", "Close"), (day * i, day * (i + 30), day * (i + 30) + 3600.0))
+        for i in range(400)
+    ]
+    cutoff = day * 300
+    params = NBAParams()
+    encoding = Encoding.fit(cases)
+    data = _prefixes(encoding, cases)
+    classes = data.tree_classes(encoding, params.tree_classes)
+    booster = _fit_gbt(params, encoding, classes, "calendar", data, 50, cutoff)
+    assert booster is not None
+    # The offers of the last 30 days before the cutoff were accepted after it. Learning only from the prefixes whose
+    # next step came before the cutoff kept none of those acceptances and every decline: ends near the cutoff, and
+    # so after it, were nearly certain (0.89).
+    row = encoding.encode_last(["Offer"], [cutoff + day], None)
+    assert not classes.pooled
+    (p,) = booster.predict(row.reshape(1, -1))
+    assert 0.15 < p[encoding.end_class] < 0.45, p
+    assert p[encoding.activity_id("Accept")] > 0.55, p
 
 
 def test_reason_says_when_case_data_outweigh_the_counts(tmp_path: Path) -> None:

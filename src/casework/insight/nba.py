@@ -9,8 +9,9 @@ training cases with the chosen settings and the early-stopped number of boosting
 Two kinds of trees compete in that choice: "plain" trees see the prefix features only; "calendar" trees also see
 the calendar date, which lets them follow a log's drift (a process that changed in 2012 is told apart from its
 2010 self) but could equally learn calendar coincidences from training cases that run on into the period being
-predicted. So calendar trees never train on an event at or after a cutoff: the start of the validation slice while
-choosing, and `cutoff` (the start of the test period in an evaluation; none when training for use) at the end.
+predicted. So calendar trees never learn from a prefix that ends at or after a cutoff: the start of the validation
+slice while choosing, and `cutoff` (the start of the test period in an evaluation; none when training for use) at
+the end.
 
 Logs that record several events at one instant ("bursts": lab results booked together, a submission and its
 automatic checks) store them in an order that often means nothing. For such logs the n-gram is also fitted on
@@ -530,21 +531,21 @@ TREE_WORKERS = 2
 
 @dataclass
 class _Prefixes:
-    """Every prefix 1..n of some cases: feature rows, next class, and when that next event happened."""
+    """Every prefix 1..n of some cases: feature rows, next class, and when the prefix's last event happened."""
 
     x: FloatArray
     y: npt.NDArray[np.int64]
-    target_time: FloatArray  # the end of the case counts as happening at its last event
+    time: FloatArray
 
     def split(self, rows: int) -> tuple[_Prefixes, _Prefixes]:
         """The first `rows` rows and the rest (views, not copies)."""
         return (
-            _Prefixes(self.x[:rows], self.y[:rows], self.target_time[:rows]),
-            _Prefixes(self.x[rows:], self.y[rows:], self.target_time[rows:]),
+            _Prefixes(self.x[:rows], self.y[:rows], self.time[:rows]),
+            _Prefixes(self.x[rows:], self.y[rows:], self.time[rows:]),
         )
 
     def take(self, rows: npt.NDArray[np.int64]) -> _Prefixes:
-        return _Prefixes(self.x[rows], self.y[rows], self.target_time[rows])
+        return _Prefixes(self.x[rows], self.y[rows], self.time[rows])
 
     def tree_classes(self, encoding: Encoding, limit: int) -> TreeClasses:
         """Which classes trees learning from these prefixes learn."""
@@ -561,7 +562,7 @@ def _prefixes(encoding: Encoding, cases: Sequence[Case]) -> _Prefixes:
         xs.append(encoding.encode_case(case))
         ids = encoding.encode_ids(case.activities)
         ys.extend([*ids[1:], encoding.end_class])
-        times.extend([*case.timestamps[1:], case.timestamps[-1]])
+        times.extend(case.timestamps)
     if not xs:
         return _Prefixes(np.zeros((0, encoding.n_features)), np.zeros(0, dtype=np.int64), np.zeros(0))
     return _Prefixes(np.vstack(xs), np.asarray(ys, dtype=np.int64), np.asarray(times, dtype=np.float64))
@@ -616,7 +617,12 @@ def _fit_gbt(
     # Unknown activities (only possible in validation rows) cannot be learned as targets: leave them out.
     usable = data.y < encoding.n_classes
     if kind == "calendar" and cutoff is not None:
-        usable &= data.target_time < cutoff
+        # By when the prefix ended, not when its next event came: that kept, of the prefixes just before the cutoff,
+        # only those followed soon and every end of a case (which comes at once), so the trees learnt that cases end
+        # near the cutoff and predicted ends all through the period after it (BPIC 2012's offers, `eoc`: 0.789,
+        # against 0.822 now and the n-gram's 0.806). The next event may come after the cutoff: it is the same
+        # training case's, as the n-gram and the plain trees learn it.
+        usable &= data.time < cutoff
     keep = np.nonzero(usable)[0]
     if len(keep) < 2 * params.min_data_in_leaf:
         return None
@@ -991,8 +997,8 @@ def train_next_action(
 ) -> NextActionModel:
     """Fit on `train_cases` (in chronological order) with validation-based choices; see the module docstring.
 
-    `cutoff`: calendar trees do not learn from events at or after this time (epoch seconds); in an evaluation,
-    pass the start of the test period.
+    `cutoff`: calendar trees do not learn from prefixes that end at or after this time (epoch seconds); in an
+    evaluation, pass the start of the test period.
     """
     params = params or NBAParams()
     say = log or (lambda _msg: None)
