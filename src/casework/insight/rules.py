@@ -23,12 +23,15 @@ These names win over case variables of the same name; such a variable stays reac
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from casework.engine import CaseState, ItemInstance, commands, execute, explain, plan_for, plannable
+from casework.engine.answers import values_seen
 from casework.engine.lifecycle import ACTIVE, AVAILABLE, COMPLETED, DISABLED, ENABLED, FAILED, SUSPENDED, TERMINAL
 from casework.engine.runner import Run
 from casework.engine.state import has_instance_id_form
@@ -76,8 +79,21 @@ class Fill:
     page: int
     source: str  # `extraction.Extracted.source`: the document, page and matched text, for the audit trail
 
+    @property
+    def seen(self) -> str:
+        """The values a person deciding on it sees, the field's and the document's, as a digest: a decision covers
+        those values only (`engine.answers.values_seen`), so a later document or case value is a new question."""
+        return values_digest(self.held, self.value)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "document": self.document, "page": self.page, "source": self.source}
+        return {"value": self.value, "document": self.document, "page": self.page, "source": self.source,
+                "seen": self.seen}
+
+
+def values_digest(held: Any, value: Any) -> str:
+    # A digest, not the values: what the case holds may be long, and the recorded decision is bounded in size.
+    text = json.dumps([held, value], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -160,6 +176,11 @@ class Finding:
     # The version of the learned model that raised it (an SLA risk, an unusual path); "" for rules and gaps.
     model_version: str = ""
 
+    @property
+    def seen(self) -> str:
+        """The values a decision on it covers (`Fill.seen`) when it offers a document's value, else ""."""
+        return self.action.fill.seen if self.action is not None and self.action.fill is not None else ""
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "id": self.id,
@@ -221,31 +242,33 @@ def together(action: commands.Command | None, record: commands.RecordFeedback, *
     return commands.Together(commands=parts, actor=actor)
 
 
-def dismissed_findings(events: Iterable[Any]) -> dict[str, str]:
-    """Finding id -> the severity it had when a person last dismissed it, from a case's `suggestion_accepted` /
-    `suggestion_dismissed` events in order (others are skipped); a later acceptance lifts the dismissal. Next-best
-    actions (suggestions without a `kind`) are not findings and are left out."""
-    out: dict[str, str] = {}
+def dismissed_findings(events: Iterable[Any]) -> dict[str, dict[str, str]]:
+    """Finding id -> the values it was dismissed about (`Finding.seen`, "" for a finding that offers no document's
+    value) -> the severity it had when a person last dismissed it so, from a case's `suggestion_accepted` /
+    `suggestion_dismissed` events in order (others are skipped); a later acceptance about the same values lifts the
+    dismissal. Next-best actions (suggestions without a `kind`) are not findings and are left out."""
+    out: dict[str, dict[str, str]] = {}
     for event in events:
         suggestion = event.payload.get("suggestion") if event.type in FEEDBACK_EVENTS else None
         if not isinstance(suggestion, dict) or "kind" not in suggestion or not suggestion.get("id"):
             continue
-        ident = str(suggestion["id"])
+        ident, seen = str(suggestion["id"]), values_seen(suggestion)
         if event.type == "suggestion_dismissed":
-            out[ident] = str(suggestion.get("severity", ""))
+            out.setdefault(ident, {})[seen] = str(suggestion.get("severity", ""))
         else:
-            out.pop(ident, None)
+            out.get(ident, {}).pop(seen, None)
     return out
 
 
-def not_dismissed(findings: Iterable[Finding], dismissed: Mapping[str, str]) -> list[Finding]:
+def not_dismissed(findings: Iterable[Finding], dismissed: Mapping[str, Mapping[str, str]]) -> list[Finding]:
     """The findings a person has not dismissed; one dismissed at a lower severity than it has now is offered again
-    (it got worse: the person decided about something milder)."""
-    return [
-        f for f in findings
-        if f.id not in dismissed
-        or SEVERITY_ORDER.get(f.severity, 9) < SEVERITY_ORDER.get(dismissed[f.id], 9)
-    ]
+    (it got worse: the person decided about something milder), and so is one offering a document's value that
+    differs from every one it was dismissed about: "keep the case's 12,500, the letter's 13,000 is a typo" says
+    nothing about a later letter's 90,000. A finding offering no value stays dismissed whatever value it offered
+    then (the field is still empty: the person dismissed that)."""
+    return [f for f in findings if not any(
+        SEVERITY_ORDER.get(f.severity, 9) >= SEVERITY_ORDER.get(severity, 9)
+        for seen, severity in dismissed.get(f.id, {}).items() if not f.seen or seen == f.seen)]
 
 
 # -- facts --------------------------------------------------------------------------------------------------------
