@@ -35,6 +35,8 @@ FILL_FROM_DOCUMENT = "fill_from_document"
 # answered, the audit trail. A form's field is a few words; a pattern that captured a whole page has gone wrong, and
 # `casework suggest intake` shows what it read.
 MAX_OFFERED_CHARS = 500
+# Other documents' values a finding's reason names; the rest it counts.
+OTHERS_NAMED = 3
 
 
 def with_document_values(
@@ -92,11 +94,17 @@ def _gives(found: Extracted) -> str:
 
 
 def _others(extracted: ExtractionResult, found: Extracted) -> str:
-    """What other documents give for the same field, when they disagree: the person should know before accepting."""
+    """What other documents give for the same field, when they disagree: the person should know before accepting.
+    The first few by name, the rest counted: the reason is the fill's reason when the person gives none (at most
+    `commands.MAX_TEXT`), and part of the decision recorded (`commands.MAX_SUGGESTION`), and 80 witness statements
+    with other dates made a finding that could be neither accepted nor dismissed."""
     others = [alt for alt in extracted.alternatives if alt.field == found.field]
     if not others:
         return ""
-    return "; but " + ", ".join(f"{alt.document} p.{alt.page} gives {_short(alt.value)}" for alt in others)
+    named = ", ".join(f"{alt.document} p.{alt.page} gives {_short(alt.value)}" for alt in others[:OTHERS_NAMED])
+    more = len(others) - OTHERS_NAMED
+    return f"; but {named}" + (f", and {more:,} other value{'s' if more > 1 else ''} (`casework suggest intake` "
+                               "lists them)" if more > 0 else "")
 
 
 def _agrees(held: Any, value: Any) -> bool:

@@ -140,11 +140,14 @@ class Action:
             name = self.task or request_task_name(self.target.replace("_", " "))
             return commands.AddItem(kind="humanTask", name=name, actor=actor, reason=reason, unless_open=True)
         if self.kind == "fill_from_document" and self.fill is not None:
-            # The audit trail must say where the value came from, whatever reason the person gave.
+            # The audit trail must say where the value came from, whatever reason the person gave: the source is kept
+            # whole and the reason before it cut to fit (a person's is recorded whole with the acceptance).
+            source = f"value from {self.fill.source}"
             why = f"{reason}; " if reason else ""
+            if len(why) + len(source) > commands.MAX_TEXT:
+                why = why[: max(0, commands.MAX_TEXT - len(source) - 3)] + "…; "
             return commands.SetVariables(variables={self.target: self.fill.value}, actor=actor,
-                                         reason=f"{why}value from {self.fill.source}",
-                                         expected={self.target: self.fill.held})
+                                         reason=f"{why}{source}", expected={self.target: self.fill.held})
         return None  # "open" and "fill_in": the person works in the existing task or the case data form
 
     def to_dict(self) -> dict[str, Any]:
