@@ -53,6 +53,7 @@ def test_a_dismissal_covers_the_values_seen_and_a_later_document_or_case_value_i
     seen = case.findings(_letter("13,000"))["document-differs:amount"]
     case.run(feedback_command(seen, accepted=False, actor="bob", reason="the letter has a typo"))
     assert "document-differs:amount" not in case.findings(_letter("13,000"))
+    assert "document-differs:amount" not in case.findings(_letter("13,000.00"))  # the same number
     # another letter says another amount: the person never saw it
     later = case.findings(_letter("90,000"))["document-differs:amount"]
     assert later.action is not None and later.action.fill is not None and later.action.fill.value == 90000

@@ -91,8 +91,10 @@ class Fill:
 
 
 def values_digest(held: Any, value: Any) -> str:
-    # A digest, not the values: what the case holds may be long, and the recorded decision is bounded in size.
-    text = json.dumps([held, value], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    # A digest, not the values: what the case holds may be long, and the recorded decision is bounded in size. A
+    # whole number is one number however written (a letter's 13,000 and its next version's 13,000.00), as
+    # `document_values` compares them.
+    text = json.dumps([_whole(held), _whole(value)], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
@@ -272,6 +274,10 @@ def not_dismissed(findings: Iterable[Finding], dismissed: Mapping[str, Mapping[s
     return [f for f in findings if not any(
         SEVERITY_ORDER.get(f.severity, 9) >= SEVERITY_ORDER.get(severity, 9)
         for seen, severity in dismissed.get(f.id, {}).items() if not f.seen or seen == f.seen)]
+
+
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 # -- facts --------------------------------------------------------------------------------------------------------
