@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Any
 
 from casework.insight.casetype import CaseType
-from casework.insight.extraction import Extracted, ExtractionResult
+from casework.insight.extraction import Extracted, ExtractionResult, agrees
 from casework.insight.gaps import is_empty
 from casework.insight.rules import Action, Fill, Finding, Flag, Suggestion, with_action
 
@@ -70,7 +70,7 @@ def with_document_values(
                     "document",
                     _fill(case_type, found, held, verb="fill in"),
                 ))
-        elif not _agrees(held, found.value):
+        elif not agrees(held, found.value):
             out.append(Flag(
                 f"document-differs:{name}",
                 f"{label.capitalize()}: the case holds {_short(held)}, {found.document} says {_short(found.value)}",
@@ -105,14 +105,6 @@ def _others(extracted: ExtractionResult, found: Extracted) -> str:
     more = len(others) - OTHERS_NAMED
     return f"; but {named}" + (f", and {more:,} other value{'s' if more > 1 else ''} (`casework suggest intake` "
                                "lists them)" if more > 0 else "")
-
-
-def _agrees(held: Any, value: Any) -> bool:
-    """Whether the case holds what the document says: 12500 and 12,500.00 agree (the number is the same), true and
-    1 do not (Python's == says they do)."""
-    if isinstance(held, bool) or isinstance(value, bool):
-        return type(held) is type(value) and held == value
-    return bool(held == value)
 
 
 def _with_reason(finding: Finding, extra: str) -> Finding:
