@@ -67,7 +67,8 @@ def answered(state: CaseState, suggestion: dict[str, Any]) -> str | None:
         level, _, seen = occasion.partition(" ")
         severity = (f" at severity {level}" if level else "") + (
             " about the same values (the case's and the document's)" if seen else "")
+        again = " or about other values" if seen else ""
         return (f"finding {name!r} was already {decided}{severity} by {actor} at {at}: it is answered (a dismissed "
-                "finding can be answered again once it is offered more severe)")
+                f"finding can be answered again once it is offered more severe{again})")
     return (f"the suggestion {name!r} was already {decided} by {actor} at {at}, at this step of the case: it is "
             "answered (once the case moves on, a new suggestion can be answered)")
