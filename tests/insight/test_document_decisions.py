@@ -138,3 +138,20 @@ def test_a_later_letter_is_flagged_after_a_dismissal_and_both_decisions_count_un
     assert answer is not None and answer["accepted"] and answer["by"] == "bob"
     rows = json.loads(_ok(env, "suggest", "feedback", "--json").stdout)
     assert [(r["subject"], r["accepted"], r["dismissed"]) for r in rows] == [("document-differs:amount", 1, 1)]
+
+
+def test_a_finding_about_a_later_letter_is_raised_when_the_letter_came(
+    configured_env: dict[str, str], tmp_path: Path
+) -> None:
+    # `suggest flags` lists the longest-standing first, and says since when: the later letter's 90,000 was listed
+    # as standing since the first letter's 13,000
+    env = configured_env
+    case_id = str(_ok(env, "case", "start", "insuranceClaim", "--as", "ann", "--data",
+                      '{"amount": 12500}').stdout.split()[0])
+    _attach(env, tmp_path, case_id, "13,000")
+    first = _flagged(env, case_id)["document-differs:amount"]["raised_at"]
+    _ok(env, "case", "set-data", case_id, "--data", '{"claimant": "Jane Doe"}', "--as", "ann", "--reason", "r")
+    assert _flagged(env, case_id)["document-differs:amount"]["raised_at"] == first  # the same question stands
+    _attach(env, tmp_path, case_id, "90,000")
+    later = _flagged(env, case_id)["document-differs:amount"]["raised_at"]
+    assert dt.datetime.fromisoformat(later) > dt.datetime.fromisoformat(first)
