@@ -8,7 +8,7 @@ from typing import Any
 
 from casework.demo import demo_definition
 from casework.engine import CaseState, commands, execute
-from casework.insight.casetype import bundled_case_type
+from casework.insight.casetype import bundled_case_type, parse_case_type
 from casework.insight.extraction import DocumentText, extract_fields
 from casework.insight.flags import assess
 from casework.insight.rules import Finding, accept_command, feedback_command
@@ -24,9 +24,9 @@ def _claim(variables: dict[str, Any]) -> tuple[Any, CaseState]:
     return definition, state
 
 
-def _findings(state: CaseState, docs: list[DocumentText]) -> dict[str, Finding]:
-    found = assess(CLAIM, demo_definition(), state, [(d.kind, d.name) for d in docs], T0,
-                   extracted=extract_fields(CLAIM, docs))
+def _findings(state: CaseState, docs: list[DocumentText], kind: Any = CLAIM) -> dict[str, Finding]:
+    found = assess(kind, demo_definition(), state, [(d.kind, d.name) for d in docs], T0,
+                   extracted=extract_fields(kind, docs))
     return {f.id: f for f in found}
 
 
@@ -54,3 +54,34 @@ def test_a_long_reason_of_the_person_leaves_the_source_of_the_value_whole() -> N
     assert fill.reason is not None and fill.reason.endswith("…; value from claim_form.txt p.1: '12,500'")
     assert len(fill.reason) == 4000
     assert record.type == "suggestion_accepted" and record.reason == "checked " * 499
+
+
+def test_a_label_keeps_its_capitals_where_it_starts_a_finding() -> None:
+    kind = parse_case_type("""
+[case_type]
+key = "claim_iban"
+definition = "insuranceClaim"
+label = "claim"
+
+[[fields]]
+name = "iban"
+label = "IBAN of the EU account"
+required = false
+
+[[fields]]
+name = "vat"
+type = "number"
+label = "VAT rate"
+required = false
+
+[[patterns]]
+field = "iban"
+regex = 'IBAN:[ \\t]*(\\S+)'
+""")
+    doc = DocumentText("claim_form.txt", "claim_form", ("IBAN: NL91ABNA0417164300\n",))
+    found = _findings(_claim({"vat": "high"})[1], [doc], kind)
+    assert found["document-value:iban"].message == "IBAN of the EU account is not filled in; claim_form.txt gives it"
+    assert found["invalid-field:vat"].message == "VAT rate is not a valid number"
+    differs = _findings(_claim({"iban": "NL00"})[1], [doc], kind)["document-differs:iban"]
+    assert differs.message.startswith("IBAN of the EU account: the case holds")
+

@@ -25,7 +25,7 @@ from typing import Any
 
 from casework.insight.casetype import CaseType
 from casework.insight.extraction import Extracted, ExtractionResult, agrees
-from casework.insight.gaps import is_empty
+from casework.insight.gaps import capitalized, is_empty
 from casework.insight.rules import Action, Fill, Finding, Flag, Suggestion, with_action
 
 __all__ = ["FILL_FROM_DOCUMENT", "with_document_values"]
@@ -59,12 +59,12 @@ def with_document_values(
         out.append(finding)
     for name, found in sorted(values.items()):
         held = variables.get(name)
-        label = case_type.field_label(name)
+        label = capitalized(case_type.field_label(name))
         if is_empty(held):
             if name not in asked:
                 out.append(Suggestion(
                     f"document-value:{name}",
-                    f"{label.capitalize()} is not filled in; {found.document} gives it",
+                    f"{label} is not filled in; {found.document} gives it",
                     "info",
                     f"{_gives(found)}{_others(extracted, found)}",
                     "document",
@@ -73,7 +73,7 @@ def with_document_values(
         elif not agrees(held, found.value):
             out.append(Flag(
                 f"document-differs:{name}",
-                f"{label.capitalize()}: the case holds {_short(held)}, {found.document} says {_short(found.value)}",
+                f"{label}: the case holds {_short(held)}, {found.document} says {_short(found.value)}",
                 "warning",
                 f"{_gives(found)}{_others(extracted, found)}; check which is right: accepting replaces the case's "
                 "value with the document's, dismissing keeps it",
