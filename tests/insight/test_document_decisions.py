@@ -91,6 +91,8 @@ def test_a_gap_dismissed_without_a_value_is_offered_once_a_document_gives_one() 
     case.run(feedback_command(gap, accepted=False, actor="bob", reason="asked the claimant"))
     assert "missing-field:amount" not in case.findings(empty)
     offered = case.findings(_letter("13,000"))["missing-field:amount"]
+    case.run(commands.SetVariables(variables={"amount": " "}, actor="ann"))  # blank: still not filled in
+    assert case.findings(_letter("13,000"))["missing-field:amount"].seen == offered.seen
     assert offered.action is not None and offered.action.kind == "fill_from_document"
     # dismissed with its value, it stays dismissed when a later version of the form gives none
     case.run(feedback_command(offered, accepted=False, actor="bob", reason="not the claimant's form"))
@@ -155,3 +157,15 @@ def test_a_finding_about_a_later_letter_is_raised_when_the_letter_came(
     _attach(env, tmp_path, case_id, "90,000")
     later = _flagged(env, case_id)["document-differs:amount"]["raised_at"]
     assert dt.datetime.fromisoformat(later) > dt.datetime.fromisoformat(first)
+
+
+def test_an_acceptance_lifts_the_dismissals_that_covered_what_was_accepted() -> None:
+    def decided(kind: str, seen: str) -> Any:
+        fill = {"fill": {"value": 1, "seen": seen}} if seen else {}
+        suggestion = {"kind": "flag", "id": "missing-field:amount", "severity": "warning", "action": fill or None}
+        return type("Event", (), {"type": f"suggestion_{kind}", "payload": {"suggestion": suggestion}})()
+
+    both = [decided("dismissed", "a"), decided("dismissed", "b")]
+    assert dismissed_findings([*both, decided("accepted", "a")]) == {"missing-field:amount": {"b": "warning"}}
+    # a finding offering no value was hidden by either dismissal: accepting one lifts both
+    assert dismissed_findings([*both, decided("accepted", "")]) == {}

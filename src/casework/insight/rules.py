@@ -83,7 +83,10 @@ class Fill:
     def seen(self) -> str:
         """The values a person deciding on it sees, the field's and the document's, as a digest: a decision covers
         those values only (`engine.answers.values_seen`), so a later document or case value is a new question."""
-        return values_digest(self.held, self.value)
+        from casework.insight.gaps import is_empty  # gaps builds on this module
+
+        # An empty field is one thing to a person (it "is not filled in"), whether absent, null or blank.
+        return values_digest(None if is_empty(self.held) else self.held, self.value)
 
     def to_dict(self) -> dict[str, Any]:
         return {"value": self.value, "document": self.document, "page": self.page, "source": self.source,
@@ -250,8 +253,8 @@ def together(action: commands.Command | None, record: commands.RecordFeedback, *
 def dismissed_findings(events: Iterable[Any]) -> dict[str, dict[str, str]]:
     """Finding id -> the values it was dismissed about (`Finding.seen`, "" for a finding that offers no document's
     value) -> the severity it had when a person last dismissed it so, from a case's `suggestion_accepted` /
-    `suggestion_dismissed` events in order (others are skipped); a later acceptance about the same values lifts the
-    dismissal. Next-best actions (suggestions without a `kind`) are not findings and are left out."""
+    `suggestion_dismissed` events in order (others are skipped); a later acceptance lifts the dismissals that cover
+    what was accepted. Next-best actions (suggestions without a `kind`) are not findings and are left out."""
     out: dict[str, dict[str, str]] = {}
     for event in events:
         suggestion = event.payload.get("suggestion") if event.type in FEEDBACK_EVENTS else None
@@ -260,8 +263,10 @@ def dismissed_findings(events: Iterable[Any]) -> dict[str, dict[str, str]]:
         ident, seen = str(suggestion["id"]), values_seen(suggestion)
         if event.type == "suggestion_dismissed":
             out.setdefault(ident, {})[seen] = str(suggestion.get("severity", ""))
-        else:
+        elif seen:
             out.get(ident, {}).pop(seen, None)
+        else:
+            out.pop(ident, None)  # every dismissal of it covered a finding offering no value (`not_dismissed`)
     return out
 
 
