@@ -113,6 +113,13 @@ def _attach(env: dict[str, str], tmp_path: Path, case_id: str, amount: str) -> N
     _ok(env, "case", "attach", case_id, str(form), "--as", "ann")
 
 
+def _lettered(env: dict[str, str], tmp_path: Path, data: str) -> str:
+    """A claim holding `data`, with a letter saying 13,000 attached."""
+    case_id = str(_ok(env, "case", "start", "insuranceClaim", "--as", "ann", "--data", data).stdout.split()[0])
+    _attach(env, tmp_path, case_id, "13,000")
+    return case_id
+
+
 def _flagged(env: dict[str, str], case_id: str) -> dict[str, dict[str, Any]]:
     rows = json.loads(_ok(env, "suggest", "flags", "--case", case_id, "--json").stdout)
     return {r["finding_id"]: r for r in rows}
@@ -122,9 +129,7 @@ def test_a_later_letter_is_flagged_after_a_dismissal_and_both_decisions_count_un
     configured_env: dict[str, str], tmp_path: Path
 ) -> None:
     env = configured_env
-    case_id = str(_ok(env, "case", "start", "insuranceClaim", "--as", "ann", "--data",
-                      '{"amount": 12500, "claimant": "Jane Doe", "policyNumber": "AB-123456"}').stdout.split()[0])
-    _attach(env, tmp_path, case_id, "13,000")
+    case_id = _lettered(env, tmp_path, '{"amount": 12500, "claimant": "Jane Doe", "policyNumber": "AB-123456"}')
     _ok(env, "suggest", "dismiss", case_id, "--finding", "document-differs:amount", "--as", "bob",
         "--reason", "a typo")
     assert "document-differs:amount" not in _flagged(env, case_id)
@@ -148,9 +153,7 @@ def test_a_finding_about_a_later_letter_is_raised_when_the_letter_came(
     # `suggest flags` lists the longest-standing first, and says since when: the later letter's 90,000 was listed
     # as standing since the first letter's 13,000
     env = configured_env
-    case_id = str(_ok(env, "case", "start", "insuranceClaim", "--as", "ann", "--data",
-                      '{"amount": 12500}').stdout.split()[0])
-    _attach(env, tmp_path, case_id, "13,000")
+    case_id = _lettered(env, tmp_path, '{"amount": 12500}')
     first = _flagged(env, case_id)["document-differs:amount"]["raised_at"]
     _ok(env, "case", "set-data", case_id, "--data", '{"claimant": "Jane Doe"}', "--as", "ann", "--reason", "r")
     assert _flagged(env, case_id)["document-differs:amount"]["raised_at"] == first  # the same question stands

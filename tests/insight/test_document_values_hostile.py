@@ -57,27 +57,12 @@ def test_a_long_reason_of_the_person_leaves_the_source_of_the_value_whole() -> N
 
 
 def test_a_label_keeps_its_capitals_where_it_starts_a_finding() -> None:
-    kind = parse_case_type("""
-[case_type]
-key = "claim_iban"
-definition = "insuranceClaim"
-label = "claim"
-
-[[fields]]
-name = "iban"
-label = "IBAN of the EU account"
-required = false
-
-[[fields]]
-name = "vat"
-type = "number"
-label = "VAT rate"
-required = false
-
-[[patterns]]
-field = "iban"
-regex = 'IBAN:[ \\t]*(\\S+)'
-""")
+    fields = [("iban", "string", "IBAN of the EU account"), ("vat", "number", "VAT rate")]
+    kind = parse_case_type(
+        '[case_type]\nkey = "claim_iban"\ndefinition = "insuranceClaim"\nlabel = "claim"\n'
+        + "".join(f'[[fields]]\nname = "{n}"\ntype = "{t}"\nlabel = "{label}"\nrequired = false\n'
+                  for n, t, label in fields)
+        + "[[patterns]]\nfield = \"iban\"\nregex = 'IBAN:[ \\t]*(\\S+)'\n")
     doc = DocumentText("claim_form.txt", "claim_form", ("IBAN: NL91ABNA0417164300\n",))
     found = _findings(_claim({"vat": "high"})[1], [doc], kind)
     assert found["document-value:iban"].message == "IBAN of the EU account is not filled in; claim_form.txt gives it"
