@@ -144,6 +144,9 @@ class ExtractionResult:
     values: dict[str, Extracted] = field(default_factory=dict)  # field -> first value found
     alternatives: list[Extracted] = field(default_factory=list)  # other differing values for the same fields
     problems: list[str] = field(default_factory=list)  # matches whose text did not convert to the field's type
+    # (field, value) of `values` and `alternatives`: a pattern matching every word of a long document compared each
+    # match with every value found before it, which spent its time budget on that (7,800 of 60,000 words searched).
+    found: set[tuple[str, Any]] = field(default_factory=set, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -581,10 +584,12 @@ def _add(
         return
     lo, hi = max(0, start - CONTEXT_CHARS), min(len(text), end + CONTEXT_CHARS)
     found = Extracted(pattern.field, value, doc.name, page_no, (start, end), raw, " ".join(text[lo:hi].split()))
-    first = result.values.get(pattern.field)
-    if first is None:
+    if (pattern.field, value) in result.found:
+        return
+    result.found.add((pattern.field, value))
+    if pattern.field not in result.values:
         result.values[pattern.field] = found
-    elif first.value != value and all(a.value != value for a in result.alternatives if a.field == found.field):
+    else:
         result.alternatives.append(found)
 
 
