@@ -243,3 +243,17 @@ def test_an_sla_no_case_could_keep_or_miss_is_refused_at_load(sla: str, said: st
         parse_case_type(text, source="permit.toml")
     (problem,) = info.value.problems
     assert problem.startswith("case_type.sla: ") and said in problem
+
+
+@pytest.mark.parametrize("name", ["policy-number", "claimant.name", "2nd_amount"])
+def test_a_field_no_case_variable_could_be_is_refused_wherever_it_is_named(name: str) -> None:
+    # The engine sets only identifiers: such a field was always missing, and the value a document gave it was
+    # offered and refused when accepted (`suggest intake --apply` refused every other field with it).
+    text = MINIMAL + f'[[fields]]\nname = "{name}"\n[[patterns]]\nfield = "{name}"\nregex = "(x)"\n'
+    text += f'[[rules]]\nid = "r"\ncondition = "true"\nmessage = "m"\naction = {{ fill_in = "{name}" }}\n'
+    with pytest.raises(CaseTypeError) as info:
+        parse_case_type(text)
+    problems = str(info.value)
+    for path in ("fields[0].name", "patterns[0].field", "rules[0].action.fill_in"):
+        assert f"{path}: {name!r} cannot be a case variable's name" in problems
+    parse_case_type(text.replace(name, "policy_number"))

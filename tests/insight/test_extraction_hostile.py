@@ -239,3 +239,15 @@ def test_the_pdf_readers_warnings_on_a_damaged_upload_stay_off_the_terminal(
     with caplog.at_level(logging.WARNING):
         assert _found("claim.pdf", good[:good.rindex(b"%%EOF")]) == (FOUND_IN_CLAIM_PDF, [])
     assert [r.getMessage() for r in caplog.records if r.name.startswith("pypdf")] == []
+
+
+def test_a_pattern_that_matches_every_word_searches_the_whole_document() -> None:
+    # Each match was compared with every value found before it: 20,000 distinct words took the pattern past its 1 s
+    # (about 2e8 comparisons), the rest of the document unsearched and a problem said so, on every judgement
+    kind = parse_case_type('[case_type]\nkey = "w"\ndefinition = "d"\n[[fields]]\nname = "note"\nrequired = false\n'
+                           "[[patterns]]\nfield = \"note\"\nregex = '(\\w+)'\n")
+    words = [f"w{i:05}" for i in range(20_000)]
+    result = extract_fields(kind, [DocumentText("words.txt", "words", (" ".join(words + words[:100]),))])
+    assert result.problems == []
+    assert result.values["note"].value == "w00000"
+    assert [found.value for found in result.alternatives] == words[1:]

@@ -4,8 +4,10 @@ A second acceptance of the same finding would count twice in the acceptance rate
 once would both be recorded; so the case keeps its answers (`CaseState.answered`), and `RecordFeedback` for one already
 answered is refused. What counts as the same suggestion:
 
-- a flag or a rule's finding (a suggestion with a `kind`): its id at its severity. A finding that got more severe since
-  it was dismissed is offered again, and is a new question (decision support offers a dismissed one again only then).
+- a flag or a rule's finding (a suggestion with a `kind`): its id at its severity, and, for one that offers a value a
+  document gives (`action.fill`), the values it is about (`values_seen`: the field's and the document's). A finding
+  that got more severe since it was dismissed is offered again, and is a new question (decision support offers a
+  dismissed one again only then); so is one about other values (a later letter, a case value changed since).
 - a next-best action (no `kind`): its activity at this step of the case, counted by the items completed so far. Once
   the case has moved on, the model suggests from a new position, and answering it is a new decision.
 
@@ -28,9 +30,18 @@ DISMISSED = "suggestion_dismissed"
 def answer_key(state: CaseState, suggestion: dict[str, Any]) -> tuple[str, str]:
     """(what the suggestion is, the occasion it was offered on): see the module docstring."""
     if "kind" in suggestion:
-        return f"finding:{suggestion.get('id') or suggestion['kind']}", str(suggestion.get("severity") or "")
+        severity, seen = str(suggestion.get("severity") or ""), values_seen(suggestion)
+        return f"finding:{suggestion.get('id') or suggestion['kind']}", f"{severity} {seen}" if seen else severity
     step = sum(1 for item in state.items.values() if item.state == COMPLETED and item.id != state.root)
     return f"activity:{suggestion.get('activity') or suggestion.get('id')}", f"step {step}"
+
+
+def values_seen(suggestion: dict[str, Any]) -> str:
+    """The digest of the values a finding offering a document's value is about (`rules.Fill.seen`), else ""."""
+    action = suggestion.get("action")
+    fill = action.get("fill") if isinstance(action, dict) else None
+    seen = fill.get("seen") if isinstance(fill, dict) else None
+    return str(seen) if seen else ""
 
 
 def answer_of(state: CaseState, suggestion: dict[str, Any]) -> tuple[bool, str, str] | None:
@@ -53,8 +64,11 @@ def answered(state: CaseState, suggestion: dict[str, Any]) -> str | None:
     what, name = key.split(":", 1)
     decided = "accepted" if accepted else "dismissed"
     if what == "finding":
-        severity = f" at severity {occasion}" if occasion else ""
+        level, _, seen = occasion.partition(" ")
+        severity = (f" at severity {level}" if level else "") + (
+            " about the same values (the case's and the document's)" if seen else "")
+        again = " or about other values" if seen else ""
         return (f"finding {name!r} was already {decided}{severity} by {actor} at {at}: it is answered (a dismissed "
-                "finding can be answered again once it is offered more severe)")
+                f"finding can be answered again once it is offered more severe{again})")
     return (f"the suggestion {name!r} was already {decided} by {actor} at {at}, at this step of the case: it is "
             "answered (once the case moves on, a new suggestion can be answered)")

@@ -84,6 +84,14 @@ def subject_of(suggestion: dict[str, Any]) -> str:
     return str(ident) if ident else str(suggestion["kind"])
 
 
+def answer_key_of(suggestion: dict[str, Any]) -> tuple[str, str]:
+    """What a finding's answer is about: its subject, at its severity and about the values it offered, as
+    `engine.answers.answer_key` has it."""
+    from casework.engine.answers import values_seen
+
+    return subject_of(suggestion), f"{suggestion.get('severity') or ''} {values_seen(suggestion)}"
+
+
 def acceptance(
     events: Iterable[tuple[str, EventLike]],
     *,
@@ -94,18 +102,19 @@ def acceptance(
     """Rows of accepted and dismissed counts from `(case id, event)` pairs; other event types are skipped.
 
     `since` / `until` keep the decisions made at or after / before those moments. Rows are sorted by subject, model
-    version and activity. A finding is counted once per case at each severity, as the engine records it once
-    (`engine.answers`): an answer repeated in a log written before that (the same finding accepted twice) is the
-    first one's duplicate. Events must come in log order.
+    version and activity. A finding is counted once per case at each severity (and, for one offering a document's
+    value, each pair of values it was about), as the engine records it once (`engine.answers`): an answer repeated
+    in a log written before that (the same finding accepted twice) is the first one's duplicate. Events must come in
+    log order.
     """
     rows: dict[tuple[str, str, str | None], AcceptanceRow] = {}
-    answered: set[tuple[str, str, str]] = set()
+    answered: set[tuple[str, ...]] = set()
     for case_id, event in events:
         if event.type not in FEEDBACK_TYPES:
             continue
         suggestion = event.payload.get("suggestion")
         if isinstance(suggestion, dict) and "kind" in suggestion:
-            once = (case_id, subject_of(suggestion), str(suggestion.get("severity") or ""))
+            once = (case_id, *answer_key_of(suggestion))
             if once in answered:
                 continue
             answered.add(once)

@@ -82,6 +82,11 @@ RULE_KINDS: Final = ("suggestion", "flag")
 # What a rule may suggest doing; rules.resolve_action maps each onto what the case can do now.
 ACTION_KINDS: Final = ("add_task", "plan", "start", "request_document", "fill_in")
 _KEY_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+# A field is a case variable, whose name the engine takes only as an identifier (expressions read it): a field named
+# `policy-number` was always missing, and every value a document gave it was offered and could never be filled.
+_FIELD_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NOT_A_FIELD: Final = ("{!r} cannot be a case variable's name (letters, digits and _, not starting with a digit), so "
+                       "no case could hold it")
 
 
 class CaseTypeError(ValueError):
@@ -311,6 +316,13 @@ class _Validator:
             self.problem(path, f"{value!r} is not a valid name (letters, digits, _ . -)")
         return value.strip()
 
+    def field_name(self, path: str, value: Any) -> str:
+        name = self.text(path, value)
+        if name and not _FIELD_RE.match(name):
+            self.problem(path, _NOT_A_FIELD.format(name))
+            return ""
+        return name
+
     def choice(self, path: str, value: Any, options: Sequence[str], default: str | None = None) -> str:
         if value is None and default is not None:
             return default
@@ -363,7 +375,7 @@ class _Validator:
 
     def field_spec(self, path: str, t: Mapping[str, Any]) -> FieldSpec | None:
         self.unknown(path, t, {"name", "type", "label", "required", "when", "severity"})
-        name = self.text(f"{path}.name", t.get("name"), pattern=_KEY_RE)
+        name = self.field_name(f"{path}.name", t.get("name"))
         kind = self.choice(f"{path}.type", t.get("type"), FIELD_TYPES, default="string")
         label = self.text(f"{path}.label", t.get("label"), required=False) or name
         required = self.boolean(f"{path}.required", t.get("required"), True)
@@ -381,7 +393,7 @@ class _Validator:
 
     def pattern_spec(self, path: str, t: Mapping[str, Any], fields: Mapping[str, FieldSpec]) -> PatternSpec | None:
         self.unknown(path, t, {"field", "regex", "type", "documents", "ignore_case"})
-        name = self.text(f"{path}.field", t.get("field"), pattern=_KEY_RE)
+        name = self.field_name(f"{path}.field", t.get("field"))
         declared = fields.get(name)
         # The type defaults to the declared field's, so a pattern cannot fill a number field with text.
         default_type = declared.type if declared is not None else "string"
@@ -451,6 +463,9 @@ class _Validator:
             return None
         if problem := unreadable(target, "the name"):  # as a command would refuse it, when the suggestion is accepted
             self.problem(f"{path}.{kind}", problem)
+            return None
+        if kind == "fill_in" and not _FIELD_RE.match(target.strip()):
+            self.problem(f"{path}.{kind}", _NOT_A_FIELD.format(target.strip()))
             return None
         if kind in ("add_task", "plan", "start") and has_instance_id_form(target):
             # Each of these becomes an ad hoc task of that name when nothing in the case has it, and the engine adds

@@ -24,8 +24,8 @@ from dataclasses import replace
 from typing import Any
 
 from casework.insight.casetype import CaseType
-from casework.insight.extraction import Extracted, ExtractionResult
-from casework.insight.gaps import is_empty
+from casework.insight.extraction import Extracted, ExtractionResult, agrees
+from casework.insight.gaps import capitalized, is_empty
 from casework.insight.rules import Action, Fill, Finding, Flag, Suggestion, with_action
 
 __all__ = ["FILL_FROM_DOCUMENT", "with_document_values"]
@@ -35,6 +35,8 @@ FILL_FROM_DOCUMENT = "fill_from_document"
 # answered, the audit trail. A form's field is a few words; a pattern that captured a whole page has gone wrong, and
 # `casework suggest intake` shows what it read.
 MAX_OFFERED_CHARS = 500
+# Other documents' values a finding's reason names; the rest it counts.
+OTHERS_NAMED = 3
 
 
 def with_document_values(
@@ -57,21 +59,21 @@ def with_document_values(
         out.append(finding)
     for name, found in sorted(values.items()):
         held = variables.get(name)
-        label = case_type.field_label(name)
+        label = capitalized(case_type.field_label(name))
         if is_empty(held):
             if name not in asked:
                 out.append(Suggestion(
                     f"document-value:{name}",
-                    f"{label.capitalize()} is not filled in; {found.document} gives it",
+                    f"{label} is not filled in; {found.document} gives it",
                     "info",
                     f"{_gives(found)}{_others(extracted, found)}",
                     "document",
                     _fill(case_type, found, held, verb="fill in"),
                 ))
-        elif not _agrees(held, found.value):
+        elif not agrees(held, found.value):
             out.append(Flag(
                 f"document-differs:{name}",
-                f"{label.capitalize()}: the case holds {_short(held)}, {found.document} says {_short(found.value)}",
+                f"{label}: the case holds {_short(held)}, {found.document} says {_short(found.value)}",
                 "warning",
                 f"{_gives(found)}{_others(extracted, found)}; check which is right: accepting replaces the case's "
                 "value with the document's, dismissing keeps it",
@@ -92,19 +94,17 @@ def _gives(found: Extracted) -> str:
 
 
 def _others(extracted: ExtractionResult, found: Extracted) -> str:
-    """What other documents give for the same field, when they disagree: the person should know before accepting."""
+    """What other documents give for the same field, when they disagree: the person should know before accepting.
+    The first few by name, the rest counted: the reason is the fill's reason when the person gives none (at most
+    `commands.MAX_TEXT`), and part of the decision recorded (`commands.MAX_SUGGESTION`), and 80 witness statements
+    with other dates made a finding that could be neither accepted nor dismissed."""
     others = [alt for alt in extracted.alternatives if alt.field == found.field]
     if not others:
         return ""
-    return "; but " + ", ".join(f"{alt.document} p.{alt.page} gives {_short(alt.value)}" for alt in others)
-
-
-def _agrees(held: Any, value: Any) -> bool:
-    """Whether the case holds what the document says: 12500 and 12,500.00 agree (the number is the same), true and
-    1 do not (Python's == says they do)."""
-    if isinstance(held, bool) or isinstance(value, bool):
-        return type(held) is type(value) and held == value
-    return bool(held == value)
+    named = ", ".join(f"{alt.document} p.{alt.page} gives {_short(alt.value)}" for alt in others[:OTHERS_NAMED])
+    more = len(others) - OTHERS_NAMED
+    return f"; but {named}" + (f", and {more:,} other value{'s' if more > 1 else ''} (`casework suggest intake` "
+                               "lists them)" if more > 0 else "")
 
 
 def _with_reason(finding: Finding, extra: str) -> Finding:

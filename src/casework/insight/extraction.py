@@ -144,6 +144,9 @@ class ExtractionResult:
     values: dict[str, Extracted] = field(default_factory=dict)  # field -> first value found
     alternatives: list[Extracted] = field(default_factory=list)  # other differing values for the same fields
     problems: list[str] = field(default_factory=list)  # matches whose text did not convert to the field's type
+    # (field, value) of `values` and `alternatives`: a pattern matching every word of a long document compared each
+    # match with every value found before it, which spent its time budget on that (7,800 of 60,000 words searched).
+    found: set[tuple[str, Any]] = field(default_factory=set, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -581,11 +584,36 @@ def _add(
         return
     lo, hi = max(0, start - CONTEXT_CHARS), min(len(text), end + CONTEXT_CHARS)
     found = Extracted(pattern.field, value, doc.name, page_no, (start, end), raw, " ".join(text[lo:hi].split()))
-    first = result.values.get(pattern.field)
-    if first is None:
+    if (pattern.field, value) in result.found:
+        return
+    result.found.add((pattern.field, value))
+    if pattern.field not in result.values:
         result.values[pattern.field] = found
-    elif first.value != value and all(a.value != value for a in result.alternatives if a.field == found.field):
+    else:
         result.alternatives.append(found)
+
+
+def agrees(held: Any, value: Any) -> bool:
+    """Whether the case holds what the document says: 12500 and 12,500.00 agree (the number is the same), true and
+    1 do not (Python's == says they do, and intake took a case's 1 for the document's yes)."""
+    if isinstance(held, bool) or isinstance(value, bool):
+        return type(held) is type(value) and held == value
+    return bool(held == value)
+
+
+def _fill_reason(filled: list[Extracted], limit: int) -> str:
+    """Where each value came from, with the text it was read from; for a form of many fields, which fit no reason
+    so (60 fields refused the whole fill), the fields read from each document and page, the values being the
+    event's own; cut at `limit` as the last resort."""
+    reason = "extracted from documents: " + "; ".join(f"{f.field} from {f.source}" for f in filled)
+    if len(reason) <= limit:
+        return reason
+    pages: dict[tuple[str, int], list[str]] = {}
+    for found in filled:
+        pages.setdefault((found.document, found.page), []).append(found.field)
+    reason = "extracted from documents: " + "; ".join(
+        f"{', '.join(fields)} from {document} p.{page}" for (document, page), fields in pages.items())
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
 
 
 _MONTHS: Final = {
@@ -690,9 +718,9 @@ def fill_command(
     for name, found in sorted(result.values.items()):
         current = variables.get(name)
         if is_empty(current) or name in overwrite:
-            if current != found.value:
+            if not agrees(current, found.value):
                 filled.append(found)
-        elif current != found.value:
+        elif not agrees(current, found.value):
             kept.append((found, current))
     problems = list(result.problems)
     for alt in result.alternatives:
@@ -702,7 +730,7 @@ def fill_command(
         )
     if not filled:
         return IntakePlan(None, filled, kept, problems)
-    reason = "extracted from documents: " + "; ".join(f"{f.field} from {f.source}" for f in filled)
+    reason = _fill_reason(filled, commands.MAX_TEXT)
     # Filled as the case stood when it was read: a value entered meanwhile refuses the fill instead of being lost.
     command = commands.SetVariables(variables={f.field: f.value for f in filled}, actor=actor, reason=reason,
                                     expected={f.field: variables.get(f.field) for f in filled})

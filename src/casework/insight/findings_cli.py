@@ -133,7 +133,8 @@ def _answers(store: Store, rows: list[FindingRow]) -> dict[tuple[str, str, str],
                 typer.echo(f"warning: {exc}: its findings are listed without their answers", err=True)
                 continue
             for row in found:
-                answer = answer_of(state, {"kind": row.kind, "id": row.finding_id, "severity": row.severity})
+                answer = answer_of(state, {"kind": row.kind, "id": row.finding_id, "severity": row.severity,
+                                           "action": row.action})
                 if answer is not None:
                     accepted, at, by = answer
                     answers[_key(row)] = {"accepted": accepted, "by": by, "at": at}

@@ -85,7 +85,7 @@ def assess(
     next_action_model: NextActionModel | None = None,
     remaining_model: RemainingTimeModel | None = None,
     unusual_threshold: float = UNUSUAL_THRESHOLD,
-    dismissed: Mapping[str, str] | None = None,
+    dismissed: Mapping[str, Mapping[str, str]] | None = None,
     extracted: ExtractionResult | None = None,
 ) -> list[Finding]:
     """Every finding for the case now, most severe first. Never raises for a rule or model that fails.
@@ -95,7 +95,8 @@ def assess(
     data is flagged (`document_values`).
 
     `dismissed`: what people dismissed on this case (`rules.dismissed_findings` of its events); those findings are
-    left out unless they have become more severe since, so a dismissal is not undone by the next change of the case.
+    left out unless they have become more severe since, or offer a document's value other than the one dismissed, so
+    a dismissal is not undone by the next change of the case.
 
     An ended case has none: nobody can act on it, and the case refuses every command, a person's dismissal
     (`RecordFeedback`) included, so a finding on it could never be dealt with and would stay listed for good.

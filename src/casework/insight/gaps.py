@@ -64,7 +64,7 @@ def _field_gap(
         # Wrong data is reported even when the field is optional: a rule reading it would fail or mislead.
         return Flag(
             f"invalid-field:{spec.name}",
-            f"{spec.label.capitalize()} is not a valid {spec.type}",
+            f"{capitalized(spec.label)} is not a valid {spec.type}",
             spec.severity,
             f"{spec.name} = {value!r}: {problem}",
             "gap",
@@ -140,6 +140,12 @@ def _unjudged(case_type: CaseType, what: str, label: str, when: Expression | Non
         f"case type {case_type.key!r}: the condition {when.source} failed; fix the case data or the case type",
         "gap",
     )
+
+
+def capitalized(label: str) -> str:
+    """A label starting a sentence. Not `str.capitalize`, which lowercases the rest: "IBAN" read "Iban", "EU VAT
+    number" "Eu vat number"."""
+    return label[:1].upper() + label[1:]
 
 
 def is_empty(value: Any) -> bool:

@@ -23,12 +23,15 @@ These names win over case variables of the same name; such a variable stays reac
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from casework.engine import CaseState, ItemInstance, commands, execute, explain, plan_for, plannable
+from casework.engine.answers import values_seen
 from casework.engine.lifecycle import ACTIVE, AVAILABLE, COMPLETED, DISABLED, ENABLED, FAILED, SUSPENDED, TERMINAL
 from casework.engine.runner import Run
 from casework.engine.state import has_instance_id_form
@@ -76,8 +79,26 @@ class Fill:
     page: int
     source: str  # `extraction.Extracted.source`: the document, page and matched text, for the audit trail
 
+    @property
+    def seen(self) -> str:
+        """The values a person deciding on it sees, the field's and the document's, as a digest: a decision covers
+        those values only (`engine.answers.values_seen`), so a later document or case value is a new question."""
+        from casework.insight.gaps import is_empty  # gaps builds on this module
+
+        # An empty field is one thing to a person (it "is not filled in"), whether absent, null or blank.
+        return values_digest(None if is_empty(self.held) else self.held, self.value)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "document": self.document, "page": self.page, "source": self.source}
+        return {"value": self.value, "document": self.document, "page": self.page, "source": self.source,
+                "seen": self.seen}
+
+
+def values_digest(held: Any, value: Any) -> str:
+    # A digest, not the values: what the case holds may be long, and the recorded decision is bounded in size. A
+    # whole number is one number however written (a letter's 13,000 and its next version's 13,000.00), as
+    # `document_values` compares them.
+    text = json.dumps([_whole(held), _whole(value)], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -124,11 +145,14 @@ class Action:
             name = self.task or request_task_name(self.target.replace("_", " "))
             return commands.AddItem(kind="humanTask", name=name, actor=actor, reason=reason, unless_open=True)
         if self.kind == "fill_from_document" and self.fill is not None:
-            # The audit trail must say where the value came from, whatever reason the person gave.
+            # The audit trail must say where the value came from, whatever reason the person gave: the source is kept
+            # whole and the reason before it cut to fit (a person's is recorded whole with the acceptance).
+            source = f"value from {self.fill.source}"
             why = f"{reason}; " if reason else ""
+            if len(why) + len(source) > commands.MAX_TEXT:
+                why = why[: max(0, commands.MAX_TEXT - len(source) - 3)] + "…; "
             return commands.SetVariables(variables={self.target: self.fill.value}, actor=actor,
-                                         reason=f"{why}value from {self.fill.source}",
-                                         expected={self.target: self.fill.held})
+                                         reason=f"{why}{source}", expected={self.target: self.fill.held})
         return None  # "open" and "fill_in": the person works in the existing task or the case data form
 
     def to_dict(self) -> dict[str, Any]:
@@ -159,6 +183,11 @@ class Finding:
     kind: str = field(default="flag", init=False)
     # The version of the learned model that raised it (an SLA risk, an unusual path); "" for rules and gaps.
     model_version: str = ""
+
+    @property
+    def seen(self) -> str:
+        """The values a decision on it covers (`Fill.seen`) when it offers a document's value, else ""."""
+        return self.action.fill.seen if self.action is not None and self.action.fill is not None else ""
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -221,31 +250,39 @@ def together(action: commands.Command | None, record: commands.RecordFeedback, *
     return commands.Together(commands=parts, actor=actor)
 
 
-def dismissed_findings(events: Iterable[Any]) -> dict[str, str]:
-    """Finding id -> the severity it had when a person last dismissed it, from a case's `suggestion_accepted` /
-    `suggestion_dismissed` events in order (others are skipped); a later acceptance lifts the dismissal. Next-best
-    actions (suggestions without a `kind`) are not findings and are left out."""
-    out: dict[str, str] = {}
+def dismissed_findings(events: Iterable[Any]) -> dict[str, dict[str, str]]:
+    """Finding id -> the values it was dismissed about (`Finding.seen`, "" for a finding that offers no document's
+    value) -> the severity it had when a person last dismissed it so, from a case's `suggestion_accepted` /
+    `suggestion_dismissed` events in order (others are skipped); a later acceptance lifts the dismissals that cover
+    what was accepted. Next-best actions (suggestions without a `kind`) are not findings and are left out."""
+    out: dict[str, dict[str, str]] = {}
     for event in events:
         suggestion = event.payload.get("suggestion") if event.type in FEEDBACK_EVENTS else None
         if not isinstance(suggestion, dict) or "kind" not in suggestion or not suggestion.get("id"):
             continue
-        ident = str(suggestion["id"])
+        ident, seen = str(suggestion["id"]), values_seen(suggestion)
         if event.type == "suggestion_dismissed":
-            out[ident] = str(suggestion.get("severity", ""))
+            out.setdefault(ident, {})[seen] = str(suggestion.get("severity", ""))
+        elif seen:
+            out.get(ident, {}).pop(seen, None)
         else:
-            out.pop(ident, None)
+            out.pop(ident, None)  # every dismissal of it covered a finding offering no value (`not_dismissed`)
     return out
 
 
-def not_dismissed(findings: Iterable[Finding], dismissed: Mapping[str, str]) -> list[Finding]:
+def not_dismissed(findings: Iterable[Finding], dismissed: Mapping[str, Mapping[str, str]]) -> list[Finding]:
     """The findings a person has not dismissed; one dismissed at a lower severity than it has now is offered again
-    (it got worse: the person decided about something milder)."""
-    return [
-        f for f in findings
-        if f.id not in dismissed
-        or SEVERITY_ORDER.get(f.severity, 9) < SEVERITY_ORDER.get(dismissed[f.id], 9)
-    ]
+    (it got worse: the person decided about something milder), and so is one offering a document's value that
+    differs from every one it was dismissed about: "keep the case's 12,500, the letter's 13,000 is a typo" says
+    nothing about a later letter's 90,000. A finding offering no value stays dismissed whatever value it offered
+    then (the field is still empty: the person dismissed that)."""
+    return [f for f in findings if not any(
+        SEVERITY_ORDER.get(f.severity, 9) >= SEVERITY_ORDER.get(severity, 9)
+        for seen, severity in dismissed.get(f.id, {}).items() if not f.seen or seen == f.seen)]
+
+
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 # -- facts --------------------------------------------------------------------------------------------------------

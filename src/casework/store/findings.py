@@ -93,13 +93,14 @@ class FindingsMixin(StoreBase):
             ).scalar()
             if version is None or int(version) != case_version:
                 return False
-            raised = dict(
-                conn.execute(
-                    select(t.case_findings.c.finding_id, t.case_findings.c.raised_at).where(
-                        t.case_findings.c.case_id == case_id
-                    )
+            # A finding offering a document's value is raised anew about other values (a later letter): its "since"
+            # is when that value came, not when the field first differed from a document.
+            raised = {
+                finding_id: at for finding_id, at, action in conn.execute(
+                    select(c.finding_id, c.raised_at, c.action).where(c.case_id == case_id)
                 ).all()
-            )
+                if (finding := wanted.get(finding_id)) is not None and _seen(action) == _seen(finding[5])
+            }
             conn.execute(delete(t.case_findings).where(t.case_findings.c.case_id == case_id))
             rows = [
                 {
@@ -208,6 +209,13 @@ class FindingsMixin(StoreBase):
 def _action_json(finding: dict[str, Any]) -> str | None:
     action = finding.get("action")
     return None if action is None else json.dumps(action)
+
+
+def _seen(action: str | None) -> str:
+    """What a stored action's fill was about (`rules.Fill.seen`), "" for one that fills in no document's value."""
+    from casework.engine.answers import values_seen
+
+    return values_seen({"action": json.loads(action)}) if action else ""
 
 
 def _content(finding: dict[str, Any], model_version: str, case_type: str) -> tuple[Any, ...]:
