@@ -6,8 +6,10 @@ psycopg prepared its queries on the server after five runs, which the next serve
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -91,21 +93,39 @@ def test_a_statement_past_the_statement_timeout_is_cancelled_on_every_server_con
             _end_server_connection(bouncer.url)
             error = _sleep(store, 3)
             assert error is not None and "statement timeout" in str(error), error
+        # Every way a transaction begins carries it: on the driver (the hot reads), in a pipeline (the group
+        # committer's writes), in a server-side cursor's transaction (the streamed reads).
+        fairy = store.engine.raw_connection()
+        try:
+            driver: Any = fairy.driver_connection
+            for way in ("driver", "pipeline", "server-side cursor"):
+                _end_server_connection(bouncer.url)
+                with contextlib.ExitStack() as stack:
+                    if way == "pipeline":
+                        stack.enter_context(driver.pipeline())
+                    cur = driver.cursor("streamed") if way == "server-side cursor" else driver.cursor()
+                    cur.execute("SELECT current_setting('statement_timeout')")
+                    assert cur.fetchone() == ("1s",), way
+                    cur.close()
+                driver.rollback()
+        finally:
+            fairy.close()
 
 
 def test_the_urls_own_statement_timeout_wins_although_pgbouncer_drops_it(bouncer: Bouncer, tmp_path: Path) -> None:
     """PgBouncer drops the `options` its `ignore_startup_parameters` lists (and refuses them otherwise): casework
     reads them itself, and its client deadline follows."""
     with Store.open(f"{bouncer.url}?options=-c%20statement_timeout%3D5s%20--lock-timeout%3D2min",
-                    audit_key=tmp_path / "audit.key") as store:
-        with store.read() as conn:
-            assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "5s"
-            assert conn.execute(text("SHOW lock_timeout")).scalar_one() == "2min"
-            assert conn.connection.driver_connection.reply_timeout == 5 + 30  # type: ignore[union-attr]
+                    audit_key=tmp_path / "audit.key") as store, store.read() as conn:
+        assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "5s"
+        assert conn.execute(text("SHOW lock_timeout")).scalar_one() == "2min"
+        assert conn.connection.driver_connection.reply_timeout == 5 + 30  # type: ignore[union-attr]
 
 
 @ONE_SERVER_CONNECTION
-def test_commands_of_two_services_and_many_threads_share_one_server_connection(bouncer: Bouncer, tmp_path: Path) -> None:
+def test_commands_of_two_services_and_many_threads_share_one_server_connection(
+    bouncer: Bouncer, tmp_path: Path
+) -> None:
     """Two services (as two processes would), each with threads of its own, write commands through one server
     connection: the group committers' repeated statements, prepared by psycopg after five commits, collided there
     ("prepared statement _pg3_5 already exists")."""
