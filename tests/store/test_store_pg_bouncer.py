@@ -173,14 +173,3 @@ def test_import_log_audit_verify_and_export_work_through_pgbouncer(bouncer: Boun
     exported = run_casework("export", "--format", "csv", "-o", str(tmp_path / "out.csv"), env=env)
     assert exported.returncode == 0, exported.stderr
     assert len((tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()) == 1 + cases * 2
-
-
-def test_a_pooling_mode_casework_does_not_know_is_refused_in_one_line_before_anything_opens(
-    monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(POOLER_ENV, "statement")
-    done = run_casework("tasks", "--db", "postgresql://nobody@db.invalid/cases")
-    assert done.returncode == 2
-    assert done.stderr.splitlines() == [
-        "error: CASEWORK_PG_POOLER='statement' is not a pooling mode: give session (the default: PostgreSQL itself, "
-        "or a pooler in session mode) or transaction (PgBouncer's pool_mode = transaction)"]
