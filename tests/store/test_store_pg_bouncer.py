@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from bouncer import Bouncer
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from waiting import sleep_in_read
 
 from casework.engine import commands
 from casework.service import CaseService
@@ -42,15 +42,6 @@ def _shown(url: str, setting: str) -> str:
         value = conn.execute(f"SHOW {setting}").fetchone()
     assert value is not None
     return str(value[0])
-
-
-def _sleep(store: Store, seconds: float) -> BaseException | None:
-    try:
-        with store.read() as conn:
-            conn.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})
-    except DBAPIError as exc:
-        return exc
-    return None
 
 
 def _end_server_connection(url: str) -> None:
@@ -91,7 +82,7 @@ def test_a_statement_past_the_statement_timeout_is_cancelled_on_every_server_con
     with Store.open(bouncer.url, audit_key=tmp_path / "audit.key") as store:
         for _ in range(2):
             _end_server_connection(bouncer.url)
-            error = _sleep(store, 3)
+            error = sleep_in_read(store, 3)
             assert error is not None and "statement timeout" in str(error), error
         # Every way a transaction begins carries it: on the driver (the hot reads), in a pipeline (the group
         # committer's writes), in a server-side cursor's transaction (the streamed reads).
