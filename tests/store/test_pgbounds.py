@@ -4,6 +4,9 @@ in transaction mode drops them (PgBouncer refuses `options`, or ignores them whe
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
+
+from casework.cli import app
 
 pytest.importorskip("psycopg")
 
@@ -27,3 +30,12 @@ def test_the_options_timeouts_are_read_in_milliseconds(options: str, expected: d
 def test_a_timeout_in_the_options_that_is_no_time_is_refused_in_one_line() -> None:
     with pytest.raises(SettingError, match=r"statement_timeout='soon', which is no time"):
         _options_settings("-c statement_timeout=soon")
+
+
+def test_a_command_given_such_options_says_so_in_one_line_before_it_connects() -> None:
+    url = "postgresql://nobody@db.invalid/cases?options=-c%20lock_timeout%3Dsoon"
+    result = CliRunner().invoke(app, ["tasks", "--db", url])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        "error: the database URL's options (or PGOPTIONS) set lock_timeout='soon', which is no time: give a number "
+        "with a unit (ms, s, min, h, d), e.g. -c statement_timeout=15min"]

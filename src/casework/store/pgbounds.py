@@ -5,7 +5,7 @@ libpq's own bounds (`url.pg_connect_args`: connect_timeout, tcp_user_timeout, ke
 network path goes silent, but not one whose peer still acknowledges every segment while nothing answers: a server
 paused (SIGSTOP, a frozen VM, a stalled disk under its process), or a proxy or pooler in between that stopped
 passing data on. Its kernel acknowledges the request and the keepalive probes, and psycopg waited for the reply for
-ever. So each session gets
+ever. So each transaction gets
 
 - `statement_timeout` (CASEWORK_PG_STATEMENT_TIMEOUT): the server cancels a statement that runs longer;
 - `lock_timeout` (CASEWORK_PG_LOCK_TIMEOUT): the server cancels a statement that waits longer for a lock another
@@ -94,8 +94,8 @@ def _options_settings(options: str) -> dict[str, int]:
         if equals and name in _SETTINGS:
             time = _TIME_RE.fullmatch(value)
             if time is None:
-                raise SettingError(f"the connection's options set {name}={value!r}, which is no time: give a number "
-                                   "with a unit (ms, s, min, h, d), e.g. -c statement_timeout=15min")
+                raise SettingError(f"the database URL's options (or PGOPTIONS) set {name}={value!r}, which is no time: "
+                                   "give a number with a unit (ms, s, min, h, d), e.g. -c statement_timeout=15min")
             found[name] = round(float(time.group(1)) * _MS_PER_UNIT[time.group(2)])
     return found
 
@@ -194,12 +194,13 @@ def bound_engine(engine: Engine, *, lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_
                    "statement_timeout": statement_s * 1000}
     network_s = seconds_setting(NETWORK_TIMEOUT_ENV, DEFAULT_NETWORK_TIMEOUT_S)
     per_transaction_pooler = pooler_setting() == TRANSACTION_POOLING
+    url_options = engine.url.query.get("options")
+    options = _options_settings(url_options if isinstance(url_options, str) else os.environ.get("PGOPTIONS", ""))
     # Until the session's own statement timeout is known, its setup waits as long as casework's allows.
     first_reply = statement_s + network_s if statement_s and network_s else None
 
     @event.listens_for(engine, "do_connect")
     def _do_connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
-        options = _options_settings(cparams.get("options", os.environ.get("PGOPTIONS", "")))
         if per_transaction_pooler:
             cparams["prepare_threshold"] = None  # a prepared statement lives on one server connection only
         conn = _connect(cargs, cparams)
