@@ -26,7 +26,7 @@ from frozen_server import FrozenServer, frozen_server
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from waiting import outcome_within
+from waiting import outcome_within, sleep_in_read
 
 from casework.audit.verify import verify
 from casework.engine import commands
@@ -204,22 +204,13 @@ def test_a_lock_held_longer_than_casework_pg_lock_timeout_fails_the_command_in_o
     assert "CASEWORK_PG_LOCK_TIMEOUT" in line and line.endswith("nothing was imported"), line
 
 
-def _sleep(store: Store, seconds: float) -> BaseException | None:
-    try:
-        with store.read() as conn:
-            conn.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})
-    except DBAPIError as exc:
-        return exc
-    return None
-
-
 def test_a_statement_longer_than_the_statement_timeout_is_cancelled_unless_the_url_or_an_exemption_allows_it(
     pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(STATEMENT_TIMEOUT_ENV, "1")
     monkeypatch.delenv(NETWORK_TIMEOUT_ENV, raising=False)
     with Store.open(pg_url, audit_key=tmp_path / "audit.key") as store:
-        error = _sleep(store, 3)
+        error = sleep_in_read(store, 3)
         assert error is not None, "a statement ran past CASEWORK_PG_STATEMENT_TIMEOUT"
         line = environment_error(error)
         assert line is not None and "statement timeout" in line and "CASEWORK_PG_STATEMENT_TIMEOUT" in line, line
@@ -230,10 +221,10 @@ def test_a_statement_longer_than_the_statement_timeout_is_cancelled_unless_the_u
 
         with store.engine.begin() as conn, unbounded(conn):
             conn.execute(text("SELECT pg_sleep(1.5)"))
-        assert _sleep(store, 3) is not None
+        assert sleep_in_read(store, 3) is not None
     # The URL's own statement_timeout wins over casework's, and so does the client's deadline that follows it.
     with Store.open(f"{pg_url}%20-cstatement_timeout%3D5s", audit_key=tmp_path / "audit.key") as store:
-        assert _sleep(store, 1.5) is None
+        assert sleep_in_read(store, 1.5) is None
         with store.engine.connect() as conn:
             assert conn.connection.driver_connection.reply_timeout == 5 + 30  # type: ignore[union-attr]
 
@@ -253,7 +244,7 @@ def test_a_read_on_a_backend_paused_with_sigstop_fails_in_one_line_and_the_serve
             pytest.skip(f"cannot pause the server's process {pid} from here: {exc}")
         try:
             outcome: list[Any] = []
-            thread = threading.Thread(target=lambda: outcome.append(_sleep(store, 0)), daemon=True)
+            thread = threading.Thread(target=lambda: outcome.append(sleep_in_read(store, 0)), daemon=True)
             thread.start()
             thread.join(HANG)
         finally:
@@ -264,7 +255,7 @@ def test_a_read_on_a_backend_paused_with_sigstop_fails_in_one_line_and_the_serve
         line = environment_error(error)
         host = make_url(pg_url)
         assert line is not None and "\n" not in line and f"{host.host}:{host.port or 5432} sent no reply" in line
-        assert _sleep(store, 0) is None  # a new connection, to a server that answers
+        assert sleep_in_read(store, 0) is None  # a new connection, to a server that answers
 
 
 def test_a_case_command_on_a_server_that_freezes_as_it_writes_is_one_error_line_and_nothing_is_written(

@@ -28,3 +28,18 @@ def test_with_a_url_it_is_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PG_ENV, "postgresql://postgres@127.0.0.1:5432/test")
     monkeypatch.setenv(REQUIRE_ENV, "1")
     assert postgres_base_url() == "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def test_without_pgbouncer_its_tests_skip_unless_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bouncer import REQUIRE_ENV as BOUNCER_REQUIRED
+    from bouncer import pgbouncer_binary
+
+    monkeypatch.setattr("shutil.which", lambda *_args, **_kwargs: None)  # no pgbouncer anywhere
+    monkeypatch.delenv(BOUNCER_REQUIRED, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="need PgBouncer's `pgbouncer` program"):
+        pgbouncer_binary()
+    monkeypatch.setenv(BOUNCER_REQUIRED, "1")
+    with pytest.raises(BaseException) as outcome:
+        pgbouncer_binary()
+    assert isinstance(outcome.value, pytest.fail.Exception), repr(outcome.value)
+    assert f"{BOUNCER_REQUIRED}=1 requires them" in str(outcome.value)

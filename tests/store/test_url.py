@@ -105,3 +105,14 @@ def test_a_postgresql_bound_that_is_no_number_of_seconds_is_refused_in_one_line(
     assert result.exit_code == 2, result.output
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"error: {name}=") and "seconds" in line
+
+
+def test_a_pooling_mode_casework_does_not_know_is_refused_in_one_line_before_anything_opens(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CASEWORK_PG_POOLER", "statement")
+    result = CliRunner().invoke(app, ["tasks", "--db", "postgresql://nobody@db.invalid/cases"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        "error: CASEWORK_PG_POOLER='statement' is not a pooling mode: give session (the default: PostgreSQL itself, "
+        "or a pooler in session mode) or transaction (PgBouncer's pool_mode = transaction)"]

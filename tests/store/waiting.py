@@ -1,4 +1,5 @@
-"""A call that may wait for ever on a database that stopped answering, run so that the test ends either way."""
+"""A call that may wait for ever on a database that stopped answering, run so that the test ends either way; and a
+statement that takes as long as a test wants."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from casework.store import Store
 
 
 def outcome_within(call: Callable[[], Any], seconds: float, release: Callable[[], None], waiting: str) -> Any:
@@ -29,3 +34,14 @@ def outcome_within(call: Callable[[], Any], seconds: float, release: Callable[[]
         thread.join(seconds)
         pytest.fail(f"still waiting {seconds:g} s {waiting}")
     return outcome[0]
+
+
+def sleep_in_read(store: Store, seconds: float) -> BaseException | None:
+    """The error of a PostgreSQL read of `store` that sleeps `seconds` on the server (a statement timeout past it,
+    the server's or the client's), or None."""
+    try:
+        with store.read() as conn:
+            conn.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})
+    except DBAPIError as exc:
+        return exc
+    return None

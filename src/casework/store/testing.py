@@ -15,6 +15,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -43,8 +44,10 @@ def with_search_path(url: str, schema: str) -> str:
     return f"{url}{sep}options={quote(f'-csearch_path={schema}')}"
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
+@contextmanager
+def pg_schema() -> Iterator[tuple[str, str]]:
+    """(the server's URL, the name of a new schema there), dropped afterwards; skips or fails the test as
+    `postgres_base_url` says when there is no server."""
     base = postgres_base_url()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(parse_url(base), isolation_level="AUTOCOMMIT")
@@ -57,11 +60,17 @@ def pg_url() -> Iterator[str]:
             pytest.fail(f"PostgreSQL at {base} is required ({REQUIRE_ENV}=1) but unreachable: {exc}")
         pytest.skip(f"PostgreSQL at {base} unreachable: {exc}")
     try:
-        yield with_search_path(base, schema)
+        yield base, schema
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with pg_schema() as (base, schema):
+        yield with_search_path(base, schema)
 
 
 @pytest.fixture

@@ -223,7 +223,7 @@ def _frozen(folder: Path) -> bool:
 
 
 class SettingError(StoreURLError):
-    """A CASEWORK_PG_* setting is not a whole number of seconds."""
+    """A CASEWORK_PG_* setting is not a whole number of seconds, or not one of the values it takes."""
 
 
 NETWORK_TIMEOUT_ENV = "CASEWORK_PG_NETWORK_TIMEOUT"
@@ -242,6 +242,25 @@ def seconds_setting(name: str, default: int) -> int:
         raise SettingError(f"{name}={raw!r} is not a number of seconds: give a whole number from 0 (casework sets "
                            f"no limit, libpq's own default) to 86400; the default is {default}")
     return int(raw)
+
+
+POOLER_ENV = "CASEWORK_PG_POOLER"
+SESSION_POOLING, TRANSACTION_POOLING = "session", "transaction"
+
+
+def pooler_setting() -> str:
+    """How the PostgreSQL connections reach the server (CASEWORK_PG_POOLER): `session` (the default: directly, or
+    through a pooler that gives each client a server connection of its own for its session) or `transaction` (a
+    pooler such as PgBouncer with `pool_mode = transaction`, which may run each transaction on another server
+    connection shared with other clients); `SettingError` for anything else."""
+    raw = os.environ.get(POOLER_ENV, "").strip()
+    if not raw:
+        return SESSION_POOLING
+    if raw.lower() not in (SESSION_POOLING, TRANSACTION_POOLING):
+        raise SettingError(f"{POOLER_ENV}={raw!r} is not a pooling mode: give {SESSION_POOLING} (the default: "
+                           f"PostgreSQL itself, or a pooler in session mode) or {TRANSACTION_POOLING} (PgBouncer's "
+                           "pool_mode = transaction)")
+    return raw.lower()
 
 
 def pg_connect_args(parsed: URL) -> dict[str, Any]:
@@ -294,8 +313,9 @@ def create_store_engine(
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         if read_only:
-            dbapi_conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            dbapi_conn.commit()
+            # psycopg begins each transaction READ ONLY: a session characteristic would not follow the transactions
+            # that a pooler in transaction mode runs on other server connections, and would bind other clients'.
+            dbapi_conn.read_only = True
 
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
