@@ -73,3 +73,66 @@ def test_a_task_is_skipped_from_every_open_state_and_what_waits_for_it_goes_on(
     # skip raises `complete` (docs/semantics.md, Lifecycles): the milestone waiting for the item is reached.
     assert (case.states(item), case.states(f"after {item}")) == (["completed"], ["completed"])
     assert case.replays()
+
+
+# M waits in stage S for A to complete, and exits when Cancel occurs; "after M" waits for M to occur.
+MILESTONE = model_of(
+    '<planItem id="pA" name="A" definitionRef="A"/><planItem id="pCancel" name="Cancel" definitionRef="Cancel"/>'
+    '<planItem id="pS" name="S" definitionRef="S"/><humanTask id="A" name="A"/>'
+    '<userEventListener id="Cancel" name="Cancel"/>'
+    '<stage id="S" name="S"><planItem id="pM" name="M" definitionRef="M"><entryCriterion sentryRef="sA"/>'
+    '<exitCriterion sentryRef="sCancel"/></planItem><planItem id="pAfter" name="after M" definitionRef="After">'
+    '<entryCriterion sentryRef="sM"/></planItem><planItem id="pK" name="K" definitionRef="K"/>'
+    f'<sentry id="sA">{on_part("pA")}</sentry><sentry id="sCancel">{on_part("pCancel", "occur")}</sentry>'
+    f'<sentry id="sM">{on_part("pM", "occur")}</sentry><milestone id="M" name="M"/>'
+    '<milestone id="After" name="after M"/><humanTask id="K" name="K"/></stage>'
+)
+_ENDINGS = {
+    "terminate": commands.TerminateItem(item="M", actor="ann"),
+    "remove": commands.RemoveItem(item="M", actor="ann"),
+    "exit": commands.OccurEvent(item="Cancel", actor="ann"),
+    "parentTerminate": commands.TerminateItem(item="S", actor="ann"),
+}
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["waiting", "suspended"])
+@pytest.mark.parametrize("ending", sorted(_ENDINGS))
+def test_a_milestone_waiting_or_on_hold_ends_without_being_reached(held: bool, ending: str) -> None:
+    case = DrivenCase(MILESTONE)
+    if held:
+        case.run(commands.SuspendItem(item="M", actor="ann"))
+        assert case.states("M") == ["suspended"]
+    case.run(_ENDINGS[ending])
+    # Ended with its stage, "after M" too; otherwise it waits on: M never occurred.
+    after = "terminated" if ending == "parentTerminate" else "available"
+    assert (case.states("M"), case.states("after M")) == (["terminated"], [after])
+    assert case.replays()
+
+
+def test_a_milestone_is_skipped_or_resumed_and_then_reached() -> None:
+    skipped = DrivenCase(MILESTONE)
+    skipped.run(commands.SkipItem(item="M", actor="ann"))
+    # skip raises `occur` for a milestone: what waits for it is reached too.
+    assert (skipped.states("M"), skipped.states("after M")) == (["completed"], ["completed"])
+    resumed = DrivenCase(MILESTONE)
+    resumed.run(commands.SuspendItem(item="M", actor="ann"))
+    resumed.run(commands.CompleteItem(item="A", actor="ann"))
+    assert resumed.states("M") == ["suspended"]  # on hold it hears nothing
+    resumed.run(commands.ResumeItem(item="M", actor="ann"))
+    assert resumed.states("M") == ["available"]
+    resumed.run(commands.OccurEvent(item="M", actor="ann"))
+    assert resumed.states("after M") == ["completed"]
+    assert skipped.replays() and resumed.replays()
+
+
+def test_removing_an_item_raises_its_exit_for_what_waits_for_it() -> None:
+    # remove raises `exit` (docs/semantics.md, Lifecycles): an on-part on the item's exit fires, as when it exits.
+    case = DrivenCase(model_of(
+        f'<planItem id="pD" name="D" definitionRef="D">{MANUAL}</planItem>'
+        '<planItem id="pFallback" name="Fallback" definitionRef="Fallback"><entryCriterion sentryRef="sOut"/>'
+        f'</planItem><sentry id="sOut">{on_part("pD", "exit")}</sentry><humanTask id="D" name="D"/>'
+        '<humanTask id="Fallback" name="Fallback"/>'
+    ))
+    case.run(commands.RemoveItem(item="D", actor="ann", reason="not needed"))
+    assert (case.states("D"), case.states("Fallback")) == (["terminated"], ["active"])
+    assert case.replays()
