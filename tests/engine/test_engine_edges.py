@@ -142,14 +142,21 @@ def test_a_command_that_would_change_the_case_without_end_is_rejected_naming_the
 
 # -- rejected commands change nothing ---------------------------------------------------------------------------------
 def test_a_rejected_command_that_recorded_an_expression_failure_changes_nothing() -> None:
-    permit = _load("permit_review.cmmn")
-    state = _start(permit, needsEnvironment=5)  # the environmental check is required when ${needsEnvironment}
-    execute(permit, state, commands.CompleteItem(item="Intake"), NOW)
-    errors = len(state.errors)
-    # Checking whether Review may complete evaluates the required rule, which fails and is recorded, and then the
+    planned = load_definition(
+        f'<definitions {NS}><case id="m"><casePlanModel id="plan" name="Plan"><planItem id="pW" definitionRef="W"/>'
+        '<planningTable id="table"><discretionaryItem id="dX" definitionRef="X" applicabilityRuleRefs="big"/>'
+        '<applicabilityRule id="big"><condition>${amount > 10000}</condition></applicabilityRule></planningTable>'
+        '<humanTask id="W" name="W"/><humanTask id="X" name="Expert opinion"/></casePlanModel></case></definitions>'
+    )
+    state = _start(planned, amount="a lot")
+    # Planning evaluates the applicability rule, which fails and is recorded (so it counts as false), and then the
     # command is refused: the record goes with it.
-    _rejected(permit, state, commands.CompleteItem(item="Review"), "'Review' is not completable")
-    assert len(state.errors) == errors
+    _rejected(planned, state, commands.PlanItem(item="Expert opinion"), "'Expert opinion' is not applicable now")
+    assert state.errors == []
+    # A caller that discards the state on a rejection (the service) is told the same; the record is left in place.
+    with pytest.raises(CommandRejected, match="'Expert opinion' is not applicable now"):
+        execute(planned, state, commands.PlanItem(item="Expert opinion"), NOW, restore=False)
+    assert [e["where"] for e in state.errors] == ["applicabilityRule of dX"]
 
 
 def test_skip_refuses_what_the_lifecycle_does_not_allow() -> None:
