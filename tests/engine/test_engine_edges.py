@@ -183,6 +183,11 @@ def test_the_case_plan_named_by_its_id_is_not_suspended_or_terminated_as_an_item
         _rejected(claim, state, command,
                   rf"^cannot {what} '{state.root}': it is the case plan, not an item in it; {what} the case instead$")
     assert state.status == "active"
+    # An item is named by its id all the same.
+    (review,) = (i.id for i in state.items.values() if i.name == "Review claim")
+    execute(claim, state, commands.SuspendItem(item=review, actor="ann"), NOW)
+    assert _instances(state, "Review claim") == [(1, "suspended")]
+    execute(claim, state, commands.ResumeItem(item=review, actor="ann"), NOW)
     execute(claim, state, commands.SuspendCase(actor="ann"), NOW)
     # Suspending it again is not told to resume it first.
     _rejected(claim, state, commands.SuspendCase(actor="ann"), "^the case is already suspended$")

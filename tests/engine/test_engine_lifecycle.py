@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from helpers_engine import DrivenCase, model_of, on_part
 
-from casework.engine import commands
+from casework.engine import CommandRejected, commands
 
 MANUAL = "<itemControl><manualActivationRule/></itemControl>"
 # D waits to be started by hand, W starts at once and B waits for W; each has a milestone reached when it completes.
@@ -136,3 +136,20 @@ def test_removing_an_item_raises_its_exit_for_what_waits_for_it() -> None:
     case.run(commands.RemoveItem(item="D", actor="ann", reason="not needed"))
     assert (case.states("D"), case.states("Fallback")) == (["terminated"], ["active"])
     assert case.replays()
+
+
+def test_completing_a_name_a_milestone_and_a_waiting_task_share_occurs_the_milestone() -> None:
+    # A milestone is completed (occurs) while available, a task only while active: of the two waiting for A, the
+    # task is not taken.
+    case = DrivenCase(model_of(
+        '<planItem id="pA" name="A" definitionRef="A"/><planItem id="pM" name="Checked" definitionRef="M">'
+        '<entryCriterion sentryRef="sA"/></planItem><planItem id="pT" name="Checked" definitionRef="T">'
+        '<entryCriterion sentryRef="sA"/></planItem>'
+        f'<sentry id="sA">{on_part("pA")}</sentry><humanTask id="A" name="A"/><milestone id="M" name="Checked"/>'
+        '<humanTask id="T" name="Checked"/>'
+    ))
+    case.run(commands.CompleteItem(item="Checked", actor="ann"))
+    assert sorted((i.kind, i.state) for i in case.state.items.values() if i.name == "Checked") == [
+        ("humanTask", "available"), ("milestone", "completed")]
+    with pytest.raises(CommandRejected, match="cannot complete 'Checked': it is available, completed"):
+        case.run(commands.CompleteItem(item="Checked", actor="ann"))
