@@ -389,6 +389,10 @@ def test_an_assignee_expression_is_evaluated_when_the_task_is_created() -> None:
     (failure,) = [e.payload for e in events if e.type == "expression_failed"]
     assert failure["where"] == "assignee of p4" and failure["expression"] == "${team.lead}"
     assert replay(definition, "c1", events).to_dict() == state.to_dict()
+    # The initiator given with the data (a case opened for someone else) is kept, not replaced by the actor.
+    for_dave = CaseState.create("c2", definition)
+    execute(definition, for_dave, commands.StartCase(variables={"initiator": "dave"}, actor="carol"), NOW)
+    assert [i.owner for i in for_dave.items.values() if i.name == "Own"] == ["dave"]
 
 
 def test_an_assignee_expression_that_gives_no_user_id_leaves_the_task_unassigned() -> None:
