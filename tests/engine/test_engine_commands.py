@@ -47,6 +47,12 @@ def test_transition_table_refuses_with_a_reason() -> None:
         next_state("humanTask", "enabled", "complete")
     with pytest.raises(TransitionError, match="it has ended"):
         next_state("milestone", "completed", "occur")
+    # parentResume goes back where the item was held from; one held while active records nothing.
+    assert [next_state("stage", "suspended", "parentResume", previous) for previous in ("enabled", None)] == [
+        "enabled", "active"]
+    for previous in ("completed", "terminated", "suspended"):
+        with pytest.raises(TransitionError, match="it was not suspended from a state"):
+            next_state("humanTask", "suspended", "parentResume", previous)
 
 
 def test_commands_before_start_and_after_end_are_rejected() -> None:
