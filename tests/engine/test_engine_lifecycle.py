@@ -102,10 +102,14 @@ def test_a_milestone_waiting_or_on_hold_ends_without_being_reached(held: bool, e
     if held:
         case.run(commands.SuspendItem(item="M", actor="ann"))
         assert case.states("M") == ["suspended"]
-    case.run(_ENDINGS[ending])
+    events = case.run(_ENDINGS[ending])
+    # By the transition of its lifecycle that the command stands for (CMMN 1.1 table 8.5).
+    (milestone,) = (i.id for i in case.state.items.values() if i.name == "M")
+    assert [(e.payload["transition"], e.payload["to"]) for e in events
+            if e.type == "item_transition" and e.payload["id"] == milestone] == [(ending, "terminated")]
     # Ended with its stage, "after M" too; otherwise it waits on: M never occurred.
     after = "terminated" if ending == "parentTerminate" else "available"
-    assert (case.states("M"), case.states("after M")) == (["terminated"], [after])
+    assert case.states("after M") == [after]
     assert case.replays()
 
 
@@ -153,3 +157,23 @@ def test_completing_a_name_a_milestone_and_a_waiting_task_share_occurs_the_miles
         ("humanTask", "available"), ("milestone", "completed")]
     with pytest.raises(CommandRejected, match="cannot complete 'Checked': it is available, completed"):
         case.run(commands.CompleteItem(item="Checked", actor="ann"))
+
+
+def test_completing_a_stage_by_hand_ends_what_has_not_started_in_it() -> None:
+    # A stage that is not autoComplete waits for its enabled item; completed by hand, the item ends with it.
+    case = DrivenCase(model_of(
+        f'<planItem id="pS" name="S" definitionRef="S"/><planItem id="pNext" name="Next" definitionRef="Next">'
+        f'<entryCriterion sentryRef="sS"/></planItem><sentry id="sS">{on_part("pS")}</sentry>'
+        f'<humanTask id="Next" name="Next"/><stage id="S" name="S"><planItem id="pE" name="E" definitionRef="E">'
+        f'{MANUAL}</planItem><humanTask id="E" name="E"/></stage>'
+    ))
+    assert (case.states("S"), case.states("E")) == (["active"], ["enabled"])
+    case.run(commands.CompleteItem(item="S", actor="ann"))
+    assert [case.states(n) for n in ("S", "E", "Next")] == [["completed"], ["terminated"], ["active"]]
+    assert case.replays()
+
+
+def test_a_task_that_waits_is_not_completed() -> None:
+    case = DrivenCase(WAITING)
+    with pytest.raises(CommandRejected, match=r"^cannot complete 'B': it is available; complete needs it active$"):
+        case.run(commands.CompleteItem(item="B", actor="ann"))
