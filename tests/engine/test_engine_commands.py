@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 from pathlib import Path
@@ -189,6 +190,20 @@ def test_a_value_python_calls_equal_but_json_does_not_is_a_change(held: object, 
     assert [e.type for e in events] == ["variables_set"]
     assert repr(state.variables["x"]) == repr(given)
     assert execute(claim, state, commands.SetVariables(variables={"x": given}), NOW) == []  # the same again: none
+
+
+def test_case_data_decided_on_what_the_case_held_is_refused_once_someone_changed_it() -> None:
+    # `expected`: what the variables held when the change was decided (a document's fields read, a rule's fill);
+    # a value entered meanwhile is not overwritten unseen. None stands for absent; 1 is not true (as above).
+    claim = _load("claim.cmmn")
+    state = _started(claim, amount=100, approved=1)
+    execute(claim, state, commands.SetVariables(variables={"amount": 200, "note": "x"},
+                                                expected={"amount": 100, "note": None}), NOW)
+    before = copy.deepcopy(state.to_dict())
+    with pytest.raises(CommandRejected, match=r"^'amount', 'approved' changed since this change was decided"):
+        execute(claim, state, commands.SetVariables(variables={"amount": 300},
+                                                    expected={"amount": 100, "approved": True, "note": "x"}), NOW)
+    assert state.to_dict() == before
 
 
 def test_feedback_carries_json_data_only() -> None:

@@ -177,3 +177,13 @@ def test_a_task_that_waits_is_not_completed() -> None:
     case = DrivenCase(WAITING)
     with pytest.raises(CommandRejected, match=r"^cannot complete 'B': it is available; complete needs it active$"):
         case.run(commands.CompleteItem(item="B", actor="ann"))
+
+
+def test_a_user_event_listener_terminated_by_hand_never_occurs() -> None:
+    case = DrivenCase(MILESTONE)
+    events = case.run(commands.TerminateItem(item="Cancel", actor="ann"))
+    assert [(e.payload["transition"], e.payload["to"]) for e in events if e.type == "item_transition"] == [
+        ("terminate", "terminated")]
+    with pytest.raises(CommandRejected, match="cannot occur 'Cancel': it is terminated"):
+        case.run(commands.OccurEvent(item="Cancel", actor="ann"))
+    assert case.states("M") == ["available"]  # its exit criterion waits for an occurrence that cannot come
