@@ -115,6 +115,7 @@ def _nested(depth: int) -> list[object]:
         ({"tags": {"a", "b"}}, "variable tags: a set is not JSON data"),
         ({"scan": {"pages": [b"%PDF"]}}, r"variable scan\.pages\[0\]: a bytes is not JSON data"),
         ({"by_year": {2024: 1}}, "variable by_year: key 2024 is not a string"),
+        ({2024: 1}, "variable name 2024 is not an identifier"),
         ({"deep": _nested(10_000)}, "variable deep: nested more than 64 levels deep"),
         ({"huge": 10**5000}, "variable huge: the number is too large"),
         # every event that sets a value and every snapshot carries it whole: bulk content is a document's
