@@ -577,3 +577,5 @@ def test_text_up_to_the_bounds_is_kept_whole() -> None:
     suggestion = {"activity": "Site visit", "note": note}
     execute(claim, state, commands.RecordFeedback(suggestion=suggestion, accepted=True, model_version="m" * 200), NOW)
     assert state.items[added.id].name == "n" * 500
+    execute(claim, state, commands.SetVariables(variables={"v" * 500: 1}), NOW)
+    assert state.variables["v" * 500] == 1
