@@ -99,10 +99,11 @@ def test_rejected_command_changes_nothing_and_names_the_problem() -> None:
     assert state.to_dict() == before
 
 
-def _nested(depth: int) -> list[object]:
-    value: list[object] = []
+def _nested(depth: int, *, objects: bool = False) -> object:
+    """Lists (or objects) ``depth`` levels deep."""
+    value: object = {} if objects else []
     for _ in range(depth - 1):
-        value = [value]
+        value = {"in": value} if objects else [value]
     return value
 
 
@@ -117,7 +118,11 @@ def _nested(depth: int) -> list[object]:
         ({"by_year": {2024: 1}}, "variable by_year: key 2024 is not a string"),
         ({2024: 1}, "variable name 2024 is not an identifier"),
         ({"deep": _nested(10_000)}, "variable deep: nested more than 64 levels deep"),
+        ({"deep": _nested(65)}, "variable deep: nested more than 64 levels deep"),
+        ({"deep": _nested(65, objects=True)}, "variable deep: nested more than 64 levels deep"),
+        ({"readings": [float("nan"), 0.5]}, r"variable readings\[0\]: nan is not a number"),  # each value is checked
         ({"huge": 10**5000}, "variable huge: the number is too large"),
+        ({"huge": 2**14_000}, "variable huge: the number is too large"),  # 14,001 bits
         # every event that sets a value and every snapshot carries it whole: bulk content is a document's
         ({"scan": "x" * 1_000_001}, "variable scan: more than 1,000,000 characters of data"),
         ({"rows": [{"note": "y" * 1000}] * 1000}, "variable rows: more than 1,000,000 characters of data"),
@@ -175,7 +180,8 @@ def test_a_list_serves_where_a_command_takes_a_tuple() -> None:
 def test_json_data_up_to_the_nesting_limit_is_case_data() -> None:
     claim = _load("claim.cmmn")
     state = _started(claim)
-    value = {"list": _nested(63), "n": 10**300, "x": -0.5, "s": "Zoë", "ok": [True, None, {"k": "v"}]}
+    value = {"list": _nested(63), "in": _nested(63, objects=True), "n": 2**13_999, "x": -0.5, "s": "Zoë",
+             "ok": [True, None, {"k": "v"}]}
     execute(claim, state, commands.SetVariables(variables={"data": value}), NOW)
     assert state.variables["data"] == value
 
