@@ -776,6 +776,9 @@ def test_an_instance_recorded_without_its_required_value_reads_its_rule_as_befor
     execute(case.definition, state, commands.SetVariables(variables={"needsCheck": True}, actor="ann"), NOW)
     execute(case.definition, state, commands.CompleteItem(item="Main", actor="ann"), NOW)
     assert state.status == "active"
+    # Its rule false again, nothing holds the case plan, which completes by itself with the change of data.
+    execute(case.definition, state, commands.SetVariables(variables={"needsCheck": False}, actor="ann"), NOW)
+    assert state.status == "completed"
 
 
 # -- lifecycle transitions as on-parts ------------------------------------------------------------------------------
