@@ -213,6 +213,13 @@ def test_case_data_decided_on_what_the_case_held_is_refused_once_someone_changed
     assert state.to_dict() == before
 
 
+def test_removing_data_the_case_does_not_hold_removes_the_rest() -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim, amount=100, note="x")
+    execute(claim, state, commands.SetVariables(variables={}, remove=("never_set", "amount")), NOW)
+    assert state.variables == {"note": "x"}
+
+
 def test_feedback_carries_json_data_only() -> None:
     claim = _load("claim.cmmn")
     state = _started(claim)

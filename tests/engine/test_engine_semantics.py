@@ -347,6 +347,21 @@ def test_one_call_fires_a_bounded_number_of_a_cycles_overdue_firings_and_the_nex
     assert case.states("Reminder").count("completed") == 2 * MAX_TIMER_FIRINGS
     assert case.replays()
 
+
+def test_a_timer_on_hold_does_not_keep_a_later_one_from_firing() -> None:
+    # T, in the stage on hold, is due in an hour; the reminder, outside it, in two.
+    case = _Case(_model(
+        '<planItem id="pS" name="S" definitionRef="S"/><planItem id="pR" name="Reminder" definitionRef="R"/>'
+        '<timerEventListener id="R" name="Reminder"><timerExpression>PT2H</timerExpression></timerEventListener>'
+        '<stage id="S" name="S"><planItem id="pT" name="T" definitionRef="T"/><planItem id="pW" name="W" '
+        'definitionRef="W"/><timerEventListener id="T" name="T"><timerExpression>PT1H</timerExpression>'
+        '</timerEventListener><humanTask id="W" name="W"/></stage>'
+    ))
+    case.run(commands.SuspendItem(item="S"))
+    case.run(commands.FireDueTimers(), NOW + dt.timedelta(hours=3))
+    assert (case.states("T"), case.states("Reminder")) == (["suspended"], ["completed"])
+    assert case.replays()
+
 # -- user event listeners -------------------------------------------------------------------------------------------
 WITHDRAWAL = load_definition(
     f'<definitions {NS}><case id="m"><casePlanModel id="plan" name="Plan">'
