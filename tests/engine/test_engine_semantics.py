@@ -348,6 +348,27 @@ def test_one_call_fires_a_bounded_number_of_a_cycles_overdue_firings_and_the_nex
     assert case.replays()
 
 
+def test_each_overdue_firing_is_heard_before_the_next_and_a_cycle_stops_with_its_stage() -> None:
+    # Tick fires three times in one call; Count repeats on each firing. Tock's first firing exits its stage S, so
+    # the cycle has nowhere to go on.
+    case = _Case(_model(
+        '<planItem id="pT" name="Tick" definitionRef="T"/><planItem id="pC" name="Count" definitionRef="C">'
+        '<itemControl><repetitionRule/></itemControl><entryCriterion sentryRef="sT"/></planItem>'
+        '<planItem id="pS" name="S" definitionRef="S"><exitCriterion sentryRef="sTock"/></planItem>'
+        f'<sentry id="sT">{_on("pT", "occur")}</sentry><sentry id="sTock">{_on("pTock", "occur")}</sentry>'
+        '<timerEventListener id="T" name="Tick"><timerExpression>R3/PT1H</timerExpression></timerEventListener>'
+        '<humanTask id="C" name="Count"/><stage id="S" name="S"><planItem id="pTock" name="Tock" '
+        'definitionRef="Tock"/><planItem id="pW" name="W" definitionRef="W"/><timerEventListener id="Tock" '
+        'name="Tock"><timerExpression>R3/PT1H</timerExpression></timerEventListener><humanTask id="W" name="W"/>'
+        "</stage>"
+    ))
+    case.run(commands.FireDueTimers(), NOW + dt.timedelta(hours=5))
+    assert case.states("Tick") == ["completed"] * 3
+    assert case.states("Count") == ["active"] * 3 + ["available"]
+    assert (case.states("S"), case.states("Tock")) == (["terminated"], ["completed"])
+    assert case.replays()
+
+
 def test_a_timer_on_hold_does_not_keep_a_later_one_from_firing() -> None:
     # T, in the stage on hold, is due in an hour; the reminder, outside it, in two.
     case = _Case(_model(
