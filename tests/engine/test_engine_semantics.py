@@ -189,6 +189,29 @@ def test_an_on_part_with_an_exit_criterion_ref_fires_only_when_its_source_exits_
     assert anyhow.states("Refund") == ["active"]
 
 
+def test_an_exit_by_another_criterion_or_with_the_case_fires_only_the_on_parts_without_a_reference() -> None:
+    # Refund waits for Work to exit by xCancel; Note, after it in the model, for any exit of Work.
+    model = _model(
+        '<planItem id="pCancel" name="Cancelled" definitionRef="ev"/>'
+        '<planItem id="pReplace" name="Replaced" definitionRef="ev"/>'
+        '<planItem id="pWork" name="Work" definitionRef="t"><exitCriterion id="xCancel" sentryRef="sCancel"/>'
+        '<exitCriterion id="xReplace" sentryRef="sReplace"/></planItem>'
+        '<planItem id="pRefund" name="Refund" definitionRef="t"><entryCriterion sentryRef="sRefund"/></planItem>'
+        '<planItem id="pNote" name="Note" definitionRef="t"><entryCriterion sentryRef="sNote"/></planItem>'
+        f'<sentry id="sCancel">{_on("pCancel", "occur")}</sentry><sentry id="sReplace">{_on("pReplace", "occur")}'
+        '</sentry><sentry id="sRefund"><planItemOnPart sourceRef="pWork" exitCriterionRef="xCancel">'
+        f'<standardEvent>exit</standardEvent></planItemOnPart></sentry><sentry id="sNote">{_on("pWork", "exit")}'
+        '</sentry><userEventListener id="ev"/><humanTask id="t"/>'
+    )
+    replaced, with_note = _Case(model), _Case(model)
+    replaced.run(commands.OccurEvent(item="Replaced"))
+    assert (replaced.states("Refund"), replaced.states("Note")) == (["available"], ["active"])
+    # Ended with the case, Work exits by no criterion of its own: the on-part with the reference does not fire.
+    with_note.run(commands.TerminateCase(actor="ann"))
+    assert [with_note.states(n) for n in ("Work", "Refund", "Note")] == [["terminated"]] * 3
+    assert replaced.replays() and with_note.replays()
+
+
 # -- the order of a model's plan items does not matter ------------------------------------------------------------
 def _milestone_and_stage(entry: str, *, milestone_first: bool) -> CaseDefinition:
     """Milestone M and stage S start together (at once, or when ``go`` is set); B in S waits for M to occur."""
@@ -802,6 +825,13 @@ def test_each_instance_of_a_repeating_item_decides_its_required_rule_with_its_ow
     assert case.replays()
 
 
+def test_a_required_rule_that_cannot_be_evaluated_counts_as_false() -> None:
+    case = _Case(_required_when("${needsCheck}"), needsCheck=5)  # not a truth value: recorded, and false
+    assert [e["where"] for e in case.state.errors] == ["requiredRule"]
+    case.run(commands.CompleteItem(item="Main", actor="ann"))
+    assert case.state.status == "completed"
+
+
 def test_an_instance_recorded_without_its_required_value_reads_its_rule_as_before() -> None:
     # Cases stored before the value was recorded on creation: their instances have none and read the rule now.
     case = _Case(_required_when("${needsCheck}"), needsCheck=False)
@@ -869,14 +899,18 @@ def test_resuming_a_stage_returns_each_held_child_to_its_own_state_and_leaves_on
     assert case.replays()
 
 
-@pytest.mark.parametrize(("new_rule", "case_status"), [("${needsCheck}", "active"), (None, "completed")])
+@pytest.mark.parametrize(("at_creation", "new_rule", "case_status"), [
+    (True, "${needsCheck}", "active"), (True, None, "completed"),
+    (False, "", "active"),  # a rule without a condition: required, whatever the instance recorded
+])
 def test_a_migration_keeps_a_required_value_while_the_new_rule_has_a_condition(
-    new_rule: str | None, case_status: str
+    at_creation: bool, new_rule: str | None, case_status: str
 ) -> None:
-    case = _Case(_required_when("${needsCheck}"), needsCheck=True)
-    case.run(commands.SetVariables(variables={"needsCheck": False}, actor="ann"))
-    control = '<manualActivationRule/>' if new_rule is None else (
-        f'<requiredRule><condition>{new_rule}</condition></requiredRule><manualActivationRule/>')
+    case = _Case(_required_when("${needsCheck}"), needsCheck=at_creation)
+    case.run(commands.SetVariables(variables={"needsCheck": not at_creation}, actor="ann"))
+    rule = "" if new_rule is None else (f"<requiredRule><condition>{new_rule}</condition></requiredRule>" if new_rule
+                                        else "<requiredRule/>")
+    control = f"{rule}<manualActivationRule/>"
     version_2 = _model(
         f'<planItem id="pCheck" name="Optional check" definitionRef="check"><itemControl>{control}</itemControl>'
         '</planItem><planItem id="pMain" name="Main" definitionRef="main"/>'
