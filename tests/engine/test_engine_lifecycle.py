@@ -187,3 +187,20 @@ def test_a_user_event_listener_terminated_by_hand_never_occurs() -> None:
     with pytest.raises(CommandRejected, match="cannot occur 'Cancel': it is terminated"):
         case.run(commands.OccurEvent(item="Cancel", actor="ann"))
     assert case.states("M") == ["available"]  # its exit criterion waits for an occurrence that cannot come
+
+
+@pytest.mark.parametrize("hold", ["W", "S"], ids=["by a worker", "with its stage"])
+def test_an_active_task_on_hold_exits_when_its_exit_criterion_fires(hold: str) -> None:
+    # Exit criteria apply in every open state (CMMN 1.1 §8.4.2), suspended too (docs/semantics.md, Suspension).
+    case = DrivenCase(model_of(
+        '<planItem id="pCancel" name="Cancel" definitionRef="Cancel"/><planItem id="pS" name="S" definitionRef="S"/>'
+        '<userEventListener id="Cancel" name="Cancel"/><stage id="S" name="S"><planItem id="pW" name="W" '
+        'definitionRef="W"><exitCriterion sentryRef="sCancel"/></planItem><planItem id="pK" name="K" '
+        f'definitionRef="K"/><sentry id="sCancel">{on_part("pCancel", "occur")}</sentry><humanTask id="W" name="W"/>'
+        '<humanTask id="K" name="K"/></stage>'
+    ))
+    case.run(commands.SuspendItem(item=hold, actor="ann"))
+    assert case.states("W") == ["suspended"]
+    case.run(commands.OccurEvent(item="Cancel", actor="ann"))
+    assert case.states("W") == ["terminated"]
+    assert case.replays()
