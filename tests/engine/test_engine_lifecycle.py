@@ -4,8 +4,10 @@ use is changed."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
-from helpers_engine import DrivenCase, model_of, on_part
+from helpers_engine import NOW, DrivenCase, model_of, on_part
 
 from casework.engine import CommandRejected, commands
 
@@ -113,7 +115,7 @@ def test_a_milestone_waiting_or_on_hold_ends_without_being_reached(held: bool, e
     assert case.replays()
 
 
-def test_a_milestone_is_skipped_or_resumed_and_then_reached() -> None:
+def test_a_milestone_is_skipped_or_resumed_and_then_reached_as_it_heard() -> None:
     skipped = DrivenCase(MILESTONE)
     skipped.run(commands.SkipItem(item="M", actor="ann"))
     # skip raises `occur` for a milestone: what waits for it is reached too.
@@ -126,7 +128,14 @@ def test_a_milestone_is_skipped_or_resumed_and_then_reached() -> None:
     assert resumed.states("M") == ["available"]
     resumed.run(commands.OccurEvent(item="M", actor="ann"))
     assert resumed.states("after M") == ["completed"]
-    assert skipped.replays() and resumed.replays()
+    # Held with its stage, it hears what happens meanwhile, and is reached when the stage resumes.
+    held = DrivenCase(MILESTONE)
+    held.run(commands.SuspendItem(item="S", actor="ann"))
+    held.run(commands.CompleteItem(item="A", actor="ann"))
+    assert held.states("M") == ["suspended"]
+    held.run(commands.ResumeItem(item="S", actor="ann"))
+    assert (held.states("M"), held.states("after M")) == (["completed"], ["completed"])
+    assert skipped.replays() and resumed.replays() and held.replays()
 
 
 def test_removing_an_item_raises_its_exit_for_what_waits_for_it() -> None:
@@ -203,4 +212,22 @@ def test_an_active_task_on_hold_exits_when_its_exit_criterion_fires(hold: str) -
     assert case.states("W") == ["suspended"]
     case.run(commands.OccurEvent(item="Cancel", actor="ann"))
     assert case.states("W") == ["terminated"]
+    assert case.replays()
+
+
+def test_a_timer_held_with_its_stage_hears_its_start_trigger_and_counts_from_the_resume() -> None:
+    case = DrivenCase(model_of(
+        '<planItem id="pA" name="A" definitionRef="A"/><planItem id="pS" name="S" definitionRef="S"/>'
+        '<humanTask id="A" name="A"/><stage id="S" name="S"><planItem id="pT" name="Reminder" definitionRef="T"/>'
+        '<planItem id="pK" name="K" definitionRef="K"/><timerEventListener id="T" name="Reminder">'
+        '<timerExpression>PT1H</timerExpression><planItemStartTrigger sourceRef="pA"><standardEvent>complete'
+        '</standardEvent></planItemStartTrigger></timerEventListener><humanTask id="K" name="K"/></stage>'
+    ))
+    case.run(commands.SuspendItem(item="S", actor="ann"))
+    case.run(commands.CompleteItem(item="A", actor="ann"))
+    assert case.state.timers == {}  # on hold: not counting yet
+    case.run(commands.ResumeItem(item="S", actor="ann"), NOW + dt.timedelta(hours=2))
+    assert list(case.state.timers.values()) == ["2026-03-02T12:00:00Z"]
+    case.run(commands.FireDueTimers(actor="ann"), NOW + dt.timedelta(hours=3))
+    assert case.states("Reminder") == ["completed"]
     assert case.replays()
