@@ -461,6 +461,21 @@ def test_a_suspended_event_listener_does_not_hold_its_stage() -> None:
 
 
 # -- repetition -----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("again", "instances"), [(False, ["active"]), (True, ["active", "available"])])
+def test_an_entry_criterion_that_fires_makes_a_next_instance_only_while_the_repetition_rule_holds(
+    again: bool, instances: list[str]
+) -> None:
+    case = _Case(_model(
+        '<planItem id="pA" name="A" definitionRef="a"/><planItem id="pB" name="Follow-up" definitionRef="b">'
+        '<itemControl><repetitionRule><condition>${again}</condition></repetitionRule></itemControl>'
+        f'<entryCriterion sentryRef="sA"/></planItem><sentry id="sA">{_on("pA")}</sentry>'
+        '<humanTask id="a"/><humanTask id="b"/>'
+    ), again=again)
+    case.run(commands.CompleteItem(item="A"))
+    assert case.states("Follow-up") == instances
+    assert case.replays()
+
+
 def test_skipping_one_occurrence_of_a_repeating_task_keeps_the_series_going() -> None:
     definition = _model(
         '<planItem id="pW" name="Weekly call" definitionRef="w"><itemControl><repetitionRule/></itemControl></planItem>'
