@@ -5,9 +5,10 @@ is changed."""
 from __future__ import annotations
 
 import pytest
-from helpers_engine import DrivenCase, model_of, on_part
+from helpers_engine import NS, DrivenCase, model_of, on_part
 
 from casework.engine import commands
+from casework.model import load_definition
 
 MANUAL = "<manualActivationRule/>"
 REQUIRED = "<requiredRule/>"
@@ -51,4 +52,24 @@ def test_a_required_item_completed_or_disabled_does_not_keep_the_case_from_being
     assert (case.states("Check"), case.state.status) == ([check], "active")
     case.run(commands.CompleteCase(actor="ann"))
     assert (case.state.status, case.states("Other")) == ("completed", ["terminated"])
+    assert case.replays()
+
+
+def test_an_item_that_heard_a_listener_now_spent_still_holds_its_stage_while_the_rest_may_come() -> None:
+    # Review waits for Go and for the report's data. Go, a user event, is spent once it occurred; but Review heard
+    # it, and the report may still come: Review can start, and holds the case plan (not autoComplete) open.
+    case = DrivenCase(load_definition(
+        f'<definitions {NS}><case id="m"><caseFileModel><caseFileItem id="cfReport" name="report"/></caseFileModel>'
+        '<casePlanModel id="plan" name="Plan"><planItem id="pMain" name="Main" definitionRef="main"/>'
+        '<planItem id="pGo" name="Go" definitionRef="go"/><planItem id="pReview" name="Review" definitionRef="rev">'
+        f'<entryCriterion sentryRef="sBoth"/></planItem><sentry id="sBoth">{on_part("pGo", "occur")}'
+        '<caseFileItemOnPart sourceRef="cfReport"><standardEvent>create</standardEvent></caseFileItemOnPart>'
+        '</sentry><humanTask id="main" name="Main"/><userEventListener id="go" name="Go"/>'
+        '<humanTask id="rev" name="Review"/></casePlanModel></case></definitions>'
+    ))
+    case.run(commands.OccurEvent(item="Go", actor="ann"))
+    case.run(commands.CompleteItem(item="Main", actor="ann"))
+    assert (case.states("Review"), case.state.status) == (["available"], "active")
+    case.run(commands.SetVariables(variables={"report": "police report 17"}, actor="ann"))
+    assert case.states("Review") == ["active"]
     assert case.replays()
