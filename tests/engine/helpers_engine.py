@@ -1,11 +1,52 @@
-"""Invariants shared by the engine's property tests."""
+"""Invariants shared by the engine's property tests, and a case driven command by command for the others."""
 
 from __future__ import annotations
 
-from casework.engine import CaseState, plan_for
+import copy
+import datetime as dt
+from typing import Any
+
+from casework.engine import CaseState, commands, execute, plan_for, replay
+from casework.engine.events import Event
 from casework.engine.plan import PlanIndex, effective_plan
-from casework.model import CaseDefinition
+from casework.model import CaseDefinition, load_definition
 from casework.model.definition import PlanItemDef
+
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+NS = 'xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL"'
+
+
+def model_of(body: str, *, auto_complete: bool = False) -> CaseDefinition:
+    """A case whose plan model holds ``body`` (plan items, sentries and their definitions)."""
+    return load_definition(
+        f'<definitions {NS}><case id="m"><casePlanModel id="plan" name="Plan" '
+        f'autoComplete="{str(auto_complete).lower()}">{body}</casePlanModel></case></definitions>'
+    )
+
+
+def on_part(source: str, event: str = "complete") -> str:
+    return f'<planItemOnPart sourceRef="{source}"><standardEvent>{event}</standardEvent></planItemOnPart>'
+
+
+class DrivenCase:
+    """A case driven command by command, keeping its event log so that a test can check the replay too."""
+
+    def __init__(self, definition: CaseDefinition, **variables: Any) -> None:
+        self.definition = definition
+        self.state = CaseState.create("c1", definition)
+        self.log: list[Event] = []
+        self.run(commands.StartCase(variables=variables, actor="ann"))
+
+    def run(self, command: commands.Command, now: dt.datetime = NOW) -> list[Event]:
+        events = execute(self.definition, self.state, command, now)
+        self.log += events
+        return events
+
+    def states(self, name: str) -> list[str]:
+        return [i.state for i in self.state.items.values() if i.name == name]
+
+    def replays(self) -> bool:
+        return replay(self.definition, "c1", self.log).to_dict() == copy.deepcopy(self.state.to_dict())
 
 
 def assert_same_plan(a: PlanIndex, b: PlanIndex) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 from pathlib import Path
@@ -47,6 +48,12 @@ def test_transition_table_refuses_with_a_reason() -> None:
         next_state("humanTask", "enabled", "complete")
     with pytest.raises(TransitionError, match="it has ended"):
         next_state("milestone", "completed", "occur")
+    # parentResume goes back where the item was held from; one held while active records nothing.
+    assert [next_state("stage", "suspended", "parentResume", previous) for previous in ("enabled", None)] == [
+        "enabled", "active"]
+    for previous in ("completed", "terminated", "suspended"):
+        with pytest.raises(TransitionError, match="it was not suspended from a state"):
+            next_state("humanTask", "suspended", "parentResume", previous)
 
 
 def test_commands_before_start_and_after_end_are_rejected() -> None:
@@ -92,10 +99,11 @@ def test_rejected_command_changes_nothing_and_names_the_problem() -> None:
     assert state.to_dict() == before
 
 
-def _nested(depth: int) -> list[object]:
-    value: list[object] = []
+def _nested(depth: int, *, objects: bool = False) -> object:
+    """Lists (or objects) ``depth`` levels deep."""
+    value: object = {} if objects else []
     for _ in range(depth - 1):
-        value = [value]
+        value = {"in": value} if objects else [value]
     return value
 
 
@@ -108,8 +116,13 @@ def _nested(depth: int) -> list[object]:
         ({"tags": {"a", "b"}}, "variable tags: a set is not JSON data"),
         ({"scan": {"pages": [b"%PDF"]}}, r"variable scan\.pages\[0\]: a bytes is not JSON data"),
         ({"by_year": {2024: 1}}, "variable by_year: key 2024 is not a string"),
+        ({2024: 1}, "variable name 2024 is not an identifier"),
         ({"deep": _nested(10_000)}, "variable deep: nested more than 64 levels deep"),
+        ({"deep": _nested(65)}, "variable deep: nested more than 64 levels deep"),
+        ({"deep": _nested(65, objects=True)}, "variable deep: nested more than 64 levels deep"),
+        ({"readings": [float("nan"), 0.5]}, r"variable readings\[0\]: nan is not a number"),  # each value is checked
         ({"huge": 10**5000}, "variable huge: the number is too large"),
+        ({"huge": 2**14_000}, "variable huge: the number is too large"),  # 14,001 bits
         # every event that sets a value and every snapshot carries it whole: bulk content is a document's
         ({"scan": "x" * 1_000_001}, "variable scan: more than 1,000,000 characters of data"),
         ({"rows": [{"note": "y" * 1000}] * 1000}, "variable rows: more than 1,000,000 characters of data"),
@@ -167,7 +180,8 @@ def test_a_list_serves_where_a_command_takes_a_tuple() -> None:
 def test_json_data_up_to_the_nesting_limit_is_case_data() -> None:
     claim = _load("claim.cmmn")
     state = _started(claim)
-    value = {"list": _nested(63), "n": 10**300, "x": -0.5, "s": "Zoë", "ok": [True, None, {"k": "v"}]}
+    value = {"list": _nested(63), "in": _nested(63, objects=True), "n": 2**13_999, "x": -0.5, "s": "Zoë",
+             "ok": [True, None, {"k": "v"}]}
     execute(claim, state, commands.SetVariables(variables={"data": value}), NOW)
     assert state.variables["data"] == value
 
@@ -183,6 +197,27 @@ def test_a_value_python_calls_equal_but_json_does_not_is_a_change(held: object, 
     assert [e.type for e in events] == ["variables_set"]
     assert repr(state.variables["x"]) == repr(given)
     assert execute(claim, state, commands.SetVariables(variables={"x": given}), NOW) == []  # the same again: none
+
+
+def test_case_data_decided_on_what_the_case_held_is_refused_once_someone_changed_it() -> None:
+    # `expected`: what the variables held when the change was decided (a document's fields read, a rule's fill);
+    # a value entered meanwhile is not overwritten unseen. None stands for absent; 1 is not true (as above).
+    claim = _load("claim.cmmn")
+    state = _started(claim, amount=100, approved=1)
+    execute(claim, state, commands.SetVariables(variables={"amount": 200, "note": "x"},
+                                                expected={"amount": 100, "note": None}), NOW)
+    before = copy.deepcopy(state.to_dict())
+    with pytest.raises(CommandRejected, match=r"^'amount', 'approved' changed since this change was decided"):
+        execute(claim, state, commands.SetVariables(variables={"amount": 300},
+                                                    expected={"amount": 100, "approved": True, "note": "x"}), NOW)
+    assert state.to_dict() == before
+
+
+def test_removing_data_the_case_does_not_hold_removes_the_rest() -> None:
+    claim = _load("claim.cmmn")
+    state = _started(claim, amount=100, note="x")
+    execute(claim, state, commands.SetVariables(variables={}, remove=("never_set", "amount")), NOW)
+    assert state.variables == {"note": "x"}
 
 
 def test_feedback_carries_json_data_only() -> None:
@@ -389,6 +424,10 @@ def test_an_assignee_expression_is_evaluated_when_the_task_is_created() -> None:
     (failure,) = [e.payload for e in events if e.type == "expression_failed"]
     assert failure["where"] == "assignee of p4" and failure["expression"] == "${team.lead}"
     assert replay(definition, "c1", events).to_dict() == state.to_dict()
+    # The initiator given with the data (a case opened for someone else) is kept, not replaced by the actor.
+    for_dave = CaseState.create("c2", definition)
+    execute(definition, for_dave, commands.StartCase(variables={"initiator": "dave"}, actor="carol"), NOW)
+    assert [i.owner for i in for_dave.items.values() if i.name == "Own"] == ["dave"]
 
 
 def test_an_assignee_expression_that_gives_no_user_id_leaves_the_task_unassigned() -> None:
@@ -551,3 +590,5 @@ def test_text_up_to_the_bounds_is_kept_whole() -> None:
     suggestion = {"activity": "Site visit", "note": note}
     execute(claim, state, commands.RecordFeedback(suggestion=suggestion, accepted=True, model_version="m" * 200), NOW)
     assert state.items[added.id].name == "n" * 500
+    execute(claim, state, commands.SetVariables(variables={"v" * 500: 1}), NOW)
+    assert state.variables["v" * 500] == 1

@@ -142,14 +142,21 @@ def test_a_command_that_would_change_the_case_without_end_is_rejected_naming_the
 
 # -- rejected commands change nothing ---------------------------------------------------------------------------------
 def test_a_rejected_command_that_recorded_an_expression_failure_changes_nothing() -> None:
-    permit = _load("permit_review.cmmn")
-    state = _start(permit, needsEnvironment=5)  # the environmental check is required when ${needsEnvironment}
-    execute(permit, state, commands.CompleteItem(item="Intake"), NOW)
-    errors = len(state.errors)
-    # Checking whether Review may complete evaluates the required rule, which fails and is recorded, and then the
+    planned = load_definition(
+        f'<definitions {NS}><case id="m"><casePlanModel id="plan" name="Plan"><planItem id="pW" definitionRef="W"/>'
+        '<planningTable id="table"><discretionaryItem id="dX" definitionRef="X" applicabilityRuleRefs="big"/>'
+        '<applicabilityRule id="big"><condition>${amount > 10000}</condition></applicabilityRule></planningTable>'
+        '<humanTask id="W" name="W"/><humanTask id="X" name="Expert opinion"/></casePlanModel></case></definitions>'
+    )
+    state = _start(planned, amount="a lot")
+    # Planning evaluates the applicability rule, which fails and is recorded (so it counts as false), and then the
     # command is refused: the record goes with it.
-    _rejected(permit, state, commands.CompleteItem(item="Review"), "'Review' is not completable")
-    assert len(state.errors) == errors
+    _rejected(planned, state, commands.PlanItem(item="Expert opinion"), "'Expert opinion' is not applicable now")
+    assert state.errors == []
+    # A caller that discards the state on a rejection (the service) is told the same; the record is left in place.
+    with pytest.raises(CommandRejected, match="'Expert opinion' is not applicable now"):
+        execute(planned, state, commands.PlanItem(item="Expert opinion"), NOW, restore=False)
+    assert [e["where"] for e in state.errors] == ["applicabilityRule of dX"]
 
 
 def test_skip_refuses_what_the_lifecycle_does_not_allow() -> None:
@@ -176,6 +183,11 @@ def test_the_case_plan_named_by_its_id_is_not_suspended_or_terminated_as_an_item
         _rejected(claim, state, command,
                   rf"^cannot {what} '{state.root}': it is the case plan, not an item in it; {what} the case instead$")
     assert state.status == "active"
+    # An item is named by its id all the same.
+    (review,) = (i.id for i in state.items.values() if i.name == "Review claim")
+    execute(claim, state, commands.SuspendItem(item=review, actor="ann"), NOW)
+    assert _instances(state, "Review claim") == [(1, "suspended")]
+    execute(claim, state, commands.ResumeItem(item=review, actor="ann"), NOW)
     execute(claim, state, commands.SuspendCase(actor="ann"), NOW)
     # Suspending it again is not told to resume it first.
     _rejected(claim, state, commands.SuspendCase(actor="ann"), "^the case is already suspended$")

@@ -6,53 +6,22 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 import pytest
+from helpers_engine import NOW, NS
+from helpers_engine import DrivenCase as _Case
+from helpers_engine import model_of as _model
+from helpers_engine import on_part as _on
 
 from casework.engine import CaseState, CommandRejected, commands, execute, explain, plannable, replay
 from casework.engine.events import Event
 from casework.model import CaseDefinition, load_definition
 
 MODELS = Path(__file__).resolve().parents[1] / "conformance" / "models"
-NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-NS = 'xmlns="http://www.omg.org/spec/CMMN/20151109/MODEL"'
 
 
 def _load(name: str) -> CaseDefinition:
     return load_definition((MODELS / name).read_bytes())
-
-
-def _model(body: str, *, auto_complete: bool = False) -> CaseDefinition:
-    return load_definition(
-        f'<definitions {NS}><case id="m"><casePlanModel id="plan" name="Plan" '
-        f'autoComplete="{str(auto_complete).lower()}">{body}</casePlanModel></case></definitions>'
-    )
-
-
-def _on(source: str, event: str = "complete") -> str:
-    return f'<planItemOnPart sourceRef="{source}"><standardEvent>{event}</standardEvent></planItemOnPart>'
-
-
-class _Case:
-    """A case driven command by command, keeping its event log so that a test can check the replay too."""
-
-    def __init__(self, definition: CaseDefinition, **variables: Any) -> None:
-        self.definition = definition
-        self.state = CaseState.create("c1", definition)
-        self.log: list[Event] = []
-        self.run(commands.StartCase(variables=variables, actor="ann"))
-
-    def run(self, command: commands.Command, now: dt.datetime = NOW) -> list[Event]:
-        events = execute(self.definition, self.state, command, now)
-        self.log += events
-        return events
-
-    def states(self, name: str) -> list[str]:
-        return [i.state for i in self.state.items.values() if i.name == name]
-
-    def replays(self) -> bool:
-        return replay(self.definition, "c1", self.log).to_dict() == copy.deepcopy(self.state.to_dict())
 
 
 # -- case file items ------------------------------------------------------------------------------------------------
@@ -220,6 +189,29 @@ def test_an_on_part_with_an_exit_criterion_ref_fires_only_when_its_source_exits_
     assert anyhow.states("Refund") == ["active"]
 
 
+def test_an_exit_by_another_criterion_or_with_the_case_fires_only_the_on_parts_without_a_reference() -> None:
+    # Refund waits for Work to exit by xCancel; Note, after it in the model, for any exit of Work.
+    model = _model(
+        '<planItem id="pCancel" name="Cancelled" definitionRef="ev"/>'
+        '<planItem id="pReplace" name="Replaced" definitionRef="ev"/>'
+        '<planItem id="pWork" name="Work" definitionRef="t"><exitCriterion id="xCancel" sentryRef="sCancel"/>'
+        '<exitCriterion id="xReplace" sentryRef="sReplace"/></planItem>'
+        '<planItem id="pRefund" name="Refund" definitionRef="t"><entryCriterion sentryRef="sRefund"/></planItem>'
+        '<planItem id="pNote" name="Note" definitionRef="t"><entryCriterion sentryRef="sNote"/></planItem>'
+        f'<sentry id="sCancel">{_on("pCancel", "occur")}</sentry><sentry id="sReplace">{_on("pReplace", "occur")}'
+        '</sentry><sentry id="sRefund"><planItemOnPart sourceRef="pWork" exitCriterionRef="xCancel">'
+        f'<standardEvent>exit</standardEvent></planItemOnPart></sentry><sentry id="sNote">{_on("pWork", "exit")}'
+        '</sentry><userEventListener id="ev"/><humanTask id="t"/>'
+    )
+    replaced, with_note = _Case(model), _Case(model)
+    replaced.run(commands.OccurEvent(item="Replaced"))
+    assert (replaced.states("Refund"), replaced.states("Note")) == (["available"], ["active"])
+    # Ended with the case, Work exits by no criterion of its own: the on-part with the reference does not fire.
+    with_note.run(commands.TerminateCase(actor="ann"))
+    assert [with_note.states(n) for n in ("Work", "Refund", "Note")] == [["terminated"]] * 3
+    assert replaced.replays() and with_note.replays()
+
+
 # -- the order of a model's plan items does not matter ------------------------------------------------------------
 def _milestone_and_stage(entry: str, *, milestone_first: bool) -> CaseDefinition:
     """Milestone M and stage S start together (at once, or when ``go`` is set); B in S waits for M to occur."""
@@ -378,6 +370,42 @@ def test_one_call_fires_a_bounded_number_of_a_cycles_overdue_firings_and_the_nex
     assert case.states("Reminder").count("completed") == 2 * MAX_TIMER_FIRINGS
     assert case.replays()
 
+
+def test_each_overdue_firing_is_heard_before_the_next_and_a_cycle_stops_with_its_stage() -> None:
+    # Tick fires three times in one call; Count repeats on each firing. Tock's first firing exits its stage S, so
+    # the cycle has nowhere to go on.
+    case = _Case(_model(
+        '<planItem id="pT" name="Tick" definitionRef="T"/><planItem id="pC" name="Count" definitionRef="C">'
+        '<itemControl><repetitionRule/></itemControl><entryCriterion sentryRef="sT"/></planItem>'
+        '<planItem id="pS" name="S" definitionRef="S"><exitCriterion sentryRef="sTock"/></planItem>'
+        f'<sentry id="sT">{_on("pT", "occur")}</sentry><sentry id="sTock">{_on("pTock", "occur")}</sentry>'
+        '<timerEventListener id="T" name="Tick"><timerExpression>R3/PT1H</timerExpression></timerEventListener>'
+        '<humanTask id="C" name="Count"/><stage id="S" name="S"><planItem id="pTock" name="Tock" '
+        'definitionRef="Tock"/><planItem id="pW" name="W" definitionRef="W"/><timerEventListener id="Tock" '
+        'name="Tock"><timerExpression>R3/PT1H</timerExpression></timerEventListener><humanTask id="W" name="W"/>'
+        "</stage>"
+    ))
+    case.run(commands.FireDueTimers(), NOW + dt.timedelta(hours=5))
+    assert case.states("Tick") == ["completed"] * 3
+    assert case.states("Count") == ["active"] * 3 + ["available"]
+    assert (case.states("S"), case.states("Tock")) == (["terminated"], ["completed"])
+    assert case.replays()
+
+
+def test_a_timer_on_hold_does_not_keep_a_later_one_from_firing() -> None:
+    # T, in the stage on hold, is due in an hour; the reminder, outside it, in two.
+    case = _Case(_model(
+        '<planItem id="pS" name="S" definitionRef="S"/><planItem id="pR" name="Reminder" definitionRef="R"/>'
+        '<timerEventListener id="R" name="Reminder"><timerExpression>PT2H</timerExpression></timerEventListener>'
+        '<stage id="S" name="S"><planItem id="pT" name="T" definitionRef="T"/><planItem id="pW" name="W" '
+        'definitionRef="W"/><timerEventListener id="T" name="T"><timerExpression>PT1H</timerExpression>'
+        '</timerEventListener><humanTask id="W" name="W"/></stage>'
+    ))
+    case.run(commands.SuspendItem(item="S"))
+    case.run(commands.FireDueTimers(), NOW + dt.timedelta(hours=3))
+    assert (case.states("T"), case.states("Reminder")) == (["suspended"], ["completed"])
+    assert case.replays()
+
 # -- user event listeners -------------------------------------------------------------------------------------------
 WITHDRAWAL = load_definition(
     f'<definitions {NS}><case id="m"><casePlanModel id="plan" name="Plan">'
@@ -433,6 +461,21 @@ def test_a_suspended_event_listener_does_not_hold_its_stage() -> None:
 
 
 # -- repetition -----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("again", "instances"), [(False, ["active"]), (True, ["active", "available"])])
+def test_an_entry_criterion_that_fires_makes_a_next_instance_only_while_the_repetition_rule_holds(
+    again: bool, instances: list[str]
+) -> None:
+    case = _Case(_model(
+        '<planItem id="pA" name="A" definitionRef="a"/><planItem id="pB" name="Follow-up" definitionRef="b">'
+        '<itemControl><repetitionRule><condition>${again}</condition></repetitionRule></itemControl>'
+        f'<entryCriterion sentryRef="sA"/></planItem><sentry id="sA">{_on("pA")}</sentry>'
+        '<humanTask id="a"/><humanTask id="b"/>'
+    ), again=again)
+    case.run(commands.CompleteItem(item="A"))
+    assert case.states("Follow-up") == instances
+    assert case.replays()
+
+
 def test_skipping_one_occurrence_of_a_repeating_task_keeps_the_series_going() -> None:
     definition = _model(
         '<planItem id="pW" name="Weekly call" definitionRef="w"><itemControl><repetitionRule/></itemControl></planItem>'
@@ -797,6 +840,13 @@ def test_each_instance_of_a_repeating_item_decides_its_required_rule_with_its_ow
     assert case.replays()
 
 
+def test_a_required_rule_that_cannot_be_evaluated_counts_as_false() -> None:
+    case = _Case(_required_when("${needsCheck}"), needsCheck=5)  # not a truth value: recorded, and false
+    assert [e["where"] for e in case.state.errors] == ["requiredRule"]
+    case.run(commands.CompleteItem(item="Main", actor="ann"))
+    assert case.state.status == "completed"
+
+
 def test_an_instance_recorded_without_its_required_value_reads_its_rule_as_before() -> None:
     # Cases stored before the value was recorded on creation: their instances have none and read the rule now.
     case = _Case(_required_when("${needsCheck}"), needsCheck=False)
@@ -807,6 +857,9 @@ def test_an_instance_recorded_without_its_required_value_reads_its_rule_as_befor
     execute(case.definition, state, commands.SetVariables(variables={"needsCheck": True}, actor="ann"), NOW)
     execute(case.definition, state, commands.CompleteItem(item="Main", actor="ann"), NOW)
     assert state.status == "active"
+    # Its rule false again, nothing holds the case plan, which completes by itself with the change of data.
+    execute(case.definition, state, commands.SetVariables(variables={"needsCheck": False}, actor="ann"), NOW)
+    assert state.status == "completed"
 
 
 # -- lifecycle transitions as on-parts ------------------------------------------------------------------------------
@@ -861,14 +914,18 @@ def test_resuming_a_stage_returns_each_held_child_to_its_own_state_and_leaves_on
     assert case.replays()
 
 
-@pytest.mark.parametrize(("new_rule", "case_status"), [("${needsCheck}", "active"), (None, "completed")])
+@pytest.mark.parametrize(("at_creation", "new_rule", "case_status"), [
+    (True, "${needsCheck}", "active"), (True, None, "completed"),
+    (False, "", "active"),  # a rule without a condition: required, whatever the instance recorded
+])
 def test_a_migration_keeps_a_required_value_while_the_new_rule_has_a_condition(
-    new_rule: str | None, case_status: str
+    at_creation: bool, new_rule: str | None, case_status: str
 ) -> None:
-    case = _Case(_required_when("${needsCheck}"), needsCheck=True)
-    case.run(commands.SetVariables(variables={"needsCheck": False}, actor="ann"))
-    control = '<manualActivationRule/>' if new_rule is None else (
-        f'<requiredRule><condition>{new_rule}</condition></requiredRule><manualActivationRule/>')
+    case = _Case(_required_when("${needsCheck}"), needsCheck=at_creation)
+    case.run(commands.SetVariables(variables={"needsCheck": not at_creation}, actor="ann"))
+    rule = "" if new_rule is None else (f"<requiredRule><condition>{new_rule}</condition></requiredRule>" if new_rule
+                                        else "<requiredRule/>")
+    control = f"{rule}<manualActivationRule/>"
     version_2 = _model(
         f'<planItem id="pCheck" name="Optional check" definitionRef="check"><itemControl>{control}</itemControl>'
         '</planItem><planItem id="pMain" name="Main" definitionRef="main"/>'

@@ -74,6 +74,7 @@ def test_what_cannot_be_together_is_refused_up_front() -> None:
     before = copy.deepcopy(state.to_dict())
     for parts, message in (
         ((), "non-empty list"),
+        (ACCEPTED, "non-empty list of commands"),  # a command given without its list
         ((commands.StartCase(actor="ann"),), "StartCase cannot be part of Together"),
         ((commands.Together(commands=(ACCEPTED,)),), "Together cannot be part of Together"),
         ((commands.Migrate(definition=definition, actor="ann"),), "Migrate cannot be part of Together"),
@@ -83,6 +84,10 @@ def test_what_cannot_be_together_is_refused_up_front() -> None:
         with pytest.raises(CommandRejected, match=message):
             execute(definition, state, commands.Together(commands=parts), NOW)  # type: ignore[arg-type]
     assert state.to_dict() == before
+    # The bound itself is allowed.
+    due = commands.SetDue(item=None, due="P1D", actor="ann")
+    events = execute(definition, state, commands.Together(commands=(due,) * 1_000), NOW)
+    assert [e.type for e in events] == ["set_due"] * 1_000
 
 
 def test_each_part_is_checked_against_the_case_as_the_parts_before_left_it() -> None:
