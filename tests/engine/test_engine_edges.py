@@ -207,13 +207,18 @@ def test_the_case_plan_named_by_its_id_is_not_suspended_or_terminated_as_an_item
                                                    "terminate the case instead"),
     (lambda ref: commands.SuspendItem(item=ref), "cannot suspend {ref}: it is the case plan, not an item in it; "
                                                  "suspend the case instead"),
-], ids=["skip", "remove", "add_dependency", "terminate", "suspend"])
+    (lambda ref: commands.Reassign(item=ref, to="bob"), "cannot reassign {ref}: it is the case plan, not an item in "
+                                                        "it; add a participant to the case instead"),
+    (lambda ref: commands.SetDue(item=ref, due="P3D"), "cannot set the due of {ref}: it is the case plan, not an "
+                                                       "item in it; set the case's own due instead (name no item)"),
+], ids=["skip", "remove", "add_dependency", "terminate", "suspend", "reassign", "set_due"])
 def test_every_item_command_refuses_the_case_plan_in_one_form_naming_the_command(
     make: Callable[[str], commands.Command], refused: str
 ) -> None:
-    """Skip, remove, add_dependency, terminate and suspend refuse the case plan alike (`core.case_plan_refused`),
-    however it is named: by its instance id, and for the plan changes also by its plan item id or name (an
-    instance command finds no item by those: a name or plan item id never reaches the case plan)."""
+    """Skip, remove, add_dependency, terminate, suspend, reassign and set_due refuse the case plan alike
+    (`core.case_plan_refused`), however it is named: by its instance id, and for the plan changes also by its plan
+    item id or name (an instance command finds no item by those: a name or plan item id never reaches the case
+    plan)."""
     claim = _load("claim.cmmn")
     state = _start(claim)
     assert state.root is not None

@@ -284,7 +284,7 @@ def _release(run: Run, before: PlanItemDef, after: PlanItemDef) -> None:
 
 @handles(c.Reassign)
 def _reassign(run: Run, cmd: c.Reassign) -> None:
-    item = resolve(run, cmd.item, sorted(OPEN), "reassign")
+    item = resolve(run, cmd.item, sorted(OPEN), "reassign", items_only=True)
     # Read as AddParticipant reads a user: " bob " kept as given would own a task that bob's inbox never lists.
     to = cmd.to.strip() if cmd.to is not None else None
     if to is not None and not to:
@@ -339,7 +339,7 @@ def _set_due(run: Run, cmd: c.SetDue) -> None:
     if cmd.item is None:
         run.emit("set_due", {"item": None, "due": due})
         return
-    item = resolve(run, cmd.item, sorted(OPEN), "set_due")
+    item = resolve(run, cmd.item, sorted(OPEN), "set_due", items_only=True)
     run.emit("set_due", {"item": item.id, "name": item.name, "due": due})
 
 

@@ -210,6 +210,8 @@ _CASE_PLAN_INSTEAD: dict[str, tuple[str, str]] = {
     "terminate": ("terminate", "terminate the case instead"),
     "suspend": ("suspend", "suspend the case instead"),
     "add_dependency": ("add a dependency to", "only the items in it can wait for others"),
+    "set_due": ("set the due of", "set the case's own due instead (name no item)"),
+    "reassign": ("reassign", "add a participant to the case instead"),
 }
 
 
