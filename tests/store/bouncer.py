@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 REQUIRE_ENV = "CASEWORK_REQUIRE_PGBOUNCER"
 READY_S = 20  # how long a starting pgbouncer may take to serve its first query
+PORT_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -83,14 +84,17 @@ def pgbouncer(base: str, schema: str, folder: Path, *, pool_size: int = 2) -> It
     binary = pgbouncer_binary()
     folder.mkdir(parents=True, exist_ok=True)
     ini, log = folder / "pgbouncer.ini", folder / "pgbouncer.log"
-    port = _free_port()
-    ini.write_text(_ini(base, schema, port, pool_size), encoding="utf-8")
-    command = [binary, str(ini), *(["-u", "nobody"] if os.geteuid() == 0 else [])]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-    try:
+    # The free port is free when asked, not when pgbouncer binds it: another test's process may take it between.
+    for attempt in range(1, PORT_TRIES + 1):
+        port = _free_port()
+        ini.write_text(_ini(base, schema, port, pool_size), encoding="utf-8")
+        command = [binary, str(ini), *(["-u", "nobody"] if os.geteuid() == 0 else [])]
+        with log.open("wb") as out:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         url = f"postgresql://{make_url(base).username or 'postgres'}@127.0.0.1:{port}/{make_url(base).database}"
-        _wait_until_served(process, url, log)
+        if _wait_until_served(process, url, log, last_try=attempt == PORT_TRIES):
+            break
+    try:
         yield Bouncer(url, log)
     finally:
         process.terminate()
@@ -101,15 +105,20 @@ def pgbouncer(base: str, schema: str, folder: Path, *, pool_size: int = 2) -> It
             process.wait()
 
 
-def _wait_until_served(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+def _wait_until_served(process: subprocess.Popen[bytes], url: str, log: Path, *, last_try: bool) -> bool:
+    """True once it serves a query; False if it exited because its port was taken meanwhile (and this is not the
+    last try); the test fails otherwise."""
     deadline = time.monotonic() + READY_S
     while True:
         if process.poll() is not None:
-            pytest.fail(f"pgbouncer exited with status {process.returncode}: {log.read_text(errors='replace')}")
+            said = log.read_text(errors="replace")
+            if "Address already in use" in said and not last_try:
+                return False
+            pytest.fail(f"pgbouncer exited with status {process.returncode}: {said}")
         try:
             with psycopg.connect(url, connect_timeout=2, autocommit=True) as conn:
                 conn.execute("SELECT 1")
-            return
+            return True
         except psycopg.OperationalError as exc:
             if time.monotonic() > deadline:
                 pytest.fail(f"pgbouncer did not serve a query in {READY_S} s: {exc}; its log: "
