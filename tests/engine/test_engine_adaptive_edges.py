@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from helpers_engine import DrivenCase, model_of
+import pytest
+from helpers_engine import DrivenCase, model_of, on_part
 
-from casework.engine import commands
+from casework.engine import CommandRejected, commands
 
 TASK = '<planItem id="pa" name="Review" definitionRef="a"/><humanTask id="a" name="Review"/>'
 
@@ -15,3 +16,33 @@ def test_an_item_added_unless_open_may_share_the_name_of_the_running_case_plan()
     case.run(commands.AddItem(kind="humanTask", name="Plan", actor="ann", unless_open=True))
     assert case.states("Plan") == ["active", "active"]
     assert case.replays()
+
+
+def test_an_added_task_with_a_due_time_is_due_then() -> None:
+    case = DrivenCase(model_of(TASK))
+    case.run(commands.AddItem(kind="humanTask", name="Call GP", due="P2D", actor="ann"))
+    (added,) = [i for i in case.state.items.values() if i.name == "Call GP"]
+    assert added.due == "2026-03-04T09:00:00Z"
+    assert case.replays()
+
+
+def test_the_event_of_an_added_item_names_the_plan_item_it_added() -> None:
+    case = DrivenCase(model_of(TASK))
+    events = case.run(commands.AddItem(kind="milestone", name="Signed off", actor="ann"))
+    (added,) = [i for i in case.state.items.values() if i.name == "Signed off"]
+    assert [(e.type, e.payload["item"]) for e in events if e.type == "add_milestone"] == [("add_milestone",
+                                                                                            added.def_id)]
+
+
+def test_a_milestone_that_was_reached_cannot_be_made_to_wait() -> None:
+    # A milestone never starts: reached, it has no start time, and is still past waiting for anything.
+    case = DrivenCase(model_of(
+        TASK + '<planItem id="pm" name="Reviewed" definitionRef="ms"><entryCriterion id="ec" sentryRef="s"/></planItem>'
+        f'<sentry id="s">{on_part("pa")}</sentry><milestone id="ms" name="Reviewed"/>'
+        '<planItem id="pb" name="Audit" definitionRef="b"/><humanTask id="b" name="Audit"/>'))
+    case.run(commands.CompleteItem(item="Review", actor="ann"))
+    assert case.states("Reviewed") == ["completed"]
+    version = case.state.version
+    with pytest.raises(CommandRejected, match="'Reviewed' has already started"):
+        case.run(commands.AddDependency(item="Reviewed", after=("Audit",), actor="ann"))
+    assert case.state.version == version
