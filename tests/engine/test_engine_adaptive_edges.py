@@ -46,3 +46,27 @@ def test_a_milestone_that_was_reached_cannot_be_made_to_wait() -> None:
     with pytest.raises(CommandRejected, match="'Reviewed' has already started"):
         case.run(commands.AddDependency(item="Reviewed", after=("Audit",), actor="ann"))
     assert case.state.version == version
+
+
+STAGED = (TASK + '<planItem id="ps" name="Checks" definitionRef="st"/>'
+          '<stage id="st" name="Checks" autoComplete="true"><planItem id="pc" name="Check ID" definitionRef="c"/>'
+          '<humanTask id="c" name="Check ID"/></stage>')
+
+
+def test_nothing_is_added_to_a_stage_that_has_ended() -> None:
+    case = DrivenCase(model_of(STAGED))
+    case.run(commands.CompleteItem(item="Check ID", actor="ann"))
+    assert case.states("Checks") == ["completed"]
+    version = case.state.version
+    with pytest.raises(CommandRejected, match="stage 'Checks' has ended"):
+        case.run(commands.AddItem(kind="humanTask", name="Check address", stage="Checks", actor="ann"))
+    assert case.state.version == version
+    assert case.states("Check address") == []
+
+
+def test_the_event_of_an_added_dependency_names_the_item_and_what_it_waits_for() -> None:
+    case = DrivenCase(model_of(TASK))
+    case.run(commands.AddItem(kind="humanTask", name="Sign", manual=True, actor="ann"))
+    events = case.run(commands.AddDependency(item="Sign", after=("Review",), actor="ann"))
+    assert [(e.payload["item"], e.payload["after"]) for e in events if e.type == "add_dependency"] == [
+        ("adhoc1", ["pa"])]
