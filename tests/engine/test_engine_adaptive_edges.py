@@ -70,3 +70,15 @@ def test_the_event_of_an_added_dependency_names_the_item_and_what_it_waits_for()
     events = case.run(commands.AddDependency(item="Sign", after=("Review",), actor="ann"))
     assert [(e.payload["item"], e.payload["after"]) for e in events if e.type == "add_dependency"] == [
         ("adhoc1", ["pa"])]
+
+
+TABLE = (TASK + '<planningTable id="tbl"><discretionaryItem id="d" name="Audit" definitionRef="t2"/></planningTable>'
+         '<humanTask id="t2" name="Audit"/>')
+
+
+def test_the_plan_event_names_the_item_planned_and_the_stage_it_is_planned_into() -> None:
+    case = DrivenCase(model_of(TABLE))
+    events = case.run(commands.PlanItem(item="Audit", actor="ann"))
+    planned = [e.payload for e in events if e.type == "plan"]
+    assert planned == [{"item": "d", "name": "Audit", "stage": case.state.root}]
+    assert case.states("Audit") == ["active"]
