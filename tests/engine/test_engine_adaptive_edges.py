@@ -82,3 +82,16 @@ def test_the_plan_event_names_the_item_planned_and_the_stage_it_is_planned_into(
     planned = [e.payload for e in events if e.type == "plan"]
     assert planned == [{"item": "d", "name": "Audit", "stage": case.state.root}]
     assert case.states("Audit") == ["active"]
+
+
+def test_reassigning_to_no_one_unassigns_the_task() -> None:
+    case = DrivenCase(model_of(TASK))
+    case.run(commands.AddItem(kind="humanTask", name="Call GP", assignee="bob", actor="ann"))
+    (task,) = [i for i in case.state.items.values() if i.name == "Call GP"]
+    assert task.owner == "bob"
+    events = case.run(commands.Reassign(item="Call GP", to=None, actor="ann"))
+    assert [(e.payload["from"], e.payload["to"]) for e in events if e.type == "reassign"] == [("bob", None)]
+    assert task.owner is None
+    with pytest.raises(CommandRejected, match="'Call GP' has no owner"):
+        case.run(commands.Reassign(item="Call GP", to=None, actor="ann"))
+    assert case.replays()
