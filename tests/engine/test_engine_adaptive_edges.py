@@ -90,8 +90,20 @@ def test_reassigning_to_no_one_unassigns_the_task() -> None:
     (task,) = [i for i in case.state.items.values() if i.name == "Call GP"]
     assert task.owner == "bob"
     events = case.run(commands.Reassign(item="Call GP", to=None, actor="ann"))
-    assert [(e.payload["from"], e.payload["to"]) for e in events if e.type == "reassign"] == [("bob", None)]
+    assert [e.payload for e in events if e.type == "reassign"] == [
+        {"item": task.id, "name": "Call GP", "from": "bob", "to": None}]
     assert task.owner is None
     with pytest.raises(CommandRejected, match="'Call GP' has no owner"):
         case.run(commands.Reassign(item="Call GP", to=None, actor="ann"))
     assert case.replays()
+
+
+@pytest.mark.parametrize("to", ["", "  "])
+def test_reassigning_to_a_blank_user_is_refused_and_keeps_the_owner(to: str) -> None:
+    case = DrivenCase(model_of(TASK))
+    case.run(commands.AddItem(kind="humanTask", name="Call GP", assignee="bob", actor="ann"))
+    version = case.state.version
+    with pytest.raises(CommandRejected, match="reassign needs a user"):
+        case.run(commands.Reassign(item="Call GP", to=to, actor="ann"))
+    assert case.state.version == version
+    assert [i.owner for i in case.state.items.values() if i.name == "Call GP"] == ["bob"]
