@@ -107,3 +107,13 @@ def test_reassigning_to_a_blank_user_is_refused_and_keeps_the_owner(to: str) -> 
         case.run(commands.Reassign(item="Call GP", to=to, actor="ann"))
     assert case.state.version == version
     assert [i.owner for i in case.state.items.values() if i.name == "Call GP"] == ["bob"]
+
+
+@pytest.mark.parametrize(("user", "role"), [("zoe", " "), (" ", "Auditor"), ("", "")])
+def test_a_participant_without_a_user_or_a_role_is_refused(user: str, role: str) -> None:
+    case = DrivenCase(model_of(TASK))
+    version = case.state.version
+    with pytest.raises(CommandRejected, match="a participant needs a user and a role"):
+        case.run(commands.AddParticipant(user=user, role=role, actor="ann"))
+    assert case.state.version == version
+    assert case.state.participants == {}
