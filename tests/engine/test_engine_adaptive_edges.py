@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from helpers_engine import DrivenCase, model_of, on_part
 
-from casework.engine import CommandRejected, commands
+from casework.engine import CaseState, CommandRejected, commands
 
 TASK = '<planItem id="pa" name="Review" definitionRef="a"/><humanTask id="a" name="Review"/>'
 
@@ -117,3 +119,19 @@ def test_a_participant_without_a_user_or_a_role_is_refused(user: str, role: str)
         case.run(commands.AddParticipant(user=user, role=role, actor="ann"))
     assert case.state.version == version
     assert case.state.participants == {}
+
+
+def test_a_dependency_half_heard_is_still_heard_in_full_after_the_case_is_stored_and_loaded() -> None:
+    # What a waiting item heard is kept by the criterion's id, which must survive the JSON a store keeps it in.
+    definition = model_of(TASK + '<planItem id="pb" name="Audit" definitionRef="b"/><humanTask id="b" name="Audit"/>'
+                          '<planItem id="ps" name="Closing" definitionRef="st"><itemControl><manualActivationRule/>'
+                          '</itemControl></planItem><stage id="st" name="Closing">'
+                          '<planItem id="px" name="Sign" definitionRef="x"/><humanTask id="x" name="Sign"/></stage>')
+    case = DrivenCase(definition)
+    case.run(commands.AddDependency(item="Sign", after=("Review", "Audit"), actor="ann"))
+    case.run(commands.StartItem(item="Closing", actor="ann"))
+    case.run(commands.CompleteItem(item="Review", actor="ann"))
+    assert case.states("Sign") == ["available"]
+    case.state = CaseState.from_dict(json.loads(json.dumps(case.state.to_dict())))
+    case.run(commands.CompleteItem(item="Audit", actor="ann"))
+    assert case.states("Sign") == ["active"]
