@@ -135,3 +135,26 @@ def test_a_dependency_half_heard_is_still_heard_in_full_after_the_case_is_stored
     case.state = CaseState.from_dict(json.loads(json.dumps(case.state.to_dict())))
     case.run(commands.CompleteItem(item="Audit", actor="ann"))
     assert case.states("Sign") == ["active"]
+
+
+MANUAL_SIGN = ('<planItem id="{id}" name="Sign" definitionRef="x"><itemControl><manualActivationRule/></itemControl>'
+               '</planItem><humanTask id="x" name="Sign"/>')
+
+
+def test_a_plan_item_id_is_read_before_an_instance_id_that_looks_the_same() -> None:
+    # Plan item "i2" is Sign; instance i2 is Review (the case plan is i1).
+    case = DrivenCase(model_of(TASK + MANUAL_SIGN.format(id="i2")))
+    assert [(i.id, i.name) for i in case.state.items.values()][1:] == [("i2", "Review"), ("i3", "Sign")]
+    case.run(commands.AddDependency(item="i2", after=("Review",), actor="ann"))
+    assert case.state.overlay[-1]["item"] == "i2"
+    with pytest.raises(CommandRejected, match="'Sign' waits for Review to complete"):
+        case.run(commands.StartItem(item="Sign", actor="ann"))
+
+
+def test_a_removed_item_is_no_longer_found_by_its_plan_item_id() -> None:
+    case = DrivenCase(model_of(TASK + MANUAL_SIGN.format(id="px")))
+    case.run(commands.RemoveItem(item="Sign", actor="ann"))
+    version = case.state.version
+    with pytest.raises(CommandRejected, match="no item 'px' in this case's plan"):
+        case.run(commands.AddDependency(item="px", after=("Review",), actor="ann"))
+    assert case.state.version == version
