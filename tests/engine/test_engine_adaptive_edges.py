@@ -158,3 +158,22 @@ def test_a_removed_item_is_no_longer_found_by_its_plan_item_id() -> None:
     with pytest.raises(CommandRejected, match="no item 'px' in this case's plan"):
         case.run(commands.AddDependency(item="px", after=("Review",), actor="ann"))
     assert case.state.version == version
+
+
+def test_an_item_released_from_one_dependency_keeps_what_its_criterion_heard() -> None:
+    # Archive waits for Review by its model; Sign and Audit are added. What it heard of Review and Sign (which never
+    # come again) outlives the release from Audit, and with nothing left to wait for it starts.
+    definition = model_of(TASK + MANUAL_SIGN.format(id="pc") +
+                          '<planItem id="pb" name="Audit" definitionRef="b"><itemControl><manualActivationRule/>'
+                          '</itemControl></planItem><humanTask id="b" name="Audit"/>'
+                          '<planItem id="px" name="Archive" definitionRef="y"><entryCriterion id="ec" sentryRef="s"/>'
+                          f'</planItem><sentry id="s">{on_part("pa")}</sentry><humanTask id="y" name="Archive"/>')
+    case = DrivenCase(definition)
+    case.run(commands.AddDependency(item="Archive", after=("Audit", "Sign"), actor="ann"))
+    case.run(commands.CompleteItem(item="Review", actor="ann"))
+    case.run(commands.StartItem(item="Sign", actor="ann"))
+    case.run(commands.CompleteItem(item="Sign", actor="ann"))
+    assert case.states("Archive") == ["available"]
+    case.run(commands.RemoveItem(item="Audit", actor="ann"))
+    assert case.states("Archive") == ["active"]
+    assert case.replays()
