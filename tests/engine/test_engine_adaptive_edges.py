@@ -177,3 +177,19 @@ def test_an_item_released_from_one_dependency_keeps_what_its_criterion_heard() -
     case.run(commands.RemoveItem(item="Audit", actor="ann"))
     assert case.states("Archive") == ["active"]
     assert case.replays()
+
+
+def test_removing_an_item_releases_only_what_was_made_to_wait_for_it_at_run_time() -> None:
+    # Later waits for Sign by its model; Archive was made to wait for Sign at run time, File and Later for Review.
+    def manual(pid: str, name: str, extra: str = "") -> str:
+        return (f'<planItem id="{pid}" name="{name}" definitionRef="d{pid}">{extra}<itemControl><manualActivationRule/>'
+                f'</itemControl></planItem><humanTask id="d{pid}" name="{name}"/>')
+    definition = model_of(TASK + MANUAL_SIGN.format(id="pc") + manual("px", "Archive") + manual("pf", "File")
+                          + manual("pl", "Later", '<entryCriterion id="ec" sentryRef="s"/>')
+                          + f'<sentry id="s">{on_part("pc")}</sentry>')
+    case = DrivenCase(definition)
+    case.run(commands.AddDependency(item="Archive", after=("Sign",), actor="ann"))
+    case.run(commands.AddDependency(item="File", after=("Review",), actor="ann"))
+    case.run(commands.AddDependency(item="Later", after=("Review",), actor="ann"))
+    events = case.run(commands.RemoveItem(item="Sign", actor="ann"))
+    assert [e.payload.get("released") for e in events if e.type == "remove"] == [[{"item": "px", "name": "Archive"}]]
