@@ -193,3 +193,35 @@ def test_removing_an_item_releases_only_what_was_made_to_wait_for_it_at_run_time
     case.run(commands.AddDependency(item="Later", after=("Review",), actor="ann"))
     events = case.run(commands.RemoveItem(item="Sign", actor="ann"))
     assert [e.payload.get("released") for e in events if e.type == "remove"] == [[{"item": "px", "name": "Archive"}]]
+
+
+def test_skipping_a_suspended_milestone_says_what_to_resume_first() -> None:
+    case = DrivenCase(model_of(
+        TASK + '<planItem id="pm" name="Paid" definitionRef="mp"><entryCriterion id="e1" sentryRef="s1"/></planItem>'
+        f'<sentry id="s1">{on_part("pa")}</sentry>'
+        '<milestone id="mp" name="Paid"/>'
+        '<planItem id="ps" name="Checks" definitionRef="st"/><stage id="st" name="Checks">'
+        '<planItem id="pn" name="Checked" definitionRef="n"><entryCriterion id="e2" sentryRef="s2"/></planItem>'
+        f'<sentry id="s2">{on_part("pc")}</sentry>'
+        '<milestone id="n" name="Checked"/>'
+        '<planItem id="pc" name="Check ID" definitionRef="c"/><humanTask id="c" name="Check ID"/></stage>'))
+    case.run(commands.SuspendItem(item="Checks", actor="ann"))
+    case.run(commands.SuspendItem(item="Paid", actor="ann"))
+    version = case.state.version
+    with pytest.raises(CommandRejected, match=r"while suspended; resume its stage first$"):
+        case.run(commands.SkipItem(item="Checked", actor="ann"))
+    with pytest.raises(CommandRejected, match=r"while suspended; resume it first$"):
+        case.run(commands.SkipItem(item="Paid", actor="ann"))
+    assert case.state.version == version
+
+
+def test_the_events_of_skip_and_set_due_name_what_they_changed() -> None:
+    # A projection reads the item a set_due names (None: the case's own deadline) to know which row changed.
+    case = DrivenCase(model_of(TASK))
+    (review,) = [i for i in case.state.items.values() if i.name == "Review"]
+    due = [e.payload for e in case.run(commands.SetDue(item=None, due="P1D", actor="ann"))]
+    due += [e.payload for e in case.run(commands.SetDue(item="Review", due="P2D", actor="ann"))]
+    assert due == [{"item": None, "due": "2026-03-03T09:00:00Z"},
+                   {"item": review.id, "name": "Review", "due": "2026-03-04T09:00:00Z"}]
+    skipped = [e.payload for e in case.run(commands.SkipItem(item="Review", actor="ann")) if e.type == "skip"]
+    assert skipped == [{"item": review.id, "name": "Review", "from": "active"}]
