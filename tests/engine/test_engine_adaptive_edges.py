@@ -225,3 +225,25 @@ def test_the_events_of_skip_and_set_due_name_what_they_changed() -> None:
                    {"item": review.id, "name": "Review", "due": "2026-03-04T09:00:00Z"}]
     skipped = [e.payload for e in case.run(commands.SkipItem(item="Review", actor="ann")) if e.type == "skip"]
     assert skipped == [{"item": review.id, "name": "Review", "from": "active"}]
+
+
+def test_an_item_of_a_task_s_planning_table_goes_into_the_stage_where_that_task_is_active() -> None:
+    # Two rounds run at once; Talk is done in the first and active in the second, so Note is planned there.
+    rep = '<itemControl><repetitionRule><condition>${true}</condition></repetitionRule></itemControl>'
+    case = DrivenCase(model_of(
+        f'<planItem id="po" name="Open" definitionRef="o">{rep}</planItem><humanTask id="o" name="Open"/>'
+        f'<planItem id="ps" name="Round" definitionRef="st">{rep}<entryCriterion id="e" sentryRef="s"/></planItem>'
+        f'<sentry id="s">{on_part("po")}</sentry><stage id="st" name="Round">'
+        '<planItem id="pt" name="Talk" definitionRef="t"/><planItem id="pw" name="Write" definitionRef="w"/>'
+        '<humanTask id="t" name="Talk"><planningTable id="tt"><discretionaryItem id="d" name="Note" definitionRef="n"/>'
+        '</planningTable></humanTask><humanTask id="w" name="Write"/><humanTask id="n" name="Note"/></stage>'))
+    for _ in range(2):
+        (opening,) = [i.id for i in case.state.items.values() if i.name == "Open" and i.state == "active"]
+        case.run(commands.CompleteItem(item=opening, actor="ann"))
+    first, second = [i.id for i in case.state.items.values() if i.name == "Round" and i.state == "active"]
+    (talk,) = [i.id for i in case.state.items.values() if i.name == "Talk" and i.parent == first]
+    case.run(commands.CompleteItem(item=talk, actor="ann"))
+    assert case.states("Round")[:2] == ["active", "active"]
+    case.run(commands.PlanItem(item="Note", actor="ann"))
+    assert [i.parent for i in case.state.items.values() if i.name == "Note"] == [second]
+    assert case.replays()
