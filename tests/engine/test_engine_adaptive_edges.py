@@ -247,3 +247,16 @@ def test_an_item_of_a_task_s_planning_table_goes_into_the_stage_where_that_task_
     case.run(commands.PlanItem(item="Note", actor="ann"))
     assert [i.parent for i in case.state.items.values() if i.name == "Note"] == [second]
     assert case.replays()
+
+
+def test_removing_a_stage_releases_nothing_that_leaves_with_it() -> None:
+    case = DrivenCase(model_of(
+        TASK + '<planItem id="ps" name="Checks" definitionRef="st"><itemControl><manualActivationRule/></itemControl>'
+        '</planItem><stage id="st" name="Checks"><planItem id="pc" name="Check ID" definitionRef="c"/>'
+        '<planItem id="pd" name="Check address" definitionRef="d"/>'
+        '<humanTask id="c" name="Check ID"/><humanTask id="d" name="Check address"/></stage>'))
+    case.run(commands.AddDependency(item="Check address", after=("Check ID",), actor="ann"))
+    events = case.run(commands.RemoveItem(item="Checks", actor="ann"))
+    assert [e.payload for e in events if e.type == "remove"] == [
+        {"item": "ps", "name": "Checks", "overlay": {"op": "remove", "item": "ps"}}]
+    assert case.states("Checks") == ["terminated"]
