@@ -260,3 +260,30 @@ def test_removing_a_stage_releases_nothing_that_leaves_with_it() -> None:
     assert [e.payload for e in events if e.type == "remove"] == [
         {"item": "ps", "name": "Checks", "overlay": {"op": "remove", "item": "ps"}}]
     assert case.states("Checks") == ["terminated"]
+
+
+def _attach(size: int, previous_version: int = 0) -> commands.AttachDocument:
+    return commands.AttachDocument(name="scan.pdf", sha256="0" * 64, size=size, media_type="application/pdf",
+                                   document_id="d1", previous_version=previous_version, actor="ann")
+
+
+@pytest.mark.parametrize(("size", "previous_version"), [(-1, 0), (10, -1)])
+def test_a_document_of_negative_size_or_previous_version_is_refused(size: int, previous_version: int) -> None:
+    case = DrivenCase(model_of(TASK))
+    version = case.state.version
+    with pytest.raises(CommandRejected, match="size and previous version cannot be negative"):
+        case.run(_attach(size, previous_version))
+    assert case.state.version == version
+
+
+def test_an_empty_document_can_be_attached() -> None:
+    case = DrivenCase(model_of(TASK))
+    events = case.run(_attach(0))
+    assert [(e.payload["name"], e.payload["size"], e.payload["version"]) for e in events] == [("scan.pdf", 0, 1)]
+
+
+def test_the_feedback_event_keeps_the_suggestion_it_is_about() -> None:
+    case = DrivenCase(model_of(TASK))
+    suggestion = {"activity": "Review", "probability": 0.8}
+    events = case.run(commands.RecordFeedback(suggestion=suggestion, accepted=True, model_version="m2", actor="ann"))
+    assert [(e.payload["suggestion"], e.payload["model_version"]) for e in events] == [(suggestion, "m2")]
