@@ -7,7 +7,7 @@ import json
 import pytest
 from helpers_engine import DrivenCase, model_of, on_part
 
-from casework.engine import CaseState, CommandRejected, commands
+from casework.engine import CaseState, CommandRejected, commands, plannable
 
 TASK = '<planItem id="pa" name="Review" definitionRef="a"/><humanTask id="a" name="Review"/>'
 
@@ -262,9 +262,10 @@ def test_removing_a_stage_releases_nothing_that_leaves_with_it() -> None:
     assert case.states("Checks") == ["terminated"]
 
 
-def _attach(size: int, previous_version: int = 0) -> commands.AttachDocument:
-    return commands.AttachDocument(name="scan.pdf", sha256="0" * 64, size=size, media_type="application/pdf",
-                                   document_id="d1", previous_version=previous_version, actor="ann")
+def _attach(size: int, previous_version: int = 0, document_id: str = "d1",
+            media_type: str = "application/pdf") -> commands.AttachDocument:
+    return commands.AttachDocument(name="scan.pdf", sha256="0" * 64, size=size, media_type=media_type,
+                                   document_id=document_id, previous_version=previous_version, actor="ann")
 
 
 @pytest.mark.parametrize(("size", "previous_version"), [(-1, 0), (10, -1)])
@@ -279,7 +280,17 @@ def test_a_document_of_negative_size_or_previous_version_is_refused(size: int, p
 def test_an_empty_document_can_be_attached() -> None:
     case = DrivenCase(model_of(TASK))
     events = case.run(_attach(0))
-    assert [(e.payload["name"], e.payload["size"], e.payload["version"]) for e in events] == [("scan.pdf", 0, 1)]
+    assert [e.payload for e in events] == [{"id": "d1", "name": "scan.pdf", "version": 1, "sha256": "0" * 64,
+                                            "size": 0, "media_type": "application/pdf"}]
+
+
+@pytest.mark.parametrize(("document_id", "media_type"), [("", "application/pdf"), ("d1", ""), ("", "")])
+def test_a_document_without_its_id_or_media_type_is_refused(document_id: str, media_type: str) -> None:
+    case = DrivenCase(model_of(TASK))
+    version = case.state.version
+    with pytest.raises(CommandRejected, match="a document needs its id and media type"):
+        case.run(_attach(10, document_id=document_id, media_type=media_type))
+    assert case.state.version == version
 
 
 def test_the_feedback_event_keeps_the_suggestion_it_is_about() -> None:
@@ -287,3 +298,14 @@ def test_the_feedback_event_keeps_the_suggestion_it_is_about() -> None:
     suggestion = {"activity": "Review", "probability": 0.8}
     events = case.run(commands.RecordFeedback(suggestion=suggestion, accepted=True, model_version="m2", actor="ann"))
     assert [(e.payload["suggestion"], e.payload["model_version"]) for e in events] == [(suggestion, "m2")]
+
+
+def test_an_item_whose_applicability_rule_cannot_be_evaluated_is_not_offered_for_planning() -> None:
+    definition = model_of(
+        TASK + '<planningTable id="tbl"><discretionaryItem id="d" name="Audit" definitionRef="t2" '
+        'applicabilityRuleRefs="r"/><applicabilityRule id="r"><condition>${amount > 10}</condition>'
+        '</applicabilityRule></planningTable><humanTask id="t2" name="Audit"/>')
+    case = DrivenCase(definition, amount="many")
+    assert plannable(definition, case.state) == []
+    case.run(commands.SetVariables(variables={"amount": 50}, actor="ann"))
+    assert plannable(definition, case.state) == ["Audit"]
