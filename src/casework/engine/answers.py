@@ -30,10 +30,16 @@ DISMISSED = "suggestion_dismissed"
 def answer_key(state: CaseState, suggestion: dict[str, Any]) -> tuple[str, str]:
     """(what the suggestion is, the occasion it was offered on): see the module docstring."""
     if "kind" in suggestion:
-        severity, seen = str(suggestion.get("severity") or ""), values_seen(suggestion)
-        return f"finding:{suggestion.get('id') or suggestion['kind']}", f"{severity} {seen}" if seen else severity
+        return finding_key(suggestion)
     step = sum(1 for item in state.items.values() if item.state == COMPLETED and item.id != state.root)
     return f"activity:{suggestion.get('activity') or suggestion.get('id')}", f"step {step}"
+
+
+def finding_key(suggestion: dict[str, Any]) -> tuple[str, str]:
+    """`answer_key` of a finding (a suggestion with a `kind`), which needs no case state: the log-wide acceptance
+    counts (`insight.acceptance`) count each answer once by it, as the case records it once."""
+    severity, seen = str(suggestion.get("severity") or ""), values_seen(suggestion)
+    return f"finding:{suggestion.get('id') or suggestion['kind']}", f"{severity} {seen}" if seen else severity
 
 
 def values_seen(suggestion: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from casework.engine.answers import finding_key
 from casework.insight.rules import parse_moment
 
 if TYPE_CHECKING:
@@ -84,14 +85,6 @@ def subject_of(suggestion: dict[str, Any]) -> str:
     return str(ident) if ident else str(suggestion["kind"])
 
 
-def answer_key_of(suggestion: dict[str, Any]) -> tuple[str, str]:
-    """What a finding's answer is about: its subject, at its severity and about the values it offered, as
-    `engine.answers.answer_key` has it."""
-    from casework.engine.answers import values_seen
-
-    return subject_of(suggestion), f"{suggestion.get('severity') or ''} {values_seen(suggestion)}"
-
-
 def acceptance(
     events: Iterable[tuple[str, EventLike]],
     *,
@@ -108,13 +101,13 @@ def acceptance(
     log order.
     """
     rows: dict[tuple[str, str, str | None], AcceptanceRow] = {}
-    answered: set[tuple[str, ...]] = set()
+    answered: set[tuple[str, str, str]] = set()
     for case_id, event in events:
         if event.type not in FEEDBACK_TYPES:
             continue
         suggestion = event.payload.get("suggestion")
         if isinstance(suggestion, dict) and "kind" in suggestion:
-            once = (case_id, *answer_key_of(suggestion))
+            once = (case_id, *finding_key(suggestion))
             if once in answered:
                 continue
             answered.add(once)
